@@ -1,0 +1,110 @@
+"""The public facade: load a policy set once, then decide many proposals.
+
+    engine = Engine.load()                      # the reference policies shipped with the package
+    decision = engine.evaluate({"id": "P-1", "title": "CRM", "budget": 300_000, ...})
+    for d in engine.evaluate_many(rows): ...    # bad rows become decision == "error"; never an exception
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from engine.backends import BACKENDS, make_backend
+from engine.compile import CompiledPolicy, compile_policy
+from engine.decision import Decision, RowError
+from engine.errors import Diagnostic, DiagnosticSink, PolicyError
+from engine.intake import Intake
+from engine.io.readers import Row, read_proposals
+from engine.policy.loader import load_policy_set
+from engine.resources import reference_policies, reference_rules
+
+PathLike = str | Path
+
+
+def _compile(path: PathLike | None, rules: Sequence[PathLike], today: dt.date | None,
+             sink: DiagnosticSink) -> CompiledPolicy | None:
+    root = Path(path) if path is not None else reference_policies()
+    library_dirs = [Path(p) for p in rules] + [reference_rules()]
+    policy_set = load_policy_set(root, library_dirs, sink)
+    return compile_policy(policy_set, today or dt.date.today(), sink)
+
+
+def validate(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
+             backend: str = "rete") -> list[Diagnostic]:
+    """Every problem in a policy set, sorted by file and position (empty: the set is usable)."""
+    sink = DiagnosticSink()
+    policy = _compile(path, rules, today, sink)
+    if policy is not None and not sink.errors:
+        try:
+            make_backend(backend, policy)
+        except PolicyError as exc:
+            sink.extend(exc.diagnostics)
+    return sorted(sink.items, key=Diagnostic.sort_key)
+
+
+class Engine:
+    """A loaded, checked and compiled policy set. Thread-safe; load once, evaluate many."""
+
+    def __init__(self, policy: CompiledPolicy, backend: str = "rete"):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown back end {backend!r}; choose one of {', '.join(BACKENDS)}")
+        self.policy = policy
+        self.backend = backend
+        self._intake = Intake(policy, make_backend(backend, policy))
+
+    @classmethod
+    def load(cls, path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
+             backend: str = "rete") -> "Engine":
+        """Load a policy folder (None: the reference policies). Raises PolicyError listing every problem.
+
+        ``rules``: extra rule-library folders, searched after the policy folder's own ``rules/``
+        and before the built-in library. ``today``: the date ``today()`` means (default: now).
+        ``backend``: "rete" (durable_rules) or "reference" (plain Python).
+        """
+        sink = DiagnosticSink()
+        policy = _compile(path, rules, today, sink)
+        if policy is None or sink.errors:
+            raise PolicyError(sink.errors or [Diagnostic("no_intake", "no intake policy")])
+        return cls(policy, backend)
+
+    @property
+    def policy_hash(self) -> str:
+        return self.policy.policy_hash
+
+    @property
+    def today(self) -> dt.date:
+        return self.policy.today
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [rule.id for rule in self.policy.rules]
+
+    def evaluate(self, proposal: Mapping[str, Any], *, row: int | None = None, source: str | None = None) -> Decision:
+        """Decide one proposal. Bad input gives ``decision == "error"``, never an exception."""
+        if not isinstance(proposal, Mapping):
+            return self._intake.error([RowError(row=row, code="not_an_object",
+                                                message=f"expected a mapping of fields, got {type(proposal).__name__}")],
+                                      row=row, source=source)
+        try:
+            return self._intake.decide(proposal, row, source)
+        except Exception as exc:  # noqa: BLE001 - one bad proposal must never stop a batch
+            return self._intake.error([RowError(row=row, code="internal_error",
+                                                message=f"internal error ({type(exc).__name__}: {exc}); please report it")],
+                                      proposal, row, source)
+
+    def evaluate_many(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[Decision]:
+        """Decide proposals lazily, one output per input, in order."""
+        for number, item in enumerate(proposals, 1):
+            if isinstance(item, Row):
+                if item.error is not None:
+                    yield self._intake.error([item.error], row=item.row, source=item.source)
+                else:
+                    yield self.evaluate(item.data, row=item.row, source=item.source)  # type: ignore[arg-type]
+            else:
+                yield self.evaluate(item, row=number)
+
+    def evaluate_files(self, paths: Iterable[PathLike]) -> Iterator[Decision]:
+        """Decide every proposal in each file (CSV, JSON, JSONL, YAML). Raises InputError for an unreadable file."""
+        for path in paths:
+            yield from self.evaluate_many(read_proposals(path))

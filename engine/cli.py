@@ -1,0 +1,213 @@
+"""The ``pmo`` command: a thin layer over :class:`engine.Engine`.
+
+Exit codes (documented in the README; one code never means two things):
+    0  ran; every input row was decided (whatever the decisions were)
+    1  ran, but some input rows were bad: they are error rows in the output, the rest were decided
+    2  usage or policy error: nothing was decided
+    3  internal error (a bug): please report it
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import IO, Sequence
+
+from engine import __version__
+from engine.api import Engine, validate
+from engine.errors import PmoError
+from engine.io.readers import read_proposals
+from engine.io.writers import FORMATS, write_decisions
+
+EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+EPILOG = """\
+exit codes:
+  0  ran; every row decided        1  ran; some rows were bad (error rows in the output)
+  2  usage or policy error         3  internal error (please report)
+
+examples:
+  pmo evaluate examples/proposals.csv                 decide with the built-in reference policies
+  pmo evaluate intake.csv --policies my-policies/ --format json --out decisions.json
+  pmo validate my-policies/                           check policy files, print file:line:col errors
+  pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
+  pmo schema --out policy.schema.json                 JSON Schema for editor completion
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 on usage errors too; keep its wording
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write YYYY-MM-DD") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pmo", description="Rules-based governance for a Project Management Office: "
+                     "screen project proposals against declarative policy files and explain every decision.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pmo-engine {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    policy_args = argparse.ArgumentParser(add_help=False)
+    policy_args.add_argument("--policies", metavar="DIR", type=Path,
+                             help="policy folder (default: the reference policies shipped with pmo)")
+    policy_args.add_argument("--rules", metavar="DIR", type=Path, action="append", default=[],
+                             help="extra rule-library folder (repeatable), searched before the built-in rules/")
+    policy_args.add_argument("--today", metavar="YYYY-MM-DD", type=_date,
+                             help="the date today() means in policies (default: the current date)")
+
+    ev = sub.add_parser("evaluate", parents=[policy_args], help="decide proposals from CSV, JSON, JSONL or YAML files",
+                        description="Screen each proposal against the intake policy: accept, review (with the "
+                        "approvers to route to), reject, or error (a bad input row, named by row and column).",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ev.add_argument("files", nargs="+", metavar="FILE", type=Path, help="proposal files (.csv .json .jsonl .yaml)")
+    ev.add_argument("--format", choices=FORMATS, default="table",
+                    help="table (for people, default), json (one list), jsonl (one object a line) or csv")
+    ev.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
+    ev.add_argument("--backend", choices=("rete", "reference"), default="rete",
+                    help="rule back end: rete (durable_rules, default) or reference (plain Python)")
+
+    va = sub.add_parser("validate", parents=[policy_args], help="check a policy folder; print every problem",
+                        description="Load and check every policy file; print each problem as "
+                        "file:line:col: error[code]: message. Exit 0 if usable, 2 if not.")
+    va.add_argument("folder", nargs="?", type=Path, metavar="DIR", help="policy folder (default: the reference policies)")
+    va.add_argument("--format", choices=("text", "json"), default="text")
+
+    ex = sub.add_parser("expr", parents=[policy_args], help="evaluate one expression and print its value as JSON",
+                        description="A calculator for policy authors. Fields given with --set are typed from the "
+                        "policy's schema when --policies is given, otherwise from how they look.",
+                        epilog=_functions_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.add_argument("expression", help='e.g. "npv(0.1, [-1000, 500, 700])" or "budget > 250_000"')
+    ex.add_argument("--set", dest="values", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a field value (repeatable), e.g. --set budget=300000 --set start_date=2027-01-01")
+
+    sc = sub.add_parser("schema", help="write the JSON Schema of policy files (for editor completion)")
+    sc.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
+    return parser
+
+
+def _functions_help() -> str:
+    from engine.expr.functions import FUNCTIONS
+    lines = ["functions:"] + [f"  {f.signature:<34} {f.doc}" for f in FUNCTIONS.values()]
+    lines += ["", "missing values are null: comparing or computing with null is unknown, and a rule fires only",
+              "when its condition is true. Test for a missing value with 'x == null'."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(stdout)
+        return EXIT_USAGE
+    try:
+        return {"evaluate": _evaluate, "validate": _validate, "expr": _expr, "schema": _schema}[args.command](
+            args, stdout, stderr)
+    except PmoError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic, file=stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001
+        print(f"pmo: internal error: {type(exc).__name__}: {exc} (please report it)", file=stderr)
+        return EXIT_INTERNAL
+
+
+def _evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
+        return EXIT_USAGE
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
+    # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
+    inputs = [read_proposals(path) for path in args.files]
+    out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
+    try:
+        counts = write_decisions((d for rows in inputs for d in engine.evaluate_many(rows)), out, args.format)
+    finally:
+        if args.out:
+            out.close()
+    if args.out:
+        total = sum(counts.values())
+        print(f"{total} decisions written to {args.out}: " +
+              ", ".join(f"{counts[k]} {k}" for k in ("accept", "review", "reject", "error") if counts[k]), file=stderr)
+    if counts["error"]:
+        print(f"pmo: {counts['error']} input row(s) could not be decided; see the error rows", file=stderr)
+        return EXIT_BAD_ROWS
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    folder = args.folder or args.policies
+    diagnostics = validate(folder, rules=args.rules, today=args.today)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if args.format == "json":
+        json.dump([{"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
+                    "file": d.location.file if d.location else None,
+                    "line": d.location.line if d.location else None,
+                    "column": d.location.column if d.location else None} for d in diagnostics], stdout, indent=2)
+        stdout.write("\n")
+    else:
+        for d in diagnostics:
+            print(d, file=stdout)
+    if errors:
+        print(f"{len(errors)} error(s); the policy set cannot be used", file=stderr)
+        return EXIT_USAGE
+    if args.format == "text":
+        engine = Engine.load(folder, rules=args.rules, today=args.today, backend="reference")
+        where = folder or "reference policies"
+        print(f"{where}: OK, {len(engine.rule_ids)} rules, policy hash {engine.policy_hash}", file=stdout)
+    return EXIT_OK
+
+
+def _expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.expr.calculator import calculate
+    values = {}
+    for item in args.values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            print(f"pmo: error: --set needs FIELD=VALUE, got '{item}'", file=stderr)
+            return EXIT_USAGE
+        values[name.strip()] = value
+    result = calculate(args.expression, values, policies=args.policies, rules=args.rules, today=args.today)
+    json.dump(result, stdout, ensure_ascii=False)
+    stdout.write("\n")
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.policy.schema import policy_schema
+    text = json.dumps(policy_schema(), indent=2) + "\n"
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"JSON Schema written to {args.out}", file=stderr)
+    else:
+        stdout.write(text)
+    return EXIT_OK
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main_exit()

@@ -1,0 +1,264 @@
+"""Check and compile a loaded policy set into what the stages run.
+
+Everything that can be known before the first proposal is checked here: field types,
+derived-field order, includes and their parameters, every expression's syntax and types,
+duplicate rule ids. The result is a :class:`CompiledPolicy` whose expressions are typed
+trees, shared by both back ends.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import DiagnosticSink, Location, did_you_mean
+from engine.expr.check import check
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of, list_of
+from engine.expr.parse import ExprError, parse
+from engine.expr.values import ValueProblem, plain, to_bool, to_date, to_number, to_text
+from engine.policy.loader import PolicySet
+from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
+
+EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,
+             "bool": BOOL, "date": DATE}
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: str
+    effect: str
+    reason: str
+    route: str | None
+    source: Location
+    condition: Node
+    origin: str | None = None  # "LIBRARY/RULE" for a rule included from rules/
+
+
+@dataclass
+class CompiledPolicy:
+    fields: dict[str, FieldSpec]
+    field_types: dict[str, str]  # fields and derived values -> expression type
+    derived: list[tuple[str, Node]]  # in evaluation order
+    rules: list[CompiledRule]
+    id_field: str
+    policy_hash: str
+    today: dt.date
+    intake_file: str
+    files: list[str] = field(default_factory=list)
+
+
+def field_type(spec: FieldSpec) -> str:
+    if spec.type == "list":
+        return list_of(STRING if spec.items == "string" else NUMBER)
+    return EXPR_TYPE[spec.type]
+
+
+def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) -> CompiledPolicy | None:
+    intake = policy_set.intake
+    if intake is None:
+        return None
+    fields, types = _fields(intake, sink)
+    namespaces: dict[str, dict[str, Any]] = {"strategy": {}}
+    if policy_set.strategy is not None:
+        namespaces["strategy"] = {"objectives": [o.id for o in policy_set.strategy.objectives]}
+    derived = _derived(intake, types, namespaces, today, sink)
+    rules, used_libraries = _rules(intake, policy_set, types, namespaces, today, sink)
+    return CompiledPolicy(
+        fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
+        policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file,
+        files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
+    )
+
+
+def _fields(intake: IntakePolicy, sink: DiagnosticSink) -> tuple[dict[str, FieldSpec], dict[str, str]]:
+    types: dict[str, str] = {}
+    for name, spec in intake.fields.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in ("null", "true", "false", "params", "strategy"):
+            sink.add("bad_name", f"'{name}' cannot be a field name", intake.key_loc("fields", name),
+                     "use letters, digits and '_', starting with a letter; avoid reserved words")
+            continue
+        if spec.type == "enum" and not spec.values:
+            sink.add("missing_key", f"enum field '{name}' needs 'values'", spec.loc())
+        if spec.type == "list" and spec.items is None:
+            sink.add("missing_key", f"list field '{name}' needs 'items' (number, money or string)", spec.loc())
+        if spec.type != "enum" and spec.values is not None:
+            sink.add("schema", f"'values' only applies to enum fields, and '{name}' is {spec.type}", spec.loc("values"))
+        types[name] = field_type(spec)
+    if intake.id_field not in intake.fields:
+        sink.add("unknown_field", f"id_field '{intake.id_field}' is not a field", intake.loc("id_field"),
+                 did_you_mean(intake.id_field, intake.fields) or "declare it under 'fields'")
+    return dict(intake.fields), types
+
+
+def _expr_diag(sink: DiagnosticSink, error: ExprError, at: Location, context: str = "") -> None:
+    sink.add(error.code, context + error.message, at.shifted(error.offset), error.hint)
+
+
+def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: dict, today: dt.date,
+             sink: DiagnosticSink) -> list[tuple[str, Node]]:
+    parsed: dict[str, Node] = {}
+    for name, spec in intake.derived.items():
+        if name in intake.fields:
+            sink.add("duplicate_field", f"derived value '{name}' has the name of a field", spec.loc())
+            continue
+        try:
+            parsed[name] = parse(spec.expr, namespaces)
+        except ExprError as exc:
+            _expr_diag(sink, exc, spec.loc("expr"))
+    order = _topological(parsed, intake, sink)
+    out = []
+    for name in order:
+        spec = intake.derived[name]
+        try:
+            node = check(parsed[name], types, today)
+        except ExprError as exc:
+            _expr_diag(sink, exc, spec.loc("expr"))
+            continue
+        types[name] = node.type if node.type != "null" else NUMBER
+        out.append((name, node))
+    return out
+
+
+def _topological(parsed: dict[str, Node], intake: IntakePolicy, sink: DiagnosticSink) -> list[str]:
+    """Derived values in an order where each comes after those it reads."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, chain: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "active":
+            cycle = chain[chain.index(name):] + [name]
+            sink.add("cycle", f"derived values depend on each other: {' -> '.join(cycle)}",
+                     intake.derived[name].loc("expr"), "break the loop; a derived value cannot use itself")
+            return
+        state[name] = "active"
+        for dep in sorted(fields_of(parsed[name]) & parsed.keys()):
+            visit(dep, chain + [name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in parsed:
+        visit(name, [])
+    return order
+
+
+def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], namespaces: dict, today: dt.date,
+           sink: DiagnosticSink) -> tuple[list[CompiledRule], set[str]]:
+    rules: list[CompiledRule] = []
+    seen: dict[str, Location] = {}
+    used: set[str] = set()
+    candidates: list[tuple[RuleSpec, Include | None]] = [(r, None) for r in intake.rules]
+    for include in intake.include:
+        library_rule = _resolve(include, policy_set, sink)
+        if library_rule is not None:
+            used.add(include.use.split("/", 1)[0])
+            candidates.append((library_rule, include))
+    for spec, include in candidates:
+        rule_id = (include.id if include and include.id else spec.id)
+        where = (include.loc("id") if include and include.id else include.loc("use")) if include else spec.loc("id")
+        if rule_id in seen:
+            sink.add("duplicate_rule", f"rule id '{rule_id}' is already used at {seen[rule_id]}", where,
+                     "give each rule its own id (an include can rename with 'id:')")
+            continue
+        seen[rule_id] = where
+        compiled = _compile_rule(spec, include, rule_id, where, types, namespaces, today, sink)
+        if compiled is not None:
+            rules.append(compiled)
+    rules.sort(key=lambda r: (r.source.file, r.source.line, r.source.column))  # reading order of the file
+    return rules, used
+
+
+def _resolve(include: Include, policy_set: PolicySet, sink: DiagnosticSink) -> LibraryRule | None:
+    library_name, _, rule_id = include.use.partition("/")
+    library = policy_set.libraries.get(library_name)
+    if library is None or not rule_id:
+        hint = did_you_mean(library_name, policy_set.libraries) or (
+            f"libraries: {', '.join(sorted(policy_set.libraries))}" if policy_set.libraries else "no libraries found")
+        message = f"no library named '{library_name}'" if library is None else "write LIBRARY/RULE"
+        sink.add("unknown_include", message, include.loc("use"), hint)
+        return None
+    rule = next((r for r in library.rules if r.id == rule_id), None)
+    if rule is None:
+        ids = [r.id for r in library.rules]
+        sink.add("unknown_include", f"library '{library_name}' has no rule '{rule_id}'", include.loc("use"),
+                 did_you_mean(rule_id, ids) or f"its rules: {', '.join(ids)}")
+    return rule
+
+
+def _params(rule: LibraryRule, include: Include, sink: DiagnosticSink) -> dict[str, Any] | None:
+    values: dict[str, Any] = {}
+    ok = True
+    for name in include.with_:
+        if name not in rule.params:
+            sink.add("unknown_param", f"'{include.use}' has no parameter '{name}'", include.loc("with", name),
+                     did_you_mean(name, rule.params) or f"parameters: {', '.join(rule.params) or 'none'}")
+            ok = False
+    for name, param in rule.params.items():
+        raw = include.with_.get(name, param.default)
+        if raw is None:
+            sink.add("missing_param", f"'{include.use}' needs parameter '{name}'", include.loc("use"),
+                     f"add it under 'with:' ({param.type}{': ' + param.description if param.description else ''})")
+            ok = False
+            continue
+        try:
+            values[name] = _param_value(param.type, raw)
+        except ValueProblem as exc:
+            sink.add("type_mismatch", f"parameter '{name}': {exc}", include.loc("with", name))
+            ok = False
+    return values if ok else None
+
+
+def _param_value(kind: str, raw: Any) -> Any:
+    if kind in ("number", "money", "integer"):
+        return to_number(raw)
+    if kind == "bool":
+        return to_bool(raw)
+    if kind == "date":
+        return to_date(raw)
+    if kind == "list":
+        if not isinstance(raw, list):
+            raise ValueProblem("expected a list")
+        return [to_number(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in raw]
+    return to_text(raw)
+
+
+def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: Location, types: dict[str, str],
+                  namespaces: dict, today: dt.date, sink: DiagnosticSink) -> CompiledRule | None:
+    spaces = dict(namespaces)
+    context = ""
+    if include is not None:
+        assert isinstance(spec, LibraryRule)
+        params = _params(spec, include, sink)
+        if params is None:
+            return None
+        spaces["params"] = params
+        context = f"in '{include.use}' ({spec.loc('when')}): "
+    effect = include.effect if include and include.effect else spec.effect
+    route = include.route if include and include.route else spec.route
+    reason = include.reason if include and include.reason else spec.reason
+    if include is not None:
+        reason = PLACEHOLDER.sub(lambda m: _show(spaces["params"].get(m[1], m[0])), reason)
+    try:
+        condition = check(parse(spec.when, spaces), types, today, want=BOOL)
+    except ExprError as exc:
+        _expr_diag(sink, exc, include.loc("use") if include is not None else spec.loc("when"), context)
+        return None
+    if effect == "review" and not route:
+        sink.add("missing_route", f"rule '{rule_id}' sends proposals to review but names no route",
+                 spec.loc("effect") if include is None else include.loc("use"),
+                 "add 'route:' with who must approve, e.g. route: Portfolio Board")
+    for name in PLACEHOLDER.findall(reason):
+        if name not in types:
+            sink.add("unknown_field", f"reason mentions '{{{name}}}', which is not a field",
+                     spec.loc("reason") if include is None else include.loc("use"), did_you_mean(name, types))
+    return CompiledRule(rule_id, effect, reason, route, where, condition, include.use if include else None)
+
+
+def _show(value: Any) -> str:
+    value = plain(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)

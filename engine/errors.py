@@ -1,0 +1,97 @@
+"""Errors as data.
+
+Every problem a user can cause is a :class:`Diagnostic` with a stable code and a
+:class:`Location`. Exceptions carry diagnostics; they never carry only prose.
+
+    PmoError                 the one root: ``except engine.PmoError`` catches all of ours
+    ├── PolicyError          policy files are wrong; carries every diagnostic found
+    └── InputError           one proposal (or one input file) is wrong; carries its diagnostics
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from typing import Iterable, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file (1-based line and column). ``line`` 0 means the whole file."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if not self.line:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+
+    def shifted(self, columns: int) -> "Location":
+        """The same line, ``columns`` further right (for positions inside an expression)."""
+        return Location(self.file, self.line, self.column + columns) if self.line else self
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    location: Location | None = None
+    hint: str | None = None
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        text = f"{where}{self.severity}[{self.code}]: {self.message}"
+        return f"{text}; {self.hint}" if self.hint else text
+
+    def sort_key(self) -> tuple:
+        loc = self.location or Location("")
+        return (loc.file, loc.line, loc.column, self.code, self.message)
+
+
+class PmoError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic] | str):
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic("error", diagnostics)]
+        self.diagnostics: list[Diagnostic] = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class PolicyError(PmoError):
+    """The policy set cannot be used. ``diagnostics`` lists every problem found (up to a limit)."""
+
+
+class InputError(PmoError):
+    """A proposal or an input file is malformed. Batch APIs turn this into an error decision."""
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A "did you mean" hint, or None when nothing is close."""
+    match = get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean '{match[0]}'?" if match else None
+
+
+@dataclass
+class DiagnosticSink:
+    """Collects diagnostics up to a limit, so loading reports everything instead of the first."""
+
+    limit: int = 100
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, code: str, message: str, location: Location | None = None, hint: str | None = None) -> None:
+        if len(self.items) < self.limit:
+            self.items.append(Diagnostic(code, message, location, hint))
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        for d in diagnostics:
+            if len(self.items) < self.limit:
+                self.items.append(d)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]

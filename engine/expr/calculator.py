@@ -1,0 +1,78 @@
+"""``pmo expr``: evaluate one expression, with field values given as text."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from engine.errors import Diagnostic, Location, PmoError
+from engine.expr.check import check
+from engine.expr.evaluate import evaluate
+from engine.expr.nodes import NUMBER, STRING
+from engine.expr.parse import ExprError, const_type, parse
+from engine.expr.values import ValueProblem, plain, to_date, to_number
+
+
+def guess(text: str) -> Any:
+    """A value from text, the way a person would read it: number, date, true/false, [list], null, else text."""
+    stripped = text.strip()
+    if stripped in ("null", ""):
+        return None
+    if stripped in ("true", "false"):
+        return stripped == "true"
+    if stripped.startswith("["):
+        try:
+            return tuple(guess(json.dumps(v) if not isinstance(v, str) else v)
+                         for v in json.loads(stripped, parse_float=str, parse_int=str))
+        except ValueError:
+            pass
+    for convert in (to_number, to_date):
+        try:
+            return convert(stripped)
+        except ValueProblem:
+            continue
+    return stripped
+
+
+def calculate(expression: str, values: Mapping[str, str], *, policies: Path | None = None,
+              rules: Sequence[Path] = (), today: dt.date | None = None) -> Any:
+    """The expression's value as plain JSON data. Raises PmoError with a positioned diagnostic."""
+    today = today or dt.date.today()
+    if policies is not None:
+        from engine.api import Engine
+        from engine.records import RecordError, RecordReader
+        compiled = Engine.load(policies, rules=rules, today=today, backend="reference").policy
+        types = dict(compiled.field_types)
+        unknown = [n for n in values if n not in compiled.fields]
+        if unknown:
+            raise PmoError([Diagnostic("unknown_field", f"'{unknown[0]}' is not a field of the intake policy")])
+        try:
+            record = RecordReader(compiled.fields).read(values) if values else {}
+        except RecordError as exc:
+            raise PmoError([Diagnostic(code, message) for _, code, message in exc.problems]) from None
+        record = {k: v for k, v in record.items() if k in values}
+        for name, node in compiled.derived:
+            record[name] = evaluate(node, record)
+    else:
+        record = {name: guess(text) for name, text in values.items()}
+        types = {name: _type_of(value) for name, value in record.items()}
+    try:
+        node = check(parse(expression), types, today)
+    except ExprError as exc:
+        where = Location("<expr>", 1, exc.offset + 1)
+        caret = f"\n  {expression}\n  {' ' * exc.offset}^"
+        raise PmoError([Diagnostic(exc.code, exc.message + caret, where, exc.hint)]) from None
+    return plain(evaluate(node, record))
+
+
+def _type_of(value: Any) -> str:
+    if value is None:
+        return NUMBER  # an unknown number: comparisons with it are unknown
+    try:
+        return const_type(value)
+    except ValueProblem:
+        return STRING
+
+
+

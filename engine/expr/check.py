@@ -1,0 +1,188 @@
+"""Type-check an expression against the field schema, at load time.
+
+The checker fills in every node's type, folds what is constant (``today()``, ``date("...")``,
+literal lists, ``250_000 * 4``) and raises :class:`ExprError` at the first problem, with
+its position and, where one exists, a "did you mean" hint.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Mapping
+
+from engine.errors import did_you_mean
+from engine.expr.evaluate import evaluate
+from engine.expr.functions import FUNCTIONS
+from engine.expr.nodes import (BOOL, DATE, NULL, NUMBER, STRING, Arith, Call, Compare, Const, Field, In, ListOf,
+                               Logic, Node, Unary, item_of, list_of, walk)
+from engine.expr.parse import ExprError, const
+from engine.expr.values import ValueProblem
+
+
+class Checker:
+    def __init__(self, field_types: Mapping[str, str], today: dt.date):
+        self.field_types = field_types
+        self.today = today
+
+    def check(self, node: Node, want: str | None = None) -> Node:
+        node = self.visit(node)
+        if want == BOOL and node.type not in (BOOL, NULL):
+            raise ExprError("type_mismatch", f"a condition must be true or false, but this is a {node.type}",
+                            node.offset, _condition_hint(node))
+        return node
+
+    def visit(self, node: Node) -> Node:
+        method = getattr(self, "visit_" + type(node).__name__)
+        node = method(node)
+        return self.fold(node)
+
+    def fold(self, node: Node) -> Node:
+        """Replace a subexpression that reads no field by its value."""
+        if isinstance(node, (Const, Field)) or _reads_fields(node):
+            return node
+        try:
+            value = evaluate(node, {})
+        except ValueProblem as exc:
+            raise ExprError("bad_value", str(exc), node.offset) from None
+        folded = const(value, node.offset)
+        folded.type = node.type if value is None else folded.type
+        return folded
+
+    def visit_Const(self, node: Const) -> Node:
+        return node
+
+    def visit_Field(self, node: Field) -> Node:
+        if node.name not in self.field_types:
+            hint = did_you_mean(node.name, self.field_types) or "declare it under 'fields' or 'derived'"
+            raise ExprError("unknown_field", f"'{node.name}' is not a field", node.offset, hint)
+        node.type = self.field_types[node.name]
+        return node
+
+    def visit_Unary(self, node: Unary) -> Node:
+        node.operand = self.visit(node.operand)
+        t = node.operand.type
+        if node.op == "not":
+            _expect(node.operand, BOOL, "'not' needs a condition")
+            node.type = BOOL
+        else:
+            _expect(node.operand, NUMBER, "'-' needs a number")
+            node.type = NUMBER if t != NULL else NULL
+        return node
+
+    def visit_Arith(self, node: Arith) -> Node:
+        node.left, node.right = self.visit(node.left), self.visit(node.right)
+        lt, rt = node.left.type, node.right.type
+        if NULL in (lt, rt):
+            node.type = NUMBER if NUMBER in (lt, rt) else NULL
+        elif lt == rt == NUMBER:
+            node.type = NUMBER
+        elif node.op in "+-" and lt == DATE and rt == NUMBER:
+            node.type = DATE
+        elif node.op == "+" and lt == rt == STRING:
+            node.type = STRING
+        else:
+            hint = "use days_between(start, end) for the days between two dates" if lt == rt == DATE else None
+            raise ExprError("type_mismatch", f"cannot apply '{node.op}' to {lt} and {rt}", node.offset, hint)
+        return node
+
+    def visit_Compare(self, node: Compare) -> Node:
+        node.left, node.right = self.visit(node.left), self.visit(node.right)
+        lt, rt = node.left.type, node.right.type
+        node.type = BOOL
+        if NULL in (lt, rt):
+            if node.op not in ("==", "!="):
+                raise ExprError("type_mismatch", f"'{node.op}' with null is never true",
+                                node.offset, "test for a missing value with '== null' or '!= null'")
+            return node
+        if lt != rt:
+            hint = None
+            if DATE in (lt, rt) and STRING in (lt, rt):
+                hint = 'write a date constant as date("2027-01-31")'
+            raise ExprError("type_mismatch", f"cannot compare {lt} with {rt}", node.offset, hint)
+        if node.op not in ("==", "!=") and lt not in (NUMBER, DATE):
+            raise ExprError("type_mismatch", f"'{node.op}' needs numbers or dates, not {lt}", node.offset,
+                            "text and yes/no values compare with '==' and '!=' only")
+        if item_of(lt):
+            raise ExprError("type_mismatch", "lists cannot be compared", node.offset, "use 'in', len() or sum()")
+        return node
+
+    def visit_Logic(self, node: Logic) -> Node:
+        node.items = [self.visit(item) for item in node.items]
+        for item in node.items:
+            _expect(item, BOOL, f"'{node.op}' joins conditions")
+        node.type = BOOL
+        return node
+
+    def visit_In(self, node: In) -> Node:
+        node.item, node.container = self.visit(node.item), self.visit(node.container)
+        inner = item_of(node.container.type)
+        if inner is None:
+            raise ExprError("type_mismatch", f"'in' needs a list on its right, not {node.container.type}",
+                            node.container.offset, 'for text use contains(text, "part")')
+        if isinstance(node.container, Const) and node.container.value == ():
+            node.container.type = list_of(node.item.type)  # [] takes the type of what is searched for
+            inner = node.item.type
+        if node.item.type not in (inner, NULL):
+            raise ExprError("type_mismatch", f"cannot look for a {node.item.type} in a list of {inner}", node.offset)
+        node.type = BOOL
+        return node
+
+    def visit_ListOf(self, node: ListOf) -> Node:
+        node.items = [self.visit(item) for item in node.items]
+        types = {i.type for i in node.items} - {NULL}
+        if len(types) > 1:
+            raise ExprError("type_mismatch", f"a list must hold one type, got {' and '.join(sorted(types))}", node.offset)
+        if any(i.type == NULL for i in node.items):
+            raise ExprError("type_mismatch", "a list cannot hold null", node.offset)
+        inner = types.pop() if types else NUMBER
+        if item_of(inner):
+            raise ExprError("type_mismatch", "lists of lists are not supported", node.offset)
+        node.type = list_of(inner)
+        return node
+
+    def visit_Call(self, node: Call) -> Node:
+        function = FUNCTIONS.get(node.name)
+        if function is None:
+            hint = did_you_mean(node.name, FUNCTIONS) or "see 'pmo expr --help' for the functions"
+            raise ExprError("unknown_function", f"'{node.name}' is not a function", node.offset, hint)
+        node.args = [self.visit(a) for a in node.args]
+        try:
+            node.type = function.typer([a.type for a in node.args])
+        except TypeError as exc:
+            raise ExprError("type_mismatch", f"{node.name}(): {exc}", node.offset,
+                            f"usage: {function.signature}") from None
+        for i in function.constant_args:
+            if not isinstance(node.args[i], Const):
+                raise ExprError("not_constant", f"{node.name}(): argument {i + 1} must be written as a constant",
+                                node.args[i].offset, f"usage: {function.signature}")
+        if node.name == "today":
+            return const(self.today, node.offset)
+        if node.name == "matches":
+            try:
+                re.compile(node.args[1].value)
+            except (re.error, TypeError) as exc:
+                raise ExprError("bad_regex", f"invalid regular expression: {exc}", node.args[1].offset) from None
+        return node
+
+
+def _reads_fields(node: Node) -> bool:
+    return any(isinstance(n, Field) for n in walk(node))
+
+
+def _expect(node: Node, want: str, why: str) -> None:
+    if node.type not in (want, NULL):
+        raise ExprError("type_mismatch", f"{why}, got {node.type}", node.offset,
+                        _condition_hint(node) if want == BOOL else None)
+
+
+def _condition_hint(node: Node) -> str | None:
+    if node.type == NUMBER:
+        return "compare it, for example 'x > 0'"
+    if node.type == STRING:
+        return "compare it, for example 'x == \"value\"'"
+    return None
+
+
+def check(node: Node, field_types: Mapping[str, str], today: dt.date, want: str | None = None) -> Node:
+    return Checker(field_types, today).check(node, want)
+

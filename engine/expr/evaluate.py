@@ -1,0 +1,90 @@
+"""Evaluate an expression in plain Python: the reference semantics.
+
+Missing values are null, and logic is three-valued (as in SQL): a comparison or arithmetic
+with null is *unknown* (None), ``and``/``or``/``not`` follow Kleene's tables, and a rule fires
+only when its condition is *true*. ``x == null`` and ``x != null`` test for a missing value.
+Arithmetic without a finite result (division by zero) is null too.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from typing import Any, Mapping
+
+from engine.expr.functions import FUNCTIONS, call
+from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Logic, Node, Unary
+from engine.expr.values import ARITH_ERRORS, CONTEXT
+
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge}
+_ARITH = {"+": CONTEXT.add, "-": CONTEXT.subtract, "*": CONTEXT.multiply, "/": CONTEXT.divide}
+
+
+def evaluate(node: Node, record: Mapping[str, Any]) -> Any:
+    kind = type(node)
+    if kind is Const:
+        return node.value
+    if kind is Field:
+        return record.get(node.name)
+    if kind is Compare:
+        return _compare(node, record)
+    if kind is Logic:
+        return _logic(node, record)
+    if kind is Unary:
+        value = evaluate(node.operand, record)
+        if value is None:
+            return None
+        return (not value) if node.op == "not" else CONTEXT.minus(value)
+    if kind is Arith:
+        return _arith(node.op, evaluate(node.left, record), evaluate(node.right, record))
+    if kind is In:
+        item, container = evaluate(node.item, record), evaluate(node.container, record)
+        if item is None or container is None:
+            return None
+        return (item in container) != node.negated
+    if kind is ListOf:
+        return tuple(evaluate(i, record) for i in node.items)
+    if kind is Call:
+        return call(FUNCTIONS[node.name], [evaluate(a, record) for a in node.args])
+    raise TypeError(f"cannot evaluate {kind.__name__}")
+
+
+def _compare(node: Compare, record: Mapping[str, Any]) -> bool | None:
+    left, right = evaluate(node.left, record), evaluate(node.right, record)
+    # Only a literal null asks "is it missing?"; a null *value* makes the comparison unknown.
+    if _is_null_literal(node.right) or _is_null_literal(node.left):
+        other = left if _is_null_literal(node.right) else right
+        return (other is None) == (node.op == "==")
+    if left is None or right is None:
+        return None
+    return _COMPARE[node.op](left, right)
+
+
+def _is_null_literal(node: Node) -> bool:
+    return type(node) is Const and node.value is None and node.type == "null"
+
+
+def _logic(node: Logic, record: Mapping[str, Any]) -> bool | None:
+    decisive = node.op == "or"  # the value that settles the result: True for or, False for and
+    unknown = False
+    for item in node.items:
+        value = evaluate(item, record)
+        if value is None:
+            unknown = True
+        elif value == decisive:
+            return decisive
+    return None if unknown else not decisive
+
+
+def _arith(op: str, left: Any, right: Any) -> Any:
+    if left is None or right is None:
+        return None
+    try:
+        if isinstance(left, dt.date):  # date +/- days
+            days = dt.timedelta(days=int(right))
+            return left + days if op == "+" else left - days
+        if isinstance(left, str):
+            return left + right
+        return _ARITH[op](left, right)
+    except (OverflowError, *ARITH_ERRORS):
+        return None

@@ -1,0 +1,202 @@
+"""Built-in functions of the expression language.
+
+Each function states its types (checked when a policy loads) and its Python implementation
+(shared by both back ends, so they cannot disagree). Unless a function says otherwise, a
+null (missing) argument makes the result null.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable
+
+from engine.expr.nodes import BOOL, DATE, LIST_NUMBER, NULL, NUMBER, STRING, item_of
+from engine.expr.values import ARITH_ERRORS, CONTEXT, to_date
+
+Typer = Callable[[list[str]], str]  # argument types -> result type; raises TypeError with a message
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    signature: str  # as shown to policy authors
+    doc: str
+    typer: Typer
+    impl: Callable[..., Any]
+    null_propagates: bool = True
+    constant_args: tuple[int, ...] = ()  # arguments that must be written as constants
+
+
+def fixed(*params: str, returns: str) -> Typer:
+    def typer(args: list[str]) -> str:
+        if len(args) != len(params):
+            raise TypeError(f"takes {len(params)} argument{'s' if len(params) != 1 else ''}, got {len(args)}")
+        for i, (want, got) in enumerate(zip(params, args), 1):
+            if got != want and got != NULL and want != "any":
+                raise TypeError(f"argument {i} must be {want}, got {got}")
+        return returns
+    return typer
+
+
+def numbers_or_list(args: list[str]) -> str:
+    """min/max: one list of numbers, or two or more numbers."""
+    if len(args) == 1 and args[0] in (LIST_NUMBER, NULL):
+        return NUMBER
+    if len(args) >= 2 and all(a in (NUMBER, NULL) for a in args):
+        return NUMBER
+    raise TypeError("takes a list of numbers, or two or more numbers")
+
+
+def same_as_first(args: list[str]) -> str:
+    if len(args) != 2:
+        raise TypeError(f"takes 2 arguments, got {len(args)}")
+    if NULL not in args and args[0] != args[1]:
+        raise TypeError(f"both arguments must have the same type, got {args[0]} and {args[1]}")
+    return args[0] if args[0] != NULL else args[1]
+
+
+def length_typer(args: list[str]) -> str:
+    if len(args) != 1 or not (item_of(args[0]) or args[0] in (STRING, NULL)):
+        raise TypeError("takes one list or one text")
+    return NUMBER
+
+
+# --- finance -------------------------------------------------------------------------
+
+def npv(rate: Decimal, flows: tuple) -> Decimal | None:
+    """Net present value; the first cash flow is at period 0 (undiscounted)."""
+    if any(f is None for f in flows):
+        return None
+    base = CONTEXT.add(1, rate)
+    total, factor = Decimal(0), Decimal(1)
+    for flow in flows:
+        total = CONTEXT.add(total, CONTEXT.divide(flow, factor))
+        factor = CONTEXT.multiply(factor, base)
+    return total
+
+
+def irr(flows: tuple) -> Decimal | None:
+    """Internal rate of return by bisection on [-99.99%, 1000%]; null when there is no sign change."""
+    if len(flows) < 2 or any(f is None for f in flows):
+        return None
+    low, high = Decimal("-0.9999"), Decimal(10)
+    f_low, f_high = npv(low, flows), npv(high, flows)
+    if f_low is None or f_high is None or f_low.is_signed() == f_high.is_signed() or not f_low or not f_high:
+        return None
+    for _ in range(200):
+        mid = CONTEXT.divide(CONTEXT.add(low, high), 2)
+        f_mid = npv(mid, flows)
+        if not f_mid or high - low < Decimal("1e-12"):
+            break
+        if f_mid.is_signed() == f_low.is_signed():
+            low, f_low = mid, f_mid
+        else:
+            high = mid
+    return CONTEXT.divide(CONTEXT.add(low, high), 2).quantize(Decimal("1e-10"), context=CONTEXT)
+
+
+def payback(flows: tuple) -> Decimal | None:
+    """Periods until the running total of cash flows turns non-negative (interpolated); null if never."""
+    if any(f is None for f in flows):
+        return None
+    total = Decimal(0)
+    for period, flow in enumerate(flows):
+        previous, total = total, CONTEXT.add(total, flow)
+        if total >= 0 and period > 0 and previous < 0:
+            return CONTEXT.add(period - 1, CONTEXT.divide(-previous, flow))
+        if total >= 0 and period == 0:
+            return Decimal(0)
+    return None
+
+
+def _regex(text: str, pattern: str) -> bool:
+    return _compiled(pattern).fullmatch(text) is not None
+
+
+_PATTERNS: dict[str, re.Pattern] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern:
+    found = _PATTERNS.get(pattern)
+    if found is None:
+        found = _PATTERNS[pattern] = re.compile(pattern)
+    return found
+
+
+def _min_max(pick):
+    def impl(*args):
+        values = args[0] if len(args) == 1 else args
+        if not values or any(v is None for v in values):
+            return None
+        return pick(values)
+    return impl
+
+
+def _sum(values: tuple) -> Decimal | None:
+    if any(v is None for v in values):
+        return None
+    total = Decimal(0)
+    for v in values:
+        total = CONTEXT.add(total, v)
+    return total
+
+
+def _round(x: Decimal, places: Decimal) -> Decimal:
+    return x.quantize(Decimal(1).scaleb(-int(places)), context=CONTEXT)
+
+
+def _add_days(day: dt.date, days: Decimal) -> dt.date | None:
+    try:
+        return day + dt.timedelta(days=int(days))
+    except (OverflowError, *ARITH_ERRORS):
+        return None
+
+
+FUNCTIONS: dict[str, Function] = {f.name: f for f in [
+    Function("date", 'date("2027-01-31")', "a date constant", fixed(STRING, returns=DATE), to_date, constant_args=(0,)),
+    Function("today", "today()", "the run's date, fixed once per run (Engine.load(today=...) overrides it)",
+             fixed(returns=DATE), lambda: None),  # replaced by a constant when compiled
+    Function("days_between", "days_between(start, end)", "days from start to end (negative if end is earlier)",
+             fixed(DATE, DATE, returns=NUMBER), lambda a, b: Decimal((b - a).days)),
+    Function("add_days", "add_days(date, days)", "the date that many days later", fixed(DATE, NUMBER, returns=DATE),
+             _add_days),
+    Function("year", "year(date)", "the calendar year", fixed(DATE, returns=NUMBER), lambda d: Decimal(d.year)),
+    Function("month", "month(date)", "the month, 1-12", fixed(DATE, returns=NUMBER), lambda d: Decimal(d.month)),
+    Function("npv", "npv(rate, cash_flows)", "net present value, first flow at period 0",
+             fixed(NUMBER, LIST_NUMBER, returns=NUMBER), npv),
+    Function("irr", "irr(cash_flows)", "internal rate of return; null if none", fixed(LIST_NUMBER, returns=NUMBER), irr),
+    Function("payback", "payback(cash_flows)", "periods until cumulative cash flow is non-negative; null if never",
+             fixed(LIST_NUMBER, returns=NUMBER), payback),
+    Function("len", "len(list_or_text)", "number of items or characters", length_typer,
+             lambda v: Decimal(len(v))),
+    Function("sum", "sum(numbers)", "total of a list of numbers", fixed(LIST_NUMBER, returns=NUMBER), _sum),
+    Function("min", "min(numbers) | min(a, b, ...)", "smallest; null if empty", numbers_or_list, _min_max(min),
+             null_propagates=False),
+    Function("max", "max(numbers) | max(a, b, ...)", "largest; null if empty", numbers_or_list, _min_max(max),
+             null_propagates=False),
+    Function("abs", "abs(x)", "absolute value", fixed(NUMBER, returns=NUMBER), lambda x: abs(x)),
+    Function("round", "round(x, places)", "rounded half-to-even to that many decimal places",
+             fixed(NUMBER, NUMBER, returns=NUMBER), _round),
+    Function("matches", 'matches(text, "regex")', "true if the whole text matches the Python regular expression",
+             fixed(STRING, STRING, returns=BOOL), _regex, constant_args=(1,)),
+    Function("contains", "contains(text, part)", "true if part occurs in text",
+             fixed(STRING, STRING, returns=BOOL), lambda t, p: p in t),
+    Function("startswith", "startswith(text, prefix)", "true if text starts with prefix",
+             fixed(STRING, STRING, returns=BOOL), lambda t, p: t.startswith(p)),
+    Function("lower", "lower(text)", "text in lower case", fixed(STRING, returns=STRING), str.lower),
+    Function("upper", "upper(text)", "text in upper case", fixed(STRING, returns=STRING), str.upper),
+    Function("coalesce", "coalesce(value, fallback)", "value, or fallback when value is null",
+             same_as_first, lambda v, d: d if v is None else v, null_propagates=False),
+]}
+
+
+def call(function: Function, args: list[Any]) -> Any:
+    """Apply a function with the language's null and arithmetic-error rules."""
+    if function.null_propagates and any(a is None for a in args):
+        return None
+    try:
+        return function.impl(*args)
+    except ARITH_ERRORS:
+        return None

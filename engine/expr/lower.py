@@ -1,0 +1,125 @@
+"""Lower typed conditions to durable_rules condition JSON.
+
+The Rete network does the logic; Python computes only what Rete cannot compare natively.
+Each condition is put in negation normal form (``not`` pushed down to the comparisons,
+which is exact under three-valued logic), and each comparison becomes one Rete test on a
+*slot* of the fact:
+
+- a field used directly gets a slot ``f0, f1, ...`` (so proposal names such as ``id``,
+  ``sid`` or ``t`` never meet durable_rules' reserved keys);
+- any other operand (arithmetic, a function call, ``x in list_field``) is *lifted*: a slot
+  ``c0, c1, ...`` whose value Python computes before the fact is asserted. Identical
+  subexpressions share one slot.
+
+A missing value is left out of the fact, so every Rete test on it fails: exactly the
+"unknown never fires" rule of the reference evaluator. Field-to-field tests get explicit
+existence guards, because durable_rules matches ``x > y`` when ``y`` is absent.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from engine.expr.nodes import NULL, Compare, Const, Field, In, Logic, Node, Unary, key
+
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
+_SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
+_RETE_OP = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+
+ALWAYS, NEVER = True, False  # a condition that folded to a constant
+
+
+def rete_value(value: Any) -> Any:
+    """An expression value as durable_rules compares it (see engine.expr.values for why this is exact)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
+    if isinstance(value, dt.date):
+        return value.toordinal()
+    return value
+
+
+@dataclass
+class Lowering:
+    """Slots shared by all the rules of one policy."""
+
+    field_slots: dict[str, str] = field(default_factory=dict)  # field name -> slot key
+    computed: dict[tuple, tuple[str, Node]] = field(default_factory=dict)  # structure -> (slot key, expression)
+
+    def condition(self, node: Node, negate: bool = False) -> Any:
+        """durable_rules JSON for ``node`` (or its negation), or ALWAYS / NEVER."""
+        if isinstance(node, Unary) and node.op == "not":
+            return self.condition(node.operand, not negate)
+        if isinstance(node, Logic):
+            is_and = (node.op == "and") != negate
+            parts = [self.condition(item, negate) for item in node.items]
+            return _combine(parts, is_and)
+        if isinstance(node, Const):
+            if node.value is None:
+                return NEVER  # unknown fires neither way
+            return ALWAYS if bool(node.value) != negate else NEVER
+        if isinstance(node, Compare):
+            return self.compare(_NEGATE[node.op] if negate else node.op, node.left, node.right)
+        if isinstance(node, In) and isinstance(node.container, Const):
+            return self.membership(node.item, node.container.value, node.negated != negate)
+        # A yes/no field, or a yes/no value Python computes (matches(), x in list_field, ...).
+        return {self.slot(node): not negate}
+
+    def compare(self, op: str, left: Node, right: Node) -> Any:
+        for a, b in ((left, right), (right, left)):
+            if isinstance(b, Const) and b.type == NULL:  # "x == null" asks whether x is missing
+                return {"$nex" if op == "==" else "$ex": {self.slot(a): 1}}
+        if isinstance(left, Const):
+            left, right, op = right, left, _SWAP[op]
+        target = self.slot(left)
+        if isinstance(right, Const):
+            if right.value is None:
+                return NEVER
+            value: Any = rete_value(right.value)
+        else:
+            other = self.slot(right)
+            return {"$and": [{"$ex": {target: 1}}, {"$ex": {other: 1}}, _test(op, target, {"$m": other})]}
+        return _test(op, target, value)
+
+    def membership(self, item: Node, values: tuple, negated: bool) -> Any:
+        target = self.slot(item)
+        tests = [_test("!=" if negated else "==", target, rete_value(v)) for v in dict.fromkeys(values)]
+        if not tests:
+            return {"$ex": {target: 1}} if negated else NEVER
+        return _combine(tests, is_and=negated)
+
+    def slot(self, node: Node) -> str:
+        if isinstance(node, Field):
+            if node.name not in self.field_slots:
+                self.field_slots[node.name] = f"f{len(self.field_slots)}"
+            return self.field_slots[node.name]
+        identity = key(node)
+        if identity not in self.computed:
+            self.computed[identity] = (f"c{len(self.computed)}", node)
+        return self.computed[identity][0]
+
+    @property
+    def slot_count(self) -> int:
+        return len(self.field_slots) + len(self.computed)
+
+    def computed_slots(self) -> list[tuple[str, Node]]:
+        return list(self.computed.values())
+
+
+def _test(op: str, target: str, value: Any) -> dict:
+    if op == "==":
+        return {target: value}
+    return {_RETE_OP[op]: {target: value}}
+
+
+def _combine(parts: list[Any], is_and: bool) -> Any:
+    absorbing, neutral = (NEVER, ALWAYS) if is_and else (ALWAYS, NEVER)
+    if any(p is absorbing for p in parts):
+        return absorbing
+    parts = [p for p in parts if p is not neutral]
+    if not parts:
+        return neutral
+    if len(parts) == 1:
+        return parts[0]
+    return {"$and" if is_and else "$or": parts}

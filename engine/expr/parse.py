@@ -1,0 +1,218 @@
+"""Parse expression text into our tree, without eval.
+
+The text is parsed by Python's own parser (``ast``, mode "eval") and then translated node by
+node; anything outside the small language (attribute calls, lambdas, subscripts, ...) is a
+syntax error with a position. ``params.NAME`` and ``strategy.NAME`` are replaced by the
+constants they stand for.
+"""
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Mapping
+
+from engine.errors import did_you_mean
+from engine.expr.nodes import (BOOL, DATE, NULL, NUMBER, STRING, Arith, Call, Compare, Const, Field, In, ListOf,
+                               Logic, Node, Unary, list_of, walk)
+from engine.expr.values import ValueProblem, to_number
+
+MAX_LENGTH = 4000
+MAX_NODES = 500
+
+
+class ExprError(Exception):
+    """A problem inside one expression: ``offset`` is a character offset into its text."""
+
+    def __init__(self, code: str, message: str, offset: int = 0, hint: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.offset, self.hint = code, message, offset, hint
+
+
+_NAMES = {"null": None, "None": None, "true": True, "True": True, "false": False, "False": False}
+_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_HINTS = {
+    ast.BitAnd: "write 'and' instead of '&'", ast.BitOr: "write 'or' instead of '|'",
+    ast.Invert: "write 'not' instead of '~'", ast.Is: "write '==' instead of 'is'",
+    ast.IsNot: "write '!=' instead of 'is not'",
+}
+
+
+def const(value: Any, offset: int = 0) -> Const:
+    """A typed constant node from a plain value (param values, strategy lists)."""
+    node = Const(offset, _const_value(value))
+    node.type = const_type(node.value)
+    return node
+
+
+def _const_value(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_const_value(v) for v in value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return to_number(value)
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def const_type(value: Any) -> str:
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, Decimal):
+        return NUMBER
+    if isinstance(value, str):
+        return STRING
+    if isinstance(value, dt.date):
+        return DATE
+    if isinstance(value, tuple):
+        types = {const_type(v) for v in value}
+        if len(types) > 1:
+            raise ValueProblem("a list must hold values of one type")
+        return list_of(types.pop() if types else NUMBER)
+    raise ValueProblem(f"unsupported constant {value!r}")
+
+
+class _Translator:
+    def __init__(self, text: str, namespaces: Mapping[str, Mapping[str, Any]]):
+        self.text = text
+        self.encoded = text.encode("utf-8")
+        self.namespaces = namespaces
+        self.count = 0
+
+    def offset(self, node: ast.AST) -> int:
+        # ast offsets are UTF-8 byte offsets on the node's line; we report characters.
+        if getattr(node, "lineno", 1) != 1:
+            return 0
+        return len(self.encoded[: node.col_offset].decode("utf-8", "replace"))
+
+    def fail(self, node: ast.AST, message: str, hint: str | None = None, code: str = "syntax") -> ExprError:
+        return ExprError(code, message, self.offset(node), hint)
+
+    def node(self, n: ast.AST) -> Node:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(n, f"expression is too long (more than {MAX_NODES} parts)", "split it into derived fields")
+        at = self.offset(n)
+        if isinstance(n, ast.BoolOp):
+            return Logic(at, "and" if isinstance(n.op, ast.And) else "or", [self.node(v) for v in n.values])
+        if isinstance(n, ast.UnaryOp):
+            if isinstance(n.op, ast.Not):
+                return Unary(at, "not", self.node(n.operand))
+            if isinstance(n.op, ast.USub):
+                operand = self.node(n.operand)
+                if isinstance(operand, Const) and isinstance(operand.value, Decimal):
+                    return const(-operand.value, at)
+                return Unary(at, "-", operand)
+            if isinstance(n.op, ast.UAdd):
+                return self.node(n.operand)
+            raise self.fail(n, "unsupported operator", _HINTS.get(type(n.op)))
+        if isinstance(n, ast.BinOp):
+            op = _ARITH.get(type(n.op))
+            if op is None:
+                raise self.fail(n, "unsupported operator", _HINTS.get(type(n.op), "use + - * / only"))
+            return Arith(at, op, self.node(n.left), self.node(n.right))
+        if isinstance(n, ast.Compare):
+            return self.compare(n)
+        if isinstance(n, ast.Constant):
+            return self.constant(n)
+        if isinstance(n, ast.Name):
+            if n.id in _NAMES:
+                return const(_NAMES[n.id], at)
+            if n.id in self.namespaces:
+                raise self.fail(n, f"'{n.id}' needs a name after it", f"for example {n.id}.{next(iter(self.namespaces[n.id]), 'name')}")
+            return Field(at, n.id)
+        if isinstance(n, ast.Attribute):
+            return self.attribute(n)
+        if isinstance(n, (ast.List, ast.Tuple)):
+            return ListOf(at, [self.node(e) for e in n.elts])
+        if isinstance(n, ast.Call):
+            if not isinstance(n.func, ast.Name):
+                raise self.fail(n, "only plain function calls are allowed", "for example lower(name), not name.lower()")
+            if n.keywords:
+                raise self.fail(n.keywords[0].value, "keyword arguments are not supported")
+            return Call(at, n.func.id, [self.node(a) for a in n.args])
+        if isinstance(n, ast.IfExp):
+            raise self.fail(n, "'x if c else y' is not supported", "write two rules, or use coalesce()")
+        raise self.fail(n, f"'{ast.unparse(n)[:30]}' is not allowed in an expression")
+
+    def compare(self, n: ast.Compare) -> Node:
+        parts: list[Node] = []
+        left = self.node(n.left)
+        for op, right_ast in zip(n.ops, n.comparators):
+            right = self.node(right_ast)
+            at = left.offset
+            if isinstance(op, (ast.In, ast.NotIn)):
+                parts.append(In(at, left, right, isinstance(op, ast.NotIn)))
+            elif type(op) in _COMPARE:
+                parts.append(Compare(at, _COMPARE[type(op)], left, right))
+            else:
+                raise self.fail(right_ast, "unsupported comparison", _HINTS.get(type(op)))
+            left = right
+        return parts[0] if len(parts) == 1 else Logic(parts[0].offset, "and", parts)
+
+    def constant(self, n: ast.Constant) -> Node:
+        value = n.value
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            return const(value, self.offset(n))
+        if isinstance(value, (int, float)):
+            source = ast.get_source_segment(self.text, n) or repr(value)
+            try:
+                return const(to_number(source) if isinstance(value, float) else to_number(value), self.offset(n))
+            except ValueProblem as exc:
+                raise self.fail(n, str(exc), code="bad_number") from None
+        raise self.fail(n, f"constant {value!r} is not supported")
+
+    def attribute(self, n: ast.Attribute) -> Node:
+        if not isinstance(n.value, ast.Name) or n.value.id not in self.namespaces:
+            known = ", ".join(f"{k}.NAME" for k in self.namespaces) or "none here"
+            raise self.fail(n, "dotted names are only for parameters and strategy values", f"known: {known}")
+        space, name = self.namespaces[n.value.id], n.attr
+        if name not in space:
+            hint = did_you_mean(name, space) or (f"known: {', '.join(sorted(space))}" if space else None)
+            raise ExprError("unknown_name", f"'{n.value.id}.{name}' is not defined", self.offset(n), hint)
+        try:
+            return const(space[name], self.offset(n))
+        except ValueProblem as exc:
+            raise self.fail(n, f"'{n.value.id}.{name}': {exc}", code="bad_value") from None
+
+
+def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) -> Node:
+    """Parse one expression. Raises :class:`ExprError`."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExprError("syntax", "expression is empty", 0, "write a condition such as budget > 250_000")
+    if len(text) > MAX_LENGTH:
+        raise ExprError("syntax", f"expression is longer than {MAX_LENGTH} characters", 0)
+    source = text.strip()
+    lead = len(text) - len(text.lstrip())
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        column = lead + max((exc.offset or 1) - 1, 0) if (exc.lineno or 1) == 1 else lead
+        message = (exc.msg or "invalid syntax").replace("invalid syntax. ", "").rstrip(".")
+        hint = _syntax_hint(source)
+        raise ExprError("syntax", message, column, hint) from None
+    except (ValueError, RecursionError, MemoryError):
+        raise ExprError("syntax", "expression cannot be parsed", 0) from None
+    translator = _Translator(source, namespaces or {})
+    try:
+        node = translator.node(tree.body)
+    except RecursionError:
+        raise ExprError("syntax", "expression is nested too deeply", 0) from None
+    except ExprError as exc:
+        exc.offset += lead
+        raise
+    if lead:
+        for n in walk(node):
+            n.offset += lead
+    return node
+
+
+def _syntax_hint(text: str) -> str | None:
+    if "=" in text.replace("==", "").replace("!=", "").replace("<=", "").replace(">=", ""):
+        return "compare with '==', not '='"
+    if "&&" in text or "||" in text:
+        return "write 'and' / 'or'"
+    return None

@@ -1,0 +1,135 @@
+"""The numeric model and conversion of outside values into expression values.
+
+Numbers are decimals rounded to 15 significant digits, like a spreadsheet. That keeps
+money exact (0.1 + 0.2 == 0.3) and guarantees that the Rete back end, which compares
+IEEE doubles in C, orders any two of our numbers exactly as Python's Decimal does:
+distinct decimals of at most 15 significant digits map to distinct, equally ordered doubles.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import (ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow)
+from typing import Any
+
+DIGITS = 15
+CONTEXT = Context(prec=DIGITS, rounding=ROUND_HALF_EVEN, Emax=300, Emin=-300,
+                  traps=[InvalidOperation, DivisionByZero, Overflow])
+ARITH_ERRORS = (InvalidOperation, DivisionByZero, Overflow, ZeroDivisionError, ValueError)
+
+
+class ValueProblem(ValueError):
+    """A value that does not fit the model; the message is written for a PMO analyst."""
+
+
+def to_number(value: Any) -> Decimal:
+    """An exact Decimal from int, float, Decimal or numeric text; rejects what would lose digits."""
+    if isinstance(value, bool):
+        raise ValueProblem(f"expected a number, got {'true' if value else 'false'}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueProblem(f"expected a finite number, got {value}")
+        value = Decimal(repr(value))  # shortest text that round-trips: 0.1 stays 0.1
+    elif isinstance(value, int):
+        value = Decimal(value)
+    elif isinstance(value, str):
+        value = parse_number_text(value)
+    elif not isinstance(value, Decimal):
+        raise ValueProblem(f"expected a number, got {type(value).__name__}")
+    if not value.is_finite():
+        raise ValueProblem(f"expected a finite number, got {value}")
+    digits = significant_digits(value)
+    if digits > DIGITS:
+        raise ValueProblem(f"{value} has {digits} significant digits; at most {DIGITS} are kept exactly")
+    if abs(value.adjusted()) > 300:
+        raise ValueProblem(f"{value} is out of range (at most 1e300)")
+    return value
+
+
+def significant_digits(number: Decimal) -> int:
+    return len("".join(map(str, number.as_tuple().digits)).strip("0"))
+
+
+def parse_number_text(text: str) -> Decimal:
+    """'1250000', '1,250,000', '-3.5', '1.2e6', '12.5%' (as 0.125)."""
+    raw = text.strip()
+    if not raw:
+        raise ValueProblem("empty text is not a number")
+    body = raw.replace("_", "")
+    percent = body.endswith("%")
+    if percent:
+        body = body[:-1].strip()
+    if "," in body:
+        whole, _, frac = body.partition(".")
+        groups = whole.lstrip("+-").split(",")
+        if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:]) and all(g.isdigit() for g in groups)):
+            raise ValueProblem(f"'{raw}' is not a number (commas only as thousands separators)")
+        body = body.replace(",", "")
+    if not all(c in "0123456789+-.eE" for c in body):
+        raise ValueProblem(f"'{_clip(raw)}' is not a number")
+    try:
+        number = Decimal(body)
+    except InvalidOperation:
+        raise ValueProblem(f"'{_clip(raw)}' is not a number") from None
+    return number / 100 if percent else number
+
+
+def to_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return dt.date.fromisoformat(text[:10] if len(text) > 10 and text[10] in "T " else text)
+        except ValueError:
+            raise ValueProblem(f"'{_clip(text)}' is not a date; write YYYY-MM-DD") from None
+    raise ValueProblem(f"expected a date (YYYY-MM-DD), got {type(value).__name__}")
+
+
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0"}
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise ValueProblem(f"'{_clip(str(value))}' is not yes/no; write true or false")
+
+
+def to_text(value: Any) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        raise ValueProblem(f"expected text, got {type(value).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueProblem("text is not valid Unicode") from None
+    return text.strip()
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def plain(value: Any) -> Any:
+    """An expression value as plain JSON data: numbers as int or float, dates as ISO text."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    return value

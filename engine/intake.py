@@ -1,0 +1,74 @@
+"""The intake stage: typed record -> derived values -> fired rules -> Decision."""
+from __future__ import annotations
+
+
+from typing import Any, Mapping
+
+from engine.backends import Backend
+from engine.compile import PLACEHOLDER, CompiledPolicy
+from engine.decision import Decision, Finding, RowError
+from engine.expr.evaluate import evaluate
+from engine.expr.values import plain
+from engine.records import RecordError, RecordReader
+
+_SEVERITY = {"reject": 2, "review": 1, "flag": 0}
+
+
+class Intake:
+    def __init__(self, policy: CompiledPolicy, backend: Backend):
+        self.policy = policy
+        self.backend = backend
+        self.reader = RecordReader(policy.fields)
+        self._findings = [
+            (rule, Finding(rule=rule.id, effect=rule.effect, reason=rule.reason, route=rule.route,
+                           source=f"{rule.source.file}:{rule.source.line}", origin=rule.origin))
+            for rule in policy.rules
+        ]
+
+    def decide(self, raw: Mapping[str, Any], row: int | None = None, source: str | None = None) -> Decision:
+        try:
+            record = self.reader.read(raw)
+        except RecordError as exc:
+            errors = [RowError(row=row, column=column, code=code, message=message)
+                      for column, code, message in exc.problems]
+            return self.error(errors, raw, row, source)
+        for name, node in self.policy.derived:
+            record[name] = evaluate(node, record)
+        findings = [self._finding(index, record) for index in self.backend.fire(record)]
+        worst = max((_SEVERITY[f.effect] for f in findings), default=0)
+        outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
+        routes = list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))
+        ident = record.get(self.policy.id_field)
+        return Decision(id=None if ident is None else str(plain(ident)), decision=outcome, findings=findings,
+                        routes=routes, derived={name: plain(record[name]) for name, _ in self.policy.derived},
+                        policy_hash=self.policy.policy_hash, source=source, row=row)
+
+    def error(self, errors: list[RowError], raw: Any = None, row: int | None = None,
+              source: str | None = None) -> Decision:
+        ident = raw.get(self.policy.id_field) if isinstance(raw, Mapping) else None
+        return Decision(id=str(ident)[:200] if ident not in (None, "") else None, decision="error", errors=errors,
+                        policy_hash=self.policy.policy_hash, source=source, row=row)
+
+    def _finding(self, index: int, record: Mapping[str, Any]) -> Finding:
+        rule, finding = self._findings[index]
+        if "{" not in rule.reason:
+            return finding
+        return finding.model_copy(update={"reason": PLACEHOLDER.sub(lambda m: _show(record.get(m[1])), rule.reason)})
+
+
+def _show(value: Any) -> str:
+    value = plain(value)
+    if value is None:
+        return "(missing)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+

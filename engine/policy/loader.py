@@ -1,0 +1,178 @@
+"""Load a policy set: a directory of YAML files, plus the rule libraries it includes.
+
+Loading never stops at the first problem: every file is read and validated, and each
+problem becomes a :class:`Diagnostic` with ``file:line:col``.
+"""
+from __future__ import annotations
+
+import hashlib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.errors import DiagnosticSink, Location, did_you_mean
+from engine.policy.models import KINDS, IntakePolicy, Library, Node, StrategyPolicy, bind_sources
+from engine.policy.source import Document, SourceMap, load_document
+
+
+@dataclass
+class LoadedFile:
+    display: str  # how diagnostics and findings name the file, e.g. "policies/intake.yaml"
+    hash_name: str  # the name that enters the policy hash (independent of where the folder lives)
+    document: Document
+    model: Node
+
+
+@dataclass
+class PolicySet:
+    root: Path
+    intake: IntakePolicy | None = None
+    strategy: StrategyPolicy | None = None
+    libraries: dict[str, Library] = field(default_factory=dict)
+    files: list[LoadedFile] = field(default_factory=list)
+    library_files: dict[str, LoadedFile] = field(default_factory=dict)  # library name -> file
+
+    def hash(self, used_libraries: set[str]) -> str:
+        """The policy version: a digest of every policy file and every library file it uses."""
+        digest = hashlib.sha256()
+        chosen = list(self.files) + [self.library_files[n] for n in sorted(used_libraries) if n in self.library_files]
+        for f in sorted(chosen, key=lambda f: f.hash_name):
+            digest.update(f.hash_name.encode() + b"\0" + f.document.text + b"\0")
+        return digest.hexdigest()[:16]
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) -> PolicySet:
+    policy_set = PolicySet(root)
+    if not root.is_dir():
+        sink.add("no_policies", f"'{root}' is not a directory of policy files", Location(str(root)))
+        return policy_set
+    files = yaml_files(root)
+    if not files:
+        sink.add("no_policies", "no .yaml policy files here", Location(str(root)),
+                 "a policy set needs at least an intake policy (kind: intake)")
+    for path in files:
+        loaded = _load_file(path, f"{root.name}/{path.name}", path.name, sink)
+        if loaded is None:
+            continue
+        policy_set.files.append(loaded)
+        model = loaded.model
+        if isinstance(model, IntakePolicy):
+            if policy_set.intake is not None:
+                sink.add("duplicate_policy", "a policy set has one intake policy; this is a second", model.loc("kind"),
+                         f"merge it with {policy_set.intake.loc().file}")
+            else:
+                policy_set.intake = model
+        elif isinstance(model, StrategyPolicy):
+            if policy_set.strategy is not None:
+                sink.add("duplicate_policy", "a policy set has one strategy; this is a second", model.loc("kind"))
+            else:
+                policy_set.strategy = model
+        elif isinstance(model, Library):
+            _add_library(policy_set, loaded, sink)
+    if files and policy_set.intake is None and not any(d.code in ("yaml_syntax", "schema") for d in sink.items):
+        sink.add("no_intake", "no intake policy in this folder", Location(str(root)),
+                 "add a file with 'kind: intake'")
+    # Libraries: the policy set's own rules/ folder, then extra folders, then the built-in library.
+    own = root / "rules"
+    for folder in ([own] if own.is_dir() else []) + list(library_dirs):
+        if not folder.is_dir():
+            continue
+        for path in yaml_files(folder):
+            loaded = _load_file(path, f"{folder.name}/{path.name}", f"{folder.name}/{path.name}", sink)
+            if loaded is None:
+                continue
+            if not isinstance(loaded.model, Library):
+                sink.add("not_a_library", f"files in {folder.name}/ must be 'kind: library'", loaded.model.loc("kind"))
+                continue
+            _add_library(policy_set, loaded, sink, shadow_ok=folder != own)
+    return policy_set
+
+
+def _add_library(policy_set: PolicySet, loaded: LoadedFile, sink: DiagnosticSink, shadow_ok: bool = False) -> None:
+    library = loaded.model
+    assert isinstance(library, Library)
+    if library.name in policy_set.libraries:
+        if not shadow_ok:  # a later folder in the search path may not silently replace an earlier one
+            other = policy_set.library_files[library.name].display
+            sink.add("duplicate_library", f"library '{library.name}' is also defined in {other}", library.loc("name"))
+        return
+    policy_set.libraries[library.name] = library
+    policy_set.library_files[library.name] = loaded
+
+
+def _load_file(path: Path, display: str, hash_name: str, sink: DiagnosticSink) -> LoadedFile | None:
+    document = load_document(path, display, sink)
+    if document is None:
+        return None
+    data = document.data
+    if not isinstance(data, dict):
+        sink.add("schema", "a policy file is a mapping of keys to values", document.source.value(()),
+                 "start the file with 'kind: intake' (or strategy, library)")
+        return None
+    kind = data.get("kind")
+    model_type = KINDS.get(kind) if isinstance(kind, str) else None
+    if model_type is None:
+        where = document.source.value(("kind",)) if "kind" in data else Location(display, 1, 1)
+        hint = (did_you_mean(kind, KINDS) if isinstance(kind, str) else None) or f"one of: {', '.join(KINDS)}"
+        sink.add("unknown_kind", f"unknown policy kind {kind!r}" if "kind" in data else "missing key 'kind'", where, hint)
+        return None
+    try:
+        model = model_type.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            _report(error, model_type, document.source, sink)
+        return None
+    bind_sources(model, document.source)
+    return LoadedFile(display, hash_name, document, model)
+
+
+def _report(error: dict, model_type: type[Node], source: SourceMap, sink: DiagnosticSink) -> None:
+    path = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    kind = error["type"]
+    name = ".".join(str(p) for p in path) or "document"
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        allowed = _allowed_keys(model_type, path[:-1])
+        sink.add("unknown_key", f"unknown key '{key}'", source.key(path),
+                 did_you_mean(key, allowed) or (f"allowed: {', '.join(allowed)}" if allowed else None))
+    elif kind == "missing":
+        sink.add("missing_key", f"missing required key '{path[-1]}'", source.value(path[:-1]))
+    elif kind in ("literal_error", "enum"):
+        expected = str(error.get("ctx", {}).get("expected", ""))
+        options = [o.strip(" '") for o in expected.replace(" or ", ",").split(",") if o.strip(" '")]
+        got = error.get("input")
+        hint = did_you_mean(str(got), options) if isinstance(got, str) else None
+        sink.add("bad_value", f"{name}: {got!r} is not allowed; expected {expected}", source.value(path), hint)
+    else:
+        message = error["msg"].replace("Value error, ", "")
+        sink.add("schema", f"{name}: {message}", source.value(path))
+
+
+def _allowed_keys(model_type: Any, path: tuple) -> list[str]:
+    """The keys a model accepts at ``path``, for "did you mean" hints."""
+    current: Any = model_type
+    for part in path:
+        origin = typing.get_origin(current)
+        if isinstance(current, type) and issubclass(current, Node) and isinstance(part, str):
+            info = current.model_fields.get(part) or next(
+                (f for f in current.model_fields.values() if f.alias == part), None)
+            if info is None:
+                return []
+            current = info.annotation
+        elif origin in (list, dict):
+            current = typing.get_args(current)[-1]
+        else:
+            return []
+        while typing.get_origin(current) in (typing.Union, types.UnionType):
+            current = next(a for a in typing.get_args(current) if a is not type(None))
+    if isinstance(current, type) and issubclass(current, Node):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []

@@ -1,0 +1,171 @@
+"""Safe YAML loading that remembers where every value came from.
+
+PyYAML's composer gives us nodes with positions; we build plain Python data from them
+ourselves, so we can report duplicate keys, refuse non-standard tags (``!!python/...``),
+read floats as exact decimals, and map any later error back to ``file:line:col``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import DiagnosticSink, Location
+
+Path_ = tuple  # a path into the data: keys and list indexes
+
+MAX_NODES = 100_000  # alias bombs ("billion laughs") expand through shared nodes
+MAX_DEPTH = 64
+MAX_BYTES = 2_000_000
+
+_SAFE_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp",
+}
+
+
+@dataclass
+class SourceMap:
+    """Where each value (and each mapping key) of one YAML document starts."""
+
+    file: str
+    values: dict[Path_, Location] = field(default_factory=dict)
+    keys: dict[Path_, Location] = field(default_factory=dict)
+
+    def value(self, path: Path_) -> Location:
+        """The value's location, or its nearest ancestor's when the path is not in the file."""
+        path = tuple(path)
+        while path and path not in self.values:
+            path = path[:-1]
+        return self.values.get(path, Location(self.file, 1, 1))
+
+    def key(self, path: Path_) -> Location:
+        path = tuple(path)
+        return self.keys.get(path) or self.value(path)
+
+
+@dataclass
+class Document:
+    data: Any
+    source: SourceMap
+    text: bytes
+
+
+def _loc(file: str, mark: yaml.Mark) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, file: str, sink: DiagnosticSink):
+        self.file = file
+        self.sink = sink
+        self.source = SourceMap(file)
+        self.count = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: Path_, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
+            raise _TooBig(node)
+        loc = _loc(self.file, node.start_mark)
+        if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
+            loc = loc.shifted(1)  # point at the text, not at the quote
+        self.source.values[path] = loc
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.sink.add("yaml_key", "mapping keys must be plain text", _loc(self.file, key_node.start_mark))
+                    continue
+                key = key_node.value
+                if key in out:
+                    self.sink.add("duplicate_key", f"duplicate key '{key}'", _loc(self.file, key_node.start_mark),
+                                  "each key may appear once in a mapping; the later value would silently win")
+                    continue
+                self.source.keys[path + (key,)] = _loc(self.file, key_node.start_mark)
+                out[key] = self.build(value_node, path + (key,), depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        return self.scalar(node, loc)
+
+    def scalar(self, node: yaml.ScalarNode, loc: Location) -> Any:
+        if node.tag not in _SAFE_SCALAR_TAGS:
+            self.sink.add("unsafe_tag", f"tag '{node.tag}' is not allowed", loc,
+                          "policy files use plain YAML values only; remove the tag")
+            return None
+        if node.tag == "tag:yaml.org,2002:float":
+            # Exact decimals: thresholds such as 0.1 must not become binary floats.
+            text = node.value.replace("_", "")
+            try:
+                value = Decimal(text)
+            except InvalidOperation:
+                value = None
+            if value is None or not value.is_finite():
+                self.sink.add("bad_number", f"'{node.value}' is not a finite number", loc)
+                return None
+            return value
+        return self.constructor.construct_object(node)
+
+
+class _TooBig(Exception):
+    def __init__(self, node: yaml.Node):
+        self.node = node
+
+
+def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | None:
+    """Parse one YAML file holding one document. Problems go to ``sink``; None if unusable."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        sink.add("unreadable", f"cannot read file: {exc.strerror or exc}", Location(display))
+        return None
+    if len(text) > MAX_BYTES:
+        sink.add("too_large", f"file is {len(text)} bytes; the limit is {MAX_BYTES}", Location(display))
+        return None
+    try:
+        nodes = list(yaml.compose_all(text.decode("utf-8"), Loader=yaml.SafeLoader))
+    except UnicodeDecodeError as exc:
+        sink.add("encoding", f"file is not UTF-8 (byte {exc.start})", Location(display))
+        return None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = _loc(display, mark) if mark else Location(display)
+        sink.add("yaml_syntax", f"{exc.problem or exc.context}".strip(), where, _yaml_hint(exc))
+        return None
+    except yaml.YAMLError as exc:
+        sink.add("yaml_syntax", str(exc).strip(), Location(display))
+        return None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        sink.add("empty_file", "file holds no YAML document", Location(display),
+                 "start the file with 'kind: intake' (or strategy, library)")
+        return None
+    if len(nodes) > 1:
+        sink.add("multiple_documents", "file holds more than one YAML document",
+                 _loc(display, nodes[1].start_mark), "put each policy in its own file")
+        return None
+    builder = _Builder(display, sink)
+    try:
+        data = builder.build(nodes[0], ())
+    except _TooBig as big:
+        sink.add("too_large", f"document is too large or too deep (over {MAX_NODES} values or {MAX_DEPTH} levels)",
+                 _loc(display, big.node.start_mark), "aliases that expand into huge documents are refused")
+        return None
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        sink.add("yaml_value", str(exc.problem), _loc(display, mark) if mark else Location(display))
+        return None
+    return Document(data, builder.source, text)
+
+
+def _yaml_hint(exc: yaml.MarkedYAMLError) -> str | None:
+    problem = str(exc.problem or "")
+    if "tab" in problem:
+        return "indent with spaces, not tabs"
+    if "mapping values are not allowed" in problem:
+        return "quote text that contains ': ' (for example a reason or an expression)"
+    return None

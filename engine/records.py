@@ -1,0 +1,135 @@
+"""Turn a raw proposal (strings from a CSV cell, JSON values, Python values) into a typed record.
+
+Every field of the policy's schema is present in the record, with None for a missing value.
+An empty or blank cell is missing. Columns the schema does not name are ignored.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping
+
+from engine.errors import did_you_mean
+from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
+from engine.policy.models import FieldSpec
+
+MAX_TEXT = 10_000
+MAX_LIST = 1_000
+
+
+class RecordError(ValueError):
+    """One or more columns of a proposal are unusable: ``problems`` is a list of (column, code, message)."""
+
+    def __init__(self, problems: list[tuple[str | None, str, str]]):
+        super().__init__("; ".join(m for _, _, m in problems))
+        self.problems = problems
+
+
+def _text(value: Any) -> str:
+    text = to_text(value)
+    if len(text) > MAX_TEXT:
+        raise ValueProblem(f"text is {len(text)} characters long; the limit is {MAX_TEXT}")
+    return text
+
+
+def _integer(value: Any):
+    number = to_number(value)
+    if number != number.to_integral_value():
+        raise ValueProblem(f"{number} is not a whole number")
+    return number
+
+
+def _list_items(value: Any) -> list:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text, parse_float=str, parse_int=str)
+            except ValueError:
+                raise ValueProblem("list is not valid JSON; write [1, 2, 3] or 1;2;3") from None
+        else:
+            value = [part for part in text.split(";")]
+    if not isinstance(value, (list, tuple)):
+        raise ValueProblem(f"expected a list, got {type(value).__name__}")
+    if len(value) > MAX_LIST:
+        raise ValueProblem(f"list has {len(value)} items; the limit is {MAX_LIST}")
+    return list(value)
+
+
+def converter(spec: FieldSpec) -> Callable[[Any], Any]:
+    """The function that types one value of this field (raises ValueProblem)."""
+    kind = spec.type
+    if kind in ("number", "money"):
+        return to_number
+    if kind == "integer":
+        return _integer
+    if kind == "bool":
+        return to_bool
+    if kind == "date":
+        return to_date
+    if kind == "enum":
+        allowed = {v.lower(): v for v in spec.values or []}
+
+        def enum(value: Any) -> str:
+            text = _text(value)
+            found = allowed.get(text.lower())
+            if found is None:
+                hint = did_you_mean(text, allowed.values())
+                raise ValueProblem(f"'{text}' is not one of: {', '.join(allowed.values())}"
+                                   + (f"; {hint}" if hint else ""))
+            return found
+        return enum
+    if kind == "list":
+        item = _text if spec.items == "string" else to_number
+
+        def items(value: Any) -> tuple:
+            out = []
+            for i, part in enumerate(_list_items(value), 1):
+                if isinstance(part, str) and not part.strip():
+                    raise ValueProblem(f"item {i} is empty")
+                try:
+                    out.append(item(part))
+                except ValueProblem as exc:
+                    raise ValueProblem(f"item {i}: {exc}") from None
+            return tuple(out)
+        return items
+    return _text
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _normal(name: str) -> str:
+    return name.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+class RecordReader:
+    """Types raw proposals against one field schema."""
+
+    def __init__(self, fields: Mapping[str, FieldSpec]):
+        self._fields = [(name, spec.required, converter(spec)) for name, spec in fields.items()]
+
+    def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        problems: list[tuple[str | None, str, str]] = []
+        lookup: dict[str, Any] | None = None
+        for name, required, convert in self._fields:
+            if name in raw:
+                value = raw[name]
+            else:  # tolerate "Budget" or "start date" headers from spreadsheets
+                if lookup is None:
+                    lookup = {_normal(str(k)): v for k, v in raw.items()}
+                value = lookup.get(name.lower())
+            if _is_blank(value):
+                record[name] = None
+                if required:
+                    problems.append((name, "missing_value", f"column '{name}': a value is required"))
+                continue
+            try:
+                record[name] = convert(value)
+            except ValueProblem as exc:
+                record[name] = None
+                problems.append((name, "bad_value", f"column '{name}': {exc}"))
+        if problems:
+            raise RecordError(problems)
+        return record

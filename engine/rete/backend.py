@@ -1,0 +1,54 @@
+"""The Rete back end: compiled rules run in durable_rules' C core."""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from engine.compile import CompiledPolicy
+from engine.errors import Diagnostic, Location, PolicyError
+from engine.expr.evaluate import evaluate
+from engine.expr.lower import NEVER, ALWAYS, Lowering, rete_value
+from engine.rete.driver import MAX_PROPERTIES, Ruleset
+
+
+class ReteBackend:
+    name = "rete"
+
+    def __init__(self, policy: CompiledPolicy):
+        lowering = Lowering()
+        conditions: dict[str, Any] = {}
+        for index, rule in enumerate(policy.rules):
+            condition = lowering.condition(rule.condition)
+            if condition is not NEVER:
+                conditions[f"r{index}"] = None if condition is ALWAYS else condition
+        if lowering.slot_count + 1 > MAX_PROPERTIES:
+            raise PolicyError([Diagnostic(
+                "too_many_fields",
+                f"the rules read {lowering.slot_count} distinct values; durable_rules allows {MAX_PROPERTIES - 1}",
+                Location(policy.intake_file), "move rarely used checks into derived values, or split the policy")])
+        self._fields: list[tuple[str, str, Callable[[Any], Any]]] = [
+            (name, slot, _encoder(policy.field_types[name])) for name, slot in lowering.field_slots.items()]
+        self._computed = lowering.computed_slots()
+        self._ruleset = Ruleset(conditions)
+
+    def fire(self, record: Mapping[str, Any]) -> list[int]:
+        """Indexes (into policy.rules) of the rules whose conditions are true for this record."""
+        fact: dict[str, Any] = {"t": "p"}
+        for name, slot, encode in self._fields:
+            value = record.get(name)
+            if value is not None:
+                fact[slot] = encode(value)
+        for slot, node in self._computed:
+            value = evaluate(node, record)
+            if value is not None:
+                fact[slot] = rete_value(value)
+        return sorted(int(name[1:]) for name in self._ruleset.match(fact))
+
+
+def _encoder(expr_type: str) -> Callable[[Any], Any]:
+    if expr_type in ("string", "bool"):
+        return _same
+    return rete_value
+
+
+def _same(value: Any) -> Any:
+    return value

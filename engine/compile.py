@@ -18,6 +18,7 @@ from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of, list_
 from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, plain, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
+from engine.records import converter
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 
 EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,
@@ -86,6 +87,11 @@ def _fields(intake: IntakePolicy, sink: DiagnosticSink) -> tuple[dict[str, Field
         if spec.type != "enum" and spec.values is not None:
             sink.add("schema", f"'values' only applies to enum fields, and '{name}' is {spec.type}", spec.loc("values"))
         types[name] = field_type(spec)
+        if spec.default is not None:
+            try:
+                converter(spec)(spec.default)
+            except ValueProblem as exc:
+                sink.add("bad_value", f"default of '{name}': {exc}", spec.loc("default"))
     if intake.id_field not in intake.fields:
         sink.add("unknown_field", f"id_field '{intake.id_field}' is not a field", intake.loc("id_field"),
                  did_you_mean(intake.id_field, intake.fields) or "declare it under 'fields'")

@@ -107,19 +107,21 @@ class RecordReader:
     """Types raw proposals against one field schema."""
 
     def __init__(self, fields: Mapping[str, FieldSpec]):
-        self._fields = [(name, spec.required, converter(spec)) for name, spec in fields.items()]
+        self._fields = [(name, spec.required, converter(spec), spec.default) for name, spec in fields.items()]
 
     def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
         lookup: dict[str, Any] | None = None
-        for name, required, convert in self._fields:
+        for name, required, convert, default in self._fields:
             if name in raw:
                 value = raw[name]
             else:  # tolerate "Budget" or "start date" headers from spreadsheets
                 if lookup is None:
                     lookup = {_normal(str(k)): v for k, v in raw.items()}
                 value = lookup.get(name.lower())
+            if _is_blank(value):
+                value = default
             if _is_blank(value):
                 record[name] = None
                 if required:

@@ -37,6 +37,8 @@ def rete_value(value: Any) -> Any:
         return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
     if isinstance(value, dt.date):
         return value.toordinal()
+    if isinstance(value, tuple):  # only ever tested for presence: lists cannot be compared
+        return [rete_value(v) for v in value]
     return value
 
 

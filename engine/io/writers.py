@@ -70,7 +70,8 @@ def _table(decisions: Iterable[Decision], out: IO[str]) -> None:
             why = "; ".join(f"row {e.row}: {e.message}" if e.row else e.message for e in d.errors)
         else:
             why = ", ".join(f"{_MARK[f.effect]} {f.rule}" for f in d.findings) or "no rule objects"
-        out.write(f"{_clip(d.id or '-', 14):<14} {d.decision.upper():<8}  {_clip(', '.join(d.routes), 28):<28} "
+        route = ", ".join(d.routes) if d.decision == "review" else ""
+        out.write(f"{_clip(d.id or '-', 14):<14} {d.decision.upper():<8}  {_clip(route, 28):<28} "
                   f"{_clip(why, 200)}\n")
     total = sum(counts.values())
     parts = [f"{counts[k]} {k}" for k in ("accept", "review", "reject", "error") if counts[k]]

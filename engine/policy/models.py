@@ -65,6 +65,7 @@ class FieldSpec(Node):
     values: list[str] | None = Field(None, description="allowed values of an enum field")
     items: Literal["number", "money", "string"] | None = Field(None, description="item type of a list field")
     required: bool = Field(False, description="a row without this value is an error row, not a decision")
+    default: Any = Field(None, description="the value a missing cell takes (otherwise it is null)")
     label: str | None = Field(None, description="column title in reports")
     description: str | None = None
     _short = _shorthand("type")

@@ -1,0 +1,102 @@
+import json
+import threading
+
+import engine
+from engine import Decision, Engine, PolicyError
+from tests.conftest import TODAY
+
+
+def test_public_api_is_pinned():
+    assert engine.__all__ == [
+        "Decision", "Diagnostic", "Engine", "Finding", "InputError", "Location", "PmoError", "PolicyError",
+        "Row", "RowError", "__version__", "read_proposals", "validate",
+    ]
+
+
+def test_errors_share_one_root():
+    assert issubclass(engine.PolicyError, engine.PmoError)
+    assert issubclass(engine.InputError, engine.PmoError)
+
+
+def test_load_default_policies_and_decide(engine):
+    d = engine.evaluate({"id": "PRJ-0001", "title": "CRM", "budget": 300_000, "objective": "net-zero",
+                         "benefit": 900_000})
+    assert isinstance(d, Decision)
+    assert d.decision == "reject"
+    fired = {f.rule: f for f in d.findings}
+    assert fired["sponsor-required"].effect == "reject"
+    assert fired["sponsor-required"].reason == "Proposals above 250,000 need a named sponsor"
+    assert fired["sponsor-required"].source.startswith("policies/intake.yaml:")
+    assert fired["sponsor-required"].origin == "governance/sponsor-required"
+    assert d.routes == ["Portfolio Board"]
+    assert d.policy_hash == engine.policy_hash and len(d.policy_hash) == 16
+    json.dumps(d.to_json())  # JSON-serialisable
+
+
+def test_accept_when_no_rule_objects(engine):
+    d = engine.evaluate({"id": "PRJ-0002", "title": "Small", "sponsor": "Ann", "objective": "net-zero",
+                         "budget": "100000", "benefit": "300000", "risk": 2, "complexity": 2,
+                         "start_date": "2027-03-01", "end_date": "2027-09-01"})
+    assert (d.decision, d.findings, d.errors) == ("accept", [], [])
+    assert d.derived["benefit_cost_ratio"] == 3
+
+
+def test_bad_records_become_error_decisions(engine):
+    decisions = list(engine.evaluate_many([{"id": "A", "title": "x", "budget": "lots"}, "not a mapping",
+                                           {"id": "B", "title": "y", "budget": 10}]))
+    assert [d.decision for d in decisions][:2] == ["error", "error"]
+    assert decisions[0].errors[0].column == "budget" and decisions[0].errors[0].row == 1
+    assert decisions[1].errors[0].code == "not_an_object"
+    assert decisions[2].decision != "error"
+
+
+def test_policy_hash_is_stable_and_changes_with_content(write_policy, tmp_path):
+    files = {"intake.yaml": "kind: intake\nfields: {id: string, budget: money}\nrules:\n"
+             "  - {id: big, when: budget > 10, effect: flag, reason: big}\n"}
+    first = Engine.load(write_policy(files), today=TODAY).policy_hash
+    assert Engine.load(write_policy(files), today=TODAY).policy_hash == first
+    files["intake.yaml"] = files["intake.yaml"].replace("> 10", "> 11")
+    assert Engine.load(write_policy(files, "other"), today=TODAY).policy_hash != first
+
+
+def test_load_raises_policy_error_with_every_problem(write_policy):
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string}\nrules:\n"
+                         "  - {id: a, when: budjet > 1, effect: flag, reason: r}\n"
+                         "  - {id: b, when: id > 1, effect: flag, reason: r}\n"})
+    try:
+        Engine.load(root, today=TODAY)
+    except PolicyError as exc:
+        assert [d.code for d in exc.diagnostics] == ["unknown_field", "type_mismatch"]
+    else:
+        raise AssertionError("expected PolicyError")
+
+
+def test_engine_is_thread_safe(engines):
+    rete = engines["rete"]
+    proposals = [{"id": f"P{i}", "title": "t", "budget": i * 37_000, "objective": "net-zero",
+                  "sponsor": None if i % 3 else "S", "benefit": i * 50_000} for i in range(400)]
+    expected = [rete.evaluate(p).model_dump() for p in proposals]
+    results: dict[int, list] = {}
+
+    def work(k: int) -> None:
+        results[k] = [rete.evaluate(p).model_dump() for p in proposals]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results[k] == expected for k in range(6))
+
+
+def test_evaluate_many_is_lazy(engines):
+    seen = []
+
+    def source():
+        for i in range(3):
+            seen.append(i)
+            yield {"id": str(i), "title": "t"}
+
+    it = engines["reference"].evaluate_many(source())
+    next(it)
+    assert seen == [0]

@@ -98,8 +98,8 @@ def _fields(intake: IntakePolicy, sink: DiagnosticSink) -> tuple[dict[str, Field
     return dict(intake.fields), types
 
 
-def _expr_diag(sink: DiagnosticSink, error: ExprError, at: Location, context: str = "") -> None:
-    sink.add(error.code, context + error.message, at.shifted(error.offset), error.hint)
+def _expr_diag(sink: DiagnosticSink, error: ExprError, at: Location) -> None:
+    sink.add(error.code, error.message, at.shifted(error.offset), error.hint)
 
 
 def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: dict, today: dt.date,
@@ -116,6 +116,8 @@ def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: dict, toda
     order = _topological(parsed, intake, sink)
     out = []
     for name in order:
+        if name not in parsed:
+            continue  # part of a cycle, already reported
         spec = intake.derived[name]
         try:
             node = check(parsed[name], types, today)
@@ -139,15 +141,19 @@ def _topological(parsed: dict[str, Node], intake: IntakePolicy, sink: Diagnostic
             cycle = chain[chain.index(name):] + [name]
             sink.add("cycle", f"derived values depend on each other: {' -> '.join(cycle)}",
                      intake.derived[name].loc("expr"), "break the loop; a derived value cannot use itself")
+            for member in cycle:
+                parsed.pop(member, None)
             return
         state[name] = "active"
-        for dep in sorted(fields_of(parsed[name]) & parsed.keys()):
-            visit(dep, chain + [name])
+        for dep in sorted(fields_of(parsed[name]) & parsed.keys() if name in parsed else ()):
+            if dep in parsed:
+                visit(dep, chain + [name])
         state[name] = "done"
         order.append(name)
 
-    for name in parsed:
-        visit(name, [])
+    for name in list(parsed):
+        if name in parsed:
+            visit(name, [])
     return order
 
 
@@ -199,7 +205,7 @@ def _params(rule: LibraryRule, include: Include, sink: DiagnosticSink) -> dict[s
     ok = True
     for name in include.with_:
         if name not in rule.params:
-            sink.add("unknown_param", f"'{include.use}' has no parameter '{name}'", include.loc("with", name),
+            sink.add("unknown_param", f"'{include.use}' has no parameter '{name}'", include.key_loc("with", name),
                      did_you_mean(name, rule.params) or f"parameters: {', '.join(rule.params) or 'none'}")
             ok = False
     for name, param in rule.params.items():
@@ -212,7 +218,7 @@ def _params(rule: LibraryRule, include: Include, sink: DiagnosticSink) -> dict[s
         try:
             values[name] = _param_value(param.type, raw)
         except ValueProblem as exc:
-            sink.add("type_mismatch", f"parameter '{name}': {exc}", include.loc("with", name))
+            sink.add("type_mismatch", f"parameter '{name}': {exc}", include.key_loc("with", name))
             ok = False
     return values if ok else None
 
@@ -234,14 +240,12 @@ def _param_value(kind: str, raw: Any) -> Any:
 def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: Location, types: dict[str, str],
                   namespaces: dict, today: dt.date, sink: DiagnosticSink) -> CompiledRule | None:
     spaces = dict(namespaces)
-    context = ""
     if include is not None:
         assert isinstance(spec, LibraryRule)
         params = _params(spec, include, sink)
         if params is None:
             return None
         spaces["params"] = params
-        context = f"in '{include.use}' ({spec.loc('when')}): "
     effect = include.effect if include and include.effect else spec.effect
     route = include.route if include and include.route else spec.route
     reason = include.reason if include and include.reason else spec.reason
@@ -250,7 +254,11 @@ def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: 
     try:
         condition = check(parse(spec.when, spaces), types, today, want=BOOL)
     except ExprError as exc:
-        _expr_diag(sink, exc, include.loc("use") if include is not None else spec.loc("when"), context)
+        if include is None:
+            _expr_diag(sink, exc, spec.loc("when"))
+        else:  # the cause is usually this policy (a field it lacks), so point at the include
+            sink.add(exc.code, f"in '{include.use}' ({spec.loc('when').shifted(exc.offset)}): {exc.message}",
+                     include.loc("use"), exc.hint)
         return None
     if effect == "review" and not route:
         sink.add("missing_route", f"rule '{rule_id}' sends proposals to review but names no route",

@@ -9,6 +9,7 @@ import hashlib
 import types
 import typing
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,11 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
     if not files:
         sink.add("no_policies", "no .yaml policy files here", Location(str(root)),
                  "a policy set needs at least an intake policy (kind: intake)")
+    unusable = 0
     for path in files:
         loaded = _load_file(path, f"{root.name}/{path.name}", path.name, sink)
         if loaded is None:
+            unusable += 1
             continue
         policy_set.files.append(loaded)
         model = loaded.model
@@ -77,7 +80,7 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                 policy_set.strategy = model
         elif isinstance(model, Library):
             _add_library(policy_set, loaded, sink)
-    if files and policy_set.intake is None and not any(d.code in ("yaml_syntax", "schema") for d in sink.items):
+    if files and policy_set.intake is None and not unusable:
         sink.add("no_intake", "no intake policy in this folder", Location(str(root)),
                  "add a file with 'kind: intake'")
     # Libraries: the policy set's own rules/ folder, then extra folders, then the built-in library.
@@ -124,14 +127,55 @@ def _load_file(path: Path, display: str, hash_name: str, sink: DiagnosticSink) -
         hint = (did_you_mean(kind, KINDS) if isinstance(kind, str) else None) or f"one of: {', '.join(KINDS)}"
         sink.add("unknown_kind", f"unknown policy kind {kind!r}" if "kind" in data else "missing key 'kind'", where, hint)
         return None
-    try:
-        model = model_type.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            _report(error, model_type, document.source, sink)
+    model, kept = _validate(model_type, data, document.source, sink)
+    if model is None:
         return None
     bind_sources(model, document.source)
+    for key, indexes in kept.items():  # pruned lists: items keep the positions they had in the file
+        for item, index in zip(getattr(model, _attribute(model_type, key)), indexes):
+            bind_sources(item, document.source, (key, index))
     return LoadedFile(display, hash_name, document, model)
+
+
+def _validate(model_type: type[Node], data: dict, source: SourceMap,
+              sink: DiagnosticSink) -> tuple[Node | None, dict[str, list[int]]]:
+    """Validate; on errors inside one rule (or field, or include), report them, set that item
+    aside and validate the rest, so one bad rule does not hide the problems of the others."""
+    kept: dict[str, list[int]] = {}
+    for _attempt in range(2):
+        try:
+            return model_type.model_validate(data), kept
+        except ValidationError as exc:
+            errors = exc.errors()
+        _report_all(errors, model_type, source, sink)
+        bad = {tuple(e["loc"][:2]) for e in errors}
+        if any(len(b) < 2 or b[0] == "kind" for b in bad) or _attempt:
+            return None, kept
+        data = dict(data)
+        for key in {b[0] for b in bad}:
+            value = data.get(key)
+            if isinstance(value, list):
+                indexes = kept.get(key, list(range(len(value))))
+                keep = [j for j in range(len(value)) if (key, j) not in bad]
+                data[key] = [value[j] for j in keep]
+                kept[key] = [indexes[j] for j in keep]
+            elif isinstance(value, dict):
+                data[key] = {k: v for k, v in value.items() if (key, k) not in bad}
+    return None, kept
+
+
+def _attribute(model_type: type[Node], key: str) -> str:
+    return next((n for n, f in model_type.model_fields.items() if (f.alias or n) == key), key)
+
+
+def _report_all(errors: list[dict], model_type: type[Node], source: SourceMap, sink: DiagnosticSink) -> None:
+    # "whne: ..." is one mistake: report the unknown key with its hint, not also the missing 'when'.
+    misspelt = {(tuple(e["loc"][:-1]), hint) for e in errors if e["type"] == "extra_forbidden"
+                for hint in get_close_matches(str(e["loc"][-1]), _allowed_keys(model_type, tuple(e["loc"][:-1])), 1)}
+    for error in errors:
+        if error["type"] == "missing" and (tuple(error["loc"][:-1]), error["loc"][-1]) in misspelt:
+            continue
+        _report(error, model_type, source, sink)
 
 
 def _report(error: dict, model_type: type[Node], source: SourceMap, sink: DiagnosticSink) -> None:

@@ -66,26 +66,30 @@ class _Builder:
         self.count = 0
         self.constructor = yaml.constructor.SafeConstructor()
 
+    def where(self, node: yaml.Node) -> Location:
+        loc = _loc(self.file, node.start_mark)
+        if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
+            loc = loc.shifted(1)  # point at the text, not at the quote
+        return loc
+
     def build(self, node: yaml.Node, path: Path_, depth: int = 0) -> Any:
         self.count += 1
         if self.count > MAX_NODES or depth > MAX_DEPTH:
             raise _TooBig(node)
-        loc = _loc(self.file, node.start_mark)
-        if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
-            loc = loc.shifted(1)  # point at the text, not at the quote
+        loc = self.where(node)
         self.source.values[path] = loc
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    self.sink.add("yaml_key", "mapping keys must be plain text", _loc(self.file, key_node.start_mark))
+                    self.sink.add("yaml_key", "mapping keys must be plain text", self.where(key_node))
                     continue
                 key = key_node.value
                 if key in out:
-                    self.sink.add("duplicate_key", f"duplicate key '{key}'", _loc(self.file, key_node.start_mark),
+                    self.sink.add("duplicate_key", f"duplicate key '{key}'", self.where(key_node),
                                   "each key may appear once in a mapping; the later value would silently win")
                     continue
-                self.source.keys[path + (key,)] = _loc(self.file, key_node.start_mark)
+                self.source.keys[path + (key,)] = self.where(key_node)
                 out[key] = self.build(value_node, path + (key,), depth + 1)
             return out
         if isinstance(node, yaml.SequenceNode):
@@ -149,6 +153,7 @@ def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | 
                  _loc(display, nodes[1].start_mark), "put each policy in its own file")
         return None
     builder = _Builder(display, sink)
+    before = len(sink.items)
     try:
         data = builder.build(nodes[0], ())
     except _TooBig as big:
@@ -159,6 +164,8 @@ def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | 
         mark = exc.problem_mark
         sink.add("yaml_value", str(exc.problem), _loc(display, mark) if mark else Location(display))
         return None
+    if len(sink.items) > before:
+        return None  # a refused tag or a repeated key: validating what is left would only add noise
     return Document(data, builder.source, text)
 
 

@@ -1,0 +1,41 @@
+"""Loader and compiler diagnostics: each case names the code, line and column it expects."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine import validate
+from engine.cli import main
+from tests.conftest import ROOT, TODAY
+
+CASES = yaml.safe_load((Path(__file__).parent / "cases" / "policy_errors.yaml").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_policy_error_cases(case, write_policy):
+    root = write_policy(case["files"])
+    found = [(d.code, d.location.file.split("/")[-1] if d.location else None,
+              d.location.line if d.location else None, d.location.column if d.location else None)
+             for d in validate(root, today=TODAY)]
+    expected = [(e["code"], e.get("file", "intake.yaml"), e.get("line"), e.get("col")) for e in case["expect"]]
+    assert found == expected
+    if "message" in case:
+        assert any(case["message"] in str(d) for d in validate(root, today=TODAY))
+
+
+def test_five_mistakes_are_all_reported_with_positions(capsys):
+    code = main(["validate", str(ROOT / "examples" / "broken-policies")])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 2
+    assert out == [
+        "broken-policies/intake.yaml:8:10: error[unknown_include]: library 'governance' has no rule "
+        "'sponsor-requierd'; did you mean 'sponsor-required'?",
+        "broken-policies/intake.yaml:11:5: error[unknown_key]: unknown key 'whne'; did you mean 'when'?",
+        "broken-policies/intake.yaml:16:11: error[type_mismatch]: cannot compare date with number",
+        "broken-policies/intake.yaml:20:11: error[unknown_field]: 'budjet' is not a field; did you mean 'budget'?",
+        "broken-policies/intake.yaml:24:11: error[syntax]: unsupported operator; use + - * / only",
+    ]
+
+
+def test_reference_policies_are_valid():
+    assert validate(today=TODAY) == []

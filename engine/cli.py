@@ -9,6 +9,7 @@ Exit codes (documented in the README; one code never means two things):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -108,7 +109,8 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
     stderr = stderr or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            args = parser.parse_args(argv)  # --help, --version and usage errors print and exit here
     except SystemExit as exc:
         return int(exc.code or 0)
     if args.command is None:

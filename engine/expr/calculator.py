@@ -47,11 +47,11 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
         unknown = [n for n in values if n not in compiled.fields]
         if unknown:
             raise PmoError([Diagnostic("unknown_field", f"'{unknown[0]}' is not a field of the intake policy")])
+        given = {name: spec for name, spec in compiled.fields.items() if name in values}
         try:
-            record = RecordReader(compiled.fields).read(values) if values else {}
+            record = RecordReader(given).read(values)
         except RecordError as exc:
             raise PmoError([Diagnostic(code, message) for _, code, message in exc.problems]) from None
-        record = {k: v for k, v in record.items() if k in values}
         for name, node in compiled.derived:
             record[name] = evaluate(node, record)
     else:

@@ -1,0 +1,95 @@
+"""The pmo command, run in-process."""
+import io
+import json
+
+import pytest
+
+from engine.cli import main
+from tests.conftest import ROOT
+
+EXAMPLES = ROOT / "examples"
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_evaluate_json_has_one_object_per_proposal():
+    code, out, _ = run("evaluate", str(EXAMPLES / "proposals.csv"), "--format", "json", "--today", "2026-12-01")
+    data = json.loads(out)
+    assert code == 0 and len(data) == 53
+    for item in data:
+        assert {"id", "decision", "findings", "policy_hash"} <= set(item)
+        for finding in item["findings"]:
+            assert {"rule", "effect", "reason", "source"} <= set(finding)
+
+
+def test_examples_exercise_every_rule():
+    code, out, _ = run("evaluate", str(EXAMPLES / "proposals.csv"), "--format", "jsonl", "--today", "2026-12-01")
+    fired = {f["rule"] for line in out.splitlines() for f in json.loads(line)["findings"]}
+    from engine import Engine
+    assert set(Engine.load(backend="reference").rule_ids) == fired
+
+
+def test_table_output_and_bad_rows_exit_1():
+    code, out, err = run("evaluate", str(EXAMPLES / "messy_proposals.csv"))
+    assert code == 1
+    assert "PRJ-1034       ERROR" in out and "column 'budget'" in out
+    assert "7 proposals:" in out and "4 error" in out
+    assert "could not be decided" in err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "table", "json"])
+def test_out_file(tmp_path, fmt):
+    target = tmp_path / f"out.{fmt}"
+    code, out, err = run("evaluate", str(EXAMPLES / "proposals.csv"), "--format", fmt, "--out", str(target))
+    assert code == 0 and out == "" and "53 decisions written" in err
+    assert target.stat().st_size > 1000
+
+
+def test_usage_and_policy_errors_exit_2(tmp_path):
+    assert run("evaluate", str(tmp_path / "missing.csv"))[0] == 2
+    assert run("evaluate", str(EXAMPLES / "proposals.csv"), "--policies", str(EXAMPLES / "broken-policies"))[0] == 2
+    assert run("evaluate", str(EXAMPLES / "proposals.csv"), "--format", "xml")[0] == 2
+    assert run("nonsense")[0] == 2
+    (tmp_path / "x.txt").write_text("hi")
+    code, _, err = run("evaluate", str(tmp_path / "x.txt"))
+    assert code == 2 and "cannot read '.txt' files" in err
+
+
+def test_validate_ok_prints_hash():
+    code, out, _ = run("validate")
+    assert code == 0 and "OK" in out and "policy hash" in out
+
+
+def test_validate_json():
+    code, out, _ = run("validate", str(EXAMPLES / "broken-policies"), "--format", "json")
+    assert code == 2 and len(json.loads(out)) == 5
+
+
+def test_expr_calculator():
+    assert run("expr", "npv(0.1, [-1000, 500, 700])") == (0, "33.05785123967\n", "")
+    assert run("expr", "budget > 250_000 and start < date('2027-01-01')", "--set", "budget=300000",
+               "--set", "start=2026-12-24")[1] == "true\n"
+    code, _, err = run("expr", "budjet > 1", "--set", "budget=1")
+    assert code == 2 and "did you mean 'budget'?" in err and "^" in err
+
+
+def test_expr_with_policy_schema():
+    code, out, _ = run("expr", "benefit_cost_ratio", "--policies", str(ROOT / "policies"),
+                       "--set", "budget=200000", "--set", "benefit=500000")
+    assert (code, out) == (0, "2.5\n")
+
+
+def test_schema_lists_every_kind():
+    code, out, _ = run("schema")
+    schema = json.loads(out)
+    kinds = {d["properties"]["kind"]["const"] for d in schema["$defs"].values() if "kind" in d.get("properties", {})}
+    assert code == 0 and kinds == {"intake", "strategy", "library"}
+
+
+def test_help_teaches():
+    code, out, _ = run("--help")
+    assert code == 0 and "exit codes" in out and "pmo evaluate examples/proposals.csv" in out

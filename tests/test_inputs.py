@@ -1,0 +1,78 @@
+"""Awkward input files: every row becomes a decision or an error row naming row and column."""
+import csv
+import json
+
+from engine import Engine, read_proposals
+from tests.conftest import ROOT, TODAY
+
+
+def decide_file(engine: Engine, path):
+    return list(engine.evaluate_many(read_proposals(path)))
+
+
+def test_messy_example_file(engine):
+    decisions = decide_file(engine, ROOT / "examples" / "messy_proposals.csv")
+    by_id = {d.id: d for d in decisions}
+    assert len(decisions) == 7
+    assert by_id["PRJ-1034"].errors[0].row == 2 and by_id["PRJ-1034"].errors[0].column == "budget"
+    assert by_id["PRJ-1036"].errors[0].code == "missing_value"
+    assert {e.column for e in by_id["PRJ-2003"].errors} == {"risk", "headcount"}
+    assert by_id["PRJ-2001"].decision == "accept"  # non-ASCII text, and columns named sid and t
+    assert by_id["PRJ-2004"].decision == "review"  # "1,250,000" is a number
+
+
+def test_columns_named_id_sid_and_t_are_ordinary_data(engine, write_policy):
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, sid: string, t: number}\nrules:\n"
+                         "  - {id: r, when: sid == \"0\" and t > 1 and id == \"p\", effect: flag, reason: r}\n"})
+    for backend in ("rete", "reference"):
+        e = Engine.load(root, today=TODAY, backend=backend)
+        assert [f.rule for f in e.evaluate({"id": "p", "sid": "0", "t": 2}).findings] == ["r"]
+        assert e.evaluate({"id": "p", "sid": "1", "t": 2}).findings == []
+
+
+def test_300_columns(engine, tmp_path):
+    path = tmp_path / "wide.csv"
+    header = ["id", "title", "budget", "objective", "sponsor", "benefit"] + [f"extra_{i}" for i in range(294)]
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for i in range(5):
+            w.writerow([f"PRJ-{i:04d}", "Wide", 300_000, "net-zero", "Ann", 900_000] + ["x"] * 294)
+    decisions = decide_file(engine, path)
+    assert [d.decision for d in decisions] == ["review"] * 5
+
+
+def test_300_fields_in_a_policy_are_fine_when_rules_read_few(write_policy):
+    fields = "".join(f"  f{i}: number\n" for i in range(300))
+    root = write_policy({"intake.yaml": f"kind: intake\nfields:\n  id: string\n{fields}rules:\n"
+                         "  - {id: r, when: f299 > 1, effect: flag, reason: r}\n"})
+    e = Engine.load(root, today=TODAY)
+    assert [f.rule for f in e.evaluate({f"f{i}": i for i in range(300)}).findings] == ["r"]
+
+
+def test_broken_rows_keep_their_place(engine, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("id,title,budget\nA,One,10\nB,Two,10,extra\n\nC,Three,ten\nD,Four\n", encoding="utf-8")
+    decisions = decide_file(engine, path)
+    assert [(d.id, d.decision, d.row) for d in decisions] == [
+        ("A", "accept" if decisions[0].decision == "accept" else decisions[0].decision, 2),
+        (None, "error", 3), ("C", "error", 5), ("D", decisions[3].decision, 6)]
+    assert decisions[1].errors[0].code == "extra_cells"
+    assert decisions[2].errors[0].column == "budget"
+
+
+def test_json_jsonl_and_yaml_inputs(engine, tmp_path):
+    rows = [{"id": "A", "title": "x", "budget": 0.1}, {"id": "B", "title": "y", "budget": "n/a"}, ["not", "an", "object"]]
+    (tmp_path / "p.json").write_text(json.dumps(rows))
+    (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n{broken\n")
+    (tmp_path / "p.yaml").write_text("proposals:\n  - {id: A, title: x, budget: 0.1}\n  - {id: B, title: y, budget: n/a}\n  - [1]\n")
+    for name, count in (("p.json", 3), ("p.jsonl", 4), ("p.yaml", 3)):
+        decisions = decide_file(engine, tmp_path / name)
+        assert len(decisions) == count
+        assert [d.decision == "error" for d in decisions][:3] == [False, True, True]
+
+
+def test_windows_1252_csv_is_read(engine, tmp_path):
+    path = tmp_path / "win.csv"
+    path.write_bytes("id,title,budget\nPRJ-0001,Caf\xe9 upgrade,10\n".encode("cp1252"))
+    assert decide_file(engine, path)[0].errors == []

@@ -40,6 +40,7 @@ class Decision(BaseModel):
     derived: dict[str, Any] = Field(default_factory=dict, description="derived values, as the rules saw them")
     errors: list[RowError] = Field(default_factory=list)
     policy_hash: str = Field(description="version of the policy set the decision was made under")
+    as_of: str | None = Field(None, description="the date today() meant for this decision (YYYY-MM-DD)")
     source: str | None = Field(None, description="input file")
     row: int | None = Field(None, description="row in the input file")
 

@@ -19,6 +19,7 @@ class Intake:
         self.policy = policy
         self.backend = backend
         self.reader = RecordReader(policy.fields)
+        self.as_of = policy.today.isoformat()
         self._findings = [
             (rule, Finding(rule=rule.id, effect=rule.effect, reason=rule.reason, route=rule.route,
                            source=f"{rule.source.file}:{rule.source.line}", origin=rule.origin))
@@ -41,13 +42,13 @@ class Intake:
         ident = record.get(self.policy.id_field)
         return Decision(id=None if ident is None else str(plain(ident)), decision=outcome, findings=findings,
                         routes=routes, derived={name: plain(record[name]) for name, _ in self.policy.derived},
-                        policy_hash=self.policy.policy_hash, source=source, row=row)
+                        policy_hash=self.policy.policy_hash, as_of=self.as_of, source=source, row=row)
 
     def error(self, errors: list[RowError], raw: Any = None, row: int | None = None,
               source: str | None = None) -> Decision:
         ident = raw.get(self.policy.id_field) if isinstance(raw, Mapping) else None
         return Decision(id=str(ident)[:200] if ident not in (None, "") else None, decision="error", errors=errors,
-                        policy_hash=self.policy.policy_hash, source=source, row=row)
+                        policy_hash=self.policy.policy_hash, as_of=self.as_of, source=source, row=row)
 
     def _finding(self, index: int, record: Mapping[str, Any]) -> Finding:
         rule, finding = self._findings[index]

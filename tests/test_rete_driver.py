@@ -1,0 +1,32 @@
+"""The lean durable_rules driver: limits, rules firing once, reserved keys."""
+import pytest
+
+from engine.rete.driver import MAX_PROPERTIES, Ruleset, RulesetLimitError
+
+
+def test_fact_over_the_property_limit_is_refused_clearly():
+    ruleset = Ruleset({"r0": {"$gt": {"f0": 1}}})
+    with pytest.raises(RulesetLimitError, match="at most 255 properties"):
+        ruleset.match({"t": "p", **{f"f{i}": 1 for i in range(MAX_PROPERTIES)}})
+
+
+def test_a_rule_with_or_is_reported_once():
+    ruleset = Ruleset({"r0": {"$or": [{"$gt": {"f0": 1}}, {"$gt": {"f0": 2}}]}})
+    assert ruleset.match({"t": "p", "f0": 5}) == {"r0"}
+
+
+def test_assert_collect_retract_leaves_no_state():
+    ruleset = Ruleset({"r0": {"$gt": {"f0": 1}}, "r1": None})
+    for _ in range(3):  # the same fact again after retracting it
+        assert ruleset.match({"t": "p", "f0": 5}) == {"r0", "r1"}
+    assert ruleset.match({"t": "p", "f0": 0}) == {"r1"}
+
+
+def test_non_ascii_strings_match():
+    ruleset = Ruleset({"r0": {"f0": "Zoë Ødegaard ☃"}})
+    assert ruleset.match({"t": "p", "f0": "Zoë Ødegaard ☃"}) == {"r0"}
+    assert ruleset.match({"t": "p", "f0": "Zoe"}) == set()
+
+
+def test_no_rules_means_nothing_fires():
+    assert Ruleset({}).match({"t": "p"}) == set()

@@ -39,3 +39,15 @@ def test_five_mistakes_are_all_reported_with_positions(capsys):
 
 def test_reference_policies_are_valid():
     assert validate(today=TODAY) == []
+
+
+def test_reference_policies_validate_against_the_json_schema():
+    import jsonschema
+
+    from engine.policy.schema import policy_schema
+    validator = jsonschema.Draft202012Validator(policy_schema())
+    for path in sorted((ROOT / "policies").glob("*.yaml")) + sorted((ROOT / "rules").glob("*.yaml")):
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert not errors, f"{path.name}: {errors[0].message} at {list(errors[0].absolute_path)}"
+    bad = yaml.safe_load("kind: intake\nfields: {budget: moneyy}\n")
+    assert list(validator.iter_errors(bad))

@@ -98,7 +98,7 @@ class Engine:
         for number, item in enumerate(proposals, 1):
             if isinstance(item, Row):
                 if item.error is not None:
-                    yield self._intake.error([item.error], row=item.row, source=item.source)
+                    yield self._intake.error([item.error], item.data, row=item.row, source=item.source)
                 else:
                     yield self.evaluate(item.data, row=item.row, source=item.source)  # type: ignore[arg-type]
             else:

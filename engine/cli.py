@@ -83,10 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("folder", nargs="?", type=Path, metavar="DIR", help="policy folder (default: the reference policies)")
     va.add_argument("--format", choices=("text", "json"), default="text")
 
-    ex = sub.add_parser("expr", parents=[policy_args], help="evaluate one expression and print its value as JSON",
-                        description="A calculator for policy authors. Fields given with --set are typed from the "
-                        "policy's schema when --policies is given, otherwise from how they look.",
+    ex = sub.add_parser("expr", help="evaluate one expression and print its value as JSON",
+                        description="A calculator for policy authors. Fields given with --set are typed from how "
+                        "they look (300000 is a number, 2027-01-31 a date, true a yes/no, [1, 2] a list), or from "
+                        "the intake policy's fields and derived values when --policies is given.",
                         epilog=_functions_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.add_argument("--policies", metavar="DIR", type=Path,
+                    help="type --set values by this policy folder's fields, and allow its derived values")
+    ex.add_argument("--rules", metavar="DIR", type=Path, action="append", default=[], help=argparse.SUPPRESS)
+    ex.add_argument("--today", metavar="YYYY-MM-DD", type=_date, help="the date today() means (default: now)")
     ex.add_argument("expression", help='e.g. "npv(0.1, [-1000, 500, 700])" or "budget > 250_000"')
     ex.add_argument("--set", dest="values", action="append", default=[], metavar="FIELD=VALUE",
                     help="a field value (repeatable), e.g. --set budget=300000 --set start_date=2027-01-01")
@@ -141,9 +146,14 @@ def _evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
     inputs = [read_proposals(path) for path in args.files]
-    out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
     try:
-        counts = write_decisions((d for rows in inputs for d in engine.evaluate_many(rows)), out, args.format)
+        out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
+    except OSError as exc:
+        print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
+        return EXIT_USAGE
+    try:
+        counts = write_decisions((d for rows in inputs for d in engine.evaluate_many(rows)), out, args.format,
+                                 policy_hash=engine.policy_hash)
     finally:
         if args.out:
             out.close()
@@ -189,7 +199,14 @@ def _expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             print(f"pmo: error: --set needs FIELD=VALUE, got '{item}'", file=stderr)
             return EXIT_USAGE
         values[name.strip()] = value
-    result = calculate(args.expression, values, policies=args.policies, rules=args.rules, today=args.today)
+    try:
+        result = calculate(args.expression, values, policies=args.policies, rules=args.rules, today=args.today)
+    except PmoError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic, file=stderr)
+            if diagnostic.location and diagnostic.location.file == "<expr>":
+                print(f"  {args.expression}\n  {' ' * (diagnostic.location.column - 1)}^", file=stderr)
+        return EXIT_USAGE
     json.dump(result, stdout, ensure_ascii=False)
     stdout.write("\n")
     return EXIT_OK

@@ -32,7 +32,8 @@ class CompiledRule:
     effect: str
     reason: str
     route: str | None
-    source: Location
+    source: Location  # for diagnostics: the path as the user opens it
+    where: str  # for findings: "policies/intake.yaml:42", the same on every machine
     condition: Node
     origin: str | None = None  # "LIBRARY/RULE" for a rule included from rules/
 
@@ -176,7 +177,7 @@ def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], n
                      "give each rule its own id (an include can rename with 'id:')")
             continue
         seen[rule_id] = where
-        compiled = _compile_rule(spec, include, rule_id, where, types, namespaces, today, sink)
+        compiled = _compile_rule(spec, include, rule_id, where, policy_set, types, namespaces, today, sink)
         if compiled is not None:
             rules.append(compiled)
     rules.sort(key=lambda r: (r.source.file, r.source.line, r.source.column))  # reading order of the file
@@ -237,8 +238,8 @@ def _param_value(kind: str, raw: Any) -> Any:
     return to_text(raw)
 
 
-def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: Location, types: dict[str, str],
-                  namespaces: dict, today: dt.date, sink: DiagnosticSink) -> CompiledRule | None:
+def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: Location, policy_set: PolicySet,
+                  types: dict[str, str], namespaces: dict, today: dt.date, sink: DiagnosticSink) -> CompiledRule | None:
     spaces = dict(namespaces)
     if include is not None:
         assert isinstance(spec, LibraryRule)
@@ -249,8 +250,8 @@ def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: 
     effect = include.effect if include and include.effect else spec.effect
     route = include.route if include and include.route else spec.route
     reason = include.reason if include and include.reason else spec.reason
-    if include is not None:
-        reason = PLACEHOLDER.sub(lambda m: _show(spaces["params"].get(m[1], m[0])), reason)
+    constants = dict(spaces.get("params", {}), route=route) if route else dict(spaces.get("params", {}))
+    reason = PLACEHOLDER.sub(lambda m: _show(constants[m[1]]) if m[1] in constants else m[0], reason)
     try:
         condition = check(parse(spec.when, spaces), types, today, want=BOOL)
     except ExprError as exc:
@@ -268,7 +269,8 @@ def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: 
         if name not in types:
             sink.add("unknown_field", f"reason mentions '{{{name}}}', which is not a field",
                      spec.loc("reason") if include is None else include.loc("use"), did_you_mean(name, types))
-    return CompiledRule(rule_id, effect, reason, route, where, condition, include.use if include else None)
+    stable = f"{policy_set.stable_name(where.file)}:{where.line}"
+    return CompiledRule(rule_id, effect, reason, route, where, stable, condition, include.use if include else None)
 
 
 def _show(value: Any) -> str:

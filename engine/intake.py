@@ -22,7 +22,7 @@ class Intake:
         self.as_of = policy.today.isoformat()
         self._findings = [
             (rule, Finding(rule=rule.id, effect=rule.effect, reason=rule.reason, route=rule.route,
-                           source=f"{rule.source.file}:{rule.source.line}", origin=rule.origin))
+                           source=rule.where, origin=rule.origin))
             for rule in policy.rules
         ]
 

@@ -39,6 +39,8 @@ def value(text, **record):
     ("1 < 2 < 3", True),
     ("1 / 0", None),
     ("round(2.675, 2)", Decimal("2.68")),
+    ("round(2.5, 0) + round(-2.5, 0)", Decimal(0)),
+    ("round(2.5, 0)", Decimal(3)),
 ])
 def test_constant_expressions(text, expected):
     assert value(text) == expected

@@ -2,7 +2,9 @@
 import csv
 import json
 
-from engine import Engine, read_proposals
+import pytest
+
+from engine import Engine, InputError, read_proposals
 from tests.conftest import ROOT, TODAY
 
 
@@ -54,11 +56,44 @@ def test_broken_rows_keep_their_place(engine, tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("id,title,budget\nA,One,10\nB,Two,10,extra\n\nC,Three,ten\nD,Four\n", encoding="utf-8")
     decisions = decide_file(engine, path)
-    assert [(d.id, d.decision, d.row) for d in decisions] == [
-        ("A", "accept" if decisions[0].decision == "accept" else decisions[0].decision, 2),
-        (None, "error", 3), ("C", "error", 5), ("D", decisions[3].decision, 6)]
+    assert [(d.id, d.decision == "error", d.row) for d in decisions] == [
+        ("A", False, 2), ("B", True, 3), ("C", True, 5), ("D", False, 6)]
     assert decisions[1].errors[0].code == "extra_cells"
     assert decisions[2].errors[0].column == "budget"
+
+
+def test_unterminated_quote_loses_no_other_row(engine, tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('id,title,budget\nA,"unterminated,10\nB,Two,10\nC,"multi\nline",5\n', encoding="utf-8")
+    decisions = decide_file(engine, path)
+    assert [(d.id, d.decision == "error", d.row) for d in decisions] == [
+        (None, True, 2), ("B", False, 3), ("C", False, 4)]
+    assert "row cannot be read" in decisions[0].errors[0].message
+
+
+@pytest.mark.parametrize("content, code", [(b"", "empty_file"), (b"  \n", "empty_file"),
+                                           (b"PK\x03\x04\x00\x00binary", "binary_file"),
+                                           (b"id,id\n1,2\n", "duplicate_column")])
+def test_unusable_files_are_refused_as_a_whole(tmp_path, content, code):
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_proposals(path)
+    assert info.value.diagnostics[0].code == code
+
+
+def test_header_only_file_has_no_rows(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("id,title\n")
+    assert list(read_proposals(path)) == []
+
+
+def test_impossible_dates_are_one_bad_cell(engine, tmp_path):
+    path = tmp_path / "d.yaml"
+    path.write_text("- {id: A, title: x, start_date: 2027-02-30}\n- {id: B, title: y, start_date: 2027-02-28}\n")
+    decisions = decide_file(engine, path)
+    assert "is not a valid date" in decisions[0].errors[0].message
+    assert decisions[1].errors == []
 
 
 def test_json_jsonl_and_yaml_inputs(engine, tmp_path):

@@ -23,17 +23,18 @@ def test_policy_error_cases(case, write_policy):
         assert any(case["message"] in str(d) for d in validate(root, today=TODAY))
 
 
-def test_five_mistakes_are_all_reported_with_positions(capsys):
+def test_five_mistakes_are_all_reported_with_positions(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)  # diagnostics name files as paths from the working directory
     code = main(["validate", str(ROOT / "examples" / "broken-policies")])
     out = capsys.readouterr().out.splitlines()
     assert code == 2
     assert out == [
-        "broken-policies/intake.yaml:8:10: error[unknown_include]: library 'governance' has no rule "
+        "examples/broken-policies/intake.yaml:8:10: error[unknown_include]: library 'governance' has no rule "
         "'sponsor-requierd'; did you mean 'sponsor-required'?",
-        "broken-policies/intake.yaml:11:5: error[unknown_key]: unknown key 'whne'; did you mean 'when'?",
-        "broken-policies/intake.yaml:16:11: error[type_mismatch]: cannot compare date with number",
-        "broken-policies/intake.yaml:20:11: error[unknown_field]: 'budjet' is not a field; did you mean 'budget'?",
-        "broken-policies/intake.yaml:24:11: error[syntax]: unsupported operator; use + - * / only",
+        "examples/broken-policies/intake.yaml:11:5: error[unknown_key]: unknown key 'whne'; did you mean 'when'?",
+        "examples/broken-policies/intake.yaml:16:11: error[type_mismatch]: cannot compare date with number",
+        "examples/broken-policies/intake.yaml:20:11: error[unknown_field]: 'budjet' is not a field; did you mean 'budget'?",
+        "examples/broken-policies/intake.yaml:24:11: error[syntax]: unsupported operator; use + - * / only",
     ]
 
 

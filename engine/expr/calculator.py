@@ -60,9 +60,10 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
     try:
         node = check(parse(expression), types, today)
     except ExprError as exc:
-        where = Location("<expr>", 1, exc.offset + 1)
-        caret = f"\n  {expression}\n  {' ' * exc.offset}^"
-        raise PmoError([Diagnostic(exc.code, exc.message + caret, where, exc.hint)]) from None
+        hint = exc.hint
+        if exc.code == "unknown_field" and policies is None and not (hint or "").startswith("did you mean"):
+            hint = f"give it a value, e.g. --set {exc.message.split(chr(39))[1]}=..."
+        raise PmoError([Diagnostic(exc.code, exc.message, Location("<expr>", 1, exc.offset + 1), hint)]) from None
     return plain(evaluate(node, record))
 
 

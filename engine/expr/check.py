@@ -16,7 +16,7 @@ from engine.expr.functions import FUNCTIONS
 from engine.expr.nodes import (BOOL, DATE, NULL, NUMBER, STRING, Arith, Call, Compare, Const, Field, In, ListOf,
                                Logic, Node, Unary, item_of, list_of, walk)
 from engine.expr.parse import ExprError, const
-from engine.expr.values import ValueProblem
+from engine.expr.values import ValueProblem, to_date
 
 
 class Checker:
@@ -157,6 +157,11 @@ class Checker:
                                 node.args[i].offset, f"usage: {function.signature}")
         if node.name == "today":
             return const(self.today, node.offset)
+        if node.name == "date" and isinstance(node.args[0].value, str):
+            try:
+                to_date(node.args[0].value)
+            except ValueProblem as exc:
+                raise ExprError("bad_value", str(exc), node.args[0].offset, 'write date("2027-01-31")') from None
         if node.name == "matches":
             try:
                 re.compile(node.args[1].value)

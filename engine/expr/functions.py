@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 from engine.expr.nodes import BOOL, DATE, LIST_NUMBER, NULL, NUMBER, STRING, item_of
@@ -144,7 +144,7 @@ def _sum(values: tuple) -> Decimal | None:
 
 
 def _round(x: Decimal, places: Decimal) -> Decimal:
-    return x.quantize(Decimal(1).scaleb(-int(places)), context=CONTEXT)
+    return x.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP, context=CONTEXT)
 
 
 def _add_days(day: dt.date, days: Decimal) -> dt.date | None:
@@ -177,7 +177,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("max", "max(numbers) | max(a, b, ...)", "largest; null if empty", numbers_or_list, _min_max(max),
              null_propagates=False),
     Function("abs", "abs(x)", "absolute value", fixed(NUMBER, returns=NUMBER), lambda x: abs(x)),
-    Function("round", "round(x, places)", "rounded half-to-even to that many decimal places",
+    Function("round", "round(x, places)", "rounded to that many decimal places, halves away from zero (as spreadsheets do)",
              fixed(NUMBER, NUMBER, returns=NUMBER), _round),
     Function("matches", 'matches(text, "regex")', "true if the whole text matches the Python regular expression",
              fixed(STRING, STRING, returns=BOOL), _regex, constant_args=(1,)),

@@ -81,9 +81,12 @@ def to_date(value: Any) -> dt.date:
         return value
     if isinstance(value, str):
         text = value.strip()
+        day = text[:10] if len(text) > 10 and text[10] in "T " else text
         try:
-            return dt.date.fromisoformat(text[:10] if len(text) > 10 and text[10] in "T " else text)
-        except ValueError:
+            return dt.date.fromisoformat(day)
+        except ValueError as exc:
+            if len(day) == 10 and day[4] == day[7] == "-":
+                raise ValueProblem(f"'{day}' is not a valid date ({exc})") from None
             raise ValueProblem(f"'{_clip(text)}' is not a date; write YYYY-MM-DD") from None
     raise ValueProblem(f"expected a date (YYYY-MM-DD), got {type(value).__name__}")
 

@@ -42,8 +42,13 @@ def read_proposals(path: str | Path) -> Iterator[Row]:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError([Diagnostic("unreadable", f"cannot read file: {exc.strerror or exc}", Location(str(path)))]) from None
-    text = _decode(raw)
     name = str(path)
+    if b"\x00" in raw[:65536]:
+        raise InputError([Diagnostic("binary_file", f"this is not a {kind.upper()} text file (it holds binary data)",
+                                     Location(name), "an .xlsx workbook must be saved as CSV first")])
+    text = _decode(raw)
+    if not text.strip():
+        raise InputError([Diagnostic("empty_file", "the file is empty", Location(name))])
     if kind == "csv":
         return _csv(text, name)
     if kind == "jsonl":
@@ -60,36 +65,42 @@ def _decode(raw: bytes) -> str:
 
 def _csv(text: str, name: str) -> Iterator[Row]:
     """Check the header now (a bad header rejects the file); read the rows lazily."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    lines = text.splitlines(keepends=True)
     try:
-        header = [h.strip() for h in next(reader, [])]
+        header = [h.strip() for h in next(csv.reader(lines[:1], strict=True), [])]
     except csv.Error as exc:
         raise InputError([Diagnostic("bad_csv", f"header cannot be read: {exc}", Location(name, 1))]) from None
     repeated = [h for h, n in Counter(h for h in header if h).items() if n > 1]
     if repeated:
         raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
                                      Location(name, 1), "rename or remove one of them")])
-    return _csv_rows(reader, header, name)
+    return _csv_rows(lines, header, name)
 
 
-def _csv_rows(reader, header: list[str], name: str) -> Iterator[Row]:
-    while True:
-        line = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Row(None, line, name, RowError(row=line, code="bad_csv", message=f"row cannot be read: {exc}"))
-            continue
-        if not any(c.strip() for c in cells):
-            continue  # blank line
-        if len(cells) > len(header):
-            yield Row(None, line, name, RowError(
-                row=line, code="extra_cells",
-                message=f"row has {len(cells)} cells but the header names {len(header)} columns"))
-            continue
-        yield Row(dict(zip(header, cells)), line, name)
+def _csv_rows(lines: list[str], header: list[str], name: str) -> Iterator[Row]:
+    start = 1  # index into lines of the next row to read (line 0 is the header)
+    while start < len(lines):
+        reader = csv.reader(io.StringIO("".join(lines[start:]), newline=""), strict=True)
+        while True:
+            line = start + reader.line_num + 1  # the file line where the next row begins
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                # An unterminated quote would swallow the rest of the file: report this row and
+                # read on from the next line, so no other row is lost.
+                yield Row(None, line, name, RowError(row=line, code="bad_csv", message=f"row cannot be read: {exc}"))
+                start = line
+                break
+            if not any(c.strip() for c in cells):
+                continue  # blank line
+            if len(cells) > len(header):
+                yield Row(dict(zip(header, cells)), line, name, RowError(
+                    row=line, code="extra_cells",
+                    message=f"row has {len(cells)} cells but the header names {len(header)} columns"))
+                continue
+            yield Row(dict(zip(header, cells)), line, name)
 
 
 def _jsonl(text: str, name: str) -> Iterator[Row]:
@@ -106,7 +117,7 @@ def _jsonl(text: str, name: str) -> Iterator[Row]:
 
 def _document(text: str, name: str, kind: str) -> Iterator[Row]:
     try:
-        data = json.loads(text, parse_float=Decimal) if kind == "json" else yaml.safe_load(text)
+        data = json.loads(text, parse_float=Decimal) if kind == "json" else yaml.load(text, Loader=_TextDatesLoader)
     except (ValueError, RecursionError, yaml.YAMLError) as exc:
         raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0]}",
                                      Location(name))]) from None
@@ -116,6 +127,16 @@ def _document(text: str, name: str, kind: str) -> Iterator[Row]:
         raise InputError([Diagnostic("bad_file", "expected a list of proposals (or {\"proposals\": [...]})",
                                      Location(name))])
     return (_mapping_row(item, number, name) for number, item in enumerate(data, 1))
+
+
+class _TextDatesLoader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as text: the policy's field types decide, and a bad date is one bad cell."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _mapping_row(data: Any, number: int, name: str) -> Row:

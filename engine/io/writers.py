@@ -11,7 +11,7 @@ from engine.decision import Decision
 FORMATS = ("table", "json", "jsonl", "csv")
 
 
-def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str) -> Counter:
+def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, policy_hash: str = "") -> Counter:
     """Write every decision; return how many of each outcome were written."""
     counts: Counter = Counter()
 
@@ -20,7 +20,10 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str) -> Co
             counts[d.decision] += 1
             yield d
 
-    {"table": _table, "json": _json, "jsonl": _jsonl, "csv": _csv}[fmt](counted(decisions), out)
+    if fmt == "table":
+        _table(counted(decisions), out, policy_hash)
+    else:
+        {"json": _json, "jsonl": _jsonl, "csv": _csv}[fmt](counted(decisions), out)
     return counts
 
 
@@ -57,26 +60,24 @@ def _csv(decisions: Iterable[Decision], out: IO[str]) -> None:
 _MARK = {"reject": "✗", "review": "?", "flag": "!"}
 
 
-def _table(decisions: Iterable[Decision], out: IO[str]) -> None:
+def _table(decisions: Iterable[Decision], out: IO[str], policy_hash: str) -> None:
     """A table a PMO analyst reads: one proposal per line, then the totals."""
-    header = f"{'PROPOSAL':<14} {'DECISION':<8}  {'ROUTE':<28} WHY"
-    out.write(header + "\n" + "─" * 100 + "\n")
+    header = f"{'PROPOSAL':<14} {'DECISION':<8}  {'APPROVERS':<40} WHY"
+    out.write(header + "\n" + "─" * 110 + "\n")
     counts: Counter = Counter()
-    policy = ""
     for d in decisions:
         counts[d.decision] += 1
-        policy = d.policy_hash
         if d.decision == "error":
             why = "; ".join(f"row {e.row}: {e.message}" if e.row else e.message for e in d.errors)
         else:
-            why = ", ".join(f"{_MARK[f.effect]} {f.rule}" for f in d.findings) or "no rule objects"
+            why = ", ".join(f"{_MARK[f.effect]} {f.rule}" for f in d.findings) or "passed every rule"
         route = ", ".join(d.routes) if d.decision == "review" else ""
-        out.write(f"{_clip(d.id or '-', 14):<14} {d.decision.upper():<8}  {_clip(route, 28):<28} "
-                  f"{_clip(why, 200)}\n")
+        out.write(f"{_clip(d.id or '-', 14):<14} {d.decision.upper():<8}  {_clip(route, 40):<40} {_clip(why, 200)}\n")
     total = sum(counts.values())
     parts = [f"{counts[k]} {k}" for k in ("accept", "review", "reject", "error") if counts[k]]
-    out.write("─" * 100 + "\n")
-    out.write(f"{total} proposals: {', '.join(parts) or 'none'}   (✗ reject  ? review  ! flag)   policy {policy}\n")
+    out.write("─" * 110 + "\n")
+    out.write(f"{total} proposal{'' if total == 1 else 's'}: {', '.join(parts) or 'none'}   "
+              f"(✗ reject  ? review  ! flag)   policy {policy_hash}\n")
 
 
 def _clip(text: str, width: int) -> str:

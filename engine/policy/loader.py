@@ -22,8 +22,8 @@ from engine.policy.source import Document, SourceMap, load_document
 
 @dataclass
 class LoadedFile:
-    display: str  # how diagnostics and findings name the file, e.g. "policies/intake.yaml"
-    hash_name: str  # the name that enters the policy hash (independent of where the folder lives)
+    display: str  # how diagnostics name the file: the path from the working directory, to open it
+    name: str  # how findings name it: folder/file, e.g. "policies/intake.yaml", the same on every machine
     document: Document
     model: Node
 
@@ -37,12 +37,19 @@ class PolicySet:
     files: list[LoadedFile] = field(default_factory=list)
     library_files: dict[str, LoadedFile] = field(default_factory=dict)  # library name -> file
 
+    def stable_name(self, display: str) -> str:
+        """The machine-independent name of a loaded file, from its display path."""
+        for f in self.files + list(self.library_files.values()):
+            if f.display == display:
+                return f.name
+        return display
+
     def hash(self, used_libraries: set[str]) -> str:
         """The policy version: a digest of every policy file and every library file it uses."""
         digest = hashlib.sha256()
         chosen = list(self.files) + [self.library_files[n] for n in sorted(used_libraries) if n in self.library_files]
-        for f in sorted(chosen, key=lambda f: f.hash_name):
-            digest.update(f.hash_name.encode() + b"\0" + f.document.text + b"\0")
+        for f in sorted(chosen, key=lambda f: f.name):
+            digest.update(f.name.encode() + b"\0" + f.document.text + b"\0")
         return digest.hexdigest()[:16]
 
 
@@ -61,7 +68,7 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                  "a policy set needs at least an intake policy (kind: intake)")
     unusable = 0
     for path in files:
-        loaded = _load_file(path, f"{root.name}/{path.name}", path.name, sink)
+        loaded = _load_file(path, _display(path), f"{root.name}/{path.name}", sink)
         if loaded is None:
             unusable += 1
             continue
@@ -89,7 +96,7 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
         if not folder.is_dir():
             continue
         for path in yaml_files(folder):
-            loaded = _load_file(path, f"{folder.name}/{path.name}", f"{folder.name}/{path.name}", sink)
+            loaded = _load_file(path, _display(path), f"{folder.name}/{path.name}", sink)
             if loaded is None:
                 continue
             if not isinstance(loaded.model, Library):
@@ -111,7 +118,15 @@ def _add_library(policy_set: PolicySet, loaded: LoadedFile, sink: DiagnosticSink
     policy_set.library_files[library.name] = loaded
 
 
-def _load_file(path: Path, display: str, hash_name: str, sink: DiagnosticSink) -> LoadedFile | None:
+def _display(path: Path) -> str:
+    """The path as the user can open it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink) -> LoadedFile | None:
     document = load_document(path, display, sink)
     if document is None:
         return None
@@ -134,7 +149,7 @@ def _load_file(path: Path, display: str, hash_name: str, sink: DiagnosticSink) -
     for key, indexes in kept.items():  # pruned lists: items keep the positions they had in the file
         for item, index in zip(getattr(model, _attribute(model_type, key)), indexes):
             bind_sources(item, document.source, (key, index))
-    return LoadedFile(display, hash_name, document, model)
+    return LoadedFile(display, name, document, model)
 
 
 def _validate(model_type: type[Node], data: dict, source: SourceMap,

@@ -112,7 +112,11 @@ class _Builder:
                 self.sink.add("bad_number", f"'{node.value}' is not a finite number", loc)
                 return None
             return value
-        return self.constructor.construct_object(node)
+        try:
+            return self.constructor.construct_object(node)
+        except ValueError as exc:  # e.g. a date such as 2027-02-30
+            self.sink.add("bad_value", f"'{node.value}' cannot be read: {exc}", loc)
+            return None
 
 
 class _TooBig(Exception):
@@ -171,7 +175,7 @@ def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | 
 
 def _yaml_hint(exc: yaml.MarkedYAMLError) -> str | None:
     problem = str(exc.problem or "")
-    if "tab" in problem:
+    if "tab" in problem or "'\\t'" in problem:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in problem:
         return "quote text that contains ': ' (for example a reason or an expression)"

@@ -19,10 +19,11 @@ from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, plain, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
 from engine.records import converter
+from engine.strategy import CompiledStrategy, compile_strategy
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 
 EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,
-             "bool": BOOL, "date": DATE}
+             "bool": BOOL, "date": DATE, "alignment": NUMBER}
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -48,6 +49,7 @@ class CompiledPolicy:
     policy_hash: str
     today: dt.date
     intake_file: str
+    strategy: CompiledStrategy | None = None
     files: list[str] = field(default_factory=list)
 
 
@@ -61,20 +63,22 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     intake = policy_set.intake
     if intake is None:
         return None
-    fields, types = _fields(intake, sink)
+    strategy = compile_strategy(policy_set.strategy, sink) if policy_set.strategy is not None else None
+    fields, types = _fields(intake, strategy, sink)
     namespaces: dict[str, dict[str, Any]] = {"strategy": {}}
-    if policy_set.strategy is not None:
-        namespaces["strategy"] = {"objectives": [o.id for o in policy_set.strategy.objectives]}
+    if strategy is not None:
+        namespaces["strategy"] = {"objectives": strategy.objectives}
     derived = _derived(intake, types, namespaces, today, sink)
     rules, used_libraries = _rules(intake, policy_set, types, namespaces, today, sink)
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
-        policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file,
+        policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
         files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
     )
 
 
-def _fields(intake: IntakePolicy, sink: DiagnosticSink) -> tuple[dict[str, FieldSpec], dict[str, str]]:
+def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None,
+            sink: DiagnosticSink) -> tuple[dict[str, FieldSpec], dict[str, str]]:
     types: dict[str, str] = {}
     for name, spec in intake.fields.items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in ("null", "true", "false", "params", "strategy"):
@@ -88,9 +92,13 @@ def _fields(intake: IntakePolicy, sink: DiagnosticSink) -> tuple[dict[str, Field
         if spec.type != "enum" and spec.values is not None:
             sink.add("schema", f"'values' only applies to enum fields, and '{name}' is {spec.type}", spec.loc("values"))
         types[name] = field_type(spec)
+        if spec.type == "alignment" and strategy is None:
+            sink.add("missing_strategy", f"alignment field '{name}' needs a strategy policy", spec.loc("type"),
+                     "add a file with 'kind: strategy' listing the objectives")
+            continue
         if spec.default is not None:
             try:
-                converter(spec)(spec.default)
+                converter(spec, strategy)(spec.default)
             except ValueProblem as exc:
                 sink.add("bad_value", f"default of '{name}': {exc}", spec.loc("default"))
     if intake.id_field not in intake.fields:

@@ -18,7 +18,7 @@ class Intake:
     def __init__(self, policy: CompiledPolicy, backend: Backend):
         self.policy = policy
         self.backend = backend
-        self.reader = RecordReader(policy.fields)
+        self.reader = RecordReader(policy.fields, policy.strategy)
         self.as_of = policy.today.isoformat()
         self._findings = [
             (rule, Finding(rule=rule.id, effect=rule.effect, reason=rule.reason, route=rule.route,

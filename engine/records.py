@@ -6,11 +6,14 @@ An empty or blank cell is missing. Columns the schema does not name are ignored.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.errors import did_you_mean
 from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
 from engine.policy.models import FieldSpec
+
+if TYPE_CHECKING:
+    from engine.strategy import CompiledStrategy
 
 MAX_TEXT = 10_000
 MAX_LIST = 1_000
@@ -55,9 +58,13 @@ def _list_items(value: Any) -> list:
     return list(value)
 
 
-def converter(spec: FieldSpec) -> Callable[[Any], Any]:
+def converter(spec: FieldSpec, strategy: "CompiledStrategy | None" = None) -> Callable[[Any], Any]:
     """The function that types one value of this field (raises ValueProblem)."""
     kind = spec.type
+    if kind == "alignment":
+        if strategy is None:
+            raise ValueProblem("an alignment field needs a strategy policy (kind: strategy)")
+        return strategy.alignment
     if kind in ("number", "money"):
         return to_number
     if kind == "integer":
@@ -106,8 +113,9 @@ def _normal(name: str) -> str:
 class RecordReader:
     """Types raw proposals against one field schema."""
 
-    def __init__(self, fields: Mapping[str, FieldSpec]):
-        self._fields = [(name, spec.required, converter(spec), spec.default) for name, spec in fields.items()]
+    def __init__(self, fields: Mapping[str, FieldSpec], strategy: "CompiledStrategy | None" = None):
+        self._fields = [(name, spec.required, converter(spec, strategy), spec.default)
+                        for name, spec in fields.items()]
 
     def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {}

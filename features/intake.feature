@@ -11,7 +11,7 @@ Feature: Intake screening of project proposals
       | id         | PRJ-0100                |
       | title      | Invoice OCR automation  |
       | sponsor    | Grace Liu               |
-      | objective  | operational-efficiency  |
+      | alignment  | operational-efficiency:strong |
       | budget     | 130000                  |
       | benefit    | 410000                  |
       | cash_flows | -130000;90000;110000;110000 |
@@ -27,7 +27,7 @@ Feature: Intake screening of project proposals
       | field     | value               |
       | id        | PRJ-0101            |
       | title     | Speech analytics    |
-      | objective | customer-experience |
+      | alignment | customer-experience:strong |
       | budget    | 400000              |
       | benefit   | 1300000             |
     When it is evaluated
@@ -41,7 +41,7 @@ Feature: Intake screening of project proposals
       | title         | Network upgrade |
       | sponsor       | Ahmed Khan     |
       | sponsor_level | executive      |
-      | objective     | grid-resilience |
+      | alignment     | grid-resilience:strong |
       | budget        | <budget>       |
       | benefit       | 90000000       |
     When it is evaluated
@@ -60,7 +60,7 @@ Feature: Intake screening of project proposals
       | field     | value     |
       | id        | PRJ-0103  |
       | title     | Pilot     |
-      | objective | net-zero  |
+      | alignment | net-zero:strong |
       | budget    | 250000    |
       | benefit   | 600000    |
     When it is evaluated
@@ -85,7 +85,7 @@ Feature: Intake screening of project proposals
       | id            | PRJ-0105            |
       | title         | Consent management  |
       | sponsor       | Maria Jensen        |
-      | objective     | customer-experience |
+      | alignment     | customer-experience:strong |
       | budget        | 180000              |
       | benefit       | 520000              |
       | personal_data | yes                 |
@@ -98,7 +98,7 @@ Feature: Intake screening of project proposals
       | id         | PRJ-0106                    |
       | title      | Merchandise store           |
       | sponsor    | Maria Jensen                |
-      | objective  | customer-experience         |
+      | alignment  | customer-experience:strong  |
       | budget     | 160000                      |
       | benefit    | 90000                       |
       | cash_flows | -160000;20000;30000;40000   |
@@ -112,7 +112,7 @@ Feature: Intake screening of project proposals
       | id         | PRJ-0107   |
       | title      | Tariff simulator |
       | sponsor    | Maria Jensen |
-      | objective  | customer-experience |
+      | alignment  | customer-experience:strong |
       | budget     | 100000     |
       | benefit    | 300000     |
       | start_date | 2027-09-01 |

@@ -19,7 +19,7 @@ def test_errors_share_one_root():
 
 
 def test_load_default_policies_and_decide(engine):
-    d = engine.evaluate({"id": "PRJ-0001", "title": "CRM", "budget": 300_000, "objective": "net-zero",
+    d = engine.evaluate({"id": "PRJ-0001", "title": "CRM", "budget": 300_000, "alignment": "net-zero:strong",
                          "benefit": 900_000})
     assert isinstance(d, Decision)
     assert d.decision == "reject"
@@ -34,7 +34,7 @@ def test_load_default_policies_and_decide(engine):
 
 
 def test_accept_when_no_rule_objects(engine):
-    d = engine.evaluate({"id": "PRJ-0002", "title": "Small", "sponsor": "Ann", "objective": "net-zero",
+    d = engine.evaluate({"id": "PRJ-0002", "title": "Small", "sponsor": "Ann", "alignment": "net-zero:strong",
                          "budget": "100000", "benefit": "300000", "risk": 2, "complexity": 2,
                          "start_date": "2027-03-01", "end_date": "2027-09-01"})
     assert (d.decision, d.findings, d.errors) == ("accept", [], [])
@@ -73,7 +73,7 @@ def test_load_raises_policy_error_with_every_problem(write_policy):
 
 def test_engine_is_thread_safe(engines):
     rete = engines["rete"]
-    proposals = [{"id": f"P{i}", "title": "t", "budget": i * 37_000, "objective": "net-zero",
+    proposals = [{"id": f"P{i}", "title": "t", "budget": i * 37_000, "alignment": "net-zero:strong",
                   "sponsor": None if i % 3 else "S", "benefit": i * 50_000} for i in range(400)]
     expected = [rete.evaluate(p).model_dump() for p in proposals]
     results: dict[int, list] = {}

@@ -34,12 +34,12 @@ def test_columns_named_id_sid_and_t_are_ordinary_data(engine, write_policy):
 
 def test_300_columns(engine, tmp_path):
     path = tmp_path / "wide.csv"
-    header = ["id", "title", "budget", "objective", "sponsor", "benefit"] + [f"extra_{i}" for i in range(294)]
+    header = ["id", "title", "budget", "alignment", "sponsor", "benefit"] + [f"extra_{i}" for i in range(294)]
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         for i in range(5):
-            w.writerow([f"PRJ-{i:04d}", "Wide", 300_000, "net-zero", "Ann", 900_000] + ["x"] * 294)
+            w.writerow([f"PRJ-{i:04d}", "Wide", 300_000, "net-zero:strong", "Ann", 900_000] + ["x"] * 294)
     decisions = decide_file(engine, path)
     assert [d.decision for d in decisions] == ["review"] * 5
 

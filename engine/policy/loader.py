@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import DiagnosticSink, Location, did_you_mean
-from engine.policy.models import KINDS, IntakePolicy, Library, Node, StrategyPolicy, bind_sources
+from engine.policy.models import KINDS, IntakePolicy, Library, Node, ScoringPolicy, StrategyPolicy, bind_sources
 from engine.policy.source import Document, SourceMap, load_document
 
 
@@ -33,6 +33,7 @@ class PolicySet:
     root: Path
     intake: IntakePolicy | None = None
     strategy: StrategyPolicy | None = None
+    scoring: ScoringPolicy | None = None
     libraries: dict[str, Library] = field(default_factory=dict)
     files: list[LoadedFile] = field(default_factory=list)
     library_files: dict[str, LoadedFile] = field(default_factory=dict)  # library name -> file
@@ -80,11 +81,12 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                          f"merge it with {policy_set.intake.loc().file}")
             else:
                 policy_set.intake = model
-        elif isinstance(model, StrategyPolicy):
-            if policy_set.strategy is not None:
-                sink.add("duplicate_policy", "a policy set has one strategy; this is a second", model.loc("kind"))
+        elif isinstance(model, (StrategyPolicy, ScoringPolicy)):
+            slot = "strategy" if isinstance(model, StrategyPolicy) else "scoring"
+            if getattr(policy_set, slot) is not None:
+                sink.add("duplicate_policy", f"a policy set has one {slot} policy; this is a second", model.loc("kind"))
             else:
-                policy_set.strategy = model
+                setattr(policy_set, slot, model)
         elif isinstance(model, Library):
             _add_library(policy_set, loaded, sink)
     if files and policy_set.intake is None and not unusable:

@@ -16,7 +16,7 @@ from engine.policy.source import SourceMap
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Effect = Literal["reject", "review", "flag"]
-FieldType = Literal["string", "number", "money", "integer", "bool", "date", "enum", "list"]
+FieldType = Literal["string", "number", "money", "integer", "bool", "date", "enum", "list", "alignment"]
 
 
 class Node(BaseModel):
@@ -61,7 +61,8 @@ def _shorthand(key: str):
 class FieldSpec(Node):
     """One column of a proposal."""
 
-    type: FieldType = Field(description="string, number, money, integer, bool, date, enum (one of values) or list")
+    type: FieldType = Field(description="string, number, money, integer, bool, date, enum (one of values), list, "
+                            "or alignment (which strategic objectives a proposal serves, and how strongly)")
     values: list[str] | None = Field(None, description="allowed values of an enum field")
     items: Literal["number", "money", "string"] | None = Field(None, description="item type of a list field")
     required: bool = Field(False, description="a row without this value is an error row, not a decision")
@@ -115,9 +116,28 @@ class IntakePolicy(Node):
 class Objective(Node):
     id: str = Field(pattern=RULE_ID)
     name: str
-    weight: Decimal = Field(gt=0, description="relative weight; weights are normalised to sum to 1")
+    weight: Decimal | None = Field(None, gt=0, description="relative weight (normalised to sum to 1); "
+                                   "leave out when 'comparisons' give the weights")
     owner: str | None = None
     description: str | None = None
+
+
+Judgement = Union[Decimal, int, str]
+
+
+class Comparisons(Node):
+    """Weights from pairwise comparisons (AHP): 'a: {b: 3}' means a is 3 times as important as b."""
+
+    method: Literal["eigen", "geometric"] = Field("eigen", description="principal eigenvector or row geometric mean")
+    max_cr: Decimal = Field(Decimal("0.10"), ge=0, description="largest acceptable consistency ratio")
+    inconsistent: Literal["warning", "error"] = Field("warning", description="what a CR above max_cr is")
+    judgements: dict[str, dict[str, Judgement]] | None = Field(
+        None, description="a: {b: 3, c: 1/2}; each pair once, reciprocals are filled in")
+    matrix: list[list[Judgement]] | None = Field(None, description="the full matrix, rows in the order of the items")
+
+
+DEFAULT_LEVELS = {"none": Decimal(0), "low": Decimal("0.25"), "moderate": Decimal("0.5"),
+                  "strong": Decimal("0.75"), "extreme": Decimal(1)}
 
 
 class StrategyPolicy(Node):
@@ -125,6 +145,95 @@ class StrategyPolicy(Node):
     name: str = "strategy"
     description: str | None = None
     objectives: list[Objective] = Field(min_length=1)
+    comparisons: Comparisons | None = Field(None, description="objective weights from pairwise comparisons")
+    levels: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_LEVELS),
+                                       description="how strongly a proposal can serve an objective, 0 to 1")
+
+
+class Scale(Node):
+    min: Decimal
+    max: Decimal
+
+
+class BandRange(Node):
+    from_: Decimal | None = Field(None, alias="from", description="lower bound, included (none: no lower bound)")
+    below: Decimal | None = Field(None, description="upper bound, excluded (none: no upper bound)")
+    points: Decimal
+
+
+class Bands(Node):
+    """Points by ranges of one value; the ranges must not overlap or leave gaps."""
+
+    of: str = Field(description="expression giving the value, e.g. budget")
+    ranges: list[BandRange] = Field(min_length=1)
+
+
+class Lookup(Node):
+    of: str = Field(description="expression giving a text value, e.g. category")
+    table: dict[str, Decimal]
+    default: Decimal | None = Field(None, description="points for a value not in the table (none: missing)")
+
+
+class Criterion(Node):
+    id: str = Field(pattern=RULE_ID)
+    name: str | None = None
+    weight: Decimal | None = Field(None, ge=0, description="relative weight; leave out when 'comparisons' give it")
+    field: str | None = Field(None, description="source: a proposal field or derived value")
+    formula: str | None = Field(None, description="source: an expression")
+    bands: Bands | None = Field(None, description="source: points by ranges of a value")
+    lookup: Lookup | None = Field(None, description="source: points by a text value")
+    scale: Scale | None = Field(None, description="the raw value's range, for normalise: fixed")
+    normalise: Literal["fixed", "minmax", "none"] = Field(
+        "fixed", description="fixed (by scale), minmax (over the proposals ranked together) or none")
+    direction: Literal["higher", "lower"] = Field("higher", description="which raw values are better")
+    missing: Decimal = Field(Decimal(0), ge=0, le=1, description="normalised score (0 to 1) of a missing value")
+    description: str | None = None
+
+
+class TieBreak(Node):
+    by: str = Field(description="a criterion id (its normalised score) or a field")
+    order: Literal["desc", "asc"] = "desc"
+
+
+class Wsjf(Node):
+    """SAFe's weighted shortest job first: (business value + time criticality + risk reduction) / job size."""
+
+    business_value: str = Field(description="expression, e.g. a field on a 1-20 scale")
+    time_criticality: str
+    risk_reduction: str = Field(description="risk reduction and/or opportunity enablement")
+    job_size: str
+
+
+class Rice(Node):
+    """Intercom's RICE: reach x impact x confidence / effort."""
+
+    reach: str
+    impact: str
+    confidence: str = Field(description="0 to 1 (a percentage such as 80% reads as 0.8)")
+    effort: str
+
+
+class Sensitivity(Node):
+    perturbation: Decimal = Field(Decimal("0.2"), gt=0, lt=1, description="each weight varies by up to this share")
+    samples: int = Field(1000, ge=10, le=100_000)
+    seed: int = 0
+
+
+class ScoringPolicy(Node):
+    kind: Literal["scoring"]
+    name: str = "scoring"
+    description: str | None = None
+    method: Literal["weighted-sum", "wsjf", "rice", "formula"] = "weighted-sum"
+    weights: Literal["normalise", "strict"] = Field(
+        "normalise", description="weights not summing to 1: normalise them with a note, or refuse (strict)")
+    criteria: list[Criterion] = Field(default_factory=list)
+    comparisons: Comparisons | None = Field(None, description="criteria weights from pairwise comparisons")
+    wsjf: Wsjf | None = None
+    rice: Rice | None = None
+    formula: str | None = Field(None, description="the score, for method: formula")
+    tie_breaks: list[TieBreak] = Field(default_factory=list, description="after the score; the id breaks last ties")
+    top: int = Field(10, ge=1, description="how many proposals count as the top, for sensitivity")
+    sensitivity: Sensitivity = Field(default_factory=Sensitivity)
 
 
 class ParamSpec(Node):
@@ -145,5 +254,6 @@ class Library(Node):
     rules: list[LibraryRule] = Field(default_factory=list)
 
 
-PolicyFile = Union[IntakePolicy, StrategyPolicy, Library]
-KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "library": Library}
+PolicyFile = Union[IntakePolicy, StrategyPolicy, ScoringPolicy, Library]
+KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
+                                "library": Library}

@@ -13,10 +13,11 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from engine.backends import BACKENDS, make_backend
 from engine.compile import CompiledPolicy, compile_policy
 from engine.decision import Decision, RowError
-from engine.errors import Diagnostic, DiagnosticSink, PolicyError
+from engine.errors import Diagnostic, DiagnosticSink, PmoError, PolicyError
 from engine.intake import Intake
 from engine.io.readers import Row, read_proposals
 from engine.policy.loader import load_policy_set
+from engine.ranking import Ranking, build_ranking
 from engine.resources import reference_policies, reference_rules
 
 PathLike = str | Path
@@ -103,6 +104,35 @@ class Engine:
                     yield self.evaluate(item.data, row=item.row, source=item.source)  # type: ignore[arg-type]
             else:
                 yield self.evaluate(item, row=number)
+
+    def rank(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
+             sensitivity: bool = False) -> Ranking:
+        """Intake first, then score and order the proposals that pass (accept or review).
+
+        Rejected proposals and error rows follow the ranked ones, with their reasons. ``top``: how
+        many count as the top for sensitivity (default: the scoring policy's). ``sensitivity``: add,
+        per proposal, the share of random weight perturbations that keep it in the top, and for the
+        top ones the smallest single-weight change that drops them out.
+        """
+        if self.policy.scoring is None:
+            raise PmoError([Diagnostic("no_scoring", "this policy set has no scoring policy",
+                                       hint="add a file with 'kind: scoring'")])
+        decided = [self._decide_record(item, number) for number, item in enumerate(proposals, 1)]
+        return build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top, sensitivity)
+
+    def _decide_record(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Decision, dict | None]:
+        if isinstance(item, Row):
+            if item.error is not None:
+                return self._intake.error([item.error], item.data, row=item.row, source=item.source), None
+            item, row, source = item.data, item.row, item.source  # type: ignore[assignment]
+        else:
+            row, source = number, None
+        if not isinstance(item, Mapping):
+            return self.evaluate(item, row=row, source=source), None
+        try:
+            return self._intake.decide_record(item, row, source)
+        except Exception:  # noqa: BLE001 - as in evaluate(): one bad proposal never stops a batch
+            return self.evaluate(item, row=row, source=source), None
 
     def evaluate_files(self, paths: Iterable[PathLike]) -> Iterator[Decision]:
         """Decide every proposal in each file (CSV, JSON, JSONL, YAML). Raises InputError for an unreadable file."""

@@ -16,11 +16,13 @@ import sys
 from pathlib import Path
 from typing import IO, Sequence
 
+import yaml
+
 from engine import __version__
 from engine.api import Engine, validate
 from engine.errors import PmoError
 from engine.io.readers import read_proposals
-from engine.io.writers import FORMATS, write_decisions
+from engine.io.writers import FORMATS, RANKING_FORMATS, write_decisions, write_ranking
 
 EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -32,6 +34,7 @@ exit codes:
 examples:
   pmo evaluate examples/proposals.csv                 decide with the built-in reference policies
   pmo evaluate intake.csv --policies my-policies/ --format json --out decisions.json
+  pmo rank examples/proposals.csv --sensitivity       score and rank; how stable is the top 10?
   pmo validate my-policies/                           check policy files, print file:line:col errors
   pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
   pmo schema --out policy.schema.json                 JSON Schema for editor completion
@@ -76,6 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
     ev.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end: rete (durable_rules, default) or reference (plain Python)")
+
+    rk = sub.add_parser("rank", parents=[policy_args], help="screen, score and rank proposals",
+                        description="Run intake, then score the proposals that pass (accept or review) with the "
+                        "scoring policy and rank them. Rejected proposals and bad rows are listed after the ranked "
+                        "ones with their reasons. Each ranked proposal has a breakdown: per criterion the raw value, "
+                        "the normalised score, the weight and the contribution.",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rk.add_argument("files", nargs="+", metavar="FILE", type=Path, help="proposal files (.csv .json .jsonl .yaml)")
+    rk.add_argument("--top", type=int, metavar="N", help="how many count as the top (default: the scoring policy's)")
+    rk.add_argument("--sensitivity", action="store_true",
+                    help="how stable the ranking is: per proposal the chance of staying in the top N when all "
+                    "weights vary at random, and for the top N the smallest single-weight change that drops them")
+    rk.add_argument("--format", choices=RANKING_FORMATS, default="table")
+    rk.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
+
+    wt = sub.add_parser("weights", help="weights and consistency from a pairwise comparison matrix (AHP)",
+                        description="Read {criteria: [...], matrix: [[...]]} from YAML or JSON (entries are numbers "
+                        "or text such as \"1/3\") and print the weights, lambda_max, the consistency index CI and the "
+                        "consistency ratio CR (Saaty's random index; consistent means CR <= 0.10).")
+    wt.add_argument("file", type=Path, metavar="FILE")
+    wt.add_argument("--method", choices=("eigen", "geometric"), default="eigen",
+                    help="principal eigenvector (default) or row geometric mean")
+    wt.add_argument("--format", choices=("json", "table"), default="json")
 
     va = sub.add_parser("validate", parents=[policy_args], help="check a policy folder; print every problem",
                         description="Load and check every policy file; print each problem as "
@@ -122,8 +148,8 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         parser.print_help(stdout)
         return EXIT_USAGE
     try:
-        return {"evaluate": _evaluate, "validate": _validate, "expr": _expr, "schema": _schema}[args.command](
-            args, stdout, stderr)
+        return {"evaluate": _evaluate, "rank": _rank, "weights": _weights, "validate": _validate, "expr": _expr,
+                "schema": _schema}[args.command](args, stdout, stderr)
     except PmoError as exc:
         for diagnostic in exc.diagnostics:
             print(diagnostic, file=stderr)
@@ -164,6 +190,65 @@ def _evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
     if counts["error"]:
         print(f"pmo: {counts['error']} input row(s) could not be decided; see the error rows", file=stderr)
         return EXIT_BAD_ROWS
+    return EXIT_OK
+
+
+def _rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
+        return EXIT_USAGE
+    if args.top is not None and args.top < 1:
+        print("pmo: error: --top must be at least 1", file=stderr)
+        return EXIT_USAGE
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today)
+    inputs = [read_proposals(path) for path in args.files]
+    ranking = engine.rank((row for rows in inputs for row in rows), top=args.top, sensitivity=args.sensitivity)
+    try:
+        out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
+    except OSError as exc:
+        print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
+        return EXIT_USAGE
+    try:
+        write_ranking(ranking, out, args.format)
+    finally:
+        if args.out:
+            out.close()
+    if args.sensitivity and not ranking.sensitivity.get("available"):
+        print(f"pmo: note: sensitivity needs a weighted-sum scoring policy; method {ranking.method} has no weights",
+              file=stderr)
+    bad = sum(1 for e in ranking.entries if e.decision == "error")
+    if bad:
+        print(f"pmo: {bad} input row(s) could not be decided; see the end of the list", file=stderr)
+        return EXIT_BAD_ROWS
+    return EXIT_OK
+
+
+def _weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine import ahp
+    try:
+        data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        print(f"pmo: error: cannot read {args.file}: {exc}", file=stderr)
+        return EXIT_USAGE
+    if not isinstance(data, dict) or not isinstance(data.get("criteria"), list) or not isinstance(
+            data.get("matrix"), list):
+        print(f"pmo: error: {args.file} needs 'criteria: [...]' and 'matrix: [[...]]'", file=stderr)
+        return EXIT_USAGE
+    items = [str(c) for c in data["criteria"]]
+    try:
+        result = ahp.weights(items, ahp.matrix_from_rows(items, data["matrix"]), args.method)
+    except ahp.AhpError as exc:
+        print(f"pmo: error: {args.file}: {exc}", file=stderr)
+        return EXIT_USAGE
+    if args.format == "json":
+        json.dump(result.as_dict(), stdout, indent=2)
+        stdout.write("\n")
+    else:
+        for item, weight in zip(result.items, result.weights):
+            stdout.write(f"{item:<30} {weight:8.4f}\n")
+        verdict = "consistent" if result.consistent else "INCONSISTENT (CR > 0.10): revisit the judgements"
+        stdout.write(f"lambda_max {result.lambda_max:.4f}   CI {result.ci:.4f}   CR {result.cr:.4f}   {verdict}\n")
     return EXIT_OK
 
 

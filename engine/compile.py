@@ -19,6 +19,7 @@ from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, plain, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
 from engine.records import converter
+from engine.scoring import CompiledScoring, compile_scoring
 from engine.strategy import CompiledStrategy, compile_strategy
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 
@@ -50,6 +51,7 @@ class CompiledPolicy:
     today: dt.date
     intake_file: str
     strategy: CompiledStrategy | None = None
+    scoring: CompiledScoring | None = None
     files: list[str] = field(default_factory=list)
 
 
@@ -70,9 +72,14 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
         namespaces["strategy"] = {"objectives": strategy.objectives}
     derived = _derived(intake, types, namespaces, today, sink)
     rules, used_libraries = _rules(intake, policy_set, types, namespaces, today, sink)
+    scoring = None
+    if policy_set.scoring is not None:
+        alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
+        scoring = compile_scoring(policy_set.scoring, types, today, alignment_fields, sink)
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
+        scoring=scoring,
         files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
     )
 

@@ -27,12 +27,17 @@ class Intake:
         ]
 
     def decide(self, raw: Mapping[str, Any], row: int | None = None, source: str | None = None) -> Decision:
+        return self.decide_record(raw, row, source)[0]
+
+    def decide_record(self, raw: Mapping[str, Any], row: int | None = None,
+                      source: str | None = None) -> tuple[Decision, dict[str, Any] | None]:
+        """The decision, and the typed record (with derived values) it was made on; None for an error row."""
         try:
             record = self.reader.read(raw)
         except RecordError as exc:
             errors = [RowError(row=row, column=column, code=code, message=message)
                       for column, code, message in exc.problems]
-            return self.error(errors, raw, row, source)
+            return self.error(errors, raw, row, source), None
         for name, node in self.policy.derived:
             record[name] = evaluate(node, record)
         findings = [self._finding(index, record) for index in self.backend.fire(record)]
@@ -40,9 +45,10 @@ class Intake:
         outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
         routes = list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))
         ident = record.get(self.policy.id_field)
-        return Decision(id=None if ident is None else str(plain(ident)), decision=outcome, findings=findings,
-                        routes=routes, derived={name: plain(record[name]) for name, _ in self.policy.derived},
-                        policy_hash=self.policy.policy_hash, as_of=self.as_of, source=source, row=row)
+        decision = Decision(id=None if ident is None else str(plain(ident)), decision=outcome, findings=findings,
+                            routes=routes, derived={name: plain(record[name]) for name, _ in self.policy.derived},
+                            policy_hash=self.policy.policy_hash, as_of=self.as_of, source=source, row=row)
+        return decision, record
 
     def error(self, errors: list[RowError], raw: Any = None, row: int | None = None,
               source: str | None = None) -> Decision:

@@ -4,9 +4,12 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from typing import IO, Iterable
+from typing import IO, TYPE_CHECKING, Iterable
 
 from engine.decision import Decision
+
+if TYPE_CHECKING:
+    from engine.ranking import Ranking
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -82,3 +85,62 @@ def _table(decisions: Iterable[Decision], out: IO[str], policy_hash: str) -> Non
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+RANKING_FORMATS = ("table", "json", "csv")
+
+
+def write_ranking(ranking: "Ranking", out: IO[str], fmt: str) -> None:
+    {"table": _ranking_table, "json": _ranking_json, "csv": _ranking_csv}[fmt](ranking, out)
+
+
+def _ranking_json(ranking: "Ranking", out: IO[str]) -> None:
+    out.write(json.dumps(ranking.to_json(), ensure_ascii=False, indent=1) + "\n")
+
+
+def _ranking_csv(ranking: "Ranking", out: IO[str]) -> None:
+    criteria = list(dict.fromkeys(c.criterion for e in ranking.entries for c in e.breakdown))
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["rank", "id", "decision", "score", "top_probability", "weight_change", "reason", "source",
+                     "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria])
+    for e in ranking.entries:
+        parts = {c.criterion: c.contribution for c in e.breakdown}
+        change = (f"{e.weight_change.criterion}: {e.weight_change.weight:.3f} -> {e.weight_change.new_weight:.3f}"
+                  if e.weight_change else "")
+        writer.writerow([e.rank, e.id, e.decision, _num(e.score), _num(e.top_probability), change, e.reason or "",
+                         e.source, e.row, ranking.policy_hash] + [_num(parts.get(c)) for c in criteria])
+
+
+def _num(value: float | None, places: int = 4) -> str:
+    return "" if value is None else f"{value:.{places}f}"
+
+
+def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
+    sens = ranking.sensitivity is not None and ranking.sensitivity.get("available")
+    head = f"{'RANK':>4}  {'PROPOSAL':<14} {'SCORE':>7}  {'DECISION':<8}"
+    if sens:
+        head += f"  {'P(TOP ' + str(ranking.top) + ')':>10}  {'DROPS OUT IF':<34}"
+    head += "  MAIN CONTRIBUTIONS"
+    width = max(100, len(head) + 30)
+    out.write(head + "\n" + "─" * width + "\n")
+    ranked = [e for e in ranking.entries if e.rank is not None]
+    for e in ranked:
+        line = f"{e.rank:>4}  {_clip(e.id or '-', 14):<14} {e.score:>7.2f}  {e.decision.upper():<8}"
+        if sens:
+            change = (f"{e.weight_change.criterion} {e.weight_change.weight:.2f}→{e.weight_change.new_weight:.2f}"
+                      if e.weight_change else ("no single weight" if e.rank <= ranking.top else ""))
+            line += f"  {e.top_probability:>10.0%}  {_clip(change, 34):<34}"
+        main = sorted((c for c in e.breakdown if c.contribution), key=lambda c: -abs(c.contribution or 0))[:3]
+        line += "  " + ", ".join(f"{c.criterion} {c.contribution:.1f}" for c in main)
+        out.write(line + "\n")
+        if e.rank == ranking.top and len(ranked) > ranking.top:
+            out.write(f"{'':>4}  {'─ top ' + str(ranking.top) + ' ─'}\n")
+    others = [e for e in ranking.entries if e.rank is None]
+    if others:
+        out.write("─" * width + "\nNot ranked:\n")
+        for e in others:
+            out.write(f"{'':>4}  {_clip(e.id or '-', 14):<14} {e.decision.upper():<8} {_clip(e.reason or '', 120)}\n")
+    out.write("─" * width + "\n")
+    weights = ", ".join(f"{k} {v:.2f}" for k, v in ranking.weights.items())
+    out.write(f"{len(ranked)} ranked, {len(others)} not ranked   method {ranking.method}"
+              + (f"   weights: {weights}" if weights else "") + f"   policy {ranking.policy_hash}\n")

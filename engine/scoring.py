@@ -1,0 +1,368 @@
+"""The scoring stage: criterion scores, a total per proposal, and the ranking.
+
+Methods:
+- ``weighted-sum``: each criterion's raw value is normalised to 0..1 (fixed scale, min-max over
+  the proposals ranked together, or none), turned round when lower is better, and weighted; the
+  score is the sum of the contributions, on a 0-100 scale.
+- ``wsjf``: SAFe's weighted shortest job first, (business value + time criticality + risk
+  reduction) / job size; the breakdown is each component over the job size.
+- ``rice``: Intercom's reach x impact x confidence / effort.
+- ``formula``: any expression.
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from engine.ahp import AhpResult
+from engine.errors import Diagnostic, DiagnosticSink, Location, did_you_mean
+from engine.expr.check import check
+from engine.expr.evaluate import evaluate
+from engine.expr.nodes import DATE, NUMBER, STRING, Node
+from engine.expr.parse import ExprError, parse
+from engine.policy import weights as weighting
+from engine.policy.models import Bands, Criterion, Lookup, ScoringPolicy, Sensitivity
+
+Extract = Callable[[Mapping[str, Any]], Any]
+MISSING = float("nan")
+
+
+@dataclass
+class ScoredCriterion:
+    id: str
+    name: str
+    weight: float
+    extract: Extract  # typed record -> raw value (None if missing)
+    normalise: str
+    direction: str
+    low: float | None
+    high: float | None
+    missing: float
+    where: str
+    alignment_field: str | None = None  # its breakdown shows the objectives
+
+
+@dataclass
+class CompiledScoring:
+    method: str
+    criteria: list[ScoredCriterion]
+    components: list[tuple[str, Extract]]  # wsjf, rice, formula
+    tie_breaks: list[tuple[str, Extract | int, bool]]  # (label, extractor or criterion index, descending)
+    top: int
+    sensitivity: Sensitivity
+    ahp: AhpResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {c.id: c.weight for c in self.criteria}
+
+
+# ---------------------------------------------------------------------------- compile
+
+def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.date, alignment_fields: set[str],
+                    sink: DiagnosticSink) -> CompiledScoring | None:
+    before = len(sink.errors)
+    expr = _Expressions(types, today, sink)
+    criteria: list[ScoredCriterion] = []
+    components: list[tuple[str, Extract]] = []
+    resolved = None
+    if policy.method == "weighted-sum":
+        if not policy.criteria:
+            sink.add("missing_key", "a weighted-sum scoring policy needs 'criteria'", policy.loc("kind"))
+        ids = [c.id for c in policy.criteria]
+        for crit in policy.criteria:
+            if ids.count(crit.id) > 1:
+                sink.add("duplicate_criterion", f"criterion '{crit.id}' is listed twice", crit.loc("id"))
+        resolved = weighting.resolve([weighting.Weighted(c.id, c.weight, c.loc("weight")) for c in policy.criteria],
+                                     policy.comparisons, "criterion", policy.loc("criteria"), sink,
+                                     strict=policy.weights == "strict")
+        for crit in policy.criteria:
+            scored = _criterion(crit, expr, alignment_fields, sink)
+            if scored is not None and resolved is not None:
+                scored.weight = resolved.values[crit.id]
+                criteria.append(scored)
+    else:
+        spec = {"wsjf": policy.wsjf, "rice": policy.rice, "formula": policy.formula}[policy.method]
+        if spec is None:
+            sink.add("missing_key", f"method {policy.method} needs a '{policy.method}' section", policy.loc("method"))
+        elif isinstance(spec, str):
+            components.append(("formula", expr.extractor(spec, policy.loc("formula"), NUMBER)))
+        else:
+            for name in type(spec).model_fields:
+                components.append((name, expr.extractor(getattr(spec, name), spec.loc(name), NUMBER)))
+        if policy.criteria:
+            sink.extend([Diagnostic("unused_criteria", f"criteria are not used by method {policy.method}",
+                                    policy.loc("criteria"), severity="warning")])
+    tie_breaks = _tie_breaks(policy, criteria, expr, sink)
+    if len(sink.errors) > before:
+        return None
+    return CompiledScoring(policy.method, criteria, components, tie_breaks, policy.top, policy.sensitivity,
+                           resolved.ahp if resolved else None)
+
+
+class _Expressions:
+    def __init__(self, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink):
+        self.types, self.today, self.sink = types, today, sink
+
+    def node(self, text: str, at: Location, want: str | tuple[str, ...]) -> Node | None:
+        try:
+            node = check(parse(text), self.types, self.today)
+        except ExprError as exc:
+            self.sink.add(exc.code, exc.message, at.shifted(exc.offset), exc.hint)
+            return None
+        allowed = (want,) if isinstance(want, str) else want
+        if node.type not in allowed + ("null",):
+            self.sink.add("type_mismatch", f"expected {' or '.join(allowed)}, but this is a {node.type}", at)
+            return None
+        return node
+
+    def extractor(self, text: str, at: Location, want: str) -> Extract:
+        node = self.node(text, at, want)
+        if node is None:
+            return _nothing
+        return lambda record: evaluate(node, record)
+
+
+def _nothing(record: Mapping[str, Any]) -> None:
+    return None
+
+
+def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
+               sink: DiagnosticSink) -> ScoredCriterion | None:
+    sources = [name for name in ("field", "formula", "bands", "lookup") if getattr(crit, name) is not None]
+    if len(sources) != 1:
+        sink.add("criterion_source", f"criterion '{crit.id}' needs exactly one source (field, formula, bands or "
+                 f"lookup), it has {len(sources) or 'none'}", crit.loc("id"))
+        return None
+    low = high = None
+    if crit.field is not None:
+        if crit.field not in expr.types:
+            sink.add("unknown_field", f"'{crit.field}' is not a field", crit.loc("field"),
+                     did_you_mean(crit.field, expr.types))
+            return None
+        if expr.types[crit.field] != NUMBER:
+            sink.add("type_mismatch", f"'{crit.field}' is {expr.types[crit.field]}; a criterion needs a number",
+                     crit.loc("field"), "use a lookup for text values")
+            return None
+        name = crit.field
+        extract: Extract = lambda record: record.get(name)  # noqa: E731
+        if name in alignment_fields:
+            low, high = 0.0, 1.0
+    elif crit.formula is not None:
+        extract = expr.extractor(crit.formula, crit.loc("formula"), NUMBER)
+    elif crit.bands is not None:
+        found = _bands(crit.bands, expr, sink)
+        if found is None:
+            return None
+        extract, low, high = found
+    else:
+        assert crit.lookup is not None
+        found = _lookup(crit.lookup, expr)
+        if found is None:
+            return None
+        extract, low, high = found
+    if crit.scale is not None:
+        low, high = float(crit.scale.min), float(crit.scale.max)
+        if low >= high:
+            sink.add("bad_scale", f"scale min {crit.scale.min} must be below max {crit.scale.max}", crit.loc("scale"))
+            return None
+    if crit.normalise == "fixed" and low is None:
+        sink.add("missing_key", f"criterion '{crit.id}' needs a 'scale' (min, max) to normalise it", crit.loc("id"),
+                 "or use normalise: minmax to scale over the proposals ranked together")
+        return None
+    if crit.normalise == "none" and crit.direction == "lower":
+        sink.add("bad_value", "direction: lower needs a normalisation (fixed or minmax)", crit.loc("direction"))
+        return None
+    where = crit.loc("id")
+    return ScoredCriterion(crit.id, crit.name or crit.id, 0.0, extract, crit.normalise, crit.direction, low, high,
+                           float(crit.missing), f"{where.file}:{where.line}",
+                           crit.field if crit.field in alignment_fields else None)
+
+
+def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink):
+    node = expr.node(bands.of, bands.loc("of"), NUMBER)
+    if node is None:
+        return None
+    ranges = sorted(bands.ranges, key=lambda r: (r.from_ is not None, r.from_ or 0))
+    ok = True
+    for r in ranges:
+        if r.from_ is not None and r.below is not None and r.from_ >= r.below:
+            sink.add("bad_band", f"range from {r.from_} below {r.below} is empty", r.loc())
+            ok = False
+    for prev, nxt in zip(ranges, ranges[1:]):
+        if prev.below is None or (nxt.from_ is not None and prev.below > nxt.from_):
+            sink.add("band_overlap", f"ranges overlap: {_span(prev)} and {_span(nxt)}", nxt.loc(),
+                     "each value must fall in exactly one range")
+            ok = False
+        elif nxt.from_ is not None and prev.below < nxt.from_:
+            sink.add("band_gap", f"values from {prev.below} below {nxt.from_} fall in no range", nxt.loc(),
+                     f"start this range at {prev.below}, or add a range for the gap")
+            ok = False
+    if not ok:
+        return None
+    if ranges[0].from_ is not None or ranges[-1].below is not None:
+        edges = ([f"below {ranges[0].from_}"] if ranges[0].from_ is not None else []) + (
+            [f"from {ranges[-1].below}"] if ranges[-1].below is not None else [])
+        sink.extend([Diagnostic("band_open_end", f"values {' and '.join(edges)} fall in no range and score as "
+                                "missing", bands.loc("ranges"), severity="warning")])
+    starts = [float(r.from_) if r.from_ is not None else -np.inf for r in ranges]
+    ends = [float(r.below) if r.below is not None else np.inf for r in ranges]
+    points = [r.points for r in ranges]
+
+    def extract(record: Mapping[str, Any]) -> Decimal | None:
+        value = evaluate(node, record)
+        if value is None:
+            return None
+        k = bisect.bisect_right(starts, float(value)) - 1
+        return points[k] if k >= 0 and float(value) < ends[k] else None
+
+    return extract, float(min(points)), float(max(points))
+
+
+def _span(r) -> str:
+    return f"[{'-inf' if r.from_ is None else r.from_}, {'inf' if r.below is None else r.below})"
+
+
+def _lookup(lookup: Lookup, expr: _Expressions):
+    node = expr.node(lookup.of, lookup.loc("of"), STRING)
+    if node is None:
+        return None
+    table = {k.lower(): v for k, v in lookup.table.items()}
+    default = lookup.default
+
+    def extract(record: Mapping[str, Any]) -> Decimal | None:
+        value = evaluate(node, record)
+        return None if value is None else table.get(str(value).lower(), default)
+
+    values = [float(v) for v in table.values()] + ([float(default)] if default is not None else [])
+    return extract, min(values), max(values)
+
+
+def _tie_breaks(policy: ScoringPolicy, criteria: list[ScoredCriterion], expr: _Expressions, sink: DiagnosticSink):
+    out: list[tuple[str, Extract | int, bool]] = []
+    index = {c.id: i for i, c in enumerate(criteria)}
+    for tie in policy.tie_breaks:
+        descending = tie.order == "desc"
+        if tie.by in index:
+            out.append((tie.by, index[tie.by], descending))
+        elif tie.by in expr.types and expr.types[tie.by] in (NUMBER, DATE):
+            name = tie.by
+            out.append((tie.by, lambda record: record.get(name), descending))
+        else:
+            hint = did_you_mean(tie.by, list(index) + list(expr.types))
+            what = "text cannot break ties" if tie.by in expr.types else "not a criterion or a field"
+            sink.add("bad_tie_break", f"tie-break '{tie.by}': {what}", tie.loc("by"), hint or
+                     "use a criterion id, or a number or date field")
+    return out
+
+
+# ---------------------------------------------------------------------------- score
+
+@dataclass
+class Scores:
+    """Scores of n proposals: raw and normalised values (n x k), contributions, totals (NaN: not scored)."""
+
+    raw: list[list[Any]]
+    normalised: np.ndarray
+    contributions: np.ndarray
+    total: np.ndarray
+    unscored: list[str | None]  # why a proposal has no score
+
+
+def score(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> Scores:
+    if scoring.method == "weighted-sum":
+        return _weighted_sum(scoring, records)
+    return _components(scoring, records)
+
+
+def _floats(values: list[Any]) -> np.ndarray:
+    return np.array([MISSING if v is None else float(v) for v in values], dtype=float)
+
+
+def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> Scores:
+    n, k = len(records), len(scoring.criteria)
+    raw_columns = [[c.extract(r) for r in records] for c in scoring.criteria]
+    normalised = np.empty((n, k))
+    for j, (c, column) in enumerate(zip(scoring.criteria, raw_columns)):
+        values = _floats(column)
+        if c.normalise == "fixed":
+            x = np.clip((values - c.low) / (c.high - c.low), 0.0, 1.0)
+        elif c.normalise == "minmax":
+            present = values[~np.isnan(values)]
+            low, high = (present.min(), present.max()) if present.size else (0.0, 0.0)
+            x = (values - low) / (high - low) if high > low else np.where(np.isnan(values), MISSING, 1.0)
+        else:
+            x = values.copy()
+        if c.direction == "lower":
+            x = 1.0 - x
+        x[np.isnan(values)] = c.missing
+        normalised[:, j] = x
+    w = np.array([c.weight for c in scoring.criteria]) * 100.0
+    contributions = normalised * w
+    total = np.zeros(n)
+    for j in range(k):  # left to right, so a breakdown's contributions add up to the score exactly
+        total = total + contributions[:, j]
+    raw = [list(row) for row in zip(*raw_columns)] if k else [[] for _ in records]
+    return Scores(raw, normalised, contributions, total, [None] * n)
+
+
+def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> Scores:
+    names = [name for name, _ in scoring.components]
+    raw_columns = [[extract(r) for r in records] for _, extract in scoring.components]
+    cols = {name: _floats(col) for name, col in zip(names, raw_columns)}
+    n = len(records)
+    unscored: list[str | None] = [None] * n
+    if scoring.method == "wsjf":
+        size = cols["job_size"]
+        parts = [np.nan_to_num(cols[c]) for c in ("business_value", "time_criticality", "risk_reduction")]
+        bad = np.isnan(size) | (size <= 0)
+        contributions = np.stack([p / np.where(bad, 1.0, size) for p in parts], axis=1)
+        reason = "job size is missing or not positive"
+    elif scoring.method == "rice":
+        effort = cols["effort"]
+        bad = np.isnan(effort) | (effort <= 0) | np.isnan(cols["reach"]) | np.isnan(cols["impact"]) | np.isnan(
+            cols["confidence"])
+        value = cols["reach"] * cols["impact"] * cols["confidence"] / np.where(effort > 0, effort, 1.0)
+        contributions = value[:, None]
+        reason = "reach, impact, confidence or effort is missing, or effort is not positive"
+    else:
+        value = cols["formula"]
+        bad = np.isnan(value)
+        contributions = value[:, None]
+        reason = "the formula gives no value"
+    total = np.zeros(n)
+    for j in range(contributions.shape[1]):
+        total = total + contributions[:, j]
+    total[bad] = MISSING
+    for i in np.nonzero(bad)[0]:
+        unscored[i] = reason
+    raw = [list(row) for row in zip(*raw_columns)]
+    return Scores(raw, np.zeros((n, 0)), contributions, total, unscored)
+
+
+def ranking_order(scoring: CompiledScoring, scores: Scores, records: list[Mapping[str, Any]],
+                  ids: list[str | None]) -> list[int]:
+    """Indexes of the scored proposals, best first: score, declared tie-breaks, then id, then input order."""
+    def key(i: int) -> tuple:
+        parts: list[Any] = [-scores.total[i]]
+        for _label, source, descending in scoring.tie_breaks:
+            value = scores.normalised[i, source] if isinstance(source, int) else _number(source(records[i]))
+            parts.append(np.inf if value is None or value != value else (-value if descending else value))
+        parts += [ids[i] is None, ids[i] or "", i]
+        return tuple(parts)
+    scored = [i for i in range(len(records)) if scores.unscored[i] is None]
+    return sorted(scored, key=key)
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return float(value.toordinal())
+    return float(value)

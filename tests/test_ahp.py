@@ -1,0 +1,108 @@
+"""AHP weights and consistency, against published worked examples."""
+import numpy as np
+import pytest
+
+from engine import ahp
+from engine.cli import main
+
+# Saaty, T. L. (2008), "Decision making with the analytic hierarchy process", Int. J. Services Sciences 1(1),
+# pp. 83-98: relative consumption of drinks in the United States. Published priorities and CR = 0.022
+# (the same figures are asserted by the AHPy test suite, PhilipGriffith/AHPy tests/test_ahp.py).
+DRINKS = ["coffee", "wine", "tea", "beer", "sodas", "milk", "water"]
+DRINKS_MATRIX = [[1, 9, 5, 2, 1, 1, "1/2"], ["1/9", 1, "1/3", "1/9", "1/9", "1/9", "1/9"],
+                 ["1/5", 3, 1, "1/3", "1/4", "1/3", "1/9"], ["1/2", 9, 3, 1, "1/2", 1, "1/3"],
+                 [1, 9, 4, 2, 1, 2, "1/2"], [1, 9, 3, 1, "1/2", 1, "1/3"], [2, 9, 9, 3, 2, 3, 1]]
+DRINKS_WEIGHTS = {"coffee": 0.177, "wine": 0.019, "tea": 0.042, "beer": 0.116, "sodas": 0.190, "milk": 0.129,
+                  "water": 0.327}
+
+
+def test_saaty_2008_drinks_weights_and_consistency():
+    result = ahp.weights(DRINKS, ahp.matrix_from_rows(DRINKS, DRINKS_MATRIX))
+    assert {k: round(v, 3) for k, v in zip(result.items, result.weights)} == DRINKS_WEIGHTS
+    assert round(result.cr, 3) == 0.022
+    # CI and lambda_max follow from the published CR with Saaty's RI(7) = 1.32.
+    assert round(result.ci, 3) == round(0.022 * 1.32, 3) == 0.029
+    assert abs(result.lambda_max - (7 + 6 * result.ci)) < 1e-12
+
+
+# Saaty, T. L. (2005), Theory and Applications of the Analytic Network Process: choosing a city to live in
+# (a two-level hierarchy). Published synthesis: Bethesda 0.229, Boston 0.275, Pittsburgh 0.385, Santa Fe 0.111
+# (also asserted by PhilipGriffith/AHPy tests/test_ahp.py).
+CITIES = ["Bethesda", "Boston", "Pittsburgh", "Santa Fe"]
+CRITERIA = {"Culture": {"Housing": 3, "Transportation": 5}, "Family": {"Culture": 5, "Housing": 7,
+            "Transportation": 7, "Jobs": 1}, "Housing": {"Transportation": 3},
+            "Jobs": {"Culture": 2, "Housing": 4, "Transportation": 7}}
+ALTERNATIVES = {
+    "Culture": {"Bethesda": {"Pittsburgh": 1}, "Boston": {"Bethesda": 2, "Pittsburgh": 2.5, "Santa Fe": 1},
+                "Pittsburgh": {}, "Santa Fe": {"Bethesda": 2, "Pittsburgh": 2.5}},
+    "Family": {"Bethesda": {"Boston": 2, "Santa Fe": 4}, "Boston": {"Santa Fe": 2},
+               "Pittsburgh": {"Bethesda": 3, "Boston": 8, "Santa Fe": 9}},
+    "Housing": {"Bethesda": {"Boston": 5, "Santa Fe": 2.5}, "Pittsburgh": {"Bethesda": 2, "Boston": 9, "Santa Fe": 7},
+                "Santa Fe": {"Boston": 4}},
+    "Jobs": {"Bethesda": {"Pittsburgh": 3, "Santa Fe": 4}, "Boston": {"Bethesda": 2, "Pittsburgh": 6, "Santa Fe": 8},
+             "Pittsburgh": {"Santa Fe": 1}},
+    "Transportation": {"Bethesda": {"Boston": 1.5, "Santa Fe": 4}, "Boston": {"Santa Fe": 2.5},
+                       "Pittsburgh": {"Bethesda": 2, "Boston": 3.5, "Santa Fe": 9}},
+}
+
+
+def test_saaty_2005_cities_synthesis():
+    criteria = list(ALTERNATIVES)
+    top = ahp.weights(criteria, ahp.matrix_from_judgements(criteria, CRITERIA))
+    total = np.zeros(len(CITIES))
+    for weight, criterion in zip(top.weights, criteria):
+        local = ahp.weights(CITIES, ahp.matrix_from_judgements(CITIES, ALTERNATIVES[criterion]))
+        total += weight * np.array(local.weights)
+    assert dict(zip(CITIES, np.round(total, 3))) == {"Bethesda": 0.229, "Boston": 0.275, "Pittsburgh": 0.385,
+                                                     "Santa Fe": 0.111}
+
+
+def test_consistent_matrix_has_lambda_n_and_zero_cr():
+    w = np.array([0.5, 0.3, 0.2])
+    matrix = w[:, None] / w[None, :]
+    for method in ahp.METHODS:
+        result = ahp.weights(["a", "b", "c"], matrix, method)
+        assert np.allclose(result.weights, w) and abs(result.lambda_max - 3) < 1e-9 and result.cr < 1e-9
+
+
+def test_geometric_mean_equals_eigenvector_for_three_items():
+    # For n <= 3 the row geometric mean and the principal eigenvector coincide.
+    matrix = ahp.matrix_from_rows(["a", "b", "c"], [[1, 3, 5], ["1/3", 1, 2], ["1/5", "1/2", 1]])
+    eigen, geometric = (ahp.weights(["a", "b", "c"], matrix, m) for m in ahp.METHODS)
+    assert np.allclose(eigen.weights, geometric.weights)
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([[1, 3], [3, 1]], "reciprocal"),
+    ([[2, 3], ["1/3", 1]], "diagonal"),
+    ([[1, 3, 1], ["1/3", 1]], "must be 3 x 3"),
+    ([[1, "x"], [1, 1]], "not a comparison value"),
+    ([[1, -2], [1, 1]], "positive"),
+])
+def test_bad_matrices_are_refused_clearly(rows, message):
+    items = ["a", "b", "c"][: max(len(rows), 2) if message != "must be 3 x 3" else 3]
+    with pytest.raises(ahp.AhpError, match=message):
+        ahp.matrix_from_rows(items, rows)
+
+
+def test_missing_and_contradicting_judgements():
+    with pytest.raises(ahp.AhpError, match="1 comparison\\(s\\) missing: b vs c"):
+        ahp.matrix_from_judgements(["a", "b", "c"], {"a": {"b": 2, "c": 3}})
+    with pytest.raises(ahp.AhpError, match="given twice"):
+        ahp.matrix_from_judgements(["a", "b"], {"a": {"b": 2}, "b": {"a": 2}})
+    assert ahp.matrix_from_judgements(["a", "b"], {"a": {"b": 2}, "b": {"a": "1/2"}})[1, 0] == 0.5
+
+
+def test_pmo_weights_command(tmp_path, capsys):
+    path = tmp_path / "drinks.yaml"
+    path.write_text("criteria: [" + ", ".join(DRINKS) + "]\nmatrix:\n" +
+                    "".join("  - [" + ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in row) + "]\n"
+                            for row in DRINKS_MATRIX))
+    assert main(["weights", str(path)]) == 0
+    import json
+    out = json.loads(capsys.readouterr().out)
+    assert {k: round(v, 3) for k, v in out["weights"].items()} == DRINKS_WEIGHTS
+    assert round(out["cr"], 3) == 0.022 and out["consistent"] is True
+    assert set(out) == {"weights", "lambda_max", "ci", "cr", "consistent", "method"}
+    assert main(["weights", str(path), "--method", "geometric", "--format", "table"]) == 0
+    assert "lambda_max" in capsys.readouterr().out

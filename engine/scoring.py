@@ -12,6 +12,7 @@ Methods:
 from __future__ import annotations
 
 import bisect
+import operator
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,7 +24,7 @@ from engine.ahp import AhpResult
 from engine.errors import Diagnostic, DiagnosticSink, Location, did_you_mean
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
-from engine.expr.nodes import DATE, NUMBER, STRING, Node
+from engine.expr.nodes import DATE, NUMBER, STRING, Field, Node
 from engine.expr.parse import ExprError, parse
 from engine.policy import weights as weighting
 from engine.policy.models import Bands, Criterion, Lookup, ScoringPolicy, Sensitivity
@@ -123,10 +124,15 @@ class _Expressions:
         return node
 
     def extractor(self, text: str, at: Location, want: str) -> Extract:
-        node = self.node(text, at, want)
-        if node is None:
-            return _nothing
-        return lambda record: evaluate(node, record)
+        return _extractor(self.node(text, at, want))
+
+
+def _extractor(node: Node | None) -> Extract:
+    if node is None:
+        return _nothing
+    if isinstance(node, Field):  # the common case, without the evaluator's dispatch
+        return operator.itemgetter(node.name)
+    return lambda record: evaluate(node, record)
 
 
 def _nothing(record: Mapping[str, Any]) -> None:
@@ -150,12 +156,11 @@ def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
             sink.add("type_mismatch", f"'{crit.field}' is {expr.types[crit.field]}; a criterion needs a number",
                      crit.loc("field"), "use a lookup for text values")
             return None
-        name = crit.field
-        extract: Extract = lambda record: record.get(name)  # noqa: E731
-        if name in alignment_fields:
+        extract = operator.itemgetter(crit.field)
+        if crit.field in alignment_fields:
             low, high = 0.0, 1.0
     elif crit.formula is not None:
-        extract = expr.extractor(crit.formula, crit.loc("formula"), NUMBER)
+        extract = expr.extractor(crit.formula, crit.loc("formula"), NUMBER)  # type: ignore[assignment]
     elif crit.bands is not None:
         found = _bands(crit.bands, expr, sink)
         if found is None:
@@ -215,8 +220,10 @@ def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink):
     ends = [float(r.below) if r.below is not None else np.inf for r in ranges]
     points = [r.points for r in ranges]
 
+    value_of = _extractor(node)
+
     def extract(record: Mapping[str, Any]) -> Decimal | None:
-        value = evaluate(node, record)
+        value = value_of(record)
         if value is None:
             return None
         k = bisect.bisect_right(starts, float(value)) - 1
@@ -236,9 +243,11 @@ def _lookup(lookup: Lookup, expr: _Expressions):
     table = {k.lower(): v for k, v in lookup.table.items()}
     default = lookup.default
 
+    value_of = _extractor(node)
+
     def extract(record: Mapping[str, Any]) -> Decimal | None:
-        value = evaluate(node, record)
-        return None if value is None else table.get(str(value).lower(), default)
+        value = value_of(record)
+        return None if value is None else table.get(value.lower(), default)
 
     values = [float(v) for v in table.values()] + ([float(default)] if default is not None else [])
     return extract, min(values), max(values)
@@ -266,9 +275,10 @@ def _tie_breaks(policy: ScoringPolicy, criteria: list[ScoredCriterion], expr: _E
 
 @dataclass
 class Scores:
-    """Scores of n proposals: raw and normalised values (n x k), contributions, totals (NaN: not scored)."""
+    """Scores of n proposals (NaN: missing or not scored): raw values and normalised scores (n x k),
+    contributions (n x parts) and totals (n)."""
 
-    raw: list[list[Any]]
+    raw: np.ndarray
     normalised: np.ndarray
     contributions: np.ndarray
     total: np.ndarray
@@ -281,16 +291,16 @@ def score(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> Scores:
     return _components(scoring, records)
 
 
-def _floats(values: list[Any]) -> np.ndarray:
-    return np.array([MISSING if v is None else float(v) for v in values], dtype=float)
+def _column(extract: Extract, records: list[Mapping[str, Any]]) -> np.ndarray:
+    return np.fromiter((MISSING if v is None else float(v) for v in map(extract, records)), float, len(records))
 
 
 def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> Scores:
     n, k = len(records), len(scoring.criteria)
-    raw_columns = [[c.extract(r) for r in records] for c in scoring.criteria]
+    raw = np.empty((n, k))
     normalised = np.empty((n, k))
-    for j, (c, column) in enumerate(zip(scoring.criteria, raw_columns)):
-        values = _floats(column)
+    for j, c in enumerate(scoring.criteria):
+        values = raw[:, j] = _column(c.extract, records)
         if c.normalise == "fixed":
             x = np.clip((values - c.low) / (c.high - c.low), 0.0, 1.0)
         elif c.normalise == "minmax":
@@ -303,21 +313,19 @@ def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]]) ->
             x = 1.0 - x
         x[np.isnan(values)] = c.missing
         normalised[:, j] = x
-    w = np.array([c.weight for c in scoring.criteria]) * 100.0
-    contributions = normalised * w
+    contributions = normalised * (np.array([c.weight for c in scoring.criteria]) * 100.0)
     total = np.zeros(n)
     for j in range(k):  # left to right, so a breakdown's contributions add up to the score exactly
         total = total + contributions[:, j]
-    raw = [list(row) for row in zip(*raw_columns)] if k else [[] for _ in records]
     return Scores(raw, normalised, contributions, total, [None] * n)
 
 
 def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> Scores:
     names = [name for name, _ in scoring.components]
-    raw_columns = [[extract(r) for r in records] for _, extract in scoring.components]
-    cols = {name: _floats(col) for name, col in zip(names, raw_columns)}
+    raw = np.stack([_column(extract, records) for _, extract in scoring.components], axis=1) if names else \
+        np.empty((len(records), 0))
+    cols = dict(zip(names, raw.T))
     n = len(records)
-    unscored: list[str | None] = [None] * n
     if scoring.method == "wsjf":
         size = cols["job_size"]
         parts = [np.nan_to_num(cols[c]) for c in ("business_value", "time_criticality", "risk_reduction")]
@@ -340,29 +348,32 @@ def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> S
     for j in range(contributions.shape[1]):
         total = total + contributions[:, j]
     total[bad] = MISSING
-    for i in np.nonzero(bad)[0]:
-        unscored[i] = reason
-    raw = [list(row) for row in zip(*raw_columns)]
+    unscored: list[str | None] = [reason if b else None for b in bad.tolist()]
     return Scores(raw, np.zeros((n, 0)), contributions, total, unscored)
 
 
 def ranking_order(scoring: CompiledScoring, scores: Scores, records: list[Mapping[str, Any]],
-                  ids: list[str | None]) -> list[int]:
+                  ids: list[str | None]) -> np.ndarray:
     """Indexes of the scored proposals, best first: score, declared tie-breaks, then id, then input order."""
-    def key(i: int) -> tuple:
-        parts: list[Any] = [-scores.total[i]]
-        for _label, source, descending in scoring.tie_breaks:
-            value = scores.normalised[i, source] if isinstance(source, int) else _number(source(records[i]))
-            parts.append(np.inf if value is None or value != value else (-value if descending else value))
-        parts += [ids[i] is None, ids[i] or "", i]
-        return tuple(parts)
-    scored = [i for i in range(len(records)) if scores.unscored[i] is None]
-    return sorted(scored, key=key)
+    scored = np.nonzero(~np.isnan(scores.total))[0]
+    keys: list[np.ndarray] = [scored]  # np.lexsort: the last key is the most significant
+    id_text = np.array([ids[i] or "" for i in scored], dtype=object)
+    keys.append(np.argsort(np.argsort(id_text, kind="stable"), kind="stable"))
+    keys.append(np.array([ids[i] is None for i in scored]))
+    for _label, source, descending in reversed(scoring.tie_breaks):
+        if isinstance(source, int):
+            values = scores.normalised[scored, source]
+        else:
+            values = np.array([_number(source(records[i])) for i in scored], dtype=float)
+        values = -values if descending else values
+        keys.append(np.where(np.isnan(values), np.inf, values))  # missing values break ties last
+    keys.append(-scores.total[scored])
+    return scored[np.lexsort(keys)]
 
 
-def _number(value: Any) -> float | None:
+def _number(value: Any) -> float:
     if value is None:
-        return None
+        return MISSING
     if isinstance(value, dt.date):
         return float(value.toordinal())
     return float(value)

@@ -9,6 +9,12 @@
     Then rule "ID" does not fire | it is routed to "APPROVER" | the reason of rule "ID" says "TEXT"
     Then the error names column "COLUMN"
 
+    Given proposals                                followed by a table: a header of field names, a row each
+    When they are ranked
+    Then the ranking is "A, B, C"                  (the ranked ids, best first)
+    Then "A" is ranked 1 | "A" is not ranked, as it is rejected | "A" is not ranked, as it is an error row
+    Then the score of "A" is 61.25 | "A" gets 20.5 from "criterion" | the alignment of "A" is 0.2234
+
 Every scenario runs on both back ends (durable_rules and the plain-Python reference).
 """
 import datetime as dt
@@ -48,6 +54,62 @@ def given_proposal(context, datatable):
     header, *rows = datatable
     assert [h.strip().lower() for h in header] == ["field", "value"], "the table needs columns | field | value |"
     context["proposal"] = {field: value for field, value in rows}
+
+
+@given("proposals")
+def given_proposals(context, datatable):
+    header, *rows = datatable
+    context["proposals"] = [{h.strip(): v for h, v in zip(header, row)} for row in rows]
+
+
+@when("they are ranked")
+def ranked(context, backend):
+    engine = Engine.load(context["policies"], today=context["today"], backend=backend)
+    context["engine"] = engine
+    context["ranking"] = engine.rank(context["proposals"])
+
+
+def _entry(context, ident):
+    found = [e for e in context["ranking"].entries if e.id == ident]
+    assert found, f"{ident!r} is not in the ranking"
+    return found[0]
+
+
+@then(parsers.parse('the ranking is "{ids}"'))
+def ranking_is(context, ids):
+    assert [e.id for e in context["ranking"].entries if e.rank is not None] == [i.strip() for i in ids.split(",")]
+
+
+@then(parsers.parse('"{ident}" is ranked {rank:d}'))
+def ranked_at(context, ident, rank):
+    assert _entry(context, ident).rank == rank
+
+
+@then(parsers.re(r'"(?P<ident>[^"]+)" is not ranked, as it is (?P<what>rejected|an error row)$'))
+def not_ranked(context, ident, what):
+    entry = _entry(context, ident)
+    assert entry.rank is None and entry.reason
+    assert entry.decision == ("reject" if what == "rejected" else "error")
+    ranked_positions = [i for i, e in enumerate(context["ranking"].entries) if e.rank is not None]
+    assert context["ranking"].entries.index(entry) > max(ranked_positions, default=-1)
+
+
+@then(parsers.parse('the score of "{ident}" is {value:g}'))
+def score_is(context, ident, value):
+    assert round(_entry(context, ident).score, 2) == value
+
+
+@then(parsers.parse('"{ident}" gets {value:g} from "{criterion}"'))
+def contribution_is(context, ident, value, criterion):
+    parts = {c.criterion: c.contribution for c in _entry(context, ident).breakdown}
+    assert round(parts[criterion], 2) == value, parts
+
+
+@then(parsers.parse('the alignment of "{ident}" is {value:g}'))
+def alignment_is(context, ident, value):
+    proposal = next(p for p in context["proposals"] if p.get("id") == ident)
+    record = context["engine"]._intake.decide_record(proposal)[1]
+    assert round(float(record["alignment"]), 4) == value
 
 
 @when("it is evaluated")

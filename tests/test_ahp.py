@@ -25,6 +25,23 @@ def test_saaty_2008_drinks_weights_and_consistency():
     assert abs(result.lambda_max - (7 + 6 * result.ci)) < 1e-12
 
 
+# Saaty, T. L. (1990), "How to make a decision: the analytic hierarchy process", European Journal of
+# Operational Research 48(1), pp. 9-26, Table 2 (and Saaty 2003, EJOR 145(1), Table 1): the eight criteria
+# for buying a house. Published: the priorities below, lambda_max 9.669, CI 0.238, CR 0.169.
+HOUSE = ["size", "transportation", "neighborhood", "age", "yard", "modern", "condition", "financing"]
+HOUSE_MATRIX = [[1, 5, 3, 7, 6, 6, "1/3", "1/4"], ["1/5", 1, "1/3", 5, 3, 3, "1/5", "1/7"],
+                ["1/3", 3, 1, 6, 3, 4, 6, "1/5"], ["1/7", "1/5", "1/6", 1, "1/3", "1/4", "1/7", "1/8"],
+                ["1/6", "1/3", "1/3", 3, 1, "1/2", "1/5", "1/6"], ["1/6", "1/3", "1/4", 4, 2, 1, "1/5", "1/6"],
+                [3, 5, "1/6", 7, 5, 5, 1, "1/2"], [4, 7, 5, 8, 6, 6, 2, 1]]
+
+
+def test_saaty_1990_house_criteria_lambda_ci_cr():
+    result = ahp.weights(HOUSE, ahp.matrix_from_rows(HOUSE, HOUSE_MATRIX))
+    assert [round(w, 3) for w in result.weights] == [0.173, 0.054, 0.188, 0.018, 0.031, 0.036, 0.167, 0.333]
+    assert (round(result.lambda_max, 3), round(result.ci, 3), round(result.cr, 3)) == (9.669, 0.238, 0.169)
+    assert not result.consistent  # Saaty uses it to show judgements that need revisiting
+
+
 # Saaty, T. L. (2005), Theory and Applications of the Analytic Network Process: choosing a city to live in
 # (a two-level hierarchy). Published synthesis: Bethesda 0.229, Boston 0.275, Pittsburgh 0.385, Santa Fe 0.111
 # (also asserted by PhilipGriffith/AHPy tests/test_ahp.py).

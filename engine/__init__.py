@@ -6,10 +6,12 @@ from engine.api import Engine, validate
 from engine.decision import Decision, Finding, RowError
 from engine.errors import Diagnostic, InputError, Location, PmoError, PolicyError
 from engine.io.readers import Row, read_proposals
+from engine.ranking import Contribution, RankEntry, Ranking
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Contribution",
     "Decision",
     "Diagnostic",
     "Engine",
@@ -18,6 +20,8 @@ __all__ = [
     "Location",
     "PmoError",
     "PolicyError",
+    "RankEntry",
+    "Ranking",
     "Row",
     "RowError",
     "__version__",

@@ -52,6 +52,7 @@ class Engine:
             raise ValueError(f"unknown back end {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.policy = policy
         self.backend = backend
+        self.warnings: list[Diagnostic] = []  # e.g. weights that were normalised, a CR above the limit
         self._intake = Intake(policy, make_backend(backend, policy))
 
     @classmethod
@@ -67,7 +68,9 @@ class Engine:
         policy = _compile(path, rules, today, sink)
         if policy is None or sink.errors:
             raise PolicyError(sink.errors or [Diagnostic("no_intake", "no intake policy")])
-        return cls(policy, backend)
+        engine = cls(policy, backend)
+        engine.warnings = [d for d in sink.items if d.severity == "warning"]
+        return engine
 
     @property
     def policy_hash(self) -> str:

@@ -8,8 +8,8 @@ from tests.conftest import TODAY
 
 def test_public_api_is_pinned():
     assert engine.__all__ == [
-        "Decision", "Diagnostic", "Engine", "Finding", "InputError", "Location", "PmoError", "PolicyError",
-        "Row", "RowError", "__version__", "read_proposals", "validate",
+        "Contribution", "Decision", "Diagnostic", "Engine", "Finding", "InputError", "Location", "PmoError",
+        "PolicyError", "RankEntry", "Ranking", "Row", "RowError", "__version__", "read_proposals", "validate",
     ]
 
 

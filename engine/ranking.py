@@ -2,16 +2,17 @@
 
 Proposals that pass intake (accept or review) are ranked by score. Rejected proposals, error
 rows and proposals without a score follow, with the reason, so nothing is silently dropped.
-The entries are light dataclasses (a ranking of 100,000 proposals has 700,000 breakdown lines);
-``to_json()`` gives plain data.
+The entries are light dataclasses whose breakdowns are made on first use; ``to_json()`` gives
+plain data.
 """
 from __future__ import annotations
 
 import gc
 import math
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -47,7 +48,9 @@ class RankEntry:
     decision: str  # the intake decision: accept, review, reject or error
     rank: int | None = None  # 1 is best; None for proposals that are not ranked
     score: float | None = None
-    breakdown: list[Contribution] = field(default_factory=list)
+    # The breakdown is made on first use from the ranking's score arrays: a ranking of 100,000 proposals
+    # does not build 700,000 objects nobody reads.
+    _breakdown: list[Contribution] | Callable[[], list[Contribution]] | None = field(default=None, repr=False)
     routes: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -56,6 +59,15 @@ class RankEntry:
     weight_change: WeightChange | None = None  # top N only; None when no single weight change drops it
     source: str | None = None
     row: int | None = None
+
+    @property
+    def breakdown(self) -> list[Contribution]:
+        """Per criterion: raw value, normalised score, weight and contribution (they add up to the score)."""
+        if self._breakdown is None:
+            return []
+        if callable(self._breakdown):
+            self._breakdown = self._breakdown()
+        return self._breakdown
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,7 +130,7 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
     entries: list[RankEntry] = []
     for n, i in enumerate(order.tolist(), 1):
         decision = candidates[i][0]
-        entry = _entry(decision, rank=n, score=totals[i], breakdown=breakdowns(i))
+        entry = _entry(decision, rank=n, score=totals[i], _breakdown=partial(breakdowns, i))
         if probability is not None:
             entry.top_probability = probability[n - 1]
             entry.weight_change = changes[n - 1] if n <= top else None
@@ -151,31 +163,31 @@ def _value(x: float) -> float | int | None:
 
 
 def _breakdowns(scoring: CompiledScoring, scores: Scores, records: list[Mapping[str, Any]]):
-    """A function giving proposal i's breakdown (built from plain lists: fast for large rankings)."""
-    raw = scores.raw.tolist()
-    parts = scores.contributions.tolist()
+    """A function giving proposal i's breakdown from the score arrays."""
+    raw, parts = scores.raw, scores.contributions
     if scoring.method == "weighted-sum":
-        normalised = scores.normalised.tolist()
+        normalised = scores.normalised
         criteria = [(j, c.id, c.weight, c.alignment_field) for j, c in enumerate(scoring.criteria)]
 
         def weighted(i: int) -> list[Contribution]:
-            r, x, p = raw[i], normalised[i], parts[i]
-            return [Contribution(cid, r[j] if r[j] == r[j] else None, x[j], weight, p[j],  # NaN: missing
+            r, x, p = raw[i].tolist(), normalised[i].tolist(), parts[i].tolist()
+            return [Contribution(cid, _value(r[j]), x[j], weight, p[j],
                                  getattr(records[i].get(align), "parts", None) if align else None)
                     for j, cid, weight, align in criteria]
         return weighted
     names = [name for name, _ in scoring.components]
     if scoring.method == "wsjf":  # each part of the cost of delay, over the job size
         def wsjf(i: int) -> list[Contribution]:
-            out = [Contribution(name, _value(raw[i][j]), contribution=parts[i][j]) for j, name in enumerate(names[:3])]
-            return out + [Contribution("job_size", _value(raw[i][3]))]
+            r, p = raw[i].tolist(), parts[i].tolist()
+            out = [Contribution(name, _value(r[j]), contribution=p[j]) for j, name in enumerate(names[:3])]
+            return out + [Contribution("job_size", _value(r[3]))]
         return wsjf
-    totals = scores.total.tolist()
 
     def single(i: int) -> list[Contribution]:
-        inputs = [Contribution(name, _value(raw[i][j])) for j, name in enumerate(names) if name != "formula"]
-        value = _value(raw[i][0]) if scoring.method == "formula" else None
-        return inputs + [Contribution(scoring.method, value, contribution=totals[i])]
+        r = raw[i].tolist()
+        inputs = [Contribution(name, _value(r[j])) for j, name in enumerate(names) if name != "formula"]
+        value = _value(r[0]) if scoring.method == "formula" else None
+        return inputs + [Contribution(scoring.method, value, contribution=float(scores.total[i]))]
     return single
 
 

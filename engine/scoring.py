@@ -11,11 +11,9 @@ Methods:
 """
 from __future__ import annotations
 
-import bisect
 import operator
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -26,6 +24,9 @@ from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import DATE, NUMBER, STRING, Field, Node
 from engine.expr.parse import ExprError, parse
+from engine.expr.vector import column as vector_column
+from engine.expr.vector import field_column
+from engine.expr.vector import vectorisable
 from engine.policy import weights as weighting
 from engine.policy.models import Bands, Criterion, Lookup, ScoringPolicy, Sensitivity
 
@@ -33,12 +34,15 @@ Extract = Callable[[Mapping[str, Any]], Any]
 MISSING = float("nan")
 
 
+Column = Callable[[list[Mapping[str, Any]], dict], np.ndarray]  # (records, column cache) -> floats, NaN: missing
+
+
 @dataclass
 class ScoredCriterion:
     id: str
     name: str
     weight: float
-    extract: Extract  # typed record -> raw value (None if missing)
+    column: Column  # typed records -> raw values (NaN if missing)
     normalise: str
     direction: str
     low: float | None
@@ -52,8 +56,8 @@ class ScoredCriterion:
 class CompiledScoring:
     method: str
     criteria: list[ScoredCriterion]
-    components: list[tuple[str, Extract]]  # wsjf, rice, formula
-    tie_breaks: list[tuple[str, Extract | int, bool]]  # (label, extractor or criterion index, descending)
+    components: list[tuple[str, Column]]  # wsjf, rice, formula
+    tie_breaks: list[tuple[str, Column | int, bool]]  # (label, column or criterion index, descending)
     top: int
     sensitivity: Sensitivity
     ahp: AhpResult | None = None
@@ -93,10 +97,10 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
         if spec is None:
             sink.add("missing_key", f"method {policy.method} needs a '{policy.method}' section", policy.loc("method"))
         elif isinstance(spec, str):
-            components.append(("formula", expr.extractor(spec, policy.loc("formula"), NUMBER)))
+            components.append(("formula", expr.column(spec, policy.loc("formula"), NUMBER)))
         else:
             for name in type(spec).model_fields:
-                components.append((name, expr.extractor(getattr(spec, name), spec.loc(name), NUMBER)))
+                components.append((name, expr.column(getattr(spec, name), spec.loc(name), NUMBER)))
         if policy.criteria:
             sink.extend([Diagnostic("unused_criteria", f"criteria are not used by method {policy.method}",
                                     policy.loc("criteria"), severity="warning")])
@@ -123,20 +127,21 @@ class _Expressions:
             return None
         return node
 
-    def extractor(self, text: str, at: Location, want: str) -> Extract:
-        return _extractor(self.node(text, at, want))
+    def column(self, text: str, at: Location, want: str) -> Column:
+        return _column_of(self.node(text, at, want))
 
 
-def _extractor(node: Node | None) -> Extract:
+def _column_of(node: Node | None) -> Column:
+    """Raw values of an expression for a list of records, as floats (NaN: null)."""
     if node is None:
-        return _nothing
-    if isinstance(node, Field):  # the common case, without the evaluator's dispatch
-        return operator.itemgetter(node.name)
-    return lambda record: evaluate(node, record)
+        return lambda records, cache: np.full(len(records), MISSING)
+    if vectorisable(node):
+        return lambda records, cache: vector_column(node, records, cache)
+    return lambda records, cache: _floats(map(lambda r: evaluate(node, r), records), len(records))
 
 
-def _nothing(record: Mapping[str, Any]) -> None:
-    return None
+def _floats(values, n: int) -> np.ndarray:
+    return np.fromiter((MISSING if v is None else float(v) for v in values), float, n)
 
 
 def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
@@ -156,22 +161,22 @@ def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
             sink.add("type_mismatch", f"'{crit.field}' is {expr.types[crit.field]}; a criterion needs a number",
                      crit.loc("field"), "use a lookup for text values")
             return None
-        extract = operator.itemgetter(crit.field)
+        column = expr.column(crit.field, crit.loc("field"), NUMBER)
         if crit.field in alignment_fields:
             low, high = 0.0, 1.0
     elif crit.formula is not None:
-        extract = expr.extractor(crit.formula, crit.loc("formula"), NUMBER)  # type: ignore[assignment]
+        column = expr.column(crit.formula, crit.loc("formula"), NUMBER)
     elif crit.bands is not None:
         found = _bands(crit.bands, expr, sink)
         if found is None:
             return None
-        extract, low, high = found
+        column, low, high = found
     else:
         assert crit.lookup is not None
         found = _lookup(crit.lookup, expr)
         if found is None:
             return None
-        extract, low, high = found
+        column, low, high = found
     if crit.scale is not None:
         low, high = float(crit.scale.min), float(crit.scale.max)
         if low >= high:
@@ -185,7 +190,7 @@ def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
         sink.add("bad_value", "direction: lower needs a normalisation (fixed or minmax)", crit.loc("direction"))
         return None
     where = crit.loc("id")
-    return ScoredCriterion(crit.id, crit.name or crit.id, 0.0, extract, crit.normalise, crit.direction, low, high,
+    return ScoredCriterion(crit.id, crit.name or crit.id, 0.0, column, crit.normalise, crit.direction, low, high,
                            float(crit.missing), f"{where.file}:{where.line}",
                            crit.field if crit.field in alignment_fields else None)
 
@@ -216,20 +221,18 @@ def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink):
             [f"from {ranges[-1].below}"] if ranges[-1].below is not None else [])
         sink.extend([Diagnostic("band_open_end", f"values {' and '.join(edges)} fall in no range and score as "
                                 "missing", bands.loc("ranges"), severity="warning")])
-    starts = [float(r.from_) if r.from_ is not None else -np.inf for r in ranges]
-    ends = [float(r.below) if r.below is not None else np.inf for r in ranges]
-    points = [r.points for r in ranges]
+    starts = np.array([float(r.from_) if r.from_ is not None else -np.inf for r in ranges])
+    ends = np.array([float(r.below) if r.below is not None else np.inf for r in ranges])
+    points = np.array([float(r.points) for r in ranges])
+    values_of = _column_of(node)
 
-    value_of = _extractor(node)
+    def column(records: list[Mapping[str, Any]], cache: dict) -> np.ndarray:
+        values = values_of(records, cache)
+        k = np.clip(np.searchsorted(starts, values, side="right") - 1, 0, len(ranges) - 1)
+        inside = (values >= starts[k]) & (values < ends[k])  # NaN (missing) is inside nothing
+        return np.where(inside, points[k], MISSING)
 
-    def extract(record: Mapping[str, Any]) -> Decimal | None:
-        value = value_of(record)
-        if value is None:
-            return None
-        k = bisect.bisect_right(starts, float(value)) - 1
-        return points[k] if k >= 0 and float(value) < ends[k] else None
-
-    return extract, float(min(points)), float(max(points))
+    return column, float(points.min()), float(points.max())
 
 
 def _span(r) -> str:
@@ -240,17 +243,29 @@ def _lookup(lookup: Lookup, expr: _Expressions):
     node = expr.node(lookup.of, lookup.loc("of"), STRING)
     if node is None:
         return None
-    table = {k.lower(): v for k, v in lookup.table.items()}
-    default = lookup.default
+    table = {k.lower(): float(v) for k, v in lookup.table.items()}
+    default = MISSING if lookup.default is None else float(lookup.default)
+    text_of = _extractor(node)
 
-    value_of = _extractor(node)
+    def column(records: list[Mapping[str, Any]], cache: dict) -> np.ndarray:
+        return np.fromiter((MISSING if (t := text_of(r)) is None else table.get(t.lower(), default)
+                            for r in records), float, len(records))
 
-    def extract(record: Mapping[str, Any]) -> Decimal | None:
-        value = value_of(record)
-        return None if value is None else table.get(value.lower(), default)
+    values = list(table.values()) + ([default] if lookup.default is not None else [])
+    return column, min(values), max(values)
 
-    values = [float(v) for v in table.values()] + ([float(default)] if default is not None else [])
-    return extract, min(values), max(values)
+
+def _tie_column(name: str, kind: str) -> Column:
+    if kind == NUMBER:
+        return lambda records, cache: field_column(name, records, cache)
+    get = operator.itemgetter(name)
+    return lambda records, cache: np.array([_number(get(r)) for r in records], dtype=float)
+
+
+def _extractor(node: Node) -> Extract:
+    if isinstance(node, Field):  # the common case, without the evaluator's dispatch
+        return operator.itemgetter(node.name)
+    return lambda record: evaluate(node, record)
 
 
 def _tie_breaks(policy: ScoringPolicy, criteria: list[ScoredCriterion], expr: _Expressions, sink: DiagnosticSink):
@@ -261,8 +276,7 @@ def _tie_breaks(policy: ScoringPolicy, criteria: list[ScoredCriterion], expr: _E
         if tie.by in index:
             out.append((tie.by, index[tie.by], descending))
         elif tie.by in expr.types and expr.types[tie.by] in (NUMBER, DATE):
-            name = tie.by
-            out.append((tie.by, lambda record: record.get(name), descending))
+            out.append((tie.by, _tie_column(tie.by, expr.types[tie.by]), descending))
         else:
             hint = did_you_mean(tie.by, list(index) + list(expr.types))
             what = "text cannot break ties" if tie.by in expr.types else "not a criterion or a field"
@@ -283,24 +297,22 @@ class Scores:
     contributions: np.ndarray
     total: np.ndarray
     unscored: list[str | None]  # why a proposal has no score
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # numeric fields as floats, for tie-breaks
 
 
 def score(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> Scores:
+    cache: dict[str, np.ndarray] = {}  # numeric fields, converted to floats once
     if scoring.method == "weighted-sum":
-        return _weighted_sum(scoring, records)
-    return _components(scoring, records)
+        return _weighted_sum(scoring, records, cache)
+    return _components(scoring, records, cache)
 
 
-def _column(extract: Extract, records: list[Mapping[str, Any]]) -> np.ndarray:
-    return np.fromiter((MISSING if v is None else float(v) for v in map(extract, records)), float, len(records))
-
-
-def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> Scores:
+def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]], cache: dict) -> Scores:
     n, k = len(records), len(scoring.criteria)
     raw = np.empty((n, k))
     normalised = np.empty((n, k))
     for j, c in enumerate(scoring.criteria):
-        values = raw[:, j] = _column(c.extract, records)
+        values = raw[:, j] = c.column(records, cache)
         if c.normalise == "fixed":
             x = np.clip((values - c.low) / (c.high - c.low), 0.0, 1.0)
         elif c.normalise == "minmax":
@@ -317,12 +329,12 @@ def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]]) ->
     total = np.zeros(n)
     for j in range(k):  # left to right, so a breakdown's contributions add up to the score exactly
         total = total + contributions[:, j]
-    return Scores(raw, normalised, contributions, total, [None] * n)
+    return Scores(raw, normalised, contributions, total, [None] * n, cache)
 
 
-def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> Scores:
+def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]], cache: dict) -> Scores:
     names = [name for name, _ in scoring.components]
-    raw = np.stack([_column(extract, records) for _, extract in scoring.components], axis=1) if names else \
+    raw = np.stack([column(records, cache) for _, column in scoring.components], axis=1) if names else \
         np.empty((len(records), 0))
     cols = dict(zip(names, raw.T))
     n = len(records)
@@ -349,7 +361,7 @@ def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> S
         total = total + contributions[:, j]
     total[bad] = MISSING
     unscored: list[str | None] = [reason if b else None for b in bad.tolist()]
-    return Scores(raw, np.zeros((n, 0)), contributions, total, unscored)
+    return Scores(raw, np.zeros((n, 0)), contributions, total, unscored, cache)
 
 
 def ranking_order(scoring: CompiledScoring, scores: Scores, records: list[Mapping[str, Any]],
@@ -357,14 +369,16 @@ def ranking_order(scoring: CompiledScoring, scores: Scores, records: list[Mappin
     """Indexes of the scored proposals, best first: score, declared tie-breaks, then id, then input order."""
     scored = np.nonzero(~np.isnan(scores.total))[0]
     keys: list[np.ndarray] = [scored]  # np.lexsort: the last key is the most significant
-    id_text = np.array([ids[i] or "" for i in scored], dtype=object)
-    keys.append(np.argsort(np.argsort(id_text, kind="stable"), kind="stable"))
-    keys.append(np.array([ids[i] is None for i in scored]))
+    by_id = sorted(range(len(scored)), key=lambda k: ids[scored[k]] or "")
+    id_rank = np.empty(len(scored), dtype=np.int64)
+    id_rank[by_id] = np.arange(len(scored))
+    keys.append(id_rank)
+    keys.append(np.array([ids[i] is None for i in scored], dtype=bool))
     for _label, source, descending in reversed(scoring.tie_breaks):
         if isinstance(source, int):
             values = scores.normalised[scored, source]
         else:
-            values = np.array([_number(source(records[i])) for i in scored], dtype=float)
+            values = source(records, scores.columns)[scored]
         values = -values if descending else values
         keys.append(np.where(np.isnan(values), np.inf, values))  # missing values break ties last
     keys.append(-scores.total[scored])

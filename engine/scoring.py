@@ -11,8 +11,8 @@ Methods:
 """
 from __future__ import annotations
 
-import operator
 import datetime as dt
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -25,15 +25,12 @@ from engine.expr.evaluate import evaluate
 from engine.expr.nodes import DATE, NUMBER, STRING, Field, Node
 from engine.expr.parse import ExprError, parse
 from engine.expr.vector import column as vector_column
-from engine.expr.vector import field_column
-from engine.expr.vector import vectorisable
+from engine.expr.vector import field_column, vectorisable
 from engine.policy import weights as weighting
 from engine.policy.models import Bands, Criterion, Lookup, ScoringPolicy, Sensitivity
 
-Extract = Callable[[Mapping[str, Any]], Any]
+Extract = Callable[[Mapping[str, Any]], Any]  # one typed record -> a value
 MISSING = float("nan")
-
-
 Column = Callable[[list[Mapping[str, Any]], dict], np.ndarray]  # (records, column cache) -> floats, NaN: missing
 
 
@@ -61,7 +58,6 @@ class CompiledScoring:
     top: int
     sensitivity: Sensitivity
     ahp: AhpResult | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -75,7 +71,7 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
     before = len(sink.errors)
     expr = _Expressions(types, today, sink)
     criteria: list[ScoredCriterion] = []
-    components: list[tuple[str, Extract]] = []
+    components: list[tuple[str, Column]] = []
     resolved = None
     if policy.method == "weighted-sum":
         if not policy.criteria:

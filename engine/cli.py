@@ -22,6 +22,7 @@ from engine import __version__
 from engine.api import Engine, validate
 from engine.errors import PmoError
 from engine.io.readers import read_proposals
+from engine.gcpause import no_gc_pauses
 from engine.io.writers import FORMATS, RANKING_FORMATS, write_decisions, write_ranking
 
 EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -147,9 +148,11 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
     if args.command is None:
         parser.print_help(stdout)
         return EXIT_USAGE
+    command = {"evaluate": _evaluate, "rank": _rank, "weights": _weights, "validate": _validate, "expr": _expr,
+               "schema": _schema}[args.command]
     try:
-        return {"evaluate": _evaluate, "rank": _rank, "weights": _weights, "validate": _validate, "expr": _expr,
-                "schema": _schema}[args.command](args, stdout, stderr)
+        with no_gc_pauses():  # a batch holds every row; the cyclic collector would rescan them all, often
+            return command(args, stdout, stderr)
     except PmoError as exc:
         for diagnostic in exc.diagnostics:
             print(diagnostic, file=stderr)

@@ -7,9 +7,7 @@ plain data.
 """
 from __future__ import annotations
 
-import gc
 import math
-from contextlib import contextmanager
 from functools import partial
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping
@@ -17,6 +15,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from engine.decision import Decision, Finding, RowError
+from engine.gcpause import no_gc_pauses
 from engine.scoring import CompiledScoring, Scores, ranking_order, score
 from engine.sensitivity import top_probability, weight_changes
 
@@ -92,27 +91,15 @@ class Ranking:
     entries: list[RankEntry]
 
     def to_json(self) -> dict[str, Any]:
+        with no_gc_pauses():
+            entries = [e.to_json() for e in self.entries]
         return {"method": self.method, "weights": self.weights, "top": self.top, "policy_hash": self.policy_hash,
-                "as_of": self.as_of, "sensitivity": self.sensitivity, "entries": [e.to_json() for e in self.entries]}
-
-
-@contextmanager
-def _no_gc_pauses():
-    """Building a large ranking allocates millions of small objects while the decided proposals are alive;
-    the cyclic collector would walk them all again and again (3x the time at 100,000). Nothing here makes
-    cycles, so pause it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+                "as_of": self.as_of, "sensitivity": self.sensitivity, "entries": entries}
 
 
 def build_ranking(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, Any] | None]],
                   policy_hash: str, as_of: str, top: int | None = None, sensitivity: bool = False) -> Ranking:
-    with _no_gc_pauses():
+    with no_gc_pauses():
         return _build(scoring, decided, policy_hash, as_of, top or scoring.top, sensitivity)
 
 

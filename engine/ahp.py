@@ -20,7 +20,12 @@ RECIPROCAL_TOLERANCE = 0.01  # "1/3" written as 0.33 is still the reciprocal of 
 
 
 class AhpError(ValueError):
-    """A comparison matrix that cannot be used; the message says which entry and why."""
+    """A comparison matrix that cannot be used; the message says which entry and why.
+    ``where`` is the entry's path, ("matrix", row, column) or ("judgements", a, b), when there is one."""
+
+    def __init__(self, message: str, where: tuple = ()):
+        super().__init__(message)
+        self.where = where
 
 
 @dataclass(frozen=True)
@@ -50,44 +55,65 @@ def judgement(value: Any) -> float:
     except (ValueError, ZeroDivisionError, TypeError):
         raise AhpError(f"{value!r} is not a comparison value; write a number such as 3 or 1/3") from None
     if not np.isfinite(number) or number <= 0:
-        raise AhpError(f"{value!r} is not a comparison value; it must be positive")
+        raise AhpError(f"{value!r} is not a comparison value; it must be a finite positive number")
     return number
 
 
 def matrix_from_rows(items: Sequence[str], rows: Sequence[Sequence[Any]]) -> np.ndarray:
     """A full matrix in the order of ``items``; the diagonal must be 1 and a[j][i] == 1 / a[i][j]."""
+    _distinct(items)
     n = len(items)
-    if len(rows) != n or any(len(r) != n for r in rows):
-        raise AhpError(f"the matrix must be {n} x {n}, one row and one column per item ({', '.join(items)})")
-    a = np.array([[judgement(v) for v in row] for row in rows], dtype=float)
+    if len(rows) != n or any(not isinstance(r, (list, tuple)) or len(r) != n for r in rows):
+        raise AhpError(f"the matrix must be {n} x {n}, one row and one column per item ({', '.join(items)})",
+                       ("matrix",))
+    a = np.empty((n, n))
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            try:
+                a[i, j] = judgement(value)
+            except AhpError as exc:
+                raise AhpError(f"row {i + 1}, column {j + 1} ({items[i]} vs {items[j]}): {exc}",
+                               ("matrix", i, j)) from None
     for i in range(n):
         if abs(a[i, i] - 1) > 1e-9:
-            raise AhpError(f"row {i + 1} ({items[i]}): the diagonal must be 1, not {a[i, i]:g}")
+            raise AhpError(f"row {i + 1} ({items[i]}): the diagonal must be 1, not {a[i, i]:g}", ("matrix", i, i))
         for j in range(i + 1, n):
             if abs(a[i, j] * a[j, i] - 1) > RECIPROCAL_TOLERANCE:
                 raise AhpError(f"{items[i]} vs {items[j]} is {a[i, j]:g} but {items[j]} vs {items[i]} is "
-                               f"{a[j, i]:g}; it must be its reciprocal {1 / a[i, j]:.4g}")
+                               f"{a[j, i]:g}; it must be its reciprocal {1 / a[i, j]:.4g}", ("matrix", j, i))
     return a
+
+
+def _distinct(items: Sequence[str]) -> None:
+    repeated = sorted({i for i in items if list(items).count(i) > 1})
+    if repeated:
+        raise AhpError(f"'{repeated[0]}' is listed twice; each item is compared once")
 
 
 def matrix_from_judgements(items: Sequence[str], judgements: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
     """A matrix from ``{a: {b: value}}`` ("a is value times as important as b"); reciprocals are filled in."""
+    _distinct(items)
     index = {item: k for k, item in enumerate(items)}
     n = len(items)
     a = np.full((n, n), np.nan)
     np.fill_diagonal(a, 1.0)
     for first, row in judgements.items():
         if first not in index:
-            raise AhpError(f"'{first}' is not one of the items compared ({', '.join(items)})")
+            raise AhpError(f"'{first}' is not one of the items compared ({', '.join(items)})", ("judgements", first))
         for second, value in row.items():
             if second not in index:
-                raise AhpError(f"'{second}' is not one of the items compared ({', '.join(items)})")
+                raise AhpError(f"'{second}' is not one of the items compared ({', '.join(items)})",
+                               ("judgements", first, second))
             i, j = index[first], index[second]
             if i == j:
-                raise AhpError(f"'{first}' is compared with itself")
-            v = judgement(value)
+                raise AhpError(f"'{first}' is compared with itself", ("judgements", first, second))
+            try:
+                v = judgement(value)
+            except AhpError as exc:
+                raise AhpError(f"{first} vs {second}: {exc}", ("judgements", first, second)) from None
             if not np.isnan(a[i, j]) and abs(a[i, j] * (1 / v) - 1) > RECIPROCAL_TOLERANCE:
-                raise AhpError(f"{first} vs {second} is given twice, as {a[i, j]:g} and {v:g}")
+                raise AhpError(f"{first} vs {second} is given twice, as {a[i, j]:g} and {v:g}",
+                               ("judgements", first, second))
             a[i, j], a[j, i] = v, 1 / v
     missing = [(items[i], items[j]) for i in range(n) for j in range(i + 1, n) if np.isnan(a[i, j])]
     if missing:

@@ -121,7 +121,10 @@ class Engine:
             raise PmoError([Diagnostic("no_scoring", "this policy set has no scoring policy",
                                        hint="add a file with 'kind: scoring'")])
         decided = [self._decide_record(item, number) for number, item in enumerate(proposals, 1)]
-        return build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top, sensitivity)
+        ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
+                                sensitivity)
+        ranking.warnings = [str(w) for w in self.warnings]
+        return ranking
 
     def _decide_record(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Decision, dict | None]:
         if isinstance(item, Row):

@@ -173,6 +173,7 @@ def _evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
+    _warn(engine, stderr)
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
     inputs = [read_proposals(path) for path in args.files]
     try:
@@ -196,6 +197,11 @@ def _evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
     return EXIT_OK
 
 
+def _warn(engine: Engine, stderr: IO[str]) -> None:
+    for warning in engine.warnings:
+        print(warning, file=stderr)
+
+
 def _rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
@@ -205,6 +211,7 @@ def _rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print("pmo: error: --top must be at least 1", file=stderr)
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)
+    _warn(engine, stderr)
     inputs = [read_proposals(path) for path in args.files]
     ranking = engine.rank((row for rows in inputs for row in rows), top=args.top, sensitivity=args.sensitivity)
     try:
@@ -274,7 +281,8 @@ def _validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
     if args.format == "text":
         engine = Engine.load(folder, rules=args.rules, today=args.today, backend="reference")
         where = folder or "reference policies"
-        print(f"{where}: OK, {len(engine.rule_ids)} rules, policy hash {engine.policy_hash}", file=stdout)
+        print(f"{where}: OK, {len(engine.policy.files)} files, {len(engine.rule_ids)} rules, policy hash "
+              f"{engine.policy_hash}", file=stdout)
     return EXIT_OK
 
 

@@ -100,7 +100,7 @@ def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None,
             sink.add("schema", f"'values' only applies to enum fields, and '{name}' is {spec.type}", spec.loc("values"))
         types[name] = field_type(spec)
         if spec.type == "alignment" and strategy is None:
-            sink.add("missing_strategy", f"alignment field '{name}' needs a strategy policy", spec.loc("type"),
+            sink.add("missing_strategy", f"alignment field '{name}' needs a usable strategy policy", spec.loc("type"),
                      "add a file with 'kind: strategy' listing the objectives")
             continue
         if spec.default is not None:

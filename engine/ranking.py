@@ -89,12 +89,13 @@ class Ranking:
     as_of: str | None
     sensitivity: dict[str, Any] | None  # perturbation, samples and seed, when computed
     entries: list[RankEntry]
+    warnings: list[str] = field(default_factory=list)  # policy warnings, e.g. weights that were normalised
 
     def to_json(self) -> dict[str, Any]:
         with no_gc_pauses():
             entries = [e.to_json() for e in self.entries]
         return {"method": self.method, "weights": self.weights, "top": self.top, "policy_hash": self.policy_hash,
-                "as_of": self.as_of, "sensitivity": self.sensitivity, "entries": entries}
+                "as_of": self.as_of, "sensitivity": self.sensitivity, "warnings": self.warnings, "entries": entries}
 
 
 def build_ranking(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, Any] | None]],

@@ -100,7 +100,7 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
         if policy.criteria:
             sink.extend([Diagnostic("unused_criteria", f"criteria are not used by method {policy.method}",
                                     policy.loc("criteria"), severity="warning")])
-    tie_breaks = _tie_breaks(policy, criteria, expr, sink)
+    tie_breaks = _tie_breaks(policy, criteria, {c.id for c in policy.criteria}, expr, sink)
     if len(sink.errors) > before:
         return None
     return CompiledScoring(policy.method, criteria, components, tie_breaks, policy.top, policy.sensitivity,
@@ -264,17 +264,20 @@ def _extractor(node: Node) -> Extract:
     return lambda record: evaluate(node, record)
 
 
-def _tie_breaks(policy: ScoringPolicy, criteria: list[ScoredCriterion], expr: _Expressions, sink: DiagnosticSink):
-    out: list[tuple[str, Extract | int, bool]] = []
+def _tie_breaks(policy: ScoringPolicy, criteria: list[ScoredCriterion], declared: set[str], expr: _Expressions,
+                sink: DiagnosticSink):
+    out: list[tuple[str, Column | int, bool]] = []
     index = {c.id: i for i, c in enumerate(criteria)}
     for tie in policy.tie_breaks:
         descending = tie.order == "desc"
         if tie.by in index:
             out.append((tie.by, index[tie.by], descending))
+        elif tie.by in declared:
+            continue  # the criterion has errors of its own, already reported
         elif tie.by in expr.types and expr.types[tie.by] in (NUMBER, DATE):
             out.append((tie.by, _tie_column(tie.by, expr.types[tie.by]), descending))
         else:
-            hint = did_you_mean(tie.by, list(index) + list(expr.types))
+            hint = did_you_mean(tie.by, list(declared) + list(expr.types))
             what = "text cannot break ties" if tie.by in expr.types else "not a criterion or a field"
             sink.add("bad_tie_break", f"tie-break '{tie.by}': {what}", tie.loc("by"), hint or
                      "use a criterion id, or a number or date field")

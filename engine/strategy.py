@@ -38,8 +38,11 @@ class CompiledStrategy:
         stated = _statement(value)
         parts: dict[str, float] = {}
         total = Decimal(0)
+        canonical = {o.lower(): o for o in self.weights.values}
         for objective, level in stated.items():
-            key = objective.strip()
+            key = canonical.get(str(objective).strip().lower(), str(objective).strip())
+            if key in parts:
+                raise ValueProblem(f"objective '{key}' is named twice")
             if key not in self.weights.values:
                 hint = did_you_mean(key, self.weights.values)
                 raise ValueProblem(f"'{key}' is not a strategic objective" + (f"; {hint}" if hint else "")

@@ -102,6 +102,14 @@ def test_bad_matrices_are_refused_clearly(rows, message):
         ahp.matrix_from_rows(items, rows)
 
 
+def test_repeated_items_and_bad_cells_are_named():
+    with pytest.raises(ahp.AhpError, match="'a' is listed twice"):
+        ahp.matrix_from_rows(["a", "a"], [[1, 2], ["1/2", 1]])
+    with pytest.raises(ahp.AhpError, match=r"row 1, column 2 \(a vs b\): inf is not .* finite positive") as info:
+        ahp.matrix_from_rows(["a", "b"], [[1, float("inf")], [1, 1]])
+    assert info.value.where == ("matrix", 0, 1)
+
+
 def test_missing_and_contradicting_judgements():
     with pytest.raises(ahp.AhpError, match="1 comparison\\(s\\) missing: b vs c"):
         ahp.matrix_from_judgements(["a", "b", "c"], {"a": {"b": 2, "c": 3}})

@@ -267,3 +267,47 @@ def test_rank_reads_rows_from_files(engines):
     ranking = engines["rete"].rank(read_proposals(ROOT / "examples" / "messy_proposals.csv"))
     assert len(ranking.entries) == 7
     assert [e.decision for e in ranking.entries if e.rank is None].count("error") == 4
+
+
+def test_comparison_errors_point_at_the_cell_and_list_every_conflict(write_policy):
+    root = write_policy({"intake.yaml": INTAKE, "scoring.yaml": """kind: scoring
+comparisons:
+  matrix:
+    - [1, 3]
+    - [3, 1]
+criteria:
+  - {id: a, field: value, scale: {min: 0, max: 1}}
+  - {id: b, field: cost, scale: {min: 0, max: 1}}
+tie_breaks:
+  - {by: a}
+"""})
+    found = [(d.code, d.location.line, d.location.column) for d in validate(root, today=TODAY)]
+    assert found == [("bad_comparisons", 5, 8)]  # the cell that is not the reciprocal; no follow-on errors
+    both = write_policy({"intake.yaml": INTAKE, "scoring.yaml": """kind: scoring
+comparisons: {judgements: {a: {b: 2}}}
+criteria:
+  - {id: a, field: value, scale: {min: 0, max: 1}, weight: 1}
+  - {id: b, field: cost, scale: {min: 0, max: 1}, weight: 1}
+"""}, "both")
+    assert [d.code for d in validate(both, today=TODAY)] == ["conflicting_weights"] * 2
+
+
+def test_pmo_rank_shows_policy_warnings(write_policy, capsys):
+    root = write_policy({"intake.yaml": INTAKE, "scoring.yaml": """kind: scoring
+criteria:
+  - {id: a, field: value, scale: {min: 0, max: 1}, weight: 3}
+"""})
+    proposals = root.parent / "p.json"
+    proposals.write_text('[{"id": "A", "value": 1}]')
+    assert main(["rank", str(proposals), "--policies", str(root), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert "warning[weights_normalised]" in captured.err
+    assert json.loads(captured.out)["warnings"][0].endswith("they are divided by 3")
+
+
+def test_alignment_objectives_ignore_case_but_not_repetition(engines):
+    engine = engines["reference"]
+    ok = engine._intake.decide_record({"id": "A", "title": "t", "alignment": "NET-ZERO:Strong"})[1]
+    assert ok is not None and float(ok["alignment"]) > 0
+    twice = engine.evaluate({"id": "B", "title": "t", "alignment": "net-zero:strong;Net-Zero:low"})
+    assert twice.decision == "error" and "named twice" in twice.errors[0].message

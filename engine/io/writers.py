@@ -129,7 +129,7 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
         if sens:
             change = (f"{e.weight_change.criterion} {e.weight_change.weight:.2f}→{e.weight_change.new_weight:.2f}"
                       if e.weight_change else ("no single weight" if e.rank <= ranking.top else ""))
-            line += f"  {e.top_probability:>10.0%}  {_clip(change, 34):<34}"
+            line += f"  {e.top_probability:>10.1%}  {_clip(change, 34):<34}"
         main = sorted((c for c in e.breakdown if c.contribution), key=lambda c: -abs(c.contribution or 0))[:3]
         line += "  " + ", ".join(f"{c.criterion} {c.contribution:.1f}" for c in main)
         out.write(line + "\n")
@@ -139,7 +139,7 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
     if others:
         out.write("─" * width + "\nNot ranked:\n")
         for e in others:
-            out.write(f"{'':>4}  {_clip(e.id or '-', 14):<14} {e.decision.upper():<8} {_clip(e.reason or '', 120)}\n")
+            out.write(f"{'':>4}  {_clip(e.id or '-', 14):<14} {e.decision.upper():<8} {_clip(e.reason or '', 240)}\n")
     out.write("─" * width + "\n")
     weights = ", ".join(f"{k} {v:.2f}" for k, v in ranking.weights.items())
     out.write(f"{len(ranked)} ranked, {len(others)} not ranked   method {ranking.method}"

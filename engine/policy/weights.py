@@ -29,9 +29,10 @@ def resolve(items: Sequence[Weighted], comparisons: Comparisons | None, what: st
     ids = [item.id for item in items]
     if comparisons is not None:
         stated = [item for item in items if item.weight is not None]
+        for item in stated:
+            sink.add("conflicting_weights", f"{what} '{item.id}' has a weight, but comparisons give the weights",
+                     item.where, "remove the weights, or the comparisons")
         if stated:
-            sink.add("conflicting_weights", f"{what} '{stated[0].id}' has a weight, but comparisons give the weights",
-                     stated[0].where, "remove the weights, or the comparisons")
             return None
         return _from_comparisons(ids, comparisons, what, sink)
     missing = [item for item in items if item.weight is None]
@@ -64,7 +65,7 @@ def _from_comparisons(ids: list[str], comparisons: Comparisons, what: str, sink:
             matrix = ahp.matrix_from_judgements(ids, comparisons.judgements or {})
         result = ahp.weights(ids, matrix, comparisons.method)
     except ahp.AhpError as exc:
-        sink.add("bad_comparisons", f"{what} comparisons: {exc}", where)
+        sink.add("bad_comparisons", f"{what} comparisons: {exc}", comparisons.loc(*exc.where) if exc.where else where)
         return None
     if result.cr > float(comparisons.max_cr):
         message = (f"{what} comparisons are inconsistent: CR = {result.cr:.3f} is above {comparisons.max_cr} "

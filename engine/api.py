@@ -17,6 +17,9 @@ from engine.errors import Diagnostic, DiagnosticSink, PmoError, PolicyError
 from engine.intake import Intake
 from engine.io.readers import Row, read_proposals
 from engine.policy.loader import load_policy_set
+from engine.portfolio.conflicts import ConflictReport, find_conflicts
+from engine.portfolio.model import Portfolio, portfolio_from, read_portfolio
+from engine.portfolio.schedule import Impact, Schedule, impact, schedule
 from engine.ranking import Ranking, build_ranking
 from engine.resources import reference_policies, reference_rules
 
@@ -140,7 +143,31 @@ class Engine:
         except Exception:  # noqa: BLE001 - as in evaluate(): one bad proposal never stops a batch
             return self.evaluate(item, row=row, source=source), None
 
+    def conflicts(self, portfolio: Portfolio | PathLike | Mapping[str, Any]) -> ConflictReport:
+        """Every conflict in a portfolio: cycles, unknown references, broken prerequisites, priority
+        inversions, schedule violations, exclusions and inclusions, over-allocation, budget over-runs."""
+        return find_conflicts(_portfolio(portfolio), self.policy.portfolio)
+
+    def schedule(self, portfolio: Portfolio | PathLike | Mapping[str, Any]) -> Schedule:
+        """Critical path method on the projects that go ahead. Raises InputError on cycles or missing durations."""
+        return schedule(_portfolio(portfolio), self.policy.portfolio)
+
+    def impact(self, portfolio: Portfolio | PathLike | Mapping[str, Any], *, cancel: str | None = None,
+               delay: tuple[str, float] | None = None) -> Impact:
+        """What cancelling a project (its transitive dependents) or delaying it (the slip downstream) does."""
+        if (cancel is None) == (delay is None):
+            raise ValueError("give either cancel=ID or delay=(ID, amount)")
+        return impact(_portfolio(portfolio), self.policy.portfolio, cancel=cancel, delay=delay)
+
     def evaluate_files(self, paths: Iterable[PathLike]) -> Iterator[Decision]:
         """Decide every proposal in each file (CSV, JSON, JSONL, YAML). Raises InputError for an unreadable file."""
         for path in paths:
             yield from self.evaluate_many(read_proposals(path))
+
+
+def _portfolio(value: Portfolio | PathLike | Mapping[str, Any]) -> Portfolio:
+    if isinstance(value, Portfolio):
+        return value
+    if isinstance(value, (str, Path)):
+        return read_portfolio(value)
+    return portfolio_from(value)

@@ -20,8 +20,9 @@ import yaml
 
 from engine import __version__
 from engine.api import Engine, validate
-from engine.errors import PmoError
+from engine.errors import Diagnostic, PmoError
 from engine.io.readers import read_proposals
+from engine.portfolio.model import read_portfolio
 from engine.gcpause import no_gc_pauses
 from engine.io.writers import FORMATS, RANKING_FORMATS, write_decisions, write_ranking
 
@@ -36,6 +37,8 @@ examples:
   pmo evaluate examples/proposals.csv                 decide with the built-in reference policies
   pmo evaluate intake.csv --policies my-policies/ --format json --out decisions.json
   pmo rank examples/proposals.csv --sensitivity       score and rank; how stable is the top 10?
+  pmo conflicts examples/portfolio.yaml               cycles, broken prerequisites, over-allocation, ...
+  pmo schedule examples/portfolio.yaml                critical path, floats, delivery order
   pmo validate my-policies/                           check policy files, print file:line:col errors
   pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
   pmo schema --out policy.schema.json                 JSON Schema for editor completion
@@ -104,6 +107,34 @@ def build_parser() -> argparse.ArgumentParser:
                     help="principal eigenvector (default) or row geometric mean")
     wt.add_argument("--format", choices=("json", "table"), default="json")
 
+    pf_help = "portfolio file (.yaml, .json or .csv): projects with durations, dates, budget, demand and relations"
+    cf = sub.add_parser("conflicts", parents=[policy_args], help="find every conflict in a portfolio",
+                        description="Dependency cycles, references to unknown projects, approved projects whose "
+                        "prerequisite is rejected or unfunded, priority inversions, schedule violations, exclusions "
+                        "and inclusions broken, resources over capacity and budget over-runs by period. Capacity, "
+                        "budget and tolerances come from the portfolio policy (kind: portfolio).",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cf.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
+    cf.add_argument("--format", choices=("table", "json"), default="table")
+    sd = sub.add_parser("schedule", parents=[policy_args], help="critical path, floats and delivery order",
+                        description="Critical path method on the projects that go ahead: earliest and latest start "
+                        "and finish, total float, the critical path(s), the portfolio duration and a delivery order.")
+    sd.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
+    sd.add_argument("--format", choices=("table", "json"), default="table")
+    im = sub.add_parser("impact", parents=[policy_args], help="what cancelling or delaying a project does",
+                        description="--cancel ID: every project that depends on it, directly or not. --delay ID=N: "
+                        "how far each dependent's finish slips (float absorbs some) and the new portfolio duration.")
+    im.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
+    what = im.add_mutually_exclusive_group(required=True)
+    what.add_argument("--cancel", metavar="ID")
+    what.add_argument("--delay", metavar="ID=N", help="delay the project's finish by N duration units")
+    im.add_argument("--format", choices=("table", "json"), default="table")
+    gr = sub.add_parser("graph", parents=[policy_args], help="draw the dependency graph (DOT, GraphML or SVG)",
+                        description="Write the portfolio's dependency graph; projects in conflict are highlighted. "
+                        "The format follows the suffix: .dot, .graphml or .svg.")
+    gr.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
+    gr.add_argument("--out", type=Path, required=True, metavar="FILE")
+
     va = sub.add_parser("validate", parents=[policy_args], help="check a policy folder; print every problem",
                         description="Load and check every policy file; print each problem as "
                         "file:line:col: error[code]: message. Exit 0 if usable, 2 if not.")
@@ -149,7 +180,8 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         parser.print_help(stdout)
         return EXIT_USAGE
     command = {"evaluate": _evaluate, "rank": _rank, "weights": _weights, "validate": _validate, "expr": _expr,
-               "schema": _schema}[args.command]
+               "schema": _schema, "conflicts": _conflicts, "schedule": _schedule, "impact": _impact,
+               "graph": _graph}[args.command]
     try:
         with no_gc_pauses():  # a batch holds every row; the cyclic collector would rescan them all, often
             return command(args, stdout, stderr)
@@ -259,6 +291,91 @@ def _weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             stdout.write(f"{item:<30} {weight:8.4f}\n")
         verdict = "consistent" if result.consistent else "INCONSISTENT (CR > 0.10): revisit the judgements"
         stdout.write(f"lambda_max {result.lambda_max:.4f}   CI {result.ci:.4f}   CR {result.cr:.4f}   {verdict}\n")
+    return EXIT_OK
+
+
+def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]):
+    if not args.portfolio.is_file():
+        raise PmoError([Diagnostic("no_file", f"no such file: {args.portfolio}")])
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend="reference")
+    _warn(engine, stderr)
+    return engine, read_portfolio(args.portfolio)
+
+
+def _conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    engine, portfolio = _portfolio_engine(args, stderr)
+    report = engine.conflicts(portfolio)
+    if args.format == "json":
+        json.dump(report.to_json(), stdout, indent=1)
+        stdout.write("\n")
+        return EXIT_OK
+    for c in report.conflicts:
+        periods = f" [{', '.join(c.periods)}]" if c.periods else ""
+        stdout.write(f"{c.kind:<20} {c.message}{periods}\n")
+    found = {k: n for k, n in report.counts.items() if n}
+    summary = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in found.items()) or "no conflicts"
+    stdout.write(f"{'─' * 100}\n{len(portfolio.projects)} projects: {summary}\n")
+    return EXIT_OK
+
+
+def _schedule(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    engine, portfolio = _portfolio_engine(args, stderr)
+    plan = engine.schedule(portfolio)
+    if args.format == "json":
+        json.dump(plan.to_json(), stdout, indent=1)
+        stdout.write("\n")
+        return EXIT_OK
+    critical = {n for path in plan.critical_paths for n in path}
+    stdout.write(f"{'PROJECT':<16} {'ES':>8} {'EF':>8} {'LS':>8} {'LF':>8} {'FLOAT':>8}\n")
+    for pid in plan.order:
+        a = plan.activities[pid]
+        mark = "  critical" if pid in critical else ""
+        stdout.write(f"{pid:<16} {a.es:>8g} {a.ef:>8g} {a.ls:>8g} {a.lf:>8g} {a.float:>8g}{mark}\n")
+    stdout.write(f"duration {plan.duration:g} {plan.unit}; critical path: {' -> '.join(plan.critical_path)}\n")
+    return EXIT_OK
+
+
+def _impact(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    engine, portfolio = _portfolio_engine(args, stderr)
+    delay = None
+    if args.delay:
+        ident, sep, amount = args.delay.rpartition("=")
+        try:
+            delay = (ident, float(amount)) if sep and ident else None
+        except ValueError:
+            delay = None
+        if delay is None:
+            print(f"pmo: error: --delay needs ID=N, got '{args.delay}'", file=stderr)
+            return EXIT_USAGE
+    result = engine.impact(portfolio, cancel=args.cancel, delay=delay)
+    if args.format == "json":
+        json.dump(result.to_json(), stdout, indent=1)
+        stdout.write("\n")
+        return EXIT_OK
+    if result.action == "cancel":
+        stdout.write(f"cancelling {result.project} affects {len(result.affected)} project(s) that depend on it:\n")
+        for pid in result.affected:
+            stdout.write(f"  {pid}\n")
+    else:
+        stdout.write(f"delaying {result.project} by {result.delay:g} {result.unit}:\n")
+        for pid, amount in result.affected.items():
+            stdout.write(f"  {pid:<16} finishes {amount:g} {result.unit} later\n")
+        stdout.write(f"portfolio duration {result.duration_before:g} -> {result.duration_after:g} {result.unit}\n")
+    return EXIT_OK
+
+
+def _graph(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.portfolio.export import write_graph
+    engine, portfolio = _portfolio_engine(args, stderr)
+    try:
+        fmt = write_graph(portfolio, engine.conflicts(portfolio), args.out)
+    except ValueError as exc:
+        print(f"pmo: error: {exc}", file=stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
+        return EXIT_USAGE
+    print(f"{fmt} graph of {len(portfolio.projects)} projects written to {args.out}", file=stderr)
     return EXIT_OK
 
 

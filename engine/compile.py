@@ -19,6 +19,7 @@ from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, plain, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
 from engine.records import converter
+from engine.portfolio.policy import Limits, limits_from
 from engine.scoring import CompiledScoring, compile_scoring
 from engine.strategy import CompiledStrategy, compile_strategy
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
@@ -52,6 +53,7 @@ class CompiledPolicy:
     intake_file: str
     strategy: CompiledStrategy | None = None
     scoring: CompiledScoring | None = None
+    portfolio: Limits = field(default_factory=Limits)
     files: list[str] = field(default_factory=list)
 
 
@@ -79,7 +81,7 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
-        scoring=scoring,
+        scoring=scoring, portfolio=limits_from(policy_set.portfolio),
         files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
     )
 

@@ -117,7 +117,7 @@ def _jsonl(text: str, name: str) -> Iterator[Row]:
 
 def _document(text: str, name: str, kind: str) -> Iterator[Row]:
     try:
-        data = json.loads(text, parse_float=Decimal) if kind == "json" else yaml.load(text, Loader=_TextDatesLoader)
+        data = json.loads(text, parse_float=Decimal) if kind == "json" else yaml.load(text, Loader=TextDatesLoader)
     except (ValueError, RecursionError, yaml.YAMLError) as exc:
         raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0]}",
                                      Location(name))]) from None
@@ -129,11 +129,11 @@ def _document(text: str, name: str, kind: str) -> Iterator[Row]:
     return (_mapping_row(item, number, name) for number, item in enumerate(data, 1))
 
 
-class _TextDatesLoader(yaml.SafeLoader):
+class TextDatesLoader(yaml.SafeLoader):
     """Safe YAML that leaves dates as text: the policy's field types decide, and a bad date is one bad cell."""
 
 
-_TextDatesLoader.yaml_implicit_resolvers = {
+TextDatesLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }

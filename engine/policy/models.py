@@ -254,6 +254,27 @@ class Library(Node):
     rules: list[LibraryRule] = Field(default_factory=list)
 
 
-PolicyFile = Union[IntakePolicy, StrategyPolicy, ScoringPolicy, Library]
+class Tolerance(Node):
+    resources: Decimal = Field(Decimal(0), ge=0, description="share above capacity that is still fine, e.g. 0.1")
+    budget: Decimal = Field(Decimal(0), ge=0, description="share above the period budget that is still fine")
+
+
+class PortfolioPolicy(Node):
+    """Capacity and money the portfolio must fit in, by period."""
+
+    kind: Literal["portfolio"]
+    name: str = "portfolio"
+    description: str | None = None
+    periods: list[str] = Field(default_factory=list, description="period labels in order, e.g. 2027-Q1")
+    duration_unit: Literal["days", "weeks", "months"] = Field("days", description="unit of project durations")
+    capacity: dict[str, Union[Decimal, dict[str, Decimal]]] = Field(
+        default_factory=dict, description="per role: one number for every period, or {period: number}")
+    budget: Union[Decimal, dict[str, Decimal], None] = Field(
+        None, description="money per period: one number for every period, or {period: number}")
+    tolerance: Tolerance = Field(default_factory=Tolerance)
+    max_cycles: int = Field(20, ge=1, le=10_000, description="dependency cycles listed before the report stops")
+
+
+PolicyFile = Union[IntakePolicy, StrategyPolicy, ScoringPolicy, PortfolioPolicy, Library]
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
-                                "library": Library}
+                                "portfolio": PortfolioPolicy, "library": Library}

@@ -1,0 +1,1 @@
+"""The portfolio stage: projects and their relations, conflicts, schedule and impact."""

@@ -1,0 +1,214 @@
+"""Every conflict a PMO must resolve before it commits to a portfolio.
+
+Each conflict has a kind, the projects and periods involved, and a message a PMO can act on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+from engine.portfolio import graph as g
+from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
+from engine.portfolio.policy import Limits
+
+KINDS = ("cycle", "unknown_reference", "broken_prerequisite", "priority_inversion", "schedule_violation",
+         "exclusion_violation", "inclusion_violation", "over_allocation", "budget_overrun")
+
+
+@dataclass
+class Conflict:
+    kind: str
+    projects: list[str]
+    periods: list[str]
+    message: str
+
+
+@dataclass
+class ConflictReport:
+    conflicts: list[Conflict]
+    cycles: list[list[str]]
+    cycles_found: int = 0
+    cycles_complete: bool = True
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"conflicts": [asdict(c) for c in self.conflicts], "cycles": self.cycles,
+                "cycles_found": self.cycles_found, "cycles_complete": self.cycles_complete, "counts": self.counts}
+
+
+def find_conflicts(portfolio: Portfolio, limits: Limits) -> ConflictReport:
+    graph = g.build(portfolio)
+    found = g.cycles(graph, limit=limits.max_cycles)
+    conflicts: list[Conflict] = []
+    for cycle in found.listed:
+        conflicts.append(Conflict("cycle", cycle, [], "dependency cycle " + " -> ".join(cycle + cycle[:1])
+                                  + " (each is a prerequisite of the next): no order can deliver them"))
+    if not found.complete or found.found > len(found.listed):
+        more = f"at least {found.found}" if not found.complete else str(found.found)
+        conflicts.append(Conflict("cycle", [], [], f"{more} dependency cycles in all ({found.tangled} projects "
+                                  f"caught in them); {len(found.listed)} are listed: break those first"))
+    conflicts += _references(portfolio)
+    conflicts += _prerequisites(portfolio, limits)
+    conflicts += _schedule(portfolio, limits)
+    conflicts += _pairs(portfolio)
+    conflicts += _resources(portfolio, limits)
+    conflicts += _budget(portfolio, limits)
+    counts = {kind: sum(1 for c in conflicts if c.kind == kind) for kind in KINDS}
+    return ConflictReport(conflicts, found.listed, found.found, found.complete, counts)
+
+
+def _references(portfolio: Portfolio) -> list[Conflict]:
+    out = []
+    for p in portfolio:
+        for relation, ids in (("depends on", [d.id for d in p.depends_on]), ("excludes", p.excludes),
+                              ("requires", p.requires_together)):
+            for ident in ids:
+                if ident not in portfolio.projects:
+                    out.append(Conflict("unknown_reference", [p.id, ident], [],
+                                        f"{p.id} {relation} '{ident}', which is not in the portfolio"))
+    return out
+
+
+def _funding_line(portfolio: Portfolio, limits: Limits) -> set[str]:
+    """Ranked projects that would not be funded: walking down the ranking, those past the total budget."""
+    total = sum(limits.budget.values())
+    if not total:
+        return set()
+    ranked = sorted((p for p in portfolio if p.rank is not None and not p.out), key=lambda p: (p.rank, p.id))
+    below: set[str] = set()
+    spent = 0.0
+    for p in ranked:
+        spent += sum(p.budget.values())
+        if spent > total * (1 + limits.budget_tolerance) + 1e-9:
+            below.add(p.id)
+    return below
+
+
+def _prerequisites(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
+    out = []
+    below = _funding_line(portfolio, limits)
+    for p in portfolio:
+        for dep in p.depends_on:
+            q = portfolio.projects.get(dep.id)
+            if q is None or q.id == p.id:
+                continue
+            if p.selected and q.out:
+                state = q.status or "unfunded"
+                out.append(Conflict("broken_prerequisite", [p.id, q.id], [],
+                                    f"{p.id} is {p.status or 'going ahead'} but depends on {q.id}, which is {state}"))
+            elif (p.rank is not None and not p.out and q.id in below and p.id not in below
+                  and (q.rank is None or p.rank < q.rank)):
+                out.append(Conflict("priority_inversion", [p.id, q.id], [],
+                                    f"{p.id} (rank {p.rank}) is funded but its prerequisite {q.id} (rank {q.rank}) "
+                                    "falls below the funding line; fund both or neither"))
+    return out
+
+
+def _finish(p: Project, unit: str) -> float | dt.date | None:
+    if p.finish is not None:
+        return p.finish
+    if p.start is not None and p.duration is not None:
+        if isinstance(p.start, dt.date):
+            return p.start + dt.timedelta(days=p.duration * UNIT_DAYS[unit])
+        return p.start + p.duration
+    return None
+
+
+def _schedule(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
+    out = []
+    unit = limits.duration_unit
+    for p in portfolio:
+        if p.out or p.start is None:
+            continue
+        for dep in p.depends_on:
+            q = portfolio.projects.get(dep.id)
+            if q is None or q.out or q.id == p.id:
+                continue
+            finish = _finish(q, unit)
+            if finish is None or isinstance(finish, dt.date) != isinstance(p.start, dt.date):
+                continue
+            if isinstance(finish, dt.date):
+                ready = finish + dt.timedelta(days=dep.lag * UNIT_DAYS[unit])
+                early = (ready - p.start).days  # type: ignore[operator]
+                short = f"{early} day(s)"
+            else:
+                ready = finish + dep.lag
+                early = ready - p.start  # type: ignore[operator]
+                short = f"{early:g} {unit}"
+            if early > 0:
+                lag = f" plus a lag of {dep.lag:g} {unit}" if dep.lag else ""
+                out.append(Conflict("schedule_violation", [p.id, q.id], [],
+                                    f"{p.id} starts {p.start} but {q.id} finishes {finish}{lag}: {short} too early"))
+    return out
+
+
+def _pairs(portfolio: Portfolio) -> list[Conflict]:
+    out = []
+    seen: set[tuple[str, str, str]] = set()
+    for p in portfolio:
+        for kind, ids in (("exclusion_violation", p.excludes), ("inclusion_violation", p.requires_together)):
+            for ident in ids:
+                q = portfolio.projects.get(ident)
+                key = (kind,) + tuple(sorted((p.id, ident)))
+                if q is None or q.id == p.id or key in seen:
+                    continue
+                seen.add(key)  # type: ignore[arg-type]
+                if kind == "exclusion_violation" and p.selected and q.selected:
+                    out.append(Conflict(kind, sorted([p.id, q.id]), [],
+                                        f"{p.id} and {q.id} exclude each other but both are selected; drop one"))
+                elif kind == "inclusion_violation" and p.selected != q.selected:
+                    yes, no = (p, q) if p.selected else (q, p)
+                    out.append(Conflict(kind, [yes.id, no.id], [],
+                                        f"{yes.id} and {no.id} go together, but only {yes.id} is selected "
+                                        f"({no.id} is {no.status or 'not selected'})"))
+    return out
+
+
+def _resources(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
+    load: dict[tuple[str, str], dict[str, float]] = {}
+    for p in portfolio:
+        if not p.selected:
+            continue
+        for role, periods in p.demand.items():
+            if role not in limits.capacity:
+                continue
+            for period, amount in periods.items():
+                if amount:
+                    load.setdefault((role, period), {})[p.id] = amount
+    out = []
+    for (role, period), parts in sorted(load.items(), key=lambda kv: (_order(limits, kv[0][1]), kv[0][0])):
+        capacity = limits.capacity_of(role, period)
+        total = sum(parts.values())
+        if capacity is None or total <= capacity * (1 + limits.resource_tolerance) + 1e-9:
+            continue
+        top = sorted(parts.items(), key=lambda kv: (-kv[1], kv[0]))
+        names = ", ".join(f"{pid} {amount:g}" for pid, amount in top[:5]) + (" ..." if len(top) > 5 else "")
+        out.append(Conflict("over_allocation", [pid for pid, _ in top], [period],
+                            f"{role} in {period}: {total:g} needed, capacity {capacity:g}"
+                            f"{f' (+{limits.resource_tolerance:.0%} tolerance)' if limits.resource_tolerance else ''}"
+                            f"; from {names}"))
+    return out
+
+
+def _budget(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
+    spend: dict[str, dict[str, float]] = {}
+    for p in portfolio:
+        if p.selected:
+            for period, amount in p.budget.items():
+                if amount:
+                    spend.setdefault(period, {})[p.id] = amount
+    out = []
+    for period, parts in sorted(spend.items(), key=lambda kv: _order(limits, kv[0])):
+        available = limits.budget.get(period)
+        total = sum(parts.values())
+        if available is None or total <= available * (1 + limits.budget_tolerance) + 1e-9:
+            continue
+        top = sorted(parts.items(), key=lambda kv: (-kv[1], kv[0]))
+        out.append(Conflict("budget_overrun", [pid for pid, _ in top], [period],
+                            f"budget in {period}: {total:,.0f} planned, {available:,.0f} available; largest: "
+                            + ", ".join(f"{pid} {amount:,.0f}" for pid, amount in top[:3])))
+    return out
+
+
+def _order(limits: Limits, period: str) -> tuple:
+    return (limits.periods.index(period), period) if period in limits.periods else (len(limits.periods), period)

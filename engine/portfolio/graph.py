@@ -1,0 +1,159 @@
+"""The dependency graph: the only module that imports networkx.
+
+Nodes are project ids; an edge A -> B means B depends on A (finish-to-start), with its lag.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import networkx as nx
+
+from engine.portfolio.model import Portfolio
+
+
+def build(portfolio: Portfolio) -> nx.DiGraph:
+    """Known projects and the dependencies between them (references to unknown ids are left out)."""
+    graph = nx.DiGraph()
+    for project in portfolio:
+        graph.add_node(project.id)
+    for project in portfolio:
+        for dep in project.depends_on:
+            if dep.id in portfolio.projects and dep.id != project.id:
+                graph.add_edge(dep.id, project.id, lag=dep.lag)
+            elif dep.id == project.id:
+                graph.add_edge(dep.id, project.id, lag=dep.lag)  # a project that depends on itself: a cycle
+    return graph
+
+
+@dataclass(frozen=True)
+class Cycles:
+    listed: list[list[str]]  # each cycle's members, in dependency order
+    found: int  # how many were enumerated (>= len(listed))
+    complete: bool  # False: enumeration stopped at a bound, more may exist
+    tangled: int  # projects that sit on at least one cycle
+
+
+def cycles(graph: nx.DiGraph, limit: int = 20, count_up_to: int = 10_000, seconds: float = 1.0) -> Cycles:
+    """Dependency cycles, listed up to ``limit`` and counted up to ``count_up_to`` (or ``seconds``), so a
+    graph with millions of cycles still answers at once."""
+    components = [c for c in nx.strongly_connected_components(graph)
+                  if len(c) > 1 or any(graph.has_edge(n, n) for n in c)]
+    tangled = sum(len(c) for c in components)
+    listed: list[list[str]] = []
+    found = 0
+    complete = True
+    deadline = time.perf_counter() + seconds
+    for component in components:  # one component at a time keeps each search small
+        sub = graph.subgraph(component)
+        for cycle in nx.simple_cycles(sub):
+            found += 1
+            if len(listed) < limit:
+                listed.append(_rotate(cycle))
+            if found >= count_up_to or (found % 256 == 0 and time.perf_counter() > deadline):
+                complete = False
+                break
+        if not complete:
+            break
+    listed.sort(key=lambda c: (len(c), c))
+    return Cycles(listed, found, complete, tangled)
+
+
+def _rotate(cycle: list[str]) -> list[str]:
+    """Start a cycle at its smallest id, so the same cycle always reads the same way."""
+    k = cycle.index(min(cycle))
+    return cycle[k:] + cycle[:k]
+
+
+def is_acyclic(graph: nx.DiGraph) -> bool:
+    return nx.is_directed_acyclic_graph(graph)
+
+
+def delivery_order(graph: nx.DiGraph, rank: dict[str, int | None]) -> list[str]:
+    """A topological order; among projects that are ready, the better ranked (then the smaller id) first."""
+    return list(nx.lexicographical_topological_sort(graph, key=lambda n: (rank.get(n) is None, rank.get(n) or 0, n)))
+
+
+@dataclass(frozen=True)
+class Activity:
+    es: float
+    ef: float
+    ls: float
+    lf: float
+
+    @property
+    def float(self) -> float:
+        return self.ls - self.es
+
+
+def critical_path_method(graph: nx.DiGraph, duration: dict[str, float]) -> tuple[float, dict[str, Activity]]:
+    """Earliest and latest start and finish of every project, from time 0 (the graph must be acyclic)."""
+    order = list(nx.topological_sort(graph))
+    es: dict[str, float] = {}
+    ef: dict[str, float] = {}
+    for node in order:
+        start = 0.0
+        for pred in graph.predecessors(node):
+            start = max(start, ef[pred] + graph.edges[pred, node]["lag"])
+        es[node], ef[node] = start, start + duration[node]
+    total = max(ef.values(), default=0.0)
+    ls: dict[str, float] = {}
+    lf: dict[str, float] = {}
+    for node in reversed(order):
+        finish = total
+        for succ in graph.successors(node):
+            finish = min(finish, ls[succ] - graph.edges[node, succ]["lag"])
+        lf[node], ls[node] = finish, finish - duration[node]
+    return total, {n: Activity(es[n], ef[n], ls[n], lf[n]) for n in order}
+
+
+def critical_paths(graph: nx.DiGraph, activities: dict[str, Activity], limit: int = 10,
+                   tolerance: float = 1e-9) -> list[list[str]]:
+    """Chains of zero-float projects, each link tight (the successor starts as the predecessor finishes)."""
+    critical = {n for n, a in activities.items() if abs(a.float) <= tolerance}
+    tight = nx.DiGraph()
+    tight.add_nodes_from(critical)
+    for a, b, data in graph.edges(data=True):
+        if a in critical and b in critical and abs(activities[a].ef + data["lag"] - activities[b].es) <= tolerance:
+            tight.add_edge(a, b)
+    starts = sorted(n for n in critical if tight.in_degree(n) == 0 and activities[n].es <= tolerance)
+    ends = {n for n in critical if tight.out_degree(n) == 0}
+    paths: list[list[str]] = []
+    for start in starts:
+        for path in nx.all_simple_paths(tight, start, ends) if start not in ends else [[start]]:
+            paths.append(path)
+            if len(paths) >= limit:
+                return paths
+    return paths
+
+
+def dependents(graph: nx.DiGraph, project: str) -> set[str]:
+    """Every project that depends on ``project``, directly or through others."""
+    return nx.descendants(graph, project)
+
+
+def slip(graph: nx.DiGraph, activities: dict[str, Activity], duration: dict[str, float], project: str,
+         delay: float) -> dict[str, float]:
+    """How much each dependent's finish moves when ``project`` finishes ``delay`` later (float absorbs some)."""
+    affected = nx.descendants(graph, project) | {project}
+    new_ef: dict[str, float] = {}
+    for node in nx.topological_sort(graph.subgraph(affected)):
+        start = activities[node].es
+        for pred in graph.predecessors(node):
+            finish = new_ef.get(pred, activities[pred].ef)
+            start = max(start, finish + graph.edges[pred, node]["lag"])
+        new_ef[node] = start + duration[node] + (delay if node == project else 0.0)
+    return {n: new_ef[n] - activities[n].ef for n in affected if new_ef[n] - activities[n].ef > 1e-9}
+
+
+def levels(graph: nx.DiGraph) -> dict[str, int]:
+    """For drawing: the longest chain of prerequisites before each project (cycles collapsed)."""
+    condensed = nx.condensation(graph)
+    depth: dict[int, int] = {}
+    for node in nx.topological_sort(condensed):
+        depth[node] = max((depth[p] + 1 for p in condensed.predecessors(node)), default=0)
+    return {member: depth[c] for c, data in condensed.nodes(data=True) for member in data["members"]}
+
+
+def write_graphml(graph: nx.DiGraph, target) -> None:
+    nx.write_graphml(graph, target)

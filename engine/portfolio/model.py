@@ -1,0 +1,254 @@
+"""Portfolio input: projects, their schedule, budget, resource demand and relations.
+
+Read from YAML, JSON or CSV. The smallest file is
+``{"projects": [{"id": "A", "duration": 3}, {"id": "B", "duration": 2, "depends_on": ["A"]}]}``;
+everything else is optional. Problems are collected and raised together as one InputError.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import Diagnostic, InputError, Location
+from engine.io.readers import TextDatesLoader
+
+OUT = {"rejected", "reject", "cancelled", "canceled", "unfunded", "killed", "kill"}
+SELECTED = {"approved", "accept", "funded", "selected", "active", "in-progress", "in_progress", "go", "completed"}
+UNIT_DAYS = {"days": 1, "weeks": 7, "months": 30}  # only to turn dates into durations
+
+
+@dataclass(frozen=True)
+class Dependency:
+    id: str
+    lag: float = 0.0  # finish-to-start lag, in duration units
+
+
+@dataclass
+class Project:
+    id: str
+    name: str = ""
+    status: str | None = None  # approved, rejected, proposed, ... (or an intake decision: accept, review, reject)
+    rank: int | None = None  # 1 is the highest priority
+    funded: bool | None = None
+    start: float | dt.date | None = None
+    finish: float | dt.date | None = None
+    duration: float | None = None
+    budget: dict[str, float] = field(default_factory=dict)  # period -> money
+    demand: dict[str, dict[str, float]] = field(default_factory=dict)  # role -> period -> amount
+    depends_on: list[Dependency] = field(default_factory=list)
+    excludes: list[str] = field(default_factory=list)
+    requires_together: list[str] = field(default_factory=list)
+
+    @property
+    def out(self) -> bool:
+        """Rejected, cancelled or unfunded: not going ahead."""
+        return (self.status or "").lower() in OUT or self.funded is False
+
+    @property
+    def selected(self) -> bool:
+        """Going ahead: approved or funded (or, with no status at all, assumed to be)."""
+        if self.out:
+            return False
+        return self.status is None or self.status.lower() in SELECTED or self.funded is True
+
+
+@dataclass
+class Portfolio:
+    projects: dict[str, Project]
+    source: str = "<memory>"
+
+    def __iter__(self):
+        return iter(self.projects.values())
+
+
+def read_portfolio(path: str | Path) -> Portfolio:
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError([Diagnostic("unreadable", f"cannot read file: {exc}", Location(name))]) from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            items = _csv_items(text)
+        elif suffix == ".json":
+            items = json.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            items = yaml.load(text, Loader=TextDatesLoader)
+        else:
+            raise InputError([Diagnostic("unknown_format", f"cannot read '{suffix}' portfolio files", Location(name),
+                                         "use .yaml, .json or .csv")])
+    except (ValueError, yaml.YAMLError, csv.Error) as exc:
+        raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0]}",
+                                     Location(name))]) from None
+    return portfolio_from(items, name)
+
+
+def portfolio_from(data: Any, source: str = "<memory>") -> Portfolio:
+    """A Portfolio from plain data: {"projects": [...]} or a list of projects."""
+    items = data.get("projects") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise InputError([Diagnostic("bad_file", 'expected {"projects": [...]}', Location(source))])
+    problems: list[Diagnostic] = []
+    projects: dict[str, Project] = {}
+    for number, item in enumerate(items, 1):
+        where = Location(source, number)
+        try:
+            project = _project(item)
+        except ValueError as exc:
+            problems.append(Diagnostic("bad_project", f"project {number}: {exc}", where))
+            continue
+        if project.id in projects:
+            problems.append(Diagnostic("duplicate_project", f"project id '{project.id}' is used twice", where))
+            continue
+        projects[project.id] = project
+    if problems:
+        raise InputError(problems)
+    return Portfolio(projects, source)
+
+
+def _project(item: Any) -> Project:
+    if not isinstance(item, dict):
+        raise ValueError(f"expected an object of fields, got {type(item).__name__}")
+    unknown = set(item) - _FIELDS
+    if unknown:
+        raise ValueError(f"unknown field '{sorted(unknown)[0]}' (fields: {', '.join(sorted(_FIELDS))})")
+    ident = item.get("id")
+    if ident in (None, ""):
+        raise ValueError("'id' is required")
+    p = Project(id=str(ident), name=str(item.get("name") or ident))
+    status = item.get("status") or item.get("decision")
+    p.status = str(status).strip().lower() if status not in (None, "") else None
+    p.rank = _int(item.get("rank") if item.get("rank") not in (None, "") else item.get("priority"), "rank")
+    if item.get("funded") not in (None, ""):
+        p.funded = _bool(item["funded"], "funded")
+    p.start, p.finish = _time(item.get("start"), "start"), _time(item.get("finish"), "finish")
+    p.duration = _number(item.get("duration"), "duration")
+    if p.duration is not None and p.duration < 0:
+        raise ValueError("duration must not be negative")
+    p.budget = _by_period(item.get("budget"), "budget")
+    demand = item.get("demand") or {}
+    if isinstance(demand, str):
+        demand = _parse_demand(demand)
+    if not isinstance(demand, dict):
+        raise ValueError("demand must map roles to {period: amount}")
+    p.demand = {str(role): _by_period(amounts, f"demand of {role}") for role, amounts in demand.items()}
+    p.depends_on = [_dependency(d) for d in _list(item.get("depends_on"))]
+    p.excludes = [str(x) for x in _list(item.get("excludes"))]
+    p.requires_together = [str(x) for x in _list(item.get("requires_together"))]
+    return p
+
+
+_FIELDS = {"id", "name", "status", "decision", "rank", "priority", "funded", "start", "finish", "duration", "budget",
+           "demand", "depends_on", "excludes", "requires_together", "description", "owner", "score"}
+
+
+def _list(value: Any) -> list:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(";") if v.strip()]
+    if isinstance(value, list):
+        return value
+    raise ValueError(f"expected a list, got {value!r}")
+
+
+def _dependency(value: Any) -> Dependency:
+    if isinstance(value, dict):
+        if "id" not in value:
+            raise ValueError("a dependency needs an 'id'")
+        return Dependency(str(value["id"]), _number(value.get("lag"), "lag") or 0.0)
+    text = str(value)
+    ident, sep, lag = text.partition(":")  # "B:5" in a CSV cell: B, with a lag of 5
+    return Dependency(ident.strip(), (_number(lag, "lag") or 0.0) if sep else 0.0)
+
+
+def _number(value: Any, what: str) -> float | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{what}: expected a number, got {value}")
+    try:
+        number = float(str(value).replace(",", "").replace("_", "")) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: '{value}' is not a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{what}: '{value}' is not a finite number")
+    return number
+
+
+def _int(value: Any, what: str) -> int | None:
+    number = _number(value, what)
+    if number is None:
+        return None
+    if number != int(number):
+        raise ValueError(f"{what}: '{value}' is not a whole number")
+    return int(number)
+
+
+def _bool(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "y", "1"):
+        return True
+    if text in ("false", "no", "n", "0"):
+        return False
+    raise ValueError(f"{what}: '{value}' is not yes/no")
+
+
+def _time(value: Any, what: str) -> float | dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and len(value.strip()) == 10 and value.strip()[4] == "-":
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"{what}: '{value}' is not a valid date ({exc})") from None
+    return _number(value, what)
+
+
+def _by_period(value: Any, what: str) -> dict[str, float]:
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        pairs = [p.split("=", 1) for p in value.split(";") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError(f"{what}: write PERIOD=AMOUNT;PERIOD=AMOUNT")
+        value = {k.strip(): v for k, v in pairs}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what}: expected {{period: amount}}")
+    out = {}
+    for period, amount in value.items():
+        number = _number(amount, f"{what} in {period}")
+        if number is not None:
+            if number < 0:
+                raise ValueError(f"{what} in {period} must not be negative")
+            out[str(period)] = number
+    return out
+
+
+def _parse_demand(text: str) -> dict[str, dict[str, str]]:
+    """'engineer@2027-Q1=2;analyst@2027-Q2=1' from a CSV cell."""
+    out: dict[str, dict[str, str]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        role, at, rest = part.partition("@")
+        period, eq, amount = rest.partition("=")
+        if not (at and eq):
+            raise ValueError(f"demand: write ROLE@PERIOD=AMOUNT, got '{part}'")
+        out.setdefault(role.strip(), {})[period.strip()] = amount.strip()
+    return out
+
+
+def _csv_items(text: str) -> list[dict[str, str]]:
+    return [dict(row) for row in csv.DictReader(io.StringIO(text, newline=""))]

@@ -15,6 +15,11 @@
     Then "A" is ranked 1 | "A" is not ranked, as it is rejected | "A" is not ranked, as it is an error row
     Then the score of "A" is 61.25 | "A" gets 20.5 from "criterion" | the alignment of "A" is 0.2234
 
+    Given the portfolio "examples/portfolio.yaml"
+    When its conflicts are checked
+    Then there is a "cycle" conflict between "PLAN-A, PLAN-B, PLAN-C" | there are no conflicts
+    Then there is a "over_allocation" conflict in "2027-Q2"
+
 Every scenario runs on both back ends (durable_rules and the plain-Python reference).
 """
 import datetime as dt
@@ -110,6 +115,39 @@ def alignment_is(context, ident, value):
     proposal = next(p for p in context["proposals"] if p.get("id") == ident)
     record = context["engine"]._intake.decide_record(proposal)[1]
     assert round(float(record["alignment"]), 4) == value
+
+
+@given(parsers.parse('the portfolio "{path}"'))
+def given_portfolio(context, path):
+    context["portfolio"] = ROOT / path
+
+
+@when("its conflicts are checked")
+def conflicts_checked(context, backend):
+    engine = Engine.load(context["policies"], today=context["today"], backend=backend)
+    context["report"] = engine.conflicts(context["portfolio"])
+
+
+def _conflicts_of(context, kind):
+    found = [c for c in context["report"].conflicts if c.kind == kind]
+    assert found, f"no {kind} conflict; found: {[c.kind for c in context['report'].conflicts]}"
+    return found
+
+
+@then(parsers.parse('there is a "{kind}" conflict between "{ids}"'))
+def conflict_between(context, kind, ids):
+    wanted = sorted(i.strip() for i in ids.split(","))
+    assert any(sorted(c.projects) == wanted for c in _conflicts_of(context, kind)), _conflicts_of(context, kind)
+
+
+@then(parsers.parse('there is a "{kind}" conflict in "{period}"'))
+def conflict_in(context, kind, period):
+    assert any(period in c.periods for c in _conflicts_of(context, kind))
+
+
+@then("there are no conflicts")
+def no_conflicts(context):
+    assert context["report"].conflicts == [], [c.message for c in context["report"].conflicts]
 
 
 @when("it is evaluated")

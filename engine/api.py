@@ -159,6 +159,12 @@ class Engine:
             raise ValueError("give either cancel=ID or delay=(ID, amount)")
         return impact(_portfolio(portfolio), self.policy.portfolio, cancel=cancel, delay=delay)
 
+    def write_graph(self, portfolio: Portfolio | PathLike | Mapping[str, Any], path: PathLike) -> str:
+        """Draw the dependency graph (.dot, .graphml or .svg by suffix), conflicts highlighted; returns the format."""
+        from engine.portfolio.export import write_graph
+        projects = _portfolio(portfolio)
+        return write_graph(projects, self.conflicts(projects), Path(path))
+
     def evaluate_files(self, paths: Iterable[PathLike]) -> Iterator[Decision]:
         """Decide every proposal in each file (CSV, JSON, JSONL, YAML). Raises InputError for an unreadable file."""
         for path in paths:

@@ -365,10 +365,9 @@ def _impact(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def _graph(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from engine.portfolio.export import write_graph
     engine, portfolio = _portfolio_engine(args, stderr)
     try:
-        fmt = write_graph(portfolio, engine.conflicts(portfolio), args.out)
+        fmt = engine.write_graph(portfolio, args.out)
     except ValueError as exc:
         print(f"pmo: error: {exc}", file=stderr)
         return EXIT_USAGE

@@ -38,7 +38,7 @@ examples:
   pmo evaluate intake.csv --policies my-policies/ --format json --out decisions.json
   pmo rank examples/proposals.csv --sensitivity       score and rank; how stable is the top 10?
   pmo conflicts examples/portfolio.yaml               cycles, broken prerequisites, over-allocation, ...
-  pmo schedule examples/portfolio.yaml                critical path, floats, delivery order
+  pmo schedule examples/portfolio-clean.yaml          critical path, floats, delivery order
   pmo validate my-policies/                           check policy files, print file:line:col errors
   pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
   pmo schema --out policy.schema.json                 JSON Schema for editor completion
@@ -118,12 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("--format", choices=("table", "json"), default="table")
     sd = sub.add_parser("schedule", parents=[policy_args], help="critical path, floats and delivery order",
                         description="Critical path method on the projects that go ahead: earliest and latest start "
-                        "and finish, total float, the critical path(s), the portfolio duration and a delivery order.")
+                        "and finish, total float, the critical path(s), the portfolio duration and a delivery order.",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sd.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
     sd.add_argument("--format", choices=("table", "json"), default="table")
     im = sub.add_parser("impact", parents=[policy_args], help="what cancelling or delaying a project does",
                         description="--cancel ID: every project that depends on it, directly or not. --delay ID=N: "
-                        "how far each dependent's finish slips (float absorbs some) and the new portfolio duration.")
+                        "how far each dependent's finish slips (float absorbs some) and the new portfolio duration.",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     im.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
     what = im.add_mutually_exclusive_group(required=True)
     what.add_argument("--cancel", metavar="ID")
@@ -131,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--format", choices=("table", "json"), default="table")
     gr = sub.add_parser("graph", parents=[policy_args], help="draw the dependency graph (DOT, GraphML or SVG)",
                         description="Write the portfolio's dependency graph; projects in conflict are highlighted. "
-                        "The format follows the suffix: .dot, .graphml or .svg.")
+                        "The format follows the suffix: .dot, .graphml or .svg.",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     gr.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
     gr.add_argument("--out", type=Path, required=True, metavar="FILE")
 
@@ -313,9 +316,14 @@ def _conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> in
         periods = f" [{', '.join(c.periods)}]" if c.periods else ""
         stdout.write(f"{c.kind:<20} {c.message}{periods}\n")
     found = {k: n for k, n in report.counts.items() if n}
-    summary = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in found.items()) or "no conflicts"
-    stdout.write(f"{'─' * 100}\n{len(portfolio.projects)} projects: {summary}\n")
+    summary = ", ".join(("at least " if k == "cycle" and not report.cycles_complete else "")
+                        + _plural(n, k.replace("_", " ")) for k, n in found.items()) or "no conflicts"
+    stdout.write(f"{'─' * 100}\n{_plural(len(portfolio.projects), 'project')}: {summary}\n")
     return EXIT_OK
+
+
+def _plural(n: float, word: str) -> str:
+    return f"{n:g} {word}" + ("" if n == 1 else "s")
 
 
 def _schedule(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -325,13 +333,16 @@ def _schedule(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         json.dump(plan.to_json(), stdout, indent=1)
         stdout.write("\n")
         return EXIT_OK
+    for note in plan.notes:
+        print(f"pmo: note: {note}", file=stderr)
     critical = {n for path in plan.critical_paths for n in path}
     stdout.write(f"{'PROJECT':<16} {'ES':>8} {'EF':>8} {'LS':>8} {'LF':>8} {'FLOAT':>8}\n")
     for pid in plan.order:
         a = plan.activities[pid]
         mark = "  critical" if pid in critical else ""
         stdout.write(f"{pid:<16} {a.es:>8g} {a.ef:>8g} {a.ls:>8g} {a.lf:>8g} {a.float:>8g}{mark}\n")
-    stdout.write(f"duration {plan.duration:g} {plan.unit}; critical path: {' -> '.join(plan.critical_path)}\n")
+    path = " -> ".join(plan.critical_path) or "none (no projects)"
+    stdout.write(f"duration {plan.duration:g} {plan.unit}; critical path: {path}\n")
     return EXIT_OK
 
 
@@ -353,13 +364,14 @@ def _impact(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         stdout.write("\n")
         return EXIT_OK
     if result.action == "cancel":
-        stdout.write(f"cancelling {result.project} affects {len(result.affected)} project(s) that depend on it:\n")
+        stdout.write(f"cancelling {result.project} affects {_plural(len(result.affected), 'project')} that depend "
+                     "on it:\n")
         for pid in result.affected:
             stdout.write(f"  {pid}\n")
     else:
-        stdout.write(f"delaying {result.project} by {result.delay:g} {result.unit}:\n")
+        stdout.write(f"delaying {result.project} by {_plural(result.delay, result.unit.rstrip('s'))}:\n")
         for pid, amount in result.affected.items():
-            stdout.write(f"  {pid:<16} finishes {amount:g} {result.unit} later\n")
+            stdout.write(f"  {pid:<16} finishes {_plural(amount, result.unit.rstrip('s'))} later\n")
         stdout.write(f"portfolio duration {result.duration_before:g} -> {result.duration_after:g} {result.unit}\n")
     return EXIT_OK
 

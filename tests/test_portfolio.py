@@ -164,3 +164,18 @@ def test_csv_portfolio(engine, tmp_path):
     report = engine.conflicts(path)
     assert {c.kind for c in report.conflicts} == {"budget_overrun", "over_allocation"}
     assert engine.schedule(path).duration == 17
+
+
+def test_review_fixes_for_portfolio_input(engine, tmp_path, capsys):
+    with pytest.raises(InputError, match="finish 2027-01-01 is before start 2027-05-01"):
+        portfolio_from({"projects": [{"id": "A", "start": "2027-05-01", "finish": "2027-01-01"}]})
+    small = network({"A": (3, []), "B": (2, ["A", "Z"])})
+    for bad in (-5, float("nan"), float("inf")):
+        with pytest.raises(InputError, match="a delay must be a finite number"):
+            engine.impact(small, delay=("A", bad))
+    assert engine.schedule(small).notes == ["B depends on 'Z', which is not in the portfolio: left out of the schedule"]
+    ids = [f"N{i:02d}" for i in range(12)]
+    path = tmp_path / "dense.json"
+    path.write_text(json.dumps({"projects": [{"id": i, "depends_on": [j for j in ids if j != i]} for i in ids]}))
+    assert main(["conflicts", str(path)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("12 projects: at least 10000 cycles")

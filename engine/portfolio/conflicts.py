@@ -54,6 +54,7 @@ def find_conflicts(portfolio: Portfolio, limits: Limits) -> ConflictReport:
     conflicts += _resources(portfolio, limits)
     conflicts += _budget(portfolio, limits)
     counts = {kind: sum(1 for c in conflicts if c.kind == kind) for kind in KINDS}
+    counts["cycle"] = found.found  # every cycle found, not only those listed
     return ConflictReport(conflicts, found.listed, found.found, found.complete, counts)
 
 

@@ -1,5 +1,8 @@
 """Portfolio input: projects, their schedule, budget, resource demand and relations.
 
+Problems name the project by its position in the list ("project 3") and its id: JSON has no line
+numbers to give.
+
 Read from YAML, JSON or CSV. The smallest file is
 ``{"projects": [{"id": "A", "duration": 3}, {"id": "B", "duration": 2, "depends_on": ["A"]}]}``;
 everything else is optional. Problems are collected and raised together as one InputError.
@@ -99,15 +102,16 @@ def portfolio_from(data: Any, source: str = "<memory>") -> Portfolio:
         raise InputError([Diagnostic("bad_file", 'expected {"projects": [...]}', Location(source))])
     problems: list[Diagnostic] = []
     projects: dict[str, Project] = {}
+    where = Location(source)
     for number, item in enumerate(items, 1):
-        where = Location(source, number)
+        name = f"project {number}" + (f" ({item['id']})" if isinstance(item, dict) and item.get("id") else "")
         try:
             project = _project(item)
         except ValueError as exc:
-            problems.append(Diagnostic("bad_project", f"project {number}: {exc}", where))
+            problems.append(Diagnostic("bad_project", f"{name}: {exc}", where))
             continue
         if project.id in projects:
-            problems.append(Diagnostic("duplicate_project", f"project id '{project.id}' is used twice", where))
+            problems.append(Diagnostic("duplicate_project", f"{name}: project id '{project.id}' is used twice", where))
             continue
         projects[project.id] = project
     if problems:
@@ -134,6 +138,9 @@ def _project(item: Any) -> Project:
     p.duration = _number(item.get("duration"), "duration")
     if p.duration is not None and p.duration < 0:
         raise ValueError("duration must not be negative")
+    if (p.start is not None and p.finish is not None and isinstance(p.start, dt.date) == isinstance(p.finish, dt.date)
+            and p.finish < p.start):  # type: ignore[operator]
+        raise ValueError(f"finish {p.finish} is before start {p.start}")
     p.budget = _by_period(item.get("budget"), "budget")
     demand = item.get("demand") or {}
     if isinstance(demand, str):

@@ -17,6 +17,7 @@ class Schedule:
     critical_paths: list[list[str]]
     activities: dict[str, g.Activity]
     order: list[str]  # a delivery order that respects every dependency
+    notes: list[str] = field(default_factory=list)  # e.g. dependencies on unknown projects, left out
 
     @property
     def critical_path(self) -> list[str]:
@@ -24,7 +25,7 @@ class Schedule:
 
     def to_json(self) -> dict:
         return {"duration": self.duration, "unit": self.unit, "critical_path": self.critical_path,
-                "critical_paths": self.critical_paths, "order": self.order,
+                "critical_paths": self.critical_paths, "order": self.order, "notes": self.notes,
                 "activities": {n: {"es": a.es, "ef": a.ef, "ls": a.ls, "lf": a.lf, "float": a.float}
                                for n, a in self.activities.items()}}
 
@@ -78,7 +79,9 @@ def schedule(portfolio: Portfolio, limits: Limits) -> Schedule:
     total, activities = g.critical_path_method(graph, durations)  # type: ignore[arg-type]
     paths = g.critical_paths(graph, activities)
     order = g.delivery_order(graph, {p.id: p.rank for p in live})
-    return Schedule(total, limits.duration_unit, paths, activities, order)
+    notes = [f"{p.id} depends on '{d.id}', which is not in the portfolio: left out of the schedule"
+             for p in live for d in p.depends_on if d.id not in portfolio.projects]
+    return Schedule(total, limits.duration_unit, paths, activities, order, notes)
 
 
 def impact(portfolio: Portfolio, limits: Limits, cancel: str | None = None,
@@ -92,6 +95,9 @@ def impact(portfolio: Portfolio, limits: Limits, cancel: str | None = None,
         affected = sorted(g.dependents(graph, cancel))
         return Impact(cancel, "cancel", affected={k: 0.0 for k in affected}, unit=limits.duration_unit)
     assert delay is not None
+    if not (0 <= delay[1] < float("inf")):
+        raise InputError([Diagnostic("bad_delay", f"a delay must be a finite number of {limits.duration_unit} "
+                                     f"from 0 up, not {delay[1]:g}", Location(portfolio.source))])
     live, durations, graph = _network(portfolio, limits)
     if target not in live.projects:
         raise InputError([Diagnostic("unknown_project", f"'{target}' does not go ahead, so it cannot be delayed",

@@ -18,15 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import networkx as nx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import timed  # noqa: E402
 
 from engine.policy.models import PortfolioPolicy  # noqa: E402
 from engine.portfolio import graph as g  # noqa: E402
@@ -69,15 +69,6 @@ def synthetic(n: int = 10_000, edges: int = 30_000, seed: int = 5, dense_core: i
     for i in range(dense_core):  # every core project depends on every other one
         projects[i]["depends_on"] += [{"id": projects[j]["id"]} for j in range(dense_core) if j != i]
     return {"projects": projects}
-
-
-def timed(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import timed  # noqa: E402
 
 from engine import Engine  # noqa: E402
 from engine.ranking import build_ranking  # noqa: E402
@@ -54,15 +54,6 @@ def passing_proposals(engine: Engine, n: int, seed: int = 11):
         if record is not None and decision.decision in ("accept", "review"):
             out.append((decision, record))
     return out
-
-
-def timed(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

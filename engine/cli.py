@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import IO, Sequence
 
@@ -51,6 +52,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, 100)
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -74,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="the date today() means in policies (default: the current date)")
 
     ev = sub.add_parser("evaluate", parents=[policy_args], help="decide proposals from CSV, JSON, JSONL or YAML files",
-                        description="Screen each proposal against the intake policy: accept, review (with the "
-                        "approvers to route to), reject, or error (a bad input row, named by row and column).",
+                        description=_wrap("Screen each proposal against the intake policy: accept, review (with the "
+                                          "approvers to route to), reject, or error (a bad input row, named by row "
+                                          "and column)."),
                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("files", nargs="+", metavar="FILE", type=Path, help="proposal files (.csv .json .jsonl .yaml)")
     ev.add_argument("--format", choices=FORMATS, default="table",
@@ -85,10 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="rule back end: rete (durable_rules, default) or reference (plain Python)")
 
     rk = sub.add_parser("rank", parents=[policy_args], help="screen, score and rank proposals",
-                        description="Run intake, then score the proposals that pass (accept or review) with the "
-                        "scoring policy and rank them. Rejected proposals and bad rows are listed after the ranked "
-                        "ones with their reasons. Each ranked proposal has a breakdown: per criterion the raw value, "
-                        "the normalised score, the weight and the contribution.",
+                        description=_wrap("Run intake, then score the proposals that pass (accept or review) with "
+                                          "the scoring policy and rank them. Rejected proposals and bad rows are "
+                                          "listed after the ranked ones with their reasons. Each ranked proposal has "
+                                          "a breakdown: per criterion the raw value, the normalised score, the weight "
+                                          "and the contribution."),
                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     rk.add_argument("files", nargs="+", metavar="FILE", type=Path, help="proposal files (.csv .json .jsonl .yaml)")
     rk.add_argument("--top", type=int, metavar="N", help="how many count as the top (default: the scoring policy's)")
@@ -107,35 +114,33 @@ def build_parser() -> argparse.ArgumentParser:
                     help="principal eigenvector (default) or row geometric mean")
     wt.add_argument("--format", choices=("json", "table"), default="json")
 
-    pf_help = "portfolio file (.yaml, .json or .csv): projects with durations, dates, budget, demand and relations"
-    cf = sub.add_parser("conflicts", parents=[policy_args], help="find every conflict in a portfolio",
-                        description="Dependency cycles, references to unknown projects, approved projects whose "
-                        "prerequisite is rejected or unfunded, priority inversions, schedule violations, exclusions "
-                        "and inclusions broken, resources over capacity and budget over-runs by period. Capacity, "
-                        "budget and tolerances come from the portfolio policy (kind: portfolio).",
-                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cf.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
+    def portfolio_command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, parents=[policy_args], help=summary, description=_wrap(description), epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help="portfolio file (.yaml, .json or "
+                             ".csv): projects with durations, dates, budget, demand and relations")
+        return command
+
+    cf = portfolio_command("conflicts", "find every conflict in a portfolio", "Dependency cycles, references to "
+                           "unknown projects, approved projects whose prerequisite is rejected or unfunded, priority "
+                           "inversions, schedule violations, exclusions and inclusions broken, resources over capacity "
+                           "and budget over-runs by period. Capacity, budget and tolerances come from the portfolio "
+                           "policy (kind: portfolio).")
     cf.add_argument("--format", choices=("table", "json"), default="table")
-    sd = sub.add_parser("schedule", parents=[policy_args], help="critical path, floats and delivery order",
-                        description="Critical path method on the projects that go ahead: earliest and latest start "
-                        "and finish, total float, the critical path(s), the portfolio duration and a delivery order.",
-                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sd.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
+    sd = portfolio_command("schedule", "critical path, floats and delivery order", "Critical path method on the "
+                           "projects that go ahead: earliest and latest start and finish, total float, the critical "
+                           "path(s), the portfolio duration and a delivery order.")
     sd.add_argument("--format", choices=("table", "json"), default="table")
-    im = sub.add_parser("impact", parents=[policy_args], help="what cancelling or delaying a project does",
-                        description="--cancel ID: every project that depends on it, directly or not. --delay ID=N: "
-                        "how far each dependent's finish slips (float absorbs some) and the new portfolio duration.",
-                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    im.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
+    im = portfolio_command("impact", "what cancelling or delaying a project does", "--cancel ID: every project that "
+                           "depends on it, directly or not. --delay ID=N: how far each dependent's finish slips (float "
+                           "absorbs some) and the new portfolio duration.")
     what = im.add_mutually_exclusive_group(required=True)
     what.add_argument("--cancel", metavar="ID")
     what.add_argument("--delay", metavar="ID=N", help="delay the project's finish by N duration units")
     im.add_argument("--format", choices=("table", "json"), default="table")
-    gr = sub.add_parser("graph", parents=[policy_args], help="draw the dependency graph (DOT, GraphML or SVG)",
-                        description="Write the portfolio's dependency graph; projects in conflict are highlighted. "
-                        "The format follows the suffix: .dot, .graphml or .svg.",
-                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    gr.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help=pf_help)
+    gr = portfolio_command("graph", "draw the dependency graph (DOT, GraphML or SVG)", "Write the portfolio's "
+                           "dependency graph; projects in conflict are highlighted. The format follows the suffix: "
+                           ".dot, .graphml or .svg.")
     gr.add_argument("--out", type=Path, required=True, metavar="FILE")
 
     va = sub.add_parser("validate", parents=[policy_args], help="check a policy folder; print every problem",
@@ -145,9 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--format", choices=("text", "json"), default="text")
 
     ex = sub.add_parser("expr", help="evaluate one expression and print its value as JSON",
-                        description="A calculator for policy authors. Fields given with --set are typed from how "
-                        "they look (300000 is a number, 2027-01-31 a date, true a yes/no, [1, 2] a list), or from "
-                        "the intake policy's fields and derived values when --policies is given.",
+                        description=_wrap("A calculator for policy authors. Fields given with --set are typed from "
+                                          "how they look (300000 is a number, 2027-01-31 a date, true a yes/no, "
+                                          "[1, 2] a list), or from the intake policy's fields and derived values "
+                                          "when --policies is given."),
                         epilog=_functions_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     ex.add_argument("--policies", metavar="DIR", type=Path,
                     help="type --set values by this policy folder's fields, and allow its derived values")

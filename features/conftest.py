@@ -69,9 +69,12 @@ def given_proposals(context, datatable):
 
 @when("they are ranked")
 def ranked(context, backend):
-    engine = Engine.load(context["policies"], today=context["today"], backend=backend)
-    context["engine"] = engine
-    context["ranking"] = engine.rank(context["proposals"])
+    context["engine"] = _engine(context, backend)
+    context["ranking"] = context["engine"].rank(context["proposals"])
+
+
+def _engine(context, backend) -> Engine:
+    return Engine.load(context["policies"], today=context["today"], backend=backend)
 
 
 def _entry(context, ident):
@@ -124,8 +127,7 @@ def given_portfolio(context, path):
 
 @when("its conflicts are checked")
 def conflicts_checked(context, backend):
-    engine = Engine.load(context["policies"], today=context["today"], backend=backend)
-    context["report"] = engine.conflicts(context["portfolio"])
+    context["report"] = _engine(context, backend).conflicts(context["portfolio"])
 
 
 def _conflicts_of(context, kind):
@@ -152,8 +154,7 @@ def no_conflicts(context):
 
 @when("it is evaluated")
 def evaluated(context, backend):
-    engine = Engine.load(context["policies"], today=context["today"], backend=backend)
-    context["decision"] = engine.evaluate(context["proposal"])
+    context["decision"] = _engine(context, backend).evaluate(context["proposal"])
 
 
 def _finding(context, rule):

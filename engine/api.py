@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+
+import yaml
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from engine.backends import BACKENDS, make_backend
 from engine.compile import CompiledPolicy, compile_policy
 from engine.decision import Decision, RowError
-from engine.errors import Diagnostic, DiagnosticSink, PmoError, PolicyError
+from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError
 from engine.intake import Intake
 from engine.io.readers import Row, read_proposals
 from engine.policy.loader import load_policy_set
 from engine.portfolio.conflicts import ConflictReport, find_conflicts
 from engine.portfolio.model import Portfolio, portfolio_from, read_portfolio
 from engine.portfolio.schedule import Impact, Schedule, impact, schedule
+from engine.portfolio.select import SelectionReport, scenarios_from, select
 from engine.ranking import Ranking, build_ranking
 from engine.resources import reference_policies, reference_rules
 
@@ -159,6 +162,22 @@ class Engine:
             raise ValueError("give either cancel=ID or delay=(ID, amount)")
         return impact(_portfolio(portfolio), self.policy.portfolio, cancel=cancel, delay=delay)
 
+    def select(self, portfolio: Portfolio | PathLike | Mapping[str, Any], *, budget: float | Mapping[str, float] |
+               None = None, frontier: int = 0, scenarios: Any = None, time_limit: float = 30.0) -> SelectionReport:
+        """The most valuable set of projects within budget, capacity, dependencies, exclusions, inclusions,
+        forced choices and balance rules (exact MILP), with greedy baselines, an optional efficient frontier
+        of ``frontier`` budget levels, and what-if ``scenarios`` (a list, a mapping or a YAML/JSON path)."""
+        projects = _portfolio(portfolio)
+        if isinstance(scenarios, (str, Path)):
+            scenarios = yaml.safe_load(Path(scenarios).read_text(encoding="utf-8"))
+        try:
+            parsed = scenarios_from(scenarios) if scenarios is not None else []
+            limits = budget_override(budget)
+            return select(projects, self.policy.portfolio, budget=limits, frontier_points=frontier,
+                          scenarios=parsed, time_limit=time_limit)
+        except ValueError as exc:
+            raise InputError([Diagnostic("bad_selection_input", str(exc))]) from None
+
     def write_graph(self, portfolio: Portfolio | PathLike | Mapping[str, Any], path: PathLike) -> str:
         """Draw the dependency graph (.dot, .graphml or .svg by suffix), conflicts highlighted; returns the format."""
         from engine.portfolio.export import write_graph
@@ -177,3 +196,11 @@ def _portfolio(value: Portfolio | PathLike | Mapping[str, Any]) -> Portfolio:
     if isinstance(value, (str, Path)):
         return read_portfolio(value)
     return portfolio_from(value)
+
+
+def budget_override(budget: float | Mapping[str, float] | None) -> dict[str, float] | None:
+    if budget is None:
+        return None
+    if isinstance(budget, Mapping):
+        return {str(k): float(v) for k, v in budget.items()}
+    return {"total": float(budget)}

@@ -127,6 +127,22 @@ def build_parser() -> argparse.ArgumentParser:
                            "and budget over-runs by period. Capacity, budget and tolerances come from the portfolio "
                            "policy (kind: portfolio).")
     cf.add_argument("--format", choices=("table", "json"), default="table")
+    cf.add_argument("--funded", type=Path, metavar="SELECTION", help="a 'pmo select --format json' result: its "
+                    "selected projects are the funded set, every other project is unfunded")
+    se = portfolio_command("select", "choose the most valuable fundable set of projects (exact MILP)",
+                           "Choose the projects that give the most value within the budget (by period or in total) "
+                           "and the capacity by role and period, with every prerequisite, no excluded pair, every "
+                           "'requires together' partner, the forced choices (force: in / out) and the balance "
+                           "rules (share of cost by category or objective). Solved exactly with HiGHS; the answer "
+                           "says whether it is optimal and the gap. Beside it: greedy by value and greedy by value "
+                           "per cost. When nothing fits, the reasons name the constraints at fault.")
+    se.add_argument("--budget", type=float, metavar="N", help="one budget for the total cost (overrides the file "
+                    "and the policy)")
+    se.add_argument("--frontier", type=int, default=0, metavar="K", help="best value at K budget levels")
+    se.add_argument("--scenarios", type=Path, metavar="FILE", help="what-ifs: {scenarios: [{name, budget_factor, "
+                    "force_in, force_out, extra_capacity}]}")
+    se.add_argument("--time-limit", type=float, default=30.0, metavar="S", help="seconds per solve (default 30)")
+    se.add_argument("--format", choices=("table", "json"), default="table")
     sd = portfolio_command("schedule", "critical path, floats and delivery order", "Critical path method on the "
                            "projects that go ahead: earliest and latest start and finish, total float, the critical "
                            "path(s), the portfolio duration and a delivery order.")
@@ -189,7 +205,7 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         parser.print_help(stdout)
         return EXIT_USAGE
     command = {"evaluate": _evaluate, "rank": _rank, "weights": _weights, "validate": _validate, "expr": _expr,
-               "schema": _schema, "conflicts": _conflicts, "schedule": _schedule, "impact": _impact,
+               "schema": _schema, "conflicts": _conflicts, "schedule": _schedule, "impact": _impact, "select": _select,
                "graph": _graph}[args.command]
     try:
         with no_gc_pauses():  # a batch holds every row; the cyclic collector would rescan them all, often
@@ -313,6 +329,14 @@ def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]):
 
 def _conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     engine, portfolio = _portfolio_engine(args, stderr)
+    if args.funded:
+        try:
+            chosen = set(json.loads(args.funded.read_text(encoding="utf-8"))["selected"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PmoError([Diagnostic("bad_selection", f"{args.funded}: not a 'pmo select --format json' result "
+                                       f"({exc})")]) from None
+        for project in portfolio:
+            project.funded = project.id in chosen
     report = engine.conflicts(portfolio)
     if args.format == "json":
         json.dump(report.to_json(), stdout, indent=1)
@@ -330,6 +354,54 @@ def _conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> in
 
 def _plural(n: float, word: str) -> str:
     return f"{n:g} {word}" + ("" if n == 1 else "s")
+
+
+def _select(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    engine, portfolio = _portfolio_engine(args, stderr)
+    if args.scenarios is not None and not args.scenarios.is_file():
+        raise PmoError([Diagnostic("no_file", f"no such file: {args.scenarios}")])
+    if args.frontier < 0 or args.time_limit <= 0 or (args.budget is not None and args.budget < 0):
+        raise PmoError([Diagnostic("usage", "--frontier, --time-limit and --budget must not be negative")])
+    report = engine.select(portfolio, budget=args.budget, frontier=args.frontier, scenarios=args.scenarios,
+                           time_limit=args.time_limit)
+    for note in report.best.notes:
+        print(f"pmo: note: {note}", file=stderr)
+    if args.format == "json":
+        json.dump(report.to_json(), stdout, indent=1)
+        stdout.write("\n")
+    else:
+        _select_table(report, stdout)
+    return EXIT_OK  # an infeasible problem is an answer, with its reasons
+
+
+def _select_table(report, out: IO[str]) -> None:
+    best = report.best
+    if best.status == "infeasible":
+        out.write("No selection meets every constraint:\n" + "".join(f"  - {r}\n" for r in best.reasons))
+        return
+    quality = "optimal" if best.optimal else f"best found in the time limit (gap {best.gap:.2%})"
+    out.write(f"Selected {_plural(len(best.selected), 'project')}: value {best.value:,.4g}, cost "
+              f"{best.total_cost:,.0f} ({quality})\n")
+    out.write("  " + ", ".join(best.selected) + "\n")
+    for limit in best.binding:
+        out.write(f"  binding: {limit}\n")
+    for name, baseline in report.baselines.items():
+        out.write(f"{name:<26} value {baseline.value:,.4g}, cost {baseline.total_cost:,.0f}"
+                  f"{'' if baseline.status == 'greedy' else '  (breaks a balance rule)'}\n")
+    if report.frontier:
+        out.write(f"\n{'BUDGET':>14} {'VALUE':>10} {'GREEDY':>10} {'PER COST':>10}  SELECTED\n")
+        for point in report.frontier:
+            out.write(f"{point['budget']:>14,.0f} {point['value']:>10,.4g} {point['greedy_value']:>10,.4g} "
+                      f"{point['greedy_value_per_cost']:>10,.4g}  {len(point['selected'])}\n")
+    for sc in report.scenarios:
+        out.write(f"\nscenario {sc['name']}: value {sc['value_change']:+,.4g}, cost {sc['cost_change']:+,.0f}"
+                  f" ({sc['status']})\n")
+        if sc["entered"]:
+            out.write(f"  enters: {', '.join(sc['entered'])}\n")
+        if sc["left"]:
+            out.write(f"  leaves: {', '.join(sc['left'])}\n")
+        for reason in sc["reasons"]:
+            out.write(f"  - {reason}\n")
 
 
 def _schedule(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

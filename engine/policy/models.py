@@ -259,6 +259,15 @@ class Tolerance(Node):
     budget: Decimal = Field(Decimal(0), ge=0, description="share above the period budget that is still fine")
 
 
+class Balance(Node):
+    """A minimum and/or maximum share of the selected projects' cost for one category or objective."""
+
+    by: Literal["category", "objective"]
+    value: str
+    min_share: Decimal | None = Field(None, ge=0, le=1)
+    max_share: Decimal | None = Field(None, ge=0, le=1)
+
+
 class PortfolioPolicy(Node):
     """Capacity and money the portfolio must fit in, by period."""
 
@@ -273,6 +282,7 @@ class PortfolioPolicy(Node):
         None, description="money per period: one number for every period, or {period: number}")
     tolerance: Tolerance = Field(default_factory=Tolerance)
     max_cycles: int = Field(20, ge=1, le=10_000, description="dependency cycles listed before the report stops")
+    balance: list[Balance] = Field(default_factory=list, description="selection: shares of cost by category")
 
 
 PolicyFile = Union[IntakePolicy, StrategyPolicy, ScoringPolicy, PortfolioPolicy, Library]

@@ -48,6 +48,11 @@ class Project:
     depends_on: list[Dependency] = field(default_factory=list)
     excludes: list[str] = field(default_factory=list)
     requires_together: list[str] = field(default_factory=list)
+    cost: dict[str, float] = field(default_factory=dict)  # for selection: period (or "total") -> money
+    value: float | None = None  # for selection: what choosing it is worth (default: its score)
+    force: str | None = None  # for selection: "in" or "out"
+    category: str | None = None
+    objective: str | None = None
 
     @property
     def out(self) -> bool:
@@ -66,6 +71,8 @@ class Project:
 class Portfolio:
     projects: dict[str, Project]
     source: str = "<memory>"
+    budget: dict[str, float] | None = None  # overrides the policy's budget: period (or "total") -> money
+    balance: list[dict] = field(default_factory=list)  # selection balance rules given with the portfolio
 
     def __iter__(self):
         return iter(self.projects.values())
@@ -114,9 +121,17 @@ def portfolio_from(data: Any, source: str = "<memory>") -> Portfolio:
             problems.append(Diagnostic("duplicate_project", f"{name}: project id '{project.id}' is used twice", where))
             continue
         projects[project.id] = project
+    budget = None
+    if isinstance(data, dict) and data.get("budget") not in (None, ""):
+        try:
+            raw = data["budget"]
+            budget = {"total": _number(raw, "budget")} if not isinstance(raw, dict) else _by_period(raw, "budget")
+        except ValueError as exc:
+            problems.append(Diagnostic("bad_budget", str(exc), Location(source)))
+    balance = data.get("balance", []) if isinstance(data, dict) else []
     if problems:
         raise InputError(problems)
-    return Portfolio(projects, source)
+    return Portfolio(projects, source, budget, balance if isinstance(balance, list) else [])
 
 
 def _project(item: Any) -> Project:
@@ -148,6 +163,15 @@ def _project(item: Any) -> Project:
     if not isinstance(demand, dict):
         raise ValueError("demand must map roles to {period: amount}")
     p.demand = {str(role): _by_period(amounts, f"demand of {role}") for role, amounts in demand.items()}
+    p.cost = _cost(item.get("cost"))
+    p.value = _number(item.get("value") if item.get("value") not in (None, "") else item.get("score"), "value")
+    force = item.get("force")
+    if force not in (None, ""):
+        p.force = str(force).strip().lower()
+        if p.force not in ("in", "out"):
+            raise ValueError(f"force: '{force}' must be in or out")
+    p.category = str(item["category"]) if item.get("category") not in (None, "") else None
+    p.objective = str(item["objective"]) if item.get("objective") not in (None, "") else None
     p.depends_on = [_dependency(d) for d in _list(item.get("depends_on"))]
     p.excludes = [str(x) for x in _list(item.get("excludes"))]
     p.requires_together = [str(x) for x in _list(item.get("requires_together"))]
@@ -155,7 +179,8 @@ def _project(item: Any) -> Project:
 
 
 _FIELDS = {"id", "name", "status", "decision", "rank", "priority", "funded", "start", "finish", "duration", "budget",
-           "demand", "depends_on", "excludes", "requires_together", "description", "owner", "score"}
+           "demand", "depends_on", "excludes", "requires_together", "description", "owner", "score", "cost", "value",
+           "force", "category", "objective"}
 
 
 def _list(value: Any) -> list:
@@ -243,6 +268,18 @@ def _by_period(value: Any, what: str) -> dict[str, float]:
                 raise ValueError(f"{what} in {period} must not be negative")
             out[str(period)] = number
     return out
+
+
+def _cost(value: Any) -> dict[str, float]:
+    """A number (the total) or {period: amount}."""
+    if value in (None, ""):
+        return {}
+    if isinstance(value, dict) or (isinstance(value, str) and "=" in value):
+        return _by_period(value, "cost")
+    number = _number(value, "cost")
+    if number is None or number < 0:
+        raise ValueError("cost must be a number from 0 up")
+    return {"total": number}
 
 
 def _parse_demand(text: str) -> dict[str, dict[str, str]]:

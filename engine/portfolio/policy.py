@@ -16,6 +16,7 @@ class Limits:
     budget_tolerance: float = 0.0
     duration_unit: str = "days"
     max_cycles: int = 20
+    balance: list[dict] = field(default_factory=list)  # {by, value, min_share, max_share}
 
     def capacity_of(self, role: str, period: str) -> float | None:
         return self.capacity.get(role, {}).get(period)
@@ -35,4 +36,4 @@ def limits_from(policy: PortfolioPolicy | None) -> Limits:
 
     return Limits(periods, {role: spread(v) for role, v in policy.capacity.items()}, spread(policy.budget),
                   float(policy.tolerance.resources), float(policy.tolerance.budget), policy.duration_unit,
-                  policy.max_cycles)
+                  policy.max_cycles, [b.model_dump(mode="json") for b in policy.balance])

@@ -1,0 +1,459 @@
+"""Portfolio selection: the set of projects worth most within budget, capacity and the rules.
+
+A 0-1 integer programme solved exactly with HiGHS (``scipy.optimize.milp``):
+
+    maximise   sum value_i x_i
+    subject to cost by period (or in total)        <= budget
+               demand by role and period           <= capacity
+               x_i <= x_j                          (i depends on j)
+               x_i + x_j <= 1                      (i excludes j)
+               x_i == x_j                          (i and j go together)
+               x_i = 1 / x_i = 0                   (forced in / out; rejected and cancelled are out)
+               share of cost by category/objective within [min, max]
+
+Infeasible problems are explained (forced-in projects over budget, contradictory forcing, a balance
+rule that cannot be met); greedy baselines show what the optimiser adds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+from engine.portfolio.model import Portfolio, Project
+from engine.portfolio.policy import Limits
+
+TOTAL = "total"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A balance rule: the share of selected cost whose ``by`` (category or objective) is ``value``."""
+
+    by: str
+    value: str
+    min_share: float | None = None
+    max_share: float | None = None
+
+    @property
+    def label(self) -> str:
+        bounds = [f"at least {self.min_share:.0%}" if self.min_share is not None else "",
+                  f"at most {self.max_share:.0%}" if self.max_share is not None else ""]
+        return f"{self.by} {self.value}: {' and '.join(b for b in bounds if b)} of the cost"
+
+
+@dataclass
+class Selection:
+    selected: list[str]
+    value: float
+    cost: dict[str, float]
+    optimal: bool
+    gap: float | None
+    status: str  # optimal | time limit | infeasible
+    binding: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # why it is infeasible, when it is
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_cost(self) -> float:
+        return sum(self.cost.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"selected": self.selected, "value": self.value, "cost": self.total_cost,
+                "cost_by_period": self.cost, "optimal": self.optimal, "gap": self.gap, "status": self.status,
+                "binding": self.binding, "reasons": self.reasons, "notes": self.notes}
+
+
+@dataclass
+class Problem:
+    """The candidates, in a fixed order, with everything the model and the baselines need."""
+
+    ids: list[str]
+    value: np.ndarray
+    cost: dict[str, np.ndarray]  # budget key (period or "total") -> cost per candidate
+    total_cost: np.ndarray
+    budget: dict[str, float]
+    demand: dict[tuple[str, str], np.ndarray]  # (role, period) -> demand per candidate
+    capacity: dict[tuple[str, str], float]
+    depends: list[tuple[int, int]]  # (dependent, prerequisite)
+    excludes: list[tuple[int, int]]
+    together: list[tuple[int, int]]
+    forced_in: set[int]
+    forced_out: set[int]
+    rules: list[tuple[Rule, np.ndarray]]  # rule, membership (0/1) per candidate
+    notes: list[str] = field(default_factory=list)
+
+
+def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = None,
+            budget: dict[str, float] | None = None) -> Problem:
+    projects = list(portfolio)
+    index = {p.id: k for k, p in enumerate(projects)}
+    notes: list[str] = []
+    budget = dict(budget if budget is not None else portfolio.budget if portfolio.budget is not None
+                  else limits.budget)
+    costs = [_cost(p) for p in projects]
+    keys = sorted({k for c in costs for k in c} | set(budget), key=lambda k: (k != TOTAL, k))
+    if TOTAL in budget and len(budget) == 1:  # one budget for everything: compare total costs
+        cost = {TOTAL: np.array([sum(c.values()) for c in costs])}
+    else:
+        if any(TOTAL in c for c in costs):
+            notes.append("some costs are totals while the budget is by period: those costs count in no period")
+        cost = {k: np.array([c.get(k, 0.0) for c in costs]) for k in keys if k != TOTAL and k in budget}
+    value = np.array([p.value if p.value is not None else 1.0 for p in projects], dtype=float)
+    if any(p.value is None for p in projects):
+        notes.append("projects without a value (or score) count 1 each")
+    demand: dict[tuple[str, str], np.ndarray] = {}
+    for k, p in enumerate(projects):
+        for role, periods in p.demand.items():
+            for period, amount in periods.items():
+                if limits.capacity_of(role, period) is not None:
+                    demand.setdefault((role, period), np.zeros(len(projects)))[k] = amount
+    capacity = {key: limits.capacity_of(*key) * (1 + limits.resource_tolerance) for key in demand}  # type: ignore
+    forced_in, forced_out = set(), set()
+    depends, excludes, together = [], [], []
+    for k, p in enumerate(projects):
+        if p.force == "in":
+            forced_in.add(k)
+        if p.force == "out" or p.out:
+            forced_out.add(k)
+        for dep in p.depends_on:
+            if dep.id in index:
+                depends.append((k, index[dep.id]))
+            else:
+                forced_out.add(k)
+                notes.append(f"{p.id} depends on unknown '{dep.id}', so it cannot be chosen")
+        excludes += [(k, index[o]) for o in p.excludes if o in index and index[o] != k]
+        together += [(k, index[o]) for o in p.requires_together if o in index and index[o] != k]
+    rules = [(rule, np.array([1.0 if getattr(p, rule.by, None) == rule.value else 0.0 for p in projects]))
+             for rule in balance or []]
+    total = sum(cost.values()) if cost else np.zeros(len(projects))
+    return Problem([p.id for p in projects], value, cost, np.asarray(total, dtype=float), budget, demand, capacity,
+                   depends, excludes, together, forced_in, forced_out, rules, notes)
+
+
+def _cost(p: Project) -> dict[str, float]:
+    return dict(p.cost) if p.cost else dict(p.budget)
+
+
+def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_infeasible: bool = True) -> Selection:
+    n = len(prob.ids)
+    if n == 0:
+        return Selection([], 0.0, {}, True, 0.0, "optimal", notes=prob.notes)
+    rows, cols, vals, lower, upper = [], [], [], [], []
+    labels: list[str] = []
+
+    def add(coefficients: dict[int, float] | np.ndarray, lo: float, hi: float, label: str) -> None:
+        items = enumerate(coefficients) if isinstance(coefficients, np.ndarray) else coefficients.items()
+        r = len(lower)
+        for j, v in items:
+            if v:
+                rows.append(r)
+                cols.append(j)
+                vals.append(float(v))
+        lower.append(lo)
+        upper.append(hi)
+        labels.append(label)
+
+    for key, c in prob.cost.items():
+        add(c, -np.inf, prob.budget[key], f"budget {key}")
+    for (role, period), d in prob.demand.items():
+        add(d, -np.inf, prob.capacity[(role, period)], f"{role} in {period}")
+    for i, j in prob.depends:
+        add({i: 1.0, j: -1.0}, -np.inf, 0.0, f"{prob.ids[i]} needs {prob.ids[j]}")
+    for i, j in prob.excludes:
+        add({i: 1.0, j: 1.0}, -np.inf, 1.0, f"{prob.ids[i]} excludes {prob.ids[j]}")
+    for i, j in prob.together:
+        add({i: 1.0, j: -1.0}, 0.0, 0.0, f"{prob.ids[i]} with {prob.ids[j]}")
+    for rule, member in prob.rules:
+        if rule.min_share is not None:
+            add((member - rule.min_share) * prob.total_cost, 0.0, np.inf, rule.label)
+        if rule.max_share is not None:
+            add((member - rule.max_share) * prob.total_cost, -np.inf, 0.0, rule.label)
+    lb = np.zeros(n)
+    ub = np.ones(n)
+    lb[list(prob.forced_in)] = 1
+    ub[list(prob.forced_out)] = 0
+    if (lb > ub).any():
+        both = [prob.ids[k] for k in np.nonzero(lb > ub)[0]]
+        return _infeasible(prob, [f"{', '.join(both)} must be in (forced) and out (forced out, rejected, cancelled "
+                                  "or depending on an unknown project) at the same time"])
+    constraints = []
+    if lower:
+        matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower), n)).tocsr()
+        constraints.append(LinearConstraint(matrix, np.array(lower), np.array(upper)))
+    result = milp(-prob.value, integrality=np.ones(n), bounds=Bounds(lb, ub), constraints=constraints,
+                  options={"time_limit": time_limit, "mip_rel_gap": gap, "disp": False})
+    if result.x is None:
+        if result.status != 2:
+            return _infeasible(prob, [f"solver stopped: {result.message}"])
+        return _infeasible(prob, explain(prob) if explain_infeasible else [])
+    x = np.round(result.x).astype(bool)
+    selection = _selection(prob, x, optimal=result.status == 0,
+                           gap=float(getattr(result, "mip_gap", 0.0) or 0.0),
+                           status="optimal" if result.status == 0 else "time limit")
+    selection.binding = binding(prob, x)
+    return selection
+
+
+def _selection(prob: Problem, x: np.ndarray, optimal: bool, gap: float | None, status: str) -> Selection:
+    cost = {key: float(c[x].sum()) for key, c in prob.cost.items()}
+    return Selection([prob.ids[k] for k in np.nonzero(x)[0]], float(prob.value[x].sum()), cost, optimal, gap, status,
+                     notes=list(prob.notes))
+
+
+def _infeasible(prob: Problem, reasons: list[str]) -> Selection:
+    return Selection([], 0.0, {}, False, None, "infeasible", reasons=reasons, notes=list(prob.notes))
+
+
+def binding(prob: Problem, x: np.ndarray) -> list[str]:
+    """Budget and capacity limits that leave no room for any project not chosen (and not forced out)."""
+    waiting = [k for k in range(len(prob.ids)) if not x[k] and k not in prob.forced_out]
+    out = []
+    for key, c in prob.cost.items():
+        used, limit = float(c[x].sum()), prob.budget[key]
+        if waiting and all(used + c[k] > limit + 1e-9 for k in waiting if c[k] > 0) and any(c[k] > 0 for k in waiting):
+            out.append(f"budget {key}: {used:,.0f} of {limit:,.0f} used")
+    for (role, period), d in prob.demand.items():
+        used, limit = float(d[x].sum()), prob.capacity[(role, period)]
+        blocked = [k for k in waiting if d[k] > 0]
+        if blocked and all(used + d[k] > limit + 1e-9 for k in blocked):
+            out.append(f"{role} in {period}: {used:g} of {limit:g} used")
+    for rule, member in prob.rules:
+        chosen = float(prob.total_cost[x].sum())
+        share = float((member * prob.total_cost)[x].sum()) / chosen if chosen else 0.0
+        for bound in (rule.min_share, rule.max_share):
+            if bound is not None and abs(share - bound) < 1e-6:
+                out.append(f"{rule.label} (now {share:.1%})")
+    return out
+
+
+def _closure(prob: Problem, start: set[int]) -> set[int]:
+    """The projects, plus every prerequisite and every 'goes together' partner, transitively."""
+    needs: dict[int, set[int]] = {}
+    for i, j in prob.depends:
+        needs.setdefault(i, set()).add(j)
+    for i, j in prob.together:
+        needs.setdefault(i, set()).add(j)
+        needs.setdefault(j, set()).add(i)
+    out, todo = set(start), list(start)
+    while todo:
+        for j in needs.get(todo.pop(), ()):
+            if j not in out:
+                out.add(j)
+                todo.append(j)
+    return out
+
+
+def explain(prob: Problem) -> list[str]:
+    """Why no selection satisfies everything: checks that name the constraints at fault."""
+    reasons = []
+    must = _closure(prob, prob.forced_in)
+    names = ", ".join(prob.ids[k] for k in sorted(must))
+    blocked = must & prob.forced_out
+    if blocked:
+        reasons.append(f"the forced-in projects need {', '.join(prob.ids[k] for k in sorted(blocked))}, which "
+                       "is forced out, rejected or cancelled")
+    for i, j in prob.excludes:
+        if i in must and j in must:
+            reasons.append(f"{prob.ids[i]} and {prob.ids[j]} exclude each other, but both are needed by the "
+                           "forced-in projects")
+    for key, c in prob.cost.items():
+        need = float(sum(c[k] for k in must))
+        if need > prob.budget[key] + 1e-9:
+            reasons.append(f"the forced-in projects ({names}) need {need:,.0f} in {key} against a budget of "
+                           f"{prob.budget[key]:,.0f}")
+    for (role, period), d in prob.demand.items():
+        need = float(sum(d[k] for k in must))
+        if need > prob.capacity[(role, period)] + 1e-9:
+            reasons.append(f"the forced-in projects ({names}) need {need:g} {role} in {period} against a capacity "
+                           f"of {prob.capacity[(role, period)]:g}")
+    for rule, member in prob.rules:
+        if rule.min_share and not (member * (np.array([k not in prob.forced_out for k in range(len(prob.ids))]))).any():
+            reasons.append(f"{rule.label}: no project that may be chosen has {rule.by} {rule.value}")
+    if not reasons:
+        reasons.append("no choice meets every constraint together; " + relaxations(prob))
+    return reasons
+
+
+def relaxations(prob: Problem) -> str:
+    """Which single group of constraints, dropped, would make the problem feasible."""
+    groups = {"the budget": dict(prob.__dict__, cost={}, budget={}),
+              "capacity": dict(prob.__dict__, demand={}, capacity={}),
+              "the balance rules": dict(prob.__dict__, rules=[]),
+              "forcing projects in": dict(prob.__dict__, forced_in=set())}
+    fixes = [name for name, fields in groups.items()
+             if solve(Problem(**fields), time_limit=5, explain_infeasible=False).status != "infeasible"]
+    return ("it becomes feasible without " + " or without ".join(fixes)) if fixes else \
+        "dropping any one group of constraints (budget, capacity, balance, forcing) is not enough"
+
+
+def greedy(prob: Problem, key: str) -> Selection:
+    """A baseline: take projects best first ('value' or 'value per cost'), each with what it needs, while
+    everything still fits. Min-share balance rules are checked at the end only."""
+    order = sorted(range(len(prob.ids)), key=lambda k: (
+        -(prob.value[k] if key == "value" else prob.value[k] / max(prob.total_cost[k], 1e-12)), prob.ids[k]))
+    chosen: set[int] = set()
+    feasible = True
+    start = _closure(prob, prob.forced_in)
+    if _fits(prob, set(), start):
+        chosen |= start
+    else:
+        feasible = False
+    for k in order:
+        if k in chosen:
+            continue
+        group = _closure(prob, {k}) - chosen
+        if _fits(prob, chosen, group):
+            chosen |= group
+    x = np.zeros(len(prob.ids), dtype=bool)
+    x[list(chosen)] = True
+    for rule, member in prob.rules:
+        total = float(prob.total_cost[x].sum())
+        share = float((member * prob.total_cost)[x].sum()) / total if total else 0.0
+        if rule.min_share is not None and share < rule.min_share - 1e-9:
+            feasible = False
+    return _selection(prob, x, optimal=False, gap=None, status="greedy" if feasible else "greedy (infeasible)")
+
+
+def _fits(prob: Problem, chosen: set[int], group: set[int]) -> bool:
+    if group & prob.forced_out:
+        return False
+    both = chosen | group
+    for i, j in prob.excludes:
+        if i in both and j in both:
+            return False
+    x = np.zeros(len(prob.ids), dtype=bool)
+    x[list(both)] = True
+    for key, c in prob.cost.items():
+        if c[x].sum() > prob.budget[key] + 1e-9:
+            return False
+    for key, d in prob.demand.items():
+        if d[x].sum() > prob.capacity[key] + 1e-9:
+            return False
+    total = float(prob.total_cost[x].sum())
+    for rule, member in prob.rules:
+        if rule.max_share is not None and total and float((member * prob.total_cost)[x].sum()) / total > \
+                rule.max_share + 1e-9:
+            return False
+    return True
+
+
+def scaled(prob: Problem, factor: float) -> Problem:
+    return Problem(**dict(prob.__dict__, budget={k: v * factor for k, v in prob.budget.items()}))
+
+
+def frontier(prob: Problem, points: int, time_limit: float = 30.0) -> list[dict[str, Any]]:
+    """The best value at ``points`` budget levels (every period scaled alike), from a little to enough for
+    every project, with both greedy baselines at each level."""
+    full = max((prob.cost[k].sum() / prob.budget[k] for k in prob.cost if prob.budget.get(k)), default=1.0)
+    top = max(full, 1.0)
+    out = []
+    for step in range(1, points + 1):
+        factor = top * step / points
+        level = scaled(prob, factor)
+        best = solve(level, time_limit=time_limit / points)
+        out.append({"budget": sum(level.budget.values()), "factor": factor, "value": best.value,
+                    "selected": best.selected, "optimal": best.optimal,
+                    "greedy_value": greedy(level, "value").value,
+                    "greedy_value_per_cost": greedy(level, "value per cost").value})
+    return out
+
+
+
+@dataclass
+class Scenario:
+    name: str
+    budget_factor: float = 1.0
+    force_in: list[str] = field(default_factory=list)
+    force_out: list[str] = field(default_factory=list)
+    extra_capacity: dict[str, float] = field(default_factory=dict)  # role -> added in every period
+
+
+def scenario_problem(prob: Problem, scenario: Scenario) -> Problem:
+    index = {pid: k for k, pid in enumerate(prob.ids)}
+    unknown = [pid for pid in scenario.force_in + scenario.force_out if pid not in index]
+    if unknown:
+        raise ValueError(f"scenario '{scenario.name}': unknown project {', '.join(unknown)}")
+    capacity = {key: limit + scenario.extra_capacity.get(key[0], 0.0) for key, limit in prob.capacity.items()}
+    return Problem(**dict(prob.__dict__, budget={k: v * scenario.budget_factor for k, v in prob.budget.items()},
+                          capacity=capacity, forced_in=prob.forced_in | {index[p] for p in scenario.force_in},
+                          forced_out=prob.forced_out | {index[p] for p in scenario.force_out}))
+
+
+def compare(base: Selection, other: Selection) -> dict[str, Any]:
+    return {"entered": sorted(set(other.selected) - set(base.selected)),
+            "left": sorted(set(base.selected) - set(other.selected)),
+            "value_change": other.value - base.value, "cost_change": other.total_cost - base.total_cost}
+
+
+@dataclass
+class SelectionReport:
+    best: Selection
+    baselines: dict[str, Selection]
+    frontier: list[dict[str, Any]] = field(default_factory=list)
+    scenarios: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.best.to_json(),
+                "baselines": {name: {"selected": b.selected, "value": b.value, "cost": b.total_cost,
+                                     "status": b.status} for name, b in self.baselines.items()},
+                "frontier": self.frontier, "scenarios": self.scenarios}
+
+
+def rules_from(items: list[dict]) -> list[Rule]:
+    rules = []
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict) or item.get("by") not in ("category", "objective") or not item.get("value"):
+            raise ValueError(f"balance rule {n}: write {{by: category|objective, value: X, min_share: 0.2}}")
+        low, high = item.get("min_share"), item.get("max_share")
+        for share in (low, high):
+            if share is not None and not (isinstance(share, (int, float)) and 0 <= float(share) <= 1):
+                raise ValueError(f"balance rule {n}: shares run from 0 to 1, got {share!r}")
+        rules.append(Rule(item["by"], str(item["value"]), None if low is None else float(low),
+                          None if high is None else float(high)))
+    return rules
+
+
+def scenarios_from(items: Any) -> list[Scenario]:
+    if isinstance(items, dict):
+        items = items.get("scenarios")
+    if not isinstance(items, list):
+        raise ValueError('a scenario file holds {"scenarios": [{"name": ..., ...}]}')
+    out = []
+    allowed = {"name", "budget_factor", "force_in", "force_out", "extra_capacity"}
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict) or not item.get("name"):
+            raise ValueError(f"scenario {n} needs a name")
+        unknown = set(item) - allowed
+        if unknown:
+            raise ValueError(f"scenario '{item['name']}': unknown key '{sorted(unknown)[0]}' "
+                             f"(keys: {', '.join(sorted(allowed))})")
+        factor = item.get("budget_factor", 1.0)
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or factor < 0:
+            raise ValueError(f"scenario '{item['name']}': budget_factor must be a number from 0 up")
+        extra = item.get("extra_capacity") or {}
+        if not isinstance(extra, dict) or not all(isinstance(v, (int, float)) for v in extra.values()):
+            raise ValueError(f"scenario '{item['name']}': extra_capacity maps roles to numbers")
+        out.append(Scenario(str(item["name"]), float(factor), [str(x) for x in item.get("force_in") or []],
+                            [str(x) for x in item.get("force_out") or []], {k: float(v) for k, v in extra.items()}))
+    return out
+
+
+def select(portfolio: Portfolio, limits: Limits, *, budget: dict[str, float] | None = None, frontier_points: int = 0,
+           scenarios: list[Scenario] | None = None, time_limit: float = 30.0) -> SelectionReport:
+    rules = rules_from(list(limits.balance) + list(portfolio.balance))
+    prob = problem(portfolio, limits, rules, budget)
+    best = solve(prob, time_limit=time_limit)
+    report = SelectionReport(best, {"greedy by value": greedy(prob, "value"),
+                                    "greedy by value per cost": greedy(prob, "value per cost")})
+    if frontier_points:
+        report.frontier = frontier(prob, frontier_points, time_limit=time_limit)
+    for scenario in scenarios or []:
+        outcome = solve(scenario_problem(prob, scenario), time_limit=time_limit)
+        report.scenarios.append({"name": scenario.name, **compare(best, outcome), "value": outcome.value,
+                                 "cost": outcome.total_cost, "status": outcome.status, "reasons": outcome.reasons,
+                                 "selected": outcome.selected})
+    return report

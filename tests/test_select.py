@@ -1,0 +1,198 @@
+"""Portfolio selection: exact optimum on published examples, never worse than the greedy baselines,
+dependencies, exclusions, inclusions, forced projects, balance, infeasibility explained."""
+import itertools
+import json
+import random
+
+import pytest
+
+from engine import Engine, InputError
+from engine.cli import main
+from engine.portfolio.model import portfolio_from
+from engine.portfolio.policy import Limits
+from engine.portfolio.select import greedy, problem, rules_from, solve
+from tests.conftest import ROOT, TODAY
+
+# Rosetta Code, "Knapsack problem/0-1": the tourist's 22 items, 400 dag; published optimum value 1030
+# (weight 396).
+TOURIST = [("map", 9, 150), ("compass", 13, 35), ("water", 153, 200), ("sandwich", 50, 160), ("glucose", 15, 60),
+           ("tin", 68, 45), ("banana", 27, 60), ("apple", 39, 40), ("cheese", 23, 30), ("beer", 52, 10),
+           ("suntan cream", 11, 70), ("camera", 32, 30), ("T-shirt", 24, 15), ("trousers", 48, 10),
+           ("umbrella", 73, 40), ("waterproof trousers", 42, 70), ("waterproof overclothes", 43, 75),
+           ("note-case", 22, 80), ("sunglasses", 7, 20), ("towel", 18, 12), ("socks", 4, 50), ("book", 30, 10)]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine.load(today=TODAY, backend="reference")
+
+
+def best(data, **kw):
+    prob = problem(portfolio_from(data), Limits(), rules_from(data.get("balance", [])))
+    return prob, solve(prob, **kw)
+
+
+def test_rosetta_code_knapsack(engine):
+    report = engine.select({"budget": 400, "projects": [{"id": n, "cost": w, "value": v} for n, w, v in TOURIST]})
+    assert report.best.value == 1030 and report.best.total_cost == 396 and report.best.optimal
+    assert all(b.value <= report.best.value for b in report.baselines.values())
+
+
+def test_winston_stockco_capital_budgeting():
+    # Winston, Operations Research: Applications and Algorithms, "Stockco" capital budgeting: NPVs 16, 22, 12, 8
+    # ($1000s), cash outflows 5, 7, 4, 3, $14,000 available; optimum NPV 42 with investments 2, 3 and 4.
+    stockco = {"budget": 14, "projects": [{"id": f"I{k}", "cost": c, "value": v}
+                                          for k, (v, c) in enumerate([(16, 5), (22, 7), (12, 4), (8, 3)], 1)]}
+    _, answer = best(stockco)
+    assert (answer.value, answer.selected) == (42, ["I2", "I3", "I4"])
+    # Winston's logical variant "if investment 2 then investment 1" is a dependency: brute force agrees.
+    stockco["projects"][1]["depends_on"] = ["I1"]
+    _, answer = best(stockco)
+    assert answer.value == brute_force(stockco)
+
+
+def brute_force(data):
+    """The best value by trying every subset (small instances only)."""
+    projects = data["projects"]
+    best_value = None
+    for picks in itertools.product([0, 1], repeat=len(projects)):
+        chosen = {p["id"] for p, x in zip(projects, picks) if x}
+        ok = sum(p["cost"] for p in projects if p["id"] in chosen) <= data["budget"]
+        for p in projects:
+            if p["id"] in chosen:
+                ok &= all(d in chosen for d in p.get("depends_on", []))
+                ok &= not any(e in chosen for e in p.get("excludes", []))
+            for t in p.get("requires_together", []):  # mutual: both or neither
+                ok &= (p["id"] in chosen) == (t in chosen)
+            if p.get("force") == "in":
+                ok &= p["id"] in chosen
+            if p.get("force") == "out":
+                ok &= p["id"] not in chosen
+        if ok:
+            value = sum(p["value"] for p in projects if p["id"] in chosen)
+            best_value = value if best_value is None else max(best_value, value)
+    return best_value
+
+
+def random_instance(seed, n=10):
+    rng = random.Random(seed)
+    projects = [{"id": f"P{i}", "cost": rng.randint(1, 30), "value": rng.randint(1, 40)} for i in range(n)]
+    for i in range(n):
+        if rng.random() < 0.3 and i:
+            projects[i]["depends_on"] = [f"P{rng.randrange(i)}"]
+        if rng.random() < 0.15:
+            projects[i]["excludes"] = [f"P{rng.choice([k for k in range(n) if k != i])}"]
+        if rng.random() < 0.1 and i:
+            projects[i]["requires_together"] = [f"P{rng.randrange(i)}"]
+    projects[rng.randrange(n)]["force"] = rng.choice(["in", "out", None])
+    return {"budget": rng.randint(20, 120), "projects": projects}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_optimum_equals_brute_force_and_beats_greedy(seed):
+    data = random_instance(seed)
+    prob, answer = best(data)
+    expected = brute_force(data)
+    if expected is None:
+        assert answer.status == "infeasible" and answer.reasons
+        return
+    assert answer.value == expected and answer.optimal
+    for key in ("value", "value per cost"):
+        baseline = greedy(prob, key)
+        assert baseline.value <= answer.value
+
+
+def test_dependencies_exclusions_inclusions_and_forcing():
+    data = {"budget": 100, "projects": [
+        {"id": "A", "cost": 40, "value": 7, "depends_on": [], "excludes": [], "force": "in"},
+        {"id": "B", "cost": 30, "value": 9, "depends_on": ["C"]},
+        {"id": "C", "cost": 20, "value": 1},
+        {"id": "D", "cost": 10, "value": 8, "excludes": ["E"]},
+        {"id": "E", "cost": 10, "value": 9},
+        {"id": "F", "cost": 5, "value": 20, "force": "out"},
+        {"id": "G", "cost": 5, "value": 3, "requires_together": ["H"]},
+        {"id": "H", "cost": 50, "value": 1}]}
+    _, answer = best(data)
+    chosen = set(answer.selected)
+    assert "A" in chosen and "F" not in chosen
+    assert not {"D", "E"} <= chosen
+    assert ("B" not in chosen) or ("C" in chosen)
+    assert ("G" in chosen) == ("H" in chosen)
+    assert answer.value == brute_force(data) == 7 + 9 + 1 + 9
+
+
+def test_balance_rules():
+    data = {"budget": 100, "balance": [{"by": "category", "value": "compliance", "min_share": 0.3}],
+            "projects": [{"id": "G1", "cost": 50, "value": 50, "category": "growth"},
+                         {"id": "G2", "cost": 50, "value": 50, "category": "growth"},
+                         {"id": "C1", "cost": 40, "value": 5, "category": "compliance"}]}
+    prob, answer = best(data)
+    assert "C1" in answer.selected and len(answer.selected) == 2  # without the rule: G1 and G2
+    assert greedy(prob, "value").status == "greedy (infeasible)"  # greedy cannot see the minimum share
+
+
+@pytest.mark.parametrize("data, reason", [
+    ({"budget": 50, "projects": [{"id": "A", "cost": 40, "value": 1, "force": "in"},
+                                 {"id": "B", "cost": 30, "value": 1, "force": "in"}]},
+     "the forced-in projects (A, B) need 70 in total against a budget of 50"),
+    ({"budget": 50, "projects": [{"id": "A", "cost": 10, "value": 1, "force": "in", "depends_on": ["B"]},
+                                 {"id": "B", "cost": 10, "value": 1, "status": "rejected"}]},
+     "the forced-in projects need B, which is forced out, rejected or cancelled"),
+    ({"budget": 50, "projects": [{"id": "A", "cost": 10, "value": 1, "force": "in", "excludes": ["B"]},
+                                 {"id": "B", "cost": 10, "value": 1, "force": "in"}]},
+     "A and B exclude each other, but both are needed by the forced-in projects"),
+    ({"budget": 50, "balance": [{"by": "category", "value": "x", "min_share": 0.9}],
+      "projects": [{"id": "A", "cost": 10, "value": 1, "category": "x", "force": "out"},
+                   {"id": "B", "cost": 10, "value": 1, "category": "y", "force": "in"}]},
+     "category x: at least 90% of the cost: no project that may be chosen has category x"),
+    ({"budget": 50, "balance": [{"by": "category", "value": "x", "max_share": 0.1}],
+      "projects": [{"id": "A", "cost": 10, "value": 1, "category": "x", "force": "in"},
+                   {"id": "B", "cost": 10, "value": 1, "category": "y"}]},
+     "it becomes feasible without the balance rules or without forcing projects in"),
+])
+def test_infeasible_problems_name_the_constraints(data, reason):
+    _, answer = best(data)
+    assert answer.status == "infeasible"
+    assert any(reason in r for r in answer.reasons), answer.reasons
+
+
+def test_select_command_and_funded_conflicts(tmp_path, capsys):
+    example = ROOT / "examples" / "selection.yaml"
+    assert main(["select", str(example), "--format", "json", "--frontier", "5", "--scenarios",
+                 str(ROOT / "examples" / "selection-scenarios.yaml")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"selected", "value", "cost", "optimal", "gap", "binding", "frontier", "scenarios"} <= set(data)
+    assert data["optimal"] and "SCADA" in data["selected"] and "SENSORS" not in data["selected"]
+    assert len(data["frontier"]) == 5
+    for point in data["frontier"]:
+        assert point["value"] >= max(point["greedy_value"], point["greedy_value_per_cost"]) - 1e-9
+    values = [p["value"] for p in data["frontier"]]
+    assert values == sorted(values)
+    names = [s["name"] for s in data["scenarios"]]
+    assert names == ["budget cut 15%", "board insists on the data centre", "no mobile app this cycle",
+                     "20% more money"]
+    assert data["scenarios"][1]["entered"] == ["DATACENTRE"]
+    assert data["scenarios"][2]["left"] == ["MOBILE"]
+    selection = tmp_path / "selection.json"
+    selection.write_text(json.dumps(data))
+    assert main(["conflicts", str(example), "--funded", str(selection), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"]["broken_prerequisite"] == 0 and report["counts"]["exclusion_violation"] == 0
+
+
+def test_smallest_selection_input(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"budget": 100, "projects": [
+        {"id": "A", "cost": 40, "value": 7, "depends_on": [], "excludes": [], "force": "in"},
+        {"id": "B", "cost": 70, "value": 9}, {"id": "C", "cost": 50, "value": 5}]}))
+    assert main(["select", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["selected"] == ["A", "C"]
+    assert main(["select", str(path), "--budget", "200"]) == 0
+    assert "Selected 3 projects" in capsys.readouterr().out
+
+
+def test_bad_scenarios_are_refused(engine, tmp_path):
+    with pytest.raises(InputError, match="unknown key 'budget_cut'"):
+        engine.select({"budget": 1, "projects": []}, scenarios=[{"name": "x", "budget_cut": 0.1}])
+    with pytest.raises(InputError, match="unknown project Z"):
+        engine.select({"budget": 1, "projects": [{"id": "A", "cost": 1}]}, scenarios=[{"name": "x", "force_in": ["Z"]}])

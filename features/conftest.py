@@ -20,6 +20,13 @@
     Then there is a "cycle" conflict between "PLAN-A, PLAN-B, PLAN-C" | there are no conflicts
     Then there is a "over_allocation" conflict in "2027-Q2"
 
+    Given candidate projects                       a table: id, cost, value and optionally depends_on, excludes,
+                                                   requires_together, force (in/out), category
+    Given a budget of 100
+    Given at least 30% of the cost goes to category "compliance"   (or: at most ...)
+    When the portfolio is selected
+    Then the selection is "A, C" | no selection is possible, because "the forced-in projects"
+
 Every scenario runs on both back ends (durable_rules and the plain-Python reference).
 """
 import datetime as dt
@@ -150,6 +157,47 @@ def conflict_in(context, kind, period):
 @then("there are no conflicts")
 def no_conflicts(context):
     assert context["report"].conflicts == [], [c.message for c in context["report"].conflicts]
+
+
+@given("candidate projects")
+def candidates(context, datatable):
+    header, *rows = datatable
+    projects = []
+    for row in rows:
+        item = {h.strip(): v.strip() for h, v in zip(header, row) if v.strip()}
+        for key in ("depends_on", "excludes", "requires_together"):
+            if key in item:
+                item[key] = [x.strip() for x in item[key].split(",")]
+        projects.append(item)
+    context["selection_input"] = {"projects": projects, "balance": []}
+
+
+@given(parsers.parse("a budget of {amount:g}"))
+def a_budget(context, amount):
+    context["selection_input"]["budget"] = amount
+
+
+@given(parsers.re(r'(?P<bound>at least|at most) (?P<share>\d+)% of the cost goes to (?P<by>category|objective) '
+                  r'"(?P<value>[^"]+)"'))
+def balance_rule(context, bound, share, by, value):
+    key = "min_share" if bound == "at least" else "max_share"
+    context["selection_input"]["balance"].append({"by": by, "value": value, key: int(share) / 100})
+
+
+@when("the portfolio is selected")
+def selected(context, backend):
+    context["selection"] = _engine(context, backend).select(context["selection_input"]).best
+
+
+@then(parsers.parse('the selection is "{ids}"'))
+def selection_is(context, ids):
+    assert context["selection"].selected == [i.strip() for i in ids.split(",")], context["selection"]
+
+
+@then(parsers.parse('no selection is possible, because "{text}"'))
+def infeasible(context, text):
+    selection = context["selection"]
+    assert selection.status == "infeasible" and any(text in r for r in selection.reasons), selection.reasons
 
 
 @when("it is evaluated")

@@ -4,6 +4,7 @@ import itertools
 import json
 import random
 
+import numpy as np
 import pytest
 
 from engine import Engine, InputError
@@ -196,3 +197,74 @@ def test_bad_scenarios_are_refused(engine, tmp_path):
         engine.select({"budget": 1, "projects": []}, scenarios=[{"name": "x", "budget_cut": 0.1}])
     with pytest.raises(InputError, match="unknown project Z"):
         engine.select({"budget": 1, "projects": [{"id": "A", "cost": 1}]}, scenarios=[{"name": "x", "force_in": ["Z"]}])
+
+
+def test_start_periods_within_windows_respect_budget_and_dependencies(engine):
+    # Three one-per-quarter budgets of 100: A and B cost 100 in each of their two quarters, so they cannot
+    # overlap; C needs A finished first. The optimiser staggers them; without windows none would fit together.
+    data = {"budget": {"Q1": 100, "Q2": 100, "Q3": 100, "Q4": 100, "Q5": 100},
+            "projects": [
+                {"id": "A", "value": 10, "window": ["Q1", "Q4"], "cost": [100, 0]},
+                {"id": "B", "value": 8, "window": ["Q1", "Q4"], "cost": [0, 100, 100]},
+                {"id": "C", "value": 5, "window": ["Q1", "Q5"], "cost": [100], "depends_on": ["A"]}]}
+    engine_limits = Limits(periods=["Q1", "Q2", "Q3", "Q4", "Q5"])
+    prob = problem(portfolio_from(data), engine_limits)
+    answer = solve(prob)
+    assert answer.selected == ["A", "B", "C"] and answer.value == 23
+    starts = {k: int(v[1:]) for k, v in answer.starts.items()}
+    assert starts["C"] >= starts["A"] + 2  # A's profile spans two quarters
+    spend = {q: 0 for q in data["budget"]}
+    for pid, start in starts.items():
+        cost = next(p["cost"] for p in data["projects"] if p["id"] == pid)
+        for offset, amount in enumerate(cost):
+            spend[f"Q{start + offset}"] += amount
+    assert all(v <= 100 for v in spend.values())
+    for key in ("value", "value per cost"):
+        assert greedy(prob, key).value <= answer.value
+    assert engine.select(data).best.selected == ["A", "B", "C"]  # through the Engine, periods from the budget
+
+
+def test_windows_that_cannot_fit_are_refused(engine):
+    with pytest.raises(InputError, match="no start in its window leaves room"):
+        engine.select({"budget": {"Q1": 1, "Q2": 1}, "projects": [{"id": "A", "window": ["Q2", "Q2"], "cost": [1, 1]}]})
+    with pytest.raises(InputError, match="must name two periods"):
+        engine.select({"budget": {"Q1": 1}, "projects": [{"id": "A", "window": ["Q9", "Q1"], "cost": [1]}]})
+
+
+def brute_force_windows(prob):
+    """Try every combination of 'not chosen' or one option per project (tiny instances only)."""
+    choices = [[None] + list(prob.options_of(k)) for k in range(len(prob.ids))]
+    best_value = None
+    for combo in itertools.product(*choices):
+        y = [False] * len(prob.owner)
+        for o in combo:
+            if o is not None:
+                y[o] = True
+        y = np.array(y)
+        chosen = {k for k, o in enumerate(combo) if o is not None}
+        ok = all(c[y].sum() <= prob.budget[key] + 1e-9 for key, c in prob.cost.items())
+        ok &= all(i not in chosen or (j in chosen and prob.start[combo[i]] >= prob.start[combo[j]] + prob.length[j])
+                  for i, j in prob.depends)
+        if ok:
+            value = sum(prob.value[k] for k in chosen)
+            best_value = value if best_value is None else max(best_value, value)
+    return best_value
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_windows_match_brute_force(seed):
+    rng = random.Random(seed)
+    periods = ["Q1", "Q2", "Q3", "Q4", "Q5", "Q6"]
+    projects = []
+    for i in range(5):
+        first = rng.randrange(0, 3)
+        projects.append({"id": f"P{i}", "value": rng.randint(1, 20),
+                         "window": [periods[first], periods[first + rng.randint(0, 2)]],
+                         "cost": [rng.randint(10, 60) for _ in range(rng.randint(1, 2))]})
+        if i and rng.random() < 0.4:
+            projects[i]["depends_on"] = [f"P{rng.randrange(i)}"]
+    data = {"budget": {q: 70 for q in periods}, "projects": projects}
+    prob = problem(portfolio_from(data), Limits())
+    answer = solve(prob)
+    assert answer.value == brute_force_windows(prob)
+    assert greedy(prob, "value").value <= answer.value

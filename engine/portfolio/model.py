@@ -53,6 +53,9 @@ class Project:
     force: str | None = None  # for selection: "in" or "out"
     category: str | None = None
     objective: str | None = None
+    window: tuple[str, str] | None = None  # for selection: earliest and latest start period
+    cost_profile: list[float] = field(default_factory=list)  # with a window: cost in each period from the start
+    demand_profile: dict[str, list[float]] = field(default_factory=dict)  # with a window: role -> by period
 
     @property
     def out(self) -> bool:
@@ -157,6 +160,17 @@ def _project(item: Any) -> Project:
             and p.finish < p.start):  # type: ignore[operator]
         raise ValueError(f"finish {p.finish} is before start {p.start}")
     p.budget = _by_period(item.get("budget"), "budget")
+    window = item.get("window")
+    if window not in (None, ""):  # cost and demand are then profiles from the start, placed by the optimiser
+        if not (isinstance(window, list) and len(window) == 2):
+            raise ValueError("window: write [earliest start period, latest start period]")
+        p.window = (str(window[0]), str(window[1]))
+        p.cost_profile = _profile(item.get("cost"), "cost")
+        demand_in = item.get("demand") or {}
+        if not isinstance(demand_in, dict):
+            raise ValueError("demand: with a window, map roles to a list by period from the start")
+        p.demand_profile = {str(role): _profile(v, f"demand of {role}") for role, v in demand_in.items()}
+        item = {k: v for k, v in item.items() if k not in ("cost", "demand")}
     demand = item.get("demand") or {}
     if isinstance(demand, str):
         demand = _parse_demand(demand)
@@ -180,7 +194,7 @@ def _project(item: Any) -> Project:
 
 _FIELDS = {"id", "name", "status", "decision", "rank", "priority", "funded", "start", "finish", "duration", "budget",
            "demand", "depends_on", "excludes", "requires_together", "description", "owner", "score", "cost", "value",
-           "force", "category", "objective"}
+           "force", "category", "objective", "window"}
 
 
 def _list(value: Any) -> list:
@@ -268,6 +282,16 @@ def _by_period(value: Any, what: str) -> dict[str, float]:
                 raise ValueError(f"{what} in {period} must not be negative")
             out[str(period)] = number
     return out
+
+
+def _profile(value: Any, what: str) -> list[float]:
+    """Amounts by period from a project's start: [100, 250, 80]."""
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{what}: with a window, give a list by period from the start, e.g. [100, 250]")
+    out = [_number(v, f"{what} in period {k + 1}") for k, v in enumerate(value)]
+    if any(v is None or v < 0 for v in out):
+        raise ValueError(f"{what}: amounts must be numbers from 0 up")
+    return out  # type: ignore[return-value]
 
 
 def _cost(value: Any) -> dict[str, float]:

@@ -57,6 +57,7 @@ class Selection:
     binding: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # why it is infeasible, when it is
     notes: list[str] = field(default_factory=list)
+    starts: dict[str, str] = field(default_factory=dict)  # project -> start period chosen in its window
 
     @property
     def total_cost(self) -> float:
@@ -65,27 +66,35 @@ class Selection:
     def to_json(self) -> dict[str, Any]:
         return {"selected": self.selected, "value": self.value, "cost": self.total_cost,
                 "cost_by_period": self.cost, "optimal": self.optimal, "gap": self.gap, "status": self.status,
-                "binding": self.binding, "reasons": self.reasons, "notes": self.notes}
+                "binding": self.binding, "reasons": self.reasons, "notes": self.notes, "starts": self.starts}
 
 
 @dataclass
 class Problem:
-    """The candidates, in a fixed order, with everything the model and the baselines need."""
+    """The candidates and their options. A project without a start window has one option; a project with
+    a window has one option per allowed start period, its cost and demand profile placed from there."""
 
-    ids: list[str]
-    value: np.ndarray
-    cost: dict[str, np.ndarray]  # budget key (period or "total") -> cost per candidate
-    total_cost: np.ndarray
+    ids: list[str]  # projects
+    value: np.ndarray  # per project
+    owner: np.ndarray  # per option: its project
+    start: list[int | None]  # per option: start period index (None: fixed timing)
+    length: list[int]  # per project: periods its profile spans (for timing dependencies)
+    periods: list[str]
+    cost: dict[str, np.ndarray]  # budget key (period or "total") -> cost per option
+    total_cost: np.ndarray  # per option
     budget: dict[str, float]
-    demand: dict[tuple[str, str], np.ndarray]  # (role, period) -> demand per candidate
+    demand: dict[tuple[str, str], np.ndarray]  # (role, period) -> demand per option
     capacity: dict[tuple[str, str], float]
-    depends: list[tuple[int, int]]  # (dependent, prerequisite)
+    depends: list[tuple[int, int]]  # projects: (dependent, prerequisite)
     excludes: list[tuple[int, int]]
     together: list[tuple[int, int]]
     forced_in: set[int]
     forced_out: set[int]
-    rules: list[tuple[Rule, np.ndarray]]  # rule, membership (0/1) per candidate
+    rules: list[tuple[Rule, np.ndarray]]  # rule, membership (0/1) per project
     notes: list[str] = field(default_factory=list)
+
+    def options_of(self, project: int) -> np.ndarray:
+        return np.nonzero(self.owner == project)[0]
 
 
 def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = None,
@@ -93,25 +102,54 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     projects = list(portfolio)
     index = {p.id: k for k, p in enumerate(projects)}
     notes: list[str] = []
-    budget = dict(budget if budget is not None else portfolio.budget if portfolio.budget is not None
-                  else limits.budget)
-    costs = [_cost(p) for p in projects]
-    keys = sorted({k for c in costs for k in c} | set(budget), key=lambda k: (k != TOTAL, k))
+    own = budget if budget is not None else portfolio.budget
+    budget = dict(own if own is not None else limits.budget)
+    # Periods in order: those of a budget given with the portfolio (or the call), else the policy's.
+    periods = [k for k in own if k != TOTAL] if own and TOTAL not in own else list(limits.periods) or \
+        [k for k in budget if k != TOTAL]
+    position = {label: t for t, label in enumerate(periods)}
+    # Options: (project, start index or None, cost by key, demand by (role, period)).
+    options: list[tuple[int, int | None, dict[str, float], dict[tuple[str, str], float]]] = []
+    length = []
+    for k, p in enumerate(projects):
+        if p.window is None:
+            demand = {(role, period): amount for role, by in p.demand.items() for period, amount in by.items()}
+            options.append((k, None, _cost(p), demand))
+            length.append(0)
+            continue
+        first, last = (position.get(label) for label in p.window)
+        if first is None or last is None or first > last:
+            raise ValueError(f"{p.id}: window {list(p.window)} must name two periods of {periods or 'the budget'}, "
+                             "the earliest first")
+        span = max(len(p.cost_profile), *(len(v) for v in p.demand_profile.values())) if p.demand_profile else \
+            len(p.cost_profile)
+        length.append(span)
+        for t in range(first, last + 1):
+            if t + span > len(periods):
+                break  # it would run past the last period
+            cost = {periods[t + j]: amount for j, amount in enumerate(p.cost_profile)}
+            demand = {(role, periods[t + j]): amount for role, by in p.demand_profile.items()
+                      for j, amount in enumerate(by)}
+            options.append((k, t, cost, demand))
+        if not any(o[0] == k for o in options):
+            raise ValueError(f"{p.id}: no start in its window leaves room for its {span} periods")
+    owner = np.array([o[0] for o in options], dtype=int)
+    starts = [o[1] for o in options]
+    keys = sorted({key for o in options for key in o[2]} | set(budget), key=lambda key: (key != TOTAL, key))
     if TOTAL in budget and len(budget) == 1:  # one budget for everything: compare total costs
-        cost = {TOTAL: np.array([sum(c.values()) for c in costs])}
+        cost = {TOTAL: np.array([sum(o[2].values()) for o in options])}
     else:
-        if any(TOTAL in c for c in costs):
+        if any(TOTAL in o[2] for o in options):
             notes.append("some costs are totals while the budget is by period: those costs count in no period")
-        cost = {k: np.array([c.get(k, 0.0) for c in costs]) for k in keys if k != TOTAL and k in budget}
+        cost = {key: np.array([o[2].get(key, 0.0) for o in options]) for key in keys if key != TOTAL and key in budget}
     value = np.array([p.value if p.value is not None else 1.0 for p in projects], dtype=float)
     if any(p.value is None for p in projects):
         notes.append("projects without a value (or score) count 1 each")
     demand: dict[tuple[str, str], np.ndarray] = {}
-    for k, p in enumerate(projects):
-        for role, periods in p.demand.items():
-            for period, amount in periods.items():
-                if limits.capacity_of(role, period) is not None:
-                    demand.setdefault((role, period), np.zeros(len(projects)))[k] = amount
+    for j, (_k, _t, _c, needs) in enumerate(options):
+        for key, amount in needs.items():
+            if limits.capacity_of(*key) is not None and amount:
+                demand.setdefault(key, np.zeros(len(options)))[j] = amount
     capacity = {key: limits.capacity_of(*key) * (1 + limits.resource_tolerance) for key in demand}  # type: ignore
     forced_in, forced_out = set(), set()
     depends, excludes, together = [], [], []
@@ -130,9 +168,10 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
         together += [(k, index[o]) for o in p.requires_together if o in index and index[o] != k]
     rules = [(rule, np.array([1.0 if getattr(p, rule.by, None) == rule.value else 0.0 for p in projects]))
              for rule in balance or []]
-    total = sum(cost.values()) if cost else np.zeros(len(projects))
-    return Problem([p.id for p in projects], value, cost, np.asarray(total, dtype=float), budget, demand, capacity,
-                   depends, excludes, together, forced_in, forced_out, rules, notes)
+    total = sum(cost.values()) if cost else np.zeros(len(options))
+    return Problem([p.id for p in projects], value, owner, starts, length, periods, cost,
+                   np.asarray(total, dtype=float), budget, demand, capacity, depends, excludes, together, forced_in,
+                   forced_out, rules, notes)
 
 
 def _cost(p: Project) -> dict[str, float]:
@@ -140,91 +179,114 @@ def _cost(p: Project) -> dict[str, float]:
 
 
 def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_infeasible: bool = True) -> Selection:
-    n = len(prob.ids)
+    n, m = len(prob.ids), len(prob.owner)
     if n == 0:
         return Selection([], 0.0, {}, True, 0.0, "optimal", notes=prob.notes)
     rows, cols, vals, lower, upper = [], [], [], [], []
-    labels: list[str] = []
+    chosen_rows = {k: prob.options_of(k) for k in range(n)}  # x_k = the sum of project k's options
 
-    def add(coefficients: dict[int, float] | np.ndarray, lo: float, hi: float, label: str) -> None:
-        items = enumerate(coefficients) if isinstance(coefficients, np.ndarray) else coefficients.items()
+    def add(coefficients: dict[int, float], lo: float, hi: float) -> None:
         r = len(lower)
-        for j, v in items:
+        for j, v in coefficients.items():
             if v:
                 rows.append(r)
                 cols.append(j)
                 vals.append(float(v))
         lower.append(lo)
         upper.append(hi)
-        labels.append(label)
+
+    def x(k: int, sign: float = 1.0) -> dict[int, float]:
+        return {int(j): sign for j in chosen_rows[k]}
+
+    def dense(array: np.ndarray) -> dict[int, float]:
+        return {int(j): float(v) for j, v in enumerate(array) if v}
 
     for key, c in prob.cost.items():
-        add(c, -np.inf, prob.budget[key], f"budget {key}")
-    for (role, period), d in prob.demand.items():
-        add(d, -np.inf, prob.capacity[(role, period)], f"{role} in {period}")
+        add(dense(c), -np.inf, prob.budget[key])
+    for key, d in prob.demand.items():
+        add(dense(d), -np.inf, prob.capacity[key])
+    for k in range(n):
+        if len(chosen_rows[k]) > 1:
+            add(x(k), -np.inf, 1.0)  # one start at most
+        if k in prob.forced_in:
+            add(x(k), 1.0, 1.0)
     for i, j in prob.depends:
-        add({i: 1.0, j: -1.0}, -np.inf, 0.0, f"{prob.ids[i]} needs {prob.ids[j]}")
+        add({**x(i), **x(j, -1.0)}, -np.inf, 0.0)
+        if any(prob.start[o] is not None for o in chosen_rows[i]) and \
+                any(prob.start[o] is not None for o in chosen_rows[j]):
+            # start_i >= start_j + length_j whenever i is chosen:
+            #   sum (s - M) y_i - sum (s + length_j) y_j >= -M   (with i not chosen it only says s_j < M)
+            big = len(prob.periods) + max(prob.length, default=0) + 1
+            timing = {int(o): float(prob.start[o] - big) for o in chosen_rows[i]}
+            for o in chosen_rows[j]:
+                timing[int(o)] = timing.get(int(o), 0.0) - float(prob.start[o] + prob.length[j])
+            add(timing, -big, np.inf)
     for i, j in prob.excludes:
-        add({i: 1.0, j: 1.0}, -np.inf, 1.0, f"{prob.ids[i]} excludes {prob.ids[j]}")
+        add({**x(i), **x(j)}, -np.inf, 1.0)
     for i, j in prob.together:
-        add({i: 1.0, j: -1.0}, 0.0, 0.0, f"{prob.ids[i]} with {prob.ids[j]}")
-    for rule, member in prob.rules:
+        add({**x(i), **x(j, -1.0)}, 0.0, 0.0)
+    member = {id(rule): m_[prob.owner] for rule, m_ in prob.rules}
+    for rule, _m in prob.rules:
         if rule.min_share is not None:
-            add((member - rule.min_share) * prob.total_cost, 0.0, np.inf, rule.label)
+            add(dense((member[id(rule)] - rule.min_share) * prob.total_cost), 0.0, np.inf)
         if rule.max_share is not None:
-            add((member - rule.max_share) * prob.total_cost, -np.inf, 0.0, rule.label)
-    lb = np.zeros(n)
-    ub = np.ones(n)
-    lb[list(prob.forced_in)] = 1
-    ub[list(prob.forced_out)] = 0
-    if (lb > ub).any():
-        both = [prob.ids[k] for k in np.nonzero(lb > ub)[0]]
-        return _infeasible(prob, [f"{', '.join(both)} must be in (forced) and out (forced out, rejected, cancelled "
-                                  "or depending on an unknown project) at the same time"])
+            add(dense((member[id(rule)] - rule.max_share) * prob.total_cost), -np.inf, 0.0)
+    ub = np.ones(m)
+    ub[np.isin(prob.owner, list(prob.forced_out))] = 0
+    both = sorted(prob.forced_in & prob.forced_out)
+    if both:
+        return _infeasible(prob, [f"{', '.join(prob.ids[k] for k in both)} must be in (forced) and out (forced out, "
+                                  "rejected, cancelled or depending on an unknown project) at the same time"])
     constraints = []
     if lower:
-        matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower), n)).tocsr()
+        matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower), m)).tocsr()
         constraints.append(LinearConstraint(matrix, np.array(lower), np.array(upper)))
-    result = milp(-prob.value, integrality=np.ones(n), bounds=Bounds(lb, ub), constraints=constraints,
-                  options={"time_limit": time_limit, "mip_rel_gap": gap, "disp": False})
+    result = milp(-prob.value[prob.owner], integrality=np.ones(m), bounds=Bounds(np.zeros(m), ub),
+                  constraints=constraints, options={"time_limit": time_limit, "mip_rel_gap": gap, "disp": False})
     if result.x is None:
         if result.status != 2:
             return _infeasible(prob, [f"solver stopped: {result.message}"])
         return _infeasible(prob, explain(prob) if explain_infeasible else [])
-    x = np.round(result.x).astype(bool)
-    selection = _selection(prob, x, optimal=result.status == 0,
+    y = np.round(result.x).astype(bool)
+    selection = _selection(prob, y, optimal=result.status == 0,
                            gap=float(getattr(result, "mip_gap", 0.0) or 0.0),
                            status="optimal" if result.status == 0 else "time limit")
-    selection.binding = binding(prob, x)
+    selection.binding = binding(prob, y)
     return selection
 
 
-def _selection(prob: Problem, x: np.ndarray, optimal: bool, gap: float | None, status: str) -> Selection:
-    cost = {key: float(c[x].sum()) for key, c in prob.cost.items()}
-    return Selection([prob.ids[k] for k in np.nonzero(x)[0]], float(prob.value[x].sum()), cost, optimal, gap, status,
-                     notes=list(prob.notes))
+def _selection(prob: Problem, y: np.ndarray, optimal: bool, gap: float | None, status: str) -> Selection:
+    """A selection from chosen options."""
+    cost = {key: float(c[y].sum()) for key, c in prob.cost.items()}
+    picked = sorted(int(prob.owner[j]) for j in np.nonzero(y)[0])
+    starts = {prob.ids[int(prob.owner[j])]: prob.periods[prob.start[j]] for j in np.nonzero(y)[0]
+              if prob.start[j] is not None}
+    return Selection([prob.ids[k] for k in picked], float(prob.value[picked].sum()), cost, optimal, gap, status,
+                     notes=list(prob.notes), starts=starts)
 
 
 def _infeasible(prob: Problem, reasons: list[str]) -> Selection:
     return Selection([], 0.0, {}, False, None, "infeasible", reasons=reasons, notes=list(prob.notes))
 
 
-def binding(prob: Problem, x: np.ndarray) -> list[str]:
-    """Budget and capacity limits that leave no room for any project not chosen (and not forced out)."""
-    waiting = [k for k in range(len(prob.ids)) if not x[k] and k not in prob.forced_out]
+def binding(prob: Problem, y: np.ndarray) -> list[str]:
+    """Budget and capacity limits that leave no room for any option of a project not chosen."""
+    chosen = set(int(prob.owner[j]) for j in np.nonzero(y)[0])
+    waiting = [j for j in range(len(prob.owner)) if int(prob.owner[j]) not in chosen | prob.forced_out]
     out = []
     for key, c in prob.cost.items():
-        used, limit = float(c[x].sum()), prob.budget[key]
-        if waiting and all(used + c[k] > limit + 1e-9 for k in waiting if c[k] > 0) and any(c[k] > 0 for k in waiting):
+        used, limit = float(c[y].sum()), prob.budget[key]
+        blocked = [j for j in waiting if c[j] > 0]
+        if blocked and all(used + c[j] > limit + 1e-9 for j in blocked):
             out.append(f"budget {key}: {used:,.0f} of {limit:,.0f} used")
     for (role, period), d in prob.demand.items():
-        used, limit = float(d[x].sum()), prob.capacity[(role, period)]
-        blocked = [k for k in waiting if d[k] > 0]
-        if blocked and all(used + d[k] > limit + 1e-9 for k in blocked):
+        used, limit = float(d[y].sum()), prob.capacity[(role, period)]
+        blocked = [j for j in waiting if d[j] > 0]
+        if blocked and all(used + d[j] > limit + 1e-9 for j in blocked):
             out.append(f"{role} in {period}: {used:g} of {limit:g} used")
+    total = float(prob.total_cost[y].sum())
     for rule, member in prob.rules:
-        chosen = float(prob.total_cost[x].sum())
-        share = float((member * prob.total_cost)[x].sum()) / chosen if chosen else 0.0
+        share = float((member[prob.owner] * prob.total_cost)[y].sum()) / total if total else 0.0
         for bound in (rule.min_share, rule.max_share):
             if bound is not None and abs(share - bound) < 1e-6:
                 out.append(f"{rule.label} (now {share:.1%})")
@@ -248,6 +310,10 @@ def _closure(prob: Problem, start: set[int]) -> set[int]:
     return out
 
 
+def _cheapest(prob: Problem, k: int, array: np.ndarray) -> float:
+    return float(min(array[o] for o in prob.options_of(k)))
+
+
 def explain(prob: Problem) -> list[str]:
     """Why no selection satisfies everything: checks that name the constraints at fault."""
     reasons = []
@@ -262,17 +328,18 @@ def explain(prob: Problem) -> list[str]:
             reasons.append(f"{prob.ids[i]} and {prob.ids[j]} exclude each other, but both are needed by the "
                            "forced-in projects")
     for key, c in prob.cost.items():
-        need = float(sum(c[k] for k in must))
+        need = sum(_cheapest(prob, k, c) for k in must)
         if need > prob.budget[key] + 1e-9:
             reasons.append(f"the forced-in projects ({names}) need {need:,.0f} in {key} against a budget of "
                            f"{prob.budget[key]:,.0f}")
     for (role, period), d in prob.demand.items():
-        need = float(sum(d[k] for k in must))
+        need = sum(_cheapest(prob, k, d) for k in must)
         if need > prob.capacity[(role, period)] + 1e-9:
             reasons.append(f"the forced-in projects ({names}) need {need:g} {role} in {period} against a capacity "
                            f"of {prob.capacity[(role, period)]:g}")
+    allowed = np.array([k not in prob.forced_out for k in range(len(prob.ids))])
     for rule, member in prob.rules:
-        if rule.min_share and not (member * (np.array([k not in prob.forced_out for k in range(len(prob.ids))]))).any():
+        if rule.min_share and not (member * allowed).any():
             reasons.append(f"{rule.label}: no project that may be chosen has {rule.by} {rule.value}")
     if not reasons:
         reasons.append("no choice meets every constraint together; " + relaxations(prob))
@@ -284,60 +351,92 @@ def relaxations(prob: Problem) -> str:
     groups = {"the budget": dict(prob.__dict__, cost={}, budget={}),
               "capacity": dict(prob.__dict__, demand={}, capacity={}),
               "the balance rules": dict(prob.__dict__, rules=[]),
-              "forcing projects in": dict(prob.__dict__, forced_in=set())}
+              "forcing projects in": dict(prob.__dict__, forced_in=set()),
+              "the start windows and timing": dict(prob.__dict__, start=[None] * len(prob.start))}
     fixes = [name for name, fields in groups.items()
              if solve(Problem(**fields), time_limit=5, explain_infeasible=False).status != "infeasible"]
     return ("it becomes feasible without " + " or without ".join(fixes)) if fixes else \
-        "dropping any one group of constraints (budget, capacity, balance, forcing) is not enough"
+        "dropping any one group of constraints (budget, capacity, balance, forcing, timing) is not enough"
 
 
 def greedy(prob: Problem, key: str) -> Selection:
-    """A baseline: take projects best first ('value' or 'value per cost'), each with what it needs, while
-    everything still fits. Min-share balance rules are checked at the end only."""
-    order = sorted(range(len(prob.ids)), key=lambda k: (
-        -(prob.value[k] if key == "value" else prob.value[k] / max(prob.total_cost[k], 1e-12)), prob.ids[k]))
-    chosen: set[int] = set()
+    """A baseline: take projects best first ('value' or 'value per cost'), each with what it needs and at its
+    earliest start that fits, while everything still fits. Min-share balance rules are checked at the end."""
+    def ratio(k: int) -> float:
+        return prob.value[k] / max(_cheapest(prob, k, prob.total_cost), 1e-12)
+    order = sorted(range(len(prob.ids)), key=lambda k: (-(prob.value[k] if key == "value" else ratio(k)),
+                                                        prob.ids[k]))
+    y = np.zeros(len(prob.owner), dtype=bool)
     feasible = True
-    start = _closure(prob, prob.forced_in)
-    if _fits(prob, set(), start):
-        chosen |= start
-    else:
+    placed: dict[int, int] = {}  # project -> chosen option
+    if not _place(prob, y, placed, _closure(prob, prob.forced_in)):
         feasible = False
     for k in order:
-        if k in chosen:
-            continue
-        group = _closure(prob, {k}) - chosen
-        if _fits(prob, chosen, group):
-            chosen |= group
-    x = np.zeros(len(prob.ids), dtype=bool)
-    x[list(chosen)] = True
+        if k not in placed:
+            _place(prob, y, placed, _closure(prob, {k}) - set(placed))
+    total = float(prob.total_cost[y].sum())
     for rule, member in prob.rules:
-        total = float(prob.total_cost[x].sum())
-        share = float((member * prob.total_cost)[x].sum()) / total if total else 0.0
+        share = float((member[prob.owner] * prob.total_cost)[y].sum()) / total if total else 0.0
         if rule.min_share is not None and share < rule.min_share - 1e-9:
             feasible = False
-    return _selection(prob, x, optimal=False, gap=None, status="greedy" if feasible else "greedy (infeasible)")
+    return _selection(prob, y, optimal=False, gap=None, status="greedy" if feasible else "greedy (infeasible)")
 
 
-def _fits(prob: Problem, chosen: set[int], group: set[int]) -> bool:
+def _place(prob: Problem, y: np.ndarray, placed: dict[int, int], group: set[int]) -> bool:
+    """Add a group of projects (prerequisites first, each at its earliest fitting option), or nothing."""
     if group & prob.forced_out:
         return False
-    both = chosen | group
     for i, j in prob.excludes:
-        if i in both and j in both:
+        if (i in group or i in placed) and (j in group or j in placed):
             return False
-    x = np.zeros(len(prob.ids), dtype=bool)
-    x[list(both)] = True
+    trial, chosen = y.copy(), dict(placed)
+    for k in _prerequisites_first(prob, group):
+        ready = max((prob.start[chosen[j]] + prob.length[j] for i, j in prob.depends
+                     if i == k and j in chosen and prob.start[chosen[j]] is not None), default=0)
+        for o in prob.options_of(k):
+            if prob.start[o] is not None and prob.start[o] < ready:
+                continue
+            trial[o] = True
+            if _within_limits(prob, trial):
+                chosen[k] = int(o)
+                break
+            trial[o] = False
+        else:
+            return False
+    y[:] = trial
+    placed.update(chosen)
+    return True
+
+
+def _prerequisites_first(prob: Problem, group: set[int]) -> list[int]:
+    order: list[int] = []
+    seen: set[int] = set()
+
+    def visit(k: int) -> None:
+        if k in seen:
+            return
+        seen.add(k)
+        for i, j in prob.depends:
+            if i == k and j in group:
+                visit(j)
+        order.append(k)
+
+    for k in sorted(group):
+        visit(k)
+    return order
+
+
+def _within_limits(prob: Problem, y: np.ndarray) -> bool:
     for key, c in prob.cost.items():
-        if c[x].sum() > prob.budget[key] + 1e-9:
+        if c[y].sum() > prob.budget[key] + 1e-9:
             return False
     for key, d in prob.demand.items():
-        if d[x].sum() > prob.capacity[key] + 1e-9:
+        if d[y].sum() > prob.capacity[key] + 1e-9:
             return False
-    total = float(prob.total_cost[x].sum())
+    total = float(prob.total_cost[y].sum())
     for rule, member in prob.rules:
-        if rule.max_share is not None and total and float((member * prob.total_cost)[x].sum()) / total > \
-                rule.max_share + 1e-9:
+        if rule.max_share is not None and total and float((member[prob.owner] * prob.total_cost)[y].sum()) / total \
+                > rule.max_share + 1e-9:
             return False
     return True
 

@@ -24,6 +24,7 @@ from engine.portfolio.model import Portfolio, portfolio_from, read_portfolio
 from engine.portfolio.schedule import Impact, Schedule, impact, schedule
 from engine.portfolio.select import SelectionReport, scenarios_from, select
 from engine.ranking import Ranking, build_ranking
+from engine.scoring import reweighted
 from engine.resources import reference_policies, reference_rules
 
 PathLike = str | Path
@@ -170,13 +171,36 @@ class Engine:
         projects = _portfolio(portfolio)
         if isinstance(scenarios, (str, Path)):
             scenarios = yaml.safe_load(Path(scenarios).read_text(encoding="utf-8"))
+        revalue = self._score_proposals(projects)
         try:
             parsed = scenarios_from(scenarios) if scenarios is not None else []
             limits = budget_override(budget)
             return select(projects, self.policy.portfolio, budget=limits, frontier_points=frontier,
-                          scenarios=parsed, time_limit=time_limit)
+                          scenarios=parsed, time_limit=time_limit, revalue=revalue)
         except ValueError as exc:
             raise InputError([Diagnostic("bad_selection_input", str(exc))]) from None
+
+    def _score_proposals(self, projects: Portfolio):
+        """Projects that carry their proposal's fields and no value get their priority score as value (and
+        are out if intake rejects them). Returns the function that re-scores them with other weights."""
+        scoring = self.policy.scoring
+        carriers = [p for p in projects if p.proposal is not None and p.value is None]
+        if not carriers or scoring is None:
+            return None
+        decided = [self._intake.decide_record({self.policy.id_field: p.id, **(p.proposal or {})}) for p in carriers]
+        for project, (decision, _record) in zip(carriers, decided):
+            if decision.decision in ("reject", "error"):
+                project.status = "rejected"
+
+        def scores(weights: Mapping[str, float] | None = None) -> dict[str, float]:
+            compiled = scoring if not weights else reweighted(scoring, weights)
+            ranking = build_ranking(compiled, decided, self.policy_hash, self.today.isoformat())
+            return {e.id: e.score for e in ranking.entries if e.score is not None}
+
+        first = scores()
+        for project in carriers:
+            project.value = first.get(project.id, 0.0)
+        return scores
 
     def write_graph(self, portfolio: Portfolio | PathLike | Mapping[str, Any], path: PathLike) -> str:
         """Draw the dependency graph (.dot, .graphml or .svg by suffix), conflicts highlighted; returns the format."""

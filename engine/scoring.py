@@ -11,6 +11,7 @@ Methods:
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import operator
 from dataclasses import dataclass, field
@@ -390,3 +391,17 @@ def _number(value: Any) -> float:
     if isinstance(value, dt.date):
         return float(value.toordinal())
     return float(value)
+
+
+def reweighted(scoring: CompiledScoring, weights: Mapping[str, float]) -> CompiledScoring:
+    """The same scoring with some criteria weighted differently (all weights then rescaled to sum to 1)."""
+    unknown = sorted(set(weights) - {c.id for c in scoring.criteria})
+    if unknown:
+        raise ValueError(f"unknown scoring criterion '{unknown[0]}' (criteria: "
+                         f"{', '.join(c.id for c in scoring.criteria)})")
+    raw = {c.id: float(weights.get(c.id, c.weight)) for c in scoring.criteria}
+    total = sum(raw.values())
+    if not total:
+        raise ValueError("the new weights add up to 0")
+    criteria = [dataclasses.replace(c, weight=raw[c.id] / total) for c in scoring.criteria]
+    return dataclasses.replace(scoring, criteria=criteria)

@@ -268,3 +268,32 @@ def test_windows_match_brute_force(seed):
     answer = solve(prob)
     assert answer.value == brute_force_windows(prob)
     assert greedy(prob, "value").value <= answer.value
+
+
+PROPOSALS = {
+    "A": {"title": "Storm app", "sponsor": "Ann", "alignment": "grid-resilience:strong", "category": "efficiency",
+          "budget": 200000, "benefit": 800000, "risk": 2, "complexity": 2, "cash_flows": "-200000;100000;150000;200000"},
+    "B": {"title": "Portal", "sponsor": "Bo", "alignment": "customer-experience:moderate", "category": "growth",
+          "budget": 600000, "benefit": 1500000, "risk": 3, "complexity": 2, "cash_flows": "-600000;200000;300000;300000"},
+    "C": {"title": "Nothing", "sponsor": "Cy", "alignment": "net-zero:none", "budget": 100000, "benefit": 300000},
+    "D": {"title": "Solar", "sponsor": "Di", "alignment": "net-zero:extreme;operational-efficiency:low",
+          "category": "innovation", "budget": 300000, "benefit": 700000, "risk": 4,
+          "cash_flows": "-300000;50000;80000;100000;120000"},
+}
+
+
+def test_values_default_to_priority_scores_and_weights_scenarios(engine):
+    data = {"budget": 800000, "projects": [{"id": k, "cost": v["budget"], "proposal": v} for k, v in PROPOSALS.items()]}
+    report = engine.select(data, scenarios=[{"name": "risk first", "weights": {"delivery-risk": 0.9}}])
+    ranking = engine.rank([{"id": k, **v} for k, v in PROPOSALS.items()])
+    scores = {e.id: e.score for e in ranking.entries if e.score is not None}
+    assert "C" not in report.best.selected  # intake rejects it, so it is out
+    assert report.best.value == pytest.approx(sum(scores[k] for k in report.best.selected))
+    assert report.best.selected == ["A", "B"]  # 70.2 + 37.6 beats A + D
+    scenario = report.scenarios[0]
+    assert scenario["name"] == "risk first" and scenario["value"] != report.best.value
+    with pytest.raises(InputError, match="unknown scoring criterion 'riskk'"):
+        engine.select(data, scenarios=[{"name": "typo", "weights": {"riskk": 1}}])
+    with pytest.raises(InputError, match="changing weights needs projects with a 'proposal'"):
+        engine.select({"budget": 1, "projects": [{"id": "X", "cost": 1, "value": 1}]},
+                      scenarios=[{"name": "w", "weights": {"size": 1}}])

@@ -54,6 +54,7 @@ class Project:
     category: str | None = None
     objective: str | None = None
     window: tuple[str, str] | None = None  # for selection: earliest and latest start period
+    proposal: dict[str, Any] | None = None  # for selection: intake fields, scored when no value is given
     cost_profile: list[float] = field(default_factory=list)  # with a window: cost in each period from the start
     demand_profile: dict[str, list[float]] = field(default_factory=dict)  # with a window: role -> by period
 
@@ -184,6 +185,10 @@ def _project(item: Any) -> Project:
         p.force = str(force).strip().lower()
         if p.force not in ("in", "out"):
             raise ValueError(f"force: '{force}' must be in or out")
+    if item.get("proposal") is not None:
+        if not isinstance(item["proposal"], dict):
+            raise ValueError("proposal: expected the proposal's fields, e.g. {budget: 250000, alignment: ...}")
+        p.proposal = dict(item["proposal"])
     p.category = str(item["category"]) if item.get("category") not in (None, "") else None
     p.objective = str(item["objective"]) if item.get("objective") not in (None, "") else None
     p.depends_on = [_dependency(d) for d in _list(item.get("depends_on"))]
@@ -194,7 +199,7 @@ def _project(item: Any) -> Project:
 
 _FIELDS = {"id", "name", "status", "decision", "rank", "priority", "funded", "start", "finish", "duration", "budget",
            "demand", "depends_on", "excludes", "requires_together", "description", "owner", "score", "cost", "value",
-           "force", "category", "objective", "window"}
+           "force", "category", "objective", "window", "proposal"}
 
 
 def _list(value: Any) -> list:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -473,15 +473,27 @@ class Scenario:
     force_in: list[str] = field(default_factory=list)
     force_out: list[str] = field(default_factory=list)
     extra_capacity: dict[str, float] = field(default_factory=dict)  # role -> added in every period
+    weights: dict[str, float] = field(default_factory=dict)  # scoring criterion -> new weight (values re-scored)
 
 
-def scenario_problem(prob: Problem, scenario: Scenario) -> Problem:
+Revalue = Callable[[dict[str, float]], dict[str, float]]  # criterion weights -> project id -> new value
+
+
+def scenario_problem(prob: Problem, scenario: Scenario, revalue: Revalue | None = None) -> Problem:
     index = {pid: k for k, pid in enumerate(prob.ids)}
     unknown = [pid for pid in scenario.force_in + scenario.force_out if pid not in index]
     if unknown:
         raise ValueError(f"scenario '{scenario.name}': unknown project {', '.join(unknown)}")
     capacity = {key: limit + scenario.extra_capacity.get(key[0], 0.0) for key, limit in prob.capacity.items()}
-    return Problem(**dict(prob.__dict__, budget={k: v * scenario.budget_factor for k, v in prob.budget.items()},
+    value = prob.value
+    if scenario.weights:
+        if revalue is None:
+            raise ValueError(f"scenario '{scenario.name}': changing weights needs projects with a 'proposal' "
+                             "and a scoring policy, so their values can be scored again")
+        fresh = revalue(scenario.weights)
+        value = np.array([fresh.get(pid, v) for pid, v in zip(prob.ids, prob.value)], dtype=float)
+    return Problem(**dict(prob.__dict__, value=value,
+                          budget={k: v * scenario.budget_factor for k, v in prob.budget.items()},
                           capacity=capacity, forced_in=prob.forced_in | {index[p] for p in scenario.force_in},
                           forced_out=prob.forced_out | {index[p] for p in scenario.force_out}))
 
@@ -526,7 +538,7 @@ def scenarios_from(items: Any) -> list[Scenario]:
     if not isinstance(items, list):
         raise ValueError('a scenario file holds {"scenarios": [{"name": ..., ...}]}')
     out = []
-    allowed = {"name", "budget_factor", "force_in", "force_out", "extra_capacity"}
+    allowed = {"name", "budget_factor", "force_in", "force_out", "extra_capacity", "weights"}
     for n, item in enumerate(items, 1):
         if not isinstance(item, dict) or not item.get("name"):
             raise ValueError(f"scenario {n} needs a name")
@@ -540,13 +552,18 @@ def scenarios_from(items: Any) -> list[Scenario]:
         extra = item.get("extra_capacity") or {}
         if not isinstance(extra, dict) or not all(isinstance(v, (int, float)) for v in extra.values()):
             raise ValueError(f"scenario '{item['name']}': extra_capacity maps roles to numbers")
+        weights = item.get("weights") or {}
+        if not isinstance(weights, dict) or not all(isinstance(v, (int, float)) and v >= 0 for v in weights.values()):
+            raise ValueError(f"scenario '{item['name']}': weights map scoring criteria to numbers from 0 up")
         out.append(Scenario(str(item["name"]), float(factor), [str(x) for x in item.get("force_in") or []],
-                            [str(x) for x in item.get("force_out") or []], {k: float(v) for k, v in extra.items()}))
+                            [str(x) for x in item.get("force_out") or []], {k: float(v) for k, v in extra.items()},
+                            {k: float(v) for k, v in weights.items()}))
     return out
 
 
 def select(portfolio: Portfolio, limits: Limits, *, budget: dict[str, float] | None = None, frontier_points: int = 0,
-           scenarios: list[Scenario] | None = None, time_limit: float = 30.0) -> SelectionReport:
+           scenarios: list[Scenario] | None = None, time_limit: float = 30.0,
+           revalue: Revalue | None = None) -> SelectionReport:
     rules = rules_from(list(limits.balance) + list(portfolio.balance))
     prob = problem(portfolio, limits, rules, budget)
     best = solve(prob, time_limit=time_limit)
@@ -555,7 +572,7 @@ def select(portfolio: Portfolio, limits: Limits, *, budget: dict[str, float] | N
     if frontier_points:
         report.frontier = frontier(prob, frontier_points, time_limit=time_limit)
     for scenario in scenarios or []:
-        outcome = solve(scenario_problem(prob, scenario), time_limit=time_limit)
+        outcome = solve(scenario_problem(prob, scenario, revalue), time_limit=time_limit)
         report.scenarios.append({"name": scenario.name, **compare(best, outcome), "value": outcome.value,
                                  "cost": outcome.total_cost, "status": outcome.status, "reasons": outcome.reasons,
                                  "selected": outcome.selected})

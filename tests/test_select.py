@@ -173,7 +173,7 @@ def test_select_command_and_funded_conflicts(tmp_path, capsys):
     assert names == ["budget cut 15%", "board insists on the data centre", "no mobile app this cycle",
                      "20% more money"]
     assert data["scenarios"][1]["entered"] == ["DATACENTRE"]
-    assert data["scenarios"][2]["left"] == ["MOBILE"]
+    assert "MOBILE" in data["scenarios"][2]["left"]
     selection = tmp_path / "selection.json"
     selection.write_text(json.dumps(data))
     assert main(["conflicts", str(example), "--funded", str(selection), "--format", "json"]) == 0

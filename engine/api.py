@@ -15,7 +15,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from engine.backends import BACKENDS, make_backend
 from engine.compile import CompiledPolicy, compile_policy
 from engine.decision import Decision, RowError
-from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError
+from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
+from engine.gates import GateDecision, project_record, read_project, review
 from engine.intake import Intake
 from engine.io.readers import Row, read_proposals
 from engine.policy.loader import load_policy_set
@@ -61,6 +62,8 @@ class Engine:
         self.backend = backend
         self.warnings: list[Diagnostic] = []  # e.g. weights that were normalised, a CR above the limit
         self._intake = Intake(policy, make_backend(backend, policy))
+        if policy.gates is not None:
+            policy.gates.with_backend(backend)
 
     @classmethod
     def load(cls, path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
@@ -201,6 +204,22 @@ class Engine:
         for project in carriers:
             project.value = first.get(project.id, 0.0)
         return scores
+
+    def review_gate(self, project: Mapping[str, Any] | PathLike, gate: str, *,
+                    override: Mapping[str, Any] | None = None) -> GateDecision:
+        """Decide a project at a gate: go, kill, hold or recycle, with the criteria that decided it, the
+        approvers who decide for this project, and any override (a role with the right and a justification)."""
+        gates = self.policy.gates
+        if gates is None:
+            raise PmoError([Diagnostic("no_gates", "this policy set has no gate policy",
+                                       hint="add a file with 'kind: gates'")])
+        if gate not in gates.gates:
+            raise PmoError([Diagnostic("unknown_gate", f"'{gate}' is not a gate",
+                                       hint=did_you_mean(gate, gates.gates) or f"gates: {', '.join(gates.gates)}")])
+        source = str(project) if isinstance(project, (str, Path)) else "<memory>"
+        data = read_project(project) if isinstance(project, (str, Path)) else project
+        record = project_record(data, gates, self._intake.reader, self.policy.derived, self.policy.id_field, source)
+        return review(gates.gates[gate], record, self.policy_hash, self.today.isoformat(), override)
 
     def write_graph(self, portfolio: Portfolio | PathLike | Mapping[str, Any], path: PathLike) -> str:
         """Draw the dependency graph (.dot, .graphml or .svg by suffix), conflicts highlighted; returns the format."""

@@ -9,6 +9,8 @@ Exit codes (documented in the README; one code never means two things):
 from __future__ import annotations
 
 import argparse
+import os
+import sqlite3
 import contextlib
 import datetime as dt
 import json
@@ -24,6 +26,9 @@ from engine.api import Engine, validate
 from engine.errors import Diagnostic, PmoError
 from engine.io.readers import read_proposals
 from engine.portfolio.model import read_portfolio
+from engine.audit import DEFAULT_PATH as DEFAULT_LOG
+from engine.audit import DecisionLog, Entry
+from engine.gates import read_project
 from engine.gcpause import no_gc_pauses
 from engine.io.writers import FORMATS, RANKING_FORMATS, write_decisions, write_ranking
 
@@ -40,6 +45,8 @@ examples:
   pmo rank examples/proposals.csv --sensitivity       score and rank; how stable is the top 10?
   pmo conflicts examples/portfolio.yaml               cycles, broken prerequisites, over-allocation, ...
   pmo schedule examples/portfolio-clean.yaml          critical path, floats, delivery order
+  pmo gate examples/projects/go.yaml --gate business-case   go, kill, hold or recycle at a stage gate
+  pmo log --project PRJ-1001                          the decision log (SQLite, ./pmo-decisions.sqlite)
   pmo validate my-policies/                           check policy files, print file:line:col errors
   pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
   pmo schema --out policy.schema.json                 JSON Schema for editor completion
@@ -89,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
     ev.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end: rete (durable_rules, default) or reference (plain Python)")
+    log_args = argparse.ArgumentParser(add_help=False)
+    log_args.add_argument("--log", metavar="DB", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)),
+                          help=f"decision log (SQLite) to append to (default: $PMO_LOG or ./{DEFAULT_LOG})")
+    log_args.add_argument("--no-log", action="store_true", help="do not record the decisions")
+    for action in (log_args._actions[0], log_args._actions[1]):
+        ev._add_action(action)
 
     rk = sub.add_parser("rank", parents=[policy_args], help="screen, score and rank proposals",
                         description=_wrap("Run intake, then score the proposals that pass (accept or review) with "
@@ -159,6 +172,30 @@ def build_parser() -> argparse.ArgumentParser:
                            ".dot, .graphml or .svg.")
     gr.add_argument("--out", type=Path, required=True, metavar="FILE")
 
+    gt = sub.add_parser("gate", parents=[policy_args, log_args], help="decide a project at a stage gate",
+                        description=_wrap("Review a project record at a gate: go, kill, hold or recycle, with the "
+                                          "must-meet and should-meet criteria that decided it, the missing evidence "
+                                          "and approvals, and who decides. A failed must-meet criterion can be "
+                                          "overridden by a role the gate names, with a written justification; the "
+                                          "decision then records the override."),
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    gt.add_argument("project", type=Path, metavar="PROJECT_FILE", help="project record (.yaml or .json)")
+    gt.add_argument("--gate", required=True, metavar="ID")
+    gt.add_argument("--override-role", metavar="ROLE", help="override the failed must-meet criteria as ROLE")
+    gt.add_argument("--justification", metavar="TEXT", help="why the override is accepted (required with it)")
+    gt.add_argument("--format", choices=("table", "json"), default="table")
+    lg = sub.add_parser("log", help="query the decision log",
+                        description="List logged intake and gate decisions, oldest first.")
+    lg.add_argument("--db", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)), metavar="DB")
+    lg.add_argument("--project", metavar="ID")
+    lg.add_argument("--since", type=_date, metavar="YYYY-MM-DD")
+    lg.add_argument("--format", choices=("table", "json"), default="table")
+    rp = sub.add_parser("replay", parents=[policy_args], help="re-decide logged decisions under the current policy",
+                        description="Re-evaluate every logged decision with the current policies and list those "
+                        "whose outcome would now differ.")
+    rp.add_argument("--db", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)), metavar="DB")
+    rp.add_argument("--format", choices=("table", "json"), default="table")
+
     va = sub.add_parser("validate", parents=[policy_args], help="check a policy folder; print every problem",
                         description="Load and check every policy file; print each problem as "
                         "file:line:col: error[code]: message. Exit 0 if usable, 2 if not.")
@@ -206,7 +243,7 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         return EXIT_USAGE
     command = {"evaluate": _evaluate, "rank": _rank, "weights": _weights, "validate": _validate, "expr": _expr,
                "schema": _schema, "conflicts": _conflicts, "schedule": _schedule, "impact": _impact, "select": _select,
-               "graph": _graph}[args.command]
+               "graph": _graph, "gate": _gate, "log": _log, "replay": _replay}[args.command]
     try:
         with no_gc_pauses():  # a batch holds every row; the cyclic collector would rescan them all, often
             return command(args, stdout, stderr)
@@ -238,12 +275,14 @@ def _evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
     except OSError as exc:
         print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
         return EXIT_USAGE
+    log = None if args.no_log else _open_log(args.log)
     try:
-        counts = write_decisions((d for rows in inputs for d in engine.evaluate_many(rows)), out, args.format,
-                                 policy_hash=engine.policy_hash)
+        counts = write_decisions(_logged(engine, inputs, log), out, args.format, policy_hash=engine.policy_hash)
     finally:
         if args.out:
             out.close()
+        if log is not None:
+            log.close()
     if args.out:
         total = sum(counts.values())
         print(f"{total} decisions written to {args.out}: " +
@@ -251,6 +290,118 @@ def _evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
     if counts["error"]:
         print(f"pmo: {counts['error']} input row(s) could not be decided; see the error rows", file=stderr)
         return EXIT_BAD_ROWS
+    return EXIT_OK
+
+
+def _open_log(path: Path) -> DecisionLog:
+    try:
+        return DecisionLog(path)
+    except sqlite3.Error as exc:
+        raise PmoError([Diagnostic("log_unusable", f"cannot open the decision log {path}: {exc}",
+                                   hint="give another path with --log, or --no-log")]) from None
+
+
+def _logged(engine: Engine, inputs, log: DecisionLog | None, batch: int = 500):
+    """Decide every row; append each decision to the log, a batch per transaction."""
+    pending: list[Entry] = []
+    for rows in inputs:
+        for row in rows:
+            decision = engine.evaluate_many([row]).__next__()
+            if log is not None:
+                pending.append(Entry("intake", decision.id, None, {"row": row.data, "source": row.source,
+                                                                   "line": row.row}, engine.policy_hash,
+                                     decision.decision, [f.model_dump(mode="json") for f in decision.findings]
+                                     or [e.model_dump(mode="json") for e in decision.errors], decision.routes))
+                if len(pending) >= batch:
+                    log.append(pending)
+                    pending = []
+            yield decision
+    if log is not None:
+        log.append(pending)
+
+
+def _gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if not args.project.is_file():
+        raise PmoError([Diagnostic("no_file", f"no such file: {args.project}")])
+    if args.justification and not args.override_role:
+        raise PmoError([Diagnostic("usage", "--justification goes with --override-role")])
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today)
+    _warn(engine, stderr)
+    override = {"role": args.override_role, "justification": args.justification or ""} if args.override_role \
+        else None
+    decision = engine.review_gate(args.project, args.gate, override=override)
+    if not args.no_log:
+        with _open_log(args.log) as log:
+            log.append([Entry("gate", decision.project, decision.gate, read_project(args.project),
+                              engine.policy_hash, decision.decision,
+                              [m.model_dump(mode="json") for m in decision.must_meet], decision.approvers,
+                              decision.override.model_dump(mode="json") if decision.override else None)])
+    if args.format == "json":
+        json.dump(decision.to_json(), stdout, indent=1)
+        stdout.write("\n")
+        return EXIT_OK
+    stdout.write(f"{decision.project} at gate {decision.gate}: {decision.decision.upper()} "
+                 f"({decision.from_stage} -> {decision.next_stage}); decided by {', '.join(decision.approvers)}\n")
+    for m in decision.must_meet:
+        mark = "overridden" if m.overridden else ("met" if m.passed else "FAILED")
+        stdout.write(f"  must   {mark:<10} {m.criterion:<24} {m.reason}  [{m.source}]\n")
+    for c in decision.should_meet.criteria:
+        stdout.write(f"  should {'met' if c.met else 'not met':<10} {c.criterion:<24} {c.reason} (weight {c.weight:g})\n")
+    stdout.write(f"  should-meet score {decision.should_meet.score:.0f}, pass mark "
+                 f"{decision.should_meet.pass_mark:.0f}\n")
+    for reason in decision.reasons:
+        stdout.write(f"  - {reason}\n")
+    if decision.override:
+        stdout.write(f"  override by {decision.override.role}: {decision.override.justification}\n")
+    return EXIT_OK
+
+
+def _log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if not args.db.is_file():
+        raise PmoError([Diagnostic("no_file", f"no decision log at {args.db}", hint="decisions are logged by "
+                                   "'pmo evaluate' and 'pmo gate'; --db names another log")])
+    with _open_log(args.db) as log:
+        entries = log.query(project=args.project, since=args.since)
+    if args.format == "json":
+        json.dump(entries, stdout, indent=1)
+        stdout.write("\n")
+        return EXIT_OK
+    for e in entries:
+        who = ", ".join(e["approvers"]) or "-"
+        extra = f"  OVERRIDE by {e['override']['role']}: {e['override']['justification']}" if e["override"] else ""
+        stdout.write(f"{e['time']}  {e['kind']:<6} {e['project'] or '-':<14} {e['gate'] or '':<16} "
+                     f"{e['outcome']:<8} by {who:<24} policy {e['policy_hash']}{extra}\n")
+    stdout.write(f"{_plural(len(entries), 'decision')}\n")
+    return EXIT_OK
+
+
+def _replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if not args.db.is_file():
+        raise PmoError([Diagnostic("no_file", f"no decision log at {args.db}")])
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today)
+    with _open_log(args.db) as log:
+        entries = log.query()
+    changed = []
+    for e in entries:
+        if e["kind"] == "intake":
+            now = engine.evaluate(e["input"]["row"] or {}).decision if e["input"].get("row") is not None else "error"
+        else:
+            try:
+                now = engine.review_gate(e["input"], e["gate"], override=e["override"]).decision
+            except PmoError as exc:
+                now = f"error: {exc.diagnostics[0].message}"
+        if now != e["outcome"]:
+            changed.append({"seq": e["seq"], "kind": e["kind"], "project": e["project"], "gate": e["gate"],
+                            "logged": e["outcome"], "now": now, "logged_policy": e["policy_hash"]})
+    if args.format == "json":
+        json.dump({"replayed": len(entries), "policy_hash": engine.policy_hash, "changed": changed}, stdout, indent=1)
+        stdout.write("\n")
+        return EXIT_OK
+    for c in changed:
+        stdout.write(f"#{c['seq']:<6} {c['kind']:<6} {c['project'] or '-':<14} {c['gate'] or '':<16} "
+                     f"{c['logged']} -> {c['now']}\n")
+    stdout.write(f"{_plural(len(entries), 'decision')} replayed under policy {engine.policy_hash}: "
+                 f"{len(changed)} would now differ\n")
     return EXIT_OK
 
 

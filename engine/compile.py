@@ -19,6 +19,7 @@ from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, plain, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
 from engine.records import converter
+from engine.gates import CompiledGates, compile_gates
 from engine.portfolio.policy import Limits, limits_from
 from engine.scoring import CompiledScoring, compile_scoring
 from engine.strategy import CompiledStrategy, compile_strategy
@@ -54,6 +55,7 @@ class CompiledPolicy:
     strategy: CompiledStrategy | None = None
     scoring: CompiledScoring | None = None
     portfolio: Limits = field(default_factory=Limits)
+    gates: CompiledGates | None = None
     files: list[str] = field(default_factory=list)
 
 
@@ -78,10 +80,11 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     if policy_set.scoring is not None:
         alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
         scoring = compile_scoring(policy_set.scoring, types, today, alignment_fields, sink)
+    gates = compile_gates(policy_set.gates, types, today, sink) if policy_set.gates is not None else None
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
-        scoring=scoring, portfolio=limits_from(policy_set.portfolio),
+        scoring=scoring, portfolio=limits_from(policy_set.portfolio), gates=gates,
         files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
     )
 

@@ -27,6 +27,11 @@
     When the portfolio is selected
     Then the selection is "A, C" | no selection is possible, because "the forced-in projects"
 
+    Given the project record "examples/projects/go.yaml"
+    When it is reviewed at gate "business-case"    (or: ... by "ROLE" overriding, because "JUSTIFICATION")
+    Then the gate decision is "go" | the reasons mention "strategic-fit" | "ROLE" decides
+    Then the override is refused, because "may not override"
+
 Every scenario runs on both back ends (durable_rules and the plain-Python reference).
 """
 import datetime as dt
@@ -35,7 +40,7 @@ from pathlib import Path
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from engine import Engine
+from engine import Engine, PmoError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -198,6 +203,46 @@ def selection_is(context, ids):
 def infeasible(context, text):
     selection = context["selection"]
     assert selection.status == "infeasible" and any(text in r for r in selection.reasons), selection.reasons
+
+
+@given(parsers.parse('the project record "{path}"'))
+def given_project(context, path):
+    context["project"] = ROOT / path
+
+
+@when(parsers.parse('it is reviewed at gate "{gate}"'))
+def reviewed(context, backend, gate):
+    context["gate_decision"] = _engine(context, backend).review_gate(context["project"], gate)
+
+
+@when(parsers.parse('it is reviewed at gate "{gate}" by "{role}" overriding, because "{why}"'))
+def reviewed_with_override(context, backend, gate, role, why):
+    try:
+        context["gate_decision"] = _engine(context, backend).review_gate(
+            context["project"], gate, override={"role": role, "justification": why})
+        context["refusal"] = None
+    except PmoError as exc:
+        context["refusal"] = str(exc)
+
+
+@then(parsers.parse('the gate decision is "{decision}"'))
+def gate_decision_is(context, decision):
+    assert context["gate_decision"].decision == decision, context["gate_decision"].reasons
+
+
+@then(parsers.parse('the reasons mention "{text}"'))
+def reasons_mention(context, text):
+    assert any(text in r for r in context["gate_decision"].reasons), context["gate_decision"].reasons
+
+
+@then(parsers.parse('"{role}" decides'))
+def role_decides(context, role):
+    assert role in context["gate_decision"].approvers
+
+
+@then(parsers.parse('the override is refused, because "{text}"'))
+def override_refused(context, text):
+    assert context.get("refusal") and text in context["refusal"], context.get("refusal")
 
 
 @when("it is evaluated")

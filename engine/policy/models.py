@@ -285,6 +285,50 @@ class PortfolioPolicy(Node):
     balance: list[Balance] = Field(default_factory=list, description="selection: shares of cost by category")
 
 
-PolicyFile = Union[IntakePolicy, StrategyPolicy, ScoringPolicy, PortfolioPolicy, Library]
+class GateCriterion(Node):
+    """A gate criterion: a condition on the project record (fields, derived values, metrics)."""
+
+    id: str = Field(pattern=RULE_ID)
+    when: str = Field(description="the condition that must hold for the criterion to be met")
+    reason: str = Field(description="what it checks, in a board's words")
+    on_fail: Literal["kill", "recycle", "hold"] = Field("recycle", description="must-meet: what failing it means")
+    weight: Decimal | None = Field(None, ge=0, description="should-meet: its weight in the score")
+
+
+class ShouldMeet(Node):
+    pass_mark: Decimal = Field(Decimal(60), ge=0, le=100, description="score (0-100) needed to go")
+    criteria: list[GateCriterion] = Field(default_factory=list)
+
+
+class DecisionRight(Node):
+    when: str | None = Field(None, description="condition; the first entry that holds names the approvers")
+    approvers: list[str] = Field(min_length=1, description="roles that decide at this gate")
+
+
+class Gate(Node):
+    id: str = Field(pattern=RULE_ID)
+    name: str | None = None
+    from_: str = Field(alias="from", description="the stage a project is in before the gate")
+    to: str = Field(description="the stage a 'go' moves it to")
+    recycle_to: str | None = Field(None, description="the stage a 'recycle' sends it back to (default: from)")
+    must_meet: list[GateCriterion] = Field(default_factory=list, description="knock-out criteria")
+    should_meet: ShouldMeet = Field(default_factory=ShouldMeet)
+    evidence: list[str] = Field(default_factory=list, description="artefacts the project must have")
+    approvals: list[str] = Field(default_factory=list, description="approvals the project must have recorded")
+    decision_rights: list[DecisionRight] = Field(default_factory=list)
+    overrides: list[str] = Field(default_factory=list, description="roles that may override a failed must-meet")
+
+
+class GatesPolicy(Node):
+    kind: Literal["gates"]
+    name: str = "gates"
+    description: str | None = None
+    stages: list[str] = Field(min_length=2, description="the lifecycle's stages, in order")
+    metrics: dict[str, Literal["number", "date", "string", "bool"]] = Field(
+        default_factory=dict, description="delivery metrics a project record may carry, e.g. spi: number")
+    gates: list[Gate] = Field(min_length=1)
+
+
+PolicyFile = Union[IntakePolicy, StrategyPolicy, ScoringPolicy, PortfolioPolicy, GatesPolicy, Library]
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
-                                "portfolio": PortfolioPolicy, "library": Library}
+                                "portfolio": PortfolioPolicy, "gates": GatesPolicy, "library": Library}

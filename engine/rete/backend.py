@@ -1,13 +1,15 @@
 """The Rete back end: compiled rules run in durable_rules' C core."""
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from engine.compile import CompiledPolicy
 from engine.errors import Diagnostic, Location, PolicyError
 from engine.expr.evaluate import evaluate
 from engine.expr.lower import NEVER, ALWAYS, Lowering, rete_value
 from engine.rete.driver import MAX_PROPERTIES, Ruleset
+
+if TYPE_CHECKING:  # compile imports the back ends through gates
+    from engine.compile import CompiledPolicy
 
 
 class ReteBackend:

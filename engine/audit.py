@@ -1,0 +1,127 @@
+"""The decision log: every intake and gate decision, appended to SQLite.
+
+Each entry is one row written in its own transaction (or a batch of rows in one), so a crash leaves
+whole entries only. Entries have a key derived from what was decided (kind, project, gate, input hash,
+policy hash, override): writing the same decision again after a crash is a no-op, never a duplicate.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+DEFAULT_PATH = "pmo-decisions.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    time TEXT NOT NULL,
+    kind TEXT NOT NULL,            -- intake | gate
+    project TEXT,
+    gate TEXT,
+    input_hash TEXT NOT NULL,
+    policy_hash TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    findings TEXT NOT NULL,        -- JSON
+    approvers TEXT NOT NULL,       -- JSON list of roles
+    override TEXT,                 -- JSON, when a failed must-meet criterion was overridden
+    input TEXT NOT NULL            -- JSON, to replay the decision under another policy
+);
+CREATE INDEX IF NOT EXISTS decisions_project ON decisions(project);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
+"""
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(canonical(data).encode()).hexdigest()[:32]
+
+
+@dataclass
+class Entry:
+    kind: str
+    project: str | None
+    gate: str | None
+    input: Any
+    policy_hash: str
+    outcome: str
+    findings: list
+    approvers: list[str]
+    override: dict | None = None
+    time: str | None = None
+
+    @property
+    def input_hash(self) -> str:
+        return digest(self.input)
+
+    @property
+    def key(self) -> str:
+        return digest([self.kind, self.project, self.gate, self.input_hash, self.policy_hash, self.override])
+
+
+class DecisionLog:
+    def __init__(self, path: str | Path = DEFAULT_PATH):
+        self.path = Path(path)
+        self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)  # we open transactions
+        self._db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; commits are atomic
+        self._db.execute("PRAGMA synchronous=NORMAL")  # durable against a crash of the process
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "DecisionLog":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def append(self, entries: Iterable[Entry]) -> int:
+        """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        rows = [(e.key, e.time or now, e.kind, e.project, e.gate, e.input_hash, e.policy_hash, e.outcome,
+                 canonical(e.findings), canonical(e.approvers), canonical(e.override) if e.override else None,
+                 canonical(e.input)) for e in entries]
+        if not rows:
+            return 0
+        before = self._db.total_changes
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("INSERT OR IGNORE INTO decisions (key, time, kind, project, gate, input_hash, "
+                                 "policy_hash, outcome, findings, approvers, override, input) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return self._db.total_changes - before
+
+    def query(self, project: str | None = None, since: dt.date | None = None,
+              kind: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM decisions WHERE 1=1", []
+        if project is not None:
+            sql += " AND project = ?"
+            args.append(project)
+        if since is not None:
+            sql += " AND time >= ?"
+            args.append(since.isoformat())
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        cursor = self._db.execute(sql + " ORDER BY seq", args)
+        names = [c[0] for c in cursor.description]
+        out = []
+        for row in cursor:
+            item = dict(zip(names, row))
+            for field in ("findings", "approvers", "override", "input"):
+                item[field] = json.loads(item[field]) if item[field] is not None else None
+            out.append(item)
+        return out

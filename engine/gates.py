@@ -1,0 +1,325 @@
+"""Stage gates: must-meet and should-meet criteria, evidence, decision rights, overrides.
+
+At a gate a project gets ``go`` (on to the next stage), ``kill``, ``hold`` (waiting for evidence or
+approvals) or ``recycle`` (back to an earlier stage):
+
+    kill     a failed must-meet criterion says on_fail: kill
+    hold     required evidence or approvals are missing, or a failed must-meet says on_fail: hold
+    recycle  a failed must-meet criterion (on_fail: recycle, the default), or the should-meet score is
+             below the pass mark
+    go       everything met
+
+Must-meet criteria run in the rules engine like intake rules. A failed must-meet criterion can be
+overridden only by a role the gate names, with a written justification; it is then recorded as
+overridden, never as met.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, Field
+
+from engine.backends import make_backend
+from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoError, did_you_mean
+from engine.expr.check import check
+from engine.expr.evaluate import evaluate
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node
+from engine.expr.parse import ExprError, parse
+from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
+from engine.io.readers import TextDatesLoader
+from engine.policy.models import GateCriterion, GatesPolicy
+
+METRIC_TYPES = {"number": NUMBER, "date": DATE, "string": STRING, "bool": BOOL}
+_CONVERT = {"number": to_number, "date": to_date, "string": to_text, "bool": to_bool}
+
+
+@dataclass
+class Criterion:
+    id: str
+    reason: str
+    on_fail: str
+    weight: float
+    condition: Node
+    source: str
+
+
+@dataclass
+class CompiledGate:
+    id: str
+    name: str
+    from_stage: str
+    to_stage: str
+    recycle_to: str
+    must: list[Criterion]
+    should: list[Criterion]
+    pass_mark: float
+    evidence: list[str]
+    approvals: list[str]
+    rights: list[tuple[Node | None, list[str]]]
+    overrides: list[str]
+    backend: Any = None  # the must-meet criteria in the rules engine
+
+
+@dataclass
+class CompiledGates:
+    stages: list[str]
+    metrics: dict[str, str]
+    gates: dict[str, CompiledGate] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    def with_backend(self, backend: str) -> "CompiledGates":
+        """Compile each gate's must-meet criteria for a rules back end (rete or reference)."""
+        for gate in self.gates.values():
+            view = SimpleNamespace(rules=gate.must, field_types=self.types, intake_file=self.source)
+            gate.backend = make_backend(backend, view)  # type: ignore[arg-type]
+        return self
+
+
+def compile_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date,
+                  sink: DiagnosticSink) -> CompiledGates | None:
+    before = len(sink.errors)
+    stages = list(policy.stages)
+    metric_types = {name: METRIC_TYPES[kind] for name, kind in policy.metrics.items()}
+    clash = sorted(set(metric_types) & set(types))
+    if clash:
+        sink.add("duplicate_field", f"metric '{clash[0]}' has the name of a proposal field", policy.loc("metrics"))
+    all_types = {**types, **metric_types, "stage": STRING}
+    compiled = CompiledGates(stages, dict(policy.metrics), types={**types, **metric_types, "stage": STRING},
+                             source=policy.loc().file)
+    for gate in policy.gates:
+        if gate.id in compiled.gates:
+            sink.add("duplicate_gate", f"gate '{gate.id}' is defined twice", gate.loc("id"))
+            continue
+        for key, stage in (("from", gate.from_), ("to", gate.to), ("recycle_to", gate.recycle_to)):
+            if stage is not None and stage not in stages:
+                sink.add("unknown_stage", f"gate {gate.id}: '{stage}' is not a stage", gate.loc(key),
+                         did_you_mean(stage, stages) or f"stages: {', '.join(stages)}")
+        must = [_criterion(c, all_types, today, sink) for c in gate.must_meet]
+        should = [_criterion(c, all_types, today, sink) for c in gate.should_meet.criteria]
+        if any(c.weight is None for c in gate.should_meet.criteria):
+            sink.add("missing_weight", f"gate {gate.id}: every should-meet criterion needs a weight",
+                     gate.loc("should_meet"))
+        rights = []
+        for right in gate.decision_rights:
+            node = _condition(right.when, right.loc("when"), all_types, today, sink) if right.when else None
+            rights.append((node, list(right.approvers)))
+        compiled.gates[gate.id] = CompiledGate(
+            gate.id, gate.name or gate.id, gate.from_, gate.to, gate.recycle_to or gate.from_,
+            [c for c in must if c], [c for c in should if c], float(gate.should_meet.pass_mark), list(gate.evidence),
+            list(gate.approvals), rights, list(gate.overrides))
+    if len(sink.errors) > before:
+        return None
+    return compiled
+
+
+def _condition(text: str, at: Location, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink) -> Node | None:
+    try:
+        return check(parse(text), types, today, want=BOOL)
+    except ExprError as exc:
+        sink.add(exc.code, exc.message, at.shifted(exc.offset), exc.hint)
+        return None
+
+
+def _criterion(c: GateCriterion, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink) -> Criterion | None:
+    node = _condition(c.when, c.loc("when"), types, today, sink)
+    if node is None:
+        return None
+    where = c.loc("id")
+    return Criterion(c.id, c.reason, c.on_fail, float(c.weight or 0), node, f"{where.file}:{where.line}")
+
+
+# ---------------------------------------------------------------------------- project records
+
+@dataclass
+class ProjectRecord:
+    id: str
+    stage: str
+    fields: dict[str, Any]
+    metrics: dict[str, Any]
+    evidence: list[str]
+    approvals: list[str]
+    history: list[dict]
+    raw: dict  # as read, for the decision log and replay
+
+
+def read_project(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=TextDatesLoader)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise InputError([Diagnostic("bad_file", f"cannot read project record: {str(exc).splitlines()[0]}",
+                                     Location(str(path)))]) from None
+    if not isinstance(data, dict):
+        raise InputError([Diagnostic("bad_file", "a project record is a mapping (id, stage, fields, ...)",
+                                     Location(str(path)))])
+    return data
+
+
+def project_record(data: Mapping[str, Any], gates: CompiledGates, reader, derived, id_field: str = "id",
+                   source: str = "<memory>") -> ProjectRecord:
+    """Type a project record: its intake fields (with derived values), metrics, evidence and approvals."""
+    problems: list[Diagnostic] = []
+    where = Location(source)
+    allowed = {"id", "name", "stage", "fields", "metrics", "evidence", "approvals", "history"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        problems.append(Diagnostic("unknown_key", f"unknown key '{unknown[0]}'", where,
+                                   did_you_mean(unknown[0], allowed) or f"keys: {', '.join(sorted(allowed))}"))
+    ident, stage = data.get("id"), data.get("stage")
+    if not ident:
+        problems.append(Diagnostic("missing_key", "a project record needs an 'id'", where))
+    if stage not in gates.stages:
+        problems.append(Diagnostic("unknown_stage", f"stage {stage!r} is not one of: {', '.join(gates.stages)}", where,
+                                   did_you_mean(str(stage), gates.stages)))
+    fields: dict[str, Any] = {}
+    try:
+        fields = reader.read({id_field: ident, **(data.get("fields") or {})})
+        for name, node in derived:
+            fields[name] = evaluate(node, fields)
+    except Exception as exc:  # a RecordError lists the bad columns
+        for column, code, message in getattr(exc, "problems", [(None, "bad_value", str(exc))]):
+            problems.append(Diagnostic(code, f"fields: {message}", where))
+    metrics: dict[str, Any] = {}
+    for name, value in (data.get("metrics") or {}).items():
+        if name not in gates.metrics:
+            problems.append(Diagnostic("unknown_metric", f"metric '{name}' is not declared by the gate policy",
+                                       where, did_you_mean(name, gates.metrics)))
+            continue
+        try:
+            metrics[name] = None if value in (None, "") else _CONVERT[gates.metrics[name]](value)
+        except ValueProblem as exc:
+            problems.append(Diagnostic("bad_value", f"metric '{name}': {exc}", where))
+    approvals = [a.get("name") if isinstance(a, dict) else a for a in data.get("approvals") or []]
+    if problems:
+        raise InputError(problems)
+    return ProjectRecord(str(ident), str(stage), fields, {m: metrics.get(m) for m in gates.metrics},
+                         [str(e) for e in data.get("evidence") or []], [str(a) for a in approvals if a],
+                         list(data.get("history") or []), dict(data))
+
+
+# ---------------------------------------------------------------------------- decisions
+
+class MustMeet(BaseModel):
+    criterion: str
+    passed: bool
+    reason: str
+    source: str
+    on_fail: str
+    overridden: bool = False
+
+
+class ShouldMeetResult(BaseModel):
+    criterion: str
+    met: bool
+    weight: float
+    reason: str
+    source: str
+
+
+class ShouldMeetSummary(BaseModel):
+    score: float
+    pass_mark: float
+    criteria: list[ShouldMeetResult]
+
+
+class Override(BaseModel):
+    role: str
+    justification: str
+    criteria: list[str]
+
+
+class GateDecision(BaseModel):
+    project: str
+    gate: str
+    decision: str = Field(description="go | kill | hold | recycle")
+    from_stage: str
+    next_stage: str = Field(description="where the project goes: the gate's 'to' on go, 'recycle_to' on recycle")
+    must_meet: list[MustMeet]
+    should_meet: ShouldMeetSummary
+    missing_evidence: list[str]
+    missing_approvals: list[str]
+    approvers: list[str] = Field(description="who decides at this gate for this project")
+    recycle_to: str | None = None
+    reasons: list[str] = Field(description="why, naming the criteria")
+    override: Override | None = None
+    policy_hash: str
+    as_of: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def review(gate: CompiledGate, record: ProjectRecord, policy_hash: str, as_of: str,
+           override: Mapping[str, Any] | None = None) -> GateDecision:
+    if record.stage != gate.from_stage:
+        raise PmoError([Diagnostic("wrong_stage", f"{record.id} is in stage '{record.stage}', but gate {gate.id} "
+                                   f"is for projects in '{gate.from_stage}'")])
+    values = {**record.fields, **record.metrics, "stage": record.stage}
+    passed = set(gate.backend.fire(values))
+    must = [MustMeet(criterion=c.id, passed=k in passed, reason=c.reason, source=c.source, on_fail=c.on_fail)
+            for k, c in enumerate(gate.must)]
+    applied = _override(gate, must, override) if override else None
+    should = [ShouldMeetResult(criterion=c.id, met=evaluate(c.condition, values) is True, weight=c.weight,
+                               reason=c.reason, source=c.source) for c in gate.should]
+    total = sum(r.weight for r in should)
+    score = 100.0 * sum(r.weight for r in should if r.met) / total if total else 100.0
+    missing_evidence = [e for e in gate.evidence if e not in record.evidence]
+    missing_approvals = [a for a in gate.approvals if a not in record.approvals]
+    approvers = next((roles for node, roles in gate.rights if node is None or evaluate(node, values) is True), [])
+    failed = [m for m in must if not m.passed and not m.overridden]
+    reasons = [f"must-meet {m.criterion} failed: {m.reason}" for m in failed]
+    reasons += [f"must-meet {m.criterion} overridden by {applied.role}: {m.reason}" for m in must if m.overridden] \
+        if applied else []
+    if any(m.on_fail == "kill" for m in failed):
+        decision = "kill"
+    elif missing_evidence or missing_approvals or any(m.on_fail == "hold" for m in failed):
+        decision = "hold"
+        reasons += [f"missing evidence: {e}" for e in missing_evidence]
+        reasons += [f"missing approval: {a}" for a in missing_approvals]
+    elif failed or score < gate.pass_mark:
+        decision = "recycle"
+        if score < gate.pass_mark:
+            unmet = ", ".join(r.criterion for r in should if not r.met)
+            reasons.append(f"should-meet score {score:.0f} is below the pass mark {gate.pass_mark:.0f} (not met: "
+                           f"{unmet})")
+    else:
+        decision = "go"
+        reasons.append(f"every must-meet criterion met or overridden; should-meet score {score:.0f} "
+                       f"(pass mark {gate.pass_mark:.0f})")
+    next_stage = {"go": gate.to_stage, "recycle": gate.recycle_to}.get(decision, record.stage)
+    return GateDecision(project=record.id, gate=gate.id, decision=decision, from_stage=record.stage,
+                        next_stage=next_stage, must_meet=must,
+                        should_meet=ShouldMeetSummary(score=score, pass_mark=gate.pass_mark, criteria=should),
+                        missing_evidence=missing_evidence, missing_approvals=missing_approvals, approvers=approvers,
+                        recycle_to=gate.recycle_to if decision == "recycle" else None, reasons=reasons,
+                        override=applied, policy_hash=policy_hash, as_of=as_of)
+
+
+def _override(gate: CompiledGate, must: list[MustMeet], override: Mapping[str, Any]) -> Override:
+    role = str(override.get("role") or "")
+    justification = str(override.get("justification") or "").strip()
+    if role not in gate.overrides:
+        allowed = ", ".join(gate.overrides) or "no role"
+        raise PmoError([Diagnostic("override_refused", f"role '{role}' may not override must-meet criteria at gate "
+                                   f"{gate.id}", hint=f"roles with that right: {allowed}")])
+    if len(justification) < 10:
+        raise PmoError([Diagnostic("override_refused", "an override needs a written justification",
+                                   hint="say why the board accepts the failed criterion (at least a sentence)")])
+    failed = [m.criterion for m in must if not m.passed]
+    wanted = [str(c) for c in override.get("criteria") or failed]
+    unknown = [c for c in wanted if c not in failed]
+    if unknown:
+        raise PmoError([Diagnostic("override_refused", f"'{unknown[0]}' is not a failed must-meet criterion here",
+                                   hint=f"failed: {', '.join(failed) or 'none'}")])
+    for m in must:
+        if m.criterion in wanted:
+            m.overridden = True
+    return Override(role=role, justification=justification, criteria=wanted)

@@ -1,0 +1,156 @@
+"""Subcommands for the portfolio: conflicts, schedule, impact, graph, select."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import IO
+
+from engine.api import Engine
+from engine.cli.common import EXIT_OK, EXIT_USAGE, plural, warn
+from engine.errors import Diagnostic, PmoError
+from engine.portfolio.model import read_portfolio
+
+
+def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]):
+    if not args.portfolio.is_file():
+        raise PmoError([Diagnostic("no_file", f"no such file: {args.portfolio}")])
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend="reference")
+    warn(engine, stderr)
+    return engine, read_portfolio(args.portfolio)
+
+
+def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    engine, portfolio = _portfolio_engine(args, stderr)
+    if args.funded:
+        try:
+            chosen = set(json.loads(args.funded.read_text(encoding="utf-8"))["selected"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PmoError([Diagnostic("bad_selection", f"{args.funded}: not a 'pmo select --format json' result "
+                                       f"({exc})")]) from None
+        for project in portfolio:
+            project.funded = project.id in chosen
+    report = engine.conflicts(portfolio)
+    if args.format == "json":
+        json.dump(report.to_json(), stdout, indent=1)
+        stdout.write("\n")
+        return EXIT_OK
+    for c in report.conflicts:
+        periods = f" [{', '.join(c.periods)}]" if c.periods else ""
+        stdout.write(f"{c.kind:<20} {c.message}{periods}\n")
+    found = {k: n for k, n in report.counts.items() if n}
+    summary = ", ".join(("at least " if k == "cycle" and not report.cycles_complete else "")
+                        + plural(n, k.replace("_", " ")) for k, n in found.items()) or "no conflicts"
+    stdout.write(f"{'─' * 100}\n{plural(len(portfolio.projects), 'project')}: {summary}\n")
+    return EXIT_OK
+
+
+def select(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    engine, portfolio = _portfolio_engine(args, stderr)
+    if args.scenarios is not None and not args.scenarios.is_file():
+        raise PmoError([Diagnostic("no_file", f"no such file: {args.scenarios}")])
+    if args.frontier < 0 or args.time_limit <= 0 or (args.budget is not None and args.budget < 0):
+        raise PmoError([Diagnostic("usage", "--frontier, --time-limit and --budget must not be negative")])
+    report = engine.select(portfolio, budget=args.budget, frontier=args.frontier, scenarios=args.scenarios,
+                           time_limit=args.time_limit)
+    for note in report.best.notes:
+        print(f"pmo: note: {note}", file=stderr)
+    if args.format == "json":
+        json.dump(report.to_json(), stdout, indent=1)
+        stdout.write("\n")
+    else:
+        _select_table(report, stdout)
+    return EXIT_OK  # an infeasible problem is an answer, with its reasons
+
+
+def _select_table(report, out: IO[str]) -> None:
+    best = report.best
+    if best.status == "infeasible":
+        out.write("No selection meets every constraint:\n" + "".join(f"  - {r}\n" for r in best.reasons))
+        return
+    quality = "optimal" if best.optimal else f"best found in the time limit (gap {best.gap:.2%})"
+    out.write(f"Selected {plural(len(best.selected), 'project')}: value {best.value:,.4g}, cost "
+              f"{best.total_cost:,.0f} ({quality})\n")
+    out.write("  " + ", ".join(best.selected) + "\n")
+    for limit in best.binding:
+        out.write(f"  binding: {limit}\n")
+    for name, baseline in report.baselines.items():
+        out.write(f"{name:<26} value {baseline.value:,.4g}, cost {baseline.total_cost:,.0f}"
+                  f"{'' if baseline.status == 'greedy' else '  (breaks a balance rule)'}\n")
+    if report.frontier:
+        out.write(f"\n{'BUDGET':>14} {'VALUE':>10} {'GREEDY':>10} {'PER COST':>10}  SELECTED\n")
+        for point in report.frontier:
+            out.write(f"{point['budget']:>14,.0f} {point['value']:>10,.4g} {point['greedy_value']:>10,.4g} "
+                      f"{point['greedy_value_per_cost']:>10,.4g}  {len(point['selected'])}\n")
+    for sc in report.scenarios:
+        out.write(f"\nscenario {sc['name']}: value {sc['value_change']:+,.4g}, cost {sc['cost_change']:+,.0f}"
+                  f" ({sc['status']})\n")
+        if sc["entered"]:
+            out.write(f"  enters: {', '.join(sc['entered'])}\n")
+        if sc["left"]:
+            out.write(f"  leaves: {', '.join(sc['left'])}\n")
+        for reason in sc["reasons"]:
+            out.write(f"  - {reason}\n")
+
+
+def schedule(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    engine, portfolio = _portfolio_engine(args, stderr)
+    plan = engine.schedule(portfolio)
+    if args.format == "json":
+        json.dump(plan.to_json(), stdout, indent=1)
+        stdout.write("\n")
+        return EXIT_OK
+    for note in plan.notes:
+        print(f"pmo: note: {note}", file=stderr)
+    critical = {n for path in plan.critical_paths for n in path}
+    stdout.write(f"{'PROJECT':<16} {'ES':>8} {'EF':>8} {'LS':>8} {'LF':>8} {'FLOAT':>8}\n")
+    for pid in plan.order:
+        a = plan.activities[pid]
+        mark = "  critical" if pid in critical else ""
+        stdout.write(f"{pid:<16} {a.es:>8g} {a.ef:>8g} {a.ls:>8g} {a.lf:>8g} {a.float:>8g}{mark}\n")
+    path = " -> ".join(plan.critical_path) or "none (no projects)"
+    stdout.write(f"duration {plan.duration:g} {plan.unit}; critical path: {path}\n")
+    return EXIT_OK
+
+
+def impact(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    engine, portfolio = _portfolio_engine(args, stderr)
+    delay = None
+    if args.delay:
+        ident, sep, amount = args.delay.rpartition("=")
+        try:
+            delay = (ident, float(amount)) if sep and ident else None
+        except ValueError:
+            delay = None
+        if delay is None:
+            print(f"pmo: error: --delay needs ID=N, got '{args.delay}'", file=stderr)
+            return EXIT_USAGE
+    result = engine.impact(portfolio, cancel=args.cancel, delay=delay)
+    if args.format == "json":
+        json.dump(result.to_json(), stdout, indent=1)
+        stdout.write("\n")
+        return EXIT_OK
+    if result.action == "cancel":
+        stdout.write(f"cancelling {result.project} affects {plural(len(result.affected), 'project')} that depend "
+                     "on it:\n")
+        for pid in result.affected:
+            stdout.write(f"  {pid}\n")
+    else:
+        stdout.write(f"delaying {result.project} by {plural(result.delay, result.unit.rstrip('s'))}:\n")
+        for pid, amount in result.affected.items():
+            stdout.write(f"  {pid:<16} finishes {plural(amount, result.unit.rstrip('s'))} later\n")
+        stdout.write(f"portfolio duration {result.duration_before:g} -> {result.duration_after:g} {result.unit}\n")
+    return EXIT_OK
+
+
+def graph(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    engine, portfolio = _portfolio_engine(args, stderr)
+    try:
+        fmt = engine.write_graph(portfolio, args.out)
+    except ValueError as exc:
+        print(f"pmo: error: {exc}", file=stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
+        return EXIT_USAGE
+    print(f"{fmt} graph of {len(portfolio.projects)} projects written to {args.out}", file=stderr)
+    return EXIT_OK

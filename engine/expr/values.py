@@ -40,9 +40,9 @@ def to_number(value: Any) -> Decimal:
         raise ValueProblem(f"expected a finite number, got {value}")
     digits = significant_digits(value)
     if digits > DIGITS:
-        raise ValueProblem(f"{value} has {digits} significant digits; at most {DIGITS} are kept exactly")
+        raise ValueProblem(f"{_clip(str(value))} has {digits} significant digits; at most {DIGITS} are kept exactly")
     if abs(value.adjusted()) > 300:
-        raise ValueProblem(f"{value} is out of range (at most 1e300)")
+        raise ValueProblem(f"{_clip(str(value))} is out of range (at most 1e300)")
     return value
 
 

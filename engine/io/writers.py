@@ -44,6 +44,15 @@ def _jsonl(decisions: Iterable[Decision], out: IO[str]) -> None:
 
 
 CSV_COLUMNS = ["id", "decision", "routes", "rules", "reasons", "errors", "source", "row", "policy_hash"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value):
+    """A text cell that a spreadsheet will not run as a formula (=HYPERLINK(...), +cmd, @SUM, ...).
+    Numbers are left alone: a negative number is data, not a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _csv(decisions: Iterable[Decision], out: IO[str]) -> None:
@@ -52,12 +61,13 @@ def _csv(decisions: Iterable[Decision], out: IO[str]) -> None:
         if writer is None:
             writer = csv.DictWriter(out, CSV_COLUMNS + list(d.derived), extrasaction="ignore", lineterminator="\n")
             writer.writeheader()
-        writer.writerow({
+        row = {
             "id": d.id, "decision": d.decision, "routes": "; ".join(d.routes),
             "rules": "; ".join(f.rule for f in d.findings), "reasons": "; ".join(f.reason for f in d.findings),
             "errors": "; ".join(e.message for e in d.errors), "source": d.source, "row": d.row,
             "policy_hash": d.policy_hash, **d.derived,
-        })
+        }
+        writer.writerow({k: inert(v) for k, v in row.items()})
 
 
 _MARK = {"reject": "✗", "review": "?", "flag": "!"}
@@ -107,8 +117,9 @@ def _ranking_csv(ranking: "Ranking", out: IO[str]) -> None:
         parts = {c.criterion: c.contribution for c in e.breakdown}
         change = (f"{e.weight_change.criterion}: {e.weight_change.weight:.3f} -> {e.weight_change.new_weight:.3f}"
                   if e.weight_change else "")
-        writer.writerow([e.rank, e.id, e.decision, _num(e.score), _num(e.top_probability), change, e.reason or "",
-                         e.source, e.row, ranking.policy_hash] + [_num(parts.get(c)) for c in criteria])
+        writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, _num(e.score), _num(e.top_probability), change,
+                                            e.reason or "", e.source, e.row, ranking.policy_hash]]
+                        + [_num(parts.get(c)) for c in criteria])
 
 
 def _num(value: float | None, places: int = 4) -> str:

@@ -133,6 +133,10 @@ def _display(path: Path) -> str:
 
 
 def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink) -> LoadedFile | None:
+    if path.is_symlink():
+        sink.add("symlink", "policy files may not be symbolic links", Location(display),
+                 "copy the file into the policy folder; a link could point anywhere")
+        return None
     document = load_document(path, display, sink)
     if document is None:
         return None

@@ -111,3 +111,49 @@ def test_windows_1252_csv_is_read(engine, tmp_path):
     path = tmp_path / "win.csv"
     path.write_bytes("id,title,budget\nPRJ-0001,Caf\xe9 upgrade,10\n".encode("cp1252"))
     assert decide_file(engine, path)[0].errors == []
+
+
+def test_other_delimiters_and_tsv(engine, tmp_path):
+    for name, sep in (("semi.csv", ";"), ("tabs.tsv", "\t"), ("pipes.csv", "|")):
+        path = tmp_path / name
+        path.write_text(sep.join(["id", "title", "budget"]) + "\n" + sep.join(["A", "One, two", "10"]) + "\n")
+        [decision] = decide_file(engine, path)
+        assert decision.id == "A" and decision.errors == []
+
+
+def test_xlsx_workbooks_with_sheets(engine, tmp_path):
+    import openpyxl
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active.append(["nothing here"])
+    sheet = book.create_sheet("Intake 2027")
+    sheet.append(["id", "title", "budget", "start_date"])
+    import datetime as dt
+    sheet.append(["PRJ-0001", "Excel row", 300000, dt.datetime(2027, 3, 1)])
+    sheet.append([None, None, None, None])
+    sheet.append(["PRJ-0002", "Text budget", "lots", None])
+    path = tmp_path / "intake.xlsx"
+    book.save(path)
+    decisions = list(engine.evaluate_many(read_proposals(path, "Intake 2027")))
+    assert [(d.id, d.row, d.decision == "error") for d in decisions] == [("PRJ-0001", 2, False), ("PRJ-0002", 4, True)]
+    assert decisions[1].errors[0].column == "budget"
+    with pytest.raises(InputError, match="no sheet named 'Intake'"):
+        read_proposals(path, "Intake")
+    (tmp_path / "fake.xlsx").write_text("not a workbook")
+    with pytest.raises(InputError, match="not a readable .xlsx workbook"):
+        read_proposals(tmp_path / "fake.xlsx")
+
+
+def test_csv_reading_streams_in_bounded_memory(tmp_path):
+    import tracemalloc
+    path = tmp_path / "big.csv"
+    with path.open("w") as f:
+        f.write("id,title,budget\n")
+        for i in range(200_000):
+            f.write(f"P{i},Proposal number {i} with a longer title,{i * 10}\n")
+    tracemalloc.start()
+    count = sum(1 for _ in read_proposals(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 200_000
+    assert peak < 5_000_000, f"peak {peak:,} bytes for a {path.stat().st_size:,}-byte file"

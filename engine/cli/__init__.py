@@ -87,10 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
                                           "approvers to route to), reject, or error (a bad input row, named by row "
                                           "and column)."),
                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ev.add_argument("files", nargs="+", metavar="FILE", type=Path, help="proposal files (.csv .json .jsonl .yaml)")
+    ev.add_argument("files", nargs="+", metavar="FILE", type=Path,
+                    help="proposal files (.csv .tsv .xlsx .json .jsonl .yaml)")
     ev.add_argument("--format", choices=FORMATS, default="table",
                     help="table (for people, default), json (one list), jsonl (one object a line) or csv")
     ev.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
+    ev.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
     ev.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end: rete (durable_rules, default) or reference (plain Python)")
     log_args = argparse.ArgumentParser(add_help=False)
@@ -114,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "weights vary at random, and for the top N the smallest single-weight change that drops them")
     rk.add_argument("--format", choices=RANKING_FORMATS, default="table")
     rk.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
+    rk.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
 
     wt = sub.add_parser("weights", help="weights and consistency from a pairwise comparison matrix (AHP)",
                         description="Read {criteria: [...], matrix: [[...]]} from YAML or JSON (entries are numbers "

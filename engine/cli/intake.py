@@ -22,7 +22,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     warn(engine, stderr)
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
-    inputs = [read_proposals(path) for path in args.files]
+    inputs = [read_proposals(path, args.sheet) for path in args.files]
     try:
         out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
     except OSError as exc:

@@ -23,7 +23,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)
     warn(engine, stderr)
-    inputs = [read_proposals(path) for path in args.files]
+    inputs = [read_proposals(path, args.sheet) for path in args.files]
     ranking = engine.rank((row for rows in inputs for row in rows), top=args.top, sensitivity=args.sensitivity)
     try:
         out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout

@@ -5,8 +5,9 @@ with an ``error``, so the batch goes on and the output has one row per input row
 """
 from __future__ import annotations
 
+import codecs
 import csv
-import io
+import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ import yaml
 from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
 
-SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
+SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
+            ".yml": "yaml", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 csv.field_size_limit(1_000_000)
 
 
@@ -31,80 +33,139 @@ class Row:
     error: RowError | None = None
 
 
-def read_proposals(path: str | Path) -> Iterator[Row]:
-    """Rows of one input file, chosen by its suffix. Raises InputError if the file as a whole is unusable."""
+def read_proposals(path: str | Path, sheet: str | None = None) -> Iterator[Row]:
+    """Rows of one input file, chosen by its suffix, read as they are needed (CSV, JSONL and XLSX stream: memory
+    does not grow with the number of rows). Raises InputError if the file as a whole is unusable."""
     path = Path(path)
     kind = SUFFIXES.get(path.suffix.lower())
+    name = str(path)
     if kind is None:
         raise InputError([Diagnostic("unknown_format", f"cannot read '{path.suffix}' files",
-                                     Location(str(path)), f"use one of: {', '.join(sorted(SUFFIXES))}")])
+                                     Location(name), f"use one of: {', '.join(sorted(SUFFIXES))}")])
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(1 << 20)
     except OSError as exc:
-        raise InputError([Diagnostic("unreadable", f"cannot read file: {exc.strerror or exc}", Location(str(path)))]) from None
-    name = str(path)
-    if b"\x00" in raw[:65536]:
+        raise InputError([Diagnostic("unreadable", f"cannot read file: {exc.strerror or exc}", Location(name))]) from None
+    if kind == "xlsx":
+        return _xlsx(path, name, sheet)
+    if b"\x00" in head[:65536]:
         raise InputError([Diagnostic("binary_file", f"this is not a {kind.upper()} text file (it holds binary data)",
-                                     Location(name), "an .xlsx workbook must be saved as CSV first")])
-    text = _decode(raw)
-    if not text.strip():
+                                     Location(name), "save the sheet as CSV, or give the .xlsx workbook itself")])
+    if not head.strip() and size <= len(head):
         raise InputError([Diagnostic("empty_file", "the file is empty", Location(name))])
+    encoding = _encoding(head)
     if kind == "csv":
-        return _csv(text, name)
+        return _csv(path, name, encoding)
     if kind == "jsonl":
-        return _jsonl(text, name)
-    return _document(text, name, kind)
+        return _jsonl(path, name, encoding)
+    return _document(path.read_text(encoding=encoding, errors="replace"), name, kind)
 
 
-def _decode(raw: bytes) -> str:
+def _encoding(head: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark) if the start of the file reads as UTF-8, else Windows-1252
+    (spreadsheet exports on Windows)."""
     try:
-        return raw.decode("utf-8-sig")
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8-sig"
     except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")  # spreadsheet exports on Windows
+        return "cp1252"
 
 
-def _csv(text: str, name: str) -> Iterator[Row]:
+def _open(path: Path, encoding: str):
+    return path.open(encoding=encoding, errors="replace", newline="")
+
+
+def _csv(path: Path, name: str, encoding: str) -> Iterator[Row]:
     """Check the header now (a bad header rejects the file); read the rows lazily."""
-    lines = text.splitlines(keepends=True)
+    with _open(path, encoding) as f:
+        first = f.readline()
+    delimiter = max(",;\t|", key=lambda d: (first.count(d), d == ","))  # the header's most frequent separator
     try:
-        header = [h.strip() for h in next(csv.reader(lines[:1], strict=True), [])]
+        header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter, strict=True), [])]
     except csv.Error as exc:
         raise InputError([Diagnostic("bad_csv", f"header cannot be read: {exc}", Location(name, 1))]) from None
     repeated = [h for h, n in Counter(h for h in header if h).items() if n > 1]
     if repeated:
         raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
                                      Location(name, 1), "rename or remove one of them")])
-    return _csv_rows(lines, header, name)
+    return _csv_rows(path, encoding, header, delimiter, name)
 
 
-def _csv_rows(lines: list[str], header: list[str], name: str) -> Iterator[Row]:
-    start = 1  # index into lines of the next row to read (line 0 is the header)
-    while start < len(lines):
-        reader = csv.reader(io.StringIO("".join(lines[start:]), newline=""), strict=True)
-        while True:
-            line = start + reader.line_num + 1  # the file line where the next row begins
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                # An unterminated quote would swallow the rest of the file: report this row and
-                # read on from the next line, so no other row is lost.
-                yield Row(None, line, name, RowError(row=line, code="bad_csv", message=f"row cannot be read: {exc}"))
-                start = line
-                break
-            if not any(c.strip() for c in cells):
-                continue  # blank line
-            if len(cells) > len(header):
-                yield Row(dict(zip(header, cells)), line, name, RowError(
-                    row=line, code="extra_cells",
-                    message=f"row has {len(cells)} cells but the header names {len(header)} columns"))
+def _csv_rows(path: Path, encoding: str, header: list[str], delimiter: str, name: str) -> Iterator[Row]:
+    start = 1  # lines already consumed (the header)
+    while True:
+        with _open(path, encoding) as f:
+            for _ in range(start):
+                f.readline()
+            reader = csv.reader(f, delimiter=delimiter, strict=True)
+            while True:
+                line = start + reader.line_num + 1  # the file line where the next row begins
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    # An unterminated quote would swallow the rest of the file: report this row and read on
+                    # from the line after it begins (the file is opened again there), so no other row is lost.
+                    yield Row(None, line, name, RowError(row=line, code="bad_csv",
+                                                         message=f"row cannot be read: {exc}"))
+                    start = line
+                    break
+                if not any(c.strip() for c in cells):
+                    continue  # blank line
+                if len(cells) > len(header):
+                    yield Row(dict(zip(header, cells)), line, name, RowError(
+                        row=line, code="extra_cells",
+                        message=f"row has {len(cells)} cells but the header names {len(header)} columns"))
+                    continue
+                yield Row(dict(zip(header, cells)), line, name)
+
+
+def _xlsx(path: Path, name: str, sheet: str | None) -> Iterator[Row]:
+    """Rows of one worksheet (the first, or ``sheet``), read in streaming mode; the header is row 1."""
+    import openpyxl  # only for workbooks
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile, XML and openpyxl errors all mean "not a readable workbook"
+        raise InputError([Diagnostic("bad_xlsx", f"not a readable .xlsx workbook ({type(exc).__name__})",
+                                     Location(name))]) from None
+    if sheet is not None and sheet not in book.sheetnames:
+        raise InputError([Diagnostic("unknown_sheet", f"no sheet named '{sheet}'", Location(name),
+                                     f"sheets: {', '.join(book.sheetnames)}")])
+    rows = book[sheet or book.sheetnames[0]].iter_rows(values_only=True)
+    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+    repeated = [h for h, n in Counter(h for h in header if h).items() if n > 1]
+    if repeated:
+        raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
+                                     Location(name, 1))])
+    return _xlsx_rows(book, rows, header, name)
+
+
+def _xlsx_rows(book, rows, header: list[str], name: str) -> Iterator[Row]:
+    try:
+        for number, values in enumerate(rows, 2):
+            cells = ["" if v is None else v.date() if isinstance(v, dt.datetime) else v for v in values]
+            if not any(str(c).strip() for c in cells):
                 continue
-            yield Row(dict(zip(header, cells)), line, name)
+            data = {h: c for h, c in zip(header, cells) if h}
+            if len([c for c in cells[len(header):] if str(c).strip()]):
+                yield Row(data, number, name, RowError(row=number, code="extra_cells",
+                                                       message="row has cells beyond the header's columns"))
+                continue
+            yield Row(data, number, name)
+    finally:
+        book.close()
 
 
-def _jsonl(text: str, name: str) -> Iterator[Row]:
-    for number, line in enumerate(text.splitlines(), 1):
+def _jsonl(path: Path, name: str, encoding: str) -> Iterator[Row]:
+    with _open(path, encoding) as f:
+        yield from _jsonl_lines(f, name)
+
+
+def _jsonl_lines(lines, name: str) -> Iterator[Row]:
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:

@@ -45,7 +45,7 @@ def test_table_output_and_bad_rows_exit_1():
 def test_out_file(tmp_path, fmt):
     target = tmp_path / f"out.{fmt}"
     code, out, err = run("evaluate", str(EXAMPLES / "proposals.csv"), "--format", fmt, "--out", str(target))
-    assert code == 0 and out == "" and "53 decisions written" in err
+    assert code == 0 and out == "" and "53 rows in, 53 decided written to" in err
     assert target.stat().st_size > 1000
 
 
@@ -93,3 +93,16 @@ def test_schema_lists_every_kind():
 def test_help_teaches():
     code, out, _ = run("--help")
     assert code == 0 and "exit codes" in out and "pmo evaluate examples/proposals.csv" in out
+
+
+def test_progress_shows_on_a_terminal_only():
+    from engine.cli.common import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    shown, piped = Terminal(), io.StringIO()
+    assert list(Progress(shown, total=3, every=0).wrap(range(3))) == [0, 1, 2]
+    assert "of 3 rows" in shown.getvalue() and "ETA" in shown.getvalue()
+    assert list(Progress(piped, total=3, every=0).wrap(range(3))) == [0, 1, 2] and piped.getvalue() == ""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -29,3 +30,52 @@ def warn(engine: Engine, stderr: IO[str]) -> None:
 
 def plural(n: float, word: str) -> str:
     return f"{n:g} {word}" + ("" if n == 1 else "s")
+
+
+class Progress:
+    """A one-line progress report on a terminal (rows, rate, and the ETA when the total is known); silent
+    when the output is not a terminal (piped, redirected, CI)."""
+
+    def __init__(self, stream: IO[str], total: int | None = None, every: float = 0.2):
+        self.stream, self.total, self.every = stream, total, every
+        self.enabled = hasattr(stream, "isatty") and stream.isatty()
+
+    def wrap(self, items):
+        count, start, shown = 0, time.perf_counter(), 0.0
+        try:
+            for item in items:
+                count += 1
+                now = time.perf_counter()
+                if self.enabled and now - shown >= self.every:
+                    shown = now
+                    self._draw(count, now - start)
+                yield item
+        finally:
+            if self.enabled:
+                self.stream.write("\r" + " " * 78 + "\r")
+                self.stream.flush()
+
+    def _draw(self, count: int, elapsed: float) -> None:
+        rate = count / elapsed if elapsed > 0 else 0.0
+        text = f"  {count:,}" + (f" of {self.total:,}" if self.total else "") + f" rows  {rate:,.0f} rows/s"
+        if self.total and rate:
+            left = max(self.total - count, 0) / rate
+            text += f"  ETA {int(left // 60)}:{int(left % 60):02d}"
+        self.stream.write("\r" + text[:78].ljust(78))
+        self.stream.flush()
+
+
+def count_rows(paths) -> int | None:
+    """A quick estimate of the input rows (lines after each header) for CSV, TSV and JSONL; None otherwise."""
+    total = 0
+    for path in paths:
+        suffix = Path(path).suffix.lower()
+        if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson"):
+            return None
+        try:
+            with open(path, "rb") as f:
+                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        except OSError:
+            return None
+        total += max(lines - (1 if suffix in (".csv", ".tsv") else 0), 0)
+    return total

@@ -8,7 +8,7 @@ from typing import IO
 from engine.api import Engine
 from engine.api import validate as validate_policies
 from engine.audit import DecisionLog, Entry
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, open_log, warn
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, open_log, plural, warn
 from engine.errors import PmoError
 from engine.io.readers import read_proposals
 from engine.io.writers import write_decisions
@@ -30,16 +30,19 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     log = None if args.no_log else open_log(args.log)
     try:
-        counts = write_decisions(_logged(engine, inputs, log), out, args.format, policy_hash=engine.policy_hash)
+        progress = Progress(stderr, count_rows(args.files))
+        counts = write_decisions(progress.wrap(_logged(engine, inputs, log)), out, args.format,
+                                 policy_hash=engine.policy_hash)
     finally:
         if args.out:
             out.close()
         if log is not None:
             log.close()
-    if args.out:
-        total = sum(counts.values())
-        print(f"{total} decisions written to {args.out}: " +
-              ", ".join(f"{counts[k]} {k}" for k in ("accept", "review", "reject", "error") if counts[k]), file=stderr)
+    total = sum(counts.values())
+    where = f" written to {args.out}" if args.out else ""
+    print(f"pmo: {plural(total, 'row')} in, {total - counts['error']} decided{where} ("
+          + ", ".join(f"{counts[k]} {k}" for k in ("accept", "review", "reject") if counts[k])
+          + f"), {plural(counts['error'], 'error row')}", file=stderr)
     if counts["error"]:
         print(f"pmo: {counts['error']} input row(s) could not be decided; see the error rows", file=stderr)
         return EXIT_BAD_ROWS

@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="table (for people, default), json (one list), jsonl (one object a line) or csv")
     ev.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
     ev.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
+    ev.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core for "
+                    "5,000 rows or more, else 1); the output is the same for any N")
     ev.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end: rete (durable_rules, default) or reference (plain Python)")
     log_args = argparse.ArgumentParser(add_help=False)

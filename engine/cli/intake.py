@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import json
 from typing import IO
 
 from engine.api import Engine
+from engine.batch import decide_in_parallel
 from engine.api import validate as validate_policies
 from engine.audit import DecisionLog, Entry
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, open_log, plural, warn
 from engine.errors import PmoError
 from engine.io.readers import read_proposals
 from engine.io.writers import write_decisions
+
+
+PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
 
 
 def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -30,8 +35,16 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     log = None if args.no_log else open_log(args.log)
     try:
-        progress = Progress(stderr, count_rows(args.files))
-        counts = write_decisions(progress.wrap(_logged(engine, inputs, log)), out, args.format,
+        estimate = count_rows(args.files)
+        workers = args.workers or (1 if estimate is not None and estimate < PARALLEL_FROM else os.cpu_count() or 1)
+        rows = (row for rows in inputs for row in rows)
+        if workers > 1:
+            pairs = decide_in_parallel(rows, workers=workers, policies=args.policies, rules=args.rules,
+                                       today=engine.today, backend=args.backend, policy_hash=engine.policy_hash)
+        else:
+            pairs = ((row, next(engine.evaluate_many([row]))) for row in rows)
+        progress = Progress(stderr, estimate)
+        counts = write_decisions(progress.wrap(_logged(engine, pairs, log)), out, args.format,
                                  policy_hash=engine.policy_hash)
     finally:
         if args.out:
@@ -49,21 +62,19 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_OK
 
 
-def _logged(engine: Engine, inputs, log: DecisionLog | None, batch: int = 500):
-    """Decide every row; append each decision to the log, a batch per transaction."""
+def _logged(engine: Engine, pairs, log: DecisionLog | None, batch: int = 500):
+    """Pass each decision on; append it to the log, a batch per transaction."""
     pending: list[Entry] = []
-    for rows in inputs:
-        for row in rows:
-            decision = engine.evaluate_many([row]).__next__()
-            if log is not None:
-                pending.append(Entry("intake", decision.id, None, {"row": row.data, "source": row.source,
-                                                                   "line": row.row}, engine.policy_hash,
-                                     decision.decision, [f.model_dump(mode="json") for f in decision.findings]
-                                     or [e.model_dump(mode="json") for e in decision.errors], decision.routes))
-                if len(pending) >= batch:
-                    log.append(pending)
-                    pending = []
-            yield decision
+    for row, decision in pairs:
+        if log is not None:
+            pending.append(Entry("intake", decision.id, None, {"row": row.data, "source": row.source,
+                                                               "line": row.row}, engine.policy_hash,
+                                 decision.decision, [f.model_dump(mode="json") for f in decision.findings]
+                                 or [e.model_dump(mode="json") for e in decision.errors], decision.routes))
+            if len(pending) >= batch:
+                log.append(pending)
+                pending = []
+        yield decision
     if log is not None:
         log.append(pending)
 

@@ -38,7 +38,7 @@ def test_table_output_and_bad_rows_exit_1():
     assert code == 1
     assert "PRJ-1034       ERROR" in out and "column 'budget'" in out
     assert "7 proposals:" in out and "4 error" in out
-    assert "could not be decided" in err
+    assert "7 rows in, 3 decided" in err and "4 error rows" in err
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "table", "json"])

@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 from typing import IO
 
 from engine.api import Engine
-from engine.batch import decide_in_parallel
 from engine.api import validate as validate_policies
 from engine.audit import DecisionLog, Entry
+from engine.batch import decide_in_parallel
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, open_log, plural, warn
 from engine.errors import PmoError
 from engine.io.readers import read_proposals
 from engine.io.writers import write_decisions
-
 
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
 
@@ -56,10 +55,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     print(f"pmo: {plural(total, 'row')} in, {total - counts['error']} decided{where} ("
           + ", ".join(f"{counts[k]} {k}" for k in ("accept", "review", "reject") if counts[k])
           + f"), {plural(counts['error'], 'error row')}", file=stderr)
-    if counts["error"]:
-        print(f"pmo: {counts['error']} input row(s) could not be decided; see the error rows", file=stderr)
-        return EXIT_BAD_ROWS
-    return EXIT_OK
+    return EXIT_BAD_ROWS if counts["error"] else EXIT_OK
 
 
 def _logged(engine: Engine, pairs, log: DecisionLog | None, batch: int = 500):

@@ -153,3 +153,19 @@ def test_output_is_byte_identical_across_hash_seeds(command):
         assert result.returncode == 0, result.stderr
         outputs.add(result.stdout)
     assert len(outputs) == 1
+
+
+def test_formula_injection_is_inert_in_xlsx(tmp_path):
+    import openpyxl
+
+    from engine.cli import main
+    source = tmp_path / "p.csv"
+    source.write_text('id,title,budget\n"=HYPERLINK(""http://x"",""y"")",@SUM(A1),10\n')
+    for command in (["evaluate", str(source)], ["rank", str(source)]):
+        out = tmp_path / f"{command[0]}.xlsx"
+        assert main([*command, "--format", "xlsx", "--out", str(out), "--today", "2026-12-01"] +
+                    (["--no-log"] if command[0] == "evaluate" else [])) in (0, 1)
+        book = openpyxl.load_workbook(out)
+        cells = [c for sheet in book for r in sheet.iter_rows() for c in r if isinstance(c.value, str)
+                 and "HYPERLINK" in c.value]
+        assert cells and all(c.data_type == "s" for c in cells), [(c.value, c.data_type) for c in cells]

@@ -13,7 +13,7 @@ from engine.batch import decide_in_parallel
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, open_log, plural, warn
 from engine.errors import PmoError
 from engine.io.readers import read_proposals
-from engine.io.writers import write_decisions
+from engine.io.writers import write_decisions, write_xlsx
 
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
 
@@ -27,8 +27,12 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     warn(engine, stderr)
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
     inputs = [read_proposals(path, args.sheet) for path in args.files]
+    if args.format == "xlsx" and not args.out:
+        print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
+        return EXIT_USAGE
     try:
-        out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
+        out = (args.out.open("w", encoding="utf-8", newline="") if args.format != "xlsx" else None) if args.out \
+            else stdout
     except OSError as exc:
         print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
         return EXIT_USAGE
@@ -43,10 +47,16 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         else:
             pairs = ((row, next(engine.evaluate_many([row]))) for row in rows)
         progress = Progress(stderr, estimate)
-        counts = write_decisions(progress.wrap(_logged(engine, pairs, log)), out, args.format,
-                                 policy_hash=engine.policy_hash)
+        decided = progress.wrap(_logged(engine, pairs, log))
+        if args.format == "xlsx":
+            counts = write_xlsx(decided, args.out)
+        else:
+            counts = write_decisions(decided, out, args.format, policy_hash=engine.policy_hash)
+    except OSError as exc:
+        print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
+        return EXIT_USAGE
     finally:
-        if args.out:
+        if args.out and out is not None:
             out.close()
         if log is not None:
             log.close()

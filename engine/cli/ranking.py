@@ -10,7 +10,7 @@ import yaml
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, warn
 from engine.io.readers import read_proposals
-from engine.io.writers import write_ranking
+from engine.io.writers import write_ranking, write_xlsx
 
 
 def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -25,16 +25,26 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     warn(engine, stderr)
     inputs = [read_proposals(path, args.sheet) for path in args.files]
     ranking = engine.rank((row for rows in inputs for row in rows), top=args.top, sensitivity=args.sensitivity)
-    try:
-        out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
-    except OSError as exc:
-        print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
-        return EXIT_USAGE
-    try:
-        write_ranking(ranking, out, args.format)
-    finally:
-        if args.out:
-            out.close()
+    if args.format == "xlsx":
+        if not args.out:
+            print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
+            return EXIT_USAGE
+        try:
+            write_xlsx([], args.out, ranking)
+        except OSError as exc:
+            print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
+            return EXIT_USAGE
+    else:
+        try:
+            out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
+        except OSError as exc:
+            print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
+            return EXIT_USAGE
+        try:
+            write_ranking(ranking, out, args.format)
+        finally:
+            if args.out:
+                out.close()
     if args.sensitivity and not ranking.sensitivity.get("available"):
         print(f"pmo: note: sensitivity needs a weighted-sum scoring policy; method {ranking.method} has no weights",
               file=stderr)

@@ -11,7 +11,7 @@ from engine.decision import Decision
 if TYPE_CHECKING:
     from engine.ranking import Ranking
 
-FORMATS = ("table", "json", "jsonl", "csv")
+FORMATS = ("table", "json", "jsonl", "csv", "xlsx")
 
 
 def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, policy_hash: str = "") -> Counter:
@@ -97,7 +97,7 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-RANKING_FORMATS = ("table", "json", "csv")
+RANKING_FORMATS = ("table", "json", "csv", "xlsx")
 
 
 def write_ranking(ranking: "Ranking", out: IO[str], fmt: str) -> None:
@@ -155,3 +155,52 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
     weights = ", ".join(f"{k} {v:.2f}" for k, v in ranking.weights.items())
     out.write(f"{len(ranked)} ranked, {len(others)} not ranked   method {ranking.method}"
               + (f"   weights: {weights}" if weights else "") + f"   policy {ranking.policy_hash}\n")
+
+
+def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = None) -> Counter:
+    """A workbook with a Decisions sheet and a Findings sheet (and a Ranking sheet when given), written as a
+    stream. Text is stored as text, so a proposal named =HYPERLINK(...) stays inert."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    sheets = {name: book.create_sheet(name) for name in (["Ranking"] if ranking else []) + ["Decisions", "Findings"]}
+
+    def row(sheet, values):
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(sheets[sheet], value=value if not isinstance(value, (list, dict)) else str(value))
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula
+            cells.append(cell)
+        sheets[sheet].append(cells)
+
+    counts: Counter = Counter()
+    derived_names: list[str] | None = None
+    row("Findings", ["id", "rule", "effect", "reason", "route", "source"])
+    for d in decisions:
+        counts[d.decision] += 1
+        if derived_names is None:
+            derived_names = list(d.derived)
+            row("Decisions", CSV_COLUMNS + derived_names)
+        row("Decisions", [d.id, d.decision, "; ".join(d.routes), "; ".join(f.rule for f in d.findings),
+                          "; ".join(f.reason for f in d.findings), "; ".join(e.message for e in d.errors), d.source,
+                          d.row, d.policy_hash] + [d.derived.get(k) for k in derived_names])
+        for f in d.findings:
+            row("Findings", [d.id, f.rule, f.effect, f.reason, f.route, f.source])
+    if ranking is not None:
+        criteria = list(dict.fromkeys(c.criterion for e in ranking.entries for c in e.breakdown))
+        row("Ranking", ["rank", "id", "decision", "score", "reason"] + criteria)
+        for e in ranking.entries:
+            parts = {c.criterion: c.contribution for c in e.breakdown}
+            row("Ranking", [e.rank, e.id, e.decision, e.score, e.reason] + [parts.get(c) for c in criteria])
+            if derived_names is None:  # no decisions given: the ranking's entries carry the findings
+                for f in e.findings:
+                    row("Findings", [e.id, f.rule, f.effect, f.reason, f.route, f.source])
+        if derived_names is None:
+            row("Decisions", ["id", "decision", "routes", "errors", "source", "row"])
+            for e in ranking.entries:
+                row("Decisions", [e.id, e.decision, "; ".join(e.routes), "; ".join(x.message for x in e.errors),
+                                  e.source, e.row])
+    book.save(path)
+    return counts

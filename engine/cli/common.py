@@ -1,6 +1,7 @@
 """What every pmo subcommand shares: exit codes, warnings, the decision log, wording."""
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -26,6 +27,11 @@ def open_log(path: Path) -> DecisionLog:
 def warn(engine: Engine, stderr: IO[str]) -> None:
     for warning in engine.warnings:
         print(warning, file=stderr)
+
+
+def dump_json(data, out: IO[str], indent: int | None = 1) -> None:
+    json.dump(data, out, indent=indent)
+    out.write("\n")
 
 
 def plural(n: float, word: str) -> str:

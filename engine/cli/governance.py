@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import IO
 
 from engine.api import Engine
 from engine.audit import Entry
-from engine.cli.common import EXIT_OK, open_log, plural, warn
+from engine.cli.common import EXIT_OK, dump_json, open_log, plural, warn
 from engine.errors import Diagnostic, PmoError
 from engine.gates import read_project
 
@@ -29,8 +28,7 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                               [m.model_dump(mode="json") for m in decision.must_meet], decision.approvers,
                               decision.override.model_dump(mode="json") if decision.override else None)])
     if args.format == "json":
-        json.dump(decision.to_json(), stdout, indent=1)
-        stdout.write("\n")
+        dump_json(decision.to_json(), stdout)
         return EXIT_OK
     stdout.write(f"{decision.project} at gate {decision.gate}: {decision.decision.upper()} "
                  f"({decision.from_stage} -> {decision.next_stage}); decided by {', '.join(decision.approvers)}\n")
@@ -55,8 +53,7 @@ def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     with open_log(args.db) as log:
         entries = log.query(project=args.project, since=args.since)
     if args.format == "json":
-        json.dump(entries, stdout, indent=1)
-        stdout.write("\n")
+        dump_json(entries, stdout)
         return EXIT_OK
     for e in entries:
         who = ", ".join(e["approvers"]) or "-"
@@ -86,8 +83,7 @@ def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             changed.append({"seq": e["seq"], "kind": e["kind"], "project": e["project"], "gate": e["gate"],
                             "logged": e["outcome"], "now": now, "logged_policy": e["policy_hash"]})
     if args.format == "json":
-        json.dump({"replayed": len(entries), "policy_hash": engine.policy_hash, "changed": changed}, stdout, indent=1)
-        stdout.write("\n")
+        dump_json({"replayed": len(entries), "policy_hash": engine.policy_hash, "changed": changed}, stdout)
         return EXIT_OK
     for c in changed:
         stdout.write(f"#{c['seq']:<6} {c['kind']:<6} {c['project'] or '-':<14} {c['gate'] or '':<16} "

@@ -6,7 +6,7 @@ import json
 from typing import IO
 
 from engine.api import Engine
-from engine.cli.common import EXIT_OK, EXIT_USAGE, plural, warn
+from engine.cli.common import EXIT_OK, EXIT_USAGE, dump_json, plural, warn
 from engine.errors import Diagnostic, PmoError
 from engine.portfolio.model import read_portfolio
 
@@ -31,8 +31,7 @@ def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
             project.funded = project.id in chosen
     report = engine.conflicts(portfolio)
     if args.format == "json":
-        json.dump(report.to_json(), stdout, indent=1)
-        stdout.write("\n")
+        dump_json(report.to_json(), stdout)
         return EXIT_OK
     for c in report.conflicts:
         periods = f" [{', '.join(c.periods)}]" if c.periods else ""
@@ -55,8 +54,7 @@ def select(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     for note in report.best.notes:
         print(f"pmo: note: {note}", file=stderr)
     if args.format == "json":
-        json.dump(report.to_json(), stdout, indent=1)
-        stdout.write("\n")
+        dump_json(report.to_json(), stdout)
     else:
         _select_table(report, stdout)
     return EXIT_OK  # an infeasible problem is an answer, with its reasons
@@ -96,8 +94,7 @@ def schedule(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     engine, portfolio = _portfolio_engine(args, stderr)
     plan = engine.schedule(portfolio)
     if args.format == "json":
-        json.dump(plan.to_json(), stdout, indent=1)
-        stdout.write("\n")
+        dump_json(plan.to_json(), stdout)
         return EXIT_OK
     for note in plan.notes:
         print(f"pmo: note: {note}", file=stderr)
@@ -126,8 +123,7 @@ def impact(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             return EXIT_USAGE
     result = engine.impact(portfolio, cancel=args.cancel, delay=delay)
     if args.format == "json":
-        json.dump(result.to_json(), stdout, indent=1)
-        stdout.write("\n")
+        dump_json(result.to_json(), stdout)
         return EXIT_OK
     if result.action == "cancel":
         stdout.write(f"cancelling {result.project} affects {plural(len(result.affected), 'project')} that depend "

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import IO
 
 import yaml
 
 from engine.api import Engine
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, warn
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, warn
 from engine.io.readers import read_proposals
 from engine.io.writers import write_ranking, write_xlsx
 
@@ -73,8 +72,7 @@ def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print(f"pmo: error: {args.file}: {exc}", file=stderr)
         return EXIT_USAGE
     if args.format == "json":
-        json.dump(result.as_dict(), stdout, indent=2)
-        stdout.write("\n")
+        dump_json(result.as_dict(), stdout, 2)
     else:
         for item, weight in zip(result.items, result.weights):
             stdout.write(f"{item:<30} {weight:8.4f}\n")

@@ -96,27 +96,12 @@ class Engine:
 
     def evaluate(self, proposal: Mapping[str, Any], *, row: int | None = None, source: str | None = None) -> Decision:
         """Decide one proposal. Bad input gives ``decision == "error"``, never an exception."""
-        if not isinstance(proposal, Mapping):
-            return self._intake.error([RowError(row=row, code="not_an_object",
-                                                message=f"expected a mapping of fields, got {type(proposal).__name__}")],
-                                      row=row, source=source)
-        try:
-            return self._intake.decide(proposal, row, source)
-        except Exception as exc:  # noqa: BLE001 - one bad proposal must never stop a batch
-            return self._intake.error([RowError(row=row, code="internal_error",
-                                                message=f"internal error ({type(exc).__name__}: {exc}); please report it")],
-                                      proposal, row, source)
+        return self._decide(proposal, row, source)[0]
 
     def evaluate_many(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[Decision]:
         """Decide proposals lazily, one output per input, in order."""
         for number, item in enumerate(proposals, 1):
-            if isinstance(item, Row):
-                if item.error is not None:
-                    yield self._intake.error([item.error], item.data, row=item.row, source=item.source)
-                else:
-                    yield self.evaluate(item.data, row=item.row, source=item.source)  # type: ignore[arg-type]
-            else:
-                yield self.evaluate(item, row=number)
+            yield self._decide_item(item, number)[0]
 
     def rank(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
              sensitivity: bool = False) -> Ranking:
@@ -130,25 +115,32 @@ class Engine:
         if self.policy.scoring is None:
             raise PmoError([Diagnostic("no_scoring", "this policy set has no scoring policy",
                                        hint="add a file with 'kind: scoring'")])
-        decided = [self._decide_record(item, number) for number, item in enumerate(proposals, 1)]
+        decided = [self._decide_item(item, number) for number, item in enumerate(proposals, 1)]
         ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
                                 sensitivity)
         ranking.warnings = [str(w) for w in self.warnings]
         return ranking
 
-    def _decide_record(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Decision, dict | None]:
-        if isinstance(item, Row):
-            if item.error is not None:
-                return self._intake.error([item.error], item.data, row=item.row, source=item.source), None
-            item, row, source = item.data, item.row, item.source  # type: ignore[assignment]
-        else:
-            row, source = number, None
-        if not isinstance(item, Mapping):
-            return self.evaluate(item, row=row, source=source), None
+    def _decide_item(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Decision, dict | None]:
+        """A proposal, or a Row from a reader (which may already be an error row)."""
+        if not isinstance(item, Row):
+            return self._decide(item, number, None)
+        if item.error is not None:
+            return self._intake.error([item.error], item.data, row=item.row, source=item.source), None
+        return self._decide(item.data, item.row, item.source)
+
+    def _decide(self, proposal: Any, row: int | None, source: str | None) -> tuple[Decision, dict | None]:
+        """The decision and the typed record it was made on (None for an error row). Never raises."""
+        if not isinstance(proposal, Mapping):
+            return self._intake.error([RowError(row=row, code="not_an_object",
+                                                message=f"expected a mapping of fields, got {type(proposal).__name__}")],
+                                      row=row, source=source), None
         try:
-            return self._intake.decide_record(item, row, source)
-        except Exception:  # noqa: BLE001 - as in evaluate(): one bad proposal never stops a batch
-            return self.evaluate(item, row=row, source=source), None
+            return self._intake.decide_record(proposal, row, source)
+        except Exception as exc:  # noqa: BLE001 - one bad proposal must never stop a batch
+            return self._intake.error([RowError(row=row, code="internal_error",
+                                                message=f"internal error ({type(exc).__name__}: {exc}); please report it")],
+                                      proposal, row, source), None
 
     def conflicts(self, portfolio: Portfolio | PathLike | Mapping[str, Any]) -> ConflictReport:
         """Every conflict in a portfolio: cycles, unknown references, broken prerequisites, priority
@@ -190,7 +182,7 @@ class Engine:
         carriers = [p for p in projects if p.proposal is not None and p.value is None]
         if not carriers or scoring is None:
             return None
-        decided = [self._intake.decide_record({self.policy.id_field: p.id, **(p.proposal or {})}) for p in carriers]
+        decided = [self._decide({self.policy.id_field: p.id, **(p.proposal or {})}, None, None) for p in carriers]
         for project, (decision, _record) in zip(carriers, decided):
             if decision.decision in ("reject", "error"):
                 project.status = "rejected"

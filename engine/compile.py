@@ -16,7 +16,7 @@ from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import check
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of, list_of
 from engine.expr.parse import ExprError, parse
-from engine.expr.values import ValueProblem, plain, to_bool, to_date, to_number, to_text
+from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
 from engine.records import converter
 from engine.gates import CompiledGates, compile_gates
@@ -271,7 +271,7 @@ def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: 
     route = include.route if include and include.route else spec.route
     reason = include.reason if include and include.reason else spec.reason
     constants = dict(spaces.get("params", {}), route=route) if route else dict(spaces.get("params", {}))
-    reason = PLACEHOLDER.sub(lambda m: _show(constants[m[1]]) if m[1] in constants else m[0], reason)
+    reason = PLACEHOLDER.sub(lambda m: display(constants[m[1]]) if m[1] in constants else m[0], reason)
     try:
         condition = check(parse(spec.when, spaces), types, today, want=BOOL)
     except ExprError as exc:
@@ -291,10 +291,3 @@ def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: 
                      spec.loc("reason") if include is None else include.loc("use"), did_you_mean(name, types))
     stable = f"{policy_set.stable_name(where.file)}:{where.line}"
     return CompiledRule(rule_id, effect, reason, route, where, stable, condition, include.use if include else None)
-
-
-def _show(value: Any) -> str:
-    value = plain(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)

@@ -34,6 +34,7 @@ from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
 from engine.io.readers import TextDatesLoader
 from engine.policy.models import GateCriterion, GatesPolicy
+from engine.records import RecordError
 
 METRIC_TYPES = {"number": NUMBER, "date": DATE, "string": STRING, "bool": BOOL}
 _CONVERT = {"number": to_number, "date": to_date, "string": to_text, "bool": to_bool}
@@ -184,9 +185,8 @@ def project_record(data: Mapping[str, Any], gates: CompiledGates, reader, derive
         fields = reader.read({id_field: ident, **(data.get("fields") or {})})
         for name, node in derived:
             fields[name] = evaluate(node, fields)
-    except Exception as exc:  # a RecordError lists the bad columns
-        for column, code, message in getattr(exc, "problems", [(None, "bad_value", str(exc))]):
-            problems.append(Diagnostic(code, f"fields: {message}", where))
+    except RecordError as exc:
+        problems += [Diagnostic(code, f"fields: {message}", where) for _column, code, message in exc.problems]
     metrics: dict[str, Any] = {}
     for name, value in (data.get("metrics") or {}).items():
         if name not in gates.metrics:

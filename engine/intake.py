@@ -8,7 +8,7 @@ from engine.backends import Backend
 from engine.compile import PLACEHOLDER, CompiledPolicy
 from engine.decision import Decision, Finding, RowError
 from engine.expr.evaluate import evaluate
-from engine.expr.values import plain
+from engine.expr.values import display, plain
 from engine.records import RecordError, RecordReader
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
@@ -60,22 +60,4 @@ class Intake:
         rule, finding = self._findings[index]
         if "{" not in rule.reason:
             return finding
-        return finding.model_copy(update={"reason": PLACEHOLDER.sub(lambda m: _show(record.get(m[1])), rule.reason)})
-
-
-def _show(value: Any) -> str:
-    value = plain(value)
-    if value is None:
-        return "(missing)"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return str(value)
-
-
-
+        return finding.model_copy(update={"reason": PLACEHOLDER.sub(lambda m: display(record.get(m[1])), rule.reason)})

@@ -116,18 +116,25 @@ class RecordReader:
     def __init__(self, fields: Mapping[str, FieldSpec], strategy: "CompiledStrategy | None" = None):
         self._fields = [(name, spec.required, converter(spec, strategy), spec.default)
                         for name, spec in fields.items()]
+        self._columns: dict[tuple, list[str | None]] = {}  # the keys of a raw record -> its key for each field
+
+    def _columns_for(self, raw: Mapping[str, Any]) -> list[str | None]:
+        """Which raw key feeds each field: the field's own name, else a header such as "Budget" or "start date".
+        Every row of a file has the same keys, so this is worked out once per file, not once per row."""
+        keys = tuple(raw)
+        found = self._columns.get(keys)
+        if found is None:
+            normal = {_normal(str(k)): k for k in keys}
+            found = [name if name in raw else normal.get(name.lower()) for name, *_ in self._fields]
+            if len(self._columns) < 256:  # JSON records may each have other keys: keep the cache small
+                self._columns[keys] = found
+        return found
 
     def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
-        lookup: dict[str, Any] | None = None
-        for name, required, convert, default in self._fields:
-            if name in raw:
-                value = raw[name]
-            else:  # tolerate "Budget" or "start date" headers from spreadsheets
-                if lookup is None:
-                    lookup = {_normal(str(k)): v for k, v in raw.items()}
-                value = lookup.get(name.lower())
+        for (name, required, convert, default), column in zip(self._fields, self._columns_for(raw)):
+            value = raw[column] if column is not None else None
             if _is_blank(value):
                 value = default
             if _is_blank(value):

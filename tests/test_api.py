@@ -1,5 +1,4 @@
 import json
-import threading
 
 import engine
 from engine import Decision, Engine, PolicyError
@@ -69,24 +68,6 @@ def test_load_raises_policy_error_with_every_problem(write_policy):
         assert [d.code for d in exc.diagnostics] == ["unknown_field", "type_mismatch"]
     else:
         raise AssertionError("expected PolicyError")
-
-
-def test_engine_is_thread_safe(engines):
-    rete = engines["rete"]
-    proposals = [{"id": f"P{i}", "title": "t", "budget": i * 37_000, "alignment": "net-zero:strong",
-                  "sponsor": None if i % 3 else "S", "benefit": i * 50_000} for i in range(400)]
-    expected = [rete.evaluate(p).model_dump() for p in proposals]
-    results: dict[int, list] = {}
-
-    def work(k: int) -> None:
-        results[k] = [rete.evaluate(p).model_dump() for p in proposals]
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert all(results[k] == expected for k in range(6))
 
 
 def test_evaluate_many_is_lazy(engines):

@@ -157,3 +157,16 @@ def test_csv_reading_streams_in_bounded_memory(tmp_path):
     tracemalloc.stop()
     assert count == 200_000
     assert peak < 5_000_000, f"peak {peak:,} bytes for a {path.stat().st_size:,}-byte file"
+
+
+def test_spreadsheet_headers_map_to_fields(engine, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("ID,Title,Budget,Start Date,Sponsor\nPRJ-0001,One,300000,2020-01-01,Ann\nPRJ-0002,Two,10,,\n")
+    first, second = decide_file(engine, path)
+    assert first.errors == [] and "start-in-past" in [f.rule for f in first.findings]
+    assert "route-portfolio-board" in [f.rule for f in first.findings]  # Budget was read
+    assert second.errors == [] and "dates-missing" in [f.rule for f in second.findings]
+    # records with other keys get their own mapping
+    a, b = engine.evaluate_many([{"ID": "X", "Title": "t", "Budget": 1}, {"id": "Y", "title": "t", "budget": "lots"}])
+    assert a.id == "X" and a.errors == []
+    assert b.id == "Y" and b.errors[0].column == "budget"

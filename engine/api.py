@@ -25,6 +25,7 @@ from engine.portfolio.model import Portfolio, portfolio_from, read_portfolio
 from engine.portfolio.schedule import Impact, Schedule, impact, schedule
 from engine.portfolio.select import SelectionReport, scenarios_from, select
 from engine.ranking import Ranking, build_ranking
+from engine.report import Report, build_report
 from engine.scoring import reweighted
 from engine.resources import reference_policies, reference_rules
 
@@ -112,14 +113,62 @@ class Engine:
         per proposal, the share of random weight perturbations that keep it in the top, and for the
         top ones the smallest single-weight change that drops them out.
         """
+        return self.rank_of(list(self.decide_all(proposals)), top=top, sensitivity=sensitivity)
+
+    def decide_all(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[tuple[Decision, dict | None]]:
+        """Each decision with the typed record it was made on (None for an error row), lazily, in order:
+        the input of ``rank_of`` and ``report_of``."""
+        for number, item in enumerate(proposals, 1):
+            yield self._decide_item(item, number)
+
+    def rank_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
+                sensitivity: bool = False) -> Ranking:
+        """The ranking of decisions already made (see ``decide_all``)."""
         if self.policy.scoring is None:
             raise PmoError([Diagnostic("no_scoring", "this policy set has no scoring policy",
                                        hint="add a file with 'kind: scoring'")])
-        decided = [self._decide_item(item, number) for number, item in enumerate(proposals, 1)]
         ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
                                 sensitivity)
         ranking.warnings = [str(w) for w in self.warnings]
         return ranking
+
+    def report(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
+               title: str | None = None, portfolio: Portfolio | PathLike | Mapping[str, Any] | None = None,
+               frontier: int = 0) -> Report:
+        """The board report's content (``render``/``write_report`` in :mod:`engine.report` make the HTML):
+        KPIs, shares by objective, rule hits, the ranking (when there is a scoring policy) and each decision.
+        With a ``portfolio``: its conflicts, its dependency graph and, with ``frontier`` > 0, the efficient
+        frontier at that many budget levels."""
+        decided = list(self.decide_all(proposals))
+        return self.report_of(decided, top=top, title=title, portfolio=portfolio, frontier=frontier)
+
+    def report_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
+                  title: str | None = None, portfolio: Portfolio | PathLike | Mapping[str, Any] | None = None,
+                  frontier: int = 0, ranking: Ranking | None = None) -> Report:
+        """The report of decisions already made (see ``decide_all``); ``ranking``: one already made of them."""
+        if ranking is None and self.policy.scoring is not None:
+            ranking = self.rank_of(decided, top=top)
+        conflicts, points, svg = [], [], None
+        if portfolio is not None:
+            from engine.portfolio.export import svg_text
+            projects = _portfolio(portfolio)
+            found = self.conflicts(projects)
+            conflicts = found.to_json()["conflicts"]
+            svg = svg_text(projects, found)
+            if frontier:
+                points = self.select(projects, frontier=frontier, time_limit=10.0).frontier
+        return build_report(self.policy, decided, ranking, title=title, conflicts=conflicts, frontier=points,
+                            graph_svg=svg)
+
+    def record_of(self, item: Mapping[str, Any] | Row) -> dict[str, Any] | None:
+        """The typed record (fields and derived values) of a proposal; None if it is not a usable row."""
+        data = item.data if isinstance(item, Row) else item
+        if isinstance(item, Row) and item.error is not None or not isinstance(data, Mapping):
+            return None
+        try:
+            return self._intake.record(data)
+        except Exception:  # noqa: BLE001 - the decision already says what is wrong with the row
+            return None
 
     def _decide_item(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Decision, dict | None]:
         """A proposal, or a Row from a reader (which may already be an error row)."""

@@ -33,13 +33,11 @@ class Intake:
                       source: str | None = None) -> tuple[Decision, dict[str, Any] | None]:
         """The decision, and the typed record (with derived values) it was made on; None for an error row."""
         try:
-            record = self.reader.read(raw)
+            record = self.record(raw)
         except RecordError as exc:
             errors = [RowError(row=row, column=column, code=code, message=message)
                       for column, code, message in exc.problems]
             return self.error(errors, raw, row, source), None
-        for name, node in self.policy.derived:
-            record[name] = evaluate(node, record)
         findings = [self._finding(index, record) for index in self.backend.fire(record)]
         worst = max((_SEVERITY[f.effect] for f in findings), default=0)
         outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
@@ -49,6 +47,13 @@ class Intake:
                             routes=routes, derived={name: plain(record[name]) for name, _ in self.policy.derived},
                             policy_hash=self.policy.policy_hash, as_of=self.as_of, source=source, row=row)
         return decision, record
+
+    def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The typed record with its derived values (raises RecordError)."""
+        record = self.reader.read(raw)
+        for name, node in self.policy.derived:
+            record[name] = evaluate(node, record)
+        return record
 
     def error(self, errors: list[RowError], raw: Any = None, row: int | None = None,
               source: str | None = None) -> Decision:

@@ -116,16 +116,20 @@ class RecordReader:
     def __init__(self, fields: Mapping[str, FieldSpec], strategy: "CompiledStrategy | None" = None):
         self._fields = [(name, spec.required, converter(spec, strategy), spec.default)
                         for name, spec in fields.items()]
+        self._aliases = [[_normal(a) for a in spec.aliases] for spec in fields.values()]
         self._columns: dict[tuple, list[str | None]] = {}  # the keys of a raw record -> its key for each field
 
     def _columns_for(self, raw: Mapping[str, Any]) -> list[str | None]:
-        """Which raw key feeds each field: the field's own name, else a header such as "Budget" or "start date".
-        Every row of a file has the same keys, so this is worked out once per file, not once per row."""
+        """Which raw key feeds each field: the field's own name, else a header such as "Budget" or "start date",
+        else one of the field's aliases. Every row of a file has the same keys, so this is worked out once per
+        file, not once per row."""
         keys = tuple(raw)
         found = self._columns.get(keys)
         if found is None:
             normal = {_normal(str(k)): k for k in keys}
-            found = [name if name in raw else normal.get(name.lower()) for name, *_ in self._fields]
+            found = [name if name in raw else normal.get(name.lower(), next(
+                (normal[a] for a in aliases if a in normal), None))
+                for (name, *_), aliases in zip(self._fields, self._aliases)]
             if len(self._columns) < 256:  # JSON records may each have other keys: keep the cache small
                 self._columns[keys] = found
         return found

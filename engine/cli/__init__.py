@@ -97,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "5,000 rows or more, else 1); the output is the same for any N")
     ev.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end: rete (durable_rules, default) or reference (plain Python)")
+    ev.add_argument("--resume", action="store_true", help="continue an interrupted run: keep the complete rows "
+                    "already in --out (csv or jsonl), cut a partial last row, and decide only the rest")
+    batch_args = argparse.ArgumentParser(add_help=False)
+    batch_args.add_argument("--columns", metavar="MAP", type=Path, help="YAML file mapping the input's column titles "
+                            "to policy fields, e.g. 'Total Cost (EUR): budget' (fields' aliases in the policy work "
+                            "too)")
+    batch_args.add_argument("--report", metavar="HTML", type=Path, help="also write the board report: one "
+                            "self-contained HTML file (KPIs, charts, the ranked table, each decision explained)")
+    batch_args.add_argument("--title", default=None, help="the report's title (default: Intake round report)")
+    for action in batch_args._actions:
+        ev._add_action(action)
     log_args = argparse.ArgumentParser(add_help=False)
     log_args.add_argument("--log", metavar="DB", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)),
                           help=f"decision log (SQLite) to append to (default: $PMO_LOG or ./{DEFAULT_LOG})")
@@ -119,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     rk.add_argument("--format", choices=RANKING_FORMATS, default="table")
     rk.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
     rk.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
+    rk.add_argument("--workers", type=int, metavar="N", help="worker processes for intake (default: one per core for "
+                    "5,000 rows or more, else 1); the ranking is the same for any N")
+    for action in batch_args._actions:
+        rk._add_action(action)
+    rk.add_argument("--portfolio", type=Path, metavar="FILE", help="with --report or --format xlsx: add this "
+                    "portfolio's conflicts (and, in the report, its dependency graph)")
+    rk.add_argument("--frontier", type=int, default=0, metavar="K", help="with --report and --portfolio: the "
+                    "efficient frontier at K budget levels")
 
     wt = sub.add_parser("weights", help="weights and consistency from a pairwise comparison matrix (AHP)",
                         description="Read {criteria: [...], matrix: [[...]]} from YAML or JSON (entries are numbers "

@@ -42,12 +42,12 @@ class Progress:
     """A one-line progress report on a terminal (rows, rate, and the ETA when the total is known); silent
     when the output is not a terminal (piped, redirected, CI)."""
 
-    def __init__(self, stream: IO[str], total: int | None = None, every: float = 0.2):
-        self.stream, self.total, self.every = stream, total, every
+    def __init__(self, stream: IO[str], total: int | None = None, done: int = 0, every: float = 0.2):
+        self.stream, self.total, self.done, self.every = stream, total, done, every
         self.enabled = hasattr(stream, "isatty") and stream.isatty()
 
     def wrap(self, items):
-        count, start, shown = 0, time.perf_counter(), 0.0
+        count, start, shown = self.done, time.perf_counter(), 0.0
         try:
             for item in items:
                 count += 1
@@ -62,7 +62,7 @@ class Progress:
                 self.stream.flush()
 
     def _draw(self, count: int, elapsed: float) -> None:
-        rate = count / elapsed if elapsed > 0 else 0.0
+        rate = (count - self.done) / elapsed if elapsed > 0 else 0.0
         text = f"  {count:,}" + (f" of {self.total:,}" if self.total else "") + f" rows  {rate:,.0f} rows/s"
         if self.total and rate:
             left = max(self.total - count, 0) / rate

@@ -2,19 +2,25 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
-from typing import IO
+from pathlib import Path
+from typing import IO, Iterable, Iterator
 
 from engine.api import Engine
 from engine.api import validate as validate_policies
 from engine.audit import DecisionLog, Entry
 from engine.batch import decide_in_parallel
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, open_log, plural, warn
-from engine.errors import PmoError
-from engine.io.readers import read_proposals
+from engine.decision import Decision
+from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_mean
+from engine.io.readers import Row, read_column_map, read_proposals, renamed
+from engine.io.resume import RESUMABLE, ResumePoint, resume_point, truncate
 from engine.io.writers import write_decisions, write_xlsx
+from engine.report import write_report
 
+LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
 
 
@@ -23,53 +29,120 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if missing:
         print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
         return EXIT_USAGE
-    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
-    warn(engine, stderr)
-    # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
-    inputs = [read_proposals(path, args.sheet) for path in args.files]
     if args.format == "xlsx" and not args.out:
         print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
         return EXIT_USAGE
-    try:
-        out = (args.out.open("w", encoding="utf-8", newline="") if args.format != "xlsx" else None) if args.out \
-            else stdout
-    except OSError as exc:
-        print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
+    if args.resume and (not args.out or args.format not in RESUMABLE):
+        print("pmo: error: --resume needs --out FILE and --format csv or jsonl (formats that can be appended to)",
+              file=stderr)
         return EXIT_USAGE
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
+    warn(engine, stderr)
+    # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
+    rows = input_rows(args, engine)
+    point = resume_point(args.out, args.format) if args.resume else None
     log = None if args.no_log else open_log(args.log)
+    out = None
     try:
+        if point is not None:
+            truncate(args.out, point)
+            # The log commits every LOG_BATCH rows, so up to that many rows in the output may not be logged
+            # yet: decide them again for the log (entries are idempotent) but do not write them again.
+            relog = 0 if log is None else min(point.rows, LOG_BATCH)
+            rows = itertools.islice(rows, point.rows - relog, None)
+            _say_resuming(args.out, point, stderr)
+        out = (args.out.open("a" if point else "w", encoding="utf-8", newline="")
+               if args.format != "xlsx" else None) if args.out else stdout
         estimate = count_rows(args.files)
-        workers = args.workers or (1 if estimate is not None and estimate < PARALLEL_FROM else os.cpu_count() or 1)
-        rows = (row for rows in inputs for row in rows)
-        if workers > 1:
-            pairs = decide_in_parallel(rows, workers=workers, policies=args.policies, rules=args.rules,
-                                       today=engine.today, backend=args.backend, policy_hash=engine.policy_hash)
-        else:
-            pairs = ((row, next(engine.evaluate_many([row]))) for row in rows)
-        progress = Progress(stderr, estimate)
-        decided = progress.wrap(_logged(engine, pairs, log))
+        done = point.rows if point else 0
+        pairs = decide(engine, args, rows, None if estimate is None else max(estimate - done, 0))
+        logged = _logged(engine, pairs, log)
+        if point is not None and relog:
+            logged = _skip(logged, relog)
+        report: list | None = [] if args.report else None
+        decided = _kept(engine, logged, report) if report is not None else (d for _, d in logged)
+        decided = Progress(stderr, estimate, done).wrap(decided)
         if args.format == "xlsx":
             counts = write_xlsx(decided, args.out)
         else:
-            counts = write_decisions(decided, out, args.format, policy_hash=engine.policy_hash)
+            counts = write_decisions(decided, out, args.format, policy_hash=engine.policy_hash,
+                                     header=point is None or point.keep == 0)
+        if report is not None:
+            write_report(engine.report_of(report, title=args.title), args.report)
+    except BrokenPipeError:
+        raise  # a reader such as `head` stopped reading: not an error (main exits 0)
     except OSError as exc:
-        print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
-        return EXIT_USAGE
+        return _cannot_write(exc, args, stderr)
     finally:
         if args.out and out is not None:
             out.close()
         if log is not None:
             log.close()
+    if point is not None:
+        counts.update(point.counts)
     total = sum(counts.values())
     where = f" written to {args.out}" if args.out else ""
     print(f"pmo: {plural(total, 'row')} in, {total - counts['error']} decided{where} ("
           + ", ".join(f"{counts[k]} {k}" for k in ("accept", "review", "reject") if counts[k])
-          + f"), {plural(counts['error'], 'error row')}", file=stderr)
+          + f"), {plural(counts['error'], 'error row')}" + (f"; report {args.report}" if args.report else ""),
+          file=stderr)
     return EXIT_BAD_ROWS if counts["error"] else EXIT_OK
 
 
-def _logged(engine: Engine, pairs, log: DecisionLog | None, batch: int = 500):
-    """Pass each decision on; append it to the log, a batch per transaction."""
+def input_rows(args: argparse.Namespace, engine: Engine) -> Iterator[Row]:
+    """The rows of every input file, renamed by --columns. Opens each file now, so an unreadable file
+    stops the run before anything is decided (InputError)."""
+    inputs = [read_proposals(path, args.sheet) for path in args.files]
+    rows = (row for rows in inputs for row in rows)
+    if args.columns:
+        column_map = read_column_map(args.columns)
+        unknown = sorted(set(column_map.values()) - set(engine.policy.fields))
+        if unknown:
+            hint = did_you_mean(unknown[0], engine.policy.fields)
+            raise InputError([Diagnostic("unknown_field", f"the column map names '{unknown[0]}', which is not a field "
+                                         "of the intake policy", Location(str(args.columns)),
+                                         hint or f"fields: {', '.join(engine.policy.fields)}")])
+        rows = renamed(rows, column_map)
+    return rows
+
+
+def decide(engine: Engine, args: argparse.Namespace, rows: Iterable[Row],
+           estimate: int | None) -> Iterator[tuple[Row, Decision]]:
+    """(row, decision) pairs in input order, with worker processes for large batches."""
+    workers = args.workers or (1 if estimate is not None and estimate < PARALLEL_FROM else os.cpu_count() or 1)
+    if workers > 1:
+        return decide_in_parallel(rows, workers=workers, policies=args.policies, rules=args.rules,
+                                  today=engine.today, backend=getattr(args, "backend", "rete"),
+                                  policy_hash=engine.policy_hash)
+    return ((row, next(engine.evaluate_many([row]))) for row in rows)
+
+
+def _say_resuming(path: Path, point: ResumePoint, stderr: IO[str]) -> None:
+    cut = "; a partial last row was cut off" if point.cut else ""
+    print(f"pmo: resuming {path}: {plural(point.rows, 'row')} already decided{cut}; deciding the rest", file=stderr)
+
+
+def _skip(items: Iterator, n: int) -> Iterator:
+    for _ in itertools.islice(items, n):
+        pass
+    yield from items
+
+
+def _kept(engine: Engine, pairs: Iterable[tuple[Row, Decision]], into: list) -> Iterator[Decision]:
+    """Pass decisions on, keeping each with its typed record for the report."""
+    for row, decision in pairs:
+        into.append((decision, engine.record_of(row) if decision.decision != "error" else None))
+        yield decision
+
+
+def _cannot_write(exc: OSError, args: argparse.Namespace, stderr: IO[str]) -> int:
+    target = exc.filename or args.out or args.report or "the output"
+    print(f"pmo: error: cannot write {target}: {exc.strerror or exc}", file=stderr)
+    return EXIT_USAGE
+
+
+def _logged(engine: Engine, pairs, log: DecisionLog | None, batch: int = LOG_BATCH):
+    """Pass each (row, decision) on; append the decision to the log, a batch per transaction."""
     pending: list[Entry] = []
     for row, decision in pairs:
         if log is not None:
@@ -80,7 +153,7 @@ def _logged(engine: Engine, pairs, log: DecisionLog | None, batch: int = 500):
             if len(pending) >= batch:
                 log.append(pending)
                 pending = []
-        yield decision
+        yield row, decision
     if log is not None:
         log.append(pending)
 

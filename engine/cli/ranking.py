@@ -2,51 +2,58 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from typing import IO
 
 import yaml
 
 from engine.api import Engine
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, warn
-from engine.io.readers import read_proposals
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, dump_json, warn
+from engine.cli.intake import decide, input_rows
 from engine.io.writers import write_ranking, write_xlsx
+from engine.report import write_report
 
 
 def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    missing = [str(f) for f in args.files if not f.is_file()]
+    missing = [str(f) for f in args.files + ([args.portfolio] if args.portfolio else []) if not f.is_file()]
     if missing:
         print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
         return EXIT_USAGE
     if args.top is not None and args.top < 1:
         print("pmo: error: --top must be at least 1", file=stderr)
         return EXIT_USAGE
+    if args.format == "xlsx" and not args.out:
+        print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
+        return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)
     warn(engine, stderr)
-    inputs = [read_proposals(path, args.sheet) for path in args.files]
-    ranking = engine.rank((row for rows in inputs for row in rows), top=args.top, sensitivity=args.sensitivity)
-    if args.format == "xlsx":
-        if not args.out:
-            print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
-            return EXIT_USAGE
-        try:
-            write_xlsx([], args.out, ranking)
-        except OSError as exc:
-            print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
-            return EXIT_USAGE
-    else:
-        try:
-            out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
-        except OSError as exc:
-            print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
-            return EXIT_USAGE
-        try:
-            write_ranking(ranking, out, args.format)
-        finally:
-            if args.out:
-                out.close()
+    rows = input_rows(args, engine)
+    estimate = count_rows(args.files)
+    pairs = decide(engine, args, rows, estimate)
+    # Worker processes send decisions back; the records for scoring are typed again here (cheaper than deciding).
+    decided = [(d, engine.record_of(row) if d.decision != "error" else None)
+               for row, d in Progress(stderr, estimate).wrap(pairs)]
+    ranking = engine.rank_of(decided, top=args.top, sensitivity=args.sensitivity)
+    conflicts = engine.conflicts(args.portfolio).to_json()["conflicts"] if args.portfolio else None
+    try:
+        if args.format == "xlsx":
+            write_xlsx([], args.out, ranking, conflicts)
+        else:
+            with (args.out.open("w", encoding="utf-8", newline="") if args.out else nullcontext(stdout)) as out:
+                write_ranking(ranking, out, args.format)
+        if args.report:
+            write_report(engine.report_of(decided, ranking=ranking, title=args.title, portfolio=args.portfolio,
+                                          frontier=args.frontier), args.report)
+    except BrokenPipeError:
+        raise  # a reader such as `head` stopped reading: not an error (main exits 0)
+    except OSError as exc:
+        print(f"pmo: error: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=stderr)
+        return EXIT_USAGE
     if args.sensitivity and not ranking.sensitivity.get("available"):
         print(f"pmo: note: sensitivity needs a weighted-sum scoring policy; method {ranking.method} has no weights",
               file=stderr)
+    if args.report:
+        print(f"pmo: report written to {args.report}", file=stderr)
     bad = sum(1 for e in ranking.entries if e.decision == "error")
     if bad:
         print(f"pmo: {bad} input row(s) could not be decided; see the end of the list", file=stderr)

@@ -205,3 +205,32 @@ def _mapping_row(data: Any, number: int, name: str) -> Row:
         return Row(None, number, name, RowError(row=number, code="not_an_object",
                                                 message=f"expected an object of fields, got {type(data).__name__}"))
     return Row(data, number, name)
+
+
+def read_column_map(path: str | Path) -> dict[str, str]:
+    """A mapping file: YAML or JSON ``{column title in the file: policy field}``, e.g. an export's
+    ``Total Cost (EUR): budget``. Raises InputError when it is not such a mapping."""
+    name = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError([Diagnostic("bad_column_map", f"cannot read the column map: {exc}", Location(name))]) from None
+    if isinstance(data, dict) and isinstance(data.get("columns"), dict):
+        data = data["columns"]
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise InputError([Diagnostic("bad_column_map", "expected a mapping of column titles to field names",
+                                     Location(name), "write one line per column, e.g. 'Total Cost (EUR): budget'")])
+    return {_key(k): v.strip() for k, v in data.items()}
+
+
+def renamed(rows: Iterator[Row], column_map: Mapping[str, str]) -> Iterator[Row]:
+    """Rows whose columns are renamed by a column map (titles compared without case, spaces or dashes)."""
+    for row in rows:
+        if row.data is not None:
+            row = Row({column_map.get(_key(k), k) if isinstance(k, str) else k: v for k, v in row.data.items()},
+                      row.row, row.source, row.error)
+        yield row
+
+
+def _key(title: str) -> str:
+    return " ".join(title.replace("-", " ").replace("_", " ").lower().split())

@@ -14,8 +14,10 @@ if TYPE_CHECKING:
 FORMATS = ("table", "json", "jsonl", "csv", "xlsx")
 
 
-def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, policy_hash: str = "") -> Counter:
-    """Write every decision; return how many of each outcome were written."""
+def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, policy_hash: str = "",
+                    header: bool = True) -> Counter:
+    """Write every decision; return how many of each outcome were written. ``header=False``: appending to
+    an earlier CSV output (resuming)."""
     counts: Counter = Counter()
 
     def counted(items: Iterable[Decision]) -> Iterable[Decision]:
@@ -25,6 +27,8 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, polic
 
     if fmt == "table":
         _table(counted(decisions), out, policy_hash)
+    elif fmt == "csv":
+        _csv(counted(decisions), out, header)
     else:
         {"json": _json, "jsonl": _jsonl, "csv": _csv}[fmt](counted(decisions), out)
     return counts
@@ -55,12 +59,13 @@ def inert(value):
     return value
 
 
-def _csv(decisions: Iterable[Decision], out: IO[str]) -> None:
+def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True) -> None:
     writer = None
     for d in decisions:
         if writer is None:
             writer = csv.DictWriter(out, CSV_COLUMNS + list(d.derived), extrasaction="ignore", lineterminator="\n")
-            writer.writeheader()
+            if header:
+                writer.writeheader()
         row = {
             "id": d.id, "decision": d.decision, "routes": "; ".join(d.routes),
             "rules": "; ".join(f.rule for f in d.findings), "reasons": "; ".join(f.reason for f in d.findings),
@@ -157,14 +162,16 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
               + (f"   weights: {weights}" if weights else "") + f"   policy {ranking.policy_hash}\n")
 
 
-def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = None) -> Counter:
-    """A workbook with a Decisions sheet and a Findings sheet (and a Ranking sheet when given), written as a
-    stream. Text is stored as text, so a proposal named =HYPERLINK(...) stays inert."""
+def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = None,
+               conflicts: list[dict] | None = None) -> Counter:
+    """A workbook with a Decisions sheet and a Findings sheet (and Ranking and Conflicts sheets when given),
+    written as a stream. Text is stored as text, so a proposal named =HYPERLINK(...) stays inert."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
     book = Workbook(write_only=True)
-    sheets = {name: book.create_sheet(name) for name in (["Ranking"] if ranking else []) + ["Decisions", "Findings"]}
+    names = (["Ranking"] if ranking else []) + ["Decisions", "Findings"] + (["Conflicts"] if conflicts is not None else [])
+    sheets = {name: book.create_sheet(name) for name in names}
 
     def row(sheet, values):
         cells = []
@@ -202,5 +209,9 @@ def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = 
             for e in ranking.entries:
                 row("Decisions", [e.id, e.decision, "; ".join(e.routes), "; ".join(x.message for x in e.errors),
                                   e.source, e.row])
+    if conflicts is not None:
+        row("Conflicts", ["kind", "projects", "periods", "message"])
+        for c in conflicts:
+            row("Conflicts", [c["kind"], ", ".join(c["projects"]), ", ".join(c["periods"]), c["message"]])
     book.save(path)
     return counts

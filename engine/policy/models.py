@@ -68,6 +68,8 @@ class FieldSpec(Node):
     required: bool = Field(False, description="a row without this value is an error row, not a decision")
     default: Any = Field(None, description="the value a missing cell takes (otherwise it is null)")
     label: str | None = Field(None, description="column title in reports")
+    aliases: list[str] = Field(default_factory=list, description="other column titles that mean this field, "
+                               "e.g. the header a PPM tool's export uses ('Total Cost (EUR)')")
     description: str | None = None
     _short = _shorthand("type")
 

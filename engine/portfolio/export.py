@@ -23,6 +23,11 @@ def write_graph(portfolio: Portfolio, report: ConflictReport, path: Path) -> str
     return fmt
 
 
+def svg_text(portfolio: Portfolio, report: ConflictReport) -> str:
+    """The SVG drawing as text (for embedding in the HTML report)."""
+    return _svg(portfolio, _flagged(report))
+
+
 def _flagged(report: ConflictReport) -> dict[str, list[str]]:
     """Project -> the kinds of conflict it is part of."""
     out: dict[str, list[str]] = {}

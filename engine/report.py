@@ -1,0 +1,483 @@
+"""The board report: one self-contained HTML file (no network, no external scripts) that a portfolio
+board reads. Summary KPIs, charts drawn as inline SVG, the ranked table, and every decision explained.
+
+Data flows one way: decisions and their typed records (and a ranking, and portfolio extras when there
+are some) -> :class:`Report` (plain numbers and views; ``to_json`` for machines and tests) -> HTML.
+Every piece of proposal text goes through ``html.escape``; the page forbids every outside resource with
+a Content-Security-Policy, so it opens offline and a hostile cell cannot load or run anything.
+"""
+from __future__ import annotations
+
+import html
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from engine.compile import CompiledPolicy
+from engine.decision import Decision
+from engine.ranking import Ranking
+
+OUTCOMES = ("accept", "review", "reject", "error")
+COLOURS = {"accept": "#2e7d32", "review": "#f0a202", "reject": "#c62828", "error": "#6d6d6d"}
+
+
+@dataclass
+class ProposalView:
+    """What the report shows of one proposal."""
+
+    id: str | None
+    title: str | None
+    decision: Decision
+    budget: float | None = None
+    risk: float | None = None
+    objectives: dict[str, float] = field(default_factory=dict)  # objective -> weight x level
+    rank: int | None = None
+    score: float | None = None
+    breakdown: list = field(default_factory=list)
+    reason: str | None = None  # why it is not ranked
+
+    @property
+    def main_objective(self) -> str | None:
+        return max(self.objectives, key=lambda k: (self.objectives[k], k)) if self.objectives else None
+
+
+@dataclass
+class Report:
+    title: str
+    policy_hash: str
+    as_of: str
+    counts: dict[str, int]
+    budget_requested: float  # every decided proposal
+    budget_passing: float  # accept and review
+    budget_available: float | None  # the portfolio policy's budget over all periods
+    by_objective: list[dict[str, Any]]  # objective, name, budget, proposals (passing proposals)
+    rule_hits: list[dict[str, Any]]  # rule, effect, source, hits; every rule, most-fired first
+    views: list[ProposalView]  # ranked first, best first; then the rest in input order
+    ranking: Ranking | None = None
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    frontier: list[dict[str, Any]] = field(default_factory=list)
+    graph_svg: str | None = None
+    fields: dict[str, str | None] = field(default_factory=dict)  # the role each field plays: budget, risk, title
+
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "policy_hash": self.policy_hash, "as_of": self.as_of, "counts": self.counts,
+                "budget_requested": self.budget_requested, "budget_passing": self.budget_passing,
+                "budget_available": self.budget_available, "by_objective": self.by_objective,
+                "rule_hits": self.rule_hits, "conflicts": len(self.conflicts), "frontier_points": len(self.frontier),
+                "ranked": sum(1 for v in self.views if v.rank is not None)}
+
+
+def build_report(policy: CompiledPolicy, decided: Iterable[tuple[Decision, Mapping[str, Any] | None]],
+                 ranking: Ranking | None = None, *, title: str | None = None, conflicts: list | None = None,
+                 frontier: list | None = None, graph_svg: str | None = None) -> Report:
+    roles = field_roles(policy)
+    views: list[ProposalView] = []
+    by_key: dict[tuple, ProposalView] = {}
+    counts: Counter = Counter()
+    hits: Counter = Counter()
+    for decision, record in decided:
+        counts[decision.decision] += 1
+        hits.update(f.rule for f in decision.findings)
+        view = ProposalView(decision.id, None, decision)
+        if record is not None:
+            view.title = _text(record.get(roles["title"])) if roles["title"] else None
+            view.budget = _number(record.get(roles["budget"])) if roles["budget"] else None
+            view.risk = _number(record.get(roles["risk"])) if roles["risk"] else None
+            for name in roles["alignment"]:
+                view.objectives.update(getattr(record.get(name), "parts", None) or {})
+        views.append(view)
+        by_key[(decision.source, decision.row, decision.id)] = view
+    if ranking is not None:
+        for entry in ranking.entries:
+            view = by_key.get((entry.source, entry.row, entry.id))
+            if view is not None:
+                view.rank, view.score, view.reason = entry.rank, entry.score, entry.reason
+                if entry.rank is not None:
+                    view.breakdown = entry.breakdown
+    views.sort(key=lambda v: (v.rank is None, v.rank or 0))  # stable: the rest keep their input order
+    passing = [v for v in views if v.decision.decision in ("accept", "review")]
+    available = sum(policy.portfolio.budget.values()) if policy.portfolio.budget else None
+    return Report(
+        title=title or "Intake round report", policy_hash=policy.policy_hash, as_of=policy.today.isoformat(),
+        counts={k: counts[k] for k in OUTCOMES}, budget_requested=sum(v.budget or 0 for v in views),
+        budget_passing=sum(v.budget or 0 for v in passing), budget_available=available,
+        by_objective=_by_objective(policy, passing), rule_hits=_rule_hits(policy, hits), views=views,
+        ranking=ranking, conflicts=list(conflicts or []), frontier=list(frontier or []), graph_svg=graph_svg,
+        fields={k: v for k, v in roles.items() if k != "alignment"})
+
+
+def field_roles(policy: CompiledPolicy) -> dict[str, Any]:
+    """Which fields hold the budget, the risk rating, the title and the alignment: by declared name
+    (budget, risk, title or name), else the first money field for the budget."""
+    fields = policy.fields
+
+    def named(*names: str, type_: str | None = None) -> str | None:
+        for name in names:
+            if name in fields:
+                return name
+        return next((n for n, spec in fields.items() if spec.type == type_), None) if type_ else None
+
+    return {"budget": named("budget", type_="money"), "risk": named("risk", "risk_score", "risk_rating"),
+            "title": named("title", "name"),
+            "alignment": [n for n, spec in fields.items() if spec.type == "alignment"]}
+
+
+def _by_objective(policy: CompiledPolicy, passing: list[ProposalView]) -> list[dict[str, Any]]:
+    """Budget shared out over the objectives a proposal serves (in proportion to weight x level); each
+    proposal counted once, under its main objective."""
+    names = policy.strategy.names if policy.strategy is not None else {}
+    budget: Counter = Counter()
+    count: Counter = Counter()
+    for view in passing:
+        total = sum(view.objectives.values())
+        if total > 0 and view.budget:
+            for objective, part in view.objectives.items():
+                budget[objective] += view.budget * part / total
+        count[view.main_objective or "(none)"] += 1
+    keys = list(names) + sorted(k for k in set(budget) | set(count) if k not in names)
+    return [{"objective": k, "name": names.get(k, k), "budget": budget[k], "proposals": count[k]}
+            for k in keys if budget[k] or count[k] or k in names]
+
+
+def _rule_hits(policy: CompiledPolicy, hits: Counter) -> list[dict[str, Any]]:
+    rows = [{"rule": r.id, "effect": r.effect, "source": r.where, "hits": hits[r.id]} for r in policy.rules]
+    return sorted(rows, key=lambda r: -r["hits"])  # stable: ties keep the policy's order
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# ---------------------------------------------------------------------------------------------- HTML
+
+def render(report: Report) -> str:
+    """The whole page as one string."""
+    e = html.escape
+    parts = [_HEAD.replace("$TITLE", e(report.title)), f"<header><h1>{e(report.title)}</h1>"
+             f"<p class=meta>As of {e(report.as_of)} · policy version <code>{e(report.policy_hash)}</code> · "
+             f"{sum(report.counts.values()):,} proposals</p></header><main>"]
+    parts.append(_kpis(report))
+    parts.append('<section><h2>Charts</h2><div class="charts">')
+    parts.append(_figure("Value against risk", "Priority score (up) against risk rating (right); bubble area is the "
+                         "budget. Proposals that passed intake and have a score and a risk rating.",
+                         _bubble_chart(report)))
+    parts.append(_figure("Budget by strategic objective", "Budget of the proposals that passed intake, shared out "
+                         "over the objectives each serves (in proportion to weight x level).",
+                         _bar_chart([(r["objective"], r["budget"]) for r in report.by_objective], money=True)))
+    fired = [r for r in report.rule_hits if r["hits"]][:15]
+    parts.append(_figure("Rule hits", "How many proposals each rule fired on (the 15 most-fired): red rejects, amber "
+                         "sends to review, grey flags.",
+                         _bar_chart([(r["rule"], r["hits"]) for r in fired],
+                                    colours=[COLOURS.get(r["effect"], "#555") for r in fired])))
+    if report.frontier:
+        parts.append(_figure("Efficient frontier", "Best value the portfolio can reach at each budget level (exact "
+                             "MILP), against greedy choice by value per cost.", _frontier_chart(report.frontier)))
+    parts.append("</div></section>")
+    if report.graph_svg:
+        parts.append('<section><h2>Dependency graph</h2><div class="graph">' + report.graph_svg + "</div></section>")
+    if report.conflicts:
+        parts.append(_conflicts(report.conflicts))
+    parts.append(_objectives_table(report))
+    parts.append(_rules_table(report))
+    parts.append(_ranked_table(report))
+    parts.append(_explanations(report))
+    parts.append("</main>" + _SCRIPT + "</body></html>\n")
+    return "".join(parts)
+
+
+def write_report(report: Report, path) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(render(report))
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return "–"
+    for limit, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:,.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
+def _kpis(report: Report) -> str:
+    c = report.counts
+    tiles = [(f"{sum(c.values()):,}", "proposals", "total")] + [(f"{c[k]:,}", k, k) for k in OUTCOMES]
+    tiles.append((_money(report.budget_requested), "budget requested", "budget-requested"))
+    tiles.append((_money(report.budget_passing), "requested by proposals that passed", "budget-passing"))
+    if report.budget_available is not None:
+        share = (f"; passing requests are {report.budget_passing / report.budget_available:.0%} of it"
+                 if report.budget_available else "")
+        tiles.append((_money(report.budget_available), "budget available" + share, "budget-available"))
+    cells = "".join(f'<div class="kpi {k}"><data data-kpi="{k}" value="{html.escape(v)}">{html.escape(v)}</data>'
+                    f'<span>{html.escape(label)}</span></div>' for v, label, k in tiles)
+    top = [r for r in report.rule_hits if r["hits"]][:5]
+    most = ", ".join(f'{html.escape(r["rule"])} ({r["hits"]:,})' for r in top) or "no rule fired"
+    return f'<section class="kpis">{cells}</section><p class="most">Most-fired rules: {most}</p>'
+
+
+def _figure(title: str, caption: str, svg: str) -> str:
+    return f"<figure><h3>{html.escape(title)}</h3>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _empty(text: str) -> str:
+    return (f'<svg viewBox="0 0 460 60" role="img"><text x="10" y="35" fill="#777">{html.escape(text)}</text>'
+            "</svg>")
+
+
+def _bar_chart(items: list[tuple[str, float]], *, money: bool = False, colours: list[str] | None = None) -> str:
+    items = [(label, value) for label, value in items if value]
+    if not items:
+        return _empty("nothing to show")
+    top = max(v for _, v in items) or 1
+    row, label_w, bar_w = 22, 190, 210
+    out = [f'<svg viewBox="0 0 {label_w + bar_w + 70} {row * len(items) + 10}" role="img" class="bars">']
+    for i, (label, value) in enumerate(items):
+        y = 5 + i * row
+        w = max(1.0, bar_w * value / top)
+        colour = colours[i] if colours else "#1565c0"
+        text = _money(value) if money else f"{value:,.0f}"
+        out.append(f'<g><title>{html.escape(label)}: {text}</title><text x="{label_w - 6}" y="{y + 14}" '
+                   f'text-anchor="end">{html.escape(_clip(label, 28))}</text><rect x="{label_w}" y="{y + 3}" '
+                   f'width="{w:.1f}" height="{row - 7}" fill="{colour}"/><text x="{label_w + w + 4:.1f}" '
+                   f'y="{y + 14}">{text}</text></g>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _bubble_chart(report: Report) -> str:
+    points = [v for v in report.views if v.score is not None and v.risk is not None]
+    if not points:
+        return _empty("no proposal has both a score and a risk rating")
+    width, height, pad = 460, 300, 40
+    low_risk, hi_r = lo_r, hi_r = min(v.risk for v in points), max(v.risk for v in points)
+    low_score, hi_s = lo_s, hi_s = min(v.score for v in points), max(v.score for v in points)
+    big = max((v.budget or 0) for v in points) or 1
+    span_r, span_s = (hi_r - lo_r) or 1, (hi_s - lo_s) or 1
+    lo_r, lo_s, span_r, span_s = lo_r - span_r * 0.06, lo_s - span_s * 0.06, span_r * 1.12, span_s * 1.12  # margins
+
+    def x(r: float) -> float:
+        return pad + (r - lo_r) / span_r * (width - 2 * pad)
+
+    def y(s: float) -> float:
+        return height - pad - (s - lo_s) / span_s * (height - 2 * pad)
+
+    out = [f'<svg viewBox="0 0 {width} {height}" role="img" class="bubbles">',
+           f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad / 2}" y2="{height - pad}" stroke="#999"/>',
+           f'<line x1="{pad}" y1="{pad / 2}" x2="{pad}" y2="{height - pad}" stroke="#999"/>',
+           f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">risk → ({low_risk:g} to {hi_r:g})</text>',
+           f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" text-anchor="middle">'
+           f'score ↑ ({low_score:.1f} to {hi_s:.1f})</text>']
+    for v in sorted(points, key=lambda v: -(v.budget or 0)):  # small bubbles on top
+        radius = 3 + 17 * math.sqrt((v.budget or 0) / big)
+        out.append(f'<circle cx="{x(v.risk):.1f}" cy="{y(v.score):.1f}" r="{radius:.1f}" '
+                   f'fill="{COLOURS[v.decision.decision]}" fill-opacity="0.55" stroke="#333" stroke-width="0.5">'
+                   f'<title>{html.escape(v.id or "-")}: score {v.score:.1f}, risk {v.risk:g}, budget '
+                   f'{_money(v.budget)} ({v.decision.decision})</title></circle>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _frontier_chart(points: list[dict[str, Any]]) -> str:
+    width, height, pad = 460, 300, 45
+    top_b = max(p["budget"] for p in points) or 1
+    top_v = max(max(p["value"], p.get("greedy_value_per_cost", 0)) for p in points) or 1
+
+    def xy(b: float, v: float) -> str:
+        return f"{pad + b / top_b * (width - 2 * pad):.1f},{height - pad - v / top_v * (height - 2 * pad):.1f}"
+
+    best = " ".join(xy(p["budget"], p["value"]) for p in points)
+    greedy = " ".join(xy(p["budget"], p.get("greedy_value_per_cost", 0)) for p in points)
+    return (f'<svg viewBox="0 0 {width} {height}" role="img" class="frontier">'
+            f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad / 2}" y2="{height - pad}" stroke="#999"/>'
+            f'<line x1="{pad}" y1="{pad / 2}" x2="{pad}" y2="{height - pad}" stroke="#999"/>'
+            f'<polyline points="{greedy}" fill="none" stroke="#999" stroke-dasharray="4 3"/>'
+            f'<polyline points="{best}" fill="none" stroke="#1565c0" stroke-width="2"/>'
+            + "".join(f'<circle cx="{xy(p["budget"], p["value"]).split(",")[0]}" '
+                      f'cy="{xy(p["budget"], p["value"]).split(",")[1]}" r="3" fill="#1565c0"><title>budget '
+                      f'{_money(p["budget"])}: value {p["value"]:,.1f} ({len(p["selected"])} projects)</title></circle>'
+                      for p in points)
+            + f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">budget → (up to {_money(top_b)})</text>'
+            f'<text x="{pad + 8}" y="{pad / 2 + 10}">value ↑ · solid: optimal · dashed: greedy by value per cost'
+            "</text></svg>")
+
+
+def _conflicts(conflicts: list[dict[str, Any]]) -> str:
+    rows = "".join(f"<tr><td>{html.escape(str(c.get('kind')))}</td><td>{html.escape(', '.join(c.get('projects', [])))}"
+                   f"</td><td>{html.escape(', '.join(c.get('periods') or []))}</td><td>{html.escape(str(c.get('message')))}"
+                   "</td></tr>" for c in conflicts)
+    return (f"<section><h2>Portfolio conflicts ({len(conflicts)})</h2><table><thead><tr><th>Kind</th><th>Projects"
+            f"</th><th>Period</th><th>What</th></tr></thead><tbody>{rows}</tbody></table></section>")
+
+
+def _objectives_table(report: Report) -> str:
+    total_b = sum(r["budget"] for r in report.by_objective) or 1
+    total_n = sum(r["proposals"] for r in report.by_objective) or 1
+    rows = "".join(f"<tr><td>{html.escape(r['name'])}</td><td class=n>{_money(r['budget'])}</td>"
+                   f"<td class=n>{r['budget'] / total_b:.0%}</td><td class=n>{r['proposals']:,}</td>"
+                   f"<td class=n>{r['proposals'] / total_n:.0%}</td></tr>" for r in report.by_objective)
+    return ("<section><h2>By strategic objective</h2><p>Proposals that passed intake. A proposal counts once, under its "
+            "main objective; its budget is shared out over every objective it serves.</p><table><thead><tr><th>"
+            "Objective</th><th>Budget</th><th>Share</th><th>Proposals</th><th>Share</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></section>")
+
+
+def _rules_table(report: Report) -> str:
+    rows = "".join(f'<tr><td><code>{html.escape(r["rule"])}</code></td><td>{r["effect"]}</td>'
+                   f'<td class=n>{r["hits"]:,}</td><td><code>{html.escape(r["source"])}</code></td></tr>'
+                   for r in report.rule_hits)
+    return ("<section><h2>Rules</h2><details><summary>Every rule and how often it fired</summary><table><thead><tr>"
+            "<th>Rule</th><th>Effect</th><th>Hits</th><th>Where</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></details></section>")
+
+
+def _anchor(view: ProposalView, index: int) -> str:
+    return f"p{index}"
+
+
+def _ranked_table(report: Report) -> str:
+    rows = []
+    for i, v in enumerate(report.views):
+        d = v.decision
+        rows.append(f'<tr class="{d.decision}"><td class=n>{v.rank if v.rank is not None else ""}</td>'
+                    f'<td><a href="#{_anchor(v, i)}">{html.escape(v.id or "(no id)")}</a></td>'
+                    f'<td>{html.escape(_clip(v.title or "", 60))}</td><td><span class="tag {d.decision}">'
+                    f'{d.decision}</span></td><td class=n>{"" if v.score is None else f"{v.score:.2f}"}</td>'
+                    f'<td class=n data-v="{v.budget if v.budget is not None else ""}">'
+                    f'{"" if v.budget is None else _money(v.budget)}</td>'
+                    f'<td class=n>{"" if v.risk is None else f"{v.risk:g}"}</td>'
+                    f'<td>{html.escape(v.main_objective or "")}</td>'
+                    f'<td>{html.escape(", ".join(d.routes))}</td></tr>')
+    ranked = sum(1 for v in report.views if v.rank is not None)
+    return (f'<section><h2>Proposals ({ranked:,} ranked)</h2><p>Ranked proposals first, best first; then the rejected '
+            'ones and the error rows. Click a heading to sort, an id to see why.</p>'
+            '<input id="filter" type="search" placeholder="Filter by any text…" aria-label="filter">'
+            '<table id="proposals"><thead><tr><th>Rank</th><th>ID</th><th>Title</th><th>Decision</th><th>Score</th>'
+            '<th>Budget</th><th>Risk</th><th>Main objective</th><th>Approvers</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table></section>")
+
+
+def _explanations(report: Report) -> str:
+    e = html.escape
+    out = ['<section><h2>Each decision explained</h2>']
+    for i, v in enumerate(report.views):
+        d = v.decision
+        head = f'{e(v.id or "(no id)")} — <span class="tag {d.decision}">{d.decision}</span>'
+        if v.rank is not None:
+            head += f" · rank {v.rank}, score {v.score:.2f}"
+        body = []
+        where = f"{e(d.source or '')}{':' + str(d.row) if d.row is not None else ''}"
+        if where:
+            body.append(f"<p class=meta>Input: {where}</p>")
+        if d.errors:
+            body.append("<p>This row could not be decided:</p><ul>" + "".join(
+                f"<li>{'column <code>' + e(x.column) + '</code>: ' if x.column else ''}{e(x.message)}</li>"
+                for x in d.errors) + "</ul>")
+        elif d.findings:
+            body.append("<table><thead><tr><th>Rule</th><th>Effect</th><th>Why</th><th>Approver</th><th>Where</th>"
+                        "</tr></thead><tbody>" + "".join(
+                            f'<tr><td><code>{e(f.rule)}</code></td><td>{f.effect}</td><td>{e(f.reason)}</td>'
+                            f'<td>{e(f.route or "")}</td><td><code>{e(f.source)}</code></td></tr>'
+                            for f in d.findings) + "</tbody></table>")
+        else:
+            body.append("<p>No rule objected: accepted.</p>")
+        if v.breakdown:
+            body.append("<table class=breakdown><thead><tr><th>Criterion</th><th>Value</th><th>Normalised</th>"
+                        "<th>Weight</th><th>Contribution</th></tr></thead><tbody>" + "".join(
+                            f"<tr><td>{e(c.criterion)}</td><td class=n>{'' if c.raw is None else e(str(c.raw))}</td>"
+                            f"<td class=n>{_fmt(c.normalised)}</td><td class=n>{_fmt(c.weight)}</td>"
+                            f"<td class=n>{_fmt(c.contribution, 2)}</td></tr>" for c in v.breakdown)
+                        + "</tbody></table>")
+        elif v.reason and d.decision in ("accept", "review"):
+            body.append(f"<p>Not ranked: {e(v.reason)}</p>")
+        out.append(f'<details id="{_anchor(v, i)}" class="{d.decision}"><summary>{head}</summary>{"".join(body)}'
+                   "</details>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _fmt(value: float | None, places: int = 3) -> str:
+    return "" if value is None else f"{value:.{places}f}"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_HEAD = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; \
+script-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>$TITLE</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+header{background:#12355b;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
+.meta{color:#667;font-size:12px}header .meta{color:#cfd8e3}main{padding:8px 28px 40px;max-width:1400px}
+h2{margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.kpis{display:flex;flex-wrap:wrap;gap:10px;margin-top:18px}
+.kpi{background:#fff;border:1px solid #e0e0e0;border-radius:8px;padding:10px 14px;min-width:120px}
+.kpi data{display:block;font-size:24px;font-weight:600}.kpi span{color:#555;font-size:12px}
+.kpi.accept data{color:#2e7d32}.kpi.review data{color:#b07400}.kpi.reject data{color:#c62828}
+.kpi.error data{color:#6d6d6d}.charts{display:flex;flex-wrap:wrap;gap:16px}
+figure{background:#fff;border:1px solid #e0e0e0;border-radius:8px;margin:0;padding:10px 14px;width:480px}
+figure h3{margin:0 0 6px;font-size:15px}figcaption{color:#555;font-size:12px}svg{width:100%;height:auto;
+font-size:11px}.graph{overflow:auto;background:#fff;border:1px solid #e0e0e0}.graph svg{width:auto}
+table{border-collapse:collapse;background:#fff;width:100%;margin:6px 0}th,td{border-bottom:1px solid #eee;
+padding:4px 8px;text-align:left;vertical-align:top}th{background:#f1f3f5;cursor:pointer;user-select:none}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+.tag{border-radius:4px;padding:0 6px;color:#fff;font-size:12px}.tag.accept{background:#2e7d32}
+.tag.review{background:#f0a202}.tag.reject{background:#c62828}.tag.error{background:#6d6d6d}
+details{background:#fff;border:1px solid #eee;border-radius:6px;margin:4px 0;padding:4px 10px}
+details summary{cursor:pointer}details:target{outline:2px solid #1565c0}
+#filter{padding:6px 8px;width:320px;margin:4px 0;border:1px solid #bbb;border-radius:4px}
+code{font-size:12px}@media print{#filter{display:none}details{page-break-inside:avoid}}
+</style></head><body>
+"""
+
+# Sorting and filtering only: the page reads fully without script.
+_SCRIPT = """<script>
+(function () {
+  var table = document.getElementById('proposals');
+  if (!table) return;
+  var body = table.tBodies[0];
+  var filter = document.getElementById('filter');
+  filter.addEventListener('input', function () {
+    var q = filter.value.toLowerCase();
+    Array.prototype.forEach.call(body.rows, function (r) {
+      r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';
+    });
+  });
+  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+    var ascending = true;
+    th.addEventListener('click', function () {
+      var rows = Array.prototype.slice.call(body.rows);
+      function key(r) {
+        var c = r.cells[col], v = c.getAttribute('data-v');
+        var t = v !== null ? v : c.textContent.trim();
+        var n = parseFloat(t);
+        return t === '' ? null : (isNaN(n) || !/^-?[0-9.]+$/.test(t) ? t.toLowerCase() : n);
+      }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (x === y) return 0;
+        if (x === null) return 1;
+        if (y === null) return -1;
+        return (x < y ? -1 : 1) * (ascending ? 1 : -1);
+      });
+      ascending = !ascending;
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+  document.documentElement.setAttribute('data-ready', 'yes');
+})();
+</script>
+"""

@@ -1,0 +1,141 @@
+"""--resume after an interruption, column maps and aliases, the Conflicts sheet."""
+import csv
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine.cli import main
+from engine.io.resume import resume_point
+
+from tests.conftest import ROOT
+
+ROWS = 12_000
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    path = tmp_path_factory.mktemp("resume") / "round.csv"
+    rng = random.Random(5)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "title", "budget", "alignment", "sponsor", "benefit", "risk"])
+        for i in range(ROWS):
+            writer.writerow([f"P{i}", f"Proposal {i},\n with a line break" if i % 7 == 0 else f"P {i}",
+                             rng.randint(1000, 3_000_000), rng.choice(["net-zero:strong", "grid-resilience:low", ""]),
+                             rng.choice(["Ann", ""]), rng.randint(0, 5_000_000), rng.choice(["1", "3", "5", "x"])])
+    return path
+
+
+def evaluate(*argv):
+    return main(["evaluate", *map(str, argv), "--today", "2026-12-01", "--workers", "1"])
+
+
+def test_resume_point_counts_complete_rows_and_cuts_a_partial_one(tmp_path):
+    out = tmp_path / "o.csv"
+    out.write_text('id,decision,reasons\nA,accept,"x"\nB,reject,"two\nlines"\nC,review,"cut in a quo', encoding="utf-8")
+    point = resume_point(out, "csv")
+    assert (point.rows, dict(point.counts), point.cut) == (2, {"accept": 1, "reject": 1}, True)
+    assert out.read_bytes()[:point.keep].endswith(b'lines"\n')
+    lines = tmp_path / "o.jsonl"
+    lines.write_text('{"decision": "accept"}\n{"decision": "error"}\n{"decis', encoding="utf-8")
+    point = resume_point(lines, "jsonl")
+    assert (point.rows, dict(point.counts), point.cut) == (2, {"accept": 1, "error": 1}, True)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_resume_after_a_kill_loses_and_duplicates_nothing(batch, tmp_path, fmt):
+    whole = tmp_path / f"whole.{fmt}"
+    assert evaluate(batch, "--format", fmt, "--out", whole, "--no-log") == 1  # the 'x' risks are error rows
+    out, log = tmp_path / f"resumed.{fmt}", tmp_path / "log.sqlite"
+    command = [sys.executable, "-m", "engine.cli", "evaluate", str(batch), "--format", fmt, "--out", str(out),
+               "--log", str(log), "--today", "2026-12-01", "--workers", "1"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while (not out.exists() or out.stat().st_size < 200_000) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = out.read_bytes()
+    assert 0 < len(partial) < len(whole.read_bytes())  # it really was interrupted half-way
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1, result.stderr
+    assert "resuming" in result.stderr and f"{ROWS} rows in" in result.stderr
+    assert out.read_bytes() == whole.read_bytes()  # every row once, in order
+    with sqlite3.connect(log) as db:
+        assert db.execute("select count(*) from decisions").fetchone()[0] == ROWS  # none lost, none twice
+
+
+def test_resume_refuses_formats_that_cannot_be_appended(tmp_path):
+    assert evaluate(ROOT / "examples" / "proposals.csv", "--format", "json", "--out", tmp_path / "x.json",
+                    "--resume", "--no-log") == 2
+
+
+def test_resume_refuses_a_file_that_is_not_a_pmo_output(tmp_path):
+    other = tmp_path / "other.csv"
+    other.write_text("name,amount\nx,1\n", encoding="utf-8")
+    assert evaluate(ROOT / "examples" / "proposals.csv", "--format", "csv", "--out", other, "--resume",
+                    "--no-log") == 2
+    assert other.read_text(encoding="utf-8") == "name,amount\nx,1\n"  # untouched
+
+
+EXPORT = ("Project ID,Project Name,Total Cost (EUR),Strategic Fit,Exec Sponsor,Expected Benefit,Risk Rating\n"
+          "X-1,Grid sensors,180000,grid-resilience:strong,Ann Lee,900000,2\n"
+          "X-2,Data lake,,net-zero:low,,100000,3\n")
+
+
+def test_a_column_map_lets_a_ppm_export_work_as_it_is(tmp_path, capsys):
+    export = tmp_path / "export.csv"
+    export.write_text(EXPORT, encoding="utf-8")
+    mapping = tmp_path / "columns.yaml"
+    mapping.write_text("Project ID: id\nproject name: title\nTotal Cost (EUR): budget\nStrategic Fit: alignment\n"
+                       "Exec Sponsor: sponsor\nExpected Benefit: benefit\nRisk Rating: risk\n", encoding="utf-8")
+    assert evaluate(export, "--columns", mapping, "--format", "csv", "--no-log") == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert [r["id"] for r in rows] == ["X-1", "X-2"]
+    assert "budget-missing" in rows[1]["rules"]  # the mapped budget column was read: X-1 has one, X-2 none
+    assert "budget-missing" not in rows[0]["rules"]
+
+
+def test_a_column_map_naming_an_unknown_field_is_refused(tmp_path, capsys):
+    mapping = tmp_path / "columns.yaml"
+    mapping.write_text("Total Cost: budjet\n", encoding="utf-8")
+    assert evaluate(ROOT / "examples" / "proposals.csv", "--columns", mapping, "--no-log") == 2
+    assert "did you mean 'budget'" in capsys.readouterr().err
+
+
+def test_field_aliases_in_the_policy(tmp_path, capsys):
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "intake.yaml").write_text(
+        "kind: intake\nfields:\n  id: string\n  budget: {type: money, aliases: ['Total Cost (EUR)', 'capex']}\n"
+        "rules:\n  - {id: big, when: budget > 100_000, effect: reject, reason: too big}\n", encoding="utf-8")
+    data = tmp_path / "in.csv"
+    data.write_text("id,total cost (eur)\nA,500000\nB,5\n", encoding="utf-8")
+    assert evaluate(data, "--policies", policies, "--format", "csv", "--no-log") == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert [(r["id"], r["decision"]) for r in rows] == [("A", "reject"), ("B", "accept")]
+
+
+def test_xlsx_has_a_conflicts_sheet(tmp_path):
+    from openpyxl import load_workbook
+    book = tmp_path / "round.xlsx"
+    assert main(["rank", str(ROOT / "examples" / "proposals.csv"), "--format", "xlsx", "--out", str(book),
+                 "--portfolio", str(ROOT / "examples" / "portfolio.yaml"), "--today", "2026-12-01"]) == 0
+    sheets = load_workbook(book, read_only=True)
+    assert sheets.sheetnames == ["Ranking", "Decisions", "Findings", "Conflicts"]
+    kinds = {row[0] for row in sheets["Conflicts"].iter_rows(min_row=2, values_only=True)}
+    assert {"cycle", "over_allocation", "budget_overrun"} <= kinds
+
+
+def test_rank_with_two_workers_equals_one(tmp_path, batch, capsys):
+    outputs = []
+    for workers in ("1", "2"):
+        assert main(["rank", str(batch), "--format", "csv", "--today", "2026-12-01", "--workers", workers]) == 1
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") == ROWS + 1
+

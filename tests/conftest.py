@@ -1,4 +1,6 @@
+import csv
 import datetime as dt
+import random
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,20 @@ def write_policy(tmp_path):
             path.write_text(text, encoding="utf-8")
         return root
     return write
+
+
+ROWS = 12_000  # the batch fixture's size: big enough to interrupt a run half-way
+
+
+@pytest.fixture(scope="session")
+def big_round(tmp_path_factory):
+    path = tmp_path_factory.mktemp("resume") / "round.csv"
+    rng = random.Random(5)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "title", "budget", "alignment", "sponsor", "benefit", "risk"])
+        for i in range(ROWS):
+            writer.writerow([f"P{i}", f"Proposal {i},\n with a line break" if i % 7 == 0 else f"P {i}",
+                             rng.randint(1000, 3_000_000), rng.choice(["net-zero:strong", "grid-resilience:low", ""]),
+                             rng.choice(["Ann", ""]), rng.randint(0, 5_000_000), rng.choice(["1", "3", "5", "x"])])
+    return path

@@ -1,6 +1,5 @@
 """--resume after an interruption, column maps and aliases, the Conflicts sheet."""
 import csv
-import random
 import signal
 import sqlite3
 import subprocess
@@ -12,23 +11,8 @@ import pytest
 from engine.cli import main
 from engine.io.resume import resume_point
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ROWS
 
-ROWS = 12_000
-
-
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    path = tmp_path_factory.mktemp("resume") / "round.csv"
-    rng = random.Random(5)
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["id", "title", "budget", "alignment", "sponsor", "benefit", "risk"])
-        for i in range(ROWS):
-            writer.writerow([f"P{i}", f"Proposal {i},\n with a line break" if i % 7 == 0 else f"P {i}",
-                             rng.randint(1000, 3_000_000), rng.choice(["net-zero:strong", "grid-resilience:low", ""]),
-                             rng.choice(["Ann", ""]), rng.randint(0, 5_000_000), rng.choice(["1", "3", "5", "x"])])
-    return path
 
 
 def evaluate(*argv):
@@ -48,11 +32,11 @@ def test_resume_point_counts_complete_rows_and_cuts_a_partial_one(tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-def test_resume_after_a_kill_loses_and_duplicates_nothing(batch, tmp_path, fmt):
+def test_resume_after_a_kill_loses_and_duplicates_nothing(big_round, tmp_path, fmt):
     whole = tmp_path / f"whole.{fmt}"
-    assert evaluate(batch, "--format", fmt, "--out", whole, "--no-log") == 1  # the 'x' risks are error rows
+    assert evaluate(big_round, "--format", fmt, "--out", whole, "--no-log") == 1  # the 'x' risks are error rows
     out, log = tmp_path / f"resumed.{fmt}", tmp_path / "log.sqlite"
-    command = [sys.executable, "-m", "engine.cli", "evaluate", str(batch), "--format", fmt, "--out", str(out),
+    command = [sys.executable, "-m", "engine.cli", "evaluate", str(big_round), "--format", fmt, "--out", str(out),
                "--log", str(log), "--today", "2026-12-01", "--workers", "1"]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -132,10 +116,10 @@ def test_xlsx_has_a_conflicts_sheet(tmp_path):
     assert {"cycle", "over_allocation", "budget_overrun"} <= kinds
 
 
-def test_rank_with_two_workers_equals_one(tmp_path, batch, capsys):
+def test_rank_with_two_workers_equals_one(tmp_path, big_round, capsys):
     outputs = []
     for workers in ("1", "2"):
-        assert main(["rank", str(batch), "--format", "csv", "--today", "2026-12-01", "--workers", workers]) == 1
+        assert main(["rank", str(big_round), "--format", "csv", "--today", "2026-12-01", "--workers", workers]) == 1
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1] and outputs[0].count("\n") == ROWS + 1
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -73,9 +75,12 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         raise  # a reader such as `head` stopped reading: not an error (main exits 0)
     except OSError as exc:
         return _cannot_write(exc, args, stderr)
+    except sqlite3.Error as exc:
+        return _cannot_write(OSError(0, str(exc), str(args.log)), args, stderr)
     finally:
         if args.out and out is not None:
-            out.close()
+            with contextlib.suppress(OSError):  # after a full disk, closing fails too; the error is said above
+                out.close()
         if log is not None:
             log.close()
     if point is not None:
@@ -136,8 +141,13 @@ def _kept(engine: Engine, pairs: Iterable[tuple[Row, Decision]], into: list) -> 
 
 
 def _cannot_write(exc: OSError, args: argparse.Namespace, stderr: IO[str]) -> int:
+    """A full disk, a lost share, a read-only folder: say what stopped, and how to carry on without losing
+    or repeating a row."""
     target = exc.filename or args.out or args.report or "the output"
     print(f"pmo: error: cannot write {target}: {exc.strerror or exc}", file=stderr)
+    if args.out and args.format in RESUMABLE:
+        print(f"pmo: the rows already in {args.out} are kept; when the problem is fixed, run the same command "
+              "with --resume to decide the rest", file=stderr)
     return EXIT_USAGE
 
 

@@ -1,5 +1,6 @@
 import csv
 import datetime as dt
+import os
 import random
 from pathlib import Path
 
@@ -8,6 +9,17 @@ import pytest
 from engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fuzz-scale", type=int, default=None, metavar="N",
+                     help="run N times as many fuzz cases, from fresh random seeds (see tests/fuzz.py)")
+
+
+def pytest_configure(config):
+    scale = config.getoption("--fuzz-scale", None)
+    if scale:
+        os.environ["PMO_FUZZ_SCALE"] = str(scale)  # read by tests/fuzz.py when the test modules are collected
 TODAY = dt.date(2026, 12, 1)  # the example data's dates are chosen relative to this day
 
 

@@ -1,8 +1,10 @@
 """Both back ends must give identical decisions: on random proposals and on hostile values."""
 import random
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+
+from tests.fuzz import fuzz
 
 OBJECTIVES = ["customer-experience", "grid-resilience", "net-zero", "operational-efficiency",
               "regulatory-compliance", "market-expansion"]  # the last is unknown: an error row
@@ -60,7 +62,7 @@ FIELDS = ["id", "title", "sponsor", "sponsor_level", "alignment", "category", "b
           "privacy_assessment", "vendor", "vendor_approved", "headcount", "sid", "t"]
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz(1500)
 @given(st.dictionaries(st.sampled_from(FIELDS), cells, max_size=len(FIELDS)))
 def test_hostile_values_never_crash_and_back_ends_agree(engines, proposal):
     decision = same(engines, proposal)

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import Engine, validate
@@ -19,12 +19,13 @@ from engine.expr.parse import ExprError, parse
 from engine.io.writers import write_decisions
 from engine.policy.source import load_document
 from tests.conftest import ROOT, TODAY
+from tests.fuzz import fuzz
 
 TYPES = {"budget": "number", "name": "string", "start": "date", "ok": "bool", "flows": "list[number]"}
 RECORD = {"budget": None, "name": "x", "start": None, "ok": True, "flows": ()}
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz(800)
 @given(st.text(alphabet=st.sampled_from(list("budgetnamstrokflw0123456789.+-*/()<>=!,[]'\" andortfl_")),
                max_size=60))
 def test_expressions_end_in_a_value_or_a_located_error(text):
@@ -36,7 +37,7 @@ def test_expressions_end_in_a_value_or_a_located_error(text):
     evaluate(node, RECORD)  # must not raise
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz(300)
 @given(st.text(max_size=300))
 def test_any_policy_text_ends_in_a_document_or_diagnostics(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("fuzz") / "intake.yaml"
@@ -46,7 +47,7 @@ def test_any_policy_text_ends_in_a_document_or_diagnostics(tmp_path_factory, tex
     assert document is not None or sink.items
 
 
-@settings(max_examples=200, deadline=None)
+@fuzz(200)
 @given(st.lists(st.lists(st.text(max_size=8), max_size=6), max_size=8))
 def test_csv_rows_in_equal_rows_out(tmp_path_factory, rows):
     path = tmp_path_factory.mktemp("csv") / "p.csv"

@@ -168,6 +168,7 @@ def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = 
     written as a stream. Text is stored as text, so a proposal named =HYPERLINK(...) stays inert."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     book = Workbook(write_only=True)
     names = (["Ranking"] if ranking else []) + ["Decisions", "Findings"] + (["Conflicts"] if conflicts is not None else [])
@@ -176,7 +177,11 @@ def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = 
     def row(sheet, values):
         cells = []
         for value in values:
-            cell = WriteOnlyCell(sheets[sheet], value=value if not isinstance(value, (list, dict)) else str(value))
+            if isinstance(value, (list, dict)):
+                value = str(value)
+            if isinstance(value, str):  # control characters are not allowed in a workbook: shown as U+FFFD
+                value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+            cell = WriteOnlyCell(sheets[sheet], value=value)
             if isinstance(value, str):
                 cell.data_type = "s"  # never a formula
             cells.append(cell)

@@ -1,6 +1,7 @@
 """Awkward input files: every row becomes a decision or an error row naming row and column."""
 import csv
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -157,6 +158,38 @@ def test_csv_reading_streams_in_bounded_memory(tmp_path):
     tracemalloc.stop()
     assert count == 200_000
     assert peak < 5_000_000, f"peak {peak:,} bytes for a {path.stat().st_size:,}-byte file"
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_json_reading_streams_in_bounded_memory(tmp_path, wrapped):
+    import tracemalloc
+    path = tmp_path / "big.json"
+    with path.open("w") as f:
+        f.write('{"round": "2027", "proposals": [' if wrapped else "[")
+        f.write(",\n".join(f'{{"id": "P{i}", "title": "Proposal number {i} with a longer title", "budget": {i}.5}}'
+                           for i in range(100_000)))
+        f.write("]}" if wrapped else "]")
+    tracemalloc.start()
+    rows = read_proposals(path)
+    count, last = 0, None
+    for last in rows:
+        count += 1
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 100_000 and last.data == {"id": "P99999", "title": "Proposal number 99999 with a longer title",
+                                              "budget": Decimal("99999.5")}
+    assert peak < 5_000_000, f"peak {peak:,} bytes for a {path.stat().st_size:,}-byte file"
+
+
+def test_a_broken_json_file_is_refused_before_any_row(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('[{"id": "A"}, {"id": "B"}, {"id": ', encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_proposals(path)
+    assert info.value.diagnostics[0].code == "bad_file"
+    path.write_text('{"items": [{"id": "A"}]}', encoding="utf-8")
+    with pytest.raises(InputError, match="expected a list of proposals"):
+        read_proposals(path)
 
 
 def test_spreadsheet_headers_map_to_fields(engine, tmp_path):

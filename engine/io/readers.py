@@ -60,6 +60,8 @@ def read_proposals(path: str | Path, sheet: str | None = None) -> Iterator[Row]:
         return _csv(path, name, encoding)
     if kind == "jsonl":
         return _jsonl(path, name, encoding)
+    if kind == "json" and encoding == "utf-8-sig":
+        return _json_stream(path, name)
     return _document(path.read_text(encoding=encoding, errors="replace"), name, kind)
 
 
@@ -174,6 +176,40 @@ def _jsonl_lines(lines, name: str) -> Iterator[Row]:
             yield Row(None, number, name, RowError(row=number, code="bad_json", message=f"line is not JSON: {exc}"))
             continue
         yield _mapping_row(data, number, name)
+
+
+def _json_stream(path: Path, name: str) -> Iterator[Row]:
+    """A JSON list of proposals (or {"proposals": [...]}) read one proposal at a time with ijson. The whole
+    file is checked first (a syntax pass that builds nothing), so a broken file is refused before any row
+    is decided, as for the other formats."""
+    import ijson  # C parser (yajl2); only for JSON inputs
+
+    def opened():
+        f = path.open("rb")
+        if f.read(3) != codecs.BOM_UTF8:
+            f.seek(0)
+        return f
+
+    shape, listed = None, False
+    with opened() as f:
+        try:
+            for prefix, event, _ in ijson.parse(f, use_float=False):
+                shape = shape or event
+                listed = listed or (prefix == "proposals" and event == "start_array")
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
+            raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0][:200]}",
+                                         Location(name))]) from None
+    if shape != "start_array" and not (shape == "start_map" and listed):
+        raise InputError([Diagnostic("bad_file", "expected a list of proposals (or {\"proposals\": [...]})",
+                                     Location(name))])
+    return _json_items(opened, "item" if shape == "start_array" else "proposals.item", name)
+
+
+def _json_items(opened, prefix: str, name: str) -> Iterator[Row]:
+    import ijson
+    with opened() as f:
+        for number, item in enumerate(ijson.items(f, prefix, use_float=False), 1):
+            yield _mapping_row(item, number, name)
 
 
 def _document(text: str, name: str, kind: str) -> Iterator[Row]:

@@ -56,7 +56,8 @@ cells = st.one_of(st.none(), st.text(max_size=12), st.integers(-10**20, 10**20),
                   st.sampled_from(["", " ", "1,000", "12%", "2027-02-30", "2027-01-01", "1e400", "-0", "0.1",
                                    "[1, 2]", "1;x", "yes", "NaN", "executive", "net-zero", "\x00", "é" * 3,
                                    "net-zero:strong", "net-zero:0.2;grid-resilience:low", "{\"net-zero\": 1}",
-                                   "net-zero", "x:y"]))
+                                   "net-zero", "x:y", "0.01", "1e-9", "0.0003", "100000000000000000",
+                                   "100000000000000000000"]))
 FIELDS = ["id", "title", "sponsor", "sponsor_level", "alignment", "category", "budget", "opex_per_year", "benefit",
           "cash_flows", "start_date", "end_date", "risk", "complexity", "regulatory", "personal_data",
           "privacy_assessment", "vendor", "vendor_approved", "headcount", "sid", "t"]

@@ -30,3 +30,13 @@ def test_non_ascii_strings_match():
 
 def test_no_rules_means_nothing_fires():
     assert Ruleset({}).match({"t": "p"}) == set()
+
+
+@pytest.mark.parametrize("value, fired", [
+    (1e-7, {"tiny"}), (1e-5, set()), (0.0001, set()), (-1e-9, {"tiny"}), (1e20, {"huge"}), (9.9e18, set()),
+    (1.5e16, set()), (0.0, {"tiny"}),
+])
+def test_floats_python_writes_with_an_exponent_are_compared_exactly(value, fired):
+    """Found by `pmo explain`: the core refuses 1e-07 and 1e+20 in JSON (error 204); they are written out."""
+    ruleset = Ruleset({"tiny": {"$lt": {"f0": 0.00001}}, "huge": {"$gt": {"f0": 1e19}}})
+    assert ruleset.match({"t": "p", "f0": value}) == fired

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from decimal import Decimal
 import threading
 from typing import Any
 
@@ -60,4 +61,33 @@ class Ruleset:
 
 def _encode(data: Any) -> str:
     # Raw UTF-8, not \u escapes: the core compares strings as the JSON text it was given.
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if ("e-" in text or "e+" in text) and _has_exponent(data):  # the substring test keeps the common case fast
+        return _positional(data)
+    return text
+
+
+def _exponent(value: Any) -> bool:
+    """Would Python write this float with an exponent (1e-07, 1e+20)? The core's JSON parser refuses those
+    (error 204)."""
+    return type(value) is float and value != 0 and not 1e-4 <= abs(value) < 1e16
+
+
+def _has_exponent(data: Any) -> bool:
+    if isinstance(data, dict):
+        return any(_has_exponent(v) for v in data.values())
+    if isinstance(data, list):
+        return any(_has_exponent(v) for v in data)
+    return _exponent(data)
+
+
+def _positional(data: Any) -> str:
+    """JSON with every float written out in full (0.0000001, 100000000000000000000.0): the rare slow path."""
+    if isinstance(data, dict):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _positional(v) for k, v in data.items()) + "}"
+    if isinstance(data, list):
+        return "[" + ",".join(_positional(v) for v in data) + "]"
+    if _exponent(data):
+        text = format(Decimal(repr(data)), "f")
+        return text if "." in text else text + ".0"
+    return json.dumps(data, ensure_ascii=False)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -15,11 +16,13 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from engine.backends import BACKENDS, make_backend
 from engine.compile import CompiledPolicy, compile_policy
 from engine.decision import Decision, RowError
+from engine.explain import Explanation, explain
 from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
 from engine.gates import GateDecision, project_record, read_project, review
 from engine.intake import Intake
 from engine.io.readers import Row, read_proposals
-from engine.policy.loader import load_policy_set
+from engine.lint import lint_policy
+from engine.policy.loader import PolicySet, load_policy_set
 from engine.portfolio.conflicts import ConflictReport, find_conflicts
 from engine.portfolio.model import Portfolio, portfolio_from, read_portfolio
 from engine.portfolio.schedule import Impact, Schedule, impact, schedule
@@ -32,25 +35,50 @@ from engine.resources import reference_policies, reference_rules
 PathLike = str | Path
 
 
-def _compile(path: PathLike | None, rules: Sequence[PathLike], today: dt.date | None,
-             sink: DiagnosticSink) -> CompiledPolicy | None:
+def _load(path: PathLike | None, rules: Sequence[PathLike], sink: DiagnosticSink) -> PolicySet:
     root = Path(path) if path is not None else reference_policies()
     library_dirs = [Path(p) for p in rules] + [reference_rules()]
-    policy_set = load_policy_set(root, library_dirs, sink)
-    return compile_policy(policy_set, today or dt.date.today(), sink)
+    return load_policy_set(root, library_dirs, sink)
+
+
+def _compile(path: PathLike | None, rules: Sequence[PathLike], today: dt.date | None,
+             sink: DiagnosticSink) -> CompiledPolicy | None:
+    return compile_policy(_load(path, rules, sink), today or dt.date.today(), sink)
 
 
 def validate(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
-             backend: str = "rete") -> list[Diagnostic]:
-    """Every problem in a policy set, sorted by file and position (empty: the set is usable)."""
+             backend: str = "rete", lint: bool = False) -> list[Diagnostic]:
+    """Every problem in a policy set, sorted by file and position (empty: the set is usable).
+
+    ``lint``: also warn about what loads but is probably wrong (rules that never fire, duplicate rules,
+    unused fields, ...; see docs/lint.md). Lint runs only on a set without errors, and never in Engine.load.
+    """
+    return check_policies(path, rules=rules, today=today, backend=backend, lint=lint).diagnostics
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What validating a policy set found, and its compiled policy when the set is usable (no errors)."""
+
+    diagnostics: list[Diagnostic]
+    policy: CompiledPolicy | None
+
+
+def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
+                   backend: str = "rete", lint: bool = False) -> Checked:
+    """validate(), keeping the compiled policy, so a caller can describe it without compiling it again."""
     sink = DiagnosticSink()
-    policy = _compile(path, rules, today, sink)
+    policy_set = _load(path, rules, sink)
+    policy = compile_policy(policy_set, today or dt.date.today(), sink)
     if policy is not None and not sink.errors:
         try:
             make_backend(backend, policy)
         except PolicyError as exc:
             sink.extend(exc.diagnostics)
-    return sorted(sink.items, key=Diagnostic.sort_key)
+    usable = policy if policy is not None and not sink.errors else None
+    if lint and usable is not None:
+        sink.extend(lint_policy(policy_set, usable))
+    return Checked(sorted(sink.items, key=Diagnostic.sort_key), usable)
 
 
 class Engine:
@@ -103,6 +131,12 @@ class Engine:
         """Decide proposals lazily, one output per input, in order."""
         for number, item in enumerate(proposals, 1):
             yield self._decide_item(item, number)[0]
+
+    def explain(self, proposal: Mapping[str, Any] | Row, *, row: int | None = None,
+                source: str | None = None) -> Explanation:
+        """Why this decision: every rule's condition evaluated on the proposal (file:line, fired or not),
+        derived values, the score breakdown, and verified counterfactuals (changes that would change it)."""
+        return explain(self, proposal, row=row, source=source)
 
     def rank(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
              sensitivity: bool = False) -> Ranking:

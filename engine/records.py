@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.errors import did_you_mean
-from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
+from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
 from engine.policy.models import FieldSpec
 
 if TYPE_CHECKING:
@@ -58,8 +58,30 @@ def _list_items(value: Any) -> list:
     return list(value)
 
 
+class OutOfRange(ValueProblem):
+    """A value of the right type outside the field's declared min and max."""
+
+    code = "out_of_range"
+
+
 def converter(spec: FieldSpec, strategy: "CompiledStrategy | None" = None) -> Callable[[Any], Any]:
-    """The function that types one value of this field (raises ValueProblem)."""
+    """The function that types one value of this field and checks its range (raises ValueProblem)."""
+    typed = _typed(spec, strategy)
+    if spec.min is None and spec.max is None:
+        return typed
+    low, high = spec.min, spec.max
+
+    def within(value: Any) -> Any:
+        result = typed(value)
+        if low is not None and result < low:
+            raise OutOfRange(f"{display(result)} is below the minimum {display(low)}")
+        if high is not None and result > high:
+            raise OutOfRange(f"{display(result)} is above the maximum {display(high)}")
+        return result
+    return within
+
+
+def _typed(spec: FieldSpec, strategy: "CompiledStrategy | None") -> Callable[[Any], Any]:
     kind = spec.type
     if kind == "alignment":
         if strategy is None:
@@ -150,7 +172,8 @@ class RecordReader:
                 record[name] = convert(value)
             except ValueProblem as exc:
                 record[name] = None
-                problems.append((name, "bad_value", f"column '{name}': {exc}"))
+                code = exc.code if isinstance(exc, OutOfRange) else "bad_value"
+                problems.append((name, code, f"column '{name}': {exc}"))
         if problems:
             raise RecordError(problems)
         return record

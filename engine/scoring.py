@@ -217,7 +217,8 @@ def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink):
         edges = ([f"below {ranges[0].from_}"] if ranges[0].from_ is not None else []) + (
             [f"from {ranges[-1].below}"] if ranges[-1].below is not None else [])
         sink.extend([Diagnostic("band_open_end", f"values {' and '.join(edges)} fall in no range and score as "
-                                "missing", bands.loc("ranges"), severity="warning")])
+                                "missing", bands.loc("ranges"), "leave out 'from' in the first range or 'below' in "
+                                "the last to cover every value", severity="warning")])
     starts = np.array([float(r.from_) if r.from_ is not None else -np.inf for r in ranges])
     ends = np.array([float(r.below) if r.below is not None else np.inf for r in ranges])
     points = np.array([float(r.points) for r in ranges])

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import os
 import sys
-import textwrap
 from pathlib import Path
 from typing import IO, Sequence
 
 from engine import __version__
 from engine.audit import DEFAULT_PATH as DEFAULT_LOG
-from engine.cli import governance, intake, portfolio, ranking
+from engine.cli import authoring, governance, intake, portfolio, ranking
 from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
+from engine.cli.common import date_arg as _date, wrap as _wrap
 from engine.errors import PmoError
 from engine.gcpause import no_gc_pauses
 from engine.io.writers import FORMATS, RANKING_FORMATS
@@ -28,7 +27,9 @@ from engine.io.writers import FORMATS, RANKING_FORMATS
 COMMANDS = {"evaluate": intake.evaluate, "validate": intake.validate, "expr": intake.expr, "schema": intake.schema,
             "rank": ranking.rank, "weights": ranking.weights, "conflicts": portfolio.conflicts,
             "schedule": portfolio.schedule, "impact": portfolio.impact, "graph": portfolio.graph,
-            "select": portfolio.select, "gate": governance.gate, "log": governance.log, "replay": governance.replay}
+            "select": portfolio.select, "gate": governance.gate, "log": governance.log, "replay": governance.replay,
+            "test": authoring.test, "coverage": authoring.coverage, "diff": authoring.diff,
+            "explain": authoring.explain}
 
 
 EPILOG = """\
@@ -40,13 +41,25 @@ examples:
   pmo evaluate examples/proposals.csv                 decide with the built-in reference policies
   pmo evaluate intake.csv --policies my-policies/ --format json --out decisions.json
   pmo rank examples/proposals.csv --sensitivity       score and rank; how stable is the top 10?
+  pmo rank examples/proposals.csv --report board.html the board report: KPIs, charts, every decision explained
+  pmo evaluate big.csv --format csv --out d.csv --resume   carry on after an interruption
   pmo conflicts examples/portfolio.yaml               cycles, broken prerequisites, over-allocation, ...
   pmo schedule examples/portfolio-clean.yaml          critical path, floats, delivery order
   pmo gate examples/projects/go.yaml --gate business-case   go, kill, hold or recycle at a stage gate
   pmo log --project PRJ-1001                          the decision log (SQLite, ./pmo-decisions.sqlite)
+  pmo explain examples/proposals.csv --id PRJ-1006    why this decision, and what would change it
   pmo validate my-policies/                           check policy files, print file:line:col errors
   pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
   pmo schema --out policy.schema.json                 JSON Schema for editor completion
+"""
+
+
+VALIDATE_EXAMPLES = """\
+examples:
+  pmo validate my-policies/                    errors and warnings; exit 2 only on errors
+  pmo validate my-policies/ --strict           warnings count as errors (exit 2): for CI
+  pmo validate examples/lint-policies          one warning of each lint kind
+  pmo validate my-policies/ --format json      the same, with codes, for tools
 """
 
 
@@ -54,17 +67,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 on usage errors too; keep its wording
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _wrap(text: str) -> str:
-    return textwrap.fill(text, 100)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write YYYY-MM-DD") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "a breakdown: per criterion the raw value, the normalised score, the weight "
                                           "and the contribution."),
                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    rk.add_argument("files", nargs="+", metavar="FILE", type=Path, help="proposal files (.csv .json .jsonl .yaml)")
+    rk.add_argument("files", nargs="+", metavar="FILE", type=Path,
+                    help="proposal files (.csv .tsv .xlsx .json .jsonl .yaml)")
     rk.add_argument("--top", type=int, metavar="N", help="how many count as the top (default: the scoring policy's)")
     rk.add_argument("--sensitivity", action="store_true",
                     help="how stable the ranking is: per proposal the chance of staying in the top N when all "
@@ -218,10 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--format", choices=("table", "json"), default="table")
 
     va = sub.add_parser("validate", parents=[policy_args], help="check a policy folder; print every problem",
-                        description="Load and check every policy file; print each problem as "
-                        "file:line:col: error[code]: message. Exit 0 if usable, 2 if not.")
+                        description=_wrap("Load and check every policy file; print each problem as "
+                                          "file:line:col: severity[code]: message; hint. Errors make the set "
+                                          "unusable. Warnings (lint) point at what loads but is probably wrong: "
+                                          "rules that can never fire or always fire, duplicate or shadowed rules, "
+                                          "fields and library rules nothing uses (codes: docs/lint.md). Exit 0 if "
+                                          "usable, 2 if not."),
+                        epilog=VALIDATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     va.add_argument("folder", nargs="?", type=Path, metavar="DIR", help="policy folder (default: the reference policies)")
-    va.add_argument("--format", choices=("text", "json"), default="text")
+    va.add_argument("--format", choices=("text", "json"), default="text",
+                    help="text (default) or json (a list: code, severity, message, hint, file, line, column)")
+    va.add_argument("--strict", action="store_true", help="count warnings as errors (exit 2), e.g. in CI")
 
     ex = sub.add_parser("expr", help="evaluate one expression and print its value as JSON",
                         description=_wrap("A calculator for policy authors. Fields given with --set are typed from "
@@ -239,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("schema", help="write the JSON Schema of policy files (for editor completion)")
     sc.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
+    authoring.add_authoring_commands(sub, policy_args)
+    authoring.add_explain_command(sub, policy_args)
     return parser
 
 

@@ -1,8 +1,11 @@
 """What every pmo subcommand shares: exit codes, warnings, the decision log, wording."""
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import json
 import sqlite3
+import textwrap
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -85,3 +88,16 @@ def count_rows(paths) -> int | None:
             return None
         total += max(lines - (1 if suffix in (".csv", ".tsv") else 0), 0)
     return total
+
+
+def wrap(text: str) -> str:
+    """A help paragraph, wrapped for a terminal."""
+    return textwrap.fill(text, 100)
+
+
+def date_arg(text: str) -> dt.date:
+    """argparse type for YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write YYYY-MM-DD") from None

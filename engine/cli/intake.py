@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from engine.api import Engine
-from engine.api import validate as validate_policies
+from engine.api import check_policies
 from engine.audit import DecisionLog, Entry
 from engine.batch import decide_in_parallel
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, open_log, plural, warn
@@ -170,7 +171,10 @@ def _logged(engine: Engine, pairs, log: DecisionLog | None, batch: int = LOG_BAT
 
 def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     folder = args.folder or args.policies
-    diagnostics = validate_policies(folder, rules=args.rules, today=args.today)
+    checked = check_policies(folder, rules=args.rules, today=args.today, lint=True)  # compiles once
+    diagnostics = checked.diagnostics
+    if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
+        diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
     errors = [d for d in diagnostics if d.severity == "error"]
     if args.format == "json":
         json.dump([{"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
@@ -182,13 +186,14 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         for d in diagnostics:
             print(d, file=stdout)
     if errors:
-        print(f"{len(errors)} error(s); the policy set cannot be used", file=stderr)
+        why = "--strict counts warnings as errors" if checked.policy is not None else "the policy set cannot be used"
+        print(f"{len(errors)} error(s); {why}", file=stderr)
         return EXIT_USAGE
-    if args.format == "text":
-        engine = Engine.load(folder, rules=args.rules, today=args.today, backend="reference")
-        where = folder or "reference policies"
-        print(f"{where}: OK, {len(engine.policy.files)} files, {len(engine.rule_ids)} rules, policy hash "
-              f"{engine.policy_hash}", file=stdout)
+    if args.format == "text" and checked.policy is not None:
+        policy, where = checked.policy, folder or "reference policies"
+        warnings = f", {plural(len(diagnostics), 'warning')}" if diagnostics else ""
+        print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules, policy hash "
+              f"{policy.policy_hash}{warnings}", file=stdout)
     return EXIT_OK
 
 

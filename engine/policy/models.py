@@ -5,6 +5,7 @@ expression checker, findings) can point at ``file:line:col``.
 """
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal, Union
 
@@ -70,8 +71,24 @@ class FieldSpec(Node):
     label: str | None = Field(None, description="column title in reports")
     aliases: list[str] = Field(default_factory=list, description="other column titles that mean this field, "
                                "e.g. the header a PPM tool's export uses ('Total Cost (EUR)')")
+    min: Decimal | dt.date | None = Field(None, description="smallest allowed value (number, money, integer or "
+                                          "date fields); a smaller one makes the row an error row")
+    max: Decimal | dt.date | None = Field(None, description="largest allowed value; a larger one makes an error row")
     description: str | None = None
     _short = _shorthand("type")
+
+    @model_validator(mode="after")
+    def _range_fits_type(self) -> "FieldSpec":
+        kind = dt.date if self.type == "date" else Decimal if self.type in ("number", "money", "integer") else None
+        for bound in (self.min, self.max):
+            if bound is not None and kind is None:
+                raise ValueError("min and max apply only to number, money, integer and date fields")
+            if bound is not None and type(bound) is not kind:
+                wanted = "dates" if kind is dt.date else "numbers"
+                raise ValueError(f"min and max of a {self.type} field must be {wanted}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
 
 
 class DerivedSpec(Node):

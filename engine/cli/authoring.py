@@ -1,0 +1,373 @@
+"""Subcommands for policy authors: test (Gherkin scenarios), coverage (which rules the tests exercise), diff
+(what a policy change does to a set of proposals) and explain (why one proposal got its decision)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import IO
+
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, warn
+from engine.cli.common import date_arg as _date, wrap as _wrap
+from engine.errors import InputError
+
+TEST_EXAMPLES = """\
+examples:
+  pmo test                                   every features/**/*.feature in this folder
+  pmo test features/intake.feature -v        one file; list every scenario, not only failures
+  pmo test --policies my-policies/           scenarios without 'Given the policies in' use my-policies/
+  pmo test --coverage --min 90               also list the rules no scenario fired; exit 1 below 90%
+  pmo test --steps                           the steps a scenario can use
+
+Scenarios run on the policies of 'Given the policies in "DIR"', else --policies, else the reference set,
+with today() as 'Given today is ...' says, else --today, else the current date. Relative paths in steps
+are read from the current folder.
+
+exit codes: 0 every scenario passed, 1 some failed (or coverage below --min),
+            2 usage error: no feature files, a step no generic step reads like, a broken policy folder
+"""
+
+COVERAGE_EXAMPLES = """\
+examples:
+  pmo coverage tests/proposals.csv                          which rules these proposals never fire
+  pmo coverage cases/*.yaml --policies my-policies/ --min 80    exit 1 below 80% covered
+  pmo coverage cases.csv examples/projects/*.yaml --only gate   gate criteria, from project records
+
+A project record (a YAML or JSON mapping with a 'stage') is reviewed at every gate for its stage;
+any other file is read as proposals. A band counts when a proposal that passes intake falls in it.
+"""
+
+DIFF_EXAMPLES = """\
+examples:
+  pmo diff policies/ my-branch/policies/ examples/proposals.csv        what the change does, as a table
+  pmo diff old/ new/ cases.csv --format json > diff.json               the same, for machines
+
+The table is Markdown: paste it into the pull request that changes the policies.
+"""
+
+
+def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
+    """The test, coverage and diff subcommands."""
+    def command(name: str, summary: str, description: str, epilog: str, parents=(policy_args,)):
+        return sub.add_parser(name, parents=list(parents), help=summary, description=_wrap(description),
+                              epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    ts = command("test", "run Gherkin scenarios (.feature files) on the policies",
+                 "Run plain-language scenarios written on the generic steps (no Python needed) and report each "
+                 "failing scenario: file:line, the step that failed, what it expected and what happened.",
+                 TEST_EXAMPLES)
+    ts.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                    help=".feature files or folders (default: features/)")
+    ts.add_argument("--backend", choices=("rete", "reference", "both"), default="rete",
+                    help="rule back end the scenarios run on (default: rete, as pmo evaluate)")
+    ts.add_argument("--coverage", action="store_true", help="also report the rules, bands and gate criteria that "
+                    "no scenario exercised (of the --policies folder)")
+    ts.add_argument("--min", type=float, metavar="PCT", help="with --coverage: exit 1 when less is covered")
+    ts.add_argument("--only", action="append", choices=("rule", "band", "gate"), metavar="KIND",
+                    help="with --coverage: count only these: rule, band or gate (repeatable)")
+    ts.add_argument("--steps", action="store_true", help="list the generic steps and exit")
+    ts.add_argument("-v", "--verbose", action="store_true", help="list every scenario, passed or not")
+    ts.add_argument("--format", choices=("text", "json"), default="text")
+
+    cv = command("coverage", "which rules, bands and gate criteria a test set never exercises",
+                 "Decide the proposals (and review the project records) and list, as file:line, the intake rules "
+                 "that never fired, the scoring bands no scored proposal fell in and the gate criteria never met, "
+                 "with the share covered.", COVERAGE_EXAMPLES)
+    cv.add_argument("files", nargs="+", type=Path, metavar="FILE", help="proposal files (.csv .tsv .xlsx .json "
+                    ".jsonl .yaml) and project records (.yaml .json)")
+    cv.add_argument("--min", type=float, metavar="PCT", help="exit 1 when less than PCT percent is covered")
+    cv.add_argument("--only", action="append", choices=("rule", "band", "gate"), metavar="KIND",
+                    help="count only these: rule, band or gate (repeatable)")
+    cv.add_argument("--format", choices=("table", "json"), default="table")
+
+    df = command("diff", "which decisions, findings and ranks a policy change moves",
+                 "Decide and rank the same proposals under two policy folders and list, per proposal, the decision, "
+                 "findings and rank that change, with counts.", DIFF_EXAMPLES, parents=())
+    df.add_argument("old", type=Path, metavar="OLD_POLICIES")
+    df.add_argument("new", type=Path, metavar="NEW_POLICIES")
+    df.add_argument("files", nargs="+", type=Path, metavar="PROPOSALS", help="proposal files")
+    df.add_argument("--rules", metavar="DIR", type=Path, action="append", default=[],
+                    help="extra rule-library folder (repeatable), for both versions")
+    df.add_argument("--today", metavar="YYYY-MM-DD", type=_date,
+                    help="the date today() means in policies (default: the current date)")
+    df.add_argument("--format", choices=("table", "json"), default="table")
+
+
+# ---------------------------------------------------------------------------- pmo test
+
+def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.api import Engine
+    from engine.coverage import Hits, coverage_targets
+    from engine.testing import runner
+    from engine.testing.steps import Defaults
+    if args.steps:
+        print("\n".join(runner.known_steps()), file=stdout)
+        return EXIT_OK
+    if (args.min is not None or args.only) and not args.coverage:
+        print("pmo: error: --min and --only go with --coverage", file=stderr)
+        return EXIT_USAGE
+    if not args.paths and not Path("features").is_dir():
+        print("pmo: error: no features/ folder here; give .feature files or folders (pmo test --help)", file=stderr)
+        return EXIT_USAGE
+    features = runner.find_features(args.paths or [Path("features")])
+    runner.check_steps(features)
+    hits = None
+    if args.policies is not None or args.coverage:  # a broken policy folder is a usage error, before any scenario
+        engine = Engine.load(args.policies, rules=args.rules, today=args.today)
+        warn(engine, stderr)
+        if args.coverage:
+            targets = coverage_targets(engine, args.policies)
+            hits = Hits(targets.only(args.only) if args.only else targets)
+    backends = ("rete", "reference") if args.backend == "both" else (args.backend,)
+    defaults = Defaults(policies=args.policies, rules=tuple(args.rules), today=args.today)
+    outcomes = runner.run_scenarios(features, defaults, backends, hits)
+    report = hits.report() if hits is not None else None
+    if args.format == "json":
+        data = {"features": [runner.display(p) for p in features], "backends": list(backends),
+                "passed": sum(o.passed for o in outcomes), "failed": len(runner.failed(outcomes)),
+                "scenarios": [o.to_json() for o in outcomes]}
+        if report is not None:
+            data["coverage"] = report.to_json()
+        dump_json(data, stdout)
+    else:
+        _print_outcomes(outcomes, features, backends, args.verbose, stdout)
+        if report is not None:
+            print(file=stdout)
+            _print_coverage(report, stdout)
+    below = _below_min(report, args.min, stderr) if report is not None else EXIT_OK
+    return EXIT_BAD_ROWS if runner.failed(outcomes) else below
+
+
+def _print_outcomes(outcomes, features, backends, verbose: bool, out: IO[str]) -> None:
+    """Failures in full (once per scenario, naming the back ends it failed on), then one summary line."""
+    scenarios: dict[tuple, list] = {}  # (file, line, title) -> its outcomes, one per back end
+    for outcome in outcomes:
+        scenarios.setdefault((outcome.feature, outcome.line, _title(outcome)), []).append(outcome)
+    blocks = []
+    for (feature, line, title), runs in scenarios.items():
+        bad = [o for o in runs if not o.passed]
+        if verbose or bad:
+            on = f" [{', '.join(o.backend for o in bad)}]" if bad and len(backends) > 1 else ""
+            head = f"{'FAIL' if bad else 'ok  '} {feature}:{line}  {title}{on}"
+            blocks.append([head] + _failure(bad[0] if bad else None))
+    for block in blocks:
+        print("\n".join(block), file=out)
+    failed = sum(1 for runs in scenarios.values() if not all(o.passed for o in runs))
+    count = len(scenarios)
+    print(f"{'' if not blocks else chr(10)}{len(features)} feature file{'s' if len(features) != 1 else ''}, "
+          f"{count} scenario{'s' if count != 1 else ''} on {' and '.join(backends)}: {count - failed} passed, "
+          f"{failed} failed", file=out)
+
+
+def _failure(outcome) -> list[str]:
+    """The failing step, and what it expected against what happened (or the error), indented under the title."""
+    if outcome is None:
+        return []
+    lines = [f"     line {outcome.step_line}: {outcome.step}"] if outcome.step else []
+    if outcome.expected is not None:
+        lines += [f"     expected: {outcome.expected}", f"     got:      {outcome.actual}"]
+    if outcome.error:
+        lines.append(f"     error: {outcome.error}")
+    return lines
+
+
+def _title(outcome) -> str:
+    if not outcome.example:
+        return outcome.scenario
+    return f"{outcome.scenario} ({', '.join(f'{k}={v}' for k, v in outcome.example.items())})"
+
+
+# ---------------------------------------------------------------------------- pmo coverage
+
+def coverage(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.api import Engine
+    from engine.coverage import Hits, coverage_targets
+    from engine.io.readers import read_proposals
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
+        return EXIT_USAGE
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today)
+    warn(engine, stderr)
+    targets = coverage_targets(engine, args.policies)
+    hits = Hits(targets.only(args.only) if args.only else targets)
+    projects = {path: record for path in args.files if (record := _project_record(path)) is not None}
+    proposal_files = [path for path in args.files if path not in projects]
+    rows = [read_proposals(path) for path in proposal_files]  # open every input first: unreadable means exit 2
+    for file_rows in rows:
+        hits.proposals(engine, file_rows)
+    for path, record in projects.items():
+        _review_at_every_gate(engine, path, record, hits, stderr)
+    report = hits.report()
+    if args.format == "json":
+        dump_json(report.to_json(), stdout)
+    else:
+        _print_coverage(report, stdout)
+    return _below_min(report, args.min, stderr)
+
+
+def _project_record(path: Path) -> dict | None:
+    """The project record in a file, or None when the file holds proposals."""
+    from engine.gates import read_project
+    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+        return None
+    try:
+        data = read_project(path)
+    except InputError:
+        return None  # not a mapping: a list of proposals
+    return data if "stage" in data and "proposals" not in data else None
+
+
+def _review_at_every_gate(engine, path: Path, record: dict, hits, stderr: IO[str]) -> None:
+    gates = engine.policy.gates
+    chosen = [g.id for g in gates.gates.values() if g.from_stage == record.get("stage")] if gates else []
+    if not chosen:
+        print(f"pmo: note: {path} is in stage {record.get('stage')!r}, which no gate reviews", file=stderr)
+    for gate in chosen:
+        hits.gate(engine.review_gate(path, gate))
+
+
+def _print_coverage(report, out: IO[str]) -> None:
+    from engine.coverage import KIND_NAMES, NEVER
+    covered = len(report.targets) - len(report.uncovered)
+    print(f"coverage: {covered} of {len(report.targets)} covered ({report.percent:.1f}%), from "
+          f"{report.decisions} decisions under policy {report.policy_hash}", file=out)
+    for kind, (done, total) in report.by_kind().items():
+        print(f"  {KIND_NAMES[kind]:<14} {done:>4} of {total}", file=out)
+    if report.foreign:
+        print(f"  ({report.foreign} decisions under other policy versions were not counted)", file=out)
+    for kind, title in NEVER.items():
+        missed = [t for t in report.uncovered if t.kind == kind]
+        if missed:
+            print(f"\n{title} ({KIND_NAMES[kind]}):", file=out)
+            width = max(len(t.where) for t in missed)
+            for target in missed:
+                print(f"  {target.where:<{width}}  {target.label}", file=out)
+
+
+def _below_min(report, minimum: float | None, stderr: IO[str]) -> int:
+    if minimum is not None and report.percent < minimum:
+        print(f"pmo: coverage {report.percent:.1f}% is below --min {minimum:g}%", file=stderr)
+        return EXIT_BAD_ROWS
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- pmo diff
+
+def diff(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.api import Engine
+    from engine.io.readers import read_proposals
+    from engine.policydiff import diff_policies
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
+        return EXIT_USAGE
+    old = Engine.load(args.old, rules=args.rules, today=args.today)
+    new = Engine.load(args.new, rules=args.rules, today=args.today)
+    inputs = [read_proposals(path) for path in args.files]
+    result = diff_policies(old, new, (row for rows in inputs for row in rows))
+    if args.format == "json":
+        dump_json(result.to_json(), stdout)
+    else:
+        _print_diff(result, args.old, args.new, stdout)
+    return EXIT_OK
+
+
+def _print_diff(result, old: Path, new: Path, out: IO[str]) -> None:
+    """Markdown: reads as plain text in a terminal, renders as a table in a pull-request comment."""
+    print(f"**Policy diff** `{old}` ({result.old_hash}) -> `{new}` ({result.new_hash}), "
+          f"{result.proposals} proposals\n", file=out)
+    print(result.summary(), file=out)
+    if not result.changes:
+        return
+    print("\n| proposal | decision | rank | findings |", file=out)
+    print("| --- | --- | --- | --- |", file=out)
+    for c in result.changes:
+        decision = f"{c.old} -> **{c.new}**" if c.decision_changed else c.old
+        rank = f"{_rank(c.old_rank)} -> {_rank(c.new_rank)}" if c.rank_moved else _rank(c.old_rank)
+        findings = ", ".join([f"+ {r}" for r in c.added] + [f"- {r}" for r in c.removed] +
+                             [f"~ {r}" for r in c.changed])
+        print(f"| {_cell(c.id)} | {decision} | {rank} | {_cell(findings)} |", file=out)
+
+
+def _rank(rank: int | None) -> str:
+    return "-" if rank is None else str(rank)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|") or " "
+
+
+# ---------------------------------------------------------------------------- pmo explain
+
+EXPLAIN_EXAMPLES = """\
+examples:
+  pmo explain examples/proposals.csv --id PRJ-1006             every rule on it, and what would change it
+  pmo explain intake.xlsx --id PRJ-0042 --policies my-policies/ --format json
+
+For each intake rule, in policy order: where it is written (file:line), its condition with the
+proposal's values, each part true, false or unknown (a comparison with a missing value is unknown,
+and a rule fires only when its condition is true), and whether it fired. Then the derived values,
+the score breakdown (a min-max criterion needs the other proposals of a round: it is left out, and
+pmo rank gives the full score), and what would change the decision: the smallest changes found to
+number, date, yes/no and choice fields or to missing values, each checked by deciding the changed
+proposal again.
+
+exit codes: 0 explained, 1 the proposal is an error row (its errors are shown),
+            2 usage error: no such file, no proposal with that id, a broken policy folder
+"""
+
+
+def add_explain_command(sub, policy_args: argparse.ArgumentParser) -> None:
+    description = _wrap("Explain the decision on one proposal: every intake rule with its condition evaluated on "
+                        "the proposal's values, the derived values, the score breakdown and verified counterfactuals.")
+    ex = sub.add_parser("explain", parents=[policy_args], help="why one proposal got its decision, and what "
+                        "would change it", description=description, epilog=EXPLAIN_EXAMPLES,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.add_argument("file", type=Path, metavar="FILE", help="proposal file (.csv .tsv .xlsx .json .jsonl .yaml)")
+    ex.add_argument("--id", required=True, metavar="ID", help="the proposal to explain (the first row with this id)")
+    ex.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
+    ex.add_argument("--backend", choices=("rete", "reference"), default="rete",
+                    help="rule back end that decides: rete (durable_rules, default) or reference (plain Python)")
+    ex.add_argument("--format", choices=("text", "json"), default="text", help="text (for people, default) or json")
+
+
+def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.api import Engine
+    from engine.errors import did_you_mean
+    from engine.io.readers import read_proposals
+    if not args.file.is_file():
+        print(f"pmo: error: no such file: {args.file}", file=stderr)
+        return EXIT_USAGE
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
+    warn(engine, stderr)
+    row, ids = _row_with_id(read_proposals(args.file, args.sheet), args.id, engine.policy.id_field)
+    if row is None:
+        hint = did_you_mean(args.id, ids) or (f"ids in the file: {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}"
+                                              if ids else "the file has no ids")
+        print(f"pmo: error: no proposal with id '{args.id}' in {args.file}; {hint}", file=stderr)
+        return EXIT_USAGE
+    explanation = engine.explain(row)
+    if args.format == "json":
+        dump_json(explanation.to_json(), stdout)
+    else:
+        print(explanation.to_text(), file=stdout)
+    return EXIT_BAD_ROWS if explanation.decision.decision == "error" else EXIT_OK
+
+
+def _row_with_id(rows, wanted: str, id_field: str):
+    """The first row whose id is ``wanted`` (the id column matched as the readers match headers), and the ids
+    seen before it, for a did-you-mean."""
+    from collections.abc import Mapping
+    seen: list[str] = []
+    for row in rows:
+        data = row.data if isinstance(row.data, Mapping) else {}
+        key = id_field if id_field in data else next(
+            (k for k in data if str(k).strip().lower().replace(" ", "_") == id_field.lower()), None)
+        value = data.get(key) if key is not None else None
+        if value is None:
+            continue
+        text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()  # xlsx
+        if text == wanted.strip():
+            return row, seen
+        seen.append(text)
+    return None, seen

@@ -1,0 +1,260 @@
+"""``pmo test``: run a policy author's Gherkin scenarios on the generic steps and say what failed, in words.
+
+The author writes no Python. The runner checks every step against the generic steps first (a step that
+reads like none of them is a usage error naming the closest ones), then writes what pytest-bdd needs into
+a temporary folder (a test module holding the steps of :mod:`engine.testing.steps` and calling
+``scenarios(...)`` on the feature files) and runs pytest on it in this process. A small plugin collects each
+scenario's outcome from pytest-bdd's hooks: the failing step and what it expected, not a traceback.
+
+    features = find_features([Path("features")])      # raises PmoError: no feature files
+    check_steps(features)                              # raises PmoError: unknown steps, Gherkin syntax
+    outcomes = run_scenarios(features, Defaults(policies=Path("policies")))
+"""
+from __future__ import annotations
+
+import difflib
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pytest
+import pytest_bdd.feature
+from pytest_bdd.exceptions import GherkinParseError, StepDefinitionNotFoundError
+from pytest_bdd.parser import Feature, FeatureParser
+
+from engine.errors import Diagnostic, Location, PmoError
+from engine.testing.steps import DEFAULTS, KNOWN_STEPS, OBSERVER, Defaults, KnownStep, StepFailed
+
+TEST_MODULE = """\
+# Written by pmo test: the generic steps, and every scenario of these feature files as a test.
+from pytest_bdd import scenarios
+
+from engine.testing.steps import conftest_fixtures
+
+globals().update(conftest_fixtures())
+scenarios(*{paths!r})
+"""
+
+
+@dataclass
+class Outcome:
+    """One scenario (one example row of an outline) on one back end."""
+
+    feature: str  # the feature file, as the user names it
+    line: int  # the scenario's line; for an outline, the example row's
+    scenario: str
+    backend: str
+    passed: bool
+    example: dict[str, str] = field(default_factory=dict)
+    step: str | None = None  # the failing step, as written: 'Then it is rejected by rule "x"'
+    step_line: int | None = None
+    expected: str | None = None
+    actual: str | None = None
+    error: str | None = None  # when the step did not fail by a mismatch (e.g. a broken policy folder)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def display(path: Path | str) -> str:
+    """A path as the user would type it: relative to the current folder when inside it."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------------- before running
+
+def find_features(paths: Sequence[Path]) -> list[Path]:
+    """The .feature files named or found (recursively) in the folders given. Raises PmoError if none."""
+    found: list[Path] = []
+    problems: list[Diagnostic] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(path.rglob("*.feature"))
+        elif path.is_file() and path.suffix == ".feature":
+            found.append(path)
+        elif path.exists():
+            problems.append(Diagnostic("not_a_feature", "not a .feature file", Location(str(path)),
+                                       "give .feature files or folders that hold them"))
+        else:
+            problems.append(Diagnostic("no_such_file", "no such file or folder", Location(str(path))))
+    if problems:
+        raise PmoError(problems)
+    if not found:
+        raise PmoError([Diagnostic("no_features", f"no .feature files in {', '.join(map(str, paths))}",
+                                   hint="write scenarios in features/*.feature; 'pmo test --steps' lists the steps")])
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def parse_feature(path: Path) -> Feature:
+    """Parse a feature file afresh (pytest-bdd caches parsed features by path; an edited file must be re-read)."""
+    pytest_bdd.feature.features.pop(str(path), None)
+    try:
+        return FeatureParser(str(path.parent), path.name).parse()
+    except GherkinParseError as exc:
+        raise PmoError([Diagnostic("bad_feature", exc.message, Location(display(path), exc.line),
+                                   "see https://cucumber.io/docs/gherkin/reference/")]) from None
+
+
+def check_steps(features: Iterable[Path]) -> int:
+    """Check that every step of every scenario (each example row of an outline) reads like a generic step.
+    Returns the number of scenarios; raises PmoError naming each unknown step and the closest known ones."""
+    problems: dict[tuple[str, int], Diagnostic] = {}
+    count = 0
+    for path in features:
+        for template in parse_feature(path).scenarios.values():
+            contexts = [c for examples in template.examples for c in examples.as_contexts()] or [{}]
+            count += len(contexts)
+            for context in contexts:
+                for step in template.render(context).steps:
+                    if not any(_matches(known, step.type, step.name) for known in KNOWN_STEPS):
+                        where = (display(path), step.line_number)
+                        problems.setdefault(where, _unknown_step(where, step.keyword, step.type, step.name))
+    if problems:
+        raise PmoError(list(problems.values()))
+    return count
+
+
+def _matches(known: KnownStep, kind: str, text: str) -> bool:
+    return known.kind == kind and known.parser.is_matching(text)
+
+
+def closest_steps(kind: str, text: str, n: int = 3) -> list[KnownStep]:
+    """The generic steps that read most like ``text`` (steps of the same kind first)."""
+    def likeness(known: KnownStep) -> tuple[float, bool]:
+        return difflib.SequenceMatcher(None, text.lower(), known.text.lower()).ratio(), known.kind == kind
+    return sorted(KNOWN_STEPS, key=lambda k: (likeness(k)[1], likeness(k)[0]), reverse=True)[:n]
+
+
+def _unknown_step(where: tuple[str, int], keyword: str, kind: str, text: str) -> Diagnostic:
+    closest = "; ".join(str(k) for k in closest_steps(kind, text))
+    return Diagnostic("unknown_step", f"no generic step reads '{keyword} {text}'", Location(*where),
+                      f"closest known steps: {closest} ('pmo test --steps' lists them all)")
+
+
+# ---------------------------------------------------------------------------- running
+
+def run_scenarios(features: Sequence[Path], defaults: Defaults, backends: Sequence[str] = ("rete",),
+                  observer: Any = None) -> list[Outcome]:
+    """Run every scenario of the feature files on each back end; the outcomes in file and line order.
+
+    ``observer`` (an :class:`engine.coverage.Hits`) is given every decision the scenarios make."""
+    collector = _Collector(defaults, list(backends), observer)
+    with tempfile.TemporaryDirectory(prefix="pmo-test-") as tmp:
+        folder = Path(tmp)
+        (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # the author's pytest settings stay out
+        # A module name of its own: an earlier run in this process left its module in sys.modules under its name.
+        module = folder / f"test_pmo_{uuid.uuid4().hex}.py"
+        module.write_text(TEST_MODULE.format(paths=[str(p) for p in features]), encoding="utf-8")
+        for path in features:
+            pytest_bdd.feature.features.pop(str(path), None)
+        try:
+            code = pytest.main([str(module), "-c", str(folder / "pytest.ini"), "--rootdir", str(folder),
+                                "--confcutdir", str(folder), "--import-mode=importlib", "-p", "no:cacheprovider",
+                                "-p", "no:randomly", "-p", "no:terminal", "-p", "no:warnings", "--capture=no"],
+                               plugins=[collector])
+        finally:
+            for name in [n for n in sys.modules if module.stem in n]:
+                del sys.modules[name]
+    if collector.broken:
+        raise PmoError([Diagnostic("feature_not_run", message) for message in collector.broken])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+        raise RuntimeError(f"pytest stopped with exit code {int(code)}")
+    return sorted(collector.outcomes, key=lambda o: (o.feature, o.line, backends.index(o.backend)))
+
+
+class _Collector:
+    """A pytest plugin: hands the settings to the steps, and turns pytest-bdd's hooks into Outcomes."""
+
+    def __init__(self, defaults: Defaults, backends: list[str], observer: Any):
+        self.defaults, self.backends, self.observer = defaults, backends, observer
+        self.outcomes: list[Outcome] = []
+        self.broken: list[str] = []  # collection errors
+        self._scenarios: dict[str, tuple[Any, dict[str, str], str]] = {}  # nodeid -> (scenario, example, back end)
+        self._failed: dict[str, tuple[Any, BaseException]] = {}  # nodeid -> (step, exception)
+
+    def pytest_configure(self, config):
+        config.stash[DEFAULTS] = self.defaults
+        if self.observer is not None:
+            config.stash[OBSERVER] = self.observer
+
+    def pytest_generate_tests(self, metafunc):
+        if "backend" in metafunc.fixturenames:
+            metafunc.parametrize("backend", self.backends, indirect=True)
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.broken.append(report.longreprtext.strip().splitlines()[-1])
+
+    def pytest_bdd_before_scenario(self, request, feature, scenario):
+        params = getattr(request.node, "callspec", None)
+        example = dict(params.params.get("_pytest_bdd_example", {})) if params else {}
+        self._scenarios[request.node.nodeid] = (scenario, example, request.getfixturevalue("backend"))
+
+    def pytest_bdd_step_error(self, request, feature, scenario, step, step_func, step_func_args, exception):
+        self._failed[request.node.nodeid] = (step, exception)
+
+    def pytest_bdd_step_func_lookup_error(self, request, feature, scenario, step, exception):
+        self._failed[request.node.nodeid] = (step, exception)
+
+    def pytest_runtest_logreport(self, report):
+        if report.when != "call" and not report.failed:
+            return
+        if report.nodeid not in self._scenarios:  # failed before the scenario began (a fixture)
+            self.outcomes.append(Outcome(report.nodeid, 0, report.nodeid.split("::")[-1], "", False,
+                                         error=report.longreprtext.strip().splitlines()[-1]))
+            return
+        scenario, example, backend = self._scenarios[report.nodeid]
+        path = Path(scenario.feature.filename)
+        line = _example_line(path, scenario.line_number, example) if example else scenario.line_number
+        outcome = Outcome(display(path), line, scenario.name, backend, report.passed, example)
+        if report.failed and report.nodeid in self._failed:
+            step, exception = self._failed[report.nodeid]
+            outcome.step, outcome.step_line = f"{step.keyword} {step.name}", step.line_number
+            outcome.expected, outcome.actual, outcome.error = _explain(exception)
+        elif report.failed:
+            outcome.error = report.longreprtext.strip().splitlines()[-1]
+        self.outcomes.append(outcome)
+
+
+def _explain(exc: BaseException) -> tuple[str | None, str | None, str | None]:
+    """(expected, actual, error) in words."""
+    if isinstance(exc, StepFailed):
+        return exc.expected, exc.actual, None
+    if isinstance(exc, PmoError):
+        shown = [str(d) for d in exc.diagnostics[:2]]
+        more = len(exc.diagnostics) - len(shown)
+        return None, None, "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
+    if isinstance(exc, StepDefinitionNotFoundError):
+        return None, None, "no generic step reads like this ('pmo test --steps' lists them)"
+    text = str(exc).strip().splitlines()
+    return None, None, f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _example_line(path: Path, start: int, example: dict[str, str]) -> int:
+    """The line of an outline's example row (pytest-bdd keeps only the scenario's)."""
+    wanted = list(example.values())
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return start
+    for number in range(start, len(lines)):
+        text = lines[number].strip()
+        if text.startswith("|") and [c.strip() for c in text.strip("|").split("|")] == wanted:
+            return number + 1
+    return start
+
+
+def known_steps() -> list[str]:
+    return [str(k) for k in KNOWN_STEPS]
+
+
+def failed(outcomes: Iterable[Outcome]) -> list[Outcome]:
+    return [o for o in outcomes if not o.passed]
+

@@ -1,0 +1,510 @@
+"""Generic steps for policy scenarios, so a policy author writes new ones without Python.
+
+    Given today is 2026-12-01                      (optional; fixes today())
+    Given the policies in "examples/my-policies"   (optional; default: pmo test --policies, else the reference set)
+    Given a proposal                               followed by a | field | value | table
+    When it is evaluated
+    Then it is accepted | it is rejected | it is sent to review | it is an error row
+    Then it is rejected by rule "ID" | it is sent to review by rule "ID" | rule "ID" flags it
+    Then rule "ID" does not fire | it is routed to "APPROVER" | the reason of rule "ID" says "TEXT"
+    Then the error names column "COLUMN"
+
+    Given proposals                                followed by a table: a header of field names, a row each
+    When they are ranked
+    Then the ranking is "A, B, C"                  (the ranked ids, best first)
+    Then "A" is ranked 1 | "A" is not ranked, as it is rejected | "A" is not ranked, as it is an error row
+    Then the score of "A" is 61.25 | "A" gets 20.5 from "criterion" | the alignment of "A" is 0.2234
+
+    Given the portfolio "examples/portfolio.yaml"
+    When its conflicts are checked
+    Then there is a "cycle" conflict between "PLAN-A, PLAN-B, PLAN-C" | there are no conflicts
+    Then there is a "over_allocation" conflict in "2027-Q2"
+
+    Given candidate projects                       a table: id, cost, value and optionally depends_on, excludes,
+                                                   requires_together, force (in/out), category
+    Given a budget of 100
+    Given at least 30% of the cost goes to category "compliance"   (or: at most ...)
+    When the portfolio is selected
+    Then the selection is "A, C" | no selection is possible, because "the forced-in projects"
+
+    Given the project record "examples/projects/go.yaml"
+    When it is reviewed at gate "business-case"    (or: ... by "ROLE" overriding, because "JUSTIFICATION")
+    Then the gate decision is "go" | the reasons mention "strategic-fit" | "ROLE" decides
+    Then the override is refused, because "may not override"
+
+Relative paths are read from ``Defaults.base`` (the current folder unless a conftest says otherwise).
+A conftest takes every step and fixture with ``globals().update(conftest_fixtures())``; override
+``scenario_defaults`` to change what a scenario assumes, and ``backend`` (a parametrized fixture) to run
+the scenarios on more than one back end.
+
+A Then step that does not hold raises :class:`StepFailed` with what was expected and what happened, so
+``pmo test`` can report it in one or two lines.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from engine import Engine, PmoError
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a scenario assumes until its Given steps say otherwise."""
+
+    policies: Path | None = None  # None: the reference policies shipped with pmo
+    rules: tuple[Path, ...] = ()  # extra rule-library folders
+    today: dt.date | None = None  # None: the current date
+    base: Path | None = None  # relative paths in steps are read from here (None: the current folder)
+
+
+DEFAULTS = pytest.StashKey[Defaults]()  # set by `pmo test` on the pytest config
+OBSERVER = pytest.StashKey[Any]()  # an engine.coverage.Hits, when `pmo test --coverage` records
+
+
+class StepFailed(AssertionError):
+    """A Then step that does not hold: what the scenario expected and what happened instead."""
+
+    def __init__(self, expected: str, actual: str):
+        super().__init__(f"expected {expected}, got {actual}")
+        self.expected, self.actual = expected, actual
+
+
+def expect(holds: bool, expected: str, actual: Callable[[], str] | str) -> None:
+    if not holds:
+        raise StepFailed(expected, actual() if callable(actual) else actual)
+
+
+@dataclass(frozen=True)
+class KnownStep:
+    kind: str  # given, when or then
+    text: str  # how the step reads in a feature file, e.g. 'it is rejected by rule "ID"'
+    parser: Any  # the pytest-bdd parser that matches it
+
+    def __str__(self) -> str:
+        return f"{self.kind.capitalize()} {self.text}"
+
+
+KNOWN_STEPS: list[KnownStep] = []
+_DECORATORS = {"given": given, "when": when, "then": then}
+
+
+def _step(kind: str, text: str, parser: Any = None):
+    """Register a generic step; ``text`` is how it reads, listed when a feature's step matches none."""
+    parser = parser or text
+    KNOWN_STEPS.append(KnownStep(kind, text, parsers.string(parser) if isinstance(parser, str) else parser))
+    return _DECORATORS[kind](parser)
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+@pytest.fixture
+def scenario_defaults(request) -> Defaults:
+    return request.config.stash.get(DEFAULTS, Defaults())
+
+
+@pytest.fixture(autouse=True)
+def backend(request) -> str:
+    # autouse: steps ask for it at run time, which is too late for pytest to parametrize on it
+    return getattr(request, "param", "rete")
+
+
+@pytest.fixture
+def observer(request):
+    """Where decisions are recorded for coverage (None: not recording)."""
+    return request.config.stash.get(OBSERVER, None)
+
+
+@pytest.fixture(scope="session")
+def policy_engines() -> dict:
+    """Engines loaded in this run, by (policies, rules, today, back end): scenarios share them."""
+    return {}
+
+
+@pytest.fixture
+def context(scenario_defaults: Defaults) -> dict[str, Any]:
+    return {"today": scenario_defaults.today or dt.date.today(), "policies": scenario_defaults.policies,
+            "proposal": {}, "defaults": scenario_defaults}
+
+
+def _path(context, text: str) -> Path:
+    base = context["defaults"].base
+    path = Path(text)
+    return path if path.is_absolute() or base is None else base / path
+
+
+def _engine(context, backend: str, engines: dict) -> Engine:
+    defaults: Defaults = context["defaults"]
+    key = (context["policies"], defaults.rules, context["today"], backend)
+    if key not in engines:
+        engines[key] = Engine.load(context["policies"], rules=defaults.rules, today=context["today"],
+                                   backend=backend)
+    return engines[key]
+
+
+def _needs(context, key: str, step: str):
+    """A value an earlier step makes; a clear failure when the scenario lacks that step."""
+    if key not in context:
+        raise StepFailed(f'a "{step}" step before this one', "none")
+    return context[key]
+
+
+# ---------------------------------------------------------------------------- intake
+
+@_step("given", "today is YYYY-MM-DD", parsers.parse("today is {day}"))
+def given_today(context, day):
+    try:
+        context["today"] = dt.date.fromisoformat(day)
+    except ValueError:
+        raise StepFailed("a date written YYYY-MM-DD", repr(day)) from None
+
+
+@_step("given", 'the policies in "FOLDER"', parsers.parse('the policies in "{folder}"'))
+def given_policies(context, folder):
+    context["policies"] = _path(context, folder)
+
+
+@_step("given", "a proposal")
+def given_proposal(context, datatable):
+    header, *rows = datatable
+    expect([h.strip().lower() for h in header] == ["field", "value"], "a table with columns | field | value |",
+           f"columns | {' | '.join(header)} |")
+    context["proposal"] = {field: value for field, value in rows}
+
+
+@_step("when", "it is evaluated")
+def evaluated(context, backend, policy_engines, observer):
+    engine = _engine(context, backend, policy_engines)
+    context["decision"] = engine.evaluate(context["proposal"])
+    if observer is not None:
+        observer.decision(context["decision"])
+
+
+def _decision(context):
+    return _needs(context, "decision", "When it is evaluated")
+
+
+def _outcome(decision) -> str:
+    """'reject (rules fired: a, b)' or 'error (budget: not a number)'."""
+    if decision.decision == "error":
+        return "error (" + "; ".join(f"{e.column + ': ' if e.column else ''}{e.message}" for e in decision.errors) + ")"
+    return f"{decision.decision} (rules fired: {', '.join(f.rule for f in decision.findings) or 'none'})"
+
+
+def _finding(context, rule):
+    decision = _decision(context)
+    found = [f for f in decision.findings if f.rule == rule]
+    expect(bool(found), f"rule {rule} to fire", lambda: _outcome(decision))
+    return found[0]
+
+
+_OUTCOMES = {"accepted": "accept", "rejected": "reject", "sent to review": "review", "an error row": "error"}
+
+
+@_step("then", "it is accepted | it is rejected | it is sent to review | it is an error row",
+       parsers.re(r"it is (?P<outcome>accepted|rejected|sent to review|an error row)$"))
+def outcome_is(context, outcome):
+    decision = _decision(context)
+    expect(decision.decision == _OUTCOMES[outcome], _OUTCOMES[outcome], lambda: _outcome(decision))
+
+
+@_step("then", 'it is rejected by rule "ID"', parsers.parse('it is rejected by rule "{rule}"'))
+def rejected_by(context, rule):
+    decision = _decision(context)
+    expect(decision.decision == "reject", f"reject by rule {rule}", lambda: _outcome(decision))
+    finding = _finding(context, rule)
+    expect(finding.effect == "reject", f"rule {rule} to reject", f"rule {rule} with effect {finding.effect}")
+
+
+@_step("then", 'it is sent to review by rule "ID"', parsers.parse('it is sent to review by rule "{rule}"'))
+def reviewed_by(context, rule):
+    decision = _decision(context)
+    expect(decision.decision in ("review", "reject"), f"review by rule {rule}", lambda: _outcome(decision))
+    finding = _finding(context, rule)
+    expect(finding.effect == "review", f"rule {rule} to send to review", f"rule {rule} with effect {finding.effect}")
+
+
+@_step("then", 'rule "ID" flags it', parsers.parse('rule "{rule}" flags it'))
+def flagged_by(context, rule):
+    finding = _finding(context, rule)
+    expect(finding.effect == "flag", f"rule {rule} to flag", f"rule {rule} with effect {finding.effect}")
+
+
+@_step("then", 'rule "ID" does not fire', parsers.parse('rule "{rule}" does not fire'))
+def does_not_fire(context, rule):
+    decision = _decision(context)
+    expect(rule not in [f.rule for f in decision.findings], f"rule {rule} not to fire", lambda: _outcome(decision))
+
+
+@_step("then", 'it is routed to "APPROVER"', parsers.parse('it is routed to "{approver}"'))
+def routed_to(context, approver):
+    decision = _decision(context)
+    expect(approver in decision.routes, f"a route to {approver}", f"routes: {', '.join(decision.routes) or 'none'}")
+
+
+@_step("then", 'the reason of rule "ID" says "TEXT"', parsers.parse('the reason of rule "{rule}" says "{text}"'))
+def reason_says(context, rule, text):
+    reason = _finding(context, rule).reason
+    expect(text in reason, f'the reason of {rule} to say "{text}"', f'"{reason}"')
+
+
+@_step("then", 'the error names column "COLUMN"', parsers.parse('the error names column "{column}"'))
+def error_names_column(context, column):
+    decision = _decision(context)
+    expect(column in [e.column for e in decision.errors], f"an error in column {column}", lambda: _outcome(decision))
+
+
+# ---------------------------------------------------------------------------- ranking
+
+@_step("given", "proposals")
+def given_proposals(context, datatable):
+    header, *rows = datatable
+    context["proposals"] = [{h.strip(): v for h, v in zip(header, row)} for row in rows]
+
+
+@_step("when", "they are ranked")
+def ranked(context, backend, policy_engines, observer):
+    engine = context["engine"] = _engine(context, backend, policy_engines)
+    proposals = _needs(context, "proposals", "Given proposals")
+    context["ranking"] = engine.rank(proposals)
+    if observer is not None:
+        observer.proposals(engine, proposals)  # rules, and the bands of the scored ones
+
+
+def _ranking(context):
+    return _needs(context, "ranking", "When they are ranked")
+
+
+def _ranked_ids(context) -> list[str]:
+    return [e.id for e in _ranking(context).entries if e.rank is not None]
+
+
+def _entry(context, ident):
+    found = [e for e in _ranking(context).entries if e.id == ident]
+    expect(bool(found), f"{ident} in the ranking",
+           lambda: f"ids {', '.join(str(e.id) for e in _ranking(context).entries)}")
+    return found[0]
+
+
+def _ids(text: str) -> list[str]:
+    return [i.strip() for i in text.split(",")]
+
+
+@_step("then", 'the ranking is "A, B, C"', parsers.parse('the ranking is "{ids}"'))
+def ranking_is(context, ids):
+    actual = _ranked_ids(context)
+    expect(actual == _ids(ids), f'the ranking "{", ".join(_ids(ids))}"', f'"{", ".join(map(str, actual))}"')
+
+
+@_step("then", '"ID" is ranked N', parsers.parse('"{ident}" is ranked {rank:d}'))
+def ranked_at(context, ident, rank):
+    entry = _entry(context, ident)
+    expect(entry.rank == rank, f"{ident} ranked {rank}",
+           f"rank {entry.rank}" if entry.rank is not None else f"not ranked ({entry.reason})")
+
+
+@_step("then", '"ID" is not ranked, as it is rejected | "ID" is not ranked, as it is an error row',
+       parsers.re(r'"(?P<ident>[^"]+)" is not ranked, as it is (?P<what>rejected|an error row)$'))
+def not_ranked(context, ident, what):
+    entry = _entry(context, ident)
+    wanted = "reject" if what == "rejected" else "error"
+    expect(entry.rank is None and entry.decision == wanted, f"{ident} not ranked ({wanted})",
+           f"rank {entry.rank}, decision {entry.decision}")
+    entries = _ranking(context).entries
+    ranked_positions = [i for i, e in enumerate(entries) if e.rank is not None]
+    expect(bool(entry.reason) and entries.index(entry) > max(ranked_positions, default=-1),
+           f"{ident} listed after the ranked ones, with a reason", f"position {entries.index(entry) + 1}")
+
+
+@_step("then", 'the score of "ID" is 61.25', parsers.parse('the score of "{ident}" is {value:g}'))
+def score_is(context, ident, value):
+    score = _entry(context, ident).score
+    expect(score is not None and round(score, 2) == value, f"score {value:g} for {ident}",
+           "no score" if score is None else f"{round(score, 2):g}")
+
+
+@_step("then", '"ID" gets 20.5 from "CRITERION"', parsers.parse('"{ident}" gets {value:g} from "{criterion}"'))
+def contribution_is(context, ident, value, criterion):
+    parts = {c.criterion: c.contribution for c in _entry(context, ident).breakdown}
+    expect(criterion in parts, f"a criterion {criterion}", f"criteria {', '.join(parts) or 'none'}")
+    got = parts[criterion]
+    expect(got is not None and round(got, 2) == value, f"{value:g} from {criterion} for {ident}",
+           "nothing" if got is None else f"{round(got, 2):g}")
+
+
+@_step("then", 'the alignment of "ID" is 0.2234', parsers.parse('the alignment of "{ident}" is {value:g}'))
+def alignment_is(context, ident, value):
+    proposal = next((p for p in _needs(context, "proposals", "Given proposals") if p.get("id") == ident), None)
+    expect(proposal is not None, f"a proposal {ident}", "no such id")
+    record = context["engine"].record_of(proposal)
+    expect(record is not None, f"alignment {value:g} for {ident}", "an error row")
+    got = record.get("alignment")
+    expect(got is not None and round(float(got), 4) == value, f"alignment {value:g} for {ident}",
+           "none" if got is None else f"{round(float(got), 4):g}")
+
+
+# ---------------------------------------------------------------------------- portfolio
+
+@_step("given", 'the portfolio "FILE"', parsers.parse('the portfolio "{path}"'))
+def given_portfolio(context, path):
+    context["portfolio"] = _path(context, path)
+
+
+@_step("when", "its conflicts are checked")
+def conflicts_checked(context, backend, policy_engines):
+    portfolio = _needs(context, "portfolio", 'Given the portfolio "FILE"')
+    context["report"] = _engine(context, backend, policy_engines).conflicts(portfolio)
+
+
+def _conflicts_of(context, kind):
+    conflicts = _needs(context, "report", "When its conflicts are checked").conflicts
+    found = [c for c in conflicts if c.kind == kind]
+    expect(bool(found), f"a {kind} conflict", f"conflicts: {', '.join(c.kind for c in conflicts) or 'none'}")
+    return found
+
+
+@_step("then", 'there is a "KIND" conflict between "A, B"',
+       parsers.parse('there is a "{kind}" conflict between "{ids}"'))
+def conflict_between(context, kind, ids):
+    wanted = sorted(_ids(ids))
+    found = _conflicts_of(context, kind)
+    expect(any(sorted(c.projects) == wanted for c in found), f"a {kind} conflict between {', '.join(wanted)}",
+           lambda: "; ".join(", ".join(c.projects) for c in found))
+
+
+@_step("then", 'there is a "KIND" conflict in "PERIOD"', parsers.parse('there is a "{kind}" conflict in "{period}"'))
+def conflict_in(context, kind, period):
+    found = _conflicts_of(context, kind)
+    expect(any(period in c.periods for c in found), f"a {kind} conflict in {period}",
+           lambda: f"periods {', '.join(sorted({p for c in found for p in c.periods}))}")
+
+
+@_step("then", "there are no conflicts")
+def no_conflicts(context):
+    conflicts = _needs(context, "report", "When its conflicts are checked").conflicts
+    expect(conflicts == [], "no conflicts", lambda: "; ".join(c.message for c in conflicts))
+
+
+# ---------------------------------------------------------------------------- selection
+
+@_step("given", "candidate projects")
+def candidates(context, datatable):
+    header, *rows = datatable
+    projects = []
+    for row in rows:
+        item = {h.strip(): v.strip() for h, v in zip(header, row) if v.strip()}
+        for key in ("depends_on", "excludes", "requires_together"):
+            if key in item:
+                item[key] = _ids(item[key])
+        projects.append(item)
+    context["selection_input"] = {"projects": projects, "balance": []}
+
+
+def _selection_input(context):
+    return _needs(context, "selection_input", "Given candidate projects")
+
+
+@_step("given", "a budget of 100", parsers.parse("a budget of {amount:g}"))
+def a_budget(context, amount):
+    _selection_input(context)["budget"] = amount
+
+
+@_step("given", 'at least 30% of the cost goes to category "VALUE" | at most ... objective "VALUE"',
+       parsers.re(r'(?P<bound>at least|at most) (?P<share>\d+)% of the cost goes to (?P<by>category|objective) '
+                  r'"(?P<value>[^"]+)"'))
+def balance_rule(context, bound, share, by, value):
+    key = "min_share" if bound == "at least" else "max_share"
+    _selection_input(context)["balance"].append({"by": by, "value": value, key: int(share) / 100})
+
+
+@_step("when", "the portfolio is selected")
+def selected(context, backend, policy_engines):
+    context["selection"] = _engine(context, backend, policy_engines).select(_selection_input(context)).best
+
+
+@_step("then", 'the selection is "A, C"', parsers.parse('the selection is "{ids}"'))
+def selection_is(context, ids):
+    selection = _needs(context, "selection", "When the portfolio is selected")
+    expect(selection.selected == _ids(ids), f'the selection "{", ".join(_ids(ids))}"',
+           lambda: f'"{", ".join(selection.selected)}" ({selection.status})')
+
+
+@_step("then", 'no selection is possible, because "TEXT"', parsers.parse('no selection is possible, because "{text}"'))
+def infeasible(context, text):
+    selection = _needs(context, "selection", "When the portfolio is selected")
+    expect(selection.status == "infeasible" and any(text in r for r in selection.reasons),
+           f'no selection, because "{text}"', lambda: f"{selection.status}: {'; '.join(selection.reasons) or '-'}")
+
+
+# ---------------------------------------------------------------------------- gates
+
+@_step("given", 'the project record "FILE"', parsers.parse('the project record "{path}"'))
+def given_project(context, path):
+    context["project"] = _path(context, path)
+
+
+@_step("when", 'it is reviewed at gate "GATE"', parsers.parse('it is reviewed at gate "{gate}"'))
+def reviewed(context, backend, policy_engines, observer, gate):
+    project = _needs(context, "project", 'Given the project record "FILE"')
+    context["gate_decision"] = _engine(context, backend, policy_engines).review_gate(project, gate)
+    if observer is not None:
+        observer.gate(context["gate_decision"])
+
+
+@_step("when", 'it is reviewed at gate "GATE" by "ROLE" overriding, because "JUSTIFICATION"',
+       parsers.parse('it is reviewed at gate "{gate}" by "{role}" overriding, because "{why}"'))
+def reviewed_with_override(context, backend, policy_engines, observer, gate, role, why):
+    project = _needs(context, "project", 'Given the project record "FILE"')
+    try:
+        context["gate_decision"] = _engine(context, backend, policy_engines).review_gate(
+            project, gate, override={"role": role, "justification": why})
+        context["refusal"] = None
+    except PmoError as exc:
+        context["refusal"] = str(exc)
+        return
+    if observer is not None:
+        observer.gate(context["gate_decision"])
+
+
+def _gate_decision(context):
+    return _needs(context, "gate_decision", 'When it is reviewed at gate "GATE"')
+
+
+@_step("then", 'the gate decision is "DECISION"', parsers.parse('the gate decision is "{decision}"'))
+def gate_decision_is(context, decision):
+    got = _gate_decision(context)
+    expect(got.decision == decision, decision, lambda: f"{got.decision} ({'; '.join(got.reasons)})")
+
+
+@_step("then", 'the reasons mention "TEXT"', parsers.parse('the reasons mention "{text}"'))
+def reasons_mention(context, text):
+    got = _gate_decision(context)
+    expect(any(text in r for r in got.reasons), f'a reason mentioning "{text}"', lambda: "; ".join(got.reasons))
+
+
+@_step("then", '"ROLE" decides', parsers.parse('"{role}" decides'))
+def role_decides(context, role):
+    got = _gate_decision(context)
+    expect(role in got.approvers, f"{role} among the approvers", f"approvers {', '.join(got.approvers) or 'none'}")
+
+
+@_step("then", 'the override is refused, because "TEXT"', parsers.parse('the override is refused, because "{text}"'))
+def override_refused(context, text):
+    refusal = context.get("refusal")
+    expect(bool(refusal) and text in refusal, f'the override refused, because "{text}"',
+           refusal or "the override was accepted")
+
+
+# ---------------------------------------------------------------------------- for conftests
+
+_FIXTURES = ("scenario_defaults", "backend", "observer", "policy_engines", "context")
+
+
+def conftest_fixtures() -> dict[str, Any]:
+    """Every generic step and fixture, for a conftest: ``globals().update(conftest_fixtures())``."""
+    return {name: value for name, value in globals().items() if name in _FIXTURES or name.startswith("pytestbdd_")}

@@ -1,0 +1,388 @@
+"""Lint (engine/lint.py, engine/expr/analysis.py): warnings for policies that load but are probably wrong."""
+import io
+import itertools
+import json
+import os
+import re
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import engine.api
+from engine import Engine, validate
+from engine.cli import main
+from engine.expr.analysis import (Choice, Line, Span, Values, canonical, conjunction, covers, domain_of, outcomes)
+from engine.expr.check import check
+from engine.expr.evaluate import evaluate
+from engine.expr.nodes import BOOL, NUMBER, STRING
+from engine.expr.parse import parse
+from tests.conftest import ROOT, TODAY
+
+LINT_EXAMPLE = ROOT / "examples" / "lint-policies"
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def lint(root):
+    return [(d.code, d.location.line) for d in validate(root, today=TODAY, lint=True)]
+
+
+# ---------------------------------------------------------------------------- the example and the reference set
+
+def test_lint_example_gives_exactly_one_warning_of_each_kind(monkeypatch):
+    monkeypatch.chdir(ROOT)  # diagnostics name files as paths from the working directory
+    found = [(d.code, d.location.file, d.location.line, d.severity)
+             for d in validate("examples/lint-policies", today=TODAY, lint=True)]
+    library, policies = "examples/lint-library/checks.yaml", "examples/lint-policies/"
+    assert found == [
+        ("unused_library_rule", library, 11, "warning"),
+        ("unused_stage", policies + "gates.yaml", 4, "warning"),
+        ("unused_metric", policies + "gates.yaml", 7, "warning"),
+        ("unused_field", policies + "intake.yaml", 19, "warning"),
+        ("unused_derived", policies + "intake.yaml", 21, "warning"),
+        ("include_outside_root", policies + "intake.yaml", 23, "warning"),
+        ("never_fires", policies + "intake.yaml", 26, "warning"),
+        ("always_fires", policies + "intake.yaml", 30, "warning"),
+        ("duplicate_condition", policies + "intake.yaml", 38, "warning"),
+        ("shadowed_rule", policies + "intake.yaml", 45, "warning"),
+        ("unknown_objective", policies + "portfolio.yaml", 6, "warning"),
+        ("weights_normalised", policies + "scoring.yaml", 6, "warning"),
+        ("band_open_end", policies + "scoring.yaml", 10, "warning"),
+        ("unused_strategy", policies + "strategy.yaml", 4, "warning"),
+    ]
+    # each file's comment names the mistakes it holds
+    for path in list(LINT_EXAMPLE.glob("*.yaml")) + [ROOT / library]:
+        header = path.read_text().split("\nkind:")[0]
+        codes = {code for code, file, *_ in found if file.endswith(path.name)}
+        assert codes and all(code in header for code in codes), path.name
+
+
+def test_every_lint_code_is_documented():
+    documented = set(re.findall(r"^\| `([a-z_]+)`", (ROOT / "docs" / "lint.md").read_text(), re.MULTILINE))
+    found = {code for code, _ in lint(LINT_EXAMPLE)}
+    assert found <= documented | {"band_open_end", "weights_normalised"}
+    assert {"never_fires", "always_fires", "duplicate_condition", "shadowed_rule", "include_outside_root"} <= documented
+
+
+def test_reference_policies_give_no_lint_warnings():
+    assert validate(today=TODAY, lint=True) == []
+
+
+def test_lint_needs_a_usable_set_and_never_runs_in_engine_load(write_policy, monkeypatch):
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, unused: string}\n"
+                         "rules:\n  - {id: r, when: id == null and nope > 1, effect: flag, reason: r}\n"})
+    assert [d.code for d in validate(root, today=TODAY, lint=True)] == ["unknown_field"]  # no unused_field
+
+    def refuse(*args):
+        raise AssertionError("lint ran in Engine.load")
+    monkeypatch.setattr(engine.api, "lint_policy", refuse)
+    Engine.load(today=TODAY)
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+def test_validate_prints_warnings_and_strict_makes_them_errors():
+    code, out, err = run("validate", str(LINT_EXAMPLE), "--today", "2026-12-01")
+    assert code == 0 and out.count(": warning[") == 14 and "OK, 6 files, 7 rules" in out and "14 warnings" in out
+    code, out, err = run("validate", str(LINT_EXAMPLE), "--strict")
+    assert code == 2 and out.count(": error[") == 14 and "warning[" not in out
+    assert "14 error(s); --strict counts warnings as errors" in err
+    assert run("validate", "--strict")[0] == 0  # the reference policies are clean
+
+
+def test_validate_json_has_the_codes_and_positions():
+    code, out, _ = run("validate", str(LINT_EXAMPLE), "--format", "json")
+    items = json.loads(out)
+    assert code == 0 and len(items) == 14
+    never = next(i for i in items if i["code"] == "never_fires")
+    assert never["severity"] == "warning" and never["line"] == 26 and never["column"] == 11
+    assert "risk > 5" in never["message"] and never["hint"]
+    code, out, _ = run("validate", str(LINT_EXAMPLE), "--format", "json", "--strict")
+    assert code == 2 and {i["severity"] for i in json.loads(out)} == {"error"}
+
+
+def test_validate_compiles_the_policy_once(monkeypatch):
+    calls = []
+    real = engine.api.compile_policy
+    monkeypatch.setattr(engine.api, "compile_policy", lambda *a: calls.append(1) or real(*a))
+    code, out, _ = run("validate")
+    assert code == 0 and "policy hash" in out and len(calls) == 1
+
+
+def test_band_gaps_show_in_validate_with_code_and_line(write_policy):
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, size: number}\n",
+                         "scoring.yaml": "kind: scoring\ncriteria:\n  - id: s\n    weight: 1\n    bands:\n"
+                                         "      of: size\n      ranges:\n        - {below: 10, points: 1}\n"
+                                         "        - {from: 20, points: 2}\n"})
+    code, out, _ = run("validate", str(root), "--format", "json")
+    assert code == 2 and [(i["code"], i["line"]) for i in json.loads(out)] == [("band_gap", 9)]
+
+
+# ---------------------------------------------------------------------------- each check on a small policy
+
+FIELDS = """kind: intake
+fields:
+  id: {type: string, required: true}
+  risk: {type: integer, min: 1, max: 5}
+  budget: {type: money, min: 0}
+  amount: money
+  count: integer
+  category: {type: enum, values: [growth, compliance]}
+  urgent: {type: bool, default: false}
+  sponsor: {type: string, required: true}
+rules:
+"""
+
+
+def rules_policy(write_policy, *rules, name="policies"):
+    lines = "".join(f"  - {{id: r{i}, {rule}, reason: x}}\n" for i, rule in enumerate(rules, 1))
+    return write_policy({"intake.yaml": FIELDS + lines}, name)
+
+
+def rule_warnings(root):
+    """The warnings about rules (FIELDS declares more fields than each test reads)."""
+    return [d for d in validate(root, today=TODAY, lint=True) if d.code != "unused_field"]
+
+
+def firing(write_policy, when, name="policies"):
+    root = rules_policy(write_policy, f'when: "{when}", effect: flag', name=name)
+    return [d.code for d in rule_warnings(root)]
+
+
+@pytest.mark.parametrize("when, expected", [
+    ("risk > 5", ["never_fires"]),
+    ("risk < 1", ["never_fires"]),
+    ("risk > 4 and risk < 5", ["never_fires"]),  # whole numbers only
+    ("count > 4 and count < 5", ["never_fires"]),
+    ("amount > 5 and amount < 3", ["never_fires"]),
+    ("amount > 5 and not (amount > 3)", ["never_fires"]),
+    ("category == 'Growth'", ["never_fires"]),
+    ("category in ['x', 'y']", ["never_fires"]),
+    ("urgent == null", ["never_fires"]),
+    ("sponsor == null", ["never_fires"]),
+    ("budget >= 0 or budget == null", ["always_fires"]),
+    ("urgent or not urgent", ["always_fires"]),
+    ("category in ['growth', 'compliance'] or category == null", ["always_fires"]),
+    ("not (urgent == null)", ["always_fires"]),
+    # sound: nothing to say
+    ("risk >= 1 and risk <= 5", []),  # risk can be missing
+    ("amount >= 0 or amount < 0", []),  # amount can be missing
+    ("not (1 <= count <= 5)", []),
+    ("risk > 4.5", []),
+    ("category == 'growth'", []),
+    ("(amount > 5 or count > 2) and amount < 3 and count < 2", []),  # true: never fires, but not provable here
+    ("amount + 1 > amount", []),
+    ("urgent", []),
+])
+def test_never_and_always_fires(write_policy, when, expected):
+    assert firing(write_policy, when) == expected
+
+
+def test_never_fires_points_at_the_test_and_suggests_the_enum_value(write_policy):
+    root = rules_policy(write_policy, "when: budget > 10 and category == 'Growth', effect: flag")
+    [diagnostic] = rule_warnings(root)
+    assert (diagnostic.location.line, diagnostic.location.column) == (12, 36)  # at category, not at budget
+    assert diagnostic.hint == "did you mean 'growth'?"
+    assert "category == \"Growth\" is never true (category: enum, values growth, compliance)" in diagnostic.message
+
+
+def test_duplicates_after_normalisation(write_policy):
+    root = rules_policy(write_policy, "when: amount > 1_000_000 and not (category != 'growth'), effect: flag",
+                        "when: \"category == 'growth' and 1e6 < amount\", effect: reject",
+                        "when: amount > 1_000_000 and category == 'compliance', effect: flag")
+    assert [(d.code, d.location.line) for d in rule_warnings(root)] == [("duplicate_condition", 13)]
+
+
+def test_a_review_under_a_broader_reject_is_shadowed(write_policy):
+    root = rules_policy(write_policy, "when: amount > 1_000_000, effect: reject",
+                        "when: amount > 2_000_000 and category == 'growth', effect: review, route: B",
+                        "when: amount > 500_000, effect: review, route: B",  # wider than the reject: matters
+                        "when: amount > 2_000_000, effect: flag",  # a flag still shows: fine
+                        "when: count > 3 and count < 5, effect: reject",
+                        "when: count == 4, effect: review, route: B")  # whole numbers: 4 is all count can be
+    assert [(d.code, d.location.line) for d in rule_warnings(root)] == [("shadowed_rule", 13), ("shadowed_rule", 17)]
+
+
+def test_an_or_in_the_reject_rule_is_not_used(write_policy):
+    root = rules_policy(write_policy, "when: amount > 1_000_000 or count > 3, effect: reject",
+                        "when: amount > 2_000_000, effect: review, route: B")
+    assert rule_warnings(root) == []  # true, but only and-of-tests reject rules are compared (cheap and exact)
+
+
+def test_unused_fields_and_derived_values(write_policy):
+    root = write_policy({"intake.yaml": """kind: intake
+fields:
+  id: string
+  title: {type: string, required: true}
+  unit: {type: string, label: Business unit}
+  notes: string
+  budget: money
+  benefit: money
+  weight: number
+derived:
+  ratio: benefit / budget
+  shown: {expr: budget * 2, label: Double}
+  spare: budget - 1
+rules:
+  - {id: r, when: ratio > 2, effect: flag, reason: "{weight}"}
+"""})
+    assert lint(root) == [("unused_field", 6), ("unused_derived", 13)]
+
+
+def test_scoring_and_gates_count_as_readers(write_policy):
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, a: number, b: number, c: number, "
+                         "d: number, s: string}\n",
+                         "scoring.yaml": "kind: scoring\ncriteria:\n  - {id: x, formula: a * 2, normalise: minmax, "
+                         "weight: 1}\n  - {id: y, lookup: {of: s, table: {k: 1}}, weight: 1}\n"
+                         "tie_breaks: [{by: b}]\n",
+                         "gates.yaml": "kind: gates\nstages: [one, two, three]\nmetrics: {m: number, unused: number}\n"
+                         "gates:\n  - id: g\n    from: one\n    to: two\n    must_meet:\n"
+                         "      - {id: k, when: 'c > 0 and m > 1 and stage != \"three\"', reason: r}\n"
+                         "    decision_rights:\n      - {when: d > 0, approvers: [x]}\n      - {approvers: [y]}\n"})
+    assert lint(root) == [("unused_metric", 3), ("weights_normalised", 3)]  # gates.yaml, scoring.yaml
+
+
+def test_unused_stage(write_policy):
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, a: number}\n",
+                         "gates.yaml": "kind: gates\nstages: [one, two, three]\ngates:\n  - id: g\n    from: one\n"
+                         "    to: two\n    must_meet: [{id: k, when: a > 0, reason: r}]\n"})
+    assert [(d.code, d.location.column) for d in validate(root, today=TODAY, lint=True)] == [("unused_stage", 20)]
+
+
+LIBRARY = "kind: library\nname: own\nrules:\n  - {id: used, when: a > 1, effect: flag, reason: r}\n" \
+          "  - {id: spare, when: a > 2, effect: flag, reason: r}\n"
+INCLUDING = "kind: intake\nfields: {id: string, a: number}\ninclude:\n  - use: own/used\n"
+
+
+def test_library_rules_in_the_own_rules_folder_must_be_included(write_policy, tmp_path):
+    root = write_policy({"intake.yaml": INCLUDING, "rules/own.yaml": LIBRARY})
+    assert lint(root) == [("unused_library_rule", 5)]
+    shared = write_policy({"own.yaml": LIBRARY}, "shared")  # a --rules folder: shared, so unused rules are fine
+    alone = write_policy({"intake.yaml": INCLUDING}, "alone")
+    assert [d.code for d in validate(alone, rules=[shared], today=TODAY, lint=True)] == []
+
+
+def test_a_linked_rules_folder_reaches_outside_the_policy_root(write_policy, tmp_path):
+    write_policy({"own.yaml": LIBRARY.replace("  - {id: spare", "  - {id: other")}, "elsewhere")
+    root = write_policy({"intake.yaml": INCLUDING})
+    os.symlink(tmp_path / "elsewhere", root / "rules")
+    found = validate(root, today=TODAY, lint=True)
+    assert [(d.code, d.location.line) for d in found] == [("include_outside_root", 4), ("unused_library_rule", 5)]
+    assert "elsewhere/own.yaml" in found[0].message and found[0].severity == "warning"
+
+
+def test_strategy_nothing_can_use_and_unknown_balance_objectives(write_policy):
+    strategy = "kind: strategy\nobjectives:\n  - {id: net-zero, name: N, weight: 1}\n"
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string}\n", "strategy.yaml": strategy,
+                         "portfolio.yaml": "kind: portfolio\nbalance:\n  - {by: objective, value: netzero, min_share: 0.1}\n"})
+    found = validate(root, today=TODAY, lint=True)
+    assert [(d.code, d.location.file.split("/")[-1]) for d in found] == [
+        ("unknown_objective", "portfolio.yaml"), ("unused_strategy", "strategy.yaml")]
+    assert found[0].hint == "did you mean 'net-zero'?"
+    used = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, o: string}\nrules:\n"
+                         "  - {id: r, when: o in strategy.objectives, effect: flag, reason: r}\n",
+                         "strategy.yaml": strategy}, "used")
+    assert lint(used) == []
+
+
+# ---------------------------------------------------------------------------- ranges on fields
+
+def test_out_of_range_values_are_error_rows_naming_the_column(write_policy):
+    root = write_policy({"intake.yaml": "kind: intake\nfields:\n  id: string\n  risk: {type: integer, min: 1, max: 5}\n"
+                         "  start: {type: date, min: 2026-01-01}\n"})
+    engine = Engine.load(root, today=TODAY, backend="reference")
+    decision = engine.evaluate({"id": "P", "risk": "7", "start": "2025-12-31"})
+    assert decision.decision == "error"
+    assert [(e.column, e.code, e.message) for e in decision.errors] == [
+        ("risk", "out_of_range", "column 'risk': 7 is above the maximum 5"),
+        ("start", "out_of_range", "column 'start': 2025-12-31 is below the minimum 2026-01-01")]
+    assert engine.evaluate({"id": "P", "risk": 5, "start": "2026-01-01"}).decision == "accept"
+
+
+@pytest.mark.parametrize("spec, code, message", [
+    ("{type: string, min: 1}", "schema", "min and max apply only to number, money, integer and date fields"),
+    ("{type: date, max: 5}", "schema", "min and max of a date field must be dates"),
+    ("{type: number, min: 5, max: 1}", "schema", "min 5 is above max 1"),
+    ("{type: integer, min: 1, max: 5, default: 9}", "bad_value", "default of 'x': 9 is above the maximum 5"),
+])
+def test_bad_ranges_are_refused_at_load(write_policy, spec, code, message):
+    root = write_policy({"intake.yaml": f"kind: intake\nfields:\n  id: string\n  x: {spec}\n"})
+    [diagnostic] = validate(root, today=TODAY)
+    assert (diagnostic.code, diagnostic.location.line) == (code, 4) and message in diagnostic.message
+
+
+# ---------------------------------------------------------------------------- the analysis is sound: brute force
+
+TYPES = {"risk": NUMBER, "score": NUMBER, "category": STRING, "urgent": BOOL}
+DOMAINS = {"risk": domain_of(NUMBER, low=Decimal(1), high=Decimal(5), integer=True),
+           "score": domain_of(NUMBER, low=Decimal(0), high=Decimal(10)),
+           "category": domain_of(STRING, choices=["a", "b", "c"]),
+           "urgent": domain_of(BOOL, null=False)}
+# Every value that can make a test differ: the domain's values, or its bounds, constants and points between.
+POINTS = {"risk": [None, *map(Decimal, range(1, 6))],
+          "score": [None, *map(Decimal, ["0", "1.25", "2.5", "3.75", "5", "7.5", "10"])],
+          "category": [None, "a", "b", "c"], "urgent": [True, False]}
+RECORDS = [dict(zip(POINTS, values)) for values in itertools.product(*POINTS.values())]
+OPS = ["==", "!=", "<", "<=", ">", ">="]
+ATOMS = ([f"risk {op} {k}" for op in OPS for k in (0, 1, 3, 5, 6)] + ["risk == null", "risk != null",
+         "risk in [1, 3]", "risk not in [2]"] + [f"score {op} {k}" for op in OPS for k in (-1, 0, 2.5, 5, 10, 12)]
+         + ["score == null", "score != null"] + [f'category {op} "{v}"' for op in ("==", "!=") for v in "abd"]
+         + ['category in ["a", "d"]', 'category not in ["b"]', "category == null", "urgent", "not urgent",
+            "urgent == true", "urgent != false", "urgent == null", "risk + 1 > 3", "score > risk"])
+conditions = st.recursive(st.sampled_from(ATOMS), lambda inner: st.one_of(
+    st.tuples(inner, inner).map(lambda p: f"({p[0]}) and ({p[1]})"),
+    st.tuples(inner, inner).map(lambda p: f"({p[0]}) or ({p[1]})"),
+    inner.map(lambda c: f"not ({c})")), max_leaves=6)
+
+
+def typed(text):
+    return check(parse(text), TYPES, TODAY, want=BOOL)
+
+
+def in_box(record, box):
+    for name, values in box.items():
+        value = record[name]
+        single = (Values(True, values.part & ~values.part) if value is None else
+                  Values(False, Line((Span(value, value, True, True),)) if isinstance(values.part, Line)
+                         else Choice(frozenset({value}))))
+        if (single & values).empty:
+            return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(conditions)
+def test_outcomes_contain_every_record_where_the_condition_is_or_is_not_true(text):
+    node = typed(text)
+    true_box, not_true_box = outcomes(node, DOMAINS)
+    for record in RECORDS:
+        if evaluate(node, record) is True:
+            assert true_box is not None and in_box(record, true_box), (text, record)
+        else:
+            assert not_true_box is not None and in_box(record, not_true_box), (text, record)
+
+
+@settings(max_examples=300, deadline=None)
+@given(conditions, conditions)
+def test_shadowing_and_normal_forms_are_sound(reject_text, review_text):
+    reject, review = typed(reject_text), typed(review_text)
+    if conjunction(reject) and covers(outcomes(reject, DOMAINS)[0], outcomes(review, DOMAINS)[0], DOMAINS):
+        assert all(evaluate(reject, r) is True for r in RECORDS if evaluate(review, r) is True)
+    if canonical(reject) == canonical(review):
+        assert [evaluate(reject, r) for r in RECORDS] == [evaluate(review, r) for r in RECORDS]
+    assert canonical(typed(f"not (not ({reject_text}))")) == canonical(reject)
+
+
+def test_normal_form_examples():
+    same = [("a > 1 and b < 2", "2 > b and not (a <= 1)"), ("a > 1 or (b < 2 or c == 1)", "c == 1 or b < 2 or a > 1"),
+            ("u", "u == true"), ("not u", "u != true"), ("x == 1e6", "x == 1_000_000")]
+    types = {"a": NUMBER, "b": NUMBER, "c": NUMBER, "x": NUMBER, "u": BOOL}
+    for left, right in same:
+        assert canonical(check(parse(left), types, TODAY)) == canonical(check(parse(right), types, TODAY))
+    assert canonical(check(parse("a > 1"), types, TODAY)) != canonical(check(parse("a >= 1"), types, TODAY))

@@ -1,0 +1,189 @@
+"""pmo test: Gherkin scenarios on the generic steps, run through pytest-bdd in-process, reported in words."""
+import io
+import json
+import re
+import shutil
+
+import pytest
+
+from engine.cli import main
+from tests.conftest import ROOT
+
+FEATURES = ROOT / "features"
+
+SOUND = """\
+    Given today is 2026-12-01
+    And a proposal
+      | field     | value                      |
+      | id        | PRJ-0101                   |
+      | title     | Speech analytics           |
+      | alignment | customer-experience:strong |
+      | budget    | <budget>                   |
+      | benefit   | 1300000                    |
+    When it is evaluated
+"""
+
+BROKEN = """\
+Feature: Deliberately broken
+  Scenario: A passing one
+""" + SOUND.replace("<budget>", "400000") + """\
+    Then it is rejected by rule "sponsor-required"
+
+  Scenario: A large proposal without a sponsor is accepted
+""" + SOUND.replace("<budget>", "400000") + """\
+    Then it is accepted
+
+  Scenario Outline: The routes
+""" + SOUND + """\
+    Then rule "<rule>" does not fire
+
+    Examples:
+      | budget  | rule                  |
+      | 200000  | route-portfolio-board |
+      | 300000  | route-portfolio-board |
+"""
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)  # the shipped scenarios name example files relative to the repository
+
+
+def count_scenarios(text: str) -> int:
+    """Scenarios in a feature file, read from the text: one per Scenario, one per example row of an outline."""
+    count, in_examples, header_seen = 0, False, False
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("Scenario:"):
+            count, in_examples = count + 1, False
+        elif line.startswith("Scenario Outline:"):
+            in_examples = False
+        elif line.startswith("Examples:"):
+            in_examples, header_seen = True, False
+        elif in_examples and line.startswith("|"):
+            count += header_seen
+            header_seen = True
+    return count
+
+
+def test_the_shipped_features_pass(at_root):
+    files = sorted(FEATURES.glob("*.feature"))
+    expected = sum(count_scenarios(f.read_text()) for f in files)
+    code, out, err = run("test", "features/", "--today", "2026-12-01")
+    assert code == 0, out + err
+    assert out.strip() == f"{len(files)} feature files, {expected} scenarios on rete: {expected} passed, 0 failed"
+
+
+def test_verbose_json_lists_every_scenario_on_both_back_ends(at_root):
+    code, out, _ = run("test", "features/ranking.feature", "--today", "2026-12-01", "--backend", "both",
+                       "--format", "json")
+    data = json.loads(out)
+    expected = count_scenarios((FEATURES / "ranking.feature").read_text())
+    assert code == 0 and data["failed"] == 0 and data["passed"] == 2 * expected
+    assert {(s["backend"], s["passed"]) for s in data["scenarios"]} == {("rete", True), ("reference", True)}
+
+
+def test_a_broken_scenario_is_reported_in_words(tmp_path):
+    feature = tmp_path / "broken.feature"
+    feature.write_text(BROKEN)
+    lines = BROKEN.splitlines()
+    line_of = lambda text, after=0: next(i for i, t in enumerate(lines, 1) if i > after and text in t)  # noqa: E731
+    code, out, err = run("test", str(tmp_path))
+    assert code == 1, err
+    assert (f"FAIL {feature}:{line_of('Scenario: A large proposal')}  A large proposal without a sponsor is accepted\n"
+            f"     line {line_of('Then it is accepted')}: Then it is accepted\n"
+            f"     expected: accept\n"
+            f"     got:      reject (rules fired: sponsor-required, route-portfolio-board, risk-not-assessed, "
+            f"dates-missing)") in out, out
+    # the outline: the example row 300000 fails (route-portfolio-board fires above 250,000), 200000 passes
+    row = line_of("| 300000")
+    assert (f"FAIL {feature}:{row}  The routes (budget=300000, rule=route-portfolio-board)\n"
+            f"     line {line_of('does not fire')}: Then rule \"route-portfolio-board\" does not fire\n"
+            f"     expected: rule route-portfolio-board not to fire\n") in out, out
+    assert "budget=200000" not in out
+    assert out.rstrip().endswith("1 feature file, 4 scenarios on rete: 2 passed, 2 failed")
+    assert "Traceback" not in out + err
+
+
+def test_an_unknown_step_is_a_usage_error_naming_the_closest(tmp_path):
+    text = BROKEN.replace("When it is evaluated", "When it is evaluatd", 1)
+    (tmp_path / "typo.feature").write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "evaluatd" in t)
+    code, out, err = run("test", str(tmp_path))
+    assert code == 2 and out == ""
+    assert f"typo.feature:{line}: error[unknown_step]: no generic step reads 'When it is evaluatd'" in err
+    assert "closest known steps: When it is evaluated;" in err
+
+
+def test_no_feature_files_is_a_usage_error(tmp_path):
+    code, _, err = run("test", str(tmp_path))
+    assert code == 2 and "no .feature files" in err
+    code, _, err = run("test", str(tmp_path / "missing"))
+    assert code == 2 and "no such file or folder" in err
+
+
+def test_a_gherkin_syntax_error_is_a_usage_error(tmp_path):
+    (tmp_path / "bad.feature").write_text("Feature: x\n  Scenario: a\n    Given a proposal\n  Nonsense: here\n")
+    code, _, err = run("test", str(tmp_path))
+    assert code == 2 and "bad.feature:4: error[bad_feature]" in err
+
+
+def test_steps_lists_every_generic_step():
+    code, out, _ = run("test", "--steps")
+    assert code == 0
+    assert 'Then it is rejected by rule "ID"' in out.splitlines() and "When they are ranked" in out.splitlines()
+
+
+def test_policies_sets_the_default_policy_folder(tmp_path):
+    policies = shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    intake = policies / "intake.yaml"
+    intake.write_text(intake.read_text().replace("with: {threshold: 250_000}", "with: {threshold: 500_000}"))
+    scenario = ("Feature: Sponsor threshold\n  Scenario: 400,000 needs no sponsor under the new threshold\n"
+                + SOUND.replace("<budget>", "400000") + '    Then rule "sponsor-required" does not fire\n')
+    (tmp_path / "features").mkdir()
+    (tmp_path / "features" / "sponsor.feature").write_text(scenario)
+    assert run("test", str(tmp_path / "features"), "--policies", str(policies))[0] == 0
+    assert run("test", str(tmp_path / "features"))[0] == 1  # the reference policies still require a sponsor
+
+
+def test_a_broken_policy_folder_is_a_usage_error(tmp_path):
+    (tmp_path / "ok.feature").write_text(BROKEN)
+    for extra in ([], ["--coverage"]):
+        code, out, err = run("test", str(tmp_path), "--policies", str(ROOT / "examples" / "broken-policies"), *extra)
+        assert code == 2 and "error[unknown_include]" in err and out == ""
+
+
+def _rule_lines(path):
+    """Each intake rule's id and the line it is written on, read from the YAML text: `- id: X`, an include's
+    `id: X`, or its `use: library/X` when it keeps the library's id."""
+    found = []
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, 1):
+        use = re.match(r"\s*- use: \w+/([\w-]+)", line)
+        rule = re.match(r"\s*(?:- )?id: ([\w-]+)", line)
+        if use and not re.match(r"\s*id:", lines[number]):
+            found.append((use[1], number))
+        elif rule and not line.lstrip().startswith("id_field"):
+            found.append((rule[1], number))
+    return found
+
+
+def test_coverage_of_the_scenarios_lists_the_rules_they_never_fire(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outside the repository, so policy files are named by their full path
+    (tmp_path / "one.feature").write_text(BROKEN)
+    code, out, _ = run("test", str(tmp_path), "--coverage", "--format", "json", "--policies", str(ROOT / "policies"))
+    assert code == 1  # two scenarios fail on purpose
+    report = json.loads(out)["coverage"]
+    # budgets 400,000 and 300,000 without a sponsor, risk or dates; 200,000 without a sponsor
+    fired = {"sponsor-required", "route-portfolio-board", "risk-not-assessed", "dates-missing",
+             "sponsor-missing-small"}
+    expected = [(rule, f"{ROOT / 'policies' / 'intake.yaml'}:{line}")
+                for rule, line in _rule_lines(ROOT / "policies" / "intake.yaml") if rule not in fired]
+    assert [(t["id"], t["where"]) for t in report["uncovered"] if t["kind"] == "rule"] == expected
+    assert report["by_kind"]["rule"] == {"covered": len(fired), "total": len(fired) + len(expected)}

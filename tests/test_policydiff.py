@@ -1,0 +1,67 @@
+"""pmo diff: what a policy change does to the same proposals."""
+import io
+import json
+import re
+import shutil
+
+from engine.cli import main
+from tests.conftest import ROOT
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def sound_proposals(budgets):
+    """Proposals that only their budget can trouble: sponsored by an executive, aligned, benefit three times the
+    budget, dated in 2027-2028, low risk; no cash flows, opex, personal data or vendor."""
+    header = "id,title,sponsor,sponsor_level,alignment,category,budget,benefit,start_date,end_date,risk,complexity"
+    rows = [f"PRJ-{i:04d},Project {i},Ann Lee,executive,grid-resilience:strong,efficiency,{b},{3 * b},"
+            f"2027-06-01,2028-05-31,2,2" for i, b in enumerate(budgets, 1)]
+    return "\n".join([header] + rows) + "\n"
+
+
+def test_diff_reports_exactly_the_proposals_a_threshold_moves(tmp_path):
+    new = shutil.copytree(ROOT / "policies", tmp_path / "new")
+    intake = new / "intake.yaml"
+    text = intake.read_text()
+    old_cap = int(re.search(r"budget-cap\s+with: \{cap: ([\d_]+)\}", text)[1].replace("_", ""))
+    new_cap = 6_000_000
+    intake.write_text(text.replace(f"cap: {old_cap:_}", f"cap: {new_cap:_}"))
+    budgets = [200_000, 900_000, 4_000_000, new_cap, new_cap + 1, 9_500_000, 15_000_000, old_cap, old_cap + 1]
+    (tmp_path / "p.csv").write_text(sound_proposals(budgets))
+    # the budget cap rejects budgets above it: these are the ones whose decision changes
+    expected = [f"PRJ-{i:04d}" for i, b in enumerate(budgets, 1) if new_cap < b <= old_cap]
+    assert len(expected) == 4
+
+    code, out, _ = run("diff", str(ROOT / "policies"), str(new), str(tmp_path / "p.csv"), "--today", "2026-12-01",
+                       "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    changed = [c for c in data["changes"] if c["old"] != c["new"]]
+    assert [c["id"] for c in changed] == expected
+    assert all(c["new"] == "reject" and c["added"] == ["budget-cap"] and c["removed"] == [] for c in changed)
+    assert data["counts"]["decisions"] == 4 and data["counts"]["findings_added"] == 4
+    assert data["counts"]["findings_removed"] == 0
+    assert data["summary"].startswith("4 decisions change: 4 review -> reject; 4 findings added, 0 removed")
+
+    code, table, _ = run("diff", str(ROOT / "policies"), str(new), str(tmp_path / "p.csv"), "--today", "2026-12-01")
+    rows = [line for line in table.splitlines() if line.startswith("| PRJ-")]
+    assert [r.split("|")[1].strip() for r in rows if "-> **reject**" in r] == expected
+    assert all("+ budget-cap" in r for r in rows if "-> **reject**" in r)
+    assert "| proposal | decision | rank | findings |" in table
+
+
+def test_identical_policies_change_nothing():
+    code, out, _ = run("diff", str(ROOT / "policies"), str(ROOT / "policies"), str(ROOT / "examples" /
+                       "proposals.csv"), "--today", "2026-12-01")
+    assert code == 0
+    assert "no decision changes; 0 findings added, 0 removed; 0 ranks move" in out and "| PRJ-" not in out
+
+
+def test_a_broken_new_policy_is_a_usage_error():
+    code, _, err = run("diff", str(ROOT / "policies"), str(ROOT / "examples" / "broken-policies"),
+                       str(ROOT / "examples" / "proposals.csv"))
+    assert code == 2 and "error[" in err

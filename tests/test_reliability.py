@@ -83,6 +83,35 @@ def test_alias_bombs_deep_nesting_and_huge_files_are_refused_quickly(tmp_path):
         assert sink.items[0].code == "too_large", (name, sink.items)
 
 
+def test_a_100_mb_policy_file_is_refused_without_reading_it(tmp_path):
+    path = tmp_path / "intake.yaml"
+    with path.open("wb") as f:  # sparse: 100 MB on paper, nothing on disk
+        f.write(b"kind: intake\n")
+        f.truncate(100_000_000)
+    sink = DiagnosticSink()
+    start = time.perf_counter()
+    assert load_document(path, "intake.yaml", sink) is None
+    assert time.perf_counter() - start < 0.5
+    assert sink.items[0].code == "too_large" and "100,000,000 bytes" in sink.items[0].message
+
+
+@pytest.mark.parametrize("text, message", [
+    ("(" * 60 + "budget" + ")" * 60 + " > 1", "nested more than 50 brackets"),
+    ("[" * 80 + "1" + "]" * 80, "nested more than 50 brackets"),
+    ("budget > 1e999999999", "out of range"),
+    ("budget > " + "9" * 400, "400 significant digits"),
+    ("budget ** 2 > 1", "unsupported operator"),
+    (" or ".join(["budget > 1"] * 600), "longer than 4000"),
+    ("+".join(["x"] * 600) + " > 1", "more than 500 parts"),
+])
+def test_hostile_expressions_are_refused_quickly_with_a_position(text, message):
+    start = time.perf_counter()
+    with pytest.raises(ExprError) as info:
+        check(parse(text), {"budget": "number", "x": "number"}, TODAY)
+    assert time.perf_counter() - start < 1
+    assert message in info.value.message and 0 <= info.value.offset <= len(text)
+
+
 def test_catastrophic_regexes_are_refused_at_load(write_policy):
     root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string}\nrules:\n"
                          "  - {id: r, when: 'matches(id, \"(a+)+$\")', effect: flag, reason: r}\n"})

@@ -19,6 +19,7 @@ from engine.expr.values import ValueProblem, to_number
 
 MAX_LENGTH = 4000
 MAX_NODES = 500
+MAX_DEPTH = 50  # brackets
 
 
 class ExprError(Exception):
@@ -187,6 +188,9 @@ def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) 
         raise ExprError("syntax", f"expression is longer than {MAX_LENGTH} characters", 0)
     source = text.strip()
     lead = len(text) - len(text.lstrip())
+    if _depth(source) > MAX_DEPTH:  # before Python's parser, whose own limit reads as "'(' was never closed"
+        raise ExprError("syntax", f"expression is nested more than {MAX_DEPTH} brackets deep", 0,
+                        "split it into derived fields")
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
@@ -208,6 +212,17 @@ def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) 
         for n in walk(node):
             n.offset += lead
     return node
+
+
+def _depth(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        if char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+    return deepest
 
 
 def _syntax_hint(text: str) -> str | None:

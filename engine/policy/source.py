@@ -127,12 +127,14 @@ class _TooBig(Exception):
 def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | None:
     """Parse one YAML file holding one document. Problems go to ``sink``; None if unusable."""
     try:
-        text = path.read_bytes()
+        with path.open("rb") as f:
+            text = f.read(MAX_BYTES + 1)  # a 100 MB file is refused without reading it all
     except OSError as exc:
         sink.add("unreadable", f"cannot read file: {exc.strerror or exc}", Location(display))
         return None
     if len(text) > MAX_BYTES:
-        sink.add("too_large", f"file is {len(text)} bytes; the limit is {MAX_BYTES}", Location(display))
+        sink.add("too_large", f"file is {path.stat().st_size:,} bytes; the limit is {MAX_BYTES:,}", Location(display),
+                 "split it into several policy files")
         return None
     try:
         nodes = list(yaml.compose_all(text.decode("utf-8"), Loader=yaml.SafeLoader))

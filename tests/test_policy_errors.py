@@ -52,3 +52,25 @@ def test_reference_policies_validate_against_the_json_schema():
         assert not errors, f"{path.name}: {errors[0].message} at {list(errors[0].absolute_path)}"
     bad = yaml.safe_load("kind: intake\nfields: {budget: moneyy}\n")
     assert list(validator.iter_errors(bad))
+
+
+def test_the_schema_has_a_working_example_and_descriptions_for_every_kind(tmp_path):
+    """Editors show the examples; they must validate against the schema and load as a real policy folder."""
+    import jsonschema
+
+    from engine.policy.schema import KINDS, examples, policy_schema
+    schema = policy_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    documents = examples()
+    assert set(documents) == set(KINDS)
+    for kind, model in KINDS.items():
+        definition = schema["$defs"][model]
+        assert definition["examples"] == [documents[kind]] and definition.get("description"), kind
+        assert not list(validator.iter_errors(documents[kind])), kind
+        described = [p for p in definition["properties"].values() if "description" in p]
+        assert len(described) >= 2, kind
+    (tmp_path / "rules").mkdir()
+    for kind, document in documents.items():
+        target = tmp_path / "rules" / "governance.yaml" if kind == "library" else tmp_path / f"{kind}.yaml"
+        target.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    assert [d for d in validate(tmp_path, today=TODAY) if d.severity == "error"] == []

@@ -122,6 +122,8 @@ class Include(Node):
 
 
 class IntakePolicy(Node):
+    """The proposal's fields, derived values, and the rules that accept, reject or route it for review."""
+
     kind: Literal["intake"]
     name: str = "intake"
     description: str | None = None
@@ -160,6 +162,8 @@ DEFAULT_LEVELS = {"none": Decimal(0), "low": Decimal("0.25"), "moderate": Decima
 
 
 class StrategyPolicy(Node):
+    """The strategic objectives, their weights (given, or from pairwise comparisons) and alignment levels."""
+
     kind: Literal["strategy"]
     name: str = "strategy"
     description: str | None = None
@@ -239,6 +243,8 @@ class Sensitivity(Node):
 
 
 class ScoringPolicy(Node):
+    """How proposals that pass intake are scored and ranked: weighted criteria, WSJF, RICE or a formula."""
+
     kind: Literal["scoring"]
     name: str = "scoring"
     description: str | None = None
@@ -267,10 +273,12 @@ class LibraryRule(RuleSpec):
 
 
 class Library(Node):
+    """Reusable rules with parameters, kept in rules/ and included by name (include: [{use: LIBRARY/RULE}])."""
+
     kind: Literal["library"]
     name: str = Field(pattern=RULE_ID, description="the library's name, used in include: LIBRARY/RULE")
     description: str | None = None
-    rules: list[LibraryRule] = Field(default_factory=list)
+    rules: list[LibraryRule] = Field(default_factory=list, description="rules with params, used as params.NAME")
 
 
 class Tolerance(Node):
@@ -339,6 +347,8 @@ class Gate(Node):
 
 
 class GatesPolicy(Node):
+    """The stages of a project and the gates between them: criteria, evidence, approvals, decision rights."""
+
     kind: Literal["gates"]
     name: str = "gates"
     description: str | None = None

@@ -297,3 +297,17 @@ def test_values_default_to_priority_scores_and_weights_scenarios(engine):
     with pytest.raises(InputError, match="changing weights needs projects with a 'proposal'"):
         engine.select({"budget": 1, "projects": [{"id": "X", "cost": 1, "value": 1}]},
                       scenarios=[{"name": "w", "weights": {"size": 1}}])
+
+
+def test_select_json_on_stdout_stays_valid_json_when_highs_prints_debug_lines():
+    """HiGHS writes "HighsMipSolverData::..." to file descriptor 1 on the forced-in scenario; it must not reach
+    the user's JSON (found by a new-user review)."""
+    import json
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "select", "examples/selection.yaml", "--scenarios",
+                             "examples/selection-scenarios.yaml", "--format", "json"], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "Highs" not in result.stdout
+    assert len(json.loads(result.stdout)["scenarios"]) == 4

@@ -23,6 +23,14 @@ def pytest_configure(config):
 TODAY = dt.date(2026, 12, 1)  # the example data's dates are chosen relative to this day
 
 
+@pytest.fixture(autouse=True)
+def private_decision_log(tmp_path, monkeypatch):
+    """CLI runs in tests log to a temporary file, never to the user's ./pmo-decisions.sqlite."""
+    path = tmp_path / "pmo-decisions.sqlite"
+    monkeypatch.setenv("PMO_LOG", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def engines() -> dict[str, Engine]:
     """The reference policies on both back ends."""

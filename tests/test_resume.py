@@ -123,3 +123,22 @@ def test_rank_with_two_workers_equals_one(tmp_path, big_round, capsys):
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1] and outputs[0].count("\n") == ROWS + 1
 
+
+
+def test_resume_refuses_another_policy_or_another_input(tmp_path, write_policy, capsys):
+    proposals = ROOT / "examples" / "proposals.csv"
+    out = tmp_path / "d.csv"
+    assert evaluate(proposals, "--format", "csv", "--out", out, "--no-log") == 0
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    out.write_text("".join(lines[:20]), encoding="utf-8")  # interrupted after 19 rows
+    before = out.read_bytes()
+    other = write_policy({"intake.yaml": "kind: intake\nfields: {id: string}\n"})
+    assert evaluate(proposals, "--policies", other, "--format", "csv", "--out", out, "--resume", "--no-log") == 2
+    assert "mix two policy versions" in capsys.readouterr().err
+    shorter = tmp_path / "short.csv"
+    shorter.write_text("".join(open(proposals, encoding="utf-8").readlines()[:6]), encoding="utf-8")
+    assert evaluate(shorter, "--format", "csv", "--out", out, "--resume", "--no-log") == 2
+    assert "more than the input has" in capsys.readouterr().err
+    assert out.read_bytes() == before  # nothing was changed
+    assert evaluate(proposals, "--format", "csv", "--out", out, "--resume", "--no-log") == 0
+    assert out.read_text(encoding="utf-8").splitlines(keepends=True) == lines

@@ -44,6 +44,12 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
     rows = input_rows(args, engine)
     point = resume_point(args.out, args.format) if args.resume else None
+    if point is not None:
+        problem = point.mismatch(engine.policy_hash, input_rows(args, engine))
+        if problem:
+            print(f"pmo: error: cannot resume {args.out}: {problem}; write to a new --out file instead "
+                  "(nothing was changed)", file=stderr)
+            return EXIT_USAGE
     log = None if args.no_log else open_log(args.log)
     out = None
     try:

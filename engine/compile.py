@@ -80,7 +80,7 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     if policy_set.scoring is not None:
         alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
         scoring = compile_scoring(policy_set.scoring, types, today, alignment_fields, sink)
-    gates = compile_gates(policy_set.gates, types, today, sink) if policy_set.gates is not None else None
+    gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,

@@ -31,7 +31,7 @@ from engine.expr.nodes import Node
 from engine.expr.parse import ExprError, parse
 from engine.gates import GateDecision
 from engine.policy.loader import load_policy_set
-from engine.policy.models import BandRange, ScoringPolicy
+from engine.policy.models import BandRange
 from engine.resources import reference_policies
 
 KINDS = ("rule", "band", "gate")
@@ -86,9 +86,10 @@ def coverage_targets(engine, policies: Path | None = None) -> Targets:
     ``policies``: the folder the engine was loaded from (None: the reference policies), read again for
     the bands' positions, which the compiled scoring does not keep."""
     policy = engine.policy
-    items = [Target("rule", r.id, r.id, _line(r.source)) for r in policy.rules]
+    items = [Target("rule", r.id, r.id, r.where) for r in policy.rules]  # as findings name them
     bands: list[_Band] = []
-    scoring = _scoring_model(policies)
+    policy_set = load_policy_set(policies or reference_policies(), [], DiagnosticSink())
+    scoring = policy_set.scoring
     if scoring is not None and policy.scoring is not None:
         for criterion in scoring.criteria:
             if criterion.bands is None:
@@ -98,7 +99,7 @@ def coverage_targets(engine, policies: Path | None = None) -> Targets:
             except ExprError:  # already refused when the engine loaded; nothing to cover
                 continue
             bands.append(_Band(criterion.id, node, [(r.from_, r.below) for r in criterion.bands.ranges]))
-            items += [Target("band", f"{criterion.id}#{i}", f"{criterion.id}: {_span(r)}", _line(r.loc()))
+            items += [Target("band", f"{criterion.id}#{i}", f"{criterion.id}: {_span(r)}", _line(r.loc(), policy_set.stable_name))
                       for i, r in enumerate(criterion.bands.ranges)]
     if policy.gates is not None:
         for gate in policy.gates.gates.values():
@@ -108,12 +109,8 @@ def coverage_targets(engine, policies: Path | None = None) -> Targets:
     return Targets(policy.policy_hash, items, bands)
 
 
-def _scoring_model(policies: Path | None) -> ScoringPolicy | None:
-    return load_policy_set(policies or reference_policies(), [], DiagnosticSink()).scoring
-
-
-def _line(location: Location) -> str:
-    return f"{location.file}:{location.line}"
+def _line(location: Location, name=lambda file: file) -> str:
+    return f"{name(location.file)}:{location.line}"
 
 
 def _span(r: BandRange) -> str:

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 from pydantic import BaseModel, Field
@@ -83,8 +83,9 @@ class CompiledGates:
         return self
 
 
-def compile_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date,
-                  sink: DiagnosticSink) -> CompiledGates | None:
+def compile_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink,
+                  name: Callable[[str], str] = str) -> CompiledGates | None:
+    """``name``: a file's machine-independent name (policies/gates.yaml), as findings show it."""
     before = len(sink.errors)
     stages = list(policy.stages)
     metric_types = {name: METRIC_TYPES[kind] for name, kind in policy.metrics.items()}
@@ -102,8 +103,8 @@ def compile_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date,
             if stage is not None and stage not in stages:
                 sink.add("unknown_stage", f"gate {gate.id}: '{stage}' is not a stage", gate.loc(key),
                          did_you_mean(stage, stages) or f"stages: {', '.join(stages)}")
-        must = [_criterion(c, all_types, today, sink) for c in gate.must_meet]
-        should = [_criterion(c, all_types, today, sink) for c in gate.should_meet.criteria]
+        must = [_criterion(c, all_types, today, sink, name) for c in gate.must_meet]
+        should = [_criterion(c, all_types, today, sink, name) for c in gate.should_meet.criteria]
         if any(c.weight is None for c in gate.should_meet.criteria):
             sink.add("missing_weight", f"gate {gate.id}: every should-meet criterion needs a weight",
                      gate.loc("should_meet"))
@@ -128,12 +129,13 @@ def _condition(text: str, at: Location, types: Mapping[str, str], today: dt.date
         return None
 
 
-def _criterion(c: GateCriterion, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink) -> Criterion | None:
+def _criterion(c: GateCriterion, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink,
+               name: Callable[[str], str]) -> Criterion | None:
     node = _condition(c.when, c.loc("when"), types, today, sink)
     if node is None:
         return None
     where = c.loc("id")
-    return Criterion(c.id, c.reason, c.on_fail, float(c.weight or 0), node, f"{where.file}:{where.line}")
+    return Criterion(c.id, c.reason, c.on_fail, float(c.weight or 0), node, f"{name(where.file)}:{where.line}")
 
 
 # ---------------------------------------------------------------------------- project records

@@ -32,21 +32,21 @@ def run(*argv):
 
 
 def test_coverage_lists_exactly_the_unfired_rules(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # outside the repository: policy files are named by their full path
+    monkeypatch.chdir(tmp_path)  # outside the repository: files are still named as findings name them
     (tmp_path / "three.csv").write_text(PROPOSALS)
     code, out, _ = run("coverage", "three.csv", "--policies", str(POLICIES), "--today", "2026-12-01",
                        "--format", "json")
     assert code == 0
     report = json.loads(out)
     rules = _rule_lines(POLICIES / "intake.yaml")
-    unfired = [(rule, f"{POLICIES / 'intake.yaml'}:{line}") for rule, line in rules if rule not in FIRED]
+    unfired = [(rule, f"policies/intake.yaml:{line}") for rule, line in rules if rule not in FIRED]
     assert [(t["id"], t["where"]) for t in report["uncovered"] if t["kind"] == "rule"] == unfired
     # only the accepted proposal is scored: its band (below 250,000) is covered, the three others are not
     scoring = (POLICIES / "scoring.yaml").read_text().splitlines()
     band_lines = [n for n, line in enumerate(scoring, 1) if re.match(r"\s*- \{(from|below):.*points:", line)]
     assert len(band_lines) == 4
     assert [t["where"] for t in report["uncovered"] if t["kind"] == "band"] == \
-        [f"{POLICIES / 'scoring.yaml'}:{n}" for n in band_lines[1:]]
+        [f"policies/scoring.yaml:{n}" for n in band_lines[1:]]
     gates = report["by_kind"]["gate"]
     assert gates["covered"] == 0 and gates["total"] > 0  # no project records among the inputs
     total = report["total"]

@@ -30,8 +30,10 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.format == "json":
         dump_json(decision.to_json(), stdout)
         return EXIT_OK
-    stdout.write(f"{decision.project} at gate {decision.gate}: {decision.decision.upper()} "
-                 f"({decision.from_stage} -> {decision.next_stage}); decided by {', '.join(decision.approvers)}\n")
+    where = {"kill": "stopped", "hold": f"stays at {decision.from_stage}"}.get(
+        decision.decision, f"{decision.from_stage} -> {decision.next_stage}")
+    stdout.write(f"{decision.project} at gate {decision.gate}: {decision.decision.upper()} ({where}); "
+                 f"decided by {', '.join(decision.approvers)}\n")
     for m in decision.must_meet:
         mark = "overridden" if m.overridden else ("met" if m.passed else "FAILED")
         stdout.write(f"  must   {mark:<10} {m.criterion:<24} {m.reason}  [{m.source}]\n")

@@ -355,7 +355,7 @@ def _ranked_table(report: Report) -> str:
                     f'{"" if v.budget is None else _money(v.budget)}</td>'
                     f'<td class=n>{"" if v.risk is None else f"{v.risk:g}"}</td>'
                     f'<td>{html.escape(v.main_objective or "")}</td>'
-                    f'<td>{html.escape(", ".join(d.routes))}</td></tr>')
+                    f'<td>{html.escape(", ".join(d.routes) if d.decision == "review" else "")}</td></tr>')
     ranked = sum(1 for v in report.views if v.rank is not None)
     return (f'<section><h2>Proposals ({ranked:,} ranked)</h2><p>Ranked proposals first, best first; then the rejected '
             'ones and the error rows. Click a heading to sort, an id to see why.</p>'
@@ -392,7 +392,7 @@ def _explanations(report: Report) -> str:
         if v.breakdown:
             body.append("<table class=breakdown><thead><tr><th>Criterion</th><th>Value</th><th>Normalised</th>"
                         "<th>Weight</th><th>Contribution</th></tr></thead><tbody>" + "".join(
-                            f"<tr><td>{e(c.criterion)}</td><td class=n>{'' if c.raw is None else e(str(c.raw))}</td>"
+                            f"<tr><td>{e(c.criterion)}</td><td class=n>{_raw(c.raw)}</td>"
                             f"<td class=n>{_fmt(c.normalised)}</td><td class=n>{_fmt(c.weight)}</td>"
                             f"<td class=n>{_fmt(c.contribution, 2)}</td></tr>" for c in v.breakdown)
                         + "</tbody></table>")
@@ -402,6 +402,15 @@ def _explanations(report: Report) -> str:
                    "</details>")
     out.append("</section>")
     return "".join(out)
+
+
+def _raw(value: Any) -> str:
+    """A criterion's raw value: numbers to 4 significant figures (2.89, 1,250,000), text escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return html.escape(str(value))
 
 
 def _fmt(value: float | None, places: int = 3) -> str:
@@ -433,7 +442,7 @@ figure h3{margin:0 0 6px;font-size:15px}figcaption{color:#555;font-size:12px}svg
 font-size:11px}.graph{overflow:auto;background:#fff;border:1px solid #e0e0e0}.graph svg{width:auto}
 table{border-collapse:collapse;background:#fff;width:100%;margin:6px 0}th,td{border-bottom:1px solid #eee;
 padding:4px 8px;text-align:left;vertical-align:top}th{background:#f1f3f5;cursor:pointer;user-select:none}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{text-align:right;font-variant-numeric:tabular-nums}#proposals td:nth-child(2){white-space:nowrap}
 .tag{border-radius:4px;padding:0 6px;color:#fff;font-size:12px}.tag.accept{background:#2e7d32}
 .tag.review{background:#f0a202}.tag.reject{background:#c62828}.tag.error{background:#6d6d6d}
 details{background:#fff;border:1px solid #eee;border-radius:6px;margin:4px 0;padding:4px 10px}
@@ -477,6 +486,13 @@ _SCRIPT = """<script>
       rows.forEach(function (r) { body.appendChild(r); });
     });
   });
+  // An id in the table links to its explanation: open it, not just scroll to it.
+  function openTarget() {
+    var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (target && target.tagName === 'DETAILS') target.open = true;
+  }
+  window.addEventListener('hashchange', openTarget);
+  openTarget();
   document.documentElement.setAttribute('data-ready', 'yes');
 })();
 </script>

@@ -150,6 +150,13 @@ def test_report_renders_in_headless_chromium_with_the_json_counts(tmp_path, chro
     # Filtering hides the other rows.
     page.fill("#filter", best)
     assert page.locator("#proposals tbody tr:visible").count() == 1
+    # Clicking the id opens its explanation.
+    link = page.locator("#proposals tbody tr:visible a")
+    target = link.get_attribute("href")[1:]
+    assert page.locator(f"details#{target}").get_attribute("open") is None
+    link.click()
+    page.wait_for_function(f"document.getElementById('{target}').open")
+    assert best in page.locator(f"details#{target} summary").text_content()
     assert problems == []
     page.close()
 

@@ -28,10 +28,16 @@ def svg_text(portfolio: Portfolio, report: ConflictReport) -> str:
     return _svg(portfolio, _flagged(report))
 
 
+PERIOD_WIDE = ("budget_overrun", "over_allocation")  # every project active in the period shares these
+
+
 def _flagged(report: ConflictReport) -> dict[str, list[str]]:
-    """Project -> the kinds of conflict it is part of."""
+    """Project -> the kinds of conflict it is part of. Period-wide conflicts (a budget over-run, an
+    over-allocated role) are left out: they would mark nearly every project and single out none."""
     out: dict[str, list[str]] = {}
     for c in report.conflicts:
+        if c.kind in PERIOD_WIDE:
+            continue
         for pid in c.projects:
             if c.kind not in out.setdefault(pid, []):
                 out[pid].append(c.kind)
@@ -88,7 +94,7 @@ def _svg(portfolio: Portfolio, flagged: dict[str, list[str]]) -> str:
     pos = {pid: (20 + col * (w + gap_x), 20 + row * (h + gap_y))
            for col, ids in columns.items() for row, pid in enumerate(ids)}
     width = max(620, 40 + (max(columns, default=0) + 1) * (w + gap_x))
-    height = 60 + max((len(ids) for ids in columns.values()), default=1) * (h + gap_y)
+    height = 76 + max((len(ids) for ids in columns.values()), default=1) * (h + gap_y)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
              'font-size="12">', '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
              'markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
@@ -105,7 +111,9 @@ def _svg(portfolio: Portfolio, flagged: dict[str, list[str]]) -> str:
         parts.append(f'<g><title>{title}</title><rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" '
                      f'stroke="{stroke}"/><text x="{x + 8}" y="{y + 18}" font-weight="bold">{html.escape(p.id)}</text>'
                      f'<text x="{x + 8}" y="{y + 34}">{html.escape(_label(p)[:22])}</text></g>')
-    parts.append(f'<text x="20" y="{height - 8}" fill="#555">red: part of a conflict (hover for which) · grey: not '
-                 'going ahead · arrows run from a prerequisite to its dependent</text>')
+    parts.append(f'<text x="20" y="{height - 24}" fill="#555">red: part of a conflict between projects (hover for '
+                 'which) · grey: not going ahead</text>')
+    parts.append(f'<text x="20" y="{height - 8}" fill="#555">arrows run from a prerequisite to its dependent · '
+                 'budget and capacity over-runs are listed, not drawn</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -6,7 +6,7 @@ An empty or blank cell is missing. Columns the schema does not name are ignored.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from engine.errors import did_you_mean
 from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
@@ -155,6 +155,23 @@ class RecordReader:
             if len(self._columns) < 256:  # JSON records may each have other keys: keep the cache small
                 self._columns[keys] = found
         return found
+
+    def header_problems(self, keys: Iterable[Any]) -> list[str]:
+        """What is probably wrong with a file's columns, said once per file: a column that looks like a
+        misspelt field (it would be ignored), and a required field with no column at all."""
+        keys = list(keys)
+        columns = self._columns_for(dict.fromkeys(keys))
+        found = {name for (name, *_), column in zip(self._fields, columns) if column is not None}
+        missing = [name for name, *_ in self._fields if name not in found]
+        problems = []
+        for key in keys:
+            hint = None if key in columns else did_you_mean(_normal(str(key)), missing)
+            if hint:
+                problems.append(f"column '{key}' is not a field of the policy and is ignored; {hint} (rename it, or "
+                                "map it with --columns)")
+        problems += [f"there is no column for the required field '{name}', so every row is an error row"
+                     for name, required, *_ in self._fields if required and name not in found]
+        return problems
 
     def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {}

@@ -38,14 +38,14 @@ def test_table_output_and_bad_rows_exit_1():
     assert code == 1
     assert "PRJ-1034       ERROR" in out and "column 'budget'" in out
     assert "7 proposals:" in out and "4 error" in out
-    assert "7 rows in, 3 decided" in err and "4 error rows" in err
+    assert "7 rows in: 3 decided" in err and "4 error rows" in err
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "table", "json"])
 def test_out_file(tmp_path, fmt):
     target = tmp_path / f"out.{fmt}"
     code, out, err = run("evaluate", str(EXAMPLES / "proposals.csv"), "--format", fmt, "--out", str(target))
-    assert code == 0 and out == "" and "53 rows in, 53 decided written to" in err
+    assert code == 0 and out == "" and "53 rows in: 53 decided" in err and "written to" in err
     assert target.stat().st_size > 1000
 
 
@@ -106,3 +106,23 @@ def test_progress_shows_on_a_terminal_only():
     assert list(Progress(shown, total=3, every=0).wrap(range(3))) == [0, 1, 2]
     assert "of 3 rows" in shown.getvalue() and "ETA" in shown.getvalue()
     assert list(Progress(piped, total=3, every=0).wrap(range(3))) == [0, 1, 2] and piped.getvalue() == ""
+
+
+def test_misspelt_and_missing_columns_are_warned_about_once_per_file(tmp_path):
+    data = tmp_path / "typo.csv"
+    data.write_text("ID,Title,Budgett\nA,x,5\nB,y,6\n", encoding="utf-8")
+    code, _, err = run("evaluate", str(data), "--no-log")
+    assert code == 0
+    assert err.count("column 'Budgett' is not a field of the policy and is ignored; did you mean 'budget'?") == 1
+    bare = tmp_path / "bare.csv"
+    bare.write_text("Project,Name\nA,x\n", encoding="utf-8")
+    code, _, err = run("evaluate", str(bare), "--no-log")
+    assert code == 1 and "no column for the required field 'id'" in err
+
+
+def test_rank_warns_about_repeated_ids(tmp_path):
+    data = tmp_path / "dup.csv"
+    lines = (ROOT / "examples" / "proposals.csv").read_text(encoding="utf-8").splitlines()
+    data.write_text("\n".join(lines[:4] + lines[2:3]) + "\n", encoding="utf-8")
+    code, _, err = run("rank", str(data), "--today", "2026-12-01")
+    assert code == 0 and "id 'PRJ-1002' appears 2 times (rows 3, 5)" in err

@@ -42,7 +42,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     warn(engine, stderr)
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
-    rows = input_rows(args, engine)
+    rows = input_rows(args, engine, stderr)
     point = resume_point(args.out, args.format) if args.resume else None
     if point is not None:
         problem = point.mismatch(engine.policy_hash, input_rows(args, engine))
@@ -93,17 +93,17 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if point is not None:
         counts.update(point.counts)
     total = sum(counts.values())
-    where = f" written to {args.out}" if args.out else ""
-    print(f"pmo: {plural(total, 'row')} in, {total - counts['error']} decided{where} ("
-          + ", ".join(f"{counts[k]} {k}" for k in ("accept", "review", "reject") if counts[k])
-          + f"), {plural(counts['error'], 'error row')}" + (f"; report {args.report}" if args.report else ""),
-          file=stderr)
+    outcomes = ", ".join(f"{counts[k]} {k}" for k in ("accept", "review", "reject") if counts[k])
+    print(f"pmo: {plural(total, 'row')} in: {total - counts['error']} decided" + (f" ({outcomes})" if outcomes else "")
+          + f", {plural(counts['error'], 'error row')}" + (f"; written to {args.out}" if args.out else "")
+          + (f"; report {args.report}" if args.report else ""), file=stderr)
     return EXIT_BAD_ROWS if counts["error"] else EXIT_OK
 
 
-def input_rows(args: argparse.Namespace, engine: Engine) -> Iterator[Row]:
+def input_rows(args: argparse.Namespace, engine: Engine, stderr: IO[str] | None = None) -> Iterator[Row]:
     """The rows of every input file, renamed by --columns. Opens each file now, so an unreadable file
-    stops the run before anything is decided (InputError)."""
+    stops the run before anything is decided (InputError). With ``stderr``: warns once per file about
+    columns that look wrong."""
     inputs = [read_proposals(path, args.sheet) for path in args.files]
     rows = (row for rows in inputs for row in rows)
     if args.columns:
@@ -115,7 +115,17 @@ def input_rows(args: argparse.Namespace, engine: Engine) -> Iterator[Row]:
                                          "of the intake policy", Location(str(args.columns)),
                                          hint or f"fields: {', '.join(engine.policy.fields)}")])
         rows = renamed(rows, column_map)
-    return rows
+    return _checked_headers(rows, engine, stderr) if stderr is not None else rows
+
+
+def _checked_headers(rows: Iterator[Row], engine: Engine, stderr: IO[str]) -> Iterator[Row]:
+    checked: set = set()
+    for row in rows:
+        if row.data is not None and row.source not in checked:
+            checked.add(row.source)
+            for problem in engine.header_problems(row.data.keys()):
+                print(f"pmo: warning: {row.source}: {problem}", file=stderr)
+        yield row
 
 
 def decide(engine: Engine, args: argparse.Namespace, rows: Iterable[Row],

@@ -27,12 +27,13 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)
     warn(engine, stderr)
-    rows = input_rows(args, engine)
+    rows = input_rows(args, engine, stderr)
     estimate = count_rows(args.files)
     pairs = decide(engine, args, rows, estimate)
     # Worker processes send decisions back; the records for scoring are typed again here (cheaper than deciding).
     decided = [(d, engine.record_of(row) if d.decision != "error" else None)
                for row, d in Progress(stderr, estimate).wrap(pairs)]
+    _warn_repeated_ids(decided, stderr)
     ranking = engine.rank_of(decided, top=args.top, sensitivity=args.sensitivity)
     conflicts = engine.conflicts(args.portfolio).to_json()["conflicts"] if args.portfolio else None
     try:
@@ -59,6 +60,20 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print(f"pmo: {bad} input row(s) could not be decided; see the end of the list", file=stderr)
         return EXIT_BAD_ROWS
     return EXIT_OK
+
+
+def _warn_repeated_ids(decided, stderr: IO[str], shown: int = 5) -> None:
+    """The same id twice is usually a copy-paste slip in the export: both are ranked; say so."""
+    rows: dict[str, list] = {}
+    for decision, _ in decided:
+        if decision.id is not None:
+            rows.setdefault(decision.id, []).append(decision.row)
+    repeated = [(ident, where) for ident, where in rows.items() if len(where) > 1]
+    for ident, where in repeated[:shown]:
+        print(f"pmo: warning: id '{ident}' appears {len(where)} times (rows {', '.join(map(str, where))}); "
+              "each is decided and ranked on its own", file=stderr)
+    if len(repeated) > shown:
+        print(f"pmo: warning: {len(repeated) - shown} more ids appear more than once", file=stderr)
 
 
 def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

@@ -187,3 +187,11 @@ def test_coverage_of_the_scenarios_lists_the_rules_they_never_fire(tmp_path, mon
                 for rule, line in _rule_lines(ROOT / "policies" / "intake.yaml") if rule not in fired]
     assert [(t["id"], t["where"]) for t in report["uncovered"] if t["kind"] == "rule"] == expected
     assert report["by_kind"]["rule"] == {"covered": len(fired), "total": len(fired) + len(expected)}
+
+
+def test_the_readme_example_of_a_failing_outline_row():
+    """README shows this run: examples/author-tests/ has one example row that is wrong on purpose."""
+    code, out, _ = run("test", str(ROOT / "examples" / "author-tests"))
+    assert code == 1
+    assert "sponsorship.feature:35  The budget decides who approves (budget=1000000, approver=Investment Committee)" in out
+    assert "1 feature file, 4 scenarios on rete: 3 passed, 1 failed" in out

@@ -311,3 +311,10 @@ def test_select_json_on_stdout_stays_valid_json_when_highs_prints_debug_lines():
     assert result.returncode == 0, result.stderr
     assert "Highs" not in result.stdout
     assert len(json.loads(result.stdout)["scenarios"]) == 4
+
+
+def test_one_total_budget_keeps_the_portfolio_files_periods_for_windows():
+    """--budget N on a portfolio whose projects have start windows by year: the windows are still read
+    against the file's years, not the policy's quarters (found by a new-user review)."""
+    report = Engine.load(today=TODAY).select(ROOT / "examples" / "selection.yaml", budget=9_000_000)
+    assert report.best.status == "optimal" and report.best.total_cost <= 9_000_000

@@ -108,9 +108,11 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     notes: list[str] = []
     own = budget if budget is not None else portfolio.budget
     budget = dict(own if own is not None else limits.budget)
-    # Periods in order: those of a budget given with the portfolio (or the call), else the policy's.
-    periods = [k for k in own if k != TOTAL] if own and TOTAL not in own else list(limits.periods) or \
-        [k for k in budget if k != TOTAL]
+    # Periods in order: those of the budget given by the call, else by the portfolio file (also when the call
+    # gives one total), else the policy's.
+    def labels(money: dict | None) -> list[str]:
+        return [k for k in money or {} if k != TOTAL]
+    periods = labels(own) or labels(portfolio.budget) or list(limits.periods) or labels(budget)
     position = {label: t for t, label in enumerate(periods)}
     # Options: (project, start index or None, cost by key, demand by (role, period)).
     options: list[tuple[int, int | None, dict[str, float], dict[tuple[str, str], float]]] = []

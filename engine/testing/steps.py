@@ -465,6 +465,8 @@ def reviewed_with_override(context, backend, policy_engines, observer, gate, rol
             project, gate, override={"role": role, "justification": why})
         context["refusal"] = None
     except PmoError as exc:
+        if any(d.code != "override_refused" for d in exc.diagnostics):
+            raise  # a missing file or a bad record is the scenario's error, not a refused override
         context["refusal"] = str(exc)
         return
     if observer is not None:

@@ -113,7 +113,7 @@ class Explanation:
     def to_text(self) -> str:
         d = self.decision
         where = f"{d.source}, row {d.row}" if d.source and d.row else d.source or (f"row {d.row}" if d.row else None)
-        lines = [f"{d.id or '(no id)'}: {d.decision.upper()}" + (f"  routes: {', '.join(d.routes)}" if d.routes else "")
+        lines = [f"{d.id or '(no id)'}: {d.decision.upper()}" + (f"  routes: {', '.join(d.routes)}" if d.routes and d.decision == "review" else "")
                  + f"   (policy {d.policy_hash}, as of {d.as_of}" + (f", {where})" if where else ")")]
         lines += [f"  {e.column + ': ' if e.column else ''}{e.message}" for e in d.errors]
         lines += [f"  {_MARK[f.effect]} {f.rule}: {f.reason}" for f in d.findings]

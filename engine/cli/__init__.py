@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     policy_args.add_argument("--today", metavar="YYYY-MM-DD", type=_date,
                              help="the date today() means in policies (default: the current date)")
 
-    ev = sub.add_parser("evaluate", parents=[policy_args], help="decide proposals from CSV, JSON, JSONL or YAML files",
+    ev = sub.add_parser("evaluate", parents=[policy_args], help="decide proposals from CSV, TSV, XLSX, JSON, JSONL or "
+                        "YAML files",
                         description=_wrap("Screen each proposal against the intake policy: accept, review (with the "
                                           "approvers to route to), reject, or error (a bad input row, named by row "
                                           "and column)."),
@@ -92,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("files", nargs="+", metavar="FILE", type=Path,
                     help="proposal files (.csv .tsv .xlsx .json .jsonl .yaml)")
     ev.add_argument("--format", choices=FORMATS, default="table",
-                    help="table (for people, default), json (one list), jsonl (one object a line) or csv")
+                    help="table (for people, default), json (one list), jsonl (one object a line), csv, or xlsx "
+                    "(with --out: Decisions and Findings sheets)")
     ev.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
     ev.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
     ev.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core for "

@@ -66,7 +66,8 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
                     help="with --coverage: count only these: rule, band or gate (repeatable)")
     ts.add_argument("--steps", action="store_true", help="list the generic steps and exit")
     ts.add_argument("-v", "--verbose", action="store_true", help="list every scenario, passed or not")
-    ts.add_argument("--format", choices=("text", "json"), default="text")
+    ts.add_argument("--format", choices=("text", "json"), default="text",
+                    help="text (a summary for people, default) or json (every scenario's outcome)")
 
     cv = command("coverage", "which rules, bands and gate criteria a test set never exercises",
                  "Decide the proposals (and review the project records) and list, as file:line, the intake rules "
@@ -77,7 +78,8 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
     cv.add_argument("--min", type=float, metavar="PCT", help="exit 1 when less than PCT percent is covered")
     cv.add_argument("--only", action="append", choices=("rule", "band", "gate"), metavar="KIND",
                     help="count only these: rule, band or gate (repeatable)")
-    cv.add_argument("--format", choices=("table", "json"), default="table")
+    cv.add_argument("--format", choices=("table", "json"), default="table",
+                    help="table (default) or json (every target with its hits)")
 
     df = command("diff", "which decisions, findings and ranks a policy change moves",
                  "Decide and rank the same proposals under two policy folders and list, per proposal, the decision, "
@@ -89,7 +91,8 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
                     help="extra rule-library folder (repeatable), for both versions")
     df.add_argument("--today", metavar="YYYY-MM-DD", type=_date,
                     help="the date today() means in policies (default: the current date)")
-    df.add_argument("--format", choices=("table", "json"), default="table")
+    df.add_argument("--format", choices=("table", "json"), default="table",
+                    help="table (Markdown, for a pull request; default) or json (with the scores)")
 
 
 # ---------------------------------------------------------------------------- pmo test

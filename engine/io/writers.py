@@ -155,7 +155,8 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
     if others:
         out.write("─" * width + "\nNot ranked:\n")
         for e in others:
-            out.write(f"{'':>4}  {_clip(e.id or '-', 14):<14} {e.decision.upper():<8} {_clip(e.reason or '', 240)}\n")
+            reason = (e.reason or "").removeprefix(f"{e.decision}: ")  # the column already says it
+            out.write(f"{'':>4}  {_clip(e.id or '-', 14):<14} {e.decision.upper():<8} {_clip(reason, 240)}\n")
     out.write("─" * width + "\n")
     weights = ", ".join(f"{k} {v:.2f}" for k, v in ranking.weights.items())
     out.write(f"{len(ranked)} ranked, {len(others)} not ranked   method {ranking.method}"

@@ -25,6 +25,10 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.format == "xlsx" and not args.out:
         print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
         return EXIT_USAGE
+    if args.portfolio and not (args.report or args.format == "xlsx") or args.frontier and not args.portfolio:
+        print("pmo: error: --portfolio goes with --report or --format xlsx, and --frontier with --portfolio",
+              file=stderr)
+        return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)
     warn(engine, stderr)
     rows = input_rows(args, engine, stderr)

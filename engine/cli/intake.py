@@ -131,12 +131,15 @@ def _checked_headers(rows: Iterator[Row], engine: Engine, stderr: IO[str]) -> It
 def decide(engine: Engine, args: argparse.Namespace, rows: Iterable[Row],
            estimate: int | None) -> Iterator[tuple[Row, Decision]]:
     """(row, decision) pairs in input order, with worker processes for large batches."""
-    workers = args.workers or (1 if estimate is not None and estimate < PARALLEL_FROM else os.cpu_count() or 1)
+    workers = worker_count(args, estimate)
     if workers > 1:
-        return decide_in_parallel(rows, workers=workers, policies=args.policies, rules=args.rules,
-                                  today=engine.today, backend=getattr(args, "backend", "rete"),
-                                  policy_hash=engine.policy_hash)
+        return decide_in_parallel(rows, workers=workers, policies=args.policies, rules=args.rules, today=engine.today,
+                                  backend=getattr(args, "backend", "rete"), policy_hash=engine.policy_hash)
     return ((row, next(engine.evaluate_many([row]))) for row in rows)
+
+
+def worker_count(args: argparse.Namespace, estimate: int | None) -> int:
+    return args.workers or (1 if estimate is not None and estimate < PARALLEL_FROM else os.cpu_count() or 1)
 
 
 def _say_resuming(path: Path, point: ResumePoint, stderr: IO[str]) -> None:

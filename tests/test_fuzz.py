@@ -139,3 +139,17 @@ def test_control_characters_in_proposal_text_do_not_break_the_xlsx_output(tmp_pa
     write_xlsx([decision], tmp_path / "out.xlsx")
     cells = next(load_workbook(tmp_path / "out.xlsx")["Decisions"].iter_rows(min_row=2, values_only=True))
     assert cells[0] == "P\ufffd1"
+
+
+def test_regression_found_by_atheris_a_folded_list_of_mixed_values():
+    """tests/fuzz_atheris.py expressions: a list whose items fold to a number and a missing value raised
+    ValueProblem out of the type checker instead of a located ExprError."""
+    from engine.expr.check import check
+    from engine.expr.parse import ExprError, parse
+    for text in ("[1, 3, null + 1]", "--88<+8-8+7--88<8++4+7,-8+7-null+88"):
+        try:
+            check(parse(text), {"budget": "number"}, TODAY)
+        except ExprError as exc:
+            assert exc.code in ("bad_value", "type_mismatch", "syntax") and 0 <= exc.offset <= len(text)
+        else:
+            raise AssertionError(f"{text!r} was accepted")

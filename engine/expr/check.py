@@ -42,9 +42,9 @@ class Checker:
             return node
         try:
             value = evaluate(node, {})
+            folded = const(value, node.offset)  # e.g. a list whose items fold to values of two types
         except ValueProblem as exc:
             raise ExprError("bad_value", str(exc), node.offset) from None
-        folded = const(value, node.offset)
         folded.type = node.type if value is None else folded.type
         return folded
 

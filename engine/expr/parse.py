@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import warnings
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -192,7 +193,9 @@ def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) 
         raise ExprError("syntax", f"expression is nested more than {MAX_DEPTH} brackets deep", 0,
                         "split it into derived fields")
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():  # "invalid decimal literal" and the like: the error below says it
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         column = lead + max((exc.offset or 1) - 1, 0) if (exc.lineno or 1) == 1 else lead
         message = (exc.msg or "invalid syntax").replace("invalid syntax. ", "").rstrip(".")

@@ -74,7 +74,7 @@ def test_gate_command_logs_overrides_and_replay(tmp_path, capsys):
                  "Enables the 2028 grid plan", "--log", str(db), "--format", "json"]) == 0
     decision = json.loads(capsys.readouterr().out)
     assert {"project", "gate", "decision", "must_meet", "should_meet", "approvers", "recycle_to"} <= set(decision)
-    assert main(["log", "--db", str(db), "--project", "PRJ-1020"]) == 0
+    assert main(["log", "--log", str(db), "--project", "PRJ-1020"]) == 0
     out = capsys.readouterr().out
     assert "recycle" in out and "OVERRIDE by steering-committee: Enables the 2028 grid plan" in out
     assert main(["evaluate", str(ROOT / "examples" / "proposals.csv"), "--log", str(db)]) == 0

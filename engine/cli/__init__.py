@@ -212,14 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     gt.add_argument("--format", choices=("table", "json"), default="table")
     lg = sub.add_parser("log", help="query the decision log",
                         description="List logged intake and gate decisions, oldest first.")
-    lg.add_argument("--db", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)), metavar="DB")
+    lg.add_argument("--log", "--db", dest="db", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)),
+                    metavar="DB", help=f"the decision log (default: $PMO_LOG or ./{DEFAULT_LOG})")
     lg.add_argument("--project", metavar="ID")
     lg.add_argument("--since", type=_date, metavar="YYYY-MM-DD")
     lg.add_argument("--format", choices=("table", "json"), default="table")
     rp = sub.add_parser("replay", parents=[policy_args], help="re-decide logged decisions under the current policy",
                         description="Re-evaluate every logged decision with the current policies and list those "
                         "whose outcome would now differ.")
-    rp.add_argument("--db", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)), metavar="DB")
+    rp.add_argument("--log", "--db", dest="db", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)),
+                    metavar="DB", help=f"the decision log (default: $PMO_LOG or ./{DEFAULT_LOG})")
     rp.add_argument("--format", choices=("table", "json"), default="table")
 
     va = sub.add_parser("validate", parents=[policy_args], help="check a policy folder; print every problem",

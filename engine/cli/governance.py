@@ -51,7 +51,7 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if not args.db.is_file():
         raise PmoError([Diagnostic("no_file", f"no decision log at {args.db}", hint="decisions are logged by "
-                                   "'pmo evaluate' and 'pmo gate'; --db names another log")])
+                                   "'pmo evaluate' and 'pmo gate'; --log names another log")])
     with open_log(args.db) as log:
         entries = log.query(project=args.project, since=args.since)
     if args.format == "json":

@@ -189,6 +189,10 @@ def _logged(engine: Engine, pairs, log: DecisionLog | None, batch: int = LOG_BAT
 
 
 def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if args.folder and args.policies and args.folder != args.policies:
+        print(f"pmo: error: two policy folders given ({args.folder} and --policies {args.policies}); give one",
+              file=stderr)
+        return EXIT_USAGE
     folder = args.folder or args.policies
     checked = check_policies(folder, rules=args.rules, today=args.today, lint=True)  # compiles once
     diagnostics = checked.diagnostics

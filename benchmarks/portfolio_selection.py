@@ -22,7 +22,9 @@ from common import timed  # noqa: E402
 
 from engine.portfolio.model import portfolio_from  # noqa: E402
 from engine.portfolio.policy import Limits  # noqa: E402
-from engine.portfolio.select import frontier, greedy, problem, solve  # noqa: E402
+from engine.portfolio.greedy import greedy  # noqa: E402
+from engine.portfolio.problem import problem  # noqa: E402
+from engine.portfolio.select import frontier, solve  # noqa: E402
 
 PERIODS = [f"M{k:02d}" for k in range(12)]
 ROLES = [f"role{k}" for k in range(10)]

@@ -11,7 +11,9 @@ from engine import Engine, InputError
 from engine.cli import main
 from engine.portfolio.model import portfolio_from
 from engine.portfolio.policy import Limits
-from engine.portfolio.select import greedy, problem, rules_from, solve
+from engine.portfolio.greedy import greedy
+from engine.portfolio.problem import problem, rules_from
+from engine.portfolio.select import solve
 from tests.conftest import ROOT, TODAY
 
 # Rosetta Code, "Knapsack problem/0-1": the tourist's 22 items, 400 dag; published optimum value 1030

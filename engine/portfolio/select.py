@@ -12,7 +12,8 @@ A 0-1 integer programme solved exactly with HiGHS (``scipy.optimize.milp``):
                share of cost by category/objective within [min, max]
 
 Infeasible problems are explained (forced-in projects over budget, contradictory forcing, a balance
-rule that cannot be met); greedy baselines show what the optimiser adds.
+rule that cannot be met); greedy baselines (engine/portfolio/greedy.py) show what the optimiser adds.
+The problem itself is built by engine/portfolio/problem.py.
 """
 from __future__ import annotations
 
@@ -28,161 +29,11 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from engine.portfolio.model import Portfolio, Project
+from engine.portfolio.greedy import greedy
+from engine.portfolio.model import Portfolio
 from engine.portfolio.policy import Limits
-
-TOTAL = "total"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A balance rule: the share of selected cost whose ``by`` (category or objective) is ``value``."""
-
-    by: str
-    value: str
-    min_share: float | None = None
-    max_share: float | None = None
-
-    @property
-    def label(self) -> str:
-        bounds = [f"at least {self.min_share:.0%}" if self.min_share is not None else "",
-                  f"at most {self.max_share:.0%}" if self.max_share is not None else ""]
-        return f"{self.by} {self.value}: {' and '.join(b for b in bounds if b)} of the cost"
-
-
-@dataclass
-class Selection:
-    selected: list[str]
-    value: float
-    cost: dict[str, float]
-    optimal: bool
-    gap: float | None
-    status: str  # optimal | time limit | infeasible
-    binding: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)  # why it is infeasible, when it is
-    notes: list[str] = field(default_factory=list)
-    starts: dict[str, str] = field(default_factory=dict)  # project -> start period chosen in its window
-
-    @property
-    def total_cost(self) -> float:
-        return sum(self.cost.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return {"selected": self.selected, "value": self.value, "cost": self.total_cost,
-                "cost_by_period": self.cost, "optimal": self.optimal, "gap": self.gap, "status": self.status,
-                "binding": self.binding, "reasons": self.reasons, "notes": self.notes, "starts": self.starts}
-
-
-@dataclass
-class Problem:
-    """The candidates and their options. A project without a start window has one option; a project with
-    a window has one option per allowed start period, its cost and demand profile placed from there."""
-
-    ids: list[str]  # projects
-    value: np.ndarray  # per project
-    owner: np.ndarray  # per option: its project
-    start: list[int | None]  # per option: start period index (None: fixed timing)
-    length: list[int]  # per project: periods its profile spans (for timing dependencies)
-    periods: list[str]
-    cost: dict[str, np.ndarray]  # budget key (period or "total") -> cost per option
-    total_cost: np.ndarray  # per option
-    budget: dict[str, float]
-    demand: dict[tuple[str, str], np.ndarray]  # (role, period) -> demand per option
-    capacity: dict[tuple[str, str], float]
-    depends: list[tuple[int, int]]  # projects: (dependent, prerequisite)
-    excludes: list[tuple[int, int]]
-    together: list[tuple[int, int]]
-    forced_in: set[int]
-    forced_out: set[int]
-    rules: list[tuple[Rule, np.ndarray]]  # rule, membership (0/1) per project
-    notes: list[str] = field(default_factory=list)
-
-    def options_of(self, project: int) -> np.ndarray:
-        return np.nonzero(self.owner == project)[0]
-
-
-def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = None,
-            budget: dict[str, float] | None = None) -> Problem:
-    projects = list(portfolio)
-    index = {p.id: k for k, p in enumerate(projects)}
-    notes: list[str] = []
-    own = budget if budget is not None else portfolio.budget
-    budget = dict(own if own is not None else limits.budget)
-    # Periods in order: those of the budget given by the call, else by the portfolio file (also when the call
-    # gives one total), else the policy's.
-    def labels(money: dict | None) -> list[str]:
-        return [k for k in money or {} if k != TOTAL]
-    periods = labels(own) or labels(portfolio.budget) or list(limits.periods) or labels(budget)
-    position = {label: t for t, label in enumerate(periods)}
-    # Options: (project, start index or None, cost by key, demand by (role, period)).
-    options: list[tuple[int, int | None, dict[str, float], dict[tuple[str, str], float]]] = []
-    length = []
-    for k, p in enumerate(projects):
-        if p.window is None:
-            demand = {(role, period): amount for role, by in p.demand.items() for period, amount in by.items()}
-            options.append((k, None, _cost(p), demand))
-            length.append(0)
-            continue
-        first, last = (position.get(label) for label in p.window)
-        if first is None or last is None or first > last:
-            raise ValueError(f"{p.id}: window {list(p.window)} must name two periods of {periods or 'the budget'}, "
-                             "the earliest first")
-        span = max(len(p.cost_profile), *(len(v) for v in p.demand_profile.values())) if p.demand_profile else \
-            len(p.cost_profile)
-        length.append(span)
-        for t in range(first, last + 1):
-            if t + span > len(periods):
-                break  # it would run past the last period
-            cost = {periods[t + j]: amount for j, amount in enumerate(p.cost_profile)}
-            demand = {(role, periods[t + j]): amount for role, by in p.demand_profile.items()
-                      for j, amount in enumerate(by)}
-            options.append((k, t, cost, demand))
-        if not any(o[0] == k for o in options):
-            raise ValueError(f"{p.id}: no start in its window leaves room for its {span} periods")
-    owner = np.array([o[0] for o in options], dtype=int)
-    starts = [o[1] for o in options]
-    keys = sorted({key for o in options for key in o[2]} | set(budget), key=lambda key: (key != TOTAL, key))
-    if TOTAL in budget and len(budget) == 1:  # one budget for everything: compare total costs
-        cost = {TOTAL: np.array([sum(o[2].values()) for o in options])}
-    else:
-        if any(TOTAL in o[2] for o in options):
-            notes.append("some costs are totals while the budget is by period: those costs count in no period")
-        cost = {key: np.array([o[2].get(key, 0.0) for o in options]) for key in keys if key != TOTAL and key in budget}
-    value = np.array([p.value if p.value is not None else 1.0 for p in projects], dtype=float)
-    if any(p.value is None for p in projects):
-        notes.append("projects without a value (or score) count 1 each")
-    demand: dict[tuple[str, str], np.ndarray] = {}
-    for j, (_k, _t, _c, needs) in enumerate(options):
-        for key, amount in needs.items():
-            if limits.capacity_of(*key) is not None and amount:
-                demand.setdefault(key, np.zeros(len(options)))[j] = amount
-    capacity = {key: limits.capacity_of(*key) * (1 + limits.resource_tolerance) for key in demand}  # type: ignore
-    forced_in, forced_out = set(), set()
-    depends, excludes, together = [], [], []
-    for k, p in enumerate(projects):
-        if p.force == "in":
-            forced_in.add(k)
-        if p.force == "out" or p.out:
-            forced_out.add(k)
-        for dep in p.depends_on:
-            if dep.id in index:
-                depends.append((k, index[dep.id]))
-            else:
-                forced_out.add(k)
-                notes.append(f"{p.id} depends on unknown '{dep.id}', so it cannot be chosen")
-        excludes += [(k, index[o]) for o in p.excludes if o in index and index[o] != k]
-        together += [(k, index[o]) for o in p.requires_together if o in index and index[o] != k]
-    rules = [(rule, np.array([1.0 if getattr(p, rule.by, None) == rule.value else 0.0 for p in projects]))
-             for rule in balance or []]
-    total = sum(cost.values()) if cost else np.zeros(len(options))
-    return Problem([p.id for p in projects], value, owner, starts, length, periods, cost,
-                   np.asarray(total, dtype=float), budget, demand, capacity, depends, excludes, together, forced_in,
-                   forced_out, rules, notes)
-
-
-def _cost(p: Project) -> dict[str, float]:
-    return dict(p.cost) if p.cost else dict(p.budget)
-
+from engine.portfolio.problem import Problem, Selection, cheapest, closure, infeasible, problem, rules_from, \
+    selection_from
 
 _STDOUT = threading.Lock()
 
@@ -260,7 +111,7 @@ def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_in
     ub[np.isin(prob.owner, list(prob.forced_out))] = 0
     both = sorted(prob.forced_in & prob.forced_out)
     if both:
-        return _infeasible(prob, [f"{', '.join(prob.ids[k] for k in both)} must be in (forced) and out (forced out, "
+        return infeasible(prob, [f"{', '.join(prob.ids[k] for k in both)} must be in (forced) and out (forced out, "
                                   "rejected, cancelled or depending on an unknown project) at the same time"])
     constraints = []
     if lower:
@@ -271,28 +122,14 @@ def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_in
                       constraints=constraints, options={"time_limit": time_limit, "mip_rel_gap": gap, "disp": False})
     if result.x is None:
         if result.status != 2:
-            return _infeasible(prob, [f"solver stopped: {result.message}"])
-        return _infeasible(prob, explain(prob) if explain_infeasible else [])
+            return infeasible(prob, [f"solver stopped: {result.message}"])
+        return infeasible(prob, explain(prob) if explain_infeasible else [])
     y = np.round(result.x).astype(bool)
-    selection = _selection(prob, y, optimal=result.status == 0,
+    selection = selection_from(prob, y, optimal=result.status == 0,
                            gap=float(getattr(result, "mip_gap", 0.0) or 0.0),
                            status="optimal" if result.status == 0 else "time limit")
     selection.binding = binding(prob, y)
     return selection
-
-
-def _selection(prob: Problem, y: np.ndarray, optimal: bool, gap: float | None, status: str) -> Selection:
-    """A selection from chosen options."""
-    cost = {key: float(c[y].sum()) for key, c in prob.cost.items()}
-    picked = sorted(int(prob.owner[j]) for j in np.nonzero(y)[0])
-    starts = {prob.ids[int(prob.owner[j])]: prob.periods[prob.start[j]] for j in np.nonzero(y)[0]
-              if prob.start[j] is not None}
-    return Selection([prob.ids[k] for k in picked], float(prob.value[picked].sum()), cost, optimal, gap, status,
-                     notes=list(prob.notes), starts=starts)
-
-
-def _infeasible(prob: Problem, reasons: list[str]) -> Selection:
-    return Selection([], 0.0, {}, False, None, "infeasible", reasons=reasons, notes=list(prob.notes))
 
 
 def binding(prob: Problem, y: np.ndarray) -> list[str]:
@@ -319,31 +156,10 @@ def binding(prob: Problem, y: np.ndarray) -> list[str]:
     return out
 
 
-def _closure(prob: Problem, start: set[int]) -> set[int]:
-    """The projects, plus every prerequisite and every 'goes together' partner, transitively."""
-    needs: dict[int, set[int]] = {}
-    for i, j in prob.depends:
-        needs.setdefault(i, set()).add(j)
-    for i, j in prob.together:
-        needs.setdefault(i, set()).add(j)
-        needs.setdefault(j, set()).add(i)
-    out, todo = set(start), list(start)
-    while todo:
-        for j in needs.get(todo.pop(), ()):
-            if j not in out:
-                out.add(j)
-                todo.append(j)
-    return out
-
-
-def _cheapest(prob: Problem, k: int, array: np.ndarray) -> float:
-    return float(min(array[o] for o in prob.options_of(k)))
-
-
 def explain(prob: Problem) -> list[str]:
     """Why no selection satisfies everything: checks that name the constraints at fault."""
     reasons = []
-    must = _closure(prob, prob.forced_in)
+    must = closure(prob, prob.forced_in)
     names = ", ".join(prob.ids[k] for k in sorted(must))
     blocked = must & prob.forced_out
     if blocked:
@@ -354,12 +170,12 @@ def explain(prob: Problem) -> list[str]:
             reasons.append(f"{prob.ids[i]} and {prob.ids[j]} exclude each other, but both are needed by the "
                            "forced-in projects")
     for key, c in prob.cost.items():
-        need = sum(_cheapest(prob, k, c) for k in must)
+        need = sum(cheapest(prob, k, c) for k in must)
         if need > prob.budget[key] + 1e-9:
             reasons.append(f"the forced-in projects ({names}) need {need:,.0f} in {key} against a budget of "
                            f"{prob.budget[key]:,.0f}")
     for (role, period), d in prob.demand.items():
-        need = sum(_cheapest(prob, k, d) for k in must)
+        need = sum(cheapest(prob, k, d) for k in must)
         if need > prob.capacity[(role, period)] + 1e-9:
             reasons.append(f"the forced-in projects ({names}) need {need:g} {role} in {period} against a capacity "
                            f"of {prob.capacity[(role, period)]:g}")
@@ -383,88 +199,6 @@ def relaxations(prob: Problem) -> str:
              if solve(Problem(**fields), time_limit=5, explain_infeasible=False).status != "infeasible"]
     return ("it becomes feasible without " + " or without ".join(fixes)) if fixes else \
         "dropping any one group of constraints (budget, capacity, balance, forcing, timing) is not enough"
-
-
-def greedy(prob: Problem, key: str) -> Selection:
-    """A baseline: take projects best first ('value' or 'value per cost'), each with what it needs and at its
-    earliest start that fits, while everything still fits. Min-share balance rules are checked at the end."""
-    def ratio(k: int) -> float:
-        return prob.value[k] / max(_cheapest(prob, k, prob.total_cost), 1e-12)
-    order = sorted(range(len(prob.ids)), key=lambda k: (-(prob.value[k] if key == "value" else ratio(k)),
-                                                        prob.ids[k]))
-    y = np.zeros(len(prob.owner), dtype=bool)
-    feasible = True
-    placed: dict[int, int] = {}  # project -> chosen option
-    if not _place(prob, y, placed, _closure(prob, prob.forced_in)):
-        feasible = False
-    for k in order:
-        if k not in placed:
-            _place(prob, y, placed, _closure(prob, {k}) - set(placed))
-    total = float(prob.total_cost[y].sum())
-    for rule, member in prob.rules:
-        share = float((member[prob.owner] * prob.total_cost)[y].sum()) / total if total else 0.0
-        if rule.min_share is not None and share < rule.min_share - 1e-9:
-            feasible = False
-    return _selection(prob, y, optimal=False, gap=None, status="greedy" if feasible else "greedy (infeasible)")
-
-
-def _place(prob: Problem, y: np.ndarray, placed: dict[int, int], group: set[int]) -> bool:
-    """Add a group of projects (prerequisites first, each at its earliest fitting option), or nothing."""
-    if group & prob.forced_out:
-        return False
-    for i, j in prob.excludes:
-        if (i in group or i in placed) and (j in group or j in placed):
-            return False
-    trial, chosen = y.copy(), dict(placed)
-    for k in _prerequisites_first(prob, group):
-        ready = max((prob.start[chosen[j]] + prob.length[j] for i, j in prob.depends
-                     if i == k and j in chosen and prob.start[chosen[j]] is not None), default=0)
-        for o in prob.options_of(k):
-            if prob.start[o] is not None and prob.start[o] < ready:
-                continue
-            trial[o] = True
-            if _within_limits(prob, trial):
-                chosen[k] = int(o)
-                break
-            trial[o] = False
-        else:
-            return False
-    y[:] = trial
-    placed.update(chosen)
-    return True
-
-
-def _prerequisites_first(prob: Problem, group: set[int]) -> list[int]:
-    order: list[int] = []
-    seen: set[int] = set()
-
-    def visit(k: int) -> None:
-        if k in seen:
-            return
-        seen.add(k)
-        for i, j in prob.depends:
-            if i == k and j in group:
-                visit(j)
-        order.append(k)
-
-    for k in sorted(group):
-        visit(k)
-    return order
-
-
-def _within_limits(prob: Problem, y: np.ndarray) -> bool:
-    for key, c in prob.cost.items():
-        if c[y].sum() > prob.budget[key] + 1e-9:
-            return False
-    for key, d in prob.demand.items():
-        if d[y].sum() > prob.capacity[key] + 1e-9:
-            return False
-    total = float(prob.total_cost[y].sum())
-    for rule, member in prob.rules:
-        if rule.max_share is not None and total and float((member[prob.owner] * prob.total_cost)[y].sum()) / total \
-                > rule.max_share + 1e-9:
-            return False
-    return True
 
 
 def scaled(prob: Problem, factor: float) -> Problem:
@@ -542,20 +276,6 @@ class SelectionReport:
                 "baselines": {name: {"selected": b.selected, "value": b.value, "cost": b.total_cost,
                                      "status": b.status} for name, b in self.baselines.items()},
                 "frontier": self.frontier, "scenarios": self.scenarios}
-
-
-def rules_from(items: list[dict]) -> list[Rule]:
-    rules = []
-    for n, item in enumerate(items, 1):
-        if not isinstance(item, dict) or item.get("by") not in ("category", "objective") or not item.get("value"):
-            raise ValueError(f"balance rule {n}: write {{by: category|objective, value: X, min_share: 0.2}}")
-        low, high = item.get("min_share"), item.get("max_share")
-        for share in (low, high):
-            if share is not None and not (isinstance(share, (int, float)) and 0 <= float(share) <= 1):
-                raise ValueError(f"balance rule {n}: shares run from 0 to 1, got {share!r}")
-        rules.append(Rule(item["by"], str(item["value"]), None if low is None else float(low),
-                          None if high is None else float(high)))
-    return rules
 
 
 def scenarios_from(items: Any) -> list[Scenario]:

@@ -257,28 +257,13 @@ def _bubble_chart(report: Report) -> str:
     points = [v for v in report.views if v.score is not None and v.risk is not None]
     if not points:
         return _empty("no proposal has both a score and a risk rating")
-    width, height, pad = 460, 300, 40
-    low_risk, hi_r = lo_r, hi_r = min(v.risk for v in points), max(v.risk for v in points)
-    low_score, hi_s = lo_s, hi_s = min(v.score for v in points), max(v.score for v in points)
     big = max((v.budget or 0) for v in points) or 1
-    span_r, span_s = (hi_r - lo_r) or 1, (hi_s - lo_s) or 1
-    lo_r, lo_s, span_r, span_s = lo_r - span_r * 0.06, lo_s - span_s * 0.06, span_r * 1.12, span_s * 1.12  # margins
-
-    def x(r: float) -> float:
-        return pad + (r - lo_r) / span_r * (width - 2 * pad)
-
-    def y(s: float) -> float:
-        return height - pad - (s - lo_s) / span_s * (height - 2 * pad)
-
-    out = [f'<svg viewBox="0 0 {width} {height}" role="img" class="bubbles">',
-           f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad / 2}" y2="{height - pad}" stroke="#999"/>',
-           f'<line x1="{pad}" y1="{pad / 2}" x2="{pad}" y2="{height - pad}" stroke="#999"/>',
-           f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">risk → ({low_risk:g} to {hi_r:g})</text>',
-           f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" text-anchor="middle">'
-           f'score ↑ ({low_score:.1f} to {hi_s:.1f})</text>']
+    plot = _Plot(460, 300, 44, [v.risk for v in points], [v.score for v in points], margin=0.06)
+    out = [f'<svg viewBox="0 0 {plot.width} {plot.height}" role="img" class="bubbles">',
+           plot.axes("risk →", "score ↑")]
     for v in sorted(points, key=lambda v: -(v.budget or 0)):  # small bubbles on top
         radius = 3 + 17 * math.sqrt((v.budget or 0) / big)
-        out.append(f'<circle cx="{x(v.risk):.1f}" cy="{y(v.score):.1f}" r="{radius:.1f}" '
+        out.append(f'<circle cx="{plot.x(v.risk):.1f}" cy="{plot.y(v.score):.1f}" r="{radius:.1f}" '
                    f'fill="{COLOURS[v.decision.decision]}" fill-opacity="0.55" stroke="#333" stroke-width="0.5">'
                    f'<title>{html.escape(v.id or "-")}: score {v.score:.1f}, risk {v.risk:g}, budget '
                    f'{_money(v.budget)} ({v.decision.decision})</title></circle>')
@@ -287,27 +272,68 @@ def _bubble_chart(report: Report) -> str:
 
 
 def _frontier_chart(points: list[dict[str, Any]]) -> str:
-    width, height, pad = 460, 300, 45
-    top_b = max(p["budget"] for p in points) or 1
-    top_v = max(max(p["value"], p.get("greedy_value_per_cost", 0)) for p in points) or 1
+    greedy = [p.get("greedy_value_per_cost", 0.0) for p in points]
+    plot = _Plot(460, 300, 50, [0.0] + [p["budget"] for p in points], [0.0] + [p["value"] for p in points] + greedy,
+                 money_x=True)
 
-    def xy(b: float, v: float) -> str:
-        return f"{pad + b / top_b * (width - 2 * pad):.1f},{height - pad - v / top_v * (height - 2 * pad):.1f}"
+    def line(values: list[float]) -> str:
+        return " ".join(f"{plot.x(p['budget']):.1f},{plot.y(v):.1f}" for p, v in zip(points, values))
 
-    best = " ".join(xy(p["budget"], p["value"]) for p in points)
-    greedy = " ".join(xy(p["budget"], p.get("greedy_value_per_cost", 0)) for p in points)
-    return (f'<svg viewBox="0 0 {width} {height}" role="img" class="frontier">'
-            f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad / 2}" y2="{height - pad}" stroke="#999"/>'
-            f'<line x1="{pad}" y1="{pad / 2}" x2="{pad}" y2="{height - pad}" stroke="#999"/>'
-            f'<polyline points="{greedy}" fill="none" stroke="#999" stroke-dasharray="4 3"/>'
-            f'<polyline points="{best}" fill="none" stroke="#1565c0" stroke-width="2"/>'
-            + "".join(f'<circle cx="{xy(p["budget"], p["value"]).split(",")[0]}" '
-                      f'cy="{xy(p["budget"], p["value"]).split(",")[1]}" r="3" fill="#1565c0"><title>budget '
-                      f'{_money(p["budget"])}: value {p["value"]:,.1f} ({len(p["selected"])} projects)</title></circle>'
-                      for p in points)
-            + f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">budget → (up to {_money(top_b)})</text>'
-            f'<text x="{pad + 8}" y="{pad / 2 + 10}">value ↑ · solid: optimal · dashed: greedy by value per cost'
-            "</text></svg>")
+    same = all(abs(g - p["value"]) < 1e-9 for g, p in zip(greedy, points))
+    note = "greedy by value per cost reaches the optimum at every level" if same else \
+        "solid: optimal · dashed: greedy by value per cost"
+    return (f'<svg viewBox="0 0 {plot.width} {plot.height}" role="img" class="frontier">'
+            + plot.axes("budget →", "value ↑")
+            + f'<polyline points="{line(greedy)}" fill="none" stroke="#999" stroke-dasharray="4 3"/>'
+            f'<polyline points="{line([p["value"] for p in points])}" fill="none" stroke="#1565c0" stroke-width="2"/>'
+            + "".join(f'<circle cx="{plot.x(p["budget"]):.1f}" cy="{plot.y(p["value"]):.1f}" r="3" fill="#1565c0">'
+                      f'<title>budget {_money(p["budget"])}: value {p["value"]:,.1f} ({len(p["selected"])} projects)'
+                      "</title></circle>" for p in points)
+            + f'<text x="{plot.pad + 6}" y="14">{note}</text></svg>')
+
+
+class _Plot:
+    """Axes with tick values for a chart: maps data to SVG coordinates."""
+
+    def __init__(self, width: int, height: int, pad: int, xs: list[float], ys: list[float], *, margin: float = 0.0,
+                 money_x: bool = False):
+        self.width, self.height, self.pad, self.money_x = width, height, pad, money_x
+        (self.x0, self.x1), (self.y0, self.y1) = _span(xs, margin), _span(ys, margin)
+
+    def x(self, value: float) -> float:
+        return self.pad + (value - self.x0) / (self.x1 - self.x0) * (self.width - 1.5 * self.pad)
+
+    def y(self, value: float) -> float:
+        return self.height - self.pad - (value - self.y0) / (self.y1 - self.y0) * (self.height - 1.5 * self.pad)
+
+    def axes(self, x_label: str, y_label: str) -> str:
+        bottom, left = self.height - self.pad, self.pad
+        out = [f'<line x1="{left}" y1="{bottom}" x2="{self.width - 4}" y2="{bottom}" stroke="#999"/>',
+               f'<line x1="{left}" y1="{self.pad / 2}" x2="{left}" y2="{bottom}" stroke="#999"/>']
+        for t in _ticks(self.x0, self.x1):
+            label = _money(t) if self.money_x else f"{t:g}"
+            out.append(f'<text x="{self.x(t):.1f}" y="{bottom + 14}" text-anchor="middle" fill="#555">{label}</text>')
+        for t in _ticks(self.y0, self.y1):
+            out.append(f'<text x="{left - 4}" y="{self.y(t) + 4:.1f}" text-anchor="end" fill="#555">{t:g}</text>')
+        out.append(f'<text x="{(left + self.width) / 2}" y="{self.height - 6}" text-anchor="middle">{x_label}</text>')
+        out.append(f'<text x="11" y="{self.height / 2}" transform="rotate(-90 11 {self.height / 2})" '
+                   f'text-anchor="middle">{y_label}</text>')
+        return "".join(out)
+
+
+def _span(values: list[float], margin: float) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    width = (high - low) or abs(high) or 1.0
+    return low - width * margin, high + width * margin
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values inside [low, high]: steps of 1, 2 or 5 times a power of ten."""
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step) * step
+    return [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
 
 
 def _conflicts(conflicts: list[dict[str, Any]]) -> str:

@@ -21,6 +21,10 @@ from engine.expr.values import ValueProblem, to_number
 MAX_LENGTH = 4000
 MAX_NODES = 500
 MAX_DEPTH = 50  # brackets
+SOURCE_NAME = "<pmo-expr>"
+# Python warns about some texts before failing on them ("invalid decimal literal"): the ExprError says it.
+# A filter for this source name only (catch_warnings would change global state under threads).
+warnings.filterwarnings("ignore", category=SyntaxWarning, module=SOURCE_NAME)
 
 
 class ExprError(Exception):
@@ -193,9 +197,7 @@ def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) 
         raise ExprError("syntax", f"expression is nested more than {MAX_DEPTH} brackets deep", 0,
                         "split it into derived fields")
     try:
-        with warnings.catch_warnings():  # "invalid decimal literal" and the like: the error below says it
-            warnings.simplefilter("ignore", SyntaxWarning)
-            tree = ast.parse(source, mode="eval")
+        tree = ast.parse(source, filename=SOURCE_NAME, mode="eval")
     except SyntaxError as exc:
         column = lead + max((exc.offset or 1) - 1, 0) if (exc.lineno or 1) == 1 else lead
         message = (exc.msg or "invalid syntax").replace("invalid syntax. ", "").rstrip(".")
@@ -218,9 +220,21 @@ def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) 
 
 
 def _depth(text: str) -> int:
+    """The deepest bracket nesting, outside string literals."""
     depth = deepest = 0
+    quote = None
+    escaped = False
     for char in text:
-        if char in "([":
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char in "([":
             depth += 1
             deepest = max(deepest, depth)
         elif char in ")]":

@@ -23,6 +23,7 @@ from engine.errors import Diagnostic, InputError, Location
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
             ".yml": "yaml", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 csv.field_size_limit(1_000_000)
+MAX_JSON_DEPTH = 64  # a proposal is flat; deeper input is refused before it is parsed into objects
 
 
 @dataclass(frozen=True)
@@ -190,12 +191,20 @@ def _json_stream(path: Path, name: str) -> Iterator[Row]:
             f.seek(0)
         return f
 
-    shape, listed = None, False
+    shape, listed, depth, key = None, False, 0, None
     with opened() as f:
-        try:
-            for prefix, event, _ in ijson.parse(f, use_float=False):
+        try:  # basic_parse builds nothing (ijson.parse would build a prefix per level: quadratic in the depth)
+            for event, value in ijson.basic_parse(f, use_float=False):
                 shape = shape or event
-                listed = listed or (prefix == "proposals" and event == "start_array")
+                if event in ("start_map", "start_array"):
+                    listed = listed or (depth == 1 and key == "proposals" and event == "start_array")
+                    depth += 1
+                    if depth > MAX_JSON_DEPTH:
+                        raise InputError([Diagnostic("bad_file", f"JSON nested more than {MAX_JSON_DEPTH} levels deep",
+                                                     Location(name), "a proposal is a flat object of fields")])
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                key = value if event == "map_key" and depth == 1 else None if depth <= 1 else key
         except (ijson.JSONError, UnicodeDecodeError) as exc:
             raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0][:200]}",
                                          Location(name))]) from None

@@ -97,8 +97,8 @@ def diff_policies(old, new, proposals: Iterable[Any]) -> PolicyDiff:
     ranked = old.policy.scoring is not None and new.policy.scoring is not None
     before, after = _outcomes(old, rows, ranked), _outcomes(new, rows, ranked)
     changes = []
-    for key, (decision, rank, score) in before.items():
-        decision2, rank2, score2 = after[key]
+    for key in sorted(before):
+        (decision, rank, score), (decision2, rank2, score2) = before[key], after[key]
         change = Change(_name(decision, key), decision.decision, decision2.decision, old_rank=rank, new_rank=rank2,
                         old_score=_round(score), new_score=_round(score2))
         _compare_findings(decision.findings, decision2.findings, change)
@@ -108,21 +108,18 @@ def diff_policies(old, new, proposals: Iterable[Any]) -> PolicyDiff:
     return PolicyDiff(old.policy_hash, new.policy_hash, len(before), ranked, changes)
 
 
-def _outcomes(engine, rows: list, ranked: bool) -> dict[tuple, tuple[Any, int | None, float | None]]:
-    """(source, row) -> (decision or rank entry, rank, score), in input order."""
+def _outcomes(engine, rows: list, ranked: bool) -> dict[int, tuple[Any, int | None, float | None]]:
+    """Input position -> (decision or rank entry, rank, score). By position, not by file and line: the
+    same file given twice is two sets of proposals."""
     if ranked:
-        entries = engine.rank(rows).entries
-        by_key = {(e.source, e.row): (e, e.rank, e.score) for e in entries}
-    else:
-        by_key = {(d.source, d.row): (d, None, None) for d in engine.evaluate_many(rows)}
-    return dict(sorted(by_key.items(), key=lambda item: (item[0][0] or "", item[0][1] or 0)))
+        return {e.position: (e, e.rank, e.score) for e in engine.rank(rows).entries}
+    return {i: (d, None, None) for i, d in enumerate(engine.evaluate_many(rows))}
 
 
-def _name(decision, key: tuple) -> str:
+def _name(decision, position: int) -> str:
     if decision.id:
         return decision.id
-    source, row = key
-    return f"{source}:{row}" if source else f"row {row}"
+    return f"{decision.source}:{decision.row}" if decision.source else f"row {position + 1}"
 
 
 def _round(score: float | None) -> float | None:

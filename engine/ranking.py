@@ -58,6 +58,7 @@ class RankEntry:
     weight_change: WeightChange | None = None  # top N only; None when no single weight change drops it
     source: str | None = None
     row: int | None = None
+    position: int | None = None  # index of the proposal in the decided list the ranking was built from
 
     @property
     def breakdown(self) -> list[Contribution]:
@@ -106,7 +107,8 @@ def build_ranking(scoring: CompiledScoring, decided: list[tuple[Decision, Mappin
 
 def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, Any] | None]],
            policy_hash: str, as_of: str, top: int, sensitivity: bool) -> Ranking:
-    candidates = [(d, r) for d, r in decided if r is not None and d.decision in ("accept", "review")]
+    passing = [i for i, (d, r) in enumerate(decided) if r is not None and d.decision in ("accept", "review")]
+    candidates = [decided[i] for i in passing]
     records = [r for _, r in candidates]
     scores = score(scoring, records)
     order = ranking_order(scoring, scores, records, [d.id for d, _ in candidates])
@@ -118,19 +120,19 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
     entries: list[RankEntry] = []
     for n, i in enumerate(order.tolist(), 1):
         decision = candidates[i][0]
-        entry = _entry(decision, rank=n, score=totals[i], _breakdown=partial(breakdowns, i))
+        entry = _entry(decision, rank=n, score=totals[i], _breakdown=partial(breakdowns, i), position=passing[i])
         if probability is not None:
             entry.top_probability = probability[n - 1]
             entry.weight_change = changes[n - 1] if n <= top else None
         entries.append(entry)
     for i, (decision, _record) in enumerate(candidates):
         if scores.unscored[i] is not None:
-            entries.append(_entry(decision, reason=f"not scored: {scores.unscored[i]}"))
-    for decision, record in decided:
+            entries.append(_entry(decision, reason=f"not scored: {scores.unscored[i]}", position=passing[i]))
+    for position, (decision, record) in enumerate(decided):
         if record is None or decision.decision not in ("accept", "review"):
             why = "; ".join(f.reason for f in decision.findings if f.effect == "reject") or \
                 "; ".join(e.message for e in decision.errors)
-            entries.append(_entry(decision, reason=f"{decision.decision}: {why}"))
+            entries.append(_entry(decision, reason=f"{decision.decision}: {why}", position=position))
     settings = None
     if sensitivity:
         s = scoring.sensitivity

@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from engine.compile import CompiledPolicy
 from engine.decision import Decision
@@ -69,12 +69,11 @@ class Report:
                 "ranked": sum(1 for v in self.views if v.rank is not None)}
 
 
-def build_report(policy: CompiledPolicy, decided: Iterable[tuple[Decision, Mapping[str, Any] | None]],
+def build_report(policy: CompiledPolicy, decided: list[tuple[Decision, Mapping[str, Any] | None]],
                  ranking: Ranking | None = None, *, title: str | None = None, conflicts: list | None = None,
                  frontier: list | None = None, graph_svg: str | None = None) -> Report:
     roles = field_roles(policy)
     views: list[ProposalView] = []
-    by_key: dict[tuple, ProposalView] = {}
     counts: Counter = Counter()
     hits: Counter = Counter()
     for decision, record in decided:
@@ -88,10 +87,9 @@ def build_report(policy: CompiledPolicy, decided: Iterable[tuple[Decision, Mappi
             for name in roles["alignment"]:
                 view.objectives.update(getattr(record.get(name), "parts", None) or {})
         views.append(view)
-        by_key[(decision.source, decision.row, decision.id)] = view
-    if ranking is not None:
+    if ranking is not None:  # made from the same decided list: its entries know their position in it
         for entry in ranking.entries:
-            view = by_key.get((entry.source, entry.row, entry.id))
+            view = views[entry.position] if entry.position is not None and entry.position < len(views) else None
             if view is not None:
                 view.rank, view.score, view.reason = entry.rank, entry.score, entry.reason
                 if entry.rank is not None:

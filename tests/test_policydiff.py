@@ -65,3 +65,12 @@ def test_a_broken_new_policy_is_a_usage_error():
     code, _, err = run("diff", str(ROOT / "policies"), str(ROOT / "examples" / "broken-policies"),
                        str(ROOT / "examples" / "proposals.csv"))
     assert code == 2 and "error[" in err
+
+
+def test_the_same_file_given_twice_counts_twice():
+    """Found in review: proposals were keyed by (file, row), so a repeated file was counted once."""
+    out = io.StringIO()
+    proposals = str(ROOT / "examples" / "proposals.csv")
+    assert main(["diff", str(ROOT / "policies"), str(ROOT / "policies"), proposals, proposals, "--format", "json"],
+                out, io.StringIO()) == 0
+    assert json.loads(out.getvalue())["proposals"] == 106

@@ -171,3 +171,11 @@ def test_hostile_proposal_text_stays_inert_in_the_browser(tmp_path, chromium):
     assert requests == [report.as_uri()]  # the <img src=x> never loaded
     assert page.locator("#proposals tbody tr td a").first.text_content() == HOSTILE["id"]
     page.close()
+
+
+def test_the_same_file_given_twice_is_reported_twice(tmp_path):
+    """Found in review: views were matched to ranking entries by (file, row, id), which repeat."""
+    report = tmp_path / "r.html"
+    code, out, _ = run("rank", PROPOSALS, PROPOSALS, "--format", "json", "--report", report, "--today", TODAY)
+    ranked = sum(e["rank"] is not None for e in json.loads(out)["entries"])
+    assert f"({ranked} ranked)" in report.read_text(encoding="utf-8") and ranked == 84

@@ -142,3 +142,61 @@ def test_resume_refuses_another_policy_or_another_input(tmp_path, write_policy, 
     assert out.read_bytes() == before  # nothing was changed
     assert evaluate(proposals, "--format", "csv", "--out", out, "--resume", "--no-log") == 0
     assert out.read_text(encoding="utf-8").splitlines(keepends=True) == lines
+
+
+def test_resume_with_a_report_is_refused(tmp_path, capsys):
+    assert evaluate(ROOT / "examples" / "proposals.csv", "--format", "csv", "--out", tmp_path / "d.csv", "--resume",
+                    "--report", tmp_path / "r.html", "--no-log") == 2
+    assert "a report needs every row" in capsys.readouterr().err
+
+
+def test_csv_columns_come_from_the_policy_even_when_the_first_row_is_an_error(tmp_path):
+    """Found in review: the header was taken from the first decision, and an error row has no derived values."""
+    data = tmp_path / "in.csv"
+    lines = (ROOT / "examples" / "proposals.csv").read_text(encoding="utf-8").splitlines()
+    data.write_text("\n".join([lines[0], "X-1,,,,,,,,,,,,,,not-a-number"] + lines[1:]) + "\n", encoding="utf-8")
+    out = tmp_path / "d.csv"
+    assert evaluate(data, "--format", "csv", "--out", out, "--no-log") == 1
+    rows = list(csv.reader(out.open(encoding="utf-8")))
+    assert rows[0][-6:] == ["benefit_cost_ratio", "npv_8", "payback_years", "duration_days", "lead_time_days",
+                            "five_year_cost"]
+    assert {len(r) for r in rows} == {len(rows[0])}
+    assert rows[1][1] == "error" and rows[0][9] == "as_of" and rows[2][9] == "2026-12-01"
+
+
+def test_resume_keeps_the_date_of_the_interrupted_run(tmp_path, capsys):
+    proposals = ROOT / "examples" / "proposals.csv"
+    whole, out = tmp_path / "whole.jsonl", tmp_path / "d.jsonl"
+    assert main(["evaluate", str(proposals), "--format", "jsonl", "--out", str(whole), "--no-log", "--today",
+                 "2025-01-01"]) == 0
+    out.write_bytes(b"".join(whole.read_bytes().splitlines(keepends=True)[:10]))
+    assert main(["evaluate", str(proposals), "--format", "jsonl", "--out", str(out), "--no-log", "--resume"]) == 0
+    assert "today() = 2025-01-01" in capsys.readouterr().err
+    assert out.read_bytes() == whole.read_bytes()
+    out.write_bytes(b"".join(whole.read_bytes().splitlines(keepends=True)[:10]))
+    assert main(["evaluate", str(proposals), "--format", "jsonl", "--out", str(out), "--no-log", "--resume",
+                 "--today", "2027-06-01"]) == 2
+    assert "mix two dates" in capsys.readouterr().err
+
+
+def test_an_unreadable_output_is_a_usage_error_not_a_crash(tmp_path, capsys):
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    assert evaluate(ROOT / "examples" / "proposals.csv", "--format", "csv", "--out", folder, "--resume",
+                    "--no-log") == 2
+    assert "cannot read the earlier output" in capsys.readouterr().err
+
+
+def test_resume_point_splits_lines_only_on_newline_and_streams(tmp_path):
+    import tracemalloc
+    out = tmp_path / "o.csv"
+    with out.open("w", encoding="utf-8", newline="") as f:
+        f.write("id,decision,source,row,policy_hash,as_of\n")
+        for i in range(200_000):
+            f.write(f"P{i}\u2028x\x0c,accept,in.csv,{i + 2},h,2026-12-01\n")
+    tracemalloc.start()
+    point = resume_point(out, "csv")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert point.rows == 200_000 and not point.cut and point.last["row"] == "200001"
+    assert peak < 5_000_000, f"{peak:,} bytes"

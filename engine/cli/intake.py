@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import dataclasses
 import itertools
 import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from engine.api import Engine
 from engine.api import check_policies
@@ -20,11 +21,13 @@ from engine.decision import Decision
 from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_mean
 from engine.io.readers import Row, read_column_map, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, truncate
-from engine.io.writers import write_decisions, write_xlsx
+from engine.io.writers import csv_header, write_decisions, write_xlsx
 from engine.report import write_report
 
 LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
+BYTES_PER_ROW = 200  # a rough size of one proposal, to estimate rows from a file's size
+NOT_TYPED = object()  # a decision made in a worker process, whose typed record did not come back
 
 
 def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -35,17 +38,22 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.format == "xlsx" and not args.out:
         print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
         return EXIT_USAGE
-    if args.resume and (not args.out or args.format not in RESUMABLE):
-        print("pmo: error: --resume needs --out FILE and --format csv or jsonl (formats that can be appended to)",
-              file=stderr)
+    if args.resume and (not args.out or args.format not in RESUMABLE or args.report):
+        print("pmo: error: --resume needs --out FILE and --format csv or jsonl (formats that can be appended to), "
+              "and no --report (a report needs every row: make it afterwards with pmo rank --report)", file=stderr)
         return EXIT_USAGE
+    point = resume_point(args.out, args.format) if args.resume else None
+    if point is not None and point.as_of and args.today is None:
+        args.today = dt.date.fromisoformat(point.as_of)  # the run continues on the date it started with
+        print(f"pmo: resuming with today() = {point.as_of}, as the interrupted run", file=stderr)
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     warn(engine, stderr)
+    derived = [name for name, _ in engine.policy.derived]
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
     rows = input_rows(args, engine, stderr)
-    point = resume_point(args.out, args.format) if args.resume else None
     if point is not None:
-        problem = point.mismatch(engine.policy_hash, input_rows(args, engine))
+        problem = point.mismatch(engine.policy_hash, engine.today.isoformat(), input_rows(args, engine),
+                                 csv_header(derived) if args.format == "csv" else None)
         if problem:
             print(f"pmo: error: cannot resume {args.out}: {problem}; write to a new --out file instead "
                   "(nothing was changed)", file=stderr)
@@ -64,18 +72,18 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                if args.format != "xlsx" else None) if args.out else stdout
         estimate = count_rows(args.files)
         done = point.rows if point else 0
-        pairs = decide(engine, args, rows, None if estimate is None else max(estimate - done, 0))
-        logged = _logged(engine, pairs, log)
+        triples = decide(engine, args, rows, None if estimate is None else max(estimate - done, 0))
+        logged = _logged(engine, triples, log)
         if point is not None and relog:
             logged = _skip(logged, relog)
         report: list | None = [] if args.report else None
-        decided = _kept(engine, logged, report) if report is not None else (d for _, d in logged)
+        decided = _kept(engine, logged, report) if report is not None else (d for _, d, _ in logged)
         decided = Progress(stderr, estimate, done).wrap(decided)
         if args.format == "xlsx":
-            counts = write_xlsx(decided, args.out)
+            counts = write_xlsx(decided, args.out, derived=derived)
         else:
             counts = write_decisions(decided, out, args.format, policy_hash=engine.policy_hash,
-                                     header=point is None or point.keep == 0)
+                                     header=point is None or point.keep == 0, derived=derived)
         if report is not None:
             write_report(engine.report_of(report, title=args.title), args.report)
     except BrokenPipeError:
@@ -129,17 +137,38 @@ def _checked_headers(rows: Iterator[Row], engine: Engine, stderr: IO[str]) -> It
 
 
 def decide(engine: Engine, args: argparse.Namespace, rows: Iterable[Row],
-           estimate: int | None) -> Iterator[tuple[Row, Decision]]:
-    """(row, decision) pairs in input order, with worker processes for large batches."""
+           estimate: int | None) -> Iterator[tuple[Row, Decision, Any]]:
+    """(row, decision, typed record) in input order, with worker processes for large batches. Worker
+    processes send decisions only: their record is NOT_TYPED, typed again when it is needed."""
     workers = worker_count(args, estimate)
     if workers > 1:
-        return decide_in_parallel(rows, workers=workers, policies=args.policies, rules=args.rules, today=engine.today,
-                                  backend=getattr(args, "backend", "rete"), policy_hash=engine.policy_hash)
-    return ((row, next(engine.evaluate_many([row]))) for row in rows)
+        pairs = decide_in_parallel(rows, workers=workers, policies=args.policies, rules=args.rules, today=engine.today,
+                                   backend=getattr(args, "backend", "rete"), policy_hash=engine.policy_hash)
+        return ((row, decision, NOT_TYPED) for row, decision in pairs)
+    return ((row, decision, record) for row, (decision, record) in _with_rows(rows, engine.decide_all))
+
+
+def _with_rows(rows: Iterable[Row], decide_all) -> Iterator[tuple[Row, tuple]]:
+    """Each row with what ``decide_all`` made of it (one output per input, in order)."""
+    for row in rows:
+        yield row, next(decide_all([row]))
+
+
+def typed(engine: Engine, row: Row, decision: Decision, record: Any) -> Any:
+    """The record a decision was made on, typing the row again if a worker process decided it."""
+    if record is not NOT_TYPED:
+        return record
+    return engine.record_of(row) if decision.decision != "error" else None
 
 
 def worker_count(args: argparse.Namespace, estimate: int | None) -> int:
-    return args.workers or (1 if estimate is not None and estimate < PARALLEL_FROM else os.cpu_count() or 1)
+    """--workers, else one per core for a large batch. Without a row estimate (JSON, YAML, XLSX), the
+    files' size decides."""
+    if args.workers:
+        return args.workers
+    if estimate is None:
+        estimate = sum(path.stat().st_size for path in args.files) // BYTES_PER_ROW
+    return 1 if estimate < PARALLEL_FROM else os.cpu_count() or 1
 
 
 def _say_resuming(path: Path, point: ResumePoint, stderr: IO[str]) -> None:
@@ -153,10 +182,10 @@ def _skip(items: Iterator, n: int) -> Iterator:
     yield from items
 
 
-def _kept(engine: Engine, pairs: Iterable[tuple[Row, Decision]], into: list) -> Iterator[Decision]:
+def _kept(engine: Engine, triples: Iterable[tuple[Row, Decision, Any]], into: list) -> Iterator[Decision]:
     """Pass decisions on, keeping each with its typed record for the report."""
-    for row, decision in pairs:
-        into.append((decision, engine.record_of(row) if decision.decision != "error" else None))
+    for row, decision, record in triples:
+        into.append((decision, typed(engine, row, decision, record)))
         yield decision
 
 
@@ -165,16 +194,16 @@ def _cannot_write(exc: OSError, args: argparse.Namespace, stderr: IO[str]) -> in
     or repeating a row."""
     target = exc.filename or args.out or args.report or "the output"
     print(f"pmo: error: cannot write {target}: {exc.strerror or exc}", file=stderr)
-    if args.out and args.format in RESUMABLE:
+    if args.out and args.format in RESUMABLE and str(target) != str(args.report):
         print(f"pmo: the rows already in {args.out} are kept; when the problem is fixed, run the same command "
               "with --resume to decide the rest", file=stderr)
     return EXIT_USAGE
 
 
-def _logged(engine: Engine, pairs, log: DecisionLog | None, batch: int = LOG_BATCH):
-    """Pass each (row, decision) on; append the decision to the log, a batch per transaction."""
+def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_BATCH):
+    """Pass each (row, decision, record) on; append the decision to the log, a batch per transaction."""
     pending: list[Entry] = []
-    for row, decision in pairs:
+    for row, decision, record in triples:
         if log is not None:
             pending.append(Entry("intake", decision.id, None, {"row": row.data, "source": row.source,
                                                                "line": row.row}, engine.policy_hash,
@@ -183,7 +212,7 @@ def _logged(engine: Engine, pairs, log: DecisionLog | None, batch: int = LOG_BAT
             if len(pending) >= batch:
                 log.append(pending)
                 pending = []
-        yield row, decision
+        yield row, decision, record
     if log is not None:
         log.append(pending)
 

@@ -9,7 +9,7 @@ import yaml
 
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, dump_json, warn
-from engine.cli.intake import decide, input_rows, worker_count
+from engine.cli.intake import decide, input_rows, typed
 from engine.io.writers import write_ranking, write_xlsx
 from engine.report import write_report
 
@@ -33,12 +33,8 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     warn(engine, stderr)
     rows = input_rows(args, engine, stderr)
     estimate = count_rows(args.files)
-    if worker_count(args, estimate) > 1:
-        # Worker processes send decisions back; the records for scoring are typed again here (cheaper than deciding).
-        decided = [(d, engine.record_of(row) if d.decision != "error" else None)
-                   for row, d in Progress(stderr, estimate).wrap(decide(engine, args, rows, estimate))]
-    else:
-        decided = list(Progress(stderr, estimate).wrap(engine.decide_all(rows)))
+    decided = [(decision, typed(engine, row, decision, record))
+               for row, decision, record in Progress(stderr, estimate).wrap(decide(engine, args, rows, estimate))]
     _warn_repeated_ids(decided, stderr)
     ranking = engine.rank_of(decided, top=args.top, sensitivity=args.sensitivity)
     conflicts = engine.conflicts(args.portfolio).to_json()["conflicts"] if args.portfolio else None

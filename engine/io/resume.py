@@ -1,15 +1,19 @@
 """Where an interrupted ``pmo evaluate --out FILE`` stopped, so ``--resume`` continues without a gap or a
 duplicate: every input row gives exactly one output row, in order, so the complete rows already in the
-output are the input rows already done. A partial last row (the process died mid-write) is cut off."""
+output are the input rows already done. A partial last row (the process died mid-write) is cut off.
+
+The output is read as a stream of byte lines (only b"\\n" ends a line; a cell may hold U+2028 or a form
+feed), keeping just the counts and the last complete row: memory does not grow with the file.
+"""
 from __future__ import annotations
 
 import csv
 import itertools
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from engine.errors import Diagnostic, InputError, Location
 
@@ -22,20 +26,30 @@ class ResumePoint:
     counts: Counter  # their decisions
     keep: int  # bytes of the output to keep; anything after is a partial row
     size: int  # bytes the output had
-    last: dict | None = None  # the last complete row's source, row and policy_hash
+    last: dict | None = None  # the last complete row: its source, row, policy_hash and as_of
+    header: list[str] = field(default_factory=list)  # CSV: the file's header
 
     @property
     def cut(self) -> bool:
         return self.keep < self.size
 
-    def mismatch(self, policy_hash: str, rows: Iterable[Any]) -> str | None:
-        """Why this output cannot be continued from these input rows under this policy (None: it can).
-        Resuming must not mix two policy versions, or two inputs, in one file."""
-        if self.last is None:
-            return None
-        if self.last.get("policy_hash") != policy_hash:
+    @property
+    def as_of(self) -> str | None:
+        return (self.last or {}).get("as_of") or None
+
+    def mismatch(self, policy_hash: str, as_of: str, rows: Iterable[Any], header: list[str] | None = None) -> str | None:
+        """Why this output cannot be continued from these input rows under this policy and date (None: it
+        can). Resuming must not mix two policy versions, two dates or two inputs in one file."""
+        if self.last is not None and self.last.get("policy_hash") != policy_hash:
             return (f"it was written under policy {self.last.get('policy_hash')}, and the policies now are {policy_hash}; "
                     "resuming would mix two policy versions in one file")
+        if self.last is not None and self.as_of != as_of:
+            return (f"it was decided as of {self.as_of}, and today() is now {as_of}; resuming would mix two dates "
+                    f"(give --today {self.as_of})")
+        if header is not None and self.header and self.header != header:
+            return "its columns are not the ones this policy writes"
+        if self.last is None:
+            return None
         row = next(itertools.islice(rows, self.rows - 1, None), None)
         if row is None:
             return f"it holds {self.rows} rows, more than the input has"
@@ -48,10 +62,16 @@ class ResumePoint:
 
 
 def resume_point(path: Path, fmt: str) -> ResumePoint:
-    """Read an earlier output. Raises InputError if it is not an output of this format."""
-    data = path.read_bytes() if path.exists() else b""
-    rows, counts, keep, last = (_csv(data, str(path)) if fmt == "csv" else _jsonl(data, str(path)))
-    return ResumePoint(rows, counts, keep, len(data), last)
+    """Read an earlier output. Raises InputError if it cannot be read or is not an output of this format."""
+    if not path.exists():
+        return ResumePoint(0, Counter(), 0, 0)
+    try:
+        with path.open("rb") as f:
+            size = path.stat().st_size
+            return ResumePoint(size=size, **(_csv(f, str(path)) if fmt == "csv" else _jsonl(f, str(path))))
+    except OSError as exc:
+        raise InputError([Diagnostic("unreadable", f"cannot read the earlier output: {exc.strerror or exc}",
+                                     Location(str(path)))]) from None
 
 
 def truncate(path: Path, point: ResumePoint) -> None:
@@ -60,59 +80,58 @@ def truncate(path: Path, point: ResumePoint) -> None:
             f.truncate(point.keep)
 
 
-def _jsonl(data: bytes, name: str) -> tuple[int, Counter, int, dict | None]:
+def _not_ours(name: str, line: int) -> InputError:
+    return InputError([Diagnostic("not_resumable", f"line {line} is not a decision written by pmo", Location(name, line),
+                                  "resume only the --out file of an earlier run with the same --format")])
+
+
+def _jsonl(lines: Iterator[bytes], name: str) -> dict:
     counts: Counter = Counter()
     keep = rows = 0
     last = None
-    for line in data.splitlines(keepends=True):
+    for line in lines:
         if not line.endswith(b"\n"):
             break  # the last line was cut short
         try:
             last = json.loads(line)
-            decision = last["decision"]
+            counts[last["decision"]] += 1
         except (ValueError, KeyError, TypeError):
-            raise InputError([Diagnostic("not_resumable", f"line {rows + 1} is not a decision written by pmo",
-                                         Location(name, rows + 1), "resume only the --out file of an earlier run "
-                                         "with the same --format")]) from None
-        counts[decision] += 1
+            raise _not_ours(name, rows + 1) from None
         rows += 1
         keep += len(line)
-    return rows, counts, keep, last
+    return {"rows": rows, "counts": counts, "keep": keep, "last": last}
 
 
-def _csv(data: bytes, name: str) -> tuple[int, Counter, int, dict | None]:
-    counts: Counter = Counter()
-    if not data:
-        return 0, counts, 0, None
-    consumed = [0]  # bytes of the lines the csv reader has taken so far
+def _csv(lines: Iterator[bytes], name: str) -> dict:
+    consumed, ended = 0, True  # bytes the csv reader has taken; whether they end a line
 
-    def lines():
-        for line in data.decode("utf-8", errors="replace").splitlines(keepends=True):
-            consumed[0] += len(line.encode("utf-8"))
-            yield line
+    def text() -> Iterator[str]:
+        nonlocal consumed, ended
+        for line in lines:
+            consumed += len(line)
+            ended = line.endswith(b"\n")
+            yield line.decode("utf-8", errors="replace")
 
-    reader = csv.reader(lines(), strict=True)
+    reader = csv.reader(text(), strict=True)
     try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        header = []
-    def ends_line() -> bool:
-        return data[consumed[0] - 1:consumed[0]] == b"\n"
-
-    if header[:2] != ["id", "decision"] or not ends_line():
-        raise InputError([Diagnostic("not_resumable", "this file does not start with the header pmo writes",
-                                     Location(name, 1), "resume only the --out file of an earlier run with the "
-                                     "same --format")])
-    rows, keep, last = 0, consumed[0], None
+        header = next(reader, None)
+    except csv.Error:
+        raise _not_ours(name, 1) from None
+    if header is None:
+        return {"rows": 0, "counts": Counter(), "keep": 0}
+    if header[:2] != ["id", "decision"] or not ended:
+        raise _not_ours(name, 1)
+    counts: Counter = Counter()
+    rows, keep, last = 0, consumed, None
     while True:
         try:
             cells = next(reader)
         except (StopIteration, csv.Error):  # the end, or a row cut inside a quoted cell
             break
-        if not ends_line() or len(cells) != len(header):
+        if not ended or len(cells) != len(header):
             break  # cut short
         counts[cells[1]] += 1
         rows += 1
-        keep = consumed[0]
-        last = dict(zip(header, cells))
-    return rows, counts, keep, last
+        keep, last = consumed, cells
+    return {"rows": rows, "counts": counts, "keep": keep, "header": header,
+            "last": dict(zip(header, last)) if last else None}

@@ -15,9 +15,10 @@ FORMATS = ("table", "json", "jsonl", "csv", "xlsx")
 
 
 def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, policy_hash: str = "",
-                    header: bool = True) -> Counter:
+                    header: bool = True, derived: list[str] | None = None) -> Counter:
     """Write every decision; return how many of each outcome were written. ``header=False``: appending to
-    an earlier CSV output (resuming)."""
+    an earlier CSV output (resuming). ``derived``: the policy's derived values, the CSV's last columns
+    (default: those of the first decision; an error row has none)."""
     counts: Counter = Counter()
 
     def counted(items: Iterable[Decision]) -> Iterable[Decision]:
@@ -28,7 +29,7 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, polic
     if fmt == "table":
         _table(counted(decisions), out, policy_hash)
     elif fmt == "csv":
-        _csv(counted(decisions), out, header)
+        _csv(counted(decisions), out, header, derived)
     else:
         {"json": _json, "jsonl": _jsonl, "csv": _csv}[fmt](counted(decisions), out)
     return counts
@@ -47,7 +48,7 @@ def _jsonl(decisions: Iterable[Decision], out: IO[str]) -> None:
         out.write(json.dumps(d.to_json(), ensure_ascii=False) + "\n")
 
 
-CSV_COLUMNS = ["id", "decision", "routes", "rules", "reasons", "errors", "source", "row", "policy_hash"]
+CSV_COLUMNS = ["id", "decision", "routes", "rules", "reasons", "errors", "source", "row", "policy_hash", "as_of"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -59,20 +60,25 @@ def inert(value):
     return value
 
 
-def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True) -> None:
-    writer = None
-    for d in decisions:
-        if writer is None:
-            writer = csv.DictWriter(out, CSV_COLUMNS + list(d.derived), extrasaction="ignore", lineterminator="\n")
+def csv_header(derived: list[str]) -> list[str]:
+    return CSV_COLUMNS + derived
+
+
+def decision_cells(d: Decision, derived: list[str]) -> list:
+    """One decision as the cells of a CSV row or a Decisions sheet row, in ``csv_header`` order."""
+    return [d.id, d.decision, "; ".join(d.routes), "; ".join(f.rule for f in d.findings),
+            "; ".join(f.reason for f in d.findings), "; ".join(e.message for e in d.errors), d.source, d.row,
+            d.policy_hash, d.as_of] + [d.derived.get(name) for name in derived]
+
+
+def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, derived: list[str] | None = None) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    for n, d in enumerate(decisions):
+        if n == 0:
+            derived = list(d.derived) if derived is None else derived
             if header:
-                writer.writeheader()
-        row = {
-            "id": d.id, "decision": d.decision, "routes": "; ".join(d.routes),
-            "rules": "; ".join(f.rule for f in d.findings), "reasons": "; ".join(f.reason for f in d.findings),
-            "errors": "; ".join(e.message for e in d.errors), "source": d.source, "row": d.row,
-            "policy_hash": d.policy_hash, **d.derived,
-        }
-        writer.writerow({k: inert(v) for k, v in row.items()})
+                writer.writerow(csv_header(derived))
+        writer.writerow([inert(v) for v in decision_cells(d, derived)])
 
 
 _MARK = {"reject": "✗", "review": "?", "flag": "!"}
@@ -164,7 +170,7 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
 
 
 def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = None,
-               conflicts: list[dict] | None = None) -> Counter:
+               conflicts: list[dict] | None = None, derived: list[str] | None = None) -> Counter:
     """A workbook with a Decisions sheet and a Findings sheet (and Ranking and Conflicts sheets when given),
     written as a stream. Text is stored as text, so a proposal named =HYPERLINK(...) stays inert."""
     from openpyxl import Workbook
@@ -194,11 +200,9 @@ def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = 
     for d in decisions:
         counts[d.decision] += 1
         if derived_names is None:
-            derived_names = list(d.derived)
-            row("Decisions", CSV_COLUMNS + derived_names)
-        row("Decisions", [d.id, d.decision, "; ".join(d.routes), "; ".join(f.rule for f in d.findings),
-                          "; ".join(f.reason for f in d.findings), "; ".join(e.message for e in d.errors), d.source,
-                          d.row, d.policy_hash] + [d.derived.get(k) for k in derived_names])
+            derived_names = list(d.derived) if derived is None else derived
+            row("Decisions", csv_header(derived_names))
+        row("Decisions", decision_cells(d, derived_names))
         for f in d.findings:
             row("Findings", [d.id, f.rule, f.effect, f.reason, f.route, f.source])
     if ranking is not None:

@@ -250,7 +250,8 @@ class Engine:
                None = None, frontier: int = 0, scenarios: Any = None, time_limit: float = 30.0) -> SelectionReport:
         """The most valuable set of projects within budget, capacity, dependencies, exclusions, inclusions,
         forced choices and balance rules (exact MILP), with greedy baselines, an optional efficient frontier
-        of ``frontier`` budget levels, and what-if ``scenarios`` (a list, a mapping or a YAML/JSON path)."""
+        of ``frontier`` budget levels, and what-if ``scenarios`` (a list, a mapping or a YAML/JSON path).
+        HiGHS may print a debug line to standard output on some problems; ``pmo select`` hides it."""
         projects = _portfolio(portfolio)
         if isinstance(scenarios, (str, Path)):
             scenarios = yaml.safe_load(Path(scenarios).read_text(encoding="utf-8"))

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import os
+import sys
 import json
 import sqlite3
 import textwrap
@@ -101,3 +104,20 @@ def date_arg(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date; write YYYY-MM-DD") from None
+
+
+@contextlib.contextmanager
+def solver_output_hidden():
+    """HiGHS writes some debug lines straight to file descriptor 1 even with its output off
+    ("HighsMipSolverData::transformNewIntegerFeasibleSolution ..."): they would corrupt --format json.
+    Only the command line hides them, for the whole process while it solves; a library caller's threads
+    keep their standard output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)

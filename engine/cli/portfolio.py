@@ -6,7 +6,7 @@ import json
 from typing import IO
 
 from engine.api import Engine
-from engine.cli.common import EXIT_OK, EXIT_USAGE, dump_json, plural, warn
+from engine.cli.common import EXIT_OK, EXIT_USAGE, dump_json, plural, solver_output_hidden, warn
 from engine.errors import Diagnostic, PmoError
 from engine.portfolio.model import read_portfolio
 
@@ -49,8 +49,9 @@ def select(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         raise PmoError([Diagnostic("no_file", f"no such file: {args.scenarios}")])
     if args.frontier < 0 or args.time_limit <= 0 or (args.budget is not None and args.budget < 0):
         raise PmoError([Diagnostic("usage", "--frontier, --time-limit and --budget must not be negative")])
-    report = engine.select(portfolio, budget=args.budget, frontier=args.frontier, scenarios=args.scenarios,
-                           time_limit=args.time_limit)
+    with solver_output_hidden():
+        report = engine.select(portfolio, budget=args.budget, frontier=args.frontier, scenarios=args.scenarios,
+                               time_limit=args.time_limit)
     for note in report.best.notes:
         print(f"pmo: note: {note}", file=stderr)
     if args.format == "json":

@@ -8,7 +8,8 @@ from typing import IO
 import yaml
 
 from engine.api import Engine
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, dump_json, warn
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, dump_json, \
+    solver_output_hidden, warn
 from engine.cli.intake import decide, input_rows, typed
 from engine.io.writers import write_ranking, write_xlsx
 from engine.report import write_report
@@ -25,8 +26,9 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.format == "xlsx" and not args.out:
         print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
         return EXIT_USAGE
-    if args.portfolio and not (args.report or args.format == "xlsx") or args.frontier and not args.portfolio:
-        print("pmo: error: --portfolio goes with --report or --format xlsx, and --frontier with --portfolio",
+    if args.portfolio and not (args.report or args.format == "xlsx") or args.frontier and not args.portfolio \
+            or args.frontier < 0:
+        print("pmo: error: --portfolio goes with --report or --format xlsx, and --frontier (0 or more) with --portfolio",
               file=stderr)
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)
@@ -45,8 +47,10 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             with (args.out.open("w", encoding="utf-8", newline="") if args.out else nullcontext(stdout)) as out:
                 write_ranking(ranking, out, args.format)
         if args.report:
-            write_report(engine.report_of(decided, ranking=ranking, title=args.title, portfolio=args.portfolio,
-                                          frontier=args.frontier), args.report)
+            with solver_output_hidden():  # the frontier solves
+                report = engine.report_of(decided, ranking=ranking, title=args.title, portfolio=args.portfolio,
+                                          frontier=args.frontier)
+            write_report(report, args.report)
     except BrokenPipeError:
         raise  # a reader such as `head` stopped reading: not an error (main exits 0)
     except OSError as exc:

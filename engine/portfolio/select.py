@@ -17,11 +17,7 @@ The problem itself is built by engine/portfolio/problem.py.
 """
 from __future__ import annotations
 
-import os
-import sys
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,25 +30,6 @@ from engine.portfolio.model import Portfolio
 from engine.portfolio.policy import Limits
 from engine.portfolio.problem import Problem, Selection, cheapest, closure, infeasible, problem, rules_from, \
     selection_from
-
-_STDOUT = threading.Lock()
-
-
-@contextmanager
-def _solver_output_hidden():
-    """HiGHS writes some debug lines straight to file descriptor 1 even with disp off
-    ("HighsMipSolverData::transformNewIntegerFeasibleSolution ..."): they would corrupt --format json."""
-    with _STDOUT:
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            with open(os.devnull, "wb") as null:
-                os.dup2(null.fileno(), 1)
-            yield
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-
 
 def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_infeasible: bool = True) -> Selection:
     n, m = len(prob.ids), len(prob.owner)
@@ -117,9 +94,8 @@ def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_in
     if lower:
         matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower), m)).tocsr()
         constraints.append(LinearConstraint(matrix, np.array(lower), np.array(upper)))
-    with _solver_output_hidden():
-        result = milp(-prob.value[prob.owner], integrality=np.ones(m), bounds=Bounds(np.zeros(m), ub),
-                      constraints=constraints, options={"time_limit": time_limit, "mip_rel_gap": gap, "disp": False})
+    result = milp(-prob.value[prob.owner], integrality=np.ones(m), bounds=Bounds(np.zeros(m), ub),
+                  constraints=constraints, options={"time_limit": time_limit, "mip_rel_gap": gap, "disp": False})
     if result.x is None:
         if result.status != 2:
             return infeasible(prob, [f"solver stopped: {result.message}"])

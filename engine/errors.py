@@ -23,6 +23,8 @@ class Location:
     file: str
     line: int = 0
     column: int = 0
+    # For a value written over several lines: (line, column) of each of its characters.
+    chars: tuple = field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         if not self.line:
@@ -30,7 +32,10 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
 
     def shifted(self, columns: int) -> "Location":
-        """The same line, ``columns`` further right (for positions inside an expression)."""
+        """Where character ``columns`` of the value stands (for positions inside an expression): on the same
+        line, further right, unless the value spans several lines."""
+        if self.chars and 0 <= columns < len(self.chars):
+            return Location(self.file, *self.chars[columns])
         return Location(self.file, self.line, self.column + columns) if self.line else self
 
 

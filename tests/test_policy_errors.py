@@ -74,3 +74,45 @@ def test_the_schema_has_a_working_example_and_descriptions_for_every_kind(tmp_pa
         target = tmp_path / "rules" / "governance.yaml" if kind == "library" else tmp_path / f"{kind}.yaml"
         target.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     assert [d for d in validate(tmp_path, today=TODAY) if d.severity == "error"] == []
+
+
+MULTI_LINE = """kind: intake
+fields:
+  id: {type: string, required: true}
+  budget: money
+  category: {type: enum, values: [growth, innovation]}
+rules:
+  - id: plain
+    when: budget > 1_000_000
+      and categry == "innovation"
+    effect: flag
+    reason: r
+  - id: folded
+    when: >
+      budget > 1_000_000
+      and category == "inovation"
+    effect: flag
+    reason: r
+  - id: quoted
+    when: "budget > 1_000_000
+      and categori == 'x'"
+    effect: flag
+    reason: r
+  - id: literal
+    when: |
+      budget > 1
+      and budgt > 2
+    effect: flag
+    reason: r
+"""
+
+
+def test_errors_in_expressions_written_over_several_lines_point_at_the_right_line(write_policy):
+    """Found by a policy author: the line of 'when:' was given, with a column past its end."""
+    root = write_policy({"intake.yaml": MULTI_LINE})
+    found = [(d.code, d.location.line, d.location.column) for d in validate(root, today=TODAY, lint=True)]
+    assert found == [("unknown_field", 9, 11), ("unknown_field", 20, 11), ("unknown_field", 26, 11)]
+    fixed = MULTI_LINE.replace("categry", "category").replace("categori", "category").replace("budgt", "budget")
+    root = write_policy({"intake.yaml": fixed}, folder="fixed")
+    found = [(d.code, d.location.line, d.location.column) for d in validate(root, today=TODAY, lint=True)]
+    assert ("never_fires", 15, 11) in found  # the folded block's second line, at 'category'

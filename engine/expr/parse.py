@@ -191,7 +191,7 @@ def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) 
         raise ExprError("syntax", "expression is empty", 0, "write a condition such as budget > 250_000")
     if len(text) > MAX_LENGTH:
         raise ExprError("syntax", f"expression is longer than {MAX_LENGTH} characters", 0)
-    source = text.strip()
+    source = text.strip().replace("\r", " ").replace("\n", " ")  # a literal block (when: |) may span lines
     lead = len(text) - len(text.lstrip())
     if _depth(source) > MAX_DEPTH:  # before Python's parser, whose own limit reads as "'(' was never closed"
         raise ExprError("syntax", f"expression is nested more than {MAX_DEPTH} brackets deep", 0,

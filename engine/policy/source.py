@@ -6,6 +6,7 @@ read floats as exact decimals, and map any later error back to ``file:line:col``
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -59,9 +60,10 @@ def _loc(file: str, mark: yaml.Mark) -> Location:
 
 
 class _Builder:
-    def __init__(self, file: str, sink: DiagnosticSink):
+    def __init__(self, file: str, sink: DiagnosticSink, text: str = ""):
         self.file = file
         self.sink = sink
+        self.text = text
         self.source = SourceMap(file)
         self.count = 0
         self.constructor = yaml.constructor.SafeConstructor()
@@ -70,7 +72,31 @@ class _Builder:
         loc = _loc(self.file, node.start_mark)
         if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
             loc = loc.shifted(1)  # point at the text, not at the quote
+        if isinstance(node, yaml.ScalarNode) and node.start_mark.line != node.end_mark.line and self.text:
+            loc = dataclasses.replace(loc, chars=self.char_positions(node))
         return loc
+
+    def char_positions(self, node: yaml.ScalarNode) -> tuple[tuple[int, int], ...]:
+        """For a value written over several lines (a plain, quoted or block scalar): the line and column of
+        each of its characters, so an error at character n of an expression points into the right line.
+        YAML folding changes only whitespace, so the value's other characters are the source's, in order."""
+        start = node.start_mark.index
+        if node.style in ("|", ">"):
+            start = self.text.find("\n", start) + 1  # the text begins on the line after the indicator
+        elif node.style in ("'", '"'):
+            start += 1
+        line = self.text.count("\n", 0, start) + 1
+        column = start - (self.text.rfind("\n", 0, start) + 1) + 1
+        solid = []  # where each non-space character of the source stands
+        for char in self.text[start:node.end_mark.index]:
+            if not char.isspace():
+                solid.append((line, column))
+            line, column = (line + 1, 1) if char == "\n" else (line, column + 1)
+        out, taken = [], 0
+        for char in node.value:
+            out.append(solid[min(taken, len(solid) - 1)] if solid else (line, column))
+            taken += not char.isspace()
+        return tuple(out)
 
     def build(self, node: yaml.Node, path: Path_, depth: int = 0) -> Any:
         self.count += 1
@@ -137,7 +163,8 @@ def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | 
                  "split it into several policy files")
         return None
     try:
-        nodes = list(yaml.compose_all(text.decode("utf-8"), Loader=yaml.SafeLoader))
+        decoded = text.decode("utf-8")
+        nodes = list(yaml.compose_all(decoded, Loader=yaml.SafeLoader))
     except UnicodeDecodeError as exc:
         sink.add("encoding", f"file is not UTF-8 (byte {exc.start})", Location(display))
         return None
@@ -158,7 +185,7 @@ def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | 
         sink.add("multiple_documents", "file holds more than one YAML document",
                  _loc(display, nodes[1].start_mark), "put each policy in its own file")
         return None
-    builder = _Builder(display, sink)
+    builder = _Builder(display, sink, decoded)
     before = len(sink.items)
     try:
         data = builder.build(nodes[0], ())

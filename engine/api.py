@@ -194,10 +194,10 @@ class Engine:
         return build_report(self.policy, decided, ranking, title=title, conflicts=conflicts, frontier=points,
                             graph_svg=svg)
 
-    def header_problems(self, columns: Iterable[str]) -> list[str]:
-        """Warnings about an input file's columns: a misspelt field name (the column would be ignored), a
-        required field with no column. Empty when the columns look right."""
-        return self._intake.reader.header_problems(columns)
+    def header_problems(self, columns: Iterable[str], *, required: bool = True) -> list[str]:
+        """Warnings about an input file's columns: a misspelt field name (the column would be ignored), and
+        with ``required`` a required field with no column. Empty when the columns look right."""
+        return self._intake.reader.header_problems(columns, required)
 
     def record_of(self, item: Mapping[str, Any] | Row) -> dict[str, Any] | None:
         """The typed record (fields and derived values) of a proposal; None if it is not a usable row."""

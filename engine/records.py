@@ -156,7 +156,7 @@ class RecordReader:
                 self._columns[keys] = found
         return found
 
-    def header_problems(self, keys: Iterable[Any]) -> list[str]:
+    def header_problems(self, keys: Iterable[Any], required: bool = True) -> list[str]:
         """What is probably wrong with a file's columns, said once per file: a column that looks like a
         misspelt field (it would be ignored), and a required field with no column at all."""
         keys = list(keys)
@@ -170,7 +170,7 @@ class RecordReader:
                 problems.append(f"column '{key}' is not a field of the policy and is ignored; {hint} (rename it, or "
                                 "map it with --columns)")
         problems += [f"there is no column for the required field '{name}', so every row is an error row"
-                     for name, required, *_ in self._fields if required and name not in found]
+                     for name, needed, *_ in self._fields if required and needed and name not in found]
         return problems
 
     def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:

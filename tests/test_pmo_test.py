@@ -195,3 +195,42 @@ def test_the_readme_example_of_a_failing_outline_row():
     assert code == 1
     assert "sponsorship.feature:35  The budget decides who approves (budget=1000000, approver=Investment Committee)" in out
     assert "1 feature file, 4 scenarios on rete: 3 passed, 1 failed" in out
+
+
+TYPOS = """Feature: Typos a policy author makes
+  Scenario: A misspelt rule id
+    Given a proposal
+      | field  | value |
+      | id     | T-1   |
+      | title  | t     |
+      | budget | 100   |
+    When it is evaluated
+    Then rule "sponsor-requried" does not fire
+
+  Scenario: A misspelt field
+    Given a proposal
+      | field  | value |
+      | id     | T-2   |
+      | title  | t     |
+      | budjet | 100   |
+    When it is evaluated
+    Then it is rejected by rule "budget-missing"
+"""
+
+
+def test_typos_in_rule_ids_and_fields_fail_instead_of_passing_for_nothing(tmp_path):
+    """Found by a policy author: both scenarios passed, testing nothing."""
+    (tmp_path / "typos.feature").write_text(TYPOS, encoding="utf-8")
+    code, out, _ = run("test", str(tmp_path))
+    assert code == 1
+    assert "no such rule; did you mean 'sponsor-required'?" in out
+    assert "column 'budjet' is not a field of the policy and is ignored; did you mean 'budget'?" in out
+    assert "2 failed" in out
+
+
+def test_an_outline_placeholder_without_a_column_is_a_usage_error(tmp_path):
+    text = (ROOT / "examples" / "author-tests" / "sponsorship.feature").read_text(encoding="utf-8")
+    (tmp_path / "a.feature").write_text(text.replace("| budget        | <budget>", "| budget        | <budgett>"),
+                                        encoding="utf-8")
+    code, _, err = run("test", str(tmp_path))
+    assert code == 2 and "<budgett> is not a column of the outline's Examples; did you mean 'budget'?" in err

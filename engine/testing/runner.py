@@ -13,6 +13,7 @@ scenario's outcome from pytest-bdd's hooks: the failing step and what it expecte
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 import tempfile
 import uuid
@@ -25,7 +26,7 @@ import pytest_bdd.feature
 from pytest_bdd.exceptions import GherkinParseError, StepDefinitionNotFoundError
 from pytest_bdd.parser import Feature, FeatureParser
 
-from engine.errors import Diagnostic, Location, PmoError
+from engine.errors import Diagnostic, Location, PmoError, did_you_mean
 from engine.testing.steps import DEFAULTS, KNOWN_STEPS, OBSERVER, Defaults, KnownStep, StepFailed
 
 TEST_MODULE = """\
@@ -111,6 +112,7 @@ def check_steps(features: Iterable[Path]) -> int:
         for template in parse_feature(path).scenarios.values():
             contexts = [c for examples in template.examples for c in examples.as_contexts()] or [{}]
             count += len(contexts)
+            problems.update(_placeholder_problems(path, template, contexts))
             for context in contexts:
                 for step in template.render(context).steps:
                     if not any(_matches(known, step.type, step.name) for known in KNOWN_STEPS):
@@ -119,6 +121,27 @@ def check_steps(features: Iterable[Path]) -> int:
     if problems:
         raise PmoError(list(problems.values()))
     return count
+
+
+PLACEHOLDER = re.compile(r"<([^<>\s]+)>")
+
+
+def _placeholder_problems(path: Path, template, contexts: list[dict]) -> dict[tuple[str, int], Diagnostic]:
+    """A Scenario Outline's <name> that no Examples column fills would run with the text '<name>' itself."""
+    if "outline" not in getattr(template, "keyword", "").lower():
+        return {}
+    columns = {name for context in contexts for name in context}
+    out = {}
+    for step in template.steps:
+        texts = [step.name] + [c.value for r in (step.datatable.rows if step.datatable else []) for c in r.cells]
+        for name in dict.fromkeys(m for text in texts for m in PLACEHOLDER.findall(text)):
+            if name not in columns:
+                where = (display(path), step.line_number)
+                hint = did_you_mean(name, columns) or (f"the Examples columns are {', '.join(sorted(columns))}"
+                                                       if columns else "add an Examples table below the outline")
+                out[where] = Diagnostic("unknown_placeholder", f"<{name}> is not a column of the outline's Examples",
+                                        Location(*where), hint)
+    return out
 
 
 def _matches(known: KnownStep, kind: str, text: str) -> bool:

@@ -51,6 +51,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from engine import Engine, PmoError
+from engine.errors import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -179,10 +180,25 @@ def given_proposal(context, datatable):
 
 @_step("when", "it is evaluated")
 def evaluated(context, backend, policy_engines, observer):
-    engine = _engine(context, backend, policy_engines)
+    engine = context["engine"] = _engine(context, backend, policy_engines)
+    _known_fields(engine, context["proposal"])
     context["decision"] = engine.evaluate(context["proposal"])
-    if observer is not None:
-        observer.decision(context["decision"])
+    if observer is not None:  # with the record, the scoring bands it falls in count too
+        observer.decision(context["decision"], engine.record_of(context["proposal"]))
+
+
+def _known_fields(engine: Engine, proposal: dict) -> None:
+    """A misspelt field in a scenario's table would be ignored, and the scenario would test something else."""
+    problems = engine.header_problems(proposal, required=False)
+    expect(not problems, "fields the policy declares", "; ".join(problems))
+
+
+def _known_rule(context, rule: str) -> None:
+    """A rule id the policy does not have would make 'does not fire' pass for nothing."""
+    engine = context.get("engine")
+    if engine is not None and rule not in engine.rule_ids:
+        hint = did_you_mean(rule, engine.rule_ids)
+        expect(False, f"a rule of the policy named {rule}", "no such rule" + (f"; {hint}" if hint else ""))
 
 
 def _decision(context):
@@ -198,6 +214,7 @@ def _outcome(decision) -> str:
 
 def _finding(context, rule):
     decision = _decision(context)
+    _known_rule(context, rule)
     found = [f for f in decision.findings if f.rule == rule]
     expect(bool(found), f"rule {rule} to fire", lambda: _outcome(decision))
     return found[0]
@@ -238,6 +255,7 @@ def flagged_by(context, rule):
 @_step("then", 'rule "ID" does not fire', parsers.parse('rule "{rule}" does not fire'))
 def does_not_fire(context, rule):
     decision = _decision(context)
+    _known_rule(context, rule)
     expect(rule not in [f.rule for f in decision.findings], f"rule {rule} not to fire", lambda: _outcome(decision))
 
 
@@ -271,6 +289,8 @@ def given_proposals(context, datatable):
 def ranked(context, backend, policy_engines, observer):
     engine = context["engine"] = _engine(context, backend, policy_engines)
     proposals = _needs(context, "proposals", "Given proposals")
+    if proposals:
+        _known_fields(engine, proposals[0])
     context["ranking"] = engine.rank(proposals)
     if observer is not None:
         observer.proposals(engine, proposals)  # rules, and the bands of the scored ones

@@ -116,3 +116,17 @@ def test_errors_in_expressions_written_over_several_lines_point_at_the_right_lin
     root = write_policy({"intake.yaml": fixed}, folder="fixed")
     found = [(d.code, d.location.line, d.location.column) for d in validate(root, today=TODAY, lint=True)]
     assert ("never_fires", 15, 11) in found  # the folded block's second line, at 'category'
+
+
+def test_a_rules_folder_beside_the_policies_is_the_library_they_use(tmp_path):
+    """A policy author copies policies/ and rules/ side by side, as in this repository, and edits a library
+    rule: the edit must count (it used to be ignored in favour of the built-in library)."""
+    import shutil
+    shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    (tmp_path / "rules" / "notes.yaml").write_text("just: notes\n", encoding="utf-8")  # not a library: ignored
+    library = tmp_path / "rules" / "governance.yaml"
+    library.write_text(library.read_text(encoding="utf-8").replace("when: budget > params.cap\n",
+                                                                   "when: budget > params.capp\n"), encoding="utf-8")
+    [diagnostic] = [d for d in validate(tmp_path / "policies", today=TODAY) if d.severity == "error"]
+    assert diagnostic.code == "unknown_name" and "rules/governance.yaml" in diagnostic.message

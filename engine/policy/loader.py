@@ -62,6 +62,8 @@ def yaml_files(folder: Path) -> list[Path]:
 
 
 def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) -> PolicySet:
+    """The policy files of ``root`` and the libraries they can include. ``library_dirs``: the --rules
+    folders, then the built-in library last (a rules/ folder beside ``root`` is searched between them)."""
     policy_set = PolicySet(root)
     if not root.is_dir():
         sink.add("no_policies", f"'{root}' is not a directory of policy files", Location(str(root)))
@@ -96,12 +98,18 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
     if files and policy_set.intake is None and not unusable:
         sink.add("no_intake", "no intake policy in this folder", Location(str(root)),
                  "add a file with 'kind: intake'")
-    # Libraries: the policy set's own rules/ folder, then extra folders, then the built-in library.
-    own = root / "rules"
-    for folder in ([own] if own.is_dir() else []) + list(library_dirs):
-        if not folder.is_dir():
+    # Libraries: the policy set's own rules/ folder, then extra folders, then a rules/ folder beside the policy
+    # folder (the layout of this repository: policies/ and rules/ side by side), then the built-in library.
+    own, beside = root / "rules", root.parent / "rules"
+    folders = [own] + list(library_dirs[:-1]) + [beside] + list(library_dirs[-1:])
+    seen: set[Path] = set()
+    for folder in folders:
+        if not folder.is_dir() or folder.resolve() in seen:
             continue
+        seen.add(folder.resolve())
         for path in yaml_files(folder):
+            if folder == beside and not _looks_like_library(path):
+                continue  # a folder that happens to be called rules/ next to the policies: not ours
             loaded = _load_file(path, _display(path), f"{folder.name}/{path.name}", sink)
             if loaded is None:
                 continue
@@ -110,6 +118,14 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                 continue
             _add_library(policy_set, loaded, sink, shadow_ok=folder != own)
     return policy_set
+
+
+def _looks_like_library(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return b"kind: library" in f.read(4096)
+    except OSError:
+        return False
 
 
 def _add_library(policy_set: PolicySet, loaded: LoadedFile, sink: DiagnosticSink, shadow_ok: bool = False) -> None:

@@ -160,6 +160,9 @@ def read_project(path: str | Path) -> dict:
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         raise InputError([Diagnostic("bad_file", f"cannot read project record: {str(exc).splitlines()[0]}",
                                      Location(str(path)))]) from None
+    except RecursionError:
+        raise InputError([Diagnostic("bad_file", "cannot read project record: it is nested too deeply",
+                                     Location(str(path)))]) from None
     if not isinstance(data, dict):
         raise InputError([Diagnostic("bad_file", "a project record is a mapping (id, stage, fields, ...)",
                                      Location(str(path)))])

@@ -297,7 +297,8 @@ def _rank(rank: int | None) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|") or " "
+    """Text for one Markdown table cell: a '|' or a line break in an id must not start a new cell or row."""
+    return " ".join(text.replace("|", "\\|").split()) or " "
 
 
 # ---------------------------------------------------------------------------- pmo explain

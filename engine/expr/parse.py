@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
 import warnings
 from decimal import Decimal
 from typing import Any, Mapping
@@ -242,7 +243,13 @@ def _depth(text: str) -> int:
     return deepest
 
 
+DATE_LITERAL = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
 def _syntax_hint(text: str) -> str | None:
+    found = DATE_LITERAL.search(text)
+    if found:
+        return f'write a date as date("{found[0]}")'
     if "=" in text.replace("==", "").replace("!=", "").replace("<=", "").replace(">=", ""):
         return "compare with '==', not '='"
     if "&&" in text or "||" in text:

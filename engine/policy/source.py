@@ -208,4 +208,7 @@ def _yaml_hint(exc: yaml.MarkedYAMLError) -> str | None:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in problem:
         return "quote text that contains ': ' (for example a reason or an expression)"
+    if "expected <block end>" in str(exc.context or "") + problem or "did not find expected" in problem:
+        return ("check the indentation here; and quote a value that starts with {, [, *, & or ! "
+                '(reason: "{budget} is too much")')
     return None

@@ -226,6 +226,7 @@ class Search:
         self._thresholds = _thresholds(self.policy.rules, self.kinds)
         self._decided: dict[tuple, tuple[Decision, dict | None]] = {}
         self.unreachable: list[str] = []  # rules that no change within reach stops
+        self.more = 0  # verified counterfactuals found beyond the ones shown
 
     # -- goals
 
@@ -273,7 +274,9 @@ class Search:
             candidates = extended
             if not candidates:
                 break
-        return _smallest(list(found.values()), self.record, limit)
+        kept = _smallest(list(found.values()), self.record)
+        self.more = max(0, len(kept) - limit)
+        return kept[:limit]
 
     def _stop_all(self, rule_ids: list[str], record: Mapping[str, Any], rules: Mapping) -> list[ChangeSet]:
         combined: list[ChangeSet] = [{}]
@@ -503,8 +506,12 @@ def find_counterfactuals(intake: "Intake", raw: Mapping[str, Any], decision: Dec
     if search.unreachable:
         notes.append(f"out of reach of the search: {', '.join(search.unreachable)} (it depends on values that "
                      "are lists, alignment, text patterns, or would have to be erased)")
+    if search.more:
+        notes.append(f"{search.more} more verified counterfactual(s) not shown: the {limit} with the fewest and "
+                     "smallest changes are listed")
     if not found:
-        notes.append("no verified change of one to three rounds of fields was found that changes the decision")
+        notes.append("no change was found that the engine confirms would change the decision (the search tries "
+                     "single fields first, then up to three rounds of combined changes)")
     return found, notes
 
 
@@ -523,12 +530,12 @@ def _key(changes: ChangeSet) -> tuple:
     return tuple(sorted((name, repr(need)) for name, need in changes.items()))
 
 
-def _smallest(found: list[Counterfactual], record: Mapping[str, Any], limit: int) -> list[Counterfactual]:
+def _smallest(found: list[Counterfactual], record: Mapping[str, Any]) -> list[Counterfactual]:
     """Drop a counterfactual when another changes a strict subset of its fields; fewest fields, then smallest change."""
     fields = [frozenset(c.field for c in cf.changes) for cf in found]
     minimal = [cf for cf, f in zip(found, fields) if not any(other < f for other in fields)]
     return sorted(minimal, key=lambda cf: (len(cf.changes), _SEVERITY[cf.decision],
-                                           sum(_relative(c.before, c.after) for c in cf.changes)))[:limit]
+                                           sum(_relative(c.before, c.after) for c in cf.changes)))
 
 
 def exact(value: Any) -> str:

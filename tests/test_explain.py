@@ -279,3 +279,11 @@ def test_cli_error_row_exit_1(tmp_path):
     path.write_text(json.dumps([{"id": "PRJ-0100", "title": "Bad", "budget": "lots"}]))
     code, out, _ = run("explain", str(path), "--id", "PRJ-0100")
     assert code == 1 and "PRJ-0100: ERROR" in out and "column 'budget'" in out
+
+
+def test_counterfactuals_beyond_the_shown_ones_are_counted_in_a_note(engine, examples):
+    """Found by a policy author: the list stopped at 8 without saying so."""
+    x = engine.explain(examples["PRJ-1001"])
+    assert len(x.counterfactuals) == 8
+    assert any("more verified counterfactual(s) not shown" in n for n in x.notes)
+    assert not any("not shown" in n for n in engine.explain(examples["PRJ-1006"]).notes)

@@ -31,7 +31,7 @@ from engine.compile import PLACEHOLDER, CompiledPolicy, CompiledRule
 from engine.errors import Diagnostic, Location, did_you_mean
 from engine.expr.analysis import (NEGATE, SWAP, Domain, Test, canonical, conjunction, covers, domain_of, outcomes,
                                   tests)
-from engine.expr.nodes import Compare, Const, Field, In, Node, fields_of, walk
+from engine.expr.nodes import Compare, Const, Field, In, ListOf, Node, fields_of, walk
 from engine.expr.parse import ExprError, parse
 from engine.policy.loader import LoadedFile, PolicySet
 from engine.policy.models import FieldSpec, IntakePolicy, RuleSpec, ScoringPolicy
@@ -348,7 +348,54 @@ def check_balance_objectives(ctx: Context) -> Iterator[Diagnostic]:
                            did_you_mean(balance.value, ids) or f"objectives: {', '.join(ids)}")
 
 
+def check_enum_values(ctx: Context) -> Iterator[Diagnostic]:
+    """A text compared with an enum field (==, !=, in) or a lookup key that is not one of the field's values:
+    usually a typo. Rules already reported as never firing are left to that warning."""
+    enums = {name: list(spec.values or []) for name, spec in ctx.policy.fields.items() if spec.type == "enum"}
+    for rule in ctx.policy.rules:
+        if outcomes(rule.condition, ctx.domains)[0] is None:
+            continue
+        seen = set()
+        for node in walk(rule.condition):
+            for field, value in _enum_constants(node):
+                if field in enums and value not in enums[field] and (field, value) not in seen:
+                    seen.add((field, value))
+                    yield _warning("unknown_enum_value", f"rule '{rule.id}' compares {field} with \"{value}\", which "
+                                   f"is not one of its values", ctx.where(rule, node.offset),
+                                   _enum_hint(value, enums[field]))
+    scoring = ctx.policy_set.scoring
+    for criterion in scoring.criteria if scoring is not None else []:
+        lookup = criterion.lookup
+        if lookup is not None and lookup.of.strip() in enums:
+            values = enums[lookup.of.strip()]
+            for key in lookup.table:
+                if key not in values:
+                    yield _warning("unknown_enum_value", f"criterion '{criterion.id}' scores {lookup.of.strip()} "
+                                   f"\"{key}\", which is not one of its values (that value would get the default)",
+                                   lookup.key_loc("table", key), _enum_hint(key, values))
+
+
+def _enum_constants(node: Node) -> Iterator[tuple[str, str]]:
+    """(field, text) for each text an enum-like comparison names: f == "x", f != "x", f in ["x", "y"]."""
+    if isinstance(node, Compare) and node.op in ("==", "!="):
+        for a, b in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(a, Field) and isinstance(b, Const) and isinstance(b.value, str):
+                yield a.name, b.value
+    elif isinstance(node, In) and isinstance(node.item, Field):
+        container = node.container
+        items = [c.value for c in container.items if isinstance(c, Const)] if isinstance(container, ListOf) else \
+            list(container.value) if isinstance(container, Const) and isinstance(container.value, tuple) else []
+        yield from ((node.item.name, v) for v in items if isinstance(v, str))
+
+
+def _enum_hint(value: str, values: list[str]) -> str:
+    same_case = [v for v in values if v.lower() == value.lower()]
+    if same_case:
+        return f"did you mean '{same_case[0]}'? (enum values are compared as declared)"
+    return did_you_mean(value, values) or f"its values: {', '.join(values)}"
+
+
 CHECKS: list[Callable[[Context], Iterator[Diagnostic]]] = [
     check_firing, check_duplicates, check_shadowed, check_unused_values, check_unused_gates,
-    check_unused_library_rules, check_outside_root, check_strategy_used, check_balance_objectives,
+    check_unused_library_rules, check_outside_root, check_strategy_used, check_balance_objectives, check_enum_values,
 ]

@@ -44,13 +44,14 @@ def test_lint_example_gives_exactly_one_warning_of_each_kind(monkeypatch):
         ("unused_library_rule", library, 11, "warning"),
         ("unused_stage", policies + "gates.yaml", 4, "warning"),
         ("unused_metric", policies + "gates.yaml", 7, "warning"),
-        ("unused_field", policies + "intake.yaml", 19, "warning"),
-        ("unused_derived", policies + "intake.yaml", 21, "warning"),
-        ("include_outside_root", policies + "intake.yaml", 23, "warning"),
-        ("never_fires", policies + "intake.yaml", 26, "warning"),
-        ("always_fires", policies + "intake.yaml", 30, "warning"),
-        ("duplicate_condition", policies + "intake.yaml", 38, "warning"),
-        ("shadowed_rule", policies + "intake.yaml", 45, "warning"),
+        ("unused_field", policies + "intake.yaml", 20, "warning"),
+        ("unused_derived", policies + "intake.yaml", 23, "warning"),
+        ("include_outside_root", policies + "intake.yaml", 25, "warning"),
+        ("never_fires", policies + "intake.yaml", 28, "warning"),
+        ("always_fires", policies + "intake.yaml", 32, "warning"),
+        ("duplicate_condition", policies + "intake.yaml", 40, "warning"),
+        ("shadowed_rule", policies + "intake.yaml", 47, "warning"),
+        ("unknown_enum_value", policies + "intake.yaml", 53, "warning"),
         ("unknown_objective", policies + "portfolio.yaml", 6, "warning"),
         ("weights_normalised", policies + "scoring.yaml", 6, "warning"),
         ("band_open_end", policies + "scoring.yaml", 10, "warning"),
@@ -67,7 +68,8 @@ def test_every_lint_code_is_documented():
     documented = set(re.findall(r"^\| `([a-z_]+)`", (ROOT / "docs" / "lint.md").read_text(), re.MULTILINE))
     found = {code for code, _ in lint(LINT_EXAMPLE)}
     assert found <= documented | {"band_open_end", "weights_normalised"}
-    assert {"never_fires", "always_fires", "duplicate_condition", "shadowed_rule", "include_outside_root"} <= documented
+    assert {"never_fires", "always_fires", "duplicate_condition", "shadowed_rule", "include_outside_root",
+            "unknown_enum_value"} <= documented
 
 
 def test_reference_policies_give_no_lint_warnings():
@@ -89,19 +91,19 @@ def test_lint_needs_a_usable_set_and_never_runs_in_engine_load(write_policy, mon
 
 def test_validate_prints_warnings_and_strict_makes_them_errors():
     code, out, err = run("validate", str(LINT_EXAMPLE), "--today", "2026-12-01")
-    assert code == 0 and out.count(": warning[") == 14 and "OK, 6 files, 7 rules" in out and "14 warnings" in out
+    assert code == 0 and out.count(": warning[") == 15 and "OK, 6 files, 8 rules" in out and "15 warnings" in out
     code, out, err = run("validate", str(LINT_EXAMPLE), "--strict")
-    assert code == 2 and out.count(": error[") == 14 and "warning[" not in out
-    assert "14 error(s); --strict counts warnings as errors" in err
+    assert code == 2 and out.count(": error[") == 15 and "warning[" not in out
+    assert "15 error(s); --strict counts warnings as errors" in err
     assert run("validate", "--strict")[0] == 0  # the reference policies are clean
 
 
 def test_validate_json_has_the_codes_and_positions():
     code, out, _ = run("validate", str(LINT_EXAMPLE), "--format", "json")
     items = json.loads(out)
-    assert code == 0 and len(items) == 14
+    assert code == 0 and len(items) == 15
     never = next(i for i in items if i["code"] == "never_fires")
-    assert never["severity"] == "warning" and never["line"] == 26 and never["column"] == 11
+    assert never["severity"] == "warning" and never["line"] == 28 and never["column"] == 11
     assert "risk > 5" in never["message"] and never["hint"]
     code, out, _ = run("validate", str(LINT_EXAMPLE), "--format", "json", "--strict")
     assert code == 2 and {i["severity"] for i in json.loads(out)} == {"error"}
@@ -386,3 +388,33 @@ def test_normal_form_examples():
     for left, right in same:
         assert canonical(check(parse(left), types, TODAY)) == canonical(check(parse(right), types, TODAY))
     assert canonical(check(parse("a > 1"), types, TODAY)) != canonical(check(parse("a >= 1"), types, TODAY))
+
+
+
+ENUMS = """kind: intake
+fields:
+  id: {type: string, required: true}
+  budget: money
+  category: {type: enum, values: [growth, maintenance]}
+  business_unit: {type: enum, values: [IT, Finance, Legal]}
+rules:
+  - {id: not-maint, when: 'category != "maintainance" and budget > 19_000_000', effect: flag, reason: r}
+  - {id: units, when: 'business_unit in ["IT", "Finanse"] and budget > 1', effect: flag, reason: r}
+  - {id: case, when: 'business_unit == "It" or budget > 5', effect: flag, reason: r}
+  - {id: typo-alone, when: 'category == "growht"', effect: flag, reason: r}
+"""
+SCORING = """kind: scoring
+criteria:
+  - {id: kind, lookup: {of: category, table: {growth: 5, maintainance: 2}}, scale: {min: 0, max: 5}, weight: 1}
+"""
+
+
+def test_enum_typos_in_comparisons_lists_and_lookups(write_policy):
+    """Found by a policy author: a typo after != or inside an in-list, and a lookup key, went unnoticed."""
+    root = write_policy({"intake.yaml": ENUMS, "scoring.yaml": SCORING})
+    found = [(d.code, d.location.line, d.hint) for d in validate(root, today=TODAY, lint=True)]
+    assert ("unknown_enum_value", 8, "did you mean 'maintenance'?") in found
+    assert ("unknown_enum_value", 9, "did you mean 'Finance'?") in found
+    assert ("unknown_enum_value", 10, "did you mean 'IT'? (enum values are compared as declared)") in found
+    assert [c for c, line, _ in found if line == 11] == ["never_fires"]  # said once, not twice
+    assert [(c, line) for c, line, _ in found if line == 3 and c == "unknown_enum_value"] == [("unknown_enum_value", 3)]

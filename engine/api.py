@@ -194,6 +194,13 @@ class Engine:
         return build_report(self.policy, decided, ranking, title=title, conflicts=conflicts, frontier=points,
                             graph_svg=svg)
 
+    def proposal_id(self, proposal: Mapping[str, Any]) -> str | None:
+        """A raw proposal's id as text (its id column found as evaluation finds it), without deciding it."""
+        value = self._intake.reader.raw(proposal, self.policy.id_field)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
+
     def header_problems(self, columns: Iterable[str], *, required: bool = True) -> list[str]:
         """Warnings about an input file's columns: a misspelt field name (the column would be ignored), and
         with ``required`` a required field with no column. Empty when the columns look right."""

@@ -156,6 +156,13 @@ class RecordReader:
                 self._columns[keys] = found
         return found
 
+    def raw(self, raw: Mapping[str, Any], name: str) -> Any:
+        """The untyped value of field ``name`` in a raw record, found as ``read`` finds it (aliases too)."""
+        for (field, *_), column in zip(self._fields, self._columns_for(raw)):
+            if field == name:
+                return raw[column] if column is not None else None
+        return None
+
     def header_problems(self, keys: Iterable[Any], required: bool = True) -> list[str]:
         """What is probably wrong with a file's columns, said once per file: a column that looks like a
         misspelt field (it would be ignored), and a required field with no column at all."""

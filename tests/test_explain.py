@@ -287,3 +287,13 @@ def test_counterfactuals_beyond_the_shown_ones_are_counted_in_a_note(engine, exa
     assert len(x.counterfactuals) == 8
     assert any("more verified counterfactual(s) not shown" in n for n in x.notes)
     assert not any("not shown" in n for n in engine.explain(examples["PRJ-1006"]).notes)
+
+
+def test_explain_takes_a_column_map_like_evaluate(tmp_path):
+    """Found in review: explain could not find a proposal whose id column is mapped or aliased."""
+    (tmp_path / "map.yaml").write_text("Project ID: id\nProject Name: title\nTotal Cost (EUR): budget\n")
+    (tmp_path / "export.csv").write_text("Project ID,Project Name,Total Cost (EUR)\nX-1,Sensors,400000\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["explain", str(tmp_path / "export.csv"), "--id", "X-1", "--columns", str(tmp_path / "map.yaml"),
+                 "--format", "json", "--today", "2026-12-01"], out, err) == 0, err.getvalue()
+    assert json.loads(out.getvalue())["decision"] == "reject"

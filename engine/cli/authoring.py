@@ -330,6 +330,8 @@ def add_explain_command(sub, policy_args: argparse.ArgumentParser) -> None:
     ex.add_argument("file", type=Path, metavar="FILE", help="proposal file (.csv .tsv .xlsx .json .jsonl .yaml)")
     ex.add_argument("--id", required=True, metavar="ID", help="the proposal to explain (the first row with this id)")
     ex.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
+    ex.add_argument("--columns", metavar="MAP", type=Path, help="YAML file mapping the input's column titles to "
+                    "policy fields, as for pmo evaluate")
     ex.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end that decides: rete (durable_rules, default) or reference (plain Python)")
     ex.add_argument("--format", choices=("text", "json"), default="text", help="text (for people, default) or json")
@@ -338,13 +340,16 @@ def add_explain_command(sub, policy_args: argparse.ArgumentParser) -> None:
 def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.errors import did_you_mean
-    from engine.io.readers import read_proposals
+    from engine.io.readers import read_column_map, read_proposals, renamed
     if not args.file.is_file():
         print(f"pmo: error: no such file: {args.file}", file=stderr)
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     warn(engine, stderr)
-    row, ids = _row_with_id(read_proposals(args.file, args.sheet), args.id, engine.policy.id_field)
+    rows = read_proposals(args.file, args.sheet)
+    if args.columns:
+        rows = renamed(rows, read_column_map(args.columns))
+    row, ids = _row_with_id(rows, args.id, engine)
     if row is None:
         hint = did_you_mean(args.id, ids) or (f"ids in the file: {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}"
                                               if ids else "the file has no ids")
@@ -358,19 +363,15 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if explanation.decision.decision == "error" else EXIT_OK
 
 
-def _row_with_id(rows, wanted: str, id_field: str):
-    """The first row whose id is ``wanted`` (the id column matched as the readers match headers), and the ids
-    seen before it, for a did-you-mean."""
+def _row_with_id(rows, wanted: str, engine):
+    """The first row whose id is ``wanted`` (its id column found as evaluation finds it, aliases too), and the
+    ids seen before it, for a did-you-mean."""
     from collections.abc import Mapping
     seen: list[str] = []
     for row in rows:
-        data = row.data if isinstance(row.data, Mapping) else {}
-        key = id_field if id_field in data else next(
-            (k for k in data if str(k).strip().lower().replace(" ", "_") == id_field.lower()), None)
-        value = data.get(key) if key is not None else None
-        if value is None:
+        text = engine.proposal_id(row.data) if isinstance(row.data, Mapping) else None
+        if text is None:
             continue
-        text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()  # xlsx
         if text == wanted.strip():
             return row, seen
         seen.append(text)

@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from engine.compile import CompiledPolicy
 from engine.decision import Decision
@@ -159,6 +159,17 @@ def _text(value: Any) -> str | None:
 
 def render(report: Report) -> str:
     """The whole page as one string."""
+    return "".join(_pieces(report))
+
+
+def write_report(report: Report, path) -> None:
+    """Write the page piece by piece: a page of many proposals is never held twice in memory."""
+    with open(path, "w", encoding="utf-8") as out:
+        for piece in _pieces(report):
+            out.write(piece)
+
+
+def _pieces(report: Report) -> Iterator[str]:
     e = html.escape
     parts = [_HEAD.replace("$TITLE", e(report.title)), f"<header><h1>{e(report.title)}</h1>"
              f"<p class=meta>As of {e(report.as_of)} · policy version <code>{e(report.policy_hash)}</code> · "
@@ -186,15 +197,10 @@ def render(report: Report) -> str:
         parts.append(_conflicts(report.conflicts))
     parts.append(_objectives_table(report))
     parts.append(_rules_table(report))
-    parts.append(_ranked_table(report))
-    parts.append(_explanations(report))
-    parts.append("</main>" + _SCRIPT + "</body></html>\n")
-    return "".join(parts)
-
-
-def write_report(report: Report, path) -> None:
-    with open(path, "w", encoding="utf-8") as out:
-        out.write(render(report))
+    yield from parts
+    yield from _ranked_table(report)
+    yield from _explanations(report)
+    yield "</main>" + _SCRIPT + "</body></html>\n"
 
 
 def _money(value: float | None) -> str:
@@ -363,35 +369,34 @@ def _rules_table(report: Report) -> str:
             f"<tbody>{rows}</tbody></table></details></section>")
 
 
-def _anchor(view: ProposalView, index: int) -> str:
+def _anchor(index: int) -> str:
     return f"p{index}"
 
 
-def _ranked_table(report: Report) -> str:
-    rows = []
+def _ranked_table(report: Report) -> Iterator[str]:
+    ranked = sum(1 for v in report.views if v.rank is not None)
+    yield (f'<section><h2>Proposals ({ranked:,} ranked)</h2><p>Ranked proposals first, best first; then the rejected '
+           'ones and the error rows. Click a heading to sort, an id to see why.</p>'
+           '<input id="filter" type="search" placeholder="Filter by any text…" aria-label="filter">'
+           '<table id="proposals"><thead><tr><th>Rank</th><th>ID</th><th>Title</th><th>Decision</th><th>Score</th>'
+           '<th>Budget</th><th>Risk</th><th>Main objective</th><th>Approvers</th></tr></thead><tbody>')
     for i, v in enumerate(report.views):
         d = v.decision
-        rows.append(f'<tr class="{d.decision}"><td class=n>{v.rank if v.rank is not None else ""}</td>'
-                    f'<td><a href="#{_anchor(v, i)}">{html.escape(v.id or "(no id)")}</a></td>'
-                    f'<td>{html.escape(_clip(v.title or "", 60))}</td><td><span class="tag {d.decision}">'
-                    f'{d.decision}</span></td><td class=n>{"" if v.score is None else f"{v.score:.2f}"}</td>'
-                    f'<td class=n data-v="{v.budget if v.budget is not None else ""}">'
-                    f'{"" if v.budget is None else _money(v.budget)}</td>'
-                    f'<td class=n>{"" if v.risk is None else f"{v.risk:g}"}</td>'
-                    f'<td>{html.escape(v.main_objective or "")}</td>'
-                    f'<td>{html.escape(", ".join(d.routes) if d.decision == "review" else "")}</td></tr>')
-    ranked = sum(1 for v in report.views if v.rank is not None)
-    return (f'<section><h2>Proposals ({ranked:,} ranked)</h2><p>Ranked proposals first, best first; then the rejected '
-            'ones and the error rows. Click a heading to sort, an id to see why.</p>'
-            '<input id="filter" type="search" placeholder="Filter by any text…" aria-label="filter">'
-            '<table id="proposals"><thead><tr><th>Rank</th><th>ID</th><th>Title</th><th>Decision</th><th>Score</th>'
-            '<th>Budget</th><th>Risk</th><th>Main objective</th><th>Approvers</th></tr></thead><tbody>'
-            + "".join(rows) + "</tbody></table></section>")
+        yield (f'<tr class="{d.decision}"><td class=n>{v.rank if v.rank is not None else ""}</td>'
+               f'<td><a href="#{_anchor(i)}">{html.escape(v.id or "(no id)")}</a></td>'
+               f'<td>{html.escape(_clip(v.title or "", 60))}</td><td><span class="tag {d.decision}">'
+               f'{d.decision}</span></td><td class=n>{"" if v.score is None else f"{v.score:.2f}"}</td>'
+               f'<td class=n data-v="{v.budget if v.budget is not None else ""}">'
+               f'{"" if v.budget is None else _money(v.budget)}</td>'
+               f'<td class=n>{"" if v.risk is None else f"{v.risk:g}"}</td>'
+               f'<td>{html.escape(v.main_objective or "")}</td>'
+               f'<td>{html.escape(", ".join(d.routes) if d.decision == "review" else "")}</td></tr>')
+    yield "</tbody></table></section>"
 
 
-def _explanations(report: Report) -> str:
+def _explanations(report: Report) -> Iterator[str]:
     e = html.escape
-    out = ['<section><h2>Each decision explained</h2>']
+    yield '<section><h2>Each decision explained</h2>'
     for i, v in enumerate(report.views):
         d = v.decision
         head = f'{e(v.id or "(no id)")} — <span class="tag {d.decision}">{d.decision}</span>'
@@ -422,10 +427,8 @@ def _explanations(report: Report) -> str:
                         + "</tbody></table>")
         elif v.reason and d.decision in ("accept", "review"):
             body.append(f"<p>Not ranked: {e(v.reason)}</p>")
-        out.append(f'<details id="{_anchor(v, i)}" class="{d.decision}"><summary>{head}</summary>{"".join(body)}'
-                   "</details>")
-    out.append("</section>")
-    return "".join(out)
+        yield f'<details id="{_anchor(i)}" class="{d.decision}"><summary>{head}</summary>{"".join(body)}</details>'
+    yield "</section>"
 
 
 def _raw(value: Any) -> str:

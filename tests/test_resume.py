@@ -200,3 +200,15 @@ def test_resume_point_splits_lines_only_on_newline_and_streams(tmp_path):
     tracemalloc.stop()
     assert point.rows == 200_000 and not point.cut and point.last["row"] == "200001"
     assert peak < 5_000_000, f"{peak:,} bytes"
+
+
+def test_a_column_map_that_would_merge_two_columns_is_refused(tmp_path, capsys):
+    """Found in review: the column listed last silently won."""
+    data = tmp_path / "clash.csv"
+    data.write_text("id,title,budget,Total Cost (EUR)\nA,t,100,900000\n", encoding="utf-8")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("Total Cost (EUR): budget\n", encoding="utf-8")
+    assert evaluate(data, "--columns", mapping, "--no-log") == 2
+    captured = capsys.readouterr()
+    assert "columns 'budget' and 'Total Cost (EUR)' would both give field 'budget'" in captured.err
+    assert captured.out == ""  # refused before anything was written

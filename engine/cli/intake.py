@@ -113,7 +113,6 @@ def input_rows(args: argparse.Namespace, engine: Engine, stderr: IO[str] | None 
     stops the run before anything is decided (InputError). With ``stderr``: warns once per file about
     columns that look wrong."""
     inputs = [read_proposals(path, args.sheet) for path in args.files]
-    rows = (row for rows in inputs for row in rows)
     if args.columns:
         column_map = read_column_map(args.columns)
         unknown = sorted(set(column_map.values()) - set(engine.policy.fields))
@@ -122,8 +121,15 @@ def input_rows(args: argparse.Namespace, engine: Engine, stderr: IO[str] | None 
             raise InputError([Diagnostic("unknown_field", f"the column map names '{unknown[0]}', which is not a field "
                                          "of the intake policy", Location(str(args.columns)),
                                          hint or f"fields: {', '.join(engine.policy.fields)}")])
-        rows = renamed(rows, column_map)
+        # Rename each file's first row now: a header the map cannot apply is refused before anything is decided.
+        inputs = [_started(renamed(rows, column_map)) for rows in inputs]
+    rows = (row for rows in inputs for row in rows)
     return _checked_headers(rows, engine, stderr) if stderr is not None else rows
+
+
+def _started(rows: Iterator[Row]) -> Iterator[Row]:
+    first = next(rows, None)
+    return itertools.chain([first], rows) if first is not None else rows
 
 
 def _checked_headers(rows: Iterator[Row], engine: Engine, stderr: IO[str]) -> Iterator[Row]:

@@ -269,11 +269,24 @@ def read_column_map(path: str | Path) -> dict[str, str]:
 
 
 def renamed(rows: Iterator[Row], column_map: Mapping[str, str]) -> Iterator[Row]:
-    """Rows whose columns are renamed by a column map (titles compared without case, spaces or dashes)."""
+    """Rows whose columns are renamed by a column map (titles compared without case, spaces or dashes).
+    The new names are worked out once per set of columns (a file's rows all have the same ones)."""
+    names: dict[tuple, list] = {}
     for row in rows:
         if row.data is not None:
-            row = Row({column_map.get(_key(k), k) if isinstance(k, str) else k: v for k, v in row.data.items()},
-                      row.row, row.source, row.error)
+            keys = tuple(row.data)
+            new = names.get(keys)
+            if new is None:
+                new = [column_map.get(_key(k), k) if isinstance(k, str) else k for k in keys]
+                twice = sorted({n for n in new if new.count(n) > 1}, key=str)
+                if twice:  # one column would silently win over the other
+                    both = [k for k, n in zip(keys, new) if n == twice[0]]
+                    raise InputError([Diagnostic("column_clash", f"columns {' and '.join(map(repr, both))} would both "
+                                                 f"give field '{twice[0]}'", Location(row.source or "<input>", 1),
+                                                 "map only one of them in the column map")])
+                if len(names) < 256:
+                    names[keys] = new
+            row = Row(dict(zip(new, row.data.values())), row.row, row.source, row.error)
         yield row
 
 

@@ -127,8 +127,11 @@ def _never_fires(ctx: Context, rule: CompiledRule) -> Diagnostic:
 def _impossible_hint(ctx: Context, test: Test) -> str:
     spec = ctx.policy.fields.get(test.field)
     value = _constant(test.node)
-    if spec is not None and spec.type == "enum" and isinstance(value, str):
-        return did_you_mean(value, spec.values or []) or f"its values: {', '.join(spec.values or [])}"
+    if spec is not None and spec.type == "enum":
+        texts = [v for _, v in _enum_constants(test.node)] or ([value] if isinstance(value, str) else [])
+        strangers = [t for t in texts if t not in (spec.values or [])]
+        if strangers:
+            return _enum_hint(strangers[0], list(spec.values or []))
     if value is None and isinstance(test.node, Compare):
         return "a required field, or one with a default, is never missing"
     return "compare within the field's declared min and max, or change them"

@@ -190,7 +190,7 @@ def test_never_fires_points_at_the_test_and_suggests_the_enum_value(write_policy
     root = rules_policy(write_policy, "when: budget > 10 and category == 'Growth', effect: flag")
     [diagnostic] = rule_warnings(root)
     assert (diagnostic.location.line, diagnostic.location.column) == (12, 36)  # at category, not at budget
-    assert diagnostic.hint == "did you mean 'growth'?"
+    assert diagnostic.hint == "did you mean 'growth'? (enum values are compared as declared)"
     assert "category == \"Growth\" is never true (category: enum, values growth, compliance)" in diagnostic.message
 
 

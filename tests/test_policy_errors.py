@@ -130,3 +130,12 @@ def test_a_rules_folder_beside_the_policies_is_the_library_they_use(tmp_path):
                                                                    "when: budget > params.capp\n"), encoding="utf-8")
     [diagnostic] = [d for d in validate(tmp_path / "policies", today=TODAY) if d.severity == "error"]
     assert diagnostic.code == "unknown_name" and "rules/governance.yaml" in diagnostic.message
+
+
+def test_a_value_yaml_reads_as_a_bool_or_date_where_text_belongs_says_quote_it(write_policy):
+    root = write_policy({"intake.yaml": "kind: intake\nfields:\n  id: string\nrules:\n"
+                                        "  - {id: r, when: true, effect: flag, reason: 2027-01-01}\n"})
+    found = [(d.location.line, d.location.column, d.message, d.hint) for d in validate(root, today=TODAY)]
+    assert found == [(5, 19, "rules.0.when: expected text, but YAML read true as a bool", "put it in quotes: 'true'"),
+                     (5, 47, "rules.0.reason: expected text, but YAML read 2027-01-01 as a date",
+                      "put it in quotes: '2027-01-01'")]

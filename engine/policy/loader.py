@@ -5,10 +5,12 @@ problem becomes a :class:`Diagnostic` with ``file:line:col``.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import types
 import typing
 from dataclasses import dataclass, field
+from decimal import Decimal
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
@@ -236,6 +238,11 @@ def _report(error: dict, model_type: type[Node], source: SourceMap, sink: Diagno
         got = error.get("input")
         hint = did_you_mean(str(got), options) if isinstance(got, str) else None
         sink.add("bad_value", f"{name}: {got!r} is not allowed; expected {expected}", source.value(path), hint)
+    elif kind == "string_type" and isinstance(error.get("input"), (bool, int, float, Decimal, dt.date)):
+        got = error["input"]
+        shown = str(got).lower() if isinstance(got, bool) else str(got)
+        sink.add("schema", f"{name}: expected text, but YAML read {shown} as a {type(got).__name__}",
+                 source.value(path), f"put it in quotes: '{shown}'")
     else:
         message = error["msg"].replace("Value error, ", "")
         sink.add("schema", f"{name}: {message}", source.value(path))

@@ -25,6 +25,7 @@ from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import DATE, NUMBER, STRING, Field, Node
 from engine.expr.parse import ExprError, parse
+from engine.expr.values import display
 from engine.expr.vector import column as vector_column
 from engine.expr.vector import field_column, vectorisable
 from engine.policy import weights as weighting
@@ -198,24 +199,26 @@ def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink):
         return None
     ranges = sorted(bands.ranges, key=lambda r: (r.from_ is not None, r.from_ or 0))
     ok = True
-    for r in ranges:
-        if r.from_ is not None and r.below is not None and r.from_ >= r.below:
-            sink.add("bad_band", f"range from {r.from_} below {r.below} is empty", r.loc())
-            ok = False
-    for prev, nxt in zip(ranges, ranges[1:]):
+    empty = [r for r in ranges if r.from_ is not None and r.below is not None and r.from_ >= r.below]
+    for r in empty:
+        sink.add("bad_band", f"range from {display(r.from_)} below {display(r.below)} is empty", r.loc(),
+                 "'from' is included and 'below' excluded, so 'from' must be the smaller")
+        ok = False
+    ranges_left = [r for r in ranges if r not in empty]  # an empty range would only add knock-on gaps
+    for prev, nxt in zip(ranges_left, ranges_left[1:]):
         if prev.below is None or (nxt.from_ is not None and prev.below > nxt.from_):
             sink.add("band_overlap", f"ranges overlap: {_span(prev)} and {_span(nxt)}", nxt.loc(),
                      "each value must fall in exactly one range")
             ok = False
         elif nxt.from_ is not None and prev.below < nxt.from_:
-            sink.add("band_gap", f"values from {prev.below} below {nxt.from_} fall in no range", nxt.loc(),
-                     f"start this range at {prev.below}, or add a range for the gap")
+            sink.add("band_gap", f"values from {display(prev.below)} below {display(nxt.from_)} fall in no range",
+                     nxt.loc(), f"start this range at {display(prev.below)}, or add a range for the gap")
             ok = False
     if not ok:
         return None
     if ranges[0].from_ is not None or ranges[-1].below is not None:
-        edges = ([f"below {ranges[0].from_}"] if ranges[0].from_ is not None else []) + (
-            [f"from {ranges[-1].below}"] if ranges[-1].below is not None else [])
+        edges = ([f"below {display(ranges[0].from_)}"] if ranges[0].from_ is not None else []) + (
+            [f"from {display(ranges[-1].below)}"] if ranges[-1].below is not None else [])
         sink.extend([Diagnostic("band_open_end", f"values {' and '.join(edges)} fall in no range and score as "
                                 "missing", bands.loc("ranges"), "leave out 'from' in the first range or 'below' in "
                                 "the last to cover every value", severity="warning")])
@@ -234,7 +237,7 @@ def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink):
 
 
 def _span(r) -> str:
-    return f"[{'-inf' if r.from_ is None else r.from_}, {'inf' if r.below is None else r.below})"
+    return f"[{'-inf' if r.from_ is None else display(r.from_)}, {'inf' if r.below is None else display(r.below)})"
 
 
 def _lookup(lookup: Lookup, expr: _Expressions):

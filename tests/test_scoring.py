@@ -311,3 +311,16 @@ def test_alignment_objectives_ignore_case_but_not_repetition(engines):
     assert ok is not None and float(ok["alignment"]) > 0
     twice = engine.evaluate({"id": "B", "title": "t", "alignment": "net-zero:strong;Net-Zero:low"})
     assert twice.decision == "error" and "named twice" in twice.errors[0].message
+
+
+def test_an_empty_band_is_said_once_with_readable_numbers(write_policy):
+    """Found by a policy author: an empty range also produced two contradicting gap errors, and numbers
+    were printed as 1000000."""
+    from engine import validate
+    root = write_policy({
+        "intake.yaml": "kind: intake\nfields:\n  id: string\n  budget: money\n",
+        "scoring.yaml": "kind: scoring\ncriteria:\n  - id: size\n    bands:\n      of: budget\n      ranges:\n"
+                        "        - {below: 5_000_000, points: 2}\n        - {from: 6_000_000, below: 5_500_000, points: 1}\n"
+                        "        - {from: 5_000_000, points: 0}\n    scale: {min: 0, max: 2}\n    weight: 1\n"})
+    found = [(d.code, d.message) for d in validate(root, today=TODAY) if d.severity == "error"]
+    assert found == [("bad_band", "range from 6,000,000 below 5,500,000 is empty")]

@@ -178,20 +178,21 @@ class Engine:
 
     def report_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
                   title: str | None = None, portfolio: Portfolio | PathLike | Mapping[str, Any] | None = None,
-                  frontier: int = 0, ranking: Ranking | None = None) -> Report:
-        """The report of decisions already made (see ``decide_all``); ``ranking``: one already made of them."""
+                  frontier: int = 0, ranking: Ranking | None = None, conflicts: ConflictReport | None = None) -> Report:
+        """The report of decisions already made (see ``decide_all``); ``ranking`` and ``conflicts``: ones already
+        made of them and of the portfolio."""
         if ranking is None and self.policy.scoring is not None:
             ranking = self.rank_of(decided, top=top)
-        conflicts, points, svg = [], [], None
+        listed, points, svg = [], [], None
         if portfolio is not None:
             from engine.portfolio.export import svg_text
             projects = _portfolio(portfolio)
-            found = self.conflicts(projects)
-            conflicts = found.to_json()["conflicts"]
+            found = conflicts or self.conflicts(projects)
+            listed = found.to_json()["conflicts"]
             svg = svg_text(projects, found)
             if frontier:
                 points = self.select(projects, frontier=frontier, time_limit=10.0).frontier
-        return build_report(self.policy, decided, ranking, title=title, conflicts=conflicts, frontier=points,
+        return build_report(self.policy, decided, ranking, title=title, conflicts=listed, frontier=points,
                             graph_svg=svg)
 
     def proposal_id(self, proposal: Mapping[str, Any]) -> str | None:

@@ -57,6 +57,7 @@ class CompiledPolicy:
     portfolio: Limits = field(default_factory=Limits)
     gates: CompiledGates | None = None
     files: list[str] = field(default_factory=list)
+    source: PolicySet | None = field(default=None, repr=False)  # the loaded files, models and positions
 
 
 def field_type(spec: FieldSpec) -> str:
@@ -86,6 +87,7 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
         scoring=scoring, portfolio=limits_from(policy_set.portfolio), gates=gates,
         files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
+        source=policy_set,
     )
 
 

@@ -10,7 +10,7 @@ Hits are counted from what the engine reports anyway (``Decision.findings``, ``G
 deciding is not slowed down; only bands need the typed records, and only while coverage is recorded.
 Decisions made under another policy version (another ``policy_hash``) are counted apart, never mixed in.
 
-    targets = coverage_targets(engine, policies_folder)
+    targets = coverage_targets(engine)
     hits = Hits(targets)
     hits.proposals(engine, rows)        # or hits.decision(d), hits.gate(g) one at a time
     report = hits.report()              # .uncovered, .percent, .to_json()
@@ -20,19 +20,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from engine.decision import Decision
-from engine.errors import DiagnosticSink, Location
+from engine.errors import Location
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import Node
 from engine.expr.parse import ExprError, parse
 from engine.gates import GateDecision
-from engine.policy.loader import load_policy_set
 from engine.policy.models import BandRange
-from engine.resources import reference_policies
 
 KINDS = ("rule", "band", "gate")
 KIND_NAMES = {"rule": "intake rules", "band": "scoring bands", "gate": "gate criteria"}
@@ -80,16 +77,14 @@ class Targets:
                        self.bands if "band" in wanted else [])
 
 
-def coverage_targets(engine, policies: Path | None = None) -> Targets:
-    """Every intake rule, scoring band and gate criterion of the engine's policy set, with its file:line.
-
-    ``policies``: the folder the engine was loaded from (None: the reference policies), read again for
-    the bands' positions, which the compiled scoring does not keep."""
+def coverage_targets(engine) -> Targets:
+    """Every intake rule, scoring band and gate criterion of the engine's policy set, with its file:line
+    (the bands' positions come from the scoring policy as loaded)."""
     policy = engine.policy
     items = [Target("rule", r.id, r.id, r.where) for r in policy.rules]  # as findings name them
     bands: list[_Band] = []
-    policy_set = load_policy_set(policies or reference_policies(), [], DiagnosticSink())
-    scoring = policy_set.scoring
+    policy_set = policy.source
+    scoring = policy_set.scoring if policy_set is not None else None
     if scoring is not None and policy.scoring is not None:
         for criterion in scoring.criteria:
             if criterion.bands is None:

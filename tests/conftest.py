@@ -58,15 +58,20 @@ def write_policy(tmp_path):
 ROWS = 12_000  # the batch fixture's size: big enough to interrupt a run half-way
 
 
-@pytest.fixture(scope="session")
-def big_round(tmp_path_factory):
-    path = tmp_path_factory.mktemp("resume") / "round.csv"
-    rng = random.Random(5)
+def write_round(path: Path, rows: int, seed: int, line_breaks: bool = False) -> Path:
+    """A CSV intake round of random proposals, some of them error rows (risk 'x')."""
+    rng = random.Random(seed)
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["id", "title", "budget", "alignment", "sponsor", "benefit", "risk"])
-        for i in range(ROWS):
-            writer.writerow([f"P{i}", f"Proposal {i},\n with a line break" if i % 7 == 0 else f"P {i}",
-                             rng.randint(1000, 3_000_000), rng.choice(["net-zero:strong", "grid-resilience:low", ""]),
-                             rng.choice(["Ann", ""]), rng.randint(0, 5_000_000), rng.choice(["1", "3", "5", "x"])])
+        for i in range(rows):
+            title = f"Proposal {i},\n with a line break" if line_breaks and i % 7 == 0 else f"Proposal {i}"
+            writer.writerow([f"P{i}", title, rng.randint(1000, 3_000_000),
+                             rng.choice(["net-zero:strong", "grid-resilience:low", ""]), rng.choice(["Ann", ""]),
+                             rng.randint(0, 5_000_000), rng.choice(["1", "3", "5", "x"])])
     return path
+
+
+@pytest.fixture(scope="session")
+def big_round(tmp_path_factory):
+    return write_round(tmp_path_factory.mktemp("resume") / "round.csv", ROWS, seed=5, line_breaks=True)

@@ -1,25 +1,14 @@
 """Batches with worker processes: same output for any number of workers, nothing lost when a worker dies."""
-import csv
-import random
-
 import pytest
 
 from engine.batch import FAULT_ENV, FAULT_ONCE_ENV
 from engine.cli import main
+from tests.conftest import write_round
 
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    path = tmp_path_factory.mktemp("batch") / "many.csv"
-    rng = random.Random(3)
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["id", "title", "budget", "alignment", "sponsor", "benefit", "risk"])
-        for i in range(3000):
-            writer.writerow([f"P{i}", f"Proposal {i}", rng.randint(1000, 3_000_000),
-                             rng.choice(["net-zero:strong", "grid-resilience:low", ""]), rng.choice(["Ann", ""]),
-                             rng.randint(0, 5_000_000), rng.choice(["1", "3", "5", "x"])])
-    return path
+    return write_round(tmp_path_factory.mktemp("batch") / "many.csv", 3000, seed=3)
 
 
 def run(batch, tmp_path, workers, name):

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import IO
 
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, warn
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, warn
 from engine.cli.common import date_arg as _date, wrap as _wrap
 from engine.errors import InputError
 
@@ -118,7 +118,7 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         engine = Engine.load(args.policies, rules=args.rules, today=args.today)
         warn(engine, stderr)
         if args.coverage:
-            targets = coverage_targets(engine, args.policies)
+            targets = coverage_targets(engine)
             hits = Hits(targets.only(args.only) if args.only else targets)
     backends = ("rete", "reference") if args.backend == "both" else (args.backend,)
     defaults = Defaults(policies=args.policies, rules=tuple(args.rules), today=args.today)
@@ -185,13 +185,11 @@ def coverage(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.coverage import Hits, coverage_targets
     from engine.io.readers import read_proposals
-    missing = [str(f) for f in args.files if not f.is_file()]
-    if missing:
-        print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
+    if missing_files(args.files, stderr):
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)
     warn(engine, stderr)
-    targets = coverage_targets(engine, args.policies)
+    targets = coverage_targets(engine)
     hits = Hits(targets.only(args.only) if args.only else targets)
     projects = {path: record for path in args.files if (record := _project_record(path)) is not None}
     proposal_files = [path for path in args.files if path not in projects]
@@ -260,9 +258,7 @@ def diff(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.io.readers import read_proposals
     from engine.policydiff import diff_policies
-    missing = [str(f) for f in args.files if not f.is_file()]
-    if missing:
-        print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
+    if missing_files(args.files, stderr):
         return EXIT_USAGE
     old = Engine.load(args.old, rules=args.rules, today=args.today)
     new = Engine.load(args.new, rules=args.rules, today=args.today)
@@ -341,8 +337,7 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.errors import did_you_mean
     from engine.io.readers import read_column_map, read_proposals, renamed
-    if not args.file.is_file():
-        print(f"pmo: error: no such file: {args.file}", file=stderr)
+    if missing_files([args.file], stderr):
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     warn(engine, stderr)

@@ -121,3 +121,11 @@ def solver_output_hidden():
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def missing_files(paths, stderr: IO[str]) -> bool:
+    """Say which input files do not exist (every command checks before loading anything)."""
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
+    return bool(missing)

@@ -16,7 +16,8 @@ from engine.api import Engine
 from engine.api import check_policies
 from engine.audit import DecisionLog, Entry
 from engine.batch import decide_in_parallel
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, open_log, plural, warn
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, missing_files, open_log, \
+    plural, warn
 from engine.decision import Decision
 from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_mean
 from engine.io.readers import Row, read_column_map, read_proposals, renamed
@@ -31,9 +32,7 @@ NOT_TYPED = object()  # a decision made in a worker process, whose typed record 
 
 
 def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    missing = [str(f) for f in args.files if not f.is_file()]
-    if missing:
-        print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
+    if missing_files(args.files, stderr):
         return EXIT_USAGE
     if args.format == "xlsx" and not args.out:
         print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
@@ -151,13 +150,8 @@ def decide(engine: Engine, args: argparse.Namespace, rows: Iterable[Row],
         pairs = decide_in_parallel(rows, workers=workers, policies=args.policies, rules=args.rules, today=engine.today,
                                    backend=getattr(args, "backend", "rete"), policy_hash=engine.policy_hash)
         return ((row, decision, NOT_TYPED) for row, decision in pairs)
-    return ((row, decision, record) for row, (decision, record) in _with_rows(rows, engine.decide_all))
-
-
-def _with_rows(rows: Iterable[Row], decide_all) -> Iterator[tuple[Row, tuple]]:
-    """Each row with what ``decide_all`` made of it (one output per input, in order)."""
-    for row in rows:
-        yield row, next(decide_all([row]))
+    shown, decided = itertools.tee(rows)  # in lockstep: tee holds one row at a time
+    return ((row, decision, record) for row, (decision, record) in zip(shown, engine.decide_all(decided)))
 
 
 def typed(engine: Engine, row: Row, decision: Decision, record: Any) -> Any:

@@ -9,16 +9,15 @@ import yaml
 
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, dump_json, \
-    solver_output_hidden, warn
+    missing_files, solver_output_hidden, warn
 from engine.cli.intake import decide, input_rows, typed
 from engine.io.writers import write_ranking, write_xlsx
+from engine.portfolio.model import read_portfolio
 from engine.report import write_report
 
 
 def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    missing = [str(f) for f in args.files + ([args.portfolio] if args.portfolio else []) if not f.is_file()]
-    if missing:
-        print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
+    if missing_files(args.files + ([args.portfolio] if args.portfolio else []), stderr):
         return EXIT_USAGE
     if args.top is not None and args.top < 1:
         print("pmo: error: --top must be at least 1", file=stderr)
@@ -39,7 +38,9 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                for row, decision, record in Progress(stderr, estimate).wrap(decide(engine, args, rows, estimate))]
     _warn_repeated_ids(decided, stderr)
     ranking = engine.rank_of(decided, top=args.top, sensitivity=args.sensitivity)
-    conflicts = engine.conflicts(args.portfolio).to_json()["conflicts"] if args.portfolio else None
+    projects = read_portfolio(args.portfolio) if args.portfolio else None  # read and checked once, for both outputs
+    found = engine.conflicts(projects) if projects is not None else None
+    conflicts = found.to_json()["conflicts"] if found is not None else None
     try:
         if args.format == "xlsx":
             write_xlsx([], args.out, ranking, conflicts)
@@ -48,8 +49,8 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                 write_ranking(ranking, out, args.format)
         if args.report:
             with solver_output_hidden():  # the frontier solves
-                report = engine.report_of(decided, ranking=ranking, title=args.title, portfolio=args.portfolio,
-                                          frontier=args.frontier)
+                report = engine.report_of(decided, ranking=ranking, title=args.title, portfolio=projects,
+                                          frontier=args.frontier, conflicts=found)
             write_report(report, args.report)
     except BrokenPipeError:
         raise  # a reader such as `head` stopped reading: not an error (main exits 0)

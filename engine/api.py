@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,8 +92,7 @@ class Engine:
         self.backend = backend
         self.warnings: list[Diagnostic] = []  # e.g. weights that were normalised, a CR above the limit
         self._intake = Intake(policy, make_backend(backend, policy))
-        if policy.gates is not None:
-            policy.gates.with_backend(backend)
+        self._must_meet = policy.gates.must_meet_backends(backend) if policy.gates is not None else {}
 
     @classmethod
     def load(cls, path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
@@ -260,7 +260,7 @@ class Engine:
         forced choices and balance rules (exact MILP), with greedy baselines, an optional efficient frontier
         of ``frontier`` budget levels, and what-if ``scenarios`` (a list, a mapping or a YAML/JSON path).
         HiGHS may print a debug line to standard output on some problems; ``pmo select`` hides it."""
-        projects = _portfolio(portfolio)
+        projects = copy.deepcopy(portfolio) if isinstance(portfolio, Portfolio) else _portfolio(portfolio)
         if isinstance(scenarios, (str, Path)):
             scenarios = yaml.safe_load(Path(scenarios).read_text(encoding="utf-8"))
         revalue = self._score_proposals(projects)
@@ -273,8 +273,9 @@ class Engine:
             raise InputError([Diagnostic("bad_selection_input", str(exc))]) from None
 
     def _score_proposals(self, projects: Portfolio):
-        """Projects that carry their proposal's fields and no value get their priority score as value (and
-        are out if intake rejects them). Returns the function that re-scores them with other weights."""
+        """Projects (select's copy of the caller's) that carry their proposal's fields and no value get their
+        priority score as value (and are out if intake rejects them). Returns the function that re-scores them
+        with other weights."""
         scoring = self.policy.scoring
         carriers = [p for p in projects if p.proposal is not None and p.value is None]
         if not carriers or scoring is None:
@@ -308,7 +309,8 @@ class Engine:
         source = str(project) if isinstance(project, (str, Path)) else "<memory>"
         data = read_project(project) if isinstance(project, (str, Path)) else project
         record = project_record(data, gates, self._intake.reader, self.policy.derived, self.policy.id_field, source)
-        return review(gates.gates[gate], record, self.policy_hash, self.today.isoformat(), override)
+        return review(gates.gates[gate], self._must_meet[gate], record, self.policy_hash, self.today.isoformat(),
+                      override)
 
     def write_graph(self, portfolio: Portfolio | PathLike | Mapping[str, Any], path: PathLike) -> str:
         """Draw the dependency graph (.dot, .graphml or .svg by suffix), conflicts highlighted; returns the format."""

@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 import yaml
 from pydantic import BaseModel, Field
 
-from engine.backends import make_backend
+from engine.backends import Backend, make_backend
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoError, did_you_mean
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
@@ -50,7 +50,7 @@ class Criterion:
     source: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompiledGate:
     id: str
     name: str
@@ -64,10 +64,9 @@ class CompiledGate:
     approvals: list[str]
     rights: list[tuple[Node | None, list[str]]]
     overrides: list[str]
-    backend: Any = None  # the must-meet criteria in the rules engine
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompiledGates:
     stages: list[str]
     metrics: dict[str, str]
@@ -75,12 +74,11 @@ class CompiledGates:
     types: dict[str, str] = field(default_factory=dict)
     source: str = ""
 
-    def with_backend(self, backend: str) -> "CompiledGates":
-        """Compile each gate's must-meet criteria for a rules back end (rete or reference)."""
-        for gate in self.gates.values():
-            view = SimpleNamespace(rules=gate.must, field_types=self.types, intake_file=self.source)
-            gate.backend = make_backend(backend, view)  # type: ignore[arg-type]
-        return self
+    def must_meet_backends(self, backend: str) -> dict[str, Backend]:
+        """Each gate's must-meet criteria compiled for a rules back end (rete or reference). The caller (an
+        Engine) owns them: the compiled gates are shared by every Engine built on the same policy."""
+        return {gate.id: make_backend(backend, SimpleNamespace(  # type: ignore[arg-type]
+            rules=gate.must, field_types=self.types, intake_file=self.source)) for gate in self.gates.values()}
 
 
 def compile_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink,
@@ -262,13 +260,14 @@ class GateDecision(BaseModel):
         return self.model_dump(mode="json")
 
 
-def review(gate: CompiledGate, record: ProjectRecord, policy_hash: str, as_of: str,
+def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy_hash: str, as_of: str,
            override: Mapping[str, Any] | None = None) -> GateDecision:
+    """``must_meet``: the gate's must-meet criteria in a rules back end (CompiledGates.must_meet_backends)."""
     if record.stage != gate.from_stage:
         raise PmoError([Diagnostic("wrong_stage", f"{record.id} is in stage '{record.stage}', but gate {gate.id} "
                                    f"is for projects in '{gate.from_stage}'")])
     values = {**record.fields, **record.metrics, "stage": record.stage}
-    passed = set(gate.backend.fire(values))
+    passed = set(must_meet.fire(values))
     must = [MustMeet(criterion=c.id, passed=k in passed, reason=c.reason, source=c.source, on_fail=c.on_fail)
             for k, c in enumerate(gate.must)]
     applied = _override(gate, must, override) if override else None

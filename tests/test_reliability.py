@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import threading
-import time
+import tracemalloc
 
 import pytest
 from hypothesis import given
@@ -66,7 +66,7 @@ def test_csv_rows_in_equal_rows_out(tmp_path_factory, rows):
     assert len(decisions) == sum(1 for r in non_blank if any(c.strip() for c in r))
 
 
-def test_alias_bombs_deep_nesting_and_huge_files_are_refused_quickly(tmp_path):
+def test_alias_bombs_deep_nesting_and_huge_files_are_refused_in_little_memory(tmp_path):
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
         f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
@@ -77,10 +77,12 @@ def test_alias_bombs_deep_nesting_and_huge_files_are_refused_quickly(tmp_path):
         path = tmp_path / name
         path.write_text(text)
         sink = DiagnosticSink()
-        start = time.perf_counter()
+        tracemalloc.start()
         assert load_document(path, name, sink) is None
-        assert time.perf_counter() - start < 2
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
         assert sink.items[0].code == "too_large", (name, sink.items)
+        assert peak < 40_000_000, (name, peak)  # refused before the bomb expands (10^10 items)
 
 
 def test_a_100_mb_policy_file_is_refused_without_reading_it(tmp_path):
@@ -89,9 +91,11 @@ def test_a_100_mb_policy_file_is_refused_without_reading_it(tmp_path):
         f.write(b"kind: intake\n")
         f.truncate(100_000_000)
     sink = DiagnosticSink()
-    start = time.perf_counter()
+    tracemalloc.start()
     assert load_document(path, "intake.yaml", sink) is None
-    assert time.perf_counter() - start < 0.5
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 10_000_000  # the 100 MB were never read
     assert sink.items[0].code == "too_large" and "100,000,000 bytes" in sink.items[0].message
 
 
@@ -104,11 +108,10 @@ def test_a_100_mb_policy_file_is_refused_without_reading_it(tmp_path):
     (" or ".join(["budget > 1"] * 600), "longer than 4000"),
     ("+".join(["x"] * 600) + " > 1", "more than 500 parts"),
 ])
-def test_hostile_expressions_are_refused_quickly_with_a_position(text, message):
-    start = time.perf_counter()
+@pytest.mark.timeout(60)  # a hang guard: these used to recurse or backtrack without end
+def test_hostile_expressions_are_refused_with_a_position(text, message):
     with pytest.raises(ExprError) as info:
         check(parse(text), {"budget": "number", "x": "number"}, TODAY)
-    assert time.perf_counter() - start < 1
     assert message in info.value.message and 0 <= info.value.offset <= len(text)
 
 
@@ -131,11 +134,14 @@ def test_symlinked_policy_files_are_refused(write_policy, tmp_path):
     (float("nan"), "bad_value"), (float("inf"), "bad_value"), ("1" * 400, "bad_value"), ("9" * 20, "bad_value"),
     ("x" * 10_000_000, "bad_value"),
 ])
+@pytest.mark.timeout(60)  # a hang guard
 def test_hostile_values_have_defined_behaviour(engines, value, code):
-    start = time.perf_counter()
+    tracemalloc.start()
     decision = engines["rete"].evaluate({"id": "P", "title": value if isinstance(value, str) and
                                          value.startswith("x") else "t", "budget": value})
-    assert time.perf_counter() - start < 2
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 25_000_000  # at most one copy of the 10 MB title on the way to its error row
     assert decision.decision == "error" and decision.errors[0].code == code
     assert len(decision.errors[0].message) < 300  # the message does not echo the whole input
 

@@ -35,7 +35,8 @@ def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         return EXIT_OK
     for c in report.conflicts:
         periods = f" [{', '.join(c.periods)}]" if c.periods else ""
-        stdout.write(f"{c.kind:<20} {c.message}{periods}\n")
+        where = f" ({c.location})" if c.location and c.location != portfolio.source else ""
+        stdout.write(f"{c.kind:<20} {c.message}{periods}{where}\n")
     found = {k: n for k, n in report.counts.items() if n}
     summary = ", ".join(("at least " if k == "cycle" and not report.cycles_complete else "")
                         + plural(n, k.replace("_", " ")) for k, n in found.items()) or "no conflicts"
@@ -100,13 +101,25 @@ def schedule(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     for note in plan.notes:
         print(f"pmo: note: {note}", file=stderr)
     critical = {n for path in plan.critical_paths for n in path}
-    stdout.write(f"{'PROJECT':<16} {'ES':>8} {'EF':>8} {'LS':>8} {'LF':>8} {'FLOAT':>8}\n")
+    dated = plan.day_zero is not None
+    if dated:  # calendar dates; floats in days of the duration unit
+        stdout.write(f"{'PROJECT':<16} {'START':>10} {'FINISH':>10} {'LATE START':>10} {'LATE FINISH':>11} "
+                     f"{'FLOAT':>7} {'FREE':>7}\n")
+    else:
+        stdout.write(f"{'PROJECT':<16} {'ES':>8} {'EF':>8} {'LS':>8} {'LF':>8} {'FLOAT':>8} {'FREE':>8}\n")
     for pid in plan.order:
         a = plan.activities[pid]
         mark = "  critical" if pid in critical else ""
-        stdout.write(f"{pid:<16} {a.es:>8g} {a.ef:>8g} {a.ls:>8g} {a.lf:>8g} {a.float:>8g}{mark}\n")
+        if dated:
+            d = plan.dates(a)
+            stdout.write(f"{pid:<16} {d['start']:>10} {d['finish']:>10} {d['late_start']:>10} {d['late_finish']:>11} "
+                         f"{a.float:>7g} {a.free_float:>7g}{mark}\n")
+        else:
+            stdout.write(f"{pid:<16} {a.es:>8g} {a.ef:>8g} {a.ls:>8g} {a.lf:>8g} {a.float:>8g} {a.free_float:>8g}"
+                         f"{mark}\n")
     path = " -> ".join(plan.critical_path) or "none (no projects)"
-    stdout.write(f"duration {plan.duration:g} {plan.unit}; critical path: {path}\n")
+    span = f", {plan.day_zero} to {plan.finish_date(0.0, plan.duration)}" if dated and plan.activities else ""
+    stdout.write(f"duration {plan.duration:g} {plan.unit}{span}; critical path: {path}\n")
     return EXIT_OK
 
 

@@ -66,6 +66,7 @@ def _select_table(report, out: IO[str]) -> None:
     best = report.best
     if best.status == "infeasible":
         out.write("No selection meets every constraint:\n" + "".join(f"  - {r}\n" for r in best.reasons))
+        _left_out_table([i for i in best.left_out if i["reason"] != "no selection"], out)
         return
     quality = "optimal" if best.optimal else f"best found in the time limit (gap {best.gap:.2%})"
     out.write(f"Selected {plural(len(best.selected), 'project')}: value {best.value:,.4g}, cost "
@@ -73,6 +74,7 @@ def _select_table(report, out: IO[str]) -> None:
     out.write("  " + ", ".join(best.selected) + "\n")
     for limit in best.binding:
         out.write(f"  binding: {limit}\n")
+    _left_out_table(best.left_out, out)
     for name, baseline in report.baselines.items():
         out.write(f"{name:<26} value {baseline.value:,.4g}, cost {baseline.total_cost:,.0f}"
                   f"{'' if baseline.status == 'greedy' else '  (breaks a balance rule)'}\n")
@@ -90,6 +92,16 @@ def _select_table(report, out: IO[str]) -> None:
             out.write(f"  leaves: {', '.join(sc['left'])}\n")
         for reason in sc["reasons"]:
             out.write(f"  - {reason}\n")
+
+
+def _left_out_table(items: list[dict], out: IO[str]) -> None:
+    """Every project not selected, with why: so none just disappears from the answer."""
+    if not items:
+        return
+    out.write(f"Left out ({len(items)}):\n")
+    width = max(len(i["id"]) for i in items)
+    for item in items:
+        out.write(f"  {item['id']:<{width}}  {item['reason']} ({item['detail']})\n")
 
 
 def schedule(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

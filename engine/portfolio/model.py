@@ -58,7 +58,7 @@ class Project:
     cost_profile: list[float] = field(default_factory=list)  # with a window: cost in each period from the start
     demand_profile: dict[str, list[float]] = field(default_factory=dict)  # with a window: role -> by period
     spread: str | None = None  # for selection: how a total cost spreads over periods (even | window)
-    out_reason: str | None = None  # why it is out when not by its status, e.g. the intake rules that rejected it
+    rejected_at_intake: str | None = None  # for selection: the intake rules (or errors) that rule it out
     at: tuple = ()  # where the project is in the file's data: ("projects", 3), for locating problems
 
     @property
@@ -225,6 +225,15 @@ def _spread(value: Any) -> str | None:
         raise ValueError(f"spread: '{value}' must be even or window (over the budget's periods evenly, or by the "
                          "project's days in each, from its start to its finish)")
     return text
+
+
+def intake_rejection(decision: Any) -> str:
+    """Why intake ruled a proposal out, in a line: the reject rules with their reasons, or the row's errors."""
+    rules = [f"{f.rule} ({f.reason})" for f in decision.findings if f.effect == "reject"]
+    if rules:
+        return "rule " + "; rule ".join(rules)
+    errors = [e.message + (f" (column {e.column})" if e.column else "") for e in decision.errors]
+    return "the proposal has errors: " + "; ".join(errors) if errors else f"decision: {decision.decision}"
 
 
 def _project(item: Any) -> Project:

@@ -427,3 +427,18 @@ def test_selection_refuses_roles_and_periods_the_policy_does_not_know(engine):
                                      "demand": {"developer": {"2027-Q1": 1}, "Engineer": {"2027-03": 2}}}]})
     codes = sorted(d.code for d in info.value.diagnostics)
     assert codes == ["unknown_period", "unknown_role"]
+
+
+def test_scenarios_and_funded_files_name_only_known_projects_and_roles(engine, tmp_path):
+    data = {"budget": 10, "projects": [{"id": "CRM", "cost": 1, "value": 1}]}
+    with pytest.raises(InputError, match="scenario 'x': unknown project CRMM; did you mean 'CRM'"):
+        engine.select(data, scenarios=[{"name": "x", "force_in": ["CRMM"]}])
+    with pytest.raises(InputError, match="scenario 'x': extra_capacity for 'enginer', a role the portfolio policy "
+                                         "has no capacity for; did you mean 'engineer'"):
+        engine.select(data, scenarios=[{"name": "x", "extra_capacity": {"enginer": 2}}])
+    assert engine.select(data, scenarios=[{"name": "x", "extra_capacity": {"Engineer": 2}}]).scenarios
+    portfolio = tmp_path / "p.json"
+    portfolio.write_text(json.dumps(data))
+    funded = tmp_path / "funded.json"
+    funded.write_text(json.dumps({"selected": ["CRM", "PORTL"]}))
+    assert main(["conflicts", str(portfolio), "--funded", str(funded)]) == 2

@@ -7,7 +7,7 @@ from typing import IO
 
 from engine.api import Engine
 from engine.cli.common import EXIT_OK, EXIT_USAGE, dump_json, plural, solver_output_hidden, warn
-from engine.errors import Diagnostic, PmoError
+from engine.errors import Diagnostic, PmoError, did_you_mean
 from engine.portfolio.model import read_portfolio
 
 
@@ -27,6 +27,10 @@ def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise PmoError([Diagnostic("bad_selection", f"{args.funded}: not a 'pmo select --format json' result "
                                        f"({exc})")]) from None
+        unknown = sorted(chosen - set(portfolio.projects))
+        if unknown:  # a selection of another portfolio: checking it against this one would be wrong
+            raise PmoError([Diagnostic("unknown_project", f"{args.funded}: selects {', '.join(unknown)}, not in "
+                                       f"{args.portfolio}", hint=did_you_mean(unknown[0], portfolio.projects))])
         for project in portfolio:
             project.funded = project.id in chosen
     report = engine.conflicts(portfolio)

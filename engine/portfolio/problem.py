@@ -106,16 +106,21 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     length = []
     problems = check_policy_names(portfolio, limits, budget=False)  # demand: roles and periods of the policy
     by_period = Names(k for k in budget if k != TOTAL)
+    window_names = Names(periods)
     for k, p in enumerate(projects):
         if p.window is None:
             demand = {(role, period): amount for role, by in p.demand.items() for period, amount in by.items()}
             options.append((k, None, _cost(portfolio, p, by_period, problems), demand))
             length.append(0)
             continue
-        first, last = (position.get(label) for label in p.window)
+        first, last = (position.get(window_names.match(label) or "") for label in p.window)
         if first is None or last is None or first > last:
-            raise ValueError(f"{p.id}: window {list(p.window)} must name two periods of {periods or 'the budget'}, "
-                             "the earliest first")
+            problems.append(Diagnostic("bad_window", f"{p.id}: window {list(p.window)} must name two periods of "
+                                       f"{periods or 'the budget'}, the earliest first", portfolio.where_in(p, "window"),
+                                       next((period_hint(label, window_names, "periods") for label in p.window
+                                             if window_names.match(label) is None), None)))
+            length.append(0)
+            continue
         span = max(len(p.cost_profile), *(len(v) for v in p.demand_profile.values())) if p.demand_profile else \
             len(p.cost_profile)
         length.append(span)
@@ -127,7 +132,9 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
                       for j, amount in enumerate(by)}
             options.append((k, t, cost, demand))
         if not any(o[0] == k for o in options):
-            raise ValueError(f"{p.id}: no start in its window leaves room for its {span} periods")
+            problems.append(Diagnostic("bad_window", f"{p.id}: no start in its window leaves room for its {span} "
+                                       "periods", portfolio.where_in(p, "window"),
+                                       f"the last period is {periods[-1]}" if periods else None))
     owner = np.array([o[0] for o in options], dtype=int)
     starts = [o[1] for o in options]
     keys = sorted({key for o in options for key in o[2]} | set(budget), key=lambda key: (key != TOTAL, key))

@@ -25,8 +25,10 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
+from engine.errors import did_you_mean
 from engine.portfolio.greedy import greedy
 from engine.portfolio.model import Portfolio
+from engine.portfolio.names import Names
 from engine.portfolio.policy import Limits
 from engine.portfolio.problem import TOTAL, Problem, Selection, cheapest, closure, infeasible, problem, \
     rules_from, selection_from
@@ -308,12 +310,24 @@ class Scenario:
 Revalue = Callable[[dict[str, float]], dict[str, float]]  # criterion weights -> project id -> new value
 
 
-def scenario_problem(prob: Problem, scenario: Scenario, revalue: Revalue | None = None) -> Problem:
+def scenario_problem(prob: Problem, scenario: Scenario, revalue: Revalue | None = None,
+                     roles_known: tuple[str, ...] = ()) -> Problem:
+    """``roles_known``: the policy's roles (extra capacity for a role no project needs is no error)."""
     index = {pid: k for k, pid in enumerate(prob.ids)}
     unknown = [pid for pid in scenario.force_in + scenario.force_out if pid not in index]
     if unknown:
-        raise ValueError(f"scenario '{scenario.name}': unknown project {', '.join(unknown)}")
-    capacity = {key: limit + scenario.extra_capacity.get(key[0], 0.0) for key, limit in prob.capacity.items()}
+        close = did_you_mean(unknown[0], index)
+        raise ValueError(f"scenario '{scenario.name}': unknown project {', '.join(unknown)}"
+                         + (f"; {close}" if close else ""))
+    roles = Names(sorted({role for role, _period in prob.capacity} | set(roles_known)))
+    extra: dict[str, float] = {}
+    for written, amount in scenario.extra_capacity.items():
+        role = roles.match(written)
+        if role is None:
+            raise ValueError(f"scenario '{scenario.name}': extra_capacity for '{written}', a role the portfolio "
+                             f"policy has no capacity for; {roles.hint(written, 'roles')}")
+        extra[role] = extra.get(role, 0.0) + amount
+    capacity = {key: limit + extra.get(key[0], 0.0) for key, limit in prob.capacity.items()}
     value = prob.value
     if scenario.weights:
         if revalue is None:
@@ -387,7 +401,7 @@ def select(portfolio: Portfolio, limits: Limits, *, budget: dict[str, float] | N
     if frontier_points:
         report.frontier = frontier(prob, frontier_points, time_limit=time_limit)
     for scenario in scenarios or []:
-        outcome = solve(scenario_problem(prob, scenario, revalue), time_limit=time_limit)
+        outcome = solve(scenario_problem(prob, scenario, revalue, tuple(limits.capacity)), time_limit=time_limit)
         report.scenarios.append({"name": scenario.name, **compare(best, outcome), "value": outcome.value,
                                  "cost": outcome.total_cost, "status": outcome.status, "reasons": outcome.reasons,
                                  "selected": outcome.selected})

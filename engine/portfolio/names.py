@@ -107,12 +107,16 @@ def check_policy_names(portfolio, limits, budget: bool = True) -> list:
     budgeted = Names(limits.budget)
     roles = Names(sorted(limits.capacity))
     by_role = {role: Names(amounts) for role, amounts in limits.capacity.items()}
+    # The common case, every name as the policy writes it, is settled by set inclusion alone.
+    budget_ok = (periods._exact & budgeted._exact) if budgeted else periods._exact
+    role_ok = {role: (periods._exact or names._exact) & names._exact for role, names in by_role.items()}
     for p in portfolio:
-        if budget and p.budget and (periods or budgeted):
+        if p.demand and roles and not (roles._exact.issuperset(p.demand) and all(
+                role_ok[role].issuperset(amounts) for role, amounts in p.demand.items())):
+            p.demand = _demand(portfolio, p, roles, periods, by_role, problems)
+        if budget and p.budget and (periods or budgeted) and not budget_ok.issuperset(p.budget):
             p.budget = _resolved(p.budget, periods, problems, lambda k: portfolio.where_in(p, "budget", k, key=True),
                                  f"budget of {p.id} in", budgeted or None, "budget")
-        if p.demand and roles:
-            p.demand = _demand(portfolio, p, roles, periods, by_role, problems)
     return problems
 
 

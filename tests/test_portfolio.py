@@ -350,3 +350,14 @@ def test_the_clean_example_still_schedules_with_dates(engine):
     plan = engine.schedule(CLEAN)
     assert plan.day_zero == dt.date(2027, 1, 4) and all(a.float >= 0 for a in plan.activities.values())
     assert all(a.free_float <= a.float + 1e-9 for a in plan.activities.values())
+
+
+def test_json_portfolios_are_located_too_and_starts_do_not_mix(engine, tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text('{"projects": [\n  {"id": "A", "status": "approved",\n   "budget": {"2027-03": 5}}\n]}\n')
+    with pytest.raises(InputError) as info:
+        engine.conflicts(path)
+    assert located(info, "unknown_period")[0].startswith(f"{path}:3:16: error[unknown_period]")
+    with pytest.raises(InputError, match="B starts at 5 .network time. but A starts on a date"):
+        engine.schedule({"projects": [{"id": "A", "start": "2027-01-04", "duration": 3},
+                                      {"id": "B", "start": 5, "duration": 2}]})

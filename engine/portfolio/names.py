@@ -1,7 +1,8 @@
-"""Names a portfolio file uses for things the policy (or the file itself) defines: periods, roles, project ids.
+"""Names a portfolio file uses for things the policy (or the file itself) defines: periods and roles.
 
 A name is matched like a proposal's field: exactly, else with case and spacing forgiven ("Engineer",
-" engineer ", "2027 q1"); anything else is an error with a did-you-mean, never a silent miss.
+" engineer ", "2027 q1"); anything else is an error with a did-you-mean, never a silent miss. (Project
+ids are matched exactly: see unknown_references in conflicts.py.)
 Periods that read as calendar spans (2027, 2027-Q1, 2027-H2, 2027-03) also get a hint saying where they fall.
 """
 from __future__ import annotations
@@ -28,9 +29,6 @@ class Names:
 
     def __bool__(self) -> bool:
         return bool(self.known)
-
-    def __contains__(self, name: str) -> bool:
-        return self.match(name) is not None
 
     def match(self, name: str) -> str | None:
         if name in self._exact:

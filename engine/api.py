@@ -25,7 +25,7 @@ from engine.io.readers import Row, read_proposals
 from engine.lint import lint_policy
 from engine.policy.loader import PolicySet, load_policy_set
 from engine.portfolio.conflicts import ConflictReport, find_conflicts
-from engine.portfolio.model import Portfolio, portfolio_from, read_portfolio
+from engine.portfolio.model import Portfolio, intake_rejection, portfolio_from, read_portfolio
 from engine.portfolio.schedule import Impact, Schedule, impact, schedule
 from engine.portfolio.select import SelectionReport, scenarios_from, select
 from engine.ranking import Ranking, build_ranking
@@ -284,6 +284,7 @@ class Engine:
         for project, (decision, _record) in zip(carriers, decided):
             if decision.decision in ("reject", "error"):
                 project.status = "rejected"
+                project.rejected_at_intake = intake_rejection(decision)  # said in the selection's left-out list
 
         def scores(weights: Mapping[str, float] | None = None) -> dict[str, float]:
             compiled = scoring if not weights else reweighted(scoring, weights)

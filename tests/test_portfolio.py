@@ -1,4 +1,5 @@
 """Portfolio conflicts, the critical path method (against published examples), impact and graph output."""
+import datetime as dt
 import json
 
 import pytest
@@ -102,7 +103,7 @@ def test_smallest_portfolio_works_with_every_command(tmp_path, capsys):
         assert main(["schedule", path, "--format", "json"]) == 0
         plan = json.loads(capsys.readouterr().out)
         assert plan["duration"] == 5 and plan["critical_path"] == ["A", "B"]
-        assert plan["activities"]["B"] == {"es": 3, "ef": 5, "ls": 3, "lf": 5, "float": 0}
+        assert plan["activities"]["B"] == {"es": 3, "ef": 5, "ls": 3, "lf": 5, "float": 0, "free_float": 0}
         assert main(["impact", path, "--cancel", "A"]) == 0
         assert "B" in capsys.readouterr().out
         assert main(["impact", path, "--delay", "A=2", "--format", "json"]) == 0
@@ -172,9 +173,190 @@ def test_review_fixes_for_portfolio_input(engine, tmp_path, capsys):
     for bad in (-5, float("nan"), float("inf")):
         with pytest.raises(InputError, match="a delay must be a finite number"):
             engine.impact(small, delay=("A", bad))
-    assert engine.schedule(small).notes == ["B depends on 'Z', which is not in the portfolio: left out of the schedule"]
+    with pytest.raises(InputError, match="B depends on 'Z', which is not in the portfolio"):
+        engine.schedule(small)  # issue #13: a prerequisite left out is an error, not a note
     ids = [f"N{i:02d}" for i in range(12)]
     path = tmp_path / "dense.json"
     path.write_text(json.dumps({"projects": [{"id": i, "depends_on": [j for j in ids if j != i]} for i in ids]}))
     assert main(["conflicts", str(path)]) == 0
     assert capsys.readouterr().out.rstrip().endswith("12 projects: at least 10000 cycles")
+
+
+# ---------------------------------------------------------------- issue #13: nothing unknown is ignored
+
+def located(info, code):
+    """The diagnostics of one code in an InputError, as text."""
+    return [str(d) for d in info.value.diagnostics if d.code == code]
+
+
+def test_conflicts_refuse_periods_and_roles_the_policy_does_not_know(engine, tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("projects:\n"
+                    "  - id: A\n"
+                    "    status: approved\n"
+                    "    budget: {2027-03: 4000000}\n"
+                    "  - id: B\n"
+                    "    status: approved\n"
+                    "    budget: {2028-Q1: 100}\n"
+                    "    demand: {developer: {2027-Q1: 1}, engineer: {2027-Q5: 2}}\n")
+    with pytest.raises(InputError) as info:
+        engine.conflicts(path)
+    periods = located(info, "unknown_period")
+    assert periods[0].startswith(f"{path}:4:14: error[unknown_period]: budget of A in '2027-03'")
+    assert "2027-03 falls in 2027-Q1" in periods[0]
+    assert periods[1].startswith(f"{path}:7:14: error[unknown_period]: budget of B in '2028-Q1'")
+    assert "2027-Q1, 2027-Q2, 2027-Q3, 2027-Q4" in periods[1]
+    assert f"{path}:8:50: error[unknown_period]: demand of B for engineer in '2027-Q5'" in periods[2]
+    roles = located(info, "unknown_role")
+    assert roles == [f"{path}:8:14: error[unknown_role]: demand of B for 'developer': the portfolio policy has no "
+                     "capacity for this role; roles: analyst, architect, engineer"]
+
+
+def test_roles_and_periods_match_like_fields_case_and_spacing_forgiven(engine):
+    report = engine.conflicts({"projects": [
+        {"id": "A", "status": "approved", "demand": {"Engineer": {"2027-q1": 8}}},
+        {"id": "B", "status": "approved", "demand": {" engineer ": {"2027-Q1": 8}}, "budget": {"2027 q1": 3_500_000}}]})
+    kinds = {(c.kind, tuple(c.periods)) for c in report.conflicts}
+    assert kinds == {("over_allocation", ("2027-Q1",)), ("budget_overrun", ("2027-Q1",))}
+    over = next(c for c in report.conflicts if c.kind == "over_allocation")
+    assert over.message.startswith("engineer in 2027-Q1: 16 needed, capacity 12")
+
+
+def test_a_similar_role_gets_did_you_mean(engine):
+    with pytest.raises(InputError) as info:
+        engine.conflicts({"projects": [{"id": "A", "demand": {"enginer": {"2027-Q1": 1}}}]})
+    assert located(info, "unknown_role")[0].endswith("did you mean 'engineer'?")
+
+
+def test_csv_portfolio_problems_name_the_row_and_column(engine, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("id,status,duration,budget,demand\n"
+                    "A,approved,10,2027-Q1=4,engineer@2027-Q1=2\n"
+                    "B,approved,5,2027-13=5,Engineer@2027-Q2=1;designer@2027-Q2=1\n")
+    with pytest.raises(InputError) as info:
+        engine.conflicts(path)
+    assert located(info, "unknown_period")[0].startswith(f"{path}:3:4: error[unknown_period]: budget of B in '2027-13'")
+    assert located(info, "unknown_role")[0].startswith(f"{path}:3:5: error[unknown_role]: demand of B for 'designer'")
+
+
+def test_unknown_references_in_conflicts_say_where_and_did_you_mean(engine, tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("projects:\n  - id: CRM\n    duration: 3\n  - id: PORTAL\n    duration: 2\n    depends_on: [CRMM]\n")
+    report = engine.conflicts(path)
+    ref = next(c for c in report.conflicts if c.kind == "unknown_reference")
+    assert ref.message == "PORTAL depends on 'CRMM', which is not in the portfolio; did you mean 'CRM'?"
+    assert ref.location == f"{path}:6:18"
+
+
+def test_schedule_refuses_a_dependency_on_an_unknown_project(engine, tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("projects:\n  - id: CRM\n    duration: 3\n  - id: PORTAL\n    duration: 2\n    depends_on: [CRMM]\n")
+    with pytest.raises(InputError) as info:
+        engine.schedule(path)
+    assert located(info, "unknown_project") == [
+        f"{path}:6:18: error[unknown_project]: PORTAL depends on 'CRMM', which is not in the portfolio; "
+        "did you mean 'CRM'?"]
+    with pytest.raises(InputError, match="did you mean 'CRM'"):
+        engine.impact(path, cancel="CRMM")
+
+
+# Free float (free slack): how long an activity can slip without delaying the early start of any
+# successor (PMBOK Guide, "free float"): min(ES of successors - lag) - EF, or the project's end - EF.
+# Zametek's published values (ArrowGraphBuilderExtensionsTests, ..._GivenCalculateCriticalPath_ThenAsExpected,
+# "FreeSlack"): 2, 0, 0, 0, 0, 3, 4, 4, 0. For Milwaukee Paper they follow from Heizer & Render's ES/EF
+# table: D waits 1 week for G, F 6 weeks for H; every other activity's successor starts as it ends.
+MILWAUKEE_FREE = {"A": 0, "B": 0, "C": 0, "D": 1, "E": 0, "F": 6, "G": 0, "H": 0}
+ZAMETEK_FREE = {"1": 2, "2": 0, "3": 0, "4": 0, "5": 0, "6": 3, "7": 4, "8": 4, "9": 0}
+
+
+@pytest.mark.parametrize("activities, free", [(MILWAUKEE, MILWAUKEE_FREE), (ZAMETEK, ZAMETEK_FREE)])
+def test_free_float_matches_published_examples(engine, activities, free):
+    plan = engine.schedule(network(activities))
+    assert {k: a.free_float for k, a in plan.activities.items()} == free
+    assert plan.to_json()["activities"]["B" if "B" in free else "2"]["free_float"] == free["B" if "B" in free else "2"]
+
+
+def test_a_given_start_is_start_no_earlier_than(engine):
+    # Milwaukee Paper with F not allowed to start before week 9: F (total float 6) moves 5 weeks, the
+    # duration stays 15; H's prerequisite F now finishes at 12, so F keeps 1 week of free float.
+    data = network(MILWAUKEE)
+    data["projects"][5]["start"] = 9
+    plan = engine.schedule(data)
+    f = plan.activities["F"]
+    assert (f.es, f.ef, f.ls, f.lf, f.float, f.free_float) == (9, 12, 10, 13, 1, 1)
+    assert plan.duration == 15 and plan.critical_paths == [["A", "C", "E", "G", "H"]]
+    # A start later than the critical path allows stretches the portfolio: G may not start before 10.
+    data["projects"][6]["start"] = 10
+    plan = engine.schedule(data)
+    assert plan.duration == 17 and plan.activities["G"].es == 10
+    assert plan.critical_paths == [["G", "H"]]
+
+
+def test_start_dates_are_honoured_and_shown_as_dates(engine):
+    plan = engine.schedule({"projects": [{"id": "LATE", "start": "2027-03-01", "duration": 10},
+                                         {"id": "EARLY", "start": "2027-02-01", "duration": 5}]})
+    assert plan.activities["EARLY"].es == 0 and plan.activities["LATE"].es == 28  # February 2027 has 28 days
+    assert plan.day_zero == dt.date(2027, 2, 1)
+    dates = plan.to_json()["activities"]["LATE"]
+    assert (dates["start"], dates["finish"]) == ("2027-03-01", "2027-03-10")
+    numbers = engine.schedule(network({"A": (2, [])})).to_json()
+    assert "start" not in numbers["activities"]["A"] and numbers["day_zero"] is None
+
+
+def calendar_engine(tmp_path, calendar: str):
+    import shutil
+    folder = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", folder)
+    with (folder / "portfolio.yaml").open("a", encoding="utf-8") as f:
+        f.write(calendar)
+    return Engine.load(folder, today=TODAY, backend="reference")
+
+
+def test_calendar_dates_skip_weekends_and_declared_holidays(tmp_path, capsys):
+    engine = calendar_engine(tmp_path, "calendar:\n  working_days: [mon, tue, wed, thu, fri]\n"
+                                       "  holidays: [2027-04-02]\n")
+    # A: 5 working days from Monday 29 March 2027: Mon-Thu, then Good Friday (a declared holiday) and the
+    # weekend are skipped, so it finishes on Monday 5 April; B follows on Tuesday 6 and Wednesday 7 April.
+    portfolio = {"projects": [{"id": "A", "start": "2027-03-29", "duration": 5},
+                              {"id": "B", "duration": 2, "depends_on": ["A"]},
+                              {"id": "C", "start": "2027-04-03", "duration": 1}]}  # a Saturday: Monday 5 April
+    plan = engine.schedule(portfolio)
+    out = plan.to_json()["activities"]
+    assert (out["A"]["start"], out["A"]["finish"]) == ("2027-03-29", "2027-04-05")
+    assert (out["B"]["start"], out["B"]["finish"]) == ("2027-04-06", "2027-04-07")
+    assert out["C"]["start"] == "2027-04-05" and plan.activities["C"].es == 4
+    assert plan.to_json()["finish"] == "2027-04-07"
+    # Durations from dates count working days too: 29 March to 5 April is 5 working days.
+    dated = engine.schedule({"projects": [{"id": "A", "start": "2027-03-29", "finish": "2027-04-05"}]})
+    assert dated.duration == 5
+
+
+def test_schedule_table_prints_dates_and_free_float(tmp_path, capsys):
+    path = tmp_path / "p.yaml"
+    path.write_text("projects:\n  - {id: A, start: 2027-01-04, duration: 3}\n"
+                    "  - {id: B, duration: 2, depends_on: [A]}\n  - {id: C, start: 2027-01-04, duration: 1}\n")
+    assert main(["schedule", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["PROJECT", "START", "FINISH", "LATE", "START", "LATE", "FINISH", "FLOAT",
+                                           "FREE"]
+    assert "2027-01-04" in out and "2027-01-08" in out
+    assert out.rstrip().endswith("duration 5 days, 2027-01-04 to 2027-01-08; critical path: A -> B")
+    c = next(line for line in out.splitlines() if line.startswith("C "))
+    assert c.split()[-2:] == ["4", "4"]
+
+
+def test_the_clean_example_still_schedules_with_dates(engine):
+    plan = engine.schedule(CLEAN)
+    assert plan.day_zero == dt.date(2027, 1, 4) and all(a.float >= 0 for a in plan.activities.values())
+    assert all(a.free_float <= a.float + 1e-9 for a in plan.activities.values())
+
+
+def test_json_portfolios_are_located_too_and_starts_do_not_mix(engine, tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text('{"projects": [\n  {"id": "A", "status": "approved",\n   "budget": {"2027-03": 5}}\n]}\n')
+    with pytest.raises(InputError) as info:
+        engine.conflicts(path)
+    assert located(info, "unknown_period")[0].startswith(f"{path}:3:16: error[unknown_period]")
+    with pytest.raises(InputError, match="B starts at 5 .network time. but A starts on a date"):
+        engine.schedule({"projects": [{"id": "A", "start": "2027-01-04", "duration": 3},
+                                      {"id": "B", "start": 5, "duration": 2}]})

@@ -4,6 +4,8 @@ import itertools
 import json
 import random
 
+import yaml
+
 import numpy as np
 import pytest
 
@@ -329,3 +331,123 @@ def test_select_leaves_the_callers_portfolio_unchanged(engine):
     first = engine.select(portfolio)
     assert [(p.id, p.status, p.value) for p in portfolio] == before
     assert engine.select(portfolio).best.selected == first.best.selected  # scored afresh, not from a stale value
+
+
+# ---------------------------------------------------------------- issue #13: nothing unknown is ignored
+
+def left_out(selection):
+    return {item["id"]: item["reason"] for item in selection.to_json()["left_out"]}
+
+
+def test_a_total_cost_against_a_budget_by_period_is_an_error_naming_the_project(engine, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text('budget: {2027: 100, 2028: 100}\nprojects:\n  - {id: BIG, cost: 1000, value: 9}\n'
+                    '  - {id: SMALL, cost: {2027: 50}, value: 1}\n')
+    with pytest.raises(InputError) as info:
+        engine.select(path)
+    [problem_] = info.value.diagnostics
+    assert str(problem_).startswith(f"{path}:3:21: error[total_cost]: BIG: cost 1,000 is a total, but the budget is "
+                                    "by period (2027, 2028)")
+    assert "spread: even" in problem_.hint and "spread: window" in problem_.hint
+
+
+def test_spread_even_splits_a_total_over_the_budgets_periods(engine):
+    data = {"budget": {"2027": 100, "2028": 100}, "spread": "even",
+            "projects": [{"id": "BIG", "cost": 1000, "value": 9}, {"id": "FITS", "cost": 150, "value": 2}]}
+    report = engine.select(data)
+    assert report.best.selected == ["FITS"] and report.best.cost == {"2027": 75, "2028": 75}
+    assert left_out(report.best) == {"BIG": "infeasible alone"}
+    assert "needs 500 in 2027 against a budget of 100" in report.best.to_json()["left_out"][0]["detail"]
+
+
+def test_spread_by_the_projects_window_follows_its_days_in_each_period(engine):
+    # 2027-07-01 to 2028-06-30 is 184 days in 2027 and 182 in 2028 (a leap year).
+    data = {"budget": {"2027": 1000, "2028": 1000},
+            "projects": [{"id": "A", "cost": 366, "value": 1, "start": "2027-07-01", "finish": "2028-06-30",
+                          "spread": "window"}]}
+    assert engine.select(data).best.cost == {"2027": 184, "2028": 182}
+    with pytest.raises(InputError, match="spread: window needs its start and finish dates"):
+        engine.select({"budget": {"2027": 10, "2028": 10},
+                       "projects": [{"id": "A", "cost": 5, "value": 1, "spread": "window"}]})
+    with pytest.raises(InputError, match="spread: 'evenly' must be even or window"):
+        engine.select({"budget": {"2027": 10}, "projects": [{"id": "A", "cost": 5, "value": 1, "spread": "evenly"}]})
+
+
+def test_costs_in_a_period_the_budget_does_not_have_are_errors(engine, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text('budget: {"2027": 100, "2028": 100}\nprojects:\n  - {id: A, cost: {"2029": 50}, value: 1}\n')
+    with pytest.raises(InputError) as info:
+        engine.select(path)
+    assert str(info.value).startswith(f"{path}:3:21: error[unknown_period]: cost of A in '2029'")
+    assert "2029 is outside the budget's periods (2027, 2028)" in str(info.value)
+
+
+def test_every_project_left_out_has_its_reason(engine, capsys):
+    data = {"budget": 100, "projects": [
+        {"id": "BEST", "cost": 60, "value": 10},
+        {"id": "CHEAP", "cost": 30, "value": 1},
+        {"id": "MEH", "cost": 50, "value": 2},
+        {"id": "HUGE", "cost": 500, "value": 99},
+        {"id": "NO", "cost": 1, "value": 5, "force": "out"},
+        {"id": "DEAD", "cost": 1, "value": 5, "status": "cancelled"},
+        {"id": "ORPHAN", "cost": 1, "value": 5, "depends_on": ["LEDGER"]},
+        {"id": "PAIR", "cost": 1, "value": 5, "requires_together": ["LEDGR"]}]}
+    best = engine.select(data).best
+    assert best.selected == ["BEST", "CHEAP"]
+    assert left_out(best) == {"MEH": "not worth it", "HUGE": "infeasible alone", "NO": "forced out",
+                              "DEAD": "forced out", "ORPHAN": "infeasible alone", "PAIR": "infeasible alone"}
+    details = {item["id"]: item["detail"] for item in best.to_json()["left_out"]}
+    assert details["DEAD"] == "status: cancelled"
+    assert details["ORPHAN"] == "depends on 'LEDGER', which is not in the portfolio"
+    assert details["PAIR"] == "goes together with 'LEDGR', which is not in the portfolio"
+    assert "needs 500 in total against a budget of 100" in details["HUGE"]
+    assert "no room" in details["MEH"]
+    assert sorted(best.selected + list(left_out(best))) == sorted(p["id"] for p in data["projects"])
+
+
+def test_a_project_rejected_at_intake_is_listed_with_the_rule(engine, tmp_path, capsys):
+    data = {"budget": 800000, "projects": [{"id": k, "cost": v["budget"], "proposal": v} for k, v in PROPOSALS.items()]}
+    best = engine.select(data).best
+    [item] = [i for i in best.to_json()["left_out"] if i["id"] == "C"]
+    assert item["reason"] == "rejected at intake"
+    decision = engine.evaluate({"id": "C", **PROPOSALS["C"]})
+    rule = next(f.rule for f in decision.findings if f.effect == "reject")
+    assert rule in item["detail"]
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data))
+    assert main(["select", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Left out" in out and f"C" in out and "rejected at intake" in out
+
+
+def test_the_selection_table_lists_projects_left_out(capsys):
+    assert main(["select", str(ROOT / "examples" / "selection.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "SENSORS" in out.split("Left out")[1] and "forced out (status: rejected)" in out
+    assert main(["select", str(ROOT / "examples" / "selection.yaml"), "--format", "json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    everyone = {p["id"] for p in yaml.safe_load((ROOT / "examples" / "selection.yaml").read_text())["projects"]}
+    assert set(answer["selected"]) | {i["id"] for i in answer["left_out"]} == everyone
+
+
+def test_selection_refuses_roles_and_periods_the_policy_does_not_know(engine):
+    with pytest.raises(InputError) as info:
+        engine.select({"projects": [{"id": "A", "cost": {"2027-Q1": 1}, "value": 1,
+                                     "demand": {"developer": {"2027-Q1": 1}, "Engineer": {"2027-03": 2}}}]})
+    codes = sorted(d.code for d in info.value.diagnostics)
+    assert codes == ["unknown_period", "unknown_role"]
+
+
+def test_scenarios_and_funded_files_name_only_known_projects_and_roles(engine, tmp_path):
+    data = {"budget": 10, "projects": [{"id": "CRM", "cost": 1, "value": 1}]}
+    with pytest.raises(InputError, match="scenario 'x': unknown project CRMM; did you mean 'CRM'"):
+        engine.select(data, scenarios=[{"name": "x", "force_in": ["CRMM"]}])
+    with pytest.raises(InputError, match="scenario 'x': extra_capacity for 'enginer', a role the portfolio policy "
+                                         "has no capacity for; did you mean 'engineer'"):
+        engine.select(data, scenarios=[{"name": "x", "extra_capacity": {"enginer": 2}}])
+    assert engine.select(data, scenarios=[{"name": "x", "extra_capacity": {"Engineer": 2}}]).scenarios
+    portfolio = tmp_path / "p.json"
+    portfolio.write_text(json.dumps(data))
+    funded = tmp_path / "funded.json"
+    funded.write_text(json.dumps({"selected": ["CRM", "PORTL"]}))
+    assert main(["conflicts", str(portfolio), "--funded", str(funded)]) == 2

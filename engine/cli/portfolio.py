@@ -7,7 +7,7 @@ from typing import IO
 
 from engine.api import Engine
 from engine.cli.common import EXIT_OK, EXIT_USAGE, dump_json, plural, solver_output_hidden, warn
-from engine.errors import Diagnostic, PmoError
+from engine.errors import Diagnostic, PmoError, did_you_mean
 from engine.portfolio.model import read_portfolio
 
 
@@ -27,6 +27,10 @@ def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise PmoError([Diagnostic("bad_selection", f"{args.funded}: not a 'pmo select --format json' result "
                                        f"({exc})")]) from None
+        unknown = sorted(chosen - set(portfolio.projects))
+        if unknown:  # a selection of another portfolio: checking it against this one would be wrong
+            raise PmoError([Diagnostic("unknown_project", f"{args.funded}: selects {', '.join(unknown)}, not in "
+                                       f"{args.portfolio}", hint=did_you_mean(unknown[0], portfolio.projects))])
         for project in portfolio:
             project.funded = project.id in chosen
     report = engine.conflicts(portfolio)
@@ -35,7 +39,8 @@ def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         return EXIT_OK
     for c in report.conflicts:
         periods = f" [{', '.join(c.periods)}]" if c.periods else ""
-        stdout.write(f"{c.kind:<20} {c.message}{periods}\n")
+        where = f" ({c.location})" if c.location and c.location != portfolio.source else ""
+        stdout.write(f"{c.kind:<20} {c.message}{periods}{where}\n")
     found = {k: n for k, n in report.counts.items() if n}
     summary = ", ".join(("at least " if k == "cycle" and not report.cycles_complete else "")
                         + plural(n, k.replace("_", " ")) for k, n in found.items()) or "no conflicts"
@@ -65,6 +70,7 @@ def _select_table(report, out: IO[str]) -> None:
     best = report.best
     if best.status == "infeasible":
         out.write("No selection meets every constraint:\n" + "".join(f"  - {r}\n" for r in best.reasons))
+        _left_out_table([i for i in best.left_out if i["reason"] != "no selection"], out)
         return
     quality = "optimal" if best.optimal else f"best found in the time limit (gap {best.gap:.2%})"
     out.write(f"Selected {plural(len(best.selected), 'project')}: value {best.value:,.4g}, cost "
@@ -72,6 +78,7 @@ def _select_table(report, out: IO[str]) -> None:
     out.write("  " + ", ".join(best.selected) + "\n")
     for limit in best.binding:
         out.write(f"  binding: {limit}\n")
+    _left_out_table(best.left_out, out)
     for name, baseline in report.baselines.items():
         out.write(f"{name:<26} value {baseline.value:,.4g}, cost {baseline.total_cost:,.0f}"
                   f"{'' if baseline.status == 'greedy' else '  (breaks a balance rule)'}\n")
@@ -91,6 +98,16 @@ def _select_table(report, out: IO[str]) -> None:
             out.write(f"  - {reason}\n")
 
 
+def _left_out_table(items: list[dict], out: IO[str]) -> None:
+    """Every project not selected, with why: so none just disappears from the answer."""
+    if not items:
+        return
+    out.write(f"Left out ({len(items)}):\n")
+    width = max(len(i["id"]) for i in items)
+    for item in items:
+        out.write(f"  {item['id']:<{width}}  {item['reason']} ({item['detail']})\n")
+
+
 def schedule(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     engine, portfolio = _portfolio_engine(args, stderr)
     plan = engine.schedule(portfolio)
@@ -100,13 +117,25 @@ def schedule(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     for note in plan.notes:
         print(f"pmo: note: {note}", file=stderr)
     critical = {n for path in plan.critical_paths for n in path}
-    stdout.write(f"{'PROJECT':<16} {'ES':>8} {'EF':>8} {'LS':>8} {'LF':>8} {'FLOAT':>8}\n")
+    dated = plan.day_zero is not None
+    if dated:  # calendar dates; floats in days of the duration unit
+        stdout.write(f"{'PROJECT':<16} {'START':>10} {'FINISH':>10} {'LATE START':>10} {'LATE FINISH':>11} "
+                     f"{'FLOAT':>7} {'FREE':>7}\n")
+    else:
+        stdout.write(f"{'PROJECT':<16} {'ES':>8} {'EF':>8} {'LS':>8} {'LF':>8} {'FLOAT':>8} {'FREE':>8}\n")
     for pid in plan.order:
         a = plan.activities[pid]
         mark = "  critical" if pid in critical else ""
-        stdout.write(f"{pid:<16} {a.es:>8g} {a.ef:>8g} {a.ls:>8g} {a.lf:>8g} {a.float:>8g}{mark}\n")
+        if dated:
+            d = plan.dates(a)
+            stdout.write(f"{pid:<16} {d['start']:>10} {d['finish']:>10} {d['late_start']:>10} {d['late_finish']:>11} "
+                         f"{a.float:>7g} {a.free_float:>7g}{mark}\n")
+        else:
+            stdout.write(f"{pid:<16} {a.es:>8g} {a.ef:>8g} {a.ls:>8g} {a.lf:>8g} {a.float:>8g} {a.free_float:>8g}"
+                         f"{mark}\n")
     path = " -> ".join(plan.critical_path) or "none (no projects)"
-    stdout.write(f"duration {plan.duration:g} {plan.unit}; critical path: {path}\n")
+    span = f", {plan.day_zero} to {plan.finish_date(0.0, plan.duration)}" if dated and plan.activities else ""
+    stdout.write(f"duration {plan.duration:g} {plan.unit}{span}; critical path: {path}\n")
     return EXIT_OK
 
 

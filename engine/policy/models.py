@@ -295,6 +295,18 @@ class Balance(Node):
     max_share: Decimal | None = Field(None, ge=0, le=1)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class WorkingCalendar(Node):
+    """Which days count as working days for the schedule (a duration in days is then in working days)."""
+
+    working_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1,
+        description="the weekdays people work, e.g. [mon, tue, wed, thu, fri]")
+    holidays: list[dt.date] = Field(default_factory=list, description="dates nobody works, e.g. 2027-12-25")
+
+
 class PortfolioPolicy(Node):
     """Capacity and money the portfolio must fit in, by period."""
 
@@ -310,6 +322,8 @@ class PortfolioPolicy(Node):
     tolerance: Tolerance = Field(default_factory=Tolerance)
     max_cycles: int = Field(20, ge=1, le=10_000, description="dependency cycles listed before the report stops")
     balance: list[Balance] = Field(default_factory=list, description="selection: shares of cost by category")
+    calendar: WorkingCalendar | None = Field(
+        None, description="schedule: working days and holidays (none declared: every day is a working day)")
 
 
 class GateCriterion(Node):

@@ -7,8 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
+from engine.errors import InputError, did_you_mean
 from engine.portfolio import graph as g
 from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
+from engine.portfolio.names import check_policy_names
 from engine.portfolio.policy import Limits
 
 KINDS = ("cycle", "unknown_reference", "broken_prerequisite", "priority_inversion", "schedule_violation",
@@ -21,6 +23,7 @@ class Conflict:
     projects: list[str]
     periods: list[str]
     message: str
+    location: str | None = None  # where the file says it, when one place does (an unknown reference)
 
 
 @dataclass
@@ -37,6 +40,11 @@ class ConflictReport:
 
 
 def find_conflicts(portfolio: Portfolio, limits: Limits) -> ConflictReport:
+    """Raises InputError, located, for a period or role the portfolio policy does not know: a budget or a
+    demand there could be neither checked nor ignored."""
+    problems = check_policy_names(portfolio, limits)
+    if problems:
+        raise InputError(problems)
     graph = g.build(portfolio)
     found = g.cycles(graph, limit=limits.max_cycles)
     conflicts: list[Conflict] = []
@@ -59,15 +67,23 @@ def find_conflicts(portfolio: Portfolio, limits: Limits) -> ConflictReport:
 
 
 def _references(portfolio: Portfolio) -> list[Conflict]:
-    out = []
+    return [Conflict("unknown_reference", [p.id, ident], [], message + (f"; {close}" if close else ""), str(where))
+            for p, ident, message, close, where in unknown_references(portfolio)]
+
+
+RELATIONS = (("depends_on", "depends on"), ("excludes", "excludes"), ("requires_together", "goes together with"))
+
+
+def unknown_references(portfolio: Portfolio, relations=RELATIONS):
+    """(project, the id it names, a message, a did-you-mean or None, where it is written) for every relation to
+    a project that is not in the portfolio."""
     for p in portfolio:
-        for relation, ids in (("depends on", [d.id for d in p.depends_on]), ("excludes", p.excludes),
-                              ("requires", p.requires_together)):
-            for ident in ids:
+        for name, relation in relations:
+            for k, item in enumerate(getattr(p, name)):
+                ident = item.id if name == "depends_on" else item
                 if ident not in portfolio.projects:
-                    out.append(Conflict("unknown_reference", [p.id, ident], [],
-                                        f"{p.id} {relation} '{ident}', which is not in the portfolio"))
-    return out
+                    yield (p, ident, f"{p.id} {relation} '{ident}', which is not in the portfolio",
+                           did_you_mean(ident, portfolio.projects), portfolio.where_in(p, name, k, "id"))
 
 
 def _funding_line(portfolio: Portfolio, limits: Limits) -> set[str]:

@@ -80,19 +80,24 @@ class Activity:
     ef: float
     ls: float
     lf: float
+    free_float: float = 0.0  # how far it can slip without delaying the early start of any successor
+
 
     @property
     def float(self) -> float:
         return self.ls - self.es
 
 
-def critical_path_method(graph: nx.DiGraph, duration: dict[str, float]) -> tuple[float, dict[str, Activity]]:
-    """Earliest and latest start and finish of every project, from time 0 (the graph must be acyclic)."""
+def critical_path_method(graph: nx.DiGraph, duration: dict[str, float], earliest: dict[str, float] | None = None
+                         ) -> tuple[float, dict[str, Activity]]:
+    """Earliest and latest start and finish of every project, from time 0 (the graph must be acyclic), and its
+    free float. ``earliest``: starts no earlier than (a project's given start)."""
     order = list(nx.topological_sort(graph))
+    earliest = earliest or {}
     es: dict[str, float] = {}
     ef: dict[str, float] = {}
     for node in order:
-        start = 0.0
+        start = max(0.0, earliest.get(node, 0.0))
         for pred in graph.predecessors(node):
             start = max(start, ef[pred] + graph.edges[pred, node]["lag"])
         es[node], ef[node] = start, start + duration[node]
@@ -104,7 +109,9 @@ def critical_path_method(graph: nx.DiGraph, duration: dict[str, float]) -> tuple
         for succ in graph.successors(node):
             finish = min(finish, ls[succ] - graph.edges[node, succ]["lag"])
         lf[node], ls[node] = finish, finish - duration[node]
-    return total, {n: Activity(es[n], ef[n], ls[n], lf[n]) for n in order}
+    free = {n: min((es[s] - graph.edges[n, s]["lag"] for s in graph.successors(n)), default=total) - ef[n]
+            for n in order}
+    return total, {n: Activity(es[n], ef[n], ls[n], lf[n], free[n]) for n in order}
 
 
 def critical_paths(graph: nx.DiGraph, activities: dict[str, Activity], limit: int = 10,
@@ -116,7 +123,8 @@ def critical_paths(graph: nx.DiGraph, activities: dict[str, Activity], limit: in
     for a, b, data in graph.edges(data=True):
         if a in critical and b in critical and abs(activities[a].ef + data["lag"] - activities[b].es) <= tolerance:
             tight.add_edge(a, b)
-    starts = sorted(n for n in critical if tight.in_degree(n) == 0 and activities[n].es <= tolerance)
+    # A chain starts at time 0 or at a project whose given start holds it back.
+    starts = sorted(n for n in critical if tight.in_degree(n) == 0)
     ends = {n for n in critical if tight.out_degree(n) == 0}
     paths: list[list[str]] = []
     for start in starts:

@@ -1,7 +1,7 @@
 """Portfolio input: projects, their schedule, budget, resource demand and relations.
 
-Problems name the project by its position in the list ("project 3") and its id: JSON has no line
-numbers to give.
+Problems name the project by its position in the list ("project 3") and its id, and say where it is
+written: file:line:col in a YAML or JSON file, the row's line and the column's number in a CSV file.
 
 Read from YAML, JSON or CSV. The smallest file is
 ``{"projects": [{"id": "A", "duration": 3}, {"id": "B", "duration": 2, "depends_on": ["A"]}]}``;
@@ -15,7 +15,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -57,6 +57,9 @@ class Project:
     proposal: dict[str, Any] | None = None  # for selection: intake fields, scored when no value is given
     cost_profile: list[float] = field(default_factory=list)  # with a window: cost in each period from the start
     demand_profile: dict[str, list[float]] = field(default_factory=dict)  # with a window: role -> by period
+    spread: str | None = None  # for selection: how a total cost spreads over periods (even | window)
+    rejected_at_intake: str | None = None  # for selection: the intake rules (or errors) that rule it out
+    at: tuple = ()  # where the project is in the file's data: ("projects", 3), for locating problems
 
     @property
     def out(self) -> bool:
@@ -77,9 +80,73 @@ class Portfolio:
     source: str = "<memory>"
     budget: dict[str, float] | None = None  # overrides the policy's budget: period (or "total") -> money
     balance: list[dict] = field(default_factory=list)  # selection balance rules given with the portfolio
+    spread: str | None = None  # for selection: how every total cost spreads over periods, unless a project says
+    locate: Callable[..., Location] | None = None  # (path into the data, key=False) -> where it is written
 
     def __iter__(self):
         return iter(self.projects.values())
+
+    def where(self, *path: Any, key: bool = False) -> Location:
+        """Where a value (or, with ``key``, a mapping key) of the file stands; the file itself when unknown."""
+        return self.locate(path, key) if self.locate else Location(self.source)
+
+    def where_in(self, project: Project, *path: Any, key: bool = False) -> Location:
+        return self.where(*project.at, *path, key=key)
+
+
+@dataclass
+class _TextLocator:
+    """Positions in a YAML (or JSON) text, found only when a problem needs one: the text is composed into
+    nodes on first use, so a file without problems is read once, as before."""
+
+    file: str
+    text: str
+    _root: Any = None
+    _failed: bool = False
+
+    def __call__(self, path: tuple, key: bool = False) -> Location:
+        if self._root is None and not self._failed:
+            try:
+                self._root = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            except yaml.YAMLError:
+                self._failed = True
+        node, found = self._root, None
+        for step in path:
+            if isinstance(node, yaml.MappingNode):
+                pair = next(((k, v) for k, v in node.value if k.value == str(step)), None)
+                if pair is None:
+                    break
+                found, node = pair
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+                found, node = None, node.value[step]
+            else:
+                break
+        else:
+            if key and found is not None:
+                return _at(self.file, found)
+        return _at(self.file, node) if node is not None else Location(self.file)
+
+
+def _at(file: str, node: yaml.Node) -> Location:
+    mark = node.start_mark
+    quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
+    return Location(file, mark.line + 1, mark.column + 1 + quoted)  # at the text, not at a quote
+
+
+@dataclass
+class _CsvLocator:
+    """A CSV project is a row: its line, and the column's number from the header."""
+
+    file: str
+    lines: list[int]
+    header: list[str]
+
+    def __call__(self, path: tuple, key: bool = False) -> Location:
+        if not path or not isinstance(path[0], int) or not 0 <= path[0] < len(self.lines):
+            return Location(self.file)
+        line = self.lines[path[0]]
+        column = self.header.index(path[1]) + 1 if len(path) > 1 and path[1] in self.header else 0
+        return Location(self.file, line, column)
 
 
 def read_portfolio(path: str | Path) -> Portfolio:
@@ -90,9 +157,10 @@ def read_portfolio(path: str | Path) -> Portfolio:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError([Diagnostic("unreadable", f"cannot read file: {exc}", Location(name))]) from None
     suffix = path.suffix.lower()
+    locate: Callable[..., Location] = _TextLocator(name, text)
     try:
         if suffix == ".csv":
-            items = _csv_items(text)
+            items, locate = _csv_items(text, name)
         elif suffix == ".json":
             items = json.loads(text)
         elif suffix in (".yaml", ".yml"):
@@ -103,27 +171,33 @@ def read_portfolio(path: str | Path) -> Portfolio:
     except (ValueError, yaml.YAMLError, csv.Error) as exc:
         raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0]}",
                                      Location(name))]) from None
-    return portfolio_from(items, name)
+    return portfolio_from(items, name, locate)
 
 
-def portfolio_from(data: Any, source: str = "<memory>") -> Portfolio:
-    """A Portfolio from plain data: {"projects": [...]} or a list of projects."""
+def portfolio_from(data: Any, source: str = "<memory>", locate: Callable[..., Location] | None = None) -> Portfolio:
+    """A Portfolio from plain data: {"projects": [...]} or a list of projects. ``locate`` says where a path
+    into ``data`` is written (see read_portfolio)."""
     items = data.get("projects") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise InputError([Diagnostic("bad_file", 'expected {"projects": [...]}', Location(source))])
     problems: list[Diagnostic] = []
     projects: dict[str, Project] = {}
-    where = Location(source)
+    prefix = ("projects",) if isinstance(data, dict) else ()
+
+    def where(k: int) -> Location:
+        return locate(prefix + (k,)) if locate else Location(source)
     for number, item in enumerate(items, 1):
         name = f"project {number}" + (f" ({item['id']})" if isinstance(item, dict) and item.get("id") else "")
         try:
             project = _project(item)
         except ValueError as exc:
-            problems.append(Diagnostic("bad_project", f"{name}: {exc}", where))
+            problems.append(Diagnostic("bad_project", f"{name}: {exc}", where(number - 1)))
             continue
         if project.id in projects:
-            problems.append(Diagnostic("duplicate_project", f"{name}: project id '{project.id}' is used twice", where))
+            problems.append(Diagnostic("duplicate_project", f"{name}: project id '{project.id}' is used twice",
+                                       where(number - 1)))
             continue
+        project.at = prefix + (number - 1,)
         projects[project.id] = project
     budget = None
     if isinstance(data, dict) and data.get("budget") not in (None, ""):
@@ -133,9 +207,33 @@ def portfolio_from(data: Any, source: str = "<memory>") -> Portfolio:
         except ValueError as exc:
             problems.append(Diagnostic("bad_budget", str(exc), Location(source)))
     balance = data.get("balance", []) if isinstance(data, dict) else []
+    spread = data.get("spread") if isinstance(data, dict) else None
+    try:
+        spread = _spread(spread)
+    except ValueError as exc:
+        problems.append(Diagnostic("bad_spread", str(exc), locate(("spread",)) if locate else Location(source)))
     if problems:
         raise InputError(problems)
-    return Portfolio(projects, source, budget, balance if isinstance(balance, list) else [])
+    return Portfolio(projects, source, budget, balance if isinstance(balance, list) else [], spread, locate)
+
+
+def _spread(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip().lower()
+    if text not in ("even", "window"):
+        raise ValueError(f"spread: '{value}' must be even or window (over the budget's periods evenly, or by the "
+                         "project's days in each, from its start to its finish)")
+    return text
+
+
+def intake_rejection(decision: Any) -> str:
+    """Why intake ruled a proposal out, in a line: the reject rules with their reasons, or the row's errors."""
+    rules = [f"{f.rule} ({f.reason})" for f in decision.findings if f.effect == "reject"]
+    if rules:
+        return "rule " + "; rule ".join(rules)
+    errors = [e.message + (f" (column {e.column})" if e.column else "") for e in decision.errors]
+    return "the proposal has errors: " + "; ".join(errors) if errors else f"decision: {decision.decision}"
 
 
 def _project(item: Any) -> Project:
@@ -189,6 +287,7 @@ def _project(item: Any) -> Project:
         if not isinstance(item["proposal"], dict):
             raise ValueError("proposal: expected the proposal's fields, e.g. {budget: 250000, alignment: ...}")
         p.proposal = dict(item["proposal"])
+    p.spread = _spread(item.get("spread"))
     p.category = str(item["category"]) if item.get("category") not in (None, "") else None
     p.objective = str(item["objective"]) if item.get("objective") not in (None, "") else None
     p.depends_on = [_dependency(d) for d in _list(item.get("depends_on"))]
@@ -199,7 +298,7 @@ def _project(item: Any) -> Project:
 
 _FIELDS = {"id", "name", "status", "decision", "rank", "priority", "funded", "start", "finish", "duration", "budget",
            "demand", "depends_on", "excludes", "requires_together", "description", "owner", "score", "cost", "value",
-           "force", "category", "objective", "window", "proposal"}
+           "force", "category", "objective", "window", "proposal", "spread"}
 
 
 def _list(value: Any) -> list:
@@ -323,5 +422,12 @@ def _parse_demand(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def _csv_items(text: str) -> list[dict[str, str]]:
-    return [dict(row) for row in csv.DictReader(io.StringIO(text, newline=""))]
+def _csv_items(text: str, name: str) -> tuple[list[dict[str, str]], _CsvLocator]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    items, lines = [], []
+    line = 2  # the first row after the header (a header over several lines is not expected)
+    for row in reader:
+        items.append(dict(row))
+        lines.append(line)
+        line = reader.line_num + 1
+    return items, _CsvLocator(name, lines, [h for h in reader.fieldnames or []])

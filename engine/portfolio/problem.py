@@ -6,9 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import datetime as dt
+
 import numpy as np
 
+from engine.errors import Diagnostic, InputError, did_you_mean
 from engine.portfolio.model import Portfolio, Project
+from engine.portfolio.names import Names, check_policy_names, days_by_period, period_hint
 from engine.portfolio.policy import Limits
 
 TOTAL = "total"
@@ -42,15 +46,17 @@ class Selection:
     reasons: list[str] = field(default_factory=list)  # why it is infeasible, when it is
     notes: list[str] = field(default_factory=list)
     starts: dict[str, str] = field(default_factory=dict)  # project -> start period chosen in its window
+    left_out: list[dict[str, str]] = field(default_factory=list)  # every project not selected: id, reason, detail
 
     @property
     def total_cost(self) -> float:
-        return sum(self.cost.values())
+        return self.cost[TOTAL] if TOTAL in self.cost else sum(self.cost.values())
 
     def to_json(self) -> dict[str, Any]:
         return {"selected": self.selected, "value": self.value, "cost": self.total_cost,
                 "cost_by_period": self.cost, "optimal": self.optimal, "gap": self.gap, "status": self.status,
-                "binding": self.binding, "reasons": self.reasons, "notes": self.notes, "starts": self.starts}
+                "binding": self.binding, "reasons": self.reasons, "notes": self.notes, "starts": self.starts,
+                "left_out": self.left_out}
 
 
 @dataclass
@@ -76,6 +82,7 @@ class Problem:
     forced_out: set[int]
     rules: list[tuple[Rule, np.ndarray]]  # rule, membership (0/1) per project
     notes: list[str] = field(default_factory=list)
+    why_out: dict[int, tuple[str, str]] = field(default_factory=dict)  # forced out: (reason, detail)
 
     def options_of(self, project: int) -> np.ndarray:
         return np.nonzero(self.owner == project)[0]
@@ -97,16 +104,23 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     # Options: (project, start index or None, cost by key, demand by (role, period)).
     options: list[tuple[int, int | None, dict[str, float], dict[tuple[str, str], float]]] = []
     length = []
+    problems = check_policy_names(portfolio, limits, budget=False)  # demand: roles and periods of the policy
+    by_period = Names(k for k in budget if k != TOTAL)
+    window_names = Names(periods)
     for k, p in enumerate(projects):
         if p.window is None:
             demand = {(role, period): amount for role, by in p.demand.items() for period, amount in by.items()}
-            options.append((k, None, _cost(p), demand))
+            options.append((k, None, _cost(portfolio, p, by_period, problems), demand))
             length.append(0)
             continue
-        first, last = (position.get(label) for label in p.window)
+        first, last = (position.get(window_names.match(label) or "") for label in p.window)
         if first is None or last is None or first > last:
-            raise ValueError(f"{p.id}: window {list(p.window)} must name two periods of {periods or 'the budget'}, "
-                             "the earliest first")
+            problems.append(Diagnostic("bad_window", f"{p.id}: window {list(p.window)} must name two periods of "
+                                       f"{periods or 'the budget'}, the earliest first", portfolio.where_in(p, "window"),
+                                       next((period_hint(label, window_names, "periods") for label in p.window
+                                             if window_names.match(label) is None), None)))
+            length.append(0)
+            continue
         span = max(len(p.cost_profile), *(len(v) for v in p.demand_profile.values())) if p.demand_profile else \
             len(p.cost_profile)
         length.append(span)
@@ -118,50 +132,126 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
                       for j, amount in enumerate(by)}
             options.append((k, t, cost, demand))
         if not any(o[0] == k for o in options):
-            raise ValueError(f"{p.id}: no start in its window leaves room for its {span} periods")
+            problems.append(Diagnostic("bad_window", f"{p.id}: no start in its window leaves room for its {span} "
+                                       "periods", portfolio.where_in(p, "window"),
+                                       f"the last period is {periods[-1]}" if periods else None))
     owner = np.array([o[0] for o in options], dtype=int)
     starts = [o[1] for o in options]
     keys = sorted({key for o in options for key in o[2]} | set(budget), key=lambda key: (key != TOTAL, key))
-    if TOTAL in budget and len(budget) == 1:  # one budget for everything: compare total costs
-        cost = {TOTAL: np.array([sum(o[2].values()) for o in options])}
-    else:
-        if any(TOTAL in o[2] for o in options):
-            notes.append("some costs are totals while the budget is by period: those costs count in no period")
-        cost = {key: np.array([o[2].get(key, 0.0) for o in options]) for key in keys if key != TOTAL and key in budget}
+    # Each cost is now by the budget's periods (totals spread, or refused above), or the budget is one total.
+    cost = {key: np.array([o[2].get(key, 0.0) for o in options]) for key in keys if key != TOTAL and key in budget}
+    if TOTAL in budget:  # one budget for everything (also when it stands beside budgets by period)
+        cost[TOTAL] = np.array([sum(o[2].values()) for o in options])
     value = np.array([p.value if p.value is not None else 1.0 for p in projects], dtype=float)
     if any(p.value is None for p in projects):
         notes.append("projects without a value (or score) count 1 each")
     demand: dict[tuple[str, str], np.ndarray] = {}
-    for j, (_k, _t, _c, needs) in enumerate(options):
+    for j, (k, t, _c, needs) in enumerate(options):
         for key, amount in needs.items():
-            if limits.capacity_of(*key) is not None and amount:
-                demand.setdefault(key, np.zeros(len(options)))[j] = amount
+            if not amount:
+                continue
+            if limits.capacity_of(*key) is None:  # a window placed demand where the policy has no capacity
+                if limits.capacity and t is not None:
+                    problems.append(Diagnostic(
+                        "unknown_period", f"demand of {projects[k].id} for {key[0]} in '{key[1]}' (its window): the "
+                        "portfolio policy gives no capacity there", portfolio.where_in(projects[k], "demand"),
+                        f"{key[0]} capacity is given for {', '.join(limits.capacity.get(key[0], {})) or 'no period'}"))
+                continue
+            demand.setdefault(key, np.zeros(len(options)))[j] = amount
     capacity = {key: limits.capacity_of(*key) * (1 + limits.resource_tolerance) for key in demand}  # type: ignore
+    if problems:
+        raise InputError(problems)
     forced_in, forced_out = set(), set()
     depends, excludes, together = [], [], []
+    why_out: dict[int, tuple[str, str]] = {}
     for k, p in enumerate(projects):
         if p.force == "in":
             forced_in.add(k)
         if p.force == "out" or p.out:
             forced_out.add(k)
+            why_out[k] = _why_out(p)
         for dep in p.depends_on:
             if dep.id in index:
                 depends.append((k, index[dep.id]))
-            else:
+            else:  # it cannot be chosen without its prerequisite: said in the left-out list, with a did-you-mean
                 forced_out.add(k)
-                notes.append(f"{p.id} depends on unknown '{dep.id}', so it cannot be chosen")
+                why_out.setdefault(k, ("infeasible alone", _unknown(p.id, "depends on", dep.id, index)))
+        for other in p.requires_together:
+            if other not in index:
+                forced_out.add(k)
+                why_out.setdefault(k, ("infeasible alone", _unknown(p.id, "goes together with", other, index)))
+        notes += [_unknown(p.id, "excludes", o, index) + ": nothing to exclude" for o in p.excludes if o not in index]
         excludes += [(k, index[o]) for o in p.excludes if o in index and index[o] != k]
         together += [(k, index[o]) for o in p.requires_together if o in index and index[o] != k]
     rules = [(rule, np.array([1.0 if getattr(p, rule.by, None) == rule.value else 0.0 for p in projects]))
              for rule in balance or []]
-    total = sum(cost.values()) if cost else np.zeros(len(options))
+    total = np.array([sum(o[2].values()) for o in options], dtype=float)
     return Problem([p.id for p in projects], value, owner, starts, length, periods, cost,
-                   np.asarray(total, dtype=float), budget, demand, capacity, depends, excludes, together, forced_in,
-                   forced_out, rules, notes)
+                   total, budget, demand, capacity, depends, excludes, together, forced_in,
+                   forced_out, rules, notes, why_out)
 
 
-def _cost(p: Project) -> dict[str, float]:
-    return dict(p.cost) if p.cost else dict(p.budget)
+def _why_out(p: Project) -> tuple[str, str]:
+    if p.rejected_at_intake:
+        return "rejected at intake", p.rejected_at_intake
+    if p.force == "out":
+        return "forced out", "force: out"
+    return "forced out", f"status: {p.status}" if p.status else "funded: no"
+
+
+def _unknown(pid: str, relation: str, other: str, index: dict) -> str:
+    close = did_you_mean(other, index)
+    return f"{relation} '{other}', which is not in the portfolio" + (f"; {close}" if close else "")
+
+
+def _cost(portfolio: Portfolio, p: Project, periods: Names, problems: list[Diagnostic]) -> dict[str, float]:
+    """A project's cost by the budget's periods, or as written when the budget is one total. A total against a
+    budget by period is spread as the file says, or refused; a period the budget does not have is refused."""
+    written, name = (p.cost, "cost") if p.cost else (p.budget, "budget")
+    if not periods or not written:
+        return dict(written)
+    out: dict[str, float] = {}
+    for key, amount in written.items():
+        if key == TOTAL:
+            for period, part in _spread(portfolio, p, amount, periods, name, problems).items():
+                out[period] = out.get(period, 0.0) + part
+            continue
+        known = periods.match(key)
+        if known is None:
+            problems.append(Diagnostic("unknown_period", f"{name} of {p.id} in '{key}': the budget has no such period",
+                                       portfolio.where_in(p, name, key, key=True),
+                                       period_hint(key, periods, "budget's periods")))
+            continue
+        out[known] = out.get(known, 0.0) + amount
+    return out
+
+
+def _spread(portfolio: Portfolio, p: Project, total: float, periods: Names, name: str,
+            problems: list[Diagnostic]) -> dict[str, float]:
+    how = p.spread or portfolio.spread
+    where = portfolio.where_in(p, name)
+    if how is None:
+        problems.append(Diagnostic(
+            "total_cost", f"{p.id}: {name} {total:,.0f} is a total, but the budget is by period ({periods.listed()})",
+            where, f"give it by period ({{{periods.known[0]}: ..., ...}}), or say how to spread it: 'spread: even' "
+            "(evenly over the budget's periods) or 'spread: window' (by its days in each period, from its start to its "
+            "finish), on the project or for the whole file"))
+        return {}
+    if how == "even":
+        return {period: total / len(periods.known) for period in periods.known}
+    if not (isinstance(p.start, dt.date) and isinstance(p.finish, dt.date)):
+        problems.append(Diagnostic("bad_spread", f"{p.id}: spread: window needs its start and finish dates", where,
+                                   "give start and finish as dates (2027-07-01), or use spread: even"))
+        return {}
+    days = days_by_period(p.start, p.finish, periods.known)
+    if days is None or None in days:
+        problems.append(Diagnostic(
+            "bad_spread", f"{p.id}: spread: window, but {p.start} to {p.finish} "
+            + ("runs outside the budget's periods" if days else "cannot be placed on periods that are not dates")
+            + f" ({periods.listed()})", where, "give the cost by period"))
+        return {}
+    whole = sum(days.values())
+    return {period: total * n / whole for period, n in days.items()}
 
 
 def rules_from(items: list[dict]) -> list[Rule]:

@@ -1,13 +1,21 @@
-"""The roadmap: critical path method on the project-level network, delivery order, and impact."""
+"""The roadmap: critical path method on the project-level network, delivery order, and impact.
+
+Time runs in the policy's duration unit from day 0. A project's given ``start`` is a constraint: it starts
+no earlier. When the projects start on dates, day 0 is the earliest of them and the schedule is also given
+in calendar dates, counting only the working days of the policy's calendar (every day, when it declares
+none); a finish date is the last day of work.
+"""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
-from engine.errors import Diagnostic, InputError, Location
+from engine.errors import Diagnostic, InputError, Location, did_you_mean
 from engine.portfolio import graph as g
+from engine.portfolio.conflicts import unknown_references
 from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
-from engine.portfolio.policy import Limits
+from engine.portfolio.policy import Calendar, Limits
 
 
 @dataclass
@@ -17,16 +25,42 @@ class Schedule:
     critical_paths: list[list[str]]
     activities: dict[str, g.Activity]
     order: list[str]  # a delivery order that respects every dependency
-    notes: list[str] = field(default_factory=list)  # e.g. dependencies on unknown projects, left out
+    notes: list[str] = field(default_factory=list)
+    day_zero: dt.date | None = None  # the portfolio's first working day, when its projects start on dates
+    calendar: Calendar = field(default_factory=Calendar)
+    unit_days: float = 1.0  # working days in one duration unit
 
     @property
     def critical_path(self) -> list[str]:
         return self.critical_paths[0] if self.critical_paths else []
 
+    def start_date(self, time: float) -> dt.date | None:
+        """The working day on which something starting at ``time`` starts."""
+        if self.day_zero is None:
+            return None
+        return self.calendar.day(self.day_zero, math.floor(time * self.unit_days + 1e-9))
+
+    def finish_date(self, start: float, finish: float) -> dt.date | None:
+        """The last working day of work that runs from ``start`` to ``finish``."""
+        if self.day_zero is None:
+            return None
+        if finish - start <= 1e-9:
+            return self.start_date(start)
+        return self.calendar.day(self.day_zero, max(0, math.ceil(finish * self.unit_days - 1e-9) - 1))
+
+    def dates(self, a: g.Activity) -> dict[str, str]:
+        if self.day_zero is None:
+            return {}
+        return {"start": str(self.start_date(a.es)), "finish": str(self.finish_date(a.es, a.ef)),
+                "late_start": str(self.start_date(a.ls)), "late_finish": str(self.finish_date(a.ls, a.lf))}
+
     def to_json(self) -> dict:
+        finish = self.finish_date(0.0, self.duration) if self.activities else None
         return {"duration": self.duration, "unit": self.unit, "critical_path": self.critical_path,
                 "critical_paths": self.critical_paths, "order": self.order, "notes": self.notes,
-                "activities": {n: {"es": a.es, "ef": a.ef, "ls": a.ls, "lf": a.lf, "float": a.float}
+                "day_zero": str(self.day_zero) if self.day_zero else None, "finish": str(finish) if finish else None,
+                "activities": {n: {"es": a.es, "ef": a.ef, "ls": a.ls, "lf": a.lf, "float": a.float,
+                                   "free_float": a.free_float, **self.dates(a)}
                                for n, a in self.activities.items()}}
 
 
@@ -46,20 +80,57 @@ class Impact:
                 "duration_before": self.duration_before, "duration_after": self.duration_after}
 
 
-def _duration(p: Project, unit: str) -> float | None:
+def unit_days(unit: str, calendar: Calendar) -> float:
+    """Working days in one duration unit: a week is the calendar's working week, a month 52/12 of them."""
+    if calendar.week == 7:
+        return float(UNIT_DAYS[unit])
+    return {"days": 1.0, "weeks": float(calendar.week), "months": calendar.week * 52 / 12}[unit]
+
+
+def _duration(p: Project, unit: str, calendar: Calendar) -> float | None:
     if p.duration is not None:
         return p.duration
     if p.start is not None and p.finish is not None and isinstance(p.start, dt.date) == isinstance(p.finish, dt.date):
-        if isinstance(p.start, dt.date):
-            return (p.finish - p.start).days / UNIT_DAYS[unit]  # type: ignore[operator]
+        if isinstance(p.start, dt.date):  # from the first to the last day of work, both included
+            days = calendar.count(p.start, p.finish + dt.timedelta(days=1))  # type: ignore[operator]
+            return days / unit_days(unit, calendar)
         return p.finish - p.start  # type: ignore[operator]
     return None
 
 
+def _starts(portfolio: Portfolio, live: Portfolio, limits: Limits) -> tuple[dict[str, float], dt.date | None]:
+    """Each given start as network time (starts no earlier than), and day 0 when the starts are dates."""
+    dated = {p.id: p.start for p in live if isinstance(p.start, dt.date)}
+    numbers = {p.id: float(p.start) for p in live if p.start is not None and not isinstance(p.start, dt.date)}
+    if dated and numbers:
+        first = next(iter(numbers))
+        raise InputError([Diagnostic("mixed_starts", f"{first} starts at {numbers[first]:g} (network time) but "
+                                     f"{next(iter(dated))} starts on a date",
+                                     portfolio.where_in(live.projects[first], "start"),
+                                     "give every start as a date, or every start as a number")])
+    if not dated:
+        return numbers, None
+    calendar = limits.calendar
+    day_zero = calendar.next_working(min(dated.values()))  # type: ignore[type-var]
+    per_unit = unit_days(limits.duration_unit, calendar)
+    return {k: calendar.count(day_zero, d) / per_unit for k, d in dated.items()}, day_zero  # type: ignore[arg-type]
+
+
+def _unknown_prerequisites(portfolio: Portfolio, live: Portfolio) -> None:
+    problems = [Diagnostic("unknown_project", message, where,
+                           close or "a schedule cannot leave a prerequisite out: add it, or correct the id")
+                for p, _ident, message, close, where in unknown_references(portfolio, (("depends_on", "depends on"),))
+                if p.id in live.projects]
+    if problems:
+        raise InputError(problems)
+
+
 def _network(portfolio: Portfolio, limits: Limits):
-    """The projects that go ahead (not rejected, cancelled or unfunded), their durations and graph."""
+    """The projects that go ahead (not rejected, cancelled or unfunded), their durations, graph, given
+    starts (as network time) and day 0."""
     live = Portfolio({k: p for k, p in portfolio.projects.items() if not p.out}, portfolio.source)
-    durations = {p.id: _duration(p, limits.duration_unit) for p in live}
+    _unknown_prerequisites(portfolio, live)
+    durations = {p.id: _duration(p, limits.duration_unit, limits.calendar) for p in live}
     missing = sorted(k for k, d in durations.items() if d is None)
     if missing:
         raise InputError([Diagnostic("missing_duration", f"no duration for {', '.join(missing[:10])}"
@@ -71,17 +142,20 @@ def _network(portfolio: Portfolio, limits: Limits):
         shown = "; ".join(" -> ".join(c + c[:1]) for c in cycles.listed)
         raise InputError([Diagnostic("cycle", f"cannot schedule: dependency cycles ({shown})",
                                      Location(portfolio.source), "run 'pmo conflicts' and break the cycles")])
-    return live, durations, graph
+    earliest, day_zero = _starts(portfolio, live, limits)
+    return live, durations, graph, earliest, day_zero
 
 
 def schedule(portfolio: Portfolio, limits: Limits) -> Schedule:
-    live, durations, graph = _network(portfolio, limits)
-    total, activities = g.critical_path_method(graph, durations)  # type: ignore[arg-type]
+    live, durations, graph, earliest, day_zero = _network(portfolio, limits)
+    total, activities = g.critical_path_method(graph, durations, earliest)  # type: ignore[arg-type]
     paths = g.critical_paths(graph, activities)
     order = g.delivery_order(graph, {p.id: p.rank for p in live})
-    notes = [f"{p.id} depends on '{d.id}', which is not in the portfolio: left out of the schedule"
-             for p in live for d in p.depends_on if d.id not in portfolio.projects]
-    return Schedule(total, limits.duration_unit, paths, activities, order, notes)
+    notes = [f"{p.id} depends on {d.id}, which is {portfolio.projects[d.id].status or 'not going ahead'}: "
+             "scheduled without it" for p in live for d in p.depends_on
+             if d.id in portfolio.projects and d.id not in live.projects]
+    return Schedule(total, limits.duration_unit, paths, activities, order, notes, day_zero, limits.calendar,
+                    unit_days(limits.duration_unit, limits.calendar))
 
 
 def impact(portfolio: Portfolio, limits: Limits, cancel: str | None = None,
@@ -89,7 +163,7 @@ def impact(portfolio: Portfolio, limits: Limits, cancel: str | None = None,
     target = cancel if cancel is not None else delay[0] if delay else None
     if target is None or target not in portfolio.projects:
         raise InputError([Diagnostic("unknown_project", f"'{target}' is not a project in this portfolio",
-                                     Location(portfolio.source))])
+                                     Location(portfolio.source), did_you_mean(str(target), portfolio.projects))])
     if cancel is not None:
         graph = g.build(portfolio)
         affected = sorted(g.dependents(graph, cancel))
@@ -98,11 +172,11 @@ def impact(portfolio: Portfolio, limits: Limits, cancel: str | None = None,
     if not (0 <= delay[1] < float("inf")):
         raise InputError([Diagnostic("bad_delay", f"a delay must be a finite number of {limits.duration_unit} "
                                      f"from 0 up, not {delay[1]:g}", Location(portfolio.source))])
-    live, durations, graph = _network(portfolio, limits)
+    live, durations, graph, earliest, _day_zero = _network(portfolio, limits)
     if target not in live.projects:
         raise InputError([Diagnostic("unknown_project", f"'{target}' does not go ahead, so it cannot be delayed",
                                      Location(portfolio.source))])
-    total, activities = g.critical_path_method(graph, durations)  # type: ignore[arg-type]
+    total, activities = g.critical_path_method(graph, durations, earliest)  # type: ignore[arg-type]
     slips = g.slip(graph, activities, durations, target, delay[1])  # type: ignore[arg-type]
     after = max((activities[n].ef + slips.get(n, 0.0) for n in activities), default=0.0)
     ordered = dict(sorted(slips.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -25,13 +25,24 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
+from engine.errors import did_you_mean
 from engine.portfolio.greedy import greedy
 from engine.portfolio.model import Portfolio
+from engine.portfolio.names import Names
 from engine.portfolio.policy import Limits
-from engine.portfolio.problem import Problem, Selection, cheapest, closure, infeasible, problem, rules_from, \
-    selection_from
+from engine.portfolio.problem import TOTAL, Problem, Selection, cheapest, closure, infeasible, problem, \
+    rules_from, selection_from
 
-def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_infeasible: bool = True) -> Selection:
+def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_infeasible: bool = True,
+          reasons: bool = True) -> Selection:
+    """The best selection; with ``reasons``, every project left out says why (see left_out)."""
+    selection = _solve(prob, time_limit, gap, explain_infeasible)
+    if reasons:
+        selection.left_out = left_out(prob, selection)
+    return selection
+
+
+def _solve(prob: Problem, time_limit: float, gap: float, explain_infeasible: bool) -> Selection:
     n, m = len(prob.ids), len(prob.owner)
     if n == 0:
         return Selection([], 0.0, {}, True, 0.0, "optimal", notes=prob.notes)
@@ -108,6 +119,90 @@ def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_in
     return selection
 
 
+def left_out(prob: Problem, selection: Selection) -> list[dict[str, str]]:
+    """Every project not selected, with its reason: rejected at intake, forced out (by force: out or its
+    status), infeasible alone (with what it needs it breaks a limit, or needs a project that cannot be
+    chosen), not worth it (it would fit, but the selection is worth more without it), or no selection.
+    Needs are summed once for all of them, as one sparse product, so a thousand candidates stay cheap."""
+    chosen = {prob.ids.index(pid) for pid in selection.selected} if selection.selected else set()
+    left = [k for k in range(len(prob.ids)) if k not in chosen]
+    if not left:
+        return []
+    n = len(prob.ids)
+    keys = [("budget", key) for key in prob.cost] + [("capacity", key) for key in prob.demand]
+    arrays = [prob.cost[key] for key in prob.cost] + [prob.demand[key] for key in prob.demand]
+    limits = np.array([prob.budget[key] for key in prob.cost] + [prob.capacity[key] for key in prob.demand])
+    least = np.full((n, len(arrays)), np.inf)  # each project's cheapest option, per limit
+    for column, array in enumerate(arrays):
+        np.minimum.at(least[:, column], prob.owner, array)
+    least[~np.isfinite(least)] = 0.0
+    used = np.zeros(len(arrays))
+    if chosen:
+        y = np.isin(prob.owner, list(chosen)) & _chosen_options(prob, selection)
+        used = np.array([float(a[y].sum()) for a in arrays])
+    groups = {k: closure(prob, {k}) for k in left}
+    alone = _sums(groups, least, n)
+    extra = _sums({k: g - chosen for k, g in groups.items()}, least, n)
+    out = []
+    for row, k in enumerate(left):
+        reason, detail = _left_out_reason(prob, k, groups[k], chosen, keys, limits, alone[row], used, extra[row],
+                                          selection.status)
+        out.append({"id": prob.ids[k], "reason": reason, "detail": detail})
+    return out
+
+
+def _chosen_options(prob: Problem, selection: Selection) -> np.ndarray:
+    """Which options the selection took: a project's only option, or the one at its chosen start."""
+    starts = {pid: prob.periods.index(label) for pid, label in selection.starts.items()}
+    return np.array([prob.start[j] is None or starts.get(prob.ids[int(prob.owner[j])]) == prob.start[j]
+                     for j in range(len(prob.owner))], dtype=bool)
+
+
+def _sums(groups: dict[int, set[int]], least: np.ndarray, n: int) -> np.ndarray:
+    rows = [r for r, g in enumerate(groups.values()) for _ in g]
+    cols = [j for g in groups.values() for j in g]
+    matrix = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(groups), n)).tocsr()
+    return np.asarray(matrix @ least)
+
+
+def _left_out_reason(prob: Problem, k: int, group: set[int], chosen: set[int], keys: list, limits: np.ndarray,
+                     alone: np.ndarray, used: np.ndarray, extra: np.ndarray, status: str) -> tuple[str, str]:
+    if k in prob.why_out:
+        return prob.why_out[k]
+    blocked = sorted(j for j in group - {k} if j in prob.forced_out)
+    if blocked:
+        return "infeasible alone", "needs " + ", ".join(
+            f"{prob.ids[j]} ({prob.why_out[j][0]}" + (f": {prob.why_out[j][1]})" if j in prob.why_out else ")")
+            for j in blocked)
+    clash = [(i, j) for i, j in prob.excludes if i in group and j in group]
+    if clash:
+        i, j = clash[0]
+        return "infeasible alone", f"needs {prob.ids[i]} and {prob.ids[j]}, which exclude each other"
+    helpers = f" with {', '.join(prob.ids[j] for j in sorted(group - {k}))}" if len(group) > 1 else ""
+    for column in np.nonzero(alone > limits + 1e-9)[0]:
+        return "infeasible alone", _need(keys[column], alone[column], limits[column]) + helpers
+    if status == "infeasible":
+        return "no selection", "no selection meets every constraint (see the reasons)"
+    parts = [f"excludes {prob.ids[j if i == k else i]}, which is selected" for i, j in prob.excludes
+             if k in (i, j) and (j if i == k else i) in chosen]
+    for column in np.nonzero(used + extra > limits + 1e-9)[0][:2]:
+        kind, key = keys[column]
+        what = ("the budget" if key == TOTAL else f"the {key} budget") if kind == "budget" else f"{key[0]} in {key[1]}"
+        amount = (lambda v: f"{v:,.0f}") if kind == "budget" else (lambda v: f"{v:g}")
+        parts.append(f"no room in {what}, {amount(used[column])} of {amount(limits[column])} used and it needs "
+                     f"{amount(extra[column])}{helpers}")
+    if not parts:
+        parts.append("it fits, but the balance rules or the timing make the selection worth more without it")
+    return "not worth it", f"value {prob.value[k]:,.4g}: " + "; ".join(parts)
+
+
+def _need(key: tuple, need: float, limit: float) -> str:
+    kind, name = key
+    if kind == "budget":
+        return f"needs {need:,.0f} in {name} against a budget of {limit:,.0f}"
+    return f"needs {need:g} {name[0]} in {name[1]} against a capacity of {limit:g}"
+
+
 def binding(prob: Problem, y: np.ndarray) -> list[str]:
     """Budget and capacity limits that leave no room for any option of a project not chosen."""
     chosen = set(int(prob.owner[j]) for j in np.nonzero(y)[0])
@@ -172,7 +267,7 @@ def relaxations(prob: Problem) -> str:
               "forcing projects in": dict(prob.__dict__, forced_in=set()),
               "the start windows and timing": dict(prob.__dict__, start=[None] * len(prob.start))}
     fixes = [name for name, fields in groups.items()
-             if solve(Problem(**fields), time_limit=5, explain_infeasible=False).status != "infeasible"]
+             if solve(Problem(**fields), time_limit=5, explain_infeasible=False, reasons=False).status != "infeasible"]
     return ("it becomes feasible without " + " or without ".join(fixes)) if fixes else \
         "dropping any one group of constraints (budget, capacity, balance, forcing, timing) is not enough"
 
@@ -193,7 +288,7 @@ def frontier(prob: Problem, points: int, time_limit: float = 30.0, gap: float = 
         factor = top * step / points
         level = scaled(prob, factor)
         share = max(0.05, (deadline - time.perf_counter()) / (points - step + 1) - 0.02)  # leave room for greedy
-        best = solve(level, time_limit=share, gap=gap)
+        best = solve(level, time_limit=share, gap=gap, reasons=False)
         out.append({"budget": sum(level.budget.values()), "factor": factor, "value": best.value,
                     "selected": best.selected, "optimal": best.optimal, "gap": best.gap,
                     "greedy_value": greedy(level, "value").value,
@@ -215,12 +310,24 @@ class Scenario:
 Revalue = Callable[[dict[str, float]], dict[str, float]]  # criterion weights -> project id -> new value
 
 
-def scenario_problem(prob: Problem, scenario: Scenario, revalue: Revalue | None = None) -> Problem:
+def scenario_problem(prob: Problem, scenario: Scenario, revalue: Revalue | None = None,
+                     roles_known: tuple[str, ...] = ()) -> Problem:
+    """``roles_known``: the policy's roles (extra capacity for a role no project needs is no error)."""
     index = {pid: k for k, pid in enumerate(prob.ids)}
     unknown = [pid for pid in scenario.force_in + scenario.force_out if pid not in index]
     if unknown:
-        raise ValueError(f"scenario '{scenario.name}': unknown project {', '.join(unknown)}")
-    capacity = {key: limit + scenario.extra_capacity.get(key[0], 0.0) for key, limit in prob.capacity.items()}
+        close = did_you_mean(unknown[0], index)
+        raise ValueError(f"scenario '{scenario.name}': unknown project {', '.join(unknown)}"
+                         + (f"; {close}" if close else ""))
+    roles = Names(sorted({role for role, _period in prob.capacity} | set(roles_known)))
+    extra: dict[str, float] = {}
+    for written, amount in scenario.extra_capacity.items():
+        role = roles.match(written)
+        if role is None:
+            raise ValueError(f"scenario '{scenario.name}': extra_capacity for '{written}', a role the portfolio "
+                             f"policy has no capacity for; {roles.hint(written, 'roles')}")
+        extra[role] = extra.get(role, 0.0) + amount
+    capacity = {key: limit + extra.get(key[0], 0.0) for key, limit in prob.capacity.items()}
     value = prob.value
     if scenario.weights:
         if revalue is None:
@@ -294,7 +401,7 @@ def select(portfolio: Portfolio, limits: Limits, *, budget: dict[str, float] | N
     if frontier_points:
         report.frontier = frontier(prob, frontier_points, time_limit=time_limit)
     for scenario in scenarios or []:
-        outcome = solve(scenario_problem(prob, scenario, revalue), time_limit=time_limit)
+        outcome = solve(scenario_problem(prob, scenario, revalue, tuple(limits.capacity)), time_limit=time_limit)
         report.scenarios.append({"name": scenario.name, **compare(best, outcome), "value": outcome.value,
                                  "cost": outcome.total_cost, "status": outcome.status, "reasons": outcome.reasons,
                                  "selected": outcome.selected})

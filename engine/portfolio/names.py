@@ -1,0 +1,162 @@
+"""Names a portfolio file uses for things the policy (or the file itself) defines: periods and roles.
+
+A name is matched like a proposal's field: exactly, else with case and spacing forgiven ("Engineer",
+" engineer ", "2027 q1"); anything else is an error with a did-you-mean, never a silent miss. (Project
+ids are matched exactly: see unknown_references in conflicts.py.)
+Periods that read as calendar spans (2027, 2027-Q1, 2027-H2, 2027-03) also get a hint saying where they fall.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Iterable
+
+from engine.errors import Diagnostic, did_you_mean
+from engine.records import _normal  # the forgiving match that proposal fields get
+
+
+class Names:
+    """The known spellings of one kind of name, and how a written one maps onto them."""
+
+    def __init__(self, known: Iterable[str]):
+        self.known = list(dict.fromkeys(known))
+        self._exact = set(self.known)
+        normal: dict[str, list[str]] = {}
+        for name in self.known:
+            normal.setdefault(_normal(name), []).append(name)
+        # A forgiving match that could mean two known names is no match: only the exact spelling is then safe.
+        self._normal = {k: v[0] for k, v in normal.items() if len(v) == 1}
+
+    def __bool__(self) -> bool:
+        return bool(self.known)
+
+    def match(self, name: str) -> str | None:
+        if name in self._exact:
+            return name
+        return self._normal.get(_normal(name))
+
+    def listed(self, limit: int = 12) -> str:
+        shown = ", ".join(self.known[:limit])
+        return shown + (f" ... ({len(self.known)} in all)" if len(self.known) > limit else "")
+
+    def hint(self, name: str, what: str) -> str:
+        """Did you mean, else the known names."""
+        return did_you_mean(name, self.known) or f"{what}: {self.listed()}"
+
+
+_YEAR = re.compile(r"^\s*(?:FY)?(\d{4})\s*$", re.I)
+_QUARTER = re.compile(r"^\s*(\d{4})\s*[-_ ]?\s*Q([1-4])\s*$", re.I)
+_HALF = re.compile(r"^\s*(\d{4})\s*[-_ ]?\s*H([12])\s*$", re.I)
+_MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
+
+
+def span(label: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last day a period label stands for (2027, 2027-Q1, 2027-H2, 2027-03), or None."""
+    def months(year: int, first: int, count: int) -> tuple[dt.date, dt.date]:
+        end_year, end_month = divmod(first - 1 + count, 12)
+        return dt.date(year, first, 1), dt.date(year + end_year, end_month + 1, 1) - dt.timedelta(days=1)
+    text = str(label)
+    if m := _YEAR.match(text):
+        return months(int(m[1]), 1, 12)
+    if m := _QUARTER.match(text):
+        return months(int(m[1]), 3 * int(m[2]) - 2, 3)
+    if m := _HALF.match(text):
+        return months(int(m[1]), 6 * int(m[2]) - 5, 6)
+    if (m := _MONTH.match(text)) and 1 <= int(m[2]) <= 12:
+        return months(int(m[1]), int(m[2]), 1)
+    return None
+
+
+def period_hint(name: str, periods: Names, what: str = "periods") -> str:
+    """Where an unknown period falls among the known ones (when both read as calendar spans), else did you mean."""
+    mine = span(name)
+    spans = [(label, span(label)) for label in periods.known]
+    if mine and spans and all(s for _, s in spans):
+        inside = [label for label, s in spans if s[0] <= mine[0] and mine[1] <= s[1]]  # type: ignore[index]
+        if inside:
+            return f"{name.strip()} falls in {inside[0]}: give amounts by the {what} ({periods.listed()})"
+        return f"{name.strip()} is outside the {what} ({periods.listed()})"
+    return periods.hint(name, what)
+
+
+def days_by_period(first: dt.date, last: dt.date, periods: list[str]) -> dict[str, int] | None:
+    """How many days of ``first``..``last`` (both included) fall in each period; None if a label is not a
+    calendar span. Days outside every period are under the key None."""
+    spans = {label: span(label) for label in periods}
+    if not all(spans.values()):
+        return None
+    out: dict = {}
+    for label, (a, b) in spans.items():  # type: ignore[misc]
+        days = (min(b, last) - max(a, first)).days + 1
+        if days > 0:
+            out[label] = days
+    outside = (last - first).days + 1 - sum(out.values())
+    if outside > 0:
+        out[None] = outside
+    return out
+
+
+def check_policy_names(portfolio, limits, budget: bool = True) -> list:
+    """Budget periods (with ``budget``) and demand roles and periods of every project, against the portfolio
+    policy. Names written another way ("Engineer") are rewritten to the policy's spelling in place; names
+    the policy does not know are returned as located diagnostics."""
+    problems: list[Diagnostic] = []
+    periods = Names(limits.periods or limits.budget)
+    budgeted = Names(limits.budget)
+    roles = Names(sorted(limits.capacity))
+    by_role = {role: Names(amounts) for role, amounts in limits.capacity.items()}
+    # The common case, every name as the policy writes it, is settled by set inclusion alone.
+    budget_ok = (periods._exact & budgeted._exact) if budgeted else periods._exact
+    role_ok = {role: (periods._exact or names._exact) & names._exact for role, names in by_role.items()}
+    for p in portfolio:
+        if p.demand and roles and not (roles._exact.issuperset(p.demand) and all(
+                role_ok[role].issuperset(amounts) for role, amounts in p.demand.items())):
+            p.demand = _demand(portfolio, p, roles, periods, by_role, problems)
+        if budget and p.budget and (periods or budgeted) and not budget_ok.issuperset(p.budget):
+            p.budget = _resolved(p.budget, periods, problems, lambda k: portfolio.where_in(p, "budget", k, key=True),
+                                 f"budget of {p.id} in", budgeted or None, "budget")
+    return problems
+
+
+def _demand(portfolio, p, roles: Names, periods: Names, by_role: dict, problems: list) -> dict:
+    out: dict = {}
+    for written, amounts in p.demand.items():
+        role = roles.match(written)
+        if role is None:
+            problems.append(Diagnostic("unknown_role", f"demand of {p.id} for '{written}': the portfolio policy has "
+                                       "no capacity for this role", portfolio.where_in(p, "demand", written, key=True),
+                                       roles.hint(written, "roles")))
+            continue
+        if role in out:
+            problems.append(Diagnostic("duplicate_name", f"demand of {p.id} for '{written}': '{role}' is written "
+                                       "twice", portfolio.where_in(p, "demand", written, key=True), "write it once"))
+            continue
+        out[role] = _resolved(amounts, periods or by_role[role], problems,
+                              lambda k, w=written: portfolio.where_in(p, "demand", w, k, key=True),
+                              f"demand of {p.id} for {role} in", by_role[role], f"{role} capacity")
+    return out
+
+
+def _resolved(mapping: dict, names: Names, problems: list, where, what: str, limited: Names | None,
+              limit: str) -> dict:
+    """``mapping`` with its keys in the known spelling; a key not known (or known but without a limit in
+    ``limited``) adds a diagnostic."""
+    if all(k in names._exact and (limited is None or k in limited._exact) for k in mapping):
+        return mapping  # the common case: every name as the policy writes it
+    out: dict = {}
+    for key, value in mapping.items():
+        known = names.match(key)
+        if known is None:
+            problems.append(Diagnostic("unknown_period", f"{what} '{key}': the portfolio policy has no such period",
+                                       where(key), period_hint(key, names, "policy's periods")))
+            continue
+        if limited is not None and limited.match(known) is None:
+            problems.append(Diagnostic("unknown_period", f"{what} '{key}': the portfolio policy gives no {limit} "
+                                       "in this period", where(key), f"{limit} is given for {limited.listed()}"))
+            continue
+        if known in out:
+            problems.append(Diagnostic("duplicate_name", f"{what} '{key}': '{known}' is written twice",
+                                       where(key), "write each once"))
+            continue
+        out[known] = value
+    return out

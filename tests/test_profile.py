@@ -339,3 +339,15 @@ def test_without_a_profile_a_date_is_read_as_written_or_refused(day, separator, 
         assert read_date(text) == day, text
     except ValueProblem as exc:
         assert parts[0] <= 12 and parts[1] <= 12 and parts[0] != parts[1], (text, exc)  # only when it reads two ways
+
+
+def test_a_profile_without_a_header_map_is_a_profile_not_a_column_map(tmp_path):
+    data = write(tmp_path, "in.csv", "id;title;budget\nA;T;250.000\n")
+    code, rows, _ = decisions(data, "--columns", write(tmp_path, "p.yaml", "locale: de-DE\ncurrency: EUR\n"))
+    assert code == 0 and rows[0]["decision"] != "error", rows
+
+
+def test_carrying_columns_is_refused_rather_than_ignored(tmp_path):
+    path = write(tmp_path, "p.yaml", "columns: {}\ncarry: [State]\n")
+    code, out, err = run("evaluate", ROOT / "examples" / "proposals.csv", "--columns", path, "--no-log")
+    assert code == 2 and f"{path}:2:1: error[bad_profile]: carrying columns into the outputs is not supported" in err

@@ -11,7 +11,6 @@ profile with a header map and nothing else. A profile file has a ``columns:`` ma
     values:                            # per field (or column title): cell text -> the policy's value
       risk: {Low: 1, Medium: 3, High: 5}
     alignment_strength: strong         # a cell naming objectives without a level serves them this strongly
-    carry: [Project manager]           # not used by the engine yet (see README)
 
 Without a declared format nothing is guessed: a value that reads two ways (``250.000``, ``03/04/2027``)
 raises :class:`AmbiguousValue` naming both readings and the profile line that settles it. The rules for
@@ -22,6 +21,7 @@ strict ``parse_decimal``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -39,13 +39,13 @@ _FRONT = re.compile(rf"^(?P<cur>{CURRENCY})\s*(?P<rest>.*)$")
 _BACK = re.compile(rf"^(?P<rest>.*?)\s*(?P<cur>{CURRENCY})$")
 _SUFFIX = re.compile(r"^(?P<rest>.*?\d)\s*(?P<suffix>[A-Za-z]{1,3})$")
 _EXPONENT = re.compile(r"^\d+(\.\d+)?[eE][+-]?\d+$")
-_PLAIN = re.compile(r"^[+-]?\d+$")
+_SIMPLE = re.compile(r"^[+-]?(\d+)(\.(\d+))?$")
 SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "US$": "USD", "CHF": "CHF", "Fr.": "CHF"}
 DATE_TOKENS = {"YYYY": "%Y", "MM": "%m", "M": "%m", "DD": "%d", "D": "%d"}
 _DMY = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{2}|\d{4})$")
 _YMD = re.compile(r"^(\d{4})([./])(\d{1,2})\2(\d{1,2})$")
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 is 1900-01-01; Excel's phantom 1900-02-29 shifts the rest
-KEYS = ("columns", "locale", "numbers", "currency", "dates", "values", "alignment_strength", "carry")
+KEYS = ("columns", "locale", "numbers", "currency", "dates", "values", "alignment_strength")
 
 
 class AmbiguousValue(ValueProblem):
@@ -87,7 +87,6 @@ class InputProfile:
     date_labels: tuple[str, ...] = ()  # the same as written in the profile (for messages)
     values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # field or title -> {normal text: value}
     alignment_strength: str | None = None
-    carry: tuple[str, ...] = ()
     file: str | None = None  # where it was declared
     places: Mapping[tuple, Location] = field(default_factory=dict, compare=False)  # ("values", field, text) -> where
 
@@ -133,8 +132,9 @@ def read_amount(text: str, numbers: NumberFormat = NumberFormat(), where: str = 
     ``(5,000)`` (negative), ``1.2M``, ``120K``, ``12.5%`` (0.125). Returns (value, currency or None).
     Raises AmbiguousValue when the text reads as two numbers and no format is declared."""
     raw = text.strip()
-    if _PLAIN.match(raw):
-        return Decimal(raw), None  # the common case, and never ambiguous
+    simple = _SIMPLE.match(raw)
+    if simple and (simple[3] is None or _point_is_decimal(simple, numbers)):
+        return Decimal(raw), None  # the common cases: 180000, -3.5, 0.25 (never ambiguous)
     body, negative = raw, False
     if body.startswith("(") and body.endswith(")"):  # accounting negative
         body, negative = body[1:-1].strip(), True
@@ -161,6 +161,15 @@ def read_amount(text: str, numbers: NumberFormat = NumberFormat(), where: str = 
         value = value.scaleb(exponent)
         value = Decimal(int(value)) if value == value.to_integral_value() else value.normalize()
     return (-value if negative else value), currency
+
+
+def _point_is_decimal(simple: re.Match, numbers: NumberFormat) -> bool:
+    """Whether the one '.' of digits.digits is surely a decimal point: declared so, or (undeclared) not
+    followed by exactly three digits after a possible first group (1.5, 0.500 and 1234.567 are; 250.000 is not)."""
+    if numbers.declared:
+        return numbers.decimal == "."
+    whole, fraction = simple[1], simple[3]
+    return len(fraction) != 3 or len(whole) > 3 or whole[0] == "0"
 
 
 def _sign(body: str) -> tuple[str, str | None]:
@@ -268,12 +277,18 @@ def same_currency(found: str, declared: str, locale: str | None) -> bool:
     """Whether a mark in a cell (a code, or a symbol such as $ or €) names the declared currency."""
     if found == declared:
         return True
+    return found in _symbols(declared, locale) or (found == "$" and declared.endswith("D") and len(declared) == 3)
+
+
+@functools.lru_cache(maxsize=256)
+def _symbols(code: str, locale: str | None) -> frozenset[str]:
+    """The symbols a currency is written with (CLDR): EUR is €, USD is $ or US$."""
     from babel.numbers import get_currency_symbol
     symbols = set()
     for where in filter(None, (locale, "en_US", "en_GB")):
-        symbols.add(get_currency_symbol(declared, where))
-        symbols.add(get_currency_symbol(declared, where).lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") or declared)
-    return found in symbols or (found == "$" and declared.endswith("D") and len(declared) == 3)
+        symbol = get_currency_symbol(code, where)
+        symbols.update((symbol, symbol.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") or code))
+    return frozenset(symbols)
 
 
 def currency_mark(text: Any) -> str | None:
@@ -386,9 +401,9 @@ def load_profile(path: str | Path) -> InputProfile:
     if document is None:
         raise InputError(sink.errors or [Diagnostic("bad_profile", "cannot read the input profile", Location(name))])
     data, where = document.data, document.source
-    if isinstance(data, dict) and not isinstance(data.get("columns"), dict) \
+    if isinstance(data, dict) and not (set(data) & set(KEYS + ("carry",))) \
             and all(isinstance(v, str) for v in data.values()):
-        data = {"columns": data}  # an old-style column map: title -> field
+        data = {"columns": data}  # an old-style column map: title -> field (no key of a profile, written lowercase)
         shift = ("columns",)
     else:
         shift = ()
@@ -399,7 +414,10 @@ def load_profile(path: str | Path) -> InputProfile:
                                      "profile with 'columns:'", at(), "write one line per column, e.g. "
                                      "'Total Cost (EUR): budget'")])
     for key in data:
-        if key not in KEYS:
+        if key == "carry":  # refused rather than accepted and ignored
+            sink.add("bad_profile", "carrying columns into the outputs is not supported yet", key_at(key),
+                     "remove 'carry:'; the outputs name each proposal by its id, row and file")
+        elif key not in KEYS:
             sink.add("bad_profile", f"'{key}' is not part of an input profile", key_at(key),
                      did_you_mean(key, KEYS) or f"keys: {', '.join(KEYS)}")
     columns = _columns(data.get("columns"), at, key_at, sink)
@@ -416,10 +434,6 @@ def load_profile(path: str | Path) -> InputProfile:
         sink.add("bad_profile", "alignment_strength is a level (low, moderate, strong, ...) or a number from 0 to 1",
                  at("alignment_strength"))
         strength = None
-    carry = data.get("carry") or []
-    if not isinstance(carry, list) or not all(isinstance(c, str) for c in carry):
-        sink.add("bad_profile", "carry is a list of column titles", at("carry"))
-        carry = []
     if sink.errors:
         raise InputError(sink.errors)
     places = {("columns", column_key(t)): at("columns", t) for t in _mapping(data.get("columns"))}
@@ -428,7 +442,7 @@ def load_profile(path: str | Path) -> InputProfile:
     places[("alignment_strength",)] = at("alignment_strength")
     return InputProfile(columns=columns, numbers=numbers, currency=currency, dates=dates, date_labels=labels,
                         values=values, alignment_strength=None if strength is None else str(strength),
-                        carry=tuple(carry), file=name, places=places)
+                        file=name, places=places)
 
 
 def _columns(data: Any, at, key_at, sink: DiagnosticSink) -> dict[str, str]:

@@ -351,3 +351,39 @@ def test_carrying_columns_is_refused_rather_than_ignored(tmp_path):
     path = write(tmp_path, "p.yaml", "columns: {}\ncarry: [State]\n")
     code, out, err = run("evaluate", ROOT / "examples" / "proposals.csv", "--columns", path, "--no-log")
     assert code == 2 and f"{path}:2:1: error[bad_profile]: carrying columns into the outputs is not supported" in err
+
+
+def test_hostile_cells_are_refused_in_bounded_work(engines):
+    """A megabyte of spaces before a currency code must not make a pattern backtrack for hours."""
+    engine = engines["rete"]
+    for cell in ("1" + " " * 500_000 + "EUR", "1" + " " * 500_000 + "x", "(" * 50_000 + "1", "1." * 100_000):
+        decision = engine.evaluate({"id": "A", "title": "T", "budget": cell, "start_date": cell})
+        assert decision.decision == "error" and {e.column for e in decision.errors} == {"budget", "start_date"}
+
+
+profile_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12),
+                                        st.sampled_from([",", ".", " ", "de-DE", "EUR", "DD.MM.YYYY", "excel", "xx"])),
+                              lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                      st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+                              max_leaves=12)
+
+
+@fuzz(150)
+@given(st.dictionaries(st.sampled_from(["columns", "locale", "numbers", "currency", "dates", "values",
+                                        "alignment_strength", "carry", "Budget", "x"]), profile_values, max_size=6))
+def test_any_profile_file_loads_or_is_refused_with_located_diagnostics(tmp_path_factory, data):
+    import yaml
+    from engine.errors import InputError
+    from engine.io.profile import check_profile, load_profile
+    from conftest import TODAY
+    from engine import Engine
+    path = tmp_path_factory.mktemp("profile") / "p.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    try:
+        profile = load_profile(path)
+    except InputError as exc:
+        assert exc.diagnostics and all(d.location is not None and d.location.file == str(path) for d in exc.diagnostics)
+        return
+    policy = Engine.load(today=TODAY).policy
+    for diagnostic in check_profile(profile, policy.fields, policy.strategy):
+        assert diagnostic.location is not None and diagnostic.location.file == str(path)

@@ -45,6 +45,7 @@ DATE_TOKENS = {"YYYY": "%Y", "MM": "%m", "M": "%m", "DD": "%d", "D": "%d"}
 _DMY = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{2}|\d{4})$")
 _YMD = re.compile(r"^(\d{4})([./])(\d{1,2})\2(\d{1,2})$")
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 is 1900-01-01; Excel's phantom 1900-02-29 shifts the rest
+MAX_NUMBER_TEXT = 100  # a number or date cell longer than this is refused before any pattern looks at it
 KEYS = ("columns", "locale", "numbers", "currency", "dates", "values", "alignment_strength")
 
 
@@ -132,6 +133,8 @@ def read_amount(text: str, numbers: NumberFormat = NumberFormat(), where: str = 
     ``(5,000)`` (negative), ``1.2M``, ``120K``, ``12.5%`` (0.125). Returns (value, currency or None).
     Raises AmbiguousValue when the text reads as two numbers and no format is declared."""
     raw = text.strip()
+    if len(raw) > MAX_NUMBER_TEXT:  # also keeps the patterns below linear
+        raise ValueProblem(f"'{_clip(raw)}' is too long to be a number ({len(raw):,} characters)")
     simple = _SIMPLE.match(raw)
     if simple and (simple[3] is None or _point_is_decimal(simple, numbers)):
         return Decimal(raw), None  # the common cases: 180000, -3.5, 0.25 (never ambiguous)
@@ -312,6 +315,8 @@ def read_date(value: Any, profile: InputProfile = UNDECLARED) -> dt.date:
     if not isinstance(value, str) or _looks_like_serial(value):
         return _serial(value, profile)
     text = value.strip()
+    if len(text) > MAX_NUMBER_TEXT:
+        raise ValueProblem(f"'{_clip(text)}' is too long to be a date ({len(text):,} characters)")
     if text[:4].isdigit() and text[4:5] == "-":
         return to_date(text)
     if profile.dates:

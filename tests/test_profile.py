@@ -387,3 +387,9 @@ def test_any_profile_file_loads_or_is_refused_with_located_diagnostics(tmp_path_
     policy = Engine.load(today=TODAY).policy
     for diagnostic in check_profile(profile, policy.fields, policy.strategy):
         assert diagnostic.location is not None and diagnostic.location.file == str(path)
+
+
+def test_explain_reads_the_export_with_its_profile():
+    code, out, err = run("explain", EXPORT, "--id", "PRJ-1003", "--columns", PROFILE)
+    assert code == 0, err
+    assert "budget (3,200,000) > 250,000: true" in out  # 3.200.000 read as written, not as 3.2

@@ -296,8 +296,8 @@ def _symbols(code: str, locale: str | None) -> frozenset[str]:
 
 def currency_mark(text: Any) -> str | None:
     """The currency a cell carries (a code or a symbol), or None."""
-    if not isinstance(text, str) or not text or text.strip().lstrip("+-").isdigit():
-        return None
+    if not isinstance(text, str) or not text or text[-1:].isdigit() and (text[:1].isdigit() or text[:1] in "+-."):
+        return None  # starts and ends with a digit (or a sign): no room for a currency
     body = text.strip()
     if body.startswith("(") and body.endswith(")"):
         body = body[1:-1].strip()
@@ -644,10 +644,18 @@ def one_currency_per_column(rows: Iterable[Any], money: Iterable[str], value_of:
     from engine.io.readers import Row
     money = list(money) if profile.currency is None else []  # a declared currency is checked cell by cell
     seen: dict[tuple[str | None, str], tuple[str, int | None]] = {}
+    keys_of: dict[tuple, list] = {}  # a file's rows share their keys: which key holds each money field
     for row in rows:
-        if row.data is not None and row.error is None:
-            for name in money:
-                mark = currency_mark(value_of(row.data, name))
+        if money and row.data is not None and row.error is None:
+            keys = keys_of.get(tuple(row.data))
+            if keys is None:
+                probe = {k: k for k in row.data}  # value_of on it gives the key, found as the reader finds it
+                keys = [(name, value_of(probe, name)) for name in money]
+                keys = [(name, key) for name, key in keys if key is not None]
+                if len(keys_of) < 256:
+                    keys_of[tuple(row.data)] = keys
+            for name, key in keys:
+                mark = currency_mark(row.data[key])
                 if mark is None:
                     continue
                 first = seen.setdefault((row.source, name), (mark, row.row))

@@ -1,7 +1,9 @@
 """Turn a raw proposal (strings from a CSV cell, JSON values, Python values) into a typed record.
 
 Every field of the policy's schema is present in the record, with None for a missing value.
-An empty or blank cell is missing. Columns the schema does not name are ignored.
+An empty or blank cell is missing. Columns the schema does not name are ignored. Numbers and dates
+written as text are read as the input profile declares (engine/io/profile.py); without one, only what
+reads one way is read, and a value that reads two ways is an ``ambiguous_value`` problem.
 """
 from __future__ import annotations
 

@@ -371,12 +371,10 @@ profile_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(),
 @fuzz(150)
 @given(st.dictionaries(st.sampled_from(["columns", "locale", "numbers", "currency", "dates", "values",
                                         "alignment_strength", "carry", "Budget", "x"]), profile_values, max_size=6))
-def test_any_profile_file_loads_or_is_refused_with_located_diagnostics(tmp_path_factory, data):
+def test_any_profile_file_loads_or_is_refused_with_located_diagnostics(tmp_path_factory, engines, data):
     import yaml
     from engine.errors import InputError
     from engine.io.profile import check_profile, load_profile
-    from conftest import TODAY
-    from engine import Engine
     path = tmp_path_factory.mktemp("profile") / "p.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     try:
@@ -384,7 +382,7 @@ def test_any_profile_file_loads_or_is_refused_with_located_diagnostics(tmp_path_
     except InputError as exc:
         assert exc.diagnostics and all(d.location is not None and d.location.file == str(path) for d in exc.diagnostics)
         return
-    policy = Engine.load(today=TODAY).policy
+    policy = engines["rete"].policy
     for diagnostic in check_profile(profile, policy.fields, policy.strategy):
         assert diagnostic.location is not None and diagnostic.location.file == str(path)
 

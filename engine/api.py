@@ -21,6 +21,7 @@ from engine.explain import Explanation, explain
 from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
 from engine.gates import GateDecision, project_record, read_project, review
 from engine.intake import Intake
+from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
 from engine.lint import lint_policy
 from engine.policy.loader import PolicySet, load_policy_set
@@ -110,6 +111,23 @@ class Engine:
         engine = cls(policy, backend)
         engine.warnings = [d for d in sink.items if d.severity == "warning"]
         return engine
+
+    @property
+    def profile(self) -> InputProfile:
+        """How input cells are read (number and date formats, value maps); see :mod:`engine.io.profile`."""
+        return self._intake.reader.profile
+
+    def with_profile(self, profile: InputProfile) -> "Engine":
+        """This engine, reading input cells as ``profile`` declares (the compiled policy is shared)."""
+        from engine.records import RecordReader
+        engine = copy.copy(self)
+        engine._intake = copy.copy(self._intake)
+        engine._intake.reader = RecordReader(self.policy.fields, self.policy.strategy, profile)
+        return engine
+
+    def raw_value(self, proposal: Mapping[str, Any], name: str) -> Any:
+        """A raw proposal's untyped value of field ``name`` (its column found as evaluation finds it)."""
+        return self._intake.reader.raw(proposal, name)
 
     @property
     def policy_hash(self) -> str:

@@ -23,10 +23,12 @@ FAULT_ONCE_ENV = "PMO_FAULT_ONCE_FILE"  # with it, only the first time (the file
 _engine = None
 
 
-def _start(policies, rules, today: dt.date, backend: str) -> None:
+def _start(policies, rules, today: dt.date, backend: str, profile=None) -> None:
     global _engine
     from engine.api import Engine
     _engine = Engine.load(policies, rules=rules, today=today, backend=backend)
+    if profile is not None:
+        _engine = _engine.with_profile(profile)
 
 
 def _decide(rows: list[Row]) -> list[Decision]:
@@ -44,9 +46,10 @@ def _decide(rows: list[Row]) -> list[Decision]:
 
 
 def decide_in_parallel(rows: Iterable[Row], *, workers: int, policies=None, rules=(), today: dt.date,
-                       backend: str = "rete", chunk: int = 256, policy_hash: str = "") -> Iterator[tuple[Row, Decision]]:
-    """(row, decision) pairs in input order."""
-    setup = (policies, list(rules), today, backend)
+                       backend: str = "rete", chunk: int = 256, policy_hash: str = "",
+                       profile=None) -> Iterator[tuple[Row, Decision]]:
+    """(row, decision) pairs in input order. ``profile``: the input profile the workers read cells with."""
+    setup = (policies, list(rules), today, backend, profile)
     source = iter(rows)
     pending: deque = deque()  # entries [rows, future or None, failures]
     careful = 0  # after a crash, run this many chunks one at a time, so a crash names its chunk

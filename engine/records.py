@@ -1,7 +1,9 @@
 """Turn a raw proposal (strings from a CSV cell, JSON values, Python values) into a typed record.
 
 Every field of the policy's schema is present in the record, with None for a missing value.
-An empty or blank cell is missing. Columns the schema does not name are ignored.
+An empty or blank cell is missing. Columns the schema does not name are ignored. Numbers and dates
+written as text are read as the input profile declares (engine/io/profile.py); without one, only what
+reads one way is read, and a value that reads two ways is an ``ambiguous_value`` problem.
 """
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import json
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from engine.errors import did_you_mean
-from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
+from engine.expr.values import ValueProblem, display, to_bool, to_number, to_text
+from engine.io.profile import UNDECLARED, InputProfile
 from engine.policy.models import FieldSpec
 
 if TYPE_CHECKING:
@@ -34,11 +37,21 @@ def _text(value: Any) -> str:
     return text
 
 
-def _integer(value: Any):
-    number = to_number(value)
-    if number != number.to_integral_value():
-        raise ValueProblem(f"{number} is not a whole number")
+def _numbers(profile: InputProfile, money: bool = False) -> Callable[[Any], Any]:
+    """Cell text read as the profile says numbers are written (without one: only what reads one way), then
+    checked by the numeric model."""
+    def number(value: Any):
+        return to_number(profile.number(value, money))
     return number
+
+
+def _integers(profile: InputProfile) -> Callable[[Any], Any]:
+    def integer(value: Any):
+        number = to_number(profile.number(value))
+        if number != number.to_integral_value():
+            raise ValueProblem(f"{number} is not a whole number")
+        return number
+    return integer
 
 
 def _list_items(value: Any) -> list:
@@ -64,9 +77,11 @@ class OutOfRange(ValueProblem):
     code = "out_of_range"
 
 
-def converter(spec: FieldSpec, strategy: "CompiledStrategy | None" = None) -> Callable[[Any], Any]:
-    """The function that types one value of this field and checks its range (raises ValueProblem)."""
-    typed = _typed(spec, strategy)
+def converter(spec: FieldSpec, strategy: "CompiledStrategy | None" = None,
+              profile: InputProfile = UNDECLARED) -> Callable[[Any], Any]:
+    """The function that types one value of this field and checks its range (raises ValueProblem). Cell text
+    is read as ``profile`` declares (number and date formats); without one, nothing is guessed."""
+    typed = _typed(spec, strategy, profile)
     if spec.min is None and spec.max is None:
         return typed
     low, high = spec.min, spec.max
@@ -81,20 +96,22 @@ def converter(spec: FieldSpec, strategy: "CompiledStrategy | None" = None) -> Ca
     return within
 
 
-def _typed(spec: FieldSpec, strategy: "CompiledStrategy | None") -> Callable[[Any], Any]:
+def _typed(spec: FieldSpec, strategy: "CompiledStrategy | None", profile: InputProfile) -> Callable[[Any], Any]:
     kind = spec.type
     if kind == "alignment":
         if strategy is None:
             raise ValueProblem("an alignment field needs a strategy policy (kind: strategy)")
-        return strategy.alignment
+        if profile.alignment_strength is None:
+            return strategy.alignment
+        return _with_strength(strategy, profile.alignment_strength)
     if kind in ("number", "money"):
-        return to_number
+        return _numbers(profile, kind == "money")
     if kind == "integer":
-        return _integer
+        return _integers(profile)
     if kind == "bool":
         return to_bool
     if kind == "date":
-        return to_date
+        return profile.date
     if kind == "enum":
         allowed = {v.lower(): v for v in spec.values or []}
 
@@ -108,7 +125,7 @@ def _typed(spec: FieldSpec, strategy: "CompiledStrategy | None") -> Callable[[An
             return found
         return enum
     if kind == "list":
-        item = _text if spec.items == "string" else to_number
+        item = _text if spec.items == "string" else _numbers(profile, spec.items == "money")
 
         def items(value: Any) -> tuple:
             out = []
@@ -124,6 +141,17 @@ def _typed(spec: FieldSpec, strategy: "CompiledStrategy | None") -> Callable[[An
     return _text
 
 
+def _with_strength(strategy: "CompiledStrategy", strength: str) -> Callable[[Any], Any]:
+    """A pick-list cell naming objectives without levels ('Grid Resilience' mapped to grid-resilience)
+    serves each at the profile's default strength; a cell with levels is read as it is."""
+    def alignment(value: Any):
+        if isinstance(value, str) and not value.strip().startswith("{") and ":" not in value and "=" not in value:
+            parts = [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
+            value = ";".join(f"{p}:{strength}" for p in parts)
+        return strategy.alignment(value)
+    return alignment
+
+
 def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -135,9 +163,12 @@ def _normal(name: str) -> str:
 class RecordReader:
     """Types raw proposals against one field schema."""
 
-    def __init__(self, fields: Mapping[str, FieldSpec], strategy: "CompiledStrategy | None" = None):
-        self._fields = [(name, spec.required, converter(spec, strategy), spec.default)
+    def __init__(self, fields: Mapping[str, FieldSpec], strategy: "CompiledStrategy | None" = None,
+                 profile: InputProfile = UNDECLARED):
+        self.profile = profile
+        self._fields = [(name, spec.required, converter(spec, strategy, profile), spec.default)
                         for name, spec in fields.items()]
+        self._maps = [profile.values.get(name, profile.values.get(_normal(name))) for name in fields]
         self._aliases = [[_normal(a) for a in spec.aliases] for spec in fields.values()]
         self._columns: dict[tuple, list[str | None]] = {}  # the keys of a raw record -> its key for each field
 
@@ -183,8 +214,11 @@ class RecordReader:
     def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
-        for (name, required, convert, default), column in zip(self._fields, self._columns_for(raw)):
+        for (name, required, convert, default), column, mapped in zip(self._fields, self._columns_for(raw),
+                                                                       self._maps):
             value = raw[column] if column is not None else None
+            if mapped is not None and isinstance(value, str):
+                value = self.profile.mapped(name if name in self.profile.values else _normal(name), value)
             if _is_blank(value):
                 value = default
             if _is_blank(value):
@@ -196,7 +230,7 @@ class RecordReader:
                 record[name] = convert(value)
             except ValueProblem as exc:
                 record[name] = None
-                code = exc.code if isinstance(exc, OutOfRange) else "bad_value"
+                code = getattr(exc, "code", "bad_value")
                 problems.append((name, code, f"column '{name}': {exc}"))
         if problems:
             raise RecordError(problems)

@@ -336,14 +336,15 @@ def add_explain_command(sub, policy_args: argparse.ArgumentParser) -> None:
 def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.errors import did_you_mean
-    from engine.io.readers import read_column_map, read_proposals, renamed
+    from engine.cli.intake import profiled
+    from engine.io.readers import read_proposals, renamed
     if missing_files([args.file], stderr):
         return EXIT_USAGE
-    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
+    engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend), args)
     warn(engine, stderr)
     rows = read_proposals(args.file, args.sheet)
     if args.columns:
-        rows = renamed(rows, read_column_map(args.columns))
+        rows = renamed(rows, engine.profile.columns)
     row, ids = _row_with_id(rows, args.id, engine)
     if row is None:
         hint = did_you_mean(args.id, ids) or (f"ids in the file: {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}"

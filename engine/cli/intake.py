@@ -20,7 +20,8 @@ from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, coun
     plural, warn
 from engine.decision import Decision
 from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_mean
-from engine.io.readers import Row, read_column_map, read_proposals, renamed
+from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
+from engine.io.readers import Row, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, truncate
 from engine.io.writers import csv_header, write_decisions, write_xlsx
 from engine.report import write_report
@@ -45,7 +46,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if point is not None and point.as_of and args.today is None:
         args.today = dt.date.fromisoformat(point.as_of)  # the run continues on the date it started with
         print(f"pmo: resuming with today() = {point.as_of}, as the interrupted run", file=stderr)
-    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
+    engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend), args)
     warn(engine, stderr)
     derived = [name for name, _ in engine.policy.derived]
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
@@ -107,23 +108,48 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if counts["error"] else EXIT_OK
 
 
+def profiled(engine: Engine, args: argparse.Namespace) -> Engine:
+    """The engine reading cells as the --columns input profile declares (an old-style column map declares
+    only headers). A profile that does not fit the policy is refused with located diagnostics."""
+    if not getattr(args, "columns", None):
+        return engine
+    profile = load_profile(args.columns)
+    problems = check_profile(profile, engine.policy.fields, engine.policy.strategy)
+    if problems:
+        raise InputError(problems)
+    return engine.with_profile(profile)
+
+
 def input_rows(args: argparse.Namespace, engine: Engine, stderr: IO[str] | None = None) -> Iterator[Row]:
-    """The rows of every input file, renamed by --columns. Opens each file now, so an unreadable file
-    stops the run before anything is decided (InputError). With ``stderr``: warns once per file about
-    columns that look wrong."""
+    """The rows of every input file, renamed by the --columns profile's header map. Opens each file now, so
+    an unreadable file stops the run before anything is decided (InputError). With ``stderr``: warns once
+    per file about columns that look wrong, and about amounts that mostly read two ways."""
     inputs = [read_proposals(path, args.sheet) for path in args.files]
+    profile = engine.profile
     if args.columns:
-        column_map = read_column_map(args.columns)
-        unknown = sorted(set(column_map.values()) - set(engine.policy.fields))
-        if unknown:
-            hint = did_you_mean(unknown[0], engine.policy.fields)
-            raise InputError([Diagnostic("unknown_field", f"the column map names '{unknown[0]}', which is not a field "
-                                         "of the intake policy", Location(str(args.columns)),
-                                         hint or f"fields: {', '.join(engine.policy.fields)}")])
         # Rename each file's first row now: a header the map cannot apply is refused before anything is decided.
-        inputs = [_started(renamed(rows, column_map)) for rows in inputs]
+        inputs = [_started(renamed(rows, profile.columns)) for rows in inputs]
+    money = [name for name, spec in engine.policy.fields.items()
+             if spec.type == "money" or spec.type == "list" and spec.items == "money"]
+    inputs = [one_currency_per_column(rows, money, engine.raw_value, profile) for rows in inputs]
+    if stderr is not None:
+        inputs = [_surveyed(rows, engine, stderr) for rows in inputs]
     rows = (row for rows in inputs for row in rows)
     return _checked_headers(rows, engine, stderr) if stderr is not None else rows
+
+
+SURVEY_ROWS = 200  # the first rows of a file that are looked at for amounts that read two ways
+
+
+def _surveyed(rows: Iterator[Row], engine: Engine, stderr: IO[str]) -> Iterator[Row]:
+    """Say once, before the file's first decision, when most of its amounts read two ways (and how to fix it)."""
+    first = list(itertools.islice(rows, SURVEY_ROWS))
+    numeric = [name for name, spec in engine.policy.fields.items() if spec.type in ("money", "number")]
+    said = ambiguity_survey(first, numeric, engine.raw_value, engine.profile)
+    if said and first:
+        print(f"pmo: warning: {first[0].source}: {said}", file=stderr)
+    yield from first
+    yield from rows
 
 
 def _started(rows: Iterator[Row]) -> Iterator[Row]:
@@ -148,7 +174,8 @@ def decide(engine: Engine, args: argparse.Namespace, rows: Iterable[Row],
     workers = worker_count(args, estimate)
     if workers > 1:
         pairs = decide_in_parallel(rows, workers=workers, policies=args.policies, rules=args.rules, today=engine.today,
-                                   backend=getattr(args, "backend", "rete"), policy_hash=engine.policy_hash)
+                                   backend=getattr(args, "backend", "rete"), policy_hash=engine.policy_hash,
+                                   profile=engine.profile if args.columns else None)
         return ((row, decision, NOT_TYPED) for row, decision in pairs)
     shown, decided = itertools.tee(rows)  # in lockstep: tee holds one row at a time
     return ((row, decision, record) for row, (decision, record) in zip(shown, engine.decide_all(decided)))

@@ -10,7 +10,7 @@ import yaml
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, dump_json, \
     missing_files, solver_output_hidden, warn
-from engine.cli.intake import decide, input_rows, typed
+from engine.cli.intake import decide, input_rows, profiled, typed
 from engine.io.writers import write_ranking, write_xlsx
 from engine.portfolio.model import read_portfolio
 from engine.report import write_report
@@ -30,7 +30,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print("pmo: error: --portfolio goes with --report or --format xlsx, and --frontier (0 or more) with --portfolio",
               file=stderr)
         return EXIT_USAGE
-    engine = Engine.load(args.policies, rules=args.rules, today=args.today)
+    engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today), args)
     warn(engine, stderr)
     rows = input_rows(args, engine, stderr)
     estimate = count_rows(args.files)

@@ -234,3 +234,49 @@ def test_an_outline_placeholder_without_a_column_is_a_usage_error(tmp_path):
                                         encoding="utf-8")
     code, _, err = run("test", str(tmp_path))
     assert code == 2 and "<budgett> is not a column of the outline's Examples; did you mean 'budget'?" in err
+
+
+# ---------------------------------------------------------------------------- false confidence (issue #14)
+
+REJECTED_ELSEWHERE = """Feature: Steps that imply a decision
+  Scenario: Review by a rule, though another rule rejects
+""" + SOUND.replace("<budget>", "400000") + """\
+    Then it is sent to review by rule "route-portfolio-board"
+
+  Scenario: Routed, though another rule rejects
+""" + SOUND.replace("<budget>", "400000") + """\
+    Then it is routed to "Portfolio Board"
+"""
+
+
+def test_review_and_route_steps_fail_when_another_rule_rejects(tmp_path):
+    """Found by a policy author: both passed on a proposal that sponsor-required rejects."""
+    (tmp_path / "r.feature").write_text(REJECTED_ELSEWHERE, encoding="utf-8")
+    code, out, _ = run("test", str(tmp_path), "--format", "json")
+    data = json.loads(out)
+    assert code == 1 and data["failed"] == 2, out
+    review, route = data["scenarios"]
+    assert review["expected"] == "review by rule route-portfolio-board"
+    assert review["actual"].startswith("reject (rules fired: sponsor-required, route-portfolio-board")
+    assert route["expected"] == "review, routed to Portfolio Board"
+    assert route["actual"].startswith("reject (rules fired: sponsor-required")
+
+
+def test_rejected_by_a_rule_needs_that_rule_to_reject(tmp_path):
+    """'rejected by rule X' when the proposal is rejected by another rule and X only sends it to review."""
+    text = ("Feature: x\n  Scenario: wrong rule\n" + SOUND.replace("<budget>", "400000")
+            + '    Then it is rejected by rule "route-portfolio-board"\n')
+    (tmp_path / "r.feature").write_text(text, encoding="utf-8")
+    code, out, _ = run("test", str(tmp_path), "--format", "json")
+    (scenario,) = json.loads(out)["scenarios"]
+    assert code == 1 and scenario["expected"] == "rule route-portfolio-board to reject"
+
+
+def test_a_scenario_without_then_is_a_usage_error(tmp_path):
+    text = ("Feature: x\n  Scenario: checks nothing\n" + SOUND.replace("<budget>", "400000")
+            + "\n  Scenario: checks something\n" + SOUND.replace("<budget>", "400000") + "    Then it is rejected\n")
+    (tmp_path / "n.feature").write_text(text, encoding="utf-8")
+    code, out, err = run("test", str(tmp_path))
+    assert code == 2 and out == ""
+    assert f"{tmp_path / 'n.feature'}:2: error[no_then]: scenario 'checks nothing' has no Then step" in err
+    assert err.count("error[") == 1

@@ -113,6 +113,12 @@ def check_steps(features: Iterable[Path]) -> int:
             contexts = [c for examples in template.examples for c in examples.as_contexts()] or [{}]
             count += len(contexts)
             problems.update(_placeholder_problems(path, template, contexts))
+            if not any(step.type == "then" for step in template.steps):
+                # A scenario that checks nothing passes whatever the policy does: false confidence.
+                where = (display(path), template.line_number)
+                problems[where] = Diagnostic("no_then", f"scenario '{template.name}' has no Then step",
+                                             Location(*where), "say what must come out, e.g. 'Then it is "
+                                             "rejected by rule \"ID\"' ('pmo test --steps' lists them)")
             for context in contexts:
                 for step in template.render(context).steps:
                     if not any(_matches(known, step.type, step.name) for known in KNOWN_STEPS):

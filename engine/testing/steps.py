@@ -240,8 +240,9 @@ def rejected_by(context, rule):
 
 @_step("then", 'it is sent to review by rule "ID"', parsers.parse('it is sent to review by rule "{rule}"'))
 def reviewed_by(context, rule):
+    # The whole decision: a proposal another rule rejects is not "sent to review", whatever this rule says.
     decision = _decision(context)
-    expect(decision.decision in ("review", "reject"), f"review by rule {rule}", lambda: _outcome(decision))
+    expect(decision.decision == "review", f"review by rule {rule}", lambda: _outcome(decision))
     finding = _finding(context, rule)
     expect(finding.effect == "review", f"rule {rule} to send to review", f"rule {rule} with effect {finding.effect}")
 
@@ -261,8 +262,10 @@ def does_not_fire(context, rule):
 
 @_step("then", 'it is routed to "APPROVER"', parsers.parse('it is routed to "{approver}"'))
 def routed_to(context, approver):
+    # A route means someone must approve: only a proposal sent to review goes to an approver.
     decision = _decision(context)
-    expect(approver in decision.routes, f"a route to {approver}", f"routes: {', '.join(decision.routes) or 'none'}")
+    expect(decision.decision == "review" and approver in decision.routes, f"review, routed to {approver}",
+           lambda: _outcome(decision) + f"; routes: {', '.join(decision.routes) or 'none'}")
 
 
 @_step("then", 'the reason of rule "ID" says "TEXT"', parsers.parse('the reason of rule "{rule}" says "{text}"'))

@@ -179,7 +179,7 @@ def test_coverage_of_the_scenarios_lists_the_rules_they_never_fire(tmp_path, mon
     (tmp_path / "one.feature").write_text(BROKEN)
     code, out, _ = run("test", str(tmp_path), "--coverage", "--format", "json", "--policies", str(ROOT / "policies"))
     assert code == 1  # two scenarios fail on purpose
-    report = json.loads(out)["coverage"]
+    (report,) = json.loads(out)["coverage"]
     # budgets 400,000 and 300,000 without a sponsor, risk or dates; 200,000 without a sponsor
     fired = {"sponsor-required", "route-portfolio-board", "risk-not-assessed", "dates-missing",
              "sponsor-missing-small"}
@@ -280,3 +280,42 @@ def test_a_scenario_without_then_is_a_usage_error(tmp_path):
     assert code == 2 and out == ""
     assert f"{tmp_path / 'n.feature'}:2: error[no_then]: scenario 'checks nothing' has no Then step" in err
     assert err.count("error[") == 1
+
+
+def test_coverage_measures_the_policies_the_scenarios_ran_under(tmp_path, monkeypatch):
+    """Found by a policy author: without --policies, coverage measured the built-in policies ("0 of 50 covered",
+    exit 0) although every scenario said 'Given the policies in "policies"'."""
+    from engine import Engine
+    monkeypatch.chdir(tmp_path)
+    policies = shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    intake = policies / "intake.yaml"
+    intake.write_text(intake.read_text().replace("with: {threshold: 250_000}", "with: {threshold: 300_000}"))
+    (tmp_path / "features").mkdir()
+    (tmp_path / "features" / "one.feature").write_text(
+        BROKEN.replace("    Given today is 2026-12-01\n", '    Given today is 2026-12-01\n    And the policies in "policies"\n'))
+    code, out, _ = run("test", "features", "--coverage", "--format", "json", "--min", "5")
+    (report,) = json.loads(out)["coverage"]  # one policy version: the scenarios' own
+    assert report["policies"] == "policies" and report["policy_hash"] == Engine.load(policies).policy_hash
+    assert report["decisions"] == 4 and report["other_policy_decisions"] == 0
+    covered = {t["id"] for t in report["targets"] if t["hits"]}
+    assert {"sponsor-required", "route-portfolio-board"} <= covered
+    assert code == 1  # scenarios fail on purpose; not because coverage is 0
+
+    code, out, _ = run("test", "features", "--coverage")
+    assert "from 4 decisions under policy" in out and "(policies)" in out and "coverage: 0 of" not in out
+
+
+def test_coverage_is_reported_per_policy_version(tmp_path, monkeypatch):
+    """Scenarios under two policy folders: one coverage for each, never mixed."""
+    monkeypatch.chdir(tmp_path)
+    policies = shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    intake = policies / "intake.yaml"
+    intake.write_text(intake.read_text().replace("with: {threshold: 250_000}", "with: {threshold: 300_000}"))
+    (tmp_path / "a.feature").write_text(BROKEN)  # the built-in policies
+    (tmp_path / "b.feature").write_text(
+        BROKEN.replace("    Given today is 2026-12-01\n", '    Given today is 2026-12-01\n    And the policies in "policies"\n'))
+    code, out, _ = run("test", str(tmp_path), "--coverage", "--format", "json", "--min", "99")
+    reports = json.loads(out)["coverage"]
+    assert sorted(r["policies"] for r in reports) == ["(built-in)", "policies"]
+    assert [r["decisions"] for r in reports] == [4, 4]
+    assert code == 1

@@ -60,7 +60,7 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
     ts.add_argument("--backend", choices=("rete", "reference", "both"), default="rete",
                     help="rule back end the scenarios run on (default: rete, as pmo evaluate)")
     ts.add_argument("--coverage", action="store_true", help="also report the rules, bands and gate criteria that "
-                    "no scenario exercised (of the --policies folder)")
+                    "no scenario exercised, for each policy folder the scenarios ran under")
     ts.add_argument("--min", type=float, metavar="PCT", help="with --coverage: exit 1 when less is covered")
     ts.add_argument("--only", action="append", choices=("rule", "band", "gate"), metavar="KIND",
                     help="with --coverage: count only these: rule, band or gate (repeatable)")
@@ -99,7 +99,7 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
 
 def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.coverage import Hits, coverage_targets
+    from engine.coverage import CoverageByPolicy
     from engine.testing import runner
     from engine.testing.steps import Defaults
     if args.steps:
@@ -113,30 +113,31 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     features = runner.find_features(args.paths or [Path("features")])
     runner.check_steps(features)
-    hits = None
-    if args.policies is not None or args.coverage:  # a broken policy folder is a usage error, before any scenario
+    # Coverage is of the policies the scenarios ran under ('Given the policies in', else --policies, else the
+    # built-in set), one report per policy version, as decisions are.
+    seen = CoverageByPolicy(args.only) if args.coverage else None
+    if args.policies is not None:  # a broken policy folder is a usage error, before any scenario
         engine = Engine.load(args.policies, rules=args.rules, today=args.today)
         warn(engine, stderr)
-        if args.coverage:
-            targets = coverage_targets(engine)
-            hits = Hits(targets.only(args.only) if args.only else targets)
     backends = ("rete", "reference") if args.backend == "both" else (args.backend,)
     defaults = Defaults(policies=args.policies, rules=tuple(args.rules), today=args.today)
-    outcomes = runner.run_scenarios(features, defaults, backends, hits)
-    report = hits.report() if hits is not None else None
+    outcomes = runner.run_scenarios(features, defaults, backends, seen)
+    reports = seen.reports() if seen is not None else []
     if args.format == "json":
         data = {"features": [runner.display(p) for p in features], "backends": list(backends),
                 "passed": sum(o.passed for o in outcomes), "failed": len(runner.failed(outcomes)),
                 "scenarios": [o.to_json() for o in outcomes]}
-        if report is not None:
-            data["coverage"] = report.to_json()
+        if seen is not None:
+            data["coverage"] = [report.to_json() for report in reports]
         dump_json(data, stdout)
     else:
         _print_outcomes(outcomes, features, backends, args.verbose, stdout)
-        if report is not None:
+        if seen is not None and not reports:
+            print("\ncoverage: no scenario decided a proposal or reviewed a project", file=stdout)
+        for report in reports:
             print(file=stdout)
             _print_coverage(report, stdout)
-    below = _below_min(report, args.min, stderr) if report is not None else EXIT_OK
+    below = max((_below_min(report, args.min, stderr) for report in reports), default=EXIT_OK)
     return EXIT_BAD_ROWS if runner.failed(outcomes) else below
 
 
@@ -230,8 +231,9 @@ def _review_at_every_gate(engine, path: Path, record: dict, hits, stderr: IO[str
 def _print_coverage(report, out: IO[str]) -> None:
     from engine.coverage import KIND_NAMES, NEVER
     covered = len(report.targets) - len(report.uncovered)
+    folder = f" ({report.policies})" if report.policies else ""
     print(f"coverage: {covered} of {len(report.targets)} covered ({report.percent:.1f}%), from "
-          f"{report.decisions} decisions under policy {report.policy_hash}", file=out)
+          f"{report.decisions} decisions under policy {report.policy_hash}{folder}", file=out)
     for kind, (done, total) in report.by_kind().items():
         print(f"  {KIND_NAMES[kind]:<14} {done:>4} of {total}", file=out)
     if report.foreign:
@@ -247,7 +249,8 @@ def _print_coverage(report, out: IO[str]) -> None:
 
 def _below_min(report, minimum: float | None, stderr: IO[str]) -> int:
     if minimum is not None and report.percent < minimum:
-        print(f"pmo: coverage {report.percent:.1f}% is below --min {minimum:g}%", file=stderr)
+        of = f" of {report.policies}" if report.policies else ""
+        print(f"pmo: coverage{of} {report.percent:.1f}% is below --min {minimum:g}%", file=stderr)
         return EXIT_BAD_ROWS
     return EXIT_OK
 

@@ -104,6 +104,7 @@ def compile_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date,
             if stage is not None and stage not in stages:
                 sink.add("unknown_stage", f"gate {gate.id}: '{stage}' is not a stage", gate.loc(key),
                          did_you_mean(stage, stages) or f"stages: {', '.join(stages)}")
+        _duplicate_criteria(gate, sink)
         must = [_criterion(c, all_types, today, sink, name) for c in gate.must_meet]
         should = [_criterion(c, all_types, today, sink, name) for c in gate.should_meet.criteria]
         if any(c.weight is None for c in gate.should_meet.criteria):
@@ -120,6 +121,19 @@ def compile_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date,
     if len(sink.errors) > before:
         return None
     return compiled
+
+
+def _duplicate_criteria(gate, sink: DiagnosticSink) -> None:
+    """Criterion ids are what decisions, reasons and overrides name: one id may stand once in a gate, in must-meet
+    or in should-meet (twice, a decision would print both and an override could not say which it means)."""
+    first: dict[str, Location] = {}
+    for c in list(gate.must_meet) + list(gate.should_meet.criteria):
+        at = c.loc("id")
+        if c.id in first:
+            sink.add("duplicate_criterion", f"criterion '{c.id}' of gate {gate.id} is defined twice (first at line "
+                     f"{first[c.id].line})", at, "give each criterion of a gate its own id")
+        else:
+            first[c.id] = at
 
 
 def _condition(text: str, at: Location, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink) -> Node | None:

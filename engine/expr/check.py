@@ -192,8 +192,29 @@ def _condition_hint(node: Node) -> str | None:
     return None
 
 
+# The type of a name whose declaration is broken (a field typed 'numbr', a derived value whose expression has an
+# error): the name is known, its type is not. An expression that reads one cannot be type-checked; its other
+# names still are, and otherwise it fails with FOLLOW_ON, which the diagnostic sink drops (one cause, one message).
+BROKEN = "broken"
+FOLLOW_ON = "follow_on"
+
+
 def check(node: Node, field_types: Mapping[str, str], today: dt.date, want: str | None = None) -> Node:
+    broken = sorted({n.name for n in walk(node) if isinstance(n, Field) and field_types.get(n.name) == BROKEN})
+    if broken:
+        _check_names(node, field_types)
+        raise ExprError(FOLLOW_ON, f"reads '{broken[0]}', whose declaration has an error", node.offset)
     return Checker(field_types, today).check(node, want)
+
+
+def _check_names(node: Node, field_types: Mapping[str, str]) -> None:
+    """The name checks alone, in reading order: unknown fields and functions (types need every name's type)."""
+    checker = Checker(field_types, dt.date.today())
+    for part in sorted(walk(node), key=lambda n: n.offset):
+        if isinstance(part, Field) and part.name not in field_types:
+            checker.visit_Field(part)
+        elif isinstance(part, Call) and part.name not in FUNCTIONS:
+            checker.visit_Call(part)
 
 
 

@@ -164,3 +164,18 @@ def _run(*argv):
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("expression, hint", [
+    ("budget < 10%", "write a percentage as a fraction: 10% is 0.10"),
+    ("benefit > 500,000", "write 500,000 as 500_000 (or 500000): a comma separates list items"),
+    ("budget > 1M", "write 1M as 1_000_000"),
+    ("budget > €5", "write amounts without a currency sign"),
+    ("day(start_date) > 1", "functions that take a date: year(date), month(date)"),
+    ("todya() > start_date", "did you mean 'today'?"),
+])
+def test_expression_mistakes_get_a_hint_that_points_at_the_cause(expression, hint):
+    """Found by a policy author: '10%' was 'invalid syntax' with no hint, '500,000' said "'and' joins conditions"
+    (or a list of two types) and 'day(go_live)' suggested 'today'."""
+    code, _, err = _run("expr", expression, "--policies", str(ROOT / "policies"))
+    assert code == 2 and hint in err, err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from difflib import get_close_matches
 from typing import Mapping
 
 from engine.errors import did_you_mean
@@ -140,11 +141,27 @@ class Checker:
         node.type = list_of(inner)
         return node
 
+    def _function_hint(self, node: Call) -> str:
+        """A function of the same name-likeness that takes these arguments: 'day(go_live)' is not 'today()'."""
+        try:
+            types = [self.visit(a).type for a in node.args]
+        except ExprError:
+            return did_you_mean(node.name, FUNCTIONS) or "see 'pmo expr --help' for the functions"
+        fitting = [f for f in FUNCTIONS.values() if _takes(f, types)]
+        close = get_close_matches(node.name, FUNCTIONS, n=1, cutoff=0.8)  # a plain misspelling: roundd
+        hint = did_you_mean(node.name, [f.name for f in fitting]) or (f"did you mean '{close[0]}'?" if close else None)
+        if hint:
+            return hint
+        if fitting and len(fitting) <= 6:
+            args = " and ".join(f"a {t}" for t in types) if types else "no arguments"
+            return f"functions that take {args}: {', '.join(f.signature for f in fitting)}"
+        return "see 'pmo expr --help' for the functions"
+
     def visit_Call(self, node: Call) -> Node:
         function = FUNCTIONS.get(node.name)
         if function is None:
-            hint = did_you_mean(node.name, FUNCTIONS) or "see 'pmo expr --help' for the functions"
-            raise ExprError("unknown_function", f"'{node.name}' is not a function", node.offset, hint)
+            raise ExprError("unknown_function", f"'{node.name}' is not a function", node.offset,
+                            self._function_hint(node))
         node.args = [self.visit(a) for a in node.args]
         try:
             node.type = function.typer([a.type for a in node.args])
@@ -172,6 +189,14 @@ class Checker:
                                 "exponential time on some texts", node.args[1].offset,
                                 "write (ab)+ instead of (a+)+ or (a*b*)*; one level of repetition is enough")
         return node
+
+
+def _takes(function, types: list[str]) -> bool:
+    try:
+        function.typer(types)
+        return True
+    except TypeError:
+        return False
 
 
 def _reads_fields(node: Node) -> bool:

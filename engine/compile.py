@@ -195,10 +195,12 @@ def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], n
     seen: dict[str, Location] = {}
     used: set[str] = set()
     candidates: list[tuple[RuleSpec, Include | None]] = [(r, None) for r in intake.rules]
+    renamed = _misnamed_libraries(intake, policy_set, sink)
     for include in intake.include:
-        library_rule = _resolve(include, policy_set, sink)
+        library_rule = _resolve(include, policy_set, sink, renamed)
         if library_rule is not None:
-            used.add(include.use.split("/", 1)[0])
+            name = include.use.split("/", 1)[0]
+            used.add(renamed.get(name, name))
             candidates.append((library_rule, include))
     for spec, include in candidates:
         rule_id = (include.id if include and include.id else spec.id)
@@ -228,9 +230,31 @@ def _check_set_aside_rules(intake: IntakePolicy, types: dict[str, str], namespac
                 _expr_diag(sink, exc, intake.loc("rules", index, "when"))
 
 
-def _resolve(include: Include, policy_set: PolicySet, sink: DiagnosticSink) -> LibraryRule | None:
+def _misnamed_libraries(intake: IntakePolicy, policy_set: PolicySet, sink: DiagnosticSink) -> dict[str, str]:
+    """Includes name a library that does not exist, and one library, which nothing includes by its own name, is
+    named like it: the library's 'name:' is the typo, not every include. One error at that name (instead of a
+    did-you-mean pointing each include the wrong way); the includes are then resolved against that library.
+    Returns {name as included: the library's actual name}."""
+    used = [include.use.partition("/")[0] for include in intake.include]
+    renamed: dict[str, str] = {}
+    for wanted in dict.fromkeys(used):
+        if wanted in policy_set.libraries:
+            continue
+        close = [name for name in policy_set.libraries if name not in used and did_you_mean(wanted, [name])]
+        if len(close) != 1:
+            continue
+        actual = close[0]
+        renamed[wanted] = actual
+        sink.add("library_name", f"library '{actual}' is included as '{wanted}' ({used.count(wanted)} include"
+                 f"{'s' if used.count(wanted) != 1 else ''}); did you mean '{wanted}'?",
+                 policy_set.libraries[actual].loc("name"), f"correct its name: {wanted}")
+    return renamed
+
+
+def _resolve(include: Include, policy_set: PolicySet, sink: DiagnosticSink,
+             renamed: dict[str, str] | None = None) -> LibraryRule | None:
     library_name, _, rule_id = include.use.partition("/")
-    library = policy_set.libraries.get(library_name)
+    library = policy_set.libraries.get((renamed or {}).get(library_name, library_name))
     if library is None or not rule_id:
         hint = did_you_mean(library_name, policy_set.libraries) or (
             f"libraries: {', '.join(sorted(policy_set.libraries))}" if policy_set.libraries else "no libraries found")

@@ -319,3 +319,45 @@ def test_coverage_is_reported_per_policy_version(tmp_path, monkeypatch):
     assert sorted(r["policies"] for r in reports) == ["(built-in)", "policies"]
     assert [r["decisions"] for r in reports] == [4, 4]
     assert code == 1
+
+
+def test_a_misspelt_gherkin_keyword_is_a_located_usage_error(tmp_path):
+    """Found by a policy author: 'Scenaro:' leaked pytest-bdd's NoScenariosFound without a location."""
+    text = "Feature: x\n  Scenaro: typo\n" + SOUND.replace("<budget>", "1") + "    Then it is accepted\n"
+    (tmp_path / "k.feature").write_text(text, encoding="utf-8")
+    code, out, err = run("test", str(tmp_path))
+    assert code == 2 and out == ""
+    assert err.strip() == (f"{tmp_path / 'k.feature'}:2: error[unknown_keyword]: 'Scenaro:' is not a Gherkin "
+                           "keyword; did you mean 'Scenario'?")
+
+
+def test_a_policy_folder_that_is_not_there_is_one_usage_error(tmp_path, monkeypatch):
+    """Found by a policy author: 'pmo test hospital/features' from another folder failed all 24 scenarios, and a
+    typo in the folder of 'Given the policies in' was repeated per scenario."""
+    project = tmp_path / "hospital"
+    shutil.copytree(ROOT / "policies", project / "policies")
+    (project / "features").mkdir()
+    scenario = ('  Scenario: s{n}\n    Given the policies in "policies"\n' + SOUND.replace("<budget>", "1")
+                + "    Then it is accepted\n")
+    text = "Feature: x\n" + "".join(scenario.format(n=n) for n in range(3))
+    (project / "features" / "a.feature").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("test", "hospital/features")
+    assert code == 2 and out == ""
+    assert err.count("error[") == 1, err
+    assert ("hospital/features/a.feature:3: error[no_policies]: no policy folder 'policies' (used by 3 scenarios); "
+            "relative paths are read from the current folder: run pmo test in hospital") in err
+    monkeypatch.chdir(project)
+    code, out, err = run("test", "features")
+    assert code == 0, out + err
+
+
+def test_a_broken_policy_folder_of_the_scenarios_is_reported_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(ROOT / "examples" / "broken-policies", tmp_path / "broken")
+    scenario = ('  Scenario: s{n}\n    Given the policies in "broken"\n' + SOUND.replace("<budget>", "1")
+                + "    Then it is rejected\n")
+    (tmp_path / "a.feature").write_text("Feature: x\n" + "".join(scenario.format(n=n) for n in range(3)))
+    code, out, err = run("test", "a.feature")
+    assert code == 2 and out == ""
+    assert err.count("error[unknown_include]") == 1 and err.count("broken/intake.yaml:") == 5, err

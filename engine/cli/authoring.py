@@ -113,6 +113,8 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     features = runner.find_features(args.paths or [Path("features")])
     runner.check_steps(features)
+    defaults = Defaults(policies=args.policies, rules=tuple(args.rules), today=args.today)
+    runner.check_policy_folders(features, defaults)
     # Coverage is of the policies the scenarios ran under ('Given the policies in', else --policies, else the
     # built-in set), one report per policy version, as decisions are.
     seen = CoverageByPolicy(args.only) if args.coverage else None
@@ -120,7 +122,6 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         engine = Engine.load(args.policies, rules=args.rules, today=args.today)
         warn(engine, stderr)
     backends = ("rete", "reference") if args.backend == "both" else (args.backend,)
-    defaults = Defaults(policies=args.policies, rules=tuple(args.rules), today=args.today)
     outcomes = runner.run_scenarios(features, defaults, backends, seen)
     reports = seen.reports() if seen is not None else []
     if args.format == "json":

@@ -361,3 +361,24 @@ def test_a_broken_policy_folder_of_the_scenarios_is_reported_once(tmp_path, monk
     code, out, err = run("test", "a.feature")
     assert code == 2 and out == ""
     assert err.count("error[unknown_include]") == 1 and err.count("broken/intake.yaml:") == 5, err
+
+
+def test_junit_output_for_ci(tmp_path):
+    """--format junit: one testcase per scenario and back end, failures with what was expected and what happened."""
+    import xml.etree.ElementTree as ET
+    feature = tmp_path / "broken.feature"
+    feature.write_text(BROKEN)
+    code, out, _ = run("test", str(tmp_path), "--format", "junit", "--backend", "both")
+    assert code == 1
+    root = ET.fromstring(out)
+    (suite,) = root.findall("testsuite")
+    assert (suite.get("tests"), suite.get("failures")) == ("8", "4")
+    cases = suite.findall("testcase")
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert len(cases) == 8 and len(failed) == 4
+    first = failed[0]
+    assert first.get("name") == "A large proposal without a sponsor is accepted [rete]"
+    line = next(i for i, t in enumerate(BROKEN.splitlines(), 1) if "Scenario: A large proposal" in t)
+    assert first.get("file") == str(feature) and first.get("line") == str(line)
+    assert first.find("failure").get("message") == "expected accept"
+    assert "got:      reject (rules fired: sponsor-required" in first.find("failure").text

@@ -66,8 +66,9 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
                     help="with --coverage: count only these: rule, band or gate (repeatable)")
     ts.add_argument("--steps", action="store_true", help="list the generic steps and exit")
     ts.add_argument("-v", "--verbose", action="store_true", help="list every scenario, passed or not")
-    ts.add_argument("--format", choices=("text", "json"), default="text",
-                    help="text (a summary for people, default) or json (every scenario's outcome)")
+    ts.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                    help="text (a summary for people, default), json (every scenario's outcome) or junit (JUnit "
+                    "XML for CI: a testcase per scenario and back end)")
 
     cv = command("coverage", "which rules, bands and gate criteria a test set never exercises",
                  "Decide the proposals (and review the project records) and list, as file:line, the intake rules "
@@ -131,6 +132,8 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         if seen is not None:
             data["coverage"] = [report.to_json() for report in reports]
         dump_json(data, stdout)
+    elif args.format == "junit":
+        stdout.write(_junit(outcomes))
     else:
         _print_outcomes(outcomes, features, backends, args.verbose, stdout)
         if seen is not None and not reports:
@@ -161,6 +164,33 @@ def _print_outcomes(outcomes, features, backends, verbose: bool, out: IO[str]) -
     print(f"{'' if not blocks else chr(10)}{len(features)} feature file{'s' if len(features) != 1 else ''}, "
           f"{count} scenario{'s' if count != 1 else ''} on {' and '.join(backends)}: {count - failed} passed, "
           f"{failed} failed", file=out)
+
+
+def _junit(outcomes) -> str:
+    """JUnit XML, the report format CI servers read: a testsuite per feature file, a testcase per scenario (each
+    example row of an outline) and back end, a failure with what was expected and what happened."""
+    import xml.etree.ElementTree as ET
+    root = ET.Element("testsuites", name="pmo test")
+    suites: dict[str, ET.Element] = {}
+    for outcome in outcomes:
+        suite = suites.get(outcome.feature)
+        if suite is None:
+            suite = suites[outcome.feature] = ET.SubElement(root, "testsuite", name=outcome.feature)
+        case = ET.SubElement(suite, "testcase", classname=outcome.feature, name=f"{_title(outcome)} [{outcome.backend}]",
+                             file=outcome.feature, line=str(outcome.line))
+        if not outcome.passed:
+            message = f"expected {outcome.expected}" if outcome.expected is not None else (outcome.error or "failed")
+            failure = ET.SubElement(case, "failure", message=message)
+            failure.text = "\n".join(line.strip() if i == 0 else line[5:] for i, line in enumerate(_failure(outcome)))
+    for suite in suites.values():
+        cases = suite.findall("testcase")
+        suite.set("tests", str(len(cases)))
+        suite.set("failures", str(sum(c.find("failure") is not None for c in cases)))
+        suite.set("errors", "0")
+    total = [c for s in suites.values() for c in s.findall("testcase")]
+    root.set("tests", str(len(total)))
+    root.set("failures", str(sum(c.find("failure") is not None for c in total)))
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def _failure(outcome) -> list[str]:

@@ -246,10 +246,10 @@ def _folder_name(engine) -> str:
     from engine.resources import reference_policies
     source = engine.policy.source
     if source is None:
-        return "(unknown)"
+        return "unknown"
     root = Path(source.root).resolve()
     if root == reference_policies().resolve():
-        return "(built-in)"
+        return "built-in"
     try:
         return str(root.relative_to(Path.cwd()))
     except ValueError:

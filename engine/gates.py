@@ -118,9 +118,25 @@ def compile_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date,
             gate.id, gate.name or gate.id, gate.from_, gate.to, gate.recycle_to or gate.from_,
             [c for c in must if c], [c for c in should if c], float(gate.should_meet.pass_mark), list(gate.evidence),
             list(gate.approvals), rights, list(gate.overrides))
+    _check_set_aside_gates(policy, all_types, today, sink)
     if len(sink.errors) > before:
         return None
     return compiled
+
+
+def _check_set_aside_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink) -> None:
+    """A gate set aside for a schema error (an unknown key, a bad on_fail) still has its criteria's conditions
+    checked, so every error of the file is reported in one run."""
+    for index, raw in policy.set_aside("gates").items():
+        if not isinstance(raw, dict):
+            continue
+        should = raw.get("should_meet")
+        lists = (("must_meet",), raw.get("must_meet")), (("should_meet", "criteria"),
+                                                          should.get("criteria") if isinstance(should, dict) else None)
+        for path, criteria in lists:
+            for k, item in enumerate(criteria if isinstance(criteria, list) else []):
+                if isinstance(item, dict) and isinstance(item.get("when"), str):
+                    _condition(item["when"], policy.loc("gates", index, *path, k, "when"), types, today, sink)
 
 
 def _duplicate_criteria(gate, sink: DiagnosticSink) -> None:

@@ -316,7 +316,7 @@ def test_coverage_is_reported_per_policy_version(tmp_path, monkeypatch):
         BROKEN.replace("    Given today is 2026-12-01\n", '    Given today is 2026-12-01\n    And the policies in "policies"\n'))
     code, out, _ = run("test", str(tmp_path), "--coverage", "--format", "json", "--min", "99")
     reports = json.loads(out)["coverage"]
-    assert sorted(r["policies"] for r in reports) == ["(built-in)", "policies"]
+    assert sorted(r["policies"] for r in reports) == ["built-in", "policies"]
     assert [r["decisions"] for r in reports] == [4, 4]
     assert code == 1
 

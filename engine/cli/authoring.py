@@ -16,14 +16,17 @@ examples:
   pmo test features/intake.feature -v        one file; list every scenario, not only failures
   pmo test --policies my-policies/           scenarios without 'Given the policies in' use my-policies/
   pmo test --coverage --min 90               also list the rules no scenario fired; exit 1 below 90%
+  pmo test --format junit > report.xml       JUnit XML for CI
   pmo test --steps                           the steps a scenario can use
 
+Coverage is reported for each policy folder the scenarios ran under.
 Scenarios run on the policies of 'Given the policies in "DIR"', else --policies, else the reference set,
 with today() as 'Given today is ...' says, else --today, else the current date. Relative paths in steps
 are read from the current folder.
 
 exit codes: 0 every scenario passed, 1 some failed (or coverage below --min),
-            2 usage error: no feature files, a step no generic step reads like, a broken policy folder
+            2 usage error: no feature files, a misspelt keyword, a step no generic step reads like,
+              a scenario without a Then step, a policy folder that is missing or broken
 """
 
 COVERAGE_EXAMPLES = """\

@@ -165,7 +165,8 @@ def _keyword_problems(path: Path) -> dict[tuple[str, int], Diagnostic]:
         word = found[1]
         if word in KEYWORDS or word.split()[0].lower() in _STEP_WORDS:
             continue
-        close = get_close_matches(word, KEYWORDS, n=1, cutoff=0.75)
+        # 'Rule' is left out of the suggestions: "Rules: ..." is a plausible line of a description
+        close = get_close_matches(word, [k for k in KEYWORDS if k != "Rule"], n=1, cutoff=0.75)
         if close:
             where = (display(path), number)
             out[where] = Diagnostic("unknown_keyword", f"'{word}:' is not a Gherkin keyword; did you mean "

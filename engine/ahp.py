@@ -143,3 +143,39 @@ def weights(items: Sequence[str], matrix: np.ndarray, method: str = "eigen") -> 
         raise AhpError(f"{n} items are too many to judge consistently (at most {max(RANDOM_INDEX)})")
     cr = ci / ri if ri else 0.0
     return AhpResult(tuple(items), tuple(float(x) for x in w), lambda_max, max(ci, 0.0), max(cr, 0.0), method)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One comparison, "first vs second = given", and the value that would fit the derived weights."""
+
+    first: str
+    second: str
+    given: float
+    consistent: float  # w_first / w_second
+    deviation: float  # |given - consistent|
+
+
+def worst_judgements(items: Sequence[str], matrix: np.ndarray, result: AhpResult, n: int = 2) -> list[Judgement]:
+    """The judgements that most break consistency, worst first: the standard method takes the largest
+    |a_ij - w_i / w_j| (the judgement furthest from the ratio of the weights that all the judgements imply).
+    Each pair is listed once, in the orientation with the larger deviation."""
+    w = dict(zip(result.items, result.weights))
+    found: dict[frozenset, Judgement] = {}
+    for i, first in enumerate(items):
+        for j, second in enumerate(items):
+            if i == j:
+                continue
+            fit = w[first] / w[second]
+            candidate = Judgement(first, second, float(matrix[i, j]), fit, abs(float(matrix[i, j]) - fit))
+            pair = frozenset((first, second))
+            if pair not in found or candidate.deviation > found[pair].deviation:
+                found[pair] = candidate
+    return sorted(found.values(), key=lambda j: -j.deviation)[:n]
+
+
+def shown(value: float) -> str:
+    """A comparison value as a person writes it on Saaty's scale: 3, 1.5 or 1/3."""
+    if value >= 1:
+        return f"{value:.2g}" if value < 10 else f"{value:.0f}"
+    return f"1/{1 / value:.2g}" if 1 / value < 10 else f"1/{1 / value:.0f}"

@@ -19,7 +19,7 @@ from engine.compile import CompiledPolicy, compile_policy
 from engine.decision import Decision, RowError
 from engine.explain import Explanation, explain
 from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
-from engine.gates import GateDecision, project_record, read_project, review
+from engine.gates import GateDecision, project_positions, project_record, read_project, review
 from engine.intake import Intake
 from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
@@ -327,7 +327,9 @@ class Engine:
                                        hint=did_you_mean(gate, gates.gates) or f"gates: {', '.join(gates.gates)}")])
         source = str(project) if isinstance(project, (str, Path)) else "<memory>"
         data = read_project(project) if isinstance(project, (str, Path)) else project
-        record = project_record(data, gates, self._intake.reader, self.policy.derived, self.policy.id_field, source)
+        positions = project_positions(project) if isinstance(project, (str, Path)) else None
+        record = project_record(data, gates, self._intake.reader, self.policy.derived, self.policy.id_field, source,
+                                positions)
         return review(gates.gates[gate], self._must_meet[gate], record, self.policy_hash, self.today.isoformat(),
                       override)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import DiagnosticSink, Location, did_you_mean
-from engine.expr.check import check
+from engine.expr.check import BROKEN, check
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of, list_of
 from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
@@ -71,12 +71,14 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     if intake is None:
         return None
     strategy = compile_strategy(policy_set.strategy, sink) if policy_set.strategy is not None else None
-    fields, types = _fields(intake, strategy, sink)
+    fields, types = _fields(intake, strategy, sink, strategy_broken=strategy is None and (
+        policy_set.strategy is not None or "strategy" in policy_set.unusable_kinds))
     namespaces: dict[str, dict[str, Any]] = {"strategy": {}}
     if strategy is not None:
         namespaces["strategy"] = {"objectives": strategy.objectives}
     derived = _derived(intake, types, namespaces, today, sink)
     rules, used_libraries = _rules(intake, policy_set, types, namespaces, today, sink)
+    _check_set_aside_rules(intake, types, namespaces, today, sink)
     scoring = None
     if policy_set.scoring is not None:
         alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
@@ -91,9 +93,11 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     )
 
 
-def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None,
-            sink: DiagnosticSink) -> tuple[dict[str, FieldSpec], dict[str, str]]:
-    types: dict[str, str] = {}
+def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None, sink: DiagnosticSink,
+            strategy_broken: bool = False) -> tuple[dict[str, FieldSpec], dict[str, str]]:
+    """``strategy_broken``: a strategy policy exists but has errors of its own (already reported)."""
+    # A field whose declaration was set aside (a type 'numbr') is still a name the policy declares.
+    types: dict[str, str] = {str(name): BROKEN for name in intake.set_aside("fields")}
     for name, spec in intake.fields.items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in ("null", "true", "false", "params", "strategy"):
             sink.add("bad_name", f"'{name}' cannot be a field name", intake.key_loc("fields", name),
@@ -106,7 +110,7 @@ def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None,
         if spec.type != "enum" and spec.values is not None:
             sink.add("schema", f"'values' only applies to enum fields, and '{name}' is {spec.type}", spec.loc("values"))
         types[name] = field_type(spec)
-        if spec.type == "alignment" and strategy is None:
+        if spec.type == "alignment" and strategy is None and not strategy_broken:
             sink.add("missing_strategy", f"alignment field '{name}' needs a usable strategy policy", spec.loc("type"),
                      "add a file with 'kind: strategy' listing the objectives")
             continue
@@ -128,6 +132,9 @@ def _expr_diag(sink: DiagnosticSink, error: ExprError, at: Location) -> None:
 def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: dict, today: dt.date,
              sink: DiagnosticSink) -> list[tuple[str, Node]]:
     parsed: dict[str, Node] = {}
+    # A derived value that cannot be computed (set aside, unparsable, ill-typed) is still known by name: rules
+    # that read it get no "not a field" on top of its own error.
+    types.update({str(name): BROKEN for name in intake.set_aside("derived") if name not in types})
     for name, spec in intake.derived.items():
         if name in intake.fields:
             sink.add("duplicate_field", f"derived value '{name}' has the name of a field", spec.loc())
@@ -136,6 +143,7 @@ def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: dict, toda
             parsed[name] = parse(spec.expr, namespaces)
         except ExprError as exc:
             _expr_diag(sink, exc, spec.loc("expr"))
+            types[name] = BROKEN
     order = _topological(parsed, intake, sink)
     out = []
     for name in order:
@@ -146,6 +154,7 @@ def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: dict, toda
             node = check(parsed[name], types, today)
         except ExprError as exc:
             _expr_diag(sink, exc, spec.loc("expr"))
+            types[name] = BROKEN
             continue
         types[name] = node.type if node.type != "null" else NUMBER
         out.append((name, node))
@@ -186,10 +195,12 @@ def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], n
     seen: dict[str, Location] = {}
     used: set[str] = set()
     candidates: list[tuple[RuleSpec, Include | None]] = [(r, None) for r in intake.rules]
+    renamed = _misnamed_libraries(intake, policy_set, sink)
     for include in intake.include:
-        library_rule = _resolve(include, policy_set, sink)
+        library_rule = _resolve(include, policy_set, sink, renamed)
         if library_rule is not None:
-            used.add(include.use.split("/", 1)[0])
+            name = include.use.split("/", 1)[0]
+            used.add(renamed.get(name, name))
             candidates.append((library_rule, include))
     for spec, include in candidates:
         rule_id = (include.id if include and include.id else spec.id)
@@ -206,9 +217,44 @@ def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], n
     return rules, used
 
 
-def _resolve(include: Include, policy_set: PolicySet, sink: DiagnosticSink) -> LibraryRule | None:
+def _check_set_aside_rules(intake: IntakePolicy, types: dict[str, str], namespaces: dict, today: dt.date,
+                           sink: DiagnosticSink) -> None:
+    """A rule set aside for a schema error (a bad effect, an unknown key) still has its condition checked, so
+    every error of the file is reported in one run, not one more on each run after a fix."""
+    for index, raw in intake.set_aside("rules").items():
+        when = raw.get("when") if isinstance(raw, dict) else None
+        if isinstance(when, str):
+            try:
+                check(parse(when, namespaces), types, today, want=BOOL)
+            except ExprError as exc:
+                _expr_diag(sink, exc, intake.loc("rules", index, "when"))
+
+
+def _misnamed_libraries(intake: IntakePolicy, policy_set: PolicySet, sink: DiagnosticSink) -> dict[str, str]:
+    """Includes name a library that does not exist, and one library, which nothing includes by its own name, is
+    named like it: the library's 'name:' is the typo, not every include. One error at that name (instead of a
+    did-you-mean pointing each include the wrong way); the includes are then resolved against that library.
+    Returns {name as included: the library's actual name}."""
+    used = [include.use.partition("/")[0] for include in intake.include]
+    renamed: dict[str, str] = {}
+    for wanted in dict.fromkeys(used):
+        if wanted in policy_set.libraries:
+            continue
+        close = [name for name in policy_set.libraries if name not in used and did_you_mean(wanted, [name])]
+        if len(close) != 1:
+            continue
+        actual = close[0]
+        renamed[wanted] = actual
+        sink.add("library_name", f"library '{actual}' is included as '{wanted}' ({used.count(wanted)} include"
+                 f"{'s' if used.count(wanted) != 1 else ''}); did you mean '{wanted}'?",
+                 policy_set.libraries[actual].loc("name"), f"correct its name: {wanted}")
+    return renamed
+
+
+def _resolve(include: Include, policy_set: PolicySet, sink: DiagnosticSink,
+             renamed: dict[str, str] | None = None) -> LibraryRule | None:
     library_name, _, rule_id = include.use.partition("/")
-    library = policy_set.libraries.get(library_name)
+    library = policy_set.libraries.get((renamed or {}).get(library_name, library_name))
     if library is None or not rule_id:
         hint = did_you_mean(library_name, policy_set.libraries) or (
             f"libraries: {', '.join(sorted(policy_set.libraries))}" if policy_set.libraries else "no libraries found")

@@ -123,6 +123,7 @@ class Coverage:
     counts: Counter
     decisions: int  # decisions counted (intake and gate)
     foreign: int  # decisions made under another policy version, not counted
+    policies: str | None = None  # the policy folder, as the user names it (pmo test: one report per version)
 
     @property
     def uncovered(self) -> list[Target]:
@@ -144,7 +145,8 @@ class Coverage:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"policy_hash": self.policy_hash, "percent": round(self.percent, 2),
+        named = {"policies": self.policies} if self.policies is not None else {}
+        return {**named, "policy_hash": self.policy_hash, "percent": round(self.percent, 2),
                 "covered": len(self.targets) - len(self.uncovered), "total": len(self.targets),
                 "decisions": self.decisions, "other_policy_decisions": self.foreign,
                 "by_kind": {k: {"covered": c, "total": n} for k, (c, n) in self.by_kind().items()},
@@ -193,3 +195,62 @@ class Hits:
     def report(self) -> Coverage:
         return Coverage(self.targets.policy_hash, list(self.targets.items), Counter(self.counts), self.decisions,
                         self.foreign)
+
+
+class CoverageByPolicy:
+    """Coverage of each policy version that decisions were made under (``pmo test --coverage``): scenarios say
+    which policies they run on, so the policies to measure are the ones the engines that decided were loaded
+    from, each counted on its own, never the folder a command line happened to name.
+
+        seen = CoverageByPolicy(only=("rule",))
+        seen.decision(engine, decision, record)    # or seen.proposals(engine, rows), seen.gate(engine, g)
+        seen.reports()                              # one Coverage per policy version, in the order first seen
+    """
+
+    def __init__(self, only: Iterable[str] | None = None, name: Any = None):
+        self.only = tuple(only) if only else None
+        self.name = name or _folder_name
+        self._hits: dict[str, tuple[str, Hits]] = {}  # policy hash -> (folder, hits)
+
+    def include(self, engine) -> Hits:
+        """The hits of the engine's policy version (its targets listed even if nothing is ever decided)."""
+        found = self._hits.get(engine.policy_hash)
+        if found is None:
+            targets = coverage_targets(engine)
+            found = self._hits[engine.policy_hash] = (self.name(engine), Hits(targets.only(self.only)
+                                                                              if self.only else targets))
+        return found[1]
+
+    def decision(self, engine, decision: Decision, record: Mapping[str, Any] | None = None) -> None:
+        self.include(engine).decision(decision, record)
+
+    def proposals(self, engine, proposals: Iterable[Any]) -> None:
+        self.include(engine).proposals(engine, proposals)
+
+    def gate(self, engine, decision: GateDecision) -> None:
+        self.include(engine).gate(decision)
+
+    def reports(self) -> list[Coverage]:
+        out = []
+        for folder, hits in self._hits.values():
+            report = hits.report()
+            report.policies = folder
+            out.append(report)
+        return out
+
+
+def _folder_name(engine) -> str:
+    """The policy folder an engine was loaded from, relative to the current folder when inside it."""
+    from pathlib import Path
+
+    from engine.resources import reference_policies
+    source = engine.policy.source
+    if source is None:
+        return "unknown"
+    root = Path(source.root).resolve()
+    if root == reference_policies().resolve():
+        return "built-in"
+    try:
+        return str(root.relative_to(Path.cwd()))
+    except ValueError:
+        return str(root)

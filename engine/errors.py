@@ -89,6 +89,8 @@ class DiagnosticSink:
     items: list[Diagnostic] = field(default_factory=list)
 
     def add(self, code: str, message: str, location: Location | None = None, hint: str | None = None) -> None:
+        if code == "follow_on":  # caused by an error already reported (engine.expr.check.BROKEN): one cause, one message
+            return
         if len(self.items) < self.limit:
             self.items.append(Diagnostic(code, message, location, hint))
 

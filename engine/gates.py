@@ -34,6 +34,7 @@ from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
 from engine.io.readers import TextDatesLoader
 from engine.policy.models import GateCriterion, GatesPolicy
+from engine.policy.source import SourceMap, load_document
 from engine.records import RecordError
 
 METRIC_TYPES = {"number": NUMBER, "date": DATE, "string": STRING, "bool": BOOL}
@@ -101,6 +102,7 @@ def compile_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date,
             if stage is not None and stage not in stages:
                 sink.add("unknown_stage", f"gate {gate.id}: '{stage}' is not a stage", gate.loc(key),
                          did_you_mean(stage, stages) or f"stages: {', '.join(stages)}")
+        _duplicate_criteria(gate, sink)
         must = [_criterion(c, all_types, today, sink, name) for c in gate.must_meet]
         should = [_criterion(c, all_types, today, sink, name) for c in gate.should_meet.criteria]
         if any(c.weight is None for c in gate.should_meet.criteria):
@@ -114,9 +116,38 @@ def compile_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date,
             gate.id, gate.name or gate.id, gate.from_, gate.to, gate.recycle_to or gate.from_,
             [c for c in must if c], [c for c in should if c], float(gate.should_meet.pass_mark), list(gate.evidence),
             list(gate.approvals), rights, list(gate.overrides))
+    _check_set_aside_gates(policy, all_types, today, sink)
     if len(sink.errors) > before:
         return None
     return compiled
+
+
+def _check_set_aside_gates(policy: GatesPolicy, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink) -> None:
+    """A gate set aside for a schema error (an unknown key, a bad on_fail) still has its criteria's conditions
+    checked, so every error of the file is reported in one run."""
+    for index, raw in policy.set_aside("gates").items():
+        if not isinstance(raw, dict):
+            continue
+        should = raw.get("should_meet")
+        lists = (("must_meet",), raw.get("must_meet")), (("should_meet", "criteria"),
+                                                          should.get("criteria") if isinstance(should, dict) else None)
+        for path, criteria in lists:
+            for k, item in enumerate(criteria if isinstance(criteria, list) else []):
+                if isinstance(item, dict) and isinstance(item.get("when"), str):
+                    _condition(item["when"], policy.loc("gates", index, *path, k, "when"), types, today, sink)
+
+
+def _duplicate_criteria(gate, sink: DiagnosticSink) -> None:
+    """Criterion ids are what decisions, reasons and overrides name: one id may stand once in a gate, in must-meet
+    or in should-meet (twice, a decision would print both and an override could not say which it means)."""
+    first: dict[str, Location] = {}
+    for c in list(gate.must_meet) + list(gate.should_meet.criteria):
+        at = c.loc("id")
+        if c.id in first:
+            sink.add("duplicate_criterion", f"criterion '{c.id}' of gate {gate.id} is defined twice (first at line "
+                     f"{first[c.id].line})", at, "give each criterion of a gate its own id")
+        else:
+            first[c.id] = at
 
 
 def _condition(text: str, at: Location, types: Mapping[str, str], today: dt.date, sink: DiagnosticSink) -> Node | None:
@@ -167,45 +198,100 @@ def read_project(path: str | Path) -> dict:
     return data
 
 
+def project_positions(path: str | Path) -> SourceMap | None:
+    """Where each key and value of a project record file stands (YAML or JSON), for located errors; None when
+    the file cannot be read that way (``read_project`` then says why)."""
+    document = load_document(Path(path), str(path), DiagnosticSink())
+    return document.source if document is not None else None
+
+
+RECORD_KEYS = ("id", "name", "stage", "fields", "metrics", "evidence", "approvals", "history")
+
+
 def project_record(data: Mapping[str, Any], gates: CompiledGates, reader, derived, id_field: str = "id",
-                   source: str = "<memory>") -> ProjectRecord:
-    """Type a project record: its intake fields (with derived values), metrics, evidence and approvals."""
+                   source: str = "<memory>", positions: SourceMap | None = None) -> ProjectRecord:
+    """Type a project record: its intake fields (with derived values), metrics, evidence and approvals.
+
+    Checked against the intake schema and the gate policy as policies are: a key, field, metric, evidence or
+    approval the policies do not know is an error at its file:line:col (from ``positions``) with a did-you-mean,
+    never ignored (an ignored 'sponser' would put the project on hold for a missing sponsor)."""
     problems: list[Diagnostic] = []
     where = Location(source)
-    allowed = {"id", "name", "stage", "fields", "metrics", "evidence", "approvals", "history"}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        problems.append(Diagnostic("unknown_key", f"unknown key '{unknown[0]}'", where,
-                                   did_you_mean(unknown[0], allowed) or f"keys: {', '.join(sorted(allowed))}"))
+
+    def at(*path: Any, key: bool = False) -> Location:
+        if positions is None:
+            return where
+        return positions.key(path) if key else positions.value(path)
+
+    for key in data:
+        if key not in RECORD_KEYS:
+            problems.append(Diagnostic("unknown_key", f"unknown key '{key}'", at(key, key=True),
+                                       did_you_mean(str(key), RECORD_KEYS) or f"keys: {', '.join(RECORD_KEYS)}"))
     ident, stage = data.get("id"), data.get("stage")
     if not ident:
         problems.append(Diagnostic("missing_key", "a project record needs an 'id'", where))
     if stage not in gates.stages:
-        problems.append(Diagnostic("unknown_stage", f"stage {stage!r} is not one of: {', '.join(gates.stages)}", where,
-                                   did_you_mean(str(stage), gates.stages)))
+        problems.append(Diagnostic("unknown_stage", f"stage {stage!r} is not one of: {', '.join(gates.stages)}",
+                                   at("stage"), did_you_mean(str(stage), gates.stages)))
+    raw_fields = data.get("fields") or {}
+    if not isinstance(raw_fields, Mapping):
+        problems.append(Diagnostic("bad_value", "fields: a mapping of intake fields to values", at("fields")))
+        raw_fields = {}
+    derived_names = [name for name, _node in derived]
+    for key in reader.unused_keys(raw_fields):
+        if key == id_field:
+            continue
+        if key in derived_names:
+            problems.append(Diagnostic("derived_field", f"fields: '{key}' is derived by the intake policy",
+                                       at("fields", key, key=True), "remove it: the gate computes it from the fields"))
+        else:
+            problems.append(Diagnostic("unknown_field", f"fields: '{key}' is not a field of the intake policy",
+                                       at("fields", key, key=True), did_you_mean(str(key), reader.names)))
     fields: dict[str, Any] = {}
     try:
-        fields = reader.read({id_field: ident, **(data.get("fields") or {})})
+        fields = reader.read({id_field: ident, **raw_fields})
         for name, node in derived:
             fields[name] = evaluate(node, fields)
     except RecordError as exc:
-        problems += [Diagnostic(code, f"fields: {message}", where) for _column, code, message in exc.problems]
+        problems += [Diagnostic(code, f"fields: {message}", at("fields", column) if column else at("fields"))
+                     for column, code, message in exc.problems]
     metrics: dict[str, Any] = {}
-    for name, value in (data.get("metrics") or {}).items():
+    raw_metrics = data.get("metrics") or {}
+    for name, value in (raw_metrics.items() if isinstance(raw_metrics, Mapping) else ()):
         if name not in gates.metrics:
             problems.append(Diagnostic("unknown_metric", f"metric '{name}' is not declared by the gate policy",
-                                       where, did_you_mean(name, gates.metrics)))
+                                       at("metrics", name, key=True),
+                                       did_you_mean(str(name), gates.metrics) or _known("metrics", gates.metrics)))
             continue
         try:
             metrics[name] = None if value in (None, "") else _CONVERT[gates.metrics[name]](value)
         except ValueProblem as exc:
-            problems.append(Diagnostic("bad_value", f"metric '{name}': {exc}", where))
+            problems.append(Diagnostic("bad_value", f"metric '{name}': {exc}", at("metrics", name)))
+    evidence = [str(e) for e in data.get("evidence") or []]
     approvals = [a.get("name") if isinstance(a, dict) else a for a in data.get("approvals") or []]
+    problems += _unknown_names("evidence", evidence, {e for g in gates.gates.values() for e in g.evidence}, at)
+    problems += _unknown_names("approval", [str(a) for a in approvals if a],
+                               {a for g in gates.gates.values() for a in g.approvals}, at, "approvals")
     if problems:
         raise InputError(problems)
     return ProjectRecord(str(ident), str(stage), fields, {m: metrics.get(m) for m in gates.metrics},
-                         [str(e) for e in data.get("evidence") or []], [str(a) for a in approvals if a],
-                         list(data.get("history") or []), dict(data))
+                         evidence, [str(a) for a in approvals if a], list(data.get("history") or []), dict(data))
+
+
+def _known(what: str, names) -> str:
+    return f"the gate policy's {what}: {', '.join(sorted(names))}" if names else f"the gate policy declares no {what}"
+
+
+def _unknown_names(what: str, given: list[str], known: set[str], at, key: str | None = None) -> list[Diagnostic]:
+    """An evidence or approval name close to one a gate asks for is a misspelling that would hold the project for
+    'missing evidence'; a name no gate asks for and like none of them is extra paperwork, which is allowed."""
+    out = []
+    for i, name in enumerate(given):
+        hint = did_you_mean(name, known - set(given)) if name not in known else None
+        if hint:
+            out.append(Diagnostic(f"unknown_{what}", f"{what} '{name}' is not named by any gate", at(key or what, i),
+                                  hint))
+    return out
 
 
 # ---------------------------------------------------------------------------- decisions

@@ -194,6 +194,15 @@ class RecordReader:
                 return raw[column] if column is not None else None
         return None
 
+    @property
+    def names(self) -> list[str]:
+        return [name for name, *_ in self._fields]
+
+    def unused_keys(self, raw: Mapping[str, Any]) -> list[Any]:
+        """The keys of a raw record that feed no field (as ``read`` finds them, aliases too): ignored when read."""
+        used = set(self._columns_for(raw))
+        return [key for key in raw if key not in used]
+
     def header_problems(self, keys: Iterable[Any], required: bool = True) -> list[str]:
         """What is probably wrong with a file's columns, said once per file: a column that looks like a
         misspelt field (it would be ignored), and a required field with no column at all."""

@@ -75,6 +75,7 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
     criteria: list[ScoredCriterion] = []
     components: list[tuple[str, Column]] = []
     resolved = None
+    set_aside = {str(raw["id"]) for raw in policy.set_aside("criteria").values() if isinstance(raw, dict) and "id" in raw}
     if policy.method == "weighted-sum":
         if not policy.criteria:
             sink.add("missing_key", "a weighted-sum scoring policy needs 'criteria'", policy.loc("kind"))
@@ -82,9 +83,10 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
         for crit in policy.criteria:
             if ids.count(crit.id) > 1:
                 sink.add("duplicate_criterion", f"criterion '{crit.id}' is listed twice", crit.loc("id"))
-        resolved = weighting.resolve([weighting.Weighted(c.id, c.weight, c.loc("weight")) for c in policy.criteria],
-                                     policy.comparisons, "criterion", policy.loc("criteria"), sink,
-                                     strict=policy.weights == "strict")
+        if not set_aside:  # with a criterion set aside (its own error reported), the others' sum means nothing
+            resolved = weighting.resolve([weighting.Weighted(c.id, c.weight, c.loc("weight"))
+                                          for c in policy.criteria], policy.comparisons, "criterion",
+                                         policy.loc("criteria"), sink, strict=policy.weights == "strict")
         for crit in policy.criteria:
             scored = _criterion(crit, expr, alignment_fields, sink)
             if scored is not None and resolved is not None:
@@ -102,7 +104,7 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
         if policy.criteria:
             sink.extend([Diagnostic("unused_criteria", f"criteria are not used by method {policy.method}",
                                     policy.loc("criteria"), severity="warning")])
-    tie_breaks = _tie_breaks(policy, criteria, {c.id for c in policy.criteria}, expr, sink)
+    tie_breaks = _tie_breaks(policy, criteria, {c.id for c in policy.criteria} | set_aside, expr, sink)
     if len(sink.errors) > before:
         return None
     return CompiledScoring(policy.method, criteria, components, tie_breaks, policy.top, policy.sensitivity,

@@ -92,7 +92,7 @@ Feature: Intake screening of project proposals
     When it is evaluated
     Then it is rejected by rule "privacy-impact-assessment"
 
-  Scenario: Benefit below cost is rejected, and a negative NPV goes to Finance
+  Scenario: Benefit below cost is rejected, and the negative NPV is reported too
     Given a proposal
       | field      | value                       |
       | id         | PRJ-0106                    |
@@ -104,7 +104,7 @@ Feature: Intake screening of project proposals
       | cash_flows | -160000;20000;30000;40000   |
     When it is evaluated
     Then it is rejected by rule "benefit-below-cost"
-    And it is routed to "Finance"
+    And the reason of rule "negative-npv" says "Net present value at 0.08 is negative"
 
   Scenario: A project that ends before it starts is rejected
     Given a proposal

@@ -131,3 +131,61 @@ def test_pmo_weights_command(tmp_path, capsys):
     assert set(out) == {"weights", "lambda_max", "ci", "cr", "consistent", "method"}
     assert main(["weights", str(path), "--method", "geometric", "--format", "table"]) == 0
     assert "lambda_max" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- which judgement breaks consistency
+
+def test_the_judgement_that_most_breaks_consistency_is_named_with_a_consistent_value():
+    """Consistent weights 0.5, 0.3, 0.2, then one judgement spoilt: a vs c written 1/4 instead of 2.5."""
+    w = np.array([0.5, 0.3, 0.2])
+    matrix = w[:, None] / w[None, :]
+    matrix[0, 2], matrix[2, 0] = 1 / 4, 4
+    result = ahp.weights(["a", "b", "c"], matrix)
+    (worst, *_) = ahp.worst_judgements(["a", "b", "c"], matrix, result)
+    assert {worst.first, worst.second} == {"a", "c"}
+    # w_i / w_j of the derived weights is the value that would fit the others; 'a vs c' is then above 1
+    got = dict(zip(result.items, result.weights))
+    assert worst.consistent == pytest.approx(got[worst.first] / got[worst.second])
+    assert worst.deviation == pytest.approx(abs(matrix[result.items.index(worst.first),
+                                                       result.items.index(worst.second)] - worst.consistent))
+    # the largest |a_ij - w_i/w_j| of every cell
+    deviations = [abs(matrix[i, j] - got[x] / got[y]) for i, x in enumerate("abc") for j, y in enumerate("abc")]
+    assert worst.deviation == pytest.approx(max(deviations))
+
+
+def test_an_inconsistent_strategy_names_the_judgement_at_its_line(write_policy):
+    from engine import validate
+    from tests.conftest import TODAY
+    root = write_policy({
+        "intake.yaml": "kind: intake\nfields: {id: string, alignment: alignment}\n",
+        "strategy.yaml": ("kind: strategy\nobjectives: [{id: a, name: A}, {id: b, name: B}, {id: c, name: C}]\n"
+                          "comparisons:\n  inconsistent: error\n  judgements:\n    a: {b: 2, c: 4}\n"
+                          "    b: {c: 1/9}\n")})
+    (problem,) = validate(root, today=TODAY)
+    assert problem.code == "inconsistent_comparisons"
+    assert (problem.location.line, problem.location.column) == (7, 12)  # the judgement b vs c itself
+    assert "b vs c = 1/9 breaks consistency most" in problem.message
+    assert problem.hint.startswith("about 1/3.4 would fit the other judgements; next: a vs b = 2")
+
+
+def test_pmo_weights_reads_a_strategy_or_scoring_policy(capsys):
+    """Found by a policy author: 'pmo weights policies/strategy.yaml' was refused."""
+    import json
+
+    from tests.conftest import ROOT
+    assert main(["weights", str(ROOT / "policies" / "strategy.yaml")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["weights"]) == {"customer-experience", "grid-resilience", "net-zero", "operational-efficiency",
+                                   "regulatory-compliance"}
+    assert abs(sum(out["weights"].values()) - 1) < 1e-9 and out["cr"] < 0.1 and out["consistent"] is True
+    assert main(["weights", str(ROOT / "policies" / "scoring.yaml"), "--format", "table"]) == 0
+    text = capsys.readouterr().out
+    assert "strategic-alignment" in text and "0.3500" in text and "stated weights" in text
+
+
+def test_pmo_validate_shows_the_derived_weights_and_cr(capsys):
+    from tests.conftest import ROOT
+    assert main(["validate", str(ROOT / "policies")]) == 0
+    out = capsys.readouterr().out
+    assert "objective weights (comparisons, eigen): customer-experience" in out and "CR 0.0" in out
+    assert "criterion weights (stated): strategic-alignment 0.35" in out

@@ -149,3 +149,57 @@ def test_a_second_engine_does_not_change_the_first_engines_gate_back_end(monkeyp
     monkeypatch.setattr(ReferenceBackend, "fire", lambda self, record: calls.append(1) or original(self, record))
     assert rete.review_gate(PROJECTS / "go.yaml", "business-case").decision == "go"
     assert calls == []  # the rete engine's must-meet criteria still ran in durable_rules
+
+
+# ---------------------------------------------------------------------------- project records are checked, located
+
+def _record_problems(engine, path):
+    with pytest.raises(PmoError) as caught:
+        engine.review_gate(path, "business-case")
+    return [str(d) for d in caught.value.diagnostics]
+
+
+def test_a_misspelt_field_in_a_project_record_is_a_located_error(engine, tmp_path):
+    """Found by a policy author: 'clinical_sponser' was ignored and the gate said HOLD."""
+    text = (PROJECTS / "go.yaml").read_text().replace("  sponsor: ", "  sponser: ")
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "sponser:" in t)
+    assert _record_problems(engine, path) == [
+        f"{path}:{line}:3: error[unknown_field]: fields: 'sponser' is not a field of the intake policy; "
+        "did you mean 'sponsor'?"]
+
+
+def test_misspelt_metrics_evidence_keys_and_bad_values_are_located(engine, tmp_path):
+    text = (PROJECTS / "go.yaml").read_text()
+    text = text.replace("- risk-register", "- risk-registr").replace("  budget: ", "  budget: lots #")
+    text = text.replace("stage: business-case\n", "stage: business-case\nmetrics:\n  spii: 1\nevidense: []\n", 1)
+    path = tmp_path / "p.json.yaml"
+    path.write_text(text)
+    lines = text.splitlines()
+    at = lambda part: next(i for i, t in enumerate(lines, 1) if part in t)  # noqa: E731
+    problems = _record_problems(engine, path)
+    assert f"{path}:{at('spii')}:3: error[unknown_metric]: metric 'spii' is not declared by the gate policy; " \
+           "did you mean 'spi'?" in problems
+    assert f"{path}:{at('evidense')}:1: error[unknown_key]: unknown key 'evidense'; did you mean 'evidence'?" \
+        in problems
+    assert f"{path}:{at('risk-registr')}:3: error[unknown_evidence]: evidence 'risk-registr' is not named by " \
+           "any gate; did you mean 'risk-register'?" in problems
+    assert any(p.startswith(f"{path}:{at('budget: lots')}:11: error[bad_value]: fields: column 'budget'")
+               for p in problems), problems
+
+
+def test_project_record_positions_in_json(engine, tmp_path):
+    data = {"id": "P-1", "stage": "business-case", "fields": {"title": "t", "budgte": 5}}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data, indent=2))
+    (problem,) = _record_problems(engine, path)
+    assert problem.startswith(f"{path}:6:6: error[unknown_field]: fields: 'budgte' is not a field")
+
+
+def test_the_cli_reports_a_bad_project_record_as_a_usage_error(tmp_path):
+    text = (PROJECTS / "go.yaml").read_text().replace("  sponsor: ", "  sponser: ")
+    (tmp_path / "p.yaml").write_text(text)
+    out, err = __import__("io").StringIO(), __import__("io").StringIO()
+    code = main(["gate", str(tmp_path / "p.yaml"), "--gate", "business-case", "--no-log"], stdout=out, stderr=err)
+    assert code == 2 and "error[unknown_field]" in err.getvalue() and out.getvalue() == ""

@@ -179,7 +179,7 @@ def test_coverage_of_the_scenarios_lists_the_rules_they_never_fire(tmp_path, mon
     (tmp_path / "one.feature").write_text(BROKEN)
     code, out, _ = run("test", str(tmp_path), "--coverage", "--format", "json", "--policies", str(ROOT / "policies"))
     assert code == 1  # two scenarios fail on purpose
-    report = json.loads(out)["coverage"]
+    (report,) = json.loads(out)["coverage"]
     # budgets 400,000 and 300,000 without a sponsor, risk or dates; 200,000 without a sponsor
     fired = {"sponsor-required", "route-portfolio-board", "risk-not-assessed", "dates-missing",
              "sponsor-missing-small"}
@@ -234,3 +234,151 @@ def test_an_outline_placeholder_without_a_column_is_a_usage_error(tmp_path):
                                         encoding="utf-8")
     code, _, err = run("test", str(tmp_path))
     assert code == 2 and "<budgett> is not a column of the outline's Examples; did you mean 'budget'?" in err
+
+
+# ---------------------------------------------------------------------------- false confidence (issue #14)
+
+REJECTED_ELSEWHERE = """Feature: Steps that imply a decision
+  Scenario: Review by a rule, though another rule rejects
+""" + SOUND.replace("<budget>", "400000") + """\
+    Then it is sent to review by rule "route-portfolio-board"
+
+  Scenario: Routed, though another rule rejects
+""" + SOUND.replace("<budget>", "400000") + """\
+    Then it is routed to "Portfolio Board"
+"""
+
+
+def test_review_and_route_steps_fail_when_another_rule_rejects(tmp_path):
+    """Found by a policy author: both passed on a proposal that sponsor-required rejects."""
+    (tmp_path / "r.feature").write_text(REJECTED_ELSEWHERE, encoding="utf-8")
+    code, out, _ = run("test", str(tmp_path), "--format", "json")
+    data = json.loads(out)
+    assert code == 1 and data["failed"] == 2, out
+    review, route = data["scenarios"]
+    assert review["expected"] == "review by rule route-portfolio-board"
+    assert review["actual"].startswith("reject (rules fired: sponsor-required, route-portfolio-board")
+    assert route["expected"] == "review, routed to Portfolio Board"
+    assert route["actual"].startswith("reject (rules fired: sponsor-required")
+
+
+def test_rejected_by_a_rule_needs_that_rule_to_reject(tmp_path):
+    """'rejected by rule X' when the proposal is rejected by another rule and X only sends it to review."""
+    text = ("Feature: x\n  Scenario: wrong rule\n" + SOUND.replace("<budget>", "400000")
+            + '    Then it is rejected by rule "route-portfolio-board"\n')
+    (tmp_path / "r.feature").write_text(text, encoding="utf-8")
+    code, out, _ = run("test", str(tmp_path), "--format", "json")
+    (scenario,) = json.loads(out)["scenarios"]
+    assert code == 1 and scenario["expected"] == "rule route-portfolio-board to reject"
+
+
+def test_a_scenario_without_then_is_a_usage_error(tmp_path):
+    text = ("Feature: x\n  Scenario: checks nothing\n" + SOUND.replace("<budget>", "400000")
+            + "\n  Scenario: checks something\n" + SOUND.replace("<budget>", "400000") + "    Then it is rejected\n")
+    (tmp_path / "n.feature").write_text(text, encoding="utf-8")
+    code, out, err = run("test", str(tmp_path))
+    assert code == 2 and out == ""
+    assert f"{tmp_path / 'n.feature'}:2: error[no_then]: scenario 'checks nothing' has no Then step" in err
+    assert err.count("error[") == 1
+
+
+def test_coverage_measures_the_policies_the_scenarios_ran_under(tmp_path, monkeypatch):
+    """Found by a policy author: without --policies, coverage measured the built-in policies ("0 of 50 covered",
+    exit 0) although every scenario said 'Given the policies in "policies"'."""
+    from engine import Engine
+    monkeypatch.chdir(tmp_path)
+    policies = shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    intake = policies / "intake.yaml"
+    intake.write_text(intake.read_text().replace("with: {threshold: 250_000}", "with: {threshold: 300_000}"))
+    (tmp_path / "features").mkdir()
+    (tmp_path / "features" / "one.feature").write_text(
+        BROKEN.replace("    Given today is 2026-12-01\n", '    Given today is 2026-12-01\n    And the policies in "policies"\n'))
+    code, out, _ = run("test", "features", "--coverage", "--format", "json", "--min", "5")
+    (report,) = json.loads(out)["coverage"]  # one policy version: the scenarios' own
+    assert report["policies"] == "policies" and report["policy_hash"] == Engine.load(policies).policy_hash
+    assert report["decisions"] == 4 and report["other_policy_decisions"] == 0
+    covered = {t["id"] for t in report["targets"] if t["hits"]}
+    assert {"sponsor-required", "route-portfolio-board"} <= covered
+    assert code == 1  # scenarios fail on purpose; not because coverage is 0
+
+    code, out, _ = run("test", "features", "--coverage")
+    assert "from 4 decisions under policy" in out and "(policies)" in out and "coverage: 0 of" not in out
+
+
+def test_coverage_is_reported_per_policy_version(tmp_path, monkeypatch):
+    """Scenarios under two policy folders: one coverage for each, never mixed."""
+    monkeypatch.chdir(tmp_path)
+    policies = shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    intake = policies / "intake.yaml"
+    intake.write_text(intake.read_text().replace("with: {threshold: 250_000}", "with: {threshold: 300_000}"))
+    (tmp_path / "a.feature").write_text(BROKEN)  # the built-in policies
+    (tmp_path / "b.feature").write_text(
+        BROKEN.replace("    Given today is 2026-12-01\n", '    Given today is 2026-12-01\n    And the policies in "policies"\n'))
+    code, out, _ = run("test", str(tmp_path), "--coverage", "--format", "json", "--min", "99")
+    reports = json.loads(out)["coverage"]
+    assert sorted(r["policies"] for r in reports) == ["built-in", "policies"]
+    assert [r["decisions"] for r in reports] == [4, 4]
+    assert code == 1
+
+
+def test_a_misspelt_gherkin_keyword_is_a_located_usage_error(tmp_path):
+    """Found by a policy author: 'Scenaro:' leaked pytest-bdd's NoScenariosFound without a location."""
+    text = "Feature: x\n  Scenaro: typo\n" + SOUND.replace("<budget>", "1") + "    Then it is accepted\n"
+    (tmp_path / "k.feature").write_text(text, encoding="utf-8")
+    code, out, err = run("test", str(tmp_path))
+    assert code == 2 and out == ""
+    assert err.strip() == (f"{tmp_path / 'k.feature'}:2: error[unknown_keyword]: 'Scenaro:' is not a Gherkin "
+                           "keyword; did you mean 'Scenario'?")
+
+
+def test_a_policy_folder_that_is_not_there_is_one_usage_error(tmp_path, monkeypatch):
+    """Found by a policy author: 'pmo test hospital/features' from another folder failed all 24 scenarios, and a
+    typo in the folder of 'Given the policies in' was repeated per scenario."""
+    project = tmp_path / "hospital"
+    shutil.copytree(ROOT / "policies", project / "policies")
+    (project / "features").mkdir()
+    scenario = ('  Scenario: s{n}\n    Given the policies in "policies"\n' + SOUND.replace("<budget>", "1")
+                + "    Then it is accepted\n")
+    text = "Feature: x\n" + "".join(scenario.format(n=n) for n in range(3))
+    (project / "features" / "a.feature").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("test", "hospital/features")
+    assert code == 2 and out == ""
+    assert err.count("error[") == 1, err
+    assert ("hospital/features/a.feature:3: error[no_policies]: no policy folder 'policies' (used by 3 scenarios); "
+            "relative paths are read from the current folder: run pmo test in hospital") in err
+    monkeypatch.chdir(project)
+    code, out, err = run("test", "features")
+    assert code == 0, out + err
+
+
+def test_a_broken_policy_folder_of_the_scenarios_is_reported_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(ROOT / "examples" / "broken-policies", tmp_path / "broken")
+    scenario = ('  Scenario: s{n}\n    Given the policies in "broken"\n' + SOUND.replace("<budget>", "1")
+                + "    Then it is rejected\n")
+    (tmp_path / "a.feature").write_text("Feature: x\n" + "".join(scenario.format(n=n) for n in range(3)))
+    code, out, err = run("test", "a.feature")
+    assert code == 2 and out == ""
+    assert err.count("error[unknown_include]") == 1 and err.count("broken/intake.yaml:") == 5, err
+
+
+def test_junit_output_for_ci(tmp_path):
+    """--format junit: one testcase per scenario and back end, failures with what was expected and what happened."""
+    import xml.etree.ElementTree as ET
+    feature = tmp_path / "broken.feature"
+    feature.write_text(BROKEN)
+    code, out, _ = run("test", str(tmp_path), "--format", "junit", "--backend", "both")
+    assert code == 1
+    root = ET.fromstring(out)
+    (suite,) = root.findall("testsuite")
+    assert (suite.get("tests"), suite.get("failures")) == ("8", "4")
+    cases = suite.findall("testcase")
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert len(cases) == 8 and len(failed) == 4
+    first = failed[0]
+    assert first.get("name") == "A large proposal without a sponsor is accepted [rete]"
+    line = next(i for i, t in enumerate(BROKEN.splitlines(), 1) if "Scenario: A large proposal" in t)
+    assert first.get("file") == str(feature) and first.get("line") == str(line)
+    assert first.find("failure").get("message") == "expected accept"
+    assert "got:      reject (rules fired: sponsor-required" in first.find("failure").text

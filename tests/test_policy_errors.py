@@ -139,3 +139,43 @@ def test_a_value_yaml_reads_as_a_bool_or_date_where_text_belongs_says_quote_it(w
     assert found == [(5, 19, "rules.0.when: expected text, but YAML read true as a bool", "put it in quotes: 'true'"),
                      (5, 47, "rules.0.reason: expected text, but YAML read 2027-01-01 as a date",
                       "put it in quotes: '2027-01-01'")]
+
+
+@pytest.mark.parametrize("expression, value, expected", [
+    ("alignment > 0.05", "alignment=net-zero:strong", "true\n"),  # was an internal error (exit 3)
+    ("category == 'growth'", "category=Growth", "true\n"),
+    ("len(cash_flows)", "cash_flows=-1;2;3", "3\n"),
+    ("regulatory", "regulatory=yes", "true\n"),
+    ("start_date", "start_date=2027-01-01", '"2027-01-01"\n'),
+])
+def test_pmo_expr_reads_every_field_type_of_the_policies(expression, value, expected):
+    code, out, err = _run("expr", expression, "--policies", str(ROOT / "policies"), "--today", "2026-12-01",
+                          "--set", value)
+    assert (code, out, err) == (0, expected, "")
+
+
+def test_pmo_expr_names_a_misspelt_field_of_the_policies():
+    code, _, err = _run("expr", "budget", "--policies", str(ROOT / "policies"), "--set", "budjet=1")
+    assert code == 2 and "'budjet' is not a field of the intake policy; did you mean 'budget'?" in err
+
+
+def _run(*argv):
+    import io
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("expression, hint", [
+    ("budget < 10%", "write a percentage as a fraction: 10% is 0.10"),
+    ("benefit > 500,000", "write 500,000 as 500_000 (or 500000): a comma separates list items"),
+    ("budget > 1M", "write 1M as 1_000_000"),
+    ("budget > €5", "write amounts without a currency sign"),
+    ("day(start_date) > 1", "functions that take a date: year(date), month(date)"),
+    ("todya() > start_date", "did you mean 'today'?"),
+])
+def test_expression_mistakes_get_a_hint_that_points_at_the_cause(expression, hint):
+    """Found by a policy author: '10%' was 'invalid syntax' with no hint, '500,000' said "'and' joins conditions"
+    (or a list of two types) and 'day(go_live)' suggested 'today'."""
+    code, _, err = _run("expr", expression, "--policies", str(ROOT / "policies"))
+    assert code == 2 and hint in err, err

@@ -146,11 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     wt = sub.add_parser("weights", help="weights and consistency from a pairwise comparison matrix (AHP)",
                         description="Read {criteria: [...], matrix: [[...]]} from YAML or JSON (entries are numbers "
-                        "or text such as \"1/3\") and print the weights, lambda_max, the consistency index CI and the "
-                        "consistency ratio CR (Saaty's random index; consistent means CR <= 0.10).")
+                        "or text such as \"1/3\"), or a strategy or scoring policy file (its comparisons, or its "
+                        "stated weights), and print the weights, lambda_max, the consistency index CI and the "
+                        "consistency ratio CR (Saaty's random index; consistent means CR <= 0.10), and when the "
+                        "judgements are inconsistent, the ones that break consistency most.")
     wt.add_argument("file", type=Path, metavar="FILE")
-    wt.add_argument("--method", choices=("eigen", "geometric"), default="eigen",
-                    help="principal eigenvector (default) or row geometric mean")
+    wt.add_argument("--method", choices=("eigen", "geometric"), default=None,
+                    help="principal eigenvector (default, or the policy's method) or row geometric mean")
     wt.add_argument("--format", choices=("json", "table"), default="json")
 
     def portfolio_command(name: str, summary: str, description: str) -> argparse.ArgumentParser:

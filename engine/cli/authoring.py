@@ -16,14 +16,17 @@ examples:
   pmo test features/intake.feature -v        one file; list every scenario, not only failures
   pmo test --policies my-policies/           scenarios without 'Given the policies in' use my-policies/
   pmo test --coverage --min 90               also list the rules no scenario fired; exit 1 below 90%
+  pmo test --format junit > report.xml       JUnit XML for CI
   pmo test --steps                           the steps a scenario can use
 
+Coverage is reported for each policy folder the scenarios ran under.
 Scenarios run on the policies of 'Given the policies in "DIR"', else --policies, else the reference set,
 with today() as 'Given today is ...' says, else --today, else the current date. Relative paths in steps
 are read from the current folder.
 
 exit codes: 0 every scenario passed, 1 some failed (or coverage below --min),
-            2 usage error: no feature files, a step no generic step reads like, a broken policy folder
+            2 usage error: no feature files, a misspelt keyword, a step no generic step reads like,
+              a scenario without a Then step, a policy folder that is missing or broken
 """
 
 COVERAGE_EXAMPLES = """\
@@ -60,14 +63,15 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
     ts.add_argument("--backend", choices=("rete", "reference", "both"), default="rete",
                     help="rule back end the scenarios run on (default: rete, as pmo evaluate)")
     ts.add_argument("--coverage", action="store_true", help="also report the rules, bands and gate criteria that "
-                    "no scenario exercised (of the --policies folder)")
+                    "no scenario exercised, for each policy folder the scenarios ran under")
     ts.add_argument("--min", type=float, metavar="PCT", help="with --coverage: exit 1 when less is covered")
     ts.add_argument("--only", action="append", choices=("rule", "band", "gate"), metavar="KIND",
                     help="with --coverage: count only these: rule, band or gate (repeatable)")
     ts.add_argument("--steps", action="store_true", help="list the generic steps and exit")
     ts.add_argument("-v", "--verbose", action="store_true", help="list every scenario, passed or not")
-    ts.add_argument("--format", choices=("text", "json"), default="text",
-                    help="text (a summary for people, default) or json (every scenario's outcome)")
+    ts.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                    help="text (a summary for people, default), json (every scenario's outcome) or junit (JUnit "
+                    "XML for CI: a testcase per scenario and back end)")
 
     cv = command("coverage", "which rules, bands and gate criteria a test set never exercises",
                  "Decide the proposals (and review the project records) and list, as file:line, the intake rules "
@@ -99,7 +103,7 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
 
 def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.coverage import Hits, coverage_targets
+    from engine.coverage import CoverageByPolicy
     from engine.testing import runner
     from engine.testing.steps import Defaults
     if args.steps:
@@ -113,30 +117,34 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     features = runner.find_features(args.paths or [Path("features")])
     runner.check_steps(features)
-    hits = None
-    if args.policies is not None or args.coverage:  # a broken policy folder is a usage error, before any scenario
+    defaults = Defaults(policies=args.policies, rules=tuple(args.rules), today=args.today)
+    runner.check_policy_folders(features, defaults)
+    # Coverage is of the policies the scenarios ran under ('Given the policies in', else --policies, else the
+    # built-in set), one report per policy version, as decisions are.
+    seen = CoverageByPolicy(args.only) if args.coverage else None
+    if args.policies is not None:  # a broken policy folder is a usage error, before any scenario
         engine = Engine.load(args.policies, rules=args.rules, today=args.today)
         warn(engine, stderr)
-        if args.coverage:
-            targets = coverage_targets(engine)
-            hits = Hits(targets.only(args.only) if args.only else targets)
     backends = ("rete", "reference") if args.backend == "both" else (args.backend,)
-    defaults = Defaults(policies=args.policies, rules=tuple(args.rules), today=args.today)
-    outcomes = runner.run_scenarios(features, defaults, backends, hits)
-    report = hits.report() if hits is not None else None
+    outcomes = runner.run_scenarios(features, defaults, backends, seen)
+    reports = seen.reports() if seen is not None else []
     if args.format == "json":
         data = {"features": [runner.display(p) for p in features], "backends": list(backends),
                 "passed": sum(o.passed for o in outcomes), "failed": len(runner.failed(outcomes)),
                 "scenarios": [o.to_json() for o in outcomes]}
-        if report is not None:
-            data["coverage"] = report.to_json()
+        if seen is not None:
+            data["coverage"] = [report.to_json() for report in reports]
         dump_json(data, stdout)
+    elif args.format == "junit":
+        stdout.write(_junit(outcomes))
     else:
         _print_outcomes(outcomes, features, backends, args.verbose, stdout)
-        if report is not None:
+        if seen is not None and not reports:
+            print("\ncoverage: no scenario decided a proposal or reviewed a project", file=stdout)
+        for report in reports:
             print(file=stdout)
             _print_coverage(report, stdout)
-    below = _below_min(report, args.min, stderr) if report is not None else EXIT_OK
+    below = max((_below_min(report, args.min, stderr) for report in reports), default=EXIT_OK)
     return EXIT_BAD_ROWS if runner.failed(outcomes) else below
 
 
@@ -159,6 +167,33 @@ def _print_outcomes(outcomes, features, backends, verbose: bool, out: IO[str]) -
     print(f"{'' if not blocks else chr(10)}{len(features)} feature file{'s' if len(features) != 1 else ''}, "
           f"{count} scenario{'s' if count != 1 else ''} on {' and '.join(backends)}: {count - failed} passed, "
           f"{failed} failed", file=out)
+
+
+def _junit(outcomes) -> str:
+    """JUnit XML, the report format CI servers read: a testsuite per feature file, a testcase per scenario (each
+    example row of an outline) and back end, a failure with what was expected and what happened."""
+    import xml.etree.ElementTree as ET
+    root = ET.Element("testsuites", name="pmo test")
+    suites: dict[str, ET.Element] = {}
+    for outcome in outcomes:
+        suite = suites.get(outcome.feature)
+        if suite is None:
+            suite = suites[outcome.feature] = ET.SubElement(root, "testsuite", name=outcome.feature)
+        case = ET.SubElement(suite, "testcase", classname=outcome.feature, name=f"{_title(outcome)} [{outcome.backend}]",
+                             file=outcome.feature, line=str(outcome.line))
+        if not outcome.passed:
+            message = f"expected {outcome.expected}" if outcome.expected is not None else (outcome.error or "failed")
+            failure = ET.SubElement(case, "failure", message=message)
+            failure.text = "\n".join(line.strip() if i == 0 else line[5:] for i, line in enumerate(_failure(outcome)))
+    for suite in suites.values():
+        cases = suite.findall("testcase")
+        suite.set("tests", str(len(cases)))
+        suite.set("failures", str(sum(c.find("failure") is not None for c in cases)))
+        suite.set("errors", "0")
+    total = [c for s in suites.values() for c in s.findall("testcase")]
+    root.set("tests", str(len(total)))
+    root.set("failures", str(sum(c.find("failure") is not None for c in total)))
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def _failure(outcome) -> list[str]:
@@ -230,8 +265,9 @@ def _review_at_every_gate(engine, path: Path, record: dict, hits, stderr: IO[str
 def _print_coverage(report, out: IO[str]) -> None:
     from engine.coverage import KIND_NAMES, NEVER
     covered = len(report.targets) - len(report.uncovered)
+    folder = f" ({report.policies})" if report.policies else ""
     print(f"coverage: {covered} of {len(report.targets)} covered ({report.percent:.1f}%), from "
-          f"{report.decisions} decisions under policy {report.policy_hash}", file=out)
+          f"{report.decisions} decisions under policy {report.policy_hash}{folder}", file=out)
     for kind, (done, total) in report.by_kind().items():
         print(f"  {KIND_NAMES[kind]:<14} {done:>4} of {total}", file=out)
     if report.foreign:
@@ -247,7 +283,8 @@ def _print_coverage(report, out: IO[str]) -> None:
 
 def _below_min(report, minimum: float | None, stderr: IO[str]) -> int:
     if minimum is not None and report.percent < minimum:
-        print(f"pmo: coverage {report.percent:.1f}% is below --min {minimum:g}%", file=stderr)
+        of = f" of {report.policies}" if report.policies else ""
+        print(f"pmo: coverage{of} {report.percent:.1f}% is below --min {minimum:g}%", file=stderr)
         return EXIT_BAD_ROWS
     return EXIT_OK
 

@@ -273,7 +273,28 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         warnings = f", {plural(len(diagnostics), 'warning')}" if diagnostics else ""
         print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules, policy hash "
               f"{policy.policy_hash}{warnings}", file=stdout)
+        for line in _weight_lines(policy):
+            print(line, file=stdout)
     return EXIT_OK
+
+
+def _weight_lines(policy) -> list[str]:
+    """The weights the engine will use, as derived (normalised, or from pairwise comparisons with their CR):
+    written nowhere else, and what a reviewer of a strategy change wants to see."""
+    out = []
+    strategy = policy.strategy
+    scoring = policy.scoring
+    for what, values, result in (("objective", strategy.weights.values if strategy else None,
+                                  strategy.weights.ahp if strategy else None),
+                                 ("criterion", scoring.weights if scoring and scoring.criteria else None,
+                                  scoring.ahp if scoring else None)):
+        if not values:
+            continue
+        how = f"comparisons, {result.method}" if result is not None else "stated"
+        shown = ", ".join(f"{name} {weight:.3g}" for name, weight in values.items())
+        consistency = f"; CR {result.cr:.3f}{'' if result.consistent else ' (inconsistent)'}" if result else ""
+        out.append(f"  {what} weights ({how}): {shown}{consistency}")
+    return out
 
 
 def expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

@@ -90,21 +90,25 @@ def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         print(f"pmo: error: cannot read {args.file}: {exc}", file=stderr)
         return EXIT_USAGE
-    if not isinstance(data, dict) or not isinstance(data.get("criteria"), list) or not isinstance(
-            data.get("matrix"), list):
-        print(f"pmo: error: {args.file} needs 'criteria: [...]' and 'matrix: [[...]]'", file=stderr)
-        return EXIT_USAGE
-    items = [str(c) for c in data["criteria"]]
+    from engine.policy.weights import WeightsFileError, weights_in_file
     try:
-        result = ahp.weights(items, ahp.matrix_from_rows(items, data["matrix"]), args.method)
-    except ahp.AhpError as exc:
+        found = weights_in_file(data, args.method)
+    except WeightsFileError as exc:
         print(f"pmo: error: {args.file}: {exc}", file=stderr)
         return EXIT_USAGE
     if args.format == "json":
-        dump_json(result.as_dict(), stdout, 2)
-    else:
-        for item, weight in zip(result.items, result.weights):
-            stdout.write(f"{item:<30} {weight:8.4f}\n")
+        dump_json(found.as_dict(), stdout, 2)
+        return EXIT_OK
+    if found.ahp is None:
+        stdout.write(f"stated weights, normalised to add up to 1 (from {found.total:g})\n")
+    for item, weight in found.values.items():
+        stdout.write(f"{item:<30} {weight:8.4f}\n")
+    result = found.ahp
+    if result is not None:
         verdict = "consistent" if result.consistent else "INCONSISTENT (CR > 0.10): revisit the judgements"
         stdout.write(f"lambda_max {result.lambda_max:.4f}   CI {result.ci:.4f}   CR {result.cr:.4f}   {verdict}\n")
+        if not result.consistent:
+            for j in found.worst:
+                stdout.write(f"  {j.first} vs {j.second} = {ahp.shown(j.given)}: about {ahp.shown(j.consistent)} "
+                             "would fit the other judgements\n")
     return EXIT_OK

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from engine.errors import Diagnostic, Location, PmoError
+from engine.errors import Diagnostic, Location, PmoError, did_you_mean
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import NUMBER, STRING
@@ -46,10 +46,14 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
         types = dict(compiled.field_types)
         unknown = [n for n in values if n not in compiled.fields]
         if unknown:
-            raise PmoError([Diagnostic("unknown_field", f"'{unknown[0]}' is not a field of the intake policy")])
+            derived = [name for name, _ in compiled.derived]
+            raise PmoError([Diagnostic("unknown_field", f"'{name}' is not a field of the intake policy",
+                                       hint="it is derived from the fields: --set those" if name in derived
+                                       else did_you_mean(name, compiled.fields)) for name in unknown])
         given = {name: spec for name, spec in compiled.fields.items() if name in values}
         try:
-            record = RecordReader(given).read(values)
+            # the policy's strategy reads alignment fields, as the engine's own reader does
+            record = RecordReader(given, compiled.strategy).read(values)
         except RecordError as exc:
             raise PmoError([Diagnostic(code, message) for _, code, message in exc.problems]) from None
         for name, node in compiled.derived:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from difflib import get_close_matches
 from typing import Mapping
 
 from engine.errors import did_you_mean
@@ -140,11 +141,27 @@ class Checker:
         node.type = list_of(inner)
         return node
 
+    def _function_hint(self, node: Call) -> str:
+        """A function of the same name-likeness that takes these arguments: 'day(go_live)' is not 'today()'."""
+        try:
+            types = [self.visit(a).type for a in node.args]
+        except ExprError:
+            return did_you_mean(node.name, FUNCTIONS) or "see 'pmo expr --help' for the functions"
+        fitting = [f for f in FUNCTIONS.values() if _takes(f, types)]
+        close = get_close_matches(node.name, FUNCTIONS, n=1, cutoff=0.8)  # a plain misspelling: roundd
+        hint = did_you_mean(node.name, [f.name for f in fitting]) or (f"did you mean '{close[0]}'?" if close else None)
+        if hint:
+            return hint
+        if fitting and len(fitting) <= 6:
+            args = " and ".join(f"a {t}" for t in types) if types else "no arguments"
+            return f"functions that take {args}: {', '.join(f.signature for f in fitting)}"
+        return "see 'pmo expr --help' for the functions"
+
     def visit_Call(self, node: Call) -> Node:
         function = FUNCTIONS.get(node.name)
         if function is None:
-            hint = did_you_mean(node.name, FUNCTIONS) or "see 'pmo expr --help' for the functions"
-            raise ExprError("unknown_function", f"'{node.name}' is not a function", node.offset, hint)
+            raise ExprError("unknown_function", f"'{node.name}' is not a function", node.offset,
+                            self._function_hint(node))
         node.args = [self.visit(a) for a in node.args]
         try:
             node.type = function.typer([a.type for a in node.args])
@@ -174,6 +191,14 @@ class Checker:
         return node
 
 
+def _takes(function, types: list[str]) -> bool:
+    try:
+        function.typer(types)
+        return True
+    except TypeError:
+        return False
+
+
 def _reads_fields(node: Node) -> bool:
     return any(isinstance(n, Field) for n in walk(node))
 
@@ -192,8 +217,29 @@ def _condition_hint(node: Node) -> str | None:
     return None
 
 
+# The type of a name whose declaration is broken (a field typed 'numbr', a derived value whose expression has an
+# error): the name is known, its type is not. An expression that reads one cannot be type-checked; its other
+# names still are, and otherwise it fails with FOLLOW_ON, which the diagnostic sink drops (one cause, one message).
+BROKEN = "broken"
+FOLLOW_ON = "follow_on"
+
+
 def check(node: Node, field_types: Mapping[str, str], today: dt.date, want: str | None = None) -> Node:
+    broken = sorted({n.name for n in walk(node) if isinstance(n, Field) and field_types.get(n.name) == BROKEN})
+    if broken:
+        _check_names(node, field_types)
+        raise ExprError(FOLLOW_ON, f"reads '{broken[0]}', whose declaration has an error", node.offset)
     return Checker(field_types, today).check(node, want)
+
+
+def _check_names(node: Node, field_types: Mapping[str, str]) -> None:
+    """The name checks alone, in reading order: unknown fields and functions (types need every name's type)."""
+    checker = Checker(field_types, dt.date.today())
+    for part in sorted(walk(node), key=lambda n: n.offset):
+        if isinstance(part, Field) and part.name not in field_types:
+            checker.visit_Field(part)
+        elif isinstance(part, Call) and part.name not in FUNCTIONS:
+            checker.visit_Call(part)
 
 
 

@@ -133,6 +133,11 @@ class _Translator:
             return Field(at, n.id)
         if isinstance(n, ast.Attribute):
             return self.attribute(n)
+        if isinstance(n, ast.Tuple) and (found := THOUSANDS.search(ast.get_source_segment(self.text, n) or "")):
+            # 500,000 reads as two list items, 500 and 000: a thousands separator, not a list
+            raise ExprError("syntax", f"'{found[0]}' reads as a list of numbers, not as one number",
+                            self.offset(n) + found.start(), f"write {found[0]} as {found[0].replace(',', '_')} "
+                            f"(or {found[0].replace(',', '')}): a comma separates list items")
         if isinstance(n, (ast.List, ast.Tuple)):
             return ListOf(at, [self.node(e) for e in n.elts])
         if isinstance(n, ast.Call):
@@ -246,10 +251,24 @@ def _depth(text: str) -> int:
 DATE_LITERAL = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 
 
+PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+SUFFIXED = re.compile(r"\b(\d+(?:\.\d+)?)([kKmM]|bn)\b")
+THOUSANDS = re.compile(r"\b\d{1,3}(?:,\d{3})+\b")
+_SCALE = {"k": 1_000, "m": 1_000_000, "bn": 1_000_000_000}
+
+
 def _syntax_hint(text: str) -> str | None:
     found = DATE_LITERAL.search(text)
     if found:
         return f'write a date as date("{found[0]}")'
+    found = PERCENT.search(text)
+    if found:
+        return f"write a percentage as a fraction: {found[0]} is {Decimal(found[1]) / 100:.2f}"
+    found = SUFFIXED.search(text)
+    if found:
+        return f"write {found[0]} as {int(Decimal(found[1]) * _SCALE[found[2].lower()]):_}"
+    if any(sign in text for sign in "€$£¥"):
+        return "write amounts without a currency sign: budget > 5_000"
     if "=" in text.replace("==", "").replace("!=", "").replace("<=", "").replace(">=", ""):
         return "compare with '==', not '='"
     if "&&" in text or "||" in text:

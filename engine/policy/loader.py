@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class PolicySet:
     libraries: dict[str, Library] = field(default_factory=dict)
     files: list[LoadedFile] = field(default_factory=list)
     library_files: dict[str, LoadedFile] = field(default_factory=dict)  # library name -> file
+    unusable_kinds: set[str] = field(default_factory=set)  # kinds of files refused with errors (no follow-ons)
 
     def stable_name(self, display: str) -> str:
         """The machine-independent name of a loaded file, from its display path."""
@@ -76,7 +78,7 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                  "a policy set needs at least an intake policy (kind: intake)")
     unusable = 0
     for path in files:
-        loaded = _load_file(path, _display(path), f"{root.name}/{path.name}", sink)
+        loaded = _load_file(path, _display(path), f"{root.name}/{path.name}", sink, policy_set.unusable_kinds)
         if loaded is None:
             unusable += 1
             continue
@@ -150,7 +152,8 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink) -> LoadedFile | None:
+def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink,
+               unusable_kinds: set[str] | None = None) -> LoadedFile | None:
     if path.is_symlink():
         sink.add("symlink", "policy files may not be symbolic links", Location(display),
                  "copy the file into the policy folder; a link could point anywhere")
@@ -172,8 +175,11 @@ def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink) -> Loa
         return None
     model, kept = _validate(model_type, data, document.source, sink)
     if model is None:
+        if unusable_kinds is not None:
+            unusable_kinds.add(kind)
         return None
     bind_sources(model, document.source)
+    model._set_aside = _set_aside(data, kept)
     for key, indexes in kept.items():  # pruned lists: items keep the positions they had in the file
         for item, index in zip(getattr(model, _attribute(model_type, key)), indexes):
             bind_sources(item, document.source, (key, index))
@@ -190,6 +196,10 @@ def _validate(model_type: type[Node], data: dict, source: SourceMap,
             return model_type.model_validate(data), kept
         except ValidationError as exc:
             errors = exc.errors()
+        if _attempt:  # a list emptied by setting its bad items aside: those items' errors said it already
+            errors = [e for e in errors if not (e["type"] == "too_short" and e["loc"][:1] and e["loc"][0] in kept)]
+            if not errors:
+                return None, kept
         _report_all(errors, model_type, source, sink)
         bad = {tuple(e["loc"][:2]) for e in errors}
         if any(len(b) < 2 or b[0] == "kind" for b in bad) or _attempt:
@@ -204,7 +214,24 @@ def _validate(model_type: type[Node], data: dict, source: SourceMap,
                 kept[key] = [indexes[j] for j in keep]
             elif isinstance(value, dict):
                 data[key] = {k: v for k, v in value.items() if (key, k) not in bad}
+                kept[key] = list(data[key])
     return None, kept
+
+
+def _set_aside(data: dict, kept: dict[str, list[int]]) -> dict[str, dict[Any, Any]]:
+    """The items validation set aside (already reported), by key: list index or mapping key -> raw value, so
+    later stages still know a broken field's or criterion's name and report no follow-on errors about it."""
+    out: dict[str, dict[Any, Any]] = {}
+    for key, value in data.items():
+        if isinstance(value, list) and key in kept:
+            dropped = {i: value[i] for i in range(len(value)) if i not in set(kept[key])}
+        elif isinstance(value, dict) and key in kept:
+            dropped = {k: v for k, v in value.items() if k not in kept[key]}
+        else:
+            continue
+        if dropped:
+            out[key] = dropped
+    return out
 
 
 def _attribute(model_type: type[Node], key: str) -> str:
@@ -245,7 +272,10 @@ def _report(error: dict, model_type: type[Node], source: SourceMap, sink: Diagno
                  source.value(path), f"put it in quotes: '{shown}'")
     else:
         message = error["msg"].replace("Value error, ", "")
-        sink.add("schema", f"{name}: {message}", source.value(path))
+        got = error.get("input")
+        hint = (f"write decimals with a point: {got.replace(',', '.')}"
+                if isinstance(got, str) and re.fullmatch(r"-?\d+,\d+", got.strip()) else None)
+        sink.add("schema", f"{name}: {message}", source.value(path), hint)
 
 
 def _allowed_keys(model_type: Any, path: tuple) -> list[str]:

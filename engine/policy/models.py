@@ -24,6 +24,12 @@ class Node(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     _source: SourceMap | None = PrivateAttr(default=None)
     _path: tuple = PrivateAttr(default=())
+    # on a policy file's model: what validation set aside, by key (index or name -> raw value); see loader
+    _set_aside: dict = PrivateAttr(default_factory=dict)
+
+    def set_aside(self, key: str) -> dict:
+        """Items under ``key`` that had errors of their own (already reported) and were left out of the model."""
+        return self._set_aside.get(key, {})
 
     def loc(self, *sub: Any) -> Location:
         """Where this node (or one of its keys' values) starts in its file."""

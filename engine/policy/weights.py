@@ -70,9 +70,96 @@ def _from_comparisons(ids: list[str], comparisons: Comparisons, what: str, sink:
     if result.cr > float(comparisons.max_cr):
         message = (f"{what} comparisons are inconsistent: CR = {result.cr:.3f} is above {comparisons.max_cr} "
                    f"(lambda_max {result.lambda_max:.3f}, CI {result.ci:.3f})")
-        hint = "revisit the judgements that contradict each other (a > b > c but c > a)"
+        worst = [_as_written(j, comparisons, ids) for j in ahp.worst_judgements(ids, matrix, result)]
+        first, path = worst[0]
+        message += f"; {first.first} vs {first.second} = {ahp.shown(first.given)} breaks consistency most"
+        hint = f"about {ahp.shown(first.consistent)} would fit the other judgements"
+        if len(worst) > 1:
+            nxt = worst[1][0]
+            hint += f"; next: {nxt.first} vs {nxt.second} = {ahp.shown(nxt.given)} (about {ahp.shown(nxt.consistent)})"
+        where = comparisons.loc(*path)
         if comparisons.inconsistent == "error":
             sink.add("inconsistent_comparisons", message, where, hint)
             return None
         sink.extend([Diagnostic("inconsistent_comparisons", message, where, hint, severity="warning")])
     return Weights(dict(zip(ids, result.weights)), result)
+
+
+def _as_written(judgement: ahp.Judgement, comparisons: Comparisons, ids: list[str]) -> tuple[ahp.Judgement, tuple]:
+    """The judgement the way the author wrote it (a: {b: 3} reads "a vs b"), and where it is written."""
+    a, b = judgement.first, judgement.second
+    if comparisons.judgements is not None:
+        if b in (comparisons.judgements.get(a) or {}):
+            return judgement, ("judgements", a, b)
+        flipped = ahp.Judgement(b, a, 1 / judgement.given, 1 / judgement.consistent, judgement.deviation)
+        return flipped, ("judgements", b, a)
+    return judgement, ("matrix", ids.index(a), ids.index(b))
+
+
+# ---------------------------------------------------------------------------- pmo weights FILE
+
+class WeightsFileError(ValueError):
+    """A file pmo weights cannot read weights from; the message says what it needs."""
+
+
+@dataclass(frozen=True)
+class FileWeights:
+    values: dict[str, float]  # normalised
+    ahp: ahp.AhpResult | None  # None: stated weights
+    total: float = 1.0  # the stated weights' sum, before normalising
+    worst: tuple = ()  # the judgements that break consistency most, as written
+
+    def as_dict(self) -> dict:
+        if self.ahp is None:
+            return {"weights": self.values, "method": "stated", "stated_total": self.total}
+        out = self.ahp.as_dict()
+        if not self.ahp.consistent:
+            out["worst_judgements"] = [{"first": j.first, "second": j.second, "given": j.given,
+                                        "consistent": j.consistent} for j in self.worst]
+        return out
+
+
+def weights_in_file(data, method: str | None) -> FileWeights:
+    """The weights a file states or implies: {criteria, matrix}, or a strategy or scoring policy (comparisons as
+    judgements or a matrix, else the weights written on each objective or criterion)."""
+    if not isinstance(data, dict):
+        raise WeightsFileError("needs 'criteria: [...]' and 'matrix: [[...]]', or a strategy or scoring policy")
+    kind = data.get("kind")
+    if kind in ("strategy", "scoring"):
+        key = "objectives" if kind == "strategy" else "criteria"
+        entries = data.get(key)
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and "id" in e for e in entries):
+            raise WeightsFileError(f"a {kind} policy lists '{key}', each with an 'id'")
+        ids = [str(e["id"]) for e in entries]
+        comparisons = data.get("comparisons")
+        if comparisons is None:
+            return _stated(ids, [e.get("weight") for e in entries])
+        if not isinstance(comparisons, dict):
+            raise WeightsFileError("'comparisons' holds 'judgements' or 'matrix'")
+        method = method or comparisons.get("method") or "eigen"
+        judgements, rows = comparisons.get("judgements"), comparisons.get("matrix")
+    elif isinstance(data.get("criteria"), list) and isinstance(data.get("matrix"), list):
+        ids, judgements, rows, method = [str(c) for c in data["criteria"]], None, data["matrix"], method or "eigen"
+    else:
+        raise WeightsFileError("needs 'criteria: [...]' and 'matrix: [[...]]', or a strategy or scoring policy")
+    try:
+        if (judgements is None) == (rows is None):
+            raise ahp.AhpError("give either 'judgements' or 'matrix'")
+        matrix = ahp.matrix_from_rows(ids, rows) if rows is not None else ahp.matrix_from_judgements(ids, judgements)
+        result = ahp.weights(ids, matrix, method)
+    except ahp.AhpError as exc:
+        raise WeightsFileError(str(exc)) from None
+    written = Comparisons.model_construct(judgements=judgements, matrix=rows)
+    worst = tuple(_as_written(j, written, ids)[0] for j in ahp.worst_judgements(ids, matrix, result))
+    return FileWeights(dict(zip(ids, result.weights)), result, worst=worst)
+
+
+def _stated(ids: list[str], weights: list) -> FileWeights:
+    try:
+        numbers = [float(Decimal(str(w))) for w in weights]
+    except ArithmeticError:
+        raise WeightsFileError("every weight must be a number (write decimals with a point: 0.35)") from None
+    if len(numbers) != len(ids) or any(w < 0 for w in numbers) or not sum(numbers):
+        raise WeightsFileError("give every one a positive weight, or pairwise 'comparisons'")
+    total = sum(numbers)
+    return FileWeights({i: w / total for i, w in zip(ids, numbers)}, None, total)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from difflib import get_close_matches
 import sys
 import tempfile
 import uuid
@@ -109,10 +110,25 @@ def check_steps(features: Iterable[Path]) -> int:
     problems: dict[tuple[str, int], Diagnostic] = {}
     count = 0
     for path in features:
-        for template in parse_feature(path).scenarios.values():
+        keywords = _keyword_problems(path)
+        if keywords:  # the parser would read a misspelt keyword as description text, and lose the scenario
+            problems.update(keywords)
+            continue
+        feature = parse_feature(path)
+        if not feature.scenarios:
+            where = (display(path), 1)
+            problems[where] = Diagnostic("no_scenarios", "this feature file has no scenarios", Location(*where),
+                                         "start each one with 'Scenario:' or 'Scenario Outline:'")
+        for template in feature.scenarios.values():
             contexts = [c for examples in template.examples for c in examples.as_contexts()] or [{}]
             count += len(contexts)
             problems.update(_placeholder_problems(path, template, contexts))
+            if not any(step.type == "then" for step in template.steps):
+                # A scenario that checks nothing passes whatever the policy does: false confidence.
+                where = (display(path), template.line_number)
+                problems[where] = Diagnostic("no_then", f"scenario '{template.name}' has no Then step",
+                                             Location(*where), "say what must come out, e.g. 'Then it is "
+                                             "rejected by rule \"ID\"' ('pmo test --steps' lists them)")
             for context in contexts:
                 for step in template.render(context).steps:
                     if not any(_matches(known, step.type, step.name) for known in KNOWN_STEPS):
@@ -124,6 +140,81 @@ def check_steps(features: Iterable[Path]) -> int:
 
 
 PLACEHOLDER = re.compile(r"<([^<>\s]+)>")
+KEYWORDS = ("Feature", "Background", "Scenario", "Scenario Outline", "Scenario Template", "Example", "Examples",
+            "Scenarios", "Rule")
+_KEYWORD_LIKE = re.compile(r"^\s*([A-Za-z]+(?: [A-Za-z]+)?)\s*:")
+_STEP_WORDS = ("given", "when", "then", "and", "but")
+
+
+def _keyword_problems(path: Path) -> dict[tuple[str, int], Diagnostic]:
+    """Lines such as 'Scenaro:' that read like a misspelt Gherkin keyword (outside doc strings and tables)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}  # parse_feature says why
+    out = {}
+    in_docstring = False
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if text.startswith(('"""', "```")):
+            in_docstring = not in_docstring
+            continue
+        found = _KEYWORD_LIKE.match(line)
+        if in_docstring or not found or text.startswith(("|", "#", "@")):
+            continue
+        word = found[1]
+        if word in KEYWORDS or word.split()[0].lower() in _STEP_WORDS:
+            continue
+        # 'Rule' is left out of the suggestions: "Rules: ..." is a plausible line of a description
+        close = get_close_matches(word, [k for k in KEYWORDS if k != "Rule"], n=1, cutoff=0.75)
+        if close:
+            where = (display(path), number)
+            out[where] = Diagnostic("unknown_keyword", f"'{word}:' is not a Gherkin keyword; did you mean "
+                                    f"'{close[0]}'?", Location(*where))
+    return out
+
+
+_POLICIES_STEP = re.compile(r'^the policies in "(?P<folder>[^"]*)"$')
+
+
+def check_policy_folders(features: Iterable[Path], defaults: Defaults) -> None:
+    """Every folder a 'Given the policies in' names must be there and load: checked once before any scenario runs,
+    so a typo or a run from another folder is one usage error, not the same failure in every scenario."""
+    uses: dict[str, list[tuple[str, int]]] = {}  # folder as written -> where each scenario names it
+    for path in features:
+        for template in parse_feature(path).scenarios.values():
+            contexts = [c for examples in template.examples for c in examples.as_contexts()] or [{}]
+            for context in contexts:
+                for step in template.render(context).steps:
+                    found = _POLICIES_STEP.match(step.name) if step.type == "given" else None
+                    if found:
+                        uses.setdefault(found["folder"], []).append((display(path), step.line_number))
+    base = defaults.base or Path.cwd()
+    problems: list[Diagnostic] = []
+    for folder, where in uses.items():
+        root = Path(folder) if Path(folder).is_absolute() else base / folder
+        used = f"used by {len(where)} scenario{'s' if len(where) != 1 else ''}"
+        if not root.is_dir():
+            problems.append(Diagnostic("no_policies", f"no policy folder '{folder}' ({used})", Location(*where[0]),
+                                       _where_it_is(folder, root, where[0][0])))
+            continue
+        from engine.api import Engine
+        try:
+            Engine.load(root, rules=defaults.rules, today=defaults.today, backend="reference")
+        except PmoError as exc:
+            problems += [d for d in exc.diagnostics if d not in problems]
+    if problems:
+        raise PmoError(problems)
+
+
+def _where_it_is(folder: str, root: Path, feature: str) -> str:
+    """A hint for a policy folder that is not there: run from the folder above the features that holds it, or a
+    folder with a like name."""
+    for parent in Path(feature).resolve().parents:
+        if (parent / folder).is_dir():
+            return f"relative paths are read from the current folder: run pmo test in {display(parent)}"
+    siblings = [p.name for p in root.parent.iterdir() if p.is_dir()] if root.parent.is_dir() else []
+    return did_you_mean(root.name, siblings) or "give the folder relative to where pmo test runs"
 
 
 def _placeholder_problems(path: Path, template, contexts: list[dict]) -> dict[tuple[str, int], Diagnostic]:
@@ -167,7 +258,8 @@ def run_scenarios(features: Sequence[Path], defaults: Defaults, backends: Sequen
                   observer: Any = None) -> list[Outcome]:
     """Run every scenario of the feature files on each back end; the outcomes in file and line order.
 
-    ``observer`` (an :class:`engine.coverage.Hits`) is given every decision the scenarios make."""
+    ``observer`` (an :class:`engine.coverage.CoverageByPolicy`) is given every decision the scenarios make,
+    with the engine that made it."""
     collector = _Collector(defaults, list(backends), observer)
     with tempfile.TemporaryDirectory(prefix="pmo-test-") as tmp:
         folder = Path(tmp)

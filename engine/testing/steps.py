@@ -65,7 +65,7 @@ class Defaults:
 
 
 DEFAULTS = pytest.StashKey[Defaults]()  # set by `pmo test` on the pytest config
-OBSERVER = pytest.StashKey[Any]()  # an engine.coverage.Hits, when `pmo test --coverage` records
+OBSERVER = pytest.StashKey[Any]()  # an engine.coverage.CoverageByPolicy, when `pmo test --coverage` records
 
 
 class StepFailed(AssertionError):
@@ -184,7 +184,7 @@ def evaluated(context, backend, policy_engines, observer):
     _known_fields(engine, context["proposal"])
     context["decision"] = engine.evaluate(context["proposal"])
     if observer is not None:  # with the record, the scoring bands it falls in count too
-        observer.decision(context["decision"], engine.record_of(context["proposal"]))
+        observer.decision(engine, context["decision"], engine.record_of(context["proposal"]))
 
 
 def _known_fields(engine: Engine, proposal: dict) -> None:
@@ -240,8 +240,9 @@ def rejected_by(context, rule):
 
 @_step("then", 'it is sent to review by rule "ID"', parsers.parse('it is sent to review by rule "{rule}"'))
 def reviewed_by(context, rule):
+    # The whole decision: a proposal another rule rejects is not "sent to review", whatever this rule says.
     decision = _decision(context)
-    expect(decision.decision in ("review", "reject"), f"review by rule {rule}", lambda: _outcome(decision))
+    expect(decision.decision == "review", f"review by rule {rule}", lambda: _outcome(decision))
     finding = _finding(context, rule)
     expect(finding.effect == "review", f"rule {rule} to send to review", f"rule {rule} with effect {finding.effect}")
 
@@ -261,8 +262,10 @@ def does_not_fire(context, rule):
 
 @_step("then", 'it is routed to "APPROVER"', parsers.parse('it is routed to "{approver}"'))
 def routed_to(context, approver):
+    # A route means someone must approve: only a proposal sent to review goes to an approver.
     decision = _decision(context)
-    expect(approver in decision.routes, f"a route to {approver}", f"routes: {', '.join(decision.routes) or 'none'}")
+    expect(decision.decision == "review" and approver in decision.routes, f"review, routed to {approver}",
+           lambda: _outcome(decision) + f"; routes: {', '.join(decision.routes) or 'none'}")
 
 
 @_step("then", 'the reason of rule "ID" says "TEXT"', parsers.parse('the reason of rule "{rule}" says "{text}"'))
@@ -471,18 +474,19 @@ def given_project(context, path):
 @_step("when", 'it is reviewed at gate "GATE"', parsers.parse('it is reviewed at gate "{gate}"'))
 def reviewed(context, backend, policy_engines, observer, gate):
     project = _needs(context, "project", 'Given the project record "FILE"')
-    context["gate_decision"] = _engine(context, backend, policy_engines).review_gate(project, gate)
+    engine = _engine(context, backend, policy_engines)
+    context["gate_decision"] = engine.review_gate(project, gate)
     if observer is not None:
-        observer.gate(context["gate_decision"])
+        observer.gate(engine, context["gate_decision"])
 
 
 @_step("when", 'it is reviewed at gate "GATE" by "ROLE" overriding, because "JUSTIFICATION"',
        parsers.parse('it is reviewed at gate "{gate}" by "{role}" overriding, because "{why}"'))
 def reviewed_with_override(context, backend, policy_engines, observer, gate, role, why):
     project = _needs(context, "project", 'Given the project record "FILE"')
+    engine = _engine(context, backend, policy_engines)
     try:
-        context["gate_decision"] = _engine(context, backend, policy_engines).review_gate(
-            project, gate, override={"role": role, "justification": why})
+        context["gate_decision"] = engine.review_gate(project, gate, override={"role": role, "justification": why})
         context["refusal"] = None
     except PmoError as exc:
         if any(d.code != "override_refused" for d in exc.diagnostics):
@@ -490,7 +494,7 @@ def reviewed_with_override(context, backend, policy_engines, observer, gate, rol
         context["refusal"] = str(exc)
         return
     if observer is not None:
-        observer.gate(context["gate_decision"])
+        observer.gate(engine, context["gate_decision"])
 
 
 def _gate_decision(context):

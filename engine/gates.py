@@ -31,14 +31,14 @@ from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node
 from engine.expr.parse import ExprError, parse
-from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
+from engine.expr.values import ValueProblem, data_number, to_bool, to_date, to_text
 from engine.io.readers import TextDatesLoader
 from engine.policy.models import GateCriterion, GatesPolicy
 from engine.policy.source import SourceMap, load_document
 from engine.records import RecordError
 
 METRIC_TYPES = {"number": NUMBER, "date": DATE, "string": STRING, "bool": BOOL}
-_CONVERT = {"number": to_number, "date": to_date, "string": to_text, "bool": to_bool}
+_CONVERT = {"number": data_number, "date": to_date, "string": to_text, "bool": to_bool}
 
 
 @dataclass

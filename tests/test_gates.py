@@ -203,3 +203,21 @@ def test_the_cli_reports_a_bad_project_record_as_a_usage_error(tmp_path):
     out, err = __import__("io").StringIO(), __import__("io").StringIO()
     code = main(["gate", str(tmp_path / "p.yaml"), "--gate", "business-case", "--no-log"], stdout=out, stderr=err)
     assert code == 2 and "error[unknown_field]" in err.getvalue() and out.getvalue() == ""
+
+
+def test_a_metric_written_two_ways_is_refused_not_read_as_a_thousandth(engine, tmp_path):
+    """'250.000' is 250 or 250,000: a project record's text metrics follow the no-profile number rule of
+    proposal files (issue #13), instead of Decimal's reading (250)."""
+    text = (PROJECTS / "go.yaml").read_text().replace(
+        "stage: business-case\n", "stage: business-case\nmetrics:\n  benefit_forecast: '250.000'\n", 1)
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    problems = _record_problems(engine, path)
+    assert any("benefit_forecast" in p and "reads two ways" in p for p in problems), problems
+
+
+def test_numbers_given_on_the_command_line_follow_the_same_rule(capsys):
+    assert main(["expr", "budget * 2", "--set", "budget=250.000"]) == 2
+    assert "reads two ways" in capsys.readouterr().err
+    assert main(["expr", "budget * 2", "--set", "budget=1,250,000"]) == 0
+    assert "2500000" in capsys.readouterr().out

@@ -11,7 +11,7 @@ from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import NUMBER, STRING
 from engine.expr.parse import ExprError, const_type, parse
-from engine.expr.values import ValueProblem, plain, to_date, to_number
+from engine.expr.values import AmbiguousNumber, ValueProblem, data_number, plain, to_date
 
 
 def guess(text: str) -> Any:
@@ -27,9 +27,11 @@ def guess(text: str) -> Any:
                          for v in json.loads(stripped, parse_float=str, parse_int=str))
         except ValueError:
             pass
-    for convert in (to_number, to_date):
+    for convert in (data_number, to_date):
         try:
             return convert(stripped)
+        except AmbiguousNumber:
+            raise  # not text either: the caller says which value
         except ValueProblem:
             continue
     return stripped
@@ -59,7 +61,10 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
         for name, node in compiled.derived:
             record[name] = evaluate(node, record)
     else:
-        record = {name: guess(text) for name, text in values.items()}
+        try:
+            record = {name: guess(text) for name, text in values.items()}
+        except AmbiguousNumber as exc:
+            raise PmoError([Diagnostic(exc.code, f"--set: {exc}")]) from None
         types = {name: _type_of(value) for name, value in record.items()}
     try:
         node = check(parse(expression), types, today)

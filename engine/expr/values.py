@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from decimal import (ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow)
 from typing import Any
 
@@ -51,7 +52,7 @@ def significant_digits(number: Decimal) -> int:
 
 
 def parse_number_text(text: str) -> Decimal:
-    """'1250000', '1,250,000', '-3.5', '1.2e6', '12.5%' (as 0.125)."""
+    """'1250000', '1,250,000', '-3.5', '1.2e6', '12.5%' (as 0.125). Policy text: '.' is the decimal mark."""
     raw = text.strip()
     if not raw:
         raise ValueProblem("empty text is not a number")
@@ -72,6 +73,29 @@ def parse_number_text(text: str) -> Decimal:
     except InvalidOperation:
         raise ValueProblem(f"'{_clip(raw)}' is not a number") from None
     return number / 100 if percent else number
+
+
+# One mark and three digits after it: a thousands group or a decimal fraction (250.000, 1,250). Proposal files
+# settle it with an input profile (engine/io/profile.py); other data (project records, --set) is refused.
+class AmbiguousNumber(ValueProblem):
+    """Text that reads as two different numbers (250.000); the message names both."""
+
+    code = "ambiguous_value"
+
+
+_TWO_WAYS = re.compile(r"[+-]?[1-9]\d{0,2}[.,]\d{3}")
+
+
+def data_number(value: Any) -> Decimal:
+    """to_number for values from data rather than policy text: what reads two ways is refused, never guessed."""
+    if isinstance(value, str):
+        body = value.strip().replace("_", "").removesuffix("%").strip()
+        if _TWO_WAYS.fullmatch(body):
+            whole, mark, frac = body[:-4].lstrip("+"), body[-4], body[-3:]
+            raise AmbiguousNumber(f"'{value.strip()}' reads two ways: {whole}{frac} ('{mark}' grouping thousands) or "
+                                  f"{whole}.{frac} ('{mark}' as the decimal mark); nothing is guessed: write "
+                                  f"{whole}{frac} or {whole}.{frac.rstrip('0') or '0'}")
+    return to_number(value)
 
 
 def to_date(value: Any) -> dt.date:

@@ -169,7 +169,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("abs", "abs(x)", "absolute value", fixed(NUMBER, returns=NUMBER), lambda x: abs(x)),
     Function("round", "round(x, places)", "rounded to that many decimal places, halves away from zero (as spreadsheets do)",
              fixed(NUMBER, NUMBER, returns=NUMBER), _round),
-    Function("matches", 'matches(text, "regex")', "true if the whole text matches the regular expression (RE2: linear time; no backreferences or lookaround)",
+    Function("matches", 'matches(text, "regex")', "true if the whole text matches the regular expression (RE2: no backreferences or lookaround)",
              fixed(STRING, STRING, returns=BOOL), _regex, constant_args=(1,)),
     Function("contains", "contains(text, part)", "true if part occurs in text",
              fixed(STRING, STRING, returns=BOOL), lambda t, p: p in t),

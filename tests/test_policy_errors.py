@@ -28,6 +28,9 @@ def test_five_mistakes_are_all_reported_with_positions(capsys, monkeypatch):
     code = main(["validate", str(ROOT / "examples" / "broken-policies")])
     out = capsys.readouterr().out.splitlines()
     assert code == 2
+    assert out[1:5] == ["  |", "8 |   - use: governance/sponsor-requierd", "  |          ^",
+                        "  = help: did you mean 'sponsor-required'?"]  # each error shows its line, as rustc does
+    out = [line for line in out if line.startswith("examples/")]
     assert out == [
         "examples/broken-policies/intake.yaml:8:10: error[unknown_include]: library 'governance' has no rule "
         "'sponsor-requierd'; did you mean 'sponsor-required'?",
@@ -139,3 +142,22 @@ def test_a_value_yaml_reads_as_a_bool_or_date_where_text_belongs_says_quote_it(w
     assert found == [(5, 19, "rules.0.when: expected text, but YAML read true as a bool", "put it in quotes: 'true'"),
                      (5, 47, "rules.0.reason: expected text, but YAML read 2027-01-01 as a date",
                       "put it in quotes: '2027-01-01'")]
+
+
+def test_validate_shows_the_source_line_a_caret_and_help(write_policy, capsys, monkeypatch):
+    """rustc-style: the first line stays file:line:col: error[code]: message (tools parse it), then the line."""
+    root = write_policy({"intake.yaml": 'kind: intake\nfields: {id: string}\ndescription: "never closed\nname: x\n'})
+    monkeypatch.chdir(root)
+    assert main(["validate", "."]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("intake.yaml:3:14: error[yaml_syntax]: ")
+    assert "while scanning" not in out[0]
+    assert out[1:4] == ["  |", '3 | description: "never closed', "  |              ^"]
+    assert out[4].startswith("  = help: ")
+
+
+def test_yaml_messages_use_no_parser_jargon(write_policy):
+    for text in ['kind: intake\nfields:\n  id: string\n budget: money\n',
+                 'kind: intake\nfields: {id: string}\nrules:\n  - id: a\n    effect: flag\n   - id: b\n']:
+        [diagnostic] = validate(write_policy({"intake.yaml": text}), today=TODAY)
+        assert not any(word in str(diagnostic) for word in ("<block end>", "<scalar>", "<block", "'?'")), diagnostic

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -232,8 +233,9 @@ def _compose(text: str) -> list[yaml.Node]:
         try:
             _check_shape(text, loader)
             return list(yaml.compose_all(text, Loader=loader))
-        except yaml.YAMLError:
+        except yaml.YAMLError as exc:
             if loader is yaml.SafeLoader or len(text) > PYTHON_PARSE_LIMIT:
+                exc.loader = loader  # to read the tokens again when explaining the error
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -260,9 +262,8 @@ def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | 
         sink.add("encoding", f"file is not UTF-8 (byte {exc.start})", Location(display))
         return None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = _loc(display, mark) if mark else Location(display)
-        sink.add("yaml_syntax", f"{exc.problem or exc.context}".strip(), where, _yaml_hint(exc))
+        message, mark, hint = _describe(exc, decoded, getattr(exc, "loader", yaml.SafeLoader))
+        sink.add("yaml_syntax", message, _loc(display, mark) if mark else Location(display), hint)
         return None
     except yaml.YAMLError as exc:
         sink.add("yaml_syntax", str(exc).strip(), Location(display))
@@ -297,6 +298,115 @@ def _too_large(display: str, big: _TooBig, sink: DiagnosticSink) -> None:
     sink.add("too_large", f"document is too large or too deep (over {MAX_NODES:,} values or {MAX_DEPTH} levels)",
              _loc(display, big.node.start_mark),
              "nest less deeply; aliases that expand into huge documents are refused")
+
+
+def _describe(exc: yaml.MarkedYAMLError, text: str, loader: type) -> tuple[str, yaml.Mark | None, str | None]:
+    """A YAML error in a policy author's words, at the place where the problem starts: (message, mark, hint).
+    PyYAML reports where its parser gave up, in its own terms ("expected <block end>, but found '?'")."""
+    problem, context = str(exc.problem or ""), str(exc.context or "")
+    mark = exc.problem_mark or exc.context_mark
+    if "quoted scalar" in context and exc.context_mark is not None:
+        quote = text[exc.context_mark.index:exc.context_mark.index + 1] or '"'
+        return ("this quote is never closed", exc.context_mark, f"add the closing {quote} at the end of the value")
+    if mark is None:
+        return _plain(problem or context), None, None
+    opened = _quote_run_on(text, mark, loader)
+    if opened is not None:
+        quote = text[opened.start_mark.index:opened.start_mark.index + 1]
+        return (f"this quote is not closed on its line; the value runs on to line {opened.end_mark.line + 1}",
+                opened.start_mark, f"add the closing {quote} at the end of line {opened.start_mark.line + 1}")
+    lines = text.split("\n")
+    here = lines[mark.line] if mark.line < len(lines) else ""
+    if "\t" in here[:max(mark.column, 1)] or "'\\t'" in problem:
+        return "a tab character in the indentation", mark, "indent with spaces, not tabs"
+    indent = len(here) - len(here.lstrip(" "))
+    name = _what(here)
+    if "mapping values are not allowed" in problem:
+        above = _enclosing(lines, mark.line)
+        if above and indent > above[0][0]:
+            column, key = above[0]
+            return (f"{name} is indented more than {key} above it", _at(mark, indent),
+                    f"line it up with {key} (column {column + 1})")
+        return ("a plain value holds ': ', which YAML reads as the start of a key", mark,
+                "put the value in quotes (for example a reason or an expression)")
+    if "could not find expected ':'" in problem and exc.context_mark is not None:
+        start = exc.context_mark
+        word = lines[start.line][start.column:].strip() if start.line < len(lines) else ""
+        return (f"no ':' after '{word[:40]}'", start,
+                "write 'key: value'; or, if this continues the value above, indent it under that value")
+    if problem.startswith("expected ',' or"):  # inside { } or [ ]
+        if "':'" in problem:
+            return ("a value inside { } holds ':', which YAML reads as the start of a key", mark,
+                    'put the value in quotes: reason: "Budget: too high"')
+        return ("expected ',' or the closing bracket here", mark, "separate items with ', ' and close every { and [")
+    if problem.startswith("expected <block end>") or "did not find expected" in problem:
+        levels = [(c, k) for c, k in _enclosing(lines, mark.line) if c != indent][:2]
+        spaces = f"{indent} space{'s' if indent != 1 else ''}"
+        hint = " or ".join(f"{c} (like {k})" for c, k in levels)
+        return (f"{name} is indented {spaces}, which lines it up with nothing above it", _at(mark, indent),
+                f"indent it by {hint}" if hint else "check the indentation")
+    return _plain(problem or context), mark, _yaml_hint(exc)
+
+
+def _at(mark: yaml.Mark, column: int) -> yaml.Mark:
+    return yaml.Mark(mark.name, mark.index - mark.column + column, mark.line, column, None, None)
+
+
+def _what(line: str) -> str:
+    """How to name what a line starts: "'budget'" for a key, "this list item" for '- ...'."""
+    text = line.strip()
+    if text.startswith("- ") or text == "-":
+        return "this list item"
+    key = re.match(r"([^\s:#'\"{}\[\],]+)\s*:(\s|$)", text)
+    return f"'{key[1]}'" if key else "this line"
+
+
+def _enclosing(lines: list[str], number: int) -> list[tuple[int, str]]:
+    """What the line ``number`` could line up with: (column, name) of the keys and items above it, nearest
+    first, each less indented than the one before (the blocks the line is inside)."""
+    found: list[tuple[int, str]] = []
+    for line in reversed(lines[:number]):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        entries = [(indent, _what(line))]
+        if text.startswith("- "):  # an item: its keys stand after the dash
+            inner = text[1:].lstrip()
+            entries = [(indent + len(text) - len(inner), _what(inner)), (indent, "the list item above")]
+        for column, name in entries:
+            if name != "this line" and (not found or column < found[-1][0]):
+                found.append((column, name))
+        if found and found[-1][0] == 0:
+            break
+    return found
+
+
+def _quote_run_on(text: str, mark: yaml.Mark, loader: type):
+    """The quoted value that ends on the error's line after starting on an earlier one: the usual cause of an
+    error several lines below a missing closing quote. None if there is none."""
+    found = None
+    try:
+        for token in yaml.scan(text, Loader=loader):
+            if token.start_mark.line > mark.line:
+                break
+            if (isinstance(token, yaml.ScalarToken) and token.style in ("'", '"')
+                    and token.start_mark.line < token.end_mark.line == mark.line):
+                found = token
+    except yaml.YAMLError:
+        pass
+    return found
+
+
+_JARGON = {"'<scalar>'": "a value", "'<block end>'": "the end of the block", "'<block mapping start>'": "a new key",
+           "'<block sequence start>'": "a list item", "'?'": "a key", "<block end>": "the end of the block",
+           "'<stream end>'": "the end of the file", "'<document start>'": "'---'"}
+
+
+def _plain(message: str) -> str:
+    for word, plain in _JARGON.items():
+        message = message.replace(word, plain)
+    return message.strip()
 
 
 def _yaml_hint(exc: yaml.MarkedYAMLError) -> str | None:

@@ -28,6 +28,9 @@ def test_five_mistakes_are_all_reported_with_positions(capsys, monkeypatch):
     code = main(["validate", str(ROOT / "examples" / "broken-policies")])
     out = capsys.readouterr().out.splitlines()
     assert code == 2
+    assert out[1:5] == ["  |", "8 |   - use: governance/sponsor-requierd", "  |          ^",
+                        "  = help: did you mean 'sponsor-required'?"]  # each error shows its line, as rustc does
+    out = [line for line in out if line.startswith("examples/")]
     assert out == [
         "examples/broken-policies/intake.yaml:8:10: error[unknown_include]: library 'governance' has no rule "
         "'sponsor-requierd'; did you mean 'sponsor-required'?",
@@ -179,3 +182,20 @@ def test_expression_mistakes_get_a_hint_that_points_at_the_cause(expression, hin
     (or a list of two types) and 'day(go_live)' suggested 'today'."""
     code, _, err = _run("expr", expression, "--policies", str(ROOT / "policies"))
     assert code == 2 and hint in err, err
+def test_validate_shows_the_source_line_a_caret_and_help(write_policy, capsys, monkeypatch):
+    """rustc-style: the first line stays file:line:col: error[code]: message (tools parse it), then the line."""
+    root = write_policy({"intake.yaml": 'kind: intake\nfields: {id: string}\ndescription: "never closed\nname: x\n'})
+    monkeypatch.chdir(root)
+    assert main(["validate", "."]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("intake.yaml:3:14: error[yaml_syntax]: ")
+    assert "while scanning" not in out[0]
+    assert out[1:4] == ["  |", '3 | description: "never closed', "  |              ^"]
+    assert out[4].startswith("  = help: ")
+
+
+def test_yaml_messages_use_no_parser_jargon(write_policy):
+    for text in ['kind: intake\nfields:\n  id: string\n budget: money\n',
+                 'kind: intake\nfields: {id: string}\nrules:\n  - id: a\n    effect: flag\n   - id: b\n']:
+        [diagnostic] = validate(write_policy({"intake.yaml": text}), today=TODAY)
+        assert not any(word in str(diagnostic) for word in ("<block end>", "<scalar>", "<block", "'?'")), diagnostic

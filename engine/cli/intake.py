@@ -23,6 +23,7 @@ from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_me
 from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
 from engine.io.readers import Row, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, truncate
+from engine.policy.source import MAX_BYTES
 from engine.io.writers import csv_header, write_decisions, write_xlsx
 from engine.report import write_report
 
@@ -262,8 +263,11 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                     "column": d.location.column if d.location else None} for d in diagnostics], stdout, indent=2)
         stdout.write("\n")
     else:
+        files: dict[str, list[str] | None] = {}
         for d in diagnostics:
             print(d, file=stdout)
+            for line in _excerpt(d, files):
+                print(line, file=stdout)
     if errors:
         why = "--strict counts warnings as errors" if checked.policy is not None else "the policy set cannot be used"
         print(f"{len(errors)} error(s); {why}", file=stderr)
@@ -294,6 +298,34 @@ def _weight_lines(policy) -> list[str]:
         shown = ", ".join(f"{name} {weight:.3g}" for name, weight in values.items())
         consistency = f"; CR {result.cr:.3f}{'' if result.consistent else ' (inconsistent)'}" if result else ""
         out.append(f"  {what} weights ({how}): {shown}{consistency}")
+    return out
+
+
+def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list[str]:
+    """The source line under a diagnostic, a caret under its column and the hint, as rustc shows them."""
+    where = diagnostic.location
+    if where is None or not where.line:
+        return []
+    if where.file not in files:
+        try:
+            with open(where.file, encoding="utf-8", errors="replace") as f:
+                files[where.file] = f.read(MAX_BYTES).split("\n")
+        except OSError:
+            files[where.file] = None
+    lines = files[where.file]
+    if not lines or where.line > len(lines):
+        return []
+    text = lines[where.line - 1].rstrip("\r").replace("\t", " ")
+    column = max(where.column, 1)
+    if len(text) > 120:  # a long line: the part around the column
+        start = max(column - 60, 0)
+        text, column = "..." + text[start:start + 117], column - start + 3
+    gutter = " " * (len(str(where.line)) + 1)
+    out = [f"{gutter}|", f"{where.line} | {text}"]
+    if where.column:
+        out.append(f"{gutter}| {' ' * (column - 1)}^")
+    if diagnostic.hint:
+        out.append(f"{gutter}= help: {diagnostic.hint}")
     return out
 
 

@@ -7,13 +7,13 @@ its position and, where one exists, a "did you mean" hint.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from difflib import get_close_matches
 from typing import Mapping
 
 from engine.errors import did_you_mean
 from engine.expr.evaluate import evaluate
 from engine.expr.functions import FUNCTIONS
+from engine.expr.regex import regex_problem
 from engine.expr.nodes import (BOOL, DATE, NULL, NUMBER, STRING, Arith, Call, Compare, Const, Field, In, ListOf,
                                Logic, Node, Unary, item_of, list_of, walk)
 from engine.expr.parse import ExprError, const
@@ -180,14 +180,9 @@ class Checker:
             except ValueProblem as exc:
                 raise ExprError("bad_value", str(exc), node.args[0].offset, 'write date("2027-01-31")') from None
         if node.name == "matches":
-            try:
-                re.compile(node.args[1].value)
-            except (re.error, TypeError) as exc:
-                raise ExprError("bad_regex", f"invalid regular expression: {exc}", node.args[1].offset) from None
-            if nested_repetition(node.args[1].value):
-                raise ExprError("unsafe_regex", "this pattern repeats a group that itself repeats, which can take "
-                                "exponential time on some texts", node.args[1].offset,
-                                "write (ab)+ instead of (a+)+ or (a*b*)*; one level of repetition is enough")
+            problem = regex_problem(node.args[1].value)
+            if problem is not None:
+                raise ExprError(problem.code, problem.message, node.args[1].offset, problem.hint)
         return node
 
 
@@ -240,35 +235,3 @@ def _check_names(node: Node, field_types: Mapping[str, str]) -> None:
             checker.visit_Field(part)
         elif isinstance(part, Call) and part.name not in FUNCTIONS:
             checker.visit_Call(part)
-
-
-
-def nested_repetition(pattern: str) -> bool:
-    """True when a repeated part of the pattern contains another repetition: (a+)+, (a|aa)*b, (x*y*)*.
-    Such patterns can backtrack exponentially (catastrophic backtracking); Python's re has no time limit."""
-    try:
-        import re._parser as sre_parse  # Python 3.11+
-    except ImportError:  # pragma: no cover
-        import sre_parse  # type: ignore[no-redef]
-
-    repeats = {sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, getattr(sre_parse, "POSSESSIVE_REPEAT", None)}
-
-    def walk(items, inside: bool) -> bool:
-        for op, arg in items:
-            if op in repeats:
-                low, high, body = arg
-                if inside and high != 1:
-                    return True
-                if walk(body, inside or high > 1):
-                    return True
-            elif op is sre_parse.SUBPATTERN:
-                if walk(arg[-1], inside):
-                    return True
-            elif op is sre_parse.BRANCH:
-                if any(walk(branch, inside) for branch in arg[1]):
-                    return True
-                if inside and len(arg[1]) > 1:
-                    return True  # alternatives under a repeat, e.g. (a|aa)*: overlapping choices
-        return False
-
-    return walk(sre_parse.parse(pattern), False)

@@ -7,11 +7,11 @@ null (missing) argument makes the result null.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
+from engine.expr.regex import full_match
 from engine.expr.nodes import BOOL, DATE, LIST_NUMBER, NULL, NUMBER, STRING, item_of
 from engine.expr.values import ARITH_ERRORS, CONTEXT, to_date
 
@@ -112,17 +112,7 @@ def payback(flows: tuple) -> Decimal | None:
 
 
 def _regex(text: str, pattern: str) -> bool:
-    return _compiled(pattern).fullmatch(text) is not None
-
-
-_PATTERNS: dict[str, re.Pattern] = {}
-
-
-def _compiled(pattern: str) -> re.Pattern:
-    found = _PATTERNS.get(pattern)
-    if found is None:
-        found = _PATTERNS[pattern] = re.compile(pattern)
-    return found
+    return full_match(text, pattern)
 
 
 def _min_max(pick):
@@ -179,7 +169,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("abs", "abs(x)", "absolute value", fixed(NUMBER, returns=NUMBER), lambda x: abs(x)),
     Function("round", "round(x, places)", "rounded to that many decimal places, halves away from zero (as spreadsheets do)",
              fixed(NUMBER, NUMBER, returns=NUMBER), _round),
-    Function("matches", 'matches(text, "regex")', "true if the whole text matches the Python regular expression",
+    Function("matches", 'matches(text, "regex")', "true if the whole text matches the regular expression (RE2: no backreferences or lookaround)",
              fixed(STRING, STRING, returns=BOOL), _regex, constant_args=(1,)),
     Function("contains", "contains(text, part)", "true if part occurs in text",
              fixed(STRING, STRING, returns=BOOL), lambda t, p: p in t),

@@ -22,10 +22,34 @@ from engine.expr.values import ValueProblem, to_number
 MAX_LENGTH = 4000
 MAX_NODES = 500
 MAX_DEPTH = 50  # brackets
+MAX_NESTING = 100  # levels of the tree: "not not ... x" and "- - ... x" nest without brackets
 SOURCE_NAME = "<pmo-expr>"
 # Python warns about some texts before failing on them ("invalid decimal literal"): the ExprError says it.
 # A filter for this source name only (catch_warnings would change global state under threads).
 warnings.filterwarnings("ignore", category=SyntaxWarning, module=SOURCE_NAME)
+
+
+class LoneSurrogate(ValueError):
+    """Half of a UTF-16 surrogate pair without its other half: no text encoding can carry it."""
+
+    def __init__(self, index: int, char: str):
+        super().__init__(f"lone surrogate at character {index}")
+        self.index, self.escape = index, f"\\u{ord(char):04x}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def join_surrogates(text: str) -> str:
+    """"\\ud83d\\ude00" (YAML and Python escapes read it as two code points) as the one character it encodes,
+    as JSON reads it. Raises :class:`LoneSurrogate` for a half without its pair."""
+    if _SURROGATE.search(text) is None:
+        return text
+    try:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    except UnicodeDecodeError as exc:
+        index = exc.start // 2
+        raise LoneSurrogate(index, text[index]) from None
 
 
 class ExprError(Exception):
@@ -88,6 +112,7 @@ class _Translator:
         self.encoded = text.encode("utf-8")
         self.namespaces = namespaces
         self.count = 0
+        self.depth = 0
 
     def offset(self, node: ast.AST) -> int:
         # ast offsets are UTF-8 byte offsets on the node's line; we report characters.
@@ -102,6 +127,20 @@ class _Translator:
         self.count += 1
         if self.count > MAX_NODES:
             raise self.fail(n, f"expression is too long (more than {MAX_NODES} parts)", "split it into derived fields")
+        # Every later step (checking, lowering, evaluating) recurses once per level: bound the levels here.
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            if sum(isinstance(part, ast.expr) for part in ast.walk(n)) + self.count - 1 > MAX_NODES:
+                raise self.fail(n, f"expression is too long (more than {MAX_NODES} parts)",
+                                "split it into derived fields")  # the plainer of the two reasons
+            raise self.fail(n, f"expression is nested more than {MAX_NESTING} levels deep",
+                            "split it into derived fields")
+        try:
+            return self.translate(n)
+        finally:
+            self.depth -= 1
+
+    def translate(self, n: ast.AST) -> Node:
         at = self.offset(n)
         if isinstance(n, ast.BoolOp):
             return Logic(at, "and" if isinstance(n.op, ast.And) else "or", [self.node(v) for v in n.values])
@@ -167,6 +206,12 @@ class _Translator:
 
     def constant(self, n: ast.Constant) -> Node:
         value = n.value
+        if isinstance(value, str):
+            try:
+                value = join_surrogates(value)
+            except LoneSurrogate as lone:
+                raise self.fail(n, f"lone surrogate {lone.escape} in text", "write the whole character, or both "
+                                "halves of its surrogate pair (\\ud83d\\ude00)", code="bad_text") from None
         if isinstance(value, bool) or value is None or isinstance(value, str):
             return const(value, self.offset(n))
         if isinstance(value, (int, float)):

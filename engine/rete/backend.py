@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from engine.errors import Diagnostic, Location, PolicyError
 from engine.expr.evaluate import evaluate
 from engine.expr.lower import NEVER, ALWAYS, Lowering, rete_value
-from engine.rete.driver import MAX_PROPERTIES, Ruleset
+from engine.rete.driver import MAX_PROPERTIES, Ruleset, RulesetLimitError
 
 if TYPE_CHECKING:  # compile imports the back ends through gates
     from engine.compile import CompiledPolicy
@@ -30,7 +30,13 @@ class ReteBackend:
         self._fields: list[tuple[str, str, Callable[[Any], Any]]] = [
             (name, slot, _encoder(policy.field_types[name])) for name, slot in lowering.field_slots.items()]
         self._computed = lowering.computed_slots()
-        self._ruleset = Ruleset(conditions)
+        try:
+            self._ruleset = Ruleset(conditions)
+        except RulesetLimitError as exc:
+            rule = policy.rules[int(exc.rule[1:])] if exc.rule else None
+            raise PolicyError([Diagnostic("too_complex", str(exc), rule.source if rule else Location(policy.intake_file),
+                                          "split the rule into several rules, or move parts into derived values")]
+                              ) from None
 
     def fire(self, record: Mapping[str, Any]) -> list[int]:
         """Indexes (into policy.rules) of the rules whose conditions are true for this record."""

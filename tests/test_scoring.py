@@ -402,3 +402,21 @@ def test_a_missing_value_for_no_component_is_refused_with_its_line(write_policy)
     root = write_policy({"intake.yaml": INTAKE, "scoring.yaml": WSJF % ", missing: {time_critical: 0}"})
     found = [(d.code, d.location.line) for d in validate(root, today=TODAY) if d.severity == "error"]
     assert len(found) == 1 and found[0][1] == 3
+
+
+def test_exact_weighted_sum_ties_go_to_the_declared_tie_breaks(write_policy):
+    # a third of 0.1, 0.1 and 0.4 (each out of 100) is 20 in any order; summed as floats, 20.0 or 19.999999999999996
+    engine = scoring_engine(write_policy, """kind: scoring
+criteria:
+  - {id: a, field: value, normalise: none, weight: 1}
+  - {id: b, field: tc, normalise: none, weight: 1}
+  - {id: c, field: rr, normalise: none, weight: 1}
+tie_breaks:
+  - {by: cost, order: asc}
+""")
+    ranking = engine.rank([{"id": "A", "value": 0.1, "tc": 0.1, "rr": 0.4, "cost": 50},
+                           {"id": "B", "value": 0.4, "tc": 0.1, "rr": 0.1, "cost": 10}])
+    assert [(e.id, e.rank) for e in ranking.entries] == [("B", 1), ("A", 2)]
+    assert ranking.entries[0].score != ranking.entries[1].score  # the noise is there; it no longer decides
+    for e in ranking.entries:
+        assert sum(c.contribution for c in e.breakdown) == e.score

@@ -306,3 +306,10 @@ def test_irr_and_npv_agree_with_a_50_digit_reference_on_random_series():
           f"max relative error {worst:.3g}")
     assert mismatched == 0
     assert max(lengths) == 1200 and roots > count // 3
+
+
+def test_payback_keeps_the_running_total_exact():
+    # -1e15 + 0.4 rounded to 15 digits lost the 0.4s, so the total never turned non-negative (null)
+    assert fn("payback", ["-1e15", "0.4", "0.4", "0.4", "999999999999999"]) == 4
+    assert fn("payback", [-1000, 500, 700]) == Decimal("1.71428571428571")
+    assert fn("payback", [-1000, 100]) is None

@@ -4,6 +4,7 @@ Results are numbers of the engine's model (15 significant digits), each rounded 
 
 - ``npv`` sums the discounted flows with 50 significant digits and an unlimited exponent, so no
   intermediate power (1.08^1200, 2^1000) overflows; only an NPV beyond 1e300 itself is null.
+- ``payback`` keeps its running total exact and rounds the interpolated period.
 - ``irr`` brackets the roots on a grid of the NPV (float arithmetic, scaled so nothing overflows), refines
   each with Brent's method, and then fixes the 15-digit rounding with signs of the 50-digit NPV: the
   result is the root correctly rounded to 15 significant digits, at any length of series.
@@ -11,7 +12,8 @@ Results are numbers of the engine's model (15 significant digits), each rounded 
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation
+from decimal import (MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, DivisionByZero,
+                     InvalidOperation)
 
 import numpy as np
 from scipy.optimize import brentq
@@ -20,6 +22,7 @@ from engine.expr.values import CONTEXT
 
 WIDE = Context(prec=50, rounding=ROUND_HALF_EVEN, Emax=999_999_999, Emin=-999_999_999,
                traps=[InvalidOperation, DivisionByZero])
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])  # sums of our numbers
 LOW, HIGH = Decimal("-0.9999"), Decimal(10)  # irr's range: -99.99% to 1,000%, both included
 GRID = 4000  # grid points, evenly spaced in log(1 + rate): 0.29% of (1 + rate) apart
 _STEPS = 400  # a bound on the bisection that fixes the last digit; each halves the bracket
@@ -205,7 +208,7 @@ def payback(flows: tuple) -> Decimal | None:
         return None
     total = Decimal(0)
     for period, flow in enumerate(flows):
-        previous, total = total, CONTEXT.add(total, flow)
+        previous, total = total, EXACT.add(total, flow)  # 15-digit sums would lose -1e15 + 0.4
         if total >= 0 and period > 0 and previous < 0:
             return CONTEXT.add(period - 1, CONTEXT.divide(-previous, flow))
         if total >= 0 and period == 0:

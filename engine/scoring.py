@@ -60,6 +60,7 @@ class CompiledScoring:
     top: int
     sensitivity: Sensitivity
     ahp: AhpResult | None = None
+    missing: dict[str, float] = field(default_factory=dict)  # wsjf, rice: a missing component's value
 
     @property
     def weights(self) -> dict[str, float]:
@@ -76,6 +77,7 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
     components: list[tuple[str, Column]] = []
     resolved = None
     set_aside = {str(raw["id"]) for raw in policy.set_aside("criteria").values() if isinstance(raw, dict) and "id" in raw}
+    missing: dict[str, float] = {}
     if policy.method == "weighted-sum":
         if not policy.criteria:
             sink.add("missing_key", "a weighted-sum scoring policy needs 'criteria'", policy.loc("kind"))
@@ -99,8 +101,10 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
         elif isinstance(spec, str):
             components.append(("formula", expr.column(spec, policy.loc("formula"), NUMBER)))
         else:
-            for name in type(spec).model_fields:
+            names = [name for name in type(spec).model_fields if name != "missing"]
+            for name in names:
                 components.append((name, expr.column(getattr(spec, name), spec.loc(name), NUMBER)))
+            missing = {name: float(v) for name, v in spec.missing.items()}
         if policy.criteria:
             sink.extend([Diagnostic("unused_criteria", f"criteria are not used by method {policy.method}",
                                     policy.loc("criteria"), severity="warning")])
@@ -108,7 +112,7 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
     if len(sink.errors) > before:
         return None
     return CompiledScoring(policy.method, criteria, components, tie_breaks, policy.top, policy.sensitivity,
-                           resolved.ahp if resolved else None)
+                           resolved.ahp if resolved else None, missing)
 
 
 class _Expressions:
@@ -342,37 +346,65 @@ def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]], cach
     names = [name for name, _ in scoring.components]
     raw = np.stack([column(records, cache) for _, column in scoring.components], axis=1) if names else \
         np.empty((len(records), 0))
-    cols = dict(zip(names, raw.T))
     n = len(records)
-    if scoring.method == "wsjf":
-        size = cols["job_size"]
-        parts = [np.nan_to_num(cols[c]) for c in ("business_value", "time_criticality", "risk_reduction")]
-        bad = np.isnan(size) | (size <= 0)
-        contributions = np.stack([p / np.where(bad, 1.0, size) for p in parts], axis=1)
-        reason = "job size is missing or not positive"
-    elif scoring.method == "rice":
-        effort = cols["effort"]
-        bad = np.isnan(effort) | (effort <= 0) | np.isnan(cols["reach"]) | np.isnan(cols["impact"]) | np.isnan(
-            cols["confidence"])
-        value = cols["reach"] * cols["impact"] * cols["confidence"] / np.where(effort > 0, effort, 1.0)
-        contributions = value[:, None]
-        reason = "reach, impact, confidence or effort is missing, or effort is not positive"
+    filled = raw.copy()
+    for j, name in enumerate(names):  # a declared missing value stands in; the breakdown shows the raw value
+        if name in scoring.missing:
+            filled[np.isnan(filled[:, j]), j] = scoring.missing[name]
+    cols = dict(zip(names, filled.T))
+    if scoring.method in ("wsjf", "rice"):
+        divisor = "job_size" if scoring.method == "wsjf" else "effort"
+        size = cols[divisor]
+        absent = np.isnan(filled)
+        bad = absent.any(axis=1) | ~(size > 0)
+        safe = np.where(bad, 1.0, size)
+        if scoring.method == "wsjf":  # each part of the cost of delay over the job size: the breakdown's lines
+            contributions = np.stack([np.where(bad, MISSING, cols[c]) / safe
+                                      for c in ("business_value", "time_criticality", "risk_reduction")], axis=1)
+        else:
+            value = cols["reach"] * cols["impact"] * cols["confidence"] / safe
+            contributions = value[:, None]
+        unscored = _component_reasons(names, absent, bad, divisor)
     else:
         value = cols["formula"]
         bad = np.isnan(value)
         contributions = value[:, None]
-        reason = "the formula gives no value"
+        unscored = ["the formula gives no value" if b else None for b in bad.tolist()]
     total = np.zeros(n)
     for j in range(contributions.shape[1]):
         total = total + contributions[:, j]
     total[bad] = MISSING
-    unscored: list[str | None] = [reason if b else None for b in bad.tolist()]
     return Scores(raw, np.zeros((n, 0)), contributions, total, unscored, cache)
+
+
+def _component_reasons(names: list[str], absent: np.ndarray, bad: np.ndarray, divisor: str) -> list[str | None]:
+    """Why each proposal has no score: the components it lacks, or a divisor that is not positive."""
+    out: list[str | None] = [None] * len(bad)
+    for i in np.nonzero(bad)[0].tolist():
+        lacking = [name for name, a in zip(names, absent[i].tolist()) if a]
+        if lacking:
+            listed = lacking[0] if len(lacking) == 1 else f"{', '.join(lacking[:-1])} and {lacking[-1]}"
+            out[i] = f"{listed} {'is' if len(lacking) == 1 else 'are'} missing"
+        else:
+            out[i] = f"{divisor} is not positive"
+    return out
+
+
+def tie_key(scores: np.ndarray) -> np.ndarray:
+    """Scores rounded to 12 significant digits, so scores that are equal but for float rounding
+    (29/20 summed as 1.4500000000000002 and 1.45) tie, and the declared tie-breaks decide."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.floor(np.log10(np.abs(scores)))
+    magnitude = np.clip(np.where(np.isfinite(magnitude), magnitude, 0.0), -280, 280)
+    scale = 10.0 ** (11 - magnitude)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(np.abs(scores) >= 1e280, scores, np.round(scores * scale) / scale)
 
 
 def ranking_order(scoring: CompiledScoring, scores: Scores, records: list[Mapping[str, Any]],
                   ids: list[str | None]) -> np.ndarray:
-    """Indexes of the scored proposals, best first: score, declared tie-breaks, then id, then input order."""
+    """Indexes of the scored proposals, best first: score (to 12 significant digits), declared tie-breaks,
+    then id, then input order."""
     scored = np.nonzero(~np.isnan(scores.total))[0]
     keys: list[np.ndarray] = [scored]  # np.lexsort: the last key is the most significant
     by_id = sorted(range(len(scored)), key=lambda k: ids[scored[k]] or "")
@@ -382,12 +414,12 @@ def ranking_order(scoring: CompiledScoring, scores: Scores, records: list[Mappin
     keys.append(np.array([ids[i] is None for i in scored], dtype=bool))
     for _label, source, descending in reversed(scoring.tie_breaks):
         if isinstance(source, int):
-            values = scores.normalised[scored, source]
+            values = tie_key(scores.normalised[scored, source])
         else:
             values = source(records, scores.columns)[scored]
         values = -values if descending else values
         keys.append(np.where(np.isnan(values), np.inf, values))  # missing values break ties last
-    keys.append(-scores.total[scored])
+    keys.append(-tie_key(scores.total[scored]))
     return scored[np.lexsort(keys)]
 
 

@@ -70,7 +70,7 @@ def test_validate_json():
 
 
 def test_expr_calculator():
-    assert run("expr", "npv(0.1, [-1000, 500, 700])") == (0, "33.05785123967\n", "")
+    assert run("expr", "npv(0.1, [-1000, 500, 700])") == (0, "33.0578512396694\n", "")
     assert run("expr", "budget > 250_000 and start < date('2027-01-01')", "--set", "budget=300000",
                "--set", "start=2026-12-24")[1] == "true\n"
     code, _, err = run("expr", "budjet > 1", "--set", "budget=1")

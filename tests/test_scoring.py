@@ -179,7 +179,7 @@ wsjf: {business_value: value, time_criticality: tc, risk_reduction: rr, job_size
     a = ranking.entries[1]
     assert [c.contribution for c in a.breakdown] == [10.0, 5.0, 2.0, None]
     assert sum(c.contribution for c in a.breakdown if c.contribution is not None) == a.score
-    assert ranking.entries[2].reason == "not scored: job size is missing or not positive"
+    assert ranking.entries[2].reason == "not scored: time_criticality, risk_reduction and job_size are missing"
 
 
 def test_rice_worked_examples(write_policy):
@@ -324,3 +324,99 @@ def test_an_empty_band_is_said_once_with_readable_numbers(write_policy):
                         "        - {from: 5_000_000, points: 0}\n    scale: {min: 0, max: 2}\n    weight: 1\n"})
     found = [(d.code, d.message) for d in validate(root, today=TODAY) if d.severity == "error"]
     assert found == [("bad_band", "range from 6,000,000 below 5,500,000 is empty")]
+
+
+WSJF = """kind: scoring
+method: wsjf
+wsjf: {business_value: value, time_criticality: tc, risk_reduction: rr, job_size: size%s}
+tie_breaks:
+  - {by: cost, order: asc}
+"""
+RICE = """kind: scoring
+method: rice
+rice: {reach: reach, impact: impact, confidence: confidence, effort: effort%s}
+tie_breaks:
+  - {by: cost, order: asc}
+"""
+
+
+def test_exact_wsjf_ties_go_to_the_declared_tie_breaks(write_policy):
+    # (1 + 20 + 8) / 20 and (1 + 8 + 20) / 20 are both 29/20; summed as floats, 1.4500000000000002 and 1.45
+    engine = scoring_engine(write_policy, WSJF % "")
+    rows = [{"id": "A", "value": 1, "tc": 20, "rr": 8, "size": 20, "cost": 50},
+            {"id": "B", "value": 1, "tc": 8, "rr": 20, "size": 20, "cost": 10},
+            {"id": "C", "value": 1, "tc": 8, "rr": 20, "size": 20, "cost": 30}]
+    ranking = engine.rank(rows)
+    assert [e.id for e in ranking.entries] == ["B", "C", "A"]  # by cost, not by rounding noise
+    assert {e.score for e in ranking.entries} <= {1.45, 1.4500000000000002}
+    for e in ranking.entries:  # contributions still add up to each score exactly
+        assert sum(c.contribution for c in e.breakdown if c.contribution is not None) == e.score
+
+
+def test_exact_rice_ties_go_to_the_declared_tie_breaks_then_the_id(write_policy):
+    # 29 x 0.25 x 0.8 / 4 = 1.4500000000000002 and 29 x 0.25 x 1 / 5 = 1.45: both exactly 1.45
+    engine = scoring_engine(write_policy, RICE % "")
+    rows = [{"id": "Z", "reach": 29, "impact": 0.25, "confidence": "80%", "effort": 4, "cost": 10},
+            {"id": "Y", "reach": 29, "impact": 0.25, "confidence": 1, "effort": 5, "cost": 20},
+            {"id": "X", "reach": 29, "impact": 0.25, "confidence": 1, "effort": 5, "cost": 10}]
+    assert [e.id for e in engine.rank(rows).entries] == ["X", "Z", "Y"]  # cost, then id
+    plain = scoring_engine(write_policy, RICE.split("tie_breaks")[0] % "")
+    assert [e.id for e in plain.rank(rows).entries] == ["X", "Y", "Z"]  # no tie-break declared: the id
+
+
+def test_scores_equal_to_12_significant_digits_tie():
+    from engine.scoring import tie_key
+    keys = tie_key(np.array([1.45, 1.4500000000000002, 1.4500000001, 0.0, -2.5e-7, -2.50000000000001e-7, 1e300]))
+    assert keys[0] == keys[1] and keys[2] > keys[1] and keys[3] == 0 and keys[4] == keys[5] and keys[6] == 1e300
+
+
+@pytest.mark.parametrize("scoring, row, reason", [
+    (WSJF % "", {"value": 5, "rr": 1, "size": 2}, "time_criticality is missing"),
+    (WSJF % "", {"tc": 5, "size": 2}, "business_value and risk_reduction are missing"),
+    (WSJF % "", {"value": 5, "tc": 1, "rr": 1}, "job_size is missing"),
+    (WSJF % "", {"value": 5, "tc": 1, "rr": 1, "size": 0}, "job_size is not positive"),
+    (RICE % "", {"reach": 5, "impact": 1, "effort": 2}, "confidence is missing"),
+    (RICE % "", {"reach": 5, "impact": 1, "confidence": 1, "effort": -1}, "effort is not positive"),
+])
+def test_a_missing_component_leaves_the_proposal_unscored_with_a_reason(write_policy, scoring, row, reason):
+    engine = scoring_engine(write_policy, scoring)
+    full = {"id": "P", "value": 1, "tc": 1, "rr": 1, "size": 1, "reach": 1, "impact": 1, "confidence": 1, "effort": 1}
+    ranking = engine.rank([{"id": "P", **row}, {**full, "id": "Q"}])
+    assert [(e.id, e.rank) for e in ranking.entries] == [("Q", 1), ("P", None)]
+    assert ranking.entries[1].reason == f"not scored: {reason}"
+
+
+@pytest.mark.parametrize("scoring, row, score", [
+    (WSJF % ", missing: {time_criticality: 2}", {"value": 5, "rr": 1, "size": 2}, 4.0),  # (5 + 2 + 1) / 2
+    (WSJF % ", missing: 0", {"value": 5, "size": 2}, 2.5),
+    (RICE % ", missing: {confidence: 0.5}", {"reach": 10, "impact": 2, "effort": 4}, 2.5),  # 10 x 2 x 0.5 / 4
+])
+def test_a_declared_missing_value_scores_the_proposal(write_policy, scoring, row, score):
+    ranking = scoring_engine(write_policy, scoring).rank([{"id": "P", **row}])
+    assert [(e.id, e.rank, e.score) for e in ranking.entries] == [("P", 1, score)]
+    entry = ranking.entries[0]
+    assert sum(c.contribution for c in entry.breakdown if c.contribution is not None) == entry.score
+
+
+def test_a_missing_value_for_no_component_is_refused_with_its_line(write_policy):
+    root = write_policy({"intake.yaml": INTAKE, "scoring.yaml": WSJF % ", missing: {time_critical: 0}"})
+    found = [(d.code, d.location.line) for d in validate(root, today=TODAY) if d.severity == "error"]
+    assert len(found) == 1 and found[0][1] == 3
+
+
+def test_exact_weighted_sum_ties_go_to_the_declared_tie_breaks(write_policy):
+    # a third of 0.1, 0.1 and 0.4 (each out of 100) is 20 in any order; summed as floats, 20.0 or 19.999999999999996
+    engine = scoring_engine(write_policy, """kind: scoring
+criteria:
+  - {id: a, field: value, normalise: none, weight: 1}
+  - {id: b, field: tc, normalise: none, weight: 1}
+  - {id: c, field: rr, normalise: none, weight: 1}
+tie_breaks:
+  - {by: cost, order: asc}
+""")
+    ranking = engine.rank([{"id": "A", "value": 0.1, "tc": 0.1, "rr": 0.4, "cost": 50},
+                           {"id": "B", "value": 0.4, "tc": 0.1, "rr": 0.1, "cost": 10}])
+    assert [(e.id, e.rank) for e in ranking.entries] == [("B", 1), ("A", 2)]
+    assert ranking.entries[0].score != ranking.entries[1].score  # the noise is there; it no longer decides
+    for e in ranking.entries:
+        assert sum(c.contribution for c in e.breakdown) == e.score

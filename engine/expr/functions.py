@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 from engine.expr.regex import full_match
+from engine.expr.finance import irr, irr_all, npv, payback
 from engine.expr.nodes import BOOL, DATE, LIST_NUMBER, NULL, NUMBER, STRING, item_of
 from engine.expr.values import ARITH_ERRORS, CONTEXT, to_date
 
@@ -63,54 +64,6 @@ def length_typer(args: list[str]) -> str:
     return NUMBER
 
 
-# --- finance -------------------------------------------------------------------------
-
-def npv(rate: Decimal, flows: tuple) -> Decimal | None:
-    """Net present value; the first cash flow is at period 0 (undiscounted)."""
-    if any(f is None for f in flows):
-        return None
-    base = CONTEXT.add(1, rate)
-    total, factor = Decimal(0), Decimal(1)
-    for flow in flows:
-        total = CONTEXT.add(total, CONTEXT.divide(flow, factor))
-        factor = CONTEXT.multiply(factor, base)
-    return total
-
-
-def irr(flows: tuple) -> Decimal | None:
-    """Internal rate of return by bisection on [-99.99%, 1000%]; null when there is no sign change."""
-    if len(flows) < 2 or any(f is None for f in flows):
-        return None
-    low, high = Decimal("-0.9999"), Decimal(10)
-    f_low, f_high = npv(low, flows), npv(high, flows)
-    if f_low is None or f_high is None or f_low.is_signed() == f_high.is_signed() or not f_low or not f_high:
-        return None
-    for _ in range(200):
-        mid = CONTEXT.divide(CONTEXT.add(low, high), 2)
-        f_mid = npv(mid, flows)
-        if not f_mid or high - low < Decimal("1e-12"):
-            break
-        if f_mid.is_signed() == f_low.is_signed():
-            low, f_low = mid, f_mid
-        else:
-            high = mid
-    return CONTEXT.divide(CONTEXT.add(low, high), 2).quantize(Decimal("1e-10"), context=CONTEXT)
-
-
-def payback(flows: tuple) -> Decimal | None:
-    """Periods until the running total of cash flows turns non-negative (interpolated); null if never."""
-    if any(f is None for f in flows):
-        return None
-    total = Decimal(0)
-    for period, flow in enumerate(flows):
-        previous, total = total, CONTEXT.add(total, flow)
-        if total >= 0 and period > 0 and previous < 0:
-            return CONTEXT.add(period - 1, CONTEXT.divide(-previous, flow))
-        if total >= 0 and period == 0:
-            return Decimal(0)
-    return None
-
-
 def _regex(text: str, pattern: str) -> bool:
     return full_match(text, pattern)
 
@@ -154,9 +107,12 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              _add_days),
     Function("year", "year(date)", "the calendar year", fixed(DATE, returns=NUMBER), lambda d: Decimal(d.year)),
     Function("month", "month(date)", "the month, 1-12", fixed(DATE, returns=NUMBER), lambda d: Decimal(d.month)),
-    Function("npv", "npv(rate, cash_flows)", "net present value, first flow at period 0",
+    Function("npv", "npv(rate, cash_flows)", "net present value, first flow at period 0 (undiscounted)",
              fixed(NUMBER, LIST_NUMBER, returns=NUMBER), npv),
-    Function("irr", "irr(cash_flows)", "internal rate of return; null if none", fixed(LIST_NUMBER, returns=NUMBER), irr),
+    Function("irr", "irr(cash_flows)", "internal rate of return in [-99.99%, 1000%], the one closest to 0 if "
+             "there are several; null if none", fixed(LIST_NUMBER, returns=NUMBER), irr),
+    Function("irr_all", "irr_all(cash_flows)", "every internal rate of return in [-99.99%, 1000%], ascending",
+             fixed(LIST_NUMBER, returns=LIST_NUMBER), irr_all),
     Function("payback", "payback(cash_flows)", "periods until cumulative cash flow is non-negative; null if never",
              fixed(LIST_NUMBER, returns=NUMBER), payback),
     Function("len", "len(list_or_text)", "number of items or characters", length_typer,

@@ -224,6 +224,16 @@ class TieBreak(Node):
     order: Literal["desc", "asc"] = "desc"
 
 
+def _missing_for_all(*components: str):
+    """Let ``missing: 0`` stand for ``missing: {every component: 0}``."""
+    def before(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("missing"), (int, float, Decimal, str)) and \
+                not isinstance(data.get("missing"), bool):
+            return {**data, "missing": {c: data["missing"] for c in components}}
+        return data
+    return model_validator(mode="before")(classmethod(before))
+
+
 class Wsjf(Node):
     """SAFe's weighted shortest job first: (business value + time criticality + risk reduction) / job size."""
 
@@ -231,6 +241,10 @@ class Wsjf(Node):
     time_criticality: str
     risk_reduction: str = Field(description="risk reduction and/or opportunity enablement")
     job_size: str
+    missing: dict[Literal["business_value", "time_criticality", "risk_reduction", "job_size"], Decimal] = Field(
+        default_factory=dict, description="the value a missing component takes: one number for all, or one per "
+        "component (a proposal missing a component without one is not scored)")
+    _one_for_all = _missing_for_all("business_value", "time_criticality", "risk_reduction", "job_size")
 
 
 class Rice(Node):
@@ -240,6 +254,10 @@ class Rice(Node):
     impact: str
     confidence: str = Field(description="0 to 1 (a percentage such as 80% reads as 0.8)")
     effort: str
+    missing: dict[Literal["reach", "impact", "confidence", "effort"], Decimal] = Field(
+        default_factory=dict, description="the value a missing component takes: one number for all, or one per "
+        "component (a proposal missing a component without one is not scored)")
+    _one_for_all = _missing_for_all("reach", "impact", "confidence", "effort")
 
 
 class Sensitivity(Node):

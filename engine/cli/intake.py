@@ -208,7 +208,8 @@ def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_B
             pending.append(Entry("intake", decision.id, None, {"row": row.data, "source": row.source,
                                                                "line": row.row}, engine.policy_hash,
                                  decision.decision, [f.model_dump(mode="json") for f in decision.findings]
-                                 or [e.model_dump(mode="json") for e in decision.errors], decision.routes))
+                                 or [e.model_dump(mode="json") for e in decision.errors], decision.routes,
+                                 as_of=engine.today.isoformat(), backend=engine.backend))
             if len(pending) >= batch:
                 log.append(pending)
                 pending = []

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from typing import IO, TYPE_CHECKING, Iterable
 
 from engine.decision import Decision
+from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text
 
 if TYPE_CHECKING:
     from engine.ranking import Ranking
@@ -20,6 +22,8 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, polic
     an earlier CSV output (resuming). ``derived``: the policy's derived values, the CSV's last columns
     (default: those of the first decision; an error row has none)."""
     counts: Counter = Counter()
+    # No str makes a writer fail; a table is for people: control characters shown (engine/io/safe_text.py).
+    out = TerminalText(out) if fmt == "table" else EncodableText(out)
 
     def counted(items: Iterable[Decision]) -> Iterable[Decision]:
         for d in items:
@@ -39,25 +43,55 @@ def _json(decisions: Iterable[Decision], out: IO[str]) -> None:
     out.write("[")
     for i, d in enumerate(decisions):
         out.write(",\n" if i else "\n")
-        out.write(json.dumps(d.to_json(), ensure_ascii=False))
+        out.write(json_text(json.dumps(d.to_json(), ensure_ascii=False)))
     out.write("\n]\n")
 
 
 def _jsonl(decisions: Iterable[Decision], out: IO[str]) -> None:
     for d in decisions:
-        out.write(json.dumps(d.to_json(), ensure_ascii=False) + "\n")
+        out.write(json_text(json.dumps(d.to_json(), ensure_ascii=False)) + "\n")
 
 
 CSV_COLUMNS = ["id", "decision", "routes", "rules", "reasons", "errors", "source", "row", "policy_hash", "as_of"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell whose text, after these, starts with a formula character is neutralised too. Verified with
+# LibreOffice 7.4 (CSV import): a leading space is trimmed with "Remove spaces" on and the cell runs;
+# the rest (no-break, ideographic and zero-width spaces, BOM, full-width forms) stayed text there, but
+# are one trim or NFKC normalisation away from a formula (docs/reliability.md, "Outputs and the log").
+_BLANKS = " \u00a0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
+_SIGNS = "=+\\-@\uff1d\uff0b\uff0d\uff20"  # and their full-width forms
+_RISKY = re.compile(f"[{_BLANKS}{_SIGNS}\t\r\n]")  # a cell that needs a closer look
+_FORMULA_START = re.compile(f"[{_BLANKS}]*[{_SIGNS}\t\r]")
+# After a line break: it starts a new row for a tool that splits lines itself (and did for every CSV
+# reader while a bare CR went out unquoted), so what follows one is neutralised as a cell start is.
+_FORMULA_AFTER_BREAK = re.compile(f"(\r\n|[\r\n])(?=[{_BLANKS}]*[{_SIGNS}\t])")
 
 
 def inert(value):
-    """A text cell that a spreadsheet will not run as a formula (=HYPERLINK(...), +cmd, @SUM, ...).
-    Numbers are left alone: a negative number is data, not a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    """A text cell that a spreadsheet will not run as a formula (=HYPERLINK(...), +cmd, @SUM, ...), even
+    after blanks or a line break. Numbers are left alone: a negative number is data, not a formula."""
+    if not isinstance(value, str) or not _RISKY.search(value):
+        return value
+    if _FORMULA_START.match(value):
+        value = "'" + value
+    if "\r" in value or "\n" in value:
+        value = _FORMULA_AFTER_BREAK.sub(r"\1'", value)
     return value
+
+
+def csv_writer(out: IO[str]):
+    """RFC 4180 cells, rows ended by "\n". csv's minimal quoting quotes a cell holding a character of the
+    line terminator, so with "\n" alone a cell holding a bare CR went out unquoted and Excel, LibreOffice
+    and Python's csv all read a new row there: rows are made with "\r\n" and written with "\n"."""
+    return csv.writer(_NewlineRows(out), lineterminator="\r\n")
+
+
+class _NewlineRows:
+    def __init__(self, out: IO[str]):
+        self.write_out = out.write
+
+    def write(self, row: str) -> int:
+        return self.write_out(row[:-2] + "\n")
 
 
 def csv_header(derived: list[str]) -> list[str]:
@@ -72,7 +106,7 @@ def decision_cells(d: Decision, derived: list[str]) -> list:
 
 
 def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, derived: list[str] | None = None) -> None:
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     for n, d in enumerate(decisions):
         if n == 0:
             derived = list(d.derived) if derived is None else derived
@@ -112,16 +146,17 @@ RANKING_FORMATS = ("table", "json", "csv", "xlsx")
 
 
 def write_ranking(ranking: "Ranking", out: IO[str], fmt: str) -> None:
+    out = TerminalText(out) if fmt == "table" else EncodableText(out)
     {"table": _ranking_table, "json": _ranking_json, "csv": _ranking_csv}[fmt](ranking, out)
 
 
 def _ranking_json(ranking: "Ranking", out: IO[str]) -> None:
-    out.write(json.dumps(ranking.to_json(), ensure_ascii=False, indent=1) + "\n")
+    out.write(json_text(json.dumps(ranking.to_json(), ensure_ascii=False, indent=1)) + "\n")
 
 
 def _ranking_csv(ranking: "Ranking", out: IO[str]) -> None:
     criteria = list(dict.fromkeys(c.criterion for e in ranking.entries for c in e.breakdown))
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(["rank", "id", "decision", "score", "top_probability", "weight_change", "reason", "source",
                      "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria])
     for e in ranking.entries:
@@ -187,7 +222,7 @@ def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = 
             if isinstance(value, (list, dict)):
                 value = str(value)
             if isinstance(value, str):  # control characters are not allowed in a workbook: shown as U+FFFD
-                value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+                value = encodable(ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
             cell = WriteOnlyCell(sheets[sheet], value=value)
             if isinstance(value, str):
                 cell.data_type = "s"  # never a formula

@@ -15,8 +15,11 @@ Two guarantees, one way each (docs/reliability.md, "Outputs and the log"):
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from typing import IO
+from pathlib import Path
+from typing import IO, Iterator
 
 # C0 controls but newline, DEL, C1 controls, bidi embeddings/overrides/isolates (they reorder what is
 # shown: "Trojan source"), line and paragraph separators, and surrogates.
@@ -81,3 +84,27 @@ class EncodableText:
 def raw_stream(stream: IO[str]) -> IO[str]:
     """The stream under a TerminalText (for cursor control we write ourselves)."""
     return stream.raw if isinstance(stream, TerminalText) else stream
+
+
+@contextlib.contextmanager
+def replacing(path, binary: bool = False) -> Iterator[IO]:
+    """A file that takes the place of ``path`` only once it is whole (a workbook, a report: formats that
+    cannot be resumed). It is written beside ``path`` under a temporary name, synced, then renamed over
+    it; on any failure the temporary file is removed and ``path`` is as it was. An OSError (a full disk,
+    a folder that cannot be written) is raised again naming ``path``: a failed write() names no file.
+    Text is UTF-8; a surrogate is written as \\udXXX."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with open(temporary, "wb") if binary else open(temporary, "w", encoding="utf-8",
+                                                        errors="backslashreplace", newline="") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise

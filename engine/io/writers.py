@@ -1,6 +1,7 @@
 """Write decisions as a readable table, JSON, JSON Lines or CSV (streaming: one decision at a time)."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
@@ -8,7 +9,7 @@ from collections import Counter
 from typing import IO, TYPE_CHECKING, Iterable
 
 from engine.decision import Decision
-from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text
+from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
 
 if TYPE_CHECKING:
     from engine.ranking import Ranking
@@ -258,5 +259,35 @@ def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = 
         row("Conflicts", ["kind", "projects", "periods", "message"])
         for c in conflicts:
             row("Conflicts", [c["kind"], ", ".join(c["projects"]), ", ".join(c["periods"]), c["message"]])
-    book.save(path)
+    try:
+        with replacing(path, binary=True) as f:  # a workbook cannot be resumed: whole, or the earlier file as it was
+            _save(book, f)
+    except BaseException:
+        _discard(book)
+        raise
     return counts
+
+
+def _save(book, f) -> None:
+    """openpyxl's save_workbook, but a zip archive that fails part-way is closed here (its __del__ would
+    write to the broken file again, and Python prints that traceback at exit)."""
+    import datetime as dt
+    from zipfile import ZIP_DEFLATED, ZipFile
+    from openpyxl.writer.excel import ExcelWriter
+
+    archive = ZipFile(f, "w", ZIP_DEFLATED, allowZip64=True)
+    book.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+    try:
+        ExcelWriter(book, archive).save()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            archive.close()  # fails on the broken file too, but lets it go
+        raise
+
+
+def _discard(book) -> None:
+    """Close the sheets of a workbook that was not saved: left open, each writes its end into a closed file
+    when it is collected, and Python prints that traceback at exit."""
+    for sheet in book.worksheets:
+        with contextlib.suppress(Exception):
+            sheet.close()

@@ -21,7 +21,7 @@ from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, coun
 from engine.decision import Decision
 from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_mean
 from engine.io.readers import Row, read_column_map, read_proposals, renamed
-from engine.io.resume import RESUMABLE, ResumePoint, resume_point, truncate
+from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
 from engine.io.writers import csv_header, write_decisions, write_xlsx
 from engine.report import write_report
 
@@ -50,9 +50,13 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     derived = [name for name, _ in engine.policy.derived]
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
     rows = input_rows(args, engine, stderr)
+    record = run_record(args.files, args.sheet, args.columns, engine.policy_hash) \
+        if args.out and args.format in RESUMABLE and (args.out.is_file() or not args.out.exists()) else None
     if point is not None:
         problem = point.mismatch(engine.policy_hash, engine.today.isoformat(), input_rows(args, engine),
                                  csv_header(derived) if args.format == "csv" else None)
+        if not problem and point.rows and record is not None:  # the rows line up; are they the same inputs?
+            problem = record.mismatch(saved_record(args.out), args.out)
         if problem:
             print(f"pmo: error: cannot resume {args.out}: {problem}; write to a new --out file instead "
                   "(nothing was changed)", file=stderr)
@@ -60,6 +64,8 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     log = None if args.no_log else open_log(args.log)
     out = None
     try:
+        if record is not None and not (point and point.rows):
+            save_record(args.out, record)  # what this output is made from, for a --resume
         if point is not None:
             truncate(args.out, point)
             # The log commits every LOG_BATCH rows, so up to that many rows in the output may not be logged

@@ -217,3 +217,23 @@ def test_a_log_written_by_the_old_schema_opens_and_keeps_its_entries(tmp_path):
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
     db.close()
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "jsonl"])
+def test_a_surrogate_in_the_input_never_makes_a_command_crash(tmp_path, fmt):
+    import subprocess
+    import sys
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"id": "P\\ud800", "title": "lone \\udfff", "budget": 5}\n'
+                    '{"id": "Q", "title": "pair \\ud83d\\ude00", "budget": 5}\n', encoding="utf-8")
+    base = [sys.executable, "-m", "engine.cli", "evaluate", str(data), "--today", "2026-12-01", "--format", fmt,
+            "--log", str(tmp_path / "log.sqlite")]
+    env = {"PYTHONIOENCODING": "utf-8:strict", "PATH": "/usr/bin:/bin"}
+    for argv in (base, base + ["--out", str(tmp_path / f"d.{fmt}")] if fmt != "table" else base,
+                 [sys.executable, "-m", "engine.cli", "rank", str(data), "--today", "2026-12-01",
+                  "--report", str(tmp_path / "r.html")]):
+        result = subprocess.run(argv, capture_output=True, cwd=ROOT, env=env, timeout=120)
+        assert result.returncode in (0, 1, 2), result.stderr.decode("utf-8", "replace")
+        result.stdout.decode("utf-8"), result.stderr.decode("utf-8")  # valid UTF-8 out
+    subprocess.run([sys.executable, "-m", "engine.cli", "log", "--db", str(tmp_path / "log.sqlite")], check=True,
+                   capture_output=True, cwd=ROOT, env=env, timeout=120)

@@ -46,12 +46,12 @@ def for_terminal(text: str) -> str:
 def json_text(text: str) -> str:
     """A JSON text (from json.dumps) that any UTF-8 stream can take and any terminal can show: surrogates,
     DEL, C1 and bidi controls become \\uXXXX escapes of themselves, so it decodes to the same data."""
-    return _JSON_UNSAFE.sub(_escaped, text) if _JSON_UNSAFE.search(text) else text
+    return text if text.isascii() or not _JSON_UNSAFE.search(text) else _JSON_UNSAFE.sub(_escaped, text)
 
 
 def encodable(text: str) -> str:
     """Text any UTF-8 stream, SQLite or XML can take: surrogates written as \\udXXX."""
-    return _SURROGATES.sub(_escaped, text) if _SURROGATES.search(text) else text
+    return text if text.isascii() or not _SURROGATES.search(text) else _SURROGATES.sub(_escaped, text)
 
 
 class TerminalText:

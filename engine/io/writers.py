@@ -24,7 +24,7 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, polic
     (default: those of the first decision; an error row has none)."""
     counts: Counter = Counter()
     # No str makes a writer fail; a table is for people: control characters shown (engine/io/safe_text.py).
-    out = TerminalText(out) if fmt == "table" else EncodableText(out)
+    out = TerminalText(out) if fmt == "table" else out if fmt == "csv" else EncodableText(out)
 
     def counted(items: Iterable[Decision]) -> Iterable[Decision]:
         for d in items:
@@ -61,8 +61,9 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # are one trim or NFKC normalisation away from a formula (docs/reliability.md, "Outputs and the log").
 _BLANKS = " \u00a0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
 _SIGNS = "=+\\-@\uff1d\uff0b\uff0d\uff20"  # and their full-width forms
-_RISKY = re.compile(f"[{_BLANKS}{_SIGNS}\t\r\n]")  # a cell that needs a closer look
 _FORMULA_START = re.compile(f"[{_BLANKS}]*[{_SIGNS}\t\r]")
+_LEADS = frozenset(" \u00a0\u1680\u2028\u2029\u202f\u205f\u2060\u3000\ufeff=+-@\uff1d\uff0b\uff0d\uff20\t\r"
+                   + "".join(map(chr, range(0x2000, 0x200e))))  # the first characters _FORMULA_START can match
 # After a line break: it starts a new row for a tool that splits lines itself (and did for every CSV
 # reader while a bare CR went out unquoted), so what follows one is neutralised as a cell start is.
 _FORMULA_AFTER_BREAK = re.compile(f"(\r\n|[\r\n])(?=[{_BLANKS}]*[{_SIGNS}\t])")
@@ -71,11 +72,11 @@ _FORMULA_AFTER_BREAK = re.compile(f"(\r\n|[\r\n])(?=[{_BLANKS}]*[{_SIGNS}\t])")
 def inert(value):
     """A text cell that a spreadsheet will not run as a formula (=HYPERLINK(...), +cmd, @SUM, ...), even
     after blanks or a line break. Numbers are left alone: a negative number is data, not a formula."""
-    if not isinstance(value, str) or not _RISKY.search(value):
+    if not isinstance(value, str) or not value:
         return value
-    if _FORMULA_START.match(value):
+    if value[0] in _LEADS and _FORMULA_START.match(value):
         value = "'" + value
-    if "\r" in value or "\n" in value:
+    if "\n" in value or "\r" in value:
         value = _FORMULA_AFTER_BREAK.sub(r"\1'", value)
     return value
 
@@ -88,11 +89,13 @@ def csv_writer(out: IO[str]):
 
 
 class _NewlineRows:
+    """Rows made with "\r\n", written with "\n", and encodable (a surrogate as \\udXXX)."""
+
     def __init__(self, out: IO[str]):
         self.write_out = out.write
 
     def write(self, row: str) -> int:
-        return self.write_out(row[:-2] + "\n")
+        return self.write_out(encodable(row[:-2]) + "\n")
 
 
 def csv_header(derived: list[str]) -> list[str]:

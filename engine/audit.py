@@ -1,8 +1,13 @@
 """The decision log: every intake and gate decision, appended to SQLite.
 
 Each entry is one row written in its own transaction (or a batch of rows in one), so a crash leaves
-whole entries only. Entries have a key derived from what was decided (kind, project, gate, input hash,
-policy hash, override): writing the same decision again after a crash is a no-op, never a duplicate.
+whole entries only. Entries have a key derived from everything that decides the outcome (kind, project,
+gate, input hash, policy hash, override, the date today() meant, the back end): writing the same decision
+again after a crash is a no-op, never a duplicate, and the same proposal decided on another date is a
+new entry.
+
+The schema is versioned (PRAGMA user_version): 0 is the log before the key covered the date and the
+back end; opening it adds the two columns (NULL in its entries, whose keys stay as they were).
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
+
+from engine.io.safe_text import encodable
 
 DEFAULT_PATH = "pmo-decisions.sqlite"
 
@@ -30,15 +37,24 @@ CREATE TABLE IF NOT EXISTS decisions (
     findings TEXT NOT NULL,        -- JSON
     approvers TEXT NOT NULL,       -- JSON list of roles
     override TEXT,                 -- JSON, when a failed must-meet criterion was overridden
-    input TEXT NOT NULL            -- JSON, to replay the decision under another policy
+    input TEXT NOT NULL,           -- JSON, to replay the decision under another policy
+    as_of TEXT,                    -- the date today() meant (version 1)
+    backend TEXT                   -- rete | reference (version 1)
 );
 CREATE INDEX IF NOT EXISTS decisions_project ON decisions(project);
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
 """
 
 
+SCHEMA_VERSION = 1
+MIGRATIONS = {  # from version N to N + 1
+    0: "ALTER TABLE decisions ADD COLUMN as_of TEXT; ALTER TABLE decisions ADD COLUMN backend TEXT;",
+}
+
+
 def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    """JSON text SQLite can store: a surrogate is its \\uXXXX escape, so the text decodes to the same data."""
+    return encodable(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")))
 
 
 def digest(data: Any) -> str:
@@ -57,6 +73,8 @@ class Entry:
     approvers: list[str]
     override: dict | None = None
     time: str | None = None
+    as_of: str | None = None  # the date today() meant
+    backend: str | None = None
 
     @property
     def input_hash(self) -> str:
@@ -64,7 +82,10 @@ class Entry:
 
     @property
     def key(self) -> str:
-        return digest([self.kind, self.project, self.gate, self.input_hash, self.policy_hash, self.override])
+        decided_by = [self.kind, self.project, self.gate, self.input_hash, self.policy_hash, self.override]
+        if self.as_of is None and self.backend is None:  # the version 0 key, so old entries stay idempotent
+            return digest(decided_by)
+        return digest(decided_by + [self.as_of, self.backend])
 
 
 class DecisionLog:
@@ -73,7 +94,33 @@ class DecisionLog:
         self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)  # we open transactions
         self._db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; commits are atomic
         self._db.execute("PRAGMA synchronous=NORMAL")  # durable against a crash of the process
-        self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Create the log, or bring an older one up to this version, in one transaction (another process
+        may be doing the same: the version is read again under the write lock)."""
+        if self._version() == SCHEMA_VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._version()
+            exists = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'decisions'").fetchone()
+            steps = [SCHEMA] if not exists else [MIGRATIONS[v] for v in range(version, SCHEMA_VERSION)]
+            for statement in (s for step in steps for s in step.split(";") if s.strip()):
+                self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def _version(self) -> int:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"it was written by a newer pmo (log version {version}; this pmo reads up "
+                                        f"to {SCHEMA_VERSION})")
+        return version
 
     def close(self) -> None:
         self._db.close()
@@ -87,17 +134,19 @@ class DecisionLog:
     def append(self, entries: Iterable[Entry]) -> int:
         """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        rows = [(e.key, e.time or now, e.kind, e.project, e.gate, e.input_hash, e.policy_hash, e.outcome,
-                 canonical(e.findings), canonical(e.approvers), canonical(e.override) if e.override else None,
-                 canonical(e.input)) for e in entries]
+        text = _storable
+        rows = [(e.key, e.time or now, e.kind, text(e.project), text(e.gate), e.input_hash, e.policy_hash,
+                 text(e.outcome), canonical(e.findings), canonical(e.approvers),
+                 canonical(e.override) if e.override else None, canonical(e.input), e.as_of, e.backend)
+                for e in entries]
         if not rows:
             return 0
         before = self._db.total_changes
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany("INSERT OR IGNORE INTO decisions (key, time, kind, project, gate, input_hash, "
-                                 "policy_hash, outcome, findings, approvers, override, input) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                                 "policy_hash, outcome, findings, approvers, override, input, as_of, backend) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
@@ -126,3 +175,7 @@ class DecisionLog:
                 item[field] = json.loads(item[field]) if item[field] is not None else None
             out.append(item)
         return out
+
+
+def _storable(text: str | None) -> str | None:
+    return encodable(text) if isinstance(text, str) else text

@@ -4,11 +4,20 @@ Rows go to the workers in chunks (a bounded number in flight, so memory does not
 results come back in input order, so the output is identical to a one-worker run. When a worker dies
 (a crash in the C engine, a kill), its chunks are retried in a fresh pool; a chunk that fails twice is
 retried row by row; a row that kills a worker twice becomes an ``engine_error`` row. The batch finishes.
+
+Workers die with the batch, however it ends (a kill -9 included): on Linux the kernel sends them SIGKILL
+when the parent dies (PR_SET_PDEATHSIG), and everywhere a thread in each worker watches the parent and
+exits when it is gone.
 """
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import os
+import signal
+import sys
+import threading
+import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,14 +30,50 @@ FAULT_ENV = "PMO_FAULT_KILL_ON_ID"  # fault injection for tests: a worker decidi
 FAULT_ONCE_ENV = "PMO_FAULT_ONCE_FILE"  # with it, only the first time (the file marks that it happened)
 
 _engine = None
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_WATCH_SECONDS = 0.5
 
 
-def _start(policies, rules, today: dt.date, backend: str, profile=None) -> None:
+def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: int | None = None) -> None:
     global _engine
+    if parent is not None:
+        _die_with(parent)
     from engine.api import Engine
     _engine = Engine.load(policies, rules=rules, today=today, backend=backend)
     if profile is not None:
         _engine = _engine.with_profile(profile)
+
+
+def _die_with(parent: int) -> None:
+    """Make this worker end when the process that started the batch ends."""
+    if sys.platform.startswith("linux"):
+        # The signal comes when the thread that started this worker ends: the batch's own thread, which
+        # outlives the pool (decide_in_parallel shuts it down before returning).
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the watch below still ends this worker
+    if not _alive(parent):  # it died before the signal was armed
+        os._exit(0)
+    threading.Thread(target=_watch, args=(parent, os.getppid()), name="pmo-parent-watch", daemon=True).start()
+
+
+def _watch(parent: int, first_parent: int) -> None:
+    """The portable fallback: exit once the parent is gone (reparented, or no such process)."""
+    while True:
+        time.sleep(PARENT_WATCH_SECONDS)
+        if os.getppid() != first_parent or not _alive(parent):
+            os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the pid now belongs to another user's process: ours is gone
+        return False
+    return True
 
 
 def _decide(rows: list[Row]) -> list[Decision]:
@@ -49,7 +94,7 @@ def decide_in_parallel(rows: Iterable[Row], *, workers: int, policies=None, rule
                        backend: str = "rete", chunk: int = 256, policy_hash: str = "",
                        profile=None) -> Iterator[tuple[Row, Decision]]:
     """(row, decision) pairs in input order. ``profile``: the input profile the workers read cells with."""
-    setup = (policies, list(rules), today, backend, profile)
+    setup = (policies, list(rules), today, backend, profile, os.getpid())
     source = iter(rows)
     pending: deque = deque()  # entries [rows, future or None, failures]
     careful = 0  # after a crash, run this many chunks one at a time, so a crash names its chunk

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Mapping
 from engine.compile import CompiledPolicy
 from engine.decision import Decision
 from engine.ranking import Ranking
+from engine.io.safe_text import replacing
 
 OUTCOMES = ("accept", "review", "reject", "error")
 COLOURS = {"accept": "#2e7d32", "review": "#f0a202", "reject": "#c62828", "error": "#6d6d6d"}
@@ -164,7 +165,7 @@ def render(report: Report) -> str:
 
 def write_report(report: Report, path) -> None:
     """Write the page piece by piece: a page of many proposals is never held twice in memory."""
-    with open(path, "w", encoding="utf-8") as out:
+    with replacing(path) as out:  # whole, or the earlier file left as it was
         for piece in _pieces(report):
             out.write(piece)
 

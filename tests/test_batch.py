@@ -1,9 +1,17 @@
 """Batches with worker processes: same output for any number of workers, nothing lost when a worker dies."""
+import contextlib
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
 from engine.batch import FAULT_ENV, FAULT_ONCE_ENV
 from engine.cli import main
-from tests.conftest import write_round
+from tests.conftest import ROOT, write_round
 
 
 @pytest.fixture(scope="module")
@@ -40,3 +48,74 @@ def test_a_row_that_always_kills_becomes_an_engine_error_row(batch, tmp_path, mo
     assert len(out) == len(one)
     changed = [k for k, (a, b) in enumerate(zip(one, out)) if a != b]
     assert changed == [1500] and b'"engine_error"' in out[1500]
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in pathlib.Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie has exited; only its parent's wait is missing)."""
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/task").is_dir(), reason="needs /proc to find the workers")
+def test_workers_die_with_a_killed_parent(tmp_path):
+    data = write_round(tmp_path / "many.csv", 60_000, seed=4)
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "evaluate", str(data), "--workers", "2",
+                                "--format", "jsonl", "--out", str(out), "--no-log", "--today", "2026-12-01"],
+                               stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.monotonic() + 60  # a hang guard, not a measurement
+    workers: set[int] = set()
+    while time.monotonic() < deadline and process.poll() is None:
+        workers = {w for w in _children(process.pid) if _running(w)}
+        if len(workers) >= 2 and out.exists() and out.stat().st_size > 0:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None and len(workers) >= 2, "the batch ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_running(w) for w in workers):
+        time.sleep(0.05)
+    left = [w for w in workers if _running(w)]
+    for w in left:  # do not leave them behind, whatever the result
+        os.kill(w, signal.SIGKILL)
+    assert left == [], "worker processes outlived the killed parent"
+
+
+WATCHED = """
+import os, sys, time
+from engine import batch
+parent = os.getpid()
+child = os.fork()
+if child == 0:  # no prctl here: only the watch can end this process
+    batch._watch(parent, os.getppid())
+    time.sleep(120)  # the watch must end the process itself
+print(child, flush=True)
+time.sleep(120)
+"""
+
+
+def test_the_parent_watch_ends_a_worker_without_prctl():
+    process = subprocess.Popen([sys.executable, "-c", WATCHED], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    child = int(process.stdout.readline())
+    assert _running(child)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 30  # a hang guard
+    while time.monotonic() < deadline and _running(child):
+        time.sleep(0.05)
+    alive = _running(child)
+    if alive:
+        os.kill(child, signal.SIGKILL)
+    assert not alive

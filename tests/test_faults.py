@@ -21,19 +21,26 @@ def evaluate(big_round, out, log, *extra):
 class FullDisk:
     """A file that takes ``room`` bytes, then fails like a full disk (part of the last write lands)."""
 
-    def __init__(self, real, room: int):
-        self.real, self.room = real, room
+    def __init__(self, real, room: int, named: bool = True):
+        self.real, self.room, self.named = real, room, named
 
     def write(self, text: str) -> int:
         if len(text) > self.room:
             self.real.write(text[:self.room])
             self.room = 0
-            raise OSError(errno.ENOSPC, "No space left on device", self.real.name)
+            # As write(2) fails: no file name (the existing tests name it, as a wrapper might)
+            raise OSError(errno.ENOSPC, "No space left on device", *([self.real.name] if self.named else []))
         self.room -= len(text)
         return self.real.write(text)
 
     def __getattr__(self, name):
         return getattr(self.real, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.real.close()
 
 
 def logged(log) -> tuple[int, int]:
@@ -83,3 +90,60 @@ def test_a_full_disk_under_the_log_loses_nothing(big_round, tmp_path, monkeypatc
     assert evaluate(big_round, out, log, "--resume") == 1
     assert out.read_bytes() == whole.read_bytes()
     assert logged(log) == (ROWS, ROWS)
+
+
+def _a_small_disk_under(folder, monkeypatch, room=4_000):
+    """Every file opened for writing in ``folder`` (by open, io.open, Path.open or zipfile) is a FullDisk."""
+    import builtins
+    import io
+    real_open = io.open
+
+    def small_disk_open(file, mode="r", *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        inside = isinstance(file, (str, pathlib.Path)) and pathlib.Path(file).parent == folder
+        return FullDisk(f, room, named=False) if inside and mode[0] in "wax" else f
+
+    monkeypatch.setattr(io, "open", small_disk_open)
+    monkeypatch.setattr(builtins, "open", small_disk_open)
+
+
+OUTPUTS = {  # a workbook or a report, written by evaluate or rank
+    "evaluate xlsx": ("evaluate", "d.xlsx", ["--format", "xlsx", "--out"]),
+    "evaluate report": ("evaluate", "r.html", ["--report"]),
+    "rank xlsx": ("rank", "d.xlsx", ["--format", "xlsx", "--out"]),
+    "rank report": ("rank", "r.html", ["--report"]),
+}
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # a traceback at exit
+@pytest.mark.parametrize("case", OUTPUTS)
+def test_a_full_disk_under_a_workbook_or_a_report_leaves_nothing_half_written(case, tmp_path, monkeypatch, capsys):
+    from tests.conftest import ROOT
+    command, name, flags = OUTPUTS[case]
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / name
+    target.write_bytes(b"the earlier file")
+    _a_small_disk_under(folder, monkeypatch)
+    code = main([command, str(ROOT / "examples" / "proposals.csv"), "--today", "2026-12-01", "--no-log"
+                 if command == "evaluate" else "--workers=1", *flags, str(target)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"cannot write {target}" in err and "No space left on device" in err and "Traceback" not in err
+    assert target.read_bytes() == b"the earlier file"  # the earlier file is whole, and no temporary file is left
+    assert [p.name for p in folder.iterdir()] == [name]
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # a traceback at exit
+@pytest.mark.parametrize("case", OUTPUTS)
+def test_an_output_folder_that_cannot_be_written_is_named(case, tmp_path, capsys):
+    from tests.conftest import ROOT
+    command, name, flags = OUTPUTS[case]
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    target = not_a_folder / name  # its folder is a file: like a read-only folder, even for root
+    code = main([command, str(ROOT / "examples" / "proposals.csv"), "--today", "2026-12-01", "--no-log"
+                 if command == "evaluate" else "--workers=1", *flags, str(target)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"cannot write {target}" in err and "None" not in err and "Traceback" not in err

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from engine.cli import main
-from engine.io.resume import resume_point
+from engine.io.resume import record_path, resume_point
 
 from tests.conftest import ROOT, ROWS
 
@@ -170,6 +170,7 @@ def test_resume_keeps_the_date_of_the_interrupted_run(tmp_path, capsys):
     assert main(["evaluate", str(proposals), "--format", "jsonl", "--out", str(whole), "--no-log", "--today",
                  "2025-01-01"]) == 0
     out.write_bytes(b"".join(whole.read_bytes().splitlines(keepends=True)[:10]))
+    record_path(out).write_bytes(record_path(whole).read_bytes())  # an output travels with its record
     assert main(["evaluate", str(proposals), "--format", "jsonl", "--out", str(out), "--no-log", "--resume"]) == 0
     assert "today() = 2025-01-01" in capsys.readouterr().err
     assert out.read_bytes() == whole.read_bytes()
@@ -212,3 +213,67 @@ def test_a_column_map_that_would_merge_two_columns_is_refused(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "columns 'budget' and 'Total Cost (EUR)' would both give field 'budget'" in captured.err
     assert captured.out == ""  # refused before anything was written
+
+
+def _interrupted(out, rows: int) -> bytes:
+    """Cut an output after its header and ``rows`` rows, as a kill would; return what is left."""
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:rows + 1]))
+    return out.read_bytes()
+
+
+def test_resume_refuses_another_sheet_of_the_same_workbook(tmp_path, capsys):
+    from openpyxl import Workbook
+    lines = list(csv.reader((ROOT / "examples" / "proposals.csv").read_text(encoding="utf-8").splitlines()))
+    book = Workbook()
+    first = book.active
+    first.title = "Round 1"
+    second = book.create_sheet("Round 2")
+    for k, row in enumerate(lines):  # the same shape and line numbers, other proposals
+        first.append(row)
+        second.append(row if k == 0 else [f"B-{k}"] + row[1:])
+    workbook = tmp_path / "rounds.xlsx"
+    book.save(workbook)
+    whole, out = tmp_path / "whole.csv", tmp_path / "d.csv"
+    assert evaluate(workbook, "--sheet", "Round 1", "--format", "csv", "--out", whole, "--no-log") == 0
+    assert evaluate(workbook, "--sheet", "Round 1", "--format", "csv", "--out", out, "--no-log") == 0
+    before = _interrupted(out, 5)
+    capsys.readouterr()
+    assert evaluate(workbook, "--sheet", "Round 2", "--format", "csv", "--out", out, "--resume", "--no-log") == 2
+    assert "--sheet" in capsys.readouterr().err
+    assert out.read_bytes() == before  # nothing was changed
+    assert evaluate(workbook, "--sheet", "Round 1", "--format", "csv", "--out", out, "--resume", "--no-log") == 0
+    assert out.read_bytes() == whole.read_bytes()
+
+
+def test_resume_refuses_another_column_map_or_an_edited_input(tmp_path, capsys):
+    export = tmp_path / "export.csv"
+    export.write_text(EXPORT + "".join(f"X-{k},P {k},{k}000,net-zero:low,Bo,5000,2\n" for k in range(3, 12)),
+                      encoding="utf-8")
+    mapping, other = tmp_path / "columns.yaml", tmp_path / "other.yaml"
+    text = ("Project ID: id\nProject Name: title\nTotal Cost (EUR): budget\nStrategic Fit: alignment\n"
+            "Exec Sponsor: sponsor\nExpected Benefit: benefit\nRisk Rating: risk\n")
+    mapping.write_text(text, encoding="utf-8")
+    other.write_text(text.replace("Exec Sponsor: sponsor\n", ""), encoding="utf-8")  # the sponsor column unread
+    out = tmp_path / "d.jsonl"
+    assert evaluate(export, "--columns", mapping, "--format", "jsonl", "--out", out, "--no-log") == 0
+    before = _interrupted(out, 4)
+    capsys.readouterr()
+    assert evaluate(export, "--columns", other, "--format", "jsonl", "--out", out, "--resume", "--no-log") == 2
+    assert "--columns" in capsys.readouterr().err
+    export.write_text(export.read_text(encoding="utf-8").replace("X-7,P 7,7000", "X-7,P 7,7500"), encoding="utf-8")
+    assert evaluate(export, "--columns", mapping, "--format", "jsonl", "--out", out, "--resume", "--no-log") == 2
+    assert "changed" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+def test_resume_refuses_an_output_with_no_record_of_its_inputs(tmp_path, capsys):
+    proposals = ROOT / "examples" / "proposals.csv"
+    out = tmp_path / "d.csv"
+    assert evaluate(proposals, "--format", "csv", "--out", out, "--no-log") == 0
+    _interrupted(out, 5)
+    for record in tmp_path.glob(".d.csv.*"):
+        record.unlink()
+    capsys.readouterr()
+    assert evaluate(proposals, "--format", "csv", "--out", out, "--resume", "--no-log") == 2
+    assert "no record of the inputs" in capsys.readouterr().err

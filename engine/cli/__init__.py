@@ -22,6 +22,7 @@ from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from engine.cli.common import date_arg as _date, wrap as _wrap
 from engine.errors import PmoError
 from engine.gcpause import no_gc_pauses
+from engine.io.safe_text import TerminalText
 from engine.io.writers import FORMATS, RANKING_FORMATS
 
 COMMANDS = {"evaluate": intake.evaluate, "validate": intake.validate, "expr": intake.expr, "schema": intake.schema,
@@ -270,13 +271,14 @@ def _functions_help() -> str:
 
 def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
     stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    stderr = TerminalText(stderr or sys.stderr)  # messages quote proposal text: control characters shown, not sent
     parser = build_parser()
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             args = parser.parse_args(argv)  # --help, --version and usage errors print and exit here
     except SystemExit as exc:
         return int(exc.code or 0)
+    stdout = _for_people(stdout, args)
     if args.command is None:
         parser.print_help(stdout)
         return EXIT_USAGE
@@ -296,6 +298,15 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
     except Exception as exc:  # noqa: BLE001
         print(f"pmo: internal error: {type(exc).__name__}: {exc} (please report it)", file=stderr)
         return EXIT_INTERNAL
+
+
+def _for_people(stdout: IO[str], args: argparse.Namespace) -> IO[str]:
+    """Standard output with control characters shown, not sent (engine/io/safe_text.py): tables, and JSON,
+    which stays exact JSON. A CSV piped or redirected is data, written exactly (its writer makes every
+    text encodable); on a terminal it is escaped too."""
+    if getattr(args, "format", None) == "csv" and not (hasattr(stdout, "isatty") and stdout.isatty()):
+        return stdout
+    return TerminalText(stdout)
 
 
 def main_exit() -> None:

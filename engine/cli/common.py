@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING
 
 from engine.audit import DecisionLog
 from engine.errors import Diagnostic, PmoError
+from engine.io.safe_text import raw_stream
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -49,7 +50,8 @@ class Progress:
     when the output is not a terminal (piped, redirected, CI)."""
 
     def __init__(self, stream: IO[str], total: int | None = None, done: int = 0, every: float = 0.2):
-        self.stream, self.total, self.done, self.every = stream, total, done, every
+        # Our own cursor control (the "\r" that redraws the line) goes under the terminal escaping.
+        self.stream, self.total, self.done, self.every = raw_stream(stream), total, done, every
         self.enabled = hasattr(stream, "isatty") and stream.isatty()
 
     def wrap(self, items):

@@ -26,7 +26,8 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             log.append([Entry("gate", decision.project, decision.gate, read_project(args.project),
                               engine.policy_hash, decision.decision,
                               [m.model_dump(mode="json") for m in decision.must_meet], decision.approvers,
-                              decision.override.model_dump(mode="json") if decision.override else None)])
+                              decision.override.model_dump(mode="json") if decision.override else None,
+                              as_of=engine.today.isoformat(), backend=engine.backend)])
     if args.format == "json":
         dump_json(decision.to_json(), stdout)
         return EXIT_OK

@@ -22,7 +22,7 @@ from engine.decision import Decision
 from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_mean
 from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
 from engine.io.readers import Row, read_proposals, renamed
-from engine.io.resume import RESUMABLE, ResumePoint, resume_point, truncate
+from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
 from engine.policy.source import MAX_BYTES
 from engine.io.writers import csv_header, write_decisions, write_xlsx
 from engine.report import write_report
@@ -52,9 +52,13 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     derived = [name for name, _ in engine.policy.derived]
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
     rows = input_rows(args, engine, stderr)
+    record = run_record(args.files, args.sheet, args.columns, engine.policy_hash) \
+        if args.out and args.format in RESUMABLE and (args.out.is_file() or not args.out.exists()) else None
     if point is not None:
         problem = point.mismatch(engine.policy_hash, engine.today.isoformat(), input_rows(args, engine),
                                  csv_header(derived) if args.format == "csv" else None)
+        if not problem and point.rows and record is not None:  # the rows line up; are they the same inputs?
+            problem = record.mismatch(saved_record(args.out), args.out)
         if problem:
             print(f"pmo: error: cannot resume {args.out}: {problem}; write to a new --out file instead "
                   "(nothing was changed)", file=stderr)
@@ -62,6 +66,8 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     log = None if args.no_log else open_log(args.log)
     out = None
     try:
+        if record is not None and not (point and point.rows):
+            save_record(args.out, record)  # what this output is made from, for a --resume
         if point is not None:
             truncate(args.out, point)
             # The log commits every LOG_BATCH rows, so up to that many rows in the output may not be logged
@@ -236,7 +242,8 @@ def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_B
             pending.append(Entry("intake", decision.id, None, {"row": row.data, "source": row.source,
                                                                "line": row.row}, engine.policy_hash,
                                  decision.decision, [f.model_dump(mode="json") for f in decision.findings]
-                                 or [e.model_dump(mode="json") for e in decision.errors], decision.routes))
+                                 or [e.model_dump(mode="json") for e in decision.errors], decision.routes,
+                                 as_of=engine.today.isoformat(), backend=engine.backend))
             if len(pending) >= batch:
                 log.append(pending)
                 pending = []

@@ -162,6 +162,10 @@ def plain(value: Any) -> Any:
     return value
 
 
+_FIFTEEN_DIGITS = Context(prec=15, Emax=999_999)
+EXACT_BELOW = 10 ** 15  # numbers from here have more than 15 significant digits: shown in scientific notation
+
+
 def display(value: Any) -> str:
     """A value as a reason shows it to people: 1,250,000; 0.25; yes/no; (missing)."""
     value = plain(value)
@@ -169,6 +173,11 @@ def display(value: Any) -> str:
         return "(missing)"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, (int, float)) and abs(value) >= EXACT_BELOW:  # 1e300, not 301 digits
+        if isinstance(value, float):
+            return f"{value:.15g}"
+        rounded = _FIFTEEN_DIGITS.create_decimal(value).normalize(_FIFTEEN_DIGITS)  # an int of any size
+        return format(rounded, ".15g").replace("E", "e")
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):

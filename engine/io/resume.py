@@ -2,12 +2,18 @@
 duplicate: every input row gives exactly one output row, in order, so the complete rows already in the
 output are the input rows already done. A partial last row (the process died mid-write) is cut off.
 
+What the output was made from (a fingerprint of each input file's bytes, the --sheet, the --columns map
+and the policy hash) is recorded beside it when the run starts (``.NAME.pmo-run``): resuming from other
+inputs is refused even when their rows line up with the output's (another sheet of the same workbook,
+another column map, an input edited in place).
+
 The output is read as a stream of byte lines (only b"\\n" ends a line; a cell may hold U+2028 or a form
 feed), keeping just the counts and the last complete row: memory does not grow with the file.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import json
 from collections import Counter
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from engine.errors import Diagnostic, InputError, Location
+from engine.io.safe_text import replacing
 
 RESUMABLE = ("csv", "jsonl")
 
@@ -135,3 +142,68 @@ def _csv(lines: Iterator[bytes], name: str) -> dict:
         keep, last = consumed, cells
     return {"rows": rows, "counts": counts, "keep": keep, "header": header,
             "last": dict(zip(header, last)) if last else None}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What an output is made from: a run may continue it only from the same."""
+    inputs: tuple[str, ...]  # SHA-256 of each input file's bytes, in order
+    sheet: str | None
+    columns: str | None  # SHA-256 of the --columns map's bytes
+    policy_hash: str
+
+    def mismatch(self, saved: "RunRecord | None", path: Path) -> str | None:
+        """Why an output made from ``saved`` cannot be continued from this run's inputs (None: it can)."""
+        if saved is None:
+            return (f"there is no record of the inputs it was made from ({record_path(path).name} is missing or "
+                    "unreadable), so resuming could mix two inputs")
+        if saved.policy_hash != self.policy_hash:
+            return (f"it was written under policy {saved.policy_hash}, and the policies now are {self.policy_hash}; "
+                    "resuming would mix two policy versions in one file")
+        if saved.sheet != self.sheet:
+            return (f"it was made from --sheet {saved.sheet or '(the first sheet)'}, and this run reads --sheet "
+                    f"{self.sheet or '(the first sheet)'}: resuming would mix two inputs")
+        if saved.columns != self.columns:
+            return ("it was made " + ("with another --columns map" if saved.columns and self.columns else
+                                      "with a --columns map" if saved.columns else "without a --columns map")
+                    + ": resuming would mix two inputs")
+        if len(saved.inputs) != len(self.inputs):
+            return f"it was made from {len(saved.inputs)} input files, and this run reads {len(self.inputs)}"
+        changed = [k + 1 for k, (a, b) in enumerate(zip(saved.inputs, self.inputs)) if a != b]
+        if changed:
+            return (f"input file {changed[0]} has changed since the output was started (its contents differ): "
+                    "resuming would mix two inputs")
+        return None
+
+
+def run_record(files: Iterable[Path], sheet: str | None, columns: Path | None, policy_hash: str) -> RunRecord:
+    return RunRecord(tuple(_file_digest(Path(f)) for f in files), sheet,
+                     _file_digest(Path(columns)) if columns else None, policy_hash)
+
+
+def record_path(out: Path) -> Path:
+    return out.with_name(f".{out.name}.pmo-run")
+
+
+def save_record(out: Path, record: RunRecord) -> None:
+    """Record what ``out`` is made from, beside it (written whole, or not at all)."""
+    with replacing(record_path(out)) as f:
+        json.dump({"version": 1, "inputs": list(record.inputs), "sheet": record.sheet, "columns": record.columns,
+                   "policy_hash": record.policy_hash}, f)
+
+
+def saved_record(out: Path) -> RunRecord | None:
+    try:
+        data = json.loads(record_path(out).read_text(encoding="utf-8"))
+        return RunRecord(tuple(data["inputs"]), data["sheet"], data["columns"], data["policy_hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MB pieces (memory does not grow with the file)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()

@@ -1,12 +1,15 @@
 """Write decisions as a readable table, JSON, JSON Lines or CSV (streaming: one decision at a time)."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import re
 from collections import Counter
 from typing import IO, TYPE_CHECKING, Iterable
 
 from engine.decision import Decision
+from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
 
 if TYPE_CHECKING:
     from engine.ranking import Ranking
@@ -20,6 +23,8 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, polic
     an earlier CSV output (resuming). ``derived``: the policy's derived values, the CSV's last columns
     (default: those of the first decision; an error row has none)."""
     counts: Counter = Counter()
+    # No str makes a writer fail; a table is for people: control characters shown (engine/io/safe_text.py).
+    out = TerminalText(out) if fmt == "table" else out if fmt == "csv" else EncodableText(out)
 
     def counted(items: Iterable[Decision]) -> Iterable[Decision]:
         for d in items:
@@ -39,25 +44,58 @@ def _json(decisions: Iterable[Decision], out: IO[str]) -> None:
     out.write("[")
     for i, d in enumerate(decisions):
         out.write(",\n" if i else "\n")
-        out.write(json.dumps(d.to_json(), ensure_ascii=False))
+        out.write(json_text(json.dumps(d.to_json(), ensure_ascii=False)))
     out.write("\n]\n")
 
 
 def _jsonl(decisions: Iterable[Decision], out: IO[str]) -> None:
     for d in decisions:
-        out.write(json.dumps(d.to_json(), ensure_ascii=False) + "\n")
+        out.write(json_text(json.dumps(d.to_json(), ensure_ascii=False)) + "\n")
 
 
 CSV_COLUMNS = ["id", "decision", "routes", "rules", "reasons", "errors", "source", "row", "policy_hash", "as_of"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell whose text, after these, starts with a formula character is neutralised too. Verified with
+# LibreOffice 7.4 (CSV import): a leading space is trimmed with "Remove spaces" on and the cell runs;
+# the rest (no-break, ideographic and zero-width spaces, BOM, full-width forms) stayed text there, but
+# are one trim or NFKC normalisation away from a formula (docs/reliability.md, "Outputs and the log").
+_BLANKS = " \u00a0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
+_SIGNS = "=+\\-@\uff1d\uff0b\uff0d\uff20"  # and their full-width forms
+_FORMULA_START = re.compile(f"[{_BLANKS}]*[{_SIGNS}\t\r]")
+_LEADS = frozenset(" \u00a0\u1680\u2028\u2029\u202f\u205f\u2060\u3000\ufeff=+-@\uff1d\uff0b\uff0d\uff20\t\r"
+                   + "".join(map(chr, range(0x2000, 0x200e))))  # the first characters _FORMULA_START can match
+# After a line break: it starts a new row for a tool that splits lines itself (and did for every CSV
+# reader while a bare CR went out unquoted), so what follows one is neutralised as a cell start is.
+_FORMULA_AFTER_BREAK = re.compile(f"(\r\n|[\r\n])(?=[{_BLANKS}]*[{_SIGNS}\t])")
 
 
 def inert(value):
-    """A text cell that a spreadsheet will not run as a formula (=HYPERLINK(...), +cmd, @SUM, ...).
-    Numbers are left alone: a negative number is data, not a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    """A text cell that a spreadsheet will not run as a formula (=HYPERLINK(...), +cmd, @SUM, ...), even
+    after blanks or a line break. Numbers are left alone: a negative number is data, not a formula."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in _LEADS and _FORMULA_START.match(value):
+        value = "'" + value
+    if "\n" in value or "\r" in value:
+        value = _FORMULA_AFTER_BREAK.sub(r"\1'", value)
     return value
+
+
+def csv_writer(out: IO[str]):
+    """RFC 4180 cells, rows ended by "\n". csv's minimal quoting quotes a cell holding a character of the
+    line terminator, so with "\n" alone a cell holding a bare CR went out unquoted and Excel, LibreOffice
+    and Python's csv all read a new row there: rows are made with "\r\n" and written with "\n"."""
+    return csv.writer(_NewlineRows(out), lineterminator="\r\n")
+
+
+class _NewlineRows:
+    """Rows made with "\r\n", written with "\n", and encodable (a surrogate as \\udXXX)."""
+
+    def __init__(self, out: IO[str]):
+        self.write_out = out.write
+
+    def write(self, row: str) -> int:
+        return self.write_out(encodable(row[:-2]) + "\n")
 
 
 def csv_header(derived: list[str]) -> list[str]:
@@ -72,7 +110,7 @@ def decision_cells(d: Decision, derived: list[str]) -> list:
 
 
 def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, derived: list[str] | None = None) -> None:
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     for n, d in enumerate(decisions):
         if n == 0:
             derived = list(d.derived) if derived is None else derived
@@ -112,16 +150,17 @@ RANKING_FORMATS = ("table", "json", "csv", "xlsx")
 
 
 def write_ranking(ranking: "Ranking", out: IO[str], fmt: str) -> None:
+    out = TerminalText(out) if fmt == "table" else EncodableText(out)
     {"table": _ranking_table, "json": _ranking_json, "csv": _ranking_csv}[fmt](ranking, out)
 
 
 def _ranking_json(ranking: "Ranking", out: IO[str]) -> None:
-    out.write(json.dumps(ranking.to_json(), ensure_ascii=False, indent=1) + "\n")
+    out.write(json_text(json.dumps(ranking.to_json(), ensure_ascii=False, indent=1)) + "\n")
 
 
 def _ranking_csv(ranking: "Ranking", out: IO[str]) -> None:
     criteria = list(dict.fromkeys(c.criterion for e in ranking.entries for c in e.breakdown))
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(["rank", "id", "decision", "score", "top_probability", "weight_change", "reason", "source",
                      "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria])
     for e in ranking.entries:
@@ -187,7 +226,7 @@ def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = 
             if isinstance(value, (list, dict)):
                 value = str(value)
             if isinstance(value, str):  # control characters are not allowed in a workbook: shown as U+FFFD
-                value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+                value = encodable(ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
             cell = WriteOnlyCell(sheets[sheet], value=value)
             if isinstance(value, str):
                 cell.data_type = "s"  # never a formula
@@ -223,5 +262,35 @@ def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = 
         row("Conflicts", ["kind", "projects", "periods", "message"])
         for c in conflicts:
             row("Conflicts", [c["kind"], ", ".join(c["projects"]), ", ".join(c["periods"]), c["message"]])
-    book.save(path)
+    try:
+        with replacing(path, binary=True) as f:  # a workbook cannot be resumed: whole, or the earlier file as it was
+            _save(book, f)
+    except BaseException:
+        _discard(book)
+        raise
     return counts
+
+
+def _save(book, f) -> None:
+    """openpyxl's save_workbook, but a zip archive that fails part-way is closed here (its __del__ would
+    write to the broken file again, and Python prints that traceback at exit)."""
+    import datetime as dt
+    from zipfile import ZIP_DEFLATED, ZipFile
+    from openpyxl.writer.excel import ExcelWriter
+
+    archive = ZipFile(f, "w", ZIP_DEFLATED, allowZip64=True)
+    book.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+    try:
+        ExcelWriter(book, archive).save()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            archive.close()  # fails on the broken file too, but lets it go
+        raise
+
+
+def _discard(book) -> None:
+    """Close the sheets of a workbook that was not saved: left open, each writes its end into a closed file
+    when it is collected, and Python prints that traceback at exit."""
+    for sheet in book.worksheets:
+        with contextlib.suppress(Exception):
+            sheet.close()

@@ -20,7 +20,7 @@ from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, coun
     plural, warn
 from engine.decision import Decision
 from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_mean
-from engine.io.readers import Row, read_column_map, read_proposals, renamed
+from engine.io.readers import ProposalRows, Row, read_column_map, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, truncate
 from engine.io.writers import csv_header, write_decisions, write_xlsx
 from engine.report import write_report
@@ -49,7 +49,8 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     warn(engine, stderr)
     derived = [name for name, _ in engine.policy.derived]
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
-    rows = input_rows(args, engine, stderr)
+    opened: list[ProposalRows] = []
+    rows = input_rows(args, engine, stderr, opened)
     if point is not None:
         problem = point.mismatch(engine.policy_hash, engine.today.isoformat(), input_rows(args, engine),
                                  csv_header(derived) if args.format == "csv" else None)
@@ -104,14 +105,18 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     print(f"pmo: {plural(total, 'row')} in: {total - counts['error']} decided" + (f" ({outcomes})" if outcomes else "")
           + f", {plural(counts['error'], 'error row')}" + (f"; written to {args.out}" if args.out else "")
           + (f"; report {args.report}" if args.report else ""), file=stderr)
+    _say_empty_rows(opened, stderr)
     return EXIT_BAD_ROWS if counts["error"] else EXIT_OK
 
 
-def input_rows(args: argparse.Namespace, engine: Engine, stderr: IO[str] | None = None) -> Iterator[Row]:
+def input_rows(args: argparse.Namespace, engine: Engine, stderr: IO[str] | None = None,
+               opened: list[ProposalRows] | None = None) -> Iterator[Row]:
     """The rows of every input file, renamed by --columns. Opens each file now, so an unreadable file
     stops the run before anything is decided (InputError). With ``stderr``: warns once per file about
-    columns that look wrong."""
+    columns that look wrong. ``opened`` receives each file's rows (for the count of empty rows)."""
     inputs = [read_proposals(path, args.sheet) for path in args.files]
+    if opened is not None:
+        opened.extend(inputs)
     if args.columns:
         column_map = read_column_map(args.columns)
         unknown = sorted(set(column_map.values()) - set(engine.policy.fields))
@@ -124,6 +129,17 @@ def input_rows(args: argparse.Namespace, engine: Engine, stderr: IO[str] | None 
         inputs = [_started(renamed(rows, column_map)) for rows in inputs]
     rows = (row for rows in inputs for row in rows)
     return _checked_headers(rows, engine, stderr) if stderr is not None else rows
+
+
+def _say_empty_rows(opened: list[ProposalRows], stderr: IO[str], shown: int = 10) -> None:
+    """Rows of empty cells are not data rows: they are skipped, but never silently."""
+    for rows in opened:
+        if rows.empty_count:
+            lines = rows.empty_rows[:shown]
+            more = ", ..." if rows.empty_count > len(lines) else ""
+            where = f"{'line' if len(lines) == 1 and not more else 'lines'} {', '.join(map(str, lines))}{more}"
+            prefix = f"{rows.source}: " if len(opened) > 1 else ""
+            print(f"pmo: {prefix}{plural(rows.empty_count, 'empty row')} skipped: {where}", file=stderr)
 
 
 def _started(rows: Iterator[Row]) -> Iterator[Row]:

@@ -1,0 +1,162 @@
+"""CSV rows, read once from start to end: a broken row is one error row, and reading goes on after it.
+
+Python's csv module reads each row; when it cannot (a character after a closing quote, a cell over the
+size limit, a quote that never closes), a small scanner works out where that record really ends, as a
+lenient CSV reader would, so the lines inside a quoted cell are never read again as rows (they once
+gave phantom proposals) and the file is never reopened per bad row (that was quadratic). Only a quote
+that runs to the end of the file is different: nothing after it could be read, so the lines after the
+line it starts on are read again as rows, once.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from collections import deque
+from typing import Callable, Iterator
+
+from engine.decision import RowError
+from engine.io.rows import MAX_CELL, EmptyRows, Row
+
+csv.field_size_limit(MAX_CELL)
+KEPT_CHARS = 4 * MAX_CELL  # text of the record being read, kept in case it must be scanned again
+_QUOTED_BODY = re.compile(r'[^"]*(?:""[^"]*)*')  # inside quotes: anything but a lone quote
+
+
+class _Lines:
+    """The lines of a text file as the csv reader takes them, counted; keeps the current record's lines."""
+
+    def __init__(self, lines: Iterator[str], consumed: int, reopen: Callable[[int], Iterator[str]]):
+        self._lines = lines
+        self._reopen = reopen  # lines after line n, from the file opened again
+        self.number = consumed  # lines handed out so far
+        self.pending: deque[str] = deque()
+        self.kept: list[str] = []
+        self.kept_chars = 0
+        self.complete = True  # kept holds the whole record so far
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.pending.popleft() if self.pending else next(self._lines)
+        self.number += 1
+        if self.kept_chars < KEPT_CHARS:
+            self.kept.append(line)
+            self.kept_chars += len(line)
+        else:
+            self.complete = False
+        return line
+
+    def new_record(self) -> None:
+        self.kept.clear()
+        self.kept_chars = 0
+        self.complete = True
+
+    def again_after(self, line: int) -> None:
+        """Hand out the lines after ``line`` (the first kept one) again."""
+        if self.complete:
+            self.pending.extendleft(reversed(self.kept[1:]))
+        else:
+            self.pending.clear()
+            self._lines = self._reopen(line)
+        self.number = line
+
+
+class _RecordEnd:
+    """Follows one record line by line as a lenient reader would: a quote opens a cell only at its start,
+    two quotes inside it are one, and text after a closing quote belongs to the cell."""
+
+    def __init__(self, delimiter: str):
+        self.delimiter = delimiter
+        self.quoted = False
+        self.field = 0
+        self.length = 0  # characters of the cell being read
+        self.too_long: int | None = None  # index of the first cell over MAX_CELL
+
+    def ends_with(self, line: str) -> bool:
+        """Read one more line of the record; True when the record ends with it."""
+        i, at_start, n = 0, not self.quoted, len(line)
+        while True:
+            if self.quoted:
+                end = _QUOTED_BODY.match(line, i).end()
+                self._grow(end - i)
+                if end >= n:
+                    return False  # the quoted cell goes on past this line
+                self.quoted, i, at_start = False, end + 1, False
+            elif at_start and line.startswith('"', i):
+                self.quoted, i = True, i + 1
+                continue
+            j = line.find(self.delimiter, i)
+            self._grow((n if j < 0 else j) - i)
+            if j < 0:
+                return True
+            self.field, self.length, i, at_start = self.field + 1, 0, j + 1, True
+
+    def _grow(self, chars: int) -> None:
+        self.length += chars
+        if self.length > MAX_CELL and self.too_long is None:
+            self.too_long = self.field
+
+
+def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], header: list[str], delimiter: str,
+             name: str, empty: EmptyRows) -> Iterator[Row]:
+    """The rows after the header line (``lines`` starts at line 2)."""
+    source = _Lines(lines, 1, reopen)
+    reader = csv.reader(source, delimiter=delimiter, strict=True)
+    width = len(header)
+    while True:
+        source.new_record()
+        line = source.number + 1  # the file line where the next row begins
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield _broken(source, line, exc, header, delimiter, name)
+            reader = csv.reader(source, delimiter=delimiter, strict=True)
+            continue
+        if not cells:
+            continue  # a blank line is not a row
+        if not any(c.strip() for c in cells):
+            empty.add(line)
+            continue
+        data = dict(zip(header, cells))
+        if len(cells) > width:
+            yield Row(data, line, name, RowError(
+                row=line, code="extra_cells", message=f"row has {len(cells)} cells but the header names {width} columns"))
+            continue
+        nul = next((i for i, c in enumerate(cells) if "\x00" in c), None)
+        if nul is not None:
+            column = header[nul]
+            yield Row({k: v for k, v in data.items() if k != column}, line, name, RowError(
+                row=line, column=column, code="bad_text",
+                message=f"column '{column}': text holds a NUL character (binary data in a text file)"))
+            continue
+        yield Row(data, line, name)
+
+
+def _broken(source: _Lines, line: int, exc: csv.Error, header: list[str], delimiter: str, name: str) -> Row:
+    """The error row for a record the csv module could not read; reading goes on after the record's end."""
+    record = _RecordEnd(delimiter)
+    ended = False
+    for text in list(source.kept):
+        ended = record.ends_with(text)
+        if ended:
+            break
+    while not ended:
+        text = next(source, None)
+        if text is None:
+            break
+        ended = record.ends_with(text)
+    if not ended:
+        source.again_after(line)
+        return Row(None, line, name, RowError(row=line, code="bad_csv", message=(
+            f"row cannot be read: the quote opened on line {line} is never closed; the lines after it are "
+            "read as rows")))
+    last = source.number
+    lines = f"line {line}" if last == line else f"lines {line}-{last}"
+    if record.too_long is not None:
+        column = header[record.too_long] if record.too_long < len(header) else None
+        return Row(None, line, name, RowError(row=line, column=column, code="too_large", message=(
+            f"{f'column {column!r}: ' if column else ''}a cell ({lines}) holds more than {MAX_CELL:,} characters")))
+    return Row(None, line, name, RowError(row=line, code="bad_csv", message=f"row cannot be read ({lines}): {exc}"))

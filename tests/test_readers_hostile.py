@@ -258,3 +258,160 @@ def test_the_run_summary_names_the_empty_rows(tmp_path):
     result = pmo(path)
     assert "1 empty row skipped: line 3" in result.stderr, result.stderr
     assert len(rows_out(result)) == 2
+
+
+# --- XLSX: cells placed by reference, a bad cell is an error row, a bad workbook is bad_xlsx --------------
+
+def _workbook(tmp_path, rows, name="in.xlsx"):
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    path = tmp_path / name
+    book.save(path)
+    return path
+
+
+def _edit(path, part, change):
+    """Rewrite one part of the zip (the workbook's XML) with ``change(text) -> text`` (None: leave it out;
+    a part not in the zip is added with ``change("")``)."""
+    with zipfile.ZipFile(path) as z:
+        items = {info.filename: z.read(info).decode("utf-8") for info in z.infolist()}
+    items[part] = change(items.get(part, ""))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for filename, text in items.items():
+            if text is not None:
+                z.writestr(filename, text)
+
+
+def _shared(path):
+    """Store B2's text ("One") as shared string 0, as Excel does (openpyxl writes inline strings)."""
+    _edit(path, SHEET, lambda xml: xml.replace('<c r="B2" t="inlineStr"><is><t>One</t></is></c>',
+                                               '<c r="B2" t="s"><v>0</v></c>'))
+    _edit(path, "xl/sharedStrings.xml", lambda _: '<?xml version="1.0" encoding="UTF-8"?>\n<sst xmlns='
+          '"http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1">'
+          '<si><t>One</t></si></sst>')
+
+
+def _with_dtd(dtd, entity=None):
+    def change(xml):
+        xml = dtd + xml.split("?>", 1)[-1] if xml.startswith("<?xml") else dtd + xml
+        return xml.replace("<t>One</t>", f"<t>{entity}</t>") if entity else xml
+    return change
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def test_xlsx_rows_stored_out_of_order_are_all_read_by_their_row_number(tmp_path):
+    """Was: 2 of 4 data rows silently dropped, exit 0."""
+    path = _workbook(tmp_path, [["id", "title", "budget"]] + [[f"P{i}", f"T{i}", i] for i in range(2, 6)])
+
+    def shuffle(xml):
+        rows = re.findall(r"<row [^>]*>.*?</row>", xml, re.S)
+        return xml.replace("".join(rows), "".join([rows[0], rows[3], rows[4], rows[1], rows[2]]))
+    _edit(path, SHEET, shuffle)
+    rows = list(read_proposals(path))
+    assert sorted((r.row, r.data["id"], r.data["budget"]) for r in rows) == [
+        (2, "P2", 2), (3, "P3", 3), (4, "P4", 4), (5, "P5", 5)]
+    assert all(r.error is None for r in rows)
+
+
+def test_xlsx_header_stored_after_data_rows_is_still_the_header(tmp_path):
+    path = _workbook(tmp_path, [["id", "title"], ["A", "One"], ["B", "Two"]])
+
+    def header_last(xml):
+        rows = re.findall(r"<row [^>]*>.*?</row>", xml, re.S)
+        return xml.replace("".join(rows), "".join(rows[1:] + rows[:1]))
+    _edit(path, SHEET, header_last)
+    assert sorted((r.row, r.data["id"]) for r in read_proposals(path)) == [(2, "A"), (3, "B")]
+
+
+def _numeric_cell(value):
+    """A sheet whose C2 (budget) is a number cell holding ``value``."""
+    return lambda xml: re.sub(r'(<c r="C2"[^>]*>)<v>[^<]*</v>', lambda m: m[1].replace(' t="s"', "")
+                              + f"<v>{value}</v>", xml)
+
+
+@pytest.mark.parametrize("value, code", [("lots", "bad_value"), ("NaN", "bad_value"), ("Infinity", "bad_value"),
+                                         ("-Infinity", "bad_value"), ("+Infinity", "bad_value"),
+                                         ("#DIV/0!", "bad_value"), ("9" * 5000, "too_large")])
+def test_a_bad_number_cell_is_an_error_row_naming_the_column(tmp_path, value, code):
+    path = _workbook(tmp_path, [["id", "title", "budget"], ["A", "One", 10], ["B", "Two", 20]])
+    _edit(path, SHEET, _numeric_cell(value))
+    rows = list(read_proposals(path))
+    assert errors(rows) == [(2, "budget", code), (3, None, None)]
+    assert rows[0].data["id"] == "A"
+
+
+def test_an_excel_error_cell_is_an_error_row(tmp_path):
+    path = _workbook(tmp_path, [["id", "title", "budget"], ["A", "One", 10]])
+    _edit(path, SHEET, lambda xml: re.sub(r'<c r="C2"[^>]*>', '<c r="C2" t="e">', xml).replace(
+        '<c r="C2" t="e"><v>10</v>', '<c r="C2" t="e"><v>#DIV/0!</v>'))
+    [row] = read_proposals(path)
+    assert (row.error.column, row.error.code) == ("budget", "bad_value") and "#DIV/0!" in row.error.message
+
+
+def test_a_shared_string_index_out_of_range_is_an_error_row(tmp_path):
+    path = _workbook(tmp_path, [["id", "title"], ["A", "One"], ["B", "Two"]])
+    _shared(path)
+    assert [r.data["title"] for r in read_proposals(path)] == ["One", "Two"]
+    _edit(path, SHEET, lambda xml: xml.replace('<c r="B2" t="s"><v>0</v>', '<c r="B2" t="s"><v>99999</v>'))
+    assert errors(read_proposals(path)) == [(2, "title", "bad_value"), (3, None, None)]
+
+
+XXE = '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+BOMB = ('<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>')
+
+
+@pytest.mark.parametrize("part, change", [
+    ("xl/sharedStrings.xml", _with_dtd(XXE, "&e;")),
+    ("xl/sharedStrings.xml", _with_dtd(BOMB, "&d;")),
+    (SHEET, _with_dtd(XXE, "&e;")),
+    (SHEET, _with_dtd(BOMB, "&d;")),
+    ("xl/workbook.xml", _with_dtd(BOMB)),
+    (SHEET, lambda xml: xml[:len(xml) // 2]),  # truncated
+    (SHEET, lambda xml: None),  # the sheet the workbook names is missing
+    ("xl/workbook.xml", lambda xml: None),
+], ids=["xxe-strings", "entity-bomb-strings", "xxe-sheet", "entity-bomb-sheet", "entity-bomb-workbook",
+        "truncated-sheet", "missing-sheet", "missing-workbook-part"])
+def test_a_broken_workbook_is_refused_as_bad_xlsx(tmp_path, part, change):
+    path = _workbook(tmp_path, [["id", "title"], ["A", "One"], ["B", "Two"]])
+    _shared(path)
+    _edit(path, part, change)
+    with pytest.raises(InputError) as info:
+        list(read_proposals(path))
+    assert info.value.diagnostics[0].code == "bad_xlsx" and info.value.diagnostics[0].hint
+
+
+def test_a_broken_workbook_ends_the_run_with_exit_2_not_3(tmp_path):
+    path = _workbook(tmp_path, [["id", "title"], ["A", "One"]])
+    _edit(path, SHEET, lambda xml: xml[:len(xml) // 2])
+    result = pmo(path)
+    assert result.returncode == 2 and "bad_xlsx" in result.stderr, result.stderr
+
+
+def test_xlsx_empty_rows_are_counted(tmp_path):
+    path = _workbook(tmp_path, [["id", "title"], ["A", "One"], [" ", None], ["B", "Two"]])
+    rows = read_proposals(path)
+    assert [(r.row, r.data["id"]) for r in rows] == [(2, "A"), (4, "B")] and rows.empty_rows == [3]
+
+
+def test_many_shared_strings_are_read_in_bounded_memory(tmp_path):
+    import tracemalloc
+    from openpyxl import Workbook
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(["id", "title", "sponsor"])
+    for i in range(100_000):
+        sheet.append([f"P{i}", f"Title number {i}", f"Sponsor {i % 5000}"])
+    path = tmp_path / "many.xlsx"
+    book.save(path)
+    tracemalloc.start()
+    count = sum(1 for _ in read_proposals(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 100_000
+    assert peak < 40_000_000, f"peak {peak:,} bytes"  # the strings themselves: about 200,000 of them

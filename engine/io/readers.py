@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import itertools
 from collections import Counter
 from pathlib import Path
@@ -19,6 +18,7 @@ from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
 from engine.io.csvrows import csv_rows
 from engine.io.jsonstream import json_rows, jsonl_rows
+from engine.io.xlsx import xlsx_rows
 from engine.io.rows import MAX_DEPTH, MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row
 
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
@@ -56,7 +56,7 @@ def read_proposals(path: str | Path, sheet: str | None = None) -> ProposalRows:
         raise InputError([Diagnostic("unreadable", f"cannot read file: {exc.strerror or exc}", Location(name))]) from None
     empty = EmptyRows()
     if kind == "xlsx":
-        return ProposalRows(_xlsx(path, name, sheet, empty), name, empty)
+        return ProposalRows(xlsx_rows(path, name, sheet, empty), name, empty)
     _refuse_binary(head, kind, name)
     if not head.strip() and size <= len(head):
         raise InputError([Diagnostic("empty_file", "the file is empty", Location(name))])
@@ -136,42 +136,6 @@ def _lines_after(path: Path, encoding: str, line: int) -> Iterator[str]:
     """The file's lines after line ``line`` (1-based), from the file opened again."""
     with _open(path, encoding) as f:
         yield from itertools.islice(f, line, None)
-
-
-def _xlsx(path: Path, name: str, sheet: str | None, empty: EmptyRows) -> Iterator[Row]:
-    """Rows of one worksheet (the first, or ``sheet``), read in streaming mode; the header is row 1."""
-    import openpyxl  # only for workbooks
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # zipfile, XML and openpyxl errors all mean "not a readable workbook"
-        raise InputError([Diagnostic("bad_xlsx", f"not a readable .xlsx workbook ({type(exc).__name__})",
-                                     Location(name))]) from None
-    if sheet is not None and sheet not in book.sheetnames:
-        raise InputError([Diagnostic("unknown_sheet", f"no sheet named '{sheet}'", Location(name),
-                                     f"sheets: {', '.join(book.sheetnames)}")])
-    rows = book[sheet or book.sheetnames[0]].iter_rows(values_only=True)
-    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-    repeated = [h for h, n in Counter(h for h in header if h).items() if n > 1]
-    if repeated:
-        raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
-                                     Location(name, 1))])
-    return _xlsx_rows(book, rows, header, name, empty)
-
-
-def _xlsx_rows(book, rows, header: list[str], name: str, empty: EmptyRows) -> Iterator[Row]:
-    try:
-        for number, values in enumerate(rows, 2):
-            cells = ["" if v is None else v.date() if isinstance(v, dt.datetime) else v for v in values]
-            if not any(str(c).strip() for c in cells):
-                continue
-            data = {h: c for h, c in zip(header, cells) if h}
-            if len([c for c in cells[len(header):] if str(c).strip()]):
-                yield Row(data, number, name, RowError(row=number, code="extra_cells",
-                                                       message="row has cells beyond the header's columns"))
-                continue
-            yield Row(data, number, name)
-    finally:
-        book.close()
 
 
 def _jsonl(path: Path, name: str, encoding: str) -> Iterator[Row]:

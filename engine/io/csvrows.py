@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections import deque
+import itertools
 from typing import Callable, Iterator
 
 from engine.decision import RowError
@@ -23,43 +23,57 @@ _QUOTED_BODY = re.compile(r'[^"]*(?:""[^"]*)*')  # inside quotes: anything but a
 
 
 class _Lines:
-    """The lines of a text file as the csv reader takes them, counted; keeps the current record's lines."""
+    """The lines of a text file as the csv reader takes them; keeps the current record's lines, and counts."""
 
     def __init__(self, lines: Iterator[str], consumed: int, reopen: Callable[[int], Iterator[str]]):
-        self._lines = lines
+        self.rest = lines
         self._reopen = reopen  # lines after line n, from the file opened again
-        self.number = consumed  # lines handed out so far
-        self.pending: deque[str] = deque()
-        self.kept: list[str] = []
-        self.kept_chars = 0
-        self.complete = True  # kept holds the whole record so far
+        self.base = consumed  # lines before the current record
+        self.kept: list[str] = []  # the current record's lines
+        self.complete = True  # kept holds all of them (a scan past KEPT_CHARS stops keeping)
+        self.chars: int | None = None  # characters of the broken record scanned so far
+        self.feed = self._feed()
 
-    def __iter__(self):
-        return self
+    def _feed(self) -> Iterator[str]:
+        kept = self.kept
+        for line in self.rest:  # a generator: the cheapest way to keep each line on the way to the csv reader
+            kept.append(line)
+            yield line
 
-    def __next__(self) -> str:
-        line = self.pending.popleft() if self.pending else next(self._lines)
-        self.number += 1
-        if self.kept_chars < KEPT_CHARS:
-            self.kept.append(line)
-            self.kept_chars += len(line)
-        else:
-            self.complete = False
-        return line
+    @property
+    def number(self) -> int:
+        """Lines handed out so far."""
+        return self.base + len(self.kept)
 
     def new_record(self) -> None:
+        self.base += len(self.kept)
         self.kept.clear()
-        self.kept_chars = 0
-        self.complete = True
+        self.complete, self.chars = True, None
+
+    def scan_on(self) -> str | None:
+        """One more line of a broken record, kept while the record is under KEPT_CHARS."""
+        line = next(self.rest, None)
+        if line is not None:
+            if self.chars is None:
+                self.chars = sum(map(len, self.kept))
+            self.chars += len(line)
+            if self.complete and self.chars <= KEPT_CHARS:
+                self.kept.append(line)
+            else:
+                self.complete = False
+                self.base += 1
+        return line
 
     def again_after(self, line: int) -> None:
-        """Hand out the lines after ``line`` (the first kept one) again."""
+        """Hand out the lines after ``line`` (the record's first) again."""
         if self.complete:
-            self.pending.extendleft(reversed(self.kept[1:]))
+            self.rest = itertools.chain(self.kept[1:], self.rest)
         else:
-            self.pending.clear()
-            self._lines = self._reopen(line)
-        self.number = line
+            self.rest = self._reopen(line)
+        self.base = line
+        self.kept.clear()
+        self.complete, self.chars = True, None
+        self.feed = self._feed()
 
 
 class _RecordEnd:
@@ -102,7 +116,7 @@ def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], heade
              name: str, empty: EmptyRows) -> Iterator[Row]:
     """The rows after the header line (``lines`` starts at line 2)."""
     source = _Lines(lines, 1, reopen)
-    reader = csv.reader(source, delimiter=delimiter, strict=True)
+    reader = csv.reader(source.feed, delimiter=delimiter, strict=True)
     width = len(header)
     while True:
         source.new_record()
@@ -113,7 +127,7 @@ def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], heade
             return
         except csv.Error as exc:
             yield _broken(source, line, exc, header, delimiter, name)
-            reader = csv.reader(source, delimiter=delimiter, strict=True)
+            reader = csv.reader(source.feed, delimiter=delimiter, strict=True)
             continue
         if not cells:
             continue  # a blank line is not a row
@@ -144,7 +158,7 @@ def _broken(source: _Lines, line: int, exc: csv.Error, header: list[str], delimi
         if ended:
             break
     while not ended:
-        text = next(source, None)
+        text = source.scan_on()
         if text is None:
             break
         ended = record.ends_with(text)

@@ -109,8 +109,17 @@ def _parse(book: zipfile.ZipFile, part: str, parser) -> Iterator[None]:
                 return
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition(" ")[2]
+class _LocalNames(dict):
+    """Element names without their namespace ("<namespace> row" -> "row"), worked out once per name."""
+
+    def __missing__(self, tag: str) -> str:
+        local = tag.rpartition(" ")[2]
+        if len(self) < 1_000:  # a hostile file may use millions of names
+            self[tag] = local
+        return local
+
+
+_local = _LocalNames().__getitem__
 
 
 def _read_all(book: zipfile.ZipFile, part: str, start=None, end=None, text=None) -> None:
@@ -216,7 +225,7 @@ def _check_sheet(book: zipfile.ZipFile, part: str) -> int | None:
     lowest = {"row": None}
 
     def start(tag, attrs):
-        if tag == f"{_MAIN} row" or _local(tag) == "row":
+        if _local(tag) == "row":
             number = _int(attrs.get("r"))
             if number > 0 and (lowest["row"] is None or number < lowest["row"]):
                 lowest["row"] = number

@@ -1,7 +1,11 @@
-"""Read proposals from CSV, JSON, JSONL and YAML files, one :class:`Row` at a time.
+"""Read proposals from CSV, TSV, XLSX, JSON, JSONL and YAML files, one :class:`Row` at a time.
 
-A row that cannot be read (a broken JSON line, a CSV row with extra cells) becomes a Row
-with an ``error``, so the batch goes on and the output has one row per input row.
+A row that cannot be read (a broken JSON line, a CSV row with extra cells, a bad cell) becomes a Row
+with an ``error`` naming the row and, where there is one, the column, so the batch goes on and the
+output has one row per input data row. A file that cannot be read as a whole (binary, a broken
+workbook, JSON that does not parse) is refused with an InputError before any row is decided.
+The formats are read in engine/io/csvrows.py, jsonstream.py and xlsx.py; the bounds every reader
+applies to values are in engine/io/rows.py.
 """
 from __future__ import annotations
 

@@ -24,7 +24,6 @@ from engine.io.rows import MAX_CELL, MAX_DIGITS, EmptyRows, Row, text_problem
 
 CHUNK = 1 << 16
 MAX_SHARED_CHARS = 256 << 20  # characters in the shared-strings table
-_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _REF = re.compile(r"([A-Z]{1,3})(\d+)$")
@@ -222,12 +221,13 @@ def _int(text: str | None) -> int:
 def _check_sheet(book: zipfile.ZipFile, part: str) -> int | None:
     """Parse the whole sheet once (a truncated or broken sheet is refused before any row is read); the
     lowest row number, which is the header's."""
-    lowest = {"row": None}
+    lowest: dict[str, Any] = {"row": None, "last": 0}
 
     def start(tag, attrs):
         if _local(tag) == "row":
             number = _int(attrs.get("r"))
-            if number > 0 and (lowest["row"] is None or number < lowest["row"]):
+            number = lowest["last"] = number if number > 0 else lowest["last"] + 1  # as _sheet_rows numbers them
+            if lowest["row"] is None or number < lowest["row"]:
                 lowest["row"] = number
     _read_all(book, part, start)
     return lowest["row"]

@@ -131,9 +131,28 @@ def _shown(key: Any) -> str:
     return text[:200].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+_PLAIN = (float, bool, type(None), Decimal)
+
+
+def _plain_text(text: str) -> bool:
+    return len(text) <= MAX_CELL and "\x00" not in text and (text.isascii() or text_problem(text) is None)
+
+
 def bounded_row(data: Mapping[str, Any], number: int, source: str) -> Row:
     """The Row of one record, or an error row naming the first column whose key or value is out of bounds
     (that value, and any other bad one, is left out of the data)."""
+    if type(data) is dict:  # the usual flat record of text and numbers: checked without the general walk
+        for key, value in data.items():
+            kind = type(value)
+            if not (type(key) is str and _plain_text(key)) or not (
+                    kind is str and _plain_text(value) or kind in _PLAIN or kind is int and value.bit_length() <= MAX_BITS):
+                break
+        else:
+            return Row(data, number, source)
+    return _bounded_row(data, number, source)
+
+
+def _bounded_row(data: Mapping[str, Any], number: int, source: str) -> Row:
     first: tuple[str, str, str] | None = None
     bad: list = []
     if isinstance(data, Duplicated):

@@ -153,3 +153,42 @@ def test_regression_found_by_atheris_a_folded_list_of_mixed_values():
             assert exc.code in ("bad_value", "type_mismatch", "syntax") and 0 <= exc.offset <= len(text)
         else:
             raise AssertionError(f"{text!r} was accepted")
+
+
+@fuzz(150)
+@given(st.text(alphabet='ab,"\n\r \x00;', max_size=120))
+def test_any_csv_text_ends_in_rows_in_file_order_or_a_refusal(tmp_path_factory, body):
+    """Quotes, delimiters, NULs and line breaks in any order: rows (error rows included) in increasing line
+    order, never an exception; a file the csv module reads without error gives exactly its rows."""
+    import csv
+    import io
+    path = tmp_path_factory.mktemp("csv") / "in.csv"
+    path.write_text("id,title,budget\n" + body, encoding="utf-8", newline="")
+    try:
+        rows = list(read_proposals(path))
+    except InputError:
+        return
+    lines = [r.row for r in rows]
+    assert lines == sorted(set(lines)) and all(line >= 2 for line in lines)
+    try:
+        expected = [r for r in csv.reader(io.StringIO(body, newline=""), strict=True) if any(c.strip() for c in r)]
+    except csv.Error:
+        return
+    ok = [r for r in rows if r.error is None or r.error.code in ("extra_cells", "bad_text")]
+    assert len(ok) == len(rows) == len(expected)
+
+
+@fuzz(100)
+@given(st.lists(st.one_of(st.integers(-10**1200, 10**1200), st.text(max_size=5),
+                          st.sampled_from(["\ud800", "x\udfff", "\x00", "1e999999", "-0"])), min_size=1, max_size=4),
+       st.sampled_from(["json", "jsonl", "yaml"]))
+def test_long_numbers_and_broken_text_end_in_error_rows_naming_the_column(tmp_path_factory, values, kind):
+    path = tmp_path_factory.mktemp("bounds") / f"in.{kind}"
+    items = [{"id": f"P{i}", "budget": v} for i, v in enumerate(values)]
+    text = "".join(json.dumps(item) + "\n" for item in items) if kind == "jsonl" else json.dumps(items)
+    path.write_text(text, encoding="utf-8")
+    decisions = decide_file(path)
+    assert decisions is not None and len(decisions) == len(items)
+    for value, decision in zip(values, decisions):
+        if isinstance(value, int) and len(str(abs(value))) > 1000 or value in ("\ud800", "x\udfff", "\x00"):
+            assert decision.decision == "error" and decision.errors[0].column == "budget"

@@ -21,7 +21,7 @@ from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, coun
 from engine.decision import Decision
 from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_mean
 from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
-from engine.io.readers import Row, read_proposals, renamed
+from engine.io.readers import ProposalRows, Row, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
 from engine.policy.source import MAX_BYTES
 from engine.io.writers import csv_header, write_decisions, write_xlsx
@@ -51,7 +51,8 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     warn(engine, stderr)
     derived = [name for name, _ in engine.policy.derived]
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
-    rows = input_rows(args, engine, stderr)
+    opened: list[ProposalRows] = []
+    rows = input_rows(args, engine, stderr, opened)
     record = run_record(args.files, args.sheet, args.columns, engine.policy_hash) \
         if args.out and args.format in RESUMABLE and (args.out.is_file() or not args.out.exists()) else None
     if point is not None:
@@ -112,6 +113,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     print(f"pmo: {plural(total, 'row')} in: {total - counts['error']} decided" + (f" ({outcomes})" if outcomes else "")
           + f", {plural(counts['error'], 'error row')}" + (f"; written to {args.out}" if args.out else "")
           + (f"; report {args.report}" if args.report else ""), file=stderr)
+    _say_empty_rows(opened, stderr)
     return EXIT_BAD_ROWS if counts["error"] else EXIT_OK
 
 
@@ -127,11 +129,15 @@ def profiled(engine: Engine, args: argparse.Namespace) -> Engine:
     return engine.with_profile(profile)
 
 
-def input_rows(args: argparse.Namespace, engine: Engine, stderr: IO[str] | None = None) -> Iterator[Row]:
+def input_rows(args: argparse.Namespace, engine: Engine, stderr: IO[str] | None = None,
+               opened: list[ProposalRows] | None = None) -> Iterator[Row]:
     """The rows of every input file, renamed by the --columns profile's header map. Opens each file now, so
     an unreadable file stops the run before anything is decided (InputError). With ``stderr``: warns once
-    per file about columns that look wrong, and about amounts that mostly read two ways."""
+    per file about columns that look wrong, and about amounts that mostly read two ways. ``opened``
+    receives each file's rows (for the count of empty rows)."""
     inputs = [read_proposals(path, args.sheet) for path in args.files]
+    if opened is not None:
+        opened.extend(inputs)
     profile = engine.profile
     if args.columns:
         # Rename each file's first row now: a header the map cannot apply is refused before anything is decided.
@@ -157,6 +163,17 @@ def _surveyed(rows: Iterator[Row], engine: Engine, stderr: IO[str]) -> Iterator[
         print(f"pmo: warning: {first[0].source}: {said}", file=stderr)
     yield from first
     yield from rows
+
+
+def _say_empty_rows(opened: list[ProposalRows], stderr: IO[str], shown: int = 10) -> None:
+    """Rows of empty cells are not data rows: they are skipped, but never silently."""
+    for rows in opened:
+        if rows.empty_count:
+            lines = rows.empty_rows[:shown]
+            more = ", ..." if rows.empty_count > len(lines) else ""
+            where = f"{'line' if len(lines) == 1 and not more else 'lines'} {', '.join(map(str, lines))}{more}"
+            prefix = f"{rows.source}: " if len(opened) > 1 else ""
+            print(f"pmo: {prefix}{plural(rows.empty_count, 'empty row')} skipped: {where}", file=stderr)
 
 
 def _started(rows: Iterator[Row]) -> Iterator[Row]:

@@ -1,17 +1,18 @@
-"""Read proposals from CSV, JSON, JSONL and YAML files, one :class:`Row` at a time.
+"""Read proposals from CSV, TSV, XLSX, JSON, JSONL and YAML files, one :class:`Row` at a time.
 
-A row that cannot be read (a broken JSON line, a CSV row with extra cells) becomes a Row
-with an ``error``, so the batch goes on and the output has one row per input row.
+A row that cannot be read (a broken JSON line, a CSV row with extra cells, a bad cell) becomes a Row
+with an ``error`` naming the row and, where there is one, the column, so the batch goes on and the
+output has one row per input data row. A file that cannot be read as a whole (binary, a broken
+workbook, JSON that does not parse) is refused with an InputError before any row is decided.
+The formats are read in engine/io/csvrows.py, jsonstream.py and xlsx.py; the bounds every reader
+applies to values are in engine/io/rows.py.
 """
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
-import json
+import itertools
 from collections import Counter
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -19,24 +20,32 @@ import yaml
 
 from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
+from engine.io.csvrows import csv_rows
+from engine.io.jsonstream import json_rows, jsonl_rows
+from engine.io.xlsx import xlsx_rows
+from engine.io.rows import MAX_DEPTH, MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row
 
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
             ".yml": "yaml", ".xlsx": "xlsx", ".xlsm": "xlsx"}
-csv.field_size_limit(1_000_000)
-MAX_JSON_DEPTH = 64  # a proposal is flat; deeper input is refused before it is parsed into objects
+MAX_JSON_DEPTH = MAX_DEPTH
+NUL_SHARE = 0.1  # text files hold no NUL bytes, UTF-16 without a byte-order mark about 50%: over 10% is binary
+__all__ = ["Row", "ProposalRows", "read_proposals", "read_column_map", "renamed", "TextDatesLoader"]
+
+# What a file that is not text is, by its first bytes, and what to do instead.
+_SIGNATURES = [
+    (b"PK\x03\x04", "a zip archive (an .xlsx workbook or another Office file?)",
+     "give an .xlsx workbook a name ending in .xlsx, or save the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 .xls workbook (or another old Office file)",
+     "open it in Excel and save it as .xlsx or CSV"),
+    (b"%PDF", "a PDF document", "export the table from the program that made it as CSV or .xlsx"),
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first"),
+]
 
 
-@dataclass(frozen=True)
-class Row:
-    data: Mapping[str, Any] | None
-    row: int | None = None  # CSV: line number in the file (header is 1); lists: 1-based position
-    source: str | None = None
-    error: RowError | None = None
-
-
-def read_proposals(path: str | Path, sheet: str | None = None) -> Iterator[Row]:
-    """Rows of one input file, chosen by its suffix, read as they are needed (CSV, JSONL and XLSX stream: memory
-    does not grow with the number of rows). Raises InputError if the file as a whole is unusable."""
+def read_proposals(path: str | Path, sheet: str | None = None) -> ProposalRows:
+    """Rows of one input file, chosen by its suffix, read as they are needed (CSV, JSON, JSONL and XLSX
+    stream: memory does not grow with the number of rows). Raises InputError if the file as a whole is
+    unusable. Rows of empty cells are skipped and counted (``empty_count``, ``empty_rows``)."""
     path = Path(path)
     kind = SUFFIXES.get(path.suffix.lower())
     name = str(path)
@@ -49,26 +58,50 @@ def read_proposals(path: str | Path, sheet: str | None = None) -> Iterator[Row]:
             head = f.read(1 << 20)
     except OSError as exc:
         raise InputError([Diagnostic("unreadable", f"cannot read file: {exc.strerror or exc}", Location(name))]) from None
+    empty = EmptyRows()
     if kind == "xlsx":
-        return _xlsx(path, name, sheet)
-    if b"\x00" in head[:65536]:
-        raise InputError([Diagnostic("binary_file", f"this is not a {kind.upper()} text file (it holds binary data)",
-                                     Location(name), "save the sheet as CSV, or give the .xlsx workbook itself")])
+        return ProposalRows(xlsx_rows(path, name, sheet, empty), name, empty)
+    _refuse_binary(head, kind, name)
     if not head.strip() and size <= len(head):
         raise InputError([Diagnostic("empty_file", "the file is empty", Location(name))])
     encoding = _encoding(head)
     if kind == "csv":
-        return _csv(path, name, encoding)
-    if kind == "jsonl":
-        return _jsonl(path, name, encoding)
-    if kind == "json" and encoding == "utf-8-sig":
-        return _json_stream(path, name)
-    return _document(path.read_text(encoding=encoding, errors="replace"), name, kind)
+        rows = _csv(path, name, encoding, empty)
+    elif kind == "jsonl":
+        rows = _jsonl(path, name, encoding)
+    elif kind == "json":
+        rows = json_rows(path, name, encoding)
+    else:
+        rows = _yaml(path.read_text(encoding=encoding, errors="replace"), name)
+    return ProposalRows(rows, name, empty)
+
+
+def _refuse_binary(head: bytes, kind: str, name: str) -> None:
+    """Refuse a file that is not text, saying what it is. A stray NUL in a text file is left to its row."""
+    for signature, what, hint in _SIGNATURES:
+        if head.startswith(signature):
+            raise InputError([Diagnostic("binary_file", f"this is {what}, not a {kind.upper()} text file",
+                                         Location(name), hint)])
+    sample = head[:65536]
+    if _utf16_bom(sample) or not sample:
+        return
+    share = sample.count(0) / len(sample)
+    if share > NUL_SHARE:
+        raise InputError([Diagnostic("binary_file", f"this is not a {kind.upper()} text file: it holds binary data "
+                                     f"({share:.0%} of its first bytes are zero)", Location(name),
+                                     "save the sheet as CSV (UTF-8, or UTF-16 with a byte-order mark), or give "
+                                     "the .xlsx workbook itself")])
+
+
+def _utf16_bom(head: bytes) -> bool:
+    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not head.startswith(codecs.BOM_UTF32_LE)
 
 
 def _encoding(head: bytes) -> str:
-    """UTF-8 (with or without a byte-order mark) if the start of the file reads as UTF-8, else Windows-1252
-    (spreadsheet exports on Windows)."""
+    """UTF-16 with a byte-order mark (Excel's "Unicode text"), UTF-8 (with or without a byte-order mark) if
+    the start of the file reads as UTF-8, else Windows-1252 (spreadsheet exports on Windows)."""
+    if _utf16_bom(head):
+        return "utf-16"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         return "utf-8-sig"
@@ -80,7 +113,7 @@ def _open(path: Path, encoding: str):
     return path.open(encoding=encoding, errors="replace", newline="")
 
 
-def _csv(path: Path, name: str, encoding: str) -> Iterator[Row]:
+def _csv(path: Path, name: str, encoding: str, empty: EmptyRows) -> Iterator[Row]:
     """Check the header now (a bad header rejects the file); read the rows lazily."""
     with _open(path, encoding) as f:
         first = f.readline()
@@ -93,140 +126,36 @@ def _csv(path: Path, name: str, encoding: str) -> Iterator[Row]:
     if repeated:
         raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
                                      Location(name, 1), "rename or remove one of them")])
-    return _csv_rows(path, encoding, header, delimiter, name)
+    return _csv_file(path, encoding, header, delimiter, name, empty)
 
 
-def _csv_rows(path: Path, encoding: str, header: list[str], delimiter: str, name: str) -> Iterator[Row]:
-    start = 1  # lines already consumed (the header)
-    while True:
-        with _open(path, encoding) as f:
-            for _ in range(start):
-                f.readline()
-            reader = csv.reader(f, delimiter=delimiter, strict=True)
-            while True:
-                line = start + reader.line_num + 1  # the file line where the next row begins
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    # An unterminated quote would swallow the rest of the file: report this row and read on
-                    # from the line after it begins (the file is opened again there), so no other row is lost.
-                    yield Row(None, line, name, RowError(row=line, code="bad_csv",
-                                                         message=f"row cannot be read: {exc}"))
-                    start = line
-                    break
-                if not any(c.strip() for c in cells):
-                    continue  # blank line
-                if len(cells) > len(header):
-                    yield Row(dict(zip(header, cells)), line, name, RowError(
-                        row=line, code="extra_cells",
-                        message=f"row has {len(cells)} cells but the header names {len(header)} columns"))
-                    continue
-                yield Row(dict(zip(header, cells)), line, name)
+def _csv_file(path: Path, encoding: str, header: list[str], delimiter: str, name: str,
+              empty: EmptyRows) -> Iterator[Row]:
+    with _open(path, encoding) as f:
+        f.readline()
+        yield from csv_rows(f, lambda line: _lines_after(path, encoding, line), header, delimiter, name, empty)
 
 
-def _xlsx(path: Path, name: str, sheet: str | None) -> Iterator[Row]:
-    """Rows of one worksheet (the first, or ``sheet``), read in streaming mode; the header is row 1."""
-    import openpyxl  # only for workbooks
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # zipfile, XML and openpyxl errors all mean "not a readable workbook"
-        raise InputError([Diagnostic("bad_xlsx", f"not a readable .xlsx workbook ({type(exc).__name__})",
-                                     Location(name))]) from None
-    if sheet is not None and sheet not in book.sheetnames:
-        raise InputError([Diagnostic("unknown_sheet", f"no sheet named '{sheet}'", Location(name),
-                                     f"sheets: {', '.join(book.sheetnames)}")])
-    rows = book[sheet or book.sheetnames[0]].iter_rows(values_only=True)
-    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-    repeated = [h for h, n in Counter(h for h in header if h).items() if n > 1]
-    if repeated:
-        raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
-                                     Location(name, 1))])
-    return _xlsx_rows(book, rows, header, name)
-
-
-def _xlsx_rows(book, rows, header: list[str], name: str) -> Iterator[Row]:
-    try:
-        for number, values in enumerate(rows, 2):
-            cells = ["" if v is None else v.date() if isinstance(v, dt.datetime) else v for v in values]
-            if not any(str(c).strip() for c in cells):
-                continue
-            data = {h: c for h, c in zip(header, cells) if h}
-            if len([c for c in cells[len(header):] if str(c).strip()]):
-                yield Row(data, number, name, RowError(row=number, code="extra_cells",
-                                                       message="row has cells beyond the header's columns"))
-                continue
-            yield Row(data, number, name)
-    finally:
-        book.close()
+def _lines_after(path: Path, encoding: str, line: int) -> Iterator[str]:
+    """The file's lines after line ``line`` (1-based), from the file opened again."""
+    with _open(path, encoding) as f:
+        yield from itertools.islice(f, line, None)
 
 
 def _jsonl(path: Path, name: str, encoding: str) -> Iterator[Row]:
     with _open(path, encoding) as f:
-        yield from _jsonl_lines(f, name)
+        yield from jsonl_rows(f, name)
 
 
-def _jsonl_lines(lines, name: str) -> Iterator[Row]:
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line, parse_float=Decimal)
-        except (ValueError, RecursionError) as exc:
-            yield Row(None, number, name, RowError(row=number, code="bad_json", message=f"line is not JSON: {exc}"))
-            continue
-        yield _mapping_row(data, number, name)
-
-
-def _json_stream(path: Path, name: str) -> Iterator[Row]:
-    """A JSON list of proposals (or {"proposals": [...]}) read one proposal at a time with ijson. The whole
-    file is checked first (a syntax pass that builds nothing), so a broken file is refused before any row
-    is decided, as for the other formats."""
-    import ijson  # C parser (yajl2); only for JSON inputs
-
-    def opened():
-        f = path.open("rb")
-        if f.read(3) != codecs.BOM_UTF8:
-            f.seek(0)
-        return f
-
-    shape, listed, depth, key = None, False, 0, None
-    with opened() as f:
-        try:  # basic_parse builds nothing (ijson.parse would build a prefix per level: quadratic in the depth)
-            for event, value in ijson.basic_parse(f, use_float=False):
-                shape = shape or event
-                if event in ("start_map", "start_array"):
-                    listed = listed or (depth == 1 and key == "proposals" and event == "start_array")
-                    depth += 1
-                    if depth > MAX_JSON_DEPTH:
-                        raise InputError([Diagnostic("bad_file", f"JSON nested more than {MAX_JSON_DEPTH} levels deep",
-                                                     Location(name), "a proposal is a flat object of fields")])
-                elif event in ("end_map", "end_array"):
-                    depth -= 1
-                key = value if event == "map_key" and depth == 1 else None if depth <= 1 else key
-        except (ijson.JSONError, UnicodeDecodeError) as exc:
-            raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0][:200]}",
-                                         Location(name))]) from None
-    if shape != "start_array" and not (shape == "start_map" and listed):
-        raise InputError([Diagnostic("bad_file", "expected a list of proposals (or {\"proposals\": [...]})",
-                                     Location(name))])
-    return _json_items(opened, "item" if shape == "start_array" else "proposals.item", name)
-
-
-def _json_items(opened, prefix: str, name: str) -> Iterator[Row]:
-    import ijson
-    with opened() as f:
-        for number, item in enumerate(ijson.items(f, prefix, use_float=False), 1):
-            yield _mapping_row(item, number, name)
-
-
-def _document(text: str, name: str, kind: str) -> Iterator[Row]:
+def _yaml(text: str, name: str) -> Iterator[Row]:
     try:
-        data = json.loads(text, parse_float=Decimal) if kind == "json" else yaml.load(text, Loader=TextDatesLoader)
+        data = yaml.load(text, Loader=ProposalsLoader)
     except (ValueError, RecursionError, yaml.YAMLError) as exc:
         raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0]}",
                                      Location(name))]) from None
+    if isinstance(data, Duplicated):
+        raise InputError([Diagnostic("duplicate_key", f"key {data.duplicate!r} appears twice in the file's mapping",
+                                     Location(name), "keep one list of proposals")])
     if isinstance(data, dict) and isinstance(data.get("proposals"), list):
         data = data["proposals"]
     if not isinstance(data, list):
@@ -245,11 +174,36 @@ TextDatesLoader.yaml_implicit_resolvers = {
 }
 
 
+class ProposalsLoader(TextDatesLoader):
+    """TextDatesLoader for proposal files: a repeated key marks its mapping (Duplicated) and an integer of
+    more than MAX_DIGITS characters (or such a float) is not converted (TooLong), so each is an error row, not a refusal."""
+
+    def construct_yaml_map(self, node):
+        keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge"]
+        repeated = next((k for i, k in enumerate(keys) if k in keys[:i]), None) if len(set(keys)) < len(keys) else None
+        data = Duplicated(repeated) if repeated is not None else {}
+        yield data
+        data.update(self.construct_mapping(node))
+
+    def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        return TooLong(text) if len(text) > MAX_DIGITS else super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        text = self.construct_scalar(node)
+        return TooLong(text) if len(text) > MAX_DIGITS else super().construct_yaml_float(node)
+
+
+ProposalsLoader.add_constructor("tag:yaml.org,2002:map", ProposalsLoader.construct_yaml_map)
+ProposalsLoader.add_constructor("tag:yaml.org,2002:int", ProposalsLoader.construct_yaml_int)
+ProposalsLoader.add_constructor("tag:yaml.org,2002:float", ProposalsLoader.construct_yaml_float)
+
+
 def _mapping_row(data: Any, number: int, name: str) -> Row:
     if not isinstance(data, dict):
         return Row(None, number, name, RowError(row=number, code="not_an_object",
                                                 message=f"expected an object of fields, got {type(data).__name__}"))
-    return Row(data, number, name)
+    return bounded_row(data, number, name)
 
 
 def read_column_map(path: str | Path) -> dict[str, str]:

@@ -1,0 +1,209 @@
+"""What every reader hands on: a :class:`Row` per record, with the record's values bounded first.
+
+Bounds hold before a value reaches a parser's number conversion, the error row's formatting or the
+rules: a number literal of more than MAX_DIGITS characters, text of more than MAX_CELL characters,
+text that is not valid Unicode (a lone surrogate from a ``\\ud800`` escape), a NUL character, a nested
+value of more than MAX_NODES items (YAML aliases expanded) or MAX_DEPTH levels, or a key given twice.
+Each makes an error row that names the column; the offending value is left out of the row's data, so
+nothing downstream formats it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterator, Mapping
+
+from engine.decision import RowError
+
+MAX_CELL = 1_000_000  # characters in one cell (the CSV field limit too)
+MAX_DIGITS = 1_000  # characters in one number literal; Python refuses to convert ints of over 4,300 digits
+MAX_BITS = 3_322  # about MAX_DIGITS decimal digits (a YAML 0x... integer is converted without Python's limit)
+MAX_NODES = 10_000  # items in one value, counting each use of a YAML alias
+MAX_DEPTH = 64  # a proposal is flat; deeper input is refused
+EMPTY_ROWS_KEPT = 1_000  # line numbers of empty rows kept for the summary (all are counted)
+
+
+@dataclass(frozen=True)
+class Row:
+    data: Mapping[str, Any] | None
+    row: int | None = None  # CSV: line number in the file (header is 1); lists: 1-based position
+    source: str | None = None
+    error: RowError | None = None
+
+
+class TooLong:
+    """A number literal too long to convert: stands in for it until the row is bounded."""
+
+    __slots__ = ("length",)
+
+    def __init__(self, text: str):
+        self.length = len(text)
+
+
+class Duplicated(dict):
+    """A mapping in which a key appeared twice (JSON and YAML parsers keep the last value silently)."""
+
+    def __init__(self, key: Any):
+        super().__init__()
+        self.duplicate = key
+
+
+def parse_int(text: str) -> int | TooLong:
+    return int(text) if len(text) <= MAX_DIGITS else TooLong(text)
+
+
+def parse_decimal(text: str) -> Decimal | TooLong:
+    return Decimal(text) if len(text) <= MAX_DIGITS else TooLong(text)
+
+
+def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict:
+    """``object_pairs_hook`` for json: a dict, or a Duplicated one when a key repeats."""
+    data = dict(pairs)
+    if len(data) == len(pairs):
+        return data
+    seen: set = set()
+    repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+    marked = Duplicated(repeated)
+    marked.update(data)
+    return marked
+
+
+class _Bad(Exception):
+    def __init__(self, code: str, message: str):
+        self.code, self.message = code, message
+
+
+def text_problem(text: str) -> tuple[str, str] | None:
+    if len(text) > MAX_CELL:
+        return "too_large", f"text is {len(text):,} characters long; the limit for a cell is {MAX_CELL:,}"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "bad_text", "text is not valid Unicode (it holds a lone surrogate, e.g. from a \\ud800 escape)"
+    if "\x00" in text:
+        return "bad_text", "text holds a NUL character (binary data in a text file)"
+    return None
+
+
+def value_problem(value: Any) -> tuple[str, str] | None:
+    """Why one value cannot be passed on, or None."""
+    try:
+        _check(value, 0, {})
+    except _Bad as bad:
+        return bad.code, bad.message
+    return None
+
+
+def _check(value: Any, depth: int, sizes: dict[int, int]) -> int:
+    """The value's size with aliases expanded (each shared object is measured once, so a billion-laughs
+    value costs its distinct objects, not its expansion); raises _Bad."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise _Bad(*problem)
+        return 1
+    if isinstance(value, TooLong):
+        raise _Bad("too_large", f"number has {value.length:,} digits; the limit is {MAX_DIGITS:,}")
+    if type(value) is int and value.bit_length() > MAX_BITS:
+        raise _Bad("too_large", f"number has over {MAX_DIGITS:,} digits")
+    if not isinstance(value, (list, tuple, dict)):
+        return 1
+    known = sizes.get(id(value))
+    if known is not None:
+        return known
+    if depth >= MAX_DEPTH:
+        raise _Bad("too_large", f"value is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, Duplicated):
+        raise _Bad("duplicate_key", f"key {_shown(value.duplicate)!r} appears twice")
+    total = 1
+    for item in (value if not isinstance(value, dict) else (x for pair in value.items() for x in pair)):
+        total += _check(item, depth + 1, sizes)
+        if total > MAX_NODES:
+            raise _Bad("too_large", f"value holds more than {MAX_NODES:,} items (aliases expanded)")
+    sizes[id(value)] = total
+    return total
+
+
+def _shown(key: Any) -> str:
+    """A key as text that can always be written (a lone surrogate becomes ``\\udfff``)."""
+    text = key if isinstance(key, str) else str(key)
+    return text[:200].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_PLAIN = (float, bool, type(None), Decimal)
+
+
+def _plain_text(text: str) -> bool:
+    return len(text) <= MAX_CELL and "\x00" not in text and (text.isascii() or text_problem(text) is None)
+
+
+def bounded_row(data: Mapping[str, Any], number: int, source: str) -> Row:
+    """The Row of one record, or an error row naming the first column whose key or value is out of bounds
+    (that value, and any other bad one, is left out of the data)."""
+    if type(data) is dict:  # the usual flat record of text and numbers: checked without the general walk
+        for key, value in data.items():
+            kind = type(value)
+            if not (type(key) is str and _plain_text(key)) or not (
+                    kind is str and _plain_text(value) or kind in _PLAIN or kind is int and value.bit_length() <= MAX_BITS):
+                break
+        else:
+            return Row(data, number, source)
+    return _bounded_row(data, number, source)
+
+
+def _bounded_row(data: Mapping[str, Any], number: int, source: str) -> Row:
+    first: tuple[str, str, str] | None = None
+    bad: list = []
+    if isinstance(data, Duplicated):
+        first = (_shown(data.duplicate), "duplicate_key", f"column {_shown(data.duplicate)!r} appears twice")
+    for key, value in data.items():
+        problem = (text_problem(key) if isinstance(key, str) else None) or value_problem(value)
+        if problem:
+            bad.append(key)
+            if first is None:
+                first = (_shown(key), *problem)
+    if first is None:
+        return Row(data, number, source)
+    column, code, message = first
+    clean = {k: v for k, v in data.items() if k not in bad} if bad else data
+    return Row(clean, number, source, RowError(row=number, column=column, code=code,
+                                               message=f"column '{column}': {message}"))
+
+
+@dataclass
+class EmptyRows:
+    """Rows with only empty cells (``,,,,``): skipped, but counted and named in the run's summary."""
+
+    count: int = 0
+    lines: list[int] = field(default_factory=list)
+
+    def add(self, line: int) -> None:
+        self.count += 1
+        if len(self.lines) < EMPTY_ROWS_KEPT:
+            self.lines.append(line)
+
+
+class ProposalRows:
+    """The rows of one input file, read as they are needed. Data rows only: ``empty_count`` rows of empty
+    cells were skipped (``empty_rows``: their line numbers, the first 1,000), so rows in = rows out
+    counts data rows."""
+
+    def __init__(self, rows: Iterator[Row], source: str, empty: EmptyRows | None = None):
+        self._rows = rows
+        self.source = source
+        self._empty = empty or EmptyRows()
+
+    def __iter__(self) -> "ProposalRows":
+        return self
+
+    def __next__(self) -> Row:
+        return next(self._rows)
+
+    @property
+    def empty_count(self) -> int:
+        return self._empty.count
+
+    @property
+    def empty_rows(self) -> list[int]:
+        return list(self._empty.lines)

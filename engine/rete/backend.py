@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from engine.backends import ReferenceBackend
 from engine.errors import Diagnostic, Location, PolicyError
 from engine.expr.evaluate import evaluate
 from engine.expr.lower import NEVER, ALWAYS, Lowering, rete_value
-from engine.rete.driver import MAX_PROPERTIES, Ruleset
+from engine.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
 
 if TYPE_CHECKING:  # compile imports the back ends through gates
     from engine.compile import CompiledPolicy
@@ -22,15 +23,20 @@ class ReteBackend:
             condition = lowering.condition(rule.condition)
             if condition is not NEVER:
                 conditions[f"r{index}"] = None if condition is ALWAYS else condition
-        if lowering.slot_count + 1 > MAX_PROPERTIES:
+        if lowering.slot_count > MAX_SLOTS:  # counts what the core adds to each fact: t, sid and id
             raise PolicyError([Diagnostic(
                 "too_many_fields",
-                f"the rules read {lowering.slot_count} distinct values; durable_rules allows {MAX_PROPERTIES - 1}",
+                f"the rules read {lowering.slot_count} distinct values; durable_rules allows {MAX_SLOTS}",
                 Location(policy.intake_file), "move rarely used checks into derived values, or split the policy")])
         self._fields: list[tuple[str, str, Callable[[Any], Any]]] = [
             (name, slot, _encoder(policy.field_types[name])) for name, slot in lowering.field_slots.items()]
         self._computed = lowering.computed_slots()
-        self._ruleset = Ruleset(conditions)
+        try:
+            self._ruleset = Ruleset(conditions)
+        except RulesetLimitError as exc:
+            raise PolicyError([Diagnostic("too_complex", f"a rule is beyond durable_rules' limits ({exc})",
+                                          Location(policy.intake_file), "split the rule, or use --backend reference")])
+        self._reference = ReferenceBackend(policy)  # for the rare row the core cannot decide exactly
 
     def fire(self, record: Mapping[str, Any]) -> list[int]:
         """Indexes (into policy.rules) of the rules whose conditions are true for this record."""
@@ -43,7 +49,11 @@ class ReteBackend:
             value = evaluate(node, record)
             if value is not None:
                 fact[slot] = rete_value(value)
-        return sorted(int(name[1:]) for name in self._ruleset.match(fact))
+        try:
+            fired = self._ruleset.match(fact)
+        except Unsafe:  # text over 64 KB, more than 64 tests true at once: this row is decided in Python
+            return self._reference.fire(record)
+        return sorted(int(name[1:]) for name in fired)
 
 
 def _encoder(expr_type: str) -> Callable[[Any], Any]:

@@ -250,3 +250,52 @@ def test_200_engine_loads_keep_memory_flat():
                          timeout=300)
     assert run.returncode == 0, run.stderr
     assert float(run.stdout) < 30, f"RSS grew by {float(run.stdout):.0f} MB over 200 loads"
+
+
+# Differential fuzz: the rete back end against the reference, across the limits and the locales.
+
+FUZZ_LOCALES = ["C"] + [name for name in LOCALES if locale_available(name)]
+FUZZ_RULES = [f"x > {i - 100}" for i in range(70)] + [" or ".join(f"y > {i}" for i in range(70)),
+              "score > 0.5", "score * 3 <= 1.25", "score == 0.1 + 0.2", 'big == "a"', 'big != "ab"',
+              'startswith(big, "a")', 'title == "\\ud83d\\ude00"']
+
+
+@pytest.fixture(scope="module")
+def fuzz_policy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fuzz") / "policies"
+    root.mkdir()
+    fields = {"title": "string", "x": "number", "y": "number", "score": "number", **{f"s{i}": "string" for i in range(7)}}
+    lines = ["kind: intake", "id_field: id", "fields:", "  id: string"] + [f"  {k}: {v}" for k, v in fields.items()]
+    lines += ["derived:", "  big: " + json.dumps(" + ".join(f"s{i}" for i in range(7))), "rules:"]
+    lines += [f"  - {{id: r{i}, when: {json.dumps(w)}, effect: flag, reason: r{i}}}" for i, w in enumerate(FUZZ_RULES)]
+    (root / "intake.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.fuzz import fuzz  # noqa: E402
+
+
+@fuzz(25)
+@given(locale_name=st.sampled_from(FUZZ_LOCALES), x=st.integers(-130, 10), y=st.integers(-5, 80),
+       score=st.one_of(st.none(), st.sampled_from([0.5, 0.3, 0.30000000000001, 0.41666, 1e-7]),
+                       st.floats(-2, 2, allow_nan=False).map(lambda f: round(f, 6))),
+       text_bytes=st.one_of(st.integers(7, 200), st.integers(65_530, 65_540), st.integers(60_000, 69_999)),
+       multibyte=st.booleans(), title=st.sampled_from(["\ud83d\ude00", "😀", "a", None]))
+def test_fuzz_rete_against_reference_over_locales_text_lengths_and_rules_at_once(
+        fuzz_policy, locale_name, x, y, score, text_bytes, multibyte, title):
+    import locale
+    saved = locale.setlocale(locale.LC_ALL)
+    try:
+        locale.setlocale(locale.LC_ALL, locale_name)  # the rulesets are built under it too
+        engines = both(fuzz_policy)
+        unit = "é" if multibyte else "b"
+        big = "a" + unit * ((text_bytes - 1) // len(unit.encode()))
+        proposal = {"id": "P", "x": x, "y": y, "score": score, "title": title, **chunks(big)}
+        a, b = (engines[name].evaluate(proposal) for name in ("rete", "reference"))
+        assert a.model_dump() == b.model_dump()
+        assert a.decision != "error" or title == "\ud83d\ude00", a.errors  # a surrogate pair in a value is refused
+    finally:
+        locale.setlocale(locale.LC_ALL, saved)

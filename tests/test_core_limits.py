@@ -117,6 +117,20 @@ def test_65_rules_firing_at_once_and_an_or_with_70_true_branches_decide_alike(wr
         assert fired(engines, {"id": "P1", "x": 0, "y": 100}) == [f"r{i}" for i in range(66)]
 
 
+def test_a_fact_refused_deep_in_the_network_leaves_no_pending_rule_behind():
+    """The stack overflows below a test whose rules were already reached: the refused fact is retracted,
+    and later facts see none of its rules."""
+    conditions = {f"r{i}": {"$gt": {"f0": i}} for i in range(30)}
+    conditions["deep"] = {"$and": [{"$gt": {"f2": 0}}, {"$or": [{"$gt": {"f1": i}} for i in range(70)]}]}
+    ruleset = Ruleset(conditions)
+    for _ in range(3):
+        with pytest.raises(driver.Unsafe, match="error code: 303"):
+            ruleset.match({"t": "p", "f0": 100, "f1": 100, "f2": 1})
+        assert ruleset.match({"t": "p", "f0": -1, "f1": -1, "f2": 0}) == set()
+        assert ruleset.match({"t": "p", "f0": 5}) == {f"r{i}" for i in range(5)}
+        assert ruleset.match({"t": "p", "f1": 3, "f2": 1}) == {"deep"}
+
+
 def test_300_rules_with_one_condition_load_and_fire():
     """The core keeps at most 256 rules behind one test (error 108 at load): the driver splits the ruleset."""
     ruleset = Ruleset({f"r{i}": None for i in range(300)} | {f"g{i}": {"$gt": {"f0": 1}} for i in range(300)})
@@ -299,3 +313,12 @@ def test_fuzz_rete_against_reference_over_locales_text_lengths_and_rules_at_once
         assert a.decision != "error" or title == "\ud83d\ude00", a.errors  # a surrogate pair in a value is refused
     finally:
         locale.setlocale(locale.LC_ALL, saved)
+
+
+@fuzz(300)
+@given(st.floats(allow_nan=False), st.floats(allow_nan=False))
+def test_number_keys_order_and_equal_as_the_numbers_do(a, b):
+    from engine.expr.lower import number_key
+    assert (number_key(a) < number_key(b)) == (a < b)
+    assert (number_key(a) == number_key(b)) == (a == b)
+    assert -2**63 <= number_key(a) < 2**63  # what the core's atoll() reads exactly

@@ -34,6 +34,8 @@ _SAFE_TEXT_CHARS = 65_535 // 6  # text constants the core compares exactly, what
 
 
 _DOUBLE = struct.Struct("<d").pack
+_INT64 = struct.Struct("<q").unpack
+_LOW_BITS = 0x7FFF_FFFF_FFFF_FFFF
 
 
 def number_key(number: float) -> int:
@@ -42,15 +44,16 @@ def number_key(number: float) -> int:
     The core reads doubles with the C library's atof(), which follows the process's locale: under
     de_DE.UTF-8 "0.75" reads as 0. It reads integers with atoll(), the same in every locale, and
     compares two integers exactly, so every number is handed over as this key."""
-    bits = int.from_bytes(_DOUBLE(number + 0.0), "little", signed=True)
-    return bits if bits >= 0 else bits ^ 0x7FFF_FFFF_FFFF_FFFF
+    bits = _INT64(_DOUBLE(number + 0.0))[0]
+    return bits if bits >= 0 else bits ^ _LOW_BITS
 
 
 def rete_value(value: Any) -> Any:
     """An expression value as durable_rules compares it. Numbers become number_key(float(value)), exact
     because distinct numbers of our model map to distinct, equally ordered doubles (engine.expr.values)."""
     if isinstance(value, Decimal):
-        return number_key(float(value))
+        bits = _INT64(_DOUBLE(float(value) + 0.0))[0]  # number_key, inlined: it runs for every number of every row
+        return bits if bits >= 0 else bits ^ _LOW_BITS
     if isinstance(value, dt.date):
         return value.toordinal()
     if isinstance(value, tuple):  # only ever tested for presence: lists cannot be compared

@@ -18,6 +18,7 @@ existence guards, because durable_rules matches ``x > y`` when ``y`` is absent.
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -29,16 +30,36 @@ _SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 _RETE_OP = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
 ALWAYS, NEVER = True, False  # a condition that folded to a constant
+_SAFE_TEXT_CHARS = 65_535 // 6  # text constants the core compares exactly, whatever their characters
+
+
+_DOUBLE = struct.Struct("<d").pack
+_INT64 = struct.Struct("<q").unpack
+_LOW_BITS = 0x7FFF_FFFF_FFFF_FFFF
+
+
+def number_key(number: float) -> int:
+    """The double's bits as an integer that orders as the doubles do (IEEE order, -0.0 as 0.0).
+
+    The core reads doubles with the C library's atof(), which follows the process's locale: under
+    de_DE.UTF-8 "0.75" reads as 0. It reads integers with atoll(), the same in every locale, and
+    compares two integers exactly, so every number is handed over as this key."""
+    bits = _INT64(_DOUBLE(number + 0.0))[0]
+    return bits if bits >= 0 else bits ^ _LOW_BITS
 
 
 def rete_value(value: Any) -> Any:
-    """An expression value as durable_rules compares it (see engine.expr.values for why this is exact)."""
+    """An expression value as durable_rules compares it. Numbers become number_key(float(value)), exact
+    because distinct numbers of our model map to distinct, equally ordered doubles (engine.expr.values)."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
+        bits = _INT64(_DOUBLE(float(value) + 0.0))[0]  # number_key, inlined: it runs for every number of every row
+        return bits if bits >= 0 else bits ^ _LOW_BITS
     if isinstance(value, dt.date):
         return value.toordinal()
     if isinstance(value, tuple):  # only ever tested for presence: lists cannot be compared
-        return [rete_value(v) for v in value]
+        return True
+    if type(value) in (int, float):
+        return number_key(float(value))
     return value
 
 
@@ -61,6 +82,8 @@ class Lowering:
             if node.value is None:
                 return NEVER  # unknown fires neither way
             return ALWAYS if bool(node.value) != negate else NEVER
+        if isinstance(node, (Compare, In)) and _long_text_constant(node):
+            return {self.slot(node): not negate}  # too long for the core to compare: Python computes it
         if isinstance(node, Compare):
             return self.compare(_NEGATE[node.op] if negate else node.op, node.left, node.right)
         if isinstance(node, In) and isinstance(node.container, Const):
@@ -107,6 +130,14 @@ class Lowering:
 
     def computed_slots(self) -> list[tuple[str, Node]]:
         return list(self.computed.values())
+
+
+def _long_text_constant(node: Compare | In) -> bool:
+    """A text constant the core might compare wrongly: over 65,535 bytes as JSON (6 bytes at most a character)."""
+    constants = [n for n in (node.left, node.right) if isinstance(n, Const)] if isinstance(node, Compare) else \
+        [node.container] if isinstance(node.container, Const) else []
+    values = [v for c in constants for v in (c.value if isinstance(c.value, tuple) else (c.value,))]
+    return any(isinstance(v, str) and len(v) > _SAFE_TEXT_CHARS for v in values)
 
 
 def _test(op: str, target: str, value: Any) -> dict:

@@ -1,6 +1,7 @@
 """Both back ends must give identical decisions: on random proposals and on hostile values."""
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -67,4 +68,23 @@ FIELDS = ["id", "title", "sponsor", "sponsor_level", "alignment", "category", "b
 @given(st.dictionaries(st.sampled_from(FIELDS), cells, max_size=len(FIELDS)))
 def test_hostile_values_never_crash_and_back_ends_agree(engines, proposal):
     decision = same(engines, proposal)
+    assert all(e.code != "internal_error" for e in decision.errors)
+
+
+# Issue #14's constructs (date parts, date(y, m, d), if(), 10%) on hostile values: the policy of tests/test_constructs.py.
+@pytest.fixture(scope="module")
+def construct_engines(tmp_path_factory):
+    from engine import Engine
+    from tests.conftest import TODAY
+    from tests.test_constructs import POLICY
+    root = tmp_path_factory.mktemp("constructs")
+    (root / "intake.yaml").write_text(POLICY, encoding="utf-8")
+    return {name: Engine.load(root, today=TODAY, backend=name) for name in ("rete", "reference")}
+
+
+@fuzz(600)
+@given(st.dictionaries(st.sampled_from(["id", "start_date", "budget", "contingency", "regulatory"]),
+                       st.one_of(cells, st.dates().map(str)), max_size=5))
+def test_hostile_values_over_the_new_constructs_back_ends_agree(construct_engines, proposal):
+    decision = same(construct_engines, proposal)
     assert all(e.code != "internal_error" for e in decision.errors)

@@ -170,11 +170,11 @@ def _run(*argv):
 
 
 @pytest.mark.parametrize("expression, hint", [
-    ("budget < 10%", "write a percentage as a fraction: 10% is 0.10"),
+    ("budget % 2 > 0", "use + - * / only"),  # '%' is a percent sign after a number, never modulo
     ("benefit > 500,000", "write 500,000 as 500_000 (or 500000): a comma separates list items"),
     ("budget > 1M", "write 1M as 1_000_000"),
     ("budget > €5", "write amounts without a currency sign"),
-    ("day(start_date) > 1", "functions that take a date: year(date), month(date)"),
+    ("hour(start_date) > 1", "functions that take a date: year(date), month(date), day(date), weekday(date)"),
     ("todya() > start_date", "did you mean 'today'?"),
 ])
 def test_expression_mistakes_get_a_hint_that_points_at_the_cause(expression, hint):

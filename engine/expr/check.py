@@ -12,7 +12,7 @@ from typing import Mapping
 
 from engine.errors import did_you_mean
 from engine.expr.evaluate import evaluate
-from engine.expr.functions import FUNCTIONS
+from engine.expr.functions import FUNCTIONS, call
 from engine.expr.regex import regex_problem
 from engine.expr.nodes import (BOOL, DATE, NULL, NUMBER, STRING, Arith, Call, Compare, Const, Field, In, ListOf,
                                Logic, Node, Unary, item_of, list_of, walk)
@@ -168,22 +168,33 @@ class Checker:
         except TypeError as exc:
             raise ExprError("type_mismatch", f"{node.name}(): {exc}", node.offset,
                             f"usage: {function.signature}") from None
-        for i in function.constant_args:
-            if not isinstance(node.args[i], Const):
+        for i in function.constant_args:  # text arguments only: date(year, month, day) takes computed parts
+            if i < len(node.args) and node.args[i].type in (STRING, NULL) and not isinstance(node.args[i], Const):
                 raise ExprError("not_constant", f"{node.name}(): argument {i + 1} must be written as a constant",
                                 node.args[i].offset, f"usage: {function.signature}")
         if node.name == "today":
             return const(self.today, node.offset)
-        if node.name == "date" and isinstance(node.args[0].value, str):
+        if node.name == "date" and len(node.args) == 1 and isinstance(node.args[0].value, str):
             try:
                 to_date(node.args[0].value)
             except ValueProblem as exc:
                 raise ExprError("bad_value", str(exc), node.args[0].offset, 'write date("2027-01-31")') from None
+        if node.name == "date" and len(node.args) == 3:
+            _check_date_parts(node)
         if node.name == "matches":
             problem = regex_problem(node.args[1].value)
             if problem is not None:
                 raise ExprError(problem.code, problem.message, node.args[1].offset, problem.hint)
         return node
+
+
+def _check_date_parts(node: Call) -> None:
+    """date(2027, 2, 30) written with constants is a mistake in the policy, not a value: say so at load."""
+    parts = [a.value for a in node.args if isinstance(a, Const)]
+    if len(parts) == 3 and None not in parts and call(FUNCTIONS["date"], parts) is None:
+        shown = ", ".join(str(p) for p in parts)
+        raise ExprError("bad_value", f"date({shown}) is not a day of the calendar", node.offset,
+                        "year, month 1-12 and a day that month has, as whole numbers")
 
 
 def _takes(function, types: list[str]) -> bool:

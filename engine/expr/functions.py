@@ -64,6 +64,44 @@ def length_typer(args: list[str]) -> str:
     return NUMBER
 
 
+def date_typer(args: list[str]) -> str:
+    """date("2027-01-31") or date(year, month, day)."""
+    if len(args) == 1 and args[0] in (STRING, NULL):
+        return DATE
+    if len(args) == 3 and all(a in (NUMBER, NULL) for a in args):
+        return DATE
+    raise TypeError("takes one text constant (\"2027-01-31\") or three numbers (year, month, day)")
+
+
+def _date(*parts: Any) -> dt.date | None:
+    """A date from its text, or from year, month and day: null for a day the calendar lacks (2027-02-30)
+    or parts that are not whole numbers, as other functions give null for input without a result."""
+    if len(parts) == 1:
+        return to_date(parts[0])
+    parts = tuple(Decimal(p) for p in parts)
+    if any(p != p.to_integral_value() for p in parts):
+        return None
+    try:
+        return dt.date(*(int(p) for p in parts))
+    except (ValueError, OverflowError):
+        return None
+
+
+def if_typer(args: list[str]) -> str:
+    if len(args) != 3:
+        raise TypeError(f"takes 3 arguments (condition, then, else), got {len(args)}")
+    if args[0] not in (BOOL, NULL):
+        raise TypeError(f"argument 1 must be a condition (bool), got {args[0]}")
+    return same_as_first(args[1:])
+
+
+def _if(condition: bool | None, then: Any, otherwise: Any) -> Any:
+    """Three-valued: an unknown (null) condition gives null, neither branch."""
+    if condition is None:
+        return None
+    return then if condition else otherwise
+
+
 def _regex(text: str, pattern: str) -> bool:
     return full_match(text, pattern)
 
@@ -98,7 +136,9 @@ def _add_days(day: dt.date, days: Decimal) -> dt.date | None:
 
 
 FUNCTIONS: dict[str, Function] = {f.name: f for f in [
-    Function("date", 'date("2027-01-31")', "a date constant", fixed(STRING, returns=DATE), to_date, constant_args=(0,)),
+    Function("date", 'date("2027-01-31") | date(year, month, day)', "a date constant, or the date of those "
+             "parts (null if the calendar has no such day; an error at load if all parts are constants)",
+             date_typer, _date, constant_args=(0,)),
     Function("today", "today()", "the run's date, fixed once per run (Engine.load(today=...) overrides it)",
              fixed(returns=DATE), lambda: None),  # replaced by a constant when compiled
     Function("days_between", "days_between(start, end)", "days from start to end (negative if end is earlier)",
@@ -107,6 +147,9 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              _add_days),
     Function("year", "year(date)", "the calendar year", fixed(DATE, returns=NUMBER), lambda d: Decimal(d.year)),
     Function("month", "month(date)", "the month, 1-12", fixed(DATE, returns=NUMBER), lambda d: Decimal(d.month)),
+    Function("day", "day(date)", "the day of the month, 1-31", fixed(DATE, returns=NUMBER), lambda d: Decimal(d.day)),
+    Function("weekday", "weekday(date)", "the ISO weekday: 1 = Monday .. 7 = Sunday", fixed(DATE, returns=NUMBER),
+             lambda d: Decimal(d.isoweekday())),
     Function("npv", "npv(rate, cash_flows)", "net present value, first flow at period 0 (undiscounted)",
              fixed(NUMBER, LIST_NUMBER, returns=NUMBER), npv),
     Function("irr", "irr(cash_flows)", "internal rate of return in [-99.99%, 1000%], the one closest to 0 if "
@@ -135,6 +178,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("upper", "upper(text)", "text in upper case", fixed(STRING, returns=STRING), str.upper),
     Function("coalesce", "coalesce(value, fallback)", "value, or fallback when value is null",
              same_as_first, lambda v, d: d if v is None else v, null_propagates=False),
+    Function("if", "if(condition, then, else)", "then if the condition is true, else if it is false, null if it "
+             "is unknown; then and else have one type", if_typer, _if, null_propagates=False),
 ]}
 
 

@@ -184,7 +184,8 @@ class _Translator:
                 raise self.fail(n, "only plain function calls are allowed", "for example lower(name), not name.lower()")
             if n.keywords:
                 raise self.fail(n.keywords[0].value, "keyword arguments are not supported")
-            return Call(at, n.func.id, [self.node(a) for a in n.args])
+            name = "if" if n.func.id == IF_STANDIN else n.func.id
+            return Call(at, name, [self.node(a) for a in n.args])
         if isinstance(n, ast.IfExp):
             raise self.fail(n, "'x if c else y' is not supported", "write two rules, or use coalesce()")
         raise self.fail(n, f"'{ast.unparse(n)[:30]}' is not allowed in an expression")
@@ -247,10 +248,11 @@ def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) 
     if _depth(source) > MAX_DEPTH:  # before Python's parser, whose own limit reads as "'(' was never closed"
         raise ExprError("syntax", f"expression is nested more than {MAX_DEPTH} brackets deep", 0,
                         "split it into derived fields")
+    source, shifts = _rewrite(source)
     try:
         tree = ast.parse(source, filename=SOURCE_NAME, mode="eval")
     except SyntaxError as exc:
-        column = lead + max((exc.offset or 1) - 1, 0) if (exc.lineno or 1) == 1 else lead
+        column = lead + _original(max((exc.offset or 1) - 1, 0), shifts) if (exc.lineno or 1) == 1 else lead
         message = (exc.msg or "invalid syntax").replace("invalid syntax. ", "").rstrip(".")
         hint = _syntax_hint(source)
         raise ExprError("syntax", message, column, hint) from None
@@ -262,12 +264,65 @@ def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) 
     except RecursionError:
         raise ExprError("syntax", "expression is nested too deeply", 0) from None
     except ExprError as exc:
-        exc.offset += lead
+        exc.offset = lead + _original(exc.offset, shifts)
         raise
-    if lead:
+    if lead or shifts:
         for n in walk(node):
-            n.offset += lead
+            n.offset = lead + _original(n.offset, shifts)
     return node
+
+
+# Two spellings Python's parser does not take, rewritten before it reads the text (outside string literals):
+# - "if(" as a function call: "if" is a keyword, so it becomes this identifier of the same length (a dotless i),
+#   which the translator reads back as the function if();
+# - "10%" (a number directly followed by %): the literal 10e-2, exact as a decimal. '%' is not modulo in this
+#   language, and a '%' followed by an operand ("10 % 3", "10%x") is left for the parser to reject.
+IF_STANDIN = "\u0131f"
+_IF_CALL = re.compile(r"if(?=\s*\()")
+_PERCENT_LITERAL = re.compile(r"\d[\d_]*(?:\.\d[\d_]*)?%")
+_WORD_CHAR = re.compile(r"[\w.]")
+_OPERAND_START = re.compile(r"\s*(?!(?:and|or|not|in|else|if)\b)[\w(\[\"']")
+_AFTER_VALUE = re.compile(r"(?:[\w)\]\"']|\b(?:and|or|not|in|else))\s*$")
+_KEYWORD_BEFORE = re.compile(r"\b(?:and|or|not|in|else|if)\s*$")
+
+
+def _rewrite(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """The text with if( and NUMBER% rewritten, and the shifts [(position in the new text, characters added)]."""
+    out: list[str] = []
+    shifts: list[tuple[int, int]] = []
+    added = i = 0
+    quote = None
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\":
+                out.append(text[i:i + 2])
+                i += 2
+                continue
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif i == 0 or not _WORD_CHAR.match(text[i - 1]):
+            if _IF_CALL.match(text, i) and not (before := "".join(out)) is None and not (_AFTER_VALUE.search(before) and not _KEYWORD_BEFORE.search(before)):
+                out.append(IF_STANDIN)  # "x if (c) else y" (after a value) stays a conditional expression
+                i += 2
+                continue
+            found = _PERCENT_LITERAL.match(text, i)
+            if found and not _WORD_CHAR.match(text, found.end()) and not _OPERAND_START.match(text, found.end()):
+                out.append(found[0][:-1] + "e-2")
+                added += 2
+                shifts.append((found.end() + added, 2))
+                i = found.end()
+                continue
+        out.append(char)
+        i += 1
+    return "".join(out), shifts
+
+
+def _original(position: int, shifts: list[tuple[int, int]]) -> int:
+    """A position in the rewritten text as a position in the author's text."""
+    return position - sum(delta for at, delta in shifts if position >= at)
 
 
 def _depth(text: str) -> int:

@@ -43,6 +43,13 @@ class Decision(BaseModel):
     as_of: str | None = Field(None, description="the date today() meant for this decision (YYYY-MM-DD)")
     source: str | None = Field(None, description="input file")
     row: int | None = Field(None, description="row in the input file")
+    carried: dict[str, str] = Field(default_factory=dict, description="the input profile's carried columns, "
+                                    "as read (text)")
+    title: str | None = Field(None, exclude=True, description="the proposal's title as read, for people (tables, "
+                              "reports); not part of the JSON (carry it to have it there)")
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        if not self.carried:  # outputs without a carry: profile are as they were
+            del data["carried"]
+        return data

@@ -80,9 +80,9 @@ def build_report(policy: CompiledPolicy, decided: list[tuple[Decision, Mapping[s
     for decision, record in decided:
         counts[decision.decision] += 1
         hits.update(f.rule for f in decision.findings)
-        view = ProposalView(decision.id, None, decision)
+        view = ProposalView(decision.id, decision.title, decision)  # an error row keeps its title as read
         if record is not None:
-            view.title = _text(record.get(roles["title"])) if roles["title"] else None
+            view.title = (_text(record.get(roles["title"])) if roles["title"] else None) or decision.title
             view.budget = _number(record.get(roles["budget"])) if roles["budget"] else None
             view.risk = _number(record.get(roles["risk"])) if roles["risk"] else None
             for name in roles["alignment"]:
@@ -376,11 +376,13 @@ def _anchor(index: int) -> str:
 
 def _ranked_table(report: Report) -> Iterator[str]:
     ranked = sum(1 for v in report.views if v.rank is not None)
+    carried = list(report.views[0].decision.carried) if report.views else []  # the profile's carry: columns
     yield (f'<section><h2>Proposals ({ranked:,} ranked)</h2><p>Ranked proposals first, best first; then the rejected '
            'ones and the error rows. Click a heading to sort, an id to see why.</p>'
            '<input id="filter" type="search" placeholder="Filter by any text…" aria-label="filter">'
            '<table id="proposals"><thead><tr><th>Rank</th><th>ID</th><th>Title</th><th>Decision</th><th>Score</th>'
-           '<th>Budget</th><th>Risk</th><th>Main objective</th><th>Approvers</th></tr></thead><tbody>')
+           '<th>Budget</th><th>Risk</th><th>Main objective</th><th>Approvers</th>'
+           + "".join(f"<th>{html.escape(c)}</th>" for c in carried) + '</tr></thead><tbody>')
     for i, v in enumerate(report.views):
         d = v.decision
         yield (f'<tr class="{d.decision}"><td class=n>{v.rank if v.rank is not None else ""}</td>'
@@ -391,7 +393,8 @@ def _ranked_table(report: Report) -> Iterator[str]:
                f'{"" if v.budget is None else _money(v.budget)}</td>'
                f'<td class=n>{"" if v.risk is None else f"{v.risk:g}"}</td>'
                f'<td>{html.escape(v.main_objective or "")}</td>'
-               f'<td>{html.escape(", ".join(d.routes) if d.decision == "review" else "")}</td></tr>')
+               f'<td>{html.escape(", ".join(d.routes) if d.decision == "review" else "")}</td>'
+               + "".join(f"<td>{html.escape(_clip(d.carried.get(c, ''), 60))}</td>" for c in carried) + "</tr>")
     yield "</tbody></table></section>"
 
 
@@ -400,13 +403,17 @@ def _explanations(report: Report) -> Iterator[str]:
     yield '<section><h2>Each decision explained</h2>'
     for i, v in enumerate(report.views):
         d = v.decision
-        head = f'{e(v.id or "(no id)")} — <span class="tag {d.decision}">{d.decision}</span>'
+        head = (f'{e(v.id or "(no id)")}{" · " + e(_clip(v.title, 80)) if v.title else ""} — '
+                f'<span class="tag {d.decision}">{d.decision}</span>')
         if v.rank is not None:
             head += f" · rank {v.rank}, score {v.score:.2f}"
         body = []
         where = f"{e(d.source or '')}{':' + str(d.row) if d.row is not None else ''}"
         if where:
             body.append(f"<p class=meta>Input: {where}</p>")
+        if d.carried:
+            body.append("<p class=meta>" + " · ".join(f"{e(k)}: {e(_clip(x, 120))}" for k, x in d.carried.items())
+                        + "</p>")
         if d.errors:
             body.append("<p>This row could not be decided:</p><ul>" + "".join(
                 f"<li>{'column <code>' + e(x.column) + '</code>: ' if x.column else ''}{e(x.message)}</li>"

@@ -36,7 +36,7 @@ def test_examples_exercise_every_rule():
 def test_table_output_and_bad_rows_exit_1():
     code, out, err = run("evaluate", str(EXAMPLES / "messy_proposals.csv"))
     assert code == 1
-    assert "PRJ-1034       ERROR" in out and "column 'budget'" in out
+    assert "PRJ-1034       Pricing engine upgrade         ERROR" in out and "column 'budget'" in out  # titled (#13)
     assert "7 proposals:" in out and "4 error" in out
     assert "7 rows in: 3 decided" in err and "4 error rows" in err
 

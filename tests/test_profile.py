@@ -347,10 +347,14 @@ def test_a_profile_without_a_header_map_is_a_profile_not_a_column_map(tmp_path):
     assert code == 0 and rows[0]["decision"] != "error", rows
 
 
-def test_carrying_columns_is_refused_rather_than_ignored(tmp_path):
-    path = write(tmp_path, "p.yaml", "columns: {}\ncarry: [State]\n")
-    code, out, err = run("evaluate", ROOT / "examples" / "proposals.csv", "--columns", path, "--no-log")
-    assert code == 2 and f"{path}:2:1: error[bad_profile]: carrying columns into the outputs is not supported" in err
+def test_carried_columns_are_carried_not_refused(tmp_path):
+    """carry: was refused until it was built (issue #13); the outputs are tested in tests/test_carry.py."""
+    path = write(tmp_path, "p.yaml", "columns: {}\ncarry: [State, 2027]\n")
+    code, out, err = run("evaluate", ROOT / "examples" / "proposals.csv", "--columns", path, "--no-log",
+                         "--format", "csv")
+    assert code == 0, err
+    assert out.splitlines()[0].endswith(",State,2027")
+    assert "carried column 'State' is not in the file" in err
 
 
 def test_hostile_cells_are_refused_in_bounded_work(engines):

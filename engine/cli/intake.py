@@ -24,8 +24,9 @@ from engine.io.profile import ambiguity_survey, check_profile, load_profile, one
 from engine.io.readers import ProposalRows, Row, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
 from engine.policy.source import MAX_BYTES
+from engine.io.carry import Carrier
 from engine.io.writers import csv_header, write_decisions, write_xlsx
-from engine.report import write_report
+from engine.report import field_roles, write_report
 
 LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
@@ -50,6 +51,8 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend), args)
     warn(engine, stderr)
     derived = [name for name, _ in engine.policy.derived]
+    carrier = Carrier(engine.profile, field_roles(engine.policy)["title"])
+    carried = carrier.names
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
     opened: list[ProposalRows] = []
     rows = input_rows(args, engine, stderr, opened)
@@ -57,7 +60,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         if args.out and args.format in RESUMABLE and (args.out.is_file() or not args.out.exists()) else None
     if point is not None:
         problem = point.mismatch(engine.policy_hash, engine.today.isoformat(), input_rows(args, engine),
-                                 csv_header(derived) if args.format == "csv" else None)
+                                 csv_header(derived, carried) if args.format == "csv" else None)
         if not problem and point.rows and record is not None:  # the rows line up; are they the same inputs?
             problem = record.mismatch(saved_record(args.out), args.out)
         if problem:
@@ -80,7 +83,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                if args.format != "xlsx" else None) if args.out else stdout
         estimate = count_rows(args.files)
         done = point.rows if point else 0
-        triples = decide(engine, args, rows, None if estimate is None else max(estimate - done, 0))
+        triples = carrier.labelled(decide(engine, args, rows, None if estimate is None else max(estimate - done, 0)))
         logged = _logged(engine, triples, log)
         if point is not None and relog:
             logged = _skip(logged, relog)
@@ -88,10 +91,11 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         decided = _kept(engine, logged, report) if report is not None else (d for _, d, _ in logged)
         decided = Progress(stderr, estimate, done).wrap(decided)
         if args.format == "xlsx":
-            counts = write_xlsx(decided, args.out, derived=derived)
+            counts = write_xlsx(decided, args.out, derived=derived, carried=carried)
         else:
             counts = write_decisions(decided, out, args.format, policy_hash=engine.policy_hash,
-                                     header=point is None or point.keep == 0, derived=derived)
+                                     header=point is None or point.keep == 0, derived=derived, carried=carried,
+                                     titled=carrier.shows_title)
         if report is not None:
             write_report(engine.report_of(report, title=args.title), args.report)
     except BrokenPipeError:
@@ -188,6 +192,9 @@ def _checked_headers(rows: Iterator[Row], engine: Engine, stderr: IO[str]) -> It
             checked.add(row.source)
             for problem in engine.header_problems(row.data.keys()):
                 print(f"pmo: warning: {row.source}: {problem}", file=stderr)
+            for name in Carrier(engine.profile, None).missing(row.data.keys()):
+                print(f"pmo: warning: {row.source}: carried column '{name}' is not in the file; its cells are "
+                      "empty in every output", file=stderr)
         yield row
 
 

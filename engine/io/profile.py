@@ -11,6 +11,7 @@ profile with a header map and nothing else. A profile file has a ``columns:`` ma
     values:                            # per field (or column title): cell text -> the policy's value
       risk: {Low: 1, Medium: 3, High: 5}
     alignment_strength: strong         # a cell naming objectives without a level serves them this strongly
+    carry: [Title, Department, "Cost Centre"]  # input columns written, as read, into every output row
 
 Without a declared format nothing is guessed: a value that reads two ways (``250.000``, ``03/04/2027``)
 raises :class:`AmbiguousValue` naming both readings and the profile line that settles it. The rules for
@@ -46,7 +47,7 @@ _DMY = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{2}|\d{4})$")
 _YMD = re.compile(r"^(\d{4})([./])(\d{1,2})\2(\d{1,2})$")
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 is 1900-01-01; Excel's phantom 1900-02-29 shifts the rest
 MAX_NUMBER_TEXT = 100  # a number or date cell longer than this is refused before any pattern looks at it
-KEYS = ("columns", "locale", "numbers", "currency", "dates", "values", "alignment_strength")
+KEYS = ("columns", "locale", "numbers", "currency", "dates", "values", "alignment_strength", "carry")
 
 
 class AmbiguousValue(ValueProblem):
@@ -88,6 +89,7 @@ class InputProfile:
     date_labels: tuple[str, ...] = ()  # the same as written in the profile (for messages)
     values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # field or title -> {normal text: value}
     alignment_strength: str | None = None
+    carry: tuple[str, ...] = ()  # columns (headers, or the fields they map to) written into every output row
     file: str | None = None  # where it was declared
     places: Mapping[tuple, Location] = field(default_factory=dict, compare=False)  # ("values", field, text) -> where
 
@@ -406,7 +408,7 @@ def load_profile(path: str | Path) -> InputProfile:
     if document is None:
         raise InputError(sink.errors or [Diagnostic("bad_profile", "cannot read the input profile", Location(name))])
     data, where = document.data, document.source
-    if isinstance(data, dict) and not (set(data) & set(KEYS + ("carry",))) \
+    if isinstance(data, dict) and not (set(data) & set(KEYS)) \
             and all(isinstance(v, str) for v in data.values()):
         data = {"columns": data}  # an old-style column map: title -> field (no key of a profile, written lowercase)
         shift = ("columns",)
@@ -419,10 +421,7 @@ def load_profile(path: str | Path) -> InputProfile:
                                      "profile with 'columns:'", at(), "write one line per column, e.g. "
                                      "'Total Cost (EUR): budget'")])
     for key in data:
-        if key == "carry":  # refused rather than accepted and ignored
-            sink.add("bad_profile", "carrying columns into the outputs is not supported yet", key_at(key),
-                     "remove 'carry:'; the outputs name each proposal by its id, row and file")
-        elif key not in KEYS:
+        if key not in KEYS:
             sink.add("bad_profile", f"'{key}' is not part of an input profile", key_at(key),
                      did_you_mean(key, KEYS) or f"keys: {', '.join(KEYS)}")
     columns = _columns(data.get("columns"), at, key_at, sink)
@@ -439,6 +438,7 @@ def load_profile(path: str | Path) -> InputProfile:
         sink.add("bad_profile", "alignment_strength is a level (low, moderate, strong, ...) or a number from 0 to 1",
                  at("alignment_strength"))
         strength = None
+    carry = _carry(data.get("carry"), at, sink)
     if sink.errors:
         raise InputError(sink.errors)
     places = {("columns", column_key(t)): at("columns", t) for t in _mapping(data.get("columns"))}
@@ -447,7 +447,7 @@ def load_profile(path: str | Path) -> InputProfile:
     places[("alignment_strength",)] = at("alignment_strength")
     return InputProfile(columns=columns, numbers=numbers, currency=currency, dates=dates, date_labels=labels,
                         values=values, alignment_strength=None if strength is None else str(strength),
-                        file=name, places=places)
+                        carry=carry, file=name, places=places)
 
 
 def _columns(data: Any, at, key_at, sink: DiagnosticSink) -> dict[str, str]:
@@ -464,6 +464,39 @@ def _columns(data: Any, at, key_at, sink: DiagnosticSink) -> dict[str, str]:
             continue
         out[column_key(title)] = name.strip()
     return out
+
+
+def _carry(data: Any, at, sink: DiagnosticSink) -> tuple[str, ...]:
+    """The carried columns as written (their names head the output columns). Each names one column once."""
+    if data is None:
+        return ()
+    if isinstance(data, str):
+        data = [data]
+    if not isinstance(data, list):
+        sink.add("bad_profile", "carry is a list of column titles", at("carry"),
+                 'e.g. carry: [Title, Department, "Cost Centre"]')
+        return ()
+    names: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(data):
+        if not isinstance(name, (str, int)) or isinstance(name, bool) or not str(name).strip():
+            sink.add("bad_profile", f"carry item {name!r} is not a column title", at("carry", i),
+                     "write the column's title as in the file, or the field it maps to")
+            continue
+        name = str(name).strip()
+        if column_key(name) in seen:
+            sink.add("bad_profile", f"column '{name}' is carried twice", at("carry", i), "carry each column once")
+            continue
+        if name in OUTPUT_COLUMNS:  # the CSV would have two columns of that name
+            sink.add("bad_profile", f"'{name}' is already an output column", at("carry", i),
+                     "carry it under its title as in the file (output columns are lower case)")
+            continue
+        seen.add(column_key(name))
+        names.append(name)
+    return tuple(names)
+
+
+OUTPUT_COLUMNS = ("id", "decision", "routes", "rules", "reasons", "errors", "source", "row", "policy_hash", "as_of")
 
 
 def _numbers(data: Mapping[str, Any], at, sink: DiagnosticSink) -> NumberFormat:

@@ -9,6 +9,7 @@ from collections import Counter
 from typing import IO, TYPE_CHECKING, Iterable
 
 from engine.decision import Decision
+from engine.io.profile import OUTPUT_COLUMNS
 from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
 
 if TYPE_CHECKING:
@@ -18,10 +19,13 @@ FORMATS = ("table", "json", "jsonl", "csv", "xlsx")
 
 
 def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, policy_hash: str = "",
-                    header: bool = True, derived: list[str] | None = None) -> Counter:
+                    header: bool = True, derived: list[str] | None = None, carried: list[str] = (),
+                    titled: bool = False) -> Counter:
     """Write every decision; return how many of each outcome were written. ``header=False``: appending to
-    an earlier CSV output (resuming). ``derived``: the policy's derived values, the CSV's last columns
-    (default: those of the first decision; an error row has none)."""
+    an earlier CSV output (resuming). ``derived``: the policy's derived values, the CSV's columns after the
+    fixed ones (default: those of the first decision; an error row has none). ``carried``: the profile's
+    carried columns, the CSV's last columns (a decision's ``carried`` cells). ``titled``: the table shows
+    each proposal's title."""
     counts: Counter = Counter()
     # No str makes a writer fail; a table is for people: control characters shown (engine/io/safe_text.py).
     out = TerminalText(out) if fmt == "table" else out if fmt == "csv" else EncodableText(out)
@@ -32,9 +36,9 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, polic
             yield d
 
     if fmt == "table":
-        _table(counted(decisions), out, policy_hash)
+        _table(counted(decisions), out, policy_hash, list(carried), titled)
     elif fmt == "csv":
-        _csv(counted(decisions), out, header, derived)
+        _csv(counted(decisions), out, header, derived, list(carried))
     else:
         {"json": _json, "jsonl": _jsonl, "csv": _csv}[fmt](counted(decisions), out)
     return counts
@@ -53,7 +57,7 @@ def _jsonl(decisions: Iterable[Decision], out: IO[str]) -> None:
         out.write(json_text(json.dumps(d.to_json(), ensure_ascii=False)) + "\n")
 
 
-CSV_COLUMNS = ["id", "decision", "routes", "rules", "reasons", "errors", "source", "row", "policy_hash", "as_of"]
+CSV_COLUMNS = list(OUTPUT_COLUMNS)  # then the policy's derived values, then the profile's carried columns
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A cell whose text, after these, starts with a formula character is neutralised too. Verified with
 # LibreOffice 7.4 (CSV import): a leading space is trimmed with "Remove spaces" on and the cell runs;
@@ -98,33 +102,46 @@ class _NewlineRows:
         return self.write_out(encodable(row[:-2]) + "\n")
 
 
-def csv_header(derived: list[str]) -> list[str]:
-    return CSV_COLUMNS + derived
+def csv_header(derived: list[str], carried: list[str] = ()) -> list[str]:
+    """Made from the policy and the profile, never from a row: an error row first drops no column, and
+    --resume compares it with the header of the output it appends to."""
+    return CSV_COLUMNS + derived + list(carried)
 
 
-def decision_cells(d: Decision, derived: list[str]) -> list:
+def decision_cells(d: Decision, derived: list[str], carried: list[str] = ()) -> list:
     """One decision as the cells of a CSV row or a Decisions sheet row, in ``csv_header`` order."""
-    return [d.id, d.decision, "; ".join(d.routes), "; ".join(f.rule for f in d.findings),
-            "; ".join(f.reason for f in d.findings), "; ".join(e.message for e in d.errors), d.source, d.row,
-            d.policy_hash, d.as_of] + [d.derived.get(name) for name in derived]
+    cells = [d.id, d.decision, "; ".join(d.routes), "; ".join(f.rule for f in d.findings),
+             "; ".join(f.reason for f in d.findings), "; ".join(e.message for e in d.errors), d.source, d.row,
+             d.policy_hash, d.as_of] + [d.derived.get(name) for name in derived]
+    if carried:
+        cells += [d.carried.get(name, "") for name in carried]
+    return cells
 
 
-def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, derived: list[str] | None = None) -> None:
+def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, derived: list[str] | None = None,
+         carried: list[str] = ()) -> None:
     writer = csv_writer(out)
     for n, d in enumerate(decisions):
         if n == 0:
             derived = list(d.derived) if derived is None else derived
             if header:
-                writer.writerow(csv_header(derived))
-        writer.writerow([inert(v) for v in decision_cells(d, derived)])
+                writer.writerow(csv_header(derived, carried))
+        writer.writerow([inert(v) for v in decision_cells(d, derived, carried)])
 
 
 _MARK = {"reject": "✗", "review": "?", "flag": "!"}
 
 
-def _table(decisions: Iterable[Decision], out: IO[str], policy_hash: str) -> None:
-    """A table a PMO analyst reads: one proposal per line, then the totals."""
-    header = f"{'PROPOSAL':<14} {'DECISION':<8}  {'APPROVERS':<40} WHY"
+TITLE_WIDTH, CARRIED_WIDTH = 30, 16
+
+
+def _table(decisions: Iterable[Decision], out: IO[str], policy_hash: str, carried: list[str] = (),
+           titled: bool = False) -> None:
+    """A table a PMO analyst reads: one proposal per line (its id, its title, the carried columns), then
+    the totals. Widths are fixed, so the table streams; a longer cell is clipped with '…'."""
+    named = (f"{'TITLE':<{TITLE_WIDTH}} " if titled else "") + "".join(
+        f"{_clip(c.upper(), CARRIED_WIDTH):<{CARRIED_WIDTH}} " for c in carried)
+    header = f"{'PROPOSAL':<14} {named}{'DECISION':<8}  {'APPROVERS':<40} WHY"
     out.write(header + "\n" + "─" * 110 + "\n")
     counts: Counter = Counter()
     for d in decisions:
@@ -134,7 +151,10 @@ def _table(decisions: Iterable[Decision], out: IO[str], policy_hash: str) -> Non
         else:
             why = ", ".join(f"{_MARK[f.effect]} {f.rule}" for f in d.findings) or "passed every rule"
         route = ", ".join(d.routes) if d.decision == "review" else ""
-        out.write(f"{_clip(d.id or '-', 14):<14} {d.decision.upper():<8}  {_clip(route, 40):<40} {_clip(why, 200)}\n")
+        cells = (f"{_clip(_one_line(d.title or ''), TITLE_WIDTH):<{TITLE_WIDTH}} " if titled else "") + "".join(
+            f"{_clip(_one_line(d.carried.get(c, '')), CARRIED_WIDTH):<{CARRIED_WIDTH}} " for c in carried)
+        out.write(f"{_clip(d.id or '-', 14):<14} {cells}{d.decision.upper():<8}  {_clip(route, 40):<40} "
+                  f"{_clip(why, 200)}\n")
     total = sum(counts.values())
     parts = [f"{counts[k]} {k}" for k in ("accept", "review", "reject", "error") if counts[k]]
     out.write("─" * 110 + "\n")
@@ -144,6 +164,10 @@ def _table(decisions: Iterable[Decision], out: IO[str], policy_hash: str) -> Non
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if "\n" in text or "\r" in text or "\t" in text else text
 
 
 RANKING_FORMATS = ("table", "json", "csv", "xlsx")
@@ -209,7 +233,7 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
 
 
 def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = None,
-               conflicts: list[dict] | None = None, derived: list[str] | None = None) -> Counter:
+               conflicts: list[dict] | None = None, derived: list[str] | None = None, carried: list[str] = ()) -> Counter:
     """A workbook with a Decisions sheet and a Findings sheet (and Ranking and Conflicts sheets when given),
     written as a stream. Text is stored as text, so a proposal named =HYPERLINK(...) stays inert."""
     from openpyxl import Workbook
@@ -240,8 +264,8 @@ def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = 
         counts[d.decision] += 1
         if derived_names is None:
             derived_names = list(d.derived) if derived is None else derived
-            row("Decisions", csv_header(derived_names))
-        row("Decisions", decision_cells(d, derived_names))
+            row("Decisions", csv_header(derived_names, carried))
+        row("Decisions", decision_cells(d, derived_names, carried))
         for f in d.findings:
             row("Findings", [d.id, f.rule, f.effect, f.reason, f.route, f.source])
     if ranking is not None:

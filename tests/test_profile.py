@@ -391,3 +391,30 @@ def test_explain_reads_the_export_with_its_profile():
     code, out, err = run("explain", EXPORT, "--id", "PRJ-1003", "--columns", PROFILE)
     assert code == 0, err
     assert "budget (3,200,000) > 250,000: true" in out  # 3.200.000 read as written, not as 3.2
+
+
+@pytest.mark.parametrize("cell, first, second", [
+    ("(5.000)", "-5000", "-5"), ("-250.000", "-250000", "-250"), ("(1,200)", "-1200", "-1.2"),
+    ("1.500 Mio", "1500000000", "1500000"), ("250.000 €", "250000", "250"),
+])
+def test_a_value_that_reads_two_ways_names_both_readings_with_its_sign_and_scale(engine, cell, first, second):
+    # The readings are what the cell would be: '(5.000)' is -5000 or -5, never 5000 or 5.
+    message = engine.evaluate({"id": "A", "title": "T", "budget": cell}).errors[0].message
+    said = message.split("reads two ways: ")[1].split(";")[0]
+    assert sorted(reading.split(" (")[0] for reading in said.split(" or ")) == sorted([first, second]), message
+    for reading in (first, second):  # the profile line for each reading names it as read
+        assert f"for {reading}," in message or f"for {reading} (" in message, message
+
+
+def test_an_item_of_a_list_that_reads_two_ways_names_its_signed_readings(engine):
+    message = engine.evaluate({"id": "A", "title": "T", "cash_flows": "-900.000;500.000"}).errors[0].message
+    assert "item 1: '-900.000' reads two ways: -900000 (" in message and "or -900 (" in message, message
+
+
+@pytest.mark.parametrize("cell, budget", [("1,2 Mio.", 1_200_000), ("2 Mrd.", 2_000_000_000), ("0,5 Mio. €", 500_000)])
+def test_german_scale_abbreviations_with_their_full_stop_are_read(tmp_path, engines, cell, budget):
+    # 'Mio.' and 'Mrd.' are how German text abbreviates them; the full stop cannot be a decimal mark there.
+    from engine.io.profile import load_profile
+    prof = write(tmp_path, "profile.yaml", "columns: {}\nlocale: de-DE\n")
+    engine = engines["rete"].with_profile(load_profile(prof))
+    assert engine.record_of({"id": "A", "title": "T", "budget": cell})["budget"] == Decimal(budget)

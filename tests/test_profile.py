@@ -418,3 +418,13 @@ def test_german_scale_abbreviations_with_their_full_stop_are_read(tmp_path, engi
     prof = write(tmp_path, "profile.yaml", "columns: {}\nlocale: de-DE\n")
     engine = engines["rete"].with_profile(load_profile(prof))
     assert engine.record_of({"id": "A", "title": "T", "budget": cell})["budget"] == Decimal(budget)
+
+
+@pytest.mark.parametrize("profile, cell", [("", "12.5%"), ("locale: de-DE\n", "12,5 %"), ("", "(5%)")])
+def test_a_percentage_in_a_money_column_is_an_error_row_not_a_fraction_of_a_euro(tmp_path, profile, cell):
+    # '12,5%' in a budget column was read as a budget of 0.125: a percentage is never an amount.
+    data = write(tmp_path, "in.csv", f'id;title;budget;opex_per_year\nA;T;"{cell}";1000\n')
+    code, rows, _ = decisions(data, "--columns", write(tmp_path, "p.yaml", "columns: {}\n" + profile))
+    assert code == 1 and rows[0]["decision"] == "error", rows[0]
+    error = rows[0]["errors"][0]
+    assert error["column"] == "budget" and "is a percentage, but the field is money" in error["message"], error

@@ -102,6 +102,8 @@ class InputProfile:
         if not isinstance(value, str):
             return value
         amount, currency = read_amount(value, self.numbers, self.where)
+        if money and value.strip().strip("()").strip().endswith("%"):  # 12,5% of what? never 0.125 EUR
+            raise ValueProblem(f"'{_clip(value.strip())}' is a percentage, but the field is money; write the amount")
         if currency is not None:
             if not money:
                 raise ValueProblem(f"'{value.strip()}' carries a currency ({currency}) but the field is not money")

@@ -193,8 +193,9 @@ def test_without_a_profile_what_reads_two_ways_is_refused(engine, cell, why):
 def test_a_declared_number_format_refuses_values_written_another_way(tmp_path):
     data = write(tmp_path, "in.csv", "id;title;budget\nA;T;1.5\nB;T;1,5\n")
     code, rows, _ = decisions(data, "--columns", write(tmp_path, "p.yaml", "columns: {}\nlocale: de-DE\n"))
-    assert rows[0]["decision"] == "error" and "not a number in the declared format (locale de_DE)" in \
-        rows[0]["errors"][0]["message"]
+    # The message names the locale as the profile spells it and shows how a number is written there.
+    assert rows[0]["decision"] == "error" and "not a number in the declared format (locale de-DE: written like " \
+        "1.234.567,89)" in rows[0]["errors"][0]["message"]
     assert rows[1]["decision"] != "error"
 
 
@@ -428,3 +429,23 @@ def test_a_percentage_in_a_money_column_is_an_error_row_not_a_fraction_of_a_euro
     assert code == 1 and rows[0]["decision"] == "error", rows[0]
     error = rows[0]["errors"][0]
     assert error["column"] == "budget" and "is a percentage, but the field is money" in error["message"], error
+
+
+@pytest.mark.parametrize("profile, cell, example", [
+    ('numbers: {decimal: ",", grouping: "."}\n', "1.5", "(decimal ',', grouping '.': written like 1.234.567,89)"),
+    ('numbers: {decimal: ".", grouping: ""}\n', "1,5", "(decimal '.', no grouping: written like 1234567.89)"),
+    ("locale: fr-FR\n", "1.5", "(locale fr-FR: written like 1\u202f234\u202f567,89)"),
+])
+def test_a_number_not_in_the_declared_format_is_shown_how_it_is_written(tmp_path, profile, cell, example):
+    data = write(tmp_path, "in.csv", f"id;title;budget\nA;T;{cell}\n")
+    code, rows, _ = decisions(data, "--columns", write(tmp_path, "p.yaml", "columns: {}\n" + profile))
+    assert example in rows[0]["errors"][0]["message"], rows[0]["errors"]
+
+
+@pytest.mark.parametrize("cell", ["250.000", "1.5", "1.500"])
+def test_a_mark_the_declared_locale_does_not_use_is_refused_not_read_as_a_decimal_point(tmp_path, cell):
+    # fr-FR groups with a space and marks decimals with ','; Babel read '250.000' there as 250, silently.
+    data = write(tmp_path, "in.csv", f"id;title;budget\nA;T;{cell}\n")
+    code, rows, _ = decisions(data, "--columns", write(tmp_path, "p.yaml", "columns: {}\nlocale: fr-FR\n"))
+    assert code == 1 and rows[0]["decision"] == "error", rows[0]
+    assert "not a number in the declared format (locale fr-FR" in rows[0]["errors"][0]["message"]

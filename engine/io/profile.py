@@ -73,9 +73,17 @@ class NumberFormat:
         return self.decimal is not None or self.locale is not None
 
     def describe(self) -> str:
+        """The declared format as a profile spells it, with a number written in it (for error messages)."""
         if self.locale and self.decimal is None:
-            return f"locale {self.locale}"
-        return f"decimal '{self.decimal}', grouping '{self.grouping or ''}'"
+            from babel.numbers import get_decimal_symbol, get_group_symbol
+            decimal, group = get_decimal_symbol(self.locale), get_group_symbol(self.locale)
+            return f"locale {self.locale.replace('_', '-')}: written like {_example(decimal, group)}"
+        grouping = f"grouping '{self.grouping}'" if self.grouping else "no grouping"
+        return f"decimal '{self.decimal}', {grouping}: written like {_example(self.decimal, self.grouping or '')}"
+
+
+def _example(decimal: str | None, group: str) -> str:
+    return f"1{group}234{group}567{decimal}89"
 
 
 @dataclass(frozen=True)
@@ -277,6 +285,9 @@ def _babel_number(body: str, raw: str, numbers: NumberFormat) -> Decimal:
     value = with_marks(body, decimal, _group_marks(group)) if decimal in ".," else None
     if value is not None:
         return value
+    if any(c in ".,'\u2019" and c != decimal and c != group for c in body):
+        # Babel takes a '.' as the decimal point even where the locale's is ',' (fr-FR read 250.000 as 250)
+        raise ValueProblem(f"'{_clip(raw)}' is not a number in the declared format ({numbers.describe()})")
     if group in SPACES:
         body = "".join(group if c in SPACES else c for c in body)
     try:

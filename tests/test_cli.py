@@ -126,3 +126,11 @@ def test_rank_warns_about_repeated_ids(tmp_path):
     data.write_text("\n".join(lines[:4] + lines[2:3]) + "\n", encoding="utf-8")
     code, _, err = run("rank", str(data), "--today", "2026-12-01")
     assert code == 0 and "id 'PRJ-1002' appears 2 times (rows 3, 5)" in err
+
+
+@pytest.mark.parametrize("command", ["evaluate", "rank", "explain"])
+def test_help_of_columns_says_it_takes_an_input_profile(command):
+    # A new user reading only --help did not learn that --columns also declares locale, dates and value maps.
+    code, out, _ = run(command, "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "input profile" in text and "locale" in text and "dates" in text, text

@@ -193,8 +193,9 @@ def test_without_a_profile_what_reads_two_ways_is_refused(engine, cell, why):
 def test_a_declared_number_format_refuses_values_written_another_way(tmp_path):
     data = write(tmp_path, "in.csv", "id;title;budget\nA;T;1.5\nB;T;1,5\n")
     code, rows, _ = decisions(data, "--columns", write(tmp_path, "p.yaml", "columns: {}\nlocale: de-DE\n"))
-    assert rows[0]["decision"] == "error" and "not a number in the declared format (locale de_DE)" in \
-        rows[0]["errors"][0]["message"]
+    # The message names the locale as the profile spells it and shows how a number is written there.
+    assert rows[0]["decision"] == "error" and "not a number in the declared format (locale de-DE: written like " \
+        "1.234.567,89)" in rows[0]["errors"][0]["message"]
     assert rows[1]["decision"] != "error"
 
 
@@ -395,3 +396,60 @@ def test_explain_reads_the_export_with_its_profile():
     code, out, err = run("explain", EXPORT, "--id", "PRJ-1003", "--columns", PROFILE)
     assert code == 0, err
     assert "budget (3,200,000) > 250,000: true" in out  # 3.200.000 read as written, not as 3.2
+
+
+@pytest.mark.parametrize("cell, first, second", [
+    ("(5.000)", "-5000", "-5"), ("-250.000", "-250000", "-250"), ("(1,200)", "-1200", "-1.2"),
+    ("1.500 Mio", "1500000000", "1500000"), ("250.000 €", "250000", "250"),
+])
+def test_a_value_that_reads_two_ways_names_both_readings_with_its_sign_and_scale(engine, cell, first, second):
+    # The readings are what the cell would be: '(5.000)' is -5000 or -5, never 5000 or 5.
+    message = engine.evaluate({"id": "A", "title": "T", "budget": cell}).errors[0].message
+    said = message.split("reads two ways: ")[1].split(";")[0]
+    assert sorted(reading.split(" (")[0] for reading in said.split(" or ")) == sorted([first, second]), message
+    for reading in (first, second):  # the profile line for each reading names it as read
+        assert f"for {reading}," in message or f"for {reading} (" in message, message
+
+
+def test_an_item_of_a_list_that_reads_two_ways_names_its_signed_readings(engine):
+    message = engine.evaluate({"id": "A", "title": "T", "cash_flows": "-900.000;500.000"}).errors[0].message
+    assert "item 1: '-900.000' reads two ways: -900000 (" in message and "or -900 (" in message, message
+
+
+@pytest.mark.parametrize("cell, budget", [("1,2 Mio.", 1_200_000), ("2 Mrd.", 2_000_000_000), ("0,5 Mio. €", 500_000)])
+def test_german_scale_abbreviations_with_their_full_stop_are_read(tmp_path, engines, cell, budget):
+    # 'Mio.' and 'Mrd.' are how German text abbreviates them; the full stop cannot be a decimal mark there.
+    from engine.io.profile import load_profile
+    prof = write(tmp_path, "profile.yaml", "columns: {}\nlocale: de-DE\n")
+    engine = engines["rete"].with_profile(load_profile(prof))
+    assert engine.record_of({"id": "A", "title": "T", "budget": cell})["budget"] == Decimal(budget)
+
+
+@pytest.mark.parametrize("profile, cell", [("", "12.5%"), ("locale: de-DE\n", "12,5 %"), ("", "(5%)")])
+def test_a_percentage_in_a_money_column_is_an_error_row_not_a_fraction_of_a_euro(tmp_path, profile, cell):
+    # '12,5%' in a budget column was read as a budget of 0.125: a percentage is never an amount.
+    data = write(tmp_path, "in.csv", f'id;title;budget;opex_per_year\nA;T;"{cell}";1000\n')
+    code, rows, _ = decisions(data, "--columns", write(tmp_path, "p.yaml", "columns: {}\n" + profile))
+    assert code == 1 and rows[0]["decision"] == "error", rows[0]
+    error = rows[0]["errors"][0]
+    assert error["column"] == "budget" and "is a percentage, but the field is money" in error["message"], error
+
+
+@pytest.mark.parametrize("profile, cell, example", [
+    ('numbers: {decimal: ",", grouping: "."}\n', "1.5", "(decimal ',', grouping '.': written like 1.234.567,89)"),
+    ('numbers: {decimal: ".", grouping: ""}\n', "1,5", "(decimal '.', no grouping: written like 1234567.89)"),
+    ("locale: fr-FR\n", "1.5", "(locale fr-FR: written like 1\u202f234\u202f567,89)"),
+])
+def test_a_number_not_in_the_declared_format_is_shown_how_it_is_written(tmp_path, profile, cell, example):
+    data = write(tmp_path, "in.csv", f"id;title;budget\nA;T;{cell}\n")
+    code, rows, _ = decisions(data, "--columns", write(tmp_path, "p.yaml", "columns: {}\n" + profile))
+    assert example in rows[0]["errors"][0]["message"], rows[0]["errors"]
+
+
+@pytest.mark.parametrize("cell", ["250.000", "1.5", "1.500"])
+def test_a_mark_the_declared_locale_does_not_use_is_refused_not_read_as_a_decimal_point(tmp_path, cell):
+    # fr-FR groups with a space and marks decimals with ','; Babel read '250.000' there as 250, silently.
+    data = write(tmp_path, "in.csv", f"id;title;budget\nA;T;{cell}\n")
+    code, rows, _ = decisions(data, "--columns", write(tmp_path, "p.yaml", "columns: {}\nlocale: fr-FR\n"))
+    assert code == 1 and rows[0]["decision"] == "error", rows[0]
+    assert "not a number in the declared format (locale fr-FR" in rows[0]["errors"][0]["message"]

@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch_args = argparse.ArgumentParser(add_help=False)
     batch_args.add_argument("--columns", metavar="MAP", type=Path, help="YAML file mapping the input's column titles "
                             "to policy fields, e.g. 'Total Cost (EUR): budget' (fields' aliases in the policy work "
-                            "too)")
+                            "too); as an input profile it also declares the export's locale (de-DE), currency, "
+                            "dates ([DD.MM.YYYY]) and value maps (README: Input profiles)")
     batch_args.add_argument("--report", metavar="HTML", type=Path, help="also write the board report: one "
                             "self-contained HTML file (KPIs, charts, the ranked table, each decision explained)")
     batch_args.add_argument("--title", default=None, help="the report's title (default: Intake round report)")

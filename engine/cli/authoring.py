@@ -364,7 +364,7 @@ def add_explain_command(sub, policy_args: argparse.ArgumentParser) -> None:
     ex.add_argument("--id", required=True, metavar="ID", help="the proposal to explain (the first row with this id)")
     ex.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
     ex.add_argument("--columns", metavar="MAP", type=Path, help="YAML file mapping the input's column titles to "
-                    "policy fields, as for pmo evaluate")
+                    "policy fields, or an input profile (locale, currency, dates, value maps), as for pmo evaluate")
     ex.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end that decides: rete (durable_rules, default) or reference (plain Python)")
     ex.add_argument("--format", choices=("text", "json"), default="text", help="text (for people, default) or json")

@@ -38,7 +38,8 @@ SCALE = {"k": 3, "K": 3, "m": 6, "M": 6, "MM": 6, "mn": 6, "Mio": 6, "bn": 9, "B
 CURRENCY = r"(?:[A-Z]{3}|[A-Z]{0,2}[$€£¥₹₩₪₫₦₱₲₴₵₸₺₼₽฿¢])"
 _FRONT = re.compile(rf"^(?P<cur>{CURRENCY})\s*(?P<rest>.*)$")
 _BACK = re.compile(rf"^(?P<rest>.*?)\s*(?P<cur>{CURRENCY})$")
-_SUFFIX = re.compile(r"^(?P<rest>.*?\d)\s*(?P<suffix>[A-Za-z]{1,3})$")
+_SUFFIX = re.compile(r"^(?P<rest>.*?\d)\s*(?P<suffix>[A-Za-z]{1,3})(?P<stop>\.?)$")
+ABBREVIATED = {"Mio", "Mrd"}  # German text writes them with a full stop (1,2 Mio.); after a scale it is no decimal mark
 _EXPONENT = re.compile(r"^\d+(\.\d+)?[eE][+-]?\d+$")
 _SIMPLE = re.compile(r"^[+-]?(\d+)(\.(\d+))?$")
 SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "US$": "USD", "CHF": "CHF", "Fr.": "CHF"}
@@ -73,9 +74,17 @@ class NumberFormat:
         return self.decimal is not None or self.locale is not None
 
     def describe(self) -> str:
+        """The declared format as a profile spells it, with a number written in it (for error messages)."""
         if self.locale and self.decimal is None:
-            return f"locale {self.locale}"
-        return f"decimal '{self.decimal}', grouping '{self.grouping or ''}'"
+            from babel.numbers import get_decimal_symbol, get_group_symbol
+            decimal, group = get_decimal_symbol(self.locale), get_group_symbol(self.locale)
+            return f"locale {self.locale.replace('_', '-')}: written like {_example(decimal, group)}"
+        grouping = f"grouping '{self.grouping}'" if self.grouping else "no grouping"
+        return f"decimal '{self.decimal}', {grouping}: written like {_example(self.decimal, self.grouping or '')}"
+
+
+def _example(decimal: str | None, group: str) -> str:
+    return f"1{group}234{group}567{decimal}89"
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,8 @@ class InputProfile:
         if not isinstance(value, str):
             return value
         amount, currency = read_amount(value, self.numbers, self.where)
+        if money and value.strip().strip("()").strip().endswith("%"):  # 12,5% of what? never 0.125 EUR
+            raise ValueProblem(f"'{_clip(value.strip())}' is a percentage, but the field is money; write the amount")
         if currency is not None:
             if not money:
                 raise ValueProblem(f"'{value.strip()}' carries a currency ({currency}) but the field is not money")
@@ -156,16 +167,20 @@ def read_amount(text: str, numbers: NumberFormat = NumberFormat(), where: str = 
         body, exponent = body[:-1].strip(), -2
     else:
         found = _SUFFIX.match(body)
-        if found and found["suffix"] in SCALE:
+        if found and found["suffix"] in SCALE and (not found["stop"] or found["suffix"] in ABBREVIATED):
             body, exponent = found["rest"], SCALE[found["suffix"]]
     body = body.replace("_", "")
     if not body or not any(c.isdigit() for c in body):
         raise ValueProblem(f"'{_clip(raw)}' is not a number")
-    value = _body(body, raw, numbers, where)
-    if exponent:
-        value = value.scaleb(exponent)
-        value = Decimal(int(value)) if value == value.to_integral_value() else value.normalize()
-    return (-value if negative else value), currency
+
+    def finish(value: Decimal) -> Decimal:
+        """The number part with the cell's scale and sign: what the cell says."""
+        if exponent:
+            value = value.scaleb(exponent)
+            value = Decimal(int(value)) if value == value.to_integral_value() else value.normalize()
+        return -value if negative else value
+
+    return finish(_body(body, raw, numbers, where, finish)), currency
 
 
 def _point_is_decimal(simple: re.Match, numbers: NumberFormat) -> bool:
@@ -195,7 +210,9 @@ def _currency(body: str) -> tuple[str, str | None]:
     return body, None
 
 
-def _body(body: str, raw: str, numbers: NumberFormat, where: str) -> Decimal:
+def _body(body: str, raw: str, numbers: NumberFormat, where: str,
+          finish: Callable[[Decimal], Decimal] = lambda value: value) -> Decimal:
+    """The number part of a cell; ``finish`` (sign and scale) is for naming the readings of an ambiguous one."""
     if numbers.decimal is not None:
         value = with_marks(body, numbers.decimal, _group_marks(numbers.grouping))
         if value is None and numbers.decimal == "." and _EXPONENT.match(body):
@@ -215,7 +232,7 @@ def _body(body: str, raw: str, numbers: NumberFormat, where: str) -> Decimal:
     if not readings:
         raise ValueProblem(f"'{_clip(raw)}' is not a number")
     if len(readings) > 1:
-        raise AmbiguousValue(ambiguous_number(raw, readings, where))
+        raise AmbiguousValue(ambiguous_number(raw, {finish(v): marks for v, marks in readings.items()}, where))
     return next(iter(readings))
 
 
@@ -270,6 +287,9 @@ def _babel_number(body: str, raw: str, numbers: NumberFormat) -> Decimal:
     value = with_marks(body, decimal, _group_marks(group)) if decimal in ".," else None
     if value is not None:
         return value
+    if any(c in ".,'\u2019" and c != decimal and c != group for c in body):
+        # Babel takes a '.' as the decimal point even where the locale's is ',' (fr-FR read 250.000 as 250)
+        raise ValueProblem(f"'{_clip(raw)}' is not a number in the declared format ({numbers.describe()})")
     if group in SPACES:
         body = "".join(group if c in SPACES else c for c in body)
     try:

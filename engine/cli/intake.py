@@ -92,6 +92,8 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         else:
             counts = write_decisions(decided, out, args.format, policy_hash=engine.policy_hash,
                                      header=point is None or point.keep == 0, derived=derived)
+        if args.out and out is not None:
+            out.close()  # a small output is still in the buffer: a full disk shows here, not in write()
         if report is not None:
             write_report(engine.report_of(report, title=args.title), args.report)
     except BrokenPipeError:

@@ -186,7 +186,8 @@ def _started(rows: Iterator[Row]) -> Iterator[Row]:
 def _checked_headers(rows: Iterator[Row], engine: Engine, stderr: IO[str]) -> Iterator[Row]:
     checked: set = set()
     for row in rows:
-        if row.data is not None and row.source not in checked:
+        # a row the reader refused may lack a column it dropped (a bad value): judge the header by a clean row
+        if row.data is not None and row.error is None and row.source not in checked:
             checked.add(row.source)
             for problem in engine.header_problems(row.data.keys()):
                 print(f"pmo: warning: {row.source}: {problem}", file=stderr)

@@ -4,13 +4,15 @@ row exactly once, in order, and the log with every decision exactly once."""
 import errno
 import pathlib
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from engine import audit
 from engine.cli import main
 
-from tests.conftest import ROWS
+from tests.conftest import ROOT, ROWS
 
 
 def evaluate(big_round, out, log, *extra):
@@ -147,3 +149,24 @@ def test_an_output_folder_that_cannot_be_written_is_named(case, tmp_path, capsys
     err = capsys.readouterr().err
     assert code == 2, err
     assert f"cannot write {target}" in err and "None" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "json"])
+def test_an_output_that_fails_only_when_closed_is_an_error_not_a_success(tmp_path, fmt):
+    """Was: a small output stays in the file's buffer, the full disk shows only at close(), the error was
+    suppressed there, and pmo said 'written to d.csv' with exit 0 over a truncated file. A real file-size
+    limit (RLIMIT_FSIZE, as `prlimit --fsize` sets) stands in for the full disk."""
+    import resource
+    out = tmp_path / f"d.{fmt}"
+    small = tmp_path / "in.csv"  # three proposals: the whole output fits in the file's buffer
+    small.write_text("".join((ROOT / "examples" / "proposals.csv").read_text(encoding="utf-8").splitlines(True)[:4]),
+                     encoding="utf-8")
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", "--no-log", "--format", fmt,
+                             "--out", str(out), str(small)],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path, preexec_fn=small_disk)
+    assert result.returncode == 2, result.stderr
+    assert f"cannot write {out}" in result.stderr and "written to" not in result.stderr
+    assert "Traceback" not in result.stderr

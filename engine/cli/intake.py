@@ -96,6 +96,8 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             counts = write_decisions(decided, out, args.format, policy_hash=engine.policy_hash,
                                      header=point is None or point.keep == 0, derived=derived, carried=carried,
                                      titled=carrier.shows_title)
+        if args.out and out is not None:
+            out.close()  # a small output is still in the buffer: a full disk shows here, not in write()
         if report is not None:
             write_report(engine.report_of(report, title=args.title), args.report)
     except BrokenPipeError:
@@ -188,7 +190,8 @@ def _started(rows: Iterator[Row]) -> Iterator[Row]:
 def _checked_headers(rows: Iterator[Row], engine: Engine, stderr: IO[str]) -> Iterator[Row]:
     checked: set = set()
     for row in rows:
-        if row.data is not None and row.source not in checked:
+        # a row the reader refused may lack a column it dropped (a bad value): judge the header by a clean row
+        if row.data is not None and row.error is None and row.source not in checked:
             checked.add(row.source)
             for problem in engine.header_problems(row.data.keys()):
                 print(f"pmo: warning: {row.source}: {problem}", file=stderr)

@@ -106,6 +106,20 @@ Feature: Intake screening of project proposals
     Then it is rejected by rule "benefit-below-cost"
     And the reason of rule "negative-npv" says "Net present value at 0.08 is negative"
 
+  Scenario: A negative NPV alone goes to Finance for review
+    Given a proposal
+      | field      | value                       |
+      | id         | PRJ-0107                    |
+      | title      | Merchandise store, phase 2  |
+      | sponsor    | Maria Jensen                |
+      | alignment  | customer-experience:strong  |
+      | budget     | 160000                      |
+      | benefit    | 200000                      |
+      | cash_flows | -160000;20000;30000;40000   |
+    When it is evaluated
+    Then it is sent to review by rule "negative-npv"
+    And it is routed to "Finance"
+
   Scenario: A project that ends before it starts is rejected
     Given a proposal
       | field      | value      |

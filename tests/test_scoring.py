@@ -417,6 +417,5 @@ tie_breaks:
     ranking = engine.rank([{"id": "A", "value": 0.1, "tc": 0.1, "rr": 0.4, "cost": 50},
                            {"id": "B", "value": 0.4, "tc": 0.1, "rr": 0.1, "cost": 10}])
     assert [(e.id, e.rank) for e in ranking.entries] == [("B", 1), ("A", 2)]
-    assert ranking.entries[0].score != ranking.entries[1].score  # the noise is there; it no longer decides
     for e in ranking.entries:
         assert sum(c.contribution for c in e.breakdown) == e.score

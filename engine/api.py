@@ -327,9 +327,14 @@ class Engine:
                                        hint=did_you_mean(gate, gates.gates) or f"gates: {', '.join(gates.gates)}")])
         source = str(project) if isinstance(project, (str, Path)) else "<memory>"
         data = read_project(project) if isinstance(project, (str, Path)) else project
-        positions = project_positions(project) if isinstance(project, (str, Path)) else None
-        record = project_record(data, gates, self._intake.reader, self.policy.derived, self.policy.id_field, source,
-                                positions)
+        reading = (data, gates, self._intake.reader, self.policy.derived, self.policy.id_field, source)
+        try:
+            record = project_record(*reading)
+        except InputError:
+            if not isinstance(project, (str, Path)):
+                raise
+            # positions cost a second parse of the file: only a record with problems needs them
+            record = project_record(*reading, project_positions(project))
         return review(gates.gates[gate], self._must_meet[gate], record, self.policy_hash, self.today.isoformat(),
                       override)
 

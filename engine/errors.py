@@ -75,9 +75,9 @@ class InputError(PmoError):
     """A proposal or an input file is malformed. Batch APIs turn this into an error decision."""
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean" hint, or None when nothing is close."""
-    match = get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """A "did you mean" hint, or None when nothing is close (``cutoff``: difflib's similarity, 0 to 1)."""
+    match = get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
     return f"did you mean '{match[0]}'?" if match else None
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from engine.errors import did_you_mean
 from engine.expr.values import ValueProblem, display, to_bool, to_number, to_text
 from engine.io.profile import UNDECLARED, InputProfile
+from engine.io.profile import field_key as _normal  # the forgiving match of headers to fields
 from engine.policy.models import FieldSpec
 
 if TYPE_CHECKING:
@@ -46,11 +47,13 @@ def _numbers(profile: InputProfile, money: bool = False) -> Callable[[Any], Any]
 
 
 def _integers(profile: InputProfile) -> Callable[[Any], Any]:
+    number = _numbers(profile)
+
     def integer(value: Any):
-        number = to_number(profile.number(value))
-        if number != number.to_integral_value():
-            raise ValueProblem(f"{number} is not a whole number")
-        return number
+        whole = number(value)
+        if whole != whole.to_integral_value():
+            raise ValueProblem(f"{whole} is not a whole number")
+        return whole
     return integer
 
 
@@ -154,10 +157,6 @@ def _with_strength(strategy: "CompiledStrategy", strength: str) -> Callable[[Any
 
 def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _normal(name: str) -> str:
-    return name.strip().lower().replace(" ", "_").replace("-", "_")
 
 
 class RecordReader:

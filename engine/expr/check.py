@@ -7,7 +7,6 @@ its position and, where one exists, a "did you mean" hint.
 from __future__ import annotations
 
 import datetime as dt
-from difflib import get_close_matches
 from typing import Mapping
 
 from engine.errors import did_you_mean
@@ -148,8 +147,8 @@ class Checker:
         except ExprError:
             return did_you_mean(node.name, FUNCTIONS) or "see 'pmo expr --help' for the functions"
         fitting = [f for f in FUNCTIONS.values() if _takes(f, types)]
-        close = get_close_matches(node.name, FUNCTIONS, n=1, cutoff=0.8)  # a plain misspelling: roundd
-        hint = did_you_mean(node.name, [f.name for f in fitting]) or (f"did you mean '{close[0]}'?" if close else None)
+        hint = did_you_mean(node.name, [f.name for f in fitting]) \
+            or did_you_mean(node.name, FUNCTIONS, cutoff=0.8)  # a plain misspelling: roundd
         if hint:
             return hint
         if fitting and len(fitting) <= 6:

@@ -102,10 +102,6 @@ def _if(condition: bool | None, then: Any, otherwise: Any) -> Any:
     return then if condition else otherwise
 
 
-def _regex(text: str, pattern: str) -> bool:
-    return full_match(text, pattern)
-
-
 def _min_max(pick):
     def impl(*args):
         values = args[0] if len(args) == 1 else args
@@ -169,7 +165,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("round", "round(x, places)", "rounded to that many decimal places, halves away from zero (as spreadsheets do)",
              fixed(NUMBER, NUMBER, returns=NUMBER), _round),
     Function("matches", 'matches(text, "regex")', "true if the whole text matches the regular expression (RE2: no backreferences or lookaround)",
-             fixed(STRING, STRING, returns=BOOL), _regex, constant_args=(1,)),
+             fixed(STRING, STRING, returns=BOOL), full_match, constant_args=(1,)),
     Function("contains", "contains(text, part)", "true if part occurs in text",
              fixed(STRING, STRING, returns=BOOL), lambda t, p: p in t),
     Function("startswith", "startswith(text, prefix)", "true if text starts with prefix",

@@ -30,7 +30,8 @@ _SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 _RETE_OP = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
 ALWAYS, NEVER = True, False  # a condition that folded to a constant
-_SAFE_TEXT_CHARS = 65_535 // 6  # text constants the core compares exactly, whatever their characters
+MAX_TEXT_BYTES = 65_535  # the C core compares text with 16-bit lengths: longer text compares like its length mod 65,536
+_SAFE_TEXT_CHARS = MAX_TEXT_BYTES // 6  # text constants the core compares exactly, whatever their characters
 
 
 _DOUBLE = struct.Struct("<d").pack

@@ -63,7 +63,7 @@ def regex_problem(pattern: str) -> RegexProblem | None:
         return RegexProblem("unsupported_regex", f"a repeat without a lower bound ({lower[0]}) is not supported",
                             f"write {{0,{lower[1]}}}")
     try:
-        re2.compile(pattern, options=_OPTIONS)
+        _PATTERNS[pattern] = re2.compile(pattern, options=_OPTIONS)  # compiled once: full_match reuses it
     except re2.error as exc:
         detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
         return RegexProblem("unsupported_regex", f"RE2 cannot run this pattern: {detail}",

@@ -21,15 +21,15 @@ import yaml
 from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
 from engine.io.csvrows import csv_rows
+from engine.io.profile import column_key
 from engine.io.jsonstream import json_rows, jsonl_rows
 from engine.io.xlsx import xlsx_rows
 from engine.io.rows import MAX_DEPTH, MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row
 
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
             ".yml": "yaml", ".xlsx": "xlsx", ".xlsm": "xlsx"}
-MAX_JSON_DEPTH = MAX_DEPTH
 NUL_SHARE = 0.1  # text files hold no NUL bytes, UTF-16 without a byte-order mark about 50%: over 10% is binary
-__all__ = ["Row", "ProposalRows", "read_proposals", "read_column_map", "renamed", "TextDatesLoader"]
+__all__ = ["Row", "ProposalRows", "read_proposals", "renamed", "TextDatesLoader"]
 
 # What a file that is not text is, by its first bytes, and what to do instead.
 _SIGNATURES = [
@@ -206,22 +206,6 @@ def _mapping_row(data: Any, number: int, name: str) -> Row:
     return bounded_row(data, number, name)
 
 
-def read_column_map(path: str | Path) -> dict[str, str]:
-    """A mapping file: YAML or JSON ``{column title in the file: policy field}``, e.g. an export's
-    ``Total Cost (EUR): budget``. Raises InputError when it is not such a mapping."""
-    name = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError([Diagnostic("bad_column_map", f"cannot read the column map: {exc}", Location(name))]) from None
-    if isinstance(data, dict) and isinstance(data.get("columns"), dict):
-        data = data["columns"]
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise InputError([Diagnostic("bad_column_map", "expected a mapping of column titles to field names",
-                                     Location(name), "write one line per column, e.g. 'Total Cost (EUR): budget'")])
-    return {_key(k): v.strip() for k, v in data.items()}
-
-
 def renamed(rows: Iterator[Row], column_map: Mapping[str, str]) -> Iterator[Row]:
     """Rows whose columns are renamed by a column map (titles compared without case, spaces or dashes).
     The new names are worked out once per set of columns (a file's rows all have the same ones)."""
@@ -231,7 +215,7 @@ def renamed(rows: Iterator[Row], column_map: Mapping[str, str]) -> Iterator[Row]
             keys = tuple(row.data)
             new = names.get(keys)
             if new is None:
-                new = [column_map.get(_key(k), k) if isinstance(k, str) else k for k in keys]
+                new = [column_map.get(column_key(k), k) if isinstance(k, str) else k for k in keys]
                 twice = sorted({n for n in new if new.count(n) > 1}, key=str)
                 if twice:  # one column would silently win over the other
                     both = [k for k, n in zip(keys, new) if n == twice[0]]
@@ -243,6 +227,3 @@ def renamed(rows: Iterator[Row], column_map: Mapping[str, str]) -> Iterator[Row]
             row = Row(dict(zip(new, row.data.values())), row.row, row.source, row.error)
         yield row
 
-
-def _key(title: str) -> str:
-    return " ".join(title.replace("-", " ").replace("_", " ").lower().split())

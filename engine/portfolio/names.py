@@ -12,7 +12,7 @@ import re
 from typing import Iterable
 
 from engine.errors import Diagnostic, did_you_mean
-from engine.records import _normal  # the forgiving match that proposal fields get
+from engine.io.profile import field_key as _normal  # the forgiving match that proposal fields get
 
 
 class Names:

@@ -22,11 +22,12 @@ from typing import Any
 
 import durable_rules_engine as core
 
+from engine.expr.lower import MAX_TEXT_BYTES
+
 MAX_PROPERTIES = 255  # the core's property table: a fact whose count reaches it is refused (error 302)
 CORE_KEYS = 2  # the core adds sid and id to every fact
 MAX_FACT_KEYS = MAX_PROPERTIES - 1 - CORE_KEYS  # 252 keys of ours, the marker t included
 MAX_SLOTS = MAX_FACT_KEYS - 1  # 251 values a policy's rules may read
-MAX_TEXT_BYTES = 65_535  # the core compares text with 16-bit lengths: longer text compares like its length mod 65,536
 _SAFE_CHARS = MAX_TEXT_BYTES // 4  # a fact text this short cannot hold a string over the limit (UTF-8: <= 4 bytes a char)
 _LIMIT_CODES = ("106", "107", "108", "113")  # too many rules behind one test, one 'exists', one rule's expressions
 MARKER = {"t": "p"}  # only proposals carry it: rules never match the session state the core re-asserts
@@ -60,8 +61,6 @@ class Ruleset:
 
     def __init__(self, conditions: dict[str, Any]):
         """``conditions``: rule name -> condition JSON (None: the rule always fires)."""
-        for condition in conditions.values():
-            _check_constants(condition)
         self.handles: list[int] = []
         self._finalizer = weakref.finalize(self, _release, self.handles)
         self._finalizer.atexit = False  # the process frees everything at exit anyway
@@ -92,7 +91,7 @@ class Ruleset:
 
     def match(self, fact: dict[str, Any]) -> set[str]:
         """Names of the rules whose conditions the fact meets (raises Unsafe when the core cannot tell)."""
-        if len(fact) > MAX_FACT_KEYS:
+        if len(fact) > MAX_FACT_KEYS:  # ReteBackend refuses such policies at load; the driver guards any caller
             raise RulesetLimitError(f"a fact may have at most {MAX_FACT_KEYS} properties, this one has {len(fact)}")
         if not self.handles:
             return set()
@@ -203,7 +202,3 @@ def _has_long_text(data: Any) -> bool:
         return any(_has_long_text(v) for v in data)
     return False
 
-
-def _check_constants(condition: Any) -> None:
-    if _has_long_text(condition):
-        raise RulesetLimitError(f"a text constant over {MAX_TEXT_BYTES:,} bytes")

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import timed  # noqa: E402
 
 from engine import Engine  # noqa: E402
-from engine.ranking import build_ranking  # noqa: E402
-from engine.scoring import score  # noqa: E402
+from engine.scoring.ranking import build_ranking  # noqa: E402
+from engine.scoring.score import score  # noqa: E402
 
 OBJECTIVES = ["customer-experience", "grid-resilience", "net-zero", "operational-efficiency", "regulatory-compliance"]
 LEVELS = ["low", "moderate", "strong", "extreme"]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from engine import ahp
+from engine.policy import ahp
 from engine.cli import main
 
 # Saaty, T. L. (2008), "Decision making with the analytic hierarchy process", Int. J. Services Sciences 1(1),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from engine.cli import main
 from engine.expr.check import check
 from engine.expr.parse import parse
-from engine.explain import explain, expression_text
+from engine.authoring.explain import explain, expression_text
 from engine.io.readers import read_proposals
 from tests.conftest import ROOT, TODAY
 

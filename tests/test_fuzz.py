@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import Engine, InputError, PmoError, read_proposals
-from engine.resources import reference_policies
+from engine.policy.resources import reference_policies
 from tests.conftest import TODAY
 from tests.test_backends_agree import random_proposal
 from tests.fuzz import fuzz

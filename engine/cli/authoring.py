@@ -103,7 +103,7 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
 
 def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.coverage import CoverageByPolicy
+    from engine.authoring.coverage import CoverageByPolicy
     from engine.testing import runner
     from engine.testing.steps import Defaults
     if args.steps:
@@ -218,7 +218,7 @@ def _title(outcome) -> str:
 
 def coverage(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.coverage import Hits, coverage_targets
+    from engine.authoring.coverage import Hits, coverage_targets
     from engine.io.readers import read_proposals
     if missing_files(args.files, stderr):
         return EXIT_USAGE
@@ -243,7 +243,7 @@ def coverage(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def _project_record(path: Path) -> dict | None:
     """The project record in a file, or None when the file holds proposals."""
-    from engine.gates import read_project
+    from engine.gates.review import read_project
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         return None
     try:
@@ -263,7 +263,7 @@ def _review_at_every_gate(engine, path: Path, record: dict, hits, stderr: IO[str
 
 
 def _print_coverage(report, out: IO[str]) -> None:
-    from engine.coverage import KIND_NAMES, NEVER
+    from engine.authoring.coverage import KIND_NAMES, NEVER
     covered = len(report.targets) - len(report.uncovered)
     folder = f" ({report.policies})" if report.policies else ""
     print(f"coverage: {covered} of {len(report.targets)} covered ({report.percent:.1f}%), from "
@@ -294,7 +294,7 @@ def _below_min(report, minimum: float | None, stderr: IO[str]) -> int:
 def diff(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.io.readers import read_proposals
-    from engine.policydiff import diff_policies
+    from engine.authoring.diff import diff_policies
     if missing_files(args.files, stderr):
         return EXIT_USAGE
     old = Engine.load(args.old, rules=args.rules, today=args.today)

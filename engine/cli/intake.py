@@ -15,7 +15,7 @@ from typing import IO, Any, Iterable, Iterator
 from engine.api import Engine
 from engine.api import check_policies
 from engine.audit import DecisionLog, Entry
-from engine.batch import decide_in_parallel
+from engine.tasks.batch import decide_in_parallel
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, missing_files, open_log, \
     plural, warn
 from engine.decision import Decision
@@ -26,7 +26,7 @@ from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, s
 from engine.policy.source import MAX_BYTES
 from engine.io.carry import Carrier
 from engine.io.writers import csv_header, write_decisions, write_xlsx
-from engine.report import field_roles, write_report
+from engine.report.build import field_roles, write_report
 
 LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
@@ -364,7 +364,7 @@ def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list
 
 
 def expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from engine.expr.calculator import calculate
+    from engine.authoring.calculator import calculate
     values = {}
     for item in args.values:
         name, sep, value = item.partition("=")

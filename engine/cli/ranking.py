@@ -13,7 +13,7 @@ from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, coun
 from engine.cli.intake import decide, input_rows, profiled, typed
 from engine.io.writers import write_ranking, write_xlsx
 from engine.portfolio.model import read_portfolio
-from engine.report import write_report
+from engine.report.build import write_report
 
 
 def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -84,7 +84,7 @@ def _warn_repeated_ids(decided, stderr: IO[str], shown: int = 5) -> None:
 
 
 def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from engine import ahp
+    from engine.policy import ahp
     try:
         data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -651,7 +651,7 @@ def check_profile(profile: InputProfile, fields: Mapping[str, Any], strategy: An
     """What in a profile does not fit the policy: a column mapped to an unknown field, a value map for one,
     a mapped value the field would refuse (Low: 7 for a 1-5 risk), an alignment strength that is no level.
     Each at its line and column in the profile file."""
-    from engine.records import converter
+    from engine.compile.records import converter
     file = profile.file or "<profile>"
     found: list[Diagnostic] = []
 

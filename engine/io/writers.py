@@ -13,7 +13,7 @@ from engine.io.profile import OUTPUT_COLUMNS
 from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
 
 if TYPE_CHECKING:
-    from engine.ranking import Ranking
+    from engine.scoring.ranking import Ranking
 
 FORMATS = ("table", "json", "jsonl", "csv", "xlsx")
 

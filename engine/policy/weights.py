@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Sequence
 
-from engine import ahp
+from engine.policy import ahp
 from engine.errors import Diagnostic, DiagnosticSink, Location
 from engine.policy.models import Comparisons
 

@@ -13,7 +13,7 @@ import numpy as np
 from engine.errors import Diagnostic, InputError, did_you_mean
 from engine.portfolio.model import Portfolio, Project
 from engine.portfolio.names import Names, check_policy_names, days_by_period, period_hint
-from engine.portfolio.policy import Limits
+from engine.compile.portfolio import Limits
 
 TOTAL = "total"
 

@@ -29,7 +29,7 @@ from engine.errors import did_you_mean
 from engine.portfolio.greedy import greedy
 from engine.portfolio.model import Portfolio
 from engine.portfolio.names import Names
-from engine.portfolio.policy import Limits
+from engine.compile.portfolio import Limits
 from engine.portfolio.problem import TOTAL, Problem, Selection, cheapest, closure, infeasible, problem, \
     rules_from, selection_from
 

@@ -258,7 +258,7 @@ def run_scenarios(features: Sequence[Path], defaults: Defaults, backends: Sequen
                   observer: Any = None) -> list[Outcome]:
     """Run every scenario of the feature files on each back end; the outcomes in file and line order.
 
-    ``observer`` (an :class:`engine.coverage.CoverageByPolicy`) is given every decision the scenarios make,
+    ``observer`` (an :class:`engine.authoring.coverage.CoverageByPolicy`) is given every decision the scenarios make,
     with the engine that made it."""
     collector = _Collector(defaults, list(backends), observer)
     with tempfile.TemporaryDirectory(prefix="pmo-test-") as tmp:

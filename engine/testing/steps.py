@@ -65,7 +65,7 @@ class Defaults:
 
 
 DEFAULTS = pytest.StashKey[Defaults]()  # set by `pmo test` on the pytest config
-OBSERVER = pytest.StashKey[Any]()  # an engine.coverage.CoverageByPolicy, when `pmo test --coverage` records
+OBSERVER = pytest.StashKey[Any]()  # an engine.authoring.coverage.CoverageByPolicy, when `pmo test --coverage` records
 
 
 class StepFailed(AssertionError):

@@ -2,7 +2,7 @@
 
 A rule fires when its condition is *true*. To stop a fired rule, the search makes the condition's
 negation true: the negation is put in negation normal form (exact under three-valued logic, as in
-``engine.expr.lower``), and then
+``engine.backends.rete.lower``), and then
 
 - a leaf comparing an input field with a value (``budget > 250_000``, ``end_date < start_date``)
   gives the exact boundary: a :class:`Need` such as ``budget <= 250,000``; ``x == null`` negated
@@ -37,7 +37,7 @@ from engine.expr.nodes import BOOL, Compare, Const, Field, In, Logic, Node, Unar
 from engine.expr.values import display, plain
 
 if TYPE_CHECKING:
-    from engine.intake import Intake
+    from engine.intake.decide import Intake
 
 ChangeSet = dict[str, "Need"]  # field -> what it must satisfy
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterator, Mapping
 
-from engine.compile import CompiledPolicy
+from engine.compile.policy import CompiledPolicy
 from engine.decision import Decision
-from engine.ranking import Ranking
+from engine.scoring.ranking import Ranking
 from engine.io.safe_text import replacing
 
 OUTCOMES = ("accept", "review", "reject", "error")

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from engine.backends import ReferenceBackend
+from engine.backends.reference import ReferenceBackend
 from engine.errors import Diagnostic, Location, PolicyError
 from engine.expr.evaluate import evaluate
-from engine.expr.lower import NEVER, ALWAYS, Lowering, rete_value
-from engine.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
+from engine.backends.rete.lower import NEVER, ALWAYS, Lowering, rete_value
+from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
 
 if TYPE_CHECKING:  # compile imports the back ends through gates
-    from engine.compile import CompiledPolicy
+    from engine.compile.policy import CompiledPolicy
 
 
 class ReteBackend:

@@ -23,16 +23,16 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping
 
-from engine.backends import make_backend
-from engine.compile import CompiledPolicy
-from engine.counterfactuals import Counterfactual, decide_safely, exact, find_counterfactuals
+from engine.backends.reference import make_backend
+from engine.compile.policy import CompiledPolicy
+from engine.authoring.counterfactuals import Counterfactual, decide_safely, exact, find_counterfactuals
 from engine.decision import Decision, RowError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Logic, Node, Unary
 from engine.expr.values import display
-from engine.intake import Intake
+from engine.intake.decide import Intake
 from engine.io.readers import Row
-from engine.ranking import Contribution, build_ranking
+from engine.scoring.ranking import Contribution, build_ranking
 
 if TYPE_CHECKING:
     from engine.api import Engine

@@ -18,11 +18,11 @@ from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of, list_
 from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
-from engine.records import converter
-from engine.gates import CompiledGates, compile_gates
-from engine.portfolio.policy import Limits, limits_from
-from engine.scoring import CompiledScoring, compile_scoring
-from engine.strategy import CompiledStrategy, compile_strategy
+from engine.compile.records import converter
+from engine.compile.gates import CompiledGates, compile_gates
+from engine.compile.portfolio import Limits, limits_from
+from engine.compile.scoring import CompiledScoring, compile_scoring
+from engine.compile.strategy import CompiledStrategy, compile_strategy
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 
 EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,

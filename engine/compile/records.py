@@ -17,7 +17,7 @@ from engine.io.profile import field_key as _normal  # the forgiving match of hea
 from engine.policy.models import FieldSpec
 
 if TYPE_CHECKING:
-    from engine.strategy import CompiledStrategy
+    from engine.compile.strategy import CompiledStrategy
 
 MAX_TEXT = 10_000
 MAX_LIST = 1_000

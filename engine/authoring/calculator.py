@@ -43,7 +43,7 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
     today = today or dt.date.today()
     if policies is not None:
         from engine.api import Engine
-        from engine.records import RecordError, RecordReader
+        from engine.compile.records import RecordError, RecordReader
         compiled = Engine.load(policies, rules=rules, today=today, backend="reference").policy
         types = dict(compiled.field_types)
         unknown = [n for n in values if n not in compiled.fields]

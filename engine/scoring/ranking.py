@@ -16,8 +16,9 @@ import numpy as np
 
 from engine.decision import Decision, Finding, RowError
 from engine.gcpause import no_gc_pauses
-from engine.scoring import CompiledScoring, Scores, ranking_order, score
-from engine.sensitivity import top_probability, weight_changes
+from engine.compile.scoring import CompiledScoring
+from engine.scoring.score import Scores, ranking_order, score
+from engine.scoring.sensitivity import top_probability, weight_changes
 
 
 @dataclass(slots=True)

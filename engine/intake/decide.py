@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from engine.backends import Backend
-from engine.compile import PLACEHOLDER, CompiledPolicy
+from engine.backends.reference import Backend
+from engine.compile.policy import PLACEHOLDER, CompiledPolicy
 from engine.decision import Decision, Finding, RowError
 from engine.expr.evaluate import evaluate
 from engine.expr.values import display, plain
-from engine.records import RecordError, RecordReader
+from engine.compile.records import RecordError, RecordReader
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol
 from engine.expr.evaluate import evaluate
 
 if TYPE_CHECKING:  # compile imports the back ends through gates
-    from engine.compile import CompiledPolicy
+    from engine.compile.policy import CompiledPolicy
 
 BACKENDS = ("rete", "reference")
 
@@ -36,6 +36,6 @@ def make_backend(name: str, policy: CompiledPolicy) -> Backend:
     if name == "reference":
         return ReferenceBackend(policy)
     if name == "rete":
-        from engine.rete import ReteBackend  # durable_rules is imported only when used
+        from engine.backends.rete import ReteBackend  # durable_rules is imported only when used
         return ReteBackend(policy)
     raise ValueError(f"unknown back end {name!r}; choose one of {', '.join(BACKENDS)}")

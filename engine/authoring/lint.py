@@ -2,7 +2,7 @@
 
 Runs from ``pmo validate`` (``engine.validate(lint=True)``) on a set without errors, never from
 ``Engine.load``. Each check is a small function from a :class:`Context` to diagnostics, and warns only
-when it is sure (the condition reasoning is in ``engine/expr/analysis.py``). The codes are listed in
+when it is sure (the condition reasoning is in ``engine/authoring/analysis.py``). The codes are listed in
 ``docs/lint.md``:
 
     never_fires, always_fires      a rule's condition, given field types, enum values, min/max, required
@@ -27,9 +27,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from engine.compile import PLACEHOLDER, CompiledPolicy, CompiledRule
+from engine.compile.policy import PLACEHOLDER, CompiledPolicy, CompiledRule
 from engine.errors import Diagnostic, Location, did_you_mean
-from engine.expr.analysis import (NEGATE, SWAP, Domain, Test, canonical, conjunction, covers, domain_of, outcomes,
+from engine.authoring.analysis import (NEGATE, SWAP, Domain, Test, canonical, conjunction, covers, domain_of, outcomes,
                                   tests)
 from engine.expr.nodes import Compare, Const, Field, In, ListOf, Node, fields_of, walk
 from engine.expr.parse import ExprError, parse

@@ -7,7 +7,7 @@ proposal is one fact in one session: assert it, collect the names of the rules w
 actions are pending, complete them, retract the fact. Memory stays flat; no thread is started.
 
 Everything handed to the core is safe by construction (docs/reliability.md, "The C core's limits"):
-numbers arrive as integers (engine.expr.lower.rete_value), text as valid UTF-8 (surrogates are
+numbers arrive as integers (engine.backends.rete.lower.rete_value), text as valid UTF-8 (surrogates are
 escaped), text over 65,535 bytes never arrives, and a fact the core refuses (more than 64 tests true
 at once) raises ``Unsafe`` after it is retracted, so the caller decides that row another way.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import durable_rules_engine as core
 
-from engine.expr.lower import MAX_TEXT_BYTES
+from engine.backends.rete.lower import MAX_TEXT_BYTES
 
 MAX_PROPERTIES = 255  # the core's property table: a fact whose count reaches it is refused (error 302)
 CORE_KEYS = 2  # the core adds sid and id to every fact

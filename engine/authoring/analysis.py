@@ -1,6 +1,6 @@
 """Static analysis of conditions: on which values can a typed condition be true?
 
-Used by lint (``engine/lint.py``) to find rules that never fire, always fire, or are covered by another
+Used by lint (``engine/authoring/lint.py``) to find rules that never fire, always fire, or are covered by another
 rule. Every answer over-approximates, so an *empty* answer is a sure one:
 
 - a :class:`Values` is what one field may hold: maybe null, plus intervals (numbers, dates) or a finite

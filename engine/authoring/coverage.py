@@ -28,7 +28,7 @@ from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import Node
 from engine.expr.parse import ExprError, parse
-from engine.gates import GateDecision
+from engine.gates.review import GateDecision
 from engine.policy.models import BandRange
 
 KINDS = ("rule", "band", "gate")
@@ -243,7 +243,7 @@ def _folder_name(engine) -> str:
     """The policy folder an engine was loaded from, relative to the current folder when inside it."""
     from pathlib import Path
 
-    from engine.resources import reference_policies
+    from engine.policy.resources import reference_policies
     source = engine.policy.source
     if source is None:
         return "unknown"

@@ -76,7 +76,7 @@ def main() -> None:
 
     def rank_and_read():
         for entry in rank_all().entries:
-            entry.breakdown
+            _ = entry.breakdown
 
     def anchor_numpy():
         return np.argsort(-(columns @ weights), kind="stable")

@@ -8,31 +8,39 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
-from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from engine.authoring.explain import Explanation, explain
+from engine.authoring.lint import lint_policy
 from engine.backends.reference import BACKENDS, make_backend
 from engine.compile.policy import CompiledPolicy, compile_policy
+from engine.compile.scoring import reweighted
 from engine.decision import Decision, RowError
-from engine.authoring.explain import Explanation, explain
 from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
-from engine.gates.review import GateDecision, must_meet_backends, project_positions, project_record, read_project, review
+from engine.gates.review import (
+    GateDecision,
+    must_meet_backends,
+    project_positions,
+    project_record,
+    read_project,
+    review,
+)
 from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
-from engine.authoring.lint import lint_policy
 from engine.policy.loader import PolicySet, load_policy_set
+from engine.policy.resources import reference_policies, reference_rules
 from engine.portfolio.conflicts import ConflictReport, find_conflicts
 from engine.portfolio.model import Portfolio, intake_rejection, portfolio_from, read_portfolio
 from engine.portfolio.schedule import Impact, Schedule, impact, schedule
 from engine.portfolio.select import SelectionReport, scenarios_from, select
-from engine.scoring.ranking import Ranking, build_ranking
 from engine.report.build import Report, build_report
-from engine.compile.scoring import reweighted
-from engine.policy.resources import reference_policies, reference_rules
+from engine.scoring.ranking import Ranking, build_ranking
 
 PathLike = str | Path
 
@@ -97,7 +105,7 @@ class Engine:
 
     @classmethod
     def load(cls, path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
-             backend: str = "rete") -> "Engine":
+             backend: str = "rete") -> Engine:
         """Load a policy folder (None: the reference policies). Raises PolicyError listing every problem.
 
         ``rules``: extra rule-library folders, searched after the policy folder's own ``rules/``
@@ -117,7 +125,7 @@ class Engine:
         """How input cells are read (number and date formats, value maps); see :mod:`engine.io.profile`."""
         return self._intake.reader.profile
 
-    def with_profile(self, profile: InputProfile) -> "Engine":
+    def with_profile(self, profile: InputProfile) -> Engine:
         """This engine, reading input cells as ``profile`` declares (the compiled policy is shared)."""
         from engine.compile.records import RecordReader
         engine = copy.copy(self)

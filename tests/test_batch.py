@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from engine.tasks.batch import FAULT_ENV, FAULT_ONCE_ENV
 from engine.cli import main
+from engine.tasks.batch import FAULT_ENV, FAULT_ONCE_ENV
 from tests.conftest import ROOT, write_round
 
 

@@ -11,9 +11,9 @@ import durable_rules_engine as core
 import pytest
 
 from engine import Engine
-from engine.errors import PmoError
 from engine.backends.rete import driver
 from engine.backends.rete.driver import Ruleset
+from engine.errors import PmoError
 from tests.conftest import ROOT, TODAY
 
 LOCALES = ("de_DE.UTF-8", "fr_FR.UTF-8")  # decimal comma: the C library's atof() stops at "."

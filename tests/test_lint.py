@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import engine.api
 from engine import Engine, validate
+from engine.authoring.analysis import Choice, Line, Span, Values, canonical, conjunction, covers, domain_of, outcomes
 from engine.cli import main
-from engine.authoring.analysis import (Choice, Line, Span, Values, canonical, conjunction, covers, domain_of, outcomes)
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, NUMBER, STRING

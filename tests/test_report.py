@@ -12,7 +12,6 @@ from engine import Engine
 from engine.cli import main
 from engine.io.readers import read_proposals
 from engine.report.build import render, write_report
-
 from tests.conftest import ROOT, TODAY
 
 PROPOSALS = ROOT / "examples" / "proposals.csv"

@@ -218,7 +218,7 @@ def test_single_weight_change_really_moves_a_proposal_out(seed):
             continue
         i = change.criterion
 
-        def with_weight(new):
+        def with_weight(new, i=i):
             v = w * (1 - new) / (1 - w[i])  # rescale the others so the weights sum to 1
             v[i] = new
             return v

@@ -17,9 +17,10 @@ true nor false), ``x == null`` is not, and ``not`` swaps true and false but keep
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from engine.expr.nodes import BOOL, DATE, NULL, NUMBER, Compare, Const, Field, In, Logic, Node, Unary, key
 
@@ -44,18 +45,18 @@ class Span:
             return False
         return self.low > self.high or (self.low == self.high and not (self.low_in and self.high_in))
 
-    def __and__(self, other: "Span") -> "Span":
+    def __and__(self, other: Span) -> Span:
         low, low_in = _inner(self.low, self.low_in, other.low, other.low_in, higher=True)
         high, high_in = _inner(self.high, self.high_in, other.high, other.high_in, higher=False)
         return Span(low, high, low_in, high_in)
 
-    def outside(self) -> list["Span"]:
+    def outside(self) -> list[Span]:
         """The complement, as up to two spans."""
         below = [Span(None, self.low, False, not self.low_in)] if self.low is not None else []
         above = [Span(self.high, None, not self.high_in, False)] if self.high is not None else []
         return below + above
 
-    def whole_numbers(self) -> "Span":
+    def whole_numbers(self) -> Span:
         """The integers in this span, as a closed span (empty when there are none)."""
         low, high = self.low, self.high
         if low is not None:
@@ -86,19 +87,19 @@ class Line:
     def empty(self) -> bool:
         return not self.spans
 
-    def __and__(self, other: "Line") -> "Line":
+    def __and__(self, other: Line) -> Line:
         return Line(tuple(dict.fromkeys(s for a in self.spans for b in other.spans if not (s := a & b).empty)))
 
-    def __or__(self, other: "Line") -> "Line":
+    def __or__(self, other: Line) -> Line:
         return Line(tuple(dict.fromkeys(self.spans + other.spans)))
 
-    def __invert__(self) -> "Line":
+    def __invert__(self) -> Line:
         out = EVERY_NUMBER
         for span in self.spans:
             out = out & Line(tuple(span.outside()))
         return out
 
-    def whole_numbers(self) -> "Line":
+    def whole_numbers(self) -> Line:
         return Line(tuple(s for s in (span.whole_numbers() for span in self.spans) if not s.empty))
 
 
@@ -116,7 +117,7 @@ class Choice:
     def empty(self) -> bool:
         return not self.cofinite and not self.values
 
-    def __and__(self, other: "Choice") -> "Choice":
+    def __and__(self, other: Choice) -> Choice:
         if self.cofinite and other.cofinite:
             return Choice(self.values | other.values, True)
         if self.cofinite or other.cofinite:
@@ -124,10 +125,10 @@ class Choice:
             return Choice(finite.values - excluded.values)
         return Choice(self.values & other.values)
 
-    def __or__(self, other: "Choice") -> "Choice":
+    def __or__(self, other: Choice) -> Choice:
         return ~(~self & ~other)
 
-    def __invert__(self) -> "Choice":
+    def __invert__(self) -> Choice:
         return Choice(self.values, not self.cofinite)
 
 
@@ -145,13 +146,13 @@ class Values:
     def empty(self) -> bool:
         return not self.null and self.part.empty
 
-    def __and__(self, other: "Values") -> "Values":
+    def __and__(self, other: Values) -> Values:
         return Values(self.null and other.null, self.part & other.part)  # type: ignore[operator]
 
-    def __or__(self, other: "Values") -> "Values":
+    def __or__(self, other: Values) -> Values:
         return Values(self.null or other.null, self.part | other.part)  # type: ignore[operator]
 
-    def __invert__(self) -> "Values":
+    def __invert__(self) -> Values:
         return Values(not self.null, ~self.part)
 
 

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from engine.decision import Decision, RowError
 from engine.expr.evaluate import evaluate
@@ -81,7 +82,7 @@ class Need:
             return False
         return (self.among is None or value in self.among) and value not in self.outside
 
-    def merge(self, other: "Need") -> "Need | None":
+    def merge(self, other: Need) -> Need | None:
         """Both needs at once, or None when no value satisfies both."""
         if self.present != other.present:
             return None
@@ -214,7 +215,7 @@ def _typed(node: Node) -> Node:
 class Search:
     """Counterfactuals for one decided proposal."""
 
-    def __init__(self, intake: "Intake", raw: Mapping[str, Any], decision: Decision, record: Mapping[str, Any]):
+    def __init__(self, intake: Intake, raw: Mapping[str, Any], decision: Decision, record: Mapping[str, Any]):
         self.intake = intake
         self.policy = intake.policy
         self.raw = dict(raw)
@@ -484,7 +485,7 @@ class Search:
         return list(dict.fromkeys(admitted))[:MAX_VALUE_COMBINATIONS]
 
 
-def decide_safely(intake: "Intake", raw: Mapping[str, Any], row: int | None = None,
+def decide_safely(intake: Intake, raw: Mapping[str, Any], row: int | None = None,
                   source: str | None = None) -> tuple[Decision, dict | None]:
     """The engine's decision and typed record; an internal error becomes an error decision, as in a batch."""
     try:
@@ -495,7 +496,7 @@ def decide_safely(intake: "Intake", raw: Mapping[str, Any], row: int | None = No
         return intake.error([error], raw, row, source), None
 
 
-def find_counterfactuals(intake: "Intake", raw: Mapping[str, Any], decision: Decision,
+def find_counterfactuals(intake: Intake, raw: Mapping[str, Any], decision: Decision,
                          record: Mapping[str, Any] | None, limit: int = 8) -> tuple[list[Counterfactual], list[str]]:
     """Verified counterfactuals for a decided proposal, fewest fields first; and notes on what is out of reach."""
     if record is None or decision.decision == "error":

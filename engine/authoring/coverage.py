@@ -18,9 +18,10 @@ Decisions made under another policy version (another ``policy_hash``) are counte
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from engine.decision import Decision
 from engine.errors import Location
@@ -71,7 +72,7 @@ class Targets:
     items: list[Target]
     bands: list[_Band] = field(default_factory=list)
 
-    def only(self, kinds: Iterable[str]) -> "Targets":
+    def only(self, kinds: Iterable[str]) -> Targets:
         wanted = set(kinds)
         return Targets(self.policy_hash, [t for t in self.items if t.kind in wanted],
                        self.bands if "band" in wanted else [])

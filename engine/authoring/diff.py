@@ -12,8 +12,9 @@ rule id: added, removed, or changed (same rule, another effect or route). Reason
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from engine.decision import Finding
 

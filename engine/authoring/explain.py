@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
+from engine.authoring.counterfactuals import Counterfactual, decide_safely, exact, find_counterfactuals
 from engine.backends.reference import make_backend
 from engine.compile.policy import CompiledPolicy
-from engine.authoring.counterfactuals import Counterfactual, decide_safely, exact, find_counterfactuals
 from engine.decision import Decision, RowError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Logic, Node, Unary
@@ -46,7 +47,7 @@ class Part:
 
     text: str  # leaves show the proposal's values: "budget (400,000) > 250,000"
     value: str
-    parts: list["Part"] = field(default_factory=list)  # the items of an and / or, the operand of a not
+    parts: list[Part] = field(default_factory=list)  # the items of an and / or, the operand of a not
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "value": self.value, "parts": [p.to_json() for p in self.parts]}
@@ -139,7 +140,7 @@ class Explanation:
         return "\n".join(lines)
 
 
-def explain(target: "Engine | CompiledPolicy | Intake", proposal: Mapping[str, Any] | Row, *,
+def explain(target: Engine | CompiledPolicy | Intake, proposal: Mapping[str, Any] | Row, *,
             row: int | None = None, source: str | None = None) -> Explanation:
     """Explain the decision on one proposal (a mapping of fields, or a Row from a reader).
 

@@ -21,16 +21,27 @@ Scoring bands with gaps or overlaps and weights that do not add up to 1 are repo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
+from engine.authoring.analysis import (
+    NEGATE,
+    SWAP,
+    Domain,
+    Test,
+    canonical,
+    conjunction,
+    covers,
+    domain_of,
+    outcomes,
+    tests,
+)
 from engine.compile.policy import PLACEHOLDER, CompiledPolicy, CompiledRule
 from engine.errors import Diagnostic, Location, did_you_mean
-from engine.authoring.analysis import (NEGATE, SWAP, Domain, Test, canonical, conjunction, covers, domain_of, outcomes,
-                                  tests)
 from engine.expr.nodes import Compare, Const, Field, In, ListOf, Node, fields_of, walk
 from engine.expr.parse import ExprError, parse
 from engine.policy.loader import LoadedFile, PolicySet
@@ -293,7 +304,7 @@ def _own_libraries(policy_set: PolicySet) -> dict[str, LoadedFile]:
 
 def check_unused_library_rules(ctx: Context) -> Iterator[Diagnostic]:
     included = {include.use for include in ctx.intake.include}
-    for name, loaded in _own_libraries(ctx.policy_set).items():
+    for name in _own_libraries(ctx.policy_set):
         for rule in ctx.policy_set.libraries[name].rules:
             if f"{name}/{rule.id}" not in included:
                 yield _warning("unused_library_rule", f"library rule '{name}/{rule.id}' is never included",

@@ -6,7 +6,8 @@ test suite checks that on the policy files and on random proposals.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.expr.evaluate import evaluate
 

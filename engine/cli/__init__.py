@@ -12,14 +12,16 @@ import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 from engine import __version__
 from engine.audit import DEFAULT_PATH as DEFAULT_LOG
 from engine.cli import authoring, governance, intake, portfolio, ranking
 from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
-from engine.cli.common import date_arg as _date, wrap as _wrap
+from engine.cli.common import date_arg as _date
+from engine.cli.common import wrap as _wrap
 from engine.errors import PmoError
 from engine.gcpause import no_gc_pauses
 from engine.io.safe_text import TerminalText

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import IO
 
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, warn
-from engine.cli.common import date_arg as _date, wrap as _wrap
+from engine.cli.common import date_arg as _date
+from engine.cli.common import wrap as _wrap
 from engine.errors import InputError
 
 TEST_EXAMPLES = """\
@@ -293,8 +294,8 @@ def _below_min(report, minimum: float | None, stderr: IO[str]) -> int:
 
 def diff(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.io.readers import read_proposals
     from engine.authoring.diff import diff_policies
+    from engine.io.readers import read_proposals
     if missing_files(args.files, stderr):
         return EXIT_USAGE
     old = Engine.load(args.old, rules=args.rules, today=args.today)
@@ -372,8 +373,8 @@ def add_explain_command(sub, policy_args: argparse.ArgumentParser) -> None:
 
 def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.errors import did_you_mean
     from engine.cli.intake import profiled
+    from engine.errors import did_you_mean
     from engine.io.readers import read_proposals, renamed
     if missing_files([args.file], stderr):
         return EXIT_USAGE

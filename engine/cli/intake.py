@@ -3,30 +3,39 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import dataclasses
+import datetime as dt
 import itertools
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
-from engine.api import Engine
-from engine.api import check_policies
+from engine.api import Engine, check_policies
 from engine.audit import DecisionLog, Entry
-from engine.tasks.batch import decide_in_parallel
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, missing_files, open_log, \
-    plural, warn
+from engine.cli.common import (
+    EXIT_BAD_ROWS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Progress,
+    count_rows,
+    missing_files,
+    open_log,
+    plural,
+    warn,
+)
 from engine.decision import Decision
-from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_mean
+from engine.errors import Diagnostic, InputError, PmoError
+from engine.io.carry import Carrier
 from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
 from engine.io.readers import ProposalRows, Row, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
-from engine.policy.source import MAX_BYTES
-from engine.io.carry import Carrier
 from engine.io.writers import csv_header, write_decisions, write_xlsx
+from engine.policy.source import MAX_BYTES
 from engine.report.build import field_roles, write_report
+from engine.tasks.batch import decide_in_parallel
 
 LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves

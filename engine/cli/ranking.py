@@ -8,8 +8,17 @@ from typing import IO
 import yaml
 
 from engine.api import Engine
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, dump_json, \
-    missing_files, solver_output_hidden, warn
+from engine.cli.common import (
+    EXIT_BAD_ROWS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Progress,
+    count_rows,
+    dump_json,
+    missing_files,
+    solver_output_hidden,
+    warn,
+)
 from engine.cli.intake import decide, input_rows, profiled, typed
 from engine.io.writers import write_ranking, write_xlsx
 from engine.portfolio.model import read_portfolio

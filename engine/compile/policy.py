@@ -12,17 +12,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.compile.gates import CompiledGates, compile_gates
+from engine.compile.portfolio import Limits, limits_from
+from engine.compile.records import converter
+from engine.compile.scoring import CompiledScoring, compile_scoring
+from engine.compile.strategy import CompiledStrategy, compile_strategy
 from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import BROKEN, check
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of, list_of
 from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
-from engine.compile.records import converter
-from engine.compile.gates import CompiledGates, compile_gates
-from engine.compile.portfolio import Limits, limits_from
-from engine.compile.scoring import CompiledScoring, compile_scoring
-from engine.compile.strategy import CompiledStrategy, compile_strategy
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 
 EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,

@@ -19,7 +19,7 @@ class Calendar:
     holidays: tuple[dt.date, ...] = ()  # sorted, and only those that fall on a working day
 
     @classmethod
-    def of(cls, working_days: frozenset[int], holidays) -> "Calendar":
+    def of(cls, working_days: frozenset[int], holidays) -> Calendar:
         return cls(frozenset(working_days), tuple(sorted({d for d in holidays if d.weekday() in working_days})))
 
     def works(self, day: dt.date) -> bool:

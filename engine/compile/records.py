@@ -8,7 +8,8 @@ reads one way is read, and a value that reads two ways is an ``ambiguous_value``
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import did_you_mean
 from engine.expr.values import ValueProblem, display, to_bool, to_number, to_text
@@ -80,7 +81,7 @@ class OutOfRange(ValueProblem):
     code = "out_of_range"
 
 
-def converter(spec: FieldSpec, strategy: "CompiledStrategy | None" = None,
+def converter(spec: FieldSpec, strategy: CompiledStrategy | None = None,
               profile: InputProfile = UNDECLARED) -> Callable[[Any], Any]:
     """The function that types one value of this field and checks its range (raises ValueProblem). Cell text
     is read as ``profile`` declares (number and date formats); without one, nothing is guessed."""
@@ -99,7 +100,7 @@ def converter(spec: FieldSpec, strategy: "CompiledStrategy | None" = None,
     return within
 
 
-def _typed(spec: FieldSpec, strategy: "CompiledStrategy | None", profile: InputProfile) -> Callable[[Any], Any]:
+def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputProfile) -> Callable[[Any], Any]:
     kind = spec.type
     if kind == "alignment":
         if strategy is None:
@@ -144,7 +145,7 @@ def _typed(spec: FieldSpec, strategy: "CompiledStrategy | None", profile: InputP
     return _text
 
 
-def _with_strength(strategy: "CompiledStrategy", strength: str) -> Callable[[Any], Any]:
+def _with_strength(strategy: CompiledStrategy, strength: str) -> Callable[[Any], Any]:
     """A pick-list cell naming objectives without levels ('Grid Resilience' mapped to grid-resilience)
     serves each at the profile's default strength; a cell with levels is read as it is."""
     def alignment(value: Any):
@@ -162,7 +163,7 @@ def _is_blank(value: Any) -> bool:
 class RecordReader:
     """Types raw proposals against one field schema."""
 
-    def __init__(self, fields: Mapping[str, FieldSpec], strategy: "CompiledStrategy | None" = None,
+    def __init__(self, fields: Mapping[str, FieldSpec], strategy: CompiledStrategy | None = None,
                  profile: InputProfile = UNDECLARED):
         self.profile = profile
         self._fields = [(name, spec.required, converter(spec, strategy, profile), spec.default)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from engine.policy.ahp import AhpResult
 from engine.errors import Diagnostic, DiagnosticSink, Location, did_you_mean
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
@@ -30,6 +30,7 @@ from engine.expr.values import display
 from engine.expr.vector import column as vector_column
 from engine.expr.vector import field_column, vectorisable
 from engine.policy import weights as weighting
+from engine.policy.ahp import AhpResult
 from engine.policy.models import Bands, Criterion, Lookup, ScoringPolicy, Sensitivity
 
 Extract = Callable[[Mapping[str, Any]], Any]  # one typed record -> a value

@@ -7,9 +7,10 @@ score is the weighted sum of the levels (0 to 1) over the objectives.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from engine.errors import DiagnosticSink, did_you_mean
 from engine.expr.values import CONTEXT, ValueProblem, to_number

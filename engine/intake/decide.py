@@ -1,15 +1,15 @@
 """The intake stage: typed record -> derived values -> fired rules -> Decision."""
 from __future__ import annotations
 
-
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from engine.backends.reference import Backend
 from engine.compile.policy import PLACEHOLDER, CompiledPolicy
+from engine.compile.records import RecordError, RecordReader
 from engine.decision import Decision, Finding, RowError
 from engine.expr.evaluate import evaluate
 from engine.expr.values import display, plain
-from engine.compile.records import RecordError, RecordReader
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
 

@@ -24,10 +24,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, did_you_mean
 from engine.expr.values import ValueProblem, display, to_date

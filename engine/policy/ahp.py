@@ -5,9 +5,10 @@ lambda_max, CI = (lambda_max - n) / (n - 1) and CR = CI / RI, with Saaty's rando
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

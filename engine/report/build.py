@@ -11,14 +11,15 @@ from __future__ import annotations
 import html
 import math
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from engine.compile.policy import CompiledPolicy
 from engine.decision import Decision
-from engine.scoring.ranking import Ranking
 from engine.io.safe_text import replacing
+from engine.scoring.ranking import Ranking
 
 OUTCOMES = ("accept", "review", "reject", "error")
 COLOURS = {"accept": "#2e7d32", "review": "#f0a202", "reject": "#c62828", "error": "#6d6d6d"}

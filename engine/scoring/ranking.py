@@ -8,15 +8,16 @@ plain data.
 from __future__ import annotations
 
 import math
-from functools import partial
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping
+from functools import partial
+from typing import Any
 
 import numpy as np
 
+from engine.compile.scoring import CompiledScoring
 from engine.decision import Decision, Finding, RowError
 from engine.gcpause import no_gc_pauses
-from engine.compile.scoring import CompiledScoring
 from engine.scoring.score import Scores, ranking_order, score
 from engine.scoring.sensitivity import top_probability, weight_changes
 

@@ -2,12 +2,14 @@
 contributions, totals, and the ranking order (compiled in engine/compile/scoring.py)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from engine.compile.scoring import MISSING, CompiledScoring
+
 
 @dataclass
 class Scores:

@@ -19,9 +19,9 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Iterable, Iterator
 
 from engine.decision import Decision, RowError
 from engine.io.readers import Row

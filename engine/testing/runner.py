@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from difflib import get_close_matches
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pytest
 import pytest_bdd.feature

@@ -1,13 +1,14 @@
 """The Rete back end: compiled rules run in durable_rules' C core."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from engine.backends.reference import ReferenceBackend
+from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
+from engine.backends.rete.lower import ALWAYS, NEVER, Lowering, rete_value
 from engine.errors import Diagnostic, Location, PolicyError
 from engine.expr.evaluate import evaluate
-from engine.backends.rete.lower import NEVER, ALWAYS, Lowering, rete_value
-from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
 
 if TYPE_CHECKING:  # compile imports the back ends through gates
     from engine.compile.policy import CompiledPolicy

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -35,12 +35,17 @@ from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
 from engine.policy.loader import PolicySet, load_policy_set
 from engine.policy.resources import reference_policies, reference_rules
-from engine.portfolio.conflicts import ConflictReport, find_conflicts
 from engine.portfolio.model import Portfolio, intake_rejection, portfolio_from, read_portfolio
-from engine.portfolio.schedule import Impact, Schedule, impact, schedule
-from engine.portfolio.select import SelectionReport, scenarios_from, select
 from engine.report.build import Report, build_report
 from engine.scoring.ranking import Ranking, build_ranking
+
+# The portfolio stages load with the first portfolio method: networkx and scipy.optimize cost about a second
+# at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
+# imports this module.
+if TYPE_CHECKING:
+    from engine.portfolio.conflicts import ConflictReport
+    from engine.portfolio.schedule import Impact, Schedule
+    from engine.portfolio.select import SelectionReport
 
 PathLike = str | Path
 
@@ -267,10 +272,12 @@ class Engine:
     def conflicts(self, portfolio: Portfolio | PathLike | Mapping[str, Any]) -> ConflictReport:
         """Every conflict in a portfolio: cycles, unknown references, broken prerequisites, priority
         inversions, schedule violations, exclusions and inclusions, over-allocation, budget over-runs."""
+        from engine.portfolio.conflicts import find_conflicts
         return find_conflicts(_portfolio(portfolio), self.policy.portfolio)
 
     def schedule(self, portfolio: Portfolio | PathLike | Mapping[str, Any]) -> Schedule:
         """Critical path method on the projects that go ahead. Raises InputError on cycles or missing durations."""
+        from engine.portfolio.schedule import schedule
         return schedule(_portfolio(portfolio), self.policy.portfolio)
 
     def impact(self, portfolio: Portfolio | PathLike | Mapping[str, Any], *, cancel: str | None = None,
@@ -278,6 +285,7 @@ class Engine:
         """What cancelling a project (its transitive dependents) or delaying it (the slip downstream) does."""
         if (cancel is None) == (delay is None):
             raise ValueError("give either cancel=ID or delay=(ID, amount)")
+        from engine.portfolio.schedule import impact
         return impact(_portfolio(portfolio), self.policy.portfolio, cancel=cancel, delay=delay)
 
     def select(self, portfolio: Portfolio | PathLike | Mapping[str, Any], *, budget: float | Mapping[str, float] |
@@ -286,6 +294,7 @@ class Engine:
         forced choices and balance rules (exact MILP), with greedy baselines, an optional efficient frontier
         of ``frontier`` budget levels, and what-if ``scenarios`` (a list, a mapping or a YAML/JSON path).
         HiGHS may print a debug line to standard output on some problems; ``pmo select`` hides it."""
+        from engine.portfolio.select import scenarios_from, select
         projects = copy.deepcopy(portfolio) if isinstance(portfolio, Portfolio) else _portfolio(portfolio)
         if isinstance(scenarios, (str, Path)):
             scenarios = yaml.safe_load(Path(scenarios).read_text(encoding="utf-8"))

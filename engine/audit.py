@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import encodable
 
 DEFAULT_PATH = "pmo-decisions.sqlite"
@@ -180,3 +181,12 @@ class DecisionLog:
 
 def _storable(text: str | None) -> str | None:
     return encodable(text) if isinstance(text, str) else text
+
+
+def open_log(path: Path) -> DecisionLog:
+    """The decision log at ``path``; one that cannot be opened is a usage error that says what to do."""
+    try:
+        return DecisionLog(path)
+    except sqlite3.Error as exc:
+        raise PmoError([Diagnostic("log_unusable", f"cannot open the decision log {path}: {exc}",
+                                   hint="give another path with --log, or --no-log")]) from None

@@ -8,7 +8,7 @@ from typing import IO
 
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, warn
 from engine.cli.common import date_arg as _date
-from engine.cli.common import wrap as _wrap
+from engine.cli.options import backend_option, command, policy_options, sheet_option
 from engine.errors import InputError
 
 TEST_EXAMPLES = """\
@@ -49,16 +49,31 @@ The table is Markdown: paste it into the pull request that changes the policies.
 """
 
 
-def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
-    """The test, coverage and diff subcommands."""
-    def command(name: str, summary: str, description: str, epilog: str, parents=(policy_args,)):
-        return sub.add_parser(name, parents=list(parents), help=summary, description=_wrap(description),
-                              epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+EXPLAIN_EXAMPLES = """\
+examples:
+  pmo explain examples/proposals.csv --id PRJ-1006             every rule on it, and what would change it
+  pmo explain intake.xlsx --id PRJ-0042 --policies my-policies/ --format json
 
-    ts = command("test", "run Gherkin scenarios (.feature files) on the policies",
+For each intake rule, in policy order: where it is written (file:line), its condition with the
+proposal's values, each part true, false or unknown (a comparison with a missing value is unknown,
+and a rule fires only when its condition is true), and whether it fired. Then the derived values,
+the score breakdown (a min-max criterion needs the other proposals of a round: it is left out, and
+pmo rank gives the full score), and what would change the decision: the smallest changes found to
+number, date, yes/no and choice fields or to missing values, each checked by deciding the changed
+proposal again.
+
+exit codes: 0 explained, 1 the proposal is an error row (its errors are shown),
+            2 usage error: no such file, no proposal with that id, a broken policy folder
+"""
+
+
+def register(sub) -> None:
+    """test, coverage, diff and explain."""
+    ts = command(sub, "test", test, "run Gherkin scenarios (.feature files) on the policies",
                  "Run plain-language scenarios written on the generic steps (no Python needed) and report each "
                  "failing scenario: file:line, the step that failed, what it expected and what happened.",
                  TEST_EXAMPLES)
+    policy_options(ts)
     ts.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                     help=".feature files or folders (default: features/)")
     ts.add_argument("--backend", choices=("rete", "reference", "both"), default="rete",
@@ -74,10 +89,11 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
                     help="text (a summary for people, default), json (every scenario's outcome) or junit (JUnit "
                     "XML for CI: a testcase per scenario and back end)")
 
-    cv = command("coverage", "which rules, bands and gate criteria a test set never exercises",
+    cv = command(sub, "coverage", coverage, "which rules, bands and gate criteria a test set never exercises",
                  "Decide the proposals (and review the project records) and list, as file:line, the intake rules "
                  "that never fired, the scoring bands no scored proposal fell in and the gate criteria never met, "
                  "with the share covered.", COVERAGE_EXAMPLES)
+    policy_options(cv)
     cv.add_argument("files", nargs="+", type=Path, metavar="FILE", help="proposal files (.csv .tsv .xlsx .json "
                     ".jsonl .yaml) and project records (.yaml .json)")
     cv.add_argument("--min", type=float, metavar="PCT", help="exit 1 when less than PCT percent is covered")
@@ -86,9 +102,9 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
     cv.add_argument("--format", choices=("table", "json"), default="table",
                     help="table (default) or json (every target with its hits)")
 
-    df = command("diff", "which decisions, findings and ranks a policy change moves",
+    df = command(sub, "diff", diff, "which decisions, findings and ranks a policy change moves",
                  "Decide and rank the same proposals under two policy folders and list, per proposal, the decision, "
-                 "findings and rank that change, with counts.", DIFF_EXAMPLES, parents=())
+                 "findings and rank that change, with counts.", DIFF_EXAMPLES)
     df.add_argument("old", type=Path, metavar="OLD_POLICIES")
     df.add_argument("new", type=Path, metavar="NEW_POLICIES")
     df.add_argument("files", nargs="+", type=Path, metavar="PROPOSALS", help="proposal files")
@@ -98,6 +114,19 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
                     help="the date today() means in policies (default: the current date)")
     df.add_argument("--format", choices=("table", "json"), default="table",
                     help="table (Markdown, for a pull request; default) or json (with the scores)")
+
+    ex = command(sub, "explain", explain, "why one proposal got its decision, and what would change it",
+                 "Explain the decision on one proposal: every intake rule with its condition evaluated on the "
+                 "proposal's values, the derived values, the score breakdown and verified counterfactuals.",
+                 EXPLAIN_EXAMPLES)
+    policy_options(ex)
+    ex.add_argument("file", type=Path, metavar="FILE", help="proposal file (.csv .tsv .xlsx .json .jsonl .yaml)")
+    ex.add_argument("--id", required=True, metavar="ID", help="the proposal to explain (the first row with this id)")
+    sheet_option(ex)
+    ex.add_argument("--columns", metavar="MAP", type=Path, help="YAML file mapping the input's column titles to "
+                    "policy fields, or an input profile (locale, currency, dates, value maps), as for pmo evaluate")
+    backend_option(ex, " that decides")
+    ex.add_argument("--format", choices=("text", "json"), default="text", help="text (for people, default) or json")
 
 
 # ---------------------------------------------------------------------------- pmo test
@@ -337,48 +366,15 @@ def _cell(text: str) -> str:
 
 # ---------------------------------------------------------------------------- pmo explain
 
-EXPLAIN_EXAMPLES = """\
-examples:
-  pmo explain examples/proposals.csv --id PRJ-1006             every rule on it, and what would change it
-  pmo explain intake.xlsx --id PRJ-0042 --policies my-policies/ --format json
-
-For each intake rule, in policy order: where it is written (file:line), its condition with the
-proposal's values, each part true, false or unknown (a comparison with a missing value is unknown,
-and a rule fires only when its condition is true), and whether it fired. Then the derived values,
-the score breakdown (a min-max criterion needs the other proposals of a round: it is left out, and
-pmo rank gives the full score), and what would change the decision: the smallest changes found to
-number, date, yes/no and choice fields or to missing values, each checked by deciding the changed
-proposal again.
-
-exit codes: 0 explained, 1 the proposal is an error row (its errors are shown),
-            2 usage error: no such file, no proposal with that id, a broken policy folder
-"""
-
-
-def add_explain_command(sub, policy_args: argparse.ArgumentParser) -> None:
-    description = _wrap("Explain the decision on one proposal: every intake rule with its condition evaluated on "
-                        "the proposal's values, the derived values, the score breakdown and verified counterfactuals.")
-    ex = sub.add_parser("explain", parents=[policy_args], help="why one proposal got its decision, and what "
-                        "would change it", description=description, epilog=EXPLAIN_EXAMPLES,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    ex.add_argument("file", type=Path, metavar="FILE", help="proposal file (.csv .tsv .xlsx .json .jsonl .yaml)")
-    ex.add_argument("--id", required=True, metavar="ID", help="the proposal to explain (the first row with this id)")
-    ex.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
-    ex.add_argument("--columns", metavar="MAP", type=Path, help="YAML file mapping the input's column titles to "
-                    "policy fields, or an input profile (locale, currency, dates, value maps), as for pmo evaluate")
-    ex.add_argument("--backend", choices=("rete", "reference"), default="rete",
-                    help="rule back end that decides: rete (durable_rules, default) or reference (plain Python)")
-    ex.add_argument("--format", choices=("text", "json"), default="text", help="text (for people, default) or json")
 
 
 def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from engine.api import Engine
-    from engine.cli.intake import profiled
+    from engine.cli.intake import intake_round
     from engine.errors import did_you_mean
     from engine.io.readers import read_proposals, renamed
     if missing_files([args.file], stderr):
         return EXIT_USAGE
-    engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend), args)
+    engine = intake_round(args).load()
     warn(engine, stderr)
     rows = read_proposals(args.file, args.sheet)
     if args.columns:

@@ -1,4 +1,4 @@
-"""What every pmo subcommand shares: exit codes, warnings, the decision log, wording."""
+"""What every pmo subcommand shares: exit codes, warnings, wording, the top-level help."""
 from __future__ import annotations
 
 import argparse
@@ -6,29 +6,39 @@ import contextlib
 import datetime as dt
 import json
 import os
-import sqlite3
 import sys
 import textwrap
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from engine.audit import DecisionLog
-from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import raw_stream
 
 if TYPE_CHECKING:
     from engine.api import Engine
 
-EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3  # and 130 for Ctrl-C (engine/cli/__init__.py)
 
+EPILOG = """\
+exit codes:
+  0  ran; every row decided        1  ran; some rows were bad (error rows in the output)
+  2  usage or policy error         3  internal error (please report)
 
-def open_log(path: Path) -> DecisionLog:
-    try:
-        return DecisionLog(path)
-    except sqlite3.Error as exc:
-        raise PmoError([Diagnostic("log_unusable", f"cannot open the decision log {path}: {exc}",
-                                   hint="give another path with --log, or --no-log")]) from None
+examples:
+  pmo evaluate examples/proposals.csv                 decide with the built-in reference policies
+  pmo evaluate intake.csv --policies my-policies/ --format json --out decisions.json
+  pmo rank examples/proposals.csv --sensitivity       score and rank; how stable is the top 10?
+  pmo rank examples/proposals.csv --report board.html the board report: KPIs, charts, every decision explained
+  pmo evaluate big.csv --format csv --out d.csv --resume   carry on after an interruption
+  pmo conflicts examples/portfolio.yaml               cycles, broken prerequisites, over-allocation, ...
+  pmo schedule examples/portfolio-clean.yaml          critical path, floats, delivery order
+  pmo gate examples/projects/go.yaml --gate business-case   go, kill, hold or recycle at a stage gate
+  pmo log --project PRJ-1001                          the decision log (SQLite, ./pmo-decisions.sqlite)
+  pmo explain examples/proposals.csv --id PRJ-1006    why this decision, and what would change it
+  pmo validate my-policies/                           check policy files, print file:line:col errors
+  pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
+  pmo schema --out policy.schema.json                 JSON Schema for editor completion
+"""
 
 
 def warn(engine: Engine, stderr: IO[str]) -> None:
@@ -77,22 +87,6 @@ class Progress:
             text += f"  ETA {int(left // 60)}:{int(left % 60):02d}"
         self.stream.write("\r" + text[:78].ljust(78))
         self.stream.flush()
-
-
-def count_rows(paths) -> int | None:
-    """A quick estimate of the input rows (lines after each header) for CSV, TSV and JSONL; None otherwise."""
-    total = 0
-    for path in paths:
-        suffix = Path(path).suffix.lower()
-        if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson"):
-            return None
-        try:
-            with open(path, "rb") as f:
-                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-        except OSError:
-            return None
-        total += max(lines - (1 if suffix in (".csv", ".tsv") else 0), 0)
-    return total
 
 
 def wrap(text: str) -> str:

@@ -2,16 +2,47 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import IO
 
-from engine.api import Engine
-from engine.audit import Entry
-from engine.cli.common import EXIT_OK, dump_json, open_log, plural, warn
+from engine.cli.common import EPILOG, EXIT_OK, date_arg, dump_json, plural, warn
+from engine.cli.options import command, log_options, log_query_options, policy_options
 from engine.errors import Diagnostic, PmoError
-from engine.gates.review import read_project
+
+
+def register(sub) -> None:
+    gt = command(sub, "gate", gate, "decide a project at a stage gate",
+                 "Review a project record at a gate: go, kill, hold or recycle, with the must-meet and should-meet "
+                 "criteria that decided it, the missing evidence and approvals, and who decides. A failed must-meet "
+                 "criterion can be overridden by a role the gate names, with a written justification; the decision "
+                 "then records the override.", EPILOG)
+    policy_options(gt)
+    log_options(gt)
+    gt.add_argument("project", type=Path, metavar="PROJECT_FILE", help="project record (.yaml or .json)")
+    gt.add_argument("--gate", required=True, metavar="ID")
+    gt.add_argument("--override-role", metavar="ROLE", help="override the failed must-meet criteria as ROLE")
+    gt.add_argument("--justification", metavar="TEXT", help="why the override is accepted (required with it)")
+    gt.add_argument("--format", choices=("table", "json"), default="table")
+
+    lg = command(sub, "log", log, "query the decision log", "List logged intake and gate decisions, oldest first.",
+                 wrapped=False)
+    log_query_options(lg)
+    lg.add_argument("--project", metavar="ID")
+    lg.add_argument("--since", type=date_arg, metavar="YYYY-MM-DD")
+    lg.add_argument("--format", choices=("table", "json"), default="table")
+
+    rp = command(sub, "replay", replay, "re-decide logged decisions under the current policy",
+                 "Re-evaluate every logged decision with the current policies and list those whose outcome would "
+                 "now differ.", wrapped=False)
+    policy_options(rp)
+    log_query_options(rp)
+    rp.add_argument("--format", choices=("table", "json"), default="table")
 
 
 def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.api import Engine
+    from engine.audit import Entry, open_log
+    from engine.gates.review import read_project
     if not args.project.is_file():
         raise PmoError([Diagnostic("no_file", f"no such file: {args.project}")])
     if args.justification and not args.override_role:
@@ -50,6 +81,7 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.audit import open_log
     if not args.db.is_file():
         raise PmoError([Diagnostic("no_file", f"no decision log at {args.db}", hint="decisions are logged by "
                                    "'pmo evaluate' and 'pmo gate'; --log names another log")])
@@ -68,6 +100,8 @@ def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.api import Engine
+    from engine.audit import open_log
     if not args.db.is_file():
         raise PmoError([Diagnostic("no_file", f"no decision log at {args.db}")])
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)

@@ -3,15 +3,64 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import IO
 
-from engine.api import Engine
-from engine.cli.common import EXIT_OK, EXIT_USAGE, dump_json, plural, solver_output_hidden, warn
+from engine.cli.common import EPILOG, EXIT_OK, EXIT_USAGE, dump_json, plural, solver_output_hidden, warn
+from engine.cli.options import command, policy_options
 from engine.errors import Diagnostic, PmoError, did_you_mean
-from engine.portfolio.model import read_portfolio
+
+
+def register(sub) -> None:
+    def portfolio_command(name: str, run, summary: str, description: str) -> argparse.ArgumentParser:
+        parser = command(sub, name, run, summary, description, EPILOG)
+        policy_options(parser)
+        parser.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help="portfolio file (.yaml, .json or "
+                            ".csv): projects with durations, dates, budget, demand and relations")
+        return parser
+
+    cf = portfolio_command("conflicts", conflicts, "find every conflict in a portfolio", "Dependency cycles, "
+                           "references to unknown projects, approved projects whose prerequisite is rejected or "
+                           "unfunded, priority inversions, schedule violations, exclusions and inclusions broken, "
+                           "resources over capacity and budget over-runs by period. Capacity, budget and tolerances "
+                           "come from the portfolio policy (kind: portfolio).")
+    cf.add_argument("--format", choices=("table", "json"), default="table")
+    cf.add_argument("--funded", type=Path, metavar="SELECTION", help="a 'pmo select --format json' result: its "
+                    "selected projects are the funded set, every other project is unfunded")
+    se = portfolio_command("select", select, "choose the most valuable fundable set of projects (exact MILP)",
+                           "Choose the projects that give the most value within the budget (by period or in total) "
+                           "and the capacity by role and period, with every prerequisite, no excluded pair, every "
+                           "'requires together' partner, the forced choices (force: in / out) and the balance "
+                           "rules (share of cost by category or objective). Solved exactly with HiGHS; the answer "
+                           "says whether it is optimal and the gap. Beside it: greedy by value and greedy by value "
+                           "per cost. When nothing fits, the reasons name the constraints at fault.")
+    se.add_argument("--budget", type=float, metavar="N", help="one budget for the total cost (overrides the file "
+                    "and the policy)")
+    se.add_argument("--frontier", type=int, default=0, metavar="K", help="best value at K budget levels")
+    se.add_argument("--scenarios", type=Path, metavar="FILE", help="what-ifs: {scenarios: [{name, budget_factor, "
+                    "force_in, force_out, extra_capacity}]}")
+    se.add_argument("--time-limit", type=float, default=30.0, metavar="S", help="seconds per solve (default 30)")
+    se.add_argument("--format", choices=("table", "json"), default="table")
+    sd = portfolio_command("schedule", schedule, "critical path, floats and delivery order", "Critical path method "
+                           "on the projects that go ahead: earliest and latest start and finish, total float, the "
+                           "critical path(s), the portfolio duration and a delivery order.")
+    sd.add_argument("--format", choices=("table", "json"), default="table")
+    im = portfolio_command("impact", impact, "what cancelling or delaying a project does", "--cancel ID: every "
+                           "project that depends on it, directly or not. --delay ID=N: how far each dependent's "
+                           "finish slips (float absorbs some) and the new portfolio duration.")
+    what = im.add_mutually_exclusive_group(required=True)
+    what.add_argument("--cancel", metavar="ID")
+    what.add_argument("--delay", metavar="ID=N", help="delay the project's finish by N duration units")
+    im.add_argument("--format", choices=("table", "json"), default="table")
+    gr = portfolio_command("graph", graph, "draw the dependency graph (DOT, GraphML or SVG)", "Write the "
+                           "portfolio's dependency graph; projects in conflict are highlighted. The format follows "
+                           "the suffix: .dot, .graphml or .svg.")
+    gr.add_argument("--out", type=Path, required=True, metavar="FILE")
 
 
 def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]):
+    from engine.api import Engine
+    from engine.portfolio.model import read_portfolio
     if not args.portfolio.is_file():
         raise PmoError([Diagnostic("no_file", f"no such file: {args.portfolio}")])
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend="reference")

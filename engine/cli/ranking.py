@@ -3,29 +3,65 @@ from __future__ import annotations
 
 import argparse
 from contextlib import nullcontext
+from pathlib import Path
 from typing import IO
 
-import yaml
-
-from engine.api import Engine
 from engine.cli.common import (
+    EPILOG,
     EXIT_BAD_ROWS,
     EXIT_OK,
     EXIT_USAGE,
     Progress,
-    count_rows,
     dump_json,
     missing_files,
     solver_output_hidden,
     warn,
 )
-from engine.cli.intake import decide, input_rows, profiled, typed
-from engine.io.writers import write_ranking, write_xlsx
-from engine.portfolio.model import read_portfolio
-from engine.report.build import write_report
+from engine.cli.intake import intake_round
+from engine.cli.options import FILES_HELP, batch_options, command, out_option, policy_options, sheet_option
+from engine.io.writers import RANKING_FORMATS
+
+
+def register(sub) -> None:
+    rk = command(sub, "rank", rank, "screen, score and rank proposals",
+                 "Run intake, then score the proposals that pass (accept or review) with the scoring policy and "
+                 "rank them. Rejected proposals and bad rows are listed after the ranked ones with their reasons. "
+                 "Each ranked proposal has a breakdown: per criterion the raw value, the normalised score, the "
+                 "weight and the contribution.", EPILOG)
+    policy_options(rk)
+    rk.add_argument("files", nargs="+", metavar="FILE", type=Path, help=FILES_HELP)
+    rk.add_argument("--top", type=int, metavar="N", help="how many count as the top (default: the scoring policy's)")
+    rk.add_argument("--sensitivity", action="store_true",
+                    help="how stable the ranking is: per proposal the chance of staying in the top N when all "
+                    "weights vary at random, and for the top N the smallest single-weight change that drops them")
+    rk.add_argument("--format", choices=RANKING_FORMATS, default="table")
+    out_option(rk)
+    sheet_option(rk)
+    rk.add_argument("--workers", type=int, metavar="N", help="worker processes for intake (default: one per core for "
+                    "5,000 rows or more, else 1); the ranking is the same for any N")
+    batch_options(rk)
+    rk.add_argument("--portfolio", type=Path, metavar="FILE", help="with --report or --format xlsx: add this "
+                    "portfolio's conflicts (and, in the report, its dependency graph)")
+    rk.add_argument("--frontier", type=int, default=0, metavar="K", help="with --report and --portfolio: the "
+                    "efficient frontier at K budget levels")
+
+    wt = command(sub, "weights", weights, "weights and consistency from a pairwise comparison matrix (AHP)",
+                 "Read {criteria: [...], matrix: [[...]]} from YAML or JSON (entries are numbers or text such as "
+                 "\"1/3\"), or a strategy or scoring policy file (its comparisons, or its stated weights), and print "
+                 "the weights, lambda_max, the consistency index CI and the consistency ratio CR (Saaty's random "
+                 "index; consistent means CR <= 0.10), and when the judgements are inconsistent, the ones that "
+                 "break consistency most.", wrapped=False)
+    wt.add_argument("file", type=Path, metavar="FILE")
+    wt.add_argument("--method", choices=("eigen", "geometric"), default=None,
+                    help="principal eigenvector (default, or the policy's method) or row geometric mean")
+    wt.add_argument("--format", choices=("json", "table"), default="json")
 
 
 def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.io.writers import write_ranking, write_xlsx
+    from engine.portfolio.model import read_portfolio
+    from engine.report.build import write_report
+    from engine.tasks.evaluate import count_rows, typed
     if missing_files(args.files + ([args.portfolio] if args.portfolio else []), stderr):
         return EXIT_USAGE
     if args.top is not None and args.top < 1:
@@ -39,12 +75,13 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print("pmo: error: --portfolio goes with --report or --format xlsx, and --frontier (0 or more) with --portfolio",
               file=stderr)
         return EXIT_USAGE
-    engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today), args)
+    intake = intake_round(args)
+    engine = intake.load()
     warn(engine, stderr)
-    rows = input_rows(args, engine, stderr)
+    rows = intake.rows(engine, lambda line: print(line, file=stderr))
     estimate = count_rows(args.files)
     decided = [(decision, typed(engine, row, decision, record))
-               for row, decision, record in Progress(stderr, estimate).wrap(decide(engine, args, rows, estimate))]
+               for row, decision, record in Progress(stderr, estimate).wrap(intake.decide(engine, rows, estimate))]
     _warn_repeated_ids(decided, stderr)
     ranking = engine.rank_of(decided, top=args.top, sensitivity=args.sensitivity)
     projects = read_portfolio(args.portfolio) if args.portfolio else None  # read and checked once, for both outputs
@@ -93,6 +130,8 @@ def _warn_repeated_ids(decided, stderr: IO[str], shown: int = 5) -> None:
 
 
 def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    import yaml
+
     from engine.policy import ahp
     try:
         data = yaml.safe_load(args.file.read_text(encoding="utf-8"))

@@ -13,11 +13,22 @@ from __future__ import annotations
 
 import math
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation
-
-import numpy as np
-from scipy.optimize import brentq
+from typing import Any
 
 from engine.expr.values import CONTEXT
+
+# numpy and scipy's brentq load with the first irr() (_numerics): a command that computes none starts
+# without them (scipy.optimize alone costs about 0.6 s; issue #15)
+np: Any = None
+brentq: Any = None
+
+
+def _numerics() -> None:
+    global np, brentq
+    if brentq is None:
+        import numpy
+        from scipy.optimize import brentq as found
+        np, brentq = numpy, found
 
 WIDE = Context(prec=50, rounding=ROUND_HALF_EVEN, Emax=999_999_999, Emin=-999_999_999,
                traps=[InvalidOperation, DivisionByZero])
@@ -63,6 +74,7 @@ def irr_all(flows: tuple) -> tuple[Decimal, ...] | None:
     changes = _sign_changes(flows)
     if changes == 0:
         return ()  # Descartes' rule of signs: no positive root in 1 / (1 + rate)
+    _numerics()
     evaluate = _FloatNpv(flows)
     # One sign change: at most one root (Descartes), so the range's ends and 0 are grid enough.
     grid = [float(LOW), 0.0, float(HIGH)] if changes == 1 else _grid()

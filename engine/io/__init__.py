@@ -1,5 +1,16 @@
-"""Reading proposals and writing decisions."""
-from engine.io.readers import Row, read_proposals
-from engine.io.writers import FORMATS, write_decisions
+"""Reading proposals and writing decisions.
+
+The names below load on first use (PEP 562): importing one reader or writer module does not load the others.
+"""
+import importlib
 
 __all__ = ["Row", "read_proposals", "FORMATS", "write_decisions"]
+
+_OWNERS = {"Row": "engine.io.readers", "read_proposals": "engine.io.readers", "FORMATS": "engine.io.writers",
+           "write_decisions": "engine.io.writers"}
+
+
+def __getattr__(name: str):
+    if name not in _OWNERS:
+        raise AttributeError(f"module 'engine.io' has no attribute {name!r}")
+    return getattr(importlib.import_module(_OWNERS[name]), name)

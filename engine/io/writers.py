@@ -9,11 +9,11 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING
 
-from engine.decision import Decision
 from engine.io.profile import OUTPUT_COLUMNS
 from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: the command line reads FORMATS without loading pydantic
+    from engine.decision import Decision
     from engine.scoring.ranking import Ranking
 
 FORMATS = ("table", "json", "jsonl", "csv", "xlsx")

@@ -1,0 +1,96 @@
+"""Options several pmo commands share, each defined once, and the way a command is declared.
+
+A command group module (engine/cli/*.py) has one ``register(subparsers)`` that declares its commands with
+:func:`command` and these options; the command's function is set as the parser's default ``run``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.audit import DEFAULT_PATH as DEFAULT_LOG
+from engine.cli.common import EXIT_USAGE, date_arg, wrap
+
+FILES_HELP = "proposal files (.csv .tsv .xlsx .json .jsonl .yaml)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with pmo's exit code for usage errors, and help texts that may be built only when shown
+    (an ``epilog`` given as a function: the expression functions' list costs an import)."""
+
+    def error(self, message: str) -> None:  # argparse exits 2 on usage errors too; keep its wording
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def format_help(self) -> str:
+        if callable(self.epilog):
+            self.epilog = self.epilog()
+        return super().format_help()
+
+
+def command(sub, name: str, run: Callable, summary: str | None, description: str | None = None,
+            epilog: str | Callable[[], str] | None = None, wrapped: bool = True) -> argparse.ArgumentParser:
+    """A subcommand whose function is ``run``. ``description`` is wrapped for a terminal unless ``wrapped``
+    is false; with an ``epilog``, both are printed as written."""
+    kwargs = {"help": summary} if summary is not None else {}
+    if epilog is not None:
+        kwargs.update(epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if description is not None:
+        kwargs["description"] = wrap(description) if wrapped else description
+    parser = sub.add_parser(name, **kwargs)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def policy_options(parser: argparse.ArgumentParser) -> None:
+    """--policies, --rules and --today: which policy set, and the date today() means in it."""
+    parser.add_argument("--policies", metavar="DIR", type=Path,
+                        help="policy folder (default: the reference policies shipped with pmo)")
+    parser.add_argument("--rules", metavar="DIR", type=Path, action="append", default=[],
+                        help="extra rule-library folder (repeatable), searched before the built-in rules/")
+    parser.add_argument("--today", metavar="YYYY-MM-DD", type=date_arg,
+                        help="the date today() means in policies (default: the current date)")
+
+
+def batch_options(parser: argparse.ArgumentParser) -> None:
+    """--columns, --report and --title: how an intake round is read, and its board report."""
+    parser.add_argument("--columns", metavar="MAP", type=Path, help="YAML file mapping the input's column titles "
+                        "to policy fields, e.g. 'Total Cost (EUR): budget' (fields' aliases in the policy work "
+                        "too); as an input profile it also declares the export's locale (de-DE), currency, "
+                        "dates ([DD.MM.YYYY]) and value maps (README: Input profiles)")
+    parser.add_argument("--report", metavar="HTML", type=Path, help="also write the board report: one "
+                        "self-contained HTML file (KPIs, charts, the ranked table, each decision explained)")
+    parser.add_argument("--title", default=None, help="the report's title (default: Intake round report)")
+
+
+def default_log() -> Path:
+    return Path(os.environ.get("PMO_LOG", DEFAULT_LOG))
+
+
+def log_options(parser: argparse.ArgumentParser) -> None:
+    """--log and --no-log: the decision log a command appends to."""
+    parser.add_argument("--log", metavar="DB", type=Path, default=default_log(),
+                        help=f"decision log (SQLite) to append to (default: $PMO_LOG or ./{DEFAULT_LOG})")
+    parser.add_argument("--no-log", action="store_true", help="do not record the decisions")
+
+
+def log_query_options(parser: argparse.ArgumentParser) -> None:
+    """--log (or --db): the decision log a command reads."""
+    parser.add_argument("--log", "--db", dest="db", type=Path, default=default_log(), metavar="DB",
+                        help=f"the decision log (default: $PMO_LOG or ./{DEFAULT_LOG})")
+
+
+def sheet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
+
+
+def out_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
+
+
+def backend_option(parser: argparse.ArgumentParser, decides: str = "") -> None:
+    parser.add_argument("--backend", choices=("rete", "reference"), default="rete",
+                        help=f"rule back end{decides}: rete (durable_rules, default) or reference (plain Python)")

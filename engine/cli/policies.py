@@ -1,0 +1,177 @@
+"""Subcommands for policy files: validate, expr (a calculator for policy authors) and schema."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import IO
+
+from engine.cli.common import EXIT_OK, EXIT_USAGE, plural
+from engine.cli.common import date_arg as _date
+from engine.cli.options import command, out_option, policy_options
+from engine.errors import Diagnostic, PmoError
+
+VALIDATE_EXAMPLES = """\
+examples:
+  pmo validate my-policies/                    errors and warnings; exit 2 only on errors
+  pmo validate my-policies/ --strict           warnings count as errors (exit 2): for CI
+  pmo validate examples/lint-policies          one warning of each lint kind
+  pmo validate my-policies/ --format json      the same, with codes, for tools
+"""
+
+
+def register(sub) -> None:
+    va = command(sub, "validate", validate, "check a policy folder; print every problem",
+                 "Load and check every policy file; print each problem as file:line:col: severity[code]: message; "
+                 "hint. Errors make the set unusable. Warnings (lint) point at what loads but is probably wrong: "
+                 "rules that can never fire or always fire, duplicate or shadowed rules, fields and library rules "
+                 "nothing uses (codes: docs/lint.md). Exit 0 if usable, 2 if not.", VALIDATE_EXAMPLES)
+    policy_options(va)
+    va.add_argument("folder", nargs="?", type=Path, metavar="DIR", help="policy folder (default: the reference policies)")
+    va.add_argument("--format", choices=("text", "json"), default="text",
+                    help="text (default) or json (a list: code, severity, message, hint, file, line, column)")
+    va.add_argument("--strict", action="store_true", help="count warnings as errors (exit 2), e.g. in CI")
+
+    ex = command(sub, "expr", expr, "evaluate one expression and print its value as JSON",
+                 "A calculator for policy authors. Fields given with --set are typed from how they look (300000 is "
+                 "a number, 2027-01-31 a date, true a yes/no, [1, 2] a list), or from the intake policy's fields "
+                 "and derived values when --policies is given.", _functions_help)
+    ex.add_argument("--policies", metavar="DIR", type=Path,
+                    help="type --set values by this policy folder's fields, and allow its derived values")
+    ex.add_argument("--rules", metavar="DIR", type=Path, action="append", default=[], help=argparse.SUPPRESS)
+    ex.add_argument("--today", metavar="YYYY-MM-DD", type=_date, help="the date today() means (default: now)")
+    ex.add_argument("expression", help='e.g. "npv(0.1, [-1000, 500, 700])" or "budget > 250_000"')
+    ex.add_argument("--set", dest="values", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a field value (repeatable), e.g. --set budget=300000 --set start_date=2027-01-01")
+
+    sc = command(sub, "schema", schema, "write the JSON Schema of policy files (for editor completion)")
+    out_option(sc)
+
+
+def _functions_help() -> str:
+    """expr's epilog, built when it is shown: every function of the language."""
+    from engine.expr.functions import FUNCTIONS
+    lines = ["functions:"] + [f"  {f.signature:<34} {f.doc}" for f in FUNCTIONS.values()]
+    lines += ["", "missing values are null: comparing or computing with null is unknown, and a rule fires only",
+              "when its condition is true. Test for a missing value with 'x == null'."]
+    return "\n".join(lines)
+
+
+def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if args.folder and args.policies and args.folder != args.policies:
+        print(f"pmo: error: two policy folders given ({args.folder} and --policies {args.policies}); give one",
+              file=stderr)
+        return EXIT_USAGE
+    folder = args.folder or args.policies
+    from engine.api import check_policies
+    checked = check_policies(folder, rules=args.rules, today=args.today, lint=True)  # compiles once
+    diagnostics = checked.diagnostics
+    if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
+        diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if args.format == "json":
+        json.dump([{"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
+                    "file": d.location.file if d.location else None,
+                    "line": d.location.line if d.location else None,
+                    "column": d.location.column if d.location else None} for d in diagnostics], stdout, indent=2)
+        stdout.write("\n")
+    else:
+        files: dict[str, list[str] | None] = {}
+        for d in diagnostics:
+            print(d, file=stdout)
+            for line in _excerpt(d, files):
+                print(line, file=stdout)
+    if errors:
+        why = "--strict counts warnings as errors" if checked.policy is not None else "the policy set cannot be used"
+        print(f"{len(errors)} error(s); {why}", file=stderr)
+        return EXIT_USAGE
+    if args.format == "text" and checked.policy is not None:
+        policy, where = checked.policy, folder or "reference policies"
+        warnings = f", {plural(len(diagnostics), 'warning')}" if diagnostics else ""
+        print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules, policy hash "
+              f"{policy.policy_hash}{warnings}", file=stdout)
+        for line in _weight_lines(policy):
+            print(line, file=stdout)
+    return EXIT_OK
+
+
+def _weight_lines(policy) -> list[str]:
+    """The weights the engine will use, as derived (normalised, or from pairwise comparisons with their CR):
+    written nowhere else, and what a reviewer of a strategy change wants to see."""
+    out = []
+    strategy = policy.strategy
+    scoring = policy.scoring
+    for what, values, result in (("objective", strategy.weights.values if strategy else None,
+                                  strategy.weights.ahp if strategy else None),
+                                 ("criterion", scoring.weights if scoring and scoring.criteria else None,
+                                  scoring.ahp if scoring else None)):
+        if not values:
+            continue
+        how = f"comparisons, {result.method}" if result is not None else "stated"
+        shown = ", ".join(f"{name} {weight:.3g}" for name, weight in values.items())
+        consistency = f"; CR {result.cr:.3f}{'' if result.consistent else ' (inconsistent)'}" if result else ""
+        out.append(f"  {what} weights ({how}): {shown}{consistency}")
+    return out
+
+
+def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list[str]:
+    """The source line under a diagnostic, a caret under its column and the hint, as rustc shows them."""
+    where = diagnostic.location
+    if where is None or not where.line:
+        return []
+    if where.file not in files:
+        try:
+            from engine.policy.source import MAX_BYTES
+            with open(where.file, encoding="utf-8", errors="replace") as f:
+                files[where.file] = f.read(MAX_BYTES).split("\n")
+        except OSError:
+            files[where.file] = None
+    lines = files[where.file]
+    if not lines or where.line > len(lines):
+        return []
+    text = lines[where.line - 1].rstrip("\r").replace("\t", " ")
+    column = max(where.column, 1)
+    if len(text) > 120:  # a long line: the part around the column
+        start = max(column - 60, 0)
+        text, column = "..." + text[start:start + 117], column - start + 3
+    gutter = " " * (len(str(where.line)) + 1)
+    out = [f"{gutter}|", f"{where.line} | {text}"]
+    if where.column:
+        out.append(f"{gutter}| {' ' * (column - 1)}^")
+    if diagnostic.hint:
+        out.append(f"{gutter}= help: {diagnostic.hint}")
+    return out
+
+
+def expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.authoring.calculator import calculate
+    values = {}
+    for item in args.values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            print(f"pmo: error: --set needs FIELD=VALUE, got '{item}'", file=stderr)
+            return EXIT_USAGE
+        values[name.strip()] = value
+    try:
+        result = calculate(args.expression, values, policies=args.policies, rules=args.rules, today=args.today)
+    except PmoError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic, file=stderr)
+            if diagnostic.location and diagnostic.location.file == "<expr>":
+                print(f"  {args.expression}\n  {' ' * (diagnostic.location.column - 1)}^", file=stderr)
+        return EXIT_USAGE
+    json.dump(result, stdout, ensure_ascii=False)
+    stdout.write("\n")
+    return EXIT_OK
+
+
+def schema(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.policy.schema import policy_schema
+    text = json.dumps(policy_schema(), indent=2) + "\n"
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"JSON Schema written to {args.out}", file=stderr)
+    else:
+        stdout.write(text)
+    return EXIT_OK

@@ -1,0 +1,355 @@
+"""An evaluate run: read an intake round, decide every row, write the decisions (and the decision log, and
+the board report), resuming an interrupted run when asked. ``pmo evaluate`` and the HTTP service both call
+:func:`evaluate`; ``pmo rank`` and ``pmo explain`` read and decide a round with the same :class:`IntakeRound`.
+
+What the run has to tell people (warnings about the input, resuming) goes to ``say``, one line a call; a
+run that cannot start or go on raises :class:`RunError` (nothing more is decided), whose message says why
+and whose hint says how to carry on.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import itertools
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from engine.api import Engine
+from engine.audit import DecisionLog, Entry, open_log
+from engine.decision import Decision
+from engine.errors import Diagnostic, InputError, PmoError
+from engine.io.carry import Carrier
+from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
+from engine.io.readers import ProposalRows, Row, read_proposals, renamed
+from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
+from engine.io.writers import csv_header, write_decisions, write_xlsx
+from engine.report.build import field_roles, write_report
+from engine.tasks.batch import decide_in_parallel
+
+LOG_BATCH = 500  # decisions per log transaction
+PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
+BYTES_PER_ROW = 200  # a rough size of one proposal, to estimate rows from a file's size
+SURVEY_ROWS = 200  # the first rows of a file that are looked at for amounts that read two ways
+NOT_TYPED = object()  # a decision made in a worker process, whose typed record did not come back
+
+Say = Callable[[str], None]
+Progress = Callable[[Iterator[Decision], "int | None", int], Iterator[Decision]]  # (decisions, total, done)
+
+
+class RunError(PmoError):
+    """The run was refused before it started, or stopped: its first diagnostic says why, and its hint
+    (when there is one) how to carry on."""
+
+    def __init__(self, message: str, hint: str | None = None, code: str = "usage"):
+        super().__init__([Diagnostic(code, message, hint=hint)])
+
+    @property
+    def message(self) -> str:
+        return self.diagnostics[0].message
+
+    @property
+    def hint(self) -> str | None:
+        return self.diagnostics[0].hint
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class IntakeRound:
+    """The proposal files of an intake round, how to read them, and the policies that decide them."""
+    files: Sequence[Path]
+    sheet: str | None = None  # worksheet of an .xlsx input (None: the first)
+    columns: Path | None = None  # input profile, or a plain column map
+    workers: int | None = None  # None: one per core for a large round, else 1
+    policies: Path | None = None  # None: the reference policies
+    rules: Sequence[Path] = ()
+    today: dt.date | None = None
+    backend: str = "rete"
+
+    def missing_files(self) -> list[str]:
+        return [str(p) for p in self.files if not Path(p).is_file()]
+
+    def load(self) -> Engine:
+        """The engine for this round, reading cells as its input profile declares."""
+        return profiled(Engine.load(self.policies, rules=self.rules, today=self.today, backend=self.backend),
+                        self.columns)
+
+    def rows(self, engine: Engine, say: Say | None = None, opened: list[ProposalRows] | None = None) -> Iterator[Row]:
+        """The rows of every input file, renamed by the profile's header map. Opens each file now, so an
+        unreadable file stops the run before anything is decided (InputError). With ``say``: warns once per
+        file about columns that look wrong, and about amounts that mostly read two ways. ``opened`` receives
+        each file's rows (for the count of empty rows)."""
+        inputs = [read_proposals(path, self.sheet) for path in self.files]
+        if opened is not None:
+            opened.extend(inputs)
+        profile = engine.profile
+        if self.columns:
+            # Rename each file's first row now: a header the map cannot apply is refused before anything is decided.
+            inputs = [_started(renamed(rows, profile.columns)) for rows in inputs]
+        money = [name for name, spec in engine.policy.fields.items()
+                 if spec.type == "money" or spec.type == "list" and spec.items == "money"]
+        inputs = [one_currency_per_column(rows, money, engine.raw_value, profile) for rows in inputs]
+        if say is not None:
+            inputs = [_surveyed(rows, engine, say) for rows in inputs]
+        rows = (row for rows in inputs for row in rows)
+        return _checked_headers(rows, engine, say) if say is not None else rows
+
+    def decide(self, engine: Engine, rows: Iterable[Row], estimate: int | None) -> Iterator[tuple[Row, Decision, Any]]:
+        """(row, decision, typed record) in input order, with worker processes for large batches. Worker
+        processes send decisions only: their record is NOT_TYPED, typed again when it is needed."""
+        workers = self.worker_count(estimate)
+        if workers > 1:
+            pairs = decide_in_parallel(rows, workers=workers, policies=self.policies, rules=self.rules,
+                                       today=engine.today, backend=self.backend, policy_hash=engine.policy_hash,
+                                       profile=engine.profile if self.columns else None)
+            return ((row, decision, NOT_TYPED) for row, decision in pairs)
+        shown, decided = itertools.tee(rows)  # in lockstep: tee holds one row at a time
+        return ((row, decision, record) for row, (decision, record) in zip(shown, engine.decide_all(decided)))
+
+    def worker_count(self, estimate: int | None) -> int:
+        """``workers``, else one per core for a large batch. Without a row estimate (JSON, YAML, XLSX), the
+        files' size decides."""
+        if self.workers:
+            return self.workers
+        if estimate is None:
+            estimate = sum(Path(path).stat().st_size for path in self.files) // BYTES_PER_ROW
+        return 1 if estimate < PARALLEL_FROM else os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where an evaluate run writes: the decisions (standard output, or ``out``), the report, the log."""
+    format: str = "table"  # table, json, jsonl, csv or xlsx
+    out: Path | None = None
+    resume: bool = False  # continue an interrupted run into ``out``
+    report: Path | None = None  # the board report (HTML)
+    title: str | None = None
+    log: Path | None = None  # the decision log to append to (None: not logged)
+
+
+@dataclass
+class Outcome:
+    """What a run decided: the count of each outcome (rows an interrupted run decided included), and each
+    input file's rows (for the empty rows skipped)."""
+    counts: Counter
+    inputs: list[ProposalRows] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+
+def check(intake: IntakeRound, output: Output) -> None:
+    """Refuse a run that cannot work, before anything is read."""
+    missing = intake.missing_files()
+    if missing:
+        raise RunError(f"no such file: {', '.join(missing)}", code="no_file")
+    if output.format == "xlsx" and not output.out:
+        raise RunError("--format xlsx needs --out FILE.xlsx")
+    if output.resume and (not output.out or output.format not in RESUMABLE or output.report):
+        raise RunError("--resume needs --out FILE and --format csv or jsonl (formats that can be appended to), "
+                       "and no --report (a report needs every row: make it afterwards with pmo rank --report)")
+
+
+def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _silent,
+             progress: Progress | None = None, engine: Engine | None = None) -> Outcome:
+    """Decide every row of ``intake`` and write the decisions as ``output`` says (to ``stdout`` without an
+    ``out`` file). ``engine``: one already loaded (a service's), instead of loading ``intake``'s policies.
+    ``progress`` wraps the stream of decisions (a terminal's progress line)."""
+    check(intake, output)
+    point = resume_point(output.out, output.format) if output.resume else None
+    if point is not None and point.as_of and intake.today is None:
+        intake = dataclasses.replace(intake, today=dt.date.fromisoformat(point.as_of))
+        say(f"pmo: resuming with today() = {point.as_of}, as the interrupted run")  # the date it started with
+    if engine is None:
+        engine = intake.load()
+    for warning in engine.warnings:
+        say(str(warning))
+    derived = [name for name, _ in engine.policy.derived]
+    carrier = Carrier(engine.profile, field_roles(engine.policy)["title"])
+    carried = carrier.names
+    # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
+    opened: list[ProposalRows] = []
+    rows = intake.rows(engine, say, opened)
+    record = run_record(intake.files, intake.sheet, intake.columns, engine.policy_hash) \
+        if output.out and output.format in RESUMABLE and (output.out.is_file() or not output.out.exists()) else None
+    if point is not None:
+        problem = point.mismatch(engine.policy_hash, engine.today.isoformat(), intake.rows(engine),
+                                 csv_header(derived, carried) if output.format == "csv" else None)
+        if not problem and point.rows and record is not None:  # the rows line up; are they the same inputs?
+            problem = record.mismatch(saved_record(output.out), output.out)
+        if problem:
+            raise RunError(f"cannot resume {output.out}: {problem}; write to a new --out file instead "
+                           "(nothing was changed)")
+    log = None if output.log is None else open_log(output.log)
+    out = None
+    try:
+        if record is not None and not (point and point.rows):
+            save_record(output.out, record)  # what this output is made from, for a resume
+        relog = 0
+        if point is not None:
+            truncate(output.out, point)
+            # The log commits every LOG_BATCH rows, so up to that many rows in the output may not be logged
+            # yet: decide them again for the log (entries are idempotent) but do not write them again.
+            relog = 0 if log is None else min(point.rows, LOG_BATCH)
+            rows = itertools.islice(rows, point.rows - relog, None)
+            _say_resuming(output.out, point, say)
+        out = (output.out.open("a" if point else "w", encoding="utf-8", newline="")
+               if output.format != "xlsx" else None) if output.out else stdout
+        estimate = count_rows(intake.files)
+        done = point.rows if point else 0
+        left = None if estimate is None else max(estimate - done, 0)
+        triples = carrier.labelled(intake.decide(engine, rows, left))
+        logged = _logged(engine, triples, log)
+        if relog:
+            logged = _skip(logged, relog)
+        report: list | None = [] if output.report else None
+        decided = _kept(engine, logged, report) if report is not None else (d for _, d, _ in logged)
+        if progress is not None:
+            decided = progress(decided, estimate, done)
+        if output.format == "xlsx":
+            counts = write_xlsx(decided, output.out, derived=derived, carried=carried)
+        else:
+            counts = write_decisions(decided, out, output.format, policy_hash=engine.policy_hash,
+                                     header=point is None or point.keep == 0, derived=derived, carried=carried,
+                                     titled=carrier.shows_title)
+        if output.out and out is not None:
+            out.close()  # a small output is still in the buffer: a full disk shows here, not in write()
+        if report is not None:
+            write_report(engine.report_of(report, title=output.title), output.report)
+    except BrokenPipeError:
+        raise  # a reader such as `head` stopped reading: not an error for the caller to report
+    except OSError as exc:
+        raise _cannot_write(exc, output) from None
+    except sqlite3.Error as exc:
+        raise _cannot_write(OSError(0, str(exc), str(output.log)), output) from None
+    finally:
+        if output.out and out is not None:
+            with contextlib.suppress(OSError):  # after a full disk, closing fails too; the error is raised above
+                out.close()
+        if log is not None:
+            log.close()
+    if point is not None:
+        counts.update(point.counts)
+    return Outcome(counts, opened)
+
+
+def profiled(engine: Engine, columns: Path | None) -> Engine:
+    """The engine reading cells as the ``columns`` input profile declares (an old-style column map declares
+    only headers). A profile that does not fit the policy is refused with located diagnostics."""
+    if not columns:
+        return engine
+    profile = load_profile(columns)
+    problems = check_profile(profile, engine.policy.fields, engine.policy.strategy)
+    if problems:
+        raise InputError(problems)
+    return engine.with_profile(profile)
+
+
+def typed(engine: Engine, row: Row, decision: Decision, record: Any) -> Any:
+    """The record a decision was made on, typing the row again if a worker process decided it."""
+    if record is not NOT_TYPED:
+        return record
+    return engine.record_of(row) if decision.decision != "error" else None
+
+
+def count_rows(paths: Iterable[Path]) -> int | None:
+    """A quick estimate of the input rows (lines after each header) for CSV, TSV and JSONL; None otherwise."""
+    total = 0
+    for path in paths:
+        suffix = Path(path).suffix.lower()
+        if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson"):
+            return None
+        try:
+            with open(path, "rb") as f:
+                lines = sum(chunk.count(b"\n") for chunk in iter(lambda f=f: f.read(1 << 20), b""))
+        except OSError:
+            return None
+        total += max(lines - (1 if suffix in (".csv", ".tsv") else 0), 0)
+    return total
+
+
+def _surveyed(rows: Iterator[Row], engine: Engine, say: Say) -> Iterator[Row]:
+    """Say once, before the file's first decision, when most of its amounts read two ways (and how to fix it)."""
+    first = list(itertools.islice(rows, SURVEY_ROWS))
+    numeric = [name for name, spec in engine.policy.fields.items() if spec.type in ("money", "number")]
+    said = ambiguity_survey(first, numeric, engine.raw_value, engine.profile)
+    if said and first:
+        say(f"pmo: warning: {first[0].source}: {said}")
+    yield from first
+    yield from rows
+
+
+def _started(rows: Iterator[Row]) -> Iterator[Row]:
+    first = next(rows, None)
+    return itertools.chain([first], rows) if first is not None else rows
+
+
+def _checked_headers(rows: Iterator[Row], engine: Engine, say: Say) -> Iterator[Row]:
+    checked: set = set()
+    for row in rows:
+        # a row the reader refused may lack a column it dropped (a bad value): judge the header by a clean row
+        if row.data is not None and row.error is None and row.source not in checked:
+            checked.add(row.source)
+            for problem in engine.header_problems(row.data.keys()):
+                say(f"pmo: warning: {row.source}: {problem}")
+            for name in Carrier(engine.profile, None).missing(row.data.keys()):
+                say(f"pmo: warning: {row.source}: carried column '{name}' is not in the file; its cells are "
+                    "empty in every output")
+        yield row
+
+
+def _say_resuming(path: Path, point: ResumePoint, say: Say) -> None:
+    cut = "; a partial last row was cut off" if point.cut else ""
+    rows = f"{point.rows:g} row" + ("" if point.rows == 1 else "s")
+    say(f"pmo: resuming {path}: {rows} already decided{cut}; deciding the rest")
+
+
+def _skip(items: Iterator, n: int) -> Iterator:
+    for _ in itertools.islice(items, n):
+        pass
+    yield from items
+
+
+def _kept(engine: Engine, triples: Iterable[tuple[Row, Decision, Any]], into: list) -> Iterator[Decision]:
+    """Pass decisions on, keeping each with its typed record for the report."""
+    for row, decision, record in triples:
+        into.append((decision, typed(engine, row, decision, record)))
+        yield decision
+
+
+def _cannot_write(exc: OSError, output: Output) -> RunError:
+    """A full disk, a lost share, a read-only folder: say what stopped, and how to carry on without losing
+    or repeating a row."""
+    target = exc.filename or output.out or output.report or "the output"
+    hint = None
+    if output.out and output.format in RESUMABLE and str(target) != str(output.report):
+        hint = (f"the rows already in {output.out} are kept; when the problem is fixed, run the same command "
+                "with --resume to decide the rest")
+    return RunError(f"cannot write {target}: {exc.strerror or exc}", hint, code="cannot_write")
+
+
+def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_BATCH):
+    """Pass each (row, decision, record) on; append the decision to the log, a batch per transaction."""
+    pending: list[Entry] = []
+    for row, decision, record in triples:
+        if log is not None:
+            pending.append(Entry("intake", decision.id, None, {"row": row.data, "source": row.source,
+                                                               "line": row.row}, engine.policy_hash,
+                                 decision.decision, [f.model_dump(mode="json") for f in decision.findings]
+                                 or [e.model_dump(mode="json") for e in decision.errors], decision.routes,
+                                 as_of=engine.today.isoformat(), backend=engine.backend))
+            if len(pending) >= batch:
+                log.append(pending)
+                pending = []
+        yield row, decision, record
+    if log is not None:
+        log.append(pending)

@@ -1,0 +1,130 @@
+"""Start-up (issue #15): which heavy modules each command may import, lazy public names, and Ctrl-C.
+
+Each case runs in a fresh interpreter (what a test process has imported says nothing about a command), so
+these are bounds on work (modules loaded), never on time; benchmarks/cli_latency.py measures the time.
+"""
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, write_round
+
+EXAMPLES = ROOT / "examples"
+HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine"}
+COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
+            "replay", "validate", "expr", "schema", "test", "coverage", "diff", "explain"]
+PROBE = """\
+import io, json, sys
+from engine.cli import main
+code = main(json.loads(sys.argv[1]), stdout=io.StringIO(), stderr=io.StringIO())
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def loaded(argv: list[str], tmp_path) -> tuple[int, set[str]]:
+    """The exit code of ``pmo argv`` and the heavy modules it imported, in a fresh interpreter."""
+    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600, env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    modules = set(report["modules"])
+    return report["code"], {m for m in HEAVY if m in modules or any(n.startswith(m + ".") for n in modules)}
+
+
+def _env(tmp_path) -> dict:
+    import os
+    return dict(os.environ, PMO_LOG=str(tmp_path / "log.sqlite"))
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], []] + [[name, "--help"] for name in COMMANDS],
+                         ids=lambda argv: " ".join(argv) or "no-command")
+def test_help_imports_nothing_heavy(argv, tmp_path):
+    code, heavy = loaded(argv, tmp_path)
+    assert code in (0, 2) and heavy == set()
+
+
+# command -> the heavy modules it may import (what it needs for the reference policies and the examples)
+MAY_IMPORT = {
+    "validate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
+    "evaluate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
+    "expr": set(),
+}
+RUNS = {
+    "validate": ["validate"],
+    "evaluate": ["evaluate", str(EXAMPLES / "proposals.csv"), "--today", "2026-12-01"],
+    "expr": ["expr", "1+1"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_a_command_imports_only_what_it_uses(name, tmp_path):
+    code, heavy = loaded(RUNS[name], tmp_path)
+    assert code == 0 and heavy <= MAY_IMPORT[name], heavy - MAY_IMPORT[name]
+
+
+def test_the_probe_sees_what_a_command_imports(tmp_path):
+    """The other way round: a portfolio command does load networkx, so an empty set above means something."""
+    code, heavy = loaded(["conflicts", str(EXAMPLES / "portfolio.yaml")], tmp_path)
+    assert code == 0 and "networkx" in heavy
+
+
+def test_public_names_load_on_first_use():
+    code = ("import sys, engine; before = 'engine.api' in sys.modules; "
+            "names = {n: getattr(engine, n) for n in engine.__all__}; "
+            "print(before, 'engine.api' in sys.modules, sorted(n for n in dir(engine) if n in engine.__all__))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    before, after, listed = result.stdout.split(" ", 2)
+    import engine
+    assert (before, after) == ("False", "True") and eval(listed) == sorted(engine.__all__)
+    with pytest.raises(AttributeError):
+        engine.no_such_name  # noqa: B018
+
+
+# ---------------------------------------------------------------------------- Ctrl-C
+
+INTERRUPT_AT = """\
+import sys
+WHEN = sys.argv[1]
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == WHEN:
+            raise KeyboardInterrupt  # as if Ctrl-C came while this module loads
+        return None
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["pmo"] + sys.argv[2:]
+from engine.cli import main_exit
+main_exit()
+"""
+
+
+@pytest.mark.parametrize("module, argv", [
+    ("engine.cli.options", ["--help"]),  # while the parser is built
+    ("engine.api", ["validate"]),  # while a command loads its stages
+    ("engine.backends.rete", ["evaluate", str(EXAMPLES / "proposals.csv")]),  # while it runs
+    ("engine.portfolio.graph", ["conflicts", str(EXAMPLES / "portfolio.yaml")]),
+])
+def test_ctrl_c_while_starting_exits_130_with_one_line(module, argv, tmp_path):
+    result = subprocess.run([sys.executable, "-c", INTERRUPT_AT, module, *argv], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600, env=_env(tmp_path))
+    assert (result.returncode, result.stderr) == (130, "interrupted\n")
+
+
+def test_a_real_sigint_exits_130_with_one_line(tmp_path):
+    data = write_round(tmp_path / "round.csv", 3_000, seed=3)
+    child = ("import sys; print('ready', flush=True); sys.argv = ['pmo'] + sys.argv[1:]\n"
+             "from engine.cli import main_exit\nmain_exit()\n")
+    with subprocess.Popen([sys.executable, "-c", child, "evaluate", str(data), "--workers", "1", "--format", "jsonl"],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=_env(tmp_path)) as process:
+        assert process.stdout.readline() == "ready\n"
+        try:
+            process.wait(timeout=0.3)  # not a measurement: a moment for the child to be inside pmo's start-up
+        except subprocess.TimeoutExpired:
+            pass
+        assert process.returncode is None, "the run ended before it could be interrupted"
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=600)
+    assert (process.returncode, err) == (130, "interrupted\n")

@@ -107,11 +107,11 @@ time.sleep(120)
 
 
 def test_the_parent_watch_ends_a_worker_without_prctl():
-    process = subprocess.Popen([sys.executable, "-c", WATCHED], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    child = int(process.stdout.readline())
-    assert _running(child)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    with subprocess.Popen([sys.executable, "-c", WATCHED], stdout=subprocess.PIPE, text=True, cwd=ROOT) as process:
+        child = int(process.stdout.readline())  # the with block closes the pipe (filterwarnings = error)
+        assert _running(child)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
     deadline = time.monotonic() + 30  # a hang guard
     while time.monotonic() < deadline and _running(child):
         time.sleep(0.05)

@@ -30,7 +30,7 @@ from engine.io.xlsx import xlsx_rows
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
             ".yml": "yaml", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 NUL_SHARE = 0.1  # text files hold no NUL bytes, UTF-16 without a byte-order mark about 50%: over 10% is binary
-__all__ = ["Row", "ProposalRows", "read_proposals", "renamed", "TextDatesLoader"]
+__all__ = ["Row", "ProposalRows", "read_proposals", "renamed", "TextDatesLoader", "load_text_dates"]
 
 # What a file that is not text is, by its first bytes, and what to do instead.
 _SIGNATURES = [
@@ -150,7 +150,7 @@ def _jsonl(path: Path, name: str, encoding: str) -> Iterator[Row]:
 
 def _yaml(text: str, name: str) -> Iterator[Row]:
     try:
-        data = yaml.load(text, Loader=ProposalsLoader)
+        data = load_text_dates(text, (CProposalsLoader, ProposalsLoader))
     except (ValueError, RecursionError, yaml.YAMLError) as exc:
         raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0]}",
                                      Location(name))]) from None
@@ -166,18 +166,41 @@ def _yaml(text: str, name: str) -> Iterator[Row]:
 
 
 class TextDatesLoader(yaml.SafeLoader):
-    """Safe YAML that leaves dates as text: the policy's field types decide, and a bad date is one bad cell."""
+    """Safe YAML that leaves dates as text: the policy's field types decide, and a bad date is one bad cell.
+    PyYAML's Python parser: see :func:`load_text_dates` for the faster libyaml one, tried first."""
 
 
-TextDatesLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+class CTextDatesLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """TextDatesLoader on libyaml (C) where PyYAML was built with it: the same constructors and resolvers."""
 
 
-class ProposalsLoader(TextDatesLoader):
-    """TextDatesLoader for proposal files: a repeated key marks its mapping (Duplicated) and an integer of
-    more than MAX_DIGITS characters (or such a float) is not converted (TooLong), so each is an error row, not a refusal."""
+for _loader in (TextDatesLoader, CTextDatesLoader):
+    _loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+# libyaml parses about five times faster. When it finds an error we parse again in Python (as
+# engine/policy/source.py does), for PyYAML's wording and for escapes libyaml refuses but a file may use (a
+# surrogate pair written "\ud83d\ude00"), as long as that second pass stays short. libyaml refuses nesting
+# deeper than 1,000 levels itself; the Python parser's RecursionError is caught by the callers.
+PYTHON_PARSE_LIMIT = 256_000  # characters
+
+
+def load_text_dates(text: str, loaders: tuple[type, type] = (CTextDatesLoader, TextDatesLoader)) -> Any:
+    """One YAML document, dates as text: libyaml first, PyYAML again on an error (when the text is short)."""
+    fast, python = loaders
+    try:
+        return yaml.load(text, Loader=fast)
+    except yaml.YAMLError:
+        if fast is python or len(text) > PYTHON_PARSE_LIMIT:
+            raise
+    return yaml.load(text, Loader=python)
+
+
+class _ProposalConstructors:
+    """For proposal files: a repeated key marks its mapping (Duplicated) and an integer of more than
+    MAX_DIGITS characters (or such a float) is not converted (TooLong), so each is an error row, not a refusal."""
 
     def construct_yaml_map(self, node):
         keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge"]
@@ -195,9 +218,18 @@ class ProposalsLoader(TextDatesLoader):
         return TooLong(text) if len(text) > MAX_DIGITS else super().construct_yaml_float(node)
 
 
-ProposalsLoader.add_constructor("tag:yaml.org,2002:map", ProposalsLoader.construct_yaml_map)
-ProposalsLoader.add_constructor("tag:yaml.org,2002:int", ProposalsLoader.construct_yaml_int)
-ProposalsLoader.add_constructor("tag:yaml.org,2002:float", ProposalsLoader.construct_yaml_float)
+class ProposalsLoader(_ProposalConstructors, TextDatesLoader):
+    """TextDatesLoader for proposal files (see _ProposalConstructors)."""
+
+
+class CProposalsLoader(_ProposalConstructors, CTextDatesLoader):
+    """ProposalsLoader on libyaml."""
+
+
+for _loader in (ProposalsLoader, CProposalsLoader):
+    _loader.add_constructor("tag:yaml.org,2002:map", _loader.construct_yaml_map)
+    _loader.add_constructor("tag:yaml.org,2002:int", _loader.construct_yaml_int)
+    _loader.add_constructor("tag:yaml.org,2002:float", _loader.construct_yaml_float)
 
 
 def _mapping_row(data: Any, number: int, name: str) -> Row:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from engine.errors import Diagnostic, InputError, Location
-from engine.io.readers import TextDatesLoader
+from engine.io.readers import load_text_dates
 
 OUT = {"rejected", "reject", "cancelled", "canceled", "unfunded", "killed", "kill"}
 SELECTED = {"approved", "accept", "funded", "selected", "active", "in-progress", "in_progress", "go", "completed"}
@@ -165,7 +165,7 @@ def read_portfolio(path: str | Path) -> Portfolio:
         elif suffix == ".json":
             items = json.loads(text)
         elif suffix in (".yaml", ".yml"):
-            items = yaml.load(text, Loader=TextDatesLoader)
+            items = load_text_dates(text)
         else:
             raise InputError([Diagnostic("unknown_format", f"cannot read '{suffix}' portfolio files", Location(name),
                                          "use .yaml, .json or .csv")])

@@ -1,0 +1,88 @@
+"""Proposal, project and portfolio YAML is parsed by libyaml (C) where present, with PyYAML's Python parser as
+the fallback (issue #15): both read every document alike, and an error is PyYAML's, with its position."""
+import datetime as dt
+
+import pytest
+import yaml
+
+from engine import InputError, read_proposals
+from engine.io.readers import (
+    CProposalsLoader,
+    CTextDatesLoader,
+    ProposalsLoader,
+    TextDatesLoader,
+    load_text_dates,
+)
+from engine.io.rows import Duplicated, TooLong
+
+DOCUMENTS = [
+    "- {id: A, start: 2027-01-31, at: 2027-01-31T10:00:00, budget: 1_000, rate: 0.1, ok: yes, none: ~}\n",
+    "proposals:\n  - id: A\n    tags: [x, y]\n  - &b {id: B}\n  - *b\n",
+    "- {id: A, id: B}\n",  # a repeated key
+    f"- {{id: A, budget: {'7' * 5000}}}\n",  # too long to convert
+    'title: "caf\\u00e9 \\U0001F600"\n',
+]
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML without libyaml")
+def test_the_c_loaders_are_in_use():
+    assert issubclass(CTextDatesLoader, yaml.CSafeLoader) and issubclass(CProposalsLoader, yaml.CSafeLoader)
+
+
+@pytest.mark.parametrize("text", DOCUMENTS)
+def test_c_and_python_loaders_read_alike(text):
+    def shape(value):  # TooLong and Duplicated compare by what they stand for
+        if isinstance(value, TooLong):
+            return ("too long", value.length)
+        if isinstance(value, Duplicated):
+            return ("duplicated", value.duplicate, {k: shape(v) for k, v in value.items()})
+        if isinstance(value, dict):
+            return {k: shape(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [shape(v) for v in value]
+        return value
+    def read(loader):
+        try:
+            return shape(yaml.load(text, Loader=loader))
+        except ValueError as exc:  # TextDatesLoader converts every integer (projects and portfolios)
+            return type(exc)
+    for c, python in ((CProposalsLoader, ProposalsLoader), (CTextDatesLoader, TextDatesLoader)):
+        assert read(c) == read(python)
+
+
+def test_dates_stay_text():
+    data = load_text_dates("start: 2027-01-31\nat: 2027-01-31 10:00:00\n")
+    assert data == {"start": "2027-01-31", "at": "2027-01-31 10:00:00"}
+    assert not any(isinstance(v, dt.date) for v in data.values())
+
+
+def test_an_escape_libyaml_refuses_is_read_by_the_python_parser(tmp_path):
+    text = '- {id: A, title: "smile \\ud83d\\ude00"}\n'  # a surrogate pair, as JSON writes it
+    with pytest.raises(yaml.YAMLError):
+        yaml.load(text, Loader=CProposalsLoader)
+    assert load_text_dates(text, (CProposalsLoader, ProposalsLoader))[0]["id"] == "A"
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert [row.data["id"] for row in read_proposals(path)] == ["A"]
+
+
+def test_an_error_has_pythons_wording_and_position(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("- {id: A\n- {id: B}\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        list(read_proposals(path))
+    python = None
+    try:
+        yaml.load(path.read_text(), Loader=ProposalsLoader)
+    except yaml.YAMLError as exc:
+        python = str(exc).splitlines()[0]
+    assert info.value.diagnostics[0].code == "bad_file" and python in info.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ("{a: ", "}")])
+def test_deep_nesting_is_refused_not_a_crash(tmp_path, opening, closing):
+    path = tmp_path / "deep.yaml"
+    path.write_text(opening * 100_000 + "1" + closing * 100_000, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        list(read_proposals(path))
+    assert info.value.diagnostics[0].code == "bad_file"

@@ -40,7 +40,7 @@ from engine.authoring.analysis import (
     outcomes,
     tests,
 )
-from engine.compile.policy import PLACEHOLDER, CompiledPolicy, CompiledRule
+from engine.compile.policy import CompiledPolicy, CompiledRule
 from engine.errors import Diagnostic, Location, did_you_mean
 from engine.expr.nodes import Compare, Const, Field, In, ListOf, Node, fields_of, walk
 from engine.expr.parse import ExprError, parse
@@ -66,7 +66,8 @@ class Context:
         """Every field, derived value and metric that a rule, reason, derived value, score or gate reads."""
         names: set[str] = set()
         for rule in self.policy.rules:
-            names |= fields_of(rule.condition) | set(PLACEHOLDER.findall(rule.reason))
+            names |= fields_of(rule.condition) | {name for template in (rule.reason_template, rule.route_template)
+                                                   if template is not None for name in template.names}
         for _, node in self.policy.derived:
             names |= fields_of(node)
         for node in _gate_conditions(self):

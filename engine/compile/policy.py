@@ -19,15 +19,15 @@ from engine.compile.scoring import CompiledScoring, compile_scoring
 from engine.compile.strategy import CompiledStrategy, compile_strategy
 from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import BROKEN, check
-from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of, list_of
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Node, fields_of, list_of
 from engine.expr.parse import ExprError, parse
-from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
+from engine.expr.template import Template, compile_template
+from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 
 EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,
              "bool": BOOL, "date": DATE, "alignment": NUMBER}
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class CompiledRule:
     where: str  # for findings: "policies/intake.yaml:42", the same on every machine
     condition: Node
     origin: str | None = None  # "LIBRARY/RULE" for a rule included from rules/
+    reason_template: Template | None = None  # when the reason has placeholders: rendered per proposal
+    route_template: Template | None = None  # a route built from fields ("{department} Medical Director")
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None, sink: Diagn
             sink.add("missing_key", f"list field '{name}' needs 'items' (number, money or string)", spec.loc())
         if spec.type != "enum" and spec.values is not None:
             sink.add("schema", f"'values' only applies to enum fields, and '{name}' is {spec.type}", spec.loc("values"))
-        types[name] = field_type(spec)
+        types[name] = AlignmentType(strategy.objectives) if spec.type == "alignment" and strategy else field_type(spec)
         if spec.type == "alignment" and strategy is None and not strategy_broken:
             sink.add("missing_strategy", f"alignment field '{name}' needs a usable strategy policy", spec.loc("type"),
                      "add a file with 'kind: strategy' listing the objectives")
@@ -318,8 +320,11 @@ def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: 
     effect = include.effect if include and include.effect else spec.effect
     route = include.route if include and include.route else spec.route
     reason = include.reason if include and include.reason else spec.reason
-    constants = dict(spaces.get("params", {}), route=route) if route else dict(spaces.get("params", {}))
-    reason = PLACEHOLDER.sub(lambda m: display(constants[m[1]]) if m[1] in constants else m[0], reason)
+    params = dict(spaces.get("params", {}))
+    route_template = _template(route, "route", spec, include, types, params, sink, policy_set) if route else None
+    if route_template is not None and route_template.static:
+        params.setdefault("route", route_template.text)
+    reason_template = _template(reason, "reason", spec, include, types, params, sink, policy_set)
     try:
         condition = check(parse(spec.when, spaces), types, today, want=BOOL)
     except ExprError as exc:
@@ -333,9 +338,38 @@ def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: 
         sink.add("missing_route", f"rule '{rule_id}' sends proposals to review but names no route",
                  spec.loc("effect") if include is None else include.loc("use"),
                  "add 'route:' with who must approve, e.g. route: Portfolio Board")
-    for name in PLACEHOLDER.findall(reason):
-        if name not in types:
-            sink.add("unknown_field", f"reason mentions '{{{name}}}', which is not a field",
-                     spec.loc("reason") if include is None else include.loc("use"), did_you_mean(name, types))
     stable = f"{policy_set.stable_name(where.file)}:{where.line}"
-    return CompiledRule(rule_id, effect, reason, route, where, stable, condition, include.use if include else None)
+    return CompiledRule(rule_id, effect, reason_template.text if reason_template else reason,
+                        route_template.text if route_template else route, where, stable, condition,
+                        include.use if include else None,
+                        reason_template if reason_template and not reason_template.static else None,
+                        route_template if route_template and not route_template.static else None)
+
+
+def _template(text: str, key: str, spec: RuleSpec, include: Include | None, types: dict[str, str],
+              params: dict[str, Any], sink: DiagnosticSink, policy_set: PolicySet) -> Template | None:
+    """A rule's reason or route as a template checked against the names' types; None (reported) if it is wrong.
+    A route may only read fields that cannot be missing: a proposal without one would go to no real approver."""
+    own = include is None or getattr(include, key) is not None  # written here, not in the library
+    at = (spec if include is None else include).loc(key) if own else include.loc("use")
+    try:
+        template = compile_template(text, types, params)
+    except ExprError as exc:
+        if own:
+            _expr_diag(sink, exc, at)
+        else:
+            sink.add(exc.code, f"in '{include.use}' {key} ({spec.loc(key).shifted(exc.offset)}): {exc.message}",
+                     at, exc.hint)
+        return None
+    if key == "route":
+        fields = policy_set.intake.fields if policy_set.intake else {}
+        for name in template.names:
+            field_spec = fields.get(name)
+            if field_spec is None or not (field_spec.required or field_spec.default is not None):
+                what = "a derived value" if field_spec is None else "a field that can be missing"
+                sink.add("nullable_route", f"route reads '{name}', {what}: a proposal without it would be routed "
+                         f"to '{template.render({})}'", at.shifted(text.find("{" + name) + 1) if own else at,
+                         "route by a field that is required: true or has a default" if field_spec is None else
+                         f"make '{name}' required: true, or give it a default")
+                return None
+    return template

@@ -18,6 +18,7 @@ from engine.expr.nodes import (
     NULL,
     NUMBER,
     STRING,
+    AlignmentType,
     Arith,
     Call,
     Compare,
@@ -174,17 +175,32 @@ class Checker:
             return f"functions that take {args}: {', '.join(f.signature for f in fitting)}"
         return "see 'pmo expr --help' for the functions"
 
+    def _alignment_field(self, node: Call) -> Field:
+        """serves("x"): the policy's one alignment field."""
+        names = _alignment_fields(self.field_types)
+        if len(names) != 1:
+            raise ExprError("type_mismatch", "serves(): " + ("no field has type alignment" if not names else
+                            f"there are {len(names)} alignment fields ({', '.join(names)})"), node.offset,
+                            f'name the field: serves({names[0] if names else "alignment"}, "objective")')
+        return Field(node.offset, names[0])
+
     def visit_Call(self, node: Call) -> Node:
         function = FUNCTIONS.get(node.name)
         if function is None:
             raise ExprError("unknown_function", f"'{node.name}' is not a function", node.offset,
                             self._function_hint(node))
+        if node.name == "serves" and len(node.args) == 1:
+            node.args.insert(0, self._alignment_field(node))
         node.args = [self.visit(a) for a in node.args]
         try:
             node.type = function.typer([a.type for a in node.args])
         except TypeError as exc:
             raise ExprError("type_mismatch", f"{node.name}(): {exc}", node.offset,
                             f"usage: {function.signature}") from None
+        if isinstance(node.type, AlignmentType):  # coalesce(alignment, 0) is a number, without the parts
+            node.type = NUMBER
+        if node.name in ("level", "serves"):
+            _check_objective(node, self.field_types)
         for i in function.constant_args:  # text arguments only: date(year, month, day) takes computed parts
             if i < len(node.args) and node.args[i].type in (STRING, NULL) and not isinstance(node.args[i], Const):
                 raise ExprError("not_constant", f"{node.name}(): argument {i + 1} must be written as a constant",
@@ -203,6 +219,24 @@ class Checker:
             if problem is not None:
                 raise ExprError(problem.code, problem.message, node.args[1].offset, problem.hint)
         return node
+
+
+def _alignment_fields(field_types: Mapping[str, str]) -> list[str]:
+    return sorted(name for name, kind in field_types.items() if isinstance(kind, AlignmentType))
+
+
+def _check_objective(node: Call, field_types: Mapping[str, str]) -> None:
+    """level(alignment, "x"), alignment["x"], serves("x"): an alignment field and one of its strategy's objectives."""
+    base, objective = node.args
+    if not isinstance(base, Field) or not isinstance(base.type, AlignmentType):
+        names = _alignment_fields(field_types)
+        raise ExprError("type_mismatch", f"{node.name}(): objectives are read from an alignment field, not from a "
+                        f"{base.type}", base.offset, f"alignment fields: {', '.join(names)}" if names
+                        else "declare a field with type: alignment")
+    known = base.type.objectives
+    if objective.value not in known:
+        raise ExprError("unknown_objective", f"'{objective.value}' is not an objective of the strategy",
+                        objective.offset, did_you_mean(str(objective.value), known) or f"objectives: {', '.join(known)}")
 
 
 def _check_date_parts(node: Call) -> None:

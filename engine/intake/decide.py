@@ -5,11 +5,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.backends.reference import Backend
-from engine.compile.policy import PLACEHOLDER, CompiledPolicy
+from engine.compile.policy import CompiledPolicy
 from engine.compile.records import RecordError, RecordReader
 from engine.decision import Decision, Finding, RowError
 from engine.expr.evaluate import evaluate
-from engine.expr.values import display, plain
+from engine.expr.values import plain
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
 
@@ -63,6 +63,9 @@ class Intake:
 
     def _finding(self, index: int, record: Mapping[str, Any]) -> Finding:
         rule, finding = self._findings[index]
-        if "{" not in rule.reason:
+        if rule.reason_template is None and rule.route_template is None:
             return finding
-        return finding.model_copy(update={"reason": PLACEHOLDER.sub(lambda m: display(record.get(m[1])), rule.reason)})
+        update = {"reason": rule.reason_template.render(record)} if rule.reason_template else {}
+        if rule.route_template is not None:
+            update["route"] = rule.route_template.render(record)
+        return finding.model_copy(update=update)

@@ -19,12 +19,13 @@ from engine.compile.scoring import CompiledScoring, compile_scoring
 from engine.compile.strategy import CompiledStrategy, compile_strategy
 from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import BROKEN, check
-from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Node, fields_of, list_of
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Node, TableType, fields_of, list_of
 from engine.expr.parse import ExprError, parse
 from engine.expr.template import Template, compile_template
 from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
+from engine.refdata.build import build_tables
 
 EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,
              "bool": BOOL, "date": DATE, "alignment": NUMBER}
@@ -75,6 +76,8 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     strategy = compile_strategy(policy_set.strategy, sink) if policy_set.strategy is not None else None
     fields, types = _fields(intake, strategy, sink, strategy_broken=strategy is None and (
         policy_set.strategy is not None or "strategy" in policy_set.unusable_kinds))
+    tables, broken_tables = build_tables(policy_set, set(types) | set(intake.derived), sink)
+    types.update({name: TableType(table) for name, table in tables.items()} | dict.fromkeys(broken_tables, BROKEN))
     namespaces: dict[str, dict[str, Any]] = {"strategy": {}}
     if strategy is not None:
         namespaces["strategy"] = {"objectives": strategy.objectives}

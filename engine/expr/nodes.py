@@ -31,6 +31,20 @@ class AlignmentType(str):
         return (self.objectives,)
 
 
+class TableType(str):
+    """The type of a lookup table's name (engine/refdata): not a value, but what lookup() and ``in`` read."""
+
+    table: Any
+
+    def __new__(cls, table=None):
+        self = super().__new__(cls, "table")
+        self.table = table
+        return self
+
+    def __getnewargs__(self):
+        return (self.table,)
+
+
 def list_of(item_type: str) -> str:
     return f"list[{item_type}]"
 

@@ -24,6 +24,7 @@ from engine.policy.models import (
     GatesPolicy,
     IntakePolicy,
     Library,
+    LookupPolicy,
     Node,
     PortfolioPolicy,
     ScoringPolicy,
@@ -41,6 +42,15 @@ class LoadedFile:
     model: Node
 
 
+@dataclass(frozen=True)
+class DataFile:
+    """A file of reference data a lookup table names (csv: vendors.csv), read here so the policy hash covers it."""
+
+    display: str
+    name: str  # folder/file, as LoadedFile.name
+    text: bytes
+
+
 @dataclass
 class PolicySet:
     root: Path
@@ -53,6 +63,8 @@ class PolicySet:
     files: list[LoadedFile] = field(default_factory=list)
     library_files: dict[str, LoadedFile] = field(default_factory=dict)  # library name -> file
     unusable_kinds: set[str] = field(default_factory=set)  # kinds of files refused with errors (no follow-ons)
+    lookups: list[LookupPolicy] = field(default_factory=list)  # reference data tables (kind: lookup)
+    data_files: dict[str, DataFile] = field(default_factory=dict)  # lookup table name -> its CSV file
 
     def stable_name(self, display: str) -> str:
         """The machine-independent name of a loaded file, from its display path."""
@@ -65,8 +77,9 @@ class PolicySet:
         """The policy version: a digest of every policy file and every library file it uses."""
         digest = hashlib.sha256()
         chosen = list(self.files) + [self.library_files[n] for n in sorted(used_libraries) if n in self.library_files]
-        for f in sorted(chosen, key=lambda f: f.name):
-            digest.update(f.name.encode() + b"\0" + f.document.text + b"\0")
+        texts = [(f.name, f.document.text) for f in chosen] + [(d.name, d.text) for d in self.data_files.values()]
+        for name, text in sorted(texts):
+            digest.update(name.encode() + b"\0" + text + b"\0")
         return digest.hexdigest()[:16]
 
 
@@ -108,6 +121,8 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                 setattr(policy_set, slot, model)
         elif isinstance(model, Library):
             _add_library(policy_set, loaded, sink)
+        elif isinstance(model, LookupPolicy):
+            _add_lookup(policy_set, model, sink)
     if files and policy_set.intake is None and not unusable:
         sink.add("no_intake", "no intake policy in this folder", Location(str(root)),
                  "add a file with 'kind: intake'")
@@ -131,6 +146,27 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                 continue
             _add_library(policy_set, loaded, sink, shadow_ok=folder != own)
     return policy_set
+
+
+def _add_lookup(policy_set: PolicySet, table: LookupPolicy, sink: DiagnosticSink) -> None:
+    other = next((t for t in policy_set.lookups if t.name == table.name), None)
+    if other is not None:
+        sink.add("duplicate_lookup", f"lookup table '{table.name}' is also defined at {other.loc('name')}",
+                 table.loc("name"), "give each table its own name")
+        return
+    if table.csv is not None:
+        path = policy_set.root / table.csv
+        if Path(table.csv).name != table.csv or path.suffix.lower() != ".csv":
+            sink.add("bad_value", f"csv: '{table.csv}' must name a .csv file in the policy folder", table.loc("csv"),
+                     "keep reference data beside the policy files, e.g. csv: vendors.csv")
+            return
+        if path.is_symlink() or not path.is_file():
+            near = did_you_mean(table.csv, [p.name for p in policy_set.root.glob("*.csv")])
+            sink.add("no_file", f"no file '{table.csv}' beside the policy files" if not path.is_symlink()
+                     else f"'{table.csv}' is a symbolic link", table.loc("csv"), near or "copy the CSV file into the policy folder")
+            return
+        policy_set.data_files[table.name] = DataFile(_display(path), f"{policy_set.root.name}/{path.name}", path.read_bytes())
+    policy_set.lookups.append(table)
 
 
 def _looks_like_library(path: Path) -> bool:

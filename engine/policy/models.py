@@ -396,6 +396,30 @@ class GatesPolicy(Node):
     gates: list[Gate] = Field(min_length=1)
 
 
-PolicyFile = IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | Library
+ColumnType = Literal["string", "number", "money", "integer", "bool", "date"]
+
+
+class LookupPolicy(Node):
+    """Reference data beside the policy (an approved-vendor list, thresholds by department), read in expressions
+    as lookup(NAME, key, "column") and key in NAME. Rows are written here or kept in a CSV file beside this one."""
+
+    kind: Literal["lookup"]
+    name: str = Field(pattern=NAME, description="the table's name in expressions")
+    description: str | None = None
+    key: str = Field(description="the column whose values name the rows (each value once)")
+    columns: dict[str, ColumnType] = Field(
+        default_factory=dict, description="column types; a column left out has the type its values show")
+    rows: list[dict[str, Any]] | None = Field(None, description="the rows, e.g. - {vendor: Acme Ltd, tier: gold}")
+    csv: str | None = Field(None, description="a CSV file (UTF-8, header row) in the same folder, instead of rows")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LookupPolicy:
+        if (self.rows is None) == (self.csv is None):
+            raise ValueError("a lookup table has either 'rows' or 'csv' (a file beside it), not both or neither")
+        return self
+
+
+PolicyFile = IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | Library | LookupPolicy
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
-                                "portfolio": PortfolioPolicy, "gates": GatesPolicy, "library": Library}
+                                "portfolio": PortfolioPolicy, "gates": GatesPolicy, "library": Library,
+                                "lookup": LookupPolicy}

@@ -19,7 +19,8 @@ _SHORTHANDS: dict[str, dict[str, Any]] = {
 
 
 KINDS = {"intake": "IntakePolicy", "strategy": "StrategyPolicy", "scoring": "ScoringPolicy",
-         "portfolio": "PortfolioPolicy", "gates": "GatesPolicy", "library": "Library"}
+         "portfolio": "PortfolioPolicy", "gates": "GatesPolicy", "library": "Library",
+         "lookup": "LookupPolicy"}
 
 # Examples of single values that editors offer as you type: (model, property) -> examples.
 _VALUE_EXAMPLES = {

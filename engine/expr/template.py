@@ -57,10 +57,9 @@ class Template:
 
 
 def render_value(value: Any, spec: str) -> str:
-    value = plain(value) if not isinstance(value, Decimal) else value
-    if value is None or not spec:
+    if value is None or not spec or isinstance(value, (bool, tuple)):  # the checker allows no spec on these
         return display(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float)):
         value = Decimal(str(value))
     with localcontext() as context:  # halves away from zero, as round() and spreadsheets do
         context.prec, context.rounding = 40, ROUND_HALF_UP
@@ -95,7 +94,8 @@ def compile_template(text: str, types: Mapping[str, str], constants: Mapping[str
             _check_spec(spec, _value_type(constants[name]), name, i + len(name) + 2)
             literal.append(render_value(constants[name], spec))
         elif name in types:
-            _check_spec(spec, types[name], name, i + len(name) + 2)
+            if types[name] != "broken":  # a name whose declaration has an error of its own: said there
+                _check_spec(spec, types[name], name, i + len(name) + 2)
             if literal:
                 parts.append("".join(literal))
                 literal = []

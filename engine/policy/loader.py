@@ -154,6 +154,7 @@ def _add_lookup(policy_set: PolicySet, table: LookupPolicy, sink: DiagnosticSink
         sink.add("duplicate_lookup", f"lookup table '{table.name}' is also defined at {other.loc('name')}",
                  table.loc("name"), "give each table its own name")
         return
+    policy_set.lookups.append(table)  # known by name even when its file is missing (no follow-on errors)
     if table.csv is not None:
         path = policy_set.root / table.csv
         if Path(table.csv).name != table.csv or path.suffix.lower() != ".csv":
@@ -166,7 +167,6 @@ def _add_lookup(policy_set: PolicySet, table: LookupPolicy, sink: DiagnosticSink
                      else f"'{table.csv}' is a symbolic link", table.loc("csv"), near or "copy the CSV file into the policy folder")
             return
         policy_set.data_files[table.name] = DataFile(_display(path), f"{policy_set.root.name}/{path.name}", path.read_bytes())
-    policy_set.lookups.append(table)
 
 
 def _looks_like_library(path: Path) -> bool:

@@ -227,6 +227,6 @@ def _converted(column: str, kind: str, cells: list[Cell], sink: DiagnosticSink) 
         try:
             out.append(convert(value))
         except ValueProblem as exc:
-            sink.add("bad_value", f"column '{column}' ({kind}): {exc}", at)
+            sink.add(getattr(exc, "code", "bad_value"), f"column '{column}' ({kind}): {exc}", at)
             ok = False
     return out if ok else None

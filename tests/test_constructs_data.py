@@ -286,6 +286,18 @@ def test_bad_reference_data_is_a_located_error(write_policy, change, code, messa
     assert all(p[0] != "unknown_field" for p in found), found
 
 
+def test_a_lookup_file_with_a_schema_error_keeps_its_name(write_policy):
+    [problem] = problems(write_policy, vendors_yaml=VENDORS_YAML + "rows: []\n")
+    assert problem[0] == "schema" and "either 'rows' or 'csv'" in problem[1]  # no "'approved_vendors' is not a field"
+
+
+def test_explain_writes_the_new_constructs_as_the_author_did(folder):
+    engine = Engine.load(folder, today=TODAY)
+    lines = engine.explain({"id": "P1", "department": "IT", "vendor": "MedSys", "alignment": "patient-safety:low"}).to_text()
+    assert "vendor (MedSys) not in approved_vendors: false" in lines
+    assert 'alignment["patient-safety"] (= 0.25) >= 0.75: false' in lines
+
+
 def test_a_duplicate_key_names_both_places(write_policy):
     [problem] = problems(write_policy, vendors_csv=VENDORS_CSV + "MedSys,gold,true,2022-01-01\n")
     assert problem[1].endswith("vendors.csv:3:1")

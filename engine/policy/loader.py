@@ -65,6 +65,7 @@ class PolicySet:
     unusable_kinds: set[str] = field(default_factory=set)  # kinds of files refused with errors (no follow-ons)
     lookups: list[LookupPolicy] = field(default_factory=list)  # reference data tables (kind: lookup)
     data_files: dict[str, DataFile] = field(default_factory=dict)  # lookup table name -> its CSV file
+    unusable_lookups: set[str] = field(default_factory=set)  # names of lookup files refused with errors
 
     def stable_name(self, display: str) -> str:
         """The machine-independent name of a loaded file, from its display path."""
@@ -100,7 +101,8 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                  "a policy set needs at least an intake policy (kind: intake)")
     unusable = 0
     for path in files:
-        loaded = _load_file(path, _display(path), f"{root.name}/{path.name}", sink, policy_set.unusable_kinds)
+        loaded = _load_file(path, _display(path), f"{root.name}/{path.name}", sink, policy_set.unusable_kinds,
+                            policy_set.unusable_lookups)
         if loaded is None:
             unusable += 1
             continue
@@ -198,7 +200,7 @@ def _display(path: Path) -> str:
 
 
 def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink,
-               unusable_kinds: set[str] | None = None) -> LoadedFile | None:
+               unusable_kinds: set[str] | None = None, unusable_lookups: set[str] | None = None) -> LoadedFile | None:
     if path.is_symlink():
         sink.add("symlink", "policy files may not be symbolic links", Location(display),
                  "copy the file into the policy folder; a link could point anywhere")
@@ -222,6 +224,8 @@ def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink,
     if model is None:
         if unusable_kinds is not None:
             unusable_kinds.add(kind)
+        if unusable_lookups is not None and kind == "lookup" and isinstance(data.get("name"), str):
+            unusable_lookups.add(data["name"])  # still a name the policy declares: no follow-on "not a field"
         return None
     bind_sources(model, document.source)
     model._set_aside = _set_aside(data, kept)

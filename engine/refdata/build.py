@@ -37,7 +37,7 @@ def build_tables(policy_set: PolicySet, taken: Iterable[str], sink: DiagnosticSi
     """(usable tables by name, names of tables with errors of their own). ``taken``: field and derived names."""
     taken = set(taken)
     tables: dict[str, LookupTable] = {}
-    broken: set[str] = set()
+    broken: set[str] = set(policy_set.unusable_lookups) - taken
     for spec in policy_set.lookups:
         if spec.name in taken:
             sink.add("duplicate_name", f"lookup table '{spec.name}' has the name of a field or derived value",

@@ -346,3 +346,46 @@ def test_2000_random_proposals_decide_alike_over_alignment_templates_and_lookups
                      "gold-vendor", "vendor-reviewed"}  # the sample reaches every rule
     assert routes == {"Compliance Office", "Cardiology Medical Director", "Radiology Medical Director",
                       "Pharmacy Medical Director"}
+
+
+def test_lookup_in_a_gate_criterion_and_a_scoring_formula(write_policy):
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: {type: string, required: true}, department: "
+                                        "{type: string, required: true}, budget: money}\nrules: []\n",
+                         "thresholds.yaml": THRESHOLDS,
+                         "scoring.yaml": "kind: scoring\ncriteria:\n  - {id: headroom, formula: 'lookup(thresholds, "
+                                         "department, \"max_budget\") - budget', scale: {min: 0, max: 1_000_000}, weight: 1}\n",
+                         "gates.yaml": "kind: gates\nstages: [idea, build]\ngates:\n  - id: go\n    from: idea\n"
+                                       "    to: build\n    must_meet:\n      - {id: within, when: 'budget <= lookup("
+                                       "thresholds, department, \"max_budget\")', on_fail: hold, reason: within the "
+                                       "limit}\n    decision_rights:\n      - {approvers: [pmo]}\n"})
+    engine = Engine.load(root, today=TODAY)
+    ranking = engine.rank([{"id": "A", "department": "Pharmacy", "budget": 200_000},
+                           {"id": "B", "department": "Radiology", "budget": 200_000}])
+    assert [(e.id, e.rank) for e in ranking.entries] == [("B", 1), ("A", 2)]  # 550,000 of headroom against 50,000
+    record = {"id": "A", "stage": "idea", "fields": {"department": "Pharmacy", "budget": 300_000}}
+    assert engine.review_gate(record, "go").decision == "hold"
+    record["fields"]["budget"] = 250_000
+    assert engine.review_gate(record, "go").decision == "go"
+
+
+def test_a_library_parameter_is_formatted_in_the_reason(write_policy):
+    library = ("kind: library\nname: money\nrules:\n  - id: big\n    params: {limit: {type: money}}\n"
+               "    when: budget > params.limit\n    effect: flag\n    reason: 'Over {limit:,.0f} by design'\n")
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, budget: money}\n"
+                                        "include:\n  - {use: money/big, with: {limit: 1250000}}\nrules: []\n",
+                         "rules/money.yaml": library})
+    decision = Engine.load(root, today=TODAY).evaluate({"id": "A", "budget": 2_000_000})
+    assert [f.reason for f in decision.findings] == ["Over 1,250,000 by design"]
+
+
+def test_a_bad_format_of_a_library_parameter_points_at_the_include(write_policy):
+    library = ("kind: library\nname: money\nrules:\n  - id: big\n    params: {limit: {type: money}}\n"
+               "    when: budget > params.limit\n    effect: flag\n    reason: 'Over {limit:%Y}'\n")
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, budget: money}\n"
+                                        "include:\n  - {use: money/big, with: {limit: 1250000}}\nrules: []\n",
+                         "rules/money.yaml": library})
+    with pytest.raises(PolicyError) as caught:
+        Engine.load(root, today=TODAY)
+    [problem] = caught.value.diagnostics
+    assert problem.code == "bad_format" and problem.message.startswith("in 'money/big' reason (")
+    assert (problem.location.file.endswith("intake.yaml"), problem.location.line) == (True, 4)

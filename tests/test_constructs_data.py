@@ -314,9 +314,9 @@ def test_mixed_yaml_column_needs_a_declared_type(write_policy):
 
 def test_lint_knows_the_new_constructs(folder):
     from engine import validate
-    assert [d.code for d in validate(folder, today=TODAY) if d.code in ("never_fires", "always_fires")] == []
+    assert [d.code for d in validate(folder, today=TODAY, lint=True) if d.code in ("never_fires", "always_fires")] == []
     # nothing read only in a formatted reason or a route is reported unused
-    assert [d for d in validate(folder, today=TODAY) if d.code.startswith("unused")] == []
+    assert [d for d in validate(folder, today=TODAY, lint=True) if d.code.startswith("unused")] == []
 
 
 def random_proposal(rng: random.Random) -> dict:
@@ -389,3 +389,21 @@ def test_a_bad_format_of_a_library_parameter_points_at_the_include(write_policy)
     [problem] = caught.value.diagnostics
     assert problem.code == "bad_format" and problem.message.startswith("in 'money/big' reason (")
     assert (problem.location.file.endswith("intake.yaml"), problem.location.line) == (True, 4)
+
+
+@pytest.mark.parametrize("values, when, code", [
+    ("[IT, Finance]", "department in thresholds", "never_fires"),  # no value of the enum is a key of the table
+    ("[Cardiology, Pharmacy]", "department in thresholds", "always_fires"),  # every value is, and it is required
+    ("[Cardiology, IT]", "department in thresholds", None),
+    ("[Cardiology, IT]", "department not in thresholds and department != 'IT'", "never_fires"),
+])
+def test_lint_reads_key_in_table_exactly(tmp_path, values, when, code):
+    from engine import validate
+    (tmp_path / "thresholds.yaml").write_text(THRESHOLDS, encoding="utf-8")
+    (tmp_path / "intake.yaml").write_text(
+        f"kind: intake\nfields:\n  id: {{type: string, required: true}}\n  department: {{type: enum, values: {values}, "
+        f"required: true}}\nrules:\n  - {{id: r, when: \"{when}\", effect: flag, reason: x}}\n", encoding="utf-8")
+    found = [d for d in validate(tmp_path, today=TODAY, lint=True) if d.code in ("never_fires", "always_fires")]
+    assert [d.code for d in found] == ([code] if code else []), found
+    if code == "never_fires" and "not in" not in when:
+        assert "department in thresholds is never true" in found[0].message

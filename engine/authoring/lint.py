@@ -42,7 +42,7 @@ from engine.authoring.analysis import (
 )
 from engine.compile.policy import CompiledPolicy, CompiledRule
 from engine.errors import Diagnostic, Location, did_you_mean
-from engine.expr.nodes import Compare, Const, Field, In, ListOf, Node, fields_of, walk
+from engine.expr.nodes import Call, Compare, Const, Field, In, ListOf, Node, fields_of, walk
 from engine.expr.parse import ExprError, parse
 from engine.policy.loader import LoadedFile, PolicySet
 from engine.policy.models import FieldSpec, IntakePolicy, RuleSpec, ScoringPolicy
@@ -175,6 +175,8 @@ def _shown_test(test: Test, negate: bool) -> str:
         assert isinstance(node.container, Const)
         word = "not in" if node.negated != negate else "in"
         return f"{test.field} {word} [{', '.join(_shown(v) for v in node.container.value)}]"
+    if isinstance(node, Call):  # key in table (engine/authoring/analysis.py reads it as a test on the table's keys)
+        return f"{test.field} {'not in' if negate else 'in'} {node.args[0].value}"
     assert isinstance(node, Compare)
     constant, op = (node.right, node.op) if isinstance(node.right, Const) else (node.left, SWAP[node.op])
     assert isinstance(constant, Const)

@@ -407,3 +407,4 @@ def test_lint_reads_key_in_table_exactly(tmp_path, values, when, code):
     assert [d.code for d in found] == ([code] if code else []), found
     if code == "never_fires" and "not in" not in when:
         assert "department in thresholds is never true" in found[0].message
+        assert "is a key of table 'thresholds'" in found[0].hint

@@ -138,6 +138,9 @@ def _never_fires(ctx: Context, rule: CompiledRule) -> Diagnostic:
 
 def _impossible_hint(ctx: Context, test: Test) -> str:
     spec = ctx.policy.fields.get(test.field)
+    if isinstance(test.node, Call):  # key in table
+        return (f"no value {test.field} can hold is a key of table '{test.node.args[0].value}'; add rows for them, "
+                "or check the table's key column")
     value = _constant(test.node)
     if spec is not None and spec.type == "enum":
         texts = [v for _, v in _enum_constants(test.node)] or ([value] if isinstance(value, str) else [])

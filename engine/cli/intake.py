@@ -299,7 +299,12 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
         diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
     errors = [d for d in diagnostics if d.severity == "error"]
-    if args.format == "json":
+    if args.format == "sarif":
+        from engine import __version__
+        from engine.authoring.sarif import to_sarif
+        json.dump(to_sarif(diagnostics, __version__), stdout, indent=2)
+        stdout.write("\n")
+    elif args.format == "json":
         json.dump([{"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
                     "file": d.location.file if d.location else None,
                     "line": d.location.line if d.location else None,

@@ -22,6 +22,7 @@ from engine.cli.common import (
     Progress,
     count_rows,
     missing_files,
+    note_example_policies,
     open_log,
     plural,
     warn,
@@ -59,6 +60,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print(f"pmo: resuming with today() = {point.as_of}, as the interrupted run", file=stderr)
     engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend), args)
     warn(engine, stderr)
+    note_example_policies(args, stderr)
     derived = [name for name, _ in engine.policy.derived]
     carrier = Carrier(engine.profile, field_roles(engine.policy)["title"])
     carried = carrier.names

@@ -44,3 +44,14 @@ def test_every_entry_has_a_real_example_or_says_why_not():
 def test_the_catalogue_is_current():
     assert _generator().build() == (ROOT / "docs" / "errors.md").read_text(encoding="utf-8"), \
         "docs/errors.md is out of date: run python docs/errors.py"
+
+
+def test_the_steps_in_the_authoring_guide_are_the_ones_pmo_test_knows():
+    import io
+
+    from engine.cli import main
+    out = io.StringIO()
+    assert main(["test", "--steps"], stdout=out, stderr=io.StringIO()) == 0
+    guide = (ROOT / "docs" / "authoring.md").read_text(encoding="utf-8")
+    block = guide.split("<!-- the output of: pmo test --steps", 1)[1].split("```\n", 1)[1].split("\n```", 1)[0]
+    assert block == out.getvalue().rstrip("\n"), "docs/authoring.md: paste the output of pmo test --steps"

@@ -31,7 +31,7 @@ COMMANDS = {"evaluate": intake.evaluate, "validate": intake.validate, "expr": in
             "rank": ranking.rank, "weights": ranking.weights, "conflicts": portfolio.conflicts,
             "schedule": portfolio.schedule, "impact": portfolio.impact, "graph": portfolio.graph,
             "select": portfolio.select, "gate": governance.gate, "log": governance.log, "replay": governance.replay,
-            "test": authoring.test, "coverage": authoring.coverage, "diff": authoring.diff,
+            "test": authoring.test, "init": authoring.init, "coverage": authoring.coverage, "diff": authoring.diff,
             "explain": authoring.explain}
 
 
@@ -63,6 +63,7 @@ examples:
   pmo validate my-policies/ --strict           warnings count as errors (exit 2): for CI
   pmo validate examples/lint-policies          one warning of each lint kind
   pmo validate my-policies/ --format json      the same, with codes, for tools
+  pmo validate my-policies/ --format sarif > pmo.sarif   for code scanning (GitHub shows each inline)
 """
 
 
@@ -239,8 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "usable, 2 if not."),
                         epilog=VALIDATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     va.add_argument("folder", nargs="?", type=Path, metavar="DIR", help="policy folder (default: the reference policies)")
-    va.add_argument("--format", choices=("text", "json"), default="text",
-                    help="text (default) or json (a list: code, severity, message, hint, file, line, column)")
+    va.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                    help="text (default), json (a list: code, severity, message, hint, file, line, column) or "
+                    "sarif (SARIF 2.1.0, for code scanning to show each problem inline in a pull request)")
     va.add_argument("--strict", action="store_true", help="count warnings as errors (exit 2), e.g. in CI")
 
     ex = sub.add_parser("expr", help="evaluate one expression and print its value as JSON",

@@ -22,6 +22,7 @@ from engine.cli.common import (
     Progress,
     count_rows,
     missing_files,
+    note_example_policies,
     open_log,
     plural,
     warn,
@@ -59,6 +60,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print(f"pmo: resuming with today() = {point.as_of}, as the interrupted run", file=stderr)
     engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend), args)
     warn(engine, stderr)
+    note_example_policies(args, stderr)
     derived = [name for name, _ in engine.policy.derived]
     carrier = Carrier(engine.profile, field_roles(engine.policy)["title"])
     carried = carrier.names
@@ -299,7 +301,12 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
         diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
     errors = [d for d in diagnostics if d.severity == "error"]
-    if args.format == "json":
+    if args.format == "sarif":
+        from engine import __version__
+        from engine.authoring.sarif import to_sarif
+        json.dump(to_sarif(diagnostics, __version__), stdout, indent=2)
+        stdout.write("\n")
+    elif args.format == "json":
         json.dump([{"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
                     "file": d.location.file if d.location else None,
                     "line": d.location.line if d.location else None,
@@ -330,11 +337,13 @@ def _weight_lines(policy) -> list[str]:
     written nowhere else, and what a reviewer of a strategy change wants to see."""
     out = []
     strategy = policy.strategy
-    scoring = policy.scoring
-    for what, values, result in (("objective", strategy.weights.values if strategy else None,
-                                  strategy.weights.ahp if strategy else None),
-                                 ("criterion", scoring.weights if scoring and scoring.criteria else None,
-                                  scoring.ahp if scoring else None)):
+    weighted = [("objective", strategy.weights.values if strategy else None, strategy.weights.ahp if strategy else None)]
+    several = len(policy.scoring_models) > 1
+    for model in policy.scoring_models:  # each scoring model's criteria (the id says which, when there are several)
+        scoring = model.scoring
+        weighted.append((f"criterion ({model.id})" if several else "criterion",
+                         scoring.weights if scoring.criteria else None, scoring.ahp))
+    for what, values, result in weighted:
         if not values:
             continue
         how = f"comparisons, {result.method}" if result is not None else "stated"

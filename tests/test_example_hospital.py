@@ -26,7 +26,7 @@ def test_its_scenarios_pass_on_both_back_ends_and_cover_everything(monkeypatch):
     monkeypatch.chdir(HOSPITAL)
     code, out, err = run("test", "features", "--policies", "policies", "--backend", "both", "--coverage", "--min", "100")
     assert code == 0, out + err
-    assert "3 feature files, 20 scenarios on rete and reference: 20 passed, 0 failed" in out, out
+    assert "4 feature files, 30 scenarios on rete and reference: 30 passed, 0 failed" in out, out
     assert "(100.0%)" in out
 
 

@@ -261,9 +261,9 @@ def test_a_template_error_points_at_the_placeholder(write_policy):
 
 
 @pytest.mark.parametrize("change, code, message, where", [
-    (dict(thresholds_yaml=THRESHOLDS + "  - {department: Cardiology, max_budget: 1}\n"), "duplicate_key",
+    (dict(thresholds_yaml=THRESHOLDS + "  - {department: Cardiology, max_budget: 1}\n"), "duplicate_row",
      "'Cardiology' is the key of two rows of table 'thresholds': here and at ", ("thresholds.yaml", 9)),
-    (dict(vendors_csv=VENDORS_CSV + "MedSys,gold,true,2022-01-01\n"), "duplicate_key",
+    (dict(vendors_csv=VENDORS_CSV + "MedSys,gold,true,2022-01-01\n"), "duplicate_row",
      "'MedSys' is the key of two rows of table 'approved_vendors': here and at ", ("vendors.csv", 5)),
     (dict(thresholds_yaml=THRESHOLDS.replace("key: department", "key: departmnt")), "unknown_column",
      "key 'departmnt' is not a column of table 'thresholds'", ("thresholds.yaml", 3)),

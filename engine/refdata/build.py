@@ -90,11 +90,11 @@ def _build(spec: LookupPolicy, data: DataFile | None, sink: DiagnosticSink) -> L
     for i, row in enumerate(zip(*typed_columns)):
         key, where = row[key_index], rows[i][key_index][1]
         if key is None:
-            sink.add("missing_key", f"row {i + 1} of table '{spec.name}' has no '{spec.key}'", where,
+            sink.add("bad_row", f"row {i + 1} of table '{spec.name}' has no '{spec.key}'", where,
                      "every row needs a key")
             ok = False
         elif key in by_key:
-            sink.add("duplicate_key", f"'{key}' is the key of two rows of table '{spec.name}': here and at "
+            sink.add("duplicate_row", f"'{key}' is the key of two rows of table '{spec.name}': here and at "
                      f"{first[key]}", where, "keep one row per key (merge or remove the other)")
             ok = False
         else:

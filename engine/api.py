@@ -75,6 +75,8 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
     if policy is not None and not sink.errors:
         try:
             make_backend(backend, policy)
+            if policy.health is not None:  # health rules run on the same back ends
+                policy.health.backend(backend)
         except PolicyError as exc:
             sink.extend(exc.diagnostics)
     usable = policy if policy is not None and not sink.errors else None

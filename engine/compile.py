@@ -20,6 +20,7 @@ from engine.expr.values import ValueProblem, display, to_bool, to_date, to_numbe
 from engine.policy.loader import PolicySet
 from engine.records import converter
 from engine.gates import CompiledGates, compile_gates
+from engine.health.policy import CompiledHealth, compile_health
 from engine.portfolio.policy import Limits, limits_from
 from engine.scoring import CompiledScoring, compile_scoring
 from engine.strategy import CompiledStrategy, compile_strategy
@@ -56,6 +57,7 @@ class CompiledPolicy:
     scoring: CompiledScoring | None = None
     portfolio: Limits = field(default_factory=Limits)
     gates: CompiledGates | None = None
+    health: CompiledHealth | None = None
     files: list[str] = field(default_factory=list)
     source: PolicySet | None = field(default=None, repr=False)  # the loaded files, models and positions
 
@@ -84,10 +86,12 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
         alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
         scoring = compile_scoring(policy_set.scoring, types, today, alignment_fields, sink)
     gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None
+    health = compile_health(policy_set.health, today, sink, policy_set.stable_name, policy_set.portfolio) \
+        if policy_set.health is not None else None
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
-        scoring=scoring, portfolio=limits_from(policy_set.portfolio), gates=gates,
+        scoring=scoring, portfolio=limits_from(policy_set.portfolio), gates=gates, health=health,
         files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
         source=policy_set,
     )

@@ -18,6 +18,7 @@ from typing import IO, Sequence
 from engine import __version__
 from engine.audit import DEFAULT_PATH as DEFAULT_LOG
 from engine.cli import authoring, governance, intake, portfolio, ranking
+from engine.cli import health as health_cli
 from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from engine.cli.common import date_arg as _date, wrap as _wrap
 from engine.errors import PmoError
@@ -30,7 +31,7 @@ COMMANDS = {"evaluate": intake.evaluate, "validate": intake.validate, "expr": in
             "schedule": portfolio.schedule, "impact": portfolio.impact, "graph": portfolio.graph,
             "select": portfolio.select, "gate": governance.gate, "log": governance.log, "replay": governance.replay,
             "test": authoring.test, "coverage": authoring.coverage, "diff": authoring.diff,
-            "explain": authoring.explain}
+            "explain": authoring.explain, "health": health_cli.health}
 
 
 EPILOG = """\
@@ -47,6 +48,7 @@ examples:
   pmo conflicts examples/portfolio.yaml               cycles, broken prerequisites, over-allocation, ...
   pmo schedule examples/portfolio-clean.yaml          critical path, floats, delivery order
   pmo gate examples/projects/go.yaml --gate business-case   go, kill, hold or recycle at a stage gate
+  pmo health examples/status/status-2027.csv          earned value and RAG health from monthly status reports
   pmo log --project PRJ-1001                          the decision log (SQLite, ./pmo-decisions.sqlite)
   pmo explain examples/proposals.csv --id PRJ-1006    why this decision, and what would change it
   pmo validate my-policies/                           check policy files, print file:line:col errors
@@ -259,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
     authoring.add_authoring_commands(sub, policy_args)
     authoring.add_explain_command(sub, policy_args)
+    health_cli.add_health_command(sub, policy_args)
     return parser
 
 

@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import DiagnosticSink, Location, did_you_mean
-from engine.policy.models import (KINDS, GatesPolicy, IntakePolicy, Library, Node, PortfolioPolicy, ScoringPolicy,
-                                  StrategyPolicy, bind_sources)
+from engine.policy.models import (KINDS, GatesPolicy, HealthPolicy, IntakePolicy, Library, Node, PortfolioPolicy,
+                                  ScoringPolicy, StrategyPolicy, bind_sources)
 from engine.policy.source import Document, SourceMap, load_document
 
 
@@ -40,6 +40,7 @@ class PolicySet:
     scoring: ScoringPolicy | None = None
     portfolio: PortfolioPolicy | None = None
     gates: GatesPolicy | None = None
+    health: HealthPolicy | None = None
     libraries: dict[str, Library] = field(default_factory=dict)
     files: list[LoadedFile] = field(default_factory=list)
     library_files: dict[str, LoadedFile] = field(default_factory=dict)  # library name -> file
@@ -90,9 +91,9 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                          f"merge it with {policy_set.intake.loc().file}")
             else:
                 policy_set.intake = model
-        elif isinstance(model, (StrategyPolicy, ScoringPolicy, PortfolioPolicy, GatesPolicy)):
+        elif isinstance(model, (StrategyPolicy, ScoringPolicy, PortfolioPolicy, GatesPolicy, HealthPolicy)):
             slot = {StrategyPolicy: "strategy", ScoringPolicy: "scoring", PortfolioPolicy: "portfolio",
-                    GatesPolicy: "gates"}[type(model)]
+                    GatesPolicy: "gates", HealthPolicy: "health"}[type(model)]
             if getattr(policy_set, slot) is not None:
                 sink.add("duplicate_policy", f"a policy set has one {slot} policy; this is a second", model.loc("kind"))
             else:

@@ -68,7 +68,9 @@ class ProjectHealth:
         data.update({"eac_variant": self.eac_variant, "rating": self.rating,
                      "rules": [f.to_json() for f in self.rules], "reason": self.reason,
                      "escalate_to": self.escalate_to,
-                     "missing": {k: v for k, v in self.why.items() if k in COLUMNS}})
+                     "missing": {k: v for k, v in self.why.items() if k in COLUMNS},
+                     "source": self.sources[0][0] if self.sources else None,
+                     "row": self.sources[0][1] if self.sources else None})
         return data
 
 

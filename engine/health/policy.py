@@ -93,15 +93,15 @@ def compile_health(policy: HealthPolicy, today: dt.date, sink: DiagnosticSink,
                      "give each rule its own id")
             continue
         seen[rule.id] = at
+        for placeholder in PLACEHOLDER.findall(rule.reason):
+            if placeholder not in HEALTH_TYPES:
+                sink.add("unknown_field", f"reason mentions '{{{placeholder}}}', which is not a health field",
+                         rule.loc("reason"), did_you_mean(placeholder, HEALTH_TYPES))
         try:
             condition = check(parse(rule.when), HEALTH_TYPES, today, want=BOOL)
         except ExprError as exc:
             sink.add(exc.code, exc.message, rule.loc("when").shifted(exc.offset), exc.hint or _fields_hint(exc))
             continue
-        for placeholder in PLACEHOLDER.findall(rule.reason):
-            if placeholder not in HEALTH_TYPES:
-                sink.add("unknown_field", f"reason mentions '{{{placeholder}}}', which is not a health field",
-                         rule.loc("reason"), did_you_mean(placeholder, HEALTH_TYPES))
         rules.append(HealthRuleC(rule.id, rule.rating, rule.reason, rule.escalate_to, condition, at,
                                  f"{name(at.file)}:{at.line}"))
     for index, raw in policy.set_aside("rules").items():  # a rule with a schema error: still check its condition

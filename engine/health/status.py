@@ -253,8 +253,6 @@ def _summed(project: str, date: dt.date, members: list[tuple[Row, dict[str, Any]
         # a sum over tasks is missing when any task lacks it (never a partial sum)
         values[name] = sum(given, Fraction(0) if name in MONEY else Decimal(0)) \
             if len(given) == len(records) else None
-    if "etc" in values and values["etc"] is None and any(r["etc"] is not None for r in records):
-        values["etc"] = None
     share = [r["percent_complete"] for r in records]
     values["percent_complete"] = share[0] if len(records) == 1 else None  # recomputed from EV / BAC
     starts = [r["planned_start"] for r in records if r["planned_start"] is not None]

@@ -130,9 +130,8 @@ def _csv(report: HealthReport, by: str, out: IO[str]) -> None:
 def _number(value: Any, places: int = 2) -> str:
     if value is None:
         return "-"
-    if isinstance(value, int) or abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.{places}f}"
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{places}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # -0.00 is 0.00
 
 
 def _table(report: HealthReport, by: str, out: IO[str]) -> None:

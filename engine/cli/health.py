@@ -158,8 +158,8 @@ def _table(report: HealthReport, by: str, out: IO[str]) -> None:
         why = "; ".join(f"{f.id} ({f.where}): {f.reason}" for f in p.rules if f.rating == p.rating) or p.reason
         out.write(f"{p.project[:10]:<10} {(r['title'] or '')[:28]:<28} {r['status_date']:<10} "
                   f"{(p.rating or 'unrated'):<7} {_number(r['spi']):>5} {_number(r['cpi']):>5} "
-                  f"{_number(r['spi_t']):>6} {_number(r['sv_t'], 0):>7} {_number(r['eac']):>12} "
-                  f"{_number(r['vac']):>11} {_number(r['tcpi']):>5}  {why}\n")
+                  f"{_number(r['spi_t']):>6} {_number(r['sv_t'], 0):>7} {_number(r['eac'], 0):>12} "
+                  f"{_number(r['vac'], 0):>11} {_number(r['tcpi']):>5}  {why}\n")
     escalations: dict[str, list[str]] = {}
     for p in report.projects:
         for who in p.escalate_to:

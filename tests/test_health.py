@@ -62,9 +62,19 @@ def test_the_smallest_status_file_through_pmo_health_json(tmp_path):
     assert a["ieac_t"] is None and "planned_finish" in a["missing"]["ieac_t"]
     b = entries["B"]
     assert b["es"] is None and "two status reports" in b["missing"]["es"]  # one report, no planned_start
-    assert a["rating"] == "amber" and a["rules"][0]["id"] == "schedule-watch"
-    assert a["rules"][0]["where"].startswith("policies/health.yaml:")
-    assert b["rating"] == "green" and b["rules"] == [] and "default is green" in b["reason"]
+
+
+def test_earned_schedule_starts_where_the_plan_starts(tmp_path):
+    """Reports before the plan starts (PV 0) do not count as time the project was late: the plan's first day is
+    the day after the last report that planned nothing."""
+    status = write(tmp_path / "s.csv", "project,status_date,bac,pv,ev,ac\nA,2027-01-31,100,0,0,0\n"
+                   "A,2027-02-28,100,0,0,0\nA,2027-03-31,100,20,10,10\n")
+    [a] = json.loads(run("health", str(status), "--format", "json")[1])
+    assert a["at"] == 31 and a["es"] == 15.5 and a["spi_t"] == 0.5
+    early = write(tmp_path / "e.csv", "project,status_date,bac,pv,ev,ac\nA,2027-01-31,100,0,0,0\n"
+                  "A,2027-02-28,100,0,0,0\n")
+    [a] = json.loads(run("health", str(early), "--format", "json")[1])
+    assert a["es"] is None and "nothing is planned yet" in a["missing"]["es"] and a["rating"] == "green"
 
 
 def test_without_a_health_policy_eac_is_bac_over_cpi_and_nothing_is_rated(tmp_path):

@@ -147,6 +147,8 @@ def test_earned_schedule_without_what_it_needs():
     unknown_pd = earned_schedule([(F(1), F(10)), (F(2), F(20))], F(15), F(2), None)
     assert unknown_pd.get("es") == F(3, 2) and unknown_pd.get("ieac_t") is None and "planned_finish" in \
         unknown_pd.why["ieac_t"]
+    flat_start = earned_schedule([(F(1), F(0)), (F(2), F(10))], F(0), F(2), F(5))
+    assert flat_start.get("es") == 0  # nothing earned: ES is the plan's start, not the end of a flat stretch
     nothing = earned_schedule([(F(1), F(10))], F(0), F(1), F(5))
     assert nothing.get("es") == 0 and nothing.get("ieac_t") is None and "ES is 0" in nothing.why["ieac_t"]
 

@@ -5,9 +5,10 @@
     projects' inputs --rollup (sums, then ratios)--> one row per strategic objective and one for the portfolio
 
 Time for earned schedule is in calendar days from the plan's first day: ``planned_start`` when the report
-gives one, else the day after the status date one reporting period before the first report (a calendar
-month for monthly reports, else the gap between the first two reports): the first report closes the first
-period, as in Lipke's monthly tables. The status date counts as a whole day: at the end of the status date d,
+gives one; else the day after the last report whose PV is 0, when one comes before the first with PV above 0;
+else the day after the status date one reporting period before the first report with PV above 0 (a calendar
+month for monthly reports, else the gap to the next report): that report closes the first period, as in
+Lipke's monthly tables. The status date counts as a whole day: at the end of the status date d,
 AT = d - first day + 1.
 """
 from __future__ import annotations
@@ -147,14 +148,20 @@ def _schedule(known: list[Report]) -> tuple[Figures, dt.date | None]:
     latest = known[-1]
     v = latest.values
     start, finish, bac = v["planned_start"], v["planned_finish"], v["bac"]
+    planning = next((k for k, r in enumerate(known) if r.values["pv"]), None)  # the first report with PV > 0
     if start is not None:
         first_day = start
-    elif len(known) >= 2:
-        first_day = _period_before(known[0].status_date, known[1].status_date) + dt.timedelta(days=1)
+    elif planning is not None and planning > 0:  # the plan starts after the last report that planned nothing
+        first_day = known[planning - 1].status_date + dt.timedelta(days=1)
+    elif planning is not None and len(known) > planning + 1:
+        first_day = _period_before(known[planning].status_date, known[planning + 1].status_date) + \
+            dt.timedelta(days=1)
     else:
+        why = "earned schedule needs planned_start, or two status reports once PV is above 0" \
+            if planning is not None else "nothing is planned yet (PV is 0 in every report) and planned_start is not given"
         out = Figures()
         for name in ("es", "at", "pd", "sv_t", "spi_t", "ieac_t"):
-            out.put(name, None, "earned schedule needs planned_start, or at least two status reports")
+            out.put(name, None, why)
         return out, None
     curve = [(_time(first_day, r.status_date), r.values["pv"]) for r in known]
     curve = [(t, pv) for t, pv in curve if t > 0]  # a report before the plan starts plans nothing

@@ -179,7 +179,7 @@ def earned_schedule(curve: Sequence[tuple[Fraction, Fraction]], ev: Fraction | N
     else:
         for (t0, p0), (t1, p1) in zip([(Fraction(0), Fraction(0))] + list(curve), curve):
             if p1 >= ev:
-                es = t1 if p1 == p0 else t0 + (t1 - t0) * (ev - p0) / (p1 - p0)
+                es = t0 if p0 >= ev else t0 + (t1 - t0) * (ev - p0) / (p1 - p0)
                 break
     out.put("es", es, why)
     if es is None:

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from engine import Engine
 from engine.api import validate
 from engine.cli import main
-from engine.health import assess, earned_value, read_status
+from engine.compile.health import HEALTH_TYPES
+from engine.health import assess, earned_value, health_backend, read_status
 from engine.health.evm import rounded
-from engine.health.policy import HEALTH_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 12, 1)
@@ -256,7 +256,7 @@ _BUILT: dict = {}
 
 def _backends(health):
     if not _BUILT:
-        _BUILT["pair"] = (health.backend("rete"), health.backend("reference"))
+        _BUILT["pair"] = (health_backend(health, "rete"), health_backend(health, "reference"))
     return _BUILT["pair"]
 
 
@@ -264,8 +264,8 @@ def test_both_back_ends_rate_the_example_portfolio_alike():
     data = read_status(sorted((ROOT / "examples" / "status").glob("*.csv")))
     health = Engine.load(today=TODAY, backend="reference").policy.health
     for as_of in (None, dt.date(2027, 3, 31), dt.date(2027, 8, 31)):
-        rete = assess(data, health, health.backend("rete"), as_of)
-        ref = assess(data, health, health.backend("reference"), as_of)
+        rete = assess(data, health, health_backend(health, "rete"), as_of)
+        ref = assess(data, health, health_backend(health, "reference"), as_of)
         assert [(p.project, p.rating, [r.id for r in p.rules]) for p in rete.projects] == \
             [(p.project, p.rating, [r.id for r in p.rules]) for p in ref.projects]
     assert {p.rating for p in rete.projects} >= {"red", "amber", "green"}

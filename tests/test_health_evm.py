@@ -3,9 +3,9 @@ import datetime as dt
 from decimal import Decimal
 from fractions import Fraction as F
 
+from engine.compile.portfolio import Calendar
 from engine.health.evm import Inputs, earned_schedule, earned_value, rollup, rounded
 from engine.health.status import WEEKDAYS, linear_pv
-from engine.portfolio.policy import Calendar
 
 
 def D(text):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import os
-import sys
 import json
+import os
 import sqlite3
+import sys
 import textwrap
 import time
 from pathlib import Path

@@ -9,7 +9,7 @@ from typing import IO, Any
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, date_arg, missing_files, plural, warn, wrap
 from engine.errors import InputError
-from engine.health import DEFAULT_HEALTH, HealthReport, assess, read_status
+from engine.health import DEFAULT_HEALTH, HealthReport, assess, health_backend, read_status
 from engine.health.assess import COLUMNS
 from engine.health.status import STATUS_FIELDS
 from engine.io.profile import check_profile, load_profile
@@ -73,7 +73,7 @@ def health(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             raise InputError(problems)
     data = read_status(args.files, profile, args.sheet, policy.calendar) if profile else \
         read_status(args.files, sheet=args.sheet, calendar=policy.calendar)
-    report = assess(data, policy, policy.backend(args.backend), args.as_of)
+    report = assess(data, policy, health_backend(policy, args.backend), args.as_of)
     out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
     try:
         {"json": _json, "csv": _csv, "table": _table}[args.format](report, args.by, out)

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Iterable
+from types import SimpleNamespace
+from typing import Any
 
-from engine.backends import Backend
+from engine.backends.reference import Backend, make_backend
+from engine.compile.health import HEALTH_TYPES, PLACEHOLDER, RATINGS, CompiledHealth
 from engine.expr.values import display
 from engine.health.evm import Figures, Inputs, earned_schedule, earned_value, rollup, rounded
-from engine.health.policy import PLACEHOLDER, RATINGS, CompiledHealth, HEALTH_TYPES
 from engine.health.status import ErrorRow, Report, StatusData
 
 COLUMNS = ("bac", "pv", "ev", "ac", "sv", "cv", "spi", "cpi", "eac", "etc", "vac", "tcpi", "tcpi_eac",
@@ -113,9 +115,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def health_backend(health: CompiledHealth, name: str) -> Backend:
+    """The health rules built for a back end (rete or reference). The caller owns it: the compiled policy is
+    shared, as the gates' must-meet back ends are (engine/gates/review.py)."""
+    return make_backend(name, SimpleNamespace(  # type: ignore[arg-type]
+        rules=health.rules, field_types=HEALTH_TYPES, intake_file=health.file))
+
+
 def assess(data: StatusData, health: CompiledHealth, backend: Backend, as_of: dt.date | None = None) -> HealthReport:
     """Each project at its latest status date (on or before ``as_of`` when given), rated by ``backend``
-    (health.backend("rete") or ("reference")). Projects with an error row are listed as errors only."""
+    (health_backend(health, "rete") or "reference"). Projects with an error row are listed as errors only."""
     broken = data.projects_in_error
     latest_date = max((r.status_date for series in data.reports.values() for r in series), default=None)
     today = as_of or latest_date

@@ -27,10 +27,10 @@ the ratios from the sums: a ratio is never averaged.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Iterable, Mapping, Sequence
 
 from engine.expr.values import CONTEXT
 

@@ -18,18 +18,20 @@ any error row is reported as an error, not rated from the rows that happened to 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
+from engine.compile.health import WEEKDAYS
+from engine.compile.portfolio import Calendar
+from engine.compile.records import RecordError, RecordReader
 from engine.decision import RowError
 from engine.io.profile import UNDECLARED, InputProfile
 from engine.io.readers import Row, read_proposals, renamed
 from engine.policy.models import FieldSpec
-from engine.portfolio.policy import Calendar
-from engine.records import RecordError, RecordReader
 
 MONEY = ("bac", "pv", "ev", "ac", "etc", "benefits_planned", "benefits_realised")
 COUNTS = ("milestones_planned", "milestones_reached", "risks", "issues")
@@ -65,7 +67,6 @@ STATUS_FIELDS: dict[str, FieldSpec] = {
     "issues": _spec("integer", min=Decimal(0), description="open issues"),
     "note": _spec("string", description="the project manager's note"),
 }
-WEEKDAYS = Calendar.of(frozenset(range(5)), ())  # Monday to Friday, when no policy declares a calendar
 
 
 @dataclass(frozen=True)

@@ -269,3 +269,71 @@ def test_both_back_ends_rate_the_example_portfolio_alike():
         assert [(p.project, p.rating, [r.id for r in p.rules]) for p in rete.projects] == \
             [(p.project, p.rating, [r.id for r in p.rules]) for p in ref.projects]
     assert {p.rating for p in rete.projects} >= {"red", "amber", "green"}
+
+
+def test_an_xlsx_status_workbook(tmp_path):
+    import openpyxl
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Status"
+    sheet.append(["Project", "Status date", "BAC", "PV", "EV", "AC"])
+    sheet.append(["A", dt.datetime(2027, 3, 31), 1000, 500, 450, 500])
+    sheet.append(["B", dt.datetime(2027, 3, 31), 1000, "lots", 450, 500])
+    book.save(tmp_path / "status.xlsx")
+    code, out, _ = run("health", str(tmp_path / "status.xlsx"), "--format", "json", "--sheet", "Status")
+    assert code == 1
+    a, b = json.loads(out)
+    assert a["project"] == "A" and a["cpi"] == 0.9 and a["status_date"] == "2027-03-31"
+    assert b["rating"] == "error" and b["row"] == 3 and b["errors"][0]["column"] == "pv"
+
+
+def test_lint_knows_health_rules(tmp_path):
+    folder = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", folder)
+    write(folder / "health.yaml", "kind: health\nrules:\n"
+          "  - {id: neg, when: \"cpi < 0\", rating: red, reason: x}\n"
+          "  - {id: a, when: \"spi < 0.9\", rating: amber, reason: x}\n"
+          "  - {id: b, when: \"0.9 > spi\", rating: red, reason: y}\n")
+    warnings = [d for d in validate(folder, today=TODAY, lint=True) if d.severity == "warning"
+                and d.location.file.endswith("health.yaml")]
+    assert [(d.code, d.location.line) for d in warnings] == [("never_fires", 3), ("duplicate_condition", 5)]
+    assert not [d for d in validate(ROOT / "policies", today=TODAY, lint=True)
+                if d.location and d.location.file.endswith("health.yaml")]  # the reference health policy is clean
+
+
+status_row = st.fixed_dictionaries({
+    "project": st.sampled_from(["A", "B", "C", "", "D E"]),
+    "status_date": st.sampled_from(["2027-01-31", "2027-02-28", "2027-03-31", "2027-04-30", "31.04.2027", ""]),
+    "bac": st.sampled_from(["1000", "0", "", "1,000", "x", "-5", "999999999999999"]),
+    "pv": st.sampled_from(["0", "100", "400", "1000", "", "1200"]),
+    "ev": st.sampled_from(["0", "90", "350", "1000", ""]),
+    "ac": st.sampled_from(["0", "100", "500", "1500", ""]),
+    "percent_complete": st.sampled_from(["", "", "35%", "0.9", "150%"]),
+    "planned_start": st.sampled_from(["", "2027-01-04", "2027-05-01"]),
+    "planned_finish": st.sampled_from(["", "2027-03-31", "2027-12-17", "2026-12-01"]),
+    "state": st.sampled_from(["", "active", "killed", "closed"]),
+    "benefits_planned": st.sampled_from(["", "0", "100"]),
+    "benefits_realised": st.sampled_from(["", "50", "100"]),
+    "note": st.text(max_size=20),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(status_row, min_size=1, max_size=12))
+def test_random_status_reports_never_crash_and_both_back_ends_agree(reference, tmp_path, rows):
+    import csv
+    path = tmp_path / "random.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    data = read_status([path])
+    rete, ref = _backends(reference)
+    for as_of in (None, dt.date(2027, 2, 28)):
+        one, other = assess(data, reference, rete, as_of), assess(data, reference, ref, as_of)
+        assert [(p.project, p.rating, [r.id for r in p.rules]) for p in one.projects] == \
+            [(p.project, p.rating, [r.id for r in p.rules]) for p in other.projects]
+        json.dumps([p.to_json() for p in one.projects] + [one.portfolio.to_json()])  # every figure serialises
+    # nothing lost: every data row is in a report or an error row
+    reported = sum(len(r.rows) for series in data.reports.values() for r in series)
+    assert reported + len(data.errors) + data.empty_rows == len(rows)

@@ -34,6 +34,13 @@ HEALTH_TYPES: dict[str, str] = {
         "benefits_planned", "benefits_realised", "benefits_ratio", "risks", "issues", "reports",
         "report_age_days", "tasks")},
 }
+# What the figures can be, for lint (a rule testing cpi < 0 can never fire): every input is at least 0, EV and
+# PV at most BAC, so these are at least 0 too; percent complete is at most 1.
+NON_NEGATIVE = ("bac", "pv", "ev", "ac", "etc", "spi", "cpi", "tcpi", "tcpi_eac", "eac", "eac_cpi", "eac_remaining",
+                "eac_cpi_spi", "eac_bottom_up", "percent_complete", "es", "spi_t", "ieac_t", "milestones_planned",
+                "milestones_reached", "milestones_missed", "benefits_planned", "benefits_realised", "benefits_ratio",
+                "risks", "issues", "reports", "report_age_days", "tasks")
+AT_MOST = {"percent_complete": 1}
 FIELD_HELP = {
     "sv": "EV - PV", "cv": "EV - AC", "spi": "EV / PV", "cpi": "EV / AC", "eac": "by the policy's eac variant",
     "etc": "EAC - AC", "vac": "BAC - EAC", "tcpi": "(BAC - EV) / (BAC - AC)", "tcpi_eac": "(BAC - EV) / (EAC - AC)",

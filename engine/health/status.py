@@ -192,7 +192,7 @@ def _complete(record: dict[str, Any], calendar: Calendar) -> list[tuple[str, str
     elif record["ev"] is None:
         problems.append(("ev", "missing_value", "column 'ev': give the earned value, or percent_complete"))
     for name in ("pv", "ev"):
-        if bac is not None and record[name] is not None and Fraction(record[name]) > Fraction(bac):
+        if bac is not None and record[name] is not None and record[name] > bac:  # Decimal or Fraction: exact
             problems.append((name, "out_of_range", f"{name} {_text(Fraction(record[name]))} is above bac {bac}"))
     for name in MONEY:
         if record[name] is not None:
@@ -247,6 +247,10 @@ def _group(typed: list[tuple[Row, dict[str, Any]]], data: StatusData) -> None:
 
 
 def _summed(project: str, date: dt.date, members: list[tuple[Row, dict[str, Any]]]) -> Report:
+    if len(members) == 1 and members[0][1]["task"] is None:  # a project reported as one row: nothing to sum
+        row, record = members[0]
+        values = {k: v for k, v in record.items() if k not in ("project", "status_date", "task")}
+        return Report(project, date, values, 0, ((row.source or "<input>", row.row),))
     records = [record for _, record in members]
     values: dict[str, Any] = {}
     for name in MONEY + COUNTS:

@@ -337,3 +337,33 @@ def test_random_status_reports_never_crash_and_both_back_ends_agree(reference, t
     # nothing lost: every data row is in a report or an error row
     reported = sum(len(r.rows) for series in data.reports.values() for r in series)
     assert reported + len(data.errors) + data.empty_rows == len(rows)
+
+
+def test_the_example_status_reports_tell_their_story(tmp_path):
+    """examples/status/: written by its generator (the committed files are its output), and the story the README
+    tells: CRM slips and overspends, MOBILE falls behind and recovers, BILLING is killed at the June gate,
+    OUTAGE's benefits arrive late."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "examples" / "status" / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    written = generate.main(tmp_path)
+    committed = sorted((ROOT / "examples" / "status").glob("status-*.csv"))
+    assert [p.name for p in written] == [p.name for p in committed] and len(committed) == 12
+    assert all(p.read_bytes() == q.read_bytes() for p, q in zip(written, committed))
+    health = Engine.load(today=TODAY, backend="reference").policy.health
+    data = read_status(committed)
+    assert not data.errors
+
+    def at(day):
+        report = assess(data, health, health_backend(health, "rete"), dt.date.fromisoformat(day) if day else None)
+        return {p.project: p for p in report.projects}
+
+    june, september, year_end = at("2027-06-30"), at("2027-09-30"), at(None)
+    assert june["MOBILE"].rating == "red" and september["MOBILE"].rating == "green"  # recovering
+    assert june["BILLING"].record["state"] == "killed" and year_end["BILLING"].status_date == dt.date(2027, 6, 30)
+    assert "killed-at-gate" in [r.id for r in year_end["BILLING"].rules]
+    assert year_end["CRM"].rating == "red" and year_end["CRM"].record["sv_t"] < 0  # late, though its SPI is 1
+    assert year_end["CRM"].record["spi"] == 1
+    assert [r.id for r in year_end["OUTAGE"].rules] == ["benefits-late"]
+    assert year_end["PORTAL"].rating == "red" and year_end["CLOUD"].rating == "green"

@@ -50,7 +50,7 @@ examples:
   pmo conflicts examples/portfolio.yaml               cycles, broken prerequisites, over-allocation, ...
   pmo schedule examples/portfolio-clean.yaml          critical path, floats, delivery order
   pmo gate examples/projects/go.yaml --gate business-case   go, kill, hold or recycle at a stage gate
-  pmo health examples/status/status-2027.csv          earned value and RAG health from monthly status reports
+  pmo health examples/status/*.csv                    earned value and RAG health from monthly status reports
   pmo log --project PRJ-1001                          the decision log (SQLite, ./pmo-decisions.sqlite)
   pmo explain examples/proposals.csv --id PRJ-1006    why this decision, and what would change it
   pmo validate my-policies/                           check policy files, print file:line:col errors

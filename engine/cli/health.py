@@ -18,10 +18,10 @@ from engine.io.writers import csv_writer, inert
 
 HEALTH_EXAMPLES = """\
 examples:
-  pmo health examples/status/status-2027.csv                 every project at its latest report, rated
-  pmo health examples/status/status-2027.csv --as-of 2027-06-30   as the PMO saw it at the end of June
-  pmo health status.xlsx --columns ppm-export.yaml --format json  an export with its own headers
-  pmo health examples/status/status-2027.csv --by objective  roll-up per strategic objective (sums, then ratios)
+  pmo health examples/status/*.csv                  every project at its latest report, rated
+  pmo health examples/status/*.csv --as-of 2027-06-30    as the PMO saw it at the end of June
+  pmo health status.xlsx --columns ppm-export.yaml --format json   an export with its own headers
+  pmo health examples/status/*.csv --by objective   roll-up per strategic objective (sums, then ratios)
 
 the smallest status file is a CSV with: project, status_date, bac, pv, ev, ac
 (pv may come from planned_start + planned_finish, ev from percent_complete; see README: Project health)

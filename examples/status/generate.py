@@ -120,15 +120,18 @@ def rows(status_date: dt.date) -> list[dict]:
     return out
 
 
-def main() -> None:
+def main(folder: Path = HERE) -> list[Path]:
+    written = []
     for status_date in MONTHS:
-        path = HERE / f"status-{status_date:%Y-%m}.csv"
+        path = folder / f"status-{status_date:%Y-%m}.csv"
         with path.open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows(status_date))
-        print(path.relative_to(HERE.parent.parent))
+        written.append(path)
+    return written
 
 
 if __name__ == "__main__":
-    main()
+    for written in main():
+        print(written)

@@ -117,10 +117,18 @@ def read_status(paths: Iterable[str | Path], profile: InputProfile = UNDECLARED,
     """Read status files into reports and error rows. Raises InputError when a file as a whole is unusable
     (before anything is computed)."""
     opened = [read_proposals(path, sheet) for path in paths]
+    data = status_from_rows(opened, profile, calendar)
+    data.empty_rows = sum(rows.empty_count for rows in opened)
+    return data
+
+
+def status_from_rows(inputs: Iterable[Iterable[Row]], profile: InputProfile = UNDECLARED,
+                     calendar: Calendar = WEEKDAYS) -> StatusData:
+    """Reports and error rows from rows already read (each iterable one file's rows, in order)."""
     reader = status_reader(profile)
     data = StatusData()
     typed: list[tuple[Row, dict[str, Any]]] = []
-    for rows in opened:
+    for rows in inputs:
         source_rows: Iterator[Row] = iter(rows)
         if profile.columns:
             source_rows = renamed(source_rows, profile.columns)
@@ -128,7 +136,6 @@ def read_status(paths: Iterable[str | Path], profile: InputProfile = UNDECLARED,
             record = _typed(row, reader, calendar, data)
             if record is not None:
                 typed.append((row, record))
-        data.empty_rows += rows.empty_count
     _group(typed, data)
     return data
 

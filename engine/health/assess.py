@@ -175,6 +175,8 @@ def _schedule(known: list[Report]) -> tuple[Figures, dt.date | None]:
     curve = [(_time(first_day, r.status_date), r.values["pv"]) for r in known]
     curve = [(t, pv) for t, pv in curve if t > 0]  # a report before the plan starts plans nothing
     pd = _time(first_day, finish) if finish is not None else next((t for t, pv in curve if pv == bac), None)
+    if pd is not None and pd <= 0:  # a planned finish before the plan's first day: no duration to forecast from
+        pd = None
     if finish is not None and bac is not None and (not curve or pd > curve[-1][0]):
         curve.append((pd, bac))
     return earned_schedule(curve, v["ev"], _time(first_day, latest.status_date), pd), first_day

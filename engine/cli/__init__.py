@@ -32,7 +32,7 @@ COMMANDS = {"evaluate": intake.evaluate, "validate": intake.validate, "expr": in
             "rank": ranking.rank, "weights": ranking.weights, "conflicts": portfolio.conflicts,
             "schedule": portfolio.schedule, "impact": portfolio.impact, "graph": portfolio.graph,
             "select": portfolio.select, "gate": governance.gate, "log": governance.log, "replay": governance.replay,
-            "test": authoring.test, "coverage": authoring.coverage, "diff": authoring.diff,
+            "test": authoring.test, "init": authoring.init, "coverage": authoring.coverage, "diff": authoring.diff,
             "explain": authoring.explain, "health": health_cli.health}
 
 

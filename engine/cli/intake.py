@@ -22,6 +22,7 @@ from engine.cli.common import (
     Progress,
     count_rows,
     missing_files,
+    note_example_policies,
     open_log,
     plural,
     warn,
@@ -59,6 +60,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print(f"pmo: resuming with today() = {point.as_of}, as the interrupted run", file=stderr)
     engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend), args)
     warn(engine, stderr)
+    note_example_policies(args, stderr)
     derived = [name for name, _ in engine.policy.derived]
     carrier = Carrier(engine.profile, field_roles(engine.policy)["title"])
     carried = carrier.names
@@ -336,11 +338,13 @@ def _weight_lines(policy) -> list[str]:
     written nowhere else, and what a reviewer of a strategy change wants to see."""
     out = []
     strategy = policy.strategy
-    scoring = policy.scoring
-    for what, values, result in (("objective", strategy.weights.values if strategy else None,
-                                  strategy.weights.ahp if strategy else None),
-                                 ("criterion", scoring.weights if scoring and scoring.criteria else None,
-                                  scoring.ahp if scoring else None)):
+    weighted = [("objective", strategy.weights.values if strategy else None, strategy.weights.ahp if strategy else None)]
+    several = len(policy.scoring_models) > 1
+    for model in policy.scoring_models:  # each scoring model's criteria (the id says which, when there are several)
+        scoring = model.scoring
+        weighted.append((f"criterion ({model.id})" if several else "criterion",
+                         scoring.weights if scoring.criteria else None, scoring.ahp))
+    for what, values, result in weighted:
         if not values:
             continue
         how = f"comparisons, {result.method}" if result is not None else "stated"

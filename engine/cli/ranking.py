@@ -16,6 +16,7 @@ from engine.cli.common import (
     count_rows,
     dump_json,
     missing_files,
+    note_example_policies,
     solver_output_hidden,
     warn,
 )
@@ -41,6 +42,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today), args)
     warn(engine, stderr)
+    note_example_policies(args, stderr)
     rows = input_rows(args, engine, stderr)
     estimate = count_rows(args.files)
     decided = [(decision, typed(engine, row, decision, record))

@@ -135,7 +135,7 @@ def status_from_rows(inputs: Iterable[Iterable[Row]], profile: InputProfile = UN
         for row in source_rows:
             record = _typed(row, reader, calendar, data)
             if record is not None:
-                typed.append((row, record))
+                typed.append((Row(None, row.row, row.source), record))  # the raw cells are no longer needed
     _group(typed, data)
     return data
 
@@ -255,8 +255,9 @@ def _group(typed: list[tuple[Row, dict[str, Any]]], data: StatusData) -> None:
 
 def _summed(project: str, date: dt.date, members: list[tuple[Row, dict[str, Any]]]) -> Report:
     if len(members) == 1 and members[0][1]["task"] is None:  # a project reported as one row: nothing to sum
-        row, record = members[0]
-        values = {k: v for k, v in record.items() if k not in ("project", "status_date", "task")}
+        row, values = members[0]  # the typed record becomes the report's values (nothing else holds it)
+        for key in ("project", "status_date", "task"):
+            del values[key]
         return Report(project, date, values, 0, ((row.source or "<input>", row.row),))
     records = [record for _, record in members]
     values: dict[str, Any] = {}

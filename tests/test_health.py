@@ -367,3 +367,14 @@ def test_the_example_status_reports_tell_their_story(tmp_path):
     assert year_end["CRM"].record["spi"] == 1
     assert [r.id for r in year_end["OUTAGE"].rules] == ["benefits-late"]
     assert year_end["PORTAL"].rating == "red" and year_end["CLOUD"].rating == "green"
+
+
+def test_the_library_facade():
+    """Engine.health: the same report as the command, for an application (files, or reports already read)."""
+    engine = Engine.load(today=TODAY)
+    files = sorted((ROOT / "examples" / "status").glob("status-*.csv"))
+    report = engine.health(files, as_of=dt.date(2027, 6, 30))
+    assert {p.project: p.rating for p in report.projects}["MOBILE"] == "red" and not report.errors
+    again = engine.health(read_status(files), as_of=dt.date(2027, 6, 30))
+    assert [p.to_json() for p in again.projects] == [p.to_json() for p in report.projects]
+    assert report.portfolio.to_json()["projects"] == 7 and sorted(report.not_reported) == ["PORTAL", "TWIN"]

@@ -9,7 +9,7 @@ from typing import IO, Any
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, date_arg, missing_files, plural, warn, wrap
 from engine.errors import InputError
-from engine.health import DEFAULT_HEALTH, HealthReport, assess, health_backend, read_status
+from engine.health import HealthReport
 from engine.health.assess import COLUMNS
 from engine.health.status import STATUS_FIELDS
 from engine.io.profile import check_profile, load_profile
@@ -59,9 +59,8 @@ def add_health_command(sub, policy_args: argparse.ArgumentParser) -> None:
 def health(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if missing_files(args.files, stderr):
         return EXIT_USAGE
-    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend="reference")
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     warn(engine, stderr)
-    policy = engine.policy.health or DEFAULT_HEALTH
     if engine.policy.health is None:
         print("pmo: note: the policy folder has no health policy (kind: health): EAC is BAC / CPI and no project "
               "is rated", file=stderr)
@@ -71,9 +70,7 @@ def health(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         problems = check_profile(profile, STATUS_FIELDS)
         if problems:
             raise InputError(problems)
-    data = read_status(args.files, profile, args.sheet, policy.calendar) if profile else \
-        read_status(args.files, sheet=args.sheet, calendar=policy.calendar)
-    report = assess(data, policy, health_backend(policy, args.backend), args.as_of)
+    report = engine.health(args.files, as_of=args.as_of, profile=profile, sheet=args.sheet)
     out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
     try:
         {"json": _json, "csv": _csv, "table": _table}[args.format](report, args.by, out)
@@ -83,7 +80,7 @@ def health(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     counts = {r: sum(p.rating == r for p in report.projects) for r in ("red", "amber", "green")}
     rated = ", ".join(f"{n} {r}" for r, n in counts.items() if n) or "none rated"
     print(f"pmo: {plural(len(report.projects), 'project')} ({rated}), {plural(len(report.errors), 'error row')}"
-          + (f"; {plural(data.empty_rows, 'empty row')} skipped" if data.empty_rows else "")
+          + (f"; {plural(report.empty_rows, 'empty row')} skipped" if report.empty_rows else "")
           + (f"; no report on or before {args.as_of}: {', '.join(report.not_reported)}" if report.not_reported else "")
           + (f"; written to {args.out}" if args.out else ""), file=stderr)
     return EXIT_BAD_ROWS if report.errors else EXIT_OK

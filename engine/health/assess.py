@@ -105,6 +105,7 @@ class HealthReport:
     objectives: list[Rollup]
     portfolio: Rollup
     not_reported: list[str]  # projects with no report on or before --as-of
+    empty_rows: int = 0  # rows of empty cells skipped in the input
 
 
 def _plain(value: Any) -> Any:
@@ -145,7 +146,8 @@ def assess(data: StatusData, health: CompiledHealth, backend: Backend, as_of: dt
     excluded = sorted(broken)
     return HealthReport(as_of, projects, list(data.errors),
                         [_rollup("objective", key, members, health.eac, []) for key, members in sorted(objectives.items())],
-                        _rollup("portfolio", "portfolio", list(rated.values()), health.eac, excluded), not_reported)
+                        _rollup("portfolio", "portfolio", list(rated.values()), health.eac, excluded), not_reported,
+                        data.empty_rows)
 
 
 def _time(first_day: dt.date, day: dt.date) -> Fraction:

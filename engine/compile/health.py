@@ -41,19 +41,10 @@ NON_NEGATIVE = ("bac", "pv", "ev", "ac", "etc", "spi", "cpi", "tcpi", "tcpi_eac"
                 "milestones_reached", "milestones_missed", "benefits_planned", "benefits_realised", "benefits_ratio",
                 "risks", "issues", "reports", "report_age_days", "tasks")
 AT_MOST = {"percent_complete": 1}
-FIELD_HELP = {
-    "sv": "EV - PV", "cv": "EV - AC", "spi": "EV / PV", "cpi": "EV / AC", "eac": "by the policy's eac variant",
-    "etc": "EAC - AC", "vac": "BAC - EAC", "tcpi": "(BAC - EV) / (BAC - AC)", "tcpi_eac": "(BAC - EV) / (EAC - AC)",
-    "es": "earned schedule, days", "at": "actual time, days", "pd": "planned duration, days",
-    "sv_t": "ES - AT, days", "spi_t": "ES / AT", "ieac_t": "PD / SPI(t), days",
-    "forecast_finish": "the plan's start + IEAC(t)", "milestones_missed": "planned - reached",
-    "benefits_ratio": "realised / planned", "reports": "status reports so far",
-    "report_age_days": "days from the status date to the as-of date", "tasks": "task rows summed",
-}
 
 
 @dataclass(frozen=True)
-class HealthRuleC:
+class CompiledHealthRule:
     """A compiled health rule. ``source``: where it is (diagnostics); ``where``: 'policies/health.yaml:12'."""
 
     id: str
@@ -69,7 +60,7 @@ class HealthRuleC:
 class CompiledHealth:
     eac: str
     default: str | None
-    rules: list[HealthRuleC]
+    rules: list[CompiledHealthRule]
     calendar: Calendar = WEEKDAYS
     file: str = "<memory>"
     name: str = "health"
@@ -84,7 +75,7 @@ def compile_health(policy: HealthPolicy, today: dt.date, sink: DiagnosticSink,
     default one."""
     before = len(sink.errors)
     seen: dict[str, Location] = {}
-    rules: list[HealthRuleC] = []
+    rules: list[CompiledHealthRule] = []
     for rule in policy.rules:
         at = rule.loc("id")
         if rule.id in seen:
@@ -101,7 +92,7 @@ def compile_health(policy: HealthPolicy, today: dt.date, sink: DiagnosticSink,
         except ExprError as exc:
             sink.add(exc.code, exc.message, rule.loc("when").shifted(exc.offset), exc.hint or _fields_hint(exc))
             continue
-        rules.append(HealthRuleC(rule.id, rule.rating, rule.reason, rule.escalate_to, condition, at,
+        rules.append(CompiledHealthRule(rule.id, rule.rating, rule.reason, rule.escalate_to, condition, at,
                                  f"{name(at.file)}:{at.line}"))
     for index, raw in policy.set_aside("rules").items():  # a rule with a schema error: still check its condition
         when = raw.get("when") if isinstance(raw, dict) else None

@@ -14,6 +14,7 @@ when it is sure (the condition reasoning is in ``engine/authoring/analysis.py``)
     unused_strategy                objectives that nothing can use (no alignment field, no strategy.*)
     unknown_objective              a balance rule naming an objective the strategy does not declare
     include_outside_root           an include whose library lies outside the policy folder (a linked rules/)
+    (health rules: never_fires and duplicate_condition too, over the figures a status report can give)
 
 Scoring bands with gaps or overlaps and weights that do not add up to 1 are reported by the compiler
 (band_gap, band_overlap, band_open_end, weights_normalised), so lint does not repeat them.
@@ -416,7 +417,33 @@ def _enum_hint(value: str, values: list[str]) -> str:
     return did_you_mean(value, values) or f"its values: {', '.join(values)}"
 
 
+def check_health_rules(ctx: Context) -> Iterator[Diagnostic]:
+    """Health rules (kind: health) that can never fire, and two with the same condition, as for intake rules."""
+    from engine.compile.health import AT_MOST, HEALTH_TYPES, NON_NEGATIVE
+    health, model = ctx.policy.health, ctx.policy_set.health
+    if health is None or model is None:
+        return
+    domains = {name: domain_of(kind, low=Decimal(0) if name in NON_NEGATIVE else None,
+                               high=Decimal(AT_MOST[name]) if name in AT_MOST else None)
+               for name, kind in HEALTH_TYPES.items()}
+    specs = {rule.id: rule for rule in model.rules}
+    first: dict[tuple, str] = {}
+    for rule in health.rules:
+        where = specs[rule.id].loc("when") if rule.id in specs else rule.source
+        if outcomes(rule.condition, domains)[0] is None:
+            yield _warning("never_fires", f"health rule '{rule.id}' can never fire: its condition is never true for "
+                           "the figures a status report can give (amounts, SPI and CPI are never below 0, percent "
+                           "complete never above 1)", where, "fix the test, or remove the rule")
+        form = canonical(rule.condition)
+        if form in first:
+            yield _warning("duplicate_condition", f"health rule '{rule.id}' has the same condition as health rule "
+                           f"'{first[form]}'", where, "merge the two rules, or make their conditions differ")
+        else:
+            first[form] = rule.id
+
+
 CHECKS: list[Callable[[Context], Iterator[Diagnostic]]] = [
     check_firing, check_duplicates, check_shadowed, check_unused_values, check_unused_gates,
     check_unused_library_rules, check_outside_root, check_strategy_used, check_balance_objectives, check_enum_values,
+    check_health_rules,
 ]

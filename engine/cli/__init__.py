@@ -19,6 +19,7 @@ from typing import IO
 from engine import __version__
 from engine.audit import DEFAULT_PATH as DEFAULT_LOG
 from engine.cli import authoring, governance, intake, portfolio, ranking
+from engine.cli import health as health_cli
 from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from engine.cli.common import date_arg as _date
 from engine.cli.common import wrap as _wrap
@@ -32,7 +33,7 @@ COMMANDS = {"evaluate": intake.evaluate, "validate": intake.validate, "expr": in
             "schedule": portfolio.schedule, "impact": portfolio.impact, "graph": portfolio.graph,
             "select": portfolio.select, "gate": governance.gate, "log": governance.log, "replay": governance.replay,
             "test": authoring.test, "init": authoring.init, "coverage": authoring.coverage, "diff": authoring.diff,
-            "explain": authoring.explain}
+            "explain": authoring.explain, "health": health_cli.health}
 
 
 EPILOG = """\
@@ -49,6 +50,7 @@ examples:
   pmo conflicts examples/portfolio.yaml               cycles, broken prerequisites, over-allocation, ...
   pmo schedule examples/portfolio-clean.yaml          critical path, floats, delivery order
   pmo gate examples/projects/go.yaml --gate business-case   go, kill, hold or recycle at a stage gate
+  pmo health examples/status/*.csv                    earned value and RAG health from monthly status reports
   pmo log --project PRJ-1001                          the decision log (SQLite, ./pmo-decisions.sqlite)
   pmo explain examples/proposals.csv --id PRJ-1006    why this decision, and what would change it
   pmo validate my-policies/                           check policy files, print file:line:col errors
@@ -263,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
     authoring.add_authoring_commands(sub, policy_args)
     authoring.add_explain_command(sub, policy_args)
+    health_cli.add_health_command(sub, policy_args)
     return parser
 
 

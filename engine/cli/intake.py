@@ -325,7 +325,8 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.format == "text" and checked.policy is not None:
         policy, where = checked.policy, folder or "reference policies"
         warnings = f", {plural(len(diagnostics), 'warning')}" if diagnostics else ""
-        print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules, policy hash "
+        health = f", {plural(len(policy.health.rules), 'health rule')}" if policy.health is not None else ""
+        print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules{health}, policy hash "
               f"{policy.policy_hash}{warnings}", file=stdout)
         for line in _weight_lines(policy):
             print(line, file=stdout)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.compile.gates import CompiledGates, compile_gates
+from engine.compile.health import CompiledHealth, compile_health
 from engine.compile.portfolio import Limits, limits_from
 from engine.compile.records import converter
 from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
@@ -60,6 +61,7 @@ class CompiledPolicy:
     scoring_models: tuple[ScoringModel, ...] = ()  # every model, in file order (several: ranked model by model)
     portfolio: Limits = field(default_factory=Limits)
     gates: CompiledGates | None = None
+    health: CompiledHealth | None = None
     files: list[str] = field(default_factory=list)
     source: PolicySet | None = field(default=None, repr=False)  # the loaded files, models and positions
 
@@ -92,10 +94,13 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
                                 scoring_id) or []
         scoring = next((m.scoring for m in models if m.condition is None), models[0].scoring if models else None)
     gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None
+    health = compile_health(policy_set.health, today, sink, policy_set.stable_name, policy_set.portfolio) \
+        if policy_set.health is not None else None
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
         scoring=scoring, scoring_models=tuple(models), portfolio=limits_from(policy_set.portfolio), gates=gates,
+        health=health,
         files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
         source=policy_set,
     )

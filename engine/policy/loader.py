@@ -22,6 +22,7 @@ from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.policy.models import (
     KINDS,
     GatesPolicy,
+    HealthPolicy,
     IntakePolicy,
     Library,
     LookupPolicy,
@@ -60,6 +61,7 @@ class PolicySet:
     scorings: list[ScoringPolicy] = field(default_factory=list)  # every scoring model, in file order
     portfolio: PortfolioPolicy | None = None
     gates: GatesPolicy | None = None
+    health: HealthPolicy | None = None
     libraries: dict[str, Library] = field(default_factory=dict)
     files: list[LoadedFile] = field(default_factory=list)
     library_files: dict[str, LoadedFile] = field(default_factory=dict)  # library name -> file
@@ -117,8 +119,9 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                 policy_set.intake = model
         elif isinstance(model, ScoringPolicy):
             _add_scoring(policy_set, model, path, sink)
-        elif isinstance(model, (StrategyPolicy, PortfolioPolicy, GatesPolicy)):
-            slot = {StrategyPolicy: "strategy", PortfolioPolicy: "portfolio", GatesPolicy: "gates"}[type(model)]
+        elif isinstance(model, (StrategyPolicy, PortfolioPolicy, GatesPolicy, HealthPolicy)):
+            slot = {StrategyPolicy: "strategy", PortfolioPolicy: "portfolio", GatesPolicy: "gates",
+                    HealthPolicy: "health"}[type(model)]
             if getattr(policy_set, slot) is not None:
                 sink.add("duplicate_policy", f"a policy set has one {slot} policy; this is a second", model.loc("kind"))
             else:

@@ -424,7 +424,37 @@ class LookupPolicy(Node):
         return self
 
 
-PolicyFile = IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | Library | LookupPolicy
+class HealthRule(Node):
+    """A RAG rule over a project's status report and earned value figures (engine/health)."""
+
+    id: str = Field(pattern=RULE_ID, description="unique rule id, shown with every rating it sets")
+    when: str = Field(description="condition over status and EVM fields, e.g. 'cpi < 0.9 or spi < 0.85'")
+    rating: Literal["red", "amber", "green"] = Field(description="the colour this rule gives; the worst one wins")
+    reason: str = Field(description="why, in a board's words; {field} inserts a value, e.g. {cpi}")
+    escalate_to: str | None = Field(None, description="who must hear of it, e.g. Portfolio Board")
+    description: str | None = None
+
+
+class HealthPolicy(Node):
+    """How project health is rated from status reports: the EAC variant, RAG rules, and the colour of a project
+    no rule rates."""
+
+    kind: Literal["health"]
+    name: str = "health"
+    description: str | None = None
+    eac: Literal["cpi", "remaining", "cpi_spi", "bottom_up"] = Field(
+        "cpi", description="EAC variant: cpi (BAC/CPI), remaining (AC + BAC - EV), cpi_spi (AC + (BAC - EV) / "
+        "(CPI x SPI)) or bottom_up (AC + the reported etc)")
+    default: Literal["red", "amber", "green"] | None = Field(
+        None, description="the rating of a project no rule rates (none declared: it is left unrated)")
+    calendar: WorkingCalendar | None = Field(
+        None, description="working days for PV spread from planned dates (default: the portfolio policy's, "
+        "else Monday to Friday)")
+    rules: list[HealthRule] = Field(default_factory=list)
+
+
+PolicyFile = (IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | HealthPolicy | Library
+              | LookupPolicy)
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
-                                "portfolio": PortfolioPolicy, "gates": GatesPolicy, "library": Library,
-                                "lookup": LookupPolicy}
+                                "portfolio": PortfolioPolicy, "gates": GatesPolicy, "health": HealthPolicy,
+                                "library": Library, "lookup": LookupPolicy}

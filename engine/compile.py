@@ -7,14 +7,16 @@ trees, shared by both back ends.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import BROKEN, check
-from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of, list_of
+from engine.expr.evaluate import evaluate
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Logic, Node, fields_of, list_of
 from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
@@ -24,6 +26,10 @@ from engine.portfolio.policy import Limits, limits_from
 from engine.scoring import CompiledScoring, compile_scoring
 from engine.strategy import CompiledStrategy, compile_strategy
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
+from engine.records import RecordError, RecordReader
+from engine.tables.analysis import TableAnalysis
+from engine.tables.build import CompiledTable, CompiledTables, compile_tables
+from engine.tables.hits import HitGroup
 
 EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,
              "bool": BOOL, "date": DATE, "alignment": NUMBER}
@@ -40,6 +46,7 @@ class CompiledRule:
     where: str  # for findings: "policies/intake.yaml:42", the same on every machine
     condition: Node
     origin: str | None = None  # "LIBRARY/RULE" for a rule included from rules/
+    table: str | None = None  # the decision table it is a row of (effect "none": a row with no outcome)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class CompiledPolicy:
     gates: CompiledGates | None = None
     files: list[str] = field(default_factory=list)
     source: PolicySet | None = field(default=None, repr=False)  # the loaded files, models and positions
+    hit_groups: tuple[HitGroup, ...] = ()  # decision tables' rows in ``rules``, with their hit policies
+    tables: list[CompiledTable] = field(default_factory=list)
 
 
 def field_type(spec: FieldSpec) -> str:
@@ -79,18 +88,79 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     derived = _derived(intake, types, namespaces, today, sink)
     rules, used_libraries = _rules(intake, policy_set, types, namespaces, today, sink)
     _check_set_aside_rules(intake, types, namespaces, today, sink)
+    tables = compile_tables(policy_set.tables, policy_set.sheets, policy_set.root, types, fields, namespaces, today,
+                            sink)
+    hit_groups = _table_rules(tables, rules, sink)
+    _analyse_tables(tables, fields, intake.id_field, derived, strategy, today, sink)
     scoring = None
     if policy_set.scoring is not None:
         alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
-        scoring = compile_scoring(policy_set.scoring, types, today, alignment_fields, sink)
+        scoring = compile_scoring(policy_set.scoring, types, today, alignment_fields, sink,
+                                  tables={name: (t.column(), *t.points_range)
+                                          for name, t in tables.named("scoring").items()})
     gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
         scoring=scoring, portfolio=limits_from(policy_set.portfolio), gates=gates,
-        files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
-        source=policy_set,
+        files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)]
+        + sorted({t.file for t in tables.tables}),
+        source=policy_set, hit_groups=hit_groups, tables=tables.tables,
     )
+
+
+def _table_rules(tables: CompiledTables, rules: list[CompiledRule], sink: DiagnosticSink) -> tuple[HitGroup, ...]:
+    """Append the rows of the intake tables to ``rules`` (after the YAML rules, in table and row order): one
+    rule per row (rows of a collect table that share an id are one rule, firing when any of them matches)."""
+    seen = {rule.id: rule.where for rule in rules}
+    groups = []
+    for table in tables.named("intake").values():
+        positions: list[int] = []
+        merged: dict[str, int] = {}
+        for row in table.rows:
+            if row.rule_id in merged:  # collect: another row of the same rule (same outputs, checked on reading)
+                index = merged[row.rule_id]
+                rule = rules[index]
+                either = Logic(0, "or", [rule.condition, row.condition])
+                either.type = BOOL
+                rules[index] = dataclasses.replace(rule, condition=either)
+                continue
+            if row.rule_id in seen:
+                sink.add("duplicate_rule", f"rule id '{row.rule_id}' is already used at {seen[row.rule_id]}",
+                         row.where, "give each rule its own id (leave the rule column empty for NAME.ROW)")
+                continue
+            seen[row.rule_id] = row.label
+            merged[row.rule_id] = len(rules)
+            positions.append(len(rules))
+            rules.append(CompiledRule(row.rule_id, row.effect or "none", row.reason or "", row.route, row.where,
+                                      row.label, row.condition, table=table.name))
+        if table.hit_policy != "collect" and len(positions) == len(table.rows):
+            groups.append(table.group(positions))
+    return tuple(groups)
+
+
+def _analyse_tables(tables: CompiledTables, fields: dict[str, FieldSpec], id_field: str,
+                    derived: list[tuple[str, Node]], strategy: CompiledStrategy | None, today: dt.date,
+                    sink: DiagnosticSink) -> None:
+    """Gaps, forbidden overlaps and rows that never match, each with an example proposal decided again."""
+    if not tables.tables:
+        return
+    try:
+        reader = RecordReader(fields, strategy)
+    except Exception:  # a field schema with errors of its own (already reported): no examples to read
+        return
+
+    def record(raw: Mapping[str, Any]) -> dict | None:
+        try:
+            out = reader.read(raw)
+        except RecordError:
+            return None
+        for name, node in derived:
+            out[name] = evaluate(node, out)
+        return out
+
+    for table in tables.tables:
+        sink.extend(TableAnalysis(table, fields, id_field, dict(derived), record, today).diagnostics())
 
 
 def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None, sink: DiagnosticSink,

@@ -338,6 +338,8 @@ def _weight_lines(policy) -> list[str]:
 def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list[str]:
     """The source line under a diagnostic, a caret under its column and the hint, as rustc shows them."""
     where = diagnostic.location
+    if where is not None and where.sheet is not None:  # a spreadsheet cell: no text line to show
+        return []
     if where is None or not where.line:
         return []
     if where.file not in files:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.policy.models import (KINDS, GatesPolicy, IntakePolicy, Library, Node, PortfolioPolicy, ScoringPolicy,
-                                  StrategyPolicy, bind_sources)
+                                  StrategyPolicy, TablesPolicy, bind_sources)
 from engine.policy.source import Document, SourceMap, load_document
 
 
@@ -41,6 +41,8 @@ class PolicySet:
     portfolio: PortfolioPolicy | None = None
     gates: GatesPolicy | None = None
     libraries: dict[str, Library] = field(default_factory=dict)
+    tables: list[TablesPolicy] = field(default_factory=list)  # decision tables in spreadsheets (engine/tables/)
+    sheets: dict[str, bytes] = field(default_factory=dict)  # the spreadsheets tables were read from: name -> bytes
     files: list[LoadedFile] = field(default_factory=list)
     library_files: dict[str, LoadedFile] = field(default_factory=dict)  # library name -> file
     unusable_kinds: set[str] = field(default_factory=set)  # kinds of files refused with errors (no follow-ons)
@@ -58,6 +60,8 @@ class PolicySet:
         chosen = list(self.files) + [self.library_files[n] for n in sorted(used_libraries) if n in self.library_files]
         for f in sorted(chosen, key=lambda f: f.name):
             digest.update(f.name.encode() + b"\0" + f.document.text + b"\0")
+        for name, content in sorted(self.sheets.items()):  # a changed workbook is a changed policy
+            digest.update(name.encode() + b"\0" + content + b"\0")
         return digest.hexdigest()[:16]
 
 
@@ -99,6 +103,8 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                 setattr(policy_set, slot, model)
         elif isinstance(model, Library):
             _add_library(policy_set, loaded, sink)
+        elif isinstance(model, TablesPolicy):
+            policy_set.tables.append(model)
     if files and policy_set.intake is None and not unusable:
         sink.add("no_intake", "no intake policy in this folder", Location(str(root)),
                  "add a file with 'kind: intake'")

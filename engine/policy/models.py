@@ -422,11 +422,11 @@ class TablesPolicy(Node):
     """Decision tables kept in a spreadsheet: which sheets are tables, their hit policies and what they set."""
 
     kind: Literal["tables"]
-    name: str = "tables"
+    name: str = Field("tables", description="a name for people, e.g. the workbook's title")
     description: str | None = None
     workbook: str | None = Field(None, description="the workbook (.xlsx), relative to this file, for tables "
                                  "that name no file")
-    tables: list[TableSpec] = Field(min_length=1)
+    tables: list[TableSpec] = Field(min_length=1, description="one entry per sheet that is a decision table")
 
 
 PolicyFile = Union[IntakePolicy, StrategyPolicy, ScoringPolicy, PortfolioPolicy, GatesPolicy, Library, TablesPolicy]

@@ -19,7 +19,7 @@ _SHORTHANDS: dict[str, dict[str, Any]] = {
 
 
 KINDS = {"intake": "IntakePolicy", "strategy": "StrategyPolicy", "scoring": "ScoringPolicy",
-         "portfolio": "PortfolioPolicy", "gates": "GatesPolicy", "library": "Library"}
+         "portfolio": "PortfolioPolicy", "gates": "GatesPolicy", "library": "Library", "tables": "TablesPolicy"}
 
 # Examples of single values that editors offer as you type: (model, property) -> examples.
 _VALUE_EXAMPLES = {

@@ -259,9 +259,9 @@ class TableAnalysis:
 
     def _pool(self, name: str) -> list[Any]:
         spec = self.fields[name]
-        constants = {t.value for row in self.table.rows for c in row.cells for t in c.tests
+        constants = {t.value for row in self.table.rows for c in row.cells for t in c.all_tests
                      if isinstance(t.value, Decimal)} | {t.high for row in self.table.rows for c in row.cells
-                                                         for t in c.tests if isinstance(t.high, Decimal)}
+                                                         for t in c.all_tests if isinstance(t.high, Decimal)}
         nulls = [] if spec.required else [None]
         if spec.type in ("number", "money", "integer"):
             base = {Decimal(v) for v in (0, 1, -1, 2, 3, 5, 10, 100, 1000, 100_000, 1_000_000, 10_000_000)}

@@ -6,7 +6,7 @@ A cell tests the value of its column's input (a field or an expression)::
     > 1,000,000   <= 0   = 5     a comparison with a constant (!= too); a bare constant means '='
     [250,000..1,000,000)         a range: [ and ] include the end, ( and ) (or ] [ outward) exclude it
     "it", "finance"              any of these (a comma and a space between items)
-    not("it", "finance")         none of these
+    not("it", "finance")         none of these (a cell has at most one not(...); not("it"), null adds null)
     null   not(null)             missing, present
     2027-01-01   date("2027-01-01")   true   false
 
@@ -56,15 +56,19 @@ ANY = Test("any")
 
 @dataclass(frozen=True)
 class Cell:
-    """A disjunction of tests, negated by not(...)."""
+    """A disjunction of tests, and of one not(...) group: ``not("it"), null`` is (not "it") or null."""
 
     tests: tuple[Test, ...]
-    negated: bool = False
+    negated: tuple[Test, ...] | None = None  # the tests inside not(...)
     text: str = "-"
 
     @property
     def is_any(self) -> bool:
-        return not self.negated and any(t.op == "any" for t in self.tests)
+        return any(t.op == "any" for t in self.tests)
+
+    @property
+    def all_tests(self) -> tuple[Test, ...]:
+        return self.tests + (self.negated or ())
 
 
 ANY_CELL = Cell((ANY,))
@@ -123,11 +127,34 @@ class _Parser:
         return self.text.startswith(word, self.at)
 
     def cell(self) -> Cell:
-        self.space()
-        negated = False
-        if self.peek("not") and self.text[self.at + 3:].lstrip().startswith("("):
-            self.at = self.text.index("(", self.at) + 1
-            negated = True
+        tests: list[Test] = []
+        negated: list[Test] | None = None
+        while True:
+            self.space()
+            if self.peek("not") and self.text[self.at + 3:].lstrip().startswith("("):
+                if negated is not None:
+                    raise self.fail("a cell has one not(...)", "put every excluded value in it: not(\"a\", \"b\")")
+                self.at = self.text.index("(", self.at) + 1
+                negated = self.items()
+                self.space()
+                if not self.peek(")"):
+                    raise self.fail("not( ... ) needs its closing ')'", "write not(\"it\", \"hr\")")
+                self.at += 1
+            else:
+                tests.append(self.test())
+            self.space()
+            if self.at < len(self.text) and self.text[self.at] == ",":
+                self.at += 1
+                continue
+            break
+        if self.at < len(self.text):
+            raise self.fail(f"unexpected {self.text[self.at:self.at + 12]!r}",
+                            "separate a list's items with a comma, e.g. \"it\", \"hr\"")
+        if any(t.op == "any" for t in tests + (negated or [])) and (negated is not None or len(tests) > 1):
+            raise self.fail("'-' (any value) stands alone in a cell", "write - by itself, or leave the cell empty")
+        return Cell(tuple(tests), tuple(negated) if negated is not None else None, self.text)
+
+    def items(self) -> list[Test]:
         tests = [self.test()]
         while True:
             self.space()
@@ -135,19 +162,7 @@ class _Parser:
                 self.at += 1
                 tests.append(self.test())
                 continue
-            break
-        if negated:
-            self.space()
-            if not self.peek(")"):
-                raise self.fail("not( ... ) needs its closing ')'", "write not(\"it\", \"hr\")")
-            self.at += 1
-            self.space()
-        if self.at < len(self.text):
-            raise self.fail(f"unexpected {self.text[self.at:self.at + 12]!r}",
-                            "separate a list's items with a comma, e.g. \"it\", \"hr\"")
-        if any(t.op == "any" for t in tests) and (negated or len(tests) > 1):
-            raise self.fail("'-' (any value) stands alone in a cell", "write - by itself, or leave the cell empty")
-        return Cell(tuple(tests), negated, self.text)
+            return tests
 
     def test(self) -> Test:
         self.space()
@@ -158,6 +173,8 @@ class _Parser:
             return ANY
         if self.text[self.at] in "[(]":
             return self.range()
+        if self.peek("=="):
+            raise self.fail("write '=' or nothing before a value, not '=='", "e.g. = 5, or just 5")
         for op in _OPS:
             if self.peek(op):
                 self.at += len(op)
@@ -167,8 +184,6 @@ class _Parser:
                     self.at = start
                     raise self.fail(f"'{op} null' is never true", "write null (missing) or not(null) (present)")
                 return Test("==" if op == "=" else op, value)
-        if self.peek("=="):
-            raise self.fail("write '=' or nothing before a value, not '=='", "e.g. = 5, or just 5")
         return Test("==", self.value())
 
     def range(self) -> Test:
@@ -267,7 +282,7 @@ def check_cell(cell: Cell, input_type: str, enum_values: list[str] | None = None
     if cell.is_any:
         return
     listed = input_type.startswith("list[")
-    for test in cell.tests:
+    for test in cell.all_tests:
         kind = kind_of(test.value)
         if kind == "null":
             continue
@@ -318,11 +333,23 @@ def cell_condition(cell: Cell, subject: str) -> str | None:
     """The cell as an expression over ``subject`` (the input's text, in brackets); None: any value."""
     if cell.is_any:
         return None
+    parts = _disjuncts(cell.tests, subject)
+    if cell.negated is not None:
+        inner = _disjuncts(cell.negated, subject)
+        parts.append(f"not ({_either(inner)})")
+    return _either(parts)
+
+
+def _either(parts: list[str]) -> str:
+    return " or ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0]
+
+
+def _disjuncts(tests: tuple[Test, ...], subject: str) -> list[str]:
     parts: list[str] = []
-    equal = [t.value for t in cell.tests if t.op == "==" and t.value is not None]
+    equal = [t.value for t in tests if t.op == "==" and t.value is not None]
     if len(equal) > 1:
         parts.append(f"{subject} in [{', '.join(literal(v) for v in equal)}]")
-    for test in cell.tests:
+    for test in tests:
         if test.op == "==" and test.value is not None and len(equal) > 1:
             continue
         if test.op == "range":
@@ -330,25 +357,30 @@ def cell_condition(cell: Cell, subject: str) -> str | None:
                          f"{subject} {'<=' if test.high_in else '<'} {literal(test.high)}")
         else:
             parts.append(f"{subject} {test.op} {literal(test.value)}")
-    text = " or ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0]
-    return f"not ({text})" if cell.negated else text
+    return parts
 
 
 def cell_values(cell: Cell, ordered: bool) -> Values:
     """The values the cell matches (null: whether a missing value matches), before any domain is applied."""
     if cell.is_any:
         return Values(True, EVERY_NUMBER if ordered else Choice(frozenset(), True))
-    null = any(t.op == "==" and t.value is None for t in cell.tests)
+    null, part = _matched(cell.tests, ordered)
+    if cell.negated is not None:  # not(...) is true on the present values its tests are false on
+        _, excluded = _matched(cell.negated, ordered)
+        part = part | ~excluded
+    return Values(null, part)
+
+
+def _matched(tests: tuple[Test, ...], ordered: bool) -> tuple[bool, Any]:
+    null = any(t.op == "==" and t.value is None for t in tests)
     part: Any = Line(()) if ordered else Choice(frozenset())
-    for test in cell.tests:
+    for test in tests:
         if test.value is None:
-            if test.op == "!=":  # not(null) as a test: every present value
+            if test.op == "!=":  # != null: every present value
                 part = part | (EVERY_NUMBER if ordered else Choice(frozenset(), True))
             continue
         part = part | _part(test, ordered)
-    if cell.negated:
-        return Values(False, ~part)
-    return Values(null, part)
+    return null, part
 
 
 def _part(test: Test, ordered: bool) -> Any:

@@ -60,6 +60,9 @@ class Context:
             names |= fields_of(node)
         for node in _gate_conditions(self):
             names |= fields_of(node)
+        for table in self.policy.tables:  # scoring tables' inputs (intake tables' rows are rules, above)
+            for item in table.inputs:
+                names |= fields_of(item.node)
         return names | _scoring_reads(self.policy_set.scoring)
 
     def where(self, rule: CompiledRule, offset: int = 0) -> Location:

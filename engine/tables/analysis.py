@@ -198,8 +198,10 @@ class TableAnalysis:
         reading it through the field schema and evaluating the table's rows on it; None if none is found."""
         raw = self._base()
         direct = True
-        for item, values in zip(self.table.inputs, box):
+        for k, (item, values) in enumerate(zip(self.table.inputs, box)):
             if item.field is not None:
+                if values.null and _whole(values, self.domains[k]):
+                    continue  # any value: the example leaves the field out
                 value = _pick(values, self.today)
                 if value is _NONE:
                     return None
@@ -207,7 +209,7 @@ class TableAnalysis:
             else:
                 direct = False
         if direct:
-            return raw if self._proves(raw, box, wanted) else None
+            return {k: v for k, v in raw.items() if v is not None} if self._proves(raw, box, wanted) else None
         fixed = {i.field for i in self.table.inputs if i.field is not None}
         reads = sorted(self._fields_read() - fixed)
         rng = random.Random(2026)

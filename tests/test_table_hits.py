@@ -278,3 +278,45 @@ def test_a_field_read_only_by_a_scoring_table_is_not_unused(policy):
     codes = {(d.code, d.message.split("'")[1]) for d in check_policies(root, today=TODAY, lint=True).diagnostics
              if d.code == "unused_field"}
     assert ("unused_field", "unit") not in codes and ("unused_field", "budget") in codes
+
+
+# ---------------------------------------------------------------------------- analysis through expressions
+
+DERIVED = INTAKE + "  benefit: money\nderived:\n  ratio: benefit / budget\n"
+
+
+@BACKENDS
+def test_a_row_of_dashes_is_an_else_row_on_both_back_ends(write_policy, backend):
+    root = write_policy({"intake.yaml": INTAKE, "tables.yaml": tables("first"), "t.csv":
+                         "budget,effect,reason,rule\n> 100,flag,Big,big\n-,flag,Other,other\n"})
+    assert problems(root) == {}
+    assert fired(root, backend, budget="500") == ["big"]
+    assert fired(root, backend, budget="5") == ["other"] and fired(root, backend) == ["other"]
+
+
+def test_a_gap_through_an_expression_input_is_found_by_search_and_proved(write_policy):
+    root = write_policy({"intake.yaml": DERIVED, "tables.yaml": tables("unique"), "t.csv":
+                         "ratio,effect,reason,rule\n< 1,reject,Below cost,below\n>= 2,flag,Good,good\nnull,-,-,none\n"})
+    (gap,) = problems(root)["table_gap"]
+    assert "no row matches ratio [1..2)" in gap.message
+    example = json.loads(gap.message.split("example proposal: ")[1])
+    engine = Engine.load(root, today=TODAY, backend="rete")
+    record = engine._intake.record(example)
+    assert 1 <= record["ratio"] < 2 and engine.evaluate(example).findings == []
+
+
+def test_an_overlap_no_proposal_can_reach_is_a_warning_that_says_so(write_policy):
+    # budget and budget + 0 are one value, but boxes see two free columns: budget > 10 with budget + 0 < 5
+    root = write_policy({"intake.yaml": INTAKE, "tables.yaml": tables("unique"), "t.csv":
+                         "budget,budget + 0,effect,reason,rule\n> 10,-,flag,Big,big\n-,< 5,flag,Small,small\n"})
+    (overlap,) = problems(root)["table_overlap"]
+    assert overlap.severity == "warning" and "none was found" in overlap.message
+    Engine.load(root, today=TODAY)  # a warning: the policy loads
+
+
+def test_a_file_that_is_not_a_workbook_is_refused(write_policy):
+    root = write_policy({"intake.yaml": INTAKE, "Book.xlsx": "not a zip",
+                         "tables.yaml": "kind: tables\nworkbook: Book.xlsx\ntables:\n"
+                         "  - {name: t, sheet: S, hit_policy: collect, applies_to: intake}\n"})
+    (error,) = problems(root)["bad_table"]
+    assert error.location.file.endswith("tables.yaml") and "save it again" in error.hint

@@ -294,7 +294,10 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         json.dump([{"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
                     "file": d.location.file if d.location else None,
                     "line": d.location.line if d.location else None,
-                    "column": d.location.column if d.location else None} for d in diagnostics], stdout, indent=2)
+                    "column": d.location.column if d.location else None,
+                    **({"sheet": d.location.sheet, "cell": str(d.location)}  # a decision table's cell
+                       if d.location and d.location.sheet is not None else {})} for d in diagnostics],
+                  stdout, indent=2)
         stdout.write("\n")
     else:
         files: dict[str, list[str] | None] = {}

@@ -401,9 +401,8 @@ def show_values(values: Values, ordered: bool) -> str:
     part = values.part
     if isinstance(part, Line):
         for s in part.spans:
-            if s.low is None and s.high is None:
-                parts.append("any value" if not values.null else "-")
-                return parts[0] if values.null else "not(null)"
+            if s.low is None and s.high is None:  # every present value
+                return "-" if values.null else "not(null)"
             if s.low is not None and s.high is not None and s.low == s.high:
                 parts.append(_shown(s.low))
             elif s.low is None:

@@ -43,7 +43,8 @@ class Overlap(Exception):
 
 def choose(group: HitGroup, matched: Sequence[int]) -> list[int]:
     """The rows that give the result, from the matching ones (in table order). Raises Overlap."""
-    rows = [m for m in group.members if m in set(matched)]
+    found = set(matched)
+    rows = [m for m in group.members if m in found]
     if len(rows) <= 1 or group.hit_policy == "collect":
         return rows
     if group.hit_policy == "unique":

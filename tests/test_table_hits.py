@@ -10,7 +10,7 @@ import pytest
 
 from engine import Engine, PolicyError
 from engine.api import check_policies
-from engine.compile import compile_policy
+from engine.compile.policy import compile_policy
 from engine.errors import DiagnosticSink
 from engine.policy.loader import load_policy_set
 from engine.tables.hits import HitGroup, Overlap, apply, choose

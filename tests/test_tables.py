@@ -4,16 +4,14 @@ decides again."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import os
 import random
-from pathlib import Path
 
 import pytest
 
 from engine import Engine
 from engine.api import check_policies
-from engine.compile import compile_policy
+from engine.compile.policy import compile_policy
 from engine.errors import DiagnosticSink
 from engine.policy.loader import load_policy_set
 from tests.conftest import ROOT, TODAY
@@ -112,7 +110,7 @@ def test_findings_and_coverage_name_the_row(pairs):
                               "sponsor": "Ann", "sponsor_level": "executive", "benefit": "9000000"})
     sources = {f.rule: f.source for f in decision.findings}
     assert sources["route-investment-committee"] == "Northwind.xlsx!Budget!A6"
-    from engine.coverage import Hits, coverage_targets
+    from engine.authoring.coverage import Hits, coverage_targets
     targets = coverage_targets(book)
     assert {t.key: t.where for t in targets.items if t.kind == "rule"}["route-board"] == "Northwind.xlsx!Budget!A7"
     hits = Hits(targets)

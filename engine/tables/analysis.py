@@ -2,7 +2,7 @@
 
 Why not an SMT solver (z3): every cell is a unary test of one input against constants, so a row is a box
 (one set of values per input column) and a table is a union of boxes. Boxes are exactly what the interval
-analysis of ``engine/expr/analysis.py`` computes with (:class:`Values`: maybe null, plus intervals or a
+analysis of ``engine/authoring/analysis.py`` computes with (:class:`Values`: maybe null, plus intervals or a
 finite or co-finite set of constants), so gaps, overlaps and covered rows are found exactly by splitting
 each column into the pieces its cells cut it into, with no solver and no new dependency. What boxes cannot
 see is a relation between two input columns (``budget`` and ``benefit / budget``): there each column is
@@ -16,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
+from engine.authoring.analysis import Choice, Domain, Line, Values, domain_of
 from engine.errors import Diagnostic, Location
-from engine.expr.analysis import Choice, Domain, Line, Values, domain_of
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of
 from engine.policy.models import FieldSpec
@@ -100,7 +101,7 @@ class TableAnalysis:
                 both = tuple(self.domains[k].fit(a & b) for k, (a, b) in enumerate(zip(self.boxes[i], self.boxes[j])))
                 if self._empty(both):
                     continue
-                example = self.example(both, lambda rows: i in rows and j in rows)
+                example = self.example(both, lambda rows, i=i, j=j: i in rows and j in rows)
                 first, second = table.rows[i], table.rows[j]
                 why = "a unique table allows one matching row" if table.hit_policy == "unique" else \
                     "they give different outputs, and a table with hit policy any needs them to agree"

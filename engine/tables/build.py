@@ -12,21 +12,22 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from engine.errors import DiagnosticSink, Location, cell_name, did_you_mean
 from engine.expr.check import BROKEN, check
 from engine.expr.evaluate import evaluate
-from engine.expr.nodes import BOOL, NUMBER, Field, Node
+from engine.expr.nodes import BOOL, Field, Node
 from engine.expr.parse import ExprError, parse
 from engine.policy.models import RULE_ID, FieldSpec, TableSpec, TablesPolicy
-from engine.tables.cells import Cell, CellError, check_cell, cell_condition, parse_cell
-from engine.tables.hits import SINGLE, HitGroup, Overlap, choose
+from engine.tables.cells import Cell, CellError, cell_condition, check_cell, parse_cell
+from engine.tables.hits import HitGroup, Overlap, choose
 from engine.tables.sheet import Formula, Grid, SheetError, Workbooks
 
 OUTPUTS = {"intake": ("effect", "route", "reason", "rule"), "scoring": ("points", "rule")}
@@ -132,7 +133,7 @@ def compile_tables(documents: list[TablesPolicy], sheets: dict[str, bytes], stab
     books = Workbooks()
     names: dict[str, Location] = {}
     for document in documents:
-        for index, spec in enumerate(document.tables):
+        for spec in document.tables:
             where = spec.loc("name")
             if spec.name in names:
                 sink.add("duplicate_table", f"table '{spec.name}' is already defined at {names[spec.name]}", where)

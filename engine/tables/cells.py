@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.expr.analysis import EVERY_NUMBER, Choice, Line, Span, Values
+from engine.authoring.analysis import EVERY_NUMBER, Choice, Line, Span, Values
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING
 
 MAX_CELL_TEXT = 2000

@@ -12,8 +12,8 @@ that matched, the same way after either back end:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 SINGLE = ("unique", "any", "first", "priority")
 

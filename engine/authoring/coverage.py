@@ -90,7 +90,8 @@ def coverage_targets(engine) -> Targets:
     """Every intake rule, scoring band and gate criterion of the engine's policy set, with its file:line
     (the bands' positions come from the scoring policy as loaded)."""
     policy = engine.policy
-    items = [Target("rule", r.id, r.id, r.where) for r in policy.rules]  # as findings name them
+    items = [Target("rule", r.id, r.id, r.where) for r in policy.rules  # as findings name them
+             if r.effect != "none"]  # a table's row without an outcome is never a finding
     bands: list[_Band] = []
     policy_set = policy.source
     models = policy_set.scorings if policy_set is not None and policy.scoring is not None else []

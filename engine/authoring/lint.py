@@ -75,6 +75,9 @@ class Context:
             names |= fields_of(node)
         for model in self.policy_set.scorings:  # every scoring model, and the condition that picks it
             names |= _scoring_reads(model) | (set(_fields_in(model.when)) if model.when else set())
+        for table in self.policy.tables:  # scoring tables' inputs (intake tables' rows are rules, above)
+            for item in table.inputs:
+                names |= fields_of(item.node)
         return names
 
     def where(self, rule: CompiledRule, offset: int = 0) -> Location:

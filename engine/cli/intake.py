@@ -310,7 +310,10 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         json.dump([{"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
                     "file": d.location.file if d.location else None,
                     "line": d.location.line if d.location else None,
-                    "column": d.location.column if d.location else None} for d in diagnostics], stdout, indent=2)
+                    "column": d.location.column if d.location else None,
+                    **({"sheet": d.location.sheet, "cell": str(d.location)}  # a decision table's cell
+                       if d.location and d.location.sheet is not None else {})} for d in diagnostics],
+                  stdout, indent=2)
         stdout.write("\n")
     else:
         files: dict[str, list[str] | None] = {}
@@ -357,6 +360,8 @@ def _weight_lines(policy) -> list[str]:
 def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list[str]:
     """The source line under a diagnostic, a caret under its column and the hint, as rustc shows them."""
     where = diagnostic.location
+    if where is not None and where.sheet is not None:  # a spreadsheet cell: no text line to show
+        return []
     if where is None or not where.line:
         return []
     if where.file not in files:

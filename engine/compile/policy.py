@@ -7,26 +7,32 @@ trees, shared by both back ends.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.compile.gates import CompiledGates, compile_gates
 from engine.compile.health import CompiledHealth, compile_health
 from engine.compile.portfolio import Limits, limits_from
-from engine.compile.records import converter
+from engine.compile.records import RecordError, RecordReader, converter
 from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
 from engine.compile.strategy import CompiledStrategy, compile_strategy
 from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import BROKEN, check
-from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Node, TableType, fields_of, list_of
+from engine.expr.evaluate import evaluate
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Logic, Node, TableType, fields_of, list_of
 from engine.expr.parse import ExprError, parse
 from engine.expr.template import Template, compile_template
 from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet, scoring_id
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 from engine.refdata.build import build_tables
+from engine.tables.analysis import TableAnalysis
+from engine.tables.build import CompiledTable, CompiledTables, compile_tables
+from engine.tables.hits import HitGroup
 
 EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,
              "bool": BOOL, "date": DATE, "alignment": NUMBER}
@@ -44,6 +50,7 @@ class CompiledRule:
     origin: str | None = None  # "LIBRARY/RULE" for a rule included from rules/
     reason_template: Template | None = None  # when the reason has placeholders: rendered per proposal
     route_template: Template | None = None  # a route built from fields ("{department} Medical Director")
+    table: str | None = None  # the decision table it is a row of (effect "none": a row with no outcome)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class CompiledPolicy:
     health: CompiledHealth | None = None
     files: list[str] = field(default_factory=list)
     source: PolicySet | None = field(default=None, repr=False)  # the loaded files, models and positions
+    hit_groups: tuple[HitGroup, ...] = ()  # decision tables' rows in ``rules``, with their hit policies
+    tables: list[CompiledTable] = field(default_factory=list)
 
 
 def field_type(spec: FieldSpec) -> str:
@@ -79,19 +88,24 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     strategy = compile_strategy(policy_set.strategy, sink) if policy_set.strategy is not None else None
     fields, types = _fields(intake, strategy, sink, strategy_broken=strategy is None and (
         policy_set.strategy is not None or "strategy" in policy_set.unusable_kinds))
-    tables, broken_tables = build_tables(policy_set, set(types) | set(intake.derived), sink)
-    types.update({name: TableType(table) for name, table in tables.items()} | dict.fromkeys(broken_tables, BROKEN))
+    lookups, broken_lookups = build_tables(policy_set, set(types) | set(intake.derived), sink)  # kind: lookup
+    types.update({name: TableType(table) for name, table in lookups.items()} | dict.fromkeys(broken_lookups, BROKEN))
     namespaces: dict[str, dict[str, Any]] = {"strategy": {}}
     if strategy is not None:
         namespaces["strategy"] = {"objectives": strategy.objectives}
     derived = _derived(intake, types, namespaces, today, sink)
     rules, used_libraries = _rules(intake, policy_set, types, namespaces, today, sink)
     _check_set_aside_rules(intake, types, namespaces, today, sink)
+    tables = compile_tables(policy_set.tables, policy_set.sheets, policy_set.root, types, fields, namespaces, today,
+                            sink)
+    hit_groups = _table_rules(tables, rules, types, sink)
+    _analyse_tables(tables, fields, intake.id_field, derived, strategy, today, sink)
     scoring, models = None, []
     if policy_set.scorings:
         alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
         models = compile_models(policy_set.scorings, types, today, alignment_fields, sink, policy_set.stable_name,
-                                scoring_id) or []
+                                scoring_id, tables={name: (t.column(), *t.points_range)
+                                                    for name, t in tables.named("scoring").items()}) or []
         scoring = next((m.scoring for m in models if m.condition is None), models[0].scoring if models else None)
     gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None
     health = compile_health(policy_set.health, today, sink, policy_set.stable_name, policy_set.portfolio) \
@@ -101,9 +115,73 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
         scoring=scoring, scoring_models=tuple(models), portfolio=limits_from(policy_set.portfolio), gates=gates,
         health=health,
-        files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
-        source=policy_set,
+        files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)]
+        + sorted({t.file for t in tables.tables}),
+        source=policy_set, hit_groups=hit_groups, tables=tables.tables,
     )
+
+
+def _table_rules(tables: CompiledTables, rules: list[CompiledRule], types: dict[str, str],
+                 sink: DiagnosticSink) -> tuple[HitGroup, ...]:
+    """Append the rows of the intake tables to ``rules`` (after the YAML rules, in table and row order): one
+    rule per row (rows of a collect table that share an id are one rule, firing when any of them matches)."""
+    seen = {rule.id: rule.where for rule in rules}
+    groups = []
+    for table in tables.named("intake").values():
+        positions: list[int] = []
+        merged: dict[str, int] = {}
+        for row in table.rows:
+            if row.rule_id in merged:  # collect: another row of the same rule (same outputs, checked on reading)
+                index = merged[row.rule_id]
+                rule = rules[index]
+                either = Logic(0, "or", [rule.condition, row.condition])
+                either.type = BOOL
+                rules[index] = dataclasses.replace(rule, condition=either)
+                continue
+            if row.rule_id in seen:
+                sink.add("duplicate_rule", f"rule id '{row.rule_id}' is already used at {seen[row.rule_id]}",
+                         row.where, "give each rule its own id (leave the rule column empty for NAME.ROW)")
+                continue
+            seen[row.rule_id] = row.label
+            merged[row.rule_id] = len(rules)
+            positions.append(len(rules))
+            reason = None
+            if row.reason and "{" in row.reason:  # rendered per proposal, as a YAML rule's reason is
+                try:
+                    reason = compile_template(row.reason, types)
+                except ExprError as exc:
+                    sink.add(exc.code, exc.message, row.where, exc.hint)
+            rules.append(CompiledRule(row.rule_id, row.effect or "none", reason.text if reason else row.reason or "",
+                                      row.route, row.where, row.label, row.condition,
+                                      reason_template=reason if reason and not reason.static else None,
+                                      table=table.name))
+        if table.hit_policy != "collect" and len(positions) == len(table.rows):
+            groups.append(table.group(positions))
+    return tuple(groups)
+
+
+def _analyse_tables(tables: CompiledTables, fields: dict[str, FieldSpec], id_field: str,
+                    derived: list[tuple[str, Node]], strategy: CompiledStrategy | None, today: dt.date,
+                    sink: DiagnosticSink) -> None:
+    """Gaps, forbidden overlaps and rows that never match, each with an example proposal decided again."""
+    if not tables.tables:
+        return
+    try:
+        reader = RecordReader(fields, strategy)
+    except Exception:  # a field schema with errors of its own (already reported): no examples to read
+        return
+
+    def record(raw: Mapping[str, Any]) -> dict | None:
+        try:
+            out = reader.read(raw)
+        except RecordError:
+            return None
+        for name, node in derived:
+            out[name] = evaluate(node, out)
+        return out
+
+    for table in tables.tables:
+        sink.extend(TableAnalysis(table, fields, id_field, dict(derived), record, today).diagnostics())
 
 
 def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None, sink: DiagnosticSink,

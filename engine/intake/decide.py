@@ -10,6 +10,7 @@ from engine.compile.records import RecordError, RecordReader
 from engine.decision import Decision, Finding, RowError
 from engine.expr.evaluate import evaluate
 from engine.expr.values import plain
+from engine.tables import hits
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
 
@@ -22,7 +23,7 @@ class Intake:
         self.as_of = policy.today.isoformat()
         self._findings = [
             (rule, Finding(rule=rule.id, effect=rule.effect, reason=rule.reason, route=rule.route,
-                           source=rule.where, origin=rule.origin))
+                           source=rule.where, origin=rule.origin) if rule.effect != "none" else None)
             for rule in policy.rules
         ]
 
@@ -38,7 +39,12 @@ class Intake:
             errors = [RowError(row=row, column=column, code=code, message=message)
                       for column, code, message in exc.problems]
             return self.error(errors, raw, row, source), None
-        findings = [self._finding(index, record) for index in self.backend.fire(record)]
+        try:  # decision tables: each table's hit policy picks from its matching rows
+            fired = hits.apply(self.policy.hit_groups, self.backend.fire(record))
+        except hits.Overlap as exc:
+            error = RowError(row=row, code="table_overlap", message=str(exc))
+            return self.error([error], raw, row, source), None
+        findings = [self._finding(index, record) for index in fired if self._findings[index][1] is not None]
         worst = max((_SEVERITY[f.effect] for f in findings), default=0)
         outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
         routes = list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))

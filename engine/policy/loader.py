@@ -30,6 +30,7 @@ from engine.policy.models import (
     PortfolioPolicy,
     ScoringPolicy,
     StrategyPolicy,
+    TablesPolicy,
     bind_sources,
 )
 from engine.policy.source import Document, SourceMap, load_document
@@ -63,6 +64,8 @@ class PolicySet:
     gates: GatesPolicy | None = None
     health: HealthPolicy | None = None
     libraries: dict[str, Library] = field(default_factory=dict)
+    tables: list[TablesPolicy] = field(default_factory=list)  # decision tables in spreadsheets (engine/tables/)
+    sheets: dict[str, bytes] = field(default_factory=dict)  # the spreadsheets tables were read from: name -> bytes
     files: list[LoadedFile] = field(default_factory=list)
     library_files: dict[str, LoadedFile] = field(default_factory=dict)  # library name -> file
     unusable_kinds: set[str] = field(default_factory=set)  # kinds of files refused with errors (no follow-ons)
@@ -84,6 +87,8 @@ class PolicySet:
         texts = [(f.name, f.document.text) for f in chosen] + [(d.name, d.text) for d in self.data_files.values()]
         for name, text in sorted(texts):
             digest.update(name.encode() + b"\0" + text + b"\0")
+        for name, content in sorted(self.sheets.items()):  # a changed workbook is a changed policy
+            digest.update(name.encode() + b"\0" + content + b"\0")
         return digest.hexdigest()[:16]
 
 
@@ -130,6 +135,8 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
             _add_library(policy_set, loaded, sink)
         elif isinstance(model, LookupPolicy):
             _add_lookup(policy_set, model, sink)
+        elif isinstance(model, TablesPolicy):
+            policy_set.tables.append(model)
     if files and policy_set.intake is None and not unusable:
         sink.add("no_intake", "no intake policy in this folder", Location(str(root)),
                  "add a file with 'kind: intake'")

@@ -211,6 +211,7 @@ class Criterion(Node):
     formula: str | None = Field(None, description="source: an expression")
     bands: Bands | None = Field(None, description="source: points by ranges of a value")
     lookup: Lookup | None = Field(None, description="source: points by a text value")
+    table: str | None = Field(None, description="source: the points of a decision table (kind: tables), by name")
     scale: Scale | None = Field(None, description="the raw value's range, for normalise: fixed")
     normalise: Literal["fixed", "minmax", "none"] = Field(
         "fixed", description="fixed (by scale), minmax (over the proposals ranked together) or none")
@@ -453,8 +454,40 @@ class HealthPolicy(Node):
     rules: list[HealthRule] = Field(default_factory=list)
 
 
+class TableSpec(Node):
+    """One decision table: a sheet of a workbook (or a CSV file) and how its rows combine."""
+
+    name: str = Field(pattern=RULE_ID, description="the table's name: rule ids default to NAME.ROW; scoring "
+                      "criteria use it as table: NAME")
+    sheet: str | None = Field(None, description="the sheet of the workbook that holds the table")
+    file: str | None = Field(None, description="the workbook (.xlsx) or .csv file, relative to this file "
+                             "(default: the document's workbook)")
+    hit_policy: Literal["unique", "first", "priority", "any", "collect"] = Field(
+        description="DMN's hit policies: unique (rows never overlap), first (the first matching row), priority "
+        "(the matching row whose outputs come first in 'priority'), any (overlapping rows agree), collect (all)")
+    applies_to: Literal["intake", "scoring"] = Field(
+        description="intake: rows set effect, route and reason; scoring: rows give points")
+    priority: dict[str, list[str | Decimal] | Literal["highest", "lowest"]] = Field(
+        default_factory=dict, description="for hit_policy: priority, each output's values, highest priority "
+        "first (intake default: effect: [reject, review, flag]); points may say highest or lowest")
+    aggregate: Literal["sum", "min", "max", "count"] | None = Field(
+        None, description="scoring with collect: how the points of the matching rows combine (default: sum)")
+    description: str | None = None
+
+
+class TablesPolicy(Node):
+    """Decision tables kept in a spreadsheet: which sheets are tables, their hit policies and what they set."""
+
+    kind: Literal["tables"]
+    name: str = Field("tables", description="a name for people, e.g. the workbook's title")
+    description: str | None = None
+    workbook: str | None = Field(None, description="the workbook (.xlsx), relative to this file, for tables "
+                                 "that name no file")
+    tables: list[TableSpec] = Field(min_length=1, description="one entry per sheet that is a decision table")
+
+
 PolicyFile = (IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | HealthPolicy | Library
-              | LookupPolicy)
+              | LookupPolicy | TablesPolicy)
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
                                 "portfolio": PortfolioPolicy, "gates": GatesPolicy, "health": HealthPolicy,
-                                "library": Library, "lookup": LookupPolicy}
+                                "library": Library, "lookup": LookupPolicy, "tables": TablesPolicy}

@@ -145,7 +145,8 @@ def _by_objective(policy: CompiledPolicy, passing: list[ProposalView]) -> list[d
 
 
 def _rule_hits(policy: CompiledPolicy, hits: Counter) -> list[dict[str, Any]]:
-    rows = [{"rule": r.id, "effect": r.effect, "source": r.where, "hits": hits[r.id]} for r in policy.rules]
+    rows = [{"rule": r.id, "effect": r.effect, "source": r.where, "hits": hits[r.id]} for r in policy.rules
+            if r.effect != "none"]
     return sorted(rows, key=lambda r: -r["hits"])  # stable: ties keep the policy's order
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from engine import Engine, PmoError
-from engine.audit import DecisionLog, Entry
+from engine.store import DecisionLog, Entry
 from engine.cli import main
 from tests.conftest import ROOT, TODAY
 
@@ -99,7 +99,7 @@ def test_gate_command_logs_overrides_and_replay(tmp_path, capsys):
 
 WRITER = """
 import sys
-from engine.audit import DecisionLog, Entry
+from engine.store import DecisionLog, Entry
 log = DecisionLog(sys.argv[1])
 for i in range(10_000):
     log.append([Entry("intake", f"P{i}", None, {"i": i}, "policy", "accept", [{"rule": "r"}], ["pmo-lead"])])

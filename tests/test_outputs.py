@@ -11,7 +11,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from engine.audit import DecisionLog, Entry
+from engine.store import DecisionLog, Entry
 from engine.cli import main
 from engine.decision import Decision, Finding, RowError
 from engine.expr.values import display

@@ -8,13 +8,12 @@ import dataclasses
 import itertools
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
 from engine.api import Engine
 from engine.api import check_policies
-from engine.audit import DecisionLog, Entry
+from engine.store import DecisionLog, Entry, LogError
 from engine.batch import decide_in_parallel
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, missing_files, open_log, \
     plural, warn
@@ -104,8 +103,8 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         raise  # a reader such as `head` stopped reading: not an error (main exits 0)
     except OSError as exc:
         return _cannot_write(exc, args, stderr)
-    except sqlite3.Error as exc:
-        return _cannot_write(OSError(0, str(exc), str(args.log)), args, stderr)
+    except LogError as exc:  # the database failed part-way (a full disk, a lost server)
+        return _cannot_write(OSError(0, " ".join(str(exc.cause).split()), exc.target), args, stderr)
     finally:
         if args.out and out is not None:
             with contextlib.suppress(OSError):  # after a full disk, closing fails too; the error is said above

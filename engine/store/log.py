@@ -1,59 +1,65 @@
-"""The decision log: every intake and gate decision, appended to SQLite.
+"""The decision log: every intake and gate decision, appended to SQLite (the embedded default) or PostgreSQL.
 
-Each entry is one row written in its own transaction (or a batch of rows in one), so a crash leaves
+``DecisionLog(target)`` opens the log a path (SQLite, engine/store/sqlite.py) or a ``postgresql://``
+address (engine/store/postgres.py) names, creating it or migrating it to the current schema
+(engine/store/schema.py). Each ``append`` is one transaction (an entry or a batch), so a crash leaves
 whole entries only. Entries have a key derived from everything that decides the outcome (kind, project,
 gate, input hash, policy hash, override, the date today() meant, the back end): writing the same decision
-again after a crash is a no-op, never a duplicate, and the same proposal decided on another date is a
-new entry.
-
-The schema is versioned (PRAGMA user_version): 0 is the log before the key covered the date and the
-back end; opening it adds the two columns (NULL in its entries, whose keys stay as they were).
+again after a crash, or from another process at the same time, is a no-op, never a duplicate, and the same
+proposal decided on another date is a new entry. Every failure of the database is a :class:`LogError`
+naming the log (a password in an address is not shown).
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import encodable
+from engine.store.schema import SCHEMA_VERSION, SchemaError, migrate
+from engine.store.sqlite import SqliteStore
 
 DEFAULT_PATH = "pmo-decisions.sqlite"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS decisions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    time TEXT NOT NULL,
-    kind TEXT NOT NULL,            -- intake | gate
-    project TEXT,
-    gate TEXT,
-    input_hash TEXT NOT NULL,
-    policy_hash TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    findings TEXT NOT NULL,        -- JSON
-    approvers TEXT NOT NULL,       -- JSON list of roles
-    override TEXT,                 -- JSON, when a failed must-meet criterion was overridden
-    input TEXT NOT NULL,           -- JSON, to replay the decision under another policy
-    as_of TEXT,                    -- the date today() meant (version 1)
-    backend TEXT                   -- rete | reference (version 1)
-);
-CREATE INDEX IF NOT EXISTS decisions_project ON decisions(project);
-CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
-"""
+COLUMNS = ("key", "time", "kind", "project", "gate", "input_hash", "policy_hash", "outcome", "findings", "approvers",
+           "override", "input", "as_of", "backend")
+INSERT = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)}) "
+          "ON CONFLICT (key) DO NOTHING")
+JSON_COLUMNS = ("findings", "approvers", "override", "input")
+__all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "DecisionLog", "Entry", "LogError", "canonical", "digest", "is_address",
+           "shown"]
 
 
-SCHEMA_VERSION = 1
-MIGRATIONS = {  # from version N to N + 1
-    0: "ALTER TABLE decisions ADD COLUMN as_of TEXT; ALTER TABLE decisions ADD COLUMN backend TEXT;",
-}
+class LogError(PmoError):
+    """The decision log cannot be opened or written (an unreachable server, a bad address, a full disk, a log
+    written by a newer pmo). ``target`` is the log as shown to people; ``cause`` the database's own error."""
+
+    def __init__(self, action: str, target: str, cause: BaseException | str):
+        self.target, self.cause = target, cause
+        detail = " ".join(str(cause).split())  # psycopg's messages span lines
+        super().__init__([Diagnostic("log_unusable", f"cannot {action} the decision log {target}: {detail}",
+                                     hint="name another log with --log (a SQLite file or a postgresql:// address), "
+                                          "or --no-log")])
+
+
+def is_address(target: object) -> bool:
+    """Whether ``target`` names a PostgreSQL log (``postgresql://...`` or ``postgres://...``) rather than a file."""
+    return isinstance(target, str) and target.lower().startswith(("postgresql://", "postgres://"))
+
+
+def shown(target: str | Path) -> str:
+    """The log as messages name it: a path, or an address without its password."""
+    if is_address(target):
+        from engine.store.postgres import shown as address
+        return address(str(target))
+    return str(target)
 
 
 def canonical(data: Any) -> str:
-    """JSON text SQLite can store: a surrogate is its \\uXXXX escape, so the text decodes to the same data."""
+    """JSON text any database can store: a surrogate is its \\uXXXX escape, so the text decodes to the same data."""
     return encodable(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")))
 
 
@@ -89,38 +95,22 @@ class Entry:
 
 
 class DecisionLog:
-    def __init__(self, path: str | Path = DEFAULT_PATH):
-        self.path = Path(path)
-        self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)  # we open transactions
-        self._db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; commits are atomic
-        self._db.execute("PRAGMA synchronous=NORMAL")  # durable against a crash of the process
-        self._migrate()
+    """The log at ``target``: a SQLite file path (default ./pmo-decisions.sqlite) or a ``postgresql://`` address."""
 
-    def _migrate(self) -> None:
-        """Create the log, or bring an older one up to this version, in one transaction (another process
-        may be doing the same: the version is read again under the write lock)."""
-        if self._version() == SCHEMA_VERSION:
-            return
-        self._db.execute("BEGIN IMMEDIATE")
+    def __init__(self, target: str | Path = DEFAULT_PATH):
+        self.target = target if is_address(target) else Path(target)
+        self.shown = shown(self.target)
+        store_type = _store_type(self.target)
+        self.errors = store_type.errors
         try:
-            version = self._version()
-            exists = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'decisions'").fetchone()
-            steps = [SCHEMA] if not exists else [MIGRATIONS[v] for v in range(version, SCHEMA_VERSION)]
-            for statement in (s for step in steps for s in step.split(";") if s.strip()):
-                self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-
-    def _version(self) -> int:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"it was written by a newer pmo (log version {version}; this pmo reads up "
-                                        f"to {SCHEMA_VERSION})")
-        return version
+            self._db = store_type(self.target)
+        except self.errors + (ValueError,) as exc:  # ValueError: psycopg's reading of a malformed address
+            raise LogError("open", self.shown, exc) from None
+        try:
+            migrate(self._db)
+        except (SchemaError, *self.errors) as exc:
+            self._db.close()
+            raise LogError("open", self.shown, exc) from None
 
     def close(self) -> None:
         self._db.close()
@@ -135,47 +125,63 @@ class DecisionLog:
         """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         text = _storable
-        rows = [(e.key, e.time or now, e.kind, text(e.project), text(e.gate), e.input_hash, e.policy_hash,
+        rows = [(e.key, e.time or now, e.kind, text(e.project), text(e.gate), e.input_hash, text(e.policy_hash),
                  text(e.outcome), canonical(e.findings), canonical(e.approvers),
-                 canonical(e.override) if e.override else None, canonical(e.input), e.as_of, e.backend)
+                 canonical(e.override) if e.override else None, canonical(e.input), text(e.as_of), text(e.backend))
                 for e in entries]
         if not rows:
             return 0
-        before = self._db.total_changes
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.executemany("INSERT OR IGNORE INTO decisions (key, time, kind, project, gate, input_hash, "
-                                 "policy_hash, outcome, findings, approvers, override, input, as_of, backend) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
-                self._db.execute("ROLLBACK")
-            raise
-        return self._db.total_changes - before
+            return self._db.insert(INSERT, rows)
+        except self.errors as exc:
+            raise LogError("write to", self.shown, exc) from None
 
-    def query(self, project: str | None = None, since: dt.date | None = None,
-              kind: str | None = None) -> list[dict[str, Any]]:
+    def query(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
+              until: dt.date | None = None) -> list[dict[str, Any]]:
+        """Entries in the order they were logged; ``since`` and ``until`` are dates (UTC), both included."""
         sql, args = "SELECT * FROM decisions WHERE 1=1", []
         if project is not None:
             sql += " AND project = ?"
-            args.append(project)
+            args.append(_storable(project))
         if since is not None:
             sql += " AND time >= ?"
             args.append(since.isoformat())
+        if until is not None:
+            sql += " AND time < ?"
+            args.append((until + dt.timedelta(days=1)).isoformat())
         if kind is not None:
             sql += " AND kind = ?"
             args.append(kind)
-        cursor = self._db.execute(sql + " ORDER BY seq", args)
-        names = [c[0] for c in cursor.description]
+        return self._select(sql + " ORDER BY seq", args)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry with this key (an entry's ``key`` is its decision id), or None."""
+        found = self._select("SELECT * FROM decisions WHERE key = ?", [key])
+        return found[0] if found else None
+
+    def _select(self, sql: str, args: list) -> list[dict[str, Any]]:
+        try:
+            names, rows = self._db.select(sql, args)
+        except self.errors as exc:
+            raise LogError("read", self.shown, exc) from None
         out = []
-        for row in cursor:
+        for row in rows:
             item = dict(zip(names, row))
-            for field in ("findings", "approvers", "override", "input"):
+            for field in JSON_COLUMNS:
                 item[field] = json.loads(item[field]) if item[field] is not None else None
             out.append(item)
         return out
 
 
+def _store_type(target: str | Path):
+    if is_address(target):
+        from engine.store.postgres import PostgresStore  # psycopg is imported only for a PostgreSQL log
+        return PostgresStore
+    return SqliteStore
+
+
 def _storable(text: str | None) -> str | None:
-    return encodable(text) if isinstance(text, str) else text
+    """Text both databases store as it is: surrogates and NUL (PostgreSQL's text cannot hold it) as \\uXXXX."""
+    if not isinstance(text, str):
+        return text
+    return encodable(text).replace("\x00", "\\u0000")

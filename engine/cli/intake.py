@@ -104,7 +104,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     except OSError as exc:
         return _cannot_write(exc, args, stderr)
     except LogError as exc:  # the database failed part-way (a full disk, a lost server)
-        return _cannot_write(OSError(0, " ".join(str(exc.cause).split()), exc.target), args, stderr)
+        return _cannot_write(OSError(0, exc.detail, exc.target), args, stderr)
     finally:
         if args.out and out is not None:
             with contextlib.suppress(OSError):  # after a full disk, closing fails too; the error is said above

@@ -26,8 +26,6 @@ from engine.store.sqlite import SqliteStore
 DEFAULT_PATH = "pmo-decisions.sqlite"
 COLUMNS = ("key", "time", "kind", "project", "gate", "input_hash", "policy_hash", "outcome", "findings", "approvers",
            "override", "input", "as_of", "backend")
-INSERT = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)}) "
-          "ON CONFLICT (key) DO NOTHING")
 JSON_COLUMNS = ("findings", "approvers", "override", "input")
 __all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "DecisionLog", "Entry", "LogError", "canonical", "digest", "is_address",
            "shown"]
@@ -37,9 +35,12 @@ class LogError(PmoError):
     """The decision log cannot be opened or written (an unreachable server, a bad address, a full disk, a log
     written by a newer pmo). ``target`` is the log as shown to people; ``cause`` the database's own error."""
 
-    def __init__(self, action: str, target: str, cause: BaseException | str):
+    def __init__(self, action: str, target: str, cause: BaseException | str, raw_target: str | None = None):
         self.target, self.cause = target, cause
         detail = " ".join(str(cause).split())  # psycopg's messages span lines
+        if raw_target and raw_target != target:
+            detail = detail.replace(raw_target, target)  # psycopg quotes a malformed address, password and all
+        self.detail = detail
         super().__init__([Diagnostic("log_unusable", f"cannot {action} the decision log {target}: {detail}",
                                      hint="name another log with --log (a SQLite file or a postgresql:// address), "
                                           "or --no-log")])
@@ -105,15 +106,18 @@ class DecisionLog:
         try:
             self._db = store_type(self.target)
         except self.errors + (ValueError,) as exc:  # ValueError: psycopg's reading of a malformed address
-            raise LogError("open", self.shown, exc) from None
+            raise self._failed("open", exc) from None
         try:
             migrate(self._db)
         except (SchemaError, *self.errors) as exc:
             self._db.close()
-            raise LogError("open", self.shown, exc) from None
+            raise self._failed("open", exc) from None
 
     def close(self) -> None:
         self._db.close()
+
+    def _failed(self, action: str, cause: BaseException) -> LogError:
+        return LogError(action, self.shown, cause, str(self.target))
 
     def __enter__(self) -> "DecisionLog":
         return self
@@ -132,9 +136,9 @@ class DecisionLog:
         if not rows:
             return 0
         try:
-            return self._db.insert(INSERT, rows)
+            return self._db.insert(COLUMNS, rows)
         except self.errors as exc:
-            raise LogError("write to", self.shown, exc) from None
+            raise self._failed("write to", exc) from None
 
     def query(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
               until: dt.date | None = None) -> list[dict[str, Any]]:
@@ -154,6 +158,13 @@ class DecisionLog:
             args.append(kind)
         return self._select(sql + " ORDER BY seq", args)
 
+    def count(self) -> int:
+        """How many entries the log holds."""
+        try:
+            return self._db.execute("SELECT count(*) FROM decisions")[0][0]
+        except self.errors as exc:
+            raise self._failed("read", exc) from None
+
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry with this key (an entry's ``key`` is its decision id), or None."""
         found = self._select("SELECT * FROM decisions WHERE key = ?", [key])
@@ -163,7 +174,7 @@ class DecisionLog:
         try:
             names, rows = self._db.select(sql, args)
         except self.errors as exc:
-            raise LogError("read", self.shown, exc) from None
+            raise self._failed("read", exc) from None
         out = []
         for row in rows:
             item = dict(zip(names, row))

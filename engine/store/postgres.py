@@ -3,7 +3,7 @@
 One connection per log, in autocommit mode: each write is an explicit transaction (a batch of entries),
 so a killed client leaves whole batches only (the server rolls back an open transaction when its client
 goes). Two writers adding the same key at once never both succeed: ``ON CONFLICT (key) DO NOTHING`` waits
-for the other transaction and then skips the row. Migrations take a transaction-scoped advisory lock,
+for the other transaction and then skips the row. Migrations take an advisory lock,
 so processes opening a new log at once create it once.
 
 The only module that imports psycopg, and only when a log names a ``postgresql://`` address.
@@ -16,6 +16,8 @@ from typing import Iterator, Sequence
 
 import psycopg
 from psycopg import conninfo
+
+from engine.store.schema import insert_sql
 
 CONNECT_TIMEOUT = 10  # seconds, unless the address says otherwise: an unreachable server is an error, not a hang
 MIGRATION_LOCK = 0x706D6F6C6F67  # "pmolog": the advisory lock key the migrations take
@@ -34,8 +36,9 @@ class PostgresStore:
     def __init__(self, address: str):
         self.address = address
         options = conninfo.conninfo_to_dict(address)  # a malformed address is a ProgrammingError here
-        extra = {} if "connect_timeout" in options else {"connect_timeout": CONNECT_TIMEOUT}
-        self.connection = psycopg.connect(address, autocommit=True, application_name="pmo", **extra)
+        defaults = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "pmo"}
+        extra = {name: value for name, value in defaults.items() if name not in options}
+        self.connection = psycopg.connect(address, autocommit=True, **extra)
 
     def execute(self, sql: str, args: Sequence = ()) -> list[tuple]:
         cursor = self.connection.execute(_params(sql), args)
@@ -45,17 +48,34 @@ class PostgresStore:
         cursor = self.connection.execute(_params(sql), args)
         return [c.name for c in cursor.description or ()], cursor.fetchall()
 
-    def insert(self, sql: str, rows: list[tuple]) -> int:
-        """Run ``sql`` for each row in one transaction (pipelined); how many rows it added."""
+    def insert(self, columns: Sequence[str], rows: list[tuple]) -> int:
+        """Add the entries (``rows`` of ``columns``, the key first) in one transaction (pipelined); how many
+        were new.
+
+        Two transactions adding the same keys in different orders would deadlock (each waits for a key the
+        other added and has not committed), so every batch adds its entries in key order. Their entry numbers
+        are drawn first and given out in the batch's own order, so the log still lists them as decided."""
+        assert columns[0] == "key"
         with self.connection.transaction(), self.connection.cursor() as cursor:
-            cursor.executemany(_params(sql), rows)
+            cursor.execute("SELECT nextval(pg_get_serial_sequence('decisions', 'seq')) "
+                           "FROM generate_series(1, %s)", (len(rows),))
+            numbers = sorted(n for n, in cursor.fetchall())
+            numbered = sorted(((n, *row) for n, row in zip(numbers, rows)), key=lambda row: row[1])
+            cursor.executemany(_params(insert_sql(("seq", *columns))), numbered)
             return cursor.rowcount
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
-        with self.connection.transaction():
-            self.connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            yield
+        """A transaction under the migration lock. The lock is taken before the transaction begins: a
+        transaction that waited for it inside would look tables up in a catalog cache from before the other
+        process's migration, and create them again."""
+        self.connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            with self.connection.transaction():
+                yield
+        finally:
+            if not self.connection.broken:  # a lost connection has released its locks
+                self.connection.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
     def has_table(self, name: str) -> bool:
         (found,), = self.execute("SELECT to_regclass(?) IS NOT NULL", (name,))

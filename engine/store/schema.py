@@ -58,6 +58,12 @@ MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS pmo_schema (version INTEGER PRIMA
                    "applied TEXT)"
 
 
+def insert_sql(columns: Sequence[str]) -> str:
+    """Add an entry unless its key is logged already (by a crashed run, or another process just now)."""
+    return (f"INSERT INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+            "ON CONFLICT (key) DO NOTHING")
+
+
 class Store(Protocol):
     """What the migrations need of a database (engine/store/sqlite.py, engine/store/postgres.py)."""
 
@@ -93,14 +99,15 @@ def version_of(store: Store) -> int:
 
 def migrate(store: Store) -> int:
     """Bring the log up to SCHEMA_VERSION; returns the version it was at (-1: created)."""
-    found = _checked(version_of(store))
-    if found == SCHEMA_VERSION:
-        return found
-    with store.exclusive():
-        found = _checked(version_of(store))  # another process may have migrated while we waited for the lock
+    if store.has_table("pmo_schema"):  # the usual case, without the lock: a log that is up to date
+        found = _checked(version_of(store))
         if found == SCHEMA_VERSION:
             return found
+    with store.exclusive():  # anything else is judged under the lock, while no other process migrates
+        found = _checked(version_of(store))  # another process may have migrated while we waited for the lock
         recorded = store.has_table("pmo_schema")
+        if found == SCHEMA_VERSION and recorded:
+            return found
         store.execute(MIGRATIONS_TABLE)
         if not recorded:  # a log from before pmo_schema: its steps were applied, when is not known
             for step in MIGRATIONS[:found + 1]:

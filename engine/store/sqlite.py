@@ -11,6 +11,8 @@ import sqlite3
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from engine.store.schema import insert_sql
+
 
 class SqliteStore:
     name = "sqlite"
@@ -34,11 +36,11 @@ class SqliteStore:
         cursor = self.connection.execute(sql, args)
         return [c[0] for c in cursor.description], cursor.fetchall()
 
-    def insert(self, sql: str, rows: list[tuple]) -> int:
-        """Run ``sql`` for each row in one transaction; how many rows it added."""
+    def insert(self, columns: Sequence[str], rows: list[tuple]) -> int:
+        """Add the entries (``rows`` of ``columns``, the key first) in one transaction; how many were new."""
         before = self.connection.total_changes
         with self.exclusive():
-            self.connection.executemany(sql, rows)
+            self.connection.executemany(insert_sql(columns), rows)
         return self.connection.total_changes - before
 
     @contextlib.contextmanager

@@ -22,11 +22,11 @@ pmo_postgres_start() {
         chown postgres: "$PMO_POSTGRES_DIR"
         as=(runuser -u postgres --)
     fi
-    "${as[@]}" "$bin/initdb" -D "$PMO_POSTGRES_DIR/data" -U postgres -A trust -E UTF8 --no-locale >/dev/null
-    "${as[@]}" "$bin/pg_ctl" -D "$PMO_POSTGRES_DIR/data" -l "$PMO_POSTGRES_DIR/server.log" -w -t 60 \
-        -o "-p $port -k $PMO_POSTGRES_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
     PMO_POSTGRES_CTL=("${as[@]}" "$bin/pg_ctl" -D "$PMO_POSTGRES_DIR/data")
-    trap pmo_postgres_stop EXIT
+    trap pmo_postgres_stop EXIT  # from here on: whatever fails, the server and its folder go
+    "${as[@]}" "$bin/initdb" -D "$PMO_POSTGRES_DIR/data" -U postgres -A trust -E UTF8 --no-locale >/dev/null
+    "${PMO_POSTGRES_CTL[@]}" -l "$PMO_POSTGRES_DIR/server.log" -w -t 60 \
+        -o "-p $port -k $PMO_POSTGRES_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
     "${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres pmo_test
     export PMO_TEST_POSTGRES="postgresql://postgres@127.0.0.1:$port/pmo_test"
     echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on port $port: PMO_TEST_POSTGRES=$PMO_TEST_POSTGRES"

@@ -56,6 +56,8 @@ class PostgresStore:
         other added and has not committed), so every batch adds its entries in key order. Their entry numbers
         are drawn first and given out in the batch's own order, so the log still lists them as decided."""
         assert columns[0] == "key"
+        if len(rows) == 1:  # one statement is one transaction, and one key cannot deadlock: one round trip
+            return self.connection.execute(_params(insert_sql(columns)), rows[0]).rowcount
         with self.connection.transaction(), self.connection.cursor() as cursor:
             cursor.execute("SELECT nextval(pg_get_serial_sequence('decisions', 'seq')) "
                            "FROM generate_series(1, %s)", (len(rows),))

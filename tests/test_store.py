@@ -90,6 +90,27 @@ def test_entries_come_back_exactly_and_by_key(log_target):
         assert [e["project"] for e in log.query(since=dt.date(2026, 12, 2))] == ["P2"]
 
 
+def test_one_log_serves_several_threads(log_target):
+    """As a server's worker threads would share it: every entry once, none lost (a transaction of one thread
+    never takes in another thread's statements)."""
+    errors = []
+    with DecisionLog(log_target) as log:
+        def write(first):
+            try:
+                for i in range(first, first + 200, 20):
+                    log.append([entry(f"P{j}") for j in range(i, i + 20)] + [entry("shared")])
+                    log.append([entry(f"Q{first}-{i}")])
+                    log.query(project="shared")
+            except Exception as exc:  # noqa: BLE001 (the assertion below shows it)
+                errors.append(exc)
+        threads = [threading.Thread(target=write, args=(n * 200,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        assert errors == [] and log.count() == 8 * 200 + 1 + 8 * 10
+
+
 def test_postgresql_and_sqlite_hold_the_same_log(postgres_log, tmp_path):
     written = [entry(f"P{i}", input={"i": i}, time=f"2026-12-01T00:00:{i:02d}+00:00") for i in range(20)]
     logs = {}

@@ -11,12 +11,14 @@ naming the log (a password in an address is not shown).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import encodable
@@ -113,11 +115,23 @@ class DecisionLog:
             self._db.close()
             raise self._failed("open", exc) from None
 
+        self._lock = threading.Lock()  # one log may serve several threads (a server's): one statement at a time
+
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def _failed(self, action: str, cause: BaseException) -> LogError:
         return LogError(action, self.shown, cause, str(self.target))
+
+    @contextlib.contextmanager
+    def _using(self, action: str) -> Iterator[Any]:
+        """The database, for one thread at a time; its errors as LogError."""
+        with self._lock:
+            try:
+                yield self._db
+            except self.errors as exc:
+                raise self._failed(action, exc) from None
 
     def __enter__(self) -> "DecisionLog":
         return self
@@ -135,10 +149,8 @@ class DecisionLog:
                 for e in entries]
         if not rows:
             return 0
-        try:
-            return self._db.insert(COLUMNS, rows)
-        except self.errors as exc:
-            raise self._failed("write to", exc) from None
+        with self._using("write to") as db:
+            return db.insert(COLUMNS, rows)
 
     def query(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
               until: dt.date | None = None) -> list[dict[str, Any]]:
@@ -160,10 +172,8 @@ class DecisionLog:
 
     def count(self) -> int:
         """How many entries the log holds."""
-        try:
-            return self._db.execute("SELECT count(*) FROM decisions")[0][0]
-        except self.errors as exc:
-            raise self._failed("read", exc) from None
+        with self._using("read") as db:
+            return db.execute("SELECT count(*) FROM decisions")[0][0]
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry with this key (an entry's ``key`` is its decision id), or None."""
@@ -171,10 +181,8 @@ class DecisionLog:
         return found[0] if found else None
 
     def _select(self, sql: str, args: list) -> list[dict[str, Any]]:
-        try:
-            names, rows = self._db.select(sql, args)
-        except self.errors as exc:
-            raise self._failed("read", exc) from None
+        with self._using("read") as db:
+            names, rows = db.select(sql, args)
         out = []
         for row in rows:
             item = dict(zip(names, row))

@@ -21,7 +21,8 @@ class SqliteStore:
 
     def __init__(self, path: Path):
         self.path = path
-        self.connection = sqlite3.connect(str(path), timeout=30, isolation_level=None)  # we open transactions
+        # We open the transactions; DecisionLog lets one thread at a time use the connection.
+        self.connection = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         try:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")  # durable against a crash of the process

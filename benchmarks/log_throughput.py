@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.store import DecisionLog, Entry  # noqa: E402
+from engine.store import DecisionLog  # noqa: E402
 
 WRITE = """
 import sys, time

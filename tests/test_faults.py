@@ -9,9 +9,8 @@ import sys
 
 import pytest
 
-from engine.store import log as store_log
 from engine.cli import main
-
+from engine.store import log as store_log
 from tests.conftest import ROOT, ROWS
 
 

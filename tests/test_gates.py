@@ -94,7 +94,7 @@ def test_gate_command_logs_overrides_and_replay(tmp_path, capsys, log_target):
 
 def test_a_second_engine_does_not_change_the_first_engines_gate_back_end(monkeypatch):
     """Compiled policies are shared and immutable: each Engine holds its own gate back ends."""
-    from engine.backends import ReferenceBackend
+    from engine.backends.reference import ReferenceBackend
     rete = Engine.load(today=TODAY, backend="rete")
     Engine(rete.policy, backend="reference")
     calls = []

@@ -15,7 +15,6 @@ import pytest
 from engine.cli import main
 from engine.store import SCHEMA_VERSION, DecisionLog, Entry, LogError
 from engine.store.schema import MIGRATIONS
-
 from tests.conftest import ROOT, ROWS
 
 PROPOSALS = str(ROOT / "examples" / "proposals.csv")
@@ -244,8 +243,9 @@ def test_two_writers_and_a_cli_run_share_one_postgresql_log(postgres_log):
 def test_a_server_lost_mid_run_stops_the_run_and_resume_logs_the_rest_once(big_round, postgres_log, tmp_path):
     """The server ends the CLI's connection part-way (as a restart or a failover would): exit 2, said, and
     --resume completes the output and the log, every decision once."""
-    import psycopg
     import uuid
+
+    import psycopg
     name = f"victim-{uuid.uuid4().hex[:8]}"
     target = f"{postgres_log}&application_name={name}"
     out = tmp_path / "out.csv"

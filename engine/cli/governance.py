@@ -5,10 +5,10 @@ import argparse
 from typing import IO
 
 from engine.api import Engine
-from engine.store import Entry
 from engine.cli.common import EXIT_OK, dump_json, open_log, plural, warn
 from engine.errors import Diagnostic, PmoError
-from engine.gates import read_project
+from engine.gates.review import read_project
+from engine.store import Entry
 
 
 def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

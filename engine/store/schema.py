@@ -16,8 +16,9 @@ entry number (each store's ``serial``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def migrate(store: Store) -> int:
             for step in MIGRATIONS[:found + 1]:
                 store.execute("INSERT INTO pmo_schema (version, description, applied) VALUES (?, ?, NULL)",
                               (step.version, step.description))
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         for step in MIGRATIONS[found + 1:]:
             for statement in step.statements:
                 store.execute(statement.format(serial=store.serial))

@@ -5,7 +5,8 @@ Every problem a user can cause is a :class:`Diagnostic` with a stable code and a
 
     PmoError                 the one root: ``except engine.PmoError`` catches all of ours
     ├── PolicyError          policy files are wrong; carries every diagnostic found
-    └── InputError           one proposal (or one input file) is wrong; carries its diagnostics
+    ├── InputError           one proposal (or one input file) is wrong; carries its diagnostics
+    └── LogError             (engine.store) the decision log cannot be opened or written
 """
 from __future__ import annotations
 

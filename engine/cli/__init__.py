@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 from engine import __version__
-from engine.audit import DEFAULT_PATH as DEFAULT_LOG
 from engine.cli import authoring, governance, intake, portfolio, ranking
 from engine.cli import health as health_cli
-from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
+from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, LOG_HELP, default_log, log_arg
 from engine.cli.common import date_arg as _date
 from engine.cli.common import wrap as _wrap
 from engine.errors import PmoError
@@ -51,7 +49,7 @@ examples:
   pmo schedule examples/portfolio-clean.yaml          critical path, floats, delivery order
   pmo gate examples/projects/go.yaml --gate business-case   go, kill, hold or recycle at a stage gate
   pmo health examples/status/*.csv                    earned value and RAG health from monthly status reports
-  pmo log --project PRJ-1001                          the decision log (SQLite, ./pmo-decisions.sqlite)
+  pmo log --project PRJ-1001                          the decision log (./pmo-decisions.sqlite or PostgreSQL)
   pmo explain examples/proposals.csv --id PRJ-1006    why this decision, and what would change it
   pmo validate my-policies/                           check policy files, print file:line:col errors
   pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
@@ -120,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     for action in batch_args._actions:
         ev._add_action(action)
     log_args = argparse.ArgumentParser(add_help=False)
-    log_args.add_argument("--log", metavar="DB", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)),
-                          help=f"decision log (SQLite) to append to (default: $PMO_LOG or ./{DEFAULT_LOG})")
+    log_args.add_argument("--log", metavar="DB", type=log_arg, default=default_log(),
+                          help=f"the decision log to append to: {LOG_HELP}")
     log_args.add_argument("--no-log", action="store_true", help="do not record the decisions")
     for action in (log_args._actions[0], log_args._actions[1]):
         ev._add_action(action)
@@ -221,16 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     gt.add_argument("--format", choices=("table", "json"), default="table")
     lg = sub.add_parser("log", help="query the decision log",
                         description="List logged intake and gate decisions, oldest first.")
-    lg.add_argument("--log", "--db", dest="db", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)),
-                    metavar="DB", help=f"the decision log (default: $PMO_LOG or ./{DEFAULT_LOG})")
+    lg.add_argument("--log", "--db", dest="db", type=log_arg, default=default_log(), metavar="DB",
+                    help=f"the decision log: {LOG_HELP}")
     lg.add_argument("--project", metavar="ID")
     lg.add_argument("--since", type=_date, metavar="YYYY-MM-DD")
     lg.add_argument("--format", choices=("table", "json"), default="table")
     rp = sub.add_parser("replay", parents=[policy_args], help="re-decide logged decisions under the current policy",
                         description="Re-evaluate every logged decision with the current policies and list those "
                         "whose outcome would now differ.")
-    rp.add_argument("--log", "--db", dest="db", type=Path, default=Path(os.environ.get("PMO_LOG", DEFAULT_LOG)),
-                    metavar="DB", help=f"the decision log (default: $PMO_LOG or ./{DEFAULT_LOG})")
+    rp.add_argument("--log", "--db", dest="db", type=log_arg, default=default_log(), metavar="DB",
+                    help=f"the decision log: {LOG_HELP}")
     rp.add_argument("--format", choices=("table", "json"), default="table")
 
     va = sub.add_parser("validate", parents=[policy_args], help="check a policy folder; print every problem",

@@ -6,16 +6,15 @@ import contextlib
 import datetime as dt
 import json
 import os
-import sqlite3
 import sys
 import textwrap
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from engine.audit import DecisionLog
 from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import raw_stream
+from engine.store import DEFAULT_PATH, DecisionLog, is_address, shown
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -23,12 +22,26 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
-def open_log(path: Path) -> DecisionLog:
-    try:
-        return DecisionLog(path)
-    except sqlite3.Error as exc:
-        raise PmoError([Diagnostic("log_unusable", f"cannot open the decision log {path}: {exc}",
-                                   hint="give another path with --log, or --no-log")]) from None
+LOG_HELP = ("a SQLite file, or a PostgreSQL log shared by a team: postgresql://user@host:5432/db "
+            f"(default: $PMO_LOG or ./{DEFAULT_PATH})")
+
+
+def log_arg(text: str) -> str | Path:
+    """argparse type for --log: a postgresql:// address as it is, anything else the path of a SQLite file."""
+    return text if is_address(text) else Path(text)
+
+
+def default_log() -> str:
+    return os.environ.get("PMO_LOG") or DEFAULT_PATH
+
+
+def open_log(target: str | Path, existing: bool = False) -> DecisionLog:
+    """The decision log (a LogError, exit 2, when it cannot be opened); ``existing``: a SQLite log must exist
+    already (for reading: a mistyped path is not a new empty log)."""
+    if existing and not is_address(target) and not Path(target).is_file():
+        raise PmoError([Diagnostic("no_file", f"no decision log at {shown(target)}", hint="decisions are logged by "
+                                   "'pmo evaluate' and 'pmo gate'; --log names another log")])
+    return DecisionLog(target)
 
 
 def warn(engine: Engine, stderr: IO[str]) -> None:

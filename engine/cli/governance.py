@@ -5,10 +5,10 @@ import argparse
 from typing import IO
 
 from engine.api import Engine
-from engine.audit import Entry
 from engine.cli.common import EXIT_OK, dump_json, open_log, plural, warn
 from engine.errors import Diagnostic, PmoError
 from engine.gates.review import read_project
+from engine.store import Entry
 
 
 def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -50,10 +50,7 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    if not args.db.is_file():
-        raise PmoError([Diagnostic("no_file", f"no decision log at {args.db}", hint="decisions are logged by "
-                                   "'pmo evaluate' and 'pmo gate'; --log names another log")])
-    with open_log(args.db) as log:
+    with open_log(args.db, existing=True) as log:
         entries = log.query(project=args.project, since=args.since)
     if args.format == "json":
         dump_json(entries, stdout)
@@ -68,11 +65,9 @@ def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    if not args.db.is_file():
-        raise PmoError([Diagnostic("no_file", f"no decision log at {args.db}")])
-    engine = Engine.load(args.policies, rules=args.rules, today=args.today)
-    with open_log(args.db) as log:
+    with open_log(args.db, existing=True) as log:  # a missing log is said before the policies are loaded
         entries = log.query()
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today)
     changed = []
     for e in entries:
         if e["kind"] == "intake":

@@ -8,13 +8,11 @@ import datetime as dt
 import itertools
 import json
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from engine.api import Engine, check_policies
-from engine.audit import DecisionLog, Entry
 from engine.cli.common import (
     EXIT_BAD_ROWS,
     EXIT_OK,
@@ -36,6 +34,7 @@ from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, s
 from engine.io.writers import csv_header, write_decisions, write_xlsx
 from engine.policy.source import MAX_BYTES
 from engine.report.build import field_roles, write_report
+from engine.store import DecisionLog, Entry, LogError
 from engine.tasks.batch import decide_in_parallel
 
 LOG_BATCH = 500  # decisions per log transaction
@@ -115,8 +114,8 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         raise  # a reader such as `head` stopped reading: not an error (main exits 0)
     except OSError as exc:
         return _cannot_write(exc, args, stderr)
-    except sqlite3.Error as exc:
-        return _cannot_write(OSError(0, str(exc), str(args.log)), args, stderr)
+    except LogError as exc:  # the database failed part-way (a full disk, a lost server)
+        return _cannot_write(OSError(0, exc.detail, exc.target), args, stderr)
     finally:
         if args.out and out is not None:
             with contextlib.suppress(OSError):  # after a full disk, closing fails too; the error is said above

@@ -18,6 +18,7 @@ import yaml
 from engine.authoring.explain import Explanation, explain
 from engine.authoring.lint import lint_policy
 from engine.backends.reference import BACKENDS, make_backend
+from engine.compile.health import DEFAULT_HEALTH
 from engine.compile.policy import CompiledPolicy, compile_policy
 from engine.compile.scoring import reweighted
 from engine.decision import Decision, RowError
@@ -30,6 +31,8 @@ from engine.gates.review import (
     read_project,
     review,
 )
+from engine.health.assess import HealthReport, assess, health_backend
+from engine.health.status import StatusData, read_status
 from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
@@ -37,7 +40,7 @@ from engine.policy.loader import PolicySet, load_policy_set
 from engine.policy.resources import reference_policies, reference_rules
 from engine.portfolio.model import Portfolio, intake_rejection, portfolio_from, read_portfolio
 from engine.report.build import Report, build_report
-from engine.scoring.ranking import Ranking, build_ranking
+from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 
 # The portfolio stages load with the first portfolio method: networkx and scipy.optimize cost about a second
 # at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
@@ -88,6 +91,8 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
     if policy is not None and not sink.errors:
         try:
             make_backend(backend, policy)
+            if policy.health is not None:  # health rules run on the same back ends
+                health_backend(policy.health, backend)
         except PolicyError as exc:
             sink.extend(exc.diagnostics)
     usable = policy if policy is not None and not sink.errors else None
@@ -107,6 +112,8 @@ class Engine:
         self.warnings: list[Diagnostic] = []  # e.g. weights that were normalised, a CR above the limit
         self._intake = Intake(policy, make_backend(backend, policy))
         self._must_meet = must_meet_backends(policy.gates, backend) if policy.gates is not None else {}
+        health = policy.health or DEFAULT_HEALTH  # no rules to build: the reference back end runs none
+        self._health = health_backend(health, backend if health.rules else "reference")
 
     @classmethod
     def load(cls, path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
@@ -186,14 +193,30 @@ class Engine:
         for number, item in enumerate(proposals, 1):
             yield self._decide_item(item, number)
 
+    def health(self, status: Iterable[PathLike] | StatusData, *, as_of: dt.date | None = None,
+               profile: InputProfile | None = None, sheet: str | None = None) -> HealthReport:
+        """Each project's earned value, earned schedule and RAG rating at its latest status date (on or before
+        ``as_of``), from status report files (CSV, XLSX, JSON, YAML; read with ``profile``) or reports already
+        read (:func:`engine.health.read_status`), by the policy set's health policy (kind: health; without one,
+        EAC is BAC / CPI and nothing is rated). Bad rows are ``report.errors``; raises InputError only when a
+        file as a whole is unusable. See docs/health.md."""
+        health = self.policy.health or DEFAULT_HEALTH
+        if not isinstance(status, StatusData):
+            status = read_status(list(status), profile or InputProfile(), sheet, health.calendar)
+        return assess(status, health, self._health, as_of)
+
     def rank_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
                 sensitivity: bool = False) -> Ranking:
         """The ranking of decisions already made (see ``decide_all``)."""
         if self.policy.scoring is None:
             raise PmoError([Diagnostic("no_scoring", "this policy set has no scoring policy",
                                        hint="add a file with 'kind: scoring'")])
-        ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
-                                sensitivity)
+        models = self.policy.scoring_models
+        if len(models) > 1 or (models and models[0].condition is not None):  # each model ranks its own pool
+            ranking = build_model_ranking(models, decided, self.policy_hash, self.today.isoformat(), top, sensitivity)
+        else:
+            ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
+                                    sensitivity)
         ranking.warnings = [str(w) for w in self.warnings]
         return ranking
 

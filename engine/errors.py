@@ -5,7 +5,8 @@ Every problem a user can cause is a :class:`Diagnostic` with a stable code and a
 
     PmoError                 the one root: ``except engine.PmoError`` catches all of ours
     ├── PolicyError          policy files are wrong; carries every diagnostic found
-    └── InputError           one proposal (or one input file) is wrong; carries its diagnostics
+    ├── InputError           one proposal (or one input file) is wrong; carries its diagnostics
+    └── LogError             (engine.store) the decision log cannot be opened or written
 """
 from __future__ import annotations
 
@@ -26,18 +27,40 @@ class Location:
     column: int = 0
     # For a value written over several lines: (line, column) of each of its characters.
     chars: tuple = field(default=(), compare=False, repr=False)
+    # A cell of a spreadsheet (decision tables): the sheet's name ("" for a CSV file); line is the row and
+    # column the column (1 = A), shown as a spreadsheet shows them: Book.xlsx!Intake!D12 (routes.csv!D12).
+    sheet: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
+        if self.sheet is not None:
+            return cell_name(self.file, self.sheet, self.line, self.column)
         if not self.line:
             return self.file
         return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
 
     def shifted(self, columns: int) -> Location:
         """Where character ``columns`` of the value stands (for positions inside an expression): on the same
-        line, further right, unless the value spans several lines."""
+        line, further right, unless the value spans several lines. A spreadsheet cell stays the cell."""
+        if self.sheet is not None:
+            return self
         if self.chars and 0 <= columns < len(self.chars):
             return Location(self.file, *self.chars[columns])
         return Location(self.file, self.line, self.column + columns) if self.line else self
+
+
+def column_letters(column: int) -> str:
+    """1 -> A, 27 -> AA: a spreadsheet's column name."""
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def cell_name(file: str, sheet: str, row: int, column: int) -> str:
+    """Book.xlsx!Intake!D12 (a CSV file has no sheet: routes.csv!D12); the row alone when column is 0."""
+    place = f"{column_letters(column)}{row}" if row else ""
+    return "!".join(part for part in (file, sheet, place) if part)
 
 
 @dataclass(frozen=True)

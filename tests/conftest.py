@@ -31,6 +31,44 @@ def private_decision_log(tmp_path, monkeypatch):
     return path
 
 
+POSTGRES = os.environ.get("PMO_TEST_POSTGRES")  # a server's address; .ci/postgres.sh starts one
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server for the decision log's tests. Without one they are skipped, except in CI, which
+    starts one (.ci/postgres.sh) and sets PMO_REQUIRE_POSTGRES=1 so that a missing server fails them."""
+    if not POSTGRES:
+        if os.environ.get("PMO_REQUIRE_POSTGRES"):
+            pytest.fail("PMO_REQUIRE_POSTGRES is set but PMO_TEST_POSTGRES is not: start a server with "
+                        "'. .ci/postgres.sh && pmo_postgres_start'")
+        pytest.skip("no PostgreSQL server: '. .ci/postgres.sh && pmo_postgres_start' starts one "
+                    "(CI does, and sets PMO_REQUIRE_POSTGRES=1)")
+    return POSTGRES
+
+
+@pytest.fixture
+def postgres_log(postgres_server):
+    """The address of an empty PostgreSQL log of this test's own: a new schema, first on the search path."""
+    import uuid
+
+    import psycopg
+    schema = f"pmo_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as db:
+        db.execute(f"CREATE SCHEMA {schema}")
+    yield postgres_server + ("&" if "?" in postgres_server else "?") + f"options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_server, autocommit=True) as db:
+        db.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_target(request, tmp_path):
+    """A new, empty decision log: a SQLite file, then a PostgreSQL log (the same tests run on both)."""
+    if request.param == "sqlite":
+        return tmp_path / "log.sqlite"
+    return request.getfixturevalue("postgres_log")
+
+
 @pytest.fixture(scope="session")
 def engines() -> dict[str, Engine]:
     """The reference policies on both back ends."""

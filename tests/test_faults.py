@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from engine import audit
 from engine.cli import main
+from engine.store import log as store_log
 from tests.conftest import ROOT, ROWS
 
 
@@ -75,19 +75,19 @@ def test_a_full_disk_under_the_log_loses_nothing(big_round, tmp_path, monkeypatc
     whole = tmp_path / "whole.csv"
     assert evaluate(big_round, whole, tmp_path / "whole.sqlite") == 1
     out, log = tmp_path / "out.csv", tmp_path / "log.sqlite"
-    real_init = audit.DecisionLog.__init__
+    real_init = store_log.DecisionLog.__init__
 
-    def small_disk(self, path=audit.DEFAULT_PATH):
+    def small_disk(self, path=store_log.DEFAULT_PATH):
         real_init(self, path)
         self._db.execute("PRAGMA max_page_count = 400")  # about 1.6 MB: the log fills up part-way
 
-    monkeypatch.setattr(audit.DecisionLog, "__init__", small_disk)
+    monkeypatch.setattr(store_log.DecisionLog, "__init__", small_disk)
     assert evaluate(big_round, out, log) == 2
     err = capsys.readouterr().err
     assert "full" in err and str(log) in err and "--resume" in err
     before = logged(log)[0]
     assert 0 < before < ROWS
-    monkeypatch.setattr(audit.DecisionLog, "__init__", real_init)
+    monkeypatch.setattr(store_log.DecisionLog, "__init__", real_init)
     assert evaluate(big_round, out, log, "--resume") == 1
     assert out.read_bytes() == whole.read_bytes()
     assert logged(log) == (ROWS, ROWS)

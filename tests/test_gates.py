@@ -1,14 +1,9 @@
 """Stage gates, decision rights, overrides and the decision log."""
 import json
-import sqlite3
-import subprocess
-import sys
-import time
 
 import pytest
 
 from engine import Engine, PmoError
-from engine.audit import DecisionLog, Entry
 from engine.cli import main
 from tests.conftest import ROOT, TODAY
 
@@ -63,8 +58,8 @@ def test_gate_errors(engine):
                            "delivery-review")
 
 
-def test_gate_command_logs_overrides_and_replay(tmp_path, capsys):
-    db = tmp_path / "log.sqlite"
+def test_gate_command_logs_overrides_and_replay(tmp_path, capsys, log_target):
+    db = log_target  # a SQLite file, then a PostgreSQL log
     path = str(PROJECTS / "override.yaml")
     assert main(["gate", path, "--gate", "business-case", "--log", str(db)]) == 0
     assert main(["gate", path, "--gate", "business-case", "--override-role", "pmo-lead", "--justification",
@@ -95,48 +90,6 @@ def test_gate_command_logs_overrides_and_replay(tmp_path, capsys):
     assert main(["replay", "--db", str(db), "--policies", str(policies), "--format", "json"]) == 0
     changed = json.loads(capsys.readouterr().out)["changed"]
     assert changed and all(c["kind"] == "intake" for c in changed)
-
-
-WRITER = """
-import sys
-from engine.audit import DecisionLog, Entry
-log = DecisionLog(sys.argv[1])
-for i in range(10_000):
-    log.append([Entry("intake", f"P{i}", None, {"i": i}, "policy", "accept", [{"rule": "r"}], ["pmo-lead"])])
-"""
-
-
-def test_log_survives_a_kill_in_the_middle_of_10000_writes(tmp_path):
-    db = tmp_path / "crash.sqlite"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], cwd=ROOT)
-    deadline = time.time() + 60
-    count = 0
-    while time.time() < deadline and count < 300:
-        time.sleep(0.05)
-        try:
-            with sqlite3.connect(db, timeout=5) as peek:
-                count = peek.execute("SELECT count(*) FROM decisions").fetchone()[0]
-        except sqlite3.Error:
-            count = 0
-    writer.kill()  # SIGKILL: no cleanup, no flush
-    writer.wait()
-    with sqlite3.connect(db) as check:
-        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = check.execute("SELECT key, findings, approvers, input FROM decisions").fetchall()
-    assert 0 < len(rows) < 10_000
-    assert all(json.loads(f) and json.loads(a) and json.loads(i) for _, f, a, i in rows)  # every entry whole
-    subprocess.run([sys.executable, "-c", WRITER, str(db)], cwd=ROOT, check=True)  # resume from the start
-    with DecisionLog(db) as log:
-        entries = log.query()
-    assert len(entries) == 10_000 and len({e["key"] for e in entries}) == 10_000  # none duplicated
-
-
-def test_repeated_decisions_are_not_duplicated(tmp_path):
-    with DecisionLog(tmp_path / "d.sqlite") as log:
-        entry = Entry("gate", "P1", "g", {"x": 1}, "h", "go", [], ["pmo-lead"])
-        assert log.append([entry]) == 1
-        assert log.append([entry]) == 0
-        assert log.append([Entry("gate", "P1", "g", {"x": 2}, "h", "go", [], [])]) == 1
 
 
 def test_a_second_engine_does_not_change_the_first_engines_gate_back_end(monkeypatch):

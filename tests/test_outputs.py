@@ -10,11 +10,11 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from engine.audit import DecisionLog, Entry
 from engine.cli import main
 from engine.decision import Decision, Finding, RowError
 from engine.expr.values import display
 from engine.io.writers import inert, write_decisions, write_xlsx
+from engine.store import DecisionLog, Entry
 from tests.conftest import ROOT
 
 FORMULA = re.compile('^"?[=+\\-@\t\r]')  # a physical line a naive splitter would hand to a spreadsheet
@@ -79,12 +79,12 @@ def test_no_writer_fails_on_a_surrogate(fmt):
         assert "\\ud800PRJ\\udfff-\\ud83d\\ude00" in text  # one documented way: the code point as \udXXX
 
 
-def test_the_xlsx_and_the_log_take_surrogates(tmp_path):
+def test_the_xlsx_and_the_log_take_surrogates(tmp_path, log_target):
     path = tmp_path / "d.xlsx"
     write_xlsx([decision(HOSTILE, reason=HOSTILE)], path)
     sheet = openpyxl.load_workbook(path)["Decisions"]
     assert sheet.cell(2, 1).value == "\\ud800PRJ\\udfff-\\ud83d\\ude00"
-    with DecisionLog(tmp_path / "log.sqlite") as log:
+    with DecisionLog(log_target) as log:
         assert log.append([Entry("intake", HOSTILE, None, {"id": HOSTILE}, "h", "reject", [{"reason": HOSTILE}], [],
                                  as_of="2026-12-01")]) == 1
         entry = log.query()[0]
@@ -164,11 +164,11 @@ DATED = ("kind: intake\nfields: {id: string, end: date}\nrules:\n  - id: ended\n
          "    effect: reject\n    reason: 'ended'\n")
 
 
-def test_the_log_keeps_one_decision_per_date_and_back_end(write_policy, tmp_path):
+def test_the_log_keeps_one_decision_per_date_and_back_end(write_policy, tmp_path, log_target):
     folder = write_policy({"intake.yaml": DATED})
     data = tmp_path / "p.csv"
     data.write_text("id,end\nA,2027-06-01\n", encoding="utf-8")
-    log = tmp_path / "log.sqlite"
+    log = log_target  # a SQLite file, then a PostgreSQL log
 
     def run(today, backend="rete"):
         assert main(["evaluate", str(data), "--policies", str(folder), "--log", str(log), "--today", today,
@@ -214,6 +214,8 @@ def test_a_log_written_by_the_old_schema_opens_and_keeps_its_entries(tmp_path):
         assert [e["outcome"] for e in log.query(project="P1")] == ["accept", "reject"]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("SELECT version, applied IS NULL FROM pmo_schema ORDER BY version").fetchall() == [
+            (0, 1), (1, 0)]  # version 0 was there before pmo_schema; version 1 applied on opening
     db.close()
 
 

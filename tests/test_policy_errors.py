@@ -76,6 +76,9 @@ def test_the_schema_has_a_working_example_and_descriptions_for_every_kind(tmp_pa
     for kind, document in documents.items():
         target = tmp_path / "rules" / "governance.yaml" if kind == "library" else tmp_path / f"{kind}.yaml"
         target.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    (tmp_path / "approval-routes.csv").write_text(  # the table the tables example names
+        "budget,effect,route,reason\nnull,reject,-,A budget is required\n<= 1_000_000,-,-,-\n"
+        "> 1_000_000,review,Investment Committee,Budget {budget} is above 1 million\n", encoding="utf-8")
     assert [d for d in validate(tmp_path, today=TODAY) if d.severity == "error"] == []
 
 

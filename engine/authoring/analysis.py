@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR
 from typing import Any
 
-from engine.expr.nodes import BOOL, DATE, NULL, NUMBER, Compare, Const, Field, In, Logic, Node, Unary, key
+from engine.expr.nodes import BOOL, DATE, NULL, NUMBER, Call, Compare, Const, Field, In, Logic, Node, Unary, key
 
 NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
 SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
@@ -245,12 +245,18 @@ def as_test(node: Node) -> Test | None:
         true = _compared(op, right.value, ordered)
         return Test(node, left.name, Values(False, true), Values(False, ~true))  # type: ignore[operator]
     if isinstance(node, In) and isinstance(node.item, Field) and isinstance(node.container, Const):
-        ordered = node.item.type in (NUMBER, DATE)
-        members: Part = (Line(tuple(Span(v, v, True, True) for v in dict.fromkeys(node.container.value)))
-                         if ordered else Choice(frozenset(node.container.value)))
-        true, false = Values(False, members), Values(False, ~members)  # type: ignore[operator]
-        return Test(node, node.item.name, *((false, true) if node.negated else (true, false)))
+        return _membership(node, node.item, node.container.value, node.negated)
+    if isinstance(node, Call) and node.name == "in_table" and isinstance(node.args[1], Field):
+        return _membership(node, node.args[1], tuple(node.args[0].value.rows), False)  # key in table: its keys
     return None
+
+
+def _membership(node: Node, item: Field, values: tuple, negated: bool) -> Test:
+    ordered = item.type in (NUMBER, DATE)
+    members: Part = (Line(tuple(Span(v, v, True, True) for v in dict.fromkeys(values)))
+                     if ordered else Choice(frozenset(values)))
+    true, false = Values(False, members), Values(False, ~members)  # type: ignore[operator]
+    return Test(node, item.name, *((false, true) if negated else (true, false)))
 
 
 def _compared(op: str, value: Any, ordered: bool) -> Part:

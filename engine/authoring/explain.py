@@ -33,7 +33,7 @@ from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Lo
 from engine.expr.values import display
 from engine.intake.decide import Intake
 from engine.io.readers import Row
-from engine.scoring.ranking import Contribution, build_ranking
+from engine.scoring.ranking import Contribution, build_ranking, model_for
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -200,8 +200,12 @@ def _leaf_text(node: Node, record: Mapping[str, Any]) -> str:
     if isinstance(node, In):
         return f"{_side(node.item, record)} {'not in' if node.negated else 'in'} {_side(node.container, record)}"
     if isinstance(node, Unary) and node.op == "not":
+        if _is_call(node.operand, "in_table"):
+            return f"{_side(node.operand.args[1], record)} not in {node.operand.args[0].value}"
         inner = _leaf_text(node.operand, record)
         return f"not {inner}" if isinstance(node.operand, (Call, Field, Const)) else f"not ({inner})"
+    if _is_call(node, "in_table"):
+        return f"{_side(node.args[1], record)} in {node.args[0].value}"
     if isinstance(node, Call):
         return f"{node.name}({', '.join(_side(a, record) if isinstance(a, Field) else expression_text(a) for a in node.args)})"
     return _side(node, record)
@@ -249,6 +253,8 @@ def expression_text(node: Node) -> str:
     if isinstance(node, Unary):
         if node.op == "not":  # "not (risk > 1)": the parentheses Python does not need, people do
             operand = node.operand
+            if _is_call(operand, "in_table"):
+                return f"{_wrapped(operand.args[1], _PRECEDENCE['compare'], strict=True)} not in {operand.args[0].value}"
             return "not " + (f"({expression_text(operand)})" if isinstance(operand, (Logic, Compare, In))
                              else _wrapped(operand, _PRECEDENCE["not"]))
         return "-" + _wrapped(node.operand, _PRECEDENCE["neg"])
@@ -265,9 +271,17 @@ def expression_text(node: Node) -> str:
         return f"{_wrapped(node.left, level)} {node.op} {_wrapped(node.right, level, strict=right_strict)}"
     if isinstance(node, ListOf):
         return "[" + ", ".join(expression_text(i) for i in node.items) + "]"
+    if _is_call(node, "in_table"):  # written "key in table"
+        return f"{_wrapped(node.args[1], _PRECEDENCE['compare'], strict=True)} in {node.args[0].value}"
+    if _is_call(node, "level") and isinstance(node.args[0], Field):  # written alignment["objective"]
+        return f"{node.args[0].name}[{expression_text(node.args[1])}]"
     if isinstance(node, Call):
         return f"{node.name}({', '.join(expression_text(a) for a in node.args)})"
     return type(node).__name__
+
+
+def _is_call(node: Node, name: str) -> bool:
+    return isinstance(node, Call) and node.name == name
 
 
 def _level(node: Node) -> int:
@@ -275,7 +289,7 @@ def _level(node: Node) -> int:
         return _PRECEDENCE[node.op]
     if isinstance(node, Unary):
         return _PRECEDENCE["not" if node.op == "not" else "neg"]
-    if isinstance(node, (Compare, In)):
+    if isinstance(node, (Compare, In)) or _is_call(node, "in_table"):
         return _PRECEDENCE["compare"]
     if isinstance(node, Arith):
         return _PRECEDENCE[node.op]
@@ -314,13 +328,19 @@ def _score(policy: CompiledPolicy, decision: Decision, record: Mapping[str, Any]
     if decision.decision not in ("accept", "review"):
         return ScoreExplanation(scoring.method, None, None, [], note=f"not scored: {decision.decision}ed at intake; only "
                                 "proposals that pass (accept or review) are scored")
+    models, model_note = policy.scoring_models, None
+    if len(models) > 1 or (models and models[0].condition is not None):  # the model that scores this proposal
+        model, why = model_for(models, record)
+        if model is None:
+            return ScoreExplanation(scoring.method, None, None, [], note=f"not scored: {why}")
+        scoring, model_note = model.scoring, f"scored by model {model.id} ({model.where})"
     ranking = build_ranking(scoring, [(decision, record)], policy.policy_hash, policy.today.isoformat())
     entry = ranking.entries[0]
     if entry.rank is None:
         return ScoreExplanation(scoring.method, None, None, [], note=entry.reason)
     relative = {c.id for c in scoring.criteria if c.normalise == "minmax"}
     if not relative:
-        return ScoreExplanation(scoring.method, entry.score, entry.score, entry.breakdown)
+        return ScoreExplanation(scoring.method, entry.score, entry.score, entry.breakdown, note=model_note)
     breakdown = [Contribution(c.criterion, c.raw, None, c.weight, None, c.detail) if c.criterion in relative else c
                  for c in entry.breakdown]
     partial = sum(c.contribution for c in breakdown if c.contribution is not None)
@@ -329,6 +349,7 @@ def _score(policy: CompiledPolicy, decision: Decision, record: Mapping[str, Any]
     note = (f"{', '.join(left_out)} {'is' if len(left_out) == 1 else 'are'} normalised min-max over the proposals "
             f"ranked together, so {'it has' if len(left_out) == 1 else 'they have'} no value for one proposal alone: "
             f"the partial score is out of {100 - missing_weight:g}; rank it with others (pmo rank) for the full score")
+    note = f"{model_note}; {note}" if model_note else note
     return ScoreExplanation(scoring.method, None, partial, breakdown, left_out, note)
 
 

@@ -14,6 +14,7 @@ when it is sure (the condition reasoning is in ``engine/authoring/analysis.py``)
     unused_strategy                objectives that nothing can use (no alignment field, no strategy.*)
     unknown_objective              a balance rule naming an objective the strategy does not declare
     include_outside_root           an include whose library lies outside the policy folder (a linked rules/)
+    (health rules: never_fires and duplicate_condition too, over the figures a status report can give)
 
 Scoring bands with gaps or overlaps and weights that do not add up to 1 are reported by the compiler
 (band_gap, band_overlap, band_open_end, weights_normalised), so lint does not repeat them.
@@ -40,9 +41,9 @@ from engine.authoring.analysis import (
     outcomes,
     tests,
 )
-from engine.compile.policy import PLACEHOLDER, CompiledPolicy, CompiledRule
+from engine.compile.policy import CompiledPolicy, CompiledRule
 from engine.errors import Diagnostic, Location, did_you_mean
-from engine.expr.nodes import Compare, Const, Field, In, ListOf, Node, fields_of, walk
+from engine.expr.nodes import Call, Compare, Const, Field, In, ListOf, Node, fields_of, walk
 from engine.expr.parse import ExprError, parse
 from engine.policy.loader import LoadedFile, PolicySet
 from engine.policy.models import FieldSpec, IntakePolicy, RuleSpec, ScoringPolicy
@@ -66,12 +67,18 @@ class Context:
         """Every field, derived value and metric that a rule, reason, derived value, score or gate reads."""
         names: set[str] = set()
         for rule in self.policy.rules:
-            names |= fields_of(rule.condition) | set(PLACEHOLDER.findall(rule.reason))
+            names |= fields_of(rule.condition) | {name for template in (rule.reason_template, rule.route_template)
+                                                   if template is not None for name in template.names}
         for _, node in self.policy.derived:
             names |= fields_of(node)
         for node in _gate_conditions(self):
             names |= fields_of(node)
-        return names | _scoring_reads(self.policy_set.scoring)
+        for model in self.policy_set.scorings:  # every scoring model, and the condition that picks it
+            names |= _scoring_reads(model) | (set(_fields_in(model.when)) if model.when else set())
+        for table in self.policy.tables:  # scoring tables' inputs (intake tables' rows are rules, above)
+            for item in table.inputs:
+                names |= fields_of(item.node)
+        return names
 
     def where(self, rule: CompiledRule, offset: int = 0) -> Location:
         """Where a rule's condition is written (a character further for ``offset``); an include's place."""
@@ -137,6 +144,9 @@ def _never_fires(ctx: Context, rule: CompiledRule) -> Diagnostic:
 
 def _impossible_hint(ctx: Context, test: Test) -> str:
     spec = ctx.policy.fields.get(test.field)
+    if isinstance(test.node, Call):  # key in table
+        return (f"no value {test.field} can hold is a key of table '{test.node.args[0].value}'; add rows for them, "
+                "or check the table's key column")
     value = _constant(test.node)
     if spec is not None and spec.type == "enum":
         texts = [v for _, v in _enum_constants(test.node)] or ([value] if isinstance(value, str) else [])
@@ -174,6 +184,8 @@ def _shown_test(test: Test, negate: bool) -> str:
         assert isinstance(node.container, Const)
         word = "not in" if node.negated != negate else "in"
         return f"{test.field} {word} [{', '.join(_shown(v) for v in node.container.value)}]"
+    if isinstance(node, Call):  # key in table (engine/authoring/analysis.py reads it as a test on the table's keys)
+        return f"{test.field} {'not in' if negate else 'in'} {node.args[0].value}"
     assert isinstance(node, Compare)
     constant, op = (node.right, node.op) if isinstance(node.right, Const) else (node.left, SWAP[node.op])
     assert isinstance(constant, Const)
@@ -377,8 +389,7 @@ def check_enum_values(ctx: Context) -> Iterator[Diagnostic]:
                     yield _warning("unknown_enum_value", f"rule '{rule.id}' compares {field} with \"{value}\", which "
                                    f"is not one of its values", ctx.where(rule, node.offset),
                                    _enum_hint(value, enums[field]))
-    scoring = ctx.policy_set.scoring
-    for criterion in scoring.criteria if scoring is not None else []:
+    for criterion in (c for model in ctx.policy_set.scorings for c in model.criteria):
         lookup = criterion.lookup
         if lookup is not None and lookup.of.strip() in enums:
             values = enums[lookup.of.strip()]
@@ -409,7 +420,33 @@ def _enum_hint(value: str, values: list[str]) -> str:
     return did_you_mean(value, values) or f"its values: {', '.join(values)}"
 
 
+def check_health_rules(ctx: Context) -> Iterator[Diagnostic]:
+    """Health rules (kind: health) that can never fire, and two with the same condition, as for intake rules."""
+    from engine.compile.health import AT_MOST, HEALTH_TYPES, NON_NEGATIVE
+    health, model = ctx.policy.health, ctx.policy_set.health
+    if health is None or model is None:
+        return
+    domains = {name: domain_of(kind, low=Decimal(0) if name in NON_NEGATIVE else None,
+                               high=Decimal(AT_MOST[name]) if name in AT_MOST else None)
+               for name, kind in HEALTH_TYPES.items()}
+    specs = {rule.id: rule for rule in model.rules}
+    first: dict[tuple, str] = {}
+    for rule in health.rules:
+        where = specs[rule.id].loc("when") if rule.id in specs else rule.source
+        if outcomes(rule.condition, domains)[0] is None:
+            yield _warning("never_fires", f"health rule '{rule.id}' can never fire: its condition is never true for "
+                           "the figures a status report can give (amounts, SPI and CPI are never below 0, percent "
+                           "complete never above 1)", where, "fix the test, or remove the rule")
+        form = canonical(rule.condition)
+        if form in first:
+            yield _warning("duplicate_condition", f"health rule '{rule.id}' has the same condition as health rule "
+                           f"'{first[form]}'", where, "merge the two rules, or make their conditions differ")
+        else:
+            first[form] = rule.id
+
+
 CHECKS: list[Callable[[Context], Iterator[Diagnostic]]] = [
     check_firing, check_duplicates, check_shadowed, check_unused_values, check_unused_gates,
     check_unused_library_rules, check_outside_root, check_strategy_used, check_balance_objectives, check_enum_values,
+    check_health_rules,
 ]

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import IO
 
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, warn
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, note_example_policies, warn
 from engine.cli.common import date_arg as _date
 from engine.cli.options import backend_option, command, policy_options, sheet_option
 from engine.errors import InputError
@@ -115,6 +115,13 @@ def register(sub) -> None:
     df.add_argument("--format", choices=("table", "json"), default="table",
                     help="table (Markdown, for a pull request; default) or json (with the scores)")
 
+    it = command(sub, "init", init, "start your own policy set: a commented starter set that validates and passes "
+                 "its tests", "Write a starter policy set for your organisation into a new folder: strategy, intake, "
+                 "scoring, gates and portfolio policies, an input profile for a spreadsheet export, sample proposals "
+                 "and project records, and the scenarios that test every rule. It passes `pmo validate --strict` "
+                 "and `pmo test` as written; edit it from there.", INIT_EXAMPLES)
+    it.add_argument("folder", type=Path, metavar="DIR", help="a new (or empty) folder; nothing is overwritten")
+
     ex = command(sub, "explain", explain, "why one proposal got its decision, and what would change it",
                  "Explain the decision on one proposal: every intake rule with its condition evaluated on the "
                  "proposal's values, the derived values, the score breakdown and verified counterfactuals.",
@@ -127,6 +134,28 @@ def register(sub) -> None:
                     "policy fields, or an input profile (locale, currency, dates, value maps), as for pmo evaluate")
     backend_option(ex, " that decides")
     ex.add_argument("--format", choices=("text", "json"), default="text", help="text (for people, default) or json")
+
+
+INIT_EXAMPLES = """\
+examples:
+  pmo init my-pmo                   write the starter set into my-pmo/
+  cd my-pmo && pmo test features --policies policies
+"""
+
+
+def init(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.authoring.scaffold import create
+    written = create(args.folder)
+    print(f"pmo: wrote {len(written)} files into {args.folder}/:", file=stdout)
+    for path in written:
+        print(f"  {path.relative_to(args.folder)}", file=stdout)
+    print(f"""
+next:
+  cd {args.folder}
+  pmo validate policies --strict
+  pmo test features --policies policies --coverage
+  pmo evaluate proposals.csv --policies policies --columns profile.yaml""", file=stdout)
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------- pmo test
@@ -376,6 +405,7 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     engine = intake_round(args).load()
     warn(engine, stderr)
+    note_example_policies(args, stderr)
     rows = read_proposals(args.file, args.sheet)
     if args.columns:
         rows = renamed(rows, engine.profile.columns)

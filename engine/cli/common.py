@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import raw_stream
+from engine.store import DecisionLog, is_address, shown
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -33,7 +35,8 @@ examples:
   pmo conflicts examples/portfolio.yaml               cycles, broken prerequisites, over-allocation, ...
   pmo schedule examples/portfolio-clean.yaml          critical path, floats, delivery order
   pmo gate examples/projects/go.yaml --gate business-case   go, kill, hold or recycle at a stage gate
-  pmo log --project PRJ-1001                          the decision log (SQLite, ./pmo-decisions.sqlite)
+  pmo health examples/status/*.csv                    earned value and RAG health from monthly status reports
+  pmo log --project PRJ-1001                          the decision log (./pmo-decisions.sqlite or PostgreSQL)
   pmo explain examples/proposals.csv --id PRJ-1006    why this decision, and what would change it
   pmo validate my-policies/                           check policy files, print file:line:col errors
   pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
@@ -41,9 +44,32 @@ examples:
 """
 
 
+def open_log(target: str | Path, existing: bool = False) -> DecisionLog:
+    """The decision log (a LogError, exit 2, when it cannot be opened); ``existing``: a SQLite log must exist
+    already (for reading: a mistyped path is not a new empty log)."""
+    if existing and not is_address(target) and not Path(target).is_file():
+        raise PmoError([Diagnostic("no_file", f"no decision log at {shown(target)}", hint="decisions are logged by "
+                                   "'pmo evaluate' and 'pmo gate'; --log names another log")])
+    return DecisionLog(target)
+
+
 def warn(engine: Engine, stderr: IO[str]) -> None:
     for warning in engine.warnings:
         print(warning, file=stderr)
+
+
+def note_example_policies(args: argparse.Namespace, stderr: IO[str]) -> None:
+    """One line when the built-in example policies (an example utility's) decide a file of the user's own: its
+    decisions are someone else's governance, which a newcomer might otherwise take for the engine's verdict."""
+    if getattr(args, "policies", None) is not None:
+        return
+    from engine.policy.resources import reference_policies
+    examples = reference_policies().resolve().parent / "examples"
+    files = getattr(args, "files", None) or [f for f in [getattr(args, "file", None)] if f is not None]
+    if all(examples in Path(f).resolve().parents for f in files):
+        return  # the shipped examples are meant for the example policies
+    print("pmo: note: decided by the built-in example policies of an example utility (Northwind Utilities); "
+          "`pmo init DIR` starts your own set, then give --policies DIR/policies", file=stderr)
 
 
 def dump_json(data, out: IO[str], indent: int | None = 1) -> None:

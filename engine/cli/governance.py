@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 from typing import IO
 
-from engine.cli.common import EPILOG, EXIT_OK, date_arg, dump_json, plural, warn
+from engine.cli.common import EPILOG, EXIT_OK, date_arg, dump_json, open_log, plural, warn
 from engine.cli.options import command, log_options, log_query_options, policy_options
 from engine.errors import Diagnostic, PmoError
 
@@ -41,8 +41,8 @@ def register(sub) -> None:
 
 def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.audit import Entry, open_log
     from engine.gates.review import read_project
+    from engine.store import Entry
     if not args.project.is_file():
         raise PmoError([Diagnostic("no_file", f"no such file: {args.project}")])
     if args.justification and not args.override_role:
@@ -81,11 +81,7 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from engine.audit import open_log
-    if not args.db.is_file():
-        raise PmoError([Diagnostic("no_file", f"no decision log at {args.db}", hint="decisions are logged by "
-                                   "'pmo evaluate' and 'pmo gate'; --log names another log")])
-    with open_log(args.db) as log:
+    with open_log(args.db, existing=True) as log:
         entries = log.query(project=args.project, since=args.since)
     if args.format == "json":
         dump_json(entries, stdout)
@@ -101,12 +97,9 @@ def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.audit import open_log
-    if not args.db.is_file():
-        raise PmoError([Diagnostic("no_file", f"no decision log at {args.db}")])
-    engine = Engine.load(args.policies, rules=args.rules, today=args.today)
-    with open_log(args.db) as log:
+    with open_log(args.db, existing=True) as log:  # a missing log is said before the policies are loaded
         entries = log.query()
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today)
     changed = []
     for e in entries:
         if e["kind"] == "intake":

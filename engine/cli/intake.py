@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 from typing import IO
 
-from engine.cli.common import EPILOG, EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, plural
+from engine.cli.common import EPILOG, EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, note_example_policies, plural
 from engine.cli.options import (
     FILES_HELP,
     backend_option,
@@ -55,8 +55,11 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.tasks.evaluate import Output, RunError
     from engine.tasks.evaluate import evaluate as run
     output = Output(args.format, args.out, args.resume, args.report, args.title, None if args.no_log else args.log)
+    intake = intake_round(args)
+    if not intake.missing_files():
+        note_example_policies(args, stderr)
     try:
-        outcome = run(intake_round(args), output, stdout, say=lambda line: print(line, file=stderr),
+        outcome = run(intake, output, stdout, say=lambda line: print(line, file=stderr),
                       progress=lambda decided, total, done: Progress(stderr, total, done).wrap(decided))
     except RunError as exc:
         say_refused(exc, stderr)

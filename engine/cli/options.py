@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.audit import DEFAULT_PATH as DEFAULT_LOG
 from engine.cli.common import EXIT_USAGE, date_arg, wrap
+from engine.store import DEFAULT_PATH, is_address
 
 FILES_HELP = "proposal files (.csv .tsv .xlsx .json .jsonl .yaml)"
 
@@ -66,21 +66,30 @@ def batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", default=None, help="the report's title (default: Intake round report)")
 
 
-def default_log() -> Path:
-    return Path(os.environ.get("PMO_LOG", DEFAULT_LOG))
+LOG_HELP = ("a SQLite file, or a PostgreSQL log shared by a team: postgresql://user@host:5432/db "
+            f"(default: $PMO_LOG or ./{DEFAULT_PATH})")
+
+
+def log_arg(text: str) -> str | Path:
+    """argparse type for --log: a postgresql:// address as it is, anything else the path of a SQLite file."""
+    return text if is_address(text) else Path(text)
+
+
+def default_log() -> str:
+    return os.environ.get("PMO_LOG") or DEFAULT_PATH
 
 
 def log_options(parser: argparse.ArgumentParser) -> None:
     """--log and --no-log: the decision log a command appends to."""
-    parser.add_argument("--log", metavar="DB", type=Path, default=default_log(),
-                        help=f"decision log (SQLite) to append to (default: $PMO_LOG or ./{DEFAULT_LOG})")
+    parser.add_argument("--log", metavar="DB", type=log_arg, default=default_log(),
+                        help=f"the decision log to append to: {LOG_HELP}")
     parser.add_argument("--no-log", action="store_true", help="do not record the decisions")
 
 
 def log_query_options(parser: argparse.ArgumentParser) -> None:
     """--log (or --db): the decision log a command reads."""
-    parser.add_argument("--log", "--db", dest="db", type=Path, default=default_log(), metavar="DB",
-                        help=f"the decision log (default: $PMO_LOG or ./{DEFAULT_LOG})")
+    parser.add_argument("--log", "--db", dest="db", type=log_arg, default=default_log(), metavar="DB",
+                        help=f"the decision log: {LOG_HELP}")
 
 
 def sheet_option(parser: argparse.ArgumentParser) -> None:

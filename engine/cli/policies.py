@@ -18,6 +18,7 @@ examples:
   pmo validate my-policies/ --strict           warnings count as errors (exit 2): for CI
   pmo validate examples/lint-policies          one warning of each lint kind
   pmo validate my-policies/ --format json      the same, with codes, for tools
+  pmo validate my-policies/ --format sarif > pmo.sarif   for code scanning (GitHub shows each inline)
 """
 
 
@@ -29,8 +30,9 @@ def register(sub) -> None:
                  "nothing uses (codes: docs/lint.md). Exit 0 if usable, 2 if not.", VALIDATE_EXAMPLES)
     policy_options(va)
     va.add_argument("folder", nargs="?", type=Path, metavar="DIR", help="policy folder (default: the reference policies)")
-    va.add_argument("--format", choices=("text", "json"), default="text",
-                    help="text (default) or json (a list: code, severity, message, hint, file, line, column)")
+    va.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                    help="text (default), json (a list: code, severity, message, hint, file, line, column) or "
+                    "sarif (SARIF 2.1.0, for code scanning to show each problem inline in a pull request)")
     va.add_argument("--strict", action="store_true", help="count warnings as errors (exit 2), e.g. in CI")
 
     ex = command(sub, "expr", expr, "evaluate one expression and print its value as JSON",
@@ -70,11 +72,19 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
         diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
     errors = [d for d in diagnostics if d.severity == "error"]
-    if args.format == "json":
+    if args.format == "sarif":
+        from engine import __version__
+        from engine.authoring.sarif import to_sarif
+        json.dump(to_sarif(diagnostics, __version__), stdout, indent=2)
+        stdout.write("\n")
+    elif args.format == "json":
         json.dump([{"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
                     "file": d.location.file if d.location else None,
                     "line": d.location.line if d.location else None,
-                    "column": d.location.column if d.location else None} for d in diagnostics], stdout, indent=2)
+                    "column": d.location.column if d.location else None,
+                    **({"sheet": d.location.sheet, "cell": str(d.location)}  # a decision table's cell
+                       if d.location and d.location.sheet is not None else {})} for d in diagnostics],
+                  stdout, indent=2)
         stdout.write("\n")
     else:
         files: dict[str, list[str] | None] = {}
@@ -89,7 +99,8 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.format == "text" and checked.policy is not None:
         policy, where = checked.policy, folder or "reference policies"
         warnings = f", {plural(len(diagnostics), 'warning')}" if diagnostics else ""
-        print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules, policy hash "
+        health = f", {plural(len(policy.health.rules), 'health rule')}" if policy.health is not None else ""
+        print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules{health}, policy hash "
               f"{policy.policy_hash}{warnings}", file=stdout)
         for line in _weight_lines(policy):
             print(line, file=stdout)
@@ -101,11 +112,13 @@ def _weight_lines(policy) -> list[str]:
     written nowhere else, and what a reviewer of a strategy change wants to see."""
     out = []
     strategy = policy.strategy
-    scoring = policy.scoring
-    for what, values, result in (("objective", strategy.weights.values if strategy else None,
-                                  strategy.weights.ahp if strategy else None),
-                                 ("criterion", scoring.weights if scoring and scoring.criteria else None,
-                                  scoring.ahp if scoring else None)):
+    weighted = [("objective", strategy.weights.values if strategy else None, strategy.weights.ahp if strategy else None)]
+    several = len(policy.scoring_models) > 1
+    for model in policy.scoring_models:  # each scoring model's criteria (the id says which, when there are several)
+        scoring = model.scoring
+        weighted.append((f"criterion ({model.id})" if several else "criterion",
+                         scoring.weights if scoring.criteria else None, scoring.ahp))
+    for what, values, result in weighted:
         if not values:
             continue
         how = f"comparisons, {result.method}" if result is not None else "stated"
@@ -118,6 +131,8 @@ def _weight_lines(policy) -> list[str]:
 def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list[str]:
     """The source line under a diagnostic, a caret under its column and the hint, as rustc shows them."""
     where = diagnostic.location
+    if where is not None and where.sheet is not None:  # a spreadsheet cell: no text line to show
+        return []
     if where is None or not where.line:
         return []
     if where.file not in files:

@@ -14,6 +14,7 @@ from engine.cli.common import (
     Progress,
     dump_json,
     missing_files,
+    note_example_policies,
     solver_output_hidden,
     warn,
 )
@@ -78,6 +79,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     intake = intake_round(args)
     engine = intake.load()
     warn(engine, stderr)
+    note_example_policies(args, stderr)
     rows = intake.rows(engine, lambda line: print(line, file=stderr))
     estimate = count_rows(args.files)
     decided = [(decision, typed(engine, row, decision, record))

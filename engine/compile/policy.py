@@ -7,27 +7,35 @@ trees, shared by both back ends.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.compile.gates import CompiledGates, compile_gates
+from engine.compile.health import CompiledHealth, compile_health
 from engine.compile.portfolio import Limits, limits_from
-from engine.compile.records import converter
-from engine.compile.scoring import CompiledScoring, compile_scoring
+from engine.compile.records import RecordError, RecordReader, converter
+from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
 from engine.compile.strategy import CompiledStrategy, compile_strategy
 from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import BROKEN, check
-from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of, list_of
+from engine.expr.evaluate import evaluate
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Logic, Node, TableType, fields_of, list_of
 from engine.expr.parse import ExprError, parse
-from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
-from engine.policy.loader import PolicySet
+from engine.expr.template import Template, compile_template
+from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
+from engine.policy.loader import PolicySet, scoring_id
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
+from engine.refdata.build import build_tables
+from engine.tables.analysis import TableAnalysis
+from engine.tables.build import CompiledTable, CompiledTables, compile_tables
+from engine.tables.hits import HitGroup
 
 EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,
              "bool": BOOL, "date": DATE, "alignment": NUMBER}
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,9 @@ class CompiledRule:
     where: str  # for findings: "policies/intake.yaml:42", the same on every machine
     condition: Node
     origin: str | None = None  # "LIBRARY/RULE" for a rule included from rules/
+    reason_template: Template | None = None  # when the reason has placeholders: rendered per proposal
+    route_template: Template | None = None  # a route built from fields ("{department} Medical Director")
+    table: str | None = None  # the decision table it is a row of (effect "none": a row with no outcome)
 
 
 @dataclass(frozen=True)
@@ -53,11 +64,15 @@ class CompiledPolicy:
     today: dt.date
     intake_file: str
     strategy: CompiledStrategy | None = None
-    scoring: CompiledScoring | None = None
+    scoring: CompiledScoring | None = None  # the default scoring model (the one without 'when'), or the only one
+    scoring_models: tuple[ScoringModel, ...] = ()  # every model, in file order (several: ranked model by model)
     portfolio: Limits = field(default_factory=Limits)
     gates: CompiledGates | None = None
+    health: CompiledHealth | None = None
     files: list[str] = field(default_factory=list)
     source: PolicySet | None = field(default=None, repr=False)  # the loaded files, models and positions
+    hit_groups: tuple[HitGroup, ...] = ()  # decision tables' rows in ``rules``, with their hit policies
+    tables: list[CompiledTable] = field(default_factory=list)
 
 
 def field_type(spec: FieldSpec) -> str:
@@ -73,24 +88,100 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     strategy = compile_strategy(policy_set.strategy, sink) if policy_set.strategy is not None else None
     fields, types = _fields(intake, strategy, sink, strategy_broken=strategy is None and (
         policy_set.strategy is not None or "strategy" in policy_set.unusable_kinds))
+    lookups, broken_lookups = build_tables(policy_set, set(types) | set(intake.derived), sink)  # kind: lookup
+    types.update({name: TableType(table) for name, table in lookups.items()} | dict.fromkeys(broken_lookups, BROKEN))
     namespaces: dict[str, dict[str, Any]] = {"strategy": {}}
     if strategy is not None:
         namespaces["strategy"] = {"objectives": strategy.objectives}
     derived = _derived(intake, types, namespaces, today, sink)
     rules, used_libraries = _rules(intake, policy_set, types, namespaces, today, sink)
     _check_set_aside_rules(intake, types, namespaces, today, sink)
-    scoring = None
-    if policy_set.scoring is not None:
+    tables = compile_tables(policy_set.tables, policy_set.sheets, policy_set.root, types, fields, namespaces, today,
+                            sink)
+    hit_groups = _table_rules(tables, rules, types, sink)
+    _analyse_tables(tables, fields, intake.id_field, derived, strategy, today, sink)
+    scoring, models = None, []
+    if policy_set.scorings:
         alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
-        scoring = compile_scoring(policy_set.scoring, types, today, alignment_fields, sink)
+        models = compile_models(policy_set.scorings, types, today, alignment_fields, sink, policy_set.stable_name,
+                                scoring_id, tables={name: (t.column(), *t.points_range)
+                                                    for name, t in tables.named("scoring").items()}) or []
+        scoring = next((m.scoring for m in models if m.condition is None), models[0].scoring if models else None)
     gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None
+    health = compile_health(policy_set.health, today, sink, policy_set.stable_name, policy_set.portfolio) \
+        if policy_set.health is not None else None
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
-        scoring=scoring, portfolio=limits_from(policy_set.portfolio), gates=gates,
-        files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
-        source=policy_set,
+        scoring=scoring, scoring_models=tuple(models), portfolio=limits_from(policy_set.portfolio), gates=gates,
+        health=health,
+        files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)]
+        + sorted({t.file for t in tables.tables}),
+        source=policy_set, hit_groups=hit_groups, tables=tables.tables,
     )
+
+
+def _table_rules(tables: CompiledTables, rules: list[CompiledRule], types: dict[str, str],
+                 sink: DiagnosticSink) -> tuple[HitGroup, ...]:
+    """Append the rows of the intake tables to ``rules`` (after the YAML rules, in table and row order): one
+    rule per row (rows of a collect table that share an id are one rule, firing when any of them matches)."""
+    seen = {rule.id: rule.where for rule in rules}
+    groups = []
+    for table in tables.named("intake").values():
+        positions: list[int] = []
+        merged: dict[str, int] = {}
+        for row in table.rows:
+            if row.rule_id in merged:  # collect: another row of the same rule (same outputs, checked on reading)
+                index = merged[row.rule_id]
+                rule = rules[index]
+                either = Logic(0, "or", [rule.condition, row.condition])
+                either.type = BOOL
+                rules[index] = dataclasses.replace(rule, condition=either)
+                continue
+            if row.rule_id in seen:
+                sink.add("duplicate_rule", f"rule id '{row.rule_id}' is already used at {seen[row.rule_id]}",
+                         row.where, "give each rule its own id (leave the rule column empty for NAME.ROW)")
+                continue
+            seen[row.rule_id] = row.label
+            merged[row.rule_id] = len(rules)
+            positions.append(len(rules))
+            reason = None
+            if row.reason and "{" in row.reason:  # rendered per proposal, as a YAML rule's reason is
+                try:
+                    reason = compile_template(row.reason, types)
+                except ExprError as exc:
+                    sink.add(exc.code, exc.message, row.where, exc.hint)
+            rules.append(CompiledRule(row.rule_id, row.effect or "none", reason.text if reason else row.reason or "",
+                                      row.route, row.where, row.label, row.condition,
+                                      reason_template=reason if reason and not reason.static else None,
+                                      table=table.name))
+        if table.hit_policy != "collect" and len(positions) == len(table.rows):
+            groups.append(table.group(positions))
+    return tuple(groups)
+
+
+def _analyse_tables(tables: CompiledTables, fields: dict[str, FieldSpec], id_field: str,
+                    derived: list[tuple[str, Node]], strategy: CompiledStrategy | None, today: dt.date,
+                    sink: DiagnosticSink) -> None:
+    """Gaps, forbidden overlaps and rows that never match, each with an example proposal decided again."""
+    if not tables.tables:
+        return
+    try:
+        reader = RecordReader(fields, strategy)
+    except Exception:  # a field schema with errors of its own (already reported): no examples to read
+        return
+
+    def record(raw: Mapping[str, Any]) -> dict | None:
+        try:
+            out = reader.read(raw)
+        except RecordError:
+            return None
+        for name, node in derived:
+            out[name] = evaluate(node, out)
+        return out
+
+    for table in tables.tables:
+        sink.extend(TableAnalysis(table, fields, id_field, dict(derived), record, today).diagnostics())
 
 
 def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None, sink: DiagnosticSink,
@@ -109,7 +200,7 @@ def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None, sink: Diagn
             sink.add("missing_key", f"list field '{name}' needs 'items' (number, money or string)", spec.loc())
         if spec.type != "enum" and spec.values is not None:
             sink.add("schema", f"'values' only applies to enum fields, and '{name}' is {spec.type}", spec.loc("values"))
-        types[name] = field_type(spec)
+        types[name] = AlignmentType(strategy.objectives) if spec.type == "alignment" and strategy else field_type(spec)
         if spec.type == "alignment" and strategy is None and not strategy_broken:
             sink.add("missing_strategy", f"alignment field '{name}' needs a usable strategy policy", spec.loc("type"),
                      "add a file with 'kind: strategy' listing the objectives")
@@ -318,8 +409,11 @@ def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: 
     effect = include.effect if include and include.effect else spec.effect
     route = include.route if include and include.route else spec.route
     reason = include.reason if include and include.reason else spec.reason
-    constants = dict(spaces.get("params", {}), route=route) if route else dict(spaces.get("params", {}))
-    reason = PLACEHOLDER.sub(lambda m: display(constants[m[1]]) if m[1] in constants else m[0], reason)
+    params = dict(spaces.get("params", {}))
+    route_template = _template(route, "route", spec, include, types, params, sink, policy_set) if route else None
+    if route_template is not None and route_template.static:
+        params.setdefault("route", route_template.text)
+    reason_template = _template(reason, "reason", spec, include, types, params, sink, policy_set)
     try:
         condition = check(parse(spec.when, spaces), types, today, want=BOOL)
     except ExprError as exc:
@@ -333,9 +427,38 @@ def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: 
         sink.add("missing_route", f"rule '{rule_id}' sends proposals to review but names no route",
                  spec.loc("effect") if include is None else include.loc("use"),
                  "add 'route:' with who must approve, e.g. route: Portfolio Board")
-    for name in PLACEHOLDER.findall(reason):
-        if name not in types:
-            sink.add("unknown_field", f"reason mentions '{{{name}}}', which is not a field",
-                     spec.loc("reason") if include is None else include.loc("use"), did_you_mean(name, types))
     stable = f"{policy_set.stable_name(where.file)}:{where.line}"
-    return CompiledRule(rule_id, effect, reason, route, where, stable, condition, include.use if include else None)
+    return CompiledRule(rule_id, effect, reason_template.text if reason_template else reason,
+                        route_template.text if route_template else route, where, stable, condition,
+                        include.use if include else None,
+                        reason_template if reason_template and not reason_template.static else None,
+                        route_template if route_template and not route_template.static else None)
+
+
+def _template(text: str, key: str, spec: RuleSpec, include: Include | None, types: dict[str, str],
+              params: dict[str, Any], sink: DiagnosticSink, policy_set: PolicySet) -> Template | None:
+    """A rule's reason or route as a template checked against the names' types; None (reported) if it is wrong.
+    A route may only read fields that cannot be missing: a proposal without one would go to no real approver."""
+    own = include is None or getattr(include, key) is not None  # written here, not in the library
+    at = (spec if include is None else include).loc(key) if own else include.loc("use")
+    try:
+        template = compile_template(text, types, params)
+    except ExprError as exc:
+        if own:
+            _expr_diag(sink, exc, at)
+        else:
+            sink.add(exc.code, f"in '{include.use}' {key} ({spec.loc(key).shifted(exc.offset)}): {exc.message}",
+                     at, exc.hint)
+        return None
+    if key == "route":
+        fields = policy_set.intake.fields if policy_set.intake else {}
+        for name in template.names:
+            field_spec = fields.get(name)
+            if field_spec is None or not (field_spec.required or field_spec.default is not None):
+                what = "a derived value" if field_spec is None else "a field that can be missing"
+                sink.add("nullable_route", f"route reads '{name}', {what}: a proposal without it would be routed "
+                         f"to '{template.render({})}'", at.shifted(text.find("{" + name) + 1) if own else at,
+                         "route by a field that is required: true or has a default" if field_spec is None else
+                         f"make '{name}' required: true, or give it a default")
+                return None
+    return template

@@ -24,7 +24,7 @@ import numpy as np
 from engine.errors import Diagnostic, DiagnosticSink, Location, did_you_mean
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
-from engine.expr.nodes import DATE, NUMBER, STRING, Field, Node
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Field, Node
 from engine.expr.parse import ExprError, parse
 from engine.expr.values import display
 from engine.expr.vector import column as vector_column
@@ -69,10 +69,24 @@ class CompiledScoring:
         return {c.id: c.weight for c in self.criteria}
 
 
+@dataclass(frozen=True)
+class ScoringModel:
+    """One of a policy set's scoring models: which proposals it scores (``condition``; None: the ones no other
+    model takes) and how."""
+
+    id: str
+    name: str
+    condition: Node | None
+    scoring: CompiledScoring
+    where: str  # file:line of its 'when' (or of its kind), for reasons and reports
+
+
 # ---------------------------------------------------------------------------- compile
 
 def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.date, alignment_fields: set[str],
-                    sink: DiagnosticSink) -> CompiledScoring | None:
+                    sink: DiagnosticSink, tables: Mapping[str, tuple[Column, float, float]] | None = None
+                    ) -> CompiledScoring | None:
+    """``tables``: the scoring decision tables by name, as (points column, lowest, highest points)."""
     before = len(sink.errors)
     expr = _Expressions(types, today, sink)
     criteria: list[ScoredCriterion] = []
@@ -92,7 +106,7 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
                                           for c in policy.criteria], policy.comparisons, "criterion",
                                          policy.loc("criteria"), sink, strict=policy.weights == "strict")
         for crit in policy.criteria:
-            scored = _criterion(crit, expr, alignment_fields, sink)
+            scored = _criterion(crit, expr, alignment_fields, sink, tables or {})
             if scored is not None and resolved is not None:
                 scored.weight = resolved.values[crit.id]
                 criteria.append(scored)
@@ -115,6 +129,24 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
         return None
     return CompiledScoring(policy.method, criteria, components, tie_breaks, policy.top, policy.sensitivity,
                            resolved.ahp if resolved else None, missing)
+
+
+def compile_models(policies: list[ScoringPolicy], types: Mapping[str, str], today: dt.date,
+                   alignment_fields: set[str], sink: DiagnosticSink, name: Callable[[str], str] = str,
+                   ids: Callable[[ScoringPolicy], str] = lambda p: p.name,
+                   tables: Mapping[str, tuple[Column, float, float]] | None = None) -> list[ScoringModel] | None:
+    """Every scoring model with its condition (a bool expression over the fields and derived values).
+    ``tables``: the scoring decision tables by name (see compile_scoring)."""
+    before = len(sink.errors)
+    expr = _Expressions(types, today, sink)
+    models = []
+    for policy in policies:
+        compiled = compile_scoring(policy, types, today, alignment_fields, sink, tables)
+        condition = expr.node(policy.when, policy.loc("when"), BOOL) if policy.when is not None else None
+        at = policy.loc("when") if policy.when is not None else policy.loc("kind")
+        if compiled is not None:
+            models.append(ScoringModel(ids(policy), policy.name, condition, compiled, f"{name(at.file)}:{at.line}"))
+    return models if len(sink.errors) == before else None
 
 
 class _Expressions:
@@ -151,11 +183,11 @@ def _floats(values, n: int) -> np.ndarray:
 
 
 def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
-               sink: DiagnosticSink) -> ScoredCriterion | None:
-    sources = [name for name in ("field", "formula", "bands", "lookup") if getattr(crit, name) is not None]
+               sink: DiagnosticSink, tables: Mapping[str, tuple[Column, float, float]]) -> ScoredCriterion | None:
+    sources = [name for name in ("field", "formula", "bands", "lookup", "table") if getattr(crit, name) is not None]
     if len(sources) != 1:
-        sink.add("criterion_source", f"criterion '{crit.id}' needs exactly one source (field, formula, bands or "
-                 f"lookup), it has {len(sources) or 'none'}", crit.loc("id"))
+        sink.add("criterion_source", f"criterion '{crit.id}' needs exactly one source (field, formula, bands, "
+                 f"lookup or table), it has {len(sources) or 'none'}", crit.loc("id"))
         return None
     low = high = None
     if crit.field is not None:
@@ -177,6 +209,12 @@ def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
         if found is None:
             return None
         column, low, high = found
+    elif crit.table is not None:
+        if crit.table not in tables:
+            sink.add("unknown_table", f"no scoring table named '{crit.table}'", crit.loc("table"),
+                     did_you_mean(crit.table, tables) or "declare it in a tables file with applies_to: scoring")
+            return None
+        column, low, high = tables[crit.table]
     else:
         assert crit.lookup is not None
         found = _lookup(crit.lookup, expr)

@@ -22,6 +22,7 @@ class Alignment(Decimal):
     """An alignment score (a number, for rules and scoring) that remembers its parts."""
 
     parts: dict[str, float]  # objective -> weight x level, summing to the score
+    levels: dict[str, Decimal]  # objective -> the level stated (0 to 1), for alignment["net-zero"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class CompiledStrategy:
         """Parse a proposal's statement of alignment (raises ValueProblem)."""
         stated = _statement(value)
         parts: dict[str, float] = {}
+        levels: dict[str, Decimal] = {}
         total = Decimal(0)
         canonical = {o.lower(): o for o in self.weights.values}
         for objective, level in stated.items():
@@ -52,9 +54,10 @@ class CompiledStrategy:
             weight = Decimal(repr(self.weights.values[key]))
             contribution = CONTEXT.multiply(weight, strength)
             parts[key] = float(contribution)
+            levels[key] = strength
             total = CONTEXT.add(total, contribution)
         score = Alignment(total.quantize(Decimal("1e-12"), context=CONTEXT))
-        score.parts = parts
+        score.parts, score.levels = parts, levels
         return score
 
     def _level(self, level: Any) -> Decimal:

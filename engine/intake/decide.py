@@ -5,11 +5,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.backends.reference import Backend
-from engine.compile.policy import PLACEHOLDER, CompiledPolicy
+from engine.compile.policy import CompiledPolicy
 from engine.compile.records import RecordError, RecordReader
 from engine.decision import Decision, Finding, RowError
 from engine.expr.evaluate import evaluate
-from engine.expr.values import display, plain
+from engine.expr.values import plain
+from engine.tables import hits
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
 
@@ -22,7 +23,7 @@ class Intake:
         self.as_of = policy.today.isoformat()
         self._findings = [
             (rule, Finding(rule=rule.id, effect=rule.effect, reason=rule.reason, route=rule.route,
-                           source=rule.where, origin=rule.origin))
+                           source=rule.where, origin=rule.origin) if rule.effect != "none" else None)
             for rule in policy.rules
         ]
 
@@ -38,7 +39,12 @@ class Intake:
             errors = [RowError(row=row, column=column, code=code, message=message)
                       for column, code, message in exc.problems]
             return self.error(errors, raw, row, source), None
-        findings = [self._finding(index, record) for index in self.backend.fire(record)]
+        try:  # decision tables: each table's hit policy picks from its matching rows
+            fired = hits.apply(self.policy.hit_groups, self.backend.fire(record))
+        except hits.Overlap as exc:
+            error = RowError(row=row, code="table_overlap", message=str(exc))
+            return self.error([error], raw, row, source), None
+        findings = [self._finding(index, record) for index in fired if self._findings[index][1] is not None]
         worst = max((_SEVERITY[f.effect] for f in findings), default=0)
         outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
         routes = list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))
@@ -63,6 +69,9 @@ class Intake:
 
     def _finding(self, index: int, record: Mapping[str, Any]) -> Finding:
         rule, finding = self._findings[index]
-        if "{" not in rule.reason:
+        if rule.reason_template is None and rule.route_template is None:
             return finding
-        return finding.model_copy(update={"reason": PLACEHOLDER.sub(lambda m: display(record.get(m[1])), rule.reason)})
+        update = {"reason": rule.reason_template.render(record)} if rule.reason_template else {}
+        if rule.route_template is not None:
+            update["route"] = rule.route_template.render(record)
+        return finding.model_copy(update=update)

@@ -211,6 +211,7 @@ class Criterion(Node):
     formula: str | None = Field(None, description="source: an expression")
     bands: Bands | None = Field(None, description="source: points by ranges of a value")
     lookup: Lookup | None = Field(None, description="source: points by a text value")
+    table: str | None = Field(None, description="source: the points of a decision table (kind: tables), by name")
     scale: Scale | None = Field(None, description="the raw value's range, for normalise: fixed")
     normalise: Literal["fixed", "minmax", "none"] = Field(
         "fixed", description="fixed (by scale), minmax (over the proposals ranked together) or none")
@@ -271,6 +272,11 @@ class ScoringPolicy(Node):
 
     kind: Literal["scoring"]
     name: str = "scoring"
+    id: str | None = Field(None, description="the model's id when a policy set has several (default: the file's "
+                           "name without .yaml)")
+    when: str | None = Field(None, description="which proposals this model scores (an expression, e.g. category == "
+                             "\"compliance\"), when a policy set has several models; the one model without 'when' "
+                             "scores the proposals no other model takes")
     description: str | None = None
     method: Literal["weighted-sum", "wsjf", "rice", "formula"] = "weighted-sum"
     weights: Literal["normalise", "strict"] = Field(
@@ -396,6 +402,92 @@ class GatesPolicy(Node):
     gates: list[Gate] = Field(min_length=1)
 
 
-PolicyFile = IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | Library
+ColumnType = Literal["string", "number", "money", "integer", "bool", "date"]
+
+
+class LookupPolicy(Node):
+    """Reference data beside the policy (an approved-vendor list, thresholds by department), read in expressions
+    as lookup(NAME, key, "column") and key in NAME. Rows are written here or kept in a CSV file beside this one."""
+
+    kind: Literal["lookup"]
+    name: str = Field(pattern=NAME, description="the table's name in expressions")
+    description: str | None = None
+    key: str = Field(description="the column whose values name the rows (each value once)")
+    columns: dict[str, ColumnType] = Field(
+        default_factory=dict, description="column types; a column left out has the type its values show")
+    rows: list[dict[str, Any]] | None = Field(None, description="the rows, e.g. - {vendor: Acme Ltd, tier: gold}")
+    csv: str | None = Field(None, description="a CSV file (UTF-8, header row) in the same folder, instead of rows")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LookupPolicy:
+        if (self.rows is None) == (self.csv is None):
+            raise ValueError("a lookup table has either 'rows' or 'csv' (a file beside it), not both or neither")
+        return self
+
+
+class HealthRule(Node):
+    """A RAG rule over a project's status report and earned value figures (engine/health)."""
+
+    id: str = Field(pattern=RULE_ID, description="unique rule id, shown with every rating it sets")
+    when: str = Field(description="condition over status and EVM fields, e.g. 'cpi < 0.9 or spi < 0.85'")
+    rating: Literal["red", "amber", "green"] = Field(description="the colour this rule gives; the worst one wins")
+    reason: str = Field(description="why, in a board's words; {field} inserts a value, e.g. {cpi}")
+    escalate_to: str | None = Field(None, description="who must hear of it, e.g. Portfolio Board")
+    description: str | None = None
+
+
+class HealthPolicy(Node):
+    """How project health is rated from status reports: the EAC variant, RAG rules, and the colour of a project
+    no rule rates."""
+
+    kind: Literal["health"]
+    name: str = "health"
+    description: str | None = None
+    eac: Literal["cpi", "remaining", "cpi_spi", "bottom_up"] = Field(
+        "cpi", description="EAC variant: cpi (BAC/CPI), remaining (AC + BAC - EV), cpi_spi (AC + (BAC - EV) / "
+        "(CPI x SPI)) or bottom_up (AC + the reported etc)")
+    default: Literal["red", "amber", "green"] | None = Field(
+        None, description="the rating of a project no rule rates (none declared: it is left unrated)")
+    calendar: WorkingCalendar | None = Field(
+        None, description="working days for PV spread from planned dates (default: the portfolio policy's, "
+        "else Monday to Friday)")
+    rules: list[HealthRule] = Field(default_factory=list)
+
+
+class TableSpec(Node):
+    """One decision table: a sheet of a workbook (or a CSV file) and how its rows combine."""
+
+    name: str = Field(pattern=RULE_ID, description="the table's name: rule ids default to NAME.ROW; scoring "
+                      "criteria use it as table: NAME")
+    sheet: str | None = Field(None, description="the sheet of the workbook that holds the table")
+    file: str | None = Field(None, description="the workbook (.xlsx) or .csv file, relative to this file "
+                             "(default: the document's workbook)")
+    hit_policy: Literal["unique", "first", "priority", "any", "collect"] = Field(
+        description="DMN's hit policies: unique (rows never overlap), first (the first matching row), priority "
+        "(the matching row whose outputs come first in 'priority'), any (overlapping rows agree), collect (all)")
+    applies_to: Literal["intake", "scoring"] = Field(
+        description="intake: rows set effect, route and reason; scoring: rows give points")
+    priority: dict[str, list[str | Decimal] | Literal["highest", "lowest"]] = Field(
+        default_factory=dict, description="for hit_policy: priority, each output's values, highest priority "
+        "first (intake default: effect: [reject, review, flag]); points may say highest or lowest")
+    aggregate: Literal["sum", "min", "max", "count"] | None = Field(
+        None, description="scoring with collect: how the points of the matching rows combine (default: sum)")
+    description: str | None = None
+
+
+class TablesPolicy(Node):
+    """Decision tables kept in a spreadsheet: which sheets are tables, their hit policies and what they set."""
+
+    kind: Literal["tables"]
+    name: str = Field("tables", description="a name for people, e.g. the workbook's title")
+    description: str | None = None
+    workbook: str | None = Field(None, description="the workbook (.xlsx), relative to this file, for tables "
+                                 "that name no file")
+    tables: list[TableSpec] = Field(min_length=1, description="one entry per sheet that is a decision table")
+
+
+PolicyFile = (IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | HealthPolicy | Library
+              | LookupPolicy | TablesPolicy)
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
-                                "portfolio": PortfolioPolicy, "gates": GatesPolicy, "library": Library}
+                                "portfolio": PortfolioPolicy, "gates": GatesPolicy, "health": HealthPolicy,
+                                "library": Library, "lookup": LookupPolicy, "tables": TablesPolicy}

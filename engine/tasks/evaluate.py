@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 import itertools
 import os
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from engine.api import Engine
-from engine.audit import DecisionLog, Entry, open_log
 from engine.decision import Decision
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.io.carry import Carrier
@@ -30,6 +28,7 @@ from engine.io.readers import ProposalRows, Row, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
 from engine.io.writers import csv_header, write_decisions, write_xlsx
 from engine.report.build import field_roles, write_report
+from engine.store import DecisionLog, Entry, LogError
 from engine.tasks.batch import decide_in_parallel
 
 LOG_BATCH = 500  # decisions per log transaction
@@ -132,7 +131,7 @@ class Output:
     resume: bool = False  # continue an interrupted run into ``out``
     report: Path | None = None  # the board report (HTML)
     title: str | None = None
-    log: Path | None = None  # the decision log to append to (None: not logged)
+    log: str | Path | None = None  # the decision log (a SQLite path or a postgresql:// address); None: not logged
 
 
 @dataclass
@@ -189,7 +188,7 @@ def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _s
         if problem:
             raise RunError(f"cannot resume {output.out}: {problem}; write to a new --out file instead "
                            "(nothing was changed)")
-    log = None if output.log is None else open_log(output.log)
+    log = None if output.log is None else DecisionLog(output.log)  # a LogError (exit 2) when it cannot open
     out = None
     try:
         if record is not None and not (point and point.rows):
@@ -229,8 +228,8 @@ def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _s
         raise  # a reader such as `head` stopped reading: not an error for the caller to report
     except OSError as exc:
         raise _cannot_write(exc, output) from None
-    except sqlite3.Error as exc:
-        raise _cannot_write(OSError(0, str(exc), str(output.log)), output) from None
+    except LogError as exc:  # the database failed part-way (a full disk, a lost server)
+        raise _cannot_write(OSError(0, exc.detail, exc.target), output) from None
     finally:
         if output.out and out is not None:
             with contextlib.suppress(OSError):  # after a full disk, closing fails too; the error is raised above

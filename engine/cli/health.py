@@ -1,0 +1,53 @@
+"""The health subcommand: status reports in, earned value, earned schedule and RAG ratings out."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import IO
+
+from engine.cli.common import date_arg
+from engine.cli.options import command, policy_options
+
+HEALTH_EXAMPLES = """\
+examples:
+  pmo health examples/status/*.csv                  every project at its latest report, rated
+  pmo health examples/status/*.csv --as-of 2027-06-30    as the PMO saw it at the end of June
+  pmo health status.xlsx --columns ppm-export.yaml --format json   an export with its own headers
+  pmo health examples/status/*.csv --by objective   roll-up per strategic objective (sums, then ratios)
+
+the smallest status file is a CSV with: project, status_date, bac, pv, ev, ac
+(pv may come from planned_start + planned_finish, ev from percent_complete; see README: Project health)
+
+exit codes:
+  0  every row read, every project rated      1  some rows were bad (listed as errors); the rest rated
+  2  usage or policy error: nothing rated     3  internal error (please report)
+"""
+
+
+def register(sub) -> None:
+    hp = command(sub, "health", health, "earned value and RAG health from status reports", ("Read monthly status reports (one row per project, or per task, and status "
+                                         "date), compute earned value (SV, CV, SPI, CPI, EAC, ETC, VAC, TCPI) and "
+                                         "earned schedule (ES, SV(t), SPI(t), IEAC(t)) exactly, and rate each "
+                                         "project red, amber or green by the health policy (kind: health): the "
+                                         "rules that fired, where they are (file:line), why, and who to escalate "
+                                         "to. Bad rows are listed as errors; nothing is skipped silently."),
+                 HEALTH_EXAMPLES)
+    policy_options(hp)
+    hp.add_argument("files", nargs="+", metavar="FILE", type=Path,
+                    help="status report files (.csv .tsv .xlsx .json .jsonl .yaml); several are read together")
+    hp.add_argument("--as-of", type=date_arg, metavar="YYYY-MM-DD",
+                    help="rate each project at its latest report on or before this date (default: its latest)")
+    hp.add_argument("--by", choices=("project", "objective", "portfolio"), default="project",
+                    help="one row per project (default), per strategic objective, or one for the portfolio")
+    hp.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    hp.add_argument("--backend", choices=("rete", "reference"), default="rete",
+                    help="rule back end for the health rules (default rete; both give the same ratings)")
+    hp.add_argument("--columns", metavar="MAP", type=Path, help="input profile: the export's column titles, "
+                    "number and date formats (README: Input profiles)")
+    hp.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
+    hp.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
+
+
+def health(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.cli.health_run import run
+    return run(args, stdout, stderr)

@@ -1,0 +1,16 @@
+"""The decision log (engine/store/log.py): one schema with versioned migrations (schema.py), kept in a SQLite
+file (sqlite.py, the embedded default) or on a PostgreSQL server shared by a team (postgres.py)."""
+from engine.store.log import (
+                              DEFAULT_PATH,
+                              SCHEMA_VERSION,
+                              DecisionLog,
+                              Entry,
+                              LogError,
+                              canonical,
+                              digest,
+                              is_address,
+                              shown,
+)
+
+__all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "DecisionLog", "Entry", "LogError", "canonical", "digest", "is_address",
+           "shown"]

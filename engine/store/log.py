@@ -1,0 +1,207 @@
+"""The decision log: every intake and gate decision, appended to SQLite (the embedded default) or PostgreSQL.
+
+``DecisionLog(target)`` opens the log a path (SQLite, engine/store/sqlite.py) or a ``postgresql://``
+address (engine/store/postgres.py) names, creating it or migrating it to the current schema
+(engine/store/schema.py). Each ``append`` is one transaction (an entry or a batch), so a crash leaves
+whole entries only. Entries have a key derived from everything that decides the outcome (kind, project,
+gate, input hash, policy hash, override, the date today() meant, the back end): writing the same decision
+again after a crash, or from another process at the same time, is a no-op, never a duplicate, and the same
+proposal decided on another date is a new entry. Every failure of the database is a :class:`LogError`
+naming the log (a password in an address is not shown).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import Diagnostic, PmoError
+from engine.io.safe_text import encodable
+from engine.store.schema import SCHEMA_VERSION, SchemaError, migrate
+from engine.store.sqlite import SqliteStore
+
+DEFAULT_PATH = "pmo-decisions.sqlite"
+COLUMNS = ("key", "time", "kind", "project", "gate", "input_hash", "policy_hash", "outcome", "findings", "approvers",
+           "override", "input", "as_of", "backend")
+JSON_COLUMNS = ("findings", "approvers", "override", "input")
+__all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "DecisionLog", "Entry", "LogError", "canonical", "digest", "is_address",
+           "shown"]
+
+
+class LogError(PmoError):
+    """The decision log cannot be opened or written (an unreachable server, a bad address, a full disk, a log
+    written by a newer pmo). ``target`` is the log as shown to people; ``cause`` the database's own error."""
+
+    def __init__(self, action: str, target: str, cause: BaseException | str, raw_target: str | None = None):
+        self.target, self.cause = target, cause
+        detail = " ".join(str(cause).split())  # psycopg's messages span lines
+        if raw_target and raw_target != target:
+            detail = detail.replace(raw_target, target)  # psycopg quotes a malformed address, password and all
+        self.detail = detail
+        super().__init__([Diagnostic("log_unusable", f"cannot {action} the decision log {target}: {detail}",
+                                     hint="name another log with --log (a SQLite file or a postgresql:// address), "
+                                          "or --no-log")])
+
+
+def is_address(target: object) -> bool:
+    """Whether ``target`` names a PostgreSQL log (``postgresql://...`` or ``postgres://...``) rather than a file."""
+    return isinstance(target, str) and target.lower().startswith(("postgresql://", "postgres://"))
+
+
+def shown(target: str | Path) -> str:
+    """The log as messages name it: a path, or an address without its password."""
+    if is_address(target):
+        from engine.store.postgres import shown as address
+        return address(str(target))
+    return str(target)
+
+
+def canonical(data: Any) -> str:
+    """JSON text any database can store: a surrogate is its \\uXXXX escape, so the text decodes to the same data."""
+    return encodable(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")))
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(canonical(data).encode()).hexdigest()[:32]
+
+
+@dataclass
+class Entry:
+    kind: str
+    project: str | None
+    gate: str | None
+    input: Any
+    policy_hash: str
+    outcome: str
+    findings: list
+    approvers: list[str]
+    override: dict | None = None
+    time: str | None = None
+    as_of: str | None = None  # the date today() meant
+    backend: str | None = None
+
+    @property
+    def input_hash(self) -> str:
+        return digest(self.input)
+
+    @property
+    def key(self) -> str:
+        decided_by = [self.kind, self.project, self.gate, self.input_hash, self.policy_hash, self.override]
+        if self.as_of is None and self.backend is None:  # the version 0 key, so old entries stay idempotent
+            return digest(decided_by)
+        return digest(decided_by + [self.as_of, self.backend])
+
+
+class DecisionLog:
+    """The log at ``target``: a SQLite file path (default ./pmo-decisions.sqlite) or a ``postgresql://`` address."""
+
+    def __init__(self, target: str | Path = DEFAULT_PATH):
+        self.target = target if is_address(target) else Path(target)
+        self.shown = shown(self.target)
+        store_type = _store_type(self.target)
+        self.errors = store_type.errors
+        try:
+            self._db = store_type(self.target)
+        except self.errors + (ValueError,) as exc:  # ValueError: psycopg's reading of a malformed address
+            raise self._failed("open", exc) from None
+        try:
+            migrate(self._db)
+        except (SchemaError, *self.errors) as exc:
+            self._db.close()
+            raise self._failed("open", exc) from None
+
+        self._lock = threading.Lock()  # one log may serve several threads (a server's): one statement at a time
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _failed(self, action: str, cause: BaseException) -> LogError:
+        return LogError(action, self.shown, cause, str(self.target))
+
+    @contextlib.contextmanager
+    def _using(self, action: str) -> Iterator[Any]:
+        """The database, for one thread at a time; its errors as LogError."""
+        with self._lock:
+            try:
+                yield self._db
+            except self.errors as exc:
+                raise self._failed(action, exc) from None
+
+    def __enter__(self) -> DecisionLog:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def append(self, entries: Iterable[Entry]) -> int:
+        """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        text = _storable
+        rows = [(e.key, e.time or now, e.kind, text(e.project), text(e.gate), e.input_hash, text(e.policy_hash),
+                 text(e.outcome), canonical(e.findings), canonical(e.approvers),
+                 canonical(e.override) if e.override else None, canonical(e.input), text(e.as_of), text(e.backend))
+                for e in entries]
+        if not rows:
+            return 0
+        with self._using("write to") as db:
+            return db.insert(COLUMNS, rows)
+
+    def query(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
+              until: dt.date | None = None) -> list[dict[str, Any]]:
+        """Entries in the order they were logged; ``since`` and ``until`` are dates (UTC), both included."""
+        sql, args = "SELECT * FROM decisions WHERE 1=1", []
+        if project is not None:
+            sql += " AND project = ?"
+            args.append(_storable(project))
+        if since is not None:
+            sql += " AND time >= ?"
+            args.append(since.isoformat())
+        if until is not None:
+            sql += " AND time < ?"
+            args.append((until + dt.timedelta(days=1)).isoformat())
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        return self._select(sql + " ORDER BY seq", args)
+
+    def count(self) -> int:
+        """How many entries the log holds."""
+        with self._using("read") as db:
+            return db.execute("SELECT count(*) FROM decisions")[0][0]
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry with this key (an entry's ``key`` is its decision id), or None."""
+        found = self._select("SELECT * FROM decisions WHERE key = ?", [key])
+        return found[0] if found else None
+
+    def _select(self, sql: str, args: list) -> list[dict[str, Any]]:
+        with self._using("read") as db:
+            names, rows = db.select(sql, args)
+        out = []
+        for row in rows:
+            item = dict(zip(names, row))
+            for field in JSON_COLUMNS:
+                item[field] = json.loads(item[field]) if item[field] is not None else None
+            out.append(item)
+        return out
+
+
+def _store_type(target: str | Path):
+    if is_address(target):
+        from engine.store.postgres import PostgresStore  # psycopg is imported only for a PostgreSQL log
+        return PostgresStore
+    return SqliteStore
+
+
+def _storable(text: str | None) -> str | None:
+    """Text both databases store as it is: surrogates and NUL (PostgreSQL's text cannot hold it) as \\uXXXX."""
+    if not isinstance(text, str):
+        return text
+    return encodable(text).replace("\x00", "\\u0000")

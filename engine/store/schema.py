@@ -1,0 +1,131 @@
+"""The decision log's one schema, as versioned migrations that SQLite and PostgreSQL share.
+
+A log records the migrations applied to it in the table ``pmo_schema`` (version, description, when). Opening
+a log applies the missing ones in order, in one transaction, under a lock (SQLite's write lock,
+PostgreSQL's advisory lock), after reading the version again under that lock: several processes opening
+a new log at once create it once. A log at a version newer than this pmo knows is refused, never written.
+
+Before ``pmo_schema`` a SQLite log kept its version in ``PRAGMA user_version`` (0 or 1). Such a log is at
+that version: its steps are recorded (``applied`` NULL: before the log recorded them) and the newer ones
+applied. SQLite logs keep ``user_version`` equal to the latest step, so an older pmo that only knows
+``user_version`` still opens a log it can read and refuses a newer one.
+
+Each step is SQL both databases run as it is, apart from ``{serial}``, the type of the ever-growing
+entry number (each store's ``serial``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(0, "the decisions table", (
+        """CREATE TABLE decisions (
+            seq {serial},
+            key TEXT NOT NULL UNIQUE,
+            time TEXT NOT NULL,            -- ISO 8601, UTC
+            kind TEXT NOT NULL,            -- intake | gate
+            project TEXT,
+            gate TEXT,
+            input_hash TEXT NOT NULL,
+            policy_hash TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            findings TEXT NOT NULL,        -- JSON
+            approvers TEXT NOT NULL,       -- JSON list of roles
+            override TEXT,                 -- JSON, when a failed must-meet criterion was overridden
+            input TEXT NOT NULL            -- JSON, to replay the decision under another policy
+        )""",
+        "CREATE INDEX decisions_project ON decisions(project)",
+        "CREATE INDEX decisions_time ON decisions(time)",
+    )),
+    Migration(1, "the key covers the date today() meant and the back end", (
+        "ALTER TABLE decisions ADD COLUMN as_of TEXT",
+        "ALTER TABLE decisions ADD COLUMN backend TEXT",
+    )),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS pmo_schema (version INTEGER PRIMARY KEY, description TEXT NOT NULL, " \
+                   "applied TEXT)"
+
+
+def insert_sql(columns: Sequence[str]) -> str:
+    """Add an entry unless its key is logged already (by a crashed run, or another process just now)."""
+    return (f"INSERT INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+            "ON CONFLICT (key) DO NOTHING")
+
+
+class Store(Protocol):
+    """What the migrations need of a database (engine/store/sqlite.py, engine/store/postgres.py)."""
+
+    serial: str
+
+    def execute(self, sql: str, args: Sequence = ()) -> list[tuple]: ...
+
+    def has_table(self, name: str) -> bool: ...
+
+    def legacy_version(self) -> int | None: ...
+
+    def mark_version(self, version: int) -> None: ...
+
+    def exclusive(self): ...  # a transaction holding the migration lock
+
+
+class SchemaError(Exception):
+    """The database holds something this pmo must not write to (a newer log, a foreign table)."""
+
+
+def version_of(store: Store) -> int:
+    """The schema version of the log in ``store``: -1 when there is no log yet."""
+    if store.has_table("pmo_schema"):
+        (version,), = store.execute("SELECT max(version) FROM pmo_schema")
+        return -1 if version is None else version
+    if store.has_table("decisions"):
+        legacy = store.legacy_version()
+        if legacy is None:
+            raise SchemaError("it has a table 'decisions' that is not a pmo decision log (no pmo_schema table)")
+        return legacy
+    return -1
+
+
+def migrate(store: Store) -> int:
+    """Bring the log up to SCHEMA_VERSION; returns the version it was at (-1: created)."""
+    if store.has_table("pmo_schema"):  # the usual case, without the lock: a log that is up to date
+        found = _checked(version_of(store))
+        if found == SCHEMA_VERSION:
+            return found
+    with store.exclusive():  # anything else is judged under the lock, while no other process migrates
+        found = _checked(version_of(store))  # another process may have migrated while we waited for the lock
+        recorded = store.has_table("pmo_schema")
+        if found == SCHEMA_VERSION and recorded:
+            return found
+        store.execute(MIGRATIONS_TABLE)
+        if not recorded:  # a log from before pmo_schema: its steps were applied, when is not known
+            for step in MIGRATIONS[:found + 1]:
+                store.execute("INSERT INTO pmo_schema (version, description, applied) VALUES (?, ?, NULL)",
+                              (step.version, step.description))
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        for step in MIGRATIONS[found + 1:]:
+            for statement in step.statements:
+                store.execute(statement.format(serial=store.serial))
+            store.execute("INSERT INTO pmo_schema (version, description, applied) VALUES (?, ?, ?)",
+                          (step.version, step.description, now))
+        store.mark_version(SCHEMA_VERSION)
+    return found
+
+
+def _checked(version: int) -> int:
+    if version > SCHEMA_VERSION:
+        raise SchemaError(f"it was written by a newer pmo (log version {version}; this pmo reads up to "
+                          f"{SCHEMA_VERSION})")
+    return version

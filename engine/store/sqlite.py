@@ -1,0 +1,68 @@
+"""The decision log in a SQLite file: the embedded default.
+
+WAL mode: readers never block the writer, and a commit is atomic, so a killed process leaves whole
+transactions only. Every write transaction is ``BEGIN IMMEDIATE``: it takes the write lock first, so two
+processes never both read a version and then both migrate, and a writer waits (up to 30 s) instead of failing.
+"""
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from engine.store.schema import insert_sql
+
+
+class SqliteStore:
+    name = "sqlite"
+    serial = "INTEGER PRIMARY KEY AUTOINCREMENT"  # never reuses the number of a deleted entry
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+
+    def __init__(self, path: Path):
+        self.path = path
+        # We open the transactions; DecisionLog lets one thread at a time use the connection.
+        self.connection = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=NORMAL")  # durable against a crash of the process
+        except BaseException:
+            self.connection.close()
+            raise
+
+    def execute(self, sql: str, args: Sequence = ()) -> list[tuple]:
+        return self.connection.execute(sql, args).fetchall()
+
+    def select(self, sql: str, args: Sequence = ()) -> tuple[list[str], list[tuple]]:
+        cursor = self.connection.execute(sql, args)
+        return [c[0] for c in cursor.description], cursor.fetchall()
+
+    def insert(self, columns: Sequence[str], rows: list[tuple]) -> int:
+        """Add the entries (``rows`` of ``columns``, the key first) in one transaction; how many were new."""
+        before = self.connection.total_changes
+        with self.exclusive():
+            self.connection.executemany(insert_sql(columns), rows)
+        return self.connection.total_changes - before
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.connection.execute("COMMIT")
+        except BaseException:
+            if self.connection.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+                self.connection.execute("ROLLBACK")
+            raise
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+    def legacy_version(self) -> int | None:
+        return self.execute("PRAGMA user_version")[0][0]
+
+    def mark_version(self, version: int) -> None:
+        self.connection.execute(f"PRAGMA user_version = {int(version)}")
+
+    def close(self) -> None:
+        self.connection.close()

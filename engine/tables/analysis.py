@@ -1,0 +1,369 @@
+"""Table analysis, as DMN tools do it: gaps, overlaps the hit policy forbids, rows that can never fire.
+
+Why not an SMT solver (z3): every cell is a unary test of one input against constants, so a row is a box
+(one set of values per input column) and a table is a union of boxes. Boxes are exactly what the interval
+analysis of ``engine/authoring/analysis.py`` computes with (:class:`Values`: maybe null, plus intervals or a
+finite or co-finite set of constants), so gaps, overlaps and covered rows are found exactly by splitting
+each column into the pieces its cells cut it into, with no solver and no new dependency. What boxes cannot
+see is a relation between two input columns (``budget`` and ``benefit / budget``): there each column is
+taken as free, so a gap or overlap may be one no proposal can reach. That is why every finding comes with an
+example proposal that the engine has decided again (through the field schema and the derived values, by the
+reference evaluator) and found to be in the gap or in both rows; when no such proposal is found, the finding
+is a warning saying so, never an error.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from engine.authoring.analysis import Choice, Domain, Line, Values, domain_of
+from engine.errors import Diagnostic, Location
+from engine.expr.evaluate import evaluate
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of
+from engine.policy.models import FieldSpec
+from engine.tables.build import CompiledTable
+from engine.tables.cells import cell_values, show_values
+from engine.tables.hits import SINGLE
+
+MAX_STEPS = 50_000  # pieces visited per table: a table too large for that is reported, never a hang
+MAX_FOUND = 5  # gaps or overlaps reported per table
+SEARCH_TRIES = 2_000  # proposals tried to reach a gap through inputs that are expressions
+
+Recorder = Callable[[Mapping[str, Any]], dict | None]  # raw proposal -> typed record with derived values
+
+
+class TableAnalysis:
+    def __init__(self, table: CompiledTable, fields: Mapping[str, FieldSpec], id_field: str,
+                 derived: Mapping[str, Node], recorder: Recorder, today: dt.date):
+        self.table, self.fields, self.id_field, self.derived = table, fields, id_field, derived
+        self.recorder, self.today = recorder, today
+        self.ordered = [i.type in (NUMBER, DATE) for i in table.inputs]
+        self.domains = [self._domain(i) for i in table.inputs]
+        self.boxes = [tuple(self.domains[k].fit(cell_values(cell, self.ordered[k])) for k, cell in enumerate(row.cells))
+                      for row in table.rows]
+        self.steps = 0
+
+    # ------------------------------------------------------------------ domains and boxes
+
+    def _domain(self, item) -> Domain:
+        spec = self.fields.get(item.field) if item.field else None
+        if spec is None:
+            return domain_of(item.type if item.type in (NUMBER, DATE, BOOL) else STRING)
+        return domain_of(item.type if item.type in (NUMBER, DATE, BOOL) else STRING,
+                         null=not (spec.required or spec.default is not None), low=spec.min, high=spec.max,
+                         choices=spec.values if spec.type == "enum" else None, integer=spec.type == "integer")
+
+    def _empty(self, box: tuple) -> bool:
+        return any(v.empty for v in box)
+
+    # ------------------------------------------------------------------ findings
+
+    def diagnostics(self) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        table = self.table
+        for i, box in enumerate(self.boxes):
+            if self._empty(box):
+                k = next(k for k, v in enumerate(box) if v.empty)
+                out.append(_warning("table_row_never", f"table '{table.name}': row {table.rows[i].label} can never "
+                                    f"match: no value of {table.inputs[k].text} passes "
+                                    f"{table.rows[i].cells[k].text!r}", table.rows[i].cell_places[k],
+                                    "check the cell against the field's values, min and max"))
+        out += self._overlaps()
+        if table.hit_policy in SINGLE:
+            out += self._gaps()
+        if table.hit_policy in ("first", "priority"):
+            out += self._covered()
+        if self.steps > MAX_STEPS:
+            out.append(_warning("table_too_large", f"table '{table.name}' is too large to analyse completely "
+                                f"(stopped after {MAX_STEPS:,} steps); gaps and overlaps may be missing",
+                                self._header()))
+        return out
+
+    def _header(self) -> Location:
+        first = self.table.rows[0].where
+        return Location(first.file, self.table.inputs[0].where.line if self.table.inputs else 1, 1, sheet=first.sheet)
+
+    def _overlaps(self) -> list[Diagnostic]:
+        table = self.table
+        if table.hit_policy not in ("unique", "any"):
+            return []
+        out: list[Diagnostic] = []
+        for j in range(len(self.boxes)):
+            for i in range(j):
+                if len(out) >= MAX_FOUND:
+                    return out
+                if table.hit_policy == "any" and table.rows[i].outputs == table.rows[j].outputs:
+                    continue
+                both = tuple(self.domains[k].fit(a & b) for k, (a, b) in enumerate(zip(self.boxes[i], self.boxes[j])))
+                if self._empty(both):
+                    continue
+                example = self.example(both, lambda rows, i=i, j=j: i in rows and j in rows)
+                first, second = table.rows[i], table.rows[j]
+                why = "a unique table allows one matching row" if table.hit_policy == "unique" else \
+                    "they give different outputs, and a table with hit policy any needs them to agree"
+                message = (f"table '{table.name}': rows {first.label} and {second.label} overlap on "
+                           f"{self._shown(both)}; {why}")
+                if example is not None:
+                    out.append(Diagnostic("table_overlap", f"{message}; example proposal: {_json(example)}",
+                                          second.where, "narrow one of the rows, or choose hit_policy first or "
+                                          "priority if the overlap is meant"))
+                else:
+                    out.append(_warning("table_overlap", f"{message}, if a proposal can have these values (none "
+                                        "was found: the inputs may depend on each other)", second.where,
+                                        "check the two rows"))
+        return out
+
+    def _gaps(self) -> list[Diagnostic]:
+        table = self.table
+        gaps = self.uncovered(list(range(len(self.boxes))), tuple(d.values for d in self.domains))
+        out: list[Diagnostic] = []
+        for gap in gaps[:MAX_FOUND]:
+            example = self.example(gap, lambda rows: not rows)
+            message = f"table '{table.name}' has a gap: no row matches {self._shown(gap)}"
+            if example is not None:
+                out.append(_warning("table_gap", f"{message}; example proposal: {_json(example)}", self._header(),
+                                    "add a row for these values (with - in the outputs if they need no outcome)"))
+            else:
+                out.append(_warning("table_gap", f"{message}, if a proposal can have these values (none was found: "
+                                    "the inputs may depend on each other)", self._header(), "add a row for them"))
+        return out
+
+    def _covered(self) -> list[Diagnostic]:
+        table = self.table
+        out: list[Diagnostic] = []
+        for j, row in enumerate(table.rows):
+            if self._empty(self.boxes[j]):
+                continue
+            if table.hit_policy == "first":
+                better = list(range(j))
+            else:
+                better = [i for i in range(len(table.rows)) if table.ranks[i] < table.ranks[j]
+                          or (table.ranks[i] == table.ranks[j] and i < j)]
+            if better and not self.uncovered(better, self.boxes[j], stop_at_first=True):
+                why = "earlier rows match every proposal it matches" if table.hit_policy == "first" else \
+                    "rows with outputs of higher priority match every proposal it matches"
+                out.append(_warning("table_row_never", f"table '{table.name}': row {row.label} can never be the "
+                                    f"result: {why}", row.where, "remove the row, or move it up"
+                                    if table.hit_policy == "first" else "remove the row, or narrow the others"))
+        return out
+
+    def _shown(self, box: tuple) -> str:
+        parts = [f"{item.text} {show_values(v, self.ordered[k])}" for k, (item, v) in enumerate(zip(self.table.inputs, box))
+                 if not _whole(v, self.domains[k])]
+        return "; ".join(parts) or "any input"
+
+    # ------------------------------------------------------------------ the splitting
+
+    def uncovered(self, rows: list[int], within: tuple, stop_at_first: bool = False) -> list[tuple]:
+        """Boxes (inside ``within``) that none of ``rows`` matches, merged where they differ in one column."""
+        found: list[tuple] = []
+        limit = 1 if stop_at_first else 50
+
+        def walk(k: int, candidates: list[int], prefix: tuple) -> None:
+            if len(found) >= limit or self.steps > MAX_STEPS:
+                return
+            self.steps += 1
+            if not candidates:
+                found.append(prefix + within[k:])
+                return
+            if k == len(within):
+                return
+            cells = list(dict.fromkeys(self.boxes[i][k] for i in candidates))
+            for atom in self._atoms(k, within[k], cells):
+                inside = [i for i in candidates if self.domains[k].fit(atom & ~self.boxes[i][k]).empty]
+                walk(k + 1, inside, prefix + (atom,))
+
+        walk(0, [i for i in rows if not self._empty(self.boxes[i])], ())
+        return _merged(found)
+
+    def _atoms(self, k: int, whole: Values, cells: list[Values]) -> list[Values]:
+        fit = self.domains[k].fit
+        atoms = [fit(whole)] if not fit(whole).empty else []
+        for cell in cells:
+            pieces = []
+            for atom in atoms:
+                for piece in (fit(atom & cell), fit(atom & ~cell)):
+                    if not piece.empty:
+                        pieces.append(piece)
+            atoms = pieces
+        return atoms
+
+    # ------------------------------------------------------------------ examples, decided again
+
+    def example(self, box: tuple, wanted: Callable[[list[int]], bool]) -> dict | None:
+        """A proposal whose inputs fall in ``box`` and whose matching rows satisfy ``wanted``, checked by
+        reading it through the field schema and evaluating the table's rows on it; None if none is found."""
+        raw = self._base()
+        direct = True
+        for k, (item, values) in enumerate(zip(self.table.inputs, box)):
+            if item.field is not None:
+                if values.null and _whole(values, self.domains[k]):
+                    continue  # any value: the example leaves the field out
+                value = _pick(values, self.today)
+                if value is _NONE:
+                    return None
+                raw[item.field] = _raw(value)
+            else:
+                direct = False
+        if direct:
+            return {k: v for k, v in raw.items() if v is not None} if self._proves(raw, box, wanted) else None
+        fixed = {i.field for i in self.table.inputs if i.field is not None}
+        reads = sorted(self._fields_read() - fixed)
+        rng = random.Random(2026)
+        pools = {name: self._pool(name) for name in reads}
+        for _ in range(SEARCH_TRIES):
+            trial = dict(raw)
+            for name in reads:
+                trial[name] = rng.choice(pools[name])
+            if self._proves(trial, box, wanted):
+                return {k: v for k, v in trial.items() if v is not None}
+        return None
+
+    def _proves(self, raw: dict, box: tuple, wanted: Callable[[list[int]], bool]) -> bool:
+        record = self.recorder({k: v for k, v in raw.items() if v is not None})
+        if record is None:
+            return False
+        for item, values in zip(self.table.inputs, box):
+            if not _contains(values, evaluate(item.node, record)):
+                return False
+        return wanted(self.table.matches(record))
+
+    def _base(self) -> dict:
+        out: dict[str, Any] = {}
+        for name, spec in self.fields.items():
+            if spec.required:
+                out[name] = "EXAMPLE-1" if name == self.id_field else _raw(_pick(self._domain_of(name).values,
+                                                                                  self.today, "Example"))
+        return out
+
+    def _domain_of(self, name: str) -> Domain:
+        spec = self.fields[name]
+        kind = {"number": NUMBER, "money": NUMBER, "integer": NUMBER, "alignment": NUMBER, "date": DATE,
+                "bool": BOOL}.get(spec.type, STRING)
+        return domain_of(kind, null=False, low=spec.min, high=spec.max,
+                         choices=spec.values if spec.type == "enum" else None, integer=spec.type == "integer")
+
+    def _fields_read(self) -> set[str]:
+        names: set[str] = set()
+        todo = [n for item in self.table.inputs for n in fields_of(item.node)]
+        while todo:
+            name = todo.pop()
+            if name in names:
+                continue
+            if name in self.fields:
+                names.add(name)
+            elif name in self.derived:
+                todo += list(fields_of(self.derived[name]))
+        return names
+
+    def _pool(self, name: str) -> list[Any]:
+        spec = self.fields[name]
+        constants = {t.value for row in self.table.rows for c in row.cells for t in c.all_tests
+                     if isinstance(t.value, Decimal)} | {t.high for row in self.table.rows for c in row.cells
+                                                         for t in c.all_tests if isinstance(t.high, Decimal)}
+        nulls = [] if spec.required else [None]
+        if spec.type in ("number", "money", "integer"):
+            base = {Decimal(v) for v in (0, 1, -1, 2, 3, 5, 10, 100, 1000, 100_000, 1_000_000, 10_000_000)}
+            base |= {c + d for c in constants for d in (Decimal(0), Decimal(1), Decimal(-1))} | {c * 2 for c in constants}
+            return nulls + [str(v) for v in sorted(base)]
+        if spec.type == "date":
+            return nulls + [(self.today + dt.timedelta(days=d)).isoformat() for d in (-400, -10, 0, 10, 29, 30, 400, 2000)]
+        if spec.type == "bool":
+            return nulls + [True, False]
+        if spec.type == "enum":
+            return nulls + list(spec.values or [])
+        if spec.type == "list":
+            return nulls + ["-1000;200;300", "-1000;600;600", "-1000;100", "1000;-2000"]
+        return nulls + ["Example", "Example Ltd"]
+
+
+_NONE = object()
+
+
+def _pick(values: Values, today: dt.date, text: str = "example") -> Any:
+    part = values.part
+    if isinstance(part, Line) and part.spans:
+        s = part.spans[0]
+        if s.low is not None and s.high is not None and s.low != s.high:  # the middle reads best
+            if isinstance(s.low, dt.date):
+                return s.low + (s.high - s.low) / 2
+            middle = (s.low + s.high) / 2
+            whole = middle.to_integral_value()
+            return whole if s.low < whole < s.high or (s.low_in and whole == s.low) else middle
+        if s.low is not None and s.low_in:
+            return s.low
+        if s.high is not None and s.high_in:
+            return s.high
+        if s.low is not None and s.high is not None:
+            if isinstance(s.low, dt.date):
+                return s.low + (s.high - s.low) / 2
+            return (s.low + s.high) / 2
+        if s.low is not None:
+            return s.low + (dt.timedelta(days=1) if isinstance(s.low, dt.date) else 1)
+        if s.high is not None:
+            return s.high - (dt.timedelta(days=1) if isinstance(s.high, dt.date) else 1)
+        return Decimal(0)
+    if isinstance(part, Choice) and not part.empty:
+        if not part.cofinite:
+            return sorted(part.values, key=str)[0]
+        candidate = text
+        while candidate in part.values:
+            candidate += "x"
+        return candidate
+    if values.null:
+        return None
+    return _NONE
+
+
+def _contains(values: Values, value: Any) -> bool:
+    if value is None:
+        return values.null
+    part = values.part
+    if isinstance(part, Line):
+        return any((s.low is None or value > s.low or (s.low_in and value == s.low)) and
+                   (s.high is None or value < s.high or (s.high_in and value == s.high)) for s in part.spans)
+    return (value in part.values) != part.cofinite
+
+
+def _raw(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _whole(values: Values, domain: Domain) -> bool:
+    return domain.fit(domain.values & ~values).empty
+
+
+def _merged(boxes: list[tuple]) -> list[tuple]:
+    """Join boxes that differ in one column, so a gap reads as one range instead of its pieces."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                differ = [k for k, (a, b) in enumerate(zip(boxes[i], boxes[j])) if a != b]
+                if len(differ) <= 1:
+                    k = differ[0] if differ else 0
+                    boxes[i] = boxes[i][:k] + (boxes[i][k] | boxes[j][k],) + boxes[i][k + 1:]
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def _json(example: dict) -> str:
+    return json.dumps(example, ensure_ascii=False, default=str)
+
+
+def _warning(code: str, message: str, where: Location, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code, message, where, hint, severity="warning")

@@ -1,0 +1,140 @@
+"""Read a decision table's grid of cells: a sheet of an .xlsx workbook (openpyxl) or a CSV file.
+
+A grid is {(row, column): value}, 1-based as a spreadsheet numbers them. Policy workbooks are small and
+written by the policy's authors, so the whole sheet is read at once (with limits on size, so a wrong file
+is refused rather than read for minutes).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_BYTES = 20 << 20
+MAX_CELLS = 200_000
+
+
+class SheetError(Exception):
+    def __init__(self, code: str, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A cell that holds an Excel formula (a table's cells are values and conditions; this is an error)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Grid:
+    cells: dict[tuple[int, int], Any]
+    content: bytes  # the file's bytes, for the policy hash
+
+    def rows(self) -> list[int]:
+        return sorted({r for r, _ in self.cells})
+
+
+class Workbooks:
+    """Reads each file once, however many of its sheets are tables."""
+
+    def __init__(self) -> None:
+        self._books: dict[Path, Any] = {}
+
+    def grid(self, path: Path, sheet: str | None) -> Grid:
+        key = path.resolve()
+        if key not in self._books:
+            try:
+                self._books[key] = _Book(path)
+            except SheetError as exc:
+                self._books[key] = exc
+        book = self._books[key]
+        if isinstance(book, SheetError):
+            raise book
+        return book.grid(sheet)
+
+
+class _Book:
+    def __init__(self, path: Path):
+        self.path = path
+        self.content = _content(path)
+        self.csv = path.suffix.lower() == ".csv"
+        if not self.csv and path.suffix.lower() not in (".xlsx", ".xlsm"):
+            raise SheetError("bad_table", f"a table is a sheet of an .xlsx workbook or a .csv file, not "
+                             f"{path.suffix or path.name!r}")
+        self.book = None if self.csv else _open_xlsx(self.content)
+
+    def grid(self, sheet: str | None) -> Grid:
+        if self.csv:
+            if sheet is not None:
+                raise SheetError("bad_table", "a CSV file has no sheets", "leave out 'sheet:' for a .csv file")
+            return Grid(_csv_cells(self.content), self.content)
+        if sheet is None:
+            raise SheetError("bad_table", "name the workbook's sheet that holds the table", "add sheet: NAME")
+        return Grid(_xlsx_cells(self.book, sheet), self.content)
+
+
+def _content(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise SheetError("bad_table", f"the file is {size:,} bytes; a policy workbook is at most {MAX_BYTES:,}")
+        return path.read_bytes()
+    except OSError as exc:
+        raise SheetError("no_table", f"cannot read the table's file {str(path)!r}: {exc.strerror or exc}",
+                         "the path is relative to the tables file") from None
+
+
+def _csv_cells(content: bytes) -> dict[tuple[int, int], Any]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SheetError("bad_table", f"the CSV file is not UTF-8 (byte {exc.start + 1})",
+                         "save it as CSV UTF-8") from None
+    cells: dict[tuple[int, int], Any] = {}
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for r, row in enumerate(reader, 1):
+            for c, value in enumerate(row, 1):
+                if value.strip():
+                    cells[(r, c)] = value
+                    if len(cells) > MAX_CELLS:
+                        raise SheetError("bad_table", f"more than {MAX_CELLS:,} cells")
+    except csv.Error as exc:
+        raise SheetError("bad_table", f"the CSV file cannot be read: {exc}") from None
+    return cells
+
+
+def _open_xlsx(content: bytes) -> Any:
+    import openpyxl  # only when a policy has workbook tables
+    try:
+        return openpyxl.load_workbook(io.BytesIO(content))  # formulas as written: a table holds no formulas
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError, EOFError) as exc:
+        raise SheetError("bad_table", f"not a readable .xlsx workbook ({type(exc).__name__})",
+                         "open it in Excel and save it again as .xlsx") from None
+
+
+def _xlsx_cells(book: Any, sheet: str) -> dict[tuple[int, int], Any]:
+    if sheet not in book.sheetnames:
+        raise SheetError("unknown_sheet", f"the workbook has no sheet '{sheet}'",
+                         f"its sheets: {', '.join(book.sheetnames)}")
+    ws = book[sheet]
+    cells: dict[tuple[int, int], Any] = {}
+    for row in ws.iter_rows():
+        for cell in row:
+            value = cell.value
+            if cell.data_type == "f":
+                value = Formula(str(value))
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            if isinstance(value, dt.time) or isinstance(value, dt.timedelta):
+                value = str(value)
+            cells[(cell.row, cell.column)] = value
+            if len(cells) > MAX_CELLS:
+                raise SheetError("bad_table", f"the sheet has more than {MAX_CELLS:,} cells")
+    return cells

@@ -1,0 +1,322 @@
+"""Hit policies against DMN's definitions (DMN 1.3, 8.2.11), for intake tables on both back ends and for
+scoring tables; and the analysis of gaps, overlaps and rows that can never be the result."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from engine import Engine, PolicyError
+from engine.api import check_policies
+from engine.compile.policy import compile_policy
+from engine.errors import DiagnosticSink
+from engine.policy.loader import load_policy_set
+from engine.tables.hits import HitGroup, Overlap, apply, choose
+from tests.conftest import ROOT, TODAY
+
+INTAKE = """kind: intake
+fields:
+  id: {type: string, required: true}
+  title: {type: string, required: true}
+  budget: money
+  unit: {type: enum, values: [IT, HR, Finance]}
+  risk: {type: integer, min: 1, max: 5}
+"""
+
+
+def tables(hit_policy: str, extra: str = "", applies_to: str = "intake") -> str:
+    return (f"kind: tables\ntables:\n  - name: t\n    file: t.csv\n    hit_policy: {hit_policy}\n"
+            f"    applies_to: {applies_to}\n" + "".join(f"    {line}\n" for line in extra.splitlines()))
+
+
+@pytest.fixture
+def policy(write_policy):
+    def make(hit_policy: str, csv: str, extra: str = "", scoring: str | None = None):
+        files = {"intake.yaml": INTAKE, "t.csv": csv,
+                 "tables.yaml": tables(hit_policy, extra, "scoring" if scoring else "intake")}
+        if scoring:
+            files["scoring.yaml"] = scoring
+        return write_policy(files)
+    return make
+
+
+def decide(root, backend, **fields):
+    engine = Engine.load(root, today=TODAY, backend=backend)
+    return engine.evaluate({"id": "P-1", "title": "t", **fields})
+
+
+def fired(root, backend, **fields) -> list[str]:
+    decision = decide(root, backend, **fields)
+    assert decision.decision != "error", decision.errors
+    return [f.rule for f in decision.findings]
+
+
+def problems(root) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for d in check_policies(root, today=TODAY).diagnostics:
+        out.setdefault(d.code, []).append(d)
+    return out
+
+
+BACKENDS = pytest.mark.parametrize("backend", ["rete", "reference"])
+
+# ---------------------------------------------------------------------------- unique
+
+def csv_text(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+UNIQUE_ROWS = [
+    ["budget", "unit", "effect", "route", "reason", "rule"],
+    ["null", "-", "reject", "-", "No budget", "no-budget"],
+    ["<= 100", "-", "-", "-", "-", "small"],
+    ["(100..1000]", "-", "review", "Board", "Mid", "mid"],
+    ["> 1000", '"IT"', "review", "CIO", "Large IT", "large-it"],
+    ["> 1000", 'not("IT"), null', "review", "Investment Committee", "Large", "large"],
+]
+UNIQUE = csv_text(UNIQUE_ROWS)
+
+
+@BACKENDS
+def test_unique_gives_the_one_matching_row(policy, backend):
+    root = policy("unique", UNIQUE)
+    assert problems(root) == {}  # complete and without overlaps: nothing to report
+    assert fired(root, backend, budget="5000", unit="IT") == ["large-it"]
+    assert fired(root, backend, budget="5000") == ["large"]
+    assert fired(root, backend, budget="500") == ["mid"]
+    assert fired(root, backend, budget="50") == []  # a row without an outcome
+    assert fired(root, backend) == ["no-budget"]
+
+
+@BACKENDS
+def test_a_unique_table_with_an_overlap_is_an_error_and_its_example_proves_it(policy, backend):
+    root = policy("unique", csv_text(UNIQUE_ROWS[:5] + [["> 1000", "-", "review", "IC", "Large", "large"]]))
+    found = problems(root)
+    overlap = found["table_overlap"][0]
+    assert overlap.severity == "error" and str(overlap.location).endswith("t.csv!A6")
+    assert "rows t.csv!A5 and t.csv!A6 overlap on budget > 1000; unit \"IT\"" in overlap.message
+    with pytest.raises(PolicyError):
+        Engine.load(root, today=TODAY)
+    sink = DiagnosticSink()
+    engine = Engine(compile_policy(load_policy_set(root, [ROOT / "rules"], sink), TODAY, sink), backend)
+    example = json.loads(overlap.message.split("example proposal: ")[1])
+    decision = engine.evaluate(example)
+    assert decision.decision == "error" and decision.errors[0].code == "table_overlap"
+
+
+def test_a_gap_is_reported_with_an_example_that_matches_no_row(policy):
+    root = policy("unique", csv_text(UNIQUE_ROWS[:1] + UNIQUE_ROWS[2:]))
+    (gap,) = problems(root)["table_gap"]
+    assert gap.severity == "warning" and "no row matches budget null" in gap.message
+    example = json.loads(gap.message.split("example proposal: ")[1])
+    engine = Engine.load(root, today=TODAY, backend="reference")
+    record = engine._intake.record(example)
+    assert engine.policy.tables[0].matches(record) == [] and engine.evaluate(example).findings == []
+
+
+# ---------------------------------------------------------------------------- first
+
+FIRST = """budget,effect,reason,rule
+< 10,-,-,tiny
+> 100,reject,Too big,too-big
+> 0,flag,Positive,positive
+"""
+
+
+@BACKENDS
+def test_first_gives_the_first_matching_row_in_table_order(policy, backend):
+    root = policy("first", FIRST)
+    assert fired(root, backend, budget="500") == ["too-big"]  # 'positive' matches too, but comes later
+    assert fired(root, backend, budget="50") == ["positive"]
+    assert fired(root, backend, budget="5") == []  # the first match has no outcome, and it is the result
+    assert fired(root, backend) == []  # a missing budget matches no row: a gap
+
+
+def test_first_reports_rows_that_earlier_rows_cover(policy):
+    root = policy("first", "budget,effect,reason,rule\n> 0,flag,Positive,positive\n> 100,reject,Big,big\n")
+    (never,) = problems(root)["table_row_never"]
+    assert str(never.location).endswith("t.csv!A3") and "earlier rows match every proposal" in never.message
+
+
+# ---------------------------------------------------------------------------- priority
+
+PRIORITY = """budget,effect,route,reason,rule
+> 0,flag,-,Positive,positive
+> 50,review,Board,Over 50,board
+> 50,review,CIO,Over 50 (CIO),cio
+> 100,reject,-,Over 100,over-100
+"""
+
+
+@BACKENDS
+def test_priority_picks_by_the_declared_order_of_output_values(policy, backend):
+    root = policy("priority", PRIORITY)  # default for intake: effect reject > review > flag
+    assert fired(root, backend, budget="500") == ["over-100"]
+    assert fired(root, backend, budget="75") == ["board"]  # a tie on effect: the earlier row
+    assert fired(root, backend, budget="5") == ["positive"]
+    root = policy("priority", PRIORITY, "priority: {effect: [flag, review, reject]}")
+    assert fired(root, backend, budget="500") == ["positive"]
+    root = policy("priority", PRIORITY, "priority: {effect: [reject, review, flag], route: [CIO, Board]}")
+    assert fired(root, backend, budget="75") == ["cio"]  # the second output breaks the tie
+
+
+def test_priority_reports_a_row_that_can_never_win_and_a_value_not_in_the_list(policy):
+    root = policy("priority", "budget,effect,reason,rule\n> 0,reject,Any,any\n> 100,flag,Big,big\n")
+    (never,) = problems(root)["table_row_never"]
+    assert str(never.location).endswith("t.csv!A3") and "higher priority" in never.message
+    root = policy("priority", PRIORITY, "priority: {effect: [reject, review]}")
+    (error,) = problems(root)["priority_value"]
+    assert "flag" in error.message and str(error.location).endswith("t.csv!A2")
+
+
+# ---------------------------------------------------------------------------- any
+
+ANY_ROWS = [["budget", "unit", "effect", "route", "reason", "rule"],
+            ["> 100", "-", "review", "Board", "Large", "large"],
+            ["-", '"IT"', "review", "Board", "Large", "it"]]
+ANY = csv_text(ANY_ROWS)
+
+
+@BACKENDS
+def test_any_allows_overlapping_rows_that_agree(policy, backend):
+    root = policy("any", ANY)
+    assert "table_overlap" not in problems(root)
+    assert fired(root, backend, budget="500", unit="IT") == ["large"]  # both match; they agree; one result
+    assert fired(root, backend, budget="5", unit="IT") == ["it"]
+
+
+def test_any_with_rows_that_disagree_is_an_error(policy):
+    root = policy("any", csv_text(ANY_ROWS[:2] + [["-", '"IT"', "review", "Board", "IT work", "it"]]))
+    (overlap,) = problems(root)["table_overlap"]
+    assert overlap.severity == "error" and "give different outputs" in overlap.message
+
+
+# ---------------------------------------------------------------------------- collect
+
+@BACKENDS
+def test_collect_gives_every_matching_row_and_rows_with_one_id_are_one_rule(policy, backend):
+    root = policy("collect", "budget,risk,effect,reason,rule\n> 100,-,flag,Big,big\n-,>= 4,flag,Risky,risky\n"
+                  "null,-,flag,Incomplete,incomplete\n-,null,flag,Incomplete,incomplete\n")
+    assert fired(root, backend, budget="500", risk="5") == ["big", "risky"]
+    assert fired(root, backend, risk="2") == ["incomplete"]  # either row; one finding
+    assert fired(root, backend) == ["incomplete"]
+    assert "table_gap" not in problems(root)  # a collect table may match nothing
+
+
+def test_rows_with_one_id_must_agree(policy):
+    root = policy("collect", "budget,effect,reason,rule\n> 100,flag,Big,x\n< 0,reject,Negative,x\n")
+    assert "duplicate_rule" in problems(root)
+
+
+# ---------------------------------------------------------------------------- scoring tables
+
+SCORING = """kind: scoring
+criteria:
+  - {id: size, table: t, weight: 1}
+"""
+
+
+def points(root, **fields) -> float | None:
+    engine = Engine.load(root, today=TODAY, backend="reference")
+    (entry,) = engine.rank([{"id": "P-1", "title": "t", **fields}]).entries
+    return entry.breakdown[0].raw
+
+
+@pytest.mark.parametrize("hit_policy, extra, expected", [
+    ("collect", "", 10.0), ("collect", "aggregate: sum", 10.0), ("collect", "aggregate: min", 2.0),
+    ("collect", "aggregate: max", 5.0), ("collect", "aggregate: count", 3.0),
+    ("first", "", 5.0), ("priority", "", 5.0), ("priority", "priority: {points: lowest}", 2.0),
+    ("priority", "priority: {points: [3, 2, 5]}", 3.0),
+])
+def test_scoring_tables_give_points_by_their_hit_policy(policy, hit_policy, extra, expected):
+    csv = "budget,points\n> 0,5\n> 10,3\n> 100,2\n"
+    root = policy(hit_policy, csv, extra, scoring=SCORING)
+    assert points(root, budget="500") == expected
+
+
+def test_a_scoring_table_without_a_match_is_a_missing_value(policy):
+    root = policy("unique", "budget,points\n< 100,10\n>= 100,1\n", scoring=SCORING)
+    assert points(root, budget="5") == 10.0 and points(root, budget="500") == 1.0
+    assert points(root) is None
+    assert [d.code for d in problems(root)["table_gap"]] == ["table_gap"]
+
+
+def test_an_unknown_scoring_table_is_named(write_policy):
+    root = write_policy({"intake.yaml": INTAKE, "scoring.yaml": SCORING.replace("table: t", "table: size")})
+    (error,) = problems(root)["unknown_table"]
+    assert error.location.file.endswith("scoring.yaml")
+
+
+# ---------------------------------------------------------------------------- the hit policies as functions
+
+def group(policy: str, ranks=None, outputs=None) -> HitGroup:
+    members = (0, 1, 2)
+    return HitGroup("t", policy, members, ranks or {m: () for m in members}, outputs or {m: (m,) for m in members},
+                    {m: f"A{m + 2}" for m in members})
+
+
+def test_choose_follows_dmn():
+    assert choose(group("unique"), [1]) == [1]
+    with pytest.raises(Overlap, match="rows A2 and A3 both match; a unique table allows one"):
+        choose(group("unique"), [0, 1])
+    assert choose(group("first"), [2, 1]) == [1]
+    assert choose(group("priority", {0: (2,), 1: (0,), 2: (0,)}), [0, 1, 2]) == [1]
+    assert choose(group("any", outputs={0: ("x",), 1: ("x",), 2: ("y",)}), [0, 1]) == [0]
+    with pytest.raises(Overlap):
+        choose(group("any", outputs={0: ("x",), 1: ("x",), 2: ("y",)}), [0, 2])
+    assert choose(group("collect"), [0, 2]) == [0, 2]
+    assert choose(group("unique"), []) == []
+    assert apply([group("first")], [0, 1, 5]) == [0, 5]  # rules of no table pass
+
+
+def test_a_field_read_only_by_a_scoring_table_is_not_unused(policy):
+    root = policy("unique", "unit,points\n\"\"\"IT\"\"\",1\n\"not(\"\"IT\"\"), null\",0\n", scoring=SCORING)
+    codes = {(d.code, d.message.split("'")[1]) for d in check_policies(root, today=TODAY, lint=True).diagnostics
+             if d.code == "unused_field"}
+    assert ("unused_field", "unit") not in codes and ("unused_field", "budget") in codes
+
+
+# ---------------------------------------------------------------------------- analysis through expressions
+
+DERIVED = INTAKE + "  benefit: money\nderived:\n  ratio: benefit / budget\n"
+
+
+@BACKENDS
+def test_a_row_of_dashes_is_an_else_row_on_both_back_ends(write_policy, backend):
+    root = write_policy({"intake.yaml": INTAKE, "tables.yaml": tables("first"), "t.csv":
+                         "budget,effect,reason,rule\n> 100,flag,Big,big\n-,flag,Other,other\n"})
+    assert problems(root) == {}
+    assert fired(root, backend, budget="500") == ["big"]
+    assert fired(root, backend, budget="5") == ["other"] and fired(root, backend) == ["other"]
+
+
+def test_a_gap_through_an_expression_input_is_found_by_search_and_proved(write_policy):
+    root = write_policy({"intake.yaml": DERIVED, "tables.yaml": tables("unique"), "t.csv":
+                         "ratio,effect,reason,rule\n< 1,reject,Below cost,below\n>= 2,flag,Good,good\nnull,-,-,none\n"})
+    (gap,) = problems(root)["table_gap"]
+    assert "no row matches ratio [1..2)" in gap.message
+    example = json.loads(gap.message.split("example proposal: ")[1])
+    engine = Engine.load(root, today=TODAY, backend="rete")
+    record = engine._intake.record(example)
+    assert 1 <= record["ratio"] < 2 and engine.evaluate(example).findings == []
+
+
+def test_an_overlap_no_proposal_can_reach_is_a_warning_that_says_so(write_policy):
+    # budget and budget + 0 are one value, but boxes see two free columns: budget > 10 with budget + 0 < 5
+    root = write_policy({"intake.yaml": INTAKE, "tables.yaml": tables("unique"), "t.csv":
+                         "budget,budget + 0,effect,reason,rule\n> 10,-,flag,Big,big\n-,< 5,flag,Small,small\n"})
+    (overlap,) = problems(root)["table_overlap"]
+    assert overlap.severity == "warning" and "none was found" in overlap.message
+    Engine.load(root, today=TODAY)  # a warning: the policy loads
+
+
+def test_a_file_that_is_not_a_workbook_is_refused(write_policy):
+    root = write_policy({"intake.yaml": INTAKE, "Book.xlsx": "not a zip",
+                         "tables.yaml": "kind: tables\nworkbook: Book.xlsx\ntables:\n"
+                         "  - {name: t, sheet: S, hit_policy: collect, applies_to: intake}\n"})
+    (error,) = problems(root)["bad_table"]
+    assert error.location.file.endswith("tables.yaml") and "save it again" in error.hint

@@ -154,6 +154,11 @@ class DecisionLog:
             raise
         return self._db.total_changes - before
 
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry with this key (a decision's id, as ``pmo serve`` answers it), or None."""
+        found = self._rows("SELECT * FROM decisions WHERE key = ?", [key])
+        return found[0] if found else None
+
     def query(self, project: str | None = None, since: dt.date | None = None,
               kind: str | None = None) -> list[dict[str, Any]]:
         sql, args = "SELECT * FROM decisions WHERE 1=1", []
@@ -166,7 +171,10 @@ class DecisionLog:
         if kind is not None:
             sql += " AND kind = ?"
             args.append(kind)
-        cursor = self._db.execute(sql + " ORDER BY seq", args)
+        return self._rows(sql + " ORDER BY seq", args)
+
+    def _rows(self, sql: str, args: list) -> list[dict[str, Any]]:
+        cursor = self._db.execute(sql, args)
         names = [c[0] for c in cursor.description]
         out = []
         for row in cursor:

@@ -17,7 +17,7 @@ from typing import IO, Sequence
 
 from engine import __version__
 from engine.audit import DEFAULT_PATH as DEFAULT_LOG
-from engine.cli import authoring, governance, intake, portfolio, ranking
+from engine.cli import authoring, governance, intake, portfolio, ranking, serve
 from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from engine.cli.common import date_arg as _date, wrap as _wrap
 from engine.errors import PmoError
@@ -30,7 +30,7 @@ COMMANDS = {"evaluate": intake.evaluate, "validate": intake.validate, "expr": in
             "schedule": portfolio.schedule, "impact": portfolio.impact, "graph": portfolio.graph,
             "select": portfolio.select, "gate": governance.gate, "log": governance.log, "replay": governance.replay,
             "test": authoring.test, "coverage": authoring.coverage, "diff": authoring.diff,
-            "explain": authoring.explain}
+            "explain": authoring.explain, "serve": serve.serve}
 
 
 EPILOG = """\
@@ -52,6 +52,7 @@ examples:
   pmo validate my-policies/                           check policy files, print file:line:col errors
   pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
   pmo schema --out policy.schema.json                 JSON Schema for editor completion
+  pmo serve --port 8181 --log decisions.sqlite        the HTTP decision service (docs/deploy.md)
 """
 
 
@@ -259,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
     authoring.add_authoring_commands(sub, policy_args)
     authoring.add_explain_command(sub, policy_args)
+    serve.add_serve_command(sub, policy_args)
     return parser
 
 

@@ -39,7 +39,7 @@ from engine.cli.common import open_log
 from engine.decision import Decision, RowError
 from engine.errors import InputError, PmoError
 from engine.io.jsonstream import DECODER
-from engine.io.rows import Row, bounded_row
+from engine.io.rows import MAX_DIGITS, Row, bounded_row
 from engine.serve.access import OPEN, Caller, Tokens, access_logger, log_line, masked
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
@@ -339,11 +339,12 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             raise ApiError(408, "timeout", f"the request body did not arrive within {config.timeout:g} s") from None
         return b"".join(chunks)
 
-    async def json_of(request: Request) -> Any:
+    async def json_of(request: Request, decoder: json.JSONDecoder = DECODER) -> Any:
         kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if kind not in ("application/json", "") and not kind.endswith("+json"):
-            raise ApiError(415, "unsupported_media_type", f"expected application/json, got {kind}")
-        return parse_json(await body_of(request))
+            raise ApiError(415, "unsupported_media_type", f"expected application/json, got {kind}",
+                           hint="send 'Content-Type: application/json' (or application/x-ndjson to the batch)")
+        return parse_json(await body_of(request), decoder)
 
     def inputs(request: Request, data: Any) -> None:
         if config.log_inputs:
@@ -524,7 +525,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     async def conflicts(request: Request):
         caller_of(request)
         served = holder.current
-        asked = options(ConflictsRequest, await json_of(request))
+        asked = options(ConflictsRequest, await json_of(request, PLAIN))
 
         def find():
             from engine.portfolio.model import portfolio_from
@@ -545,7 +546,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     async def schedule(request: Request):
         caller_of(request)
         served = holder.current
-        asked = options(PortfolioRequest, await json_of(request))
+        asked = options(PortfolioRequest, await json_of(request, PLAIN))
         found = await compute(served.engine.schedule, asked.portfolio)
         noted(request, served, [])
         return JSONResponse({"policy_hash": served.engine.policy_hash, **found.to_json()})
@@ -555,7 +556,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     async def select(request: Request):
         caller_of(request)
         served = holder.current
-        asked = options(SelectRequest, await json_of(request))
+        asked = options(SelectRequest, await json_of(request, PLAIN))
         limit = min(asked.time_limit, config.timeout / max(2 + asked.frontier, 2))  # every solve within --timeout
         report = await compute(lambda: served.engine.select(asked.portfolio, budget=asked.budget,
                                                             frontier=asked.frontier, scenarios=asked.scenarios,
@@ -626,7 +627,32 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     return app
 
 
-def parse_json(body: bytes) -> Any:
+def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"key {twice!r} appears twice")
+    return data
+
+
+def _bounded_float_int(text: str) -> int:
+    if len(text) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(text):,} characters")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(text):,} characters")
+    return float(text)
+
+
+# Portfolios and selections are read as their YAML files are (floats), not with proposals' exact decimals.
+PLAIN = json.JSONDecoder(object_pairs_hook=_plain_pairs, parse_float=_bounded_float, parse_int=_bounded_float_int)
+
+
+def parse_json(body: bytes, decoder: json.JSONDecoder = DECODER) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -634,12 +660,12 @@ def parse_json(body: bytes) -> Any:
     if not text.strip():
         raise ApiError(400, "empty_body", "the body is empty; send a JSON document")
     try:
-        return DECODER.decode(text)
+        return decoder.decode(text)
     except json.JSONDecodeError as exc:
         raise ApiError(400, "bad_json", f"the body is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}",
                        errors=[{"loc": ["body"], "code": "bad_json", "message": exc.msg, "line": exc.lineno,
                                 "column": exc.colno}]) from None
-    except ValueError as exc:  # an integer of over 4,300 digits
+    except ValueError as exc:  # an integer of over 4,300 digits, a repeated key
         raise ApiError(400, "bad_json", f"the body is not usable JSON: {exc}") from None
     except RecursionError:
         raise ApiError(400, "bad_json", "the body is nested too deeply") from None
@@ -684,13 +710,17 @@ async def _spool(request: Request, spool, config: ServeConfig) -> None:
         spool.write(chunk)
         start = 0
         while (end := chunk.find(b"\n", start)) != -1:
-            line_bytes += end - start
+            _check_line(lines + 1, line_bytes + end - start, config.max_body)
             lines, line_bytes, start = lines + 1, 0, end + 1
-            if lines > config.max_batch:
-                _check_batch(lines, config.max_batch)
+            _check_batch(lines, config.max_batch)
         line_bytes += len(chunk) - start
-        if line_bytes > config.max_body:
-            raise ApiError(413, "line_too_large", f"line {lines + 1} has over {config.max_body:,} bytes")
+        _check_line(lines + 1, line_bytes, config.max_body)
+
+
+def _check_line(number: int, size: int, limit: int) -> None:
+    if size > limit:
+        raise ApiError(413, "line_too_large", f"line {number} has over {limit:,} bytes; this server takes at most "
+                       f"{limit:,} in one line", hint="a proposal that large is not one; is the body NDJSON?")
 
 
 def _logged(entry: dict) -> dict:

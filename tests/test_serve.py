@@ -511,3 +511,24 @@ def test_other_commands_do_not_import_the_web_stack():
            "'starlette') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD)
     assert out.stdout.strip() == "False", out.stderr
+
+
+BAD_BODIES = [b"null", b"[]", b"{}", b'"text"', b"1e999", b"true", b'{"proposals": 5}', b'{"project": []}',
+              b'{"portfolio": 5}', b'{"portfolio": {"projects": [1, "x", null]}}', b'{"portfolio": [], "budget": "x"}',
+              b'{"portfolio": {"projects": [{"id": "A", "requires": ["A"], "duration": 1}]}}',
+              b'{"portfolio": {"projects": []}, "scenarios": [{"name": "s", "budget_factor": -1}]}',
+              b'{"id": "PRJ-1", "budget": {"a": [1, {"b": null}]}, "start_date": 20270101}',
+              b'{"id": "PRJ-1", "id": "PRJ-2"}', b'{"id": "\\ud800"}', b'{"project": {"id": "X", "stage": 5}}',
+              b'{"proposals": [[], {}, null], "top": 0}', b'{"id": NaN}', b'{"a": ' * 50 + b"1" + b"}" * 50]
+POSTS = ["/v1/evaluate", "/v1/evaluate/batch", "/v1/rank", "/v1/explain", "/v1/gates/business-case/review",
+         "/v1/conflicts", "/v1/schedule", "/v1/select"]
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_bad_bodies_are_answered_never_a_500(site, path):
+    for body in BAD_BODIES:
+        answer = site.client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert answer.status_code < 500, (path, body, answer.text)
+        if answer.status_code >= 400:
+            error = answer.json()["error"]
+            assert error["status"] == answer.status_code and error["code"] and error["message"], (path, body)

@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import itertools
 import json
+import queue
 import signal
 import tempfile
 import threading
@@ -190,6 +191,58 @@ class LogPool:
         return log
 
 
+class LogUnavailable(Exception):
+    """The decision log could not take an entry: nothing of the request was logged, and it is answered 503."""
+
+
+class LogWriter:
+    """The one thread that writes the decision log. Entries of requests that arrive while a transaction is being
+    committed are committed together in the next one (a group commit): one transaction per group, not per
+    request, and each request is answered only once its own entries are committed."""
+
+    GROUP = 2_000  # entries per transaction at most
+
+    def __init__(self, target: str):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        opened: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, args=(target, opened), name="pmo-log-writer", daemon=True).start()
+        failure = opened.get()
+        if failure is not None:
+            raise failure
+
+    def append(self, entries: list[Entry]) -> None:
+        """Write the entries; returns when they are committed. Raises LogUnavailable if they could not be."""
+        done: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue.put((entries, done))
+        failure = done.get()
+        if failure is not None:
+            raise LogUnavailable(f"the decision log did not take the entries: {failure}")
+
+    def _run(self, target: str, opened: queue.SimpleQueue) -> None:
+        try:
+            log = open_log(target)
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that started us
+            opened.put(exc)
+            return
+        opened.put(None)
+        while True:
+            group = [self._queue.get()]
+            size = len(group[0][0])
+            while size < self.GROUP:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+                size += len(group[-1][0])
+            try:
+                log.append([entry for entries, _ in group for entry in entries])
+                failure = None
+            except Exception as exc:  # noqa: BLE001 - every waiting request is told, none is left hanging
+                failure = exc
+            for _, done in group:
+                done.put(failure)
+
+
 class Service:
     """What the routes share: the options, the served policy, the tokens and the decision log."""
 
@@ -197,7 +250,8 @@ class Service:
         self.config = config
         self.tokens = Tokens.load(config.tokens)
         self.holder = PolicyHolder(config)
-        self.logs = LogPool(config.log)
+        self.logs = LogPool(config.log)  # reads
+        self.writer = LogWriter(config.log)
         self.access = access_logger(config.access_log)
 
 
@@ -247,7 +301,7 @@ def decided_and_logged(service: Service, engine: Engine, rows: list[Row]) -> lis
         entry = intake_entry(engine, decision, row.data)
         entries.append(entry)
         answers.append({**decision.to_json(), "decision_id": entry.key})
-    service.logs.get().append(entries)
+    service.writer.append(entries)
     return answers
 
 
@@ -359,6 +413,9 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                            hint="send less at a time, or start the server with a longer --timeout") from None
         except PmoError as exc:
             raise _from_pmo(exc) from None
+        except LogUnavailable as exc:
+            raise ApiError(503, "log_unavailable", str(exc), hint="nothing of this request was logged; send it "
+                           "again when the log is back (decisions are logged once, however often sent)") from None
 
     def noted(request: Request, served: Served, ids: list[str]) -> None:
         request.state.pmo_policy = served.engine.policy_hash
@@ -397,7 +454,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             if decision.decision == "error":
                 return decision, None
             entry = intake_entry(engine, decision, row.data)
-            service.logs.get().append([entry])
+            service.writer.append([entry])
             return decision, entry.key
         decision, key = await compute(decide)
         if key is None:
@@ -513,7 +570,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                           decision.decision, [m.model_dump(mode="json") for m in decision.must_meet],
                           decision.approvers, decision.override.model_dump(mode="json") if decision.override else None,
                           as_of=engine.today.isoformat(), backend=engine.backend)
-            service.logs.get().append([entry])
+            service.writer.append([entry])
             return decision, entry.key
         decision, key = await compute(review)
         noted(request, served, [key])

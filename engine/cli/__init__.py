@@ -12,14 +12,16 @@ import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 from engine import __version__
 from engine.audit import DEFAULT_PATH as DEFAULT_LOG
 from engine.cli import authoring, governance, intake, portfolio, ranking, serve
 from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
-from engine.cli.common import date_arg as _date, wrap as _wrap
+from engine.cli.common import date_arg as _date
+from engine.cli.common import wrap as _wrap
 from engine.errors import PmoError
 from engine.gcpause import no_gc_pauses
 from engine.io.safe_text import TerminalText
@@ -29,7 +31,7 @@ COMMANDS = {"evaluate": intake.evaluate, "validate": intake.validate, "expr": in
             "rank": ranking.rank, "weights": ranking.weights, "conflicts": portfolio.conflicts,
             "schedule": portfolio.schedule, "impact": portfolio.impact, "graph": portfolio.graph,
             "select": portfolio.select, "gate": governance.gate, "log": governance.log, "replay": governance.replay,
-            "test": authoring.test, "coverage": authoring.coverage, "diff": authoring.diff,
+            "test": authoring.test, "init": authoring.init, "coverage": authoring.coverage, "diff": authoring.diff,
             "explain": authoring.explain, "serve": serve.serve}
 
 
@@ -62,6 +64,7 @@ examples:
   pmo validate my-policies/ --strict           warnings count as errors (exit 2): for CI
   pmo validate examples/lint-policies          one warning of each lint kind
   pmo validate my-policies/ --format json      the same, with codes, for tools
+  pmo validate my-policies/ --format sarif > pmo.sarif   for code scanning (GitHub shows each inline)
 """
 
 
@@ -238,8 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "usable, 2 if not."),
                         epilog=VALIDATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     va.add_argument("folder", nargs="?", type=Path, metavar="DIR", help="policy folder (default: the reference policies)")
-    va.add_argument("--format", choices=("text", "json"), default="text",
-                    help="text (default) or json (a list: code, severity, message, hint, file, line, column)")
+    va.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                    help="text (default), json (a list: code, severity, message, hint, file, line, column) or "
+                    "sarif (SARIF 2.1.0, for code scanning to show each problem inline in a pull request)")
     va.add_argument("--strict", action="store_true", help="count warnings as errors (exit 2), e.g. in CI")
 
     ex = sub.add_parser("expr", help="evaluate one expression and print its value as JSON",

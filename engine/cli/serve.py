@@ -74,8 +74,8 @@ def add_serve_command(sub, policy_args: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     try:
-        from engine.serve.config import ServeConfig
         from engine.serve.app import Service
+        from engine.serve.config import ServeConfig
         from engine.serve.run import run
     except ImportError as exc:  # pragma: no cover - the dependencies are in pyproject.toml
         raise PmoError([Diagnostic("missing_dependency", f"pmo serve needs {exc.name}",

@@ -7,15 +7,33 @@ its position and, where one exists, a "did you mean" hint.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Mapping
+from collections.abc import Mapping
 
 from engine.errors import did_you_mean
 from engine.expr.evaluate import evaluate
 from engine.expr.functions import FUNCTIONS, call
-from engine.expr.regex import regex_problem
-from engine.expr.nodes import (BOOL, DATE, NULL, NUMBER, STRING, Arith, Call, Compare, Const, Field, In, ListOf,
-                               Logic, Node, Unary, item_of, list_of, walk)
+from engine.expr.nodes import (
+    BOOL,
+    DATE,
+    NULL,
+    NUMBER,
+    STRING,
+    Arith,
+    Call,
+    Compare,
+    Const,
+    Field,
+    In,
+    ListOf,
+    Logic,
+    Node,
+    Unary,
+    item_of,
+    list_of,
+    walk,
+)
 from engine.expr.parse import ExprError, const
+from engine.expr.regex import regex_problem
 from engine.expr.values import ValueProblem, to_date
 
 

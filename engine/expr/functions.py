@@ -7,13 +7,14 @@ null (missing) argument makes the result null.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable
+from typing import Any
 
-from engine.expr.regex import full_match
 from engine.expr.finance import irr, irr_all, npv, payback
 from engine.expr.nodes import BOOL, DATE, LIST_NUMBER, NULL, NUMBER, STRING, item_of
+from engine.expr.regex import full_match
 from engine.expr.values import ARITH_ERRORS, CONTEXT, to_date
 
 Typer = Callable[[list[str]], str]  # argument types -> result type; raises TypeError with a message

@@ -11,12 +11,30 @@ import ast
 import datetime as dt
 import re
 import warnings
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from engine.errors import did_you_mean
-from engine.expr.nodes import (BOOL, DATE, NULL, NUMBER, STRING, Arith, Call, Compare, Const, Field, In, ListOf,
-                               Logic, Node, Unary, list_of, walk)
+from engine.expr.nodes import (
+    BOOL,
+    DATE,
+    NULL,
+    NUMBER,
+    STRING,
+    Arith,
+    Call,
+    Compare,
+    Const,
+    Field,
+    In,
+    ListOf,
+    Logic,
+    Node,
+    Unary,
+    list_of,
+    walk,
+)
 from engine.expr.values import ValueProblem, to_number
 
 MAX_LENGTH = 4000
@@ -304,7 +322,7 @@ def _rewrite(text: str) -> tuple[str, list[tuple[int, int]]]:
         elif char in "'\"":
             quote = char
         elif i == 0 or not _WORD_CHAR.match(text[i - 1]):
-            if _IF_CALL.match(text, i) and not (before := "".join(out)) is None and not (_AFTER_VALUE.search(before) and not _KEYWORD_BEFORE.search(before)):
+            if _IF_CALL.match(text, i) and (before := "".join(out)) is not None and not (_AFTER_VALUE.search(before) and not _KEYWORD_BEFORE.search(before)):
                 out.append(IF_STANDIN)  # "x if (c) else y" (after a value) stays a conditional expression
                 i += 2
                 continue

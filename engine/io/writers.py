@@ -6,14 +6,15 @@ import csv
 import json
 import re
 from collections import Counter
-from typing import IO, TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import IO, TYPE_CHECKING
 
 from engine.decision import Decision
 from engine.io.profile import OUTPUT_COLUMNS
 from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
 
 if TYPE_CHECKING:
-    from engine.ranking import Ranking
+    from engine.scoring.ranking import Ranking
 
 FORMATS = ("table", "json", "jsonl", "csv", "xlsx")
 
@@ -173,16 +174,16 @@ def _one_line(text: str) -> str:
 RANKING_FORMATS = ("table", "json", "csv", "xlsx")
 
 
-def write_ranking(ranking: "Ranking", out: IO[str], fmt: str) -> None:
+def write_ranking(ranking: Ranking, out: IO[str], fmt: str) -> None:
     out = TerminalText(out) if fmt == "table" else EncodableText(out)
     {"table": _ranking_table, "json": _ranking_json, "csv": _ranking_csv}[fmt](ranking, out)
 
 
-def _ranking_json(ranking: "Ranking", out: IO[str]) -> None:
+def _ranking_json(ranking: Ranking, out: IO[str]) -> None:
     out.write(json_text(json.dumps(ranking.to_json(), ensure_ascii=False, indent=1)) + "\n")
 
 
-def _ranking_csv(ranking: "Ranking", out: IO[str]) -> None:
+def _ranking_csv(ranking: Ranking, out: IO[str]) -> None:
     criteria = list(dict.fromkeys(c.criterion for e in ranking.entries for c in e.breakdown))
     writer = csv_writer(out)
     writer.writerow(["rank", "id", "decision", "score", "top_probability", "weight_change", "reason", "source",
@@ -200,7 +201,7 @@ def _num(value: float | None, places: int = 4) -> str:
     return "" if value is None else f"{value:.{places}f}"
 
 
-def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
+def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
     sens = ranking.sensitivity is not None and ranking.sensitivity.get("available")
     head = f"{'RANK':>4}  {'PROPOSAL':<14} {'SCORE':>7}  {'DECISION':<8}"
     if sens:
@@ -232,7 +233,7 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
               + (f"   weights: {weights}" if weights else "") + f"   policy {ranking.policy_hash}\n")
 
 
-def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = None,
+def write_xlsx(decisions: Iterable[Decision], path, ranking: Ranking | None = None,
                conflicts: list[dict] | None = None, derived: list[str] | None = None, carried: list[str] = ()) -> Counter:
     """A workbook with a Decisions sheet and a Findings sheet (and Ranking and Conflicts sheets when given),
     written as a stream. Text is stored as text, so a proposal named =HYPERLINK(...) stays inert."""
@@ -300,10 +301,11 @@ def _save(book, f) -> None:
     write to the broken file again, and Python prints that traceback at exit)."""
     import datetime as dt
     from zipfile import ZIP_DEFLATED, ZipFile
+
     from openpyxl.writer.excel import ExcelWriter
 
     archive = ZipFile(f, "w", ZIP_DEFLATED, allowZip64=True)
-    book.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+    book.properties.modified = dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
     try:
         ExcelWriter(book, archive).save()
     except BaseException:

@@ -19,8 +19,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import DiagnosticSink, Location, did_you_mean
-from engine.policy.models import (KINDS, GatesPolicy, IntakePolicy, Library, Node, PortfolioPolicy, ScoringPolicy,
-                                  StrategyPolicy, bind_sources)
+from engine.policy.models import (
+    KINDS,
+    GatesPolicy,
+    IntakePolicy,
+    Library,
+    Node,
+    PortfolioPolicy,
+    ScoringPolicy,
+    StrategyPolicy,
+    bind_sources,
+)
 from engine.policy.source import Document, SourceMap, load_document
 
 

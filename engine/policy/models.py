@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -86,7 +86,7 @@ class FieldSpec(Node):
     _short = _shorthand("type")
 
     @model_validator(mode="after")
-    def _range_fits_type(self) -> "FieldSpec":
+    def _range_fits_type(self) -> FieldSpec:
         kind = dt.date if self.type == "date" else Decimal if self.type in ("number", "money", "integer") else None
         for bound in (self.min, self.max):
             if bound is not None and kind is None:
@@ -151,7 +151,7 @@ class Objective(Node):
     description: str | None = None
 
 
-Judgement = Union[Decimal, int, str]
+Judgement = Decimal | int | str
 
 
 class Comparisons(Node):
@@ -343,9 +343,9 @@ class PortfolioPolicy(Node):
     description: str | None = None
     periods: list[str] = Field(default_factory=list, description="period labels in order, e.g. 2027-Q1")
     duration_unit: Literal["days", "weeks", "months"] = Field("days", description="unit of project durations")
-    capacity: dict[str, Union[Decimal, dict[str, Decimal]]] = Field(
+    capacity: dict[str, Decimal | dict[str, Decimal]] = Field(
         default_factory=dict, description="per role: one number for every period, or {period: number}")
-    budget: Union[Decimal, dict[str, Decimal], None] = Field(
+    budget: Decimal | dict[str, Decimal] | None = Field(
         None, description="money per period: one number for every period, or {period: number}")
     tolerance: Tolerance = Field(default_factory=Tolerance)
     max_cycles: int = Field(20, ge=1, le=10_000, description="dependency cycles listed before the report stops")
@@ -400,6 +400,6 @@ class GatesPolicy(Node):
     gates: list[Gate] = Field(min_length=1)
 
 
-PolicyFile = Union[IntakePolicy, StrategyPolicy, ScoringPolicy, PortfolioPolicy, GatesPolicy, Library]
+PolicyFile = IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | Library
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
                                 "portfolio": PortfolioPolicy, "gates": GatesPolicy, "library": Library}

@@ -6,6 +6,7 @@ import numpy as np
 
 from engine.portfolio.problem import Problem, Selection, cheapest, closure, selection_from
 
+
 def greedy(prob: Problem, key: str) -> Selection:
     """A baseline: take projects best first ('value' or 'value per cost'), each with what it needs and at its
     earliest start that fits, while everything still fits. Min-share balance rules are checked at the end."""

@@ -16,9 +16,10 @@ import hmac
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -64,7 +65,7 @@ class Tokens:
         return found
 
     @classmethod
-    def load(cls, path: str | None, environ: Mapping[str, str] = os.environ) -> "Tokens":
+    def load(cls, path: str | None, environ: Mapping[str, str] = os.environ) -> Tokens:
         """Tokens from the file and the environment. Raises PmoError (located) for a bad entry."""
         entries: list[tuple[str, str, str, Location]] = []
         if path:

@@ -22,7 +22,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable, Iterable, Iterator, Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -632,10 +633,12 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         return JSONResponse(_logged(found))
 
     @app.get("/v1/decisions", tags=["log"], responses=ERRORS, summary="logged decisions by project and date")
-    async def decisions(request: Request, project: str | None = Query(None, description="the project's id"),
-                        since: dt.date | None = Query(None, description="decided on or after (YYYY-MM-DD)"),
-                        kind: Literal["intake", "gate"] | None = Query(None),
-                        limit: int = Query(1000, ge=1, le=10_000, description="at most this many, oldest first")):
+    async def decisions(request: Request,
+                        project: Annotated[str | None, Query(description="the project's id")] = None,
+                        since: Annotated[dt.date | None, Query(description="decided on or after (YYYY-MM-DD)")] = None,
+                        kind: Annotated[Literal["intake", "gate"] | None, Query()] = None,
+                        limit: Annotated[int, Query(ge=1, le=10_000, description="at most this many, oldest first")]
+                        = 1000):
         caller_of(request)
         found = await compute(lambda: service.logs.get().query(project=project, since=since, kind=kind))
         return JSONResponse({"count": len(found), "truncated": len(found) > limit,
@@ -819,7 +822,7 @@ class AccessLog:
             await self.app(scope, counted_receive, counted_send)
         finally:
             ids = state.get("pmo_decisions") or []
-            record = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
                       "method": scope.get("method"), "path": scope.get("path"), "status": seen["status"],
                       "ms": round((time.perf_counter() - start) * 1000, 2), "bytes_in": seen["received"],
                       "bytes_out": seen["sent"], "caller": state.get("pmo_caller"),

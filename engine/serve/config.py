@@ -39,7 +39,7 @@ class ServeConfig:
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
-    def from_env(cls) -> "ServeConfig":
+    def from_env(cls) -> ServeConfig:
         data = json.loads(os.environ[CONFIG_ENV])
         data["rules"], data["mask"] = tuple(data["rules"]), tuple(data["mask"])
         return cls(**data)

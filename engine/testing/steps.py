@@ -43,9 +43,10 @@ A Then step that does not hold raises :class:`StepFailed` with what was expected
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from pytest_bdd import given, parsers, then, when
@@ -65,7 +66,7 @@ class Defaults:
 
 
 DEFAULTS = pytest.StashKey[Defaults]()  # set by `pmo test` on the pytest config
-OBSERVER = pytest.StashKey[Any]()  # an engine.coverage.CoverageByPolicy, when `pmo test --coverage` records
+OBSERVER = pytest.StashKey[Any]()  # an engine.authoring.coverage.CoverageByPolicy, when `pmo test --coverage` records
 
 
 class StepFailed(AssertionError):

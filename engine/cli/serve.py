@@ -78,6 +78,8 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         from engine.serve.config import ServeConfig
         from engine.serve.run import run
     except ImportError as exc:  # pragma: no cover - the dependencies are in pyproject.toml
+        if (exc.name or "").split(".")[0] not in ("fastapi", "uvicorn", "starlette", "anyio", "pydantic"):
+            raise
         raise PmoError([Diagnostic("missing_dependency", f"pmo serve needs {exc.name}",
                                    hint="pip install 'pmo-engine' with its dependencies (fastapi, uvicorn)")]) from None
     if args.workers < 1 or args.max_body < 1 or args.max_batch < 1 or args.timeout <= 0 or args.watch < 0 \

@@ -15,7 +15,7 @@ from pathlib import Path
 from engine.api import Engine
 from engine.errors import Diagnostic, PmoError
 from engine.io.profile import column_key
-from engine.resources import reference_policies, reference_rules
+from engine.policy.resources import reference_policies, reference_rules
 from engine.serve.config import ServeConfig
 
 POLICY_SUFFIXES = (".yaml", ".yml", ".json")

@@ -532,3 +532,43 @@ def test_bad_bodies_are_answered_never_a_500(site, path):
         if answer.status_code >= 400:
             error = answer.json()["error"]
             assert error["status"] == answer.status_code and error["code"] and error["message"], (path, body)
+
+
+def test_a_log_that_refuses_entries_is_503_and_nothing_is_half_logged(tmp_path):
+    server = Server(tmp_path, "--watch", "0")
+    try:
+        with sqlite3.connect(server.log) as db:  # the log fails as a full disk would, for every insert
+            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON decisions BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        before = len(logged(server))
+        rows = [{**proposals()[0], "id": f"PRJ-8{n:03d}"} for n in range(3)]
+        single = server.client.post("/v1/evaluate", json=rows[0])
+        assert single.status_code == 503 and single.json()["error"]["code"] == "log_unavailable"
+        batch = server.client.post("/v1/evaluate/batch", json=rows)
+        assert batch.status_code == 503
+        ndjson = "".join(json.dumps(r) + "\n" for r in rows)
+        streamed = server.client.post("/v1/evaluate/batch", content=ndjson,
+                                      headers={"Content-Type": "application/x-ndjson"})
+        assert streamed.status_code == 503
+        gate = server.client.post("/v1/gates/business-case/review", json={"project": project("go.yaml")})
+        assert gate.status_code == 503
+        assert len(logged(server)) == before
+        with sqlite3.connect(server.log) as db:
+            db.execute("DROP TRIGGER refuse")
+        again = server.client.post("/v1/evaluate", json=rows[0])
+        assert again.status_code == 200 and len(logged(server)) == before + 1
+    finally:
+        server.stop()
+
+
+def test_a_body_that_does_not_arrive_is_408(tmp_path):
+    server = Server(tmp_path, "--watch", "0", "--timeout", "1")
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as client:
+            client.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{\"id\": ")  # and then nothing
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += client.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408")
+    finally:
+        server.stop()

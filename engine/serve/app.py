@@ -50,6 +50,7 @@ SOURCE = "request"
 CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
 SPOOL_IN_MEMORY = 8 << 20  # an NDJSON body is spooled to a temporary file beyond this many bytes
+INLINE = 64 << 10  # a proposal this small is decided on the event loop (well under a millisecond); larger in a thread
 NOT_FOUND = {"unknown_gate", "no_gates", "no_scoring"}
 
 
@@ -219,6 +220,14 @@ class LogWriter:
         if failure is not None:
             raise LogUnavailable(f"the decision log did not take the entries: {failure}")
 
+    async def append_async(self, entries: list[Entry]) -> None:
+        """append() for the event loop: no thread waits, the loop is told when the entries are committed."""
+        answer = _Answer(asyncio.get_running_loop())
+        self._queue.put((entries, answer))
+        failure = await answer.future
+        if failure is not None:
+            raise LogUnavailable(f"the decision log did not take the entries: {failure}")
+
     def _run(self, target: str, opened: queue.SimpleQueue) -> None:
         try:
             log = open_log(target)
@@ -242,6 +251,20 @@ class LogWriter:
                 failure = exc
             for _, done in group:
                 done.put(failure)
+
+
+class _Answer:
+    """The writer's "committed" (or its failure) for a request waiting on the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop, self.future = loop, loop.create_future()
+
+    def put(self, failure: BaseException | None) -> None:  # called by the writer thread
+        self.loop.call_soon_threadsafe(self._settle, failure)
+
+    def _settle(self, failure: BaseException | None) -> None:
+        if not self.future.done():  # a request cancelled meanwhile (the client went away) is simply not told
+            self.future.set_result(failure)
 
 
 class Service:
@@ -399,7 +422,9 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         if kind not in ("application/json", "") and not kind.endswith("+json"):
             raise ApiError(415, "unsupported_media_type", f"expected application/json, got {kind}",
                            hint="send 'Content-Type: application/json' (or application/x-ndjson to the batch)")
-        return parse_json(await body_of(request), decoder)
+        body = await body_of(request)
+        request.state.pmo_size = len(body)
+        return parse_json(body, decoder)
 
     def inputs(request: Request, data: Any) -> None:
         if config.log_inputs:
@@ -415,8 +440,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         except PmoError as exc:
             raise _from_pmo(exc) from None
         except LogUnavailable as exc:
-            raise ApiError(503, "log_unavailable", str(exc), hint="nothing of this request was logged; send it "
-                           "again when the log is back (decisions are logged once, however often sent)") from None
+            raise _log_unavailable(exc) from None
 
     def noted(request: Request, served: Served, ids: list[str]) -> None:
         request.state.pmo_policy = served.engine.policy_hash
@@ -448,20 +472,23 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         data = await json_of(request)
         row = proposal_of(data)
         inputs(request, data)
-
-        def decide():
-            engine = served.engine
+        engine = served.engine
+        if request.state.pmo_size <= INLINE:
             decision = engine.evaluate(row.data)
-            if decision.decision == "error":
-                return decision, None
-            entry = intake_entry(engine, decision, row.data)
-            service.writer.append([entry])
-            return decision, entry.key
-        decision, key = await compute(decide)
-        if key is None:
+        else:
+            decision = await compute(engine.evaluate, row.data)
+        if decision.decision == "error":
             raise _refused(decision.errors)
-        noted(request, served, [key])
-        return JSONResponse({**decision.to_json(), "decision_id": key})
+        entry = intake_entry(engine, decision, row.data)
+        try:
+            with anyio.fail_after(config.timeout):
+                await service.writer.append_async([entry])
+        except TimeoutError:
+            raise ApiError(503, "timeout", f"the decision log did not answer within {config.timeout:g} s") from None
+        except LogUnavailable as exc:
+            raise _log_unavailable(exc) from None
+        noted(request, served, [entry.key])
+        return JSONResponse({**decision.to_json(), "decision_id": entry.key})
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
               openapi_extra=_body(example=[EXAMPLE], ndjson=True), summary="decide many proposals (JSON or NDJSON)")
@@ -509,10 +536,22 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             ids.extend(a["decision_id"] for a in answers)
             return "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers).encode()
 
+        try:  # the first chunk before the answer starts: a log that fails at once is a plain 503
+            first = await compute(next_chunk)
+        except BaseException:
+            spool.close()
+            raise
+
         async def lines():
+            """The answers; once they have started, a failure can only be said in the stream: it ends with one
+            line {"error": {...}} instead of the remaining answers (those sent are logged)."""
             try:
-                while text := await compute(next_chunk):
+                text = first
+                while text:
                     yield text
+                    text = await compute(next_chunk)
+            except ApiError as exc:
+                yield json.dumps(json.loads(exc.response().body)).encode() + b"\n"
             finally:
                 spool.close()
         return StreamingResponse(lines(), media_type="application/x-ndjson",
@@ -737,6 +776,11 @@ def _refused(errors: list[RowError]) -> ApiError:
     first = errors[0] if errors else None
     return ApiError(422, "invalid_proposal", first.message if first else "the proposal cannot be decided",
                     errors=located)
+
+
+def _log_unavailable(exc: LogUnavailable) -> ApiError:
+    return ApiError(503, "log_unavailable", str(exc), hint="nothing of this request was logged; send it again "
+                    "when the log is back (a decision is logged once, however often it is sent)")
 
 
 def _too_large(size: int, limit: int) -> ApiError:

@@ -572,3 +572,73 @@ def test_a_body_that_does_not_arrive_is_408(tmp_path):
         assert answer.startswith(b"HTTP/1.1 408")
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------- the live board
+
+def board_kpis(text: str) -> dict[str, int]:
+    import re
+    return {k: int(v.replace(",", "")) for k, v in re.findall(r'data-kpi="([a-z]+)" value="([0-9,]+)"', text)}
+
+
+def test_the_board_shows_the_logs_figures_and_changes_with_a_new_decision(site):
+    rows = [{**p, "id": f"PRJ-B{n:03d}"} for n, p in enumerate(proposals()[:12])]
+    assert site.client.post("/v1/evaluate/batch", json=rows).status_code == 200
+    figures = site.client.get("/v1/board").json()
+    logged_projects = {project for _, kind, project, *_ in logged(site) if kind == "intake"}
+    assert sum(figures["counts"].values()) == len(logged_projects)  # the latest decision of each project
+    bare = httpx.Client(base_url=site.url, timeout=HANG_GUARD)
+    with bare:
+        assert bare.get("/").status_code == 401
+        page = bare.get("/", params={"token": EVALUATOR})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    shown = board_kpis(page.text)
+    assert shown["total"] == sum(figures["counts"].values())
+    assert {k: shown[k] for k in figures["counts"]} == figures["counts"]
+    assert "connect-src 'self'" in page.text and EVALUATOR in page.text  # it may ask this server, and only it
+    version = figures["version"]
+    site.client.post("/v1/evaluate", json={**proposals()[0], "id": "PRJ-B999"})
+    after = site.client.get("/v1/board").json()
+    assert after["version"] != version and sum(after["counts"].values()) == sum(figures["counts"].values()) + 1
+    assert site.client.get("/v1/board/version").json()["version"] == after["version"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("PMO_REQUIRE_BROWSER"),
+                    reason="Chromium is not installed (CI installs it and sets PMO_REQUIRE_BROWSER=1)")
+def test_the_board_in_headless_chromium_updates_after_a_new_decision(tmp_path):
+    assert CHROMIUM, "PMO_REQUIRE_BROWSER is set but there is no chromium on PATH"
+    from playwright.sync_api import sync_playwright
+    server = Server(tmp_path, "--watch", "0")
+    try:
+        rows = [{**p, "id": f"PRJ-C{n:03d}"} for n, p in enumerate(proposals()[:20])]
+        assert server.client.post("/v1/evaluate/batch", json=rows).status_code == 200
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                                        "--no-first-run", "--disable-sync"])
+            try:
+                page = browser.new_page()
+                problems = []
+                page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
+                page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                        if m.type in ("error", "warning") else None)
+                page.goto(server.url + "/")
+                page.wait_for_load_state("load")
+                figures = server.client.get("/v1/board").json()
+                for outcome, count in figures["counts"].items():
+                    assert int(page.text_content(f'data[data-kpi="{outcome}"]').replace(",", "")) == count
+                assert page.get_attribute("html", "data-board-version") == figures["version"]
+                assert page.locator("#proposals tbody tr").count() == 20
+                server.client.post("/v1/evaluate", json={**proposals()[0], "id": "PRJ-C999"})
+                page.wait_for_function("document.documentElement.getAttribute('data-board-version') !== "
+                                       f"{json.dumps(figures['version'])}", timeout=HANG_GUARD * 1000)
+                page.wait_for_load_state("load")
+                assert int(page.text_content('data[data-kpi="total"]').replace(",", "")) == 21
+                assert page.locator("#proposals tbody tr").count() == 21
+                assert problems == []
+            finally:
+                browser.close()
+    finally:
+        server.stop()

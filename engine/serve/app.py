@@ -30,7 +30,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -43,6 +43,7 @@ from engine.errors import InputError, PmoError
 from engine.io.jsonstream import DECODER
 from engine.io.rows import MAX_DIGITS, Row, bounded_row
 from engine.serve.access import OPEN, Caller, Tokens, access_logger, log_line, masked
+from engine.serve.board import BoardState, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 
@@ -206,6 +207,7 @@ class LogWriter:
 
     def __init__(self, target: str):
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.commits = 0
         opened: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._run, args=(target, opened), name="pmo-log-writer", daemon=True).start()
         failure = opened.get()
@@ -247,6 +249,7 @@ class LogWriter:
             try:
                 log.append([entry for entries, _ in group for entry in entries])
                 failure = None
+                self.commits += 1  # the board of this process is stale from now
             except Exception as exc:  # noqa: BLE001 - every waiting request is told, none is left hanging
                 failure = exc
             for _, done in group:
@@ -384,11 +387,13 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     app.add_middleware(AccessLog, service=service)
 
-    def caller_of(request: Request, role: str = "evaluate") -> Caller:
+    def caller_of(request: Request, role: str = "evaluate", *, query_token: bool = False) -> Caller:
         if not service.tokens.required:
             caller = OPEN
         else:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if query_token and not token and request.query_params.get("token"):  # a browser showing the board
+                scheme, token = "bearer", request.query_params["token"]
             found = service.tokens.caller(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
             if found is None:
                 raise ApiError(401, "unauthorized", "a valid bearer token is required",
@@ -682,6 +687,30 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         found = await compute(lambda: service.logs.get().query(project=project, since=since, kind=kind))
         return JSONResponse({"count": len(found), "truncated": len(found) > limit,
                              "decisions": [_logged(e) for e in found[:limit]]})
+
+    # ------------------------------------------------------------------ the live board
+    board = BoardState(service.logs, holder, lambda: service.writer.commits)
+
+    @app.get("/", include_in_schema=False)
+    async def board_page(request: Request):
+        """The board report of the log's latest intake decisions; it reloads itself when a decision arrives.
+        With tokens, open it as /?token=TOKEN (an evaluate token: the page shows proposals)."""
+        caller_of(request, query_token=True)
+        found = await compute(board.current)
+        return HTMLResponse(page(found, request.query_params.get("token")),
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+    @app.get("/v1/board", tags=["board"], responses=ERRORS, summary="the board's figures, as the page shows them")
+    async def board_figures(request: Request):
+        caller_of(request, query_token=True)
+        found = await compute(board.current)
+        return JSONResponse({"version": found.version, **found.report.to_json()})
+
+    @app.get("/v1/board/version", tags=["board"], responses=ERRORS, summary="changes when a decision is logged")
+    async def board_version(request: Request):
+        caller_of(request, query_token=True)
+        found = await compute(board.current)
+        return JSONResponse({"version": found.version})
 
     # ------------------------------------------------------------------ the policy and the server
     @app.get("/v1/policy", tags=["policy"], responses=ERRORS, summary="the served policy: hash, files, warnings")

@@ -486,14 +486,33 @@ def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_
         server.stop()
 
 
-def test_two_workers_share_one_log(tmp_path):
-    server = Server(tmp_path, "--workers", "2", "--watch", "0")
+def test_two_servers_with_two_workers_and_a_cli_write_one_log_concurrently(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    first = Server(tmp_path, "--workers", "2", "--watch", "0")
+    second = Server(tmp_path, "--watch", "0")  # the same folder: the same decisions.sqlite
     try:
-        rows = [{**proposals()[0], "id": f"PRJ-{n:04d}"} for n in range(60)]
-        ids = [server.client.post("/v1/evaluate", json=r).json()["decision_id"] for r in rows]
-        assert len(set(ids)) == 60 and {k for k, *_ in logged(server)} == set(ids)
+        cli_rows = tmp_path / "cli.jsonl"
+        cli_rows.write_text("".join(json.dumps({**p, "id": f"PRJ-L{n:04d}"}) + "\n"
+                                    for n, p in enumerate(proposals() * 4)))
+        cli = subprocess.Popen([sys.executable, "-m", "engine.cli", "evaluate", str(cli_rows), "--format", "jsonl",
+                                "--log", str(first.log), "--today", TODAY], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+        rows = [{**proposals()[n % 53], "id": f"PRJ-S{n:04d}"} for n in range(160)]
+
+        def send(k: int) -> str:
+            server = (first, second)[k % 2]
+            with httpx.Client(base_url=server.url, timeout=HANG_GUARD) as client:
+                return client.post("/v1/evaluate", json=rows[k]).json()["decision_id"]
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(send, range(len(rows))))
+        batch = first.client.post("/v1/evaluate/batch", json=rows[:50]).json()["decisions"]  # repeats: no new entry
+        assert cli.wait(HANG_GUARD) == 0, cli.stderr.read()
+        keys = [k for k, *_ in logged(first)]
+        assert len(keys) == len(set(keys)) == len(rows) + 53 * 4
+        assert set(ids) <= set(keys) and [d["decision_id"] for d in batch] == ids[:50]
     finally:
-        server.stop()
+        first.stop()
+        second.stop()
 
 
 def test_a_broken_policy_at_start_up_is_exit_2_with_diagnostics(tmp_path):

@@ -349,9 +349,14 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         loop = asyncio.get_running_loop()
-        hup = False
+        hup, running = False, set()
+
+        def on_hup() -> None:
+            task = loop.create_task(reload("SIGHUP"))
+            running.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(running.discard)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread, not Unix
-            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload("SIGHUP")))
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
             hup = True
         watcher = loop.create_task(watch()) if config.watch > 0 else None
         try:

@@ -661,3 +661,23 @@ def test_the_board_in_headless_chromium_updates_after_a_new_decision(tmp_path):
                 browser.close()
     finally:
         server.stop()
+
+
+def test_usage_errors_and_a_bad_tokens_file_are_exit_2_before_listening(tmp_path):
+    import io
+
+    from engine.cli import main
+    err = io.StringIO()
+    assert main(["serve", "--workers", "0", "--log", str(tmp_path / "d.sqlite")], io.StringIO(), err) == 2
+    assert "--workers" in err.getvalue()
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("tokens:\n  - {name: short, role: admin, token: abc}\n  - {role: root, token: " + "x" * 20 + "}\n")
+    err = io.StringIO()
+    assert main(["serve", "--tokens", str(tokens), "--log", str(tmp_path / "d.sqlite")], io.StringIO(), err) == 2
+    text = err.getvalue()
+    assert "shorter than 16 characters" in text and "role 'root' is not a role" in text and str(tokens) in text
+    env = {"PMO_TOKENS": "evaluate:" + "y" * 8}
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), "--log",
+                           str(tmp_path / "d.sqlite")], capture_output=True, text=True, timeout=HANG_GUARD,
+                          env={**os.environ, **env})
+    assert done.returncode == 2 and "$PMO_TOKENS:1:1" in done.stderr

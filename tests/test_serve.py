@@ -175,7 +175,8 @@ def test_decisions_by_project_and_date(site):
 def test_openapi_and_the_docs_page(site):
     schema = site.client.get("/openapi.json").json()
     for path in ("/v1/evaluate", "/v1/evaluate/batch", "/v1/rank", "/v1/explain", "/v1/gates/{gate}/review",
-                 "/v1/conflicts", "/v1/schedule", "/v1/select", "/v1/decisions/{decision_id}", "/v1/decisions",
+                 "/v1/conflicts", "/v1/schedule", "/v1/impact", "/v1/select", "/v1/decisions/{decision_id}",
+                 "/v1/decisions", "/v1/board",
                  "/v1/policy", "/v1/policy/reload", "/health", "/ready"):
         assert path in schema["paths"], path
     assert "decision_id" in schema["components"]["schemas"]["EvaluateResponse"]["properties"]
@@ -354,6 +355,16 @@ def test_conflicts_schedule_and_select_match_the_engine_in_process(site):
     assert len(chosen["frontier"]) == len(expected["frontier"])
     bad = site.client.post("/v1/conflicts", json={"portfolio": {"projects": [{"id": "A", "duration": "long"}]}})
     assert bad.status_code == 422
+    cancelled = site.client.post("/v1/impact", json={"portfolio": clean, "cancel": "CRM"}).json()
+    assert cancelled["affected"] == site.engine.impact(clean, cancel="CRM").to_json()["affected"]
+    delayed = site.client.post("/v1/impact", json={"portfolio": clean, "delay": {"project": "CRM", "by": 10}}).json()
+    assert delayed == {"policy_hash": site.engine.policy_hash,
+                       **json.loads(json.dumps(site.engine.impact(clean, delay=("CRM", 10)).to_json()))}
+    both = site.client.post("/v1/impact", json={"portfolio": clean, "cancel": "CRM", "delay": {"project": "CRM",
+                                                                                                "by": 1}})
+    assert both.status_code == 422
+    unknown = site.client.post("/v1/impact", json={"portfolio": clean, "cancel": "CRN"})
+    assert unknown.status_code == 422 and "CRM" in unknown.json()["error"]["hint"]
 
 
 def test_the_policy_endpoint(site):
@@ -540,7 +551,7 @@ BAD_BODIES = [b"null", b"[]", b"{}", b'"text"', b"1e999", b"true", b'{"proposals
               b'{"id": "PRJ-1", "id": "PRJ-2"}', b'{"id": "\\ud800"}', b'{"project": {"id": "X", "stage": 5}}',
               b'{"proposals": [[], {}, null], "top": 0}', b'{"id": NaN}', b'{"a": ' * 50 + b"1" + b"}" * 50]
 POSTS = ["/v1/evaluate", "/v1/evaluate/batch", "/v1/rank", "/v1/explain", "/v1/gates/business-case/review",
-         "/v1/conflicts", "/v1/schedule", "/v1/select"]
+         "/v1/conflicts", "/v1/schedule", "/v1/impact", "/v1/select"]
 
 
 @pytest.mark.parametrize("path", POSTS)

@@ -23,8 +23,8 @@ examples:
 
 endpoints (interactive docs at /docs, the API description at /openapi.json):
   POST /v1/evaluate  /v1/evaluate/batch  /v1/rank  /v1/explain  /v1/gates/{gate}/review
-  POST /v1/conflicts  /v1/schedule  /v1/select  /v1/policy/reload
-  GET  /v1/decisions/{id}  /v1/decisions?project=&since=  /v1/policy  /health  /ready
+  POST /v1/conflicts  /v1/schedule  /v1/impact  /v1/select  /v1/policy/reload
+  GET  /v1/decisions/{id}  /v1/decisions?project=&since=  /v1/policy  /  /v1/board  /health  /ready
 
 tokens file (YAML): tokens: [{name: servicenow, role: evaluate, token: ...}, {name: pmo-lead, role: admin, ...}]
 roles: evaluate (every decision and read endpoint), admin (also gate overrides and policy reloads)

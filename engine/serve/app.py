@@ -31,7 +31,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import __version__
@@ -133,6 +133,22 @@ class PortfolioRequest(Strict):
 
 class ConflictsRequest(PortfolioRequest):
     funded: list[str] | None = Field(None, description="the funded projects (e.g. a selection); the others unfunded")
+
+
+class Delay(Strict):
+    project: str = Field(min_length=1)
+    by: float = Field(ge=0, allow_inf_nan=False, description="duration units (the portfolio policy's)")
+
+
+class ImpactRequest(PortfolioRequest):
+    cancel: str | None = Field(None, min_length=1, description="cancel this project: who depends on it")
+    delay: Delay | None = Field(None, description="delay this project's finish: how far each dependent slips")
+
+    @model_validator(mode="after")
+    def _one(self) -> ImpactRequest:
+        if (self.cancel is None) == (self.delay is None):
+            raise ValueError("give either cancel or delay")
+        return self
 
 
 class SelectRequest(PortfolioRequest):
@@ -655,6 +671,17 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         served = holder.current
         asked = options(PortfolioRequest, await json_of(request, PLAIN))
         found = await compute(served.engine.schedule, asked.portfolio)
+        noted(request, served, [])
+        return JSONResponse({"policy_hash": served.engine.policy_hash, **found.to_json()})
+
+    @app.post("/v1/impact", tags=["portfolio"], responses=ERRORS, openapi_extra=_body(ImpactRequest),
+              summary="what cancelling or delaying a project does")
+    async def impact(request: Request):
+        caller_of(request)
+        served = holder.current
+        asked = options(ImpactRequest, await json_of(request, PLAIN))
+        delay = (asked.delay.project, asked.delay.by) if asked.delay else None
+        found = await compute(lambda: served.engine.impact(asked.portfolio, cancel=asked.cancel, delay=delay))
         noted(request, served, [])
         return JSONResponse({"policy_hash": served.engine.policy_hash, **found.to_json()})
 

@@ -40,7 +40,7 @@ from engine.portfolio.model import Portfolio, intake_rejection, portfolio_from, 
 from engine.portfolio.schedule import Impact, Schedule, impact, schedule
 from engine.portfolio.select import SelectionReport, scenarios_from, select
 from engine.report.build import Report, build_report
-from engine.scoring.ranking import Ranking, build_ranking
+from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 
 PathLike = str | Path
 
@@ -187,8 +187,12 @@ class Engine:
         if self.policy.scoring is None:
             raise PmoError([Diagnostic("no_scoring", "this policy set has no scoring policy",
                                        hint="add a file with 'kind: scoring'")])
-        ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
-                                sensitivity)
+        models = self.policy.scoring_models
+        if len(models) > 1 or (models and models[0].condition is not None):  # each model ranks its own pool
+            ranking = build_model_ranking(models, decided, self.policy_hash, self.today.isoformat(), top, sensitivity)
+        else:
+            ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
+                                    sensitivity)
         ranking.warnings = [str(w) for w in self.warnings]
         return ranking
 

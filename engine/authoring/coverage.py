@@ -30,7 +30,9 @@ from engine.expr.evaluate import evaluate
 from engine.expr.nodes import Node
 from engine.expr.parse import ExprError, parse
 from engine.gates.review import GateDecision
+from engine.policy.loader import scoring_id
 from engine.policy.models import BandRange
+from engine.scoring.ranking import model_for
 
 KINDS = ("rule", "band", "gate")
 KIND_NAMES = {"rule": "intake rules", "band": "scoring bands", "gate": "gate criteria"}
@@ -53,6 +55,11 @@ class _Band:
     criterion: str
     of: Node  # the typed expression the bands read
     ranges: list[tuple[Decimal | None, Decimal | None]]  # (from, below), in the order written
+    model: str | None = None  # with several scoring models: the one whose criterion this is
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}/{self.criterion}" if self.model else self.criterion
 
     def index(self, record: Mapping[str, Any]) -> int | None:
         value = evaluate(self.of, record)
@@ -71,11 +78,12 @@ class Targets:
     policy_hash: str
     items: list[Target]
     bands: list[_Band] = field(default_factory=list)
+    models: tuple = ()  # the compiled scoring models, when there are several
 
     def only(self, kinds: Iterable[str]) -> Targets:
         wanted = set(kinds)
         return Targets(self.policy_hash, [t for t in self.items if t.kind in wanted],
-                       self.bands if "band" in wanted else [])
+                       self.bands if "band" in wanted else [], self.models)
 
 
 def coverage_targets(engine) -> Targets:
@@ -85,24 +93,26 @@ def coverage_targets(engine) -> Targets:
     items = [Target("rule", r.id, r.id, r.where) for r in policy.rules]  # as findings name them
     bands: list[_Band] = []
     policy_set = policy.source
-    scoring = policy_set.scoring if policy_set is not None else None
-    if scoring is not None and policy.scoring is not None:
-        for criterion in scoring.criteria:
+    models = policy_set.scorings if policy_set is not None and policy.scoring is not None else []
+    for model in models:
+        model_id = scoring_id(model) if len(models) > 1 else None
+        for criterion in model.criteria:
             if criterion.bands is None:
                 continue
             try:
                 node = check(parse(criterion.bands.of), policy.field_types, policy.today)
             except ExprError:  # already refused when the engine loaded; nothing to cover
                 continue
-            bands.append(_Band(criterion.id, node, [(r.from_, r.below) for r in criterion.bands.ranges]))
-            items += [Target("band", f"{criterion.id}#{i}", f"{criterion.id}: {_span(r)}", _line(r.loc(), policy_set.stable_name))
-                      for i, r in enumerate(criterion.bands.ranges)]
+            band = _Band(criterion.id, node, [(r.from_, r.below) for r in criterion.bands.ranges], model_id)
+            bands.append(band)
+            items += [Target("band", f"{band.key}#{i}", f"{band.key}: {_span(r)}",
+                             _line(r.loc(), policy_set.stable_name)) for i, r in enumerate(criterion.bands.ranges)]
     if policy.gates is not None:
         for gate in policy.gates.gates.values():
             items += [Target("gate", f"{gate.id}/{c.id}", f"{gate.id}/{c.id} ({what})", c.source)
                       for what, criteria in (("must-meet", gate.must), ("should-meet", gate.should))
                       for c in criteria]
-    return Targets(policy.policy_hash, items, bands)
+    return Targets(policy.policy_hash, items, bands, policy.scoring_models if len(models) > 1 else ())
 
 
 def _line(location: Location, name=lambda file: file) -> str:
@@ -177,10 +187,16 @@ class Hits:
             return
         self.counts.update(("rule", f.rule) for f in decision.findings)
         if record is not None and decision.decision in ("accept", "review"):
+            scored_by = None
+            if self.targets.models:  # several scoring models: only the bands of the one that scores it count
+                model, _why = model_for(self.targets.models, record)
+                scored_by = model.id if model is not None else ""
             for band in self.targets.bands:
+                if band.model is not None and band.model != scored_by:
+                    continue
                 index = band.index(record)
                 if index is not None:
-                    self.counts[("band", f"{band.criterion}#{index}")] += 1
+                    self.counts[("band", f"{band.key}#{index}")] += 1
 
     def proposals(self, engine, proposals: Iterable[Any]) -> None:
         """Decide proposals (mappings or reader rows) with ``engine`` and count rules and bands."""

@@ -33,7 +33,7 @@ from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Lo
 from engine.expr.values import display
 from engine.intake.decide import Intake
 from engine.io.readers import Row
-from engine.scoring.ranking import Contribution, build_ranking
+from engine.scoring.ranking import Contribution, build_ranking, model_for
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -314,13 +314,19 @@ def _score(policy: CompiledPolicy, decision: Decision, record: Mapping[str, Any]
     if decision.decision not in ("accept", "review"):
         return ScoreExplanation(scoring.method, None, None, [], note=f"not scored: {decision.decision}ed at intake; only "
                                 "proposals that pass (accept or review) are scored")
+    models, model_note = policy.scoring_models, None
+    if len(models) > 1 or (models and models[0].condition is not None):  # the model that scores this proposal
+        model, why = model_for(models, record)
+        if model is None:
+            return ScoreExplanation(scoring.method, None, None, [], note=f"not scored: {why}")
+        scoring, model_note = model.scoring, f"scored by model {model.id} ({model.where})"
     ranking = build_ranking(scoring, [(decision, record)], policy.policy_hash, policy.today.isoformat())
     entry = ranking.entries[0]
     if entry.rank is None:
         return ScoreExplanation(scoring.method, None, None, [], note=entry.reason)
     relative = {c.id for c in scoring.criteria if c.normalise == "minmax"}
     if not relative:
-        return ScoreExplanation(scoring.method, entry.score, entry.score, entry.breakdown)
+        return ScoreExplanation(scoring.method, entry.score, entry.score, entry.breakdown, note=model_note)
     breakdown = [Contribution(c.criterion, c.raw, None, c.weight, None, c.detail) if c.criterion in relative else c
                  for c in entry.breakdown]
     partial = sum(c.contribution for c in breakdown if c.contribution is not None)
@@ -329,6 +335,7 @@ def _score(policy: CompiledPolicy, decision: Decision, record: Mapping[str, Any]
     note = (f"{', '.join(left_out)} {'is' if len(left_out) == 1 else 'are'} normalised min-max over the proposals "
             f"ranked together, so {'it has' if len(left_out) == 1 else 'they have'} no value for one proposal alone: "
             f"the partial score is out of {100 - missing_weight:g}; rank it with others (pmo rank) for the full score")
+    note = f"{model_note}; {note}" if model_note else note
     return ScoreExplanation(scoring.method, None, partial, breakdown, left_out, note)
 
 

@@ -71,7 +71,9 @@ class Context:
             names |= fields_of(node)
         for node in _gate_conditions(self):
             names |= fields_of(node)
-        return names | _scoring_reads(self.policy_set.scoring)
+        for model in self.policy_set.scorings:  # every scoring model, and the condition that picks it
+            names |= _scoring_reads(model) | (set(_fields_in(model.when)) if model.when else set())
+        return names
 
     def where(self, rule: CompiledRule, offset: int = 0) -> Location:
         """Where a rule's condition is written (a character further for ``offset``); an include's place."""
@@ -377,8 +379,7 @@ def check_enum_values(ctx: Context) -> Iterator[Diagnostic]:
                     yield _warning("unknown_enum_value", f"rule '{rule.id}' compares {field} with \"{value}\", which "
                                    f"is not one of its values", ctx.where(rule, node.offset),
                                    _enum_hint(value, enums[field]))
-    scoring = ctx.policy_set.scoring
-    for criterion in scoring.criteria if scoring is not None else []:
+    for criterion in (c for model in ctx.policy_set.scorings for c in model.criteria):
         lookup = criterion.lookup
         if lookup is not None and lookup.of.strip() in enums:
             values = enums[lookup.of.strip()]

@@ -337,11 +337,13 @@ def _weight_lines(policy) -> list[str]:
     written nowhere else, and what a reviewer of a strategy change wants to see."""
     out = []
     strategy = policy.strategy
-    scoring = policy.scoring
-    for what, values, result in (("objective", strategy.weights.values if strategy else None,
-                                  strategy.weights.ahp if strategy else None),
-                                 ("criterion", scoring.weights if scoring and scoring.criteria else None,
-                                  scoring.ahp if scoring else None)):
+    weighted = [("objective", strategy.weights.values if strategy else None, strategy.weights.ahp if strategy else None)]
+    several = len(policy.scoring_models) > 1
+    for model in policy.scoring_models:  # each scoring model's criteria (the id says which, when there are several)
+        scoring = model.scoring
+        weighted.append((f"criterion ({model.id})" if several else "criterion",
+                         scoring.weights if scoring.criteria else None, scoring.ahp))
+    for what, values, result in weighted:
         if not values:
             continue
         how = f"comparisons, {result.method}" if result is not None else "stated"

@@ -15,14 +15,14 @@ from typing import Any
 from engine.compile.gates import CompiledGates, compile_gates
 from engine.compile.portfolio import Limits, limits_from
 from engine.compile.records import converter
-from engine.compile.scoring import CompiledScoring, compile_scoring
+from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
 from engine.compile.strategy import CompiledStrategy, compile_strategy
 from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import BROKEN, check
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of, list_of
 from engine.expr.parse import ExprError, parse
 from engine.expr.values import ValueProblem, display, to_bool, to_date, to_number, to_text
-from engine.policy.loader import PolicySet
+from engine.policy.loader import PolicySet, scoring_id
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 
 EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,
@@ -53,7 +53,8 @@ class CompiledPolicy:
     today: dt.date
     intake_file: str
     strategy: CompiledStrategy | None = None
-    scoring: CompiledScoring | None = None
+    scoring: CompiledScoring | None = None  # the default scoring model (the one without 'when'), or the only one
+    scoring_models: tuple[ScoringModel, ...] = ()  # every model, in file order (several: ranked model by model)
     portfolio: Limits = field(default_factory=Limits)
     gates: CompiledGates | None = None
     files: list[str] = field(default_factory=list)
@@ -79,15 +80,17 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     derived = _derived(intake, types, namespaces, today, sink)
     rules, used_libraries = _rules(intake, policy_set, types, namespaces, today, sink)
     _check_set_aside_rules(intake, types, namespaces, today, sink)
-    scoring = None
-    if policy_set.scoring is not None:
+    scoring, models = None, []
+    if policy_set.scorings:
         alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
-        scoring = compile_scoring(policy_set.scoring, types, today, alignment_fields, sink)
+        models = compile_models(policy_set.scorings, types, today, alignment_fields, sink, policy_set.stable_name,
+                                scoring_id) or []
+        scoring = next((m.scoring for m in models if m.condition is None), models[0].scoring if models else None)
     gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
-        scoring=scoring, portfolio=limits_from(policy_set.portfolio), gates=gates,
+        scoring=scoring, scoring_models=tuple(models), portfolio=limits_from(policy_set.portfolio), gates=gates,
         files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
         source=policy_set,
     )

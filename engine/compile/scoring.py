@@ -24,7 +24,7 @@ import numpy as np
 from engine.errors import Diagnostic, DiagnosticSink, Location, did_you_mean
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
-from engine.expr.nodes import DATE, NUMBER, STRING, Field, Node
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Field, Node
 from engine.expr.parse import ExprError, parse
 from engine.expr.values import display
 from engine.expr.vector import column as vector_column
@@ -67,6 +67,18 @@ class CompiledScoring:
     @property
     def weights(self) -> dict[str, float]:
         return {c.id: c.weight for c in self.criteria}
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """One of a policy set's scoring models: which proposals it scores (``condition``; None: the ones no other
+    model takes) and how."""
+
+    id: str
+    name: str
+    condition: Node | None
+    scoring: CompiledScoring
+    where: str  # file:line of its 'when' (or of its kind), for reasons and reports
 
 
 # ---------------------------------------------------------------------------- compile
@@ -115,6 +127,22 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
         return None
     return CompiledScoring(policy.method, criteria, components, tie_breaks, policy.top, policy.sensitivity,
                            resolved.ahp if resolved else None, missing)
+
+
+def compile_models(policies: list[ScoringPolicy], types: Mapping[str, str], today: dt.date,
+                   alignment_fields: set[str], sink: DiagnosticSink, name: Callable[[str], str] = str,
+                   ids: Callable[[ScoringPolicy], str] = lambda p: p.name) -> list[ScoringModel] | None:
+    """Every scoring model with its condition (a bool expression over the fields and derived values)."""
+    before = len(sink.errors)
+    expr = _Expressions(types, today, sink)
+    models = []
+    for policy in policies:
+        compiled = compile_scoring(policy, types, today, alignment_fields, sink)
+        condition = expr.node(policy.when, policy.loc("when"), BOOL) if policy.when is not None else None
+        at = policy.loc("when") if policy.when is not None else policy.loc("kind")
+        if compiled is not None:
+            models.append(ScoringModel(ids(policy), policy.name, condition, compiled, f"{name(at.file)}:{at.line}"))
+    return models if len(sink.errors) == before else None
 
 
 class _Expressions:

@@ -186,14 +186,16 @@ def _ranking_json(ranking: Ranking, out: IO[str]) -> None:
 def _ranking_csv(ranking: Ranking, out: IO[str]) -> None:
     criteria = list(dict.fromkeys(c.criterion for e in ranking.entries for c in e.breakdown))
     writer = csv_writer(out)
-    writer.writerow(["rank", "id", "decision", "score", "top_probability", "weight_change", "reason", "source",
-                     "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria])
+    by_model = ["model"] if ranking.models else []  # several scoring models: the rank is within the model's pool
+    writer.writerow(["rank", "id", "decision"] + by_model + ["score", "top_probability", "weight_change", "reason",
+                     "source", "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria])
     for e in ranking.entries:
         parts = {c.criterion: c.contribution for c in e.breakdown}
         change = (f"{e.weight_change.criterion}: {e.weight_change.weight:.3f} -> {e.weight_change.new_weight:.3f}"
                   if e.weight_change else "")
-        writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, _num(e.score), _num(e.top_probability), change,
-                                            e.reason or "", e.source, e.row, ranking.policy_hash]]
+        model = [e.model or ""] if ranking.models else []
+        writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, *model, _num(e.score), _num(e.top_probability),
+                                            change, e.reason or "", e.source, e.row, ranking.policy_hash]]
                         + [_num(parts.get(c)) for c in criteria])
 
 
@@ -210,7 +212,11 @@ def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
     width = max(100, len(head) + 30)
     out.write(head + "\n" + "─" * width + "\n")
     ranked = [e for e in ranking.entries if e.rank is not None]
-    for e in ranked:
+    models = {m["id"]: m for m in ranking.models}
+    for k, e in enumerate(ranked):
+        if models and (k == 0 or ranked[k - 1].model != e.model):  # each model ranks its own pool
+            m = models[e.model]
+            out.write(f"model {m['id']}: {m['name']} ({m['method']}, {m['where']}): {m['ranked']} ranked\n")
         line = f"{e.rank:>4}  {_clip(e.id or '-', 14):<14} {e.score:>7.2f}  {e.decision.upper():<8}"
         if sens:
             change = (f"{e.weight_change.criterion} {e.weight_change.weight:.2f}→{e.weight_change.new_weight:.2f}"
@@ -219,7 +225,8 @@ def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
         main = sorted((c for c in e.breakdown if c.contribution), key=lambda c: -abs(c.contribution or 0))[:3]
         line += "  " + ", ".join(f"{c.criterion} {c.contribution:.1f}" for c in main)
         out.write(line + "\n")
-        if e.rank == ranking.top and len(ranked) > ranking.top:
+        pool = models[e.model]["ranked"] if models else len(ranked)
+        if e.rank == ranking.top and pool > ranking.top:
             out.write(f"{'':>4}  {'─ top ' + str(ranking.top) + ' ─'}\n")
     others = [e for e in ranking.entries if e.rank is None]
     if others:

@@ -46,7 +46,8 @@ class PolicySet:
     root: Path
     intake: IntakePolicy | None = None
     strategy: StrategyPolicy | None = None
-    scoring: ScoringPolicy | None = None
+    scoring: ScoringPolicy | None = None  # the default model: the one without 'when' (or the only one)
+    scorings: list[ScoringPolicy] = field(default_factory=list)  # every scoring model, in file order
     portfolio: PortfolioPolicy | None = None
     gates: GatesPolicy | None = None
     libraries: dict[str, Library] = field(default_factory=dict)
@@ -99,9 +100,10 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                          f"merge it with {policy_set.intake.loc().file}")
             else:
                 policy_set.intake = model
-        elif isinstance(model, (StrategyPolicy, ScoringPolicy, PortfolioPolicy, GatesPolicy)):
-            slot = {StrategyPolicy: "strategy", ScoringPolicy: "scoring", PortfolioPolicy: "portfolio",
-                    GatesPolicy: "gates"}[type(model)]
+        elif isinstance(model, ScoringPolicy):
+            _add_scoring(policy_set, model, path, sink)
+        elif isinstance(model, (StrategyPolicy, PortfolioPolicy, GatesPolicy)):
+            slot = {StrategyPolicy: "strategy", PortfolioPolicy: "portfolio", GatesPolicy: "gates"}[type(model)]
             if getattr(policy_set, slot) is not None:
                 sink.add("duplicate_policy", f"a policy set has one {slot} policy; this is a second", model.loc("kind"))
             else:
@@ -139,6 +141,30 @@ def _looks_like_library(path: Path) -> bool:
             return b"kind: library" in f.read(4096)
     except OSError:
         return False
+
+
+def scoring_id(model: ScoringPolicy) -> str:
+    """A scoring model's id: its own ``id``, else its file's name without the extension."""
+    return model.id or Path(model.loc().file).stem
+
+
+def _add_scoring(policy_set: PolicySet, model: ScoringPolicy, path: Path, sink: DiagnosticSink) -> None:
+    """A policy set may have several scoring models, each saying with 'when' which proposals it scores; at most
+    one has no 'when' (it scores the rest). ``policy_set.scoring`` is that one, else the first."""
+    same = next((m for m in policy_set.scorings if scoring_id(m) == scoring_id(model)), None)
+    if same is not None:
+        sink.add("duplicate_scoring_model", f"a second scoring model with the id '{scoring_id(model)}' (the first: "
+                 f"{same.loc('kind').file})", model.loc("id") if model.id else model.loc("kind"),
+                 "give each scoring model its own 'id:'")
+        return
+    default = next((m for m in policy_set.scorings if m.when is None), None)
+    if model.when is None and default is not None:
+        sink.add("duplicate_policy", f"a policy set has one scoring model without 'when'; this is a second (the first: "
+                 f"{default.loc('kind').file})", model.loc("kind"),
+                 "say with 'when:' which proposals each model scores, e.g. when: category == \"compliance\"")
+        return
+    policy_set.scorings.append(model)
+    policy_set.scoring = next((m for m in policy_set.scorings if m.when is None), policy_set.scorings[0])
 
 
 def _add_library(policy_set: PolicySet, loaded: LoadedFile, sink: DiagnosticSink, shadow_ok: bool = False) -> None:

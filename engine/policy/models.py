@@ -273,6 +273,11 @@ class ScoringPolicy(Node):
 
     kind: Literal["scoring"]
     name: str = "scoring"
+    id: str | None = Field(None, description="the model's id when a policy set has several (default: the file's "
+                           "name without .yaml)")
+    when: str | None = Field(None, description="which proposals this model scores (an expression, e.g. category == "
+                             "\"compliance\"), when a policy set has several models; the one model without 'when' "
+                             "scores the proposals no other model takes")
     description: str | None = None
     method: Literal["weighted-sum", "wsjf", "rice", "formula"] = "weighted-sum"
     weights: Literal["normalise", "strict"] = Field(

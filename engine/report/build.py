@@ -39,6 +39,7 @@ class ProposalView:
     score: float | None = None
     breakdown: list = field(default_factory=list)
     reason: str | None = None  # why it is not ranked
+    model: str | None = None  # the scoring model that ranked it, when the policy set has several
 
     @property
     def main_objective(self) -> str | None:
@@ -93,10 +94,12 @@ def build_report(policy: CompiledPolicy, decided: list[tuple[Decision, Mapping[s
         for entry in ranking.entries:
             view = views[entry.position] if entry.position is not None and entry.position < len(views) else None
             if view is not None:
-                view.rank, view.score, view.reason = entry.rank, entry.score, entry.reason
+                view.rank, view.score, view.reason, view.model = entry.rank, entry.score, entry.reason, entry.model
                 if entry.rank is not None:
                     view.breakdown = entry.breakdown
-    views.sort(key=lambda v: (v.rank is None, v.rank or 0))  # stable: the rest keep their input order
+    order = {m["id"]: k for k, m in enumerate(ranking.models)} if ranking is not None else {}
+    # model by model (several scoring models rank their own pools), best first; the rest keep their input order
+    views.sort(key=lambda v: (v.rank is None, order.get(v.model, 0), v.rank or 0))
     passing = [v for v in views if v.decision.decision in ("accept", "review")]
     available = sum(policy.portfolio.budget.values()) if policy.portfolio.budget else None
     return Report(
@@ -386,7 +389,7 @@ def _ranked_table(report: Report) -> Iterator[str]:
            + "".join(f"<th>{html.escape(c)}</th>" for c in carried) + '</tr></thead><tbody>')
     for i, v in enumerate(report.views):
         d = v.decision
-        yield (f'<tr class="{d.decision}"><td class=n>{v.rank if v.rank is not None else ""}</td>'
+        yield (f'<tr class="{d.decision}"><td class=n>{_rank_text(v)}</td>'
                f'<td><a href="#{_anchor(i)}">{html.escape(v.id or "(no id)")}</a></td>'
                f'<td>{html.escape(_clip(v.title or "", 60))}</td><td><span class="tag {d.decision}">'
                f'{d.decision}</span></td><td class=n>{"" if v.score is None else f"{v.score:.2f}"}</td>'
@@ -407,7 +410,7 @@ def _explanations(report: Report) -> Iterator[str]:
         head = (f'{e(v.id or "(no id)")}{" · " + e(_clip(v.title, 80)) if v.title else ""} — '
                 f'<span class="tag {d.decision}">{d.decision}</span>')
         if v.rank is not None:
-            head += f" · rank {v.rank}, score {v.score:.2f}"
+            head += f" · rank {_rank_text(v)}, score {v.score:.2f}"
         body = []
         where = f"{e(d.source or '')}{':' + str(d.row) if d.row is not None else ''}"
         if where:
@@ -533,3 +536,10 @@ _SCRIPT = """<script>
 })();
 </script>
 """
+
+
+def _rank_text(view: ProposalView) -> str:
+    """The rank, with the scoring model's id when several models rank their own pools."""
+    if view.rank is None:
+        return ""
+    return f"{html.escape(view.model)} {view.rank}" if view.model else str(view.rank)

@@ -8,15 +8,16 @@ plain data.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from engine.compile.scoring import CompiledScoring
+from engine.compile.scoring import CompiledScoring, ScoringModel
 from engine.decision import Decision, Finding, RowError
+from engine.expr.evaluate import evaluate
 from engine.gcpause import no_gc_pauses
 from engine.scoring.score import Scores, ranking_order, score
 from engine.scoring.sensitivity import top_probability, weight_changes
@@ -61,6 +62,7 @@ class RankEntry:
     source: str | None = None
     row: int | None = None
     position: int | None = None  # index of the proposal in the decided list the ranking was built from
+    model: str | None = None  # the scoring model that scored it, when the policy set has several
 
     @property
     def breakdown(self) -> list[Contribution]:
@@ -72,8 +74,9 @@ class RankEntry:
         return self._breakdown
 
     def to_json(self) -> dict[str, Any]:
+        model = {"model": self.model} if self.model is not None else {}
         return {
-            "rank": self.rank, "id": self.id, "decision": self.decision, "score": self.score,
+            "rank": self.rank, "id": self.id, "decision": self.decision, **model, "score": self.score,
             "breakdown": [asdict(c) for c in self.breakdown], "routes": self.routes,
             "findings": [f.model_dump(mode="json") for f in self.findings],
             "errors": [e.model_dump(mode="json") for e in self.errors], "reason": self.reason,
@@ -93,12 +96,15 @@ class Ranking:
     sensitivity: dict[str, Any] | None  # perturbation, samples and seed, when computed
     entries: list[RankEntry]
     warnings: list[str] = field(default_factory=list)  # policy warnings, e.g. weights that were normalised
+    models: list[dict[str, Any]] = field(default_factory=list)  # several scoring models: each one's id, method, ...
 
     def to_json(self) -> dict[str, Any]:
         with no_gc_pauses():
             entries = [e.to_json() for e in self.entries]
+        models = {"models": self.models} if self.models else {}
         return {"method": self.method, "weights": self.weights, "top": self.top, "policy_hash": self.policy_hash,
-                "as_of": self.as_of, "sensitivity": self.sensitivity, "warnings": self.warnings, "entries": entries}
+                "as_of": self.as_of, "sensitivity": self.sensitivity, "warnings": self.warnings, **models,
+                "entries": entries}
 
 
 def build_ranking(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, Any] | None]],
@@ -130,17 +136,71 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
     for i, (decision, _record) in enumerate(candidates):
         if scores.unscored[i] is not None:
             entries.append(_entry(decision, reason=f"not scored: {scores.unscored[i]}", position=passing[i]))
-    for position, (decision, record) in enumerate(decided):
-        if record is None or decision.decision not in ("accept", "review"):
-            why = "; ".join(f.reason for f in decision.findings if f.effect == "reject") or \
-                "; ".join(e.message for e in decision.errors)
-            entries.append(_entry(decision, reason=f"{decision.decision}: {why}", position=position))
+    entries += _not_passing(decided)
     settings = None
     if sensitivity:
         s = scoring.sensitivity
         settings = {"perturbation": float(s.perturbation), "samples": s.samples, "seed": s.seed,
                     "available": scoring.method == "weighted-sum"}
     return Ranking(scoring.method, scoring.weights, top, policy_hash, as_of, settings, entries)
+
+
+def build_model_ranking(models: Sequence[ScoringModel], decided: list[tuple[Decision, Mapping[str, Any] | None]],
+                        policy_hash: str, as_of: str, top: int | None = None, sensitivity: bool = False) -> Ranking:
+    """Several scoring models. Each proposal that passes intake is scored by the one model whose 'when' holds (the
+    model without 'when' takes the rest); two that hold leave it unscored, naming both, as does none. Scores of
+    different models are not comparable, so each model ranks its own pool: the entries are model by model (in
+    file order), best first, then the unscored, then the rejected and the error rows."""
+    with no_gc_pauses():
+        pools: dict[str, list[int]] = {m.id: [] for m in models}
+        unscored: list[tuple[int, str]] = []
+        for i, (decision, record) in enumerate(decided):
+            if record is None or decision.decision not in ("accept", "review"):
+                continue
+            model, why = model_for(models, record)
+            if model is not None:
+                pools[model.id].append(i)
+            else:
+                unscored.append((i, f"not scored: {why}"))
+        entries: list[RankEntry] = []
+        summaries = []
+        for m in models:
+            pool = pools[m.id]
+            part = _build(m.scoring, [decided[i] for i in pool], policy_hash, as_of, top or m.scoring.top,
+                          sensitivity)
+            for entry in part.entries:
+                entry.model, entry.position = m.id, pool[entry.position]
+            entries += part.entries
+            summaries.append({"id": m.id, "name": m.name, "method": m.scoring.method, "weights": m.scoring.weights,
+                              "where": m.where, "ranked": sum(1 for e in part.entries if e.rank is not None)})
+        entries += [_entry(decided[i][0], reason=why, position=i) for i, why in unscored]
+        entries += _not_passing(decided)
+        first = models[0].scoring
+        return Ranking("by model", {}, top or first.top, policy_hash, as_of, None, entries, models=summaries)
+
+
+def model_for(models: Sequence[ScoringModel], record: Mapping[str, Any]) -> tuple[ScoringModel | None, str | None]:
+    """The scoring model of a proposal: the one whose 'when' holds, else the one without 'when'; or None and why
+    (two hold: scoring by either would be a guess; none holds and there is no default)."""
+    taken = [m for m in models if m.condition is not None and evaluate(m.condition, record) is True]
+    if len(taken) > 1:
+        names = " and ".join(f"{m.id} ({m.where})" for m in taken)
+        return None, f"scoring models {names} both apply; make their 'when' exclusive"
+    default = next((m for m in models if m.condition is None), None)
+    if taken or default is not None:
+        return (taken[0] if taken else default), None
+    return None, "no scoring model applies (" + ", ".join(f"{m.id} at {m.where}" for m in models) + ")"
+
+
+def _not_passing(decided: list[tuple[Decision, Mapping[str, Any] | None]]) -> list[RankEntry]:
+    """The rejected proposals and the error rows, each with its reason."""
+    out = []
+    for position, (decision, record) in enumerate(decided):
+        if record is None or decision.decision not in ("accept", "review"):
+            why = "; ".join(f.reason for f in decision.findings if f.effect == "reject") or \
+                "; ".join(e.message for e in decision.errors)
+            out.append(_entry(decision, reason=f"{decision.decision}: {why}", position=position))
+    return out
 
 
 def _entry(decision: Decision, **fields: Any) -> RankEntry:

@@ -13,6 +13,7 @@
     When they are ranked
     Then the ranking is "A, B, C"                  (the ranked ids, best first)
     Then "A" is ranked 1 | "A" is not ranked, as it is rejected | "A" is not ranked, as it is an error row
+    Then model "compliance" ranks "A, C" | "A" is scored by model "compliance"   (several scoring models)
     Then the score of "A" is 61.25 | "A" gets 20.5 from "criterion" | the alignment of "A" is 0.2234
 
     Given the portfolio "examples/portfolio.yaml"
@@ -323,6 +324,23 @@ def _ids(text: str) -> list[str]:
 def ranking_is(context, ids):
     actual = _ranked_ids(context)
     expect(actual == _ids(ids), f'the ranking "{", ".join(_ids(ids))}"', f'"{", ".join(map(str, actual))}"')
+
+
+@_step("then", 'model "MODEL" ranks "A, B"', parsers.parse('model "{model}" ranks "{ids}"'))
+def model_ranks(context, model, ids):
+    ranking = _ranking(context)
+    known = [m["id"] for m in ranking.models]
+    expect(model in known, "a scoring model of the policy set",
+           f"'{model}'; models: {', '.join(known) or 'one, without an id (this step is for several models)'}")
+    actual = [e.id for e in ranking.entries if e.rank is not None and e.model == model]
+    expect(actual == _ids(ids), f'model {model} ranking "{", ".join(_ids(ids))}"', f'"{", ".join(map(str, actual))}"')
+
+
+@_step("then", '"ID" is scored by model "MODEL"', parsers.parse('"{ident}" is scored by model "{model}"'))
+def scored_by(context, ident, model):
+    entry = _entry(context, ident)
+    expect(entry.model == model and entry.rank is not None, f"{ident} scored by model {model}",
+           f"model {entry.model}, rank {entry.rank}" if entry.rank is not None else f"not ranked ({entry.reason})")
 
 
 @_step("then", '"ID" is ranked N', parsers.parse('"{ident}" is ranked {rank:d}'))

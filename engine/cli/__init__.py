@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from engine import __version__
-from engine.cli import authoring, governance, intake, portfolio, ranking
+from engine.cli import authoring, governance, intake, portfolio, ranking, serve
 from engine.cli import health as health_cli
 from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, LOG_HELP, default_log, log_arg
 from engine.cli.common import date_arg as _date
@@ -31,7 +31,7 @@ COMMANDS = {"evaluate": intake.evaluate, "validate": intake.validate, "expr": in
             "schedule": portfolio.schedule, "impact": portfolio.impact, "graph": portfolio.graph,
             "select": portfolio.select, "gate": governance.gate, "log": governance.log, "replay": governance.replay,
             "test": authoring.test, "init": authoring.init, "coverage": authoring.coverage, "diff": authoring.diff,
-            "explain": authoring.explain, "health": health_cli.health}
+            "explain": authoring.explain, "health": health_cli.health, "serve": serve.serve}
 
 
 EPILOG = """\
@@ -54,6 +54,7 @@ examples:
   pmo validate my-policies/                           check policy files, print file:line:col errors
   pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
   pmo schema --out policy.schema.json                 JSON Schema for editor completion
+  pmo serve --port 8181 --log decisions.sqlite        the HTTP decision service (docs/deploy.md)
 """
 
 
@@ -264,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     authoring.add_authoring_commands(sub, policy_args)
     authoring.add_explain_command(sub, policy_args)
     health_cli.add_health_command(sub, policy_args)
+    serve.add_serve_command(sub, policy_args)
     return parser
 
 

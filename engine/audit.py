@@ -58,7 +58,11 @@ def canonical(data: Any) -> str:
 
 
 def digest(data: Any) -> str:
-    return hashlib.sha256(canonical(data).encode()).hexdigest()[:32]
+    return _digest_of(canonical(data))
+
+
+def _digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -82,7 +86,10 @@ class Entry:
 
     @property
     def key(self) -> str:
-        decided_by = [self.kind, self.project, self.gate, self.input_hash, self.policy_hash, self.override]
+        return self._key(self.input_hash)
+
+    def _key(self, input_hash: str) -> str:
+        decided_by = [self.kind, self.project, self.gate, input_hash, self.policy_hash, self.override]
         if self.as_of is None and self.backend is None:  # the version 0 key, so old entries stay idempotent
             return digest(decided_by)
         return digest(decided_by + [self.as_of, self.backend])
@@ -134,11 +141,7 @@ class DecisionLog:
     def append(self, entries: Iterable[Entry]) -> int:
         """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        text = _storable
-        rows = [(e.key, e.time or now, e.kind, text(e.project), text(e.gate), e.input_hash, e.policy_hash,
-                 text(e.outcome), canonical(e.findings), canonical(e.approvers),
-                 canonical(e.override) if e.override else None, canonical(e.input), e.as_of, e.backend)
-                for e in entries]
+        rows = [_row(e, now) for e in entries]
         if not rows:
             return 0
         before = self._db.total_changes
@@ -175,6 +178,16 @@ class DecisionLog:
                 item[field] = json.loads(item[field]) if item[field] is not None else None
             out.append(item)
         return out
+
+
+def _row(e: Entry, now: str) -> tuple:
+    """An entry as a row of the table; its input is encoded once, for the column, its hash and its key."""
+    text = _storable
+    data = canonical(e.input)
+    input_hash = _digest_of(data)
+    return (e._key(input_hash), e.time or now, e.kind, text(e.project), text(e.gate), input_hash, e.policy_hash,
+            text(e.outcome), canonical(e.findings), canonical(e.approvers),
+            canonical(e.override) if e.override else None, data, e.as_of, e.backend)
 
 
 def _storable(text: str | None) -> str | None:

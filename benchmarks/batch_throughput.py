@@ -65,9 +65,10 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def pmo_command(source: Path, out: Path, workers: int) -> list[str]:
+def pmo_command(source: Path, out: Path, workers: int, log: Path | None = None) -> list[str]:
+    """``log``: a decision log to write (a new file each run: a log that has the decisions skips them)."""
     return [sys.executable, "-m", "engine.cli", "evaluate", str(source), "--format", "csv", "--out", str(out),
-            "--no-log", "--today", TODAY, "--workers", str(workers)]
+            *(["--log", str(log)] if log else ["--no-log"]), "--today", TODAY, "--workers", str(workers)]
 
 
 def baseline_command(kind: str, source: Path, out: Path, facts: Path) -> list[str]:
@@ -131,6 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each mode, interleaved; medians shown")
+    parser.add_argument("--with-log", action="store_true", help="also pmo 1 worker writing the decision log")
     parser.add_argument("--baseline", nargs=4, metavar=("KIND", "SOURCE", "OUT", "FACTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline:
@@ -148,6 +150,9 @@ def main() -> None:
     modes = {"pmo 1 worker": lambda out: pmo_command(source, out, 1),
              "pmo 2 workers": lambda out: pmo_command(source, out, 2),
              "plain loop": lambda out: baseline_command("loop", source, out, facts)}
+    if args.with_log:
+        logs = (folder / f"log-{k}.sqlite" for k in itertools.count())
+        modes["pmo 1w + log"] = lambda out: pmo_command(source, out, 1, next(logs))
     if has_polars:
         modes["polars"] = lambda out: baseline_command("polars", source, out, facts)
     runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in modes}
@@ -166,6 +171,9 @@ def main() -> None:
         print(f"{name:<15} {statistics.median(r[0] for r in rs):>8.1f} {statistics.median(r[1] for r in rs):>8.1f} "
               f"{rate[name]:>11,.0f} {rate[name] / rate['plain loop']:>7.2f}x "
               f"{max(r[2] for r in rs) / 1e6:>8.0f}")
+    if args.with_log:
+        print(f"the decision log adds {rate['pmo 1 worker'] / rate['pmo 1w + log'] - 1:+.1%} CPU per row "
+              f"(same output: {digest['pmo 1w + log'] == digest['pmo 1 worker']})")
     walls = {name: statistics.median(r[0] for r in rs) for name, rs in runs.items()}
     print(f"2 workers vs 1 (wall): {walls['pmo 1 worker'] / walls['pmo 2 workers']:.2f}x; "
           f"1 and 2 workers byte-identical: {digest['pmo 1 worker'] == digest['pmo 2 workers']}; "

@@ -133,6 +133,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each mode, interleaved; medians shown")
     parser.add_argument("--with-log", action="store_true", help="also pmo 1 worker writing the decision log")
+    parser.add_argument("--modes", help="comma-separated mode names to run (default: all), e.g. "
+                        "'pmo 1 worker,pmo 1w + log' for the log's overhead alone")
     parser.add_argument("--baseline", nargs=4, metavar=("KIND", "SOURCE", "OUT", "FACTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline:
@@ -155,6 +157,12 @@ def main() -> None:
         modes["pmo 1w + log"] = lambda out: pmo_command(source, out, 1, next(logs))
     if has_polars:
         modes["polars"] = lambda out: baseline_command("polars", source, out, facts)
+    if args.modes:
+        wanted = [m.strip() for m in args.modes.split(",")]
+        unknown = [m for m in wanted if m not in modes]
+        if unknown:
+            raise SystemExit(f"unknown mode {unknown[0]!r}; modes: {', '.join(modes)}")
+        modes = {name: modes[name] for name in wanted}
     runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in modes}
     outputs = {name: folder / f"{name.replace(' ', '-')}.csv" for name in modes}
     for _ in range(args.repeat):
@@ -168,12 +176,17 @@ def main() -> None:
     print(f"{'mode':<15} {'wall s':>8} {'CPU s':>8} {'rows/CPU-s':>11} {'vs loop':>8} {'peak MB':>8}")
     rate = {name: args.n / statistics.median(r[1] for r in rs) for name, rs in runs.items()}
     for name, rs in runs.items():
+        ratio = f"{rate[name] / rate['plain loop']:>7.2f}x" if "plain loop" in rate else f"{'':>8}"
         print(f"{name:<15} {statistics.median(r[0] for r in rs):>8.1f} {statistics.median(r[1] for r in rs):>8.1f} "
-              f"{rate[name]:>11,.0f} {rate[name] / rate['plain loop']:>7.2f}x "
-              f"{max(r[2] for r in rs) / 1e6:>8.0f}")
-    if args.with_log:
+              f"{rate[name]:>11,.0f} {ratio} {max(r[2] for r in rs) / 1e6:>8.0f}")
+    if "pmo 1w + log" in runs and "pmo 1 worker" in runs:
+        walls_log = [r[0] for r in runs["pmo 1w + log"]]
         print(f"the decision log adds {rate['pmo 1 worker'] / rate['pmo 1w + log'] - 1:+.1%} CPU per row "
-              f"(same output: {digest['pmo 1w + log'] == digest['pmo 1 worker']})")
+              f"and {statistics.median(walls_log) / statistics.median(r[0] for r in runs['pmo 1 worker']) - 1:+.1%} "
+              f"wall (same output: {digest['pmo 1w + log'] == digest['pmo 1 worker']})")
+    if not {"pmo 1 worker", "pmo 2 workers", "plain loop"} <= set(runs):
+        return
+    has_polars = "polars" in runs
     walls = {name: statistics.median(r[0] for r in rs) for name, rs in runs.items()}
     print(f"2 workers vs 1 (wall): {walls['pmo 1 worker'] / walls['pmo 2 workers']:.2f}x; "
           f"1 and 2 workers byte-identical: {digest['pmo 1 worker'] == digest['pmo 2 workers']}; "

@@ -52,9 +52,13 @@ MIGRATIONS = {  # from version N to N + 1
 }
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))  # made once:
+# json.dumps with any option builds a new encoder per call
+
+
 def canonical(data: Any) -> str:
     """JSON text SQLite can store: a surrogate is its \\uXXXX escape, so the text decodes to the same data."""
-    return encodable(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")))
+    return encodable(_ENCODER.encode(data))
 
 
 def digest(data: Any) -> str:

@@ -54,8 +54,8 @@ def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
             ("derived values (Intake.record less typing)", record - typing),
             ("rules: building facts (ReteBackend.fire less match)", fire - core),
             ("rules: JSON and the C core (Ruleset.match)", core),
-            ("findings and the pydantic Decision (decide_record less the above)", decide - record - fire - reasons),
-            ("  of which reason formatting (Intake._finding)", reasons),
+            ("findings and the pydantic Decision (decide_record less the rest)", decide - record - fire - reasons),
+            ("reason formatting (Intake._finding)", reasons),
             ("CSV writing (decision_cells, inert, writerow)", writing)]
     if log:
         rows.append(("decision log: DecisionLog.append (SQLite, JSON)", log))

@@ -68,8 +68,8 @@ def digest(results: list) -> str:
 
 def run_mode(mode: str, n: int) -> dict:
     from engine import Engine
-    from engine.backends import ReferenceBackend
-    from engine.records import RecordReader
+    from engine.backends.reference import ReferenceBackend
+    from engine.compile.records import RecordReader
     rules, proposals = workload(n)
     engine = Engine.load(policy_folder(rules), today=dt.date(2026, 12, 1))
     ids = [r.id for r in engine.policy.rules]

@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import timed  # noqa: E402
 
+from engine.compile.portfolio import limits_from  # noqa: E402
 from engine.policy.models import PortfolioPolicy  # noqa: E402
 from engine.portfolio import graph as g  # noqa: E402
 from engine.portfolio.conflicts import find_conflicts  # noqa: E402
 from engine.portfolio.model import portfolio_from, read_portfolio  # noqa: E402
-from engine.portfolio.policy import limits_from  # noqa: E402
 from engine.portfolio.schedule import impact, schedule  # noqa: E402
 
 PERIODS = [f"P{k:02d}" for k in range(24)]

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import timed  # noqa: E402
 
-from engine.portfolio.model import portfolio_from  # noqa: E402
-from engine.portfolio.policy import Limits  # noqa: E402
+from engine.compile.portfolio import Limits  # noqa: E402
 from engine.portfolio.greedy import greedy  # noqa: E402
+from engine.portfolio.model import portfolio_from  # noqa: E402
 from engine.portfolio.problem import problem  # noqa: E402
 from engine.portfolio.select import frontier, solve  # noqa: E402
 

@@ -25,7 +25,7 @@ from benchmarks.batch_throughput import write_input  # noqa: E402
 from benchmarks.common import timed  # noqa: E402
 from engine import Engine  # noqa: E402
 from engine.io.readers import read_proposals  # noqa: E402
-from engine.report import render  # noqa: E402
+from engine.report.build import render  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

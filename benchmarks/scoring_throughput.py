@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import timed  # noqa: E402
 
 from engine import Engine  # noqa: E402
-from engine.ranking import build_ranking  # noqa: E402
-from engine.scoring import score  # noqa: E402
+from engine.scoring.ranking import build_ranking  # noqa: E402
+from engine.scoring.score import score  # noqa: E402
 
 OBJECTIVES = ["customer-experience", "grid-resilience", "net-zero", "operational-efficiency", "regulatory-compliance"]
 LEVELS = ["low", "moderate", "strong", "extreme"]
@@ -76,7 +76,7 @@ def main() -> None:
 
     def rank_and_read():
         for entry in rank_all().entries:
-            entry.breakdown
+            _ = entry.breakdown
 
     def anchor_numpy():
         return np.argsort(-(columns @ weights), kind="stable")

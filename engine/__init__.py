@@ -6,7 +6,7 @@ from engine.api import Engine, validate
 from engine.decision import Decision, Finding, RowError
 from engine.errors import Diagnostic, InputError, Location, PmoError, PolicyError
 from engine.io.readers import Row, read_proposals
-from engine.ranking import Contribution, RankEntry, Ranking
+from engine.scoring.ranking import Contribution, RankEntry, Ranking
 
 __version__ = "0.1.0"
 

@@ -8,31 +8,42 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
-from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from engine.backends import BACKENDS, make_backend
-from engine.compile import CompiledPolicy, compile_policy
+from engine.authoring.explain import Explanation, explain
+from engine.authoring.lint import lint_policy
+from engine.backends.reference import BACKENDS, make_backend
+from engine.compile.health import DEFAULT_HEALTH
+from engine.compile.policy import CompiledPolicy, compile_policy
+from engine.compile.scoring import reweighted
 from engine.decision import Decision, RowError
-from engine.explain import Explanation, explain
 from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
-from engine.gates import GateDecision, project_positions, project_record, read_project, review
-from engine.intake import Intake
+from engine.gates.review import (
+    GateDecision,
+    must_meet_backends,
+    project_positions,
+    project_record,
+    read_project,
+    review,
+)
+from engine.health.assess import HealthReport, assess, health_backend
+from engine.health.status import StatusData, read_status
+from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
-from engine.lint import lint_policy
 from engine.policy.loader import PolicySet, load_policy_set
+from engine.policy.resources import reference_policies, reference_rules
 from engine.portfolio.conflicts import ConflictReport, find_conflicts
 from engine.portfolio.model import Portfolio, intake_rejection, portfolio_from, read_portfolio
 from engine.portfolio.schedule import Impact, Schedule, impact, schedule
 from engine.portfolio.select import SelectionReport, scenarios_from, select
-from engine.ranking import Ranking, build_ranking
-from engine.report import Report, build_report
-from engine.scoring import reweighted
-from engine.resources import reference_policies, reference_rules
+from engine.report.build import Report, build_report
+from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 
 PathLike = str | Path
 
@@ -75,6 +86,8 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
     if policy is not None and not sink.errors:
         try:
             make_backend(backend, policy)
+            if policy.health is not None:  # health rules run on the same back ends
+                health_backend(policy.health, backend)
         except PolicyError as exc:
             sink.extend(exc.diagnostics)
     usable = policy if policy is not None and not sink.errors else None
@@ -93,11 +106,13 @@ class Engine:
         self.backend = backend
         self.warnings: list[Diagnostic] = []  # e.g. weights that were normalised, a CR above the limit
         self._intake = Intake(policy, make_backend(backend, policy))
-        self._must_meet = policy.gates.must_meet_backends(backend) if policy.gates is not None else {}
+        self._must_meet = must_meet_backends(policy.gates, backend) if policy.gates is not None else {}
+        health = policy.health or DEFAULT_HEALTH  # no rules to build: the reference back end runs none
+        self._health = health_backend(health, backend if health.rules else "reference")
 
     @classmethod
     def load(cls, path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
-             backend: str = "rete") -> "Engine":
+             backend: str = "rete") -> Engine:
         """Load a policy folder (None: the reference policies). Raises PolicyError listing every problem.
 
         ``rules``: extra rule-library folders, searched after the policy folder's own ``rules/``
@@ -117,9 +132,9 @@ class Engine:
         """How input cells are read (number and date formats, value maps); see :mod:`engine.io.profile`."""
         return self._intake.reader.profile
 
-    def with_profile(self, profile: InputProfile) -> "Engine":
+    def with_profile(self, profile: InputProfile) -> Engine:
         """This engine, reading input cells as ``profile`` declares (the compiled policy is shared)."""
-        from engine.records import RecordReader
+        from engine.compile.records import RecordReader
         engine = copy.copy(self)
         engine._intake = copy.copy(self._intake)
         engine._intake.reader = RecordReader(self.policy.fields, self.policy.strategy, profile)
@@ -173,21 +188,37 @@ class Engine:
         for number, item in enumerate(proposals, 1):
             yield self._decide_item(item, number)
 
+    def health(self, status: Iterable[PathLike] | StatusData, *, as_of: dt.date | None = None,
+               profile: InputProfile | None = None, sheet: str | None = None) -> HealthReport:
+        """Each project's earned value, earned schedule and RAG rating at its latest status date (on or before
+        ``as_of``), from status report files (CSV, XLSX, JSON, YAML; read with ``profile``) or reports already
+        read (:func:`engine.health.read_status`), by the policy set's health policy (kind: health; without one,
+        EAC is BAC / CPI and nothing is rated). Bad rows are ``report.errors``; raises InputError only when a
+        file as a whole is unusable. See docs/health.md."""
+        health = self.policy.health or DEFAULT_HEALTH
+        if not isinstance(status, StatusData):
+            status = read_status(list(status), profile or InputProfile(), sheet, health.calendar)
+        return assess(status, health, self._health, as_of)
+
     def rank_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
                 sensitivity: bool = False) -> Ranking:
         """The ranking of decisions already made (see ``decide_all``)."""
         if self.policy.scoring is None:
             raise PmoError([Diagnostic("no_scoring", "this policy set has no scoring policy",
                                        hint="add a file with 'kind: scoring'")])
-        ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
-                                sensitivity)
+        models = self.policy.scoring_models
+        if len(models) > 1 or (models and models[0].condition is not None):  # each model ranks its own pool
+            ranking = build_model_ranking(models, decided, self.policy_hash, self.today.isoformat(), top, sensitivity)
+        else:
+            ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
+                                    sensitivity)
         ranking.warnings = [str(w) for w in self.warnings]
         return ranking
 
     def report(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
                title: str | None = None, portfolio: Portfolio | PathLike | Mapping[str, Any] | None = None,
                frontier: int = 0) -> Report:
-        """The board report's content (``render``/``write_report`` in :mod:`engine.report` make the HTML):
+        """The board report's content (``render``/``write_report`` in :mod:`engine.report.build` make the HTML):
         KPIs, shares by objective, rule hits, the ranking (when there is a scoring policy) and each decision.
         With a ``portfolio``: its conflicts, its dependency graph and, with ``frontier`` > 0, the efficient
         frontier at that many budget levels."""

@@ -15,9 +15,10 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from engine.io.safe_text import encodable
 
@@ -136,7 +137,7 @@ class DecisionLog:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "DecisionLog":
+    def __enter__(self) -> DecisionLog:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -144,7 +145,7 @@ class DecisionLog:
 
     def append(self, entries: Iterable[Entry]) -> int:
         """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         rows = [_row(e, now) for e in entries]
         if not rows:
             return 0

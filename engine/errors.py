@@ -9,9 +9,10 @@ Every problem a user can cause is a :class:`Diagnostic` with a stable code and a
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from typing import Iterable, Literal
+from typing import Literal
 
 Severity = Literal["error", "warning"]
 
@@ -31,7 +32,7 @@ class Location:
             return self.file
         return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
 
-    def shifted(self, columns: int) -> "Location":
+    def shifted(self, columns: int) -> Location:
         """Where character ``columns`` of the value stands (for positions inside an expression): on the same
         line, further right, unless the value spans several lines."""
         if self.chars and 0 <= columns < len(self.chars):

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from engine import ahp
 from engine.cli import main
+from engine.policy import ahp
 
 # Saaty, T. L. (2008), "Decision making with the analytic hierarchy process", Int. J. Services Sciences 1(1),
 # pp. 83-98: relative consumption of drinks in the United States. Published priorities and CR = 0.022

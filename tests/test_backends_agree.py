@@ -88,3 +88,28 @@ def construct_engines(tmp_path_factory):
 def test_hostile_values_over_the_new_constructs_back_ends_agree(construct_engines, proposal):
     decision = same(construct_engines, proposal)
     assert all(e.code != "internal_error" for e in decision.errors)
+
+
+# Per-objective alignment, formatted reasons and routes, lookup tables: the policy of tests/test_constructs_data.py.
+@pytest.fixture(scope="module")
+def data_engines(tmp_path_factory):
+    from engine import Engine
+    from tests.conftest import TODAY
+    from tests.test_constructs_data import files
+    root = tmp_path_factory.mktemp("hospital")
+    for name, text in files().items():
+        (root / name).write_text(text, encoding="utf-8")
+    return {name: Engine.load(root, today=TODAY, backend=name) for name in ("rete", "reference")}
+
+
+DATA_CELLS = st.one_of(cells, st.dates().map(str), st.sampled_from([
+    "Cardiology", "Radiology", "Pharmacy", "IT", "Acme Ltd", "MedSys", "CareSoft", "acme ltd", "patient-safety:strong",
+    "hipaa-compliance:low;cost-control:0.5", "hipaa-compliance:none", "patient-safety:1;hipaa-compliance:extreme"]))
+
+
+@fuzz(600)
+@given(st.dictionaries(st.sampled_from(["id", "department", "alignment", "vendor", "budget", "unit_budget", "start_date"]),
+                       DATA_CELLS, max_size=7))
+def test_hostile_values_over_alignment_templates_and_lookups_back_ends_agree(data_engines, proposal):
+    decision = same(data_engines, proposal)
+    assert all(e.code != "internal_error" for e in decision.errors)

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from engine.batch import FAULT_ENV, FAULT_ONCE_ENV
 from engine.cli import main
+from engine.tasks.batch import FAULT_ENV, FAULT_ONCE_ENV
 from tests.conftest import ROOT, write_round
 
 
@@ -78,8 +78,8 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     workers: set[int] = set()
     while time.monotonic() < deadline and process.poll() is None:
         workers = {w for w in _children(process.pid) if _running(w)}
-        if len(workers) >= 2 and out.exists() and out.stat().st_size > 0:
-            break
+        if len(workers) >= 2:  # both started: kill now, whether or not they have written (a loaded machine
+            break              # can finish 60,000 rows between two looks if we wait for output too)
         time.sleep(0.02)
     assert process.poll() is None and len(workers) >= 2, "the batch ended before it could be killed"
     process.send_signal(signal.SIGKILL)
@@ -95,7 +95,7 @@ def test_workers_die_with_a_killed_parent(tmp_path):
 
 WATCHED = """
 import os, sys, time
-from engine import batch
+from engine.tasks import batch
 parent = os.getpid()
 child = os.fork()
 if child == 0:  # no prctl here: only the watch can end this process

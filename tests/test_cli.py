@@ -87,7 +87,8 @@ def test_schema_lists_every_kind():
     code, out, _ = run("schema")
     schema = json.loads(out)
     kinds = {d["properties"]["kind"]["const"] for d in schema["$defs"].values() if "kind" in d.get("properties", {})}
-    assert code == 0 and kinds == {"intake", "strategy", "scoring", "portfolio", "gates", "library"}
+    assert code == 0 and kinds == {"intake", "strategy", "scoring", "portfolio", "gates", "health", "library",
+                                   "lookup"}
 
 
 def test_help_teaches():

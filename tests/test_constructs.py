@@ -128,4 +128,4 @@ def test_lint_reports_no_never_or_always_firing_rule_on_the_new_constructs(tmp_p
     route: Change Board
     reason: Starts in the year-end change freeze
 """, encoding="utf-8")
-    assert validate(tmp_path, today=TODAY) == []
+    assert validate(tmp_path, today=TODAY, lint=True) == []

@@ -11,9 +11,9 @@ import durable_rules_engine as core
 import pytest
 
 from engine import Engine
+from engine.backends.rete import driver
+from engine.backends.rete.driver import Ruleset
 from engine.errors import PmoError
-from engine.rete import driver
-from engine.rete.driver import Ruleset
 from tests.conftest import ROOT, TODAY
 
 LOCALES = ("de_DE.UTF-8", "fr_FR.UTF-8")  # decimal comma: the C library's atof() stops at "."
@@ -184,8 +184,8 @@ LOCALE_SCRIPT = textwrap.dedent("""
     import datetime, json, locale, sys
     locale.setlocale(locale.LC_ALL, sys.argv[1])
     from engine import Engine
-    from engine.expr.lower import rete_value
-    from engine.rete.driver import Ruleset
+    from engine.backends.rete.lower import rete_value
+    from engine.backends.rete.driver import Ruleset
     engines = {b: Engine.load(sys.argv[2], today=datetime.date(2026, 12, 1), backend=b) for b in ("rete", "reference")}
     out = []
     for score in (0.7, 0.45, 0.5, 1.25, -0.5, 1e-7, 0.3):
@@ -318,7 +318,7 @@ def test_fuzz_rete_against_reference_over_locales_text_lengths_and_rules_at_once
 @fuzz(300)
 @given(st.floats(allow_nan=False), st.floats(allow_nan=False))
 def test_number_keys_order_and_equal_as_the_numbers_do(a, b):
-    from engine.expr.lower import number_key
+    from engine.backends.rete.lower import number_key
     assert (number_key(a) < number_key(b)) == (a < b)
     assert (number_key(a) == number_key(b)) == (a == b)
     assert -2**63 <= number_key(a) < 2**63  # what the core's atoll() reads exactly

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.authoring.explain import explain, expression_text
 from engine.cli import main
 from engine.expr.check import check
 from engine.expr.parse import parse
-from engine.explain import explain, expression_text
 from engine.io.readers import read_proposals
 from tests.conftest import ROOT, TODAY
 

@@ -11,7 +11,6 @@ import pytest
 
 from engine import audit
 from engine.cli import main
-
 from tests.conftest import ROOT, ROWS
 
 

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import Engine, InputError, PmoError, read_proposals
-from engine.resources import reference_policies
+from engine.policy.resources import reference_policies
 from tests.conftest import TODAY
-from tests.test_backends_agree import random_proposal
 from tests.fuzz import fuzz
+from tests.test_backends_agree import random_proposal
 
 ENGINE = Engine.load(today=TODAY, backend="reference")
 
@@ -134,6 +134,7 @@ def test_random_conditions_compile_and_decide_alike_on_both_back_ends(tmp_path_f
 def test_control_characters_in_proposal_text_do_not_break_the_xlsx_output(tmp_path):
     """Found by the fuzzer: openpyxl refuses \\x0c in a cell; the writer shows it as U+FFFD instead."""
     from openpyxl import load_workbook
+
     from engine.io.writers import write_xlsx
     decision = ENGINE.evaluate({"id": "P\x0c1", "title": "form\x0cfeed", "budget": "x\x01"})
     write_xlsx([decision], tmp_path / "out.xlsx")

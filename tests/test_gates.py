@@ -141,7 +141,7 @@ def test_repeated_decisions_are_not_duplicated(tmp_path):
 
 def test_a_second_engine_does_not_change_the_first_engines_gate_back_end(monkeypatch):
     """Compiled policies are shared and immutable: each Engine holds its own gate back ends."""
-    from engine.backends import ReferenceBackend
+    from engine.backends.reference import ReferenceBackend
     rete = Engine.load(today=TODAY, backend="rete")
     Engine(rete.policy, backend="reference")
     calls = []

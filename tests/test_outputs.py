@@ -1,7 +1,6 @@
 """What leaves the engine: CSV and XLSX cells a spreadsheet will not run, a terminal that receives no control
 characters, writers that take any Python str, the decision log's key, numbers in reasons."""
 import csv
-import datetime as dt
 import io
 import json
 import re
@@ -16,7 +15,6 @@ from engine.cli import main
 from engine.decision import Decision, Finding, RowError
 from engine.expr.values import display
 from engine.io.writers import inert, write_decisions, write_xlsx
-
 from tests.conftest import ROOT
 
 FORMULA = re.compile('^"?[=+\\-@\t\r]')  # a physical line a naive splitter would hand to a spreadsheet

@@ -5,16 +5,16 @@ import csv
 import datetime as dt
 import io
 import json
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from fuzz import fuzz
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.cli import main
-from fuzz import fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTS = ROOT / "examples" / "exports"
@@ -285,6 +285,7 @@ amounts = st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), pla
 @given(amounts, st.sampled_from(LOCALES), st.booleans())
 def test_numbers_written_in_a_locale_read_back_with_its_profile(value, locale, grouped):
     from babel.numbers import format_decimal
+
     from engine.io.profile import InputProfile, NumberFormat
     text = format_decimal(value, locale=locale, group_separator=grouped, decimal_quantization=False)
     profile = InputProfile(numbers=NumberFormat(locale=locale))
@@ -378,6 +379,7 @@ profile_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(),
                                         "alignment_strength", "carry", "Budget", "x"]), profile_values, max_size=6))
 def test_any_profile_file_loads_or_is_refused_with_located_diagnostics(tmp_path_factory, engines, data):
     import yaml
+
     from engine.errors import InputError
     from engine.io.profile import check_profile, load_profile
     path = tmp_path_factory.mktemp("profile") / "p.yaml"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from engine import InputError, read_proposals
-from engine.io import jsonstream, rows as rows_module
+from engine.io import jsonstream
+from engine.io import rows as rows_module
 from tests.conftest import ROOT
 
 HANG_GUARD = 120  # seconds: only so that a hang fails the test instead of stopping the suite

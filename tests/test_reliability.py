@@ -152,8 +152,9 @@ def test_formula_injection_is_inert_in_csv(engines):
 
 def test_eight_threads_share_one_engine(engines):
     engine = engines["rete"]
-    from tests.test_backends_agree import random_proposal
     import random
+
+    from tests.test_backends_agree import random_proposal
     rng = random.Random(8)
     proposals = [random_proposal(rng, i) for i in range(10_000)]
     serial = [engine.evaluate(p).model_dump_json() for p in proposals]

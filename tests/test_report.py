@@ -11,8 +11,7 @@ import pytest
 from engine import Engine
 from engine.cli import main
 from engine.io.readers import read_proposals
-from engine.report import render, write_report
-
+from engine.report.build import render, write_report
 from tests.conftest import ROOT, TODAY
 
 PROPOSALS = ROOT / "examples" / "proposals.csv"

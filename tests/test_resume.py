@@ -10,9 +10,7 @@ import pytest
 
 from engine.cli import main
 from engine.io.resume import record_path, resume_point
-
 from tests.conftest import ROOT, ROWS
-
 
 
 def evaluate(*argv):

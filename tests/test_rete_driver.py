@@ -1,8 +1,8 @@
 """The lean durable_rules driver: limits, rules firing once, reserved keys."""
 import pytest
 
-from engine.expr.lower import rete_value
-from engine.rete.driver import MAX_FACT_KEYS, Ruleset, RulesetLimitError
+from engine.backends.rete.driver import MAX_FACT_KEYS, Ruleset, RulesetLimitError
+from engine.backends.rete.lower import rete_value
 
 
 def test_fact_over_the_property_limit_is_refused_clearly():

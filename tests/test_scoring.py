@@ -6,7 +6,7 @@ import pytest
 
 from engine import Engine, PolicyError, read_proposals, validate
 from engine.cli import main
-from engine.sensitivity import top_probability, weight_changes
+from engine.scoring.sensitivity import top_probability, weight_changes
 from tests.conftest import ROOT, TODAY
 
 INTAKE = """kind: intake
@@ -218,7 +218,7 @@ def test_single_weight_change_really_moves_a_proposal_out(seed):
             continue
         i = change.criterion
 
-        def with_weight(new):
+        def with_weight(new, i=i):
             v = w * (1 - new) / (1 - w[i])  # rescale the others so the weights sum to 1
             v[i] = new
             return v
@@ -365,7 +365,7 @@ def test_exact_rice_ties_go_to_the_declared_tie_breaks_then_the_id(write_policy)
 
 
 def test_scores_equal_to_12_significant_digits_tie():
-    from engine.scoring import tie_key
+    from engine.scoring.score import tie_key
     keys = tie_key(np.array([1.45, 1.4500000000000002, 1.4500000001, 0.0, -2.5e-7, -2.50000000000001e-7, 1e300]))
     assert keys[0] == keys[1] and keys[2] > keys[1] and keys[3] == 0 and keys[4] == keys[5] and keys[6] == 1e300
 

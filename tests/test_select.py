@@ -4,16 +4,15 @@ import itertools
 import json
 import random
 
-import yaml
-
 import numpy as np
 import pytest
+import yaml
 
 from engine import Engine, InputError
 from engine.cli import main
-from engine.portfolio.model import portfolio_from
-from engine.portfolio.policy import Limits
+from engine.compile.portfolio import Limits
 from engine.portfolio.greedy import greedy
+from engine.portfolio.model import portfolio_from
 from engine.portfolio.problem import problem, rules_from
 from engine.portfolio.select import solve
 from tests.conftest import ROOT, TODAY

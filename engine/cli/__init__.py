@@ -12,14 +12,17 @@ import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 from engine import __version__
 from engine.audit import DEFAULT_PATH as DEFAULT_LOG
 from engine.cli import authoring, governance, intake, portfolio, ranking
+from engine.cli import health as health_cli
 from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
-from engine.cli.common import date_arg as _date, wrap as _wrap
+from engine.cli.common import date_arg as _date
+from engine.cli.common import wrap as _wrap
 from engine.errors import PmoError
 from engine.gcpause import no_gc_pauses
 from engine.io.safe_text import TerminalText
@@ -29,8 +32,8 @@ COMMANDS = {"evaluate": intake.evaluate, "validate": intake.validate, "expr": in
             "rank": ranking.rank, "weights": ranking.weights, "conflicts": portfolio.conflicts,
             "schedule": portfolio.schedule, "impact": portfolio.impact, "graph": portfolio.graph,
             "select": portfolio.select, "gate": governance.gate, "log": governance.log, "replay": governance.replay,
-            "test": authoring.test, "coverage": authoring.coverage, "diff": authoring.diff,
-            "explain": authoring.explain}
+            "test": authoring.test, "init": authoring.init, "coverage": authoring.coverage, "diff": authoring.diff,
+            "explain": authoring.explain, "health": health_cli.health}
 
 
 EPILOG = """\
@@ -47,6 +50,7 @@ examples:
   pmo conflicts examples/portfolio.yaml               cycles, broken prerequisites, over-allocation, ...
   pmo schedule examples/portfolio-clean.yaml          critical path, floats, delivery order
   pmo gate examples/projects/go.yaml --gate business-case   go, kill, hold or recycle at a stage gate
+  pmo health examples/status/*.csv                    earned value and RAG health from monthly status reports
   pmo log --project PRJ-1001                          the decision log (SQLite, ./pmo-decisions.sqlite)
   pmo explain examples/proposals.csv --id PRJ-1006    why this decision, and what would change it
   pmo validate my-policies/                           check policy files, print file:line:col errors
@@ -61,6 +65,7 @@ examples:
   pmo validate my-policies/ --strict           warnings count as errors (exit 2): for CI
   pmo validate examples/lint-policies          one warning of each lint kind
   pmo validate my-policies/ --format json      the same, with codes, for tools
+  pmo validate my-policies/ --format sarif > pmo.sarif   for code scanning (GitHub shows each inline)
 """
 
 
@@ -237,8 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "usable, 2 if not."),
                         epilog=VALIDATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     va.add_argument("folder", nargs="?", type=Path, metavar="DIR", help="policy folder (default: the reference policies)")
-    va.add_argument("--format", choices=("text", "json"), default="text",
-                    help="text (default) or json (a list: code, severity, message, hint, file, line, column)")
+    va.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                    help="text (default), json (a list: code, severity, message, hint, file, line, column) or "
+                    "sarif (SARIF 2.1.0, for code scanning to show each problem inline in a pull request)")
     va.add_argument("--strict", action="store_true", help="count warnings as errors (exit 2), e.g. in CI")
 
     ex = sub.add_parser("expr", help="evaluate one expression and print its value as JSON",
@@ -259,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
     authoring.add_authoring_commands(sub, policy_args)
     authoring.add_explain_command(sub, policy_args)
+    health_cli.add_health_command(sub, policy_args)
     return parser
 
 

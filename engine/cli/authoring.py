@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import IO
 
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, warn
-from engine.cli.common import date_arg as _date, wrap as _wrap
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, note_example_policies, warn
+from engine.cli.common import date_arg as _date
+from engine.cli.common import wrap as _wrap
 from engine.errors import InputError
 
 TEST_EXAMPLES = """\
@@ -98,12 +99,41 @@ def add_authoring_commands(sub, policy_args: argparse.ArgumentParser) -> None:
     df.add_argument("--format", choices=("table", "json"), default="table",
                     help="table (Markdown, for a pull request; default) or json (with the scores)")
 
+    it = command("init", "start your own policy set: a commented starter set that validates and passes its tests",
+                 "Write a starter policy set for your organisation into a new folder: strategy, intake, scoring, "
+                 "gates and portfolio policies, an input profile for a spreadsheet export, sample proposals and "
+                 "project records, and the scenarios that test every rule. It passes `pmo validate --strict` and "
+                 "`pmo test` as written; edit it from there.", INIT_EXAMPLES, parents=())
+    it.add_argument("folder", type=Path, metavar="DIR", help="a new (or empty) folder; nothing is overwritten")
+
+
+INIT_EXAMPLES = """\
+examples:
+  pmo init my-pmo                   write the starter set into my-pmo/
+  cd my-pmo && pmo test features --policies policies
+"""
+
+
+def init(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.authoring.scaffold import create
+    written = create(args.folder)
+    print(f"pmo: wrote {len(written)} files into {args.folder}/:", file=stdout)
+    for path in written:
+        print(f"  {path.relative_to(args.folder)}", file=stdout)
+    print(f"""
+next:
+  cd {args.folder}
+  pmo validate policies --strict
+  pmo test features --policies policies --coverage
+  pmo evaluate proposals.csv --policies policies --columns profile.yaml""", file=stdout)
+    return EXIT_OK
+
 
 # ---------------------------------------------------------------------------- pmo test
 
 def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.coverage import CoverageByPolicy
+    from engine.authoring.coverage import CoverageByPolicy
     from engine.testing import runner
     from engine.testing.steps import Defaults
     if args.steps:
@@ -218,7 +248,7 @@ def _title(outcome) -> str:
 
 def coverage(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.coverage import Hits, coverage_targets
+    from engine.authoring.coverage import Hits, coverage_targets
     from engine.io.readers import read_proposals
     if missing_files(args.files, stderr):
         return EXIT_USAGE
@@ -243,7 +273,7 @@ def coverage(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def _project_record(path: Path) -> dict | None:
     """The project record in a file, or None when the file holds proposals."""
-    from engine.gates import read_project
+    from engine.gates.review import read_project
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         return None
     try:
@@ -263,7 +293,7 @@ def _review_at_every_gate(engine, path: Path, record: dict, hits, stderr: IO[str
 
 
 def _print_coverage(report, out: IO[str]) -> None:
-    from engine.coverage import KIND_NAMES, NEVER
+    from engine.authoring.coverage import KIND_NAMES, NEVER
     covered = len(report.targets) - len(report.uncovered)
     folder = f" ({report.policies})" if report.policies else ""
     print(f"coverage: {covered} of {len(report.targets)} covered ({report.percent:.1f}%), from "
@@ -293,8 +323,8 @@ def _below_min(report, minimum: float | None, stderr: IO[str]) -> int:
 
 def diff(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
+    from engine.authoring.diff import diff_policies
     from engine.io.readers import read_proposals
-    from engine.policydiff import diff_policies
     if missing_files(args.files, stderr):
         return EXIT_USAGE
     old = Engine.load(args.old, rules=args.rules, today=args.today)
@@ -372,13 +402,14 @@ def add_explain_command(sub, policy_args: argparse.ArgumentParser) -> None:
 
 def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.errors import did_you_mean
     from engine.cli.intake import profiled
+    from engine.errors import did_you_mean
     from engine.io.readers import read_proposals, renamed
     if missing_files([args.file], stderr):
         return EXIT_USAGE
     engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend), args)
     warn(engine, stderr)
+    note_example_policies(args, stderr)
     rows = read_proposals(args.file, args.sheet)
     if args.columns:
         rows = renamed(rows, engine.profile.columns)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import os
-import sys
 import json
+import os
 import sqlite3
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -34,6 +34,20 @@ def open_log(path: Path) -> DecisionLog:
 def warn(engine: Engine, stderr: IO[str]) -> None:
     for warning in engine.warnings:
         print(warning, file=stderr)
+
+
+def note_example_policies(args: argparse.Namespace, stderr: IO[str]) -> None:
+    """One line when the built-in example policies (an example utility's) decide a file of the user's own: its
+    decisions are someone else's governance, which a newcomer might otherwise take for the engine's verdict."""
+    if getattr(args, "policies", None) is not None:
+        return
+    from engine.policy.resources import reference_policies
+    examples = reference_policies().resolve().parent / "examples"
+    files = getattr(args, "files", None) or [f for f in [getattr(args, "file", None)] if f is not None]
+    if all(examples in Path(f).resolve().parents for f in files):
+        return  # the shipped examples are meant for the example policies
+    print("pmo: note: decided by the built-in example policies of an example utility (Northwind Utilities); "
+          "`pmo init DIR` starts your own set, then give --policies DIR/policies", file=stderr)
 
 
 def dump_json(data, out: IO[str], indent: int | None = 1) -> None:

@@ -8,7 +8,7 @@ from engine.api import Engine
 from engine.audit import Entry
 from engine.cli.common import EXIT_OK, dump_json, open_log, plural, warn
 from engine.errors import Diagnostic, PmoError
-from engine.gates import read_project
+from engine.gates.review import read_project
 
 
 def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

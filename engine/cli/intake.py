@@ -3,32 +3,42 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import dataclasses
+import datetime as dt
 import itertools
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 from pydantic import TypeAdapter
 
-from engine.api import Engine
-from engine.api import check_policies
+from engine.api import Engine, check_policies
 from engine.audit import DecisionLog, Entry
-from engine.batch import decide_in_parallel
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, missing_files, open_log, \
-    plural, warn
+from engine.cli.common import (
+    EXIT_BAD_ROWS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Progress,
+    count_rows,
+    missing_files,
+    note_example_policies,
+    open_log,
+    plural,
+    warn,
+)
 from engine.decision import Decision, Finding, RowError
-from engine.errors import Diagnostic, InputError, Location, PmoError, did_you_mean
+from engine.errors import Diagnostic, InputError, PmoError
+from engine.io.carry import Carrier
 from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
 from engine.io.readers import ProposalRows, Row, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
-from engine.policy.source import MAX_BYTES
-from engine.io.carry import Carrier
 from engine.io.writers import csv_header, write_decisions, write_xlsx
-from engine.report import field_roles, write_report
+from engine.policy.source import MAX_BYTES
+from engine.report.build import field_roles, write_report
+from engine.tasks.batch import decide_in_parallel
 
 LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
@@ -52,6 +62,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print(f"pmo: resuming with today() = {point.as_of}, as the interrupted run", file=stderr)
     engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend), args)
     warn(engine, stderr)
+    note_example_policies(args, stderr)
     derived = [name for name, _ in engine.policy.derived]
     carrier = Carrier(engine.profile, field_roles(engine.policy)["title"])
     carried = carrier.names
@@ -296,7 +307,12 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
         diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
     errors = [d for d in diagnostics if d.severity == "error"]
-    if args.format == "json":
+    if args.format == "sarif":
+        from engine import __version__
+        from engine.authoring.sarif import to_sarif
+        json.dump(to_sarif(diagnostics, __version__), stdout, indent=2)
+        stdout.write("\n")
+    elif args.format == "json":
         json.dump([{"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
                     "file": d.location.file if d.location else None,
                     "line": d.location.line if d.location else None,
@@ -315,7 +331,8 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.format == "text" and checked.policy is not None:
         policy, where = checked.policy, folder or "reference policies"
         warnings = f", {plural(len(diagnostics), 'warning')}" if diagnostics else ""
-        print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules, policy hash "
+        health = f", {plural(len(policy.health.rules), 'health rule')}" if policy.health is not None else ""
+        print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules{health}, policy hash "
               f"{policy.policy_hash}{warnings}", file=stdout)
         for line in _weight_lines(policy):
             print(line, file=stdout)
@@ -327,11 +344,13 @@ def _weight_lines(policy) -> list[str]:
     written nowhere else, and what a reviewer of a strategy change wants to see."""
     out = []
     strategy = policy.strategy
-    scoring = policy.scoring
-    for what, values, result in (("objective", strategy.weights.values if strategy else None,
-                                  strategy.weights.ahp if strategy else None),
-                                 ("criterion", scoring.weights if scoring and scoring.criteria else None,
-                                  scoring.ahp if scoring else None)):
+    weighted = [("objective", strategy.weights.values if strategy else None, strategy.weights.ahp if strategy else None)]
+    several = len(policy.scoring_models) > 1
+    for model in policy.scoring_models:  # each scoring model's criteria (the id says which, when there are several)
+        scoring = model.scoring
+        weighted.append((f"criterion ({model.id})" if several else "criterion",
+                         scoring.weights if scoring.criteria else None, scoring.ahp))
+    for what, values, result in weighted:
         if not values:
             continue
         how = f"comparisons, {result.method}" if result is not None else "stated"
@@ -370,7 +389,7 @@ def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list
 
 
 def expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from engine.expr.calculator import calculate
+    from engine.authoring.calculator import calculate
     values = {}
     for item in args.values:
         name, sep, value = item.partition("=")

@@ -8,12 +8,22 @@ from typing import IO
 import yaml
 
 from engine.api import Engine
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, count_rows, dump_json, \
-    missing_files, solver_output_hidden, warn
+from engine.cli.common import (
+    EXIT_BAD_ROWS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Progress,
+    count_rows,
+    dump_json,
+    missing_files,
+    note_example_policies,
+    solver_output_hidden,
+    warn,
+)
 from engine.cli.intake import decide, input_rows, profiled, typed
 from engine.io.writers import write_ranking, write_xlsx
 from engine.portfolio.model import read_portfolio
-from engine.report import write_report
+from engine.report.build import write_report
 
 
 def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -32,6 +42,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     engine = profiled(Engine.load(args.policies, rules=args.rules, today=args.today), args)
     warn(engine, stderr)
+    note_example_policies(args, stderr)
     rows = input_rows(args, engine, stderr)
     estimate = count_rows(args.files)
     decided = [(decision, typed(engine, row, decision, record))
@@ -84,7 +95,7 @@ def _warn_repeated_ids(decided, stderr: IO[str], shown: int = 5) -> None:
 
 
 def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from engine import ahp
+    from engine.policy import ahp
     try:
         data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -7,15 +7,35 @@ its position and, where one exists, a "did you mean" hint.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Mapping
+from collections.abc import Mapping
 
 from engine.errors import did_you_mean
 from engine.expr.evaluate import evaluate
 from engine.expr.functions import FUNCTIONS, call
-from engine.expr.regex import regex_problem
-from engine.expr.nodes import (BOOL, DATE, NULL, NUMBER, STRING, Arith, Call, Compare, Const, Field, In, ListOf,
-                               Logic, Node, Unary, item_of, list_of, walk)
+from engine.expr.nodes import (
+    BOOL,
+    DATE,
+    NULL,
+    NUMBER,
+    STRING,
+    AlignmentType,
+    Arith,
+    Call,
+    Compare,
+    Const,
+    Field,
+    In,
+    ListOf,
+    Logic,
+    Node,
+    TableType,
+    Unary,
+    item_of,
+    list_of,
+    walk,
+)
 from engine.expr.parse import ExprError, const
+from engine.expr.regex import regex_problem
 from engine.expr.values import ValueProblem, to_date
 
 
@@ -56,6 +76,58 @@ class Checker:
             hint = did_you_mean(node.name, self.field_types) or "declare it under 'fields' or 'derived'"
             raise ExprError("unknown_field", f"'{node.name}' is not a field", node.offset, hint)
         node.type = self.field_types[node.name]
+        if isinstance(node.type, TableType):
+            raise ExprError("type_mismatch", f"'{node.name}' is a lookup table, not a value", node.offset,
+                            f'read it with lookup({node.name}, key, "column") or key in {node.name}')
+        return node
+
+    def _table(self, node: Node, function: str) -> Const:
+        """The lookup table a name stands for, as a constant."""
+        kind = self.field_types.get(node.name) if isinstance(node, Field) else None
+        if not isinstance(kind, TableType):
+            tables = sorted(n for n, t in self.field_types.items() if isinstance(t, TableType))
+            if isinstance(node, Field) and node.name not in self.field_types:
+                self.visit_Field(node)  # unknown: "not a field", with a did-you-mean among fields and tables
+            raise ExprError("type_mismatch", f"{function} needs a lookup table (kind: lookup) here", node.offset,
+                            f"tables: {', '.join(tables)}" if tables else "declare one in a file with kind: lookup")
+        table = Const(node.offset, kind.table)
+        table.type = kind
+        return table
+
+    def _in_table(self, node: In) -> Node:
+        """key in table: a call Python computes (a slot on the Rete back end), however many rows the table has."""
+        table = self._table(node.container, "'in'")
+        item = self.visit(node.item)
+        if item.type not in (table.value.key_type, NULL):
+            raise ExprError("type_mismatch", f"cannot look for a {item.type} among the keys of '{table.value.name}', "
+                            f"which are {table.value.key_type}", node.offset)
+        call = Call(node.offset, "in_table", [table, item])
+        call.type = BOOL
+        if not node.negated:
+            return call
+        negated = Unary(node.offset, "not", call)
+        negated.type = BOOL
+        return negated
+
+    def _lookup(self, node: Call) -> Node:
+        if len(node.args) != 3:
+            raise ExprError("type_mismatch", f"lookup(): takes 3 arguments, got {len(node.args)}", node.offset,
+                            'usage: lookup(table, key, "column")')
+        table = self._table(node.args[0], "lookup()")
+        key, column = self.visit(node.args[1]), self.visit(node.args[2])
+        data = table.value
+        if key.type not in (data.key_type, NULL):
+            raise ExprError("type_mismatch", f"lookup(): the keys of '{data.name}' ({data.key}) are {data.key_type}, "
+                            f"not {key.type}", key.offset)
+        if not (isinstance(column, Const) and isinstance(column.value, str)):
+            raise ExprError("not_constant", "lookup(): write the column as text in quotes", column.offset,
+                            f'columns of {data.name}: {", ".join(data.columns)}')
+        if column.value not in data.columns:
+            raise ExprError("unknown_column", f"'{column.value}' is not a column of table '{data.name}'",
+                            column.offset, did_you_mean(column.value, data.columns)
+                            or f"columns: {', '.join(data.columns)}")
+        node.args = [table, key, column]
+        node.type = data.columns[column.value]
         return node
 
     def visit_Unary(self, node: Unary) -> Node:
@@ -114,6 +186,8 @@ class Checker:
         return node
 
     def visit_In(self, node: In) -> Node:
+        if isinstance(node.container, Field) and isinstance(self.field_types.get(node.container.name), TableType):
+            return self._in_table(node)
         node.item, node.container = self.visit(node.item), self.visit(node.container)
         inner = item_of(node.container.type)
         if inner is None:
@@ -156,17 +230,36 @@ class Checker:
             return f"functions that take {args}: {', '.join(f.signature for f in fitting)}"
         return "see 'pmo expr --help' for the functions"
 
+    def _alignment_field(self, node: Call) -> Field:
+        """serves("x"): the policy's one alignment field."""
+        names = _alignment_fields(self.field_types)
+        if len(names) != 1:
+            raise ExprError("type_mismatch", "serves(): " + ("no field has type alignment" if not names else
+                            f"there are {len(names)} alignment fields ({', '.join(names)})"), node.offset,
+                            f'name the field: serves({names[0] if names else "alignment"}, "objective")')
+        return Field(node.offset, names[0])
+
     def visit_Call(self, node: Call) -> Node:
         function = FUNCTIONS.get(node.name)
+        if node.name == "lookup":
+            return self._lookup(node)
+        if node.name == "in_table":
+            raise ExprError("unknown_function", "'in_table' is not a function", node.offset, "write key in table")
         if function is None:
             raise ExprError("unknown_function", f"'{node.name}' is not a function", node.offset,
                             self._function_hint(node))
+        if node.name == "serves" and len(node.args) == 1:
+            node.args.insert(0, self._alignment_field(node))
         node.args = [self.visit(a) for a in node.args]
         try:
             node.type = function.typer([a.type for a in node.args])
         except TypeError as exc:
             raise ExprError("type_mismatch", f"{node.name}(): {exc}", node.offset,
                             f"usage: {function.signature}") from None
+        if isinstance(node.type, AlignmentType):  # coalesce(alignment, 0) is a number, without the parts
+            node.type = NUMBER
+        if node.name in ("level", "serves"):
+            _check_objective(node, self.field_types)
         for i in function.constant_args:  # text arguments only: date(year, month, day) takes computed parts
             if i < len(node.args) and node.args[i].type in (STRING, NULL) and not isinstance(node.args[i], Const):
                 raise ExprError("not_constant", f"{node.name}(): argument {i + 1} must be written as a constant",
@@ -185,6 +278,24 @@ class Checker:
             if problem is not None:
                 raise ExprError(problem.code, problem.message, node.args[1].offset, problem.hint)
         return node
+
+
+def _alignment_fields(field_types: Mapping[str, str]) -> list[str]:
+    return sorted(name for name, kind in field_types.items() if isinstance(kind, AlignmentType))
+
+
+def _check_objective(node: Call, field_types: Mapping[str, str]) -> None:
+    """level(alignment, "x"), alignment["x"], serves("x"): an alignment field and one of its strategy's objectives."""
+    base, objective = node.args
+    if not isinstance(base, Field) or not isinstance(base.type, AlignmentType):
+        names = _alignment_fields(field_types)
+        raise ExprError("type_mismatch", f"{node.name}(): objectives are read from an alignment field, not from a "
+                        f"{base.type}", base.offset, f"alignment fields: {', '.join(names)}" if names
+                        else "declare a field with type: alignment")
+    known = base.type.objectives
+    if objective.value not in known:
+        raise ExprError("unknown_objective", f"'{objective.value}' is not an objective of the strategy",
+                        objective.offset, did_you_mean(str(objective.value), known) or f"objectives: {', '.join(known)}")
 
 
 def _check_date_parts(node: Call) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from engine.expr.functions import FUNCTIONS, call
 from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Logic, Node, Unary

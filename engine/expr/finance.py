@@ -12,8 +12,7 @@ Results are numbers of the engine's model (15 significant digits), each rounded 
 from __future__ import annotations
 
 import math
-from decimal import (MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, DivisionByZero,
-                     InvalidOperation)
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation
 
 import numpy as np
 from scipy.optimize import brentq

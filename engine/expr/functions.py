@@ -7,14 +7,16 @@ null (missing) argument makes the result null.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable
+from typing import Any
 
-from engine.expr.regex import full_match
 from engine.expr.finance import irr, irr_all, npv, payback
 from engine.expr.nodes import BOOL, DATE, LIST_NUMBER, NULL, NUMBER, STRING, item_of
+from engine.expr.regex import full_match
 from engine.expr.values import ARITH_ERRORS, CONTEXT, to_date
+from engine.refdata.table import in_table, lookup
 
 Typer = Callable[[list[str]], str]  # argument types -> result type; raises TypeError with a message
 
@@ -102,6 +104,17 @@ def _if(condition: bool | None, then: Any, otherwise: Any) -> Any:
     return then if condition else otherwise
 
 
+def _level(alignment: Any, objective: str) -> Decimal:
+    """The level a proposal states for one objective (0 to 1); 0 for an objective it does not name."""
+    return getattr(alignment, "levels", {}).get(objective, Decimal(0))
+
+
+def serves_typer(args: list[str]) -> str:
+    """serves("objective") (the policy's one alignment field, filled in by the checker) or serves(field, "objective")."""
+    fixed(NUMBER, STRING, returns=BOOL)(args)
+    return BOOL
+
+
 def _min_max(pick):
     def impl(*args):
         values = args[0] if len(args) == 1 else args
@@ -146,6 +159,18 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("day", "day(date)", "the day of the month, 1-31", fixed(DATE, returns=NUMBER), lambda d: Decimal(d.day)),
     Function("weekday", "weekday(date)", "the ISO weekday: 1 = Monday .. 7 = Sunday", fixed(DATE, returns=NUMBER),
              lambda d: Decimal(d.isoweekday())),
+    Function("level", 'level(alignment, "objective") | alignment["objective"]', "the level (0 to 1) the proposal "
+             "states for one objective of the strategy; 0 if it does not name it", fixed(NUMBER, STRING, returns=NUMBER),
+             _level, constant_args=(1,)),
+    Function("serves", 'serves("objective") | serves(alignment, "objective")', "true if the proposal states a level "
+             "above 0 for that objective (the policy's alignment field unless one is named)", serves_typer,
+             lambda alignment, objective: _level(alignment, objective) > 0, constant_args=(1,)),
+    # lookup() and "key in table" are typed by the checker (the column's type), which passes the table as a constant
+    Function("lookup", 'lookup(table, key, "column")', "the column's value in the row of a lookup table (kind: lookup) "
+             "with that key; null if no row has it", fixed("table", "any", STRING, returns=NULL), lookup,
+             constant_args=(2,)),
+    Function("in_table", "key in table", "true if a row of the lookup table has that key (written 'key in table')",
+             fixed("table", "any", returns=BOOL), in_table),
     Function("npv", "npv(rate, cash_flows)", "net present value, first flow at period 0 (undiscounted)",
              fixed(NUMBER, LIST_NUMBER, returns=NUMBER), npv),
     Function("irr", "irr(cash_flows)", "internal rate of return in [-99.99%, 1000%], the one closest to 0 if "

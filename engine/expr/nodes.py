@@ -16,6 +16,35 @@ LIST_NUMBER, LIST_STRING = "list[number]", "list[string]"
 SCALARS = (NUMBER, STRING, BOOL, DATE)
 
 
+class AlignmentType(str):
+    """The type of an alignment field: a number (it compares, adds and scores as one) that also knows the
+    strategy's objectives, so ``alignment["net-zero"]`` and ``serves("net-zero")`` are checked at load."""
+
+    objectives: tuple[str, ...]
+
+    def __new__(cls, objectives=()):
+        self = super().__new__(cls, NUMBER)
+        self.objectives = tuple(objectives)
+        return self
+
+    def __getnewargs__(self):  # pickled with its objectives (worker processes receive compiled policies)
+        return (self.objectives,)
+
+
+class TableType(str):
+    """The type of a lookup table's name (engine/refdata): not a value, but what lookup() and ``in`` read."""
+
+    table: Any
+
+    def __new__(cls, table=None):
+        self = super().__new__(cls, "table")
+        self.table = table
+        return self
+
+    def __getnewargs__(self):
+        return (self.table,)
+
+
 def list_of(item_type: str) -> str:
     return f"list[{item_type}]"
 

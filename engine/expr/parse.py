@@ -11,12 +11,30 @@ import ast
 import datetime as dt
 import re
 import warnings
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from engine.errors import did_you_mean
-from engine.expr.nodes import (BOOL, DATE, NULL, NUMBER, STRING, Arith, Call, Compare, Const, Field, In, ListOf,
-                               Logic, Node, Unary, list_of, walk)
+from engine.expr.nodes import (
+    BOOL,
+    DATE,
+    NULL,
+    NUMBER,
+    STRING,
+    Arith,
+    Call,
+    Compare,
+    Const,
+    Field,
+    In,
+    ListOf,
+    Logic,
+    Node,
+    Unary,
+    list_of,
+    walk,
+)
 from engine.expr.values import ValueProblem, to_number
 
 MAX_LENGTH = 4000
@@ -186,9 +204,20 @@ class _Translator:
                 raise self.fail(n.keywords[0].value, "keyword arguments are not supported")
             name = "if" if n.func.id == IF_STANDIN else n.func.id
             return Call(at, name, [self.node(a) for a in n.args])
+        if isinstance(n, ast.Subscript):
+            return self.subscript(n)
         if isinstance(n, ast.IfExp):
             raise self.fail(n, "'x if c else y' is not supported", "write two rules, or use coalesce()")
         raise self.fail(n, f"'{ast.unparse(n)[:30]}' is not allowed in an expression")
+
+    def subscript(self, n: ast.Subscript) -> Node:
+        """alignment["net-zero"]: the level stated for one objective, i.e. level(alignment, "net-zero")."""
+        index = n.slice
+        if not isinstance(n.value, ast.Name) or n.value.id in _NAMES or n.value.id in self.namespaces:
+            raise self.fail(n, "only an alignment field takes [...]", 'for example alignment["net-zero"]')
+        if not (isinstance(index, ast.Constant) and isinstance(index.value, str)):
+            raise self.fail(index, "write the objective in quotes", f'for example {n.value.id}["net-zero"]')
+        return Call(self.offset(n), "level", [self.node(n.value), self.node(index)])
 
     def compare(self, n: ast.Compare) -> Node:
         parts: list[Node] = []
@@ -304,7 +333,7 @@ def _rewrite(text: str) -> tuple[str, list[tuple[int, int]]]:
         elif char in "'\"":
             quote = char
         elif i == 0 or not _WORD_CHAR.match(text[i - 1]):
-            if _IF_CALL.match(text, i) and not (before := "".join(out)) is None and not (_AFTER_VALUE.search(before) and not _KEYWORD_BEFORE.search(before)):
+            if _IF_CALL.match(text, i) and (before := "".join(out)) is not None and not (_AFTER_VALUE.search(before) and not _KEYWORD_BEFORE.search(before)):
                 out.append(IF_STANDIN)  # "x if (c) else y" (after a value) stays a conditional expression
                 i += 2
                 continue

@@ -97,7 +97,7 @@ def _children(op, arg) -> list:
     return []
 
 
-_PATTERNS: dict[str, "re2._Regexp"] = {}
+_PATTERNS: dict[str, re2._Regexp] = {}
 
 
 def full_match(text: str, pattern: str) -> bool:

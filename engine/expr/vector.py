@@ -6,8 +6,9 @@ returns None and the caller evaluates row by row.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -8,7 +8,8 @@ do not depend on --workers; error rows get them too (a bad row is found by its t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from engine.io.profile import InputProfile, column_key
 

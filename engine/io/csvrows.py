@@ -10,9 +10,9 @@ line it starts on are read again as rows, once.
 from __future__ import annotations
 
 import csv
-import re
 import itertools
-from typing import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator
 
 from engine.decision import RowError
 from engine.io.rows import MAX_CELL, EmptyRows, Row

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import codecs
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
+from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
 from engine.io.rows import MAX_DEPTH, Row, bounded_row, pairs_to_dict, parse_decimal, parse_int
-from engine.decision import RowError
 
 JSON_CHUNK = 1 << 16  # characters read at a time
 MAX_ITEM = 64 << 20  # characters in one proposal (or one value beside "proposals"): a bigger one is refused

@@ -24,10 +24,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, did_you_mean
 from engine.expr.values import ValueProblem, display, to_date
@@ -651,7 +652,7 @@ def check_profile(profile: InputProfile, fields: Mapping[str, Any], strategy: An
     """What in a profile does not fit the policy: a column mapped to an unknown field, a value map for one,
     a mapped value the field would refuse (Low: 7 for a 1-5 risk), an alignment strength that is no level.
     Each at its line and column in the profile file."""
-    from engine.records import converter
+    from engine.compile.records import converter
     file = profile.file or "<profile>"
     found: list[Diagnostic] = []
 

@@ -13,18 +13,19 @@ import codecs
 import csv
 import itertools
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import yaml
 
 from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
 from engine.io.csvrows import csv_rows
-from engine.io.profile import column_key
 from engine.io.jsonstream import json_rows, jsonl_rows
+from engine.io.profile import column_key
+from engine.io.rows import MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row
 from engine.io.xlsx import xlsx_rows
-from engine.io.rows import MAX_DEPTH, MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row
 
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
             ".yml": "yaml", ".xlsx": "xlsx", ".xlsm": "xlsx"}

@@ -17,9 +17,10 @@ import hashlib
 import itertools
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from engine.errors import Diagnostic, InputError, Location
 from engine.io.safe_text import replacing
@@ -152,7 +153,7 @@ class RunRecord:
     columns: str | None  # SHA-256 of the --columns map's bytes
     policy_hash: str
 
-    def mismatch(self, saved: "RunRecord | None", path: Path) -> str | None:
+    def mismatch(self, saved: RunRecord | None, path: Path) -> str | None:
         """Why an output made from ``saved`` cannot be continued from this run's inputs (None: it can)."""
         if saved is None:
             return (f"there is no record of the inputs it was made from ({record_path(path).name} is missing or "

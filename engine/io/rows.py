@@ -9,9 +9,10 @@ nothing downstream formats it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from engine.decision import RowError
 
@@ -194,7 +195,7 @@ class ProposalRows:
         self.source = source
         self._empty = empty or EmptyRows()
 
-    def __iter__(self) -> "ProposalRows":
+    def __iter__(self) -> ProposalRows:
         return self
 
     def __next__(self) -> Row:

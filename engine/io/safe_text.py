@@ -18,8 +18,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 # C0 controls but newline, DEL, C1 controls, bidi embeddings/overrides/isolates (they reorder what is
 # shown: "Trojan source"), line and paragraph separators, and surrogates.

@@ -6,14 +6,15 @@ import csv
 import json
 import re
 from collections import Counter
-from typing import IO, TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import IO, TYPE_CHECKING
 
 from engine.decision import Decision
 from engine.io.profile import OUTPUT_COLUMNS
 from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
 
 if TYPE_CHECKING:
-    from engine.ranking import Ranking
+    from engine.scoring.ranking import Ranking
 
 FORMATS = ("table", "json", "jsonl", "csv", "xlsx")
 
@@ -173,26 +174,28 @@ def _one_line(text: str) -> str:
 RANKING_FORMATS = ("table", "json", "csv", "xlsx")
 
 
-def write_ranking(ranking: "Ranking", out: IO[str], fmt: str) -> None:
+def write_ranking(ranking: Ranking, out: IO[str], fmt: str) -> None:
     out = TerminalText(out) if fmt == "table" else EncodableText(out)
     {"table": _ranking_table, "json": _ranking_json, "csv": _ranking_csv}[fmt](ranking, out)
 
 
-def _ranking_json(ranking: "Ranking", out: IO[str]) -> None:
+def _ranking_json(ranking: Ranking, out: IO[str]) -> None:
     out.write(json_text(json.dumps(ranking.to_json(), ensure_ascii=False, indent=1)) + "\n")
 
 
-def _ranking_csv(ranking: "Ranking", out: IO[str]) -> None:
+def _ranking_csv(ranking: Ranking, out: IO[str]) -> None:
     criteria = list(dict.fromkeys(c.criterion for e in ranking.entries for c in e.breakdown))
     writer = csv_writer(out)
-    writer.writerow(["rank", "id", "decision", "score", "top_probability", "weight_change", "reason", "source",
-                     "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria])
+    by_model = ["model"] if ranking.models else []  # several scoring models: the rank is within the model's pool
+    writer.writerow(["rank", "id", "decision"] + by_model + ["score", "top_probability", "weight_change", "reason",
+                     "source", "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria])
     for e in ranking.entries:
         parts = {c.criterion: c.contribution for c in e.breakdown}
         change = (f"{e.weight_change.criterion}: {e.weight_change.weight:.3f} -> {e.weight_change.new_weight:.3f}"
                   if e.weight_change else "")
-        writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, _num(e.score), _num(e.top_probability), change,
-                                            e.reason or "", e.source, e.row, ranking.policy_hash]]
+        model = [e.model or ""] if ranking.models else []
+        writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, *model, _num(e.score), _num(e.top_probability),
+                                            change, e.reason or "", e.source, e.row, ranking.policy_hash]]
                         + [_num(parts.get(c)) for c in criteria])
 
 
@@ -200,7 +203,7 @@ def _num(value: float | None, places: int = 4) -> str:
     return "" if value is None else f"{value:.{places}f}"
 
 
-def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
+def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
     sens = ranking.sensitivity is not None and ranking.sensitivity.get("available")
     head = f"{'RANK':>4}  {'PROPOSAL':<14} {'SCORE':>7}  {'DECISION':<8}"
     if sens:
@@ -209,7 +212,11 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
     width = max(100, len(head) + 30)
     out.write(head + "\n" + "─" * width + "\n")
     ranked = [e for e in ranking.entries if e.rank is not None]
-    for e in ranked:
+    models = {m["id"]: m for m in ranking.models}
+    for k, e in enumerate(ranked):
+        if models and (k == 0 or ranked[k - 1].model != e.model):  # each model ranks its own pool
+            m = models[e.model]
+            out.write(f"model {m['id']}: {m['name']} ({m['method']}, {m['where']}): {m['ranked']} ranked\n")
         line = f"{e.rank:>4}  {_clip(e.id or '-', 14):<14} {e.score:>7.2f}  {e.decision.upper():<8}"
         if sens:
             change = (f"{e.weight_change.criterion} {e.weight_change.weight:.2f}→{e.weight_change.new_weight:.2f}"
@@ -218,7 +225,8 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
         main = sorted((c for c in e.breakdown if c.contribution), key=lambda c: -abs(c.contribution or 0))[:3]
         line += "  " + ", ".join(f"{c.criterion} {c.contribution:.1f}" for c in main)
         out.write(line + "\n")
-        if e.rank == ranking.top and len(ranked) > ranking.top:
+        pool = models[e.model]["ranked"] if models else len(ranked)
+        if e.rank == ranking.top and pool > ranking.top:
             out.write(f"{'':>4}  {'─ top ' + str(ranking.top) + ' ─'}\n")
     others = [e for e in ranking.entries if e.rank is None]
     if others:
@@ -232,7 +240,7 @@ def _ranking_table(ranking: "Ranking", out: IO[str]) -> None:
               + (f"   weights: {weights}" if weights else "") + f"   policy {ranking.policy_hash}\n")
 
 
-def write_xlsx(decisions: Iterable[Decision], path, ranking: "Ranking | None" = None,
+def write_xlsx(decisions: Iterable[Decision], path, ranking: Ranking | None = None,
                conflicts: list[dict] | None = None, derived: list[str] | None = None, carried: list[str] = ()) -> Counter:
     """A workbook with a Decisions sheet and a Findings sheet (and Ranking and Conflicts sheets when given),
     written as a stream. Text is stored as text, so a proposal named =HYPERLINK(...) stays inert."""
@@ -300,10 +308,11 @@ def _save(book, f) -> None:
     write to the broken file again, and Python prints that traceback at exit)."""
     import datetime as dt
     from zipfile import ZIP_DEFLATED, ZipFile
+
     from openpyxl.writer.excel import ExcelWriter
 
     archive = ZipFile(f, "w", ZIP_DEFLATED, allowZip64=True)
-    book.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+    book.properties.modified = dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
     try:
         ExcelWriter(book, archive).save()
     except BaseException:

@@ -14,8 +14,9 @@ import posixpath
 import re
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterator
+from typing import Any
 from xml.parsers import expat
 
 from engine.decision import RowError

@@ -19,8 +19,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import DiagnosticSink, Location, did_you_mean
-from engine.policy.models import (KINDS, GatesPolicy, IntakePolicy, Library, Node, PortfolioPolicy, ScoringPolicy,
-                                  StrategyPolicy, bind_sources)
+from engine.policy.models import (
+    KINDS,
+    GatesPolicy,
+    HealthPolicy,
+    IntakePolicy,
+    Library,
+    LookupPolicy,
+    Node,
+    PortfolioPolicy,
+    ScoringPolicy,
+    StrategyPolicy,
+    bind_sources,
+)
 from engine.policy.source import Document, SourceMap, load_document
 
 
@@ -32,18 +43,32 @@ class LoadedFile:
     model: Node
 
 
+@dataclass(frozen=True)
+class DataFile:
+    """A file of reference data a lookup table names (csv: vendors.csv), read here so the policy hash covers it."""
+
+    display: str
+    name: str  # folder/file, as LoadedFile.name
+    text: bytes
+
+
 @dataclass
 class PolicySet:
     root: Path
     intake: IntakePolicy | None = None
     strategy: StrategyPolicy | None = None
-    scoring: ScoringPolicy | None = None
+    scoring: ScoringPolicy | None = None  # the default model: the one without 'when' (or the only one)
+    scorings: list[ScoringPolicy] = field(default_factory=list)  # every scoring model, in file order
     portfolio: PortfolioPolicy | None = None
     gates: GatesPolicy | None = None
+    health: HealthPolicy | None = None
     libraries: dict[str, Library] = field(default_factory=dict)
     files: list[LoadedFile] = field(default_factory=list)
     library_files: dict[str, LoadedFile] = field(default_factory=dict)  # library name -> file
     unusable_kinds: set[str] = field(default_factory=set)  # kinds of files refused with errors (no follow-ons)
+    lookups: list[LookupPolicy] = field(default_factory=list)  # reference data tables (kind: lookup)
+    data_files: dict[str, DataFile] = field(default_factory=dict)  # lookup table name -> its CSV file
+    unusable_lookups: set[str] = field(default_factory=set)  # names of lookup files refused with errors
 
     def stable_name(self, display: str) -> str:
         """The machine-independent name of a loaded file, from its display path."""
@@ -56,8 +81,9 @@ class PolicySet:
         """The policy version: a digest of every policy file and every library file it uses."""
         digest = hashlib.sha256()
         chosen = list(self.files) + [self.library_files[n] for n in sorted(used_libraries) if n in self.library_files]
-        for f in sorted(chosen, key=lambda f: f.name):
-            digest.update(f.name.encode() + b"\0" + f.document.text + b"\0")
+        texts = [(f.name, f.document.text) for f in chosen] + [(d.name, d.text) for d in self.data_files.values()]
+        for name, text in sorted(texts):
+            digest.update(name.encode() + b"\0" + text + b"\0")
         return digest.hexdigest()[:16]
 
 
@@ -78,7 +104,8 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                  "a policy set needs at least an intake policy (kind: intake)")
     unusable = 0
     for path in files:
-        loaded = _load_file(path, _display(path), f"{root.name}/{path.name}", sink, policy_set.unusable_kinds)
+        loaded = _load_file(path, _display(path), f"{root.name}/{path.name}", sink, policy_set.unusable_kinds,
+                            policy_set.unusable_lookups)
         if loaded is None:
             unusable += 1
             continue
@@ -90,15 +117,19 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                          f"merge it with {policy_set.intake.loc().file}")
             else:
                 policy_set.intake = model
-        elif isinstance(model, (StrategyPolicy, ScoringPolicy, PortfolioPolicy, GatesPolicy)):
-            slot = {StrategyPolicy: "strategy", ScoringPolicy: "scoring", PortfolioPolicy: "portfolio",
-                    GatesPolicy: "gates"}[type(model)]
+        elif isinstance(model, ScoringPolicy):
+            _add_scoring(policy_set, model, path, sink)
+        elif isinstance(model, (StrategyPolicy, PortfolioPolicy, GatesPolicy, HealthPolicy)):
+            slot = {StrategyPolicy: "strategy", PortfolioPolicy: "portfolio", GatesPolicy: "gates",
+                    HealthPolicy: "health"}[type(model)]
             if getattr(policy_set, slot) is not None:
                 sink.add("duplicate_policy", f"a policy set has one {slot} policy; this is a second", model.loc("kind"))
             else:
                 setattr(policy_set, slot, model)
         elif isinstance(model, Library):
             _add_library(policy_set, loaded, sink)
+        elif isinstance(model, LookupPolicy):
+            _add_lookup(policy_set, model, sink)
     if files and policy_set.intake is None and not unusable:
         sink.add("no_intake", "no intake policy in this folder", Location(str(root)),
                  "add a file with 'kind: intake'")
@@ -124,12 +155,57 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
     return policy_set
 
 
+def _add_lookup(policy_set: PolicySet, table: LookupPolicy, sink: DiagnosticSink) -> None:
+    other = next((t for t in policy_set.lookups if t.name == table.name), None)
+    if other is not None:
+        sink.add("duplicate_lookup", f"lookup table '{table.name}' is also defined at {other.loc('name')}",
+                 table.loc("name"), "give each table its own name")
+        return
+    policy_set.lookups.append(table)  # known by name even when its file is missing (no follow-on errors)
+    if table.csv is not None:
+        path = policy_set.root / table.csv
+        if Path(table.csv).name != table.csv or path.suffix.lower() != ".csv":
+            sink.add("bad_value", f"csv: '{table.csv}' must name a .csv file in the policy folder", table.loc("csv"),
+                     "keep reference data beside the policy files, e.g. csv: vendors.csv")
+            return
+        if path.is_symlink() or not path.is_file():
+            near = did_you_mean(table.csv, [p.name for p in policy_set.root.glob("*.csv")])
+            sink.add("no_file", f"no file '{table.csv}' beside the policy files" if not path.is_symlink()
+                     else f"'{table.csv}' is a symbolic link", table.loc("csv"), near or "copy the CSV file into the policy folder")
+            return
+        policy_set.data_files[table.name] = DataFile(_display(path), f"{policy_set.root.name}/{path.name}", path.read_bytes())
+
+
 def _looks_like_library(path: Path) -> bool:
     try:
         with path.open("rb") as f:
             return b"kind: library" in f.read(4096)
     except OSError:
         return False
+
+
+def scoring_id(model: ScoringPolicy) -> str:
+    """A scoring model's id: its own ``id``, else its file's name without the extension."""
+    return model.id or Path(model.loc().file).stem
+
+
+def _add_scoring(policy_set: PolicySet, model: ScoringPolicy, path: Path, sink: DiagnosticSink) -> None:
+    """A policy set may have several scoring models, each saying with 'when' which proposals it scores; at most
+    one has no 'when' (it scores the rest). ``policy_set.scoring`` is that one, else the first."""
+    same = next((m for m in policy_set.scorings if scoring_id(m) == scoring_id(model)), None)
+    if same is not None:
+        sink.add("duplicate_scoring_model", f"a second scoring model with the id '{scoring_id(model)}' (the first: "
+                 f"{same.loc('kind').file})", model.loc("id") if model.id else model.loc("kind"),
+                 "give each scoring model its own 'id:'")
+        return
+    default = next((m for m in policy_set.scorings if m.when is None), None)
+    if model.when is None and default is not None:
+        sink.add("duplicate_policy", f"a policy set has one scoring model without 'when'; this is a second (the first: "
+                 f"{default.loc('kind').file})", model.loc("kind"),
+                 "say with 'when:' which proposals each model scores, e.g. when: category == \"compliance\"")
+        return
+    policy_set.scorings.append(model)
+    policy_set.scoring = next((m for m in policy_set.scorings if m.when is None), policy_set.scorings[0])
 
 
 def _add_library(policy_set: PolicySet, loaded: LoadedFile, sink: DiagnosticSink, shadow_ok: bool = False) -> None:
@@ -153,7 +229,7 @@ def _display(path: Path) -> str:
 
 
 def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink,
-               unusable_kinds: set[str] | None = None) -> LoadedFile | None:
+               unusable_kinds: set[str] | None = None, unusable_lookups: set[str] | None = None) -> LoadedFile | None:
     if path.is_symlink():
         sink.add("symlink", "policy files may not be symbolic links", Location(display),
                  "copy the file into the policy folder; a link could point anywhere")
@@ -177,6 +253,8 @@ def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink,
     if model is None:
         if unusable_kinds is not None:
             unusable_kinds.add(kind)
+        if unusable_lookups is not None and kind == "lookup" and isinstance(data.get("name"), str):
+            unusable_lookups.add(data["name"])  # still a name the policy declares: no follow-on "not a field"
         return None
     bind_sources(model, document.source)
     model._set_aside = _set_aside(data, kept)

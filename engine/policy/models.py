@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -84,7 +84,7 @@ class FieldSpec(Node):
     _short = _shorthand("type")
 
     @model_validator(mode="after")
-    def _range_fits_type(self) -> "FieldSpec":
+    def _range_fits_type(self) -> FieldSpec:
         kind = dt.date if self.type == "date" else Decimal if self.type in ("number", "money", "integer") else None
         for bound in (self.min, self.max):
             if bound is not None and kind is None:
@@ -149,7 +149,7 @@ class Objective(Node):
     description: str | None = None
 
 
-Judgement = Union[Decimal, int, str]
+Judgement = Decimal | int | str
 
 
 class Comparisons(Node):
@@ -271,6 +271,11 @@ class ScoringPolicy(Node):
 
     kind: Literal["scoring"]
     name: str = "scoring"
+    id: str | None = Field(None, description="the model's id when a policy set has several (default: the file's "
+                           "name without .yaml)")
+    when: str | None = Field(None, description="which proposals this model scores (an expression, e.g. category == "
+                             "\"compliance\"), when a policy set has several models; the one model without 'when' "
+                             "scores the proposals no other model takes")
     description: str | None = None
     method: Literal["weighted-sum", "wsjf", "rice", "formula"] = "weighted-sum"
     weights: Literal["normalise", "strict"] = Field(
@@ -339,9 +344,9 @@ class PortfolioPolicy(Node):
     description: str | None = None
     periods: list[str] = Field(default_factory=list, description="period labels in order, e.g. 2027-Q1")
     duration_unit: Literal["days", "weeks", "months"] = Field("days", description="unit of project durations")
-    capacity: dict[str, Union[Decimal, dict[str, Decimal]]] = Field(
+    capacity: dict[str, Decimal | dict[str, Decimal]] = Field(
         default_factory=dict, description="per role: one number for every period, or {period: number}")
-    budget: Union[Decimal, dict[str, Decimal], None] = Field(
+    budget: Decimal | dict[str, Decimal] | None = Field(
         None, description="money per period: one number for every period, or {period: number}")
     tolerance: Tolerance = Field(default_factory=Tolerance)
     max_cycles: int = Field(20, ge=1, le=10_000, description="dependency cycles listed before the report stops")
@@ -396,6 +401,60 @@ class GatesPolicy(Node):
     gates: list[Gate] = Field(min_length=1)
 
 
-PolicyFile = Union[IntakePolicy, StrategyPolicy, ScoringPolicy, PortfolioPolicy, GatesPolicy, Library]
+ColumnType = Literal["string", "number", "money", "integer", "bool", "date"]
+
+
+class LookupPolicy(Node):
+    """Reference data beside the policy (an approved-vendor list, thresholds by department), read in expressions
+    as lookup(NAME, key, "column") and key in NAME. Rows are written here or kept in a CSV file beside this one."""
+
+    kind: Literal["lookup"]
+    name: str = Field(pattern=NAME, description="the table's name in expressions")
+    description: str | None = None
+    key: str = Field(description="the column whose values name the rows (each value once)")
+    columns: dict[str, ColumnType] = Field(
+        default_factory=dict, description="column types; a column left out has the type its values show")
+    rows: list[dict[str, Any]] | None = Field(None, description="the rows, e.g. - {vendor: Acme Ltd, tier: gold}")
+    csv: str | None = Field(None, description="a CSV file (UTF-8, header row) in the same folder, instead of rows")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LookupPolicy:
+        if (self.rows is None) == (self.csv is None):
+            raise ValueError("a lookup table has either 'rows' or 'csv' (a file beside it), not both or neither")
+        return self
+
+
+class HealthRule(Node):
+    """A RAG rule over a project's status report and earned value figures (engine/health)."""
+
+    id: str = Field(pattern=RULE_ID, description="unique rule id, shown with every rating it sets")
+    when: str = Field(description="condition over status and EVM fields, e.g. 'cpi < 0.9 or spi < 0.85'")
+    rating: Literal["red", "amber", "green"] = Field(description="the colour this rule gives; the worst one wins")
+    reason: str = Field(description="why, in a board's words; {field} inserts a value, e.g. {cpi}")
+    escalate_to: str | None = Field(None, description="who must hear of it, e.g. Portfolio Board")
+    description: str | None = None
+
+
+class HealthPolicy(Node):
+    """How project health is rated from status reports: the EAC variant, RAG rules, and the colour of a project
+    no rule rates."""
+
+    kind: Literal["health"]
+    name: str = "health"
+    description: str | None = None
+    eac: Literal["cpi", "remaining", "cpi_spi", "bottom_up"] = Field(
+        "cpi", description="EAC variant: cpi (BAC/CPI), remaining (AC + BAC - EV), cpi_spi (AC + (BAC - EV) / "
+        "(CPI x SPI)) or bottom_up (AC + the reported etc)")
+    default: Literal["red", "amber", "green"] | None = Field(
+        None, description="the rating of a project no rule rates (none declared: it is left unrated)")
+    calendar: WorkingCalendar | None = Field(
+        None, description="working days for PV spread from planned dates (default: the portfolio policy's, "
+        "else Monday to Friday)")
+    rules: list[HealthRule] = Field(default_factory=list)
+
+
+PolicyFile = (IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | HealthPolicy | Library
+              | LookupPolicy)
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
-                                "portfolio": PortfolioPolicy, "gates": GatesPolicy, "library": Library}
+                                "portfolio": PortfolioPolicy, "gates": GatesPolicy, "health": HealthPolicy,
+                                "library": Library, "lookup": LookupPolicy}

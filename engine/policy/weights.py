@@ -1,12 +1,12 @@
 """Weights of objectives or criteria: stated, or from pairwise comparisons (AHP), normalised to sum to 1."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
 
-from engine import ahp
 from engine.errors import Diagnostic, DiagnosticSink, Location
+from engine.policy import ahp
 from engine.policy.models import Comparisons
 
 

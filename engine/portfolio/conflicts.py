@@ -7,11 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
+from engine.compile.portfolio import Limits
 from engine.errors import InputError, did_you_mean
 from engine.portfolio import graph as g
 from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
 from engine.portfolio.names import check_policy_names
-from engine.portfolio.policy import Limits
 
 KINDS = ("cycle", "unknown_reference", "broken_prerequisite", "priority_inversion", "schedule_violation",
          "exclusion_violation", "inclusion_violation", "over_allocation", "budget_overrun")

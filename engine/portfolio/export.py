@@ -98,7 +98,7 @@ def _svg(portfolio: Portfolio, flagged: dict[str, list[str]]) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
              'font-size="12">', '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
              'markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
-    for a, b, lag in _edges(portfolio):
+    for a, b, _lag in _edges(portfolio):
         (x1, y1), (x2, y2) = pos[a], pos[b]
         colour = "#c0392b" if a in flagged and b in flagged else "#555"
         parts.append(f'<line x1="{x1 + w}" y1="{y1 + h / 2}" x2="{x2}" y2="{y2 + h / 2}" stroke="{colour}" '

@@ -6,6 +6,7 @@ import numpy as np
 
 from engine.portfolio.problem import Problem, Selection, cheapest, closure, needs_of, selection_from
 
+
 def greedy(prob: Problem, key: str) -> Selection:
     """A baseline: take projects best first ('value' or 'value per cost'), each with what it needs and at its
     earliest start that fits, while everything still fits. Min-share balance rules are checked at the end."""
@@ -30,7 +31,7 @@ def greedy(prob: Problem, key: str) -> Selection:
     return selection_from(prob, y, optimal=False, gap=None, status="greedy" if feasible else "greedy (infeasible)")
 
 
-def _place(prob: Problem, y: np.ndarray, placed: dict[int, int], group: set[int], limits: "_Limits") -> bool:
+def _place(prob: Problem, y: np.ndarray, placed: dict[int, int], group: set[int], limits: _Limits) -> bool:
     """Add a group of projects (prerequisites first, each at its earliest fitting option), or nothing."""
     if group & prob.forced_out:
         return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from engine.errors import Diagnostic, did_you_mean
 from engine.io.profile import field_key as _normal  # the forgiving match that proposal fields get
@@ -113,7 +113,7 @@ def check_policy_names(portfolio, limits, budget: bool = True) -> list:
                 role_ok[role].issuperset(amounts) for role, amounts in p.demand.items())):
             p.demand = _demand(portfolio, p, roles, periods, by_role, problems)
         if budget and p.budget and (periods or budgeted) and not budget_ok.issuperset(p.budget):
-            p.budget = _resolved(p.budget, periods, problems, lambda k: portfolio.where_in(p, "budget", k, key=True),
+            p.budget = _resolved(p.budget, periods, problems, lambda k, p=p: portfolio.where_in(p, "budget", k, key=True),
                                  f"budget of {p.id} in", budgeted or None, "budget")
     return problems
 

@@ -3,17 +3,16 @@ must keep, as arrays; and what a selection is. Built once from a portfolio and t
 solved by engine/portfolio/select.py, and by engine/portfolio/greedy.py for the baselines."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import datetime as dt
-
 import numpy as np
 
+from engine.compile.portfolio import Limits
 from engine.errors import Diagnostic, InputError, did_you_mean
 from engine.portfolio.model import Portfolio, Project
 from engine.portfolio.names import Names, check_policy_names, days_by_period, period_hint
-from engine.portfolio.policy import Limits
 
 TOTAL = "total"
 

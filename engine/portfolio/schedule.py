@@ -11,11 +11,11 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from engine.compile.portfolio import Calendar, Limits
 from engine.errors import Diagnostic, InputError, Location, did_you_mean
 from engine.portfolio import graph as g
 from engine.portfolio.conflicts import unknown_references
 from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
-from engine.portfolio.policy import Calendar, Limits
 
 
 @dataclass

@@ -20,20 +20,31 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import highspy
 import numpy as np
 from scipy.sparse import coo_matrix
 
+from engine.compile.portfolio import Limits
 from engine.errors import did_you_mean
 from engine.portfolio.greedy import greedy
 from engine.portfolio.model import Portfolio
 from engine.portfolio.names import Names
-from engine.portfolio.policy import Limits
-from engine.portfolio.problem import TOTAL, Problem, Selection, cheapest, closure, infeasible, problem, \
-    rules_from, selection_from
+from engine.portfolio.problem import (
+    TOTAL,
+    Problem,
+    Selection,
+    cheapest,
+    closure,
+    infeasible,
+    problem,
+    rules_from,
+    selection_from,
+)
+
 
 def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_infeasible: bool = True,
           reasons: bool = True) -> Selection:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from difflib import get_close_matches
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pytest
 import pytest_bdd.feature
@@ -258,7 +259,7 @@ def run_scenarios(features: Sequence[Path], defaults: Defaults, backends: Sequen
                   observer: Any = None) -> list[Outcome]:
     """Run every scenario of the feature files on each back end; the outcomes in file and line order.
 
-    ``observer`` (an :class:`engine.coverage.CoverageByPolicy`) is given every decision the scenarios make,
+    ``observer`` (an :class:`engine.authoring.coverage.CoverageByPolicy`) is given every decision the scenarios make,
     with the engine that made it."""
     collector = _Collector(defaults, list(backends), observer)
     with tempfile.TemporaryDirectory(prefix="pmo-test-") as tmp:

@@ -13,6 +13,7 @@
     When they are ranked
     Then the ranking is "A, B, C"                  (the ranked ids, best first)
     Then "A" is ranked 1 | "A" is not ranked, as it is rejected | "A" is not ranked, as it is an error row
+    Then model "compliance" ranks "A, C" | "A" is scored by model "compliance"   (several scoring models)
     Then the score of "A" is 61.25 | "A" gets 20.5 from "criterion" | the alignment of "A" is 0.2234
 
     Given the portfolio "examples/portfolio.yaml"
@@ -32,6 +33,12 @@
     Then the gate decision is "go" | the reasons mention "strategic-fit" | "ROLE" decides
     Then the override is refused, because "may not override"
 
+    Given status reports                           a table: project, status_date, bac, pv, ev, ac, ... a row each
+    When their health is rated                     (or: ... rated as of 2027-06-30)
+    Then "A" is rated "red" | "A" is rated "red" by health rule "cost-overrun" | "A" is rated "unrated"
+    Then health rule "RULE" does not fire for "A" | "A" is escalated to "Portfolio Board"
+    Then the "cpi" of "A" is 0.875                 (compared to the places written)
+
 Relative paths are read from ``Defaults.base`` (the current folder unless a conftest says otherwise).
 A conftest takes every step and fixture with ``globals().update(conftest_fixtures())``; override
 ``scenario_defaults`` to change what a scenario assumes, and ``backend`` (a parametrized fixture) to run
@@ -43,9 +50,10 @@ A Then step that does not hold raises :class:`StepFailed` with what was expected
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from pytest_bdd import given, parsers, then, when
@@ -65,7 +73,7 @@ class Defaults:
 
 
 DEFAULTS = pytest.StashKey[Defaults]()  # set by `pmo test` on the pytest config
-OBSERVER = pytest.StashKey[Any]()  # an engine.coverage.CoverageByPolicy, when `pmo test --coverage` records
+OBSERVER = pytest.StashKey[Any]()  # an engine.authoring.coverage.CoverageByPolicy, when `pmo test --coverage` records
 
 
 class StepFailed(AssertionError):
@@ -324,6 +332,23 @@ def ranking_is(context, ids):
     expect(actual == _ids(ids), f'the ranking "{", ".join(_ids(ids))}"', f'"{", ".join(map(str, actual))}"')
 
 
+@_step("then", 'model "MODEL" ranks "A, B"', parsers.parse('model "{model}" ranks "{ids}"'))
+def model_ranks(context, model, ids):
+    ranking = _ranking(context)
+    known = [m["id"] for m in ranking.models]
+    expect(model in known, "a scoring model of the policy set",
+           f"'{model}'; models: {', '.join(known) or 'one, without an id (this step is for several models)'}")
+    actual = [e.id for e in ranking.entries if e.rank is not None and e.model == model]
+    expect(actual == _ids(ids), f'model {model} ranking "{", ".join(_ids(ids))}"', f'"{", ".join(map(str, actual))}"')
+
+
+@_step("then", '"ID" is scored by model "MODEL"', parsers.parse('"{ident}" is scored by model "{model}"'))
+def scored_by(context, ident, model):
+    entry = _entry(context, ident)
+    expect(entry.model == model and entry.rank is not None, f"{ident} scored by model {model}",
+           f"model {entry.model}, rank {entry.rank}" if entry.rank is not None else f"not ranked ({entry.reason})")
+
+
 @_step("then", '"ID" is ranked N', parsers.parse('"{ident}" is ranked {rank:d}'))
 def ranked_at(context, ident, rank):
     entry = _entry(context, ident)
@@ -524,6 +549,92 @@ def override_refused(context, text):
     refusal = context.get("refusal")
     expect(bool(refusal) and text in refusal, f'the override refused, because "{text}"',
            refusal or "the override was accepted")
+
+
+# ---------------------------------------------------------------------------- project health
+
+@_step("given", "status reports")
+def given_status_reports(context, datatable):
+    header, *rows = datatable
+    context["status"] = [{h.strip(): v for h, v in zip(header, row)} for row in rows]
+
+
+@_step("when", "their health is rated | their health is rated as of YYYY-MM-DD",
+       parsers.re(r"their health is rated(?: as of (?P<day>\d{4}-\d{2}-\d{2}))?$"))
+def health_rated(context, backend, policy_engines, day=None):
+    from engine.compile.health import DEFAULT_HEALTH
+    from engine.health import assess, health_backend
+    from engine.health.status import status_from_rows
+    from engine.io.rows import Row
+    rows = _needs(context, "status", "Given status reports")
+    health = _engine(context, backend, policy_engines).policy.health or DEFAULT_HEALTH
+    data = status_from_rows([[Row(row, line, "<scenario>") for line, row in enumerate(rows, 2)]],
+                            calendar=health.calendar)
+    context["health"] = assess(data, health, health_backend(health, backend),
+                               dt.date.fromisoformat(day) if day else None)
+    context["health_rules"] = [rule.id for rule in health.rules]
+
+
+def _health_of(context, ident):
+    report = _needs(context, "health", "When their health is rated")
+    found = next((p for p in report.projects if p.project == ident), None)
+    if found is None:
+        errors = [x.message for e in report.errors if e.project == ident for x in e.errors]
+        expect(False, f"a rated project {ident}", "an error row: " + "; ".join(errors) if errors else "no such project")
+    return found
+
+
+def _rating(project) -> str:
+    fired = ", ".join(f"{r.id} ({r.rating})" for r in project.rules) or "no rule fired"
+    return f"{project.rating or 'unrated'} ({fired})"
+
+
+@_step("then", '"ID" is rated "red" | "ID" is rated "red" by health rule "RULE"',
+       parsers.re(r'"(?P<ident>[^"]+)" is rated "(?P<rating>red|amber|green|unrated)"'
+                  r'(?: by health rule "(?P<rule>[^"]+)")?$'))
+def rated(context, ident, rating, rule=None):
+    project = _health_of(context, ident)
+    expect((project.rating or "unrated") == rating, rating, lambda: _rating(project))
+    if rule is not None:
+        _known_health_rule(context, rule)
+        expect(any(r.id == rule and r.rating == rating for r in project.rules), f"{rating} by {rule}",
+               lambda: _rating(project))
+
+
+@_step("then", 'health rule "RULE" does not fire for "ID"', parsers.parse('health rule "{rule}" does not fire for "{ident}"'))
+def health_rule_silent(context, rule, ident):
+    _known_health_rule(context, rule)
+    project = _health_of(context, ident)
+    expect(all(r.id != rule for r in project.rules), f"{rule} not firing", lambda: _rating(project))
+
+
+@_step("then", '"ID" is escalated to "WHO"', parsers.parse('"{ident}" is escalated to "{who}"'))
+def escalated(context, ident, who):
+    project = _health_of(context, ident)
+    expect(who in project.escalate_to, f"escalated to {who}", f"escalated to {', '.join(project.escalate_to) or 'nobody'}")
+
+
+@_step("then", 'the "FIGURE" of "ID" is 0.875', parsers.parse('the "{figure}" of "{ident}" is {value}'))
+def figure_is(context, figure, ident, value):
+    from decimal import Decimal, InvalidOperation
+    project = _health_of(context, ident)
+    expect(figure in project.record, f"a health figure named {figure}", did_you_mean(figure, project.record) or "none")
+    got = project.record[figure]
+    try:
+        wanted = Decimal(value)
+    except InvalidOperation:
+        raise StepFailed("a number such as 0.875", repr(value)) from None
+    places = -wanted.as_tuple().exponent if isinstance(wanted.as_tuple().exponent, int) else 0
+    shown = None if got is None else round(Decimal(got), max(places, 0))
+    expect(shown == wanted, f"{figure} {value} (to {max(places, 0)} places)",
+           f"{got} ({project.why.get(figure, '')})" if got is None else str(got))
+
+
+def _known_health_rule(context, rule: str) -> None:
+    known = context.get("health_rules", [])
+    if rule not in known:
+        hint = did_you_mean(rule, known)
+        expect(False, f"a health rule named {rule}", "no such rule" + (f"; {hint}" if hint else ""))
 
 
 # ---------------------------------------------------------------------------- for conftests

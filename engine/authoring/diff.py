@@ -1,0 +1,140 @@
+"""What a policy change does: the decisions, findings and ranks that differ between two policy versions
+over the same proposals. The review artefact for a policy pull request.
+
+    diff = diff_policies(Engine.load("policies"), Engine.load("new-policies"), rows)
+    diff.summary()   # "4 decisions change: 3 accept -> reject, 1 review -> accept; 7 findings added, ..."
+    diff.changes     # one Change per proposal that differs: decision changes first, then findings, then ranks
+
+Both versions decide the same proposals; when both have a scoring policy they also rank them, and a
+proposal's rank "moves" when it differs (entering or leaving the ranking counts). Findings are compared by
+rule id: added, removed, or changed (same rule, another effect or route). Reason texts are not compared.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.decision import Finding
+
+
+@dataclass
+class Change:
+    """How one proposal's outcome differs between the old and the new policies."""
+
+    id: str  # the proposal id, or "row N" when it has none
+    old: str  # decision: accept, review, reject or error
+    new: str
+    added: list[str] = field(default_factory=list)  # rules that fire only under the new policies
+    removed: list[str] = field(default_factory=list)  # rules that fired only under the old ones
+    changed: list[str] = field(default_factory=list)  # "rule: review -> reject" (effect or route changed)
+    old_rank: int | None = None
+    new_rank: int | None = None
+    old_score: float | None = None
+    new_score: float | None = None
+
+    @property
+    def decision_changed(self) -> bool:
+        return self.old != self.new
+
+    @property
+    def rank_moved(self) -> bool:
+        return self.old_rank != self.new_rank
+
+    @property
+    def differs(self) -> bool:
+        return self.decision_changed or self.rank_moved or bool(self.added or self.removed or self.changed)
+
+
+@dataclass
+class PolicyDiff:
+    old_hash: str
+    new_hash: str
+    proposals: int  # how many were decided under both
+    ranked: bool  # whether both versions rank (have a scoring policy)
+    changes: list[Change]  # only the proposals that differ (decision changes first, each group in input order)
+
+    def decision_moves(self) -> Counter:
+        """(old, new) -> how many proposals moved so, most frequent first."""
+        return Counter((c.old, c.new) for c in self.changes if c.decision_changed)
+
+    def counts(self) -> dict[str, int]:
+        return {"decisions": sum(1 for c in self.changes if c.decision_changed),
+                "findings_added": sum(len(c.added) for c in self.changes),
+                "findings_removed": sum(len(c.removed) for c in self.changes),
+                "findings_changed": sum(len(c.changed) for c in self.changes),
+                "ranks": sum(1 for c in self.changes if c.rank_moved)}
+
+    def summary(self) -> str:
+        """One line: what changes, with counts."""
+        n = self.counts()
+        if n["decisions"]:
+            moves = ", ".join(f"{k} {old} -> {new}" for (old, new), k in self.decision_moves().most_common())
+            parts = [f"{_plural(n['decisions'], 'decision')} {'changes' if n['decisions'] == 1 else 'change'}: {moves}"]
+        else:
+            parts = ["no decision changes"]
+        findings = f"{_plural(n['findings_added'], 'finding')} added, {n['findings_removed']} removed"
+        parts.append(findings + (f", {n['findings_changed']} changed" if n["findings_changed"] else ""))
+        if self.ranked:
+            parts.append(f"{_plural(n['ranks'], 'rank')} {'moves' if n['ranks'] == 1 else 'move'}")
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"old_policy_hash": self.old_hash, "new_policy_hash": self.new_hash, "proposals": self.proposals,
+                "ranked": self.ranked, "summary": self.summary(), "counts": self.counts(),
+                "decision_moves": [{"from": old, "to": new, "count": k}
+                                   for (old, new), k in self.decision_moves().most_common()],
+                "changes": [asdict(c) for c in self.changes]}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def diff_policies(old, new, proposals: Iterable[Any]) -> PolicyDiff:
+    """Decide (and, when both can, rank) the same proposals under two engines and compare, proposal by proposal."""
+    rows = list(proposals)  # read once, decided twice
+    ranked = old.policy.scoring is not None and new.policy.scoring is not None
+    before, after = _outcomes(old, rows, ranked), _outcomes(new, rows, ranked)
+    changes = []
+    for key in sorted(before):
+        (decision, rank, score), (decision2, rank2, score2) = before[key], after[key]
+        change = Change(_name(decision, key), decision.decision, decision2.decision, old_rank=rank, new_rank=rank2,
+                        old_score=_round(score), new_score=_round(score2))
+        _compare_findings(decision.findings, decision2.findings, change)
+        if change.differs:
+            changes.append(change)
+    changes.sort(key=lambda c: (not c.decision_changed, not (c.added or c.removed or c.changed)))  # stable
+    return PolicyDiff(old.policy_hash, new.policy_hash, len(before), ranked, changes)
+
+
+def _outcomes(engine, rows: list, ranked: bool) -> dict[int, tuple[Any, int | None, float | None]]:
+    """Input position -> (decision or rank entry, rank, score). By position, not by file and line: the
+    same file given twice is two sets of proposals."""
+    if ranked:
+        return {e.position: (e, e.rank, e.score) for e in engine.rank(rows).entries}
+    return {i: (d, None, None) for i, d in enumerate(engine.evaluate_many(rows))}
+
+
+def _name(decision, position: int) -> str:
+    if decision.id:
+        return decision.id
+    return f"{decision.source}:{decision.row}" if decision.source else f"row {position + 1}"
+
+
+def _round(score: float | None) -> float | None:
+    return None if score is None else round(score, 2)
+
+
+def _compare_findings(old: list[Finding], new: list[Finding], change: Change) -> None:
+    before = {f.rule: f for f in old}
+    after = {f.rule: f for f in new}
+    change.added = [rule for rule in after if rule not in before]
+    change.removed = [rule for rule in before if rule not in after]
+    for rule in before.keys() & after.keys():
+        a, b = before[rule], after[rule]
+        if (a.effect, a.route) != (b.effect, b.route):
+            what = f"{a.effect} -> {b.effect}" if a.effect != b.effect else f"route {a.route} -> {b.route}"
+            change.changed.append(f"{rule}: {what}")
+    change.changed.sort()

@@ -1,0 +1,4 @@
+"""The durable_rules (Rete) back end."""
+from engine.backends.rete.backend import ReteBackend
+
+__all__ = ["ReteBackend"]

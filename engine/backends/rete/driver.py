@@ -1,0 +1,204 @@
+"""A lean driver over durable_rules' C core: the only module that imports durable_rules.
+
+Why not ``durable.lang`` / ``durable.engine``: their host starts timer threads, runs actions
+on other threads, swallows exceptions raised in actions, and spends ~90% of the time in JSON
+and closures around the C call (see the project's notes on durable_rules). Here each
+proposal is one fact in one session: assert it, collect the names of the rules whose
+actions are pending, complete them, retract the fact. Memory stays flat; no thread is started.
+
+Everything handed to the core is safe by construction (docs/reliability.md, "The C core's limits"):
+numbers arrive as integers (engine.backends.rete.lower.rete_value), text as valid UTF-8 (surrogates are
+escaped), text over 65,535 bytes never arrives, and a fact the core refuses (more than 64 tests true
+at once) raises ``Unsafe`` after it is retracted, so the caller decides that row another way.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import weakref
+from typing import Any
+
+import durable_rules_engine as core
+
+from engine.backends.rete.lower import MAX_TEXT_BYTES
+
+MAX_PROPERTIES = 255  # the core's property table: a fact whose count reaches it is refused (error 302)
+CORE_KEYS = 2  # the core adds sid and id to every fact
+MAX_FACT_KEYS = MAX_PROPERTIES - 1 - CORE_KEYS  # 252 keys of ours, the marker t included
+MAX_SLOTS = MAX_FACT_KEYS - 1  # 251 values a policy's rules may read
+_SAFE_CHARS = MAX_TEXT_BYTES // 4  # a fact text this short cannot hold a string over the limit (UTF-8: <= 4 bytes a char)
+_LIMIT_CODES = ("106", "107", "108", "113")  # too many rules behind one test, one 'exists', one rule's expressions
+MARKER = {"t": "p"}  # only proposals carry it: rules never match the session state the core re-asserts
+SESSION = "0"  # the core's session for facts without a sid
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# The core keeps fixed-size tables: each test has room for 512 different next tests (an open-addressed table;
+# when it is full, looking up one more loops forever: 513 rules of the form 'budget > N' hung), 256 rules ending
+# at it and 128 'missing' tests after it; matching a fact keeps the tests it still has to visit on a stack of 64
+# (error 303 when a fact passes more than 64 tests at once, e.g. 65 rules 'budget > N' and a large budget).
+# So the rules are split into several rulesets of at most RULESET_TESTS tests each (every table and the stack
+# stay below their size) and a fact is asserted into each: building them grows linearly with the rules. A fact
+# the core still refuses (303) raises Unsafe after it is retracted, and that row is decided in Python.
+RULESET_TESTS = 60
+MAX_RULE_PATHS = 500  # one rule with more alternatives than that could fill a table on its own
+_names = itertools.count()
+
+
+class RulesetLimitError(ValueError):
+    def __init__(self, message: str, rule: str | None = None):
+        super().__init__(message)
+        self.rule = rule  # the rule's name in the conditions, when one rule is the cause
+
+
+class Unsafe(RulesetLimitError):
+    """The core cannot decide this fact exactly (long text, too many tests true at once): decide it another way."""
+
+
+class Ruleset:
+    """One compiled ruleset and its one session (several, when the core cannot hold all rules in one).
+    Safe to share between threads; the core's memory is released when the Ruleset is collected."""
+
+    def __init__(self, conditions: dict[str, Any]):
+        """``conditions``: rule name -> condition JSON (None: the rule always fires)."""
+        self.handles: list[int] = []
+        self._finalizer = weakref.finalize(self, _release, self.handles)
+        self._finalizer.atexit = False  # the process frees everything at exit anyway
+        for group in _groups(conditions):
+            self._create(list(group.items()))
+        self._lock = threading.Lock()  # the C calls hold the GIL but share one session's state
+
+    def _create(self, rules: list[tuple[str, Any]]) -> None:
+        """One ruleset for these rules or, if the core refuses that many (over 256 rules behind one test),
+        two for each half."""
+        if not rules:
+            return
+        definition = {name: {"all": [{"m": {"$and": [MARKER] + ([condition] if condition is not None else [])}}]}
+                      for name, condition in rules}
+        definition[_OPENER] = {"all": [{"m": {"t": "opening"}}]}
+        try:
+            handle = core.create_ruleset(f"pmo{next(_names)}", _encode(definition))
+        except core.error as exc:
+            if len(rules) == 1 or not str(exc).endswith(_LIMIT_CODES):
+                raise RulesetLimitError(f"durable_rules refused the rules {', '.join(n for n, _ in rules[:5])}: {exc}",
+                                        rules[0][0] if len(rules) == 1 else None) from None
+            half = len(rules) // 2
+            self._create(rules[:half])
+            self._create(rules[half:])
+            return
+        self.handles.append(handle)
+        _open_session(handle)
+
+    def match(self, fact: dict[str, Any]) -> set[str]:
+        """Names of the rules whose conditions the fact meets (raises Unsafe when the core cannot tell)."""
+        if len(fact) > MAX_FACT_KEYS:  # ReteBackend refuses such policies at load; the driver guards any caller
+            raise RulesetLimitError(f"a fact may have at most {MAX_FACT_KEYS} properties, this one has {len(fact)}")
+        if not self.handles:
+            return set()
+        text = _encode(fact)
+        if len(text) > _SAFE_CHARS and _has_long_text(fact):
+            raise Unsafe(f"text over {MAX_TEXT_BYTES:,} bytes")
+        fired: set[str] = set()  # a rule with 'or' can fire once per matching branch
+        with self._lock:
+            for handle in self.handles:
+                _match(handle, text, fired)
+        return fired
+
+
+def _groups(conditions: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rules in their order, in groups of at most RULESET_TESTS tests (one ruleset each)."""
+    groups: list[dict[str, Any]] = []
+    room = 0
+    for name, condition in conditions.items():
+        count, tests = size(condition)
+        if count > MAX_RULE_PATHS:
+            raise RulesetLimitError(f"this rule's condition has over {MAX_RULE_PATHS} alternative paths ('or' "
+                                    f"inside 'and' multiplies them); durable_rules allows {MAX_RULE_PATHS}", name)
+        if not groups or tests > room:
+            groups.append({})
+            room = RULESET_TESTS
+        groups[-1][name] = condition
+        room -= tests
+    return groups
+
+
+_CAP = 1_000_000  # counts stop here: a hostile condition costs no more to measure than to refuse
+
+
+def size(condition: Any) -> tuple[int, int]:
+    """(paths, tests) of a condition as the core builds it: each 'or' branch is a path of its own ('and' of
+    'or's multiplies them), and each path is a chain of tests."""
+    if isinstance(condition, dict) and len(condition) == 1:
+        (operator, operands), = condition.items()
+        if operator == "$or" and isinstance(operands, list):
+            parts = [size(o) for o in operands]
+            return min(sum(p for p, _ in parts), _CAP), min(sum(t for _, t in parts), _CAP)
+        if operator == "$and" and isinstance(operands, list):
+            paths, tests = 1, 0
+            for operand in operands:
+                p, t = size(operand)
+                paths, tests = min(paths * p, _CAP), min(tests * p + t * paths, _CAP)
+            return paths, tests
+    return 1, 1
+
+
+def _open_session(handle: int) -> None:
+    """Start the session with a fact only the opening rule matches, and run that rule's action. The core
+    creates a session at its first fact but sets its action context only when an action runs: until then
+    delete_state frees garbage pointers, and a fact refused half-way (error 303) leaves it that way (measured:
+    both crash the process; tests/test_core_limits.py)."""
+    _match(handle, _OPENING, set())
+
+
+_OPENER = "pmo-opening"  # no proposal matches it: proposals carry t == "p"
+_OPENING = '{"t":"opening"}'
+
+
+def _match(handle: int, text: str, fired: set[str]) -> None:
+    try:
+        code, state = core.assert_fact(handle, text)
+    except core.error as exc:  # error 303: more than 64 tests true at once; the fact may be stored half-way
+        core.retract_fact(handle, text)
+        _open_session(handle)  # a whole fact after the refused one leaves the session sound (else delete_state crashes)
+        raise Unsafe(str(exc)) from None
+    try:
+        if code == 0:
+            first = core.start_action_for_state(handle, state)  # (state, message) or None
+            message = first[1] if first else None
+            while message:  # '{"r3":{"m":{...}}}': the rule name is the first key
+                fired.add(message[2:message.index('"', 2)])
+                message = core.complete_and_start_action(handle, state)
+    finally:
+        core.retract_fact(handle, text)
+
+
+def _release(handles: list[int]) -> None:
+    """Free a collected Ruleset's C memory: deleting the ruleset alone leaves its session's memory behind."""
+    for handle in handles:
+        core.delete_state(handle, SESSION)
+        core.delete_ruleset(handle)
+
+
+def _encode(data: Any) -> str:
+    # Raw UTF-8, not \u escapes: the core compares strings as the JSON text it was given. A surrogate
+    # (lone, or a pair the YAML loader left uncombined) is not UTF-8: it is written as its \u escape,
+    # which is still a one-to-one spelling of the text, so equal texts still compare equal.
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if not text.isascii() and _SURROGATE.search(text):
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+    return text
+
+
+def _text_bytes(text: str) -> int:
+    return len(_encode(text).encode("utf-8")) - 2  # as the core measures it: the JSON spelling without quotes
+
+
+def _has_long_text(data: Any) -> bool:
+    if isinstance(data, str):
+        return len(data) > _SAFE_CHARS and _text_bytes(data) > MAX_TEXT_BYTES
+    if isinstance(data, dict):
+        return any(_has_long_text(v) for v in data.values())
+    if isinstance(data, list):
+        return any(_has_long_text(v) for v in data)
+    return False
+

@@ -1,0 +1,177 @@
+"""The health subcommand: status reports in, earned value, earned schedule and RAG ratings out."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from engine.api import Engine
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, date_arg, missing_files, plural, warn, wrap
+from engine.errors import InputError
+from engine.health import HealthReport
+from engine.health.assess import COLUMNS
+from engine.health.status import STATUS_FIELDS
+from engine.io.profile import check_profile, load_profile
+from engine.io.safe_text import json_text
+from engine.io.writers import csv_writer, inert
+
+HEALTH_EXAMPLES = """\
+examples:
+  pmo health examples/status/*.csv                  every project at its latest report, rated
+  pmo health examples/status/*.csv --as-of 2027-06-30    as the PMO saw it at the end of June
+  pmo health status.xlsx --columns ppm-export.yaml --format json   an export with its own headers
+  pmo health examples/status/*.csv --by objective   roll-up per strategic objective (sums, then ratios)
+
+the smallest status file is a CSV with: project, status_date, bac, pv, ev, ac
+(pv may come from planned_start + planned_finish, ev from percent_complete; see README: Project health)
+
+exit codes:
+  0  every row read, every project rated      1  some rows were bad (listed as errors); the rest rated
+  2  usage or policy error: nothing rated     3  internal error (please report)
+"""
+
+
+def add_health_command(sub, policy_args: argparse.ArgumentParser) -> None:
+    hp = sub.add_parser("health", parents=[policy_args], help="earned value and RAG health from status reports",
+                        description=wrap("Read monthly status reports (one row per project, or per task, and status "
+                                         "date), compute earned value (SV, CV, SPI, CPI, EAC, ETC, VAC, TCPI) and "
+                                         "earned schedule (ES, SV(t), SPI(t), IEAC(t)) exactly, and rate each "
+                                         "project red, amber or green by the health policy (kind: health): the "
+                                         "rules that fired, where they are (file:line), why, and who to escalate "
+                                         "to. Bad rows are listed as errors; nothing is skipped silently."),
+                        epilog=HEALTH_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    hp.add_argument("files", nargs="+", metavar="FILE", type=Path,
+                    help="status report files (.csv .tsv .xlsx .json .jsonl .yaml); several are read together")
+    hp.add_argument("--as-of", type=date_arg, metavar="YYYY-MM-DD",
+                    help="rate each project at its latest report on or before this date (default: its latest)")
+    hp.add_argument("--by", choices=("project", "objective", "portfolio"), default="project",
+                    help="one row per project (default), per strategic objective, or one for the portfolio")
+    hp.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    hp.add_argument("--backend", choices=("rete", "reference"), default="rete",
+                    help="rule back end for the health rules (default rete; both give the same ratings)")
+    hp.add_argument("--columns", metavar="MAP", type=Path, help="input profile: the export's column titles, "
+                    "number and date formats (README: Input profiles)")
+    hp.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
+    hp.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
+
+
+def health(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if missing_files(args.files, stderr):
+        return EXIT_USAGE
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
+    warn(engine, stderr)
+    if engine.policy.health is None:
+        print("pmo: note: the policy folder has no health policy (kind: health): EAC is BAC / CPI and no project "
+              "is rated", file=stderr)
+    profile = None
+    if args.columns:
+        profile = load_profile(args.columns)
+        problems = check_profile(profile, STATUS_FIELDS)
+        if problems:
+            raise InputError(problems)
+    report = engine.health(args.files, as_of=args.as_of, profile=profile, sheet=args.sheet)
+    out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
+    try:
+        {"json": _json, "csv": _csv, "table": _table}[args.format](report, args.by, out)
+    finally:
+        if args.out:
+            out.close()
+    counts = {r: sum(p.rating == r for p in report.projects) for r in ("red", "amber", "green")}
+    rated = ", ".join(f"{n} {r}" for r, n in counts.items() if n) or "none rated"
+    print(f"pmo: {plural(len(report.projects), 'project')} ({rated}), {plural(len(report.errors), 'error row')}"
+          + (f"; {plural(report.empty_rows, 'empty row')} skipped" if report.empty_rows else "")
+          + (f"; no report on or before {args.as_of}: {', '.join(report.not_reported)}" if report.not_reported else "")
+          + (f"; written to {args.out}" if args.out else ""), file=stderr)
+    return EXIT_BAD_ROWS if report.errors else EXIT_OK
+
+
+def _entries(report: HealthReport, by: str) -> list[dict[str, Any]]:
+    if by == "portfolio":
+        return [report.portfolio.to_json()]
+    if by == "objective":
+        return [r.to_json() for r in report.objectives]
+    return [p.to_json() for p in report.projects] + [
+        {**e.to_json(), "rating": "error", "reason": "; ".join(x.message for x in e.errors)} for e in report.errors]
+
+
+def _json(report: HealthReport, by: str, out: IO[str]) -> None:
+    out.write(json_text(json.dumps(_entries(report, by), ensure_ascii=False, indent=1)) + "\n")
+
+
+def _csv(report: HealthReport, by: str, out: IO[str]) -> None:
+    writer = csv_writer(out)
+    entries = _entries(report, by)
+    if by == "project":
+        header = ["project", "title", "objective", "state", "status_date", "rating", *COLUMNS, "forecast_finish",
+                  "rules", "where", "reason", "escalate_to", "source", "row"]
+    else:
+        header = ["level", by, "projects", *COLUMNS[:17], "green", "amber", "red", "unrated", "excluded"]
+    writer.writerow(header)
+    for entry in entries:
+        cells = []
+        for name in header:
+            value = entry.get(name)
+            if name == "rules":
+                value = ";".join(r["id"] for r in entry.get("rules", []))
+            elif name == "where":
+                value = ";".join(r["where"] for r in entry.get("rules", []))
+            elif name in ("escalate_to", "excluded") and isinstance(value, list):
+                value = ";".join(value)
+            elif name in ("green", "amber", "red", "unrated"):
+                value = entry["ratings"][name]
+            cells.append("" if value is None else inert(value))
+        writer.writerow(cells)
+
+
+def _number(value: Any, places: int = 2) -> str:
+    if value is None:
+        return "-"
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{places}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # -0.00 is 0.00
+
+
+def _table(report: HealthReport, by: str, out: IO[str]) -> None:
+    if by != "project":
+        rows = _entries(report, by)
+        out.write(f"{by:<24} {'projects':>8} {'BAC':>13} {'EV':>13} {'AC':>13} {'SPI':>5} {'CPI':>5} {'EAC':>13} "
+                  f"{'VAC':>12}  green amber red\n")
+        for r in rows:
+            out.write(f"{str(r[by])[:24]:<24} {r['projects']:>8} {_number(r['bac']):>13} {_number(r['ev']):>13} "
+                      f"{_number(r['ac']):>13} {_number(r['spi']):>5} {_number(r['cpi']):>5} {_number(r['eac']):>13} "
+                      f"{_number(r['vac']):>12}  {r['ratings']['green']:>5} {r['ratings']['amber']:>5} "
+                      f"{r['ratings']['red']:>3}\n")
+            for name, why in r["missing"].items():
+                if name in ("spi", "cpi", "eac"):
+                    out.write(f"{'':<24} {name}: {why}\n")
+        if by == "portfolio" and report.portfolio.excluded:
+            out.write(f"not in the sums (error rows): {', '.join(report.portfolio.excluded)}\n")
+        return
+    order = {"red": 0, "amber": 1, "green": 2, None: 3}
+    out.write(f"{'project':<10} {'title':<28} {'status':<10} {'rating':<7} {'SPI':>5} {'CPI':>5} {'SPI(t)':>6} "
+              f"{'SV(t) d':>7} {'EAC':>12} {'VAC':>11} {'TCPI':>5}  why\n")
+    for p in sorted(report.projects, key=lambda p: (order[p.rating], p.project)):
+        r = p.to_json()
+        why = "; ".join(f"{f.id} ({f.where}): {f.reason}" for f in p.rules if f.rating == p.rating) or p.reason
+        out.write(f"{p.project[:10]:<10} {(r['title'] or '')[:28]:<28} {r['status_date']:<10} "
+                  f"{(p.rating or 'unrated'):<7} {_number(r['spi']):>5} {_number(r['cpi']):>5} "
+                  f"{_number(r['spi_t']):>6} {_number(r['sv_t'], 0):>7} {_number(r['eac'], 0):>12} "
+                  f"{_number(r['vac'], 0):>11} {_number(r['tcpi']):>5}  {why}\n")
+    escalations: dict[str, list[str]] = {}
+    for p in report.projects:
+        for who in p.escalate_to:
+            escalations.setdefault(who, []).append(p.project)
+    if escalations:
+        out.write("\nescalate to:\n")
+        for who, projects in escalations.items():
+            out.write(f"  {who}: {', '.join(projects)}\n")
+    if report.errors:
+        out.write("\nerror rows (these projects are not rated):\n")
+        for e in report.errors:
+            for x in e.errors:
+                out.write(f"  {e.source}:{e.row}: error[{x.code}]: {x.message}"
+                          + (f" ({e.project})" if e.project else "") + "\n")
+    p = report.portfolio.to_json()
+    out.write(f"\nportfolio: {p['projects']} projects, BAC {_number(p['bac'])}, EV {_number(p['ev'])}, "
+              f"AC {_number(p['ac'])}, SPI {_number(p['spi'])}, CPI {_number(p['cpi'])}, EAC {_number(p['eac'])} "
+              f"(EAC by {report.projects[0].eac_variant if report.projects else 'cpi'})\n")

@@ -1,0 +1,386 @@
+"""Check and compile a loaded policy set into what the stages run.
+
+Everything that can be known before the first proposal is checked here: field types,
+derived-field order, includes and their parameters, every expression's syntax and types,
+duplicate rule ids. The result is a :class:`CompiledPolicy` whose expressions are typed
+trees, shared by both back ends.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.compile.gates import CompiledGates, compile_gates
+from engine.compile.health import CompiledHealth, compile_health
+from engine.compile.portfolio import Limits, limits_from
+from engine.compile.records import converter
+from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
+from engine.compile.strategy import CompiledStrategy, compile_strategy
+from engine.errors import DiagnosticSink, Location, did_you_mean
+from engine.expr.check import BROKEN, check
+from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Node, TableType, fields_of, list_of
+from engine.expr.parse import ExprError, parse
+from engine.expr.template import Template, compile_template
+from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
+from engine.policy.loader import PolicySet, scoring_id
+from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
+from engine.refdata.build import build_tables
+
+EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER, "integer": NUMBER,
+             "bool": BOOL, "date": DATE, "alignment": NUMBER}
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: str
+    effect: str
+    reason: str
+    route: str | None
+    source: Location  # for diagnostics: the path as the user opens it
+    where: str  # for findings: "policies/intake.yaml:42", the same on every machine
+    condition: Node
+    origin: str | None = None  # "LIBRARY/RULE" for a rule included from rules/
+    reason_template: Template | None = None  # when the reason has placeholders: rendered per proposal
+    route_template: Template | None = None  # a route built from fields ("{department} Medical Director")
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    fields: dict[str, FieldSpec]
+    field_types: dict[str, str]  # fields and derived values -> expression type
+    derived: list[tuple[str, Node]]  # in evaluation order
+    rules: list[CompiledRule]
+    id_field: str
+    policy_hash: str
+    today: dt.date
+    intake_file: str
+    strategy: CompiledStrategy | None = None
+    scoring: CompiledScoring | None = None  # the default scoring model (the one without 'when'), or the only one
+    scoring_models: tuple[ScoringModel, ...] = ()  # every model, in file order (several: ranked model by model)
+    portfolio: Limits = field(default_factory=Limits)
+    gates: CompiledGates | None = None
+    health: CompiledHealth | None = None
+    files: list[str] = field(default_factory=list)
+    source: PolicySet | None = field(default=None, repr=False)  # the loaded files, models and positions
+
+
+def field_type(spec: FieldSpec) -> str:
+    if spec.type == "list":
+        return list_of(STRING if spec.items == "string" else NUMBER)
+    return EXPR_TYPE[spec.type]
+
+
+def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) -> CompiledPolicy | None:
+    intake = policy_set.intake
+    if intake is None:
+        return None
+    strategy = compile_strategy(policy_set.strategy, sink) if policy_set.strategy is not None else None
+    fields, types = _fields(intake, strategy, sink, strategy_broken=strategy is None and (
+        policy_set.strategy is not None or "strategy" in policy_set.unusable_kinds))
+    tables, broken_tables = build_tables(policy_set, set(types) | set(intake.derived), sink)
+    types.update({name: TableType(table) for name, table in tables.items()} | dict.fromkeys(broken_tables, BROKEN))
+    namespaces: dict[str, dict[str, Any]] = {"strategy": {}}
+    if strategy is not None:
+        namespaces["strategy"] = {"objectives": strategy.objectives}
+    derived = _derived(intake, types, namespaces, today, sink)
+    rules, used_libraries = _rules(intake, policy_set, types, namespaces, today, sink)
+    _check_set_aside_rules(intake, types, namespaces, today, sink)
+    scoring, models = None, []
+    if policy_set.scorings:
+        alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
+        models = compile_models(policy_set.scorings, types, today, alignment_fields, sink, policy_set.stable_name,
+                                scoring_id) or []
+        scoring = next((m.scoring for m in models if m.condition is None), models[0].scoring if models else None)
+    gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None
+    health = compile_health(policy_set.health, today, sink, policy_set.stable_name, policy_set.portfolio) \
+        if policy_set.health is not None else None
+    return CompiledPolicy(
+        fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
+        policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
+        scoring=scoring, scoring_models=tuple(models), portfolio=limits_from(policy_set.portfolio), gates=gates,
+        health=health,
+        files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)],
+        source=policy_set,
+    )
+
+
+def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None, sink: DiagnosticSink,
+            strategy_broken: bool = False) -> tuple[dict[str, FieldSpec], dict[str, str]]:
+    """``strategy_broken``: a strategy policy exists but has errors of its own (already reported)."""
+    # A field whose declaration was set aside (a type 'numbr') is still a name the policy declares.
+    types: dict[str, str] = {str(name): BROKEN for name in intake.set_aside("fields")}
+    for name, spec in intake.fields.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in ("null", "true", "false", "params", "strategy"):
+            sink.add("bad_name", f"'{name}' cannot be a field name", intake.key_loc("fields", name),
+                     "use letters, digits and '_', starting with a letter; avoid reserved words")
+            continue
+        if spec.type == "enum" and not spec.values:
+            sink.add("missing_key", f"enum field '{name}' needs 'values'", spec.loc())
+        if spec.type == "list" and spec.items is None:
+            sink.add("missing_key", f"list field '{name}' needs 'items' (number, money or string)", spec.loc())
+        if spec.type != "enum" and spec.values is not None:
+            sink.add("schema", f"'values' only applies to enum fields, and '{name}' is {spec.type}", spec.loc("values"))
+        types[name] = AlignmentType(strategy.objectives) if spec.type == "alignment" and strategy else field_type(spec)
+        if spec.type == "alignment" and strategy is None and not strategy_broken:
+            sink.add("missing_strategy", f"alignment field '{name}' needs a usable strategy policy", spec.loc("type"),
+                     "add a file with 'kind: strategy' listing the objectives")
+            continue
+        if spec.default is not None:
+            try:
+                converter(spec, strategy)(spec.default)
+            except ValueProblem as exc:
+                sink.add("bad_value", f"default of '{name}': {exc}", spec.loc("default"))
+    if intake.id_field not in intake.fields:
+        sink.add("unknown_field", f"id_field '{intake.id_field}' is not a field", intake.loc("id_field"),
+                 did_you_mean(intake.id_field, intake.fields) or "declare it under 'fields'")
+    return dict(intake.fields), types
+
+
+def _expr_diag(sink: DiagnosticSink, error: ExprError, at: Location) -> None:
+    sink.add(error.code, error.message, at.shifted(error.offset), error.hint)
+
+
+def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: dict, today: dt.date,
+             sink: DiagnosticSink) -> list[tuple[str, Node]]:
+    parsed: dict[str, Node] = {}
+    # A derived value that cannot be computed (set aside, unparsable, ill-typed) is still known by name: rules
+    # that read it get no "not a field" on top of its own error.
+    types.update({str(name): BROKEN for name in intake.set_aside("derived") if name not in types})
+    for name, spec in intake.derived.items():
+        if name in intake.fields:
+            sink.add("duplicate_field", f"derived value '{name}' has the name of a field", spec.loc())
+            continue
+        try:
+            parsed[name] = parse(spec.expr, namespaces)
+        except ExprError as exc:
+            _expr_diag(sink, exc, spec.loc("expr"))
+            types[name] = BROKEN
+    order = _topological(parsed, intake, sink)
+    out = []
+    for name in order:
+        if name not in parsed:
+            continue  # part of a cycle, already reported
+        spec = intake.derived[name]
+        try:
+            node = check(parsed[name], types, today)
+        except ExprError as exc:
+            _expr_diag(sink, exc, spec.loc("expr"))
+            types[name] = BROKEN
+            continue
+        types[name] = node.type if node.type != "null" else NUMBER
+        out.append((name, node))
+    return out
+
+
+def _topological(parsed: dict[str, Node], intake: IntakePolicy, sink: DiagnosticSink) -> list[str]:
+    """Derived values in an order where each comes after those it reads."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, chain: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "active":
+            cycle = chain[chain.index(name):] + [name]
+            sink.add("cycle", f"derived values depend on each other: {' -> '.join(cycle)}",
+                     intake.derived[name].loc("expr"), "break the loop; a derived value cannot use itself")
+            for member in cycle:
+                parsed.pop(member, None)
+            return
+        state[name] = "active"
+        for dep in sorted(fields_of(parsed[name]) & parsed.keys() if name in parsed else ()):
+            if dep in parsed:
+                visit(dep, chain + [name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in list(parsed):
+        if name in parsed:
+            visit(name, [])
+    return order
+
+
+def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], namespaces: dict, today: dt.date,
+           sink: DiagnosticSink) -> tuple[list[CompiledRule], set[str]]:
+    rules: list[CompiledRule] = []
+    seen: dict[str, Location] = {}
+    used: set[str] = set()
+    candidates: list[tuple[RuleSpec, Include | None]] = [(r, None) for r in intake.rules]
+    renamed = _misnamed_libraries(intake, policy_set, sink)
+    for include in intake.include:
+        library_rule = _resolve(include, policy_set, sink, renamed)
+        if library_rule is not None:
+            name = include.use.split("/", 1)[0]
+            used.add(renamed.get(name, name))
+            candidates.append((library_rule, include))
+    for spec, include in candidates:
+        rule_id = (include.id if include and include.id else spec.id)
+        where = (include.loc("id") if include and include.id else include.loc("use")) if include else spec.loc("id")
+        if rule_id in seen:
+            sink.add("duplicate_rule", f"rule id '{rule_id}' is already used at {seen[rule_id]}", where,
+                     "give each rule its own id (an include can rename with 'id:')")
+            continue
+        seen[rule_id] = where
+        compiled = _compile_rule(spec, include, rule_id, where, policy_set, types, namespaces, today, sink)
+        if compiled is not None:
+            rules.append(compiled)
+    rules.sort(key=lambda r: (r.source.file, r.source.line, r.source.column))  # reading order of the file
+    return rules, used
+
+
+def _check_set_aside_rules(intake: IntakePolicy, types: dict[str, str], namespaces: dict, today: dt.date,
+                           sink: DiagnosticSink) -> None:
+    """A rule set aside for a schema error (a bad effect, an unknown key) still has its condition checked, so
+    every error of the file is reported in one run, not one more on each run after a fix."""
+    for index, raw in intake.set_aside("rules").items():
+        when = raw.get("when") if isinstance(raw, dict) else None
+        if isinstance(when, str):
+            try:
+                check(parse(when, namespaces), types, today, want=BOOL)
+            except ExprError as exc:
+                _expr_diag(sink, exc, intake.loc("rules", index, "when"))
+
+
+def _misnamed_libraries(intake: IntakePolicy, policy_set: PolicySet, sink: DiagnosticSink) -> dict[str, str]:
+    """Includes name a library that does not exist, and one library, which nothing includes by its own name, is
+    named like it: the library's 'name:' is the typo, not every include. One error at that name (instead of a
+    did-you-mean pointing each include the wrong way); the includes are then resolved against that library.
+    Returns {name as included: the library's actual name}."""
+    used = [include.use.partition("/")[0] for include in intake.include]
+    renamed: dict[str, str] = {}
+    for wanted in dict.fromkeys(used):
+        if wanted in policy_set.libraries:
+            continue
+        close = [name for name in policy_set.libraries if name not in used and did_you_mean(wanted, [name])]
+        if len(close) != 1:
+            continue
+        actual = close[0]
+        renamed[wanted] = actual
+        sink.add("library_name", f"library '{actual}' is included as '{wanted}' ({used.count(wanted)} include"
+                 f"{'s' if used.count(wanted) != 1 else ''}); did you mean '{wanted}'?",
+                 policy_set.libraries[actual].loc("name"), f"correct its name: {wanted}")
+    return renamed
+
+
+def _resolve(include: Include, policy_set: PolicySet, sink: DiagnosticSink,
+             renamed: dict[str, str] | None = None) -> LibraryRule | None:
+    library_name, _, rule_id = include.use.partition("/")
+    library = policy_set.libraries.get((renamed or {}).get(library_name, library_name))
+    if library is None or not rule_id:
+        hint = did_you_mean(library_name, policy_set.libraries) or (
+            f"libraries: {', '.join(sorted(policy_set.libraries))}" if policy_set.libraries else "no libraries found")
+        message = f"no library named '{library_name}'" if library is None else "write LIBRARY/RULE"
+        sink.add("unknown_include", message, include.loc("use"), hint)
+        return None
+    rule = next((r for r in library.rules if r.id == rule_id), None)
+    if rule is None:
+        ids = [r.id for r in library.rules]
+        sink.add("unknown_include", f"library '{library_name}' has no rule '{rule_id}'", include.loc("use"),
+                 did_you_mean(rule_id, ids) or f"its rules: {', '.join(ids)}")
+    return rule
+
+
+def _params(rule: LibraryRule, include: Include, sink: DiagnosticSink) -> dict[str, Any] | None:
+    values: dict[str, Any] = {}
+    ok = True
+    for name in include.with_:
+        if name not in rule.params:
+            sink.add("unknown_param", f"'{include.use}' has no parameter '{name}'", include.key_loc("with", name),
+                     did_you_mean(name, rule.params) or f"parameters: {', '.join(rule.params) or 'none'}")
+            ok = False
+    for name, param in rule.params.items():
+        raw = include.with_.get(name, param.default)
+        if raw is None:
+            sink.add("missing_param", f"'{include.use}' needs parameter '{name}'", include.loc("use"),
+                     f"add it under 'with:' ({param.type}{': ' + param.description if param.description else ''})")
+            ok = False
+            continue
+        try:
+            values[name] = _param_value(param.type, raw)
+        except ValueProblem as exc:
+            sink.add("type_mismatch", f"parameter '{name}': {exc}", include.key_loc("with", name))
+            ok = False
+    return values if ok else None
+
+
+def _param_value(kind: str, raw: Any) -> Any:
+    if kind in ("number", "money", "integer"):
+        return to_number(raw)
+    if kind == "bool":
+        return to_bool(raw)
+    if kind == "date":
+        return to_date(raw)
+    if kind == "list":
+        if not isinstance(raw, list):
+            raise ValueProblem("expected a list")
+        return [to_number(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in raw]
+    return to_text(raw)
+
+
+def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: Location, policy_set: PolicySet,
+                  types: dict[str, str], namespaces: dict, today: dt.date, sink: DiagnosticSink) -> CompiledRule | None:
+    spaces = dict(namespaces)
+    if include is not None:
+        assert isinstance(spec, LibraryRule)
+        params = _params(spec, include, sink)
+        if params is None:
+            return None
+        spaces["params"] = params
+    effect = include.effect if include and include.effect else spec.effect
+    route = include.route if include and include.route else spec.route
+    reason = include.reason if include and include.reason else spec.reason
+    params = dict(spaces.get("params", {}))
+    route_template = _template(route, "route", spec, include, types, params, sink, policy_set) if route else None
+    if route_template is not None and route_template.static:
+        params.setdefault("route", route_template.text)
+    reason_template = _template(reason, "reason", spec, include, types, params, sink, policy_set)
+    try:
+        condition = check(parse(spec.when, spaces), types, today, want=BOOL)
+    except ExprError as exc:
+        if include is None:
+            _expr_diag(sink, exc, spec.loc("when"))
+        else:  # the cause is usually this policy (a field it lacks), so point at the include
+            sink.add(exc.code, f"in '{include.use}' ({spec.loc('when').shifted(exc.offset)}): {exc.message}",
+                     include.loc("use"), exc.hint)
+        return None
+    if effect == "review" and not route:
+        sink.add("missing_route", f"rule '{rule_id}' sends proposals to review but names no route",
+                 spec.loc("effect") if include is None else include.loc("use"),
+                 "add 'route:' with who must approve, e.g. route: Portfolio Board")
+    stable = f"{policy_set.stable_name(where.file)}:{where.line}"
+    return CompiledRule(rule_id, effect, reason_template.text if reason_template else reason,
+                        route_template.text if route_template else route, where, stable, condition,
+                        include.use if include else None,
+                        reason_template if reason_template and not reason_template.static else None,
+                        route_template if route_template and not route_template.static else None)
+
+
+def _template(text: str, key: str, spec: RuleSpec, include: Include | None, types: dict[str, str],
+              params: dict[str, Any], sink: DiagnosticSink, policy_set: PolicySet) -> Template | None:
+    """A rule's reason or route as a template checked against the names' types; None (reported) if it is wrong.
+    A route may only read fields that cannot be missing: a proposal without one would go to no real approver."""
+    own = include is None or getattr(include, key) is not None  # written here, not in the library
+    at = (spec if include is None else include).loc(key) if own else include.loc("use")
+    try:
+        template = compile_template(text, types, params)
+    except ExprError as exc:
+        if own:
+            _expr_diag(sink, exc, at)
+        else:
+            sink.add(exc.code, f"in '{include.use}' {key} ({spec.loc(key).shifted(exc.offset)}): {exc.message}",
+                     at, exc.hint)
+        return None
+    if key == "route":
+        fields = policy_set.intake.fields if policy_set.intake else {}
+        for name in template.names:
+            field_spec = fields.get(name)
+            if field_spec is None or not (field_spec.required or field_spec.default is not None):
+                what = "a derived value" if field_spec is None else "a field that can be missing"
+                sink.add("nullable_route", f"route reads '{name}', {what}: a proposal without it would be routed "
+                         f"to '{template.render({})}'", at.shifted(text.find("{" + name) + 1) if own else at,
+                         "route by a field that is required: true or has a default" if field_spec is None else
+                         f"make '{name}' required: true, or give it a default")
+                return None
+    return template

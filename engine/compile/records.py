@@ -1,0 +1,246 @@
+"""Turn a raw proposal (strings from a CSV cell, JSON values, Python values) into a typed record.
+
+Every field of the policy's schema is present in the record, with None for a missing value.
+An empty or blank cell is missing. Columns the schema does not name are ignored. Numbers and dates
+written as text are read as the input profile declares (engine/io/profile.py); without one, only what
+reads one way is read, and a value that reads two ways is an ``ambiguous_value`` problem.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import did_you_mean
+from engine.expr.values import ValueProblem, display, to_bool, to_number, to_text
+from engine.io.profile import UNDECLARED, InputProfile
+from engine.io.profile import field_key as _normal  # the forgiving match of headers to fields
+from engine.policy.models import FieldSpec
+
+if TYPE_CHECKING:
+    from engine.compile.strategy import CompiledStrategy
+
+MAX_TEXT = 10_000
+MAX_LIST = 1_000
+
+
+class RecordError(ValueError):
+    """One or more columns of a proposal are unusable: ``problems`` is a list of (column, code, message)."""
+
+    def __init__(self, problems: list[tuple[str | None, str, str]]):
+        super().__init__("; ".join(m for _, _, m in problems))
+        self.problems = problems
+
+
+def _text(value: Any) -> str:
+    text = to_text(value)
+    if len(text) > MAX_TEXT:
+        raise ValueProblem(f"text is {len(text)} characters long; the limit is {MAX_TEXT}")
+    return text
+
+
+def _numbers(profile: InputProfile, money: bool = False) -> Callable[[Any], Any]:
+    """Cell text read as the profile says numbers are written (without one: only what reads one way), then
+    checked by the numeric model."""
+    def number(value: Any):
+        return to_number(profile.number(value, money))
+    return number
+
+
+def _integers(profile: InputProfile) -> Callable[[Any], Any]:
+    number = _numbers(profile)
+
+    def integer(value: Any):
+        whole = number(value)
+        if whole != whole.to_integral_value():
+            raise ValueProblem(f"{whole} is not a whole number")
+        return whole
+    return integer
+
+
+def _list_items(value: Any) -> list:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text, parse_float=str, parse_int=str)
+            except ValueError:
+                raise ValueProblem("list is not valid JSON; write [1, 2, 3] or 1;2;3") from None
+        else:
+            value = [part for part in text.split(";")]
+    if not isinstance(value, (list, tuple)):
+        raise ValueProblem(f"expected a list, got {type(value).__name__}")
+    if len(value) > MAX_LIST:
+        raise ValueProblem(f"list has {len(value)} items; the limit is {MAX_LIST}")
+    return list(value)
+
+
+class OutOfRange(ValueProblem):
+    """A value of the right type outside the field's declared min and max."""
+
+    code = "out_of_range"
+
+
+def converter(spec: FieldSpec, strategy: CompiledStrategy | None = None,
+              profile: InputProfile = UNDECLARED) -> Callable[[Any], Any]:
+    """The function that types one value of this field and checks its range (raises ValueProblem). Cell text
+    is read as ``profile`` declares (number and date formats); without one, nothing is guessed."""
+    typed = _typed(spec, strategy, profile)
+    if spec.min is None and spec.max is None:
+        return typed
+    low, high = spec.min, spec.max
+
+    def within(value: Any) -> Any:
+        result = typed(value)
+        if low is not None and result < low:
+            raise OutOfRange(f"{display(result)} is below the minimum {display(low)}")
+        if high is not None and result > high:
+            raise OutOfRange(f"{display(result)} is above the maximum {display(high)}")
+        return result
+    return within
+
+
+def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputProfile) -> Callable[[Any], Any]:
+    kind = spec.type
+    if kind == "alignment":
+        if strategy is None:
+            raise ValueProblem("an alignment field needs a strategy policy (kind: strategy)")
+        if profile.alignment_strength is None:
+            return strategy.alignment
+        return _with_strength(strategy, profile.alignment_strength)
+    if kind in ("number", "money"):
+        return _numbers(profile, kind == "money")
+    if kind == "integer":
+        return _integers(profile)
+    if kind == "bool":
+        return to_bool
+    if kind == "date":
+        return profile.date
+    if kind == "enum":
+        allowed = {v.lower(): v for v in spec.values or []}
+
+        def enum(value: Any) -> str:
+            text = _text(value)
+            found = allowed.get(text.lower())
+            if found is None:
+                hint = did_you_mean(text, allowed.values())
+                raise ValueProblem(f"'{text}' is not one of: {', '.join(allowed.values())}"
+                                   + (f"; {hint}" if hint else ""))
+            return found
+        return enum
+    if kind == "list":
+        item = _text if spec.items == "string" else _numbers(profile, spec.items == "money")
+
+        def items(value: Any) -> tuple:
+            out = []
+            for i, part in enumerate(_list_items(value), 1):
+                if isinstance(part, str) and not part.strip():
+                    raise ValueProblem(f"item {i} is empty")
+                try:
+                    out.append(item(part))
+                except ValueProblem as exc:
+                    raise ValueProblem(f"item {i}: {exc}") from None
+            return tuple(out)
+        return items
+    return _text
+
+
+def _with_strength(strategy: CompiledStrategy, strength: str) -> Callable[[Any], Any]:
+    """A pick-list cell naming objectives without levels ('Grid Resilience' mapped to grid-resilience)
+    serves each at the profile's default strength; a cell with levels is read as it is."""
+    def alignment(value: Any):
+        if isinstance(value, str) and not value.strip().startswith("{") and ":" not in value and "=" not in value:
+            parts = [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
+            value = ";".join(f"{p}:{strength}" for p in parts)
+        return strategy.alignment(value)
+    return alignment
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class RecordReader:
+    """Types raw proposals against one field schema."""
+
+    def __init__(self, fields: Mapping[str, FieldSpec], strategy: CompiledStrategy | None = None,
+                 profile: InputProfile = UNDECLARED):
+        self.profile = profile
+        self._fields = [(name, spec.required, converter(spec, strategy, profile), spec.default)
+                        for name, spec in fields.items()]
+        self._maps = [profile.values.get(name, profile.values.get(_normal(name))) for name in fields]
+        self._aliases = [[_normal(a) for a in spec.aliases] for spec in fields.values()]
+        self._columns: dict[tuple, list[str | None]] = {}  # the keys of a raw record -> its key for each field
+
+    def _columns_for(self, raw: Mapping[str, Any]) -> list[str | None]:
+        """Which raw key feeds each field: the field's own name, else a header such as "Budget" or "start date",
+        else one of the field's aliases. Every row of a file has the same keys, so this is worked out once per
+        file, not once per row."""
+        keys = tuple(raw)
+        found = self._columns.get(keys)
+        if found is None:
+            normal = {_normal(str(k)): k for k in keys}
+            found = [name if name in raw else normal.get(name.lower(), next(
+                (normal[a] for a in aliases if a in normal), None))
+                for (name, *_), aliases in zip(self._fields, self._aliases)]
+            if len(self._columns) < 256:  # JSON records may each have other keys: keep the cache small
+                self._columns[keys] = found
+        return found
+
+    def raw(self, raw: Mapping[str, Any], name: str) -> Any:
+        """The untyped value of field ``name`` in a raw record, found as ``read`` finds it (aliases too)."""
+        for (field, *_), column in zip(self._fields, self._columns_for(raw)):
+            if field == name:
+                return raw[column] if column is not None else None
+        return None
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, *_ in self._fields]
+
+    def unused_keys(self, raw: Mapping[str, Any]) -> list[Any]:
+        """The keys of a raw record that feed no field (as ``read`` finds them, aliases too): ignored when read."""
+        used = set(self._columns_for(raw))
+        return [key for key in raw if key not in used]
+
+    def header_problems(self, keys: Iterable[Any], required: bool = True) -> list[str]:
+        """What is probably wrong with a file's columns, said once per file: a column that looks like a
+        misspelt field (it would be ignored), and a required field with no column at all."""
+        keys = list(keys)
+        columns = self._columns_for(dict.fromkeys(keys))
+        found = {name for (name, *_), column in zip(self._fields, columns) if column is not None}
+        missing = [name for name, *_ in self._fields if name not in found]
+        problems = []
+        for key in keys:
+            hint = None if key in columns else did_you_mean(_normal(str(key)), missing)
+            if hint:
+                problems.append(f"column '{key}' is not a field of the policy and is ignored; {hint} (rename it, or "
+                                "map it with --columns)")
+        problems += [f"there is no column for the required field '{name}', so every row is an error row"
+                     for name, needed, *_ in self._fields if required and needed and name not in found]
+        return problems
+
+    def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        problems: list[tuple[str | None, str, str]] = []
+        for (name, required, convert, default), column, mapped in zip(self._fields, self._columns_for(raw),
+                                                                       self._maps):
+            value = raw[column] if column is not None else None
+            if mapped is not None and isinstance(value, str):
+                value = self.profile.mapped(name if name in self.profile.values else _normal(name), value)
+            if _is_blank(value):
+                value = default
+            if _is_blank(value):
+                record[name] = None
+                if required:
+                    problems.append((name, "missing_value", f"column '{name}': a value is required"))
+                continue
+            try:
+                record[name] = convert(value)
+            except ValueProblem as exc:
+                record[name] = None
+                code = getattr(exc, "code", "bad_value")
+                problems.append((name, code, f"column '{name}': {exc}"))
+        if problems:
+            raise RecordError(problems)
+        return record

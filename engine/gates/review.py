@@ -1,0 +1,290 @@
+"""Stage gates: must-meet and should-meet criteria, evidence, decision rights, overrides.
+
+At a gate a project gets ``go`` (on to the next stage), ``kill``, ``hold`` (waiting for evidence or
+approvals) or ``recycle`` (back to an earlier stage):
+
+    kill     a failed must-meet criterion says on_fail: kill
+    hold     required evidence or approvals are missing, or a failed must-meet says on_fail: hold
+    recycle  a failed must-meet criterion (on_fail: recycle, the default), or the should-meet score is
+             below the pass mark
+    go       everything met
+
+Must-meet criteria run in the rules engine like intake rules. A failed must-meet criterion can be
+overridden only by a role the gate names, with a written justification; it is then recorded as
+overridden, never as met.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+
+from engine.backends.reference import Backend, make_backend
+from engine.compile.gates import CompiledGate, CompiledGates
+from engine.compile.records import RecordError
+from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoError, did_you_mean
+from engine.expr.evaluate import evaluate
+from engine.expr.values import ValueProblem, data_number, to_bool, to_date, to_text
+from engine.io.readers import TextDatesLoader
+from engine.policy.source import SourceMap, load_document
+
+_CONVERT = {"number": data_number, "date": to_date, "string": to_text, "bool": to_bool}
+
+
+def must_meet_backends(gates: CompiledGates, backend: str) -> dict[str, Backend]:
+    """Each gate's must-meet criteria compiled for a rules back end (rete or reference). The caller (an
+    Engine) owns them: the compiled gates are shared by every Engine built on the same policy."""
+    return {gate.id: make_backend(backend, SimpleNamespace(  # type: ignore[arg-type]
+        rules=gate.must, field_types=gates.types, intake_file=gates.source)) for gate in gates.gates.values()}
+
+
+@dataclass
+class ProjectRecord:
+    id: str
+    stage: str
+    fields: dict[str, Any]
+    metrics: dict[str, Any]
+    evidence: list[str]
+    approvals: list[str]
+    history: list[dict]
+    raw: dict  # as read, for the decision log and replay
+
+
+def read_project(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=TextDatesLoader)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise InputError([Diagnostic("bad_file", f"cannot read project record: {str(exc).splitlines()[0]}",
+                                     Location(str(path)))]) from None
+    except RecursionError:
+        raise InputError([Diagnostic("bad_file", "cannot read project record: it is nested too deeply",
+                                     Location(str(path)))]) from None
+    if not isinstance(data, dict):
+        raise InputError([Diagnostic("bad_file", "a project record is a mapping (id, stage, fields, ...)",
+                                     Location(str(path)))])
+    return data
+
+
+def project_positions(path: str | Path) -> SourceMap | None:
+    """Where each key and value of a project record file stands (YAML or JSON), for located errors; None when
+    the file cannot be read that way (``read_project`` then says why)."""
+    document = load_document(Path(path), str(path), DiagnosticSink())
+    return document.source if document is not None else None
+
+
+RECORD_KEYS = ("id", "name", "stage", "fields", "metrics", "evidence", "approvals", "history")
+
+
+def project_record(data: Mapping[str, Any], gates: CompiledGates, reader, derived, id_field: str = "id",
+                   source: str = "<memory>", positions: SourceMap | None = None) -> ProjectRecord:
+    """Type a project record: its intake fields (with derived values), metrics, evidence and approvals.
+
+    Checked against the intake schema and the gate policy as policies are: a key, field, metric, evidence or
+    approval the policies do not know is an error at its file:line:col (from ``positions``) with a did-you-mean,
+    never ignored (an ignored 'sponser' would put the project on hold for a missing sponsor)."""
+    problems: list[Diagnostic] = []
+    where = Location(source)
+
+    def at(*path: Any, key: bool = False) -> Location:
+        if positions is None:
+            return where
+        return positions.key(path) if key else positions.value(path)
+
+    for key in data:
+        if key not in RECORD_KEYS:
+            problems.append(Diagnostic("unknown_key", f"unknown key '{key}'", at(key, key=True),
+                                       did_you_mean(str(key), RECORD_KEYS) or f"keys: {', '.join(RECORD_KEYS)}"))
+    ident, stage = data.get("id"), data.get("stage")
+    if not ident:
+        problems.append(Diagnostic("missing_key", "a project record needs an 'id'", where))
+    if stage not in gates.stages:
+        problems.append(Diagnostic("unknown_stage", f"stage {stage!r} is not one of: {', '.join(gates.stages)}",
+                                   at("stage"), did_you_mean(str(stage), gates.stages)))
+    raw_fields = data.get("fields") or {}
+    if not isinstance(raw_fields, Mapping):
+        problems.append(Diagnostic("bad_value", "fields: a mapping of intake fields to values", at("fields")))
+        raw_fields = {}
+    derived_names = [name for name, _node in derived]
+    for key in reader.unused_keys(raw_fields):
+        if key == id_field:
+            continue
+        if key in derived_names:
+            problems.append(Diagnostic("derived_field", f"fields: '{key}' is derived by the intake policy",
+                                       at("fields", key, key=True), "remove it: the gate computes it from the fields"))
+        else:
+            problems.append(Diagnostic("unknown_field", f"fields: '{key}' is not a field of the intake policy",
+                                       at("fields", key, key=True), did_you_mean(str(key), reader.names)))
+    fields: dict[str, Any] = {}
+    try:
+        fields = reader.read({id_field: ident, **raw_fields})
+        for name, node in derived:
+            fields[name] = evaluate(node, fields)
+    except RecordError as exc:
+        problems += [Diagnostic(code, f"fields: {message}", at("fields", column) if column else at("fields"))
+                     for column, code, message in exc.problems]
+    metrics: dict[str, Any] = {}
+    raw_metrics = data.get("metrics") or {}
+    for name, value in (raw_metrics.items() if isinstance(raw_metrics, Mapping) else ()):
+        if name not in gates.metrics:
+            problems.append(Diagnostic("unknown_metric", f"metric '{name}' is not declared by the gate policy",
+                                       at("metrics", name, key=True),
+                                       did_you_mean(str(name), gates.metrics) or _known("metrics", gates.metrics)))
+            continue
+        try:
+            metrics[name] = None if value in (None, "") else _CONVERT[gates.metrics[name]](value)
+        except ValueProblem as exc:
+            problems.append(Diagnostic("bad_value", f"metric '{name}': {exc}", at("metrics", name)))
+    evidence = [str(e) for e in data.get("evidence") or []]
+    approvals = [a.get("name") if isinstance(a, dict) else a for a in data.get("approvals") or []]
+    problems += _unknown_names("evidence", evidence, {e for g in gates.gates.values() for e in g.evidence}, at)
+    problems += _unknown_names("approval", [str(a) for a in approvals if a],
+                               {a for g in gates.gates.values() for a in g.approvals}, at, "approvals")
+    if problems:
+        raise InputError(problems)
+    return ProjectRecord(str(ident), str(stage), fields, {m: metrics.get(m) for m in gates.metrics},
+                         evidence, [str(a) for a in approvals if a], list(data.get("history") or []), dict(data))
+
+
+def _known(what: str, names) -> str:
+    return f"the gate policy's {what}: {', '.join(sorted(names))}" if names else f"the gate policy declares no {what}"
+
+
+def _unknown_names(what: str, given: list[str], known: set[str], at, key: str | None = None) -> list[Diagnostic]:
+    """An evidence or approval name close to one a gate asks for is a misspelling that would hold the project for
+    'missing evidence'; a name no gate asks for and like none of them is extra paperwork, which is allowed."""
+    out = []
+    for i, name in enumerate(given):
+        hint = did_you_mean(name, known - set(given)) if name not in known else None
+        if hint:
+            out.append(Diagnostic(f"unknown_{what}", f"{what} '{name}' is not named by any gate", at(key or what, i),
+                                  hint))
+    return out
+
+
+# ---------------------------------------------------------------------------- decisions
+
+class MustMeet(BaseModel):
+    criterion: str
+    passed: bool
+    reason: str
+    source: str
+    on_fail: str
+    overridden: bool = False
+
+
+class ShouldMeetResult(BaseModel):
+    criterion: str
+    met: bool
+    weight: float
+    reason: str
+    source: str
+
+
+class ShouldMeetSummary(BaseModel):
+    score: float
+    pass_mark: float
+    criteria: list[ShouldMeetResult]
+
+
+class Override(BaseModel):
+    role: str
+    justification: str
+    criteria: list[str]
+
+
+class GateDecision(BaseModel):
+    project: str
+    gate: str
+    decision: str = Field(description="go | kill | hold | recycle")
+    from_stage: str
+    next_stage: str = Field(description="where the project goes: the gate's 'to' on go, 'recycle_to' on recycle")
+    must_meet: list[MustMeet]
+    should_meet: ShouldMeetSummary
+    missing_evidence: list[str]
+    missing_approvals: list[str]
+    approvers: list[str] = Field(description="who decides at this gate for this project")
+    recycle_to: str | None = None
+    reasons: list[str] = Field(description="why, naming the criteria")
+    override: Override | None = None
+    policy_hash: str
+    as_of: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy_hash: str, as_of: str,
+           override: Mapping[str, Any] | None = None) -> GateDecision:
+    """``must_meet``: the gate's must-meet criteria in a rules back end (must_meet_backends)."""
+    if record.stage != gate.from_stage:
+        raise PmoError([Diagnostic("wrong_stage", f"{record.id} is in stage '{record.stage}', but gate {gate.id} "
+                                   f"is for projects in '{gate.from_stage}'")])
+    values = {**record.fields, **record.metrics, "stage": record.stage}
+    passed = set(must_meet.fire(values))
+    must = [MustMeet(criterion=c.id, passed=k in passed, reason=c.reason, source=c.source, on_fail=c.on_fail)
+            for k, c in enumerate(gate.must)]
+    applied = _override(gate, must, override) if override else None
+    should = [ShouldMeetResult(criterion=c.id, met=evaluate(c.condition, values) is True, weight=c.weight,
+                               reason=c.reason, source=c.source) for c in gate.should]
+    total = sum(r.weight for r in should)
+    score = 100.0 * sum(r.weight for r in should if r.met) / total if total else 100.0
+    missing_evidence = [e for e in gate.evidence if e not in record.evidence]
+    missing_approvals = [a for a in gate.approvals if a not in record.approvals]
+    approvers = next((roles for node, roles in gate.rights if node is None or evaluate(node, values) is True), [])
+    failed = [m for m in must if not m.passed and not m.overridden]
+    reasons = [f"must-meet {m.criterion} failed: {m.reason}" for m in failed]
+    reasons += [f"must-meet {m.criterion} overridden by {applied.role}: {m.reason}" for m in must if m.overridden] \
+        if applied else []
+    if any(m.on_fail == "kill" for m in failed):
+        decision = "kill"
+    elif missing_evidence or missing_approvals or any(m.on_fail == "hold" for m in failed):
+        decision = "hold"
+        reasons += [f"missing evidence: {e}" for e in missing_evidence]
+        reasons += [f"missing approval: {a}" for a in missing_approvals]
+    elif failed or score < gate.pass_mark:
+        decision = "recycle"
+        if score < gate.pass_mark:
+            unmet = ", ".join(r.criterion for r in should if not r.met)
+            reasons.append(f"should-meet score {score:.0f} is below the pass mark {gate.pass_mark:.0f} (not met: "
+                           f"{unmet})")
+    else:
+        decision = "go"
+        reasons.append(f"every must-meet criterion met or overridden; should-meet score {score:.0f} "
+                       f"(pass mark {gate.pass_mark:.0f})")
+    next_stage = {"go": gate.to_stage, "recycle": gate.recycle_to}.get(decision, record.stage)
+    return GateDecision(project=record.id, gate=gate.id, decision=decision, from_stage=record.stage,
+                        next_stage=next_stage, must_meet=must,
+                        should_meet=ShouldMeetSummary(score=score, pass_mark=gate.pass_mark, criteria=should),
+                        missing_evidence=missing_evidence, missing_approvals=missing_approvals, approvers=approvers,
+                        recycle_to=gate.recycle_to if decision == "recycle" else None, reasons=reasons,
+                        override=applied, policy_hash=policy_hash, as_of=as_of)
+
+
+def _override(gate: CompiledGate, must: list[MustMeet], override: Mapping[str, Any]) -> Override:
+    role = str(override.get("role") or "")
+    justification = str(override.get("justification") or "").strip()
+    if role not in gate.overrides:
+        allowed = ", ".join(gate.overrides) or "no role"
+        raise PmoError([Diagnostic("override_refused", f"role '{role}' may not override must-meet criteria at gate "
+                                   f"{gate.id}", hint=f"roles with that right: {allowed}")])
+    if len(justification) < 10:
+        raise PmoError([Diagnostic("override_refused", "an override needs a written justification",
+                                   hint="say why the board accepts the failed criterion (at least a sentence)")])
+    failed = [m.criterion for m in must if not m.passed]
+    wanted = [str(c) for c in override.get("criteria") or failed]
+    unknown = [c for c in wanted if c not in failed]
+    if unknown:
+        raise PmoError([Diagnostic("override_refused", f"'{unknown[0]}' is not a failed must-meet criterion here",
+                                   hint=f"failed: {', '.join(failed) or 'none'}")])
+    for m in must:
+        if m.criterion in wanted:
+            m.overridden = True
+    return Override(role=role, justification=justification, criteria=wanted)

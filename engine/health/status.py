@@ -1,0 +1,278 @@
+"""Status reports: what each project reports at each status date, read as typed records.
+
+A status file is read by the same readers as proposals (CSV, TSV, XLSX, JSON, JSONL, YAML; engine/io/readers.py)
+and typed by the same record reader against a fixed schema (:data:`STATUS_FIELDS`), so an input profile
+(``--columns``) maps an export's headers, number and date formats exactly as it does for proposals.
+
+One row is one project (or one task of a project) at one status date. The minimum is
+``project, status_date, bac, pv, ev, ac``; PV may instead come from ``planned_start`` and ``planned_finish``
+(BAC spread evenly over the working days between them, the status date counted as a whole day of work),
+and EV from ``percent_complete`` (EV = BAC x percent complete). Rows with a ``task`` are summed into their
+project (money and counts added, planned dates widened to the earliest start and latest finish, texts taken
+from the first row that has them).
+
+Nothing is lost: a row that cannot be used is an error row naming its row, column and reason, and a second
+row for the same (project, status date[, task]) is an error row, never a silent last-wins. A project with
+any error row is reported as an error, not rated from the rows that happened to be good.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from engine.compile.health import WEEKDAYS
+from engine.compile.portfolio import Calendar
+from engine.compile.records import RecordError, RecordReader
+from engine.decision import RowError
+from engine.io.profile import UNDECLARED, InputProfile
+from engine.io.readers import Row, read_proposals, renamed
+from engine.policy.models import FieldSpec
+
+MONEY = ("bac", "pv", "ev", "ac", "etc", "benefits_planned", "benefits_realised")
+COUNTS = ("milestones_planned", "milestones_reached", "risks", "issues")
+TEXTS = ("title", "objective", "state", "note")
+
+
+def _spec(kind: str, **extra: Any) -> FieldSpec:
+    return FieldSpec(type=kind, **extra)
+
+
+STATUS_FIELDS: dict[str, FieldSpec] = {
+    "project": _spec("string", required=True, description="the project's id, as in the portfolio"),
+    "status_date": _spec("date", required=True, aliases=["as_of", "date"], description="the date the figures are at"),
+    "task": _spec("string", description="a task (or work package) of the project; its rows are summed"),
+    "title": _spec("string", aliases=["name"], description="the project's title, for tables"),
+    "objective": _spec("string", description="the strategic objective the project serves, for the roll-up"),
+    "state": _spec("string", description="e.g. active, on-hold, closed, killed"),
+    "bac": _spec("money", min=Decimal(0), aliases=["budget"], description="budget at completion"),
+    "pv": _spec("money", min=Decimal(0), aliases=["planned_value"], description="planned value, cumulative"),
+    "ev": _spec("money", min=Decimal(0), aliases=["earned_value"], description="earned value, cumulative"),
+    "ac": _spec("money", min=Decimal(0), aliases=["actual_cost"], description="actual cost, cumulative"),
+    "etc": _spec("money", min=Decimal(0), description="the team's bottom-up estimate to complete"),
+    "percent_complete": _spec("number", min=Decimal(0), max=Decimal(1), aliases=["complete"],
+                              description="physical percent complete (35% or 0.35); EV = BAC x it"),
+    "planned_start": _spec("date", description="baseline start: PV spread over working days from here"),
+    "planned_finish": _spec("date", description="baseline finish (the last day of work)"),
+    "milestones_planned": _spec("integer", min=Decimal(0), description="milestones due by the status date"),
+    "milestones_reached": _spec("integer", min=Decimal(0), description="milestones reached by the status date"),
+    "benefits_planned": _spec("money", min=Decimal(0), description="benefits planned by the status date"),
+    "benefits_realised": _spec("money", min=Decimal(0), aliases=["benefits_realized"],
+                               description="benefits realised by the status date"),
+    "risks": _spec("integer", min=Decimal(0), description="open risks"),
+    "issues": _spec("integer", min=Decimal(0), description="open issues"),
+    "note": _spec("string", description="the project manager's note"),
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """One project at one status date (its task rows summed). Money as exact rationals, None = missing."""
+
+    project: str
+    status_date: dt.date
+    values: Mapping[str, Any]  # every STATUS_FIELDS name except project, status_date and task
+    tasks: int = 0  # how many task rows were summed (0: the project reported as one row)
+    rows: tuple[tuple[str, int | None], ...] = ()  # (file, row) it came from
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """A status row that could not be used, and why (each problem names its column)."""
+
+    source: str
+    row: int | None
+    project: str | None
+    status_date: dt.date | None
+    errors: tuple[RowError, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"project": self.project, "status_date": self.status_date.isoformat() if self.status_date else None,
+                "source": self.source, "row": self.row, "errors": [e.model_dump(mode="json") for e in self.errors]}
+
+
+@dataclass
+class StatusData:
+    """Every report by project (status dates in order), and every error row, in input order."""
+
+    reports: dict[str, list[Report]] = field(default_factory=dict)
+    errors: list[ErrorRow] = field(default_factory=list)
+    empty_rows: int = 0
+
+    @property
+    def projects_in_error(self) -> set[str]:
+        return {e.project for e in self.errors if e.project is not None}
+
+
+def status_reader(profile: InputProfile = UNDECLARED) -> RecordReader:
+    return RecordReader(STATUS_FIELDS, None, profile)
+
+
+def read_status(paths: Iterable[str | Path], profile: InputProfile = UNDECLARED, sheet: str | None = None,
+                calendar: Calendar = WEEKDAYS) -> StatusData:
+    """Read status files into reports and error rows. Raises InputError when a file as a whole is unusable
+    (before anything is computed)."""
+    opened = [read_proposals(path, sheet) for path in paths]
+    data = status_from_rows(opened, profile, calendar)
+    data.empty_rows = sum(rows.empty_count for rows in opened)
+    return data
+
+
+def status_from_rows(inputs: Iterable[Iterable[Row]], profile: InputProfile = UNDECLARED,
+                     calendar: Calendar = WEEKDAYS) -> StatusData:
+    """Reports and error rows from rows already read (each iterable one file's rows, in order)."""
+    reader = status_reader(profile)
+    data = StatusData()
+    typed: list[tuple[Row, dict[str, Any]]] = []
+    for rows in inputs:
+        source_rows: Iterator[Row] = iter(rows)
+        if profile.columns:
+            source_rows = renamed(source_rows, profile.columns)
+        for row in source_rows:
+            record = _typed(row, reader, calendar, data)
+            if record is not None:
+                typed.append((Row(None, row.row, row.source), record))  # the raw cells are no longer needed
+    _group(typed, data)
+    return data
+
+
+def _error(row: Row, data: StatusData, errors: list[RowError], raw: Mapping[str, Any] | None = None,
+           record: Mapping[str, Any] | None = None) -> None:
+    project = (record or {}).get("project")
+    if project is None and raw is not None:
+        value = raw.get("project")
+        project = value.strip() or None if isinstance(value, str) else None
+    data.errors.append(ErrorRow(row.source or "<input>", row.row, project, (record or {}).get("status_date"),
+                                tuple(errors)))
+
+
+def _typed(row: Row, reader: RecordReader, calendar: Calendar, data: StatusData) -> dict[str, Any] | None:
+    """The row's typed values with PV and EV completed from dates and percent complete, or None (an error row
+    is added)."""
+    if row.error is not None or row.data is None:
+        error = row.error or RowError(row=row.row, code="bad_row", message="the row cannot be read")
+        _error(row, data, [error], row.data)
+        return None
+    try:
+        record = reader.read(row.data)
+    except RecordError as exc:
+        _error(row, data, [RowError(row=row.row, column=c, code=code, message=m) for c, code, m in exc.problems],
+               row.data)
+        return None
+    problems = _complete(record, calendar)
+    if problems:
+        _error(row, data, [RowError(row=row.row, column=c, code=code, message=m) for c, code, m in problems],
+               row.data, record)
+        return None
+    return record
+
+
+def _complete(record: dict[str, Any], calendar: Calendar) -> list[tuple[str, str, str]]:
+    """Fill PV from the planned dates and EV from percent complete; check what must hold between columns."""
+    problems: list[tuple[str, str, str]] = []
+    bac, start, finish = record["bac"], record["planned_start"], record["planned_finish"]
+    if bac is None:
+        problems.append(("bac", "missing_value", "column 'bac': a value is required (budget at completion)"))
+    if record["ac"] is None:
+        problems.append(("ac", "missing_value", "column 'ac': a value is required (actual cost to date)"))
+    if start is not None and finish is not None and start > finish:
+        problems.append(("planned_finish", "bad_value", f"planned_finish {finish} is before planned_start {start}"))
+        start = finish = None
+    if record["pv"] is None and bac is not None:
+        if start is None or finish is None:
+            problems.append(("pv", "missing_value", "column 'pv': give the planned value, or planned_start and "
+                             "planned_finish to spread BAC over the working days between them"))
+        else:
+            record["pv"] = linear_pv(bac, start, finish, record["status_date"], calendar)
+    share = record["percent_complete"]
+    if share is not None and bac is not None:
+        earned = Fraction(bac) * Fraction(share)
+        if record["ev"] is None:
+            record["ev"] = earned
+        elif Fraction(record["ev"]) != earned:
+            problems.append(("ev", "inconsistent", f"ev {record['ev']} is not bac x percent_complete ({bac} x "
+                             f"{share} = {_text(earned)}); give one of them"))
+    elif record["ev"] is None:
+        problems.append(("ev", "missing_value", "column 'ev': give the earned value, or percent_complete"))
+    for name in ("pv", "ev"):
+        if bac is not None and record[name] is not None and record[name] > bac:  # Decimal or Fraction: exact
+            problems.append((name, "out_of_range", f"{name} {_text(Fraction(record[name]))} is above bac {bac}"))
+    for name in MONEY:
+        if record[name] is not None:
+            record[name] = Fraction(record[name])
+    return problems
+
+
+def _text(value: Fraction) -> str:
+    from engine.health.evm import rounded
+    return str(rounded(value))
+
+
+def linear_pv(bac: Decimal | Fraction, start: dt.date, finish: dt.date, status_date: dt.date,
+              calendar: Calendar) -> Fraction:
+    """BAC spread evenly over the working days from ``start`` to ``finish`` (both included), as planned by the
+    end of ``status_date`` (the status date counts as a whole day of work). A plan with no working day in it
+    is all planned on its finish."""
+    total = calendar.count(start, finish + dt.timedelta(days=1))
+    if status_date >= finish:
+        return Fraction(bac)
+    if status_date < start:
+        return Fraction(0)
+    done = calendar.count(start, status_date + dt.timedelta(days=1))
+    return Fraction(bac) * done / total if total else Fraction(0)
+
+
+def _group(typed: list[tuple[Row, dict[str, Any]]], data: StatusData) -> None:
+    """Reports by project and status date, task rows summed; a second row for the same key is an error row."""
+    seen: dict[tuple[str, dt.date, str | None], Row] = {}
+    whole: dict[tuple[str, dt.date], bool] = {}  # (project, date) -> reported as one row (no task)?
+    groups: dict[tuple[str, dt.date], list[tuple[Row, dict[str, Any]]]] = {}
+    for row, record in typed:
+        key = (record["project"], record["status_date"], record["task"])
+        first = seen.get(key)
+        pair = key[:2]
+        if first is not None or whole.get(pair, record["task"] is None) != (record["task"] is None):
+            what = (f"project {key[0]} at {key[1]}" + (f", task {key[2]}" if key[2] else ""))
+            if first is not None:
+                message = f"a second row for {what} (first at {first.source} row {first.row}); one row each"
+            else:
+                message = f"{what}: rows with and without a task for the same project and date; use one or the other"
+            _error(row, data, [RowError(row=row.row, column="task" if first is None else "status_date",
+                                        code="duplicate_row", message=message)], None, record)
+            continue
+        seen[key] = row
+        whole[pair] = record["task"] is None
+        groups.setdefault(pair, []).append((row, record))
+    for (project, date), members in groups.items():
+        data.reports.setdefault(project, []).append(_summed(project, date, members))
+    for reports in data.reports.values():
+        reports.sort(key=lambda r: r.status_date)
+
+
+def _summed(project: str, date: dt.date, members: list[tuple[Row, dict[str, Any]]]) -> Report:
+    if len(members) == 1 and members[0][1]["task"] is None:  # a project reported as one row: nothing to sum
+        row, values = members[0]  # the typed record becomes the report's values (nothing else holds it)
+        for key in ("project", "status_date", "task"):
+            del values[key]
+        return Report(project, date, values, 0, ((row.source or "<input>", row.row),))
+    records = [record for _, record in members]
+    values: dict[str, Any] = {}
+    for name in MONEY + COUNTS:
+        given = [r[name] for r in records if r[name] is not None]
+        # a sum over tasks is missing when any task lacks it (never a partial sum)
+        values[name] = sum(given, Fraction(0) if name in MONEY else Decimal(0)) \
+            if len(given) == len(records) else None
+    share = [r["percent_complete"] for r in records]
+    values["percent_complete"] = share[0] if len(records) == 1 else None  # recomputed from EV / BAC
+    starts = [r["planned_start"] for r in records if r["planned_start"] is not None]
+    finishes = [r["planned_finish"] for r in records if r["planned_finish"] is not None]
+    values["planned_start"] = min(starts) if starts else None
+    values["planned_finish"] = max(finishes) if finishes else None
+    for name in TEXTS:
+        values[name] = next((r[name] for r in records if r[name]), None)
+    tasks = len(records) if records[0]["task"] is not None else 0
+    return Report(project, date, values, tasks, tuple((row.source or "<input>", row.row) for row, _ in members))

@@ -1,0 +1,162 @@
+"""Deciding a batch with worker processes, in input order, losing no row when a worker dies.
+
+Rows go to the workers in chunks (a bounded number in flight, so memory does not grow with the batch);
+results come back in input order, so the output is identical to a one-worker run. When a worker dies
+(a crash in the C engine, a kill), its chunks are retried in a fresh pool; a chunk that fails twice is
+retried row by row; a row that kills a worker twice becomes an ``engine_error`` row. The batch finishes.
+
+Workers die with the batch, however it ends (a kill -9 included): on Linux the kernel sends them SIGKILL
+when the parent dies (PR_SET_PDEATHSIG), and everywhere a thread in each worker watches the parent and
+exits when it is gone.
+"""
+from __future__ import annotations
+
+import ctypes
+import datetime as dt
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from engine.decision import Decision, RowError
+from engine.io.readers import Row
+
+FAULT_ENV = "PMO_FAULT_KILL_ON_ID"  # fault injection for tests: a worker deciding this id dies (see docs/reliability.md)
+FAULT_ONCE_ENV = "PMO_FAULT_ONCE_FILE"  # with it, only the first time (the file marks that it happened)
+
+_engine = None
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_WATCH_SECONDS = 0.5
+
+
+def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: int | None = None) -> None:
+    global _engine
+    if parent is not None:
+        _die_with(parent)
+    from engine.api import Engine
+    _engine = Engine.load(policies, rules=rules, today=today, backend=backend)
+    if profile is not None:
+        _engine = _engine.with_profile(profile)
+
+
+def _die_with(parent: int) -> None:
+    """Make this worker end when the process that started the batch ends."""
+    if sys.platform.startswith("linux"):
+        # The signal comes when the thread that started this worker ends: the batch's own thread, which
+        # outlives the pool (decide_in_parallel shuts it down before returning).
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the watch below still ends this worker
+    if not _alive(parent):  # it died before the signal was armed
+        os._exit(0)
+    threading.Thread(target=_watch, args=(parent, os.getppid()), name="pmo-parent-watch", daemon=True).start()
+
+
+def _watch(parent: int, first_parent: int) -> None:
+    """The portable fallback: exit once the parent is gone (reparented, or no such process)."""
+    while True:
+        time.sleep(PARENT_WATCH_SECONDS)
+        if os.getppid() != first_parent or not _alive(parent):
+            os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the pid now belongs to another user's process: ours is gone
+        return False
+    return True
+
+
+def _decide(rows: list[Row]) -> list[Decision]:
+    fault = os.environ.get(FAULT_ENV)
+    out = []
+    for row in rows:
+        if fault and row.data and str(row.data.get("id")) == fault:
+            once = os.environ.get(FAULT_ONCE_ENV)
+            if not once or not os.path.exists(once):
+                if once:
+                    open(once, "w").close()
+                os._exit(70)  # die like a crash: no cleanup, no exception
+        out.append(next(_engine.evaluate_many([row])))  # type: ignore[union-attr]
+    return out
+
+
+def decide_in_parallel(rows: Iterable[Row], *, workers: int, policies=None, rules=(), today: dt.date,
+                       backend: str = "rete", chunk: int = 256, policy_hash: str = "",
+                       profile=None) -> Iterator[tuple[Row, Decision]]:
+    """(row, decision) pairs in input order. ``profile``: the input profile the workers read cells with."""
+    setup = (policies, list(rules), today, backend, profile, os.getpid())
+    source = iter(rows)
+    pending: deque = deque()  # entries [rows, future or None, failures]
+    careful = 0  # after a crash, run this many chunks one at a time, so a crash names its chunk
+    pool = ProcessPoolExecutor(workers, initializer=_start, initargs=setup)
+    try:
+        while True:
+            while len(pending) < workers * 4:
+                batch = [row for _, row in zip(range(chunk), source)]
+                if not batch:
+                    break
+                pending.append([batch, None, 0])
+            if not pending:
+                return
+            head = pending[0]
+            try:
+                for entry in list(pending)[: 1 if careful else len(pending)]:
+                    if entry[1] is None:
+                        entry[1] = pool.submit(_decide, entry[0])
+                decisions = head[1].result()
+            except BrokenProcessPool:  # a worker died: on submitting, or while we waited
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(workers, initializer=_start, initargs=setup)
+                _after_crash(pending, policy_hash, today.isoformat())
+                careful = len(pending)
+                continue
+            pending.popleft()
+            careful = max(careful - 1, 0)
+            yield from zip(head[0], decisions)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _after_crash(pending: deque, policy_hash: str, as_of: str) -> None:
+    """Every unfinished chunk is sent again. The head failed once more: after two failures a chunk is tried
+    row by row, and a single row that fails twice is reported as an engine error."""
+    for entry in pending:
+        entry[1] = None
+    head = pending[0]
+    head[2] += 1
+    if head[2] < 2:
+        return
+    pending.popleft()
+    if len(head[0]) > 1:
+        for row in reversed(head[0]):
+            pending.appendleft([[row], None, 0])
+    else:
+        pending.appendleft([head[0], _Done([_engine_error(head[0][0], policy_hash, as_of)]), 2])
+
+
+class _Done:
+    """A finished 'future' holding a result made here."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _engine_error(row: Row, policy_hash: str, as_of: str | None = None) -> Decision:
+    ident = row.data.get("id") if row.data else None
+    return Decision(id=None if ident in (None, "") else str(ident)[:200], decision="error",
+                    errors=[RowError(row=row.row, code="engine_error",
+                                     message="deciding this row stopped the rules engine twice; it was skipped")],
+                    policy_hash=policy_hash, source=row.source, row=row.row, as_of=as_of)

@@ -9,7 +9,7 @@ import pytest
 import engine.portfolio.select as select
 from engine.portfolio.greedy import greedy
 from engine.portfolio.model import portfolio_from
-from engine.portfolio.policy import Limits
+from engine.compile.portfolio import Limits
 from engine.portfolio.problem import problem
 from engine.portfolio.select import Solved, frontier, scaled
 
@@ -120,7 +120,7 @@ def test_the_solver_prints_nothing_on_stdout():
     (JSON, a CSV on a pipe) must not get it."""
     import subprocess
     import sys
-    code = ("from engine.portfolio.model import portfolio_from; from engine.portfolio.policy import Limits; "
+    code = ("from engine.portfolio.model import portfolio_from; from engine.compile.portfolio import Limits; "
             "from engine.portfolio.problem import problem; from engine.portfolio.select import solve; "
             "p = problem(portfolio_from({'budget': 10, 'projects': [{'id': 'A', 'cost': 5, 'value': 3}]}), Limits()); "
             "print(solve(p).selected)")

@@ -15,7 +15,7 @@ from tests.conftest import ROOT, write_round
 EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine"}
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
-            "replay", "validate", "expr", "schema", "test", "coverage", "diff", "explain"]
+            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "serve"]
 PROBE = """\
 import io, json, sys
 from engine.cli import main

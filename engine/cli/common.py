@@ -41,6 +41,7 @@ examples:
   pmo validate my-policies/                           check policy files, print file:line:col errors
   pmo expr "npv(0.1, [-1000, 500, 700])"              try an expression
   pmo schema --out policy.schema.json                 JSON Schema for editor completion
+  pmo serve --port 8181 --log decisions.sqlite        the HTTP decision service (docs/deploy.md)
 """
 
 

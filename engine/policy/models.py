@@ -81,6 +81,8 @@ class FieldSpec(Node):
                                           "date fields); a smaller one makes the row an error row")
     max: Decimal | dt.date | None = Field(None, description="largest allowed value; a larger one makes an error row")
     description: str | None = None
+    mask: bool = Field(False, description="personal or confidential: `pmo serve` never writes this field's value "
+                       "to its access log (it shows ***)")
     _short = _shorthand("type")
 
     @model_validator(mode="after")
@@ -295,6 +297,8 @@ class ParamSpec(Node):
     type: Literal["number", "money", "integer", "string", "bool", "date", "list"]
     default: Any = None
     description: str | None = None
+    mask: bool = Field(False, description="personal or confidential: `pmo serve` never writes this field's value "
+                       "to its access log (it shows ***)")
     _short = _shorthand("type")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.portfolio.problem import Problem, Selection, cheapest, closure, selection_from
+from engine.portfolio.problem import Problem, Selection, cheapest, closure, needs_of, selection_from
 
 
 def greedy(prob: Problem, key: str) -> Selection:
@@ -17,11 +17,12 @@ def greedy(prob: Problem, key: str) -> Selection:
     y = np.zeros(len(prob.owner), dtype=bool)
     feasible = True
     placed: dict[int, int] = {}  # project -> chosen option
-    if not _place(prob, y, placed, closure(prob, prob.forced_in)):
+    limits, needs = _Limits(prob), needs_of(prob)
+    if not _place(prob, y, placed, closure(prob, prob.forced_in, needs), limits):
         feasible = False
     for k in order:
         if k not in placed:
-            _place(prob, y, placed, closure(prob, {k}) - set(placed))
+            _place(prob, y, placed, closure(prob, {k}, needs) - set(placed), limits)
     total = float(prob.total_cost[y].sum())
     for rule, member in prob.rules:
         share = float((member[prob.owner] * prob.total_cost)[y].sum()) / total if total else 0.0
@@ -30,7 +31,7 @@ def greedy(prob: Problem, key: str) -> Selection:
     return selection_from(prob, y, optimal=False, gap=None, status="greedy" if feasible else "greedy (infeasible)")
 
 
-def _place(prob: Problem, y: np.ndarray, placed: dict[int, int], group: set[int]) -> bool:
+def _place(prob: Problem, y: np.ndarray, placed: dict[int, int], group: set[int], limits: _Limits) -> bool:
     """Add a group of projects (prerequisites first, each at its earliest fitting option), or nothing."""
     if group & prob.forced_out:
         return False
@@ -38,14 +39,14 @@ def _place(prob: Problem, y: np.ndarray, placed: dict[int, int], group: set[int]
         if (i in group or i in placed) and (j in group or j in placed):
             return False
     trial, chosen = y.copy(), dict(placed)
-    for k in _prerequisites_first(prob, group):
-        ready = max((prob.start[chosen[j]] + prob.length[j] for i, j in prob.depends
-                     if i == k and j in chosen and prob.start[chosen[j]] is not None), default=0)
+    for k in _prerequisites_first(group, limits.prerequisites):
+        ready = max((prob.start[chosen[j]] + prob.length[j] for j in limits.prerequisites.get(k, ())
+                     if j in chosen and prob.start[chosen[j]] is not None), default=0)
         for o in prob.options_of(k):
             if prob.start[o] is not None and prob.start[o] < ready:
                 continue
             trial[o] = True
-            if _within_limits(prob, trial):
+            if limits.kept(trial):
                 chosen[k] = int(o)
                 break
             trial[o] = False
@@ -56,7 +57,7 @@ def _place(prob: Problem, y: np.ndarray, placed: dict[int, int], group: set[int]
     return True
 
 
-def _prerequisites_first(prob: Problem, group: set[int]) -> list[int]:
+def _prerequisites_first(group: set[int], prerequisites: dict[int, list[int]]) -> list[int]:
     order: list[int] = []
     seen: set[int] = set()
 
@@ -64,8 +65,8 @@ def _prerequisites_first(prob: Problem, group: set[int]) -> list[int]:
         if k in seen:
             return
         seen.add(k)
-        for i, j in prob.depends:
-            if i == k and j in group:
+        for j in prerequisites.get(k, ()):
+            if j in group:
                 visit(j)
         order.append(k)
 
@@ -74,16 +75,27 @@ def _prerequisites_first(prob: Problem, group: set[int]) -> list[int]:
     return order
 
 
-def _within_limits(prob: Problem, y: np.ndarray) -> bool:
-    for key, c in prob.cost.items():
-        if c[y].sum() > prob.budget[key] + 1e-9:
+class _Limits:
+    """What a trial must keep: budget and capacity as one matrix (a row per limit, a column per option), checked
+    with one product instead of a sum per limit, and the max-share balance rules; with the prerequisites of
+    each project, looked up once."""
+
+    def __init__(self, prob: Problem):
+        arrays = list(prob.cost.values()) + list(prob.demand.values())
+        self.prob = prob
+        self.prerequisites: dict[int, list[int]] = {}  # project -> the projects it depends on
+        for i, j in prob.depends:
+            self.prerequisites.setdefault(i, []).append(j)
+        self.matrix = np.array(arrays, dtype=float).reshape(len(arrays), len(prob.owner))
+        self.limit = np.array([prob.budget[k] for k in prob.cost] + [prob.capacity[k] for k in prob.demand]) + 1e-9
+
+    def kept(self, y: np.ndarray) -> bool:
+        if not (self.matrix @ y <= self.limit).all():
             return False
-    for key, d in prob.demand.items():
-        if d[y].sum() > prob.capacity[key] + 1e-9:
-            return False
-    total = float(prob.total_cost[y].sum())
-    for rule, member in prob.rules:
-        if rule.max_share is not None and total and float((member[prob.owner] * prob.total_cost)[y].sum()) / total \
-                > rule.max_share + 1e-9:
-            return False
-    return True
+        prob = self.prob
+        total = float(prob.total_cost[y].sum())
+        for rule, member in prob.rules:
+            if rule.max_share is not None and total and \
+                    float((member[prob.owner] * prob.total_cost)[y].sum()) / total > rule.max_share + 1e-9:
+                return False
+        return True

@@ -281,14 +281,21 @@ def infeasible(prob: Problem, reasons: list[str]) -> Selection:
     return Selection([], 0.0, {}, False, None, "infeasible", reasons=reasons, notes=list(prob.notes))
 
 
-def closure(prob: Problem, start: set[int]) -> set[int]:
-    """The projects, plus every prerequisite and every 'goes together' partner, transitively."""
+def needs_of(prob: Problem) -> dict[int, set[int]]:
+    """Each project's prerequisites and 'goes together' partners (one step)."""
     needs: dict[int, set[int]] = {}
     for i, j in prob.depends:
         needs.setdefault(i, set()).add(j)
     for i, j in prob.together:
         needs.setdefault(i, set()).add(j)
         needs.setdefault(j, set()).add(i)
+    return needs
+
+
+def closure(prob: Problem, start: set[int], needs: dict[int, set[int]] | None = None) -> set[int]:
+    """The projects, plus every prerequisite and every 'goes together' partner, transitively (``needs``:
+    needs_of(prob), when the caller asks many times)."""
+    needs = needs_of(prob) if needs is None else needs
     out, todo = set(start), list(start)
     while todo:
         for j in needs.get(todo.pop(), ()):

@@ -1,6 +1,6 @@
 """Portfolio selection: the set of projects worth most within budget, capacity and the rules.
 
-A 0-1 integer programme solved exactly with HiGHS (``scipy.optimize.milp``):
+A 0-1 integer programme solved exactly with HiGHS (``highspy``, which takes a starting choice):
 
     maximise   sum value_i x_i
     subject to cost by period (or in total)        <= budget
@@ -17,13 +17,15 @@ The problem itself is built by engine/portfolio/problem.py.
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import highspy
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from engine.compile.portfolio import Limits
@@ -54,9 +56,47 @@ def solve(prob: Problem, time_limit: float = 30.0, gap: float = 1e-4, explain_in
 
 
 def _solve(prob: Problem, time_limit: float, gap: float, explain_infeasible: bool) -> Selection:
-    n, m = len(prob.ids), len(prob.owner)
-    if n == 0:
+    if not prob.ids:
         return Selection([], 0.0, {}, True, 0.0, "optimal", notes=prob.notes)
+    model = _model(prob)
+    if isinstance(model, Selection):
+        return model
+    result = _milp(model, model.upper, time_limit, gap)
+    if result.y is None:
+        if result.status != "infeasible":
+            return infeasible(prob, [f"solver stopped: {result.status}"])
+        return infeasible(prob, explain(prob) if explain_infeasible else [])
+    selection = selection_from(prob, result.y, optimal=result.status == "optimal", gap=result.gap,
+                               status=result.status)
+    selection.binding = binding(prob, result.y)
+    return selection
+
+
+@dataclass
+class Model:
+    """The 0-1 programme as arrays: maximise value @ y subject to lower <= matrix @ y <= upper, 0 <= y <= col_upper.
+    ``budget_rows`` are the rows of the budget (one per budget key, in ``prob.cost``'s order), the only rows
+    a frontier changes."""
+
+    value: np.ndarray  # per option
+    matrix: Any  # scipy.sparse CSR, rows x options
+    lower: np.ndarray
+    upper: np.ndarray
+    col_upper: np.ndarray
+    budget_rows: np.ndarray
+
+    def fits(self, y: np.ndarray, upper: np.ndarray) -> bool:
+        """Whether a 0-1 choice of options keeps every row (a start offered to the solver must)."""
+        if not len(self.lower):
+            return bool((y <= self.col_upper).all())
+        rows = self.matrix @ y.astype(float)
+        return bool((rows >= self.lower - 1e-6).all() and (rows <= upper + 1e-6).all()
+                    and (y <= self.col_upper).all())
+
+
+def _model(prob: Problem) -> Model | Selection:
+    """The programme of the module docstring, or an infeasible selection when forcing contradicts itself."""
+    n, m = len(prob.ids), len(prob.owner)
     rows, cols, vals, lower, upper = [], [], [], [], []
     chosen_rows = {k: prob.options_of(k) for k in range(n)}  # x_k = the sum of project k's options
 
@@ -106,28 +146,102 @@ def _solve(prob: Problem, time_limit: float, gap: float, explain_infeasible: boo
             add(dense((member[id(rule)] - rule.min_share) * prob.total_cost), 0.0, np.inf)
         if rule.max_share is not None:
             add(dense((member[id(rule)] - rule.max_share) * prob.total_cost), -np.inf, 0.0)
-    ub = np.ones(m)
-    ub[np.isin(prob.owner, list(prob.forced_out))] = 0
+    col_upper = np.ones(m)
+    col_upper[np.isin(prob.owner, list(prob.forced_out))] = 0
     both = sorted(prob.forced_in & prob.forced_out)
     if both:
         return infeasible(prob, [f"{', '.join(prob.ids[k] for k in both)} must be in (forced) and out (forced out, "
                                   "rejected, cancelled or depending on an unknown project) at the same time"])
-    constraints = []
-    if lower:
-        matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower), m)).tocsr()
-        constraints.append(LinearConstraint(matrix, np.array(lower), np.array(upper)))
-    result = milp(-prob.value[prob.owner], integrality=np.ones(m), bounds=Bounds(np.zeros(m), ub),
-                  constraints=constraints, options={"time_limit": time_limit, "mip_rel_gap": gap, "disp": False})
-    if result.x is None:
-        if result.status != 2:
-            return infeasible(prob, [f"solver stopped: {result.message}"])
-        return infeasible(prob, explain(prob) if explain_infeasible else [])
-    y = np.round(result.x).astype(bool)
-    selection = selection_from(prob, y, optimal=result.status == 0,
-                           gap=float(getattr(result, "mip_gap", 0.0) or 0.0),
-                           status="optimal" if result.status == 0 else "time limit")
-    selection.binding = binding(prob, y)
-    return selection
+    matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower), m)).tocsr()
+    return Model(prob.value[prob.owner].astype(float), matrix, np.array(lower, dtype=float),
+                 np.array(upper, dtype=float), col_upper, np.arange(len(prob.cost)))
+
+
+@dataclass
+class Solved:
+    y: np.ndarray | None  # the options chosen (None: no feasible choice found)
+    status: str  # optimal (within the gap asked for) | time limit | infeasible | the solver's own word
+    value: float
+    bound: float  # no choice is worth more (the solver's dual bound); inf when unknown
+    gap: float | None  # (bound - value) / value
+
+
+def _milp(model: Model, upper: np.ndarray, time_limit: float, gap: float, start: np.ndarray | None = None) -> Solved:
+    """Solve the programme with the rows' upper limits ``upper`` by HiGHS (highspy); ``start``, a choice that
+    keeps every row, is handed to the solver as its first incumbent, so the answer is never worth less.
+    highspy rather than scipy's milp (the same solver): milp takes no start, and on the frontier benchmark
+    highspy (HiGHS 1.16 against scipy's 1.12) left smaller gaps in the same time (docs/benchmarks.md)."""
+    h = _highs()
+    csc = model.matrix.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(model.value), len(model.lower)
+    lp.col_cost_ = -model.value
+    lp.col_lower_, lp.col_upper_ = np.zeros(len(model.value)), model.col_upper
+    lp.row_lower_, lp.row_upper_ = model.lower, upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = csc.indptr, csc.indices, csc.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * len(model.value)
+    h.passModel(lp)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", float(gap))
+    if start is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = start.astype(float).tolist()
+        solution.value_valid = True
+        h.setSolution(solution)
+    h.run()
+    status, info = h.getModelStatus(), h.getInfo()
+    bound = -float(info.mip_dual_bound)
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return Solved(None, "infeasible", 0.0, -np.inf, None)
+    if info.primal_solution_status != 2:  # no feasible point
+        if start is not None:
+            return _solved(start, model, "time limit", bound)
+        return Solved(None, h.modelStatusToString(status), 0.0, bound, None)
+    y = np.round(np.asarray(h.getSolution().col_value)).astype(bool)
+    if start is not None and model.value @ start > model.value @ y:
+        y = start
+    return _solved(y, model, "optimal" if status == highspy.HighsModelStatus.kOptimal else "time limit", bound)
+
+
+_silenced = False
+
+
+def _highs() -> highspy.Highs:
+    """A HiGHS instance that prints nothing. The first one in a process writes a banner to file descriptor 1
+    before any option can be set, which would land in a user's JSON on stdout: it is made with descriptor 1
+    pointed at the null device, once (later instances print no banner)."""
+    global _silenced
+    if _silenced:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _silenced = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _solved(y: np.ndarray, model: Model, status: str, bound: float) -> Solved:
+    value = float(model.value @ y)
+    if not np.isfinite(bound) or bound < value:
+        bound = value if status == "optimal" else (bound if np.isfinite(bound) else np.inf)
+    return Solved(y.astype(bool), status, value, bound, _gap(value, bound))
+
+
+def _gap(value: float, bound: float) -> float | None:
+    if not np.isfinite(bound):
+        return None
+    return max(0.0, bound - value) / max(abs(value), 1e-9) if bound - value > 1e-9 else 0.0
+
+
 
 
 def left_out(prob: Problem, selection: Selection) -> list[dict[str, str]]:
@@ -289,23 +403,149 @@ def scaled(prob: Problem, factor: float) -> Problem:
 
 def frontier(prob: Problem, points: int, time_limit: float = 30.0, gap: float = 0.01) -> list[dict[str, Any]]:
     """The best value at ``points`` budget levels (every period scaled alike), from a little to enough for
-    every project, with both greedy baselines at each level. Each point is solved to within ``gap``
-    (1%) or its share of ``time_limit``; ``optimal`` and ``gap`` say how close each got."""
-    full = max((prob.cost[k].sum() / prob.budget[k] for k in prob.cost if prob.budget.get(k)), default=1.0)
-    top = max(full, 1.0)
-    out = []
-    deadline = time.perf_counter() + time_limit
-    for step in range(1, points + 1):
-        factor = top * step / points
-        level = scaled(prob, factor)
-        share = max(0.05, (deadline - time.perf_counter()) / (points - step + 1) - 0.02)  # leave room for greedy
-        best = solve(level, time_limit=share, gap=gap, reasons=False)
-        out.append({"budget": sum(level.budget.values()), "factor": factor, "value": best.value,
-                    "selected": best.selected, "optimal": best.optimal, "gap": best.gap,
-                    "greedy_value": greedy(level, "value").value,
-                    "greedy_value_per_cost": greedy(level, "value per cost").value})
-    return out
+    every project, with both greedy baselines at each level, all within ``time_limit`` seconds.
 
+    The levels are one family of problems that differ only in the budget rows, so what one level learns
+    holds for others: a choice that fits a level fits every larger one (so each level starts from the best
+    known choice that fits it, the greedy baselines among them, and the frontier never falls as the budget
+    grows), and no choice at a level is worth more than the bound of any larger level (so bounds flow down).
+    The largest level is solved first: its budget covers every project, so its optimum is the best without
+    a budget, and every level whose budget fits that choice has the same optimum and the same bound. Those
+    levels are a plateau (capacity or the rules bind, not money) and are never solved. (A level whose best
+    choice merely leaves money unused proves nothing about larger budgets: one more project may fit.)
+    The time goes to the other levels, each solved once in budget order, then again, largest gap first,
+    until each is within ``gap`` (by its own bound or a larger level's) or the time is spent.
+
+    Each point says ``gap`` (value against ``bound``, the most any choice at that level can be worth),
+    ``optimal`` (within ``gap``), ``binds`` (False on the plateau), ``solves`` (solver runs spent on it)."""
+    deadline = time.perf_counter() + time_limit
+    full = max((prob.cost[k].sum() / prob.budget[k] for k in prob.cost if prob.budget.get(k)), default=1.0)
+    factors = [float(max(full, 1.0) * step / points) for step in range(1, points + 1)]
+    levels = [scaled(prob, factor) for factor in factors]
+    baselines = [(greedy(level, "value"), greedy(level, "value per cost")) for level in levels]
+    model = _model(prob) if prob.ids else None
+    if not isinstance(model, Model):
+        return [_point(level, factor, None, base) for level, factor, base in zip(levels, factors, baselines)]
+    search = _Frontier(model, factors, gap)
+    for level, base in zip(levels, baselines):
+        for selection in base:
+            search.offer(_options_of(level, selection))
+    top = len(levels) - 1
+    while True:
+        todo = search.open()
+        remaining = deadline - time.perf_counter()
+        if not todo or remaining < _MIN_SLICE:
+            break
+        unsolved = [s for s in todo if not search.solves[s]]
+        if unsolved:  # the first pass: the largest level, then upwards from the least money
+            s = top if top in unsolved else unsolved[0]
+            seconds = max(_MIN_SLICE, remaining / len(todo))
+        else:  # again, largest gap first; a solve starts afresh, so it needs more time than the last one had
+            again = [s for s in todo if 2 * search.seconds[s] <= remaining] or \
+                [s for s in todo if search.seconds[s] < remaining]
+            if not again:
+                break
+            s = max(again, key=search.gap)
+            seconds = max(2 * search.seconds[s], remaining / len(todo))
+        search.solve(s, min(seconds, remaining))
+    return [_point(level, factor, search.result(s), base)
+            for s, (level, factor, base) in enumerate(zip(levels, factors, baselines))]
+
+
+_MIN_SLICE = 0.2  # seconds: less than this and HiGHS hardly gets past its presolve
+
+
+class _Frontier:
+    """The levels of a frontier and what is known about each: the choices found (any of them serves every
+    level it fits), each level's own bound, the levels proven infeasible."""
+
+    def __init__(self, model: Model, factors: list[float], gap: float):
+        self.model, self.gap_wanted = model, gap
+        self.upper = []
+        for factor in factors:
+            upper = model.upper.copy()
+            upper[model.budget_rows] *= factor
+            self.upper.append(upper)
+        self.found: list[np.ndarray] = []
+        self.own_bound = [np.inf] * len(factors)
+        self.solves = [0] * len(factors)
+        self.seconds = [0.0] * len(factors)  # the time the last solve of each level was given
+        self.infeasible = [False] * len(factors)
+        self.last_status = [""] * len(factors)
+
+    def offer(self, y: np.ndarray | None) -> None:
+        if y is not None and any(self.model.fits(y, upper) for upper in self.upper):
+            self.found.append(y.astype(bool))
+
+    def incumbent(self, s: int) -> np.ndarray | None:
+        fitting = [y for y in self.found if self.model.fits(y, self.upper[s])]
+        return max(fitting, key=lambda y: float(self.model.value @ y)) if fitting else None
+
+    def bound(self, s: int) -> float:
+        return min(self.own_bound[s:])
+
+    def gap(self, s: int) -> float:
+        y = self.incumbent(s)
+        found = _gap(float(self.model.value @ y), self.bound(s)) if y is not None else None
+        return np.inf if found is None else found
+
+    def plateau(self, s: int) -> bool:
+        """Whether the best choice of the largest level (where money does not bind) fits here too, so this level
+        has its value and its bound (the largest level itself is on the plateau)."""
+        top = len(self.upper) - 1
+        best = self.incumbent(top)
+        return s == top or best is not None and self.model.fits(best, self.upper[s])
+
+    def open(self) -> list[int]:
+        """The levels worth a solve: not proven infeasible, not on the plateau (but the largest), not yet
+        within the gap."""
+        top = len(self.upper) - 1
+        return [s for s in range(len(self.upper)) if not self.infeasible[s] and (s == top or not self.plateau(s))
+                and self.gap(s) > self.gap_wanted]
+
+    def solve(self, s: int, seconds: float) -> None:
+        self.solves[s] += 1
+        self.seconds[s] = seconds
+        result = _milp(self.model, self.upper[s], seconds, self.gap_wanted, self.incumbent(s))
+        self.last_status[s] = result.status
+        if result.status == "infeasible":
+            for t in range(s + 1):  # less money cannot help
+                self.infeasible[t] = True
+            return
+        self.own_bound[s] = min(self.own_bound[s], result.bound)
+        self.offer(result.y)
+
+    def result(self, s: int) -> dict[str, Any] | None:
+        y = self.incumbent(s)
+        if self.infeasible[s] or y is None:
+            return None
+        gap = self.gap(s)
+        return {"y": y, "bound": self.bound(s), "gap": None if not np.isfinite(gap) else gap,
+                "optimal": gap <= self.gap_wanted, "binds": not self.plateau(s), "solves": self.solves[s]}
+
+
+def _options_of(prob: Problem, selection: Selection) -> np.ndarray | None:
+    """The options a selection took, as the solver's 0-1 vector (None for an empty or failed selection)."""
+    if not selection.selected:
+        return None
+    chosen = np.isin(prob.owner, [prob.ids.index(pid) for pid in selection.selected])
+    return chosen & _chosen_options(prob, selection)
+
+
+def _point(level: Problem, factor: float, found: dict[str, Any] | None, base: tuple[Selection, Selection]) \
+        -> dict[str, Any]:
+    point: dict[str, Any] = {"budget": sum(level.budget.values()), "factor": factor}
+    if found is None:
+        point.update(value=0.0, selected=[], optimal=False, gap=None, bound=None, binds=True, solves=0,
+                     status="infeasible")
+    else:
+        picked = selection_from(level, found["y"], optimal=found["optimal"], gap=found["gap"], status="")
+        point.update(value=picked.value, selected=picked.selected, optimal=found["optimal"], gap=found["gap"],
+                     bound=found["bound"], binds=found["binds"], solves=found["solves"],
+                     status=("within the gap" if found["optimal"] else "time limit")
+                     + ("" if found["binds"] else " (plateau: the optimum without a budget fits)"))
+    point.update(greedy_value=base[0].value, greedy_value_per_cost=base[1].value)
+    return point
 
 
 @dataclass

@@ -62,13 +62,21 @@ def shown(target: str | Path) -> str:
     return str(target)
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))  # made once:
+# json.dumps with any option builds a new encoder per call
+
+
 def canonical(data: Any) -> str:
     """JSON text any database can store: a surrogate is its \\uXXXX escape, so the text decodes to the same data."""
-    return encodable(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")))
+    return encodable(_ENCODER.encode(data))
 
 
 def digest(data: Any) -> str:
-    return hashlib.sha256(canonical(data).encode()).hexdigest()[:32]
+    return _digest_of(canonical(data))
+
+
+def _digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -92,7 +100,10 @@ class Entry:
 
     @property
     def key(self) -> str:
-        decided_by = [self.kind, self.project, self.gate, self.input_hash, self.policy_hash, self.override]
+        return self._key(self.input_hash)
+
+    def _key(self, input_hash: str) -> str:
+        decided_by = [self.kind, self.project, self.gate, input_hash, self.policy_hash, self.override]
         if self.as_of is None and self.backend is None:  # the version 0 key, so old entries stay idempotent
             return digest(decided_by)
         return digest(decided_by + [self.as_of, self.backend])
@@ -143,11 +154,7 @@ class DecisionLog:
     def append(self, entries: Iterable[Entry]) -> int:
         """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        text = _storable
-        rows = [(e.key, e.time or now, e.kind, text(e.project), text(e.gate), e.input_hash, text(e.policy_hash),
-                 text(e.outcome), canonical(e.findings), canonical(e.approvers),
-                 canonical(e.override) if e.override else None, canonical(e.input), text(e.as_of), text(e.backend))
-                for e in entries]
+        rows = [_row(e, now) for e in entries]
         if not rows:
             return 0
         with self._using("write to") as db:
@@ -198,6 +205,16 @@ def _store_type(target: str | Path):
         from engine.store.postgres import PostgresStore  # psycopg is imported only for a PostgreSQL log
         return PostgresStore
     return SqliteStore
+
+
+def _row(e: Entry, now: str) -> tuple:
+    """An entry as a row of the table; its input is encoded once, for the column, its hash and its key."""
+    text = _storable
+    data = canonical(e.input)
+    input_hash = _digest_of(data)
+    return (e._key(input_hash), e.time or now, e.kind, text(e.project), text(e.gate), input_hash, text(e.policy_hash),
+            text(e.outcome), canonical(e.findings), canonical(e.approvers),
+            canonical(e.override) if e.override else None, data, text(e.as_of), text(e.backend))
 
 
 def _storable(text: str | None) -> str | None:

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import TypeAdapter
+
 from engine.api import Engine
-from engine.decision import Decision
+from engine.decision import Decision, Finding, RowError
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.io.carry import Carrier
 from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
@@ -336,6 +338,10 @@ def _cannot_write(exc: OSError, output: Output) -> RunError:
     return RunError(f"cannot write {target}: {exc.strerror or exc}", hint, code="cannot_write")
 
 
+_FINDINGS, _ERRORS = TypeAdapter(list[Finding]), TypeAdapter(list[RowError])  # a decision's findings dumped in
+# one call: a model_dump per finding cost 3x as much (benchmarks/log_append.py, docs/benchmarks.md)
+
+
 def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_BATCH):
     """Pass each (row, decision, record) on; append the decision to the log, a batch per transaction."""
     pending: list[Entry] = []
@@ -343,8 +349,8 @@ def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_B
         if log is not None:
             pending.append(Entry("intake", decision.id, None, {"row": row.data, "source": row.source,
                                                                "line": row.row}, engine.policy_hash,
-                                 decision.decision, [f.model_dump(mode="json") for f in decision.findings]
-                                 or [e.model_dump(mode="json") for e in decision.errors], decision.routes,
+                                 decision.decision, _FINDINGS.dump_python(decision.findings, mode="json")
+                                 or _ERRORS.dump_python(decision.errors, mode="json"), decision.routes,
                                  as_of=engine.today.isoformat(), backend=engine.backend))
             if len(pending) >= batch:
                 log.append(pending)

@@ -1,0 +1,180 @@
+"""`pmo serve` on loopback: single evaluations at 1, 8 and 64 concurrent clients with 1 and 2 workers, against
+the same evaluations in process; an NDJSON batch against `pmo evaluate` on the same rows.
+
+    python benchmarks/serve_throughput.py                    # 3,000 requests or 10 s per setting, 20,000 rows
+    python benchmarks/serve_throughput.py --requests 500 --seconds 3 --rows 5000
+
+Loopback only. Each setting is bounded in count (--requests) and time (--seconds), whichever comes first.
+The clients are a lean keep-alive HTTP/1.1 client on asyncio streams (one connection per client), so what
+is measured is the server, not an HTTP library; they share the machine's cores with the server. Every
+evaluation is of a distinct proposal (its id varies), so each one is a new entry in the decision log; the
+in-process figure decides and logs the same way (Engine.evaluate, then DecisionLog.append of one entry).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_rows() -> list[dict]:
+    with open(ROOT / "examples" / "proposals.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def proposal(rows: list[dict], n: int, tag: str) -> dict:
+    return {**rows[n % len(rows)], "id": f"PRJ-{tag}{n:07d}"}
+
+
+def start(folder: Path, workers: int, log: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--log", str(log),
+                                "--workers", str(workers), "--watch", "0", "--max-batch", "1000000",
+                                "--access-log", str(folder / f"access-{port}.log")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    if workers > 1:
+                        time.sleep(2)  # every worker up, not only the first
+                    return process, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("pmo serve did not start")
+
+
+async def one_client(port: int, bodies, latencies: list[float], stop_at: float) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for body in bodies:
+            if time.perf_counter() > stop_at:
+                return
+            head = (f"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode()
+            began = time.perf_counter()
+            writer.write(head + body)
+            headers = await reader.readuntil(b"\r\n\r\n")
+            if not headers.startswith(b"HTTP/1.1 200"):
+                raise SystemExit(f"unexpected answer: {headers[:80]!r}")
+            length = int(next(line.split(b":", 1)[1] for line in headers.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - began)
+    finally:
+        writer.close()
+
+
+async def load(port: int, clients: int, requests: int, seconds: float, tag: str) -> dict:
+    rows = base_rows()
+    bodies = [json.dumps(proposal(rows, n, tag)).encode() for n in range(requests)]
+    latencies: list[float] = []
+    shares = [iter(bodies[k::clients]) for k in range(clients)]
+    began = time.perf_counter()
+    await asyncio.gather(*(one_client(port, share, latencies, began + seconds) for share in shares))
+    return summary(latencies, time.perf_counter() - began)
+
+
+def summary(latencies: list[float], elapsed: float) -> dict:
+    ordered = sorted(latencies)
+    return {"requests": len(ordered), "per_s": len(ordered) / elapsed,
+            "p50_ms": statistics.median(ordered) * 1000, "p99_ms": ordered[int(0.99 * (len(ordered) - 1))] * 1000}
+
+
+def in_process(requests: int, seconds: float, folder: Path) -> dict:
+    from engine import Engine
+    from engine.serve.app import intake_entry
+    from engine.store import DecisionLog
+    engine, rows = Engine.load(), base_rows()
+    latencies = []
+    with DecisionLog(folder / "in-process.sqlite") as log:
+        began = time.perf_counter()
+        for n in range(requests):
+            if time.perf_counter() - began > seconds:
+                break
+            data = proposal(rows, n, "I")
+            t = time.perf_counter()
+            decision = engine.evaluate(data)
+            log.append([intake_entry(engine, decision, data)])
+            latencies.append(time.perf_counter() - t)
+        return summary(latencies, time.perf_counter() - began)
+
+
+def batch(port: int, path: Path) -> float:
+    body = path.read_bytes()
+    began = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall((f"POST /v1/evaluate/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                   f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body)
+        received = bytearray()
+        while chunk := s.recv(1 << 16):
+            received += chunk
+    elapsed = time.perf_counter() - began
+    answers, sent = received.split(b"\r\n\r\n", 1)[1].count(b'"decision_id"'), body.count(b"\n")
+    if answers != sent:
+        raise SystemExit(f"the batch answered {answers} of {sent} rows")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="requests per setting (default 3,000)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="at most this long per setting (default 10)")
+    parser.add_argument("--rows", type=int, default=20_000, help="rows in the NDJSON batch (default 20,000)")
+    args = parser.parse_args()
+    print(f"# {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        local = in_process(args.requests, args.seconds, folder)
+        print(f"{'in process (evaluate + log)':<30} {local['per_s']:>8,.0f} /s  p50 {local['p50_ms']:6.2f} ms  "
+              f"p99 {local['p99_ms']:6.2f} ms  ({local['requests']} evaluations)")
+        rows = base_rows()
+        jsonl = folder / "rows.jsonl"
+        jsonl.write_text("".join(json.dumps(proposal(rows, n, "B")) + "\n" for n in range(args.rows)))
+        for workers in (1, 2):
+            process, port = start(folder, workers, folder / f"serve-{workers}.sqlite")
+            try:
+                for clients in (1, 8, 64):
+                    got = asyncio.run(load(port, clients, args.requests, args.seconds, f"W{workers}C{clients}-"))
+                    print(f"{f'HTTP {workers} worker(s), {clients} clients':<30} {got['per_s']:>8,.0f} /s  p50 "
+                          f"{got['p50_ms']:6.2f} ms  p99 {got['p99_ms']:6.2f} ms  ({got['requests']} requests)")
+                if workers == 1:
+                    elapsed = batch(port, jsonl)
+                    print(f"{'NDJSON batch over HTTP':<30} {args.rows / elapsed:>8,.0f} rows/s  ({args.rows:,} rows "
+                          f"in {elapsed:.1f} s, decided and logged)")
+            finally:
+                process.terminate()
+                process.wait(30)
+        began = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", str(jsonl), "--format", "jsonl", "--out",
+                        str(folder / "cli.jsonl"), "--log", str(folder / "cli.sqlite"), "--workers", "1"],
+                       check=True, stderr=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - began
+        print(f"{'pmo evaluate (same rows)':<30} {args.rows / elapsed:>8,.0f} rows/s  ({args.rows:,} rows in "
+              f"{elapsed:.1f} s, decided and logged, process start included)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""The ``pmo serve`` subcommand. FastAPI and uvicorn are imported only when it runs, never by other commands."""
+from __future__ import annotations
+
+import argparse
+import gc
+import ipaddress
+import os
+from typing import IO
+
+from engine.cli.common import EXIT_OK, warn
+from engine.cli.options import command, policy_options
+from engine.errors import Diagnostic, PmoError
+from engine.store import DEFAULT_PATH as DEFAULT_LOG
+
+SERVE_EXAMPLES = """\
+examples:
+  pmo serve                                            http://127.0.0.1:8181, reference policies, ./pmo-decisions.sqlite
+  pmo serve --policies my-policies/ --log /var/lib/pmo/decisions.sqlite --workers 2
+  PMO_TOKENS=admin:$(cat admin.token) pmo serve --host 0.0.0.0 --tokens tokens.yaml
+  curl -s localhost:8181/v1/evaluate -H 'content-type: application/json' -d @proposal.json
+  curl -s localhost:8181/v1/evaluate/batch -H 'content-type: application/x-ndjson' --data-binary @rows.jsonl
+  kill -HUP $(pidof -s pmo)                            reload the policy (a broken version is refused)
+
+endpoints (interactive docs at /docs, the API description at /openapi.json):
+  POST /v1/evaluate  /v1/evaluate/batch  /v1/rank  /v1/explain  /v1/gates/{gate}/review
+  POST /v1/conflicts  /v1/schedule  /v1/impact  /v1/select  /v1/policy/reload
+  GET  /v1/decisions/{id}  /v1/decisions?project=&since=  /v1/policy  /  /v1/board  /health  /ready
+
+tokens file (YAML): tokens: [{name: servicenow, role: evaluate, token: ...}, {name: pmo-lead, role: admin, ...}]
+roles: evaluate (every decision and read endpoint), admin (also gate overrides and policy reloads)
+
+exit codes: 0 stopped by SIGINT or SIGTERM, 2 usage error, a broken policy or an unusable log or tokens file
+"""
+
+
+def register(sub) -> None:
+    sv = command(sub, "serve", serve, "serve decisions over HTTP (a REST API under /v1)", ("Run the engine as an HTTP decision service: evaluate, batch (JSON or "
+                                          "NDJSON), rank, explain, gate review, conflicts, schedule and select, each "
+                                          "answer naming its policy_hash and decision_id (the decision log's key). "
+                                          "The policy folder is watched and reloaded on change, on SIGHUP or on "
+                                          "POST /v1/policy/reload: a new version is compiled aside and swapped in "
+                                          "between requests, and a broken version never replaces a working one "
+                                          "(GET /health shows its file:line:col diagnostics)."),
+                 SERVE_EXAMPLES)
+    policy_options(sv)
+    sv.add_argument("--host", default=os.environ.get("PMO_HOST", "127.0.0.1"),
+                    help="address to listen on (default: $PMO_HOST or 127.0.0.1, this machine only)")
+    sv.add_argument("--port", type=int, default=int(os.environ.get("PMO_PORT", "8181")),
+                    help="port (default: $PMO_PORT or 8181)")
+    sv.add_argument("--log", metavar="DB", default=os.environ.get("PMO_LOG", DEFAULT_LOG),
+                    help=f"the decision log every decision is written to (default: $PMO_LOG or ./{DEFAULT_LOG})")
+    sv.add_argument("--workers", type=int, default=int(os.environ.get("PMO_WORKERS", "1")), metavar="N",
+                    help="worker processes (default: $PMO_WORKERS or 1); each loads the policy itself")
+    sv.add_argument("--backend", choices=("rete", "reference"), default="rete", help="rule back end (default rete)")
+    sv.add_argument("--tokens", metavar="FILE", default=os.environ.get("PMO_TOKENS_FILE"),
+                    help="bearer tokens with roles (YAML; default: $PMO_TOKENS_FILE); $PMO_TOKENS='ROLE:TOKEN,...' "
+                    "adds more. Without any token every caller may do everything")
+    sv.add_argument("--max-body", type=int, default=16 << 20, metavar="BYTES",
+                    help="largest request body, and largest NDJSON line (default 16 MiB; beyond: 413)")
+    sv.add_argument("--max-batch", type=int, default=10_000, metavar="N",
+                    help="most proposals in one batch or ranking (default 10,000; beyond: 413)")
+    sv.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                    help="seconds to receive a body (408) and to compute an answer (503) (default 30)")
+    sv.add_argument("--watch", type=float, default=2.0, metavar="S",
+                    help="look at the policy files for a change every S seconds (default 2; 0: only on SIGHUP "
+                    "or POST /v1/policy/reload)")
+    sv.add_argument("--mask", action="append", default=[], metavar="FIELD",
+                    help="never show this field's value in the access log (repeatable; fields marked 'mask: true' "
+                    "in the policy are masked too)")
+    sv.add_argument("--log-inputs", action="store_true",
+                    help="write the proposals into the access log (masked fields as ***); off by default")
+    sv.add_argument("--access-log", metavar="FILE", help="the access log, JSON lines (default: standard error)")
+
+
+def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    try:
+        from engine.serve.app import Service
+        from engine.serve.config import ServeConfig
+        from engine.serve.run import run
+    except ImportError as exc:  # pragma: no cover - the dependencies are in pyproject.toml
+        if (exc.name or "").split(".")[0] not in ("fastapi", "uvicorn", "starlette", "anyio", "pydantic"):
+            raise
+        raise PmoError([Diagnostic("missing_dependency", f"pmo serve needs {exc.name}",
+                                   hint="pip install 'pmo-engine' with its dependencies (fastapi, uvicorn)")]) from None
+    if args.workers < 1 or args.max_body < 1 or args.max_batch < 1 or args.timeout <= 0 or args.watch < 0 \
+            or not 0 <= args.port <= 65535:
+        raise PmoError([Diagnostic("usage", "--workers, --max-body, --max-batch and --timeout must be positive, "
+                                   "--watch not negative, --port 0 to 65535")])
+    config = ServeConfig(host=args.host, port=args.port, log=str(args.log),
+                         policies=str(args.policies) if args.policies else None,
+                         rules=tuple(str(r) for r in args.rules), today=args.today.isoformat() if args.today else None,
+                         backend=args.backend, workers=args.workers, tokens=args.tokens, max_body=args.max_body,
+                         max_batch=args.max_batch, timeout=args.timeout, watch=args.watch, mask=tuple(args.mask),
+                         log_inputs=args.log_inputs, access_log=args.access_log)
+    gc.enable()  # main() pauses the collector for batch work; a long-running server must collect its cycles
+    service = Service(config)  # a broken policy, log or tokens file stops here, before listening (exit 2)
+    warn(service.holder.current.engine, stderr)
+    if not service.tokens.required and not _loopback(config.host):
+        print(f"pmo serve: warning: no tokens, and listening on {config.host}: anyone who can reach it may decide, "
+              "override and reload; give --tokens or $PMO_TOKENS", file=stderr)
+    if config.workers > 1 and config.watch == 0:
+        print("pmo serve: warning: with --workers and --watch 0, POST /v1/policy/reload reloads only the worker that "
+              "answers it; reload with SIGHUP (every worker), or keep --watch on", file=stderr)
+    print(f"pmo serve: http://{config.host}:{config.port} (docs at /docs), policy "
+          f"{service.holder.current.engine.policy_hash}, log {config.log}, {config.workers} worker"
+          f"{'s' if config.workers > 1 else ''}, {len(service.tokens) or 'no'} token"
+          f"{'' if len(service.tokens) == 1 else 's'}", file=stderr)
+    stderr.flush()
+    run(config, service if config.workers == 1 else None)
+    return EXIT_OK
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+

@@ -1,0 +1,938 @@
+"""The HTTP API of ``pmo serve`` (FastAPI), versioned under /v1.
+
+Bodies are read here, not by FastAPI: within ``--max-body`` (413 beyond), within ``--timeout`` (408), and
+decoded by the engine's own JSON decoder (engine/io/jsonstream.py: exact decimals, bounded number literals,
+repeated keys marked), so a proposal posted here is read exactly as the same proposal in a ``.jsonl`` file.
+Options are then checked by pydantic models, whose errors become located field errors. Every error is
+``{"error": {status, code, message, hint, errors: [{loc, code, message}]}}``; a 500 is only ever a bug.
+
+Each decision is written to the decision log before it is answered, and its answer names ``decision_id``
+(the log's key) and ``policy_hash``: a client that holds an answer can find it in the log.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import itertools
+import json
+import queue
+import signal
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import Annotated, Any, Literal
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine import __version__
+from engine.api import Engine
+from engine.cli.common import open_log
+from engine.decision import Decision, RowError
+from engine.errors import InputError, PmoError
+from engine.io.jsonstream import DECODER
+from engine.io.rows import MAX_DIGITS, Row, bounded_row
+from engine.serve.access import OPEN, Caller, Tokens, access_logger, log_line, masked
+from engine.serve.board import BoardState, page
+from engine.serve.config import ServeConfig
+from engine.serve.policy import PolicyHolder, Served, diagnostic_json
+from engine.store import Entry
+
+SOURCE = "request"
+CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
+SPOOL_IN_MEMORY = 8 << 20  # an NDJSON body is spooled to a temporary file beyond this many bytes
+INLINE = 64 << 10  # a proposal this small is decided on the event loop (well under a millisecond); larger in a thread
+NOT_FOUND = {"unknown_gate", "no_gates", "no_scoring"}
+
+
+# ---------------------------------------------------------------------------- errors
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, *, errors: Iterable[dict] = (), hint: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.hint = status, code, message, hint
+        self.errors, self.headers = list(errors), headers
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": {"status": self.status, "code": self.code, "message": self.message,
+                                       "hint": self.hint, "errors": self.errors}}, self.status, headers=self.headers)
+
+
+def _from_pmo(exc: PmoError) -> ApiError:
+    """A PmoError as an API error: unknown things 404, anything else the caller sent 422."""
+    first = exc.diagnostics[0]
+    status = 404 if first.code in NOT_FOUND else 422
+    errors = [{"loc": ["body"], **diagnostic_json(d)} for d in exc.diagnostics]
+    return ApiError(status, first.code, first.message, errors=errors, hint=first.hint)
+
+
+def _from_validation(errors: list[dict], prefix: tuple = ("body",)) -> ApiError:
+    located = [{"loc": [*prefix, *e["loc"]], "code": e["type"], "message": e["msg"]} for e in errors]
+    where = ".".join(str(p) for p in located[0]["loc"]) if located else "body"
+    return ApiError(422, "invalid_request", f"{where}: {located[0]['message']}" if located else "invalid request",
+                    errors=located)
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description="where: ['body', field, ...], ['query', name] or ['path', name]")
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    status: int
+    code: str = Field(description="stable: bad_json, body_too_large, batch_too_large, invalid_request, "
+                      "invalid_proposal, unauthorized, forbidden, timeout, not_found, policy_invalid, ...")
+    message: str
+    hint: str | None = None
+    errors: list[ErrorItem] = []
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# ---------------------------------------------------------------------------- request and response models
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RankRequest(Strict):
+    proposals: list[Any] = Field(description="proposals, as for /v1/evaluate/batch")
+    top: int | None = Field(None, ge=1, description="how many count as the top (default: the scoring policy's)")
+    sensitivity: bool = Field(False, description="add top-N shares under random weights and the smallest "
+                              "single-weight change that drops each top proposal")
+
+
+class OverrideRequest(Strict):
+    role: str = Field(min_length=1, description="a role the gate allows to override")
+    justification: str = Field(min_length=1)
+
+
+class GateRequest(Strict):
+    project: dict[str, Any] = Field(description="the project record: id, stage, fields, metrics, evidence, approvals")
+    override: OverrideRequest | None = Field(None, description="override failed must-meet criteria "
+                                             "(needs a token with the admin role)")
+
+
+class PortfolioRequest(Strict):
+    portfolio: dict[str, Any] | list[Any] = Field(description="{projects: [...], budget, ...} as in a portfolio file")
+
+
+class ConflictsRequest(PortfolioRequest):
+    funded: list[str] | None = Field(None, description="the funded projects (e.g. a selection); the others unfunded")
+
+
+class Delay(Strict):
+    project: str = Field(min_length=1)
+    by: float = Field(ge=0, allow_inf_nan=False, description="duration units (the portfolio policy's)")
+
+
+class ImpactRequest(PortfolioRequest):
+    cancel: str | None = Field(None, min_length=1, description="cancel this project: who depends on it")
+    delay: Delay | None = Field(None, description="delay this project's finish: how far each dependent slips")
+
+    @model_validator(mode="after")
+    def _one(self) -> ImpactRequest:
+        if (self.cancel is None) == (self.delay is None):
+            raise ValueError("give either cancel or delay")
+        return self
+
+
+class SelectRequest(PortfolioRequest):
+    budget: float | dict[str, float] | None = Field(None, description="one total, or a budget by period")
+    frontier: int = Field(0, ge=0, le=100, description="best value at this many budget levels")
+    scenarios: list[Any] | dict[str, Any] | None = Field(None, description="what-ifs: [{name, budget_factor, "
+                                                         "force_in, force_out, extra_capacity}]")
+    time_limit: float = Field(10.0, gt=0, description="seconds per solve (capped by the server's --timeout)")
+
+
+class EvaluateResponse(Decision):
+    decision_id: str = Field(description="the decision log's key of this decision: GET /v1/decisions/{id}")
+
+
+class BatchResponse(BaseModel):
+    policy_hash: str
+    as_of: str
+    counts: dict[str, int]
+    decisions: list[EvaluateResponse]
+
+
+_SCHEMAS: dict[str, Any] = {}
+
+
+def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: bool = False) -> dict:
+    """openapi_extra for a body this module reads itself (so FastAPI does not parse it)."""
+    if model is None:
+        schema: dict = {"type": "object", "additionalProperties": True,
+                        "description": "a proposal: the intake policy's fields (GET /v1/policy names the policy)"}
+    else:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        _SCHEMAS.update(schema.pop("$defs", {}))
+    content = {"application/json": {"schema": schema, **({"example": example} if example is not None else {})}}
+    if ndjson:
+        content["application/x-ndjson"] = {"schema": {"type": "string", "description": "one proposal per line"}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+EXAMPLE = {"id": "PRJ-1", "title": "CRM renewal", "business_unit": "IT", "sponsor": "Maria Jensen",
+           "sponsor_level": "director", "category": "efficiency", "budget": 300000, "benefit": 520000,
+           "start_date": "2027-03-01", "end_date": "2027-11-30", "risk": 2}
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 422, 503)}
+
+
+# ---------------------------------------------------------------------------- the service
+
+class LogPool:
+    """One decision-log connection per thread (an SQLite connection belongs to the thread that opened it)."""
+
+    def __init__(self, target: str):
+        self.target = target
+        self._local = threading.local()
+        self.get()  # fail at start-up, not at the first decision
+
+    def get(self):
+        log = getattr(self._local, "log", None)
+        if log is None:
+            log = self._local.log = open_log(self.target)
+        return log
+
+
+class LogUnavailable(Exception):
+    """The decision log could not take an entry: nothing of the request was logged, and it is answered 503."""
+
+
+class LogWriter:
+    """The one thread that writes the decision log. Entries of requests that arrive while a transaction is being
+    committed are committed together in the next one (a group commit): one transaction per group, not per
+    request, and each request is answered only once its own entries are committed."""
+
+    GROUP = 2_000  # entries per transaction at most
+
+    def __init__(self, target: str):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.commits = 0
+        opened: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, args=(target, opened), name="pmo-log-writer", daemon=True).start()
+        failure = opened.get()
+        if failure is not None:
+            raise failure
+
+    def append(self, entries: list[Entry]) -> None:
+        """Write the entries; returns when they are committed. Raises LogUnavailable if they could not be."""
+        done: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue.put((entries, done))
+        failure = done.get()
+        if failure is not None:
+            raise LogUnavailable(f"the decision log did not take the entries: {failure}")
+
+    async def append_async(self, entries: list[Entry]) -> None:
+        """append() for the event loop: no thread waits, the loop is told when the entries are committed."""
+        answer = _Answer(asyncio.get_running_loop())
+        self._queue.put((entries, answer))
+        failure = await answer.future
+        if failure is not None:
+            raise LogUnavailable(f"the decision log did not take the entries: {failure}")
+
+    def _run(self, target: str, opened: queue.SimpleQueue) -> None:
+        try:
+            log = open_log(target)
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that started us
+            opened.put(exc)
+            return
+        opened.put(None)
+        while True:
+            group = [self._queue.get()]
+            size = len(group[0][0])
+            while size < self.GROUP:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+                size += len(group[-1][0])
+            try:
+                log.append([entry for entries, _ in group for entry in entries])
+                failure = None
+                self.commits += 1  # the board of this process is stale from now
+            except Exception as exc:  # noqa: BLE001 - every waiting request is told, none is left hanging
+                failure = exc
+            for _, done in group:
+                done.put(failure)
+
+
+class _Answer:
+    """The writer's "committed" (or its failure) for a request waiting on the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop, self.future = loop, loop.create_future()
+
+    def put(self, failure: BaseException | None) -> None:  # called by the writer thread
+        self.loop.call_soon_threadsafe(self._settle, failure)
+
+    def _settle(self, failure: BaseException | None) -> None:
+        if not self.future.done():  # a request cancelled meanwhile (the client went away) is simply not told
+            self.future.set_result(failure)
+
+
+class Service:
+    """What the routes share: the options, the served policy, the tokens and the decision log."""
+
+    def __init__(self, config: ServeConfig):
+        self.config = config
+        self.tokens = Tokens.load(config.tokens)
+        self.holder = PolicyHolder(config)
+        self.logs = LogPool(config.log)  # reads
+        self.writer = LogWriter(config.log)
+        self.access = access_logger(config.access_log)
+
+
+def intake_entry(engine: Engine, decision: Decision, data: Any) -> Entry:
+    """The log entry of an intake decision, as ``pmo evaluate`` writes it (input: the proposal as read)."""
+    return Entry("intake", decision.id, None, {"row": data}, engine.policy_hash, decision.decision,
+                 [f.model_dump(mode="json") for f in decision.findings] or
+                 [e.model_dump(mode="json") for e in decision.errors], decision.routes,
+                 as_of=engine.today.isoformat(), backend=engine.backend)
+
+
+def _row(item: Any, number: int) -> Row:
+    if isinstance(item, dict):
+        return bounded_row(item, number, SOURCE)
+    return Row(None, number, SOURCE, RowError(row=number, code="not_an_object",
+                                              message=f"expected an object of fields, got {_json_type(item)}"))
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+
+
+def _ndjson_rows(lines: Iterable[bytes]) -> Iterator[Row]:
+    """One Row per non-blank line (numbered from 1); a line that is not UTF-8 or not JSON is an error row."""
+    for number, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield Row(None, number, SOURCE, RowError(row=number, code="bad_encoding",
+                                                     message=f"line is not UTF-8 (byte {exc.start + 1})"))
+            continue
+        if not line.strip():
+            continue
+        try:
+            data = DECODER.decode(line)
+        except (ValueError, RecursionError) as exc:
+            yield Row(None, number, SOURCE, RowError(row=number, code="bad_json", message=f"line is not JSON: "
+                                                     f"{exc if isinstance(exc, ValueError) else 'nested too deeply'}"))
+            continue
+        yield _row(data, number)
+
+
+def decided_and_logged(service: Service, engine: Engine, rows: list[Row]) -> list[dict]:
+    """Decide rows, log them in one transaction, and return their answers (each with its decision_id)."""
+    answers, entries = [], []
+    for row, (decision, _record) in zip(rows, engine.decide_all(rows)):
+        entry = intake_entry(engine, decision, row.data)
+        entries.append(entry)
+        answers.append({**decision.to_json(), "decision_id": entry.key})
+    service.writer.append(entries)
+    return answers
+
+
+def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
+    service = service or Service(config)
+    holder = service.holder
+
+    async def reload(reason: str):
+        return await anyio.to_thread.run_sync(holder.reload, reason)
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(config.watch)
+            with contextlib.suppress(Exception):  # a file vanishing mid-look is looked at again next time
+                if await anyio.to_thread.run_sync(holder.changed):
+                    await reload("policy files changed")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        loop = asyncio.get_running_loop()
+        hup, running = False, set()
+
+        def on_hup() -> None:
+            task = loop.create_task(reload("SIGHUP"))
+            running.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(running.discard)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread, not Unix
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
+            hup = True
+        watcher = loop.create_task(watch()) if config.watch > 0 else None
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            if hup:
+                loop.remove_signal_handler(signal.SIGHUP)
+
+    app = FastAPI(title="pmo decision service", version=__version__, lifespan=lifespan,
+                  description="Screen, rank and review project proposals against the served policy set. Every "
+                  "decision names `policy_hash` and `decision_id` (the decision log's key). Send "
+                  "`Authorization: Bearer TOKEN` when the server has tokens.")
+
+    # ------------------------------------------------------------------ plumbing
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError):
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError):
+        return _from_validation(list(exc.errors()), prefix=()).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return ApiError(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)).response()
+
+    @app.exception_handler(Exception)
+    async def _bug(_request: Request, exc: Exception):
+        return ApiError(500, "internal_error", f"internal error ({type(exc).__name__}); please report it").response()
+
+    app.add_middleware(AccessLog, service=service)
+
+    def caller_of(request: Request, role: str = "evaluate", *, query_token: bool = False) -> Caller:
+        if not service.tokens.required:
+            caller = OPEN
+        else:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if query_token and not token and request.query_params.get("token"):  # a browser showing the board
+                scheme, token = "bearer", request.query_params["token"]
+            found = service.tokens.caller(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+            if found is None:
+                raise ApiError(401, "unauthorized", "a valid bearer token is required",
+                               hint="send 'Authorization: Bearer TOKEN'", headers={"WWW-Authenticate": "Bearer"})
+            caller = found
+        request.state.pmo_caller = caller.name
+        if not caller.may(role):
+            raise ApiError(403, "forbidden", f"token '{caller.name}' (role {caller.role}) may not do this; it needs "
+                           f"the {role} role")
+        return caller
+
+    async def body_of(request: Request) -> bytes:
+        limit = config.max_body
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise _too_large(int(length), limit)
+        chunks, size = [], 0
+        try:
+            with anyio.fail_after(config.timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_large(size, limit)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise ApiError(408, "timeout", f"the request body did not arrive within {config.timeout:g} s") from None
+        return b"".join(chunks)
+
+    async def json_of(request: Request, decoder: json.JSONDecoder = DECODER) -> Any:
+        kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if kind not in ("application/json", "") and not kind.endswith("+json"):
+            raise ApiError(415, "unsupported_media_type", f"expected application/json, got {kind}",
+                           hint="send 'Content-Type: application/json' (or application/x-ndjson to the batch)")
+        body = await body_of(request)
+        request.state.pmo_size = len(body)
+        return parse_json(body, decoder)
+
+    def inputs(request: Request, data: Any) -> None:
+        if config.log_inputs:
+            request.state.pmo_inputs = masked(data, holder.current.masked)
+
+    async def compute(fn: Callable, *args: Any) -> Any:
+        try:
+            with anyio.fail_after(config.timeout):
+                return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+        except TimeoutError:
+            raise ApiError(503, "timeout", f"no answer within {config.timeout:g} s",
+                           hint="send less at a time, or start the server with a longer --timeout") from None
+        except PmoError as exc:
+            raise _from_pmo(exc) from None
+        except LogUnavailable as exc:
+            raise _log_unavailable(exc) from None
+
+    def noted(request: Request, served: Served, ids: list[str]) -> None:
+        request.state.pmo_policy = served.engine.policy_hash
+        request.state.pmo_decisions = ids
+
+    def proposal_of(data: Any) -> Row:
+        if not isinstance(data, dict):
+            raise ApiError(422, "not_an_object", f"a proposal is a JSON object of fields, got {_json_type(data)}",
+                           errors=[{"loc": ["body"], "code": "not_an_object", "message": "expected an object"}])
+        row = bounded_row(data, 1, SOURCE)
+        if row.error is not None:
+            raise _refused([row.error])
+        return row
+
+    def options(model: type[BaseModel], data: Any) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise _from_validation(list(exc.errors())) from None
+
+    # ------------------------------------------------------------------ decisions
+    @app.post("/v1/evaluate", tags=["decisions"], response_model=EvaluateResponse, responses=ERRORS,
+              openapi_extra=_body(example=EXAMPLE), summary="decide one proposal")
+    async def evaluate(request: Request):
+        """Accept, review (with the approvers to route to) or reject one proposal, logged. A proposal that cannot
+        be decided (a missing required field, a value of the wrong type) is a 422 naming the fields, not logged."""
+        caller_of(request)
+        served = holder.current
+        data = await json_of(request)
+        row = proposal_of(data)
+        inputs(request, data)
+        engine = served.engine
+        if request.state.pmo_size <= INLINE:
+            decision = engine.evaluate(row.data)
+        else:
+            decision = await compute(engine.evaluate, row.data)
+        if decision.decision == "error":
+            raise _refused(decision.errors)
+        entry = intake_entry(engine, decision, row.data)
+        try:
+            with anyio.fail_after(config.timeout):
+                await service.writer.append_async([entry])
+        except TimeoutError:
+            raise ApiError(503, "timeout", f"the decision log did not answer within {config.timeout:g} s") from None
+        except LogUnavailable as exc:
+            raise _log_unavailable(exc) from None
+        noted(request, served, [entry.key])
+        return JSONResponse({**decision.to_json(), "decision_id": entry.key})
+
+    @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
+              openapi_extra=_body(example=[EXAMPLE], ndjson=True), summary="decide many proposals (JSON or NDJSON)")
+    async def evaluate_batch(request: Request):
+        """A JSON array of proposals (or {"proposals": [...]}): one answer per proposal, in order; a bad one is
+        an error row (decision "error", logged like the others), the batch goes on. With Content-Type
+        application/x-ndjson: one proposal a line in, one answer a line out, decided and logged 500 lines at a
+        time, in bounded memory (the body is spooled to a temporary file first, so a client that sends the
+        whole body before reading, as most do, never blocks the server)."""
+        caller_of(request)
+        served = holder.current
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind in NDJSON_TYPES:
+            return await ndjson_batch(request, served)
+        data = await json_of(request)
+        items = data.get("proposals") if isinstance(data, dict) and set(data) == {"proposals"} else data
+        if not isinstance(items, list):
+            raise ApiError(422, "not_a_list", "a batch is a JSON array of proposals (or {\"proposals\": [...]})",
+                           errors=[{"loc": ["body"], "code": "not_a_list", "message": "expected an array"}])
+        _check_batch(len(items), config.max_batch)
+        inputs(request, items)
+        rows = [_row(item, number) for number, item in enumerate(items, 1)]
+        answers = await compute(decided_and_logged, service, served.engine, rows)
+        noted(request, served, [a["decision_id"] for a in answers])
+        return JSONResponse({"policy_hash": served.engine.policy_hash, "as_of": served.engine.today.isoformat(),
+                             "counts": dict(Counter(a["decision"] for a in answers)), "decisions": answers})
+
+    async def ndjson_batch(request: Request, served: Served):
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        try:
+            await _spool(request, spool, config)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        rows = _ndjson_rows(spool)
+        ids: list[str] = []
+        noted(request, served, ids)
+
+        def next_chunk() -> bytes:
+            chunk = list(itertools.islice(rows, CHUNK))
+            if not chunk:
+                return b""
+            answers = decided_and_logged(service, served.engine, chunk)
+            ids.extend(a["decision_id"] for a in answers)
+            return "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers).encode()
+
+        try:  # the first chunk before the answer starts: a log that fails at once is a plain 503
+            first = await compute(next_chunk)
+        except BaseException:
+            spool.close()
+            raise
+
+        async def lines():
+            """The answers; once they have started, a failure can only be said in the stream: it ends with one
+            line {"error": {...}} instead of the remaining answers (those sent are logged)."""
+            try:
+                text = first
+                while text:
+                    yield text
+                    text = await compute(next_chunk)
+            except ApiError as exc:
+                yield json.dumps(json.loads(exc.response().body)).encode() + b"\n"
+            finally:
+                spool.close()
+        return StreamingResponse(lines(), media_type="application/x-ndjson",
+                                 headers={"X-Policy-Hash": served.engine.policy_hash})
+
+    @app.post("/v1/rank", tags=["decisions"], responses=ERRORS, summary="screen, score and rank proposals",
+              openapi_extra=_body(RankRequest))
+    async def rank(request: Request):
+        """Intake, then the ranking of the proposals that pass, with each one's breakdown; the rejected and the
+        bad rows follow with their reasons. Not logged (rank decides nothing new); ``policy_hash`` names the
+        version."""
+        caller_of(request)
+        served = holder.current
+        data = await json_of(request)
+        asked = options(RankRequest, {"proposals": data} if isinstance(data, list) else data)
+        _check_batch(len(asked.proposals), config.max_batch)
+        inputs(request, asked.proposals)
+        rows = [_row(item, number) for number, item in enumerate(asked.proposals, 1)]
+        ranking = await compute(lambda: served.engine.rank(rows, top=asked.top, sensitivity=asked.sensitivity))
+        noted(request, served, [])
+        return JSONResponse({"policy_hash": served.engine.policy_hash, **ranking.to_json()})
+
+    @app.post("/v1/explain", tags=["decisions"], responses=ERRORS, openapi_extra=_body(example=EXAMPLE),
+              summary="why this decision, and what would change it")
+    async def explain(request: Request):
+        """Every rule's condition evaluated on the proposal (fired or not, with its file:line), the derived values,
+        the score breakdown, and counterfactuals: changes verified by deciding the changed proposal again."""
+        caller_of(request)
+        served = holder.current
+        data = await json_of(request)
+        row = proposal_of(data)
+        inputs(request, data)
+        explanation = await compute(served.engine.explain, row)
+        if explanation.decision.decision == "error":
+            raise _refused(explanation.decision.errors)
+        noted(request, served, [])
+        return JSONResponse(explanation.to_json())
+
+    @app.post("/v1/gates/{gate}/review", tags=["decisions"], responses={**ERRORS, 404: {"model": ErrorResponse}},
+              openapi_extra=_body(GateRequest), summary="decide a project at a stage gate")
+    async def review_gate(gate: str, request: Request):
+        """go, kill, hold or recycle, with the criteria that decided it and who decides; logged. An override of
+        failed must-meet criteria needs a token with the admin role, and a role the gate allows."""
+        caller_of(request)
+        served = holder.current
+        asked = options(GateRequest, await json_of(request))
+        if asked.override is not None:
+            caller_of(request, "admin")
+        inputs(request, asked.project)
+        override = asked.override.model_dump() if asked.override else None
+
+        def review():
+            engine = served.engine
+            decision = engine.review_gate(asked.project, gate, override=override)
+            entry = Entry("gate", decision.project, decision.gate, asked.project, engine.policy_hash,
+                          decision.decision, [m.model_dump(mode="json") for m in decision.must_meet],
+                          decision.approvers, decision.override.model_dump(mode="json") if decision.override else None,
+                          as_of=engine.today.isoformat(), backend=engine.backend)
+            service.writer.append([entry])
+            return decision, entry.key
+        decision, key = await compute(review)
+        noted(request, served, [key])
+        return JSONResponse({**decision.to_json(), "decision_id": key})
+
+    # ------------------------------------------------------------------ the portfolio
+    @app.post("/v1/conflicts", tags=["portfolio"], responses=ERRORS, openapi_extra=_body(ConflictsRequest),
+              summary="every conflict in a portfolio")
+    async def conflicts(request: Request):
+        caller_of(request)
+        served = holder.current
+        asked = options(ConflictsRequest, await json_of(request, PLAIN))
+
+        def find():
+            from engine.portfolio.model import portfolio_from
+            projects = portfolio_from(asked.portfolio, SOURCE)
+            if asked.funded is not None:
+                unknown = sorted(set(asked.funded) - set(projects.projects))
+                if unknown:
+                    raise InputError([_unknown_projects(unknown)])
+                for project in projects:
+                    project.funded = project.id in asked.funded
+            return served.engine.conflicts(projects)
+        report = await compute(find)
+        noted(request, served, [])
+        return JSONResponse({"policy_hash": served.engine.policy_hash, **report.to_json()})
+
+    @app.post("/v1/schedule", tags=["portfolio"], responses=ERRORS, openapi_extra=_body(PortfolioRequest),
+              summary="critical path, floats and delivery order")
+    async def schedule(request: Request):
+        caller_of(request)
+        served = holder.current
+        asked = options(PortfolioRequest, await json_of(request, PLAIN))
+        found = await compute(served.engine.schedule, asked.portfolio)
+        noted(request, served, [])
+        return JSONResponse({"policy_hash": served.engine.policy_hash, **found.to_json()})
+
+    @app.post("/v1/impact", tags=["portfolio"], responses=ERRORS, openapi_extra=_body(ImpactRequest),
+              summary="what cancelling or delaying a project does")
+    async def impact(request: Request):
+        caller_of(request)
+        served = holder.current
+        asked = options(ImpactRequest, await json_of(request, PLAIN))
+        delay = (asked.delay.project, asked.delay.by) if asked.delay else None
+        found = await compute(lambda: served.engine.impact(asked.portfolio, cancel=asked.cancel, delay=delay))
+        noted(request, served, [])
+        return JSONResponse({"policy_hash": served.engine.policy_hash, **found.to_json()})
+
+    @app.post("/v1/select", tags=["portfolio"], responses=ERRORS, openapi_extra=_body(SelectRequest),
+              summary="the most valuable fundable set of projects, with a frontier and scenarios")
+    async def select(request: Request):
+        caller_of(request)
+        served = holder.current
+        asked = options(SelectRequest, await json_of(request, PLAIN))
+        limit = min(asked.time_limit, config.timeout / max(2 + asked.frontier, 2))  # every solve within --timeout
+        report = await compute(lambda: served.engine.select(asked.portfolio, budget=asked.budget,
+                                                            frontier=asked.frontier, scenarios=asked.scenarios,
+                                                            time_limit=limit))
+        noted(request, served, [])
+        return JSONResponse({"policy_hash": served.engine.policy_hash, **report.to_json()})
+
+    # ------------------------------------------------------------------ the log
+    @app.get("/v1/decisions/{decision_id}", tags=["log"], responses={**ERRORS, 404: {"model": ErrorResponse}},
+             summary="a logged decision, by the id its answer gave")
+    async def decision(decision_id: str, request: Request):
+        caller_of(request)
+        found = await compute(lambda: service.logs.get().get(decision_id))
+        if found is None:
+            raise ApiError(404, "not_found", f"no decision {decision_id!r} in the log")
+        return JSONResponse(_logged(found))
+
+    @app.get("/v1/decisions", tags=["log"], responses=ERRORS, summary="logged decisions by project and date")
+    async def decisions(request: Request,
+                        project: Annotated[str | None, Query(description="the project's id")] = None,
+                        since: Annotated[dt.date | None, Query(description="decided on or after (YYYY-MM-DD)")] = None,
+                        kind: Annotated[Literal["intake", "gate"] | None, Query()] = None,
+                        limit: Annotated[int, Query(ge=1, le=10_000, description="at most this many, oldest first")]
+                        = 1000):
+        caller_of(request)
+        found = await compute(lambda: service.logs.get().query(project=project, since=since, kind=kind))
+        return JSONResponse({"count": len(found), "truncated": len(found) > limit,
+                             "decisions": [_logged(e) for e in found[:limit]]})
+
+    # ------------------------------------------------------------------ the live board
+    board = BoardState(service.logs, holder, lambda: service.writer.commits)
+
+    @app.get("/", include_in_schema=False)
+    async def board_page(request: Request):
+        """The board report of the log's latest intake decisions; it reloads itself when a decision arrives.
+        With tokens, open it as /?token=TOKEN (an evaluate token: the page shows proposals)."""
+        caller_of(request, query_token=True)
+        found = await compute(board.current)
+        return HTMLResponse(page(found, request.query_params.get("token")),
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+    @app.get("/v1/board", tags=["board"], responses=ERRORS, summary="the board's figures, as the page shows them")
+    async def board_figures(request: Request):
+        caller_of(request, query_token=True)
+        found = await compute(board.current)
+        return JSONResponse({"version": found.version, **found.report.to_json()})
+
+    @app.get("/v1/board/version", tags=["board"], responses=ERRORS, summary="changes when a decision is logged")
+    async def board_version(request: Request):
+        caller_of(request, query_token=True)
+        found = await compute(board.current)
+        return JSONResponse({"version": found.version})
+
+    # ------------------------------------------------------------------ the policy and the server
+    @app.get("/v1/policy", tags=["policy"], responses=ERRORS, summary="the served policy: hash, files, warnings")
+    async def policy(request: Request):
+        caller_of(request)
+        return JSONResponse({**holder.current.describe(), "reloads": holder.reloads,
+                             "last_failure": _failure(holder)})
+
+    @app.post("/v1/policy/reload", tags=["policy"], responses=ERRORS, summary="load the policy files again")
+    async def policy_reload(request: Request):
+        """The new version is checked and compiled aside and swapped in between requests; a broken one is a 422
+        with its diagnostics (file:line:col), and the working version goes on serving. Needs the admin role."""
+        caller_of(request, "admin")
+        failure = await reload("POST /v1/policy/reload")
+        if failure is not None:
+            raise ApiError(422, "policy_invalid", f"the new policy version does not load ({len(failure.diagnostics)} "
+                           f"problems); still serving {holder.current.engine.policy_hash}",
+                           errors=[{"loc": ["policy"], **d} for d in failure.diagnostics])
+        return JSONResponse({"reloaded": True, **holder.current.describe()})
+
+    @app.get("/health", tags=["server"], summary="alive, the served policy, and a failed reload's diagnostics")
+    async def health():
+        failure = _failure(holder)
+        return JSONResponse({"status": "degraded" if failure else "ok", "policy_hash":
+                             holder.current.engine.policy_hash, "last_failure": failure})
+
+    @app.get("/ready", tags=["server"], summary="ready to decide: a policy is served and the log answers")
+    async def ready():
+        try:
+            await compute(lambda: service.logs.get().get(""))
+        except Exception as exc:  # noqa: BLE001 - a log that does not answer is "not ready", with why
+            return ApiError(503, "not_ready", f"the decision log does not answer: {exc}").response()
+        return JSONResponse({"ready": True, "policy_hash": holder.current.engine.policy_hash})
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(_SCHEMAS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"key {twice!r} appears twice")
+    return data
+
+
+def _bounded_float_int(text: str) -> int:
+    if len(text) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(text):,} characters")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(text):,} characters")
+    return float(text)
+
+
+# Portfolios and selections are read as their YAML files are (floats), not with proposals' exact decimals.
+PLAIN = json.JSONDecoder(object_pairs_hook=_plain_pairs, parse_float=_bounded_float, parse_int=_bounded_float_int)
+
+
+def parse_json(body: bytes, decoder: json.JSONDecoder = DECODER) -> Any:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "bad_encoding", f"the body is not UTF-8 (byte {exc.start + 1})") from None
+    if not text.strip():
+        raise ApiError(400, "empty_body", "the body is empty; send a JSON document")
+    try:
+        return decoder.decode(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "bad_json", f"the body is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                       errors=[{"loc": ["body"], "code": "bad_json", "message": exc.msg, "line": exc.lineno,
+                                "column": exc.colno}]) from None
+    except ValueError as exc:  # an integer of over 4,300 digits, a repeated key
+        raise ApiError(400, "bad_json", f"the body is not usable JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "bad_json", "the body is nested too deeply") from None
+
+
+def _refused(errors: list[RowError]) -> ApiError:
+    located = [{"loc": ["body", e.column] if e.column else ["body"], "code": e.code, "message": e.message}
+               for e in errors]
+    first = errors[0] if errors else None
+    return ApiError(422, "invalid_proposal", first.message if first else "the proposal cannot be decided",
+                    errors=located)
+
+
+def _log_unavailable(exc: LogUnavailable) -> ApiError:
+    return ApiError(503, "log_unavailable", str(exc), hint="nothing of this request was logged; send it again "
+                    "when the log is back (a decision is logged once, however often it is sent)")
+
+
+def _too_large(size: int, limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"the body has {size:,} bytes or more; this server takes at most "
+                    f"{limit:,}", hint="send it in parts, or as an NDJSON batch")
+
+
+def _check_batch(count: int, limit: int) -> None:
+    if count > limit:
+        raise ApiError(413, "batch_too_large", f"the batch has {count:,} proposals; this server takes at most "
+                       f"{limit:,} at a time", hint="send it in parts")
+
+
+def _unknown_projects(unknown: list[str]):
+    from engine.errors import Diagnostic
+    return Diagnostic("unknown_project", f"funded names projects not in the portfolio: {', '.join(unknown)}")
+
+
+async def _spool(request: Request, spool, config: ServeConfig) -> None:
+    """Copy an NDJSON body to ``spool``, refusing (413) more than --max-batch lines or a line over --max-body."""
+    lines, line_bytes = 0, 0
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            with anyio.fail_after(config.timeout):
+                chunk = await stream.__anext__()
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise ApiError(408, "timeout", f"no part of the body arrived for {config.timeout:g} s") from None
+        spool.write(chunk)
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            _check_line(lines + 1, line_bytes + end - start, config.max_body)
+            lines, line_bytes, start = lines + 1, 0, end + 1
+            _check_batch(lines, config.max_batch)
+        line_bytes += len(chunk) - start
+        _check_line(lines + 1, line_bytes, config.max_body)
+
+
+def _check_line(number: int, size: int, limit: int) -> None:
+    if size > limit:
+        raise ApiError(413, "line_too_large", f"line {number} has over {limit:,} bytes; this server takes at most "
+                       f"{limit:,} in one line", hint="a proposal that large is not one; is the body NDJSON?")
+
+
+def _logged(entry: dict) -> dict:
+    return {"decision_id": entry["key"], **{k: v for k, v in entry.items() if k != "key"}}
+
+
+def _failure(holder: PolicyHolder) -> dict | None:
+    failure = holder.failure
+    if failure is None:
+        return None
+    return {"at": failure.at, "reason": failure.reason, "diagnostics": failure.diagnostics,
+            "serving": holder.current.engine.policy_hash}
+
+
+class AccessLog:
+    """ASGI middleware: one JSON line per request, written after the answer (see engine/serve/access.py)."""
+
+    def __init__(self, app, service: Service):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, seen = time.perf_counter(), {"status": 500, "sent": 0, "received": 0}
+        state = scope.setdefault("state", {})
+
+        async def counted_receive():
+            message = await receive()
+            seen["received"] += len(message.get("body", b""))
+            return message
+
+        async def counted_send(message):
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                seen["sent"] += len(message.get("body", b""))
+            await send(message)
+        try:
+            await self.app(scope, counted_receive, counted_send)
+        finally:
+            ids = state.get("pmo_decisions") or []
+            record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+                      "method": scope.get("method"), "path": scope.get("path"), "status": seen["status"],
+                      "ms": round((time.perf_counter() - start) * 1000, 2), "bytes_in": seen["received"],
+                      "bytes_out": seen["sent"], "caller": state.get("pmo_caller"),
+                      "client": (scope.get("client") or ("?",))[0], "policy_hash": state.get("pmo_policy"),
+                      "decisions": len(ids), "decision_ids": ids[:20]}
+            if "pmo_inputs" in state:
+                record["inputs"] = state["pmo_inputs"]
+            log_line(self.service.access, record)

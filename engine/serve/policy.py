@@ -1,0 +1,117 @@
+"""The policy a server decides under, and safe changes to it while serving.
+
+A new version is loaded, checked and compiled into a new Engine aside; only a working Engine is swapped in,
+by one reference assignment, so a request (which takes ``holder.current`` once) is decided by one version
+from start to end. A broken version leaves the working one in place and is remembered with its diagnostics
+(``file:line:col``) for /health, until a later version loads.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.api import Engine
+from engine.errors import Diagnostic, PmoError
+from engine.io.profile import column_key
+from engine.policy.resources import reference_policies, reference_rules
+from engine.serve.config import ServeConfig
+
+POLICY_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def diagnostic_json(d: Diagnostic) -> dict:
+    where = d.location
+    return {"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
+            "file": where.file if where else None, "line": where.line if where else None,
+            "column": where.column if where else None, "text": str(d)}
+
+
+@dataclass(frozen=True)
+class Served:
+    """One policy version as served: its Engine, when it was loaded, and the file state it was loaded from."""
+
+    engine: Engine
+    loaded_at: str
+    fingerprint: tuple
+    masked: frozenset[str]  # column keys of the fields (and their aliases) the access log must not show
+
+    def describe(self) -> dict:
+        engine = self.engine
+        return {"policy_hash": engine.policy_hash, "files": list(engine.policy.files), "today": engine.today.isoformat(),
+                "backend": engine.backend, "loaded_at": self.loaded_at,
+                "warnings": [diagnostic_json(w) for w in engine.warnings]}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A version that did not load: it was not swapped in."""
+
+    at: str
+    reason: str
+    fingerprint: tuple
+    diagnostics: list[dict] = field(default_factory=list)
+
+
+class PolicyHolder:
+    """The served policy. ``current`` is always a working version; ``reload`` never replaces it by a broken one."""
+
+    def __init__(self, config: ServeConfig):
+        self.config = config
+        self._lock = threading.Lock()  # one reload at a time; requests never wait for it
+        self.failure: Failure | None = None
+        self.reloads = 0
+        self.current = self._load()  # a broken policy at start-up raises PolicyError: there is nothing to serve
+
+    def _folders(self) -> list[Path]:
+        root = Path(self.config.policies) if self.config.policies else reference_policies()
+        return [root, root.parent / "rules", *map(Path, self.config.rules), reference_rules()]  # as the loader looks
+
+    def fingerprint(self) -> tuple:
+        """The policy files as the file system sees them (name, size, modification time), and the date."""
+        files = []
+        for folder in self._folders():
+            if folder.is_dir():
+                for path in sorted(folder.rglob("*")):
+                    if path.suffix.lower() in POLICY_SUFFIXES and path.is_file():
+                        stat = path.stat()
+                        files.append((str(path), stat.st_size, stat.st_mtime_ns))
+        return (tuple(files), self.config.today or dt.date.today().isoformat())
+
+    def _load(self, fingerprint: tuple | None = None) -> Served:
+        fingerprint = fingerprint or self.fingerprint()
+        c = self.config
+        engine = Engine.load(c.policies, rules=c.rules, today=c.today_date, backend=c.backend)
+        names = set(c.mask)
+        for name, spec in engine.policy.fields.items():
+            if getattr(spec, "mask", False):
+                names.update([name, *spec.aliases])
+        return Served(engine, _now(), fingerprint, frozenset(column_key(n) for n in names))
+
+    def changed(self) -> bool:
+        """The files (or the date) differ from the served version and from the last version that failed."""
+        now = self.fingerprint()
+        return now != self.current.fingerprint and (self.failure is None or now != self.failure.fingerprint)
+
+    def reload(self, reason: str) -> Failure | None:
+        """Load the policy again; swap it in if it works. Returns the failure, or None when swapped in."""
+        with self._lock:
+            fingerprint = self.fingerprint()
+            try:
+                served = self._load(fingerprint)
+            except PmoError as exc:
+                failure = Failure(_now(), reason, fingerprint, [diagnostic_json(d) for d in exc.diagnostics])
+            except Exception as exc:  # noqa: BLE001 - a policy that crashes the loader must not crash the server
+                failure = Failure(_now(), reason, fingerprint, [diagnostic_json(Diagnostic(
+                    "internal_error", f"loading the policy failed: {type(exc).__name__}: {exc}; please report it"))])
+            else:
+                self.current, self.failure = served, None
+                self.reloads += 1
+                return None
+            self.failure = failure
+            return failure
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

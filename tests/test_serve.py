@@ -1,0 +1,695 @@
+"""pmo serve through a real HTTP client (httpx) against real server processes on free loopback ports.
+
+Each server is `python -m engine.cli serve ...` in its own process, with its own policy folder (a copy of the
+reference policies, so a test can break it), decision log and tokens. Answers are compared with the same
+Engine used in process. Timeouts here are hang guards only; nothing asserts a duration.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from engine import Engine
+from engine.io.readers import TextDatesLoader, read_proposals
+from engine.portfolio.model import portfolio_from
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = "2026-12-01"
+EVALUATOR = "e" * 8 + "-evaluate-token"
+ADMIN = "a" * 8 + "-admin-token-xyz"
+HANG_GUARD = 60.0
+
+pytestmark = pytest.mark.serve
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A `pmo serve` process; stopped (SIGTERM, then SIGKILL) when the test is done."""
+
+    def __init__(self, folder: Path, *args: str, env: dict | None = None):
+        self.folder, self.port = folder, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "decisions.sqlite"
+        self.access = folder / "access.log"
+        self.stderr = open(folder / f"stderr-{self.port}.txt", "w+")
+        command = [sys.executable, "-m", "engine.cli", "serve", "--port", str(self.port), "--log", str(self.log),
+                   "--access-log", str(self.access), "--today", TODAY, *args]
+        self.process = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                        env={**os.environ, **(env or {})}, start_new_session=True)
+        deadline = time.monotonic() + HANG_GUARD
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"pmo serve exited {self.process.returncode}: {self.errors()}")
+            try:
+                if httpx.get(self.url + "/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"pmo serve did not become ready: {self.errors()}")
+            time.sleep(0.1)
+        self.client = httpx.Client(base_url=self.url, timeout=HANG_GUARD)
+
+    def errors(self) -> str:
+        self.stderr.flush()
+        self.stderr.seek(0)
+        return self.stderr.read()
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(HANG_GUARD)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(HANG_GUARD)
+        self.stderr.close()
+
+
+def policy_copy(folder: Path) -> Path:
+    target = folder / "policies"
+    shutil.copytree(ROOT / "policies", target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """One server with tokens and small limits, shared by the tests that do not change its policy."""
+    folder = tmp_path_factory.mktemp("serve")
+    policies = policy_copy(folder)
+    tokens = folder / "tokens.yaml"
+    tokens.write_text(yaml.safe_dump({"tokens": [{"name": "servicenow", "role": "evaluate", "token": EVALUATOR},
+                                                 {"name": "pmo-lead", "role": "admin", "token": ADMIN}]}))
+    server = Server(folder, "--policies", str(policies), "--tokens", str(tokens), "--max-body", "65536",
+                    "--max-batch", "100", "--watch", "0")
+    server.client.headers["Authorization"] = f"Bearer {EVALUATOR}"
+    server.engine = Engine.load(policies, today=_date(TODAY))
+    yield server
+    server.stop()
+
+
+def _date(text):
+    import datetime as dt
+    return dt.date.fromisoformat(text)
+
+
+def proposals() -> list[dict]:
+    return [dict(r.data) for r in read_proposals(ROOT / "examples" / "proposals.csv")]
+
+
+def project(name: str) -> dict:
+    return yaml.load((ROOT / "examples" / "projects" / name).read_text(), Loader=TextDatesLoader)
+
+
+def portfolio(name: str) -> dict:
+    return yaml.load((ROOT / "examples" / name).read_text(), Loader=TextDatesLoader)
+
+
+def same_decision(answer: dict, decision) -> None:
+    expected = decision.to_json()
+    for key in ("id", "decision", "findings", "routes", "derived", "policy_hash", "as_of"):
+        assert answer[key] == expected[key], key
+
+
+def logged(server: Server) -> list[tuple]:
+    with sqlite3.connect(server.log) as db:
+        return db.execute("SELECT key, kind, project, outcome, findings, input FROM decisions ORDER BY seq").fetchall()
+
+
+# ---------------------------------------------------------------------------- the smallest use
+
+def test_smallest_use_health_evaluate_and_the_logged_decision(site):
+    assert site.client.get("/health").json() == {"status": "ok", "policy_hash": site.engine.policy_hash,
+                                                 "last_failure": None}
+    assert site.client.get("/ready").json()["ready"] is True
+    proposal = proposals()[1]
+    answer = site.client.post("/v1/evaluate", json=proposal)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert {"decision", "findings", "policy_hash", "decision_id"} <= set(body)
+    same_decision(body, site.engine.evaluate(proposal))
+    entry = site.client.get(f"/v1/decisions/{body['decision_id']}")
+    assert entry.status_code == 200
+    entry = entry.json()
+    assert (entry["decision_id"], entry["outcome"], entry["policy_hash"], entry["project"]) == \
+        (body["decision_id"], body["decision"], body["policy_hash"], proposal["id"])
+    assert entry["input"] == {"row": proposal} and entry["as_of"] == TODAY and entry["backend"] == "rete"
+
+
+def test_the_same_proposal_again_is_the_same_decision_logged_once(site):
+    proposal = {**proposals()[0], "id": "PRJ-7001"}
+    first = site.client.post("/v1/evaluate", json=proposal).json()
+    before = len(logged(site))
+    again = site.client.post("/v1/evaluate", json=proposal).json()
+    assert again["decision_id"] == first["decision_id"]
+    assert len(logged(site)) == before
+
+
+def test_decisions_by_project_and_date(site):
+    proposal = {**proposals()[2], "id": "PRJ-7002"}
+    key = site.client.post("/v1/evaluate", json=proposal).json()["decision_id"]
+    found = site.client.get("/v1/decisions", params={"project": "PRJ-7002", "since": "2020-01-01"}).json()
+    assert [e["decision_id"] for e in found["decisions"]] == [key] and found["count"] == 1
+    assert site.client.get("/v1/decisions", params={"project": "PRJ-7002", "since": "2999-01-01"}).json()["count"] == 0
+    assert site.client.get("/v1/decisions/" + "0" * 32).status_code == 404
+
+
+def test_openapi_and_the_docs_page(site):
+    schema = site.client.get("/openapi.json").json()
+    for path in ("/v1/evaluate", "/v1/evaluate/batch", "/v1/rank", "/v1/explain", "/v1/gates/{gate}/review",
+                 "/v1/conflicts", "/v1/schedule", "/v1/impact", "/v1/select", "/v1/decisions/{decision_id}",
+                 "/v1/decisions", "/v1/board",
+                 "/v1/policy", "/v1/policy/reload", "/health", "/ready"):
+        assert path in schema["paths"], path
+    assert "decision_id" in schema["components"]["schemas"]["EvaluateResponse"]["properties"]
+    refs = json.dumps(schema)
+    for name in ("OverrideRequest", "RankRequest", "GateRequest"):  # every $ref resolves
+        assert f"#/components/schemas/{name}" not in refs or name in schema["components"]["schemas"]
+    docs = site.client.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+# ---------------------------------------------------------------------------- batches
+
+def test_batch_as_a_json_array_answers_each_proposal_in_order(site):
+    rows = proposals()[:40] + [["not", "a", "proposal"]]
+    answer = site.client.post("/v1/evaluate/batch", json=rows)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert len(body["decisions"]) == 41 and body["policy_hash"] == site.engine.policy_hash
+    for got, proposal in zip(body["decisions"], rows[:40]):
+        same_decision(got, site.engine.evaluate(proposal))
+    assert body["decisions"][40]["decision"] == "error"
+    assert body["decisions"][40]["errors"][0]["code"] == "not_an_object"
+    assert body["counts"] == {k: sum(d["decision"] == k for d in body["decisions"]) for k in body["counts"]}
+    keys = {k for k, *_ in logged(site)}
+    assert {d["decision_id"] for d in body["decisions"]} <= keys
+
+
+def test_batch_as_ndjson_streams_one_answer_a_line(site):
+    rows = proposals()[:30]
+    lines = [json.dumps(r) for r in rows[:10]] + ["{not json", "", "[1, 2]"] + [json.dumps(r) for r in rows[10:]]
+    body = ("\n".join(lines) + "\n").encode()
+    with site.client.stream("POST", "/v1/evaluate/batch", content=body,
+                            headers={"Content-Type": "application/x-ndjson"}) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("application/x-ndjson")
+        out = [json.loads(line) for line in answer.iter_lines() if line]
+    assert len(out) == 32  # the blank line is not a proposal
+    assert [o["errors"][0]["code"] for o in out[10:12]] == ["bad_json", "not_an_object"]
+    assert [o["errors"][0]["row"] for o in out[10:12]] == [11, 13]
+    for got, proposal in zip(out[:10] + out[12:], rows):
+        same_decision(got, site.engine.evaluate(proposal))
+    assert all(o["decision_id"] for o in out)
+
+
+def test_batch_limits_are_413(site):
+    too_many = [{"id": f"PRJ-{n}"} for n in range(101)]
+    answer = site.client.post("/v1/evaluate/batch", json=too_many)
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "batch_too_large"
+    ndjson = "".join(json.dumps(p) + "\n" for p in too_many)
+    answer = site.client.post("/v1/evaluate/batch", content=ndjson, headers={"Content-Type": "application/x-ndjson"})
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "batch_too_large"
+    long_line = json.dumps({"id": "PRJ-1", "title": "x" * 70_000}) + "\n"
+    answer = site.client.post("/v1/evaluate/batch", content=long_line, headers={"Content-Type": "application/x-ndjson"})
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "line_too_large"
+    assert site.client.post("/v1/rank", json=too_many).status_code == 413
+
+
+def test_a_body_over_the_limit_is_413(site):
+    big = {"id": "PRJ-1", "title": "x" * 70_000}
+    answer = site.client.post("/v1/evaluate", json=big)
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "body_too_large"
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(20):
+            yield b" " * 4096
+        yield json.dumps(big).encode()
+    answer = site.client.post("/v1/evaluate", content=chunks(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+
+
+# ---------------------------------------------------------------------------- bad input is located, never a 500
+
+@pytest.mark.parametrize("body, code", [
+    (b'{"id": "PRJ-1",', "bad_json"), (b"", "empty_body"), (b'\xff\xfe{"id": 1}', "bad_encoding"),
+    (b"[" * 100_00 + b"]" * 100_00, "bad_json"), (b'{"budget": 1' + b"0" * 5000 + b"}", "invalid_proposal"),
+])
+def test_malformed_json_is_a_located_400(site, body, code):
+    answer = site.client.post("/v1/evaluate", content=body, headers={"Content-Type": "application/json"})
+    error = answer.json()["error"]
+    assert error["code"] == code, answer.text
+    assert answer.status_code == (422 if code == "invalid_proposal" else 400)
+    if code == "bad_json" and body.startswith(b"{"):
+        assert (error["errors"][0]["line"], error["errors"][0]["column"]) == (1, 16)
+
+
+def test_wrong_types_are_422_naming_the_field(site):
+    proposal = {**proposals()[0], "budget": "lots", "start_date": "31/02/2027"}
+    answer = site.client.post("/v1/evaluate", json=proposal)
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_proposal" and ["body", "budget"] in [e["loc"] for e in error["errors"]]
+    assert site.client.post("/v1/evaluate", json=[proposal]).json()["error"]["code"] == "not_an_object"
+    answer = site.client.post("/v1/rank", json={"proposals": proposals()[:3], "top": "five"})
+    assert answer.status_code == 422 and answer.json()["error"]["errors"][0]["loc"] == ["body", "top"]
+    answer = site.client.post("/v1/rank", json={"proposals": [], "topp": 3})
+    assert answer.status_code == 422 and answer.json()["error"]["errors"][0]["loc"] == ["body", "topp"]
+    answer = site.client.get("/v1/decisions", params={"since": "yesterday"})
+    assert answer.status_code == 422 and answer.json()["error"]["errors"][0]["loc"] == ["query", "since"]
+    answer = site.client.post("/v1/evaluate", content=b'{"id": 1}', headers={"Content-Type": "text/csv"})
+    assert answer.status_code == 415
+    assert site.client.get("/v1/nothing").json()["error"]["code"] == "not_found"
+    assert site.client.get("/v1/evaluate").status_code == 405
+
+
+def test_unknown_gate_and_wrong_stage(site):
+    answer = site.client.post("/v1/gates/busines-case/review", json={"project": project("go.yaml")})
+    assert answer.status_code == 404 and "business-case" in answer.json()["error"]["hint"]
+    answer = site.client.post("/v1/gates/delivery-review/review", json={"project": project("go.yaml")})
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "wrong_stage"
+    answer = site.client.post("/v1/gates/business-case/review", json={"project": {"id": "X"}})
+    assert answer.status_code == 422
+
+
+# ---------------------------------------------------------------------------- auth
+
+def test_tokens_and_roles(site):
+    bare = httpx.Client(base_url=site.url, timeout=HANG_GUARD)
+    with bare:
+        answer = bare.post("/v1/evaluate", json=proposals()[0])
+        assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+        assert answer.json()["error"]["code"] == "unauthorized"
+        wrong = bare.post("/v1/evaluate", json=proposals()[0], headers={"Authorization": "Bearer " + EVALUATOR + "x"})
+        assert wrong.status_code == 401
+        assert bare.get("/health").status_code == 200  # probes need no token
+        assert bare.get("/v1/policy").status_code == 401
+    override = {"project": project("override.yaml"),
+                "override": {"role": "steering-committee", "justification": "strategic platform"}}
+    refused = site.client.post("/v1/gates/business-case/review", json=override)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert site.client.post("/v1/policy/reload").status_code == 403
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    granted = site.client.post("/v1/gates/business-case/review", json=override, headers=admin)
+    assert granted.status_code == 200, granted.text
+    body = granted.json()
+    assert body["override"]["role"] == "steering-committee" and body["decision_id"]
+    logged_entry = site.client.get(f"/v1/decisions/{body['decision_id']}").json()
+    assert logged_entry["kind"] == "gate" and logged_entry["override"]["justification"] == "strategic platform"
+    assert EVALUATOR not in site.access.read_text() and ADMIN not in site.access.read_text()
+    callers = {json.loads(line)["caller"] for line in site.access.read_text().splitlines()}
+    assert {"servicenow", "pmo-lead"} <= callers
+
+
+# ---------------------------------------------------------------------------- the other endpoints
+
+def test_rank_explain_and_gate_match_the_engine_in_process(site):
+    rows = proposals()
+    ranked = site.client.post("/v1/rank", json={"proposals": rows, "top": 5}).json()
+    expected = site.engine.rank(rows, top=5).to_json()
+    assert [e["id"] for e in ranked["entries"]] == [e["id"] for e in expected["entries"]]
+    assert ranked["policy_hash"] == site.engine.policy_hash
+    target = next(r for r in rows if r["id"] == "PRJ-1006")
+    explained = site.client.post("/v1/explain", json=target).json()
+    assert explained["decision"] == site.engine.evaluate(target).decision
+    assert explained["counterfactuals"] and explained["counterfactuals"] == \
+        json.loads(json.dumps(site.engine.explain(target).to_json()["counterfactuals"]))
+    review = site.client.post("/v1/gates/business-case/review", json={"project": project("go.yaml")}).json()
+    assert review["decision"] == "go" and review["policy_hash"] == site.engine.policy_hash and review["decision_id"]
+
+
+def test_conflicts_schedule_and_select_match_the_engine_in_process(site):
+    messy, clean, selection = portfolio("portfolio.yaml"), portfolio("portfolio-clean.yaml"), portfolio("selection.yaml")
+    found = site.client.post("/v1/conflicts", json={"portfolio": messy}).json()
+    in_process = site.engine.conflicts(portfolio_from(messy, "request")).to_json()["conflicts"]
+    assert found["conflicts"] == json.loads(json.dumps(in_process))
+    assert found["conflicts"]
+    planned = site.client.post("/v1/schedule", json={"portfolio": clean}).json()
+    assert planned["critical_path"] == site.engine.schedule(clean).to_json()["critical_path"]
+    scenarios = yaml.safe_load((ROOT / "examples" / "selection-scenarios.yaml").read_text())
+    chosen = site.client.post("/v1/select", json={"portfolio": selection, "frontier": 3,
+                                                  "scenarios": scenarios["scenarios"]})
+    assert chosen.status_code == 200, chosen.text
+    chosen = chosen.json()
+    expected = site.engine.select(selection, frontier=3, scenarios=scenarios["scenarios"]).to_json()
+    assert chosen["selected"] == expected["selected"] and chosen["selected"]
+    assert [s["name"] for s in chosen["scenarios"]] == [s["name"] for s in expected["scenarios"]]
+    assert len(chosen["frontier"]) == len(expected["frontier"])
+    bad = site.client.post("/v1/conflicts", json={"portfolio": {"projects": [{"id": "A", "duration": "long"}]}})
+    assert bad.status_code == 422
+    cancelled = site.client.post("/v1/impact", json={"portfolio": clean, "cancel": "CRM"}).json()
+    assert cancelled["affected"] == site.engine.impact(clean, cancel="CRM").to_json()["affected"]
+    delayed = site.client.post("/v1/impact", json={"portfolio": clean, "delay": {"project": "CRM", "by": 10}}).json()
+    assert delayed == {"policy_hash": site.engine.policy_hash,
+                       **json.loads(json.dumps(site.engine.impact(clean, delay=("CRM", 10)).to_json()))}
+    both = site.client.post("/v1/impact", json={"portfolio": clean, "cancel": "CRM", "delay": {"project": "CRM",
+                                                                                                "by": 1}})
+    assert both.status_code == 422
+    unknown = site.client.post("/v1/impact", json={"portfolio": clean, "cancel": "CRN"})
+    assert unknown.status_code == 422 and "CRM" in unknown.json()["error"]["hint"]
+
+
+def test_the_policy_endpoint(site):
+    described = site.client.get("/v1/policy").json()
+    assert described["policy_hash"] == site.engine.policy_hash
+    assert "policies/intake.yaml" in described["files"] and isinstance(described["warnings"], list)
+
+
+# ---------------------------------------------------------------------------- safe policy changes
+
+def test_reload_to_a_broken_policy_keeps_serving_and_back(tmp_path):
+    policies = policy_copy(tmp_path)
+    server = Server(tmp_path, "--policies", str(policies), "--watch", "0")
+    try:
+        intake = policies / "intake.yaml"
+        original = intake.read_text()
+        first = server.client.get("/v1/policy").json()["policy_hash"]
+        intake.write_text(original.replace("when: budget > 20_000_000", "when: budjet > 20_000_000", 1)
+                          if "when: budget > 20_000_000" in original else original.replace("business_unit:",
+                                                                                          "business_unit: {{", 1))
+        refused = server.client.post("/v1/policy/reload")
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "policy_invalid"
+        where = refused.json()["error"]["errors"][0]
+        assert where["file"].endswith("intake.yaml") and where["line"] > 0 and where["column"] > 0
+        health = server.client.get("/health").json()
+        assert health["status"] == "degraded" and health["policy_hash"] == first
+        assert health["last_failure"]["diagnostics"][0]["text"].startswith(where["file"] + ":")
+        answer = server.client.post("/v1/evaluate", json=proposals()[0]).json()
+        assert answer["policy_hash"] == first  # still decided by the working version
+        # a valid change: swapped in, and the answers say so
+        intake.write_text(original.replace("Proposals must serve", "Every proposal must serve", 1))
+        reloaded = server.client.post("/v1/policy/reload")
+        assert reloaded.status_code == 200, reloaded.text
+        second = reloaded.json()["policy_hash"]
+        assert second != first and server.client.get("/health").json() == {"status": "ok", "policy_hash": second,
+                                                                           "last_failure": None}
+        assert server.client.post("/v1/evaluate", json=proposals()[0]).json()["policy_hash"] == second
+        # back to the first version, by SIGHUP this time
+        intake.write_text(original)
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + HANG_GUARD
+        while server.client.get("/health").json()["policy_hash"] != first:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the policy"
+            time.sleep(0.1)
+    finally:
+        server.stop()
+
+
+def test_the_policy_folder_is_watched(tmp_path):
+    policies = policy_copy(tmp_path)
+    server = Server(tmp_path, "--policies", str(policies), "--watch", "0.2")
+    try:
+        first = server.client.get("/health").json()["policy_hash"]
+        intake = policies / "intake.yaml"
+        intake.write_text(intake.read_text() + "\nnot yaml: [\n")
+        deadline = time.monotonic() + HANG_GUARD
+        while server.client.get("/health").json()["status"] != "degraded":
+            assert time.monotonic() < deadline, "the broken version was not noticed"
+            time.sleep(0.1)
+        assert server.client.get("/health").json()["policy_hash"] == first
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------------------- the access log
+
+def test_the_access_log_shows_no_proposal_contents_unless_asked(site, tmp_path):
+    secret = {**proposals()[0], "id": "PRJ-7100", "title": "Project Nightingale-4711"}
+    key = site.client.post("/v1/evaluate", json=secret).json()["decision_id"]
+    text = site.access.read_text()
+    assert "Nightingale-4711" not in text and key in text
+    # asked for: inputs shown, masked fields (policy 'mask: true' and --mask) as ***
+    policies = policy_copy(tmp_path)
+    intake = policies / "intake.yaml"
+    intake.write_text(intake.read_text().replace("sponsor: {type: string,", "sponsor: {type: string, mask: true,", 1))
+    server = Server(tmp_path, "--policies", str(policies), "--log-inputs", "--mask", "Vendor", "--watch", "0")
+    try:
+        sent = {**secret, "sponsor": "Ada Lovelace-0001", "vendor": "Acme-0002"}
+        assert server.client.post("/v1/evaluate", json=sent).status_code == 200
+        assert server.client.post("/v1/evaluate/batch", json=[sent]).status_code == 200
+        text = server.access.read_text()
+        assert "Nightingale-4711" in text and "Ada Lovelace-0001" not in text and "Acme-0002" not in text
+        inputs = [json.loads(line).get("inputs") for line in text.splitlines() if '"/v1/evaluate' in line]
+        assert inputs[0]["sponsor"] == "***" and inputs[1][0]["vendor"] == "***"
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------------------- a server killed mid-batch
+
+def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_adds_nothing(tmp_path):
+    count = 20_000  # answers of about 10 MB: more than the socket buffers hold, so the server waits for the reader
+    base = proposals()[0]
+    body = "".join(json.dumps({**base, "id": f"PRJ-{n:05d}"}) + "\n" for n in range(count)).encode()
+    head = (f"POST /v1/evaluate/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    server = Server(tmp_path, "--max-batch", str(count), "--watch", "0")
+    try:
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a slow reader
+            client.settimeout(HANG_GUARD)
+            client.connect(("127.0.0.1", server.port))
+            client.sendall(head + body)
+            received = b""
+            while b"\r\n\r\n" not in received or b'"decision_id"' not in received.split(b"\r\n\r\n", 1)[1]:
+                received += client.recv(4096)
+            assert received.startswith(b"HTTP/1.1 200")
+            server.process.send_signal(signal.SIGKILL)  # mid-batch: the reader has one answer
+            server.process.wait(HANG_GUARD)
+        with sqlite3.connect(server.log) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rows = logged(server)
+        assert 0 < len(rows) < count and len(rows) % 500 == 0  # whole transactions of 500 only
+        assert len({key for key, *_ in rows}) == len(rows)
+        for _key, kind, project, outcome, findings, data in rows:  # every entry whole
+            assert kind == "intake" and outcome and json.loads(data)["row"]["id"] == project
+            json.loads(findings)
+    finally:
+        server.stop()
+    server = Server(tmp_path, "--max-batch", str(count), "--watch", "0")
+    try:
+        for _ in range(2):
+            answer = server.client.post("/v1/evaluate/batch", content=body,
+                                        headers={"Content-Type": "application/x-ndjson"})
+            ids = [json.loads(line)["decision_id"] for line in answer.text.splitlines()]
+            assert len(ids) == count
+            rows = logged(server)
+            assert len(rows) == count and {key for key, *_ in rows} == set(ids)
+    finally:
+        server.stop()
+
+
+def test_two_servers_with_two_workers_and_a_cli_write_one_log_concurrently(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    first = Server(tmp_path, "--workers", "2", "--watch", "0")
+    second = Server(tmp_path, "--watch", "0")  # the same folder: the same decisions.sqlite
+    try:
+        cli_rows = tmp_path / "cli.jsonl"
+        cli_rows.write_text("".join(json.dumps({**p, "id": f"PRJ-L{n:04d}"}) + "\n"
+                                    for n, p in enumerate(proposals() * 4)))
+        cli = subprocess.Popen([sys.executable, "-m", "engine.cli", "evaluate", str(cli_rows), "--format", "jsonl",
+                                "--log", str(first.log), "--today", TODAY], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+        rows = [{**proposals()[n % 53], "id": f"PRJ-S{n:04d}"} for n in range(160)]
+
+        def send(k: int) -> str:
+            server = (first, second)[k % 2]
+            with httpx.Client(base_url=server.url, timeout=HANG_GUARD) as client:
+                return client.post("/v1/evaluate", json=rows[k]).json()["decision_id"]
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(send, range(len(rows))))
+        batch = first.client.post("/v1/evaluate/batch", json=rows[:50]).json()["decisions"]  # repeats: no new entry
+        assert cli.wait(HANG_GUARD) == 0, cli.stderr.read()
+        keys = [k for k, *_ in logged(first)]
+        assert len(keys) == len(set(keys)) == len(rows) + 53 * 4
+        assert set(ids) <= set(keys) and [d["decision_id"] for d in batch] == ids[:50]
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_broken_policy_at_start_up_is_exit_2_with_diagnostics(tmp_path):
+    policies = policy_copy(tmp_path)
+    (policies / "intake.yaml").write_text((policies / "intake.yaml").read_text().replace("id_field: id",
+                                                                                        "id_field: idd", 1))
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), "--policies",
+                           str(policies), "--log", str(tmp_path / "d.sqlite")], capture_output=True, text=True,
+                          timeout=HANG_GUARD)
+    assert done.returncode == 2 and "intake.yaml:" in done.stderr
+
+
+def test_other_commands_do_not_import_the_web_stack():
+    code = "import sys, engine.cli; engine.cli.build_parser(); print(any(m.split('.')[0] in ('fastapi', 'uvicorn', " \
+           "'starlette') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+BAD_BODIES = [b"null", b"[]", b"{}", b'"text"', b"1e999", b"true", b'{"proposals": 5}', b'{"project": []}',
+              b'{"portfolio": 5}', b'{"portfolio": {"projects": [1, "x", null]}}', b'{"portfolio": [], "budget": "x"}',
+              b'{"portfolio": {"projects": [{"id": "A", "requires": ["A"], "duration": 1}]}}',
+              b'{"portfolio": {"projects": []}, "scenarios": [{"name": "s", "budget_factor": -1}]}',
+              b'{"id": "PRJ-1", "budget": {"a": [1, {"b": null}]}, "start_date": 20270101}',
+              b'{"id": "PRJ-1", "id": "PRJ-2"}', b'{"id": "\\ud800"}', b'{"project": {"id": "X", "stage": 5}}',
+              b'{"proposals": [[], {}, null], "top": 0}', b'{"id": NaN}', b'{"a": ' * 50 + b"1" + b"}" * 50]
+POSTS = ["/v1/evaluate", "/v1/evaluate/batch", "/v1/rank", "/v1/explain", "/v1/gates/business-case/review",
+         "/v1/conflicts", "/v1/schedule", "/v1/impact", "/v1/select"]
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_bad_bodies_are_answered_never_a_500(site, path):
+    for body in BAD_BODIES:
+        answer = site.client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert answer.status_code < 500, (path, body, answer.text)
+        if answer.status_code >= 400:
+            error = answer.json()["error"]
+            assert error["status"] == answer.status_code and error["code"] and error["message"], (path, body)
+
+
+def test_a_log_that_refuses_entries_is_503_and_nothing_is_half_logged(tmp_path):
+    server = Server(tmp_path, "--watch", "0")
+    try:
+        with sqlite3.connect(server.log) as db:  # the log fails as a full disk would, for every insert
+            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON decisions BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        before = len(logged(server))
+        rows = [{**proposals()[0], "id": f"PRJ-8{n:03d}"} for n in range(3)]
+        single = server.client.post("/v1/evaluate", json=rows[0])
+        assert single.status_code == 503 and single.json()["error"]["code"] == "log_unavailable"
+        batch = server.client.post("/v1/evaluate/batch", json=rows)
+        assert batch.status_code == 503
+        ndjson = "".join(json.dumps(r) + "\n" for r in rows)
+        streamed = server.client.post("/v1/evaluate/batch", content=ndjson,
+                                      headers={"Content-Type": "application/x-ndjson"})
+        assert streamed.status_code == 503
+        gate = server.client.post("/v1/gates/business-case/review", json={"project": project("go.yaml")})
+        assert gate.status_code == 503
+        assert len(logged(server)) == before
+        with sqlite3.connect(server.log) as db:
+            db.execute("DROP TRIGGER refuse")
+        again = server.client.post("/v1/evaluate", json=rows[0])
+        assert again.status_code == 200 and len(logged(server)) == before + 1
+    finally:
+        server.stop()
+
+
+def test_a_body_that_does_not_arrive_is_408(tmp_path):
+    server = Server(tmp_path, "--watch", "0", "--timeout", "1")
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as client:
+            client.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{\"id\": ")  # and then nothing
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += client.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408")
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------------------- the live board
+
+def board_kpis(text: str) -> dict[str, int]:
+    import re
+    return {k: int(v.replace(",", "")) for k, v in re.findall(r'data-kpi="([a-z]+)" value="([0-9,]+)"', text)}
+
+
+def test_the_board_shows_the_logs_figures_and_changes_with_a_new_decision(site):
+    rows = [{**p, "id": f"PRJ-B{n:03d}"} for n, p in enumerate(proposals()[:12])]
+    assert site.client.post("/v1/evaluate/batch", json=rows).status_code == 200
+    figures = site.client.get("/v1/board").json()
+    # the latest decision of each project (an error row with no proposal, such as a JSON array, has nothing to show)
+    logged_projects = {project for _, kind, project, *_ in logged(site) if kind == "intake" and project is not None}
+    assert sum(figures["counts"].values()) == len(logged_projects)
+    bare = httpx.Client(base_url=site.url, timeout=HANG_GUARD)
+    with bare:
+        assert bare.get("/").status_code == 401
+        page = bare.get("/", params={"token": EVALUATOR})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    shown = board_kpis(page.text)
+    assert shown["total"] == sum(figures["counts"].values())
+    assert {k: shown[k] for k in figures["counts"]} == figures["counts"]
+    assert "connect-src 'self'" in page.text and EVALUATOR in page.text  # it may ask this server, and only it
+    version = figures["version"]
+    site.client.post("/v1/evaluate", json={**proposals()[0], "id": "PRJ-B999"})
+    after = site.client.get("/v1/board").json()
+    assert after["version"] != version and sum(after["counts"].values()) == sum(figures["counts"].values()) + 1
+    assert site.client.get("/v1/board/version").json()["version"] == after["version"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("PMO_REQUIRE_BROWSER"),
+                    reason="Chromium is not installed (CI installs it and sets PMO_REQUIRE_BROWSER=1)")
+def test_the_board_in_headless_chromium_updates_after_a_new_decision(tmp_path):
+    assert CHROMIUM, "PMO_REQUIRE_BROWSER is set but there is no chromium on PATH"
+    from playwright.sync_api import sync_playwright
+    server = Server(tmp_path, "--watch", "0")
+    try:
+        rows = [{**p, "id": f"PRJ-C{n:03d}"} for n, p in enumerate(proposals()[:20])]
+        assert server.client.post("/v1/evaluate/batch", json=rows).status_code == 200
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                                        "--no-first-run", "--disable-sync"])
+            try:
+                page = browser.new_page()
+                problems = []
+                page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
+                page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                        if m.type in ("error", "warning") else None)
+                page.goto(server.url + "/")
+                page.wait_for_load_state("load")
+                figures = server.client.get("/v1/board").json()
+                for outcome, count in figures["counts"].items():
+                    assert int(page.text_content(f'data[data-kpi="{outcome}"]').replace(",", "")) == count
+                assert page.get_attribute("html", "data-board-version") == figures["version"]
+                assert page.locator("#proposals tbody tr").count() == 20
+                with page.expect_navigation(timeout=HANG_GUARD * 1000):  # the page reloads itself
+                    server.client.post("/v1/evaluate", json={**proposals()[0], "id": "PRJ-C999"})
+                page.wait_for_load_state("load")
+                assert page.get_attribute("html", "data-board-version") != figures["version"]
+                assert int(page.text_content('data[data-kpi="total"]').replace(",", "")) == 21
+                assert page.locator("#proposals tbody tr").count() == 21
+                assert problems == []
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+
+
+def test_usage_errors_and_a_bad_tokens_file_are_exit_2_before_listening(tmp_path):
+    import io
+
+    from engine.cli import main
+    err = io.StringIO()
+    assert main(["serve", "--workers", "0", "--log", str(tmp_path / "d.sqlite")], io.StringIO(), err) == 2
+    assert "--workers" in err.getvalue()
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("tokens:\n  - {name: short, role: admin, token: abc}\n  - {role: root, token: " + "x" * 20 + "}\n")
+    err = io.StringIO()
+    assert main(["serve", "--tokens", str(tokens), "--log", str(tmp_path / "d.sqlite")], io.StringIO(), err) == 2
+    text = err.getvalue()
+    assert "shorter than 16 characters" in text and "role 'root' is not a role" in text and str(tokens) in text
+    env = {"PMO_TOKENS": "evaluate:" + "y" * 8}
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), "--log",
+                           str(tmp_path / "d.sqlite")], capture_output=True, text=True, timeout=HANG_GUARD,
+                          env={**os.environ, **env})
+    assert done.returncode == 2 and "$PMO_TOKENS:1:1" in done.stderr

@@ -434,8 +434,11 @@ def test_the_policy_folder_is_watched(tmp_path):
 def test_the_access_log_shows_no_proposal_contents_unless_asked(site, tmp_path):
     secret = {**proposals()[0], "id": "PRJ-7100", "title": "Project Nightingale-4711"}
     key = site.client.post("/v1/evaluate", json=secret).json()["decision_id"]
-    text = site.access.read_text()
-    assert "Nightingale-4711" not in text and key in text
+    deadline = time.monotonic() + HANG_GUARD  # the access line is written after the answer is sent
+    while key not in (text := site.access.read_text()):
+        assert time.monotonic() < deadline, "the access log did not get the request"
+        time.sleep(0.05)
+    assert "Nightingale-4711" not in text
     # asked for: inputs shown, masked fields (policy 'mask: true' and --mask) as ***
     policies = policy_copy(tmp_path)
     intake = policies / "intake.yaml"
@@ -445,7 +448,10 @@ def test_the_access_log_shows_no_proposal_contents_unless_asked(site, tmp_path):
         sent = {**secret, "sponsor": "Ada Lovelace-0001", "vendor": "Acme-0002"}
         assert server.client.post("/v1/evaluate", json=sent).status_code == 200
         assert server.client.post("/v1/evaluate/batch", json=[sent]).status_code == 200
-        text = server.access.read_text()
+        deadline = time.monotonic() + HANG_GUARD  # the access line is written after the answer is sent
+        while (text := server.access.read_text()).count('"/v1/evaluate') < 2:
+            assert time.monotonic() < deadline, "the access log did not get both requests"
+            time.sleep(0.05)
         assert "Nightingale-4711" in text and "Ada Lovelace-0001" not in text and "Acme-0002" not in text
         inputs = [json.loads(line).get("inputs") for line in text.splitlines() if '"/v1/evaluate' in line]
         assert inputs[0]["sponsor"] == "***" and inputs[1][0]["vendor"] == "***"

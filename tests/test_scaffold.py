@@ -79,3 +79,18 @@ def test_the_example_policies_deciding_a_users_file_say_so_once(tmp_path, monkey
         assert code in (0, 1) and err.count(NOTE) == 1, (command, err)
     assert NOTE not in run("evaluate", "examples/proposals.csv", "--no-log")[2]  # the shipped example data
     assert NOTE not in run("evaluate", str(mine), "--no-log", "--policies", "policies")[2]
+
+
+def test_no_note_for_the_projects_examples_when_pmo_is_installed_elsewhere(tmp_path, monkeypatch):
+    """Installed from the source tree (pip install .), the built-in policies live in site-packages, not beside
+    examples/: the examples are still recognised as the project's own (found in CI's smoke run)."""
+    import engine.policy.resources as resources
+    installed = tmp_path / "site-packages" / "policies"
+    shutil.copytree(ROOT / "policies", installed)
+    monkeypatch.setattr(resources, "reference_policies", lambda: installed)
+    monkeypatch.chdir(ROOT)
+    assert NOTE not in run("evaluate", "examples/proposals.csv", "--no-log")[2]
+    mine = tmp_path / "examples" / "ours.csv"  # an examples/ folder of the user's own: not the project's
+    mine.parent.mkdir()
+    shutil.copy(ROOT / "examples" / "proposals.csv", mine)
+    assert NOTE in run("evaluate", str(mine), "--no-log")[2]

@@ -64,13 +64,25 @@ def note_example_policies(args: argparse.Namespace, stderr: IO[str]) -> None:
     decisions are someone else's governance, which a newcomer might otherwise take for the engine's verdict."""
     if getattr(args, "policies", None) is not None:
         return
-    from engine.policy.resources import reference_policies
-    examples = reference_policies().resolve().parent / "examples"
     files = getattr(args, "files", None) or [f for f in [getattr(args, "file", None)] if f is not None]
-    if all(examples in Path(f).resolve().parents for f in files):
-        return  # the shipped examples are meant for the example policies
+    if all(_shipped_example(Path(f)) for f in files):
+        return  # the project's own examples are meant for the example policies
     print("pmo: note: decided by the built-in example policies of an example utility (Northwind Utilities); "
           "`pmo init DIR` starts your own set, then give --policies DIR/policies", file=stderr)
+
+
+def _shipped_example(path: Path) -> bool:
+    """A file in the examples/ folder of a pmo source tree (whether pmo was installed from it or not): one whose
+    policies/intake.yaml is the built-in reference policy."""
+    from engine.policy.resources import reference_policies
+    for folder in path.resolve().parents:
+        if folder.name == "examples":
+            try:
+                return (folder.parent / "policies" / "intake.yaml").read_bytes() == \
+                    (reference_policies() / "intake.yaml").read_bytes()
+            except OSError:
+                return False
+    return False
 
 
 def dump_json(data, out: IO[str], indent: int | None = 1) -> None:

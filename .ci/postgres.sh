@@ -20,7 +20,7 @@ pmo_postgres_start() {
     local as=()
     if [ "$(id -u)" -eq 0 ]; then
         chown postgres: "$PMO_POSTGRES_DIR"
-        as=(runuser -u postgres --)
+        as=(runuser -u postgres -- env --chdir=/)  # the postgres user may not enter the current folder
     fi
     PMO_POSTGRES_CTL=("${as[@]}" "$bin/pg_ctl" -D "$PMO_POSTGRES_DIR/data")
     trap pmo_postgres_stop EXIT  # from here on: whatever fails, the server and its folder go

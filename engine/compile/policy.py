@@ -27,7 +27,7 @@ from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Logic, 
 from engine.expr.parse import ExprError, parse
 from engine.expr.template import Template, compile_template
 from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
-from engine.policy.loader import PolicySet, scoring_id
+from engine.policy.loader import PolicySet
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 from engine.refdata.build import build_tables
 from engine.tables.analysis import TableAnalysis
@@ -104,7 +104,7 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     if policy_set.scorings:
         alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
         models = compile_models(policy_set.scorings, types, today, alignment_fields, sink, policy_set.stable_name,
-                                scoring_id, tables={name: (t.column(), *t.points_range)
+                                tables={name: (t.column(), *t.points_range)
                                                     for name, t in tables.named("scoring").items()}) or []
         scoring = next((m.scoring for m in models if m.condition is None), models[0].scoring if models else None)
     gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None

@@ -31,6 +31,7 @@ from engine.expr.vector import column as vector_column
 from engine.expr.vector import field_column, vectorisable
 from engine.policy import weights as weighting
 from engine.policy.ahp import AhpResult
+from engine.policy.loader import scoring_id
 from engine.policy.models import Bands, Criterion, Lookup, ScoringPolicy, Sensitivity
 
 Extract = Callable[[Mapping[str, Any]], Any]  # one typed record -> a value
@@ -133,7 +134,6 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
 
 def compile_models(policies: list[ScoringPolicy], types: Mapping[str, str], today: dt.date,
                    alignment_fields: set[str], sink: DiagnosticSink, name: Callable[[str], str] = str,
-                   ids: Callable[[ScoringPolicy], str] = lambda p: p.name,
                    tables: Mapping[str, tuple[Column, float, float]] | None = None) -> list[ScoringModel] | None:
     """Every scoring model with its condition (a bool expression over the fields and derived values).
     ``tables``: the scoring decision tables by name (see compile_scoring)."""
@@ -145,7 +145,7 @@ def compile_models(policies: list[ScoringPolicy], types: Mapping[str, str], toda
         condition = expr.node(policy.when, policy.loc("when"), BOOL) if policy.when is not None else None
         at = policy.loc("when") if policy.when is not None else policy.loc("kind")
         if compiled is not None:
-            models.append(ScoringModel(ids(policy), policy.name, condition, compiled, f"{name(at.file)}:{at.line}"))
+            models.append(ScoringModel(scoring_id(policy), policy.name, condition, compiled, f"{name(at.file)}:{at.line}"))
     return models if len(sink.errors) == before else None
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from engine.authoring.analysis import EVERY_NUMBER, Choice, Line, Span, Values
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING
+from engine.expr.parse import const_type
 
 MAX_CELL_TEXT = 2000
 
@@ -265,25 +266,13 @@ class _Parser:
 
 # ---------------------------------------------------------------------------- checking and writing
 
-def kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return BOOL
-    if isinstance(value, Decimal):
-        return NUMBER
-    if isinstance(value, dt.date):
-        return DATE
-    return STRING
-
-
 def check_cell(cell: Cell, input_type: str, enum_values: list[str] | None = None) -> None:
     """Raise CellError when the cell's values do not fit its input's type (or its enum's values)."""
     if cell.is_any:
         return
     listed = input_type.startswith("list[")
     for test in cell.all_tests:
-        kind = kind_of(test.value)
+        kind = const_type(test.value)  # a cell holds one scalar: null, yes/no, number, date or text
         if kind == "null":
             continue
         if listed:

@@ -27,7 +27,7 @@ def export(tmp_path) -> tuple[Path, Path]:
     """examples/proposals.csv as an export: 'title' is 'Short description', a 'Cost Centre' column at the
     end; row 3 has a budget that is no number (an error row), row 4 a formula-like cost centre, row 5 a
     title with a terminal escape sequence."""
-    rows = list(csv.reader(PROPOSALS.open(encoding="utf-8")))
+    rows = list(csv.reader(io.StringIO(PROPOSALS.read_text(encoding="utf-8"), newline="")))
     header = ["Short description" if h == "title" else h for h in rows[0]] + ["Cost Centre"]
     body = [r + [f"CC-{i:03d}"] for i, r in enumerate(rows[1:], start=2)]
     budget = header.index("budget")

@@ -1,5 +1,6 @@
 """--resume after an interruption, column maps and aliases, the Conflicts sheet."""
 import csv
+import io
 import signal
 import sqlite3
 import subprocess
@@ -134,7 +135,7 @@ def test_resume_refuses_another_policy_or_another_input(tmp_path, write_policy, 
     assert evaluate(proposals, "--policies", other, "--format", "csv", "--out", out, "--resume", "--no-log") == 2
     assert "mix two policy versions" in capsys.readouterr().err
     shorter = tmp_path / "short.csv"
-    shorter.write_text("".join(open(proposals, encoding="utf-8").readlines()[:6]), encoding="utf-8")
+    shorter.write_text("".join(proposals.read_text(encoding="utf-8").splitlines(keepends=True)[:6]), encoding="utf-8")
     assert evaluate(shorter, "--format", "csv", "--out", out, "--resume", "--no-log") == 2
     assert "more than the input has" in capsys.readouterr().err
     assert out.read_bytes() == before  # nothing was changed
@@ -155,7 +156,7 @@ def test_csv_columns_come_from_the_policy_even_when_the_first_row_is_an_error(tm
     data.write_text("\n".join([lines[0], "X-1,,,,,,,,,,,,,,not-a-number"] + lines[1:]) + "\n", encoding="utf-8")
     out = tmp_path / "d.csv"
     assert evaluate(data, "--format", "csv", "--out", out, "--no-log") == 1
-    rows = list(csv.reader(out.open(encoding="utf-8")))
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
     assert rows[0][-6:] == ["benefit_cost_ratio", "npv_8", "payback_years", "duration_days", "lead_time_days",
                             "five_year_cost"]
     assert {len(r) for r in rows} == {len(rows[0])}

@@ -201,6 +201,19 @@ class ProposalRows:
     def __next__(self) -> Row:
         return next(self._rows)
 
+    def close(self) -> None:
+        """Close the file now, even when its rows were not read to the end (a resume check, a header probe):
+        left to the collector, a generator in a reference cycle may lose its file before it can close it."""
+        close = getattr(self._rows, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> ProposalRows:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     @property
     def empty_count(self) -> int:
         return self._empty.count

@@ -52,7 +52,7 @@ def objective(alignment: str) -> tuple[str, str]:
 
 
 def build() -> tuple[bytes, str]:
-    source = list(csv.DictReader((HERE.parent / "proposals.csv").open(encoding="utf-8")))[:ROWS]
+    source = list(csv.DictReader(io.StringIO((HERE.parent / "proposals.csv").read_text(encoding="utf-8"), newline="")))[:ROWS]
     export, reference = io.StringIO(), io.StringIO()
     out = csv.writer(export, delimiter=";", lineterminator="\r\n")
     ref = csv.writer(reference, lineterminator="\n")

@@ -401,3 +401,15 @@ def test_a_written_workbook_reads_as_a_workbook():
     content = export_policies(REFERENCE, today=TODAY)
     book = openpyxl.load_workbook(io.BytesIO(content))
     assert book.sheetnames == ["Cover", "gates", "health", "intake", "portfolio", "scoring", "strategy"]
+
+
+def test_a_bad_decision_table_cell_is_named_in_the_exported_workbook(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = export_to(TABLES, tmp_path / "tables.xlsx")
+    book = openpyxl.load_workbook(path)
+    assert book["Budget"]["A3"].value == "<= 0"
+    book["Budget"]["A3"].value = "[1.."
+    book.save(path)
+    assert main(["import-policies", "tables.xlsx", "--out", "new", "--today", "2026-12-01"]) == 2
+    assert capsys.readouterr().err.startswith("tables.xlsx!Budget!A3: error[cell_syntax]: cannot read '[1..'")
+    assert not (tmp_path / "new").exists()

@@ -558,10 +558,14 @@ def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dic
         return {}, {}
     files: dict[str, bytes] = {}
     line_cells: dict[str, dict] = {}
+    sheets: dict[str, dict[str | None, str]] = {}  # file -> (its sheet in the source workbook, None) -> sheet title
+    line_cells[""] = sheets  # type: ignore[assignment]
     docs: dict[str, _Document] = {}
     tables: dict[str, list[tuple[_Manifest, Any]]] = {}
     for entry in _manifest(book, cells):
         ws = book[entry.sheet]
+        name = PurePosixPath(entry.file.replace("\\", "/")).name if entry.kind == KIND_TABLE else entry.file
+        sheets.setdefault(name, {})[entry.table_sheet or None] = entry.sheet
         if entry.kind == KIND_DATA:
             files[entry.file] = _csv_sheet(ws, cells)
         elif entry.kind == KIND_TABLE:
@@ -581,8 +585,8 @@ def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dic
             for table in doc.data.get("tables") or []:
                 if isinstance(table, dict) and isinstance(table.get("file"), str):
                     table["file"] = PurePosixPath(table["file"].replace("\\", "/")).name
-    for name, sheets in tables.items():
-        files[name] = _table_file(name, sheets, cells)
+    for name, grids in tables.items():
+        files[name] = _table_file(name, grids, cells)
     for name, doc in docs.items():
         emitter = _Emitter(doc)
         files[name] = emitter.text().encode("utf-8")
@@ -682,7 +686,7 @@ def import_policies(workbook: Path, out: Path, *, rules=(), today: dt.date | Non
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         checked = check_policies(staging, rules=rules, today=today)
-        problems = [_at_cell(d, staging, line_cells, out) for d in checked.diagnostics]
+        problems = [_at_cell(d, staging, line_cells, out, book_name) for d in checked.diagnostics]
         errors = [d for d in problems if d.severity == "error"]
         if errors or checked.policy is None:
             raise PolicyError(errors or problems)
@@ -704,7 +708,7 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _at_cell(diagnostic: Diagnostic, staging: Path, line_cells: dict[str, dict], out: Path) -> Diagnostic:
+def _at_cell(diagnostic: Diagnostic, staging: Path, line_cells: dict[str, dict], out: Path, book: str) -> Diagnostic:
     """A diagnostic about a written file, named by the cell its value came from (else by the file in DIR)."""
     import dataclasses
     where = diagnostic.location
@@ -714,7 +718,13 @@ def _at_cell(diagnostic: Diagnostic, staging: Path, line_cells: dict[str, dict],
         relative = Path(where.file).resolve().relative_to(staging.resolve()).as_posix()
     except ValueError:
         return diagnostic
-    spots = line_cells.get(relative, {}).get(where.line - 1) if where.line else None
+    spots = line_cells.get(relative, {}).get(where.line - 1) if where.line and not where.sheet else None
+    sheet = line_cells.get("", {}).get(relative, {})
+    if where.sheet is not None and where.sheet in sheet:  # a decision table's cell: the same cell of its sheet here
+        return dataclasses.replace(diagnostic, location=Location(book, where.line, where.column, sheet=sheet[where.sheet]))
+    if not spots and None in sheet:  # reference data (its rows are the sheet's rows), or a line no cell gave
+        line = where.line if relative.endswith(".csv") else 0
+        return dataclasses.replace(diagnostic, location=Location(book, line, 1 if line else 0, sheet=sheet[None]))
     if spots:
         column = where.column or 1
         chosen = spots[0][1]

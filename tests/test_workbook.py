@@ -290,19 +290,24 @@ def test_an_edited_threshold_changes_exactly_the_proposals_it_should(tmp_path):
     assert {c.id for c in result.changes if c.decision_changed} <= expected
 
 
-def test_the_cli_round_trip_and_diff(tmp_path, capsys, monkeypatch):
+def test_the_readme_walk_through(tmp_path, capsys, monkeypatch):
+    """README, decision tables step 5 (and docs/workbook.md): export, edit one cell, import, diff; its output."""
     monkeypatch.chdir(tmp_path)
     shutil.copytree(REFERENCE, tmp_path / "policies")
     shutil.copytree(ROOT / "rules", tmp_path / "rules")
     assert main(["export-policies", "policies", "--out", "policies.xlsx", "--today", "2026-12-01"]) == 0
     book = openpyxl.load_workbook("policies.xlsx")
-    _cell(book["intake"], "include", "use", "finance/benefit-cost-minimum", "with.min_ratio").value = 1.5
+    cell = _cell(book["intake"], "include", "use", "governance/sponsor-required", "with.threshold")
+    assert cell.coordinate == "B46" and cell.value == 250_000
+    cell.value = 500_000
     book.save("policies.xlsx")
-    assert main(["import-policies", "policies.xlsx", "--out", "new", "--today", "2026-12-01"]) == 0
-    capsys.readouterr()
-    assert main(["diff", "policies", "new", str(ROOT / "examples" / "proposals.csv"), "--today", "2026-12-01"]) == 0
+    assert main(["import-policies", "policies.xlsx", "--out", "new-policies", "--today", "2026-12-01"]) == 0
+    assert "pmo: wrote 6 files into new-policies/" in capsys.readouterr().out
+    assert main(["diff", "policies", "new-policies", str(ROOT / "examples" / "proposals.csv"), "--today",
+                 "2026-12-01"]) == 0
     out = capsys.readouterr().out
-    assert "+ benefit-below-cost" in out and re.search(r"\d+ decisions? changes?", out)
+    assert "1 decision changes: 1 reject -> review; 0 findings added, 1 removed; 30 ranks move" in out
+    assert "| PRJ-1006 | reject -> **review** | - -> 14 | - sponsor-required |" in out
 
 
 # ---------------------------------------------------------------------------- cells it cannot read

@@ -67,9 +67,15 @@ class Section:
             out[KEY] = None
             if any(VALUE in r.values for r in self.rows):
                 out[VALUE] = None
-        for row in self.rows:
-            out.update(dict.fromkeys(row.values))
-        return list(out)
+        order = list(out)
+        for row in self.rows:  # each item's keys in its own order: a key new here goes before the next one known
+            keys = list(row.values)
+            for i, key in enumerate(keys):
+                if key in order:
+                    continue
+                after = next((k for k in keys[i + 1:] if k in order), None)
+                order.insert(order.index(after) if after is not None else len(order), key)
+        return order
 
     def note_columns(self) -> list[str]:
         out: dict[str, None] = {}

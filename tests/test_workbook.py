@@ -418,3 +418,41 @@ def test_a_bad_decision_table_cell_is_named_in_the_exported_workbook(tmp_path, c
     assert main(["import-policies", "tables.xlsx", "--out", "new", "--today", "2026-12-01"]) == 2
     assert capsys.readouterr().err.startswith("tables.xlsx!Budget!A3: error[cell_syntax]: cannot read '[1..'")
     assert not (tmp_path / "new").exists()
+
+
+def test_the_policy_folders_own_library_goes_along(tmp_path):
+    folder = tmp_path / "policies"
+    shutil.copytree(REFERENCE, folder)
+    (folder / "rules").mkdir()
+    library = (ROOT / "rules" / "governance.yaml").read_text()
+    assert "Proposals above {threshold} need a named sponsor" in library
+    (folder / "rules" / "governance.yaml").write_text(library.replace(
+        "Proposals above {threshold} need a named sponsor", "Above {threshold} a sponsor is needed"))
+    book = openpyxl.load_workbook(export_to(folder, tmp_path / "p.xlsx"))
+    assert "rules-governance" in book.sheetnames
+    result = import_policies(tmp_path / "p.xlsx", tmp_path / "new", today=TODAY)
+    assert "rules/governance.yaml" in result.files
+    decision = Engine.load(tmp_path / "new", today=TODAY).evaluate(
+        {"id": "PRJ-0001", "title": "t", "budget": 400_000, "alignment": "net-zero:strong"})
+    assert "Above 250,000 a sponsor is needed" in [f.reason for f in decision.findings]
+
+
+def test_a_decision_table_in_a_csv_file_round_trips(tmp_path):
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "intake.yaml").write_text("kind: intake\nfields:\n  id: {type: string, required: true}\n"
+                                        "  title: string\n  budget: money\n")
+    (folder / "tables.yaml").write_text("kind: tables\ntables:\n  - {name: approvals, file: approvals.csv, "
+                                        "hit_policy: unique, applies_to: intake}\n")
+    (folder / "approvals.csv").write_text('budget,effect,route,reason,rule\n"<= 250,000",-,,,small\n'
+                                          '"> 250,000",review,Board,Big budget,big\nnull,reject,,A budget is required,'
+                                          'missing\n')
+    book = openpyxl.load_workbook(export_to(folder, tmp_path / "p.xlsx"))
+    assert [c.value for c in book["approvals"][1]] == ["budget", "effect", "route", "reason", "rule", "source"]
+    import_policies(tmp_path / "p.xlsx", tmp_path / "new", today=TODAY)
+    assert (tmp_path / "new" / "approvals.csv").read_text().splitlines()[1] == '"<= 250,000",-,,,small'
+    old, new = Engine.load(folder, today=TODAY), Engine.load(tmp_path / "new", today=TODAY)
+    for budget in (None, 0, 250_000, 250_000.01, 9_000_000):
+        row = {"id": "A", "title": "t", "budget": budget}
+        assert meaning(old.evaluate(row)) == meaning(new.evaluate(row))
+    assert new.evaluate({"id": "A", "budget": 300_000}).routes == ["Board"]

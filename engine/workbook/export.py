@@ -240,11 +240,14 @@ def export_policies(folder: Path | None, *, rules=(), today: dt.date | None = No
     specs: list[SheetSpec] = []
     grids: dict[str, tuple[Path, str | None]] = {}  # the decision tables to copy: sheet title -> (file, sheet)
     annotate = _Annotations(policy, policy_set)
-    for loaded in policy_set.files:
+    own = (root / "rules").resolve()  # the policy folder's own rule library is part of the policy
+    libraries = [f for f in policy_set.library_files.values() if Path(f.display).resolve().parent == own]
+    for loaded in list(policy_set.files) + sorted(libraries, key=lambda f: f.name):
         relative = Path(loaded.display).resolve().relative_to(root.resolve()).as_posix()
         data = loaded.document.data
         kind = data.get("kind", "")
-        spec = SheetSpec(sheet_title(Path(relative).stem, taken), relative, kind, str(data.get("name") or ""),
+        wanted = Path(relative).stem if "/" not in relative else "rules-" + Path(relative).stem
+        spec = SheetSpec(sheet_title(wanted, taken), relative, kind, str(data.get("name") or ""),
                          digest=hashlib.sha256(loaded.document.text).hexdigest()[:16])
         specs.append(spec)
         cutter = Cutter(data, loaded.document.source, annotate.for_file(loaded, kind))

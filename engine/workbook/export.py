@@ -75,6 +75,8 @@ class Section:
                     continue
                 after = next((k for k in keys[i + 1:] if k in order), None)
                 order.insert(order.index(after) if after is not None else len(order), key)
+        if self.mode == "list" and len(order) > 1 and order[0] in (KEY, SETTING):
+            order[0], order[1] = order[1], order[0]  # a first column named so would read as another kind of section
         return order
 
     def note_columns(self) -> list[str]:

@@ -34,6 +34,7 @@ from engine.workbook.layout import (
     VALUE,
     Item,
     PathError,
+    flow_text,
     is_flat,
     is_items,
     looks_special,
@@ -455,9 +456,16 @@ def _setting(doc: _Document, row, key_column: int, value_column: int | None, com
     if not present:
         return
     where = cells.where(ws, value_cell.row, value_cell.column)
+    new = parts  # a comment on the first value of a mapping (levels.none) belongs above the mapping (levels)
+    node: Any = doc.data
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node:
+            new = parts[:i + 1]
+            break
+        node = node[part]
     _assign(doc, parts, value, where, cells, ws)
     doc.cells[parts] = where
-    _comment(doc, parts, by_column, comment_column, ws, cells)
+    _comment(doc, new, by_column, comment_column, ws, cells)
 
 
 # ---------------------------------------------------------------------------- a document -> YAML text
@@ -497,13 +505,11 @@ class _Emitter:
             return "[" + ", ".join(scalar_text(v) for v in value) + "]"
         if value == {} or value == []:
             return "{}" if value == {} else "[]"
-        if isinstance(value, dict) and is_flat(value) and len(value) <= 4 and all(
-                not isinstance(v, list) for v in value.values()):
-            text = "{" + ", ".join(f"{scalar_text(str(k))}: {scalar_text(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, dict) and is_flat(value) and len(value) <= 6:
+            text = flow_text(value)
             return text if len(text) <= 100 else None
         if isinstance(value, (dict, list)):
             if isinstance(value, list) and not is_items(value):
-                from engine.workbook.layout import flow_text
                 return flow_text(value)
             return None
         return scalar_text(value)
@@ -534,7 +540,14 @@ class _Emitter:
         for index, item in enumerate(items):
             here = path + (index,)
             self.comment(here, indent)
-            if isinstance(item, dict) and item:
+            inline = self.inline(item, here) if isinstance(item, dict) and item else None
+            if inline is not None and len(inline) + indent <= 110:  # a short item on one line: - {by: budget, order: asc}
+                column = indent + 3
+                for key, value in item.items():
+                    self.note(here + (key,), column)
+                    column += len(scalar_text(str(key))) + 2 + len(flow_text(value)) + 2
+                self.lines.append(" " * indent + "- " + inline)
+            elif isinstance(item, dict) and item:
                 self.mapping(item, here, indent + 2, first_prefix=" " * indent + "- ")
             else:
                 self.note(here, indent + 3)

@@ -15,7 +15,8 @@ from tests.conftest import ROOT, write_round
 EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine"}
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
-            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "serve"]
+            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "serve",
+            "export-policies", "import-policies"]
 PROBE = """\
 import io, json, sys
 from engine.cli import main
@@ -51,17 +52,19 @@ MAY_IMPORT = {
     "validate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
     "evaluate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
     "expr": set(),
+    "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl"},
 }
 RUNS = {
     "validate": ["validate"],
     "evaluate": ["evaluate", str(EXAMPLES / "proposals.csv"), "--today", "2026-12-01"],
     "expr": ["expr", "1+1"],
+    "export-policies": ["export-policies", "--out", "{tmp}/policies.xlsx", "--today", "2026-12-01"],
 }
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_a_command_imports_only_what_it_uses(name, tmp_path):
-    code, heavy = loaded(RUNS[name], tmp_path)
+    code, heavy = loaded([a.replace("{tmp}", str(tmp_path)) for a in RUNS[name]], tmp_path)
     assert code == 0 and heavy <= MAY_IMPORT[name], heavy - MAY_IMPORT[name]
 
 

@@ -1,4 +1,5 @@
-"""Subcommands for policy files: validate, expr (a calculator for policy authors) and schema."""
+"""Subcommands for policy files: validate, expr (a calculator for policy authors), schema, and the policy workbook
+(export-policies, import-policies)."""
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,70 @@ def register(sub) -> None:
 
     sc = command(sub, "schema", schema, "write the JSON Schema of policy files (for editor completion)")
     out_option(sc)
+
+    xp = command(sub, "export-policies", export_policies, "write a policy set as a workbook for review (.xlsx)",
+                 "Write every policy file of DIR as a sheet of one workbook: settings, rules, includes (with the "
+                 "library rule as it applies), fields, bands, lookups, weights (with the weights used), gates and "
+                 "their criteria, decision tables and reference data, each row with the file:line it came from; a "
+                 "cover sheet with the policy hash, the date and the files. The same policy and date give the same "
+                 "bytes. Edit it and bring it back with 'pmo import-policies'.", EXPORT_EXAMPLES)
+    xp.add_argument("folder", nargs="?", type=Path, metavar="DIR", help="policy folder (default: the reference policies)")
+    xp.add_argument("--out", metavar="XLSX", type=Path, required=True, help="the workbook to write (.xlsx)")
+    xp.add_argument("--rules", metavar="DIR", type=Path, action="append", default=[],
+                    help="extra rule-library folder (repeatable), searched before the built-in rules/")
+    xp.add_argument("--today", metavar="YYYY-MM-DD", type=_date,
+                    help="the date today() means in policies, and the cover's date (default: the current date)")
+
+    ip = command(sub, "import-policies", import_policies, "write an edited policy workbook back as a policy folder",
+                 "Read a workbook written by 'pmo export-policies' (and edited) into policy files in a new folder: "
+                 "YAML with its comments, reference data as CSV, decision tables in their workbook. Every cell that "
+                 "cannot be read, and every problem the policy has, is reported at its cell (Book.xlsx!Sheet!D12); "
+                 "then nothing is written. Compare with 'pmo diff OLD NEW proposals.csv'.", IMPORT_EXAMPLES)
+    ip.add_argument("workbook", type=Path, metavar="XLSX", help="the policy workbook")
+    ip.add_argument("--out", metavar="DIR", type=Path, required=True, help="a new (or empty) folder for the policy files")
+    ip.add_argument("--rules", metavar="DIR", type=Path, action="append", default=[],
+                    help="extra rule-library folder (repeatable), to check the result with")
+    ip.add_argument("--today", metavar="YYYY-MM-DD", type=_date,
+                    help="the date today() means when the result is checked (default: the current date)")
+
+
+EXPORT_EXAMPLES = """\
+examples:
+  pmo export-policies policies --out policies.xlsx            the reference set, for the board's review
+  pmo export-policies my-policies --out review.xlsx --today 2027-01-04   the cover dated, the bytes reproducible
+"""
+
+IMPORT_EXAMPLES = """\
+examples:
+  pmo import-policies policies.xlsx --out new-policies        the edited workbook as a policy folder
+  pmo diff policies new-policies examples/proposals.csv       what the edit changes, proposal by proposal
+"""
+
+
+def export_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    import os
+
+    from engine.workbook.export import export_policies as export
+    if args.out.suffix.lower() != ".xlsx":
+        print(f"pmo: error: --out {args.out}: a policy workbook is an .xlsx file", file=stderr)
+        return EXIT_USAGE
+    content = export(args.folder, rules=args.rules, today=args.today)
+    partial = args.out.with_name(f".{args.out.name}.partial")
+    partial.write_bytes(content)
+    os.replace(partial, args.out)
+    print(f"pmo: wrote {args.out} ({len(content):,} bytes) from {args.folder or 'the reference policies'}", file=stderr)
+    return EXIT_OK
+
+
+def import_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.workbook.reader import import_policies as read
+    result = read(args.workbook, args.out, rules=args.rules, today=args.today)
+    for warning in result.warnings:
+        print(warning, file=stdout)
+    print(f"pmo: wrote {len(result.files)} files into {args.out}/ (policy hash {result.policy_hash}):", file=stdout)
+    for name in result.files:
+        print(f"  {name}", file=stdout)
+    return EXIT_OK
 
 
 def _functions_help() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,12 +74,17 @@ def validate(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), to
     return check_policies(path, rules=rules, today=today, backend=backend, lint=lint).diagnostics
 
 
+ANALYSIS_ERRORS = {"table_overlap"}  # errors about what a compiled policy does, not about what it is
+PROOF_ERRORS = {"assurance_failed"}  # the policy runs, but does not do what its assurances say
+
+
 @dataclass(frozen=True)
 class Checked:
     """What validating a policy set found, and its compiled policy when the set is usable (no errors)."""
 
     diagnostics: list[Diagnostic]
     policy: CompiledPolicy | None
+    proofs: list = field(default_factory=list)  # engine.authoring.proofs.Result per assurance (pmo validate)
 
 
 def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
@@ -96,9 +101,16 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
         except PolicyError as exc:
             sink.extend(exc.diagnostics)
     usable = policy if policy is not None and not sink.errors else None
+    proofs: list = []
     if lint and usable is not None:
         sink.extend(lint_policy(policy_set, usable))
-    return Checked(sorted(sink.items, key=Diagnostic.sort_key), usable)
+    # Assurances are proved on a policy that compiled whole: errors that are findings of the table analysis
+    # (an overlap) leave every rule in place, so the proof still speaks of the policy as it would run.
+    if lint and policy is not None and policy.assurances and all(d.code in ANALYSIS_ERRORS for d in sink.errors):
+        from engine.authoring.proofs import proof_diagnostics, prove
+        proofs = prove(policy)
+        sink.extend(proof_diagnostics(proofs))
+    return Checked(sorted(sink.items, key=Diagnostic.sort_key), usable, proofs)
 
 
 class Engine:

@@ -490,8 +490,28 @@ class TablesPolicy(Node):
     tables: list[TableSpec] = Field(min_length=1, description="one entry per sheet that is a decision table")
 
 
+class Assurance(Node):
+    """A property the whole policy set must hold: every proposal that satisfies ``for`` satisfies ``must``."""
+
+    name: str = Field(pattern=RULE_ID, description="the property's name, shown in every finding")
+    description: str | None = Field(None, description="what it guarantees, in the words of a PMO")
+    for_: str = Field("true", alias="for", description="which proposals it speaks of: a condition over the fields, "
+                      "derived values and the decision (decision, routes, fired), e.g. decision != \"reject\"")
+    must: str = Field(description="what must then be true, over the same names, e.g. len(routes) > 0")
+
+
+class AssurancesPolicy(Node):
+    """Properties of the whole policy set, proved by `pmo validate` (a counterexample proposal when one fails)."""
+
+    kind: Literal["assurances"]
+    name: str = Field("assurances", description="a name for people")
+    description: str | None = Field(None, description="what these properties are for")
+    assurances: list[Assurance] = Field(min_length=1, description="each with a name, for: and must:")
+
+
 PolicyFile = (IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | HealthPolicy | Library
-              | LookupPolicy | TablesPolicy)
+              | LookupPolicy | TablesPolicy | AssurancesPolicy)
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
                                 "portfolio": PortfolioPolicy, "gates": GatesPolicy, "health": HealthPolicy,
-                                "library": Library, "lookup": LookupPolicy, "tables": TablesPolicy}
+                                "library": Library, "lookup": LookupPolicy, "tables": TablesPolicy,
+                                "assurances": AssurancesPolicy}

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from engine.portfolio.conflicts import ConflictReport
     from engine.portfolio.schedule import Impact, Schedule
     from engine.portfolio.select import SelectionReport
+    from engine.scoring.panel import Assessments
 
 PathLike = str | Path
 
@@ -183,10 +184,15 @@ class Engine:
             yield self._decide_item(item, number)[0]
 
     def explain(self, proposal: Mapping[str, Any] | Row, *, row: int | None = None,
-                source: str | None = None) -> Explanation:
+                source: str | None = None, assessments: Assessments | None = None) -> Explanation:
         """Why this decision: every rule's condition evaluated on the proposal (file:line, fired or not),
-        derived values, the score breakdown, and verified counterfactuals (changes that would change it)."""
-        return explain(self, proposal, row=row, source=source)
+        derived values, the score breakdown, and verified counterfactuals (changes that would change it).
+        ``assessments``: raters' scores; the proposal's panel criteria are combined and listed rater by rater."""
+        ratings = None
+        if assessments is not None:
+            ident = self.proposal_id(proposal.data if isinstance(proposal, Row) else proposal)
+            ratings = self.check_assessments(assessments).by_proposal().get(ident or "", {})
+        return explain(self, proposal, row=row, source=source, ratings=ratings)
 
     def rank(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
              sensitivity: bool = False) -> Ranking:
@@ -218,19 +224,36 @@ class Engine:
         return assess(status, health, self._health, as_of)
 
     def rank_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
-                sensitivity: bool = False) -> Ranking:
-        """The ranking of decisions already made (see ``decide_all``)."""
+                sensitivity: bool = False, assessments: Assessments | None = None) -> Ranking:
+        """The ranking of decisions already made (see ``decide_all``). ``assessments``: raters' scores for the
+        panel criteria (:func:`engine.scoring.panel.read_assessments`); the ratings that cannot be used are the
+        ranking's ``assessment_errors``."""
         if self.policy.scoring is None:
             raise PmoError([Diagnostic("no_scoring", "this policy set has no scoring policy",
                                        hint="add a file with 'kind: scoring'")])
+        ratings = usable = None
+        if assessments is not None:
+            usable = self.check_assessments(assessments, {d.id for d, _ in decided if d.id is not None})
+            ratings = usable.by_proposal()
         models = self.policy.scoring_models
         if len(models) > 1 or (models and models[0].condition is not None):  # each model ranks its own pool
-            ranking = build_model_ranking(models, decided, self.policy_hash, self.today.isoformat(), top, sensitivity)
+            ranking = build_model_ranking(models, decided, self.policy_hash, self.today.isoformat(), top, sensitivity,
+                                          ratings)
         else:
             ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
-                                    sensitivity)
+                                    sensitivity, ratings)
         ranking.warnings = [str(w) for w in self.warnings]
+        if usable is not None:
+            ranking.assessment_errors = usable.errors
         return ranking
+
+    def check_assessments(self, assessments: Assessments, proposals: set[str] | None = None) -> Assessments:
+        """The ratings the scoring policy's panel criteria can combine; the others as error rows (``proposals``:
+        the ids in the input, so a rating of an id that is not there is one)."""
+        from engine.scoring.panel import checked
+        criteria = [c for m in self.policy.scoring_models for c in m.scoring.criteria] or \
+            (self.policy.scoring.criteria if self.policy.scoring is not None else [])
+        return checked(assessments, criteria, proposals)
 
     def report(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
                title: str | None = None, portfolio: Portfolio | PathLike | Mapping[str, Any] | None = None,

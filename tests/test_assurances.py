@@ -170,3 +170,54 @@ def test_opaque_expressions_never_make_a_false_proof(tmp_path):
     assert result.status in ("holds", "unknown")  # negative-npv rejects: the engine's decision says holds
     if result.status == "unknown":
         assert "npv" in result.why
+
+
+def _small_policy(tmp_path, review_at, reject_at, risk_at, bound):
+    folder = tmp_path / f"p{review_at}-{reject_at}-{risk_at}-{bound}"
+    folder.mkdir()
+    (folder / "intake.yaml").write_text(f"""kind: intake
+fields:
+  id: {{type: string, required: true}}
+  budget: money
+  risk: {{type: integer, min: 1, max: 5}}
+  sponsor: string
+rules:
+  - {{id: board, when: budget > {review_at} and risk >= {risk_at}, effect: review, route: Board, reason: big}}
+  - {{id: sponsor, when: budget > {reject_at} and sponsor == null, effect: reject, reason: no sponsor}}
+  - {{id: unknown-risk, when: risk == null and budget > {review_at}, effect: review, route: Risk, reason: unrated}}
+""", encoding="utf-8")
+    (folder / "assurances.yaml").write_text(f"""kind: assurances
+assurances:
+  - name: approver
+    for: budget > {bound} and decision != "reject"
+    must: len(routes) > 0
+""", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(("review_at", "reject_at", "risk_at", "bound"), [
+    (100, 50, 1, 100), (100, 50, 3, 100), (100, 200, 1, 50), (100, 200, 1, 200), (100, 100, 6, 100),
+    (300, 100, 2, 250), (0, 0, 1, 0),
+])
+def test_the_proof_agrees_with_an_exhaustive_search(tmp_path, review_at, reject_at, risk_at, bound):
+    """On a small policy, a grid of every value the rules tell apart (each constant and either side of it, a
+    missing value) decides every class of proposal; the solver must say 'fails' exactly when the grid finds one."""
+    folder = _small_policy(tmp_path, review_at, reject_at, risk_at, bound)
+    checked = check_policies(folder, today=TODAY, lint=True)
+    [result] = checked.proofs
+    engine = Engine.load(folder, today=TODAY, backend="reference")
+    constants = {review_at, reject_at, bound}
+    budgets = [None] + sorted({str(c + d) for c in constants for d in (-1, 0, 1)}, key=float)
+    broken = []
+    for budget in budgets:
+        for risk in (None, 1, 2, 3, 4, 5):
+            for sponsor in (None, "Ann"):
+                raw = {"id": "X", **({"budget": budget} if budget else {}), **({"risk": risk} if risk else {}),
+                       **({"sponsor": sponsor} if sponsor else {})}
+                d = engine.evaluate(raw)
+                if budget is not None and float(budget) > bound and d.decision != "reject" and not d.routes:
+                    broken.append(raw)
+    assert result.status == ("fails" if broken else "holds"), (broken[:3], result)
+    for c in result.counterexamples:  # and each counterexample is one
+        d = engine.evaluate(c.proposal)
+        assert float(c.proposal["budget"]) > bound and d.decision != "reject" and not d.routes

@@ -125,8 +125,8 @@ def _prove_one(policy: CompiledPolicy, intake: Any, assurance: CompiledAssurance
         encoder = Encoder(policy)
         applies = encoder.truth(assurance.condition)[0]
         holds = encoder.truth(assurance.must)[0]
-    except Unsupported as exc:
-        return Result(assurance, "unknown", why=str(exc))
+    except (Unsupported, z3.Z3Exception) as exc:
+        return Result(assurance, "unknown", why=str(exc) or type(exc).__name__)
     solver = z3.Solver()
     solver.set(timeout=timeout_ms)
     solver.add(*encoder.constraints)

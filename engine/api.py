@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from engine.portfolio.conflicts import ConflictReport
     from engine.portfolio.schedule import Impact, Schedule
     from engine.portfolio.select import SelectionReport
+    from engine.scoring.panel import Assessments
 
 PathLike = str | Path
 
@@ -74,12 +75,17 @@ def validate(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), to
     return check_policies(path, rules=rules, today=today, backend=backend, lint=lint).diagnostics
 
 
+ANALYSIS_ERRORS = {"table_overlap"}  # errors about what a compiled policy does, not about what it is
+PROOF_ERRORS = {"assurance_failed"}  # the policy runs, but does not do what its assurances say
+
+
 @dataclass(frozen=True)
 class Checked:
     """What validating a policy set found, and its compiled policy when the set is usable (no errors)."""
 
     diagnostics: list[Diagnostic]
     policy: CompiledPolicy | None
+    proofs: list = field(default_factory=list)  # engine.authoring.proofs.Result per assurance (pmo validate)
 
 
 def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
@@ -96,9 +102,16 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
         except PolicyError as exc:
             sink.extend(exc.diagnostics)
     usable = policy if policy is not None and not sink.errors else None
+    proofs: list = []
     if lint and usable is not None:
         sink.extend(lint_policy(policy_set, usable))
-    return Checked(sorted(sink.items, key=Diagnostic.sort_key), usable)
+    # Assurances are proved on a policy that compiled whole: errors that are findings of the table analysis
+    # (an overlap) leave every rule in place, so the proof still speaks of the policy as it would run.
+    if lint and policy is not None and policy.assurances and all(d.code in ANALYSIS_ERRORS for d in sink.errors):
+        from engine.authoring.proofs import proof_diagnostics, prove
+        proofs = prove(policy)
+        sink.extend(proof_diagnostics(proofs))
+    return Checked(sorted(sink.items, key=Diagnostic.sort_key), usable, proofs)
 
 
 class Engine:
@@ -171,10 +184,15 @@ class Engine:
             yield self._decide_item(item, number)[0]
 
     def explain(self, proposal: Mapping[str, Any] | Row, *, row: int | None = None,
-                source: str | None = None) -> Explanation:
+                source: str | None = None, assessments: Assessments | None = None) -> Explanation:
         """Why this decision: every rule's condition evaluated on the proposal (file:line, fired or not),
-        derived values, the score breakdown, and verified counterfactuals (changes that would change it)."""
-        return explain(self, proposal, row=row, source=source)
+        derived values, the score breakdown, and verified counterfactuals (changes that would change it).
+        ``assessments``: raters' scores; the proposal's panel criteria are combined and listed rater by rater."""
+        ratings = None
+        if assessments is not None:
+            ident = self.proposal_id(proposal.data if isinstance(proposal, Row) else proposal)
+            ratings = self.check_assessments(assessments).by_proposal().get(ident or "", {})
+        return explain(self, proposal, row=row, source=source, ratings=ratings)
 
     def rank(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
              sensitivity: bool = False) -> Ranking:
@@ -206,19 +224,36 @@ class Engine:
         return assess(status, health, self._health, as_of)
 
     def rank_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
-                sensitivity: bool = False) -> Ranking:
-        """The ranking of decisions already made (see ``decide_all``)."""
+                sensitivity: bool = False, assessments: Assessments | None = None) -> Ranking:
+        """The ranking of decisions already made (see ``decide_all``). ``assessments``: raters' scores for the
+        panel criteria (:func:`engine.scoring.panel.read_assessments`); the ratings that cannot be used are the
+        ranking's ``assessment_errors``."""
         if self.policy.scoring is None:
             raise PmoError([Diagnostic("no_scoring", "this policy set has no scoring policy",
                                        hint="add a file with 'kind: scoring'")])
+        ratings = usable = None
+        if assessments is not None:
+            usable = self.check_assessments(assessments, {d.id for d, _ in decided if d.id is not None})
+            ratings = usable.by_proposal()
         models = self.policy.scoring_models
         if len(models) > 1 or (models and models[0].condition is not None):  # each model ranks its own pool
-            ranking = build_model_ranking(models, decided, self.policy_hash, self.today.isoformat(), top, sensitivity)
+            ranking = build_model_ranking(models, decided, self.policy_hash, self.today.isoformat(), top, sensitivity,
+                                          ratings)
         else:
             ranking = build_ranking(self.policy.scoring, decided, self.policy_hash, self.today.isoformat(), top,
-                                    sensitivity)
+                                    sensitivity, ratings)
         ranking.warnings = [str(w) for w in self.warnings]
+        if usable is not None:
+            ranking.assessment_errors = usable.errors
         return ranking
+
+    def check_assessments(self, assessments: Assessments, proposals: set[str] | None = None) -> Assessments:
+        """The ratings the scoring policy's panel criteria can combine; the others as error rows (``proposals``:
+        the ids in the input, so a rating of an id that is not there is one)."""
+        from engine.scoring.panel import checked
+        criteria = [c for m in self.policy.scoring_models for c in m.scoring.criteria] or \
+            (self.policy.scoring.criteria if self.policy.scoring is not None else [])
+        return checked(assessments, criteria, proposals)
 
     def report(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
                title: str | None = None, portfolio: Portfolio | PathLike | Mapping[str, Any] | None = None,

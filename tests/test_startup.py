@@ -13,7 +13,8 @@ import pytest
 from tests.conftest import ROOT, write_round
 
 EXAMPLES = ROOT / "examples"
-HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine"}
+HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine",
+         "z3"}
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
             "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "serve",
             "export-policies", "import-policies"]
@@ -49,7 +50,7 @@ def test_help_imports_nothing_heavy(argv, tmp_path):
 
 # command -> the heavy modules it may import (what it needs for the reference policies and the examples)
 MAY_IMPORT = {
-    "validate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
+    "validate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine", "z3"},  # proves assurances
     "evaluate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
     "expr": set(),
     "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl"},

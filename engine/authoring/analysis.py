@@ -45,6 +45,11 @@ class Span:
             return False
         return self.low > self.high or (self.low == self.high and not (self.low_in and self.high_in))
 
+    def contains(self, value: Any) -> bool:
+        """Whether the value lies in the span (raises TypeError for a value the bounds do not compare with)."""
+        return ((self.low is None or value > self.low or (self.low_in and value == self.low)) and
+                (self.high is None or value < self.high or (self.high_in and value == self.high)))
+
     def __and__(self, other: Span) -> Span:
         low, low_in = _inner(self.low, self.low_in, other.low, other.low_in, higher=True)
         high, high_in = _inner(self.high, self.high_in, other.high, other.high_in, higher=False)

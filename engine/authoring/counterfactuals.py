@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
+from engine.authoring.analysis import Span
 from engine.decision import Decision, RowError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, Compare, Const, Field, In, Logic, Node, Unary, fields_of, walk
@@ -60,23 +61,37 @@ LARGEST = Decimal("1e15")
 
 @dataclass(frozen=True)
 class Need:
-    """What a field must satisfy: have a value (or stay missing), lie within bounds, be among or outside values."""
+    """What a field must satisfy: have a value (or stay missing), lie within bounds, be among or outside values.
+
+    The bounds are a :class:`~engine.authoring.analysis.Span`, the one interval of the analyses (lint, tables,
+    counterfactuals): merging two needs is intersecting their spans."""
 
     present: bool = True
-    low: Any = None
-    low_open: bool = False
-    high: Any = None
-    high_open: bool = False
+    span: Span = Span()
     among: frozenset | None = None
     outside: frozenset = frozenset()
+
+    @property
+    def low(self) -> Any:
+        return self.span.low
+
+    @property
+    def high(self) -> Any:
+        return self.span.high
+
+    @property
+    def low_open(self) -> bool:
+        return self.span.low is not None and not self.span.low_in
+
+    @property
+    def high_open(self) -> bool:
+        return self.span.high is not None and not self.span.high_in
 
     def admits(self, value: Any) -> bool:
         if value is None or not self.present:
             return value is None and not self.present
         try:
-            if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
-                return False
-            if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            if not self.span.contains(value):
                 return False
         except TypeError:  # a value of another type than the bound: cannot satisfy it
             return False
@@ -86,26 +101,17 @@ class Need:
         """Both needs at once, or None when no value satisfies both."""
         if self.present != other.present:
             return None
-        low, low_open = _tighter(self.low, self.low_open, other.low, other.low_open, max)
-        high, high_open = _tighter(self.high, self.high_open, other.high, other.high_open, min)
-        among = self.among if other.among is None else other.among if self.among is None else self.among & other.among
-        merged = Need(self.present, low, low_open, high, high_open, among, self.outside | other.outside)
         try:
-            if low is not None and high is not None and (low > high or (low == high and (low_open or high_open))):
+            span = self.span & other.span
+            if span.empty:
                 return None
         except TypeError:
             return None
+        among = self.among if other.among is None else other.among if self.among is None else self.among & other.among
+        merged = Need(self.present, span, among, self.outside | other.outside)
         if among is not None and not any(merged.admits(v) for v in among):
             return None
         return merged
-
-
-def _tighter(a: Any, a_open: bool, b: Any, b_open: bool, pick: Callable) -> tuple[Any, bool]:
-    if a is None or b is None:
-        return (a, a_open) if b is None else (b, b_open)
-    if a == b:
-        return a, a_open or b_open
-    return (a, a_open) if pick(a, b) == a else (b, b_open)
 
 
 def _need(op: str, value: Any) -> Need:
@@ -115,8 +121,8 @@ def _need(op: str, value: Any) -> Need:
     if op == "!=":
         return Need(outside=frozenset([value]))
     if op in ("<", "<="):
-        return Need(high=value, high_open=op == "<")
-    return Need(low=value, low_open=op == ">")
+        return Need(span=Span(high=value, high_in=op == "<="))
+    return Need(span=Span(low=value, low_in=op == ">="))
 
 
 def _merge_sets(a: ChangeSet, b: ChangeSet) -> ChangeSet | None:
@@ -354,7 +360,8 @@ class Search:
             for direction in (1, -1):
                 bound = self._boundary(node, record, name, direction)
                 if bound is not None:
-                    ways.append({name: Need(low=bound) if direction > 0 else Need(high=bound)})
+                    ways.append({name: Need(span=Span(low=bound, low_in=True)) if direction > 0
+                                 else Need(span=Span(high=bound, high_in=True))})
         return ways
 
     def _boundary(self, node: Node, record: Mapping[str, Any], name: str, direction: int) -> Any:

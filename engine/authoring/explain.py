@@ -83,10 +83,13 @@ class ScoreExplanation:
     breakdown: list[Contribution]
     left_out: list[str] = field(default_factory=list)  # minmax criteria: relative to a round
     note: str | None = None
+    panel: list = field(default_factory=list)  # engine.scoring.panel.PanelResult per panel criterion (with ratings)
 
     def to_json(self) -> dict[str, Any]:
+        rated = {"panel": [p.to_json() for p in self.panel]} if self.panel else {}
         return {"method": self.method, "score": self.score, "partial_score": self.partial_score,
-                "breakdown": [asdict(c) for c in self.breakdown], "left_out": self.left_out, "note": self.note}
+                "breakdown": [asdict(c) for c in self.breakdown], "left_out": self.left_out, "note": self.note,
+                **rated}
 
 
 @dataclass
@@ -134,6 +137,11 @@ class Explanation:
                 lines += [f"  {c.criterion:<22} raw {_number(c.raw):>12}  normalised {_number(c.normalised):>6}  "
                           f"weight {_number(c.weight):>6}  contribution {_number(c.contribution)}"
                           for c in self.score.breakdown]
+                for p in self.score.panel:  # each rater's score of a panel criterion
+                    lines += ["", f"Panel {p.summary()}:"]
+                    lines += [f"  {'!' if r.rater in p.disagreed else ' '} {r.rater:<16} {r.role or '-':<12} "
+                              f"{_number(float(r.score)):>6}" + (f"  {r.comment}" if r.comment else "")
+                              for r in p.ratings] or ["    (no ratings)"]
             lines += ["", "What would change the decision:"]
             lines += [f"  {c.sentence}" for c in self.counterfactuals] or ["  (nothing found)"]
         lines += [f"  note: {n}" for n in self.notes]
@@ -141,11 +149,13 @@ class Explanation:
 
 
 def explain(target: Engine | CompiledPolicy | Intake, proposal: Mapping[str, Any] | Row, *,
-            row: int | None = None, source: str | None = None) -> Explanation:
+            row: int | None = None, source: str | None = None,
+            ratings: Mapping[str, list] | None = None) -> Explanation:
     """Explain the decision on one proposal (a mapping of fields, or a Row from a reader).
 
     ``target``: an Engine (its own back end decides), a CompiledPolicy (decided with the reference
-    back end) or an Intake. An unreadable proposal gives an error decision with its errors.
+    back end) or an Intake. An unreadable proposal gives an error decision with its errors. ``ratings``: this
+    proposal's checked ratings by panel criterion (engine/scoring/panel.py), combined and listed rater by rater.
     """
     intake = _intake_of(target)
     if isinstance(proposal, Row):
@@ -164,7 +174,7 @@ def explain(target: Engine | CompiledPolicy | Intake, proposal: Mapping[str, Any
     rules = [RuleTrace(r.id, r.effect, r.where, r.origin, r.route, r.id in fired, trace(r.condition, record))
              for r in intake.policy.rules]
     counterfactuals, notes = find_counterfactuals(intake, proposal, decision, record)
-    return Explanation(decision, rules, _score(intake.policy, decision, record), counterfactuals, notes)
+    return Explanation(decision, rules, _score(intake.policy, decision, record, ratings), counterfactuals, notes)
 
 
 def _intake_of(target: Any) -> Intake:
@@ -321,7 +331,8 @@ def _const_text(value: Any) -> str:
 
 # ---------------------------------------------------------------------------- score
 
-def _score(policy: CompiledPolicy, decision: Decision, record: Mapping[str, Any]) -> ScoreExplanation | None:
+def _score(policy: CompiledPolicy, decision: Decision, record: Mapping[str, Any],
+           ratings: Mapping[str, list] | None = None) -> ScoreExplanation | None:
     scoring = policy.scoring
     if scoring is None:
         return None
@@ -334,13 +345,15 @@ def _score(policy: CompiledPolicy, decision: Decision, record: Mapping[str, Any]
         if model is None:
             return ScoreExplanation(scoring.method, None, None, [], note=f"not scored: {why}")
         scoring, model_note = model.scoring, f"scored by model {model.id} ({model.where})"
-    ranking = build_ranking(scoring, [(decision, record)], policy.policy_hash, policy.today.isoformat())
+    ranking = build_ranking(scoring, [(decision, record)], policy.policy_hash, policy.today.isoformat(),
+                            ratings={decision.id or "": ratings} if ratings is not None else None)
     entry = ranking.entries[0]
     if entry.rank is None:
-        return ScoreExplanation(scoring.method, None, None, [], note=entry.reason)
+        return ScoreExplanation(scoring.method, None, None, [], note=entry.reason, panel=entry.panel)
     relative = {c.id for c in scoring.criteria if c.normalise == "minmax"}
     if not relative:
-        return ScoreExplanation(scoring.method, entry.score, entry.score, entry.breakdown, note=model_note)
+        return ScoreExplanation(scoring.method, entry.score, entry.score, entry.breakdown, note=model_note,
+                                panel=entry.panel)
     breakdown = [Contribution(c.criterion, c.raw, None, c.weight, None, c.detail) if c.criterion in relative else c
                  for c in entry.breakdown]
     partial = sum(c.contribution for c in breakdown if c.contribution is not None)
@@ -350,7 +363,7 @@ def _score(policy: CompiledPolicy, decision: Decision, record: Mapping[str, Any]
             f"ranked together, so {'it has' if len(left_out) == 1 else 'they have'} no value for one proposal alone: "
             f"the partial score is out of {100 - missing_weight:g}; rank it with others (pmo rank) for the full score")
     note = f"{model_note}; {note}" if model_note else note
-    return ScoreExplanation(scoring.method, None, partial, breakdown, left_out, note)
+    return ScoreExplanation(scoring.method, None, partial, breakdown, left_out, note, entry.panel)
 
 
 def _score_text(score: ScoreExplanation | None) -> str:

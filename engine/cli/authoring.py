@@ -134,6 +134,8 @@ def register(sub) -> None:
                     "policy fields, or an input profile (locale, currency, dates, value maps), as for pmo evaluate")
     backend_option(ex, " that decides")
     ex.add_argument("--format", choices=("text", "json"), default="text", help="text (for people, default) or json")
+    ex.add_argument("--assessments", type=Path, action="append", default=[], metavar="FILE",
+                    help="raters' scores (as for pmo rank): list each rater's score of the panel criteria")
 
 
 INIT_EXAMPLES = """\
@@ -401,7 +403,7 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.cli.intake import intake_round
     from engine.errors import did_you_mean
     from engine.io.readers import read_proposals, renamed
-    if missing_files([args.file], stderr):
+    if missing_files([args.file] + args.assessments, stderr):
         return EXIT_USAGE
     engine = intake_round(args).load()
     warn(engine, stderr)
@@ -415,7 +417,14 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                                               if ids else "the file has no ids")
         print(f"pmo: error: no proposal with id '{args.id}' in {args.file}; {hint}", file=stderr)
         return EXIT_USAGE
-    explanation = engine.explain(row)
+    assessments = None
+    if args.assessments:
+        from engine.scoring.panel import read_assessments
+        assessments = read_assessments(args.assessments)
+        for error in engine.check_assessments(assessments).errors:
+            for line in error.lines():
+                print(f"pmo: {line}", file=stderr)
+    explanation = engine.explain(row, assessments=assessments)
     if args.format == "json":
         dump_json(explanation.to_json(), stdout)
     else:

@@ -35,6 +35,8 @@ def register(sub) -> None:
                     help="text (default), json (a list: code, severity, message, hint, file, line, column) or "
                     "sarif (SARIF 2.1.0, for code scanning to show each problem inline in a pull request)")
     va.add_argument("--strict", action="store_true", help="count warnings as errors (exit 2), e.g. in CI")
+    va.add_argument("--counterexamples", metavar="FILE", type=Path, help="write the counterexample proposals of "
+                    "failed assurances (kind: assurances) to FILE as a JSON list, for pmo explain FILE --id ID")
 
     ex = command(sub, "expr", expr, "evaluate one expression and print its value as JSON",
                  "A calculator for policy authors. Fields given with --set are typed from how they look (300000 is "
@@ -137,6 +139,12 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
         diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
     errors = [d for d in diagnostics if d.severity == "error"]
+    if args.counterexamples is not None:
+        from engine.io.safe_text import replacing
+        proposals = [c.proposal for r in checked.proofs for c in r.counterexamples]
+        with replacing(args.counterexamples) as f:
+            f.write(json.dumps(proposals, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {plural(len(proposals), 'counterexample proposal')} to {args.counterexamples}", file=stderr)
     if args.format == "sarif":
         from engine import __version__
         from engine.authoring.sarif import to_sarif
@@ -158,13 +166,18 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             for line in _excerpt(d, files):
                 print(line, file=stdout)
     if errors:
-        why = "--strict counts warnings as errors" if checked.policy is not None else "the policy set cannot be used"
+        failed = sum(1 for r in checked.proofs if r.status == "fails")
+        why = "the policy set cannot be used" if checked.policy is None else \
+            f"the policy set loads, but {plural(failed, 'assurance')} fail{'s' if failed == 1 else ''}" \
+            if failed and not args.strict else "--strict counts warnings as errors"
         print(f"{len(errors)} error(s); {why}", file=stderr)
         return EXIT_USAGE
     if args.format == "text" and checked.policy is not None:
         policy, where = checked.policy, folder or "reference policies"
         warnings = f", {plural(len(diagnostics), 'warning')}" if diagnostics else ""
         health = f", {plural(len(policy.health.rules), 'health rule')}" if policy.health is not None else ""
+        proved = sum(1 for r in checked.proofs if r.status == "holds")
+        health += f", {proved} of {plural(len(policy.assurances), 'assurance')} proved" if policy.assurances else ""
         print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules{health}, policy hash "
               f"{policy.policy_hash}{warnings}", file=stdout)
         for line in _weight_lines(policy):

@@ -45,6 +45,10 @@ def register(sub) -> None:
                     "portfolio's conflicts (and, in the report, its dependency graph)")
     rk.add_argument("--frontier", type=int, default=0, metavar="K", help="with --report and --portfolio: the "
                     "efficient frontier at K budget levels")
+    rk.add_argument("--assessments", type=Path, action="append", default=[], metavar="FILE",
+                    help="raters' scores for the panel criteria (columns proposal, rater, role, criterion, score, "
+                    "comment; CSV, XLSX, JSON, YAML): the ranking shows each combined score, its spread and who "
+                    "disagreed (repeatable)")
 
     wt = command(sub, "weights", weights, "weights and consistency from a pairwise comparison matrix (AHP)",
                  "Read {criteria: [...], matrix: [[...]]} from YAML or JSON (entries are numbers or text such as "
@@ -63,7 +67,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.portfolio.model import read_portfolio
     from engine.report.build import write_report
     from engine.tasks.evaluate import count_rows, typed
-    if missing_files(args.files + ([args.portfolio] if args.portfolio else []), stderr):
+    if missing_files(args.files + ([args.portfolio] if args.portfolio else []) + args.assessments, stderr):
         return EXIT_USAGE
     if args.top is not None and args.top < 1:
         print("pmo: error: --top must be at least 1", file=stderr)
@@ -85,7 +89,14 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     decided = [(decision, typed(engine, row, decision, record))
                for row, decision, record in Progress(stderr, estimate).wrap(intake.decide(engine, rows, estimate))]
     _warn_repeated_ids(decided, stderr)
-    ranking = engine.rank_of(decided, top=args.top, sensitivity=args.sensitivity)
+    assessments = None
+    if args.assessments:
+        from engine.scoring.panel import read_assessments
+        assessments = read_assessments(args.assessments, args.sheet)
+    ranking = engine.rank_of(decided, top=args.top, sensitivity=args.sensitivity, assessments=assessments)
+    for error in ranking.assessment_errors or []:
+        for line in error.lines():
+            print(f"pmo: {line}", file=stderr)
     projects = read_portfolio(args.portfolio) if args.portfolio else None  # read and checked once, for both outputs
     found = engine.conflicts(projects) if projects is not None else None
     conflicts = found.to_json()["conflicts"] if found is not None else None
@@ -113,8 +124,10 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     bad = sum(1 for e in ranking.entries if e.decision == "error")
     if bad:
         print(f"pmo: {bad} input row(s) could not be decided; see the end of the list", file=stderr)
-        return EXIT_BAD_ROWS
-    return EXIT_OK
+    if ranking.assessment_errors:
+        print(f"pmo: {len(ranking.assessment_errors)} assessment row(s) could not be used; they are not combined",
+              file=stderr)
+    return EXIT_BAD_ROWS if bad or ranking.assessment_errors else EXIT_OK
 
 
 def _warn_repeated_ids(decided, stderr: IO[str], shown: int = 5) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.compile.assurances import CompiledAssurance, compile_assurances
 from engine.compile.gates import CompiledGates, compile_gates
 from engine.compile.health import CompiledHealth, compile_health
 from engine.compile.portfolio import Limits, limits_from
@@ -73,6 +74,7 @@ class CompiledPolicy:
     source: PolicySet | None = field(default=None, repr=False)  # the loaded files, models and positions
     hit_groups: tuple[HitGroup, ...] = ()  # decision tables' rows in ``rules``, with their hit policies
     tables: list[CompiledTable] = field(default_factory=list)
+    assurances: tuple[CompiledAssurance, ...] = ()  # kind: assurances, proved by pmo validate (engine/authoring/proofs)
 
 
 def field_type(spec: FieldSpec) -> str:
@@ -99,6 +101,10 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     tables = compile_tables(policy_set.tables, policy_set.sheets, policy_set.root, types, fields, namespaces, today,
                             sink)
     hit_groups = _table_rules(tables, rules, types, sink)
+    templated = any(r.route_template is not None for r in rules)
+    assurances = compile_assurances(policy_set, types, namespaces, today,
+                                    set() if templated else {r.route for r in rules if r.route and r.effect == "review"},
+                                    {r.id for r in rules if r.effect != "none"}, sink) if policy_set.assurances else ()
     _analyse_tables(tables, fields, intake.id_field, derived, strategy, today, sink)
     scoring, models = None, []
     if policy_set.scorings:
@@ -117,7 +123,7 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
         health=health,
         files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)]
         + sorted({t.file for t in tables.tables}),
-        source=policy_set, hit_groups=hit_groups, tables=tables.tables,
+        source=policy_set, hit_groups=hit_groups, tables=tables.tables, assurances=assurances,
     )
 
 

@@ -17,6 +17,7 @@ import datetime as dt
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,24 @@ class ScoredCriterion:
     missing: float
     where: str
     alignment_field: str | None = None  # its breakdown shows the objectives
+    panel: PanelSpec | None = None  # rated by several people: how the ratings combine (engine/scoring/panel.py)
+
+
+PANEL_KEY = "__panel__"  # a record's combined panel scores, by criterion id (set by the ranking from assessments)
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """A panel criterion, compiled: exact numbers, so combined scores and disagreement are exact."""
+
+    combine: str
+    trim: Fraction
+    roles: dict[str, Fraction]
+    min_raters: int
+    spread: Fraction | None
+    outlier: Fraction | None
+    low: Fraction  # the raters' scale
+    high: Fraction
 
 
 @dataclass(frozen=True)
@@ -184,13 +203,20 @@ def _floats(values, n: int) -> np.ndarray:
 
 def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
                sink: DiagnosticSink, tables: Mapping[str, tuple[Column, float, float]]) -> ScoredCriterion | None:
-    sources = [name for name in ("field", "formula", "bands", "lookup", "table") if getattr(crit, name) is not None]
+    sources = [name for name in ("field", "formula", "bands", "lookup", "table", "panel")
+               if getattr(crit, name) is not None]
     if len(sources) != 1:
         sink.add("criterion_source", f"criterion '{crit.id}' needs exactly one source (field, formula, bands, "
-                 f"lookup or table), it has {len(sources) or 'none'}", crit.loc("id"))
+                 f"lookup, table or panel), it has {len(sources) or 'none'}", crit.loc("id"))
         return None
     low = high = None
-    if crit.field is not None:
+    panel = None
+    if crit.panel is not None:
+        panel = _panel(crit, sink)
+        if panel is None:
+            return None
+        column = _panel_column(crit.id)
+    elif crit.field is not None:
         if crit.field not in expr.types:
             sink.add("unknown_field", f"'{crit.field}' is not a field", crit.loc("field"),
                      did_you_mean(crit.field, expr.types))
@@ -236,7 +262,36 @@ def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
     where = crit.loc("id")
     return ScoredCriterion(crit.id, crit.name or crit.id, 0.0, column, crit.normalise, crit.direction, low, high,
                            float(crit.missing), f"{where.file}:{where.line}",
-                           crit.field if crit.field in alignment_fields else None)
+                           crit.field if crit.field in alignment_fields else None, panel)
+
+
+def _panel(crit: Criterion, sink: DiagnosticSink) -> PanelSpec | None:
+    spec = crit.panel
+    assert spec is not None
+    if crit.scale is None:
+        sink.add("missing_key", f"panel criterion '{crit.id}' needs a 'scale': the range raters score in",
+                 crit.loc("panel"), "e.g. scale: {min: 1, max: 5}")
+        return None
+    if spec.combine == "weighted" and not spec.roles:
+        sink.add("missing_key", f"panel criterion '{crit.id}' combines by weight and needs 'roles'",
+                 spec.loc("combine"), "e.g. roles: {finance: 2, pmo: 1}")
+        return None
+    if spec.roles and spec.combine != "weighted":
+        sink.extend([Diagnostic("unused_roles", f"the roles' weights are used only with combine: weighted, not "
+                                f"{spec.combine}", spec.loc("roles"), "remove 'roles', or combine: weighted",
+                                severity="warning")])
+    return PanelSpec(spec.combine, Fraction(spec.trim), {r: Fraction(w) for r, w in spec.roles.items()},
+                     spec.min_raters, None if spec.spread is None else Fraction(spec.spread),
+                     None if spec.outlier is None else Fraction(spec.outlier), Fraction(crit.scale.min),
+                     Fraction(crit.scale.max))
+
+
+def _panel_column(criterion: str) -> Column:
+    """A panel criterion's raw values: each record's combined score (put there by the ranking), NaN if none."""
+    def column(records: list[Mapping[str, Any]], cache: dict) -> np.ndarray:
+        return np.fromiter((MISSING if (v := (r.get(PANEL_KEY) or {}).get(criterion)) is None else float(v)
+                            for r in records), float, len(records))
+    return column
 
 
 def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink):

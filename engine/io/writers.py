@@ -187,16 +187,23 @@ def _ranking_csv(ranking: Ranking, out: IO[str]) -> None:
     criteria = list(dict.fromkeys(c.criterion for e in ranking.entries for c in e.breakdown))
     writer = csv_writer(out)
     by_model = ["model"] if ranking.models else []  # several scoring models: the rank is within the model's pool
+    panels = list(dict.fromkeys(p.criterion for e in ranking.entries for p in e.panel))
     writer.writerow(["rank", "id", "decision"] + by_model + ["score", "top_probability", "weight_change", "reason",
-                     "source", "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria])
+                     "source", "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria]
+                    + [f"{c} ({what})" for c in panels for what in ("panel score", "spread", "disagreed")])
     for e in ranking.entries:
         parts = {c.criterion: c.contribution for c in e.breakdown}
+        rated = {p.criterion: p for p in e.panel}
+        panel_cells = [cell for c in panels for cell in (
+            (_num(float(rated[c].score)) if rated[c].score is not None else "",
+             _num(float(rated[c].spread)) if rated[c].spread is not None else "",
+             inert("; ".join(rated[c].disagreed))) if c in rated else ("", "", ""))]
         change = (f"{e.weight_change.criterion}: {e.weight_change.weight:.3f} -> {e.weight_change.new_weight:.3f}"
                   if e.weight_change else "")
         model = [e.model or ""] if ranking.models else []
         writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, *model, _num(e.score), _num(e.top_probability),
                                             change, e.reason or "", e.source, e.row, ranking.policy_hash]]
-                        + [_num(parts.get(c)) for c in criteria])
+                        + [_num(parts.get(c)) for c in criteria] + panel_cells)
 
 
 def _num(value: float | None, places: int = 4) -> str:
@@ -225,6 +232,9 @@ def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
         main = sorted((c for c in e.breakdown if c.contribution), key=lambda c: -abs(c.contribution or 0))[:3]
         line += "  " + ", ".join(f"{c.criterion} {c.contribution:.1f}" for c in main)
         out.write(line + "\n")
+        for result in e.panel:  # raters' scores combined: the spread, and who disagreed
+            mark = "!" if result.needs_attention else " "
+            out.write(f"{'':>4}  {mark} panel {_clip(result.summary(), 200)}\n")
         pool = models[e.model]["ranked"] if models else len(ranked)
         if e.rank == ranking.top and pool > ranking.top:
             out.write(f"{'':>4}  {'─ top ' + str(ranking.top) + ' ─'}\n")

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.policy.models import (
     KINDS,
+    AssurancesPolicy,
     GatesPolicy,
     HealthPolicy,
     IntakePolicy,
@@ -64,6 +65,7 @@ class PolicySet:
     gates: GatesPolicy | None = None
     health: HealthPolicy | None = None
     libraries: dict[str, Library] = field(default_factory=dict)
+    assurances: list[AssurancesPolicy] = field(default_factory=list)  # properties pmo validate proves
     tables: list[TablesPolicy] = field(default_factory=list)  # decision tables in spreadsheets (engine/tables/)
     sheets: dict[str, bytes] = field(default_factory=dict)  # the spreadsheets tables were read from: name -> bytes
     files: list[LoadedFile] = field(default_factory=list)
@@ -137,6 +139,8 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
             _add_lookup(policy_set, model, sink)
         elif isinstance(model, TablesPolicy):
             policy_set.tables.append(model)
+        elif isinstance(model, AssurancesPolicy):
+            policy_set.assurances.append(model)
     if files and policy_set.intake is None and not unusable:
         sink.add("no_intake", "no intake policy in this folder", Location(str(root)),
                  "add a file with 'kind: intake'")

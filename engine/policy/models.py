@@ -205,6 +205,31 @@ class Lookup(Node):
     default: Decimal | None = Field(None, description="points for a value not in the table (none: missing)")
 
 
+class Panel(Node):
+    """A criterion rated by several people (an assessments file): how their scores combine, and what
+    disagreement needs attention."""
+
+    combine: Literal["mean", "median", "trimmed-mean", "weighted"] = Field(
+        "mean", description="mean, median, trimmed-mean (the highest and lowest 'trim' share cut first) or weighted "
+        "(by rater role: 'roles')")
+    trim: Decimal = Field(Decimal("0.2"), ge=0, lt=Decimal("0.5"), description="trimmed-mean: the share of scores "
+                          "cut at each end (0.2 of 5 raters: the highest and the lowest)")
+    roles: dict[str, Decimal] = Field(default_factory=dict, description="weighted: each rater role's weight, e.g. "
+                                      "{finance: 2, pmo: 1}; a rating by a role not listed is an error row")
+    min_raters: int = Field(1, ge=1, description="fewer ratings than this: the criterion is missing for the proposal")
+    spread: Decimal | None = Field(None, ge=0, description="attention when the highest and lowest scores differ by "
+                                   "more than this")
+    outlier: Decimal | None = Field(None, ge=0, description="a rater disagrees when |their score - the median of the "
+                                    "others' scores| is more than this (with 3 raters or more)")
+
+    @model_validator(mode="after")
+    def _positive_roles(self) -> Panel:
+        for role, weight in self.roles.items():
+            if weight <= 0:
+                raise ValueError(f"the weight of role '{role}' must be above 0, got {weight}")
+        return self
+
+
 class Criterion(Node):
     id: str = Field(pattern=RULE_ID)
     name: str | None = None
@@ -214,6 +239,8 @@ class Criterion(Node):
     bands: Bands | None = Field(None, description="source: points by ranges of a value")
     lookup: Lookup | None = Field(None, description="source: points by a text value")
     table: str | None = Field(None, description="source: the points of a decision table (kind: tables), by name")
+    panel: Panel | None = Field(None, description="source: the combined score of several raters (pmo rank "
+                                "--assessments FILE); 'scale' is the raters' range")
     scale: Scale | None = Field(None, description="the raw value's range, for normalise: fixed")
     normalise: Literal["fixed", "minmax", "none"] = Field(
         "fixed", description="fixed (by scale), minmax (over the proposals ranked together) or none")
@@ -490,8 +517,28 @@ class TablesPolicy(Node):
     tables: list[TableSpec] = Field(min_length=1, description="one entry per sheet that is a decision table")
 
 
+class Assurance(Node):
+    """A property the whole policy set must hold: every proposal that satisfies ``for`` satisfies ``must``."""
+
+    name: str = Field(pattern=RULE_ID, description="the property's name, shown in every finding")
+    description: str | None = Field(None, description="what it guarantees, in the words of a PMO")
+    for_: str = Field("true", alias="for", description="which proposals it speaks of: a condition over the fields, "
+                      "derived values and the decision (decision, routes, fired), e.g. decision != \"reject\"")
+    must: str = Field(description="what must then be true, over the same names, e.g. len(routes) > 0")
+
+
+class AssurancesPolicy(Node):
+    """Properties of the whole policy set, proved by `pmo validate` (a counterexample proposal when one fails)."""
+
+    kind: Literal["assurances"]
+    name: str = Field("assurances", description="a name for people")
+    description: str | None = Field(None, description="what these properties are for")
+    assurances: list[Assurance] = Field(min_length=1, description="each with a name, for: and must:")
+
+
 PolicyFile = (IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | HealthPolicy | Library
-              | LookupPolicy | TablesPolicy)
+              | LookupPolicy | TablesPolicy | AssurancesPolicy)
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
                                 "portfolio": PortfolioPolicy, "gates": GatesPolicy, "health": HealthPolicy,
-                                "library": Library, "lookup": LookupPolicy, "tables": TablesPolicy}
+                                "library": Library, "lookup": LookupPolicy, "tables": TablesPolicy,
+                                "assurances": AssurancesPolicy}

@@ -20,7 +20,7 @@ _SHORTHANDS: dict[str, dict[str, Any]] = {
 
 KINDS = {"intake": "IntakePolicy", "strategy": "StrategyPolicy", "scoring": "ScoringPolicy",
          "portfolio": "PortfolioPolicy", "gates": "GatesPolicy", "health": "HealthPolicy", "library": "Library",
-         "lookup": "LookupPolicy", "tables": "TablesPolicy"}
+         "lookup": "LookupPolicy", "tables": "TablesPolicy", "assurances": "AssurancesPolicy"}
 
 # Examples of single values that editors offer as you type: (model, property) -> examples.
 _VALUE_EXAMPLES = {

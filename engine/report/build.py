@@ -193,6 +193,12 @@ def _pieces(report: Report) -> Iterator[str]:
                          "sends to review, grey flags.",
                          _bar_chart([(r["rule"], r["hits"]) for r in fired],
                                     colours=[COLOURS.get(r["effect"], "#555") for r in fired])))
+    panels = _panel_rows(report)
+    if panels:
+        parts.append(_figure("Rater disagreement", "Each panel criterion of the ranked proposals (best first): a "
+                             "dot per rater's score on the criterion's scale, red where a rater is far from the "
+                             "others, the line from the lowest to the highest score, the diamond the combined "
+                             "score; rows needing attention are marked !.", _disagreement_chart(panels)))
     if report.frontier:
         parts.append(_figure("Efficient frontier", "Best value the portfolio can reach at each budget level (exact "
                              "MILP), against greedy choice by value per cost.", _frontier_chart(report.frontier)))
@@ -300,6 +306,63 @@ def _frontier_chart(points: list[dict[str, Any]]) -> str:
                       f'<title>budget {_money(p["budget"])}: value {p["value"]:,.1f} ({len(p["selected"])} projects)'
                       "</title></circle>" for p in points)
             + f'<text x="{plot.pad + 6}" y="14">{note}</text></svg>')
+
+
+MAX_PANEL_ROWS = 24  # rows of the disagreement chart: the ranked proposals' panel criteria, best first
+
+
+def _panel_rows(report: Report) -> list[tuple[str, Any]]:
+    """(proposal id, PanelResult) of the ranked proposals that have ratings, best first, attention first
+    when there are more than the chart holds."""
+    if report.ranking is None:
+        return []
+    rows = [(e.id or "-", p) for e in sorted((e for e in report.ranking.entries if e.rank is not None),
+                                               key=lambda e: e.rank) for p in e.panel if p.ratings]
+    if len(rows) > MAX_PANEL_ROWS:
+        keep = {id(p) for _, p in sorted(rows, key=lambda r: not r[1].needs_attention)[:MAX_PANEL_ROWS]}
+        rows = [r for r in rows if id(r[1]) in keep]
+    return rows
+
+
+def _disagreement_chart(rows: list[tuple[str, Any]]) -> str:
+    """A dot plot, one row per (proposal, panel criterion): raters' scores, their range and the combined score."""
+    e = html.escape
+    label_w, plot_w, row, right = 230, 300, 24, 20
+    height = row * len(rows) + 30
+    out = [f'<svg viewBox="0 0 {label_w + plot_w + right} {height}" role="img" class="panel">']
+    for i, (ident, p) in enumerate(rows):
+        low, high = float(p.low), float(p.high)
+        span = (high - low) or 1.0
+
+        def x(value: float, low=low, span=span) -> float:
+            return label_w + (value - low) / span * plot_w
+        y = 12 + i * row
+        scores = [float(r.score) for r in p.ratings]
+        mark = "! " if p.needs_attention else ""
+        red = ' fill="#c62828"' if p.needs_attention else ""
+        combined = "not combined" if p.score is None else f"{float(p.score):.2f}"
+        tip = f"{ident} {p.criterion}: {combined}; " + ", ".join(f"{r.rater} {float(r.score):g}" for r in p.ratings)
+        out.append(f'<g><title>{e(tip + ("; " + "; ".join(p.attention) if p.attention else ""))}</title>'
+                   f'<text x="{label_w - 8}" y="{y + 4}" text-anchor="end"{red}>'
+                   f'{e(_clip(mark + ident + " " + p.criterion, 36))}</text><line x1="{x(low):.1f}" y1="{y}" x2="{x(high):.1f}" y2="{y}" stroke="#e0e0e0"/>'
+                   f'<line x1="{x(min(scores)):.1f}" y1="{y}" x2="{x(max(scores)):.1f}" y2="{y}" stroke="#90a4ae" '
+                   f'stroke-width="3"/>')
+        for r, score in zip(p.ratings, scores):
+            colour = "#c62828" if r.rater in p.disagreed else "#546e7a"
+            out.append(f'<circle cx="{x(score):.1f}" cy="{y}" r="4" fill="{colour}" fill-opacity="0.8"/>')
+        if p.score is not None:
+            cx = x(float(p.score))
+            out.append(f'<path d="M{cx:.1f} {y - 6} L{cx + 5:.1f} {y} L{cx:.1f} {y + 6} L{cx - 5:.1f} {y} Z" '
+                       f'fill="#1565c0"/>')
+        out.append("</g>")
+    low, high = float(rows[0][1].low), float(rows[0][1].high)
+    same = all(float(p.low) == low and float(p.high) == high for _, p in rows)
+    if same:  # one scale for every row: its ticks
+        for t in _ticks(low, high):
+            tx = label_w + (t - low) / ((high - low) or 1.0) * plot_w
+            out.append(f'<text x="{tx:.1f}" y="{height - 6}" text-anchor="middle" fill="#555">{t:g}</text>')
+    out.append("</svg>")
+    return "".join(out)
 
 
 class _Plot:

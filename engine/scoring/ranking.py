@@ -63,6 +63,7 @@ class RankEntry:
     row: int | None = None
     position: int | None = None  # index of the proposal in the decided list the ranking was built from
     model: str | None = None  # the scoring model that scored it, when the policy set has several
+    panel: list = field(default_factory=list)  # engine.scoring.panel.PanelResult per panel criterion (assessments)
 
     @property
     def breakdown(self) -> list[Contribution]:
@@ -83,6 +84,7 @@ class RankEntry:
             "top_probability": self.top_probability,
             "weight_change": asdict(self.weight_change) if self.weight_change else None,
             "source": self.source, "row": self.row,
+            **({"panel": [p.to_json() for p in self.panel]} if self.panel else {}),
         }
 
 
@@ -97,27 +99,40 @@ class Ranking:
     entries: list[RankEntry]
     warnings: list[str] = field(default_factory=list)  # policy warnings, e.g. weights that were normalised
     models: list[dict[str, Any]] = field(default_factory=list)  # several scoring models: each one's id, method, ...
+    assessment_errors: list | None = None  # ratings that could not be used (pmo rank --assessments), or None
 
     def to_json(self) -> dict[str, Any]:
         with no_gc_pauses():
             entries = [e.to_json() for e in self.entries]
         models = {"models": self.models} if self.models else {}
+        rated = {} if self.assessment_errors is None else {
+            "assessment_errors": [e.to_json() for e in self.assessment_errors]}
         return {"method": self.method, "weights": self.weights, "top": self.top, "policy_hash": self.policy_hash,
-                "as_of": self.as_of, "sensitivity": self.sensitivity, "warnings": self.warnings, **models,
+                "as_of": self.as_of, "sensitivity": self.sensitivity, "warnings": self.warnings, **models, **rated,
                 "entries": entries}
 
 
 def build_ranking(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, Any] | None]],
-                  policy_hash: str, as_of: str, top: int | None = None, sensitivity: bool = False) -> Ranking:
+                  policy_hash: str, as_of: str, top: int | None = None, sensitivity: bool = False,
+                  ratings: Mapping[str, Mapping[str, list]] | None = None) -> Ranking:
+    """``ratings``: checked ratings by proposal id and criterion (engine/scoring/panel.py), for panel criteria."""
     with no_gc_pauses():
-        return _build(scoring, decided, policy_hash, as_of, top or scoring.top, sensitivity)
+        return _build(scoring, decided, policy_hash, as_of, top or scoring.top, sensitivity, ratings)
 
 
 def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, Any] | None]],
-           policy_hash: str, as_of: str, top: int, sensitivity: bool) -> Ranking:
+           policy_hash: str, as_of: str, top: int, sensitivity: bool,
+           ratings: Mapping[str, Mapping[str, list]] | None = None) -> Ranking:
     passing = [i for i, (d, r) in enumerate(decided) if r is not None and d.decision in ("accept", "review")]
     candidates = [decided[i] for i in passing]
     records = [r for _, r in candidates]
+    panels: list[list] = [[] for _ in candidates]
+    if ratings is not None and any(c.panel is not None for c in scoring.criteria):
+        from engine.compile.scoring import PANEL_KEY
+        from engine.scoring.panel import panel_results
+        panels = [panel_results(scoring.criteria, ratings.get(d.id or "", {})) for d, _ in candidates]
+        records = [{**r, PANEL_KEY: {p.criterion: p.score for p in found if p.score is not None}}
+                   for r, found in zip(records, panels)]
     scores = score(scoring, records)
     order = ranking_order(scoring, scores, records, [d.id for d, _ in candidates])
     breakdowns = _breakdowns(scoring, scores, records)
@@ -128,14 +143,16 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
     entries: list[RankEntry] = []
     for n, i in enumerate(order.tolist(), 1):
         decision = candidates[i][0]
-        entry = _entry(decision, rank=n, score=totals[i], _breakdown=partial(breakdowns, i), position=passing[i])
+        entry = _entry(decision, rank=n, score=totals[i], _breakdown=partial(breakdowns, i), position=passing[i],
+                       panel=panels[i])
         if probability is not None:
             entry.top_probability = probability[n - 1]
             entry.weight_change = changes[n - 1] if n <= top else None
         entries.append(entry)
     for i, (decision, _record) in enumerate(candidates):
         if scores.unscored[i] is not None:
-            entries.append(_entry(decision, reason=f"not scored: {scores.unscored[i]}", position=passing[i]))
+            entries.append(_entry(decision, reason=f"not scored: {scores.unscored[i]}", position=passing[i],
+                                  panel=panels[i]))
     entries += _not_passing(decided)
     settings = None
     if sensitivity:
@@ -146,7 +163,8 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
 
 
 def build_model_ranking(models: Sequence[ScoringModel], decided: list[tuple[Decision, Mapping[str, Any] | None]],
-                        policy_hash: str, as_of: str, top: int | None = None, sensitivity: bool = False) -> Ranking:
+                        policy_hash: str, as_of: str, top: int | None = None, sensitivity: bool = False,
+                        ratings: Mapping[str, Mapping[str, list]] | None = None) -> Ranking:
     """Several scoring models. Each proposal that passes intake is scored by the one model whose 'when' holds (the
     model without 'when' takes the rest); two that hold leave it unscored, naming both, as does none. Scores of
     different models are not comparable, so each model ranks its own pool: the entries are model by model (in
@@ -167,7 +185,7 @@ def build_model_ranking(models: Sequence[ScoringModel], decided: list[tuple[Deci
         for m in models:
             pool = pools[m.id]
             part = _build(m.scoring, [decided[i] for i in pool], policy_hash, as_of, top or m.scoring.top,
-                          sensitivity)
+                          sensitivity, ratings)
             for entry in part.entries:
                 entry.model, entry.position = m.id, pool[entry.position]
             entries += part.entries

@@ -324,8 +324,7 @@ def _contains(values: Values, value: Any) -> bool:
         return values.null
     part = values.part
     if isinstance(part, Line):
-        return any((s.low is None or value > s.low or (s.low_in and value == s.low)) and
-                   (s.high is None or value < s.high or (s.high_in and value == s.high)) for s in part.spans)
+        return any(s.contains(value) for s in part.spans)
     return (value in part.values) != part.cofinite
 
 

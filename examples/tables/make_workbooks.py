@@ -121,15 +121,17 @@ NORTHWIND = {
 
 PROBLEMS = {
     # Who approves by budget and business unit. On purpose: nothing covers budgets from 1,000,000 to
-    # 2,000,000 (a gap; so a proposal of 1,500,000 has no approver), and rows 4 and 5 overlap for IT budgets
-    # above 2,000,000, which a unique table forbids.
+    # 2,000,000 (a gap; so a proposal of 1,500,000 has no approver), rows 4 and 5 overlap for IT budgets
+    # above 2,000,000, which a unique table forbids, and row 6 lets small HR proposals through with no
+    # approver: the table is complete there, so only the assurance (policies/assurances.yaml) sees it.
     "Approvers": (["budget", "business_unit", *INTAKE], [
         ["null", "-", "reject", "-", "A budget estimate is required", "budget-missing"],
-        ["<= 1,000,000", "-", "review", "Portfolio Board", "The Portfolio Board approves budgets up to 1,000,000",
-         "portfolio-board"],
+        ["<= 1,000,000", 'not("HR"), null', "review", "Portfolio Board", "The Portfolio Board approves budgets up "
+         "to 1,000,000", "portfolio-board"],
         ["> 2,000,000", '"IT"', "review", "CIO", "The CIO approves large IT budgets", "cio"],
         ["> 2,000,000", "-", "review", "Investment Committee", "The Investment Committee approves budgets above "
          "2,000,000", "investment-committee"],
+        ["<= 1,000,000", '"HR"', "-", "-", "-", "hr-small"],
     ]),
 }
 

@@ -45,6 +45,9 @@ def register(sub) -> None:
                     "portfolio's conflicts (and, in the report, its dependency graph)")
     rk.add_argument("--frontier", type=int, default=0, metavar="K", help="with --report and --portfolio: the "
                     "efficient frontier at K budget levels")
+    rk.add_argument("--status", nargs="+", action="extend", type=Path, metavar="FILE", help="with --report: add the "
+                    "health page from these status reports (RAG grid, S-curves, KPI tiles; with --portfolio the "
+                    "capacity heat map and the Gantt chart); put it after the proposal files")
 
     wt = command(sub, "weights", weights, "weights and consistency from a pairwise comparison matrix (AHP)",
                  "Read {criteria: [...], matrix: [[...]]} from YAML or JSON (entries are numbers or text such as "
@@ -63,7 +66,10 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.portfolio.model import read_portfolio
     from engine.report.build import write_report
     from engine.tasks.evaluate import count_rows, typed
-    if missing_files(args.files + ([args.portfolio] if args.portfolio else []), stderr):
+    if missing_files(args.files + ([args.portfolio] if args.portfolio else []) + (args.status or []), stderr):
+        return EXIT_USAGE
+    if args.status and not args.report:
+        print("pmo: error: --status goes with --report (the health page is a page of the board report)", file=stderr)
         return EXIT_USAGE
     if args.top is not None and args.top < 1:
         print("pmo: error: --top must be at least 1", file=stderr)
@@ -96,9 +102,10 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             with (args.out.open("w", encoding="utf-8", newline="") if args.out else nullcontext(stdout)) as out:
                 write_ranking(ranking, out, args.format)
         if args.report:
+            page = engine.health_page(args.status, portfolio=projects) if args.status else None
             with solver_output_hidden():  # the frontier solves
                 report = engine.report_of(decided, ranking=ranking, title=args.title, portfolio=projects,
-                                          frontier=args.frontier, conflicts=found)
+                                          frontier=args.frontier, conflicts=found, health=page)
             write_report(report, args.report)
     except BrokenPipeError:
         raise  # a reader such as `head` stopped reading: not an error (main exits 0)

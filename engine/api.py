@@ -46,6 +46,7 @@ from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 # at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
 # imports this module.
 if TYPE_CHECKING:
+    from engine.health.lessons import Lessons
     from engine.health.trend import HealthSeries
     from engine.portfolio.conflicts import ConflictReport
     from engine.portfolio.schedule import Impact, Schedule
@@ -233,6 +234,22 @@ class Engine:
         return build_health_page(series, self.policy.health or DEFAULT_HEALTH,
                                  status_kpis(series) if kpis is None else kpis, portfolio=projects,
                                  limits=self.policy.portfolio)
+
+    def lessons(self, status: Iterable[PathLike] | StatusData, *, proposals: Iterable[PathLike] | None = None,
+                gates: Iterable[Mapping[str, Any]] = (), as_of: dt.date | None = None,
+                profile: InputProfile | None = None) -> Lessons:
+        """Lessons learned (engine/health/lessons.py): the projects that finished (closed or killed) by their
+        status reports, their intake score from ranking ``proposals`` (files), their ``gates`` (decision log
+        entries), and Spearman's rank correlation of score against realised benefit / cost and against CPI."""
+        from engine.health.lessons import lessons
+        health = self.policy.health or DEFAULT_HEALTH
+        if not isinstance(status, StatusData):
+            status = read_status(list(status), profile or InputProfile(), None, health.calendar)
+        ranking = None
+        if proposals is not None:
+            rows = (row for path in proposals for row in read_proposals(path))
+            ranking = self.rank(rows)
+        return lessons(status, self.health(status, as_of=as_of), ranking, gates)
 
     def rank_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
                 sensitivity: bool = False) -> Ranking:

@@ -301,7 +301,6 @@ def chart(found: Lessons) -> str:
     """An SVG of two scatter plots: intake score (across) against realised benefit / cost and against CPI."""
     import html
     e = html.escape
-    panels = [("benefit_cost", "realised benefit / final cost"), ("cpi", "CPI at the end")]
     width, height, pad = 900, 380, 54
     panel_w = (width - 3 * pad) / 2
     scored = [o for o in found.outcomes if o.score is not None]
@@ -310,44 +309,48 @@ def chart(found: Lessons) -> str:
            f'<rect width="{width}" height="{height}" fill="#fff"/>',
            f'<text x="{pad}" y="22" font-size="15" font-weight="600">Lessons learned: did the intake score predict '
            'delivery?</text>']
-    for k, (name, label) in enumerate(panels):
-        x0 = pad + k * (panel_w + pad)
-        top, bottom = 60, height - 50
+    for k, (name, label) in enumerate((("benefit_cost", "realised benefit / final cost"), ("cpi", "CPI at the end"))):
         corr = next(c for c in found.correlations if c.against == AGAINST[name])
-        points = [(o.score, float(getattr(o, name)), o) for o in scored if getattr(o, name) is not None]
-        xs = [p[0] for p in points] or [0.0, 100.0]
-        ys = [p[1] for p in points] or [0.0, 1.0]
-        lo_x, hi_x = min(xs) - 5, max(xs) + 5
-        lo_y, hi_y = min(ys + [0.0]), max(ys) * 1.1 or 1.0
-
-        def sx(v: float) -> float:
-            return x0 + (v - lo_x) / ((hi_x - lo_x) or 1) * panel_w
-
-        def sy(v: float) -> float:
-            return bottom - (v - lo_y) / ((hi_y - lo_y) or 1) * (bottom - top)
-
-        rho = f"rho = {float(corr.rho):.2f}" if corr.rho is not None else "rho undefined"
-        p = f", p = {float(corr.p_value):.2f}" if corr.p_value is not None else ""
-        out.append(f'<text x="{x0}" y="{top - 14}" font-weight="600">{e(label)}: {rho}{p}, n = {corr.n}</text>')
-        out.append(f'<line x1="{x0}" y1="{bottom}" x2="{x0 + panel_w}" y2="{bottom}" stroke="#999"/>'
-                   f'<line x1="{x0}" y1="{top}" x2="{x0}" y2="{bottom}" stroke="#999"/>')
-        out.append(f'<text x="{x0 + panel_w / 2}" y="{bottom + 34}" text-anchor="middle">intake score →</text>')
-        for t in (lo_y, (lo_y + hi_y) / 2, hi_y):
-            out.append(f'<text x="{x0 - 4}" y="{sy(t) + 4:.1f}" text-anchor="end" fill="#555">{t:.2f}</text>')
-        for t in (lo_x + 5, hi_x - 5):
-            out.append(f'<text x="{sx(t):.1f}" y="{bottom + 16}" text-anchor="middle" fill="#555">{t:.0f}</text>')
-        for score, value, o in points:
-            colour = "#c62828" if o.state == "killed" else "#1565c0"
-            ring = any(g.get("override") for g in o.gates)
-            out.append(f'<circle cx="{sx(score):.1f}" cy="{sy(value):.1f}" r="6" fill="{colour}" fill-opacity="0.8"'
-                       + (' stroke="#f0a202" stroke-width="3"' if ring else "") + f' data-project="{e(o.project)}" '
-                       f'data-score="{score}" data-value="{value}"><title>{e(o.project)}: score {score:.1f}, '
-                       f'{e(label)} {value:.3f} ({o.state})</title></circle>'
-                       f'<text x="{sx(score) + 8:.1f}" y="{sy(value) + 4:.1f}">{e(o.project)}</text>')
-        if corr.caveat:
-            out.append(f'<text x="{x0}" y="{height - 8}" fill="#b00" font-size="11">n = {corr.n}: too few to be '
-                       'evidence</text>')
+        out.extend(_panel(pad + k * (panel_w + pad), panel_w, height, name, label, corr, scored, e))
     out.append(f'<text x="{width - pad}" y="22" text-anchor="end" fill="#555" font-size="11">blue: closed · red: killed'
                ' · ringed: a gate overridden</text></svg>')
     return "".join(out) + "\n"
 
+
+def _panel(x0: float, panel_w: float, height: int, name: str, label: str, corr: Correlation,
+           scored: list[Outcome], e) -> list[str]:
+    top, bottom = 60, height - 50
+    points = [(o.score, float(getattr(o, name)), o) for o in scored if getattr(o, name) is not None]
+    xs = [p[0] for p in points] or [0.0, 100.0]
+    ys = [p[1] for p in points] or [0.0, 1.0]
+    lo_x, hi_x = min(xs) - 5, max(xs) + 5
+    lo_y, hi_y = min(ys + [0.0]), max(ys) * 1.1 or 1.0
+
+    def sx(v: float) -> float:
+        return x0 + (v - lo_x) / ((hi_x - lo_x) or 1) * panel_w
+
+    def sy(v: float) -> float:
+        return bottom - (v - lo_y) / ((hi_y - lo_y) or 1) * (bottom - top)
+
+    rho = f"rho = {float(corr.rho):.2f}" if corr.rho is not None else "rho undefined"
+    p = f", p = {float(corr.p_value):.2f}" if corr.p_value is not None else ""
+    out = [f'<text x="{x0}" y="{top - 14}" font-weight="600">{e(label)}: {rho}{p}, n = {corr.n}</text>',
+           f'<line x1="{x0}" y1="{bottom}" x2="{x0 + panel_w}" y2="{bottom}" stroke="#999"/>'
+           f'<line x1="{x0}" y1="{top}" x2="{x0}" y2="{bottom}" stroke="#999"/>',
+           f'<text x="{x0 + panel_w / 2}" y="{bottom + 34}" text-anchor="middle">intake score →</text>']
+    for t in (lo_y, (lo_y + hi_y) / 2, hi_y):
+        out.append(f'<text x="{x0 - 4}" y="{sy(t) + 4:.1f}" text-anchor="end" fill="#555">{t:.2f}</text>')
+    for t in (lo_x + 5, hi_x - 5):
+        out.append(f'<text x="{sx(t):.1f}" y="{bottom + 16}" text-anchor="middle" fill="#555">{t:.0f}</text>')
+    for score, value, o in points:
+        colour = "#c62828" if o.state == "killed" else "#1565c0"
+        ring = any(g.get("override") for g in o.gates)
+        out.append(f'<circle cx="{sx(score):.1f}" cy="{sy(value):.1f}" r="6" fill="{colour}" fill-opacity="0.8"'
+                   + (' stroke="#f0a202" stroke-width="3"' if ring else "") + f' data-project="{e(o.project)}" '
+                   f'data-score="{score}" data-value="{value}"><title>{e(o.project)}: score {score:.1f}, '
+                   f'{e(label)} {value:.3f} ({o.state})</title></circle>'
+                   f'<text x="{sx(score) + 8:.1f}" y="{sy(value) + 4:.1f}">{e(o.project)}</text>')
+    if corr.caveat:
+        out.append(f'<text x="{x0}" y="{height - 8}" fill="#b00" font-size="11">n = {corr.n}: too few to be '
+                   'evidence</text>')
+    return out

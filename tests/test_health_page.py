@@ -214,6 +214,17 @@ def test_the_board_report_grows_the_health_page(tmp_path):
     assert not re.search(r'(src|href)="(https?:)?//', text)
     code, _, err = run("rank", ROOT / "examples" / "proposals.csv", "--status", *STATUS, "--today", TODAY)
     assert code == 2 and "--status goes with --report" in err
+    # pmo evaluate --report takes it too (no portfolio there: the Gantt chart of the reports' planned dates)
+    report = tmp_path / "round.html"
+    code, _, err = run("evaluate", ROOT / "examples" / "proposals.csv", "--report", report, "--status", *STATUS,
+                       "--no-log", "--today", TODAY)
+    assert code == 0, err
+    text = report.read_text(encoding="utf-8")
+    assert text.count('<section id="health"') == 1 and "planned dates from the status reports" in text
+    assert cells(text) == cells(render_health_page(Engine.load(today=dt.date.fromisoformat(TODAY)).health_page(STATUS)))
+    code, _, err = run("evaluate", ROOT / "examples" / "proposals.csv", "--report", report, "--status",
+                       tmp_path / "missing.csv", "--no-log", "--today", TODAY)
+    assert code == 2 and "missing.csv" in err
 
 
 def test_status_text_is_escaped_on_the_page(tmp_path):

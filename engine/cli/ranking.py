@@ -45,9 +45,6 @@ def register(sub) -> None:
                     "portfolio's conflicts (and, in the report, its dependency graph)")
     rk.add_argument("--frontier", type=int, default=0, metavar="K", help="with --report and --portfolio: the "
                     "efficient frontier at K budget levels")
-    rk.add_argument("--status", nargs="+", action="extend", type=Path, metavar="FILE", help="with --report: add the "
-                    "health page from these status reports (RAG grid, S-curves, KPI tiles; with --portfolio the "
-                    "capacity heat map and the Gantt chart); put it after the proposal files")
 
     wt = command(sub, "weights", weights, "weights and consistency from a pairwise comparison matrix (AHP)",
                  "Read {criteria: [...], matrix: [[...]]} from YAML or JSON (entries are numbers or text such as "

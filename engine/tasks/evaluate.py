@@ -134,6 +134,7 @@ class Output:
     report: Path | None = None  # the board report (HTML)
     title: str | None = None
     log: str | Path | None = None  # the decision log (a SQLite path or a postgresql:// address); None: not logged
+    status: tuple[Path, ...] = ()  # status reports: the report's health page (engine/report/health.py)
 
 
 @dataclass
@@ -190,6 +191,8 @@ def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _s
         if problem:
             raise RunError(f"cannot resume {output.out}: {problem}; write to a new --out file instead "
                            "(nothing was changed)")
+    # The health page first: an unusable status file stops the run before anything is decided.
+    health = engine.health_page(list(output.status)) if output.status and output.report else None
     log = None if output.log is None else DecisionLog(output.log)  # a LogError (exit 2) when it cannot open
     out = None
     try:
@@ -225,7 +228,7 @@ def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _s
         if output.out and out is not None:
             out.close()  # a small output is still in the buffer: a full disk shows here, not in write()
         if report is not None:
-            write_report(engine.report_of(report, title=output.title), output.report)
+            write_report(engine.report_of(report, title=output.title, health=health), output.report)
     except BrokenPipeError:
         raise  # a reader such as `head` stopped reading: not an error for the caller to report
     except OSError as exc:

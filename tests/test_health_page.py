@@ -285,3 +285,21 @@ def test_the_board_report_with_its_health_page_in_chromium(tmp_path, chromium): 
     assert page.pdf(format="A4", landscape=True).startswith(b"%PDF")
     assert problems == []
     page.close()
+
+
+def test_error_rows_are_on_the_page_and_their_projects_are_not_rated(tmp_path):
+    status = tmp_path / "status.csv"
+    status.write_text("project,status_date,bac,pv,ev,ac\n"
+                      "A,2027-01-31,100,10,x,5\n"
+                      "B,2027-01-31,100,10,10,12\n", encoding="utf-8")
+    path = tmp_path / "page.html"
+    code, out, err = run("health", status, "--report", path, "--today", TODAY)
+    assert code == 1  # as without --report: some rows were bad
+    text = path.read_text(encoding="utf-8")
+    assert "Error rows (1)" in text and '<li data-project="A">' in text and "&#x27;x&#x27; is not a number" in text
+    assert {p for p, _ in cells(text)} == {"B"}
+    # an input with no usable row still makes a page, saying so
+    empty = tmp_path / "empty.csv"
+    empty.write_text("project,status_date,bac,pv,ev,ac\n", encoding="utf-8")
+    code, _, err = run("health", empty, "--report", path, "--today", TODAY)
+    assert code == 0 and "no usable status report" in path.read_text(encoding="utf-8")

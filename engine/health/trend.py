@@ -25,7 +25,7 @@ from engine.backends.reference import Backend
 from engine.compile.health import CompiledHealth
 from engine.health.assess import HealthReport, ProjectHealth, _plain, assess
 from engine.health.evm import rounded
-from engine.health.status import StatusData
+from engine.health.status import ErrorRow, StatusData
 
 
 @dataclass
@@ -35,6 +35,7 @@ class HealthSeries:
     dates: list[dt.date]
     reports: dict[dt.date, HealthReport]
     projects: list[str]  # every project rated at some date, in the order of their first report
+    errors: list[ErrorRow] = field(default_factory=list)  # the input's error rows: their projects are not rated
 
     @property
     def latest(self) -> HealthReport | None:
@@ -62,7 +63,7 @@ def health_series(data: StatusData, health: CompiledHealth, backend: Backend,
         for p in reports[day].projects:
             if p.project not in projects:
                 projects.append(p.project)
-    return HealthSeries(dates, reports, projects)
+    return HealthSeries(dates, reports, projects, list(data.errors))
 
 
 @dataclass

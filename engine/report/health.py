@@ -38,10 +38,12 @@ class HealthPage:
     capacity: dict[str, Any] = field(default_factory=dict)  # periods, roles [{role, cells [{period, load, ...}]}]
     gantt: dict[str, Any] = field(default_factory=dict)  # source, bars [{id, start, finish, critical}], note
     kpis: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # error rows (as pmo health --format json lists them)
 
     def to_json(self) -> dict[str, Any]:
         return {"status_date": self.status_date, "dates": self.dates, "legend": self.legend, "grid": self.grid,
-                "curves": self.curves, "capacity": self.capacity, "gantt": self.gantt, "kpis": self.kpis}
+                "curves": self.curves, "capacity": self.capacity, "gantt": self.gantt, "kpis": self.kpis,
+                "errors": self.errors}
 
 
 def build_health_page(series: HealthSeries, health: CompiledHealth, kpis: Sequence[Kpi], *, portfolio=None,
@@ -78,7 +80,8 @@ def build_health_page(series: HealthSeries, health: CompiledHealth, kpis: Sequen
     legend = [{"key": k + 1, "id": f.id, "rating": f.rating, "where": f.where,
                "reason": next((r.reason for r in health.rules if r.id == f.id), "")}
               for k, f in enumerate(sorted(used.values(), key=lambda f: order.get(f.id, len(order))))]
-    page = HealthPage(dates[-1] if dates else None, dates, legend, grid, _curves(series), kpis=[k.to_json() for k in kpis])
+    page = HealthPage(dates[-1] if dates else None, dates, legend, grid, _curves(series), kpis=[k.to_json() for k in kpis],
+                      errors=[e.to_json() for e in series.errors])
     if portfolio is not None:
         page.capacity = _capacity(portfolio, limits or Limits())
     page.gantt = _gantt(series, portfolio, limits or Limits())
@@ -175,7 +178,10 @@ def _gantt(series: HealthSeries, portfolio, limits: Limits) -> dict[str, Any]:
             if start is not None and finish is not None:
                 bars.append({"id": project, "title": rated.record.get("title") or project, "start": start.isoformat(),
                              "finish": finish.isoformat(), "critical": False, "float": None})
-        note, path, source = "planned dates from the status reports; give --portfolio for dependencies and the critical path", [], "status"
+        undated = [p for p in series.projects if p not in {b["id"] for b in bars}]
+        note = ("planned dates from the status reports; give --portfolio for dependencies and the critical path"
+                + (f" (not drawn, no planned dates: {', '.join(undated)})" if undated else ""))
+        path, source = [], "status"
     for bar in bars:
         rated = latest.get(bar["id"])
         if rated is not None:
@@ -221,12 +227,22 @@ def _section(page: HealthPage) -> Iterator[str]:
            "as <code>pmo health --as-of DATE --format json</code> gives them.</p>")
     yield _tiles(page.kpis)
     yield _grid(page)
-    yield ('<h3>Earned value: S-curves</h3><p class=meta>PV (dashed), EV and AC, cumulative, at each status date; '
-           'the grey line is BAC. The portfolio sums every project at its latest report.</p><div class="curves">')
-    span = _span(page)
-    for k, curve in enumerate(page.curves):
-        yield _scurve(curve, span, big=k == 0)
-    yield "</div>"
+    if page.errors:
+        yield (f'<h3>Error rows ({len(page.errors)})</h3><p class=meta>These projects are not rated until their rows '
+               'are corrected (a rating from the rows that happened to be readable would be a guess).</p><ul class="errors">'
+               + "".join(f'<li data-project="{e(x["project"] or "")}"><code>{e(x["source"])}:{x["row"]}</code> '
+                         f'{e(x["project"] or "(no project)")}: '
+                         + "; ".join(f'{e(m["message"])}' for m in x["errors"]) + "</li>" for x in page.errors)
+               + "</ul>")
+    if page.dates:
+        yield ('<h3>Earned value: S-curves</h3><p class=meta>PV (dashed), EV and AC, cumulative, at each status date; '
+               'the grey line is BAC. The portfolio sums every project at its latest report.</p><div class="curves">')
+        span = _span(page)
+        for k, curve in enumerate(page.curves):
+            yield _scurve(curve, span, big=k == 0)
+        yield "</div>"
+    else:
+        yield "<p>No project could be rated: there is no usable status report.</p>"
     if page.capacity:
         yield _heatmap(page.capacity)
     yield _gantt_svg(page.gantt, page.status_date)
@@ -312,9 +328,8 @@ def _grid(page: HealthPage) -> str:
 def _span(page: HealthPage) -> tuple[dt.date, dt.date]:
     days = [dt.date.fromisoformat(p["date"]) for c in page.curves for p in c["points"]]
     days += [dt.date.fromisoformat(c["planned_finish"]) for c in page.curves if c.get("planned_finish")]
-    if not days:
-        today = dt.date.today()
-        return today, today + dt.timedelta(days=1)
+    if not days:  # nothing reported: an empty axis (the page is the same whenever it is made)
+        return dt.date(2000, 1, 1), dt.date(2000, 1, 2)
     first = min(days)
     first = first.replace(day=1)
     last = max(days)
@@ -387,7 +402,7 @@ def _heatmap(capacity: dict[str, Any]) -> str:
     width, height = left + cell_w * len(periods) + 10, top + cell_h * len(roles) + 8
     out = ['<h3>Capacity: demand against the ceiling</h3><p class=meta>Demand of the projects going ahead, by role '
            f'and period, against the portfolio policy\'s capacity (red: above it by more than the '
-           f'{capacity["tolerance"]:.0%} tolerance; amber: within the tolerance; hatched: no ceiling declared).</p>'
+           f'{capacity["tolerance"]:.0%} tolerance; amber: within the tolerance; grey: no ceiling declared).</p>'
            f'<svg class="heatmap" viewBox="0 0 {width} {height}" role="img">']
     for j, period in enumerate(periods):
         out.append(f'<text x="{left + j * cell_w + cell_w / 2}" y="{top - 7}" text-anchor="middle">{e(period)}</text>')

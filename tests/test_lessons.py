@@ -156,6 +156,13 @@ def test_lessons_table_and_what_is_missing(tmp_path, gate_log):
     found = json.loads(out)
     assert all(p["unscored"] == "no intake ranking given (--proposals)" for p in found["projects"])
     assert all(c["rho"] is None and c["n"] == 0 for c in found["correlations"])
+    # --as-of: what had finished by then (September: CRM and MOBILE closed, BILLING killed)
+    code, out, err = run("lessons", *STATUS, "--proposals", PROPOSALS, "--as-of", "2027-09-30", "--format", "json",
+                         "--today", TODAY)
+    assert code == 0, err
+    found = json.loads(out)
+    assert sorted(p["project"] for p in found["projects"]) == ["BILLING", "CRM", "MOBILE"]
+    assert [c["n"] for c in found["correlations"]] == [3, 3]
     # a log that is not there is an error, not a new empty log
     code, _, err = run("lessons", *STATUS, "--log", tmp_path / "nope.sqlite", "--today", TODAY)
     assert code == 2 and "no decision log" in err and not (tmp_path / "nope.sqlite").exists()

@@ -46,10 +46,13 @@ from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 # at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
 # imports this module.
 if TYPE_CHECKING:
+    from engine.health.lessons import Lessons
+    from engine.health.trend import HealthSeries
     from engine.portfolio.conflicts import ConflictReport
     from engine.portfolio.schedule import Impact, Schedule
     from engine.portfolio.select import SelectionReport
     from engine.scoring.panel import Assessments
+    from engine.report.health import HealthPage
 
 PathLike = str | Path
 
@@ -223,6 +226,49 @@ class Engine:
             status = read_status(list(status), profile or InputProfile(), sheet, health.calendar)
         return assess(status, health, self._health, as_of)
 
+    def health_series(self, status: Iterable[PathLike] | StatusData, *, until: dt.date | None = None,
+                      profile: InputProfile | None = None, sheet: str | None = None) -> HealthSeries:
+        """Every project rated at every status date (up to ``until``): one HealthReport per date, each as
+        ``health(status, as_of=date)`` gives it."""
+        from engine.health.trend import health_series
+        health = self.policy.health or DEFAULT_HEALTH
+        if not isinstance(status, StatusData):
+            status = read_status(list(status), profile or InputProfile(), sheet, health.calendar)
+        return health_series(status, health, self._health, until)
+
+    def health_page(self, status: Iterable[PathLike] | StatusData | HealthSeries, *,
+                    portfolio: Portfolio | PathLike | Mapping[str, Any] | None = None, until: dt.date | None = None,
+                    kpis: Sequence[Any] | None = None, profile: InputProfile | None = None,
+                    sheet: str | None = None) -> HealthPage:
+        """The board report's health page (engine/report/health.py): RAG grid, S-curves, KPI tiles and, with a
+        ``portfolio``, the capacity heat map and the Gantt chart with the critical path. ``kpis``: the tiles
+        (default: :func:`engine.health.trend.status_kpis` of the status reports)."""
+        from engine.health.trend import HealthSeries as Series
+        from engine.health.trend import status_kpis
+        from engine.report.health import build_health_page
+        series = status if isinstance(status, Series) else self.health_series(status, until=until, profile=profile,
+                                                                              sheet=sheet)
+        projects = _portfolio(portfolio) if portfolio is not None else None
+        return build_health_page(series, self.policy.health or DEFAULT_HEALTH,
+                                 status_kpis(series) if kpis is None else kpis, portfolio=projects,
+                                 limits=self.policy.portfolio)
+
+    def lessons(self, status: Iterable[PathLike] | StatusData, *, proposals: Iterable[PathLike] | None = None,
+                gates: Iterable[Mapping[str, Any]] = (), as_of: dt.date | None = None,
+                profile: InputProfile | None = None) -> Lessons:
+        """Lessons learned (engine/health/lessons.py): the projects that finished (closed or killed) by their
+        status reports, their intake score from ranking ``proposals`` (files), their ``gates`` (decision log
+        entries), and Spearman's rank correlation of score against realised benefit / cost and against CPI."""
+        from engine.health.lessons import lessons
+        health = self.policy.health or DEFAULT_HEALTH
+        if not isinstance(status, StatusData):
+            status = read_status(list(status), profile or InputProfile(), None, health.calendar)
+        ranking = None
+        if proposals is not None:
+            rows = (row for path in proposals for row in read_proposals(path))
+            ranking = self.rank(rows)
+        return lessons(status, self.health(status, as_of=as_of), ranking, gates)
+
     def rank_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
                 sensitivity: bool = False, assessments: Assessments | None = None) -> Ranking:
         """The ranking of decisions already made (see ``decide_all``). ``assessments``: raters' scores for the
@@ -267,9 +313,10 @@ class Engine:
 
     def report_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
                   title: str | None = None, portfolio: Portfolio | PathLike | Mapping[str, Any] | None = None,
-                  frontier: int = 0, ranking: Ranking | None = None, conflicts: ConflictReport | None = None) -> Report:
+                  frontier: int = 0, ranking: Ranking | None = None, conflicts: ConflictReport | None = None,
+                  health: HealthPage | None = None) -> Report:
         """The report of decisions already made (see ``decide_all``); ``ranking`` and ``conflicts``: ones already
-        made of them and of the portfolio."""
+        made of them and of the portfolio; ``health``: a health page (:meth:`health_page`) to include."""
         if ranking is None and self.policy.scoring is not None:
             ranking = self.rank_of(decided, top=top)
         listed, points, svg = [], [], None
@@ -281,8 +328,10 @@ class Engine:
             svg = svg_text(projects, found)
             if frontier:
                 points = self.select(projects, frontier=frontier, time_limit=10.0).frontier
-        return build_report(self.policy, decided, ranking, title=title, conflicts=listed, frontier=points,
-                            graph_svg=svg)
+        report = build_report(self.policy, decided, ranking, title=title, conflicts=listed, frontier=points,
+                              graph_svg=svg)
+        report.health = health
+        return report
 
     def proposal_id(self, proposal: Mapping[str, Any]) -> str | None:
         """A raw proposal's id as text (its id column found as evaluation finds it), without deciding it."""

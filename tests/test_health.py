@@ -367,6 +367,13 @@ def test_the_example_status_reports_tell_their_story(tmp_path):
     assert year_end["CRM"].record["spi"] == 1
     assert [r.id for r in year_end["OUTAGE"].rules] == ["benefits-late"]
     assert year_end["PORTAL"].rating == "red" and year_end["CLOUD"].rating == "green"
+    # closed projects report their final cost and the benefits realised by then (pmo lessons reads them)
+    closed = {k for k, p in year_end.items() if p.record["state"] == "closed"}
+    assert closed == {"CRM", "MOBILE", "CLOUD", "OUTAGE", "TWIN"}
+    assert all(year_end[k].record["percent_complete"] == 1 for k in closed)
+    crm = year_end["CRM"].record
+    assert (crm["benefits_realised"], crm["benefits_planned"]) == (30000, 160000)  # late, as its go-live
+    assert all(r.values["proposal"] for series in data.reports.values() for r in series)  # each names its proposal
 
 
 def test_the_library_facade():

@@ -14,6 +14,8 @@ examples:
   pmo health examples/status/*.csv --as-of 2027-06-30    as the PMO saw it at the end of June
   pmo health status.xlsx --columns ppm-export.yaml --format json   an export with its own headers
   pmo health examples/status/*.csv --by objective   roll-up per strategic objective (sums, then ratios)
+  pmo health examples/status/*.csv --report health.html --portfolio examples/portfolio-clean.yaml
+                                                    the health page: RAG grid, S-curves, capacity, Gantt, KPIs
 
 the smallest status file is a CSV with: project, status_date, bac, pv, ev, ac
 (pv may come from planned_start + planned_finish, ev from percent_complete; see README: Project health)
@@ -46,6 +48,12 @@ def register(sub) -> None:
                     "number and date formats (README: Input profiles)")
     hp.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx input (default: the first)")
     hp.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
+    hp.add_argument("--report", metavar="HTML", type=Path, help="also write the health page as one self-contained "
+                    "HTML file: RAG grid by status date, S-curves, KPI tiles (and with --portfolio the capacity heat "
+                    "map and the Gantt chart with the critical path); up to --as-of when given")
+    hp.add_argument("--portfolio", metavar="FILE", type=Path, help="with --report: the portfolio file (demand by "
+                    "role and period, dependencies) for the capacity heat map and the critical path")
+    hp.add_argument("--title", default=None, help="with --report: the page's title (default: Portfolio health)")
 
 
 def health(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

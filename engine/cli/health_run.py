@@ -8,17 +8,21 @@ from typing import IO, Any
 
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, plural, warn
+from engine.compile.health import DEFAULT_HEALTH
 from engine.errors import InputError
 from engine.health import HealthReport
 from engine.health.assess import COLUMNS
-from engine.health.status import STATUS_FIELDS
-from engine.io.profile import check_profile, load_profile
+from engine.health.status import STATUS_FIELDS, read_status
+from engine.io.profile import InputProfile, check_profile, load_profile
 from engine.io.safe_text import json_text
 from engine.io.writers import csv_writer, inert
 
 
 def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    if missing_files(args.files, stderr):
+    if missing_files(args.files + ([args.portfolio] if args.portfolio else []), stderr):
+        return EXIT_USAGE
+    if (args.portfolio or args.title) and not args.report:
+        print("pmo: error: --portfolio and --title go with --report", file=stderr)
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     warn(engine, stderr)
@@ -31,7 +35,21 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         problems = check_profile(profile, STATUS_FIELDS)
         if problems:
             raise InputError(problems)
-    report = engine.health(args.files, as_of=args.as_of, profile=profile, sheet=args.sheet)
+    data = read_status(args.files, profile or InputProfile(), args.sheet,
+                       (engine.policy.health or DEFAULT_HEALTH).calendar)
+    report = engine.health(data, as_of=args.as_of)
+    if args.report:
+        from engine.io.safe_text import replacing
+        from engine.portfolio.model import read_portfolio
+        from engine.report.build import render_health_page
+        page = engine.health_page(data, until=args.as_of,
+                                  portfolio=read_portfolio(args.portfolio) if args.portfolio else None)
+        try:
+            with replacing(args.report) as target:
+                target.write(render_health_page(page, args.title or "Portfolio health"))
+        except OSError as exc:
+            print(f"pmo: error: cannot write {exc.filename or args.report}: {exc.strerror or exc}", file=stderr)
+            return EXIT_USAGE
     out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
     try:
         {"json": _json, "csv": _csv, "table": _table}[args.format](report, args.by, out)
@@ -43,7 +61,8 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     print(f"pmo: {plural(len(report.projects), 'project')} ({rated}), {plural(len(report.errors), 'error row')}"
           + (f"; {plural(report.empty_rows, 'empty row')} skipped" if report.empty_rows else "")
           + (f"; no report on or before {args.as_of}: {', '.join(report.not_reported)}" if report.not_reported else "")
-          + (f"; written to {args.out}" if args.out else ""), file=stderr)
+          + (f"; written to {args.out}" if args.out else "")
+          + (f"; health page written to {args.report}" if args.report else ""), file=stderr)
     return EXIT_BAD_ROWS if report.errors else EXIT_OK
 
 

@@ -8,7 +8,16 @@ import argparse
 from pathlib import Path
 from typing import IO
 
-from engine.cli.common import EPILOG, EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, Progress, note_example_policies, plural
+from engine.cli.common import (
+    EPILOG,
+    EXIT_BAD_ROWS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Progress,
+    missing_files,
+    note_example_policies,
+    plural,
+)
 from engine.cli.options import (
     FILES_HELP,
     backend_option,
@@ -54,7 +63,13 @@ def intake_round(args: argparse.Namespace):
 def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.tasks.evaluate import Output, RunError
     from engine.tasks.evaluate import evaluate as run
-    output = Output(args.format, args.out, args.resume, args.report, args.title, None if args.no_log else args.log)
+    if args.status and not args.report:
+        print("pmo: error: --status goes with --report (the health page is a page of the board report)", file=stderr)
+        return EXIT_USAGE
+    if args.status and missing_files(args.status, stderr):
+        return EXIT_USAGE
+    output = Output(args.format, args.out, args.resume, args.report, args.title, None if args.no_log else args.log,
+                    tuple(args.status or ()))
     intake = intake_round(args)
     if not intake.missing_files():
         note_example_policies(args, stderr)

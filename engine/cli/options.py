@@ -64,6 +64,9 @@ def batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="HTML", type=Path, help="also write the board report: one "
                         "self-contained HTML file (KPIs, charts, the ranked table, each decision explained)")
     parser.add_argument("--title", default=None, help="the report's title (default: Intake round report)")
+    parser.add_argument("--status", nargs="+", action="extend", type=Path, metavar="FILE", help="with --report: add "
+                        "the health page from these status reports (RAG grid, S-curves, KPI tiles; with pmo rank "
+                        "--portfolio also the capacity heat map and the Gantt chart); after the proposal files")
 
 
 LOG_HELP = ("a SQLite file, or a PostgreSQL log shared by a team: postgresql://user@host:5432/db "

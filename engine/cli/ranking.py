@@ -67,7 +67,11 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.portfolio.model import read_portfolio
     from engine.report.build import write_report
     from engine.tasks.evaluate import count_rows, typed
-    if missing_files(args.files + ([args.portfolio] if args.portfolio else []) + args.assessments, stderr):
+    if missing_files(args.files + ([args.portfolio] if args.portfolio else []) + args.assessments
+                     + (args.status or []), stderr):
+        return EXIT_USAGE
+    if args.status and not args.report:
+        print("pmo: error: --status goes with --report (the health page is a page of the board report)", file=stderr)
         return EXIT_USAGE
     if args.top is not None and args.top < 1:
         print("pmo: error: --top must be at least 1", file=stderr)
@@ -107,9 +111,10 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             with (args.out.open("w", encoding="utf-8", newline="") if args.out else nullcontext(stdout)) as out:
                 write_ranking(ranking, out, args.format)
         if args.report:
+            page = engine.health_page(args.status, portfolio=projects) if args.status else None
             with solver_output_hidden():  # the frontier solves
                 report = engine.report_of(decided, ranking=ranking, title=args.title, portfolio=projects,
-                                          frontier=args.frontier, conflicts=found)
+                                          frontier=args.frontier, conflicts=found, health=page)
             write_report(report, args.report)
     except BrokenPipeError:
         raise  # a reader such as `head` stopped reading: not an error (main exits 0)

@@ -68,6 +68,8 @@ class ProjectHealth:
         data.update({name: _plain(r.get(name)) for name in COLUMNS})
         data["forecast_finish"] = _plain(r.get("forecast_finish"))
         data["planned_finish"] = _plain(r.get("planned_finish"))
+        for name in ("benefits_planned", "benefits_realised", "benefits_ratio"):
+            data[name] = _plain(r.get(name))
         data.update({"eac_variant": self.eac_variant, "rating": self.rating,
                      "rules": [f.to_json() for f in self.rules], "reason": self.reason,
                      "escalate_to": self.escalate_to,

@@ -35,7 +35,7 @@ from engine.policy.models import FieldSpec
 
 MONEY = ("bac", "pv", "ev", "ac", "etc", "benefits_planned", "benefits_realised")
 COUNTS = ("milestones_planned", "milestones_reached", "risks", "issues")
-TEXTS = ("title", "objective", "state", "note")
+TEXTS = ("proposal", "title", "objective", "state", "note")
 
 
 def _spec(kind: str, **extra: Any) -> FieldSpec:
@@ -46,6 +46,8 @@ STATUS_FIELDS: dict[str, FieldSpec] = {
     "project": _spec("string", required=True, description="the project's id, as in the portfolio"),
     "status_date": _spec("date", required=True, aliases=["as_of", "date"], description="the date the figures are at"),
     "task": _spec("string", description="a task (or work package) of the project; its rows are summed"),
+    "proposal": _spec("string", aliases=["proposal_id"], description="the intake proposal the project came from "
+                      "(its id in the intake round), for pmo lessons"),
     "title": _spec("string", aliases=["name"], description="the project's title, for tables"),
     "objective": _spec("string", description="the strategic objective the project serves, for the roll-up"),
     "state": _spec("string", description="e.g. active, on-hold, closed, killed"),

@@ -63,13 +63,15 @@ class Report:
     frontier: list[dict[str, Any]] = field(default_factory=list)
     graph_svg: str | None = None
     fields: dict[str, str | None] = field(default_factory=dict)  # the role each field plays: budget, risk, title
+    health: Any = None  # engine.report.health.HealthPage: the health page, from status reports (--status)
 
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "policy_hash": self.policy_hash, "as_of": self.as_of, "counts": self.counts,
                 "budget_requested": self.budget_requested, "budget_passing": self.budget_passing,
                 "budget_available": self.budget_available, "by_objective": self.by_objective,
                 "rule_hits": self.rule_hits, "conflicts": len(self.conflicts), "frontier_points": len(self.frontier),
-                "ranked": sum(1 for v in self.views if v.rank is not None)}
+                "ranked": sum(1 for v in self.views if v.rank is not None),
+                **({"health": self.health.to_json()} if self.health is not None else {})}
 
 
 def build_report(policy: CompiledPolicy, decided: list[tuple[Decision, Mapping[str, Any] | None]],
@@ -175,9 +177,24 @@ def write_report(report: Report, path) -> None:
             out.write(piece)
 
 
+def _head(title: str, health: bool) -> str:
+    from engine.report.health import HEALTH_STYLE
+    head = _HEAD.replace("$TITLE", html.escape(title))
+    return head.replace("</head>", HEALTH_STYLE + "</head>", 1) if health else head
+
+
+def render_health_page(page, title: str = "Portfolio health") -> str:
+    """A page of its own for the health page (``pmo health --report``): the same head, style and script."""
+    from engine.report.health import render_health
+    e = html.escape
+    return (_head(title, True) + f"<header><h1>{e(title)}</h1><p class=meta>Status reports up to "
+            f"{e(page.status_date or '–')} · {len(page.grid)} projects</p></header><main>" + render_health(page)
+            + "</main>" + _SCRIPT + "</body></html>\n")
+
+
 def _pieces(report: Report) -> Iterator[str]:
     e = html.escape
-    parts = [_HEAD.replace("$TITLE", e(report.title)), f"<header><h1>{e(report.title)}</h1>"
+    parts = [_head(report.title, report.health is not None), f"<header><h1>{e(report.title)}</h1>"
              f"<p class=meta>As of {e(report.as_of)} · policy version <code>{e(report.policy_hash)}</code> · "
              f"{sum(report.counts.values()):,} proposals</p></header><main>"]
     parts.append(_kpis(report))
@@ -203,6 +220,9 @@ def _pieces(report: Report) -> Iterator[str]:
         parts.append(_figure("Efficient frontier", "Best value the portfolio can reach at each budget level (exact "
                              "MILP), against greedy choice by value per cost.", _frontier_chart(report.frontier)))
     parts.append("</div></section>")
+    if report.health is not None:
+        from engine.report.health import render_health
+        parts.append(render_health(report.health))
     if report.graph_svg:
         parts.append('<section><h2>Dependency graph</h2><div class="graph">' + report.graph_svg + "</div></section>")
     if report.conflicts:
@@ -559,7 +579,7 @@ code{font-size:12px}@media print{#filter{display:none}details{page-break-inside:
 _SCRIPT = """<script>
 (function () {
   var table = document.getElementById('proposals');
-  if (!table) return;
+  if (!table) { document.documentElement.setAttribute('data-ready', 'yes'); return; }  // the health page alone
   var body = table.tBodies[0];
   var filter = document.getElementById('filter');
   filter.addEventListener('input', function () {

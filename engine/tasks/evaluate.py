@@ -134,6 +134,7 @@ class Output:
     report: Path | None = None  # the board report (HTML)
     title: str | None = None
     log: str | Path | None = None  # the decision log (a SQLite path or a postgresql:// address); None: not logged
+    status: tuple[Path, ...] = ()  # status reports: the report's health page (engine/report/health.py)
 
 
 @dataclass
@@ -179,72 +180,70 @@ def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _s
     carried = carrier.names
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
     opened: list[ProposalRows] = []
+    rows = intake.rows(engine, say, opened)
+    record = run_record(intake.files, intake.sheet, intake.columns, engine.policy_hash) \
+        if output.out and output.format in RESUMABLE and (output.out.is_file() or not output.out.exists()) else None
+    if point is not None:
+        problem = point.mismatch(engine.policy_hash, engine.today.isoformat(), intake.rows(engine),
+                                 csv_header(derived, carried) if output.format == "csv" else None)
+        if not problem and point.rows and record is not None:  # the rows line up; are they the same inputs?
+            problem = record.mismatch(saved_record(output.out), output.out)
+        if problem:
+            raise RunError(f"cannot resume {output.out}: {problem}; write to a new --out file instead "
+                           "(nothing was changed)")
+    # The health page first: an unusable status file stops the run before anything is decided.
+    health = engine.health_page(list(output.status)) if output.status and output.report else None
+    log = None if output.log is None else DecisionLog(output.log)  # a LogError (exit 2) when it cannot open
+    out = None
     try:
-        rows = intake.rows(engine, say, opened)
-        record = run_record(intake.files, intake.sheet, intake.columns, engine.policy_hash) \
-            if output.out and output.format in RESUMABLE and (output.out.is_file() or not output.out.exists()) else None
+        if record is not None and not (point and point.rows):
+            save_record(output.out, record)  # what this output is made from, for a resume
+        relog = 0
         if point is not None:
-            problem = point.mismatch(engine.policy_hash, engine.today.isoformat(), intake.rows(engine, opened=opened),
-                                     csv_header(derived, carried) if output.format == "csv" else None)
-            if not problem and point.rows and record is not None:  # the rows line up; are they the same inputs?
-                problem = record.mismatch(saved_record(output.out), output.out)
-            if problem:
-                raise RunError(f"cannot resume {output.out}: {problem}; write to a new --out file instead "
-                               "(nothing was changed)")
-        log = None if output.log is None else DecisionLog(output.log)  # a LogError (exit 2) when it cannot open
-        out = None
-        try:
-            if record is not None and not (point and point.rows):
-                save_record(output.out, record)  # what this output is made from, for a resume
-            relog = 0
-            if point is not None:
-                truncate(output.out, point)
-                # The log commits every LOG_BATCH rows, so up to that many rows in the output may not be logged
-                # yet: decide them again for the log (entries are idempotent) but do not write them again.
-                relog = 0 if log is None else min(point.rows, LOG_BATCH)
-                rows = itertools.islice(rows, point.rows - relog, None)
-                _say_resuming(output.out, point, say)
-            out = (output.out.open("a" if point else "w", encoding="utf-8", newline="")
-                   if output.format != "xlsx" else None) if output.out else stdout
-            estimate = count_rows(intake.files)
-            done = point.rows if point else 0
-            left = None if estimate is None else max(estimate - done, 0)
-            triples = carrier.labelled(intake.decide(engine, rows, left))
-            logged = _logged(engine, triples, log)
-            if relog:
-                logged = _skip(logged, relog)
-            report: list | None = [] if output.report else None
-            decided = _kept(engine, logged, report) if report is not None else (d for _, d, _ in logged)
-            if progress is not None:
-                decided = progress(decided, estimate, done)
-            if output.format == "xlsx":
-                counts = write_xlsx(decided, output.out, derived=derived, carried=carried)
-            else:
-                counts = write_decisions(decided, out, output.format, policy_hash=engine.policy_hash,
-                                         header=point is None or point.keep == 0, derived=derived, carried=carried,
-                                         titled=carrier.shows_title)
-            if output.out and out is not None:
-                out.close()  # a small output is still in the buffer: a full disk shows here, not in write()
-            if report is not None:
-                write_report(engine.report_of(report, title=output.title), output.report)
-        except BrokenPipeError:
-            raise  # a reader such as `head` stopped reading: not an error for the caller to report
-        except OSError as exc:
-            raise _cannot_write(exc, output) from None
-        except LogError as exc:  # the database failed part-way (a full disk, a lost server)
-            raise _cannot_write(OSError(0, exc.detail, exc.target), output) from None
-        finally:
-            if output.out and out is not None:
-                with contextlib.suppress(OSError):  # after a full disk, closing fails too; the error is raised above
-                    out.close()
-            if log is not None:
-                log.close()
-        if point is not None:
-            counts.update(point.counts)
-        return Outcome(counts, opened)
+            truncate(output.out, point)
+            # The log commits every LOG_BATCH rows, so up to that many rows in the output may not be logged
+            # yet: decide them again for the log (entries are idempotent) but do not write them again.
+            relog = 0 if log is None else min(point.rows, LOG_BATCH)
+            rows = itertools.islice(rows, point.rows - relog, None)
+            _say_resuming(output.out, point, say)
+        out = (output.out.open("a" if point else "w", encoding="utf-8", newline="")
+               if output.format != "xlsx" else None) if output.out else stdout
+        estimate = count_rows(intake.files)
+        done = point.rows if point else 0
+        left = None if estimate is None else max(estimate - done, 0)
+        triples = carrier.labelled(intake.decide(engine, rows, left))
+        logged = _logged(engine, triples, log)
+        if relog:
+            logged = _skip(logged, relog)
+        report: list | None = [] if output.report else None
+        decided = _kept(engine, logged, report) if report is not None else (d for _, d, _ in logged)
+        if progress is not None:
+            decided = progress(decided, estimate, done)
+        if output.format == "xlsx":
+            counts = write_xlsx(decided, output.out, derived=derived, carried=carried)
+        else:
+            counts = write_decisions(decided, out, output.format, policy_hash=engine.policy_hash,
+                                     header=point is None or point.keep == 0, derived=derived, carried=carried,
+                                     titled=carrier.shows_title)
+        if output.out and out is not None:
+            out.close()  # a small output is still in the buffer: a full disk shows here, not in write()
+        if report is not None:
+            write_report(engine.report_of(report, title=output.title, health=health), output.report)
+    except BrokenPipeError:
+        raise  # a reader such as `head` stopped reading: not an error for the caller to report
+    except OSError as exc:
+        raise _cannot_write(exc, output) from None
+    except LogError as exc:  # the database failed part-way (a full disk, a lost server)
+        raise _cannot_write(OSError(0, exc.detail, exc.target), output) from None
     finally:
-        for rows in opened:  # each file closed now, read to its end or not
-            rows.close()
+        if output.out and out is not None:
+            with contextlib.suppress(OSError):  # after a full disk, closing fails too; the error is raised above
+                out.close()
+        if log is not None:
+            log.close()
+    if point is not None:
+        counts.update(point.counts)
+    return Outcome(counts, opened)
 
 
 def profiled(engine: Engine, columns: Path | None) -> Engine:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from engine.decision import Decision, RowError
+from engine.decision import RowError, Verdict
 from engine.io.readers import Row
 
 FAULT_ENV = "PMO_FAULT_KILL_ON_ID"  # fault injection for tests: a worker deciding this id dies (see docs/reliability.md)
@@ -76,7 +76,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _decide(rows: list[Row]) -> list[Decision]:
+def _decide(rows: list[Row]) -> list[Verdict]:
     fault = os.environ.get(FAULT_ENV)
     out = []
     for row in rows:
@@ -86,14 +86,15 @@ def _decide(rows: list[Row]) -> list[Decision]:
                 if once:
                     open(once, "w").close()
                 os._exit(70)  # die like a crash: no cleanup, no exception
-        out.append(next(_engine.evaluate_many([row])))  # type: ignore[union-attr]
+        out.append(next(_engine.decide_plain([row]))[0])  # type: ignore[union-attr]
     return out
 
 
 def decide_in_parallel(rows: Iterable[Row], *, workers: int, policies=None, rules=(), today: dt.date,
                        backend: str = "rete", chunk: int = 256, policy_hash: str = "",
-                       profile=None) -> Iterator[tuple[Row, Decision]]:
-    """(row, decision) pairs in input order. ``profile``: the input profile the workers read cells with."""
+                       profile=None) -> Iterator[tuple[Row, Verdict]]:
+    """(row, decision) pairs in input order, each decision a plain record (``.model()``: the Decision).
+    ``profile``: the input profile the workers read cells with."""
     setup = (policies, list(rules), today, backend, profile, os.getpid())
     source = iter(rows)
     pending: deque = deque()  # entries [rows, future or None, failures]
@@ -154,9 +155,9 @@ class _Done:
         return self.value
 
 
-def _engine_error(row: Row, policy_hash: str, as_of: str | None = None) -> Decision:
+def _engine_error(row: Row, policy_hash: str, as_of: str | None = None) -> Verdict:
     ident = row.data.get("id") if row.data else None
-    return Decision(id=None if ident in (None, "") else str(ident)[:200], decision="error",
-                    errors=[RowError(row=row.row, code="engine_error",
-                                     message="deciding this row stopped the rules engine twice; it was skipped")],
-                    policy_hash=policy_hash, source=row.source, row=row.row, as_of=as_of)
+    return Verdict(None if ident in (None, "") else str(ident)[:200], "error", [], [], {},
+                   [RowError(row=row.row, code="engine_error",
+                             message="deciding this row stopped the rules engine twice; it was skipped")],
+                   policy_hash, as_of, row.source, row.row)

@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import TypeAdapter
-
 from engine.api import Engine
-from engine.decision import Decision, Finding, RowError
+from engine.decision import Decision, Verdict
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.io.carry import Carrier
 from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
@@ -103,16 +101,22 @@ class IntakeRound:
         rows = (row for rows in inputs for row in rows)
         return _checked_headers(rows, engine, say) if say is not None else rows
 
-    def decide(self, engine: Engine, rows: Iterable[Row], estimate: int | None) -> Iterator[tuple[Row, Decision, Any]]:
+    def decide(self, engine: Engine, rows: Iterable[Row], estimate: int | None,
+               plain: bool = False) -> Iterator[tuple[Row, Any, Any]]:
         """(row, decision, typed record) in input order, with worker processes for large batches. Worker
-        processes send decisions only: their record is NOT_TYPED, typed again when it is needed."""
+        processes send decisions only: their record is NOT_TYPED, typed again when it is needed. ``plain``:
+        decisions as plain records (engine.decision.Verdict), as the batch path formats and logs them."""
         workers = self.worker_count(estimate)
         if workers > 1:
             pairs = decide_in_parallel(rows, workers=workers, policies=self.policies, rules=self.rules,
                                        today=engine.today, backend=self.backend, policy_hash=engine.policy_hash,
                                        profile=engine.profile if self.columns else None)
-            return ((row, decision, NOT_TYPED) for row, decision in pairs)
+            if plain:
+                return ((row, decision, NOT_TYPED) for row, decision in pairs)
+            return ((row, decision.model(), NOT_TYPED) for row, decision in pairs)
         shown, decided = itertools.tee(rows)  # in lockstep: tee holds one row at a time
+        if plain:
+            return ((row, decision, record) for row, (decision, record) in zip(shown, engine.decide_plain(decided)))
         return ((row, decision, record) for row, (decision, record) in zip(shown, engine.decide_all(decided)))
 
     def worker_count(self, estimate: int | None) -> int:
@@ -208,7 +212,7 @@ def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _s
         estimate = count_rows(intake.files)
         done = point.rows if point else 0
         left = None if estimate is None else max(estimate - done, 0)
-        triples = carrier.labelled(intake.decide(engine, rows, left))
+        triples = carrier.labelled(intake.decide(engine, rows, left, plain=True))
         logged = _logged(engine, triples, log)
         if relog:
             logged = _skip(logged, relog)
@@ -323,7 +327,8 @@ def _skip(items: Iterator, n: int) -> Iterator:
 def _kept(engine: Engine, triples: Iterable[tuple[Row, Decision, Any]], into: list) -> Iterator[Decision]:
     """Pass decisions on, keeping each with its typed record for the report."""
     for row, decision, record in triples:
-        into.append((decision, typed(engine, row, decision, record)))
+        into.append((decision.model() if isinstance(decision, Verdict) else decision,
+                     typed(engine, row, decision, record)))
         yield decision
 
 
@@ -338,8 +343,6 @@ def _cannot_write(exc: OSError, output: Output) -> RunError:
     return RunError(f"cannot write {target}: {exc.strerror or exc}", hint, code="cannot_write")
 
 
-_FINDINGS, _ERRORS = TypeAdapter(list[Finding]), TypeAdapter(list[RowError])  # a decision's findings dumped in
-# one call: a model_dump per finding cost 3x as much (benchmarks/log_append.py, docs/benchmarks.md)
 
 
 def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_BATCH):
@@ -349,8 +352,8 @@ def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_B
         if log is not None:
             pending.append(Entry("intake", decision.id, None, {"row": row.data, "source": row.source,
                                                                "line": row.row}, engine.policy_hash,
-                                 decision.decision, _FINDINGS.dump_python(decision.findings, mode="json")
-                                 or _ERRORS.dump_python(decision.errors, mode="json"), decision.routes,
+                                 decision.decision, [dict(f.__dict__) for f in decision.findings]
+                                 or [dict(e.__dict__) for e in decision.errors], decision.routes,
                                  as_of=engine.today.isoformat(), backend=engine.backend))
             if len(pending) >= batch:
                 log.append(pending)

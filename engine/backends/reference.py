@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.expr.evaluate import evaluate
+from engine.expr.evaluate import compiled
 from engine.expr.nodes import Const, Field, Node, children, key
 
 if TYPE_CHECKING:  # compile imports the back ends through gates
@@ -29,10 +29,10 @@ class ReferenceBackend:
 
     def __init__(self, policy: CompiledPolicy):
         shared = derived_keys(policy)
-        self._conditions = [reading_derived(rule.condition, shared) for rule in policy.rules]
+        self._conditions = [compiled(reading_derived(rule.condition, shared)) for rule in policy.rules]
 
     def fire(self, record: Mapping[str, Any]) -> list[int]:
-        return [i for i, condition in enumerate(self._conditions) if evaluate(condition, record) is True]
+        return [i for i, condition in enumerate(self._conditions) if condition(record) is True]
 
 
 def make_backend(name: str, policy: CompiledPolicy) -> Backend:

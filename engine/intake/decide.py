@@ -9,7 +9,7 @@ from engine.backends.reference import Backend
 from engine.compile.policy import CompiledPolicy
 from engine.compile.records import RecordError, RecordReader
 from engine.decision import Decision, Finding, RowError, Verdict
-from engine.expr.evaluate import evaluate
+from engine.expr.evaluate import compiled
 from engine.expr.values import plain
 from engine.tables import hits
 
@@ -43,6 +43,7 @@ class Intake:
                               for rule in policy.rules]
         self._rendered: dict[tuple, Finding] = {}
         self._derived = [name for name, _ in policy.derived]
+        self._derived_values = [(name, compiled(node)) for name, node in policy.derived]
 
     def decide(self, raw: Mapping[str, Any], row: int | None = None, source: str | None = None) -> Decision:
         return self.decide_record(raw, row, source)[0]
@@ -81,8 +82,8 @@ class Intake:
     def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The typed record with its derived values (raises RecordError)."""
         record = self.reader.read(raw)
-        for name, node in self.policy.derived:
-            record[name] = evaluate(node, record)
+        for name, value in self._derived_values:
+            record[name] = value(record)
         return record
 
     def error(self, errors: list[RowError], raw: Any = None, row: int | None = None,

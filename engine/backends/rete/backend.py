@@ -9,7 +9,7 @@ from engine.backends.reference import ReferenceBackend, derived_keys
 from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
 from engine.backends.rete.lower import ALWAYS, NEVER, Lowering, rete_value
 from engine.errors import Diagnostic, Location, PolicyError
-from engine.expr.evaluate import evaluate
+from engine.expr.evaluate import compiled
 from engine.expr.nodes import fields_of
 
 if TYPE_CHECKING:  # compile imports the back ends through gates
@@ -41,7 +41,7 @@ class ReteBackend:
         self._computed = []
         for key, (slot, node) in lowering.computed.items():
             reads = tuple(sorted(fields_of(node)))
-            self._computed.append((slot, node, shared.get(key), {} if len(reads) <= 2 else None, reads))
+            self._computed.append((slot, compiled(node), shared.get(key), {} if len(reads) <= 2 else None, reads))
         try:
             self._ruleset = Ruleset(conditions)
         except RulesetLimitError as exc:
@@ -67,12 +67,12 @@ class ReteBackend:
             if derived is not None and derived in record:
                 value = record[derived]
             elif memo is None:
-                value = evaluate(node, record)
+                value = node(record)
             else:  # a function of one or two fields (matches(vendor, ...)): its values repeat
                 args = tuple(_key(record.get(name)) for name in reads)
                 value = memo.get(args, _MISSING)
                 if value is _MISSING:
-                    value = evaluate(node, record)
+                    value = node(record)
                     if len(memo) >= MEMO_VALUES:
                         memo.clear()
                     memo[args] = value

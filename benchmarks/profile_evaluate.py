@@ -42,19 +42,19 @@ def cumulative(stats: pstats.Stats, file_end: str, name: str) -> float:
 def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
     c = lambda f, n: cumulative(stats, f, n)  # noqa: E731
     reading = c("io/csvrows.py", "csv_rows")
-    typing = c("records.py", "read")
-    record = c("intake.py", "record")
+    typing = c("compile/records.py", "read")
+    record = c("intake/decide.py", "record")
     fire = c("rete/backend.py", "fire")
     core = c("rete/driver.py", "match")
-    decide = c("intake.py", "decide_record")
-    reasons = c("intake.py", "_finding")
+    decide = c("intake/decide.py", "decide_plain") or c("intake/decide.py", "decide_record")
+    reasons = c("intake/decide.py", "_finding")
     writing = c("io/writers.py", "decision_cells") + c("io/writers.py", "inert") + c("~", "<method 'writerow' of '_csv.writer' objects>")
-    log = c("audit.py", "append")
+    log = c("store/log.py", "append")
     rows = [("CSV reading (csv_rows)", reading), ("typing values (RecordReader.read)", typing),
             ("derived values (Intake.record less typing)", record - typing),
             ("rules: building facts (ReteBackend.fire less match)", fire - core),
             ("rules: JSON and the C core (Ruleset.match)", core),
-            ("findings and the pydantic Decision (decide_record less the rest)", decide - record - fire - reasons),
+            ("findings and the decision record (decide_plain less the rest)", decide - record - fire - reasons),
             ("reason formatting (Intake._finding)", reasons),
             ("CSV writing (decision_cells, inert, writerow)", writing)]
     if log:

@@ -21,7 +21,7 @@ from engine.backends.reference import BACKENDS, make_backend
 from engine.compile.health import DEFAULT_HEALTH
 from engine.compile.policy import CompiledPolicy, compile_policy
 from engine.compile.scoring import reweighted
-from engine.decision import Decision, RowError
+from engine.decision import Decision, RowError, Verdict
 from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
 from engine.gates.review import (
     GateDecision,
@@ -179,7 +179,7 @@ class Engine:
 
     def evaluate(self, proposal: Mapping[str, Any], *, row: int | None = None, source: str | None = None) -> Decision:
         """Decide one proposal. Bad input gives ``decision == "error"``, never an exception."""
-        return self._decide(proposal, row, source)[0]
+        return self._decide(proposal, row, source)[0].model()
 
     def evaluate_many(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[Decision]:
         """Decide proposals lazily, one output per input, in order."""
@@ -357,24 +357,34 @@ class Engine:
 
     def _decide_item(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Decision, dict | None]:
         """A proposal, or a Row from a reader (which may already be an error row)."""
+        verdict, record = self._plain_item(item, number)
+        return verdict.model(), record
+
+    def decide_plain(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[tuple[Verdict, dict | None]]:
+        """``decide_all`` with each decision as a plain record (engine.decision.Verdict; ``.model()`` is the
+        Decision): the batch path, which formats and logs decisions without a pydantic model per row."""
+        for number, item in enumerate(proposals, 1):
+            yield self._plain_item(item, number)
+
+    def _plain_item(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Verdict, dict | None]:
         if not isinstance(item, Row):
             return self._decide(item, number, None)
         if item.error is not None:
-            return self._intake.error([item.error], item.data, row=item.row, source=item.source), None
+            return self._intake.error_plain([item.error], item.data, row=item.row, source=item.source), None
         return self._decide(item.data, item.row, item.source)
 
-    def _decide(self, proposal: Any, row: int | None, source: str | None) -> tuple[Decision, dict | None]:
+    def _decide(self, proposal: Any, row: int | None, source: str | None) -> tuple[Verdict, dict | None]:
         """The decision and the typed record it was made on (None for an error row). Never raises."""
         if not isinstance(proposal, Mapping):
-            return self._intake.error([RowError(row=row, code="not_an_object",
-                                                message=f"expected a mapping of fields, got {type(proposal).__name__}")],
-                                      row=row, source=source), None
+            return self._intake.error_plain([RowError(row=row, code="not_an_object",
+                                                      message=f"expected a mapping of fields, got "
+                                                      f"{type(proposal).__name__}")], row=row, source=source), None
         try:
-            return self._intake.decide_record(proposal, row, source)
+            return self._intake.decide_plain(proposal, row, source)
         except Exception as exc:  # noqa: BLE001 - one bad proposal must never stop a batch
-            return self._intake.error([RowError(row=row, code="internal_error",
-                                                message=f"internal error ({type(exc).__name__}: {exc}); please report it")],
-                                      proposal, row, source), None
+            return self._intake.error_plain([RowError(row=row, code="internal_error",
+                                                      message=f"internal error ({type(exc).__name__}: {exc}); "
+                                                      "please report it")], proposal, row, source), None
 
     def conflicts(self, portfolio: Portfolio | PathLike | Mapping[str, Any]) -> ConflictReport:
         """Every conflict in a portfolio: cycles, unknown references, broken prerequisites, priority
@@ -422,7 +432,8 @@ class Engine:
         carriers = [p for p in projects if p.proposal is not None and p.value is None]
         if not carriers or scoring is None:
             return None
-        decided = [self._decide({self.policy.id_field: p.id, **(p.proposal or {})}, None, None) for p in carriers]
+        decided = [(verdict.model(), record) for verdict, record in
+                   (self._decide({self.policy.id_field: p.id, **(p.proposal or {})}, None, None) for p in carriers)]
         for project, (decision, _record) in zip(carriers, decided):
             if decision.decision in ("reject", "error"):
                 project.status = "rejected"

@@ -53,3 +53,52 @@ class Decision(BaseModel):
         if not self.carried:  # outputs without a carry: profile are as they were
             del data["carried"]
         return data
+
+
+class Verdict:
+    """A decision as a plain record: what the batch path makes, formats and logs, without building a pydantic
+    model per row. The same fields as :class:`Decision`; ``to_json()`` gives exactly ``Decision.to_json()``'s
+    data, and ``model()`` the :class:`Decision` (for an API user, a report). ``findings`` and ``errors`` hold
+    the (frozen, shared) :class:`Finding` and :class:`RowError` models."""
+
+    __slots__ = ("id", "decision", "findings", "routes", "derived", "errors", "policy_hash", "as_of", "source",
+                 "row", "carried", "title")
+
+    def __init__(self, id: str | None, decision: str, findings: list[Finding], routes: list[str],  # noqa: A002
+                 derived: dict[str, Any], errors: list[RowError], policy_hash: str, as_of: str | None,
+                 source: str | None, row: int | None, carried: dict[str, str] | None = None,
+                 title: str | None = None):
+        self.id, self.decision, self.findings, self.routes, self.derived = id, decision, findings, routes, derived
+        self.errors, self.policy_hash, self.as_of, self.source, self.row = errors, policy_hash, as_of, source, row
+        self.carried = {} if carried is None else carried
+        self.title = title
+
+    def to_json(self) -> dict[str, Any]:
+        # A Finding's and a RowError's fields are JSON values already (text, whole numbers, None), in order.
+        data = {"id": self.id, "decision": self.decision, "findings": [dict(f.__dict__) for f in self.findings],
+                "routes": list(self.routes), "derived": _json_values(self.derived),
+                "errors": [dict(e.__dict__) for e in self.errors], "policy_hash": self.policy_hash,
+                "as_of": self.as_of, "source": self.source, "row": self.row}
+        if self.carried:
+            data["carried"] = dict(self.carried)
+        return data
+
+    def model(self) -> Decision:
+        return Decision(id=self.id, decision=self.decision, findings=self.findings, routes=self.routes,
+                        derived=self.derived, errors=self.errors, policy_hash=self.policy_hash, as_of=self.as_of,
+                        source=self.source, row=self.row, carried=self.carried, title=self.title)
+
+    def __reduce__(self):  # sent between processes as its fields
+        return (Verdict, (self.id, self.decision, self.findings, self.routes, self.derived, self.errors,
+                          self.policy_hash, self.as_of, self.source, self.row, self.carried, self.title))
+
+    def __repr__(self) -> str:
+        return f"Verdict(id={self.id!r}, decision={self.decision!r})"
+
+
+def _json_values(derived: dict[str, Any]) -> dict[str, Any]:
+    """Derived values are plain already (int, float, text, bool, None, lists of them): copied as pydantic's
+    JSON mode copies them (a tuple becomes a list)."""
+    if all(v.__class__ is not tuple for v in derived.values()):
+        return dict(derived)
+    return {k: list(v) if v.__class__ is tuple else v for k, v in derived.items()}

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.expr.evaluate import evaluate
+from engine.expr.evaluate import compiled
+from engine.expr.nodes import Const, Field, Node, children, key
 
 if TYPE_CHECKING:  # compile imports the back ends through gates
     from engine.compile.policy import CompiledPolicy
@@ -27,10 +28,11 @@ class ReferenceBackend:
     name = "reference"
 
     def __init__(self, policy: CompiledPolicy):
-        self._conditions = [rule.condition for rule in policy.rules]
+        shared = derived_keys(policy)
+        self._conditions = [compiled(reading_derived(rule.condition, shared)) for rule in policy.rules]
 
     def fire(self, record: Mapping[str, Any]) -> list[int]:
-        return [i for i, condition in enumerate(self._conditions) if evaluate(condition, record) is True]
+        return [i for i, condition in enumerate(self._conditions) if condition(record) is True]
 
 
 def make_backend(name: str, policy: CompiledPolicy) -> Backend:
@@ -40,3 +42,40 @@ def make_backend(name: str, policy: CompiledPolicy) -> Backend:
         from engine.backends.rete import ReteBackend  # durable_rules is imported only when used
         return ReteBackend(policy)
     raise ValueError(f"unknown back end {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def derived_keys(policy: Any) -> dict[tuple, str]:
+    """The policy's derived values by the structure of their expressions (engine.expr.nodes.key). A rule that
+    writes ``benefit / budget`` where a derived value is ``benefit / budget`` computes the same value: the
+    back ends read the derived value from the record instead of computing it again for every rule."""
+    found: dict[tuple, str] = {}
+    for name, node in getattr(policy, "derived", ()) or ():
+        if not isinstance(node, (Const, Field)):
+            found.setdefault(key(node), name)
+    return found
+
+
+def reading_derived(node: Node, shared: dict[tuple, str]) -> Node:
+    """``node`` with each subexpression that is a derived value's expression replaced by that value's name
+    (a record decided by intake carries every derived value). Unchanged when nothing matches."""
+    if not shared or isinstance(node, (Const, Field)):
+        return node
+    name = shared.get(key(node))
+    if name is not None:
+        field = Field(node.offset, name)
+        field.type = node.type
+        return field
+    parts = children(node)
+    replaced = [reading_derived(child, shared) for child in parts]
+    if all(a is b for a, b in zip(parts, replaced)):
+        return node
+    import copy
+    clone = copy.copy(node)
+    for attribute in ("operand", "left", "right", "item", "container"):
+        if hasattr(clone, attribute):
+            setattr(clone, attribute, replaced[parts.index(getattr(node, attribute))])
+    if hasattr(clone, "items"):
+        clone.items = replaced  # type: ignore[attr-defined]
+    if hasattr(clone, "args"):
+        clone.args = replaced  # type: ignore[attr-defined]
+    return clone

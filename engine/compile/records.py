@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 MAX_TEXT = 10_000
 MAX_LIST = 1_000
+MEMO_CELLS = 4_096  # typed cells remembered per column (see RecordReader.read)
 
 
 class RecordError(ValueError):
@@ -171,6 +172,7 @@ class RecordReader:
         self._maps = [profile.values.get(name, profile.values.get(_normal(name))) for name in fields]
         self._aliases = [[_normal(a) for a in spec.aliases] for spec in fields.values()]
         self._columns: dict[tuple, list[str | None]] = {}  # the keys of a raw record -> its key for each field
+        self._memos: list[dict[str, tuple]] = [{} for _ in self._fields]  # per field: cell text -> typed (see read)
 
     def _columns_for(self, raw: Mapping[str, Any]) -> list[str | None]:
         """Which raw key feeds each field: the field's own name, else a header such as "Budget" or "start date",
@@ -221,13 +223,33 @@ class RecordReader:
         return problems
 
     def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The typed record (raises RecordError naming every unusable column).
+
+        Each field has one converter, chosen once from its type and the input profile; a column's cells
+        repeat (dates, levels, yes/no, small integers), so each converter's results are memoised by cell
+        text: (True, value) or (False, code, message). A memo is emptied when it reaches MEMO_CELLS entries,
+        so memory stays bounded by the columns, not the rows (a column of unique amounts just misses)."""
         record: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
-        for (name, required, convert, default), column, mapped in zip(self._fields, self._columns_for(raw),
-                                                                       self._maps):
+        profile = self.profile
+        for (name, required, convert, default), column, mapped, memo in zip(self._fields, self._columns_for(raw),
+                                                                             self._maps, self._memos):
             value = raw[column] if column is not None else None
             if mapped is not None and isinstance(value, str):
-                value = self.profile.mapped(name if name in self.profile.values else _normal(name), value)
+                value = profile.mapped(name if name in profile.values else _normal(name), value)
+            if value.__class__ is str:
+                known = memo.get(value)
+                if known is None:
+                    known = self._convert_text(name, required, convert, default, value)
+                    if len(memo) >= MEMO_CELLS:
+                        memo.clear()
+                    memo[value] = known
+                if known[0]:
+                    record[name] = known[1]
+                else:
+                    record[name] = None
+                    problems.append((name, known[1], known[2]))
+                continue
             if _is_blank(value):
                 value = default
             if _is_blank(value):
@@ -244,3 +266,17 @@ class RecordReader:
         if problems:
             raise RecordError(problems)
         return record
+
+    @staticmethod
+    def _convert_text(name: str, required: bool, convert: Callable[[Any], Any], default: Any, value: str) -> tuple:
+        """One cell's text typed, as a memo entry: (True, value) or (False, code, message)."""
+        if not value.strip():
+            value = default
+            if _is_blank(value):
+                if required:
+                    return False, "missing_value", f"column '{name}': a value is required"
+                return True, None
+        try:
+            return True, convert(value)
+        except ValueProblem as exc:
+            return False, getattr(exc, "code", "bad_value"), f"column '{name}': {exc}"

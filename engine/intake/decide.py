@@ -2,17 +2,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from engine.backends.reference import Backend
 from engine.compile.policy import CompiledPolicy
 from engine.compile.records import RecordError, RecordReader
-from engine.decision import Decision, Finding, RowError
-from engine.expr.evaluate import evaluate
+from engine.decision import Decision, Finding, RowError, Verdict
+from engine.expr.evaluate import compiled
 from engine.expr.values import plain
 from engine.tables import hits
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
+REASONS = 8_192  # rendered findings kept (see Intake._finding)
+
+
+def _cache_key(value: Any) -> Any:
+    """A value as the key of a rendered text: equal numbers written differently (1.0 and 1) and the same
+    number in a list are told apart, as the text shows them; True is not 1."""
+    if isinstance(value, (Decimal, tuple, bool)):
+        return (value.__class__, str(value))
+    return value
 
 
 class Intake:
@@ -26,6 +36,14 @@ class Intake:
                            source=rule.where, origin=rule.origin) if rule.effect != "none" else None)
             for rule in policy.rules
         ]
+        # A templated reason or route depends only on the values its placeholders name: rendered once per
+        # (rule, values) and kept (REASONS at most, then started afresh).
+        self._placeholders = [tuple(dict.fromkeys((rule.reason_template.names if rule.reason_template else [])
+                                                  + (rule.route_template.names if rule.route_template else [])))
+                              for rule in policy.rules]
+        self._rendered: dict[tuple, Finding] = {}
+        self._derived = [name for name, _ in policy.derived]
+        self._derived_values = [(name, compiled(node)) for name, node in policy.derived]
 
     def decide(self, raw: Mapping[str, Any], row: int | None = None, source: str | None = None) -> Decision:
         return self.decide_record(raw, row, source)[0]
@@ -33,45 +51,71 @@ class Intake:
     def decide_record(self, raw: Mapping[str, Any], row: int | None = None,
                       source: str | None = None) -> tuple[Decision, dict[str, Any] | None]:
         """The decision, and the typed record (with derived values) it was made on; None for an error row."""
+        verdict, record = self.decide_plain(raw, row, source)
+        return verdict.model(), record
+
+    def decide_plain(self, raw: Mapping[str, Any], row: int | None = None,
+                     source: str | None = None) -> tuple[Verdict, dict[str, Any] | None]:
+        """``decide_record`` as a plain record (engine.decision.Verdict): the batch path's form."""
         try:
             record = self.record(raw)
         except RecordError as exc:
             errors = [RowError(row=row, column=column, code=code, message=message)
                       for column, code, message in exc.problems]
-            return self.error(errors, raw, row, source), None
+            return self.error_plain(errors, raw, row, source), None
         try:  # decision tables: each table's hit policy picks from its matching rows
             fired = hits.apply(self.policy.hit_groups, self.backend.fire(record))
         except hits.Overlap as exc:
             error = RowError(row=row, code="table_overlap", message=str(exc))
-            return self.error([error], raw, row, source), None
-        findings = [self._finding(index, record) for index in fired if self._findings[index][1] is not None]
+            return self.error_plain([error], raw, row, source), None
+        rules = self._findings
+        findings = [self._finding(index, record) for index in fired if rules[index][1] is not None]
         worst = max((_SEVERITY[f.effect] for f in findings), default=0)
         outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
         routes = list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))
         ident = record.get(self.policy.id_field)
-        decision = Decision(id=None if ident is None else str(plain(ident)), decision=outcome, findings=findings,
-                            routes=routes, derived={name: plain(record[name]) for name, _ in self.policy.derived},
-                            policy_hash=self.policy.policy_hash, as_of=self.as_of, source=source, row=row)
+        decision = Verdict(None if ident is None else str(plain(ident)), outcome, findings, routes,
+                           {name: plain(record[name]) for name in self._derived}, [], self.policy.policy_hash,
+                           self.as_of, source, row)
         return decision, record
 
     def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The typed record with its derived values (raises RecordError)."""
         record = self.reader.read(raw)
-        for name, node in self.policy.derived:
-            record[name] = evaluate(node, record)
+        for name, value in self._derived_values:
+            record[name] = value(record)
         return record
 
     def error(self, errors: list[RowError], raw: Any = None, row: int | None = None,
               source: str | None = None) -> Decision:
+        return self.error_plain(errors, raw, row, source).model()
+
+    def error_plain(self, errors: list[RowError], raw: Any = None, row: int | None = None,
+                    source: str | None = None) -> Verdict:
         ident = raw.get(self.policy.id_field) if isinstance(raw, Mapping) else None
-        return Decision(id=str(ident)[:200] if ident not in (None, "") else None, decision="error", errors=errors,
-                        policy_hash=self.policy.policy_hash, as_of=self.as_of, source=source, row=row)
+        return Verdict(str(ident)[:200] if ident not in (None, "") else None, "error", [], [], {}, errors,
+                       self.policy.policy_hash, self.as_of, source, row)
 
     def _finding(self, index: int, record: Mapping[str, Any]) -> Finding:
         rule, finding = self._findings[index]
         if rule.reason_template is None and rule.route_template is None:
             return finding
-        update = {"reason": rule.reason_template.render(record)} if rule.reason_template else {}
+        values = tuple(_cache_key(record.get(name)) for name in self._placeholders[index])
+        cache_key = (index, values)
+        found = self._rendered.get(cache_key)
+        if found is None:
+            found = self._render(rule, finding, record)
+            if len(self._rendered) >= REASONS:
+                self._rendered.clear()
+            self._rendered[cache_key] = found
+        return found
+
+    @staticmethod
+    def _render(rule: Any, finding: Finding, record: Mapping[str, Any]) -> Finding:
+        fields = dict(finding.__dict__)
+        if rule.reason_template is not None:
+            fields["reason"] = rule.reason_template.render(record)
         if rule.route_template is not None:
-            update["route"] = rule.route_template.render(record)
-        return finding.model_copy(update=update)
+            fields["route"] = rule.route_template.render(record)
+        # the fields are those of a validated Finding with text put in text fields: nothing to validate again
+        return Finding.model_construct(finding.model_fields_set, **fields)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import re
 from collections import Counter
@@ -128,6 +129,26 @@ def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, deriv
             if header:
                 writer.writerow(csv_header(derived, carried))
         writer.writerow([inert(v) for v in decision_cells(d, derived, carried)])
+
+
+CHUNK_FORMATS = ("csv", "jsonl")  # formats whose rows a batch's workers write (format_rows), the parent joins
+
+
+def format_rows(decisions: Iterable[Decision], fmt: str, derived: list[str], carried: list[str] = ()) -> str:
+    """The text ``write_decisions`` writes for these decisions as rows of a CSV (no header) or JSONL output,
+    byte for byte: a batch's workers format their chunks, and the parent writes the texts in order."""
+    buffer = io.StringIO(newline="")
+    if fmt == "csv":
+        writer = csv_writer(buffer)
+        for d in decisions:
+            writer.writerow([inert(v) for v in decision_cells(d, derived, carried)])
+    elif fmt == "jsonl":
+        write = EncodableText(buffer).write
+        for d in decisions:
+            write(json_text(json.dumps(d.to_json(), ensure_ascii=False)) + "\n")
+    else:
+        raise ValueError(f"rows of {fmt!r} are not written in chunks; formats: {', '.join(CHUNK_FORMATS)}")
+    return buffer.getvalue()
 
 
 _MARK = {"reject": "✗", "review": "?", "flag": "!"}

@@ -153,8 +153,13 @@ class DecisionLog:
 
     def append(self, entries: Iterable[Entry]) -> int:
         """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
+        return self.append_encoded(encoded(entries))
+
+    def append_encoded(self, rows: Iterable[tuple]) -> int:
+        """``append`` of entries already encoded by :func:`encoded` (in another process: a batch's workers
+        encode the entries of their rows); an entry without a time gets this transaction's."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        rows = [_row(e, now) for e in entries]
+        rows = [row if row[1] else (row[0], now, *row[2:]) for row in rows]
         if not rows:
             return 0
         with self._using("write to") as db:
@@ -207,7 +212,13 @@ def _store_type(target: str | Path):
     return SqliteStore
 
 
-def _row(e: Entry, now: str) -> tuple:
+def encoded(entries: Iterable[Entry]) -> list[tuple]:
+    """Entries as rows of the table (``DecisionLog.append_encoded`` writes them); an entry without a time
+    has None in its place, filled in when the rows are written."""
+    return [_row(e, None) for e in entries]
+
+
+def _row(e: Entry, now: str | None) -> tuple:
     """An entry as a row of the table; its input is encoded once, for the column, its hash and its key."""
     text = _storable
     data = canonical(e.input)

@@ -18,12 +18,13 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 
-from engine.decision import Decision, RowError
+from engine.decision import RowError, Verdict
 from engine.io.readers import Row
 
 FAULT_ENV = "PMO_FAULT_KILL_ON_ID"  # fault injection for tests: a worker deciding this id dies (see docs/reliability.md)
@@ -76,7 +77,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _decide(rows: list[Row]) -> list[Decision]:
+def _decide(rows: list[Row]) -> list[Verdict]:
     fault = os.environ.get(FAULT_ENV)
     out = []
     for row in rows:
@@ -86,14 +87,56 @@ def _decide(rows: list[Row]) -> list[Decision]:
                 if once:
                     open(once, "w").close()
                 os._exit(70)  # die like a crash: no cleanup, no exception
-        out.append(next(_engine.evaluate_many([row])))  # type: ignore[union-attr]
+        out.append(next(_engine.decide_plain([row]))[0])  # type: ignore[union-attr]
     return out
+
+
+@dataclass
+class Formatted:
+    """A chunk of rows decided and written by a worker: the output's text for them (``format_rows``), how many
+    of each outcome, and their decision log entries encoded (``engine.store.log.encoded``; None: not logged)."""
+    text: str
+    counts: Counter
+    rows: int
+    entries: list[tuple] | None = None
+
+
+@dataclass(frozen=True)
+class Writing:
+    """What workers write for each chunk: the output format (csv or jsonl), the derived values' columns, whether
+    the decision log is written."""
+    fmt: str
+    derived: tuple[str, ...]
+    log: bool = False
+
+
+def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engine) -> Formatted:
+    """Decided rows as a Formatted chunk: labelled with the profile's carried columns, written, logged."""
+    from engine.io.carry import Carrier
+    from engine.io.writers import format_rows
+    carrier = Carrier(engine.profile, None)  # csv and jsonl carry the profile's columns; the title is not in them
+    labelled = [carrier.label(decision, row.data) for row, decision in zip(rows, decisions)]
+    counts = Counter(d.decision for d in labelled)
+    text = format_rows(labelled, writing.fmt, list(writing.derived), carrier.names)
+    entries = None
+    if writing.log:
+        from engine.store.log import encoded
+        from engine.tasks.evaluate import log_entry
+        entries = encoded(log_entry(engine, row, d) for row, d in zip(rows, labelled))
+    return Formatted(text, counts, len(rows), entries)
+
+
+def _decide_and_write(rows: list[Row], writing: Writing) -> Formatted:
+    return formatted(rows, _decide(rows), writing, _engine)
 
 
 def decide_in_parallel(rows: Iterable[Row], *, workers: int, policies=None, rules=(), today: dt.date,
                        backend: str = "rete", chunk: int = 256, policy_hash: str = "",
-                       profile=None) -> Iterator[tuple[Row, Decision]]:
-    """(row, decision) pairs in input order. ``profile``: the input profile the workers read cells with."""
+                       profile=None, writing: Writing | None = None, engine=None) -> Iterator:
+    """(row, decision) pairs in input order, each decision a plain record (``.model()``: the Decision).
+    ``profile``: the input profile the workers read cells with. With ``writing``: Formatted chunks in input
+    order instead (the workers decide, write and encode the log entries; ``engine``, the parent's, writes
+    the engine_error rows of rows that stopped a worker twice)."""
     setup = (policies, list(rules), today, backend, profile, os.getpid())
     source = iter(rows)
     pending: deque = deque()  # entries [rows, future or None, failures]
@@ -112,7 +155,8 @@ def decide_in_parallel(rows: Iterable[Row], *, workers: int, policies=None, rule
             try:
                 for entry in list(pending)[: 1 if careful else len(pending)]:
                     if entry[1] is None:
-                        entry[1] = pool.submit(_decide, entry[0])
+                        entry[1] = pool.submit(_decide, entry[0]) if writing is None else \
+                            pool.submit(_decide_and_write, entry[0], writing)
                 decisions = head[1].result()
             except BrokenProcessPool:  # a worker died: on submitting, or while we waited
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -122,7 +166,12 @@ def decide_in_parallel(rows: Iterable[Row], *, workers: int, policies=None, rule
                 continue
             pending.popleft()
             careful = max(careful - 1, 0)
-            yield from zip(head[0], decisions)
+            if writing is None:
+                yield from zip(head[0], decisions)
+            elif isinstance(decisions, Formatted):
+                yield decisions
+            else:  # an engine_error row made here
+                yield formatted(head[0], decisions, writing, engine)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -154,9 +203,9 @@ class _Done:
         return self.value
 
 
-def _engine_error(row: Row, policy_hash: str, as_of: str | None = None) -> Decision:
+def _engine_error(row: Row, policy_hash: str, as_of: str | None = None) -> Verdict:
     ident = row.data.get("id") if row.data else None
-    return Decision(id=None if ident in (None, "") else str(ident)[:200], decision="error",
-                    errors=[RowError(row=row.row, code="engine_error",
-                                     message="deciding this row stopped the rules engine twice; it was skipped")],
-                    policy_hash=policy_hash, source=row.source, row=row.row, as_of=as_of)
+    return Verdict(None if ident in (None, "") else str(ident)[:200], "error", [], [], {},
+                   [RowError(row=row.row, code="engine_error",
+                             message="deciding this row stopped the rules engine twice; it was skipped")],
+                   policy_hash, as_of, row.source, row.row)

@@ -19,19 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import TypeAdapter
-
 from engine.api import Engine
-from engine.decision import Decision, Finding, RowError
+from engine.decision import Decision, Verdict
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.io.carry import Carrier
 from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
 from engine.io.readers import ProposalRows, Row, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
-from engine.io.writers import csv_header, write_decisions, write_xlsx
+from engine.io.writers import CHUNK_FORMATS, csv_header, write_decisions, write_xlsx
 from engine.report.build import field_roles, write_report
 from engine.store import DecisionLog, Entry, LogError
-from engine.tasks.batch import decide_in_parallel
+from engine.tasks.batch import Writing, decide_in_parallel
 
 LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
@@ -103,16 +101,22 @@ class IntakeRound:
         rows = (row for rows in inputs for row in rows)
         return _checked_headers(rows, engine, say) if say is not None else rows
 
-    def decide(self, engine: Engine, rows: Iterable[Row], estimate: int | None) -> Iterator[tuple[Row, Decision, Any]]:
+    def decide(self, engine: Engine, rows: Iterable[Row], estimate: int | None,
+               plain: bool = False) -> Iterator[tuple[Row, Any, Any]]:
         """(row, decision, typed record) in input order, with worker processes for large batches. Worker
-        processes send decisions only: their record is NOT_TYPED, typed again when it is needed."""
+        processes send decisions only: their record is NOT_TYPED, typed again when it is needed. ``plain``:
+        decisions as plain records (engine.decision.Verdict), as the batch path formats and logs them."""
         workers = self.worker_count(estimate)
         if workers > 1:
             pairs = decide_in_parallel(rows, workers=workers, policies=self.policies, rules=self.rules,
                                        today=engine.today, backend=self.backend, policy_hash=engine.policy_hash,
                                        profile=engine.profile if self.columns else None)
-            return ((row, decision, NOT_TYPED) for row, decision in pairs)
+            if plain:
+                return ((row, decision, NOT_TYPED) for row, decision in pairs)
+            return ((row, decision.model(), NOT_TYPED) for row, decision in pairs)
         shown, decided = itertools.tee(rows)  # in lockstep: tee holds one row at a time
+        if plain:
+            return ((row, decision, record) for row, (decision, record) in zip(shown, engine.decide_plain(decided)))
         return ((row, decision, record) for row, (decision, record) in zip(shown, engine.decide_all(decided)))
 
     def worker_count(self, estimate: int | None) -> int:
@@ -211,20 +215,23 @@ def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _s
         estimate = count_rows(intake.files)
         done = point.rows if point else 0
         left = None if estimate is None else max(estimate - done, 0)
-        triples = carrier.labelled(intake.decide(engine, rows, left))
-        logged = _logged(engine, triples, log)
-        if relog:
-            logged = _skip(logged, relog)
         report: list | None = [] if output.report else None
-        decided = _kept(engine, logged, report) if report is not None else (d for _, d, _ in logged)
-        if progress is not None:
-            decided = progress(decided, estimate, done)
-        if output.format == "xlsx":
-            counts = write_xlsx(decided, output.out, derived=derived, carried=carried)
+        workers = intake.worker_count(left)
+        if workers > 1 and output.format in CHUNK_FORMATS and report is None and not relog:
+            # The workers decide, label, write and encode the log entries; here their chunks are only joined.
+            chunks = decide_in_parallel(rows, workers=workers, policies=intake.policies, rules=intake.rules,
+                                        today=engine.today, backend=intake.backend, policy_hash=engine.policy_hash,
+                                        profile=engine.profile if intake.columns else None,
+                                        writing=Writing(output.format, tuple(derived), log is not None),
+                                        engine=engine)
+            counts = Counter()
+            header = csv_header(derived, carried) if point is None or point.keep == 0 else None
+            written = _written_by_workers(chunks, out, output.format, header, log, counts)
+            for _ in (progress(written, estimate, done) if progress is not None else written):
+                pass
         else:
-            counts = write_decisions(decided, out, output.format, policy_hash=engine.policy_hash,
-                                     header=point is None or point.keep == 0, derived=derived, carried=carried,
-                                     titled=carrier.shows_title)
+            counts = _decided_here(engine, intake, output, out, rows, left, log, relog, report, carrier,
+                                   (estimate, done), progress, point)
         if output.out and out is not None:
             out.close()  # a small output is still in the buffer: a full disk shows here, not in write()
         if report is not None:
@@ -244,6 +251,25 @@ def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _s
     if point is not None:
         counts.update(point.counts)
     return Outcome(counts, opened)
+
+
+def _decided_here(engine: Engine, intake: IntakeRound, output: Output, out: IO[str] | None, rows: Iterator[Row],
+                  left: int | None, log: DecisionLog | None, relog: int, report: list | None, carrier: Carrier,
+                  progressed: tuple[int | None, int], progress: Progress | None, point: ResumePoint | None) -> Counter:
+    """Decide in this process (or read the workers' decisions), label, log and write every decision."""
+    derived, carried = [name for name, _ in engine.policy.derived], carrier.names
+    triples = carrier.labelled(intake.decide(engine, rows, left, plain=True))
+    logged = _logged(engine, triples, log)
+    if relog:
+        logged = _skip(logged, relog)
+    decided = _kept(engine, logged, report) if report is not None else (d for _, d, _ in logged)
+    if progress is not None:
+        decided = progress(decided, *progressed)
+    if output.format == "xlsx":
+        return write_xlsx(decided, output.out, derived=derived, carried=carried)
+    return write_decisions(decided, out, output.format, policy_hash=engine.policy_hash,
+                           header=point is None or point.keep == 0, derived=derived, carried=carried,
+                           titled=carrier.shows_title)
 
 
 def profiled(engine: Engine, columns: Path | None) -> Engine:
@@ -326,7 +352,8 @@ def _skip(items: Iterator, n: int) -> Iterator:
 def _kept(engine: Engine, triples: Iterable[tuple[Row, Decision, Any]], into: list) -> Iterator[Decision]:
     """Pass decisions on, keeping each with its typed record for the report."""
     for row, decision, record in triples:
-        into.append((decision, typed(engine, row, decision, record)))
+        into.append((decision.model() if isinstance(decision, Verdict) else decision,
+                     typed(engine, row, decision, record)))
         yield decision
 
 
@@ -341,8 +368,14 @@ def _cannot_write(exc: OSError, output: Output) -> RunError:
     return RunError(f"cannot write {target}: {exc.strerror or exc}", hint, code="cannot_write")
 
 
-_FINDINGS, _ERRORS = TypeAdapter(list[Finding]), TypeAdapter(list[RowError])  # a decision's findings dumped in
-# one call: a model_dump per finding cost 3x as much (benchmarks/log_append.py, docs/benchmarks.md)
+
+
+def log_entry(engine: Engine, row: Row, decision: Any) -> Entry:
+    """The decision log's entry for a decided row (a Decision or a Verdict)."""
+    return Entry("intake", decision.id, None, {"row": row.data, "source": row.source, "line": row.row},
+                 engine.policy_hash, decision.decision, [dict(f.__dict__) for f in decision.findings]
+                 or [dict(e.__dict__) for e in decision.errors], decision.routes,
+                 as_of=engine.today.isoformat(), backend=engine.backend)
 
 
 def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_BATCH):
@@ -350,14 +383,34 @@ def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_B
     pending: list[Entry] = []
     for row, decision, record in triples:
         if log is not None:
-            pending.append(Entry("intake", decision.id, None, {"row": row.data, "source": row.source,
-                                                               "line": row.row}, engine.policy_hash,
-                                 decision.decision, _FINDINGS.dump_python(decision.findings, mode="json")
-                                 or _ERRORS.dump_python(decision.errors, mode="json"), decision.routes,
-                                 as_of=engine.today.isoformat(), backend=engine.backend))
+            pending.append(log_entry(engine, row, decision))
             if len(pending) >= batch:
                 log.append(pending)
                 pending = []
         yield row, decision, record
     if log is not None:
         log.append(pending)
+
+
+def _written_by_workers(chunks: Iterator, out: IO[str], fmt: str, header: list[str] | None,
+                        log: DecisionLog | None, counts: Counter) -> Iterator[None]:
+    """Write the workers' Formatted chunks in order (the CSV header before the first row), append their log
+    entries (a transaction per LOG_BATCH rows, or more: whole chunks), count outcomes; one None per row, for
+    the progress line."""
+    from engine.io.writers import csv_writer
+    pending: list[tuple] = []
+    for chunk in chunks:
+        if header is not None and chunk.rows:
+            if fmt == "csv":
+                csv_writer(out).writerow(header)
+            header = None
+        out.write(chunk.text)
+        counts.update(chunk.counts)
+        if log is not None and chunk.entries:
+            pending += chunk.entries
+            if len(pending) >= LOG_BATCH:
+                log.append_encoded(pending)
+                pending = []
+        yield from itertools.repeat(None, chunk.rows)
+    if log is not None:
+        log.append_encoded(pending)

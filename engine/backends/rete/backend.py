@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from engine.backends.reference import ReferenceBackend
+from engine.backends.reference import ReferenceBackend, derived_keys
 from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
 from engine.backends.rete.lower import ALWAYS, NEVER, Lowering, rete_value
 from engine.errors import Diagnostic, Location, PolicyError
-from engine.expr.evaluate import evaluate
+from engine.expr.evaluate import compiled
+from engine.expr.nodes import fields_of
 
 if TYPE_CHECKING:  # compile imports the back ends through gates
     from engine.compile.policy import CompiledPolicy
@@ -31,7 +33,15 @@ class ReteBackend:
                 Location(policy.intake_file), "move rarely used checks into derived values, or split the policy")])
         self._fields: list[tuple[str, str, Callable[[Any], Any]]] = [
             (name, slot, _encoder(policy.field_types[name])) for name, slot in lowering.field_slots.items()]
-        self._computed = lowering.computed_slots()
+        self._as_is = [(name, slot) for name, slot, encode in self._fields if encode is _same]
+        self._numeric = [(name, slot) for name, slot, encode in self._fields if encode is not _same]
+        # A computed slot that is a derived value's expression reads the record's value; one that reads one
+        # or two fields is remembered by their values (a regex on a vendor's name is matched once per name).
+        shared = derived_keys(policy)
+        self._computed = []
+        for key, (slot, node) in lowering.computed.items():
+            reads = tuple(sorted(fields_of(node)))
+            self._computed.append((slot, compiled(node), shared.get(key), {} if len(reads) <= 2 else None, reads))
         try:
             self._ruleset = Ruleset(conditions)
         except RulesetLimitError as exc:
@@ -45,12 +55,27 @@ class ReteBackend:
     def fire(self, record: Mapping[str, Any]) -> list[int]:
         """Indexes (into policy.rules) of the rules whose conditions are true for this record."""
         fact: dict[str, Any] = {"t": "p"}
-        for name, slot, encode in self._fields:
+        for name, slot in self._as_is:  # text and yes/no: the core compares them as they are
             value = record.get(name)
             if value is not None:
-                fact[slot] = encode(value)
-        for slot, node in self._computed:
-            value = evaluate(node, record)
+                fact[slot] = value
+        for name, slot in self._numeric:  # numbers and dates: integer keys (rete_value)
+            value = record.get(name)
+            if value is not None:
+                fact[slot] = rete_value(value)
+        for slot, node, derived, memo, reads in self._computed:
+            if derived is not None and derived in record:
+                value = record[derived]
+            elif memo is None:
+                value = node(record)
+            else:  # a function of one or two fields (matches(vendor, ...)): its values repeat
+                args = tuple(_key(record.get(name)) for name in reads)
+                value = memo.get(args, _MISSING)
+                if value is _MISSING:
+                    value = node(record)
+                    if len(memo) >= MEMO_VALUES:
+                        memo.clear()
+                    memo[args] = value
             if value is not None:
                 fact[slot] = rete_value(value)
         try:
@@ -58,6 +83,15 @@ class ReteBackend:
         except Unsafe:  # text over 64 KB, more than 64 tests true at once: this row is decided in Python
             return self._reference.fire(record)
         return sorted(int(name[1:]) for name in fired)
+
+
+_MISSING = object()
+MEMO_VALUES = 4_096  # computed values remembered per slot
+
+
+def _key(value: Any) -> Any:
+    """A value as a memo key: numbers written differently (1.0 and 1) and True and 1 kept apart."""
+    return (value.__class__, str(value)) if isinstance(value, (Decimal, tuple, bool)) else value
 
 
 def _encoder(expr_type: str) -> Callable[[Any], Any]:

@@ -1,0 +1,206 @@
+"""The bytes of `pmo evaluate --format csv` and `--format jsonl` are pinned (issue #19: the hot path was rebuilt
+for speed, and its outputs must stay byte-identical to what they were before).
+
+The goldens are sha256 digests of the outputs the code produced before the rebuild (main at d121f8b), on the
+12,000-row batch fixture, the benchmark's file and random rounds with every field of the reference policy
+(blanks, bad values, amounts with separators, non-ASCII text, cells that look like formulas, line breaks).
+The policy hash is replaced by a placeholder before hashing, so a change to the policy files alone does not
+break them (the hash itself is checked by other tests). Both back ends and 1 and 2 workers must give the same
+bytes. A second check needs no golden: the CLI's output equals the output written from the pydantic
+``Decision`` objects the API gives (``Engine.evaluate_many`` then ``write_decisions``), on further random rounds.
+
+When an output change is intended, regenerate the digests with ``python tests/test_output_golden.py`` and say
+why in the commit.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.conftest import ROWS, TODAY, write_round  # noqa: E402
+
+SEEDS = (11, 12, 13)
+RANDOM_ROWS = 1_500
+BENCH_ROWS = 3_000
+
+GOLDEN = {
+    'fixture.csv': '40a3b168ad612d7839e1855ed62373d2947f8a9393c4cd0f3a560f504ff9fb3d',
+    'fixture.jsonl': 'ef0a91f3d897f8acbe4ad7e54fda4963b51e5ad1a01f420e8d3ec9d15995e67e',
+    'bench.csv': '347ab07788b83ebd36a699f4de097c6dbbe146fc379ab8c466712cad93b8c267',
+    'bench.jsonl': '937da8b52578c4a8e6743dfea59508e8ed15d7d7096395c08d987692b820f400',
+    'random11.csv': 'e514f5eaf88cbd963fc08d2f60d6851a16707c86b7f227e725a1c56f29115d9a',
+    'random11.jsonl': '7b45bad2bad516a6e589e7566518e2f74eafdbdf0fbf88710f68adbdf4eeb129',
+    'random12.csv': '18436250d96c6f13b530ca8b17bd2ba5d49b75add6973b536a6f88e822f764a2',
+    'random12.jsonl': 'f3473d8e9ad865896868ff51f033f85d054f90422be8a154bacba4fa36ac1b88',
+    'random13.csv': 'db425ef46a4181625fa9f029a793fec9519cd2c8404902e5f0f5d4a297fecb60',
+    'random13.jsonl': '8750ef7997d25e6d6986081d65e729e6c64a93c0efe2a1f74e99545161702d7a',
+}
+
+_TEXTS = ["Ann Lee", "Bo Chen", "", " ", "Zoë Ørsted", "=HYPERLINK(\"x\")", "+cmd", "@SUM(A1)", "-1",
+          "line\nbreak", "quote \" inside", "tab\there", "\u00a0=1", "日本語", "a,b;c"]
+_COLUMNS = ["id", "title", "business_unit", "sponsor", "sponsor_level", "alignment", "category", "budget",
+            "opex_per_year", "benefit", "cash_flows", "start_date", "end_date", "risk", "complexity", "regulatory",
+            "personal_data", "privacy_assessment", "vendor", "vendor_approved", "headcount", "extra"]
+
+
+def _cell(rng: random.Random, column: str, i: int) -> str:
+    """A cell: usually one that reads, sometimes (3%) one that does not, or reads two ways."""
+    if rng.random() < 0.04:
+        return rng.choice(["", " "])
+    bad = rng.random() < 0.02
+    if column == "id":
+        return rng.choice([f"PRJ-{i:04d}", f"P{i}", f"=id{i}", f"ünï-{i}"])
+    if column in ("title", "sponsor", "vendor", "extra"):
+        return rng.choice(_TEXTS) + ("" if column != "title" else f" {i}")
+    if column == "business_unit":
+        return rng.choice(["Sales", "HR x"]) if bad else rng.choice(["Operations", "customer", "IT", "Legal", "HR"])
+    if column == "sponsor_level":
+        return "intern" if bad else rng.choice(["executive", "Director", "manager"])
+    if column == "alignment":
+        return rng.choice(["nonsense:strong", "net-zero:huge"]) if bad else rng.choice(
+            ["net-zero:strong", "grid-resilience:low", "net-zero:strong;customer-experience:moderate",
+             "operational-efficiency:moderate"])
+    if column == "category":
+        return "other" if bad else rng.choice(["growth", "compliance", "Efficiency", "innovation", "maintenance"])
+    if column in ("budget", "opex_per_year", "benefit"):
+        if bad:
+            return rng.choice(["12%", "1.2.3", "x", "250.000", "1,5"])
+        n = rng.choice([rng.randint(0, 30_000_000), rng.randint(1, 999), rng.randint(200_000, 300_000)])
+        return rng.choice([str(n), f"{n:,}" if n >= 1_000_000 else str(n), f"{n}.50", f"{n / 7:.2f}", "1e3",
+                           str(n), "-5"])
+    if column == "cash_flows":
+        if bad:
+            return rng.choice(["1;;2", "[1,", "a;b"])
+        flows = [str(-rng.randint(10_000, 900_000))] + [str(rng.randint(-50_000, 400_000))
+                                                      for _ in range(rng.randint(0, 6))]
+        return rng.choice([";".join(flows), "[" + ", ".join(flows) + "]", ";".join(flows)])
+    if column in ("start_date", "end_date"):
+        if bad:
+            return rng.choice(["03/04/2027", "2027-02-30", "soon"])
+        d = dt.date.fromordinal(TODAY.toordinal() + rng.randint(-400, 1500))
+        return rng.choice([d.isoformat(), d.isoformat(), d.strftime("%d.%m.%Y")])
+    if column in ("risk", "complexity"):
+        return rng.choice(["2.5", "x", "9"]) if bad else rng.choice(["1", "2", "3", "4", "5", "5", " 3 "])
+    if column in ("regulatory", "personal_data", "privacy_assessment", "vendor_approved"):
+        return "maybe" if bad else rng.choice(["yes", "no", "true", "FALSE", "y", "n", "1", "0"])
+    if column == "headcount":
+        return rng.choice(["-3", "many", "1.5"]) if bad else str(rng.randint(0, 80))
+    raise AssertionError(column)
+
+
+def write_random_round(path: Path, rows: int, seed: int) -> Path:
+    """Proposals with every field of the reference policy (and a column it ignores), in a random column order,
+    some columns left out, many cells messy."""
+    rng = random.Random(seed)
+    columns = [c for c in _COLUMNS if c in ("id", "title") or rng.random() < 0.9]
+    rng.shuffle(columns)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for i in range(rows):
+            writer.writerow([_cell(rng, c, i) for c in columns])
+    return path
+
+
+def write_bench_round(path: Path, rows: int) -> Path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from batch_throughput import write_input
+    write_input(path, rows)
+    return path
+
+
+def inputs(folder: Path) -> dict[str, Path]:
+    """The golden inputs, written in ``folder`` (named relative to it: the output's source column)."""
+    made = {"fixture": write_round(folder / "round.csv", ROWS, seed=5, line_breaks=True),
+            "bench": write_bench_round(folder / "bench.csv", BENCH_ROWS)}
+    for seed in SEEDS:
+        made[f"random{seed}"] = write_random_round(folder / f"random{seed}.csv", RANDOM_ROWS, seed)
+    return made
+
+
+def digest(data: bytes, policy_hash: str) -> str:
+    return hashlib.sha256(data.replace(policy_hash.encode(), b"<policy-hash>")).hexdigest()
+
+
+def run(name: str, fmt: str, backend: str = "rete", workers: int = 1) -> bytes:
+    """`pmo evaluate NAME --format FMT` in the current folder, its output's bytes."""
+    from engine.cli import main
+    out = Path(f"out-{name}-{backend}-{workers}.{fmt}")
+    code = main(["evaluate", name, "--format", fmt, "--out", str(out), "--today", TODAY.isoformat(), "--no-log",
+                 "--workers", str(workers), "--backend", backend])
+    assert code in (0, 1)
+    return out.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def golden_inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("golden")
+    return folder, inputs(folder)
+
+
+@pytest.fixture(scope="module")
+def policy_hash(engines):
+    return engines["rete"].policy_hash
+
+
+@pytest.mark.parametrize("backend", ["rete", "reference"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_outputs_are_the_golden_bytes(golden_inputs, policy_hash, monkeypatch, fmt, backend):
+    folder, made = golden_inputs
+    monkeypatch.chdir(folder)
+    for key, path in made.items():
+        assert digest(run(path.name, fmt, backend), policy_hash) == GOLDEN[f"{key}.{fmt}"], (key, fmt, backend)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_two_workers_write_the_golden_bytes(golden_inputs, policy_hash, monkeypatch, fmt):
+    folder, made = golden_inputs
+    monkeypatch.chdir(folder)
+    for key in ("fixture", "random11"):
+        assert digest(run(made[key].name, fmt, "rete", 2), policy_hash) == GOLDEN[f"{key}.{fmt}"], key
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_cli_output_is_what_the_api_decisions_write(tmp_path, monkeypatch, engines, fmt, seed):
+    """No golden needed: the batch path writes what the pydantic Decisions of Engine.evaluate_many write."""
+    from engine.io.readers import read_proposals
+    from engine.io.writers import write_decisions
+    monkeypatch.chdir(tmp_path)
+    path = write_random_round(tmp_path / f"r{seed}.csv", 600, seed)
+    engine = engines["rete"]
+    expected = io.StringIO(newline="")
+    derived = [name for name, _ in engine.policy.derived]
+    write_decisions(engine.evaluate_many(read_proposals(Path(path.name))), expected, fmt,
+                    policy_hash=engine.policy_hash, derived=derived)
+    assert run(path.name, fmt).decode("utf-8") == expected.getvalue()
+
+
+def main() -> None:
+    """Print the digests of the current code's outputs (to regenerate GOLDEN)."""
+    import os
+    import tempfile
+
+    from engine import Engine
+    policy = Engine.load(today=TODAY).policy_hash
+    folder = Path(tempfile.mkdtemp(prefix="pmo-golden-"))
+    made = inputs(folder)
+    os.chdir(folder)
+    print("GOLDEN = {")
+    for key, path in made.items():
+        for fmt in ("csv", "jsonl"):
+            print(f"    {f'{key}.{fmt}'!r}: {digest(run(path.name, fmt), policy)!r},")
+    print("}")
+
+
+if __name__ == "__main__":
+    main()

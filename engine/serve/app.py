@@ -45,7 +45,7 @@ from engine.serve.access import OPEN, Caller, Tokens, access_logger, log_line, m
 from engine.serve.board import BoardState, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
-from engine.store import Entry
+from engine.store import MAX_PAGE, Entry
 
 SOURCE = "request"
 CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
@@ -161,6 +161,32 @@ class SelectRequest(PortfolioRequest):
 
 class EvaluateResponse(Decision):
     decision_id: str = Field(description="the decision log's key of this decision: GET /v1/decisions/{id}")
+
+
+class LoggedDecision(BaseModel):
+    decision_id: str = Field(description="the log's key")
+    seq: int = Field(description="the entry's number: entries are numbered in the order they were logged")
+    time: str
+    kind: Literal["intake", "gate"]
+    project: str | None
+    gate: str | None
+    input_hash: str
+    policy_hash: str = Field(description="the policy version it was decided under")
+    outcome: str
+    findings: list[Any]
+    approvers: list[str]
+    override: dict[str, Any] | None
+    input: Any = Field(description="what was decided: {row: the proposal} or the project record")
+    as_of: str | None = Field(description="the date today() meant")
+    backend: str | None
+
+
+class DecisionsPage(BaseModel):
+    count: int = Field(description="decisions in this page")
+    truncated: bool = Field(description="there are more: follow next")
+    cursor: int | None = Field(description="where the next page starts (null: this is the last)")
+    next: str | None = Field(description="the link to the next page (null: this is the last)")
+    decisions: list[LoggedDecision]
 
 
 class BatchResponse(BaseModel):
@@ -700,6 +726,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     # ------------------------------------------------------------------ the log
     @app.get("/v1/decisions/{decision_id}", tags=["log"], responses={**ERRORS, 404: {"model": ErrorResponse}},
+             response_model=LoggedDecision,
              summary="a logged decision, by the id its answer gave")
     async def decision(decision_id: str, request: Request):
         caller_of(request)
@@ -708,17 +735,40 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             raise ApiError(404, "not_found", f"no decision {decision_id!r} in the log")
         return JSONResponse(_logged(found))
 
-    @app.get("/v1/decisions", tags=["log"], responses=ERRORS, summary="logged decisions by project and date")
+    @app.get("/v1/decisions", tags=["log"], responses=ERRORS, response_model=DecisionsPage,
+             summary="logged decisions by project and date, a page at a time")
     async def decisions(request: Request,
                         project: Annotated[str | None, Query(description="the project's id")] = None,
-                        since: Annotated[dt.date | None, Query(description="decided on or after (YYYY-MM-DD)")] = None,
+                        from_: Annotated[dt.date | None, Query(alias="from", description="decided on or after this "
+                                                               "date (YYYY-MM-DD, UTC)")] = None,
+                        to: Annotated[dt.date | None, Query(description="decided on or before this date (YYYY-MM-DD, "
+                                                            "UTC)")] = None,
+                        since: Annotated[dt.date | None, Query(description="the same as from", deprecated=True)]
+                        = None,
                         kind: Annotated[Literal["intake", "gate"] | None, Query()] = None,
-                        limit: Annotated[int, Query(ge=1, le=10_000, description="at most this many, oldest first")]
-                        = 1000):
+                        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most this many in a page, "
+                                                    f"oldest first (1 to {MAX_PAGE:,})")] = 100,
+                        cursor: Annotated[int | None, Query(ge=0, description="where the page starts: the `cursor` "
+                                                            "of the previous page (its `next` link has it)")] = None):
+        """One page of the matching decisions, oldest first. When there are more, ``next`` is the link to the
+        following page (the same query, with ``cursor``); it is null on the last page. Paging while decisions
+        are being logged misses none and repeats none."""
         caller_of(request)
-        found = await compute(lambda: service.logs.get().query(project=project, since=since, kind=kind))
-        return JSONResponse({"count": len(found), "truncated": len(found) > limit,
-                             "decisions": [_logged(e) for e in found[:limit]]})
+        if from_ is not None and since is not None and from_ != since:
+            raise ApiError(422, "invalid_request", "give from or since (the same), not both",
+                           errors=[{"loc": ["query", "since"], "code": "conflict", "message": "from is given"}])
+        start = from_ or since
+        if start is not None and to is not None and start > to:
+            raise ApiError(422, "invalid_request", f"from ({start}) is after to ({to})",
+                           errors=[{"loc": ["query", "to"], "code": "before_from", "message": "to is before from"}])
+        found = await compute(lambda: service.logs.get().page(project=project, since=start, until=to, kind=kind,
+                                                              after=cursor, limit=limit))
+        link = None
+        if found.next is not None:
+            url = request.url.include_query_params(cursor=found.next).remove_query_params("token")
+            link = f"{url.path}?{url.query}"  # relative: right behind a proxy too
+        return JSONResponse({"count": len(found.entries), "truncated": found.next is not None,
+                             "cursor": found.next, "next": link, "decisions": [_logged(e) for e in found.entries]})
 
     # ------------------------------------------------------------------ the live board
     board = BoardState(service.logs, holder, lambda: service.writer.commits)

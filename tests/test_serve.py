@@ -172,6 +172,33 @@ def test_decisions_by_project_and_date(site):
     assert site.client.get("/v1/decisions/" + "0" * 32).status_code == 404
 
 
+def test_a_query_of_the_log_is_bounded_and_paged_with_a_next_link(site):
+    rows = [{**p, "id": "PRJ-7003"} for p in proposals()[:7]]  # seven decisions on one project
+    keys = [site.client.post("/v1/evaluate", json=r).json()["decision_id"] for r in rows]
+    query = {"project": "PRJ-7003", "from": "2020-01-01", "to": "2999-12-31", "limit": 3}
+    pages, url, params = [], "/v1/decisions", query
+    while url:
+        answer = site.client.get(url, params=params)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["count"] == len(body["decisions"]) <= 3
+        pages.append([d["decision_id"] for d in body["decisions"]])
+        url, params = body["next"], None
+        assert (url is None) == (body["cursor"] is None) == (not body["truncated"])
+        if url:
+            assert url.startswith("/v1/decisions?") and "project=PRJ-7003" in url and "limit=3" in url
+    assert [len(p) for p in pages] == [3, 3, 1] and sum(pages, []) == keys
+    assert site.client.get("/v1/decisions", params={**query, "to": "2020-01-01"}).json()["count"] == 0
+    for bad, where in ((dict(limit=0), "limit"), (dict(limit=1001), "limit"), (dict(cursor="abc"), "cursor"),
+                       (dict(to="soon"), "to"), (dict(kind="other"), "kind"), (dict(**{"from": "2027-01-01"},
+                                                                                     to="2026-01-01"), "to")):
+        answer = site.client.get("/v1/decisions", params=bad)
+        assert answer.status_code == 422, (bad, answer.text)
+        assert answer.json()["error"]["errors"][0]["loc"] == ["query", where], bad
+    default = site.client.get("/v1/decisions").json()
+    assert default["count"] <= 100
+
+
 def test_openapi_and_the_docs_page(site):
     schema = site.client.get("/openapi.json").json()
     for path in ("/v1/evaluate", "/v1/evaluate/batch", "/v1/rank", "/v1/explain", "/v1/gates/{gate}/review",

@@ -43,10 +43,10 @@ def free_port() -> int:
 class Server:
     """A `pmo serve` process; stopped (SIGTERM, then SIGKILL) when the test is done."""
 
-    def __init__(self, folder: Path, *args: str, env: dict | None = None):
+    def __init__(self, folder: Path, *args: str, env: dict | None = None, log: str | None = None):
         self.folder, self.port = folder, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / "decisions.sqlite"
+        self.log = log or folder / "decisions.sqlite"  # a SQLite file of the test's own, or a postgresql:// log
         self.access = folder / "access.log"
         self.stderr = open(folder / f"stderr-{self.port}.txt", "w+")
         command = [sys.executable, "-m", "engine.cli", "serve", "--port", str(self.port), "--log", str(self.log),
@@ -130,8 +130,20 @@ def same_decision(answer: dict, decision) -> None:
 
 
 def logged(server: Server) -> list[tuple]:
+    """(key, kind, project, outcome, findings, input) of every entry, in log order, the JSON columns as text."""
+    if str(server.log).startswith("postgresql://"):
+        from engine.store import DecisionLog
+        with DecisionLog(server.log) as log:
+            return [(e["key"], e["kind"], e["project"], e["outcome"], json.dumps(e["findings"]), json.dumps(e["input"]))
+                    for e in log.query()]
     with sqlite3.connect(server.log) as db:
         return db.execute("SELECT key, kind, project, outcome, findings, input FROM decisions ORDER BY seq").fetchall()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_log(request) -> str | None:
+    """The log the servers of a test share: None (a SQLite file in the test's folder), then a PostgreSQL log."""
+    return None if request.param == "sqlite" else request.getfixturevalue("postgres_log")
 
 
 # ---------------------------------------------------------------------------- the smallest use
@@ -488,13 +500,13 @@ def test_the_access_log_shows_no_proposal_contents_unless_asked(site, tmp_path):
 
 # ---------------------------------------------------------------------------- a server killed mid-batch
 
-def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_adds_nothing(tmp_path):
+def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_adds_nothing(tmp_path, shared_log):
     count = 20_000  # answers of about 10 MB: more than the socket buffers hold, so the server waits for the reader
     base = proposals()[0]
     body = "".join(json.dumps({**base, "id": f"PRJ-{n:05d}"}) + "\n" for n in range(count)).encode()
     head = (f"POST /v1/evaluate/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
-    server = Server(tmp_path, "--max-batch", str(count), "--watch", "0")
+    server = Server(tmp_path, "--max-batch", str(count), "--watch", "0", log=shared_log)
     try:
         with socket.socket() as client:
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a slow reader
@@ -507,8 +519,9 @@ def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_
             assert received.startswith(b"HTTP/1.1 200")
             server.process.send_signal(signal.SIGKILL)  # mid-batch: the reader has one answer
             server.process.wait(HANG_GUARD)
-        with sqlite3.connect(server.log) as db:
-            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        if shared_log is None:
+            with sqlite3.connect(server.log) as db:
+                assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         rows = logged(server)
         assert 0 < len(rows) < count and len(rows) % 500 == 0  # whole transactions of 500 only
         assert len({key for key, *_ in rows}) == len(rows)
@@ -517,7 +530,7 @@ def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_
             json.loads(findings)
     finally:
         server.stop()
-    server = Server(tmp_path, "--max-batch", str(count), "--watch", "0")
+    server = Server(tmp_path, "--max-batch", str(count), "--watch", "0", log=shared_log)
     try:
         for _ in range(2):
             answer = server.client.post("/v1/evaluate/batch", content=body,
@@ -530,10 +543,12 @@ def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_
         server.stop()
 
 
-def test_two_servers_with_two_workers_and_a_cli_write_one_log_concurrently(tmp_path):
+def test_two_servers_with_two_workers_and_a_cli_write_one_log_concurrently(tmp_path, shared_log):
+    """Two `pmo serve` processes (one with two workers) and a `pmo evaluate` run write one log at once, on SQLite
+    and on PostgreSQL: every decision once, none lost, repeats adding nothing."""
     from concurrent.futures import ThreadPoolExecutor
-    first = Server(tmp_path, "--workers", "2", "--watch", "0")
-    second = Server(tmp_path, "--watch", "0")  # the same folder: the same decisions.sqlite
+    first = Server(tmp_path, "--workers", "2", "--watch", "0", log=shared_log)
+    second = Server(tmp_path, "--watch", "0", log=shared_log)  # the same folder or address: the same log
     try:
         cli_rows = tmp_path / "cli.jsonl"
         cli_rows.write_text("".join(json.dumps({**p, "id": f"PRJ-L{n:04d}"}) + "\n"

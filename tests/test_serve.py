@@ -226,6 +226,51 @@ def test_openapi_and_the_docs_page(site):
     assert docs.status_code == 200 and "/openapi.json" in docs.text
 
 
+def test_openapi_describes_the_proposals_of_the_served_policy(site):
+    """/openapi.json has a Proposal schema made from the intake policy's fields (types, enums, required), every
+    proposal body refers to it, and the example proposals validate against it; a value it refuses is a 422 too."""
+    import jsonschema
+    schema = site.client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    proposal = components["Proposal"]
+    fields = site.engine.policy.fields
+    assert list(proposal["properties"]) == list(fields)
+    assert set(proposal["required"]) == {n for n, spec in fields.items() if spec.required} >= {"id", "title"}
+    for name, spec in fields.items():
+        got = proposal["properties"][name]
+        if spec.type == "enum":
+            assert [v for v in got["enum"] if v is not None] == spec.values, name
+        if spec.type in ("money", "number"):
+            assert "number" in got["type"], name
+        if spec.type == "bool":
+            assert "boolean" in got["type"], name
+    assert proposal["properties"]["alignment"]["propertyNames"]["enum"] == site.engine.policy.strategy.objectives
+    body = schema["paths"]["/v1/evaluate"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/Proposal"}
+    assert schema["paths"]["/v1/explain"]["post"]["requestBody"]["content"]["application/json"]["schema"] == body
+    batch = schema["paths"]["/v1/evaluate/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert batch["oneOf"][0]["items"] == body
+    assert components["RankRequest"]["properties"]["proposals"]["items"] == body
+    rules = components["Finding"]["properties"]["rule"]["enum"]
+    assert set(rules) == {r.id for r in site.engine.policy.rules if r.effect != "none"}
+    assert set(components["EvaluateResponse"]["properties"]["derived"]["properties"]) == \
+        {name for name, _ in site.engine.policy.derived}
+    assert schema["info"]["x-policy-hash"] == site.engine.policy_hash
+    resolved = {**proposal, "$defs": {}}
+    check = jsonschema.Draft202012Validator(resolved, format_checker=jsonschema.FormatChecker())
+    for row in proposals():  # as a calling tool sends them: a blank cell is a missing value (null)
+        sent = {k: (None if v == "" else v) for k, v in row.items()}
+        assert not list(check.iter_errors(sent)), (row["id"], [e.message for e in check.iter_errors(sent)])
+        answer = site.client.post("/v1/evaluate", json=sent)
+        assert answer.status_code == 200 and answer.json()["decision"] == site.engine.evaluate(row).decision
+    wrong = {**proposals()[0], "business_unit": "Marketing"}
+    assert list(check.iter_errors(wrong))  # the schema says it, and so does the server
+    answer = site.client.post("/v1/evaluate", json=wrong)
+    assert answer.status_code == 422 and ["body", "business_unit"] in [e["loc"] for e in answer.json()["error"]["errors"]]
+    assert not list(check.iter_errors({**proposals()[0], "budget": 250000, "regulatory": True}))
+    assert list(check.iter_errors({"title": "no id"}))  # required
+
+
 # ---------------------------------------------------------------------------- batches
 
 def test_batch_as_a_json_array_answers_each_proposal_in_order(site):
@@ -433,14 +478,24 @@ def test_reload_to_a_broken_policy_keeps_serving_and_back(tmp_path):
         assert health["last_failure"]["diagnostics"][0]["text"].startswith(where["file"] + ":")
         answer = server.client.post("/v1/evaluate", json=proposals()[0]).json()
         assert answer["policy_hash"] == first  # still decided by the working version
-        # a valid change: swapped in, and the answers say so
-        intake.write_text(original.replace("Proposals must serve", "Every proposal must serve", 1))
+        # a valid change (a new field too): swapped in, and the answers and the API description say so
+        assert "funding_source" not in server.client.get("/openapi.json").json()["components"]["schemas"][
+            "Proposal"]["properties"]
+        changed = original.replace("Proposals must serve", "Every proposal must serve", 1)
+        changed = changed.replace("  sponsor_level:", "  funding_source: {type: enum, values: [capex, opex]}\n"
+                                  "  sponsor_level:", 1)
+        assert "funding_source" in changed
+        intake.write_text(changed)
         reloaded = server.client.post("/v1/policy/reload")
         assert reloaded.status_code == 200, reloaded.text
         second = reloaded.json()["policy_hash"]
         assert second != first and server.client.get("/health").json() == {"status": "ok", "policy_hash": second,
                                                                            "last_failure": None}
         assert server.client.post("/v1/evaluate", json=proposals()[0]).json()["policy_hash"] == second
+        described = server.client.get("/openapi.json").json()
+        assert described["info"]["x-policy-hash"] == second
+        assert described["components"]["schemas"]["Proposal"]["properties"]["funding_source"]["enum"] == \
+            ["capex", "opex", None]
         # back to the first version, by SIGHUP this time
         intake.write_text(original)
         server.process.send_signal(signal.SIGHUP)

@@ -199,14 +199,24 @@ class BatchResponse(BaseModel):
 _SCHEMAS: dict[str, Any] = {}
 
 
-def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: bool = False) -> dict:
-    """openapi_extra for a body this module reads itself (so FastAPI does not parse it)."""
-    if model is None:
-        schema: dict = {"type": "object", "additionalProperties": True,
-                        "description": "a proposal: the intake policy's fields (GET /v1/policy names the policy)"}
+PROPOSAL = {"$ref": "#/components/schemas/Proposal"}  # made from the served policy (engine/serve/schemas.py)
+
+
+def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: bool = False,
+          batch: bool = False) -> dict:
+    """openapi_extra for a body this module reads itself (so FastAPI does not parse it); no model: a proposal
+    (``batch``: a list of them, or {"proposals": [...]})."""
+    if model is None and batch:
+        schema: dict = {"oneOf": [{"type": "array", "items": PROPOSAL},
+                                  {"type": "object", "properties": {"proposals": {"type": "array", "items": PROPOSAL}},
+                                   "required": ["proposals"], "additionalProperties": False}]}
+    elif model is None:
+        schema = dict(PROPOSAL)
     else:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        _SCHEMAS.update(schema.pop("$defs", {}))
+        described = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        _SCHEMAS.update(described.pop("$defs", {}))
+        _SCHEMAS[model.__name__] = described  # a component, so the served policy's schemas can refine it
+        schema = {"$ref": f"#/components/schemas/{model.__name__}"}
     content = {"application/json": {"schema": schema, **({"example": example} if example is not None else {})}}
     if ndjson:
         content["application/x-ndjson"] = {"schema": {"type": "string", "description": "one proposal per line"}}
@@ -543,7 +553,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         return JSONResponse({**decision.to_json(), "decision_id": entry.key})
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
-              openapi_extra=_body(example=[EXAMPLE], ndjson=True), summary="decide many proposals (JSON or NDJSON)")
+              openapi_extra=_body(example=[EXAMPLE], ndjson=True, batch=True), summary="decide many proposals (JSON or NDJSON)")
     async def evaluate_batch(request: Request):
         """A JSON array of proposals (or {"proposals": [...]}): one answer per proposal, in order; a bad one is
         an error row (decision "error", logged like the others), the batch goes on. With Content-Type
@@ -827,12 +837,20 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             return ApiError(503, "not_ready", f"the decision log does not answer: {exc}").response()
         return JSONResponse({"ready": True, "policy_hash": holder.current.engine.policy_hash})
 
+    described: dict[str, Any] = {}  # the policy hash the document was made for, and the document
+
     def openapi() -> dict:
-        if app.openapi_schema is None:
+        """The API description, with the served policy's Proposal (made again when the policy changes)."""
+        engine = holder.current.engine
+        if described.get("hash") != engine.policy_hash:
+            from engine.serve.schemas import policy_components
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(_SCHEMAS)
+            components = schema.setdefault("components", {})
+            components["schemas"] = policy_components(engine, {**components.get("schemas", {}), **_SCHEMAS})
+            schema["info"]["x-policy-hash"] = engine.policy_hash
+            described.update(hash=engine.policy_hash, schema=schema)
             app.openapi_schema = schema
-        return app.openapi_schema
+        return described["schema"]
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 

@@ -667,6 +667,116 @@ def test_bad_bodies_are_answered_never_a_500(site, path):
             assert error["status"] == answer.status_code and error["code"] and error["message"], (path, body)
 
 
+def valid_bodies() -> dict[str, object]:
+    """A body each POST endpoint decides, to be broken in one place by the property test below."""
+    clean = portfolio("portfolio-clean.yaml")
+    return {"/v1/evaluate": proposals()[0], "/v1/evaluate/batch": proposals()[:3],
+            "/v1/rank": {"proposals": proposals()[:4], "top": 2}, "/v1/explain": proposals()[5],
+            "/v1/gates/business-case/review": {"project": project("go.yaml")},
+            "/v1/conflicts": {"portfolio": portfolio("portfolio.yaml"), "funded": ["CRM"]},
+            "/v1/schedule": {"portfolio": clean}, "/v1/impact": {"portfolio": clean, "cancel": "CRM"},
+            "/v1/select": {"portfolio": clean, "time_limit": 1}}
+
+
+JSON_VALUES = None  # built on first use: hypothesis strategies
+
+
+def json_values():
+    from hypothesis import strategies as st
+    global JSON_VALUES
+    if JSON_VALUES is None:
+        leaves = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False)
+                  | st.text(max_size=12) | st.sampled_from(["", "2027-13-45", "1,250,000", "12%", "-", "NaN", "\x00",
+                                                           "\ud800", "yes", "CRM", "business-case", "go"]))
+        JSON_VALUES = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4)
+                                   | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+    return JSON_VALUES
+
+
+def broken(data, draw):
+    """``data`` with one place changed: a value replaced by any JSON value, a key removed or added."""
+    from hypothesis import strategies as st
+    if isinstance(data, dict) and data and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(data, key=str)))
+        action = draw(st.sampled_from(["replace", "remove", "descend", "add"]))
+        if action == "remove":
+            return {k: v for k, v in data.items() if k != key}
+        if action == "add":
+            return {**data, draw(st.text(max_size=10)): draw(json_values())}
+        value = broken(data[key], draw) if action == "descend" else draw(json_values())
+        return {**data, key: value}
+    if isinstance(data, list) and data and draw(st.booleans()):
+        index = draw(st.integers(0, len(data) - 1))
+        return data[:index] + [broken(data[index], draw)] + data[index + 1:]
+    return draw(json_values())
+
+
+def check_answer(path: str, answer: httpx.Response) -> None:
+    """Never a 500; an error is the structured JSON error, its field errors located."""
+    assert answer.status_code < 500, (path, answer.text[:500])
+    if answer.status_code >= 400:
+        assert answer.status_code in (400, 404, 408, 413, 415, 422), (path, answer.status_code, answer.text[:300])
+        error = answer.json()["error"]
+        assert error["status"] == answer.status_code and error["code"] and error["message"], (path, error)
+        for item in error["errors"]:
+            assert isinstance(item["loc"], list) and item["loc"] and item["loc"][0] in ("body", "query", "path",
+                                                                                        "policy"), (path, item)
+            assert item["code"] and item["message"], (path, item)
+        if answer.status_code == 422 and error["code"] in ("invalid_request", "invalid_proposal"):
+            assert error["errors"], (path, error)  # a refused option or field says which one
+    else:
+        answer.json()
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_any_body_broken_in_one_place_is_answered_with_a_structured_error_never_a_500(site, path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    valid = valid_bodies()[path]
+    endpoint = path
+
+    @settings(max_examples=25 if path == "/v1/select" else 60, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        body = broken(valid, data.draw)
+        sent = json.dumps(body).encode()  # ASCII: a lone surrogate goes as its \u escape, as a tool may send it
+        check_answer(endpoint, site.client.post(endpoint, content=sent, headers={"Content-Type": "application/json"}))
+    check()
+
+
+def test_wrong_typed_fields_are_422s_located_at_the_field(site):
+    """Table-driven: each kind of field given a value of the wrong type, at every endpoint that reads proposals."""
+    wrong = [("budget", "lots"), ("budget", [1, 2]), ("budget", {"a": 1}), ("risk", 2.5), ("risk", "high"),
+             ("start_date", "31/02/2027"), ("start_date", 20270101), ("business_unit", "Marketing"),
+             ("regulatory", "perhaps"), ("regulatory", 7), ("cash_flows", {"y0": 1}), ("cash_flows", "a;b"),
+             ("alignment", "moon-landing:strong"), ("alignment", 5), ("id", None), ("title", None)]
+    for field, value in wrong:
+        sent = {**proposals()[0], field: value}
+        for path in ("/v1/evaluate", "/v1/explain"):
+            answer = site.client.post(path, json=sent)
+            assert answer.status_code == 422, (field, value, path, answer.text[:300])
+            error = answer.json()["error"]
+            assert error["code"] == "invalid_proposal" and ["body", field] in [e["loc"] for e in error["errors"]], \
+                (field, value, path, error)
+        row = site.client.post("/v1/evaluate/batch", json=[sent]).json()["decisions"][0]
+        assert row["decision"] == "error" and field in [e["column"] for e in row["errors"]], (field, value, row)
+    gate = site.client.post("/v1/gates/business-case/review", json={"project": {**project("go.yaml"), "stage": 5}})
+    assert gate.status_code == 422
+    for path, body, where in [("/v1/rank", {"proposals": [], "top": "five"}, ["body", "top"]),
+                              ("/v1/rank", {"proposals": {}}, ["body", "proposals"]),
+                              ("/v1/select", {"portfolio": {"projects": []}, "frontier": 1000}, ["body", "frontier"]),
+                              ("/v1/select", {"portfolio": {"projects": []}, "time_limit": -1}, ["body", "time_limit"]),
+                              ("/v1/impact", {"portfolio": [], "delay": {"project": "A", "by": "x"}},
+                               ["body", "delay", "by"]),
+                              ("/v1/gates/business-case/review", {"project": {}, "override": {"role": 1}},
+                               ["body", "override", "role"]),
+                              ("/v1/conflicts", {"portfolio": {}, "funded": "CRM"}, ["body", "funded"])]:
+        answer = site.client.post(path, json=body)
+        assert answer.status_code == 422, (path, body, answer.text[:300])
+        assert where in [e["loc"] for e in answer.json()["error"]["errors"]], (path, body, answer.text[:300])
+
+
 def test_a_log_that_refuses_entries_is_503_and_nothing_is_half_logged(tmp_path):
     server = Server(tmp_path, "--watch", "0")
     try:

@@ -853,9 +853,15 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("PMO_REQUIRE_BROWSER"),
                     reason="Chromium is not installed (CI installs it and sets PMO_REQUIRE_BROWSER=1)")
 def test_the_board_in_headless_chromium_updates_after_a_new_decision(tmp_path):
+    """The board from the running server, with a portfolio file: no script errors, every figure the page shows
+    equal to /v1/board's, and the page reloads itself after a new decision and after the portfolio file changes."""
     assert CHROMIUM, "PMO_REQUIRE_BROWSER is set but there is no chromium on PATH"
     from playwright.sync_api import sync_playwright
-    server = Server(tmp_path, "--watch", "0")
+
+    from engine.report.build import _money
+    served = tmp_path / "portfolio.yaml"
+    shutil.copy(ROOT / "examples" / "portfolio.yaml", served)
+    server = Server(tmp_path, "--watch", "0", "--portfolio", str(served), "--frontier", "4")
     try:
         rows = [{**p, "id": f"PRJ-C{n:03d}"} for n, p in enumerate(proposals()[:20])]
         assert server.client.post("/v1/evaluate/batch", json=rows).status_code == 200
@@ -870,22 +876,78 @@ def test_the_board_in_headless_chromium_updates_after_a_new_decision(tmp_path):
                         if m.type in ("error", "warning") else None)
                 page.goto(server.url + "/")
                 page.wait_for_load_state("load")
-                figures = server.client.get("/v1/board").json()
-                for outcome, count in figures["counts"].items():
-                    assert int(page.text_content(f'data[data-kpi="{outcome}"]').replace(",", "")) == count
-                assert page.get_attribute("html", "data-board-version") == figures["version"]
-                assert page.locator("#proposals tbody tr").count() == 20
+
+                def shown_equals_api() -> dict:
+                    figures = server.client.get("/v1/board").json()
+                    assert page.get_attribute("html", "data-board-version") == figures["version"]
+                    for outcome, count in figures["counts"].items():
+                        assert int(page.text_content(f'data[data-kpi="{outcome}"]').replace(",", "")) == count
+                    assert int(page.text_content('data[data-kpi="total"]').replace(",", "")) == \
+                        sum(figures["counts"].values())
+                    for kpi, key in (("budget-requested", "budget_requested"), ("budget-passing", "budget_passing"),
+                                     ("budget-available", "budget_available")):
+                        assert page.text_content(f'data[data-kpi="{kpi}"]') == _money(figures[key]), kpi
+                    assert page.locator("#proposals tbody tr").count() == sum(figures["counts"].values())
+                    conflicts = figures["portfolio"]["conflicts"]
+                    table = page.locator("section:has(h2:text-matches('^Portfolio conflicts')) tbody tr")
+                    assert table.count() == len(conflicts) == figures["conflicts"]
+                    assert [table.nth(k).locator("td").first.text_content() for k in range(table.count())] == \
+                        [c["kind"] for c in conflicts]
+                    assert page.locator("svg.frontier circle").count() == len(figures["portfolio"]["frontier"]) \
+                        == figures["frontier_points"] == 4
+                    return figures
+
+                figures = shown_equals_api()
+                assert figures["counts"] and figures["portfolio"]["conflicts"]
                 with page.expect_navigation(timeout=HANG_GUARD * 1000):  # the page reloads itself
                     server.client.post("/v1/evaluate", json={**proposals()[0], "id": "PRJ-C999"})
                 page.wait_for_load_state("load")
-                assert page.get_attribute("html", "data-board-version") != figures["version"]
-                assert int(page.text_content('data[data-kpi="total"]').replace(",", "")) == 21
-                assert page.locator("#proposals tbody tr").count() == 21
+                after = shown_equals_api()
+                assert after["version"] != figures["version"]
+                assert sum(after["counts"].values()) == 21
+                # the portfolio file changes: fewer projects, so fewer conflicts, on the page as in the API
+                data = yaml.safe_load(served.read_text())
+                data["projects"] = [p for p in data["projects"] if p["id"] not in ("PLAN-A", "PLAN-B", "PLAN-C")]
+                with page.expect_navigation(timeout=HANG_GUARD * 1000):
+                    served.write_text(yaml.safe_dump(data, sort_keys=False))
+                page.wait_for_load_state("load")
+                changed = shown_equals_api()
+                assert changed["version"] != after["version"]
+                assert "cycle" not in [c["kind"] for c in changed["portfolio"]["conflicts"]]
                 assert problems == []
             finally:
                 browser.close()
     finally:
         server.stop()
+
+
+def test_the_board_with_a_portfolio_file_that_breaks_says_why_and_a_broken_one_at_start_is_exit_2(tmp_path):
+    served = tmp_path / "portfolio.yaml"
+    shutil.copy(ROOT / "examples" / "portfolio-clean.yaml", served)
+    server = Server(tmp_path, "--watch", "0", "--portfolio", str(served), "--frontier", "0")
+    try:
+        figures = server.client.get("/v1/board").json()
+        in_process = server_engine().conflicts(ROOT / "examples" / "portfolio-clean.yaml").to_json()["conflicts"]
+        assert figures["portfolio"]["conflicts"] == json.loads(json.dumps(in_process)) and not \
+            figures["portfolio"]["errors"] and figures["portfolio"]["frontier"] == []
+        served.write_text("projects:\n  - {id: A, duration: long}\n")
+        deadline = time.monotonic() + HANG_GUARD
+        while not (figures := server.client.get("/v1/board").json())["portfolio"]["errors"]:
+            assert time.monotonic() < deadline, "the broken file was not noticed"
+            time.sleep(0.2)
+        assert figures["portfolio"]["conflicts"] == [] and str(served) in figures["portfolio"]["errors"][0]
+        page = server.client.get("/").text
+        assert 'id="portfolio-errors"' in page and "Portfolio conflicts" not in page
+    finally:
+        server.stop()
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), "--portfolio",
+                           str(served), "--log", str(tmp_path / "d.sqlite")], capture_output=True, text=True,
+                          timeout=HANG_GUARD)
+    assert done.returncode == 2 and f"{served}:" in done.stderr, done.stderr
+
+
+def server_engine() -> Engine:
+    return Engine.load(today=_date(TODAY))
 
 
 def test_usage_errors_and_a_bad_tokens_file_are_exit_2_before_listening(tmp_path):

@@ -42,7 +42,7 @@ from engine.errors import InputError, PmoError
 from engine.io.jsonstream import DECODER
 from engine.io.rows import MAX_DIGITS, Row, bounded_row
 from engine.serve.access import OPEN, Caller, Tokens, access_logger, log_line, masked
-from engine.serve.board import BoardState, page
+from engine.serve.board import BoardState, PortfolioSource, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 from engine.store import MAX_PAGE, Entry
@@ -332,6 +332,12 @@ class Service:
         self.logs = LogPool(config.log)  # reads
         self.writer = LogWriter(config.log)
         self.access = access_logger(config.access_log)
+        self.portfolio = None
+        if config.portfolio is not None:
+            from engine.portfolio.model import read_portfolio
+            read_portfolio(config.portfolio)  # a file that does not read stops the server here (exit 2)
+            self.portfolio = PortfolioSource(config.portfolio, config.frontier,
+                                             time_limit=min(2.0, config.timeout / (2 + config.frontier)))
 
 
 def intake_entry(engine: Engine, decision: Decision, data: Any) -> Entry:
@@ -781,7 +787,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                              "cursor": found.next, "next": link, "decisions": [_logged(e) for e in found.entries]})
 
     # ------------------------------------------------------------------ the live board
-    board = BoardState(service.logs, holder, lambda: service.writer.commits)
+    board = BoardState(service.logs, holder, lambda: service.writer.commits, service.portfolio)
 
     @app.get("/", include_in_schema=False)
     async def board_page(request: Request):
@@ -796,7 +802,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     async def board_figures(request: Request):
         caller_of(request, query_token=True)
         found = await compute(board.current)
-        return JSONResponse({"version": found.version, **found.report.to_json()})
+        return JSONResponse(found.to_json())
 
     @app.get("/v1/board/version", tags=["board"], responses=ERRORS, summary="changes when a decision is logged")
     async def board_version(request: Request):

@@ -202,3 +202,17 @@ def test_yaml_messages_use_no_parser_jargon(write_policy):
                  'kind: intake\nfields: {id: string}\nrules:\n  - id: a\n    effect: flag\n   - id: b\n']:
         [diagnostic] = validate(write_policy({"intake.yaml": text}), today=TODAY)
         assert not any(word in str(diagnostic) for word in ("<block end>", "<scalar>", "<block", "'?'")), diagnostic
+
+
+@pytest.mark.parametrize("value, says", [
+    ("!!int x", "'x' is not a whole number"),
+    ("!!int 1.5", "'1.5' is not a whole number"),
+    ("!!bool maybe", "'maybe' is not true or false"),
+    ("!!timestamp 2027-02-30", "'2027-02-30' is not a day of the calendar"),
+    ("!!timestamp 2027-13-01", "'2027-13-01' is not a day of the calendar"),
+])
+def test_an_explicit_tag_the_value_does_not_fit_is_said_in_the_policys_words(write_policy, value, says):
+    text = f"kind: intake\nid_field: {value}\nfields: {{id: string}}\n"
+    [diagnostic] = validate(write_policy({"intake.yaml": text}), today=TODAY)
+    assert diagnostic.code == "bad_value" and says in diagnostic.message, diagnostic
+    assert not any(word in diagnostic.message for word in ("literal", "base 10", "int()", "KeyError")), diagnostic

@@ -86,3 +86,30 @@ def test_deep_nesting_is_refused_not_a_crash(tmp_path, opening, closing):
     with pytest.raises(InputError) as info:
         list(read_proposals(path))
     assert info.value.diagnostics[0].code == "bad_file"
+
+
+@pytest.mark.parametrize("value, says", [("!!bool maybe", "'maybe' is not true or false"),
+                                         ("!!int x", "'x' is not a whole number"),
+                                         ("!!float x", "'x' is not a number"),
+                                         ("!!timestamp 2027-02-30", "'2027-02-30' is not a day of the calendar")])
+@pytest.mark.parametrize("loaders", [(CTextDatesLoader, TextDatesLoader), (CProposalsLoader, ProposalsLoader),
+                                     (TextDatesLoader, TextDatesLoader)])
+def test_a_value_its_explicit_tag_does_not_fit_is_a_located_yaml_error(value, says, loaders):
+    with pytest.raises(yaml.YAMLError) as info:  # not a KeyError or ValueError from PyYAML's constructors
+        load_text_dates(f"- {{id: A, x: {value}}}\n", loaders)
+    assert says in str(info.value) and "line 1, column 14" in str(info.value)  # at the tag
+
+
+@pytest.mark.parametrize("command, text", [
+    (["evaluate"], "- {id: A, title: T, regulatory: !!bool maybe}\n"),
+    (["conflicts"], "projects:\n  - {id: P, budget: !!int x}\n"),
+])
+def test_a_file_with_such_a_value_is_refused_with_its_position_not_an_internal_error(tmp_path, capsys, command,
+                                                                                      text):
+    from engine.cli import main
+    path = tmp_path / "in.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main([*command, str(path)]) == 2
+    seen = capsys.readouterr()
+    said = seen.out + seen.err
+    assert "internal error" not in said and f"{path}:" in said and "is not" in said, said  # file:line:col

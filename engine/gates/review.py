@@ -31,7 +31,7 @@ from engine.compile.records import RecordError
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoError, did_you_mean
 from engine.expr.evaluate import evaluate
 from engine.expr.values import ValueProblem, data_number, to_bool, to_date, to_text
-from engine.io.readers import load_text_dates
+from engine.io.readers import load_text_dates, unparsable
 from engine.policy.source import SourceMap, load_document
 
 _CONVERT = {"number": data_number, "date": to_date, "string": to_text, "bool": to_bool}
@@ -62,8 +62,7 @@ def read_project(path: str | Path) -> dict:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix.lower() == ".json" else load_text_dates(text)
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        raise InputError([Diagnostic("bad_file", f"cannot read project record: {str(exc).splitlines()[0]}",
-                                     Location(str(path)))]) from None
+        raise InputError([unparsable(exc, str(path), "cannot read project record")]) from None
     except RecursionError:
         raise InputError([Diagnostic("bad_file", "cannot read project record: it is nested too deeply",
                                      Location(str(path)))]) from None

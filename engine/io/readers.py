@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -152,8 +153,7 @@ def _yaml(text: str, name: str) -> Iterator[Row]:
     try:
         data = load_text_dates(text, (CProposalsLoader, ProposalsLoader))
     except (ValueError, RecursionError, yaml.YAMLError) as exc:
-        raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0]}",
-                                     Location(name))]) from None
+        raise InputError([unparsable(exc, name)]) from None
     if isinstance(data, Duplicated):
         raise InputError([Diagnostic("duplicate_key", f"key {data.duplicate!r} appears twice in the file's mapping",
                                      Location(name), "keep one list of proposals")])
@@ -163,6 +163,18 @@ def _yaml(text: str, name: str) -> Iterator[Row]:
         raise InputError([Diagnostic("bad_file", "expected a list of proposals (or {\"proposals\": [...]})",
                                      Location(name))])
     return (_mapping_row(item, number, name) for number, item in enumerate(data, 1))
+
+
+def unparsable(exc: Exception, name: str, what: str = "file cannot be parsed") -> Diagnostic:
+    """A YAML or JSON file that cannot be read, as one diagnostic at the place the parser stopped."""
+    mark = getattr(exc, "problem_mark", None)
+    if isinstance(exc, yaml.MarkedYAMLError) and mark is not None:
+        problem = exc.problem or str(exc).splitlines()[0]
+        context = f" ({exc.context})" if exc.context and exc.context != problem else ""
+        return Diagnostic("bad_file", f"{what}: {problem}{context}", Location(name, mark.line + 1, mark.column + 1))
+    if isinstance(exc, json.JSONDecodeError):
+        return Diagnostic("bad_file", f"{what}: {exc.msg}", Location(name, exc.lineno, exc.colno))
+    return Diagnostic("bad_file", f"{what}: {str(exc).splitlines()[0]}", Location(name))
 
 
 class TextDatesLoader(yaml.SafeLoader):
@@ -230,6 +242,31 @@ for _loader in (ProposalsLoader, CProposalsLoader):
     _loader.add_constructor("tag:yaml.org,2002:map", _loader.construct_yaml_map)
     _loader.add_constructor("tag:yaml.org,2002:int", _loader.construct_yaml_int)
     _loader.add_constructor("tag:yaml.org,2002:float", _loader.construct_yaml_float)
+
+# A value its explicit tag does not fit (`!!bool maybe`, `!!int x`, `!!timestamp 2027-02-30`) makes PyYAML's
+# constructors raise KeyError or ValueError, which no caller expects: make it a YAMLError at the value, so the
+# file is refused with its position like any other YAML mistake.
+_TAG_MEANS = {"int": "a whole number", "float": "a number", "bool": "true or false",
+              "timestamp": "a day of the calendar (YYYY-MM-DD)"}
+
+
+def _strict(construct, means):
+    def construct_checked(loader, node):
+        try:
+            return construct(loader, node)
+        except (ValueError, KeyError, TypeError):
+            if loader.resolve(yaml.ScalarNode, node.value, (True, False)) == node.tag:
+                raise  # no tag written: the callers handle an implicit value's limits (too many digits)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{node.value}' is not {means}: write the value its tag names, or drop the tag",
+                node.start_mark) from None
+    return construct_checked
+
+
+for _loader in (TextDatesLoader, CTextDatesLoader, ProposalsLoader, CProposalsLoader):
+    for _name, _means in _TAG_MEANS.items():
+        _tag = f"tag:yaml.org,2002:{_name}"
+        _loader.add_constructor(_tag, _strict(_loader.yaml_constructors[_tag], _means))
 
 
 def _mapping_row(data: Any, number: int, name: str) -> Row:

@@ -179,9 +179,15 @@ class _Builder:
             return value
         try:
             return self.constructor.construct_object(node)
-        except ValueError as exc:  # e.g. a date such as 2027-02-30
-            self.sink.add("bad_value", f"'{node.value}' cannot be read: {exc}", loc)
+        except (ValueError, KeyError, TypeError):  # !!int x, !!bool maybe, a date such as 2027-02-30
+            self.sink.add("bad_value", f"'{node.value}' is not {_TAG_MEANS.get(node.tag, 'a value of its tag')}",
+                          loc, "write the value its tag names, or drop the tag")
             return None
+
+
+# What a value under each explicit tag must be, in the policy's words (PyYAML's own errors name int() and KeyError).
+_TAG_MEANS = {"tag:yaml.org,2002:int": "a whole number", "tag:yaml.org,2002:bool": "true or false",
+              "tag:yaml.org,2002:timestamp": "a day of the calendar (YYYY-MM-DD)", "tag:yaml.org,2002:null": "null"}
 
 
 class _TooBig(Exception):

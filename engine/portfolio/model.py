@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from engine.errors import Diagnostic, InputError, Location
-from engine.io.readers import load_text_dates
+from engine.io.readers import load_text_dates, unparsable
 
 OUT = {"rejected", "reject", "cancelled", "canceled", "unfunded", "killed", "kill"}
 SELECTED = {"approved", "accept", "funded", "selected", "active", "in-progress", "in_progress", "go", "completed"}
@@ -170,8 +170,7 @@ def read_portfolio(path: str | Path) -> Portfolio:
             raise InputError([Diagnostic("unknown_format", f"cannot read '{suffix}' portfolio files", Location(name),
                                          "use .yaml, .json or .csv")])
     except (ValueError, yaml.YAMLError, csv.Error) as exc:
-        raise InputError([Diagnostic("bad_file", f"file cannot be parsed: {str(exc).splitlines()[0]}",
-                                     Location(name))]) from None
+        raise InputError([unparsable(exc, name)]) from None
     return portfolio_from(items, name, locate)
 
 

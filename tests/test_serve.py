@@ -43,10 +43,10 @@ def free_port() -> int:
 class Server:
     """A `pmo serve` process; stopped (SIGTERM, then SIGKILL) when the test is done."""
 
-    def __init__(self, folder: Path, *args: str, env: dict | None = None):
+    def __init__(self, folder: Path, *args: str, env: dict | None = None, log: str | None = None):
         self.folder, self.port = folder, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / "decisions.sqlite"
+        self.log = log or folder / "decisions.sqlite"  # a SQLite file of the test's own, or a postgresql:// log
         self.access = folder / "access.log"
         self.stderr = open(folder / f"stderr-{self.port}.txt", "w+")
         command = [sys.executable, "-m", "engine.cli", "serve", "--port", str(self.port), "--log", str(self.log),
@@ -130,8 +130,20 @@ def same_decision(answer: dict, decision) -> None:
 
 
 def logged(server: Server) -> list[tuple]:
+    """(key, kind, project, outcome, findings, input) of every entry, in log order, the JSON columns as text."""
+    if str(server.log).startswith("postgresql://"):
+        from engine.store import DecisionLog
+        with DecisionLog(server.log) as log:
+            return [(e["key"], e["kind"], e["project"], e["outcome"], json.dumps(e["findings"]), json.dumps(e["input"]))
+                    for e in log.query()]
     with sqlite3.connect(server.log) as db:
         return db.execute("SELECT key, kind, project, outcome, findings, input FROM decisions ORDER BY seq").fetchall()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_log(request) -> str | None:
+    """The log the servers of a test share: None (a SQLite file in the test's folder), then a PostgreSQL log."""
+    return None if request.param == "sqlite" else request.getfixturevalue("postgres_log")
 
 
 # ---------------------------------------------------------------------------- the smallest use
@@ -172,6 +184,33 @@ def test_decisions_by_project_and_date(site):
     assert site.client.get("/v1/decisions/" + "0" * 32).status_code == 404
 
 
+def test_a_query_of_the_log_is_bounded_and_paged_with_a_next_link(site):
+    rows = [{**p, "id": "PRJ-7003"} for p in proposals()[:7]]  # seven decisions on one project
+    keys = [site.client.post("/v1/evaluate", json=r).json()["decision_id"] for r in rows]
+    query = {"project": "PRJ-7003", "from": "2020-01-01", "to": "2999-12-31", "limit": 3}
+    pages, url, params = [], "/v1/decisions", query
+    while url:
+        answer = site.client.get(url, params=params)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["count"] == len(body["decisions"]) <= 3
+        pages.append([d["decision_id"] for d in body["decisions"]])
+        url, params = body["next"], None
+        assert (url is None) == (body["cursor"] is None) == (not body["truncated"])
+        if url:
+            assert url.startswith("/v1/decisions?") and "project=PRJ-7003" in url and "limit=3" in url
+    assert [len(p) for p in pages] == [3, 3, 1] and sum(pages, []) == keys
+    assert site.client.get("/v1/decisions", params={**query, "to": "2020-01-01"}).json()["count"] == 0
+    for bad, where in ((dict(limit=0), "limit"), (dict(limit=1001), "limit"), (dict(cursor="abc"), "cursor"),
+                       (dict(to="soon"), "to"), (dict(kind="other"), "kind"), (dict(**{"from": "2027-01-01"},
+                                                                                     to="2026-01-01"), "to")):
+        answer = site.client.get("/v1/decisions", params=bad)
+        assert answer.status_code == 422, (bad, answer.text)
+        assert answer.json()["error"]["errors"][0]["loc"] == ["query", where], bad
+    default = site.client.get("/v1/decisions").json()
+    assert default["count"] <= 100
+
+
 def test_openapi_and_the_docs_page(site):
     schema = site.client.get("/openapi.json").json()
     for path in ("/v1/evaluate", "/v1/evaluate/batch", "/v1/rank", "/v1/explain", "/v1/gates/{gate}/review",
@@ -185,6 +224,51 @@ def test_openapi_and_the_docs_page(site):
         assert f"#/components/schemas/{name}" not in refs or name in schema["components"]["schemas"]
     docs = site.client.get("/docs")
     assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+def test_openapi_describes_the_proposals_of_the_served_policy(site):
+    """/openapi.json has a Proposal schema made from the intake policy's fields (types, enums, required), every
+    proposal body refers to it, and the example proposals validate against it; a value it refuses is a 422 too."""
+    import jsonschema
+    schema = site.client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    proposal = components["Proposal"]
+    fields = site.engine.policy.fields
+    assert list(proposal["properties"]) == list(fields)
+    assert set(proposal["required"]) == {n for n, spec in fields.items() if spec.required} >= {"id", "title"}
+    for name, spec in fields.items():
+        got = proposal["properties"][name]
+        if spec.type == "enum":
+            assert [v for v in got["enum"] if v is not None] == spec.values, name
+        if spec.type in ("money", "number"):
+            assert "number" in got["type"], name
+        if spec.type == "bool":
+            assert "boolean" in got["type"], name
+    assert proposal["properties"]["alignment"]["propertyNames"]["enum"] == site.engine.policy.strategy.objectives
+    body = schema["paths"]["/v1/evaluate"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/Proposal"}
+    assert schema["paths"]["/v1/explain"]["post"]["requestBody"]["content"]["application/json"]["schema"] == body
+    batch = schema["paths"]["/v1/evaluate/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert batch["oneOf"][0]["items"] == body
+    assert components["RankRequest"]["properties"]["proposals"]["items"] == body
+    rules = components["Finding"]["properties"]["rule"]["enum"]
+    assert set(rules) == {r.id for r in site.engine.policy.rules if r.effect != "none"}
+    assert set(components["EvaluateResponse"]["properties"]["derived"]["properties"]) == \
+        {name for name, _ in site.engine.policy.derived}
+    assert schema["info"]["x-policy-hash"] == site.engine.policy_hash
+    resolved = {**proposal, "$defs": {}}
+    check = jsonschema.Draft202012Validator(resolved, format_checker=jsonschema.FormatChecker())
+    for row in proposals():  # as a calling tool sends them: a blank cell is a missing value (null)
+        sent = {k: (None if v == "" else v) for k, v in row.items()}
+        assert not list(check.iter_errors(sent)), (row["id"], [e.message for e in check.iter_errors(sent)])
+        answer = site.client.post("/v1/evaluate", json=sent)
+        assert answer.status_code == 200 and answer.json()["decision"] == site.engine.evaluate(row).decision
+    wrong = {**proposals()[0], "business_unit": "Marketing"}
+    assert list(check.iter_errors(wrong))  # the schema says it, and so does the server
+    answer = site.client.post("/v1/evaluate", json=wrong)
+    assert answer.status_code == 422 and ["body", "business_unit"] in [e["loc"] for e in answer.json()["error"]["errors"]]
+    assert not list(check.iter_errors({**proposals()[0], "budget": 250000, "regulatory": True}))
+    assert list(check.iter_errors({"title": "no id"}))  # required
 
 
 # ---------------------------------------------------------------------------- batches
@@ -394,14 +478,24 @@ def test_reload_to_a_broken_policy_keeps_serving_and_back(tmp_path):
         assert health["last_failure"]["diagnostics"][0]["text"].startswith(where["file"] + ":")
         answer = server.client.post("/v1/evaluate", json=proposals()[0]).json()
         assert answer["policy_hash"] == first  # still decided by the working version
-        # a valid change: swapped in, and the answers say so
-        intake.write_text(original.replace("Proposals must serve", "Every proposal must serve", 1))
+        # a valid change (a new field too): swapped in, and the answers and the API description say so
+        assert "funding_source" not in server.client.get("/openapi.json").json()["components"]["schemas"][
+            "Proposal"]["properties"]
+        changed = original.replace("Proposals must serve", "Every proposal must serve", 1)
+        changed = changed.replace("  sponsor_level:", "  funding_source: {type: enum, values: [capex, opex]}\n"
+                                  "  sponsor_level:", 1)
+        assert "funding_source" in changed
+        intake.write_text(changed)
         reloaded = server.client.post("/v1/policy/reload")
         assert reloaded.status_code == 200, reloaded.text
         second = reloaded.json()["policy_hash"]
         assert second != first and server.client.get("/health").json() == {"status": "ok", "policy_hash": second,
                                                                            "last_failure": None}
         assert server.client.post("/v1/evaluate", json=proposals()[0]).json()["policy_hash"] == second
+        described = server.client.get("/openapi.json").json()
+        assert described["info"]["x-policy-hash"] == second
+        assert described["components"]["schemas"]["Proposal"]["properties"]["funding_source"]["enum"] == \
+            ["capex", "opex", None]
         # back to the first version, by SIGHUP this time
         intake.write_text(original)
         server.process.send_signal(signal.SIGHUP)
@@ -461,13 +555,13 @@ def test_the_access_log_shows_no_proposal_contents_unless_asked(site, tmp_path):
 
 # ---------------------------------------------------------------------------- a server killed mid-batch
 
-def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_adds_nothing(tmp_path):
+def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_adds_nothing(tmp_path, shared_log):
     count = 20_000  # answers of about 10 MB: more than the socket buffers hold, so the server waits for the reader
     base = proposals()[0]
     body = "".join(json.dumps({**base, "id": f"PRJ-{n:05d}"}) + "\n" for n in range(count)).encode()
     head = (f"POST /v1/evaluate/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
-    server = Server(tmp_path, "--max-batch", str(count), "--watch", "0")
+    server = Server(tmp_path, "--max-batch", str(count), "--watch", "0", log=shared_log)
     try:
         with socket.socket() as client:
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a slow reader
@@ -480,8 +574,9 @@ def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_
             assert received.startswith(b"HTTP/1.1 200")
             server.process.send_signal(signal.SIGKILL)  # mid-batch: the reader has one answer
             server.process.wait(HANG_GUARD)
-        with sqlite3.connect(server.log) as db:
-            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        if shared_log is None:
+            with sqlite3.connect(server.log) as db:
+                assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         rows = logged(server)
         assert 0 < len(rows) < count and len(rows) % 500 == 0  # whole transactions of 500 only
         assert len({key for key, *_ in rows}) == len(rows)
@@ -490,7 +585,7 @@ def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_
             json.loads(findings)
     finally:
         server.stop()
-    server = Server(tmp_path, "--max-batch", str(count), "--watch", "0")
+    server = Server(tmp_path, "--max-batch", str(count), "--watch", "0", log=shared_log)
     try:
         for _ in range(2):
             answer = server.client.post("/v1/evaluate/batch", content=body,
@@ -503,10 +598,12 @@ def test_a_server_killed_mid_batch_logs_whole_decisions_once_and_a_resent_batch_
         server.stop()
 
 
-def test_two_servers_with_two_workers_and_a_cli_write_one_log_concurrently(tmp_path):
+def test_two_servers_with_two_workers_and_a_cli_write_one_log_concurrently(tmp_path, shared_log):
+    """Two `pmo serve` processes (one with two workers) and a `pmo evaluate` run write one log at once, on SQLite
+    and on PostgreSQL: every decision once, none lost, repeats adding nothing."""
     from concurrent.futures import ThreadPoolExecutor
-    first = Server(tmp_path, "--workers", "2", "--watch", "0")
-    second = Server(tmp_path, "--watch", "0")  # the same folder: the same decisions.sqlite
+    first = Server(tmp_path, "--workers", "2", "--watch", "0", log=shared_log)
+    second = Server(tmp_path, "--watch", "0", log=shared_log)  # the same folder or address: the same log
     try:
         cli_rows = tmp_path / "cli.jsonl"
         cli_rows.write_text("".join(json.dumps({**p, "id": f"PRJ-L{n:04d}"}) + "\n"
@@ -570,6 +667,116 @@ def test_bad_bodies_are_answered_never_a_500(site, path):
             assert error["status"] == answer.status_code and error["code"] and error["message"], (path, body)
 
 
+def valid_bodies() -> dict[str, object]:
+    """A body each POST endpoint decides, to be broken in one place by the property test below."""
+    clean = portfolio("portfolio-clean.yaml")
+    return {"/v1/evaluate": proposals()[0], "/v1/evaluate/batch": proposals()[:3],
+            "/v1/rank": {"proposals": proposals()[:4], "top": 2}, "/v1/explain": proposals()[5],
+            "/v1/gates/business-case/review": {"project": project("go.yaml")},
+            "/v1/conflicts": {"portfolio": portfolio("portfolio.yaml"), "funded": ["CRM"]},
+            "/v1/schedule": {"portfolio": clean}, "/v1/impact": {"portfolio": clean, "cancel": "CRM"},
+            "/v1/select": {"portfolio": clean, "time_limit": 1}}
+
+
+JSON_VALUES = None  # built on first use: hypothesis strategies
+
+
+def json_values():
+    from hypothesis import strategies as st
+    global JSON_VALUES
+    if JSON_VALUES is None:
+        leaves = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False)
+                  | st.text(max_size=12) | st.sampled_from(["", "2027-13-45", "1,250,000", "12%", "-", "NaN", "\x00",
+                                                           "\ud800", "yes", "CRM", "business-case", "go"]))
+        JSON_VALUES = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4)
+                                   | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+    return JSON_VALUES
+
+
+def broken(data, draw):
+    """``data`` with one place changed: a value replaced by any JSON value, a key removed or added."""
+    from hypothesis import strategies as st
+    if isinstance(data, dict) and data and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(data, key=str)))
+        action = draw(st.sampled_from(["replace", "remove", "descend", "add"]))
+        if action == "remove":
+            return {k: v for k, v in data.items() if k != key}
+        if action == "add":
+            return {**data, draw(st.text(max_size=10)): draw(json_values())}
+        value = broken(data[key], draw) if action == "descend" else draw(json_values())
+        return {**data, key: value}
+    if isinstance(data, list) and data and draw(st.booleans()):
+        index = draw(st.integers(0, len(data) - 1))
+        return data[:index] + [broken(data[index], draw)] + data[index + 1:]
+    return draw(json_values())
+
+
+def check_answer(path: str, answer: httpx.Response) -> None:
+    """Never a 500; an error is the structured JSON error, its field errors located."""
+    assert answer.status_code < 500, (path, answer.text[:500])
+    if answer.status_code >= 400:
+        assert answer.status_code in (400, 404, 408, 413, 415, 422), (path, answer.status_code, answer.text[:300])
+        error = answer.json()["error"]
+        assert error["status"] == answer.status_code and error["code"] and error["message"], (path, error)
+        for item in error["errors"]:
+            assert isinstance(item["loc"], list) and item["loc"] and item["loc"][0] in ("body", "query", "path",
+                                                                                        "policy"), (path, item)
+            assert item["code"] and item["message"], (path, item)
+        if answer.status_code == 422 and error["code"] in ("invalid_request", "invalid_proposal"):
+            assert error["errors"], (path, error)  # a refused option or field says which one
+    else:
+        answer.json()
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_any_body_broken_in_one_place_is_answered_with_a_structured_error_never_a_500(site, path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    valid = valid_bodies()[path]
+    endpoint = path
+
+    @settings(max_examples=25 if path == "/v1/select" else 60, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        body = broken(valid, data.draw)
+        sent = json.dumps(body).encode()  # ASCII: a lone surrogate goes as its \u escape, as a tool may send it
+        check_answer(endpoint, site.client.post(endpoint, content=sent, headers={"Content-Type": "application/json"}))
+    check()
+
+
+def test_wrong_typed_fields_are_422s_located_at_the_field(site):
+    """Table-driven: each kind of field given a value of the wrong type, at every endpoint that reads proposals."""
+    wrong = [("budget", "lots"), ("budget", [1, 2]), ("budget", {"a": 1}), ("risk", 2.5), ("risk", "high"),
+             ("start_date", "31/02/2027"), ("start_date", 20270101), ("business_unit", "Marketing"),
+             ("regulatory", "perhaps"), ("regulatory", 7), ("cash_flows", {"y0": 1}), ("cash_flows", "a;b"),
+             ("alignment", "moon-landing:strong"), ("alignment", 5), ("id", None), ("title", None)]
+    for field, value in wrong:
+        sent = {**proposals()[0], field: value}
+        for path in ("/v1/evaluate", "/v1/explain"):
+            answer = site.client.post(path, json=sent)
+            assert answer.status_code == 422, (field, value, path, answer.text[:300])
+            error = answer.json()["error"]
+            assert error["code"] == "invalid_proposal" and ["body", field] in [e["loc"] for e in error["errors"]], \
+                (field, value, path, error)
+        row = site.client.post("/v1/evaluate/batch", json=[sent]).json()["decisions"][0]
+        assert row["decision"] == "error" and field in [e["column"] for e in row["errors"]], (field, value, row)
+    gate = site.client.post("/v1/gates/business-case/review", json={"project": {**project("go.yaml"), "stage": 5}})
+    assert gate.status_code == 422
+    for path, body, where in [("/v1/rank", {"proposals": [], "top": "five"}, ["body", "top"]),
+                              ("/v1/rank", {"proposals": {}}, ["body", "proposals"]),
+                              ("/v1/select", {"portfolio": {"projects": []}, "frontier": 1000}, ["body", "frontier"]),
+                              ("/v1/select", {"portfolio": {"projects": []}, "time_limit": -1}, ["body", "time_limit"]),
+                              ("/v1/impact", {"portfolio": [], "delay": {"project": "A", "by": "x"}},
+                               ["body", "delay", "by"]),
+                              ("/v1/gates/business-case/review", {"project": {}, "override": {"role": 1}},
+                               ["body", "override", "role"]),
+                              ("/v1/conflicts", {"portfolio": {}, "funded": "CRM"}, ["body", "funded"])]:
+        answer = site.client.post(path, json=body)
+        assert answer.status_code == 422, (path, body, answer.text[:300])
+        assert where in [e["loc"] for e in answer.json()["error"]["errors"]], (path, body, answer.text[:300])
+
+
 def test_a_log_that_refuses_entries_is_503_and_nothing_is_half_logged(tmp_path):
     server = Server(tmp_path, "--watch", "0")
     try:
@@ -621,9 +828,11 @@ def test_the_board_shows_the_logs_figures_and_changes_with_a_new_decision(site):
     rows = [{**p, "id": f"PRJ-B{n:03d}"} for n, p in enumerate(proposals()[:12])]
     assert site.client.post("/v1/evaluate/batch", json=rows).status_code == 200
     figures = site.client.get("/v1/board").json()
-    # the latest decision of each project (an error row with no proposal, such as a JSON array, has nothing to show)
-    logged_projects = {project for _, kind, project, *_ in logged(site) if kind == "intake" and project is not None}
-    assert sum(figures["counts"].values()) == len(logged_projects)
+    # the latest decision of each project, and each row without an id (an error row that is not an object, such
+    # as a JSON array, has nothing to show)
+    shown_rows = {project if project is not None else key for key, kind, project, _, _, data in logged(site)
+                  if kind == "intake" and isinstance(json.loads(data).get("row"), dict)}
+    assert sum(figures["counts"].values()) == len(shown_rows)
     bare = httpx.Client(base_url=site.url, timeout=HANG_GUARD)
     with bare:
         assert bare.get("/").status_code == 401
@@ -646,9 +855,15 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("PMO_REQUIRE_BROWSER"),
                     reason="Chromium is not installed (CI installs it and sets PMO_REQUIRE_BROWSER=1)")
 def test_the_board_in_headless_chromium_updates_after_a_new_decision(tmp_path):
+    """The board from the running server, with a portfolio file: no script errors, every figure the page shows
+    equal to /v1/board's, and the page reloads itself after a new decision and after the portfolio file changes."""
     assert CHROMIUM, "PMO_REQUIRE_BROWSER is set but there is no chromium on PATH"
     from playwright.sync_api import sync_playwright
-    server = Server(tmp_path, "--watch", "0")
+
+    from engine.report.build import _money
+    served = tmp_path / "portfolio.yaml"
+    shutil.copy(ROOT / "examples" / "portfolio.yaml", served)
+    server = Server(tmp_path, "--watch", "0", "--portfolio", str(served), "--frontier", "4")
     try:
         rows = [{**p, "id": f"PRJ-C{n:03d}"} for n, p in enumerate(proposals()[:20])]
         assert server.client.post("/v1/evaluate/batch", json=rows).status_code == 200
@@ -663,22 +878,78 @@ def test_the_board_in_headless_chromium_updates_after_a_new_decision(tmp_path):
                         if m.type in ("error", "warning") else None)
                 page.goto(server.url + "/")
                 page.wait_for_load_state("load")
-                figures = server.client.get("/v1/board").json()
-                for outcome, count in figures["counts"].items():
-                    assert int(page.text_content(f'data[data-kpi="{outcome}"]').replace(",", "")) == count
-                assert page.get_attribute("html", "data-board-version") == figures["version"]
-                assert page.locator("#proposals tbody tr").count() == 20
+
+                def shown_equals_api() -> dict:
+                    figures = server.client.get("/v1/board").json()
+                    assert page.get_attribute("html", "data-board-version") == figures["version"]
+                    for outcome, count in figures["counts"].items():
+                        assert int(page.text_content(f'data[data-kpi="{outcome}"]').replace(",", "")) == count
+                    assert int(page.text_content('data[data-kpi="total"]').replace(",", "")) == \
+                        sum(figures["counts"].values())
+                    for kpi, key in (("budget-requested", "budget_requested"), ("budget-passing", "budget_passing"),
+                                     ("budget-available", "budget_available")):
+                        assert page.text_content(f'data[data-kpi="{kpi}"]') == _money(figures[key]), kpi
+                    assert page.locator("#proposals tbody tr").count() == sum(figures["counts"].values())
+                    conflicts = figures["portfolio"]["conflicts"]
+                    table = page.locator("section:has(h2:text-matches('^Portfolio conflicts')) tbody tr")
+                    assert table.count() == len(conflicts) == figures["conflicts"]
+                    assert [table.nth(k).locator("td").first.text_content() for k in range(table.count())] == \
+                        [c["kind"] for c in conflicts]
+                    assert page.locator("svg.frontier circle").count() == len(figures["portfolio"]["frontier"]) \
+                        == figures["frontier_points"] == 4
+                    return figures
+
+                figures = shown_equals_api()
+                assert figures["counts"] and figures["portfolio"]["conflicts"]
                 with page.expect_navigation(timeout=HANG_GUARD * 1000):  # the page reloads itself
                     server.client.post("/v1/evaluate", json={**proposals()[0], "id": "PRJ-C999"})
                 page.wait_for_load_state("load")
-                assert page.get_attribute("html", "data-board-version") != figures["version"]
-                assert int(page.text_content('data[data-kpi="total"]').replace(",", "")) == 21
-                assert page.locator("#proposals tbody tr").count() == 21
+                after = shown_equals_api()
+                assert after["version"] != figures["version"]
+                assert sum(after["counts"].values()) == 21
+                # the portfolio file changes: fewer projects, so fewer conflicts, on the page as in the API
+                data = yaml.safe_load(served.read_text())
+                data["projects"] = [p for p in data["projects"] if p["id"] not in ("PLAN-A", "PLAN-B", "PLAN-C")]
+                with page.expect_navigation(timeout=HANG_GUARD * 1000):
+                    served.write_text(yaml.safe_dump(data, sort_keys=False))
+                page.wait_for_load_state("load")
+                changed = shown_equals_api()
+                assert changed["version"] != after["version"]
+                assert "cycle" not in [c["kind"] for c in changed["portfolio"]["conflicts"]]
                 assert problems == []
             finally:
                 browser.close()
     finally:
         server.stop()
+
+
+def test_the_board_with_a_portfolio_file_that_breaks_says_why_and_a_broken_one_at_start_is_exit_2(tmp_path):
+    served = tmp_path / "portfolio.yaml"
+    shutil.copy(ROOT / "examples" / "portfolio-clean.yaml", served)
+    server = Server(tmp_path, "--watch", "0", "--portfolio", str(served), "--frontier", "0")
+    try:
+        figures = server.client.get("/v1/board").json()
+        in_process = server_engine().conflicts(ROOT / "examples" / "portfolio-clean.yaml").to_json()["conflicts"]
+        assert figures["portfolio"]["conflicts"] == json.loads(json.dumps(in_process)) and not \
+            figures["portfolio"]["errors"] and figures["portfolio"]["frontier"] == []
+        served.write_text("projects:\n  - {id: A, duration: long}\n")
+        deadline = time.monotonic() + HANG_GUARD
+        while not (figures := server.client.get("/v1/board").json())["portfolio"]["errors"]:
+            assert time.monotonic() < deadline, "the broken file was not noticed"
+            time.sleep(0.2)
+        assert figures["portfolio"]["conflicts"] == [] and str(served) in figures["portfolio"]["errors"][0]
+        page = server.client.get("/").text
+        assert 'id="portfolio-errors"' in page and "Portfolio conflicts" not in page
+    finally:
+        server.stop()
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), "--portfolio",
+                           str(served), "--log", str(tmp_path / "d.sqlite")], capture_output=True, text=True,
+                          timeout=HANG_GUARD)
+    assert done.returncode == 2 and f"{served}:" in done.stderr, done.stderr
+
+
+def server_engine() -> Engine:
+    return Engine.load(today=_date(TODAY))
 
 
 def test_usage_errors_and_a_bad_tokens_file_are_exit_2_before_listening(tmp_path):

@@ -16,6 +16,7 @@ SERVE_EXAMPLES = """\
 examples:
   pmo serve                                            http://127.0.0.1:8181, reference policies, ./pmo-decisions.sqlite
   pmo serve --policies my-policies/ --log /var/lib/pmo/decisions.sqlite --workers 2
+  pmo serve --log postgresql://pmo@db/pmo --portfolio portfolio.yaml   a team's log; the board with conflicts
   PMO_TOKENS=admin:$(cat admin.token) pmo serve --host 0.0.0.0 --tokens tokens.yaml
   curl -s localhost:8181/v1/evaluate -H 'content-type: application/json' -d @proposal.json
   curl -s localhost:8181/v1/evaluate/batch -H 'content-type: application/x-ndjson' --data-binary @rows.jsonl
@@ -24,7 +25,7 @@ examples:
 endpoints (interactive docs at /docs, the API description at /openapi.json):
   POST /v1/evaluate  /v1/evaluate/batch  /v1/rank  /v1/explain  /v1/gates/{gate}/review
   POST /v1/conflicts  /v1/schedule  /v1/impact  /v1/select  /v1/policy/reload
-  GET  /v1/decisions/{id}  /v1/decisions?project=&since=  /v1/policy  /  /v1/board  /health  /ready
+  GET  /v1/decisions/{id}  /v1/decisions?project=&from=&to=&limit=  /v1/policy  /  /v1/board  /health  /ready
 
 tokens file (YAML): tokens: [{name: servicenow, role: evaluate, token: ...}, {name: pmo-lead, role: admin, ...}]
 roles: evaluate (every decision and read endpoint), admin (also gate overrides and policy reloads)
@@ -70,6 +71,11 @@ def register(sub) -> None:
     sv.add_argument("--log-inputs", action="store_true",
                     help="write the proposals into the access log (masked fields as ***); off by default")
     sv.add_argument("--access-log", metavar="FILE", help="the access log, JSON lines (default: standard error)")
+    sv.add_argument("--portfolio", metavar="FILE", default=os.environ.get("PMO_PORTFOLIO"),
+                    help="a portfolio file (YAML or JSON) whose conflicts, dependency graph and efficient frontier "
+                    "the board (GET /) shows, read again when it changes (default: $PMO_PORTFOLIO; none)")
+    sv.add_argument("--frontier", type=int, default=5, metavar="K",
+                    help="with --portfolio: the board's efficient frontier at K budget levels (default 5; 0: none)")
 
 
 def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -83,15 +89,16 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         raise PmoError([Diagnostic("missing_dependency", f"pmo serve needs {exc.name}",
                                    hint="pip install 'pmo-engine' with its dependencies (fastapi, uvicorn)")]) from None
     if args.workers < 1 or args.max_body < 1 or args.max_batch < 1 or args.timeout <= 0 or args.watch < 0 \
-            or not 0 <= args.port <= 65535:
+            or not 0 <= args.port <= 65535 or not 0 <= args.frontier <= 100:
         raise PmoError([Diagnostic("usage", "--workers, --max-body, --max-batch and --timeout must be positive, "
-                                   "--watch not negative, --port 0 to 65535")])
+                                   "--watch not negative, --port 0 to 65535, --frontier 0 to 100")])
     config = ServeConfig(host=args.host, port=args.port, log=str(args.log),
                          policies=str(args.policies) if args.policies else None,
                          rules=tuple(str(r) for r in args.rules), today=args.today.isoformat() if args.today else None,
                          backend=args.backend, workers=args.workers, tokens=args.tokens, max_body=args.max_body,
                          max_batch=args.max_batch, timeout=args.timeout, watch=args.watch, mask=tuple(args.mask),
-                         log_inputs=args.log_inputs, access_log=args.access_log)
+                         log_inputs=args.log_inputs, access_log=args.access_log,
+                         portfolio=str(args.portfolio) if args.portfolio else None, frontier=args.frontier)
     gc.enable()  # main() pauses the collector for batch work; a long-running server must collect its cycles
     service = Service(config)  # a broken policy, log or tokens file stops here, before listening (exit 2)
     warn(service.holder.current.engine, stderr)

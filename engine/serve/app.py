@@ -42,10 +42,10 @@ from engine.errors import InputError, PmoError
 from engine.io.jsonstream import DECODER
 from engine.io.rows import MAX_DIGITS, Row, bounded_row
 from engine.serve.access import OPEN, Caller, Tokens, access_logger, log_line, masked
-from engine.serve.board import BoardState, page
+from engine.serve.board import BoardState, PortfolioSource, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
-from engine.store import Entry
+from engine.store import MAX_PAGE, Entry
 
 SOURCE = "request"
 CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
@@ -163,6 +163,32 @@ class EvaluateResponse(Decision):
     decision_id: str = Field(description="the decision log's key of this decision: GET /v1/decisions/{id}")
 
 
+class LoggedDecision(BaseModel):
+    decision_id: str = Field(description="the log's key")
+    seq: int = Field(description="the entry's number: entries are numbered in the order they were logged")
+    time: str
+    kind: Literal["intake", "gate"]
+    project: str | None
+    gate: str | None
+    input_hash: str
+    policy_hash: str = Field(description="the policy version it was decided under")
+    outcome: str
+    findings: list[Any]
+    approvers: list[str]
+    override: dict[str, Any] | None
+    input: Any = Field(description="what was decided: {row: the proposal} or the project record")
+    as_of: str | None = Field(description="the date today() meant")
+    backend: str | None
+
+
+class DecisionsPage(BaseModel):
+    count: int = Field(description="decisions in this page")
+    truncated: bool = Field(description="there are more: follow next")
+    cursor: int | None = Field(description="where the next page starts (null: this is the last)")
+    next: str | None = Field(description="the link to the next page (null: this is the last)")
+    decisions: list[LoggedDecision]
+
+
 class BatchResponse(BaseModel):
     policy_hash: str
     as_of: str
@@ -173,14 +199,24 @@ class BatchResponse(BaseModel):
 _SCHEMAS: dict[str, Any] = {}
 
 
-def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: bool = False) -> dict:
-    """openapi_extra for a body this module reads itself (so FastAPI does not parse it)."""
-    if model is None:
-        schema: dict = {"type": "object", "additionalProperties": True,
-                        "description": "a proposal: the intake policy's fields (GET /v1/policy names the policy)"}
+PROPOSAL = {"$ref": "#/components/schemas/Proposal"}  # made from the served policy (engine/serve/schemas.py)
+
+
+def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: bool = False,
+          batch: bool = False) -> dict:
+    """openapi_extra for a body this module reads itself (so FastAPI does not parse it); no model: a proposal
+    (``batch``: a list of them, or {"proposals": [...]})."""
+    if model is None and batch:
+        schema: dict = {"oneOf": [{"type": "array", "items": PROPOSAL},
+                                  {"type": "object", "properties": {"proposals": {"type": "array", "items": PROPOSAL}},
+                                   "required": ["proposals"], "additionalProperties": False}]}
+    elif model is None:
+        schema = dict(PROPOSAL)
     else:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        _SCHEMAS.update(schema.pop("$defs", {}))
+        described = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        _SCHEMAS.update(described.pop("$defs", {}))
+        _SCHEMAS[model.__name__] = described  # a component, so the served policy's schemas can refine it
+        schema = {"$ref": f"#/components/schemas/{model.__name__}"}
     content = {"application/json": {"schema": schema, **({"example": example} if example is not None else {})}}
     if ndjson:
         content["application/x-ndjson"] = {"schema": {"type": "string", "description": "one proposal per line"}}
@@ -296,6 +332,12 @@ class Service:
         self.logs = LogPool(config.log)  # reads
         self.writer = LogWriter(config.log)
         self.access = access_logger(config.access_log)
+        self.portfolio = None
+        if config.portfolio is not None:
+            from engine.portfolio.model import read_portfolio
+            read_portfolio(config.portfolio)  # a file that does not read stops the server here (exit 2)
+            self.portfolio = PortfolioSource(config.portfolio, config.frontier,
+                                             time_limit=min(2.0, config.timeout / (2 + config.frontier)))
 
 
 def intake_entry(engine: Engine, decision: Decision, data: Any) -> Entry:
@@ -406,7 +448,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     async def _bug(_request: Request, exc: Exception):
         return ApiError(500, "internal_error", f"internal error ({type(exc).__name__}); please report it").response()
 
-    app.add_middleware(AccessLog, service=service)
+    fast: dict[tuple[str, str], Callable] = {}  # routes answered without FastAPI's router (filled below)
+    app.add_middleware(AccessLog, service=service, fast=fast)
 
     def caller_of(request: Request, role: str = "evaluate", *, query_token: bool = False) -> Caller:
         if not service.tokens.required:
@@ -433,7 +476,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             raise _too_large(int(length), limit)
         chunks, size = [], 0
         try:
-            with anyio.fail_after(config.timeout):
+            async with asyncio.timeout(config.timeout):  # asyncio's: a tenth of anyio's cost, on every request
                 async for chunk in request.stream():
                     size += len(chunk)
                     if size > limit:
@@ -507,7 +550,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             raise _refused(decision.errors)
         entry = intake_entry(engine, decision, row.data)
         try:
-            with anyio.fail_after(config.timeout):
+            async with asyncio.timeout(config.timeout):
                 await service.writer.append_async([entry])
         except TimeoutError:
             raise ApiError(503, "timeout", f"the decision log did not answer within {config.timeout:g} s") from None
@@ -515,9 +558,10 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             raise _log_unavailable(exc) from None
         noted(request, served, [entry.key])
         return JSONResponse({**decision.to_json(), "decision_id": entry.key})
+    fast["POST", "/v1/evaluate"] = evaluate
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
-              openapi_extra=_body(example=[EXAMPLE], ndjson=True), summary="decide many proposals (JSON or NDJSON)")
+              openapi_extra=_body(example=[EXAMPLE], ndjson=True, batch=True), summary="decide many proposals (JSON or NDJSON)")
     async def evaluate_batch(request: Request):
         """A JSON array of proposals (or {"proposals": [...]}): one answer per proposal, in order; a bad one is
         an error row (decision "error", logged like the others), the batch goes on. With Content-Type
@@ -700,6 +744,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     # ------------------------------------------------------------------ the log
     @app.get("/v1/decisions/{decision_id}", tags=["log"], responses={**ERRORS, 404: {"model": ErrorResponse}},
+             response_model=LoggedDecision,
              summary="a logged decision, by the id its answer gave")
     async def decision(decision_id: str, request: Request):
         caller_of(request)
@@ -708,20 +753,43 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             raise ApiError(404, "not_found", f"no decision {decision_id!r} in the log")
         return JSONResponse(_logged(found))
 
-    @app.get("/v1/decisions", tags=["log"], responses=ERRORS, summary="logged decisions by project and date")
+    @app.get("/v1/decisions", tags=["log"], responses=ERRORS, response_model=DecisionsPage,
+             summary="logged decisions by project and date, a page at a time")
     async def decisions(request: Request,
                         project: Annotated[str | None, Query(description="the project's id")] = None,
-                        since: Annotated[dt.date | None, Query(description="decided on or after (YYYY-MM-DD)")] = None,
+                        from_: Annotated[dt.date | None, Query(alias="from", description="decided on or after this "
+                                                               "date (YYYY-MM-DD, UTC)")] = None,
+                        to: Annotated[dt.date | None, Query(description="decided on or before this date (YYYY-MM-DD, "
+                                                            "UTC)")] = None,
+                        since: Annotated[dt.date | None, Query(description="the same as from", deprecated=True)]
+                        = None,
                         kind: Annotated[Literal["intake", "gate"] | None, Query()] = None,
-                        limit: Annotated[int, Query(ge=1, le=10_000, description="at most this many, oldest first")]
-                        = 1000):
+                        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most this many in a page, "
+                                                    f"oldest first (1 to {MAX_PAGE:,})")] = 100,
+                        cursor: Annotated[int | None, Query(ge=0, description="where the page starts: the `cursor` "
+                                                            "of the previous page (its `next` link has it)")] = None):
+        """One page of the matching decisions, oldest first. When there are more, ``next`` is the link to the
+        following page (the same query, with ``cursor``); it is null on the last page. Paging while decisions
+        are being logged misses none and repeats none."""
         caller_of(request)
-        found = await compute(lambda: service.logs.get().query(project=project, since=since, kind=kind))
-        return JSONResponse({"count": len(found), "truncated": len(found) > limit,
-                             "decisions": [_logged(e) for e in found[:limit]]})
+        if from_ is not None and since is not None and from_ != since:
+            raise ApiError(422, "invalid_request", "give from or since (the same), not both",
+                           errors=[{"loc": ["query", "since"], "code": "conflict", "message": "from is given"}])
+        start = from_ or since
+        if start is not None and to is not None and start > to:
+            raise ApiError(422, "invalid_request", f"from ({start}) is after to ({to})",
+                           errors=[{"loc": ["query", "to"], "code": "before_from", "message": "to is before from"}])
+        found = await compute(lambda: service.logs.get().page(project=project, since=start, until=to, kind=kind,
+                                                              after=cursor, limit=limit))
+        link = None
+        if found.next is not None:
+            url = request.url.include_query_params(cursor=found.next).remove_query_params("token")
+            link = f"{url.path}?{url.query}"  # relative: right behind a proxy too
+        return JSONResponse({"count": len(found.entries), "truncated": found.next is not None,
+                             "cursor": found.next, "next": link, "decisions": [_logged(e) for e in found.entries]})
 
     # ------------------------------------------------------------------ the live board
-    board = BoardState(service.logs, holder, lambda: service.writer.commits)
+    board = BoardState(service.logs, holder, lambda: service.writer.commits, service.portfolio)
 
     @app.get("/", include_in_schema=False)
     async def board_page(request: Request):
@@ -736,7 +804,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     async def board_figures(request: Request):
         caller_of(request, query_token=True)
         found = await compute(board.current)
-        return JSONResponse({"version": found.version, **found.report.to_json()})
+        return JSONResponse(found.to_json())
 
     @app.get("/v1/board/version", tags=["board"], responses=ERRORS, summary="changes when a decision is logged")
     async def board_version(request: Request):
@@ -777,12 +845,20 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             return ApiError(503, "not_ready", f"the decision log does not answer: {exc}").response()
         return JSONResponse({"ready": True, "policy_hash": holder.current.engine.policy_hash})
 
+    described: dict[str, Any] = {}  # the policy hash the document was made for, and the document
+
     def openapi() -> dict:
-        if app.openapi_schema is None:
+        """The API description, with the served policy's Proposal (made again when the policy changes)."""
+        engine = holder.current.engine
+        if described.get("hash") != engine.policy_hash:
+            from engine.serve.schemas import policy_components
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(_SCHEMAS)
+            components = schema.setdefault("components", {})
+            components["schemas"] = policy_components(engine, {**components.get("schemas", {}), **_SCHEMAS})
+            schema["info"]["x-policy-hash"] = engine.policy_hash
+            described.update(hash=engine.policy_hash, schema=schema)
             app.openapi_schema = schema
-        return app.openapi_schema
+        return described["schema"]
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 
@@ -900,11 +976,26 @@ def _failure(holder: PolicyHolder) -> dict | None:
             "serving": holder.current.engine.policy_hash}
 
 
+async def _answer_fast(endpoint: Callable, scope, receive, send) -> None:
+    """An endpoint answered as the router would: its result sent, an ApiError as its JSON, anything else a 500."""
+    try:
+        response = await endpoint(Request(scope, receive))
+    except ApiError as exc:
+        response = exc.response()
+    except Exception as exc:  # noqa: BLE001 - as the app's handler of bugs: a 500 naming the type only
+        response = ApiError(500, "internal_error", f"internal error ({type(exc).__name__}); please report it").response()
+    await response(scope, receive, send)
+
+
 class AccessLog:
     """ASGI middleware: one JSON line per request, written after the answer (see engine/serve/access.py)."""
 
-    def __init__(self, app, service: Service):
-        self.app, self.service = app, service
+    def __init__(self, app, service: Service, fast: dict | None = None):
+        """``fast``: (method, path) -> endpoint, for the hottest routes (POST /v1/evaluate): called here with a
+        Request, their ApiError answered as the exception handlers answer it, skipping FastAPI's router, its
+        dependency solving and the middlewares below this one (about a third of a request's time, measured in
+        docs/benchmarks.md). The endpoint is the same function the router would call."""
+        self.app, self.service, self.fast = app, service, fast if fast is not None else {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -924,7 +1015,11 @@ class AccessLog:
                 seen["sent"] += len(message.get("body", b""))
             await send(message)
         try:
-            await self.app(scope, counted_receive, counted_send)
+            endpoint = self.fast.get((scope.get("method"), scope.get("path")))
+            if endpoint is None:
+                await self.app(scope, counted_receive, counted_send)
+            else:
+                await _answer_fast(endpoint, scope, counted_receive, counted_send)
         finally:
             ids = state.get("pmo_decisions") or []
             record = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),

@@ -30,6 +30,8 @@ class ServeConfig:
     mask: tuple[str, ...] = ()  # fields whose values the access log never shows (beside the policy's mask: true)
     log_inputs: bool = False  # the access log also shows the proposals (masked)
     access_log: str | None = None  # a file for the access log (JSON lines); None: standard error
+    portfolio: str | None = None  # a portfolio file whose conflicts, graph and frontier the board shows
+    frontier: int = 5  # budget levels of the board's efficient frontier (with a portfolio; 0: none)
 
     @property
     def today_date(self) -> dt.date | None:

@@ -2,15 +2,17 @@
 file (sqlite.py, the embedded default) or on a PostgreSQL server shared by a team (postgres.py)."""
 from engine.store.log import (
                               DEFAULT_PATH,
+                              MAX_PAGE,
                               SCHEMA_VERSION,
                               DecisionLog,
                               Entry,
                               LogError,
+                              Page,
                               canonical,
                               digest,
                               is_address,
                               shown,
 )
 
-__all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "DecisionLog", "Entry", "LogError", "canonical", "digest", "is_address",
-           "shown"]
+__all__ = ["DEFAULT_PATH", "MAX_PAGE", "SCHEMA_VERSION", "DecisionLog", "Entry", "LogError", "Page", "canonical",
+           "digest", "is_address", "shown"]

@@ -27,11 +27,12 @@ from engine.store.schema import SCHEMA_VERSION, SchemaError, migrate
 from engine.store.sqlite import SqliteStore
 
 DEFAULT_PATH = "pmo-decisions.sqlite"
+MAX_PAGE = 1000  # entries in one page of DecisionLog.page (and of GET /v1/decisions)
 COLUMNS = ("key", "time", "kind", "project", "gate", "input_hash", "policy_hash", "outcome", "findings", "approvers",
            "override", "input", "as_of", "backend")
 JSON_COLUMNS = ("findings", "approvers", "override", "input")
-__all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "DecisionLog", "Entry", "LogError", "canonical", "digest", "is_address",
-           "shown"]
+__all__ = ["DEFAULT_PATH", "MAX_PAGE", "SCHEMA_VERSION", "DecisionLog", "Entry", "LogError", "Page", "canonical",
+           "digest", "is_address", "shown"]
 
 
 class LogError(PmoError):
@@ -109,6 +110,15 @@ class Entry:
         return digest(decided_by + [self.as_of, self.backend])
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a query: ``entries`` oldest first, and ``next``, the cursor to pass as ``after`` for the
+    following page (None: this was the last)."""
+
+    entries: list[dict[str, Any]]
+    next: int | None
+
+
 class DecisionLog:
     """The log at ``target``: a SQLite file path (default ./pmo-decisions.sqlite) or a ``postgresql://`` address."""
 
@@ -166,9 +176,15 @@ class DecisionLog:
             return db.insert(COLUMNS, rows)
 
     def query(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
-              until: dt.date | None = None) -> list[dict[str, Any]]:
-        """Entries in the order they were logged; ``since`` and ``until`` are dates (UTC), both included."""
+              until: dt.date | None = None, *, after: int | None = None,
+              limit: int | None = None) -> list[dict[str, Any]]:
+        """Entries in the order they were logged; ``since`` and ``until`` are dates (UTC), both included.
+        ``after``: only entries logged after the one with this ``seq``; ``limit``: at most this many (the first).
+        A bounded read is :meth:`page`."""
         sql, args = "SELECT * FROM decisions WHERE 1=1", []
+        if after is not None:
+            sql += " AND seq > ?"
+            args.append(int(after))
         if project is not None:
             sql += " AND project = ?"
             args.append(_storable(project))
@@ -181,7 +197,23 @@ class DecisionLog:
         if kind is not None:
             sql += " AND kind = ?"
             args.append(kind)
-        return self._select(sql + " ORDER BY seq", args)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return self._select(sql, args)
+
+    def page(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
+             until: dt.date | None = None, *, after: int | None = None, limit: int = 100) -> Page:
+        """At most ``limit`` (1 to MAX_PAGE) entries of :meth:`query`, oldest first, and the cursor of the next
+        page. Entries are numbered in the order they were committed (on PostgreSQL too: writers take one
+        transaction lock before drawing numbers), so paging with the cursor while others write misses none of
+        the entries that match and duplicates none: a later entry has a larger number than every one before it."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValueError(f"limit must be 1 to {MAX_PAGE:,}, not {limit}")
+        found = self.query(project, since, kind, until, after=after, limit=limit + 1)
+        more = len(found) > limit
+        return Page(found[:limit], found[limit - 1]["seq"] if more else None)
 
     def count(self) -> int:
         """How many entries the log holds."""

@@ -4,7 +4,10 @@ One connection per log, in autocommit mode: each write is an explicit transactio
 so a killed client leaves whole batches only (the server rolls back an open transaction when its client
 goes). Two writers adding the same key at once never both succeed: ``ON CONFLICT (key) DO NOTHING`` waits
 for the other transaction and then skips the row. Migrations take an advisory lock,
-so processes opening a new log at once create it once.
+so processes opening a new log at once create it once. Every write takes a transaction-level advisory lock
+before it draws its entry numbers, so entries are numbered in the order they are committed (as on SQLite,
+whose writers hold its write lock): a reader paging by entry number never passes over an entry that a
+slower transaction commits later with a smaller number.
 
 The only module that imports psycopg, and only when a log names a ``postgresql://`` address.
 """
@@ -21,6 +24,7 @@ from engine.store.schema import insert_sql
 
 CONNECT_TIMEOUT = 10  # seconds, unless the address says otherwise: an unreachable server is an error, not a hang
 MIGRATION_LOCK = 0x706D6F6C6F67  # "pmolog": the advisory lock key the migrations take
+WRITE_LOCK = 0x706D6F777269  # "pmowri": the transaction lock every write takes before it draws entry numbers
 
 
 def shown(address: str) -> str:
@@ -52,13 +56,16 @@ class PostgresStore:
         """Add the entries (``rows`` of ``columns``, the key first) in one transaction (pipelined); how many
         were new.
 
-        Two transactions adding the same keys in different orders would deadlock (each waits for a key the
-        other added and has not committed), so every batch adds its entries in key order. Their entry numbers
-        are drawn first and given out in the batch's own order, so the log still lists them as decided."""
+        Writers are serialised by WRITE_LOCK (entry numbers in commit order). Beside it, a batch adds its
+        entries in key order (two transactions adding the same keys in different orders deadlocked, each
+        waiting for a key the other added, before that lock), with its entry numbers drawn first and given
+        out in the batch's own order, so the log still lists them as decided."""
         assert columns[0] == "key"
-        if len(rows) == 1:  # one statement is one transaction, and one key cannot deadlock: one round trip
-            return self.connection.execute(_params(insert_sql(columns)), rows[0]).rowcount
         with self.connection.transaction(), self.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))  # numbers in commit order
+            if len(rows) == 1:  # one key cannot deadlock: no numbers drawn first
+                cursor.execute(_params(insert_sql(columns)), rows[0])
+                return cursor.rowcount
             cursor.execute("SELECT nextval(pg_get_serial_sequence('decisions', 'seq')) "
                            "FROM generate_series(1, %s)", (len(rows),))
             numbers = sorted(n for n, in cursor.fetchall())

@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     from engine.portfolio.conflicts import ConflictReport
     from engine.portfolio.schedule import Impact, Schedule
     from engine.portfolio.select import SelectionReport
-    from engine.scoring.panel import Assessments
     from engine.report.health import HealthPage
+    from engine.scoring.panel import Assessments
 
 PathLike = str | Path
 

@@ -1,6 +1,7 @@
 """The Rete back end: compiled rules run in durable_rules' C core."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -70,12 +71,13 @@ class ReteBackend:
                 value = node(record)
             else:  # a function of one or two fields (matches(vendor, ...)): its values repeat
                 args = tuple(_key(record.get(name)) for name in reads)
-                value = memo.get(args, _MISSING)
+                value = _MISSING if _MISSING in args else memo.get(args, _MISSING)
                 if value is _MISSING:
                     value = node(record)
-                    if len(memo) >= MEMO_VALUES:
-                        memo.clear()
-                    memo[args] = value
+                    if _MISSING not in args:
+                        if len(memo) >= MEMO_VALUES:
+                            memo.clear()
+                        memo[args] = value
             if value is not None:
                 fact[slot] = rete_value(value)
         try:
@@ -89,9 +91,22 @@ _MISSING = object()
 MEMO_VALUES = 4_096  # computed values remembered per slot
 
 
+_PLAIN = (str, int, bool, dt.date, type(None))
+
+
 def _key(value: Any) -> Any:
-    """A value as a memo key: numbers written differently (1.0 and 1) and True and 1 kept apart."""
-    return (value.__class__, str(value)) if isinstance(value, (Decimal, tuple, bool)) else value
+    """A value as a memo key that tells apart every value a function could tell apart: True from 1, 1.0 from 1
+    (by type and text). A value of any other type (an alignment is a Decimal that also holds its levels per
+    objective) is _MISSING: not remembered, computed each time."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return (kind, value)
+    if kind is Decimal:
+        return (kind, str(value))
+    if kind is tuple:
+        keys = tuple(_key(item) for item in value)
+        return _MISSING if _MISSING in keys else (kind, keys)
+    return _MISSING
 
 
 def _encoder(expr_type: str) -> Callable[[Any], Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import yaml
 
 from engine import Engine
 from engine.authoring.diff import diff_policies
@@ -209,7 +210,8 @@ def test_the_reference_policy_round_trips(round_trips, backend):
     assert same_outcomes(old, new, [random_proposal(rng, i) for i in range(RANDOM)]) == {
         "accept", "review", "reject", "error"}
     for project in sorted((ROOT / "examples" / "projects").glob("*.yaml")):
-        gate = "delivery-review" if project.stem == "delivery" else "business-case"
+        stage = yaml.safe_load(project.read_text(encoding="utf-8"))["stage"]  # each record at the gate of its stage
+        gate = {"business-case": "business-case", "execution": "delivery-review"}[stage]
         a, b = old.review_gate(project, gate), new.review_gate(project, gate)
         assert without_sources(a.model_dump()) == without_sources(b.model_dump())
     status = sorted((ROOT / "examples" / "status").glob("*.csv"))
@@ -302,7 +304,7 @@ def test_the_readme_walk_through(tmp_path, capsys, monkeypatch):
     cell.value = 500_000
     book.save("policies.xlsx")
     assert main(["import-policies", "policies.xlsx", "--out", "new-policies", "--today", "2026-12-01"]) == 0
-    assert "pmo: wrote 6 files into new-policies/" in capsys.readouterr().out
+    assert "pmo: wrote 7 files into new-policies/" in capsys.readouterr().out
     assert main(["diff", "policies", "new-policies", str(ROOT / "examples" / "proposals.csv"), "--today",
                  "2026-12-01"]) == 0
     out = capsys.readouterr().out
@@ -405,7 +407,7 @@ def test_section_paths_read_back(parts):
 def test_a_written_workbook_reads_as_a_workbook():
     content = export_policies(REFERENCE, today=TODAY)
     book = openpyxl.load_workbook(io.BytesIO(content))
-    assert book.sheetnames == ["Cover", "gates", "health", "intake", "portfolio", "scoring", "strategy"]
+    assert book.sheetnames == ["Cover", "assurances", "gates", "health", "intake", "portfolio", "scoring", "strategy"]
 
 
 def test_a_bad_decision_table_cell_is_named_in_the_exported_workbook(tmp_path, capsys, monkeypatch):

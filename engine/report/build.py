@@ -19,6 +19,7 @@ from typing import Any
 from engine.compile.policy import CompiledPolicy
 from engine.decision import Decision
 from engine.io.safe_text import replacing
+from engine.report.text import money_text as _money
 from engine.scoring.ranking import Ranking
 
 OUTCOMES = ("accept", "review", "reject", "error")
@@ -234,14 +235,6 @@ def _pieces(report: Report) -> Iterator[str]:
     yield from _explanations(report)
     yield "</main>" + _SCRIPT + "</body></html>\n"
 
-
-def _money(value: float | None) -> str:
-    if value is None:
-        return "–"
-    for limit, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if abs(value) >= limit:
-            return f"{value / limit:,.1f}{suffix}"
-    return f"{value:,.0f}"
 
 
 def _kpis(report: Report) -> str:

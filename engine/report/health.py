@@ -22,6 +22,7 @@ from engine.compile.health import CompiledHealth
 from engine.compile.portfolio import Limits
 from engine.health.assess import _plain
 from engine.health.trend import HealthSeries, Kpi
+from engine.report.text import money_text as _money
 
 RAG = {"green": "#2e7d32", "amber": "#f0a202", "red": "#c62828", None: "#9e9e9e"}
 SERIES = {"pv": ("#5c6bc0", "4 3", "PV (planned value)"), "ev": ("#2e7d32", "", "EV (earned value)"),
@@ -205,14 +206,6 @@ def _fmt(value: Any, unit: str = "index") -> str:
         return f"{value:.0%}"
     return f"{value:.2f}"
 
-
-def _money(value: float | None) -> str:
-    if value is None:
-        return "–"
-    for limit, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if abs(value) >= limit:
-            return f"{value / limit:,.1f}{suffix}"
-    return f"{value:,.0f}"
 
 
 def render_health(page: HealthPage) -> str:

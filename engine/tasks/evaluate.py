@@ -170,6 +170,16 @@ def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _s
     """Decide every row of ``intake`` and write the decisions as ``output`` says (to ``stdout`` without an
     ``out`` file). ``engine``: one already loaded (a service's), instead of loading ``intake``'s policies.
     ``progress`` wraps the stream of decisions (a terminal's progress line)."""
+    opened: list[ProposalRows] = []
+    try:
+        return _evaluate(intake, output, stdout, say, progress, engine, opened)
+    finally:
+        for rows in opened:  # each input closed now, read to its end or not (a refused resume, an error)
+            rows.close()
+
+
+def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, progress: Progress | None,
+              engine: Engine | None, opened: list[ProposalRows]) -> Outcome:
     check(intake, output)
     point = resume_point(output.out, output.format) if output.resume else None
     if point is not None and point.as_of and intake.today is None:
@@ -183,12 +193,11 @@ def evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say = _s
     carrier = Carrier(engine.profile, field_roles(engine.policy)["title"])
     carried = carrier.names
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
-    opened: list[ProposalRows] = []
     rows = intake.rows(engine, say, opened)
     record = run_record(intake.files, intake.sheet, intake.columns, engine.policy_hash) \
         if output.out and output.format in RESUMABLE and (output.out.is_file() or not output.out.exists()) else None
     if point is not None:
-        problem = point.mismatch(engine.policy_hash, engine.today.isoformat(), intake.rows(engine),
+        problem = point.mismatch(engine.policy_hash, engine.today.isoformat(), intake.rows(engine, opened=opened),
                                  csv_header(derived, carried) if output.format == "csv" else None)
         if not problem and point.rows and record is not None:  # the rows line up; are they the same inputs?
             problem = record.mismatch(saved_record(output.out), output.out)

@@ -408,3 +408,15 @@ def test_lint_reads_key_in_table_exactly(tmp_path, values, when, code):
     if code == "never_fires" and "not in" not in when:
         assert "department in thresholds is never true" in found[0].message
         assert "is a key of table 'thresholds'" in found[0].hint
+
+
+@pytest.mark.parametrize("first, then", [
+    ("hipaa-compliance:moderate;cost-control:moderate", "patient-safety:moderate"),
+    ("patient-safety:moderate", "hipaa-compliance:moderate;cost-control:moderate"),
+])
+def test_two_alignments_with_the_same_total_are_not_mistaken_for_each_other(engines, first, then):
+    """Found after merging the throughput work: the rete back end remembered serves("x") by the alignment's
+    total (0.25 for both here), so the second proposal got the first one's answer."""
+    for alignment in (first, then):
+        fired = {f["rule"] for f in decide(engines, {"department": "IT", "alignment": alignment})["findings"]}
+        assert ("hipaa-to-compliance" in fired) == ("hipaa-compliance" in alignment), alignment

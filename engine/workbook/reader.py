@@ -442,7 +442,7 @@ def _comment(doc: _Document, path: tuple, by_column: dict, comment_column: int |
         doc.comments[path] = str(raw)
 
 
-def _extra_cells(row, names: Mapping[int, str], ws, cells: _Cells) -> None:
+def _extra_cells(row, names: dict[int, str], ws, cells: _Cells) -> None:
     for c in row:
         if c.value is not None and c.column not in names:
             cells.error(ws, c.row, c.column, "extra_cells", "a value in a column without a header",

@@ -500,3 +500,55 @@ def test_a_second_settings_section_is_an_error_not_a_crash(tmp_path, capsys, mon
     assert main(["import-policies", str(path.name), "--out", "new"]) == 2
     err = capsys.readouterr().err
     assert f"policies.xlsx!intake!{coordinate}: error[{code}]: " in err and "internal error" not in err, err
+
+
+# ---------------------------------------------------------------------------- found by editing (tests/test_workbook_edits.py)
+
+def _import_edited(tmp_path, capsys, monkeypatch, edit, folder=REFERENCE) -> tuple[int, str]:
+    monkeypatch.chdir(tmp_path)
+    path = export_to(folder, tmp_path / "policies.xlsx")
+    book = openpyxl.load_workbook(path)
+    edit(book)
+    book.save(path)
+    code = main(["import-policies", "policies.xlsx", "--out", "new", "--today", "2026-12-01"])
+    return code, capsys.readouterr()
+
+
+def test_a_sheet_the_cover_does_not_list_is_an_error_not_a_file_dropped(tmp_path, capsys, monkeypatch):
+    """Was: the cover's row of 'health' cleared, health.yaml was left out of the import without a word."""
+    def edit(book):
+        row = next(r for r in book["Cover"].iter_rows() if r[0].value == "health")
+        for cell in row:
+            cell.value = None
+    code, out = _import_edited(tmp_path, capsys, monkeypatch, edit)
+    assert code == 2, out
+    assert out.err.startswith("policies.xlsx!health: error[unlisted_sheet]: "), out.err
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_blank_row_in_the_covers_table_ends_nothing(tmp_path, capsys, monkeypatch):
+    """Was: a blank row inserted in the cover's table ended it: the files listed below it were not imported."""
+    code, out = _import_edited(tmp_path, capsys, monkeypatch, lambda book: book["Cover"].insert_rows(12))
+    assert code == 0, out.err
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == sorted(p.name for p in REFERENCE.glob("*.yaml"))
+
+
+def test_a_value_above_the_first_section_is_an_error_not_ignored(tmp_path, capsys, monkeypatch):
+    """Was: a value typed between the sheet's title rows and its first section was ignored without a word."""
+    def edit(book):
+        assert book["gates"]["A4"].value == "§ settings" and book["gates"]["A3"].value is None
+        book["gates"]["C3"].value = "max_stages: 4"
+    code, out = _import_edited(tmp_path, capsys, monkeypatch, edit)
+    assert code == 2 and out.err.startswith("policies.xlsx!gates!C3: error[extra_cells]: "), out.err
+
+
+def test_a_problem_of_the_whole_policy_set_names_the_workbook(tmp_path, capsys, monkeypatch):
+    """Was: 'new: error[no_intake]', named by the folder that import does not write."""
+    def edit(book):
+        del book["intake"]
+        row = next(r for r in book["Cover"].iter_rows() if r[0].value == "intake")
+        for cell in row:
+            cell.value = None
+    code, out = _import_edited(tmp_path, capsys, monkeypatch, edit)
+    assert code == 2 and out.err.startswith("policies.xlsx: error[no_intake]: "), out.err
+    assert not (tmp_path / "new").exists()

@@ -164,18 +164,20 @@ def _manifest(book, cells: _Cells) -> list[_Manifest]:
                        Location(cells.book, 1, 1, sheet=COVER), "export the policy again, or restore that table")
         return []
     out: list[_Manifest] = []
+    skipped: set[str] = set()  # sheets named by a row with an error (already reported)
     seen_files: dict[str, int] = {}
     for row in ws.iter_rows(min_row=header_row + 1):
-        values = [c.value for c in row[:5]] + [None] * 5
-        if values[0] is None:
-            break
+        values = [c.value for c in row[:6]] + [None] * 6
         sheet, file, kind, name, table_sheet = (str(v).strip() if v is not None else "" for v in values[:5])
+        if not any(v is not None for v in values[1:6]) and sheet not in book.sheetnames:
+            continue  # a blank row (Excel's user inserts them freely), or the cover's notes under the table
         r = row[0].row
         if sheet not in book.sheetnames:
             cells.error(ws, r, 1, "unknown_sheet", f"the workbook has no sheet '{sheet}'",
                         f"its sheets: {', '.join(book.sheetnames)}")
             continue
         problem = _unsafe(file, kind)
+        skipped.add(sheet)
         if problem:
             cells.error(ws, r, 2, "bad_file", problem, "a file is named relative to the policy folder, e.g. intake.yaml")
             continue
@@ -185,7 +187,17 @@ def _manifest(book, cells: _Cells) -> list[_Manifest]:
             continue
         seen_files[key] = r
         out.append(_Manifest(sheet, file, kind, name, table_sheet, r))
+    _unlisted(book, {m.sheet for m in out} | skipped, cells)
     return out
+
+
+def _unlisted(book, listed: set[str], cells: _Cells) -> None:
+    """A sheet the cover's table does not name would be left out of the import without a word: say so."""
+    for title in book.sheetnames:
+        if title != COVER and title not in listed:
+            cells.sink.add("unlisted_sheet", f"the cover's table of sheets does not name sheet '{title}', so it "
+                           "would not be imported", Location(cells.book, sheet=title),
+                           "restore its row on the cover sheet (sheet | file | kind | ...), or delete the sheet")
 
 
 def _unsafe(file: str, kind: str) -> str | None:
@@ -229,6 +241,7 @@ class _Document:
 def _sections(ws, cells: _Cells) -> list[_Section]:
     out: list[_Section] = []
     current: _Section | None = None
+    title_rows = 0  # the rows above the first section: the sheet's file and kind, how to edit
     for row in ws.iter_rows():
         first = row[0].value if row else None
         if isinstance(first, str) and first.startswith(TITLE.strip()):
@@ -243,10 +256,14 @@ def _sections(ws, cells: _Cells) -> list[_Section]:
             current = _Section(row[0].row, path, [], 0, [])
             out.append(current)
             continue
-        if current is None:
-            continue  # the sheet's title rows
-        if not any(c.value is not None and not (isinstance(c.value, str) and not c.value.strip()) for c in row):
+        blank = not any(c.value is not None and not (isinstance(c.value, str) and not c.value.strip()) for c in row)
+        if current is None and not blank and not out:
+            title_rows += 1
+            if title_rows > 2:  # what the export writes there is notes; anything more would be lost
+                _extra_cells(row, {}, ws, cells, "a value above the sheet's first section")
             continue
+        if current is None or blank:
+            continue  # the rows of a section whose title does not read (reported)
         if not current.header:
             current.header = [(c.column, str(c.value).strip()) for c in row if c.value is not None]
             current.header_row = row[0].row
@@ -442,11 +459,12 @@ def _comment(doc: _Document, path: tuple, by_column: dict, comment_column: int |
         doc.comments[path] = str(raw)
 
 
-def _extra_cells(row, names: dict[int, str], ws, cells: _Cells) -> None:
+def _extra_cells(row, names: dict[int, str], ws, cells: _Cells, what: str = "a value in a column without a header"
+                 ) -> None:
     for c in row:
         if c.value is not None and c.column not in names:
-            cells.error(ws, c.row, c.column, "extra_cells", "a value in a column without a header",
-                        "give the column a header, or delete the value")
+            cells.error(ws, c.row, c.column, "extra_cells", what, "give the column a header, or delete the value"
+                        if names else "move it into a section, or delete it")
 
 
 def _setting(doc: _Document, row, key_column: int, value_column: int | None, comment_column: int | None,
@@ -748,6 +766,8 @@ def _at_cell(diagnostic: Diagnostic, staging: Path, line_cells: dict[str, dict],
         relative = Path(where.file).resolve().relative_to(staging.resolve()).as_posix()
     except ValueError:
         return diagnostic
+    if relative == ".":  # about the policy set as a whole: the workbook is what holds it
+        return dataclasses.replace(diagnostic, location=Location(book))
     spots = line_cells.get(relative, {}).get(where.line - 1) if where.line and not where.sheet else None
     sheet = line_cells.get("", {}).get(relative, {})
     if where.sheet is not None and where.sheet in sheet:  # a decision table's cell: the same cell of its sheet here

@@ -552,3 +552,39 @@ def test_a_problem_of_the_whole_policy_set_names_the_workbook(tmp_path, capsys, 
     code, out = _import_edited(tmp_path, capsys, monkeypatch, edit)
     assert code == 2 and out.err.startswith("policies.xlsx: error[no_intake]: "), out.err
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("typed, read", [("FALSE", "required: false"), ("false ", "required: false"),
+                                         ("TRUE", "required: true")])
+def test_true_and_false_typed_as_text_are_booleans(tmp_path, capsys, monkeypatch, typed, read):
+    """Was: FALSE typed into a text cell was imported as the text 'FALSE' (required: 'FALSE'), which the loader
+    took as a value given: the field stayed required without a word. Excel's own TRUE/FALSE cells were fine."""
+    def edit(book):
+        cell = _cell(book["intake"], "fields", "key", "id", "required")
+        assert cell.value is True
+        cell.value = typed
+    code, out = _import_edited(tmp_path, capsys, monkeypatch, edit)
+    assert code == 0, out.err
+    assert f"id: {{type: string, {read}, label: Proposal}}" in (tmp_path / "new" / "intake.yaml").read_text()
+
+
+def test_a_number_typed_as_text_is_a_number_and_text_that_looks_like_one_keeps_its_apostrophe(tmp_path, capsys,
+                                                                                              monkeypatch):
+    """Was: 0.2 in a text-formatted cell was imported as the text '0.2'. Text that reads as a number, TRUE or
+    FALSE is exported with the apostrophe, so it stays text."""
+    def edit(book):
+        _cell(book["scoring"], "criteria", "id", "size", "weight").value = "0.2"
+        _cell(book["intake"], "fields", "key", "title", "label").value = "2027"  # text as exported: '2027
+        _cell(book["intake"], "fields", "key", "title", "label").quotePrefix = True
+    code, out = _import_edited(tmp_path, capsys, monkeypatch, edit)
+    assert code == 0, out.err
+    assert "weight: 0.2\n" in (tmp_path / "new" / "scoring.yaml").read_text()
+    assert "label: '2027'" in (tmp_path / "new" / "intake.yaml").read_text()
+    folder = tmp_path / "labels"
+    shutil.copytree(REFERENCE, folder)
+    intake = folder / "intake.yaml"
+    intake.write_text(intake.read_text().replace("title: {type: string, required: true}",
+                                                 "title: {type: string, required: true, label: 'TRUE'}"))
+    book = openpyxl.load_workbook(export_to(folder, tmp_path / "labels.xlsx"))
+    cell = _cell(book["intake"], "fields", "key", "title", "label")
+    assert cell.value == "TRUE" and cell.quotePrefix

@@ -68,8 +68,8 @@ def exported(folder: str) -> bytes:
 def original_files(folder: str) -> list[str]:
     """The files the unedited workbook imports to (the policy folder's policies, data and decision tables)."""
     if folder not in _FILES:
-        from engine.workbook.reader import read_workbook
         from engine.errors import DiagnosticSink
+        from engine.workbook.reader import read_workbook
         path = Path(os.environ.get("TMPDIR", "/tmp")) / f"pmo-edits-{os.getpid()}-{folder}.xlsx"
         path.write_bytes(exported(folder))
         files, _ = read_workbook(path, BOOK, DiagnosticSink())

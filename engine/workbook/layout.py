@@ -157,9 +157,27 @@ _FLOW = re.compile(r"^\s*(\[.*\]|\{.*\})\s*$", re.S)
 NULL_TEXT, EMPTY_TEXT = "~", '""'
 
 
+# Text a spreadsheet user means as a number or a boolean: typed into a cell formatted as text, or pasted. No
+# leading zeros (007 is an id, and Excel itself keeps it only as text), no thousands separators.
+_NUMBER = re.compile(r"[+-]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_BOOLEANS = {"true": True, "false": False}
+
+
+def typed_value(text: str) -> tuple[bool, Any]:
+    """(True, the number or boolean) for text that reads as one (``0.2``, ``FALSE``), else (False, None)."""
+    stripped = text.strip()
+    if stripped.lower() in _BOOLEANS:
+        return True, _BOOLEANS[stripped.lower()]
+    if _NUMBER.fullmatch(stripped):
+        whole = "." not in stripped and "e" not in stripped.lower()
+        return True, int(stripped) if whole else Decimal(stripped)
+    return False, None
+
+
 def looks_special(text: str) -> bool:
-    """Text that a cell would read as something else: a list, a mapping, null or the empty text."""
-    return bool(_FLOW.match(text)) or text.strip() in (NULL_TEXT, EMPTY_TEXT)
+    """Text that a cell would read as something else: a list, a mapping, null, the empty text, a number or a
+    boolean."""
+    return bool(_FLOW.match(text)) or text.strip() in (NULL_TEXT, EMPTY_TEXT) or typed_value(text)[0]
 
 
 def decimal_text(value: Decimal) -> str:

@@ -42,6 +42,7 @@ from engine.workbook.layout import (
     parse_path,
     path_text,
     scalar_text,
+    typed_value,
 )
 
 KIND_DATA, KIND_TABLE = "data", "decision table"
@@ -102,6 +103,9 @@ class _Cells:
             return True, None
         if stripped == EMPTY_TEXT:
             return True, ""
+        typed, value = typed_value(raw)
+        if typed:  # 0.2 or FALSE in a cell formatted as text is still the number or the boolean it says
+            return True, value
         if looks_special(raw):
             return self.flow(ws, cell, raw)
         return True, raw

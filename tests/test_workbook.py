@@ -588,3 +588,17 @@ def test_a_number_typed_as_text_is_a_number_and_text_that_looks_like_one_keeps_i
     book = openpyxl.load_workbook(export_to(folder, tmp_path / "labels.xlsx"))
     cell = _cell(book["intake"], "fields", "key", "title", "label")
     assert cell.value == "TRUE" and cell.quotePrefix
+
+
+@pytest.mark.parametrize("folder, sheet", [(TABLES, "Budget"), (HOSPITAL, "approved-vendors.csv")])
+def test_a_value_right_of_the_source_column_is_an_error_not_dropped(tmp_path, capsys, monkeypatch, folder, sheet):
+    """Was: a note typed beside a decision table or a reference-data sheet (right of 'source') was cut off with
+    the source column, without a word."""
+    def edit(book):
+        ws = book[sheet]
+        assert ws.cell(1, ws.max_column).value == "source"
+        ws.cell(3, ws.max_column + 2, "a note")
+    code, out = _import_edited(tmp_path, capsys, monkeypatch, edit, folder)
+    assert code == 2, out
+    assert re.match(rf"policies\.xlsx!{re.escape(sheet)}![A-Z]+3: error\[extra_cells\]: ", out.err), out.err
+    assert not (tmp_path / "new").exists()

@@ -212,6 +212,15 @@ def stray_value(book, rng):
     ws.cell(rng.choice(rows), width + rng.randint(1, 3), "a note")
 
 
+def stray_value_beside_data(book, rng):
+    """A note right of a reference-data or decision-table sheet's last column (its 'source')."""
+    listed = {ws.title for ws in policy_sheets(book)}
+    sheets = [ws for ws in book.worksheets[1:] if ws.title not in listed]
+    if sheets:
+        ws = rng.choice(sheets)
+        ws.cell(rng.randint(1, ws.max_row), ws.max_column + rng.randint(1, 2), "a note")
+
+
 def delete_row(book, rng):
     ws, (title, header, rows) = a_section(book, rng)
     ws.delete_rows(rng.choice([title, header] + rows))
@@ -382,6 +391,7 @@ EDITS: dict[str, Edit] = {e.name: e for e in [
     Edit("the empty text", set_value('""')),
     Edit("a number stored as text (apostrophe)", numbers_as_text),
     Edit("a stray value beside a table", stray_value),
+    Edit("a stray value beside a data or decision table", stray_value_beside_data),
     Edit("delete a row", delete_row),
     Edit("duplicate a row", duplicate_row),
     Edit("swap two rows", swap_rows),

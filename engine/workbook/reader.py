@@ -646,20 +646,26 @@ def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dic
     return files, line_cells
 
 
-def _strip_source(values: list[list[Any]]) -> list[list[Any]]:
-    """Drop the exported 'source' column (the last column of the header row)."""
+def _strip_source(values: list[list[Any]], ws=None, cells: _Cells | None = None) -> list[list[Any]]:
+    """Drop the exported 'source' column (the last column of the header row); a value right of it would be
+    dropped with it, so it is an error."""
     header = next((r for r in values if any(v is not None for v in r)), None)
     if header is None:
         return values
     last = max((i for i, v in enumerate(header) if v is not None), default=-1)
     if last >= 0 and isinstance(header[last], str) and header[last].strip() == SOURCE:
+        for r, row in enumerate(values, 1):
+            for c, value in enumerate(row[last + 1:], last + 2):
+                if value is not None and cells is not None:
+                    cells.error(ws, r, c, "extra_cells", "a value right of the 'source' column, which import drops",
+                                "move it into the table, or delete it")
         return [r[:last] for r in values]
     return values
 
 
 def _csv_sheet(ws, cells: _Cells) -> bytes:
     grid = [[c.value for c in row] for row in ws.iter_rows()]
-    grid = _strip_source(grid)
+    grid = _strip_source(grid, ws, cells)
     while grid and not any(v is not None for v in grid[-1]):
         grid.pop()
     out = io.StringIO()
@@ -699,7 +705,7 @@ def _table_file(name: str, sheets: list, cells: _Cells) -> bytes:
     for entry, ws in sheets:
         target = book.create_sheet(entry.table_sheet or entry.sheet)
         rows = [[c for c in row] for row in ws.iter_rows()]
-        values = _strip_source([[c.value for c in row] for row in rows])
+        values = _strip_source([[c.value for c in row] for row in rows], ws, cells)
         for row_cells, row_values in zip(rows, values):
             for c, value in zip(row_cells, row_values):
                 if value is None:

@@ -602,3 +602,16 @@ def test_a_value_right_of_the_source_column_is_an_error_not_dropped(tmp_path, ca
     assert code == 2, out
     assert re.match(rf"policies\.xlsx!{re.escape(sheet)}![A-Z]+3: error\[extra_cells\]: ", out.err), out.err
     assert not (tmp_path / "new").exists()
+
+
+def test_a_header_given_twice_is_an_error_not_one_column_dropped(tmp_path, capsys, monkeypatch):
+    """Was: two columns named 'label' on the fields' header: each row's second value overwrote its first."""
+    def edit(book):
+        ws = book["intake"]
+        header = next(r for r in ws.iter_rows() if r[0].value == "key")
+        description = next(c for c in header if c.value == "description")
+        description.value = "label"
+    code, out = _import_edited(tmp_path, capsys, monkeypatch, edit)
+    assert code == 2, out
+    assert re.match(r"policies\.xlsx!intake![A-Z]+12: error\[bad_header\]: column 'label' is given twice", out.err), \
+        out.err

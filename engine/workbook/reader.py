@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from engine.errors import Diagnostic, DiagnosticSink, Location, PmoError, PolicyError
+from engine.errors import Diagnostic, DiagnosticSink, Location, PmoError, PolicyError, column_letters
 from engine.workbook.layout import (
     COMMENT,
     COVER,
@@ -349,11 +349,22 @@ def _read_section(doc: _Document, section: _Section, ws, cells: _Cells) -> None:
     first = section.header[0][1]
     mode = "settings" if first == SETTING else "map" if first == KEY else "list"
     columns: dict[int, tuple] = {}
+    seen: dict[str, int] = {}
     for column, name in section.header:
+        if name in seen:  # each row's value in the second would overwrite the first's
+            cells.error(ws, section.header_row, column, "bad_header", f"column '{name}' is given twice (also "
+                        f"column {column_letters(seen[name])})", "rename one of them, or merge their values")
+            continue
+        seen[name] = column
         if name in (SETTING, KEY, VALUE, COMMENT, SOURCE) or (name.startswith("(") and name.endswith(")")):
             continue
         try:
-            columns[column] = parse_dotted(name)
+            parts = parse_dotted(name)
+            if parts in columns.values():
+                cells.error(ws, section.header_row, column, "bad_header", f"column '{name}' names the key of another "
+                            "column", "rename one of them, or merge their values")
+                continue
+            columns[column] = parts
         except PathError as exc:
             cells.error(ws, section.header_row, column, "bad_header",
                         f"column '{name}': {exc}", "a column names a key, or keys joined by dots: with.threshold")

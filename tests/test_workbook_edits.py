@@ -137,7 +137,9 @@ def policy_sheets(book) -> list:
     """The sheets the cover names as policy files (not reference data, not decision tables)."""
     cover = book["Cover"]
     rows = list(cover.iter_rows(values_only=True))
-    start = next(i for i, r in enumerate(rows) if r[:3] == ("sheet", "file", "kind"))
+    start = next((i for i, r in enumerate(rows) if r[:3] == ("sheet", "file", "kind")), None)
+    if start is None:  # the cover's table moved by an earlier edit: any sheet will do
+        return book.worksheets[1:] or book.worksheets
     names = [r[0] for r in rows[start + 1:] if r[0] and r[1] and r[2] not in ("data", "decision table")]
     return [book[n] for n in names if n in book.sheetnames]
 
@@ -175,7 +177,7 @@ def section_rows(ws) -> list[tuple[int, int, list[int]]]:
 
 def a_section(book, rng: random.Random, rows: int = 1):
     candidates = [(ws, s) for ws in policy_sheets(book) for s in section_rows(ws) if len(s[2]) >= rows]
-    return rng.choice(candidates)
+    return rng.choice(candidates) if candidates else (None, (0, 0, []))
 
 
 def is_number(value) -> bool:
@@ -208,6 +210,8 @@ def set_value(value, want=lambda v: True, sheets=None, quote: bool | None = None
 
 def stray_value(book, rng):
     ws, (title, header, rows) = a_section(book, rng)
+    if ws is None:
+        return
     width = max(c.column for c in ws[header] if c.value is not None)
     ws.cell(rng.choice(rows), width + rng.randint(1, 3), "a note")
 
@@ -223,11 +227,15 @@ def stray_value_beside_data(book, rng):
 
 def delete_row(book, rng):
     ws, (title, header, rows) = a_section(book, rng)
+    if ws is None:
+        return
     ws.delete_rows(rng.choice([title, header] + rows))
 
 
 def duplicate_row(book, rng):
     ws, (title, header, rows) = a_section(book, rng)
+    if ws is None:
+        return
     row = rng.choice(rows)
     ws.insert_rows(row + 1)
     copy_row(ws, row, row + 1)
@@ -235,6 +243,8 @@ def duplicate_row(book, rng):
 
 def swap_rows(book, rng):
     ws, (title, header, rows) = a_section(book, rng, rows=2)
+    if ws is None:
+        return
     a, b = rng.sample(rows, 2)
     values = {c: (ws.cell(a, c).value, ws.cell(b, c).value) for c in range(1, ws.max_column + 1)}
     for c, (first, second) in values.items():
@@ -243,6 +253,8 @@ def swap_rows(book, rng):
 
 def blank_row_between(book, rng):
     ws, (title, header, rows) = a_section(book, rng, rows=2)
+    if ws is None:
+        return
     ws.insert_rows(rng.choice(rows[1:]))
 
 
@@ -277,6 +289,8 @@ def hide_sheet(book, rng):
 
 def rename_title(book, rng):
     ws, (title, header, rows) = a_section(book, rng)
+    if ws is None:
+        return
     ws.cell(title, 1).value = rng.choice(["§ rulez", "§ ", "§", "§ [x]", "§ a..b", "rules", "§ settings",
                                           "§ criteria[nothere].bands.ranges", "§ rules[#99].x", "§ fields.extra",
                                           ws.cell(title, 1).value + " ", "§ " + ws.cell(title, 1).value])
@@ -284,6 +298,8 @@ def rename_title(book, rng):
 
 def rename_header(book, rng):
     ws, (title, header, rows) = a_section(book, rng)
+    if ws is None:
+        return
     cells = [c for c in ws[header] if c.value is not None]
     cell = rng.choice(cells)
     cell.value = rng.choice(["", " ", "Key", "value", "key", "setting", "comment", "source", "(note)", "x..y",

@@ -43,7 +43,7 @@ from engine.errors import InputError, PmoError
 from engine.io.jsonstream import DECODER
 from engine.io.rows import MAX_DIGITS, Row, bounded_row
 from engine.serve.access import OPEN, AccessLog, Caller, Tokens, masked
-from engine.serve.board import BoardState, PortfolioSource, page
+from engine.serve.board import BoardState, PortfolioSource, StatusSource, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 from engine.store import MAX_PAGE, Entry
@@ -356,6 +356,13 @@ class Service:
             read_portfolio(config.portfolio)  # a file that does not read stops the server here (exit 2)
             self.portfolio = PortfolioSource(config.portfolio, config.frontier,
                                              time_limit=min(2.0, config.timeout / (2 + config.frontier)))
+        self.status = None
+        if config.status:
+            self.status = StatusSource(config.status)
+            _, errors = self.status.data(self.holder.current.engine)
+            if errors:  # status files that do not read stop the server here (exit 2), as a portfolio file does
+                from engine.errors import Diagnostic
+                raise PmoError([Diagnostic("bad_status", e) for e in errors])
 
 
 def intake_entry(engine: Engine, decision: Decision | Verdict, data: Any) -> Entry:
@@ -821,7 +828,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                              "cursor": found.next, "next": link, "decisions": [_logged(e) for e in found.entries]})
 
     # ------------------------------------------------------------------ the live board
-    board = BoardState(service.logs, holder, lambda: service.writer.commits, service.portfolio)
+    board = BoardState(service.logs, holder, lambda: service.writer.commits, service.portfolio, service.status)
 
     @app.get("/", include_in_schema=False)
     async def board_page(request: Request):
@@ -843,6 +850,38 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         caller_of(request, query_token=True)
         found = await compute(board.current)
         return JSONResponse({"version": found.version})
+
+    @app.get("/v1/health", tags=["board"], responses={**ERRORS, 404: {"model": ErrorResponse}},
+             summary="earned value and RAG health of the status reports (pmo serve --status FILES)")
+    async def health_view(request: Request,
+                          as_of: Annotated[dt.date | None, Query(description="each project at its latest report on "
+                                                                 "or before this date (YYYY-MM-DD)")] = None,
+                          by: Annotated[Literal["project", "objective", "portfolio"], Query(
+                              description="one entry per project (error rows last), per objective, or the "
+                              "portfolio")] = "project"):
+        """What ``pmo health FILES --format json [--as-of DATE] [--by ...]`` prints for the server's status report
+        files, read again when they change. 404 when the server was started without ``--status``."""
+        caller_of(request)
+        status = service.status
+        if status is None:
+            raise ApiError(404, "no_status", "this server has no status reports, so no health view",
+                           hint="start it with pmo serve --status FILE... (the monthly status reports, as pmo health "
+                           "reads them); the board then has the portfolio health page too")
+        engine = holder.current.engine
+
+        def view():
+            from engine.cli.health_run import health_entries
+            data, errors = status.data(engine)
+            if data is None:
+                return None, errors
+            return health_entries(engine.health(data, as_of=as_of), by), []
+        entries, errors = await compute(view)
+        if entries is None:
+            raise ApiError(503, "status_unreadable", f"the status reports do not read ({len(errors)} problems)",
+                           errors=[{"loc": ["status"], "code": "status_unreadable", "message": e} for e in errors],
+                           hint="fix the files named; the view comes back when they read")
+        noted(request, holder.current, [])
+        return JSONResponse(entries)
 
     # ------------------------------------------------------------------ the policy and the server
     @app.get("/v1/policy", tags=["policy"], responses=ERRORS, summary="the served policy: hash, files, warnings")

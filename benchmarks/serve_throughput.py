@@ -37,6 +37,29 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants that are still running: the
+    server's own cost of what it answered, which the load of other jobs on the machine does not inflate the way
+    it inflates wall time."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sum(used.get(member, 0.0) for member in family)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -52,7 +75,9 @@ def proposal(rows: list[dict], n: int, tag: str) -> dict:
     return {**rows[n % len(rows)], "id": f"PRJ-{tag}{n:07d}"}
 
 
-PROFILED = ("import cProfile, sys; from engine.cli import main; "
+# uvicorn raises SIGTERM again once it has shut down: ignored here, so the profile is written after it.
+PROFILED = ("import cProfile, signal, sys; from engine.cli import main; "
+            "signal.signal(signal.SIGTERM, lambda *_: None); "
             "cProfile.runctx('main(sys.argv[2:])', globals(), locals(), sys.argv[1])")
 
 
@@ -165,8 +190,17 @@ def baseline(rev: str, folder: Path) -> Path:
 
 
 def line(label: str, got: dict) -> str:
-    return (f"{label:<38} {got['per_s']:>8,.0f} /s  p50 {got['p50_ms']:6.2f} ms  p99 {got['p99_ms']:6.2f} ms  "
-            f"({got['requests']} requests)")
+    cpu = f"  server CPU {got['cpu_ms']:5.2f} ms/req" if "cpu_ms" in got else ""
+    return (f"{label:<38} {got['per_s']:>8,.0f} /s  p50 {got['p50_ms']:6.2f} ms  p99 {got['p99_ms']:6.2f} ms"
+            f"{cpu}  ({got['requests']} requests)")
+
+
+def measured(process: subprocess.Popen, port: int, clients: int, args, tag: str) -> dict:
+    """One setting: its figures and the server's CPU time per request."""
+    cpu = tree_cpu(process.pid)
+    got = asyncio.run(load(port, clients, args.requests, args.seconds, tag))
+    got["cpu_ms"] = (tree_cpu(process.pid) - cpu) / max(got["requests"], 1) * 1000
+    return got
 
 
 def load_now() -> str:
@@ -215,8 +249,7 @@ def main() -> None:
                 process, port = start(folder, workers, folder / f"serve-{name[:6]}-{workers}.sqlite", tree)
                 try:
                     for clients in (1, 8, 64):
-                        got = asyncio.run(load(port, clients, args.requests, args.seconds,
-                                               f"{name[:1]}W{workers}C{clients}-"))
+                        got = measured(process, port, clients, args, f"{name[:1]}W{workers}C{clients}-")
                         print(line(f"{name[:6]} HTTP {workers} worker(s), {clients} clients", got), load_now())
                     if workers == 1:
                         elapsed = batch(port, jsonl)

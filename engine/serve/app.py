@@ -359,10 +359,7 @@ class Service:
         self.status = None
         if config.status:
             self.status = StatusSource(config.status)
-            _, errors = self.status.data(self.holder.current.engine)
-            if errors:  # status files that do not read stop the server here (exit 2), as a portfolio file does
-                from engine.errors import Diagnostic
-                raise PmoError([Diagnostic("bad_status", e) for e in errors])
+            self.status.check(self.holder.current.engine)  # files that do not read stop the server here (exit 2)
 
 
 def intake_entry(engine: Engine, decision: Decision | Verdict, data: Any) -> Entry:

@@ -112,6 +112,13 @@ class StatusSource:
     def state(self) -> tuple:
         return tuple(_file_state(path) for path in self.paths)
 
+    def check(self, engine) -> None:
+        """Raise the PmoError (InputError: file:line diagnostics) of files that do not read."""
+        from engine.compile.health import DEFAULT_HEALTH
+        from engine.health.status import read_status
+        from engine.io.profile import InputProfile
+        read_status(self.paths, InputProfile(), None, (engine.policy.health or DEFAULT_HEALTH).calendar)
+
     def data(self, engine, state: tuple | None = None) -> tuple[StatusData | None, list[str]]:
         """The reports (None when a file does not read) and why not, as of ``state`` (default: now)."""
         from engine.compile.health import DEFAULT_HEALTH

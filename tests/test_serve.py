@@ -1129,3 +1129,56 @@ def test_the_board_with_status_reports_shows_the_health_page_in_headless_chromiu
                 browser.close()
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------- group commit and the access log
+
+def test_every_answered_decision_is_in_the_log_when_its_answer_arrives(tmp_path):
+    """Concurrent single evaluations share group commits, and each is answered only once its own entry is
+    committed: the test reads the log file itself the moment each answer arrives."""
+    import asyncio
+    server = Server(tmp_path, "--watch", "0")
+    try:
+        base, missing = proposals(), []
+
+        async def client(k: int, db: sqlite3.Connection) -> None:
+            async with httpx.AsyncClient(base_url=server.url, timeout=HANG_GUARD) as http:
+                for n in range(8):
+                    answer = await http.post("/v1/evaluate", json={**base[n % len(base)], "id": f"PRJ-G{k:02d}{n}"})
+                    assert answer.status_code == 200, answer.text
+                    key = answer.json()["decision_id"]
+                    if not db.execute("SELECT 1 FROM decisions WHERE key = ?", (key,)).fetchall():
+                        missing.append(key)
+
+        async def clients() -> None:
+            with sqlite3.connect(server.log) as db:
+                await asyncio.gather(*(client(k, db) for k in range(24)))
+        asyncio.run(clients())
+        assert missing == []
+        assert len([row for row in logged(server) if row[2].startswith("PRJ-G")]) == 24 * 8
+    finally:
+        server.stop()
+
+
+def test_the_access_log_writes_whole_lines_in_groups_and_everything_at_shutdown(tmp_path):
+    import asyncio
+
+    from engine.serve.access import AccessLog
+    path = tmp_path / "access.log"
+    log = AccessLog(str(path))
+
+    async def requests() -> None:
+        for n in range(10):
+            log.line({"n": n, "path": "/v1/evaluate", "text": "line\nbreak \u2028 é"})
+        deadline = time.monotonic() + HANG_GUARD
+        while len(path.read_text().splitlines()) < 10:  # written by the loop shortly after, in one group
+            assert time.monotonic() < deadline, "the access lines were not written"
+            await asyncio.sleep(0.01)
+    asyncio.run(requests())
+    for n in range(10, 10 + AccessLog.FLUSH_LINES):  # off the event loop: each line at once
+        log.line({"n": n})
+    log.line({"n": "last"})
+    log.flush()
+    lines = [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
+    assert [line["n"] for line in lines] == [*range(10 + AccessLog.FLUSH_LINES), "last"]
+    assert lines[0]["text"] == "line\nbreak \u2028 é"

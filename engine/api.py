@@ -31,7 +31,8 @@ from engine.gates.review import (
     read_project,
     review,
 )
-from engine.health.assess import HealthReport, assess, health_backend
+from engine.health.assess import HealthReport, ProjectHealth, assess, health_backend
+from engine.health.status import Report as StatusReport
 from engine.health.status import StatusData, read_status
 from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
@@ -225,6 +226,13 @@ class Engine:
         if not isinstance(status, StatusData):
             status = read_status(list(status), profile or InputProfile(), sheet, health.calendar)
         return assess(status, health, self._health, as_of)
+
+    def rate_series(self, project: str, series: list[StatusReport], *, start: int = 0) -> Iterator[ProjectHealth]:
+        """One project rated at each of its own status dates from ``series[start]`` on, each on its reports up to
+        that date (``series``: the project's reports in date order), as ``health(as_of=that date)`` rates it. The
+        portfolio history (engine/tasks/history.py) records these as the reports arrive."""
+        from engine.health.assess import rate_series
+        return rate_series(project, series, self.policy.health or DEFAULT_HEALTH, self._health, start)
 
     def health_series(self, status: Iterable[PathLike] | StatusData, *, until: dt.date | None = None,
                       profile: InputProfile | None = None, sheet: str | None = None) -> HealthSeries:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import IO
 
 from engine.cli.common import date_arg
-from engine.cli.options import command, policy_options
+from engine.cli.options import command, log_arg, policy_options
 
 HEALTH_EXAMPLES = """\
 examples:
@@ -14,6 +14,7 @@ examples:
   pmo health examples/status/*.csv --as-of 2027-06-30    as the PMO saw it at the end of June
   pmo health status.xlsx --columns ppm-export.yaml --format json   an export with its own headers
   pmo health examples/status/*.csv --by objective   roll-up per strategic objective (sums, then ratios)
+  pmo health --log h.db --as-of 2027-06-30          from the portfolio history (pmo status ingest ... --log h.db)
   pmo health examples/status/*.csv --report health.html --portfolio examples/portfolio-clean.yaml
                                                     the health page: RAG grid, S-curves, capacity, Gantt, KPIs
 
@@ -35,8 +36,10 @@ def register(sub) -> None:
                                          "to. Bad rows are listed as errors; nothing is skipped silently."),
                  HEALTH_EXAMPLES)
     policy_options(hp)
-    hp.add_argument("files", nargs="+", metavar="FILE", type=Path,
+    hp.add_argument("files", nargs="*", metavar="FILE", type=Path,
                     help="status report files (.csv .tsv .xlsx .json .jsonl .yaml); several are read together")
+    hp.add_argument("--log", metavar="DB", type=log_arg, default=None, help="rate from the portfolio history in "
+                    "this log (pmo status ingest) instead of FILES: a SQLite file or a postgresql:// address")
     hp.add_argument("--as-of", type=date_arg, metavar="YYYY-MM-DD",
                     help="rate each project at its latest report on or before this date (default: its latest)")
     hp.add_argument("--by", choices=("project", "objective", "portfolio"), default="project",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -245,6 +245,15 @@ def _rated(project: str, known: list[Report], health: CompiledHealth, backend: B
     escalate = list(dict.fromkeys(f.escalate_to for f in rules if f.escalate_to))
     return ProjectHealth(project, latest.status_date, record, why, rating, rules, reason, escalate, health.eac,
                          Inputs(v["bac"], v["pv"], v["ev"], v["ac"], v["etc"]), latest.rows)
+
+
+def rate_series(project: str, series: list[Report], health: CompiledHealth, backend: Backend,
+                start: int = 0) -> Iterator[ProjectHealth]:
+    """The project rated at each of its own status dates from ``series[start]`` on (``series``: its reports in
+    date order), each on the reports up to that date, as ``assess(as_of=that date)`` rates it (so the report is
+    0 days old). The portfolio history (engine/tasks/history.py) records these ratings as reports arrive."""
+    for i in range(start, len(series)):
+        yield _rated(project, series[:i + 1], health, backend, series[i].status_date)
 
 
 def _reason(text: str, record: dict[str, Any]) -> str:

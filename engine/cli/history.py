@@ -152,7 +152,8 @@ def _table(found: dict[str, Any], out: IO[str]) -> None:
         out.write("\ndecisions (the decision log)\n")
         for d in found["decisions"]:
             what = d["kind"] + (f" {d['gate']}" if d["gate"] else "")
-            rules = f" ({', '.join(d['rules'])})" if d["rules"] else ""
+            rules = f" (rules {', '.join(d['rules'])})" if d["rules"] else ""
+            rules += f" (failed {', '.join(d['failed'])})" if d["failed"] else ""
             override = " (overridden)" if d["override"] else ""
             out.write(f"  {d['time']}  {d['project']:<10} {what:<24} {d['outcome']}{override}{rules}\n")
 

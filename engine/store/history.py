@@ -347,5 +347,6 @@ def _decision(entry: dict[str, Any]) -> dict[str, Any]:
     return {"time": entry["time"], "kind": entry["kind"], "project": entry["project"], "gate": entry["gate"],
             "outcome": entry["outcome"], "title": _title_of(entry), "key": entry["key"],
             "override": entry["override"],
-            "rules": [f.get("rule") or f.get("criterion") for f in entry["findings"] if isinstance(f, dict)
-                      and (f.get("rule") or f.get("criterion"))]}
+            "rules": [f["rule"] for f in entry["findings"] if isinstance(f, dict) and f.get("rule")],
+            "failed": [f["criterion"] for f in entry["findings"]
+                       if isinstance(f, dict) and f.get("criterion") and f.get("passed") is False]}

@@ -323,3 +323,53 @@ def test_every_format_goes_into_the_history(tmp_path, fmt):
         path.write_text(yaml.safe_dump(rows), encoding="utf-8")
     assert run("status", "ingest", path, "--log", target)[1].startswith("pmo: 2 new")
     assert run("health", "--log", target, "--format", "json") == run("health", path, "--format", "json")
+
+
+def _random_series(rng, project: str):
+    """A project's reports with the awkward cases: no planned start or finish, PV 0 at first, PV falling, EV
+    beyond the plan, BAC changing, AC above BAC, a planned finish before the first day, no ETC."""
+    from fractions import Fraction
+
+    from engine.health.status import STATUS_FIELDS as FIELDS
+    from engine.health.status import Report
+    reports = []
+    day = dt.date(2027, 1, 31) + dt.timedelta(days=rng.randint(0, 40))
+    start = day - dt.timedelta(days=rng.randint(-60, 90)) if rng.random() < 0.7 else None
+    finish = day + dt.timedelta(days=rng.randint(-30, 400)) if rng.random() < 0.7 else None
+    bac = Fraction(rng.randint(1, 10) * 10_000)
+    pv = Fraction(0)
+    for _ in range(rng.randint(1, 14)):
+        values = dict.fromkeys(set(FIELDS) - {"project", "status_date", "task"})
+        if rng.random() < 0.1:
+            bac = Fraction(rng.randint(1, 10) * 10_000)
+        pv = min(bac, max(Fraction(0), pv + Fraction(rng.randint(-500, 9_000), rng.choice([1, 3, 7]))))
+        if rng.random() < 0.15:
+            pv = Fraction(0)
+        ev = min(bac, Fraction(rng.randint(0, int(pv * 13 // 10) + 1)))
+        ac = Fraction(rng.randint(0, int(bac * 12 // 10)), rng.choice([1, 100]))
+        values.update(bac=bac, pv=pv, ev=ev, ac=ac,  # the status reader requires these four
+                      etc=Fraction(rng.randint(0, 50_000)) if rng.random() < 0.3 else None,
+                      planned_start=start if rng.random() < 0.95 else None, planned_finish=finish)
+        reports.append(Report(project, day, values))
+        day += dt.timedelta(days=rng.choice([28, 30, 31, 7, 14]))
+    return reports
+
+
+@pytest.mark.parametrize("variant", ["cpi", "remaining", "cpi_spi", "bottom_up"])
+def test_the_fast_series_rating_is_the_rating_of_each_prefix(engines, variant):
+    """rate_series (earned value on integers, earned schedule along one curve) gives what rating each prefix of
+    the series on its own gives (the Fraction path of engine/health/evm.py), figure for figure and why for why."""
+    import dataclasses
+    import random
+
+    from engine.health.assess import _rated, rate_series
+    engine = engines["reference"]
+    health = dataclasses.replace(engine.policy.health, eac=variant)
+    rng = random.Random(16)
+    for n in range(400):
+        series = _random_series(rng, f"R{n}")
+        fast = list(rate_series(f"R{n}", series, health, engine._health))
+        slow = [_rated(f"R{n}", series[:i + 1], health, engine._health, series[i].status_date)
+                for i in range(len(series))]
+        for f, s in zip(fast, slow, strict=True):
+            assert f.record == s.record and f.why == s.why and f.rating == s.rating and f.rules == s.rules, (n, series)

@@ -96,6 +96,7 @@ class Kept:
     revision: int
     digest: str
     ingested: str
+    values: tuple | None = None  # encoded_values(report), when they were computed already
 
 
 _SELECT = f"SELECT {', '.join(REPORT_COLUMNS)} FROM status_reports"
@@ -249,7 +250,8 @@ def _report_rows(reports: list[tuple[Kept, Kept | None]], now: str) -> Iterator[
         r = new.report
         source, line = r.rows[0] if r.rows else ("<input>", None)
         yield (_storable(r.project), r.status_date.isoformat(), new.revision, 1, new.digest, now, _storable(source),
-               line, canonical([list(pair) for pair in r.rows]), r.tasks, *encoded_values(r))
+               line, canonical([list(pair) for pair in r.rows]), r.tasks,
+               *(new.values if new.values is not None else encoded_values(r)))
 
 
 def _rating_row(r: Rated, policy_hash: str, now: str) -> tuple:

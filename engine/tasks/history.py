@@ -154,11 +154,12 @@ def _store(engine: Engine, db: Any, reports: dict[str, list[Report]], result: Fi
         first: dt.date | None = None
         for r in series:
             old = before.get(r.status_date)
-            digest = report_digest(r, encoded_values(r))
+            values = encoded_values(r)
+            digest = report_digest(r, values)
             if old is not None and old.digest == digest:
                 result.unchanged += 1
                 continue
-            kept = Kept(r, old.revision + 1 if old else 1, digest, now)
+            kept = Kept(r, old.revision + 1 if old else 1, digest, now, values)
             changed.append((kept, old))
             if old is None:
                 result.new += 1

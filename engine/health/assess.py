@@ -321,8 +321,8 @@ class SeriesSchedule:
             values = [r.values["pv"] for r in self.series[first:]]
             falls, fell = [], 0
             for k, value in enumerate(values):
-                fell += k > 0 and value < values[k - 1]
-                falls.append(fell)
+                fell += not isinstance(value, Fraction) or (k > 0 and value < values[k - 1])  # not a Fraction:
+                falls.append(fell)  # an application's Decimal goes to _schedule too
             found = self.curves[first_day] = (first, times, values, falls)
         return found
 
@@ -338,7 +338,7 @@ class SeriesSchedule:
         latest = self.series[i]
         v = latest.values
         finish, bac, ev = v["planned_finish"], v["bac"], v["ev"]
-        if ev is None or bac is None:
+        if not isinstance(ev, Fraction) or not isinstance(bac, Fraction):
             return None
         first, times, values, falls = self._curve(first_day)
         count = i + 1 - first  # points of the curve known at date i

@@ -251,7 +251,10 @@ def earned_value_rounded(bac: Fraction | None, pv: Fraction | None, ev: Fraction
     Fraction is built or reduced). Only the usual case: every input given, PV, EV and AC above 0; None
     otherwise, and the caller computes :func:`earned_value` (which says why a figure is
     missing). tests/test_history.py checks both give the same on random inputs."""
-    if bac is None or pv is None or ev is None or ac is None or pv <= 0 or ev <= 0 or ac <= 0:
+    if not (isinstance(bac, Fraction) and isinstance(pv, Fraction) and isinstance(ev, Fraction)
+            and isinstance(ac, Fraction) and (etc is None or isinstance(etc, Fraction))):
+        return None  # a missing input (or an application's Decimal): earned_value says why / converts
+    if pv.numerator <= 0 or ev.numerator <= 0 or ac.numerator <= 0:  # (denominators are positive)
         return None
     if variant not in VARIANTS or (variant == "bottom_up" and etc is None):
         return None

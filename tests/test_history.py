@@ -306,6 +306,9 @@ def test_health_from_the_log_needs_files_or_a_log_not_both(tmp_path):
     assert run("health", STATUS[0], "--log", tmp_path / "h.sqlite")[0] == 2
     code, _, err = run("health", "--log", tmp_path / "missing.sqlite")
     assert code == 2 and "no decision log at" in err
+    DecisionLog(tmp_path / "empty.sqlite").close()
+    code, _, err = run("health", "--log", tmp_path / "empty.sqlite")
+    assert code == 0 and "holds no status reports: 'pmo status ingest" in err
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "yaml"])

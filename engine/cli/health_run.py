@@ -43,6 +43,9 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             raise InputError(problems)
     if args.log is not None:
         data, unreported = _from_history(args.log, args.as_of)
+        if not data.reports and not unreported:
+            print(f"pmo: note: the log {args.log} holds no status reports: 'pmo status ingest FILE... --log "
+                  f"{args.log}' stores them", file=stderr)
     else:
         data = read_status(args.files, profile or InputProfile(), args.sheet,
                            (engine.policy.health or DEFAULT_HEALTH).calendar)

@@ -369,12 +369,13 @@ def _aggregate(aggregate: Aggregate, members: list[Record], population: list[Rec
     name, argument = aggregate.function, aggregate.argument
     if argument is None:  # count()
         for seen in read:
-            seen[aggregate.text] = True
+            seen["count()"] = True
         return Decimal(len(members)), None
     values = []
+    label = aggregate.text[len(name) + 1:-1].strip()  # what it reads: share(rating == "green") -> rating == "green"
     for r, seen in zip(members, read):
         v = evaluate(argument, r.values)
-        seen[aggregate.text] = _plain(v)
+        seen[label] = _plain(v)
         values.append(v)
     known = [v for v in values if v is not None]
     if name == "count":

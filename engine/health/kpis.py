@@ -118,8 +118,10 @@ class History:
 def decided_on(entry: dict[str, Any]) -> dt.date | None:
     """The date a logged decision was made for: the date today() meant, else the day it was logged (UTC)."""
     for text in (entry.get("as_of"), (entry.get("time") or "")[:10]):
+        if not text:
+            continue
         try:
-            return dt.date.fromisoformat(text) if text else None
+            return dt.date.fromisoformat(text)
         except ValueError:
             continue
     return None

@@ -16,7 +16,7 @@ EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine",
          "z3"}
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
-            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "serve",
+            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "kpi", "serve",
             "export-policies", "import-policies"]
 PROBE = """\
 import io, json, sys

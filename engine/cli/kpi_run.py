@@ -99,17 +99,18 @@ def table(report: KpiReport, source: str) -> str:
     if not report.periods:
         return "no period: the history is empty\n"
     last = report.periods[-1]
+    titles = [r.kpi.title + (f" [{r.group}]" if r.group else "") for r in report.results]
+    width = min(max([len(t) for t in titles] + [3]), 60)
     lines = [f"KPIs for {last.label} ({last.start} to {last.end}); trend over {report.periods[0].label} to "
              f"{last.label}; declared in {source}",
-             f"{'KPI':<44} {'value':>10} {'target':>10}  {'met':<7} trend"]
+             f"{'KPI':<{width}} {'value':>10} {'target':>10}  {'met':<7} trend"]
     notes = []
-    for r in report.results:
+    for r, title in zip(report.results, titles):
         k = r.kpi
-        title = k.title + (f" [{r.group}]" if r.group else "")
         target = "" if k.target is None else ("≥ " if k.direction == "higher" else "≤ ") + shown(k.target, k.unit)
         met = {True: "met", False: "not met", None: "-"}[r.met]
         spark = sparkline(f.value for f in r.figures)
-        lines.append(f"{title[:44]:<44} {shown(r.current.value, k.unit):>10} {target:>10}  {met:<7} "
+        lines.append(f"{title[:width]:<{width}} {shown(r.current.value, k.unit):>10} {target:>10}  {met:<7} "
                      f"{spark} {ARROWS[_arrow(r)]}")
         if r.current.value is None and r.current.why:
             notes.append(f"  {r.key}: {r.current.why}")

@@ -28,6 +28,7 @@ from engine.compile.health import CompiledHealth
 from engine.compile.kpis import Aggregate, CompiledKpi, CompiledKpis
 from engine.errors import InputError
 from engine.expr.evaluate import evaluate
+from engine.expr.nodes import fields_of
 from engine.health.assess import HealthReport, _plain, assess
 from engine.health.evm import rounded
 from engine.health.status import StatusData
@@ -375,8 +376,11 @@ def _aggregate(aggregate: Aggregate, members: list[Record], population: list[Rec
         return Decimal(len(members)), None
     values = []
     label = aggregate.text[len(name) + 1:-1].strip()  # what it reads: share(rating == "green") -> rating == "green"
+    inputs = sorted(fields_of(argument) - {label})  # the fields behind a computed value, so the trace shows them
     for r, seen in zip(members, read):
         v = evaluate(argument, r.values)
+        for input_name in inputs:
+            seen[input_name] = _plain(r.values.get(input_name))
         seen[label] = _plain(v)
         values.append(v)
     known = [v for v in values if v is not None]

@@ -393,3 +393,42 @@ def test_the_health_page_tiles_are_the_declared_kpis():
     for key, tile in tiles.items():
         assert [v["value"] for v in tile["values"]] == [
             None if f.value is None else float(f.value) for f in by_key[key].figures], key
+
+
+# ------------------------------------------------------------------------------------------------- never a crash
+TOKENS = ["share(", "total(", "mean(", "median(", "count(", "share_of(", ")", "(", "portfolio.cpi", "portfolio.",
+          "selection.value", "cpi", "rating", "\"green\"", "==", ">", "/", "-", "*", "1", "0", "abs(", ",", "and",
+          "not", "decided", "submitted", "days_between(", "null", "ratng", "x", "[1, 2]", " ", "'", "."]
+
+
+def test_random_measures_give_diagnostics_or_figures_never_a_crash(tmp_path, tiny):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from engine.compile.kpis import compile_kpis
+    from engine.errors import DiagnosticSink
+    from engine.health.kpis import History
+    from engine.policy.models import KpisPolicy
+    engine, data, _ = tiny
+    history = History(data, engine.policy.health, engine._health, ENTRIES, SELECTION)
+    periods = periods_until(parse_period("2027-02"), 2)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=12),
+           st.sampled_from(["projects", "closed", "intake", "gates", "selection"]),
+           st.sampled_from([None, "objective", "gate"]))
+    def check(tokens, over, by):
+        policy = KpisPolicy.model_validate({"kind": "kpis", "kpis": [
+            {"id": "k", "title": "K", "over": over, "by": by, "measure": "".join(tokens), "direction": "higher"}]})
+        sink = DiagnosticSink()
+        compiled = compile_kpis(policy, dt.date(2026, 12, 1), sink)
+        if compiled is None:
+            assert sink.errors and all(d.code and d.message for d in sink.errors)
+            return
+        report = evaluate_kpis(compiled, history, periods)
+        for result in report.results:
+            for figure in result.figures:
+                assert figure.value is None or isinstance(figure.value, Decimal)
+                assert figure.value is not None or figure.why
+            json.dumps(result.to_json())
+    check()

@@ -341,6 +341,15 @@ def test_pmo_kpi_table_and_explain():
     assert code == 2 and "2027-Q1" in err
     code, _, err = run("kpi", "--today", TODAY)
     assert code == 2 and "--status" in err
+    code, _, err = run("kpi", "--status", *STATUS, "--periods", "500", "--today", TODAY)
+    assert code == 2 and "--periods is 1 to 120" in err
+
+
+def test_pmo_kpi_refuses_a_file_that_is_not_a_selection_result(tmp_path):
+    bad = tmp_path / "selection.json"
+    bad.write_text('{"value": 1}', encoding="utf-8")
+    code, _, err = run("kpi", "--status", *STATUS, "--selection", bad, "--today", TODAY)
+    assert code == 2 and "error[bad_selection]" in err and "pmo select --format json" in err
 
 
 def test_pmo_kpi_from_a_real_decision_log_and_selection(tmp_path):

@@ -91,7 +91,10 @@ def register_kpi(sub) -> None:
     kp.add_argument("--period", metavar="PERIOD", help="a quarter (2027-Q1) or a month (2027-03); the spelling "
                     "sets the step of the trend (default: the quarter of the latest report or decision)")
     kp.add_argument("--periods", type=int, default=4, metavar="N", help="how many periods the trend shows, "
-                    "ending with --period (default 4)")
+                    "ending with --period (default 4, at most 120)")
+    kp.add_argument("--columns", metavar="MAP", type=Path, help="input profile for the status files (as for pmo "
+                    "health)")
+    kp.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx status file (default: the first)")
     kp.add_argument("--explain", metavar="KPI", help="the records behind one KPI's figure (its id; id[group] for "
                     "one group of a KPI with by:)")
     kp.add_argument("--format", choices=("table", "json"), default="table")

@@ -8,10 +8,12 @@ from typing import IO, Any
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, open_log, plural, warn
 from engine.compile.health import DEFAULT_HEALTH
-from engine.errors import Diagnostic, PmoError
+from engine.errors import Diagnostic, InputError, PmoError
 from engine.health.kpis import KpiReport, KpiResult, parse_period, sparkline
-from engine.health.status import StatusData, read_status
+from engine.health.status import STATUS_FIELDS, StatusData, read_status
+from engine.io.profile import InputProfile, check_profile, load_profile
 
+MAX_PERIODS = 120  # ten years of months: each period rates the portfolio once
 ARROWS = {"up": "↑", "down": "↓", "flat": "→", None: " "}
 
 
@@ -22,8 +24,8 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print("pmo: error: give --status FILES, --log DB or --selection JSON: the history the KPIs are computed "
               "from", file=stderr)
         return EXIT_USAGE
-    if args.periods < 1:
-        print("pmo: error: --periods is at least 1", file=stderr)
+    if not 1 <= args.periods <= MAX_PERIODS:
+        print(f"pmo: error: --periods is 1 to {MAX_PERIODS}", file=stderr)
         return EXIT_USAGE
     period = None
     if args.period:
@@ -37,8 +39,14 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if engine.policy.kpis is None:
         raise PmoError([Diagnostic("no_kpis", "this policy set declares no KPIs",
                                    hint="add a file with 'kind: kpis' (see policies/kpis.yaml and docs/health.md)")])
-    data = read_status(args.status, calendar=(engine.policy.health or DEFAULT_HEALTH).calendar) if args.status \
-        else StatusData()
+    profile = InputProfile()
+    if args.columns:
+        profile = load_profile(args.columns)
+        problems = check_profile(profile, STATUS_FIELDS)
+        if problems:
+            raise InputError(problems)
+    data = read_status(args.status, profile, args.sheet, (engine.policy.health or DEFAULT_HEALTH).calendar) \
+        if args.status else StatusData()
     entries: list[dict[str, Any]] = []
     if args.db is not None:
         with open_log(args.db, existing=True) as log:

@@ -46,7 +46,7 @@ from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 # at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
 # imports this module.
 if TYPE_CHECKING:
-    from engine.health.kpis import KpiReport
+    from engine.health.kpis import KpiReport, Period
     from engine.health.lessons import Lessons
     from engine.health.trend import HealthSeries
     from engine.portfolio.conflicts import ConflictReport
@@ -270,7 +270,7 @@ class Engine:
 
     def kpis(self, status: Iterable[PathLike] | StatusData = (), *, entries: Sequence[Mapping[str, Any]] = (),
              selection: Mapping[str, Any] | None = None, selection_source: str = "selection",
-             period: Any = None, periods: int = 4) -> KpiReport:
+             period: Period | None = None, periods: int = 4) -> KpiReport:
         """The policy set's KPIs (kind: kpis) at ``period`` (engine.health.kpis.Period; default: the quarter of the
         latest report or decision) and the ``periods - 1`` before it, over the status reports (files or
         StatusData), the decision log's ``entries`` (DecisionLog.query()) and a ``pmo select`` result."""

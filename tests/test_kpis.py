@@ -441,3 +441,17 @@ def test_random_measures_give_diagnostics_or_figures_never_a_crash(tmp_path, tin
                 assert figure.value is not None or figure.why
             json.dumps(result.to_json())
     check()
+
+
+def test_the_forecast_read_at_50_percent_is_pmo_healths_eac_at_that_report():
+    code, out, err = run("kpi", "--status", *STATUS, "--period", "2027-Q4", "--format", "json", "--today", TODAY)
+    assert code == 0, err
+    forecast = next(k for k in json.loads(out)["kpis"] if k["id"] == "forecast_error")["periods"][-1]
+    assert {t["project"] for t in forecast["trace"]} == {"CRM", "MOBILE", "OUTAGE", "CLOUD", "TWIN"}  # closed by 2027
+    for t in forecast["trace"]:
+        code, out, _ = run("health", *STATUS, "--as-of", t["half"]["status_date"], "--format", "json", "--today", TODAY)
+        then = next(p for p in json.loads(out) if p["project"] == t["project"])
+        assert t["read"]["eac_at_half"] == then["eac"] and abs(then["percent_complete"] - 0.5) <= 0.25
+        code, out, _ = run("health", *STATUS, "--as-of", t["status_date"], "--format", "json", "--today", TODAY)
+        final = next(p for p in json.loads(out) if p["project"] == t["project"])
+        assert t["read"]["final_cost"] == final["ac"] and final["state"] == "closed"

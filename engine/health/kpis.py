@@ -30,8 +30,8 @@ from engine.errors import InputError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import fields_of
 from engine.health.assess import HealthReport, _plain, assess
-from engine.health.evm import rounded
-from engine.health.status import StatusData
+from engine.health.evm import earned_value, rounded
+from engine.health.status import Report, StatusData
 from engine.health.trend import Kpi
 
 _PERIOD = re.compile(r"^(\d{4})-(?:Q([1-4])|(0[1-9]|1[0-2]))$")
@@ -159,27 +159,40 @@ def _closed(history: History, end: dt.date) -> list[Record]:
     for p in history.at(end).projects:
         if (p.record.get("state") or "").lower() != "closed":
             continue
-        dates = [r.status_date for r in history.status.reports.get(p.project, []) if r.status_date <= end]
-        states = [history.at(d) for d in dates]
-        rated = [next(q for q in s.projects if q.project == p.project) for s in states]
-        known = [q for q in rated if q.record.get("percent_complete") is not None]
-        half = min(known, key=lambda q: (abs(q.record["percent_complete"] - Decimal("0.5")), q.status_date)) \
-            if known else None
+        # EAC and percent complete depend on the project's own report only: computed as assess computes them
+        # (engine/health/evm.py, the health policy's EAC variant), without rating the portfolio at every date
+        known = [_at_report(r, history.health.eac) for r in history.status.reports.get(p.project, [])
+                 if r.status_date <= end]
+        known = [k for k in known if k.percent is not None]
+        half = min(known, key=lambda k: (abs(k.percent - Decimal("0.5")), k.report.status_date)) if known else None
         r = p.record
         values = {"project": p.project, "title": r.get("title"), "objective": r.get("objective"),
                   "state": r.get("state"), "closed_on": p.status_date, "bac": r.get("bac"), "final_cost": r.get("ac"),
                   "cpi": r.get("cpi"), "benefits_planned": r.get("benefits_planned"),
                   "benefits_realised": r.get("benefits_realised"),
-                  "eac_at_half": half.record.get("eac") if half else None,
-                  "percent_at_half": half.record.get("percent_complete") if half else None,
-                  "half_date": half.status_date if half else None}
+                  "eac_at_half": half.eac if half else None,
+                  "percent_at_half": half.percent if half else None,
+                  "half_date": half.report.status_date if half else None}
         source, row = p.sources[0] if p.sources else (None, None)
         ref = {"project": p.project, "status_date": p.status_date.isoformat(), "source": source, "row": row}
         if half is not None:
-            half_source, half_row = half.sources[0] if half.sources else (None, None)
-            ref["half"] = {"status_date": half.status_date.isoformat(), "source": half_source, "row": half_row}
+            half_source, half_row = half.report.rows[0] if half.report.rows else (None, None)
+            ref["half"] = {"status_date": half.report.status_date.isoformat(), "source": half_source, "row": half_row}
         out.append(Record(values, ref))
     return out
+
+
+@dataclass(frozen=True)
+class _Forecast:
+    report: Report
+    eac: Decimal | None
+    percent: Decimal | None
+
+
+def _at_report(report: Report, variant: str) -> _Forecast:
+    v = report.values
+    figures = earned_value(v["bac"], v["pv"], v["ev"], v["ac"], v["etc"], variant).decimals()
+    return _Forecast(report, figures.get("eac"), rounded(v["ev"] / v["bac"]) if v["bac"] else None)
 
 
 def _decision_record(entry: dict[str, Any]) -> Record:

@@ -341,7 +341,10 @@ def _named(kpi: CompiledKpi, history: History, end: dt.date) -> dict[str, tuple[
         return out
     report = history.at(end)
     rated = {p.project: p for p in report.projects}
-    trace = [_project_record(rated[name]).ref for name in report.portfolio.projects if name in rated]
+    # each project in the roll-up with the inputs every roll-up figure is summed from (sums, then ratios)
+    trace = [{**_project_record(rated[name]).ref,
+              "read": {k: _plain(rated[name].record.get(k)) for k in ("bac", "pv", "ev", "ac")}}
+             for name in report.portfolio.projects if name in rated]
     for slot, dotted in kpi.named:
         name = dotted.split(".", 1)[1]
         value = report.portfolio.figures.get(name)
@@ -370,7 +373,7 @@ def _figure(kpi: CompiledKpi, members: list[Record], population: list[Record], n
         if value is None:
             missing.append(f"{dotted}: {why}")
         if not kpi.aggregates:
-            trace = [{**ref, "read": {dotted: "in the roll-up"}} for ref in refs]
+            trace = refs
     value = evaluate(kpi.formula, slots)
     why = None
     if value is None:

@@ -266,6 +266,9 @@ def test_every_figure_traces_back_to_its_records(tiny):
     assert benefits.parts == {"total(benefits_realised)": Decimal(90), "total(benefits_planned)": Decimal(150)}
     # a named measure is traced to the projects in the roll-up
     assert {t["project"] for t in got["cpi"].current.trace} == {"A", "B", "C"}
+    # with the inputs the roll-up summed: EV 1350 over AC 1150
+    assert sum(t["read"]["ev"] for t in got["cpi"].current.trace) == 1350
+    assert sum(t["read"]["ac"] for t in got["cpi"].current.trace) == 1150
     # decisions by their log ids; an unknown value is in the trace as null
     cycle = got["cycle"].current
     assert [(t["decision_id"], t["read"]["days_between(submitted, decided)"]) for t in cycle.trace] == [

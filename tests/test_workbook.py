@@ -501,3 +501,14 @@ def test_a_second_settings_section_is_an_error_not_a_crash(tmp_path, capsys, mon
     assert main(["import-policies", str(path.name), "--out", "new"]) == 2
     err = capsys.readouterr().err
     assert f"policies.xlsx!intake!{coordinate}: error[{code}]: " in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("name, content", [("policies.csv", "a,b\n"), ("policies.xls", "old"), ("policies", "")])
+def test_a_file_that_is_not_an_xlsx_workbook_is_an_error_not_a_crash(tmp_path, capsys, monkeypatch, name, content):
+    """Was an internal error (openpyxl's InvalidFileException) for a .csv or .xls."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    assert main(["import-policies", name, "--out", "new"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{name}: error[bad_workbook]: ") and "internal error" not in err, err
+    assert not (tmp_path / "new").exists()

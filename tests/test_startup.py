@@ -16,7 +16,8 @@ EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine",
          "z3"}
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
-            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "history", "serve",
+            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "history",
+            "kpi", "serve",
             "export-policies", "import-policies"]
 PROBE = """\
 import io, json, sys

@@ -1023,7 +1023,7 @@ def test_with_status_reports_the_board_has_the_health_page_and_v1_health_is_pmo_
         assert figures["health"] == json.loads(json.dumps(expected, default=str)) and figures["status_errors"] == []
         page = server.client.get("/").text
         assert 'id="health"' in page
-        tiles = {k: json.loads(v) for k, v in __import__("re").findall(r'data-health-kpi="([a-z_]+)" value="([^"]*)"',
+        tiles = {k: json.loads(v) for k, v in __import__("re").findall(r'data-health-kpi="([^"]+)" value="([^"]*)"',
                                                                      page)}
         assert tiles == {k["id"]: k["latest"] for k in figures["health"]["kpis"]} and tiles
         # a report changes (the portal's actual cost doubles): read again, equal to pmo health on the new files

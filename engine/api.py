@@ -92,8 +92,11 @@ class Checked:
 
 
 def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
-                   backend: str = "rete", lint: bool = False) -> Checked:
-    """validate(), keeping the compiled policy, so a caller can describe it without compiling it again."""
+                   backend: str = "rete", lint: bool = False, cache_proofs: bool = False) -> Checked:
+    """validate(), keeping the compiled policy, so a caller can describe it without compiling it again.
+
+    ``cache_proofs``: take the assurances' proofs from the user's cache when the policy is unchanged, and keep
+    new ones there (engine/authoring/proof_cache.py; pmo validate does)."""
     sink = DiagnosticSink()
     policy_set = _load(path, rules, sink)
     policy = compile_policy(policy_set, today or dt.date.today(), sink)
@@ -111,8 +114,9 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
     # Assurances are proved on a policy that compiled whole: errors that are findings of the table analysis
     # (an overlap) leave every rule in place, so the proof still speaks of the policy as it would run.
     if lint and policy is not None and policy.assurances and all(d.code in ANALYSIS_ERRORS for d in sink.errors):
+        from engine.authoring.proof_cache import prove_cached
         from engine.authoring.proofs import proof_diagnostics, prove
-        proofs = prove(policy)
+        proofs = prove_cached(policy) if cache_proofs else prove(policy)
         sink.extend(proof_diagnostics(proofs))
     return Checked(sorted(sink.items, key=Diagnostic.sort_key), usable, proofs)
 

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from engine.authoring.explain import Explanation, explain
 from engine.authoring.lint import lint_policy
 from engine.backends.reference import BACKENDS, make_backend
 from engine.compile.health import DEFAULT_HEALTH
@@ -46,6 +45,7 @@ from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 # at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
 # imports this module.
 if TYPE_CHECKING:
+    from engine.authoring.explain import Explanation
     from engine.health.lessons import Lessons
     from engine.health.trend import HealthSeries
     from engine.portfolio.conflicts import ConflictReport
@@ -199,6 +199,7 @@ class Engine:
         if assessments is not None:
             ident = self.proposal_id(proposal.data if isinstance(proposal, Row) else proposal)
             ratings = self.check_assessments(assessments).by_proposal().get(ident or "", {})
+        from engine.authoring.explain import explain  # lazy: evaluate and validate never explain
         return explain(self, proposal, row=row, source=source, ratings=ratings)
 
     def rank(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,

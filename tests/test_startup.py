@@ -14,7 +14,7 @@ from tests.conftest import ROOT, write_round
 
 EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine",
-         "z3"}
+         "z3", "multiprocessing", "engine.authoring.explain"}  # worker processes only for large batches
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
             "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "lessons",
             "serve", "export-policies", "import-policies"]
@@ -71,7 +71,7 @@ MAY_IMPORT = {
     "validate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine", "z3"},  # proves assurances
     "evaluate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
     "expr": set(),
-    "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl"},
+    "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl", "engine.authoring.explain"},
 }
 RUNS = {
     "validate": ["validate"],

@@ -16,8 +16,8 @@ EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine",
          "z3", "multiprocessing", "engine.authoring.explain"}  # worker processes only for large batches
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
-            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "lessons",
-            "serve", "export-policies", "import-policies"]
+            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "history",
+            "kpi", "lessons", "status", "serve", "export-policies", "import-policies"]
 PROBE = """\
 import io, json, sys
 from engine.cli import main
@@ -59,7 +59,8 @@ def test_every_command_is_listed():
     assert sorted(COMMANDS) == sorted(sub.choices)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], []] + [[name, "--help"] for name in COMMANDS],
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], [], ["status", "ingest", "--help"]]
+                         + [[name, "--help"] for name in COMMANDS],
                          ids=lambda argv: " ".join(argv) or "no-command")
 def test_help_imports_nothing_heavy(argv, tmp_path):
     code, heavy = loaded(argv, tmp_path)

@@ -458,3 +458,28 @@ def test_the_forecast_read_at_50_percent_is_pmo_healths_eac_at_that_report():
         code, out, _ = run("health", *STATUS, "--as-of", t["status_date"], "--format", "json", "--today", TODAY)
         final = next(p for p in json.loads(out) if p["project"] == t["project"])
         assert t["read"]["final_cost"] == final["ac"] and final["state"] == "closed"
+
+
+def test_kpis_from_the_portfolio_history_equal_kpis_from_the_files(tmp_path):
+    """pmo kpi --log DB reads the status reports `pmo status ingest` stored there (was: an internal error on an
+    'empty history', IndexError); the figures are the files' own."""
+    log = tmp_path / "h.db"
+    code, _, err = run("status", "ingest", *STATUS, "--log", log)
+    assert code == 0, err
+    code, from_log, err = run("kpi", "--log", log, "--period", "2027-Q4", "--format", "json", "--today", TODAY)
+    assert code == 0, err
+    code, from_files, err = run("kpi", "--status", *STATUS, "--period", "2027-Q4", "--format", "json",
+                                "--today", TODAY)
+    assert code == 0, err
+    figures = lambda out: {(r["id"], r["group"]): (r["value"], r["periods"]) for r in json.loads(out)["kpis"]  # noqa: E731
+                           if r["over"] in ("projects", "closed")}
+    assert figures(from_log) and figures(from_log) == figures(from_files)
+
+
+def test_an_empty_history_is_said_not_a_crash(tmp_path):
+    log = tmp_path / "empty.db"
+    code, _, err = run("evaluate", ROOT / "examples" / "proposals.csv", "--log", log, "--today", TODAY)
+    code, out, err = run("kpi", "--log", log, "--period", "2027-Q1", "--today", TODAY)
+    assert code == 0 and "internal error" not in err, err
+    code, out, err = run("kpi", "--log", tmp_path / "new.db", "--today", TODAY)
+    assert code == 2 and "internal error" not in err, err

@@ -88,7 +88,8 @@ def register_kpi(sub) -> None:
     kp.add_argument("--status", nargs="+", action="extend", type=Path, metavar="FILE", default=[],
                     help="status report files (as for pmo health)")
     kp.add_argument("--log", dest="db", type=log_arg, default=None, metavar="DB",
-                    help="a decision log (SQLite file or postgresql://...) with intake and gate decisions")
+                    help="a decision log (SQLite file or postgresql://...): its intake and gate decisions, and "
+                    "without --status the status reports 'pmo status ingest' stored in it")
     kp.add_argument("--selection", type=Path, metavar="JSON", help="a pmo select --format json result, for the "
                     "KPIs over selection (the optimised value against the greedy baselines)")
     kp.add_argument("--period", metavar="PERIOD", help="a quarter (2027-Q1) or a month (2027-03); the spelling "

@@ -51,6 +51,9 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.db is not None:
         with open_log(args.db, existing=True) as log:
             entries = log.query()
+            if not args.status:  # the status reports `pmo status ingest` stored in the same log
+                from engine.store.history import status_data
+                data = status_data(log)
     selection = None
     if args.selection:
         from engine.health.kpis import read_selection
@@ -80,7 +83,11 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     finally:
         if args.out:
             out.close()
-    period_text = report.periods[-1].label if report.periods else "no period"
+    if not report.periods:
+        print("pmo: no KPI figures: the history has no status reports, decisions or selection to measure; "
+              "give --status FILES, or store reports with 'pmo status ingest FILE... --log DB'", file=stderr)
+        return EXIT_BAD_ROWS if data.errors else EXIT_OK
+    period_text = report.periods[-1].label
     print(f"pmo: {plural(len(report.results), 'KPI figure')} for {period_text}, "
           f"{sum(r.met is True for r in report.results)} on target, {sum(r.met is False for r in report.results)} "
           f"off; {plural(len(data.errors), 'error row')} in the status reports"

@@ -304,7 +304,7 @@ def test_the_readme_walk_through(tmp_path, capsys, monkeypatch):
     cell.value = 500_000
     book.save("policies.xlsx")
     assert main(["import-policies", "policies.xlsx", "--out", "new-policies", "--today", "2026-12-01"]) == 0
-    assert "pmo: wrote 7 files into new-policies/" in capsys.readouterr().out
+    assert "pmo: wrote 8 files into new-policies/" in capsys.readouterr().out
     assert main(["diff", "policies", "new-policies", str(ROOT / "examples" / "proposals.csv"), "--today",
                  "2026-12-01"]) == 0
     out = capsys.readouterr().out
@@ -407,7 +407,8 @@ def test_section_paths_read_back(parts):
 def test_a_written_workbook_reads_as_a_workbook():
     content = export_policies(REFERENCE, today=TODAY)
     book = openpyxl.load_workbook(io.BytesIO(content))
-    assert book.sheetnames == ["Cover", "assurances", "gates", "health", "intake", "portfolio", "scoring", "strategy"]
+    assert book.sheetnames == ["Cover", "assurances", "gates", "health", "intake", "kpis", "portfolio", "scoring",
+                               "strategy"]
 
 
 def test_a_bad_decision_table_cell_is_named_in_the_exported_workbook(tmp_path, capsys, monkeypatch):
@@ -615,3 +616,14 @@ def test_a_header_given_twice_is_an_error_not_one_column_dropped(tmp_path, capsy
     assert code == 2, out
     assert re.match(r"policies\.xlsx!intake![A-Z]+12: error\[bad_header\]: column 'label' is given twice", out.err), \
         out.err
+
+
+@pytest.mark.parametrize("name, content", [("policies.csv", "a,b\n"), ("policies.xls", "old"), ("policies", "")])
+def test_a_file_that_is_not_an_xlsx_workbook_is_an_error_not_a_crash(tmp_path, capsys, monkeypatch, name, content):
+    """Was an internal error (openpyxl's InvalidFileException) for a .csv or .xls."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    assert main(["import-policies", name, "--out", "new"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{name}: error[bad_workbook]: ") and "internal error" not in err, err
+    assert not (tmp_path / "new").exists()

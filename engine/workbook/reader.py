@@ -612,10 +612,11 @@ def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dic
     import zipfile
 
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
     cells = _Cells(book_name, sink)
     try:
         book = openpyxl.load_workbook(path)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError, EOFError, InvalidFileException) as exc:
         sink.add("bad_workbook", f"cannot read the workbook ({type(exc).__name__}: {exc})", Location(book_name),
                  "save it from Excel as .xlsx (Excel Workbook)")
         return {}, {}

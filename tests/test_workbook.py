@@ -627,3 +627,16 @@ def test_a_file_that_is_not_an_xlsx_workbook_is_an_error_not_a_crash(tmp_path, c
     err = capsys.readouterr().err
     assert err.startswith(f"{name}: error[bad_workbook]: ") and "internal error" not in err, err
     assert not (tmp_path / "new").exists()
+
+
+def test_an_import_that_pmo_validate_would_refuse_is_refused(tmp_path, capsys, monkeypatch):
+    """Was: an assurance's 'for' cleared (it then holds for every proposal), import wrote the folder, and `pmo
+    validate` refused it (error[assurance_failed]): import checked less than validate does."""
+    def edit(book):
+        cell = _cell(book["assurances"], "assurances", "name", "board-needs-sponsor", "for")
+        assert cell.value.startswith("budget > 5_000_000")
+        cell.value = None
+    code, out = _import_edited(tmp_path, capsys, monkeypatch, edit)
+    assert code == 2, out
+    assert re.search(r"^policies\.xlsx!assurances!A\d+: error\[assurance_failed\]: ", out.err, re.M), out.err
+    assert not (tmp_path / "new").exists()

@@ -755,7 +755,8 @@ def import_policies(workbook: Path, out: Path, *, rules=(), today: dt.date | Non
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
-        checked = check_policies(staging, rules=rules, today=today)
+        # what `pmo validate` checks (lint, the assurances' proofs): an import it would refuse is no import
+        checked = check_policies(staging, rules=rules, today=today, lint=True)
         problems = [_at_cell(d, staging, line_cells, out, book_name) for d in checked.diagnostics]
         errors = [d for d in problems if d.severity == "error"]
         if errors or checked.policy is None:

@@ -135,8 +135,9 @@ def check_edit(tmp_path: Path, folder: str, edit: Edit, seed: int = 0) -> int:
 
 def policy_sheets(book) -> list:
     """The sheets the cover names as policy files (not reference data, not decision tables)."""
-    cover = book["Cover"]
-    rows = list(cover.iter_rows(values_only=True))
+    if "Cover" not in book.sheetnames:  # deleted by an earlier edit
+        return book.worksheets
+    rows = list(book["Cover"].iter_rows(values_only=True))
     start = next((i for i, r in enumerate(rows) if r[:3] == ("sheet", "file", "kind")), None)
     if start is None:  # the cover's table moved by an earlier edit: any sheet will do
         return book.worksheets[1:] or book.worksheets
@@ -314,9 +315,10 @@ def merge_cells(book, rng):
 
 
 def clear_cover_row(book, rng):
-    cover = book["Cover"]
-    rows = [r for r in cover.iter_rows() if r[0].value in book.sheetnames and r[0].value != "Cover"]
-    for cell in rng.choice(rows):
+    if "Cover" not in book.sheetnames:
+        return
+    rows = [r for r in book["Cover"].iter_rows() if r[0].value in book.sheetnames and r[0].value != "Cover"]
+    for cell in rng.choice(rows) if rows else ():
         cell.value = None
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import did_you_mean
-from engine.expr.values import ValueProblem, display, to_bool, to_number, to_text
+from engine.expr.values import DIGITS, ValueProblem, display, to_bool, to_number, to_text
 from engine.io.profile import UNDECLARED, InputProfile
 from engine.io.profile import field_key as _normal  # the forgiving match of headers to fields
 from engine.policy.models import FieldSpec
@@ -34,7 +35,8 @@ class RecordError(ValueError):
 
 
 def _text(value: Any) -> str:
-    text = to_text(value)
+    # ASCII text is valid Unicode: the common case skips to_text's check (an encoding of the whole text)
+    text = value.strip() if value.__class__ is str and value.isascii() else to_text(value)
     if len(text) > MAX_TEXT:
         raise ValueProblem(f"text is {len(text)} characters long; the limit is {MAX_TEXT}")
     return text
@@ -44,6 +46,8 @@ def _numbers(profile: InputProfile, money: bool = False) -> Callable[[Any], Any]
     """Cell text read as the profile says numbers are written (without one: only what reads one way), then
     checked by the numeric model."""
     def number(value: Any):
+        if value.__class__ is str and len(value) <= DIGITS and value.isdigit() and value.isascii():
+            return Decimal(value)  # plain digits read one way in every format and fit the model: as the path below
         return to_number(profile.number(value, money))
     return number
 
@@ -173,6 +177,7 @@ class RecordReader:
         self._aliases = [[_normal(a) for a in spec.aliases] for spec in fields.values()]
         self._columns: dict[tuple, list[str | None]] = {}  # the keys of a raw record -> its key for each field
         self._memos: list[dict[str, tuple]] = [{} for _ in self._fields]  # per field: cell text -> typed (see read)
+        self._readers: dict[tuple, Callable] = {}  # the keys of a raw record -> its reader (see read)
 
     def _columns_for(self, raw: Mapping[str, Any]) -> list[str | None]:
         """Which raw key feeds each field: the field's own name, else a header such as "Budget" or "start date",
@@ -223,6 +228,78 @@ class RecordReader:
         return problems
 
     def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The typed record (raises RecordError naming every unusable column): as ``read_any`` reads it, by a
+        function written out for the raw record's keys (the rows of a file share them)."""
+        keys = tuple(raw)
+        reader = self._readers.get(keys)
+        if reader is None:
+            if len(self._readers) >= 64 or raw.__class__ is not dict:  # JSON records with keys of their own
+                return self.read_any(raw)
+            reader = self._readers[keys] = self._reader_for(raw)
+        return reader(raw)
+
+    def _reader_for(self, raw: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        """``read_any`` written out for records with ``raw``'s keys: each field's cell read straight from its
+        column and looked up in its memo, the rest (a value map, a value that is not text) by ``_one``; a
+        field without a column is typed once, now. The loop over the fields, its unpacking and its tests cost
+        more than the memo lookups they lead to."""
+        namespace: dict[str, Any] = {"one": self._one, "RecordError": RecordError, "str": str}
+        lines = ["def read(raw):", "    problems = []"]
+        names = []
+        for i, ((name, *_), column, mapped, memo) in enumerate(
+                zip(self._fields, self._columns_for(raw), self._maps, self._memos)):
+            names.append(name)
+            if column is None:
+                namespace[f"fixed{i}"] = self._typed_once(i)
+                lines += [f"    known = fixed{i}"]
+            else:
+                namespace[f"memo{i}"], namespace[f"column{i}"] = memo, column
+                lines += [f"    value = raw[column{i}]"]
+                if mapped is None:
+                    lines += [f"    known = memo{i}.get(value) if value.__class__ is str else None",
+                              "    if known is None:", f"        known = one({i}, value)"]
+                else:
+                    lines += [f"    known = one({i}, value)"]
+            lines += ["    if known[0]:", f"        r{i} = known[1]", "    else:",
+                      f"        r{i} = None", f"        problems.append(({name!r}, known[1], known[2]))"]
+        lines += ["    if problems:", "        raise RecordError(problems)",
+                  "    return {" + ", ".join(f"{name!r}: r{i}" for i, name in enumerate(names)) + "}"]
+        exec(compile("\n".join(lines), "<record reader>", "exec"), namespace)  # noqa: S102 - our own text
+        return namespace["read"]
+
+    def _typed_once(self, index: int) -> tuple:
+        """A field without a column, typed as read_any types a missing value: (True, value) or (False, code,
+        message)."""
+        return self._one(index, None)
+
+    def _one(self, index: int, value: Any) -> tuple:
+        """One field's raw value typed as ``read_any`` types it: (True, value) or (False, code, message); text
+        is remembered in the field's memo."""
+        name, required, convert, default = self._fields[index]
+        if self._maps[index] is not None and isinstance(value, str):
+            profile = self.profile
+            value = profile.mapped(name if name in profile.values else _normal(name), value)
+        if value.__class__ is str:
+            memo = self._memos[index]
+            known = memo.get(value)
+            if known is None:
+                known = self._convert_text(name, required, convert, default, value)
+                if len(memo) >= MEMO_CELLS:
+                    memo.clear()
+                memo[value] = known
+            return known
+        if _is_blank(value):
+            value = default
+        if _is_blank(value):
+            if required:
+                return False, "missing_value", f"column '{name}': a value is required"
+            return True, None
+        try:
+            return True, convert(value)
+        except ValueProblem as exc:
+            return False, getattr(exc, "code", "bad_value"), f"column '{name}': {exc}"
+
+    def read_any(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The typed record (raises RecordError naming every unusable column).
 
         Each field has one converter, chosen once from its type and the input profile; a column's cells

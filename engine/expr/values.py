@@ -168,7 +168,22 @@ EXACT_BELOW = 10 ** 15  # numbers from here have more than 15 significant digits
 
 def display(value: Any) -> str:
     """A value as a reason shows it to people: 1,250,000; 0.25; yes/no; (missing)."""
-    value = plain(value)
+    kind = value.__class__
+    if kind is Decimal:  # the usual value of a reason, first: as plain() and the lines below make it, shorter
+        if value == value.to_integral_value() and abs(value) < 2**63:
+            whole = int(value)
+            if -EXACT_BELOW < whole < EXACT_BELOW:
+                return f"{whole:,}"
+        else:
+            number = float(value)
+            if abs(number) < EXACT_BELOW:
+                return f"{number:,.4g}" if abs(number) < 1000 else f"{number:,.0f}"
+    elif kind is str:
+        return value
+    return _display(plain(value))
+
+
+def _display(value: Any) -> str:
     if value is None:
         return "(missing)"
     if isinstance(value, bool):

@@ -87,6 +87,15 @@ def inert(value):
     return value
 
 
+def inert_cells(cells: list) -> list:
+    """``[inert(v) for v in cells]``, with the cells inert leaves as they are (not text, or text that neither
+    starts with a formula's first character nor holds a line break) passed over without a call: it runs for
+    every cell of every row."""
+    leads = _LEADS
+    return [v if v.__class__ is not str or not v or (v[0] not in leads and "\n" not in v and "\r" not in v)
+            else inert(v) for v in cells]
+
+
 def csv_writer(out: IO[str]):
     """RFC 4180 cells, rows ended by "\n". csv's minimal quoting quotes a cell holding a character of the
     line terminator, so with "\n" alone a cell holding a bare CR went out unquoted and Excel, LibreOffice
@@ -128,7 +137,7 @@ def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, deriv
             derived = list(d.derived) if derived is None else derived
             if header:
                 writer.writerow(csv_header(derived, carried))
-        writer.writerow([inert(v) for v in decision_cells(d, derived, carried)])
+        writer.writerow(inert_cells(decision_cells(d, derived, carried)))
 
 
 CHUNK_FORMATS = ("csv", "jsonl")  # formats whose rows a batch's workers write (format_rows), the parent joins
@@ -139,9 +148,7 @@ def format_rows(decisions: Iterable[Decision], fmt: str, derived: list[str], car
     byte for byte: a batch's workers format their chunks, and the parent writes the texts in order."""
     buffer = io.StringIO(newline="")
     if fmt == "csv":
-        writer = csv_writer(buffer)
-        for d in decisions:
-            writer.writerow([inert(v) for v in decision_cells(d, derived, carried)])
+        csv_writer(buffer).writerows([inert_cells(decision_cells(d, derived, carried)) for d in decisions])
     elif fmt == "jsonl":
         write = EncodableText(buffer).write
         for d in decisions:

@@ -27,7 +27,8 @@ def test_load_default_policies_and_decide(engine):
     assert fired["sponsor-required"].reason == "Proposals above 250,000 need a named sponsor"
     assert fired["sponsor-required"].source.startswith("policies/intake.yaml:")
     assert fired["sponsor-required"].origin == "governance/sponsor-required"
-    assert d.routes == ["Portfolio Board"]
+    assert fired["route-portfolio-board"].route == "Portfolio Board"  # the review finding keeps its approver
+    assert d.routes == []  # but nobody approves a rejected proposal: routes are the decision's, not the findings'
     assert d.policy_hash == engine.policy_hash and len(d.policy_hash) == 16
     json.dumps(d.to_json())  # JSON-serialisable
 
@@ -81,3 +82,17 @@ def test_evaluate_many_is_lazy(engines):
     it = engines["reference"].evaluate_many(source())
     next(it)
     assert seen == [0]
+
+
+def test_evaluate_plain_is_evaluate_without_the_model(engine):
+    from engine.decision import Verdict
+    from engine.io.readers import read_proposals
+    from tests.conftest import ROOT
+    proposals = [dict(r.data) for r in read_proposals(ROOT / "examples" / "proposals.csv")]
+    proposals += [{"id": "X-1", "budget": "lots"}, {}, {"id": "X-2", "budget": 10**30}]  # error rows too
+    for proposal in proposals:
+        plain = engine.evaluate_plain(proposal)
+        assert isinstance(plain, Verdict)
+        assert plain.to_json() == engine.evaluate(proposal).to_json() == plain.model().to_json()
+    assert engine.evaluate_plain({"id": "X-3"}, row=7, source="s").to_json() == \
+        engine.evaluate({"id": "X-3"}, row=7, source="s").to_json()

@@ -136,7 +136,8 @@ class _Translator:
         # ast offsets are UTF-8 byte offsets on the node's line; we report characters.
         if getattr(node, "lineno", 1) != 1:
             return 0
-        return len(self.encoded[: node.col_offset].decode("utf-8", "replace"))
+        column: int = getattr(node, "col_offset", 0)  # every node this parser fails on is an expr: it has one
+        return len(self.encoded[:column].decode("utf-8", "replace"))
 
     def fail(self, node: ast.AST, message: str, hint: str | None = None, code: str = "syntax") -> ExprError:
         return ExprError(code, message, self.offset(node), hint)

@@ -93,7 +93,7 @@ class _Signs:
     """The NPV's sign at the grid points: from floats, except near a sign change or a zero, where float
     rounding could be wrong, and at the ends, where the 50-digit NPV decides."""
 
-    def __init__(self, flows: tuple[Decimal, ...], points: list[Decimal], floats: np.ndarray[Any, np.dtype[np.float64]], trust_floats: bool):
+    def __init__(self, flows: tuple[Decimal, ...], points: list[Decimal], floats: np.ndarray, trust_floats: bool):
         self.flows, self.points = flows, points
         self.signs: list[int] = np.sign(np.nan_to_num(floats, nan=0.0)).astype(int).tolist()
         self.checked: set[int] = set()

@@ -37,6 +37,8 @@ from engine.expr.nodes import (
 )
 from engine.expr.values import ValueProblem, to_number
 
+Namespaces = Mapping[str, Mapping[str, Any]]  # a namespace's name (strategy) -> its names and their values
+
 MAX_LENGTH = 4000
 MAX_NODES = 500
 MAX_DEPTH = 50  # brackets
@@ -125,7 +127,7 @@ def const_type(value: Any) -> str:
 
 
 class _Translator:
-    def __init__(self, text: str, namespaces: Mapping[str, Mapping[str, Any]]):
+    def __init__(self, text: str, namespaces: Namespaces):
         self.text = text
         self.encoded = text.encode("utf-8")
         self.namespaces = namespaces
@@ -267,7 +269,7 @@ class _Translator:
             raise self.fail(n, f"'{n.value.id}.{name}': {exc}", code="bad_value") from None
 
 
-def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) -> Node:
+def parse(text: str, namespaces: Namespaces | None = None) -> Node:
     """Parse one expression. Raises :class:`ExprError`."""
     if not isinstance(text, str) or not text.strip():
         raise ExprError("syntax", "expression is empty", 0, "write a condition such as budget > 250_000")

@@ -44,18 +44,18 @@ def make_backend(name: str, policy: CompiledPolicy) -> Backend:
     raise ValueError(f"unknown back end {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def derived_keys(policy: Any) -> dict[tuple, str]:
+def derived_keys(policy: Any) -> dict[tuple[Any, ...], str]:
     """The policy's derived values by the structure of their expressions (engine.expr.nodes.key). A rule that
     writes ``benefit / budget`` where a derived value is ``benefit / budget`` computes the same value: the
     back ends read the derived value from the record instead of computing it again for every rule."""
-    found: dict[tuple, str] = {}
+    found: dict[tuple[Any, ...], str] = {}
     for name, node in getattr(policy, "derived", ()) or ():
         if not isinstance(node, (Const, Field)):
             found.setdefault(key(node), name)
     return found
 
 
-def reading_derived(node: Node, shared: dict[tuple, str]) -> Node:
+def reading_derived(node: Node, shared: dict[tuple[Any, ...], str]) -> Node:
     """``node`` with each subexpression that is a derived value's expression replaced by that value's name
     (a record decided by intake carries every derived value). Unchanged when nothing matches."""
     if not shared or isinstance(node, (Const, Field)):
@@ -75,7 +75,7 @@ def reading_derived(node: Node, shared: dict[tuple, str]) -> Node:
         if hasattr(clone, attribute):
             setattr(clone, attribute, replaced[parts.index(getattr(node, attribute))])
     if hasattr(clone, "items"):
-        clone.items = replaced  # type: ignore[attr-defined]
+        clone.items = replaced
     if hasattr(clone, "args"):
-        clone.args = replaced  # type: ignore[attr-defined]
+        clone.args = replaced
     return clone

@@ -39,16 +39,18 @@ class ReteBackend:
         # A computed slot that is a derived value's expression reads the record's value; one that reads one
         # or two fields is remembered by their values (a regex on a vendor's name is matched once per name).
         shared = derived_keys(policy)
-        self._computed = []
+        # (slot, value of a record, the derived value it is, memo by the fields it reads or None, those fields)
+        self._computed: list[tuple[str, Callable[[Mapping[str, Any]], Any], str | None, dict[Any, Any] | None,
+                                   tuple[str, ...]]] = []
         for key, (slot, node) in lowering.computed.items():
             reads = tuple(sorted(fields_of(node)))
             self._computed.append((slot, compiled(node), shared.get(key), {} if len(reads) <= 2 else None, reads))
         try:
             self._ruleset = Ruleset(conditions)
         except RulesetLimitError as exc:
-            rule = policy.rules[int(exc.rule[1:])] if exc.rule else None
+            culprit = policy.rules[int(exc.rule[1:])] if exc.rule else None
             raise PolicyError([Diagnostic("too_complex", f"a rule is beyond durable_rules' limits ({exc})",
-                                          rule.source if rule else Location(policy.intake_file),
+                                          culprit.source if culprit else Location(policy.intake_file),
                                           "split the rule into several rules, move parts into derived values, "
                                           "or use --backend reference")]) from None
         self._reference = ReferenceBackend(policy)  # for the rare row the core cannot decide exactly

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from engine.compile.assurances import CompiledAssurance, compile_assurances
 from engine.compile.gates import CompiledGates, compile_gates
@@ -29,7 +29,7 @@ from engine.expr.parse import ExprError, Namespaces, parse
 from engine.expr.template import Template, compile_template
 from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
-from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
+from engine.policy.models import Effect, FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 from engine.refdata.build import build_tables
 from engine.tables.analysis import TableAnalysis
 from engine.tables.build import CompiledTable, CompiledTables, compile_tables
@@ -42,7 +42,7 @@ EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER
 @dataclass(frozen=True)
 class CompiledRule:
     id: str
-    effect: str
+    effect: Effect | Literal["none"]  # "none": a decision table's row with no outcome
     reason: str
     route: str | None
     source: Location  # for diagnostics: the path as the user opens it

@@ -19,10 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from types import SimpleNamespace
 from typing import Any
 
-from engine.backends.reference import Backend, make_backend
+from engine.backends.reference import Backend, Rules, make_backend
 from engine.compile.health import HEALTH_TYPES, PLACEHOLDER, RATINGS, CompiledHealth
 from engine.expr.values import display
 from engine.health.evm import Figures, Inputs, earned_schedule, earned_value, rollup, rounded
@@ -121,8 +120,7 @@ def _plain(value: Any) -> Any:
 def health_backend(health: CompiledHealth, name: str) -> Backend:
     """The health rules built for a back end (rete or reference). The caller owns it: the compiled policy is
     shared, as the gates' must-meet back ends are (engine/gates/review.py)."""
-    return make_backend(name, SimpleNamespace(  # type: ignore[arg-type]
-        rules=health.rules, field_types=HEALTH_TYPES, intake_file=health.file))
+    return make_backend(name, Rules(health.rules, HEALTH_TYPES, health.file))
 
 
 def assess(data: StatusData, health: CompiledHealth, backend: Backend, as_of: dt.date | None = None) -> HealthReport:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from engine.compile.portfolio import Limits
 from engine.errors import InputError, did_you_mean
@@ -34,7 +35,7 @@ class ConflictReport:
     cycles_complete: bool = True
     counts: dict[str, int] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"conflicts": [asdict(c) for c in self.conflicts], "cycles": self.cycles,
                 "cycles_found": self.cycles_found, "cycles_complete": self.cycles_complete, "counts": self.counts}
 
@@ -146,11 +147,11 @@ def _schedule(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
                 continue
             if isinstance(finish, dt.date):
                 ready = finish + dt.timedelta(days=dep.lag * UNIT_DAYS[unit])
-                early = (ready - p.start).days  # type: ignore[operator]
+                early = (ready - p.start).days
                 short = f"{early} day(s)"
             else:
                 ready = finish + dep.lag
-                early = ready - p.start  # type: ignore[operator]
+                early = ready - p.start
                 short = f"{early:g} {unit}"
             if early > 0:
                 lag = f" plus a lag of {dep.lag:g} {unit}" if dep.lag else ""
@@ -169,7 +170,7 @@ def _pairs(portfolio: Portfolio) -> list[Conflict]:
                 key = (kind,) + tuple(sorted((p.id, ident)))
                 if q is None or q.id == p.id or key in seen:
                     continue
-                seen.add(key)  # type: ignore[arg-type]
+                seen.add(key)
                 if kind == "exclusion_violation" and p.selected and q.selected:
                     out.append(Conflict(kind, sorted([p.id, q.id]), [],
                                         f"{p.id} and {q.id} exclude each other but both are selected; drop one"))

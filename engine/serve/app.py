@@ -203,7 +203,7 @@ PROPOSAL = {"$ref": "#/components/schemas/Proposal"}  # made from the served pol
 
 
 def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: bool = False,
-          batch: bool = False) -> dict:
+          batch: bool = False) -> dict[str, Any]:
     """openapi_extra for a body this module reads itself (so FastAPI does not parse it); no model: a proposal
     (``batch``: a list of them, or {"proposals": [...]})."""
     if model is None and batch:
@@ -847,7 +847,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     described: dict[str, Any] = {}  # the policy hash the document was made for, and the document
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         """The API description, with the served policy's Proposal (made again when the policy changes)."""
         engine = holder.current.engine
         if described.get("hash") != engine.policy_hash:
@@ -863,7 +863,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     return app
 
 
-def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict:
+def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data = dict(pairs)
     if len(data) != len(pairs):
         seen: set = set()
@@ -964,7 +964,7 @@ def _check_line(number: int, size: int, limit: int) -> None:
                        f"{limit:,} in one line", hint="a proposal that large is not one; is the body NDJSON?")
 
 
-def _logged(entry: dict) -> dict:
+def _logged(entry: dict) -> dict[str, Any]:
     return {"decision_id": entry["key"], **{k: v for k, v in entry.items() if k != "key"}}
 
 

@@ -179,7 +179,8 @@ def _schedule(known: list[Report]) -> tuple[Figures, dt.date | None]:
     pd = _time(first_day, finish) if finish is not None else next((t for t, pv in curve if pv == bac), None)
     if pd is not None and pd <= 0:  # a planned finish before the plan's first day: no duration to forecast from
         pd = None
-    if finish is not None and bac is not None and (not curve or pd > curve[-1][0]):
+    # the planned finish ends the curve at BAC (not one before the plan's first day: pd is then unknown)
+    if finish is not None and bac is not None and pd is not None and (not curve or pd > curve[-1][0]):
         curve.append((pd, bac))
     return earned_schedule(curve, v["ev"], _time(first_day, latest.status_date), pd), first_day
 

@@ -127,17 +127,19 @@ def _unknown_prerequisites(portfolio: Portfolio, live: Portfolio) -> None:
         raise InputError(problems)
 
 
-def _network(portfolio: Portfolio, limits: Limits):
+def _network(portfolio: Portfolio,
+             limits: Limits) -> tuple[Portfolio, dict[str, float], g.Graph, dict[str, float], dt.date | None]:
     """The projects that go ahead (not rejected, cancelled or unfunded), their durations, graph, given
     starts (as network time) and day 0."""
     live = Portfolio({k: p for k, p in portfolio.projects.items() if not p.out}, portfolio.source)
     _unknown_prerequisites(portfolio, live)
-    durations = {p.id: _duration(p, limits.duration_unit, limits.calendar) for p in live}
-    missing = sorted(k for k, d in durations.items() if d is None)
+    given = {p.id: _duration(p, limits.duration_unit, limits.calendar) for p in live}
+    missing = sorted(k for k, d in given.items() if d is None)
     if missing:
         raise InputError([Diagnostic("missing_duration", f"no duration for {', '.join(missing[:10])}"
                                      + (" ..." if len(missing) > 10 else ""), Location(portfolio.source),
                                      "give each project a duration, or a start and a finish")])
+    durations = {k: d for k, d in given.items() if d is not None}  # every one: none is missing
     graph = g.build(live)
     if not g.is_acyclic(graph):
         cycles = g.cycles(graph, limit=3)

@@ -31,7 +31,8 @@ from engine.gates.review import (
     read_project,
     review,
 )
-from engine.health.assess import HealthReport, assess, health_backend
+from engine.health.assess import HealthReport, ProjectHealth, assess, health_backend
+from engine.health.status import Report as StatusReport
 from engine.health.status import StatusData, read_status
 from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
@@ -46,6 +47,7 @@ from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 # at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
 # imports this module.
 if TYPE_CHECKING:
+    from engine.health.kpis import KpiReport, Period
     from engine.health.lessons import Lessons
     from engine.health.trend import HealthSeries
     from engine.portfolio.conflicts import ConflictReport
@@ -226,6 +228,13 @@ class Engine:
             status = read_status(list(status), profile or InputProfile(), sheet, health.calendar)
         return assess(status, health, self._health, as_of)
 
+    def rate_series(self, project: str, series: list[StatusReport], *, start: int = 0) -> Iterator[ProjectHealth]:
+        """One project rated at each of its own status dates from ``series[start]`` on, each on its reports up to
+        that date (``series``: the project's reports in date order), as ``health(as_of=that date)`` rates it. The
+        portfolio history (engine/tasks/history.py) records these as the reports arrive."""
+        from engine.health.assess import rate_series
+        return rate_series(project, series, self.policy.health or DEFAULT_HEALTH, self._health, start)
+
     def health_series(self, status: Iterable[PathLike] | StatusData, *, until: dt.date | None = None,
                       profile: InputProfile | None = None, sheet: str | None = None) -> HealthSeries:
         """Every project rated at every status date (up to ``until``): one HealthReport per date, each as
@@ -244,14 +253,49 @@ class Engine:
         ``portfolio``, the capacity heat map and the Gantt chart with the critical path. ``kpis``: the tiles
         (default: :func:`engine.health.trend.status_kpis` of the status reports)."""
         from engine.health.trend import HealthSeries as Series
-        from engine.health.trend import status_kpis
         from engine.report.health import build_health_page
-        series = status if isinstance(status, Series) else self.health_series(status, until=until, profile=profile,
-                                                                              sheet=sheet)
+        health = self.policy.health or DEFAULT_HEALTH
+        if isinstance(status, Series):
+            series, data = status, None
+        else:
+            data = status if isinstance(status, StatusData) else read_status(list(status), profile or InputProfile(),
+                                                                             sheet, health.calendar)
+            series = self.health_series(data, until=until)
         projects = _portfolio(portfolio) if portfolio is not None else None
-        return build_health_page(series, self.policy.health or DEFAULT_HEALTH,
-                                 status_kpis(series) if kpis is None else kpis, portfolio=projects,
-                                 limits=self.policy.portfolio)
+        return build_health_page(series, health, self._tiles(series, data) if kpis is None else kpis,
+                                 portfolio=projects, limits=self.policy.portfolio)
+
+    def _tiles(self, series: HealthSeries, data: StatusData | None) -> list:
+        """The health page's KPI tiles: the declared KPIs over the status reports, at each status date (without a
+        KPI policy, or given only a series, the status reports' own: engine.health.trend.status_kpis)."""
+        from engine.health.trend import status_kpis
+        if self.policy.kpis is None or data is None:
+            return status_kpis(series)
+        from engine.health.kpis import History, tiles
+        history = History(data, self.policy.health or DEFAULT_HEALTH, self._health)
+        history._assessed.update(series.reports)  # the series rated every status date already
+        return tiles(self.policy.kpis, history, series.dates)
+
+    def kpis(self, status: Iterable[PathLike] | StatusData = (), *, entries: Sequence[Mapping[str, Any]] = (),
+             selection: Mapping[str, Any] | None = None, selection_source: str = "selection",
+             period: Period | None = None, periods: int = 4) -> KpiReport:
+        """The policy set's KPIs (kind: kpis) at ``period`` (engine.health.kpis.Period; default: the quarter of the
+        latest report or decision) and the ``periods - 1`` before it, over the status reports (files or
+        StatusData), the decision log's ``entries`` (DecisionLog.query()) and a ``pmo select`` result."""
+        from engine.health.kpis import History, evaluate_kpis, period_of, periods_until
+        if self.policy.kpis is None:
+            raise PmoError([Diagnostic("no_kpis", "this policy set declares no KPIs", hint="add a file with 'kind: kpis'")])
+        health = self.policy.health or DEFAULT_HEALTH
+        if not isinstance(status, StatusData):
+            status = read_status(list(status), InputProfile(), None, health.calendar)
+        history = History(status, health, self._health, list(entries), dict(selection) if selection else None,
+                          selection_source)
+        if period is None:
+            latest = history.latest()
+            if latest is None:
+                return evaluate_kpis(self.policy.kpis, history, [])
+            period = period_of(latest, True)
+        return evaluate_kpis(self.policy.kpis, history, periods_until(period, periods))
 
     def lessons(self, status: Iterable[PathLike] | StatusData, *, proposals: Iterable[PathLike] | None = None,
                 gates: Iterable[Mapping[str, Any]] = (), as_of: dt.date | None = None,

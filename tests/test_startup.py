@@ -16,7 +16,8 @@ EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine",
          "z3"}
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
-            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "serve",
+            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "history",
+            "kpi", "serve",
             "export-policies", "import-policies"]
 PROBE = """\
 import io, json, sys
@@ -41,7 +42,8 @@ def _env(tmp_path) -> dict:
     return dict(os.environ, PMO_LOG=str(tmp_path / "log.sqlite"))
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], []] + [[name, "--help"] for name in COMMANDS],
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], [], ["status", "ingest", "--help"]]
+                         + [[name, "--help"] for name in COMMANDS],
                          ids=lambda argv: " ".join(argv) or "no-command")
 def test_help_imports_nothing_heavy(argv, tmp_path):
     code, heavy = loaded(argv, tmp_path)

@@ -176,6 +176,7 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         policy, where = checked.policy, folder or "reference policies"
         warnings = f", {plural(len(diagnostics), 'warning')}" if diagnostics else ""
         health = f", {plural(len(policy.health.rules), 'health rule')}" if policy.health is not None else ""
+        health += f", {plural(len(policy.kpis.kpis), 'KPI')}" if policy.kpis is not None else ""
         proved = sum(1 for r in checked.proofs if r.status == "holds")
         health += f", {proved} of {plural(len(policy.assurances), 'assurance')} proved" if policy.assurances else ""
         print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules{health}, policy hash "

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from engine.compile.assurances import CompiledAssurance, compile_assurances
 from engine.compile.gates import CompiledGates, compile_gates
 from engine.compile.health import CompiledHealth, compile_health
+from engine.compile.kpis import CompiledKpis, compile_kpis
 from engine.compile.portfolio import Limits, limits_from
 from engine.compile.records import RecordError, RecordReader, converter
 from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
@@ -70,6 +71,7 @@ class CompiledPolicy:
     portfolio: Limits = field(default_factory=Limits)
     gates: CompiledGates | None = None
     health: CompiledHealth | None = None
+    kpis: CompiledKpis | None = None  # kind: kpis (engine/health/kpis.py evaluates them)
     files: list[str] = field(default_factory=list)
     source: PolicySet | None = field(default=None, repr=False)  # the loaded files, models and positions
     hit_groups: tuple[HitGroup, ...] = ()  # decision tables' rows in ``rules``, with their hit policies
@@ -116,11 +118,12 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
     gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None
     health = compile_health(policy_set.health, today, sink, policy_set.stable_name, policy_set.portfolio) \
         if policy_set.health is not None else None
+    kpis = compile_kpis(policy_set.kpis, today, sink, policy_set.stable_name) if policy_set.kpis is not None else None
     return CompiledPolicy(
         fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
         scoring=scoring, scoring_models=tuple(models), portfolio=limits_from(policy_set.portfolio), gates=gates,
-        health=health,
+        health=health, kpis=kpis,
         files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)]
         + sorted({t.file for t in tables.tables}),
         source=policy_set, hit_groups=hit_groups, tables=tables.tables, assurances=assurances,

@@ -157,6 +157,13 @@ class DecisionLog:
             except self.errors as exc:
                 raise self._failed(action, exc) from None
 
+    @contextlib.contextmanager
+    def transaction(self, action: str = "write to") -> Iterator[Any]:
+        """The database in one write transaction, for one thread (engine/store/history.py writes a whole status
+        file in one); its errors as LogError, and nothing of the transaction kept when one is raised."""
+        with self._using(action) as db, db.transaction():
+            yield db
+
     def __enter__(self) -> DecisionLog:
         return self
 

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from engine.authoring.explain import Explanation, explain
 from engine.authoring.lint import lint_policy
 from engine.backends.reference import BACKENDS, make_backend
 from engine.compile.health import DEFAULT_HEALTH
@@ -47,6 +46,7 @@ from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 # at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
 # imports this module.
 if TYPE_CHECKING:
+    from engine.authoring.explain import Explanation
     from engine.health.kpis import KpiReport, Period
     from engine.health.lessons import Lessons
     from engine.health.trend import HealthSeries
@@ -94,8 +94,11 @@ class Checked:
 
 
 def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
-                   backend: str = "rete", lint: bool = False) -> Checked:
-    """validate(), keeping the compiled policy, so a caller can describe it without compiling it again."""
+                   backend: str = "rete", lint: bool = False, cache_proofs: bool = False) -> Checked:
+    """validate(), keeping the compiled policy, so a caller can describe it without compiling it again.
+
+    ``cache_proofs``: take the assurances' proofs from the user's cache when the policy is unchanged, and keep
+    new ones there (engine/authoring/proof_cache.py; pmo validate does)."""
     sink = DiagnosticSink()
     policy_set = _load(path, rules, sink)
     policy = compile_policy(policy_set, today or dt.date.today(), sink)
@@ -113,8 +116,9 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
     # Assurances are proved on a policy that compiled whole: errors that are findings of the table analysis
     # (an overlap) leave every rule in place, so the proof still speaks of the policy as it would run.
     if lint and policy is not None and policy.assurances and all(d.code in ANALYSIS_ERRORS for d in sink.errors):
+        from engine.authoring.proof_cache import prove_cached
         from engine.authoring.proofs import proof_diagnostics, prove
-        proofs = prove(policy)
+        proofs = prove_cached(policy) if cache_proofs else prove(policy)
         sink.extend(proof_diagnostics(proofs))
     return Checked(sorted(sink.items, key=Diagnostic.sort_key), usable, proofs)
 
@@ -183,6 +187,12 @@ class Engine:
         """Decide one proposal. Bad input gives ``decision == "error"``, never an exception."""
         return self._decide(proposal, row, source)[0].model()
 
+    def evaluate_plain(self, proposal: Mapping[str, Any], *, row: int | None = None,
+                       source: str | None = None) -> Verdict:
+        """``evaluate`` as a plain record (engine.decision.Verdict: ``to_json()`` is the Decision's, ``.model()``
+        the Decision), for a caller that only sends the decision on, such as pmo serve: no pydantic model made."""
+        return self._decide(proposal, row, source)[0]
+
     def evaluate_many(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[Decision]:
         """Decide proposals lazily, one output per input, in order."""
         for number, item in enumerate(proposals, 1):
@@ -197,6 +207,7 @@ class Engine:
         if assessments is not None:
             ident = self.proposal_id(proposal.data if isinstance(proposal, Row) else proposal)
             ratings = self.check_assessments(assessments).by_proposal().get(ident or "", {})
+        from engine.authoring.explain import explain  # lazy: evaluate and validate never explain
         return explain(self, proposal, row=row, source=source, ratings=ratings)
 
     def rank(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,

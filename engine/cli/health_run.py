@@ -88,7 +88,9 @@ def _from_history(target, as_of):
         return status_data(log, as_of), (unreported(log, as_of) if as_of is not None else [])
 
 
-def _entries(report: HealthReport, by: str) -> list[dict[str, Any]]:
+def health_entries(report: HealthReport, by: str) -> list[dict[str, Any]]:
+    """The rows of ``--format json`` (and csv): by project (error rows last), by objective, or the portfolio;
+    pmo serve's GET /v1/health answers the same."""
     if by == "portfolio":
         return [report.portfolio.to_json()]
     if by == "objective":
@@ -98,12 +100,12 @@ def _entries(report: HealthReport, by: str) -> list[dict[str, Any]]:
 
 
 def _json(report: HealthReport, by: str, out: IO[str]) -> None:
-    out.write(json_text(json.dumps(_entries(report, by), ensure_ascii=False, indent=1)) + "\n")
+    out.write(json_text(json.dumps(health_entries(report, by), ensure_ascii=False, indent=1)) + "\n")
 
 
 def _csv(report: HealthReport, by: str, out: IO[str]) -> None:
     writer = csv_writer(out)
-    entries = _entries(report, by)
+    entries = health_entries(report, by)
     if by == "project":
         header = ["project", "title", "objective", "state", "status_date", "rating", *COLUMNS, "forecast_finish",
                   "rules", "where", "reason", "escalate_to", "source", "row"]
@@ -135,7 +137,7 @@ def _number(value: Any, places: int = 2) -> str:
 
 def _table(report: HealthReport, by: str, out: IO[str]) -> None:
     if by != "project":
-        rows = _entries(report, by)
+        rows = health_entries(report, by)
         out.write(f"{by:<24} {'projects':>8} {'BAC':>13} {'EV':>13} {'AC':>13} {'SPI':>5} {'CPI':>5} {'EAC':>13} "
                   f"{'VAC':>12}  green amber red\n")
         for r in rows:

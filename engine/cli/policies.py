@@ -134,7 +134,7 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     folder = args.folder or args.policies
     from engine.api import check_policies
-    checked = check_policies(folder, rules=args.rules, today=args.today, lint=True)  # compiles once
+    checked = check_policies(folder, rules=args.rules, today=args.today, lint=True, cache_proofs=True)  # compiles once
     diagnostics = checked.diagnostics
     if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
         diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]

@@ -29,7 +29,6 @@ from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, s
 from engine.io.writers import CHUNK_FORMATS, csv_header, write_decisions, write_xlsx
 from engine.report.build import field_roles, write_report
 from engine.store import DecisionLog, Entry, LogError
-from engine.tasks.batch import Writing, decide_in_parallel
 
 LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
@@ -108,6 +107,7 @@ class IntakeRound:
         decisions as plain records (engine.decision.Verdict), as the batch path formats and logs them."""
         workers = self.worker_count(estimate)
         if workers > 1:
+            from engine.tasks.batch import decide_in_parallel  # lazy: multiprocessing, for large batches only
             pairs = decide_in_parallel(rows, workers=workers, policies=self.policies, rules=self.rules,
                                        today=engine.today, backend=self.backend, policy_hash=engine.policy_hash,
                                        profile=engine.profile if self.columns else None)
@@ -228,6 +228,7 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
         workers = intake.worker_count(left)
         if workers > 1 and output.format in CHUNK_FORMATS and report is None and not relog:
             # The workers decide, label, write and encode the log entries; here their chunks are only joined.
+            from engine.tasks.batch import Writing, decide_in_parallel
             chunks = decide_in_parallel(rows, workers=workers, policies=intake.policies, rules=intake.rules,
                                         today=engine.today, backend=intake.backend, policy_hash=engine.policy_hash,
                                         profile=engine.profile if intake.columns else None,

@@ -26,7 +26,7 @@ class Location:
     line: int = 0
     column: int = 0
     # For a value written over several lines: (line, column) of each of its characters.
-    chars: tuple = field(default=(), compare=False, repr=False)
+    chars: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
     # A cell of a spreadsheet (decision tables): the sheet's name ("" for a CSV file); line is the row and
     # column the column (1 = A), shown as a spreadsheet shows them: Book.xlsx!Intake!D12 (routes.csv!D12).
     sheet: str | None = field(default=None, compare=False)
@@ -76,7 +76,7 @@ class Diagnostic:
         text = f"{where}{self.severity}[{self.code}]: {self.message}"
         return f"{text}; {self.hint}" if self.hint else text
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[str, int, int, str, str]:
         loc = self.location or Location("")
         return (loc.file, loc.line, loc.column, self.code, self.message)
 

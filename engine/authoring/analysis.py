@@ -248,7 +248,7 @@ def as_test(node: Node) -> Test | None:
             missing, present = Values(True, nothing(ordered).part), everything(ordered, null=False)
             return Test(node, left.name, *((missing, present) if op == "==" else (present, missing)))
         true = _compared(op, right.value, ordered)
-        return Test(node, left.name, Values(False, true), Values(False, ~true))  # type: ignore[operator]
+        return Test(node, left.name, Values(False, true), Values(False, ~true))
     if isinstance(node, In) and isinstance(node.item, Field) and isinstance(node.container, Const):
         return _membership(node, node.item, node.container.value, node.negated)
     if isinstance(node, Call) and node.name == "in_table" and isinstance(node.args[1], Field):
@@ -260,7 +260,7 @@ def _membership(node: Node, item: Field, values: tuple, negated: bool) -> Test:
     ordered = item.type in (NUMBER, DATE)
     members: Part = (Line(tuple(Span(v, v, True, True) for v in dict.fromkeys(values)))
                      if ordered else Choice(frozenset(values)))
-    true, false = Values(False, members), Values(False, ~members)  # type: ignore[operator]
+    true, false = Values(False, members), Values(False, ~members)
     return Test(node, item.name, *((false, true) if negated else (true, false)))
 
 

@@ -160,7 +160,7 @@ def _impossible_hint(ctx: Context, test: Test) -> str:
 
 def _constant(node: Node) -> Any:
     if isinstance(node, Compare):
-        return (node.right if isinstance(node.right, Const) else node.left).value  # type: ignore[union-attr]
+        return (node.right if isinstance(node.right, Const) else node.left).value
     return None
 
 

@@ -102,7 +102,7 @@ def _read(path: Path, key: str, assurances: tuple[CompiledAssurance, ...]) -> di
         return {}
 
 
-def _result(assurance: CompiledAssurance, entry: dict) -> Result:
+def _result(assurance: CompiledAssurance, entry: dict[str, Any]) -> Result:
     """A stored answer as a Result of this run's assurance (its location is today's, not the cached one's)."""
     if entry["status"] not in STATUSES or not isinstance(entry["why"], str) or not isinstance(entry["rounds"], int):
         raise ValueError("not a cached proof")
@@ -113,7 +113,7 @@ def _result(assurance: CompiledAssurance, entry: dict) -> Result:
     return Result(assurance, entry["status"], examples, entry["why"], entry["rounds"])
 
 
-def _mapping(value: Any) -> dict:
+def _mapping(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError("not a proposal")
     return value

@@ -6,16 +6,44 @@ test suite checks that on the policy files and on random proposals.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from engine.errors import Location
 from engine.expr.evaluate import compiled
 from engine.expr.nodes import Const, Field, Node, children, key
 
-if TYPE_CHECKING:  # compile imports the back ends through gates
-    from engine.compile.policy import CompiledPolicy
-
 BACKENDS = ("rete", "reference")
+
+
+class Rule(Protocol):
+    """What a back end reads of a rule (an intake rule, a gate's must-meet criterion, a health rule)."""
+
+    @property
+    def condition(self) -> Node: ...
+    @property
+    def source(self) -> Location | str: ...  # where it is written, for a rule the core refuses
+
+
+class RuleSet(Protocol):
+    """What a back end reads of a policy (a compiled intake policy, or a :class:`Rules`)."""
+
+    @property
+    def rules(self) -> Sequence[Rule]: ...
+    @property
+    def field_types(self) -> Mapping[str, str]: ...  # the values the rules read -> expression type
+    @property
+    def intake_file(self) -> str: ...  # the file to blame for a problem of the whole set
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Rules other than an intake policy's, for a back end: a gate's must-meet criteria, the health rules."""
+
+    rules: Sequence[Rule]
+    field_types: Mapping[str, str]
+    intake_file: str
 
 
 class Backend(Protocol):
@@ -27,7 +55,7 @@ class Backend(Protocol):
 class ReferenceBackend:
     name = "reference"
 
-    def __init__(self, policy: CompiledPolicy):
+    def __init__(self, policy: RuleSet):
         shared = derived_keys(policy)
         self._conditions = [compiled(reading_derived(rule.condition, shared)) for rule in policy.rules]
 
@@ -35,7 +63,7 @@ class ReferenceBackend:
         return [i for i, condition in enumerate(self._conditions) if condition(record) is True]
 
 
-def make_backend(name: str, policy: CompiledPolicy) -> Backend:
+def make_backend(name: str, policy: RuleSet) -> Backend:
     if name == "reference":
         return ReferenceBackend(policy)
     if name == "rete":
@@ -44,18 +72,18 @@ def make_backend(name: str, policy: CompiledPolicy) -> Backend:
     raise ValueError(f"unknown back end {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def derived_keys(policy: Any) -> dict[tuple, str]:
+def derived_keys(policy: RuleSet) -> dict[tuple[Any, ...], str]:
     """The policy's derived values by the structure of their expressions (engine.expr.nodes.key). A rule that
     writes ``benefit / budget`` where a derived value is ``benefit / budget`` computes the same value: the
     back ends read the derived value from the record instead of computing it again for every rule."""
-    found: dict[tuple, str] = {}
+    found: dict[tuple[Any, ...], str] = {}
     for name, node in getattr(policy, "derived", ()) or ():
         if not isinstance(node, (Const, Field)):
             found.setdefault(key(node), name)
     return found
 
 
-def reading_derived(node: Node, shared: dict[tuple, str]) -> Node:
+def reading_derived(node: Node, shared: dict[tuple[Any, ...], str]) -> Node:
     """``node`` with each subexpression that is a derived value's expression replaced by that value's name
     (a record decided by intake carries every derived value). Unchanged when nothing matches."""
     if not shared or isinstance(node, (Const, Field)):
@@ -75,7 +103,7 @@ def reading_derived(node: Node, shared: dict[tuple, str]) -> Node:
         if hasattr(clone, attribute):
             setattr(clone, attribute, replaced[parts.index(getattr(node, attribute))])
     if hasattr(clone, "items"):
-        clone.items = replaced  # type: ignore[attr-defined]
+        clone.items = replaced
     if hasattr(clone, "args"):
-        clone.args = replaced  # type: ignore[attr-defined]
+        clone.args = replaced
     return clone

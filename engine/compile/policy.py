@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from engine.compile.assurances import CompiledAssurance, compile_assurances
 from engine.compile.gates import CompiledGates, compile_gates
@@ -26,11 +26,11 @@ from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import BROKEN, check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Logic, Node, TableType, fields_of, list_of
-from engine.expr.parse import ExprError, parse
+from engine.expr.parse import ExprError, Namespaces, parse
 from engine.expr.template import Template, compile_template
 from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
 from engine.policy.loader import PolicySet
-from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
+from engine.policy.models import Effect, FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
 from engine.refdata.build import build_tables
 from engine.tables.analysis import TableAnalysis
 from engine.tables.build import CompiledTable, CompiledTables, compile_tables
@@ -43,7 +43,7 @@ EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER
 @dataclass(frozen=True)
 class CompiledRule:
     id: str
-    effect: str
+    effect: Effect | Literal["none"]  # "none": a decision table's row with no outcome
     reason: str
     route: str | None
     source: Location  # for diagnostics: the path as the user opens it
@@ -180,7 +180,7 @@ def _analyse_tables(tables: CompiledTables, fields: dict[str, FieldSpec], id_fie
     except Exception:  # a field schema with errors of its own (already reported): no examples to read
         return
 
-    def record(raw: Mapping[str, Any]) -> dict | None:
+    def record(raw: Mapping[str, Any]) -> dict[str, Any] | None:
         try:
             out = reader.read(raw)
         except RecordError:
@@ -229,7 +229,7 @@ def _expr_diag(sink: DiagnosticSink, error: ExprError, at: Location) -> None:
     sink.add(error.code, error.message, at.shifted(error.offset), error.hint)
 
 
-def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: dict, today: dt.date,
+def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: Namespaces, today: dt.date,
              sink: DiagnosticSink) -> list[tuple[str, Node]]:
     parsed: dict[str, Node] = {}
     # A derived value that cannot be computed (set aside, unparsable, ill-typed) is still known by name: rules
@@ -289,19 +289,19 @@ def _topological(parsed: dict[str, Node], intake: IntakePolicy, sink: Diagnostic
     return order
 
 
-def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], namespaces: dict, today: dt.date,
+def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], namespaces: Namespaces, today: dt.date,
            sink: DiagnosticSink) -> tuple[list[CompiledRule], set[str]]:
     rules: list[CompiledRule] = []
     seen: dict[str, Location] = {}
     used: set[str] = set()
     candidates: list[tuple[RuleSpec, Include | None]] = [(r, None) for r in intake.rules]
     renamed = _misnamed_libraries(intake, policy_set, sink)
-    for include in intake.include:
-        library_rule = _resolve(include, policy_set, sink, renamed)
+    for included in intake.include:
+        library_rule = _resolve(included, policy_set, sink, renamed)
         if library_rule is not None:
-            name = include.use.split("/", 1)[0]
+            name = included.use.split("/", 1)[0]
             used.add(renamed.get(name, name))
-            candidates.append((library_rule, include))
+            candidates.append((library_rule, included))
     for spec, include in candidates:
         rule_id = (include.id if include and include.id else spec.id)
         where = (include.loc("id") if include and include.id else include.loc("use")) if include else spec.loc("id")
@@ -317,7 +317,7 @@ def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], n
     return rules, used
 
 
-def _check_set_aside_rules(intake: IntakePolicy, types: dict[str, str], namespaces: dict, today: dt.date,
+def _check_set_aside_rules(intake: IntakePolicy, types: dict[str, str], namespaces: Namespaces, today: dt.date,
                            sink: DiagnosticSink) -> None:
     """A rule set aside for a schema error (a bad effect, an unknown key) still has its condition checked, so
     every error of the file is reported in one run, not one more on each run after a fix."""
@@ -407,7 +407,7 @@ def _param_value(kind: str, raw: Any) -> Any:
 
 
 def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: Location, policy_set: PolicySet,
-                  types: dict[str, str], namespaces: dict, today: dt.date, sink: DiagnosticSink) -> CompiledRule | None:
+                  types: dict[str, str], namespaces: Namespaces, today: dt.date, sink: DiagnosticSink) -> CompiledRule | None:
     spaces = dict(namespaces)
     if include is not None:
         assert isinstance(spec, LibraryRule)
@@ -448,15 +448,17 @@ def _template(text: str, key: str, spec: RuleSpec, include: Include | None, type
               params: dict[str, Any], sink: DiagnosticSink, policy_set: PolicySet) -> Template | None:
     """A rule's reason or route as a template checked against the names' types; None (reported) if it is wrong.
     A route may only read fields that cannot be missing: a proposal without one would go to no real approver."""
-    own = include is None or getattr(include, key) is not None  # written here, not in the library
-    at = (spec if include is None else include).loc(key) if own else include.loc("use")
+    # the include that takes the text from its library unchanged; None: written here
+    library = include if include is not None and getattr(include, key) is None else None
+    own = library is None
+    at = (spec if include is None else include).loc(key) if library is None else library.loc("use")
     try:
         template = compile_template(text, types, params)
     except ExprError as exc:
-        if own:
+        if library is None:
             _expr_diag(sink, exc, at)
         else:
-            sink.add(exc.code, f"in '{include.use}' {key} ({spec.loc(key).shifted(exc.offset)}): {exc.message}",
+            sink.add(exc.code, f"in '{library.use}' {key} ({spec.loc(key).shifted(exc.offset)}): {exc.message}",
                      at, exc.hint)
         return None
     if key == "route":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.errors import did_you_mean
 from engine.expr.values import DIGITS, ValueProblem, display, to_bool, to_number, to_text
@@ -19,7 +19,12 @@ from engine.io.profile import field_key as _normal  # the forgiving match of hea
 from engine.policy.models import FieldSpec
 
 if TYPE_CHECKING:
-    from engine.compile.strategy import CompiledStrategy
+    from decimal import Decimal
+
+    from engine.compile.strategy import Alignment, CompiledStrategy
+
+# One cell's text typed, as a memo entry: (True, value) or (False, code, message).
+Memo = tuple[Literal[True], Any] | tuple[Literal[False], str, str]
 
 MAX_TEXT = 10_000
 MAX_LIST = 1_000
@@ -42,20 +47,20 @@ def _text(value: Any) -> str:
     return text
 
 
-def _numbers(profile: InputProfile, money: bool = False) -> Callable[[Any], Any]:
+def _numbers(profile: InputProfile, money: bool = False) -> Callable[[Any], Decimal]:
     """Cell text read as the profile says numbers are written (without one: only what reads one way), then
     checked by the numeric model."""
-    def number(value: Any):
+    def number(value: Any) -> Decimal:
         if value.__class__ is str and len(value) <= DIGITS and value.isdigit() and value.isascii():
             return Decimal(value)  # plain digits read one way in every format and fit the model: as the path below
         return to_number(profile.number(value, money))
     return number
 
 
-def _integers(profile: InputProfile) -> Callable[[Any], Any]:
+def _integers(profile: InputProfile) -> Callable[[Any], Decimal]:
     number = _numbers(profile)
 
-    def integer(value: Any):
+    def integer(value: Any) -> Decimal:
         whole = number(value)
         if whole != whole.to_integral_value():
             raise ValueProblem(f"{whole} is not a whole number")
@@ -63,7 +68,7 @@ def _integers(profile: InputProfile) -> Callable[[Any], Any]:
     return integer
 
 
-def _list_items(value: Any) -> list:
+def _list_items(value: Any) -> list[Any]:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
@@ -136,7 +141,7 @@ def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputPro
     if kind == "list":
         item = _text if spec.items == "string" else _numbers(profile, spec.items == "money")
 
-        def items(value: Any) -> tuple:
+        def items(value: Any) -> tuple[Any, ...]:
             out = []
             for i, part in enumerate(_list_items(value), 1):
                 if isinstance(part, str) and not part.strip():
@@ -153,7 +158,7 @@ def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputPro
 def _with_strength(strategy: CompiledStrategy, strength: str) -> Callable[[Any], Any]:
     """A pick-list cell naming objectives without levels ('Grid Resilience' mapped to grid-resilience)
     serves each at the profile's default strength; a cell with levels is read as it is."""
-    def alignment(value: Any):
+    def alignment(value: Any) -> Alignment:
         if isinstance(value, str) and not value.strip().startswith("{") and ":" not in value and "=" not in value:
             parts = [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
             value = ";".join(f"{p}:{strength}" for p in parts)
@@ -175,9 +180,9 @@ class RecordReader:
                         for name, spec in fields.items()]
         self._maps = [profile.values.get(name, profile.values.get(_normal(name))) for name in fields]
         self._aliases = [[_normal(a) for a in spec.aliases] for spec in fields.values()]
-        self._columns: dict[tuple, list[str | None]] = {}  # the keys of a raw record -> its key for each field
-        self._memos: list[dict[str, tuple]] = [{} for _ in self._fields]  # per field: cell text -> typed (see read)
-        self._readers: dict[tuple, Callable] = {}  # the keys of a raw record -> its reader (see read)
+        self._columns: dict[tuple[str, ...], list[str | None]] = {}  # the keys of a raw record -> its key for each field
+        self._memos: list[dict[str, Memo]] = [{} for _ in self._fields]  # per field: cell text -> typed (see read)
+        self._readers: dict[tuple[str, ...], Callable[[Mapping[str, Any]], dict[str, Any]]] = {}  # raw keys -> reader
 
     def _columns_for(self, raw: Mapping[str, Any]) -> list[str | None]:
         """Which raw key feeds each field: the field's own name, else a header such as "Budget" or "start date",
@@ -345,7 +350,7 @@ class RecordReader:
         return record
 
     @staticmethod
-    def _convert_text(name: str, required: bool, convert: Callable[[Any], Any], default: Any, value: str) -> tuple:
+    def _convert_text(name: str, required: bool, convert: Callable[[Any], Any], default: Any, value: str) -> Memo:
         """One cell's text typed, as a memo entry: (True, value) or (False, code, message)."""
         if not value.strip():
             value = default

@@ -106,7 +106,8 @@ def _if(condition: bool | None, then: Any, otherwise: Any) -> Any:
 
 def _level(alignment: Any, objective: str) -> Decimal:
     """The level a proposal states for one objective (0 to 1); 0 for an objective it does not name."""
-    return getattr(alignment, "levels", {}).get(objective, Decimal(0))
+    level: Decimal = getattr(alignment, "levels", {}).get(objective, Decimal(0))
+    return level
 
 
 def serves_typer(args: list[str]) -> str:
@@ -115,8 +116,8 @@ def serves_typer(args: list[str]) -> str:
     return BOOL
 
 
-def _min_max(pick):
-    def impl(*args):
+def _min_max(pick: Callable[[tuple[Any, ...]], Any]) -> Callable[..., Any]:
+    def impl(*args: Any) -> Any:
         values = args[0] if len(args) == 1 else args
         if not values or any(v is None for v in values):
             return None
@@ -124,11 +125,11 @@ def _min_max(pick):
     return impl
 
 
-def _sum(values: tuple) -> Decimal | None:
-    if any(v is None for v in values):
-        return None
+def _sum(values: tuple[Decimal | None, ...]) -> Decimal | None:
     total = Decimal(0)
     for v in values:
+        if v is None:
+            return None
         total = CONTEXT.add(total, v)
     return total
 

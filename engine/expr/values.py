@@ -37,6 +37,11 @@ def to_number(value: Any) -> Decimal:
         value = parse_number_text(value)
     elif not isinstance(value, Decimal):
         raise ValueProblem(f"expected a number, got {type(value).__name__}")
+    return _exact(value)
+
+
+def _exact(value: Decimal) -> Decimal:
+    """``value`` if the engine keeps it exactly: finite, at most DIGITS significant digits, within 1e300."""
     if not value.is_finite():
         raise ValueProblem(f"expected a finite number, got {value}")
     digits = significant_digits(value)

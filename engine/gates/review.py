@@ -16,20 +16,20 @@ overridden, never as met.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field
 
-from engine.backends.reference import Backend, make_backend
+from engine.backends.reference import Backend, Rules, make_backend
 from engine.compile.gates import CompiledGate, CompiledGates
-from engine.compile.records import RecordError
+from engine.compile.records import RecordError, RecordReader
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoError, did_you_mean
 from engine.expr.evaluate import evaluate
+from engine.expr.nodes import Node
 from engine.expr.values import ValueProblem, data_number, to_bool, to_date, to_text
 from engine.io.readers import load_text_dates, unparsable
 from engine.policy.source import SourceMap, load_document
@@ -40,8 +40,7 @@ _CONVERT = {"number": data_number, "date": to_date, "string": to_text, "bool": t
 def must_meet_backends(gates: CompiledGates, backend: str) -> dict[str, Backend]:
     """Each gate's must-meet criteria compiled for a rules back end (rete or reference). The caller (an
     Engine) owns them: the compiled gates are shared by every Engine built on the same policy."""
-    return {gate.id: make_backend(backend, SimpleNamespace(  # type: ignore[arg-type]
-        rules=gate.must, field_types=gates.types, intake_file=gates.source)) for gate in gates.gates.values()}
+    return {gate.id: make_backend(backend, Rules(gate.must, gates.types, gates.source)) for gate in gates.gates.values()}
 
 
 @dataclass
@@ -52,11 +51,11 @@ class ProjectRecord:
     metrics: dict[str, Any]
     evidence: list[str]
     approvals: list[str]
-    history: list[dict]
-    raw: dict  # as read, for the decision log and replay
+    history: list[dict[str, Any]]
+    raw: dict[str, Any]  # as read, for the decision log and replay
 
 
-def read_project(path: str | Path) -> dict:
+def read_project(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -82,7 +81,8 @@ def project_positions(path: str | Path) -> SourceMap | None:
 RECORD_KEYS = ("id", "name", "stage", "fields", "metrics", "evidence", "approvals", "history")
 
 
-def project_record(data: Mapping[str, Any], gates: CompiledGates, reader, derived, id_field: str = "id",
+def project_record(data: Mapping[str, Any], gates: CompiledGates, reader: RecordReader,
+                   derived: Sequence[tuple[str, Node]], id_field: str = "id",
                    source: str = "<memory>", positions: SourceMap | None = None) -> ProjectRecord:
     """Type a project record: its intake fields (with derived values), metrics, evidence and approvals.
 
@@ -152,11 +152,12 @@ def project_record(data: Mapping[str, Any], gates: CompiledGates, reader, derive
                          evidence, [str(a) for a in approvals if a], list(data.get("history") or []), dict(data))
 
 
-def _known(what: str, names) -> str:
+def _known(what: str, names: Collection[str]) -> str:
     return f"the gate policy's {what}: {', '.join(sorted(names))}" if names else f"the gate policy declares no {what}"
 
 
-def _unknown_names(what: str, given: list[str], known: set[str], at, key: str | None = None) -> list[Diagnostic]:
+def _unknown_names(what: str, given: list[str], known: set[str], at: Callable[..., Location],
+                  key: str | None = None) -> list[Diagnostic]:
     """An evidence or approval name close to one a gate asks for is a misspelling that would hold the project for
     'missing evidence'; a name no gate asks for and like none of them is extra paperwork, which is allowed."""
     out = []

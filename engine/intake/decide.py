@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from engine.backends.reference import Backend
-from engine.compile.policy import CompiledPolicy
+from engine.compile.policy import CompiledPolicy, CompiledRule
 from engine.compile.records import RecordError, RecordReader
-from engine.decision import Decision, Finding, RowError, Verdict
+from engine.decision import Decision, Finding, Outcome, RowError, Verdict
 from engine.expr.evaluate import compiled
 from engine.expr.values import plain
 from engine.tables import hits
@@ -31,7 +31,7 @@ class Intake:
         self.backend = backend
         self.reader = RecordReader(policy.fields, policy.strategy)
         self.as_of = policy.today.isoformat()
-        self._findings = [
+        self._findings: list[tuple[CompiledRule, Finding | None]] = [
             (rule, Finding(rule=rule.id, effect=rule.effect, reason=rule.reason, route=rule.route,
                            source=rule.where, origin=rule.origin) if rule.effect != "none" else None)
             for rule in policy.rules
@@ -41,7 +41,7 @@ class Intake:
         self._placeholders = [tuple(dict.fromkeys((rule.reason_template.names if rule.reason_template else [])
                                                   + (rule.route_template.names if rule.route_template else [])))
                               for rule in policy.rules]
-        self._rendered: dict[tuple, Finding] = {}
+        self._rendered: dict[tuple[int, Any], Finding] = {}
         self._derived = [name for name, _ in policy.derived]
         self._derived_values = [(name, compiled(node)) for name, node in policy.derived]
         self._finders = [self._finder(index) for index in range(len(policy.rules))]
@@ -72,7 +72,7 @@ class Intake:
         rules, finders = self._findings, self._finders
         findings = [finders[index](record) for index in fired if rules[index][1] is not None]
         worst = max((_SEVERITY[f.effect] for f in findings), default=0)
-        outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
+        outcome: Outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
         # the approvers of a review decision; a rejection goes to nobody (its review findings keep their routes)
         routes = [] if worst == 2 else list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))
         ident = record.get(self.policy.id_field)

@@ -607,7 +607,7 @@ def locale_date_order(locale: str) -> str | None:
     return found[2].join(names[g[0]] for g in (found[1], found[3], found[4]))
 
 
-def _values(data: Any, columns: Mapping[str, str], at, key_at, sink: DiagnosticSink) -> dict:
+def _values(data: Any, columns: Mapping[str, str], at, key_at, sink: DiagnosticSink) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -630,7 +630,7 @@ def field_key(name: str) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def _mapping(data: Any) -> dict:
+def _mapping(data: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 

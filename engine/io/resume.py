@@ -93,7 +93,7 @@ def _not_ours(name: str, line: int) -> InputError:
                                   "resume only the --out file of an earlier run with the same --format")])
 
 
-def _jsonl(lines: Iterator[bytes], name: str) -> dict:
+def _jsonl(lines: Iterator[bytes], name: str) -> dict[str, Any]:
     counts: Counter = Counter()
     keep = rows = 0
     last = None
@@ -110,7 +110,7 @@ def _jsonl(lines: Iterator[bytes], name: str) -> dict:
     return {"rows": rows, "counts": counts, "keep": keep, "last": last}
 
 
-def _csv(lines: Iterator[bytes], name: str) -> dict:
+def _csv(lines: Iterator[bytes], name: str) -> dict[str, Any]:
     consumed, ended = 0, True  # bytes the csv reader has taken; whether they end a line
 
     def text() -> Iterator[str]:

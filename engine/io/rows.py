@@ -57,7 +57,7 @@ def parse_decimal(text: str) -> Decimal | TooLong:
     return Decimal(text) if len(text) <= MAX_DIGITS else TooLong(text)
 
 
-def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict:
+def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``object_pairs_hook`` for json: a dict, or a Duplicated one when a key repeats."""
     data = dict(pairs)
     if len(data) == len(pairs):

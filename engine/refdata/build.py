@@ -85,7 +85,7 @@ def _build(spec: LookupPolicy, data: DataFile | None, sink: DiagnosticSink) -> L
     if not ok:
         return None
     key_index = list(columns).index(spec.key)
-    by_key: dict[Any, tuple] = {}
+    by_key: dict[Any, tuple[Any, ...]] = {}
     first: dict[Any, Location] = {}
     for i, row in enumerate(zip(*typed_columns)):
         key, where = row[key_index], rows[i][key_index][1]
@@ -219,7 +219,8 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {"string": _text, "number": _number,
 
 
 def _converted(column: str, kind: str, cells: list[Cell], sink: DiagnosticSink) -> list[Any] | None:
-    convert, out, ok = _CONVERT[kind], [], True
+    convert, ok = _CONVERT[kind], True
+    out: list[Any] = []
     for value, at in cells:
         if value is None:
             out.append(None)

@@ -15,7 +15,7 @@ class LookupTable:
     name: str
     key: str  # the key column
     columns: dict[str, str]  # column -> expression type (number, string, bool, date), in file order
-    rows: dict[Any, tuple]  # key value -> the row's values, in the order of ``columns``
+    rows: dict[Any, tuple[Any, ...]]  # key value -> the row's values, in the order of ``columns``
     digest: str  # of the typed content: two tables with one name and different rows are different constants
 
     @property

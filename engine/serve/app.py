@@ -43,7 +43,7 @@ from engine.errors import InputError, PmoError
 from engine.io.jsonstream import DECODER
 from engine.io.rows import MAX_DIGITS, Row, bounded_row
 from engine.serve.access import OPEN, AccessLog, Caller, Tokens, masked
-from engine.serve.board import BoardState, PortfolioSource, StatusSource, page
+from engine.serve.board import BoardState, HistorySource, PortfolioSource, StatusSource, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 from engine.store import MAX_PAGE, Entry
@@ -204,7 +204,7 @@ PROPOSAL = {"$ref": "#/components/schemas/Proposal"}  # made from the served pol
 
 
 def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: bool = False,
-          batch: bool = False) -> dict:
+          batch: bool = False) -> dict[str, Any]:
     """openapi_extra for a body this module reads itself (so FastAPI does not parse it); no model: a proposal
     (``batch``: a list of them, or {"proposals": [...]})."""
     if model is None and batch:
@@ -356,10 +356,12 @@ class Service:
             read_portfolio(config.portfolio)  # a file that does not read stops the server here (exit 2)
             self.portfolio = PortfolioSource(config.portfolio, config.frontier,
                                              time_limit=min(2.0, config.timeout / (2 + config.frontier)))
-        self.status = None
+        self.status: StatusSource | None = None
         if config.status:
             self.status = StatusSource(config.status)
             self.status.check(self.holder.current.engine)  # files that do not read stop the server here (exit 2)
+        elif config.history:
+            self.status = HistorySource(self.logs.get)
 
 
 def intake_entry(engine: Engine, decision: Decision | Verdict, data: Any) -> Entry:
@@ -863,7 +865,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         if status is None:
             raise ApiError(404, "no_status", "this server has no status reports, so no health view",
                            hint="start it with pmo serve --status FILE... (the monthly status reports, as pmo health "
-                           "reads them); the board then has the portfolio health page too")
+                           "reads them), or --history (those pmo status ingest stored in --log); the board then has "
+                           "the portfolio health page too")
         engine = holder.current.engine
 
         def view():
@@ -915,7 +918,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     described: dict[str, Any] = {}  # the policy hash the document was made for, and the document
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         """The API description, with the served policy's Proposal (made again when the policy changes)."""
         engine = holder.current.engine
         if described.get("hash") != engine.policy_hash:
@@ -931,7 +934,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     return app
 
 
-def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict:
+def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data = dict(pairs)
     if len(data) != len(pairs):
         seen: set = set()
@@ -1032,7 +1035,7 @@ def _check_line(number: int, size: int, limit: int) -> None:
                        f"{limit:,} in one line", hint="a proposal that large is not one; is the body NDJSON?")
 
 
-def _logged(entry: dict) -> dict:
+def _logged(entry: dict) -> dict[str, Any]:
     return {"decision_id": entry["key"], **{k: v for k, v in entry.items() if k != "key"}}
 
 

@@ -232,7 +232,7 @@ class TableAnalysis:
                 return False
         return wanted(self.table.matches(record))
 
-    def _base(self) -> dict:
+    def _base(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, spec in self.fields.items():
             if spec.required:

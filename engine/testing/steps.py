@@ -130,7 +130,7 @@ def observer(request):
 
 
 @pytest.fixture(scope="session")
-def policy_engines() -> dict:
+def policy_engines() -> dict[str, Any]:
     """Engines loaded in this run, by (policies, rules, today, back end): scenarios share them."""
     return {}
 

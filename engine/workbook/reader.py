@@ -590,7 +590,7 @@ def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dic
     files: dict[str, bytes] = {}
     line_cells: dict[str, dict] = {}
     sheets: dict[str, dict[str | None, str]] = {}  # file -> (its sheet in the source workbook, None) -> sheet title
-    line_cells[""] = sheets  # type: ignore[assignment]
+    line_cells[""] = sheets
     docs: dict[str, _Document] = {}
     tables: dict[str, list[tuple[_Manifest, Any]]] = {}
     for entry in _manifest(book, cells):

@@ -4,23 +4,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine.backends.reference import ReferenceBackend, derived_keys
+from engine.backends.reference import ReferenceBackend, RuleSet, derived_keys
 from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
 from engine.backends.rete.lower import _DOUBLE, _INT64, _LOW_BITS, ALWAYS, NEVER, Lowering, rete_value
 from engine.errors import Diagnostic, Location, PolicyError
 from engine.expr.evaluate import compiled
 from engine.expr.nodes import fields_of
 
-if TYPE_CHECKING:  # compile imports the back ends through gates
-    from engine.compile.policy import CompiledPolicy
-
 
 class ReteBackend:
     name = "rete"
 
-    def __init__(self, policy: CompiledPolicy):
+    def __init__(self, policy: RuleSet):
         lowering = Lowering()
         conditions: dict[str, Any] = {}
         for index, rule in enumerate(policy.rules):
@@ -40,16 +37,19 @@ class ReteBackend:
         # A computed slot that is a derived value's expression reads the record's value; one that reads one
         # or two fields is remembered by their values (a regex on a vendor's name is matched once per name).
         shared = derived_keys(policy)
-        self._computed = []
+        # (slot, value of a record, the derived value it is, memo by the fields it reads or None, those fields)
+        self._computed: list[tuple[str, Callable[[Mapping[str, Any]], Any], str | None, dict[Any, Any] | None,
+                                   tuple[str, ...]]] = []
         for key, (slot, node) in lowering.computed.items():
             reads = tuple(sorted(fields_of(node)))
             self._computed.append([slot, compiled(node), shared.get(key), {} if len(reads) <= 2 else None, reads, 0, 0])
         try:
             self._ruleset = Ruleset(conditions)
         except RulesetLimitError as exc:
-            rule = policy.rules[int(exc.rule[1:])] if exc.rule else None
+            culprit = policy.rules[int(exc.rule[1:])].source if exc.rule else None
+            # a gate's criterion says where it is as text (file:line): the file then stands for it
             raise PolicyError([Diagnostic("too_complex", f"a rule is beyond durable_rules' limits ({exc})",
-                                          rule.source if rule else Location(policy.intake_file),
+                                          culprit if isinstance(culprit, Location) else Location(policy.intake_file),
                                           "split the rule into several rules, move parts into derived values, "
                                           "or use --backend reference")]) from None
         self._reference = ReferenceBackend(policy)  # for the rare row the core cannot decide exactly

@@ -75,7 +75,7 @@ class Ruleset:
         two for each half."""
         if not rules:
             return
-        definition = {name: {"all": [{"m": {"$and": [MARKER] + ([condition] if condition is not None else [])}}]}
+        definition: dict[str, dict[str, list[dict[str, object]]]] = {name: {"all": [{"m": {"$and": [MARKER] + ([condition] if condition is not None else [])}}]}
                       for name, condition in rules}
         definition[_OPENER] = {"all": [{"m": {"t": "opening"}}]}
         try:

@@ -270,14 +270,15 @@ class RecordReader:
         lines += ["    if problems:", "        raise RecordError(problems)",
                   "    return {" + ", ".join(f"{name!r}: r{i}" for i, name in enumerate(names)) + "}"]
         exec(compile("\n".join(lines), "<record reader>", "exec"), namespace)  # noqa: S102 - our own text
-        return namespace["read"]
+        made: Callable[[Mapping[str, Any]], dict[str, Any]] = namespace["read"]
+        return made
 
-    def _typed_once(self, index: int) -> tuple:
+    def _typed_once(self, index: int) -> Memo:
         """A field without a column, typed as read_any types a missing value: (True, value) or (False, code,
         message)."""
         return self._one(index, None)
 
-    def _one(self, index: int, value: Any) -> tuple:
+    def _one(self, index: int, value: Any) -> Memo:
         """One field's raw value typed as ``read_any`` types it: (True, value) or (False, code, message); text
         is remembered in the field's memo."""
         name, required, convert, default = self._fields[index]

@@ -69,13 +69,7 @@ class Template:
                 and isinstance(parts[2], str):
             head, name, tail = parts[0], parts[1].name, parts[2]
             return lambda record: head + display(record.get(name)) + tail
-        pieces = [(p, None) if isinstance(p, str) else (None, p) for p in parts]
-
-        def render(record: Mapping[str, Any]) -> str:
-            return "".join([text if slot is None else
-                            display(record.get(slot.name)) if not slot.spec else render_value(record.get(slot.name), slot.spec)
-                            for text, slot in pieces])
-        return render
+        return self.render  # formats, several placeholders: the general loop
 
 
 def render_value(value: Any, spec: str) -> str:

@@ -184,7 +184,7 @@ def display(value: Any) -> str:
             if abs(number) < EXACT_BELOW:
                 return f"{number:,.4g}" if abs(number) < 1000 else f"{number:,.0f}"
     elif kind is str:
-        return value
+        return str(value)
     return _display(plain(value))
 
 

@@ -99,7 +99,8 @@ class Intake:
                        self.policy.policy_hash, self.as_of, source, row)
 
     def _finding(self, index: int, record: Mapping[str, Any]) -> Finding:
-        return self._finders[index](record)
+        found: Finding = self._finders[index](record)
+        return found
 
     def _finder(self, index: int) -> Any:
         """The function giving rule ``index``'s finding for a record: its one Finding, or, for a templated reason

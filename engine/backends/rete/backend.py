@@ -38,8 +38,8 @@ class ReteBackend:
         # or two fields is remembered by their values (a regex on a vendor's name is matched once per name).
         shared = derived_keys(policy)
         # (slot, value of a record, the derived value it is, memo by the fields it reads or None, those fields)
-        self._computed: list[tuple[str, Callable[[Mapping[str, Any]], Any], str | None, dict[Any, Any] | None,
-                                   tuple[str, ...]]] = []
+        # [slot, function, derived value's name, memo of values or None, fields read, memo hits, misses]
+        self._computed: list[list[Any]] = []
         for key, (slot, node) in lowering.computed.items():
             reads = tuple(sorted(fields_of(node)))
             self._computed.append([slot, compiled(node), shared.get(key), {} if len(reads) <= 2 else None, reads, 0, 0])
@@ -109,7 +109,8 @@ def _key(value: Any) -> Any:
     return _MISSING
 
 
-def _fact_function(as_is: list[tuple[str, str]], numeric: list[tuple[str, str]]) -> Callable[[Mapping], dict]:
+def _fact_function(as_is: list[tuple[str, str]],
+                   numeric: list[tuple[str, str]]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """The function making a record's fact from its fields, written out once per policy: text and yes/no as
     they are (the core compares them as they are), numbers and dates as integer keys (rete_value, inlined for
     the usual Decimal and date). It runs for every row, and a loop over the fields cost more than the core."""
@@ -124,10 +125,11 @@ def _fact_function(as_is: list[tuple[str, str]], numeric: list[tuple[str, str]])
                   "        elif kind is date:", f"            fact[{slot!r}] = v.toordinal()",
                   "        else:", f"            fact[{slot!r}] = rete_value(v)"]
     lines.append("    return fact")
-    namespace = {"Decimal": Decimal, "date": dt.date, "unpack": _INT64, "pack": _DOUBLE, "LOW": _LOW_BITS,
+    namespace: dict[str, Any] = {"Decimal": Decimal, "date": dt.date, "unpack": _INT64, "pack": _DOUBLE, "LOW": _LOW_BITS,
                  "rete_value": rete_value, "float": float}
     exec(compile("\n".join(lines), "<rete fact>", "exec"), namespace)  # noqa: S102 - our own text, no input
-    return namespace["fact_of"]
+    made: Callable[[Mapping[str, Any]], dict[str, Any]] = namespace["fact_of"]
+    return made
 
 
 def _encoder(expr_type: str) -> Callable[[Any], Any]:

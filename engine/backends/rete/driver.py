@@ -122,17 +122,17 @@ class _Group:
 
     def __init__(self, handle: int, conditions: dict[str, Any]):
         self.handle = handle
-        uses: dict[str, list] = {}
+        uses: dict[str, list[tuple[Any, ...]]] = {}
         for condition in conditions.values():
             if condition is not None and not _collect_uses(condition, uses):
                 uses = {slot: [("raw",)] for slot in uses}  # a shape not understood: every slot as it is
         self.slots = tuple(uses)
         self.classes = tuple((slot, _classifier(tests)) for slot, tests in uses.items())
         self.key = _key_function(self.classes)
-        self.memo: dict[tuple, frozenset] | None = {}
+        self.memo: dict[tuple[Any, ...], frozenset[str]] | None = {}
         self.tried = self.hits = 0
 
-    def match(self, fact: dict[str, Any], lock: threading.Lock) -> frozenset:
+    def match(self, fact: dict[str, Any], lock: threading.Lock) -> frozenset[str]:
         memo = self.memo
         if memo is not None:
             key = self.key(fact)
@@ -166,7 +166,7 @@ _ABSENT = object()
 _ORDER_OPS = ("$lt", "$lte", "$gt", "$gte", "$neq")
 
 
-def _collect_uses(condition: Any, uses: dict[str, list]) -> bool:
+def _collect_uses(condition: Any, uses: dict[str, list[tuple[Any, ...]]]) -> bool:
     """Add each slot's tests in ``condition`` (lowered JSON, engine/backends/rete/lower.py) to ``uses``:
     ("ex",), ("eq", constant), (operator, constant) or ("raw",). False for a shape this does not know."""
     if not isinstance(condition, dict) or len(condition) != 1:
@@ -196,7 +196,7 @@ def _collect_uses(condition: Any, uses: dict[str, list]) -> bool:
     return True
 
 
-def _classifier(tests: list) -> tuple:
+def _classifier(tests: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     """How a slot's value gets its class (see _Group) for these tests of it: ("itself",), ("presence",),
     ("number", sorted constants) or ("text", constants)."""
     if any(t[0] == "raw" for t in tests):
@@ -211,7 +211,7 @@ def _classifier(tests: list) -> tuple:
     return ("itself",)
 
 
-def _key_function(classes: tuple) -> Any:
+def _key_function(classes: tuple[tuple[str, tuple[Any, ...]], ...]) -> Any:
     """One function giving a fact's classes for these slots, written out (it runs for every fact: a call per
     slot would cost more than the match it saves)."""
     namespace: dict[str, Any] = {"ABSENT": _ABSENT, "itself": _as_itself, "place": bisect.bisect_left,

@@ -17,9 +17,10 @@ import yaml
 
 from engine.authoring.explain import Explanation, explain
 from engine.authoring.lint import lint_policy
-from engine.backends.reference import BACKENDS, make_backend
+from engine.backends import BACKENDS, make_backend
 from engine.compile.health import DEFAULT_HEALTH
-from engine.compile.policy import CompiledPolicy, compile_policy
+from engine.compile.policy import CompiledPolicy, compile_policy, load_folder, usable_policy
+from engine.compile.records import RecordReader
 from engine.compile.scoring import reweighted
 from engine.decision import Decision, RowError, Verdict
 from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
@@ -36,8 +37,6 @@ from engine.health.status import StatusData, read_status
 from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
-from engine.policy.loader import PolicySet, load_policy_set
-from engine.policy.resources import reference_policies, reference_rules
 from engine.portfolio.model import Portfolio, intake_rejection, portfolio_from, read_portfolio
 from engine.report.build import Report, build_report
 from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
@@ -55,17 +54,6 @@ if TYPE_CHECKING:
     from engine.scoring.panel import Assessments
 
 PathLike = str | Path
-
-
-def _load(path: PathLike | None, rules: Sequence[PathLike], sink: DiagnosticSink) -> PolicySet:
-    root = Path(path) if path is not None else reference_policies()
-    library_dirs = [Path(p) for p in rules] + [reference_rules()]
-    return load_policy_set(root, library_dirs, sink)
-
-
-def _compile(path: PathLike | None, rules: Sequence[PathLike], today: dt.date | None,
-             sink: DiagnosticSink) -> CompiledPolicy | None:
-    return compile_policy(_load(path, rules, sink), today or dt.date.today(), sink)
 
 
 def validate(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
@@ -95,7 +83,7 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
                    backend: str = "rete", lint: bool = False) -> Checked:
     """validate(), keeping the compiled policy, so a caller can describe it without compiling it again."""
     sink = DiagnosticSink()
-    policy_set = _load(path, rules, sink)
+    policy_set = load_folder(path, rules, sink)
     policy = compile_policy(policy_set, today or dt.date.today(), sink)
     if policy is not None and not sink.errors:
         try:
@@ -111,6 +99,7 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
     # Assurances are proved on a policy that compiled whole: errors that are findings of the table analysis
     # (an overlap) leave every rule in place, so the proof still speaks of the policy as it would run.
     if lint and policy is not None and policy.assurances and all(d.code in ANALYSIS_ERRORS for d in sink.errors):
+        # lazy: the proofs (and z3) load only when assurances are proved, in pmo validate
         from engine.authoring.proofs import proof_diagnostics, prove
         proofs = prove(policy)
         sink.extend(proof_diagnostics(proofs))
@@ -141,9 +130,7 @@ class Engine:
         ``backend``: "rete" (durable_rules) or "reference" (plain Python).
         """
         sink = DiagnosticSink()
-        policy = _compile(path, rules, today, sink)
-        if policy is None or sink.errors:
-            raise PolicyError(sink.errors or [Diagnostic("no_intake", "no intake policy")])
+        policy = usable_policy(path, rules, today, sink)
         engine = cls(policy, backend)
         engine.warnings = [d for d in sink.items if d.severity == "warning"]
         return engine
@@ -155,7 +142,6 @@ class Engine:
 
     def with_profile(self, profile: InputProfile) -> Engine:
         """This engine, reading input cells as ``profile`` declares (the compiled policy is shared)."""
-        from engine.compile.records import RecordReader
         engine = copy.copy(self)
         engine._intake = copy.copy(self._intake)
         engine._intake.reader = RecordReader(self.policy.fields, self.policy.strategy, profile)
@@ -195,7 +181,8 @@ class Engine:
         if assessments is not None:
             ident = self.proposal_id(proposal.data if isinstance(proposal, Row) else proposal)
             ratings = self.check_assessments(assessments).by_proposal().get(ident or "", {})
-        return explain(self, proposal, row=row, source=source, ratings=ratings)
+        # the engine's own intake and back end: the same decision as evaluate()
+        return explain(self._intake, proposal, row=row, source=source, ratings=ratings)
 
     def rank(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
              sensitivity: bool = False) -> Ranking:
@@ -230,6 +217,7 @@ class Engine:
                       profile: InputProfile | None = None, sheet: str | None = None) -> HealthSeries:
         """Every project rated at every status date (up to ``until``): one HealthReport per date, each as
         ``health(status, as_of=date)`` gives it."""
+        # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.health.trend import health_series
         health = self.policy.health or DEFAULT_HEALTH
         if not isinstance(status, StatusData):
@@ -243,6 +231,7 @@ class Engine:
         """The board report's health page (engine/report/health.py): RAG grid, S-curves, KPI tiles and, with a
         ``portfolio``, the capacity heat map and the Gantt chart with the critical path. ``kpis``: the tiles
         (default: :func:`engine.health.trend.status_kpis` of the status reports)."""
+        # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.health.trend import HealthSeries as Series
         from engine.health.trend import status_kpis
         from engine.report.health import build_health_page
@@ -259,6 +248,7 @@ class Engine:
         """Lessons learned (engine/health/lessons.py): the projects that finished (closed or killed) by their
         status reports, their intake score from ranking ``proposals`` (files), their ``gates`` (decision log
         entries), and Spearman's rank correlation of score against realised benefit / cost and against CPI."""
+        # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.health.lessons import lessons
         health = self.policy.health or DEFAULT_HEALTH
         if not isinstance(status, StatusData):
@@ -296,6 +286,7 @@ class Engine:
     def check_assessments(self, assessments: Assessments, proposals: set[str] | None = None) -> Assessments:
         """The ratings the scoring policy's panel criteria can combine; the others as error rows (``proposals``:
         the ids in the input, so a rating of an id that is not there is one)."""
+        # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.scoring.panel import checked
         criteria = [c for m in self.policy.scoring_models for c in m.scoring.criteria] or \
             (self.policy.scoring.criteria if self.policy.scoring is not None else [])
@@ -321,6 +312,7 @@ class Engine:
             ranking = self.rank_of(decided, top=top)
         listed, points, svg = [], [], None
         if portfolio is not None:
+            # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
             from engine.portfolio.export import svg_text
             projects = _portfolio(portfolio)
             found = conflicts or self.conflicts(projects)
@@ -389,11 +381,13 @@ class Engine:
     def conflicts(self, portfolio: Portfolio | PathLike | Mapping[str, Any]) -> ConflictReport:
         """Every conflict in a portfolio: cycles, unknown references, broken prerequisites, priority
         inversions, schedule violations, exclusions and inclusions, over-allocation, budget over-runs."""
+        # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
         from engine.portfolio.conflicts import find_conflicts
         return find_conflicts(_portfolio(portfolio), self.policy.portfolio)
 
     def schedule(self, portfolio: Portfolio | PathLike | Mapping[str, Any]) -> Schedule:
         """Critical path method on the projects that go ahead. Raises InputError on cycles or missing durations."""
+        # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
         from engine.portfolio.schedule import schedule
         return schedule(_portfolio(portfolio), self.policy.portfolio)
 
@@ -402,6 +396,7 @@ class Engine:
         """What cancelling a project (its transitive dependents) or delaying it (the slip downstream) does."""
         if (cancel is None) == (delay is None):
             raise ValueError("give either cancel=ID or delay=(ID, amount)")
+        # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
         from engine.portfolio.schedule import impact
         return impact(_portfolio(portfolio), self.policy.portfolio, cancel=cancel, delay=delay)
 
@@ -411,6 +406,7 @@ class Engine:
         forced choices and balance rules (exact MILP), with greedy baselines, an optional efficient frontier
         of ``frontier`` budget levels, and what-if ``scenarios`` (a list, a mapping or a YAML/JSON path).
         HiGHS may print a debug line to standard output on some problems; ``pmo select`` hides it."""
+        # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
         from engine.portfolio.select import scenarios_from, select
         projects = copy.deepcopy(portfolio) if isinstance(portfolio, Portfolio) else _portfolio(portfolio)
         if isinstance(scenarios, (str, Path)):
@@ -475,6 +471,7 @@ class Engine:
 
     def write_graph(self, portfolio: Portfolio | PathLike | Mapping[str, Any], path: PathLike) -> str:
         """Draw the dependency graph (.dot, .graphml or .svg by suffix), conflicts highlighted; returns the format."""
+        # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
         from engine.portfolio.export import write_graph
         projects = _portfolio(portfolio)
         return write_graph(projects, self.conflicts(projects), Path(path))

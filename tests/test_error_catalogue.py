@@ -9,7 +9,7 @@ import yaml
 from tests.conftest import ROOT
 
 STAGES = ["engine/policy", "engine/compile", "engine/expr", "engine/refdata", "engine/backends", "engine/authoring/lint.py",
-          "engine/authoring/analysis.py"]
+          "engine/expr/domains.py"]
 CODE = re.compile(r'(?:sink\.add|Diagnostic|_warning|_error|ExprError|add)\(\s*f?"([a-z_]+)"')
 
 

@@ -30,16 +30,14 @@ import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine.authoring.analysis import Span
 from engine.decision import Decision, RowError
+from engine.expr.domains import Span
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, Compare, Const, Field, In, Logic, Node, Unary, fields_of, walk
 from engine.expr.values import display, plain
-
-if TYPE_CHECKING:
-    from engine.intake.decide import Intake
+from engine.intake.decide import Intake
 
 ChangeSet = dict[str, "Need"]  # field -> what it must satisfy
 
@@ -63,7 +61,7 @@ LARGEST = Decimal("1e15")
 class Need:
     """What a field must satisfy: have a value (or stay missing), lie within bounds, be among or outside values.
 
-    The bounds are a :class:`~engine.authoring.analysis.Span`, the one interval of the analyses (lint, tables,
+    The bounds are a :class:`~engine.expr.domains.Span`, the one interval of the analyses (lint, tables,
     counterfactuals): merging two needs is intersecting their spans."""
 
     present: bool = True

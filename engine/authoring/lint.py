@@ -2,7 +2,7 @@
 
 Runs from ``pmo validate`` (``engine.validate(lint=True)``) on a set without errors, never from
 ``Engine.load``. Each check is a small function from a :class:`Context` to diagnostics, and warns only
-when it is sure (the condition reasoning is in ``engine/authoring/analysis.py``). The codes are listed in
+when it is sure (the condition reasoning is in ``engine/expr/domains.py``). The codes are listed in
 ``docs/lint.md``:
 
     never_fires, always_fires      a rule's condition, given field types, enum values, min/max, required
@@ -29,7 +29,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from engine.authoring.analysis import (
+from engine.compile.health import AT_MOST, HEALTH_TYPES, NON_NEGATIVE
+from engine.compile.policy import CompiledPolicy, CompiledRule
+from engine.errors import Diagnostic, Location, did_you_mean
+from engine.expr.domains import (
     NEGATE,
     SWAP,
     Domain,
@@ -41,8 +44,6 @@ from engine.authoring.analysis import (
     outcomes,
     tests,
 )
-from engine.compile.policy import CompiledPolicy, CompiledRule
-from engine.errors import Diagnostic, Location, did_you_mean
 from engine.expr.nodes import Call, Compare, Const, Field, In, ListOf, Node, fields_of, walk
 from engine.expr.parse import ExprError, parse
 from engine.policy.loader import LoadedFile, PolicySet
@@ -184,7 +185,7 @@ def _shown_test(test: Test, negate: bool) -> str:
         assert isinstance(node.container, Const)
         word = "not in" if node.negated != negate else "in"
         return f"{test.field} {word} [{', '.join(_shown(v) for v in node.container.value)}]"
-    if isinstance(node, Call):  # key in table (engine/authoring/analysis.py reads it as a test on the table's keys)
+    if isinstance(node, Call):  # key in table (engine/expr/domains.py reads it as a test on the table's keys)
         return f"{test.field} {'not in' if negate else 'in'} {node.args[0].value}"
     assert isinstance(node, Compare)
     constant, op = (node.right, node.op) if isinstance(node.right, Const) else (node.left, SWAP[node.op])
@@ -422,7 +423,6 @@ def _enum_hint(value: str, values: list[str]) -> str:
 
 def check_health_rules(ctx: Context) -> Iterator[Diagnostic]:
     """Health rules (kind: health) that can never fire, and two with the same condition, as for intake rules."""
-    from engine.compile.health import AT_MOST, HEALTH_TYPES, NON_NEGATIVE
     health, model = ctx.policy.health, ctx.policy_set.health
     if health is None or model is None:
         return

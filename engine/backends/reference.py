@@ -1,27 +1,17 @@
-"""Rule back ends: given a typed record, which rules fire.
+"""The reference back end: the compiled rules' typed expressions evaluated in plain Python.
 
-``rete`` (the default) runs the compiled rules in durable_rules' C core; ``reference``
-evaluates the same typed expressions in plain Python. Both must agree on every record; the
-test suite checks that on the policy files and on random proposals.
+``rete`` (engine/backends/rete) must agree with it on every record; the test suite checks that on the policy
+files and on random proposals. ``engine.backends.make_backend`` chooses one by name.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
+from engine.compile.policy import CompiledPolicy
 from engine.expr.evaluate import compiled
 from engine.expr.nodes import Const, Field, Node, children, key
-
-if TYPE_CHECKING:  # compile imports the back ends through gates
-    from engine.compile.policy import CompiledPolicy
-
-BACKENDS = ("rete", "reference")
-
-
-class Backend(Protocol):
-    name: str
-
-    def fire(self, record: Mapping[str, Any]) -> list[int]: ...
 
 
 class ReferenceBackend:
@@ -33,15 +23,6 @@ class ReferenceBackend:
 
     def fire(self, record: Mapping[str, Any]) -> list[int]:
         return [i for i, condition in enumerate(self._conditions) if condition(record) is True]
-
-
-def make_backend(name: str, policy: CompiledPolicy) -> Backend:
-    if name == "reference":
-        return ReferenceBackend(policy)
-    if name == "rete":
-        from engine.backends.rete import ReteBackend  # durable_rules is imported only when used
-        return ReteBackend(policy)
-    raise ValueError(f"unknown back end {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
 def derived_keys(policy: Any) -> dict[tuple, str]:
@@ -69,7 +50,6 @@ def reading_derived(node: Node, shared: dict[tuple, str]) -> Node:
     replaced = [reading_derived(child, shared) for child in parts]
     if all(a is b for a, b in zip(parts, replaced)):
         return node
-    import copy
     clone = copy.copy(node)
     for attribute in ("operand", "left", "right", "item", "container"):
         if hasattr(clone, attribute):

@@ -9,6 +9,7 @@ from typing import IO, Any
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, plural, warn
 from engine.compile.health import DEFAULT_HEALTH
+from engine.compile.records import converter
 from engine.errors import InputError
 from engine.health import HealthReport
 from engine.health.assess import COLUMNS
@@ -32,13 +33,14 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     profile = None
     if args.columns:
         profile = load_profile(args.columns)
-        problems = check_profile(profile, STATUS_FIELDS)
+        problems = check_profile(profile, STATUS_FIELDS, converter)
         if problems:
             raise InputError(problems)
     data = read_status(args.files, profile or InputProfile(), args.sheet,
                        (engine.policy.health or DEFAULT_HEALTH).calendar)
     report = engine.health(data, as_of=args.as_of)
     if args.report:
+        # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.io.safe_text import replacing
         from engine.portfolio.model import read_portfolio
         from engine.report.build import render_health_page

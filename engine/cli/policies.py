@@ -95,6 +95,7 @@ examples:
 def export_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     import os
 
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.workbook.export import export_policies as export
     if args.out.suffix.lower() != ".xlsx":
         print(f"pmo: error: --out {args.out}: a policy workbook is an .xlsx file", file=stderr)
@@ -108,6 +109,7 @@ def export_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) 
 
 
 def import_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.workbook.reader import import_policies as read
     result = read(args.workbook, args.out, rules=args.rules, today=args.today)
     for warning in result.warnings:
@@ -120,6 +122,7 @@ def import_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) 
 
 def _functions_help() -> str:
     """expr's epilog, built when it is shown: every function of the language."""
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.expr.functions import FUNCTIONS
     lines = ["functions:"] + [f"  {f.signature:<34} {f.doc}" for f in FUNCTIONS.values()]
     lines += ["", "missing values are null: comparing or computing with null is unknown, and a rule fires only",
@@ -133,6 +136,7 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
               file=stderr)
         return EXIT_USAGE
     folder = args.folder or args.policies
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import check_policies
     checked = check_policies(folder, rules=args.rules, today=args.today, lint=True)  # compiles once
     diagnostics = checked.diagnostics
@@ -140,12 +144,14 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
     errors = [d for d in diagnostics if d.severity == "error"]
     if args.counterexamples is not None:
+        # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.io.safe_text import replacing
         proposals = [c.proposal for r in checked.proofs for c in r.counterexamples]
         with replacing(args.counterexamples) as f:
             f.write(json.dumps(proposals, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {plural(len(proposals), 'counterexample proposal')} to {args.counterexamples}", file=stderr)
     if args.format == "sarif":
+        # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine import __version__
         from engine.authoring.sarif import to_sarif
         json.dump(to_sarif(diagnostics, __version__), stdout, indent=2)
@@ -215,6 +221,7 @@ def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list
         return []
     if where.file not in files:
         try:
+            # lazy: a command loads its stage when it runs (tests/test_startup.py)
             from engine.policy.source import MAX_BYTES
             with open(where.file, encoding="utf-8", errors="replace") as f:
                 files[where.file] = f.read(MAX_BYTES).split("\n")
@@ -238,6 +245,7 @@ def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list
 
 
 def expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.authoring.calculator import calculate
     values = {}
     for item in args.values:
@@ -260,6 +268,7 @@ def expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def schema(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.policy.schema import policy_schema
     text = json.dumps(policy_schema(), indent=2) + "\n"
     if args.out:

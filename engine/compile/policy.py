@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from engine.compile.assurances import CompiledAssurance, compile_assurances
@@ -21,15 +22,16 @@ from engine.compile.portfolio import Limits, limits_from
 from engine.compile.records import RecordError, RecordReader, converter
 from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
 from engine.compile.strategy import CompiledStrategy, compile_strategy
-from engine.errors import DiagnosticSink, Location, did_you_mean
+from engine.errors import Diagnostic, DiagnosticSink, Location, PolicyError, did_you_mean
 from engine.expr.check import BROKEN, check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Logic, Node, TableType, fields_of, list_of
 from engine.expr.parse import ExprError, parse
 from engine.expr.template import Template, compile_template
 from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
-from engine.policy.loader import PolicySet
+from engine.policy.loader import PolicySet, load_policy_set
 from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
+from engine.policy.resources import reference_policies, reference_rules
 from engine.refdata.build import build_tables
 from engine.tables.analysis import TableAnalysis
 from engine.tables.build import CompiledTable, CompiledTables, compile_tables
@@ -81,6 +83,28 @@ def field_type(spec: FieldSpec) -> str:
     if spec.type == "list":
         return list_of(STRING if spec.items == "string" else NUMBER)
     return EXPR_TYPE[spec.type]
+
+
+def load_folder(path: str | Path | None, rules: Sequence[str | Path], sink: DiagnosticSink) -> PolicySet:
+    """A policy folder (None: the reference policies), its rule libraries searched in the folders given, then
+    the built-in library."""
+    root = Path(path) if path is not None else reference_policies()
+    library_dirs = [Path(p) for p in rules] + [reference_rules()]
+    return load_policy_set(root, library_dirs, sink)
+
+
+def compile_folder(path: str | Path | None, rules: Sequence[str | Path], today: dt.date | None,
+                   sink: DiagnosticSink) -> CompiledPolicy | None:
+    return compile_policy(load_folder(path, rules, sink), today or dt.date.today(), sink)
+
+
+def usable_policy(path: str | Path | None, rules: Sequence[str | Path], today: dt.date | None,
+                  sink: DiagnosticSink) -> CompiledPolicy:
+    """compile_folder(), or a PolicyError listing every problem (warnings stay in ``sink``)."""
+    policy = compile_folder(path, rules, today, sink)
+    if policy is None or sink.errors:
+        raise PolicyError(sink.errors or [Diagnostic("no_intake", "no intake policy")])
+    return policy
 
 
 def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) -> CompiledPolicy | None:

@@ -17,7 +17,7 @@ from engine.io.profile import UNDECLARED, InputProfile
 from engine.io.profile import field_key as _normal  # the forgiving match of headers to fields
 from engine.policy.models import FieldSpec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: the strategy (pydantic models, numpy for AHP weights) loads with a policy that has one
     from engine.compile.strategy import CompiledStrategy
 
 MAX_TEXT = 10_000

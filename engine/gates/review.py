@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
-from engine.backends.reference import Backend, make_backend
+from engine.backends import Backend, make_backend
 from engine.compile.gates import CompiledGate, CompiledGates
 from engine.compile.records import RecordError
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoError, did_you_mean

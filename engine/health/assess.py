@@ -22,7 +22,7 @@ from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
 
-from engine.backends.reference import Backend, make_backend
+from engine.backends import Backend, make_backend
 from engine.compile.health import HEALTH_TYPES, PLACEHOLDER, RATINGS, CompiledHealth
 from engine.expr.values import display
 from engine.health.evm import Figures, Inputs, earned_schedule, earned_value, rollup, rounded

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from engine.backends.reference import Backend
+from engine.backends import Backend
 from engine.compile.policy import CompiledPolicy
 from engine.compile.records import RecordError, RecordReader
 from engine.decision import Decision, Finding, RowError, Verdict

@@ -36,16 +36,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import __version__
 from engine.api import Engine
-from engine.cli.common import open_log
 from engine.decision import Decision, RowError
-from engine.errors import InputError, PmoError
+from engine.errors import Diagnostic, InputError, PmoError
 from engine.io.jsonstream import DECODER
 from engine.io.rows import MAX_DIGITS, Row, bounded_row
+from engine.portfolio.model import portfolio_from, read_portfolio
 from engine.serve.access import OPEN, Caller, Tokens, access_logger, log_line, masked
 from engine.serve.board import BoardState, PortfolioSource, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
-from engine.store import MAX_PAGE, Entry
+from engine.serve.schemas import policy_components
+from engine.store import MAX_PAGE, Entry, open_log
 
 SOURCE = "request"
 CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
@@ -334,7 +335,6 @@ class Service:
         self.access = access_logger(config.access_log)
         self.portfolio = None
         if config.portfolio is not None:
-            from engine.portfolio.model import read_portfolio
             read_portfolio(config.portfolio)  # a file that does not read stops the server here (exit 2)
             self.portfolio = PortfolioSource(config.portfolio, config.frontier,
                                              time_limit=min(2.0, config.timeout / (2 + config.frontier)))
@@ -695,7 +695,6 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         asked = options(ConflictsRequest, await json_of(request, PLAIN))
 
         def find():
-            from engine.portfolio.model import portfolio_from
             projects = portfolio_from(asked.portfolio, SOURCE)
             if asked.funded is not None:
                 unknown = sorted(set(asked.funded) - set(projects.projects))
@@ -851,7 +850,6 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         """The API description, with the served policy's Proposal (made again when the policy changes)."""
         engine = holder.current.engine
         if described.get("hash") != engine.policy_hash:
-            from engine.serve.schemas import policy_components
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {})
             components["schemas"] = policy_components(engine, {**components.get("schemas", {}), **_SCHEMAS})
@@ -932,7 +930,6 @@ def _check_batch(count: int, limit: int) -> None:
 
 
 def _unknown_projects(unknown: list[str]):
-    from engine.errors import Diagnostic
     return Diagnostic("unknown_project", f"funded names projects not in the portfolio: {', '.join(unknown)}")
 
 

@@ -58,9 +58,19 @@ def is_address(target: object) -> bool:
 def shown(target: str | Path) -> str:
     """The log as messages name it: a path, or an address without its password."""
     if is_address(target):
+        # lazy: psycopg loads only for a postgresql:// log
         from engine.store.postgres import shown as address
         return address(str(target))
     return str(target)
+
+
+def open_log(target: str | Path, existing: bool = False) -> DecisionLog:
+    """The decision log (a LogError, exit 2, when it cannot be opened); ``existing``: a SQLite log must exist
+    already (for reading: a mistyped path is not a new empty log). Used by the command line and the service."""
+    if existing and not is_address(target) and not Path(target).is_file():
+        raise PmoError([Diagnostic("no_file", f"no decision log at {shown(target)}", hint="decisions are logged by "
+                                   "'pmo evaluate' and 'pmo gate'; --log names another log")])
+    return DecisionLog(target)
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))  # made once:

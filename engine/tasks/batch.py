@@ -23,9 +23,14 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Any
 
+from engine.api import Engine
 from engine.decision import RowError, Verdict
+from engine.io.carry import Carrier
 from engine.io.readers import Row
+from engine.io.writers import format_rows
+from engine.store.log import Entry, encoded
 
 FAULT_ENV = "PMO_FAULT_KILL_ON_ID"  # fault injection for tests: a worker deciding this id dies (see docs/reliability.md)
 FAULT_ONCE_ENV = "PMO_FAULT_ONCE_FILE"  # with it, only the first time (the file marks that it happened)
@@ -39,7 +44,6 @@ def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: 
     global _engine
     if parent is not None:
         _die_with(parent)
-    from engine.api import Engine
     _engine = Engine.load(policies, rules=rules, today=today, backend=backend)
     if profile is not None:
         _engine = _engine.with_profile(profile)
@@ -112,18 +116,23 @@ class Writing:
 
 def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engine) -> Formatted:
     """Decided rows as a Formatted chunk: labelled with the profile's carried columns, written, logged."""
-    from engine.io.carry import Carrier
-    from engine.io.writers import format_rows
     carrier = Carrier(engine.profile, None)  # csv and jsonl carry the profile's columns; the title is not in them
     labelled = [carrier.label(decision, row.data) for row, decision in zip(rows, decisions)]
     counts = Counter(d.decision for d in labelled)
     text = format_rows(labelled, writing.fmt, list(writing.derived), carrier.names)
     entries = None
     if writing.log:
-        from engine.store.log import encoded
-        from engine.tasks.evaluate import log_entry
         entries = encoded(log_entry(engine, row, d) for row, d in zip(rows, labelled))
     return Formatted(text, counts, len(rows), entries)
+
+
+def log_entry(engine: Any, row: Row, decision: Any) -> Entry:
+    """The decision log's entry for a decided row (a Decision or a Verdict), by ``engine`` (an Engine)'s policy,
+    date and back end: the same whether a worker or the serial path of engine/tasks/evaluate.py writes it."""
+    return Entry("intake", decision.id, None, {"row": row.data, "source": row.source, "line": row.row},
+                 engine.policy_hash, decision.decision, [dict(f.__dict__) for f in decision.findings]
+                 or [dict(e.__dict__) for e in decision.errors], decision.routes,
+                 as_of=engine.today.isoformat(), backend=engine.backend)
 
 
 def _decide_and_write(rows: list[Row], writing: Writing) -> Formatted:

@@ -28,6 +28,7 @@ import pytest_bdd.feature
 from pytest_bdd.exceptions import GherkinParseError, StepDefinitionNotFoundError
 from pytest_bdd.parser import Feature, FeatureParser
 
+from engine.api import Engine
 from engine.errors import Diagnostic, Location, PmoError, did_you_mean
 from engine.testing.steps import DEFAULTS, KNOWN_STEPS, OBSERVER, Defaults, KnownStep, StepFailed
 
@@ -199,7 +200,6 @@ def check_policy_folders(features: Iterable[Path], defaults: Defaults) -> None:
             problems.append(Diagnostic("no_policies", f"no policy folder '{folder}' ({used})", Location(*where[0]),
                                        _where_it_is(folder, root, where[0][0])))
             continue
-        from engine.api import Engine
         try:
             Engine.load(root, rules=defaults.rules, today=defaults.today, backend="reference")
         except PmoError as exc:

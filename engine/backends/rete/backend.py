@@ -4,17 +4,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.backends.reference import ReferenceBackend, derived_keys
 from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
 from engine.backends.rete.lower import ALWAYS, NEVER, Lowering, rete_value
+from engine.compile.policy import CompiledPolicy
 from engine.errors import Diagnostic, Location, PolicyError
 from engine.expr.evaluate import compiled
 from engine.expr.nodes import fields_of
-
-if TYPE_CHECKING:  # compile imports the back ends through gates
-    from engine.compile.policy import CompiledPolicy
 
 
 class ReteBackend:

@@ -24,6 +24,7 @@ from engine.compile.records import RecordReader
 from engine.compile.scoring import reweighted
 from engine.decision import Decision, RowError, Verdict
 from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
+from engine.expr.values import id_text
 from engine.gates.review import (
     GateDecision,
     must_meet_backends,
@@ -327,10 +328,7 @@ class Engine:
 
     def proposal_id(self, proposal: Mapping[str, Any]) -> str | None:
         """A raw proposal's id as text (its id column found as evaluation finds it), without deciding it."""
-        value = self._intake.reader.raw(proposal, self.policy.id_field)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
+        return (id_text(self._intake.reader.raw(proposal, self.policy.id_field)) or "").strip() or None  # spaces: no id
 
     def header_problems(self, columns: Iterable[str], *, required: bool = True) -> list[str]:
         """Warnings about an input file's columns: a misspelt field name (the column would be ignored), and

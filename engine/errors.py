@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from pathlib import Path
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -46,6 +47,15 @@ class Location:
         if self.chars and 0 <= columns < len(self.chars):
             return Location(self.file, *self.chars[columns])
         return Location(self.file, self.line, self.column + columns) if self.line else self
+
+
+def display_path(path: str | Path) -> str:
+    """A file as diagnostics and reports name it, as the user can open it: relative to the working directory when
+    it lies inside it (``.`` for the directory itself), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def column_letters(column: int) -> str:

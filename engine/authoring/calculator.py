@@ -44,7 +44,7 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
     today = today or dt.date.today()
     if policies is not None:
         from engine.compile.policy import usable_policy  # a policy folder is compiled only when one is given
-        from engine.compile.records import RecordError, RecordReader
+        from engine.compile.records import RecordError, RecordReader, compiled_derived
         compiled = usable_policy(policies, rules, today, DiagnosticSink())
         types = dict(compiled.field_types)
         unknown = [n for n in values if n not in compiled.fields]
@@ -56,11 +56,9 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
         given = {name: spec for name, spec in compiled.fields.items() if name in values}
         try:
             # the policy's strategy reads alignment fields, as the engine's own reader does
-            record = RecordReader(given, compiled.strategy).read(values)
+            record = RecordReader(given, compiled.strategy).read_derived(values, compiled_derived(compiled.derived))
         except RecordError as exc:
             raise PmoError([Diagnostic(code, message) for _, code, message in exc.problems]) from None
-        for name, node in compiled.derived:
-            record[name] = evaluate(node, record)
     else:
         try:
             record = {name: guess(text) for name, text in values.items()}

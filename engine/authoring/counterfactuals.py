@@ -35,14 +35,12 @@ from typing import Any
 from engine.decision import Decision, RowError
 from engine.expr.domains import Span
 from engine.expr.evaluate import evaluate
-from engine.expr.nodes import BOOL, Compare, Const, Field, In, Logic, Node, Unary, fields_of, walk
+from engine.expr.nodes import BOOL, NEGATE, SWAP, Compare, Const, Field, In, Logic, Node, Unary, fields_of, walk
 from engine.expr.values import display, plain
 from engine.intake.decide import Intake
 
 ChangeSet = dict[str, "Need"]  # field -> what it must satisfy
 
-_NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
-_SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 _SEVERITY = {"accept": 0, "review": 1, "reject": 2, "error": 3}
 _ORDERED = {"number": "number", "money": "money", "integer": "integer", "date": "date"}
 _DISCRETE = {"bool", "enum", "string"}
@@ -193,7 +191,7 @@ def negated(node: Node) -> Node:
     if isinstance(node, Unary) and node.op == "not":
         return normal_form(node.operand)
     if isinstance(node, Compare):
-        return _typed(Compare(node.offset, _NEGATE[node.op], node.left, node.right))
+        return _typed(Compare(node.offset, NEGATE[node.op], node.left, node.right))
     if isinstance(node, In):
         return _typed(In(node.offset, node.item, node.container, not node.negated))
     if isinstance(node, Const) and isinstance(node.value, bool):
@@ -342,7 +340,7 @@ class Search:
                     return [{side.name: Need(present=node.op != "==")}]
                 return []
         ways = []
-        for side, other, op in ((node.left, node.right, node.op), (node.right, node.left, _SWAP[node.op])):
+        for side, other, op in ((node.left, node.right, node.op), (node.right, node.left, SWAP[node.op])):
             if isinstance(side, Field) and self._settable(side.name) and side.name not in self._reads(other):
                 value = evaluate(other, record)
                 if value is not None:

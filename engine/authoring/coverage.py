@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.decision import Decision
-from engine.errors import Location
+from engine.errors import Location, display_path
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import Node
@@ -268,7 +268,4 @@ def _folder_name(engine) -> str:
     root = Path(source.root).resolve()
     if root == reference_policies().resolve():
         return "built-in"
-    try:
-        return str(root.relative_to(Path.cwd()))
-    except ValueError:
-        return str(root)
+    return display_path(root)

@@ -31,10 +31,8 @@ from typing import Any
 
 from engine.compile.health import AT_MOST, HEALTH_TYPES, NON_NEGATIVE
 from engine.compile.policy import CompiledPolicy, CompiledRule
-from engine.errors import Diagnostic, Location, did_you_mean
+from engine.errors import Diagnostic, Location, did_you_mean, display_path
 from engine.expr.domains import (
-    NEGATE,
-    SWAP,
     Domain,
     Test,
     canonical,
@@ -44,7 +42,7 @@ from engine.expr.domains import (
     outcomes,
     tests,
 )
-from engine.expr.nodes import Call, Compare, Const, Field, In, ListOf, Node, fields_of, walk
+from engine.expr.nodes import NEGATE, SWAP, Call, Compare, Const, Field, In, ListOf, Node, fields_of, walk
 from engine.expr.parse import ExprError, parse
 from engine.policy.loader import LoadedFile, PolicySet
 from engine.policy.models import FieldSpec, IntakePolicy, RuleSpec, ScoringPolicy
@@ -333,14 +331,11 @@ def check_outside_root(ctx: Context) -> Iterator[Diagnostic]:
         loaded = own.get(include.use.partition("/")[0])
         real = Path(loaded.display).resolve() if loaded is not None else root
         if not real.is_relative_to(root):
-            yield _warning("include_outside_root", f"'{include.use}' comes from {_display(real)}, outside the "
+            yield _warning("include_outside_root", f"'{include.use}' comes from {display_path(real)}, outside the "
                            f"policy folder {ctx.policy_set.root} (its rules/ is a link)", include.loc("use"),
                            "copy the library into the policy folder's rules/, or name its folder with --rules")
 
 
-def _display(path: Path) -> str:
-    """A path from the working directory when it lies inside it, as diagnostics name files."""
-    return str(path.relative_to(Path.cwd().resolve())) if path.is_relative_to(Path.cwd().resolve()) else str(path)
 
 
 # ---------------------------------------------------------------------------- strategy objectives

@@ -9,7 +9,7 @@ from typing import IO
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, note_example_policies, warn
 from engine.cli.common import date_arg as _date
 from engine.cli.options import backend_option, command, policy_options, sheet_option
-from engine.errors import InputError
+from engine.errors import InputError, display_path
 
 TEST_EXAMPLES = """\
 examples:
@@ -192,7 +192,7 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     outcomes = runner.run_scenarios(features, defaults, backends, seen)
     reports = seen.reports() if seen is not None else []
     if args.format == "json":
-        data = {"features": [runner.display(p) for p in features], "backends": list(backends),
+        data = {"features": [display_path(p) for p in features], "backends": list(backends),
                 "passed": sum(o.passed for o in outcomes), "failed": len(runner.failed(outcomes)),
                 "scenarios": [o.to_json() for o in outcomes]}
         if seen is not None:

@@ -19,12 +19,11 @@ from engine.compile.assurances import CompiledAssurance, compile_assurances
 from engine.compile.gates import CompiledGates, compile_gates
 from engine.compile.health import CompiledHealth, compile_health
 from engine.compile.portfolio import Limits, limits_from
-from engine.compile.records import RecordError, RecordReader, converter
+from engine.compile.records import RecordError, RecordReader, compiled_derived, converter
 from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
 from engine.compile.strategy import CompiledStrategy, compile_strategy
 from engine.errors import Diagnostic, DiagnosticSink, Location, PolicyError, did_you_mean
 from engine.expr.check import BROKEN, check
-from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Logic, Node, TableType, fields_of, list_of
 from engine.expr.parse import ExprError, parse
 from engine.expr.template import Template, compile_template
@@ -201,14 +200,13 @@ def _analyse_tables(tables: CompiledTables, fields: dict[str, FieldSpec], id_fie
     except Exception:  # a field schema with errors of its own (already reported): no examples to read
         return
 
+    values = compiled_derived(derived)
+
     def record(raw: Mapping[str, Any]) -> dict | None:
         try:
-            out = reader.read(raw)
+            return reader.read_derived(raw, values)
         except RecordError:
             return None
-        for name, node in derived:
-            out[name] = evaluate(node, out)
-        return out
 
     for table in tables.tables:
         sink.extend(TableAnalysis(table, fields, id_field, dict(derived), record, today).diagnostics())

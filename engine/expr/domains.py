@@ -23,11 +23,23 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR
 from typing import Any
 
-from engine.expr.nodes import BOOL, DATE, NULL, NUMBER, Call, Compare, Const, Field, In, Logic, Node, Unary, key
-
-NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
-SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
-
+from engine.expr.nodes import (
+    BOOL,
+    DATE,
+    NEGATE,
+    NULL,
+    NUMBER,
+    SWAP,
+    Call,
+    Compare,
+    Const,
+    Field,
+    In,
+    Logic,
+    Node,
+    Unary,
+    key,
+)
 
 # ---------------------------------------------------------------------------- value sets
 

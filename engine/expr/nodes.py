@@ -14,6 +14,10 @@ from typing import Any
 NUMBER, STRING, BOOL, DATE, NULL = "number", "string", "bool", "date", "null"
 LIST_NUMBER, LIST_STRING = "list[number]", "list[string]"
 SCALARS = (NUMBER, STRING, BOOL, DATE)
+# A comparison's negation (not (a < b) is a >= b, with the same unknowns in three-valued logic) and its operator
+# with the sides swapped (a < b is b > a): one table for lint, counterfactuals and the Rete lowering.
+NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
+SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 
 
 class AlignmentType(str):

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from engine.backends import Backend, make_backend
 from engine.compile.gates import CompiledGate, CompiledGates
-from engine.compile.records import RecordError
+from engine.compile.records import RecordError, compiled_derived
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoError, did_you_mean
 from engine.expr.evaluate import evaluate
 from engine.expr.values import ValueProblem, data_number, to_bool, to_date, to_text
@@ -123,9 +123,7 @@ def project_record(data: Mapping[str, Any], gates: CompiledGates, reader, derive
                                        at("fields", key, key=True), did_you_mean(str(key), reader.names)))
     fields: dict[str, Any] = {}
     try:
-        fields = reader.read({id_field: ident, **raw_fields})
-        for name, node in derived:
-            fields[name] = evaluate(node, fields)
+        fields = reader.read_derived({id_field: ident, **raw_fields}, compiled_derived(derived))
     except RecordError as exc:
         problems += [Diagnostic(code, f"fields: {message}", at("fields", column) if column else at("fields"))
                      for column, code, message in exc.problems]

@@ -27,6 +27,7 @@ from typing import Any
 
 from engine.api import Engine
 from engine.decision import RowError, Verdict
+from engine.expr.values import id_text
 from engine.io.carry import Carrier
 from engine.io.readers import Row
 from engine.io.writers import format_rows
@@ -214,7 +215,7 @@ class _Done:
 
 def _engine_error(row: Row, policy_hash: str, as_of: str | None = None) -> Verdict:
     ident = row.data.get("id") if row.data else None
-    return Verdict(None if ident in (None, "") else str(ident)[:200], "error", [], [], {},
+    return Verdict(id_text(ident), "error", [], [], {},
                    [RowError(row=row.row, code="engine_error",
                              message="deciding this row stopped the rules engine twice; it was skipped")],
                    policy_hash, as_of, row.source, row.row)

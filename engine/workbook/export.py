@@ -22,7 +22,7 @@ from typing import Any
 from engine import __version__
 from engine.authoring.explain import expression_text
 from engine.compile.policy import compile_policy, load_folder
-from engine.errors import Diagnostic, DiagnosticSink, PolicyError, cell_name
+from engine.errors import Diagnostic, DiagnosticSink, PolicyError, cell_name, display_path
 from engine.policy.loader import scoring_id
 from engine.policy.resources import reference_policies
 from engine.tables.sheet import _csv_cells, _open_xlsx, _xlsx_cells
@@ -278,15 +278,10 @@ def export_policies(folder: Path | None, *, rules=(), today: dt.date | None = No
                 grids[spec_t.title] = (path, table.get("sheet"))
                 _write_table_sheet(book.create_sheet(spec_t.title), path, content, table.get("sheet"))
     shown = folder if folder is not None else reference_policies()
-    _write_cover(cover, specs, policy.policy_hash, _shown(shown), today, __version__, policy)
+    _write_cover(cover, specs, policy.policy_hash, display_path(shown), today, __version__, policy)
     return _deterministic(book, today)
 
 
-def _shown(folder: Path) -> str:
-    try:
-        return str(folder.resolve().relative_to(Path.cwd().resolve())) or "."
-    except ValueError:
-        return str(folder)
 
 
 class _Annotations:

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from engine.api import check_policies
-from engine.errors import Diagnostic, DiagnosticSink, Location, PmoError, PolicyError
+from engine.errors import Diagnostic, DiagnosticSink, Location, PmoError, PolicyError, display_path
 from engine.policy.source import _Builder
 from engine.workbook.export import _deterministic
 from engine.workbook.layout import (
@@ -684,7 +684,7 @@ def _table_file(name: str, sheets: list, cells: _Cells) -> bytes:
 def import_policies(workbook: Path, out: Path, *, rules=(), today: dt.date | None = None) -> Imported:
     """Read ``workbook`` into policy files in ``out`` (a new or empty folder). Raises PmoError with every problem,
     each at its cell, and then writes nothing."""
-    book_name = _shown(workbook)
+    book_name = display_path(workbook)
     sink = DiagnosticSink()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise PmoError([Diagnostic("out_exists", f"'{out}' exists and is not an empty folder", Location(str(out)),
@@ -718,11 +718,6 @@ def import_policies(workbook: Path, out: Path, *, rules=(), today: dt.date | Non
                     [d for d in problems if d.severity != "error"])
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _at_cell(diagnostic: Diagnostic, staging: Path, line_cells: dict[str, dict], out: Path, book: str) -> Diagnostic:

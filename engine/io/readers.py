@@ -25,7 +25,7 @@ from engine.errors import Diagnostic, InputError, Location
 from engine.io.csvrows import csv_rows
 from engine.io.jsonstream import json_rows, jsonl_rows
 from engine.io.profile import InputProfile, column_key, currency_mark, same_currency
-from engine.io.rows import MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row
+from engine.io.rows import MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row, csv_cell_limit
 from engine.io.xlsx import xlsx_rows
 
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
@@ -115,6 +115,7 @@ def _open(path: Path, encoding: str):
     return path.open(encoding=encoding, errors="replace", newline="")
 
 
+@csv_cell_limit()
 def _csv(path: Path, name: str, encoding: str, empty: EmptyRows) -> Iterator[Row]:
     """Check the header now (a bad header rejects the file); read the rows lazily."""
     with _open(path, encoding) as f:

@@ -33,16 +33,29 @@ from engine.io.readers import Row
 from engine.io.writers import format_rows
 from engine.store.log import Entry, encoded
 
-FAULT_ENV = "PMO_FAULT_KILL_ON_ID"  # fault injection for tests: a worker deciding this id dies (see docs/reliability.md)
-FAULT_ONCE_ENV = "PMO_FAULT_ONCE_FILE"  # with it, only the first time (the file marks that it happened)
+
+@dataclass(frozen=True)
+class Fault:
+    """Fault injection for the crash tests (docs/reliability.md): a worker deciding the proposal ``kill_on_id``
+    exits at once (``os._exit``: no cleanup, no exception, as a crash would); with ``once_file``, only the first
+    time (the file marks that it happened)."""
+
+    kill_on_id: str
+    once_file: str | None = None
+
+
+FAULT: Fault | None = None  # set by tests only (tests/test_batch.py); each pool hands it to its workers at start
 
 _engine = None
+_fault: Fault | None = None  # in a worker: FAULT as the parent had it when the pool started
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PARENT_WATCH_SECONDS = 0.5
 
 
-def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: int | None = None) -> None:
-    global _engine
+def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: int | None = None,
+           fault: Fault | None = None) -> None:
+    global _engine, _fault
+    _fault = fault
     if parent is not None:
         _die_with(parent)
     _engine = Engine.load(policies, rules=rules, today=today, backend=backend)
@@ -83,11 +96,10 @@ def _alive(pid: int) -> bool:
 
 
 def _decide(rows: list[Row]) -> list[Verdict]:
-    fault = os.environ.get(FAULT_ENV)
     out = []
     for row in rows:
-        if fault and row.data and str(row.data.get("id")) == fault:
-            once = os.environ.get(FAULT_ONCE_ENV)
+        if _fault is not None and row.data and str(row.data.get("id")) == _fault.kill_on_id:
+            once = _fault.once_file
             if not once or not os.path.exists(once):
                 if once:
                     open(once, "w").close()
@@ -147,7 +159,7 @@ def decide_in_parallel(rows: Iterable[Row], *, workers: int, policies=None, rule
     ``profile``: the input profile the workers read cells with. With ``writing``: Formatted chunks in input
     order instead (the workers decide, write and encode the log entries; ``engine``, the parent's, writes
     the engine_error rows of rows that stopped a worker twice)."""
-    setup = (policies, list(rules), today, backend, profile, os.getpid())
+    setup = (policies, list(rules), today, backend, profile, os.getpid(), FAULT)  # FAULT: None but in tests
     source = iter(rows)
     pending: deque = deque()  # entries [rows, future or None, failures]
     careful = 0  # after a crash, run this many chunks one at a time, so a crash names its chunk

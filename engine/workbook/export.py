@@ -23,6 +23,7 @@ from engine import __version__
 from engine.authoring.explain import expression_text
 from engine.compile.policy import compile_policy, load_folder
 from engine.errors import Diagnostic, DiagnosticSink, PolicyError, cell_name, display_path
+from engine.io.rows import csv_cell_limit
 from engine.policy.loader import scoring_id
 from engine.policy.resources import reference_policies
 from engine.tables.sheet import _csv_cells, _open_xlsx, _xlsx_cells
@@ -417,6 +418,7 @@ def _write_policy_sheet(ws, spec: SheetSpec, stable: str, sections: list[Section
     _widths(ws)
 
 
+@csv_cell_limit()
 def _write_csv_sheet(ws, content: bytes, stable: str) -> None:
     styles = _styles()
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))

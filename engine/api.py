@@ -23,7 +23,7 @@ from engine.compile.policy import CompiledPolicy, compile_policy, load_folder, u
 from engine.compile.records import RecordReader
 from engine.compile.scoring import reweighted
 from engine.decision import Decision, RowError, Verdict
-from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
+from engine.errors import MAX_ERRORS, Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
 from engine.expr.values import id_text
 from engine.gates.review import (
     GateDecision,
@@ -58,13 +58,15 @@ PathLike = str | Path
 
 
 def validate(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
-             backend: str = "rete", lint: bool = False) -> list[Diagnostic]:
+             backend: str = "rete", lint: bool = False, max_errors: int = MAX_ERRORS) -> list[Diagnostic]:
     """Every problem in a policy set, sorted by file and position (empty: the set is usable).
 
     ``lint``: also warn about what loads but is probably wrong (rules that never fire, duplicate rules,
     unused fields, ...; see docs/lint.md). Lint runs only on a set without errors, and never in Engine.load.
+    ``max_errors``: errors listed at most (0: all); past it, a last diagnostic says how many more there are.
     """
-    return check_policies(path, rules=rules, today=today, backend=backend, lint=lint).diagnostics
+    return check_policies(path, rules=rules, today=today, backend=backend, lint=lint,
+                          max_errors=max_errors).diagnostics
 
 
 ANALYSIS_ERRORS = {"table_overlap"}  # errors about what a compiled policy does, not about what it is
@@ -78,12 +80,13 @@ class Checked:
     diagnostics: list[Diagnostic]
     policy: CompiledPolicy | None
     proofs: list = field(default_factory=list)  # engine.authoring.proofs.Result per assurance (pmo validate)
+    not_shown: int = 0  # errors past the limit (max_errors), counted but not listed
 
 
 def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
-                   backend: str = "rete", lint: bool = False) -> Checked:
+                   backend: str = "rete", lint: bool = False, max_errors: int = MAX_ERRORS) -> Checked:
     """validate(), keeping the compiled policy, so a caller can describe it without compiling it again."""
-    sink = DiagnosticSink()
+    sink = DiagnosticSink(limit=max_errors)
     policy_set = load_folder(path, rules, sink)
     policy = compile_policy(policy_set, today or dt.date.today(), sink)
     if policy is not None and not sink.errors:
@@ -104,7 +107,7 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
         from engine.authoring.proofs import proof_diagnostics, prove
         proofs = prove(policy)
         sink.extend(proof_diagnostics(proofs))
-    return Checked(sorted(sink.items, key=Diagnostic.sort_key), usable, proofs)
+    return Checked(sorted(sink.reported(), key=Diagnostic.sort_key), usable, proofs, sink.dropped)  # limit note last
 
 
 class Engine:

@@ -88,7 +88,7 @@ class Diagnostic:
 
     def sort_key(self) -> tuple:
         loc = self.location or Location("")
-        return (loc.file, loc.line, loc.column, self.code, self.message)
+        return (self.code == LIMIT_REACHED, loc.file, loc.line, loc.column, self.code, self.message)  # the limit: last
 
 
 class PmoError(Exception):
@@ -115,23 +115,48 @@ def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> s
     return f"did you mean '{match[0]}'?" if match else None
 
 
+MAX_ERRORS = 100  # errors a sink keeps by default (pmo validate --max-errors)
+LIMIT_REACHED = "too_many_errors"  # the code of the note that says the limit was reached
+
+
 @dataclass
 class DiagnosticSink:
-    """Collects diagnostics up to a limit, so loading reports everything instead of the first."""
+    """Collects diagnostics, so loading reports everything instead of the first: every warning, and errors up to
+    ``limit`` (0: no limit). Errors past the limit are counted, not kept; ``limit_note()`` says how many."""
 
-    limit: int = 100
+    limit: int = MAX_ERRORS
     items: list[Diagnostic] = field(default_factory=list)
+    dropped: int = 0  # errors past the limit
+    _kept_errors: int = 0
 
     def add(self, code: str, message: str, location: Location | None = None, hint: str | None = None) -> None:
         if code == "follow_on":  # caused by an error already reported (engine.expr.check.BROKEN): one cause, one message
             return
-        if len(self.items) < self.limit:
-            self.items.append(Diagnostic(code, message, location, hint))
+        self._keep(Diagnostic(code, message, location, hint))
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         for d in diagnostics:
-            if len(self.items) < self.limit:
-                self.items.append(d)
+            self._keep(d)
+
+    def _keep(self, diagnostic: Diagnostic) -> None:
+        if diagnostic.severity == "error":
+            if self.limit and self._kept_errors >= self.limit:
+                self.dropped += 1
+                return
+            self._kept_errors += 1
+        self.items.append(diagnostic)
+
+    def limit_note(self) -> Diagnostic | None:
+        """The last diagnostic to show when errors were left out: how many, and how to see them."""
+        if not self.dropped:
+            return None
+        return Diagnostic(LIMIT_REACHED, f"error limit reached ({self.limit}): {self.dropped} more not shown",
+                          hint="--max-errors to see more (--max-errors 0: all)")
+
+    def reported(self) -> list[Diagnostic]:
+        """Every diagnostic kept, in order, then the limit's note when it was reached."""
+        note = self.limit_note()
+        return self.items + [note] if note is not None else list(self.items)
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -11,7 +11,7 @@ from typing import IO
 from engine.cli.common import EXIT_OK, EXIT_USAGE, plural
 from engine.cli.common import date_arg as _date
 from engine.cli.options import command, out_option, policy_options
-from engine.errors import Diagnostic, PmoError
+from engine.errors import LIMIT_REACHED, MAX_ERRORS, Diagnostic, PmoError
 
 VALIDATE_EXAMPLES = """\
 examples:
@@ -37,6 +37,9 @@ def register(sub) -> None:
     va.add_argument("--strict", action="store_true", help="count warnings as errors (exit 2), e.g. in CI")
     va.add_argument("--counterexamples", metavar="FILE", type=Path, help="write the counterexample proposals of "
                     "failed assurances (kind: assurances) to FILE as a JSON list, for pmo explain FILE --id ID")
+    va.add_argument("--max-errors", type=_error_limit, default=MAX_ERRORS, metavar="N",
+                    help=f"list at most N errors (default {MAX_ERRORS}; 0: all); past the limit, a last line says how "
+                    "many more there are")
 
     ex = command(sub, "expr", expr, "evaluate one expression and print its value as JSON",
                  "A calculator for policy authors. Fields given with --set are typed from how they look (300000 is "
@@ -130,6 +133,16 @@ def _functions_help() -> str:
     return "\n".join(lines)
 
 
+def _error_limit(text: str) -> int:
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of errors; write 0 or more (0: all)")
+    return limit
+
+
 def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.folder and args.policies and args.folder != args.policies:
         print(f"pmo: error: two policy folders given ({args.folder} and --policies {args.policies}); give one",
@@ -138,11 +151,12 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     folder = args.folder or args.policies
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import check_policies
-    checked = check_policies(folder, rules=args.rules, today=args.today, lint=True)  # compiles once
+    checked = check_policies(folder, rules=args.rules, today=args.today, lint=True,  # compiles once
+                             max_errors=args.max_errors)
     diagnostics = checked.diagnostics
     if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
         diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
-    errors = [d for d in diagnostics if d.severity == "error"]
+    errors = [d for d in diagnostics if d.severity == "error" and d.code != LIMIT_REACHED]
     if args.counterexamples is not None:
         # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.io.safe_text import replacing
@@ -176,7 +190,7 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         why = "the policy set cannot be used" if checked.policy is None else \
             f"the policy set loads, but {plural(failed, 'assurance')} fail{'s' if failed == 1 else ''}" \
             if failed and not args.strict else "--strict counts warnings as errors"
-        print(f"{len(errors)} error(s); {why}", file=stderr)
+        print(f"{len(errors) + checked.not_shown} error(s); {why}", file=stderr)
         return EXIT_USAGE
     if args.format == "text" and checked.policy is not None:
         policy, where = checked.policy, folder or "reference policies"

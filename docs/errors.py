@@ -26,8 +26,8 @@ EXCERPT = re.compile(r"^\s*\d*\s*\||^\s+= help:")
 HEADER = """\
 # Error catalogue
 
-Every diagnostic a policy set can get from `pmo validate` (and from every command that loads policies), by
-code: what it means, how to fix it, and a real run. Errors make a policy set unusable (exit 2); warnings
+Every diagnostic a policy set can get from `pmo validate` (and from every command that loads policies), and a
+policy workbook from `pmo import-policies`, by code: what it means, how to fix it, and a real run. Errors make a policy set unusable (exit 2); warnings
 (lint) point at what loads but is probably wrong, and count as errors with `--strict`. Each line reads
 `file:line:col: severity[code]: message; hint`; `--format json` and `--format sarif` give the same for tools.
 
@@ -62,6 +62,38 @@ def validate_output(files: dict[str, str] | None) -> tuple[str, str]:
             folder = "examples/lint-policies"
         main(["validate", folder, "--today", TODAY], stdout=out, stderr=io.StringIO())
     return out.getvalue(), f"pmo validate {folder}"
+
+
+def workbook_output(edits: dict[str, object]) -> tuple[str, str, str]:
+    """`pmo import-policies` on the reference policies' workbook with ``edits`` made to it (a cell's new value, None
+    to clear it; a sheet's name to None to delete the sheet); its output, its command and the edit in words."""
+    import openpyxl
+
+    from engine.cli import main
+    out = io.StringIO()
+    with tempfile.TemporaryDirectory() as tmp, _cwd(Path(tmp)):
+        main(["export-policies", str(ROOT / "policies"), "--out", "policies.xlsx"], stdout=io.StringIO(),
+             stderr=io.StringIO())
+        book = openpyxl.load_workbook("policies.xlsx")
+        words = []
+        files = {where: value for where, value in edits.items() if "/" in where or where.endswith(".xlsx")}
+        for where, value in edits.items():
+            if where in files:
+                continue
+            if "!" not in where:
+                del book[where]
+                words.append(f"the {where} sheet deleted")
+                continue
+            sheet, cell = where.split("!")
+            book[sheet][cell].value = value
+            words.append(f"{where} cleared" if value is None else f"{where} set to `{value}`")
+        book.save("policies.xlsx")
+        for name, text in files.items():  # a file written over the workbook, or one already in the output folder
+            Path(name).parent.mkdir(parents=True, exist_ok=True)
+            Path(name).write_text(str(text), encoding="utf-8")
+            words.append(f"`{name}` holding `{text}`")
+        main(["import-policies", "policies.xlsx", "--out", "new"], stdout=out, stderr=out)
+    return out.getvalue(), "pmo import-policies policies.xlsx --out new", ", ".join(words)
 
 
 @contextlib.contextmanager
@@ -107,6 +139,15 @@ def build() -> str:
         for code in codes:
             entry = entries[code]
             files = entry.get("files") or cases.get(code)
+            if "workbook" in entry:
+                output, command, edit = workbook_output(entry["workbook"])
+                shown = excerpt(output, code)
+                if not shown:
+                    raise SystemExit(f"docs/errors.yaml: {code}: the workbook edit gives no [{code}] diagnostic")
+                parts.append(f"\n### `{code}`\n\n{entry['meaning']}\n\n**Fix:** {entry['fix']}\n")
+                parts.append(f"\nThe reference policies' workbook (`pmo export-policies policies --out policies.xlsx`),"
+                             f" {edit}:\n\n```\n$ {command}\n" + "\n".join(shown) + "\n```\n")
+                continue
             if files:
                 output, command = validate_output(files)
             else:

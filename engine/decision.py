@@ -36,7 +36,7 @@ class Decision(BaseModel):
     id: str | None = Field(None, description="the proposal's id")
     decision: Outcome
     findings: list[Finding] = Field(default_factory=list)
-    routes: list[str] = Field(default_factory=list, description="approvers that review findings ask for, in rule order")
+    routes: list[str] = Field(default_factory=list, description="approvers that review findings ask for, in rule order; empty unless the decision is review")
     derived: dict[str, Any] = Field(default_factory=dict, description="derived values, as the rules saw them")
     errors: list[RowError] = Field(default_factory=list)
     policy_hash: str = Field(description="version of the policy set the decision was made under")

@@ -27,7 +27,8 @@ def test_load_default_policies_and_decide(engine):
     assert fired["sponsor-required"].reason == "Proposals above 250,000 need a named sponsor"
     assert fired["sponsor-required"].source.startswith("policies/intake.yaml:")
     assert fired["sponsor-required"].origin == "governance/sponsor-required"
-    assert d.routes == ["Portfolio Board"]
+    assert fired["route-portfolio-board"].route == "Portfolio Board"  # the review finding keeps its approver
+    assert d.routes == []  # but nobody approves a rejected proposal: routes are the decision's, not the findings'
     assert d.policy_hash == engine.policy_hash and len(d.policy_hash) == 16
     json.dumps(d.to_json())  # JSON-serialisable
 

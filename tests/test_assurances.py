@@ -49,6 +49,21 @@ def test_a_failed_assurance_has_counterexamples_the_engine_decides_that_way(tmp_
         assert decision.decision == "accept" and decision.routes == []  # passes intake with no approver
 
 
+def test_a_rejected_proposal_has_no_approver_proved_and_decided(tmp_path):
+    """routes are the approvers of a review decision: the proof and the engine agree a rejection has none."""
+    checked, results = _results(tmp_path, """
+  - name: rejected-goes-nowhere
+    for: decision == "reject"
+    must: len(routes) == 0
+""")
+    assert results["rejected-goes-nowhere"].status == "holds"
+    engine = Engine.load(tmp_path / "policies", today=TODAY)
+    rejected = engine.evaluate({"id": "X", "title": "No sponsor", "budget": 400_000, "benefit": 900_000,
+                                "alignment": "net-zero:strong"})
+    assert rejected.decision == "reject" and rejected.routes == []
+    assert any(f.route == "Portfolio Board" for f in rejected.findings)
+
+
 def test_a_sponsor_hole_is_found_and_closing_it_proves_the_assurance(tmp_path):
     """The reference set rejects large proposals without a sponsor by sponsor-required; drop it and the proof
     finds the hole, with a proposal above the threshold and no sponsor."""

@@ -135,3 +135,23 @@ def test_help_of_columns_says_it_takes_an_input_profile(command):
     code, out, _ = run(command, "--help")
     text = " ".join(out.split())
     assert code == 0 and "input profile" in text and "locale" in text and "dates" in text, text
+
+
+def test_an_internal_error_leaves_its_traceback_for_the_bug_report(tmp_path, monkeypatch):
+    """Exit 3 says 'please report it': the report needs the traceback, kept in a file the message names."""
+    import tempfile
+
+    import engine.cli.policies as commands
+
+    def broken(args, stdout, stderr):
+        raise ZeroDivisionError("a bug")
+    monkeypatch.setattr(commands, "expr", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["expr", "1+1"], stdout=out, stderr=err) == 3
+    said = err.getvalue()
+    assert said.startswith("pmo: internal error: ZeroDivisionError: a bug (please report it") and "Traceback" not in said
+    [crash] = tmp_path.glob("pmo-crash-*.txt")
+    assert str(crash) in said
+    text = crash.read_text(encoding="utf-8")
+    assert "pmo expr 1+1" in text and "Traceback (most recent call last)" in text and "ZeroDivisionError: a bug" in text

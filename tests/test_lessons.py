@@ -150,6 +150,10 @@ def test_lessons_table_and_what_is_missing(tmp_path, gate_log):
     assert code == 0, err
     assert "Spearman rank correlation" in out and "n = 5" in out and "caveat:" in out
     assert "overridden by steering-committee" in out and "still running" in out
+    # money in whole units; a project that planned no benefits says so instead of "0.00 of -"
+    billing = next(line for line in out.splitlines() if line.startswith("BILLING"))
+    assert "  0 (none planned)" in billing and "0.00 of" not in billing and " of -" not in billing
+    assert "192,500 of 175,000" in out
     # without --proposals: every finished project is listed, none is correlated, and the table says why
     code, out, err = run("lessons", *STATUS, "--format", "json", "--today", TODAY)
     assert code == 0 and "--proposals" in err

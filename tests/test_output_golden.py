@@ -33,16 +33,16 @@ RANDOM_ROWS = 1_500
 BENCH_ROWS = 3_000
 
 GOLDEN = {
-    'fixture.csv': '40a3b168ad612d7839e1855ed62373d2947f8a9393c4cd0f3a560f504ff9fb3d',
-    'fixture.jsonl': 'ef0a91f3d897f8acbe4ad7e54fda4963b51e5ad1a01f420e8d3ec9d15995e67e',
-    'bench.csv': '347ab07788b83ebd36a699f4de097c6dbbe146fc379ab8c466712cad93b8c267',
-    'bench.jsonl': '937da8b52578c4a8e6743dfea59508e8ed15d7d7096395c08d987692b820f400',
-    'random11.csv': 'e514f5eaf88cbd963fc08d2f60d6851a16707c86b7f227e725a1c56f29115d9a',
-    'random11.jsonl': '7b45bad2bad516a6e589e7566518e2f74eafdbdf0fbf88710f68adbdf4eeb129',
-    'random12.csv': '18436250d96c6f13b530ca8b17bd2ba5d49b75add6973b536a6f88e822f764a2',
-    'random12.jsonl': 'f3473d8e9ad865896868ff51f033f85d054f90422be8a154bacba4fa36ac1b88',
-    'random13.csv': 'db425ef46a4181625fa9f029a793fec9519cd2c8404902e5f0f5d4a297fecb60',
-    'random13.jsonl': '8750ef7997d25e6d6986081d65e729e6c64a93c0efe2a1f74e99545161702d7a',
+    'fixture.csv': 'ca6cf3d80c6fa801fc49b8cf187329ed77e38371ce853a9273c03bd197efd913',
+    'fixture.jsonl': '5cb83625a2f491b1cbb0b0f1653703657c589d5a5caf2e6dcb5117199428c07b',
+    'bench.csv': '024f1eb7534b5f46673481e6968799eb9c23466e7b216cfe7e28f038186b8834',
+    'bench.jsonl': '48fc9222044c819b6b1060e0dfcf6a0041b20cd81f4c0dc365da5a0aaa2b66dc',
+    'random11.csv': '36f4cfdf9ab3fb9e9a0d53db1e71b523391fcb6557b2f4ed5a4ef091e24ba202',
+    'random11.jsonl': '6c6fc2de506bf1cb70570a712cfac5f106d676289cd8aa21a42911277b58e3a3',
+    'random12.csv': 'd8bc6de8b5cb4af7d09896451a0ce5d9486a39efd99f35069984b3dcc9cfecf4',
+    'random12.jsonl': 'd490c01df81db8ff15d72931300e6ea5c01731ea74c9a454e25073635073f942',
+    'random13.csv': '5c35bc66414ef75f654824021b047be5f995eca3e391d1d9cbec1a5adefb88f8',
+    'random13.jsonl': '98e0dc8ba30785275a3e806dc282d4179a02681fb4eeb7051ebe57f413d11c6a',
 }
 
 _TEXTS = ["Ann Lee", "Bo Chen", "", " ", "Zoë Ørsted", "=HYPERLINK(\"x\")", "+cmd", "@SUM(A1)", "-1",

@@ -193,3 +193,25 @@ def test_the_report_lists_each_models_pool_in_turn(tmp_path, proposals):
     page = render(engine.report(proposals))
     first, other = page.find("<td class=n>compliance 1</td>"), page.find("<td class=n>scoring 1</td>")
     assert 0 < first < other  # compliance's pool first (file order), each from rank 1
+
+
+def test_sensitivity_is_computed_per_model(tmp_path):
+    """--sensitivity with several models: each weighted-sum model's pool gets its shares; a formula model none
+    (it has no weights), and the run says which (was: an internal error)."""
+    folder = policies(tmp_path, ("compliance.yaml", COMPLIANCE), ("big.yaml", BIG))
+    args = ["rank", str(ROOT / "examples" / "proposals.csv"), "--policies", str(folder), "--today", "2026-12-01",
+            "--sensitivity"]
+    out, err = io.StringIO(), io.StringIO()
+    assert main(args + ["--format", "json"], stdout=out, stderr=err) == 0, err.getvalue()
+    data = json.loads(out.getvalue())
+    assert data["sensitivity"]["available"] is True
+    assert {m: s["available"] for m, s in data["sensitivity"]["models"].items()} == {
+        "big-bets": False, "compliance": True, "scoring": True}
+    ranked = [e for e in data["entries"] if e["rank"] is not None]
+    weighted = [e for e in ranked if e["model"] != "big-bets"]
+    assert weighted and all(0 <= e["top_probability"] <= 1 for e in weighted)
+    assert all(e["top_probability"] is None for e in ranked if e["model"] == "big-bets")
+    assert "model big-bets" in err.getvalue() and "internal error" not in err.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    assert main(args, stdout=out, stderr=err) == 0, err.getvalue()
+    assert "%" in out.getvalue()  # the table shows the shares column

@@ -458,3 +458,56 @@ def test_a_decision_table_in_a_csv_file_round_trips(tmp_path):
         row = {"id": "A", "title": "t", "budget": budget}
         assert meaning(old.evaluate(row)) == meaning(new.evaluate(row))
     assert new.evaluate({"id": "A", "budget": 300_000}).routes == ["Board"]
+
+
+@pytest.mark.parametrize("edit, code", [
+    ({"B9": None}, "cell_empty"),  # the value of 'stages' cleared
+    ({"H7": "stray"}, "extra_cells"),  # a note beside the settings
+])
+def test_a_settings_row_loses_nothing_silently(tmp_path, capsys, monkeypatch, edit, code):
+    """Settings rows (kind, name, ...) as section rows: a cleared value or a value beside the header is an error
+    at its cell, not a setting dropped from the YAML without a word."""
+    monkeypatch.chdir(tmp_path)
+
+    def broken(book):
+        ws = book["gates"]
+        assert ws["A9"].value == "stages" and ws["A5"].value == "setting"
+        [(coordinate, value)] = edit.items()
+        ws[coordinate].value = value
+        return coordinate
+    path, coordinate = _broken(tmp_path, broken)
+    assert main(["import-policies", str(path.name), "--out", "new"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"policies.xlsx!gates!{coordinate}: error[{code}]: "), err
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("edit, code, coordinate", [
+    ({"intake!A5": "key"}, "bad_section", "A4"),  # the settings section with a key header
+    ({"intake!A11": "§ settings"}, "duplicate_section", "A11"),  # fields' title renamed: settings twice
+    ({"intake!A11": "§ settings", "intake!A12": "setting", "intake!B12": "value"}, "duplicate_section", "A11"),
+])
+def test_a_second_settings_section_is_an_error_not_a_crash(tmp_path, capsys, monkeypatch, edit, code, coordinate):
+    """Was an internal error (IndexError): the settings section has no path, so a second one had no key."""
+    monkeypatch.chdir(tmp_path)
+
+    def broken(book):
+        for where, value in edit.items():
+            sheet, cell = where.split("!")
+            book[sheet][cell].value = value
+        return coordinate
+    path, _ = _broken(tmp_path, broken)
+    assert main(["import-policies", str(path.name), "--out", "new"]) == 2
+    err = capsys.readouterr().err
+    assert f"policies.xlsx!intake!{coordinate}: error[{code}]: " in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("name, content", [("policies.csv", "a,b\n"), ("policies.xls", "old"), ("policies", "")])
+def test_a_file_that_is_not_an_xlsx_workbook_is_an_error_not_a_crash(tmp_path, capsys, monkeypatch, name, content):
+    """Was an internal error (openpyxl's InvalidFileException) for a .csv or .xls."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    assert main(["import-policies", name, "--out", "new"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{name}: error[bad_workbook]: ") and "internal error" not in err, err
+    assert not (tmp_path / "new").exists()

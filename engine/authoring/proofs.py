@@ -269,8 +269,9 @@ class Encoder:
             review, z3.StringVal("review"), z3.StringVal("accept"))))
         routes: dict[str, list[Any]] = {}
         for f, rule in zip(finding, policy.rules):
-            if rule.effect == "review" and rule.route:
-                routes.setdefault(rule.route if rule.route_template is None else f"{{{rule.id}}}", []).append(f)
+            if rule.effect == "review" and rule.route:  # as intake/decide.py: a rejection goes to nobody
+                routes.setdefault(rule.route if rule.route_template is None else f"{{{rule.id}}}", []).append(
+                    z3.And(f, z3.Not(reject)))
         ids: dict[str, list[Any]] = {}
         for f, rule in zip(finding, policy.rules):
             if rule.effect != "none":

@@ -75,8 +75,29 @@ def _main(argv: Sequence[str] | None, stdout: IO[str], stderr: IO[str]) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001
-        print(f"pmo: internal error: {type(exc).__name__}: {exc} (please report it)", file=stderr)
+        saved = _crash_report(argv, exc)
+        where = f", with {saved}" if saved else ""
+        print(f"pmo: internal error: {type(exc).__name__}: {exc} (please report it{where})", file=stderr)
         return EXIT_INTERNAL
+
+
+def _crash_report(argv: Sequence[str] | None, exc: BaseException) -> str | None:
+    """The traceback a bug report needs, in a file (not on the user's screen); None if it cannot be written."""
+    import platform
+    import tempfile
+    import traceback
+
+    from engine import __version__
+    words = list(sys.argv[1:] if argv is None else argv)
+    text = (f"pmo {' '.join(words)}\npmo-engine {__version__}, Python {platform.python_version()}, "
+            f"{platform.platform()}\n\n" + "".join(traceback.format_exception(exc)))
+    try:
+        handle, path = tempfile.mkstemp(prefix="pmo-crash-", suffix=".txt")
+        with open(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError:
+        return None
+    return path
 
 
 def _for_people(stdout: IO[str], args: argparse.Namespace) -> IO[str]:

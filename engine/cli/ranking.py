@@ -123,9 +123,8 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     except OSError as exc:
         print(f"pmo: error: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=stderr)
         return EXIT_USAGE
-    if args.sensitivity and not ranking.sensitivity.get("available"):
-        print(f"pmo: note: sensitivity needs a weighted-sum scoring policy; method {ranking.method} has no weights",
-              file=stderr)
+    if args.sensitivity:
+        _sensitivity_note(ranking, stderr)
     if args.report:
         print(f"pmo: report written to {args.report}", file=stderr)
     bad = sum(1 for e in ranking.entries if e.decision == "error")
@@ -135,6 +134,21 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print(f"pmo: {len(ranking.assessment_errors)} assessment row(s) could not be used; they are not combined",
               file=stderr)
     return EXIT_BAD_ROWS if bad or ranking.assessment_errors else EXIT_OK
+
+
+def _sensitivity_note(ranking, stderr: IO[str]) -> None:
+    """Which scoring models have no weights to perturb (several models: each is said by name)."""
+    by_model = (ranking.sensitivity or {}).get("models")
+    if by_model is None:
+        if not (ranking.sensitivity or {}).get("available"):
+            print(f"pmo: note: sensitivity needs a weighted-sum scoring policy; method {ranking.method} has no "
+                  "weights", file=stderr)
+        return
+    methods = {m["id"]: m["method"] for m in ranking.models}
+    for model, settings in by_model.items():
+        if not settings.get("available"):
+            print(f"pmo: note: no sensitivity for model {model}: method {methods.get(model)} has no weights "
+                  "(it needs weighted-sum)", file=stderr)
 
 
 def _warn_repeated_ids(decided, stderr: IO[str], shown: int = 5) -> None:

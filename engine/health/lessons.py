@@ -259,13 +259,24 @@ def _num(value: Any, places: int = 2) -> str:
     return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.{places}f}"
 
 
+def _money(value: Any) -> str:
+    return "-" if value is None else f"{float(value):,.0f}"
+
+
+def _benefits(o: Outcome) -> str:
+    """Realised of planned, in whole units; a project that planned none says so (not "0.00 of -")."""
+    if o.benefits_planned is None:
+        return f"{_money(o.benefits_realised)} (none planned)"
+    return f"{_money(o.benefits_realised)} of {_money(o.benefits_planned)}"
+
+
 def table(found: Lessons) -> str:
     out = [f"{'project':<10} {'proposal':<9} {'state':<6} {'finished':<10} {'score':>6} {'rank':>4} "
            f"{'final cost':>11} {'CPI':>5} {'benefits':>19} {'ben/cost':>8}  gates"]
     for o in found.outcomes:
         gates = "; ".join(f"{g['gate']}: {g['outcome']}" + (f" (override: {g['override'].get('role')})"
                                                             if g.get("override") else "") for g in o.gates) or "-"
-        benefits = f"{_num(o.benefits_realised)} of {_num(o.benefits_planned)}"
+        benefits = _benefits(o)
         out.append(f"{o.project[:10]:<10} {(o.proposal or '-')[:9]:<9} {o.state:<6} {o.finished:<10} "
                    f"{_num(o.score):>6} {o.rank if o.rank is not None else '-':>4} {_num(o.final_cost):>11} "
                    f"{_num(o.cpi):>5} {benefits:>19} {_num(o.benefit_cost, 3):>8}  {gates}")
@@ -285,8 +296,7 @@ def table(found: Lessons) -> str:
                 if g.get("override"):
                     out.append(f"  {o.project} ({o.proposal}) {g['gate']}: {g['outcome']}, overridden by "
                                f"{g['override'].get('role')} (\"{g['override'].get('justification')}\") -> {o.state} "
-                               f"{o.finished}, CPI {_num(o.cpi)}, benefits {_num(o.benefits_realised)} of "
-                               f"{_num(o.benefits_planned)} planned")
+                               f"{o.finished}, CPI {_num(o.cpi)}, benefits {_benefits(o)}")
     unscored = [o for o in found.outcomes if o.unscored]
     if unscored:
         out.append("")

@@ -71,7 +71,8 @@ class Intake:
         findings = [self._finding(index, record) for index in fired if rules[index][1] is not None]
         worst = max((_SEVERITY[f.effect] for f in findings), default=0)
         outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
-        routes = list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))
+        # the approvers of a review decision; a rejection goes to nobody (its review findings keep their routes)
+        routes = [] if worst == 2 else list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))
         ident = record.get(self.policy.id_field)
         decision = Verdict(id_text(ident), outcome, findings, routes,
                            {name: plain(record[name]) for name in self._derived}, [], self.policy.policy_hash,

@@ -67,7 +67,9 @@ def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
             m = models[e.model]
             out.write(f"model {m['id']}: {m['name']} ({m['method']}, {m['where']}): {m['ranked']} ranked\n")
         line = f"{e.rank:>4}  {clip(e.id or '-', 14):<14} {e.score:>7.2f}  {e.decision.upper():<8}"
-        if sens:
+        if sens and e.top_probability is None:  # a model without weights, beside one with them
+            line += f"  {'-':>10}  {'(no weights to vary)':<34}"
+        elif sens:
             change = (f"{e.weight_change.criterion} {e.weight_change.weight:.2f}→{e.weight_change.new_weight:.2f}"
                       if e.weight_change else ("no single weight" if e.rank <= ranking.top else ""))
             line += f"  {e.top_probability:>10.1%}  {clip(change, 34):<34}"

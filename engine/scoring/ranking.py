@@ -183,6 +183,7 @@ def build_model_ranking(models: Sequence[ScoringModel], decided: list[tuple[Deci
                 unscored.append((i, f"not scored: {why}"))
         entries: list[RankEntry] = []
         summaries = []
+        settings: dict[str, dict[str, Any]] = {}  # each model's sensitivity settings, when asked
         for m in models:
             pool = pools[m.id]
             part = _build(m.scoring, [decided[i] for i in pool], policy_hash, as_of, top or m.scoring.top,
@@ -190,12 +191,16 @@ def build_model_ranking(models: Sequence[ScoringModel], decided: list[tuple[Deci
             for entry in part.entries:
                 entry.model, entry.position = m.id, pool[entry.position]
             entries += part.entries
+            if part.sensitivity is not None:
+                settings[m.id] = part.sensitivity
             summaries.append({"id": m.id, "name": m.name, "method": m.scoring.method, "weights": m.scoring.weights,
                               "where": m.where, "ranked": sum(1 for e in part.entries if e.rank is not None)})
         entries += [_entry(decided[i][0], reason=why, position=i) for i, why in unscored]
         entries += _not_passing(decided)
         first = models[0].scoring
-        return Ranking("by model", {}, top or first.top, policy_hash, as_of, None, entries, models=summaries)
+        overall = {"available": any(s["available"] for s in settings.values()), "models": settings} \
+            if sensitivity else None
+        return Ranking("by model", {}, top or first.top, policy_hash, as_of, overall, entries, models=summaries)
 
 
 def model_for(models: Sequence[ScoringModel], record: Mapping[str, Any]) -> tuple[ScoringModel | None, str | None]:

@@ -311,6 +311,13 @@ def _resolve(doc: _Document, path: tuple, cells: _Cells, ws, title_row: int) -> 
 def _read_sheet(ws, cells: _Cells) -> _Document:
     doc = _Document()
     sections = _sections(ws, cells)
+    seen: set[tuple] = set()
+    for section in sections:  # the same title twice: which one holds would be a guess
+        if section.path in seen:
+            cells.error(ws, section.title_row, 1, "duplicate_section", f"section '{path_text(section.path)}' is given "
+                        "twice", "merge the two sections")
+        seen.add(section.path)
+    sections = [s for i, s in enumerate(sections) if s.path not in {t.path for t in sections[:i]}]
     # parents first: a section inside an item needs the item's list to be read already
     for section in sorted(sections, key=lambda s: sum(isinstance(p, Item) for p in s.path)):
         _read_section(doc, section, ws, cells)
@@ -337,8 +344,13 @@ def _read_section(doc: _Document, section: _Section, ws, cells: _Cells) -> None:
     value_column = next((c for c, n in section.header if n == VALUE), None)
     key_column = section.header[0][0]
     comment_column = next((c for c, n in section.header if n == COMMENT), None)
+    if not section.path and mode != "settings":
+        cells.error(ws, section.title_row, 1, "bad_section", f"section '{ROOT}' has a '{first}' header, but its rows "
+                    "are settings", "keep the header row as exported: setting | value | ...")
+        return
     if mode == "settings":
         for row in section.rows:
+            _extra_cells(row, names, ws, cells)
             _setting(doc, row, key_column, value_column, comment_column, section, ws, cells)
         return
     located = _resolve(doc, section.path[:-1], cells, ws, section.title_row) if len(section.path) > 1 else (doc.data, ())
@@ -359,10 +371,7 @@ def _read_section(doc: _Document, section: _Section, ws, cells: _Cells) -> None:
     doc.cells[here] = cells.where(ws, section.title_row, 1)
     for row in section.rows:
         by_column = {c.column: c for c in row}
-        extra = [c for c in row if c.value is not None and c.column not in names]
-        for c in extra:
-            cells.error(ws, c.row, c.column, "extra_cells", "a value in a column without a header",
-                        "give the column a header, or delete the value")
+        _extra_cells(row, names, ws, cells)
         entry: dict = {}
         where_row = cells.where(ws, row[0].row, 1)
         item_path: tuple
@@ -438,6 +447,13 @@ def _comment(doc: _Document, path: tuple, by_column: dict, comment_column: int |
         doc.comments[path] = str(raw)
 
 
+def _extra_cells(row, names: dict[int, str], ws, cells: _Cells) -> None:
+    for c in row:
+        if c.value is not None and c.column not in names:
+            cells.error(ws, c.row, c.column, "extra_cells", "a value in a column without a header",
+                        "give the column a header, or delete the value")
+
+
 def _setting(doc: _Document, row, key_column: int, value_column: int | None, comment_column: int | None,
              section: _Section, ws, cells: _Cells) -> None:
     by_column = {c.column: c for c in row}
@@ -455,10 +471,11 @@ def _setting(doc: _Document, row, key_column: int, value_column: int | None, com
         cells.error(ws, row[0].row, key_column, "bad_setting", f"setting '{name}': {exc}")
         return
     parts = section.path + parts
-    if value_cell is None:
-        return
-    present, value = cells.value(ws, value_cell)
-    if not present:
+    present, value = cells.value(ws, value_cell) if value_cell is not None else (False, None)
+    if not present:  # a cleared value is not a deleted setting: say so, as a section row does
+        if value_cell is None or value_cell.value is None:
+            cells.error(ws, row[0].row, value_column or key_column, "cell_empty", f"'{name}' has no value",
+                        "give it a value, or delete the row")
         return
     where = cells.where(ws, value_cell.row, value_cell.column)
     new = parts  # a comment on the first value of a mapping (levels.none) belongs above the mapping (levels)
@@ -567,10 +584,11 @@ def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dic
 
     # lazy: openpyxl loads only when a workbook is read or written
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
     cells = _Cells(book_name, sink)
     try:
         book = openpyxl.load_workbook(path)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError, EOFError, InvalidFileException) as exc:
         sink.add("bad_workbook", f"cannot read the workbook ({type(exc).__name__}: {exc})", Location(book_name),
                  "save it from Excel as .xlsx (Excel Workbook)")
         return {}, {}

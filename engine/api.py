@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from engine.authoring.explain import Explanation, explain
 from engine.authoring.lint import lint_policy
 from engine.backends import BACKENDS, make_backend
 from engine.compile.health import DEFAULT_HEALTH
@@ -33,7 +32,8 @@ from engine.gates.review import (
     read_project,
     review,
 )
-from engine.health.assess import HealthReport, assess, health_backend
+from engine.health.assess import HealthReport, ProjectHealth, assess, health_backend
+from engine.health.status import Report as StatusReport
 from engine.health.status import StatusData, read_status
 from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
@@ -46,6 +46,8 @@ from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 # at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
 # imports this module.
 if TYPE_CHECKING:
+    from engine.authoring.explain import Explanation
+    from engine.health.kpis import KpiReport, Period
     from engine.health.lessons import Lessons
     from engine.health.trend import HealthSeries
     from engine.portfolio.conflicts import ConflictReport
@@ -84,8 +86,12 @@ class Checked:
 
 
 def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
-                   backend: str = "rete", lint: bool = False, max_errors: int = MAX_ERRORS) -> Checked:
-    """validate(), keeping the compiled policy, so a caller can describe it without compiling it again."""
+                   backend: str = "rete", lint: bool = False, max_errors: int = MAX_ERRORS,
+                   cache_proofs: bool = False) -> Checked:
+    """validate(), keeping the compiled policy, so a caller can describe it without compiling it again.
+
+    ``cache_proofs``: take the assurances' proofs from the user's cache when the policy is unchanged, and keep
+    new ones there (engine/authoring/proof_cache.py; pmo validate does)."""
     sink = DiagnosticSink(limit=max_errors)
     policy_set = load_folder(path, rules, sink)
     policy = compile_policy(policy_set, today or dt.date.today(), sink)
@@ -104,8 +110,9 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
     # (an overlap) leave every rule in place, so the proof still speaks of the policy as it would run.
     if lint and policy is not None and policy.assurances and all(d.code in ANALYSIS_ERRORS for d in sink.errors):
         # lazy: the proofs (and z3) load only when assurances are proved, in pmo validate
+        from engine.authoring.proof_cache import prove_cached
         from engine.authoring.proofs import proof_diagnostics, prove
-        proofs = prove(policy)
+        proofs = prove_cached(policy) if cache_proofs else prove(policy)
         sink.extend(proof_diagnostics(proofs))
     return Checked(sorted(sink.reported(), key=Diagnostic.sort_key), usable, proofs, sink.dropped)  # limit note last
 
@@ -185,6 +192,7 @@ class Engine:
         if assessments is not None:
             ident = self.proposal_id(proposal.data if isinstance(proposal, Row) else proposal)
             ratings = self.check_assessments(assessments).by_proposal().get(ident or "", {})
+        from engine.authoring.explain import explain  # lazy: evaluate and validate never explain
         # the engine's own intake and back end: the same decision as evaluate()
         return explain(self._intake, proposal, row=row, source=source, ratings=ratings)
 
@@ -217,6 +225,13 @@ class Engine:
             status = read_status(list(status), profile or InputProfile(), sheet, health.calendar)
         return assess(status, health, self._health, as_of)
 
+    def rate_series(self, project: str, series: list[StatusReport], *, start: int = 0) -> Iterator[ProjectHealth]:
+        """One project rated at each of its own status dates from ``series[start]`` on, each on its reports up to
+        that date (``series``: the project's reports in date order), as ``health(as_of=that date)`` rates it. The
+        portfolio history (engine/tasks/history.py) records these as the reports arrive."""
+        from engine.health.assess import rate_series
+        return rate_series(project, series, self.policy.health or DEFAULT_HEALTH, self._health, start)
+
     def health_series(self, status: Iterable[PathLike] | StatusData, *, until: dt.date | None = None,
                       profile: InputProfile | None = None, sheet: str | None = None) -> HealthSeries:
         """Every project rated at every status date (up to ``until``): one HealthReport per date, each as
@@ -237,14 +252,49 @@ class Engine:
         (default: :func:`engine.health.trend.status_kpis` of the status reports)."""
         # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.health.trend import HealthSeries as Series
-        from engine.health.trend import status_kpis
         from engine.report.health import build_health_page
-        series = status if isinstance(status, Series) else self.health_series(status, until=until, profile=profile,
-                                                                              sheet=sheet)
+        health = self.policy.health or DEFAULT_HEALTH
+        if isinstance(status, Series):
+            series, data = status, None
+        else:
+            data = status if isinstance(status, StatusData) else read_status(list(status), profile or InputProfile(),
+                                                                             sheet, health.calendar)
+            series = self.health_series(data, until=until)
         projects = _portfolio(portfolio) if portfolio is not None else None
-        return build_health_page(series, self.policy.health or DEFAULT_HEALTH,
-                                 status_kpis(series) if kpis is None else kpis, portfolio=projects,
-                                 limits=self.policy.portfolio)
+        return build_health_page(series, health, self._tiles(series, data) if kpis is None else kpis,
+                                 portfolio=projects, limits=self.policy.portfolio)
+
+    def _tiles(self, series: HealthSeries, data: StatusData | None) -> list:
+        """The health page's KPI tiles: the declared KPIs over the status reports, at each status date (without a
+        KPI policy, or given only a series, the status reports' own: engine.health.trend.status_kpis)."""
+        from engine.health.trend import status_kpis
+        if self.policy.kpis is None or data is None:
+            return status_kpis(series)
+        from engine.health.kpis import History, tiles
+        history = History(data, self.policy.health or DEFAULT_HEALTH, self._health)
+        history._assessed.update(series.reports)  # the series rated every status date already
+        return tiles(self.policy.kpis, history, series.dates)
+
+    def kpis(self, status: Iterable[PathLike] | StatusData = (), *, entries: Sequence[Mapping[str, Any]] = (),
+             selection: Mapping[str, Any] | None = None, selection_source: str = "selection",
+             period: Period | None = None, periods: int = 4) -> KpiReport:
+        """The policy set's KPIs (kind: kpis) at ``period`` (engine.health.kpis.Period; default: the quarter of the
+        latest report or decision) and the ``periods - 1`` before it, over the status reports (files or
+        StatusData), the decision log's ``entries`` (DecisionLog.query()) and a ``pmo select`` result."""
+        from engine.health.kpis import History, evaluate_kpis, period_of, periods_until
+        if self.policy.kpis is None:
+            raise PmoError([Diagnostic("no_kpis", "this policy set declares no KPIs", hint="add a file with 'kind: kpis'")])
+        health = self.policy.health or DEFAULT_HEALTH
+        if not isinstance(status, StatusData):
+            status = read_status(list(status), InputProfile(), None, health.calendar)
+        history = History(status, health, self._health, list(entries), dict(selection) if selection else None,
+                          selection_source)
+        if period is None:
+            latest = history.latest()
+            if latest is None:
+                return evaluate_kpis(self.policy.kpis, history, [])
+            period = period_of(latest, True)
+        return evaluate_kpis(self.policy.kpis, history, periods_until(period, periods))
 
     def lessons(self, status: Iterable[PathLike] | StatusData, *, proposals: Iterable[PathLike] | None = None,
                 gates: Iterable[Mapping[str, Any]] = (), as_of: dt.date | None = None,

@@ -23,6 +23,14 @@ def pytest_configure(config):
 TODAY = dt.date(2026, 12, 1)  # the example data's dates are chosen relative to this day
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_proof_cache(tmp_path_factory):
+    """pmo validate keeps its proofs in this session's folder, never in the user's ~/.cache/pmo."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PMO_CACHE_DIR", str(tmp_path_factory.mktemp("pmo-cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def private_decision_log(tmp_path, monkeypatch):
     """CLI runs in tests log to a temporary file, never to the user's ./pmo-decisions.sqlite."""

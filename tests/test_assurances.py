@@ -236,3 +236,172 @@ def test_the_proof_agrees_with_an_exhaustive_search(tmp_path, review_at, reject_
     for c in result.counterexamples:  # and each counterexample is one
         d = engine.evaluate(c.proposal)
         assert float(c.proposal["budget"]) > bound and d.decision != "reject" and not d.routes
+
+
+# ---------------------------------------------------------------------------- the proof cache (pmo validate)
+
+NO_APPROVER = """
+  - name: every-pass-has-approver
+    for: decision != "reject"
+    must: len(routes) > 0
+"""
+
+
+@pytest.fixture
+def asked(tmp_path, monkeypatch):
+    """The assurances the solver was asked about, run by run (the cache answers the others)."""
+    from engine.authoring import proofs
+    monkeypatch.setenv("PMO_CACHE_DIR", str(tmp_path / "cache"))
+    calls: list[list[str]] = []
+    real = proofs.prove
+
+    def counting(policy, assurances=None, *args, **kwargs):
+        results = real(policy, assurances, *args, **kwargs)
+        calls.append(sorted(r.assurance.name for r in results))
+        return results
+
+    monkeypatch.setattr(proofs, "prove", counting)
+    return calls
+
+
+def _validate(folder, capsys, *options):
+    from engine.cli import main
+    code = main(["validate", str(folder), "--today", TODAY.isoformat(), *options])
+    printed = capsys.readouterr()
+    return code, printed.out, printed.err
+
+
+def _cache_files(tmp_path):
+    return sorted((tmp_path / "cache" / "proofs").glob("*.json"))
+
+
+def _findings(run):
+    """A validate run without the counterexamples' values: z3 finds others when it is asked again in the same
+    process (each verified; a fresh process, as pmo validate is, finds the first ones again)."""
+    code, out, err = run
+    return code, [line.split("; counterexample proposal:")[0] for line in out.splitlines()], err
+
+
+def test_a_second_validate_takes_the_proofs_from_the_cache(tmp_path, asked, capsys):
+    folder = _policies(tmp_path, NO_APPROVER)
+    first = _validate(folder, capsys, "--counterexamples", str(tmp_path / "1.json"))
+    second = _validate(folder, capsys, "--counterexamples", str(tmp_path / "2.json"))
+    assert asked == [["every-pass-has-approver"]] and len(_cache_files(tmp_path)) == 1
+    assert first[0] == second[0] == 2 and "error[assurance_failed]" in first[1] and first[1] == second[1]
+    assert first[2].replace("1.json", "2.json") == second[2]
+    assert (tmp_path / "1.json").read_bytes() == (tmp_path / "2.json").read_bytes()
+
+
+def test_strict_is_the_same_with_proofs_cached_or_not(tmp_path, asked, capsys, monkeypatch):
+    from engine.authoring import proofs
+    monkeypatch.setattr(proofs, "MAX_ROUNDS", 2)  # z-titles stays undecided (a warning) in fewer solver calls
+    folder = _policies(tmp_path, NO_APPROVER + '  - name: z-titles\n    for: matches(title, "^Z")\n'
+                       '    must: decision == "review"\n')
+    cached = [_validate(folder, capsys, "--strict") for _ in range(2)]
+    monkeypatch.setenv("PMO_CACHE_DIR", "")  # no cache: proved every time
+    assert cached[0] == cached[1] and _findings(cached[0]) == _findings(_validate(folder, capsys, "--strict"))
+    assert cached[0][0] == 2 and "warning" not in cached[0][1] and "error[assurance_unknown]" in cached[0][1]
+    assert len(asked) == 2 and len(_cache_files(tmp_path)) == 1
+
+
+def test_an_edited_policy_is_proved_again(tmp_path, asked, capsys):
+    folder = _policies(tmp_path, """
+  - name: board-needs-sponsor
+    for: budget > 5_000_000 and sponsor == null
+    must: decision == "reject"
+""")
+    intake = folder / "intake.yaml"
+    original = intake.read_text(encoding="utf-8")
+    assert _validate(folder, capsys)[0] == 0
+    intake.write_text(original.replace("  - use: governance/sponsor-required\n    with: {threshold: 250_000}\n", ""),
+                      encoding="utf-8")
+    code, out, _ = _validate(folder, capsys)
+    assert code == 2 and "assurance 'board-needs-sponsor'" in out and asked == [["board-needs-sponsor"]] * 2
+    intake.write_text(original + "# a comment is an edit too: the policy hash changed\n", encoding="utf-8")
+    assert _validate(folder, capsys)[0] == 0 and len(asked) == 3
+    intake.write_text(original, encoding="utf-8")  # back as it was: that version's proofs are still kept
+    assert _validate(folder, capsys)[0] == 0 and len(asked) == 3 and len(_cache_files(tmp_path)) == 3
+
+
+def test_another_day_is_proved_again(tmp_path, asked, capsys):
+    """today() may decide a rule, so the date is part of the key."""
+    from engine.cli import main
+    folder = _policies(tmp_path, NO_APPROVER)
+    for day in ("2026-12-01", "2026-12-02", "2026-12-01"):
+        main(["validate", str(folder), "--today", day])
+    assert len(asked) == 2
+
+
+@pytest.mark.parametrize("damage", [
+    lambda text: "\x00not json",
+    lambda text: text[: len(text) // 2],  # cut short
+    lambda text: text.replace('"status": "fails"', '"status": "maybe"'),
+    lambda text: text.replace('"status": "fails"', '"status": "holds"', 1).replace('"counterexamples": [{', '"x": [{'),
+    lambda text: text.replace('"format": 1', '"format": 0'),
+    lambda text: json.dumps({"format": 1, "key": "another", "results": {}}),
+    lambda text: "[]",
+], ids=["binary", "truncated", "bad-status", "missing-counterexamples", "old-format", "other-key", "not-a-mapping"])
+def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path, asked, capsys, damage):
+    folder = _policies(tmp_path, NO_APPROVER)
+    first = _validate(folder, capsys)
+    [path] = _cache_files(tmp_path)
+    good = path.read_text(encoding="utf-8")
+    path.write_text(damage(good), encoding="utf-8")
+    again = _validate(folder, capsys)
+    assert _findings(again) == _findings(first) and len(asked) == 2  # proved again
+    assert json.loads(path.read_text(encoding="utf-8"))["key"] == path.stem  # and kept again
+    assert _validate(folder, capsys) == again and len(asked) == 2
+
+
+def test_an_answer_a_time_out_cut_short_is_not_kept(tmp_path, asked, capsys, monkeypatch):
+    import dataclasses
+
+    from engine.authoring import proofs
+    counting = proofs.prove
+    monkeypatch.setattr(proofs, "prove", lambda *a, **k: [dataclasses.replace(r, settled=False)
+                                                        for r in counting(*a, **k)])
+    folder = _policies(tmp_path, NO_APPROVER)
+    assert _findings(_validate(folder, capsys)) == _findings(_validate(folder, capsys)) and len(asked) == 2
+    assert _cache_files(tmp_path) == []
+
+
+def test_no_cache_when_it_is_switched_off_or_cannot_be_written(tmp_path, asked, capsys, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    for setting in ("", str(blocked)):
+        monkeypatch.setenv("PMO_CACHE_DIR", setting)
+        code, out, _ = _validate(ROOT / "policies", capsys)
+        assert code == 0 and "3 of 3 assurances proved" in out
+    assert len(asked) == 2 and not (tmp_path / "cache").exists() and not list(tmp_path.glob("**/*.partial"))
+
+
+def test_where_the_cache_lives(monkeypatch, tmp_path):
+    from engine.authoring.proof_cache import cache_dir
+    monkeypatch.delenv("PMO_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "pmo" / "proofs"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "pmo" / "proofs"
+    monkeypatch.setenv("PMO_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine" / "proofs"
+
+
+def test_the_key_changes_with_any_file_of_the_engine_or_z3(tmp_path):
+    """An edited or upgraded engine or z3 proves again: each of their files is in the key (size and time)."""
+    import hashlib
+    import os
+
+    from engine.authoring.proof_cache import _files
+    (tmp_path / "a.py").write_text("x = 1\n", encoding="utf-8")
+
+    def digest():
+        d = hashlib.sha256()
+        _files(tmp_path, d)
+        return d.hexdigest()
+
+    before = digest()
+    os.utime(tmp_path / "a.py", ns=(1, 1))
+    touched = digest()
+    (tmp_path / "b.so").write_bytes(b"")
+    assert len({before, touched, digest()}) == 3

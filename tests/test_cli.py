@@ -88,7 +88,7 @@ def test_schema_lists_every_kind():
     schema = json.loads(out)
     kinds = {d["properties"]["kind"]["const"] for d in schema["$defs"].values() if "kind" in d.get("properties", {})}
     assert code == 0 and kinds == {"intake", "strategy", "scoring", "portfolio", "gates", "health", "library",
-                                   "lookup", "tables", "assurances"}
+                                   "lookup", "tables", "assurances", "kpis"}
 
 
 def test_help_teaches():

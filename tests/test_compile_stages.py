@@ -12,7 +12,7 @@ from engine.compile import policy as compiling
 from engine.errors import LIMIT_REACHED, MAX_ERRORS, PolicyError
 
 ORDER = ["strategy", "fields", "lookups", "derived", "rules", "tables", "assurances", "table_analysis", "scoring",
-         "gates", "health"]
+         "gates", "health", "kpis"]
 
 
 def test_the_stages_are_named_and_run_in_their_order(monkeypatch):

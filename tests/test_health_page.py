@@ -117,8 +117,12 @@ def test_the_legend_names_every_rule_that_set_a_colour_with_its_place(page_html)
 
 def test_kpi_tiles_equal_the_json(page_html):
     text = page_html.read_text(encoding="utf-8")
-    tiles = {k: json.loads(v) for k, v in re.findall(r'data-health-kpi="([a-z_]+)" value="([^"]*)"', text)}
-    assert set(tiles) == {"spi", "cpi", "share_green", "benefits"}
+    tiles = {k: json.loads(v) for k, v in re.findall(r'data-health-kpi="([^"]+)" value="([^"]*)"', text)}
+    # the tiles are the reference policy's declared KPIs over the status reports (policies/kpis.yaml), a tile per
+    # objective for the one with by: objective; the KPIs over the decision log are not on the page
+    assert set(tiles) == {"spi", "cpi", "share_green", "benefits", "forecast_error"} | {
+        f"spend_by_objective[{o}]" for o in ("customer-experience", "grid-resilience", "net-zero",
+                                             "operational-efficiency")}
     portfolio = health_json("--by", "portfolio")[0]
     projects = health_json()
     assert tiles["spi"] == portfolio["spi"] and tiles["cpi"] == portfolio["cpi"]
@@ -246,7 +250,7 @@ def test_the_health_page_in_headless_chromium_and_printed_on_a4_landscape(page_h
     assert page.get_attribute("html", "data-ready") == "yes"
     assert page.locator("td.rag[data-rating]").count() == len(cells(page_html.read_text(encoding="utf-8")))
     assert page.locator("svg.scurve").count() == 10 and page.locator("svg.gantt").count() == 1
-    assert page.locator("svg.heatmap").count() == 1 and page.locator("svg.spark").count() == 4
+    assert page.locator("svg.heatmap").count() == 1 and page.locator("svg.spark").count() == 9  # a tile per KPI (policies/kpis.yaml)
     # the KPI tiles the browser shows are the JSON's
     portfolio = health_json("--by", "portfolio")[0]
     assert float(page.get_attribute('data[data-health-kpi="spi"]', "value")) == portfolio["spi"]
@@ -257,7 +261,7 @@ def test_the_health_page_in_headless_chromium_and_printed_on_a4_landscape(page_h
     boxes = page.evaluate("""() => Array.from(document.querySelectorAll('#health svg, #health table')).map(e => {
         const r = e.getBoundingClientRect(); return {cls: e.getAttribute('class'), left: r.left, right: r.right,
         width: r.width, height: r.height, font: parseFloat(getComputedStyle(e).fontSize)}; })""")
-    assert len(boxes) == 17
+    assert len(boxes) == 22  # 9 KPI tiles (policies/kpis.yaml), the grid, 10 S-curves, the heat map and the Gantt chart
     for box in boxes:
         assert box["left"] >= 0 and box["right"] <= printable + 0.5, box  # nothing runs off the page
         assert box["width"] > 100 and box["height"] > 20, box  # laid out, not collapsed

@@ -14,7 +14,7 @@ from engine.cli import main
 from engine.decision import Decision, Finding, RowError
 from engine.expr.values import display
 from engine.io.writers import inert, write_decisions, write_xlsx
-from engine.store import DecisionLog, Entry
+from engine.store import SCHEMA_VERSION, DecisionLog, Entry
 from tests.conftest import ROOT
 
 FORMULA = re.compile('^"?[=+\\-@\t\r]')  # a physical line a naive splitter would hand to a spreadsheet
@@ -213,9 +213,10 @@ def test_a_log_written_by_the_old_schema_opens_and_keeps_its_entries(tmp_path):
     with DecisionLog(path) as log:  # opening again migrates nothing twice
         assert [e["outcome"] for e in log.query(project="P1")] == ["accept", "reject"]
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("SELECT version, applied IS NULL FROM pmo_schema ORDER BY version").fetchall() == [
-            (0, 1), (1, 0)]  # version 0 was there before pmo_schema; version 1 applied on opening
+            (0, 1)] + [(v, 0) for v in range(1, SCHEMA_VERSION + 1)]  # version 0 was there before pmo_schema;
+        # the later ones applied on opening
     db.close()
 
 

@@ -1,5 +1,6 @@
 """Hostile inputs, safe outputs, concurrency and determinism (see docs/reliability.md)."""
 import csv
+import functools
 import io
 import json
 import os
@@ -48,6 +49,12 @@ def test_any_policy_text_ends_in_a_document_or_diagnostics(tmp_path_factory, tex
     assert document is not None or sink.items
 
 
+@functools.cache
+def _reference_engine() -> Engine:
+    """Loaded once for the module's examples: an engine is read-only once loaded (the thread test shares one)."""
+    return Engine.load(today=TODAY, backend="reference")
+
+
 @fuzz(200)
 @given(st.lists(st.lists(st.text(max_size=8), max_size=6), max_size=8))
 def test_csv_rows_in_equal_rows_out(tmp_path_factory, rows):
@@ -55,7 +62,7 @@ def test_csv_rows_in_equal_rows_out(tmp_path_factory, rows):
     buffer = io.StringIO()
     csv.writer(buffer).writerows([["id", "title", "budget"]] + rows)
     path.write_text(buffer.getvalue(), encoding="utf-8")
-    engine = Engine.load(today=TODAY, backend="reference")
+    engine = _reference_engine()
     from engine import read_proposals
     try:
         decisions = list(engine.evaluate_many(read_proposals(path)))

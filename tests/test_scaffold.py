@@ -28,7 +28,7 @@ def starter(tmp_path, monkeypatch):
 def test_init_writes_the_whole_starter_set(starter):
     names = sorted(str(p.relative_to(starter)) for p in starter.rglob("*") if p.is_file())
     assert names == ["README.md", "features/gates.feature", "features/intake.feature", "policies/gates.yaml",
-                     "policies/intake.yaml", "policies/portfolio.yaml", "policies/scoring.yaml",
+                     "policies/intake.yaml", "policies/kpis.yaml", "policies/portfolio.yaml", "policies/scoring.yaml",
                      "policies/strategy.yaml", "profile.yaml", "projects/billing-portal.yaml",
                      "projects/data-platform.yaml", "projects/invoice-automation.yaml",
                      "projects/scanner-refresh.yaml", "proposals.csv"]

@@ -14,34 +14,53 @@ from tests.conftest import ROOT, write_round
 
 EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine",
-         "z3"}
+         "z3", "multiprocessing", "engine.authoring.explain"}  # worker processes only for large batches
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
-            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "serve",
-            "export-policies", "import-policies"]
+            "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "history",
+            "kpi", "lessons", "status", "serve", "export-policies", "import-policies"]
 PROBE = """\
 import io, json, sys
 from engine.cli import main
-code = main(json.loads(sys.argv[1]), stdout=io.StringIO(), stderr=io.StringIO())
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+out = io.StringIO()
+code = main(json.loads(sys.argv[1]), stdout=out, stderr=io.StringIO())
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "out": out.getvalue()}))
 """
 
 
-def loaded(argv: list[str], tmp_path) -> tuple[int, set[str]]:
-    """The exit code of ``pmo argv`` and the heavy modules it imported, in a fresh interpreter."""
+def probe(argv: list[str], tmp_path) -> dict:
+    """``pmo argv`` in a fresh interpreter: its exit code, what it printed and the heavy modules it imported."""
     result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv)], cwd=ROOT, capture_output=True,
                             text=True, timeout=600, env=_env(tmp_path))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
     modules = set(report["modules"])
-    return report["code"], {m for m in HEAVY if m in modules or any(n.startswith(m + ".") for n in modules)}
+    report["heavy"] = {m for m in HEAVY if m in modules or any(n.startswith(m + ".") for n in modules)}
+    return report
+
+
+def loaded(argv: list[str], tmp_path) -> tuple[int, set[str]]:
+    """The exit code of ``pmo argv`` and the heavy modules it imported, in a fresh interpreter."""
+    report = probe(argv, tmp_path)
+    return report["code"], report["heavy"]
 
 
 def _env(tmp_path) -> dict:
     import os
-    return dict(os.environ, PMO_LOG=str(tmp_path / "log.sqlite"))
+    # a proof cache of this test's own: a first validate here proves (and imports z3), whatever ran before
+    return dict(os.environ, PMO_LOG=str(tmp_path / "log.sqlite"), PMO_CACHE_DIR=str(tmp_path / "cache"))
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], []] + [[name, "--help"] for name in COMMANDS],
+def test_every_command_is_listed():
+    """A new command is in COMMANDS, so its --help is pinned below."""
+    import argparse
+
+    from engine.cli import build_parser
+    [sub] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sorted(COMMANDS) == sorted(sub.choices)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], [], ["status", "ingest", "--help"]]
+                         + [[name, "--help"] for name in COMMANDS],
                          ids=lambda argv: " ".join(argv) or "no-command")
 def test_help_imports_nothing_heavy(argv, tmp_path):
     code, heavy = loaded(argv, tmp_path)
@@ -53,7 +72,7 @@ MAY_IMPORT = {
     "validate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine", "z3"},  # proves assurances
     "evaluate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
     "expr": set(),
-    "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl"},
+    "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl", "engine.authoring.explain"},
 }
 RUNS = {
     "validate": ["validate"],
@@ -67,6 +86,16 @@ RUNS = {
 def test_a_command_imports_only_what_it_uses(name, tmp_path):
     code, heavy = loaded([a.replace("{tmp}", str(tmp_path)) for a in RUNS[name]], tmp_path)
     assert code == 0 and heavy <= MAY_IMPORT[name], heavy - MAY_IMPORT[name]
+
+
+def test_a_validate_with_its_proofs_cached_imports_no_z3(tmp_path):
+    """The second pmo validate of an unchanged policy takes the assurances' proofs from the cache: z3 stays out,
+    and what it prints is the first run's."""
+    argv = ["validate", "--today", "2026-12-01"]
+    first, second = probe(argv, tmp_path), probe(argv, tmp_path)
+    assert first["code"] == second["code"] == 0 and "3 of 3 assurances proved" in first["out"]
+    assert "z3" in first["heavy"] and second["heavy"] <= MAY_IMPORT["validate"] - {"z3"}, second["heavy"]
+    assert second["out"] == first["out"]
 
 
 def test_the_probe_sees_what_a_command_imports(tmp_path):

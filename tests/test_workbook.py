@@ -304,7 +304,7 @@ def test_the_readme_walk_through(tmp_path, capsys, monkeypatch):
     cell.value = 500_000
     book.save("policies.xlsx")
     assert main(["import-policies", "policies.xlsx", "--out", "new-policies", "--today", "2026-12-01"]) == 0
-    assert "pmo: wrote 7 files into new-policies/" in capsys.readouterr().out
+    assert "pmo: wrote 8 files into new-policies/" in capsys.readouterr().out
     assert main(["diff", "policies", "new-policies", str(ROOT / "examples" / "proposals.csv"), "--today",
                  "2026-12-01"]) == 0
     out = capsys.readouterr().out
@@ -407,7 +407,8 @@ def test_section_paths_read_back(parts):
 def test_a_written_workbook_reads_as_a_workbook():
     content = export_policies(REFERENCE, today=TODAY)
     book = openpyxl.load_workbook(io.BytesIO(content))
-    assert book.sheetnames == ["Cover", "assurances", "gates", "health", "intake", "portfolio", "scoring", "strategy"]
+    assert book.sheetnames == ["Cover", "assurances", "gates", "health", "intake", "kpis", "portfolio", "scoring",
+                               "strategy"]
 
 
 def test_a_bad_decision_table_cell_is_named_in_the_exported_workbook(tmp_path, capsys, monkeypatch):

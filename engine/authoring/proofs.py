@@ -90,6 +90,7 @@ class Result:
     counterexamples: tuple[Counterexample, ...] = ()
     why: str = ""  # for unknown
     rounds: int = 0
+    settled: bool = True  # False: a solver call ran out of time, so more time may give another answer
 
     def diagnostics(self) -> list[Diagnostic]:
         a = self.assurance
@@ -142,8 +143,9 @@ def _prove_one(policy: CompiledPolicy, intake: Any, assurance: CompiledAssurance
             break
         if answer != z3.sat:
             if found:
-                break
-            return Result(assurance, "unknown", why=f"the solver gave up ({solver.reason_unknown()})", rounds=rounds)
+                return Result(assurance, "fails", tuple(found), rounds=rounds, settled=False)
+            return Result(assurance, "unknown", why=f"the solver gave up ({solver.reason_unknown()})", rounds=rounds,
+                          settled=False)
         model = solver.model()
         fired = tuple(bool(z3.is_true(model.eval(f, model_completion=True))) for f in encoder.matched)
         example = encoder.verified(model, intake, assurance, policy, len(found) + 1)

@@ -24,10 +24,10 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process SIGINT ended
 def build_parser() -> argparse.ArgumentParser:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine import __version__
-    from engine.cli import authoring, governance, health, intake, lessons, policies, portfolio, ranking, serve
+    from engine.cli import authoring, governance, health, history, intake, lessons, policies, portfolio, ranking, serve
     from engine.cli.common import EPILOG
     from engine.cli.options import Parser
-    groups = (intake, ranking, portfolio, governance, policies, authoring, health, lessons, serve)  # the order of the commands in --help
+    groups = (intake, ranking, portfolio, governance, policies, authoring, health, history, lessons, serve)  # the order of the commands in --help
     parser = Parser(prog="pmo", description="Rules-based governance for a Project Management Office: "
                     "screen project proposals against declarative policy files and explain every decision.",
                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)

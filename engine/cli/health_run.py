@@ -22,6 +22,12 @@ from engine.io.writers import csv_writer, inert
 def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if missing_files(args.files + ([args.portfolio] if args.portfolio else []), stderr):
         return EXIT_USAGE
+    if bool(args.files) == (args.log is not None):
+        print("pmo: error: give status FILES, or --log DB to rate from the portfolio history (not both)", file=stderr)
+        return EXIT_USAGE
+    if args.log is not None and (args.columns or args.sheet):
+        print("pmo: error: --columns and --sheet read FILES; the history's reports are typed already", file=stderr)
+        return EXIT_USAGE
     if (args.portfolio or args.title) and not args.report:
         print("pmo: error: --portfolio and --title go with --report", file=stderr)
         return EXIT_USAGE
@@ -36,9 +42,17 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         problems = check_profile(profile, STATUS_FIELDS, converter)
         if problems:
             raise InputError(problems)
-    data = read_status(args.files, profile or InputProfile(), args.sheet,
-                       (engine.policy.health or DEFAULT_HEALTH).calendar)
+    if args.log is not None:
+        data, unreported = _from_history(args.log, args.as_of)
+        if not data.reports and not unreported:
+            print(f"pmo: note: the log {args.log} holds no status reports: 'pmo status ingest FILE... --log "
+                  f"{args.log}' stores them", file=stderr)
+    else:
+        data = read_status(args.files, profile or InputProfile(), args.sheet,
+                           (engine.policy.health or DEFAULT_HEALTH).calendar)
     report = engine.health(data, as_of=args.as_of)
+    if args.log is not None and args.as_of is not None:
+        report.not_reported = unreported  # the history's reports after --as-of were not read at all
     if args.report:
         # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.io.safe_text import replacing
@@ -66,6 +80,14 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
           + (f"; written to {args.out}" if args.out else "")
           + (f"; health page written to {args.report}" if args.report else ""), file=stderr)
     return EXIT_BAD_ROWS if report.errors else EXIT_OK
+
+
+def _from_history(target, as_of):
+    """The reports in force on or before ``as_of`` (engine/store/history.py), and the projects with none by then."""
+    from engine.cli.common import open_log
+    from engine.store.history import status_data, unreported
+    with open_log(target, existing=True) as log:
+        return status_data(log, as_of), (unreported(log, as_of) if as_of is not None else [])
 
 
 def _entries(report: HealthReport, by: str) -> list[dict[str, Any]]:

@@ -152,7 +152,7 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import check_policies
     checked = check_policies(folder, rules=args.rules, today=args.today, lint=True,  # compiles once
-                             max_errors=args.max_errors)
+                             max_errors=args.max_errors, cache_proofs=True)
     diagnostics = checked.diagnostics
     if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
         diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
@@ -196,6 +196,7 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         policy, where = checked.policy, folder or "reference policies"
         warnings = f", {plural(len(diagnostics), 'warning')}" if diagnostics else ""
         health = f", {plural(len(policy.health.rules), 'health rule')}" if policy.health is not None else ""
+        health += f", {plural(len(policy.kpis.kpis), 'KPI')}" if policy.kpis is not None else ""
         proved = sum(1 for r in checked.proofs if r.status == "holds")
         health += f", {proved} of {plural(len(policy.assurances), 'assurance')} proved" if policy.assurances else ""
         print(f"{where}: OK, {len(policy.files)} files, {len(policy.rules)} rules{health}, policy hash "

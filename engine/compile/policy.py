@@ -18,6 +18,7 @@ from typing import Any
 from engine.compile.assurances import CompiledAssurance, compile_assurances
 from engine.compile.gates import CompiledGates, compile_gates
 from engine.compile.health import CompiledHealth, compile_health
+from engine.compile.kpis import CompiledKpis, compile_kpis
 from engine.compile.portfolio import Limits, limits_from
 from engine.compile.records import RecordError, RecordReader, compiled_derived, converter
 from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
@@ -71,6 +72,7 @@ class CompiledPolicy:
     portfolio: Limits = field(default_factory=Limits)
     gates: CompiledGates | None = None
     health: CompiledHealth | None = None
+    kpis: CompiledKpis | None = None  # kind: kpis (engine/health/kpis.py evaluates them)
     files: list[str] = field(default_factory=list)
     source: PolicySet | None = field(default=None, repr=False)  # the loaded files, models and positions
     hit_groups: tuple[HitGroup, ...] = ()  # decision tables' rows in ``rules``, with their hit policies
@@ -129,6 +131,7 @@ class _Compiling:
     scoring: CompiledScoring | None = None
     gates: CompiledGates | None = None
     health: CompiledHealth | None = None
+    kpis: CompiledKpis | None = None
 
 
 def _strategy_stage(c: _Compiling) -> None:
@@ -198,6 +201,11 @@ def _health_stage(c: _Compiling) -> None:
                                   c.policy_set.portfolio)
 
 
+def _kpis_stage(c: _Compiling) -> None:
+    if c.policy_set.kpis is not None:
+        c.kpis = compile_kpis(c.policy_set.kpis, c.today, c.sink, c.policy_set.stable_name)
+
+
 # The compiler's stages, in order (as OPA's compiler lists its own): each reads what the ones before it made.
 # Every stage runs even after errors, so one load reports every problem (up to the sink's limit, then counted).
 STAGES: tuple[tuple[str, Callable[[_Compiling], None]], ...] = (
@@ -212,6 +220,7 @@ STAGES: tuple[tuple[str, Callable[[_Compiling], None]], ...] = (
     ("scoring", _scoring_stage),  # scoring models
     ("gates", _gates_stage),  # stage gates
     ("health", _health_stage),  # health rules
+    ("kpis", _kpis_stage),  # kind: kpis, the named measures
 )
 
 
@@ -227,7 +236,7 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
         fields=c.fields, field_types=c.types, derived=c.derived, rules=c.rules, id_field=intake.id_field,
         policy_hash=policy_set.hash(c.used_libraries), today=today, intake_file=intake.loc().file,
         strategy=c.strategy, scoring=c.scoring, scoring_models=tuple(c.models),
-        portfolio=limits_from(policy_set.portfolio), gates=c.gates, health=c.health,
+        portfolio=limits_from(policy_set.portfolio), gates=c.gates, health=c.health, kpis=c.kpis,
         files=[f.display for f in policy_set.files]
         + [policy_set.library_files[n].display for n in sorted(c.used_libraries)]
         + sorted({t.file for t in c.tables.tables}),

@@ -13,9 +13,10 @@ AT = d - first day + 1.
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -25,7 +26,16 @@ from typing import Any
 from engine.backends import Backend, make_backend
 from engine.compile.health import HEALTH_TYPES, PLACEHOLDER, RATINGS, CompiledHealth
 from engine.expr.values import display
-from engine.health.evm import Figures, Inputs, earned_schedule, earned_value, rollup, rounded
+from engine.health.evm import (
+    Figures,
+    Inputs,
+    _quotient,
+    earned_schedule,
+    earned_value,
+    earned_value_rounded,
+    rollup,
+    rounded,
+)
 from engine.health.status import ErrorRow, Report, StatusData
 
 COLUMNS = ("bac", "pv", "ev", "ac", "sv", "cv", "spi", "cpi", "eac", "etc", "vac", "tcpi", "tcpi_eac",
@@ -181,7 +191,7 @@ def _schedule(known: list[Report]) -> tuple[Figures, dt.date | None]:
     pd = _time(first_day, finish) if finish is not None else next((t for t, pv in curve if pv == bac), None)
     if pd is not None and pd <= 0:  # a planned finish before the plan's first day: no duration to forecast from
         pd = None
-    if finish is not None and bac is not None and (not curve or pd > curve[-1][0]):
+    if finish is not None and bac is not None and pd is not None and (not curve or pd > curve[-1][0]):
         curve.append((pd, bac))
     return earned_schedule(curve, v["ev"], _time(first_day, latest.status_date), pd), first_day
 
@@ -202,21 +212,38 @@ def _period_before(first: dt.date, second: dt.date) -> dt.date:
     return first - (second - first)
 
 
+Rounded = tuple[dict[str, Decimal | None], dict[str, str]]  # figures rounded once, and why each missing one is
+Timed = tuple[dict[str, Decimal | None], dict[str, str], dt.date | None, Fraction | None]  # + first day, IEAC(t)
+
+
+def _evm(v: Any, variant: str) -> Rounded:
+    fast = earned_value_rounded(v["bac"], v["pv"], v["ev"], v["ac"], v["etc"], variant)
+    if fast is not None:
+        return fast
+    figures = earned_value(v["bac"], v["pv"], v["ev"], v["ac"], v["etc"], variant)
+    return figures.decimals(), figures.why
+
+
+def _timed(known: list[Report]) -> Timed:
+    schedule, first_day = _schedule(known)
+    return schedule.decimals(), schedule.why, first_day, schedule.get("ieac_t")
+
+
 def _rated(project: str, known: list[Report], health: CompiledHealth, backend: Backend,
-           today: dt.date | None) -> ProjectHealth:
+           today: dt.date | None, timed: Timed | None = None) -> ProjectHealth:
+    """``timed``: the earned schedule figures of ``known`` when the caller has them (:class:`SeriesSchedule`)."""
     latest = known[-1]
     v = latest.values
-    figures = earned_value(v["bac"], v["pv"], v["ev"], v["ac"], v["etc"], health.eac)
-    schedule, first_day = _schedule(known)
-    why = {**figures.why, **schedule.why}
+    values, figures_why = _evm(v, health.eac)
+    schedule_values, schedule_why, first_day, ieac = timed if timed is not None else _timed(known)
+    why = {**figures_why, **schedule_why}
     record: dict[str, Any] = dict.fromkeys(HEALTH_TYPES)
-    record.update(figures.decimals())
-    record.update(schedule.decimals())
+    record.update(values)
+    record.update(schedule_values)
     bac, ev = v["bac"], v["ev"]
     record["percent_complete"] = rounded(ev / bac) if bac else None
     if not bac:
         why["percent_complete"] = "BAC is 0"
-    ieac = schedule.get("ieac_t")
     record["forecast_finish"] = first_day + dt.timedelta(days=math.ceil(ieac) - 1) \
         if ieac is not None and first_day is not None and ieac < 1_000_000 else None
     for name in ("title", "objective", "state", "note", "planned_start", "planned_finish"):
@@ -245,6 +272,107 @@ def _rated(project: str, known: list[Report], health: CompiledHealth, backend: B
     escalate = list(dict.fromkeys(f.escalate_to for f in rules if f.escalate_to))
     return ProjectHealth(project, latest.status_date, record, why, rating, rules, reason, escalate, health.eac,
                          Inputs(v["bac"], v["pv"], v["ev"], v["ac"], v["etc"]), latest.rows)
+
+
+def rate_series(project: str, series: list[Report], health: CompiledHealth, backend: Backend,
+                start: int = 0) -> Iterator[ProjectHealth]:
+    """The project rated at each of its own status dates from ``series[start]`` on (``series``: its reports in
+    date order), each on the reports up to that date, as ``assess(as_of=that date)`` rates it (so the report is
+    0 days old). The portfolio history (engine/tasks/history.py) records these ratings as reports arrive."""
+    schedule = SeriesSchedule(series)
+    for i in range(start, len(series)):
+        yield _rated(project, series[:i + 1], health, backend, series[i].status_date, schedule.at(i))
+
+
+class SeriesSchedule:
+    """Earned schedule of one project at each of its status dates, without building the PV curve again for each
+    date: the curve at date i is the first points of one curve (the reports from the plan's first day on), so
+    its points, and whether PV ever fell along it, are computed once per first day, and ES is found by bisection.
+    Gives what ``_schedule(series[:i + 1])`` gives (tests/test_history.py compares them on random series);
+    the unusual cases (no plan start known, PV falling, EV beyond the plan, no time passed) go to ``_schedule``
+    itself, which says why a figure is missing."""
+
+    def __init__(self, series: list[Report]):
+        self.series = series
+        self.planning = next((k for k, r in enumerate(series) if r.values["pv"]), None)  # the first with PV > 0
+        self.curves: dict[dt.date, tuple[int, list[Fraction], list[Fraction], list[int]]] = {}
+
+    def _first_day(self, i: int) -> dt.date | None:
+        series, planning = self.series, self.planning
+        start = series[i].values["planned_start"]
+        if start is not None:
+            return start
+        if planning is None or planning > i:
+            return None
+        if planning > 0:
+            return series[planning - 1].status_date + dt.timedelta(days=1)
+        if i > planning:
+            return _period_before(series[planning].status_date, series[planning + 1].status_date) + \
+                dt.timedelta(days=1)
+        return None
+
+    def _curve(self, first_day: dt.date) -> tuple[int, list[int], list[Fraction], list[int]]:
+        """(index of the first report on the curve, its times in days, its PVs, for each point the number of
+        places up to it where PV fell)."""
+        found = self.curves.get(first_day)
+        if found is None:
+            first = next((j for j, r in enumerate(self.series) if r.status_date >= first_day), len(self.series))
+            times = [(r.status_date - first_day).days + 1 for r in self.series[first:]]
+            values = [r.values["pv"] for r in self.series[first:]]
+            falls, fell = [], 0
+            for k, value in enumerate(values):
+                fell += not isinstance(value, Fraction) or (k > 0 and value < values[k - 1])  # not a Fraction:
+                falls.append(fell)  # an application's Decimal goes to _schedule too
+            found = self.curves[first_day] = (first, times, values, falls)
+        return found
+
+    def at(self, i: int) -> Timed:
+        fast = self._fast(i)
+        return fast if fast is not None else _timed(self.series[:i + 1])
+
+    def _fast(self, i: int) -> Timed | None:
+        """Times are whole days (ints) here and every figure one exact fraction of integers, rounded once."""
+        first_day = self._first_day(i)
+        if first_day is None:
+            return None
+        latest = self.series[i]
+        v = latest.values
+        finish, bac, ev = v["planned_finish"], v["bac"], v["ev"]
+        if not isinstance(ev, Fraction) or not isinstance(bac, Fraction):
+            return None
+        first, times, values, falls = self._curve(first_day)
+        count = i + 1 - first  # points of the curve known at date i
+        if count > 0 and falls[count - 1]:
+            return None  # PV falls between reports: _schedule says so
+        if finish is not None:
+            pd = (finish - first_day).days + 1
+        else:
+            pd = next((times[k] for k in range(count) if values[k] == bac), None)
+        if pd is None or pd <= 0:
+            return None
+        extra = finish is not None and (count <= 0 or pd > times[count - 1])
+        if extra and count > 0 and bac < values[count - 1]:
+            return None  # PV falls to the last point
+        last = bac if extra else (values[count - 1] if count > 0 else None)
+        if last is None or ev > last:
+            return None
+        m = bisect.bisect_left(values, ev, 0, count) if count > 0 else 0
+        t1, p1 = (times[m], values[m]) if m < count else (pd, bac)
+        t0, p0 = (times[m - 1], values[m - 1]) if m > 0 else (0, Fraction(0))
+        at = (latest.status_date - first_day).days + 1
+        if p0 >= ev:
+            es_n, es_d = t0, 1
+        else:  # t0 + (t1 - t0) (EV - P0) / (P1 - P0), as one fraction
+            en, ed, an, ad, bn, bd = ev.numerator, ev.denominator, p0.numerator, p0.denominator, p1.numerator, \
+                p1.denominator
+            es_d = ed * (bn * ad - an * bd)
+            es_n = t0 * es_d + (t1 - t0) * (en * ad - an * ed) * bd
+        if es_n == 0 or at <= 0:
+            return None
+        q = _quotient
+        figures = {"at": q(at, 1), "pd": q(pd, 1), "es": q(es_n, es_d), "sv_t": q(es_n - at * es_d, es_d),
+                   "spi_t": q(es_n, es_d * at), "ieac_t": q(pd * at * es_d, es_n)}
+        return figures, {}, first_day, Fraction(pd * at * es_d, es_n)
 
 
 def _reason(text: str, record: dict[str, Any]) -> str:

@@ -232,3 +232,67 @@ def rollup(items: Iterable[Inputs], variant: str = "cpi") -> Figures:
             if name.upper() in text.split(", which")[0].split() or figure == name:
                 figures.why[figure] = f"{text}; {reason}" if figure != name else reason
     return figures
+
+
+# ------------------------------------------------------------------------------------------ the fast path
+
+def _quotient(n: int, d: int) -> Decimal:
+    """rounded(Fraction(n, d)) for d > 0, without building the Fraction: the quotient is the same rational
+    whether or not n/d is in lowest terms, and Decimal division rounds it correctly once."""
+    result = CONTEXT.divide(Decimal(n), Decimal(d))
+    return result + 0 if result else Decimal(0)  # never -0
+
+
+def earned_value_rounded(bac: Fraction | None, pv: Fraction | None, ev: Fraction | None, ac: Fraction | None,
+                         etc: Fraction | None = None,
+                         variant: str = "cpi") -> tuple[dict[str, Decimal | None], dict[str, str]] | None:
+    """``(figures.decimals(), figures.why)`` of :func:`earned_value`, computed on the inputs' integer numerators
+    and denominators, each figure one exact fraction rounded once (the same numbers, several times faster: no
+    Fraction is built or reduced). Only the usual case: every input given, PV, EV and AC above 0; None
+    otherwise, and the caller computes :func:`earned_value` (which says why a figure is
+    missing). tests/test_history.py checks both give the same on random inputs."""
+    if not (isinstance(bac, Fraction) and isinstance(pv, Fraction) and isinstance(ev, Fraction)
+            and isinstance(ac, Fraction) and (etc is None or isinstance(etc, Fraction))):
+        return None  # a missing input (or an application's Decimal): earned_value says why / converts
+    if pv.numerator <= 0 or ev.numerator <= 0 or ac.numerator <= 0:  # (denominators are positive)
+        return None
+    if variant not in VARIANTS or (variant == "bottom_up" and etc is None):
+        return None
+    bn, bd = bac.numerator, bac.denominator
+    pn, pd = pv.numerator, pv.denominator
+    en, ed = ev.numerator, ev.denominator
+    an, ad = ac.numerator, ac.denominator
+    q = _quotient
+    rest_n, rest_d = bn * ed - en * bd, bd * ed  # BAC - EV
+    eacs: dict[str, tuple[int, int] | None] = {
+        "cpi": (bn * an * ed, bd * ad * en),
+        "remaining": (an * rest_d + rest_n * ad, ad * rest_d),
+    }
+    spread_n, spread_d = rest_n * an * pn * ed * ed, rest_d * ad * pd * en * en  # (BAC - EV) / (CPI x SPI)
+    eacs["cpi_spi"] = (an * spread_d + spread_n * ad, ad * spread_d)
+    eacs["bottom_up"] = (an * etc.denominator + etc.numerator * ad, ad * etc.denominator) if etc is not None else None
+    eac_n, eac_d = eacs[variant]  # type: ignore[misc]
+    over_n, over_d = eac_n * ad - an * eac_d, eac_d * ad  # EAC - AC
+    left_n, left_d = bn * ad - an * bd, bd * ad  # BAC - AC
+    why = {} if etc is not None else {"eac_bottom_up": "needs ETC, which is missing"}
+    values: dict[str, Decimal | None] = {
+        "bac": q(bn, bd), "pv": q(pn, pd), "ev": q(en, ed), "ac": q(an, ad),
+        "sv": q(en * pd - pn * ed, ed * pd), "cv": q(en * ad - an * ed, ed * ad),
+        "spi": q(en * pd, ed * pn), "cpi": q(en * ad, ed * an),
+    }
+    for name, pair in eacs.items():
+        values[f"eac_{name}"] = q(*pair) if pair is not None else None
+    values["eac"] = values[f"eac_{variant}"]
+    values["etc"] = q(over_n, over_d)
+    values["vac"] = q(bn * eac_d - eac_n * bd, bd * eac_d)
+    if left_n > 0:
+        values["tcpi"] = q(rest_n * left_d, rest_d * left_n)  # (BAC - EV) / (BAC - AC)
+    else:
+        values["tcpi"] = None
+        why["tcpi"] = "AC has reached BAC: no efficiency finishes the work within the budget"
+    if over_n > 0:
+        values["tcpi_eac"] = q(rest_n * over_d, rest_d * over_n)  # (BAC - EV) / (EAC - AC)
+    else:
+        values["tcpi_eac"] = None
+        why["tcpi_eac"] = "EAC does not exceed AC: nothing is left to spend"
+    return values, why

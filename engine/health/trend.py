@@ -8,9 +8,9 @@ project that stopped reporting (closed, killed) stays in the portfolio's sums at
 ``pmo health --as-of DATE --by portfolio`` gives them. The grid marks a cell *reported* only where the project
 sent a report dated that day.
 
-:func:`status_kpis` computes the KPI tiles of the board report's health page from the status reports alone. It
-is the seam the declared KPIs (``kind: kpis``, over the portfolio history) replace: the page takes any list of
-:class:`Kpi`.
+:func:`status_kpis` computes the KPI tiles of the board report's health page from the status reports alone, for a
+policy set without a KPI policy. The declared KPIs (``kind: kpis``, engine/health/kpis.py) replace it where one
+is declared: the page takes any list of :class:`Kpi`.
 """
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class Kpi:
                 "values": [{"date": d.isoformat(), "value": _plain(v)} for d, v in self.values], "why": self.why}
 
 
-# Until a KPI policy (kind: kpis) declares them: the amber lines of the reference health policy (cost-watch and
+# For a policy set without a KPI policy (kind: kpis): the amber lines of the reference health policy (cost-watch and
 # schedule-watch at 0.95, benefits-late at 80% of plan) and two projects in three green.
 STATUS_TARGETS = {"spi": Decimal("0.95"), "cpi": Decimal("0.95"), "share_green": Decimal("0.7"),
                   "benefits": Decimal("0.8")}

@@ -25,6 +25,7 @@ from engine.policy.models import (
     GatesPolicy,
     HealthPolicy,
     IntakePolicy,
+    KpisPolicy,
     Library,
     LookupPolicy,
     Node,
@@ -64,6 +65,7 @@ class PolicySet:
     portfolio: PortfolioPolicy | None = None
     gates: GatesPolicy | None = None
     health: HealthPolicy | None = None
+    kpis: KpisPolicy | None = None  # the PMO's KPIs (engine/compile/kpis.py)
     libraries: dict[str, Library] = field(default_factory=dict)
     assurances: list[AssurancesPolicy] = field(default_factory=list)  # properties pmo validate proves
     tables: list[TablesPolicy] = field(default_factory=list)  # decision tables in spreadsheets (engine/tables/)
@@ -126,9 +128,9 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                 policy_set.intake = model
         elif isinstance(model, ScoringPolicy):
             _add_scoring(policy_set, model, path, sink)
-        elif isinstance(model, (StrategyPolicy, PortfolioPolicy, GatesPolicy, HealthPolicy)):
+        elif isinstance(model, (StrategyPolicy, PortfolioPolicy, GatesPolicy, HealthPolicy, KpisPolicy)):
             slot = {StrategyPolicy: "strategy", PortfolioPolicy: "portfolio", GatesPolicy: "gates",
-                    HealthPolicy: "health"}[type(model)]
+                    HealthPolicy: "health", KpisPolicy: "kpis"}[type(model)]
             if getattr(policy_set, slot) is not None:
                 sink.add("duplicate_policy", f"a policy set has one {slot} policy; this is a second", model.loc("kind"))
             else:

@@ -485,6 +485,40 @@ class HealthPolicy(Node):
     rules: list[HealthRule] = Field(default_factory=list)
 
 
+class KpiSpec(Node):
+    """One PMO KPI: a formula over the portfolio's history (engine/health/kpis.py), with a target and a direction."""
+
+    id: str = Field(pattern=RULE_ID, description="unique KPI id, e.g. portfolio-cpi")
+    title: str = Field(description="the KPI's name on tables and tiles, e.g. Portfolio CPI")
+    over: Literal["projects", "closed", "intake", "gates", "selection"] = Field(
+        "projects", description="the records the measure aggregates in each period: projects (each at its latest "
+        "status report by the period's end), closed (projects closed by then), intake or gates (the decision "
+        "log's decisions made in the period), selection (a pmo select result)")
+    measure: str = Field(description="a formula over aggregates of those records, e.g. share(rating == \"green\"), "
+                         "total(ev) / total(ac), portfolio.cpi, median(days_between(submitted, decided)); see "
+                         "docs/health.md, KPIs")
+    where: str | None = Field(None, description="only the records this condition is true of, e.g. "
+                              "state != \"killed\"")
+    by: Literal["objective", "gate"] | None = Field(
+        None, description="one figure per strategic objective (projects, closed) or per gate (gates)")
+    unit: Literal["share", "index", "days", "money", "count", "number"] = Field(
+        "number", description="how the figure is shown: share (as a percentage), index (two decimals), days, "
+        "money, count or number")
+    target: Decimal | None = Field(None, description="the figure the PMO aims for")
+    direction: Literal["higher", "lower"] = Field(
+        description="higher: higher is better (the target is a floor); lower: lower is better (a ceiling)")
+    description: str | None = None
+
+
+class KpisPolicy(Node):
+    """The PMO's KPIs (pmo kpi, and the tiles of the board report's health page)."""
+
+    kind: Literal["kpis"]
+    name: str = Field("kpis", description="a name for people")
+    description: str | None = None
+    kpis: list[KpiSpec] = Field(min_length=1, description="each with an id, title, measure, target and direction")
+
+
 class TableSpec(Node):
     """One decision table: a sheet of a workbook (or a CSV file) and how its rows combine."""
 
@@ -537,8 +571,8 @@ class AssurancesPolicy(Node):
 
 
 PolicyFile = (IntakePolicy | StrategyPolicy | ScoringPolicy | PortfolioPolicy | GatesPolicy | HealthPolicy | Library
-              | LookupPolicy | TablesPolicy | AssurancesPolicy)
+              | LookupPolicy | TablesPolicy | AssurancesPolicy | KpisPolicy)
 KINDS: dict[str, type[Node]] = {"intake": IntakePolicy, "strategy": StrategyPolicy, "scoring": ScoringPolicy,
                                 "portfolio": PortfolioPolicy, "gates": GatesPolicy, "health": HealthPolicy,
                                 "library": Library, "lookup": LookupPolicy, "tables": TablesPolicy,
-                                "assurances": AssurancesPolicy}
+                                "assurances": AssurancesPolicy, "kpis": KpisPolicy}

@@ -20,7 +20,8 @@ _SHORTHANDS: dict[str, dict[str, Any]] = {
 
 KINDS = {"intake": "IntakePolicy", "strategy": "StrategyPolicy", "scoring": "ScoringPolicy",
          "portfolio": "PortfolioPolicy", "gates": "GatesPolicy", "health": "HealthPolicy", "library": "Library",
-         "lookup": "LookupPolicy", "tables": "TablesPolicy", "assurances": "AssurancesPolicy"}
+         "lookup": "LookupPolicy", "tables": "TablesPolicy", "assurances": "AssurancesPolicy",
+         "kpis": "KpisPolicy"}
 
 # Examples of single values that editors offer as you type: (model, property) -> examples.
 _VALUE_EXAMPLES = {
@@ -30,6 +31,8 @@ _VALUE_EXAMPLES = {
     ("RuleSpec", "reason"): ["Proposals above 250,000 need a named sponsor", "Risk {risk} on a budget of {budget}"],
     ("Include", "use"): ["governance/sponsor-required", "finance/negative-npv"],
     ("GateCriterion", "when"): ["sponsor != null", "benefit_cost_ratio >= 1", "spi >= 0.9"],
+    ("KpiSpec", "measure"): ["portfolio.cpi", "share(rating == \"green\")", "total(benefits_realised) / total(benefits_planned)",
+                             "median(days_between(submitted, decided))", "share(override)"],
     ("HealthRule", "when"): ["cpi < 0.9 or spi < 0.85", "spi_t < 0.9", "benefits_realised < 0.8 * benefits_planned"],
 }
 

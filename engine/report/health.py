@@ -1,7 +1,8 @@
 """The board report's health page: RAG grid, EVM S-curves, capacity heat map, Gantt chart and KPI tiles.
 
 Data flows one way: a :class:`~engine.health.trend.HealthSeries` (every project rated at every status date), the
-KPIs (:func:`engine.health.trend.status_kpis`, or any list of :class:`~engine.health.trend.Kpi`), the health
+KPI tiles (the policy set's declared KPIs over the status reports, :func:`engine.health.kpis.tiles`; without a
+KPI policy :func:`engine.health.trend.status_kpis`; or any list of :class:`~engine.health.trend.Kpi`), the health
 policy's rules and, when given, the portfolio file (demand by role and period, dependencies) with the portfolio
 policy's limits -> :class:`HealthPage` (plain data; ``to_json`` for machines and tests) -> HTML (inline SVG).
 
@@ -205,6 +206,10 @@ def _fmt(value: Any, unit: str = "index") -> str:
         return "–"
     if unit == "share":
         return f"{value:.0%}"
+    if unit == "days":
+        return f"{value:.0f} d"
+    if unit in ("money", "count"):
+        return f"{value:,.0f}"
     return f"{value:.2f}"
 
 

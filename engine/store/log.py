@@ -73,6 +73,15 @@ def open_log(target: str | Path, existing: bool = False) -> DecisionLog:
     return DecisionLog(target)
 
 
+
+def intake_entry(engine: Any, row: Any, decision: Any) -> Entry:
+    """The log's entry for a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row) by ``engine``
+    (an Engine)'s policy, date and back end: the same whether a batch worker or the serial path writes it."""
+    return Entry("intake", decision.id, None, {"row": row.data, "source": row.source, "line": row.row},
+                 engine.policy_hash, decision.decision, [dict(f.__dict__) for f in decision.findings]
+                 or [dict(e.__dict__) for e in decision.errors], decision.routes,
+                 as_of=engine.today.isoformat(), backend=engine.backend)
+
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))  # made once:
 # json.dumps with any option builds a new encoder per call
 
@@ -164,6 +173,13 @@ class DecisionLog:
                 yield self._db
             except self.errors as exc:
                 raise self._failed(action, exc) from None
+
+    @contextlib.contextmanager
+    def transaction(self, action: str = "write to") -> Iterator[Any]:
+        """The database in one write transaction, for one thread (engine/store/history.py writes a whole status
+        file in one); its errors as LogError, and nothing of the transaction kept when one is raised."""
+        with self._using(action) as db, db.transaction():
+            yield db
 
     def __enter__(self) -> DecisionLog:
         return self

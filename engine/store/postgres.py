@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import psycopg
 from psycopg import conninfo
@@ -25,6 +25,7 @@ from engine.store.schema import insert_sql
 CONNECT_TIMEOUT = 10  # seconds, unless the address says otherwise: an unreachable server is an error, not a hang
 MIGRATION_LOCK = 0x706D6F6C6F67  # "pmolog": the advisory lock key the migrations take
 WRITE_LOCK = 0x706D6F777269  # "pmowri": the transaction lock every write takes before it draws entry numbers
+HISTORY_LOCK = 0x706D6F686973  # "pmohis": the transaction lock a write of the portfolio history takes
 
 
 def shown(address: str) -> str:
@@ -72,6 +73,21 @@ class PostgresStore:
             numbered = sorted(((n, *row) for n, row in zip(numbers, rows)), key=lambda row: row[1])
             cursor.executemany(_params(insert_sql(("seq", *columns))), numbered)
             return cursor.rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence]) -> int:
+        """One statement for each of ``rows`` (inside a :meth:`transaction`, pipelined); how many rows it changed."""
+        with self.connection.cursor() as cursor:
+            cursor.executemany(_params(sql), rows)
+            return cursor.rowcount
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction of the history: a whole file's reports and ratings, or nothing of them. Writers of
+        the history take HISTORY_LOCK first, so two ingests of the same project never give out one revision
+        twice (the second waits, then reads what the first committed)."""
+        with self.connection.transaction():
+            self.connection.execute("SELECT pg_advisory_xact_lock(%s)", (HISTORY_LOCK,))
+            yield
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:

@@ -52,6 +52,64 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE decisions ADD COLUMN as_of TEXT",
         "ALTER TABLE decisions ADD COLUMN backend TEXT",
     )),
+    Migration(2, "the portfolio history: status reports (corrections kept), health ratings, escalations", (
+        # One row per project, status date and revision: the first report is revision 1, each correction (a
+        # changed figure for the same project and date) the next, and only the latest is in force. Figures
+        # are exact: money as the text of a rational (1500000, 4500000/7), other numbers as decimals.
+        """CREATE TABLE status_reports (
+            seq {serial},
+            project TEXT NOT NULL,
+            status_date TEXT NOT NULL,     -- ISO 8601 date
+            revision INTEGER NOT NULL,     -- 1, then 2, 3, ... for each correction
+            in_force INTEGER NOT NULL,     -- 1: the current report; 0: corrected by a later revision
+            digest TEXT NOT NULL,          -- of the canonical report (the figures, not where they came from)
+            ingested TEXT NOT NULL,        -- ISO 8601, UTC
+            source TEXT NOT NULL,          -- the file of its first row
+            source_row INTEGER,            -- that row's number
+            sources TEXT NOT NULL,         -- JSON [[file, row], ...]: every row summed into it (tasks)
+            tasks INTEGER NOT NULL,
+            proposal TEXT, title TEXT, objective TEXT, state TEXT, note TEXT,
+            bac TEXT, pv TEXT, ev TEXT, ac TEXT, etc TEXT, percent_complete TEXT,
+            planned_start TEXT, planned_finish TEXT,
+            milestones_planned TEXT, milestones_reached TEXT, benefits_planned TEXT, benefits_realised TEXT,
+            risks TEXT, issues TEXT,
+            UNIQUE (project, status_date, revision)
+        )""",
+        "CREATE INDEX status_reports_in_force ON status_reports(in_force, project, status_date)",
+        # A rating is the project at a status date under a policy, from one basis: the digests of its reports
+        # up to that date. A correction makes a new basis, so the project is rated again; the earlier rating
+        # stays, no longer in force.
+        """CREATE TABLE health_ratings (
+            seq {serial},
+            project TEXT NOT NULL,
+            status_date TEXT NOT NULL,
+            policy_hash TEXT NOT NULL,
+            basis TEXT NOT NULL,           -- digest of the report digests the rating was computed from
+            in_force INTEGER NOT NULL,
+            rated TEXT NOT NULL,           -- ISO 8601, UTC
+            rating TEXT,                   -- red | amber | green; NULL: unrated
+            rule_id TEXT,                  -- the rule that set the rating (the worst that fired); NULL: the default
+            rule_where TEXT,               -- where that rule is: policies/health.yaml:18
+            reason TEXT NOT NULL,
+            rules TEXT NOT NULL,           -- JSON: every rule that fired
+            figures TEXT NOT NULL,         -- JSON: the earned value and earned schedule figures the rules saw
+            UNIQUE (project, status_date, policy_hash, basis)
+        )""",
+        "CREATE INDEX health_ratings_in_force ON health_ratings(in_force, project, status_date)",
+        """CREATE TABLE escalations (
+            seq {serial},
+            project TEXT NOT NULL,
+            status_date TEXT NOT NULL,
+            policy_hash TEXT NOT NULL,
+            basis TEXT NOT NULL,           -- the rating's (health_ratings) that raised it
+            in_force INTEGER NOT NULL,
+            route TEXT NOT NULL,           -- the health rule's escalate_to
+            rule_id TEXT NOT NULL,         -- the rules that escalate to it, comma-separated
+            reason TEXT NOT NULL,
+            UNIQUE (project, status_date, policy_hash, basis, route)
+        )""",
+        "CREATE INDEX escalations_project ON escalations(project, status_date)",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from engine.store.schema import insert_sql
@@ -36,6 +36,16 @@ class SqliteStore:
     def select(self, sql: str, args: Sequence = ()) -> tuple[list[str], list[tuple]]:
         cursor = self.connection.execute(sql, args)
         return [c[0] for c in cursor.description], cursor.fetchall()
+
+    def executemany(self, sql: str, rows: Iterable[Sequence]) -> int:
+        """One statement for each of ``rows`` (inside a :meth:`transaction`); how many rows it changed."""
+        before = self.connection.total_changes
+        self.connection.executemany(sql, rows)
+        return self.connection.total_changes - before
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """A write transaction (the history's: a whole file's reports and ratings, or nothing of them)."""
+        return self.exclusive()
 
     def insert(self, columns: Sequence[str], rows: list[tuple]) -> int:
         """Add the entries (``rows`` of ``columns``, the key first) in one transaction; how many were new."""

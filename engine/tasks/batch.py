@@ -23,7 +23,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
 
 from engine.api import Engine
 from engine.decision import RowError, Verdict
@@ -31,7 +30,7 @@ from engine.expr.values import id_text
 from engine.io.carry import Carrier
 from engine.io.readers import Row
 from engine.io.writers import format_rows
-from engine.store.log import Entry, encoded
+from engine.store.log import encoded, intake_entry
 
 
 @dataclass(frozen=True)
@@ -135,17 +134,8 @@ def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engin
     text = format_rows(labelled, writing.fmt, list(writing.derived), carrier.names)
     entries = None
     if writing.log:
-        entries = encoded(log_entry(engine, row, d) for row, d in zip(rows, labelled))
+        entries = encoded(intake_entry(engine, row, d) for row, d in zip(rows, labelled))
     return Formatted(text, counts, len(rows), entries)
-
-
-def log_entry(engine: Any, row: Row, decision: Any) -> Entry:
-    """The decision log's entry for a decided row (a Decision or a Verdict), by ``engine`` (an Engine)'s policy,
-    date and back end: the same whether a worker or the serial path of engine/tasks/evaluate.py writes it."""
-    return Entry("intake", decision.id, None, {"row": row.data, "source": row.source, "line": row.row},
-                 engine.policy_hash, decision.decision, [dict(f.__dict__) for f in decision.findings]
-                 or [dict(e.__dict__) for e in decision.errors], decision.routes,
-                 as_of=engine.today.isoformat(), backend=engine.backend)
 
 
 def _decide_and_write(rows: list[Row], writing: Writing) -> Formatted:

@@ -30,7 +30,7 @@ from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, s
 from engine.io.writers import CHUNK_FORMATS, csv_header, csv_writer, write_decisions, write_xlsx
 from engine.report.build import field_roles, write_report
 from engine.store import DecisionLog, Entry, LogError
-from engine.tasks.batch import Writing, decide_in_parallel, log_entry
+from engine.store.log import intake_entry
 
 LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
@@ -109,6 +109,7 @@ class IntakeRound:
         decisions as plain records (engine.decision.Verdict), as the batch path formats and logs them."""
         workers = self.worker_count(estimate)
         if workers > 1:
+            from engine.tasks.batch import decide_in_parallel  # lazy: multiprocessing, for large batches only
             pairs = decide_in_parallel(rows, workers=workers, policies=self.policies, rules=self.rules,
                                        today=engine.today, backend=self.backend, policy_hash=engine.policy_hash,
                                        profile=engine.profile if self.columns else None)
@@ -229,6 +230,7 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
         workers = intake.worker_count(left)
         if workers > 1 and output.format in CHUNK_FORMATS and report is None and not relog:
             # The workers decide, label, write and encode the log entries; here their chunks are only joined.
+            from engine.tasks.batch import Writing, decide_in_parallel
             chunks = decide_in_parallel(rows, workers=workers, policies=intake.policies, rules=intake.rules,
                                         today=engine.today, backend=intake.backend, policy_hash=engine.policy_hash,
                                         profile=engine.profile if intake.columns else None,
@@ -385,7 +387,7 @@ def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_B
     pending: list[Entry] = []
     for row, decision, record in triples:
         if log is not None:
-            pending.append(log_entry(engine, row, decision))
+            pending.append(intake_entry(engine, row, decision))
             if len(pending) >= batch:
                 log.append(pending)
                 pending = []

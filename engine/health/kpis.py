@@ -1,0 +1,512 @@
+"""The PMO's KPIs (``kind: kpis``, compiled in engine/compile/kpis.py), evaluated period by period over a history.
+
+    History (status reports + decision log entries + a selection result, read-only)
+        --records(population, window)--> the records of one population in one period, each with its reference
+        --where: / by:--> the records a figure counts, in groups
+        --aggregates--> numbers (exact fractions, rounded once) --formula--> the figure, with its trace
+
+A :class:`History` is a small read-only view: it works from status files and a decision log today
+(``pmo kpi --status FILES --log DB``) and from a history store that returns the same :class:`StatusData`
+(``History(status_data(log, as_of), ...)``). Populations are *stocks* or *flows*: ``projects`` and ``closed`` are
+each project as it stood at the period's end (its latest report on or before it, as ``pmo health --as-of``);
+``intake`` and ``gates`` are the decisions made within the period. Every figure carries its trace: the records it
+came from (project and status date, with the file and row; or the decision's id in the log) and what each
+aggregate read from them, so ``pmo kpi --explain ID`` can show the records behind a figure.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from engine.backends.reference import Backend
+from engine.compile.health import CompiledHealth
+from engine.compile.kpis import Aggregate, CompiledKpi, CompiledKpis
+from engine.errors import InputError
+from engine.expr.evaluate import evaluate
+from engine.expr.nodes import fields_of
+from engine.health.assess import HealthReport, _plain, assess
+from engine.health.evm import earned_value, rounded
+from engine.health.status import Report, StatusData
+from engine.health.trend import Kpi
+
+_PERIOD = re.compile(r"^(\d{4})-(?:Q([1-4])|(0[1-9]|1[0-2]))$")
+SUBMITTED = ("submitted", "submitted_on", "submission_date", "date_submitted", "received")  # intake rows' columns
+
+
+# ---------------------------------------------------------------------------------------------------- periods
+@dataclass(frozen=True)
+class Period:
+    """A month (2027-03) or a quarter (2027-Q1): its first and last day."""
+
+    label: str
+    start: dt.date
+    end: dt.date
+
+    @property
+    def quarterly(self) -> bool:
+        return "Q" in self.label
+
+    def before(self) -> Period:
+        return period_of(self.start - dt.timedelta(days=1), self.quarterly)
+
+
+def parse_period(text: str) -> Period:
+    """``2027-Q1`` or ``2027-03``; raises ValueError with the spelling."""
+    m = _PERIOD.match(text.strip())
+    if m is None:
+        raise ValueError(f"'{text}' is not a period: write a quarter (2027-Q1) or a month (2027-03)")
+    year = int(m[1])
+    if m[2]:
+        first = dt.date(year, 3 * int(m[2]) - 2, 1)
+        return period_of(first, True)
+    return period_of(dt.date(year, int(m[3]), 1), False)
+
+
+def period_of(day: dt.date, quarterly: bool) -> Period:
+    """The quarter (or month) ``day`` falls in."""
+    month = 3 * ((day.month - 1) // 3) + 1 if quarterly else day.month
+    start = dt.date(day.year, month, 1)
+    months = 3 if quarterly else 1
+    after = dt.date(start.year + (start.month + months - 1) // 12, (start.month + months - 1) % 12 + 1, 1)
+    label = f"{day.year}-Q{(day.month - 1) // 3 + 1}" if quarterly else f"{day.year}-{day.month:02d}"
+    return Period(label, start, after - dt.timedelta(days=1))
+
+
+def periods_until(last: Period, count: int) -> list[Period]:
+    """``count`` periods ending with ``last``, oldest first."""
+    out = [last]
+    while len(out) < count:
+        out.append(out[-1].before())
+    return out[::-1]
+
+
+# ---------------------------------------------------------------------------------------------------- history
+@dataclass
+class History:
+    """What KPIs are computed from, read-only: status reports (rated by the health policy on ``backend``),
+    decision log entries (as ``DecisionLog.query()`` gives them) and, optionally, a ``pmo select`` result."""
+
+    status: StatusData
+    health: CompiledHealth
+    backend: Backend
+    entries: Sequence[dict[str, Any]] = ()
+    selection: dict[str, Any] | None = None
+    selection_source: str = "selection"
+    _assessed: dict[dt.date, HealthReport] = field(default_factory=dict, repr=False)
+
+    def at(self, day: dt.date) -> HealthReport:
+        """Every project at its latest report on or before ``day`` (``pmo health --as-of DAY``), computed once."""
+        if day not in self._assessed:
+            self._assessed[day] = assess(self.status, self.health, self.backend, day)
+        return self._assessed[day]
+
+    def latest(self) -> dt.date | None:
+        """The latest date anything in the history happened: a status report or a decision."""
+        dates = [r.status_date for series in self.status.reports.values() for r in series]
+        dates += [d for d in (decided_on(e) for e in self.entries) if d is not None]
+        return max(dates, default=None)
+
+    def decisions(self, kind: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+        return [e for e in self.entries if e.get("kind") == kind and (d := decided_on(e)) is not None
+                and start <= d <= end]
+
+
+def decided_on(entry: dict[str, Any]) -> dt.date | None:
+    """The date a logged decision was made for: the date today() meant, else the day it was logged (UTC)."""
+    for text in (entry.get("as_of"), (entry.get("time") or "")[:10]):
+        if not text:
+            continue
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            continue
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------- records
+@dataclass
+class Record:
+    values: dict[str, Any]
+    ref: dict[str, Any]  # what it is and where it came from: project + status date + file:row, or decision id
+
+
+def records(history: History, over: str, start: dt.date, end: dt.date) -> list[Record]:
+    """The records of one population in the window [start, end]: stocks at ``end``, flows within it."""
+    if over == "projects":
+        return [_project_record(p) for p in history.at(end).projects]
+    if over == "closed":
+        return _closed(history, end)
+    if over in ("intake", "gates"):
+        return [_decision_record(e) for e in history.decisions("intake" if over == "intake" else "gate", start, end)]
+    return []
+
+
+def _project_record(p) -> Record:
+    source, row = p.sources[0] if p.sources else (None, None)
+    return Record({**p.record, "rating": p.rating},
+                  {"project": p.project, "status_date": p.status_date.isoformat(), "source": source, "row": row})
+
+
+def _closed(history: History, end: dt.date) -> list[Record]:
+    """Each project closed by ``end``: its final cost (AC of the closing report) and the EAC of its report nearest
+    50% complete (the earlier one of two as near)."""
+    out = []
+    for p in history.at(end).projects:
+        if (p.record.get("state") or "").lower() != "closed":
+            continue
+        # EAC and percent complete depend on the project's own report only: computed as assess computes them
+        # (engine/health/evm.py, the health policy's EAC variant), without rating the portfolio at every date
+        known = [_at_report(r, history.health.eac) for r in history.status.reports.get(p.project, [])
+                 if r.status_date <= end]
+        known = [k for k in known if k.percent is not None]
+        half = min(known, key=lambda k: (abs(k.percent - Decimal("0.5")), k.report.status_date)) if known else None
+        r = p.record
+        values = {"project": p.project, "title": r.get("title"), "objective": r.get("objective"),
+                  "state": r.get("state"), "closed_on": p.status_date, "bac": r.get("bac"), "final_cost": r.get("ac"),
+                  "cpi": r.get("cpi"), "benefits_planned": r.get("benefits_planned"),
+                  "benefits_realised": r.get("benefits_realised"),
+                  "eac_at_half": half.eac if half else None,
+                  "percent_at_half": half.percent if half else None,
+                  "half_date": half.report.status_date if half else None}
+        source, row = p.sources[0] if p.sources else (None, None)
+        ref = {"project": p.project, "status_date": p.status_date.isoformat(), "source": source, "row": row}
+        if half is not None:
+            half_source, half_row = half.report.rows[0] if half.report.rows else (None, None)
+            ref["half"] = {"status_date": half.report.status_date.isoformat(), "source": half_source, "row": half_row}
+        out.append(Record(values, ref))
+    return out
+
+
+@dataclass(frozen=True)
+class _Forecast:
+    report: Report
+    eac: Decimal | None
+    percent: Decimal | None
+
+
+def _at_report(report: Report, variant: str) -> _Forecast:
+    v = report.values
+    figures = earned_value(v["bac"], v["pv"], v["ev"], v["ac"], v["etc"], variant).decimals()
+    return _Forecast(report, figures.get("eac"), rounded(v["ev"] / v["bac"]) if v["bac"] else None)
+
+
+def _decision_record(entry: dict[str, Any]) -> Record:
+    row = (entry.get("input") or {}).get("row") if isinstance(entry.get("input"), dict) else None
+    values = {"project": entry.get("project"), "decision": entry.get("outcome"), "decided": decided_on(entry),
+              "submitted": _submitted(row), "override": entry.get("override") is not None,
+              "gate": entry.get("gate")}
+    ref = {"decision_id": entry.get("key"), "kind": entry.get("kind"), "project": entry.get("project"),
+           "decided": values["decided"].isoformat() if values["decided"] else None}
+    if entry.get("gate"):
+        ref["gate"] = entry["gate"]
+    return Record(values, ref)
+
+
+def _submitted(row: Any) -> dt.date | None:
+    """The submission date in an intake row: a column named submitted (or submitted_on, submission_date, ...)
+    holding an ISO date; None when there is none."""
+    if not isinstance(row, dict):
+        return None
+    for name, value in row.items():
+        if str(name).strip().lower().replace(" ", "_") in SUBMITTED and isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value.strip()[:10])
+            except ValueError:
+                return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------- figures
+@dataclass
+class Figure:
+    """One KPI (one group of it) in one period."""
+
+    period: str
+    start: dt.date
+    end: dt.date
+    value: Decimal | None
+    why: str | None = None  # why the value is missing
+    parts: dict[str, Any] = field(default_factory=dict)  # aggregate or named measure as written -> its value
+    trace: list[dict[str, Any]] = field(default_factory=list)  # the records: ref + what each aggregate read
+
+    def to_json(self, trace: bool = True) -> dict[str, Any]:
+        data = {"period": self.period, "start": self.start.isoformat(), "end": self.end.isoformat(),
+                "value": _plain(self.value), "why": self.why, "parts": {k: _plain(v) for k, v in self.parts.items()}}
+        if trace:
+            data["trace"] = self.trace
+        return data
+
+
+@dataclass
+class KpiResult:
+    """A KPI (or one group of a KPI with by:) over the periods, oldest first."""
+
+    kpi: CompiledKpi
+    group: str | None
+    figures: list[Figure]
+
+    @property
+    def key(self) -> str:
+        return self.kpi.id if self.group is None else f"{self.kpi.id}[{self.group}]"
+
+    @property
+    def current(self) -> Figure:
+        return self.figures[-1]
+
+    @property
+    def met(self) -> bool | None:
+        return self.kpi.met(self.current.value)
+
+    def to_json(self, trace: bool = True) -> dict[str, Any]:
+        k = self.kpi
+        return {"id": k.id, "group": self.group, "by": k.by, "title": k.title, "over": k.over, "measure": k.measure,
+                "where": k.condition_text, "at": k.at, "unit": k.unit, "target": _plain(k.target), "direction": k.direction,
+                "value": _plain(self.current.value), "met": self.met, "period": self.current.period,
+                "trend": trend_arrow(self), "periods": [f.to_json(trace) for f in self.figures]}
+
+
+@dataclass
+class KpiReport:
+    periods: list[Period]
+    results: list[KpiResult]
+
+    def to_json(self, trace: bool = True) -> dict[str, Any]:
+        return {"period": self.periods[-1].label if self.periods else None,
+                "periods": [p.label for p in self.periods], "kpis": [r.to_json(trace) for r in self.results]}
+
+
+def evaluate_kpis(kpis: CompiledKpis, history: History, periods: Sequence[Period]) -> KpiReport:
+    """Every KPI at every period (oldest first); a KPI with by: gives one result per group seen in any period."""
+    results = []
+    for kpi in kpis.kpis:
+        windows = [(p.label, p.start, p.end) for p in periods]
+        results.extend(kpi_results(kpi, history, windows))
+    return KpiReport(list(periods), results)
+
+
+def kpi_results(kpi: CompiledKpi, history: History,
+                windows: Sequence[tuple[str, dt.date, dt.date]]) -> list[KpiResult]:
+    """The KPI at each window (label, first day, last day)."""
+    per_window = [_figures(kpi, history, label, start, end, k == len(windows) - 1)
+                  for k, (label, start, end) in enumerate(windows)]
+    groups: list[str | None] = sorted({g for found in per_window for g in found if g is not None})
+    if kpi.by is None or not groups:  # without by:, or no record to group in any period: one line that says so
+        groups = [None]
+    out = []
+    for group in groups:
+        figures = []
+        for (label, start, end), found in zip(windows, per_window):
+            figure = found.get(group)
+            if figure is None and group is None:
+                figure = Figure(label, start, end, None, f"no {kpi.over} records in {label}")
+            elif figure is None:
+                figure = Figure(label, start, end, None, f"no {kpi.over} record with {kpi.by} {group} in {label}")
+            figures.append(figure)
+        out.append(KpiResult(kpi, group, figures))
+    return out
+
+
+def _figures(kpi: CompiledKpi, history: History, label: str, start: dt.date, end: dt.date,
+             last: bool) -> dict[str | None, Figure]:
+    """The KPI's figure per group (None: no by:) in one window (``last``: the latest of the windows)."""
+    if kpi.over == "selection":
+        if not last:
+            return {None: Figure(label, start, end, None, "a selection result is not dated: its figure is the "
+                                 "latest period's")}
+        return {None: _selection_figure(kpi, history, label, start, end)}
+    chosen = [r for r in records(history, kpi.over, start, end)
+              if kpi.condition is None or evaluate(kpi.condition, r.values) is True]
+    groups: dict[str | None, list[Record]] = {}
+    if kpi.by is None:
+        groups[None] = chosen
+    else:
+        for r in chosen:
+            groups.setdefault(r.values.get(kpi.by) or "(none)", []).append(r)
+    named = _named(kpi, history, end)
+    out = {}
+    for group, members in groups.items():
+        out[group] = _figure(kpi, members, chosen, named, label, start, end)
+    return out
+
+
+def _named(kpi: CompiledKpi, history: History, end: dt.date) -> dict[str, tuple[Decimal | None, str | None, list]]:
+    """Named measures of the projects population: slot -> (value, why missing, trace)."""
+    out = {}
+    if not kpi.named:
+        return out
+    report = history.at(end)
+    rated = {p.project: p for p in report.projects}
+    # each project in the roll-up with the inputs every roll-up figure is summed from (sums, then ratios)
+    trace = [{**_project_record(rated[name]).ref,
+              "read": {k: _plain(rated[name].record.get(k)) for k in ("bac", "pv", "ev", "ac")}}
+             for name in report.portfolio.projects if name in rated]
+    for slot, dotted in kpi.named:
+        name = dotted.split(".", 1)[1]
+        value = report.portfolio.figures.get(name)
+        why = report.portfolio.why.get(name, "no project has reported by then") if value is None else None
+        out[slot] = (value, why, trace)
+    return out
+
+
+def _figure(kpi: CompiledKpi, members: list[Record], population: list[Record], named: dict, label: str,
+            start: dt.date, end: dt.date) -> Figure:
+    slots: dict[str, Any] = {}
+    parts: dict[str, Any] = {}
+    missing: list[str] = []
+    read: list[dict[str, Any]] = [{} for _ in members]
+    for aggregate in kpi.aggregates:
+        value, why = _aggregate(aggregate, members, population, read)
+        slots[aggregate.slot] = value
+        parts[aggregate.text] = value
+        if value is None:
+            missing.append(f"{aggregate.text}: {why}")
+    trace = [{**r.ref, "read": seen} for r, seen in zip(members, read)]
+    for slot, dotted in kpi.named:
+        value, why, refs = named[slot]
+        slots[slot] = value
+        parts[dotted] = value
+        if value is None:
+            missing.append(f"{dotted}: {why}")
+        if not kpi.aggregates:
+            trace = refs
+    value = evaluate(kpi.formula, slots)
+    why = None
+    if value is None:
+        why = "; ".join(missing) or "the formula has no value (a division by zero?)"
+    return Figure(label, start, end, value, why, parts, trace)
+
+
+def _aggregate(aggregate: Aggregate, members: list[Record], population: list[Record],
+               read: list[dict[str, Any]]) -> tuple[Decimal | None, str | None]:
+    """An aggregate's value over the group's records (and, for share_of, the whole population), and why it is
+    missing. Records the value is unknown for are named in the trace (read: null) and left out."""
+    name, argument = aggregate.function, aggregate.argument
+    if argument is None:  # count()
+        for seen in read:
+            seen["count()"] = True
+        return Decimal(len(members)), None
+    values = []
+    label = aggregate.text[len(name) + 1:-1].strip()  # what it reads: share(rating == "green") -> rating == "green"
+    inputs = sorted(fields_of(argument) - {label})  # the fields behind a computed value, so the trace shows them
+    for r, seen in zip(members, read):
+        v = evaluate(argument, r.values)
+        for input_name in inputs:
+            seen[input_name] = _plain(r.values.get(input_name))
+        seen[label] = _plain(v)
+        values.append(v)
+    known = [v for v in values if v is not None]
+    if name == "count":
+        return Decimal(sum(v is True for v in values)), None
+    if not known:
+        return None, "no record has a value for it" if members else "no records"
+    if name == "share":
+        return rounded(Fraction(sum(v is True for v in known), len(known))), None
+    numbers = [Fraction(v) for v in known]
+    if name == "total":
+        return rounded(sum(numbers, Fraction(0))), None
+    if name == "mean":
+        return rounded(sum(numbers, Fraction(0)) / len(numbers)), None
+    if name == "median":
+        ordered = sorted(numbers)
+        middle = len(ordered) // 2
+        return rounded(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2), None
+    # share_of: the group's total over the whole population's total
+    whole = [evaluate(argument, r.values) for r in population]
+    total = sum((Fraction(v) for v in whole if v is not None), Fraction(0))
+    if not total:
+        return None, "the total over every group is 0"
+    return rounded(sum(numbers, Fraction(0)) / total), None
+
+
+def _selection_figure(kpi: CompiledKpi, history: History, label: str, start: dt.date, end: dt.date) -> Figure:
+    """A selection KPI has one figure, in the latest period: the result of pmo select is not dated."""
+    data = history.selection
+    if data is None:
+        return Figure(label, start, end, None, "no selection result given (pmo kpi --selection FILE)")
+    measures = selection_measures(data)
+    slots = {slot: measures.get(dotted.split(".", 1)[1]) for slot, dotted in kpi.named}
+    value = evaluate(kpi.formula, slots)
+    parts = {dotted: slots[slot] for slot, dotted in kpi.named}
+    missing = [d for d, v in parts.items() if v is None]
+    return Figure(label, start, end, value, (f"the selection result has no {', '.join(missing)}" if missing else
+                                             "the formula has no value (a division by zero?)") if value is None else None,
+                  parts, [{"selection": history.selection_source, "selected": list(data.get("selected") or []),
+                           "read": {k: _plain(v) for k, v in parts.items()}}])
+
+
+def selection_measures(data: dict[str, Any]) -> dict[str, Decimal | None]:
+    """selection.value, .cost, .greedy (the better greedy baseline), .greedy_value, .greedy_value_per_cost from a
+    ``pmo select --format json`` result."""
+    def number(v: Any) -> Decimal | None:
+        return rounded(Fraction(str(v))) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    baselines = data.get("baselines") or {}
+    by_value = number((baselines.get("greedy by value") or {}).get("value"))
+    per_cost = number((baselines.get("greedy by value per cost") or {}).get("value"))
+    known = [v for v in (by_value, per_cost) if v is not None]
+    return {"value": number(data.get("value")), "cost": number(data.get("cost")),
+            "greedy": max(known) if known else None, "greedy_value": by_value, "greedy_value_per_cost": per_cost}
+
+
+def read_selection(path) -> dict[str, Any]:
+    """A ``pmo select --format json`` result; raises InputError naming the file."""
+    import json
+
+    from engine.errors import Diagnostic
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, ValueError) as exc:
+        raise InputError([Diagnostic("bad_selection", f"cannot read the selection result {path}: {exc}",
+                                     hint="give the JSON output of pmo select --format json")]) from None
+    if not isinstance(data, dict) or "value" not in data or "baselines" not in data:
+        raise InputError([Diagnostic("bad_selection", f"{path} is not a pmo select result (no value and baselines)",
+                                     hint="give the JSON output of pmo select --format json")])
+    return data
+
+
+# ---------------------------------------------------------------------------------------------------- trends, tiles
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Iterable[Decimal | None]) -> str:
+    """The values as block characters, lowest to highest ('·' where a value is missing)."""
+    values = list(values)
+    known = [v for v in values if v is not None]
+    if not known:
+        return "·" * len(values)
+    low, high = min(known), max(known)
+    span = high - low
+    return "".join("·" if v is None else SPARKS[0 if not span else int((v - low) / span * (len(SPARKS) - 1))]
+                   for v in values)
+
+
+def trend_arrow(result: KpiResult) -> str | None:
+    """up, down or flat from the previous period with a value to this one; None without two values."""
+    known = [f.value for f in result.figures if f.value is not None]
+    if result.current.value is None or len(known) < 2:
+        return None
+    before, now = known[-2], known[-1]
+    return "flat" if now == before else "up" if now > before else "down"
+
+
+def tiles(kpis: CompiledKpis, history: History, dates: Sequence[dt.date]) -> list[Kpi]:
+    """The board report's KPI tiles: each declared KPI over the status reports (projects, closed) at each status
+    date, with its target and direction (a KPI with by: gives a tile per group)."""
+    windows = [(d.isoformat(), (dates[k - 1] + dt.timedelta(days=1)) if k else d, d) for k, d in enumerate(dates)]
+    out = []
+    for kpi in kpis.kpis:
+        if kpi.over not in ("projects", "closed"):
+            continue
+        for result in kpi_results(kpi, history, windows):
+            tile = Kpi(result.key, kpi.title + (f": {result.group}" if result.group else ""), kpi.unit,
+                       [(f.end, f.value) for f in result.figures], kpi.target,
+                       "up" if kpi.direction == "higher" else "down",
+                       source=f"{kpi.measure} over {kpi.over}" + (f" where {kpi.condition_text}" if kpi.condition_text else "")
+                       + f" ({kpi.at})")
+            tile.why = {f.end.isoformat(): f.why for f in result.figures if f.why}
+            out.append(tile)
+    return out

@@ -1,0 +1,354 @@
+"""The portfolio history, kept in the decision log (schema version 2): status reports, health ratings, escalations.
+
+    engine/tasks/history.py (pmo status ingest) --write_file--> status_reports, health_ratings, escalations
+    status_data(log, as_of) --> the StatusData engine/health/status.py reads from files, rebuilt from the store
+    project_history(log, project) --> reports, corrections, ratings, escalations and decisions of one project
+
+A report is kept exactly: money as the text of a rational (``1500000``, ``4500000/7`` for a PV spread over the
+working days), the other numbers as decimals, dates in ISO 8601, every row it was summed from. Its ``digest``
+covers what was reported (project, date, tasks, every value), not where it came from, so a file ingested again
+(or renamed) adds nothing. A changed report for the same project and status date is a *correction*: it is
+stored as the next revision and is in force from then on; the earlier revision is kept, no longer in force.
+
+Ratings and escalations are keyed by the project, the status date, the policy hash and the *basis* (a digest of
+the digests of the reports the rating was computed from), so the same reports rated by the same policy are
+recorded once, and a correction (a new basis) records new ratings in force beside the earlier ones.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from engine.health.status import COUNTS, MONEY, TEXTS, Report, StatusData
+from engine.store.log import DecisionLog, _storable, canonical, digest
+
+DATES = ("planned_start", "planned_finish")
+NUMBERS = ("percent_complete",) + COUNTS
+VALUES = TEXTS + MONEY + NUMBERS + DATES  # every value of a Report, in the table's column order
+REPORT_COLUMNS = ("project", "status_date", "revision", "in_force", "digest", "ingested", "source", "source_row",
+                  "sources", "tasks") + VALUES
+RATING_COLUMNS = ("project", "status_date", "policy_hash", "basis", "in_force", "rated", "rating", "rule_id",
+                  "rule_where", "reason", "rules", "figures")
+ESCALATION_COLUMNS = ("project", "status_date", "policy_hash", "basis", "in_force", "route", "rule_id", "reason")
+BATCH = 2_000  # rows per executemany call: bounded memory between the rows made and the rows written
+CHUNK = 500  # projects per "project IN (...)" query (SQLite allows 999 parameters)
+
+
+# ------------------------------------------------------------------------------------------ encoding
+
+def _number_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Fraction):
+        return str(value)  # "1500000" or "4500000/7": exact, and read back by Fraction()
+    return str(value)
+
+
+def encoded_values(report: Report) -> tuple:
+    """The report's values as the table stores them (VALUES order)."""
+    v = report.values
+    return (tuple(_storable(v.get(name)) for name in TEXTS)
+            + tuple(_number_text(v.get(name)) for name in MONEY + NUMBERS)
+            + tuple(v[name].isoformat() if v.get(name) is not None else None for name in DATES))
+
+
+def report_digest(report: Report, values: tuple | None = None) -> str:
+    """What was reported (not where from): equal digests, equal reports."""
+    return digest([report.project, report.status_date.isoformat(), report.tasks,
+                   list(encoded_values(report) if values is None else values)])
+
+
+def decoded_values(row: Sequence[Any]) -> dict[str, Any]:
+    """The values of a Report from the table's VALUES columns, typed as the status reader types them."""
+    out: dict[str, Any] = {}
+    for name, text in zip(VALUES, row):
+        if text is None:
+            out[name] = None
+        elif name in MONEY:
+            out[name] = Fraction(text)
+        elif name in NUMBERS:
+            out[name] = Decimal(text)
+        elif name in DATES:
+            out[name] = dt.date.fromisoformat(text)
+        else:
+            out[name] = text
+    return out
+
+
+def chained(basis: str, report_digest_: str) -> str:
+    """The basis of a rating on one more report: a digest of the basis so far and that report's digest."""
+    return hashlib.sha256(f"{basis}:{report_digest_}".encode()).hexdigest()[:32]
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+@dataclass
+class Kept:
+    """A report as the history keeps it: the report, its revision, digest and when it was ingested."""
+
+    report: Report
+    revision: int
+    digest: str
+    ingested: str
+    values: tuple | None = None  # encoded_values(report), when they were computed already
+
+
+_SELECT = f"SELECT {', '.join(REPORT_COLUMNS)} FROM status_reports"
+
+
+def _kept(row: Sequence[Any]) -> Kept:
+    project, day, revision, _, digest_, ingested, _, _, sources, tasks = row[:10]
+    rows = tuple((source, line) for source, line in json.loads(sources))
+    report = Report(project, dt.date.fromisoformat(day), decoded_values(row[10:]), tasks, rows)
+    return Kept(report, revision, digest_, ingested)
+
+
+def in_force(log: DecisionLog, projects: Iterable[str] | None = None,
+             until: dt.date | None = None) -> dict[str, list[Kept]]:
+    """The reports in force, by project and status date; only ``projects`` when given, only status dates on or
+    before ``until`` when given."""
+    with log._using("read") as db:
+        return reports_in_force(db, projects, until)
+
+
+def reports_in_force(db: Any, projects: Iterable[str] | None = None,
+                     until: dt.date | None = None) -> dict[str, list[Kept]]:
+    """:func:`in_force` on the database itself (inside a ``DecisionLog.transaction``)."""
+    where, args = "in_force = 1", []
+    if until is not None:
+        where += " AND status_date <= ?"
+        args.append(until.isoformat())
+    order = " ORDER BY seq"
+    found: dict[str, list[Kept]] = {}
+    if projects is None:
+        _collect(db.execute(f"{_SELECT} WHERE {where}{order}", args), found)
+    else:
+        wanted = [_storable(p) for p in dict.fromkeys(projects)]
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start:start + CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            _collect(db.execute(f"{_SELECT} WHERE {where} AND project IN ({marks}){order}", args + chunk), found)
+    for series in found.values():
+        series.sort(key=lambda k: k.report.status_date)
+    return found
+
+
+def _collect(rows: Iterable[Sequence[Any]], found: dict[str, list[Kept]]) -> None:
+    for row in rows:
+        kept = _kept(row)
+        found.setdefault(kept.report.project, []).append(kept)
+
+
+def first_seen(log: DecisionLog) -> list[str]:
+    """Every project of the history, in the order the history first heard of it (its first report's number)."""
+    with log._using("read") as db:
+        rows = db.execute("SELECT project, min(seq) AS first FROM status_reports GROUP BY project ORDER BY first")
+    return [project for project, _ in rows]
+
+
+def status_data(log: DecisionLog, as_of: dt.date | None = None) -> StatusData:
+    """The status reports in force on or before ``as_of`` (all when None), as the StatusData
+    ``engine.health.status.read_status`` gives for the files they were ingested from: the same reports, values,
+    tasks and source rows, projects in the order they were first reported. Error rows are not kept in the
+    history (``pmo status ingest`` reports them and stores none of that project's rows of the file), so
+    ``errors`` is empty."""
+    order = first_seen(log)
+    found = in_force(log, until=as_of)
+    data = StatusData()
+    for project in order:
+        if project in found:
+            data.reports[project] = [k.report for k in found[project]]
+    return data
+
+
+def unreported(log: DecisionLog, as_of: dt.date) -> list[str]:
+    """Projects of the history with no report in force on or before ``as_of`` (in first-seen order)."""
+    with log._using("read") as db:
+        early = {p for p, in db.execute("SELECT DISTINCT project FROM status_reports WHERE in_force = 1 AND "
+                                        "status_date <= ?", (as_of.isoformat(),))}
+    return [p for p in first_seen(log) if p not in early]
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+@dataclass
+class Rated:
+    """One rating to record: the project at a status date, from a basis, and its escalations (route, rules,
+    reason)."""
+
+    project: str
+    status_date: dt.date
+    basis: str
+    rating: str | None
+    rule_id: str | None
+    rule_where: str | None
+    reason: str
+    rules: list[dict[str, Any]]
+    figures: dict[str, Any]
+    escalations: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def write_reports(db: Any, reports: list[tuple[Kept, Kept | None]], now: str) -> None:
+    """Add new reports and corrections (each with the revision it corrects, or None) inside the caller's
+    transaction (``DecisionLog.transaction``): a corrected revision is taken out of force."""
+    corrected = [(_storable(old.report.project), old.report.status_date.isoformat(), old.revision)
+                 for _, old in reports if old is not None]
+    for start in range(0, len(corrected), BATCH):
+        db.executemany("UPDATE status_reports SET in_force = 0 WHERE project = ? AND status_date = ? AND revision = ?",
+                       corrected[start:start + BATCH])
+    insert = f"INSERT INTO status_reports ({', '.join(REPORT_COLUMNS)}) VALUES ({', '.join('?' for _ in REPORT_COLUMNS)})"
+    for batch in _batches(_report_rows(reports, now)):
+        db.executemany(insert, batch)
+
+
+def write_ratings(db: Any, ratings: Iterable[Rated], policy_hash: str, now: str,
+                  rerated: Iterable[tuple[str, dt.date]] = ()) -> tuple[int, int]:
+    """Record ratings and their escalations (``ratings`` may be a generator: written in batches as they come)
+    inside the caller's transaction. ``rerated``: (project, first date) of projects rated again from that date
+    on: their earlier ratings and escalations from then are taken out of force first. Returns how many ratings
+    and escalations were recorded."""
+    stale = [(_storable(project), day.isoformat()) for project, day in rerated]
+    for start in range(0, len(stale), BATCH):
+        chunk = stale[start:start + BATCH]
+        for table in ("health_ratings", "escalations"):
+            db.executemany(f"UPDATE {table} SET in_force = 0 WHERE project = ? AND status_date >= ? AND in_force = 1",
+                           chunk)
+    rating_sql = (f"INSERT INTO health_ratings ({', '.join(RATING_COLUMNS)}) VALUES "
+                  f"({', '.join('?' for _ in RATING_COLUMNS)}) ON CONFLICT (project, status_date, policy_hash, basis) "
+                  "DO UPDATE SET in_force = 1")
+    escalation_sql = (f"INSERT INTO escalations ({', '.join(ESCALATION_COLUMNS)}) VALUES "
+                      f"({', '.join('?' for _ in ESCALATION_COLUMNS)}) ON CONFLICT "
+                      "(project, status_date, policy_hash, basis, route) DO UPDATE SET in_force = 1")
+    counts = [0, 0]
+    for batch in _batches(iter(ratings), BATCH):
+        counts[0] += db.executemany(rating_sql, [_rating_row(r, policy_hash, now) for r in batch])
+        escalated = [row for r in batch for row in _escalation_rows(r, policy_hash)]
+        if escalated:
+            counts[1] += db.executemany(escalation_sql, escalated)
+    return counts[0], counts[1]
+
+
+def _batches(rows: Iterator[Any], size: int = BATCH) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _report_rows(reports: list[tuple[Kept, Kept | None]], now: str) -> Iterator[tuple]:
+    for new, _ in reports:
+        r = new.report
+        source, line = r.rows[0] if r.rows else ("<input>", None)
+        yield (_storable(r.project), r.status_date.isoformat(), new.revision, 1, new.digest, now, _storable(source),
+               line, canonical([list(pair) for pair in r.rows]), r.tasks,
+               *(new.values if new.values is not None else encoded_values(r)))
+
+
+def _rating_row(r: Rated, policy_hash: str, now: str) -> tuple:
+    return (_storable(r.project), r.status_date.isoformat(), policy_hash, r.basis, 1, now, r.rating, r.rule_id,
+            r.rule_where, _storable(r.reason), canonical(r.rules), canonical(r.figures))
+
+
+def _escalation_rows(r: Rated, policy_hash: str) -> Iterator[tuple]:
+    for route, rules, reason in r.escalations:
+        yield (_storable(r.project), r.status_date.isoformat(), policy_hash, r.basis, 1, _storable(route), rules,
+               _storable(reason))
+
+
+# ------------------------------------------------------------------------------------------ one project
+
+def project_history(log: DecisionLog, project: str) -> dict[str, Any]:
+    """Everything the history and the decision log know of one project, by date: each status report in force
+    (its figures and source), its corrections (what changed, when, from what to what), the ratings in force
+    (the rule that set each, file:line), escalations, and the intake and gate decisions logged for the project
+    or for the proposal it came from."""
+    name = _storable(project)
+    with log._using("read") as db:
+        columns, rows = db.select(f"{_SELECT} WHERE project = ? ORDER BY status_date, revision", [name])
+        _, ratings = db.select("SELECT status_date, rating, rule_id, rule_where, reason, rules, figures, policy_hash, "
+                               "rated FROM health_ratings WHERE project = ? AND in_force = 1 ORDER BY status_date, seq",
+                               [name])
+        _, escalations = db.select("SELECT status_date, route, rule_id, reason FROM escalations WHERE project = ? AND "
+                                   "in_force = 1 ORDER BY status_date, seq", [name])
+    revisions: dict[str, list[Kept]] = {}
+    for row in rows:
+        kept = _kept(row)
+        revisions.setdefault(kept.report.status_date.isoformat(), []).append(kept)
+    rating_of = {day: {"rating": rating, "rule": rule, "where": where, "reason": reason, "rules": json.loads(rules),
+                       "figures": json.loads(figures), "policy_hash": policy, "rated": rated}
+                 for day, rating, rule, where, reason, rules, figures, policy, rated in ratings}
+    escalated: dict[str, list[dict[str, str]]] = {}
+    for day, route, rule, reason in escalations:
+        escalated.setdefault(day, []).append({"route": route, "rules": rule, "reason": reason})
+    reports = []
+    title = proposal = objective = None
+    for day, kept in sorted(revisions.items()):
+        current = kept[-1]
+        values = current.report.values
+        title, proposal, objective = values["title"] or title, values["proposal"] or proposal, \
+            values["objective"] or objective
+        source, line = current.report.rows[0] if current.report.rows else (None, None)
+        reports.append({"status_date": day, "revision": current.revision, "ingested": current.ingested,
+                        "source": source, "row": line, "tasks": current.report.tasks,
+                        "values": {name: _shown(values[name]) for name in VALUES},
+                        "corrections": _corrections(kept), "rating": rating_of.get(day),
+                        "escalations": escalated.get(day, [])})
+    ids = [name] + ([proposal] if proposal and proposal != name else [])
+    decisions = []
+    for ident in ids:
+        decisions.extend(log.query(project=ident))
+    decisions.sort(key=lambda e: e["seq"])
+    if title is None:
+        title = next((_title_of(e) for e in decisions if _title_of(e)), None)
+    return {"project": project, "title": title, "proposal": proposal, "objective": objective, "reports": reports,
+            "decisions": [_decision(e) for e in decisions]}
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        from engine.health.evm import rounded
+        return str(rounded(value))
+    if isinstance(value, (Decimal, dt.date)):
+        return str(value)
+    return value
+
+
+def _corrections(revisions: list[Kept]) -> list[dict[str, Any]]:
+    """Each revision after the first against the one before it: what changed, from what to what."""
+    out = []
+    for before, after in zip(revisions, revisions[1:]):
+        changed = {name: {"from": _shown(before.report.values[name]), "to": _shown(after.report.values[name])}
+                   for name in VALUES if before.report.values[name] != after.report.values[name]}
+        if before.report.tasks != after.report.tasks:
+            changed["tasks"] = {"from": before.report.tasks, "to": after.report.tasks}
+        source, line = after.report.rows[0] if after.report.rows else (None, None)
+        out.append({"revision": after.revision, "on": after.ingested, "source": source, "row": line,
+                    "changed": changed})
+    return out
+
+
+def _title_of(entry: dict[str, Any]) -> str | None:
+    data = entry.get("input") or {}
+    row = data.get("row") if isinstance(data.get("row"), dict) else data
+    fields = row.get("fields") if isinstance(row.get("fields"), dict) else {}
+    title = row.get("title") or fields.get("title")
+    return title if isinstance(title, str) else None
+
+
+def _decision(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"time": entry["time"], "kind": entry["kind"], "project": entry["project"], "gate": entry["gate"],
+            "outcome": entry["outcome"], "title": _title_of(entry), "key": entry["key"],
+            "override": entry["override"],
+            "rules": [f["rule"] for f in entry["findings"] if isinstance(f, dict) and f.get("rule")],
+            "failed": [f["criterion"] for f in entry["findings"]
+                       if isinstance(f, dict) and f.get("criterion") and f.get("passed") is False]}

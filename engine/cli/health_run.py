@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def _from_history(target, as_of):
     """The reports in force on or before ``as_of`` (engine/store/history.py), and the projects with none by then."""
-    from engine.cli.common import open_log
+    from engine.store import open_log
     from engine.store.history import status_data, unreported
     with open_log(target, existing=True) as log:
         return status_data(log, as_of), (unreported(log, as_of) if as_of is not None else [])

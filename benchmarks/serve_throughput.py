@@ -3,12 +3,20 @@ the same evaluations in process; an NDJSON batch against `pmo evaluate` on the s
 
     python benchmarks/serve_throughput.py                    # 3,000 requests or 10 s per setting, 20,000 rows
     python benchmarks/serve_throughput.py --requests 500 --seconds 3 --rows 5000
+    python benchmarks/serve_throughput.py --before b109cd1   # also that commit's server, interleaved: before/after
+    PMO_BENCH_PROFILE=serve.prof python benchmarks/serve_throughput.py --profile-only   # cProfile of the server
 
 Loopback only. Each setting is bounded in count (--requests) and time (--seconds), whichever comes first.
 The clients are a lean keep-alive HTTP/1.1 client on asyncio streams (one connection per client), so what
 is measured is the server, not an HTTP library; they share the machine's cores with the server. Every
 evaluation is of a distinct proposal (its id varies), so each one is a new entry in the decision log; the
 in-process figure decides and logs the same way (Engine.evaluate, then DecisionLog.append of one entry).
+
+``--before REV``: the server of that commit (``git archive`` into a temporary folder, run with the same Python
+and libraries) is measured beside this tree's, setting by setting, so both see the same machine load.
+``PMO_BENCH_PROFILE=FILE``: the 1-worker server of this tree runs under cProfile (its event loop thread, where
+requests are answered) for the 8-client setting, and the slowest functions are printed; the stats go to FILE.
+Profiled figures are not benchmark figures (the profiler multiplies the time of Python code).
 """
 from __future__ import annotations
 
@@ -29,6 +37,29 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants that are still running: the
+    server's own cost of what it answered, which the load of other jobs on the machine does not inflate the way
+    it inflates wall time."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sum(used.get(member, 0.0) for member in family)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -44,12 +75,22 @@ def proposal(rows: list[dict], n: int, tag: str) -> dict:
     return {**rows[n % len(rows)], "id": f"PRJ-{tag}{n:07d}"}
 
 
-def start(folder: Path, workers: int, log: Path) -> tuple[subprocess.Popen, int]:
+# uvicorn raises SIGTERM again once it has shut down: ignored here, so the profile is written after it.
+PROFILED = ("import cProfile, signal, sys; from engine.cli import main; "
+            "signal.signal(signal.SIGTERM, lambda *_: None); "
+            "cProfile.runctx('main(sys.argv[2:])', globals(), locals(), sys.argv[1])")
+
+
+def start(folder: Path, workers: int, log: Path, tree: Path = ROOT, profile: str | None = None
+          ) -> tuple[subprocess.Popen, int]:
+    """``pmo serve`` of the engine in ``tree`` (this one, or a baseline's copy)."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--log", str(log),
+    launch = [sys.executable, "-c", PROFILED, profile] if profile else [sys.executable, "-m", "engine.cli"]
+    process = subprocess.Popen([*launch, "serve", "--port", str(port), "--log", str(log),
                                 "--workers", str(workers), "--watch", "0", "--max-batch", "1000000",
                                 "--access-log", str(folder / f"access-{port}.log")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder,
+                               env={**os.environ, "PYTHONPATH": str(tree)})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -138,42 +179,92 @@ def batch(port: int, path: Path) -> float:
     return elapsed
 
 
+def baseline(rev: str, folder: Path) -> Path:
+    """This repository's engine at ``rev``, in a folder of its own."""
+    tree = folder / f"before-{rev}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "engine", "policies", "rules"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def line(label: str, got: dict) -> str:
+    cpu = f"  server CPU {got['cpu_ms']:5.2f} ms/req" if "cpu_ms" in got else ""
+    return (f"{label:<38} {got['per_s']:>8,.0f} /s  p50 {got['p50_ms']:6.2f} ms  p99 {got['p99_ms']:6.2f} ms"
+            f"{cpu}  ({got['requests']} requests)")
+
+
+def measured(process: subprocess.Popen, port: int, clients: int, args, tag: str) -> dict:
+    """One setting: its figures and the server's CPU time per request."""
+    cpu = tree_cpu(process.pid)
+    got = asyncio.run(load(port, clients, args.requests, args.seconds, tag))
+    got["cpu_ms"] = (tree_cpu(process.pid) - cpu) / max(got["requests"], 1) * 1000
+    return got
+
+
+def load_now() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def profiled(args, folder: Path) -> None:
+    import pstats
+    out = os.environ["PMO_BENCH_PROFILE"]
+    process, port = start(folder, 1, folder / "profiled.sqlite", profile=out)
+    try:
+        got = asyncio.run(load(port, 8, args.requests, args.seconds, "P-"))
+        print(line("HTTP 1 worker, 8 clients, PROFILED", got))
+    finally:
+        process.terminate()
+        process.wait(30)
+    pstats.Stats(out).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="requests per setting (default 3,000)")
     parser.add_argument("--seconds", type=float, default=10.0, help="at most this long per setting (default 10)")
     parser.add_argument("--rows", type=int, default=20_000, help="rows in the NDJSON batch (default 20,000)")
+    parser.add_argument("--before", metavar="REV", help="also measure the server of this commit, interleaved")
+    parser.add_argument("--profile-only", action="store_true", help="only the profiled run (PMO_BENCH_PROFILE)")
     args = parser.parse_args()
-    print(f"# {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
+    print(f"# {os.cpu_count()} cores, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} at the start")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        if os.environ.get("PMO_BENCH_PROFILE"):
+            profiled(args, folder)
+            if args.profile_only:
+                return
+        trees = [("after", ROOT)]
+        if args.before:
+            trees.insert(0, (f"before {args.before}", baseline(args.before, folder)))
         local = in_process(args.requests, args.seconds, folder)
-        print(f"{'in process (evaluate + log)':<30} {local['per_s']:>8,.0f} /s  p50 {local['p50_ms']:6.2f} ms  "
+        print(f"{'in process (evaluate + log)':<38} {local['per_s']:>8,.0f} /s  p50 {local['p50_ms']:6.2f} ms  "
               f"p99 {local['p99_ms']:6.2f} ms  ({local['requests']} evaluations)")
         rows = base_rows()
         jsonl = folder / "rows.jsonl"
         jsonl.write_text("".join(json.dumps(proposal(rows, n, "B")) + "\n" for n in range(args.rows)))
         for workers in (1, 2):
-            process, port = start(folder, workers, folder / f"serve-{workers}.sqlite")
-            try:
-                for clients in (1, 8, 64):
-                    got = asyncio.run(load(port, clients, args.requests, args.seconds, f"W{workers}C{clients}-"))
-                    print(f"{f'HTTP {workers} worker(s), {clients} clients':<30} {got['per_s']:>8,.0f} /s  p50 "
-                          f"{got['p50_ms']:6.2f} ms  p99 {got['p99_ms']:6.2f} ms  ({got['requests']} requests)")
-                if workers == 1:
-                    elapsed = batch(port, jsonl)
-                    print(f"{'NDJSON batch over HTTP':<30} {args.rows / elapsed:>8,.0f} rows/s  ({args.rows:,} rows "
-                          f"in {elapsed:.1f} s, decided and logged)")
-            finally:
-                process.terminate()
-                process.wait(30)
+            for name, tree in trees:
+                process, port = start(folder, workers, folder / f"serve-{name[:6]}-{workers}.sqlite", tree)
+                try:
+                    for clients in (1, 8, 64):
+                        got = measured(process, port, clients, args, f"{name[:1]}W{workers}C{clients}-")
+                        print(line(f"{name[:6]} HTTP {workers} worker(s), {clients} clients", got), load_now())
+                    if workers == 1:
+                        elapsed = batch(port, jsonl)
+                        print(f"{name[:6] + ' NDJSON batch over HTTP':<38} {args.rows / elapsed:>8,.0f} rows/s  "
+                              f"({args.rows:,} rows in {elapsed:.1f} s, decided and logged)", load_now())
+                finally:
+                    process.terminate()
+                    process.wait(30)
         began = time.perf_counter()
         subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", str(jsonl), "--format", "jsonl", "--out",
                         str(folder / "cli.jsonl"), "--log", str(folder / "cli.sqlite"), "--workers", "1"],
                        check=True, stderr=subprocess.DEVNULL)
         elapsed = time.perf_counter() - began
-        print(f"{'pmo evaluate (same rows)':<30} {args.rows / elapsed:>8,.0f} rows/s  ({args.rows:,} rows in "
-              f"{elapsed:.1f} s, decided and logged, process start included)")
+        print(f"{'pmo evaluate (same rows)':<38} {args.rows / elapsed:>8,.0f} rows/s  ({args.rows:,} rows in "
+              f"{elapsed:.1f} s, decided and logged, process start included)", load_now())
 
 
 if __name__ == "__main__":

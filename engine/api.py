@@ -178,6 +178,12 @@ class Engine:
         """Decide one proposal. Bad input gives ``decision == "error"``, never an exception."""
         return self._decide(proposal, row, source)[0].model()
 
+    def evaluate_plain(self, proposal: Mapping[str, Any], *, row: int | None = None,
+                       source: str | None = None) -> Verdict:
+        """``evaluate`` as a plain record (engine.decision.Verdict: ``to_json()`` is the Decision's, ``.model()``
+        the Decision), for a caller that only sends the decision on, such as pmo serve: no pydantic model made."""
+        return self._decide(proposal, row, source)[0]
+
     def evaluate_many(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[Decision]:
         """Decide proposals lazily, one output per input, in order."""
         for number, item in enumerate(proposals, 1):

@@ -82,3 +82,17 @@ def test_evaluate_many_is_lazy(engines):
     it = engines["reference"].evaluate_many(source())
     next(it)
     assert seen == [0]
+
+
+def test_evaluate_plain_is_evaluate_without_the_model(engine):
+    from engine.decision import Verdict
+    from engine.io.readers import read_proposals
+    from tests.conftest import ROOT
+    proposals = [dict(r.data) for r in read_proposals(ROOT / "examples" / "proposals.csv")]
+    proposals += [{"id": "X-1", "budget": "lots"}, {}, {"id": "X-2", "budget": 10**30}]  # error rows too
+    for proposal in proposals:
+        plain = engine.evaluate_plain(proposal)
+        assert isinstance(plain, Verdict)
+        assert plain.to_json() == engine.evaluate(proposal).to_json() == plain.model().to_json()
+    assert engine.evaluate_plain({"id": "X-3"}, row=7, source="s").to_json() == \
+        engine.evaluate({"id": "X-3"}, row=7, source="s").to_json()

@@ -398,9 +398,12 @@ def test_tokens_and_roles(site):
     assert body["override"]["role"] == "steering-committee" and body["decision_id"]
     logged_entry = site.client.get(f"/v1/decisions/{body['decision_id']}").json()
     assert logged_entry["kind"] == "gate" and logged_entry["override"]["justification"] == "strategic platform"
+    deadline = time.monotonic() + HANG_GUARD  # access lines are written shortly after their answers
+    while not {"servicenow", "pmo-lead"} <= (callers := {json.loads(line)["caller"]
+                                                         for line in site.access.read_text().splitlines()}):
+        assert time.monotonic() < deadline, f"the access log names {callers}"
+        time.sleep(0.05)
     assert EVALUATOR not in site.access.read_text() and ADMIN not in site.access.read_text()
-    callers = {json.loads(line)["caller"] for line in site.access.read_text().splitlines()}
-    assert {"servicenow", "pmo-lead"} <= callers
 
 
 # ---------------------------------------------------------------------------- the other endpoints
@@ -970,3 +973,212 @@ def test_usage_errors_and_a_bad_tokens_file_are_exit_2_before_listening(tmp_path
                            str(tmp_path / "d.sqlite")], capture_output=True, text=True, timeout=HANG_GUARD,
                           env={**os.environ, **env})
     assert done.returncode == 2 and "$PMO_TOKENS:1:1" in done.stderr
+
+
+# ---------------------------------------------------------------------------- the health page and /v1/health
+
+STATUS = sorted((ROOT / "examples" / "status").glob("status-*.csv"))
+
+
+def health_cli(files, *extra) -> list:
+    """What `pmo health FILES --format json` prints (in process), the view GET /v1/health must equal."""
+    import io
+
+    from engine.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["health", *map(str, files), "--format", "json", "--today", TODAY, *extra], out, err) in (0, 1), \
+        err.getvalue()
+    return json.loads(out.getvalue())
+
+
+def status_copy(folder: Path) -> list[Path]:
+    target = folder / "status"
+    target.mkdir()
+    for path in STATUS:
+        shutil.copy(path, target / path.name)
+    return sorted(target.glob("*.csv"))
+
+
+def wait_for_version(server: Server, old: str) -> dict:
+    deadline = time.monotonic() + HANG_GUARD
+    while (figures := server.client.get("/v1/board").json())["version"] == old:
+        assert time.monotonic() < deadline, "the board did not notice the change"
+        time.sleep(0.2)
+    return figures
+
+
+def test_with_status_reports_the_board_has_the_health_page_and_v1_health_is_pmo_healths_json(tmp_path):
+    files = status_copy(tmp_path)
+    server = Server(tmp_path, "--watch", "0", "--status", *map(str, files))
+    try:
+        assert server.client.get("/v1/health").json() == health_cli(files)
+        for extra in (("--by", "portfolio"), ("--by", "objective"), ("--as-of", "2027-06-30")):
+            query = {extra[0][2:].replace("-", "_"): extra[1]}
+            assert server.client.get("/v1/health", params=query).json() == health_cli(files, *extra), extra
+        wrong = server.client.get("/v1/health", params={"by": "team", "as_of": "June"})
+        assert wrong.status_code == 422 and {tuple(e["loc"]) for e in wrong.json()["error"]["errors"]} == \
+            {("query", "by"), ("query", "as_of")}
+        figures = server.client.get("/v1/board").json()
+        expected = server_engine().health_page(files).to_json()
+        assert figures["health"] == json.loads(json.dumps(expected, default=str)) and figures["status_errors"] == []
+        page = server.client.get("/").text
+        assert 'id="health"' in page
+        tiles = {k: json.loads(v) for k, v in __import__("re").findall(r'data-health-kpi="([^"]+)" value="([^"]*)"',
+                                                                     page)}
+        assert tiles == {k["id"]: k["latest"] for k in figures["health"]["kpis"]} and tiles
+        # a report changes (the portal's actual cost doubles): read again, equal to pmo health on the new files
+        september_view = {"as_of": "2027-09-30"}
+        before = server.client.get("/v1/health", params=september_view).json()
+        september = next(f for f in files if f.name == "status-2027-09.csv")
+        text = september.read_text()
+        assert ",470000," in text
+        september.write_text(text.replace(",470000,", ",940000,", 1))
+        figures = wait_for_version(server, figures["version"])
+        after = server.client.get("/v1/health", params=september_view).json()
+        assert after == health_cli(files, "--as-of", "2027-09-30") and after != before
+        assert server.client.get("/v1/health").json() == health_cli(files)
+        assert figures["health"] == json.loads(json.dumps(server_engine().health_page(files).to_json(), default=str))
+        # a file that stops reading: said on the board and by /v1/health, never a stale page
+        files[1].unlink()
+        figures = wait_for_version(server, figures["version"])
+        assert figures["health"] is None and str(files[1]) in figures["status_errors"][0]
+        broken = server.client.get("/v1/health")
+        assert broken.status_code == 503 and broken.json()["error"]["code"] == "status_unreadable"
+        assert str(files[1]) in broken.json()["error"]["errors"][0]["message"]
+        page = server.client.get("/").text
+        assert 'id="status-errors"' in page and 'id="health"' not in page
+    finally:
+        server.stop()
+
+
+def test_without_status_reports_v1_health_is_a_404_saying_how_to_enable_it(site):
+    answer = site.client.get("/v1/health")
+    error = answer.json()["error"]
+    assert answer.status_code == 404 and error["code"] == "no_status" and "--status" in error["hint"]
+    figures = site.client.get("/v1/board").json()
+    assert figures["health"] is None and figures["status_errors"] is None
+    assert 'id="health"' not in site.client.get("/").text
+    assert httpx.get(site.url + "/v1/health", timeout=HANG_GUARD).status_code == 401  # a token, as for the board
+
+
+def test_status_reports_that_do_not_read_at_start_up_are_exit_2_naming_the_file(tmp_path):
+    bad = tmp_path / "status.json"
+    bad.write_text('{"project": ')
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), "--status",
+                           str(STATUS[0]), str(bad), "--log", str(tmp_path / "d.sqlite")], capture_output=True,
+                          text=True, timeout=HANG_GUARD)
+    assert done.returncode == 2 and f"{bad}:1" in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("PMO_REQUIRE_BROWSER"),
+                    reason="Chromium is not installed (CI installs it and sets PMO_REQUIRE_BROWSER=1)")
+def test_the_board_with_status_reports_shows_the_health_page_in_headless_chromium(tmp_path):
+    """The health page on the served board: no script errors, its KPI tiles and every RAG cell equal to
+    /v1/board's health JSON, the latest ratings equal to /v1/health's (pmo health --format json); it is still
+    there after the page reloads itself for a new decision."""
+    assert CHROMIUM, "PMO_REQUIRE_BROWSER is set but there is no chromium on PATH"
+    from playwright.sync_api import sync_playwright
+    server = Server(tmp_path, "--watch", "0", "--status", *map(str, STATUS), "--portfolio",
+                    str(ROOT / "examples" / "portfolio-clean.yaml"), "--frontier", "0")
+    try:
+        assert server.client.post("/v1/evaluate/batch", json=proposals()[:5]).status_code == 200
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                                        "--no-first-run", "--disable-sync"])
+            try:
+                page = browser.new_page()
+                problems = []
+                page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
+                page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                        if m.type in ("error", "warning") else None)
+                page.goto(server.url + "/")
+                page.wait_for_load_state("load")
+
+                def health_shown_equals_api() -> dict:
+                    figures = server.client.get("/v1/board").json()
+                    health = figures["health"]
+                    assert page.get_attribute("html", "data-board-version") == figures["version"]
+                    assert page.locator("#health").is_visible()
+                    for kpi in health["kpis"]:
+                        assert json.loads(page.get_attribute(f'data[data-health-kpi="{kpi["id"]}"]', "value")) == \
+                            kpi["latest"], kpi["id"]
+                    cells = page.locator("#health td.rag[data-rating]")
+                    shown = {(cells.nth(k).get_attribute("data-project"), cells.nth(k).get_attribute("data-date")):
+                             cells.nth(k).get_attribute("data-rating") for k in range(cells.count())}
+                    expected = {(row["project"], c["date"]): c["rating"] or "" for row in health["grid"]
+                                for c in row["cells"] if c["reported"]}
+                    assert shown == expected and len(shown) > 60
+                    view = server.client.get("/v1/health").json()
+                    latest = {(p["project"], p["status_date"]): p["rating"] or "" for p in view if p.get("project")
+                              and p.get("rating") != "error"}
+                    assert latest and all(shown[key] == rating for key, rating in latest.items())
+                    portfolio = server.client.get("/v1/health", params={"by": "portfolio"}).json()[0]
+                    spi = json.loads(page.get_attribute('data[data-health-kpi="spi"]', "value"))
+                    assert spi == portfolio["spi"]
+                    assert page.locator("#health svg.scurve").count() == len(health["curves"])
+                    assert page.locator("#health svg.heatmap").count() == 1  # with --portfolio: the heat map
+                    return figures
+
+                figures = health_shown_equals_api()
+                with page.expect_navigation(timeout=HANG_GUARD * 1000):  # the page reloads itself
+                    server.client.post("/v1/evaluate", json={**proposals()[0], "id": "PRJ-H999"})
+                page.wait_for_load_state("load")
+                assert health_shown_equals_api()["version"] != figures["version"]
+                assert problems == []
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------------------- group commit and the access log
+
+def test_every_answered_decision_is_in_the_log_when_its_answer_arrives(tmp_path):
+    """Concurrent single evaluations share group commits, and each is answered only once its own entry is
+    committed: the test reads the log file itself the moment each answer arrives."""
+    import asyncio
+    server = Server(tmp_path, "--watch", "0")
+    try:
+        base, missing = proposals(), []
+
+        async def client(k: int, db: sqlite3.Connection) -> None:
+            async with httpx.AsyncClient(base_url=server.url, timeout=HANG_GUARD) as http:
+                for n in range(8):
+                    answer = await http.post("/v1/evaluate", json={**base[n % len(base)], "id": f"PRJ-G{k:02d}{n}"})
+                    assert answer.status_code == 200, answer.text
+                    key = answer.json()["decision_id"]
+                    if not db.execute("SELECT 1 FROM decisions WHERE key = ?", (key,)).fetchall():
+                        missing.append(key)
+
+        async def clients() -> None:
+            with sqlite3.connect(server.log) as db:
+                await asyncio.gather(*(client(k, db) for k in range(24)))
+        asyncio.run(clients())
+        assert missing == []
+        assert len([row for row in logged(server) if row[2].startswith("PRJ-G")]) == 24 * 8
+    finally:
+        server.stop()
+
+
+def test_the_access_log_writes_whole_lines_in_groups_and_everything_at_shutdown(tmp_path):
+    import asyncio
+
+    from engine.serve.access import AccessLog
+    path = tmp_path / "access.log"
+    log = AccessLog(str(path))
+
+    async def requests() -> None:
+        for n in range(10):
+            log.line({"n": n, "path": "/v1/evaluate", "text": "line\nbreak \u2028 é"})
+        deadline = time.monotonic() + HANG_GUARD
+        while len(path.read_text().splitlines()) < 10:  # written by the loop shortly after, in one group
+            assert time.monotonic() < deadline, "the access lines were not written"
+            await asyncio.sleep(0.01)
+    asyncio.run(requests())
+    for n in range(10, 10 + AccessLog.FLUSH_LINES):  # off the event loop: each line at once
+        log.line({"n": n})
+    log.line({"n": "last"})
+    log.flush()
+    lines = [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
+    assert [line["n"] for line in lines] == [*range(10 + AccessLog.FLUSH_LINES), "last"]
+    assert lines[0]["text"] == "line\nbreak \u2028 é"

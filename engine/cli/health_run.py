@@ -12,7 +12,7 @@ from engine.compile.health import DEFAULT_HEALTH
 from engine.compile.records import converter
 from engine.errors import InputError
 from engine.health import HealthReport
-from engine.health.assess import COLUMNS
+from engine.health.assess import COLUMNS, health_entries
 from engine.health.status import STATUS_FIELDS, read_status
 from engine.io.profile import InputProfile, check_profile, load_profile
 from engine.io.safe_text import json_text
@@ -90,22 +90,13 @@ def _from_history(target, as_of):
         return status_data(log, as_of), (unreported(log, as_of) if as_of is not None else [])
 
 
-def _entries(report: HealthReport, by: str) -> list[dict[str, Any]]:
-    if by == "portfolio":
-        return [report.portfolio.to_json()]
-    if by == "objective":
-        return [r.to_json() for r in report.objectives]
-    return [p.to_json() for p in report.projects] + [
-        {**e.to_json(), "rating": "error", "reason": "; ".join(x.message for x in e.errors)} for e in report.errors]
-
-
 def _json(report: HealthReport, by: str, out: IO[str]) -> None:
-    out.write(json_text(json.dumps(_entries(report, by), ensure_ascii=False, indent=1)) + "\n")
+    out.write(json_text(json.dumps(health_entries(report, by), ensure_ascii=False, indent=1)) + "\n")
 
 
 def _csv(report: HealthReport, by: str, out: IO[str]) -> None:
     writer = csv_writer(out)
-    entries = _entries(report, by)
+    entries = health_entries(report, by)
     if by == "project":
         header = ["project", "title", "objective", "state", "status_date", "rating", *COLUMNS, "forecast_finish",
                   "rules", "where", "reason", "escalate_to", "source", "row"]
@@ -137,7 +128,7 @@ def _number(value: Any, places: int = 2) -> str:
 
 def _table(report: HealthReport, by: str, out: IO[str]) -> None:
     if by != "project":
-        rows = _entries(report, by)
+        rows = health_entries(report, by)
         out.write(f"{by:<24} {'projects':>8} {'BAC':>13} {'EV':>13} {'AC':>13} {'SPI':>5} {'CPI':>5} {'EAC':>13} "
                   f"{'VAC':>12}  green amber red\n")
         for r in rows:

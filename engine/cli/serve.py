@@ -17,6 +17,7 @@ examples:
   pmo serve                                            http://127.0.0.1:8181, reference policies, ./pmo-decisions.sqlite
   pmo serve --policies my-policies/ --log /var/lib/pmo/decisions.sqlite --workers 2
   pmo serve --log postgresql://pmo@db/pmo --portfolio portfolio.yaml   a team's log; the board with conflicts
+  pmo serve --status examples/status/*.csv             the board with the portfolio health page; GET /v1/health
   PMO_TOKENS=admin:$(cat admin.token) pmo serve --host 0.0.0.0 --tokens tokens.yaml
   curl -s localhost:8181/v1/evaluate -H 'content-type: application/json' -d @proposal.json
   curl -s localhost:8181/v1/evaluate/batch -H 'content-type: application/x-ndjson' --data-binary @rows.jsonl
@@ -26,6 +27,7 @@ endpoints (interactive docs at /docs, the API description at /openapi.json):
   POST /v1/evaluate  /v1/evaluate/batch  /v1/rank  /v1/explain  /v1/gates/{gate}/review
   POST /v1/conflicts  /v1/schedule  /v1/impact  /v1/select  /v1/policy/reload
   GET  /v1/decisions/{id}  /v1/decisions?project=&from=&to=&limit=  /v1/policy  /  /v1/board  /health  /ready
+  GET  /v1/health?as_of=&by=   (with --status: pmo health --format json of the status reports)
 
 tokens file (YAML): tokens: [{name: servicenow, role: evaluate, token: ...}, {name: pmo-lead, role: admin, ...}]
 roles: evaluate (every decision and read endpoint), admin (also gate overrides and policy reloads)
@@ -76,6 +78,10 @@ def register(sub) -> None:
                     "the board (GET /) shows, read again when it changes (default: $PMO_PORTFOLIO; none)")
     sv.add_argument("--frontier", type=int, default=5, metavar="K",
                     help="with --portfolio: the board's efficient frontier at K budget levels (default 5; 0: none)")
+    sv.add_argument("--status", nargs="+", action="extend", default=[], metavar="FILE",
+                    help="status report files (as pmo health reads them): the board gets the portfolio health page "
+                    "(RAG grid, S-curves, KPI tiles; with --portfolio the heat map and Gantt chart) and GET "
+                    "/v1/health answers pmo health --format json's view; read again when they change")
 
 
 def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -99,7 +105,8 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                          backend=args.backend, workers=args.workers, tokens=args.tokens, max_body=args.max_body,
                          max_batch=args.max_batch, timeout=args.timeout, watch=args.watch, mask=tuple(args.mask),
                          log_inputs=args.log_inputs, access_log=args.access_log,
-                         portfolio=str(args.portfolio) if args.portfolio else None, frontier=args.frontier)
+                         portfolio=str(args.portfolio) if args.portfolio else None, frontier=args.frontier,
+                         status=tuple(str(s) for s in args.status))
     gc.enable()  # main() pauses the collector for batch work; a long-running server must collect its cycles
     service = Service(config)  # a broken policy, log or tokens file stops here, before listening (exit 2)
     warn(service.holder.current.engine, stderr)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import itertools
 import json
 import queue
@@ -36,13 +37,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import __version__
 from engine.api import Engine
-from engine.decision import Decision, RowError
+from engine.decision import Decision, RowError, Verdict
 from engine.errors import Diagnostic, InputError, PmoError
+from engine.health.assess import health_entries
 from engine.io.jsonstream import DECODER
 from engine.io.rows import MAX_DIGITS, Row, bounded_row
 from engine.portfolio.model import portfolio_from, read_portfolio
-from engine.serve.access import OPEN, Caller, Tokens, access_logger, log_line, masked
-from engine.serve.board import BoardState, PortfolioSource, page
+from engine.serve.access import OPEN, AccessLog, Caller, Tokens, masked
+from engine.serve.board import BoardState, PortfolioSource, StatusSource, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 from engine.serve.schemas import policy_components
@@ -252,15 +254,20 @@ class LogUnavailable(Exception):
 
 
 class LogWriter:
-    """The one thread that writes the decision log. Entries of requests that arrive while a transaction is being
-    committed are committed together in the next one (a group commit): one transaction per group, not per
-    request, and each request is answered only once its own entries are committed."""
+    """The one thread that writes the decision log, in group commits, each request answered only once its own
+    entries are committed (durable: a decision is never answered and then lost).
+
+    Requests on the event loop hand their entries over together: the entries of every request that reaches the
+    log in one turn of the loop go to the writer as one item, and the writer tells the loop once for the whole
+    item (one thread wake-up and one wake of the loop per group, not per request). Items that arrive while a
+    transaction is being committed are committed together in the next one, up to GROUP entries."""
 
     GROUP = 2_000  # entries per transaction at most
 
     def __init__(self, target: str):
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self.commits = 0
+        self._gathering: dict[asyncio.AbstractEventLoop, list[tuple[list[Entry], asyncio.Future]]] = {}
         opened: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._run, args=(target, opened), name="pmo-log-writer", daemon=True).start()
         failure = opened.get()
@@ -277,11 +284,21 @@ class LogWriter:
 
     async def append_async(self, entries: list[Entry]) -> None:
         """append() for the event loop: no thread waits, the loop is told when the entries are committed."""
-        answer = _Answer(asyncio.get_running_loop())
-        self._queue.put((entries, answer))
-        failure = await answer.future
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        gathering = self._gathering.get(loop)
+        if gathering is None:
+            gathering = self._gathering[loop] = []
+            loop.call_soon(self._hand_over, loop)  # after every request that is ready in this turn has added its own
+        gathering.append((entries, future))
+        failure = await future
         if failure is not None:
             raise LogUnavailable(f"the decision log did not take the entries: {failure}")
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        gathered = self._gathering.pop(loop)
+        self._queue.put(([entry for entries, _ in gathered for entry in entries],
+                         _Answer(loop, [future for _, future in gathered])))
 
     def _run(self, target: str, opened: queue.SimpleQueue) -> None:
         try:
@@ -310,17 +327,19 @@ class LogWriter:
 
 
 class _Answer:
-    """The writer's "committed" (or its failure) for a request waiting on the event loop."""
+    """The writer's "committed" (or its failure) for the requests of one hand-over, waiting on the event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop, self.future = loop, loop.create_future()
+    def __init__(self, loop: asyncio.AbstractEventLoop, futures: list[asyncio.Future]):
+        self.loop, self.futures = loop, futures
 
     def put(self, failure: BaseException | None) -> None:  # called by the writer thread
-        self.loop.call_soon_threadsafe(self._settle, failure)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+            self.loop.call_soon_threadsafe(self._settle, failure)
 
     def _settle(self, failure: BaseException | None) -> None:
-        if not self.future.done():  # a request cancelled meanwhile (the client went away) is simply not told
-            self.future.set_result(failure)
+        for future in self.futures:
+            if not future.done():  # a request cancelled meanwhile (the client went away) is simply not told
+                future.set_result(failure)
 
 
 class Service:
@@ -332,19 +351,24 @@ class Service:
         self.holder = PolicyHolder(config)
         self.logs = LogPool(config.log)  # reads
         self.writer = LogWriter(config.log)
-        self.access = access_logger(config.access_log)
+        self.access = AccessLog(config.access_log)
         self.portfolio = None
         if config.portfolio is not None:
             read_portfolio(config.portfolio)  # a file that does not read stops the server here (exit 2)
             self.portfolio = PortfolioSource(config.portfolio, config.frontier,
                                              time_limit=min(2.0, config.timeout / (2 + config.frontier)))
+        self.status = None
+        if config.status:
+            self.status = StatusSource(config.status)
+            self.status.check(self.holder.current.engine)  # files that do not read stop the server here (exit 2)
 
 
-def intake_entry(engine: Engine, decision: Decision, data: Any) -> Entry:
-    """The log entry of an intake decision, as ``pmo evaluate`` writes it (input: the proposal as read)."""
+def intake_entry(engine: Engine, decision: Decision | Verdict, data: Any) -> Entry:
+    """The log entry of an intake decision, as ``pmo evaluate`` writes it (input: the proposal as read; the
+    findings' fields are JSON values already, as engine/tasks/evaluate.py's log_entry reads them)."""
     return Entry("intake", decision.id, None, {"row": data}, engine.policy_hash, decision.decision,
-                 [f.model_dump(mode="json") for f in decision.findings] or
-                 [e.model_dump(mode="json") for e in decision.errors], decision.routes,
+                 [dict(f.__dict__) for f in decision.findings] or [dict(e.__dict__) for e in decision.errors],
+                 decision.routes,
                  as_of=engine.today.isoformat(), backend=engine.backend)
 
 
@@ -382,7 +406,7 @@ def _ndjson_rows(lines: Iterable[bytes]) -> Iterator[Row]:
 def decided_and_logged(service: Service, engine: Engine, rows: list[Row]) -> list[dict]:
     """Decide rows, log them in one transaction, and return their answers (each with its decision_id)."""
     answers, entries = [], []
-    for row, (decision, _record) in zip(rows, engine.decide_all(rows)):
+    for row, (decision, _record) in zip(rows, engine.decide_plain(rows)):
         entry = intake_entry(engine, decision, row.data)
         entries.append(entry)
         answers.append({**decision.to_json(), "decision_id": entry.key})
@@ -390,12 +414,25 @@ def decided_and_logged(service: Service, engine: Engine, rows: list[Row]) -> lis
     return answers
 
 
+def _settled() -> None:
+    """Freeze what the server has built (the compiled policy, the app, the libraries): the collector then never
+    walks it again, so a full collection costs what the requests in flight hold, not the whole process (it was
+    the slowest percentile of single evaluations). Called at start-up and after a reload (which first lets the
+    previous version's objects be collected)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     service = service or Service(config)
     holder = service.holder
 
     async def reload(reason: str):
-        return await anyio.to_thread.run_sync(holder.reload, reason)
+        failure = await anyio.to_thread.run_sync(holder.reload, reason)
+        if failure is None:
+            await anyio.to_thread.run_sync(_settled)  # the new version's objects frozen too, the old one's freed
+        return failure
 
     async def watch() -> None:
         while True:
@@ -417,6 +454,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             loop.add_signal_handler(signal.SIGHUP, on_hup)
             hup = True
         watcher = loop.create_task(watch()) if config.watch > 0 else None
+        _settled()
         try:
             yield
         finally:
@@ -424,8 +462,9 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                 watcher.cancel()
             if hup:
                 loop.remove_signal_handler(signal.SIGHUP)
+            service.access.flush()
 
-    app = FastAPI(title="pmo decision service", version=__version__, lifespan=lifespan,
+    app = DecisionApp(service, title="pmo decision service", version=__version__, lifespan=lifespan,
                   description="Screen, rank and review project proposals against the served policy set. Every "
                   "decision names `policy_hash` and `decision_id` (the decision log's key). Send "
                   "`Authorization: Bearer TOKEN` when the server has tokens.")
@@ -448,8 +487,6 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     async def _bug(_request: Request, exc: Exception):
         return ApiError(500, "internal_error", f"internal error ({type(exc).__name__}); please report it").response()
 
-    fast: dict[tuple[str, str], Callable] = {}  # routes answered without FastAPI's router (filled below)
-    app.add_middleware(AccessLog, service=service, fast=fast)
 
     def caller_of(request: Request, role: str = "evaluate", *, query_token: bool = False) -> Caller:
         if not service.tokens.required:
@@ -543,9 +580,9 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         inputs(request, data)
         engine = served.engine
         if request.state.pmo_size <= INLINE:
-            decision = engine.evaluate(row.data)
+            decision = engine.evaluate_plain(row.data)
         else:
-            decision = await compute(engine.evaluate, row.data)
+            decision = await compute(engine.evaluate_plain, row.data)
         if decision.decision == "error":
             raise _refused(decision.errors)
         entry = intake_entry(engine, decision, row.data)
@@ -558,7 +595,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             raise _log_unavailable(exc) from None
         noted(request, served, [entry.key])
         return JSONResponse({**decision.to_json(), "decision_id": entry.key})
-    fast["POST", "/v1/evaluate"] = evaluate
+    app.fast["POST", "/v1/evaluate"] = evaluate
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
               openapi_extra=_body(example=[EXAMPLE], ndjson=True, batch=True), summary="decide many proposals (JSON or NDJSON)")
@@ -788,7 +825,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                              "cursor": found.next, "next": link, "decisions": [_logged(e) for e in found.entries]})
 
     # ------------------------------------------------------------------ the live board
-    board = BoardState(service.logs, holder, lambda: service.writer.commits, service.portfolio)
+    board = BoardState(service.logs, holder, lambda: service.writer.commits, service.portfolio, service.status)
 
     @app.get("/", include_in_schema=False)
     async def board_page(request: Request):
@@ -810,6 +847,37 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         caller_of(request, query_token=True)
         found = await compute(board.current)
         return JSONResponse({"version": found.version})
+
+    @app.get("/v1/health", tags=["board"], responses={**ERRORS, 404: {"model": ErrorResponse}},
+             summary="earned value and RAG health of the status reports (pmo serve --status FILES)")
+    async def health_view(request: Request,
+                          as_of: Annotated[dt.date | None, Query(description="each project at its latest report on "
+                                                                 "or before this date (YYYY-MM-DD)")] = None,
+                          by: Annotated[Literal["project", "objective", "portfolio"], Query(
+                              description="one entry per project (error rows last), per objective, or the "
+                              "portfolio")] = "project"):
+        """What ``pmo health FILES --format json [--as-of DATE] [--by ...]`` prints for the server's status report
+        files, read again when they change. 404 when the server was started without ``--status``."""
+        caller_of(request)
+        status = service.status
+        if status is None:
+            raise ApiError(404, "no_status", "this server has no status reports, so no health view",
+                           hint="start it with pmo serve --status FILE... (the monthly status reports, as pmo health "
+                           "reads them); the board then has the portfolio health page too")
+        engine = holder.current.engine
+
+        def view():
+            data, errors = status.data(engine)
+            if data is None:
+                return None, errors
+            return health_entries(engine.health(data, as_of=as_of), by), []
+        entries, errors = await compute(view)
+        if entries is None:
+            raise ApiError(503, "status_unreadable", f"the status reports do not read ({len(errors)} problems)",
+                           errors=[{"loc": ["status"], "code": "status_unreadable", "message": e} for e in errors],
+                           hint="fix the files named; the view comes back when they read")
+        noted(request, holder.current, [])
+        return JSONResponse(entries)
 
     # ------------------------------------------------------------------ the policy and the server
     @app.get("/v1/policy", tags=["policy"], responses=ERRORS, summary="the served policy: hash, files, warnings")
@@ -984,19 +1052,21 @@ async def _answer_fast(endpoint: Callable, scope, receive, send) -> None:
     await response(scope, receive, send)
 
 
-class AccessLog:
-    """ASGI middleware: one JSON line per request, written after the answer (see engine/serve/access.py)."""
+class DecisionApp(FastAPI):
+    """The FastAPI app with the access log around every request (one JSON line each, written after the answer:
+    engine/serve/access.py), and the hottest routes (POST /v1/evaluate) answered before FastAPI's middleware
+    stack, router and dependency solving: ``fast`` maps (method, path) to the same endpoint function the router
+    would call, given a Request, its ApiError answered as the exception handlers answer it (docs/benchmarks.md
+    measures what that saves)."""
 
-    def __init__(self, app, service: Service, fast: dict | None = None):
-        """``fast``: (method, path) -> endpoint, for the hottest routes (POST /v1/evaluate): called here with a
-        Request, their ApiError answered as the exception handlers answer it, skipping FastAPI's router, its
-        dependency solving and the middlewares below this one (about a third of a request's time, measured in
-        docs/benchmarks.md). The endpoint is the same function the router would call."""
-        self.app, self.service, self.fast = app, service, fast if fast is not None else {}
+    def __init__(self, service: Service, **options: Any):
+        super().__init__(**options)
+        self.pmo_service = service
+        self.fast: dict[tuple[str, str], Callable] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            return await super().__call__(scope, receive, send)
         start, seen = time.perf_counter(), {"status": 500, "sent": 0, "received": 0}
         state = scope.setdefault("state", {})
 
@@ -1014,7 +1084,7 @@ class AccessLog:
         try:
             endpoint = self.fast.get((scope.get("method"), scope.get("path")))
             if endpoint is None:
-                await self.app(scope, counted_receive, counted_send)
+                await super().__call__(scope, counted_receive, counted_send)
             else:
                 await _answer_fast(endpoint, scope, counted_receive, counted_send)
         finally:
@@ -1027,4 +1097,4 @@ class AccessLog:
                       "decisions": len(ids), "decision_ids": ids[:20]}
             if "pmo_inputs" in state:
                 record["inputs"] = state["pmo_inputs"]
-            log_line(self.service.access, record)
+            self.pmo_service.access.line(record)

@@ -6,10 +6,14 @@ one, the log's key covers the policy). With ``--portfolio FILE`` the board also 
 pages: the file's conflicts, its dependency graph and the efficient frontier at ``--frontier`` budget levels,
 computed once per version of the file and of the policy (not per decision), and read again when the file
 changes; a file that stops reading keeps no stale pages: the board says what is wrong with it instead.
-The portfolio health page is shown where the log holds a status history (see ``health_section``).
+With ``--status FILES`` (the monthly status reports, as ``pmo health`` reads them) the board also has the
+portfolio health page (RAG grid, S-curves, KPI tiles; with ``--portfolio`` the capacity heat map and the Gantt
+chart), made by ``health_section`` from the reports' StatusData once per version of the files and of the policy,
+and GET /v1/health answers ``pmo health --format json``'s view of them.
 
 The page asks GET /v1/board/version every few seconds and reloads when the version changes: the version is
-made from the log (its intake entries and last sequence number), the policy hash and the portfolio file, so
+made from the log (its intake entries and last sequence number), the policy hash, the portfolio file and the
+status files, so
 every worker of a server, and every replica sharing the log and the file, gives the same one.
 """
 from __future__ import annotations
@@ -21,12 +25,13 @@ import json
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import PmoError
+from engine.health.status import StatusData
 from engine.report.build import Report, render
 
 POLL_SECONDS = 3
@@ -42,6 +47,7 @@ class PortfolioPages:
     frontier: list[dict[str, Any]] = field(default_factory=list)
     graph_svg: str | None = None
     errors: list[str] = field(default_factory=list)  # file:line:col: message, when the file does not read
+    projects: Any = None  # the Portfolio read (for the health page's heat map and Gantt chart); None: it did not read
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "conflicts": self.conflicts, "frontier": self.frontier, "errors": self.errors}
@@ -50,13 +56,14 @@ class PortfolioPages:
 @dataclass(frozen=True)
 class Board:
     version: str
-    report: Report
+    report: Report  # with the health page (report.health) when the server has status reports that read
     portfolio: PortfolioPages | None = None
-    health: str | None = None  # the health section's HTML, where the log holds a status history
+    status_errors: list[str] | None = None  # None: no --status; else why the status files do not read (or [])
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.version, **self.report.to_json(),
-                "portfolio": self.portfolio.to_json() if self.portfolio else None, "health": self.health is not None}
+        return {"version": self.version, **self.report.to_json(), "health": _plain(self.report.health.to_json())
+                if self.report.health is not None else None,
+                "portfolio": self.portfolio.to_json() if self.portfolio else None, "status_errors": self.status_errors}
 
 
 class PortfolioSource:
@@ -67,11 +74,7 @@ class PortfolioSource:
         self._made: tuple[tuple, PortfolioPages] | None = None
 
     def state(self) -> tuple:
-        try:
-            stat = self.path.stat()
-        except OSError as exc:
-            return ("missing", exc.strerror)
-        return (stat.st_size, stat.st_mtime_ns)
+        return _file_state(self.path)
 
     def pages(self, engine, state: tuple) -> PortfolioPages:
         key = (engine.policy_hash, state)
@@ -91,25 +94,85 @@ class PortfolioSource:
             points = []
             if self.frontier:
                 points = engine.select(projects, frontier=self.frontier, time_limit=self.time_limit).frontier
-            return PortfolioPages(str(self.path), found.to_json()["conflicts"], _plain(points), svg_text(projects, found))
+            return PortfolioPages(str(self.path), found.to_json()["conflicts"], _plain(points), svg_text(projects, found),
+                                  projects=projects)
         except PmoError as exc:
             return PortfolioPages(str(self.path), errors=[str(d) for d in exc.diagnostics])
 
 
-def health_section(logs, engine) -> str | None:
-    """HOOK(history): the portfolio health page, where the decision log holds a status history.
+class StatusSource:
+    """The status reports of ``pmo serve --status FILES``, read again when one of them changes (as ``pmo health``
+    reads them: no input profile); a file that stops reading is said, with its file:line:col, not shown stale."""
 
-    The status history (issue #16) is being added to engine/store beside this; until the log can hold one, there
-    is none to show and the board has no health page. Once it exists, this returns the health report's section
-    (the latest rating of each project) made from it, and the board's version must cover the history's state."""
-    return None
+    def __init__(self, paths: Sequence[str]):
+        self.paths = [Path(p) for p in paths]
+        self._read: tuple[tuple, StatusData | None, list[str]] | None = None
+        self._page: tuple[tuple, Any] | None = None
+        self._lock = threading.Lock()  # the board and /v1/health ask from worker threads
+
+    def state(self) -> tuple:
+        return tuple(_file_state(path) for path in self.paths)
+
+    def check(self, engine) -> None:
+        """Raise the PmoError (InputError: file:line diagnostics) of files that do not read."""
+        from engine.compile.health import DEFAULT_HEALTH
+        from engine.health.status import read_status
+        from engine.io.profile import InputProfile
+        read_status(self.paths, InputProfile(), None, (engine.policy.health or DEFAULT_HEALTH).calendar)
+
+    def data(self, engine, state: tuple | None = None) -> tuple[StatusData | None, list[str]]:
+        """The reports (None when a file does not read) and why not, as of ``state`` (default: now)."""
+        from engine.compile.health import DEFAULT_HEALTH
+        from engine.health.status import read_status
+        from engine.io.profile import InputProfile
+        state = self.state() if state is None else state
+        calendar = (engine.policy.health or DEFAULT_HEALTH).calendar
+        key = (engine.policy_hash, state)
+        with self._lock:
+            if self._read is None or self._read[0] != key:
+                try:
+                    self._read = (key, read_status(self.paths, InputProfile(), None, calendar), [])
+                except PmoError as exc:
+                    self._read = (key, None, [str(d) for d in exc.diagnostics])
+            return self._read[1], self._read[2]
+
+    def page(self, engine, state: tuple, portfolio: PortfolioPages | None, portfolio_state: tuple | None):
+        """The health page (made once per policy version, state of the status files and of the portfolio file),
+        or None when the status files do not read."""
+        data, _ = self.data(engine, state)
+        if data is None:
+            return None
+        projects = portfolio.projects if portfolio is not None else None
+        key = (engine.policy_hash, state, portfolio_state)
+        with self._lock:
+            if self._page is None or self._page[0] != key:
+                self._page = (key, health_section(data, engine, projects))
+            return self._page[1]
+
+
+def health_section(status: StatusData, engine, portfolio=None):
+    """HOOK(history): the portfolio health page (engine/report/health.py's HealthPage, as ``pmo health FILES
+    --report`` builds it) of a status history. Today the history is the server's status report files
+    (``--status``); the decision log's status history store (issue #16) will give the same StatusData, so it
+    can feed the board through this one function. ``portfolio``: the served portfolio (its heat map, Gantt)."""
+    return engine.health_page(status, portfolio=portfolio)
+
+
+def _file_state(path: Path) -> tuple:
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        return ("missing", exc.strerror)
+    return (stat.st_size, stat.st_mtime_ns)
 
 
 class BoardState:
-    def __init__(self, logs, holder, commits: Callable[[], int], portfolio: PortfolioSource | None = None):
+    def __init__(self, logs, holder, commits: Callable[[], int], portfolio: PortfolioSource | None = None,
+                 status: StatusSource | None = None):
         """``commits``: how many times this process has written the log (its own writes show at once; those of
         other processes within FRESH_SECONDS)."""
         self._logs, self._holder, self._commits, self._portfolio = logs, holder, commits, portfolio
+        self._status = status
         self._lock = threading.Lock()
         self._cached: tuple[float, tuple, Board] | None = None
 
@@ -118,7 +181,8 @@ class BoardState:
         with self._lock:
             engine = self._holder.current.engine
             file_state = self._portfolio.state() if self._portfolio is not None else None
-            now, state = time.monotonic(), (engine.policy_hash, self._commits(), file_state)
+            status_state = self._status.state() if self._status is not None else None
+            now, state = time.monotonic(), (engine.policy_hash, self._commits(), file_state, status_state)
             if self._cached and now - self._cached[0] < FRESH_SECONDS and self._cached[1] == state:
                 return self._cached[2]
             entries = self._logs.get().query(kind="intake")
@@ -135,7 +199,13 @@ class BoardState:
                 report = dataclasses.replace(report, conflicts=pages.conflicts, frontier=pages.frontier,
                                              graph_svg=pages.graph_svg)
                 version += "." + hashlib.sha256(repr(file_state).encode()).hexdigest()[:8]
-            board = Board(version, report, pages, health_section(self._logs, engine))
+            status_errors = None
+            if self._status is not None:
+                health = self._status.page(engine, status_state, pages, file_state)
+                status_errors = self._status.data(engine, status_state)[1]
+                report = dataclasses.replace(report, health=health)
+                version += "." + hashlib.sha256(repr(status_state).encode()).hexdigest()[:8]
+            board = Board(version, report, pages, status_errors)
             self._cached = (now, state, board)
             return board
 
@@ -150,8 +220,10 @@ def page(board: Board, token: str | None) -> str:
         notes.append(f'<section id="portfolio-errors"><h2>The portfolio file does not read</h2><p>'
                      f'{html.escape(board.portfolio.file)}: fix it and the conflicts and frontier come back.</p>'
                      f"<ul>{items}</ul></section>")
-    if board.health is not None:
-        notes.append(board.health)
+    if board.status_errors:
+        items = "".join(f"<li>{html.escape(e)}</li>" for e in board.status_errors[:20])
+        notes.append(f'<section id="status-errors"><h2>The status reports do not read</h2><p>Fix them and the '
+                     f"health page comes back.</p><ul>{items}</ul></section>")
     if notes:
         text = text.replace("</main>", "".join(notes) + "</main>", 1)
     url = "/v1/board/version" + (f"?token={urllib.parse.quote(token, safe='')}" if token else "")

@@ -32,6 +32,7 @@ class ServeConfig:
     access_log: str | None = None  # a file for the access log (JSON lines); None: standard error
     portfolio: str | None = None  # a portfolio file whose conflicts, graph and frontier the board shows
     frontier: int = 5  # budget levels of the board's efficient frontier (with a portfolio; 0: none)
+    status: tuple[str, ...] = ()  # status report files: the board's health page and GET /v1/health (none: neither)
 
     @property
     def today_date(self) -> dt.date | None:
@@ -43,5 +44,5 @@ class ServeConfig:
     @classmethod
     def from_env(cls) -> ServeConfig:
         data = json.loads(os.environ[CONFIG_ENV])
-        data["rules"], data["mask"] = tuple(data["rules"]), tuple(data["mask"])
+        data["rules"], data["mask"], data["status"] = tuple(data["rules"]), tuple(data["mask"]), tuple(data["status"])
         return cls(**data)

@@ -1051,6 +1051,36 @@ def test_with_status_reports_the_board_has_the_health_page_and_v1_health_is_pmo_
         server.stop()
 
 
+def test_with_history_the_board_and_v1_health_come_from_the_ingested_status_reports(tmp_path):
+    """pmo serve --history: the health page and /v1/health from the reports `pmo status ingest` stored in the log
+    the server writes; a report ingested while it serves shows on the next board version."""
+    import io
+
+    from engine.cli import main
+    log = tmp_path / "decisions.sqlite"
+    first, rest = STATUS[:6], STATUS[6:]
+    assert main(["status", "ingest", *map(str, first), "--log", str(log)], io.StringIO(), io.StringIO()) == 0
+    server = Server(tmp_path, "--watch", "0", "--history", log=str(log))
+    try:
+        assert server.client.get("/v1/health").json() == health_cli(first)
+        assert server.client.get("/v1/health", params={"by": "portfolio"}).json() == health_cli(first, "--by",
+                                                                                                  "portfolio")
+        figures = server.client.get("/v1/board").json()
+        assert figures["health"] is not None and figures["status_errors"] == []
+        assert 'id="health"' in server.client.get("/").text
+        assert main(["status", "ingest", *map(str, rest), "--log", str(log)], io.StringIO(), io.StringIO()) == 0
+        figures = wait_for_version(server, figures["version"])
+        assert server.client.get("/v1/health").json() == health_cli(STATUS)
+    finally:
+        server.stop()
+
+
+def test_history_and_status_files_are_one_or_the_other(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), "--history",
+                           "--status", str(STATUS[0])], capture_output=True, text=True, timeout=HANG_GUARD)
+    assert done.returncode == 2 and "--history" in done.stderr and "--status" in done.stderr
+
+
 def test_without_status_reports_v1_health_is_a_404_saying_how_to_enable_it(site):
     answer = site.client.get("/v1/health")
     error = answer.json()["error"]

@@ -18,6 +18,7 @@ examples:
   pmo serve --policies my-policies/ --log /var/lib/pmo/decisions.sqlite --workers 2
   pmo serve --log postgresql://pmo@db/pmo --portfolio portfolio.yaml   a team's log; the board with conflicts
   pmo serve --status examples/status/*.csv             the board with the portfolio health page; GET /v1/health
+  pmo serve --history --log h.db                       ... from the reports pmo status ingest stored in h.db
   PMO_TOKENS=admin:$(cat admin.token) pmo serve --host 0.0.0.0 --tokens tokens.yaml
   curl -s localhost:8181/v1/evaluate -H 'content-type: application/json' -d @proposal.json
   curl -s localhost:8181/v1/evaluate/batch -H 'content-type: application/x-ndjson' --data-binary @rows.jsonl
@@ -27,7 +28,7 @@ endpoints (interactive docs at /docs, the API description at /openapi.json):
   POST /v1/evaluate  /v1/evaluate/batch  /v1/rank  /v1/explain  /v1/gates/{gate}/review
   POST /v1/conflicts  /v1/schedule  /v1/impact  /v1/select  /v1/policy/reload
   GET  /v1/decisions/{id}  /v1/decisions?project=&from=&to=&limit=  /v1/policy  /  /v1/board  /health  /ready
-  GET  /v1/health?as_of=&by=   (with --status: pmo health --format json of the status reports)
+  GET  /v1/health?as_of=&by=   (with --status or --history: pmo health --format json of the status reports)
 
 tokens file (YAML): tokens: [{name: servicenow, role: evaluate, token: ...}, {name: pmo-lead, role: admin, ...}]
 roles: evaluate (every decision and read endpoint), admin (also gate overrides and policy reloads)
@@ -82,6 +83,9 @@ def register(sub) -> None:
                     help="status report files (as pmo health reads them): the board gets the portfolio health page "
                     "(RAG grid, S-curves, KPI tiles; with --portfolio the heat map and Gantt chart) and GET "
                     "/v1/health answers pmo health --format json's view; read again when they change")
+    sv.add_argument("--history", action="store_true",
+                    help="the same health page and GET /v1/health from the status reports that 'pmo status ingest' "
+                    "stored in --log (instead of --status files); a report ingested while serving shows at once")
 
 
 def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -99,6 +103,9 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             or not 0 <= args.port <= 65535 or not 0 <= args.frontier <= 100:
         raise PmoError([Diagnostic("usage", "--workers, --max-body, --max-batch and --timeout must be positive, "
                                    "--watch not negative, --port 0 to 65535, --frontier 0 to 100")])
+    if args.history and args.status:
+        raise PmoError([Diagnostic("usage", "--history and --status both name the status reports: give one (--history"
+                                   " reads those stored in --log by pmo status ingest, --status reads files)")])
     config = ServeConfig(host=args.host, port=args.port, log=str(args.log),
                          policies=str(args.policies) if args.policies else None,
                          rules=tuple(str(r) for r in args.rules), today=args.today.isoformat() if args.today else None,
@@ -106,7 +113,7 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                          max_batch=args.max_batch, timeout=args.timeout, watch=args.watch, mask=tuple(args.mask),
                          log_inputs=args.log_inputs, access_log=args.access_log,
                          portfolio=str(args.portfolio) if args.portfolio else None, frontier=args.frontier,
-                         status=tuple(str(s) for s in args.status))
+                         status=tuple(str(s) for s in args.status), history=args.history)
     gc.enable()  # main() pauses the collector for batch work; a long-running server must collect its cycles
     service = Service(config)  # a broken policy, log or tokens file stops here, before listening (exit 2)
     warn(service.holder.current.engine, stderr)

@@ -44,7 +44,7 @@ from engine.io.jsonstream import DECODER
 from engine.io.rows import MAX_DIGITS, Row, bounded_row
 from engine.portfolio.model import portfolio_from, read_portfolio
 from engine.serve.access import OPEN, AccessLog, Caller, Tokens, masked
-from engine.serve.board import BoardState, PortfolioSource, StatusSource, page
+from engine.serve.board import BoardState, HistorySource, PortfolioSource, StatusSource, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 from engine.serve.schemas import policy_components
@@ -357,10 +357,12 @@ class Service:
             read_portfolio(config.portfolio)  # a file that does not read stops the server here (exit 2)
             self.portfolio = PortfolioSource(config.portfolio, config.frontier,
                                              time_limit=min(2.0, config.timeout / (2 + config.frontier)))
-        self.status = None
+        self.status: StatusSource | None = None
         if config.status:
             self.status = StatusSource(config.status)
             self.status.check(self.holder.current.engine)  # files that do not read stop the server here (exit 2)
+        elif config.history:
+            self.status = HistorySource(self.logs.get)
 
 
 def intake_entry(engine: Engine, decision: Decision | Verdict, data: Any) -> Entry:
@@ -863,7 +865,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         if status is None:
             raise ApiError(404, "no_status", "this server has no status reports, so no health view",
                            hint="start it with pmo serve --status FILE... (the monthly status reports, as pmo health "
-                           "reads them); the board then has the portfolio health page too")
+                           "reads them), or --history (those pmo status ingest stored in --log); the board then has "
+                           "the portfolio health page too")
         engine = holder.current.engine
 
         def view():

@@ -150,6 +150,31 @@ class StatusSource:
             return self._page[1]
 
 
+class HistorySource(StatusSource):
+    """The status reports ``pmo status ingest`` stored in the served log (``pmo serve --history``): the same
+    StatusData the files give (engine.store.history.status_data), read again when an ingest adds a report."""
+
+    def __init__(self, log: Callable[[], Any]):
+        super().__init__(())
+        self._log = log  # this thread's connection to the decision log
+
+    def state(self) -> tuple:
+        from engine.store.history import history_state
+        return ("history", *history_state(self._log()))
+
+    def check(self, engine) -> None:
+        return None  # reports were checked when they were ingested
+
+    def data(self, engine, state: tuple | None = None) -> tuple[StatusData | None, list[str]]:
+        from engine.store.history import status_data
+        state = self.state() if state is None else state
+        key = (engine.policy_hash, state)
+        with self._lock:
+            if self._read is None or self._read[0] != key:
+                self._read = (key, status_data(self._log()), [])
+            return self._read[1], self._read[2]
+
+
 def health_section(status: StatusData, engine, portfolio=None):
     """HOOK(history): the portfolio health page (engine/report/health.py's HealthPage, as ``pmo health FILES
     --report`` builds it) of a status history. Today the history is the server's status report files

@@ -33,6 +33,7 @@ class ServeConfig:
     portfolio: str | None = None  # a portfolio file whose conflicts, graph and frontier the board shows
     frontier: int = 5  # budget levels of the board's efficient frontier (with a portfolio; 0: none)
     status: tuple[str, ...] = ()  # status report files: the board's health page and GET /v1/health (none: neither)
+    history: bool = False  # ... from the status reports `pmo status ingest` stored in the log instead of files
 
     @property
     def today_date(self) -> dt.date | None:

@@ -145,6 +145,13 @@ def _collect(rows: Iterable[Sequence[Any]], found: dict[str, list[Kept]]) -> Non
         found.setdefault(kept.report.project, []).append(kept)
 
 
+def history_state(log: DecisionLog) -> tuple[int, int]:
+    """(reports stored, the last report's number): changes with every ingest that stores something."""
+    with log._using("read") as db:
+        [(count, last)] = list(db.execute("SELECT count(*), coalesce(max(seq), 0) FROM status_reports"))
+    return int(count), int(last)
+
+
 def first_seen(log: DecisionLog) -> list[str]:
     """Every project of the history, in the order the history first heard of it (its first report's number)."""
     with log._using("read") as db:

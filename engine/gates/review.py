@@ -24,9 +24,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
-from engine.backends.reference import Backend, Rules, make_backend
+from engine.backends import Backend, make_backend
+from engine.backends.reference import Rules
 from engine.compile.gates import CompiledGate, CompiledGates
-from engine.compile.records import RecordError, RecordReader
+from engine.compile.records import RecordError, RecordReader, compiled_derived
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoError, did_you_mean
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import Node
@@ -123,9 +124,7 @@ def project_record(data: Mapping[str, Any], gates: CompiledGates, reader: Record
                                        at("fields", key, key=True), did_you_mean(str(key), reader.names)))
     fields: dict[str, Any] = {}
     try:
-        fields = reader.read({id_field: ident, **raw_fields})
-        for name, node in derived:
-            fields[name] = evaluate(node, fields)
+        fields = reader.read_derived({id_field: ident, **raw_fields}, compiled_derived(derived))
     except RecordError as exc:
         problems += [Diagnostic(code, f"fields: {message}", at("fields", column) if column else at("fields"))
                      for column, code, message in exc.problems]

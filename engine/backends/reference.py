@@ -1,11 +1,11 @@
-"""Rule back ends: given a typed record, which rules fire.
+"""The reference back end: the compiled rules' typed expressions evaluated in plain Python.
 
-``rete`` (the default) runs the compiled rules in durable_rules' C core; ``reference``
-evaluates the same typed expressions in plain Python. Both must agree on every record; the
-test suite checks that on the policy files and on random proposals.
+``rete`` (engine/backends/rete) must agree with it on every record; the test suite checks that on the policy
+files and on random proposals. ``engine.backends.make_backend`` chooses one by name.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -13,8 +13,6 @@ from typing import Any, Protocol
 from engine.errors import Location
 from engine.expr.evaluate import compiled
 from engine.expr.nodes import Const, Field, Node, children, key
-
-BACKENDS = ("rete", "reference")
 
 
 class Rule(Protocol):
@@ -46,11 +44,6 @@ class Rules:
     intake_file: str
 
 
-class Backend(Protocol):
-    name: str
-
-    def fire(self, record: Mapping[str, Any]) -> list[int]: ...
-
 
 class ReferenceBackend:
     name = "reference"
@@ -61,15 +54,6 @@ class ReferenceBackend:
 
     def fire(self, record: Mapping[str, Any]) -> list[int]:
         return [i for i, condition in enumerate(self._conditions) if condition(record) is True]
-
-
-def make_backend(name: str, policy: RuleSet) -> Backend:
-    if name == "reference":
-        return ReferenceBackend(policy)
-    if name == "rete":
-        from engine.backends.rete import ReteBackend  # durable_rules is imported only when used
-        return ReteBackend(policy)
-    raise ValueError(f"unknown back end {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
 def derived_keys(policy: RuleSet) -> dict[tuple[Any, ...], str]:
@@ -97,7 +81,6 @@ def reading_derived(node: Node, shared: dict[tuple[Any, ...], str]) -> Node:
     replaced = [reading_derived(child, shared) for child in parts]
     if all(a is b for a, b in zip(parts, replaced)):
         return node
-    import copy
     clone = copy.copy(node)
     for attribute in ("operand", "left", "right", "item", "container"):
         if hasattr(clone, attribute):

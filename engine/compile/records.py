@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine.errors import did_you_mean
+from engine.expr.evaluate import compiled
+from engine.expr.nodes import Node
 from engine.expr.values import DIGITS, ValueProblem, display, to_bool, to_number, to_text
 from engine.io.profile import UNDECLARED, InputProfile
 from engine.io.profile import field_key as _normal  # the forgiving match of headers to fields
@@ -170,6 +172,14 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+Derived = list[tuple[str, Callable[[Mapping[str, Any]], Any]]]  # (name, its compiled expression), in dependency order
+
+
+def compiled_derived(derived: Iterable[tuple[str, Node]]) -> Derived:
+    """A policy's derived values (name, expression tree) with each expression compiled once."""
+    return [(name, compiled(node)) for name, node in derived]
+
+
 class RecordReader:
     """Types raw proposals against one field schema."""
 
@@ -198,6 +208,13 @@ class RecordReader:
             if len(self._columns) < 256:  # JSON records may each have other keys: keep the cache small
                 self._columns[keys] = found
         return found
+
+    def read_derived(self, raw: Mapping[str, Any], derived: Derived) -> dict[str, Any]:
+        """The typed record with its derived values filled in (``compiled_derived``); raises RecordError."""
+        record = self.read(raw)
+        for name, value in derived:
+            record[name] = value(record)
+        return record
 
     def raw(self, raw: Mapping[str, Any], name: str) -> Any:
         """The untyped value of field ``name`` in a raw record, found as ``read`` finds it (aliases too)."""

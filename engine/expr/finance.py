@@ -26,6 +26,7 @@ brentq: Any = None
 def _numerics() -> None:
     global np, brentq
     if brentq is None:
+        # lazy: numpy and scipy load with the first irr()
         import numpy
         from scipy.optimize import brentq as found
         np, brentq = numpy, found

@@ -13,10 +13,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from engine.expr.finance import irr, irr_all, npv, payback
+from engine.expr.lookup import in_table, lookup
 from engine.expr.nodes import BOOL, DATE, LIST_NUMBER, NULL, NUMBER, STRING, item_of
 from engine.expr.regex import full_match
 from engine.expr.values import ARITH_ERRORS, CONTEXT, to_date
-from engine.refdata.table import in_table, lookup
 
 Typer = Callable[[list[str]], str]  # argument types -> result type; raises TypeError with a message
 

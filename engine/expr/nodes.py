@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from engine.refdata.table import LookupTable
+from engine.expr.lookup import LookupTable
 
 # Types are plain strings; lists carry their item type.
 NUMBER, STRING, BOOL, DATE, NULL = "number", "string", "bool", "date", "null"
 LIST_NUMBER, LIST_STRING = "list[number]", "list[string]"
 SCALARS = (NUMBER, STRING, BOOL, DATE)
+# A comparison's negation (not (a < b) is a >= b, with the same unknowns in three-valued logic) and its operator
+# with the sides swapped (a < b is b > a): one table for lint, counterfactuals and the Rete lowering.
+NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
+SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 
 
 class AlignmentType(str):

@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.errors import did_you_mean
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING
-from engine.expr.parse import ExprError
+from engine.expr.parse import ExprError, const_type
 from engine.expr.values import display, plain
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")
@@ -127,7 +127,6 @@ def compile_template(text: str, types: Mapping[str, str], constants: Mapping[str
 
 
 def _value_type(value: Any) -> str:
-    from engine.expr.parse import const_type
     try:
         return const_type(plain(value) if not isinstance(value, (Decimal, str, bool)) else value)
     except ValueError:

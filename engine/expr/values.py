@@ -167,6 +167,20 @@ def plain(value: Any) -> Any:
     return value
 
 
+MAX_ID = 200  # characters of a proposal id that a decision carries
+
+
+def id_text(value: Any) -> str | None:
+    """A proposal's id as every decision carries it (decided, error row, a row that stopped the workers): its text
+    as written, at most MAX_ID characters; a whole number (a workbook's 1001.0, a typed 1001) without a fraction;
+    None for no id (missing or empty)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(plain(value))[:MAX_ID]
+
+
 _FIFTEEN_DIGITS = Context(prec=15, Emax=999_999)
 EXACT_BELOW = 10 ** 15  # numbers from here have more than 15 significant digits: shown in scientific notation
 

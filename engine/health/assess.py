@@ -22,7 +22,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from engine.backends.reference import Backend, Rules, make_backend
+from engine.backends import Backend, make_backend
+from engine.backends.reference import Rules
 from engine.compile.health import HEALTH_TYPES, PLACEHOLDER, RATINGS, CompiledHealth
 from engine.expr.values import display
 from engine.health.evm import (
@@ -387,3 +388,14 @@ def _rollup(level: str, key: str, members: Iterable[ProjectHealth], variant: str
     ratings = {r: sum(p.rating == r for p in members) for r in reversed(RATINGS)}
     ratings["unrated"] = sum(p.rating is None for p in members)
     return Rollup(level, key, [p.project for p in members], figures.decimals(), figures.why, ratings, excluded)
+
+
+def health_entries(report: HealthReport, by: str) -> list[dict[str, Any]]:
+    """The rows of ``--format json`` (and csv): by project (error rows last), by objective, or the portfolio;
+    pmo serve's GET /v1/health answers the same."""
+    if by == "portfolio":
+        return [report.portfolio.to_json()]
+    if by == "objective":
+        return [r.to_json() for r in report.objectives]
+    return [p.to_json() for p in report.projects] + [
+        {**e.to_json(), "rating": "error", "reason": "; ".join(x.message for x in e.errors)} for e in report.errors]

@@ -18,6 +18,7 @@ reason and left out of the correlations.
 """
 from __future__ import annotations
 
+import html
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -309,7 +310,6 @@ def table(found: Lessons) -> str:
 
 def chart(found: Lessons) -> str:
     """An SVG of two scatter plots: intake score (across) against realised benefit / cost and against CPI."""
-    import html
     e = html.escape
     width, height, pad = 900, 380, 54
     panel_w = (width - 3 * pad) / 2

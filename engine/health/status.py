@@ -29,6 +29,7 @@ from engine.compile.health import WEEKDAYS
 from engine.compile.portfolio import Calendar
 from engine.compile.records import RecordError, RecordReader
 from engine.decision import RowError
+from engine.health.evm import rounded
 from engine.io.profile import UNDECLARED, InputProfile
 from engine.io.readers import Row, read_proposals, renamed
 from engine.policy.models import FieldSpec, FieldType
@@ -210,7 +211,6 @@ def _complete(record: dict[str, Any], calendar: Calendar) -> list[tuple[str, str
 
 
 def _text(value: Fraction) -> str:
-    from engine.health.evm import rounded
     return str(rounded(value))
 
 

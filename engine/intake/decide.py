@@ -5,12 +5,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from engine.backends.reference import Backend
+from engine.backends import Backend
 from engine.compile.policy import CompiledPolicy, CompiledRule
-from engine.compile.records import RecordError, RecordReader
+from engine.compile.records import RecordError, RecordReader, compiled_derived
 from engine.decision import Decision, Finding, Outcome, RowError, Verdict
-from engine.expr.evaluate import compiled
-from engine.expr.values import plain
+from engine.expr.values import id_text, plain
 from engine.tables import hits
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
@@ -43,7 +42,7 @@ class Intake:
                               for rule in policy.rules]
         self._rendered: dict[tuple[int, Any], Finding] = {}
         self._derived = [name for name, _ in policy.derived]
-        self._derived_values = [(name, compiled(node)) for name, node in policy.derived]
+        self._derived_values = compiled_derived(policy.derived)
         self._finders = [self._finder(index) for index in range(len(policy.rules))]
 
     def decide(self, raw: Mapping[str, Any], row: int | None = None, source: str | None = None) -> Decision:
@@ -76,17 +75,14 @@ class Intake:
         # the approvers of a review decision; a rejection goes to nobody (its review findings keep their routes)
         routes = [] if worst == 2 else list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))
         ident = record.get(self.policy.id_field)
-        decision = Verdict(None if ident is None else str(plain(ident)), outcome, findings, routes,
+        decision = Verdict(id_text(ident), outcome, findings, routes,
                            {name: plain(record[name]) for name in self._derived}, [], self.policy.policy_hash,
                            self.as_of, source, row)
         return decision, record
 
     def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The typed record with its derived values (raises RecordError)."""
-        record = self.reader.read(raw)
-        for name, value in self._derived_values:
-            record[name] = value(record)
-        return record
+        return self.reader.read_derived(raw, self._derived_values)
 
     def error(self, errors: list[RowError], raw: Any = None, row: int | None = None,
               source: str | None = None) -> Decision:
@@ -95,7 +91,7 @@ class Intake:
     def error_plain(self, errors: list[RowError], raw: Any = None, row: int | None = None,
                     source: str | None = None) -> Verdict:
         ident = raw.get(self.policy.id_field) if isinstance(raw, Mapping) else None
-        return Verdict(str(ident)[:200] if ident not in (None, "") else None, "error", [], [], {}, errors,
+        return Verdict(id_text(ident), "error", [], [], {}, errors,
                        self.policy.policy_hash, self.as_of, source, row)
 
     def _finding(self, index: int, record: Mapping[str, Any]) -> Finding:

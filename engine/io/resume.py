@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import Diagnostic, InputError, Location
+from engine.io.rows import csv_cell_limit
 from engine.io.safe_text import replacing
 
 RESUMABLE = ("csv", "jsonl")
@@ -110,6 +111,7 @@ def _jsonl(lines: Iterator[bytes], name: str) -> dict[str, Any]:
     return {"rows": rows, "counts": counts, "keep": keep, "last": last}
 
 
+@csv_cell_limit()
 def _csv(lines: Iterator[bytes], name: str) -> dict[str, Any]:
     consumed, ended = 0, True  # bytes the csv reader has taken; whether they end a line
 

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from engine.errors import DiagnosticSink, Location, did_you_mean
+from engine.errors import DiagnosticSink, Location, did_you_mean, display_path
 from engine.policy.models import (
     KINDS,
     AssurancesPolicy,
@@ -114,7 +114,7 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                  "a policy set needs at least an intake policy (kind: intake)")
     unusable = 0
     for path in files:
-        loaded = _load_file(path, _display(path), f"{root.name}/{path.name}", sink, policy_set.unusable_kinds,
+        loaded = _load_file(path, display_path(path), f"{root.name}/{path.name}", sink, policy_set.unusable_kinds,
                             policy_set.unusable_lookups)
         if loaded is None:
             unusable += 1
@@ -159,7 +159,7 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
         for path in yaml_files(folder):
             if folder == beside and not _looks_like_library(path):
                 continue  # a folder that happens to be called rules/ next to the policies: not ours
-            loaded = _load_file(path, _display(path), f"{folder.name}/{path.name}", sink)
+            loaded = _load_file(path, display_path(path), f"{folder.name}/{path.name}", sink)
             if loaded is None:
                 continue
             if not isinstance(loaded.model, Library):
@@ -187,7 +187,7 @@ def _add_lookup(policy_set: PolicySet, table: LookupPolicy, sink: DiagnosticSink
             sink.add("no_file", f"no file '{table.csv}' beside the policy files" if not path.is_symlink()
                      else f"'{table.csv}' is a symbolic link", table.loc("csv"), near or "copy the CSV file into the policy folder")
             return
-        policy_set.data_files[table.name] = DataFile(_display(path), f"{policy_set.root.name}/{path.name}", path.read_bytes())
+        policy_set.data_files[table.name] = DataFile(display_path(path), f"{policy_set.root.name}/{path.name}", path.read_bytes())
 
 
 def _looks_like_library(path: Path) -> bool:
@@ -234,12 +234,6 @@ def _add_library(policy_set: PolicySet, loaded: LoadedFile, sink: DiagnosticSink
     policy_set.library_files[library.name] = loaded
 
 
-def _display(path: Path) -> str:
-    """The path as the user can open it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink,

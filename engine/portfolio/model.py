@@ -22,6 +22,7 @@ import yaml
 
 from engine.errors import Diagnostic, InputError, Location
 from engine.io.readers import load_text_dates, unparsable
+from engine.io.rows import csv_cell_limit
 
 OUT = {"rejected", "reject", "cancelled", "canceled", "unfunded", "killed", "kill"}
 SELECTED = {"approved", "accept", "funded", "selected", "active", "in-progress", "in_progress", "go", "completed"}
@@ -438,6 +439,7 @@ def _parse_demand(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
+@csv_cell_limit()
 def _csv_items(text: str, name: str) -> tuple[list[dict[str, str]], _CsvLocator]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     items, lines = [], []

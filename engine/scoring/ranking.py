@@ -137,6 +137,7 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
     records = [r for _, r in candidates]
     panels: list[list[PanelResult]] = [[] for _ in candidates]
     if ratings is not None and any(c.panel is not None for c in scoring.criteria):
+        # lazy: panels (and their readers) load only for a model with panel criteria
         from engine.compile.scoring import PANEL_KEY
         from engine.scoring.panel import panel_results
         panels = [panel_results(scoring.criteria, ratings.get(d.id or "", {})) for d, _ in candidates]

@@ -61,10 +61,29 @@ def is_address(target: object) -> bool:
 def shown(target: str | Path) -> str:
     """The log as messages name it: a path, or an address without its password."""
     if is_address(target):
+        # lazy: psycopg loads only for a postgresql:// log
         from engine.store.postgres import shown as address
         return address(str(target))
     return str(target)
 
+
+def open_log(target: str | Path, existing: bool = False) -> DecisionLog:
+    """The decision log (a LogError, exit 2, when it cannot be opened); ``existing``: a SQLite log must exist
+    already (for reading: a mistyped path is not a new empty log). Used by the command line and the service."""
+    if existing and not is_address(target) and not Path(target).is_file():
+        raise PmoError([Diagnostic("no_file", f"no decision log at {shown(target)}", hint="decisions are logged by "
+                                   "'pmo evaluate' and 'pmo gate'; --log names another log")])
+    return DecisionLog(target)
+
+
+
+def intake_entry(engine: Any, row: Any, decision: Any) -> Entry:
+    """The log's entry for a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row) by ``engine``
+    (an Engine)'s policy, date and back end: the same whether a batch worker or the serial path writes it."""
+    return Entry("intake", decision.id, None, {"row": row.data, "source": row.source, "line": row.row},
+                 engine.policy_hash, decision.decision, [dict(f.__dict__) for f in decision.findings]
+                 or [dict(e.__dict__) for e in decision.errors], decision.routes,
+                 as_of=engine.today.isoformat(), backend=engine.backend)
 
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))  # made once:
 # json.dumps with any option builds a new encoder per call

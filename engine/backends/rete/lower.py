@@ -23,10 +23,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.expr.nodes import NULL, Compare, Const, Field, In, Logic, Node, Unary, key
+from engine.expr.nodes import NEGATE, NULL, SWAP, Compare, Const, Field, In, Logic, Node, Unary, key
 
-_NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
-_SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 _RETE_OP = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
 ALWAYS, NEVER = True, False  # a condition that folded to a constant
@@ -86,7 +84,7 @@ class Lowering:
         if isinstance(node, (Compare, In)) and _long_text_constant(node):
             return {self.slot(node): not negate}  # too long for the core to compare: Python computes it
         if isinstance(node, Compare):
-            return self.compare(_NEGATE[node.op] if negate else node.op, node.left, node.right)
+            return self.compare(NEGATE[node.op] if negate else node.op, node.left, node.right)
         if isinstance(node, In) and isinstance(node.container, Const):
             return self.membership(node.item, node.container.value, node.negated != negate)
         # A yes/no field, or a yes/no value Python computes (matches(), x in list_field, ...).
@@ -97,7 +95,7 @@ class Lowering:
             if isinstance(b, Const) and b.type == NULL:  # "x == null" asks whether x is missing
                 return {"$nex" if op == "==" else "$ex": {self.slot(a): 1}}
         if isinstance(left, Const):
-            left, right, op = right, left, _SWAP[op]
+            left, right, op = right, left, SWAP[op]
         target = self.slot(left)
         if isinstance(right, Const):
             if right.value is None:

@@ -1,4 +1,4 @@
-"""A typed lookup table, as expressions read it.
+"""A typed lookup table, as expressions read it (the value; engine/refdata builds it from a policy's kind: lookup).
 
 A missing key (or a null one) reads as null, so ``lookup(limits, department, "max_budget") < budget``
 is unknown for a department the table lacks and the rule does not fire (SQL's three-valued logic,

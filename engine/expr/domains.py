@@ -1,7 +1,8 @@
 """Static analysis of conditions: on which values can a typed condition be true?
 
 Used by lint (``engine/authoring/lint.py``) to find rules that never fire, always fire, or are covered by another
-rule. Every answer over-approximates, so an *empty* answer is a sure one:
+rule, and by the decision tables (``engine/tables``: a cell's values, gaps and overlaps), which are compiled
+before any authoring tool runs: so it belongs to the language, below both. Every answer over-approximates, so an *empty* answer is a sure one:
 
 - a :class:`Values` is what one field may hold: maybe null, plus intervals (numbers, dates) or a finite
   (or co-finite) set of constants (text, enum values, yes/no);
@@ -22,11 +23,23 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR
 from typing import Any
 
-from engine.expr.nodes import BOOL, DATE, NULL, NUMBER, Call, Compare, Const, Field, In, Logic, Node, Unary, key
-
-NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
-SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
-
+from engine.expr.nodes import (
+    BOOL,
+    DATE,
+    NEGATE,
+    NULL,
+    NUMBER,
+    SWAP,
+    Call,
+    Compare,
+    Const,
+    Field,
+    In,
+    Logic,
+    Node,
+    Unary,
+    key,
+)
 
 # ---------------------------------------------------------------------------- value sets
 

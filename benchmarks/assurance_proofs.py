@@ -70,7 +70,7 @@ def main() -> None:
     names = dict(policy.field_types) | {"decision": "string", "routes": "list[string]", "fired": "list[string]"}
     extra = tuple(CompiledAssurance(name, None, policy.assurances[0].where, check(parse(f, {}), names, TODAY, BOOL),
                                     check(parse(m, {}), names, TODAY, BOOL), f, m) for name, (f, m) in EXTRA.items())
-    from engine.backends.reference import make_backend
+    from engine.backends import make_backend
     from engine.intake.decide import Intake
     intake = Intake(policy, make_backend("reference", policy))
     print(f"load average {os.getloadavg()[0]:.2f}")

@@ -172,7 +172,7 @@ def plain_loop(source: Path, out: Path, label: str, policy_hash: str, today: dt.
             fired = [rule for rule in rules if rule[3](r)]
             effects = {rule[1] for rule in fired}
             decision = "reject" if "reject" in effects else "review" if "review" in effects else "accept"
-            routes = list(dict.fromkeys(rule[2] for rule in fired if rule[2]))
+            routes = [] if decision == "reject" else list(dict.fromkeys(rule[2] for rule in fired if rule[2]))
             w.writerow([r["id"], decision, "; ".join(routes), "; ".join(rule[0] for rule in fired),
                         "; ".join(rule[4](r) for rule in fired), "", label, line, policy_hash, as_of,
                         ratio, None, None, r["duration_days"], r["lead_time_days"], budget])
@@ -234,7 +234,8 @@ def polars_rules(source: Path, out: Path, today: dt.date, weights: dict[str, flo
     result = typed.select(
         c("id"), pl.when(reject).then(pl.lit("reject")).when(review).then(pl.lit("review")).otherwise(pl.lit("accept"))
         .alias("decision"),
-        pl.concat_list(routes).list.drop_nulls().list.unique(maintain_order=True).list.join("; ").alias("routes"),
+        pl.when(reject).then(pl.lit("")).otherwise(  # a rejection goes to no approver
+            pl.concat_list(routes).list.drop_nulls().list.unique(maintain_order=True).list.join("; ")).alias("routes"),
         pl.concat_list(fired).list.drop_nulls().list.join("; ").alias("rules"),
         c("benefit_cost_ratio"), c("duration_days"), c("lead_time_days"), c("five_year_cost"))
     result.write_csv(out)

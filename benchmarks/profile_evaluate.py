@@ -47,8 +47,10 @@ def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
     fire = c("rete/backend.py", "fire")
     core = c("rete/driver.py", "match")
     decide = c("intake/decide.py", "decide_plain") or c("intake/decide.py", "decide_record")
-    reasons = c("intake/decide.py", "_finding")
-    writing = c("io/writers.py", "decision_cells") + c("io/writers.py", "inert") + c("~", "<method 'writerow' of '_csv.writer' objects>")
+    # a finding is made by Intake._finding (the API path) or by the rule's finder closure (find, find_many)
+    reasons = c("intake/decide.py", "_finding") + c("intake/decide.py", "find") + c("intake/decide.py", "find_many")
+    writing = c("io/writers.py", "decision_cells") + c("io/writers.py", "inert") + c("io/writers.py", "inert_cells") \
+        + c("~", "<method 'writerow' of '_csv.writer' objects>")
     log = c("store/log.py", "append")
     rows = [("CSV reading (csv_rows)", reading), ("typing values (RecordReader.read)", typing),
             ("derived values (Intake.record less typing)", record - typing),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from engine.version import __version__  # noqa: F401  (in __all__)
 
 __all__ = [
     "Contribution",

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from engine.authoring.lint import lint_policy
-from engine.backends.reference import BACKENDS, make_backend
+from engine.backends import BACKENDS, make_backend
 from engine.compile.health import DEFAULT_HEALTH
-from engine.compile.policy import CompiledPolicy, compile_policy
+from engine.compile.policy import CompiledPolicy, compile_policy, load_folder, usable_policy
+from engine.compile.records import RecordReader
 from engine.compile.scoring import reweighted
 from engine.decision import Decision, RowError, Verdict
-from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
+from engine.errors import MAX_ERRORS, Diagnostic, DiagnosticSink, InputError, PmoError, PolicyError, did_you_mean
+from engine.expr.values import id_text
 from engine.gates.review import (
     GateDecision,
     must_meet_backends,
@@ -36,8 +38,6 @@ from engine.health.status import StatusData, read_status
 from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
-from engine.policy.loader import PolicySet, load_policy_set
-from engine.policy.resources import reference_policies, reference_rules
 from engine.portfolio.model import Portfolio, intake_rejection, portfolio_from, read_portfolio
 from engine.report.build import Report, build_report
 from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
@@ -59,25 +59,16 @@ if TYPE_CHECKING:
 PathLike = str | Path
 
 
-def _load(path: PathLike | None, rules: Sequence[PathLike], sink: DiagnosticSink) -> PolicySet:
-    root = Path(path) if path is not None else reference_policies()
-    library_dirs = [Path(p) for p in rules] + [reference_rules()]
-    return load_policy_set(root, library_dirs, sink)
-
-
-def _compile(path: PathLike | None, rules: Sequence[PathLike], today: dt.date | None,
-             sink: DiagnosticSink) -> CompiledPolicy | None:
-    return compile_policy(_load(path, rules, sink), today or dt.date.today(), sink)
-
-
 def validate(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
-             backend: str = "rete", lint: bool = False) -> list[Diagnostic]:
+             backend: str = "rete", lint: bool = False, max_errors: int = MAX_ERRORS) -> list[Diagnostic]:
     """Every problem in a policy set, sorted by file and position (empty: the set is usable).
 
     ``lint``: also warn about what loads but is probably wrong (rules that never fire, duplicate rules,
     unused fields, ...; see docs/lint.md). Lint runs only on a set without errors, and never in Engine.load.
+    ``max_errors``: errors listed at most (0: all); past it, a last diagnostic says how many more there are.
     """
-    return check_policies(path, rules=rules, today=today, backend=backend, lint=lint).diagnostics
+    return check_policies(path, rules=rules, today=today, backend=backend, lint=lint,
+                          max_errors=max_errors).diagnostics
 
 
 ANALYSIS_ERRORS = {"table_overlap"}  # errors about what a compiled policy does, not about what it is
@@ -91,16 +82,18 @@ class Checked:
     diagnostics: list[Diagnostic]
     policy: CompiledPolicy | None
     proofs: list = field(default_factory=list)  # engine.authoring.proofs.Result per assurance (pmo validate)
+    not_shown: int = 0  # errors past the limit (max_errors), counted but not listed
 
 
 def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), today: dt.date | None = None,
-                   backend: str = "rete", lint: bool = False, cache_proofs: bool = False) -> Checked:
+                   backend: str = "rete", lint: bool = False, max_errors: int = MAX_ERRORS,
+                   cache_proofs: bool = False) -> Checked:
     """validate(), keeping the compiled policy, so a caller can describe it without compiling it again.
 
     ``cache_proofs``: take the assurances' proofs from the user's cache when the policy is unchanged, and keep
     new ones there (engine/authoring/proof_cache.py; pmo validate does)."""
-    sink = DiagnosticSink()
-    policy_set = _load(path, rules, sink)
+    sink = DiagnosticSink(limit=max_errors)
+    policy_set = load_folder(path, rules, sink)
     policy = compile_policy(policy_set, today or dt.date.today(), sink)
     if policy is not None and not sink.errors:
         try:
@@ -116,11 +109,12 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
     # Assurances are proved on a policy that compiled whole: errors that are findings of the table analysis
     # (an overlap) leave every rule in place, so the proof still speaks of the policy as it would run.
     if lint and policy is not None and policy.assurances and all(d.code in ANALYSIS_ERRORS for d in sink.errors):
+        # lazy: the proofs (and z3) load only when assurances are proved, in pmo validate
         from engine.authoring.proof_cache import prove_cached
         from engine.authoring.proofs import proof_diagnostics, prove
         proofs = prove_cached(policy) if cache_proofs else prove(policy)
         sink.extend(proof_diagnostics(proofs))
-    return Checked(sorted(sink.items, key=Diagnostic.sort_key), usable, proofs)
+    return Checked(sorted(sink.reported(), key=Diagnostic.sort_key), usable, proofs, sink.dropped)  # limit note last
 
 
 class Engine:
@@ -147,9 +141,7 @@ class Engine:
         ``backend``: "rete" (durable_rules) or "reference" (plain Python).
         """
         sink = DiagnosticSink()
-        policy = _compile(path, rules, today, sink)
-        if policy is None or sink.errors:
-            raise PolicyError(sink.errors or [Diagnostic("no_intake", "no intake policy")])
+        policy = usable_policy(path, rules, today, sink)
         engine = cls(policy, backend)
         engine.warnings = [d for d in sink.items if d.severity == "warning"]
         return engine
@@ -161,7 +153,6 @@ class Engine:
 
     def with_profile(self, profile: InputProfile) -> Engine:
         """This engine, reading input cells as ``profile`` declares (the compiled policy is shared)."""
-        from engine.compile.records import RecordReader
         engine = copy.copy(self)
         engine._intake = copy.copy(self._intake)
         engine._intake.reader = RecordReader(self.policy.fields, self.policy.strategy, profile)
@@ -208,7 +199,8 @@ class Engine:
             ident = self.proposal_id(proposal.data if isinstance(proposal, Row) else proposal)
             ratings = self.check_assessments(assessments).by_proposal().get(ident or "", {})
         from engine.authoring.explain import explain  # lazy: evaluate and validate never explain
-        return explain(self, proposal, row=row, source=source, ratings=ratings)
+        # the engine's own intake and back end: the same decision as evaluate()
+        return explain(self._intake, proposal, row=row, source=source, ratings=ratings)
 
     def rank(self, proposals: Iterable[Mapping[str, Any] | Row], *, top: int | None = None,
              sensitivity: bool = False) -> Ranking:
@@ -250,6 +242,7 @@ class Engine:
                       profile: InputProfile | None = None, sheet: str | None = None) -> HealthSeries:
         """Every project rated at every status date (up to ``until``): one HealthReport per date, each as
         ``health(status, as_of=date)`` gives it."""
+        # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.health.trend import health_series
         health = self.policy.health or DEFAULT_HEALTH
         if not isinstance(status, StatusData):
@@ -263,6 +256,7 @@ class Engine:
         """The board report's health page (engine/report/health.py): RAG grid, S-curves, KPI tiles and, with a
         ``portfolio``, the capacity heat map and the Gantt chart with the critical path. ``kpis``: the tiles
         (default: :func:`engine.health.trend.status_kpis` of the status reports)."""
+        # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.health.trend import HealthSeries as Series
         from engine.report.health import build_health_page
         health = self.policy.health or DEFAULT_HEALTH
@@ -314,6 +308,7 @@ class Engine:
         """Lessons learned (engine/health/lessons.py): the projects that finished (closed or killed) by their
         status reports, their intake score from ranking ``proposals`` (files), their ``gates`` (decision log
         entries), and Spearman's rank correlation of score against realised benefit / cost and against CPI."""
+        # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.health.lessons import lessons
         health = self.policy.health or DEFAULT_HEALTH
         if not isinstance(status, StatusData):
@@ -351,6 +346,7 @@ class Engine:
     def check_assessments(self, assessments: Assessments, proposals: set[str] | None = None) -> Assessments:
         """The ratings the scoring policy's panel criteria can combine; the others as error rows (``proposals``:
         the ids in the input, so a rating of an id that is not there is one)."""
+        # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.scoring.panel import checked
         criteria = [c for m in self.policy.scoring_models for c in m.scoring.criteria] or \
             (self.policy.scoring.criteria if self.policy.scoring is not None else [])
@@ -376,6 +372,7 @@ class Engine:
             ranking = self.rank_of(decided, top=top)
         listed, points, svg = [], [], None
         if portfolio is not None:
+            # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
             from engine.portfolio.export import svg_text
             projects = _portfolio(portfolio)
             found = conflicts or self.conflicts(projects)
@@ -390,10 +387,7 @@ class Engine:
 
     def proposal_id(self, proposal: Mapping[str, Any]) -> str | None:
         """A raw proposal's id as text (its id column found as evaluation finds it), without deciding it."""
-        value = self._intake.reader.raw(proposal, self.policy.id_field)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
+        return (id_text(self._intake.reader.raw(proposal, self.policy.id_field)) or "").strip() or None  # spaces: no id
 
     def header_problems(self, columns: Iterable[str], *, required: bool = True) -> list[str]:
         """Warnings about an input file's columns: a misspelt field name (the column would be ignored), and
@@ -444,11 +438,13 @@ class Engine:
     def conflicts(self, portfolio: Portfolio | PathLike | Mapping[str, Any]) -> ConflictReport:
         """Every conflict in a portfolio: cycles, unknown references, broken prerequisites, priority
         inversions, schedule violations, exclusions and inclusions, over-allocation, budget over-runs."""
+        # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
         from engine.portfolio.conflicts import find_conflicts
         return find_conflicts(_portfolio(portfolio), self.policy.portfolio)
 
     def schedule(self, portfolio: Portfolio | PathLike | Mapping[str, Any]) -> Schedule:
         """Critical path method on the projects that go ahead. Raises InputError on cycles or missing durations."""
+        # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
         from engine.portfolio.schedule import schedule
         return schedule(_portfolio(portfolio), self.policy.portfolio)
 
@@ -457,6 +453,7 @@ class Engine:
         """What cancelling a project (its transitive dependents) or delaying it (the slip downstream) does."""
         if (cancel is None) == (delay is None):
             raise ValueError("give either cancel=ID or delay=(ID, amount)")
+        # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
         from engine.portfolio.schedule import impact
         return impact(_portfolio(portfolio), self.policy.portfolio, cancel=cancel, delay=delay)
 
@@ -466,6 +463,7 @@ class Engine:
         forced choices and balance rules (exact MILP), with greedy baselines, an optional efficient frontier
         of ``frontier`` budget levels, and what-if ``scenarios`` (a list, a mapping or a YAML/JSON path).
         HiGHS may print a debug line to standard output on some problems; ``pmo select`` hides it."""
+        # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
         from engine.portfolio.select import scenarios_from, select
         projects = copy.deepcopy(portfolio) if isinstance(portfolio, Portfolio) else _portfolio(portfolio)
         if isinstance(scenarios, (str, Path)):
@@ -530,6 +528,7 @@ class Engine:
 
     def write_graph(self, portfolio: Portfolio | PathLike | Mapping[str, Any], path: PathLike) -> str:
         """Draw the dependency graph (.dot, .graphml or .svg by suffix), conflicts highlighted; returns the format."""
+        # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
         from engine.portfolio.export import write_graph
         projects = _portfolio(portfolio)
         return write_graph(projects, self.conflicts(projects), Path(path))

@@ -64,7 +64,7 @@ class Verdict:
     __slots__ = ("id", "decision", "findings", "routes", "derived", "errors", "policy_hash", "as_of", "source",
                  "row", "carried", "title")
 
-    def __init__(self, id: str | None, decision: str, findings: list[Finding], routes: list[str],  # noqa: A002
+    def __init__(self, id: str | None, decision: Outcome, findings: list[Finding], routes: list[str],  # noqa: A002
                  derived: dict[str, Any], errors: list[RowError], policy_hash: str, as_of: str | None,
                  source: str | None, row: int | None, carried: dict[str, str] | None = None,
                  title: str | None = None):
@@ -88,7 +88,7 @@ class Verdict:
                         derived=self.derived, errors=self.errors, policy_hash=self.policy_hash, as_of=self.as_of,
                         source=self.source, row=self.row, carried=self.carried, title=self.title)
 
-    def __reduce__(self):  # sent between processes as its fields
+    def __reduce__(self) -> tuple[type[Verdict], tuple[Any, ...]]:  # sent between processes as its fields
         return (Verdict, (self.id, self.decision, self.findings, self.routes, self.derived, self.errors,
                           self.policy_hash, self.as_of, self.source, self.row, self.carried, self.title))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from pathlib import Path
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -26,7 +27,7 @@ class Location:
     line: int = 0
     column: int = 0
     # For a value written over several lines: (line, column) of each of its characters.
-    chars: tuple = field(default=(), compare=False, repr=False)
+    chars: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
     # A cell of a spreadsheet (decision tables): the sheet's name ("" for a CSV file); line is the row and
     # column the column (1 = A), shown as a spreadsheet shows them: Book.xlsx!Intake!D12 (routes.csv!D12).
     sheet: str | None = field(default=None, compare=False)
@@ -46,6 +47,15 @@ class Location:
         if self.chars and 0 <= columns < len(self.chars):
             return Location(self.file, *self.chars[columns])
         return Location(self.file, self.line, self.column + columns) if self.line else self
+
+
+def display_path(path: str | Path) -> str:
+    """A file as diagnostics and reports name it, as the user can open it: relative to the working directory when
+    it lies inside it (``.`` for the directory itself), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def column_letters(column: int) -> str:
@@ -76,9 +86,9 @@ class Diagnostic:
         text = f"{where}{self.severity}[{self.code}]: {self.message}"
         return f"{text}; {self.hint}" if self.hint else text
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[bool, str, int, int, str, str]:
         loc = self.location or Location("")
-        return (loc.file, loc.line, loc.column, self.code, self.message)
+        return (self.code == LIMIT_REACHED, loc.file, loc.line, loc.column, self.code, self.message)  # the limit: last
 
 
 class PmoError(Exception):
@@ -105,23 +115,48 @@ def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> s
     return f"did you mean '{match[0]}'?" if match else None
 
 
+MAX_ERRORS = 100  # errors a sink keeps by default (pmo validate --max-errors)
+LIMIT_REACHED = "too_many_errors"  # the code of the note that says the limit was reached
+
+
 @dataclass
 class DiagnosticSink:
-    """Collects diagnostics up to a limit, so loading reports everything instead of the first."""
+    """Collects diagnostics, so loading reports everything instead of the first: every warning, and errors up to
+    ``limit`` (0: no limit). Errors past the limit are counted, not kept; ``limit_note()`` says how many."""
 
-    limit: int = 100
+    limit: int = MAX_ERRORS
     items: list[Diagnostic] = field(default_factory=list)
+    dropped: int = 0  # errors past the limit
+    _kept_errors: int = 0
 
     def add(self, code: str, message: str, location: Location | None = None, hint: str | None = None) -> None:
         if code == "follow_on":  # caused by an error already reported (engine.expr.check.BROKEN): one cause, one message
             return
-        if len(self.items) < self.limit:
-            self.items.append(Diagnostic(code, message, location, hint))
+        self._keep(Diagnostic(code, message, location, hint))
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         for d in diagnostics:
-            if len(self.items) < self.limit:
-                self.items.append(d)
+            self._keep(d)
+
+    def _keep(self, diagnostic: Diagnostic) -> None:
+        if diagnostic.severity == "error":
+            if self.limit and self._kept_errors >= self.limit:
+                self.dropped += 1
+                return
+            self._kept_errors += 1
+        self.items.append(diagnostic)
+
+    def limit_note(self) -> Diagnostic | None:
+        """The last diagnostic to show when errors were left out: how many, and how to see them."""
+        if not self.dropped:
+            return None
+        return Diagnostic(LIMIT_REACHED, f"error limit reached ({self.limit}): {self.dropped} more not shown",
+                          hint="--max-errors to see more (--max-errors 0: all)")
+
+    def reported(self) -> list[Diagnostic]:
+        """Every diagnostic kept, in order, then the limit's note when it was reached."""
+        note = self.limit_note()
+        return self.items + [note] if note is not None else list(self.items)
 
     @property
     def errors(self) -> list[Diagnostic]:

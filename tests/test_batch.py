@@ -10,7 +10,8 @@ import time
 import pytest
 
 from engine.cli import main
-from engine.tasks.batch import FAULT_ENV, FAULT_ONCE_ENV
+from engine.tasks import batch as batch_module
+from engine.tasks.batch import Fault
 from tests.conftest import ROOT, write_round
 
 
@@ -35,15 +36,14 @@ def test_two_workers_give_byte_identical_output(batch, tmp_path):
 
 def test_a_killed_worker_loses_no_row(batch, tmp_path, monkeypatch):
     one = run(batch, tmp_path, 1, "one.jsonl")
-    monkeypatch.setenv(FAULT_ENV, "P1500")
-    monkeypatch.setenv(FAULT_ONCE_ENV, str(tmp_path / "killed-once"))
+    monkeypatch.setattr(batch_module, "FAULT", Fault("P1500", once_file=str(tmp_path / "killed-once")))
     assert run(batch, tmp_path, 2, "after-kill.jsonl") == one  # the dead worker's rows were decided again
     assert (tmp_path / "killed-once").exists()
 
 
 def test_a_row_that_always_kills_becomes_an_engine_error_row(batch, tmp_path, monkeypatch):
     one = run(batch, tmp_path, 1, "one.jsonl").splitlines()
-    monkeypatch.setenv(FAULT_ENV, "P1500")
+    monkeypatch.setattr(batch_module, "FAULT", Fault("P1500"))
     out = run(batch, tmp_path, 2, "always.jsonl").splitlines()
     assert len(out) == len(one)
     changed = [k for k, (a, b) in enumerate(zip(one, out)) if a != b]

@@ -222,6 +222,11 @@ EXTRA_LINE = INTAKE.count("\n") + 2  # the line of the extra rule's when:
     (dict(when='serves("cost")'), "unknown_objective", "'cost' is not an objective", "objectives: patient-safety", 19),
     (dict(when='budget["x"] > 0'), "type_mismatch", "objectives are read from an alignment field, not from a number",
      "alignment fields: alignment", 12),
+    # the objective read from a field: refused as not a constant (it crashed with AttributeError, found by mypy)
+    (dict(when="level(alignment, department) > 0"), "not_constant", "level(): argument 2 must be written as a constant",
+     "usage: level(", 29),
+    (dict(when="serves(department)"), "not_constant", "serves(): argument 2 must be written as a constant",
+     "usage: serves(", 19),
     (dict(when="alignment[1] > 0"), "syntax", "write the objective in quotes", 'alignment["net-zero"]', 22),
     (dict(when='lookup(thresholds, department, "max_budjet") > 0'), "unknown_column",
      "'max_budjet' is not a column of table 'thresholds'", "did you mean 'max_budget'?", 43),

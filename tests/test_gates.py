@@ -174,3 +174,25 @@ def test_numbers_given_on_the_command_line_follow_the_same_rule(capsys):
     assert "reads two ways" in capsys.readouterr().err
     assert main(["expr", "budget * 2", "--set", "budget=1,250,000"]) == 0
     assert "2500000" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key, value", [
+    ("approvals", True), ("approvals", 5), ("approvals", "CFO"), ("approvals", {"name": "finance-review"}),
+    ("approvals", [{"by": "CFO"}]), ("approvals", [["finance-review"]]),
+    ("evidence", True), ("evidence", 3), ("evidence", "business-case-doc"), ("evidence", {"a": 1}),
+    ("evidence", [{"name": "business-case-doc"}]),
+    ("history", True), ("history", "approved in May"), ("metrics", ["spi"]), ("metrics", 0.9),
+])
+def test_a_record_key_of_the_wrong_shape_is_a_located_error(engine, tmp_path, key, value):
+    """approvals: true was an internal error (TypeError, a 500 from pmo serve); "CFO" was read as the approvals
+    C, F and O, and metrics: [spi] as no metrics at all: each is now an error at its line, with the shape."""
+    import yaml
+    data = yaml.safe_load((PROJECTS / "go.yaml").read_text())
+    data[key] = value
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if t.startswith(f"{key}:"))
+    problems = _record_problems(engine, path)
+    assert problems and all(p.startswith(f"{path}:") and "error[bad_value]" in p for p in problems), problems
+    assert any(p.startswith(f"{path}:{line}:") or p.startswith(f"{path}:{line + 1}:") for p in problems), problems
+    assert any(key in p for p in problems), problems

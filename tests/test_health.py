@@ -77,6 +77,20 @@ def test_earned_schedule_starts_where_the_plan_starts(tmp_path):
     assert a["es"] is None and "nothing is planned yet" in a["missing"]["es"] and a["rating"] == "green"
 
 
+def test_a_planned_finish_before_the_plan_starts_leaves_the_planned_duration_unknown(tmp_path):
+    """Without planned_start the plan starts the day after the last report that planned nothing (1 March here):
+    a planned_finish before that gives no planned duration, and no point of the PV curve (it crashed comparing
+    None with a number, found by mypy)."""
+    status = write(tmp_path / "s.csv", "project,status_date,bac,pv,ev,ac,planned_finish\n"
+                   "A,2027-01-31,100,0,0,0,2027-02-15\nA,2027-02-28,100,0,0,0,2027-02-15\n"
+                   "A,2027-03-31,100,20,10,10,2027-02-15\n")
+    code, out, err = run("health", str(status), "--format", "json")
+    assert code == 0, err
+    [a] = json.loads(out)
+    assert a["at"] == 31 and a["es"] == 15.5 and a["spi_t"] == 0.5  # as without a planned_finish
+    assert a["ieac_t"] is None and "planned duration is unknown" in a["missing"]["ieac_t"]
+
+
 def test_without_a_health_policy_eac_is_bac_over_cpi_and_nothing_is_rated(tmp_path):
     folder = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", folder)

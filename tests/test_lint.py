@@ -1,4 +1,4 @@
-"""Lint (engine/authoring/lint.py, engine/authoring/analysis.py): warnings for policies that load but are probably wrong."""
+"""Lint (engine/authoring/lint.py, engine/expr/domains.py): warnings for policies that load but are probably wrong."""
 import io
 import itertools
 import json
@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import engine.api
 from engine import Engine, validate
-from engine.authoring.analysis import Choice, Line, Span, Values, canonical, conjunction, covers, domain_of, outcomes
 from engine.cli import main
 from engine.expr.check import check
+from engine.expr.domains import Choice, Line, Span, Values, canonical, conjunction, covers, domain_of, outcomes
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, NUMBER, STRING
 from engine.expr.parse import parse

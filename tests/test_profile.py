@@ -380,6 +380,7 @@ profile_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(),
 def test_any_profile_file_loads_or_is_refused_with_located_diagnostics(tmp_path_factory, engines, data):
     import yaml
 
+    from engine.compile.records import converter
     from engine.errors import InputError
     from engine.io.profile import check_profile, load_profile
     path = tmp_path_factory.mktemp("profile") / "p.yaml"
@@ -390,7 +391,7 @@ def test_any_profile_file_loads_or_is_refused_with_located_diagnostics(tmp_path_
         assert exc.diagnostics and all(d.location is not None and d.location.file == str(path) for d in exc.diagnostics)
         return
     policy = engines["rete"].policy
-    for diagnostic in check_profile(profile, policy.fields, policy.strategy):
+    for diagnostic in check_profile(profile, policy.fields, converter, policy.strategy):
         assert diagnostic.location is not None and diagnostic.location.file == str(path)
 
 

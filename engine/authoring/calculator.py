@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.errors import Diagnostic, Location, PmoError, did_you_mean
+from engine.errors import Diagnostic, DiagnosticSink, Location, PmoError, did_you_mean
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import NUMBER, STRING
@@ -43,9 +43,9 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
     """The expression's value as plain JSON data. Raises PmoError with a positioned diagnostic."""
     today = today or dt.date.today()
     if policies is not None:
-        from engine.api import Engine
-        from engine.compile.records import RecordError, RecordReader
-        compiled = Engine.load(policies, rules=rules, today=today, backend="reference").policy
+        from engine.compile.policy import usable_policy  # a policy folder is compiled only when one is given
+        from engine.compile.records import RecordError, RecordReader, compiled_derived
+        compiled = usable_policy(policies, rules, today, DiagnosticSink())
         types = dict(compiled.field_types)
         unknown = [n for n in values if n not in compiled.fields]
         if unknown:
@@ -56,11 +56,9 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
         given = {name: spec for name, spec in compiled.fields.items() if name in values}
         try:
             # the policy's strategy reads alignment fields, as the engine's own reader does
-            record = RecordReader(given, compiled.strategy).read(values)
+            record = RecordReader(given, compiled.strategy).read_derived(values, compiled_derived(compiled.derived))
         except RecordError as exc:
             raise PmoError([Diagnostic(code, message) for _, code, message in exc.problems]) from None
-        for name, node in compiled.derived:
-            record[name] = evaluate(node, record)
     else:
         try:
             record = {name: guess(text) for name, text in values.items()}

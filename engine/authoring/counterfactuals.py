@@ -30,21 +30,17 @@ import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine.authoring.analysis import Span
 from engine.decision import Decision, RowError
+from engine.expr.domains import Span
 from engine.expr.evaluate import evaluate
-from engine.expr.nodes import BOOL, Compare, Const, Field, In, Logic, Node, Unary, fields_of, walk
+from engine.expr.nodes import BOOL, NEGATE, SWAP, Compare, Const, Field, In, Logic, Node, Unary, fields_of, walk
 from engine.expr.values import display, plain
-
-if TYPE_CHECKING:
-    from engine.intake.decide import Intake
+from engine.intake.decide import Intake
 
 ChangeSet = dict[str, "Need"]  # field -> what it must satisfy
 
-_NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
-_SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 _SEVERITY = {"accept": 0, "review": 1, "reject": 2, "error": 3}
 _ORDERED = {"number": "number", "money": "money", "integer": "integer", "date": "date"}
 _DISCRETE = {"bool", "enum", "string"}
@@ -63,7 +59,7 @@ LARGEST = Decimal("1e15")
 class Need:
     """What a field must satisfy: have a value (or stay missing), lie within bounds, be among or outside values.
 
-    The bounds are a :class:`~engine.authoring.analysis.Span`, the one interval of the analyses (lint, tables,
+    The bounds are a :class:`~engine.expr.domains.Span`, the one interval of the analyses (lint, tables,
     counterfactuals): merging two needs is intersecting their spans."""
 
     present: bool = True
@@ -195,7 +191,7 @@ def negated(node: Node) -> Node:
     if isinstance(node, Unary) and node.op == "not":
         return normal_form(node.operand)
     if isinstance(node, Compare):
-        return _typed(Compare(node.offset, _NEGATE[node.op], node.left, node.right))
+        return _typed(Compare(node.offset, NEGATE[node.op], node.left, node.right))
     if isinstance(node, In):
         return _typed(In(node.offset, node.item, node.container, not node.negated))
     if isinstance(node, Const) and isinstance(node.value, bool):
@@ -344,7 +340,7 @@ class Search:
                     return [{side.name: Need(present=node.op != "==")}]
                 return []
         ways = []
-        for side, other, op in ((node.left, node.right, node.op), (node.right, node.left, _SWAP[node.op])):
+        for side, other, op in ((node.left, node.right, node.op), (node.right, node.left, SWAP[node.op])):
             if isinstance(side, Field) and self._settable(side.name) and side.name not in self._reads(other):
                 value = evaluate(other, record)
                 if value is not None:

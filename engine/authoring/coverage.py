@@ -21,10 +21,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from engine.decision import Decision
-from engine.errors import Location
+from engine.errors import Location, display_path
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import Node
@@ -32,6 +33,7 @@ from engine.expr.parse import ExprError, parse
 from engine.gates.review import GateDecision
 from engine.policy.loader import scoring_id
 from engine.policy.models import BandRange
+from engine.policy.resources import reference_policies
 from engine.scoring.ranking import model_for
 
 KINDS = ("rule", "band", "gate")
@@ -259,16 +261,11 @@ class CoverageByPolicy:
 
 def _folder_name(engine) -> str:
     """The policy folder an engine was loaded from, relative to the current folder when inside it."""
-    from pathlib import Path
 
-    from engine.policy.resources import reference_policies
     source = engine.policy.source
     if source is None:
         return "unknown"
     root = Path(source.root).resolve()
     if root == reference_policies().resolve():
         return "built-in"
-    try:
-        return str(root.relative_to(Path.cwd()))
-    except ValueError:
-        return str(root)
+    return display_path(root)

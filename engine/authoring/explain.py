@@ -22,10 +22,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.authoring.counterfactuals import Counterfactual, decide_safely, exact, find_counterfactuals
-from engine.backends.reference import make_backend
+from engine.backends import make_backend
 from engine.compile.policy import CompiledPolicy
 from engine.decision import Decision, RowError
 from engine.expr.evaluate import evaluate
@@ -34,9 +34,6 @@ from engine.expr.values import display
 from engine.intake.decide import Intake
 from engine.io.readers import Row
 from engine.scoring.ranking import Contribution, build_ranking, model_for
-
-if TYPE_CHECKING:
-    from engine.api import Engine
 
 _MARK = {"reject": "✗", "review": "?", "flag": "!"}
 
@@ -148,13 +145,13 @@ class Explanation:
         return "\n".join(lines)
 
 
-def explain(target: Engine | CompiledPolicy | Intake, proposal: Mapping[str, Any] | Row, *,
+def explain(target: CompiledPolicy | Intake, proposal: Mapping[str, Any] | Row, *,
             row: int | None = None, source: str | None = None,
             ratings: Mapping[str, list] | None = None) -> Explanation:
     """Explain the decision on one proposal (a mapping of fields, or a Row from a reader).
 
-    ``target``: an Engine (its own back end decides), a CompiledPolicy (decided with the reference
-    back end) or an Intake. An unreadable proposal gives an error decision with its errors. ``ratings``: this
+    ``target``: an Intake (its own back end decides; ``Engine.explain`` passes its own) or a CompiledPolicy
+    (decided with the reference back end). An unreadable proposal gives an error decision with its errors. ``ratings``: this
     proposal's checked ratings by panel criterion (engine/scoring/panel.py), combined and listed rater by rater.
     """
     intake = _intake_of(target)
@@ -182,10 +179,7 @@ def _intake_of(target: Any) -> Intake:
         return target
     if isinstance(target, CompiledPolicy):
         return Intake(target, make_backend("reference", target))
-    from engine.api import Engine
-    if isinstance(target, Engine):
-        return target._intake  # the engine's own intake and back end: the same decision as evaluate()
-    raise TypeError(f"explain() needs an Engine, a CompiledPolicy or an Intake, not {type(target).__name__}")
+    raise TypeError(f"explain() needs a CompiledPolicy or an Intake, not {type(target).__name__}")
 
 
 # ---------------------------------------------------------------------------- conditions

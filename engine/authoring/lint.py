@@ -2,7 +2,7 @@
 
 Runs from ``pmo validate`` (``engine.validate(lint=True)``) on a set without errors, never from
 ``Engine.load``. Each check is a small function from a :class:`Context` to diagnostics, and warns only
-when it is sure (the condition reasoning is in ``engine/authoring/analysis.py``). The codes are listed in
+when it is sure (the condition reasoning is in ``engine/expr/domains.py``). The codes are listed in
 ``docs/lint.md``:
 
     never_fires, always_fires      a rule's condition, given field types, enum values, min/max, required
@@ -29,9 +29,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from engine.authoring.analysis import (
-    NEGATE,
-    SWAP,
+from engine.compile.health import AT_MOST, HEALTH_TYPES, NON_NEGATIVE
+from engine.compile.policy import CompiledPolicy, CompiledRule
+from engine.errors import Diagnostic, Location, did_you_mean, display_path
+from engine.expr.domains import (
     Domain,
     Test,
     canonical,
@@ -41,9 +42,7 @@ from engine.authoring.analysis import (
     outcomes,
     tests,
 )
-from engine.compile.policy import CompiledPolicy, CompiledRule
-from engine.errors import Diagnostic, Location, did_you_mean
-from engine.expr.nodes import Call, Compare, Const, Field, In, ListOf, Node, fields_of, walk
+from engine.expr.nodes import NEGATE, SWAP, Call, Compare, Const, Field, In, ListOf, Node, fields_of, walk
 from engine.expr.parse import ExprError, parse
 from engine.policy.loader import LoadedFile, PolicySet
 from engine.policy.models import FieldSpec, IntakePolicy, RuleSpec, ScoringPolicy
@@ -160,7 +159,7 @@ def _impossible_hint(ctx: Context, test: Test) -> str:
 
 def _constant(node: Node) -> Any:
     if isinstance(node, Compare):
-        return (node.right if isinstance(node.right, Const) else node.left).value  # type: ignore[union-attr]
+        return (node.right if isinstance(node.right, Const) else node.left).value
     return None
 
 
@@ -184,7 +183,7 @@ def _shown_test(test: Test, negate: bool) -> str:
         assert isinstance(node.container, Const)
         word = "not in" if node.negated != negate else "in"
         return f"{test.field} {word} [{', '.join(_shown(v) for v in node.container.value)}]"
-    if isinstance(node, Call):  # key in table (engine/authoring/analysis.py reads it as a test on the table's keys)
+    if isinstance(node, Call):  # key in table (engine/expr/domains.py reads it as a test on the table's keys)
         return f"{test.field} {'not in' if negate else 'in'} {node.args[0].value}"
     assert isinstance(node, Compare)
     constant, op = (node.right, node.op) if isinstance(node.right, Const) else (node.left, SWAP[node.op])
@@ -332,14 +331,11 @@ def check_outside_root(ctx: Context) -> Iterator[Diagnostic]:
         loaded = own.get(include.use.partition("/")[0])
         real = Path(loaded.display).resolve() if loaded is not None else root
         if not real.is_relative_to(root):
-            yield _warning("include_outside_root", f"'{include.use}' comes from {_display(real)}, outside the "
+            yield _warning("include_outside_root", f"'{include.use}' comes from {display_path(real)}, outside the "
                            f"policy folder {ctx.policy_set.root} (its rules/ is a link)", include.loc("use"),
                            "copy the library into the policy folder's rules/, or name its folder with --rules")
 
 
-def _display(path: Path) -> str:
-    """A path from the working directory when it lies inside it, as diagnostics name files."""
-    return str(path.relative_to(Path.cwd().resolve())) if path.is_relative_to(Path.cwd().resolve()) else str(path)
 
 
 # ---------------------------------------------------------------------------- strategy objectives
@@ -422,7 +418,6 @@ def _enum_hint(value: str, values: list[str]) -> str:
 
 def check_health_rules(ctx: Context) -> Iterator[Diagnostic]:
     """Health rules (kind: health) that can never fire, and two with the same condition, as for intake rules."""
-    from engine.compile.health import AT_MOST, HEALTH_TYPES, NON_NEGATIVE
     health, model = ctx.policy.health, ctx.policy_set.health
     if health is None or model is None:
         return

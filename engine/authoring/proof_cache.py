@@ -22,9 +22,9 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import engine
 from engine.authoring import proofs
 from engine.authoring.proofs import Counterexample, Result
+from engine.version import __version__
 
 if TYPE_CHECKING:
     from engine.compile.assurances import CompiledAssurance
@@ -64,11 +64,11 @@ def proof_key(policy: CompiledPolicy) -> str:
     """A digest of everything a proof's answer depends on (see the module's docstring)."""
     digest = hashlib.sha256()
     limits = (proofs.MAX_CLASSES, proofs.MAX_ROUNDS, proofs.SEARCH_TRIES, proofs.TIMEOUT_MS)
-    parts = [str(FORMAT), policy.policy_hash, policy.today.isoformat(), repr(limits), engine.__version__]
+    parts = [str(FORMAT), policy.policy_hash, policy.today.isoformat(), repr(limits), __version__]
     parts += [f"{a.name}\0{a.for_text}\0{a.must_text}" for a in policy.assurances]
     for part in parts:
         digest.update(part.encode() + b"\0")
-    _files(Path(engine.__file__).parent, digest)
+    _files(Path(__file__).parent.parent, digest)  # the engine package
     z3 = find_spec("z3")  # found, not imported: a cache hit never loads z3
     if z3 is not None and z3.origin:
         _files(Path(z3.origin).parent, digest)
@@ -102,7 +102,7 @@ def _read(path: Path, key: str, assurances: tuple[CompiledAssurance, ...]) -> di
         return {}
 
 
-def _result(assurance: CompiledAssurance, entry: dict) -> Result:
+def _result(assurance: CompiledAssurance, entry: dict[str, Any]) -> Result:
     """A stored answer as a Result of this run's assurance (its location is today's, not the cached one's)."""
     if entry["status"] not in STATUSES or not isinstance(entry["why"], str) or not isinstance(entry["rounds"], int):
         raise ValueError("not a cached proof")
@@ -113,7 +113,7 @@ def _result(assurance: CompiledAssurance, entry: dict) -> Result:
     return Result(assurance, entry["status"], examples, entry["why"], entry["rounds"])
 
 
-def _mapping(value: Any) -> dict:
+def _mapping(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError("not a proposal")
     return value

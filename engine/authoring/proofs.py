@@ -33,9 +33,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from engine.backends import make_backend
 from engine.compile.assurances import CompiledAssurance
+from engine.compile.policy import CompiledPolicy
+from engine.compile.records import RecordError
 from engine.errors import Diagnostic
 from engine.expr.evaluate import evaluate
 from engine.expr.functions import FUNCTIONS
@@ -58,9 +61,7 @@ from engine.expr.nodes import (
     key,
 )
 from engine.expr.values import plain
-
-if TYPE_CHECKING:
-    from engine.compile.policy import CompiledPolicy
+from engine.intake.decide import Intake
 
 MAX_CLASSES = 3  # counterexamples reported per assurance, each firing a different set of rules
 MAX_ROUNDS = 25  # solver calls per assurance (models that did not survive are excluded and it is asked again)
@@ -114,13 +115,12 @@ class Result:
 def prove(policy: CompiledPolicy, assurances: tuple[CompiledAssurance, ...] | None = None,
           timeout_ms: int = TIMEOUT_MS) -> list[Result]:
     """Each assurance proved, refuted with verified counterexamples, or reported as undecided."""
-    from engine.backends.reference import make_backend
-    from engine.intake.decide import Intake
     intake = Intake(policy, make_backend("reference", policy))
     return [_prove_one(policy, intake, a, timeout_ms) for a in (policy.assurances if assurances is None else assurances)]
 
 
 def _prove_one(policy: CompiledPolicy, intake: Any, assurance: CompiledAssurance, timeout_ms: int) -> Result:
+    # lazy: z3 loads only when an assurance is proved
     import z3
     try:
         encoder = Encoder(policy)
@@ -170,6 +170,7 @@ class Encoder:
     """The policy's fields, derived values and decision as z3 terms."""
 
     def __init__(self, policy: CompiledPolicy):
+        # lazy: z3 loads only when an assurance is proved
         import z3
         self.z3, self.policy = z3, policy
         self.derived = dict(policy.derived)
@@ -549,7 +550,6 @@ class _Flags:
 def _check(raw: dict[str, Any], intake: Any, assurance: CompiledAssurance,
            policy: CompiledPolicy) -> Counterexample | None:
     """A counterexample if the engine, deciding ``raw``, breaks the assurance."""
-    from engine.compile.records import RecordError
     try:
         record = intake.record(raw)
     except RecordError:
@@ -614,11 +614,13 @@ def _text(number: Decimal) -> str:
 
 
 def _real(number: Decimal) -> Any:
+    # lazy: z3 loads only when an assurance is proved
     import z3
     return z3.RealVal(str(number))
 
 
 def _constant(value: Any) -> Any:
+    # lazy: z3 loads only when an assurance is proved
     import z3
     if isinstance(value, bool):
         return z3.BoolVal(value)

@@ -1,33 +1,54 @@
-"""Rule back ends: given a typed record, which rules fire.
+"""The reference back end: the compiled rules' typed expressions evaluated in plain Python.
 
-``rete`` (the default) runs the compiled rules in durable_rules' C core; ``reference``
-evaluates the same typed expressions in plain Python. Both must agree on every record; the
-test suite checks that on the policy files and on random proposals.
+``rete`` (engine/backends/rete) must agree with it on every record; the test suite checks that on the policy
+files and on random proposals. ``engine.backends.make_backend`` chooses one by name.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from engine.errors import Location
 from engine.expr.evaluate import compiled
 from engine.expr.nodes import Const, Field, Node, children, key
 
-if TYPE_CHECKING:  # compile imports the back ends through gates
-    from engine.compile.policy import CompiledPolicy
 
-BACKENDS = ("rete", "reference")
+class Rule(Protocol):
+    """What a back end reads of a rule (an intake rule, a gate's must-meet criterion, a health rule)."""
+
+    @property
+    def condition(self) -> Node: ...
+    @property
+    def source(self) -> Location | str: ...  # where it is written, for a rule the core refuses
 
 
-class Backend(Protocol):
-    name: str
+class RuleSet(Protocol):
+    """What a back end reads of a policy (a compiled intake policy, or a :class:`Rules`)."""
 
-    def fire(self, record: Mapping[str, Any]) -> list[int]: ...
+    @property
+    def rules(self) -> Sequence[Rule]: ...
+    @property
+    def field_types(self) -> Mapping[str, str]: ...  # the values the rules read -> expression type
+    @property
+    def intake_file(self) -> str: ...  # the file to blame for a problem of the whole set
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Rules other than an intake policy's, for a back end: a gate's must-meet criteria, the health rules."""
+
+    rules: Sequence[Rule]
+    field_types: Mapping[str, str]
+    intake_file: str
+
 
 
 class ReferenceBackend:
     name = "reference"
 
-    def __init__(self, policy: CompiledPolicy):
+    def __init__(self, policy: RuleSet):
         shared = derived_keys(policy)
         self._conditions = [compiled(reading_derived(rule.condition, shared)) for rule in policy.rules]
 
@@ -35,27 +56,18 @@ class ReferenceBackend:
         return [i for i, condition in enumerate(self._conditions) if condition(record) is True]
 
 
-def make_backend(name: str, policy: CompiledPolicy) -> Backend:
-    if name == "reference":
-        return ReferenceBackend(policy)
-    if name == "rete":
-        from engine.backends.rete import ReteBackend  # durable_rules is imported only when used
-        return ReteBackend(policy)
-    raise ValueError(f"unknown back end {name!r}; choose one of {', '.join(BACKENDS)}")
-
-
-def derived_keys(policy: Any) -> dict[tuple, str]:
+def derived_keys(policy: RuleSet) -> dict[tuple[Any, ...], str]:
     """The policy's derived values by the structure of their expressions (engine.expr.nodes.key). A rule that
     writes ``benefit / budget`` where a derived value is ``benefit / budget`` computes the same value: the
     back ends read the derived value from the record instead of computing it again for every rule."""
-    found: dict[tuple, str] = {}
+    found: dict[tuple[Any, ...], str] = {}
     for name, node in getattr(policy, "derived", ()) or ():
         if not isinstance(node, (Const, Field)):
             found.setdefault(key(node), name)
     return found
 
 
-def reading_derived(node: Node, shared: dict[tuple, str]) -> Node:
+def reading_derived(node: Node, shared: dict[tuple[Any, ...], str]) -> Node:
     """``node`` with each subexpression that is a derived value's expression replaced by that value's name
     (a record decided by intake carries every derived value). Unchanged when nothing matches."""
     if not shared or isinstance(node, (Const, Field)):
@@ -69,13 +81,12 @@ def reading_derived(node: Node, shared: dict[tuple, str]) -> Node:
     replaced = [reading_derived(child, shared) for child in parts]
     if all(a is b for a, b in zip(parts, replaced)):
         return node
-    import copy
     clone = copy.copy(node)
     for attribute in ("operand", "left", "right", "item", "container"):
         if hasattr(clone, attribute):
             setattr(clone, attribute, replaced[parts.index(getattr(node, attribute))])
     if hasattr(clone, "items"):
-        clone.items = replaced  # type: ignore[attr-defined]
+        clone.items = replaced
     if hasattr(clone, "args"):
-        clone.args = replaced  # type: ignore[attr-defined]
+        clone.args = replaced
     return clone

@@ -22,6 +22,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process SIGINT ended
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine import __version__
     from engine.cli import authoring, governance, health, history, intake, lessons, policies, portfolio, ranking, serve
     from engine.cli.common import EPILOG
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
 
 
 def _main(argv: Sequence[str] | None, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
     from engine.errors import PmoError
     from engine.gcpause import no_gc_pauses
@@ -104,6 +106,7 @@ def _for_people(stdout: IO[str], args: argparse.Namespace) -> IO[str]:
     text encodable); on a terminal it is escaped too."""
     if getattr(args, "format", None) == "csv" and not (hasattr(stdout, "isatty") and stdout.isatty()):
         return stdout
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.io.safe_text import TerminalText
     return TerminalText(stdout)
 

@@ -9,7 +9,7 @@ from typing import IO
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, note_example_policies, warn
 from engine.cli.common import date_arg as _date
 from engine.cli.options import backend_option, command, policy_options, sheet_option
-from engine.errors import InputError
+from engine.errors import InputError, display_path
 
 TEST_EXAMPLES = """\
 examples:
@@ -146,6 +146,7 @@ examples:
 
 
 def init(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.authoring.scaffold import create
     written = create(args.folder)
     print(f"pmo: wrote {len(written)} files into {args.folder}/:", file=stdout)
@@ -163,6 +164,7 @@ next:
 # ---------------------------------------------------------------------------- pmo test
 
 def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
     from engine.authoring.coverage import CoverageByPolicy
     from engine.testing import runner
@@ -190,7 +192,7 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     outcomes = runner.run_scenarios(features, defaults, backends, seen)
     reports = seen.reports() if seen is not None else []
     if args.format == "json":
-        data = {"features": [runner.display(p) for p in features], "backends": list(backends),
+        data = {"features": [display_path(p) for p in features], "backends": list(backends),
                 "passed": sum(o.passed for o in outcomes), "failed": len(runner.failed(outcomes)),
                 "scenarios": [o.to_json() for o in outcomes]}
         if seen is not None:
@@ -278,6 +280,7 @@ def _title(outcome) -> str:
 # ---------------------------------------------------------------------------- pmo coverage
 
 def coverage(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
     from engine.authoring.coverage import Hits, coverage_targets
     from engine.io.readers import read_proposals
@@ -304,6 +307,7 @@ def coverage(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def _project_record(path: Path) -> dict | None:
     """The project record in a file, or None when the file holds proposals."""
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.gates.review import read_project
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         return None
@@ -324,6 +328,7 @@ def _review_at_every_gate(engine, path: Path, record: dict, hits, stderr: IO[str
 
 
 def _print_coverage(report, out: IO[str]) -> None:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.authoring.coverage import KIND_NAMES, NEVER
     covered = len(report.targets) - len(report.uncovered)
     folder = f" ({report.policies})" if report.policies else ""
@@ -353,6 +358,7 @@ def _below_min(report, minimum: float | None, stderr: IO[str]) -> int:
 # ---------------------------------------------------------------------------- pmo diff
 
 def diff(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
     from engine.authoring.diff import diff_policies
     from engine.io.readers import read_proposals
@@ -400,6 +406,7 @@ def _cell(text: str) -> str:
 
 
 def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.cli.intake import intake_round
     from engine.errors import did_you_mean
     from engine.io.readers import read_proposals, renamed
@@ -419,6 +426,7 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     assessments = None
     if args.assessments:
+        # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.scoring.panel import read_assessments
         assessments = read_assessments(args.assessments)
         for error in engine.check_assessments(assessments).errors:

@@ -12,11 +12,9 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import raw_stream
-from engine.store import DecisionLog, is_address, shown
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: every command imports this module; the Engine (pydantic) loads when one runs
     from engine.api import Engine
 
 EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3  # and 130 for Ctrl-C (engine/cli/__init__.py)
@@ -45,15 +43,6 @@ examples:
 """
 
 
-def open_log(target: str | Path, existing: bool = False) -> DecisionLog:
-    """The decision log (a LogError, exit 2, when it cannot be opened); ``existing``: a SQLite log must exist
-    already (for reading: a mistyped path is not a new empty log)."""
-    if existing and not is_address(target) and not Path(target).is_file():
-        raise PmoError([Diagnostic("no_file", f"no decision log at {shown(target)}", hint="decisions are logged by "
-                                   "'pmo evaluate' and 'pmo gate'; --log names another log")])
-    return DecisionLog(target)
-
-
 def warn(engine: Engine, stderr: IO[str]) -> None:
     for warning in engine.warnings:
         print(warning, file=stderr)
@@ -74,6 +63,7 @@ def note_example_policies(args: argparse.Namespace, stderr: IO[str]) -> None:
 def _shipped_example(path: Path) -> bool:
     """A file in the examples/ folder of a pmo source tree (whether pmo was installed from it or not): one whose
     policies/intake.yaml is the built-in reference policy."""
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.policy.resources import reference_policies
     for folder in path.resolve().parents:
         if folder.name == "examples":

@@ -5,9 +5,10 @@ import argparse
 from pathlib import Path
 from typing import IO
 
-from engine.cli.common import EPILOG, EXIT_OK, date_arg, dump_json, open_log, plural, warn
+from engine.cli.common import EPILOG, EXIT_OK, date_arg, dump_json, plural, warn
 from engine.cli.options import command, log_options, log_query_options, policy_options
 from engine.errors import Diagnostic, PmoError
+from engine.store import open_log
 
 
 def register(sub) -> None:
@@ -40,6 +41,7 @@ def register(sub) -> None:
 
 
 def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
     from engine.gates.review import read_project
     from engine.store import Entry
@@ -96,6 +98,7 @@ def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
     with open_log(args.db, existing=True) as log:  # a missing log is said before the policies are loaded
         entries = log.query()

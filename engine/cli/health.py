@@ -113,5 +113,6 @@ def kpi(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def health(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.cli.health_run import run
     return run(args, stdout, stderr)

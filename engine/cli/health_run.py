@@ -9,9 +9,10 @@ from typing import IO, Any
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, plural, warn
 from engine.compile.health import DEFAULT_HEALTH
+from engine.compile.records import converter
 from engine.errors import InputError
 from engine.health import HealthReport
-from engine.health.assess import COLUMNS
+from engine.health.assess import COLUMNS, health_entries
 from engine.health.status import STATUS_FIELDS, read_status
 from engine.io.profile import InputProfile, check_profile, load_profile
 from engine.io.safe_text import json_text
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     profile = None
     if args.columns:
         profile = load_profile(args.columns)
-        problems = check_profile(profile, STATUS_FIELDS)
+        problems = check_profile(profile, STATUS_FIELDS, converter)
         if problems:
             raise InputError(problems)
     if args.log is not None:
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.log is not None and args.as_of is not None:
         report.not_reported = unreported  # the history's reports after --as-of were not read at all
     if args.report:
+        # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.io.safe_text import replacing
         from engine.portfolio.model import read_portfolio
         from engine.report.build import render_health_page
@@ -82,21 +84,10 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def _from_history(target, as_of):
     """The reports in force on or before ``as_of`` (engine/store/history.py), and the projects with none by then."""
-    from engine.cli.common import open_log
+    from engine.store import open_log
     from engine.store.history import status_data, unreported
     with open_log(target, existing=True) as log:
         return status_data(log, as_of), (unreported(log, as_of) if as_of is not None else [])
-
-
-def health_entries(report: HealthReport, by: str) -> list[dict[str, Any]]:
-    """The rows of ``--format json`` (and csv): by project (error rows last), by objective, or the portfolio;
-    pmo serve's GET /v1/health answers the same."""
-    if by == "portfolio":
-        return [report.portfolio.to_json()]
-    if by == "objective":
-        return [r.to_json() for r in report.objectives]
-    return [p.to_json() for p in report.projects] + [
-        {**e.to_json(), "rating": "error", "reason": "; ".join(x.message for x in e.errors)} for e in report.errors]
 
 
 def _json(report: HealthReport, by: str, out: IO[str]) -> None:

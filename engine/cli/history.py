@@ -73,10 +73,12 @@ def _status_help(parser: argparse.ArgumentParser):
 
 def ingest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
-    from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, open_log, warn
+    from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, warn
+    from engine.compile.records import converter
     from engine.errors import InputError
     from engine.health.status import STATUS_FIELDS
     from engine.io.profile import check_profile, load_profile
+    from engine.store import open_log
     from engine.tasks.history import ingest as ingest_files
     if missing_files(args.files, stderr):
         return EXIT_USAGE
@@ -85,7 +87,7 @@ def ingest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     profile = None
     if args.columns:
         profile = load_profile(args.columns)
-        problems = check_profile(profile, STATUS_FIELDS)
+        problems = check_profile(profile, STATUS_FIELDS, converter)
         if problems:
             raise InputError(problems)
     with open_log(args.log) as log:
@@ -100,7 +102,8 @@ def ingest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def history(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from engine.cli.common import EXIT_OK, EXIT_USAGE, dump_json, open_log
+    from engine.cli.common import EXIT_OK, EXIT_USAGE, dump_json
+    from engine.store import open_log
     from engine.store.history import project_history
     with open_log(args.log, existing=True) as log:
         found = project_history(log, args.project)

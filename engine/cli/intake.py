@@ -53,6 +53,7 @@ def register(sub) -> None:
 
 def intake_round(args: argparse.Namespace):
     """The intake round the command line describes (pmo evaluate, rank and explain)."""
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.tasks.evaluate import IntakeRound
     files = getattr(args, "files", None) or [args.file]
     return IntakeRound(files, sheet=args.sheet, columns=getattr(args, "columns", None),
@@ -61,6 +62,7 @@ def intake_round(args: argparse.Namespace):
 
 
 def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.tasks.evaluate import Output, RunError
     from engine.tasks.evaluate import evaluate as run
     if args.status and not args.report:

@@ -6,12 +6,14 @@ from decimal import Decimal
 from typing import IO, Any
 
 from engine.api import Engine
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, open_log, plural, warn
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, plural, warn
 from engine.compile.health import DEFAULT_HEALTH
+from engine.compile.records import converter
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.health.kpis import KpiReport, KpiResult, parse_period, sparkline
 from engine.health.status import STATUS_FIELDS, StatusData, read_status
 from engine.io.profile import InputProfile, check_profile, load_profile
+from engine.store import open_log
 
 MAX_PERIODS = 120  # ten years of months: each period rates the portfolio once
 ARROWS = {"up": "↑", "down": "↓", "flat": "→", None: " "}
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     profile = InputProfile()
     if args.columns:
         profile = load_profile(args.columns)
-        problems = check_profile(profile, STATUS_FIELDS)
+        problems = check_profile(profile, STATUS_FIELDS, converter)
         if problems:
             raise InputError(problems)
     data = read_status(args.status, profile, args.sheet, (engine.policy.health or DEFAULT_HEALTH).calendar) \

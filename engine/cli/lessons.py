@@ -5,8 +5,9 @@ import argparse
 from pathlib import Path
 from typing import IO
 
-from engine.cli.common import EXIT_OK, EXIT_USAGE, date_arg, dump_json, missing_files, open_log, warn
+from engine.cli.common import EXIT_OK, EXIT_USAGE, date_arg, dump_json, missing_files, warn
 from engine.cli.options import command, log_arg, policy_options
+from engine.store import open_log
 
 LESSONS_EXAMPLES = """\
 examples:
@@ -41,6 +42,7 @@ def register(sub) -> None:
 
 
 def lessons(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
     from engine.health.lessons import chart, table
     from engine.io.safe_text import replacing

@@ -11,7 +11,7 @@ from typing import IO
 from engine.cli.common import EXIT_OK, EXIT_USAGE, plural
 from engine.cli.common import date_arg as _date
 from engine.cli.options import command, out_option, policy_options
-from engine.errors import Diagnostic, PmoError
+from engine.errors import LIMIT_REACHED, MAX_ERRORS, Diagnostic, PmoError
 
 VALIDATE_EXAMPLES = """\
 examples:
@@ -37,6 +37,9 @@ def register(sub) -> None:
     va.add_argument("--strict", action="store_true", help="count warnings as errors (exit 2), e.g. in CI")
     va.add_argument("--counterexamples", metavar="FILE", type=Path, help="write the counterexample proposals of "
                     "failed assurances (kind: assurances) to FILE as a JSON list, for pmo explain FILE --id ID")
+    va.add_argument("--max-errors", type=_error_limit, default=MAX_ERRORS, metavar="N",
+                    help=f"list at most N errors (default {MAX_ERRORS}; 0: all); past the limit, a last line says how "
+                    "many more there are")
 
     ex = command(sub, "expr", expr, "evaluate one expression and print its value as JSON",
                  "A calculator for policy authors. Fields given with --set are typed from how they look (300000 is "
@@ -95,6 +98,7 @@ examples:
 def export_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     import os
 
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.workbook.export import export_policies as export
     if args.out.suffix.lower() != ".xlsx":
         print(f"pmo: error: --out {args.out}: a policy workbook is an .xlsx file", file=stderr)
@@ -108,6 +112,7 @@ def export_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) 
 
 
 def import_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.workbook.reader import import_policies as read
     result = read(args.workbook, args.out, rules=args.rules, today=args.today)
     for warning in result.warnings:
@@ -120,11 +125,22 @@ def import_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) 
 
 def _functions_help() -> str:
     """expr's epilog, built when it is shown: every function of the language."""
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.expr.functions import FUNCTIONS
     lines = ["functions:"] + [f"  {f.signature:<34} {f.doc}" for f in FUNCTIONS.values()]
     lines += ["", "missing values are null: comparing or computing with null is unknown, and a rule fires only",
               "when its condition is true. Test for a missing value with 'x == null'."]
     return "\n".join(lines)
+
+
+def _error_limit(text: str) -> int:
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of errors; write 0 or more (0: all)")
+    return limit
 
 
 def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -133,19 +149,23 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
               file=stderr)
         return EXIT_USAGE
     folder = args.folder or args.policies
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import check_policies
-    checked = check_policies(folder, rules=args.rules, today=args.today, lint=True, cache_proofs=True)  # compiles once
+    checked = check_policies(folder, rules=args.rules, today=args.today, lint=True,  # compiles once
+                             max_errors=args.max_errors, cache_proofs=True)
     diagnostics = checked.diagnostics
     if args.strict:  # a policy that loads but is probably wrong is refused, e.g. in CI
         diagnostics = [dataclasses.replace(d, severity="error") for d in diagnostics]
-    errors = [d for d in diagnostics if d.severity == "error"]
+    errors = [d for d in diagnostics if d.severity == "error" and d.code != LIMIT_REACHED]
     if args.counterexamples is not None:
+        # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.io.safe_text import replacing
         proposals = [c.proposal for r in checked.proofs for c in r.counterexamples]
         with replacing(args.counterexamples) as f:
             f.write(json.dumps(proposals, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {plural(len(proposals), 'counterexample proposal')} to {args.counterexamples}", file=stderr)
     if args.format == "sarif":
+        # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine import __version__
         from engine.authoring.sarif import to_sarif
         json.dump(to_sarif(diagnostics, __version__), stdout, indent=2)
@@ -170,7 +190,7 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         why = "the policy set cannot be used" if checked.policy is None else \
             f"the policy set loads, but {plural(failed, 'assurance')} fail{'s' if failed == 1 else ''}" \
             if failed and not args.strict else "--strict counts warnings as errors"
-        print(f"{len(errors)} error(s); {why}", file=stderr)
+        print(f"{len(errors) + checked.not_shown} error(s); {why}", file=stderr)
         return EXIT_USAGE
     if args.format == "text" and checked.policy is not None:
         policy, where = checked.policy, folder or "reference policies"
@@ -216,6 +236,7 @@ def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list
         return []
     if where.file not in files:
         try:
+            # lazy: a command loads its stage when it runs (tests/test_startup.py)
             from engine.policy.source import MAX_BYTES
             with open(where.file, encoding="utf-8", errors="replace") as f:
                 files[where.file] = f.read(MAX_BYTES).split("\n")
@@ -239,6 +260,7 @@ def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list
 
 
 def expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.authoring.calculator import calculate
     values = {}
     for item in args.values:
@@ -261,6 +283,7 @@ def expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def schema(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.policy.schema import policy_schema
     text = json.dumps(policy_schema(), indent=2) + "\n"
     if args.out:

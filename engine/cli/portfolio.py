@@ -59,6 +59,7 @@ def register(sub) -> None:
 
 
 def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]):
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
     from engine.portfolio.model import read_portfolio
     if not args.portfolio.is_file():

@@ -20,7 +20,7 @@ from engine.cli.common import (
 )
 from engine.cli.intake import intake_round
 from engine.cli.options import FILES_HELP, batch_options, command, out_option, policy_options, sheet_option
-from engine.io.writers import RANKING_FORMATS
+from engine.scoring.output import RANKING_FORMATS
 
 
 def register(sub) -> None:
@@ -63,9 +63,10 @@ def register(sub) -> None:
 
 
 def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from engine.io.writers import write_ranking, write_xlsx
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.portfolio.model import read_portfolio
     from engine.report.build import write_report
+    from engine.scoring.output import write_ranking, write_ranking_xlsx
     from engine.tasks.evaluate import count_rows, typed
     if missing_files(args.files + ([args.portfolio] if args.portfolio else []) + args.assessments
                      + (args.status or []), stderr):
@@ -95,6 +96,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     _warn_repeated_ids(decided, stderr)
     assessments = None
     if args.assessments:
+        # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.scoring.panel import read_assessments
         assessments = read_assessments(args.assessments, args.sheet)
     ranking = engine.rank_of(decided, top=args.top, sensitivity=args.sensitivity, assessments=assessments)
@@ -106,7 +108,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     conflicts = found.to_json()["conflicts"] if found is not None else None
     try:
         if args.format == "xlsx":
-            write_xlsx([], args.out, ranking, conflicts)
+            write_ranking_xlsx(ranking, args.out, conflicts)
         else:
             with (args.out.open("w", encoding="utf-8", newline="") if args.out else nullcontext(stdout)) as out:
                 write_ranking(ranking, out, args.format)
@@ -166,12 +168,14 @@ def _warn_repeated_ids(decided, stderr: IO[str], shown: int = 5) -> None:
 def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     import yaml
 
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.policy import ahp
     try:
         data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         print(f"pmo: error: cannot read {args.file}: {exc}", file=stderr)
         return EXIT_USAGE
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.policy.weights import WeightsFileError, weights_in_file
     try:
         found = weights_in_file(data, args.method)

@@ -90,6 +90,7 @@ def register(sub) -> None:
 
 def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     try:
+        # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.serve.app import Service
         from engine.serve.config import ServeConfig
         from engine.serve.run import run

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import check
 from engine.expr.nodes import BOOL, LIST_STRING, STRING, Call, Compare, Const, Field, In, Node, walk
-from engine.expr.parse import ExprError, parse
+from engine.expr.parse import ExprError, Namespaces, parse
 from engine.policy.loader import PolicySet
 
 DECISION_NAMES = {"decision": STRING, "routes": LIST_STRING, "fired": LIST_STRING}
@@ -36,7 +37,7 @@ class CompiledAssurance:
     must_text: str
 
 
-def compile_assurances(policy_set: PolicySet, types: dict[str, str], namespaces: dict, today: dt.date,
+def compile_assurances(policy_set: PolicySet, types: dict[str, str], namespaces: Namespaces, today: dt.date,
                        routes: set[str], rule_ids: set[str], sink: DiagnosticSink) -> tuple[CompiledAssurance, ...]:
     """Every assurance of the set, checked; ``routes`` and ``rule_ids`` are what the rules can produce (a route
     or rule id no rule has is an error with a did-you-mean; an empty ``routes`` means some are templates)."""
@@ -78,7 +79,9 @@ def compile_assurances(policy_set: PolicySet, types: dict[str, str], namespaces:
 def _values_known(node: Node, routes: set[str], rule_ids: set[str], at: Location, sink: DiagnosticSink) -> bool:
     """``decision == "acept"``, ``"Bord" in routes``: a value no decision can have is a typo, not a property."""
     for part in walk(node):
-        name, values = None, ()
+        # the decision's name compared with constants ("": none), and those constants
+        name: str = ""
+        values: tuple[Any, ...] = ()
         if isinstance(part, Compare) and part.op in ("==", "!="):
             for side, other in ((part.left, part.right), (part.right, part.left)):
                 if isinstance(side, Field) and side.name == "decision" and isinstance(other, Const) \
@@ -90,7 +93,7 @@ def _values_known(node: Node, routes: set[str], rule_ids: set[str], at: Location
         elif isinstance(part, In) and isinstance(part.item, Field) and part.item.name == "decision" \
                 and isinstance(part.container, Const) and isinstance(part.container.value, tuple):
             name, values = "decision", part.container.value
-        known = {"decision": set(OUTCOMES), "routes": routes, "fired": rule_ids}.get(name or "")
+        known = {"decision": set(OUTCOMES), "routes": routes, "fired": rule_ids}.get(name)
         if not known:  # no name, or routes built from templates: any text may be one
             continue
         for value in values:

@@ -10,7 +10,7 @@ from engine.errors import DiagnosticSink, Location, did_you_mean
 from engine.expr.check import check
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node
 from engine.expr.parse import ExprError, parse
-from engine.policy.models import GateCriterion, GatesPolicy
+from engine.policy.models import Gate, GateCriterion, GatesPolicy
 
 METRIC_TYPES = {"number": NUMBER, "date": DATE, "string": STRING, "bool": BOOL}
 
@@ -105,7 +105,7 @@ def _check_set_aside_gates(policy: GatesPolicy, types: Mapping[str, str], today:
                     _condition(item["when"], policy.loc("gates", index, *path, k, "when"), types, today, sink)
 
 
-def _duplicate_criteria(gate, sink: DiagnosticSink) -> None:
+def _duplicate_criteria(gate: Gate, sink: DiagnosticSink) -> None:
     """Criterion ids are what decisions, reasons and overrides name: one id may stand once in a gate, in must-meet
     or in should-meet (twice, a decision would print both and an override could not say which it means)."""
     first: dict[str, Location] = {}

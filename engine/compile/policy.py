@@ -10,27 +10,28 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from engine.compile.assurances import CompiledAssurance, compile_assurances
 from engine.compile.gates import CompiledGates, compile_gates
 from engine.compile.health import CompiledHealth, compile_health
 from engine.compile.kpis import CompiledKpis, compile_kpis
 from engine.compile.portfolio import Limits, limits_from
-from engine.compile.records import RecordError, RecordReader, converter
+from engine.compile.records import RecordError, RecordReader, compiled_derived, converter
 from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
 from engine.compile.strategy import CompiledStrategy, compile_strategy
-from engine.errors import DiagnosticSink, Location, did_you_mean
+from engine.errors import Diagnostic, DiagnosticSink, Location, PolicyError, did_you_mean
 from engine.expr.check import BROKEN, check
-from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Logic, Node, TableType, fields_of, list_of
-from engine.expr.parse import ExprError, parse
+from engine.expr.parse import ExprError, Namespaces, parse
 from engine.expr.template import Template, compile_template
 from engine.expr.values import ValueProblem, to_bool, to_date, to_number, to_text
-from engine.policy.loader import PolicySet
-from engine.policy.models import FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
+from engine.policy.loader import PolicySet, load_policy_set
+from engine.policy.models import Effect, FieldSpec, Include, IntakePolicy, LibraryRule, RuleSpec
+from engine.policy.resources import reference_policies, reference_rules
 from engine.refdata.build import build_tables
 from engine.tables.analysis import TableAnalysis
 from engine.tables.build import CompiledTable, CompiledTables, compile_tables
@@ -43,7 +44,7 @@ EXPR_TYPE = {"string": STRING, "enum": STRING, "number": NUMBER, "money": NUMBER
 @dataclass(frozen=True)
 class CompiledRule:
     id: str
-    effect: str
+    effect: Effect | Literal["none"]  # "none": a decision table's row with no outcome
     reason: str
     route: str | None
     source: Location  # for diagnostics: the path as the user opens it
@@ -85,48 +86,161 @@ def field_type(spec: FieldSpec) -> str:
     return EXPR_TYPE[spec.type]
 
 
+def load_folder(path: str | Path | None, rules: Sequence[str | Path], sink: DiagnosticSink) -> PolicySet:
+    """A policy folder (None: the reference policies), its rule libraries searched in the folders given, then
+    the built-in library."""
+    root = Path(path) if path is not None else reference_policies()
+    library_dirs = [Path(p) for p in rules] + [reference_rules()]
+    return load_policy_set(root, library_dirs, sink)
+
+
+def compile_folder(path: str | Path | None, rules: Sequence[str | Path], today: dt.date | None,
+                   sink: DiagnosticSink) -> CompiledPolicy | None:
+    return compile_policy(load_folder(path, rules, sink), today or dt.date.today(), sink)
+
+
+def usable_policy(path: str | Path | None, rules: Sequence[str | Path], today: dt.date | None,
+                  sink: DiagnosticSink) -> CompiledPolicy:
+    """compile_folder(), or a PolicyError listing every problem (warnings stay in ``sink``)."""
+    policy = compile_folder(path, rules, today, sink)
+    if policy is None or sink.errors:
+        raise PolicyError([d for d in sink.reported() if d.severity == "error"]
+                          or [Diagnostic("no_intake", "no intake policy")])
+    return policy
+
+
+@dataclass
+class _Compiling:
+    """What the stages of compile_policy know so far: each stage reads what the ones before it made."""
+
+    policy_set: PolicySet
+    intake: IntakePolicy
+    today: dt.date
+    sink: DiagnosticSink
+    strategy: CompiledStrategy | None = None
+    fields: dict[str, FieldSpec] = field(default_factory=dict)
+    types: dict[str, Any] = field(default_factory=dict)
+    namespaces: dict[str, dict[str, Any]] = field(default_factory=lambda: {"strategy": {}})
+    derived: list[tuple[str, Node]] = field(default_factory=list)
+    rules: list[CompiledRule] = field(default_factory=list)
+    used_libraries: set[str] = field(default_factory=set)
+    tables: CompiledTables = field(default_factory=CompiledTables)  # compile_tables sets it in its stage
+    hit_groups: tuple[HitGroup, ...] = ()
+    assurances: tuple[CompiledAssurance, ...] = ()
+    models: list[ScoringModel] = field(default_factory=list)
+    scoring: CompiledScoring | None = None
+    gates: CompiledGates | None = None
+    health: CompiledHealth | None = None
+    kpis: CompiledKpis | None = None
+
+
+def _strategy_stage(c: _Compiling) -> None:
+    if c.policy_set.strategy is not None:
+        c.strategy = compile_strategy(c.policy_set.strategy, c.sink)
+    if c.strategy is not None:
+        c.namespaces["strategy"] = {"objectives": c.strategy.objectives}
+
+
+def _fields_stage(c: _Compiling) -> None:
+    c.fields, c.types = _fields(c.intake, c.strategy, c.sink, strategy_broken=c.strategy is None and (
+        c.policy_set.strategy is not None or "strategy" in c.policy_set.unusable_kinds))
+
+
+def _lookups_stage(c: _Compiling) -> None:  # kind: lookup
+    lookups, broken = build_tables(c.policy_set, set(c.types) | set(c.intake.derived), c.sink)
+    c.types.update({name: TableType(table) for name, table in lookups.items()} | dict.fromkeys(broken, BROKEN))
+
+
+def _derived_stage(c: _Compiling) -> None:
+    c.derived = _derived(c.intake, c.types, c.namespaces, c.today, c.sink)
+
+
+def _rules_stage(c: _Compiling) -> None:
+    c.rules, c.used_libraries = _rules(c.intake, c.policy_set, c.types, c.namespaces, c.today, c.sink)
+    _check_set_aside_rules(c.intake, c.types, c.namespaces, c.today, c.sink)
+
+
+def _tables_stage(c: _Compiling) -> None:
+    c.tables = compile_tables(c.policy_set.tables, c.policy_set.sheets, c.policy_set.root, c.types, c.fields,
+                              c.namespaces, c.today, c.sink)
+    c.hit_groups = _table_rules(c.tables, c.rules, c.types, c.sink)
+
+
+def _assurances_stage(c: _Compiling) -> None:
+    if not c.policy_set.assurances:
+        return
+    templated = any(r.route_template is not None for r in c.rules)
+    routes = set() if templated else {r.route for r in c.rules if r.route and r.effect == "review"}
+    c.assurances = compile_assurances(c.policy_set, c.types, c.namespaces, c.today, routes,
+                                      {r.id for r in c.rules if r.effect != "none"}, c.sink)
+
+
+def _table_analysis_stage(c: _Compiling) -> None:
+    _analyse_tables(c.tables, c.fields, c.intake.id_field, c.derived, c.strategy, c.today, c.sink)
+
+
+def _scoring_stage(c: _Compiling) -> None:
+    if not c.policy_set.scorings:
+        return
+    alignment_fields = {name for name, spec in c.fields.items() if spec.type == "alignment"}
+    c.models = compile_models(c.policy_set.scorings, c.types, c.today, alignment_fields, c.sink,
+                              c.policy_set.stable_name,
+                              tables={name: (t.column(), *t.points_range)
+                                      for name, t in c.tables.named("scoring").items()}) or []
+    c.scoring = next((m.scoring for m in c.models if m.condition is None), c.models[0].scoring if c.models else None)
+
+
+def _gates_stage(c: _Compiling) -> None:
+    if c.policy_set.gates is not None:
+        c.gates = compile_gates(c.policy_set.gates, c.types, c.today, c.sink, c.policy_set.stable_name)
+
+
+def _health_stage(c: _Compiling) -> None:
+    if c.policy_set.health is not None:
+        c.health = compile_health(c.policy_set.health, c.today, c.sink, c.policy_set.stable_name,
+                                  c.policy_set.portfolio)
+
+
+def _kpis_stage(c: _Compiling) -> None:
+    if c.policy_set.kpis is not None:
+        c.kpis = compile_kpis(c.policy_set.kpis, c.today, c.sink, c.policy_set.stable_name)
+
+
+# The compiler's stages, in order (as OPA's compiler lists its own): each reads what the ones before it made.
+# Every stage runs even after errors, so one load reports every problem (up to the sink's limit, then counted).
+STAGES: tuple[tuple[str, Callable[[_Compiling], None]], ...] = (
+    ("strategy", _strategy_stage),  # objectives and weights, before the fields that read alignment
+    ("fields", _fields_stage),  # field types
+    ("lookups", _lookups_stage),  # kind: lookup tables, as typed constants
+    ("derived", _derived_stage),  # derived values, in dependency order
+    ("rules", _rules_stage),  # the intake rules, includes expanded with their parameters
+    ("tables", _tables_stage),  # decision tables: each row a rule, appended after the YAML rules
+    ("assurances", _assurances_stage),  # kind: assurances, checked against the rules
+    ("table_analysis", _table_analysis_stage),  # gaps and overlaps, each with an example decided again
+    ("scoring", _scoring_stage),  # scoring models
+    ("gates", _gates_stage),  # stage gates
+    ("health", _health_stage),  # health rules
+    ("kpis", _kpis_stage),  # kind: kpis, the named measures
+)
+
+
 def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) -> CompiledPolicy | None:
+    """The policy set compiled by STAGES, in order; None without an intake policy. Problems go to ``sink``."""
     intake = policy_set.intake
     if intake is None:
         return None
-    strategy = compile_strategy(policy_set.strategy, sink) if policy_set.strategy is not None else None
-    fields, types = _fields(intake, strategy, sink, strategy_broken=strategy is None and (
-        policy_set.strategy is not None or "strategy" in policy_set.unusable_kinds))
-    lookups, broken_lookups = build_tables(policy_set, set(types) | set(intake.derived), sink)  # kind: lookup
-    types.update({name: TableType(table) for name, table in lookups.items()} | dict.fromkeys(broken_lookups, BROKEN))
-    namespaces: dict[str, dict[str, Any]] = {"strategy": {}}
-    if strategy is not None:
-        namespaces["strategy"] = {"objectives": strategy.objectives}
-    derived = _derived(intake, types, namespaces, today, sink)
-    rules, used_libraries = _rules(intake, policy_set, types, namespaces, today, sink)
-    _check_set_aside_rules(intake, types, namespaces, today, sink)
-    tables = compile_tables(policy_set.tables, policy_set.sheets, policy_set.root, types, fields, namespaces, today,
-                            sink)
-    hit_groups = _table_rules(tables, rules, types, sink)
-    templated = any(r.route_template is not None for r in rules)
-    assurances = compile_assurances(policy_set, types, namespaces, today,
-                                    set() if templated else {r.route for r in rules if r.route and r.effect == "review"},
-                                    {r.id for r in rules if r.effect != "none"}, sink) if policy_set.assurances else ()
-    _analyse_tables(tables, fields, intake.id_field, derived, strategy, today, sink)
-    scoring, models = None, []
-    if policy_set.scorings:
-        alignment_fields = {name for name, spec in fields.items() if spec.type == "alignment"}
-        models = compile_models(policy_set.scorings, types, today, alignment_fields, sink, policy_set.stable_name,
-                                tables={name: (t.column(), *t.points_range)
-                                                    for name, t in tables.named("scoring").items()}) or []
-        scoring = next((m.scoring for m in models if m.condition is None), models[0].scoring if models else None)
-    gates = compile_gates(policy_set.gates, types, today, sink, policy_set.stable_name) if policy_set.gates is not None else None
-    health = compile_health(policy_set.health, today, sink, policy_set.stable_name, policy_set.portfolio) \
-        if policy_set.health is not None else None
-    kpis = compile_kpis(policy_set.kpis, today, sink, policy_set.stable_name) if policy_set.kpis is not None else None
+    c = _Compiling(policy_set, intake, today, sink)
+    for _name, stage in STAGES:
+        stage(c)
     return CompiledPolicy(
-        fields=fields, field_types=types, derived=derived, rules=rules, id_field=intake.id_field,
-        policy_hash=policy_set.hash(used_libraries), today=today, intake_file=intake.loc().file, strategy=strategy,
-        scoring=scoring, scoring_models=tuple(models), portfolio=limits_from(policy_set.portfolio), gates=gates,
-        health=health, kpis=kpis,
-        files=[f.display for f in policy_set.files] + [policy_set.library_files[n].display for n in sorted(used_libraries)]
-        + sorted({t.file for t in tables.tables}),
-        source=policy_set, hit_groups=hit_groups, tables=tables.tables, assurances=assurances,
+        fields=c.fields, field_types=c.types, derived=c.derived, rules=c.rules, id_field=intake.id_field,
+        policy_hash=policy_set.hash(c.used_libraries), today=today, intake_file=intake.loc().file,
+        strategy=c.strategy, scoring=c.scoring, scoring_models=tuple(c.models),
+        portfolio=limits_from(policy_set.portfolio), gates=c.gates, health=c.health, kpis=c.kpis,
+        files=[f.display for f in policy_set.files]
+        + [policy_set.library_files[n].display for n in sorted(c.used_libraries)]
+        + sorted({t.file for t in c.tables.tables}),
+        source=policy_set, hit_groups=c.hit_groups, tables=c.tables.tables, assurances=c.assurances,
     )
 
 
@@ -180,14 +294,13 @@ def _analyse_tables(tables: CompiledTables, fields: dict[str, FieldSpec], id_fie
     except Exception:  # a field schema with errors of its own (already reported): no examples to read
         return
 
-    def record(raw: Mapping[str, Any]) -> dict | None:
+    values = compiled_derived(derived)
+
+    def record(raw: Mapping[str, Any]) -> dict[str, Any] | None:
         try:
-            out = reader.read(raw)
+            return reader.read_derived(raw, values)
         except RecordError:
             return None
-        for name, node in derived:
-            out[name] = evaluate(node, out)
-        return out
 
     for table in tables.tables:
         sink.extend(TableAnalysis(table, fields, id_field, dict(derived), record, today).diagnostics())
@@ -229,7 +342,7 @@ def _expr_diag(sink: DiagnosticSink, error: ExprError, at: Location) -> None:
     sink.add(error.code, error.message, at.shifted(error.offset), error.hint)
 
 
-def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: dict, today: dt.date,
+def _derived(intake: IntakePolicy, types: dict[str, str], namespaces: Namespaces, today: dt.date,
              sink: DiagnosticSink) -> list[tuple[str, Node]]:
     parsed: dict[str, Node] = {}
     # A derived value that cannot be computed (set aside, unparsable, ill-typed) is still known by name: rules
@@ -289,19 +402,19 @@ def _topological(parsed: dict[str, Node], intake: IntakePolicy, sink: Diagnostic
     return order
 
 
-def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], namespaces: dict, today: dt.date,
+def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], namespaces: Namespaces, today: dt.date,
            sink: DiagnosticSink) -> tuple[list[CompiledRule], set[str]]:
     rules: list[CompiledRule] = []
     seen: dict[str, Location] = {}
     used: set[str] = set()
     candidates: list[tuple[RuleSpec, Include | None]] = [(r, None) for r in intake.rules]
     renamed = _misnamed_libraries(intake, policy_set, sink)
-    for include in intake.include:
-        library_rule = _resolve(include, policy_set, sink, renamed)
+    for included in intake.include:
+        library_rule = _resolve(included, policy_set, sink, renamed)
         if library_rule is not None:
-            name = include.use.split("/", 1)[0]
+            name = included.use.split("/", 1)[0]
             used.add(renamed.get(name, name))
-            candidates.append((library_rule, include))
+            candidates.append((library_rule, included))
     for spec, include in candidates:
         rule_id = (include.id if include and include.id else spec.id)
         where = (include.loc("id") if include and include.id else include.loc("use")) if include else spec.loc("id")
@@ -317,7 +430,7 @@ def _rules(intake: IntakePolicy, policy_set: PolicySet, types: dict[str, str], n
     return rules, used
 
 
-def _check_set_aside_rules(intake: IntakePolicy, types: dict[str, str], namespaces: dict, today: dt.date,
+def _check_set_aside_rules(intake: IntakePolicy, types: dict[str, str], namespaces: Namespaces, today: dt.date,
                            sink: DiagnosticSink) -> None:
     """A rule set aside for a schema error (a bad effect, an unknown key) still has its condition checked, so
     every error of the file is reported in one run, not one more on each run after a fix."""
@@ -407,7 +520,7 @@ def _param_value(kind: str, raw: Any) -> Any:
 
 
 def _compile_rule(spec: RuleSpec, include: Include | None, rule_id: str, where: Location, policy_set: PolicySet,
-                  types: dict[str, str], namespaces: dict, today: dt.date, sink: DiagnosticSink) -> CompiledRule | None:
+                  types: dict[str, str], namespaces: Namespaces, today: dt.date, sink: DiagnosticSink) -> CompiledRule | None:
     spaces = dict(namespaces)
     if include is not None:
         assert isinstance(spec, LibraryRule)
@@ -448,15 +561,17 @@ def _template(text: str, key: str, spec: RuleSpec, include: Include | None, type
               params: dict[str, Any], sink: DiagnosticSink, policy_set: PolicySet) -> Template | None:
     """A rule's reason or route as a template checked against the names' types; None (reported) if it is wrong.
     A route may only read fields that cannot be missing: a proposal without one would go to no real approver."""
-    own = include is None or getattr(include, key) is not None  # written here, not in the library
-    at = (spec if include is None else include).loc(key) if own else include.loc("use")
+    # the include that takes the text from its library unchanged; None: written here
+    library = include if include is not None and getattr(include, key) is None else None
+    own = library is None
+    at = (spec if include is None else include).loc(key) if library is None else library.loc("use")
     try:
         template = compile_template(text, types, params)
     except ExprError as exc:
-        if own:
+        if library is None:
             _expr_diag(sink, exc, at)
         else:
-            sink.add(exc.code, f"in '{include.use}' {key} ({spec.loc(key).shifted(exc.offset)}): {exc.message}",
+            sink.add(exc.code, f"in '{library.use}' {key} ({spec.loc(key).shifted(exc.offset)}): {exc.message}",
                      at, exc.hint)
         return None
     if key == "route":

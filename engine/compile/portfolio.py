@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from engine.policy.models import WEEKDAYS, PortfolioPolicy
 
@@ -19,7 +21,7 @@ class Calendar:
     holidays: tuple[dt.date, ...] = ()  # sorted, and only those that fall on a working day
 
     @classmethod
-    def of(cls, working_days: frozenset[int], holidays) -> Calendar:
+    def of(cls, working_days: frozenset[int], holidays: Iterable[dt.date]) -> Calendar:
         return cls(frozenset(working_days), tuple(sorted({d for d in holidays if d.weekday() in working_days})))
 
     def works(self, day: dt.date) -> bool:
@@ -70,7 +72,7 @@ class Limits:
     budget_tolerance: float = 0.0
     duration_unit: str = "days"
     max_cycles: int = 20
-    balance: list[dict] = field(default_factory=list)  # {by, value, min_share, max_share}
+    balance: list[dict[str, Any]] = field(default_factory=list)  # {by, value, min_share, max_share}
     calendar: Calendar = field(default_factory=Calendar)  # none declared: every day is a working day
 
     def capacity_of(self, role: str, period: str) -> float | None:

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.errors import did_you_mean
-from engine.expr.values import ValueProblem, display, to_bool, to_number, to_text
+from engine.expr.evaluate import compiled
+from engine.expr.nodes import Node
+from engine.expr.values import DIGITS, ValueProblem, display, to_bool, to_number, to_text
 from engine.io.profile import UNDECLARED, InputProfile
 from engine.io.profile import field_key as _normal  # the forgiving match of headers to fields
 from engine.policy.models import FieldSpec
 
 if TYPE_CHECKING:
-    from engine.compile.strategy import CompiledStrategy
+    from decimal import Decimal
+
+    from engine.compile.strategy import Alignment, CompiledStrategy
+
+# One cell's text typed, as a memo entry: (True, value) or (False, code, message).
+Memo = tuple[Literal[True], Any] | tuple[Literal[False], str, str]
 
 MAX_TEXT = 10_000
 MAX_LIST = 1_000
@@ -34,24 +42,27 @@ class RecordError(ValueError):
 
 
 def _text(value: Any) -> str:
-    text = to_text(value)
+    # ASCII text is valid Unicode: the common case skips to_text's check (an encoding of the whole text)
+    text = value.strip() if value.__class__ is str and value.isascii() else to_text(value)
     if len(text) > MAX_TEXT:
         raise ValueProblem(f"text is {len(text)} characters long; the limit is {MAX_TEXT}")
     return text
 
 
-def _numbers(profile: InputProfile, money: bool = False) -> Callable[[Any], Any]:
+def _numbers(profile: InputProfile, money: bool = False) -> Callable[[Any], Decimal]:
     """Cell text read as the profile says numbers are written (without one: only what reads one way), then
     checked by the numeric model."""
-    def number(value: Any):
+    def number(value: Any) -> Decimal:
+        if value.__class__ is str and len(value) <= DIGITS and value.isdigit() and value.isascii():
+            return Decimal(value)  # plain digits read one way in every format and fit the model: as the path below
         return to_number(profile.number(value, money))
     return number
 
 
-def _integers(profile: InputProfile) -> Callable[[Any], Any]:
+def _integers(profile: InputProfile) -> Callable[[Any], Decimal]:
     number = _numbers(profile)
 
-    def integer(value: Any):
+    def integer(value: Any) -> Decimal:
         whole = number(value)
         if whole != whole.to_integral_value():
             raise ValueProblem(f"{whole} is not a whole number")
@@ -59,7 +70,7 @@ def _integers(profile: InputProfile) -> Callable[[Any], Any]:
     return integer
 
 
-def _list_items(value: Any) -> list:
+def _list_items(value: Any) -> list[Any]:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
@@ -132,7 +143,7 @@ def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputPro
     if kind == "list":
         item = _text if spec.items == "string" else _numbers(profile, spec.items == "money")
 
-        def items(value: Any) -> tuple:
+        def items(value: Any) -> tuple[Any, ...]:
             out = []
             for i, part in enumerate(_list_items(value), 1):
                 if isinstance(part, str) and not part.strip():
@@ -149,7 +160,7 @@ def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputPro
 def _with_strength(strategy: CompiledStrategy, strength: str) -> Callable[[Any], Any]:
     """A pick-list cell naming objectives without levels ('Grid Resilience' mapped to grid-resilience)
     serves each at the profile's default strength; a cell with levels is read as it is."""
-    def alignment(value: Any):
+    def alignment(value: Any) -> Alignment:
         if isinstance(value, str) and not value.strip().startswith("{") and ":" not in value and "=" not in value:
             parts = [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
             value = ";".join(f"{p}:{strength}" for p in parts)
@@ -159,6 +170,14 @@ def _with_strength(strategy: CompiledStrategy, strength: str) -> Callable[[Any],
 
 def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+Derived = list[tuple[str, Callable[[Mapping[str, Any]], Any]]]  # (name, its compiled expression), in dependency order
+
+
+def compiled_derived(derived: Iterable[tuple[str, Node]]) -> Derived:
+    """A policy's derived values (name, expression tree) with each expression compiled once."""
+    return [(name, compiled(node)) for name, node in derived]
 
 
 class RecordReader:
@@ -171,8 +190,9 @@ class RecordReader:
                         for name, spec in fields.items()]
         self._maps = [profile.values.get(name, profile.values.get(_normal(name))) for name in fields]
         self._aliases = [[_normal(a) for a in spec.aliases] for spec in fields.values()]
-        self._columns: dict[tuple, list[str | None]] = {}  # the keys of a raw record -> its key for each field
-        self._memos: list[dict[str, tuple]] = [{} for _ in self._fields]  # per field: cell text -> typed (see read)
+        self._columns: dict[tuple[str, ...], list[str | None]] = {}  # the keys of a raw record -> its key for each field
+        self._memos: list[dict[str, Memo]] = [{} for _ in self._fields]  # per field: cell text -> typed (see read)
+        self._readers: dict[tuple[str, ...], Callable[[Mapping[str, Any]], dict[str, Any]]] = {}  # raw keys -> reader
 
     def _columns_for(self, raw: Mapping[str, Any]) -> list[str | None]:
         """Which raw key feeds each field: the field's own name, else a header such as "Budget" or "start date",
@@ -188,6 +208,13 @@ class RecordReader:
             if len(self._columns) < 256:  # JSON records may each have other keys: keep the cache small
                 self._columns[keys] = found
         return found
+
+    def read_derived(self, raw: Mapping[str, Any], derived: Derived) -> dict[str, Any]:
+        """The typed record with its derived values filled in (``compiled_derived``); raises RecordError."""
+        record = self.read(raw)
+        for name, value in derived:
+            record[name] = value(record)
+        return record
 
     def raw(self, raw: Mapping[str, Any], name: str) -> Any:
         """The untyped value of field ``name`` in a raw record, found as ``read`` finds it (aliases too)."""
@@ -223,6 +250,79 @@ class RecordReader:
         return problems
 
     def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The typed record (raises RecordError naming every unusable column): as ``read_any`` reads it, by a
+        function written out for the raw record's keys (the rows of a file share them)."""
+        keys = tuple(raw)
+        reader = self._readers.get(keys)
+        if reader is None:
+            if len(self._readers) >= 64 or raw.__class__ is not dict:  # JSON records with keys of their own
+                return self.read_any(raw)
+            reader = self._readers[keys] = self._reader_for(raw)
+        return reader(raw)
+
+    def _reader_for(self, raw: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        """``read_any`` written out for records with ``raw``'s keys: each field's cell read straight from its
+        column and looked up in its memo, the rest (a value map, a value that is not text) by ``_one``; a
+        field without a column is typed once, now. The loop over the fields, its unpacking and its tests cost
+        more than the memo lookups they lead to."""
+        namespace: dict[str, Any] = {"one": self._one, "RecordError": RecordError, "str": str}
+        lines = ["def read(raw):", "    problems = []"]
+        names = []
+        for i, ((name, *_), column, mapped, memo) in enumerate(
+                zip(self._fields, self._columns_for(raw), self._maps, self._memos)):
+            names.append(name)
+            if column is None:
+                namespace[f"fixed{i}"] = self._typed_once(i)
+                lines += [f"    known = fixed{i}"]
+            else:
+                namespace[f"memo{i}"], namespace[f"column{i}"] = memo, column
+                lines += [f"    value = raw[column{i}]"]
+                if mapped is None:
+                    lines += [f"    known = memo{i}.get(value) if value.__class__ is str else None",
+                              "    if known is None:", f"        known = one({i}, value)"]
+                else:
+                    lines += [f"    known = one({i}, value)"]
+            lines += ["    if known[0]:", f"        r{i} = known[1]", "    else:",
+                      f"        r{i} = None", f"        problems.append(({name!r}, known[1], known[2]))"]
+        lines += ["    if problems:", "        raise RecordError(problems)",
+                  "    return {" + ", ".join(f"{name!r}: r{i}" for i, name in enumerate(names)) + "}"]
+        exec(compile("\n".join(lines), "<record reader>", "exec"), namespace)  # noqa: S102 - our own text
+        made: Callable[[Mapping[str, Any]], dict[str, Any]] = namespace["read"]
+        return made
+
+    def _typed_once(self, index: int) -> Memo:
+        """A field without a column, typed as read_any types a missing value: (True, value) or (False, code,
+        message)."""
+        return self._one(index, None)
+
+    def _one(self, index: int, value: Any) -> Memo:
+        """One field's raw value typed as ``read_any`` types it: (True, value) or (False, code, message); text
+        is remembered in the field's memo."""
+        name, required, convert, default = self._fields[index]
+        if self._maps[index] is not None and isinstance(value, str):
+            profile = self.profile
+            value = profile.mapped(name if name in profile.values else _normal(name), value)
+        if value.__class__ is str:
+            memo = self._memos[index]
+            known = memo.get(value)
+            if known is None:
+                known = self._convert_text(name, required, convert, default, value)
+                if len(memo) >= MEMO_CELLS:
+                    memo.clear()
+                memo[value] = known
+            return known
+        if _is_blank(value):
+            value = default
+        if _is_blank(value):
+            if required:
+                return False, "missing_value", f"column '{name}': a value is required"
+            return True, None
+        try:
+            return True, convert(value)
+        except ValueProblem as exc:
+            return False, getattr(exc, "code", "bad_value"), f"column '{name}': {exc}"
+
+    def read_any(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The typed record (raises RecordError naming every unusable column).
 
         Each field has one converter, chosen once from its type and the input profile; a column's cells
@@ -268,7 +368,7 @@ class RecordReader:
         return record
 
     @staticmethod
-    def _convert_text(name: str, required: bool, convert: Callable[[Any], Any], default: Any, value: str) -> tuple:
+    def _convert_text(name: str, required: bool, convert: Callable[[Any], Any], default: Any, value: str) -> Memo:
         """One cell's text typed, as a memo entry: (True, value) or (False, code, message)."""
         if not value.strip():
             value = default

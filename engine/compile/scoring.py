@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -33,11 +33,13 @@ from engine.expr.vector import field_column, vectorisable
 from engine.policy import weights as weighting
 from engine.policy.ahp import AhpResult
 from engine.policy.loader import scoring_id
-from engine.policy.models import Bands, Criterion, Lookup, ScoringPolicy, Sensitivity
+from engine.policy.models import BandRange, Bands, Criterion, Lookup, ScoringPolicy, Sensitivity
 
 Extract = Callable[[Mapping[str, Any]], Any]  # one typed record -> a value
 MISSING = float("nan")
-Column = Callable[[list[Mapping[str, Any]], dict], np.ndarray]  # (records, column cache) -> floats, NaN: missing
+ColumnCache = dict[str, np.ndarray]  # numeric fields as floats, converted once per ranking
+Column = Callable[[list[Mapping[str, Any]], ColumnCache], np.ndarray]  # (records, cache) -> floats, NaN: missing
+Scale = tuple[Column, float, float]  # a criterion's raw values, and the lowest and highest it can take
 
 
 @dataclass
@@ -104,7 +106,7 @@ class ScoringModel:
 # ---------------------------------------------------------------------------- compile
 
 def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.date, alignment_fields: set[str],
-                    sink: DiagnosticSink, tables: Mapping[str, tuple[Column, float, float]] | None = None
+                    sink: DiagnosticSink, tables: Mapping[str, Scale] | None = None
                     ) -> CompiledScoring | None:
     """``tables``: the scoring decision tables by name, as (points column, lowest, highest points)."""
     before = len(sink.errors)
@@ -153,7 +155,7 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
 
 def compile_models(policies: list[ScoringPolicy], types: Mapping[str, str], today: dt.date,
                    alignment_fields: set[str], sink: DiagnosticSink, name: Callable[[str], str] = str,
-                   tables: Mapping[str, tuple[Column, float, float]] | None = None) -> list[ScoringModel] | None:
+                   tables: Mapping[str, Scale] | None = None) -> list[ScoringModel] | None:
     """Every scoring model with its condition (a bool expression over the fields and derived values).
     ``tables``: the scoring decision tables by name (see compile_scoring)."""
     before = len(sink.errors)
@@ -197,12 +199,12 @@ def _column_of(node: Node | None) -> Column:
     return lambda records, cache: _floats(map(lambda r: evaluate(node, r), records), len(records))
 
 
-def _floats(values, n: int) -> np.ndarray:
+def _floats(values: Iterable[Any], n: int) -> np.ndarray:
     return np.fromiter((MISSING if v is None else float(v) for v in values), float, n)
 
 
 def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
-               sink: DiagnosticSink, tables: Mapping[str, tuple[Column, float, float]]) -> ScoredCriterion | None:
+               sink: DiagnosticSink, tables: Mapping[str, Scale]) -> ScoredCriterion | None:
     sources = [name for name in ("field", "formula", "bands", "lookup", "table", "panel")
                if getattr(crit, name) is not None]
     if len(sources) != 1:
@@ -288,13 +290,13 @@ def _panel(crit: Criterion, sink: DiagnosticSink) -> PanelSpec | None:
 
 def _panel_column(criterion: str) -> Column:
     """A panel criterion's raw values: each record's combined score (put there by the ranking), NaN if none."""
-    def column(records: list[Mapping[str, Any]], cache: dict) -> np.ndarray:
+    def column(records: list[Mapping[str, Any]], cache: ColumnCache) -> np.ndarray:
         return np.fromiter((MISSING if (v := (r.get(PANEL_KEY) or {}).get(criterion)) is None else float(v)
                             for r in records), float, len(records))
     return column
 
 
-def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink):
+def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink) -> Scale | None:
     node = expr.node(bands.of, bands.loc("of"), NUMBER)
     if node is None:
         return None
@@ -328,7 +330,7 @@ def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink):
     points = np.array([float(r.points) for r in ranges])
     values_of = _column_of(node)
 
-    def column(records: list[Mapping[str, Any]], cache: dict) -> np.ndarray:
+    def column(records: list[Mapping[str, Any]], cache: ColumnCache) -> np.ndarray:
         values = values_of(records, cache)
         k = np.clip(np.searchsorted(starts, values, side="right") - 1, 0, len(ranges) - 1)
         inside = (values >= starts[k]) & (values < ends[k])  # NaN (missing) is inside nothing
@@ -337,11 +339,11 @@ def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink):
     return column, float(points.min()), float(points.max())
 
 
-def _span(r) -> str:
+def _span(r: BandRange) -> str:
     return f"[{'-inf' if r.from_ is None else display(r.from_)}, {'inf' if r.below is None else display(r.below)})"
 
 
-def _lookup(lookup: Lookup, expr: _Expressions):
+def _lookup(lookup: Lookup, expr: _Expressions) -> Scale | None:
     node = expr.node(lookup.of, lookup.loc("of"), STRING)
     if node is None:
         return None
@@ -349,7 +351,7 @@ def _lookup(lookup: Lookup, expr: _Expressions):
     default = MISSING if lookup.default is None else float(lookup.default)
     text_of = _extractor(node)
 
-    def column(records: list[Mapping[str, Any]], cache: dict) -> np.ndarray:
+    def column(records: list[Mapping[str, Any]], cache: ColumnCache) -> np.ndarray:
         return np.fromiter((MISSING if (t := text_of(r)) is None else table.get(t.lower(), default)
                             for r in records), float, len(records))
 
@@ -371,7 +373,7 @@ def _extractor(node: Node) -> Extract:
 
 
 def _tie_breaks(policy: ScoringPolicy, criteria: list[ScoredCriterion], declared: set[str], expr: _Expressions,
-                sink: DiagnosticSink):
+                sink: DiagnosticSink) -> list[tuple[str, Column | int, bool]]:
     out: list[tuple[str, Column | int, bool]] = []
     index = {c.id: i for i, c in enumerate(criteria)}
     for tie in policy.tie_breaks:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from engine.errors import did_you_mean
 from engine.expr.evaluate import evaluate
-from engine.expr.functions import FUNCTIONS, call
+from engine.expr.functions import FUNCTIONS, Function, call
 from engine.expr.nodes import (
     BOOL,
     DATE,
@@ -258,25 +258,28 @@ class Checker:
                             f"usage: {function.signature}") from None
         if isinstance(node.type, AlignmentType):  # coalesce(alignment, 0) is a number, without the parts
             node.type = NUMBER
-        if node.name in ("level", "serves"):
-            _check_objective(node, self.field_types)
+        # Before anything reads them: the objective of level() and serves() too (read from a field, it crashed).
         for i in function.constant_args:  # text arguments only: date(year, month, day) takes computed parts
             if i < len(node.args) and node.args[i].type in (STRING, NULL) and not isinstance(node.args[i], Const):
                 raise ExprError("not_constant", f"{node.name}(): argument {i + 1} must be written as a constant",
                                 node.args[i].offset, f"usage: {function.signature}")
+        if node.name in ("level", "serves"):
+            _check_objective(node, self.field_types)
         if node.name == "today":
             return const(self.today, node.offset)
-        if node.name == "date" and len(node.args) == 1 and isinstance(node.args[0].value, str):
+        first = node.args[0] if node.args else None
+        if node.name == "date" and len(node.args) == 1 and isinstance(first, Const) and isinstance(first.value, str):
             try:
-                to_date(node.args[0].value)
+                to_date(first.value)
             except ValueProblem as exc:
-                raise ExprError("bad_value", str(exc), node.args[0].offset, 'write date("2027-01-31")') from None
+                raise ExprError("bad_value", str(exc), first.offset, 'write date("2027-01-31")') from None
         if node.name == "date" and len(node.args) == 3:
             _check_date_parts(node)
-        if node.name == "matches":
-            problem = regex_problem(node.args[1].value)
+        pattern = node.args[1] if len(node.args) > 1 else None
+        if node.name == "matches" and isinstance(pattern, Const):  # a constant: checked above
+            problem = regex_problem(pattern.value)
             if problem is not None:
-                raise ExprError(problem.code, problem.message, node.args[1].offset, problem.hint)
+                raise ExprError(problem.code, problem.message, pattern.offset, problem.hint)
         return node
 
 
@@ -293,7 +296,7 @@ def _check_objective(node: Call, field_types: Mapping[str, str]) -> None:
                         f"{base.type}", base.offset, f"alignment fields: {', '.join(names)}" if names
                         else "declare a field with type: alignment")
     known = base.type.objectives
-    if objective.value not in known:
+    if isinstance(objective, Const) and objective.value not in known:  # a constant: visit_Call checked
         raise ExprError("unknown_objective", f"'{objective.value}' is not an objective of the strategy",
                         objective.offset, did_you_mean(str(objective.value), known) or f"objectives: {', '.join(known)}")
 
@@ -307,7 +310,7 @@ def _check_date_parts(node: Call) -> None:
                         "year, month 1-12 and a day that month has, as whole numbers")
 
 
-def _takes(function, types: list[str]) -> bool:
+def _takes(function: Function, types: list[str]) -> bool:
     try:
         function.typer(types)
         return True

@@ -16,38 +16,37 @@ from engine.expr.functions import FUNCTIONS, call
 from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Logic, Node, Unary
 from engine.expr.values import ARITH_ERRORS, CONTEXT
 
-_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
 _ARITH = {"+": CONTEXT.add, "-": CONTEXT.subtract, "*": CONTEXT.multiply, "/": CONTEXT.divide}
 
 
 def evaluate(node: Node, record: Mapping[str, Any]) -> Any:
-    kind = type(node)
-    if kind is Const:
+    if type(node) is Const:
         return node.value
-    if kind is Field:
+    if type(node) is Field:
         return record.get(node.name)
-    if kind is Compare:
+    if type(node) is Compare:
         return _compare(node, record)
-    if kind is Logic:
+    if type(node) is Logic:
         return _logic(node, record)
-    if kind is Unary:
+    if type(node) is Unary:
         value = evaluate(node.operand, record)
         if value is None:
             return None
         return (not value) if node.op == "not" else CONTEXT.minus(value)
-    if kind is Arith:
+    if type(node) is Arith:
         return _arith(node.op, evaluate(node.left, record), evaluate(node.right, record))
-    if kind is In:
+    if type(node) is In:
         item, container = evaluate(node.item, record), evaluate(node.container, record)
         if item is None or container is None:
             return None
         return (item in container) != node.negated
-    if kind is ListOf:
+    if type(node) is ListOf:
         return tuple(evaluate(i, record) for i in node.items)
-    if kind is Call:
+    if type(node) is Call:
         return call(FUNCTIONS[node.name], [evaluate(a, record) for a in node.args])
-    raise TypeError(f"cannot evaluate {kind.__name__}")
+    raise TypeError(f"cannot evaluate {type(node).__name__}")
 
 
 def _compare(node: Compare, record: Mapping[str, Any]) -> bool | None:
@@ -95,14 +94,13 @@ def compiled(node: Node) -> Callable[[Mapping[str, Any]], Any]:
     """``lambda record: evaluate(node, record)``, with the dispatch on node kinds done once, here: the same
     semantics (the same helpers, functions and null rules), for expressions evaluated on every row (derived
     values, the reference back end's conditions, the values the Rete back end computes)."""
-    kind = type(node)
-    if kind is Const:
+    if type(node) is Const:
         value = node.value
         return lambda record: value
-    if kind is Field:
+    if type(node) is Field:
         name = node.name
         return lambda record: record.get(name)
-    if kind is Compare:
+    if type(node) is Compare:
         left, right, test = compiled(node.left), compiled(node.right), _COMPARE[node.op]
         if _is_null_literal(node.right) or _is_null_literal(node.left):
             other = left if _is_null_literal(node.right) else right
@@ -113,7 +111,7 @@ def compiled(node: Node) -> Callable[[Mapping[str, Any]], Any]:
             a, b = left(record), right(record)
             return None if a is None or b is None else test(a, b)
         return compare
-    if kind is Logic:
+    if type(node) is Logic:
         items, decisive = [compiled(i) for i in node.items], node.op == "or"
 
         def logic(record: Mapping[str, Any]) -> bool | None:
@@ -126,10 +124,10 @@ def compiled(node: Node) -> Callable[[Mapping[str, Any]], Any]:
                     return decisive
             return None if unknown else not decisive
         return logic
-    if kind is Arith:
+    if type(node) is Arith:
         op, left, right = node.op, compiled(node.left), compiled(node.right)
         return lambda record: _arith(op, left(record), right(record))
-    if kind is Call:
+    if type(node) is Call:
         function, args = FUNCTIONS[node.name], [compiled(a) for a in node.args]
         return lambda record: call(function, [a(record) for a in args])
     return lambda record: evaluate(node, record)  # the rest: not on any hot path

@@ -26,6 +26,7 @@ brentq: Any = None
 def _numerics() -> None:
     global np, brentq
     if brentq is None:
+        # lazy: numpy and scipy load with the first irr()
         import numpy
         from scipy.optimize import brentq as found
         np, brentq = numpy, found
@@ -38,14 +39,14 @@ GRID = 4000  # grid points, evenly spaced in log(1 + rate): 0.29% of (1 + rate) 
 _STEPS = 400  # a bound on the bisection that fixes the last digit; each halves the bracket
 
 
-def npv(rate: Decimal, flows: tuple) -> Decimal | None:
+def npv(rate: Decimal, flows: tuple[Decimal, ...]) -> Decimal | None:
     """Net present value; the first cash flow is at period 0 (undiscounted)."""
     if any(f is None for f in flows):
         return None
     return CONTEXT.plus(_npv_wide(rate, flows))  # Overflow (beyond 1e300) -> null, through call()
 
 
-def _npv_wide(rate: Decimal, flows: tuple) -> Decimal:
+def _npv_wide(rate: Decimal, flows: tuple[Decimal, ...]) -> Decimal:
     base = WIDE.add(1, rate)
     total, factor = Decimal(0), Decimal(1)
     for flow in flows:
@@ -54,18 +55,18 @@ def _npv_wide(rate: Decimal, flows: tuple) -> Decimal:
     return total
 
 
-def _sign(rate: Decimal, flows: tuple) -> int:
+def _sign(rate: Decimal, flows: tuple[Decimal, ...]) -> int:
     value = _npv_wide(rate, flows)
     return 0 if not value else (1 if value > 0 else -1)
 
 
-def irr(flows: tuple) -> Decimal | None:
+def irr(flows: tuple[Decimal, ...]) -> Decimal | None:
     """The internal rate of return closest to 0 (as numpy-financial picks); null if there is none."""
     roots = irr_all(flows)
     return min(roots, key=lambda r: (abs(r), r)) if roots else None
 
 
-def irr_all(flows: tuple) -> tuple[Decimal, ...] | None:
+def irr_all(flows: tuple[Decimal, ...]) -> tuple[Decimal, ...] | None:
     """Every rate in [-99.99%, 1000%] where the NPV is 0, ascending; null when every flow is 0."""
     if any(f is None for f in flows):
         return None
@@ -93,9 +94,9 @@ class _Signs:
     """The NPV's sign at the grid points: from floats, except near a sign change or a zero, where float
     rounding could be wrong, and at the ends, where the 50-digit NPV decides."""
 
-    def __init__(self, flows: tuple, points: list[Decimal], floats: np.ndarray, trust_floats: bool):
+    def __init__(self, flows: tuple[Decimal, ...], points: list[Decimal], floats: np.ndarray, trust_floats: bool):
         self.flows, self.points = flows, points
-        self.signs = np.sign(np.nan_to_num(floats, nan=0.0)).astype(int).tolist()
+        self.signs: list[int] = np.sign(np.nan_to_num(floats, nan=0.0)).astype(int).tolist()
         self.checked: set[int] = set()
         for i in (range(len(points)) if not trust_floats else (0, len(points) - 1)):
             self.check(i)
@@ -126,7 +127,7 @@ class _Signs:
         return [i for i in range(len(s) - 1) if s[i] * s[i + 1] < 0]
 
 
-def _sign_changes(flows: tuple) -> int:
+def _sign_changes(flows: tuple[Decimal, ...]) -> int:
     signs = [f > 0 for f in flows if f]
     return sum(a != b for a, b in zip(signs, signs[1:]))
 
@@ -141,7 +142,7 @@ class _FloatNpv:
     """The NPV's sign in floats, without overflow: flows scaled to at most 1, and Horner's rule in
     v = 1 / (1 + rate) for rates >= 0, or in x = 1 + rate for rates < 0 (x^(n-1) * NPV, same sign)."""
 
-    def __init__(self, flows: tuple):
+    def __init__(self, flows: tuple[Decimal, ...]):
         top = max(abs(f) for f in flows)
         self.coeffs = [float(WIDE.divide(f, top)) for f in flows]  # at most 1: Horner's sums cannot overflow
 
@@ -170,7 +171,7 @@ class _FloatNpv:
         return out
 
 
-def _root(flows: tuple, evaluate: _FloatNpv, low: Decimal, high: Decimal, low_sign: int) -> Decimal | None:
+def _root(flows: tuple[Decimal, ...], evaluate: _FloatNpv, low: Decimal, high: Decimal, low_sign: int) -> Decimal | None:
     """The root in [low, high] (the NPV has opposite signs there), correctly rounded to 15 digits."""
     try:
         guess = brentq(evaluate.one, float(low), float(high), xtol=1e-300, rtol=4 * np.finfo(float).eps,
@@ -196,7 +197,7 @@ def _midpoints(x: Decimal) -> tuple[Decimal, Decimal]:
     return (WIDE.divide(WIDE.add(x, x.next_minus(CONTEXT)), 2), WIDE.divide(WIDE.add(x, x.next_plus(CONTEXT)), 2))
 
 
-def _bisect(flows: tuple, low: Decimal, high: Decimal, low_sign: int) -> Decimal:
+def _bisect(flows: tuple[Decimal, ...], low: Decimal, high: Decimal, low_sign: int) -> Decimal:
     for _ in range(_STEPS):
         if CONTEXT.plus(low) == CONTEXT.plus(high):
             break  # rounding is monotone, so the root between them rounds the same way
@@ -213,7 +214,7 @@ def _bisect(flows: tuple, low: Decimal, high: Decimal, low_sign: int) -> Decimal
     return CONTEXT.plus(WIDE.divide(WIDE.add(low, high), 2))
 
 
-def payback(flows: tuple) -> Decimal | None:
+def payback(flows: tuple[Decimal, ...]) -> Decimal | None:
     """Periods until the running total of cash flows turns non-negative (interpolated); null if never."""
     if any(f is None for f in flows):
         return None

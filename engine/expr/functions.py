@@ -13,10 +13,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from engine.expr.finance import irr, irr_all, npv, payback
+from engine.expr.lookup import in_table, lookup
 from engine.expr.nodes import BOOL, DATE, LIST_NUMBER, NULL, NUMBER, STRING, item_of
 from engine.expr.regex import full_match
 from engine.expr.values import ARITH_ERRORS, CONTEXT, to_date
-from engine.refdata.table import in_table, lookup
 
 Typer = Callable[[list[str]], str]  # argument types -> result type; raises TypeError with a message
 
@@ -106,7 +106,8 @@ def _if(condition: bool | None, then: Any, otherwise: Any) -> Any:
 
 def _level(alignment: Any, objective: str) -> Decimal:
     """The level a proposal states for one objective (0 to 1); 0 for an objective it does not name."""
-    return getattr(alignment, "levels", {}).get(objective, Decimal(0))
+    level: Decimal = getattr(alignment, "levels", {}).get(objective, Decimal(0))
+    return level
 
 
 def serves_typer(args: list[str]) -> str:
@@ -115,8 +116,8 @@ def serves_typer(args: list[str]) -> str:
     return BOOL
 
 
-def _min_max(pick):
-    def impl(*args):
+def _min_max(pick: Callable[[tuple[Any, ...]], Any]) -> Callable[..., Any]:
+    def impl(*args: Any) -> Any:
         values = args[0] if len(args) == 1 else args
         if not values or any(v is None for v in values):
             return None
@@ -124,11 +125,11 @@ def _min_max(pick):
     return impl
 
 
-def _sum(values: tuple) -> Decimal | None:
-    if any(v is None for v in values):
-        return None
+def _sum(values: tuple[Decimal | None, ...]) -> Decimal | None:
     total = Decimal(0)
     for v in values:
+        if v is None:
+            return None
         total = CONTEXT.add(total, v)
     return total
 

@@ -7,13 +7,20 @@ Value model (both back ends share it):
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from engine.expr.lookup import LookupTable
 
 # Types are plain strings; lists carry their item type.
 NUMBER, STRING, BOOL, DATE, NULL = "number", "string", "bool", "date", "null"
 LIST_NUMBER, LIST_STRING = "list[number]", "list[string]"
 SCALARS = (NUMBER, STRING, BOOL, DATE)
+# A comparison's negation (not (a < b) is a >= b, with the same unknowns in three-valued logic) and its operator
+# with the sides swapped (a < b is b > a): one table for lint, counterfactuals and the Rete lowering.
+NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
+SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 
 
 class AlignmentType(str):
@@ -22,27 +29,27 @@ class AlignmentType(str):
 
     objectives: tuple[str, ...]
 
-    def __new__(cls, objectives=()):
+    def __new__(cls, objectives: Iterable[str] = ()) -> AlignmentType:
         self = super().__new__(cls, NUMBER)
         self.objectives = tuple(objectives)
         return self
 
-    def __getnewargs__(self):  # pickled with its objectives (worker processes receive compiled policies)
-        return (self.objectives,)
+    def __reduce__(self) -> tuple[type[AlignmentType], tuple[tuple[str, ...]]]:
+        return (AlignmentType, (self.objectives,))  # pickled with its objectives (workers get compiled policies)
 
 
 class TableType(str):
     """The type of a lookup table's name (engine/refdata): not a value, but what lookup() and ``in`` read."""
 
-    table: Any
+    table: LookupTable | None
 
-    def __new__(cls, table=None):
+    def __new__(cls, table: LookupTable | None = None) -> TableType:
         self = super().__new__(cls, "table")
         self.table = table
         return self
 
-    def __getnewargs__(self):
-        return (self.table,)
+    def __reduce__(self) -> tuple[type[TableType], tuple[LookupTable | None]]:
+        return (TableType, (self.table,))
 
 
 def list_of(item_type: str) -> str:
@@ -136,13 +143,13 @@ def children(node: Node) -> list[Node]:
     return []
 
 
-def walk(node: Node):
+def walk(node: Node) -> Iterator[Node]:
     yield node
     for child in children(node):
         yield from walk(child)
 
 
-def key(node: Node) -> tuple:
+def key(node: Node) -> tuple[Any, ...]:
     """A structural identity, used to share one computed value between rules."""
     if isinstance(node, Const):
         return ("const", node.type, repr(node.value))

@@ -37,6 +37,8 @@ from engine.expr.nodes import (
 )
 from engine.expr.values import ValueProblem, to_number
 
+Namespaces = Mapping[str, Mapping[str, Any]]  # a namespace's name (strategy) -> its names and their values
+
 MAX_LENGTH = 4000
 MAX_NODES = 500
 MAX_DEPTH = 50  # brackets
@@ -125,7 +127,7 @@ def const_type(value: Any) -> str:
 
 
 class _Translator:
-    def __init__(self, text: str, namespaces: Mapping[str, Mapping[str, Any]]):
+    def __init__(self, text: str, namespaces: Namespaces):
         self.text = text
         self.encoded = text.encode("utf-8")
         self.namespaces = namespaces
@@ -136,7 +138,8 @@ class _Translator:
         # ast offsets are UTF-8 byte offsets on the node's line; we report characters.
         if getattr(node, "lineno", 1) != 1:
             return 0
-        return len(self.encoded[: node.col_offset].decode("utf-8", "replace"))
+        column: int = getattr(node, "col_offset", 0)  # every node this parser fails on is an expr: it has one
+        return len(self.encoded[:column].decode("utf-8", "replace"))
 
     def fail(self, node: ast.AST, message: str, hint: str | None = None, code: str = "syntax") -> ExprError:
         return ExprError(code, message, self.offset(node), hint)
@@ -266,7 +269,7 @@ class _Translator:
             raise self.fail(n, f"'{n.value.id}.{name}': {exc}", code="bad_value") from None
 
 
-def parse(text: str, namespaces: Mapping[str, Mapping[str, Any]] | None = None) -> Node:
+def parse(text: str, namespaces: Namespaces | None = None) -> Node:
     """Parse one expression. Raises :class:`ExprError`."""
     if not isinstance(text, str) or not text.strip():
         raise ExprError("syntax", "expression is empty", 0, "write a condition such as budget > 250_000")

@@ -13,16 +13,13 @@ text; write ``{0,3}``).
 from __future__ import annotations
 
 import re
+import re._constants as sre_constants  # Python 3.11+ (requires-python): sre_parse is deprecated there
+import re._parser as sre_parse
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import re2
-
-try:
-    import re._constants as sre_constants  # Python 3.11+
-    import re._parser as sre_parse
-except ImportError:  # pragma: no cover
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print every refused pattern on stderr
@@ -71,7 +68,12 @@ def regex_problem(pattern: str) -> RegexProblem | None:
     return None
 
 
-def _unsupported(items) -> str | None:
+# (opcode, argument) in the parse tree of CPython's re._parser, which is untyped: an argument's shape
+# depends on its opcode.
+_ParseItem = tuple[Any, Any]
+
+
+def _unsupported(items: Iterable[_ParseItem]) -> str | None:
     for op, arg in items:
         name = str(op)
         if name in _UNSUPPORTED:
@@ -83,7 +85,7 @@ def _unsupported(items) -> str | None:
     return None
 
 
-def _children(op, arg) -> list:
+def _children(op: Any, arg: Any) -> list[Iterable[_ParseItem]]:
     if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) or str(op) == "POSSESSIVE_REPEAT":
         return [arg[2]]
     if op is sre_constants.SUBPATTERN:

@@ -37,6 +37,11 @@ def to_number(value: Any) -> Decimal:
         value = parse_number_text(value)
     elif not isinstance(value, Decimal):
         raise ValueProblem(f"expected a number, got {type(value).__name__}")
+    return _exact(value)
+
+
+def _exact(value: Decimal) -> Decimal:
+    """``value`` if the engine keeps it exactly: finite, at most DIGITS significant digits, within 1e300."""
     if not value.is_finite():
         raise ValueProblem(f"expected a finite number, got {value}")
     digits = significant_digits(value)
@@ -162,13 +167,42 @@ def plain(value: Any) -> Any:
     return value
 
 
+MAX_ID = 200  # characters of a proposal id that a decision carries
+
+
+def id_text(value: Any) -> str | None:
+    """A proposal's id as every decision carries it (decided, error row, a row that stopped the workers): its text
+    as written, at most MAX_ID characters; a whole number (a workbook's 1001.0, a typed 1001) without a fraction;
+    None for no id (missing or empty)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(plain(value))[:MAX_ID]
+
+
 _FIFTEEN_DIGITS = Context(prec=15, Emax=999_999)
 EXACT_BELOW = 10 ** 15  # numbers from here have more than 15 significant digits: shown in scientific notation
 
 
 def display(value: Any) -> str:
     """A value as a reason shows it to people: 1,250,000; 0.25; yes/no; (missing)."""
-    value = plain(value)
+    kind = value.__class__
+    if kind is Decimal:  # the usual value of a reason, first: as plain() and the lines below make it, shorter
+        if value == value.to_integral_value() and abs(value) < 2**63:
+            whole = int(value)
+            if -EXACT_BELOW < whole < EXACT_BELOW:
+                return f"{whole:,}"
+        else:
+            number = float(value)
+            if abs(number) < EXACT_BELOW:
+                return f"{number:,.4g}" if abs(number) < 1000 else f"{number:,.0f}"
+    elif kind is str:
+        return str(value)
+    return _display(plain(value))
+
+
+def _display(value: Any) -> str:
     if value is None:
         return "(missing)"
     if isinstance(value, bool):

@@ -16,20 +16,21 @@ overridden, never as met.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field
 
-from engine.backends.reference import Backend, make_backend
+from engine.backends import Backend, make_backend
+from engine.backends.reference import Rules
 from engine.compile.gates import CompiledGate, CompiledGates
-from engine.compile.records import RecordError
+from engine.compile.records import RecordError, RecordReader, compiled_derived
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoError, did_you_mean
 from engine.expr.evaluate import evaluate
+from engine.expr.nodes import Node
 from engine.expr.values import ValueProblem, data_number, to_bool, to_date, to_text
 from engine.io.readers import load_text_dates, unparsable
 from engine.policy.source import SourceMap, load_document
@@ -40,8 +41,7 @@ _CONVERT = {"number": data_number, "date": to_date, "string": to_text, "bool": t
 def must_meet_backends(gates: CompiledGates, backend: str) -> dict[str, Backend]:
     """Each gate's must-meet criteria compiled for a rules back end (rete or reference). The caller (an
     Engine) owns them: the compiled gates are shared by every Engine built on the same policy."""
-    return {gate.id: make_backend(backend, SimpleNamespace(  # type: ignore[arg-type]
-        rules=gate.must, field_types=gates.types, intake_file=gates.source)) for gate in gates.gates.values()}
+    return {gate.id: make_backend(backend, Rules(gate.must, gates.types, gates.source)) for gate in gates.gates.values()}
 
 
 @dataclass
@@ -52,11 +52,11 @@ class ProjectRecord:
     metrics: dict[str, Any]
     evidence: list[str]
     approvals: list[str]
-    history: list[dict]
-    raw: dict  # as read, for the decision log and replay
+    history: list[dict[str, Any]]
+    raw: dict[str, Any]  # as read, for the decision log and replay
 
 
-def read_project(path: str | Path) -> dict:
+def read_project(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -82,7 +82,8 @@ def project_positions(path: str | Path) -> SourceMap | None:
 RECORD_KEYS = ("id", "name", "stage", "fields", "metrics", "evidence", "approvals", "history")
 
 
-def project_record(data: Mapping[str, Any], gates: CompiledGates, reader, derived, id_field: str = "id",
+def project_record(data: Mapping[str, Any], gates: CompiledGates, reader: RecordReader,
+                   derived: Sequence[tuple[str, Node]], id_field: str = "id",
                    source: str = "<memory>", positions: SourceMap | None = None) -> ProjectRecord:
     """Type a project record: its intake fields (with derived values), metrics, evidence and approvals.
 
@@ -123,15 +124,17 @@ def project_record(data: Mapping[str, Any], gates: CompiledGates, reader, derive
                                        at("fields", key, key=True), did_you_mean(str(key), reader.names)))
     fields: dict[str, Any] = {}
     try:
-        fields = reader.read({id_field: ident, **raw_fields})
-        for name, node in derived:
-            fields[name] = evaluate(node, fields)
+        fields = reader.read_derived({id_field: ident, **raw_fields}, compiled_derived(derived))
     except RecordError as exc:
         problems += [Diagnostic(code, f"fields: {message}", at("fields", column) if column else at("fields"))
                      for column, code, message in exc.problems]
     metrics: dict[str, Any] = {}
     raw_metrics = data.get("metrics") or {}
-    for name, value in (raw_metrics.items() if isinstance(raw_metrics, Mapping) else ()):
+    if not isinstance(raw_metrics, Mapping):
+        problems.append(Diagnostic("bad_value", "metrics: a mapping of the gate policy's metrics to values, e.g. "
+                                   "{spi: 0.95}", at("metrics")))
+        raw_metrics = {}
+    for name, value in raw_metrics.items():
         if name not in gates.metrics:
             problems.append(Diagnostic("unknown_metric", f"metric '{name}' is not declared by the gate policy",
                                        at("metrics", name, key=True),
@@ -141,22 +144,50 @@ def project_record(data: Mapping[str, Any], gates: CompiledGates, reader, derive
             metrics[name] = None if value in (None, "") else _CONVERT[gates.metrics[name]](value)
         except ValueProblem as exc:
             problems.append(Diagnostic("bad_value", f"metric '{name}': {exc}", at("metrics", name)))
-    evidence = [str(e) for e in data.get("evidence") or []]
-    approvals = [a.get("name") if isinstance(a, dict) else a for a in data.get("approvals") or []]
+    evidence = _names(data, "evidence", at, problems, "a list of evidence names, e.g. [risk-register]")
+    approvals = _names(data, "approvals", at, problems, "a list of approvals, each a name or {name, by, at}, e.g. "
+                       "[{name: finance-review, by: CFO}]", mappings=True)
+    history = data.get("history") or []
+    if not isinstance(history, list):
+        problems.append(Diagnostic("bad_value", "history: a list of earlier gate passes, e.g. [{stage: idea, at: "
+                                   "2026-09-01}]", at("history")))
+        history = []
     problems += _unknown_names("evidence", evidence, {e for g in gates.gates.values() for e in g.evidence}, at)
-    problems += _unknown_names("approval", [str(a) for a in approvals if a],
+    problems += _unknown_names("approval", approvals,
                                {a for g in gates.gates.values() for a in g.approvals}, at, "approvals")
     if problems:
         raise InputError(problems)
     return ProjectRecord(str(ident), str(stage), fields, {m: metrics.get(m) for m in gates.metrics},
-                         evidence, [str(a) for a in approvals if a], list(data.get("history") or []), dict(data))
+                         evidence, approvals, list(history), dict(data))
 
 
-def _known(what: str, names) -> str:
+def _names(data: Mapping[str, Any], key: str, at: Callable[..., Location], problems: list[Diagnostic],
+           shape: str, mappings: bool = False) -> list[str]:
+    """A list of names (or, for approvals, of {name, ...}); any other shape is an error at its place, never read
+    another way (the text "CFO" as the approvals C, F and O; a mapping as its keys)."""
+    given = data.get(key)
+    if given is None:
+        return []
+    if not isinstance(given, list):
+        problems.append(Diagnostic("bad_value", f"{key}: {shape}", at(key)))
+        return []
+    names = []
+    for i, item in enumerate(given):
+        name = item.get("name") if mappings and isinstance(item, Mapping) else item
+        if isinstance(name, bool) or not isinstance(name, (str, int, float)) or str(name).strip() == "":
+            what = "an item without a name" if mappings and isinstance(item, Mapping) else f"{item!r} is not a name"
+            problems.append(Diagnostic("bad_value", f"{key}: {what}; {shape}", at(key, i)))
+            continue
+        names.append(str(name))
+    return names
+
+
+def _known(what: str, names: Collection[str]) -> str:
     return f"the gate policy's {what}: {', '.join(sorted(names))}" if names else f"the gate policy declares no {what}"
 
 
-def _unknown_names(what: str, given: list[str], known: set[str], at, key: str | None = None) -> list[Diagnostic]:
+def _unknown_names(what: str, given: list[str], known: set[str], at: Callable[..., Location],
+                  key: str | None = None) -> list[Diagnostic]:
     """An evidence or approval name close to one a gate asks for is a misspelling that would hold the project for
     'missing evidence'; a name no gate asks for and like none of them is extra paperwork, which is allowed."""
     out = []

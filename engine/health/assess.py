@@ -20,10 +20,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from types import SimpleNamespace
 from typing import Any
 
-from engine.backends.reference import Backend, make_backend
+from engine.backends import Backend, make_backend
+from engine.backends.reference import Rules
 from engine.compile.health import HEALTH_TYPES, PLACEHOLDER, RATINGS, CompiledHealth
 from engine.expr.values import display
 from engine.health.evm import (
@@ -131,8 +131,7 @@ def _plain(value: Any) -> Any:
 def health_backend(health: CompiledHealth, name: str) -> Backend:
     """The health rules built for a back end (rete or reference). The caller owns it: the compiled policy is
     shared, as the gates' must-meet back ends are (engine/gates/review.py)."""
-    return make_backend(name, SimpleNamespace(  # type: ignore[arg-type]
-        rules=health.rules, field_types=HEALTH_TYPES, intake_file=health.file))
+    return make_backend(name, Rules(health.rules, HEALTH_TYPES, health.file))
 
 
 def assess(data: StatusData, health: CompiledHealth, backend: Backend, as_of: dt.date | None = None) -> HealthReport:
@@ -191,6 +190,7 @@ def _schedule(known: list[Report]) -> tuple[Figures, dt.date | None]:
     pd = _time(first_day, finish) if finish is not None else next((t for t, pv in curve if pv == bac), None)
     if pd is not None and pd <= 0:  # a planned finish before the plan's first day: no duration to forecast from
         pd = None
+    # the planned finish ends the curve at BAC (not one before the plan's first day: pd is then unknown)
     if finish is not None and bac is not None and pd is not None and (not curve or pd > curve[-1][0]):
         curve.append((pd, bac))
     return earned_schedule(curve, v["ev"], _time(first_day, latest.status_date), pd), first_day
@@ -388,3 +388,14 @@ def _rollup(level: str, key: str, members: Iterable[ProjectHealth], variant: str
     ratings = {r: sum(p.rating == r for p in members) for r in reversed(RATINGS)}
     ratings["unrated"] = sum(p.rating is None for p in members)
     return Rollup(level, key, [p.project for p in members], figures.decimals(), figures.why, ratings, excluded)
+
+
+def health_entries(report: HealthReport, by: str) -> list[dict[str, Any]]:
+    """The rows of ``--format json`` (and csv): by project (error rows last), by objective, or the portfolio;
+    pmo serve's GET /v1/health answers the same."""
+    if by == "portfolio":
+        return [report.portfolio.to_json()]
+    if by == "objective":
+        return [r.to_json() for r in report.objectives]
+    return [p.to_json() for p in report.projects] + [
+        {**e.to_json(), "rating": "error", "reason": "; ".join(x.message for x in e.errors)} for e in report.errors]

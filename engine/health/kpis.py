@@ -23,7 +23,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from engine.backends.reference import Backend
+from engine.backends import Backend
 from engine.compile.health import CompiledHealth
 from engine.compile.kpis import Aggregate, CompiledKpi, CompiledKpis
 from engine.errors import InputError

@@ -18,8 +18,9 @@ reason and left out of the correlations.
 """
 from __future__ import annotations
 
+import html
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -309,7 +310,6 @@ def table(found: Lessons) -> str:
 
 def chart(found: Lessons) -> str:
     """An SVG of two scatter plots: intake score (across) against realised benefit / cost and against CPI."""
-    import html
     e = html.escape
     width, height, pad = 900, 380, 54
     panel_w = (width - 3 * pad) / 2
@@ -328,9 +328,10 @@ def chart(found: Lessons) -> str:
 
 
 def _panel(x0: float, panel_w: float, height: int, name: str, label: str, corr: Correlation,
-           scored: list[Outcome], e) -> list[str]:
+           scored: list[Outcome], e: Callable[[str], str]) -> list[str]:
     top, bottom = 60, height - 50
-    points = [(o.score, float(getattr(o, name)), o) for o in scored if getattr(o, name) is not None]
+    points = [(o.score, float(value), o) for o in scored
+              if o.score is not None and (value := getattr(o, name)) is not None]  # every one scored: see callers
     xs = [p[0] for p in points] or [0.0, 100.0]
     ys = [p[1] for p in points] or [0.0, 1.0]
     lo_x, hi_x = min(xs) - 5, max(xs) + 5

@@ -29,16 +29,17 @@ from engine.compile.health import WEEKDAYS
 from engine.compile.portfolio import Calendar
 from engine.compile.records import RecordError, RecordReader
 from engine.decision import RowError
+from engine.health.evm import rounded
 from engine.io.profile import UNDECLARED, InputProfile
 from engine.io.readers import Row, read_proposals, renamed
-from engine.policy.models import FieldSpec
+from engine.policy.models import FieldSpec, FieldType
 
 MONEY = ("bac", "pv", "ev", "ac", "etc", "benefits_planned", "benefits_realised")
 COUNTS = ("milestones_planned", "milestones_reached", "risks", "issues")
 TEXTS = ("proposal", "title", "objective", "state", "note")
 
 
-def _spec(kind: str, **extra: Any) -> FieldSpec:
+def _spec(kind: FieldType, **extra: Any) -> FieldSpec:
     return FieldSpec(type=kind, **extra)
 
 
@@ -210,7 +211,6 @@ def _complete(record: dict[str, Any], calendar: Calendar) -> list[tuple[str, str
 
 
 def _text(value: Fraction) -> str:
-    from engine.health.evm import rounded
     return str(rounded(value))
 
 
@@ -257,10 +257,10 @@ def _group(typed: list[tuple[Row, dict[str, Any]]], data: StatusData) -> None:
 
 def _summed(project: str, date: dt.date, members: list[tuple[Row, dict[str, Any]]]) -> Report:
     if len(members) == 1 and members[0][1]["task"] is None:  # a project reported as one row: nothing to sum
-        row, values = members[0]  # the typed record becomes the report's values (nothing else holds it)
+        row, typed = members[0]  # the typed record becomes the report's values (nothing else holds it)
         for key in ("project", "status_date", "task"):
-            del values[key]
-        return Report(project, date, values, 0, ((row.source or "<input>", row.row),))
+            del typed[key]
+        return Report(project, date, typed, 0, ((row.source or "<input>", row.row),))
     records = [record for _, record in members]
     values: dict[str, Any] = {}
     for name in MONEY + COUNTS:

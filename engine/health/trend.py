@@ -21,7 +21,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from engine.backends.reference import Backend
+from engine.backends import Backend
 from engine.compile.health import CompiledHealth
 from engine.health.assess import HealthReport, ProjectHealth, _plain, assess
 from engine.health.evm import rounded

@@ -5,12 +5,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from engine.backends.reference import Backend
-from engine.compile.policy import CompiledPolicy
-from engine.compile.records import RecordError, RecordReader
-from engine.decision import Decision, Finding, RowError, Verdict
-from engine.expr.evaluate import compiled
-from engine.expr.values import plain
+from engine.backends import Backend
+from engine.compile.policy import CompiledPolicy, CompiledRule
+from engine.compile.records import RecordError, RecordReader, compiled_derived
+from engine.decision import Decision, Finding, Outcome, RowError, Verdict
+from engine.expr.values import id_text, plain
 from engine.tables import hits
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
@@ -31,7 +30,7 @@ class Intake:
         self.backend = backend
         self.reader = RecordReader(policy.fields, policy.strategy)
         self.as_of = policy.today.isoformat()
-        self._findings = [
+        self._findings: list[tuple[CompiledRule, Finding | None]] = [
             (rule, Finding(rule=rule.id, effect=rule.effect, reason=rule.reason, route=rule.route,
                            source=rule.where, origin=rule.origin) if rule.effect != "none" else None)
             for rule in policy.rules
@@ -41,9 +40,10 @@ class Intake:
         self._placeholders = [tuple(dict.fromkeys((rule.reason_template.names if rule.reason_template else [])
                                                   + (rule.route_template.names if rule.route_template else [])))
                               for rule in policy.rules]
-        self._rendered: dict[tuple, Finding] = {}
+        self._rendered: dict[tuple[int, Any], Finding] = {}
         self._derived = [name for name, _ in policy.derived]
-        self._derived_values = [(name, compiled(node)) for name, node in policy.derived]
+        self._derived_values = compiled_derived(policy.derived)
+        self._finders = [self._finder(index) for index in range(len(policy.rules))]
 
     def decide(self, raw: Mapping[str, Any], row: int | None = None, source: str | None = None) -> Decision:
         return self.decide_record(raw, row, source)[0]
@@ -68,24 +68,21 @@ class Intake:
         except hits.Overlap as exc:
             error = RowError(row=row, code="table_overlap", message=str(exc))
             return self.error_plain([error], raw, row, source), None
-        rules = self._findings
-        findings = [self._finding(index, record) for index in fired if rules[index][1] is not None]
+        rules, finders = self._findings, self._finders
+        findings = [finders[index](record) for index in fired if rules[index][1] is not None]
         worst = max((_SEVERITY[f.effect] for f in findings), default=0)
-        outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
+        outcome: Outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
         # the approvers of a review decision; a rejection goes to nobody (its review findings keep their routes)
         routes = [] if worst == 2 else list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))
         ident = record.get(self.policy.id_field)
-        decision = Verdict(None if ident is None else str(plain(ident)), outcome, findings, routes,
+        decision = Verdict(id_text(ident), outcome, findings, routes,
                            {name: plain(record[name]) for name in self._derived}, [], self.policy.policy_hash,
                            self.as_of, source, row)
         return decision, record
 
     def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The typed record with its derived values (raises RecordError)."""
-        record = self.reader.read(raw)
-        for name, value in self._derived_values:
-            record[name] = value(record)
-        return record
+        return self.reader.read_derived(raw, self._derived_values)
 
     def error(self, errors: list[RowError], raw: Any = None, row: int | None = None,
               source: str | None = None) -> Decision:
@@ -94,29 +91,69 @@ class Intake:
     def error_plain(self, errors: list[RowError], raw: Any = None, row: int | None = None,
                     source: str | None = None) -> Verdict:
         ident = raw.get(self.policy.id_field) if isinstance(raw, Mapping) else None
-        return Verdict(str(ident)[:200] if ident not in (None, "") else None, "error", [], [], {}, errors,
+        return Verdict(id_text(ident), "error", [], [], {}, errors,
                        self.policy.policy_hash, self.as_of, source, row)
 
     def _finding(self, index: int, record: Mapping[str, Any]) -> Finding:
-        rule, finding = self._findings[index]
-        if rule.reason_template is None and rule.route_template is None:
-            return finding
-        values = tuple(_cache_key(record.get(name)) for name in self._placeholders[index])
-        cache_key = (index, values)
-        found = self._rendered.get(cache_key)
-        if found is None:
-            found = self._render(rule, finding, record)
-            if len(self._rendered) >= REASONS:
-                self._rendered.clear()
-            self._rendered[cache_key] = found
+        found: Finding = self._finders[index](record)
         return found
 
-    @staticmethod
-    def _render(rule: Any, finding: Finding, record: Mapping[str, Any]) -> Finding:
-        fields = dict(finding.__dict__)
-        if rule.reason_template is not None:
-            fields["reason"] = rule.reason_template.render(record)
-        if rule.route_template is not None:
-            fields["route"] = rule.route_template.render(record)
-        # the fields are those of a validated Finding with text put in text fields: nothing to validate again
-        return Finding.model_construct(finding.model_fields_set, **fields)
+    def _finder(self, index: int) -> Any:
+        """The function giving rule ``index``'s finding for a record: its one Finding, or, for a templated reason
+        or route, the Finding rendered for the values its placeholders name (kept in ``_rendered``)."""
+        rule, finding = self._findings[index]
+        if finding is None or (rule.reason_template is None and rule.route_template is None):
+            return lambda record: finding
+        names = self._placeholders[index]
+        rendered = self._rendered
+        reason = rule.reason_template.renderer() if rule.reason_template is not None else None
+        route = rule.route_template.renderer() if rule.route_template is not None else None
+        base, fields_set = dict(finding.__dict__), finding.model_fields_set
+
+        def render(record: Mapping[str, Any]) -> Finding:
+            fields = dict(base)
+            if reason is not None:
+                fields["reason"] = reason(record)
+            if route is not None:
+                fields["route"] = route(record)
+            # the fields are those of a validated Finding with text put in text fields: nothing to validate again
+            return _constructed(fields, fields_set)
+
+        if len(names) == 1:
+            name = names[0]
+
+            def find(record: Mapping[str, Any]) -> Finding:
+                cache_key = (index, _cache_key(record.get(name)))
+                found = rendered.get(cache_key)
+                if found is None:
+                    found = render(record)
+                    if len(rendered) >= REASONS:
+                        rendered.clear()
+                    rendered[cache_key] = found
+                return found
+            return find
+
+        def find_many(record: Mapping[str, Any]) -> Finding:
+            cache_key = (index, tuple([_cache_key(record.get(name)) for name in names]))
+            found = rendered.get(cache_key)
+            if found is None:
+                found = render(record)
+                if len(rendered) >= REASONS:
+                    rendered.clear()
+                rendered[cache_key] = found
+            return found
+        return find_many
+
+
+_set = object.__setattr__
+
+
+def _constructed(fields: dict[str, Any], fields_set: set[str]) -> Finding:
+    """``Finding.model_construct(fields_set, **fields)`` for a complete set of a Finding's fields (no extras, no
+    private attributes), without its generic walk over the fields: it runs for every rendered reason."""
+    made = Finding.__new__(Finding)
+    _set(made, "__dict__", fields)
+    _set(made, "__pydantic_fields_set__", set(fields_set))
+    _set(made, "__pydantic_extra__", None)
+    _set(made, "__pydantic_private__", None)
+    return made

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from engine.decision import RowError
 from engine.io.rows import MAX_CELL, EmptyRows, Row
 
-csv.field_size_limit(MAX_CELL)
 KEPT_CHARS = 4 * MAX_CELL  # text of the record being read, kept in case it must be scanned again
 _QUOTED_BODY = re.compile(r'[^"]*(?:""[^"]*)*')  # inside quotes: anything but a lone quote
 
@@ -121,12 +120,19 @@ def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], heade
     while True:
         source.new_record()
         line = source.number + 1  # the file line where the next row begins
+        previous = csv.field_size_limit(MAX_CELL)  # for this record only (engine.io.rows.csv_cell_limit says why)
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield _broken(source, line, exc, header, delimiter, name)
+            broken = exc
+        else:
+            broken = None
+        finally:
+            csv.field_size_limit(previous)
+        if broken is not None:
+            yield _broken(source, line, broken, header, delimiter, name)
             reader = csv.reader(source.feed, delimiter=delimiter, strict=True)
             continue
         if not cells:

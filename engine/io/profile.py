@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -32,6 +32,7 @@ from typing import Any
 
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, did_you_mean
 from engine.expr.values import ValueProblem, display, to_date
+from engine.policy.source import load_document
 
 SPACES = " \u00a0\u202f"  # space, no-break space, narrow no-break space: grouping marks only
 GROUP_ONLY = SPACES + "'\u2019"  # marks that never stand for a decimal point (1'234.5, 1 234,5)
@@ -77,6 +78,7 @@ class NumberFormat:
     def describe(self) -> str:
         """The declared format as a profile spells it, with a number written in it (for error messages)."""
         if self.locale and self.decimal is None:
+            # lazy: Babel's locale data loads only when a profile needs it
             from babel.numbers import get_decimal_symbol, get_group_symbol
             decimal, group = get_decimal_symbol(self.locale), get_group_symbol(self.locale)
             return f"locale {self.locale.replace('_', '-')}: written like {_example(decimal, group)}"
@@ -283,6 +285,7 @@ def with_marks(body: str, decimal: str, groups: str) -> Decimal | None:
 def _babel_number(body: str, raw: str, numbers: NumberFormat) -> Decimal:
     """The locale's marks (CLDR, through Babel) with groups of three; else Babel's own strict reading, for
     other groupings such as en-IN's 12,34,567 (Babel alone refuses de-CH's 1'250'000.5)."""
+    # lazy: Babel's locale data loads only when a profile needs it
     from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
     decimal, group = get_decimal_symbol(numbers.locale), get_group_symbol(numbers.locale)
     value = with_marks(body, decimal, _group_marks(group)) if decimal in ".," else None
@@ -309,6 +312,7 @@ def same_currency(found: str, declared: str, locale: str | None) -> bool:
 @functools.lru_cache(maxsize=256)
 def _symbols(code: str, locale: str | None) -> frozenset[str]:
     """The symbols a currency is written with (CLDR): EUR is €, USD is $ or US$."""
+    # lazy: Babel's locale data loads only when a profile needs it
     from babel.numbers import get_currency_symbol
     symbols = set()
     for where in filter(None, (locale, "en_US", "en_GB")):
@@ -422,7 +426,6 @@ def _serial(value: Any, profile: InputProfile) -> dt.date:
 # -- loading -----------------------------------------------------------------------------------------------
 def load_profile(path: str | Path) -> InputProfile:
     """Read a profile (or an old-style column map) file. Raises InputError with located diagnostics."""
-    from engine.policy.source import load_document
     name = str(path)
     sink = DiagnosticSink()
     document = load_document(Path(path), name, sink)
@@ -552,6 +555,7 @@ def _numbers(data: Mapping[str, Any], at, sink: DiagnosticSink) -> NumberFormat:
 
 
 def _locale(text: Any, where: Location, sink: DiagnosticSink) -> str | None:
+    # lazy: Babel's locale data loads only when a profile needs it
     from babel import Locale, UnknownLocaleError
     try:
         return str(Locale.parse(str(text).replace("-", "_")))
@@ -598,6 +602,7 @@ def to_strptime(label: str) -> str | None:
 
 def locale_date_order(locale: str) -> str | None:
     """The locale's short numeric date order (CLDR) as DD.MM.YYYY and the like."""
+    # lazy: Babel's locale data loads only when a profile needs it
     from babel.dates import get_date_format
     pattern = get_date_format("short", locale).pattern
     found = re.fullmatch(r"([dMy]+)([./\-])([dMy]+)\2([dMy]+)", pattern)
@@ -607,7 +612,7 @@ def locale_date_order(locale: str) -> str | None:
     return found[2].join(names[g[0]] for g in (found[1], found[3], found[4]))
 
 
-def _values(data: Any, columns: Mapping[str, str], at, key_at, sink: DiagnosticSink) -> dict:
+def _values(data: Any, columns: Mapping[str, str], at, key_at, sink: DiagnosticSink) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -630,7 +635,7 @@ def field_key(name: str) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def _mapping(data: Any) -> dict:
+def _mapping(data: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
@@ -648,11 +653,12 @@ def _clip(text: str, width: int = 40) -> str:
 
 
 # -- against a policy --------------------------------------------------------------------------------------
-def check_profile(profile: InputProfile, fields: Mapping[str, Any], strategy: Any = None) -> list[Diagnostic]:
+def check_profile(profile: InputProfile, fields: Mapping[str, Any], converter: Callable[..., Callable[[Any], Any]],
+                  strategy: Any = None) -> list[Diagnostic]:
     """What in a profile does not fit the policy: a column mapped to an unknown field, a value map for one,
     a mapped value the field would refuse (Low: 7 for a 1-5 risk), an alignment strength that is no level.
-    Each at its line and column in the profile file."""
-    from engine.compile.records import converter
+    Each at its line and column in the profile file. ``converter(spec, strategy, profile)``: the function typing
+    a field's cells (engine.compile.records.converter, passed in: the policy's types are compiled above io)."""
     file = profile.file or "<profile>"
     found: list[Diagnostic] = []
 
@@ -686,42 +692,6 @@ def check_profile(profile: InputProfile, fields: Mapping[str, Any], strategy: An
             found.append(Diagnostic("bad_profile", f"alignment_strength: {exc}",
                                     profile.places.get(("alignment_strength",), Location(file))))
     return found
-
-
-def one_currency_per_column(rows: Iterable[Any], money: Iterable[str], value_of: Callable[[Any, str], Any],
-                            profile: InputProfile) -> Iterator[Any]:
-    """Rows as they come, except that an amount in another currency than the first one seen in its column
-    (in the same file) makes its row an error row: a mixed-currency column is an error, not a sum. (With a
-    declared currency every value is checked against it while it is typed; this catches the rest.) Runs in
-    the process that reads the files, in input order, so the result does not depend on --workers."""
-    from engine.decision import RowError
-    from engine.io.readers import Row
-    money = list(money) if profile.currency is None else []  # a declared currency is checked cell by cell
-    seen: dict[tuple[str | None, str], tuple[str, int | None]] = {}
-    keys_of: dict[tuple, list] = {}  # a file's rows share their keys: which key holds each money field
-    for row in rows:
-        if money and row.data is not None and row.error is None:
-            keys = keys_of.get(tuple(row.data))
-            if keys is None:
-                probe = {k: k for k in row.data}  # value_of on it gives the key, found as the reader finds it
-                keys = [(name, value_of(probe, name)) for name in money]
-                keys = [(name, key) for name, key in keys if key is not None]
-                if len(keys_of) < 256:
-                    keys_of[tuple(row.data)] = keys
-            for name, key in keys:
-                mark = currency_mark(row.data[key])
-                if mark is None:
-                    continue
-                first = seen.setdefault((row.source, name), (mark, row.row))
-                if not same_currency(mark, first[0], profile.numbers.locale) \
-                        and not same_currency(first[0], mark, profile.numbers.locale):
-                    row = Row(row.data, row.row, row.source, RowError(
-                        row=row.row, column=name, code="mixed_currency",
-                        message=f"column '{name}': {value_of(row.data, name)!s} is in {mark}, but row {first[1]} "
-                        f"is in {first[0]}; amounts in one column must share a currency (declare it with "
-                        "'currency:' in the input profile, and convert the others)"))
-                    break
-        yield row
 
 
 def ambiguity_survey(rows: list[Any], numeric: Iterable[str], value_of: Callable[[Any, str], Any],

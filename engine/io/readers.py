@@ -14,7 +14,7 @@ import csv
 import itertools
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,8 @@ from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
 from engine.io.csvrows import csv_rows
 from engine.io.jsonstream import json_rows, jsonl_rows
-from engine.io.profile import column_key
-from engine.io.rows import MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row
+from engine.io.profile import InputProfile, column_key, currency_mark, same_currency
+from engine.io.rows import MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row, csv_cell_limit
 from engine.io.xlsx import xlsx_rows
 
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
@@ -115,6 +115,7 @@ def _open(path: Path, encoding: str):
     return path.open(encoding=encoding, errors="replace", newline="")
 
 
+@csv_cell_limit()
 def _csv(path: Path, name: str, encoding: str, empty: EmptyRows) -> Iterator[Row]:
     """Check the header now (a bad header rejects the file); read the rows lazily."""
     with _open(path, encoding) as f:
@@ -297,3 +298,36 @@ def renamed(rows: Iterator[Row], column_map: Mapping[str, str]) -> Iterator[Row]
             row = Row(dict(zip(new, row.data.values())), row.row, row.source, row.error)
         yield row
 
+
+def one_currency_per_column(rows: Iterable[Any], money: Iterable[str], value_of: Callable[[Any, str], Any],
+                            profile: InputProfile) -> Iterator[Any]:
+    """Rows as they come, except that an amount in another currency than the first one seen in its column
+    (in the same file) makes its row an error row: a mixed-currency column is an error, not a sum. (With a
+    declared currency every value is checked against it while it is typed; this catches the rest.) Runs in
+    the process that reads the files, in input order, so the result does not depend on --workers."""
+    money = list(money) if profile.currency is None else []  # a declared currency is checked cell by cell
+    seen: dict[tuple[str | None, str], tuple[str, int | None]] = {}
+    keys_of: dict[tuple, list] = {}  # a file's rows share their keys: which key holds each money field
+    for row in rows:
+        if money and row.data is not None and row.error is None:
+            keys = keys_of.get(tuple(row.data))
+            if keys is None:
+                probe = {k: k for k in row.data}  # value_of on it gives the key, found as the reader finds it
+                keys = [(name, value_of(probe, name)) for name in money]
+                keys = [(name, key) for name, key in keys if key is not None]
+                if len(keys_of) < 256:
+                    keys_of[tuple(row.data)] = keys
+            for name, key in keys:
+                mark = currency_mark(row.data[key])
+                if mark is None:
+                    continue
+                first = seen.setdefault((row.source, name), (mark, row.row))
+                if not same_currency(mark, first[0], profile.numbers.locale) \
+                        and not same_currency(first[0], mark, profile.numbers.locale):
+                    row = Row(row.data, row.row, row.source, RowError(
+                        row=row.row, column=name, code="mixed_currency",
+                        message=f"column '{name}': {value_of(row.data, name)!s} is in {mark}, but row {first[1]} "
+                        f"is in {first[0]}; amounts in one column must share a currency (declare it with "
+                        "'currency:' in the input profile, and convert the others)"))
+                    break
+        yield row

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import Diagnostic, InputError, Location
+from engine.io.rows import csv_cell_limit
 from engine.io.safe_text import replacing
 
 RESUMABLE = ("csv", "jsonl")
@@ -93,7 +94,7 @@ def _not_ours(name: str, line: int) -> InputError:
                                   "resume only the --out file of an earlier run with the same --format")])
 
 
-def _jsonl(lines: Iterator[bytes], name: str) -> dict:
+def _jsonl(lines: Iterator[bytes], name: str) -> dict[str, Any]:
     counts: Counter = Counter()
     keep = rows = 0
     last = None
@@ -110,7 +111,8 @@ def _jsonl(lines: Iterator[bytes], name: str) -> dict:
     return {"rows": rows, "counts": counts, "keep": keep, "last": last}
 
 
-def _csv(lines: Iterator[bytes], name: str) -> dict:
+@csv_cell_limit()
+def _csv(lines: Iterator[bytes], name: str) -> dict[str, Any]:
     consumed, ended = 0, True  # bytes the csv reader has taken; whether they end a line
 
     def text() -> Iterator[str]:

@@ -9,6 +9,8 @@ nothing downstream formats it.
 """
 from __future__ import annotations
 
+import contextlib
+import csv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,6 +24,20 @@ MAX_BITS = 3_322  # about MAX_DIGITS decimal digits (a YAML 0x... integer is con
 MAX_NODES = 10_000  # items in one value, counting each use of a YAML alias
 MAX_DEPTH = 64  # a proposal is flat; deeper input is refused
 EMPTY_ROWS_KEPT = 1_000  # line numbers of empty rows kept for the summary (all are counted)
+
+
+class csv_cell_limit(contextlib.ContextDecorator):  # noqa: N801 (used as a decorator and a with-block, as contextmanagers are)
+    """csv.field_size_limit(MAX_CELL) while the body (or the decorated function) reads, the caller's limit restored
+    after: the csv module has one limit for the process, and reading a file must not change it for the program
+    around the engine (importing engine changed it once). A generator sets it around each record instead
+    (engine/io/csvrows.py), since its caller runs between records."""
+
+    def __enter__(self) -> None:
+        self._previous = csv.field_size_limit(MAX_CELL)
+
+    def __exit__(self, *exc) -> None:
+        csv.field_size_limit(self._previous)
+
 
 
 @dataclass(frozen=True)
@@ -57,7 +73,7 @@ def parse_decimal(text: str) -> Decimal | TooLong:
     return Decimal(text) if len(text) <= MAX_DIGITS else TooLong(text)
 
 
-def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict:
+def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``object_pairs_hook`` for json: a dict, or a Duplicated one when a key repeats."""
     data = dict(pairs)
     if len(data) == len(pairs):

@@ -24,7 +24,7 @@ class AhpError(ValueError):
     """A comparison matrix that cannot be used; the message says which entry and why.
     ``where`` is the entry's path, ("matrix", row, column) or ("judgements", a, b), when there is one."""
 
-    def __init__(self, message: str, where: tuple = ()):
+    def __init__(self, message: str, where: tuple[str | int, ...] = ()):
         super().__init__(message)
         self.where = where
 
@@ -162,7 +162,7 @@ def worst_judgements(items: Sequence[str], matrix: np.ndarray, result: AhpResult
     |a_ij - w_i / w_j| (the judgement furthest from the ratio of the weights that all the judgements imply).
     Each pair is listed once, in the orientation with the larger deviation."""
     w = dict(zip(result.items, result.weights))
-    found: dict[frozenset, Judgement] = {}
+    found: dict[frozenset[str], Judgement] = {}
     for i, first in enumerate(items):
         for j, second in enumerate(items):
             if i == j:

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
-from engine.errors import DiagnosticSink, Location, did_you_mean
+from engine.errors import DiagnosticSink, Location, did_you_mean, display_path
 from engine.policy.models import (
     KINDS,
     AssurancesPolicy,
@@ -113,7 +114,7 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
                  "a policy set needs at least an intake policy (kind: intake)")
     unusable = 0
     for path in files:
-        loaded = _load_file(path, _display(path), f"{root.name}/{path.name}", sink, policy_set.unusable_kinds,
+        loaded = _load_file(path, display_path(path), f"{root.name}/{path.name}", sink, policy_set.unusable_kinds,
                             policy_set.unusable_lookups)
         if loaded is None:
             unusable += 1
@@ -158,7 +159,7 @@ def load_policy_set(root: Path, library_dirs: list[Path], sink: DiagnosticSink) 
         for path in yaml_files(folder):
             if folder == beside and not _looks_like_library(path):
                 continue  # a folder that happens to be called rules/ next to the policies: not ours
-            loaded = _load_file(path, _display(path), f"{folder.name}/{path.name}", sink)
+            loaded = _load_file(path, display_path(path), f"{folder.name}/{path.name}", sink)
             if loaded is None:
                 continue
             if not isinstance(loaded.model, Library):
@@ -186,7 +187,7 @@ def _add_lookup(policy_set: PolicySet, table: LookupPolicy, sink: DiagnosticSink
             sink.add("no_file", f"no file '{table.csv}' beside the policy files" if not path.is_symlink()
                      else f"'{table.csv}' is a symbolic link", table.loc("csv"), near or "copy the CSV file into the policy folder")
             return
-        policy_set.data_files[table.name] = DataFile(_display(path), f"{policy_set.root.name}/{path.name}", path.read_bytes())
+        policy_set.data_files[table.name] = DataFile(display_path(path), f"{policy_set.root.name}/{path.name}", path.read_bytes())
 
 
 def _looks_like_library(path: Path) -> bool:
@@ -233,12 +234,6 @@ def _add_library(policy_set: PolicySet, loaded: LoadedFile, sink: DiagnosticSink
     policy_set.library_files[library.name] = loaded
 
 
-def _display(path: Path) -> str:
-    """The path as the user can open it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink,
@@ -264,7 +259,7 @@ def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink,
         return None
     model, kept = _validate(model_type, data, document.source, sink)
     if model is None:
-        if unusable_kinds is not None:
+        if unusable_kinds is not None and isinstance(kind, str):  # it is: KINDS has it
             unusable_kinds.add(kind)
         if unusable_lookups is not None and kind == "lookup" and isinstance(data.get("name"), str):
             unusable_lookups.add(data["name"])  # still a name the policy declares: no follow-on "not a field"
@@ -277,11 +272,15 @@ def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink,
     return LoadedFile(display, name, document, model)
 
 
-def _validate(model_type: type[Node], data: dict, source: SourceMap,
-              sink: DiagnosticSink) -> tuple[Node | None, dict[str, list[int]]]:
+# Of each list (or mapping) that lost items set aside: the positions (or keys) of the items kept.
+Kept = dict[str, list[int | str]]
+
+
+def _validate(model_type: type[Node], data: dict[str, Any], source: SourceMap,
+              sink: DiagnosticSink) -> tuple[Node | None, Kept]:
     """Validate; on errors inside one rule (or field, or include), report them, set that item
     aside and validate the rest, so one bad rule does not hide the problems of the others."""
-    kept: dict[str, list[int]] = {}
+    kept: Kept = {}
     for _attempt in range(2):
         try:
             return model_type.model_validate(data), kept
@@ -292,11 +291,11 @@ def _validate(model_type: type[Node], data: dict, source: SourceMap,
             if not errors:
                 return None, kept
         _report_all(errors, model_type, source, sink)
-        bad = {tuple(e["loc"][:2]) for e in errors}
+        bad: set[tuple[int | str, ...]] = {tuple(e["loc"][:2]) for e in errors}
         if any(len(b) < 2 or b[0] == "kind" for b in bad) or _attempt:
             return None, kept
         data = dict(data)
-        for key in {b[0] for b in bad}:
+        for key in {b[0] for b in bad if isinstance(b[0], str)}:  # a document's keys: all text
             value = data.get(key)
             if isinstance(value, list):
                 indexes = kept.get(key, list(range(len(value))))
@@ -309,10 +308,11 @@ def _validate(model_type: type[Node], data: dict, source: SourceMap,
     return None, kept
 
 
-def _set_aside(data: dict, kept: dict[str, list[int]]) -> dict[str, dict[Any, Any]]:
+def _set_aside(data: dict[str, Any], kept: Kept) -> dict[str, dict[int | str, Any]]:
     """The items validation set aside (already reported), by key: list index or mapping key -> raw value, so
     later stages still know a broken field's or criterion's name and report no follow-on errors about it."""
-    out: dict[str, dict[Any, Any]] = {}
+    out: dict[str, dict[int | str, Any]] = {}
+    dropped: dict[int | str, Any]
     for key, value in data.items():
         if isinstance(value, list) and key in kept:
             dropped = {i: value[i] for i in range(len(value)) if i not in set(kept[key])}
@@ -329,7 +329,7 @@ def _attribute(model_type: type[Node], key: str) -> str:
     return next((n for n, f in model_type.model_fields.items() if (f.alias or n) == key), key)
 
 
-def _report_all(errors: list[dict], model_type: type[Node], source: SourceMap, sink: DiagnosticSink) -> None:
+def _report_all(errors: list[ErrorDetails], model_type: type[Node], source: SourceMap, sink: DiagnosticSink) -> None:
     # "whne: ..." is one mistake: report the unknown key with its hint, not also the missing 'when'.
     misspelt = {(tuple(e["loc"][:-1]), hint) for e in errors if e["type"] == "extra_forbidden"
                 for hint in get_close_matches(str(e["loc"][-1]), _allowed_keys(model_type, tuple(e["loc"][:-1])), 1)}
@@ -339,7 +339,7 @@ def _report_all(errors: list[dict], model_type: type[Node], source: SourceMap, s
         _report(error, model_type, source, sink)
 
 
-def _report(error: dict, model_type: type[Node], source: SourceMap, sink: DiagnosticSink) -> None:
+def _report(error: ErrorDetails, model_type: type[Node], source: SourceMap, sink: DiagnosticSink) -> None:
     path = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     kind = error["type"]
     name = ".".join(str(p) for p in path) or "document"
@@ -369,7 +369,7 @@ def _report(error: dict, model_type: type[Node], source: SourceMap, sink: Diagno
         sink.add("schema", f"{name}: {message}", source.value(path), hint)
 
 
-def _allowed_keys(model_type: Any, path: tuple) -> list[str]:
+def _allowed_keys(model_type: Any, path: tuple[int | str, ...]) -> list[str]:
     """The keys a model accepts at ``path``, for "did you mean" hints."""
     current: Any = model_type
     for part in path:

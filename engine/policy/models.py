@@ -7,27 +7,31 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from engine.errors import Location
-from engine.policy.source import SourceMap
+from engine.policy.source import Path_, SourceMap
+
+if TYPE_CHECKING:
+    from pydantic._internal._decorators import ModelValidatorDecoratorInfo, PydanticDescriptorProxy
 
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Effect = Literal["reject", "review", "flag"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 FieldType = Literal["string", "number", "money", "integer", "bool", "date", "enum", "list", "alignment"]
 
 
 class Node(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     _source: SourceMap | None = PrivateAttr(default=None)
-    _path: tuple = PrivateAttr(default=())
+    _path: Path_ = PrivateAttr(default=())
     # on a policy file's model: what validation set aside, by key (index or name -> raw value); see loader
-    _set_aside: dict = PrivateAttr(default_factory=dict)
+    _set_aside: dict[str, dict[int | str, Any]] = PrivateAttr(default_factory=dict)
 
-    def set_aside(self, key: str) -> dict:
+    def set_aside(self, key: str) -> dict[int | str, Any]:
         """Items under ``key`` that had errors of their own (already reported) and were left out of the model."""
         return self._set_aside.get(key, {})
 
@@ -44,7 +48,7 @@ class Node(BaseModel):
         return self._source.key(self._path + sub)
 
 
-def bind_sources(node: Any, source: SourceMap, path: tuple = ()) -> None:
+def bind_sources(node: Any, source: SourceMap, path: Path_ = ()) -> None:
     """Tell every model in a validated tree where it sits in the YAML document."""
     if isinstance(node, Node):
         node._source, node._path = source, path
@@ -58,11 +62,11 @@ def bind_sources(node: Any, source: SourceMap, path: tuple = ()) -> None:
             bind_sources(item, source, path + (key,))
 
 
-def _shorthand(key: str):
+def _shorthand(key: str) -> PydanticDescriptorProxy[ModelValidatorDecoratorInfo]:
     """Let ``budget: money`` stand for ``budget: {type: money}``."""
-    def before(cls, data: Any) -> Any:
+    def before(cls: type[Node], data: Any, /) -> Any:  # a classmethod: pydantic makes it one, by the name cls
         return {key: data} if isinstance(data, str) else data
-    return model_validator(mode="before")(classmethod(before))
+    return model_validator(mode="before")(before)
 
 
 class FieldSpec(Node):
@@ -94,7 +98,8 @@ class FieldSpec(Node):
             if bound is not None and type(bound) is not kind:
                 wanted = "dates" if kind is dt.date else "numbers"
                 raise ValueError(f"min and max of a {self.type} field must be {wanted}")
-        if self.min is not None and self.max is not None and self.min > self.max:
+        if (isinstance(self.min, Decimal) and isinstance(self.max, Decimal) and self.min > self.max
+                or isinstance(self.min, dt.date) and isinstance(self.max, dt.date) and self.min > self.max):
             raise ValueError(f"min {self.min} is above max {self.max}")
         return self
 
@@ -254,14 +259,14 @@ class TieBreak(Node):
     order: Literal["desc", "asc"] = "desc"
 
 
-def _missing_for_all(*components: str):
+def _missing_for_all(*components: str) -> PydanticDescriptorProxy[ModelValidatorDecoratorInfo]:
     """Let ``missing: 0`` stand for ``missing: {every component: 0}``."""
-    def before(cls, data: Any) -> Any:
+    def before(cls: type[Node], data: Any, /) -> Any:  # a classmethod: pydantic makes it one, by the name cls
         if isinstance(data, dict) and isinstance(data.get("missing"), (int, float, Decimal, str)) and \
                 not isinstance(data.get("missing"), bool):
             return {**data, "missing": {c: data["missing"] for c in components}}
         return data
-    return model_validator(mode="before")(classmethod(before))
+    return model_validator(mode="before")(before)
 
 
 class Wsjf(Node):
@@ -362,8 +367,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class WorkingCalendar(Node):
     """Which days count as working days for the schedule (a duration in days is then in working days)."""
 
-    working_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1,
+    working_days: list[Weekday] = Field(
+        default_factory=lambda: list[Weekday](["mon", "tue", "wed", "thu", "fri"]), min_length=1,
         description="the weekdays people work, e.g. [mon, tue, wed, thu, fri]")
     holidays: list[dt.date] = Field(default_factory=list, description="dates nobody works, e.g. 2027-12-25")
 

@@ -45,7 +45,7 @@ def examples() -> dict[str, Any]:
 
 def policy_schema() -> dict[str, Any]:
     schema = TypeAdapter(PolicyFile).json_schema(by_alias=True)
-    schema = _allow_shorthands(schema)
+    schema = dict(_allow_shorthands(schema))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "pmo-engine policy file"
     schema["description"] = ("One policy per file; 'kind' says which: " + ", ".join(KINDS) + ". "

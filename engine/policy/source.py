@@ -12,14 +12,14 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from engine.errors import DiagnosticSink, Location
 from engine.expr.parse import LoneSurrogate, join_surrogates
 
-Path_ = tuple  # a path into the data: keys and list indexes
+Path_ = tuple[str | int, ...]  # a path into the data: keys and list indexes
 
 MAX_NODES = 100_000  # alias bombs ("billion laughs") expand through shared nodes
 MAX_DEPTH = 64
@@ -64,7 +64,16 @@ class Document:
     text: bytes
 
 
-def _loc(file: str, mark: yaml.Mark) -> Location:
+class _Mark(Protocol):
+    """A place in the text, as PyYAML's Python parser (yaml.Mark) and libyaml (yaml._yaml.Mark) give it."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
+
+
+def _loc(file: str, mark: _Mark) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
@@ -144,6 +153,7 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)  # the composer makes mappings, sequences and scalars only
         return self.scalar(node, loc)
 
     def refuse_tag(self, node: yaml.Node, loc: Location) -> None:
@@ -188,6 +198,13 @@ class _Builder:
 # What a value under each explicit tag must be, in the policy's words (PyYAML's own errors name int() and KeyError).
 _TAG_MEANS = {"tag:yaml.org,2002:int": "a whole number", "tag:yaml.org,2002:bool": "true or false",
               "tag:yaml.org,2002:timestamp": "a day of the calendar (YYYY-MM-DD)", "tag:yaml.org,2002:null": "null"}
+
+
+class _Unparsed(Exception):
+    """A YAML error, with the loader that found it: to read the tokens again when explaining the error."""
+
+    def __init__(self, error: yaml.YAMLError, loader: type):
+        self.error, self.loader = error, loader
 
 
 class _TooBig(Exception):
@@ -241,8 +258,7 @@ def _compose(text: str) -> list[yaml.Node]:
             return list(yaml.compose_all(text, Loader=loader))
         except yaml.YAMLError as exc:
             if loader is yaml.SafeLoader or len(text) > PYTHON_PARSE_LIMIT:
-                exc.loader = loader  # to read the tokens again when explaining the error
-                raise
+                raise _Unparsed(exc, loader) from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -267,12 +283,8 @@ def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | 
     except UnicodeDecodeError as exc:
         sink.add("encoding", f"file is not UTF-8 (byte {exc.start})", Location(display))
         return None
-    except yaml.MarkedYAMLError as exc:
-        message, mark, hint = _describe(exc, decoded, getattr(exc, "loader", yaml.SafeLoader))
-        sink.add("yaml_syntax", message, _loc(display, mark) if mark else Location(display), hint)
-        return None
-    except yaml.YAMLError as exc:
-        sink.add("yaml_syntax", str(exc).strip(), Location(display))
+    except _Unparsed as unparsed:
+        _unparsed(display, decoded, unparsed, sink)
         return None
     nodes = [n for n in nodes if n is not None]
     if not nodes:
@@ -300,9 +312,19 @@ def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | 
     return Document(data, builder.source, text)
 
 
+def _unparsed(display: str, text: str, unparsed: _Unparsed, sink: DiagnosticSink) -> None:
+    exc = unparsed.error
+    if isinstance(exc, yaml.MarkedYAMLError):
+        message, mark, hint = _describe(exc, text, unparsed.loader)
+        sink.add("yaml_syntax", message, _loc(display, mark) if mark else Location(display), hint)
+    else:
+        sink.add("yaml_syntax", str(exc).strip(), Location(display))
+
+
 def _too_large(display: str, big: _TooBig, sink: DiagnosticSink) -> None:
+    mark = big.node.start_mark  # composed nodes and parsed events always have one
     sink.add("too_large", f"document is too large or too deep (over {MAX_NODES:,} values or {MAX_DEPTH} levels)",
-             _loc(display, big.node.start_mark),
+             _loc(display, mark) if mark is not None else Location(display),
              "nest less deeply; aliases that expand into huge documents are refused")
 
 
@@ -355,7 +377,7 @@ def _describe(exc: yaml.MarkedYAMLError, text: str, loader: type) -> tuple[str, 
 
 
 def _at(mark: yaml.Mark, column: int) -> yaml.Mark:
-    return yaml.Mark(mark.name, mark.index - mark.column + column, mark.line, column, None, None)
+    return yaml.Mark(mark.name, mark.index - mark.column + column, mark.line, column, None, 0)  # no buffer: the pointer is unused
 
 
 def _what(line: str) -> str:
@@ -388,10 +410,10 @@ def _enclosing(lines: list[str], number: int) -> list[tuple[int, str]]:
     return found
 
 
-def _quote_run_on(text: str, mark: yaml.Mark, loader: type):
+def _quote_run_on(text: str, mark: yaml.Mark, loader: type) -> yaml.ScalarToken | None:
     """The quoted value that ends on the error's line after starting on an earlier one: the usual cause of an
     error several lines below a missing closing quote. None if there is none."""
-    found = None
+    found: yaml.ScalarToken | None = None
     try:
         for token in yaml.scan(text, Loader=loader):
             if token.start_mark.line > mark.line:

@@ -4,9 +4,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from engine.errors import Diagnostic, DiagnosticSink, Location
 from engine.policy import ahp
+from engine.policy.ahp import Judgement
 from engine.policy.models import Comparisons
 
 
@@ -40,7 +42,8 @@ def resolve(items: Sequence[Weighted], comparisons: Comparisons | None, what: st
         sink.add("missing_weight", f"{what} '{missing[0].id}' has no weight", missing[0].where,
                  "give every one a weight, or give pairwise 'comparisons'")
         return None
-    total = sum((item.weight for item in items), Decimal(0))
+    weights = [item.weight for item in items if item.weight is not None]  # every item's: none is missing
+    total = sum(weights, Decimal(0))
     if not total:
         sink.add("bad_weights", f"the {what} weights add up to 0", owner, "give at least one a positive weight")
         return None
@@ -51,7 +54,7 @@ def resolve(items: Sequence[Weighted], comparisons: Comparisons | None, what: st
             return None
         sink.extend([Diagnostic("weights_normalised", f"{message}; they are divided by {total}", owner,
                                 severity="warning")])
-    return Weights({item.id: float(item.weight / total) for item in items})
+    return Weights({item.id: float(weight / total) for item, weight in zip(items, weights)})
 
 
 def _from_comparisons(ids: list[str], comparisons: Comparisons, what: str, sink: DiagnosticSink) -> Weights | None:
@@ -85,7 +88,7 @@ def _from_comparisons(ids: list[str], comparisons: Comparisons, what: str, sink:
     return Weights(dict(zip(ids, result.weights)), result)
 
 
-def _as_written(judgement: ahp.Judgement, comparisons: Comparisons, ids: list[str]) -> tuple[ahp.Judgement, tuple]:
+def _as_written(judgement: ahp.Judgement, comparisons: Comparisons, ids: list[str]) -> tuple[ahp.Judgement, tuple[str | int, ...]]:
     """The judgement the way the author wrote it (a: {b: 3} reads "a vs b"), and where it is written."""
     a, b = judgement.first, judgement.second
     if comparisons.judgements is not None:
@@ -107,9 +110,9 @@ class FileWeights:
     values: dict[str, float]  # normalised
     ahp: ahp.AhpResult | None  # None: stated weights
     total: float = 1.0  # the stated weights' sum, before normalising
-    worst: tuple = ()  # the judgements that break consistency most, as written
+    worst: tuple[Judgement, ...] = ()  # the judgements that break consistency most, as written
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         if self.ahp is None:
             return {"weights": self.values, "method": "stated", "stated_total": self.total}
         out = self.ahp.as_dict()
@@ -119,7 +122,7 @@ class FileWeights:
         return out
 
 
-def weights_in_file(data, method: str | None) -> FileWeights:
+def weights_in_file(data: object, method: str | None) -> FileWeights:
     """The weights a file states or implies: {criteria, matrix}, or a strategy or scoring policy (comparisons as
     judgements or a matrix, else the weights written on each objective or criterion)."""
     if not isinstance(data, dict):
@@ -143,9 +146,12 @@ def weights_in_file(data, method: str | None) -> FileWeights:
     else:
         raise WeightsFileError("needs 'criteria: [...]' and 'matrix: [[...]]', or a strategy or scoring policy")
     try:
-        if (judgements is None) == (rows is None):
+        if rows is not None and judgements is None:
+            matrix = ahp.matrix_from_rows(ids, rows)
+        elif judgements is not None and rows is None:
+            matrix = ahp.matrix_from_judgements(ids, judgements)
+        else:
             raise ahp.AhpError("give either 'judgements' or 'matrix'")
-        matrix = ahp.matrix_from_rows(ids, rows) if rows is not None else ahp.matrix_from_judgements(ids, judgements)
         result = ahp.weights(ids, matrix, method)
     except ahp.AhpError as exc:
         raise WeightsFileError(str(exc)) from None
@@ -154,7 +160,7 @@ def weights_in_file(data, method: str | None) -> FileWeights:
     return FileWeights(dict(zip(ids, result.weights)), result, worst=worst)
 
 
-def _stated(ids: list[str], weights: list) -> FileWeights:
+def _stated(ids: list[str], weights: list[Any]) -> FileWeights:
     try:
         numbers = [float(Decimal(str(w))) for w in weights]
     except ArithmeticError:

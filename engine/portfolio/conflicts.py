@@ -5,10 +5,12 @@ Each conflict has a kind, the projects and periods involved, and a message a PMO
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from engine.compile.portfolio import Limits
-from engine.errors import InputError, did_you_mean
+from engine.errors import InputError, Location, did_you_mean
 from engine.portfolio import graph as g
 from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
 from engine.portfolio.names import check_policy_names
@@ -34,7 +36,7 @@ class ConflictReport:
     cycles_complete: bool = True
     counts: dict[str, int] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"conflicts": [asdict(c) for c in self.conflicts], "cycles": self.cycles,
                 "cycles_found": self.cycles_found, "cycles_complete": self.cycles_complete, "counts": self.counts}
 
@@ -74,7 +76,8 @@ def _references(portfolio: Portfolio) -> list[Conflict]:
 RELATIONS = (("depends_on", "depends on"), ("excludes", "excludes"), ("requires_together", "goes together with"))
 
 
-def unknown_references(portfolio: Portfolio, relations=RELATIONS):
+def unknown_references(portfolio: Portfolio, relations: tuple[tuple[str, str], ...] = RELATIONS,
+                       ) -> Iterator[tuple[Project, str, str, str | None, Location]]:
     """(project, the id it names, a message, a did-you-mean or None, where it is written) for every relation to
     a project that is not in the portfolio."""
     for p in portfolio:
@@ -142,16 +145,15 @@ def _schedule(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
             if q is None or q.out or q.id == p.id:
                 continue
             finish = _finish(q, unit)
-            if finish is None or isinstance(finish, dt.date) != isinstance(p.start, dt.date):
-                continue
-            if isinstance(finish, dt.date):
-                ready = finish + dt.timedelta(days=dep.lag * UNIT_DAYS[unit])
-                early = (ready - p.start).days  # type: ignore[operator]
+            early: float
+            if isinstance(finish, dt.date) and isinstance(p.start, dt.date):
+                early = (finish + dt.timedelta(days=dep.lag * UNIT_DAYS[unit]) - p.start).days
                 short = f"{early} day(s)"
-            else:
-                ready = finish + dep.lag
-                early = ready - p.start  # type: ignore[operator]
+            elif isinstance(finish, (int, float)) and isinstance(p.start, (int, float)):
+                early = finish + dep.lag - p.start
                 short = f"{early:g} {unit}"
+            else:  # no finish, or a date against network time: nothing to compare
+                continue
             if early > 0:
                 lag = f" plus a lag of {dep.lag:g} {unit}" if dep.lag else ""
                 out.append(Conflict("schedule_violation", [p.id, q.id], [],
@@ -166,10 +168,11 @@ def _pairs(portfolio: Portfolio) -> list[Conflict]:
         for kind, ids in (("exclusion_violation", p.excludes), ("inclusion_violation", p.requires_together)):
             for ident in ids:
                 q = portfolio.projects.get(ident)
-                key = (kind,) + tuple(sorted((p.id, ident)))
+                first, second = sorted((p.id, ident))
+                key = (kind, first, second)
                 if q is None or q.id == p.id or key in seen:
                     continue
-                seen.add(key)  # type: ignore[arg-type]
+                seen.add(key)
                 if kind == "exclusion_violation" and p.selected and q.selected:
                     out.append(Conflict(kind, sorted([p.id, q.id]), [],
                                         f"{p.id} and {q.id} exclude each other but both are selected; drop one"))
@@ -227,5 +230,5 @@ def _budget(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
     return out
 
 
-def _order(limits: Limits, period: str) -> tuple:
+def _order(limits: Limits, period: str) -> tuple[int, str]:
     return (limits.periods.index(period), period) if period in limits.periods else (len(limits.periods), period)

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 from engine.portfolio import graph as g
 from engine.portfolio.conflicts import ConflictReport
-from engine.portfolio.model import Portfolio
+from engine.portfolio.model import Portfolio, Project
 
 FORMATS = {".dot": "dot", ".gv": "dot", ".graphml": "graphml", ".svg": "svg"}
 
@@ -44,14 +45,14 @@ def _flagged(report: ConflictReport) -> dict[str, list[str]]:
     return out
 
 
-def _edges(portfolio: Portfolio):
+def _edges(portfolio: Portfolio) -> Iterator[tuple[str, str, float]]:
     for p in portfolio:
         for dep in p.depends_on:
             if dep.id in portfolio.projects:
                 yield dep.id, p.id, dep.lag
 
 
-def _label(p) -> str:
+def _label(p: Project) -> str:
     return p.name if p.name and p.name != p.id else p.id
 
 

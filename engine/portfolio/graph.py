@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TypeAlias
 
 import networkx as nx
 
 from engine.portfolio.model import Portfolio
 
+Graph: TypeAlias = "nx.DiGraph[str]"  # project ids; an edge's "lag" is its finish-to-start lag (a string: the
+# runtime DiGraph takes no type arguments)
 
-def build(portfolio: Portfolio) -> nx.DiGraph:
+
+def build(portfolio: Portfolio) -> Graph:
     """Known projects and the dependencies between them (references to unknown ids are left out)."""
-    graph = nx.DiGraph()
+    graph: Graph = nx.DiGraph()
     for project in portfolio:
         graph.add_node(project.id)
     for project in portfolio:
@@ -34,7 +39,7 @@ class Cycles:
     tangled: int  # projects that sit on at least one cycle
 
 
-def cycles(graph: nx.DiGraph, limit: int = 20, count_up_to: int = 10_000, seconds: float = 1.0) -> Cycles:
+def cycles(graph: Graph, limit: int = 20, count_up_to: int = 10_000, seconds: float = 1.0) -> Cycles:
     """Dependency cycles, listed up to ``limit`` and counted up to ``count_up_to`` (or ``seconds``), so a
     graph with millions of cycles still answers at once."""
     components = [c for c in nx.strongly_connected_components(graph)
@@ -65,11 +70,11 @@ def _rotate(cycle: list[str]) -> list[str]:
     return cycle[k:] + cycle[:k]
 
 
-def is_acyclic(graph: nx.DiGraph) -> bool:
+def is_acyclic(graph: Graph) -> bool:
     return nx.is_directed_acyclic_graph(graph)
 
 
-def delivery_order(graph: nx.DiGraph, rank: dict[str, int | None]) -> list[str]:
+def delivery_order(graph: Graph, rank: dict[str, int | None]) -> list[str]:
     """A topological order; among projects that are ready, the better ranked (then the smaller id) first."""
     return list(nx.lexicographical_topological_sort(graph, key=lambda n: (rank.get(n) is None, rank.get(n) or 0, n)))
 
@@ -88,7 +93,7 @@ class Activity:
         return self.ls - self.es
 
 
-def critical_path_method(graph: nx.DiGraph, duration: dict[str, float], earliest: dict[str, float] | None = None
+def critical_path_method(graph: Graph, duration: dict[str, float], earliest: dict[str, float] | None = None
                          ) -> tuple[float, dict[str, Activity]]:
     """Earliest and latest start and finish of every project, from time 0 (the graph must be acyclic), and its
     free float. ``earliest``: starts no earlier than (a project's given start)."""
@@ -114,11 +119,11 @@ def critical_path_method(graph: nx.DiGraph, duration: dict[str, float], earliest
     return total, {n: Activity(es[n], ef[n], ls[n], lf[n], free[n]) for n in order}
 
 
-def critical_paths(graph: nx.DiGraph, activities: dict[str, Activity], limit: int = 10,
+def critical_paths(graph: Graph, activities: dict[str, Activity], limit: int = 10,
                    tolerance: float = 1e-9) -> list[list[str]]:
     """Chains of zero-float projects, each link tight (the successor starts as the predecessor finishes)."""
     critical = {n for n, a in activities.items() if abs(a.float) <= tolerance}
-    tight = nx.DiGraph()
+    tight: Graph = nx.DiGraph()
     tight.add_nodes_from(critical)
     for a, b, data in graph.edges(data=True):
         if a in critical and b in critical and abs(activities[a].ef + data["lag"] - activities[b].es) <= tolerance:
@@ -135,12 +140,12 @@ def critical_paths(graph: nx.DiGraph, activities: dict[str, Activity], limit: in
     return paths
 
 
-def dependents(graph: nx.DiGraph, project: str) -> set[str]:
+def dependents(graph: Graph, project: str) -> set[str]:
     """Every project that depends on ``project``, directly or through others."""
     return nx.descendants(graph, project)
 
 
-def slip(graph: nx.DiGraph, activities: dict[str, Activity], duration: dict[str, float], project: str,
+def slip(graph: Graph, activities: dict[str, Activity], duration: dict[str, float], project: str,
          delay: float) -> dict[str, float]:
     """How much each dependent's finish moves when ``project`` finishes ``delay`` later (float absorbs some)."""
     affected = nx.descendants(graph, project) | {project}
@@ -154,7 +159,7 @@ def slip(graph: nx.DiGraph, activities: dict[str, Activity], duration: dict[str,
     return {n: new_ef[n] - activities[n].ef for n in affected if new_ef[n] - activities[n].ef > 1e-9}
 
 
-def levels(graph: nx.DiGraph) -> dict[str, int]:
+def levels(graph: Graph) -> dict[str, int]:
     """For drawing: the longest chain of prerequisites before each project (cycles collapsed)."""
     condensed = nx.condensation(graph)
     depth: dict[int, int] = {}
@@ -163,5 +168,5 @@ def levels(graph: nx.DiGraph) -> dict[str, int]:
     return {member: depth[c] for c, data in condensed.nodes(data=True) for member in data["members"]}
 
 
-def write_graphml(graph: nx.DiGraph, target) -> None:
+def write_graphml(graph: Graph, target: str | Path | BinaryIO) -> None:
     nx.write_graphml(graph, target)

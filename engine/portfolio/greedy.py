@@ -11,7 +11,7 @@ def greedy(prob: Problem, key: str) -> Selection:
     """A baseline: take projects best first ('value' or 'value per cost'), each with what it needs and at its
     earliest start that fits, while everything still fits. Min-share balance rules are checked at the end."""
     def ratio(k: int) -> float:
-        return prob.value[k] / max(cheapest(prob, k, prob.total_cost), 1e-12)
+        return float(prob.value[k] / max(cheapest(prob, k, prob.total_cost), 1e-12))
     order = sorted(range(len(prob.ids)), key=lambda k: (-(prob.value[k] if key == "value" else ratio(k)),
                                                         prob.ids[k]))
     y = np.zeros(len(prob.owner), dtype=bool)
@@ -40,8 +40,8 @@ def _place(prob: Problem, y: np.ndarray, placed: dict[int, int], group: set[int]
             return False
     trial, chosen = y.copy(), dict(placed)
     for k in _prerequisites_first(group, limits.prerequisites):
-        ready = max((prob.start[chosen[j]] + prob.length[j] for j in limits.prerequisites.get(k, ())
-                     if j in chosen and prob.start[chosen[j]] is not None), default=0)
+        ready = max((start + prob.length[j] for j in limits.prerequisites.get(k, ())
+                     if j in chosen and (start := prob.start[chosen[j]]) is not None), default=0)
         for o in prob.options_of(k):
             if prob.start[o] is not None and prob.start[o] < ready:
                 continue

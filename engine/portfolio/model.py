@@ -13,7 +13,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import yaml
 
 from engine.errors import Diagnostic, InputError, Location
 from engine.io.readers import load_text_dates, unparsable
+from engine.io.rows import csv_cell_limit
 
 OUT = {"rejected", "reject", "cancelled", "canceled", "unfunded", "killed", "kill"}
 SELECTED = {"approved", "accept", "funded", "selected", "active", "in-progress", "in_progress", "go", "completed"}
@@ -60,7 +61,7 @@ class Project:
     demand_profile: dict[str, list[float]] = field(default_factory=dict)  # with a window: role -> by period
     spread: str | None = None  # for selection: how a total cost spreads over periods (even | window)
     rejected_at_intake: str | None = None  # for selection: the intake rules (or errors) that rule it out
-    at: tuple = ()  # where the project is in the file's data: ("projects", 3), for locating problems
+    at: tuple[str | int, ...] = ()  # where the project is in the file's data: ("projects", 3), for locating problems
 
     @property
     def out(self) -> bool:
@@ -80,11 +81,11 @@ class Portfolio:
     projects: dict[str, Project]
     source: str = "<memory>"
     budget: dict[str, float] | None = None  # overrides the policy's budget: period (or "total") -> money
-    balance: list[dict] = field(default_factory=list)  # selection balance rules given with the portfolio
+    balance: list[dict[str, Any]] = field(default_factory=list)  # selection balance rules given with the portfolio
     spread: str | None = None  # for selection: how every total cost spreads over periods, unless a project says
     locate: Callable[..., Location] | None = None  # (path into the data, key=False) -> where it is written
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Project]:
         return iter(self.projects.values())
 
     def where(self, *path: Any, key: bool = False) -> Location:
@@ -105,7 +106,7 @@ class _TextLocator:
     _root: Any = None
     _failed: bool = False
 
-    def __call__(self, path: tuple, key: bool = False) -> Location:
+    def __call__(self, path: tuple[Any, ...], key: bool = False) -> Location:
         if self._root is None and not self._failed:
             try:
                 self._root = yaml.compose(self.text, Loader=yaml.SafeLoader)
@@ -142,7 +143,7 @@ class _CsvLocator:
     lines: list[int]
     header: list[str]
 
-    def __call__(self, path: tuple, key: bool = False) -> Location:
+    def __call__(self, path: tuple[Any, ...], key: bool = False) -> Location:
         if not path or not isinstance(path[0], int) or not 0 <= path[0] < len(self.lines):
             return Location(self.file)
         line = self.lines[path[0]]
@@ -203,7 +204,8 @@ def portfolio_from(data: Any, source: str = "<memory>", locate: Callable[..., Lo
     if isinstance(data, dict) and data.get("budget") not in (None, ""):
         try:
             raw = data["budget"]
-            budget = {"total": _number(raw, "budget")} if not isinstance(raw, dict) else _by_period(raw, "budget")
+            total = _number(raw, "budget") if not isinstance(raw, dict) else None  # a number: raw is not empty
+            budget = {"total": total} if total is not None else _by_period(raw, "budget")
         except ValueError as exc:
             problems.append(Diagnostic("bad_budget", str(exc), Location(source)))
     balance = data.get("balance", []) if isinstance(data, dict) else []
@@ -255,8 +257,8 @@ def _project(item: Any) -> Project:
     p.duration = _number(item.get("duration"), "duration")
     if p.duration is not None and p.duration < 0:
         raise ValueError("duration must not be negative")
-    if (p.start is not None and p.finish is not None and isinstance(p.start, dt.date) == isinstance(p.finish, dt.date)
-            and p.finish < p.start):  # type: ignore[operator]
+    dates, times = dates_of(p), times_of(p)
+    if dates and dates[1] < dates[0] or times and times[1] < times[0]:
         raise ValueError(f"finish {p.finish} is before start {p.start}")
     p.budget = _by_period(item.get("budget"), "budget")
     window = item.get("window")
@@ -301,7 +303,7 @@ _FIELDS = {"id", "name", "status", "decision", "rank", "priority", "funded", "st
            "force", "category", "objective", "window", "proposal", "spread"}
 
 
-def _list(value: Any) -> list:
+def _list(value: Any) -> list[Any]:
     if value in (None, ""):
         return []
     if isinstance(value, str):
@@ -319,6 +321,20 @@ def _dependency(value: Any) -> Dependency:
     text = str(value)
     ident, sep, lag = text.partition(":")  # "B:5" in a CSV cell: B, with a lag of 5
     return Dependency(ident.strip(), (_number(lag, "lag") or 0.0) if sep else 0.0)
+
+
+def dates_of(p: Project) -> tuple[dt.date, dt.date] | None:
+    """The project's start and finish, when both are dates."""
+    if isinstance(p.start, dt.date) and isinstance(p.finish, dt.date):
+        return p.start, p.finish
+    return None
+
+
+def times_of(p: Project) -> tuple[float, float] | None:
+    """The project's start and finish, when both are numbers (network time)."""
+    if p.start is None or p.finish is None or isinstance(p.start, dt.date) or isinstance(p.finish, dt.date):
+        return None
+    return p.start, p.finish
 
 
 def _number(value: Any, what: str) -> float | None:
@@ -393,9 +409,10 @@ def _profile(value: Any, what: str) -> list[float]:
     if not isinstance(value, list) or not value:
         raise ValueError(f"{what}: with a window, give a list by period from the start, e.g. [100, 250]")
     out = [_number(v, f"{what} in period {k + 1}") for k, v in enumerate(value)]
-    if any(v is None or v < 0 for v in out):
+    amounts = [v for v in out if v is not None and v >= 0]
+    if len(amounts) < len(out):
         raise ValueError(f"{what}: amounts must be numbers from 0 up")
-    return out  # type: ignore[return-value]
+    return amounts
 
 
 def _cost(value: Any) -> dict[str, float]:
@@ -422,6 +439,7 @@ def _parse_demand(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
+@csv_cell_limit()
 def _csv_items(text: str, name: str) -> tuple[list[dict[str, str]], _CsvLocator]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     items, lines = [], []

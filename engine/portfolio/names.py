@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING
 
-from engine.errors import Diagnostic, did_you_mean
+from engine.errors import Diagnostic, Location, did_you_mean
 from engine.io.profile import field_key as _normal  # the forgiving match that proposal fields get
+
+if TYPE_CHECKING:
+    from engine.compile.portfolio import Limits
+    from engine.portfolio.model import Portfolio, Project
 
 
 class Names:
@@ -70,23 +76,26 @@ def span(label: str) -> tuple[dt.date, dt.date] | None:
 def period_hint(name: str, periods: Names, what: str = "periods") -> str:
     """Where an unknown period falls among the known ones (when both read as calendar spans), else did you mean."""
     mine = span(name)
-    spans = [(label, span(label)) for label in periods.known]
-    if mine and spans and all(s for _, s in spans):
-        inside = [label for label, s in spans if s[0] <= mine[0] and mine[1] <= s[1]]  # type: ignore[index]
+    spans = [(label, found) for label in periods.known if (found := span(label)) is not None]
+    if mine and spans and len(spans) == len(periods.known):  # every known period is a calendar span
+        inside = [label for label, s in spans if s[0] <= mine[0] and mine[1] <= s[1]]
         if inside:
             return f"{name.strip()} falls in {inside[0]}: give amounts by the {what} ({periods.listed()})"
         return f"{name.strip()} is outside the {what} ({periods.listed()})"
     return periods.hint(name, what)
 
 
-def days_by_period(first: dt.date, last: dt.date, periods: list[str]) -> dict[str, int] | None:
+def days_by_period(first: dt.date, last: dt.date, periods: list[str]) -> dict[str | None, int] | None:
     """How many days of ``first``..``last`` (both included) fall in each period; None if a label is not a
     calendar span. Days outside every period are under the key None."""
-    spans = {label: span(label) for label in periods}
-    if not all(spans.values()):
-        return None
-    out: dict = {}
-    for label, (a, b) in spans.items():  # type: ignore[misc]
+    spans: dict[str, tuple[dt.date, dt.date]] = {}
+    for label in periods:
+        found = span(label)
+        if found is None:
+            return None
+        spans[label] = found
+    out: dict[str | None, int] = {}
+    for label, (a, b) in spans.items():
         days = (min(b, last) - max(a, first)).days + 1
         if days > 0:
             out[label] = days
@@ -96,7 +105,7 @@ def days_by_period(first: dt.date, last: dt.date, periods: list[str]) -> dict[st
     return out
 
 
-def check_policy_names(portfolio, limits, budget: bool = True) -> list:
+def check_policy_names(portfolio: Portfolio, limits: Limits, budget: bool = True) -> list[Diagnostic]:
     """Budget periods (with ``budget``) and demand roles and periods of every project, against the portfolio
     policy. Names written another way ("Engineer") are rewritten to the policy's spelling in place; names
     the policy does not know are returned as located diagnostics."""
@@ -113,13 +122,14 @@ def check_policy_names(portfolio, limits, budget: bool = True) -> list:
                 role_ok[role].issuperset(amounts) for role, amounts in p.demand.items())):
             p.demand = _demand(portfolio, p, roles, periods, by_role, problems)
         if budget and p.budget and (periods or budgeted) and not budget_ok.issuperset(p.budget):
-            p.budget = _resolved(p.budget, periods, problems, lambda k, p=p: portfolio.where_in(p, "budget", k, key=True),
+            p.budget = _resolved(p.budget, periods, problems, partial(portfolio.where_in, p, "budget", key=True),
                                  f"budget of {p.id} in", budgeted or None, "budget")
     return problems
 
 
-def _demand(portfolio, p, roles: Names, periods: Names, by_role: dict, problems: list) -> dict:
-    out: dict = {}
+def _demand(portfolio: Portfolio, p: Project, roles: Names, periods: Names, by_role: dict[str, Names],
+            problems: list[Diagnostic]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
     for written, amounts in p.demand.items():
         role = roles.match(written)
         if role is None:
@@ -132,18 +142,18 @@ def _demand(portfolio, p, roles: Names, periods: Names, by_role: dict, problems:
                                        "twice", portfolio.where_in(p, "demand", written, key=True), "write it once"))
             continue
         out[role] = _resolved(amounts, periods or by_role[role], problems,
-                              lambda k, w=written: portfolio.where_in(p, "demand", w, k, key=True),
+                              partial(portfolio.where_in, p, "demand", written, key=True),
                               f"demand of {p.id} for {role} in", by_role[role], f"{role} capacity")
     return out
 
 
-def _resolved(mapping: dict, names: Names, problems: list, where, what: str, limited: Names | None,
-              limit: str) -> dict:
+def _resolved(mapping: dict[str, float], names: Names, problems: list[Diagnostic], where: Callable[[str], Location],
+              what: str, limited: Names | None, limit: str) -> dict[str, float]:
     """``mapping`` with its keys in the known spelling; a key not known (or known but without a limit in
     ``limited``) adds a diagnostic."""
     if all(k in names._exact and (limited is None or k in limited._exact) for k in mapping):
         return mapping  # the common case: every name as the policy writes it
-    out: dict = {}
+    out: dict[str, float] = {}
     for key, value in mapping.items():
         known = names.match(key)
         if known is None:

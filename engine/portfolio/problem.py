@@ -96,7 +96,7 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     budget = dict(own if own is not None else limits.budget)
     # Periods in order: those of the budget given by the call, else by the portfolio file (also when the call
     # gives one total), else the policy's.
-    def labels(money: dict | None) -> list[str]:
+    def labels(money: dict[str, float] | None) -> list[str]:
         return [k for k in money or {} if k != TOTAL]
     periods = labels(own) or labels(portfolio.budget) or list(limits.periods) or labels(budget)
     position = {label: t for t, label in enumerate(periods)}
@@ -108,8 +108,8 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     window_names = Names(periods)
     for k, p in enumerate(projects):
         if p.window is None:
-            demand = {(role, period): amount for role, by in p.demand.items() for period, amount in by.items()}
-            options.append((k, None, _cost(portfolio, p, by_period, problems), demand))
+            needs = {(role, period): amount for role, by in p.demand.items() for period, amount in by.items()}
+            options.append((k, None, _cost(portfolio, p, by_period, problems), needs))
             length.append(0)
             continue
         first, last = (position.get(window_names.match(label) or "") for label in p.window)
@@ -126,10 +126,10 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
         for t in range(first, last + 1):
             if t + span > len(periods):
                 break  # it would run past the last period
-            cost = {periods[t + j]: amount for j, amount in enumerate(p.cost_profile)}
-            demand = {(role, periods[t + j]): amount for role, by in p.demand_profile.items()
-                      for j, amount in enumerate(by)}
-            options.append((k, t, cost, demand))
+            costs = {periods[t + j]: amount for j, amount in enumerate(p.cost_profile)}
+            needs = {(role, periods[t + j]): amount for role, by in p.demand_profile.items()
+                     for j, amount in enumerate(by)}
+            options.append((k, t, costs, needs))
         if not any(o[0] == k for o in options):
             problems.append(Diagnostic("bad_window", f"{p.id}: no start in its window leaves room for its {span} "
                                        "periods", portfolio.where_in(p, "window"),
@@ -145,19 +145,21 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     if any(p.value is None for p in projects):
         notes.append("projects without a value (or score) count 1 each")
     demand: dict[tuple[str, str], np.ndarray] = {}
-    for j, (k, t, _c, needs) in enumerate(options):
+    capacity: dict[tuple[str, str], float] = {}  # with the tolerance, for each key of demand (in its order)
+    for j, (k, placed, _c, needs) in enumerate(options):
         for key, amount in needs.items():
             if not amount:
                 continue
-            if limits.capacity_of(*key) is None:  # a window placed demand where the policy has no capacity
-                if limits.capacity and t is not None:
+            limit = limits.capacity_of(*key)
+            if limit is None:  # a window placed demand where the policy has no capacity
+                if limits.capacity and placed is not None:
                     problems.append(Diagnostic(
                         "unknown_period", f"demand of {projects[k].id} for {key[0]} in '{key[1]}' (its window): the "
                         "portfolio policy gives no capacity there", portfolio.where_in(projects[k], "demand"),
                         f"{key[0]} capacity is given for {', '.join(limits.capacity.get(key[0], {})) or 'no period'}"))
                 continue
             demand.setdefault(key, np.zeros(len(options)))[j] = amount
-    capacity = {key: limits.capacity_of(*key) * (1 + limits.resource_tolerance) for key in demand}  # type: ignore
+            capacity.setdefault(key, limit * (1 + limits.resource_tolerance))
     if problems:
         raise InputError(problems)
     forced_in, forced_out = set(), set()
@@ -198,7 +200,7 @@ def _why_out(p: Project) -> tuple[str, str]:
     return "forced out", f"status: {p.status}" if p.status else "funded: no"
 
 
-def _unknown(pid: str, relation: str, other: str, index: dict) -> str:
+def _unknown(pid: str, relation: str, other: str, index: dict[str, int]) -> str:
     close = did_you_mean(other, index)
     return f"{relation} '{other}', which is not in the portfolio" + (f"; {close}" if close else "")
 
@@ -242,18 +244,19 @@ def _spread(portfolio: Portfolio, p: Project, total: float, periods: Names, name
         problems.append(Diagnostic("bad_spread", f"{p.id}: spread: window needs its start and finish dates", where,
                                    "give start and finish as dates (2027-07-01), or use spread: even"))
         return {}
-    days = days_by_period(p.start, p.finish, periods.known)
-    if days is None or None in days:
+    found = days_by_period(p.start, p.finish, periods.known)
+    days = {period: n for period, n in (found or {}).items() if period is not None}
+    if found is None or None in found:
         problems.append(Diagnostic(
             "bad_spread", f"{p.id}: spread: window, but {p.start} to {p.finish} "
-            + ("runs outside the budget's periods" if days else "cannot be placed on periods that are not dates")
+            + ("runs outside the budget's periods" if found else "cannot be placed on periods that are not dates")
             + f" ({periods.listed()})", where, "give the cost by period"))
         return {}
     whole = sum(days.values())
     return {period: total * n / whole for period, n in days.items()}
 
 
-def rules_from(items: list[dict]) -> list[Rule]:
+def rules_from(items: list[dict[str, Any]]) -> list[Rule]:
     rules = []
     for n, item in enumerate(items, 1):
         if not isinstance(item, dict) or item.get("by") not in ("category", "objective") or not item.get("value"):
@@ -271,8 +274,8 @@ def selection_from(prob: Problem, y: np.ndarray, optimal: bool, gap: float | Non
     """A selection from chosen options."""
     cost = {key: float(c[y].sum()) for key, c in prob.cost.items()}
     picked = sorted(int(prob.owner[j]) for j in np.nonzero(y)[0])
-    starts = {prob.ids[int(prob.owner[j])]: prob.periods[prob.start[j]] for j in np.nonzero(y)[0]
-              if prob.start[j] is not None}
+    starts = {prob.ids[int(prob.owner[j])]: prob.periods[start] for j in np.nonzero(y)[0]
+              if (start := prob.start[j]) is not None}
     return Selection([prob.ids[k] for k in picked], float(prob.value[picked].sum()), cost, optimal, gap, status,
                      notes=list(prob.notes), starts=starts)
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.compile.portfolio import Calendar, Limits
 from engine.errors import Diagnostic, InputError, Location, did_you_mean
 from engine.portfolio import graph as g
 from engine.portfolio.conflicts import unknown_references
-from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
+from engine.portfolio.model import UNIT_DAYS, Portfolio, Project, dates_of, times_of
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Schedule:
         return {"start": str(self.start_date(a.es)), "finish": str(self.finish_date(a.es, a.ef)),
                 "late_start": str(self.start_date(a.ls)), "late_finish": str(self.finish_date(a.ls, a.lf))}
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         finish = self.finish_date(0.0, self.duration) if self.activities else None
         return {"duration": self.duration, "unit": self.unit, "critical_path": self.critical_path,
                 "critical_paths": self.critical_paths, "order": self.order, "notes": self.notes,
@@ -74,7 +75,7 @@ class Impact:
     duration_after: float | None = None
     unit: str = "days"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"project": self.project, "action": self.action, "delay": self.delay, "unit": self.unit,
                 "affected": [{"id": k, "slip": v} for k, v in self.affected.items()],
                 "duration_before": self.duration_before, "duration_after": self.duration_after}
@@ -90,11 +91,12 @@ def unit_days(unit: str, calendar: Calendar) -> float:
 def _duration(p: Project, unit: str, calendar: Calendar) -> float | None:
     if p.duration is not None:
         return p.duration
-    if p.start is not None and p.finish is not None and isinstance(p.start, dt.date) == isinstance(p.finish, dt.date):
-        if isinstance(p.start, dt.date):  # from the first to the last day of work, both included
-            days = calendar.count(p.start, p.finish + dt.timedelta(days=1))  # type: ignore[operator]
-            return days / unit_days(unit, calendar)
-        return p.finish - p.start  # type: ignore[operator]
+    dates, times = dates_of(p), times_of(p)
+    if dates is not None:  # from the first to the last day of work, both included
+        days = calendar.count(dates[0], dates[1] + dt.timedelta(days=1))
+        return days / unit_days(unit, calendar)
+    if times is not None:
+        return times[1] - times[0]
     return None
 
 
@@ -111,9 +113,9 @@ def _starts(portfolio: Portfolio, live: Portfolio, limits: Limits) -> tuple[dict
     if not dated:
         return numbers, None
     calendar = limits.calendar
-    day_zero = calendar.next_working(min(dated.values()))  # type: ignore[type-var]
+    day_zero = calendar.next_working(min(dated.values()))
     per_unit = unit_days(limits.duration_unit, calendar)
-    return {k: calendar.count(day_zero, d) / per_unit for k, d in dated.items()}, day_zero  # type: ignore[arg-type]
+    return {k: calendar.count(day_zero, d) / per_unit for k, d in dated.items()}, day_zero
 
 
 def _unknown_prerequisites(portfolio: Portfolio, live: Portfolio) -> None:
@@ -125,17 +127,19 @@ def _unknown_prerequisites(portfolio: Portfolio, live: Portfolio) -> None:
         raise InputError(problems)
 
 
-def _network(portfolio: Portfolio, limits: Limits):
+def _network(portfolio: Portfolio,
+             limits: Limits) -> tuple[Portfolio, dict[str, float], g.Graph, dict[str, float], dt.date | None]:
     """The projects that go ahead (not rejected, cancelled or unfunded), their durations, graph, given
     starts (as network time) and day 0."""
     live = Portfolio({k: p for k, p in portfolio.projects.items() if not p.out}, portfolio.source)
     _unknown_prerequisites(portfolio, live)
-    durations = {p.id: _duration(p, limits.duration_unit, limits.calendar) for p in live}
-    missing = sorted(k for k, d in durations.items() if d is None)
+    given = {p.id: _duration(p, limits.duration_unit, limits.calendar) for p in live}
+    missing = sorted(k for k, d in given.items() if d is None)
     if missing:
         raise InputError([Diagnostic("missing_duration", f"no duration for {', '.join(missing[:10])}"
                                      + (" ..." if len(missing) > 10 else ""), Location(portfolio.source),
                                      "give each project a duration, or a start and a finish")])
+    durations = {k: d for k, d in given.items() if d is not None}  # every one: none is missing
     graph = g.build(live)
     if not g.is_acyclic(graph):
         cycles = g.cycles(graph, limit=3)
@@ -148,7 +152,7 @@ def _network(portfolio: Portfolio, limits: Limits):
 
 def schedule(portfolio: Portfolio, limits: Limits) -> Schedule:
     live, durations, graph, earliest, day_zero = _network(portfolio, limits)
-    total, activities = g.critical_path_method(graph, durations, earliest)  # type: ignore[arg-type]
+    total, activities = g.critical_path_method(graph, durations, earliest)
     paths = g.critical_paths(graph, activities)
     order = g.delivery_order(graph, {p.id: p.rank for p in live})
     notes = [f"{p.id} depends on {d.id}, which is {portfolio.projects[d.id].status or 'not going ahead'}: "
@@ -176,8 +180,8 @@ def impact(portfolio: Portfolio, limits: Limits, cancel: str | None = None,
     if target not in live.projects:
         raise InputError([Diagnostic("unknown_project", f"'{target}' does not go ahead, so it cannot be delayed",
                                      Location(portfolio.source))])
-    total, activities = g.critical_path_method(graph, durations, earliest)  # type: ignore[arg-type]
-    slips = g.slip(graph, activities, durations, target, delay[1])  # type: ignore[arg-type]
+    total, activities = g.critical_path_method(graph, durations, earliest)
+    slips = g.slip(graph, activities, durations, target, delay[1])
     after = max((activities[n].ef + slips.get(n, 0.0) for n in activities), default=0.0)
     ordered = dict(sorted(slips.items(), key=lambda kv: (-kv[1], kv[0])))
     return Impact(target, "delay", delay[1], ordered, total, after, limits.duration_unit)

@@ -17,11 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from engine.errors import DiagnosticSink, Location, did_you_mean
+from engine.expr.lookup import LookupTable
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING
 from engine.expr.values import ValueProblem, data_number, to_bool, to_date, to_number, to_text
+from engine.io.rows import csv_cell_limit
 from engine.policy.loader import DataFile, PolicySet
 from engine.policy.models import LookupPolicy
-from engine.refdata.table import LookupTable
 
 MAX_ROWS = 100_000
 MAX_BYTES = 20_000_000
@@ -85,7 +86,7 @@ def _build(spec: LookupPolicy, data: DataFile | None, sink: DiagnosticSink) -> L
     if not ok:
         return None
     key_index = list(columns).index(spec.key)
-    by_key: dict[Any, tuple] = {}
+    by_key: dict[Any, tuple[Any, ...]] = {}
     first: dict[Any, Location] = {}
     for i, row in enumerate(zip(*typed_columns)):
         key, where = row[key_index], rows[i][key_index][1]
@@ -118,6 +119,7 @@ def _yaml_rows(spec: LookupPolicy, sink: DiagnosticSink) -> tuple[list[str], lis
     return [str(c) for c in columns], out
 
 
+@csv_cell_limit()
 def _csv_rows(spec: LookupPolicy, data: DataFile | None, sink: DiagnosticSink) -> tuple[list[str], list[list[Cell]]] | None:
     if data is None:
         return None  # the loader said why
@@ -219,7 +221,8 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {"string": _text, "number": _number,
 
 
 def _converted(column: str, kind: str, cells: list[Cell], sink: DiagnosticSink) -> list[Any] | None:
-    convert, out, ok = _CONVERT[kind], [], True
+    convert, ok = _CONVERT[kind], True
+    out: list[Any] = []
     for value, at in cells:
         if value is None:
             out.append(None)

@@ -179,6 +179,7 @@ def write_report(report: Report, path) -> None:
 
 
 def _head(title: str, health: bool) -> str:
+    # lazy: the health stage loads only for a report with a health page
     from engine.report.health import HEALTH_STYLE
     head = _HEAD.replace("$TITLE", html.escape(title))
     return head.replace("</head>", HEALTH_STYLE + "</head>", 1) if health else head
@@ -186,6 +187,7 @@ def _head(title: str, health: bool) -> str:
 
 def render_health_page(page, title: str = "Portfolio health") -> str:
     """A page of its own for the health page (``pmo health --report``): the same head, style and script."""
+    # lazy: the health stage loads only for a report with a health page
     from engine.report.health import render_health
     e = html.escape
     return (_head(title, True) + f"<header><h1>{e(title)}</h1><p class=meta>Status reports up to "
@@ -222,6 +224,7 @@ def _pieces(report: Report) -> Iterator[str]:
                              "MILP), against greedy choice by value per cost.", _frontier_chart(report.frontier)))
     parts.append("</div></section>")
     if report.health is not None:
+        # lazy: the health stage loads only for a report with a health page
         from engine.report.health import render_health
         parts.append(render_health(report.health))
     if report.graph_svg:

@@ -21,6 +21,7 @@ from typing import Any
 
 from engine.compile.health import CompiledHealth
 from engine.compile.portfolio import Limits
+from engine.errors import InputError
 from engine.health.assess import _plain
 from engine.health.trend import HealthSeries, Kpi
 from engine.report.text import money_text as _money
@@ -153,7 +154,7 @@ def _gantt(series: HealthSeries, portfolio, limits: Limits) -> dict[str, Any]:
     latest = {p.project: p for p in series.latest.projects} if series.latest else {}
     bars: list[dict[str, Any]] = []
     if portfolio is not None:
-        from engine.errors import InputError
+        # lazy: networkx loads only for a Gantt chart
         from engine.portfolio.schedule import schedule
         try:
             plan = schedule(portfolio, limits)

@@ -216,7 +216,7 @@ def combine(spec: PanelSpec, criterion: str, ratings: list[Rating]) -> PanelResu
     elif spec.combine == "trimmed-mean":
         result.score = trimmed_mean(scores, spec.trim)
     else:
-        weights = [spec.roles[r.role] for r in ratings]  # every role has a weight: checked() made sure
+        weights = [spec.roles[_role(r)] for r in ratings]
         result.score = sum((w * s for w, s in zip(weights, scores)), Fraction(0)) / sum(weights, Fraction(0))
     if spec.spread is not None and result.spread > spec.spread:
         result.attention.append(f"spread {_shown(result.spread)} is over {_shown(spec.spread)}")
@@ -262,3 +262,9 @@ def _shown(value: Fraction | None, places: int = 4) -> str:
     if value.denominator == 1:
         return str(value.numerator)
     return f"{float(value):.{places}f}".rstrip("0").rstrip(".")
+
+
+def _role(rating: Rating) -> str:
+    """The rater's role, for combine: weighted, where every rating has one with a weight (checked() made sure)."""
+    assert rating.role is not None
+    return rating.role

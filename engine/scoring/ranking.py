@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,11 @@ from engine.expr.evaluate import evaluate
 from engine.gcpause import no_gc_pauses
 from engine.scoring.score import Scores, ranking_order, score
 from engine.scoring.sensitivity import top_probability, weight_changes
+
+if TYPE_CHECKING:
+    from engine.scoring.panel import AssessmentError, PanelResult, Rating
+
+Ratings = Mapping[str, Mapping[str, list["Rating"]]]  # checked ratings by proposal id and criterion
 
 
 @dataclass(slots=True)
@@ -63,7 +68,7 @@ class RankEntry:
     row: int | None = None
     position: int | None = None  # index of the proposal in the decided list the ranking was built from
     model: str | None = None  # the scoring model that scored it, when the policy set has several
-    panel: list = field(default_factory=list)  # engine.scoring.panel.PanelResult per panel criterion (assessments)
+    panel: list[PanelResult] = field(default_factory=list)  # engine.scoring.panel.PanelResult per panel criterion (assessments)
 
     @property
     def breakdown(self) -> list[Contribution]:
@@ -99,7 +104,7 @@ class Ranking:
     entries: list[RankEntry]
     warnings: list[str] = field(default_factory=list)  # policy warnings, e.g. weights that were normalised
     models: list[dict[str, Any]] = field(default_factory=list)  # several scoring models: each one's id, method, ...
-    assessment_errors: list | None = None  # ratings that could not be used (pmo rank --assessments), or None
+    assessment_errors: list[AssessmentError] | None = None  # ratings that could not be used (pmo rank --assessments), or None
 
     def to_json(self) -> dict[str, Any]:
         with no_gc_pauses():
@@ -114,7 +119,7 @@ class Ranking:
 
 def build_ranking(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, Any] | None]],
                   policy_hash: str, as_of: str, top: int | None = None, sensitivity: bool = False,
-                  ratings: Mapping[str, Mapping[str, list]] | None = None) -> Ranking:
+                  ratings: Ratings | None = None) -> Ranking:
     """``ratings``: checked ratings by proposal id and criterion (engine/scoring/panel.py), for panel criteria."""
     with no_gc_pauses():
         return _build(scoring, decided, policy_hash, as_of, top or scoring.top, sensitivity, ratings)
@@ -122,12 +127,17 @@ def build_ranking(scoring: CompiledScoring, decided: list[tuple[Decision, Mappin
 
 def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, Any] | None]],
            policy_hash: str, as_of: str, top: int, sensitivity: bool,
-           ratings: Mapping[str, Mapping[str, list]] | None = None) -> Ranking:
-    passing = [i for i, (d, r) in enumerate(decided) if r is not None and d.decision in ("accept", "review")]
-    candidates = [decided[i] for i in passing]
+           ratings: Ratings | None = None) -> Ranking:
+    passing: list[int] = []  # the positions of the candidates in ``decided``
+    candidates: list[tuple[Decision, Mapping[str, Any]]] = []
+    for i, (d, r) in enumerate(decided):
+        if r is not None and d.decision in ("accept", "review"):
+            passing.append(i)
+            candidates.append((d, r))
     records = [r for _, r in candidates]
-    panels: list[list] = [[] for _ in candidates]
+    panels: list[list[PanelResult]] = [[] for _ in candidates]
     if ratings is not None and any(c.panel is not None for c in scoring.criteria):
+        # lazy: panels (and their readers) load only for a model with panel criteria
         from engine.compile.scoring import PANEL_KEY
         from engine.scoring.panel import panel_results
         panels = [panel_results(scoring.criteria, ratings.get(d.id or "", {})) for d, _ in candidates]
@@ -137,7 +147,8 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
     order = ranking_order(scoring, scores, records, [d.id for d, _ in candidates])
     breakdowns = _breakdowns(scoring, scores, records)
     totals = scores.total.tolist()
-    probability = changes = None
+    probability: list[float] | None = None
+    changes: list[WeightChange | None] = []
     if sensitivity and scoring.method == "weighted-sum" and len(order):
         probability, changes = _sensitivity(scoring, scores, order, top)
     entries: list[RankEntry] = []
@@ -164,7 +175,7 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
 
 def build_model_ranking(models: Sequence[ScoringModel], decided: list[tuple[Decision, Mapping[str, Any] | None]],
                         policy_hash: str, as_of: str, top: int | None = None, sensitivity: bool = False,
-                        ratings: Mapping[str, Mapping[str, list]] | None = None) -> Ranking:
+                        ratings: Ratings | None = None) -> Ranking:
     """Several scoring models. Each proposal that passes intake is scored by the one model whose 'when' holds (the
     model without 'when' takes the rest); two that hold leave it unscored, naming both, as does none. Scores of
     different models are not comparable, so each model ranks its own pool: the entries are model by model (in
@@ -188,6 +199,7 @@ def build_model_ranking(models: Sequence[ScoringModel], decided: list[tuple[Deci
             part = _build(m.scoring, [decided[i] for i in pool], policy_hash, as_of, top or m.scoring.top,
                           sensitivity, ratings)
             for entry in part.entries:
+                assert entry.position is not None  # _build gives every entry its position
                 entry.model, entry.position = m.id, pool[entry.position]
             entries += part.entries
             if part.sensitivity is not None:
@@ -237,7 +249,8 @@ def _value(x: float) -> float | int | None:
     return int(x) if x.is_integer() and abs(x) < 2**53 else x
 
 
-def _breakdowns(scoring: CompiledScoring, scores: Scores, records: list[Mapping[str, Any]]):
+def _breakdowns(scoring: CompiledScoring, scores: Scores,
+                records: list[Mapping[str, Any]]) -> Callable[[int], list[Contribution]]:
     """A function giving proposal i's breakdown from the score arrays."""
     raw, parts = scores.raw, scores.contributions
     if scoring.method == "weighted-sum":
@@ -266,7 +279,8 @@ def _breakdowns(scoring: CompiledScoring, scores: Scores, records: list[Mapping[
     return single
 
 
-def _sensitivity(scoring: CompiledScoring, scores: Scores, order: np.ndarray, top: int):
+def _sensitivity(scoring: CompiledScoring, scores: Scores, order: np.ndarray,
+                 top: int) -> tuple[list[float], list[WeightChange | None]]:
     x = scores.normalised[order]
     w = np.array([c.weight for c in scoring.criteria])
     s = scoring.sensitivity

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.compile.scoring import MISSING, CompiledScoring
+from engine.compile.scoring import MISSING, ColumnCache, CompiledScoring
 
 
 @dataclass
@@ -31,18 +31,20 @@ def score(scoring: CompiledScoring, records: list[Mapping[str, Any]]) -> Scores:
     return _components(scoring, records, cache)
 
 
-def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]], cache: dict) -> Scores:
+def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]], cache: ColumnCache) -> Scores:
     n, k = len(records), len(scoring.criteria)
     raw = np.empty((n, k))
     normalised = np.empty((n, k))
     for j, c in enumerate(scoring.criteria):
         values = raw[:, j] = c.column(records, cache)
         if c.normalise == "fixed":
-            x = np.clip((values - c.low) / (c.high - c.low), 0.0, 1.0)
+            low, high = c.low, c.high
+            assert low is not None and high is not None  # compile_scoring gives a fixed criterion its scale
+            x = np.clip((values - low) / (high - low), 0.0, 1.0)
         elif c.normalise == "minmax":
             present = values[~np.isnan(values)]
-            low, high = (present.min(), present.max()) if present.size else (0.0, 0.0)
-            x = (values - low) / (high - low) if high > low else np.where(np.isnan(values), MISSING, 1.0)
+            least, most = (present.min(), present.max()) if present.size else (0.0, 0.0)
+            x = (values - least) / (most - least) if most > least else np.where(np.isnan(values), MISSING, 1.0)
         else:
             x = values.copy()
         if c.direction == "lower":
@@ -56,7 +58,7 @@ def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]], ca
     return Scores(raw, normalised, contributions, total, [None] * n, cache)
 
 
-def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]], cache: dict) -> Scores:
+def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]], cache: ColumnCache) -> Scores:
     names = [name for name, _ in scoring.components]
     raw = np.stack([column(records, cache) for _, column in scoring.components], axis=1) if names else \
         np.empty((len(records), 0))

@@ -37,16 +37,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import __version__
 from engine.api import Engine
-from engine.cli.common import open_log
 from engine.decision import Decision, RowError, Verdict
-from engine.errors import InputError, PmoError
+from engine.errors import Diagnostic, InputError, PmoError
+from engine.health.assess import health_entries
 from engine.io.jsonstream import DECODER
 from engine.io.rows import MAX_DIGITS, Row, bounded_row
+from engine.portfolio.model import portfolio_from, read_portfolio
 from engine.serve.access import OPEN, AccessLog, Caller, Tokens, masked
 from engine.serve.board import BoardState, HistorySource, PortfolioSource, StatusSource, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
-from engine.store import MAX_PAGE, Entry
+from engine.serve.schemas import policy_components
+from engine.store import MAX_PAGE, Entry, open_log
 
 SOURCE = "request"
 CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
@@ -204,7 +206,7 @@ PROPOSAL = {"$ref": "#/components/schemas/Proposal"}  # made from the served pol
 
 
 def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: bool = False,
-          batch: bool = False) -> dict:
+          batch: bool = False) -> dict[str, Any]:
     """openapi_extra for a body this module reads itself (so FastAPI does not parse it); no model: a proposal
     (``batch``: a list of them, or {"proposals": [...]})."""
     if model is None and batch:
@@ -352,7 +354,6 @@ class Service:
         self.access = AccessLog(config.access_log)
         self.portfolio = None
         if config.portfolio is not None:
-            from engine.portfolio.model import read_portfolio
             read_portfolio(config.portfolio)  # a file that does not read stops the server here (exit 2)
             self.portfolio = PortfolioSource(config.portfolio, config.frontier,
                                              time_limit=min(2.0, config.timeout / (2 + config.frontier)))
@@ -733,7 +734,6 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         asked = options(ConflictsRequest, await json_of(request, PLAIN))
 
         def find():
-            from engine.portfolio.model import portfolio_from
             projects = portfolio_from(asked.portfolio, SOURCE)
             if asked.funded is not None:
                 unknown = sorted(set(asked.funded) - set(projects.projects))
@@ -870,7 +870,6 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         engine = holder.current.engine
 
         def view():
-            from engine.cli.health_run import health_entries
             data, errors = status.data(engine)
             if data is None:
                 return None, errors
@@ -918,11 +917,10 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     described: dict[str, Any] = {}  # the policy hash the document was made for, and the document
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         """The API description, with the served policy's Proposal (made again when the policy changes)."""
         engine = holder.current.engine
         if described.get("hash") != engine.policy_hash:
-            from engine.serve.schemas import policy_components
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {})
             components["schemas"] = policy_components(engine, {**components.get("schemas", {}), **_SCHEMAS})
@@ -934,7 +932,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     return app
 
 
-def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict:
+def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data = dict(pairs)
     if len(data) != len(pairs):
         seen: set = set()
@@ -1003,7 +1001,6 @@ def _check_batch(count: int, limit: int) -> None:
 
 
 def _unknown_projects(unknown: list[str]):
-    from engine.errors import Diagnostic
     return Diagnostic("unknown_project", f"funded names projects not in the portfolio: {', '.join(unknown)}")
 
 
@@ -1035,7 +1032,7 @@ def _check_line(number: int, size: int, limit: int) -> None:
                        f"{limit:,} in one line", hint="a proposal that large is not one; is the body NDJSON?")
 
 
-def _logged(entry: dict) -> dict:
+def _logged(entry: dict) -> dict[str, Any]:
     return {"decision_id": entry["key"], **{k: v for k, v in entry.items() if k != "key"}}
 
 

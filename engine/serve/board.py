@@ -85,6 +85,7 @@ class PortfolioSource:
         return made
 
     def _make(self, engine) -> PortfolioPages:
+        # lazy: networkx loads only when a portfolio is shown
         from engine.portfolio.export import svg_text
         from engine.portfolio.model import read_portfolio
         try:

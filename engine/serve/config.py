@@ -16,7 +16,7 @@ CONFIG_ENV = "PMO_SERVE_CONFIG"  # how the supervisor hands the options to each 
 class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8181
-    log: str = DEFAULT_LOG  # the decision log: a SQLite path (or whatever engine.cli.common.open_log opens)
+    log: str = DEFAULT_LOG  # the decision log: a SQLite path (or whatever engine.store.open_log opens)
     policies: str | None = None  # None: the reference policies
     rules: tuple[str, ...] = ()
     today: str | None = None  # YYYY-MM-DD; None: the current date, the policy recompiled when it changes

@@ -11,6 +11,7 @@ import datetime as dt
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.api import Engine
 from engine.errors import Diagnostic, PmoError
@@ -21,7 +22,7 @@ from engine.serve.config import ServeConfig
 POLICY_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def diagnostic_json(d: Diagnostic) -> dict:
+def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
     where = d.location
     return {"code": d.code, "severity": d.severity, "message": d.message, "hint": d.hint,
             "file": where.file if where else None, "line": where.line if where else None,
@@ -37,7 +38,7 @@ class Served:
     fingerprint: tuple
     masked: frozenset[str]  # column keys of the fields (and their aliases) the access log must not show
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         engine = self.engine
         return {"policy_hash": engine.policy_hash, "files": list(engine.policy.files), "today": engine.today.isoformat(),
                 "backend": engine.backend, "loaded_at": self.loaded_at,

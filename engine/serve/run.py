@@ -25,6 +25,7 @@ class _Workers(Multiprocess):
 
 def app_from_environment():
     """uvicorn's factory in each worker process: the options come from the supervisor as JSON."""
+    # lazy: a supervisor of N workers never loads FastAPI; each worker does
     from engine.serve.app import create_app
     return create_app(ServeConfig.from_env())
 
@@ -34,6 +35,7 @@ def run(config: ServeConfig, service=None) -> None:
     common = dict(host=config.host, port=config.port, access_log=False, log_level="warning",
                   timeout_keep_alive=5, timeout_graceful_shutdown=10)
     if config.workers <= 1:
+        # lazy: a supervisor of N workers never loads FastAPI; each worker does
         from engine.serve.app import create_app
         uvicorn.Server(uvicorn.Config(create_app(config, service), **common)).run()
         return

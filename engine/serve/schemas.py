@@ -10,6 +10,7 @@ schema describes it, and never accepts less (enum values are listed as written; 
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from typing import Any
 
 from engine.api import Engine
@@ -114,7 +115,6 @@ def policy_components(engine: Engine, components: dict[str, Any]) -> dict[str, A
 
 def _plain(value: Any) -> Any:
     """A policy value as JSON: decimals as numbers, dates as text."""
-    from decimal import Decimal
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if hasattr(value, "isoformat"):

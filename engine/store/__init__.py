@@ -11,8 +11,9 @@ from engine.store.log import (
                               canonical,
                               digest,
                               is_address,
+                              open_log,
                               shown,
 )
 
 __all__ = ["DEFAULT_PATH", "MAX_PAGE", "SCHEMA_VERSION", "DecisionLog", "Entry", "LogError", "Page", "canonical",
-           "digest", "is_address", "shown"]
+           "digest", "is_address", "open_log", "shown"]

@@ -16,15 +16,18 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import encodable
 from engine.store.schema import SCHEMA_VERSION, SchemaError, migrate
 from engine.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from engine.store.postgres import PostgresStore
 
 DEFAULT_PATH = "pmo-decisions.sqlite"
 MAX_PAGE = 1000  # entries in one page of DecisionLog.page (and of GET /v1/decisions)
@@ -58,10 +61,29 @@ def is_address(target: object) -> bool:
 def shown(target: str | Path) -> str:
     """The log as messages name it: a path, or an address without its password."""
     if is_address(target):
+        # lazy: psycopg loads only for a postgresql:// log
         from engine.store.postgres import shown as address
         return address(str(target))
     return str(target)
 
+
+def open_log(target: str | Path, existing: bool = False) -> DecisionLog:
+    """The decision log (a LogError, exit 2, when it cannot be opened); ``existing``: a SQLite log must exist
+    already (for reading: a mistyped path is not a new empty log). Used by the command line and the service."""
+    if existing and not is_address(target) and not Path(target).is_file():
+        raise PmoError([Diagnostic("no_file", f"no decision log at {shown(target)}", hint="decisions are logged by "
+                                   "'pmo evaluate' and 'pmo gate'; --log names another log")])
+    return DecisionLog(target)
+
+
+
+def intake_entry(engine: Any, row: Any, decision: Any) -> Entry:
+    """The log's entry for a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row) by ``engine``
+    (an Engine)'s policy, date and back end: the same whether a batch worker or the serial path writes it."""
+    return Entry("intake", decision.id, None, {"row": row.data, "source": row.source, "line": row.row},
+                 engine.policy_hash, decision.decision, [dict(f.__dict__) for f in decision.findings]
+                 or [dict(e.__dict__) for e in decision.errors], decision.routes,
+                 as_of=engine.today.isoformat(), backend=engine.backend)
 
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))  # made once:
 # json.dumps with any option builds a new encoder per call
@@ -88,9 +110,9 @@ class Entry:
     input: Any
     policy_hash: str
     outcome: str
-    findings: list
+    findings: list[Any]  # as JSON: the findings of a decision, or a gate's criteria
     approvers: list[str]
-    override: dict | None = None
+    override: dict[str, Any] | None = None
     time: str | None = None
     as_of: str | None = None  # the date today() meant
     backend: str | None = None
@@ -125,15 +147,14 @@ class DecisionLog:
     def __init__(self, target: str | Path = DEFAULT_PATH):
         self.target = target if is_address(target) else Path(target)
         self.shown = shown(self.target)
-        store_type = _store_type(self.target)
-        self.errors = store_type.errors
+        self.errors = _store_type(self.target).errors
         try:
-            self._db = store_type(self.target)
+            self._db = _open(self.target)
         except self.errors + (ValueError,) as exc:  # ValueError: psycopg's reading of a malformed address
             raise self._failed("open", exc) from None
         try:
             migrate(self._db)
-        except (SchemaError, *self.errors) as exc:
+        except (SchemaError,) + self.errors as exc:
             self._db.close()
             raise self._failed("open", exc) from None
 
@@ -147,7 +168,7 @@ class DecisionLog:
         return LogError(action, self.shown, cause, str(self.target))
 
     @contextlib.contextmanager
-    def _using(self, action: str) -> Iterator[Any]:
+    def _using(self, action: str) -> Iterator[SqliteStore | PostgresStore]:
         """The database, for one thread at a time; its errors as LogError."""
         with self._lock:
             try:
@@ -172,15 +193,15 @@ class DecisionLog:
         """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
         return self.append_encoded(encoded(entries))
 
-    def append_encoded(self, rows: Iterable[tuple]) -> int:
+    def append_encoded(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """``append`` of entries already encoded by :func:`encoded` (in another process: a batch's workers
         encode the entries of their rows); an entry without a time gets this transaction's."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        rows = [row if row[1] else (row[0], now, *row[2:]) for row in rows]
-        if not rows:
+        timed = [row if row[1] else (row[0], now, *row[2:]) for row in rows]
+        if not timed:
             return 0
         with self._using("write to") as db:
-            return db.insert(COLUMNS, rows)
+            return db.insert(COLUMNS, timed)
 
     def query(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
               until: dt.date | None = None, *, after: int | None = None,
@@ -188,7 +209,7 @@ class DecisionLog:
         """Entries in the order they were logged; ``since`` and ``until`` are dates (UTC), both included.
         ``after``: only entries logged after the one with this ``seq``; ``limit``: at most this many (the first).
         A bounded read is :meth:`page`."""
-        sql, args = "SELECT * FROM decisions WHERE 1=1", []
+        sql, args = "SELECT * FROM decisions WHERE 1=1", list[int | str | None]()
         if after is not None:
             sql += " AND seq > ?"
             args.append(int(after))
@@ -225,14 +246,15 @@ class DecisionLog:
     def count(self) -> int:
         """How many entries the log holds."""
         with self._using("read") as db:
-            return db.execute("SELECT count(*) FROM decisions")[0][0]
+            (count,), = db.execute("SELECT count(*) FROM decisions")
+            return int(count)
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry with this key (an entry's ``key`` is its decision id), or None."""
         found = self._select("SELECT * FROM decisions WHERE key = ?", [key])
         return found[0] if found else None
 
-    def _select(self, sql: str, args: list) -> list[dict[str, Any]]:
+    def _select(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
         with self._using("read") as db:
             names, rows = db.select(sql, args)
         out = []
@@ -244,20 +266,28 @@ class DecisionLog:
         return out
 
 
-def _store_type(target: str | Path):
+def _open(target: str | Path) -> SqliteStore | PostgresStore:
+    """The store at ``target``: a SQLite file (a Path) or a PostgreSQL address (text)."""
+    if isinstance(target, Path):
+        return SqliteStore(target)
+    from engine.store.postgres import PostgresStore  # psycopg is imported only for a PostgreSQL log
+    return PostgresStore(target)
+
+
+def _store_type(target: str | Path) -> type[SqliteStore] | type[PostgresStore]:
     if is_address(target):
         from engine.store.postgres import PostgresStore  # psycopg is imported only for a PostgreSQL log
         return PostgresStore
     return SqliteStore
 
 
-def encoded(entries: Iterable[Entry]) -> list[tuple]:
+def encoded(entries: Iterable[Entry]) -> list[tuple[Any, ...]]:
     """Entries as rows of the table (``DecisionLog.append_encoded`` writes them); an entry without a time
     has None in its place, filled in when the rows are written."""
     return [_row(e, None) for e in entries]
 
 
-def _row(e: Entry, now: str | None) -> tuple:
+def _row(e: Entry, now: str | None) -> tuple[Any, ...]:
     """An entry as a row of the table; its input is encoded once, for the column, its hash and its key."""
     text = _storable
     data = canonical(e.input)

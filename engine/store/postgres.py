@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import conninfo
@@ -41,19 +42,19 @@ class PostgresStore:
     def __init__(self, address: str):
         self.address = address
         options = conninfo.conninfo_to_dict(address)  # a malformed address is a ProgrammingError here
-        defaults = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "pmo"}
+        defaults: dict[str, str | int] = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "pmo"}
         extra = {name: value for name, value in defaults.items() if name not in options}
-        self.connection = psycopg.connect(address, autocommit=True, **extra)
+        self.connection = psycopg.connect(conninfo.make_conninfo(address, **extra), autocommit=True)
 
-    def execute(self, sql: str, args: Sequence = ()) -> list[tuple]:
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = self.connection.execute(_params(sql), args)
         return cursor.fetchall() if cursor.description else []
 
-    def select(self, sql: str, args: Sequence = ()) -> tuple[list[str], list[tuple]]:
+    def select(self, sql: str, args: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         cursor = self.connection.execute(_params(sql), args)
         return [c.name for c in cursor.description or ()], cursor.fetchall()
 
-    def insert(self, columns: Sequence[str], rows: list[tuple]) -> int:
+    def insert(self, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
         """Add the entries (``rows`` of ``columns``, the key first) in one transaction (pipelined); how many
         were new.
 
@@ -74,7 +75,7 @@ class PostgresStore:
             cursor.executemany(_params(insert_sql(("seq", *columns))), numbered)
             return cursor.rowcount
 
-    def executemany(self, sql: str, rows: Iterable[Sequence]) -> int:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """One statement for each of ``rows`` (inside a :meth:`transaction`, pipelined); how many rows it changed."""
         with self.connection.cursor() as cursor:
             cursor.executemany(_params(sql), rows)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Store(Protocol):
 
     serial: str
 
-    def execute(self, sql: str, args: Sequence = ()) -> list[tuple]: ...
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def has_table(self, name: str) -> bool: ...
 
@@ -136,7 +137,7 @@ class Store(Protocol):
 
     def mark_version(self, version: int) -> None: ...
 
-    def exclusive(self): ...  # a transaction holding the migration lock
+    def exclusive(self) -> AbstractContextManager[None]: ...  # a transaction holding the migration lock
 
 
 class SchemaError(Exception):

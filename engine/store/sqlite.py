@@ -10,6 +10,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from engine.store.schema import insert_sql
 
@@ -30,14 +31,14 @@ class SqliteStore:
             self.connection.close()
             raise
 
-    def execute(self, sql: str, args: Sequence = ()) -> list[tuple]:
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.connection.execute(sql, args).fetchall()
 
-    def select(self, sql: str, args: Sequence = ()) -> tuple[list[str], list[tuple]]:
+    def select(self, sql: str, args: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         cursor = self.connection.execute(sql, args)
         return [c[0] for c in cursor.description], cursor.fetchall()
 
-    def executemany(self, sql: str, rows: Iterable[Sequence]) -> int:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """One statement for each of ``rows`` (inside a :meth:`transaction`); how many rows it changed."""
         before = self.connection.total_changes
         self.connection.executemany(sql, rows)
@@ -47,7 +48,7 @@ class SqliteStore:
         """A write transaction (the history's: a whole file's reports and ratings, or nothing of them)."""
         return self.exclusive()
 
-    def insert(self, columns: Sequence[str], rows: list[tuple]) -> int:
+    def insert(self, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
         """Add the entries (``rows`` of ``columns``, the key first) in one transaction; how many were new."""
         before = self.connection.total_changes
         with self.exclusive():
@@ -69,7 +70,8 @@ class SqliteStore:
         return bool(self.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
     def legacy_version(self) -> int | None:
-        return self.execute("PRAGMA user_version")[0][0]
+        version: int = self.execute("PRAGMA user_version")[0][0]
+        return version
 
     def mark_version(self, version: int) -> None:
         self.connection.execute(f"PRAGMA user_version = {int(version)}")

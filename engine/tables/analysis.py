@@ -2,7 +2,7 @@
 
 Why not an SMT solver (z3): every cell is a unary test of one input against constants, so a row is a box
 (one set of values per input column) and a table is a union of boxes. Boxes are exactly what the interval
-analysis of ``engine/authoring/analysis.py`` computes with (:class:`Values`: maybe null, plus intervals or a
+analysis of ``engine/expr/domains.py`` computes with (:class:`Values`: maybe null, plus intervals or a
 finite or co-finite set of constants), so gaps, overlaps and covered rows are found exactly by splitting
 each column into the pieces its cells cut it into, with no solver and no new dependency. What boxes cannot
 see is a relation between two input columns (``budget`` and ``benefit / budget``): there each column is
@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from engine.authoring.analysis import Choice, Domain, Line, Values, domain_of
 from engine.errors import Diagnostic, Location
+from engine.expr.domains import Choice, Domain, Line, Values, domain_of
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of
 from engine.policy.models import FieldSpec
@@ -232,7 +232,7 @@ class TableAnalysis:
                 return False
         return wanted(self.table.matches(record))
 
-    def _base(self) -> dict:
+    def _base(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, spec in self.fields.items():
             if spec.required:

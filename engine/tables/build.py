@@ -25,7 +25,7 @@ from engine.expr.check import BROKEN, check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, Field, Node
 from engine.expr.parse import ExprError, parse
-from engine.policy.models import RULE_ID, FieldSpec, TableSpec, TablesPolicy
+from engine.policy.models import RULE_ID, Effect, FieldSpec, TableSpec, TablesPolicy
 from engine.tables.cells import Cell, CellError, cell_condition, check_cell, parse_cell
 from engine.tables.hits import HitGroup, Overlap, choose
 from engine.tables.sheet import Formula, Grid, SheetError, Workbooks
@@ -54,7 +54,7 @@ class Row:
     cell_places: tuple[Location, ...]
     condition: Node
     rule_id: str
-    effect: str | None = None
+    effect: Effect | None = None
     route: str | None = None
     reason: str | None = None
     points: Decimal | None = None

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.authoring.analysis import EVERY_NUMBER, Choice, Line, Span, Values
+from engine.expr.domains import EVERY_NUMBER, Choice, Line, Span, Values
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING
 from engine.expr.parse import const_type
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.io.rows import csv_cell_limit
+
 MAX_BYTES = 20 << 20
 MAX_CELLS = 200_000
 
@@ -90,6 +92,7 @@ def _content(path: Path) -> bytes:
                          "the path is relative to the tables file") from None
 
 
+@csv_cell_limit()
 def _csv_cells(content: bytes) -> dict[tuple[int, int], Any]:
     try:
         text = content.decode("utf-8-sig")

@@ -24,22 +24,39 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
+from engine.api import Engine
 from engine.decision import RowError, Verdict
+from engine.expr.values import id_text
+from engine.io.carry import Carrier
 from engine.io.readers import Row
+from engine.io.writers import format_rows
+from engine.store.log import encoded, intake_entry
 
-FAULT_ENV = "PMO_FAULT_KILL_ON_ID"  # fault injection for tests: a worker deciding this id dies (see docs/reliability.md)
-FAULT_ONCE_ENV = "PMO_FAULT_ONCE_FILE"  # with it, only the first time (the file marks that it happened)
+
+@dataclass(frozen=True)
+class Fault:
+    """Fault injection for the crash tests (docs/reliability.md): a worker deciding the proposal ``kill_on_id``
+    exits at once (``os._exit``: no cleanup, no exception, as a crash would); with ``once_file``, only the first
+    time (the file marks that it happened)."""
+
+    kill_on_id: str
+    once_file: str | None = None
+
+
+FAULT: Fault | None = None  # set by tests only (tests/test_batch.py); each pool hands it to its workers at start
 
 _engine = None
+_fault: Fault | None = None  # in a worker: FAULT as the parent had it when the pool started
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PARENT_WATCH_SECONDS = 0.5
 
 
-def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: int | None = None) -> None:
-    global _engine
+def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: int | None = None,
+           fault: Fault | None = None) -> None:
+    global _engine, _fault
+    _fault = fault
     if parent is not None:
         _die_with(parent)
-    from engine.api import Engine
     _engine = Engine.load(policies, rules=rules, today=today, backend=backend)
     if profile is not None:
         _engine = _engine.with_profile(profile)
@@ -78,11 +95,10 @@ def _alive(pid: int) -> bool:
 
 
 def _decide(rows: list[Row]) -> list[Verdict]:
-    fault = os.environ.get(FAULT_ENV)
     out = []
     for row in rows:
-        if fault and row.data and str(row.data.get("id")) == fault:
-            once = os.environ.get(FAULT_ONCE_ENV)
+        if _fault is not None and row.data and str(row.data.get("id")) == _fault.kill_on_id:
+            once = _fault.once_file
             if not once or not os.path.exists(once):
                 if once:
                     open(once, "w").close()
@@ -112,17 +128,13 @@ class Writing:
 
 def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engine) -> Formatted:
     """Decided rows as a Formatted chunk: labelled with the profile's carried columns, written, logged."""
-    from engine.io.carry import Carrier
-    from engine.io.writers import format_rows
     carrier = Carrier(engine.profile, None)  # csv and jsonl carry the profile's columns; the title is not in them
     labelled = [carrier.label(decision, row.data) for row, decision in zip(rows, decisions)]
     counts = Counter(d.decision for d in labelled)
     text = format_rows(labelled, writing.fmt, list(writing.derived), carrier.names)
     entries = None
     if writing.log:
-        from engine.store.log import encoded
-        from engine.tasks.evaluate import log_entry
-        entries = encoded(log_entry(engine, row, d) for row, d in zip(rows, labelled))
+        entries = encoded(intake_entry(engine, row, d) for row, d in zip(rows, labelled))
     return Formatted(text, counts, len(rows), entries)
 
 
@@ -137,7 +149,7 @@ def decide_in_parallel(rows: Iterable[Row], *, workers: int, policies=None, rule
     ``profile``: the input profile the workers read cells with. With ``writing``: Formatted chunks in input
     order instead (the workers decide, write and encode the log entries; ``engine``, the parent's, writes
     the engine_error rows of rows that stopped a worker twice)."""
-    setup = (policies, list(rules), today, backend, profile, os.getpid())
+    setup = (policies, list(rules), today, backend, profile, os.getpid(), FAULT)  # FAULT: None but in tests
     source = iter(rows)
     pending: deque = deque()  # entries [rows, future or None, failures]
     careful = 0  # after a crash, run this many chunks one at a time, so a crash names its chunk
@@ -205,7 +217,7 @@ class _Done:
 
 def _engine_error(row: Row, policy_hash: str, as_of: str | None = None) -> Verdict:
     ident = row.data.get("id") if row.data else None
-    return Verdict(None if ident in (None, "") else str(ident)[:200], "error", [], [], {},
+    return Verdict(id_text(ident), "error", [], [], {},
                    [RowError(row=row.row, code="engine_error",
                              message="deciding this row stopped the rules engine twice; it was skipped")],
                    policy_hash, as_of, row.source, row.row)

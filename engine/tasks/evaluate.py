@@ -20,15 +20,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from engine.api import Engine
+from engine.compile.records import converter
 from engine.decision import Decision, Verdict
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.io.carry import Carrier
-from engine.io.profile import ambiguity_survey, check_profile, load_profile, one_currency_per_column
-from engine.io.readers import ProposalRows, Row, read_proposals, renamed
+from engine.io.profile import ambiguity_survey, check_profile, load_profile
+from engine.io.readers import ProposalRows, Row, one_currency_per_column, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
-from engine.io.writers import CHUNK_FORMATS, csv_header, write_decisions, write_xlsx
+from engine.io.writers import CHUNK_FORMATS, csv_header, csv_writer, write_decisions, write_xlsx
 from engine.report.build import field_roles, write_report
 from engine.store import DecisionLog, Entry, LogError
+from engine.store.log import intake_entry
 
 LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
@@ -288,7 +290,7 @@ def profiled(engine: Engine, columns: Path | None) -> Engine:
     if not columns:
         return engine
     profile = load_profile(columns)
-    problems = check_profile(profile, engine.policy.fields, engine.policy.strategy)
+    problems = check_profile(profile, engine.policy.fields, converter, engine.policy.strategy)
     if problems:
         raise InputError(problems)
     return engine.with_profile(profile)
@@ -380,20 +382,12 @@ def _cannot_write(exc: OSError, output: Output) -> RunError:
 
 
 
-def log_entry(engine: Engine, row: Row, decision: Any) -> Entry:
-    """The decision log's entry for a decided row (a Decision or a Verdict)."""
-    return Entry("intake", decision.id, None, {"row": row.data, "source": row.source, "line": row.row},
-                 engine.policy_hash, decision.decision, [dict(f.__dict__) for f in decision.findings]
-                 or [dict(e.__dict__) for e in decision.errors], decision.routes,
-                 as_of=engine.today.isoformat(), backend=engine.backend)
-
-
 def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_BATCH):
     """Pass each (row, decision, record) on; append the decision to the log, a batch per transaction."""
     pending: list[Entry] = []
     for row, decision, record in triples:
         if log is not None:
-            pending.append(log_entry(engine, row, decision))
+            pending.append(intake_entry(engine, row, decision))
             if len(pending) >= batch:
                 log.append(pending)
                 pending = []
@@ -407,7 +401,6 @@ def _written_by_workers(chunks: Iterator, out: IO[str], fmt: str, header: list[s
     """Write the workers' Formatted chunks in order (the CSV header before the first row), append their log
     entries (a transaction per LOG_BATCH rows, or more: whole chunks), count outcomes; one None per row, for
     the progress line."""
-    from engine.io.writers import csv_writer
     pending: list[tuple] = []
     for chunk in chunks:
         if header is not None and chunk.rows:

@@ -28,7 +28,8 @@ import pytest_bdd.feature
 from pytest_bdd.exceptions import GherkinParseError, StepDefinitionNotFoundError
 from pytest_bdd.parser import Feature, FeatureParser
 
-from engine.errors import Diagnostic, Location, PmoError, did_you_mean
+from engine.api import Engine
+from engine.errors import Diagnostic, Location, PmoError, did_you_mean, display_path
 from engine.testing.steps import DEFAULTS, KNOWN_STEPS, OBSERVER, Defaults, KnownStep, StepFailed
 
 TEST_MODULE = """\
@@ -62,13 +63,6 @@ class Outcome:
         return dict(vars(self))
 
 
-def display(path: Path | str) -> str:
-    """A path as the user would type it: relative to the current folder when inside it."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 # ---------------------------------------------------------------------------- before running
@@ -101,7 +95,7 @@ def parse_feature(path: Path) -> Feature:
     try:
         return FeatureParser(str(path.parent), path.name).parse()
     except GherkinParseError as exc:
-        raise PmoError([Diagnostic("bad_feature", exc.message, Location(display(path), exc.line),
+        raise PmoError([Diagnostic("bad_feature", exc.message, Location(display_path(path), exc.line),
                                    "see https://cucumber.io/docs/gherkin/reference/")]) from None
 
 
@@ -117,7 +111,7 @@ def check_steps(features: Iterable[Path]) -> int:
             continue
         feature = parse_feature(path)
         if not feature.scenarios:
-            where = (display(path), 1)
+            where = (display_path(path), 1)
             problems[where] = Diagnostic("no_scenarios", "this feature file has no scenarios", Location(*where),
                                          "start each one with 'Scenario:' or 'Scenario Outline:'")
         for template in feature.scenarios.values():
@@ -126,14 +120,14 @@ def check_steps(features: Iterable[Path]) -> int:
             problems.update(_placeholder_problems(path, template, contexts))
             if not any(step.type == "then" for step in template.steps):
                 # A scenario that checks nothing passes whatever the policy does: false confidence.
-                where = (display(path), template.line_number)
+                where = (display_path(path), template.line_number)
                 problems[where] = Diagnostic("no_then", f"scenario '{template.name}' has no Then step",
                                              Location(*where), "say what must come out, e.g. 'Then it is "
                                              "rejected by rule \"ID\"' ('pmo test --steps' lists them)")
             for context in contexts:
                 for step in template.render(context).steps:
                     if not any(_matches(known, step.type, step.name) for known in KNOWN_STEPS):
-                        where = (display(path), step.line_number)
+                        where = (display_path(path), step.line_number)
                         problems.setdefault(where, _unknown_step(where, step.keyword, step.type, step.name))
     if problems:
         raise PmoError(list(problems.values()))
@@ -169,7 +163,7 @@ def _keyword_problems(path: Path) -> dict[tuple[str, int], Diagnostic]:
         # 'Rule' is left out of the suggestions: "Rules: ..." is a plausible line of a description
         close = get_close_matches(word, [k for k in KEYWORDS if k != "Rule"], n=1, cutoff=0.75)
         if close:
-            where = (display(path), number)
+            where = (display_path(path), number)
             out[where] = Diagnostic("unknown_keyword", f"'{word}:' is not a Gherkin keyword; did you mean "
                                     f"'{close[0]}'?", Location(*where))
     return out
@@ -189,7 +183,7 @@ def check_policy_folders(features: Iterable[Path], defaults: Defaults) -> None:
                 for step in template.render(context).steps:
                     found = _POLICIES_STEP.match(step.name) if step.type == "given" else None
                     if found:
-                        uses.setdefault(found["folder"], []).append((display(path), step.line_number))
+                        uses.setdefault(found["folder"], []).append((display_path(path), step.line_number))
     base = defaults.base or Path.cwd()
     problems: list[Diagnostic] = []
     for folder, where in uses.items():
@@ -199,7 +193,6 @@ def check_policy_folders(features: Iterable[Path], defaults: Defaults) -> None:
             problems.append(Diagnostic("no_policies", f"no policy folder '{folder}' ({used})", Location(*where[0]),
                                        _where_it_is(folder, root, where[0][0])))
             continue
-        from engine.api import Engine
         try:
             Engine.load(root, rules=defaults.rules, today=defaults.today, backend="reference")
         except PmoError as exc:
@@ -213,7 +206,7 @@ def _where_it_is(folder: str, root: Path, feature: str) -> str:
     folder with a like name."""
     for parent in Path(feature).resolve().parents:
         if (parent / folder).is_dir():
-            return f"relative paths are read from the current folder: run pmo test in {display(parent)}"
+            return f"relative paths are read from the current folder: run pmo test in {display_path(parent)}"
     siblings = [p.name for p in root.parent.iterdir() if p.is_dir()] if root.parent.is_dir() else []
     return did_you_mean(root.name, siblings) or "give the folder relative to where pmo test runs"
 
@@ -228,7 +221,7 @@ def _placeholder_problems(path: Path, template, contexts: list[dict]) -> dict[tu
         texts = [step.name] + [c.value for r in (step.datatable.rows if step.datatable else []) for c in r.cells]
         for name in dict.fromkeys(m for text in texts for m in PLACEHOLDER.findall(text)):
             if name not in columns:
-                where = (display(path), step.line_number)
+                where = (display_path(path), step.line_number)
                 hint = did_you_mean(name, columns) or (f"the Examples columns are {', '.join(sorted(columns))}"
                                                        if columns else "add an Examples table below the outline")
                 out[where] = Diagnostic("unknown_placeholder", f"<{name}> is not a column of the outline's Examples",
@@ -329,7 +322,7 @@ class _Collector:
         scenario, example, backend = self._scenarios[report.nodeid]
         path = Path(scenario.feature.filename)
         line = _example_line(path, scenario.line_number, example) if example else scenario.line_number
-        outcome = Outcome(display(path), line, scenario.name, backend, report.passed, example)
+        outcome = Outcome(display_path(path), line, scenario.name, backend, report.passed, example)
         if report.failed and report.nodeid in self._failed:
             step, exception = self._failed[report.nodeid]
             outcome.step, outcome.step_line = f"{step.keyword} {step.name}", step.line_number

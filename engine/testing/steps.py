@@ -52,6 +52,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,11 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from engine import Engine, PmoError
+from engine.compile.health import DEFAULT_HEALTH
 from engine.errors import did_you_mean
+from engine.health import assess, health_backend
+from engine.health.status import status_from_rows
+from engine.io.rows import Row
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def observer(request):
 
 
 @pytest.fixture(scope="session")
-def policy_engines() -> dict:
+def policy_engines() -> dict[str, Any]:
     """Engines loaded in this run, by (policies, rules, today, back end): scenarios share them."""
     return {}
 
@@ -562,10 +567,6 @@ def given_status_reports(context, datatable):
 @_step("when", "their health is rated | their health is rated as of YYYY-MM-DD",
        parsers.re(r"their health is rated(?: as of (?P<day>\d{4}-\d{2}-\d{2}))?$"))
 def health_rated(context, backend, policy_engines, day=None):
-    from engine.compile.health import DEFAULT_HEALTH
-    from engine.health import assess, health_backend
-    from engine.health.status import status_from_rows
-    from engine.io.rows import Row
     rows = _needs(context, "status", "Given status reports")
     health = _engine(context, backend, policy_engines).policy.health or DEFAULT_HEALTH
     data = status_from_rows([[Row(row, line, "<scenario>") for line, row in enumerate(rows, 2)]],
@@ -616,7 +617,6 @@ def escalated(context, ident, who):
 
 @_step("then", 'the "FIGURE" of "ID" is 0.875', parsers.parse('the "{figure}" of "{ident}" is {value}'))
 def figure_is(context, figure, ident, value):
-    from decimal import Decimal, InvalidOperation
     project = _health_of(context, ident)
     expect(figure in project.record, f"a health figure named {figure}", did_you_mean(figure, project.record) or "none")
     got = project.record[figure]

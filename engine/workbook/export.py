@@ -8,6 +8,7 @@ the same bytes: the zip's timestamps and the document properties are fixed.
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import hashlib
@@ -18,7 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import Diagnostic, DiagnosticSink, PolicyError, cell_name
+from engine import __version__
+from engine.authoring.explain import expression_text
+from engine.compile.policy import compile_policy, load_folder
+from engine.errors import Diagnostic, DiagnosticSink, PolicyError, cell_name, display_path
+from engine.io.rows import csv_cell_limit
+from engine.policy.loader import scoring_id
+from engine.policy.resources import reference_policies
+from engine.tables.sheet import _csv_cells, _open_xlsx, _xlsx_cells
 from engine.workbook.layout import (
     COMMENT,
     COVER,
@@ -184,7 +192,6 @@ class Cutter:
         if not rows:
             return
         starts = [r.line for r in rows]
-        import bisect
         found: dict[int, list[str]] = {}
         for number, text_ in sorted(whole.items()):
             at = bisect.bisect_right(starts, number)
@@ -223,17 +230,14 @@ def sheet_title(wanted: str, taken: set[str]) -> str:
 
 def export_policies(folder: Path | None, *, rules=(), today: dt.date | None = None) -> bytes:
     """The workbook's bytes. Raises PolicyError if the policy set has errors (a broken policy is not reviewed)."""
-    from engine import __version__
-    from engine.api import _load
-    from engine.compile.policy import compile_policy
-    from engine.policy.resources import reference_policies
     today = today or dt.date.today()
     sink = DiagnosticSink()
-    policy_set = _load(folder, rules, sink)
+    policy_set = load_folder(folder, rules, sink)
     policy = compile_policy(policy_set, today, sink)
     if policy is None or sink.errors:
         raise PolicyError(sink.items or [Diagnostic("no_policies", "the policy set cannot be used")])
     root = policy_set.root
+    # lazy: openpyxl loads only when a workbook is read or written
     import openpyxl
     book = openpyxl.Workbook()
     cover = book.active
@@ -275,15 +279,10 @@ def export_policies(folder: Path | None, *, rules=(), today: dt.date | None = No
                 grids[spec_t.title] = (path, table.get("sheet"))
                 _write_table_sheet(book.create_sheet(spec_t.title), path, content, table.get("sheet"))
     shown = folder if folder is not None else reference_policies()
-    _write_cover(cover, specs, policy.policy_hash, _shown(shown), today, __version__, policy)
+    _write_cover(cover, specs, policy.policy_hash, display_path(shown), today, __version__, policy)
     return _deterministic(book, today)
 
 
-def _shown(folder: Path) -> str:
-    try:
-        return str(folder.resolve().relative_to(Path.cwd().resolve())) or "."
-    except ValueError:
-        return str(folder)
 
 
 class _Annotations:
@@ -295,7 +294,6 @@ class _Annotations:
         self.policy_set = policy_set
 
     def for_file(self, loaded, kind: str):
-        from engine.authoring.explain import expression_text
         name = loaded.name
         if kind == "intake":
             by_line = {}
@@ -322,7 +320,6 @@ class _Annotations:
                 return {}
             return strategy
         if kind == "scoring":
-            from engine.policy.loader import scoring_id
             model_id = next((scoring_id(m) for m in self.policy_set.scorings if m.loc().file == loaded.display), None)
             model = next((m for m in self.policy.scoring_models if m.id == model_id), None)
             if model is not None:
@@ -339,6 +336,7 @@ class _Annotations:
 # ---------------------------------------------------------------------------- writing sheets
 
 def _styles():
+    # lazy: openpyxl loads only when a workbook is read or written
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     return {
         "title": Font(bold=True, size=13),
@@ -420,6 +418,7 @@ def _write_policy_sheet(ws, spec: SheetSpec, stable: str, sections: list[Section
     _widths(ws)
 
 
+@csv_cell_limit()
 def _write_csv_sheet(ws, content: bytes, stable: str) -> None:
     styles = _styles()
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
@@ -442,7 +441,6 @@ def _write_csv_sheet(ws, content: bytes, stable: str) -> None:
 
 def _write_table_sheet(ws, path: Path, content: bytes, sheet: str | None) -> None:
     """A decision table's grid, cell for cell, with a source column after it."""
-    from engine.tables.sheet import _csv_cells, _open_xlsx, _xlsx_cells
     styles = _styles()
     cells = _csv_cells(content) if sheet is None else _xlsx_cells(_open_xlsx(content), sheet)
     if not cells:
@@ -493,11 +491,13 @@ def _write_cover(ws, specs: list[SheetSpec], policy_hash: str, folder: str, toda
 
 
 def Font_bold():  # noqa: N802 - a style, like openpyxl's own constructors
+    # lazy: openpyxl loads only when a workbook is read or written
     from openpyxl.styles import Font
     return Font(bold=True)
 
 
 def _widths(ws, cap: int = MAX_WIDTH) -> None:
+    # lazy: openpyxl loads only when a workbook is read or written
     from openpyxl.utils import get_column_letter
     widths: dict[int, int] = {}
     for row in ws.iter_rows():

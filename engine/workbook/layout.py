@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import yaml
+
 TITLE = "§ "
 SETTING, KEY, VALUE, COMMENT, SOURCE = "setting", "key", "value", "comment", "source"
 ROOT = "settings"  # the title of the top-level settings section
@@ -197,7 +199,6 @@ def flow_text(value: Any) -> str:
 
 def scalar_text(value: Any) -> str:
     """One value as YAML text that reads back as the same value, in block or flow context."""
-    import yaml
     if value is None:
         return "null"
     if isinstance(value, bool):

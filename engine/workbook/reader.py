@@ -10,17 +10,24 @@ error[...]``), and DIR is left as it was.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from engine.errors import Diagnostic, DiagnosticSink, Location, PmoError, PolicyError, column_letters
+import yaml
+
+from engine.api import check_policies
+from engine.errors import Diagnostic, DiagnosticSink, Location, PmoError, PolicyError, column_letters, display_path
+from engine.policy.source import _Builder
+from engine.workbook.export import _deterministic
 from engine.workbook.layout import (
     COMMENT,
     COVER,
@@ -112,9 +119,7 @@ class _Cells:
 
     def flow(self, ws, cell, text: str) -> tuple[bool, Any]:
         """A list or mapping in YAML's flow style, read with the policy loader's own rules (exact decimals)."""
-        import yaml
 
-        from engine.policy.source import _Builder
         where = self.where(ws, cell.row, cell.column)
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -609,8 +614,8 @@ class _Emitter:
 def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dict[str, bytes], dict[str, dict]]:
     """The files a workbook holds: relative name -> bytes; and per YAML file its line -> cells map. Problems go to
     ``sink`` (nothing is written here)."""
-    import zipfile
 
+    # lazy: openpyxl loads only when a workbook is read or written
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
     cells = _Cells(book_name, sink)
@@ -623,7 +628,7 @@ def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dic
     files: dict[str, bytes] = {}
     line_cells: dict[str, dict] = {}
     sheets: dict[str, dict[str | None, str]] = {}  # file -> (its sheet in the source workbook, None) -> sheet title
-    line_cells[""] = sheets  # type: ignore[assignment]
+    line_cells[""] = sheets
     docs: dict[str, _Document] = {}
     tables: dict[str, list[tuple[_Manifest, Any]]] = {}
     for entry in _manifest(book, cells):
@@ -711,6 +716,7 @@ def _table_file(name: str, sheets: list, cells: _Cells) -> bytes:
     if name.lower().endswith(".csv"):
         (entry, ws), *_ = sheets
         return _csv_sheet(ws, cells)
+    # lazy: openpyxl loads only when a workbook is read or written
     import openpyxl
     book = openpyxl.Workbook()
     book.remove(book.active)
@@ -729,15 +735,13 @@ def _table_file(name: str, sheets: list, cells: _Cells) -> bytes:
                 out = target.cell(row=c.row, column=c.column, value=value)
                 if c.is_date:
                     out.number_format = "yyyy-mm-dd"
-    from engine.workbook.export import _deterministic
     return _deterministic(book, dt.date(2000, 1, 1))
 
 
 def import_policies(workbook: Path, out: Path, *, rules=(), today: dt.date | None = None) -> Imported:
     """Read ``workbook`` into policy files in ``out`` (a new or empty folder). Raises PmoError with every problem,
     each at its cell, and then writes nothing."""
-    from engine.api import check_policies
-    book_name = _shown(workbook)
+    book_name = display_path(workbook)
     sink = DiagnosticSink()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise PmoError([Diagnostic("out_exists", f"'{out}' exists and is not an empty folder", Location(str(out)),
@@ -772,16 +776,10 @@ def import_policies(workbook: Path, out: Path, *, rules=(), today: dt.date | Non
                     [d for d in problems if d.severity != "error"])
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _at_cell(diagnostic: Diagnostic, staging: Path, line_cells: dict[str, dict], out: Path, book: str) -> Diagnostic:
     """A diagnostic about a written file, named by the cell its value came from (else by the file in DIR)."""
-    import dataclasses
     where = diagnostic.location
     if where is None:
         return diagnostic

@@ -4,23 +4,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine.backends.reference import ReferenceBackend, derived_keys
+from engine.backends.reference import ReferenceBackend, RuleSet, derived_keys
 from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
-from engine.backends.rete.lower import ALWAYS, NEVER, Lowering, rete_value
+from engine.backends.rete.lower import _DOUBLE, _INT64, _LOW_BITS, ALWAYS, NEVER, Lowering, rete_value
 from engine.errors import Diagnostic, Location, PolicyError
 from engine.expr.evaluate import compiled
 from engine.expr.nodes import fields_of
-
-if TYPE_CHECKING:  # compile imports the back ends through gates
-    from engine.compile.policy import CompiledPolicy
 
 
 class ReteBackend:
     name = "rete"
 
-    def __init__(self, policy: CompiledPolicy):
+    def __init__(self, policy: RuleSet):
         lowering = Lowering()
         conditions: dict[str, Any] = {}
         for index, rule in enumerate(policy.rules):
@@ -36,35 +33,32 @@ class ReteBackend:
             (name, slot, _encoder(policy.field_types[name])) for name, slot in lowering.field_slots.items()]
         self._as_is = [(name, slot) for name, slot, encode in self._fields if encode is _same]
         self._numeric = [(name, slot) for name, slot, encode in self._fields if encode is not _same]
+        self._fact = _fact_function(self._as_is, self._numeric)
         # A computed slot that is a derived value's expression reads the record's value; one that reads one
         # or two fields is remembered by their values (a regex on a vendor's name is matched once per name).
         shared = derived_keys(policy)
-        self._computed = []
+        # (slot, value of a record, the derived value it is, memo by the fields it reads or None, those fields)
+        # [slot, function, derived value's name, memo of values or None, fields read, memo hits, misses]
+        self._computed: list[list[Any]] = []
         for key, (slot, node) in lowering.computed.items():
             reads = tuple(sorted(fields_of(node)))
-            self._computed.append((slot, compiled(node), shared.get(key), {} if len(reads) <= 2 else None, reads))
+            self._computed.append([slot, compiled(node), shared.get(key), {} if len(reads) <= 2 else None, reads, 0, 0])
         try:
             self._ruleset = Ruleset(conditions)
         except RulesetLimitError as exc:
-            rule = policy.rules[int(exc.rule[1:])] if exc.rule else None
+            culprit = policy.rules[int(exc.rule[1:])].source if exc.rule else None
+            # a gate's criterion says where it is as text (file:line): the file then stands for it
             raise PolicyError([Diagnostic("too_complex", f"a rule is beyond durable_rules' limits ({exc})",
-                                          rule.source if rule else Location(policy.intake_file),
+                                          culprit if isinstance(culprit, Location) else Location(policy.intake_file),
                                           "split the rule into several rules, move parts into derived values, "
                                           "or use --backend reference")]) from None
         self._reference = ReferenceBackend(policy)  # for the rare row the core cannot decide exactly
 
     def fire(self, record: Mapping[str, Any]) -> list[int]:
         """Indexes (into policy.rules) of the rules whose conditions are true for this record."""
-        fact: dict[str, Any] = {"t": "p"}
-        for name, slot in self._as_is:  # text and yes/no: the core compares them as they are
-            value = record.get(name)
-            if value is not None:
-                fact[slot] = value
-        for name, slot in self._numeric:  # numbers and dates: integer keys (rete_value)
-            value = record.get(name)
-            if value is not None:
-                fact[slot] = rete_value(value)
-        for slot, node, derived, memo, reads in self._computed:
+        fact = self._fact(record)
+        for computed in self._computed:
+            slot, node, derived, memo, reads, _, _ = computed
             if derived is not None and derived in record:
                 value = record[derived]
             elif memo is None:
@@ -72,9 +66,14 @@ class ReteBackend:
             else:  # a function of one or two fields (matches(vendor, ...)): its values repeat
                 args = tuple(_key(record.get(name)) for name in reads)
                 value = _MISSING if _MISSING in args else memo.get(args, _MISSING)
-                if value is _MISSING:
+                if value is not _MISSING:
+                    computed[5] += 1  # hits
+                else:
                     value = node(record)
-                    if _MISSING not in args:
+                    computed[6] += 1  # misses
+                    if computed[6] >= MEMO_TRIAL and computed[5] * 10 < computed[6]:
+                        computed[3] = None  # its values hardly repeat (an id): computed each time, not remembered
+                    elif _MISSING not in args:
                         if len(memo) >= MEMO_VALUES:
                             memo.clear()
                         memo[args] = value
@@ -89,6 +88,7 @@ class ReteBackend:
 
 _MISSING = object()
 MEMO_VALUES = 4_096  # computed values remembered per slot
+MEMO_TRIAL = 512  # values computed before a slot whose values hardly repeat stops remembering them
 
 
 _PLAIN = (str, int, bool, dt.date, type(None))
@@ -107,6 +107,29 @@ def _key(value: Any) -> Any:
         keys = tuple(_key(item) for item in value)
         return _MISSING if _MISSING in keys else (kind, keys)
     return _MISSING
+
+
+def _fact_function(as_is: list[tuple[str, str]],
+                   numeric: list[tuple[str, str]]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """The function making a record's fact from its fields, written out once per policy: text and yes/no as
+    they are (the core compares them as they are), numbers and dates as integer keys (rete_value, inlined for
+    the usual Decimal and date). It runs for every row, and a loop over the fields cost more than the core."""
+    lines = ["def fact_of(record):", "    get = record.get", "    fact = {'t': 'p'}"]
+    for name, slot in as_is:
+        lines += [f"    v = get({name!r})", "    if v is not None:", f"        fact[{slot!r}] = v"]
+    for name, slot in numeric:
+        lines += [f"    v = get({name!r})", "    if v is not None:", "        kind = v.__class__",
+                  "        if kind is Decimal:",
+                  "            bits = unpack(pack(float(v) + 0.0))[0]",
+                  f"            fact[{slot!r}] = bits if bits >= 0 else bits ^ LOW",
+                  "        elif kind is date:", f"            fact[{slot!r}] = v.toordinal()",
+                  "        else:", f"            fact[{slot!r}] = rete_value(v)"]
+    lines.append("    return fact")
+    namespace: dict[str, Any] = {"Decimal": Decimal, "date": dt.date, "unpack": _INT64, "pack": _DOUBLE, "LOW": _LOW_BITS,
+                 "rete_value": rete_value, "float": float}
+    exec(compile("\n".join(lines), "<rete fact>", "exec"), namespace)  # noqa: S102 - our own text, no input
+    made: Callable[[Mapping[str, Any]], dict[str, Any]] = namespace["fact_of"]
+    return made
 
 
 def _encoder(expr_type: str) -> Callable[[Any], Any]:

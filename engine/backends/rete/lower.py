@@ -23,10 +23,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.expr.nodes import NULL, Compare, Const, Field, In, Logic, Node, Unary, key
+from engine.expr.nodes import NEGATE, NULL, SWAP, Compare, Const, Field, In, Logic, Node, Unary, key
 
-_NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
-_SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 _RETE_OP = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
 ALWAYS, NEVER = True, False  # a condition that folded to a constant
@@ -45,7 +43,7 @@ def number_key(number: float) -> int:
     The core reads doubles with the C library's atof(), which follows the process's locale: under
     de_DE.UTF-8 "0.75" reads as 0. It reads integers with atoll(), the same in every locale, and
     compares two integers exactly, so every number is handed over as this key."""
-    bits = _INT64(_DOUBLE(number + 0.0))[0]
+    bits: int = _INT64(_DOUBLE(number + 0.0))[0]
     return bits if bits >= 0 else bits ^ _LOW_BITS
 
 
@@ -69,7 +67,7 @@ class Lowering:
     """Slots shared by all the rules of one policy."""
 
     field_slots: dict[str, str] = field(default_factory=dict)  # field name -> slot key
-    computed: dict[tuple, tuple[str, Node]] = field(default_factory=dict)  # structure -> (slot key, expression)
+    computed: dict[tuple[Any, ...], tuple[str, Node]] = field(default_factory=dict)  # structure -> (slot key, expression)
 
     def condition(self, node: Node, negate: bool = False) -> Any:
         """durable_rules JSON for ``node`` (or its negation), or ALWAYS / NEVER."""
@@ -86,7 +84,7 @@ class Lowering:
         if isinstance(node, (Compare, In)) and _long_text_constant(node):
             return {self.slot(node): not negate}  # too long for the core to compare: Python computes it
         if isinstance(node, Compare):
-            return self.compare(_NEGATE[node.op] if negate else node.op, node.left, node.right)
+            return self.compare(NEGATE[node.op] if negate else node.op, node.left, node.right)
         if isinstance(node, In) and isinstance(node.container, Const):
             return self.membership(node.item, node.container.value, node.negated != negate)
         # A yes/no field, or a yes/no value Python computes (matches(), x in list_field, ...).
@@ -97,7 +95,7 @@ class Lowering:
             if isinstance(b, Const) and b.type == NULL:  # "x == null" asks whether x is missing
                 return {"$nex" if op == "==" else "$ex": {self.slot(a): 1}}
         if isinstance(left, Const):
-            left, right, op = right, left, _SWAP[op]
+            left, right, op = right, left, SWAP[op]
         target = self.slot(left)
         if isinstance(right, Const):
             if right.value is None:
@@ -108,7 +106,7 @@ class Lowering:
             return {"$and": [{"$ex": {target: 1}}, {"$ex": {other: 1}}, _test(op, target, {"$m": other})]}
         return _test(op, target, value)
 
-    def membership(self, item: Node, values: tuple, negated: bool) -> Any:
+    def membership(self, item: Node, values: tuple[Any, ...], negated: bool) -> Any:
         target = self.slot(item)
         tests = [_test("!=" if negated else "==", target, rete_value(v)) for v in dict.fromkeys(values)]
         if not tests:
@@ -141,7 +139,7 @@ def _long_text_constant(node: Compare | In) -> bool:
     return any(isinstance(v, str) and len(v) > _SAFE_TEXT_CHARS for v in values)
 
 
-def _test(op: str, target: str, value: Any) -> dict:
+def _test(op: str, target: str, value: Any) -> dict[str, Any]:
     if op == "==":
         return {target: value}
     return {_RETE_OP[op]: {target: value}}

@@ -1,4 +1,4 @@
-"""A typed lookup table, as expressions read it.
+"""A typed lookup table, as expressions read it (the value; engine/refdata builds it from a policy's kind: lookup).
 
 A missing key (or a null one) reads as null, so ``lookup(limits, department, "max_budget") < budget``
 is unknown for a department the table lacks and the rule does not fire (SQL's three-valued logic,
@@ -15,7 +15,7 @@ class LookupTable:
     name: str
     key: str  # the key column
     columns: dict[str, str]  # column -> expression type (number, string, bool, date), in file order
-    rows: dict[Any, tuple]  # key value -> the row's values, in the order of ``columns``
+    rows: dict[Any, tuple[Any, ...]]  # key value -> the row's values, in the order of ``columns``
     digest: str  # of the typed content: two tables with one name and different rows are different constants
 
     @property

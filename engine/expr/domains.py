@@ -1,7 +1,8 @@
 """Static analysis of conditions: on which values can a typed condition be true?
 
 Used by lint (``engine/authoring/lint.py``) to find rules that never fire, always fire, or are covered by another
-rule. Every answer over-approximates, so an *empty* answer is a sure one:
+rule, and by the decision tables (``engine/tables``: a cell's values, gaps and overlaps), which are compiled
+before any authoring tool runs: so it belongs to the language, below both. Every answer over-approximates, so an *empty* answer is a sure one:
 
 - a :class:`Values` is what one field may hold: maybe null, plus intervals (numbers, dates) or a finite
   (or co-finite) set of constants (text, enum values, yes/no);
@@ -22,11 +23,23 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR
 from typing import Any
 
-from engine.expr.nodes import BOOL, DATE, NULL, NUMBER, Call, Compare, Const, Field, In, Logic, Node, Unary, key
-
-NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
-SWAP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
-
+from engine.expr.nodes import (
+    BOOL,
+    DATE,
+    NEGATE,
+    NULL,
+    NUMBER,
+    SWAP,
+    Call,
+    Compare,
+    Const,
+    Field,
+    In,
+    Logic,
+    Node,
+    Unary,
+    key,
+)
 
 # ---------------------------------------------------------------------------- value sets
 
@@ -248,7 +261,7 @@ def as_test(node: Node) -> Test | None:
             missing, present = Values(True, nothing(ordered).part), everything(ordered, null=False)
             return Test(node, left.name, *((missing, present) if op == "==" else (present, missing)))
         true = _compared(op, right.value, ordered)
-        return Test(node, left.name, Values(False, true), Values(False, ~true))  # type: ignore[operator]
+        return Test(node, left.name, Values(False, true), Values(False, ~true))
     if isinstance(node, In) and isinstance(node.item, Field) and isinstance(node.container, Const):
         return _membership(node, node.item, node.container.value, node.negated)
     if isinstance(node, Call) and node.name == "in_table" and isinstance(node.args[1], Field):
@@ -260,7 +273,7 @@ def _membership(node: Node, item: Field, values: tuple, negated: bool) -> Test:
     ordered = item.type in (NUMBER, DATE)
     members: Part = (Line(tuple(Span(v, v, True, True) for v in dict.fromkeys(values)))
                      if ordered else Choice(frozenset(values)))
-    true, false = Values(False, members), Values(False, ~members)  # type: ignore[operator]
+    true, false = Values(False, members), Values(False, ~members)
     return Test(node, item.name, *((false, true) if negated else (true, false)))
 
 

@@ -37,11 +37,16 @@ def test_a_two_worker_batch_stays_under_200_mb_per_process(tmp_path):
     write_input(source, 20_000)
     command = [sys.executable, "-m", "engine.cli", "evaluate", str(source), "--format", "csv", "--out", str(out),
                "--no-log", "--today", "2026-12-01", "--workers", "2"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    errors = open(tmp_path / "stderr.txt", "w+b")  # a file, not a pipe: the batch's progress never fills one
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
     peak, deadline = 0, time.monotonic() + 600  # a hang guard, not a timing
     while process.poll() is None and time.monotonic() < deadline:
         peak = max(peak, _largest(process.pid))
         time.sleep(0.05)
-    assert process.wait(timeout=5) == 0, process.stderr.read()
+    code = process.wait(timeout=5)
+    errors.seek(0)
+    said = errors.read().decode("utf-8", "replace")
+    errors.close()
+    assert code == 0, said
     assert 0 < peak < LIMIT, f"a process of the batch reached {peak / 1e6:.0f} MB"
     assert out.read_text(encoding="utf-8").count("\n") == 20_001

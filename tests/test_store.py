@@ -205,7 +205,7 @@ def test_a_writer_killed_mid_batch_leaves_whole_batches_and_a_rerun_adds_only_th
         except LogError:
             count = 0  # the log is being created
     killed.kill()  # SIGKILL: no cleanup, no flush, a transaction left open
-    killed.wait()
+    killed.communicate(timeout=60)  # reaps it and closes its pipes
     assert killed.returncode == -9, "the writer finished before it was killed"
     with DecisionLog(log_target) as log:
         entries = log.query()
@@ -230,7 +230,8 @@ def test_two_writers_and_a_cli_run_share_one_postgresql_log(postgres_log):
     runs = [writer(postgres_log, 0, 5_999, batch=250), writer(postgres_log, 8_999, 3_000, batch=250),
             subprocess.Popen(cli, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)]
     first, second = finished(runs[0]), finished(runs[1])
-    assert runs[2].wait(timeout=300) == 0, runs[2].stderr.read()
+    _, err = runs[2].communicate(timeout=300)  # reads and closes the pipe (wait() could fill it and hang)
+    assert runs[2].returncode == 0, err
     assert first + second == 9_000  # every overlapping entry was added by exactly one of them
     assert subprocess.run(cli, cwd=ROOT, capture_output=True, timeout=300).returncode == 0  # again: nothing new
     with DecisionLog(postgres_log) as log:

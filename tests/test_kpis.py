@@ -357,7 +357,8 @@ def test_pmo_kpi_refuses_a_file_that_is_not_a_selection_result(tmp_path):
 
 def test_pmo_kpi_from_a_real_decision_log_and_selection(tmp_path):
     """Intake decided by pmo evaluate (rows with a submission date), gates by pmo gate, the selection by pmo select."""
-    rows = list(csv.DictReader((ROOT / "examples" / "proposals.csv").open(encoding="utf-8")))[:4]
+    with (ROOT / "examples" / "proposals.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:4]
     proposals = tmp_path / "proposals.csv"
     with proposals.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]) + ["submitted"])

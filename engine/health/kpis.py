@@ -455,10 +455,11 @@ def selection_measures(data: dict[str, Any]) -> dict[str, Decimal | None]:
 def read_selection(path) -> dict[str, Any]:
     """A ``pmo select --format json`` result; raises InputError naming the file."""
     import json
+    from pathlib import Path
 
     from engine.errors import Diagnostic
     try:
-        data = json.loads(open(path, encoding="utf-8").read())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError([Diagnostic("bad_selection", f"cannot read the selection result {path}: {exc}",
                                      hint="give the JSON output of pmo select --format json")]) from None

@@ -9,12 +9,10 @@ from typing import IO, Any
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, plural, warn
 from engine.compile.health import DEFAULT_HEALTH
-from engine.compile.records import converter
-from engine.errors import InputError
 from engine.health import HealthReport
 from engine.health.assess import COLUMNS, health_entries
-from engine.health.status import STATUS_FIELDS, read_status
-from engine.io.profile import InputProfile, check_profile, load_profile
+from engine.health.status import read_status, status_profile
+from engine.io.profile import InputProfile
 from engine.io.safe_text import json_text
 from engine.io.writers import csv_writer, inert
 
@@ -36,12 +34,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if engine.policy.health is None:
         print("pmo: note: the policy folder has no health policy (kind: health): EAC is BAC / CPI and no project "
               "is rated", file=stderr)
-    profile = None
-    if args.columns:
-        profile = load_profile(args.columns)
-        problems = check_profile(profile, STATUS_FIELDS, converter)
-        if problems:
-            raise InputError(problems)
+    profile = status_profile(args.columns)
     if args.log is not None:
         data, unreported = _from_history(args.log, args.as_of)
         if not data.reports and not unreported:

@@ -74,22 +74,14 @@ def _status_help(parser: argparse.ArgumentParser):
 def ingest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, warn
-    from engine.compile.records import converter
-    from engine.errors import InputError
-    from engine.health.status import STATUS_FIELDS
-    from engine.io.profile import check_profile, load_profile
+    from engine.health.status import status_profile
     from engine.store import open_log
     from engine.tasks.history import ingest as ingest_files
     if missing_files(args.files, stderr):
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     warn(engine, stderr)
-    profile = None
-    if args.columns:
-        profile = load_profile(args.columns)
-        problems = check_profile(profile, STATUS_FIELDS, converter)
-        if problems:
-            raise InputError(problems)
+    profile = status_profile(args.columns)
     with open_log(args.log) as log:
         result = ingest_files(engine, log, args.files, profile, args.sheet)
     for file in result.files:

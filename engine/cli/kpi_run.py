@@ -8,11 +8,10 @@ from typing import IO, Any
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, plural, warn
 from engine.compile.health import DEFAULT_HEALTH
-from engine.compile.records import converter
-from engine.errors import Diagnostic, InputError, PmoError
+from engine.errors import Diagnostic, PmoError
 from engine.health.kpis import KpiReport, KpiResult, parse_period, sparkline
-from engine.health.status import STATUS_FIELDS, StatusData, read_status
-from engine.io.profile import InputProfile, check_profile, load_profile
+from engine.health.status import StatusData, read_status, status_profile
+from engine.io.profile import InputProfile
 from engine.store import open_log
 
 MAX_PERIODS = 120  # ten years of months: each period rates the portfolio once
@@ -41,12 +40,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if engine.policy.kpis is None:
         raise PmoError([Diagnostic("no_kpis", "this policy set declares no KPIs",
                                    hint="add a file with 'kind: kpis' (see policies/kpis.yaml and docs/health.md)")])
-    profile = InputProfile()
-    if args.columns:
-        profile = load_profile(args.columns)
-        problems = check_profile(profile, STATUS_FIELDS, converter)
-        if problems:
-            raise InputError(problems)
+    profile = status_profile(args.columns) or InputProfile()
     data = read_status(args.status, profile, args.sheet, (engine.policy.health or DEFAULT_HEALTH).calendar) \
         if args.status else StatusData()
     entries: list[dict[str, Any]] = []

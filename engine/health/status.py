@@ -111,6 +111,20 @@ class StatusData:
         return {e.project for e in self.errors if e.project is not None}
 
 
+def status_profile(path: str | Path | None) -> InputProfile | None:
+    """The input profile (--columns) for status reports, checked against the status fields (raises InputError)."""
+    if path is None:
+        return None
+    from engine.compile.records import converter
+    from engine.errors import InputError
+    from engine.io.profile import check_profile, load_profile
+    profile = load_profile(path)
+    problems = check_profile(profile, STATUS_FIELDS, converter)
+    if problems:
+        raise InputError(problems)
+    return profile
+
+
 def status_reader(profile: InputProfile = UNDECLARED) -> RecordReader:
     return RecordReader(STATUS_FIELDS, None, profile)
 

@@ -474,7 +474,8 @@ def test_kpis_from_the_portfolio_history_equal_kpis_from_the_files(tmp_path):
     assert code == 0, err
     figures = lambda out: {(r["id"], r["group"]): (r["value"], r["periods"]) for r in json.loads(out)["kpis"]  # noqa: E731
                            if r["over"] in ("projects", "closed")}
-    assert figures(from_log) and figures(from_log) == figures(from_files)
+    assert figures(from_log) == figures(from_files)
+    assert sum(value is not None for value, _ in figures(from_log).values()) >= 5  # real figures, not all empty
 
 
 def test_an_empty_history_is_said_not_a_crash(tmp_path):

@@ -6,13 +6,21 @@ lenient CSV reader would, so the lines inside a quoted cell are never read again
 gave phantom proposals) and the file is never reopened per bad row (that was quadratic). Only a quote
 that runs to the end of the file is different: nothing after it could be read, so the lines after the
 line it starts on are read again as rows, once.
+
+A batch's parent does not read the rows: it cuts the file's bytes into chunks that end where a record ends
+(``raw_chunks``: a line end outside a quoted cell, found as the scanner below finds record ends), and each
+worker reads its chunk's rows (``chunk_rows``) as this reader reads them from the whole file: the same rows,
+the same line numbers.
 """
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 from engine.decision import RowError
 from engine.io.rows import MAX_CELL, EmptyRows, Row
@@ -112,9 +120,9 @@ class _RecordEnd:
 
 
 def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], header: list[str], delimiter: str,
-             name: str, empty: EmptyRows) -> Iterator[Row]:
-    """The rows after the header line (``lines`` starts at line 2)."""
-    source = _Lines(lines, 1, reopen)
+             name: str, empty: EmptyRows, first_line: int = 2) -> Iterator[Row]:
+    """The rows after the header line (``lines`` starts at line 2, or at ``first_line``, where a record starts)."""
+    source = _Lines(lines, first_line - 1, reopen)
     reader = csv.reader(source.feed, delimiter=delimiter, strict=True)
     width = len(header)
     while True:
@@ -180,3 +188,139 @@ def _broken(source: _Lines, line: int, exc: csv.Error, header: list[str], delimi
         return Row(None, line, name, RowError(row=line, column=column, code="too_large", message=(
             f"{f'column {column!r}: ' if column else ''}a cell ({lines}) holds more than {MAX_CELL:,} characters")))
     return Row(None, line, name, RowError(row=line, code="bad_csv", message=f"row cannot be read ({lines}): {exc}"))
+
+
+CHUNK_BYTES = 1 << 16  # bytes a batch's parent reads at a time; a chunk is what of them ends with whole records
+MAX_CHUNK_BYTES = 1 << 24  # a record (a quoted cell) longer than this: the rest of the file is read as rows
+_QUOTED_BYTES = re.compile(rb'[^"]*(?:""[^"]*)*')
+
+
+@dataclass(frozen=True)
+class RawChunk:
+    """Whole records of a CSV file, as bytes: ``line`` is the file line the first starts on. Read by a worker."""
+    data: bytes
+    line: int
+    name: str
+    encoding: str  # as read_proposals reads the file (a byte-order mark is in the header line, not here)
+    delimiter: str
+    header: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The rest of a file from ``offset`` (line ``line``) is to be read as rows: a record longer than
+    MAX_CHUNK_BYTES, or no line end that the chunks can use (lines ended by a bare carriage return)."""
+    offset: int
+    line: int
+
+
+def chunk_encoding(encoding: str) -> str | None:
+    """The codec for a file's raw chunks, or None when its bytes cannot be cut at b"\\n" (UTF-16)."""
+    return {"utf-8-sig": "utf-8", "utf-8": "utf-8", "cp1252": "cp1252"}.get(encoding)
+
+
+def chunk_rows(chunk: RawChunk, empty: EmptyRows) -> Iterator[Row]:
+    """The rows of a chunk, as csv_rows reads them from the whole file."""
+    text = chunk.data.decode(chunk.encoding, errors="replace")
+    before = chunk.line - 1
+
+    def reopen(line: int) -> Iterator[str]:
+        return itertools.islice(io.StringIO(text, newline=""), line - before, None)
+
+    return csv_rows(iter(io.StringIO(text, newline="")), reopen, list(chunk.header), chunk.delimiter, chunk.name,
+                    empty, first_line=chunk.line)
+
+
+def lines_in(data: bytes) -> int:
+    """Lines in whole records' bytes as the text reader counts them: ended by \\n, \\r\\n or a bare \\r."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def line_offset(path: Path, line: int) -> int | None:
+    """The byte offset where line ``line`` (1-based) of a file starts; None when the file ends before it or a
+    bare carriage return ends a line before it (the text reader's lines would not be b"\\n"-lines)."""
+    offset = 0
+    with path.open("rb") as f:
+        for _ in range(line - 1):
+            piece = f.readline()
+            if not piece.endswith(b"\n") or piece.count(b"\r") > piece.endswith(b"\r\n"):
+                return None
+            offset += len(piece)
+    return offset
+
+
+class _Cutter:
+    """Where whole records end in a file's bytes, read piece by piece: the scan of _RecordEnd (a quote opens a
+    cell only at its start, two quotes inside it are one), over bytes, kept between pieces."""
+
+    def __init__(self, delimiter: str):
+        mark = re.escape(delimiter.encode())
+        self._opening = re.compile(rb'(?:^|(?<=[' + mark + rb'\r\n]))"')  # ^: the buffer starts a record
+        self.quoted = False
+        self.pos = 0  # scanned so far
+        self.last = -1  # the last b"\n" outside a quoted cell
+
+    def scan(self, data: bytes, final: bool) -> None:
+        pos, n = self.pos, len(data)
+        while pos < n:
+            if self.quoted:
+                end = _QUOTED_BYTES.match(data, pos).end()  # type: ignore[union-attr]
+                if end >= n or end == n - 1 and not final:  # the cell goes on (or a quote whose next byte is unread)
+                    pos = end
+                    break
+                self.quoted, pos = False, end + 1
+                continue
+            found = self._opening.search(data, pos)
+            stop = n if found is None else found.start()
+            newline = data.rfind(b"\n", pos, stop)
+            if newline >= 0:
+                self.last = newline
+            if found is None:
+                pos = n
+                break
+            self.quoted, pos = True, found.end()
+        self.pos = pos
+
+    def cut(self) -> int:
+        """Bytes of whole records scanned (0: none yet); the scan goes on after them."""
+        cut = self.last + 1
+        if cut:
+            self.pos -= cut
+            self.last = -1
+        return cut
+
+
+def raw_chunks(path: Path, offset: int, line: int, name: str, encoding: str, delimiter: str,
+               header: list[str], size: int | None = None) -> Iterator[RawChunk | Tail]:
+    """A CSV file's records from byte ``offset`` (where line ``line``, a record, starts) as RawChunks of about
+    ``size`` bytes (CHUNK_BYTES), and a Tail when the rest must be read as rows (MAX_CHUNK_BYTES)."""
+    cutter, data, names, size = _Cutter(delimiter), b"", tuple(header), size or CHUNK_BYTES
+    with path.open("rb") as f:
+        f.seek(offset)
+        while True:
+            piece = f.read(size)
+            data += piece
+            cutter.scan(data, final=not piece)
+            cut = len(data) if not piece else cutter.cut()
+            if cut:
+                chunk, data = data[:cut], data[cut:]
+                yield RawChunk(chunk, line, name, encoding, delimiter, names)
+                offset, line = offset + cut, line + lines_in(chunk)
+            if not piece:
+                return
+            if len(data) > MAX_CHUNK_BYTES:
+                yield Tail(offset, line)
+                return
+
+
+def rows_from(path: Path, tail: Tail, encoding: str, header: list[str], delimiter: str, name: str,
+              empty: EmptyRows) -> Iterator[Row]:
+    """The rows of a file from a Tail on, read as text (as csv_rows reads the whole file)."""
+    def lines(after: int = 0) -> Iterator[str]:
+        with path.open("rb") as raw:
+            raw.seek(tail.offset)
+            with io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="") as f:
+                yield from itertools.islice(f, after, None)
+
+    return csv_rows(lines(), lambda line: lines(line - (tail.line - 1)), header, delimiter, name, empty,
+                    first_line=tail.line)

@@ -118,6 +118,25 @@ def _open(path: Path, encoding: str):
 @csv_cell_limit()
 def _csv(path: Path, name: str, encoding: str, empty: EmptyRows) -> Iterator[Row]:
     """Check the header now (a bad header rejects the file); read the rows lazily."""
+    header, delimiter = _csv_header(path, name, encoding)
+    return _csv_file(path, encoding, header, delimiter, name, empty)
+
+
+def csv_layout(path: str | Path) -> tuple[str, str, list[str]]:
+    """How read_proposals reads a CSV or TSV file: its encoding, its delimiter and its header (before any column
+    map), for a reader of its raw bytes (engine/tasks/batch.py). InputError as read_proposals."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 20)
+    except OSError as exc:
+        raise InputError([Diagnostic("unreadable", f"cannot read file: {exc.strerror or exc}", Location(str(path)))]) from None
+    encoding = _encoding(head)
+    with csv_cell_limit():
+        return (encoding, *reversed(_csv_header(path, str(path), encoding)))  # type: ignore[return-value]
+
+
+def _csv_header(path: Path, name: str, encoding: str) -> tuple[list[str], str]:
     with _open(path, encoding) as f:
         first = f.readline()
     delimiter = max(",;\t|", key=lambda d: (first.count(d), d == ","))  # the header's most frequent separator
@@ -129,7 +148,7 @@ def _csv(path: Path, name: str, encoding: str, empty: EmptyRows) -> Iterator[Row
     if repeated:
         raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
                                      Location(name, 1), "rename or remove one of them")])
-    return _csv_file(path, encoding, header, delimiter, name, empty)
+    return header, delimiter
 
 
 def _csv_file(path: Path, encoding: str, header: list[str], delimiter: str, name: str,
@@ -300,13 +319,16 @@ def renamed(rows: Iterator[Row], column_map: Mapping[str, str]) -> Iterator[Row]
 
 
 def one_currency_per_column(rows: Iterable[Any], money: Iterable[str], value_of: Callable[[Any, str], Any],
-                            profile: InputProfile) -> Iterator[Any]:
+                            profile: InputProfile,
+                            seen: dict[tuple[str | None, str], tuple[str, int | None]] | None = None) -> Iterator[Any]:
     """Rows as they come, except that an amount in another currency than the first one seen in its column
     (in the same file) makes its row an error row: a mixed-currency column is an error, not a sum. (With a
-    declared currency every value is checked against it while it is typed; this catches the rest.) Runs in
-    the process that reads the files, in input order, so the result does not depend on --workers."""
+    declared currency every value is checked against it while it is typed; this catches the rest.) The rows
+    come in input order; ``seen`` holds each (file, column)'s first currency and its row found by the rows before
+    them (a batch's worker checks its chunk with what the chunks before it found, engine/tasks/batch.py), and
+    gains the ones these rows find first, so the result does not depend on --workers."""
     money = list(money) if profile.currency is None else []  # a declared currency is checked cell by cell
-    seen: dict[tuple[str | None, str], tuple[str, int | None]] = {}
+    seen = {} if seen is None else seen
     keys_of: dict[tuple, list] = {}  # a file's rows share their keys: which key holds each money field
     for row in rows:
         if money and row.data is not None and row.error is None:

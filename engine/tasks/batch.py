@@ -1,7 +1,11 @@
 """Deciding a batch with worker processes, in input order, losing no row when a worker dies.
 
-Rows go to the workers in chunks (a bounded number in flight, so memory does not grow with the batch);
-results come back in input order, so the output is identical to a one-worker run. When a worker dies
+Work goes to the workers in chunks (a bounded number in flight, so memory does not grow with the batch): a
+CSV file's raw bytes cut where records end (``Work.raw``; the worker reads, renames and checks the rows), or
+rows read here (other formats, a file's first rows). Results come back in input order, so the output is
+identical to a one-worker run; what a chunk found that later chunks depend on (the first currency of each
+money column, its empty rows, its first clean row for the header check) is taken in that order too
+(:class:`Ledger`). When a worker dies
 (a crash in the C engine, a kill), its chunks are retried in a fresh pool; a chunk that fails twice is
 retried row by row; a row that kills a worker twice becomes an ``engine_error`` row. The batch finishes.
 
@@ -19,16 +23,19 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from engine.api import Engine
 from engine.decision import RowError, Verdict
 from engine.expr.values import id_text
 from engine.io.carry import Carrier
-from engine.io.readers import Row
+from engine.io.csvrows import RawChunk, chunk_rows
+from engine.io.readers import Row, one_currency_per_column, renamed
+from engine.io.rows import EmptyRows
 from engine.io.writers import format_rows
 from engine.store.log import encoded, intake_entry
 
@@ -108,13 +115,70 @@ def _decide(rows: list[Row]) -> list[Verdict]:
 
 
 @dataclass
+class Work:
+    """One chunk of a batch: rows read in the parent (``rows``), or whole records of a CSV file (``raw``) that
+    the worker reads, and renames by the profile's header map (``rename``). ``check``: the worker checks one
+    currency per money column (``money``) of the rows, knowing ``known``: what the chunks before it found in its
+    file (``file``, the input's index), set when the chunk is sent. ``empty``: empty rows the parent skipped
+    while reading ``rows``, to count in order."""
+    rows: list[Row] | None = None
+    raw: RawChunk | None = None
+    file: int = 0
+    source: str | None = None
+    check: bool = False
+    money: tuple[str, ...] = ()
+    rename: bool = False
+    known: dict | None = None
+    empty: EmptyRows | None = None
+
+
+@dataclass
 class Formatted:
     """A chunk of rows decided and written by a worker: the output's text for them (``format_rows``), how many
-    of each outcome, and their decision log entries encoded (``engine.store.log.encoded``; None: not logged)."""
+    of each outcome, and their decision log entries encoded (``engine.store.log.encoded``; None: not logged).
+    What the chunk's rows found, for the Ledger: ``learned``, the first currency of money columns ``known`` did
+    not have; ``empty``, the empty rows skipped reading raw records; ``keys``, the columns of its first clean row."""
     text: str
     counts: Counter
     rows: int
     entries: list[tuple] | None = None
+    learned: dict = field(default_factory=dict)
+    empty: EmptyRows | None = None
+    keys: tuple | None = None
+
+
+class Ledger:
+    """What the parent takes from the chunks, in input order: each file's first currency per money column
+    (``firsts[file]``, which the chunks after are checked with), empty rows (counted into ``empties[file]``),
+    and the header check of a file whose first rows had no clean row (``header(source, keys)``, once per
+    source in ``checked``)."""
+
+    def __init__(self, files: int, header: Callable[[str, tuple], None]):
+        self.firsts: list[dict] = [{} for _ in range(files)]
+        self.empties: dict[int, EmptyRows] = {}
+        self.checked: set = set()
+        self._header = header
+
+    def known(self, work: Work) -> dict:
+        return dict(self.firsts[work.file])
+
+    def take(self, work: Work, result: Formatted) -> bool:
+        """Take a chunk's findings; False when it must be decided again: a chunk before it (still being
+        decided when it was sent) found a first currency in a column that this one found one in too."""
+        firsts = self.firsts[work.file]
+        if any(key in firsts for key in result.learned):
+            return False
+        firsts.update(result.learned)
+        for found in (work.empty, result.empty):
+            if found is not None and found.count:
+                into = self.empties.setdefault(work.file, EmptyRows())
+                for line in found.lines:
+                    into.add(line)
+                into.count += found.count - len(found.lines)
+        if result.keys is not None and work.source not in self.checked:
+            self.checked.add(work.source)
+            self._header(str(work.source), result.keys)
+        return True
 
 
 @dataclass(frozen=True)
@@ -138,59 +202,105 @@ def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engin
     return Formatted(text, counts, len(rows), entries)
 
 
-def _decide_and_write(rows: list[Row], writing: Writing) -> Formatted:
-    return formatted(rows, _decide(rows), writing, _engine)
+def read_work(work: Work, engine: Any) -> tuple[list[Row], EmptyRows | None]:
+    """A chunk's rows (a raw chunk read and renamed here) and the empty rows skipped reading them."""
+    if work.raw is None:
+        return work.rows or [], None
+    empty = EmptyRows()
+    rows: Iterable[Row] = chunk_rows(work.raw, empty)
+    if work.rename:
+        rows = renamed(iter(rows), engine.profile.columns)
+    return list(rows), empty
 
 
-def decide_in_parallel(rows: Iterable[Row], *, workers: int, policies=None, rules=(), today: dt.date,
+def checked_work(work: Work, rows: list[Row], engine: Any) -> tuple[list[Row], dict]:
+    """The rows with one currency per money column checked (``work.check``), and the firsts they found."""
+    if not work.check:
+        return rows, {}
+    known = work.known or {}
+    seen = dict(known)
+    rows = list(one_currency_per_column(rows, work.money, engine.raw_value, engine.profile, seen))
+    return rows, {key: first for key, first in seen.items() if key not in known}
+
+
+def _clean_keys(rows: list[Row]) -> tuple | None:
+    return next((tuple(row.data) for row in rows if row.data is not None and row.error is None), None)
+
+
+def _work_and_write(work: Work, writing: Writing) -> Formatted:
+    rows, empty = read_work(work, _engine)
+    rows, learned = checked_work(work, rows, _engine)
+    result = formatted(rows, _decide(rows), writing, _engine)
+    result.learned, result.empty, result.keys = learned, empty, _clean_keys(rows)
+    return result
+
+
+def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None, rules=(), today: dt.date,
                        backend: str = "rete", chunk: int = 256, policy_hash: str = "",
-                       profile=None, writing: Writing | None = None, engine=None) -> Iterator:
+                       profile=None, writing: Writing | None = None, engine=None,
+                       work: Iterable[Work] | None = None, ledger: Ledger | None = None) -> Iterator:
     """(row, decision) pairs in input order, each decision a plain record (``.model()``: the Decision).
     ``profile``: the input profile the workers read cells with. With ``writing``: Formatted chunks in input
     order instead (the workers decide, write and encode the log entries; ``engine``, the parent's, writes
-    the engine_error rows of rows that stopped a worker twice)."""
+    the engine_error rows of rows that stopped a worker twice), of ``work`` (chunks, whose findings go to
+    ``ledger``) instead of ``rows``."""
     setup = (policies, list(rules), today, backend, profile, os.getpid(), FAULT)  # FAULT: None but in tests
-    source = iter(rows)
-    pending: deque = deque()  # entries [rows, future or None, failures]
+    if work is None:
+        source = iter(rows)
+        work = (Work(rows=batch) for batch in iter(lambda: [row for _, row in zip(range(chunk), source)], []))
+    items = iter(work)
+    pending: deque = deque()  # entries [work, future or None, failures]
     careful = 0  # after a crash, run this many chunks one at a time, so a crash names its chunk
     pool = ProcessPoolExecutor(workers, initializer=_start, initargs=setup)
     try:
         while True:
             while len(pending) < workers * 4:
-                batch = [row for _, row in zip(range(chunk), source)]
-                if not batch:
+                item = next(items, None)
+                if item is None:
                     break
-                pending.append([batch, None, 0])
+                pending.append([item, None, 0])
             if not pending:
                 return
             head = pending[0]
             try:
                 for entry in list(pending)[: 1 if careful else len(pending)]:
                     if entry[1] is None:
-                        entry[1] = pool.submit(_decide, entry[0]) if writing is None else \
-                            pool.submit(_decide_and_write, entry[0], writing)
+                        if ledger is not None and entry[0].check:
+                            entry[0].known = ledger.known(entry[0])
+                        entry[1] = pool.submit(_decide, entry[0].rows) if writing is None else \
+                            pool.submit(_work_and_write, entry[0], writing)
                 decisions = head[1].result()
             except BrokenProcessPool:  # a worker died: on submitting, or while we waited
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = ProcessPoolExecutor(workers, initializer=_start, initargs=setup)
-                _after_crash(pending, policy_hash, today.isoformat())
+                _after_crash(pending, policy_hash, today.isoformat(), engine, ledger)
                 careful = len(pending)
+                continue
+            if writing is None:
+                pending.popleft()
+                careful = max(careful - 1, 0)
+                yield from zip(head[0].rows, decisions)
+                continue
+            if not isinstance(decisions, Formatted):  # an engine_error row made here
+                if ledger is not None and head[0].check:
+                    head[0].known = ledger.known(head[0])
+                rows, learned = checked_work(head[0], head[0].rows, engine)
+                decisions = formatted(rows, decisions, writing, engine)
+                decisions.learned, decisions.keys = learned, _clean_keys(rows)
+            if ledger is not None and not ledger.take(head[0], decisions):
+                head[1] = None  # decided with an outdated currency: again, with what the chunks before found
                 continue
             pending.popleft()
             careful = max(careful - 1, 0)
-            if writing is None:
-                yield from zip(head[0], decisions)
-            elif isinstance(decisions, Formatted):
-                yield decisions
-            else:  # an engine_error row made here
-                yield formatted(head[0], decisions, writing, engine)
+            yield decisions
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _after_crash(pending: deque, policy_hash: str, as_of: str) -> None:
+def _after_crash(pending: deque, policy_hash: str, as_of: str, engine: Any = None, ledger: Ledger | None = None) -> None:
     """Every unfinished chunk is sent again. The head failed once more: after two failures a chunk is tried
-    row by row, and a single row that fails twice is reported as an engine error."""
+    row by row (a raw chunk is read here first), and a single row that fails twice is reported as an engine
+    error."""
     for entry in pending:
         entry[1] = None
     head = pending[0]
@@ -198,11 +308,21 @@ def _after_crash(pending: deque, policy_hash: str, as_of: str) -> None:
     if head[2] < 2:
         return
     pending.popleft()
-    if len(head[0]) > 1:
-        for row in reversed(head[0]):
-            pending.appendleft([[row], None, 0])
+    work: Work = head[0]
+    if work.raw is not None:
+        rows, empty = read_work(work, engine)
+        if ledger is not None and empty is not None:
+            ledger.take(Work(file=work.file, source=work.source, empty=empty), Formatted("", Counter(), 0))
+        work = Work(rows=rows, file=work.file, source=work.source, check=work.check, money=work.money)
+    rows = work.rows or []
+    if len(rows) > 1 or work.raw is not None or not rows:
+        for row in reversed(rows):
+            pending.appendleft([Work(rows=[row], file=work.file, source=work.source, check=work.check,
+                                     money=work.money, empty=None), None, 0])
+        if work.empty is not None and ledger is not None:  # the parent's count of empty rows, taken now, in order
+            ledger.take(Work(file=work.file, source=work.source, empty=work.empty), Formatted("", Counter(), 0))
     else:
-        pending.appendleft([head[0], _Done([_engine_error(head[0][0], policy_hash, as_of)]), 2])
+        pending.appendleft([work, _Done([_engine_error(rows[0], policy_hash, as_of)]), 2])
 
 
 class _Done:

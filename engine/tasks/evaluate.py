@@ -24,9 +24,11 @@ from engine.compile.records import converter
 from engine.decision import Decision, Verdict
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.io.carry import Carrier
+from engine.io.csvrows import RawChunk, chunk_encoding, line_offset, raw_chunks, rows_from
 from engine.io.profile import ambiguity_survey, check_profile, load_profile
-from engine.io.readers import ProposalRows, Row, one_currency_per_column, read_proposals, renamed
+from engine.io.readers import ProposalRows, Row, csv_layout, one_currency_per_column, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
+from engine.io.rows import EmptyRows
 from engine.io.writers import CHUNK_FORMATS, csv_header, csv_writer, write_decisions, write_xlsx
 from engine.report.build import field_roles, write_report
 from engine.store import DecisionLog, Entry, LogError
@@ -94,13 +96,92 @@ class IntakeRound:
         if self.columns:
             # Rename each file's first row now: a header the map cannot apply is refused before anything is decided.
             inputs = [_started(renamed(rows, profile.columns)) for rows in inputs]
-        money = [name for name, spec in engine.policy.fields.items()
-                 if spec.type == "money" or spec.type == "list" and spec.items == "money"]
+        money = money_fields(engine)
         inputs = [one_currency_per_column(rows, money, engine.raw_value, profile) for rows in inputs]
         if say is not None:
             inputs = [_surveyed(rows, engine, say) for rows in inputs]
         rows = (row for rows in inputs for row in rows)
         return _checked_headers(rows, engine, say) if say is not None else rows
+
+    def work(self, engine: Engine, say: Say, opened: list[ProposalRows], skip: int = 0,
+             chunk: int = 256) -> tuple[Iterator[Any], Any]:
+        """The round as chunks for a batch's workers (engine.tasks.batch.Work), and the Ledger that takes what
+        they find, in order. Each file's first rows (SURVEY_ROWS, or the ``skip`` rows a resumed run already
+        decided, which are dropped) are read here as :meth:`rows` reads them, warnings included; the rest of a
+        CSV file goes as raw bytes cut where records end, which the workers read; other files as rows read
+        here, checked by the workers. Opens every file now (InputError, as :meth:`rows`)."""
+        from engine.tasks.batch import Ledger  # lazy: multiprocessing, for large batches only
+
+        readers = [read_proposals(path, self.sheet) for path in self.files]
+        opened.extend(readers)
+        streams: list[Iterator[Row]] = [iter(rows) for rows in readers]
+        if self.columns:
+            streams = [_started(renamed(rows, engine.profile.columns)) for rows in streams]
+        ledger = Ledger(len(readers), lambda source, keys: _header_warnings(engine, source, keys, say))
+        return self._work(engine, say, opened, readers, streams, ledger, skip, chunk), ledger
+
+    def _work(self, engine: Engine, say: Say, opened: list[ProposalRows], readers: list[ProposalRows],
+              streams: list[Iterator[Row]], ledger: Any, skip: int, chunk: int) -> Iterator[Any]:
+        from engine.tasks.batch import Work
+
+        money = tuple(money_fields(engine))
+        for index, (path, reader, stream) in enumerate(zip(self.files, readers, streams)):
+            def piece(rows: list[Row], check: bool = False, empty: EmptyRows | None = None,
+                      index: int = index, reader: ProposalRows = reader) -> Work:
+                return Work(rows=rows, file=index, source=reader.source, check=check, money=money, empty=empty)
+
+            # The first rows, here: the same warnings as a run in one process, the same currency firsts
+            first = one_currency_per_column(stream, money, engine.raw_value, engine.profile, ledger.firsts[index])
+            read_here = _checked_headers(_surveyed(first, engine, say), engine, say, ledger.checked)
+            batch: list[Row] = []
+            for row in itertools.islice(read_here, max(SURVEY_ROWS, skip)):
+                if skip:
+                    skip -= 1
+                    continue
+                batch.append(row)
+                if len(batch) == chunk:
+                    yield piece(batch)
+                    batch = []
+            if batch:
+                yield piece(batch)
+            layout = _raw_layout(Path(path))
+            rest: Iterator[Row] = stream
+            if layout is not None:
+                peek = next(stream, None)
+                if peek is None:
+                    continue
+                offset = line_offset(Path(path), peek.row) if peek.row else None
+                if offset is not None:
+                    empty = EmptyRows(reader.empty_count, reader.empty_rows)  # the raw chunks' are counted on
+                    ledger.empties[index] = empty
+                    reader.close()
+                    opened[opened.index(reader)] = ProposalRows(iter(()), reader.source, empty)
+                    yield from self._raw_work(engine, Path(path), index, reader.source, layout, offset, peek.row,
+                                              money, piece)
+                    continue
+                rest = itertools.chain([peek], stream)
+            for rows in _batches(rest, chunk):
+                yield piece(rows, check=True)
+
+    def _raw_work(self, engine: Engine, path: Path, index: int, name: str | None, layout: tuple[str, str, list[str]],
+                  offset: int, line: int, money: tuple[str, ...], piece: Callable[..., Any]) -> Iterator[Any]:
+        from engine.tasks.batch import Work
+
+        encoding, delimiter, header = layout
+        for item in raw_chunks(path, offset, line, str(name), encoding, delimiter, header):
+            if isinstance(item, RawChunk):
+                yield Work(raw=item, file=index, source=name, check=True, money=money, rename=bool(self.columns))
+                continue
+            # a record too long for a chunk: the rest of the file is read here, as rows
+            empty = EmptyRows()
+            tail: Iterator[Row] = rows_from(path, item, encoding, header, delimiter, str(name), empty)
+            if self.columns:
+                tail = renamed(tail, engine.profile.columns)
+            counted, kept = 0, 0
+            for rows in _batches(tail, 256):
+                found = EmptyRows(empty.count - counted, empty.lines[kept:])
+                counted, kept = empty.count, len(empty.lines)
+                yield piece(rows, check=True, empty=found)
 
     def decide(self, engine: Engine, rows: Iterable[Row], estimate: int | None,
                plain: bool = False) -> Iterator[tuple[Row, Any, Any]]:
@@ -194,8 +275,19 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
     derived = [name for name, _ in engine.policy.derived]
     carrier = Carrier(engine.profile, field_roles(engine.policy)["title"])
     carried = carrier.names
+    estimate = count_rows(intake.files)
+    done = point.rows if point else 0
+    left = None if estimate is None else max(estimate - done, 0)
+    # The log commits every LOG_BATCH rows, so up to that many rows in the output may not be logged yet: decide
+    # them again for the log (entries are idempotent) but do not write them again. That is done in this process.
+    relog = min(point.rows, LOG_BATCH) if point is not None and output.log is not None else 0
+    workers = intake.worker_count(left)
+    parallel = workers > 1 and output.format in CHUNK_FORMATS and not output.report and not relog
     # Open every input first: an unreadable file means nothing is decided (exit 2), not half a report.
-    rows = intake.rows(engine, say, opened)
+    if parallel:
+        work, ledger = intake.work(engine, say, opened, skip=done)
+    else:
+        rows = intake.rows(engine, say, opened)
     record = run_record(intake.files, intake.sheet, intake.columns, engine.policy_hash) \
         if output.out and output.format in RESUMABLE and (output.out.is_file() or not output.out.exists()) else None
     if point is not None:
@@ -213,29 +305,22 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
     try:
         if record is not None and not (point and point.rows):
             save_record(output.out, record)  # what this output is made from, for a resume
-        relog = 0
         if point is not None:
             truncate(output.out, point)
-            # The log commits every LOG_BATCH rows, so up to that many rows in the output may not be logged
-            # yet: decide them again for the log (entries are idempotent) but do not write them again.
-            relog = 0 if log is None else min(point.rows, LOG_BATCH)
-            rows = itertools.islice(rows, point.rows - relog, None)
+            if not parallel:  # the workers' chunks start after the rows done (intake.work)
+                rows = itertools.islice(rows, point.rows - relog, None)
             _say_resuming(output.out, point, say)
         out = (output.out.open("a" if point else "w", encoding="utf-8", newline="")
                if output.format != "xlsx" else None) if output.out else stdout
-        estimate = count_rows(intake.files)
-        done = point.rows if point else 0
-        left = None if estimate is None else max(estimate - done, 0)
         report: list | None = [] if output.report else None
-        workers = intake.worker_count(left)
-        if workers > 1 and output.format in CHUNK_FORMATS and report is None and not relog:
-            # The workers decide, label, write and encode the log entries; here their chunks are only joined.
+        if parallel:
+            # The workers read, decide, label, write and encode the log entries; here their chunks are joined.
             from engine.tasks.batch import Writing, decide_in_parallel
-            chunks = decide_in_parallel(rows, workers=workers, policies=intake.policies, rules=intake.rules,
+            chunks = decide_in_parallel(workers=workers, policies=intake.policies, rules=intake.rules,
                                         today=engine.today, backend=intake.backend, policy_hash=engine.policy_hash,
                                         profile=engine.profile if intake.columns else None,
                                         writing=Writing(output.format, tuple(derived), log is not None),
-                                        engine=engine)
+                                        engine=engine, work=work, ledger=ledger)
             counts = Counter()
             header = csv_header(derived, carried) if point is None or point.keep == 0 else None
             written = _written_by_workers(chunks, out, output.format, header, log, counts)
@@ -335,18 +420,44 @@ def _started(rows: Iterator[Row]) -> Iterator[Row]:
     return itertools.chain([first], rows) if first is not None else rows
 
 
-def _checked_headers(rows: Iterator[Row], engine: Engine, say: Say) -> Iterator[Row]:
-    checked: set = set()
+def _checked_headers(rows: Iterator[Row], engine: Engine, say: Say, checked: set | None = None) -> Iterator[Row]:
+    """Rows as they come; warns about each file's columns at its first clean row (``checked``: the files done)."""
+    checked = set() if checked is None else checked
     for row in rows:
         # a row the reader refused may lack a column it dropped (a bad value): judge the header by a clean row
         if row.data is not None and row.error is None and row.source not in checked:
             checked.add(row.source)
-            for problem in engine.header_problems(row.data.keys()):
-                say(f"pmo: warning: {row.source}: {problem}")
-            for name in Carrier(engine.profile, None).missing(row.data.keys()):
-                say(f"pmo: warning: {row.source}: carried column '{name}' is not in the file; its cells are "
-                    "empty in every output")
+            _header_warnings(engine, str(row.source), row.data.keys(), say)
         yield row
+
+
+def _header_warnings(engine: Engine, source: str, keys: Iterable[Any], say: Say) -> None:
+    keys = list(keys)
+    for problem in engine.header_problems(keys):
+        say(f"pmo: warning: {source}: {problem}")
+    for name in Carrier(engine.profile, None).missing(keys):
+        say(f"pmo: warning: {source}: carried column '{name}' is not in the file; its cells are "
+            "empty in every output")
+
+
+def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
+
+
+def money_fields(engine: Engine) -> list[str]:
+    """The policy's fields that hold amounts (one currency per column)."""
+    return [name for name, spec in engine.policy.fields.items()
+            if spec.type == "money" or spec.type == "list" and spec.items == "money"]
+
+
+def _raw_layout(path: Path) -> tuple[str, str, list[str]] | None:
+    """A CSV file's (codec, delimiter, header) when its bytes can be cut into raw chunks, else None."""
+    if path.suffix.lower() not in (".csv", ".tsv"):
+        return None
+    encoding, delimiter, header = csv_layout(path)
+    codec = chunk_encoding(encoding)
+    return None if codec is None else (codec, delimiter, header)
 
 
 def _say_resuming(path: Path, point: ResumePoint, say: Say) -> None:

@@ -254,8 +254,7 @@ class _Cutter:
     cell only at its start, two quotes inside it are one), over bytes, kept between pieces."""
 
     def __init__(self, delimiter: str):
-        mark = re.escape(delimiter.encode())
-        self._opening = re.compile(rb'(?:^|(?<=[' + mark + rb'\r\n]))"')  # ^: the buffer starts a record
+        self._starts = delimiter.encode() + b"\r\n"  # a quote after one of these (or first) opens a cell
         self.quoted = False
         self.pos = 0  # scanned so far
         self.last = -1  # the last b"\n" outside a quoted cell
@@ -270,15 +269,17 @@ class _Cutter:
                     break
                 self.quoted, pos = False, end + 1
                 continue
-            found = self._opening.search(data, pos)
-            stop = n if found is None else found.start()
+            found = data.find(b'"', pos)
+            while found > 0 and data[found - 1] not in self._starts:  # a quote inside a cell is text
+                found = data.find(b'"', found + 1)
+            stop = n if found < 0 else found
             newline = data.rfind(b"\n", pos, stop)
             if newline >= 0:
                 self.last = newline
-            if found is None:
+            if found < 0:
                 pos = n
                 break
-            self.quoted, pos = True, found.end()
+            self.quoted, pos = True, found + 1
         self.pos = pos
 
     def cut(self) -> int:

@@ -54,6 +54,7 @@ FAULT: Fault | None = None  # set by tests only (tests/test_batch.py); each pool
 
 _engine = None
 _fault: Fault | None = None  # in a worker: FAULT as the parent had it when the pool started
+_inherited = None  # the parent's engine, which a forked worker decides with (a spawned one loads its own)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PARENT_WATCH_SECONDS = 0.5
 
@@ -64,6 +65,9 @@ def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: 
     _fault = fault
     if parent is not None:
         _die_with(parent)
+    if _inherited is not None:  # forked from the parent that loaded it: no second start-up per worker
+        _engine = _inherited
+        return
     _engine = Engine.load(policies, rules=rules, today=today, backend=backend)
     if profile is not None:
         _engine = _engine.with_profile(profile)
@@ -244,7 +248,9 @@ def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None,
     order instead (the workers decide, write and encode the log entries; ``engine``, the parent's, writes
     the engine_error rows of rows that stopped a worker twice), of ``work`` (chunks, whose findings go to
     ``ledger``) instead of ``rows``."""
+    global _inherited
     setup = (policies, list(rules), today, backend, profile, os.getpid(), FAULT)  # FAULT: None but in tests
+    _inherited = engine  # workers fork with it (None: they load the policies)
     if work is None:
         source = iter(rows)
         work = (Work(rows=batch) for batch in iter(lambda: [row for _, row in zip(range(chunk), source)], []))
@@ -295,6 +301,7 @@ def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None,
             yield decisions
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        _inherited = None
 
 
 def _after_crash(pending: deque, policy_hash: str, as_of: str, engine: Any = None, ledger: Ledger | None = None) -> None:

@@ -89,9 +89,71 @@ _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, sep
 # json.dumps with any option builds a new encoder per call
 
 
+def _encoder() -> Any:
+    """_ENCODER.encode without its cost per call (it makes a C encoder each time): the C encoder made once."""
+    from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+
+    if c_make_encoder is None:  # no C accelerator: the encoder as it is
+        return _ENCODER.encode
+    markers: dict[int, Any] = {}  # what check_circular keeps; emptied again after a value that raised
+    iterencode = c_make_encoder(markers, _ENCODER.default, encode_basestring, None, ":", ",", True, False, True)
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):
+            return encode_basestring(value)
+        try:
+            return "".join(iterencode(value, 0))
+        except BaseException:
+            markers.clear()
+            raise
+
+    return encode
+
+
+_encode = _encoder()
+FINDINGS_KEPT = 4096  # texts of findings remembered by IntakeEncoder (a rendered finding recurs: it is cached)
+
+
+class IntakeEncoder:
+    """The table rows of intake entries (``encoded(intake_entry(...))``, the same text and keys), made faster for
+    a batch: what every entry of the run shares (policy hash, date, back end) is encoded once, each part of an
+    entry once, without the Entry, and a finding's text is remembered while the same Finding object recurs (the
+    intake stage reuses a rendered finding for the same rule and values)."""
+
+    def __init__(self, engine: Any):
+        self.policy_hash, self.as_of, self.backend = engine.policy_hash, engine.today.isoformat(), engine.backend
+        self._tail = f",{_encode(self.policy_hash)},null,{_encode(self.as_of)},{_encode(self.backend)}]"
+        self._stored = (_storable(self.policy_hash), _storable(self.as_of), _storable(self.backend))
+        self._findings: dict[int, tuple[Any, str]] = {}
+
+    def row(self, row: Any, decision: Any) -> tuple[Any, ...]:
+        """The table row of a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row)."""
+        data = encodable(f'{{"line":{_encode(row.row)},"row":{_encode(row.data)},"source":{_encode(row.source)}}}')
+        input_hash = _digest_of(data)
+        project = decision.id
+        key = _digest_of(encodable(f'["intake",{_encode(project)},null,"{input_hash}"{self._tail}'))
+        policy_hash, as_of, backend = self._stored
+        return (key, None, "intake", _storable(project), None, input_hash, policy_hash, _storable(decision.decision),
+                self._findings_text(decision), canonical(decision.routes), None, data, as_of, backend)
+
+    def _findings_text(self, decision: Any) -> str:
+        findings = decision.findings
+        if not findings:
+            return canonical([dict(e.__dict__) for e in decision.errors])
+        kept, texts = self._findings, []
+        for finding in findings:
+            found = kept.get(id(finding))
+            if found is None or found[0] is not finding:
+                if len(kept) >= FINDINGS_KEPT:
+                    kept.clear()
+                found = kept[id(finding)] = (finding, encodable(_encode(finding.__dict__)))
+            texts.append(found[1])
+        return f"[{','.join(texts)}]"
+
+
 def canonical(data: Any) -> str:
     """JSON text any database can store: a surrogate is its \\uXXXX escape, so the text decodes to the same data."""
-    return encodable(_ENCODER.encode(data))
+    return encodable(_encode(data))
 
 
 def digest(data: Any) -> str:

@@ -37,7 +37,7 @@ from engine.io.csvrows import RawChunk, chunk_rows
 from engine.io.readers import Row, one_currency_per_column, renamed
 from engine.io.rows import EmptyRows
 from engine.io.writers import format_rows
-from engine.store.log import encoded, intake_entry
+from engine.store.log import IntakeEncoder
 
 
 @dataclass(frozen=True)
@@ -202,8 +202,22 @@ def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engin
     text = format_rows(labelled, writing.fmt, list(writing.derived), carrier.names)
     entries = None
     if writing.log:
-        entries = encoded(intake_entry(engine, row, d) for row, d in zip(rows, labelled))
+        encoder = _encoder_of(engine)
+        entries = [encoder.row(row, d) for row, d in zip(rows, labelled)]
     return Formatted(text, counts, len(rows), entries)
+
+
+_encoders: dict[int, tuple[Any, IntakeEncoder]] = {}
+
+
+def _encoder_of(engine: Any) -> IntakeEncoder:
+    """One IntakeEncoder per engine (a worker's, or the parent's for its engine_error rows)."""
+    kept = _encoders.get(id(engine))
+    if kept is None or kept[0] is not engine:
+        if len(_encoders) >= 8:  # a service that reloads its policies: do not keep the old engines alive
+            _encoders.clear()
+        kept = _encoders[id(engine)] = (engine, IntakeEncoder(engine))
+    return kept[1]
 
 
 def read_work(work: Work, engine: Any) -> tuple[list[Row], EmptyRows | None]:

@@ -13,6 +13,8 @@ import dataclasses
 import datetime as dt
 import itertools
 import os
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +33,8 @@ from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, s
 from engine.io.rows import EmptyRows
 from engine.io.writers import CHUNK_FORMATS, csv_header, csv_writer, write_decisions, write_xlsx
 from engine.report.build import field_roles, write_report
-from engine.store import DecisionLog, Entry, LogError
-from engine.store.log import intake_entry
+from engine.store import DecisionLog, LogError
+from engine.store.log import IntakeEncoder
 
 LOG_BATCH = 500  # decisions per log transaction
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
@@ -302,6 +304,7 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
     health = engine.health_page(list(output.status)) if output.status and output.report else None
     log = None if output.log is None else DecisionLog(output.log)  # a LogError (exit 2) when it cannot open
     out = None
+    sink: LogSink | None = None
     try:
         if record is not None and not (point and point.rows):
             save_record(output.out, record)  # what this output is made from, for a resume
@@ -313,6 +316,8 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
         out = (output.out.open("a" if point else "w", encoding="utf-8", newline="")
                if output.format != "xlsx" else None) if output.out else stdout
         report: list | None = [] if output.report else None
+        if log is not None:
+            sink = LogSink(log, out if output.format in ("csv", "jsonl", "json") else None)
         if parallel:
             # The workers read, decide, label, write and encode the log entries; here their chunks are joined.
             from engine.tasks.batch import Writing, decide_in_parallel
@@ -323,12 +328,14 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
                                         engine=engine, work=work, ledger=ledger)
             counts = Counter()
             header = csv_header(derived, carried) if point is None or point.keep == 0 else None
-            written = _written_by_workers(chunks, out, output.format, header, log, counts)
+            written = _written_by_workers(chunks, out, output.format, header, sink, counts)
             for _ in (progress(written, estimate, done) if progress is not None else written):
                 pass
         else:
-            counts = _decided_here(engine, intake, output, out, rows, left, log, relog, report, carrier,
+            counts = _decided_here(engine, intake, output, out, rows, left, sink, relog, report, carrier,
                                    (estimate, done), progress, point)
+        if sink is not None:
+            sink.close()  # the log's last batch, then the output's last rows
         if output.out and out is not None:
             out.close()  # a small output is still in the buffer: a full disk shows here, not in write()
         if report is not None:
@@ -340,6 +347,8 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
     except LogError as exc:  # the database failed part-way (a full disk, a lost server)
         raise _cannot_write(OSError(0, exc.detail, exc.target), output) from None
     finally:
+        if sink is not None:
+            sink.stop()
         if output.out and out is not None:
             with contextlib.suppress(OSError):  # after a full disk, closing fails too; the error is raised above
                 out.close()
@@ -351,12 +360,15 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
 
 
 def _decided_here(engine: Engine, intake: IntakeRound, output: Output, out: IO[str] | None, rows: Iterator[Row],
-                  left: int | None, log: DecisionLog | None, relog: int, report: list | None, carrier: Carrier,
+                  left: int | None, sink: LogSink | None, relog: int, report: list | None, carrier: Carrier,
                   progressed: tuple[int | None, int], progress: Progress | None, point: ResumePoint | None) -> Counter:
-    """Decide in this process (or read the workers' decisions), label, log and write every decision."""
+    """Decide in this process (or read the workers' decisions), label, log and write every decision (through
+    ``sink`` when it writes the output: after the log)."""
     derived, carried = [name for name, _ in engine.policy.derived], carrier.names
     triples = carrier.labelled(intake.decide(engine, rows, left, plain=True))
-    logged = _logged(engine, triples, log)
+    logged = _logged(engine, triples, sink)
+    if sink is not None and sink.out is not None:
+        out = sink  # type: ignore[assignment]
     if relog:
         logged = _skip(logged, relog)
     decided = _kept(engine, logged, report) if report is not None else (d for _, d, _ in logged)
@@ -493,38 +505,94 @@ def _cannot_write(exc: OSError, output: Output) -> RunError:
 
 
 
-def _logged(engine: Engine, triples, log: DecisionLog | None, batch: int = LOG_BATCH):
-    """Pass each (row, decision, record) on; append the decision to the log, a batch per transaction."""
-    pending: list[Entry] = []
+class LogSink:
+    """The decision log, and the output written after it, from a thread of their own: ``add`` takes a decision's
+    encoded entry, ``write`` the output's text. Every LOG_BATCH entries (a transaction), the thread commits them
+    and then writes the text written so far, so the output never holds a row whose decision the log lacks (a
+    kill or a failure leaves the log ahead, and a resume's repeat of a logged decision adds nothing). SQLite's
+    and a file's writes release the GIL: deciding goes on meanwhile. ``out`` None: the log only (the output is
+    written elsewhere: a workbook, a table). A failure of either is raised here, at the next batch or at close."""
+
+    def __init__(self, log: DecisionLog, out: IO[str] | None, batch: int = LOG_BATCH):
+        self.log, self.out, self.batch = log, out, batch
+        self._entries: list[tuple] = []
+        self._texts: list[str] = []
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pmo-log", daemon=True)
+        self._thread.start()
+
+    def add(self, entry: tuple) -> None:
+        self._entries.append(entry)
+        if len(self._entries) >= self.batch:
+            self._send()
+
+    def extend(self, entries: list[tuple]) -> None:
+        self._entries += entries
+        if len(self._entries) >= self.batch:
+            self._send()
+
+    def write(self, text: str) -> int:
+        self._texts.append(text)
+        return len(text)
+
+    def close(self) -> None:
+        """Commit and write the rest, and wait for it; raises what failed."""
+        self._send()
+        self.stop()
+        if self._failed is not None:
+            raise self._failed
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _send(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+        if self._entries or self._texts:
+            self._queue.put((self._entries, "".join(self._texts)))
+            self._entries, self._texts = [], []
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._failed is not None:
+                continue  # drained, not written: the main thread raises the failure
+            entries, text = item
+            try:
+                if entries:
+                    self.log.append_encoded(entries)
+                if text and self.out is not None:
+                    self.out.write(text)
+            except BaseException as exc:  # noqa: BLE001 (raised again in the main thread)
+                self._failed = exc
+
+
+def _logged(engine: Engine, triples, sink: LogSink | None):
+    """Pass each (row, decision, record) on; add the decision to the log."""
+    if sink is None:
+        yield from triples
+        return
+    encoder = IntakeEncoder(engine)
     for row, decision, record in triples:
-        if log is not None:
-            pending.append(intake_entry(engine, row, decision))
-            if len(pending) >= batch:
-                log.append(pending)
-                pending = []
+        sink.add(encoder.row(row, decision))
         yield row, decision, record
-    if log is not None:
-        log.append(pending)
 
 
 def _written_by_workers(chunks: Iterator, out: IO[str], fmt: str, header: list[str] | None,
-                        log: DecisionLog | None, counts: Counter) -> Iterator[None]:
-    """Write the workers' Formatted chunks in order (the CSV header before the first row), append their log
-    entries (a transaction per LOG_BATCH rows, or more: whole chunks), count outcomes; one None per row, for
+                        sink: LogSink | None, counts: Counter) -> Iterator[None]:
+    """Write the workers' Formatted chunks in order (the CSV header before the first row) and their log entries
+    (through ``sink``, which writes the text after the log's transaction), count outcomes; one None per row, for
     the progress line."""
-    pending: list[tuple] = []
+    target = out if sink is None else sink
     for chunk in chunks:
         if header is not None and chunk.rows:
             if fmt == "csv":
-                csv_writer(out).writerow(header)
+                csv_writer(target).writerow(header)
             header = None
-        out.write(chunk.text)
+        if sink is not None and chunk.entries:
+            sink.extend(chunk.entries)
+        target.write(chunk.text)
         counts.update(chunk.counts)
-        if log is not None and chunk.entries:
-            pending += chunk.entries
-            if len(pending) >= LOG_BATCH:
-                log.append_encoded(pending)
-                pending = []
         yield from itertools.repeat(None, chunk.rows)
-    if log is not None:
-        log.append_encoded(pending)

@@ -1,0 +1,95 @@
+"""The decision log of a batch: each entry encoded once (IntakeEncoder writes what Entry and append write, byte for
+byte), written from a thread with the output after it, so an output that stops part-way holds no row the log
+lacks; with one worker and with two."""
+import csv
+import datetime as dt
+import json
+import pathlib
+import sqlite3
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import Engine
+from engine.cli import main
+from engine.decision import Finding, RowError, Verdict
+from engine.io.rows import Row
+from engine.store import log as store_log
+from engine.store.log import IntakeEncoder, encoded, intake_entry
+from engine.tasks.evaluate import IntakeRound
+from tests.conftest import write_round
+from tests.test_faults import FullDisk
+
+REFERENCE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")).encode
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine.load(today=dt.date(2026, 12, 1))
+
+
+def reference_rows(monkeypatch, engine, pairs):
+    """The rows append() writes, with the json module's own encoder (not the log's faster one)."""
+    with monkeypatch.context() as m:
+        m.setattr(store_log, "_encode", REFERENCE)
+        return encoded(intake_entry(engine, row, d) for row, d in pairs)
+
+
+def test_the_encoder_writes_what_append_writes_for_a_round(tmp_path, monkeypatch, engine):
+    path = write_round(tmp_path / "round.csv", 400, seed=12, line_breaks=True)
+    intake = IntakeRound([path], today=dt.date(2026, 12, 1), workers=1)
+    pairs = [(row, d) for row, d, _ in intake.decide(engine, intake.rows(engine), 400, plain=True)]
+    encoder = IntakeEncoder(engine)
+    assert [encoder.row(row, d) for row, d in pairs] == reference_rows(monkeypatch, engine, pairs)
+    assert [encoder.row(row, d) for row, d in pairs] == reference_rows(monkeypatch, engine, pairs)  # texts kept
+
+
+TEXT = st.text(alphabet=st.sampled_from(["a", "é", "\ud800", "\x00", '"', "\\", "😀", "\u2028", " "]), max_size=5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.one_of(st.none(), st.dictionaries(TEXT, st.one_of(TEXT, st.integers(), st.none()), max_size=4)),
+       ident=st.one_of(st.none(), TEXT), line=st.one_of(st.none(), st.integers(0, 10**6)),
+       reasons=st.lists(TEXT, max_size=3), routes=st.lists(TEXT, max_size=2), source=st.one_of(st.none(), TEXT))
+def test_the_encoder_writes_what_append_writes_for_any_text(engine, data, ident, line, reasons, routes, source):
+    findings = [Finding(rule=f"r{k}", effect="review", reason=r, route=None, source="x.yaml:1") for k, r in
+                enumerate(reasons)]
+    errors = [] if findings else [RowError(row=line, code="bad_value", message="".join(reasons) or "bad")]
+    decision = Verdict(ident, "review" if findings else "error", findings, routes, {}, errors, engine.policy_hash,
+                       "2026-12-01", source, line)
+    row = Row(data, line, source)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(store_log, "_encode", REFERENCE)
+        expected = encoded([intake_entry(engine, row, decision)])
+    assert [IntakeEncoder(engine).row(row, decision)] == expected
+
+
+def rows_out(path):
+    with path.open(newline="", encoding="utf-8") as f:
+        return [int(r["row"]) for r in csv.DictReader(f)]
+
+
+def lines_logged(log):
+    with sqlite3.connect(log) as db:
+        return {json.loads(text)["line"] for (text,) in db.execute("select input from decisions")}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_output_that_stops_part_way_holds_no_row_the_log_lacks(tmp_path, monkeypatch, capsys, workers):
+    path = write_round(tmp_path / "round.csv", 3000, seed=13, line_breaks=True)
+    out, log = tmp_path / "out.csv", tmp_path / "log.sqlite"
+    real_open = pathlib.Path.open
+
+    def open_on_a_small_disk(self, mode="r", *args, **kwargs):
+        f = real_open(self, mode, *args, **kwargs)
+        return FullDisk(f, 150_000) if self == out and mode[0] in "wa" else f
+
+    monkeypatch.setattr(pathlib.Path, "open", open_on_a_small_disk)
+    assert main(["evaluate", str(path), "--format", "csv", "--out", str(out), "--log", str(log), "--today",
+                 "2026-12-01", "--workers", str(workers)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    monkeypatch.setattr(pathlib.Path, "open", real_open)
+    written = rows_out(out)[:-1]  # the last row may be cut short
+    assert len(written) > 100
+    assert set(written) <= lines_logged(log)

@@ -132,7 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each mode, interleaved; medians shown")
-    parser.add_argument("--with-log", action="store_true", help="also pmo 1 worker writing the decision log")
+    parser.add_argument("--with-log", action="store_true", help="also pmo with 1 and 2 workers writing the decision log")
     parser.add_argument("--modes", help="comma-separated mode names to run (default: all), e.g. "
                         "'pmo 1 worker,pmo 1w + log' for the log's overhead alone")
     parser.add_argument("--baseline", nargs=4, metavar=("KIND", "SOURCE", "OUT", "FACTS"), help=argparse.SUPPRESS)
@@ -155,6 +155,7 @@ def main() -> None:
     if args.with_log:
         logs = (folder / f"log-{k}.sqlite" for k in itertools.count())
         modes["pmo 1w + log"] = lambda out: pmo_command(source, out, 1, next(logs))
+        modes["pmo 2w + log"] = lambda out: pmo_command(source, out, 2, next(logs))
     if has_polars:
         modes["polars"] = lambda out: baseline_command("polars", source, out, facts)
     if args.modes:
@@ -179,11 +180,12 @@ def main() -> None:
         ratio = f"{rate[name] / rate['plain loop']:>7.2f}x" if "plain loop" in rate else f"{'':>8}"
         print(f"{name:<15} {statistics.median(r[0] for r in rs):>8.1f} {statistics.median(r[1] for r in rs):>8.1f} "
               f"{rate[name]:>11,.0f} {ratio} {max(r[2] for r in rs) / 1e6:>8.0f}")
-    if "pmo 1w + log" in runs and "pmo 1 worker" in runs:
-        walls_log = [r[0] for r in runs["pmo 1w + log"]]
-        print(f"the decision log adds {rate['pmo 1 worker'] / rate['pmo 1w + log'] - 1:+.1%} CPU per row "
-              f"and {statistics.median(walls_log) / statistics.median(r[0] for r in runs['pmo 1 worker']) - 1:+.1%} "
-              f"wall (same output: {digest['pmo 1w + log'] == digest['pmo 1 worker']})")
+    for logged, plain in (("pmo 1w + log", "pmo 1 worker"), ("pmo 2w + log", "pmo 2 workers")):
+        if logged in runs and plain in runs:
+            walls_log = [r[0] for r in runs[logged]]
+            print(f"{logged}: the decision log adds {rate[plain] / rate[logged] - 1:+.1%} CPU per row "
+                  f"and {statistics.median(walls_log) / statistics.median(r[0] for r in runs[plain]) - 1:+.1%} "
+                  f"wall (same output: {digest[logged] == digest[plain]})")
     if not {"pmo 1 worker", "pmo 2 workers", "plain loop"} <= set(runs):
         return
     has_polars = "polars" in runs

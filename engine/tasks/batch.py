@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
+import multiprocessing
 import os
 import signal
 import sys
@@ -54,19 +55,18 @@ FAULT: Fault | None = None  # set by tests only (tests/test_batch.py); each pool
 
 _engine = None
 _fault: Fault | None = None  # in a worker: FAULT as the parent had it when the pool started
-_inherited = None  # the parent's engine, which a forked worker decides with (a spawned one loads its own)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PARENT_WATCH_SECONDS = 0.5
 
 
 def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: int | None = None,
-           fault: Fault | None = None) -> None:
+           fault: Fault | None = None, inherited: Engine | None = None) -> None:
     global _engine, _fault
     _fault = fault
     if parent is not None:
         _die_with(parent)
-    if _inherited is not None:  # forked from the parent that loaded it: no second start-up per worker
-        _engine = _inherited
+    if inherited is not None:  # the parent's engine, in a forked worker's copy of its memory: no second start-up
+        _engine = inherited
         return
     _engine = Engine.load(policies, rules=rules, today=today, backend=backend)
     if profile is not None:
@@ -262,16 +262,18 @@ def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None,
     order instead (the workers decide, write and encode the log entries; ``engine``, the parent's, writes
     the engine_error rows of rows that stopped a worker twice), of ``work`` (chunks, whose findings go to
     ``ledger``) instead of ``rows``."""
-    global _inherited
-    setup = (policies, list(rules), today, backend, profile, os.getpid(), FAULT)  # FAULT: None but in tests
-    _inherited = engine  # workers fork with it (None: they load the policies)
+    context = multiprocessing.get_context()
+    # A forked worker gets the parent's engine as it is (a process's arguments are not pickled when it forks);
+    # a spawned one loads the policies.
+    inherited = engine if context.get_start_method() == "fork" else None
+    setup = (policies, list(rules), today, backend, profile, os.getpid(), FAULT, inherited)  # FAULT: tests only
     if work is None:
         source = iter(rows)
         work = (Work(rows=batch) for batch in iter(lambda: [row for _, row in zip(range(chunk), source)], []))
     items = iter(work)
     pending: deque = deque()  # entries [work, future or None, failures]
     careful = 0  # after a crash, run this many chunks one at a time, so a crash names its chunk
-    pool = ProcessPoolExecutor(workers, initializer=_start, initargs=setup)
+    pool = ProcessPoolExecutor(workers, context, _start, setup)
     try:
         while True:
             while len(pending) < workers * 4:
@@ -292,7 +294,7 @@ def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None,
                 decisions = head[1].result()
             except BrokenProcessPool:  # a worker died: on submitting, or while we waited
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(workers, initializer=_start, initargs=setup)
+                pool = ProcessPoolExecutor(workers, context, _start, setup)
                 _after_crash(pending, policy_hash, today.isoformat(), engine, ledger)
                 careful = len(pending)
                 continue
@@ -315,7 +317,6 @@ def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None,
             yield decisions
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-        _inherited = None
 
 
 def _after_crash(pending: deque, policy_hash: str, as_of: str, engine: Any = None, ledger: Ledger | None = None) -> None:

@@ -160,6 +160,6 @@ def _table(report: HealthReport, by: str, out: IO[str]) -> None:
                 out.write(f"  {e.source}:{e.row}: error[{x.code}]: {x.message}"
                           + (f" ({e.project})" if e.project else "") + "\n")
     p = report.portfolio.to_json()
-    out.write(f"\nportfolio: {p['projects']} projects, BAC {_number(p['bac'])}, EV {_number(p['ev'])}, "
+    out.write(f"\nportfolio: {plural(p['projects'], 'project')}, BAC {_number(p['bac'])}, EV {_number(p['ev'])}, "
               f"AC {_number(p['ac'])}, SPI {_number(p['spi'])}, CPI {_number(p['cpi'])}, EAC {_number(p['eac'])} "
               f"(EAC by {report.projects[0].eac_variant if report.projects else 'cpi'})\n")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.compile.health import CompiledHealth
+from engine.compile.kpis import kpi_text
 from engine.compile.portfolio import Limits
 from engine.errors import InputError
 from engine.health.assess import _plain
@@ -201,19 +202,6 @@ def _j(value: Any) -> str:
     return html.escape(json.dumps(value), quote=True)
 
 
-def _fmt(value: Any, unit: str = "index") -> str:
-    if value is None:
-        return "–"
-    if unit == "share":
-        return f"{value:.0%}"
-    if unit == "days":
-        return f"{value:.0f} d"
-    if unit in ("money", "count"):
-        return f"{value:,.0f}"
-    return f"{value:.2f}"
-
-
-
 def render_health(page: HealthPage) -> str:
     """The page as one HTML section (the board report's, or a page of its own: :func:`render_health_page`)."""
     return "".join(_section(page))
@@ -259,9 +247,9 @@ def _tiles(kpis: list[dict[str, Any]]) -> str:
         verdict = "" if met is None else (" · on target" if met else " · below target" if k["direction"] == "up"
                                           else " · above target")
         out.append(f'<div class="kpi hk {"met" if met else "missed" if met is False else ""}" title="{e(k["source"])}">'
-                   f'<data data-health-kpi="{e(k["id"])}" value="{_j(k["latest"])}">{_fmt(k["latest"], k["unit"])}'
+                   f'<data data-health-kpi="{e(k["id"])}" value="{_j(k["latest"])}">{kpi_text(k["latest"], k["unit"], 0)}'
                    f'</data><span>{e(k["label"])}'
-                   + (f'; target {sign} {_fmt(target, k["unit"])}' if target is not None else "") + verdict
+                   + (f'; target {sign} {kpi_text(target, k["unit"], 0)}' if target is not None else "") + verdict
                    + f'</span>{_spark(values, target, k["id"], [v["date"] for v in k["values"]])}</div>')
     out.append("</div>")
     return "".join(out)

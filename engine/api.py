@@ -252,10 +252,14 @@ class Engine:
     def health_page(self, status: Iterable[PathLike] | StatusData | HealthSeries, *,
                     portfolio: Portfolio | PathLike | Mapping[str, Any] | None = None, until: dt.date | None = None,
                     kpis: Sequence[Any] | None = None, profile: InputProfile | None = None,
-                    sheet: str | None = None) -> HealthPage:
+                    sheet: str | None = None, entries: Sequence[Mapping[str, Any]] | None = None,
+                    selection: Mapping[str, Any] | None = None, selection_source: str = "selection") -> HealthPage:
         """The board report's health page (engine/report/health.py): RAG grid, S-curves, KPI tiles and, with a
         ``portfolio``, the capacity heat map and the Gantt chart with the critical path. ``kpis``: the tiles
-        (default: :func:`engine.health.trend.status_kpis` of the status reports)."""
+        (default: the policy set's declared KPIs over the status reports, as :meth:`kpis` computes them, at each
+        status date; without a KPI policy :func:`engine.health.trend.status_kpis`). ``entries`` (the decision
+        log's, as ``DecisionLog.query()`` gives them) add the KPIs over intake and gate decisions, and
+        ``selection`` (a ``pmo select`` result) those over the selection, as ``pmo kpi --log --selection`` has them."""
         # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.health.trend import HealthSeries as Series
         from engine.report.health import build_health_page
@@ -267,19 +271,22 @@ class Engine:
                                                                              sheet, health.calendar)
             series = self.health_series(data, until=until)
         projects = _portfolio(portfolio) if portfolio is not None else None
-        return build_health_page(series, health, self._tiles(series, data) if kpis is None else kpis,
-                                 portfolio=projects, limits=self.policy.portfolio)
+        tiles = self._tiles(series, data, entries, selection, selection_source) if kpis is None else kpis
+        return build_health_page(series, health, tiles, portfolio=projects, limits=self.policy.portfolio)
 
-    def _tiles(self, series: HealthSeries, data: StatusData | None) -> list:
-        """The health page's KPI tiles: the declared KPIs over the status reports, at each status date (without a
-        KPI policy, or given only a series, the status reports' own: engine.health.trend.status_kpis)."""
+    def _tiles(self, series: HealthSeries, data: StatusData | None, entries: Sequence[Mapping[str, Any]] | None,
+               selection: Mapping[str, Any] | None, selection_source: str) -> list:
+        """The health page's KPI tiles: the declared KPIs over the status reports (and the decisions and selection
+        given), at each status date (without a KPI policy, or given only a series, the status reports' own:
+        engine.health.trend.status_kpis)."""
         from engine.health.trend import status_kpis
         if self.policy.kpis is None or data is None:
             return status_kpis(series)
         from engine.health.kpis import History, tiles
-        history = History(data, self.policy.health or DEFAULT_HEALTH, self._health)
+        history = History(data, self.policy.health or DEFAULT_HEALTH, self._health,
+                          [dict(e) for e in entries or ()], dict(selection) if selection else None, selection_source)
         history._assessed.update(series.reports)  # the series rated every status date already
-        return tiles(self.policy.kpis, history, series.dates)
+        return tiles(self.policy.kpis, history, series.dates, decisions=entries is not None)
 
     def kpis(self, status: Iterable[PathLike] | StatusData = (), *, entries: Sequence[Mapping[str, Any]] = (),
              selection: Mapping[str, Any] | None = None, selection_source: str = "selection",

@@ -494,13 +494,20 @@ def trend_arrow(result: KpiResult) -> str | None:
     return "flat" if now == before else "up" if now > before else "down"
 
 
-def tiles(kpis: CompiledKpis, history: History, dates: Sequence[dt.date]) -> list[Kpi]:
-    """The board report's KPI tiles: each declared KPI over the status reports (projects, closed) at each status
-    date, with its target and direction (a KPI with by: gives a tile per group)."""
-    windows = [(d.isoformat(), (dates[k - 1] + dt.timedelta(days=1)) if k else d, d) for k, d in enumerate(dates)]
+def tiles(kpis: CompiledKpis, history: History, dates: Sequence[dt.date], *, decisions: bool = False) -> list[Kpi]:
+    """The board report's KPI tiles: each declared KPI at each status date, with its target and direction (a KPI
+    with by: gives a tile per group). Those over the status reports (projects, closed) always; with ``decisions``
+    (the history has a decision log, empty or not) those over its intake and gate decisions; with the history's
+    selection those over it. A date's window runs from the day after the status date before it (the first from
+    the first day of its month) to the date itself: stocks are as they stood on the date, flows are the decisions
+    within the window, so monthly status reports give ``pmo kpi --period YYYY-MM``'s figures month by month."""
+    windows = [(d.isoformat(), (dates[k - 1] + dt.timedelta(days=1)) if k else d.replace(day=1), d)
+               for k, d in enumerate(dates)]
+    shown = {"projects", "closed"} | ({"intake", "gates"} if decisions else set()) \
+        | ({"selection"} if history.selection is not None else set())
     out = []
     for kpi in kpis.kpis:
-        if kpi.over not in ("projects", "closed"):
+        if kpi.over not in shown:
             continue
         for result in kpi_results(kpi, history, windows):
             tile = Kpi(result.key, kpi.title + (f": {result.group}" if result.group else ""), kpi.unit,

@@ -8,12 +8,16 @@ computed once per version of the file and of the policy (not per decision), and 
 changes; a file that stops reading keeps no stale pages: the board says what is wrong with it instead.
 With ``--status FILES`` (the monthly status reports, as ``pmo health`` reads them) the board also has the
 portfolio health page (RAG grid, S-curves, KPI tiles; with ``--portfolio`` the capacity heat map and the Gantt
-chart), made by ``health_section`` from the reports' StatusData once per version of the files and of the policy,
-and GET /v1/health answers ``pmo health --format json``'s view of them.
+chart), made by ``health_section`` from the reports' StatusData once per version of the files, of the policy and
+of the log's decisions, and GET /v1/health answers ``pmo health --format json``'s view of them (``--history``: the
+reports ``pmo status ingest`` stored in the log instead of files). Its KPI tiles are every KPI the policy declares,
+over the status reports, the log's intake and gate decisions and, with ``--portfolio``, the portfolio's selection
+(engine.select, as ``pmo select`` gives it): the figures of ``pmo kpi --status FILES --log DB --selection JSON`` at
+each status date.
 
 The page asks GET /v1/board/version every few seconds and reloads when the version changes: the version is
-made from the log (its intake entries and last sequence number), the policy hash, the portfolio file and the
-status files, so
+made from the log (its intake entries and last sequence number; with status reports, its gate entries too), the
+policy hash, the portfolio file and the status files, so
 every worker of a server, and every replica sharing the log and the file, gives the same one.
 """
 from __future__ import annotations
@@ -48,6 +52,8 @@ class PortfolioPages:
     graph_svg: str | None = None
     errors: list[str] = field(default_factory=list)  # file:line:col: message, when the file does not read
     projects: Any = None  # the Portfolio read (for the health page's heat map and Gantt chart); None: it did not read
+    selection: dict[str, Any] | None = None  # engine.select's result as pmo select --format json gives it (the KPIs
+    #                                          over selection); None when it was not asked for or the file did not read
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "conflicts": self.conflicts, "frontier": self.frontier, "errors": self.errors}
@@ -91,11 +97,12 @@ class PortfolioSource:
         try:
             projects = read_portfolio(self.path)
             found = engine.conflicts(projects)
-            points = []
-            if self.frontier:
-                points = engine.select(projects, frontier=self.frontier, time_limit=self.time_limit).frontier
+            points, selection = [], None
+            if self.frontier or _selection_kpis(engine):  # the selection's KPI reads what pmo select gives
+                chosen = engine.select(projects, frontier=self.frontier, time_limit=self.time_limit)
+                points, selection = chosen.frontier, _plain_data(chosen.to_json())
             return PortfolioPages(str(self.path), found.to_json()["conflicts"], _plain(points), svg_text(projects, found),
-                                  projects=projects)
+                                  projects=projects, selection=selection)
         except PmoError as exc:
             return PortfolioPages(str(self.path), errors=[str(d) for d in exc.diagnostics])
 
@@ -136,17 +143,18 @@ class StatusSource:
                     self._read = (key, None, [str(d) for d in exc.diagnostics])
             return self._read[1], self._read[2]
 
-    def page(self, engine, state: tuple, portfolio: PortfolioPages | None, portfolio_state: tuple | None):
-        """The health page (made once per policy version, state of the status files and of the portfolio file),
-        or None when the status files do not read."""
+    def page(self, engine, state: tuple, portfolio: PortfolioPages | None, portfolio_state: tuple | None,
+             entries: Sequence[dict[str, Any]] = ()):
+        """The health page (made once per policy version, state of the status files, of the portfolio file and of
+        the log's decisions), or None when the status files do not read. ``entries``: the log's intake and gate
+        decisions, for the KPIs over them; the served portfolio's selection for those over selection."""
         data, _ = self.data(engine, state)
         if data is None:
             return None
-        projects = portfolio.projects if portfolio is not None else None
-        key = (engine.policy_hash, state, portfolio_state)
+        key = (engine.policy_hash, state, portfolio_state, len(entries), entries[-1]["seq"] if entries else None)
         with self._lock:
             if self._page is None or self._page[0] != key:
-                self._page = (key, health_section(data, engine, projects))
+                self._page = (key, health_section(data, engine, portfolio, entries))
             return self._page[1]
 
 
@@ -175,12 +183,23 @@ class HistorySource(StatusSource):
             return self._read[1], self._read[2]
 
 
-def health_section(status: StatusData, engine, portfolio=None):
-    """HOOK(history): the portfolio health page (engine/report/health.py's HealthPage, as ``pmo health FILES
-    --report`` builds it) of a status history. Today the history is the server's status report files
-    (``--status``); the decision log's status history store (issue #16) will give the same StatusData, so it
-    can feed the board through this one function. ``portfolio``: the served portfolio (its heat map, Gantt)."""
-    return engine.health_page(status, portfolio=portfolio)
+def health_section(status: StatusData, engine, portfolio: PortfolioPages | None = None,
+                   entries: Sequence[dict[str, Any]] = ()):
+    """The portfolio health page (engine/report/health.py's HealthPage, as ``pmo health FILES --report`` builds it)
+    of the served status reports (``--status`` files, or ``--history``: those stored in the log, the same
+    StatusData), its KPI tiles the declared KPIs over them, over the log's decisions (``entries``) and over the
+    served portfolio's selection: the figures ``pmo kpi --status FILES --log DB --selection SELECT.json`` gives.
+    ``portfolio``: the served portfolio's pages (its heat map, Gantt chart and selection)."""
+    projects = portfolio.projects if portfolio is not None else None
+    selection = portfolio.selection if portfolio is not None else None
+    return engine.health_page(status, portfolio=projects, entries=list(entries), selection=selection,
+                              selection_source=portfolio.file if portfolio is not None else "selection")
+
+
+def _selection_kpis(engine) -> bool:
+    """Whether the served policy declares a KPI over the selection (so the board runs pmo select's solve)."""
+    kpis = engine.policy.kpis
+    return kpis is not None and any(k.over == "selection" for k in kpis.kpis)
 
 
 def _file_state(path: Path) -> tuple:
@@ -226,7 +245,11 @@ class BoardState:
                 version += "." + hashlib.sha256(repr(file_state).encode()).hexdigest()[:8]
             status_errors = None
             if self._status is not None:
-                health = self._status.page(engine, status_state, pages, file_state)
+                # the KPIs over intake and gate decisions read them all (pmo kpi --log reads the whole log)
+                gates = self._logs.get().query(kind="gate")
+                decisions = sorted([*entries, *gates], key=lambda e: e["seq"])
+                version += f".{len(gates)}.{gates[-1]['seq'] if gates else 0}"
+                health = self._status.page(engine, status_state, pages, file_state, decisions)
                 status_errors = self._status.data(engine, status_state)[1]
                 report = dataclasses.replace(report, health=health)
                 version += "." + hashlib.sha256(repr(status_state).encode()).hexdigest()[:8]
@@ -264,6 +287,11 @@ def page(board: Board, token: str | None) -> str:
 def _plain(points: list) -> list:
     """Frontier points as JSON data (what /v1/board answers and the page draws)."""
     return json.loads(json.dumps(points, default=str))
+
+
+def _plain_data(data: dict[str, Any]) -> dict[str, Any]:
+    """A result as JSON data (a pmo select result as its --format json prints it)."""
+    return json.loads(json.dumps(data, default=str))
 
 
 def _js(text: str) -> str:

@@ -1187,6 +1187,42 @@ def test_the_boards_kpi_tiles_are_pmo_kpis_figures_over_the_served_reports_log_a
     assert tiles["gate_pass_rate[business-case]"]["latest"] == 1
 
 
+def test_status_files_with_their_own_headings_are_read_through_columns_as_pmo_health_reads_them(tmp_path):
+    """pmo serve --status FILE --columns MAP [--sheet NAME]: an export with its own column titles, number and date
+    formats, mapped by an input profile as pmo health --columns maps it; a profile that does not check (an unknown
+    field) stops the server at start-up naming it; --columns goes with --status only."""
+    rows = [{"Project ID": "A", "Report date": "31.03.2027", "Budget": "1.000,50", "Planned": "500", "Earned": "400",
+             "Actual": "450"},
+            {"Project ID": "B", "Report date": "31.03.2027", "Budget": "2.000", "Planned": "800", "Earned": "820",
+             "Actual": "700"}]
+    export = tmp_path / "ppm-export.json"
+    export.write_text(json.dumps(rows), encoding="utf-8")
+    profile = tmp_path / "ppm.yaml"
+    profile.write_text("columns:\n  Project ID: project\n  Report date: status_date\n  Budget: bac\n  Planned: pv\n"
+                       "  Earned: ev\n  Actual: ac\nnumbers: {decimal: ',', grouping: '.'}\ndates: [DD.MM.YYYY]\n",
+                       encoding="utf-8")
+    server = Server(tmp_path, "--watch", "0", "--status", str(export), "--columns", str(profile))
+    try:
+        view = server.client.get("/v1/health").json()
+        assert view == health_cli([export], "--columns", str(profile))
+        assert [p["project"] for p in view] == ["A", "B"] and view[0]["bac"] == 1000.5
+        figures = server.client.get("/v1/board").json()
+        assert figures["status_errors"] == [] and len(figures["health"]["grid"]) == 2
+    finally:
+        server.stop()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("columns:\n  Budget: bacc\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), "--status",
+                           str(export), "--columns", str(bad), "--log", str(tmp_path / "d.sqlite")],
+                          capture_output=True, text=True, timeout=HANG_GUARD)
+    assert done.returncode == 2 and "bacc" in done.stderr and "did you mean 'bac'" in done.stderr, done.stderr
+    for without in (["--history"], []):
+        done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), *without,
+                               "--columns", str(profile), "--log", str(tmp_path / "d.sqlite")], capture_output=True,
+                              text=True, timeout=HANG_GUARD)
+        assert done.returncode == 2 and "--columns" in done.stderr and "--status" in done.stderr, done.stderr
+
+
 def test_history_and_status_files_are_one_or_the_other(tmp_path):
     done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), "--history",
                            "--status", str(STATUS[0])], capture_output=True, text=True, timeout=HANG_GUARD)

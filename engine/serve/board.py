@@ -6,7 +6,7 @@ one, the log's key covers the policy). With ``--portfolio FILE`` the board also 
 pages: the file's conflicts, its dependency graph and the efficient frontier at ``--frontier`` budget levels,
 computed once per version of the file and of the policy (not per decision), and read again when the file
 changes; a file that stops reading keeps no stale pages: the board says what is wrong with it instead.
-With ``--status FILES`` (the monthly status reports, as ``pmo health`` reads them) the board also has the
+With ``--status FILES`` (the monthly status reports, as ``pmo health`` reads them, ``--columns``/``--sheet`` too) the board also has the
 portfolio health page (RAG grid, S-curves, KPI tiles; with ``--portfolio`` the capacity heat map and the Gantt
 chart), made by ``health_section`` from the reports' StatusData once per version of the files, of the policy and
 of the log's decisions, and GET /v1/health answers ``pmo health --format json``'s view of them (``--history``: the
@@ -108,37 +108,39 @@ class PortfolioSource:
 
 
 class StatusSource:
-    """The status reports of ``pmo serve --status FILES``, read again when one of them changes (as ``pmo health``
-    reads them: no input profile); a file that stops reading is said, with its file:line:col, not shown stale."""
+    """The status reports of ``pmo serve --status FILES [--columns MAP] [--sheet NAME]``, read as ``pmo health``
+    reads them (through the input profile, when one is given) and again when one of them, or the profile, changes;
+    a file that stops reading is said, with its file:line:col, not shown stale."""
 
-    def __init__(self, paths: Sequence[str]):
+    def __init__(self, paths: Sequence[str], columns: str | None = None, sheet: str | None = None):
         self.paths = [Path(p) for p in paths]
+        self.columns, self.sheet = (Path(columns) if columns else None), sheet
         self._read: tuple[tuple, StatusData | None, list[str]] | None = None
         self._page: tuple[tuple, Any] | None = None
         self._lock = threading.Lock()  # the board and /v1/health ask from worker threads
 
     def state(self) -> tuple:
-        return tuple(_file_state(path) for path in self.paths)
+        return tuple(_file_state(path) for path in [*self.paths, *([self.columns] if self.columns else [])])
 
     def check(self, engine) -> None:
-        """Raise the PmoError (InputError: file:line diagnostics) of files that do not read."""
+        """Raise the PmoError (InputError: file:line diagnostics) of files, or a profile, that do not read."""
+        self._read_status(engine)
+
+    def _read_status(self, engine) -> StatusData:
         from engine.compile.health import DEFAULT_HEALTH
-        from engine.health.status import read_status
+        from engine.health.status import read_status, status_profile
         from engine.io.profile import InputProfile
-        read_status(self.paths, InputProfile(), None, (engine.policy.health or DEFAULT_HEALTH).calendar)
+        profile = status_profile(self.columns) or InputProfile()
+        return read_status(self.paths, profile, self.sheet, (engine.policy.health or DEFAULT_HEALTH).calendar)
 
     def data(self, engine, state: tuple | None = None) -> tuple[StatusData | None, list[str]]:
         """The reports (None when a file does not read) and why not, as of ``state`` (default: now)."""
-        from engine.compile.health import DEFAULT_HEALTH
-        from engine.health.status import read_status
-        from engine.io.profile import InputProfile
         state = self.state() if state is None else state
-        calendar = (engine.policy.health or DEFAULT_HEALTH).calendar
         key = (engine.policy_hash, state)
         with self._lock:
             if self._read is None or self._read[0] != key:
                 try:
-                    self._read = (key, read_status(self.paths, InputProfile(), None, calendar), [])
+                    self._read = (key, self._read_status(engine), [])
                 except PmoError as exc:
                     self._read = (key, None, [str(d) for d in exc.diagnostics])
             return self._read[1], self._read[2]

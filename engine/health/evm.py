@@ -48,6 +48,11 @@ SCHEDULE = ("es", "at", "pd", "sv_t", "spi_t", "ieac_t")
 Exact = Fraction
 
 
+# why TCPI to BAC, (BAC - EV) / (BAC - AC), has no figure when AC has reached BAC
+WORK_DONE = "the work is done (EV has reached BAC) and AC has reached BAC: no work is left to need an efficiency"
+NO_BUDGET_LEFT = "AC has reached BAC: no efficiency finishes the work within the budget"
+
+
 def exact(value: Decimal | int | Fraction | None) -> Fraction | None:
     """An input as an exact rational (a Decimal converts without loss)."""
     return None if value is None else Fraction(value)
@@ -138,7 +143,7 @@ def earned_value(bac: Fraction | None, pv: Fraction | None, ev: Fraction | None,
     if _missing(got, "bac", "ev", "ac"):
         out.put("tcpi", None, _missing(got, "bac", "ev", "ac"))
     elif bac - ac <= 0:
-        out.put("tcpi", None, "AC has reached BAC: no efficiency finishes the work within the budget")
+        out.put("tcpi", None, WORK_DONE if ev >= bac else NO_BUDGET_LEFT)
     else:
         out.put("tcpi", (bac - ev) / (bac - ac))
     if eac is None:
@@ -289,7 +294,7 @@ def earned_value_rounded(bac: Fraction | None, pv: Fraction | None, ev: Fraction
         values["tcpi"] = q(rest_n * left_d, rest_d * left_n)  # (BAC - EV) / (BAC - AC)
     else:
         values["tcpi"] = None
-        why["tcpi"] = "AC has reached BAC: no efficiency finishes the work within the budget"
+        why["tcpi"] = WORK_DONE if rest_n <= 0 else NO_BUDGET_LEFT
     if over_n > 0:
         values["tcpi_eac"] = q(rest_n * over_d, rest_d * over_n)  # (BAC - EV) / (EAC - AC)
     else:

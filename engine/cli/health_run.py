@@ -136,13 +136,13 @@ def _table(report: HealthReport, by: str, out: IO[str]) -> None:
             out.write(f"not in the sums (error rows): {', '.join(report.portfolio.excluded)}\n")
         return
     order = {"red": 0, "amber": 1, "green": 2, None: 3}
-    out.write(f"{'project':<10} {'title':<28} {'status':<10} {'rating':<7} {'SPI':>5} {'CPI':>5} {'SPI(t)':>6} "
+    out.write(f"{'project':<10} {'title':<28} {'status date':<11} {'state':<6} {'rating':<7} {'SPI':>5} {'CPI':>5} {'SPI(t)':>6} "
               f"{'SV(t) d':>7} {'EAC':>12} {'VAC':>11} {'TCPI':>5}  why\n")
     for p in sorted(report.projects, key=lambda p: (order[p.rating], p.project)):
         r = p.to_json()
         why = "; ".join(f"{f.id} ({f.where}): {f.reason}" for f in p.rules if f.rating == p.rating) or p.reason
-        out.write(f"{p.project[:10]:<10} {(r['title'] or '')[:28]:<28} {r['status_date']:<10} "
-                  f"{(p.rating or 'unrated'):<7} {_number(r['spi']):>5} {_number(r['cpi']):>5} "
+        out.write(f"{p.project[:10]:<10} {(r['title'] or '')[:28]:<28} {r['status_date']:<11} "
+                  f"{(r['state'] or '-')[:6]:<6} {(p.rating or 'unrated'):<7} {_number(r['spi']):>5} {_number(r['cpi']):>5} "
                   f"{_number(r['spi_t']):>6} {_number(r['sv_t'], 0):>7} {_number(r['eac'], 0):>12} "
                   f"{_number(r['vac'], 0):>11} {_number(r['tcpi']):>5}  {why}\n")
     escalations: dict[str, list[str]] = {}

@@ -271,14 +271,18 @@ class Engine:
                                                                              sheet, health.calendar)
             series = self.health_series(data, until=until)
         projects = _portfolio(portfolio) if portfolio is not None else None
-        tiles = self._tiles(series, data, entries, selection, selection_source) if kpis is None else kpis
-        return build_health_page(series, health, tiles, portfolio=projects, limits=self.policy.portfolio)
+        if kpis is None:
+            kpis = self.health_tiles(series, data, entries=entries, selection=selection,
+                                     selection_source=selection_source)
+        return build_health_page(series, health, kpis, portfolio=projects, limits=self.policy.portfolio)
 
-    def _tiles(self, series: HealthSeries, data: StatusData | None, entries: Sequence[Mapping[str, Any]] | None,
-               selection: Mapping[str, Any] | None, selection_source: str) -> list:
-        """The health page's KPI tiles: the declared KPIs over the status reports (and the decisions and selection
-        given), at each status date (without a KPI policy, or given only a series, the status reports' own:
-        engine.health.trend.status_kpis)."""
+    def health_tiles(self, series: HealthSeries, data: StatusData | None, *,
+                     entries: Sequence[Mapping[str, Any]] | None = None, selection: Mapping[str, Any] | None = None,
+                     selection_source: str = "selection") -> list:
+        """The health page's KPI tiles (:meth:`health_page`'s ``kpis`` default) of a series already rated from
+        ``data``: the declared KPIs over the status reports (and the decisions and selection given), at each status
+        date (without a KPI policy, or without ``data``, the status reports' own: engine.health.trend.status_kpis).
+        The series is not rated again, so new decisions cost the tiles only."""
         from engine.health.trend import status_kpis
         if self.policy.kpis is None or data is None:
             return status_kpis(series)

@@ -1187,6 +1187,27 @@ def test_the_boards_kpi_tiles_are_pmo_kpis_figures_over_the_served_reports_log_a
     assert tiles["gate_pass_rate[business-case]"]["latest"] == 1
 
 
+def test_a_new_decision_changes_the_boards_kpi_tiles_without_rating_the_status_reports_again():
+    """The board's health page is made again when the log's decisions change (its KPIs over them), but the reports
+    are rated at every date once per version of the reports and the policy: a decision costs the tiles only."""
+    from engine.serve.board import StatusSource
+    engine = server_engine()
+    rated = []
+    health_series = engine.health_series
+    engine.health_series = lambda *a, **k: rated.append(1) or health_series(*a, **k)  # counts the ratings
+    source = StatusSource([str(p) for p in STATUS])
+    state = source.state()
+    gate = {"seq": 7, "kind": "gate", "gate": "delivery-review", "outcome": "kill", "as_of": "2027-06-30",
+            "project": "PRJ-1015", "key": "k7", "override": None, "input": {}}
+    before = source.page(engine, state, None, None, [])
+    after = source.page(engine, state, None, None, [gate])
+    assert source.page(engine, state, None, None, [gate]) is after  # unchanged: made once
+    tiles = {k["id"]: k for k in after.to_json()["kpis"]}
+    assert {v["date"]: v["value"] for v in tiles["gate_pass_rate[delivery-review]"]["values"]}["2027-06-30"] == 0
+    assert "gate_pass_rate[delivery-review]" not in {k["id"] for k in before.to_json()["kpis"]}
+    assert len(rated) == 1
+
+
 def test_status_files_with_their_own_headings_are_read_through_columns_as_pmo_health_reads_them(tmp_path):
     """pmo serve --status FILE --columns MAP [--sheet NAME]: an export with its own column titles, number and date
     formats, mapped by an input profile as pmo health --columns maps it; a profile that does not check (an unknown

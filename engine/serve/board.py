@@ -116,6 +116,7 @@ class StatusSource:
         self.paths = [Path(p) for p in paths]
         self.columns, self.sheet = (Path(columns) if columns else None), sheet
         self._read: tuple[tuple, StatusData | None, list[str]] | None = None
+        self._series: tuple[tuple, Any] | None = None  # every project rated at every date, per (policy, reports)
         self._page: tuple[tuple, Any] | None = None
         self._lock = threading.Lock()  # the board and /v1/health ask from worker threads
 
@@ -156,7 +157,9 @@ class StatusSource:
         key = (engine.policy_hash, state, portfolio_state, len(entries), entries[-1]["seq"] if entries else None)
         with self._lock:
             if self._page is None or self._page[0] != key:
-                self._page = (key, health_section(data, engine, portfolio, entries))
+                if self._series is None or self._series[0] != key[:2]:  # a new decision rates nothing again
+                    self._series = (key[:2], engine.health_series(data))
+                self._page = (key, health_section(data, engine, portfolio, entries, self._series[1]))
             return self._page[1]
 
 
@@ -186,16 +189,19 @@ class HistorySource(StatusSource):
 
 
 def health_section(status: StatusData, engine, portfolio: PortfolioPages | None = None,
-                   entries: Sequence[dict[str, Any]] = ()):
+                   entries: Sequence[dict[str, Any]] = (), series=None):
     """The portfolio health page (engine/report/health.py's HealthPage, as ``pmo health FILES --report`` builds it)
     of the served status reports (``--status`` files, or ``--history``: those stored in the log, the same
     StatusData), its KPI tiles the declared KPIs over them, over the log's decisions (``entries``) and over the
     served portfolio's selection: the figures ``pmo kpi --status FILES --log DB --selection SELECT.json`` gives.
-    ``portfolio``: the served portfolio's pages (its heat map, Gantt chart and selection)."""
+    ``portfolio``: the served portfolio's pages (its heat map, Gantt chart and selection); ``series``: the reports
+    rated at every date already (engine.health_series(status)), else they are rated here."""
     projects = portfolio.projects if portfolio is not None else None
     selection = portfolio.selection if portfolio is not None else None
-    return engine.health_page(status, portfolio=projects, entries=list(entries), selection=selection,
-                              selection_source=portfolio.file if portfolio is not None else "selection")
+    series = engine.health_series(status) if series is None else series
+    tiles = engine.health_tiles(series, status, entries=list(entries), selection=selection,
+                                selection_source=portfolio.file if portfolio is not None else "selection")
+    return engine.health_page(series, portfolio=projects, kpis=tiles)
 
 
 def _selection_kpis(engine) -> bool:

@@ -6,19 +6,19 @@ one, the log's key covers the policy). With ``--portfolio FILE`` the board also 
 pages: the file's conflicts, its dependency graph and the efficient frontier at ``--frontier`` budget levels,
 computed once per version of the file and of the policy (not per decision), and read again when the file
 changes; a file that stops reading keeps no stale pages: the board says what is wrong with it instead.
-With ``--status FILES`` (the monthly status reports, as ``pmo health`` reads them, ``--columns``/``--sheet`` too) the board also has the
-portfolio health page (RAG grid, S-curves, KPI tiles; with ``--portfolio`` the capacity heat map and the Gantt
-chart), made by ``health_section`` from the reports' StatusData once per version of the files, of the policy and
-of the log's decisions, and GET /v1/health answers ``pmo health --format json``'s view of them (``--history``: the
-reports ``pmo status ingest`` stored in the log instead of files). Its KPI tiles are every KPI the policy declares,
-over the status reports, the log's intake and gate decisions and, with ``--portfolio``, the portfolio's selection
-(engine.select, as ``pmo select`` gives it): the figures of ``pmo kpi --status FILES --log DB --selection JSON`` at
-each status date.
+With ``--status FILES`` (the monthly status reports, as ``pmo health`` reads them, ``--columns`` and ``--sheet``
+too; or ``--history``: the reports ``pmo status ingest`` stored in the log) the board also has the portfolio health
+page (RAG grid, S-curves, KPI tiles; with ``--portfolio`` the capacity heat map and the Gantt chart), made by
+``health_section`` from the reports' StatusData, the reports rated once per version of the files and of the
+policy, the page once per version of the log's decisions too; GET /v1/health answers ``pmo health --format
+json``'s view of them. Its KPI tiles are every KPI the policy declares, over the status reports, the log's intake
+and gate decisions and, with ``--portfolio``, the portfolio's selection (engine.select, as ``pmo select`` gives
+it): the figures of ``pmo kpi --status FILES --log DB --selection JSON`` at each status date.
 
 The page asks GET /v1/board/version every few seconds and reloads when the version changes: the version is
 made from the log (its intake entries and last sequence number; with status reports, its gate entries too), the
-policy hash, the portfolio file and the status files, so
-every worker of a server, and every replica sharing the log and the file, gives the same one.
+policy hash, the portfolio file and the status files, so every worker of a server, and every replica sharing the
+log and the file, gives the same one.
 """
 from __future__ import annotations
 

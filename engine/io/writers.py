@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING
 from zipfile import ZIP_DEFLATED, ZipFile
 
-from engine.io.profile import OUTPUT_COLUMNS
+from engine.io.columns import OUTPUT_COLUMNS
 from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
 
 if TYPE_CHECKING:  # annotations only: the command line reads FORMATS without loading pydantic

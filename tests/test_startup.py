@@ -71,6 +71,7 @@ def test_help_imports_nothing_heavy(argv, tmp_path):
     epilog = argv == ["expr", "--help"]  # lists the language's functions: loads their table (and re2 for regex)
     third_party = {m.split(".")[0] for m in modules} - set(sys.stdlib_module_names) - {"engine", "__main__"}
     assert {m for m in third_party if not m.startswith("_")} == ({"re2"} if epilog else set()), third_party
+    assert epilog or modules.isdisjoint({"zipfile", "decimal"})  # of the standard library's larger ones: a workbook, money
     engine = {m for m in modules if m == "engine" or m.startswith("engine.")}
     assert {m for m in engine if not m.startswith("engine.cli.") and m not in HELP_MAY_IMPORT
             and not (epilog and (m + ".").startswith("engine.expr."))} == set()

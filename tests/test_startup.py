@@ -14,7 +14,8 @@ from tests.conftest import ROOT, write_round
 
 EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine",
-         "z3", "multiprocessing", "engine.authoring.explain"}  # worker processes only for large batches
+         "z3", "multiprocessing", "engine.authoring.explain",  # worker processes only for large batches
+         "engine.report.build", "engine.scoring.ranking", "engine.portfolio.model"}  # the report, rank, portfolios
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
             "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "history",
             "kpi", "lessons", "status", "serve", "export-policies", "import-policies"]
@@ -89,7 +90,8 @@ MAY_IMPORT = {
     "validate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine", "z3"},  # proves assurances
     "evaluate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
     "expr": set(),
-    "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl", "engine.authoring.explain"},
+    "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl", "engine.authoring.explain",
+                        "engine.scoring.ranking"},  # through engine.authoring.explain
 }
 RUNS = {
     "validate": ["validate"],

@@ -38,9 +38,6 @@ from engine.health.status import StatusData, read_status
 from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
-from engine.portfolio.model import Portfolio, intake_rejection, portfolio_from, read_portfolio
-from engine.report.build import Report, build_report
-from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 
 # The portfolio stages load with the first portfolio method: networkx and scipy.optimize cost about a second
 # at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
@@ -51,10 +48,13 @@ if TYPE_CHECKING:
     from engine.health.lessons import Lessons
     from engine.health.trend import HealthSeries
     from engine.portfolio.conflicts import ConflictReport
+    from engine.portfolio.model import Portfolio
     from engine.portfolio.schedule import Impact, Schedule
     from engine.portfolio.select import SelectionReport
+    from engine.report.build import Report
     from engine.report.health import HealthPage
     from engine.scoring.panel import Assessments
+    from engine.scoring.ranking import Ranking
 
 PathLike = str | Path
 
@@ -342,6 +342,8 @@ class Engine:
         if assessments is not None:
             usable = self.check_assessments(assessments, {d.id for d, _ in decided if d.id is not None})
             ratings = usable.by_proposal()
+        # lazy: ranking loads with the first method that ranks (pmo evaluate and pmo validate do not: issue #15)
+        from engine.scoring.ranking import build_model_ranking, build_ranking
         models = self.policy.scoring_models
         if len(models) > 1 or (models and models[0].condition is not None):  # each model ranks its own pool
             ranking = build_model_ranking(models, decided, self.policy_hash, self.today.isoformat(), top, sensitivity,
@@ -391,6 +393,8 @@ class Engine:
             svg = svg_text(projects, found)
             if frontier:
                 points = self.select(projects, frontier=frontier, time_limit=10.0).frontier
+        # lazy: the report loads with the first report (issue #15)
+        from engine.report.build import build_report
         report = build_report(self.policy, decided, ranking, title=title, conflicts=listed, frontier=points,
                               graph_svg=svg)
         report.health = health
@@ -475,6 +479,7 @@ class Engine:
         of ``frontier`` budget levels, and what-if ``scenarios`` (a list, a mapping or a YAML/JSON path).
         HiGHS may print a debug line to standard output on some problems; ``pmo select`` hides it."""
         # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
+        from engine.portfolio.model import Portfolio
         from engine.portfolio.select import scenarios_from, select
         projects = copy.deepcopy(portfolio) if isinstance(portfolio, Portfolio) else _portfolio(portfolio)
         if isinstance(scenarios, (str, Path)):
@@ -496,6 +501,9 @@ class Engine:
         carriers = [p for p in projects if p.proposal is not None and p.value is None]
         if not carriers or scoring is None:
             return None
+        # lazy: the portfolio stages load with the first portfolio method
+        from engine.portfolio.model import intake_rejection
+        from engine.scoring.ranking import build_ranking
         decided = [(verdict.model(), record) for verdict, record in
                    (self._decide({self.policy.id_field: p.id, **(p.proposal or {})}, None, None) for p in carriers)]
         for project, (decision, _record) in zip(carriers, decided):
@@ -551,6 +559,8 @@ class Engine:
 
 
 def _portfolio(value: Portfolio | PathLike | Mapping[str, Any]) -> Portfolio:
+    # lazy: the portfolio stages load with the first portfolio method (issue #15)
+    from engine.portfolio.model import Portfolio, portfolio_from, read_portfolio
     if isinstance(value, Portfolio):
         return value
     if isinstance(value, (str, Path)):

@@ -32,6 +32,7 @@ from typing import Any
 
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, did_you_mean
 from engine.expr.values import ValueProblem, display, to_date
+from engine.io.columns import OUTPUT_COLUMNS
 from engine.policy.source import load_document
 
 SPACES = " \u00a0\u202f"  # space, no-break space, narrow no-break space: grouping marks only
@@ -518,9 +519,6 @@ def _carry(data: Any, at, sink: DiagnosticSink) -> tuple[str, ...]:
         seen.add(column_key(name))
         names.append(name)
     return tuple(names)
-
-
-OUTPUT_COLUMNS = ("id", "decision", "routes", "rules", "reasons", "errors", "source", "row", "policy_hash", "as_of")
 
 
 def _numbers(data: Mapping[str, Any], at, sink: DiagnosticSink) -> NumberFormat:

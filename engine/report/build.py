@@ -19,6 +19,7 @@ from typing import Any
 from engine.compile.policy import CompiledPolicy
 from engine.decision import Decision
 from engine.io.safe_text import replacing
+from engine.report.roles import field_roles
 from engine.report.text import money_text as _money
 from engine.scoring.ranking import Ranking
 
@@ -112,22 +113,6 @@ def build_report(policy: CompiledPolicy, decided: list[tuple[Decision, Mapping[s
         by_objective=_by_objective(policy, passing), rule_hits=_rule_hits(policy, hits), views=views,
         ranking=ranking, conflicts=list(conflicts or []), frontier=list(frontier or []), graph_svg=graph_svg,
         fields={k: v for k, v in roles.items() if k != "alignment"})
-
-
-def field_roles(policy: CompiledPolicy) -> dict[str, Any]:
-    """Which fields hold the budget, the risk rating, the title and the alignment: by declared name
-    (budget, risk, title or name), else the first money field for the budget."""
-    fields = policy.fields
-
-    def named(*names: str, type_: str | None = None) -> str | None:
-        for name in names:
-            if name in fields:
-                return name
-        return next((n for n, spec in fields.items() if spec.type == type_), None) if type_ else None
-
-    return {"budget": named("budget", type_="money"), "risk": named("risk", "risk_score", "risk_rating"),
-            "title": named("title", "name"),
-            "alignment": [n for n, spec in fields.items() if spec.type == "alignment"]}
 
 
 def _by_objective(policy: CompiledPolicy, passing: list[ProposalView]) -> list[dict[str, Any]]:

@@ -141,6 +141,16 @@ def test_deep_nesting_below_the_recursion_limit_is_still_refused(tmp_path):
         read_proposals(path)
 
 
+def test_a_json_refusal_without_a_line_names_the_whole_file(tmp_path):
+    """Location's line 0 means the whole file; the JSON reader gave None, which sorts against no int."""
+    path = tmp_path / "deep.json"
+    path.write_text('[{"id": "a", "x": ' + "[" * 100 + "]" * 100 + "}]", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_proposals(path)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.location is not None and diagnostic.location.line == 0 and str(diagnostic.location) == str(path)
+
+
 def test_json_items_split_across_read_chunks_are_read_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(jsonstream, "JSON_CHUNK", 7)  # every number and string crosses a chunk boundary
     path = tmp_path / "c.json"

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import IO, Any
 
-from engine.cli.options import LOG_HELP, command, default_log, log_arg, policy_options, sheet_option
+from engine.cli.options import LOG_HELP, Run, Subparsers, command, default_log, log_arg, policy_options, sheet_option
 
 INGEST_EXAMPLES = """\
 examples:
@@ -32,7 +32,7 @@ examples:
 """
 
 
-def register(sub) -> None:
+def register(sub: Subparsers) -> None:
     status = sub.add_parser("status", help="the portfolio history: ingest status reports into the log",
                             description="The portfolio history: status reports kept in the decision log.")
     inner = status.add_subparsers(dest="status_command", metavar="COMMAND", parser_class=type(status))
@@ -63,7 +63,7 @@ def register(sub) -> None:
     hs.add_argument("--format", choices=("table", "json"), default="table")
 
 
-def _status_help(parser: argparse.ArgumentParser):
+def _status_help(parser: argparse.ArgumentParser) -> Run:
     def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         from engine.cli.common import EXIT_USAGE
         parser.print_help(stdout)

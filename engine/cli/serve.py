@@ -8,7 +8,7 @@ import os
 from typing import IO
 
 from engine.cli.common import EXIT_OK, warn
-from engine.cli.options import command, policy_options
+from engine.cli.options import Subparsers, command, policy_options
 from engine.errors import Diagnostic, PmoError
 from engine.store import DEFAULT_PATH as DEFAULT_LOG
 
@@ -38,7 +38,7 @@ exit codes: 0 stopped by SIGINT or SIGTERM, 2 usage error, a broken policy or an
 """
 
 
-def register(sub) -> None:
+def register(sub: Subparsers) -> None:
     sv = command(sub, "serve", serve, "serve decisions over HTTP (a REST API under /v1)", ("Run the engine as an HTTP decision service: evaluate, batch (JSON or "
                                           "NDJSON), rank, explain, gate review, conflicts, schedule and select, each "
                                           "answer naming its policy_hash and decision_id (the decision log's key). "

@@ -16,6 +16,7 @@ aggregate read from them, so ``pmo kpi --explain ID`` can show the records behin
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from engine.compile.kpis import Aggregate, CompiledKpi, CompiledKpis
 from engine.errors import InputError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import fields_of
-from engine.health.assess import HealthReport, _plain, assess
+from engine.health.assess import HealthReport, ProjectHealth, _plain, assess
 from engine.health.evm import earned_value, rounded
 from engine.health.status import Report, StatusData
 from engine.health.trend import Kpi
@@ -146,7 +147,7 @@ def records(history: History, over: str, start: dt.date, end: dt.date) -> list[R
     return []
 
 
-def _project_record(p) -> Record:
+def _project_record(p: ProjectHealth) -> Record:
     source, row = p.sources[0] if p.sources else (None, None)
     return Record({**p.record, "rating": p.rating},
                   {"project": p.project, "status_date": p.status_date.isoformat(), "source": source, "row": row})
@@ -161,10 +162,10 @@ def _closed(history: History, end: dt.date) -> list[Record]:
             continue
         # EAC and percent complete depend on the project's own report only: computed as assess computes them
         # (engine/health/evm.py, the health policy's EAC variant), without rating the portfolio at every date
-        known = [_at_report(r, history.health.eac) for r in history.status.reports.get(p.project, [])
-                 if r.status_date <= end]
-        known = [k for k in known if k.percent is not None]
-        half = min(known, key=lambda k: (abs(k.percent - Decimal("0.5")), k.report.status_date)) if known else None
+        forecasts = [_at_report(r, history.health.eac) for r in history.status.reports.get(p.project, [])
+                     if r.status_date <= end]
+        known = [(k.percent, k) for k in forecasts if k.percent is not None]
+        half = min(known, key=lambda pk: (abs(pk[0] - Decimal("0.5")), pk[1].report.status_date))[1] if known else None
         r = p.record
         values = {"project": p.project, "title": r.get("title"), "objective": r.get("objective"),
                   "state": r.get("state"), "closed_on": p.status_date, "bac": r.get("bac"), "final_cost": r.get("ac"),
@@ -174,7 +175,8 @@ def _closed(history: History, end: dt.date) -> list[Record]:
                   "percent_at_half": half.percent if half else None,
                   "half_date": half.report.status_date if half else None}
         source, row = p.sources[0] if p.sources else (None, None)
-        ref = {"project": p.project, "status_date": p.status_date.isoformat(), "source": source, "row": row}
+        ref: dict[str, Any] = {"project": p.project, "status_date": p.status_date.isoformat(), "source": source,
+                               "row": row}
         if half is not None:
             half_source, half_row = half.report.rows[0] if half.report.rows else (None, None)
             ref["half"] = {"status_date": half.report.status_date.isoformat(), "source": half_source, "row": half_row}
@@ -197,11 +199,12 @@ def _at_report(report: Report, variant: str) -> _Forecast:
 
 def _decision_record(entry: dict[str, Any]) -> Record:
     row = (entry.get("input") or {}).get("row") if isinstance(entry.get("input"), dict) else None
-    values = {"project": entry.get("project"), "decision": entry.get("outcome"), "decided": decided_on(entry),
+    decided = decided_on(entry)
+    values = {"project": entry.get("project"), "decision": entry.get("outcome"), "decided": decided,
               "submitted": _submitted(row), "override": entry.get("override") is not None,
               "gate": entry.get("gate")}
     ref = {"decision_id": entry.get("key"), "kind": entry.get("kind"), "project": entry.get("project"),
-           "decided": values["decided"].isoformat() if values["decided"] else None}
+           "decided": decided.isoformat() if decided else None}
     if entry.get("gate"):
         ref["gate"] = entry["gate"]
     return Record(values, ref)
@@ -294,7 +297,7 @@ def kpi_results(kpi: CompiledKpi, history: History,
     """The KPI at each window (label, first day, last day)."""
     per_window = [_figures(kpi, history, label, start, end, k == len(windows) - 1)
                   for k, (label, start, end) in enumerate(windows)]
-    groups: list[str | None] = sorted({g for found in per_window for g in found if g is not None})
+    groups: list[str | None] = list(sorted({g for found in per_window for g in found if g is not None}))
     if kpi.by is None or not groups:  # without by:, or no record to group in any period: one line that says so
         groups = [None]
     out = []
@@ -334,9 +337,12 @@ def _figures(kpi: CompiledKpi, history: History, label: str, start: dt.date, end
     return out
 
 
-def _named(kpi: CompiledKpi, history: History, end: dt.date) -> dict[str, tuple[Decimal | None, str | None, list]]:
+_Named = tuple[Decimal | None, str | None, list[dict[str, Any]]]  # a named measure: value, why missing, trace
+
+
+def _named(kpi: CompiledKpi, history: History, end: dt.date) -> dict[str, _Named]:
     """Named measures of the projects population: slot -> (value, why missing, trace)."""
-    out = {}
+    out: dict[str, _Named] = {}
     if not kpi.named:
         return out
     report = history.at(end)
@@ -353,7 +359,7 @@ def _named(kpi: CompiledKpi, history: History, end: dt.date) -> dict[str, tuple[
     return out
 
 
-def _figure(kpi: CompiledKpi, members: list[Record], population: list[Record], named: dict, label: str,
+def _figure(kpi: CompiledKpi, members: list[Record], population: list[Record], named: dict[str, _Named], label: str,
             start: dt.date, end: dt.date) -> Figure:
     slots: dict[str, Any] = {}
     parts: dict[str, Any] = {}
@@ -452,7 +458,7 @@ def selection_measures(data: dict[str, Any]) -> dict[str, Decimal | None]:
             "greedy": max(known) if known else None, "greedy_value": by_value, "greedy_value_per_cost": per_cost}
 
 
-def read_selection(path) -> dict[str, Any]:
+def read_selection(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A ``pmo select --format json`` result; raises InputError naming the file."""
     import json
     from pathlib import Path

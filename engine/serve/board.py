@@ -32,14 +32,29 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from engine.errors import PmoError
 from engine.health.status import StatusData
 from engine.report.build import Report, render
 
+if TYPE_CHECKING:  # annotations only: the stages load when the board first needs them
+    from engine.api import Engine
+    from engine.health.trend import HealthSeries
+    from engine.report.health import HealthPage
+    from engine.serve.policy import PolicyHolder
+    from engine.store import DecisionLog
+
 POLL_SECONDS = 3
 FRESH_SECONDS = 1.0  # the log is read at most this often per process, however many screens poll
+FileState = tuple[object, ...]  # what a file's state is compared by: (size, mtime) or ("missing", why)
+_Data = TypeVar("_Data")
+
+
+class Logs(Protocol):
+    """This thread's connection to the decision log (engine.serve.app.LogPool)."""
+
+    def get(self) -> DecisionLog: ...
 
 
 @dataclass(frozen=True)
@@ -77,12 +92,12 @@ class PortfolioSource:
 
     def __init__(self, path: str, frontier: int, time_limit: float):
         self.path, self.frontier, self.time_limit = Path(path), frontier, time_limit
-        self._made: tuple[tuple, PortfolioPages] | None = None
+        self._made: tuple[tuple[str, FileState], PortfolioPages] | None = None
 
-    def state(self) -> tuple:
+    def state(self) -> FileState:
         return _file_state(self.path)
 
-    def pages(self, engine, state: tuple) -> PortfolioPages:
+    def pages(self, engine: Engine, state: FileState) -> PortfolioPages:
         key = (engine.policy_hash, state)
         if self._made is not None and self._made[0] == key:
             return self._made[1]
@@ -90,7 +105,7 @@ class PortfolioSource:
         self._made = (key, made)
         return made
 
-    def _make(self, engine) -> PortfolioPages:
+    def _make(self, engine: Engine) -> PortfolioPages:
         # lazy: networkx loads only when a portfolio is shown
         from engine.portfolio.export import svg_text
         from engine.portfolio.model import read_portfolio
@@ -115,26 +130,26 @@ class StatusSource:
     def __init__(self, paths: Sequence[str], columns: str | None = None, sheet: str | None = None):
         self.paths = [Path(p) for p in paths]
         self.columns, self.sheet = (Path(columns) if columns else None), sheet
-        self._read: tuple[tuple, StatusData | None, list[str]] | None = None
-        self._series: tuple[tuple, Any] | None = None  # every project rated at every date, per (policy, reports)
-        self._page: tuple[tuple, Any] | None = None
+        self._read: tuple[tuple[str, FileState], StatusData | None, list[str]] | None = None
+        self._series: tuple[tuple[str, FileState], HealthSeries] | None = None  # every project rated at every date, per (policy, reports)
+        self._page: tuple[tuple[object, ...], HealthPage | None] | None = None
         self._lock = threading.Lock()  # the board and /v1/health ask from worker threads
 
-    def state(self) -> tuple:
+    def state(self) -> FileState:
         return tuple(_file_state(path) for path in [*self.paths, *([self.columns] if self.columns else [])])
 
-    def check(self, engine) -> None:
+    def check(self, engine: Engine) -> None:
         """Raise the PmoError (InputError: file:line diagnostics) of files, or a profile, that do not read."""
         self._read_status(engine)
 
-    def _read_status(self, engine) -> StatusData:
+    def _read_status(self, engine: Engine) -> StatusData:
         from engine.compile.health import DEFAULT_HEALTH
         from engine.health.status import read_status, status_profile
         from engine.io.profile import InputProfile
         profile = status_profile(self.columns) or InputProfile()
         return read_status(self.paths, profile, self.sheet, (engine.policy.health or DEFAULT_HEALTH).calendar)
 
-    def data(self, engine, state: tuple | None = None) -> tuple[StatusData | None, list[str]]:
+    def data(self, engine: Engine, state: FileState | None = None) -> tuple[StatusData | None, list[str]]:
         """The reports (None when a file does not read) and why not, as of ``state`` (default: now)."""
         state = self.state() if state is None else state
         key = (engine.policy_hash, state)
@@ -146,8 +161,8 @@ class StatusSource:
                     self._read = (key, None, [str(d) for d in exc.diagnostics])
             return self._read[1], self._read[2]
 
-    def page(self, engine, state: tuple, portfolio: PortfolioPages | None, portfolio_state: tuple | None,
-             entries: Sequence[dict[str, Any]] = ()):
+    def page(self, engine: Engine, state: FileState, portfolio: PortfolioPages | None,
+             portfolio_state: FileState | None, entries: Sequence[dict[str, Any]] = ()) -> HealthPage | None:
         """The health page (made once per policy version, state of the status files, of the portfolio file and of
         the log's decisions), or None when the status files do not read. ``entries``: the log's intake and gate
         decisions, for the KPIs over them; the served portfolio's selection for those over selection."""
@@ -167,18 +182,18 @@ class HistorySource(StatusSource):
     """The status reports ``pmo status ingest`` stored in the served log (``pmo serve --history``): the same
     StatusData the files give (engine.store.history.status_data), read again when an ingest adds a report."""
 
-    def __init__(self, log: Callable[[], Any]):
+    def __init__(self, log: Callable[[], DecisionLog]):
         super().__init__(())
         self._log = log  # this thread's connection to the decision log
 
-    def state(self) -> tuple:
+    def state(self) -> FileState:
         from engine.store.history import history_state
         return ("history", *history_state(self._log()))
 
-    def check(self, engine) -> None:
+    def check(self, engine: Engine) -> None:
         return None  # reports were checked when they were ingested
 
-    def data(self, engine, state: tuple | None = None) -> tuple[StatusData | None, list[str]]:
+    def data(self, engine: Engine, state: FileState | None = None) -> tuple[StatusData | None, list[str]]:
         from engine.store.history import status_data
         state = self.state() if state is None else state
         key = (engine.policy_hash, state)
@@ -188,8 +203,8 @@ class HistorySource(StatusSource):
             return self._read[1], self._read[2]
 
 
-def health_section(status: StatusData, engine, portfolio: PortfolioPages | None = None,
-                   entries: Sequence[dict[str, Any]] = (), series=None):
+def health_section(status: StatusData, engine: Engine, portfolio: PortfolioPages | None = None,
+                   entries: Sequence[dict[str, Any]] = (), series: HealthSeries | None = None) -> HealthPage:
     """The portfolio health page (engine/report/health.py's HealthPage, as ``pmo health FILES --report`` builds it)
     of the served status reports (``--status`` files, or ``--history``: those stored in the log, the same
     StatusData), its KPI tiles the declared KPIs over them, over the log's decisions (``entries``) and over the
@@ -204,13 +219,13 @@ def health_section(status: StatusData, engine, portfolio: PortfolioPages | None 
     return engine.health_page(series, portfolio=projects, kpis=tiles)
 
 
-def _selection_kpis(engine) -> bool:
+def _selection_kpis(engine: Engine) -> bool:
     """Whether the served policy declares a KPI over the selection (so the board runs pmo select's solve)."""
     kpis = engine.policy.kpis
     return kpis is not None and any(k.over == "selection" for k in kpis.kpis)
 
 
-def _file_state(path: Path) -> tuple:
+def _file_state(path: Path) -> FileState:
     try:
         stat = path.stat()
     except OSError as exc:
@@ -219,14 +234,14 @@ def _file_state(path: Path) -> tuple:
 
 
 class BoardState:
-    def __init__(self, logs, holder, commits: Callable[[], int], portfolio: PortfolioSource | None = None,
+    def __init__(self, logs: Logs, holder: PolicyHolder, commits: Callable[[], int], portfolio: PortfolioSource | None = None,
                  status: StatusSource | None = None):
         """``commits``: how many times this process has written the log (its own writes show at once; those of
         other processes within FRESH_SECONDS)."""
         self._logs, self._holder, self._commits, self._portfolio = logs, holder, commits, portfolio
         self._status = status
         self._lock = threading.Lock()
-        self._cached: tuple[float, tuple, Board] | None = None
+        self._cached: tuple[float, tuple[object, ...], Board] | None = None
 
     def current(self) -> Board:
         """The board of the log as it is (read again after FRESH_SECONDS). Call from a worker thread."""
@@ -238,7 +253,7 @@ class BoardState:
             if self._cached and now - self._cached[0] < FRESH_SECONDS and self._cached[1] == state:
                 return self._cached[2]
             entries = self._logs.get().query(kind="intake")
-            latest: dict[Any, dict] = {}
+            latest: dict[object, dict[str, Any]] = {}  # project (or ("#", seq) without one) -> entry
             for entry in entries:  # oldest first: a later decision on a project replaces an earlier one
                 latest[entry["project"] or ("#", entry["seq"])] = entry
             rows = [e["input"]["row"] for e in latest.values()
@@ -246,13 +261,13 @@ class BoardState:
             version = f"{engine.policy_hash}.{len(entries)}.{entries[-1]['seq'] if entries else 0}"
             report = engine.report(rows, title="Intake board")
             pages = None
-            if self._portfolio is not None:
+            if self._portfolio is not None and file_state is not None:  # a state whenever there is a file
                 pages = self._portfolio.pages(engine, file_state)
                 report = dataclasses.replace(report, conflicts=pages.conflicts, frontier=pages.frontier,
                                              graph_svg=pages.graph_svg)
                 version += "." + hashlib.sha256(repr(file_state).encode()).hexdigest()[:8]
             status_errors = None
-            if self._status is not None:
+            if self._status is not None and status_state is not None:
                 # the KPIs over intake and gate decisions read them all (pmo kpi --log reads the whole log)
                 gates = self._logs.get().query(kind="gate")
                 decisions = sorted([*entries, *gates], key=lambda e: e["seq"])
@@ -292,14 +307,17 @@ def page(board: Board, token: str | None) -> str:
     return text.replace("</body></html>", script + "</body></html>", 1)
 
 
-def _plain(points: list) -> list:
-    """Frontier points as JSON data (what /v1/board answers and the page draws)."""
-    return json.loads(json.dumps(points, default=str))
+def _plain(data: _Data) -> _Data:
+    """Frontier points (or a page's data) as JSON data (what /v1/board answers and the page draws): the same
+    shape, a list as a list and a mapping as a dict, with dates and numbers as JSON has them."""
+    plain: _Data = json.loads(json.dumps(data, default=str))
+    return plain
 
 
 def _plain_data(data: dict[str, Any]) -> dict[str, Any]:
     """A result as JSON data (a pmo select result as its --format json prints it)."""
-    return json.loads(json.dumps(data, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return plain
 
 
 def _js(text: str) -> str:

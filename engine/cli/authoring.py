@@ -381,7 +381,7 @@ def diff(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         dump_json(result.to_json(), stdout)
     else:
         _print_diff(result, args.old, args.new, stdout)
-    return EXIT_OK
+    return EXIT_BAD_ROWS if result.errors else EXIT_OK
 
 
 def _print_diff(result: PolicyDiff, old: Path, new: Path, out: IO[str]) -> None:

@@ -306,7 +306,8 @@ def _column(ref: str | None, previous: int) -> int:
 def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Iterator[_SheetRow]:
     """(row number, {0-based column: value}) for each <row> in the order stored, cells placed by reference."""
     done: list[_SheetRow] = []
-    state: dict[str, Any] = {"row": 0, "cells": None, "col": -1, "kind": "", "style": -1, "text": None}
+    state: dict[str, Any] = {"row": 0, "cells": None, "col": -1, "kind": "", "style": -1, "text": None,
+                             "formula": None}
     texts: list[str] = []
 
     def start(tag: str, attrs: dict[str, str]) -> None:
@@ -319,15 +320,17 @@ def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Iterator[_Sh
             state["col"] = _column(attrs.get("r"), state["col"])
             state["kind"], state["style"] = attrs.get("t", "n"), _int(attrs.get("s") or "0")
             texts.clear()
-            state["text"] = None
+            state["text"], state["formula"] = None, None
         elif local in ("v", "t") and state["cells"] is not None:
             state["text"] = texts  # collect character data (a <t> of an inline string, or the <v>)
+        elif local == "f" and state["cells"] is not None:
+            state["text"] = state["formula"] = []  # its text, for the message when no value was computed
         elif local == "rPh":
             state["text"] = None
 
     def end(tag: str) -> None:
         local = _local(tag)
-        if local in ("v", "t"):
+        if local in ("v", "t", "f"):
             state["text"] = None
         elif local == "c" and state["cells"] is not None:
             if texts:
@@ -337,15 +340,25 @@ def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Iterator[_Sh
                                           f"cell is {MAX_CELL:,}")
                 else:
                     value = cells.value(state["kind"], state["style"], text)
-                if value is not None:
-                    state["cells"][state["col"]] = value
+            elif state["formula"] is not None and state["kind"] != "str":
+                # a formula without a value (no <v>, or openpyxl's empty <v/>) was never computed; only a text result
+                # (t="str") can be empty: Excel's ="" is an empty cell
+                shown = "".join(state["formula"]).strip()
+                value = _BadCell("formula_without_value", "the cell holds a formula"
+                                 + (f" (={shown[:60]})" if shown else "") + " but no computed value (the workbook was "
+                                 "written by a program that does not calculate); open and save it in Excel or "
+                                 "LibreOffice, or write the values")
+            else:
+                value = None
+            if value is not None:
+                state["cells"][state["col"]] = value
         elif local == "row" and state["cells"] is not None:
             done.append((state["row"], state["cells"]))
             state["cells"] = None
 
     def text(data: str) -> None:
         if state["text"] is not None:
-            texts.append(data)
+            state["text"].append(data)  # texts (a <v> or <t>) or the formula being read
     for _ in _parse(book, part, _parser(start, end, text)):
         yield from done
         done.clear()

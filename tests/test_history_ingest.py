@@ -176,3 +176,28 @@ def test_the_examples_ingest_the_same_in_groups(tmp_path, engines, group):
             ingest(engine, log, STATUS, group=size)
         tables.append(stored(target))
     assert tables[0] == tables[1] and tables[0]["status_reports"]
+
+
+@pytest.mark.parametrize("variant", ["cpi", "remaining", "cpi_spi", "bottom_up"])
+def test_earned_value_on_integers_is_earned_value(variant):
+    """evm.earned_value_rounded (the ratings' and the KPIs' fast path) gives what earned_value(...).decimals()
+    gives, and the same reasons for the figures it leaves out, on random exact inputs."""
+    from fractions import Fraction
+
+    from engine.health.evm import earned_value, earned_value_rounded
+    rng = random.Random(19)
+    checked = 0
+    for _ in range(3_000):
+        def money(low: int = 0) -> Fraction:
+            return Fraction(rng.randint(low, 2_000_000), rng.choice([1, 1, 3, 7, 100, 39]))
+        bac, pv, ev, ac = money(), money(), money(), money()
+        etc = money() if rng.random() < 0.6 else None
+        if rng.random() < 0.1:
+            ac = bac + money()  # over budget
+        fast = earned_value_rounded(bac, pv, ev, ac, etc, variant)
+        if fast is None:
+            continue
+        slow = earned_value(bac, pv, ev, ac, etc, variant)
+        assert fast == (slow.decimals(), slow.why), (bac, pv, ev, ac, etc)
+        checked += 1
+    assert checked > 1_500

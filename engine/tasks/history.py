@@ -146,7 +146,9 @@ STAGE = "pmo_ingest_rows"  # temporary: the typed rows of the file being ingeste
 SEEN = "pmo_ingest_seen"  # temporary: the (project, status date) pairs earlier files of this run gave
 STAGE_COLUMNS = ("seq {int} PRIMARY KEY", "project TEXT NOT NULL", "typed {blob} NOT NULL")
 SEEN_COLUMNS = ("project TEXT NOT NULL", "typed {blob} NOT NULL")
-_MONEY, _NUMBERS = frozenset(MONEY), frozenset(NUMBERS)
+_NUMBERS = frozenset(NUMBERS)
+_OTHERS = VALUES[len(TEXTS) + len(MONEY):]  # numbers and dates, read back from their encoded text
+assert VALUES[:len(TEXTS) + len(MONEY)] == TEXTS + MONEY
 
 
 def _create(db: Any, table: str, columns: tuple[str, ...]) -> None:
@@ -161,21 +163,21 @@ def _staged(seq: int, row: Row, record: dict[str, Any]) -> tuple[int, str | None
     is encoded once), its texts as they are (the stored form of a text is not always reversible)."""
     encoded = encoded_of_row(record)
     texts = tuple(record[name] for name in TEXTS)
+    money = tuple(None if (m := record[name]) is None else (m.numerator, m.denominator) for name in MONEY)
     return seq, _storable(record["project"]), pickle.dumps(
-        (record["project"], record["status_date"], record["task"], row.source, row.row, texts, encoded),
+        (record["project"], record["status_date"], record["task"], row.source, row.row, texts, money, encoded),
         pickle.HIGHEST_PROTOCOL)
 
 
 def _unstaged(blob: bytes) -> tuple[Row, dict[str, Any], tuple[Any, ...]]:
     """The row, its typed record (as the status reader typed it) and its encoded values, from the stage."""
-    project, day, task, source, line, texts, encoded = pickle.loads(blob)  # noqa: S301 - our own, this transaction's
+    project, day, task, source, line, texts, money, encoded = pickle.loads(blob)  # noqa: S301 - our own, this transaction's
     record: dict[str, Any] = {"project": project, "status_date": day, "task": task}
     record.update(zip(TEXTS, texts))
-    for name, text in zip(VALUES[len(TEXTS):], encoded[len(TEXTS):]):
+    record.update((name, None if m is None else Fraction(*m)) for name, m in zip(MONEY, money))  # exact, no parsing
+    for name, text in zip(_OTHERS, encoded[len(TEXTS) + len(MONEY):]):
         if text is None:
             record[name] = None
-        elif name in _MONEY:
-            record[name] = Fraction(text)
         elif name in _NUMBERS:
             record[name] = Decimal(text)
         else:

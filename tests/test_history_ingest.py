@@ -201,3 +201,55 @@ def test_earned_value_on_integers_is_earned_value(variant):
         assert fast == (slow.decimals(), slow.why), (bac, pv, ev, ac, etc)
         checked += 1
     assert checked > 1_500
+
+
+def test_a_changed_health_policy_rates_the_history_again_with_status_rerate(tmp_path, log_target):
+    """Ingesting the same reports under a changed policy records nothing (no report changed); pmo status rerate
+    rates every project again under it: new ratings in force under the new policy hash, the earlier kept out of
+    force, and a second rerate records nothing new."""
+    import io
+    import shutil
+    import sqlite3
+
+    from engine.cli import main
+
+    def run(*argv):
+        out, err = io.StringIO(), io.StringIO()
+        return main([str(a) for a in argv], stdout=out, stderr=err), out.getvalue(), err.getvalue()
+
+    policies = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    health = policies / "health.yaml"
+    text = health.read_text(encoding="utf-8")
+    assert "when: cpi < 0.9\n" in text
+    health.write_text(text.replace("when: cpi < 0.9\n", "when: cpi < 0.97\n"), encoding="utf-8")  # stricter red
+    assert run("status", "ingest", *STATUS, "--log", log_target)[0] == 0
+    code, out, err = run("status", "ingest", *STATUS, "--log", log_target, "--policies", policies)
+    assert (code, out) == (0, "pmo: 0 new, 66 unchanged\n"), err
+
+    def ratings():
+        with DecisionLog(log_target) as log, log.transaction("read") as db:
+            return db.execute("SELECT project, status_date, policy_hash, rating, in_force FROM health_ratings "
+                              "ORDER BY project, status_date, policy_hash")
+    before = ratings()
+    code, out, err = run("status", "rerate", "--log", log_target, "--policies", policies)
+    assert code == 0, err
+    assert out.startswith("pmo: 9 projects rated again at 66 status dates under policy ") \
+        and "66 new ratings" in out, out
+    after = ratings()
+    old_hashes = {h for _, _, h, _, _ in before}
+    assert len(after) == 2 * len(before) == 2 * 66
+    assert all(not in_force for _, _, h, _, in_force in after if h in old_hashes)
+    in_force = [(p, d, rating) for p, d, h, rating, force in after if force]
+    assert len(in_force) == 66 and all(h not in old_hashes for _, _, h, _, force in after if force)
+    assert {(p, d) for p, d, _ in in_force} == {(p, d) for p, d, *_ in before}
+    assert sum(r == "red" for *_, r in in_force) > sum(r == "red" for _, _, _, r, _ in before)  # the stricter rule
+    code, out, _ = run("status", "rerate", "--log", log_target, "--policies", policies)
+    assert code == 0 and "0 new ratings, 0 new escalations" in out
+    assert ratings() == after
+    if not str(log_target).startswith("postgresql"):
+        db = sqlite3.connect(log_target)
+        try:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        finally:
+            db.close()

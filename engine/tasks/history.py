@@ -275,19 +275,37 @@ def _store(engine: Engine, db: Any, reports: dict[str, list[Report]], result: Fi
            had_history: bool, encoded_of: dict[tuple[str, dt.date], tuple[Any, ...]]) -> None:
     """Compare a group of projects' reports with those in force, write the new and corrected ones, rate the
     projects that changed from their first changed date and write the ratings."""
-    stored = reports_in_force(db, reports) if had_history and reports else {}
+    encoded: dict[str, list[tuple[tuple[Any, ...], str]]] = {}  # project -> (values, digest) of each report
+    for project, series in reports.items():
+        pairs = encoded[project] = []
+        for r in series:
+            values = encoded_of.get((project, r.status_date)) if r.tasks == 0 else None
+            if values is None:
+                values = encoded_values(r)
+            pairs.append((values, report_digest(r, values)))
+    stored: dict[str, list[Kept]] = {}
+    in_force: dict[tuple[str | None, str], str] = {}
+    if had_history and reports:  # the digests in force first: only a project with a change is read in full
+        marks = ", ".join("?" for _ in reports)
+        in_force = {(project, day): digest for project, day, digest in db.execute(
+            f"SELECT project, status_date, digest FROM status_reports WHERE in_force = 1 AND project IN ({marks})",
+            [_storable(p) for p in reports])}
+        touched = [p for p, series in reports.items()
+                   if any(in_force.get((_storable(p), r.status_date.isoformat())) != digest
+                          for r, (_, digest) in zip(series, encoded[p]))]
+        stored = reports_in_force(db, touched) if touched else {}
     changed: list[tuple[Kept, Kept | None]] = []
     to_rate: list[tuple[str, list[Kept], int]] = []  # (project, its series in force after this file, first changed)
     for project, series in reports.items():
         before = {k.report.status_date: k for k in stored.get(project, ())}
         merged = dict(before)
         first: dt.date | None = None
-        for r in series:
+        for r, (values, digest) in zip(series, encoded[project]):
             old = before.get(r.status_date)
-            values = encoded_of.get((project, r.status_date)) if r.tasks == 0 else None
-            if values is None:
-                values = encoded_values(r)
-            digest = report_digest(r, values)
+            if old is None and had_history and project not in stored and in_force.get(
+                    (_storable(project), r.status_date.isoformat())) == digest:
+                result.unchanged += 1  # a project with no change is not read in full
+                continue
             if old is not None and old.digest == digest:
                 result.unchanged += 1
                 continue

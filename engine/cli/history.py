@@ -1,4 +1,5 @@
-"""The portfolio history: ``pmo status ingest`` (status reports into the log, rated as they arrive) and
+"""The portfolio history: ``pmo status ingest`` (status reports into the log, rated as they arrive), ``pmo status
+rerate`` (every project rated again under the policy given) and
 ``pmo history PROJECT`` (one project's reports, figures, ratings, escalations, corrections and decisions)."""
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ exit codes:
   0  every row stored (or unchanged)     1  some rows were bad: listed, and none of those projects' rows of
                                             that file stored; fix them and ingest the file again
   2  usage, policy or log error: nothing stored    3  internal error (please report)
+"""
+
+RERATE_EXAMPLES = """\
+examples:
+  pmo status rerate --policies my-policies --log h.db    after editing the health policy: every project rated again
+  pmo status rerate --policies my-policies --log h.db    again: 0 new ratings
 """
 
 HISTORY_EXAMPLES = """\
@@ -51,6 +58,16 @@ def register(sub: Subparsers) -> None:
                     "number and date formats (README: Input profiles)")
     sheet_option(ig)
     ig.add_argument("--backend", choices=("rete", "reference"), default="rete",
+                    help="rule back end for the health rules (default rete; both give the same ratings)")
+
+    rr = command(inner, "rerate", rerate, "rate every project of the history again under the policy given",
+                 "Rate every project in the history again at each of its status dates, on the reports in force, by "
+                 "the health policy given (after a policy change: pmo status ingest stores no rating for a report "
+                 "it already has, whatever the policy). The new ratings are in force; those under other policies "
+                 "are kept, out of force. Rating again under the same policy records nothing new.", RERATE_EXAMPLES)
+    policy_options(rr)
+    rr.add_argument("--log", metavar="DB", type=log_arg, default=default_log(), help=f"the history: {LOG_HELP}")
+    rr.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end for the health rules (default rete; both give the same ratings)")
 
     hs = command(sub, "history", history, "one project's status reports, ratings, corrections and decisions",
@@ -91,6 +108,19 @@ def ingest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                       file=stderr)
     print(f"pmo: {result.summary()}", file=stdout)
     return EXIT_BAD_ROWS if result.errors else EXIT_OK
+
+
+def rerate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.api import Engine
+    from engine.cli.common import EXIT_OK, warn
+    from engine.store import open_log
+    from engine.tasks.history import rerate as rerate_history
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
+    warn(engine, stderr)
+    with open_log(args.log, existing=True) as log:
+        result = rerate_history(engine, log)
+    print(f"pmo: {result.summary()}", file=stdout)
+    return EXIT_OK
 
 
 def history(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

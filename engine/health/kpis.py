@@ -30,8 +30,8 @@ from engine.compile.kpis import Aggregate, CompiledKpi, CompiledKpis
 from engine.errors import InputError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import fields_of
-from engine.health.assess import HealthReport, ProjectHealth, _plain, assess
-from engine.health.evm import earned_value, rounded
+from engine.health.assess import HealthReport, ProjectHealth, SeriesSchedule, _evm, _plain, assess
+from engine.health.evm import rounded
 from engine.health.status import Report, StatusData
 from engine.health.trend import Kpi
 
@@ -99,12 +99,23 @@ class History:
     selection: dict[str, Any] | None = None
     selection_source: str = "selection"
     _assessed: dict[dt.date, HealthReport] = field(default_factory=dict, repr=False)
+    _schedules: dict[str, SeriesSchedule] = field(default_factory=dict, repr=False)  # each project's, built once
+    _forecasts: dict[tuple[str, dt.date], _Forecast] = field(default_factory=dict, repr=False)  # per report
 
     def at(self, day: dt.date) -> HealthReport:
         """Every project at its latest report on or before ``day`` (``pmo health --as-of DAY``), computed once."""
         if day not in self._assessed:
-            self._assessed[day] = assess(self.status, self.health, self.backend, day)
+            self._assessed[day] = assess(self.status, self.health, self.backend, day, self._schedules)
         return self._assessed[day]
+
+    def forecast(self, report: Report) -> _Forecast:
+        """A report's EAC and percent complete (:func:`_at_report`), computed once per report, not once per
+        period it is looked at in."""
+        key = (report.project, report.status_date)
+        found = self._forecasts.get(key)
+        if found is None or found.report is not report:
+            found = self._forecasts[key] = _at_report(report, self.health.eac)
+        return found
 
     def latest(self) -> dt.date | None:
         """The latest date anything in the history happened: a status report or a decision."""
@@ -162,8 +173,7 @@ def _closed(history: History, end: dt.date) -> list[Record]:
             continue
         # EAC and percent complete depend on the project's own report only: computed as assess computes them
         # (engine/health/evm.py, the health policy's EAC variant), without rating the portfolio at every date
-        forecasts = [_at_report(r, history.health.eac) for r in history.status.reports.get(p.project, [])
-                     if r.status_date <= end]
+        forecasts = [history.forecast(r) for r in history.status.reports.get(p.project, []) if r.status_date <= end]
         known = [(k.percent, k) for k in forecasts if k.percent is not None]
         half = min(known, key=lambda pk: (abs(pk[0] - Decimal("0.5")), pk[1].report.status_date))[1] if known else None
         r = p.record
@@ -193,7 +203,7 @@ class _Forecast:
 
 def _at_report(report: Report, variant: str) -> _Forecast:
     v = report.values
-    figures = earned_value(v["bac"], v["pv"], v["ev"], v["ac"], v["etc"], variant).decimals()
+    figures, _ = _evm(v, variant)  # earned value as assess computes it (on integers where it can: the same figures)
     return _Forecast(report, figures.get("eac"), rounded(v["ev"] / v["bac"]) if v["bac"] else None)
 
 

@@ -5,12 +5,17 @@ portfolio at the last date from the history.
     python benchmarks/history_throughput.py --n 1000     # scaled down
     python benchmarks/history_throughput.py --n 1000 --profile   # where the time goes (cProfile, top 25)
 
-Three steps, each timed (wall and CPU) with the peak memory of the process so far:
+The steps, each timed (wall and CPU) with the peak memory of the process so far:
   generate   the CSV (not part of the figure the goal is about)
   ingest     `engine.tasks.history.ingest`: read and type the rows (the status readers), store them, and rate
              every project at each of its own status dates (the reference policies' health rules on the rete
              back end), storing ratings and escalations, in one transaction
   rate       `engine.store.history.status_data(log)` then `Engine.health`: every project at its latest report
+  kpi        `Engine.kpis(status_data(log), entries=log.query())`, as `pmo kpi --log`: every KPI of the reference
+             policies (policies/kpis.yaml) for each of the 12 quarters the 36 months cover (``--periods``)
+  again      the same file ingested again: every report unchanged, nothing rated
+Peak memory is the process's (ru_maxrss) so far: ``rate`` and ``kpi`` read the whole history into memory
+(StatusData), as ``pmo health --log`` and ``pmo kpi --log`` do; the ingest's own memory is bounded.
 The checks: as many reports and ratings as rows, and a second ingest of the same file finds 0 new.
 """
 from __future__ import annotations
@@ -88,6 +93,7 @@ class Step:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="projects (each with 36 monthly reports)")
+    parser.add_argument("--periods", type=int, default=12, help="quarters the KPIs are computed for (12: all 36 months)")
     parser.add_argument("--profile", action="store_true", help="profile the ingest (cProfile) and print the top 25")
     args = parser.parse_args()
     from engine.api import Engine
@@ -114,6 +120,13 @@ def main() -> None:
                 report = engine.health(status_data(log))
             print(f"  {len(report.projects):,} projects rated at {max(p.status_date for p in report.projects)}: "
                   + ", ".join(f"{sum(p.rating == r for p in report.projects):,} {r}" for r in ("red", "amber", "green")))
+            with Step("kpi"):  # as `pmo kpi --log`: the reports from the history, the decisions from the log
+                kpis = engine.kpis(status_data(log), entries=log.query(), periods=args.periods)
+            figures = [f for r in kpis.results for f in r.figures]
+            print(f"  {len(kpis.results)} KPI results x {len(kpis.periods)} quarters "
+                  f"({kpis.periods[0].label} to {kpis.periods[-1].label}): {len(figures)} figures, "
+                  f"{sum(f.value is not None for f in figures)} with a value")
+            assert kpis.results and any(f.value is not None for f in figures)
             with Step("again"):
                 again = ingest(engine, log, [source])
             print(f"  {again.summary()}")

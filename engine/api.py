@@ -38,9 +38,6 @@ from engine.health.status import StatusData, read_status
 from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
-from engine.portfolio.model import Portfolio, intake_rejection, portfolio_from, read_portfolio
-from engine.report.build import Report, build_report
-from engine.scoring.ranking import Ranking, build_model_ranking, build_ranking
 
 # The portfolio stages load with the first portfolio method: networkx and scipy.optimize cost about a second
 # at start-up, which intake (pmo evaluate, pmo validate) never uses (issue #15). Not a cycle: none of them
@@ -51,10 +48,13 @@ if TYPE_CHECKING:
     from engine.health.lessons import Lessons
     from engine.health.trend import HealthSeries
     from engine.portfolio.conflicts import ConflictReport
+    from engine.portfolio.model import Portfolio
     from engine.portfolio.schedule import Impact, Schedule
     from engine.portfolio.select import SelectionReport
+    from engine.report.build import Report
     from engine.report.health import HealthPage
     from engine.scoring.panel import Assessments
+    from engine.scoring.ranking import Ranking
 
 PathLike = str | Path
 
@@ -252,10 +252,14 @@ class Engine:
     def health_page(self, status: Iterable[PathLike] | StatusData | HealthSeries, *,
                     portfolio: Portfolio | PathLike | Mapping[str, Any] | None = None, until: dt.date | None = None,
                     kpis: Sequence[Any] | None = None, profile: InputProfile | None = None,
-                    sheet: str | None = None) -> HealthPage:
+                    sheet: str | None = None, entries: Sequence[Mapping[str, Any]] | None = None,
+                    selection: Mapping[str, Any] | None = None, selection_source: str = "selection") -> HealthPage:
         """The board report's health page (engine/report/health.py): RAG grid, S-curves, KPI tiles and, with a
         ``portfolio``, the capacity heat map and the Gantt chart with the critical path. ``kpis``: the tiles
-        (default: :func:`engine.health.trend.status_kpis` of the status reports)."""
+        (default: the policy set's declared KPIs over the status reports, as :meth:`kpis` computes them, at each
+        status date; without a KPI policy :func:`engine.health.trend.status_kpis`). ``entries`` (the decision
+        log's, as ``DecisionLog.query()`` gives them) add the KPIs over intake and gate decisions, and
+        ``selection`` (a ``pmo select`` result) those over the selection, as ``pmo kpi --log --selection`` has them."""
         # lazy: this stage loads with the method's first use, not with every Engine (tests/test_startup.py)
         from engine.health.trend import HealthSeries as Series
         from engine.report.health import build_health_page
@@ -267,19 +271,26 @@ class Engine:
                                                                              sheet, health.calendar)
             series = self.health_series(data, until=until)
         projects = _portfolio(portfolio) if portfolio is not None else None
-        return build_health_page(series, health, self._tiles(series, data) if kpis is None else kpis,
-                                 portfolio=projects, limits=self.policy.portfolio)
+        if kpis is None:
+            kpis = self.health_tiles(series, data, entries=entries, selection=selection,
+                                     selection_source=selection_source)
+        return build_health_page(series, health, kpis, portfolio=projects, limits=self.policy.portfolio)
 
-    def _tiles(self, series: HealthSeries, data: StatusData | None) -> list:
-        """The health page's KPI tiles: the declared KPIs over the status reports, at each status date (without a
-        KPI policy, or given only a series, the status reports' own: engine.health.trend.status_kpis)."""
+    def health_tiles(self, series: HealthSeries, data: StatusData | None, *,
+                     entries: Sequence[Mapping[str, Any]] | None = None, selection: Mapping[str, Any] | None = None,
+                     selection_source: str = "selection") -> list:
+        """The health page's KPI tiles (:meth:`health_page`'s ``kpis`` default) of a series already rated from
+        ``data``: the declared KPIs over the status reports (and the decisions and selection given), at each status
+        date (without a KPI policy, or without ``data``, the status reports' own: engine.health.trend.status_kpis).
+        The series is not rated again, so new decisions cost the tiles only."""
         from engine.health.trend import status_kpis
         if self.policy.kpis is None or data is None:
             return status_kpis(series)
         from engine.health.kpis import History, tiles
-        history = History(data, self.policy.health or DEFAULT_HEALTH, self._health)
+        history = History(data, self.policy.health or DEFAULT_HEALTH, self._health,
+                          [dict(e) for e in entries or ()], dict(selection) if selection else None, selection_source)
         history._assessed.update(series.reports)  # the series rated every status date already
-        return tiles(self.policy.kpis, history, series.dates)
+        return tiles(self.policy.kpis, history, series.dates, decisions=entries is not None)
 
     def kpis(self, status: Iterable[PathLike] | StatusData = (), *, entries: Sequence[Mapping[str, Any]] = (),
              selection: Mapping[str, Any] | None = None, selection_source: str = "selection",
@@ -331,6 +342,8 @@ class Engine:
         if assessments is not None:
             usable = self.check_assessments(assessments, {d.id for d, _ in decided if d.id is not None})
             ratings = usable.by_proposal()
+        # lazy: ranking loads with the first method that ranks (pmo evaluate and pmo validate do not: issue #15)
+        from engine.scoring.ranking import build_model_ranking, build_ranking
         models = self.policy.scoring_models
         if len(models) > 1 or (models and models[0].condition is not None):  # each model ranks its own pool
             ranking = build_model_ranking(models, decided, self.policy_hash, self.today.isoformat(), top, sensitivity,
@@ -380,6 +393,8 @@ class Engine:
             svg = svg_text(projects, found)
             if frontier:
                 points = self.select(projects, frontier=frontier, time_limit=10.0).frontier
+        # lazy: the report loads with the first report (issue #15)
+        from engine.report.build import build_report
         report = build_report(self.policy, decided, ranking, title=title, conflicts=listed, frontier=points,
                               graph_svg=svg)
         report.health = health
@@ -464,6 +479,7 @@ class Engine:
         of ``frontier`` budget levels, and what-if ``scenarios`` (a list, a mapping or a YAML/JSON path).
         HiGHS may print a debug line to standard output on some problems; ``pmo select`` hides it."""
         # lazy: the portfolio stages (networkx, scipy) load with the first portfolio method
+        from engine.portfolio.model import Portfolio
         from engine.portfolio.select import scenarios_from, select
         projects = copy.deepcopy(portfolio) if isinstance(portfolio, Portfolio) else _portfolio(portfolio)
         if isinstance(scenarios, (str, Path)):
@@ -485,6 +501,9 @@ class Engine:
         carriers = [p for p in projects if p.proposal is not None and p.value is None]
         if not carriers or scoring is None:
             return None
+        # lazy: the portfolio stages load with the first portfolio method
+        from engine.portfolio.model import intake_rejection
+        from engine.scoring.ranking import build_ranking
         decided = [(verdict.model(), record) for verdict, record in
                    (self._decide({self.policy.id_field: p.id, **(p.proposal or {})}, None, None) for p in carriers)]
         for project, (decision, _record) in zip(carriers, decided):
@@ -540,6 +559,8 @@ class Engine:
 
 
 def _portfolio(value: Portfolio | PathLike | Mapping[str, Any]) -> Portfolio:
+    # lazy: the portfolio stages load with the first portfolio method (issue #15)
+    from engine.portfolio.model import Portfolio, portfolio_from, read_portfolio
     if isinstance(value, Portfolio):
         return value
     if isinstance(value, (str, Path)):

@@ -80,7 +80,9 @@ def test_carried_columns_reach_the_table_escaped_and_the_workbook_as_text(export
     assert "\x1b" not in out and "Evil" in next(line for line in lines if line.startswith("PRJ-1004"))
     book = tmp_path / "d.xlsx"
     assert run("evaluate", path, "--columns", profile, "--format", "xlsx", "--out", book)[0] == 1
-    sheet = list(load_workbook(book, read_only=True)["Decisions"].iter_rows(values_only=True))
+    read_only = load_workbook(book, read_only=True)  # keeps the file open until closed
+    sheet = list(read_only["Decisions"].iter_rows(values_only=True))
+    read_only.close()
     assert list(sheet[0][-3:]) == CARRIED
     assert sheet[2][1] == "error" and list(sheet[2][-3:]) == ["Customer self-service portal redesign", "Customer",
                                                                "CC-003"]

@@ -135,3 +135,19 @@ def test_today_is_fixed_per_engine(write_policy):
     late = Engine.load(root, today=dt.date(2030, 1, 1))
     assert early.evaluate({"start": "2025-01-01"}).findings == []
     assert [f.rule for f in late.evaluate({"start": "2025-01-01"}).findings] == ["past"]
+
+
+# Text numbers from data (project records at a gate, selection files): a comma after the decimal point is not a
+# thousands separator to drop ('1.234,50' is not 1.2345), and one mark before three digits reads two ways.
+@pytest.mark.parametrize("text", ["1.234,50", "1.250,000", "0.5,5"])
+def test_a_comma_after_the_decimal_point_is_refused_not_dropped(text):
+    from engine.expr.values import ValueProblem, data_number, to_number
+    for read in (to_number, data_number):
+        with pytest.raises(ValueProblem):
+            read(text)
+
+
+def test_text_numbers_that_read_one_way_still_read():
+    from engine.expr.values import data_number
+    assert [data_number(t) for t in ("1,250,000", "1,250,000.75", "-3.5", "12.5%")] == \
+        [Decimal(1250000), Decimal("1250000.75"), Decimal("-3.5"), Decimal("0.125")]

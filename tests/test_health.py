@@ -399,3 +399,26 @@ def test_the_library_facade():
     again = engine.health(read_status(files), as_of=dt.date(2027, 6, 30))
     assert [p.to_json() for p in again.projects] == [p.to_json() for p in report.projects]
     assert report.portfolio.to_json()["projects"] == 7 and sorted(report.not_reported) == ["PORTAL", "TWIN"]
+
+
+def test_the_tables_portfolio_line_counts_one_project_as_one(tmp_path):
+    """A newcomer's first status file has one project: the summary line says '1 project', not '1 projects'."""
+    status = write(tmp_path / "one.csv", "project,status_date,bac,pv,ev,ac\nA,2027-03-31,1000,400,360,420\n")
+    code, out, err = run("health", str(status))
+    assert code == 0, err
+    assert "\nportfolio: 1 project, BAC 1,000," in out
+    two = write(tmp_path / "two.csv", "project,status_date,bac,pv,ev,ac\nA,2027-03-31,1000,400,360,420\n"
+                "B,2027-03-31,500,100,110,95\n")
+    assert "\nportfolio: 2 projects, BAC 1,500," in run("health", str(two))[1]
+
+
+def test_the_table_shows_each_projects_state_so_a_killed_or_closed_project_reads_as_one():
+    """pmo health examples/status/*.csv: BILLING was killed and CRM closed; the table says so beside the rating
+    (its status date column is headed 'status date', as pmo history heads it)."""
+    code, out, err = run("health", *map(str, sorted((ROOT / "examples" / "status").glob("status-*.csv"))))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:6] == ["project", "title", "status", "date", "state", "rating"]
+    rows = {line.split()[0]: line for line in lines[1:] if line[:1].isupper()}
+    assert " 2027-06-30  killed red " in rows["BILLING"] and " 2027-08-31  closed red " in rows["CRM"]
+    assert " 2027-12-31  active red " in rows["PORTAL"]

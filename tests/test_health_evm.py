@@ -93,6 +93,22 @@ def test_zeros_and_missing_inputs_are_none_with_a_reason():
     assert no_etc.get("eac") is None and "ETC" in no_etc.why["eac"] and no_etc.get("etc") is None
 
 
+def test_tcpi_of_finished_work_says_the_work_is_done_not_that_no_efficiency_finishes_it():
+    """A closed project (EV = BAC) that spent its budget or more has no TCPI; the reason is that nothing is left to
+    finish (pmo health showed 'no efficiency finishes the work within the budget' for CRM and TWIN, finished). Both
+    ways of computing the figures say the same."""
+    from engine.health.evm import earned_value_rounded
+    for ac in (F(1000), F(1200)):
+        done = earned_value(F(1000), F(1000), F(1000), ac)
+        assert done.get("tcpi") is None and done.why["tcpi"].startswith("the work is done"), done.why["tcpi"]
+        figures, why = earned_value_rounded(F(1000), F(1000), F(1000), ac)
+        assert figures["tcpi"] is None and why["tcpi"] == done.why["tcpi"]
+    under = earned_value(F(1000), F(1000), F(1000), F(900))
+    assert under.get("tcpi") == 0  # finished under budget: no efficiency is needed on no remaining work
+    figures, why = earned_value_rounded(F(1000), F(900), F(800), F(1000))
+    assert figures["tcpi"] is None and "AC has reached BAC" in why["tcpi"]  # work left, the budget spent
+
+
 def test_rollup_sums_then_divides_never_averages_ratios():
     small = Inputs(F(100), F(100), F(90), F(100))  # CPI 0.9
     large = Inputs(F(2000), F(1000), F(1000), F(800))  # CPI 1.25

@@ -485,3 +485,35 @@ def test_an_empty_history_is_said_not_a_crash(tmp_path):
     assert code == 0 and "internal error" not in err, err
     code, out, err = run("kpi", "--log", tmp_path / "new.db", "--today", TODAY)
     assert code == 2 and "internal error" not in err, err
+
+
+# ------------------------------------------------------------------------------------------------- how a figure reads
+@pytest.mark.parametrize("value, unit, decimals, text", [
+    (Decimal("0.333333333333333"), "share", 1, "33.3%"), (Decimal("0.333333333333333"), "share", 0, "33%"),
+    (0.333333333333333, "share", 0, "33%"), (Decimal("0.0862068965517241"), "share", 1, "8.6%"),
+    (Decimal("0.954743195564516"), "index", 1, "0.95"), (0.954743195564516, "index", 0, "0.95"),
+    (Decimal("12.5"), "days", 1, "12.5 d"), (Decimal("30"), "days", 1, "30 d"), (12.5, "days", 0, "12 d"),
+    (Decimal("1234567.4"), "money", 1, "1,234,567"), (7, "count", 0, "7"),
+    (Decimal("3.14159"), "number", 1, "3.142"), (None, "share", 1, "–"), (None, "index", 0, "–")])
+def test_one_owner_shows_a_kpi_figure_by_its_unit(value, unit, decimals, text):
+    from engine.compile.kpis import kpi_text
+    assert kpi_text(value, unit, decimals) == text
+
+
+def test_pmo_kpi_and_the_health_page_show_a_figure_through_the_one_owner(tmp_path):
+    """pmo kpi's table (a share to 1 decimal) and the health page's tiles (to whole percent) read one figure
+    through engine.compile.kpis.kpi_text, with the precision as its argument."""
+    import re
+
+    from engine.compile.kpis import kpi_text
+    engine = Engine.load(today=dt.date(2026, 12, 1))
+    data = read_status(STATUS)
+    figure = {r.key: r for r in engine.kpis(data).results}["share_green"].current.value
+    code, out, err = run("kpi", "--status", *map(str, STATUS))
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("Projects green"))
+    assert line.split()[2] == kpi_text(figure, "share", 1) == "33.3%"
+    from engine.report.health import render_health
+    html = render_health(engine.health_page(data))
+    shown = re.search(r'data-health-kpi="share_green" value="[^"]*">([^<]*)</data>', html)[1]
+    assert shown == kpi_text(figure, "share", 0) == "33%"

@@ -418,3 +418,16 @@ def test_enum_typos_in_comparisons_lists_and_lookups(write_policy):
     assert ("unknown_enum_value", 10, "did you mean 'IT'? (enum values are compared as declared)") in found
     assert [c for c, line, _ in found if line == 11] == ["never_fires"]  # said once, not twice
     assert [(c, line) for c, line, _ in found if line == 3 and c == "unknown_enum_value"] == [("unknown_enum_value", 3)]
+
+
+def test_an_override_role_misspelt_from_a_deciding_role_is_a_warning(write_policy):
+    # 'executive-comittee' may override and nobody else: the committee that decides could never override.
+    gates = ("kind: gates\nstages: [one, two]\ngates:\n  - id: g\n    from: one\n    to: two\n"
+             "    must_meet: [{id: k, when: a > 0, reason: r}]\n"
+             "    decision_rights:\n      - {when: a > 5, approvers: [executive-committee]}\n"
+             "      - {approvers: [pmo-lead]}\n"
+             "    overrides: [executive-comittee, chief-executive, pmo-lead]\n")
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, a: number}\n", "gates.yaml": gates})
+    found = [(d.code, d.location.line, d.location.column, d.hint) for d in validate(root, today=TODAY, lint=True)]
+    assert [f[:3] for f in found] == [("unknown_override_role", 11, 17)]  # a role of its own (chief-executive) is fine
+    assert "did you mean 'executive-committee'" in found[0][3]

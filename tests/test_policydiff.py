@@ -74,3 +74,20 @@ def test_the_same_file_given_twice_counts_twice():
     assert main(["diff", str(ROOT / "policies"), str(ROOT / "policies"), proposals, proposals, "--format", "json"],
                 out, io.StringIO()) == 0
     assert json.loads(out.getvalue())["proposals"] == 106
+
+
+def test_error_rows_under_both_versions_are_said_not_passed_off_as_no_change(tmp_path):
+    # A file whose rows cannot be read (here: an export that needs its input profile) compares nothing; the diff
+    # said "no decision changes" and exit 0 for a new rule that rejects everything.
+    new = shutil.copytree(ROOT / "policies", tmp_path / "new")
+    intake = new / "intake.yaml"
+    intake.write_text(intake.read_text().replace("\nrules:\n", "\nrules:\n  - {id: reject-all, when: budget > 0, "
+                                                 "effect: reject, reason: everything}\n", 1))
+    (tmp_path / "p.csv").write_text(sound_proposals([200_000, 900_000]).replace(",200000,", ",200.000,")
+                                    .replace(",900000,", ",900.000,"))
+    code, out, err = run("diff", str(ROOT / "policies"), str(new), str(tmp_path / "p.csv"), "--today", "2026-12-01")
+    assert code == 1, (out, err)
+    assert "2 error rows under both versions" in out and "no decision changes" in out
+    code, out, _ = run("diff", str(ROOT / "policies"), str(new), str(tmp_path / "p.csv"), "--today", "2026-12-01",
+                       "--format", "json")
+    assert code == 1 and json.loads(out)["counts"]["errors"] == 2

@@ -141,6 +141,16 @@ def test_deep_nesting_below_the_recursion_limit_is_still_refused(tmp_path):
         read_proposals(path)
 
 
+def test_a_json_refusal_without_a_line_names_the_whole_file(tmp_path):
+    """Location's line 0 means the whole file; the JSON reader gave None, which sorts against no int."""
+    path = tmp_path / "deep.json"
+    path.write_text('[{"id": "a", "x": ' + "[" * 100 + "]" * 100 + "}]", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_proposals(path)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.location is not None and diagnostic.location.line == 0 and str(diagnostic.location) == str(path)
+
+
 def test_json_items_split_across_read_chunks_are_read_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(jsonstream, "JSON_CHUNK", 7)  # every number and string crosses a chunk boundary
     path = tmp_path / "c.json"
@@ -436,3 +446,47 @@ def test_many_shared_strings_are_read_in_bounded_memory(tmp_path):
     tracemalloc.stop()
     assert count == 100_000
     assert peak < 40_000_000, f"peak {peak:,} bytes for 300,003 shared strings"
+
+
+def test_a_formula_cell_without_a_computed_value_is_an_error_row_not_a_missing_value(tmp_path):
+    # openpyxl and many report generators write formulas without the value Excel would cache; read as an empty
+    # cell, '=200000*5' made the budget missing and the proposal was rejected for having none.
+    path = _workbook(tmp_path, [["id", "title", "budget"], ["A", "One", "=200000*5"], ["B", "Two", 300]])
+    rows = list(read_proposals(path))
+    assert [(r.row, r.error and r.error.code, r.error and r.error.column) for r in rows] == [
+        (2, "formula_without_value", "budget"), (3, None, None)]
+    assert "=200000*5" in rows[0].error.message and "budget" not in rows[0].data
+
+
+def test_a_formula_cell_with_its_computed_value_reads_the_value(tmp_path):
+    main = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    path = tmp_path / "cached.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", f'<workbook {main} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" '
+                   'r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", '<Relationships><Relationship Id="rId1" '
+                   'Target="worksheets/sheet1.xml"/></Relationships>')
+        z.writestr("xl/worksheets/sheet1.xml", f'<worksheet {main}><sheetData>'
+                   '<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>budget'
+                   '</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>A</t></is></c><c r="B2"><f>200000*5'
+                   '</f><v>1000000</v></c></row></sheetData></worksheet>')
+    assert [(r.data, r.error) for r in read_proposals(path)] == [({"id": "A", "budget": 1000000}, None)]
+
+
+def test_a_formula_whose_computed_value_is_empty_text_is_an_empty_cell(tmp_path):
+    main = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    path = tmp_path / "empty.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", f'<workbook {main} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" '
+                   'r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", '<Relationships><Relationship Id="rId1" '
+                   'Target="worksheets/sheet1.xml"/></Relationships>')
+        z.writestr("xl/worksheets/sheet1.xml", f'<worksheet {main}><sheetData>'
+                   '<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>budget'
+                   '</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>A</t></is></c><c r="B2" t="str">'
+                   '<f>IF(1&gt;2,1,"")</f><v></v></c></row></sheetData></worksheet>')
+    assert [(r.data, r.error) for r in read_proposals(path)] == [({"id": "A", "budget": ""}, None)]

@@ -112,6 +112,7 @@ def test_xlsx_has_a_conflicts_sheet(tmp_path):
     sheets = load_workbook(book, read_only=True)
     assert sheets.sheetnames == ["Ranking", "Decisions", "Findings", "Conflicts"]
     kinds = {row[0] for row in sheets["Conflicts"].iter_rows(min_row=2, values_only=True)}
+    sheets.close()  # read-only: the file stays open until closed
     assert {"cycle", "over_allocation", "budget_overrun"} <= kinds
 
 

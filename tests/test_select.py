@@ -451,3 +451,27 @@ def test_scenarios_and_funded_files_name_only_known_projects_and_roles(engine, t
     funded = tmp_path / "funded.json"
     funded.write_text(json.dumps({"selected": ["CRM", "PORTL"]}))
     assert main(["conflicts", str(portfolio), "--funded", str(funded)]) == 2
+
+
+# A selection file written by hand in a European spreadsheet: its amounts are text, and text is read by the
+# engine's one number rule (what reads two ways is refused, never guessed), not by dropping the commas.
+@pytest.mark.parametrize("text, problem_word", [("1,5", "not a number"), ("1.234,50", "not a number"),
+                                                ("250.000", "reads two ways"), ("1.250,000", "not a number")])
+def test_selection_amounts_in_text_are_never_read_off_by_a_power_of_ten(engine, text, problem_word):
+    data = {"budget": 1_000_000, "projects": [{"id": "A", "cost": text, "value": 3}, {"id": "B", "cost": 5, "value": 1}]}
+    with pytest.raises(InputError) as caught:
+        engine.select(data)
+    assert problem_word in str(caught.value) and "cost" in str(caught.value)
+
+
+def test_selection_amounts_that_read_one_way_are_read(engine):
+    data = {"budget": 2_000_000, "projects": [{"id": "A", "cost": "1,250,000", "value": 3},
+                                              {"id": "B", "cost": "1.5", "value": 1}]}
+    assert engine.select(data).best.total_cost == 1_250_001.5
+
+
+def test_a_project_without_a_cost_is_not_funded_for_free_without_a_word(engine):
+    data = {"budget": 100, "projects": [{"id": "A", "cost": 40, "value": 7}, {"id": "C", "cost": None, "value": 5},
+                                        {"id": "D", "value": 8}, {"id": "E", "cost": "", "value": 8}]}
+    notes = " ".join(engine.select(data).best.notes)
+    assert "without a cost" in notes and "C, D, E" in notes and "A" not in notes.split("without a cost")[1]

@@ -1008,72 +1008,240 @@ def wait_for_version(server: Server, old: str) -> dict:
     return figures
 
 
-def test_with_status_reports_the_board_has_the_health_page_and_v1_health_is_pmo_healths_json(tmp_path):
+def ingest(files, log: Path) -> None:
+    """pmo status ingest FILES --log LOG, in process."""
+    import io
+
+    from engine.cli import main
+    err = io.StringIO()
+    assert main(["status", "ingest", *map(str, files), "--log", str(log)], io.StringIO(), err) == 0, err.getvalue()
+
+
+@pytest.fixture
+def health_server(tmp_path):
+    """Starts a `pmo serve` of the example status reports, stopped when the test is done: ``start("status")`` serves
+    copies of the files (``--status``, which the test may change), ``start("history", ingested=FILES)`` the reports
+    `pmo status ingest` stored in the server's own log (``--history``; default: every file). Returns the server, the
+    files (the copies) and the log; ``extra``: more options of pmo serve."""
+    started: list[Server] = []
     files = status_copy(tmp_path)
-    server = Server(tmp_path, "--watch", "0", "--status", *map(str, files))
-    try:
-        assert server.client.get("/v1/health").json() == health_cli(files)
-        for extra in (("--by", "portfolio"), ("--by", "objective"), ("--as-of", "2027-06-30")):
-            query = {extra[0][2:].replace("-", "_"): extra[1]}
-            assert server.client.get("/v1/health", params=query).json() == health_cli(files, *extra), extra
-        wrong = server.client.get("/v1/health", params={"by": "team", "as_of": "June"})
-        assert wrong.status_code == 422 and {tuple(e["loc"]) for e in wrong.json()["error"]["errors"]} == \
-            {("query", "by"), ("query", "as_of")}
-        figures = server.client.get("/v1/board").json()
-        expected = server_engine().health_page(files).to_json()
-        assert figures["health"] == json.loads(json.dumps(expected, default=str)) and figures["status_errors"] == []
-        page = server.client.get("/").text
-        assert 'id="health"' in page
-        tiles = {k: json.loads(v) for k, v in __import__("re").findall(r'data-health-kpi="([^"]+)" value="([^"]*)"',
-                                                                     page)}
-        assert tiles == {k["id"]: k["latest"] for k in figures["health"]["kpis"]} and tiles
-        # a report changes (the portal's actual cost doubles): read again, equal to pmo health on the new files
-        september_view = {"as_of": "2027-09-30"}
-        before = server.client.get("/v1/health", params=september_view).json()
-        september = next(f for f in files if f.name == "status-2027-09.csv")
-        text = september.read_text()
-        assert ",470000," in text
-        september.write_text(text.replace(",470000,", ",940000,", 1))
-        figures = wait_for_version(server, figures["version"])
-        after = server.client.get("/v1/health", params=september_view).json()
-        assert after == health_cli(files, "--as-of", "2027-09-30") and after != before
-        assert server.client.get("/v1/health").json() == health_cli(files)
-        assert figures["health"] == json.loads(json.dumps(server_engine().health_page(files).to_json(), default=str))
-        # a file that stops reading: said on the board and by /v1/health, never a stale page
-        files[1].unlink()
-        figures = wait_for_version(server, figures["version"])
-        assert figures["health"] is None and str(files[1]) in figures["status_errors"][0]
-        broken = server.client.get("/v1/health")
-        assert broken.status_code == 503 and broken.json()["error"]["code"] == "status_unreadable"
-        assert str(files[1]) in broken.json()["error"]["errors"][0]["message"]
-        page = server.client.get("/").text
-        assert 'id="status-errors"' in page and 'id="health"' not in page
-    finally:
+    log = tmp_path / "decisions.sqlite"
+
+    def start(source: str, *extra: str, ingested=None) -> tuple[Server, list[Path], Path]:
+        if source == "history":
+            ingest(files if ingested is None else ingested, log)
+            options: tuple[str, ...] = ("--history",)
+        else:
+            options = ("--status", *map(str, files))
+        server = Server(tmp_path, "--watch", "0", *options, *extra, log=str(log))
+        started.append(server)
+        return server, files, log
+
+    yield start
+    for server in started:
         server.stop()
 
 
-def test_with_history_the_board_and_v1_health_come_from_the_ingested_status_reports(tmp_path):
+def test_with_status_reports_the_board_has_the_health_page_and_v1_health_is_pmo_healths_json(health_server):
+    server, files, _ = health_server("status")
+    assert server.client.get("/v1/health").json() == health_cli(files)
+    for extra in (("--by", "portfolio"), ("--by", "objective"), ("--as-of", "2027-06-30")):
+        query = {extra[0][2:].replace("-", "_"): extra[1]}
+        assert server.client.get("/v1/health", params=query).json() == health_cli(files, *extra), extra
+    wrong = server.client.get("/v1/health", params={"by": "team", "as_of": "June"})
+    assert wrong.status_code == 422 and {tuple(e["loc"]) for e in wrong.json()["error"]["errors"]} == \
+        {("query", "by"), ("query", "as_of")}
+    figures = server.client.get("/v1/board").json()
+    expected = server_engine().health_page(files, entries=[]).to_json()
+    assert figures["health"] == json.loads(json.dumps(expected, default=str)) and figures["status_errors"] == []
+    page = server.client.get("/").text
+    assert 'id="health"' in page
+    tiles = {k: json.loads(v) for k, v in __import__("re").findall(r'data-health-kpi="([^"]+)" value="([^"]*)"',
+                                                                 page)}
+    assert tiles == {k["id"]: k["latest"] for k in figures["health"]["kpis"]} and tiles
+    # a report changes (the portal's actual cost doubles): read again, equal to pmo health on the new files
+    september_view = {"as_of": "2027-09-30"}
+    before = server.client.get("/v1/health", params=september_view).json()
+    september = next(f for f in files if f.name == "status-2027-09.csv")
+    text = september.read_text()
+    assert ",470000," in text
+    september.write_text(text.replace(",470000,", ",940000,", 1))
+    figures = wait_for_version(server, figures["version"])
+    after = server.client.get("/v1/health", params=september_view).json()
+    assert after == health_cli(files, "--as-of", "2027-09-30") and after != before
+    assert server.client.get("/v1/health").json() == health_cli(files)
+    assert figures["health"] == json.loads(json.dumps(server_engine().health_page(files, entries=[]).to_json(), default=str))
+    # a file that stops reading: said on the board and by /v1/health, never a stale page
+    files[1].unlink()
+    figures = wait_for_version(server, figures["version"])
+    assert figures["health"] is None and str(files[1]) in figures["status_errors"][0]
+    broken = server.client.get("/v1/health")
+    assert broken.status_code == 503 and broken.json()["error"]["code"] == "status_unreadable"
+    assert str(files[1]) in broken.json()["error"]["errors"][0]["message"]
+    page = server.client.get("/").text
+    assert 'id="status-errors"' in page and 'id="health"' not in page
+
+
+def test_with_history_the_board_and_v1_health_come_from_the_ingested_status_reports(health_server):
     """pmo serve --history: the health page and /v1/health from the reports `pmo status ingest` stored in the log
     the server writes; a report ingested while it serves shows on the next board version."""
+    first, rest = STATUS[:6], STATUS[6:]
+    server, _, log = health_server("history", ingested=first)
+    assert server.client.get("/v1/health").json() == health_cli(first)
+    assert server.client.get("/v1/health", params={"by": "portfolio"}).json() == health_cli(first, "--by", "portfolio")
+    figures = server.client.get("/v1/board").json()
+    assert figures["health"] is not None and figures["status_errors"] == []
+    assert 'id="health"' in server.client.get("/").text
+    ingest(rest, log)
+    figures = wait_for_version(server, figures["version"])
+    assert server.client.get("/v1/health").json() == health_cli(STATUS)
+
+
+def kpi_cli(*argv: str) -> dict:
+    """What `pmo kpi ... --format json` prints (in process)."""
+    import io
+
+    from engine.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["kpi", *argv, "--format", "json", "--today", TODAY], out, err) == 0, err.getvalue()
+    return json.loads(out.getvalue())
+
+
+def decisions_for_the_kpis(folder: Path, log: Path) -> None:
+    """Intake decisions with a submission date and gate decisions (an override, a kill) in the log, as a PMO's
+    would be, decided on dates within the status reports' year."""
+    import csv
+    import io
+
+    from engine.cli import main
+    with (ROOT / "examples" / "proposals.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))[:3]
+    intake = folder / "intake.csv"
+    with intake.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, [*rows[0], "submitted"])
+        writer.writeheader()
+        for row, day in zip(rows, ("2027-02-20", "2027-03-01", "2027-03-10")):
+            writer.writerow({**row, "submitted": day})
+    runs = [["evaluate", str(intake), "--today", "2027-03-15"],
+            ["gate", str(ROOT / "examples" / "projects" / "override.yaml"), "--gate", "business-case", "--today",
+             "2027-08-16", "--override-role", "steering-committee", "--justification", "Enables the 2028 grid plan"],
+            ["gate", str(ROOT / "examples" / "projects" / "billing-kill.yaml"), "--gate", "delivery-review", "--today",
+             "2027-06-30"]]
+    for argv in runs:
+        err = io.StringIO()
+        assert main([*argv, "--log", str(log)], io.StringIO(), err) == 0, err.getvalue()
+
+
+@pytest.mark.parametrize("source", ["status", "history"])
+def test_the_boards_kpi_tiles_are_pmo_kpis_figures_over_the_served_reports_log_and_selection(health_server, source,
+                                                                                             tmp_path):
+    """The health page's KPI tiles on the served board are every declared KPI (policies/kpis.yaml) over the served
+    status reports, the log's intake and gate decisions and the served portfolio's selection: at each status date
+    (the month ends of 2027) the figure `pmo kpi --status FILES --log DB --selection SELECT.json --period 2027-MM`
+    gives, and the page shows them; a gate decision logged while it serves changes them."""
     import io
 
     from engine.cli import main
     log = tmp_path / "decisions.sqlite"
-    first, rest = STATUS[:6], STATUS[6:]
-    assert main(["status", "ingest", *map(str, first), "--log", str(log)], io.StringIO(), io.StringIO()) == 0
-    server = Server(tmp_path, "--watch", "0", "--history", log=str(log))
+    decisions_for_the_kpis(tmp_path, log)
+    portfolio = ROOT / "examples" / "portfolio-clean.yaml"
+    server, files, _ = health_server(source, "--portfolio", str(portfolio), "--frontier", "0")
+    selection = tmp_path / "selection.json"
+    out = io.StringIO()
+    assert main(["select", str(portfolio), "--format", "json", "--today", TODAY], out, io.StringIO()) == 0
+    selection.write_text(out.getvalue(), encoding="utf-8")
+
+    def the_same(figures: dict) -> dict:
+        reports = ("--status", *map(str, files)) if source == "status" else ()
+        cli = kpi_cli(*reports, "--log", str(log), "--selection", str(selection), "--period", "2027-12",
+                      "--periods", "12")
+        assert cli["periods"] == [f"2027-{m:02d}" for m in range(1, 13)]
+        tiles = {t["id"]: t for t in figures["health"]["kpis"]}
+        expected = {k["id"] + (f"[{k['group']}]" if k["group"] else ""): k for k in cli["kpis"]}
+        assert set(tiles) == set(expected)
+        for key, kpi in expected.items():
+            tile = tiles[key]
+            assert [v["date"][:7] for v in tile["values"]] == cli["periods"], key
+            assert [v["value"] for v in tile["values"]] == [p["value"] for p in kpi["periods"]], key
+            assert tile["latest"] == kpi["value"] and tile["met"] == kpi["met"], key
+            assert tile["target"] == kpi["target"], key
+        page = server.client.get("/").text
+        shown = {k: json.loads(v) for k, v in __import__("re").findall(r'data-health-kpi="([^"]+)" value="([^"]*)"',
+                                                                        page)}
+        assert shown == {key: tile["latest"] for key, tile in tiles.items()}
+        return tiles
+
+    figures = server.client.get("/v1/board").json()
+    tiles = the_same(figures)
+    # the figures are real: the decisions' KPIs have values, not equal because both are empty
+    assert tiles["intake_cycle_time"]["latest"] is None  # decided in March: no intake decision in December
+    assert [v["value"] for v in tiles["intake_cycle_time"]["values"]][2] == 14  # median of 23, 14 and 5 days
+    june = {v["date"]: v["value"] for v in tiles["gate_pass_rate[delivery-review]"]["values"]}["2027-06-30"]
+    august = {v["date"]: v["value"] for v in tiles["override_rate"]["values"]}["2027-08-31"]
+    assert june == 0 and august == 1 and tiles["selection_gain"]["latest"] is not None
+    # a gate decision logged by another process while it serves: the board changes, still pmo kpi's figures
+    err = io.StringIO()
+    assert main(["gate", str(ROOT / "examples" / "projects" / "go.yaml"), "--gate", "business-case", "--today",
+                 "2027-12-01", "--log", str(log)], io.StringIO(), err) == 0, err.getvalue()
+    tiles = the_same(wait_for_version(server, figures["version"]))
+    assert tiles["gate_pass_rate[business-case]"]["latest"] == 1
+
+
+def test_a_new_decision_changes_the_boards_kpi_tiles_without_rating_the_status_reports_again():
+    """The board's health page is made again when the log's decisions change (its KPIs over them), but the reports
+    are rated at every date once per version of the reports and the policy: a decision costs the tiles only."""
+    from engine.serve.board import StatusSource
+    engine = server_engine()
+    rated = []
+    health_series = engine.health_series
+    engine.health_series = lambda *a, **k: rated.append(1) or health_series(*a, **k)  # counts the ratings
+    source = StatusSource([str(p) for p in STATUS])
+    state = source.state()
+    gate = {"seq": 7, "kind": "gate", "gate": "delivery-review", "outcome": "kill", "as_of": "2027-06-30",
+            "project": "PRJ-1015", "key": "k7", "override": None, "input": {}}
+    before = source.page(engine, state, None, None, [])
+    after = source.page(engine, state, None, None, [gate])
+    assert source.page(engine, state, None, None, [gate]) is after  # unchanged: made once
+    tiles = {k["id"]: k for k in after.to_json()["kpis"]}
+    assert {v["date"]: v["value"] for v in tiles["gate_pass_rate[delivery-review]"]["values"]}["2027-06-30"] == 0
+    assert "gate_pass_rate[delivery-review]" not in {k["id"] for k in before.to_json()["kpis"]}
+    assert len(rated) == 1
+
+
+def test_status_files_with_their_own_headings_are_read_through_columns_as_pmo_health_reads_them(tmp_path):
+    """pmo serve --status FILE --columns MAP [--sheet NAME]: an export with its own column titles, number and date
+    formats, mapped by an input profile as pmo health --columns maps it; a profile that does not check (an unknown
+    field) stops the server at start-up naming it; --columns goes with --status only."""
+    rows = [{"Project ID": "A", "Report date": "31.03.2027", "Budget": "1.000,50", "Planned": "500", "Earned": "400",
+             "Actual": "450"},
+            {"Project ID": "B", "Report date": "31.03.2027", "Budget": "2.000", "Planned": "800", "Earned": "820",
+             "Actual": "700"}]
+    export = tmp_path / "ppm-export.json"
+    export.write_text(json.dumps(rows), encoding="utf-8")
+    profile = tmp_path / "ppm.yaml"
+    profile.write_text("columns:\n  Project ID: project\n  Report date: status_date\n  Budget: bac\n  Planned: pv\n"
+                       "  Earned: ev\n  Actual: ac\nnumbers: {decimal: ',', grouping: '.'}\ndates: [DD.MM.YYYY]\n",
+                       encoding="utf-8")
+    server = Server(tmp_path, "--watch", "0", "--status", str(export), "--columns", str(profile))
     try:
-        assert server.client.get("/v1/health").json() == health_cli(first)
-        assert server.client.get("/v1/health", params={"by": "portfolio"}).json() == health_cli(first, "--by",
-                                                                                                  "portfolio")
+        view = server.client.get("/v1/health").json()
+        assert view == health_cli([export], "--columns", str(profile))
+        assert [p["project"] for p in view] == ["A", "B"] and view[0]["bac"] == 1000.5
         figures = server.client.get("/v1/board").json()
-        assert figures["health"] is not None and figures["status_errors"] == []
-        assert 'id="health"' in server.client.get("/").text
-        assert main(["status", "ingest", *map(str, rest), "--log", str(log)], io.StringIO(), io.StringIO()) == 0
-        figures = wait_for_version(server, figures["version"])
-        assert server.client.get("/v1/health").json() == health_cli(STATUS)
+        assert figures["status_errors"] == [] and len(figures["health"]["grid"]) == 2
     finally:
         server.stop()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("columns:\n  Budget: bacc\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), "--status",
+                           str(export), "--columns", str(bad), "--log", str(tmp_path / "d.sqlite")],
+                          capture_output=True, text=True, timeout=HANG_GUARD)
+    assert done.returncode == 2 and "bacc" in done.stderr and "did you mean 'bac'" in done.stderr, done.stderr
+    for without in (["--history"], []):
+        done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port()), *without,
+                               "--columns", str(profile), "--log", str(tmp_path / "d.sqlite")], capture_output=True,
+                              text=True, timeout=HANG_GUARD)
+        assert done.returncode == 2 and "--columns" in done.stderr and "--status" in done.stderr, done.stderr
 
 
 def test_history_and_status_files_are_one_or_the_other(tmp_path):

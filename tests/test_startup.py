@@ -14,7 +14,8 @@ from tests.conftest import ROOT, write_round
 
 EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine",
-         "z3", "multiprocessing", "engine.authoring.explain"}  # worker processes only for large batches
+         "z3", "multiprocessing", "engine.authoring.explain",  # worker processes only for large batches
+         "engine.report.build", "engine.scoring.ranking", "engine.portfolio.model"}  # the report, rank, portfolios
 COMMANDS = ["evaluate", "rank", "weights", "conflicts", "select", "schedule", "impact", "graph", "gate", "log",
             "replay", "validate", "expr", "schema", "test", "init", "coverage", "diff", "explain", "health", "history",
             "kpi", "lessons", "status", "serve", "export-policies", "import-policies"]
@@ -63,8 +64,25 @@ def test_every_command_is_listed():
                          + [[name, "--help"] for name in COMMANDS],
                          ids=lambda argv: " ".join(argv) or "no-command")
 def test_help_imports_nothing_heavy(argv, tmp_path):
-    code, heavy = loaded(argv, tmp_path)
-    assert code in (0, 2) and heavy == set()
+    report = probe(argv, tmp_path)
+    assert report["code"] in (0, 2) and report["heavy"] == set()
+    modules = set(report["modules"])
+    # stricter than HEAVY: no third-party package at all (yaml came in through engine.cli.intake ->
+    # engine.io.writers -> engine.io.profile -> engine.policy.source), and of the engine only the parser's modules
+    epilog = argv == ["expr", "--help"]  # lists the language's functions: loads their table (and re2 for regex)
+    third_party = {m.split(".")[0] for m in modules} - set(sys.stdlib_module_names) - {"engine", "__main__"}
+    assert {m for m in third_party if not m.startswith("_")} == ({"re2"} if epilog else set()), third_party
+    assert epilog or modules.isdisjoint({"zipfile", "decimal"})  # of the standard library's larger ones: a workbook, money
+    engine = {m for m in modules if m == "engine" or m.startswith("engine.")}
+    assert {m for m in engine if not m.startswith("engine.cli.") and m not in HELP_MAY_IMPORT
+            and not (epilog and (m + ".").startswith("engine.expr."))} == set()
+
+
+# what building the parser may import of the engine: the commands' modules (engine.cli.*), what they import at
+# their top (messages, the options' defaults and choices) and nothing of the stages
+HELP_MAY_IMPORT = {"engine", "engine.version", "engine.cli", "engine.errors", "engine.gcpause", "engine.io",
+                   "engine.io.columns", "engine.io.safe_text", "engine.io.writers", "engine.store", "engine.store.log",
+                   "engine.store.schema", "engine.store.sqlite", "engine.scoring", "engine.scoring.output"}
 
 
 # command -> the heavy modules it may import (what it needs for the reference policies and the examples)
@@ -72,7 +90,8 @@ MAY_IMPORT = {
     "validate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine", "z3"},  # proves assurances
     "evaluate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
     "expr": set(),
-    "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl", "engine.authoring.explain"},
+    "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl", "engine.authoring.explain",
+                        "engine.scoring.ranking"},  # through engine.authoring.explain
 }
 RUNS = {
     "validate": ["validate"],

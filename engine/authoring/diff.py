@@ -54,6 +54,8 @@ class PolicyDiff:
     proposals: int  # how many were decided under both
     ranked: bool  # whether both versions rank (have a scoring policy)
     changes: list[Change]  # only the proposals that differ (decision changes first, each group in input order)
+    errors: int = 0  # error rows under both versions: nothing of theirs is compared
+
 
     def decision_moves(self) -> Counter:
         """(old, new) -> how many proposals moved so, most frequent first."""
@@ -64,7 +66,7 @@ class PolicyDiff:
                 "findings_added": sum(len(c.added) for c in self.changes),
                 "findings_removed": sum(len(c.removed) for c in self.changes),
                 "findings_changed": sum(len(c.changed) for c in self.changes),
-                "ranks": sum(1 for c in self.changes if c.rank_moved)}
+                "ranks": sum(1 for c in self.changes if c.rank_moved), "errors": self.errors}
 
     def summary(self) -> str:
         """One line: what changes, with counts."""
@@ -78,6 +80,9 @@ class PolicyDiff:
         parts.append(findings + (f", {n['findings_changed']} changed" if n["findings_changed"] else ""))
         if self.ranked:
             parts.append(f"{_plural(n['ranks'], 'rank')} {'moves' if n['ranks'] == 1 else 'move'}")
+        if self.errors:  # else "no decision changes" would pass off proposals never decided as unchanged
+            parts.append(f"{_plural(self.errors, 'error row')} under both versions, not compared (fix the rows, or "
+                         "read the file with its input profile)")
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
@@ -97,16 +102,17 @@ def diff_policies(old, new, proposals: Iterable[Any]) -> PolicyDiff:
     rows = list(proposals)  # read once, decided twice
     ranked = old.policy.scoring is not None and new.policy.scoring is not None
     before, after = _outcomes(old, rows, ranked), _outcomes(new, rows, ranked)
-    changes = []
+    changes, errors = [], 0
     for key in sorted(before):
         (decision, rank, score), (decision2, rank2, score2) = before[key], after[key]
+        errors += decision.decision == decision2.decision == "error"
         change = Change(_name(decision, key), decision.decision, decision2.decision, old_rank=rank, new_rank=rank2,
                         old_score=_round(score), new_score=_round(score2))
         _compare_findings(decision.findings, decision2.findings, change)
         if change.differs:
             changes.append(change)
     changes.sort(key=lambda c: (not c.decision_changed, not (c.added or c.removed or c.changed)))  # stable
-    return PolicyDiff(old.policy_hash, new.policy_hash, len(before), ranked, changes)
+    return PolicyDiff(old.policy_hash, new.policy_hash, len(before), ranked, changes, errors)
 
 
 def _outcomes(engine, rows: list, ranked: bool) -> dict[int, tuple[Any, int | None, float | None]]:

@@ -300,6 +300,22 @@ def check_unused_gates(ctx: Context) -> Iterator[Diagnostic]:
                            policy.loc("stages", index), "add a gate from or to it, or remove it from 'stages'")
 
 
+def check_override_roles(ctx: Context) -> Iterator[Diagnostic]:
+    """A role that may override but decides at no gate, spelt like one that decides: a typo that leaves the deciding
+    role unable to override (and the misspelt name able to). A role of its own (no close match) is not flagged."""
+    policy = ctx.policy_set.gates
+    if policy is None:
+        return
+    deciders = sorted({role for gate in policy.gates for right in gate.decision_rights for role in right.approvers})
+    for g, gate in enumerate(policy.gates):
+        for index, role in enumerate(gate.overrides):
+            hint = None if role in deciders else did_you_mean(role, deciders)
+            if hint:
+                yield _warning("unknown_override_role", f"gate {gate.id}: override role '{role}' decides at no gate, "
+                               "so the role that decides cannot override", policy.loc("gates", g, "overrides", index),
+                               hint)
+
+
 def _strings(node: Node) -> set[str]:
     return {n.value for n in walk(node) if isinstance(n, Const) and isinstance(n.value, str)}
 
@@ -443,5 +459,5 @@ def check_health_rules(ctx: Context) -> Iterator[Diagnostic]:
 CHECKS: list[Callable[[Context], Iterator[Diagnostic]]] = [
     check_firing, check_duplicates, check_shadowed, check_unused_values, check_unused_gates,
     check_unused_library_rules, check_outside_root, check_strategy_used, check_balance_objectives, check_enum_values,
-    check_health_rules,
+    check_health_rules, check_override_roles,
 ]

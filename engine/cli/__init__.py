@@ -16,7 +16,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, cast
 
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process SIGINT ended
 
@@ -51,10 +51,12 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
 def _main(argv: Sequence[str] | None, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
+    from engine.cli.options import Run
     from engine.errors import PmoError
     from engine.gcpause import no_gc_pauses
     from engine.io.safe_text import TerminalText
-    stderr = TerminalText(stderr)  # messages quote proposal text: control characters shown, not sent
+    # messages quote proposal text: control characters shown, not sent (a TerminalText passes the rest of IO on)
+    stderr = cast(IO[str], TerminalText(stderr))
     try:
         parser = build_parser()
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -67,7 +69,8 @@ def _main(argv: Sequence[str] | None, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     try:
         with no_gc_pauses():  # a batch holds every row; the cyclic collector would rescan them all, often
-            return args.run(args, stdout, stderr)
+            run: Run = args.run  # set by the command's parser (engine.cli.options.command)
+            return run(args, stdout, stderr)
     except PmoError as exc:
         for diagnostic in exc.diagnostics:
             print(diagnostic, file=stderr)
@@ -108,7 +111,7 @@ def _for_people(stdout: IO[str], args: argparse.Namespace) -> IO[str]:
         return stdout
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.io.safe_text import TerminalText
-    return TerminalText(stdout)
+    return cast(IO[str], TerminalText(stdout))  # it passes the rest of IO on to stdout
 
 
 def main_exit() -> None:

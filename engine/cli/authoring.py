@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, note_example_policies, warn
 from engine.cli.common import date_arg as _date
-from engine.cli.options import backend_option, command, policy_options, sheet_option
+from engine.cli.options import Subparsers, backend_option, command, policy_options, sheet_option
 from engine.errors import InputError, display_path
+
+if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
+    from engine.api import Engine
+    from engine.authoring.coverage import Coverage, Hits
+    from engine.authoring.diff import PolicyDiff
+    from engine.io.rows import Row
+    from engine.testing.runner import Outcome
 
 TEST_EXAMPLES = """\
 examples:
@@ -67,7 +75,7 @@ exit codes: 0 explained, 1 the proposal is an error row (its errors are shown),
 """
 
 
-def register(sub) -> None:
+def register(sub: Subparsers) -> None:
     """test, coverage, diff and explain."""
     ts = command(sub, "test", test, "run Gherkin scenarios (.feature files) on the policies",
                  "Run plain-language scenarios written on the generic steps (no Python needed) and report each "
@@ -211,9 +219,10 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if runner.failed(outcomes) else below
 
 
-def _print_outcomes(outcomes, features, backends, verbose: bool, out: IO[str]) -> None:
+def _print_outcomes(outcomes: Sequence[Outcome], features: Sequence[Path], backends: Sequence[str], verbose: bool,
+                    out: IO[str]) -> None:
     """Failures in full (once per scenario, naming the back ends it failed on), then one summary line."""
-    scenarios: dict[tuple, list] = {}  # (file, line, title) -> its outcomes, one per back end
+    scenarios: dict[tuple[str, int, str], list[Outcome]] = {}  # (file, line, title) -> its outcomes, one per back end
     for outcome in outcomes:
         scenarios.setdefault((outcome.feature, outcome.line, _title(outcome)), []).append(outcome)
     blocks = []
@@ -232,7 +241,7 @@ def _print_outcomes(outcomes, features, backends, verbose: bool, out: IO[str]) -
           f"{failed} failed", file=out)
 
 
-def _junit(outcomes) -> str:
+def _junit(outcomes: Iterable[Outcome]) -> str:
     """JUnit XML, the report format CI servers read: a testsuite per feature file, a testcase per scenario (each
     example row of an outline) and back end, a failure with what was expected and what happened."""
     import xml.etree.ElementTree as ET
@@ -259,7 +268,7 @@ def _junit(outcomes) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _failure(outcome) -> list[str]:
+def _failure(outcome: Outcome | None) -> list[str]:
     """The failing step, and what it expected against what happened (or the error), indented under the title."""
     if outcome is None:
         return []
@@ -271,7 +280,7 @@ def _failure(outcome) -> list[str]:
     return lines
 
 
-def _title(outcome) -> str:
+def _title(outcome: Outcome) -> str:
     if not outcome.example:
         return outcome.scenario
     return f"{outcome.scenario} ({', '.join(f'{k}={v}' for k, v in outcome.example.items())})"
@@ -305,7 +314,7 @@ def coverage(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return _below_min(report, args.min, stderr)
 
 
-def _project_record(path: Path) -> dict | None:
+def _project_record(path: Path) -> dict[str, Any] | None:
     """The project record in a file, or None when the file holds proposals."""
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.gates.review import read_project
@@ -318,7 +327,7 @@ def _project_record(path: Path) -> dict | None:
     return data if "stage" in data and "proposals" not in data else None
 
 
-def _review_at_every_gate(engine, path: Path, record: dict, hits, stderr: IO[str]) -> None:
+def _review_at_every_gate(engine: Engine, path: Path, record: dict[str, Any], hits: Hits, stderr: IO[str]) -> None:
     gates = engine.policy.gates
     chosen = [g.id for g in gates.gates.values() if g.from_stage == record.get("stage")] if gates else []
     if not chosen:
@@ -327,7 +336,7 @@ def _review_at_every_gate(engine, path: Path, record: dict, hits, stderr: IO[str
         hits.gate(engine.review_gate(path, gate))
 
 
-def _print_coverage(report, out: IO[str]) -> None:
+def _print_coverage(report: Coverage, out: IO[str]) -> None:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.authoring.coverage import KIND_NAMES, NEVER
     covered = len(report.targets) - len(report.uncovered)
@@ -347,7 +356,7 @@ def _print_coverage(report, out: IO[str]) -> None:
                 print(f"  {target.where:<{width}}  {target.label}", file=out)
 
 
-def _below_min(report, minimum: float | None, stderr: IO[str]) -> int:
+def _below_min(report: Coverage, minimum: float | None, stderr: IO[str]) -> int:
     if minimum is not None and report.percent < minimum:
         of = f" of {report.policies}" if report.policies else ""
         print(f"pmo: coverage{of} {report.percent:.1f}% is below --min {minimum:g}%", file=stderr)
@@ -372,10 +381,10 @@ def diff(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         dump_json(result.to_json(), stdout)
     else:
         _print_diff(result, args.old, args.new, stdout)
-    return EXIT_OK
+    return EXIT_BAD_ROWS if result.errors else EXIT_OK
 
 
-def _print_diff(result, old: Path, new: Path, out: IO[str]) -> None:
+def _print_diff(result: PolicyDiff, old: Path, new: Path, out: IO[str]) -> None:
     """Markdown: reads as plain text in a terminal, renders as a table in a pull-request comment."""
     print(f"**Policy diff** `{old}` ({result.old_hash}) -> `{new}` ({result.new_hash}), "
           f"{result.proposals} proposals\n", file=out)
@@ -415,7 +424,7 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     engine = intake_round(args).load()
     warn(engine, stderr)
     note_example_policies(args, stderr)
-    rows = read_proposals(args.file, args.sheet)
+    rows: Iterator[Row] = read_proposals(args.file, args.sheet)
     if args.columns:
         rows = renamed(rows, engine.profile.columns)
     row, ids = _row_with_id(rows, args.id, engine)
@@ -440,7 +449,7 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if explanation.decision.decision == "error" else EXIT_OK
 
 
-def _row_with_id(rows, wanted: str, engine):
+def _row_with_id(rows: Iterable[Row], wanted: str, engine: Engine) -> tuple[Row | None, list[str]]:
     """The first row whose id is ``wanted`` (its id column found as evaluation finds it, aliases too), and the
     ids seen before it, for a did-you-mean."""
     from collections.abc import Mapping

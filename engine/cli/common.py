@@ -9,8 +9,9 @@ import os
 import sys
 import textwrap
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from engine.io.safe_text import raw_stream
 
@@ -75,13 +76,16 @@ def _shipped_example(path: Path) -> bool:
     return False
 
 
-def dump_json(data, out: IO[str], indent: int | None = 1) -> None:
+def dump_json(data: object, out: IO[str], indent: int | None = 1) -> None:
     json.dump(data, out, indent=indent)
     out.write("\n")
 
 
 def plural(n: float, word: str) -> str:
     return f"{n:g} {word}" + ("" if n == 1 else "s")
+
+
+_Item = TypeVar("_Item")
 
 
 class Progress:
@@ -93,7 +97,7 @@ class Progress:
         self.stream, self.total, self.done, self.every = raw_stream(stream), total, done, every
         self.enabled = hasattr(stream, "isatty") and stream.isatty()
 
-    def wrap(self, items):
+    def wrap(self, items: Iterable[_Item]) -> Iterator[_Item]:
         count, start, shown = self.done, time.perf_counter(), 0.0
         try:
             for item in items:
@@ -132,7 +136,7 @@ def date_arg(text: str) -> dt.date:
 
 
 @contextlib.contextmanager
-def solver_output_hidden():
+def solver_output_hidden() -> Iterator[None]:
     """HiGHS writes some debug lines straight to file descriptor 1 even with its output off
     ("HighsMipSolverData::transformNewIntegerFeasibleSolution ..."): they would corrupt --format json.
     Only the command line hides them, for the whole process while it solves; a library caller's threads
@@ -148,7 +152,7 @@ def solver_output_hidden():
         os.close(saved)
 
 
-def missing_files(paths, stderr: IO[str]) -> bool:
+def missing_files(paths: Iterable[str | os.PathLike[str]], stderr: IO[str]) -> bool:
     """Say which input files do not exist (every command checks before loading anything)."""
     missing = [str(p) for p in paths if not Path(p).is_file()]
     if missing:

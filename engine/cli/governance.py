@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import IO
 
 from engine.cli.common import EPILOG, EXIT_OK, date_arg, dump_json, plural, warn
-from engine.cli.options import command, log_options, log_query_options, policy_options
+from engine.cli.options import Subparsers, command, log_options, log_query_options, policy_options
 from engine.errors import Diagnostic, PmoError
 from engine.store import open_log
 
 
-def register(sub) -> None:
+def register(sub: Subparsers) -> None:
     gt = command(sub, "gate", gate, "decide a project at a stage gate",
                  "Review a project record at a gate: go, kill, hold or recycle, with the must-meet and should-meet "
                  "criteria that decided it, the missing evidence and approvals, and who decides. A failed must-meet "
@@ -105,6 +105,7 @@ def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)
     changed = []
     for e in entries:
+        now: str  # the outcome now, or why there is none
         if e["kind"] == "intake":
             now = engine.evaluate(e["input"]["row"] or {}).decision if e["input"].get("row") is not None else "error"
         else:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import IO
 
 from engine.cli.common import date_arg
-from engine.cli.options import command, log_arg, policy_options
+from engine.cli.options import Subparsers, command, log_arg, policy_options
 
 HEALTH_EXAMPLES = """\
 examples:
@@ -27,7 +27,7 @@ exit codes:
 """
 
 
-def register(sub) -> None:
+def register(sub: Subparsers) -> None:
     hp = command(sub, "health", health, "earned value and RAG health from status reports", ("Read monthly status reports (one row per project, or per task, and status "
                                          "date), compute earned value (SV, CV, SPI, CPI, EAC, ETC, VAC, TCPI) and "
                                          "earned schedule (ES, SV(t), SPI(t), IEAC(t)) exactly, and rate each "
@@ -78,7 +78,7 @@ exit codes:
 """
 
 
-def register_kpi(sub) -> None:
+def register_kpi(sub: Subparsers) -> None:
     kp = command(sub, "kpi", kpi, "the PMO's KPIs per period, with trend, target and the records behind each",
                  "Evaluate the KPIs the policy set declares (kind: kpis) per month or quarter over the status "
                  "reports, the decision log's intake and gate decisions and a pmo select result: each figure with "

@@ -3,7 +3,9 @@ command runs; engine/cli/health.py declares it)."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+from pathlib import Path
 from typing import IO, Any
 
 from engine.api import Engine
@@ -11,7 +13,7 @@ from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files,
 from engine.compile.health import DEFAULT_HEALTH
 from engine.health import HealthReport
 from engine.health.assess import COLUMNS, health_entries
-from engine.health.status import read_status, status_profile
+from engine.health.status import StatusData, read_status, status_profile
 from engine.io.profile import InputProfile
 from engine.io.safe_text import json_text
 from engine.io.writers import csv_writer, inert
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if report.errors else EXIT_OK
 
 
-def _from_history(target, as_of):
+def _from_history(target: str | Path, as_of: dt.date | None) -> tuple[StatusData, list[str]]:
     """The reports in force on or before ``as_of`` (engine/store/history.py), and the projects with none by then."""
     from engine.store import open_log
     from engine.store.history import status_data, unreported
@@ -108,7 +110,7 @@ def _csv(report: HealthReport, by: str, out: IO[str]) -> None:
                 value = ";".join(value)
             elif name in ("green", "amber", "red", "unrated"):
                 value = entry["ratings"][name]
-            cells.append("" if value is None else inert(value))
+            cells.append("" if value is None else inert(value))  # type: ignore[no-untyped-call]  # engine.io.writers is unannotated (on the list of issue #15)
         writer.writerow(cells)
 
 
@@ -136,13 +138,13 @@ def _table(report: HealthReport, by: str, out: IO[str]) -> None:
             out.write(f"not in the sums (error rows): {', '.join(report.portfolio.excluded)}\n")
         return
     order = {"red": 0, "amber": 1, "green": 2, None: 3}
-    out.write(f"{'project':<10} {'title':<28} {'status':<10} {'rating':<7} {'SPI':>5} {'CPI':>5} {'SPI(t)':>6} "
+    out.write(f"{'project':<10} {'title':<28} {'status date':<11} {'state':<6} {'rating':<7} {'SPI':>5} {'CPI':>5} {'SPI(t)':>6} "
               f"{'SV(t) d':>7} {'EAC':>12} {'VAC':>11} {'TCPI':>5}  why\n")
     for p in sorted(report.projects, key=lambda p: (order[p.rating], p.project)):
         r = p.to_json()
         why = "; ".join(f"{f.id} ({f.where}): {f.reason}" for f in p.rules if f.rating == p.rating) or p.reason
-        out.write(f"{p.project[:10]:<10} {(r['title'] or '')[:28]:<28} {r['status_date']:<10} "
-                  f"{(p.rating or 'unrated'):<7} {_number(r['spi']):>5} {_number(r['cpi']):>5} "
+        out.write(f"{p.project[:10]:<10} {(r['title'] or '')[:28]:<28} {r['status_date']:<11} "
+                  f"{(r['state'] or '-')[:6]:<6} {(p.rating or 'unrated'):<7} {_number(r['spi']):>5} {_number(r['cpi']):>5} "
                   f"{_number(r['spi_t']):>6} {_number(r['sv_t'], 0):>7} {_number(r['eac'], 0):>12} "
                   f"{_number(r['vac'], 0):>11} {_number(r['tcpi']):>5}  {why}\n")
     escalations: dict[str, list[str]] = {}
@@ -159,7 +161,8 @@ def _table(report: HealthReport, by: str, out: IO[str]) -> None:
             for x in e.errors:
                 out.write(f"  {e.source}:{e.row}: error[{x.code}]: {x.message}"
                           + (f" ({e.project})" if e.project else "") + "\n")
-    p = report.portfolio.to_json()
-    out.write(f"\nportfolio: {p['projects']} projects, BAC {_number(p['bac'])}, EV {_number(p['ev'])}, "
-              f"AC {_number(p['ac'])}, SPI {_number(p['spi'])}, CPI {_number(p['cpi'])}, EAC {_number(p['eac'])} "
+    totals = report.portfolio.to_json()
+    out.write(f"\nportfolio: {plural(totals['projects'], 'project')}, BAC {_number(totals['bac'])}, "
+              f"EV {_number(totals['ev'])}, AC {_number(totals['ac'])}, SPI {_number(totals['spi'])}, "
+              f"CPI {_number(totals['cpi'])}, EAC {_number(totals['eac'])} "
               f"(EAC by {report.projects[0].eac_variant if report.projects else 'cpi'})\n")

@@ -1,4 +1,5 @@
-"""The portfolio history: ``pmo status ingest`` (status reports into the log, rated as they arrive) and
+"""The portfolio history: ``pmo status ingest`` (status reports into the log, rated as they arrive), ``pmo status
+rerate`` (every project rated again under the policy given) and
 ``pmo history PROJECT`` (one project's reports, figures, ratings, escalations, corrections and decisions)."""
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import IO, Any
 
-from engine.cli.options import LOG_HELP, command, default_log, log_arg, policy_options, sheet_option
+from engine.cli.options import LOG_HELP, Run, Subparsers, command, default_log, log_arg, policy_options, sheet_option
 
 INGEST_EXAMPLES = """\
 examples:
@@ -25,6 +26,12 @@ exit codes:
   2  usage, policy or log error: nothing stored    3  internal error (please report)
 """
 
+RERATE_EXAMPLES = """\
+examples:
+  pmo status rerate --policies my-policies --log h.db    after editing the health policy: every project rated again
+  pmo status rerate --policies my-policies --log h.db    again: 0 new ratings
+"""
+
 HISTORY_EXAMPLES = """\
 examples:
   pmo history CRM --log h.db                 by status date: figures, rating (rule, file:line), escalations
@@ -32,7 +39,7 @@ examples:
 """
 
 
-def register(sub) -> None:
+def register(sub: Subparsers) -> None:
     status = sub.add_parser("status", help="the portfolio history: ingest status reports into the log",
                             description="The portfolio history: status reports kept in the decision log.")
     inner = status.add_subparsers(dest="status_command", metavar="COMMAND", parser_class=type(status))
@@ -53,6 +60,16 @@ def register(sub) -> None:
     ig.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end for the health rules (default rete; both give the same ratings)")
 
+    rr = command(inner, "rerate", rerate, "rate every project of the history again under the policy given",
+                 "Rate every project in the history again at each of its status dates, on the reports in force, by "
+                 "the health policy given (after a policy change: pmo status ingest stores no rating for a report "
+                 "it already has, whatever the policy). The new ratings are in force; those under other policies "
+                 "are kept, out of force. Rating again under the same policy records nothing new.", RERATE_EXAMPLES)
+    policy_options(rr)
+    rr.add_argument("--log", metavar="DB", type=log_arg, default=default_log(), help=f"the history: {LOG_HELP}")
+    rr.add_argument("--backend", choices=("rete", "reference"), default="rete",
+                    help="rule back end for the health rules (default rete; both give the same ratings)")
+
     hs = command(sub, "history", history, "one project's status reports, ratings, corrections and decisions",
                  "A project's history, by status date: each report in force (BAC, PV, EV, AC) and its earned value "
                  "figures, the rating and the rule that set it (file:line), escalations, corrections (when, from "
@@ -63,7 +80,7 @@ def register(sub) -> None:
     hs.add_argument("--format", choices=("table", "json"), default="table")
 
 
-def _status_help(parser: argparse.ArgumentParser):
+def _status_help(parser: argparse.ArgumentParser) -> Run:
     def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         from engine.cli.common import EXIT_USAGE
         parser.print_help(stdout)
@@ -91,6 +108,19 @@ def ingest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                       file=stderr)
     print(f"pmo: {result.summary()}", file=stdout)
     return EXIT_BAD_ROWS if result.errors else EXIT_OK
+
+
+def rerate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.api import Engine
+    from engine.cli.common import EXIT_OK, warn
+    from engine.store import open_log
+    from engine.tasks.history import rerate as rerate_history
+    engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
+    warn(engine, stderr)
+    with open_log(args.log, existing=True) as log:
+        result = rerate_history(engine, log)
+    print(f"pmo: {result.summary()}", file=stdout)
+    return EXIT_OK
 
 
 def history(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

@@ -5,8 +5,9 @@ Command modules import their stage only when the command runs, so ``pmo --help``
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from engine.cli.common import (
     EPILOG,
@@ -20,6 +21,7 @@ from engine.cli.common import (
 )
 from engine.cli.options import (
     FILES_HELP,
+    Subparsers,
     backend_option,
     batch_options,
     command,
@@ -30,8 +32,12 @@ from engine.cli.options import (
 )
 from engine.io.writers import FORMATS
 
+if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
+    from engine.io.rows import ProposalRows
+    from engine.tasks.evaluate import IntakeRound, RunError
 
-def register(sub) -> None:
+
+def register(sub: Subparsers) -> None:
     ev = command(sub, "evaluate", evaluate, "decide proposals from CSV, TSV, XLSX, JSON, JSONL or YAML files",
                  "Screen each proposal against the intake policy: accept, review (with the approvers to route to), "
                  "reject, or error (a bad input row, named by row and column).", EPILOG)
@@ -51,7 +57,7 @@ def register(sub) -> None:
     log_options(ev)
 
 
-def intake_round(args: argparse.Namespace):
+def intake_round(args: argparse.Namespace) -> IntakeRound:
     """The intake round the command line describes (pmo evaluate, rank and explain)."""
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.tasks.evaluate import IntakeRound
@@ -90,14 +96,14 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if counts["error"] else EXIT_OK
 
 
-def say_refused(exc, stderr: IO[str]) -> None:
+def say_refused(exc: RunError, stderr: IO[str]) -> None:
     """A task's RunError: why, and how to carry on."""
     print(f"pmo: error: {exc.message}", file=stderr)
     if exc.hint:
         print(f"pmo: {exc.hint}", file=stderr)
 
 
-def _say_empty_rows(opened, stderr: IO[str], shown: int = 10) -> None:
+def _say_empty_rows(opened: Sequence[ProposalRows], stderr: IO[str], shown: int = 10) -> None:
     """Rows of empty cells are not data rows: they are skipped, but never silently."""
     for rows in opened:
         if rows.empty_count:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-from decimal import Decimal
 from typing import IO, Any
 
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, plural, warn
 from engine.compile.health import DEFAULT_HEALTH
+from engine.compile.kpis import kpi_text
 from engine.errors import Diagnostic, PmoError
 from engine.health.kpis import KpiReport, KpiResult, parse_period, sparkline
 from engine.health.status import StatusData, read_status, status_profile
@@ -91,21 +91,6 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if data.errors else EXIT_OK
 
 
-def shown(value: Decimal | None, unit: str) -> str:
-    """A figure as the KPI's unit shows it."""
-    if value is None:
-        return "–"
-    if unit == "share":
-        return f"{value * 100:.1f}%"
-    if unit == "index":
-        return f"{value:.2f}"
-    if unit == "days":
-        return f"{value:.1f} d" if value != value.to_integral_value() else f"{value:.0f} d"
-    if unit in ("money", "count"):
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
 def table(report: KpiReport, source: str) -> str:
     if not report.periods:
         return "no period: the history is empty\n"
@@ -118,10 +103,10 @@ def table(report: KpiReport, source: str) -> str:
     notes = []
     for r, title in zip(report.results, titles):
         k = r.kpi
-        target = "" if k.target is None else ("≥ " if k.direction == "higher" else "≤ ") + shown(k.target, k.unit)
+        target = "" if k.target is None else ("≥ " if k.direction == "higher" else "≤ ") + kpi_text(k.target, k.unit)
         met = {True: "met", False: "not met", None: "-"}[r.met]
         spark = sparkline(f.value for f in r.figures)
-        lines.append(f"{title[:width]:<{width}} {shown(r.current.value, k.unit):>10} {target:>10}  {met:<7} "
+        lines.append(f"{title[:width]:<{width}} {kpi_text(r.current.value, k.unit):>10} {target:>10}  {met:<7} "
                      f"{spark} {ARROWS[_arrow(r)]}")
         if r.current.value is None and r.current.why:
             notes.append(f"  {r.key}: {r.current.why}")
@@ -143,12 +128,12 @@ def explain(result: KpiResult) -> str:
              f"  measure  {k.measure}  over {k.over}" + (f" where {k.condition_text}" if k.condition_text else "")
              + (f", by {k.by}: {result.group}" if k.by else ""),
              f"  period   {f.period} ({f.start} to {f.end})",
-             f"  value    {shown(f.value, k.unit)}" + (f"  ({f.value})" if f.value is not None else f"  ({f.why})"),
+             f"  value    {kpi_text(f.value, k.unit)}" + (f"  ({f.value})" if f.value is not None else f"  ({f.why})"),
              "  target   " + ("none" if k.target is None else f"{'≥' if k.direction == 'higher' else '≤'} "
-                               f"{shown(k.target, k.unit)}: {({True: 'met', False: 'not met', None: '-'})[result.met]}")]
+                               f"{kpi_text(k.target, k.unit)}: {({True: 'met', False: 'not met', None: '-'})[result.met]}")]
     for part, value in f.parts.items():
         lines.append(f"  {part} = {value if value is not None else 'null'}")
-    lines.append("  trend    " + ", ".join(f"{g.period} {shown(g.value, k.unit)}" for g in result.figures))
+    lines.append("  trend    " + ", ".join(f"{g.period} {kpi_text(g.value, k.unit)}" for g in result.figures))
     lines.append(f"  records ({len(f.trace)}):")
     for t in f.trace:
         ref = {key: v for key, v in t.items() if key != "read"}

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import IO
 
 from engine.cli.common import EXIT_OK, EXIT_USAGE, date_arg, dump_json, missing_files, warn
-from engine.cli.options import command, log_arg, policy_options
+from engine.cli.options import Subparsers, command, log_arg, policy_options
 from engine.store import open_log
 
 LESSONS_EXAMPLES = """\
@@ -22,7 +22,7 @@ Spearman's rho: ties by average rank; an exact permutation p-value up to 8 proje
 """
 
 
-def register(sub) -> None:
+def register(sub: Subparsers) -> None:
     ls = command(sub, "lessons", lessons, "did intake scores and gate decisions predict delivery?",
                  "For the projects that finished (closed or killed, by their latest status report): the intake "
                  "score and rank they were funded on, their gate decisions and overrides, and what they delivered "

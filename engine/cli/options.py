@@ -10,9 +10,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any, NoReturn, TypeAlias
 
 from engine.cli.common import EXIT_USAGE, date_arg, wrap
 from engine.store import DEFAULT_PATH, is_address
+
+# A command's function: (parsed arguments, standard output, standard error) -> exit code.
+Run: TypeAlias = Callable[[argparse.Namespace, IO[str], IO[str]], int]
+# What each command group's register(sub) is given (argparse's type is private, and generic only to type checkers).
+Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 FILES_HELP = "proposal files (.csv .tsv .xlsx .json .jsonl .yaml)"
 
@@ -21,21 +27,22 @@ class Parser(argparse.ArgumentParser):
     """argparse with pmo's exit code for usage errors, and help texts that may be built only when shown
     (an ``epilog`` given as a function: the expression functions' list costs an import)."""
 
-    def error(self, message: str) -> None:  # argparse exits 2 on usage errors too; keep its wording
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 on usage errors too; keep its wording
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
     def format_help(self) -> str:
-        if callable(self.epilog):
-            self.epilog = self.epilog()
+        epilog: str | Callable[[], str] | None = self.epilog  # a function: see the class docstring
+        if callable(epilog):
+            self.epilog = epilog()
         return super().format_help()
 
 
-def command(sub, name: str, run: Callable, summary: str | None, description: str | None = None,
+def command(sub: Subparsers, name: str, run: Run, summary: str | None, description: str | None = None,
             epilog: str | Callable[[], str] | None = None, wrapped: bool = True) -> argparse.ArgumentParser:
     """A subcommand whose function is ``run``. ``description`` is wrapped for a terminal unless ``wrapped``
     is false; with an ``epilog``, both are printed as written."""
-    kwargs = {"help": summary} if summary is not None else {}
+    kwargs: dict[str, Any] = {"help": summary} if summary is not None else {}  # add_parser's keywords
     if epilog is not None:
         kwargs.update(epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     if description is not None:

@@ -6,12 +6,15 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from engine.cli.common import EXIT_OK, EXIT_USAGE, plural
 from engine.cli.common import date_arg as _date
-from engine.cli.options import command, out_option, policy_options
+from engine.cli.options import Subparsers, command, out_option, policy_options
 from engine.errors import LIMIT_REACHED, MAX_ERRORS, Diagnostic, PmoError
+
+if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
+    from engine.compile.policy import CompiledPolicy
 
 VALIDATE_EXAMPLES = """\
 examples:
@@ -23,7 +26,7 @@ examples:
 """
 
 
-def register(sub) -> None:
+def register(sub: Subparsers) -> None:
     va = command(sub, "validate", validate, "check a policy folder; print every problem",
                  "Load and check every policy file; print each problem as file:line:col: severity[code]: message; "
                  "hint. Errors make the set unusable. Warnings (lint) point at what loads but is probably wrong: "
@@ -206,7 +209,7 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_OK
 
 
-def _weight_lines(policy) -> list[str]:
+def _weight_lines(policy: CompiledPolicy) -> list[str]:
     """The weights the engine will use, as derived (normalised, or from pairwise comparisons with their CR):
     written nowhere else, and what a reviewer of a strategy change wants to see."""
     out = []

@@ -4,15 +4,20 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from engine.cli.common import EPILOG, EXIT_OK, EXIT_USAGE, dump_json, plural, solver_output_hidden, warn
-from engine.cli.options import command, policy_options
+from engine.cli.options import Run, Subparsers, command, policy_options
 from engine.errors import Diagnostic, PmoError, did_you_mean
 
+if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
+    from engine.api import Engine
+    from engine.portfolio.model import Portfolio
+    from engine.portfolio.select import SelectionReport
 
-def register(sub) -> None:
-    def portfolio_command(name: str, run, summary: str, description: str) -> argparse.ArgumentParser:
+
+def register(sub: Subparsers) -> None:
+    def portfolio_command(name: str, run: Run, summary: str, description: str) -> argparse.ArgumentParser:
         parser = command(sub, name, run, summary, description, EPILOG)
         policy_options(parser)
         parser.add_argument("portfolio", type=Path, metavar="PORTFOLIO", help="portfolio file (.yaml, .json or "
@@ -58,7 +63,7 @@ def register(sub) -> None:
     gr.add_argument("--out", type=Path, required=True, metavar="FILE")
 
 
-def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]):
+def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]) -> tuple[Engine, Portfolio]:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
     from engine.portfolio.model import read_portfolio
@@ -116,7 +121,7 @@ def select(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_OK  # an infeasible problem is an answer, with its reasons
 
 
-def _select_table(report, out: IO[str]) -> None:
+def _select_table(report: SelectionReport, out: IO[str]) -> None:
     best = report.best
     if best.status == "infeasible":
         out.write("No selection meets every constraint:\n" + "".join(f"  - {r}\n" for r in best.reasons))
@@ -148,7 +153,7 @@ def _select_table(report, out: IO[str]) -> None:
             out.write(f"  - {reason}\n")
 
 
-def _left_out_table(items: list[dict], out: IO[str]) -> None:
+def _left_out_table(items: list[dict[str, str]], out: IO[str]) -> None:
     """Every project not selected, with why: so none just disappears from the answer."""
     if not items:
         return

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from engine.cli.common import (
     EPILOG,
@@ -19,11 +20,15 @@ from engine.cli.common import (
     warn,
 )
 from engine.cli.intake import intake_round
-from engine.cli.options import FILES_HELP, batch_options, command, out_option, policy_options, sheet_option
+from engine.cli.options import FILES_HELP, Subparsers, batch_options, command, out_option, policy_options, sheet_option
 from engine.scoring.output import RANKING_FORMATS
 
+if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
+    from engine.decision import Decision
+    from engine.scoring.ranking import Ranking
 
-def register(sub) -> None:
+
+def register(sub: Subparsers) -> None:
     rk = command(sub, "rank", rank, "screen, score and rank proposals",
                  "Run intake, then score the proposals that pass (accept or review) with the scoring policy and "
                  "rank them. Rejected proposals and bad rows are listed after the ranked ones with their reasons. "
@@ -136,7 +141,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if bad or ranking.assessment_errors else EXIT_OK
 
 
-def _sensitivity_note(ranking, stderr: IO[str]) -> None:
+def _sensitivity_note(ranking: Ranking, stderr: IO[str]) -> None:
     """Which scoring models have no weights to perturb (several models: each is said by name)."""
     by_model = (ranking.sensitivity or {}).get("models")
     if by_model is None:
@@ -151,9 +156,9 @@ def _sensitivity_note(ranking, stderr: IO[str]) -> None:
                   "(it needs weighted-sum)", file=stderr)
 
 
-def _warn_repeated_ids(decided, stderr: IO[str], shown: int = 5) -> None:
+def _warn_repeated_ids(decided: Sequence[tuple[Decision, object]], stderr: IO[str], shown: int = 5) -> None:
     """The same id twice is usually a copy-paste slip in the export: both are ranked; say so."""
-    rows: dict[str, list] = {}
+    rows: dict[str, list[int | None]] = {}
     for decision, _ in decided:
         if decision.id is not None:
             rows.setdefault(decision.id, []).append(decision.row)

@@ -8,7 +8,7 @@ import os
 from typing import IO
 
 from engine.cli.common import EXIT_OK, warn
-from engine.cli.options import command, policy_options
+from engine.cli.options import Subparsers, command, policy_options
 from engine.errors import Diagnostic, PmoError
 from engine.store import DEFAULT_PATH as DEFAULT_LOG
 
@@ -18,6 +18,7 @@ examples:
   pmo serve --policies my-policies/ --log /var/lib/pmo/decisions.sqlite --workers 2
   pmo serve --log postgresql://pmo@db/pmo --portfolio portfolio.yaml   a team's log; the board with conflicts
   pmo serve --status examples/status/*.csv             the board with the portfolio health page; GET /v1/health
+  pmo serve --status ppm-export.xlsx --columns ppm.yaml   ... from an export with its own headings (as pmo health)
   pmo serve --history --log h.db                       ... from the reports pmo status ingest stored in h.db
   PMO_TOKENS=admin:$(cat admin.token) pmo serve --host 0.0.0.0 --tokens tokens.yaml
   curl -s localhost:8181/v1/evaluate -H 'content-type: application/json' -d @proposal.json
@@ -37,7 +38,7 @@ exit codes: 0 stopped by SIGINT or SIGTERM, 2 usage error, a broken policy or an
 """
 
 
-def register(sub) -> None:
+def register(sub: Subparsers) -> None:
     sv = command(sub, "serve", serve, "serve decisions over HTTP (a REST API under /v1)", ("Run the engine as an HTTP decision service: evaluate, batch (JSON or "
                                           "NDJSON), rank, explain, gate review, conflicts, schedule and select, each "
                                           "answer naming its policy_hash and decision_id (the decision log's key). "
@@ -83,6 +84,10 @@ def register(sub) -> None:
                     help="status report files (as pmo health reads them): the board gets the portfolio health page "
                     "(RAG grid, S-curves, KPI tiles; with --portfolio the heat map and Gantt chart) and GET "
                     "/v1/health answers pmo health --format json's view; read again when they change")
+    sv.add_argument("--columns", metavar="MAP", help="with --status: input profile for the status files, as for "
+                    "pmo health (the export's column titles, number and date formats; README: Input profiles)")
+    sv.add_argument("--sheet", metavar="NAME", help="with --status: worksheet of an .xlsx status file (default: the "
+                    "first)")
     sv.add_argument("--history", action="store_true",
                     help="the same health page and GET /v1/health from the status reports that 'pmo status ingest' "
                     "stored in --log (instead of --status files); a report ingested while serving shows at once")
@@ -106,6 +111,10 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.history and args.status:
         raise PmoError([Diagnostic("usage", "--history and --status both name the status reports: give one (--history"
                                    " reads those stored in --log by pmo status ingest, --status reads files)")])
+    if (args.columns or args.sheet) and not args.status:
+        raise PmoError([Diagnostic("usage", "--columns and --sheet read the --status files" + (
+            "; the reports --history reads from the log are typed already" if args.history else
+            ": give --status FILE..."))])
     config = ServeConfig(host=args.host, port=args.port, log=str(args.log),
                          policies=str(args.policies) if args.policies else None,
                          rules=tuple(str(r) for r in args.rules), today=args.today.isoformat() if args.today else None,
@@ -113,7 +122,8 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                          max_batch=args.max_batch, timeout=args.timeout, watch=args.watch, mask=tuple(args.mask),
                          log_inputs=args.log_inputs, access_log=args.access_log,
                          portfolio=str(args.portfolio) if args.portfolio else None, frontier=args.frontier,
-                         status=tuple(str(s) for s in args.status), history=args.history)
+                         status=tuple(str(s) for s in args.status), status_columns=args.columns,
+                         status_sheet=args.sheet, history=args.history)
     gc.enable()  # main() pauses the collector for batch work; a long-running server must collect its cycles
     service = Service(config)  # a broken policy, log or tokens file stops here, before listening (exit 2)
     warn(service.holder.current.engine, stderr)

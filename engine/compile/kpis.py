@@ -111,6 +111,23 @@ class CompiledKpi:
         return value >= self.target if self.direction == "higher" else value <= self.target
 
 
+def kpi_text(value: Decimal | float | None, unit: str, decimals: int = 1) -> str:
+    """A KPI's figure as its unit shows it, the one owner of that for ``pmo kpi`` (``decimals`` 1) and the health
+    page's tiles (0): a share in percent and days to ``decimals`` places (whole days without decimals), an index
+    to 2, money and counts whole with thousands separators, any other number to 4 significant digits."""
+    if value is None:
+        return "–"
+    if unit == "share":
+        return f"{value * 100:.{decimals}f}%"
+    if unit == "index":
+        return f"{value:.2f}"
+    if unit == "days":
+        return f"{value:.0f} d" if value == int(value) else f"{value:.{decimals}f} d"
+    if unit in ("money", "count"):
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
 @dataclass(frozen=True)
 class CompiledKpis:
     kpis: tuple[CompiledKpi, ...]

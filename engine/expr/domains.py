@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR
 from typing import Any
 
+from engine.expr.lookup import LookupTable
 from engine.expr.nodes import (
     BOOL,
     DATE,
@@ -128,7 +129,7 @@ EVERY_NUMBER = Line((Span(),))
 class Choice:
     """Unordered values (text, enum values, yes/no): these values, or all but these (``cofinite``)."""
 
-    values: frozenset
+    values: frozenset[object]
     cofinite: bool = False
 
     @property
@@ -264,12 +265,13 @@ def as_test(node: Node) -> Test | None:
         return Test(node, left.name, Values(False, true), Values(False, ~true))
     if isinstance(node, In) and isinstance(node.item, Field) and isinstance(node.container, Const):
         return _membership(node, node.item, node.container.value, node.negated)
-    if isinstance(node, Call) and node.name == "in_table" and isinstance(node.args[1], Field):
+    if (isinstance(node, Call) and node.name == "in_table" and isinstance(node.args[1], Field)
+            and isinstance(node.args[0], Const) and isinstance(node.args[0].value, LookupTable)):  # as check.py builds it
         return _membership(node, node.args[1], tuple(node.args[0].value.rows), False)  # key in table: its keys
     return None
 
 
-def _membership(node: Node, item: Field, values: tuple, negated: bool) -> Test:
+def _membership(node: Node, item: Field, values: tuple[object, ...], negated: bool) -> Test:
     ordered = item.type in (NUMBER, DATE)
     members: Part = (Line(tuple(Span(v, v, True, True) for v in dict.fromkeys(values)))
                      if ordered else Choice(frozenset(values)))
@@ -357,17 +359,18 @@ def covers(outer: Box, inner: Box, domains: Mapping[str, Domain]) -> bool:
     return True
 
 
-def canonical(node: Node, negate: bool = False) -> tuple:
+def canonical(node: Node, negate: bool = False) -> tuple[object, ...]:
     """A normal form of a condition: ``not`` pushed down, ``and``/``or`` flattened and unordered,
     constants on the right. Two conditions with the same normal form are the same condition."""
     if isinstance(node, Unary) and node.op == "not":
         return canonical(node.operand, not negate)
     if isinstance(node, Logic):
         op = "and" if (node.op == "and") != negate else "or"
-        items: set[tuple] = set()
+        items: set[tuple[object, ...]] = set()
         for item in node.items:
             form = canonical(item, negate)
-            items |= form[1] if form[0] == op else {form}
+            inner = form[1]  # an and/or form holds the frozenset of its items' forms
+            items |= inner if form[0] == op and isinstance(inner, frozenset) else {form}
         return (op, frozenset(items))
     if isinstance(node, Const):
         return ("const", None if node.value is None else bool(node.value) != negate)
@@ -386,6 +389,6 @@ def canonical(node: Node, negate: bool = False) -> tuple:
     return ("other", key(node), negate)
 
 
-def _value_key(node: Node) -> tuple:
+def _value_key(node: Node) -> tuple[object, ...]:
     """Constants by value (1e6 and 1_000_000 are one number), other operands by structure."""
     return ("const", node.type, node.value) if isinstance(node, Const) else key(node)

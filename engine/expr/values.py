@@ -68,6 +68,8 @@ def parse_number_text(text: str) -> Decimal:
     if "," in body:
         whole, _, frac = body.partition(".")
         groups = whole.lstrip("+-").split(",")
+        if "," in frac:  # '1.234,50': a comma after the decimal point groups nothing; dropping it reads 1.2345
+            raise ValueProblem(f"'{_clip(raw)}' is not a number (a comma after the decimal point)")
         if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:]) and all(g.isdigit() for g in groups)):
             raise ValueProblem(f"'{raw}' is not a number (commas only as thousands separators)")
         body = body.replace(",", "")

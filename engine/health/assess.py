@@ -134,9 +134,12 @@ def health_backend(health: CompiledHealth, name: str) -> Backend:
     return make_backend(name, Rules(health.rules, HEALTH_TYPES, health.file))
 
 
-def assess(data: StatusData, health: CompiledHealth, backend: Backend, as_of: dt.date | None = None) -> HealthReport:
+def assess(data: StatusData, health: CompiledHealth, backend: Backend, as_of: dt.date | None = None,
+           schedules: dict[str, SeriesSchedule] | None = None) -> HealthReport:
     """Each project at its latest status date (on or before ``as_of`` when given), rated by ``backend``
-    (health_backend(health, "rete") or "reference"). Projects with an error row are listed as errors only."""
+    (health_backend(health, "rete") or "reference"). Projects with an error row are listed as errors only.
+    ``schedules``: a cache of each project's :class:`SeriesSchedule`, for a caller that assesses the same data
+    at many dates (the KPIs, period by period): the same figures, each project's PV curve built once."""
     broken = data.projects_in_error
     latest_date = max((r.status_date for series in data.reports.values() for r in series), default=None)
     today = as_of or latest_date
@@ -149,7 +152,13 @@ def assess(data: StatusData, health: CompiledHealth, backend: Backend, as_of: dt
         if not known:
             not_reported.append(project)
             continue
-        projects.append(_rated(project, known, health, backend, today))
+        timed = None
+        if schedules is not None:
+            schedule = schedules.get(project)
+            if schedule is None or schedule.series is not series:
+                schedule = schedules[project] = SeriesSchedule(series)
+            timed = schedule.at(len(known) - 1)  # known is the first reports of the series (it is in date order)
+        projects.append(_rated(project, known, health, backend, today, timed))
     rated = {p.project: p for p in projects}
     objectives: dict[str, list[ProjectHealth]] = {}
     for p in projects:

@@ -27,7 +27,7 @@ the ratios from the sums: a ratio is never averaged.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -46,6 +46,11 @@ FIGURES = ("bac", "pv", "ev", "ac", "sv", "cv", "spi", "cpi", "eac", "etc", "vac
 SCHEDULE = ("es", "at", "pd", "sv_t", "spi_t", "ieac_t")
 
 Exact = Fraction
+
+
+# why TCPI to BAC, (BAC - EV) / (BAC - AC), has no figure when AC has reached BAC
+WORK_DONE = "the work is done (EV has reached BAC) and AC has reached BAC: no work is left to need an efficiency"
+NO_BUDGET_LEFT = "AC has reached BAC: no efficiency finishes the work within the budget"
 
 
 def exact(value: Decimal | int | Fraction | None) -> Fraction | None:
@@ -101,49 +106,52 @@ def earned_value(bac: Fraction | None, pv: Fraction | None, ev: Fraction | None,
     for name in INPUTS:
         out.put(name, got[name], f"{name.upper()} is missing")
 
-    def compute(name: str, needs: tuple[str, ...], formula, zero: tuple[str, str] | None = None) -> None:
-        """``zero``: (input or figure whose zero makes the figure undefined, the reason)."""
-        missing = _missing(got, *needs)
-        if missing:
-            out.put(name, None, missing)
+    def compute(name: str, needs: tuple[str, ...], formula: Callable[[Mapping[str, Fraction]], Fraction],
+                zero: tuple[str, str] | None = None) -> None:
+        """``formula`` of the ``needs`` (all present); ``zero``: (input or figure whose zero makes the figure
+        undefined, the reason)."""
+        present = {n: value for n in needs if (value := got.get(n)) is not None}
+        if len(present) < len(needs):
+            out.put(name, None, _missing(got, *needs))
         elif zero is not None and got[zero[0]] == 0:
             out.put(name, None, zero[1])
         else:
-            out.put(name, formula())
+            out.put(name, formula(present))
 
-    compute("sv", ("ev", "pv"), lambda: ev - pv)
-    compute("cv", ("ev", "ac"), lambda: ev - ac)
-    compute("spi", ("ev", "pv"), lambda: ev / pv, ("pv", "PV is 0: nothing was planned by the status date"))
-    compute("cpi", ("ev", "ac"), lambda: ev / ac, ("ac", "AC is 0: nothing has been spent yet"))
+    compute("sv", ("ev", "pv"), lambda v: v["ev"] - v["pv"])
+    compute("cv", ("ev", "ac"), lambda v: v["ev"] - v["ac"])
+    compute("spi", ("ev", "pv"), lambda v: v["ev"] / v["pv"], ("pv", "PV is 0: nothing was planned by the status date"))
+    compute("cpi", ("ev", "ac"), lambda v: v["ev"] / v["ac"], ("ac", "AC is 0: nothing has been spent yet"))
     no_ev = ("ev", "EV is 0: no work earned yet, so no cost performance to project")
-    compute("eac_cpi", ("bac", "ev", "ac"), lambda: bac * ac / ev, no_ev)
-    compute("eac_remaining", ("bac", "ev", "ac"), lambda: ac + (bac - ev))
+    compute("eac_cpi", ("bac", "ev", "ac"), lambda v: v["bac"] * v["ac"] / v["ev"], no_ev)
+    compute("eac_remaining", ("bac", "ev", "ac"), lambda v: v["ac"] + (v["bac"] - v["ev"]))
     if got["pv"] == 0 and got["ev"]:
         out.put("eac_cpi_spi", None, "PV is 0: SPI is undefined")
     else:  # AC + (BAC - EV) / (EV/AC x EV/PV), as one fraction
-        compute("eac_cpi_spi", ("bac", "pv", "ev", "ac"), lambda: ac + (bac - ev) * ac * pv / (ev * ev), no_ev)
-    compute("eac_bottom_up", ("ac", "etc"), lambda: ac + etc)
+        compute("eac_cpi_spi", ("bac", "pv", "ev", "ac"),
+                lambda v: v["ac"] + (v["bac"] - v["ev"]) * v["ac"] * v["pv"] / (v["ev"] * v["ev"]), no_ev)
+    compute("eac_bottom_up", ("ac", "etc"), lambda v: v["ac"] + v["etc"])
     if variant == "bottom_up" and etc is None:
         out.why["eac_bottom_up"] = "needs a bottom-up ETC (column etc), which is missing"
     chosen = f"eac_{variant}"
     eac = out.get(chosen)
     out.put("eac", eac, out.why.get(chosen))
     got["eac"] = eac
-    compute("etc", ("eac", "ac"), lambda: eac - ac)
+    compute("etc", ("eac", "ac"), lambda v: v["eac"] - v["ac"])
     if eac is None:
         out.put("etc", None, out.why["eac"])
-    compute("vac", ("bac", "eac"), lambda: bac - eac)
+    compute("vac", ("bac", "eac"), lambda v: v["bac"] - v["eac"])
     if eac is None:
         out.put("vac", None, out.why["eac"])
-    if _missing(got, "bac", "ev", "ac"):
+    if bac is None or ev is None or ac is None:
         out.put("tcpi", None, _missing(got, "bac", "ev", "ac"))
     elif bac - ac <= 0:
-        out.put("tcpi", None, "AC has reached BAC: no efficiency finishes the work within the budget")
+        out.put("tcpi", None, WORK_DONE if ev >= bac else NO_BUDGET_LEFT)
     else:
         out.put("tcpi", (bac - ev) / (bac - ac))
     if eac is None:
         out.put("tcpi_eac", None, out.why["eac"])
-    elif _missing(got, "bac", "ev", "ac"):
+    elif bac is None or ev is None or ac is None:
         out.put("tcpi_eac", None, _missing(got, "bac", "ev", "ac"))
     elif eac - ac <= 0:
         out.put("tcpi_eac", None, "EAC does not exceed AC: nothing is left to spend")
@@ -289,7 +297,7 @@ def earned_value_rounded(bac: Fraction | None, pv: Fraction | None, ev: Fraction
         values["tcpi"] = q(rest_n * left_d, rest_d * left_n)  # (BAC - EV) / (BAC - AC)
     else:
         values["tcpi"] = None
-        why["tcpi"] = "AC has reached BAC: no efficiency finishes the work within the budget"
+        why["tcpi"] = WORK_DONE if rest_n <= 0 else NO_BUDGET_LEFT
     if over_n > 0:
         values["tcpi_eac"] = q(rest_n * over_d, rest_d * over_n)  # (BAC - EV) / (EAC - AC)
     else:

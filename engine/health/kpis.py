@@ -16,6 +16,7 @@ aggregate read from them, so ``pmo kpi --explain ID`` can show the records behin
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +30,8 @@ from engine.compile.kpis import Aggregate, CompiledKpi, CompiledKpis
 from engine.errors import InputError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import fields_of
-from engine.health.assess import HealthReport, _plain, assess
-from engine.health.evm import earned_value, rounded
+from engine.health.assess import HealthReport, ProjectHealth, SeriesSchedule, _evm, _plain, assess
+from engine.health.evm import rounded
 from engine.health.status import Report, StatusData
 from engine.health.trend import Kpi
 
@@ -98,12 +99,23 @@ class History:
     selection: dict[str, Any] | None = None
     selection_source: str = "selection"
     _assessed: dict[dt.date, HealthReport] = field(default_factory=dict, repr=False)
+    _schedules: dict[str, SeriesSchedule] = field(default_factory=dict, repr=False)  # each project's, built once
+    _forecasts: dict[tuple[str, dt.date], _Forecast] = field(default_factory=dict, repr=False)  # per report
 
     def at(self, day: dt.date) -> HealthReport:
         """Every project at its latest report on or before ``day`` (``pmo health --as-of DAY``), computed once."""
         if day not in self._assessed:
-            self._assessed[day] = assess(self.status, self.health, self.backend, day)
+            self._assessed[day] = assess(self.status, self.health, self.backend, day, self._schedules)
         return self._assessed[day]
+
+    def forecast(self, report: Report) -> _Forecast:
+        """A report's EAC and percent complete (:func:`_at_report`), computed once per report, not once per
+        period it is looked at in."""
+        key = (report.project, report.status_date)
+        found = self._forecasts.get(key)
+        if found is None or found.report is not report:
+            found = self._forecasts[key] = _at_report(report, self.health.eac)
+        return found
 
     def latest(self) -> dt.date | None:
         """The latest date anything in the history happened: a status report or a decision."""
@@ -146,7 +158,7 @@ def records(history: History, over: str, start: dt.date, end: dt.date) -> list[R
     return []
 
 
-def _project_record(p) -> Record:
+def _project_record(p: ProjectHealth) -> Record:
     source, row = p.sources[0] if p.sources else (None, None)
     return Record({**p.record, "rating": p.rating},
                   {"project": p.project, "status_date": p.status_date.isoformat(), "source": source, "row": row})
@@ -161,10 +173,9 @@ def _closed(history: History, end: dt.date) -> list[Record]:
             continue
         # EAC and percent complete depend on the project's own report only: computed as assess computes them
         # (engine/health/evm.py, the health policy's EAC variant), without rating the portfolio at every date
-        known = [_at_report(r, history.health.eac) for r in history.status.reports.get(p.project, [])
-                 if r.status_date <= end]
-        known = [k for k in known if k.percent is not None]
-        half = min(known, key=lambda k: (abs(k.percent - Decimal("0.5")), k.report.status_date)) if known else None
+        forecasts = [history.forecast(r) for r in history.status.reports.get(p.project, []) if r.status_date <= end]
+        known = [(k.percent, k) for k in forecasts if k.percent is not None]
+        half = min(known, key=lambda pk: (abs(pk[0] - Decimal("0.5")), pk[1].report.status_date))[1] if known else None
         r = p.record
         values = {"project": p.project, "title": r.get("title"), "objective": r.get("objective"),
                   "state": r.get("state"), "closed_on": p.status_date, "bac": r.get("bac"), "final_cost": r.get("ac"),
@@ -174,7 +185,8 @@ def _closed(history: History, end: dt.date) -> list[Record]:
                   "percent_at_half": half.percent if half else None,
                   "half_date": half.report.status_date if half else None}
         source, row = p.sources[0] if p.sources else (None, None)
-        ref = {"project": p.project, "status_date": p.status_date.isoformat(), "source": source, "row": row}
+        ref: dict[str, Any] = {"project": p.project, "status_date": p.status_date.isoformat(), "source": source,
+                               "row": row}
         if half is not None:
             half_source, half_row = half.report.rows[0] if half.report.rows else (None, None)
             ref["half"] = {"status_date": half.report.status_date.isoformat(), "source": half_source, "row": half_row}
@@ -191,17 +203,18 @@ class _Forecast:
 
 def _at_report(report: Report, variant: str) -> _Forecast:
     v = report.values
-    figures = earned_value(v["bac"], v["pv"], v["ev"], v["ac"], v["etc"], variant).decimals()
+    figures, _ = _evm(v, variant)  # earned value as assess computes it (on integers where it can: the same figures)
     return _Forecast(report, figures.get("eac"), rounded(v["ev"] / v["bac"]) if v["bac"] else None)
 
 
 def _decision_record(entry: dict[str, Any]) -> Record:
     row = (entry.get("input") or {}).get("row") if isinstance(entry.get("input"), dict) else None
-    values = {"project": entry.get("project"), "decision": entry.get("outcome"), "decided": decided_on(entry),
+    decided = decided_on(entry)
+    values = {"project": entry.get("project"), "decision": entry.get("outcome"), "decided": decided,
               "submitted": _submitted(row), "override": entry.get("override") is not None,
               "gate": entry.get("gate")}
     ref = {"decision_id": entry.get("key"), "kind": entry.get("kind"), "project": entry.get("project"),
-           "decided": values["decided"].isoformat() if values["decided"] else None}
+           "decided": decided.isoformat() if decided else None}
     if entry.get("gate"):
         ref["gate"] = entry["gate"]
     return Record(values, ref)
@@ -294,7 +307,7 @@ def kpi_results(kpi: CompiledKpi, history: History,
     """The KPI at each window (label, first day, last day)."""
     per_window = [_figures(kpi, history, label, start, end, k == len(windows) - 1)
                   for k, (label, start, end) in enumerate(windows)]
-    groups: list[str | None] = sorted({g for found in per_window for g in found if g is not None})
+    groups: list[str | None] = list(sorted({g for found in per_window for g in found if g is not None}))
     if kpi.by is None or not groups:  # without by:, or no record to group in any period: one line that says so
         groups = [None]
     out = []
@@ -334,9 +347,12 @@ def _figures(kpi: CompiledKpi, history: History, label: str, start: dt.date, end
     return out
 
 
-def _named(kpi: CompiledKpi, history: History, end: dt.date) -> dict[str, tuple[Decimal | None, str | None, list]]:
+_Named = tuple[Decimal | None, str | None, list[dict[str, Any]]]  # a named measure: value, why missing, trace
+
+
+def _named(kpi: CompiledKpi, history: History, end: dt.date) -> dict[str, _Named]:
     """Named measures of the projects population: slot -> (value, why missing, trace)."""
-    out = {}
+    out: dict[str, _Named] = {}
     if not kpi.named:
         return out
     report = history.at(end)
@@ -353,7 +369,7 @@ def _named(kpi: CompiledKpi, history: History, end: dt.date) -> dict[str, tuple[
     return out
 
 
-def _figure(kpi: CompiledKpi, members: list[Record], population: list[Record], named: dict, label: str,
+def _figure(kpi: CompiledKpi, members: list[Record], population: list[Record], named: dict[str, _Named], label: str,
             start: dt.date, end: dt.date) -> Figure:
     slots: dict[str, Any] = {}
     parts: dict[str, Any] = {}
@@ -452,7 +468,7 @@ def selection_measures(data: dict[str, Any]) -> dict[str, Decimal | None]:
             "greedy": max(known) if known else None, "greedy_value": by_value, "greedy_value_per_cost": per_cost}
 
 
-def read_selection(path) -> dict[str, Any]:
+def read_selection(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A ``pmo select --format json`` result; raises InputError naming the file."""
     import json
     from pathlib import Path
@@ -494,13 +510,20 @@ def trend_arrow(result: KpiResult) -> str | None:
     return "flat" if now == before else "up" if now > before else "down"
 
 
-def tiles(kpis: CompiledKpis, history: History, dates: Sequence[dt.date]) -> list[Kpi]:
-    """The board report's KPI tiles: each declared KPI over the status reports (projects, closed) at each status
-    date, with its target and direction (a KPI with by: gives a tile per group)."""
-    windows = [(d.isoformat(), (dates[k - 1] + dt.timedelta(days=1)) if k else d, d) for k, d in enumerate(dates)]
+def tiles(kpis: CompiledKpis, history: History, dates: Sequence[dt.date], *, decisions: bool = False) -> list[Kpi]:
+    """The board report's KPI tiles: each declared KPI at each status date, with its target and direction (a KPI
+    with by: gives a tile per group). Those over the status reports (projects, closed) always; with ``decisions``
+    (the history has a decision log, empty or not) those over its intake and gate decisions; with the history's
+    selection those over it. A date's window runs from the day after the status date before it (the first from
+    the first day of its month) to the date itself: stocks are as they stood on the date, flows are the decisions
+    within the window, so monthly status reports give ``pmo kpi --period YYYY-MM``'s figures month by month."""
+    windows = [(d.isoformat(), (dates[k - 1] + dt.timedelta(days=1)) if k else d.replace(day=1), d)
+               for k, d in enumerate(dates)]
+    shown = {"projects", "closed"} | ({"intake", "gates"} if decisions else set()) \
+        | ({"selection"} if history.selection is not None else set())
     out = []
     for kpi in kpis.kpis:
-        if kpi.over not in ("projects", "closed"):
+        if kpi.over not in shown:
             continue
         for result in kpi_results(kpi, history, windows):
             tile = Kpi(result.key, kpi.title + (f": {result.group}" if result.group else ""), kpi.unit,

@@ -142,9 +142,16 @@ def read_status(paths: Iterable[str | Path], profile: InputProfile = UNDECLARED,
 def status_from_rows(inputs: Iterable[Iterable[Row]], profile: InputProfile = UNDECLARED,
                      calendar: Calendar = WEEKDAYS) -> StatusData:
     """Reports and error rows from rows already read (each iterable one file's rows, in order)."""
-    reader = status_reader(profile)
     data = StatusData()
-    typed: list[tuple[Row, dict[str, Any]]] = []
+    group_reports(list(typed_rows(inputs, data, profile, calendar)), data)
+    return data
+
+
+def typed_rows(inputs: Iterable[Iterable[Row]], data: StatusData, profile: InputProfile = UNDECLARED,
+               calendar: Calendar = WEEKDAYS) -> Iterator[tuple[Row, dict[str, Any]]]:
+    """Each usable row typed (PV and EV completed), as it is read: (the row without its raw cells, its typed
+    record); an unusable row is added to ``data.errors`` instead. Not yet grouped (:func:`group_reports`)."""
+    reader = status_reader(profile)
     for rows in inputs:
         source_rows: Iterator[Row] = iter(rows)
         if profile.columns:
@@ -152,9 +159,7 @@ def status_from_rows(inputs: Iterable[Iterable[Row]], profile: InputProfile = UN
         for row in source_rows:
             record = _typed(row, reader, calendar, data)
             if record is not None:
-                typed.append((Row(None, row.row, row.source), record))  # the raw cells are no longer needed
-    _group(typed, data)
-    return data
+                yield Row(None, row.row, row.source), record  # the raw cells are no longer needed
 
 
 def _error(row: Row, data: StatusData, errors: list[RowError], raw: Mapping[str, Any] | None = None,
@@ -242,12 +247,16 @@ def linear_pv(bac: Decimal | Fraction, start: dt.date, finish: dt.date, status_d
     return Fraction(bac) * done / total if total else Fraction(0)
 
 
-def _group(typed: list[tuple[Row, dict[str, Any]]], data: StatusData) -> None:
-    """Reports by project and status date, task rows summed; a second row for the same key is an error row."""
+def group_reports(typed: list[tuple[Row, dict[str, Any]]], data: StatusData) -> list[int]:
+    """Reports by project and status date, task rows summed, into ``data``; a second row for the same key is an
+    error row. Every decision is within one project, so typed rows given project by project (each project's
+    rows in input order) give the same reports and error rows. Returns the indices (in ``typed``) of the rows
+    that became error rows, in order."""
+    rejected: list[int] = []
     seen: dict[tuple[str, dt.date, str | None], Row] = {}
     whole: dict[tuple[str, dt.date], bool] = {}  # (project, date) -> reported as one row (no task)?
     groups: dict[tuple[str, dt.date], list[tuple[Row, dict[str, Any]]]] = {}
-    for row, record in typed:
+    for index, (row, record) in enumerate(typed):
         key = (record["project"], record["status_date"], record["task"])
         first = seen.get(key)
         pair = key[:2]
@@ -259,6 +268,7 @@ def _group(typed: list[tuple[Row, dict[str, Any]]], data: StatusData) -> None:
                 message = f"{what}: rows with and without a task for the same project and date; use one or the other"
             _error(row, data, [RowError(row=row.row, column="task" if first is None else "status_date",
                                         code="duplicate_row", message=message)], None, record)
+            rejected.append(index)
             continue
         seen[key] = row
         whole[pair] = record["task"] is None
@@ -267,6 +277,7 @@ def _group(typed: list[tuple[Row, dict[str, Any]]], data: StatusData) -> None:
         data.reports.setdefault(project, []).append(_summed(project, date, members))
     for reports in data.reports.values():
         reports.sort(key=lambda r: r.status_date)
+    return rejected
 
 
 def _summed(project: str, date: dt.date, members: list[tuple[Row, dict[str, Any]]]) -> Report:

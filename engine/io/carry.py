@@ -24,7 +24,7 @@ class Carrier:
         # row's key is the field for a mapped column, the title for the others.
         self._targets = [column_key(profile.columns.get(column_key(n), n)) for n in self.names]
         self._title = column_key(title_field) if title_field else None
-        self._keys: dict[tuple, tuple[list, Any]] = {}  # a file's rows share their keys
+        self._keys: dict[tuple[str, ...], tuple[list[str | None], str | None]] = {}  # a file's rows share their keys
 
     @property
     def shows_title(self) -> bool:
@@ -36,11 +36,11 @@ class Carrier:
         present = {column_key(k) for k in keys if isinstance(k, str)}
         return [n for n, t in zip(self.names, self._targets) if t not in present]
 
-    def _found(self, data: Mapping[str, Any]) -> tuple[list, Any]:
+    def _found(self, data: Mapping[str, Any]) -> tuple[list[str | None], str | None]:
         keys = tuple(data)
         found = self._keys.get(keys)
         if found is None:
-            by_key = {}
+            by_key: dict[str, str] = {}
             for k in keys:
                 if isinstance(k, str):
                     by_key.setdefault(column_key(k), k)

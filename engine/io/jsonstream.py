@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, NoReturn
 
 from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
@@ -32,7 +32,7 @@ def json_rows(path: Path, name: str, encoding: str) -> Iterator[Row]:
     return (_row(item, number, name) for number, item in enumerate(_items(path, name, encoding), 1))
 
 
-def jsonl_rows(lines, name: str) -> Iterator[Row]:
+def jsonl_rows(lines: Iterable[str], name: str) -> Iterator[Row]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -56,7 +56,7 @@ def _row(data: Any, number: int, name: str) -> Row:
 class _Text:
     """A file's text read in chunks, with a position in it; consumed text is dropped as it goes."""
 
-    def __init__(self, f, encoding: str, name: str):
+    def __init__(self, f: IO[bytes], encoding: str, name: str):
         self.f, self.name = f, name
         self.decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
         self.buf, self.pos, self.eof = "", 0, False
@@ -119,8 +119,8 @@ class _Text:
             self.more(wanted)
             wanted *= 2  # a long value is decoded again after each read: doubling keeps the work linear
 
-    def fail(self, message: str, hint: str | None = None, at: int | None = None):
-        line = None
+    def fail(self, message: str, hint: str | None = None, at: int | None = None) -> NoReturn:
+        line = 0  # the whole file
         if at is not None:
             line = self.line + self.buf.count("\n", 0, at)
         raise InputError([Diagnostic("bad_file", message, Location(self.name, line), hint)])
@@ -181,7 +181,7 @@ def _wrapped(text: _Text, check: bool) -> Iterator[Any]:
         _not_a_list(text.name)
 
 
-def _not_a_list(name: str):
+def _not_a_list(name: str) -> NoReturn:
     raise InputError([Diagnostic("bad_file", "expected a list of proposals (or {\"proposals\": [...]})",
                                  Location(name))])
 
@@ -189,8 +189,7 @@ def _not_a_list(name: str):
 def _check_depth(value: Any, text: _Text, depth: int = 1) -> None:
     if depth > MAX_DEPTH:
         text.fail(f"JSON nested more than {MAX_DEPTH} levels deep", "a proposal is a flat object of fields")
-    children: Callable = dict.values if isinstance(value, dict) else iter
     if isinstance(value, (dict, list)):
-        for item in children(value):
+        for item in value.values() if isinstance(value, dict) else value:
             if isinstance(item, (dict, list)):
                 _check_depth(item, text, depth + 1)

@@ -28,10 +28,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, did_you_mean
 from engine.expr.values import ValueProblem, display, to_date
+from engine.io.columns import OUTPUT_COLUMNS
 from engine.policy.source import load_document
 
 SPACES = " \u00a0\u202f"  # space, no-break space, narrow no-break space: grouping marks only
@@ -103,7 +104,7 @@ class InputProfile:
     alignment_strength: str | None = None
     carry: tuple[str, ...] = ()  # columns (headers, or the fields they map to) written into every output row
     file: str | None = None  # where it was declared
-    places: Mapping[tuple, Location] = field(default_factory=dict, compare=False)  # ("values", field, text) -> where
+    places: Mapping[tuple[str, ...], Location] = field(default_factory=dict, compare=False)  # ("values", field, text) -> where
 
     @property
     def where(self) -> str:
@@ -186,7 +187,7 @@ def read_amount(text: str, numbers: NumberFormat = NumberFormat(), where: str = 
     return finish(_body(body, raw, numbers, where, finish)), currency
 
 
-def _point_is_decimal(simple: re.Match, numbers: NumberFormat) -> bool:
+def _point_is_decimal(simple: re.Match[str], numbers: NumberFormat) -> bool:
     """Whether the one '.' of digits.digits is surely a decimal point: declared so, or (undeclared) not
     followed by exactly three digits after a possible first group (1.5, 0.500 and 1234.567 are; 250.000 is not)."""
     if numbers.declared:
@@ -227,7 +228,7 @@ def _body(body: str, raw: str, numbers: NumberFormat, where: str,
         return _babel_number(body, raw, numbers)
     if _EXPONENT.match(body):
         return Decimal(body)
-    readings = {}
+    readings: dict[Decimal, tuple[str, str]] = {}
     for decimal, grouping in ((",", "."), (".", ",")):
         value = with_marks(body, decimal, grouping + GROUP_ONLY)
         if value is not None:
@@ -314,7 +315,7 @@ def _symbols(code: str, locale: str | None) -> frozenset[str]:
     """The symbols a currency is written with (CLDR): EUR is €, USD is $ or US$."""
     # lazy: Babel's locale data loads only when a profile needs it
     from babel.numbers import get_currency_symbol
-    symbols = set()
+    symbols: set[str] = set()
     for where in filter(None, (locale, "en_US", "en_GB")):
         symbol = get_currency_symbol(code, where)
         symbols.update((symbol, symbol.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") or code))
@@ -357,7 +358,7 @@ def read_date(value: Any, profile: InputProfile = UNDECLARED) -> dt.date:
     first, second, year = int(found[1]), int(found[3]), found[4]
     if len(year) == 2:
         raise ValueProblem(f"'{text}' has a two-digit year; write the year in full (20{year})")
-    readings = {}
+    readings: dict[dt.date, str] = {}
     for day, month, order in ((first, second, "DD{0}MM{0}YYYY"), (second, first, "MM{0}DD{0}YYYY")):
         try:
             readings.setdefault(dt.date(int(year), month, day), order.format(found[2]))
@@ -424,6 +425,12 @@ def _serial(value: Any, profile: InputProfile) -> dt.date:
 
 
 # -- loading -----------------------------------------------------------------------------------------------
+class _At(Protocol):
+    """Where a path into the profile file is: its value's (or key's) location."""
+
+    def __call__(self, *path: str | int) -> Location: ...
+
+
 def load_profile(path: str | Path) -> InputProfile:
     """Read a profile (or an old-style column map) file. Raises InputError with located diagnostics."""
     name = str(path)
@@ -435,11 +442,15 @@ def load_profile(path: str | Path) -> InputProfile:
     if isinstance(data, dict) and not (set(data) & set(KEYS)) \
             and all(isinstance(v, str) for v in data.values()):
         data = {"columns": data}  # an old-style column map: title -> field (no key of a profile, written lowercase)
-        shift = ("columns",)
+        shift: tuple[str, ...] = ("columns",)
     else:
         shift = ()
-    at = (lambda *p: where.value(p[len(shift):])) if shift else (lambda *p: where.value(p))
-    key_at = (lambda *p: where.key(p[len(shift):])) if shift else (lambda *p: where.key(p))
+
+    def at(*path: str | int) -> Location:
+        return where.value(path[len(shift):])
+
+    def key_at(*path: str | int) -> Location:
+        return where.key(path[len(shift):])
     if not isinstance(data, dict):
         raise InputError([Diagnostic("bad_profile", "expected a mapping: column titles to fields, or an input "
                                      "profile with 'columns:'", at(), "write one line per column, e.g. "
@@ -465,7 +476,7 @@ def load_profile(path: str | Path) -> InputProfile:
     carry = _carry(data.get("carry"), at, sink)
     if sink.errors:
         raise InputError(sink.errors)
-    places = {("columns", column_key(t)): at("columns", t) for t in _mapping(data.get("columns"))}
+    places: dict[tuple[str, ...], Location] = {("columns", column_key(t)): at("columns", t) for t in _mapping(data.get("columns"))}
     places.update({("values", columns.get(column_key(n)) or field_key(n), _normal_text(str(t))): at("values", n, t)
                    for n, table in _mapping(data.get("values")).items() for t in _mapping(table)})
     places[("alignment_strength",)] = at("alignment_strength")
@@ -474,14 +485,14 @@ def load_profile(path: str | Path) -> InputProfile:
                         carry=carry, file=name, places=places)
 
 
-def _columns(data: Any, at, key_at, sink: DiagnosticSink) -> dict[str, str]:
+def _columns(data: Any, at: _At, key_at: _At, sink: DiagnosticSink) -> dict[str, str]:
     if data is None:
         return {}
     if not isinstance(data, dict):
         sink.add("bad_profile", "columns maps column titles to field names", at("columns"),
                  "e.g. 'Total Cost (EUR): budget'")
         return {}
-    out = {}
+    out: dict[str, str] = {}
     for title, name in data.items():
         if not isinstance(name, str) or not name.strip():
             sink.add("bad_profile", f"column '{title}' must map to a field name", at("columns", title))
@@ -490,7 +501,7 @@ def _columns(data: Any, at, key_at, sink: DiagnosticSink) -> dict[str, str]:
     return out
 
 
-def _carry(data: Any, at, sink: DiagnosticSink) -> tuple[str, ...]:
+def _carry(data: Any, at: _At, sink: DiagnosticSink) -> tuple[str, ...]:
     """The carried columns as written (their names head the output columns). Each names one column once."""
     if data is None:
         return ()
@@ -520,10 +531,7 @@ def _carry(data: Any, at, sink: DiagnosticSink) -> tuple[str, ...]:
     return tuple(names)
 
 
-OUTPUT_COLUMNS = ("id", "decision", "routes", "rules", "reasons", "errors", "source", "row", "policy_hash", "as_of")
-
-
-def _numbers(data: Mapping[str, Any], at, sink: DiagnosticSink) -> NumberFormat:
+def _numbers(data: Mapping[str, Any], at: _At, sink: DiagnosticSink) -> NumberFormat:
     locale = data.get("locale")
     if locale is not None:
         locale = _locale(locale, at("locale"), sink)
@@ -565,19 +573,22 @@ def _locale(text: Any, where: Location, sink: DiagnosticSink) -> str | None:
         return None
 
 
-def _dates(data: Mapping[str, Any], numbers: NumberFormat, at, sink: DiagnosticSink) -> tuple[tuple, tuple]:
+def _dates(data: Mapping[str, Any], numbers: NumberFormat, at: _At, sink: DiagnosticSink
+           ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     written = data.get("dates")
     if written is None:
         if numbers.locale is None:
             return (), ()
         label = locale_date_order(numbers.locale)
-        return ((to_strptime(label),), (label,)) if label else ((), ())
+        pattern = to_strptime(label) if label else None  # DD, MM and YYYY with one separator: always a format
+        return ((pattern,), (label,)) if label and pattern else ((), ())
     if isinstance(written, str):
         written = [written]
     if not isinstance(written, list):
         sink.add("bad_profile", "dates is a list of formats", at("dates"), "e.g. dates: [DD.MM.YYYY, excel]")
         return (), ()
-    patterns, labels = [], []
+    patterns: list[str] = []
+    labels: list[str] = []
     for i, label in enumerate(written):
         pattern = to_strptime(label) if isinstance(label, str) else None
         if pattern is None:
@@ -612,14 +623,15 @@ def locale_date_order(locale: str) -> str | None:
     return found[2].join(names[g[0]] for g in (found[1], found[3], found[4]))
 
 
-def _values(data: Any, columns: Mapping[str, str], at, key_at, sink: DiagnosticSink) -> dict[str, Any]:
+def _values(data: Any, columns: Mapping[str, str], at: _At, key_at: _At, sink: DiagnosticSink
+            ) -> dict[str, dict[str, Any]]:
     if data is None:
         return {}
     if not isinstance(data, dict):
         sink.add("bad_profile", "values maps each field to {cell text: value}", at("values"),
                  "e.g. values: {risk: {Low: 1, Medium: 3, High: 5}}")
         return {}
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, table in data.items():
         if not isinstance(table, dict):
             sink.add("bad_profile", f"values for '{name}' must be a mapping of cell text to value",

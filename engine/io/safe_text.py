@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal, TypeVar, overload
 
 # C0 controls but newline, DEL, C1 controls, bidi embeddings/overrides/isolates (they reorder what is
 # shown: "Trojan source"), line and paragraph separators, and surrogates.
@@ -30,12 +30,12 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud80
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-def _shown(match: re.Match) -> str:
+def _shown(match: re.Match[str]) -> str:
     code = ord(match[0])
     return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
 
 
-def _escaped(match: re.Match) -> str:
+def _escaped(match: re.Match[str]) -> str:
     return f"\\u{ord(match[0]):04x}"
 
 
@@ -65,7 +65,7 @@ class TerminalText:
     def write(self, text: str) -> int:
         return self.raw.write(for_terminal(text))
 
-    def __getattr__(self, name):  # flush, isatty, fileno, encoding, ...
+    def __getattr__(self, name: str) -> object:  # flush, isatty, fileno, encoding, ...
         return getattr(self.raw, name)
 
 
@@ -78,7 +78,7 @@ class EncodableText:
     def write(self, text: str) -> int:
         return self.raw.write(encodable(text))
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> object:
         return getattr(self.raw, name)
 
 
@@ -87,18 +87,31 @@ def raw_stream(stream: IO[str]) -> IO[str]:
     return stream.raw if isinstance(stream, TerminalText) else stream
 
 
-@contextlib.contextmanager
-def replacing(path, binary: bool = False) -> Iterator[IO]:
+@overload
+def replacing(path: str | os.PathLike[str], binary: Literal[False] = False) -> contextlib.AbstractContextManager[IO[str]]: ...
+@overload
+def replacing(path: str | os.PathLike[str], binary: Literal[True]) -> contextlib.AbstractContextManager[IO[bytes]]: ...
+def replacing(path: str | os.PathLike[str], binary: bool = False
+              ) -> contextlib.AbstractContextManager[IO[str]] | contextlib.AbstractContextManager[IO[bytes]]:
     """A file that takes the place of ``path`` only once it is whole (a workbook, a report: formats that
     cannot be resumed). It is written beside ``path`` under a temporary name, synced, then renamed over
     it; on any failure the temporary file is removed and ``path`` is as it was. An OSError (a full disk,
     a folder that cannot be written) is raised again naming ``path``: a failed write() names no file.
     Text is UTF-8; a surrogate is written as \\udXXX."""
-    path = Path(path)
+    if binary:
+        return _replacing(Path(path), lambda temporary: open(temporary, "wb"))
+    return _replacing(Path(path), lambda temporary: open(temporary, "w", encoding="utf-8",
+                                                         errors="backslashreplace", newline=""))
+
+
+_Stream = TypeVar("_Stream", IO[str], IO[bytes])
+
+
+@contextlib.contextmanager
+def _replacing(path: Path, opening: Callable[[Path], _Stream]) -> Iterator[_Stream]:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        with open(temporary, "wb") if binary else open(temporary, "w", encoding="utf-8",
-                                                        errors="backslashreplace", newline="") as f:
+        with opening(temporary) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -10,9 +10,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING
-from zipfile import ZIP_DEFLATED, ZipFile
 
-from engine.io.profile import OUTPUT_COLUMNS
+from engine.io.columns import OUTPUT_COLUMNS
 from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
 
 if TYPE_CHECKING:  # annotations only: the command line reads FORMATS without loading pydantic
@@ -259,7 +258,9 @@ def _save(book, f) -> None:
     """openpyxl's save_workbook, but a zip archive that fails part-way is closed here (its __del__ would
     write to the broken file again, and Python prints that traceback at exit)."""
 
-    # lazy: openpyxl loads only when a workbook is read or written
+    # lazy: openpyxl (and zipfile) load only when a workbook is read or written
+    from zipfile import ZIP_DEFLATED, ZipFile
+
     from openpyxl.writer.excel import ExcelWriter
 
     archive = ZipFile(f, "w", ZIP_DEFLATED, allowZip64=True)

@@ -10,13 +10,14 @@ The XML is read by expat with any DOCTYPE refused, so no entity is ever defined,
 from __future__ import annotations
 
 import datetime as dt
+import os
 import posixpath
 import re
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NoReturn
 from xml.parsers import expat
 
 from engine.decision import RowError
@@ -31,13 +32,18 @@ _REF = re.compile(r"([A-Z]{1,3})(\d+)$")
 _DATE_FORMATS = {14, 15, 16, 17, 18, 19, 20, 21, 22, 27, 30, 36, 45, 46, 47, 50, 57}
 _NOT_DATE_PARTS = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
 _MAX_ROW = 1_048_576  # rows in an Excel sheet
+# expat's handlers (namespace_separator set, attributes as a dict): an element's start, its end, character data
+_Start = Callable[[str, dict[str, str]], None]
+_End = Callable[[str], None]
+_Chars = Callable[[str], None]
+_SheetRow = tuple[int, dict[int, Any]]  # (row number, {0-based column: value})
 
 
 class _Refused(Exception):
     """Why the workbook cannot be read (becomes bad_xlsx)."""
 
 
-def xlsx_rows(path, name: str, sheet: str | None, empty: EmptyRows) -> Iterator[Row]:
+def xlsx_rows(path: str | os.PathLike[str], name: str, sheet: str | None, empty: EmptyRows) -> Iterator[Row]:
     """Check the workbook and the header now (a bad one is refused before any row); read rows lazily."""
     try:
         book = zipfile.ZipFile(path)
@@ -79,12 +85,12 @@ def _bad(name: str, message: str) -> InputError:
                                   "open it in Excel and save it again as .xlsx, or save the sheet as CSV")])
 
 
-def _parser(start: Callable | None = None, end: Callable | None = None, text: Callable | None = None):
+def _parser(start: _Start | None = None, end: _End | None = None, text: _Chars | None = None) -> expat.XMLParserType:
     """An expat parser that refuses a DOCTYPE (so no entity can be defined: no XXE, no entity bomb)."""
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.buffer_text = True
 
-    def refuse(*_):
+    def refuse(*_: object) -> NoReturn:
         raise _Refused("the XML declares a DTD, which a workbook never does")
     parser.StartDoctypeDeclHandler = refuse
     parser.EntityDeclHandler = refuse
@@ -98,7 +104,7 @@ def _parser(start: Callable | None = None, end: Callable | None = None, text: Ca
     return parser
 
 
-def _parse(book: zipfile.ZipFile, part: str, parser) -> Iterator[None]:
+def _parse(book: zipfile.ZipFile, part: str, parser: expat.XMLParserType) -> Iterator[None]:
     """Feed a part to the parser a chunk at a time, pausing after each chunk."""
     with book.open(part) as f:
         while True:
@@ -109,7 +115,7 @@ def _parse(book: zipfile.ZipFile, part: str, parser) -> Iterator[None]:
                 return
 
 
-class _LocalNames(dict):
+class _LocalNames(dict[str, str]):
     """Element names without their namespace ("<namespace> row" -> "row"), worked out once per name."""
 
     def __missing__(self, tag: str) -> str:
@@ -122,7 +128,8 @@ class _LocalNames(dict):
 _local = _LocalNames().__getitem__
 
 
-def _read_all(book: zipfile.ZipFile, part: str, start=None, end=None, text=None) -> None:
+def _read_all(book: zipfile.ZipFile, part: str, start: _Start | None = None, end: _End | None = None,
+              text: _Chars | None = None) -> None:
     for _ in _parse(book, part, _parser(start, end, text)):
         pass
 
@@ -133,13 +140,13 @@ def _sheets(book: zipfile.ZipFile) -> tuple[dict[str, str], bool]:
     names: list[tuple[str, str]] = []
     flags = {"date1904": False}
 
-    def rel(tag, attrs):
+    def rel(tag: str, attrs: dict[str, str]) -> None:
         if _local(tag) == "Relationship":
             target = attrs.get("Target", "")
             targets[attrs.get("Id", "")] = target.lstrip("/") if target.startswith("/") else \
                 posixpath.normpath(posixpath.join("xl", target))
 
-    def workbook(tag, attrs):
+    def workbook(tag: str, attrs: dict[str, str]) -> None:
         local = _local(tag)
         if local == "sheet":
             names.append((attrs.get("name", ""), attrs.get(f"{_REL} id", "")))
@@ -160,14 +167,14 @@ def _shared_strings(book: zipfile.ZipFile) -> list[str]:
     parts: list[str] = []
     state = {"in_t": False, "phonetic": 0, "chars": 0}
 
-    def start(tag, attrs):
+    def start(tag: str, attrs: dict[str, str]) -> None:
         local = _local(tag)
         if local == "t" and not state["phonetic"]:
             state["in_t"] = True
         elif local == "rPh":
             state["phonetic"] += 1
 
-    def end(tag):
+    def end(tag: str) -> None:
         local = _local(tag)
         if local == "t":
             state["in_t"] = False
@@ -181,7 +188,7 @@ def _shared_strings(book: zipfile.ZipFile) -> list[str]:
                 raise _Refused(f"the shared strings hold over {MAX_SHARED_CHARS:,} characters")
             strings.append(text)
 
-    def text(data):
+    def text(data: str) -> None:
         if state["in_t"]:
             parts.append(data)
     _read_all(book, part, start, end, text)
@@ -197,7 +204,7 @@ def _date_styles(book: zipfile.ZipFile) -> list[bool]:
     styles: list[bool] = []
     depth = {"xfs": False}
 
-    def start(tag, attrs):
+    def start(tag: str, attrs: dict[str, str]) -> None:
         local = _local(tag)
         if local == "numFmt":
             code = _NOT_DATE_PARTS.sub("", attrs.get("formatCode", ""))
@@ -208,7 +215,7 @@ def _date_styles(book: zipfile.ZipFile) -> list[bool]:
             number = _int(attrs.get("numFmtId"))
             styles.append(custom.get(number, number in _DATE_FORMATS))
 
-    def end(tag):
+    def end(tag: str) -> None:
         if _local(tag) == "cellXfs":
             depth["xfs"] = False
     _read_all(book, part, start, end)
@@ -222,16 +229,18 @@ def _int(text: str | None) -> int:
 def _check_sheet(book: zipfile.ZipFile, part: str) -> int | None:
     """Parse the whole sheet once (a truncated or broken sheet is refused before any row is read); the
     lowest row number, which is the header's."""
-    lowest: dict[str, Any] = {"row": None, "last": 0}
+    lowest: int | None = None
+    last = 0
 
-    def start(tag, attrs):
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal lowest, last
         if _local(tag) == "row":
             number = _int(attrs.get("r"))
-            number = lowest["last"] = number if number > 0 else lowest["last"] + 1  # as _sheet_rows numbers them
-            if lowest["row"] is None or number < lowest["row"]:
-                lowest["row"] = number
+            number = last = number if number > 0 else last + 1  # as _sheet_rows numbers them
+            if lowest is None or number < lowest:
+                lowest = number
     _read_all(book, part, start)
-    return lowest["row"]
+    return lowest
 
 
 class _Cells:
@@ -294,13 +303,14 @@ def _column(ref: str | None, previous: int) -> int:
     return index - 1
 
 
-def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Iterator[tuple[int, dict[int, Any]]]:
+def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Iterator[_SheetRow]:
     """(row number, {0-based column: value}) for each <row> in the order stored, cells placed by reference."""
-    done: list[tuple[int, dict[int, Any]]] = []
-    state: dict[str, Any] = {"row": 0, "cells": None, "col": -1, "kind": "", "style": -1, "text": None}
+    done: list[_SheetRow] = []
+    state: dict[str, Any] = {"row": 0, "cells": None, "col": -1, "kind": "", "style": -1, "text": None,
+                             "formula": None}
     texts: list[str] = []
 
-    def start(tag, attrs):
+    def start(tag: str, attrs: dict[str, str]) -> None:
         local = _local(tag)
         if local == "row":
             number = _int(attrs.get("r"))
@@ -310,15 +320,17 @@ def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Iterator[tup
             state["col"] = _column(attrs.get("r"), state["col"])
             state["kind"], state["style"] = attrs.get("t", "n"), _int(attrs.get("s") or "0")
             texts.clear()
-            state["text"] = None
+            state["text"], state["formula"] = None, None
         elif local in ("v", "t") and state["cells"] is not None:
             state["text"] = texts  # collect character data (a <t> of an inline string, or the <v>)
+        elif local == "f" and state["cells"] is not None:
+            state["text"] = state["formula"] = []  # its text, for the message when no value was computed
         elif local == "rPh":
             state["text"] = None
 
-    def end(tag):
+    def end(tag: str) -> None:
         local = _local(tag)
-        if local in ("v", "t"):
+        if local in ("v", "t", "f"):
             state["text"] = None
         elif local == "c" and state["cells"] is not None:
             if texts:
@@ -328,23 +340,33 @@ def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Iterator[tup
                                           f"cell is {MAX_CELL:,}")
                 else:
                     value = cells.value(state["kind"], state["style"], text)
-                if value is not None:
-                    state["cells"][state["col"]] = value
+            elif state["formula"] is not None and state["kind"] != "str":
+                # a formula without a value (no <v>, or openpyxl's empty <v/>) was never computed; only a text result
+                # (t="str") can be empty: Excel's ="" is an empty cell
+                shown = "".join(state["formula"]).strip()
+                value = _BadCell("formula_without_value", "the cell holds a formula"
+                                 + (f" (={shown[:60]})" if shown else "") + " but no computed value (the workbook was "
+                                 "written by a program that does not calculate); open and save it in Excel or "
+                                 "LibreOffice, or write the values")
+            else:
+                value = None
+            if value is not None:
+                state["cells"][state["col"]] = value
         elif local == "row" and state["cells"] is not None:
             done.append((state["row"], state["cells"]))
             state["cells"] = None
 
-    def text(data):
+    def text(data: str) -> None:
         if state["text"] is not None:
-            texts.append(data)
+            state["text"].append(data)  # texts (a <v> or <t>) or the formula being read
     for _ in _parse(book, part, _parser(start, end, text)):
         yield from done
         done.clear()
 
 
-def _header(rows: Iterator[tuple[int, dict[int, Any]]], first: int | None) -> tuple[list[str], list]:
+def _header(rows: Iterator[_SheetRow], first: int | None) -> tuple[list[str], list[_SheetRow]]:
     """The header (the row with the lowest number) and the rows stored before it (rows out of order)."""
-    before = []
+    before: list[_SheetRow] = []
     for number, values in rows:
         if number == first:
             width = max(values, default=-1) + 1
@@ -359,7 +381,7 @@ def _title(value: Any) -> str:
     return str(value).strip()
 
 
-def _data_rows(book: zipfile.ZipFile, before: list, rows: Iterator, header: list[str], name: str,
+def _data_rows(book: zipfile.ZipFile, before: list[_SheetRow], rows: Iterator[_SheetRow], header: list[str], name: str,
                empty: EmptyRows) -> Iterator[Row]:
     seen = bytearray(_MAX_ROW // 8 + 2)
     try:

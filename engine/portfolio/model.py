@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from engine.errors import Diagnostic, InputError, Location
+from engine.expr.values import AmbiguousNumber, ValueProblem, data_number
 from engine.io.readers import load_text_dates, unparsable
 from engine.io.rows import csv_cell_limit
 
@@ -342,8 +343,15 @@ def _number(value: Any, what: str) -> float | None:
         return None
     if isinstance(value, bool):
         raise ValueError(f"{what}: expected a number, got {value}")
+    if isinstance(value, str):  # text by the engine's one rule for data: what reads two ways is refused
+        try:
+            return float(data_number(value))
+        except AmbiguousNumber as exc:
+            raise ValueError(f"{what}: {exc}") from None
+        except ValueProblem:
+            raise ValueError(f"{what}: '{value}' is not a number") from None
     try:
-        number = float(str(value).replace(",", "").replace("_", "")) if isinstance(value, str) else float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{what}: '{value}' is not a number") from None
     if number != number or number in (float("inf"), float("-inf")):

@@ -144,6 +144,10 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     value = np.array([p.value if p.value is not None else 1.0 for p in projects], dtype=float)
     if any(p.value is None for p in projects):
         notes.append("projects without a value (or score) count 1 each")
+    free = [p.id for p in projects if not (p.cost or p.budget or p.cost_profile or p.out or p.force == "out")]
+    if free:  # chosen at no cost against every budget: said, so that a blank cost cell is not funded unseen
+        notes.append(f"projects without a cost ({', '.join(free)}) cost nothing against the budget; give each its "
+                     "cost (0 if it is free)")
     demand: dict[tuple[str, str], np.ndarray] = {}
     capacity: dict[tuple[str, str], float] = {}  # with the tolerance, for each key of demand (in its order)
     for j, (k, placed, _c, needs) in enumerate(options):

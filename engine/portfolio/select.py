@@ -26,6 +26,7 @@ from typing import Any
 
 import highspy
 import numpy as np
+import numpy.typing as npt
 from scipy.sparse import coo_matrix
 
 from engine.compile.portfolio import Limits
@@ -97,7 +98,11 @@ class Model:
 def _model(prob: Problem) -> Model | Selection:
     """The programme of the module docstring, or an infeasible selection when forcing contradicts itself."""
     n, m = len(prob.ids), len(prob.owner)
-    rows, cols, vals, lower, upper = [], [], [], [], []
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
     chosen_rows = {k: prob.options_of(k) for k in range(n)}  # x_k = the sum of project k's options
 
     def add(coefficients: dict[int, float], lo: float, hi: float) -> None:
@@ -116,10 +121,10 @@ def _model(prob: Problem) -> Model | Selection:
     def dense(array: np.ndarray) -> dict[int, float]:
         return {int(j): float(v) for j, v in enumerate(array) if v}
 
-    for key, c in prob.cost.items():
-        add(dense(c), -np.inf, prob.budget[key])
-    for key, d in prob.demand.items():
-        add(dense(d), -np.inf, prob.capacity[key])
+    for budget_key, c in prob.cost.items():
+        add(dense(c), -np.inf, prob.budget[budget_key])
+    for capacity_key, d in prob.demand.items():
+        add(dense(d), -np.inf, prob.capacity[capacity_key])
     for k in range(n):
         if len(chosen_rows[k]) > 1:
             add(x(k), -np.inf, 1.0)  # one start at most
@@ -152,7 +157,8 @@ def _model(prob: Problem) -> Model | Selection:
     if both:
         return infeasible(prob, [f"{', '.join(prob.ids[k] for k in both)} must be in (forced) and out (forced out, "
                                   "rejected, cancelled or depending on an unknown project) at the same time"])
-    matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower), m)).tocsr()
+    matrix = coo_matrix((np.asarray(vals, dtype=float), (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp))),
+                        shape=(len(lower), m)).tocsr()
     return Model(prob.value[prob.owner].astype(float), matrix, np.array(lower, dtype=float),
                  np.array(upper, dtype=float), col_upper, np.arange(len(prob.cost)))
 
@@ -204,6 +210,9 @@ def _milp(model: Model, upper: np.ndarray, time_limit: float, gap: float, start:
     return _solved(y, model, "optimal" if status == highspy.HighsModelStatus.kOptimal else "time limit", bound)
 
 
+# A limit of the programme: ("budget", period or total) or ("capacity", (role, period)).
+_Limit = tuple[str, str | tuple[str, str]]
+
 _silenced = False
 
 
@@ -254,7 +263,8 @@ def left_out(prob: Problem, selection: Selection) -> list[dict[str, str]]:
     if not left:
         return []
     n = len(prob.ids)
-    keys = [("budget", key) for key in prob.cost] + [("capacity", key) for key in prob.demand]
+    keys: list[_Limit] = [("budget", key) for key in prob.cost]
+    keys += [("capacity", key) for key in prob.demand]
     arrays = [prob.cost[key] for key in prob.cost] + [prob.demand[key] for key in prob.demand]
     limits = np.array([prob.budget[key] for key in prob.cost] + [prob.capacity[key] for key in prob.demand])
     least = np.full((n, len(arrays)), np.inf)  # each project's cheapest option, per limit
@@ -276,7 +286,7 @@ def left_out(prob: Problem, selection: Selection) -> list[dict[str, str]]:
     return out
 
 
-def _chosen_options(prob: Problem, selection: Selection) -> np.ndarray:
+def _chosen_options(prob: Problem, selection: Selection) -> npt.NDArray[np.bool_]:
     """Which options the selection took: a project's only option, or the one at its chosen start."""
     starts = {pid: prob.periods.index(label) for pid, label in selection.starts.items()}
     return np.array([prob.start[j] is None or starts.get(prob.ids[int(prob.owner[j])]) == prob.start[j]
@@ -286,11 +296,12 @@ def _chosen_options(prob: Problem, selection: Selection) -> np.ndarray:
 def _sums(groups: dict[int, set[int]], least: np.ndarray, n: int) -> np.ndarray:
     rows = [r for r, g in enumerate(groups.values()) for _ in g]
     cols = [j for g in groups.values() for j in g]
-    matrix = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(groups), n)).tocsr()
+    matrix = coo_matrix((np.ones(len(rows)), (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp))),
+                        shape=(len(groups), n)).tocsr()
     return np.asarray(matrix @ least)
 
 
-def _left_out_reason(prob: Problem, k: int, group: set[int], chosen: set[int], keys: list, limits: np.ndarray,
+def _left_out_reason(prob: Problem, k: int, group: set[int], chosen: set[int], keys: list[_Limit], limits: np.ndarray,
                      alone: np.ndarray, used: np.ndarray, extra: np.ndarray, status: str) -> tuple[str, str]:
     if k in prob.why_out:
         return prob.why_out[k]
@@ -313,7 +324,7 @@ def _left_out_reason(prob: Problem, k: int, group: set[int], chosen: set[int], k
     for column in np.nonzero(used + extra > limits + 1e-9)[0][:2]:
         kind, key = keys[column]
         what = ("the budget" if key == TOTAL else f"the {key} budget") if kind == "budget" else f"{key[0]} in {key[1]}"
-        amount = (lambda v: f"{v:,.0f}") if kind == "budget" else (lambda v: f"{v:g}")
+        amount: Callable[[float], str] = (lambda v: f"{v:,.0f}") if kind == "budget" else (lambda v: f"{v:g}")
         parts.append(f"no room in {what}, {amount(used[column])} of {amount(limits[column])} used and it needs "
                      f"{amount(extra[column])}{helpers}")
     if not parts:
@@ -321,7 +332,7 @@ def _left_out_reason(prob: Problem, k: int, group: set[int], chosen: set[int], k
     return "not worth it", f"value {prob.value[k]:,.4g}: " + "; ".join(parts)
 
 
-def _need(key: tuple, need: float, limit: float) -> str:
+def _need(key: _Limit, need: float, limit: float) -> str:
     kind, name = key
     if kind == "budget":
         return f"needs {need:,.0f} in {name} against a budget of {limit:,.0f}"

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import html
 import math
+import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.compile.policy import CompiledPolicy
 from engine.decision import Decision
 from engine.io.safe_text import replacing
+from engine.report.roles import field_roles
 from engine.report.text import money_text as _money
-from engine.scoring.ranking import Ranking
+from engine.scoring.ranking import Contribution, Ranking
+
+if TYPE_CHECKING:  # the health stage loads only for a report with a health page
+    from engine.report.health import HealthPage
 
 OUTCOMES = ("accept", "review", "reject", "error")
 COLOURS = {"accept": "#2e7d32", "review": "#f0a202", "reject": "#c62828", "error": "#6d6d6d"}
@@ -38,7 +43,7 @@ class ProposalView:
     objectives: dict[str, float] = field(default_factory=dict)  # objective -> weight x level
     rank: int | None = None
     score: float | None = None
-    breakdown: list = field(default_factory=list)
+    breakdown: list[Contribution] = field(default_factory=list)
     reason: str | None = None  # why it is not ranked
     model: str | None = None  # the scoring model that ranked it, when the policy set has several
 
@@ -64,7 +69,7 @@ class Report:
     frontier: list[dict[str, Any]] = field(default_factory=list)
     graph_svg: str | None = None
     fields: dict[str, str | None] = field(default_factory=dict)  # the role each field plays: budget, risk, title
-    health: Any = None  # engine.report.health.HealthPage: the health page, from status reports (--status)
+    health: HealthPage | None = None  # the health page, from status reports (--status)
 
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "policy_hash": self.policy_hash, "as_of": self.as_of, "counts": self.counts,
@@ -76,12 +81,12 @@ class Report:
 
 
 def build_report(policy: CompiledPolicy, decided: list[tuple[Decision, Mapping[str, Any] | None]],
-                 ranking: Ranking | None = None, *, title: str | None = None, conflicts: list | None = None,
-                 frontier: list | None = None, graph_svg: str | None = None) -> Report:
+                 ranking: Ranking | None = None, *, title: str | None = None,
+                 conflicts: list[dict[str, Any]] | None = None, frontier: list[dict[str, Any]] | None = None, graph_svg: str | None = None) -> Report:
     roles = field_roles(policy)
     views: list[ProposalView] = []
-    counts: Counter = Counter()
-    hits: Counter = Counter()
+    counts: Counter[str] = Counter()
+    hits: Counter[str] = Counter()
     for decision, record in decided:
         counts[decision.decision] += 1
         hits.update(f.rule for f in decision.findings)
@@ -95,11 +100,11 @@ def build_report(policy: CompiledPolicy, decided: list[tuple[Decision, Mapping[s
         views.append(view)
     if ranking is not None:  # made from the same decided list: its entries know their position in it
         for entry in ranking.entries:
-            view = views[entry.position] if entry.position is not None and entry.position < len(views) else None
-            if view is not None:
-                view.rank, view.score, view.reason, view.model = entry.rank, entry.score, entry.reason, entry.model
+            ranked = views[entry.position] if entry.position is not None and entry.position < len(views) else None
+            if ranked is not None:
+                ranked.rank, ranked.score, ranked.reason, ranked.model = entry.rank, entry.score, entry.reason, entry.model
                 if entry.rank is not None:
-                    view.breakdown = entry.breakdown
+                    ranked.breakdown = entry.breakdown
     order = {m["id"]: k for k, m in enumerate(ranking.models)} if ranking is not None else {}
     # model by model (several scoring models rank their own pools), best first; the rest keep their input order
     views.sort(key=lambda v: (v.rank is None, order.get(v.model, 0), v.rank or 0))
@@ -114,40 +119,24 @@ def build_report(policy: CompiledPolicy, decided: list[tuple[Decision, Mapping[s
         fields={k: v for k, v in roles.items() if k != "alignment"})
 
 
-def field_roles(policy: CompiledPolicy) -> dict[str, Any]:
-    """Which fields hold the budget, the risk rating, the title and the alignment: by declared name
-    (budget, risk, title or name), else the first money field for the budget."""
-    fields = policy.fields
-
-    def named(*names: str, type_: str | None = None) -> str | None:
-        for name in names:
-            if name in fields:
-                return name
-        return next((n for n, spec in fields.items() if spec.type == type_), None) if type_ else None
-
-    return {"budget": named("budget", type_="money"), "risk": named("risk", "risk_score", "risk_rating"),
-            "title": named("title", "name"),
-            "alignment": [n for n, spec in fields.items() if spec.type == "alignment"]}
-
-
 def _by_objective(policy: CompiledPolicy, passing: list[ProposalView]) -> list[dict[str, Any]]:
     """Budget shared out over the objectives a proposal serves (in proportion to weight x level); each
     proposal counted once, under its main objective."""
     names = policy.strategy.names if policy.strategy is not None else {}
-    budget: Counter = Counter()
-    count: Counter = Counter()
+    budget: dict[str, float] = {}  # a Counter's way: 0 where an objective has none
+    count: Counter[str] = Counter()
     for view in passing:
         total = sum(view.objectives.values())
         if total > 0 and view.budget:
             for objective, part in view.objectives.items():
-                budget[objective] += view.budget * part / total
+                budget[objective] = budget.get(objective, 0) + view.budget * part / total
         count[view.main_objective or "(none)"] += 1
     keys = list(names) + sorted(k for k in set(budget) | set(count) if k not in names)
-    return [{"objective": k, "name": names.get(k, k), "budget": budget[k], "proposals": count[k]}
-            for k in keys if budget[k] or count[k] or k in names]
+    return [{"objective": k, "name": names.get(k, k), "budget": budget.get(k, 0), "proposals": count[k]}
+            for k in keys if budget.get(k, 0) or count[k] or k in names]
 
 
-def _rule_hits(policy: CompiledPolicy, hits: Counter) -> list[dict[str, Any]]:
+def _rule_hits(policy: CompiledPolicy, hits: Counter[str]) -> list[dict[str, Any]]:
     rows = [{"rule": r.id, "effect": r.effect, "source": r.where, "hits": hits[r.id]} for r in policy.rules
             if r.effect != "none"]
     return sorted(rows, key=lambda r: -r["hits"])  # stable: ties keep the policy's order
@@ -171,7 +160,7 @@ def render(report: Report) -> str:
     return "".join(_pieces(report))
 
 
-def write_report(report: Report, path) -> None:
+def write_report(report: Report, path: str | os.PathLike[str]) -> None:
     """Write the page piece by piece: a page of many proposals is never held twice in memory."""
     with replacing(path) as out:  # whole, or the earlier file left as it was
         for piece in _pieces(report):
@@ -185,7 +174,7 @@ def _head(title: str, health: bool) -> str:
     return head.replace("</head>", HEALTH_STYLE + "</head>", 1) if health else head
 
 
-def render_health_page(page, title: str = "Portfolio health") -> str:
+def render_health_page(page: HealthPage, title: str = "Portfolio health") -> str:
     """A page of its own for the health page (``pmo health --report``): the same head, style and script."""
     # lazy: the health stage loads only for a report with a health page
     from engine.report.health import render_health
@@ -286,18 +275,18 @@ def _bar_chart(items: list[tuple[str, float]], *, money: bool = False, colours: 
 
 
 def _bubble_chart(report: Report) -> str:
-    points = [v for v in report.views if v.score is not None and v.risk is not None]
+    points = [(v, v.risk, v.score) for v in report.views if v.score is not None and v.risk is not None]
     if not points:
         return _empty("no proposal has both a score and a risk rating")
-    big = max((v.budget or 0) for v in points) or 1
-    plot = _Plot(460, 300, 44, [v.risk for v in points], [v.score for v in points], margin=0.06)
+    big = max((v.budget or 0) for v, _, _ in points) or 1
+    plot = _Plot(460, 300, 44, [risk for _, risk, _ in points], [score for _, _, score in points], margin=0.06)
     out = [f'<svg viewBox="0 0 {plot.width} {plot.height}" role="img" class="bubbles">',
            plot.axes("risk →", "score ↑")]
-    for v in sorted(points, key=lambda v: -(v.budget or 0)):  # small bubbles on top
+    for v, risk, score in sorted(points, key=lambda p: -(p[0].budget or 0)):  # small bubbles on top
         radius = 3 + 17 * math.sqrt((v.budget or 0) / big)
-        out.append(f'<circle cx="{plot.x(v.risk):.1f}" cy="{plot.y(v.score):.1f}" r="{radius:.1f}" '
+        out.append(f'<circle cx="{plot.x(risk):.1f}" cy="{plot.y(score):.1f}" r="{radius:.1f}" '
                    f'fill="{COLOURS[v.decision.decision]}" fill-opacity="0.55" stroke="#333" stroke-width="0.5">'
-                   f'<title>{html.escape(v.id or "-")}: score {v.score:.1f}, risk {v.risk:g}, budget '
+                   f'<title>{html.escape(v.id or "-")}: score {score:.1f}, risk {risk:g}, budget '
                    f'{_money(v.budget)} ({v.decision.decision})</title></circle>')
     out.append("</svg>")
     return "".join(out)
@@ -333,7 +322,7 @@ def _panel_rows(report: Report) -> list[tuple[str, Any]]:
     if report.ranking is None:
         return []
     rows = [(e.id or "-", p) for e in sorted((e for e in report.ranking.entries if e.rank is not None),
-                                               key=lambda e: e.rank) for p in e.panel if p.ratings]
+                                               key=lambda e: e.rank or 0) for p in e.panel if p.ratings]  # ranked: rank set
     if len(rows) > MAX_PANEL_ROWS:
         keep = {id(p) for _, p in sorted(rows, key=lambda r: not r[1].needs_attention)[:MAX_PANEL_ROWS]}
         rows = [r for r in rows if id(r[1]) in keep]
@@ -350,7 +339,7 @@ def _disagreement_chart(rows: list[tuple[str, Any]]) -> str:
         low, high = float(p.low), float(p.high)
         span = (high - low) or 1.0
 
-        def x(value: float, low=low, span=span) -> float:
+        def x(value: float, low: float = low, span: float = span) -> float:
             return label_w + (value - low) / span * plot_w
         y = 12 + i * row
         scores = [float(r.score) for r in p.ratings]

@@ -17,14 +17,18 @@ import html
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.compile.health import CompiledHealth
+from engine.compile.kpis import kpi_text
 from engine.compile.portfolio import Limits
 from engine.errors import InputError
 from engine.health.assess import _plain
 from engine.health.trend import HealthSeries, Kpi
 from engine.report.text import money_text as _money
+
+if TYPE_CHECKING:  # loaded (lazily) only when a portfolio is given
+    from engine.portfolio.model import Portfolio
 
 RAG = {"green": "#2e7d32", "amber": "#f0a202", "red": "#c62828", None: "#9e9e9e"}
 SERIES = {"pv": ("#5c6bc0", "4 3", "PV (planned value)"), "ev": ("#2e7d32", "", "EV (earned value)"),
@@ -49,7 +53,7 @@ class HealthPage:
                 "errors": self.errors}
 
 
-def build_health_page(series: HealthSeries, health: CompiledHealth, kpis: Sequence[Kpi], *, portfolio=None,
+def build_health_page(series: HealthSeries, health: CompiledHealth, kpis: Sequence[Kpi], *, portfolio: Portfolio | None = None,
                       limits: Limits | None = None) -> HealthPage:
     """The page's content. ``portfolio`` (engine.portfolio.model.Portfolio) with the portfolio policy's
     ``limits``: the capacity heat map and the Gantt chart with the critical path; without it the Gantt chart
@@ -114,15 +118,15 @@ def _curves(series: HealthSeries) -> list[dict[str, Any]]:
     return curves
 
 
-def _capacity(portfolio, limits: Limits) -> dict[str, Any]:
+def _capacity(portfolio: Portfolio, limits: Limits) -> dict[str, Any]:
     """Demand of the projects going ahead (approved or funded), by role and period, against the ceiling."""
     load: dict[str, dict[str, float]] = {}
     who: dict[tuple[str, str], list[str]] = {}
     for p in portfolio:
         if not p.selected:
             continue
-        for role, periods in p.demand.items():
-            for period, amount in periods.items():
+        for role, by_period in p.demand.items():
+            for period, amount in by_period.items():
                 if amount:
                     load.setdefault(role, {}).setdefault(period, 0.0)
                     load[role][period] += amount
@@ -150,7 +154,7 @@ def _capacity(portfolio, limits: Limits) -> dict[str, Any]:
     return {"periods": periods, "roles": rows, "tolerance": limits.resource_tolerance}
 
 
-def _gantt(series: HealthSeries, portfolio, limits: Limits) -> dict[str, Any]:
+def _gantt(series: HealthSeries, portfolio: Portfolio | None, limits: Limits) -> dict[str, Any]:
     latest = {p.project: p for p in series.latest.projects} if series.latest else {}
     bars: list[dict[str, Any]] = []
     if portfolio is not None:
@@ -178,7 +182,7 @@ def _gantt(series: HealthSeries, portfolio, limits: Limits) -> dict[str, Any]:
         for project in series.projects:
             rated = latest.get(project)
             start, finish = (rated.record.get("planned_start"), rated.record.get("planned_finish")) if rated else (None, None)
-            if start is not None and finish is not None:
+            if rated is not None and start is not None and finish is not None:
                 bars.append({"id": project, "title": rated.record.get("title") or project, "start": start.isoformat(),
                              "finish": finish.isoformat(), "critical": False, "float": None})
         undated = [p for p in series.projects if p not in {b["id"] for b in bars}]
@@ -199,19 +203,6 @@ def _gantt(series: HealthSeries, portfolio, limits: Limits) -> dict[str, Any]:
 def _j(value: Any) -> str:
     """A figure as a data attribute: the JSON number the command prints."""
     return html.escape(json.dumps(value), quote=True)
-
-
-def _fmt(value: Any, unit: str = "index") -> str:
-    if value is None:
-        return "–"
-    if unit == "share":
-        return f"{value:.0%}"
-    if unit == "days":
-        return f"{value:.0f} d"
-    if unit in ("money", "count"):
-        return f"{value:,.0f}"
-    return f"{value:.2f}"
-
 
 
 def render_health(page: HealthPage) -> str:
@@ -259,15 +250,15 @@ def _tiles(kpis: list[dict[str, Any]]) -> str:
         verdict = "" if met is None else (" · on target" if met else " · below target" if k["direction"] == "up"
                                           else " · above target")
         out.append(f'<div class="kpi hk {"met" if met else "missed" if met is False else ""}" title="{e(k["source"])}">'
-                   f'<data data-health-kpi="{e(k["id"])}" value="{_j(k["latest"])}">{_fmt(k["latest"], k["unit"])}'
+                   f'<data data-health-kpi="{e(k["id"])}" value="{_j(k["latest"])}">{kpi_text(k["latest"], k["unit"], 0)}'
                    f'</data><span>{e(k["label"])}'
-                   + (f'; target {sign} {_fmt(target, k["unit"])}' if target is not None else "") + verdict
+                   + (f'; target {sign} {kpi_text(target, k["unit"], 0)}' if target is not None else "") + verdict
                    + f'</span>{_spark(values, target, k["id"], [v["date"] for v in k["values"]])}</div>')
     out.append("</div>")
     return "".join(out)
 
 
-def _spark(values: list[Any], target: Any, key: str, dates: list[str]) -> str:
+def _spark(values: list[float | None], target: float | None, key: str, dates: list[str]) -> str:
     known = [v for v in values if v is not None]
     width, height = 140, 34
     if not known:

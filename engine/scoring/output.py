@@ -5,19 +5,22 @@ The writers of ``engine/io`` know rows and cells, not rankings: the ranking's ow
 from __future__ import annotations
 
 import json
-from typing import IO, TYPE_CHECKING
+import os
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from engine.io.safe_text import EncodableText, TerminalText, json_text
 from engine.io.writers import clip, csv_writer, inert, workbook
 
 if TYPE_CHECKING:  # annotations only: the command line reads RANKING_FORMATS without loading numpy
+    from engine.scoring.panel import PanelResult
     from engine.scoring.ranking import Ranking
 
 RANKING_FORMATS = ("table", "json", "csv", "xlsx")
 
 
 def write_ranking(ranking: Ranking, out: IO[str], fmt: str) -> None:
-    out = TerminalText(out) if fmt == "table" else EncodableText(out)
+    # each passes the rest of IO on to the stream it wraps
+    out = cast(IO[str], TerminalText(out) if fmt == "table" else EncodableText(out))
     {"table": _ranking_table, "json": _ranking_json, "csv": _ranking_csv}[fmt](ranking, out)
 
 
@@ -36,16 +39,22 @@ def _ranking_csv(ranking: Ranking, out: IO[str]) -> None:
     for e in ranking.entries:
         parts = {c.criterion: c.contribution for c in e.breakdown}
         rated = {p.criterion: p for p in e.panel}
-        panel_cells = [cell for c in panels for cell in (
-            (_num(float(rated[c].score)) if rated[c].score is not None else "",
-             _num(float(rated[c].spread)) if rated[c].spread is not None else "",
-             inert("; ".join(rated[c].disagreed))) if c in rated else ("", "", ""))]
+        panel_cells = [cell for c in panels for cell in _panel_cells(rated.get(c))]
         change = (f"{e.weight_change.criterion}: {e.weight_change.weight:.3f} -> {e.weight_change.new_weight:.3f}"
                   if e.weight_change else "")
         model = [e.model or ""] if ranking.models else []
-        writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, *model, _num(e.score), _num(e.top_probability),
+        writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, *model, _num(e.score), _num(e.top_probability),  # type: ignore[no-untyped-call]  # see _panel_cells
                                             change, e.reason or "", e.source, e.row, ranking.policy_hash]]
                         + [_num(parts.get(c)) for c in criteria] + panel_cells)
+
+
+def _panel_cells(result: PanelResult | None) -> tuple[str, str, str]:
+    """A panel criterion's CSV cells: its combined score, the spread and who disagreed (empty when not rated)."""
+    if result is None:
+        return "", "", ""
+    return (_num(float(result.score)) if result.score is not None else "",
+            _num(float(result.spread)) if result.spread is not None else "",
+            inert("; ".join(result.disagreed)))  # type: ignore[no-untyped-call]  # engine.io.writers is unannotated (issue #15's list)
 
 
 def _num(value: float | None, places: int = 4) -> str:
@@ -71,7 +80,7 @@ def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
             line += f"  {'-':>10}  {'(no weights to vary)':<34}"
         elif sens:
             change = (f"{e.weight_change.criterion} {e.weight_change.weight:.2f}→{e.weight_change.new_weight:.2f}"
-                      if e.weight_change else ("no single weight" if e.rank <= ranking.top else ""))
+                      if e.weight_change else ("no single weight" if e.rank is not None and e.rank <= ranking.top else ""))
             line += f"  {e.top_probability:>10.1%}  {clip(change, 34):<34}"
         main = sorted((c for c in e.breakdown if c.contribution), key=lambda c: -abs(c.contribution or 0))[:3]
         line += "  " + ", ".join(f"{c.criterion} {c.contribution:.1f}" for c in main)
@@ -94,7 +103,8 @@ def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
               + (f"   weights: {weights}" if weights else "") + f"   policy {ranking.policy_hash}\n")
 
 
-def write_ranking_xlsx(ranking: Ranking, path, conflicts: list[dict] | None = None) -> None:
+def write_ranking_xlsx(ranking: Ranking, path: str | os.PathLike[str], conflicts: list[dict[str, Any]] | None = None
+                       ) -> None:
     """A workbook with the Ranking, the entries' decisions and findings, and the portfolio's Conflicts when given."""
     names = ["Ranking", "Decisions", "Findings"] + (["Conflicts"] if conflicts is not None else [])
     with workbook(path, names) as row:

@@ -145,7 +145,7 @@ class AccessLog:
         self._due: asyncio.TimerHandle | None = None
         atexit.register(self.flush)
 
-    def line(self, record: dict) -> None:
+    def line(self, record: dict[str, object]) -> None:
         text = json.dumps(record, default=str, ensure_ascii=True) + "\n"  # ASCII: proposal text cannot forge a line
         with self._lock:
             self._lines.append(text)

@@ -359,7 +359,7 @@ class Service:
                                              time_limit=min(2.0, config.timeout / (2 + config.frontier)))
         self.status: StatusSource | None = None
         if config.status:
-            self.status = StatusSource(config.status)
+            self.status = StatusSource(config.status, config.status_columns, config.status_sheet)
             self.status.check(self.holder.current.engine)  # files that do not read stop the server here (exit 2)
         elif config.history:
             self.status = HistorySource(self.logs.get)

@@ -6,15 +6,19 @@ one, the log's key covers the policy). With ``--portfolio FILE`` the board also 
 pages: the file's conflicts, its dependency graph and the efficient frontier at ``--frontier`` budget levels,
 computed once per version of the file and of the policy (not per decision), and read again when the file
 changes; a file that stops reading keeps no stale pages: the board says what is wrong with it instead.
-With ``--status FILES`` (the monthly status reports, as ``pmo health`` reads them) the board also has the
-portfolio health page (RAG grid, S-curves, KPI tiles; with ``--portfolio`` the capacity heat map and the Gantt
-chart), made by ``health_section`` from the reports' StatusData once per version of the files and of the policy,
-and GET /v1/health answers ``pmo health --format json``'s view of them.
+With ``--status FILES`` (the monthly status reports, as ``pmo health`` reads them, ``--columns`` and ``--sheet``
+too; or ``--history``: the reports ``pmo status ingest`` stored in the log) the board also has the portfolio health
+page (RAG grid, S-curves, KPI tiles; with ``--portfolio`` the capacity heat map and the Gantt chart), made by
+``health_section`` from the reports' StatusData, the reports rated once per version of the files and of the
+policy, the page once per version of the log's decisions too; GET /v1/health answers ``pmo health --format
+json``'s view of them. Its KPI tiles are every KPI the policy declares, over the status reports, the log's intake
+and gate decisions and, with ``--portfolio``, the portfolio's selection (engine.select, as ``pmo select`` gives
+it): the figures of ``pmo kpi --status FILES --log DB --selection JSON`` at each status date.
 
 The page asks GET /v1/board/version every few seconds and reloads when the version changes: the version is
-made from the log (its intake entries and last sequence number), the policy hash, the portfolio file and the
-status files, so
-every worker of a server, and every replica sharing the log and the file, gives the same one.
+made from the log (its intake entries and last sequence number; with status reports, its gate entries too), the
+policy hash, the portfolio file and the status files, so every worker of a server, and every replica sharing the
+log and the file, gives the same one.
 """
 from __future__ import annotations
 
@@ -28,14 +32,29 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from engine.errors import PmoError
 from engine.health.status import StatusData
 from engine.report.build import Report, render
 
+if TYPE_CHECKING:  # annotations only: the stages load when the board first needs them
+    from engine.api import Engine
+    from engine.health.trend import HealthSeries
+    from engine.report.health import HealthPage
+    from engine.serve.policy import PolicyHolder
+    from engine.store import DecisionLog
+
 POLL_SECONDS = 3
 FRESH_SECONDS = 1.0  # the log is read at most this often per process, however many screens poll
+FileState = tuple[object, ...]  # what a file's state is compared by: (size, mtime) or ("missing", why)
+_Data = TypeVar("_Data")
+
+
+class Logs(Protocol):
+    """This thread's connection to the decision log (engine.serve.app.LogPool)."""
+
+    def get(self) -> DecisionLog: ...
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,8 @@ class PortfolioPages:
     graph_svg: str | None = None
     errors: list[str] = field(default_factory=list)  # file:line:col: message, when the file does not read
     projects: Any = None  # the Portfolio read (for the health page's heat map and Gantt chart); None: it did not read
+    selection: dict[str, Any] | None = None  # engine.select's result as pmo select --format json gives it (the KPIs
+    #                                          over selection); None when it was not asked for or the file did not read
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "conflicts": self.conflicts, "frontier": self.frontier, "errors": self.errors}
@@ -71,12 +92,12 @@ class PortfolioSource:
 
     def __init__(self, path: str, frontier: int, time_limit: float):
         self.path, self.frontier, self.time_limit = Path(path), frontier, time_limit
-        self._made: tuple[tuple, PortfolioPages] | None = None
+        self._made: tuple[tuple[str, FileState], PortfolioPages] | None = None
 
-    def state(self) -> tuple:
+    def state(self) -> FileState:
         return _file_state(self.path)
 
-    def pages(self, engine, state: tuple) -> PortfolioPages:
+    def pages(self, engine: Engine, state: FileState) -> PortfolioPages:
         key = (engine.policy_hash, state)
         if self._made is not None and self._made[0] == key:
             return self._made[1]
@@ -84,69 +105,76 @@ class PortfolioSource:
         self._made = (key, made)
         return made
 
-    def _make(self, engine) -> PortfolioPages:
+    def _make(self, engine: Engine) -> PortfolioPages:
         # lazy: networkx loads only when a portfolio is shown
         from engine.portfolio.export import svg_text
         from engine.portfolio.model import read_portfolio
         try:
             projects = read_portfolio(self.path)
             found = engine.conflicts(projects)
-            points = []
-            if self.frontier:
-                points = engine.select(projects, frontier=self.frontier, time_limit=self.time_limit).frontier
+            points, selection = [], None
+            if self.frontier or _selection_kpis(engine):  # the selection's KPI reads what pmo select gives
+                chosen = engine.select(projects, frontier=self.frontier, time_limit=self.time_limit)
+                points, selection = chosen.frontier, _plain_data(chosen.to_json())
             return PortfolioPages(str(self.path), found.to_json()["conflicts"], _plain(points), svg_text(projects, found),
-                                  projects=projects)
+                                  projects=projects, selection=selection)
         except PmoError as exc:
             return PortfolioPages(str(self.path), errors=[str(d) for d in exc.diagnostics])
 
 
 class StatusSource:
-    """The status reports of ``pmo serve --status FILES``, read again when one of them changes (as ``pmo health``
-    reads them: no input profile); a file that stops reading is said, with its file:line:col, not shown stale."""
+    """The status reports of ``pmo serve --status FILES [--columns MAP] [--sheet NAME]``, read as ``pmo health``
+    reads them (through the input profile, when one is given) and again when one of them, or the profile, changes;
+    a file that stops reading is said, with its file:line:col, not shown stale."""
 
-    def __init__(self, paths: Sequence[str]):
+    def __init__(self, paths: Sequence[str], columns: str | None = None, sheet: str | None = None):
         self.paths = [Path(p) for p in paths]
-        self._read: tuple[tuple, StatusData | None, list[str]] | None = None
-        self._page: tuple[tuple, Any] | None = None
+        self.columns, self.sheet = (Path(columns) if columns else None), sheet
+        self._read: tuple[tuple[str, FileState], StatusData | None, list[str]] | None = None
+        self._series: tuple[tuple[str, FileState], HealthSeries] | None = None  # every project rated at every date, per (policy, reports)
+        self._page: tuple[tuple[object, ...], HealthPage | None] | None = None
         self._lock = threading.Lock()  # the board and /v1/health ask from worker threads
 
-    def state(self) -> tuple:
-        return tuple(_file_state(path) for path in self.paths)
+    def state(self) -> FileState:
+        return tuple(_file_state(path) for path in [*self.paths, *([self.columns] if self.columns else [])])
 
-    def check(self, engine) -> None:
-        """Raise the PmoError (InputError: file:line diagnostics) of files that do not read."""
+    def check(self, engine: Engine) -> None:
+        """Raise the PmoError (InputError: file:line diagnostics) of files, or a profile, that do not read."""
+        self._read_status(engine)
+
+    def _read_status(self, engine: Engine) -> StatusData:
         from engine.compile.health import DEFAULT_HEALTH
-        from engine.health.status import read_status
+        from engine.health.status import read_status, status_profile
         from engine.io.profile import InputProfile
-        read_status(self.paths, InputProfile(), None, (engine.policy.health or DEFAULT_HEALTH).calendar)
+        profile = status_profile(self.columns) or InputProfile()
+        return read_status(self.paths, profile, self.sheet, (engine.policy.health or DEFAULT_HEALTH).calendar)
 
-    def data(self, engine, state: tuple | None = None) -> tuple[StatusData | None, list[str]]:
+    def data(self, engine: Engine, state: FileState | None = None) -> tuple[StatusData | None, list[str]]:
         """The reports (None when a file does not read) and why not, as of ``state`` (default: now)."""
-        from engine.compile.health import DEFAULT_HEALTH
-        from engine.health.status import read_status
-        from engine.io.profile import InputProfile
         state = self.state() if state is None else state
-        calendar = (engine.policy.health or DEFAULT_HEALTH).calendar
         key = (engine.policy_hash, state)
         with self._lock:
             if self._read is None or self._read[0] != key:
                 try:
-                    self._read = (key, read_status(self.paths, InputProfile(), None, calendar), [])
+                    self._read = (key, self._read_status(engine), [])
                 except PmoError as exc:
                     self._read = (key, None, [str(d) for d in exc.diagnostics])
             return self._read[1], self._read[2]
 
-    def page(self, engine, state: tuple, portfolio: PortfolioPages | None, portfolio_state: tuple | None):
-        """The health page (made once per policy version, state of the status files and of the portfolio file),
-        or None when the status files do not read."""
+    def page(self, engine: Engine, state: FileState, portfolio: PortfolioPages | None,
+             portfolio_state: FileState | None, entries: Sequence[dict[str, Any]] = ()) -> HealthPage | None:
+        """The health page (made once per policy version, state of the status files, of the portfolio file and of
+        the log's decisions), or None when the status files do not read. ``entries``: the log's intake and gate
+        decisions, for the KPIs over them; the served portfolio's selection for those over selection."""
         data, _ = self.data(engine, state)
         if data is None:
             return None
-        projects = portfolio.projects if portfolio is not None else None
-        key = (engine.policy_hash, state, portfolio_state)
+        key = (engine.policy_hash, state, portfolio_state, len(entries), entries[-1]["seq"] if entries else None)
         with self._lock:
             if self._page is None or self._page[0] != key:
-                self._page = (key, health_section(data, engine, projects))
+                if self._series is None or self._series[0] != key[:2]:  # a new decision rates nothing again
+                    self._series = (key[:2], engine.health_series(data))
+                self._page = (key, health_section(data, engine, portfolio, entries, self._series[1]))
             return self._page[1]
 
 
@@ -154,18 +182,18 @@ class HistorySource(StatusSource):
     """The status reports ``pmo status ingest`` stored in the served log (``pmo serve --history``): the same
     StatusData the files give (engine.store.history.status_data), read again when an ingest adds a report."""
 
-    def __init__(self, log: Callable[[], Any]):
+    def __init__(self, log: Callable[[], DecisionLog]):
         super().__init__(())
         self._log = log  # this thread's connection to the decision log
 
-    def state(self) -> tuple:
+    def state(self) -> FileState:
         from engine.store.history import history_state
         return ("history", *history_state(self._log()))
 
-    def check(self, engine) -> None:
+    def check(self, engine: Engine) -> None:
         return None  # reports were checked when they were ingested
 
-    def data(self, engine, state: tuple | None = None) -> tuple[StatusData | None, list[str]]:
+    def data(self, engine: Engine, state: FileState | None = None) -> tuple[StatusData | None, list[str]]:
         from engine.store.history import status_data
         state = self.state() if state is None else state
         key = (engine.policy_hash, state)
@@ -175,15 +203,29 @@ class HistorySource(StatusSource):
             return self._read[1], self._read[2]
 
 
-def health_section(status: StatusData, engine, portfolio=None):
-    """HOOK(history): the portfolio health page (engine/report/health.py's HealthPage, as ``pmo health FILES
-    --report`` builds it) of a status history. Today the history is the server's status report files
-    (``--status``); the decision log's status history store (issue #16) will give the same StatusData, so it
-    can feed the board through this one function. ``portfolio``: the served portfolio (its heat map, Gantt)."""
-    return engine.health_page(status, portfolio=portfolio)
+def health_section(status: StatusData, engine: Engine, portfolio: PortfolioPages | None = None,
+                   entries: Sequence[dict[str, Any]] = (), series: HealthSeries | None = None) -> HealthPage:
+    """The portfolio health page (engine/report/health.py's HealthPage, as ``pmo health FILES --report`` builds it)
+    of the served status reports (``--status`` files, or ``--history``: those stored in the log, the same
+    StatusData), its KPI tiles the declared KPIs over them, over the log's decisions (``entries``) and over the
+    served portfolio's selection: the figures ``pmo kpi --status FILES --log DB --selection SELECT.json`` gives.
+    ``portfolio``: the served portfolio's pages (its heat map, Gantt chart and selection); ``series``: the reports
+    rated at every date already (engine.health_series(status)), else they are rated here."""
+    projects = portfolio.projects if portfolio is not None else None
+    selection = portfolio.selection if portfolio is not None else None
+    series = engine.health_series(status) if series is None else series
+    tiles = engine.health_tiles(series, status, entries=list(entries), selection=selection,
+                                selection_source=portfolio.file if portfolio is not None else "selection")
+    return engine.health_page(series, portfolio=projects, kpis=tiles)
 
 
-def _file_state(path: Path) -> tuple:
+def _selection_kpis(engine: Engine) -> bool:
+    """Whether the served policy declares a KPI over the selection (so the board runs pmo select's solve)."""
+    kpis = engine.policy.kpis
+    return kpis is not None and any(k.over == "selection" for k in kpis.kpis)
+
+
+def _file_state(path: Path) -> FileState:
     try:
         stat = path.stat()
     except OSError as exc:
@@ -192,14 +234,14 @@ def _file_state(path: Path) -> tuple:
 
 
 class BoardState:
-    def __init__(self, logs, holder, commits: Callable[[], int], portfolio: PortfolioSource | None = None,
+    def __init__(self, logs: Logs, holder: PolicyHolder, commits: Callable[[], int], portfolio: PortfolioSource | None = None,
                  status: StatusSource | None = None):
         """``commits``: how many times this process has written the log (its own writes show at once; those of
         other processes within FRESH_SECONDS)."""
         self._logs, self._holder, self._commits, self._portfolio = logs, holder, commits, portfolio
         self._status = status
         self._lock = threading.Lock()
-        self._cached: tuple[float, tuple, Board] | None = None
+        self._cached: tuple[float, tuple[object, ...], Board] | None = None
 
     def current(self) -> Board:
         """The board of the log as it is (read again after FRESH_SECONDS). Call from a worker thread."""
@@ -211,7 +253,7 @@ class BoardState:
             if self._cached and now - self._cached[0] < FRESH_SECONDS and self._cached[1] == state:
                 return self._cached[2]
             entries = self._logs.get().query(kind="intake")
-            latest: dict[Any, dict] = {}
+            latest: dict[object, dict[str, Any]] = {}  # project (or ("#", seq) without one) -> entry
             for entry in entries:  # oldest first: a later decision on a project replaces an earlier one
                 latest[entry["project"] or ("#", entry["seq"])] = entry
             rows = [e["input"]["row"] for e in latest.values()
@@ -219,14 +261,18 @@ class BoardState:
             version = f"{engine.policy_hash}.{len(entries)}.{entries[-1]['seq'] if entries else 0}"
             report = engine.report(rows, title="Intake board")
             pages = None
-            if self._portfolio is not None:
+            if self._portfolio is not None and file_state is not None:  # a state whenever there is a file
                 pages = self._portfolio.pages(engine, file_state)
                 report = dataclasses.replace(report, conflicts=pages.conflicts, frontier=pages.frontier,
                                              graph_svg=pages.graph_svg)
                 version += "." + hashlib.sha256(repr(file_state).encode()).hexdigest()[:8]
             status_errors = None
-            if self._status is not None:
-                health = self._status.page(engine, status_state, pages, file_state)
+            if self._status is not None and status_state is not None:
+                # the KPIs over intake and gate decisions read them all (pmo kpi --log reads the whole log)
+                gates = self._logs.get().query(kind="gate")
+                decisions = sorted([*entries, *gates], key=lambda e: e["seq"])
+                version += f".{len(gates)}.{gates[-1]['seq'] if gates else 0}"
+                health = self._status.page(engine, status_state, pages, file_state, decisions)
                 status_errors = self._status.data(engine, status_state)[1]
                 report = dataclasses.replace(report, health=health)
                 version += "." + hashlib.sha256(repr(status_state).encode()).hexdigest()[:8]
@@ -261,9 +307,17 @@ def page(board: Board, token: str | None) -> str:
     return text.replace("</body></html>", script + "</body></html>", 1)
 
 
-def _plain(points: list) -> list:
-    """Frontier points as JSON data (what /v1/board answers and the page draws)."""
-    return json.loads(json.dumps(points, default=str))
+def _plain(data: _Data) -> _Data:
+    """Frontier points (or a page's data) as JSON data (what /v1/board answers and the page draws): the same
+    shape, a list as a list and a mapping as a dict, with dates and numbers as JSON has them."""
+    plain: _Data = json.loads(json.dumps(data, default=str))
+    return plain
+
+
+def _plain_data(data: dict[str, Any]) -> dict[str, Any]:
+    """A result as JSON data (a pmo select result as its --format json prints it)."""
+    plain: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return plain
 
 
 def _js(text: str) -> str:

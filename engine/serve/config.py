@@ -33,6 +33,8 @@ class ServeConfig:
     portfolio: str | None = None  # a portfolio file whose conflicts, graph and frontier the board shows
     frontier: int = 5  # budget levels of the board's efficient frontier (with a portfolio; 0: none)
     status: tuple[str, ...] = ()  # status report files: the board's health page and GET /v1/health (none: neither)
+    status_columns: str | None = None  # the status files' input profile (pmo health --columns); None: none
+    status_sheet: str | None = None  # the worksheet of .xlsx status files (pmo health --sheet); None: the first
     history: bool = False  # ... from the status reports `pmo status ingest` stored in the log instead of files
 
     @property

@@ -29,13 +29,17 @@ def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
             "column": where.column if where else None, "text": str(d)}
 
 
+# The policy files as the file system sees them, (path, size, modification time in ns), and the date.
+Fingerprint = tuple[tuple[tuple[str, int, int], ...], str]
+
+
 @dataclass(frozen=True)
 class Served:
     """One policy version as served: its Engine, when it was loaded, and the file state it was loaded from."""
 
     engine: Engine
     loaded_at: str
-    fingerprint: tuple
+    fingerprint: Fingerprint
     masked: frozenset[str]  # column keys of the fields (and their aliases) the access log must not show
 
     def describe(self) -> dict[str, Any]:
@@ -51,8 +55,8 @@ class Failure:
 
     at: str
     reason: str
-    fingerprint: tuple
-    diagnostics: list[dict] = field(default_factory=list)
+    fingerprint: Fingerprint
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
 
 
 class PolicyHolder:
@@ -69,9 +73,9 @@ class PolicyHolder:
         root = Path(self.config.policies) if self.config.policies else reference_policies()
         return [root, root.parent / "rules", *map(Path, self.config.rules), reference_rules()]  # as the loader looks
 
-    def fingerprint(self) -> tuple:
+    def fingerprint(self) -> Fingerprint:
         """The policy files as the file system sees them (name, size, modification time), and the date."""
-        files = []
+        files: list[tuple[str, int, int]] = []
         for folder in self._folders():
             if folder.is_dir():
                 for path in sorted(folder.rglob("*")):
@@ -80,7 +84,7 @@ class PolicyHolder:
                         files.append((str(path), stat.st_size, stat.st_mtime_ns))
         return (tuple(files), self.config.today or dt.date.today().isoformat())
 
-    def _load(self, fingerprint: tuple | None = None) -> Served:
+    def _load(self, fingerprint: Fingerprint | None = None) -> Served:
         fingerprint = fingerprint or self.fingerprint()
         c = self.config
         engine = Engine.load(c.policies, rules=c.rules, today=c.today_date, backend=c.backend)

@@ -9,11 +9,28 @@ from __future__ import annotations
 
 import os
 import signal
+from typing import TYPE_CHECKING, TypedDict
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from engine.serve.config import CONFIG_ENV, ServeConfig
+
+if TYPE_CHECKING:  # annotations only: a supervisor of N workers never loads FastAPI
+    from fastapi import FastAPI
+
+    from engine.serve.app import Service
+
+
+class _Common(TypedDict):
+    """The uvicorn settings of both ways to run."""
+
+    host: str
+    port: int
+    access_log: bool
+    log_level: str
+    timeout_keep_alive: int
+    timeout_graceful_shutdown: int
 
 
 class _Workers(Multiprocess):
@@ -23,17 +40,17 @@ class _Workers(Multiprocess):
                 os.kill(process.pid, signal.SIGHUP)
 
 
-def app_from_environment():
+def app_from_environment() -> FastAPI:
     """uvicorn's factory in each worker process: the options come from the supervisor as JSON."""
     # lazy: a supervisor of N workers never loads FastAPI; each worker does
     from engine.serve.app import create_app
     return create_app(ServeConfig.from_env())
 
 
-def run(config: ServeConfig, service=None) -> None:
+def run(config: ServeConfig, service: Service | None = None) -> None:
     """Serve until SIGINT or SIGTERM. ``service``: one already built in this process (one worker only)."""
-    common = dict(host=config.host, port=config.port, access_log=False, log_level="warning",
-                  timeout_keep_alive=5, timeout_graceful_shutdown=10)
+    common = _Common(host=config.host, port=config.port, access_log=False, log_level="warning",
+                     timeout_keep_alive=5, timeout_graceful_shutdown=10)
     if config.workers <= 1:
         # lazy: a supervisor of N workers never loads FastAPI; each worker does
         from engine.serve.app import create_app

@@ -94,7 +94,7 @@ def policy_components(engine: Engine, components: dict[str, Any]) -> dict[str, A
     out["Proposal"] = proposal_schema(engine)
     policy = engine.policy
     rules = [r.id for r in policy.rules if r.effect != "none"]
-    derived = {name: copy.deepcopy(_DERIVED_TYPES.get(policy.field_types.get(name), {}))
+    derived = {name: copy.deepcopy(_DERIVED_TYPES.get(policy.field_types.get(name, ""), {}))
                for name, _node in policy.derived}
     for name in ("EvaluateResponse", "Decision"):
         model = out.get(name)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -52,7 +52,11 @@ def _number_text(value: Any) -> str | None:
 
 def encoded_values(report: Report) -> tuple:
     """The report's values as the table stores them (VALUES order)."""
-    v = report.values
+    return encoded(report.values)
+
+
+def encoded(v: Mapping[str, Any]) -> tuple:
+    """Values (a report's, or a typed status row's) as the table stores them (VALUES order)."""
     return (tuple(_storable(v.get(name)) for name in TEXTS)
             + tuple(_number_text(v.get(name)) for name in MONEY + NUMBERS)
             + tuple(v[name].isoformat() if v.get(name) is not None else None for name in DATES))

@@ -25,7 +25,7 @@ from engine.expr.domains import Choice, Domain, Line, Values, domain_of
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of
 from engine.policy.models import FieldSpec
-from engine.tables.build import CompiledTable
+from engine.tables.build import CompiledTable, Input
 from engine.tables.cells import cell_values, show_values
 from engine.tables.hits import SINGLE
 
@@ -33,7 +33,8 @@ MAX_STEPS = 50_000  # pieces visited per table: a table too large for that is re
 MAX_FOUND = 5  # gaps or overlaps reported per table
 SEARCH_TRIES = 2_000  # proposals tried to reach a gap through inputs that are expressions
 
-Recorder = Callable[[Mapping[str, Any]], dict | None]  # raw proposal -> typed record with derived values
+Recorder = Callable[[Mapping[str, Any]], dict[str, Any] | None]  # raw proposal -> typed record with derived values
+Box = tuple[Values, ...]  # per input of a table: the values a row (or a region) takes
 
 
 class TableAnalysis:
@@ -49,7 +50,7 @@ class TableAnalysis:
 
     # ------------------------------------------------------------------ domains and boxes
 
-    def _domain(self, item) -> Domain:
+    def _domain(self, item: Input) -> Domain:
         spec = self.fields.get(item.field) if item.field else None
         if spec is None:
             return domain_of(item.type if item.type in (NUMBER, DATE, BOOL) else STRING)
@@ -57,7 +58,7 @@ class TableAnalysis:
                          null=not (spec.required or spec.default is not None), low=spec.min, high=spec.max,
                          choices=spec.values if spec.type == "enum" else None, integer=spec.type == "integer")
 
-    def _empty(self, box: tuple) -> bool:
+    def _empty(self, box: Box) -> bool:
         return any(v.empty for v in box)
 
     # ------------------------------------------------------------------ findings
@@ -101,7 +102,7 @@ class TableAnalysis:
                 both = tuple(self.domains[k].fit(a & b) for k, (a, b) in enumerate(zip(self.boxes[i], self.boxes[j])))
                 if self._empty(both):
                     continue
-                example = self.example(both, lambda rows, i=i, j=j: i in rows and j in rows)
+                example = self.example(both, _with_both(i, j))
                 first, second = table.rows[i], table.rows[j]
                 why = "a unique table allows one matching row" if table.hit_policy == "unique" else \
                     "they give different outputs, and a table with hit policy any needs them to agree"
@@ -151,19 +152,19 @@ class TableAnalysis:
                                     if table.hit_policy == "first" else "remove the row, or narrow the others"))
         return out
 
-    def _shown(self, box: tuple) -> str:
+    def _shown(self, box: Box) -> str:
         parts = [f"{item.text} {show_values(v, self.ordered[k])}" for k, (item, v) in enumerate(zip(self.table.inputs, box))
                  if not _whole(v, self.domains[k])]
         return "; ".join(parts) or "any input"
 
     # ------------------------------------------------------------------ the splitting
 
-    def uncovered(self, rows: list[int], within: tuple, stop_at_first: bool = False) -> list[tuple]:
+    def uncovered(self, rows: list[int], within: Box, stop_at_first: bool = False) -> list[Box]:
         """Boxes (inside ``within``) that none of ``rows`` matches, merged where they differ in one column."""
-        found: list[tuple] = []
+        found: list[Box] = []
         limit = 1 if stop_at_first else 50
 
-        def walk(k: int, candidates: list[int], prefix: tuple) -> None:
+        def walk(k: int, candidates: list[int], prefix: Box) -> None:
             if len(found) >= limit or self.steps > MAX_STEPS:
                 return
             self.steps += 1
@@ -194,7 +195,7 @@ class TableAnalysis:
 
     # ------------------------------------------------------------------ examples, decided again
 
-    def example(self, box: tuple, wanted: Callable[[list[int]], bool]) -> dict | None:
+    def example(self, box: Box, wanted: Callable[[list[int]], bool]) -> dict[str, Any] | None:
         """A proposal whose inputs fall in ``box`` and whose matching rows satisfy ``wanted``, checked by
         reading it through the field schema and evaluating the table's rows on it; None if none is found."""
         raw = self._base()
@@ -223,7 +224,7 @@ class TableAnalysis:
                 return {k: v for k, v in trial.items() if v is not None}
         return None
 
-    def _proves(self, raw: dict, box: tuple, wanted: Callable[[list[int]], bool]) -> bool:
+    def _proves(self, raw: dict[str, Any], box: Box, wanted: Callable[[list[int]], bool]) -> bool:
         record = self.recorder({k: v for k, v in raw.items() if v is not None})
         if record is None:
             return False
@@ -340,7 +341,7 @@ def _whole(values: Values, domain: Domain) -> bool:
     return domain.fit(domain.values & ~values).empty
 
 
-def _merged(boxes: list[tuple]) -> list[tuple]:
+def _merged(boxes: list[Box]) -> list[Box]:
     """Join boxes that differ in one column, so a gap reads as one range instead of its pieces."""
     boxes = list(boxes)
     merged = True
@@ -360,7 +361,12 @@ def _merged(boxes: list[tuple]) -> list[tuple]:
     return boxes
 
 
-def _json(example: dict) -> str:
+def _with_both(i: int, j: int) -> Callable[[list[int]], bool]:
+    """Whether matched rows include both ``i`` and ``j``."""
+    return lambda rows: i in rows and j in rows
+
+
+def _json(example: dict[str, Any]) -> str:
     return json.dumps(example, ensure_ascii=False, default=str)
 
 

@@ -24,7 +24,7 @@ from engine.errors import DiagnosticSink, Location, cell_name, did_you_mean
 from engine.expr.check import BROKEN, check
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, Field, Node
-from engine.expr.parse import ExprError, parse
+from engine.expr.parse import ExprError, Namespaces, parse
 from engine.policy.models import RULE_ID, Effect, FieldSpec, TableSpec, TablesPolicy
 from engine.tables.cells import Cell, CellError, cell_condition, check_cell, parse_cell
 from engine.tables.hits import HitGroup, Overlap, choose
@@ -60,7 +60,7 @@ class Row:
     points: Decimal | None = None
 
     @property
-    def outputs(self) -> tuple:
+    def outputs(self) -> tuple[Effect | None, str | None, str | None, Decimal | None]:
         return (self.effect, self.route, self.reason, self.points)
 
 
@@ -74,7 +74,7 @@ class CompiledTable:
     sheet: str | None
     inputs: tuple[Input, ...]
     rows: tuple[Row, ...]
-    ranks: tuple[tuple, ...]  # per row, for priority
+    ranks: tuple[tuple[float, ...], ...]  # per row, for priority
     aggregate: str | None = None
 
     def group(self, positions: list[int]) -> HitGroup:
@@ -97,7 +97,7 @@ class CompiledTable:
             return 0.0, float(len(self.rows))
         return min(points), max(points)
 
-    def column(self) -> Callable[[list[Mapping[str, Any]], dict], np.ndarray]:
+    def column(self) -> Callable[[list[Mapping[str, Any]], dict[str, np.ndarray]], np.ndarray]:
         """Scoring: the table's points for each record (NaN: no row matches, or rows overlap at run time)."""
         group = self.group(list(range(len(self.rows))))
         aggregate = self.aggregate or "sum"
@@ -107,14 +107,21 @@ class CompiledTable:
                 chosen = choose(group, self.matches(record))
             except Overlap:
                 return float("nan")
-            values = [float(self.rows[i].points) for i in chosen if self.rows[i].points is not None]
+            values = [float(p) for p in (self.rows[i].points for i in chosen) if p is not None]
             if self.hit_policy == "collect" and aggregate == "count":
                 return float(len(chosen)) if chosen else float("nan")
             if not values:
                 return float("nan")
-            return {"sum": sum, "min": min, "max": max}.get(aggregate, sum)(values) if len(values) > 1 else values[0]
+            return _AGGREGATES.get(aggregate, _sum)(values) if len(values) > 1 else values[0]
 
         return lambda records, cache: np.fromiter((points(r) for r in records), float, len(records))
+
+
+def _sum(values: list[float]) -> float:
+    return sum(values)
+
+
+_AGGREGATES: dict[str, Callable[[list[float]], float]] = {"sum": _sum, "min": min, "max": max}
 
 
 @dataclass
@@ -126,7 +133,7 @@ class CompiledTables:
 
 
 def compile_tables(documents: list[TablesPolicy], sheets: dict[str, bytes], stable_root: Path, types: dict[str, str],
-                   fields: Mapping[str, FieldSpec], namespaces: dict, today: dt.date,
+                   fields: Mapping[str, FieldSpec], namespaces: Namespaces, today: dt.date,
                    sink: DiagnosticSink) -> CompiledTables:
     """Every table of every tables file; errors go to ``sink``. ``sheets`` receives each file's bytes (hash)."""
     out = CompiledTables()
@@ -146,7 +153,7 @@ def compile_tables(documents: list[TablesPolicy], sheets: dict[str, bytes], stab
 
 
 def _compile_table(document: TablesPolicy, spec: TableSpec, books: Workbooks, sheets: dict[str, bytes],
-                   stable_root: Path, types: dict[str, str], fields: Mapping[str, FieldSpec], namespaces: dict,
+                   stable_root: Path, types: dict[str, str], fields: Mapping[str, FieldSpec], namespaces: Namespaces,
                    today: dt.date, sink: DiagnosticSink) -> CompiledTable | None:
     relative = spec.file or document.workbook
     if relative is None:
@@ -182,7 +189,7 @@ def _stable(path: Path, root: Path) -> str:
 
 class _Reader:
     def __init__(self, spec: TableSpec, grid: Grid, display: str, short: str, sheet: str, types: dict[str, str],
-                 fields: Mapping[str, FieldSpec], namespaces: dict, today: dt.date, sink: DiagnosticSink):
+                 fields: Mapping[str, FieldSpec], namespaces: Namespaces, today: dt.date, sink: DiagnosticSink):
         self.spec, self.grid, self.display, self.short, self.sheet = spec, grid, display, short, sheet
         self.types, self.fields, self.namespaces, self.today, self.sink = types, fields, namespaces, today, sink
 
@@ -249,7 +256,8 @@ class _Reader:
 
     # ------------------------------------------------------------------ header
 
-    def header(self, number: int, header: dict[int, Any]):
+    def header(self, number: int, header: dict[int, Any]
+               ) -> tuple[dict[int, str], list[tuple[int, Input]] | None, set[int]]:
         outputs: dict[int, str] = {}
         notes: set[int] = set()
         inputs: list[tuple[int, Input]] = []
@@ -304,8 +312,8 @@ class _Reader:
             return None
         if node.type == BROKEN:
             return None
-        is_field = isinstance(node, Field) and node.name in self.fields
-        return Input(text, node, node.type, where, node.name if is_field else None)
+        field_name = node.name if isinstance(node, Field) and node.name in self.fields else None
+        return Input(text, node, node.type, where, field_name)
 
     # ------------------------------------------------------------------ rows
 
@@ -416,7 +424,7 @@ class _Reader:
                 return _BAD
         return text
 
-    def ranks(self, rows: list[Row]) -> list[tuple] | None:
+    def ranks(self, rows: list[Row]) -> list[tuple[float, ...]] | None:
         spec = self.spec
         declared: dict[str, Any] = dict(spec.priority)
         if spec.hit_policy != "priority":
@@ -433,9 +441,9 @@ class _Reader:
                            spec.key_loc("priority", name), f"outputs: {', '.join(OUTPUTS[spec.applies_to][:-1])}")
                 return None
             order.append((name, values))
-        out = []
+        out: list[tuple[float, ...]] = []
         for row in rows:
-            key = []
+            key: list[float] = []
             for name, values in order:
                 value = getattr(row, name)
                 if values in ("highest", "lowest"):

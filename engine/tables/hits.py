@@ -25,8 +25,8 @@ class HitGroup:
     table: str
     hit_policy: str
     members: tuple[int, ...]  # positions, in the table's row order
-    ranks: dict[int, tuple]  # priority: a smaller rank wins
-    outputs: dict[int, tuple]  # any: matching rows must agree on these
+    ranks: dict[int, tuple[object, ...]]  # priority: a smaller rank wins
+    outputs: dict[int, tuple[object, ...]]  # any: matching rows must agree on these
     labels: dict[int, str]  # where each row is, for messages: Book.xlsx!Routes!A7
 
 

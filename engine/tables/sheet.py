@@ -46,7 +46,7 @@ class Workbooks:
     """Reads each file once, however many of its sheets are tables."""
 
     def __init__(self) -> None:
-        self._books: dict[Path, Any] = {}
+        self._books: dict[Path, _Book | SheetError] = {}
 
     def grid(self, path: Path, sheet: str | None) -> Grid:
         key = path.resolve()

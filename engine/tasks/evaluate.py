@@ -32,7 +32,7 @@ from engine.io.readers import ProposalRows, Row, csv_layout, one_currency_per_co
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
 from engine.io.rows import EmptyRows
 from engine.io.writers import CHUNK_FORMATS, csv_header, csv_writer, write_decisions, write_xlsx
-from engine.report.build import field_roles, write_report
+from engine.report.roles import field_roles
 from engine.store import DecisionLog, LogError
 from engine.store.log import IntakeEncoder
 
@@ -339,6 +339,8 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
         if output.out and out is not None:
             out.close()  # a small output is still in the buffer: a full disk shows here, not in write()
         if report is not None:
+            # lazy: the report (and the ranking) load only for --report (issue #15)
+            from engine.report.build import write_report
             write_report(engine.report_of(report, title=output.title, health=health), output.report)
     except BrokenPipeError:
         raise  # a reader such as `head` stopped reading: not an error for the caller to report

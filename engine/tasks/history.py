@@ -16,17 +16,25 @@ the rest is unchanged, the held-back reports are new.
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.decision import RowError
-from engine.health.status import ErrorRow, Report, read_status
+from engine.health.status import MONEY, STATUS_FIELDS, TEXTS, ErrorRow, Report, StatusData, group_reports, typed_rows
 from engine.io.profile import InputProfile
+from engine.io.readers import read_proposals
+from engine.io.rows import Row
 from engine.store.history import (
+    NUMBERS,
+    VALUES,
     Kept,
     Rated,
+    _batches,
     chained,
     encoded_values,
     report_digest,
@@ -34,7 +42,8 @@ from engine.store.history import (
     write_ratings,
     write_reports,
 )
-from engine.store.log import DecisionLog
+from engine.store.history import encoded as encoded_of_row
+from engine.store.log import DecisionLog, _storable
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -104,24 +113,142 @@ class IngestResult:
 
 
 def ingest(engine: Engine, log: DecisionLog, paths: Iterable[str | Path], profile: InputProfile | None = None,
-           sheet: str | None = None) -> IngestResult:
-    """Ingest ``paths`` in order, each file in one transaction. Raises InputError (before anything of that file
-    is written) when a file as a whole is unusable; LogError when the log is."""
+           sheet: str | None = None, *, group: int | None = None) -> IngestResult:
+    """Ingest ``paths`` in order, each file in one transaction. Raises InputError (nothing of that file is
+    written) when a file as a whole is unusable; LogError when the log is.
+
+    Memory is bounded by ``group`` projects (GROUP), not by the file: each row is typed as it is read and staged
+    in a temporary table inside the file's transaction; then the projects are taken ``group`` at a time (in the
+    order they were first reported), their rows grouped into reports (duplicates found, task rows summed),
+    compared with the reports in force, rated and written. Every decision about a report is within its project,
+    so this gives what reading the whole file at once gives (tests/test_history.py compares them)."""
     from engine.compile.health import DEFAULT_HEALTH
     calendar = (engine.policy.health or DEFAULT_HEALTH).calendar
-    seen: dict[tuple[str, dt.date], tuple[str, int | None]] = {}  # across the files of one run, as pmo health
+    paths = list(paths)
+    across = len(paths) > 1  # a report a file gives that an earlier file of this run gave is an error row
     results = []
+    if across:
+        with log._using("write to") as db:
+            _create(db, SEEN, SEEN_COLUMNS)
     for path in paths:
-        data = read_status([path], profile or InputProfile(), sheet, calendar)
-        result = FileResult(str(path), errors=list(data.errors), empty_rows=data.empty_rows)
-        _duplicates_across_files(data.reports, seen, result)
-        held = {e.project for e in result.errors if e.project is not None}
-        result.held = sorted(p for p in held if p in data.reports)
-        reports = {p: series for p, series in data.reports.items() if p not in held}
+        rows = read_proposals(path, sheet)
         with log.transaction() as db:
-            _store(engine, db, reports, result)
-        results.append(result)
+            results.append(_ingest_file(engine, db, rows, str(path), profile or InputProfile(), calendar, across,
+                                        group or GROUP))
+    if across:
+        with log._using("write to") as db:
+            db.execute(f"DROP TABLE {SEEN}")
     return IngestResult(results)
+
+
+GROUP = 500  # projects grouped, rated and written at a time
+STAGE = "pmo_ingest_rows"  # temporary: the typed rows of the file being ingested
+SEEN = "pmo_ingest_seen"  # temporary: the (project, status date) pairs earlier files of this run gave
+STAGE_COLUMNS = ("seq {int} PRIMARY KEY", "project TEXT NOT NULL", "typed {blob} NOT NULL")
+SEEN_COLUMNS = ("project TEXT NOT NULL", "typed {blob} NOT NULL")
+_NUMBERS = frozenset(NUMBERS)
+_OTHERS = VALUES[len(TEXTS) + len(MONEY):]  # numbers and dates, read back from their encoded text
+assert VALUES[:len(TEXTS) + len(MONEY)] == TEXTS + MONEY
+
+
+def _create(db: Any, table: str, columns: tuple[str, ...]) -> None:
+    """A temporary table (gone with the connection; one left by a run that failed is replaced)."""
+    kinds = {"int": "BIGINT", "blob": "BYTEA"} if db.name == "postgresql" else {"int": "INTEGER", "blob": "BLOB"}
+    db.execute(f"DROP TABLE IF EXISTS {table}")
+    db.execute(f"CREATE TEMPORARY TABLE {table} ({', '.join(c.format(**kinds) for c in columns)})")
+
+
+def _staged(seq: int, row: Row, record: dict[str, Any]) -> tuple[int, str | None, bytes]:
+    """A typed row as the stage keeps it: its values encoded as the history stores them (so a report of one row
+    is encoded once), its texts as they are (the stored form of a text is not always reversible)."""
+    encoded = encoded_of_row(record)
+    texts = tuple(record[name] for name in TEXTS)
+    money = tuple(None if (m := record[name]) is None else (m.numerator, m.denominator) for name in MONEY)
+    return seq, _storable(record["project"]), pickle.dumps(
+        (record["project"], record["status_date"], record["task"], row.source, row.row, texts, money, encoded),
+        pickle.HIGHEST_PROTOCOL)
+
+
+def _unstaged(blob: bytes) -> tuple[Row, dict[str, Any], tuple[Any, ...]]:
+    """The row, its typed record (as the status reader typed it) and its encoded values, from the stage."""
+    project, day, task, source, line, texts, money, encoded = pickle.loads(blob)  # noqa: S301 - our own, this transaction's
+    record: dict[str, Any] = {"project": project, "status_date": day, "task": task}
+    record.update(zip(TEXTS, texts))
+    record.update((name, None if m is None else Fraction(*m)) for name, m in zip(MONEY, money))  # exact, no parsing
+    for name, text in zip(_OTHERS, encoded[len(TEXTS) + len(MONEY):]):
+        if text is None:
+            record[name] = None
+        elif name in _NUMBERS:
+            record[name] = Decimal(text)
+        else:
+            record[name] = dt.date.fromisoformat(text)
+    return Row(None, line, source), {name: record[name] for name in STATUS_FIELDS}, encoded
+
+
+def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputProfile, calendar: Any,
+                 across: bool, group: int) -> FileResult:
+    data = StatusData()  # only its errors: the typing errors, in input order
+    had_history = _has_history(db)
+    _create(db, STAGE, STAGE_COLUMNS)
+    insert = f"INSERT INTO {STAGE} (seq, project, typed) VALUES (?, ?, ?)"
+    staged = (_staged(seq, row, record) for seq, (row, record) in enumerate(typed_rows([rows], data, profile, calendar)))
+    for batch in _batches(staged):
+        db.executemany(insert, batch)
+    db.execute(f"CREATE INDEX {STAGE}_project ON {STAGE} (project, seq)")
+    result = FileResult(path, empty_rows=rows.empty_count)
+    held_by_typing = data.projects_in_error
+    duplicates: list[tuple[int, ErrorRow]] = []
+    repeated: list[ErrorRow] = []
+    held: list[str] = []
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    projects = [p for p, in db.execute(f"SELECT project FROM {STAGE} GROUP BY project ORDER BY min(seq)")]
+    for start in range(0, len(projects), group):
+        chunk = projects[start:start + group]
+        marks = ", ".join("?" for _ in chunk)
+        typed: list[tuple[Row, dict[str, Any]]] = []
+        seqs: list[int] = []
+        encodings: list[tuple[tuple[str, dt.date], tuple[Any, ...]] | None] = []
+        for seq, blob in db.execute(f"SELECT seq, typed FROM {STAGE} WHERE project IN ({marks}) ORDER BY seq", chunk):
+            row, record, encoded = _unstaged(blob)
+            typed.append((row, record))
+            seqs.append(seq)
+            encodings.append(((record["project"], record["status_date"]), encoded) if record["task"] is None else None)
+        found = StatusData()
+        rejected = group_reports(typed, found)
+        duplicates += [(seqs[i], error) for i, error in zip(rejected, found.errors)]
+        skip = set(rejected)
+        encoded_of = dict(pair for i, pair in enumerate(encodings)  # a report of one row: its row's encoding
+                          if pair is not None and i not in skip)
+        del typed, encodings
+        if across:
+            repeated += _repeated(db, found.reports, chunk)
+        in_error = held_by_typing | {e.project for e in found.errors} | {e.project for e in repeated}
+        held += [p for p in found.reports if p in in_error]
+        reports = {p: series for p, series in found.reports.items() if p not in in_error}
+        _store(engine, db, reports, result, now, had_history, encoded_of)
+    db.execute(f"DROP TABLE {STAGE}")
+    duplicates.sort(key=lambda pair: pair[0])
+    result.errors = data.errors + [error for _, error in duplicates] + repeated
+    result.held = sorted(held)
+    return result
+
+
+def _repeated(db: Any, reports: dict[str, list[Report]], keys: list[str | None]) -> list[ErrorRow]:
+    """The reports of these projects an earlier file of this run gave too, as error rows; the others are
+    remembered for the files after this one (in the run's temporary table, so memory does not grow with it)."""
+    marks = ", ".join("?" for _ in keys)
+    seen: dict[tuple[str, dt.date], tuple[str, int | None]] = {}
+    for blob, in db.execute(f"SELECT typed FROM {SEEN} WHERE project IN ({marks})", keys):
+        project, day, source, line = pickle.loads(blob)  # noqa: S301 - our own, this run's
+        seen[(project, day)] = (source, line)
+    before = set(seen)
+    errors = FileResult("")
+    _duplicates_across_files(reports, seen, errors)
+    added = [(_storable(project), pickle.dumps((project, day, source, line), pickle.HIGHEST_PROTOCOL))
+             for (project, day), (source, line) in seen.items() if (project, day) not in before]
+    for batch in _batches(iter(added)):
+        db.executemany(f"INSERT INTO {SEEN} (project, typed) VALUES (?, ?)", batch)
+    return errors.errors
 
 
 def _duplicates_across_files(reports: dict[str, list[Report]], seen: dict[tuple[str, dt.date], tuple[str, int | None]],
@@ -143,19 +270,42 @@ def _duplicates_across_files(reports: dict[str, list[Report]], seen: dict[tuple[
                                                     message=message),)))
 
 
-def _store(engine: Engine, db: Any, reports: dict[str, list[Report]], result: FileResult) -> None:
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    stored = reports_in_force(db, reports) if _has_history(db) else {}
+
+def _store(engine: Engine, db: Any, reports: dict[str, list[Report]], result: FileResult, now: str,
+           had_history: bool, encoded_of: dict[tuple[str, dt.date], tuple[Any, ...]]) -> None:
+    """Compare a group of projects' reports with those in force, write the new and corrected ones, rate the
+    projects that changed from their first changed date and write the ratings."""
+    encoded: dict[str, list[tuple[tuple[Any, ...], str]]] = {}  # project -> (values, digest) of each report
+    for project, series in reports.items():
+        pairs = encoded[project] = []
+        for r in series:
+            values = encoded_of.get((project, r.status_date)) if r.tasks == 0 else None
+            if values is None:
+                values = encoded_values(r)
+            pairs.append((values, report_digest(r, values)))
+    stored: dict[str, list[Kept]] = {}
+    in_force: dict[tuple[str | None, str], str] = {}
+    if had_history and reports:  # the digests in force first: only a project with a change is read in full
+        marks = ", ".join("?" for _ in reports)
+        in_force = {(project, day): digest for project, day, digest in db.execute(
+            f"SELECT project, status_date, digest FROM status_reports WHERE in_force = 1 AND project IN ({marks})",
+            [_storable(p) for p in reports])}
+        touched = [p for p, series in reports.items()
+                   if any(in_force.get((_storable(p), r.status_date.isoformat())) != digest
+                          for r, (_, digest) in zip(series, encoded[p]))]
+        stored = reports_in_force(db, touched) if touched else {}
     changed: list[tuple[Kept, Kept | None]] = []
     to_rate: list[tuple[str, list[Kept], int]] = []  # (project, its series in force after this file, first changed)
     for project, series in reports.items():
         before = {k.report.status_date: k for k in stored.get(project, ())}
         merged = dict(before)
         first: dt.date | None = None
-        for r in series:
+        for r, (values, digest) in zip(series, encoded[project]):
             old = before.get(r.status_date)
-            values = encoded_values(r)
-            digest = report_digest(r, values)
+            if old is None and had_history and project not in stored and in_force.get(
+                    (_storable(project), r.status_date.isoformat())) == digest:
+                result.unchanged += 1  # a project with no change is not read in full
+                continue
             if old is not None and old.digest == digest:
                 result.unchanged += 1
                 continue
@@ -173,7 +323,9 @@ def _store(engine: Engine, db: Any, reports: dict[str, list[Report]], result: Fi
     write_reports(db, changed, now)
     rerated = [(project, series[start].report.status_date) for project, series, start in to_rate if project in stored]
     ratings = _ratings(engine, to_rate, result)
-    result.ratings, result.escalations = write_ratings(db, ratings, engine.policy_hash, now, rerated)
+    made, escalated = write_ratings(db, ratings, engine.policy_hash, now, rerated)
+    result.ratings += made
+    result.escalations += escalated
 
 
 def _has_history(db: Any) -> bool:
@@ -211,3 +363,46 @@ def rated(health: ProjectHealth, basis: str) -> Rated:
 
 def _text(value: Any) -> str:
     return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+@dataclass
+class RerateResult:
+    """What rating the whole history again under one policy recorded."""
+
+    policy_hash: str
+    projects: int = 0
+    rated: int = 0  # (project, status date) pairs rated
+    ratings: int = 0  # ratings new to the history (one already recorded under this policy is brought back into force)
+    escalations: int = 0
+
+    def summary(self) -> str:
+        return (f"{self.projects:,} projects rated again at {self.rated:,} status dates under policy "
+                f"{self.policy_hash[:16]}: {self.ratings:,} new ratings, {self.escalations:,} new escalations")
+
+
+def rerate(engine: Engine, log: DecisionLog, *, group: int | None = None) -> RerateResult:
+    """Rate every project of the history again at each of its status dates under ``engine``'s policy (``pmo status
+    rerate``), on the reports in force, in one transaction, ``group`` projects at a time. Ingesting files does not
+    do it: a report already stored is unchanged, whatever the policy. The ratings and escalations recorded under
+    other policies are kept, out of force; those under this policy are in force. Rating again under the same
+    policy records nothing new."""
+    result = RerateResult(engine.policy_hash)
+    size = group or GROUP
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    with log.transaction() as db:
+        counted = "SELECT (SELECT count(*) FROM health_ratings), (SELECT count(*) FROM escalations)"
+        [(ratings, escalations)] = db.execute(counted)
+        projects = [p for p, _ in db.execute("SELECT project, min(seq) AS first FROM status_reports GROUP BY project "
+                                             "ORDER BY first")]
+        for start in range(0, len(projects), size):
+            chunk = projects[start:start + size]
+            stored = reports_in_force(db, chunk)
+            to_rate = [(p, stored[p], 0) for p in chunk if p in stored]
+            counts = FileResult("")
+            write_ratings(db, _ratings(engine, to_rate, counts), engine.policy_hash, now,
+                          [(p, series[0].report.status_date) for p, series, _ in to_rate])
+            result.projects += len(to_rate)
+            result.rated += counts.rated
+        [(after_ratings, after_escalations)] = db.execute(counted)
+    result.ratings, result.escalations = int(after_ratings - ratings), int(after_escalations - escalations)
+    return result

@@ -17,7 +17,7 @@ import re
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import pytest_bdd.feature
 from pytest_bdd.exceptions import GherkinParseError, StepDefinitionNotFoundError
-from pytest_bdd.parser import Feature, FeatureParser
+from pytest_bdd.parser import Feature, FeatureParser, Scenario, ScenarioTemplate, Step
 
 from engine.api import Engine
 from engine.errors import Diagnostic, Location, PmoError, did_you_mean, display_path
@@ -211,7 +211,8 @@ def _where_it_is(folder: str, root: Path, feature: str) -> str:
     return did_you_mean(root.name, siblings) or "give the folder relative to where pmo test runs"
 
 
-def _placeholder_problems(path: Path, template, contexts: list[dict]) -> dict[tuple[str, int], Diagnostic]:
+def _placeholder_problems(path: Path, template: ScenarioTemplate, contexts: list[dict[str, str]]
+                          ) -> dict[tuple[str, int], Diagnostic]:
     """A Scenario Outline's <name> that no Examples column fills would run with the text '<name>' itself."""
     if "outline" not in getattr(template, "keyword", "").lower():
         return {}
@@ -285,34 +286,37 @@ class _Collector:
         self.defaults, self.backends, self.observer = defaults, backends, observer
         self.outcomes: list[Outcome] = []
         self.broken: list[str] = []  # collection errors
-        self._scenarios: dict[str, tuple[Any, dict[str, str], str]] = {}  # nodeid -> (scenario, example, back end)
-        self._failed: dict[str, tuple[Any, BaseException]] = {}  # nodeid -> (step, exception)
+        self._scenarios: dict[str, tuple[Scenario, dict[str, str], str]] = {}  # nodeid -> (scenario, example, back end)
+        self._failed: dict[str, tuple[Step, BaseException]] = {}  # nodeid -> (step, exception)
 
-    def pytest_configure(self, config):
+    def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[DEFAULTS] = self.defaults
         if self.observer is not None:
             config.stash[OBSERVER] = self.observer
 
-    def pytest_generate_tests(self, metafunc):
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "backend" in metafunc.fixturenames:
             metafunc.parametrize("backend", self.backends, indirect=True)
 
-    def pytest_collectreport(self, report):
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.broken.append(report.longreprtext.strip().splitlines()[-1])
 
-    def pytest_bdd_before_scenario(self, request, feature, scenario):
+    def pytest_bdd_before_scenario(self, request: pytest.FixtureRequest, feature: Feature, scenario: Scenario) -> None:
         params = getattr(request.node, "callspec", None)
         example = dict(params.params.get("_pytest_bdd_example", {})) if params else {}
         self._scenarios[request.node.nodeid] = (scenario, example, request.getfixturevalue("backend"))
 
-    def pytest_bdd_step_error(self, request, feature, scenario, step, step_func, step_func_args, exception):
+    def pytest_bdd_step_error(self, request: pytest.FixtureRequest, feature: Feature, scenario: Scenario, step: Step,
+                              step_func: Callable[..., object], step_func_args: dict[str, object],
+                              exception: Exception) -> None:
         self._failed[request.node.nodeid] = (step, exception)
 
-    def pytest_bdd_step_func_lookup_error(self, request, feature, scenario, step, exception):
+    def pytest_bdd_step_func_lookup_error(self, request: pytest.FixtureRequest, feature: Feature, scenario: Scenario,
+                                          step: Step, exception: Exception) -> None:
         self._failed[request.node.nodeid] = (step, exception)
 
-    def pytest_runtest_logreport(self, report):
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and not report.failed:
             return
         if report.nodeid not in self._scenarios:  # failed before the scenario began (a fixture)

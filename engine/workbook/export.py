@@ -15,9 +15,10 @@ import hashlib
 import io
 import re
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from engine import __version__
 from engine.authoring.explain import expression_text
@@ -47,7 +48,20 @@ from engine.workbook.layout import (
     path_text,
 )
 
+if TYPE_CHECKING:  # annotations only: openpyxl loads only when a workbook is read or written
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import Cell, MergedCell
+    from openpyxl.styles import Alignment, Border, Font, PatternFill
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    from engine.compile.policy import CompiledPolicy, CompiledRule
+    from engine.policy.loader import LoadedFile, PolicySet
+    from engine.policy.source import SourceMap
+
 MAX_WIDTH, MIN_WIDTH = 60, 8
+DataPath = tuple[str | int, ...]  # a path into a document's data (keys and list indexes), as its source map has them
+SheetPath = tuple[str | Item, ...]  # a section's path as the sheet shows it (criteria[size].bands)
+Annotate = Callable[[DataPath, Any], dict[str, str]]  # (path, value) -> the row's notes
 KIND_DATA, KIND_TABLE = "data", "decision table"
 
 
@@ -63,7 +77,7 @@ class Row:
 
 @dataclass
 class Section:
-    path: tuple
+    path: SheetPath
     mode: str  # "settings", "map" or "list"
     rows: list[Row] = field(default_factory=list)
 
@@ -94,7 +108,7 @@ class Section:
         return list(out)
 
 
-def _selector(items: list[dict], index: int) -> Item:
+def _selector(items: list[dict[str, Any]], index: int) -> Item:
     ident = items[index].get("id")
     ids = [i.get("id") for i in items]
     if isinstance(ident, str) and ident and ids.count(ident) == 1 and not ident.startswith("#"):
@@ -102,12 +116,12 @@ def _selector(items: list[dict], index: int) -> Item:
     return Item(position=index + 1)
 
 
-def _row_dict(value: dict) -> bool:
+def _row_dict(value: object) -> bool:
     """An entry of a mapping table: its values fit a row (single values, or lists of items of their own)."""
     return isinstance(value, dict) and all(is_leaf(v) or is_items(v) for v in value.values())
 
 
-def _table_like(value: dict) -> bool:
+def _table_like(value: dict[str, Any]) -> bool:
     """A mapping shown one row per entry (fields, derived, capacity): some entries are mappings, all fit a row,
     and none has a key 'value' (the column of the entries that are single values)."""
     entries = list(value.values())
@@ -118,15 +132,15 @@ def _table_like(value: dict) -> bool:
 class Cutter:
     """Cuts one YAML document (plain data and its source map) into sections."""
 
-    def __init__(self, data: dict, source, annotate=None):
+    def __init__(self, data: dict[str, Any], source: SourceMap, annotate: Annotate | None = None):
         self.source = source
-        self.annotate = annotate or (lambda path, value: {})
+        self.annotate: Annotate = annotate or (lambda path, value: {})
         self.settings = Section((), "settings")
         self.sections = [self.settings]
         self.rows: list[Row] = []
         self.record(data, (), ())
 
-    def line(self, path: tuple, key: bool = False) -> int:
+    def line(self, path: DataPath, key: bool = False) -> int:
         loc = self.source.key(path) if key else self.source.value(path)
         return loc.line if loc is not None else 0
 
@@ -134,7 +148,7 @@ class Cutter:
         section.rows.append(row)
         self.rows.append(row)
 
-    def record(self, mapping: dict, data_path: tuple, path: tuple) -> None:
+    def record(self, mapping: dict[str, Any], data_path: DataPath, path: tuple[str, ...]) -> None:
         """A mapping cut by key: single values are settings, lists of items and table-like mappings sections."""
         for key, value in mapping.items():
             here, at = path + (key,), data_path + (key,)
@@ -147,7 +161,7 @@ class Cutter:
             else:
                 self.add(self.settings, Row({SETTING: dotted(here), VALUE: value}, self.line(at, key=True)))
 
-    def items(self, items: list[dict], data_path: tuple, path: tuple) -> None:
+    def items(self, items: list[dict[str, Any]], data_path: DataPath, path: SheetPath) -> None:
         section = Section(path, "list")
         self.sections.append(section)
         for i, item in enumerate(items):
@@ -155,7 +169,7 @@ class Cutter:
             self.add(section, row)
             self.cells(row, item, data_path + (i,), path + (_selector(items, i),), ())
 
-    def table(self, mapping: dict, data_path: tuple, path: tuple) -> None:
+    def table(self, mapping: dict[str, Any], data_path: DataPath, path: SheetPath) -> None:
         section = Section(path, "map")
         self.sections.append(section)
         for key, value in mapping.items():
@@ -166,7 +180,8 @@ class Cutter:
             else:
                 row.values[VALUE] = value
 
-    def cells(self, row: Row, mapping: dict, data_path: tuple, owner: tuple, prefix: tuple) -> None:
+    def cells(self, row: Row, mapping: dict[str, Any], data_path: DataPath, owner: SheetPath,
+              prefix: tuple[str, ...]) -> None:
         """An item's (or entry's) values into the row's columns; lists of items in it become sections."""
         for key, value in mapping.items():
             column, at = prefix + (key,), data_path + (key,)
@@ -228,7 +243,7 @@ def sheet_title(wanted: str, taken: set[str]) -> str:
     return title
 
 
-def export_policies(folder: Path | None, *, rules=(), today: dt.date | None = None) -> bytes:
+def export_policies(folder: Path | None, *, rules: Sequence[Path] = (), today: dt.date | None = None) -> bytes:
     """The workbook's bytes. Raises PolicyError if the policy set has errors (a broken policy is not reviewed)."""
     today = today or dt.date.today()
     sink = DiagnosticSink()
@@ -239,8 +254,10 @@ def export_policies(folder: Path | None, *, rules=(), today: dt.date | None = No
     root = policy_set.root
     # lazy: openpyxl loads only when a workbook is read or written
     import openpyxl
+    from openpyxl.worksheet.worksheet import Worksheet
     book = openpyxl.Workbook()
     cover = book.active
+    assert isinstance(cover, Worksheet)  # a new workbook's one sheet
     cover.title = COVER
     taken: set[str] = set()
     specs: list[SheetSpec] = []
@@ -289,19 +306,19 @@ class _Annotations:
     """Notes for the reviewer that the YAML does not hold: an included library rule as it applies, the weights
     the engine uses (normalised, or from pairwise comparisons)."""
 
-    def __init__(self, policy, policy_set):
+    def __init__(self, policy: CompiledPolicy, policy_set: PolicySet):
         self.policy = policy
         self.policy_set = policy_set
 
-    def for_file(self, loaded, kind: str):
+    def for_file(self, loaded: LoadedFile, kind: str) -> Annotate | None:
         name = loaded.name
         if kind == "intake":
-            by_line = {}
+            by_line: dict[int, list[CompiledRule]] = {}
             for rule in self.policy.rules:
                 if rule.origin and rule.where.startswith(name + ":"):
                     by_line.setdefault(int(rule.where.rsplit(":", 1)[1]), []).append(rule)
 
-            def intake(path, value):
+            def intake(path: DataPath, value: Any) -> dict[str, str]:
                 if len(path) == 2 and path[0] == "include":
                     line = loaded.document.source.value(path).line
                     rules = by_line.get(line, [])
@@ -314,7 +331,7 @@ class _Annotations:
         if kind == "strategy" and self.policy.strategy is not None:
             weights = self.policy.strategy.weights.values
 
-            def strategy(path, value):
+            def strategy(path: DataPath, value: Any) -> dict[str, str]:
                 if len(path) == 2 and path[0] == "objectives" and isinstance(value, dict) and value.get("id") in weights:
                     return {"(weight used)": f"{weights[value['id']]:.4f}"}
                 return {}
@@ -325,7 +342,7 @@ class _Annotations:
             if model is not None:
                 used = model.scoring.weights
 
-                def scoring(path, value):
+                def scoring(path: DataPath, value: Any) -> dict[str, str]:
                     if len(path) == 2 and path[0] == "criteria" and isinstance(value, dict) and value.get("id") in used:
                         return {"(weight used)": f"{used[value['id']]:.4f}"}
                     return {}
@@ -335,7 +352,19 @@ class _Annotations:
 
 # ---------------------------------------------------------------------------- writing sheets
 
-def _styles():
+class _Styles(TypedDict):
+    title: Font
+    section: Font
+    header: Font
+    fill: PatternFill
+    note_fill: PatternFill
+    line: Border
+    wrap: Alignment
+    top: Alignment
+    source: Font
+
+
+def _styles() -> _Styles:
     # lazy: openpyxl loads only when a workbook is read or written
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     return {
@@ -351,7 +380,7 @@ def _styles():
     }
 
 
-def put(ws, row: int, column: int, value: Any, styles=None) -> Any:
+def put(ws: Worksheet, row: int, column: int, value: Any, styles: _Styles | None = None) -> Cell | MergedCell:
     """A value in a cell by the layout's rules: lists and mappings as YAML flow text, null as ~, text that would
     read as one of those with Excel's quote prefix."""
     cell = ws.cell(row=row, column=column)
@@ -376,14 +405,14 @@ def put(ws, row: int, column: int, value: Any, styles=None) -> Any:
     return cell
 
 
-def _header(ws, row: int, names: list[str], styles) -> None:
+def _header(ws: Worksheet, row: int, names: list[str], styles: _Styles) -> None:
     for column, name in enumerate(names, 1):
         cell = ws.cell(row=row, column=column, value=name)
         cell.font = styles["header"]
         cell.fill = styles["note_fill"] if name.startswith("(") or name in (SOURCE, COMMENT) else styles["fill"]
 
 
-def _write_policy_sheet(ws, spec: SheetSpec, stable: str, sections: list[Section]) -> None:
+def _write_policy_sheet(ws: Worksheet, spec: SheetSpec, stable: str, sections: list[Section]) -> None:
     styles = _styles()
     ws.cell(row=1, column=1, value=stable).font = styles["title"]
     ws.cell(row=1, column=2, value=f"kind: {spec.kind}" + (f"; {spec.name}" if spec.name else "")).font = styles["title"]
@@ -419,7 +448,7 @@ def _write_policy_sheet(ws, spec: SheetSpec, stable: str, sections: list[Section
 
 
 @csv_cell_limit()
-def _write_csv_sheet(ws, content: bytes, stable: str) -> None:
+def _write_csv_sheet(ws: Worksheet, content: bytes, stable: str) -> None:
     styles = _styles()
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
     width = max((len(r) for r in rows), default=0)
@@ -439,7 +468,7 @@ def _write_csv_sheet(ws, content: bytes, stable: str) -> None:
     _widths(ws)
 
 
-def _write_table_sheet(ws, path: Path, content: bytes, sheet: str | None) -> None:
+def _write_table_sheet(ws: Worksheet, path: Path, content: bytes, sheet: str | None) -> None:
     """A decision table's grid, cell for cell, with a source column after it."""
     styles = _styles()
     cells = _csv_cells(content) if sheet is None else _xlsx_cells(_open_xlsx(content), sheet)
@@ -462,8 +491,8 @@ def _write_table_sheet(ws, path: Path, content: bytes, sheet: str | None) -> Non
     _widths(ws)
 
 
-def _write_cover(ws, specs: list[SheetSpec], policy_hash: str, folder: str, today: dt.date, version: str,
-                 policy) -> None:
+def _write_cover(ws: Worksheet, specs: list[SheetSpec], policy_hash: str, folder: str, today: dt.date, version: str,
+                 policy: CompiledPolicy) -> None:
     styles = _styles()
     ws.cell(row=1, column=1, value="Policy workbook").font = styles["title"]
     facts = [("policy hash", policy_hash), ("policy folder", folder), ("exported", today),
@@ -490,13 +519,13 @@ def _write_cover(ws, specs: list[SheetSpec], policy_hash: str, folder: str, toda
     _widths(ws, cap=70)
 
 
-def Font_bold():  # noqa: N802 - a style, like openpyxl's own constructors
+def Font_bold() -> Font:  # noqa: N802 - a style, like openpyxl's own constructors
     # lazy: openpyxl loads only when a workbook is read or written
     from openpyxl.styles import Font
     return Font(bold=True)
 
 
-def _widths(ws, cap: int = MAX_WIDTH) -> None:
+def _widths(ws: Worksheet, cap: int = MAX_WIDTH) -> None:
     # lazy: openpyxl loads only when a workbook is read or written
     from openpyxl.utils import get_column_letter
     widths: dict[int, int] = {}
@@ -513,7 +542,7 @@ def _widths(ws, cap: int = MAX_WIDTH) -> None:
         ws.column_dimensions[get_column_letter(column)].width = max(MIN_WIDTH, min(cap, width + 2))
 
 
-def _deterministic(book, today: dt.date) -> bytes:
+def _deterministic(book: Workbook, today: dt.date) -> bytes:
     """The workbook's bytes with what openpyxl stamps with the clock fixed: the document's created and modified
     times (the export date) and every zip entry's time."""
     stamp = dt.datetime(today.year, today.month, today.day)

@@ -77,7 +77,7 @@ def part_text(key: str) -> str:
     return key if _BARE.fullmatch(key) and key not in ("~",) else json.dumps(key, ensure_ascii=False)
 
 
-def path_text(parts: tuple) -> str:
+def path_text(parts: tuple[str | Item, ...]) -> str:
     """('criteria', Item('size'), 'bands', 'ranges') -> criteria[size].bands.ranges"""
     out = ""
     for part in parts:
@@ -92,12 +92,12 @@ class PathError(ValueError):
     pass
 
 
-def parse_path(text: str) -> tuple:
+def parse_path(text: str) -> tuple[str | Item, ...]:
     """The inverse of :func:`path_text`."""
     text = text.strip()
     if text == ROOT:
         return ()
-    parts: list = []
+    parts: list[str | Item] = []
     i, expect_key = 0, True
     while i < len(text):
         if text[i] == "[":
@@ -148,9 +148,10 @@ def dotted(parts: tuple[str, ...]) -> str:
 
 def parse_dotted(text: str) -> tuple[str, ...]:
     parts = parse_path(text) if text.strip() != ROOT else (ROOT,)
-    if any(isinstance(p, Item) for p in parts):
+    keys = tuple(p for p in parts if isinstance(p, str))
+    if len(keys) != len(parts):
         raise PathError("a column names keys only (with.threshold), no list items")
-    return parts
+    return keys
 
 
 # ---------------------------------------------------------------------------- cells

@@ -1,0 +1,255 @@
+"""How pmo status ingest works through a file (issue #16): row by row into a temporary stage, then a group of
+projects at a time. What it stores must not depend on the group size, must be what the whole-file status reader
+gives, and memory must not grow with the file."""
+import csv
+import datetime as dt
+import random
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from engine.health.status import read_status
+from engine.store import DecisionLog
+from engine.store.history import status_data
+from engine.tasks.history import ingest
+from tests.conftest import ROOT
+
+STATUS = sorted(str(p) for p in (ROOT / "examples" / "status").glob("status-*.csv"))
+HEADER = ["project", "task", "title", "status_date", "planned_start", "planned_finish", "bac", "pv", "ev",
+          "percent_complete", "ac", "risks", "note"]
+
+
+def write_tricky(path: Path, seed: int, projects: int = 40, months: int = 8) -> None:
+    """Projects reported as one row or as task rows, month by month (rows of a project far apart, as monthly
+    exports concatenated), with the awkward rows: a second row for a project and date, a second row for a task,
+    rows with and without a task at one date, an unreadable figure, a missing required value, EV above BAC,
+    a row with no project, non-ASCII texts."""
+    rng = random.Random(seed)
+    rows = []
+    for m in range(months):
+        day = dt.date(2027 + (m + 1) // 12, (m + 1) % 12 + 1, 1) - dt.timedelta(days=1)
+        for i in range(projects):
+            bac = 10_000 * (1 + i % 7)
+            tasks = ["design", "build"] if i % 5 == 0 else [""]
+            for task in tasks:
+                done = min(100, (m + 1) * rng.randint(5, 20))
+                rows.append([f"P{i:03d}", task, f"Projekt {i} — ü" if i % 3 else "", day.isoformat(), "2027-01-04",
+                             "2028-03-31", bac, "", "", f"{done}%", bac * done // rng.choice([90, 100, 120]),
+                             rng.randint(0, 4), "note" if rng.random() < 0.3 else ""])
+            odd = rng.random()
+            if odd < 0.02:
+                rows.append(list(rows[-1]))  # the same row twice
+            elif odd < 0.03:
+                rows.append([f"P{i:03d}", "extra", "", day.isoformat(), "", "", bac, 10, 5, "", 6, "", ""])
+            elif odd < 0.04:
+                rows[-1][10] = "12O0"  # letter O for zero
+            elif odd < 0.05:
+                rows[-1][10] = ""  # AC missing
+            elif odd < 0.055:
+                rows.append(["", "", "", day.isoformat(), "", "", 100, 10, 10, "", 10, "", ""])
+            elif odd < 0.06:
+                rows.append([f"P{i:03d}", "", "", day.isoformat(), "", "", 100, 10, 200, "", 10, "", ""])
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(HEADER)
+        out.writerows(rows)
+
+
+def stored(target: Path) -> dict[str, list[tuple]]:
+    """Every row of the history's tables, without the times they were written (those differ run to run)."""
+    import sqlite3
+    db = sqlite3.connect(target)
+    try:
+        out = {}
+        for table, skip in (("status_reports", {"seq", "ingested"}), ("health_ratings", {"seq", "rated"}),
+                            ("escalations", {"seq"})):
+            columns = [c[1] for c in db.execute(f"PRAGMA table_info({table})") if c[1] not in skip]
+            out[table] = db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY seq").fetchall()
+        return out
+    finally:
+        db.close()
+
+
+def outcome(result) -> list:
+    return [(f.new, f.corrected, f.unchanged, f.ratings, f.escalations, f.rated, f.held, f.errors, f.empty_rows)
+            for f in result.files]
+
+
+def test_what_is_stored_does_not_depend_on_how_many_projects_are_taken_at_a_time(tmp_path, engines):
+    engine = engines["rete"]
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    write_tricky(first, 1)
+    write_tricky(second, 2)  # the same projects and dates with other figures: corrections
+    runs = {}
+    for group in (1, 7, 10_000):
+        target = tmp_path / f"h{group}.sqlite"
+        with DecisionLog(target) as log:
+            results = [ingest(engine, log, [first], group=group), ingest(engine, log, [second], group=group),
+                       ingest(engine, log, [first, *STATUS], group=group)]  # corrected back; new projects
+        runs[group] = ([outcome(r) for r in results], stored(target))
+    assert runs[1] == runs[7] == runs[10_000]
+    results, tables = runs[1]
+    assert results[1][0][1] > 0 and results[2][0][1] > 0  # corrections were made
+    assert results[0][0][6] and results[0][0][7]  # error rows, and projects held back for them
+    assert tables["escalations"] and len(tables["health_ratings"]) > len(tables["status_reports"]) // 2
+
+
+def test_a_file_ingested_gives_what_the_whole_file_reader_gives(tmp_path, engines):
+    """The staged ingest against the whole-file status reader (read_status: every row in memory, grouped at
+    once), which the ingest used before: the same error rows in the same order, the same projects held back,
+    the same reports stored, each rated as Engine.rate_series rates the reports the reader gives."""
+    engine = engines["rete"]
+    path = tmp_path / "a.csv"
+    write_tricky(path, 3)
+    whole = read_status([path])
+    target = tmp_path / "h.sqlite"
+    with DecisionLog(target) as log:
+        result = ingest(engine, log, [path], group=3)
+        got = status_data(log)
+    [file] = result.files
+    assert file.errors == whole.errors and len(file.errors) > 3
+    held = whole.projects_in_error
+    assert file.held == sorted(p for p in whole.reports if p in held) and file.held
+    expected = {p: s for p, s in whole.reports.items() if p not in held}
+    assert got.reports == expected and list(got.reports) == list(expected)
+    assert any(r.tasks for s in expected.values() for r in s)  # task rows were summed
+    ratings = [(p, h.status_date.isoformat(), h.rating, h.reason) for p, s in expected.items()
+               for h in engine.rate_series(p, s)]
+    recorded = [(p, d, rating, reason) for p, d, _, _, _, rating, _, _, reason, *_ in stored(target)["health_ratings"]]
+    assert recorded == ratings
+
+
+def test_a_report_in_two_files_of_one_run_is_an_error_row_whatever_the_group(tmp_path, engines):
+    engine = engines["rete"]
+    path = tmp_path / "a.csv"
+    write_tricky(path, 4, projects=12, months=2)
+    found = {}
+    for group in (1, 5, 100):
+        with DecisionLog(tmp_path / f"h{group}.sqlite") as log:
+            found[group] = outcome(ingest(engine, log, [path, path], group=group))
+    assert found[1] == found[5] == found[100]
+    second = found[1][1]
+    assert second[0] == 0 and second[6] == sorted({e.project for e in second[7] if e.project})
+    assert sum(e.errors[0].code == "duplicate_row" for e in second[7]) >= 12 * 2
+
+
+def write_plain(path: Path, projects: int, months: int) -> int:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["project", "title", "status_date", "planned_start", "planned_finish", "bac", "percent_complete",
+                      "ac"])
+        for m in range(months):
+            day = dt.date(2027 + (m + 1) // 12, (m + 1) % 12 + 1, 1) - dt.timedelta(days=1)
+            for i in range(projects):
+                done = min(100, (m + 1) * 100 // months)
+                out.writerow([f"P{i}", f"Project {i}", day.isoformat(), "2027-01-01", "2028-06-30", 100_000 + i,
+                              f"{done}%", (100_000 + i) * done // 95])
+    return projects * months
+
+
+def test_memory_does_not_grow_with_the_file(tmp_path, engines):
+    """Python memory at its peak while ingesting 12,000 rows, a group of 100 projects at a time: bounded by the
+    group, not the file. Holding every typed row to group them (about 3 KB a row) would need over 30 MB."""
+    engine = engines["rete"]
+    path = tmp_path / "big.csv"
+    rows = write_plain(path, 2_000, 6)
+    with DecisionLog(tmp_path / "h.sqlite") as log:
+        ingest(engine, log, [STATUS[0]])  # start-up costs (readers, rules) before measuring
+        tracemalloc.start()
+        try:
+            result = ingest(engine, log, [path], group=100)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert result.new == rows and result.rated == rows
+    assert peak < 12_000_000, f"{peak / 1e6:.1f} MB at its peak for {rows:,} rows"
+
+
+@pytest.mark.parametrize("group", [1, 3])
+def test_the_examples_ingest_the_same_in_groups(tmp_path, engines, group):
+    engine = engines["rete"]
+    tables = []
+    for size in (group, 1_000):
+        target = tmp_path / f"h{size}.sqlite"
+        with DecisionLog(target) as log:
+            ingest(engine, log, STATUS, group=size)
+        tables.append(stored(target))
+    assert tables[0] == tables[1] and tables[0]["status_reports"]
+
+
+@pytest.mark.parametrize("variant", ["cpi", "remaining", "cpi_spi", "bottom_up"])
+def test_earned_value_on_integers_is_earned_value(variant):
+    """evm.earned_value_rounded (the ratings' and the KPIs' fast path) gives what earned_value(...).decimals()
+    gives, and the same reasons for the figures it leaves out, on random exact inputs."""
+    from fractions import Fraction
+
+    from engine.health.evm import earned_value, earned_value_rounded
+    rng = random.Random(19)
+    checked = 0
+    for _ in range(3_000):
+        def money(low: int = 0) -> Fraction:
+            return Fraction(rng.randint(low, 2_000_000), rng.choice([1, 1, 3, 7, 100, 39]))
+        bac, pv, ev, ac = money(), money(), money(), money()
+        etc = money() if rng.random() < 0.6 else None
+        if rng.random() < 0.1:
+            ac = bac + money()  # over budget
+        fast = earned_value_rounded(bac, pv, ev, ac, etc, variant)
+        if fast is None:
+            continue
+        slow = earned_value(bac, pv, ev, ac, etc, variant)
+        assert fast == (slow.decimals(), slow.why), (bac, pv, ev, ac, etc)
+        checked += 1
+    assert checked > 1_500
+
+
+def test_a_changed_health_policy_rates_the_history_again_with_status_rerate(tmp_path, log_target):
+    """Ingesting the same reports under a changed policy records nothing (no report changed); pmo status rerate
+    rates every project again under it: new ratings in force under the new policy hash, the earlier kept out of
+    force, and a second rerate records nothing new."""
+    import io
+    import shutil
+    import sqlite3
+
+    from engine.cli import main
+
+    def run(*argv):
+        out, err = io.StringIO(), io.StringIO()
+        return main([str(a) for a in argv], stdout=out, stderr=err), out.getvalue(), err.getvalue()
+
+    policies = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    health = policies / "health.yaml"
+    text = health.read_text(encoding="utf-8")
+    assert "when: cpi < 0.9\n" in text
+    health.write_text(text.replace("when: cpi < 0.9\n", "when: cpi < 0.97\n"), encoding="utf-8")  # stricter red
+    assert run("status", "ingest", *STATUS, "--log", log_target)[0] == 0
+    code, out, err = run("status", "ingest", *STATUS, "--log", log_target, "--policies", policies)
+    assert (code, out) == (0, "pmo: 0 new, 66 unchanged\n"), err
+
+    def ratings():
+        with DecisionLog(log_target) as log, log.transaction("read") as db:
+            return db.execute("SELECT project, status_date, policy_hash, rating, in_force FROM health_ratings "
+                              "ORDER BY project, status_date, policy_hash")
+    before = ratings()
+    code, out, err = run("status", "rerate", "--log", log_target, "--policies", policies)
+    assert code == 0, err
+    assert out.startswith("pmo: 9 projects rated again at 66 status dates under policy ") \
+        and "66 new ratings" in out, out
+    after = ratings()
+    old_hashes = {h for _, _, h, _, _ in before}
+    assert len(after) == 2 * len(before) == 2 * 66
+    assert all(not in_force for _, _, h, _, in_force in after if h in old_hashes)
+    in_force = [(p, d, rating) for p, d, h, rating, force in after if force]
+    assert len(in_force) == 66 and all(h not in old_hashes for _, _, h, _, force in after if force)
+    assert {(p, d) for p, d, _ in in_force} == {(p, d) for p, d, *_ in before}
+    assert sum(r == "red" for *_, r in in_force) > sum(r == "red" for _, _, _, r, _ in before)  # the stricter rule
+    code, out, _ = run("status", "rerate", "--log", log_target, "--policies", policies)
+    assert code == 0 and "0 new ratings, 0 new escalations" in out
+    assert ratings() == after
+    if not str(log_target).startswith("postgresql"):
+        db = sqlite3.connect(log_target)
+        try:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        finally:
+            db.close()

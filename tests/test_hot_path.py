@@ -45,10 +45,71 @@ def test_remembered_matches_equal_the_core_on_every_fact():
 
 def test_a_ruleset_whose_facts_never_repeat_stops_remembering(monkeypatch):
     monkeypatch.setattr(driver, "MEMO_TRIAL", 20)
-    ruleset = Ruleset({"r0": {"$gt": {"f0": {"$m": "f1"}}}})
+    ruleset = Ruleset({"r0": {"$gt": {"f0": {"$m": "f1"}}}})  # texts compared with each other: each its own class
     for i in range(40):
-        assert ruleset.match({"t": "p", "f0": i, "f1": 20}) == ({"r0"} if i > 20 else set())
+        assert ruleset.match({"t": "p", "f0": f"a{i:02}", "f1": "a20"}) == ({"r0"} if i > 20 else set())
     assert all(group.memo is None for group in ruleset._groups)
+
+
+PAIRS = {  # as engine/backends/rete/lower.py writes a comparison of two slots
+    "r0": {"$and": [{"$ex": {"f0": 1}}, {"$ex": {"f1": 1}}, {"$gt": {"f0": {"$m": "f1"}}}]},
+    "r1": {"$and": [{"$ex": {"f2": 1}}, {"$ex": {"f3": 1}}, {"$lt": {"f2": {"$m": "f3"}}}]},
+    "r2": {"$and": [{"$ex": {"f0": 1}}, {"$ex": {"f2": 1}}, {"f0": {"$m": "f2"}}]},
+    "r3": {"$and": [{"$ex": {"f1": 1}}, {"$ex": {"f3": 1}}, {"$neq": {"f1": {"$m": "f3"}}}]},
+    "r4": {"$and": [{"$gte": {"f1": 1000}}, {"$ex": {"f3": 1}}, {"$lte": {"f1": {"$m": "f3"}}}]},  # not guarded
+    "r5": {"$and": [{"$ex": {"f0": 1}}, {"$ex": {"f3": 1}}, {"$or": [{"$gt": {"f0": {"$m": "f3"}}}, {"f2": 7}]}]},
+}
+
+
+def _pair_fact(rng: random.Random) -> dict:
+    base = rng.choice([0, 1, 999, 1000, 1001, 4_607_182_418_800_017_408, 2**62 + 12345, -(2**62)])
+    fact = {"t": "p"}
+    for slot in ("f0", "f1", "f2", "f3"):
+        value = rng.choice([None, None, base, base + 1, base - 1, base, rng.randint(-3, 3) + base, True, "1000"])
+        if value is not None:
+            fact[slot] = value
+    return fact
+
+
+def test_slots_compared_with_each_other_are_remembered_by_their_order_and_equal_the_core():
+    """Two whole numbers compared with each other are a class by their order (larger, equal, smaller): adjacent
+    keys (a number and the next double), equal ones, large ones, mixed types and missing values, against the core
+    asked every time."""
+    remembered, fresh = Ruleset(PAIRS), Ruleset(PAIRS)
+    rng = random.Random(1919)
+    for _ in range(4_000):
+        fact = _pair_fact(rng)
+        for group in fresh._groups:
+            group.memo = None
+        assert remembered.match(fact) == fresh.match(fact), fact
+    for group in remembered._groups:
+        assert group.memo is not None and group.hits > 1_000, (group.slots, group.hits)  # the classes repeat
+
+
+def test_the_reference_policy_asks_the_core_seldom_on_a_batch(tmp_path):
+    """On the benchmark's kind of file, every ruleset answers from its classes for nearly every row, the one
+    comparing opex_per_year with budget and end_date with start_date included (issue #19)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import datetime as dt
+
+    from batch_throughput import TODAY, write_input
+
+    from engine.api import Engine
+    from engine.io.readers import read_proposals
+
+    source = tmp_path / "in.csv"
+    write_input(source, 3_000)
+    engine = Engine.load(today=dt.date.fromisoformat(TODAY), backend="rete")
+    with read_proposals(source) as rows:
+        decided = sum(1 for _ in engine.decide_plain(rows))
+    assert decided == 3_000
+    groups = engine._intake.backend._ruleset._groups
+    asked = sum(group.tried for group in groups)
+    assert all(group.memo is not None for group in groups)
+    assert asked < 3_000 * len(groups) // 10, [(g.slots, g.tried, g.hits) for g in groups]
 
 
 FIELDS = {"id": FieldSpec(type="string", required=True), "budget": FieldSpec(type="money"),

@@ -10,7 +10,7 @@ from engine.backends.reference import ReferenceBackend, RuleSet, derived_keys
 from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
 from engine.backends.rete.lower import _DOUBLE, _INT64, _LOW_BITS, ALWAYS, NEVER, Lowering, rete_value
 from engine.errors import Diagnostic, Location, PolicyError
-from engine.expr.evaluate import compiled
+from engine.expr.evaluate import UNKNOWN, compiled, memo_key
 from engine.expr.nodes import fields_of
 
 
@@ -91,22 +91,10 @@ MEMO_VALUES = 4_096  # computed values remembered per slot
 MEMO_TRIAL = 512  # values computed before a slot whose values hardly repeat stops remembering them
 
 
-_PLAIN = (str, int, bool, dt.date, type(None))
-
-
 def _key(value: Any) -> Any:
-    """A value as a memo key that tells apart every value a function could tell apart: True from 1, 1.0 from 1
-    (by type and text). A value of any other type (an alignment is a Decimal that also holds its levels per
-    objective) is _MISSING: not remembered, computed each time."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return (kind, value)
-    if kind is Decimal:
-        return (kind, str(value))
-    if kind is tuple:
-        keys = tuple(_key(item) for item in value)
-        return _MISSING if _MISSING in keys else (kind, keys)
-    return _MISSING
+    """engine.expr.evaluate.memo_key, with _MISSING for a value it cannot tell apart (not remembered)."""
+    key = memo_key(value)
+    return _MISSING if key is UNKNOWN else key
 
 
 def _fact_function(as_is: list[tuple[str, str]],

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +33,6 @@ class ReteBackend:
             (name, slot, _encoder(policy.field_types[name])) for name, slot in lowering.field_slots.items()]
         self._as_is = [(name, slot) for name, slot, encode in self._fields if encode is _same]
         self._numeric = [(name, slot) for name, slot, encode in self._fields if encode is not _same]
-        self._fact = _fact_function(self._as_is, self._numeric)
         # A computed slot that is a derived value's expression reads the record's value; one that reads one
         # or two fields is remembered by their values (a regex on a vendor's name is matched once per name).
         shared = derived_keys(policy)
@@ -43,6 +42,12 @@ class ReteBackend:
         for key, (slot, node) in lowering.computed.items():
             reads = tuple(sorted(fields_of(node)))
             self._computed.append([slot, compiled(node), shared.get(key), {} if len(reads) <= 2 else None, reads, 0, 0])
+        # a slot that is a derived value's is read in the fact function, as a field is (the value computed only
+        # when the record lacks it); the rest are computed (and remembered) in fire
+        from_derived = [(c[2], c[0], c[1]) for c in self._computed if c[2] is not None]
+        self._computed = [c for c in self._computed if c[2] is None]
+        self._fact = _fact_function(self._as_is, self._numeric, from_derived)
+        self._index = {f"r{index}": index for index in range(len(policy.rules))}
         try:
             self._ruleset = Ruleset(conditions)
         except RulesetLimitError as exc:
@@ -83,7 +88,7 @@ class ReteBackend:
             fired = self._ruleset.match(fact)
         except Unsafe:  # text over 64 KB, more than 64 tests true at once: this row is decided in Python
             return self._reference.fire(record)
-        return sorted(int(name[1:]) for name in fired)
+        return sorted(map(self._index.__getitem__, fired))
 
 
 _MISSING = object()
@@ -97,14 +102,22 @@ def _key(value: Any) -> Any:
     return _MISSING if key is UNKNOWN else key
 
 
-def _fact_function(as_is: list[tuple[str, str]],
-                   numeric: list[tuple[str, str]]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+def _fact_function(as_is: list[tuple[str, str]], numeric: list[tuple[str, str]],
+                   from_derived: Sequence[tuple[str, str, Callable[[Mapping[str, Any]], Any]]] = (),
+                   ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """The function making a record's fact from its fields, written out once per policy: text and yes/no as
     they are (the core compares them as they are), numbers and dates as integer keys (rete_value, inlined for
-    the usual Decimal and date). It runs for every row, and a loop over the fields cost more than the core."""
+    the usual Decimal and date). It runs for every row, and a loop over the fields cost more than the core.
+    ``from_derived``: (derived value, slot, its expression compiled) for the computed slots that are a derived
+    value's expression: the record's value as rete_value gives it, computed when the record has none."""
     lines = ["def fact_of(record):", "    get = record.get", "    fact = {'t': 'p'}"]
+    namespace: dict[str, Any] = {}
     for name, slot in as_is:
         lines += [f"    v = get({name!r})", "    if v is not None:", f"        fact[{slot!r}] = v"]
+    for i, (name, slot, node) in enumerate(from_derived):
+        namespace[f"node{i}"] = node
+        lines += [f"    v = get({name!r}, MISSING)", "    if v is MISSING:", f"        v = node{i}(record)",
+                  "    if v is not None:", f"        fact[{slot!r}] = rete_value(v)"]
     for name, slot in numeric:
         lines += [f"    v = get({name!r})", "    if v is not None:", "        kind = v.__class__",
                   "        if kind is Decimal:",
@@ -113,8 +126,8 @@ def _fact_function(as_is: list[tuple[str, str]],
                   "        elif kind is date:", f"            fact[{slot!r}] = v.toordinal()",
                   "        else:", f"            fact[{slot!r}] = rete_value(v)"]
     lines.append("    return fact")
-    namespace: dict[str, Any] = {"Decimal": Decimal, "date": dt.date, "unpack": _INT64, "pack": _DOUBLE, "LOW": _LOW_BITS,
-                 "rete_value": rete_value, "float": float}
+    namespace.update({"Decimal": Decimal, "date": dt.date, "unpack": _INT64, "pack": _DOUBLE, "LOW": _LOW_BITS,
+                      "rete_value": rete_value, "float": float, "MISSING": _MISSING})
     exec(compile("\n".join(lines), "<rete fact>", "exec"), namespace)  # noqa: S102 - our own text, no input
     made: Callable[[Mapping[str, Any]], dict[str, Any]] = namespace["fact_of"]
     return made

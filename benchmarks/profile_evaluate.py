@@ -35,8 +35,11 @@ def profile(source: Path, out: Path, log: Path | None) -> tuple[pstats.Stats, fl
     return pstats.Stats(profiler, stream=io.StringIO()), time.process_time() - start
 
 
-def cumulative(stats: pstats.Stats, file_end: str, name: str) -> float:
-    return sum(v[3] for (file, _line, func), v in stats.stats.items() if file.endswith(file_end) and func == name)
+def cumulative(stats: pstats.Stats, file_end: str, name: str, line: int | None = None) -> float:
+    """Cumulative seconds of the functions called ``name`` in files ending ``file_end`` (at ``line``: one of them,
+    when two share a name, as Ruleset.match and _Group.match do: summing both would count the inner one twice)."""
+    return sum(v[3] for (file, at, func), v in stats.stats.items()
+               if file.endswith(file_end) and func == name and (line is None or at == line))
 
 
 def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
@@ -44,18 +47,21 @@ def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
     reading = c("io/csvrows.py", "csv_rows")
     typing = c("compile/records.py", "read")
     record = c("intake/decide.py", "record")
+    from engine.backends.rete import driver
     fire = c("rete/backend.py", "fire")
-    core = c("rete/driver.py", "match")
+    core = cumulative(stats, "rete/driver.py", "match", driver.Ruleset.match.__code__.co_firstlineno)
+    c_core = c("rete/driver.py", "_match")  # the C calls: assert, the actions, retract
     decide = c("intake/decide.py", "decide_plain") or c("intake/decide.py", "decide_record")
     # a finding is made by Intake._finding (the API path) or by the rule's finder closure (find, find_many)
     reasons = c("intake/decide.py", "_finding") + c("intake/decide.py", "find") + c("intake/decide.py", "find_many")
     writing = c("io/writers.py", "decision_cells") + c("io/writers.py", "inert") + c("io/writers.py", "inert_cells") \
-        + c("~", "<method 'writerow' of '_csv.writer' objects>")
+        + c("~", "<method 'writerow' of '_csv.writer' objects>") + c("~", "<method 'writerows' of '_csv.writer' objects>")
     log = c("store/log.py", "append")
     rows = [("CSV reading (csv_rows)", reading), ("typing values (RecordReader.read)", typing),
             ("derived values (Intake.record less typing)", record - typing),
-            ("rules: building facts (ReteBackend.fire less match)", fire - core),
-            ("rules: JSON and the C core (Ruleset.match)", core),
+            ("rules: facts and computed slots (ReteBackend.fire less Ruleset.match)", fire - core),
+            ("rules: classes and memo lookups (Ruleset.match less the C core)", core - c_core),
+            ("rules: JSON and the C core, memo misses (driver._match)", c_core),
             ("findings and the decision record (decide_plain less the rest)", decide - record - fire - reasons),
             ("reason formatting (Intake._finding)", reasons),
             ("CSV writing (decision_cells, inert, writerow)", writing)]

@@ -45,10 +45,71 @@ def test_remembered_matches_equal_the_core_on_every_fact():
 
 def test_a_ruleset_whose_facts_never_repeat_stops_remembering(monkeypatch):
     monkeypatch.setattr(driver, "MEMO_TRIAL", 20)
-    ruleset = Ruleset({"r0": {"$gt": {"f0": {"$m": "f1"}}}})
+    ruleset = Ruleset({"r0": {"$gt": {"f0": {"$m": "f1"}}}})  # texts compared with each other: each its own class
     for i in range(40):
-        assert ruleset.match({"t": "p", "f0": i, "f1": 20}) == ({"r0"} if i > 20 else set())
+        assert ruleset.match({"t": "p", "f0": f"a{i:02}", "f1": "a20"}) == ({"r0"} if i > 20 else set())
     assert all(group.memo is None for group in ruleset._groups)
+
+
+PAIRS = {  # as engine/backends/rete/lower.py writes a comparison of two slots
+    "r0": {"$and": [{"$ex": {"f0": 1}}, {"$ex": {"f1": 1}}, {"$gt": {"f0": {"$m": "f1"}}}]},
+    "r1": {"$and": [{"$ex": {"f2": 1}}, {"$ex": {"f3": 1}}, {"$lt": {"f2": {"$m": "f3"}}}]},
+    "r2": {"$and": [{"$ex": {"f0": 1}}, {"$ex": {"f2": 1}}, {"f0": {"$m": "f2"}}]},
+    "r3": {"$and": [{"$ex": {"f1": 1}}, {"$ex": {"f3": 1}}, {"$neq": {"f1": {"$m": "f3"}}}]},
+    "r4": {"$and": [{"$gte": {"f1": 1000}}, {"$ex": {"f3": 1}}, {"$lte": {"f1": {"$m": "f3"}}}]},  # not guarded
+    "r5": {"$and": [{"$ex": {"f0": 1}}, {"$ex": {"f3": 1}}, {"$or": [{"$gt": {"f0": {"$m": "f3"}}}, {"f2": 7}]}]},
+}
+
+
+def _pair_fact(rng: random.Random) -> dict:
+    base = rng.choice([0, 1, 999, 1000, 1001, 4_607_182_418_800_017_408, 2**62 + 12345, -(2**62)])
+    fact = {"t": "p"}
+    for slot in ("f0", "f1", "f2", "f3"):
+        value = rng.choice([None, None, base, base + 1, base - 1, base, rng.randint(-3, 3) + base, True, "1000"])
+        if value is not None:
+            fact[slot] = value
+    return fact
+
+
+def test_slots_compared_with_each_other_are_remembered_by_their_order_and_equal_the_core():
+    """Two whole numbers compared with each other are a class by their order (larger, equal, smaller): adjacent
+    keys (a number and the next double), equal ones, large ones, mixed types and missing values, against the core
+    asked every time."""
+    remembered, fresh = Ruleset(PAIRS), Ruleset(PAIRS)
+    rng = random.Random(1919)
+    for _ in range(4_000):
+        fact = _pair_fact(rng)
+        for group in fresh._groups:
+            group.memo = None
+        assert remembered.match(fact) == fresh.match(fact), fact
+    for group in remembered._groups:
+        assert group.memo is not None and group.hits > 1_000, (group.slots, group.hits)  # the classes repeat
+
+
+def test_the_reference_policy_asks_the_core_seldom_on_a_batch(tmp_path):
+    """On the benchmark's kind of file, every ruleset answers from its classes for nearly every row, the one
+    comparing opex_per_year with budget and end_date with start_date included (issue #19)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import datetime as dt
+
+    from batch_throughput import TODAY, write_input
+
+    from engine.api import Engine
+    from engine.io.readers import read_proposals
+
+    source = tmp_path / "in.csv"
+    write_input(source, 3_000)
+    engine = Engine.load(today=dt.date.fromisoformat(TODAY), backend="rete")
+    with read_proposals(source) as rows:
+        decided = sum(1 for _ in engine.decide_plain(rows))
+    assert decided == 3_000
+    groups = engine._intake.backend._ruleset._groups
+    asked = sum(group.tried for group in groups)
+    assert all(group.memo is not None for group in groups)
+    assert asked < 3_000 * len(groups) // 10, [(g.slots, g.tried, g.hits) for g in groups]
 
 
 FIELDS = {"id": FieldSpec(type="string", required=True), "budget": FieldSpec(type="money"),
@@ -86,3 +147,44 @@ def test_display_fast_paths_show_what_the_general_path_shows(value):
 def test_inert_cells_equal_inert_per_cell():
     cells = ["", "a", "=1", " =1", "\u3000+x", "a\nb", "a\n=b", "a\r-b", 1, 2.5, None, "-", "@", "\t", "x\r\n@y"]
     assert inert_cells(cells) == [inert(v) for v in cells]
+
+
+@pytest.mark.parametrize("text", ["a / b", "a + 5 * coalesce(b, 0)", "days_between(d, e)", "npv(0.08, flows)",
+                                  "coalesce(a, 1) > 2", "a"])
+def test_remembered_expressions_give_what_the_compiled_ones_give(text):
+    """Derived values remembered by the values of the fields they read: equal values written differently (1.0
+    and 1, True and 1) and missing values are told apart, and the same value object comes back."""
+    import datetime as dt
+
+    from engine.expr.evaluate import compiled, remembered
+    from engine.expr.parse import parse
+
+    node = parse(text)
+    plain_one, memo_one = compiled(node), remembered(node)
+    rng = random.Random(text)
+    numbers = [None, Decimal("1"), Decimal("1.0"), Decimal("0"), Decimal("2.50"), Decimal("-3"), True, 1]
+    dates = [None, dt.date(2027, 3, 1), dt.date(2027, 12, 17)]
+    flows = [None, (Decimal("-100"), Decimal("60"), Decimal("60")), (Decimal("-100"), Decimal("60.0"))]
+    for _ in range(2_000):
+        record = {"a": rng.choice(numbers), "b": rng.choice(numbers), "d": rng.choice(dates), "e": rng.choice(dates),
+                  "flows": rng.choice(flows)}
+        record = {k: v for k, v in record.items() if v is not None or rng.random() < 0.5}
+        try:
+            expected = plain_one(record)
+        except TypeError:  # a bool where a number goes: not a record the reader makes
+            continue
+        got = memo_one(record)
+        assert got == expected and type(got) is type(expected) and str(got) == str(expected), record
+
+
+def test_a_remembered_expression_whose_inputs_never_repeat_stops_remembering():
+    from engine.expr import evaluate
+    from engine.expr.parse import parse
+
+    function = evaluate.remembered(parse("a * 2"))
+    for i in range(evaluate.MEMO_TRIAL + 10):
+        assert function({"a": Decimal(i)}) == Decimal(i * 2)
+    assert function.__closure__ is not None
+    state = [c.cell_contents for c in function.__closure__ if isinstance(c.cell_contents, list)]
+    assert state and state[0][2] is False and not [c.cell_contents for c in function.__closure__
+                                                   if isinstance(c.cell_contents, dict)][0]

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine.errors import did_you_mean
-from engine.expr.evaluate import compiled
+from engine.expr.evaluate import remembered
 from engine.expr.nodes import Node
 from engine.expr.values import DIGITS, ValueProblem, display, to_bool, to_number, to_text
 from engine.io.profile import UNDECLARED, InputProfile
@@ -176,8 +176,10 @@ Derived = list[tuple[str, Callable[[Mapping[str, Any]], Any]]]  # (name, its com
 
 
 def compiled_derived(derived: Iterable[tuple[str, Node]]) -> Derived:
-    """A policy's derived values (name, expression tree) with each expression compiled once."""
-    return [(name, compiled(node)) for name, node in derived]
+    """A policy's derived values (name, expression tree) with each expression compiled once, and remembered by
+    the values of the one or two fields it reads (engine.expr.evaluate.remembered: npv(0.08, cash_flows),
+    days_between(start_date, end_date) repeat across the rows of a batch)."""
+    return [(name, remembered(node)) for name, node in derived]
 
 
 class RecordReader:

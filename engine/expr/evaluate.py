@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from engine.expr.functions import FUNCTIONS, call
-from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Logic, Node, Unary
+from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Logic, Node, Unary, fields_of
 from engine.expr.values import ARITH_ERRORS, CONTEXT
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -131,3 +132,84 @@ def compiled(node: Node) -> Callable[[Mapping[str, Any]], Any]:
         function, args = FUNCTIONS[node.name], [compiled(a) for a in node.args]
         return lambda record: call(function, [a(record) for a in args])
     return lambda record: evaluate(node, record)  # the rest: not on any hot path
+
+
+UNKNOWN = object()  # memo_key of a value it cannot tell apart from others: not remembered
+_PLAIN = (str, int, bool, dt.date, type(None))
+
+
+def memo_key(value: Any) -> Any:
+    """A value as a memo key that tells apart every value a function could tell apart: True from 1, 1.0 from 1
+    (by type and text). A value of any other type (an alignment is a Decimal that also holds its levels per
+    objective) is UNKNOWN: not remembered, computed each time."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return (kind, value)
+    if kind is Decimal:
+        return (kind, str(value))
+    if kind is tuple:
+        keys = tuple(memo_key(item) for item in value)
+        return UNKNOWN if UNKNOWN in keys else (kind, keys)
+    return UNKNOWN
+
+
+MEMO_VALUES = 4_096  # values remembered per expression (then started afresh)
+MEMO_TRIAL = 512  # values computed before an expression whose inputs hardly repeat stops remembering them
+
+
+def remembered(node: Node) -> Callable[[Mapping[str, Any]], Any]:
+    """``compiled(node)``, and for an expression of one or two fields its values remembered by those fields'
+    values (memo_key): the same value, as every function of the language gives the same value for the same
+    arguments (today() is a constant by now). An expression whose inputs rarely repeat (under one in ten of
+    its first MEMO_TRIAL) stops remembering; one of more fields, or of none, is compiled as it is."""
+    function = compiled(node)
+    reads = tuple(sorted(fields_of(node)))
+    if not 1 <= len(reads) <= 2:
+        return function
+    memo: dict[Any, Any] = {}
+    counts = [0, 0, True]  # hits, misses, remembering
+    get = memo.get
+    if len(reads) == 1:
+        name, = reads
+
+        def one(record: Mapping[str, Any]) -> Any:
+            if not counts[2]:
+                return function(record)
+            key = memo_key(record.get(name))
+            if key is UNKNOWN:
+                return function(record)
+            value = get(key, UNKNOWN)
+            if value is not UNKNOWN:
+                counts[0] += 1
+                return value
+            value = function(record)
+            _remember(memo, counts, key, value)
+            return value
+        return one
+    first, second = reads
+
+    def two(record: Mapping[str, Any]) -> Any:
+        if not counts[2]:
+            return function(record)
+        key = (memo_key(record.get(first)), memo_key(record.get(second)))
+        if UNKNOWN in key:
+            return function(record)
+        value = get(key, UNKNOWN)
+        if value is not UNKNOWN:
+            counts[0] += 1
+            return value
+        value = function(record)
+        _remember(memo, counts, key, value)
+        return value
+    return two
+
+
+def _remember(memo: dict[Any, Any], counts: list[Any], key: Any, value: Any) -> None:
+    counts[1] += 1
+    if counts[1] >= MEMO_TRIAL and counts[0] * 10 < counts[1]:
+        counts[2] = False  # its inputs hardly repeat (an amount, an id): computed each time from now on
+        memo.clear()
+        return
+    if len(memo) >= MEMO_VALUES:
+        memo.clear()
+    memo[key] = value

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,7 @@ from engine.backends.reference import ReferenceBackend, RuleSet, derived_keys
 from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
 from engine.backends.rete.lower import _DOUBLE, _INT64, _LOW_BITS, ALWAYS, NEVER, Lowering, rete_value
 from engine.errors import Diagnostic, Location, PolicyError
-from engine.expr.evaluate import compiled
+from engine.expr.evaluate import UNKNOWN, compiled, memo_key
 from engine.expr.nodes import fields_of
 
 
@@ -33,7 +33,6 @@ class ReteBackend:
             (name, slot, _encoder(policy.field_types[name])) for name, slot in lowering.field_slots.items()]
         self._as_is = [(name, slot) for name, slot, encode in self._fields if encode is _same]
         self._numeric = [(name, slot) for name, slot, encode in self._fields if encode is not _same]
-        self._fact = _fact_function(self._as_is, self._numeric)
         # A computed slot that is a derived value's expression reads the record's value; one that reads one
         # or two fields is remembered by their values (a regex on a vendor's name is matched once per name).
         shared = derived_keys(policy)
@@ -43,6 +42,12 @@ class ReteBackend:
         for key, (slot, node) in lowering.computed.items():
             reads = tuple(sorted(fields_of(node)))
             self._computed.append([slot, compiled(node), shared.get(key), {} if len(reads) <= 2 else None, reads, 0, 0])
+        # a slot that is a derived value's is read in the fact function, as a field is (the value computed only
+        # when the record lacks it); the rest are computed (and remembered) in fire
+        from_derived = [(c[2], c[0], c[1]) for c in self._computed if c[2] is not None]
+        self._computed = [c for c in self._computed if c[2] is None]
+        self._fact = _fact_function(self._as_is, self._numeric, from_derived)
+        self._index = {f"r{index}": index for index in range(len(policy.rules))}
         try:
             self._ruleset = Ruleset(conditions)
         except RulesetLimitError as exc:
@@ -83,7 +88,7 @@ class ReteBackend:
             fired = self._ruleset.match(fact)
         except Unsafe:  # text over 64 KB, more than 64 tests true at once: this row is decided in Python
             return self._reference.fire(record)
-        return sorted(int(name[1:]) for name in fired)
+        return sorted(map(self._index.__getitem__, fired))
 
 
 _MISSING = object()
@@ -91,32 +96,28 @@ MEMO_VALUES = 4_096  # computed values remembered per slot
 MEMO_TRIAL = 512  # values computed before a slot whose values hardly repeat stops remembering them
 
 
-_PLAIN = (str, int, bool, dt.date, type(None))
-
-
 def _key(value: Any) -> Any:
-    """A value as a memo key that tells apart every value a function could tell apart: True from 1, 1.0 from 1
-    (by type and text). A value of any other type (an alignment is a Decimal that also holds its levels per
-    objective) is _MISSING: not remembered, computed each time."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return (kind, value)
-    if kind is Decimal:
-        return (kind, str(value))
-    if kind is tuple:
-        keys = tuple(_key(item) for item in value)
-        return _MISSING if _MISSING in keys else (kind, keys)
-    return _MISSING
+    """engine.expr.evaluate.memo_key, with _MISSING for a value it cannot tell apart (not remembered)."""
+    key = memo_key(value)
+    return _MISSING if key is UNKNOWN else key
 
 
-def _fact_function(as_is: list[tuple[str, str]],
-                   numeric: list[tuple[str, str]]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+def _fact_function(as_is: list[tuple[str, str]], numeric: list[tuple[str, str]],
+                   from_derived: Sequence[tuple[str, str, Callable[[Mapping[str, Any]], Any]]] = (),
+                   ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """The function making a record's fact from its fields, written out once per policy: text and yes/no as
     they are (the core compares them as they are), numbers and dates as integer keys (rete_value, inlined for
-    the usual Decimal and date). It runs for every row, and a loop over the fields cost more than the core."""
+    the usual Decimal and date). It runs for every row, and a loop over the fields cost more than the core.
+    ``from_derived``: (derived value, slot, its expression compiled) for the computed slots that are a derived
+    value's expression: the record's value as rete_value gives it, computed when the record has none."""
     lines = ["def fact_of(record):", "    get = record.get", "    fact = {'t': 'p'}"]
+    namespace: dict[str, Any] = {}
     for name, slot in as_is:
         lines += [f"    v = get({name!r})", "    if v is not None:", f"        fact[{slot!r}] = v"]
+    for i, (name, slot, node) in enumerate(from_derived):
+        namespace[f"node{i}"] = node
+        lines += [f"    v = get({name!r}, MISSING)", "    if v is MISSING:", f"        v = node{i}(record)",
+                  "    if v is not None:", f"        fact[{slot!r}] = rete_value(v)"]
     for name, slot in numeric:
         lines += [f"    v = get({name!r})", "    if v is not None:", "        kind = v.__class__",
                   "        if kind is Decimal:",
@@ -125,8 +126,8 @@ def _fact_function(as_is: list[tuple[str, str]],
                   "        elif kind is date:", f"            fact[{slot!r}] = v.toordinal()",
                   "        else:", f"            fact[{slot!r}] = rete_value(v)"]
     lines.append("    return fact")
-    namespace: dict[str, Any] = {"Decimal": Decimal, "date": dt.date, "unpack": _INT64, "pack": _DOUBLE, "LOW": _LOW_BITS,
-                 "rete_value": rete_value, "float": float}
+    namespace.update({"Decimal": Decimal, "date": dt.date, "unpack": _INT64, "pack": _DOUBLE, "LOW": _LOW_BITS,
+                      "rete_value": rete_value, "float": float, "MISSING": _MISSING})
     exec(compile("\n".join(lines), "<rete fact>", "exec"), namespace)  # noqa: S102 - our own text, no input
     made: Callable[[Mapping[str, Any]], dict[str, Any]] = namespace["fact_of"]
     return made

@@ -118,17 +118,28 @@ class _Group:
     facts whose slots fall in the same classes fire the same rules, and the result of the first is the result
     of the others: remembered (MEMO_FACTS at most, then started afresh). A slot any other way (compared with
     another slot, with constants of mixed types) is its own class: the value itself. A ruleset whose facts
-    rarely repeat (one in ten in its first MEMO_TRIAL) stops remembering, so it does not pay for the classes."""
+    rarely repeat (one in ten in its first MEMO_TRIAL) stops remembering, so it does not pay for the classes.
+
+    A slot compared with another slot (``opex_per_year > budget``, ``end_date < start_date``) makes the pair's
+    order a class: two whole numbers (every number and date reaches the core as an integer key, which it
+    compares as integers) only through which is larger, or whether they are equal; any other pair of values is
+    its own class (both values themselves). Each slot of a pair also keeps its class from its other tests
+    (its presence, at least)."""
 
     def __init__(self, handle: int, conditions: dict[str, Any]):
         self.handle = handle
         uses: dict[str, list[tuple[Any, ...]]] = {}
+        pairs: dict[tuple[str, str], bool] = {}  # slots compared with each other -> guarded (see _collect_uses)
+        understood = True
         for condition in conditions.values():
-            if condition is not None and not _collect_uses(condition, uses):
-                uses = {slot: [("raw",)] for slot in uses}  # a shape not understood: every slot as it is
+            if condition is not None and not _collect_uses(condition, uses, pairs):
+                understood = False
+        if not understood:  # a shape not understood: every slot as it is
+            uses, pairs = {slot: [("raw",)] for slot in uses}, {}
         self.slots = tuple(uses)
         self.classes = tuple((slot, _classifier(tests)) for slot, tests in uses.items())
-        self.key = _key_function(self.classes)
+        self.pairs = tuple(pairs.items())
+        self.key = _key_function(self.classes, self.pairs)
         self.memo: dict[tuple[Any, ...], frozenset[str]] | None = {}
         self.tried = self.hits = 0
 
@@ -166,14 +177,23 @@ _ABSENT = object()
 _ORDER_OPS = ("$lt", "$lte", "$gt", "$gte", "$neq")
 
 
-def _collect_uses(condition: Any, uses: dict[str, list[tuple[Any, ...]]]) -> bool:
+def _collect_uses(condition: Any, uses: dict[str, list[tuple[Any, ...]]], pairs: dict[tuple[str, str], bool],
+                  guards: frozenset[str] = frozenset()) -> bool:
     """Add each slot's tests in ``condition`` (lowered JSON, engine/backends/rete/lower.py) to ``uses``:
-    ("ex",), ("eq", constant), (operator, constant) or ("raw",). False for a shape this does not know."""
+    ("ex",), ("eq", constant), (operator, constant) or ("pair",), and each two slots compared with each other
+    to ``pairs``, with whether every comparison of the two is guarded: inside an 'and' that also requires both
+    to exist (as lower.py writes them), so that when one is missing the comparison decides nothing. ``guards``:
+    the slots the enclosing 'and's require. False for a shape this does not know."""
     if not isinstance(condition, dict) or len(condition) != 1:
         return False
     (operator, operand), = condition.items()
     if operator in ("$and", "$or"):
-        return isinstance(operand, list) and all(_collect_uses(part, uses) for part in operand)
+        if not isinstance(operand, list):
+            return False
+        if operator == "$and":
+            guards = guards | {next(iter(part["$ex"])) for part in operand if isinstance(part, dict)
+                               and list(part) == ["$ex"] and isinstance(part["$ex"], dict) and len(part["$ex"]) == 1}
+        return all(_collect_uses(part, uses, pairs, guards) for part in operand)
     if operator in ("$ex", "$nex"):
         if not isinstance(operand, dict) or len(operand) != 1:
             return False
@@ -189,8 +209,12 @@ def _collect_uses(condition: Any, uses: dict[str, list[tuple[Any, ...]]]) -> boo
     if isinstance(value, dict):  # {"$m": other}: compared with another slot
         if list(value) != ["$m"] or not isinstance(value["$m"], str):
             return False
-        uses.setdefault(slot, []).append(("raw",))
-        uses.setdefault(value["$m"], []).append(("raw",))
+        other = value["$m"]
+        uses.setdefault(slot, []).append(("pair",))
+        uses.setdefault(other, []).append(("pair",))
+        if slot != other:
+            pair = (slot, other) if slot < other else (other, slot)
+            pairs[pair] = pairs.get(pair, True) and slot in guards and other in guards
         return True
     uses.setdefault(slot, []).append((test, value))
     return True
@@ -201,6 +225,7 @@ def _classifier(tests: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     ("number", sorted constants) or ("text", constants)."""
     if any(t[0] == "raw" for t in tests):
         return ("itself",)
+    tests = [t for t in tests if t[0] != "pair"]  # a pair's order is a class of its own (_key_function)
     constants = [t[1] for t in tests if t[0] != "ex"]
     if not constants:
         return ("presence",)
@@ -211,9 +236,11 @@ def _classifier(tests: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     return ("itself",)
 
 
-def _key_function(classes: tuple[tuple[str, tuple[Any, ...]], ...]) -> Any:
-    """One function giving a fact's classes for these slots, written out (it runs for every fact: a call per
-    slot would cost more than the match it saves)."""
+def _key_function(classes: tuple[tuple[str, tuple[Any, ...]], ...],
+                  pairs: tuple[tuple[tuple[str, str], bool], ...] = ()) -> Any:
+    """One function giving a fact's classes for these slots and the order of these pairs of slots (pair ->
+    guarded, see _collect_uses), written out (it runs for every fact: a call per slot would cost more than the
+    match it saves)."""
     namespace: dict[str, Any] = {"ABSENT": _ABSENT, "itself": _as_itself, "place": bisect.bisect_left,
                                  "OTHER": _OTHER_TEXT, "SAFE": _SAFE_CHARS, "int": int, "str": str}
     lines, parts = ["def key(fact):", "    get = fact.get"], []
@@ -230,6 +257,13 @@ def _key_function(classes: tuple[tuple[str, tuple[Any, ...]], ...]) -> Any:
                          f"else itself(v{i}))")
         else:
             parts.append(f"itself(v{i})")
+    index = {slot: i for i, (slot, _) in enumerate(classes)}
+    for (a, b), guarded in pairs:  # whole numbers by their order (-1, 0, 1), anything else as itself
+        x, y = f"v{index[a]}", f"v{index[b]}"
+        # guarded: a missing value (which the slot's own class shows) makes the comparison decide nothing
+        missing = f"None if {x} is ABSENT or {y} is ABSENT else " if guarded else ""
+        parts.append(f"(({x} > {y}) - ({x} < {y}) if {x}.__class__ is int and {y}.__class__ is int "
+                     f"else {missing}(itself({x}), itself({y})))")
     lines.append(f"    return ({', '.join(parts)}{',' if len(parts) == 1 else ''})")
     exec(compile("\n".join(lines), "<rete memo key>", "exec"), namespace)  # noqa: S102 - our own text, no input
     return namespace["key"]

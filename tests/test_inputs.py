@@ -222,3 +222,35 @@ def test_deeply_nested_json_is_refused_in_little_memory(tmp_path):
     nested.write_text('{"meta": {"proposals": [1]}}', encoding="utf-8")  # only a top-level "proposals" counts
     with pytest.raises(InputError, match="expected a list of proposals"):
         read_proposals(nested)
+
+
+def test_an_error_row_names_its_id_when_the_id_column_is_headed_otherwise(tmp_path):
+    """`ID` (or `Id`, ` id `) finds the id field as it finds any field: an error row must carry that id, not null,
+    on the API path, the CLI's 1-worker path and with 2 workers."""
+    import subprocess
+    import sys
+    path = tmp_path / "t.csv"
+    path.write_text("ID,title,budget,benefit\nA-1,Alpha,abc,100\nA-2,Beta,1000,200\n")
+    for backend in ("rete", "reference"):
+        found = decide_file(Engine.load(today=TODAY, backend=backend), path)
+        assert [(d.id, d.decision) for d in found] == [("A-1", "error"), ("A-2", "reject")]
+    for workers in ("1", "2"):
+        done = subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", str(path), "--no-log", "--format",
+                               "jsonl", "--workers", workers, "--today", TODAY.isoformat()],
+                              capture_output=True, text=True, timeout=120)
+        rows = [json.loads(line) for line in done.stdout.splitlines()]
+        assert [(r["id"], r["decision"]) for r in rows] == [("A-1", "error"), ("A-2", "reject")], done.stderr
+
+
+def test_a_column_the_policy_cannot_place_is_said_when_fields_have_no_column(tmp_path):
+    """'Total Cost (EUR)' is spelt like no field, so no did-you-mean; but budget has no column, and the proposal
+    was rejected for a missing budget without a word about the ignored column."""
+    import subprocess
+    import sys
+    path = tmp_path / "t.csv"
+    path.write_text("id;title;Total Cost (EUR)\nA-1;x;100\n")
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", str(path), "--no-log", "--format", "json",
+                           "--today", TODAY.isoformat()], capture_output=True, text=True, timeout=120)
+    warned = [line for line in done.stderr.splitlines() if "Total Cost (EUR)" in line]
+    assert len(warned) == 1 and "'budget'" in warned[0] and "--columns" in warned[0], done.stderr
+    assert "matches no field" in warned[0] and "is ignored" in warned[0]

@@ -241,12 +241,20 @@ class RecordReader:
         columns = self._columns_for(dict.fromkeys(keys))
         found = {name for (name, *_), column in zip(self._fields, columns) if column is not None}
         missing = [name for name, *_ in self._fields if name not in found]
-        problems = []
+        problems, unknown = [], []
         for key in keys:
             hint = None if key in columns else did_you_mean(_normal(str(key)), missing)
             if hint:
                 problems.append(f"column '{key}' is not a field of the policy and is ignored; {hint} (rename it, or "
                                 "map it with --columns)")
+            elif key not in columns and str(key).strip():
+                unknown.append(str(key))
+        if unknown and missing:  # no close spelling, but a column the policy cannot place may hold a missing field
+            one, few = len(unknown) == 1, len(missing) == 1
+            problems.append(f"{_listed('column', unknown)} {'matches' if one else 'match'} no field of the policy "
+                            f"and {'is' if one else 'are'} ignored, while {_listed('field', missing, shown=20)} "
+                            f"{'has' if few else 'have'} no column; if a column holds "
+                            f"{'it' if few else 'one of them'}, rename it or map it with --columns")
         problems += [f"there is no column for the required field '{name}', so every row is an error row"
                      for name, needed, *_ in self._fields if required and needed and name not in found]
         return problems
@@ -382,3 +390,10 @@ class RecordReader:
             return True, convert(value)
         except ValueProblem as exc:
             return False, getattr(exc, "code", "bad_value"), f"column '{name}': {exc}"
+
+
+def _listed(kind: str, names: list[str], shown: int = 5) -> str:
+    """"columns 'a', 'b' and 3 more" for a warning: a few names, then how many more."""
+    quoted = ", ".join(f"'{n}'" for n in names[:shown])
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{kind}{'s' if len(names) > 1 else ''} {quoted}{more}"

@@ -90,7 +90,7 @@ class Intake:
 
     def error_plain(self, errors: list[RowError], raw: Any = None, row: int | None = None,
                     source: str | None = None) -> Verdict:
-        ident = raw.get(self.policy.id_field) if isinstance(raw, Mapping) else None
+        ident = self.reader.raw(raw, self.policy.id_field) if isinstance(raw, Mapping) else None  # as read finds it
         return Verdict(id_text(ident), "error", [], [], {}, errors,
                        self.policy.policy_hash, self.as_of, source, row)
 

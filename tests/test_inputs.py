@@ -254,3 +254,24 @@ def test_a_column_the_policy_cannot_place_is_said_when_fields_have_no_column(tmp
     warned = [line for line in done.stderr.splitlines() if "Total Cost (EUR)" in line]
     assert len(warned) == 1 and "'budget'" in warned[0] and "--columns" in warned[0], done.stderr
     assert "matches no field" in warned[0] and "is ignored" in warned[0]
+
+
+def test_a_title_row_above_the_header_is_said_even_when_every_row_is_refused(tmp_path):
+    """A workbook whose row 1 is a merged title: the title is taken as the header, every row has cells beyond it
+    (an error row each), and the header must still be judged: no column for the required field 'id'."""
+    import subprocess
+    import sys
+
+    import openpyxl
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Project intake Q1 2027"])
+    sheet.merge_cells("A1:D1")
+    sheet.append(["id", "title", "budget", "benefit"])
+    sheet.append(["A-1", "Alpha", 100, 200])
+    path = tmp_path / "intake.xlsx"
+    book.save(path)
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", str(path), "--no-log", "--format", "json",
+                           "--today", TODAY.isoformat()], capture_output=True, text=True, timeout=120)
+    assert "no column for the required field 'id'" in done.stderr, done.stderr
+    assert "'Project intake Q1 2027'" in done.stderr

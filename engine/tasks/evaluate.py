@@ -438,8 +438,10 @@ def _checked_headers(rows: Iterator[Row], engine: Engine, say: Say, checked: set
     """Rows as they come; warns about each file's columns at its first clean row (``checked``: the files done)."""
     checked = set() if checked is None else checked
     for row in rows:
-        # a row the reader refused may lack a column it dropped (a bad value): judge the header by a clean row
-        if row.data is not None and row.error is None and row.source not in checked:
+        # a row the reader refused may lack a column it dropped (a bad value): judge the header by a clean row,
+        # or by one with cells beyond the header (it has every column: a title row taken for the header)
+        if row.data is not None and (row.error is None or row.error.code == "extra_cells") \
+                and row.source not in checked:
             checked.add(row.source)
             _header_warnings(engine, str(row.source), row.data.keys(), say)
         yield row

@@ -458,10 +458,10 @@ def test_a_formula_cell_without_a_computed_value_is_an_error_row_not_a_missing_v
     assert "=200000*5" in rows[0].error.message and "budget" not in rows[0].data
 
 
-def test_a_formula_cell_with_its_computed_value_reads_the_value(tmp_path):
+def _sheet_with_budget_cell(path, cell: str):
+    """A workbook written by hand (as report generators write them): header id, budget; one row, A and ``cell``."""
     main = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    path = tmp_path / "cached.xlsx"
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("xl/workbook.xml", f'<workbook {main} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" '
@@ -470,23 +470,16 @@ def test_a_formula_cell_with_its_computed_value_reads_the_value(tmp_path):
                    'Target="worksheets/sheet1.xml"/></Relationships>')
         z.writestr("xl/worksheets/sheet1.xml", f'<worksheet {main}><sheetData>'
                    '<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>budget'
-                   '</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>A</t></is></c><c r="B2"><f>200000*5'
-                   '</f><v>1000000</v></c></row></sheetData></worksheet>')
+                   '</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>A</t></is></c>'
+                   f'{cell}</row></sheetData></worksheet>')
+    return path
+
+
+def test_a_formula_cell_with_its_computed_value_reads_the_value(tmp_path):
+    path = _sheet_with_budget_cell(tmp_path / "cached.xlsx", '<c r="B2"><f>200000*5</f><v>1000000</v></c>')
     assert [(r.data, r.error) for r in read_proposals(path)] == [({"id": "A", "budget": 1000000}, None)]
 
 
 def test_a_formula_whose_computed_value_is_empty_text_is_an_empty_cell(tmp_path):
-    main = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    path = tmp_path / "empty.xlsx"
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("xl/workbook.xml", f'<workbook {main} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" '
-                   'r:id="rId1"/></sheets></workbook>')
-        z.writestr("xl/_rels/workbook.xml.rels", '<Relationships><Relationship Id="rId1" '
-                   'Target="worksheets/sheet1.xml"/></Relationships>')
-        z.writestr("xl/worksheets/sheet1.xml", f'<worksheet {main}><sheetData>'
-                   '<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="inlineStr"><is><t>budget'
-                   '</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>A</t></is></c><c r="B2" t="str">'
-                   '<f>IF(1&gt;2,1,"")</f><v></v></c></row></sheetData></worksheet>')
+    path = _sheet_with_budget_cell(tmp_path / "empty.xlsx", '<c r="B2" t="str"><f>IF(1&gt;2,1,"")</f><v></v></c>')
     assert [(r.data, r.error) for r in read_proposals(path)] == [({"id": "A", "budget": ""}, None)]

@@ -20,6 +20,14 @@ def pytest_configure(config):
     scale = config.getoption("--fuzz-scale", None)
     if scale:
         os.environ["PMO_FUZZ_SCALE"] = str(scale)  # read by tests/fuzz.py when the test modules are collected
+
+
+def pytest_collection_modifyitems(items):
+    """The long property tests (marked slow) first, so that under xdist (--dist worksteal) no worker is left
+    running one of them alone at the end; the order of the others is kept."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 TODAY = dt.date(2026, 12, 1)  # the example data's dates are chosen relative to this day
 
 

@@ -158,12 +158,15 @@ def test_formula_injection_is_inert_in_csv(engines):
 
 
 def test_eight_threads_share_one_engine(engines):
+    """2,000 proposals a thread (it was 10,000): with the rete driver's lock removed and its memo off, 1,000 already
+    give hundreds of wrong decisions; with the memo on, neither 10,000 nor 2,000 shows the missing lock (the memo
+    answers most facts without the core), so the larger count bought nothing."""
     engine = engines["rete"]
     import random
 
     from tests.test_backends_agree import random_proposal
     rng = random.Random(8)
-    proposals = [random_proposal(rng, i) for i in range(10_000)]
+    proposals = [random_proposal(rng, i) for i in range(2_000)]
     serial = [engine.evaluate(p).model_dump_json() for p in proposals]
     results: dict[int, list[str]] = {}
 

@@ -184,3 +184,44 @@ def test_a_point_not_within_the_gap_explains_it_with_the_bound_and_what_binds(mo
         assert f"{point['bound']:,.1f} (the LP relaxation" in text and "no solver run" in text
         assert all(limit in text for limit in point["binding"])
     assert all(p["explain"] is None for p in points if p["optimal"])
+
+
+def best_choice(prob):
+    model = select._model(prob)
+    best, value = None, -1.0
+    for bits in itertools.product([False, True], repeat=len(model.value)):
+        y = np.array(bits)
+        if model.fits(y, model.upper) and model.value @ y > value:
+            best, value = y, float(model.value @ y)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_larger_budgets_choice_repaired_fits_each_smaller_budget(seed):
+    """Incumbents flow down: the best choice with every project affordable, repaired (projects leave with
+    those that need them, the rest refilled), keeps every row of each smaller level (dependencies,
+    exclusions, capacity, budget) and is worth no more than that level's optimum."""
+    from engine.portfolio.greedy import repair
+    prob = capacity_bound(seed)
+    y = best_choice(scaled(prob, 2.0))
+    for factor in (1.0, 0.6, 0.3):
+        level = scaled(prob, factor)
+        fixed = repair(level, y)
+        assert fixed is not None
+        model = select._model(level)
+        assert model.fits(fixed, model.upper)
+        assert model.value @ fixed <= exact(level) + 1e-9
+        y = fixed
+
+
+def test_a_repair_never_drops_a_forced_project():
+    data = {"budget": 50, "projects": [{"id": "F", "cost": 40, "value": 1, "force": "in"},
+                                       {"id": "A", "cost": 30, "value": 9}, {"id": "B", "cost": 5, "value": 2,
+                                                                             "depends_on": ["A"]}]}
+    from engine.portfolio.greedy import repair
+    prob = problem(portfolio_from(data), Limits())
+    everything = np.ones(3, dtype=bool)
+    fixed = repair(prob, everything)
+    model = select._model(prob)
+    assert fixed is not None and model.fits(fixed, model.upper) and fixed[0] and not fixed[2]  # B goes with A
+    assert repair(scaled(prob, 0.5), everything) is None  # F alone breaks 25

@@ -31,7 +31,7 @@ from scipy.sparse import coo_matrix
 
 from engine.compile.portfolio import Limits
 from engine.errors import did_you_mean
-from engine.portfolio.greedy import greedy
+from engine.portfolio.greedy import greedy, repair
 from engine.portfolio.model import Portfolio
 from engine.portfolio.names import Names
 from engine.portfolio.problem import (
@@ -487,9 +487,24 @@ def frontier(prob: Problem, points: int, time_limit: float = 30.0, gap: float = 
             s = max(again, key=search.gap)
             seconds = max(2 * search.seconds[s], remaining / len(todo))
         search.solve(s, min(seconds, remaining))
+        _flow_down(search, levels, s)
     budgets = [sum(level.budget.values()) for level in levels]
     return [_point(level, factor, search.result(s), base, budgets)
             for s, (level, factor, base) in enumerate(zip(levels, factors, baselines))]
+
+
+def _flow_down(search: _Frontier, levels: list[Problem], s: int) -> None:
+    """A level's best choice, repaired to fit each smaller budget in turn (projects leave, the rest is refilled
+    greedily): a start for levels the time may not reach, better than what fits of the smaller levels' own.
+    Offered like any choice, so it counts only where it keeps every row."""
+    for t in range(s - 1, -1, -1):
+        y = search.incumbent(t + 1)
+        if y is None or search.infeasible[t] or search.model.fits(y, search.upper[t]):
+            continue
+        fixed = repair(levels[t], y)
+        if fixed is None:
+            break
+        search.offer(fixed)
 
 
 _MIN_SLICE = 0.2  # seconds: less than this and HiGHS hardly gets past its presolve

@@ -638,8 +638,12 @@ def _explain(budget: float, value: float, found: dict[str, Any], budgets: list[f
         f"{found['solves']} solver run{'s' if found['solves'] > 1 else ''} (the last: {found['status']})"
     return (f"gap {gap}: the best choice found is worth {value:,.1f} and none is worth more than "
             f"{found['bound']:,.1f} ({found['bound_by']} {where}); {runs}; "
-            + ("binding: " + "; ".join(limits) if limits else "no single limit leaves no room (the rules and the "
-               "mix of limits bind)"))
+            + (f"binding ({len(limits)}): " + "; ".join(limits[:_SAID]) + (f"; {len(limits) - _SAID} more in 'binding'"
+                                                                           if len(limits) > _SAID else "")
+               if limits else "no single limit leaves no room (the rules and the mix of limits bind)"))
+
+
+_SAID = 4  # binding limits named in a point's explanation (all of them are in its 'binding')
 
 
 @dataclass

@@ -1,8 +1,14 @@
 """The decision log in a SQLite file: the embedded default.
 
 WAL mode: readers never block the writer, and a commit is atomic, so a killed process leaves whole
-transactions only. Every write transaction is ``BEGIN IMMEDIATE``: it takes the write lock first, so two
-processes never both read a version and then both migrate, and a writer waits (up to 30 s) instead of failing.
+transactions only. ``synchronous=NORMAL``: a commit is in the WAL file (in the operating system's cache) when it
+returns, synced to the disk at the next checkpoint. So a killed process (SIGKILL, a crash of pmo) loses no
+committed transaction, and as ``pmo evaluate`` writes its output's rows only after the commit that holds their
+entries (LogSink), a killed run loses nothing of the log that was written to its output. A crash of the operating
+system or a power cut may lose the last transactions (the output file, not synced either, may then hold rows the
+log lacks); the log is never left corrupt. Every write transaction is ``BEGIN IMMEDIATE``: it takes the write lock
+first, so two processes never both read a version and then both migrate, and a writer waits (up to 30 s) instead
+of failing.
 """
 from __future__ import annotations
 

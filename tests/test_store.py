@@ -65,6 +65,19 @@ def test_a_repeated_decision_is_logged_once(log_target):
         assert log.append([entry()]) == 0 and log.count() == 2
 
 
+def test_a_batch_longer_than_one_statement_is_logged_whole_in_its_order(tmp_path, monkeypatch):
+    """SQLite takes a batch in statements of many rows: a batch of several statements (a database that takes
+    few parameters) keeps every entry once, in the batch's order, repeats skipped across the statements."""
+    from engine.store import sqlite as store_sqlite
+    monkeypatch.setattr(store_sqlite, "INSERT_ROWS", 7)
+    projects = [f"P{k}" for k in range(40)]
+    with DecisionLog(tmp_path / "log.sqlite") as log:
+        log._db._variables = 14 * 5  # five rows of the table's 14 columns a statement, fewer than INSERT_ROWS
+        assert log.append([entry(p) for p in projects[:20]] + [entry("P3")]) == 20
+        assert log.append([entry(p) for p in projects]) == 20  # the first 20 are logged already
+        assert [e["project"] for e in log.query()] == projects
+
+
 def test_entries_come_back_exactly_and_by_key(log_target):
     hostile = "\ud800PRJ\udfff-\x00-\ud83d\ude00-é"
     written = [entry(time="2026-11-29T08:00:00+00:00"), entry(hostile, input={"id": hostile, "n": 1.5}, findings=[{"reason": hostile}],

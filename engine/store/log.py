@@ -15,9 +15,11 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import operator
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,45 +112,117 @@ def _encoder() -> Any:
     return encode
 
 
-_encode = _encoder()
-FINDINGS_KEPT = 4096  # texts of findings remembered by IntakeEncoder (a rendered finding recurs: it is cached)
+_encode: Callable[[Any], str] = _encoder()
+SHAPES_KEPT = 64  # key orders of rows remembered by IntakeEncoder (one a file, as a rule)
+RULES_KEPT = 4096  # a finding's text around its reason, remembered by IntakeEncoder for each rule that fired
+_RULE_FIELDS = operator.itemgetter("rule", "effect", "route", "source", "origin")  # a finding's fields but its reason
+
+
+def _text_of(value: Any) -> str:
+    """:data:`_encode` of a string (JSON's own escaping, ensure_ascii off); TypeError for anything else."""
+    return encode_basestring(value)
 
 
 class IntakeEncoder:
-    """The table rows of intake entries (``encoded(intake_entry(...))``, the same text and keys), made faster for
-    a batch: what every entry of the run shares (policy hash, date, back end) is encoded once, each part of an
-    entry once, without the Entry, and a finding's text is remembered while the same Finding object recurs (the
-    intake stage reuses a rendered finding for the same rule and values)."""
+    """The table rows of intake entries (``encoded(intake_entry(...))``, the same text and keys, tested), made
+    cheap for a batch (issue #19: the log's cost per row): what every entry of the run shares (policy hash,
+    date, back end) is encoded once; a row's cells are written into a template made once for its columns
+    (sorted keys already encoded, each cell escaped by the C string encoder: no sort and no encoder per row);
+    a finding's text is the text of its rule (effect, route, source, origin, made once per rule) around its
+    reason. Anything not of those shapes (a cell that is not text, a finding of another shape) is encoded
+    as :func:`encoded` encodes it."""
 
     def __init__(self, engine: Any):
         self.policy_hash, self.as_of, self.backend = engine.policy_hash, engine.today.isoformat(), engine.backend
         self._tail = f",{_encode(self.policy_hash)},null,{_encode(self.as_of)},{_encode(self.backend)}]"
         self._stored = (_storable(self.policy_hash), _storable(self.as_of), _storable(self.backend))
-        self._findings: dict[int, tuple[Any, str]] = {}
+        self._shapes: dict[tuple[Any, ...], tuple[Callable[[Any], Any], str, str] | None] = {}
+        self._rules: dict[tuple[Any, ...], tuple[str, str]] = {}
 
     def row(self, row: Any, decision: Any) -> tuple[Any, ...]:
         """The table row of a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row)."""
-        data = encodable(f'{{"line":{_encode(row.row)},"row":{_encode(row.data)},"source":{_encode(row.source)}}}')
+        line, source = row.row, row.source
+        data = encodable(f'{{"line":{"null" if line is None else _encode(line)},"row":{self._cells(row.data)},'
+                         f'"source":{"null" if source is None else _encode(source)}}}')
         input_hash = _digest_of(data)
         project = decision.id
-        key = _digest_of(encodable(f'["intake",{_encode(project)},null,"{input_hash}"{self._tail}'))
+        key = _digest_of(encodable(f'["intake",{"null" if project is None else _encode(project)},null,'
+                                   f'"{input_hash}"{self._tail}'))
         policy_hash, as_of, backend = self._stored
+        routes = decision.routes
         return (key, None, "intake", _storable(project), None, input_hash, policy_hash, _storable(decision.decision),
-                self._findings_text(decision), canonical(decision.routes), None, data, as_of, backend)
+                self._findings_text(decision), self._routes_text(routes), None, data, as_of, backend)
+
+    def _cells(self, data: Any) -> str:
+        """``_encode(data)`` of a row's cells: a dict of text by text through its columns' template."""
+        if type(data) is not dict or not data:
+            return _encode(data)
+        names = tuple(data)
+        shape = self._shapes.get(names)
+        if shape is None:
+            if names in self._shapes or len(self._shapes) >= SHAPES_KEPT:
+                return _encode(data)  # a shape without a template (keys not all text), or too many shapes
+            shape = self._shapes[names] = _template(names)
+            if shape is None:
+                return _encode(data)
+        cells, quoted, bare = shape
+        got = cells(data)
+        values: tuple[str, ...] = got if len(names) > 1 else (got,)  # "".join raises TypeError for a cell not text
+        try:
+            joined = "".join(values)
+            if joined.isprintable() and '"' not in joined and "\\" not in joined:  # nothing JSON escapes: as it is
+                return quoted % values
+            return bare % tuple(map(_text_of, values))
+        except TypeError:  # a cell that is not text (a number, an empty cell read as None)
+            return _encode(data)
+
+    def _routes_text(self, routes: Any) -> str:
+        if type(routes) is list:
+            try:
+                return encodable(f"[{','.join(map(_text_of, routes))}]")
+            except TypeError:
+                pass
+        return canonical(routes)
 
     def _findings_text(self, decision: Any) -> str:
         findings = decision.findings
         if not findings:
             return canonical([dict(e.__dict__) for e in decision.errors])
-        kept, texts = self._findings, []
+        texts = []
+        rules, get = self._rules, self._rules.get
         for finding in findings:
-            found = kept.get(id(finding))
-            if found is None or found[0] is not finding:
-                if len(kept) >= FINDINGS_KEPT:
-                    kept.clear()
-                found = kept[id(finding)] = (finding, encodable(_encode(finding.__dict__)))
-            texts.append(found[1])
-        return f"[{','.join(texts)}]"
+            fields = finding.__dict__
+            try:
+                if len(fields) != 6:  # the six fields of a Finding, by name below (a KeyError if one is missing)
+                    raise TypeError
+                rule = _RULE_FIELDS(fields)
+                around = get(rule)
+                if around is None:
+                    if len(rules) >= RULES_KEPT:
+                        rules.clear()
+                    around = rules[rule] = _around_reason(rule)
+                texts.append(f"{around[0]}{_text_of(fields['reason'])}{around[1]}")
+            except (TypeError, KeyError):  # another shape, or a field that is not text or None
+                texts.append(_encode(fields))
+        return encodable(f"[{','.join(texts)}]")
+
+
+def _template(names: tuple[Any, ...]) -> tuple[Callable[[Any], Any], str, str] | None:
+    """For a row with these columns: the cells in sorted column order, and the text with a ``%s`` for each cell:
+    in quotes (for cells that need no escape), and bare (for cells escaped by the JSON encoder)."""
+    if not all(type(name) is str for name in names):
+        return None
+    order = sorted(names)
+    keys = [encodable(_text_of(name)).replace("%", "%%") for name in order]
+    return (operator.itemgetter(*order), "{" + ",".join(f'{key}:"%s"' for key in keys) + "}",
+            "{" + ",".join(f"{key}:%s" for key in keys) + "}")
+
+
+def _around_reason(rule: tuple[Any, ...]) -> tuple[str, str]:
+    """A finding's text before and after its reason, from (rule, effect, route, source, origin): the fields
+    in sorted order (effect, origin, reason, route, rule, source), None as null."""
+    name, effect, route, source, origin = (("null" if v is None else encodable(_text_of(v))) for v in rule)
+    return f'{{"effect":{effect},"origin":{origin},"reason":', f',"route":{route},"rule":{name},"source":{source}}}'
 
 
 def canonical(data: Any) -> str:

@@ -118,10 +118,11 @@ MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS pmo_schema (version INTEGER PRIMA
                    "applied TEXT)"
 
 
-def insert_sql(columns: Sequence[str]) -> str:
-    """Add an entry unless its key is logged already (by a crashed run, or another process just now)."""
-    return (f"INSERT INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-            "ON CONFLICT (key) DO NOTHING")
+def insert_sql(columns: Sequence[str], rows: int = 1) -> str:
+    """Add an entry (``rows`` entries, in their order) unless its key is logged already (by a crashed run, or
+    another process just now)."""
+    one = f"({', '.join('?' for _ in columns)})"
+    return f"INSERT INTO decisions ({', '.join(columns)}) VALUES {', '.join([one] * rows)} ON CONFLICT (key) DO NOTHING"
 
 
 class Store(Protocol):

@@ -1,8 +1,14 @@
 """The decision log in a SQLite file: the embedded default.
 
 WAL mode: readers never block the writer, and a commit is atomic, so a killed process leaves whole
-transactions only. Every write transaction is ``BEGIN IMMEDIATE``: it takes the write lock first, so two
-processes never both read a version and then both migrate, and a writer waits (up to 30 s) instead of failing.
+transactions only. ``synchronous=NORMAL``: a commit is in the WAL file (in the operating system's cache) when it
+returns, synced to the disk at the next checkpoint. So a killed process (SIGKILL, a crash of pmo) loses no
+committed transaction, and as ``pmo evaluate`` writes its output's rows only after the commit that holds their
+entries (LogSink), a killed run loses nothing of the log that was written to its output. A crash of the operating
+system or a power cut may lose the last transactions (the output file, not synced either, may then hold rows the
+log lacks); the log is never left corrupt. Every write transaction is ``BEGIN IMMEDIATE``: it takes the write lock
+first, so two processes never both read a version and then both migrate, and a writer waits (up to 30 s) instead
+of failing.
 """
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.store.schema import insert_sql
+
+INSERT_ROWS = 500  # entries in one INSERT statement at most (fewer when the database takes fewer parameters)
 
 
 class SqliteStore:
@@ -30,6 +38,7 @@ class SqliteStore:
         except BaseException:
             self.connection.close()
             raise
+        self._variables = self.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # parameters a statement takes
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.connection.execute(sql, args).fetchall()
@@ -49,10 +58,17 @@ class SqliteStore:
         return self.exclusive()
 
     def insert(self, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
-        """Add the entries (``rows`` of ``columns``, the key first) in one transaction; how many were new."""
+        """Add the entries (``rows`` of ``columns``, the key first) in one transaction; how many were new.
+
+        Up to INSERT_ROWS entries go in one statement of many rows (``VALUES (...), (...)``), in their order:
+        the module binds them in C and SQLite runs the statement in one step, without the GIL (issue #19:
+        ``executemany`` takes the GIL back for each row, which a thread deciding rows meanwhile holds)."""
         before = self.connection.total_changes
+        per = max(1, min(INSERT_ROWS, self._variables // max(len(columns), 1)))
         with self.exclusive():
-            self.connection.executemany(insert_sql(columns), rows)
+            for start in range(0, len(rows), per):
+                part = rows[start:start + per]
+                self.connection.execute(insert_sql(columns, len(part)), [value for row in part for value in row])
         return self.connection.total_changes - before
 
     @contextlib.contextmanager

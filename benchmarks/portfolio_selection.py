@@ -67,11 +67,20 @@ def print_frontier(small, seconds: float) -> None:
           f"the 1% gap {closed} of 20, largest gap {max(p['gap'] or 0 for p in points):.3%}; plateau (budget does not bind, not solved) "
           f"{sum(not p['binds'] for p in points) - 1} points; solver runs {sum(p['solves'] for p in points)}; "
           f"optimiser minus best greedy at each point >= {worst:,.1f}; load average {os.getloadavg()[0]:.1f}")
-    print(f"{'factor':>7} {'value':>9} {'bound':>9} {'gap':>7} {'binds':>6} {'solves':>6} {'best greedy':>11}")
+    print(f"{'factor':>7} {'value':>9} {'bound':>9} {'gap':>7} {'binds':>6} {'solves':>6} {'best greedy':>11}  bound from")
     for p in points:
         print(f"{p['factor']:>7.2f} {p['value']:>9,.1f} {p['bound']:>9,.1f} {p['gap']:>7.2%} "
               f"{'yes' if p['binds'] else 'no':>6} {p['solves']:>6} "
-              f"{max(p['greedy_value'], p['greedy_value_per_cost']):>11,.1f}")
+              f"{max(p['greedy_value'], p['greedy_value_per_cost']):>11,.1f}  {_source(p)}")
+    for p in points:
+        if p["explain"]:
+            print(f"  {p['factor']:.2f}: {p['explain']}")
+
+
+def _source(point: dict) -> str:
+    """Where a point's bound comes from: the solver or the LP relaxation, at its own budget or a larger one."""
+    by = {"HiGHS's dual bound": "solver", "the LP relaxation": "LP"}.get(point["bound_by"], point["bound_by"])
+    return by + ("" if point["bound_budget"] == point["budget"] else f" at {point['bound_budget']:,.0f}")
 
 
 def main() -> None:

@@ -99,3 +99,46 @@ class _Limits:
                     float((member[prob.owner] * prob.total_cost)[y].sum()) / total > rule.max_share + 1e-9:
                 return False
         return True
+
+
+def repair(prob: Problem, y: np.ndarray) -> np.ndarray | None:
+    """A choice of options that fits ``prob``, from one that may not (a larger budget's best): projects leave,
+    the least value for the money they use in the limits broken first, each with the projects that need it;
+    then the rest is filled greedily by value per cost, each with what it needs. None when a forced-in
+    project would have to go. The caller checks the result against every row (balance rules included)."""
+    limits, needs = _Limits(prob), needs_of(prob)
+    needed_by: dict[int, set[int]] = {}  # project -> those that cannot be chosen without it
+    for k, required in needs.items():
+        for j in required:
+            needed_by.setdefault(j, set()).add(k)
+    y = y.astype(bool).copy()
+    placed = {int(prob.owner[j]): int(j) for j in np.nonzero(y)[0]}
+    while not limits.kept(y):
+        over = limits.matrix @ y > limits.limit
+        excess = np.maximum(limits.matrix @ y - limits.limit, 0.0)[over] + 1e-9
+        weight = (limits.matrix[over] / excess[:, None]).sum(axis=0)  # an option's share of what is broken
+        movable = [k for k in placed if k not in prob.forced_in and weight[placed[k]] > 0]
+        if not movable:
+            return None
+        worst = min(movable, key=lambda k: (prob.value[k] / weight[placed[k]], prob.ids[k]))
+        gone = _dependents(worst, needed_by)
+        if gone & prob.forced_in:
+            return None
+        for k in gone & set(placed):
+            y[placed.pop(k)] = False
+    def ratio(k: int) -> float:
+        return float(prob.value[k] / max(cheapest(prob, k, prob.total_cost), 1e-12))
+    for k in sorted(range(len(prob.ids)), key=lambda k: (-ratio(k), prob.ids[k])):
+        if k not in placed:
+            _place(prob, y, placed, closure(prob, {k}, needs) - set(placed), limits)
+    return y
+
+
+def _dependents(k: int, needed_by: dict[int, set[int]]) -> set[int]:
+    out, todo = {k}, [k]
+    while todo:
+        for j in needed_by.get(todo.pop(), ()):
+            if j not in out:
+                out.add(j)
+                todo.append(j)
+    return out

@@ -31,7 +31,7 @@ from scipy.sparse import coo_matrix
 
 from engine.compile.portfolio import Limits
 from engine.errors import did_you_mean
-from engine.portfolio.greedy import greedy
+from engine.portfolio.greedy import greedy, repair
 from engine.portfolio.model import Portfolio
 from engine.portfolio.names import Names
 from engine.portfolio.problem import (
@@ -178,16 +178,7 @@ def _milp(model: Model, upper: np.ndarray, time_limit: float, gap: float, start:
     highspy rather than scipy's milp (the same solver): milp takes no start, and on the frontier benchmark
     highspy (HiGHS 1.16 against scipy's 1.12) left smaller gaps in the same time (docs/benchmarks.md)."""
     h = _highs()
-    csc = model.matrix.tocsc()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = len(model.value), len(model.lower)
-    lp.col_cost_ = -model.value
-    lp.col_lower_, lp.col_upper_ = np.zeros(len(model.value)), model.col_upper
-    lp.row_lower_, lp.row_upper_ = model.lower, upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = csc.indptr, csc.indices, csc.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * len(model.value)
-    h.passModel(lp)
+    h.passModel(_lp(model, upper, integer=True))
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", float(gap))
     if start is not None:
@@ -208,6 +199,35 @@ def _milp(model: Model, upper: np.ndarray, time_limit: float, gap: float, start:
     if start is not None and model.value @ start > model.value @ y:
         y = start
     return _solved(y, model, "optimal" if status == highspy.HighsModelStatus.kOptimal else "time limit", bound)
+
+
+def _relaxation(model: Model, upper: np.ndarray) -> float | None:
+    """The LP relaxation's value with the rows' upper limits ``upper`` (no choice is worth more): inf when the
+    LP is not solved, None when it is infeasible (so is the 0-1 programme)."""
+    h = _highs()
+    h.passModel(_lp(model, upper, integer=False))
+    h.setOptionValue("time_limit", 5.0)
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return None
+    if status != highspy.HighsModelStatus.kOptimal:
+        return np.inf
+    return -float(h.getInfo().objective_function_value) * (1 + 1e-9) + 1e-9
+
+
+def _lp(model: Model, upper: np.ndarray, integer: bool) -> highspy.HighsLp:
+    csc = model.matrix.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(model.value), len(model.lower)
+    lp.col_cost_ = -model.value
+    lp.col_lower_, lp.col_upper_ = np.zeros(len(model.value)), model.col_upper
+    lp.row_lower_, lp.row_upper_ = model.lower, upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = csc.indptr, csc.indices, csc.data
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * len(model.value)
+    return lp
 
 
 # A limit of the programme: ("budget", period or total) or ("capacity", (role, period)).
@@ -436,8 +456,11 @@ def frontier(prob: Problem, points: int, time_limit: float = 30.0, gap: float = 
     baselines = [(greedy(level, "value"), greedy(level, "value per cost")) for level in levels]
     model = _model(prob) if prob.ids else None
     if not isinstance(model, Model):
-        return [_point(level, factor, None, base) for level, factor, base in zip(levels, factors, baselines)]
+        budgets = [sum(level.budget.values()) for level in levels]
+        return [_point(level, factor, None, base, budgets) for level, factor, base in zip(levels, factors, baselines)]
     search = _Frontier(model, factors, gap)
+    for s in reversed(range(len(levels))):  # each level's LP relaxation: a bound in milliseconds, before any solve
+        search.relax(s)
     for level, base in zip(levels, baselines):
         for selection in base:
             search.offer(_options_of(level, selection))
@@ -450,7 +473,12 @@ def frontier(prob: Problem, points: int, time_limit: float = 30.0, gap: float = 
         unsolved = [s for s in todo if not search.solves[s]]
         if unsolved:  # the first pass: the largest level, then upwards from the least money
             s = top if top in unsolved else unsolved[0]
-            seconds = max(_MIN_SLICE, remaining / len(todo))
+            # A solve cut short by its limit starts afresh next time (HiGHS keeps no tree), so a fair share
+            # too small to close a level is spent for nothing: each level gets half of what is left and its
+            # share of the other half, and a level that closes early leaves its time to the next. The largest
+            # level's time is seldom lost: its bound serves every plateau point.
+            others = len(unsolved) - 1
+            seconds = max(_MIN_SLICE, remaining - others * remaining / (2 * len(unsolved)))
         else:  # again, largest gap first; a solve starts afresh, so it needs more time than the last one had
             again = [s for s in todo if 2 * search.seconds[s] <= remaining] or \
                 [s for s in todo if search.seconds[s] < remaining]
@@ -459,8 +487,24 @@ def frontier(prob: Problem, points: int, time_limit: float = 30.0, gap: float = 
             s = max(again, key=search.gap)
             seconds = max(2 * search.seconds[s], remaining / len(todo))
         search.solve(s, min(seconds, remaining))
-    return [_point(level, factor, search.result(s), base)
+        _flow_down(search, levels, s)
+    budgets = [sum(level.budget.values()) for level in levels]
+    return [_point(level, factor, search.result(s), base, budgets)
             for s, (level, factor, base) in enumerate(zip(levels, factors, baselines))]
+
+
+def _flow_down(search: _Frontier, levels: list[Problem], s: int) -> None:
+    """A level's best choice, repaired to fit each smaller budget in turn (projects leave, the rest is refilled
+    greedily): a start for levels the time may not reach, better than what fits of the smaller levels' own.
+    Offered like any choice, so it counts only where it keeps every row."""
+    for t in range(s - 1, -1, -1):
+        y = search.incumbent(t + 1)
+        if y is None or search.infeasible[t] or search.model.fits(y, search.upper[t]):
+            continue
+        fixed = repair(levels[t], y)
+        if fixed is None:
+            break
+        search.offer(fixed)
 
 
 _MIN_SLICE = 0.2  # seconds: less than this and HiGHS hardly gets past its presolve
@@ -479,6 +523,7 @@ class _Frontier:
             self.upper.append(upper)
         self.found: list[np.ndarray] = []
         self.own_bound = [np.inf] * len(factors)
+        self.bound_by = [""] * len(factors)  # what gave each level's own bound
         self.solves = [0] * len(factors)
         self.seconds = [0.0] * len(factors)  # the time the last solve of each level was given
         self.infeasible = [False] * len(factors)
@@ -494,6 +539,10 @@ class _Frontier:
 
     def bound(self, s: int) -> float:
         return min(self.own_bound[s:])
+
+    def bound_from(self, s: int) -> int:
+        """The level whose own bound is this level's: itself or a larger one (the first of equals)."""
+        return s + int(np.argmin(self.own_bound[s:]))
 
     def gap(self, s: int) -> float:
         y = self.incumbent(s)
@@ -514,6 +563,18 @@ class _Frontier:
         return [s for s in range(len(self.upper)) if not self.infeasible[s] and (s == top or not self.plateau(s))
                 and self.gap(s) > self.gap_wanted]
 
+    def relax(self, s: int) -> None:
+        """The level's LP relaxation as its first bound (a level whose relaxation is infeasible is infeasible,
+        and so is every smaller one), so a level the time never reaches still has a bound of its own."""
+        if self.infeasible[s]:
+            return
+        bound = _relaxation(self.model, self.upper[s])
+        if bound is None:
+            for t in range(s + 1):
+                self.infeasible[t] = True
+        elif bound < self.own_bound[s]:
+            self.own_bound[s], self.bound_by[s] = bound, "the LP relaxation"
+
     def solve(self, s: int, seconds: float) -> None:
         self.solves[s] += 1
         self.seconds[s] = seconds
@@ -523,7 +584,8 @@ class _Frontier:
             for t in range(s + 1):  # less money cannot help
                 self.infeasible[t] = True
             return
-        self.own_bound[s] = min(self.own_bound[s], result.bound)
+        if result.bound < self.own_bound[s]:
+            self.own_bound[s], self.bound_by[s] = result.bound, "HiGHS's dual bound"
         self.offer(result.y)
 
     def result(self, s: int) -> dict[str, Any] | None:
@@ -531,8 +593,10 @@ class _Frontier:
         if self.infeasible[s] or y is None:
             return None
         gap = self.gap(s)
+        t = self.bound_from(s)
         return {"y": y, "bound": self.bound(s), "gap": None if not np.isfinite(gap) else gap,
-                "optimal": gap <= self.gap_wanted, "binds": not self.plateau(s), "solves": self.solves[s]}
+                "optimal": gap <= self.gap_wanted, "binds": not self.plateau(s), "solves": self.solves[s],
+                "bound_level": t, "bound_by": self.bound_by[t] or "none", "status": self.last_status[s]}
 
 
 def _options_of(prob: Problem, selection: Selection) -> np.ndarray | None:
@@ -543,20 +607,43 @@ def _options_of(prob: Problem, selection: Selection) -> np.ndarray | None:
     return chosen & _chosen_options(prob, selection)
 
 
-def _point(level: Problem, factor: float, found: dict[str, Any] | None, base: tuple[Selection, Selection]) \
-        -> dict[str, Any]:
+def _point(level: Problem, factor: float, found: dict[str, Any] | None, base: tuple[Selection, Selection],
+           budgets: list[float]) -> dict[str, Any]:
+    """A frontier point. ``budgets``: every level's budget, to say which level's bound a point has. A point not
+    within the gap says why in ``explain``: its value, the bound and where it comes from (the solver's dual
+    bound or the LP relaxation, at this budget or a larger one), its solver runs and what binds its choice."""
     point: dict[str, Any] = {"budget": sum(level.budget.values()), "factor": factor}
     if found is None:
         point.update(value=0.0, selected=[], optimal=False, gap=None, bound=None, binds=True, solves=0,
-                     status="infeasible")
+                     status="infeasible", bound_budget=None, bound_by=None, binding=[], explain=None)
     else:
         picked = selection_from(level, found["y"], optimal=found["optimal"], gap=found["gap"], status="")
+        limits = binding(level, found["y"])
         point.update(value=picked.value, selected=picked.selected, optimal=found["optimal"], gap=found["gap"],
                      bound=found["bound"], binds=found["binds"], solves=found["solves"],
                      status=("within the gap" if found["optimal"] else "time limit")
-                     + ("" if found["binds"] else " (plateau: the optimum without a budget fits)"))
+                     + ("" if found["binds"] else " (plateau: the optimum without a budget fits)"),
+                     bound_budget=budgets[found["bound_level"]], bound_by=found["bound_by"], binding=limits,
+                     explain=None if found["optimal"] else _explain(point["budget"], picked.value, found, budgets,
+                                                                     limits))
     point.update(greedy_value=base[0].value, greedy_value_per_cost=base[1].value)
     return point
+
+
+def _explain(budget: float, value: float, found: dict[str, Any], budgets: list[float], limits: list[str]) -> str:
+    where = "at this budget" if budgets[found["bound_level"]] == budget else \
+        f"at the budget {budgets[found['bound_level']]:,.0f}, valid for every smaller one"
+    gap = "unknown" if found["gap"] is None else f"{found['gap']:.2%}"
+    runs = "no solver run (the time went to other budgets)" if not found["solves"] else \
+        f"{found['solves']} solver run{'s' if found['solves'] > 1 else ''} (the last: {found['status']})"
+    return (f"gap {gap}: the best choice found is worth {value:,.1f} and none is worth more than "
+            f"{found['bound']:,.1f} ({found['bound_by']} {where}); {runs}; "
+            + (f"binding ({len(limits)}): " + "; ".join(limits[:_SAID]) + (f"; {len(limits) - _SAID} more in 'binding'"
+                                                                           if len(limits) > _SAID else "")
+               if limits else "no single limit leaves no room (the rules and the mix of limits bind)"))
+
+
+_SAID = 4  # binding limits named in a point's explanation (all of them are in its 'binding')
 
 
 @dataclass

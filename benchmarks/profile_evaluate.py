@@ -52,8 +52,10 @@ def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
     core = cumulative(stats, "rete/driver.py", "match", driver.Ruleset.match.__code__.co_firstlineno)
     c_core = c("rete/driver.py", "_match")  # the C calls: assert, the actions, retract
     decide = c("intake/decide.py", "decide_plain") or c("intake/decide.py", "decide_record")
-    # a finding is made by Intake._finding (the API path) or by the rule's finder closure (find, find_many)
-    reasons = c("intake/decide.py", "_finding") + c("intake/decide.py", "find") + c("intake/decide.py", "find_many")
+    # a row's reasons are rendered by its plan (Plan.texts) and its templated Findings made when read
+    # (Plan.findings_of); earlier versions made a Finding per rule and row (_finding, find, find_many)
+    reasons = c("intake/decide.py", "_finding") + c("intake/decide.py", "find") + c("intake/decide.py", "find_many") \
+        + c("intake/decide.py", "texts") + c("intake/decide.py", "findings_of")
     writing = c("io/writers.py", "decision_cells") + c("io/writers.py", "inert") + c("io/writers.py", "inert_cells") \
         + c("~", "<method 'writerow' of '_csv.writer' objects>") + c("~", "<method 'writerows' of '_csv.writer' objects>")
     log = c("store/log.py", "append")
@@ -63,7 +65,7 @@ def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
             ("rules: classes and memo lookups (Ruleset.match less the C core)", core - c_core),
             ("rules: JSON and the C core, memo misses (driver._match)", c_core),
             ("findings and the decision record (decide_plain less the rest)", decide - record - fire - reasons),
-            ("reason formatting (Intake._finding)", reasons),
+            ("reason formatting (Plan.texts, Plan.findings_of)", reasons),
             ("CSV writing (decision_cells, inert, writerow)", writing)]
     if log:
         rows.append(("decision log: DecisionLog.append (SQLite, JSON)", log))

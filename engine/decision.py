@@ -59,19 +59,64 @@ class Verdict:
     """A decision as a plain record: what the batch path makes, formats and logs, without building a pydantic
     model per row. The same fields as :class:`Decision`; ``to_json()`` gives exactly ``Decision.to_json()``'s
     data, and ``model()`` the :class:`Decision` (for an API user, a report). ``findings`` and ``errors`` hold
-    the (frozen, shared) :class:`Finding` and :class:`RowError` models."""
+    the (frozen, shared) :class:`Finding` and :class:`RowError` models. A decision made by the intake stage
+    (``planned``) keeps its findings as the plan of its fired rules and the texts rendered for the row: the
+    outputs read ``rule_ids`` and ``reasons_text`` (joined once per plan, or per row for placeholders), and a
+    templated finding's Finding is made only when ``findings`` is read."""
 
-    __slots__ = ("id", "decision", "findings", "routes", "derived", "errors", "policy_hash", "as_of", "source",
-                 "row", "carried", "title")
+    __slots__ = ("id", "decision", "_findings", "routes", "derived", "errors", "policy_hash", "as_of", "source",
+                 "row", "carried", "title", "_plan", "_texts")
+    _findings: list[Finding] | None
+    _plan: Any  # engine.intake.decide.Plan, or None
+    _texts: Any  # the row's rendered reasons and routes (Plan.texts), or None
 
     def __init__(self, id: str | None, decision: Outcome, findings: list[Finding], routes: list[str],  # noqa: A002
                  derived: dict[str, Any], errors: list[RowError], policy_hash: str, as_of: str | None,
                  source: str | None, row: int | None, carried: dict[str, str] | None = None,
                  title: str | None = None):
-        self.id, self.decision, self.findings, self.routes, self.derived = id, decision, findings, routes, derived
+        self.id, self.decision, self._findings, self.routes, self.derived = id, decision, findings, routes, derived
         self.errors, self.policy_hash, self.as_of, self.source, self.row = errors, policy_hash, as_of, source, row
         self.carried = {} if carried is None else carried
         self.title = title
+        self._plan = self._texts = None
+
+    @classmethod
+    def planned(cls, plan: Any, texts: Any, id: str | None, derived: dict[str, Any],  # noqa: A002
+                policy_hash: str, as_of: str | None, source: str | None, row: int | None) -> Verdict:
+        """A decision from ``plan`` (engine.intake.decide.Plan) with the row's rendered ``texts`` (None: the
+        plan's own)."""
+        made = cls.__new__(cls)
+        made.id, made.decision, made._findings, made.derived, made.errors = id, plan.outcome, None, derived, []
+        made.routes = plan.routes.copy() if texts is None or texts[1] is None else plan.routes_of(texts[1])
+        made.policy_hash, made.as_of, made.source, made.row, made.carried, made.title = \
+            policy_hash, as_of, source, row, {}, None
+        made._plan, made._texts = plan, texts
+        return made
+
+    @property
+    def findings(self) -> list[Finding]:
+        found = self._findings
+        if found is None:
+            found = self._findings = self._plan.findings_of(self._texts)
+        return found
+
+    @findings.setter
+    def findings(self, value: list[Finding]) -> None:
+        self._findings, self._plan, self._texts = value, None, None
+
+    @property
+    def rule_ids(self) -> str:
+        """The ids of the rules that fired, as the CSV writes them ("; " between)."""
+        if self._plan is not None:
+            return self._plan.rule_ids  # type: ignore[no-any-return]
+        return "; ".join(f.rule for f in self.findings)
+
+    @property
+    def reasons_text(self) -> str:
+        """The findings' reasons, as the CSV writes them ("; " between)."""
+        if self._plan is not None:
+            return self._plan.reasons if self._texts is None else "; ".join(self._texts[0])
+        return "; ".join(f.reason for f in self.findings)
 
     def to_json(self) -> dict[str, Any]:
         # A Finding's and a RowError's fields are JSON values already (text, whole numbers, None), in order.

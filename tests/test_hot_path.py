@@ -188,3 +188,45 @@ def test_a_remembered_expression_whose_inputs_never_repeat_stops_remembering():
     state = [c.cell_contents for c in function.__closure__ if isinstance(c.cell_contents, list)]
     assert state and state[0][2] is False and not [c.cell_contents for c in function.__closure__
                                                    if isinstance(c.cell_contents, dict)][0]
+
+
+@pytest.mark.parametrize("text", ["Risk {risk} on {budget}; 100% sure", "{a}{b}", "%s {a} %% {b} %d", "{a} and {a}"])
+def test_a_template_of_several_placeholders_renders_as_the_general_loop(text):
+    """The renderer made once (a %-format of the displayed values) gives ``Template.render``'s text, a literal
+    '%' included."""
+    from engine.expr.template import compile_template
+    template = compile_template(text, {"risk": "number", "budget": "number", "a": "string", "b": "number"})
+    render = template.renderer()
+    for record in ({}, {"risk": Decimal(3), "budget": Decimal("1250000.5"), "a": "x%sy", "b": None},
+                   {"a": "", "b": Decimal("-0.125"), "risk": True}):
+        assert render(record) == template.render(record)
+
+
+def test_decisions_from_plans_equal_the_findings_made_rule_by_rule(engine):
+    """A plain decision keeps its fired rules as a plan shared by the rows that fire them: its findings, rule ids,
+    reasons and routes are what each rule's finding, made for the row alone, gives."""
+    from engine.intake.decide import _SEVERITY
+    intake = engine._intake
+    rng = random.Random(1919)
+    plans = set()
+    for i in range(600):
+        raw = {"id": f"PRJ-{i:04d}" if i % 9 else f"odd {i}", "title": "T", "budget": str(rng.choice([0, 900, 200_000, 3_000_000, rng.randint(1, 9_000_000)])),
+               "sponsor": rng.choice(["", "Ann"]), "alignment": rng.choice(["", "net-zero:strong", "net-zero:low"]),
+               "category": rng.choice(["maintenance", "growth"]), "benefit": str(rng.randint(0, 9_000_000)),
+               "risk": str(rng.randint(1, 5)), "complexity": str(rng.randint(1, 5)), "headcount": str(rng.randint(1, 60)),
+               "personal_data": rng.choice(["yes", "no"]), "vendor": rng.choice(["", "Acme 100%"])}
+        verdict, record = intake.decide_plain(raw, i, "f.csv")
+        if record is None:
+            continue
+        plans.add(id(verdict._plan))
+        expected = [intake._finding(index, record) for index in intake.backend.fire(record)
+                    if intake._findings[index][1] is not None]
+        assert verdict.findings == expected
+        assert verdict.rule_ids == "; ".join(f.rule for f in expected)
+        assert verdict.reasons_text == "; ".join(f.reason for f in expected)
+        worst = max((_SEVERITY[f.effect] for f in expected), default=0)
+        assert verdict.decision == ("reject" if worst == 2 else "review" if worst == 1 else "accept")
+        assert verdict.routes == ([] if worst == 2 else
+                                  list(dict.fromkeys(f.route for f in expected if f.effect == "review" and f.route)))
+        assert verdict.model().to_json() == verdict.to_json()
+    assert 1 < len(plans) < 600  # shared by the rows that fire the same rules

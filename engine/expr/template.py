@@ -69,7 +69,11 @@ class Template:
                 and isinstance(parts[2], str):
             head, name, tail = parts[0], parts[1].name, parts[2]
             return lambda record: head + display(record.get(name)) + tail
-        return self.render  # formats, several placeholders: the general loop
+        if all(isinstance(p, str) or not p.spec for p in parts):  # several placeholders, none with a format
+            text = "".join(p.replace("%", "%%") if isinstance(p, str) else "%s" for p in parts)
+            names = [p.name for p in parts if isinstance(p, Slot)]
+            return lambda record: text % tuple([display(record.get(name)) for name in names])
+        return self.render  # formats: the general loop
 
 
 def render_value(value: Any, spec: str) -> str:

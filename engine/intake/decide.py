@@ -14,6 +14,8 @@ from engine.tables import hits
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
 REASONS = 8_192  # rendered findings kept (see Intake._finding)
+PLANS = 4_096  # plans kept (one per set of fired rules; see Intake._plan), then started afresh
+_BIG = 2**63
 
 
 def _cache_key(value: Any) -> Any:
@@ -44,6 +46,11 @@ class Intake:
         self._derived = [name for name, _ in policy.derived]
         self._derived_values = compiled_derived(policy.derived)
         self._finders = [self._finder(index) for index in range(len(policy.rules))]
+        self._plans: dict[tuple[int, ...], Plan] = {}
+        # per rule: its reason and route renderers (None: fixed text), for plans
+        self._renderers = [(rule.reason_template.renderer() if rule.reason_template is not None else None,
+                            rule.route_template.renderer() if rule.route_template is not None else None)
+                           for rule in policy.rules]
 
     def decide(self, raw: Mapping[str, Any], row: int | None = None, source: str | None = None) -> Decision:
         return self.decide_record(raw, row, source)[0]
@@ -64,21 +71,40 @@ class Intake:
                       for column, code, message in exc.problems]
             return self.error_plain(errors, raw, row, source), None
         try:  # decision tables: each table's hit policy picks from its matching rows
-            fired = hits.apply(self.policy.hit_groups, self.backend.fire(record))
+            fired = self.backend.fire(record)
+            if self.policy.hit_groups:
+                fired = hits.apply(self.policy.hit_groups, fired)
         except hits.Overlap as exc:
             error = RowError(row=row, code="table_overlap", message=str(exc))
             return self.error_plain([error], raw, row, source), None
-        rules, finders = self._findings, self._finders
-        findings = [finders[index](record) for index in fired if rules[index][1] is not None]
-        worst = max((_SEVERITY[f.effect] for f in findings), default=0)
-        outcome: Outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
-        # the approvers of a review decision; a rejection goes to nobody (its review findings keep their routes)
-        routes = [] if worst == 2 else list(dict.fromkeys(f.route for f in findings if f.effect == "review" and f.route))
-        ident = record.get(self.policy.id_field)
-        decision = Verdict(id_text(ident), outcome, findings, routes,
-                           {name: plain(record[name]) for name in self._derived}, [], self.policy.policy_hash,
-                           self.as_of, source, row)
+        plan = self._plans.get(tuple(fired))
+        if plan is None:
+            plan = self._plan(fired)
+        derived = {}
+        for name in self._derived:  # plain(): the usual kinds first, without its chain of isinstance
+            value = record[name]
+            kind = value.__class__
+            if kind is Decimal:
+                derived[name] = int(value) if value == value.to_integral_value() and -_BIG < value < _BIG \
+                    else float(value)
+            elif value is None or kind is str or kind is bool or kind is int or kind is float:
+                derived[name] = value
+            else:
+                derived[name] = plain(value)
+        decision = Verdict.planned(plan, plan.texts(record) if plan.rendered else None,
+                                   id_text(record.get(self.policy.id_field)), derived, self.policy.policy_hash,
+                                   self.as_of, source, row)
         return decision, record
+
+    def _plan(self, fired: Any) -> Plan:
+        """The plan of this set of fired rules (kept in ``_plans``, PLANS at most, then started afresh)."""
+        kept = tuple(index for index in fired if self._findings[index][1] is not None)
+        plan = Plan([self._findings[index][1] for index in kept],
+                    [self._renderers[index] for index in kept])
+        if len(self._plans) >= PLANS:
+            self._plans.clear()
+        self._plans[tuple(fired)] = plan
+        return plan
 
     def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The typed record with its derived values (raises RecordError)."""
@@ -143,6 +169,61 @@ class Intake:
                 rendered[cache_key] = found
             return found
         return find_many
+
+
+class Plan:
+    """What one set of fired rules decides, made once for the set and shared by every row that fires it: the
+    findings (the rules' own, frozen), the outcome, the routes, the rule ids and the reasons as the outputs write
+    them (joined). A rule whose reason or route has placeholders is rendered per row (``texts``), and its
+    Finding made only when asked for (``findings_of``): the CSV and the log write text, not models."""
+
+    __slots__ = ("findings", "outcome", "routes", "rule_ids", "reasons", "reason_list", "rendered", "routed")
+
+    def __init__(self, findings: list[Finding], renderers: list[tuple[Any, Any]]):
+        self.findings = findings
+        worst = max((_SEVERITY[f.effect] for f in findings), default=0)
+        self.outcome: Outcome = "reject" if worst == 2 else "review" if worst == 1 else "accept"
+        self.rule_ids = "; ".join(f.rule for f in findings)
+        self.reason_list = [f.reason for f in findings]
+        self.reasons = "; ".join(self.reason_list)
+        # (position, reason renderer, route renderer) of each finding with placeholders
+        self.rendered = [(i, reason, route) for i, (reason, route) in enumerate(renderers)
+                         if reason is not None or route is not None]
+        self.routed = any(route is not None for _, _, route in self.rendered)
+        # the approvers of a review decision; a rejection goes to nobody (its review findings keep their routes)
+        self.routes = self.routes_of([f.route for f in findings])
+
+    def routes_of(self, routes: list[str | None]) -> list[str]:
+        if self.outcome == "reject":
+            return []
+        return list(dict.fromkeys(route for f, route in zip(self.findings, routes) if f.effect == "review" and route))
+
+    def texts(self, record: Mapping[str, Any]) -> tuple[list[str], list[str | None] | None]:
+        """A row's reasons (each finding's) and, when a route has placeholders, its findings' routes."""
+        reasons = self.reason_list.copy()
+        routes = [f.route for f in self.findings] if self.routed else None
+        for i, reason, route in self.rendered:
+            if reason is not None:
+                reasons[i] = reason(record)
+            if route is not None:
+                routes[i] = route(record)  # type: ignore[index]
+        return reasons, routes
+
+    def findings_of(self, texts: tuple[list[str], list[str | None] | None] | None) -> list[Finding]:
+        """The findings of a row with these ``texts`` (None: the plan's own)."""
+        if texts is None:
+            return list(self.findings)
+        reasons, routes = texts
+        found = list(self.findings)
+        for i, _, _ in self.rendered:
+            finding = found[i]
+            fields = dict(finding.__dict__)
+            fields["reason"] = reasons[i]
+            if routes is not None:
+                fields["route"] = routes[i]
+            # the fields of a validated Finding with text put in text fields: nothing to validate again
+            found[i] = _constructed(fields, finding.model_fields_set)
+        return found
 
 
 _set = object.__setattr__

@@ -121,9 +121,16 @@ def csv_header(derived: list[str], carried: list[str] = ()) -> list[str]:
 
 def decision_cells(d: Decision, derived: list[str], carried: list[str] = ()) -> list:
     """One decision as the cells of a CSV row or a Decisions sheet row, in ``csv_header`` order."""
-    cells = [d.id, d.decision, "; ".join(d.routes), "; ".join(f.rule for f in d.findings),
-             "; ".join(f.reason for f in d.findings), "; ".join(e.message for e in d.errors), d.source, d.row,
-             d.policy_hash, d.as_of] + [d.derived.get(name) for name in derived]
+    if hasattr(d.__class__, "rule_ids"):  # a plain record (engine.decision.Verdict): texts joined once per plan
+        cells = [d.id, d.decision, "; ".join(d.routes), d.rule_ids, d.reasons_text,  # type: ignore[attr-defined]
+                 "; ".join([e.message for e in d.errors]) if d.errors else "", d.source, d.row, d.policy_hash,
+                 d.as_of]
+    else:
+        cells = [d.id, d.decision, "; ".join(d.routes), "; ".join(f.rule for f in d.findings),
+                 "; ".join(f.reason for f in d.findings), "; ".join(e.message for e in d.errors), d.source, d.row,
+                 d.policy_hash, d.as_of]
+    values = d.derived
+    cells += [values.get(name) for name in derived]
     if carried:
         cells += [d.carried.get(name, "") for name in carried]
     return cells

@@ -138,6 +138,7 @@ class IntakeEncoder:
         self._stored = (_storable(self.policy_hash), _storable(self.as_of), _storable(self.backend))
         self._shapes: dict[tuple[Any, ...], tuple[Callable[[Any], Any], str, str] | None] = {}
         self._rules: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self._plans: dict[Any, Any] = {}  # (list[tuple[str, str]] | False)  # a plan's findings' texts around their reasons
 
     def row(self, row: Any, decision: Any) -> tuple[Any, ...]:
         """The table row of a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row)."""
@@ -176,6 +177,16 @@ class IntakeEncoder:
         except TypeError:  # a cell that is not text (a number, an empty cell read as None)
             return _encode(data)
 
+    def _arounds(self, findings: list[Any]) -> Any:
+        """The text around each finding's reason, a list of (before, after); False: a finding of another shape,
+        or a field not text."""
+        try:
+            if any(len(finding.__dict__) != 6 for finding in findings):
+                return False
+            return [_around_reason(_RULE_FIELDS(finding.__dict__)) for finding in findings]
+        except (TypeError, KeyError):
+            return False
+
     def _routes_text(self, routes: Any) -> str:
         if type(routes) is list:
             try:
@@ -185,6 +196,23 @@ class IntakeEncoder:
         return canonical(routes)
 
     def _findings_text(self, decision: Any) -> str:
+        plan = getattr(decision, "_plan", None)
+        if plan is not None:  # a plain decision made from its fired rules' plan (engine.intake.decide.Plan)
+            rendered = decision._texts
+            if rendered is None or rendered[1] is None:  # the routes are the rules' own: each finding's text is
+                # the text of its rule around its reason, without making the Finding
+                arounds = self._plans.get(plan)
+                if arounds is None:
+                    if len(self._plans) >= RULES_KEPT:
+                        self._plans.clear()
+                    arounds = self._plans[plan] = self._arounds(plan.findings)
+                if arounds is not False:
+                    reasons = plan.reason_list if rendered is None else rendered[0]
+                    try:
+                        return encodable("[" + ",".join([f"{before}{_text_of(reason)}{after}" for (before, after),
+                                                         reason in zip(arounds, reasons)]) + "]")
+                    except TypeError:  # a reason that is not text: as the findings are encoded below
+                        pass
         findings = decision.findings
         if not findings:
             return canonical([dict(e.__dict__) for e in decision.errors])

@@ -199,9 +199,9 @@ class IntakeRound:
             if plain:
                 return ((row, decision, NOT_TYPED) for row, decision in pairs)
             return ((row, decision.model(), NOT_TYPED) for row, decision in pairs)
-        shown, decided = itertools.tee(rows)  # in lockstep: tee holds one row at a time
         if plain:
-            return ((row, decision, record) for row, (decision, record) in zip(shown, engine.decide_plain(decided)))
+            return _decided_plain(engine, rows)
+        shown, decided = itertools.tee(rows)  # in lockstep: tee holds one row at a time
         return ((row, decision, record) for row, (decision, record) in zip(shown, engine.decide_all(decided)))
 
     def worker_count(self, estimate: int | None) -> int:
@@ -367,7 +367,11 @@ def _decided_here(engine: Engine, intake: IntakeRound, output: Output, out: IO[s
     """Decide in this process (or read the workers' decisions), label, log and write every decision (through
     ``sink`` when it writes the output: after the log)."""
     derived, carried = [name for name, _ in engine.policy.derived], carrier.names
-    triples = carrier.labelled(intake.decide(engine, rows, left, plain=True))
+    if output.format != "table" and report is None:  # the title is shown in a table and a report only
+        carrier = Carrier(engine.profile, None)
+    triples = intake.decide(engine, rows, left, plain=True)
+    if carrier.names or carrier.shows_title:
+        triples = carrier.labelled(triples)
     logged = _logged(engine, triples, sink)
     if sink is not None and sink.out is not None:
         out = sink  # type: ignore[assignment]
@@ -381,6 +385,15 @@ def _decided_here(engine: Engine, intake: IntakeRound, output: Output, out: IO[s
     return write_decisions(decided, out, output.format, policy_hash=engine.policy_hash,
                            header=point is None or point.keep == 0, derived=derived, carried=carried,
                            titled=carrier.shows_title)
+
+
+def _decided_plain(engine: Engine, rows: Iterable[Row]) -> Iterator[tuple[Row, Verdict, Any]]:
+    """(row, decision, typed record) of each row, decided here as plain records: ``Engine.decide_plain`` without
+    its generator and a tee around it (one layer per row less on the batch path)."""
+    decide = engine._plain_item
+    for number, row in enumerate(rows, 1):
+        decision, record = decide(row, number)
+        yield row, decision, record
 
 
 def profiled(engine: Engine, columns: Path | None) -> Engine:

@@ -430,6 +430,23 @@ class Engine:
         for number, item in enumerate(proposals, 1):
             yield self._plain_item(item, number)
 
+    def _plain_rows(self, rows: Iterable[Row]) -> Iterator[tuple[Row, Verdict, dict | None]]:
+        """(row, decision, typed record) of each row read, as ``decide_plain`` gives them, in one generator: the
+        batch path of one process (engine.tasks.evaluate), where each layer costs per row."""
+        decide, error = self._intake.decide_plain, self._intake.error_plain
+        for number, row in enumerate(rows, 1):
+            data = row.data if row.__class__ is Row else None
+            if data.__class__ is not dict or row.error is not None:  # type: ignore[union-attr]
+                decision, record = self._plain_item(row, number)  # an error row, another kind of mapping
+            else:
+                try:
+                    decision, record = decide(data, row.row, row.source)  # type: ignore[arg-type]
+                except Exception as exc:  # noqa: BLE001 - one bad proposal must never stop a batch
+                    decision, record = error([RowError(row=row.row, code="internal_error",
+                                                       message=f"internal error ({type(exc).__name__}: {exc}); "
+                                                       "please report it")], data, row.row, row.source), None
+            yield row, decision, record
+
     def _plain_item(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Verdict, dict | None]:
         if not isinstance(item, Row):
             return self._decide(item, number, None)

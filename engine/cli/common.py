@@ -98,6 +98,10 @@ class Progress:
         self.enabled = hasattr(stream, "isatty") and stream.isatty()
 
     def wrap(self, items: Iterable[_Item]) -> Iterator[_Item]:
+        """The items, drawing the line as they pass (silent: the items themselves, no layer per item)."""
+        return self._drawn(items) if self.enabled else iter(items)
+
+    def _drawn(self, items: Iterable[_Item]) -> Iterator[_Item]:
         count, start, shown = self.done, time.perf_counter(), 0.0
         try:
             for item in items:

@@ -40,7 +40,7 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, polic
     if fmt == "table":
         _table(counted(decisions), out, policy_hash, list(carried), titled)
     elif fmt == "csv":
-        _csv(counted(decisions), out, header, derived, list(carried))
+        _csv(decisions, out, header, derived, list(carried), counts)
     else:
         {"json": _json, "jsonl": _jsonl, "csv": _csv}[fmt](counted(decisions), out)
     return counts
@@ -137,14 +137,18 @@ def decision_cells(d: Decision, derived: list[str], carried: list[str] = ()) -> 
 
 
 def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, derived: list[str] | None = None,
-         carried: list[str] = ()) -> None:
+         carried: list[str] = (), counts: Counter | None = None) -> None:
+    """``counts``: counted here, a generator less per row (write_decisions counts the other formats' rows)."""
     writer = csv_writer(out)
+    writerow = writer.writerow
+    counts = Counter() if counts is None else counts
     for n, d in enumerate(decisions):
         if n == 0:
             derived = list(d.derived) if derived is None else derived
             if header:
-                writer.writerow(csv_header(derived, carried))
-        writer.writerow(inert_cells(decision_cells(d, derived, carried)))
+                writerow(csv_header(derived, carried))
+        counts[d.decision] += 1
+        writerow(inert_cells(decision_cells(d, derived, carried)))  # type: ignore[arg-type]
 
 
 CHUNK_FORMATS = ("csv", "jsonl")  # formats whose rows a batch's workers write (format_rows), the parent joins

@@ -102,7 +102,7 @@ class IntakeRound:
         inputs = [one_currency_per_column(rows, money, engine.raw_value, profile) for rows in inputs]
         if say is not None:
             inputs = [_surveyed(rows, engine, say) for rows in inputs]
-        rows = (row for rows in inputs for row in rows)
+        rows = itertools.chain.from_iterable(inputs)
         return _checked_headers(rows, engine, say) if say is not None else rows
 
     def work(self, engine: Engine, say: Say, opened: list[ProposalRows], skip: int = 0,
@@ -372,7 +372,7 @@ def _decided_here(engine: Engine, intake: IntakeRound, output: Output, out: IO[s
     triples = intake.decide(engine, rows, left, plain=True)
     if carrier.names or carrier.shows_title:
         triples = carrier.labelled(triples)
-    logged = _logged(engine, triples, sink)
+    logged = _logged(engine, triples, sink) if sink is not None else triples
     if sink is not None and sink.out is not None:
         out = sink  # type: ignore[assignment]
     if relog:
@@ -389,11 +389,8 @@ def _decided_here(engine: Engine, intake: IntakeRound, output: Output, out: IO[s
 
 def _decided_plain(engine: Engine, rows: Iterable[Row]) -> Iterator[tuple[Row, Verdict, Any]]:
     """(row, decision, typed record) of each row, decided here as plain records: ``Engine.decide_plain`` without
-    its generator and a tee around it (one layer per row less on the batch path)."""
-    decide = engine._plain_item
-    for number, row in enumerate(rows, 1):
-        decision, record = decide(row, number)
-        yield row, decision, record
+    a tee around it, in one generator (the batch path's layers per row)."""
+    return engine._plain_rows(rows)
 
 
 def profiled(engine: Engine, columns: Path | None) -> Engine:

@@ -106,16 +106,15 @@ def _alive(pid: int) -> bool:
 
 
 def _decide(rows: list[Row]) -> list[Verdict]:
-    out = []
-    for row in rows:
-        if _fault is not None and row.data and str(row.data.get("id")) == _fault.kill_on_id:
-            once = _fault.once_file
-            if not once or not os.path.exists(once):
-                if once:
-                    open(once, "w").close()
-                os._exit(70)  # die like a crash: no cleanup, no exception
-        out.append(next(_engine.decide_plain([row]))[0])  # type: ignore[union-attr]
-    return out
+    if _fault is not None:
+        for row in rows:
+            if row.data and str(row.data.get("id")) == _fault.kill_on_id:
+                once = _fault.once_file
+                if not once or not os.path.exists(once):
+                    if once:
+                        open(once, "w").close()
+                    os._exit(70)  # die like a crash: no cleanup, no exception
+    return [decision for _, decision, _ in _engine._plain_rows(rows)]  # type: ignore[union-attr]
 
 
 @dataclass
@@ -197,7 +196,8 @@ class Writing:
 def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engine) -> Formatted:
     """Decided rows as a Formatted chunk: labelled with the profile's carried columns, written, logged."""
     carrier = Carrier(engine.profile, None)  # csv and jsonl carry the profile's columns; the title is not in them
-    labelled = [carrier.label(decision, row.data) for row, decision in zip(rows, decisions)]
+    labelled = [carrier.label(decision, row.data) for row, decision in zip(rows, decisions)] if carrier.names \
+        else decisions
     counts = Counter(d.decision for d in labelled)
     text = format_rows(labelled, writing.fmt, list(writing.derived), carrier.names)
     entries = None

@@ -32,7 +32,7 @@ LONG = {
     "test_serve.py::test_two_servers_with_two_workers_and_a_cli_write_one_log_concurrently": 17,
     "test_history.py::test_a_process_killed_mid_ingest_leaves_nothing_of_the_file_and_a_rerun_stores_it_once": 17,
     "test_history_ingest.py::test_memory_does_not_grow_with_the_file": 17,
-    "test_core_limits.py::test_50_engine_loads_keep_memory_flat": 14,
+    "test_core_limits.py::test_30_engine_loads_keep_memory_flat": 8,
     "test_serve.py::test_the_board_in_headless_chromium_updates_after_a_new_decision": 12,
     "test_tables.py::test_same_decisions_and_ranks_on_10000_random_proposals": 10,
     "test_serve.py::test_the_board_with_status_reports_shows_the_health_page_in_headless_chromium": 9,

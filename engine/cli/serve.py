@@ -10,7 +10,7 @@ from typing import IO
 from engine.cli.common import EXIT_OK, warn
 from engine.cli.options import Subparsers, command, policy_options
 from engine.errors import Diagnostic, PmoError
-from engine.store import DEFAULT_PATH as DEFAULT_LOG
+from engine.store.address import DEFAULT_PATH as DEFAULT_LOG
 
 SERVE_EXAMPLES = """\
 examples:

@@ -61,7 +61,13 @@ def xlsx_rows(path: str | os.PathLike[str], name: str, sheet: str | None, empty:
             raise _Refused(f"the sheet's part {part} is missing from the workbook")
         shared = _shared_strings(book)
         dates = _date_styles(book)
-        first = _check_sheet(book, part)  # the whole sheet parses (not truncated), and where its header is
+        first, count = _check_sheet(book, part)  # the whole sheet parses (not truncated), where its header is
+        if sheet is None and count <= 1 and len(sheets) > 1:  # a cover or notes sheet first: say where rows are
+            chosen, *others = sheets
+            raise InputError([Diagnostic(
+                "empty_sheet", f"the first sheet, '{chosen}', has {'no rows' if not count else 'only one row'}, and "
+                f"the workbook has {len(sheets)} sheets", Location(name),
+                f"give the sheet of the proposals: --sheet '{others[0]}' (its sheets: {', '.join(sheets)})")])
         rows = _sheet_rows(book, part, _Cells(shared, dates, date1904))
         header, before = _header(rows, first)
     except InputError:
@@ -226,21 +232,27 @@ def _int(text: str | None) -> int:
     return int(text) if text and text.isdigit() and len(text) < 10 else -1
 
 
-def _check_sheet(book: zipfile.ZipFile, part: str) -> int | None:
-    """Parse the whole sheet once (a truncated or broken sheet is refused before any row is read); the
-    lowest row number, which is the header's."""
+def _check_sheet(book: zipfile.ZipFile, part: str) -> tuple[int | None, int]:
+    """Parse the whole sheet once (a truncated or broken sheet is refused before any row is read): the
+    lowest row number, which is the header's, and how many rows hold a value (formatted empty rows do not)."""
     lowest: int | None = None
-    last = 0
+    last = count = 0
+    counted = True
 
     def start(tag: str, attrs: dict[str, str]) -> None:
-        nonlocal lowest, last
-        if _local(tag) == "row":
+        nonlocal lowest, last, count, counted
+        local = _local(tag)
+        if local == "row":
+            counted = False
             number = _int(attrs.get("r"))
             number = last = number if number > 0 else last + 1  # as _sheet_rows numbers them
             if lowest is None or number < lowest:
                 lowest = number
+        elif not counted and local in ("v", "is"):  # a cell's value, or its inline string
+            counted = True
+            count += 1
     _read_all(book, part, start)
-    return lowest
+    return lowest, count
 
 
 class _Cells:

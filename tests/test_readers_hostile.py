@@ -562,3 +562,29 @@ def test_a_workbook_whose_first_sheet_has_no_rows_names_its_other_sheets(tmp_pat
     book.remove(sheet)
     book.save(path)
     assert list(read_proposals(path)) == []  # one sheet: its rows, none (the run says 0 rows in)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_columns_that_differ_only_in_case_or_spacing_are_refused(tmp_path, suffix):
+    """Was: with columns 'Budget' and 'BUDGET' the last was read as the budget without a word, and the warning
+    said 'Budget' matches no field. Both read as the one field 'budget': which is meant cannot be known."""
+    rows = [["id", "title", "Budget", "BUDGET"], ["P1", "One", "100", "900000"]]
+    path = tmp_path / f"case.{suffix}"
+    if suffix == "csv":
+        path.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    else:
+        import openpyxl
+        book = openpyxl.Workbook()
+        for r in rows:
+            book.active.append(r)
+        book.save(path)
+    with pytest.raises(InputError) as info:
+        list(read_proposals(path))
+    diagnostic = info.value.diagnostics[0]
+    assert diagnostic.code == "duplicate_column" and "'Budget' and 'BUDGET'" in diagnostic.message
+    assert diagnostic.hint
+    path.write_text("id,title,Start Date,start_date\nP1,x,2027-01-01,2027-02-01\n", encoding="utf-8") \
+        if suffix == "csv" else None
+    if suffix == "csv":
+        with pytest.raises(InputError, match="'Start Date' and 'start_date'"):
+            read_proposals(path)

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, did_you_mean
 from engine.expr.values import ValueProblem, display, to_date
 from engine.io.columns import OUTPUT_COLUMNS
+from engine.io.rows import column_key
 from engine.policy.source import load_document
 
 SPACES = " \u00a0\u202f"  # space, no-break space, narrow no-break space: grouping marks only
@@ -649,11 +650,6 @@ def field_key(name: str) -> str:
 
 def _mapping(data: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
-
-
-def column_key(title: str) -> str:
-    """A column title as maps compare them: without case, dashes, underscores or extra spaces."""
-    return " ".join(str(title).replace("-", " ").replace("_", " ").lower().split())
 
 
 def _normal_text(text: str) -> str:

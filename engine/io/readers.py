@@ -14,7 +14,6 @@ import csv
 import itertools
 import json
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,19 @@ from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
 from engine.io.csvrows import csv_rows
 from engine.io.jsonstream import json_rows, jsonl_rows
-from engine.io.profile import InputProfile, column_key, currency_mark, same_currency
-from engine.io.rows import MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row, csv_cell_limit
+from engine.io.profile import InputProfile, currency_mark, same_currency
+from engine.io.rows import (
+    MAX_DIGITS,
+    Duplicated,
+    EmptyRows,
+    ProposalRows,
+    Row,
+    TooLong,
+    bounded_row,
+    column_key,
+    csv_cell_limit,
+    refuse_repeated_columns,
+)
 from engine.io.xlsx import xlsx_rows
 
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
@@ -180,10 +190,7 @@ def _csv_header(path: Path, name: str, encoding: str) -> tuple[list[str], str]:
         header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter, strict=True), [])]
     except csv.Error as exc:
         raise InputError([Diagnostic("bad_csv", f"header cannot be read: {exc}", Location(name, 1))]) from None
-    repeated = [h for h, n in Counter(h for h in header if h).items() if n > 1]
-    if repeated:
-        raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
-                                     Location(name, 1), "rename or remove one of them")])
+    refuse_repeated_columns(header, name)
     return header, delimiter
 
 

@@ -14,15 +14,14 @@ import os
 import posixpath
 import re
 import zipfile
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 from xml.parsers import expat
 
 from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
-from engine.io.rows import MAX_CELL, MAX_DIGITS, EmptyRows, Row, text_problem
+from engine.io.rows import MAX_CELL, MAX_DIGITS, EmptyRows, Row, refuse_repeated_columns, text_problem
 
 CHUNK = 1 << 16
 MAX_SHARED_CHARS = 256 << 20  # characters in the shared-strings table
@@ -78,11 +77,12 @@ def xlsx_rows(path: str | os.PathLike[str], name: str, sheet: str | None, empty:
         book.close()
         message = str(exc) if isinstance(exc, (_Refused, expat.ExpatError)) else type(exc).__name__
         raise _bad(name, f"not a readable .xlsx workbook: {message}") from None
-    repeated = [h for h, n in Counter(h for h in header if h).items() if n > 1]
-    if repeated:
+    try:
+        refuse_repeated_columns(header, name)
+    except InputError:
+        rows.close()  # its sheet part is open
         book.close()
-        raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
-                                     Location(name, 1))])
+        raise
     return _data_rows(book, before, rows, header, name, empty)
 
 
@@ -315,7 +315,7 @@ def _column(ref: str | None, previous: int) -> int:
     return index - 1
 
 
-def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Iterator[_SheetRow]:
+def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Generator[_SheetRow, None, None]:
     """(row number, {0-based column: value}) for each <row> in the order stored, cells placed by reference."""
     done: list[_SheetRow] = []
     state: dict[str, Any] = {"row": 0, "cells": None, "col": -1, "kind": "", "style": -1, "text": None,

@@ -478,3 +478,20 @@ def test_a_date_in_the_declared_format_that_does_not_exist_says_why():
     profile = InputProfile(dates=(to_strptime("DD.MM.YYYY"),), date_labels=("DD.MM.YYYY",))
     with pytest.raises(ValueProblem, match=r"'31\.02\.2027' is not a valid date \(day is out of range for month\)"):
         read_date("31.02.2027", profile)
+
+
+@pytest.mark.parametrize("cell, value", [("Ja", True), ("Nein", False), ("WAHR", True), ("FALSCH", False),
+                                         ("oui", True), ("non", False), ("VRAI", True), ("FAUX", False),
+                                         ("sí", True), ("VERDADERO", True), ("falso", False), ("nee", False),
+                                         ("sim", True), ("não", False), ("yes", True), ("N", False)])
+def test_yes_and_no_as_european_exports_write_them(engine, cell, value):
+    """German Excel writes a TRUE cell as WAHR in a CSV export, and forms say Ja/Nein: was an error row 'not
+    yes/no; write true or false', even with locale: de-DE. These words mean one thing in any language."""
+    record = engine.record_of({"id": "A", "title": "T", "budget": 100, "regulatory": cell})
+    assert record is not None and record["regulatory"] is value
+
+
+def test_a_word_that_is_not_yes_or_no_says_how_to_map_it(engine):
+    decision = engine.evaluate({"id": "A", "title": "T", "budget": 100, "regulatory": "erledigt"})
+    [error] = decision.errors
+    assert error.column == "regulatory" and "values:" in error.message

@@ -26,10 +26,12 @@ import bisect
 import datetime as dt
 import math
 import struct
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, Inexact, localcontext
-from typing import Any
+from typing import Any, NamedTuple
 
+from engine.backends.rete.driver import _SAFE_CHARS
 from engine.backends.rete.lower import rete_value
 
 _ABSENT = object()  # a slot the fact does not have (the record's value is None)
@@ -75,7 +77,7 @@ def decimal_bounds(keys: Sequence[int]) -> list[Decimal]:
             # a NaN's key: every number's key is on one side of it. The infinities': the numbers that round
             # to them start at the midpoint after the largest double (below), which the largest's bounds hold.
             if double is not None:
-                last = math.copysign(1.7976931348623157e308, double)
+                last = math.copysign(sys.float_info.max, double)
                 bounds.add(_midpoint(last, double))
             continue
         for neighbour in (math.nextafter(double, -math.inf), math.nextafter(double, math.inf)):
@@ -92,8 +94,7 @@ def _itself(value: Any) -> Any:
 
 def _driver_part(how: str, given: Any) -> Callable[[Any], Any]:
     """The driver's class of a slot's fact value (``_ABSENT`` when missing), as driver._key_function computes it."""
-    from engine.backends.rete import driver
-    place, safe = bisect.bisect_left, driver._SAFE_CHARS
+    place, safe = bisect.bisect_left, _SAFE_CHARS
     if how == "presence":
         return lambda v: v is not _ABSENT
     if how == "number":
@@ -114,19 +115,20 @@ def plain_decimal(kind: type) -> bool:
     return issubclass(kind, Decimal) and all(getattr(kind, m) is getattr(Decimal, m) for m in _SAME_COMPARISONS)
 
 
-class Slot:
+class Slot(NamedTuple):
     """Where a slot's value comes from: ``read`` is Python source giving the record's value (None: missing),
     and ``encoded`` whether the fact holds rete_value of it (numbers, dates, lists) or the value as it is."""
 
-    def __init__(self, read: str, encoded: bool):
-        self.read, self.encoded = read, encoded
+    read: str
+    encoded: bool
 
 
 def keys_source(groups: Sequence[tuple[Sequence[tuple[str, tuple[Any, ...]]], Sequence[tuple[tuple[str, str], bool]]]],
                 slots: Mapping[str, Slot], namespace: dict[str, Any]) -> list[str]:
-    """Python lines (a function body, record values already read into the variables ``slots`` name) computing
-    ``k0, k1, ...``: each group's class key of the record. ``groups``: each group's (slot, classifier) pairs and
-    (pair of slots, guarded) pairs, as driver._Group has them. Constants go in ``namespace``."""
+    """Python lines of a function body (``record`` and ``get = record.get`` in scope) that read each slot's value
+    into ``a_<slot>`` and compute ``k0, k1, ...``: each group's class key of the record. ``groups``: each group's
+    (slot, classifier) pairs and (pair of slots, guarded) pairs, as driver._Group has them. The constants and
+    helpers the lines use go in ``namespace``."""
     namespace.update({"ABSENT": _ABSENT, "itself": _itself, "place": bisect.bisect_left, "date": dt.date,
                       "DECS": {Decimal}, "encode": rete_value})
     lines: list[str] = []
@@ -172,8 +174,7 @@ def keys_source(groups: Sequence[tuple[Sequence[tuple[str, tuple[Any, ...]]], Se
             else:
                 parts.append(f"pair{count}({x}, {y})")
         lines.append(f"    k{g} = ({', '.join(parts)}{',' if len(parts) == 1 else ''})")
-    from engine.backends.rete import driver
-    namespace.update({"OTHER": _OTHER_TEXT, "SAFE": driver._SAFE_CHARS})
+    namespace.update({"OTHER": _OTHER_TEXT, "SAFE": _SAFE_CHARS})
     return lines
 
 

@@ -213,3 +213,13 @@ def test_the_reference_policy_on_random_proposals_equals_the_core_asked_every_ti
         except Exception:
             continue
         assert rete.fire(record) == asked_every_time(rete, record), record
+
+
+def test_rules_that_read_no_value_and_no_rules_at_all():
+    assert ReteBackend(Rules([], {}, "t.yaml")).fire({"n": Decimal(1)}) == []
+    types = {"n": "number"}
+    rules = [Rule(check(parse(text), types, TODAY, "bool")) for text in ("1 < 2", "n > 1", "1 > 2")]
+    rete = ReteBackend(Rules(rules, types, "t.yaml"))
+    assert rete.fire({}) == [0] and rete.fire({"n": Decimal(2)}) == [0, 1]
+    only = ReteBackend(Rules([rules[0]], types, "t.yaml"))  # one rule that always fires: a group without slots
+    assert only.fire({}) == [0] and only.fire({"n": Decimal(5)}) == [0]

@@ -95,7 +95,7 @@ class ReteBackend:
             namespace[f"computed{i}"] = self._computed_function(computed)
         body = keys_source([(g.classes, g.pairs) for g in groups], slots, namespace)
         lines = ["def fire(record):", "    get = record.get", "    rows[0] += 1", "    try:"]
-        lines += ["    " + line for line in body]
+        lines += ["    " + line for line in body] or ["        pass"]  # rules that read no value (or none at all)
         lines += ["    except Exception:  # a value the classes cannot take (a NaN): the general way, as before",
                   "        return slow(record)", "    fact = None"]
         for i in range(len(groups)):

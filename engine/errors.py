@@ -16,6 +16,8 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Literal
 
+from engine.limits import MAX_ERRORS
+
 Severity = Literal["error", "warning"]
 
 
@@ -115,7 +117,6 @@ def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> s
     return f"did you mean '{match[0]}'?" if match else None
 
 
-MAX_ERRORS = 100  # errors a sink keeps by default (pmo validate --max-errors)
 LIMIT_REACHED = "too_many_errors"  # the code of the note that says the limit was reached
 
 

@@ -45,3 +45,21 @@ Feature: Project health
       | OUTAGE  | 2027-11-30  | 1000 | 900 | 900 | 900 | 60000            | 8000              |
     When their health is rated
     Then "OUTAGE" is rated "amber" by health rule "benefits-late"
+
+  Scenario: A killed project is closed out by the PMO lead, not escalated for its overrun
+    Given status reports
+      | project | status_date | bac     | pv     | ev     | ac     | state  |
+      | BILLING | 2027-06-30  | 1000000 | 500000 | 360000 | 450000 | killed |
+    When their health is rated
+    Then "BILLING" is rated "amber" by health rule "killed-at-gate"
+    And "BILLING" is escalated to "PMO lead"
+    And health rule "cost-overrun" does not fire for "BILLING"
+    And health rule "schedule-slip" does not fire for "BILLING"
+
+  Scenario: A project that closed over budget is amber with its lesson and no escalation
+    Given status reports
+      | project | status_date | bac     | pv      | ev      | ac      | state  |
+      | CRM     | 2027-08-31  | 1000000 | 1000000 | 1000000 | 1200000 | closed |
+    When their health is rated
+    Then "CRM" is rated "amber" by health rule "closed-over-plan"
+    And health rule "cost-overrun" does not fire for "CRM"

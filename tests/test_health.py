@@ -377,7 +377,9 @@ def test_the_example_status_reports_tell_their_story(tmp_path):
     assert june["MOBILE"].rating == "red" and september["MOBILE"].rating == "green"  # recovering
     assert june["BILLING"].record["state"] == "killed" and year_end["BILLING"].status_date == dt.date(2027, 6, 30)
     assert "killed-at-gate" in [r.id for r in year_end["BILLING"].rules]
-    assert year_end["CRM"].rating == "red" and year_end["CRM"].record["sv_t"] < 0  # late, though its SPI is 1
+    assert june["CRM"].rating == "red"  # active and overspending: escalated while there is something to steer
+    # closed late, though its SPI is 1: amber, its lesson, no escalation to the board
+    assert year_end["CRM"].rating == "amber" and year_end["CRM"].record["sv_t"] < 0
     assert year_end["CRM"].record["spi"] == 1
     assert [r.id for r in year_end["OUTAGE"].rules] == ["benefits-late"]
     assert year_end["PORTAL"].rating == "red" and year_end["CLOUD"].rating == "green"
@@ -420,5 +422,25 @@ def test_the_table_shows_each_projects_state_so_a_killed_or_closed_project_reads
     lines = out.splitlines()
     assert lines[0].split()[:6] == ["project", "title", "status", "date", "state", "rating"]
     rows = {line.split()[0]: line for line in lines[1:] if line[:1].isupper()}
-    assert " 2027-06-30  killed red " in rows["BILLING"] and " 2027-08-31  closed red " in rows["CRM"]
+    assert " 2027-06-30  killed amber " in rows["BILLING"] and " 2027-08-31  closed amber " in rows["CRM"]
     assert " 2027-12-31  active red " in rows["PORTAL"]
+
+
+def test_closed_and_killed_projects_are_not_escalated_for_steering():
+    """The reference health policy steers active projects: a project the board killed, or one that has closed,
+    is not escalated to the Portfolio Board for its cost or schedule (nothing is left to steer). A killed project
+    goes to the PMO lead to be closed out; a closed one that finished over plan is amber with its lesson and no
+    escalation; benefits still arriving late after closure still go to the benefits owner."""
+    health = Engine.load(today=TODAY, backend="reference").policy.health
+    data = read_status(sorted((ROOT / "examples" / "status").glob("status-*.csv")))
+    for backend in ("reference", "rete"):
+        year_end = {p.project: p for p in assess(data, health, health_backend(health, backend), None).projects}
+        billing, crm = year_end["BILLING"], year_end["CRM"]
+        assert (billing.rating, [r.id for r in billing.rules]) == ("amber", ["killed-at-gate"]), backend
+        assert billing.escalate_to == ["PMO lead"]
+        assert crm.rating == "amber" and "closed-over-plan" in [r.id for r in crm.rules], backend
+        assert "Portfolio Board" not in crm.escalate_to and "Benefits owner" in crm.escalate_to
+        for project in year_end.values():
+            if project.record["state"] in ("closed", "killed"):
+                assert "Portfolio Board" not in project.escalate_to, (backend, project.project)
+        assert year_end["PORTAL"].rating == "red" and "Portfolio Board" in year_end["PORTAL"].escalate_to

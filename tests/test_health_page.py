@@ -93,7 +93,7 @@ def test_rag_grid_and_s_curves_equal_pmo_health_json_at_each_status_date(page_ht
             assert curves["portfolio"][(name, day)] == portfolio[name], (day, name)
     assert seen == len(grid) > 60  # every coloured cell was checked
     # the story is on the page: BILLING killed in June, then its state; MOBILE red in June, green in September
-    assert grid[("BILLING", "2027-06-30")]["data-rating"] == "red" and ("BILLING", "2027-07-31") not in grid
+    assert grid[("BILLING", "2027-06-30")]["data-rating"] == "amber" and ("BILLING", "2027-07-31") not in grid
     assert re.search(r'<td class="rag stopped" title="no report; the last is of 2027-06-30 \(killed\)">killed</td>', text)
     assert grid[("MOBILE", "2027-06-30")]["data-rating"] == "red"
     assert grid[("MOBILE", "2027-09-30")]["data-rating"] == "green"

@@ -295,8 +295,9 @@ def test_history_shows_reports_ratings_escalations_and_decisions(tmp_path):
     assert [r["status_date"] for r in found["reports"]] == [f"2027-0{m}-{d}" for m, d in
                                                             ((2, 28), (3, 31), (4, 30), (5, 31), (6, 30))]
     june = found["reports"][-1]
-    assert june["rating"]["rating"] == "red" and june["rating"]["where"].startswith("policies/health.yaml:")
-    assert {e["route"] for e in june["escalations"]} == {"Portfolio Board", "PMO lead"}
+    # killed at the gate: closed out by the PMO lead, not escalated to the board that killed it
+    assert june["rating"]["rating"] == "amber" and june["rating"]["where"].startswith("policies/health.yaml:")
+    assert {e["route"] for e in june["escalations"]} == {"PMO lead"}
     assert [(d["kind"], d["outcome"]) for d in found["decisions"]] == [("intake", "review"), ("gate", "kill")]
     assert run("history", "NOPE", "--log", target)[0] == 2
 

@@ -224,8 +224,9 @@ def test_a_changed_health_policy_rates_the_history_again_with_status_rerate(tmp_
     shutil.copytree(ROOT / "policies", policies)
     health = policies / "health.yaml"
     text = health.read_text(encoding="utf-8")
-    assert "when: cpi < 0.9\n" in text
-    health.write_text(text.replace("when: cpi < 0.9\n", "when: cpi < 0.97\n"), encoding="utf-8")  # stricter red
+    red = 'when: cpi < 0.9 and coalesce(state, "active") == "active"\n'
+    assert red in text
+    health.write_text(text.replace(red, red.replace("0.9", "0.97")), encoding="utf-8")  # stricter red
     assert run("status", "ingest", *STATUS, "--log", log_target)[0] == 0
     code, out, err = run("status", "ingest", *STATUS, "--log", log_target, "--policies", policies)
     assert (code, out) == (0, "pmo: 0 new, 66 unchanged\n"), err

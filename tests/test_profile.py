@@ -456,3 +456,42 @@ def test_a_mark_the_declared_locale_does_not_use_is_refused_not_read_as_a_decima
     code, rows, _ = decisions(data, "--columns", write(tmp_path, "p.yaml", "columns: {}\nlocale: fr-FR\n"))
     assert code == 1 and rows[0]["decision"] == "error", rows[0]
     assert "not a number in the declared format (locale fr-FR" in rows[0]["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("declared", [None, "DD.MM.YYYY"])
+def test_a_date_with_a_time_is_its_date_as_in_iso(declared):
+    """German Excel writes a date cell formatted with a time as '01.03.2027 00:00': that is the date (was refused,
+    even with dates: [DD.MM.YYYY]), as '2027-03-15 14:30' always was; what is not a time is still refused."""
+    from engine.io.profile import UNDECLARED, InputProfile, ValueProblem, read_date, to_strptime
+    profile = UNDECLARED if declared is None else InputProfile(dates=(to_strptime(declared),),
+                                                               date_labels=(declared,))
+    for cell in ("15.03.2027 00:00", "15.03.2027 00:00:00", "15.03.2027  0:00", "2027-03-15 00:00",
+                 "15.03.2027 14:30", "15.03.2027 23:59:59"):
+        assert read_date(cell, profile) == dt.date(2027, 3, 15), cell
+    for cell in ("15.03.2027 25:00", "15.03.2027 ab:cd", "15.03.2027 x"):
+        with pytest.raises(ValueProblem):
+            read_date(cell, profile)
+
+
+def test_a_date_in_the_declared_format_that_does_not_exist_says_why():
+    from engine.io.profile import InputProfile, ValueProblem, read_date, to_strptime
+    profile = InputProfile(dates=(to_strptime("DD.MM.YYYY"),), date_labels=("DD.MM.YYYY",))
+    with pytest.raises(ValueProblem, match=r"'31\.02\.2027' is not a valid date \(day is out of range for month\)"):
+        read_date("31.02.2027", profile)
+
+
+@pytest.mark.parametrize("cell, value", [("Ja", True), ("Nein", False), ("WAHR", True), ("FALSCH", False),
+                                         ("oui", True), ("non", False), ("VRAI", True), ("FAUX", False),
+                                         ("sí", True), ("VERDADERO", True), ("falso", False), ("nee", False),
+                                         ("sim", True), ("não", False), ("yes", True), ("N", False)])
+def test_yes_and_no_as_european_exports_write_them(engine, cell, value):
+    """German Excel writes a TRUE cell as WAHR in a CSV export, and forms say Ja/Nein: was an error row 'not
+    yes/no; write true or false', even with locale: de-DE. These words mean one thing in any language."""
+    record = engine.record_of({"id": "A", "title": "T", "budget": 100, "regulatory": cell})
+    assert record is not None and record["regulatory"] is value
+
+
+def test_a_word_that_is_not_yes_or_no_says_how_to_map_it(engine):
+    decision = engine.evaluate({"id": "A", "title": "T", "budget": 100, "regulatory": "erledigt"})
+    [error] = decision.errors
+    assert error.column == "regulatory" and "values:" in error.message

@@ -488,3 +488,103 @@ def test_a_formula_cell_with_its_computed_value_reads_the_value(tmp_path):
 def test_a_formula_whose_computed_value_is_empty_text_is_an_empty_cell(tmp_path):
     path = _sheet_with_budget_cell(tmp_path / "empty.xlsx", '<c r="B2" t="str"><f>IF(1&gt;2,1,"")</f><v></v></c>')
     assert [(r.data, r.error) for r in read_proposals(path)] == [({"id": "A", "budget": ""}, None)]
+
+
+# --- a new user's German export (2026-12-03): mixed encodings, random bytes, a cover sheet ----------------
+
+def test_random_bytes_named_csv_are_refused_as_binary(tmp_path):
+    """Was: 4 KB of random bytes named .csv became 136 error rows with garbage column names (exit 1)."""
+    import random
+    for name in ("in.csv", "in.jsonl", "in.json"):
+        path = tmp_path / name
+        path.write_bytes(random.Random(7).randbytes(4096).replace(b"\x00", b"\x01"))  # no NUL: not the NUL check
+        with pytest.raises(InputError) as info:
+            read_proposals(path)
+        diagnostic = info.value.diagnostics[0]
+        assert diagnostic.code == "binary_file" and "control characters" in diagnostic.message, name
+
+
+def test_a_few_control_characters_in_text_are_still_rows(tmp_path):
+    path = tmp_path / "ctl.csv"
+    path.write_text("id,title,budget\n" + "".join(f"P{i},Title {i}\x07,{i}\n" for i in range(3)) +
+                    "".join(f"Q{i},Plain title {i},{i}\n" for i in range(200)), encoding="utf-8")
+    assert len(list(read_proposals(path))) == 203
+
+
+@pytest.mark.parametrize("bom", [b"", codecs.BOM_UTF8], ids=["no-bom", "bom"])
+def test_a_utf8_file_with_a_windows_1252_byte_is_refused_where_the_byte_is(tmp_path, bom):
+    """Was: one stray cp1252 byte (0xFC, 'ü') in a UTF-8 export made the whole file read as Windows-1252: every
+    umlaut turned into mojibake ('WÃ¤rmepumpen'), the mapped column 'Komplexität' stopped matching and a
+    rejection became a review, with no word; with a byte-order mark every row was an error row."""
+    text = ("Projekt-Nr.;Titel;Budget\nDE-001;Wärmepumpen;100\n".encode()
+            + "DE-002;Büroflächen;200\n".encode("cp1252") + "DE-003;Straße;300\n".encode())
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(bom + text)
+    for workers in (None, 2):
+        with pytest.raises(InputError) as info:
+            if workers is None:
+                read_proposals(path)
+            else:
+                from engine.io.readers import csv_layout
+                csv_layout(path)
+        diagnostic = info.value.diagnostics[0]
+        assert diagnostic.code == "mixed_encoding", diagnostic
+        assert diagnostic.location.line == 3 and "0xFC" in diagnostic.message and "line 2" in diagnostic.message
+        assert "UTF-8" in diagnostic.hint
+
+
+def test_a_whole_windows_1252_file_and_a_whole_utf8_file_are_read(tmp_path):
+    rows = "id;title;budget\nDE-001;Wärmepumpen;100\nDE-002;Büroflächen;200\n"
+    for codec in ("cp1252", "utf-8", "utf-8-sig"):
+        path = tmp_path / f"{codec}.csv"
+        path.write_bytes(rows.encode(codec))
+        assert [r.data["title"] for r in read_proposals(path)] == ["Wärmepumpen", "Büroflächen"], codec
+
+
+def test_a_workbook_whose_first_sheet_has_no_rows_names_its_other_sheets(tmp_path):
+    """Was: a German workbook with a cover sheet first read the cover, said '0 rows in: 0 decided' and exited 0,
+    with no word of the sheet 'Anträge' that held the proposals."""
+    import openpyxl
+    book = openpyxl.Workbook()
+    book.active.title = "Deckblatt"
+    book.active.append(["Anträge 2027, Stand 1. Dezember"])
+    sheet = book.create_sheet("Anträge")
+    sheet.append(["id", "title", "budget"])
+    sheet.append(["DE-001", "Wärmepumpen", 100])
+    path = tmp_path / "two.xlsx"
+    book.save(path)
+    with pytest.raises(InputError) as info:
+        list(read_proposals(path))
+    diagnostic = info.value.diagnostics[0]
+    assert diagnostic.code == "empty_sheet" and "'Deckblatt'" in diagnostic.message
+    assert "Anträge" in diagnostic.hint and "--sheet" in diagnostic.hint
+    assert [r.data["id"] for r in read_proposals(path, "Anträge")] == ["DE-001"]
+    book.remove(sheet)
+    book.save(path)
+    assert list(read_proposals(path)) == []  # one sheet: its rows, none (the run says 0 rows in)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_columns_that_differ_only_in_case_or_spacing_are_refused(tmp_path, suffix):
+    """Was: with columns 'Budget' and 'BUDGET' the last was read as the budget without a word, and the warning
+    said 'Budget' matches no field. Both read as the one field 'budget': which is meant cannot be known."""
+    rows = [["id", "title", "Budget", "BUDGET"], ["P1", "One", "100", "900000"]]
+    path = tmp_path / f"case.{suffix}"
+    if suffix == "csv":
+        path.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    else:
+        import openpyxl
+        book = openpyxl.Workbook()
+        for r in rows:
+            book.active.append(r)
+        book.save(path)
+    with pytest.raises(InputError) as info:
+        list(read_proposals(path))
+    diagnostic = info.value.diagnostics[0]
+    assert diagnostic.code == "duplicate_column" and "'Budget' and 'BUDGET'" in diagnostic.message
+    assert diagnostic.hint
+    path.write_text("id,title,Start Date,start_date\nP1,x,2027-01-01,2027-02-01\n", encoding="utf-8") \
+        if suffix == "csv" else None
+    if suffix == "csv":
+        with pytest.raises(InputError, match="'Start Date' and 'start_date'"):
+            read_proposals(path)

@@ -52,7 +52,6 @@ def _main(argv: Sequence[str] | None, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
     from engine.cli.options import Run
-    from engine.errors import PmoError
     from engine.gcpause import no_gc_pauses
     from engine.io.safe_text import TerminalText
     # messages quote proposal text: control characters shown, not sent (a TerminalText passes the rest of IO on)
@@ -71,13 +70,15 @@ def _main(argv: Sequence[str] | None, stdout: IO[str], stderr: IO[str]) -> int:
         with no_gc_pauses():  # a batch holds every row; the cyclic collector would rescan them all, often
             run: Run = args.run  # set by the command's parser (engine.cli.options.command)
             return run(args, stdout, stderr)
-    except PmoError as exc:
-        for diagnostic in exc.diagnostics:
-            print(diagnostic, file=stderr)
-        return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001
+        # lazy: a command that raised a PmoError has loaded engine.errors; --help never does (tests/test_startup.py)
+        from engine.errors import PmoError
+        if isinstance(exc, PmoError):
+            for diagnostic in exc.diagnostics:
+                print(diagnostic, file=stderr)
+            return EXIT_USAGE
         saved = _crash_report(argv, exc)
         where = f", with {saved}" if saved else ""
         print(f"pmo: internal error: {type(exc).__name__}: {exc} (please report it{where})", file=stderr)

@@ -10,7 +10,6 @@ from typing import IO, TYPE_CHECKING, Any
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, note_example_policies, warn
 from engine.cli.common import date_arg as _date
 from engine.cli.options import Subparsers, backend_option, command, policy_options, sheet_option
-from engine.errors import InputError, display_path
 
 if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
@@ -175,6 +174,7 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
     from engine.authoring.coverage import CoverageByPolicy
+    from engine.errors import display_path
     from engine.testing import runner
     from engine.testing.steps import Defaults
     if args.steps:
@@ -317,6 +317,7 @@ def coverage(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 def _project_record(path: Path) -> dict[str, Any] | None:
     """The project record in a file, or None when the file holds proposals."""
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
+    from engine.errors import InputError
     from engine.gates.review import read_project
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         return None

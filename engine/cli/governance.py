@@ -7,8 +7,6 @@ from typing import IO
 
 from engine.cli.common import EPILOG, EXIT_OK, date_arg, dump_json, plural, warn
 from engine.cli.options import Subparsers, command, log_options, log_query_options, policy_options
-from engine.errors import Diagnostic, PmoError
-from engine.store import open_log
 
 
 def register(sub: Subparsers) -> None:
@@ -43,8 +41,9 @@ def register(sub: Subparsers) -> None:
 def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
+    from engine.errors import Diagnostic, PmoError
     from engine.gates.review import read_project
-    from engine.store import Entry
+    from engine.store import Entry, open_log
     if not args.project.is_file():
         raise PmoError([Diagnostic("no_file", f"no such file: {args.project}")])
     if args.justification and not args.override_role:
@@ -83,6 +82,8 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
+    from engine.store import open_log
     with open_log(args.db, existing=True) as log:
         entries = log.query(project=args.project, since=args.since)
     if args.format == "json":
@@ -100,6 +101,8 @@ def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
+    from engine.errors import PmoError
+    from engine.store import open_log
     with open_log(args.db, existing=True) as log:  # a missing log is said before the policies are loaded
         entries = log.query()
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)

@@ -7,7 +7,6 @@ from typing import IO
 
 from engine.cli.common import EXIT_OK, EXIT_USAGE, date_arg, dump_json, missing_files, warn
 from engine.cli.options import Subparsers, command, log_arg, policy_options
-from engine.store import open_log
 
 LESSONS_EXAMPLES = """\
 examples:
@@ -46,6 +45,7 @@ def lessons(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.health.lessons import chart, table
     from engine.io.safe_text import replacing
+    from engine.store import open_log
     if missing_files(args.files + (args.proposals or []), stderr):
         return EXIT_USAGE
     gates = []

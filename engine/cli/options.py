@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn, TypeAlias
 
 from engine.cli.common import EXIT_USAGE, date_arg, wrap
-from engine.store import DEFAULT_PATH, is_address
+from engine.store.address import DEFAULT_PATH, is_address
 
 # A command's function: (parsed arguments, standard output, standard error) -> exit code.
 Run: TypeAlias = Callable[[argparse.Namespace, IO[str], IO[str]], int]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -11,10 +10,11 @@ from typing import IO, TYPE_CHECKING
 from engine.cli.common import EXIT_OK, EXIT_USAGE, plural
 from engine.cli.common import date_arg as _date
 from engine.cli.options import Subparsers, command, out_option, policy_options
-from engine.errors import LIMIT_REACHED, MAX_ERRORS, Diagnostic, PmoError
+from engine.limits import MAX_ERRORS
 
 if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
     from engine.compile.policy import CompiledPolicy
+    from engine.errors import Diagnostic
 
 VALIDATE_EXAMPLES = """\
 examples:
@@ -147,6 +147,9 @@ def _error_limit(text: str) -> int:
 
 
 def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    import dataclasses  # lazy: not for --help (tests/test_startup.py), as engine.errors below
+
+    from engine.errors import LIMIT_REACHED
     if args.folder and args.policies and args.folder != args.policies:
         print(f"pmo: error: two policy folders given ({args.folder} and --policies {args.policies}); give one",
               file=stderr)
@@ -265,6 +268,7 @@ def _excerpt(diagnostic: Diagnostic, files: dict[str, list[str] | None]) -> list
 def expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.authoring.calculator import calculate
+    from engine.errors import PmoError
     values = {}
     for item in args.values:
         name, sep, value = item.partition("=")

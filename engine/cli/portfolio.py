@@ -8,7 +8,6 @@ from typing import IO, TYPE_CHECKING
 
 from engine.cli.common import EPILOG, EXIT_OK, EXIT_USAGE, dump_json, plural, solver_output_hidden, warn
 from engine.cli.options import Run, Subparsers, command, policy_options
-from engine.errors import Diagnostic, PmoError, did_you_mean
 
 if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
@@ -66,6 +65,7 @@ def register(sub: Subparsers) -> None:
 def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]) -> tuple[Engine, Portfolio]:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine
+    from engine.errors import Diagnostic, PmoError
     from engine.portfolio.model import read_portfolio
     if not args.portfolio.is_file():
         raise PmoError([Diagnostic("no_file", f"no such file: {args.portfolio}")])
@@ -75,6 +75,7 @@ def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]) -> tuple[Engine
 
 
 def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.errors import Diagnostic, PmoError, did_you_mean  # lazy: not for --help (tests/test_startup.py)
     engine, portfolio = _portfolio_engine(args, stderr)
     if args.funded:
         try:
@@ -104,6 +105,7 @@ def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
 
 
 def select(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.errors import Diagnostic, PmoError  # lazy: not for --help (tests/test_startup.py)
     engine, portfolio = _portfolio_engine(args, stderr)
     if args.scenarios is not None and not args.scenarios.is_file():
         raise PmoError([Diagnostic("no_file", f"no such file: {args.scenarios}")])

@@ -9,8 +9,7 @@ from typing import IO
 
 from engine.cli.common import EXIT_OK, warn
 from engine.cli.options import Subparsers, command, policy_options
-from engine.errors import Diagnostic, PmoError
-from engine.store import DEFAULT_PATH as DEFAULT_LOG
+from engine.store.address import DEFAULT_PATH as DEFAULT_LOG
 
 SERVE_EXAMPLES = """\
 examples:
@@ -94,6 +93,7 @@ def register(sub: Subparsers) -> None:
 
 
 def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from engine.errors import Diagnostic, PmoError  # lazy: not for --help (tests/test_startup.py)
     try:
         # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.serve.app import Service

@@ -122,8 +122,11 @@ def to_date(value: Any) -> dt.date:
     raise ValueProblem(f"expected a date (YYYY-MM-DD), got {type(value).__name__}")
 
 
-_TRUE = {"true", "yes", "y", "1"}
-_FALSE = {"false", "no", "n", "0"}
+# Yes and no as spreadsheets and forms write them: English, and the words (and Excel's TRUE/FALSE) of German,
+# French, Spanish, Italian, Dutch and Portuguese. None of them means the other in any of these languages.
+_TRUE = {"true", "yes", "y", "1", "ja", "wahr", "oui", "vrai", "sí", "si", "verdadero", "sì", "vero", "waar",
+         "sim", "verdadeiro"}
+_FALSE = {"false", "no", "n", "0", "nein", "falsch", "non", "faux", "falso", "nee", "onwaar", "não", "nao"}
 
 
 def to_bool(value: Any) -> bool:
@@ -137,7 +140,8 @@ def to_bool(value: Any) -> bool:
             return True
         if text in _FALSE:
             return False
-    raise ValueProblem(f"'{_clip(str(value))}' is not yes/no; write true or false")
+    raise ValueProblem(f"'{_clip(str(value))}' is not yes/no; write true or false, or map your words in an input "
+                       "profile's values: (--columns; see the README's input profiles)")
 
 
 def to_text(value: Any) -> str:

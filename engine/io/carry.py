@@ -11,7 +11,8 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from engine.io.profile import InputProfile, column_key
+from engine.io.profile import InputProfile
+from engine.io.rows import column_key
 
 
 class Carrier:

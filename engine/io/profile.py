@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, did_you_mean
 from engine.expr.values import ValueProblem, display, to_date
 from engine.io.columns import OUTPUT_COLUMNS
+from engine.io.rows import column_key
 from engine.policy.source import load_document
 
 SPACES = " \u00a0\u202f"  # space, no-break space, narrow no-break space: grouping marks only
@@ -347,6 +348,9 @@ def read_date(value: Any, profile: InputProfile = UNDECLARED) -> dt.date:
         raise ValueProblem(f"'{_clip(text)}' is too long to be a date ({len(text):,} characters)")
     if text[:4].isdigit() and text[4:5] == "-":
         return to_date(text)
+    timed = _TIME_OF_DAY.search(text)
+    if timed:  # '01.03.2027 00:00', as Excel writes a date cell formatted with a time: the date, as in ISO
+        text = text[:timed.start()]
     if profile.dates:
         return _declared_date(text, profile)
     found = _YMD.match(text)
@@ -374,6 +378,9 @@ def read_date(value: Any, profile: InputProfile = UNDECLARED) -> dt.date:
     return next(iter(readings))
 
 
+_TIME_OF_DAY = re.compile(r"(?<=\d)\s+(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?$")
+
+
 def _date(text: str, year: int, month: int, day: int) -> dt.date:
     try:
         return dt.date(year, month, day)
@@ -383,13 +390,17 @@ def _date(text: str, year: int, month: int, day: int) -> dt.date:
 
 def _declared_date(text: str, profile: InputProfile) -> dt.date:
     readings: dict[dt.date, str] = {}
+    impossible = None  # the text has a declared format's shape, yet no such day exists (31.02.2027)
     for pattern, label in zip(profile.dates, profile.date_labels):
         if pattern == "excel":
             continue
         try:
             readings.setdefault(dt.datetime.strptime(text, pattern).date(), label)
-        except ValueError:
-            pass
+        except ValueError as exc:
+            if not str(exc).startswith(("time data", "unconverted data")):
+                impossible = str(exc)
+    if not readings and impossible:
+        raise ValueProblem(f"'{_clip(text)}' is not a valid date ({impossible})")
     if len(readings) > 1:
         said = " or ".join(f"{d.isoformat()} ({label})" for d, label in readings.items())
         raise AmbiguousValue(f"'{text}' reads two ways under the declared dates: {said}; keep one of them in "
@@ -649,11 +660,6 @@ def field_key(name: str) -> str:
 
 def _mapping(data: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
-
-
-def column_key(title: str) -> str:
-    """A column title as maps compare them: without case, dashes, underscores or extra spaces."""
-    return " ".join(str(title).replace("-", " ").replace("_", " ").lower().split())
 
 
 def _normal_text(text: str) -> str:

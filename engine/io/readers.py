@@ -13,7 +13,7 @@ import codecs
 import csv
 import itertools
 import json
-from collections import Counter
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,27 @@ from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
 from engine.io.csvrows import csv_rows
 from engine.io.jsonstream import json_rows, jsonl_rows
-from engine.io.profile import InputProfile, column_key, currency_mark, same_currency
-from engine.io.rows import MAX_DIGITS, Duplicated, EmptyRows, ProposalRows, Row, TooLong, bounded_row, csv_cell_limit
+from engine.io.profile import InputProfile, currency_mark, same_currency
+from engine.io.rows import (
+    MAX_DIGITS,
+    Duplicated,
+    EmptyRows,
+    ProposalRows,
+    Row,
+    TooLong,
+    bounded_row,
+    column_key,
+    csv_cell_limit,
+    refuse_repeated_columns,
+)
 from engine.io.xlsx import xlsx_rows
 
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml",
             ".yml": "yaml", ".xlsx": "xlsx", ".xlsm": "xlsx"}
+# Control characters other than tab, line feed, form feed and carriage return (and NUL, counted apart): a text
+# file has none or a stray few (each its row's error), random or binary data about one byte in ten.
+_CONTROLS = bytes([*range(1, 9), 0x0B, *range(0x0E, 0x20), 0x7F])
+CONTROL_SHARE = 0.02
 NUL_SHARE = 0.1  # text files hold no NUL bytes, UTF-16 without a byte-order mark about 50%: over 10% is binary
 __all__ = ["Row", "ProposalRows", "read_proposals", "renamed", "TextDatesLoader", "load_text_dates"]
 
@@ -66,7 +81,7 @@ def read_proposals(path: str | Path, sheet: str | None = None) -> ProposalRows:
     _refuse_binary(head, kind, name)
     if not head.strip() and size <= len(head):
         raise InputError([Diagnostic("empty_file", "the file is empty", Location(name))])
-    encoding = _encoding(head)
+    encoding = _encoding(head, name)
     if kind == "csv":
         rows = _csv(path, name, encoding, empty)
     elif kind == "jsonl":
@@ -88,6 +103,11 @@ def _refuse_binary(head: bytes, kind: str, name: str) -> None:
     if _utf16_bom(sample) or not sample:
         return
     share = sample.count(0) / len(sample)
+    controls = len(sample) - len(sample.translate(None, _CONTROLS))
+    if share <= NUL_SHARE and controls >= 16 and controls > CONTROL_SHARE * len(sample):
+        raise InputError([Diagnostic("binary_file", f"this is not a {kind.upper()} text file: {controls} of its first "
+                                     f"{len(sample):,} bytes are control characters, which text does not hold",
+                                     Location(name), "save the sheet as CSV (UTF-8), or give the .xlsx workbook itself")])
     if share > NUL_SHARE:
         raise InputError([Diagnostic("binary_file", f"this is not a {kind.upper()} text file: it holds binary data "
                                      f"({share:.0%} of its first bytes are zero)", Location(name),
@@ -99,16 +119,42 @@ def _utf16_bom(head: bytes) -> bool:
     return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not head.startswith(codecs.BOM_UTF32_LE)
 
 
-def _encoding(head: bytes) -> str:
+# A UTF-8 sequence for a character of Latin-1, Latin Extended-A/B or general punctuation and the euro sign: what
+# European text holds. Windows-1252 text forms one only by accident (an 'ß' before a closing quote is U+07D3).
+_NEWLINE = b"\n"
+_UTF8_LATIN = re.compile(rb"[\xc2-\xc9][\x80-\xbf]|\xe2[\x80-\x82][\x80-\xbf]")
+
+
+def _encoding(head: bytes, name: str) -> str:
     """UTF-16 with a byte-order mark (Excel's "Unicode text"), UTF-8 (with or without a byte-order mark) if
-    the start of the file reads as UTF-8, else Windows-1252 (spreadsheet exports on Windows)."""
+    the start of the file reads as UTF-8, else Windows-1252 (spreadsheet exports on Windows). A file with a
+    UTF-8 byte-order mark or UTF-8 text that also holds a byte that is not UTF-8 mixes the two: read either way,
+    part of it would be silently wrong (mojibake titles, column names that no longer match), so it is refused
+    with the line of the byte."""
     if _utf16_bom(head):
         return "utf-16"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         return "utf-8-sig"
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    bom = head.startswith(codecs.BOM_UTF8)
+    utf8 = _UTF8_LATIN.search(head, 3 if bom else 0)
+    if not bom and utf8 is None:
         return "cp1252"
+    line = head.count(_NEWLINE, 0, bad) + 1
+    start = head.rfind(_NEWLINE, 0, bad) + 1
+    end = head.find(_NEWLINE, bad)
+    shown = head[start:end if end >= 0 else bad + 40][:80].decode("cp1252", errors="replace").strip()
+    if utf8 is not None:
+        why = f"line {head.count(_NEWLINE, 0, utf8.start()) + 1} is UTF-8 ('{utf8.group().decode()}')"
+    else:
+        why = "the file starts with UTF-8's byte-order mark"
+    raise InputError([Diagnostic(
+        "mixed_encoding", f"the file mixes encodings: line {line} has the byte 0x{head[bad]:02X}, which is not UTF-8, "
+        f"though {why}", Location(name, line),
+        f"save the file again as UTF-8 ('CSV UTF-8' in Excel), or in one encoding throughout; read as "
+        f"Windows-1252, line {line} says '{shown}'")])
 
 
 def _open(path: Path, encoding: str):
@@ -131,7 +177,7 @@ def csv_layout(path: str | Path) -> tuple[str, str, list[str]]:
             head = f.read(1 << 20)
     except OSError as exc:
         raise InputError([Diagnostic("unreadable", f"cannot read file: {exc.strerror or exc}", Location(str(path)))]) from None
-    encoding = _encoding(head)
+    encoding = _encoding(head, str(path))
     with csv_cell_limit():
         return (encoding, *reversed(_csv_header(path, str(path), encoding)))  # type: ignore[return-value]
 
@@ -144,10 +190,7 @@ def _csv_header(path: Path, name: str, encoding: str) -> tuple[list[str], str]:
         header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter, strict=True), [])]
     except csv.Error as exc:
         raise InputError([Diagnostic("bad_csv", f"header cannot be read: {exc}", Location(name, 1))]) from None
-    repeated = [h for h, n in Counter(h for h in header if h).items() if n > 1]
-    if repeated:
-        raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
-                                     Location(name, 1), "rename or remove one of them")])
+    refuse_repeated_columns(header, name)
     return header, delimiter
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.decision import RowError
+from engine.errors import Diagnostic, InputError, Location
 
 MAX_CELL = 1_000_000  # characters in one cell (the CSV field limit too)
 MAX_DIGITS = 1_000  # characters in one number literal; Python refuses to convert ints of over 4,300 digits
@@ -237,3 +238,24 @@ class ProposalRows:
     @property
     def empty_rows(self) -> list[int]:
         return list(self._empty.lines)
+
+
+def column_key(title: str) -> str:
+    """A column title as maps compare them: without case, dashes, underscores or extra spaces."""
+    return " ".join(str(title).replace("-", " ").replace("_", " ").lower().split())
+
+
+def refuse_repeated_columns(header: list[str], name: str) -> None:
+    """A header naming one column twice, or two columns that differ only in case, spacing, dashes or underscores
+    ('Budget' and 'BUDGET', 'Start Date' and 'start_date'): both would feed the same field, and which one is meant
+    cannot be known (the last would win without a word)."""
+    seen: dict[str, str] = {}
+    for title in header:
+        if not title:
+            continue
+        first = seen.setdefault(column_key(title), title)
+        if first is title:
+            continue
+        said = (f"column '{title}' appears twice in the header" if first == title else
+                f"columns '{first}' and '{title}' differ only in case or spacing, so both would read as one field")
+        raise InputError([Diagnostic("duplicate_column", said, Location(name, 1), "rename or remove one of them")])

@@ -14,15 +14,14 @@ import os
 import posixpath
 import re
 import zipfile
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 from xml.parsers import expat
 
 from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
-from engine.io.rows import MAX_CELL, MAX_DIGITS, EmptyRows, Row, text_problem
+from engine.io.rows import MAX_CELL, MAX_DIGITS, EmptyRows, Row, refuse_repeated_columns, text_problem
 
 CHUNK = 1 << 16
 MAX_SHARED_CHARS = 256 << 20  # characters in the shared-strings table
@@ -61,7 +60,13 @@ def xlsx_rows(path: str | os.PathLike[str], name: str, sheet: str | None, empty:
             raise _Refused(f"the sheet's part {part} is missing from the workbook")
         shared = _shared_strings(book)
         dates = _date_styles(book)
-        first = _check_sheet(book, part)  # the whole sheet parses (not truncated), and where its header is
+        first, count = _check_sheet(book, part)  # the whole sheet parses (not truncated), where its header is
+        if sheet is None and count <= 1 and len(sheets) > 1:  # a cover or notes sheet first: say where rows are
+            chosen, *others = sheets
+            raise InputError([Diagnostic(
+                "empty_sheet", f"the first sheet, '{chosen}', has {'no rows' if not count else 'only one row'}, and "
+                f"the workbook has {len(sheets)} sheets", Location(name),
+                f"give the sheet of the proposals: --sheet '{others[0]}' (its sheets: {', '.join(sheets)})")])
         rows = _sheet_rows(book, part, _Cells(shared, dates, date1904))
         header, before = _header(rows, first)
     except InputError:
@@ -72,11 +77,12 @@ def xlsx_rows(path: str | os.PathLike[str], name: str, sheet: str | None, empty:
         book.close()
         message = str(exc) if isinstance(exc, (_Refused, expat.ExpatError)) else type(exc).__name__
         raise _bad(name, f"not a readable .xlsx workbook: {message}") from None
-    repeated = [h for h, n in Counter(h for h in header if h).items() if n > 1]
-    if repeated:
+    try:
+        refuse_repeated_columns(header, name)
+    except InputError:
+        rows.close()  # its sheet part is open
         book.close()
-        raise InputError([Diagnostic("duplicate_column", f"column '{repeated[0]}' appears twice in the header",
-                                     Location(name, 1))])
+        raise
     return _data_rows(book, before, rows, header, name, empty)
 
 
@@ -226,21 +232,27 @@ def _int(text: str | None) -> int:
     return int(text) if text and text.isdigit() and len(text) < 10 else -1
 
 
-def _check_sheet(book: zipfile.ZipFile, part: str) -> int | None:
-    """Parse the whole sheet once (a truncated or broken sheet is refused before any row is read); the
-    lowest row number, which is the header's."""
+def _check_sheet(book: zipfile.ZipFile, part: str) -> tuple[int | None, int]:
+    """Parse the whole sheet once (a truncated or broken sheet is refused before any row is read): the
+    lowest row number, which is the header's, and how many rows hold a value (formatted empty rows do not)."""
     lowest: int | None = None
-    last = 0
+    last = count = 0
+    counted = True
 
     def start(tag: str, attrs: dict[str, str]) -> None:
-        nonlocal lowest, last
-        if _local(tag) == "row":
+        nonlocal lowest, last, count, counted
+        local = _local(tag)
+        if local == "row":
+            counted = False
             number = _int(attrs.get("r"))
             number = last = number if number > 0 else last + 1  # as _sheet_rows numbers them
             if lowest is None or number < lowest:
                 lowest = number
+        elif not counted and local in ("v", "is"):  # a cell's value, or its inline string
+            counted = True
+            count += 1
     _read_all(book, part, start)
-    return lowest
+    return lowest, count
 
 
 class _Cells:
@@ -303,7 +315,7 @@ def _column(ref: str | None, previous: int) -> int:
     return index - 1
 
 
-def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Iterator[_SheetRow]:
+def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Generator[_SheetRow, None, None]:
     """(row number, {0-based column: value}) for each <row> in the order stored, cells placed by reference."""
     done: list[_SheetRow] = []
     state: dict[str, Any] = {"row": 0, "cells": None, "col": -1, "kind": "", "style": -1, "text": None,

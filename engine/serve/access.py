@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from engine.errors import Diagnostic, Location, PmoError
-from engine.io.profile import column_key
+from engine.io.rows import column_key
 
 ROLES = ("evaluate", "admin")
 TOKENS_ENV = "PMO_TOKENS"

@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from engine.store import DEFAULT_PATH as DEFAULT_LOG
+from engine.store.address import DEFAULT_PATH as DEFAULT_LOG
 
 CONFIG_ENV = "PMO_SERVE_CONFIG"  # how the supervisor hands the options to each uvicorn worker
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.api import Engine
 from engine.errors import Diagnostic, PmoError
-from engine.io.profile import column_key
+from engine.io.rows import column_key
 from engine.policy.resources import reference_policies, reference_rules
 from engine.serve.config import ServeConfig
 

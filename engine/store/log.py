@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import encodable
+from engine.store.address import DEFAULT_PATH, is_address
 from engine.store.schema import SCHEMA_VERSION, SchemaError, migrate
 from engine.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from engine.store.postgres import PostgresStore
 
-DEFAULT_PATH = "pmo-decisions.sqlite"
 MAX_PAGE = 1000  # entries in one page of DecisionLog.page (and of GET /v1/decisions)
 COLUMNS = ("key", "time", "kind", "project", "gate", "input_hash", "policy_hash", "outcome", "findings", "approvers",
            "override", "input", "as_of", "backend")
@@ -53,11 +53,6 @@ class LogError(PmoError):
         super().__init__([Diagnostic("log_unusable", f"cannot {action} the decision log {target}: {detail}",
                                      hint="name another log with --log (a SQLite file or a postgresql:// address), "
                                           "or --no-log")])
-
-
-def is_address(target: object) -> bool:
-    """Whether ``target`` names a PostgreSQL log (``postgresql://...`` or ``postgres://...``) rather than a file."""
-    return isinstance(target, str) and target.lower().startswith(("postgresql://", "postgres://"))
 
 
 def shown(target: str | Path) -> str:

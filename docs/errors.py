@@ -8,6 +8,7 @@ that code in tests/cases/policy_errors.yaml, else examples/lint-policies).
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -72,8 +73,7 @@ def workbook_output(edits: dict[str, object]) -> tuple[str, str, str]:
     from engine.cli import main
     out = io.StringIO()
     with tempfile.TemporaryDirectory() as tmp, _cwd(Path(tmp)):
-        main(["export-policies", str(ROOT / "policies"), "--out", "policies.xlsx"], stdout=io.StringIO(),
-             stderr=io.StringIO())
+        Path("policies.xlsx").write_bytes(reference_workbook())
         book = openpyxl.load_workbook("policies.xlsx")
         words = []
         files = {where: value for where, value in edits.items() if "/" in where or where.endswith(".xlsx")}
@@ -94,6 +94,16 @@ def workbook_output(edits: dict[str, object]) -> tuple[str, str, str]:
             words.append(f"`{name}` holding `{text}`")
         main(["import-policies", "policies.xlsx", "--out", "new"], stdout=out, stderr=out)
     return out.getvalue(), "pmo import-policies policies.xlsx --out new", ", ".join(words)
+
+
+@functools.cache
+def reference_workbook() -> bytes:
+    """What `pmo export-policies policies --out policies.xlsx` writes: run once, each workbook example edits a copy."""
+    from engine.cli import main
+    with tempfile.TemporaryDirectory() as tmp, _cwd(Path(tmp)):
+        main(["export-policies", str(ROOT / "policies"), "--out", "policies.xlsx"], stdout=io.StringIO(),
+             stderr=io.StringIO())
+        return Path("policies.xlsx").read_bytes()
 
 
 @contextlib.contextmanager

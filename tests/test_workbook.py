@@ -14,6 +14,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import Engine
 from engine.authoring.diff import diff_policies
@@ -640,3 +642,20 @@ def test_an_import_that_pmo_validate_would_refuse_is_refused(tmp_path, capsys, m
     assert code == 2, out
     assert re.search(r"^policies\.xlsx!assurances!A\d+: error\[assurance_failed\]: ", out.err, re.M), out.err
     assert not (tmp_path / "new").exists()
+
+
+WORDS = ["yes", "No", "ON", "off", "y", "n", "null", "Null", "~", "true", "False", "1", "-1", "+1", "1_000", "0x1F",
+         "0o17", "1.5", "1.5.3", ".5", "1e3", "1:30", "2027-01-01", "2027-01-01 12:30", "=", "<<", ".inf", ".nan",
+         "a b", "a  b", " a", "a ", "a-", "-a", "_", "a.b", "a_b-c.d", "IT", "net-zero", "P-001", "x" * 300]
+_TEXT = st.text(alphabet="aAyYnN01_.-: #'\"[]{},!&*?|>%@`\t\\é🚀", max_size=8)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(text=st.one_of(st.sampled_from(WORDS), _TEXT, st.lists(st.sampled_from(WORDS)).map(" ".join)))
+def test_a_text_is_written_as_yaml_safe_dump_writes_it(text):
+    """scalar_text writes most text without yaml.safe_dump (plain words) and remembers the rest: the same text as
+    safe_dump's, and it reads back as the same text."""
+    from engine.workbook.layout import scalar_text, yaml_text
+    assert scalar_text(text) == yaml_text(text)
+    assert scalar_text(text) == scalar_text(text)  # the remembered answer
+    assert yaml.safe_load(f"[{scalar_text(text)}]") == [text]

@@ -447,6 +447,23 @@ def test_an_edit_is_imported_or_refused_at_its_cell(tmp_path, folder, name, seed
     check_edit(tmp_path, folder, EDITS[name], seed)
 
 
+def flow_in_a_key_cell(value):
+    """A flow list or mapping typed into the key cell of a ``key | value`` section (a mapping's entry)."""
+    def apply(book, rng):
+        keyed = [(ws, rows) for ws in policy_sheets(book) for _, header, rows in section_rows(ws)
+                 if rows and ws.cell(header, 1).value == "key"]
+        ws, rows = rng.choice(keyed)
+        ws.cell(rng.choice(rows), 1).value = value
+    return apply
+
+
+@pytest.mark.parametrize("value", ["{a: 1, b: [2, 3]}", "[x, [y]]", "[{a: 1}]"])
+def test_a_list_or_mapping_in_a_key_cell_is_imported_or_refused_at_its_cell(tmp_path, value):
+    """The key is the flow text itself: a mapping or a list there must never be an internal error (as it was
+    when scalar_text cached its answers by value: a dict is no cache key)."""
+    check_edit(tmp_path, "reference", Edit(f"{value} in a key cell", flow_in_a_key_cell(value)))
+
+
 # ---------------------------------------------------------------------------- random edits (slow)
 
 @pytest.mark.slow

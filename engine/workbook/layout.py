@@ -24,8 +24,10 @@ which import honours: ``'{site}``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -214,6 +216,29 @@ def scalar_text(value: Any) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
+    if type(value) is str:  # a str subclass, or a list or mapping read from a cell, is no cache key
+        return _text_of_string(value)
+    return yaml_text(value)
+
+
+# Text that YAML writes as it is (a plain scalar) in block and flow context alike, when it reads back as text:
+# words, ids and names. The resolver says what it would read back as (yes, null, 1_000, 2027-01-01, 1.5.3 are not
+# text); only the rest goes through yaml.safe_dump, once per distinct text (an import writes the same keys and
+# values many times). tests/test_workbook.py checks that both give the same text.
+_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?: [A-Za-z0-9_.-]+)*")
+_STR_TAG = "tag:yaml.org,2002:str"
+_RESOLVE: Callable[[type, str, tuple[bool, bool]], str] = yaml.resolver.Resolver().resolve  # what a text reads as
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_of_string(value: str) -> str:
+    if _PLAIN.fullmatch(value) and _RESOLVE(yaml.ScalarNode, value, (True, False)) == _STR_TAG:
+        return value
+    return yaml_text(value)
+
+
+def yaml_text(value: Any) -> str:
+    """``value`` as yaml.safe_dump writes it as the item of a flow list (text quoted where YAML needs it)."""
     if "\n" in value or "\r" in value:  # one line, escaped, rather than YAML's folding of quoted text
         return json.dumps(value, ensure_ascii=False)
     text = yaml.safe_dump([value], default_flow_style=True, allow_unicode=True, width=1 << 30)

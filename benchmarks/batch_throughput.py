@@ -4,7 +4,8 @@
     python benchmarks/batch_throughput.py --n 100000
     pip install -e ".[bench]"                            # polars, for the polars baseline (skipped without it)
 
-Each run is a separate process: `pmo evaluate --format csv --out` with 1 and 2 workers, the plain-Python
+Each run is a separate process: `pmo evaluate --format csv --out` with 1 and 2 workers (and 1 worker with
+`--backend reference`, mode 'pmo 1w ref'), the plain-Python
 loop (csv.DictReader, the reference policy's 33 rules as lambdas, csv.writer; benchmarks/baselines.py) and
 polars (the same rules as column expressions). CPU seconds are the user + system time of the process and its
 workers (getrusage of the children); rows per CPU-second is the figure that holds on a shared machine, where
@@ -65,10 +66,11 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def pmo_command(source: Path, out: Path, workers: int, log: Path | None = None) -> list[str]:
+def pmo_command(source: Path, out: Path, workers: int, log: Path | None = None, backend: str = "rete") -> list[str]:
     """``log``: a decision log to write (a new file each run: a log that has the decisions skips them)."""
     return [sys.executable, "-m", "engine.cli", "evaluate", str(source), "--format", "csv", "--out", str(out),
-            *(["--log", str(log)] if log else ["--no-log"]), "--today", TODAY, "--workers", str(workers)]
+            *(["--log", str(log)] if log else ["--no-log"]), "--today", TODAY, "--workers", str(workers),
+            "--backend", backend]
 
 
 def baseline_command(kind: str, source: Path, out: Path, facts: Path) -> list[str]:
@@ -151,7 +153,8 @@ def main() -> None:
         has_polars = False
     modes = {"pmo 1 worker": lambda out: pmo_command(source, out, 1),
              "pmo 2 workers": lambda out: pmo_command(source, out, 2),
-             "plain loop": lambda out: baseline_command("loop", source, out, facts)}
+             "plain loop": lambda out: baseline_command("loop", source, out, facts),
+             "pmo 1w ref": lambda out: pmo_command(source, out, 1, backend="reference")}
     if args.with_log:
         logs = (folder / f"log-{k}.sqlite" for k in itertools.count())
         modes["pmo 1w + log"] = lambda out: pmo_command(source, out, 1, next(logs))
@@ -193,6 +196,8 @@ def main() -> None:
     print(f"2 workers vs 1 (wall): {walls['pmo 1 worker'] / walls['pmo 2 workers']:.2f}x; "
           f"1 and 2 workers byte-identical: {digest['pmo 1 worker'] == digest['pmo 2 workers']}; "
           f"plain loop byte-identical to pmo (sha256): {digest['plain loop'] == digest['pmo 1 worker']}"
+          + (f"; reference back end byte-identical to rete: {digest['pmo 1w ref'] == digest['pmo 1 worker']}"
+             if "pmo 1w ref" in digest else "")
           + (f"; polars decisions, routes and rules as pmo's: "
              f"{same_columns(outputs['polars'], outputs['pmo 1 worker'], ('id', 'decision', 'routes', 'rules'))}"
              if has_polars else "; polars not installed (pip install -e '.[bench]')"))

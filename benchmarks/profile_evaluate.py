@@ -2,6 +2,7 @@
 
     python benchmarks/profile_evaluate.py              # 20,000 proposals, the file of batch_throughput.py
     python benchmarks/profile_evaluate.py --n 20000 --log
+    python benchmarks/profile_evaluate.py --n 20000 --backend both   # rete, then reference, in one run
 
 The run is profiled as a whole; each stage is the cumulative time of the function that does it (a stage
 inside another is subtracted from it), in microseconds per row. cProfile adds its own cost to every Python
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import sys
 import tempfile
@@ -26,9 +28,9 @@ from batch_throughput import TODAY, write_input  # noqa: E402
 from engine.cli import main as pmo  # noqa: E402
 
 
-def profile(source: Path, out: Path, log: Path | None) -> tuple[pstats.Stats, float]:
+def profile(source: Path, out: Path, log: Path | None, backend: str = "rete") -> tuple[pstats.Stats, float]:
     args = ["evaluate", str(source), "--format", "csv", "--out", str(out), "--today", TODAY, "--workers", "1",
-            *(["--log", str(log)] if log else ["--no-log"])]
+            "--backend", backend, *(["--log", str(log)] if log else ["--no-log"])]
     profiler = cProfile.Profile(time.process_time)
     start = time.process_time()
     profiler.runcall(pmo, args)
@@ -51,9 +53,11 @@ def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
     record = c("intake/decide.py", "record")
     typing = chunks - derive if chunks else c("compile/records.py", "read")
     derived = derive if chunks else record - typing
-    from engine.backends.rete import driver
-    fire = c("rete/backend.py", "fire")
-    core = cumulative(stats, "rete/driver.py", "match", driver.Ruleset.match.__code__.co_firstlineno)
+    # the rete back end's fire holds its class keys and memo lookups; a memo miss builds the fact (_fact_of) and
+    # asks the core (_ask, whose C calls are driver._match); the reference back end's fire is its whole rules stage
+    # (inside rete's fire only for the rare row the core cannot decide, then counted there)
+    fire = c("rete/backend.py", "fire") or c("backends/reference.py", "fire")
+    misses = c("rete/backend.py", "_fact_of") + c("rete/backend.py", "_ask")
     c_core = c("rete/driver.py", "_match")  # the C calls: assert, the actions, retract
     decide = c("intake/decide.py", "decide_plain") or c("intake/decide.py", "decide_record")
     # a finding is made by Intake._finding (the API path) or by the rule's finder closure (find, find_many)
@@ -63,9 +67,10 @@ def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
     log = c("store/log.py", "append")
     rows = [("CSV reading (csv_rows)", reading), ("typing values (RecordReader.read_many less _derive)", typing),
             ("derived values (RecordReader._derive, or Intake.record less typing)", derived),
-            ("rules: facts and computed slots (ReteBackend.fire less Ruleset.match)", fire - core),
-            ("rules: classes and memo lookups (Ruleset.match less the C core)", core - c_core),
-            ("rules: JSON and the C core, memo misses (driver._match)", c_core),
+            *([("rules: values, class keys, memo lookups (ReteBackend.fire less misses)", fire - misses),
+               ("rules: memo misses: facts, JSON (_fact_of, _ask less the C core)", misses - c_core),
+               ("rules: the C core, memo misses (driver._match)", c_core)] if c("rete/backend.py", "fire") else
+              [("rules: the reference back end (ReferenceBackend.fire)", fire)]),
             ("findings and the decision record (decide_plain less the rest)",
              decide - (0 if chunks else record) - fire - reasons),
             ("reason formatting (Intake._finding)", reasons),
@@ -81,21 +86,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--log", action="store_true", help="profile with the decision log as well")
+    parser.add_argument("--backend", choices=("rete", "reference", "both"), default="rete",
+                        help="the rules back end (both: one after the other, in this run)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="pmo-profile-"))
     source = folder / "proposals.csv"
     write_input(source, args.n)
-    runs = [("no log", None)] + ([("with log", folder / "log.sqlite")] if args.log else [])
-    results = [(label, *profile(source, folder / "out.csv", log)) for label, log in runs]
+    backends = ("rete", "reference") if args.backend == "both" else (args.backend,)
+    runs = [(f"{backend}, no log", None, backend) for backend in backends] \
+        + ([("rete, with log", folder / "log.sqlite", "rete")] if args.log else [])
+    results = [(label, *profile(source, folder / "out.csv", log, backend)) for label, log, backend in runs]
     print(f"\n`pmo evaluate --format csv --out`, 1 worker, {args.n:,} proposals, reference policy, cProfile "
-          f"(process time), python {sys.version.split()[0]}; microseconds per row")
+          f"(process time), python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}; "
+          f"microseconds per row")
     for label, stats, total in results:
         print(f"\n{label}: {total:.2f} CPU s in all, {total / args.n * 1e6:,.0f} us per row")
         for name, seconds in stages(stats, total):
             print(f"  {name:<70} {seconds / args.n * 1e6:>6,.0f}  {seconds / total:>5.1%}")
-    if len(results) == 2:
-        print(f"\nthe log adds {(results[1][2] - results[0][2]) / args.n * 1e6:,.0f} us per row "
-              f"({results[1][2] / results[0][2] - 1:+.1%}) under the profiler")
+    if args.log:
+        plain, logged = results[0][2], results[-1][2]  # rete without and with the log
+        print(f"\nthe log adds {(logged - plain) / args.n * 1e6:,.0f} us per row "
+              f"({logged / plain - 1:+.1%}) under the profiler")
 
 
 if __name__ == "__main__":

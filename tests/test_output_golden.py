@@ -37,12 +37,12 @@ GOLDEN = {
     'fixture.jsonl': '5cb83625a2f491b1cbb0b0f1653703657c589d5a5caf2e6dcb5117199428c07b',
     'bench.csv': '024f1eb7534b5f46673481e6968799eb9c23466e7b216cfe7e28f038186b8834',
     'bench.jsonl': '48fc9222044c819b6b1060e0dfcf6a0041b20cd81f4c0dc365da5a0aaa2b66dc',
-    'random11.csv': '36f4cfdf9ab3fb9e9a0d53db1e71b523391fcb6557b2f4ed5a4ef091e24ba202',
-    'random11.jsonl': '6c6fc2de506bf1cb70570a712cfac5f106d676289cd8aa21a42911277b58e3a3',
-    'random12.csv': 'd8bc6de8b5cb4af7d09896451a0ce5d9486a39efd99f35069984b3dcc9cfecf4',
-    'random12.jsonl': 'd490c01df81db8ff15d72931300e6ea5c01731ea74c9a454e25073635073f942',
-    'random13.csv': '5c35bc66414ef75f654824021b047be5f995eca3e391d1d9cbec1a5adefb88f8',
-    'random13.jsonl': '98e0dc8ba30785275a3e806dc282d4179a02681fb4eeb7051ebe57f413d11c6a',
+    'random11.csv': 'd9cce83d87b21500021307406891082b12f36559fda7fa19698bd312eb360efd',
+    'random11.jsonl': '563b6150f0f17186fbac0f857efaf917bd00d7e36fa0c6864c53b8c96867986c',
+    'random12.csv': 'efe019e91d3f0f6a9f58a3cf26140bef4488d5dcee9c53828256a04058ad172d',
+    'random12.jsonl': '873ed6bfa8f13f14a3d8c1020875a9e6cae24ab3dae13b1dd8db970db136ec03',
+    'random13.csv': '71cd3d253dcf2fde2b62f76b08a7e60c44dc77b815f82b34a0dad2ab18da619e',
+    'random13.jsonl': '4d2a22d201e3ee254f5513d96b4193b476b55f26b4603a975e8c40e6311e3784',
 }
 
 _TEXTS = ["Ann Lee", "Bo Chen", "", " ", "Zoë Ørsted", "=HYPERLINK(\"x\")", "+cmd", "@SUM(A1)", "-1",

@@ -9,6 +9,7 @@ from typing import Any
 from engine.backends.reference import ReferenceBackend, RuleSet, derived_keys
 from engine.backends.rete.driver import MAX_SLOTS, Ruleset, RulesetLimitError, Unsafe
 from engine.backends.rete.lower import _DOUBLE, _INT64, _LOW_BITS, ALWAYS, NEVER, Lowering, rete_value
+from engine.backends.rete.recordkeys import Slot, keys_source
 from engine.errors import Diagnostic, Location, PolicyError
 from engine.expr.evaluate import UNKNOWN, compiled, memo_key
 from engine.expr.nodes import fields_of
@@ -58,40 +59,124 @@ class ReteBackend:
                                           "split the rule into several rules, move parts into derived values, "
                                           "or use --backend reference")]) from None
         self._reference = ReferenceBackend(policy)  # for the rare row the core cannot decide exactly
+        slots = {name: Slot(f"get({field!r})", encode is not _same) for field, name, encode in self._fields}
+        for i, (derived, name, _) in enumerate(from_derived):
+            slots[name] = Slot(f"(v if (v := get({derived!r}, MISSING)) is not MISSING else derived{i}(record))", True)
+        for i, computed in enumerate(self._computed):
+            slots[computed[0]] = Slot(f"computed{i}(record)", True)
+        self._memos: list[dict[tuple[Any, ...], tuple[int, ...]]] = [{} for _ in self._ruleset.groups]
+        self._remembering = [True] * len(self._memos)
+        self._asked = [0] * len(self._memos)  # facts each group's core was asked about
+        self._rows = [0]
+        self._fire = self._fire_function(slots, from_derived)
 
     def fire(self, record: Mapping[str, Any]) -> list[int]:
-        """Indexes (into policy.rules) of the rules whose conditions are true for this record."""
+        """Indexes (into policy.rules) of the rules whose conditions are true for this record: each group's answer
+        remembered by the classes of the record's values (engine/backends/rete/recordkeys.py), the core asked
+        only for a class not seen yet."""
+        return self._fire(record)
+
+    def memo_counts(self) -> list[tuple[tuple[str, ...], int, int, bool]]:
+        """Per group: its slots, rows decided, facts the core was asked about, whether it still remembers."""
+        return [(group.slots, self._rows[0], self._asked[i], self._remembering[i])
+                for i, group in enumerate(self._ruleset.groups)]
+
+    def _fire_function(self, slots: dict[str, Slot],
+                       from_derived: Sequence[tuple[str, str, Callable[[Mapping[str, Any]], Any]]],
+                       ) -> Callable[[Mapping[str, Any]], list[int]]:
+        """``fire``, written out once per policy: the record's values read once, each group's class key
+        (recordkeys.keys_source), a dict lookup per group; a miss builds the fact and asks the core."""
+        groups = self._ruleset.groups
+        namespace: dict[str, Any] = {"MISSING": _MISSING, "slow": self._fire_slow, "reference": self._reference.fire,
+                                     "make_fact": self._fact_of, "ask": self._ask, "rows": self._rows}
+        for i, (_, _, node) in enumerate(from_derived):
+            namespace[f"derived{i}"] = node
+        for i, computed in enumerate(self._computed):
+            namespace[f"computed{i}"] = self._computed_function(computed)
+        body = keys_source([(g.classes, g.pairs) for g in groups], slots, namespace)
+        lines = ["def fire(record):", "    get = record.get", "    rows[0] += 1", "    try:"]
+        lines += ["    " + line for line in body] or ["        pass"]  # rules that read no value (or none at all)
+        lines += ["    except Exception:  # a value the classes cannot take (a NaN): the general way, as before",
+                  "        return slow(record)", "    fact = None"]
+        for i in range(len(groups)):
+            namespace[f"memo{i}"] = self._memos[i].get
+            lines += [f"    r{i} = memo{i}(k{i})", f"    if r{i} is None:",
+                      "        if fact is None:", "            fact = make_fact(record)",
+                      f"        r{i} = ask({i}, k{i}, fact)", f"        if r{i} is None:",
+                      "            return reference(record)"]
+        lines.append(f"    return sorted({' + '.join(f'r{i}' for i in range(len(groups))) or '()'})")
+        exec(compile("\n".join(lines), "<rete fire>", "exec"), namespace)  # noqa: S102 - our own text, no input
+        made: Callable[[Mapping[str, Any]], list[int]] = namespace["fire"]
+        return made
+
+    def _ask(self, group: int, key: tuple[Any, ...], fact: dict[str, Any]) -> tuple[int, ...] | None:
+        """The core's answer for one group (None when it cannot decide the fact), remembered under ``key``."""
+        try:
+            names = self._ruleset.ask(group, fact)
+        except Unsafe:  # text over 64 KB, more than 64 tests true at once: this row is decided in Python
+            return None
+        found = tuple(sorted(map(self._index.__getitem__, names)))
+        self._asked[group] += 1
+        if self._remembering[group]:
+            memo = self._memos[group]
+            asked, rows = self._asked[group], self._rows[0]
+            if asked >= MEMO_TRIAL and (rows - asked) * 10 < asked:
+                self._remembering[group] = False  # its classes rarely repeat: asked every time, not remembered
+                memo.clear()
+            else:
+                if len(memo) >= MEMO_FACTS:
+                    memo.clear()
+                memo[key] = found
+        return found
+
+    def _fact_of(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The fact the core is asked about: the fields, derived values and computed slots, as keys."""
         fact = self._fact(record)
         for computed in self._computed:
-            slot, node, derived, memo, reads, _, _ = computed
-            if derived is not None and derived in record:
-                value = record[derived]
-            elif memo is None:
-                value = node(record)
-            else:  # a function of one or two fields (matches(vendor, ...)): its values repeat
-                args = tuple(_key(record.get(name)) for name in reads)
-                value = _MISSING if _MISSING in args else memo.get(args, _MISSING)
-                if value is not _MISSING:
-                    computed[5] += 1  # hits
-                else:
-                    value = node(record)
-                    computed[6] += 1  # misses
-                    if computed[6] >= MEMO_TRIAL and computed[5] * 10 < computed[6]:
-                        computed[3] = None  # its values hardly repeat (an id): computed each time, not remembered
-                    elif _MISSING not in args:
-                        if len(memo) >= MEMO_VALUES:
-                            memo.clear()
-                        memo[args] = value
+            value = self._computed_value(computed, record)
             if value is not None:
-                fact[slot] = rete_value(value)
+                fact[computed[0]] = rete_value(value)
+        return fact
+
+    def _computed_function(self, computed: list[Any]) -> Callable[[Mapping[str, Any]], Any]:
+        return lambda record: self._computed_value(computed, record)
+
+    def _fire_slow(self, record: Mapping[str, Any]) -> list[int]:
+        """``fire`` by the driver's classes of the whole fact (the way before recordkeys; for a value the
+        record's classes do not take)."""
         try:
-            fired = self._ruleset.match(fact)
-        except Unsafe:  # text over 64 KB, more than 64 tests true at once: this row is decided in Python
+            fired = self._ruleset.match(self._fact_of(record))
+        except Unsafe:
             return self._reference.fire(record)
         return sorted(map(self._index.__getitem__, fired))
 
+    @staticmethod
+    def _computed_value(computed: list[Any], record: Mapping[str, Any]) -> Any:
+        """A computed slot's value for the record (None: missing), remembered by the fields it reads."""
+        slot, node, derived, memo, reads, _, _ = computed
+        if derived is not None and derived in record:
+            value = record[derived]
+        elif memo is None:
+            value = node(record)
+        else:  # a function of one or two fields (matches(vendor, ...)): its values repeat
+            args = (_key(record.get(reads[0])),) if len(reads) == 1 else tuple(_key(record.get(n)) for n in reads)
+            value = _MISSING if _MISSING in args else memo.get(args, _MISSING)
+            if value is not _MISSING:
+                computed[5] += 1  # hits
+            else:
+                value = node(record)
+                computed[6] += 1  # misses
+                if computed[6] >= MEMO_TRIAL and computed[5] * 10 < computed[6]:
+                    computed[3] = None  # its values hardly repeat (an id): computed each time, not remembered
+                elif _MISSING not in args:
+                    if len(memo) >= MEMO_VALUES:
+                        memo.clear()
+                    memo[args] = value
+        return value
+
 
 _MISSING = object()
+MEMO_FACTS = 4_096  # answers remembered per group (then started afresh)
 MEMO_VALUES = 4_096  # computed values remembered per slot
 MEMO_TRIAL = 512  # values computed before a slot whose values hardly repeat stops remembering them
 

@@ -103,6 +103,16 @@ class Ruleset:
             fired |= group.match(fact, self._lock)
         return fired
 
+    @property
+    def groups(self) -> tuple[_Group, ...]:
+        """The rulesets, in the order ``ask`` numbers them: each with its slots, their classes and pairs."""
+        return tuple(self._groups)
+
+    def ask(self, index: int, fact: dict[str, Any]) -> frozenset[str]:
+        """Names of group ``index``'s rules the fact meets, from the core, not remembered (raises Unsafe). For a
+        caller that remembers the answers itself (ReteBackend, by classes of the record's values)."""
+        return self._groups[index].ask(fact, self._lock)
+
 
 MEMO_FACTS = 4_096  # matches remembered per ruleset (see _Group)
 MEMO_TRIAL = 512  # facts a ruleset's memo is tried on before it is kept (or dropped for missing too often)
@@ -154,6 +164,15 @@ class _Group:
             self.tried += 1
             if self.tried >= MEMO_TRIAL and self.hits * 10 < self.tried:
                 self.memo = None  # its facts rarely repeat: match them without the classes
+        result = self.ask(fact, lock)
+        if memo is not None:
+            if len(memo) >= MEMO_FACTS:
+                memo.clear()
+            memo[key] = result
+        return result
+
+    def ask(self, fact: dict[str, Any], lock: threading.Lock) -> frozenset[str]:
+        """The core's answer for this fact's slots, not remembered (raises Unsafe)."""
         projected = {"t": "p"}
         for slot in self.slots:
             value = fact.get(slot, _ABSENT)
@@ -165,12 +184,7 @@ class _Group:
         fired: set[str] = set()
         with lock:
             _match(self.handle, text, fired)
-        result = frozenset(fired)
-        if memo is not None:
-            if len(memo) >= MEMO_FACTS:
-                memo.clear()
-            memo[key] = result
-        return result
+        return frozenset(fired)
 
 
 _ABSENT = object()

@@ -47,8 +47,12 @@ def cumulative(stats: pstats.Stats, file_end: str, name: str, line: int | None =
 def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
     c = lambda f, n: cumulative(stats, f, n)  # noqa: E731
     reading = c("io/csvrows.py", "csv_rows")
-    typing = c("compile/records.py", "read")
+    # the batch path types a chunk of rows at a time (RecordReader.read_many, called before decide_plain, its
+    # derived values in _derive); an API call one row at a time (Intake.record: read, then derived values)
+    chunks, derive = c("compile/records.py", "read_many"), c("compile/records.py", "_derive")
     record = c("intake/decide.py", "record")
+    typing = chunks - derive if chunks else c("compile/records.py", "read")
+    derived = derive if chunks else record - typing
     # the rete back end's fire holds its class keys and memo lookups; a memo miss builds the fact (_fact_of) and
     # asks the core (_ask, whose C calls are driver._match); the reference back end's fire is its whole rules stage
     # (inside rete's fire only for the rare row the core cannot decide, then counted there)
@@ -63,18 +67,19 @@ def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
     writing = c("io/writers.py", "decision_cells") + c("io/writers.py", "inert") + c("io/writers.py", "inert_cells") \
         + c("~", "<method 'writerow' of '_csv.writer' objects>") + c("~", "<method 'writerows' of '_csv.writer' objects>")
     log = c("store/log.py", "append")
-    rows = [("CSV reading (csv_rows)", reading), ("typing values (RecordReader.read)", typing),
-            ("derived values (Intake.record less typing)", record - typing),
+    rows = [("CSV reading (csv_rows)", reading), ("typing values (RecordReader.read_many less _derive)", typing),
+            ("derived values (RecordReader._derive, or Intake.record less typing)", derived),
             *([("rules: values, class keys, memo lookups (ReteBackend.fire less misses)", fire - misses),
                ("rules: memo misses: facts, JSON (_fact_of, _ask less the C core)", misses - c_core),
                ("rules: the C core, memo misses (driver._match)", c_core)] if c("rete/backend.py", "fire") else
               [("rules: the reference back end (ReferenceBackend.fire)", fire)]),
-            ("findings and the decision record (decide_plain less the rest)", decide - record - fire - reasons),
+            ("findings and the decision record (decide_plain less the rest)",
+             decide - (0 if chunks else record) - fire - reasons),
             ("reason formatting (Plan.texts, Plan.findings_of)", reasons),
             ("CSV writing (decision_cells, inert, writerow)", writing)]
     if log:
         rows.append(("decision log: DecisionLog.append (SQLite, JSON)", log))
-    counted = reading + decide + writing + log  # decide_record holds typing, derived values and rules
+    counted = reading + chunks + decide + writing + log  # decide_plain holds the rules (and a row's typing)
     rows.append(("the rest (start-up, policy load, generators, Entry building, ...)", total - counted))
     return rows
 

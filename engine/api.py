@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,7 @@ def validate(path: PathLike | None = None, *, rules: Sequence[PathLike] = (), to
                           max_errors=max_errors).diagnostics
 
 
+DECIDE_CHUNK = 256  # proposals typed at a time by decide_plain (RecordReader.read_many)
 ANALYSIS_ERRORS = {"table_overlap"}  # errors about what a compiled policy does, not about what it is
 PROOF_ERRORS = {"assurance_failed"}  # the policy runs, but does not do what its assurances say
 
@@ -426,42 +428,78 @@ class Engine:
 
     def decide_plain(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[tuple[Verdict, dict | None]]:
         """``decide_all`` with each decision as a plain record (engine.decision.Verdict; ``.model()`` is the
-        Decision): the batch path, which formats and logs decisions without a pydantic model per row."""
-        for number, item in enumerate(proposals, 1):
-            yield self._plain_item(item, number)
+        Decision): the batch path, which formats and logs decisions without a pydantic model per row.
+        The proposals are typed DECIDE_CHUNK at a time (RecordReader.read_many: by columns, the same records
+        and errors as one by one); a proposal is read ahead at most that far, and the rows read before a
+        failing read are decided before its exception is raised again."""
+        items, number = iter(proposals), 0
+        while True:
+            chunk: list[Mapping[str, Any] | Row] = []
+            failure: BaseException | None = None
+            try:
+                for item in items:
+                    chunk.append(item)
+                    if len(chunk) == DECIDE_CHUNK:
+                        break
+            except BaseException as exc:  # noqa: BLE001 - raised again once the rows before it are decided
+                failure = exc
+            typed = self._typed(chunk)
+            for item, record in zip(chunk, typed):
+                number += 1
+                yield self._plain_item(item, number, record)
+            if failure is not None:
+                raise failure
+            if len(chunk) < DECIDE_CHUNK:
+                return
 
     def _plain_rows(self, rows: Iterable[Row]) -> Iterator[tuple[Row, Verdict, dict | None]]:
-        """(row, decision, typed record) of each row read, as ``decide_plain`` gives them, in one generator: the
-        batch path of one process (engine.tasks.evaluate), where each layer costs per row."""
-        decide, error = self._intake.decide_plain, self._intake.error_plain
-        for number, row in enumerate(rows, 1):
-            data = row.data if row.__class__ is Row else None
-            if data.__class__ is not dict or row.error is not None:  # type: ignore[union-attr]
-                decision, record = self._plain_item(row, number)  # an error row, another kind of mapping
-            else:
-                try:
-                    decision, record = decide(data, row.row, row.source)  # type: ignore[arg-type]
-                except Exception as exc:  # noqa: BLE001 - one bad proposal must never stop a batch
-                    decision, record = error([RowError(row=row.row, code="internal_error",
-                                                       message=f"internal error ({type(exc).__name__}: {exc}); "
-                                                       "please report it")], data, row.row, row.source), None
-            yield row, decision, record
+        """(row, decision, typed record) of each row read, as ``decide_plain`` gives them (typed DECIDE_CHUNK at a
+        time): the batch path of one process (engine.tasks.evaluate)."""
+        read: deque[Row] = deque()
 
-    def _plain_item(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Verdict, dict | None]:
+        def kept() -> Iterator[Row]:
+            for row in rows:
+                read.append(row)
+                yield row
+        for decision, record in self.decide_plain(kept()):
+            yield read.popleft(), decision, record
+
+    def _typed(self, chunk: list[Mapping[str, Any] | Row]) -> list[Any]:
+        """The typed record (or the exception typing raised) of each clean proposal of a chunk; None for the
+        others (error rows, values that are not mappings), and for all if typing the chunk failed."""
+        at, raws = [], []
+        for index, item in enumerate(chunk):
+            data = item.data if isinstance(item, Row) and item.error is None else item
+            if isinstance(data, Mapping):
+                at.append(index)
+                raws.append(data)
+        typed: list[Any] = [None] * len(chunk)
+        try:
+            records = self._intake.records(raws)
+        except Exception:  # noqa: BLE001 - each is typed again on its own, and says what went wrong
+            return typed
+        for index, record in zip(at, records):
+            typed[index] = record
+        return typed
+
+    def _plain_item(self, item: Mapping[str, Any] | Row, number: int,
+                    typed: Any = None) -> tuple[Verdict, dict | None]:
+        """``typed``: the item's typed record, or the exception typing it raised (None: typed here)."""
         if not isinstance(item, Row):
-            return self._decide(item, number, None)
+            return self._decide(item, number, None, typed)
         if item.error is not None:
             return self._intake.error_plain([item.error], item.data, row=item.row, source=item.source), None
-        return self._decide(item.data, item.row, item.source)
+        return self._decide(item.data, item.row, item.source, typed)
 
-    def _decide(self, proposal: Any, row: int | None, source: str | None) -> tuple[Verdict, dict | None]:
+    def _decide(self, proposal: Any, row: int | None, source: str | None,
+                typed: Any = None) -> tuple[Verdict, dict | None]:
         """The decision and the typed record it was made on (None for an error row). Never raises."""
         if not isinstance(proposal, Mapping):
             return self._intake.error_plain([RowError(row=row, code="not_an_object",
                                                       message=f"expected a mapping of fields, got "
                                                       f"{type(proposal).__name__}")], row=row, source=source), None
         try:
-            return self._intake.decide_plain(proposal, row, source)
+            return self._intake.decide_plain(proposal, row, source, typed)
         except Exception as exc:  # noqa: BLE001 - one bad proposal must never stop a batch
             return self._intake.error_plain([RowError(row=row, code="internal_error",
                                                       message=f"internal error ({type(exc).__name__}: {exc}); "

@@ -8,13 +8,13 @@ reads one way is read, and a value that reads two ways is an ``ambiguous_value``
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine.errors import did_you_mean
-from engine.expr.evaluate import remembered
-from engine.expr.nodes import Node
+from engine.expr.evaluate import MEMO_TRIAL, remembered
+from engine.expr.nodes import Node, fields_of
 from engine.expr.values import DIGITS, ValueProblem, display, to_bool, to_number, to_text
 from engine.io.profile import UNDECLARED, InputProfile
 from engine.io.profile import field_key as _normal  # the forgiving match of headers to fields
@@ -175,11 +175,95 @@ def _is_blank(value: Any) -> bool:
 Derived = list[tuple[str, Callable[[Mapping[str, Any]], Any]]]  # (name, its compiled expression), in dependency order
 
 
+class DerivedValues(list):  # type: ignore[type-arg]
+    """``Derived`` with the fields each value reads (``reads``, in the same order): what ``read_many`` keys
+    its memo of derived values by."""
+
+    reads: list[tuple[str, ...]]
+
+
 def compiled_derived(derived: Iterable[tuple[str, Node]]) -> Derived:
     """A policy's derived values (name, expression tree) with each expression compiled once, and remembered by
     the values of the one or two fields it reads (engine.expr.evaluate.remembered: npv(0.08, cash_flows),
     days_between(start_date, end_date) repeat across the rows of a batch)."""
-    return [(name, remembered(node)) for name, node in derived]
+    derived = list(derived)
+    values = DerivedValues((name, remembered(node)) for name, node in derived)
+    values.reads = [tuple(sorted(fields_of(node))) for _, node in derived]
+    return values
+
+
+_BAD = object()  # read_many: a cell that is a problem (never remembered), a derived value not yet remembered
+
+
+class _Cells(dict):  # type: ignore[type-arg]
+    """One field's memo for ``read_many``: cell text -> typed value, filled on a miss by ``typed`` (the cell
+    typed as ``RecordReader._one`` types it). A text that is a problem is not remembered: it is _BAD each
+    time, and counted in ``bad``. Emptied at MEMO_CELLS entries, as the memos of ``read``."""
+
+    __slots__ = ("typed", "bad", "misses")
+
+    def __init__(self, typed: Callable[[str], Memo]):
+        super().__init__()
+        self.typed, self.bad, self.misses = typed, 0, 0
+
+    def __missing__(self, text: str) -> Any:
+        self.misses += 1
+        known = self.typed(text)
+        if not known[0]:
+            self.bad += 1
+            return _BAD
+        if len(self) >= MEMO_CELLS:
+            self.clear()
+        self[text] = known[1]
+        return known[1]
+
+
+class _DerivedMemo:
+    """One derived value's memo for ``read_many`` (cell texts -> value), given up, as
+    engine.expr.evaluate.remembered gives up, when under one in ten of its first MEMO_TRIAL texts repeat."""
+
+    __slots__ = ("values", "hits", "misses", "on", "layout")
+
+    def __init__(self) -> None:
+        self.values: dict[Any, Any] = {}
+        self.layout: tuple[bool, ...] = ()  # which of the fields read have a column (the memo's keys are theirs)
+        self.hits, self.misses, self.on = 0, 0, True
+
+    def missed(self) -> None:
+        self.misses += 1
+        if self.misses >= MEMO_TRIAL and self.hits * 10 < self.misses:
+            self.on = False
+            self.values.clear()
+
+
+def _plain_texts(cells: list[str]) -> list[str] | None:
+    """A text column's cells typed as ``_text`` types them, when every cell is ASCII, not blank and not too
+    long (None otherwise: each is typed on its own); C-level passes over the column."""
+    texts = list(map(str.strip, cells))
+    if all(texts) and all(map(str.isascii, cells)) and max(map(len, texts)) <= MAX_TEXT:
+        return texts
+    return None
+
+
+def _plain_numbers(low: Any, high: Any) -> Callable[[list[str]], list[Decimal] | None]:
+    """A number column's cells typed as ``_numbers`` (then the range check) types them, when every cell is
+    plain digits that fit the numeric model and the column is within the field's min and max."""
+    def numbers(cells: list[str]) -> list[Decimal] | None:
+        if max(map(len, cells)) <= DIGITS and all(map(str.isdigit, cells)) and all(map(str.isascii, cells)):
+            values = list(map(Decimal, cells))
+            if (low is None or not min(values) < low) and (high is None or not max(values) > high):
+                return values
+        return None
+    return numbers
+
+
+def _plain_column(spec: FieldSpec, convert: Callable[[Any], Any]) -> Callable[[list[str]], list[Any] | None] | None:
+    """The C-level path of a field's column for ``read_many`` (plain text, plain digits), or None."""
+    if convert is _text:
+        return _plain_texts
+    if spec.type in ("number", "money", "integer"):
+        return _plain_numbers(spec.min, spec.max)
+    return None
 
 
 class RecordReader:
@@ -195,6 +279,11 @@ class RecordReader:
         self._columns: dict[tuple[str, ...], list[str | None]] = {}  # the keys of a raw record -> its key for each field
         self._memos: list[dict[str, Memo]] = [{} for _ in self._fields]  # per field: cell text -> typed (see read)
         self._readers: dict[tuple[str, ...], Callable[[Mapping[str, Any]], dict[str, Any]]] = {}  # raw keys -> reader
+        self._cells = [_Cells(self._cell_typer(i)) for i in range(len(self._fields))]  # read_many's memos
+        self._plain = [_plain_column(spec, convert) if mapped is None else None  # read_many's C-level paths
+                       for spec, (_, _, convert, _), mapped in zip(fields.values(), self._fields, self._maps)]
+        self._unique = [False] * len(self._fields)  # a column whose cells hardly repeat: its plain path first
+        self._derived_memos: dict[int, tuple[Derived, list[_DerivedMemo]]] = {}  # id(derived) -> memos
 
     def _columns_for(self, raw: Mapping[str, Any]) -> list[str | None]:
         """Which raw key feeds each field: the field's own name, else a header such as "Budget" or "start date",
@@ -258,6 +347,127 @@ class RecordReader:
         problems += [f"there is no column for the required field '{name}', so every row is an error row"
                      for name, needed, *_ in self._fields if required and needed and name not in found]
         return problems
+
+    def read_many(self, raws: Sequence[Any], derived: Derived | None = None) -> list[dict[str, Any] | Exception]:
+        """``read_derived`` of each raw record: its typed record with the derived values, or the exception
+        read_derived raises for it (a RecordError, or what a derived value raised), the same values and the
+        same errors. A chunk of CSV rows (dicts of text with the same keys) is read by columns: each field's
+        cells typed together, through the field's memo of cell text -> typed value (``_Cells``), or, for a
+        column whose cells hardly repeat (ids, titles, amounts), by C-level passes when every cell is plain
+        (``_plain_column``); a row with an unusable cell is read again by ``read_derived``, which names its
+        problems. Derived values are remembered by the text of the cells they read (``_derive``). Other
+        records (JSON values, mixed keys) are read one by one."""
+        n = len(raws)
+        if not n:
+            return []
+        derived = [] if derived is None else derived
+        first = raws[0]
+        keys = tuple(first) if first.__class__ is dict else None
+        if keys is None or not all(raw.__class__ is dict and tuple(raw) == keys for raw in raws):
+            return [self._derived_one(raw, derived) for raw in raws]
+        typed: list[Any] = []
+        texts: dict[str, list[str]] = {}  # field -> its cells' text
+        bad: set[int] = set()  # rows with an unusable cell
+        for i, column in enumerate(self._columns_for(first)):
+            if column is None:
+                known = self._typed_once(i)
+                if not known[0]:  # a required field without a column: every row is an error row
+                    return [self._derived_one(raw, derived) for raw in raws]
+                typed.append([known[1]] * n)
+                continue
+            cells = [raw[column] for raw in raws]
+            if set(map(type, cells)) != {str}:
+                return [self._derived_one(raw, derived) for raw in raws]
+            texts[self._fields[i][0]] = cells
+            values = None
+            plain = self._plain[i]
+            if plain is not None and self._unique[i]:
+                values = plain(cells)
+            if values is None:
+                memo = self._cells[i]
+                misses, problems = memo.misses, memo.bad
+                values = list(map(memo.__getitem__, cells))
+                self._unique[i] = plain is not None and (memo.misses - misses) * 2 > n
+                if memo.bad != problems:
+                    bad.update(j for j, value in enumerate(values) if value is _BAD)
+            typed.append(values)
+        names = [name for name, *_ in self._fields]
+        results: list[Any] = list(map(dict, map(zip, [names] * n, zip(*typed))))
+        for j in bad:
+            results[j] = self._derived_one(raws[j], derived)
+        if derived:
+            self._derive(results, [j for j in range(n) if j not in bad], texts, derived)
+        return results
+
+    def _derive(self, results: list[Any], rows: list[int], texts: dict[str, list[str]], derived: Derived) -> None:
+        """The derived values of the typed records ``results[j]`` for j in ``rows`` (in place); a record whose
+        derived value raises becomes the exception. A value that reads one or two fields is remembered by the
+        text of their cells (the same text is the same typed value; a field without a column is the same in
+        every row), so a value whose inputs repeat (a duration, a lead time) is computed once per text."""
+        kept = self._derived_memos.get(id(derived))
+        if kept is None or kept[0] is not derived:
+            if len(self._derived_memos) >= 8:
+                self._derived_memos.clear()
+            kept = self._derived_memos[id(derived)] = (derived, [_DerivedMemo() for _ in derived])
+        memos = kept[1]
+        reads: list[tuple[str, ...]] | None = getattr(derived, "reads", None)
+        fields = {name for name, *_ in self._fields}
+        for k, (name, value) in enumerate(derived):
+            memo = memos[k]
+            read = reads[k] if reads is not None else None
+            keyed = memo.on and read is not None and 1 <= len(read) <= 2 and all(f in fields for f in read)
+            failed = False
+            if keyed:
+                layout = tuple(f in texts for f in read)  # type: ignore[union-attr]
+                if layout != memo.layout:  # another file's columns: a text may stand for another field
+                    memo.values.clear()
+                    memo.layout = layout
+                columns = [texts[f] for f in read if f in texts]  # type: ignore[union-attr]
+                if not columns:
+                    keys: list[Any] = [()] * len(results)
+                elif len(columns) == 1:
+                    keys = columns[0]
+                else:
+                    keys = list(zip(*columns))
+                get, known = memo.values.get, memo.values
+                for j in rows:
+                    record, key = results[j], keys[j]
+                    found = get(key, _BAD)
+                    if found is _BAD:
+                        try:
+                            found = value(record)
+                        except Exception as exc:  # noqa: BLE001 - as read_derived raises it, for this row
+                            results[j], failed = exc, True
+                            continue
+                        memo.missed()
+                        if len(known) >= MEMO_CELLS:
+                            known.clear()
+                        known[key] = found
+                    else:
+                        memo.hits += 1
+                    record[name] = found
+            else:
+                for j in rows:
+                    record = results[j]
+                    try:
+                        record[name] = value(record)
+                    except Exception as exc:  # noqa: BLE001 - as read_derived raises it, for this row
+                        results[j], failed = exc, True
+            if failed:
+                rows = [j for j in rows if results[j].__class__ is dict]
+
+    def _derived_one(self, raw: Any, derived: Derived) -> dict[str, Any] | Exception:
+        try:
+            return self.read_derived(raw, derived)
+        except Exception as exc:  # noqa: BLE001 - returned as read_derived raised it
+            return exc
+
+    def _cell_typer(self, index: int) -> Callable[[str], Memo]:
+        """One cell's text typed as ``_one`` types it (its own memo aside)."""
+        name, required, convert, default = self._fields[index]
+        if self._maps[index] is not None:
+            return lambda text: self._one(index, text)
+        return lambda text: self._convert_text(name, required, convert, default, text)
 
     def read(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The typed record (raises RecordError naming every unusable column): as ``read_any`` reads it, by a

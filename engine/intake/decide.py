@@ -61,11 +61,17 @@ class Intake:
         verdict, record = self.decide_plain(raw, row, source)
         return verdict.model(), record
 
-    def decide_plain(self, raw: Mapping[str, Any], row: int | None = None,
-                     source: str | None = None) -> tuple[Verdict, dict[str, Any] | None]:
-        """``decide_record`` as a plain record (engine.decision.Verdict): the batch path's form."""
+    def decide_plain(self, raw: Mapping[str, Any], row: int | None = None, source: str | None = None,
+                     typed: dict[str, Any] | Exception | None = None) -> tuple[Verdict, dict[str, Any] | None]:
+        """``decide_record`` as a plain record (engine.decision.Verdict): the batch path's form. ``typed``: the
+        raw record's typed record, or the exception typing it raised, from ``records`` (None: typed here)."""
         try:
-            record = self.record(raw)
+            if typed is None:
+                record = self.record(raw)
+            elif typed.__class__ is dict:
+                record = typed
+            else:
+                raise typed  # type: ignore[misc]
         except RecordError as exc:
             errors = [RowError(row=row, column=column, code=code, message=message)
                       for column, code, message in exc.problems]
@@ -109,6 +115,10 @@ class Intake:
     def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The typed record with its derived values (raises RecordError)."""
         return self.reader.read_derived(raw, self._derived_values)
+
+    def records(self, raws: list[Mapping[str, Any]]) -> list[dict[str, Any] | Exception]:
+        """``record`` of each raw record, typed together (RecordReader.read_many): a record, or what it raised."""
+        return self.reader.read_many(raws, self._derived_values)
 
     def error(self, errors: list[RowError], raw: Any = None, row: int | None = None,
               source: str | None = None) -> Decision:

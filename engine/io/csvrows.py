@@ -125,10 +125,15 @@ def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], heade
     source = _Lines(lines, first_line - 1, reopen)
     reader = csv.reader(source.feed, delimiter=delimiter, strict=True)
     width = len(header)
+    kept, limit = source.kept, csv.field_size_limit  # (kept: the same list for the whole read)
     while True:
-        source.new_record()
-        line = source.number + 1  # the file line where the next row begins
-        previous = csv.field_size_limit(MAX_CELL)  # for this record only (engine.io.rows.csv_cell_limit says why)
+        # source.new_record(), inlined: the lines before this record counted, none of its lines kept yet
+        source.base += len(kept)
+        kept.clear()
+        if source.chars is not None or not source.complete:
+            source.complete, source.chars = True, None
+        line = source.base + 1  # the file line where the next row begins
+        previous = limit(MAX_CELL)  # for this record only (engine.io.rows.csv_cell_limit says why)
         try:
             cells = next(reader)
         except StopIteration:
@@ -138,14 +143,15 @@ def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], heade
         else:
             broken = None
         finally:
-            csv.field_size_limit(previous)
+            limit(previous)
         if broken is not None:
             yield _broken(source, line, broken, header, delimiter, name)
             reader = csv.reader(source.feed, delimiter=delimiter, strict=True)
             continue
         if not cells:
             continue  # a blank line is not a row
-        if not any(c.strip() for c in cells):
+        text = "".join(cells)  # blank (and free of NUL) exactly when every cell is
+        if not text.strip():
             empty.add(line)
             continue
         data = dict(zip(header, cells))
@@ -153,7 +159,7 @@ def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], heade
             yield Row(data, line, name, RowError(
                 row=line, code="extra_cells", message=f"row has {len(cells)} cells but the header names {width} columns"))
             continue
-        nul = next((i for i, c in enumerate(cells) if "\x00" in c), None)
+        nul = next((i for i, c in enumerate(cells) if "\x00" in c), None) if "\x00" in text else None
         if nul is not None:
             column = header[nul]
             yield Row({k: v for k, v in data.items() if k != column}, line, name, RowError(

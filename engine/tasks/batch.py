@@ -106,7 +106,7 @@ def _alive(pid: int) -> bool:
 
 
 def _decide(rows: list[Row]) -> list[Verdict]:
-    if _fault is not None:
+    if _fault is not None:  # tests: die like a crash at the row the fault names, before the chunk is answered
         for row in rows:
             if row.data and str(row.data.get("id")) == _fault.kill_on_id:
                 once = _fault.once_file
@@ -114,7 +114,7 @@ def _decide(rows: list[Row]) -> list[Verdict]:
                     if once:
                         open(once, "w").close()
                     os._exit(70)  # die like a crash: no cleanup, no exception
-    return [decision for _, decision, _ in _engine._plain_rows(rows)]  # type: ignore[union-attr]
+    return [verdict for verdict, _ in _engine.decide_plain(rows)]  # type: ignore[union-attr]
 
 
 @dataclass

@@ -588,3 +588,30 @@ def test_columns_that_differ_only_in_case_or_spacing_are_refused(tmp_path, suffi
     if suffix == "csv":
         with pytest.raises(InputError, match="'Start Date' and 'start_date'"):
             read_proposals(path)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_a_file_with_a_header_and_no_rows_still_has_its_header_judged(tmp_path, suffix, workers):
+    """Was: a file of only a header that names no field of the policy ('Foo;Bar') said '0 rows in: 0 decided',
+    exit 0, and not a word that it has no id or title column; its header is judged as a file with rows is."""
+    import io as _io
+
+    from engine.cli import main
+    path = tmp_path / f"only-header.{suffix}"
+    if suffix == "csv":
+        path.write_text("Foo;Bar\n", encoding="utf-8")
+    else:
+        import openpyxl
+        book = openpyxl.Workbook()
+        book.active.append(["Foo", "Bar"])
+        book.save(path)
+    out, err = _io.StringIO(), _io.StringIO()
+    code = main(["evaluate", str(path), "--no-log", "--workers", workers], stdout=out, stderr=err)
+    assert code == 0 and "0 rows in" in err.getvalue()
+    assert "there is no column for the required field 'id'" in err.getvalue(), err.getvalue()
+    good = tmp_path / "good.csv"
+    good.write_text("id,title,budget\n", encoding="utf-8")
+    err = _io.StringIO()
+    assert main(["evaluate", str(good), "--no-log"], stdout=_io.StringIO(), stderr=err) == 0
+    assert "warning" not in err.getvalue()

@@ -77,20 +77,22 @@ def read_proposals(path: str | Path, sheet: str | None = None) -> ProposalRows:
         raise InputError([Diagnostic("unreadable", f"cannot read file: {exc.strerror or exc}", Location(name))]) from None
     empty = EmptyRows()
     if kind == "xlsx":
-        return ProposalRows(xlsx_rows(path, name, sheet, empty), name, empty)
+        header, rows = xlsx_rows(path, name, sheet, empty)
+        return ProposalRows(rows, name, empty, header)
     _refuse_binary(head, kind, name)
     if not head.strip() and size <= len(head):
         raise InputError([Diagnostic("empty_file", "the file is empty", Location(name))])
     encoding = _encoding(head, name)
+    header = None
     if kind == "csv":
-        rows = _csv(path, name, encoding, empty)
+        header, rows = _csv(path, name, encoding, empty)
     elif kind == "jsonl":
         rows = _jsonl(path, name, encoding)
     elif kind == "json":
         rows = json_rows(path, name, encoding)
     else:
         rows = _yaml(path.read_text(encoding=encoding, errors="replace"), name)
-    return ProposalRows(rows, name, empty)
+    return ProposalRows(rows, name, empty, header)
 
 
 def _refuse_binary(head: bytes, kind: str, name: str) -> None:
@@ -162,10 +164,10 @@ def _open(path: Path, encoding: str):
 
 
 @csv_cell_limit()
-def _csv(path: Path, name: str, encoding: str, empty: EmptyRows) -> Iterator[Row]:
+def _csv(path: Path, name: str, encoding: str, empty: EmptyRows) -> tuple[list[str], Iterator[Row]]:
     """Check the header now (a bad header rejects the file); read the rows lazily."""
     header, delimiter = _csv_header(path, name, encoding)
-    return _csv_file(path, encoding, header, delimiter, name, empty)
+    return header, _csv_file(path, encoding, header, delimiter, name, empty)
 
 
 def csv_layout(path: str | Path) -> tuple[str, str, list[str]]:

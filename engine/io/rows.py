@@ -207,10 +207,12 @@ class ProposalRows:
     cells were skipped (``empty_rows``: their line numbers, the first 1,000), so rows in = rows out
     counts data rows."""
 
-    def __init__(self, rows: Iterator[Row], source: str, empty: EmptyRows | None = None):
+    def __init__(self, rows: Iterator[Row], source: str, empty: EmptyRows | None = None,
+                 header: list[str] | None = None):
         self._rows = rows
         self.source = source
         self._empty = empty or EmptyRows()
+        self.header = header  # the column titles of a CSV or XLSX file (None for JSON and YAML)
 
     def __iter__(self) -> ProposalRows:
         return self

@@ -42,8 +42,10 @@ class _Refused(Exception):
     """Why the workbook cannot be read (becomes bad_xlsx)."""
 
 
-def xlsx_rows(path: str | os.PathLike[str], name: str, sheet: str | None, empty: EmptyRows) -> Iterator[Row]:
-    """Check the workbook and the header now (a bad one is refused before any row); read rows lazily."""
+def xlsx_rows(path: str | os.PathLike[str], name: str, sheet: str | None,
+              empty: EmptyRows) -> tuple[list[str], Iterator[Row]]:
+    """Check the workbook and the header now (a bad one is refused before any row); the header, and the rows read
+    lazily."""
     try:
         book = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -83,7 +85,7 @@ def xlsx_rows(path: str | os.PathLike[str], name: str, sheet: str | None, empty:
         rows.close()  # its sheet part is open
         book.close()
         raise
-    return _data_rows(book, before, rows, header, name, empty)
+    return header, _data_rows(book, before, rows, header, name, empty)
 
 
 def _bad(name: str, message: str) -> InputError:

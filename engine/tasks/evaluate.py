@@ -30,7 +30,7 @@ from engine.io.csvrows import RawChunk, chunk_encoding, line_offset, raw_chunks,
 from engine.io.profile import ambiguity_survey, check_profile, load_profile
 from engine.io.readers import ProposalRows, Row, csv_layout, one_currency_per_column, read_proposals, renamed
 from engine.io.resume import RESUMABLE, ResumePoint, resume_point, run_record, save_record, saved_record, truncate
-from engine.io.rows import EmptyRows
+from engine.io.rows import EmptyRows, column_key
 from engine.io.writers import CHUNK_FORMATS, csv_header, csv_writer, write_decisions, write_xlsx
 from engine.report.roles import field_roles
 from engine.store import DecisionLog, LogError
@@ -91,7 +91,7 @@ class IntakeRound:
         unreadable file stops the run before anything is decided (InputError). With ``say``: warns once per
         file about columns that look wrong, and about amounts that mostly read two ways. ``opened`` receives
         each file's rows (for the count of empty rows)."""
-        inputs = [read_proposals(path, self.sheet) for path in self.files]
+        inputs = opened_here = [read_proposals(path, self.sheet) for path in self.files]
         if opened is not None:
             opened.extend(inputs)
         profile = engine.profile
@@ -101,9 +101,19 @@ class IntakeRound:
         money = money_fields(engine)
         inputs = [one_currency_per_column(rows, money, engine.raw_value, profile) for rows in inputs]
         if say is not None:
-            inputs = [_surveyed(rows, engine, say) for rows in inputs]
+            inputs = [_judged_if_empty(_surveyed(rows, engine, say), self._judge(reader, engine, say))
+                      for rows, reader in zip(inputs, opened_here)]
         rows = itertools.chain.from_iterable(inputs)
         return _checked_headers(rows, engine, say) if say is not None else rows
+
+    def _judge(self, reader: ProposalRows, engine: Engine, say: Say) -> Callable[[], None] | None:
+        """What warns about a file's header (its titles renamed by the profile's header map) when it has no rows."""
+        header = reader.header
+        if header is None:
+            return None
+        columns = engine.profile.columns if self.columns else {}
+        titles = [columns.get(column_key(title), title) for title in header]
+        return lambda: _header_warnings(engine, reader.source, titles, say)
 
     def work(self, engine: Engine, say: Say, opened: list[ProposalRows], skip: int = 0,
              chunk: int = 256) -> tuple[Iterator[Any], Any]:
@@ -134,7 +144,8 @@ class IntakeRound:
 
             # The first rows, here: the same warnings as a run in one process, the same currency firsts
             first = one_currency_per_column(stream, money, engine.raw_value, engine.profile, ledger.firsts[index])
-            read_here = _checked_headers(_surveyed(first, engine, say), engine, say, ledger.checked)
+            read_here = _checked_headers(_judged_if_empty(_surveyed(first, engine, say),
+                                                          self._judge(reader, engine, say)), engine, say, ledger.checked)
             batch: list[Row] = []
             for row in itertools.islice(read_here, max(SURVEY_ROWS, skip)):
                 if skip:
@@ -442,6 +453,17 @@ def _surveyed(rows: Iterator[Row], engine: Engine, say: Say) -> Iterator[Row]:
 def _started(rows: Iterator[Row]) -> Iterator[Row]:
     first = next(rows, None)
     return itertools.chain([first], rows) if first is not None else rows
+
+
+def _judged_if_empty(rows: Iterator[Row], judge: Callable[[], None] | None) -> Iterator[Row]:
+    """Rows as they come; a file that has none has its header judged all the same (``judge``): a header-only
+    file whose columns name no field would otherwise say '0 rows in' and nothing more."""
+    empty = True
+    for row in rows:
+        empty = False
+        yield row
+    if empty and judge is not None:
+        judge()
 
 
 def _checked_headers(rows: Iterator[Row], engine: Engine, say: Say, checked: set | None = None) -> Iterator[Row]:

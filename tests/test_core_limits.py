@@ -248,7 +248,7 @@ LEAK_SCRIPT = textwrap.dedent("""
     def load():
         engine = Engine.load(today=datetime.date(2026, 12, 1))
         engine.evaluate({"id": "P1", "budget": 100})
-    for _ in range(25):  # the caches a load fills are bounded: they are full by then (RSS +3.7 MB after 10)
+    for _ in range(25):  # RSS settles over the first loads: +3.7 MB counted after 10, 0.03 MB after 25
         load()
     gc.collect()
     before = rss_mb()
@@ -261,7 +261,7 @@ LEAK_SCRIPT = textwrap.dedent("""
 
 def test_30_engine_loads_keep_memory_flat():
     """RSS may grow by 0.15 MB a load at most (4.5 MB over 30, after 25 loads to warm up; it was 30 MB over 200).
-    It grows by 0.03-0.04 MB over the 30 (3.7 MB when counted after only 10 loads: bounded caches still filling;
+    It grows by 0.03-0.04 MB over the 30 (3.7 MB when counted after only 10 loads: memory still settling, not a leak;
     Python's heap grows 25 KB over those 30 by tracemalloc); a load that never deletes its C ruleset grows it by 1.15 MB a load (35 MB
     over 30), one that deletes the ruleset but not its session by 1.6 MB (48 MB): far over the bound either way."""
     run = subprocess.run([sys.executable, "-c", LEAK_SCRIPT, "30"], capture_output=True, text=True, cwd=ROOT,

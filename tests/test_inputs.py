@@ -58,9 +58,33 @@ def test_broken_rows_keep_their_place(engine, tmp_path):
     path.write_text("id,title,budget\nA,One,10\nB,Two,10,extra\n\nC,Three,ten\nD,Four\n", encoding="utf-8")
     decisions = decide_file(engine, path)
     assert [(d.id, d.decision == "error", d.row) for d in decisions] == [
-        ("A", False, 2), ("B", True, 3), ("C", True, 5), ("D", False, 6)]
+        ("A", False, 2), ("B", True, 3), ("C", True, 5), ("D", True, 6)]
     assert decisions[1].errors[0].code == "extra_cells"
     assert decisions[2].errors[0].column == "budget"
+    assert decisions[3].errors[0].code == "missing_cells"
+
+
+def test_a_row_with_fewer_cells_than_the_header_is_an_error_row_not_empty_values(tmp_path):
+    """A lost delimiter shifts every later value one column left (`B,Two 10`: the budget empty, the sponsor's
+    cell missing): reading the missing cells as empty would decide on values in the wrong columns. On the API
+    path, the CLI's 1-worker path and with 2 workers (which read raw chunks of the file)."""
+    import subprocess
+    import sys
+    path = tmp_path / "p.csv"
+    path.write_text("id,title,sponsor,budget\nA,One,Ann,10\nB,Two 10\nC,Three,Bo,\n", encoding="utf-8")
+    found = decide_file(Engine.load(today=TODAY), path)
+    assert [(d.id, d.decision) for d in found] == [("A", "reject"), ("B", "error"), ("C", "reject")]
+    error = found[1].errors[0]
+    assert (error.code, error.row) == ("missing_cells", 3)
+    assert "2 cells" in error.message and "4 columns" in error.message and "'sponsor', 'budget'" in error.message
+    for workers in ("1", "2"):
+        done = subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", str(path), "--no-log", "--format",
+                               "jsonl", "--workers", workers, "--today", TODAY.isoformat()],
+                              capture_output=True, text=True, timeout=120)
+        rows = [json.loads(line) for line in done.stdout.splitlines()]
+        assert [(r["id"], r["decision"]) for r in rows] == [("A", "reject"), ("B", "error"), ("C", "reject")], \
+            done.stderr
+        assert rows[1]["errors"][0]["code"] == "missing_cells"
 
 
 def test_unterminated_quote_loses_no_other_row(engine, tmp_path):

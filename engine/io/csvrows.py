@@ -159,6 +159,9 @@ def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], heade
             yield Row(data, line, name, RowError(
                 row=line, code="extra_cells", message=f"row has {len(cells)} cells but the header names {width} columns"))
             continue
+        if len(cells) < width:
+            yield Row(data, line, name, _missing_cells(cells, header, delimiter, line))
+            continue
         nul = next((i for i, c in enumerate(cells) if "\x00" in c), None) if "\x00" in text else None
         if nul is not None:
             column = header[nul]
@@ -167,6 +170,16 @@ def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], heade
                 message=f"column '{column}': text holds a NUL character (binary data in a text file)"))
             continue
         yield Row(data, line, name)
+
+
+def _missing_cells(cells: list[str], header: list[str], delimiter: str, line: int) -> RowError:
+    # Not read as empty cells: a lost delimiter would put every later value in the wrong column.
+    missing = header[len(cells):]
+    named = ", ".join(repr(column) for column in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    return RowError(row=line, code="missing_cells", message=(
+        f"row has {len(cells)} cells but the header names {len(header)} columns (no cell for {named}): a delimiter "
+        f"may be missing, which puts values in the wrong columns; if those cells are empty, end the row with "
+        f"{len(missing)} more {delimiter!r}"))
 
 
 def _broken(source: _Lines, line: int, exc: csv.Error, header: list[str], delimiter: str, name: str) -> Row:

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.decision import RowError
-from engine.io.rows import MAX_CELL, EmptyRows, Row
+from engine.io.rows import MAX_CELL, UNREAD_BYTES, EmptyRows, Row, text_problem
 
 KEPT_CHARS = 4 * MAX_CELL  # text of the record being read, kept in case it must be scanned again
+_UNREAD = re.compile("[\udc80-\udcff]")  # a byte the file's encoding could not read (rows.UNREAD_BYTES)
 _QUOTED_BODY = re.compile(r'[^"]*(?:""[^"]*)*')  # inside quotes: anything but a lone quote
 
 
@@ -169,6 +170,11 @@ def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], heade
                 row=line, column=column, code="bad_text",
                 message=f"column '{column}': text holds a NUL character (binary data in a text file)"))
             continue
+        if not text.isascii() and _UNREAD.search(text):
+            column, (code, message) = next((c, p) for c, cell in zip(header, cells) if (p := text_problem(cell)))
+            yield Row({k: v for k, v in data.items() if k != column}, line, name, RowError(
+                row=line, column=column, code=code, message=f"column '{column}': {message}"))
+            continue
         yield Row(data, line, name)
 
 
@@ -240,7 +246,7 @@ def chunk_encoding(encoding: str) -> str | None:
 
 def chunk_rows(chunk: RawChunk, empty: EmptyRows) -> Iterator[Row]:
     """The rows of a chunk, as csv_rows reads them from the whole file."""
-    text = chunk.data.decode(chunk.encoding, errors="replace")
+    text = chunk.data.decode(chunk.encoding, errors=UNREAD_BYTES)
     before = chunk.line - 1
 
     def reopen(line: int) -> Iterator[str]:
@@ -339,7 +345,7 @@ def rows_from(path: Path, tail: Tail, encoding: str, header: list[str], delimite
     def lines(after: int = 0) -> Iterator[str]:
         with path.open("rb") as raw:
             raw.seek(tail.offset)
-            with io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="") as f:
+            with io.TextIOWrapper(raw, encoding=encoding, errors=UNREAD_BYTES, newline="") as f:
                 yield from itertools.islice(f, after, None)
 
     return csv_rows(lines(), lambda line: lines(line - (tail.line - 1)), header, delimiter, name, empty,

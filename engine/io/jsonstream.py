@@ -16,7 +16,7 @@ from typing import IO, Any, NoReturn
 
 from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
-from engine.io.rows import MAX_DEPTH, Row, bounded_row, pairs_to_dict, parse_decimal, parse_int
+from engine.io.rows import MAX_DEPTH, UNREAD_BYTES, Row, bounded_row, pairs_to_dict, parse_decimal, parse_int
 
 JSON_CHUNK = 1 << 16  # characters read at a time
 MAX_ITEM = 64 << 20  # characters in one proposal (or one value beside "proposals"): a bigger one is refused
@@ -58,7 +58,7 @@ class _Text:
 
     def __init__(self, f: IO[bytes], encoding: str, name: str):
         self.f, self.name = f, name
-        self.decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self.decoder = codecs.getincrementaldecoder(encoding)(errors=UNREAD_BYTES)
         self.buf, self.pos, self.eof = "", 0, False
         self.line = 1  # the line of buf[0], for messages
 

@@ -27,6 +27,7 @@ from engine.io.jsonstream import json_rows, jsonl_rows
 from engine.io.profile import InputProfile, currency_mark, same_currency
 from engine.io.rows import (
     MAX_DIGITS,
+    UNREAD_BYTES,
     Duplicated,
     EmptyRows,
     ProposalRows,
@@ -91,7 +92,7 @@ def read_proposals(path: str | Path, sheet: str | None = None) -> ProposalRows:
     elif kind == "json":
         rows = json_rows(path, name, encoding)
     else:
-        rows = _yaml(path.read_text(encoding=encoding, errors="replace"), name)
+        rows = _yaml(path.read_text(encoding=encoding, errors=UNREAD_BYTES), name)
     return ProposalRows(rows, name, empty, header)
 
 
@@ -160,7 +161,7 @@ def _encoding(head: bytes, name: str) -> str:
 
 
 def _open(path: Path, encoding: str):
-    return path.open(encoding=encoding, errors="replace", newline="")
+    return path.open(encoding=encoding, errors=UNREAD_BYTES, newline="")
 
 
 @csv_cell_limit()

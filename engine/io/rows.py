@@ -19,6 +19,10 @@ from typing import Any
 from engine.decision import RowError
 from engine.errors import Diagnostic, InputError, Location
 
+# The error handler of every text reader: a byte the file's encoding cannot read (one after the first MB,
+# which chose the encoding) becomes U+DC80..U+DCFF, which text_problem reports with the byte. U+FFFD, the
+# "replace" handler's mark, would pass unseen: 'Caf\ufffd' no longer matches its lookup.
+UNREAD_BYTES = "surrogateescape"
 MAX_CELL = 1_000_000  # characters in one cell (the CSV field limit too)
 MAX_DIGITS = 1_000  # characters in one number literal; Python refuses to convert ints of over 4,300 digits
 MAX_BITS = 3_322  # about MAX_DIGITS decimal digits (a YAML 0x... integer is converted without Python's limit)
@@ -97,7 +101,12 @@ def text_problem(text: str) -> tuple[str, str] | None:
     if not text.isascii():
         try:
             text.encode("utf-8")
-        except UnicodeEncodeError:
+        except UnicodeEncodeError as exc:
+            if "\udc80" <= text[exc.start] <= "\udcff":
+                return "mixed_encoding", (
+                    f"text holds the byte 0x{ord(text[exc.start]) - 0xDC00:02X}, which does not read in the encoding of "
+                    "the file's first MB (UTF-8 or Windows-1252): the file mixes encodings; save it again in one, "
+                    "UTF-8 ('CSV UTF-8' in Excel)")
             return "bad_text", "text is not valid Unicode (it holds a lone surrogate, e.g. from a \\ud800 escape)"
     if "\x00" in text:
         return "bad_text", "text holds a NUL character (binary data in a text file)"

@@ -2,6 +2,7 @@ import csv
 import datetime as dt
 import os
 import random
+import signal
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,13 @@ def write_policy(tmp_path):
 
 
 ROWS = 12_000  # the batch fixture's size: big enough to interrupt a run half-way
+
+
+def as_from_a_terminal() -> None:
+    """A child's ``preexec_fn``: Ctrl-C delivered as a terminal delivers it. A shell starts background jobs
+    (``pytest ... &``, CI under some runners) with SIGINT ignored, children inherit that, and Python then
+    installs no KeyboardInterrupt handler: a test of what Ctrl-C does would see the signal ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def write_round(path: Path, rows: int, seed: int, line_breaks: bool = False) -> Path:

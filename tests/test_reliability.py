@@ -20,7 +20,7 @@ from engine.expr.evaluate import evaluate
 from engine.expr.parse import ExprError, parse
 from engine.io.writers import write_decisions
 from engine.policy.source import load_document
-from tests.conftest import ROOT, TODAY
+from tests.conftest import ROOT, TODAY, as_from_a_terminal
 from tests.fuzz import fuzz
 
 TYPES = {"budget": "number", "name": "string", "start": "date", "ok": "bool", "flows": "list[number]"}
@@ -293,7 +293,8 @@ def test_ctrl_c_stops_a_long_validate_with_exit_130_and_no_traceback(write_polic
               "engine.api.compile_policy = interrupted\n"
               "from engine.cli import main\n"
               f"sys.exit(main(['validate', {str(root)!r}]))\n")
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            preexec_fn=as_from_a_terminal)
     assert result.returncode == 130, result.stdout + result.stderr
     assert "interrupted" in result.stderr and "Traceback" not in result.stderr
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, write_round
+from tests.conftest import ROOT, as_from_a_terminal, write_round
 
 EXAMPLES = ROOT / "examples"
 HEAVY = {"scipy", "numpy", "networkx", "openpyxl", "pytest", "pydantic", "engine.policy.models", "durable_rules_engine",
@@ -173,7 +173,7 @@ def test_a_real_sigint_exits_130_with_one_line(tmp_path):
              "from engine.cli import main_exit\nmain_exit()\n")
     with subprocess.Popen([sys.executable, "-c", child, "evaluate", str(data), "--workers", "1", "--format", "jsonl"],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=_env(tmp_path)) as process:
+                          env=_env(tmp_path), preexec_fn=as_from_a_terminal) as process:
         assert process.stdout.readline() == "ready\n"
         try:
             process.wait(timeout=0.3)  # not a measurement: a moment for the child to be inside pmo's start-up

@@ -654,3 +654,31 @@ def test_a_file_with_a_header_and_no_rows_still_has_its_header_judged(tmp_path, 
     err = _io.StringIO()
     assert main(["evaluate", str(good), "--no-log"], stdout=_io.StringIO(), stderr=err) == 0
     assert "warning" not in err.getvalue()
+
+
+def test_two_keys_that_name_one_field_make_an_error_row_not_a_silent_choice(tmp_path, write_policy):
+    """Was: a JSON proposal with both "budget": 100 and "Budget": 5000000 was decided on 100 without a word
+    (the exact name won; a CSV header with both is refused as duplicate_column). Keys that differ only in
+    case or spacing, or a field's name beside one of its aliases, feed one field: which is meant cannot be
+    known, so the proposal is an error row naming both keys. The other proposals are decided."""
+    from engine import Engine
+    root = write_policy({"intake.yaml": "kind: intake\nfields:\n  id: string\n  budget: {type: money, aliases: [capex]}\n"
+                         "rules:\n  - {id: big, when: budget > 1000, effect: reject, reason: too big}\n"})
+    for backend in ("rete", "reference"):
+        _one_field_twice(Engine.load(root, backend=backend))
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([{"id": "A", "budget": 100, "Budget": 5_000_000}, {"id": "B", "budget": 100}]))
+    result = pmo(path, "--policies", root)
+    assert result.returncode == 1, result.stderr
+    assert [(r["id"], r["decision"]) for r in rows_out(result)] == [("A", "error"), ("B", "accept")]
+
+
+def _one_field_twice(engine):
+    for clash in ({"budget": 100, "Budget": 5_000_000}, {"budget": 100, "capex": 5_000_000},
+                  {"Budget": 100, "BUDGET ": 5_000_000}):
+        decision = engine.evaluate({"id": "A", **clash})
+        assert decision.decision == "error", (clash, decision)
+        (error,) = decision.errors
+        assert error.code == "duplicate_key" and error.column == "budget", error
+        assert all(repr(key) in error.message for key in clash), error.message
+    assert engine.evaluate({"id": "B", "Budget": 5_000_000}).decision == "reject"

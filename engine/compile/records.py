@@ -33,6 +33,10 @@ MAX_LIST = 1_000
 MEMO_CELLS = 4_096  # typed cells remembered per column (see RecordReader.read)
 
 
+Problem = tuple[str | None, str, str]  # an unusable column: (column, code, message)
+_Match = tuple[list[str | None], list[Problem]]  # the raw key feeding each field, and the keys that clash
+
+
 class RecordError(ValueError):
     """One or more columns of a proposal are unusable: ``problems`` is a list of (column, code, message)."""
 
@@ -276,7 +280,7 @@ class RecordReader:
                         for name, spec in fields.items()]
         self._maps = [profile.values.get(name, profile.values.get(_normal(name))) for name in fields]
         self._aliases = [[_normal(a) for a in spec.aliases] for spec in fields.values()]
-        self._columns: dict[tuple[str, ...], list[str | None]] = {}  # the keys of a raw record -> its key for each field
+        self._columns: dict[tuple[str, ...], _Match] = {}  # a raw record's keys -> its key for each field, and clashes
         self._memos: list[dict[str, Memo]] = [{} for _ in self._fields]  # per field: cell text -> typed (see read)
         self._readers: dict[tuple[str, ...], Callable[[Mapping[str, Any]], dict[str, Any]]] = {}  # raw keys -> reader
         self._cells = [_Cells(self._cell_typer(i)) for i in range(len(self._fields))]  # read_many's memos
@@ -289,13 +293,29 @@ class RecordReader:
         """Which raw key feeds each field: the field's own name, else a header such as "Budget" or "start date",
         else one of the field's aliases. Every row of a file has the same keys, so this is worked out once per
         file, not once per row."""
+        return self._match(raw)[0]
+
+    def _clashes(self, raw: Mapping[str, Any]) -> list[Problem]:
+        """The problems of a record with two keys that feed one field ("budget" and "Budget", or a field's
+        name and its alias): either could be meant, so the record cannot be read (RecordError's problems)."""
+        return self._match(raw)[1]
+
+    def _match(self, raw: Mapping[str, Any]) -> _Match:
         keys = tuple(raw)
         found = self._columns.get(keys)
         if found is None:
             normal = {_normal(str(k)): k for k in keys}
-            found = [name if name in raw else normal.get(name.lower(), next(
+            columns = [name if name in raw else normal.get(name.lower(), next(
                 (normal[a] for a in aliases if a in normal), None))
                 for (name, *_), aliases in zip(self._fields, self._aliases)]
+            clashes: list[Problem] = []
+            for (name, *_), aliases in zip(self._fields, self._aliases):
+                named = [k for k in keys if k == name or _normal(str(k)) in (name.lower(), *aliases)]
+                if len(named) > 1:
+                    said = " and ".join(map(repr, named))
+                    clashes.append((name, "duplicate_key", f"keys {said} all name field '{name}' (they differ only in "
+                                    "case or spacing, or one is its alias): which is meant cannot be known; keep one"))
+            found = (columns, clashes)
             if len(self._columns) < 256:  # JSON records may each have other keys: keep the cache small
                 self._columns[keys] = found
         return found
@@ -363,7 +383,7 @@ class RecordReader:
         derived = [] if derived is None else derived
         first = raws[0]
         keys = tuple(first) if first.__class__ is dict else None
-        if keys is None or not all(raw.__class__ is dict and tuple(raw) == keys for raw in raws):
+        if keys is None or self._clashes(first) or not all(raw.__class__ is dict and tuple(raw) == keys for raw in raws):
             return [self._derived_one(raw, derived) for raw in raws]
         typed: list[Any] = []
         texts: dict[str, list[str]] = {}  # field -> its cells' text
@@ -475,6 +495,8 @@ class RecordReader:
         keys = tuple(raw)
         reader = self._readers.get(keys)
         if reader is None:
+            if clashes := self._clashes(raw):
+                raise RecordError(clashes)
             if len(self._readers) >= 64 or raw.__class__ is not dict:  # JSON records with keys of their own
                 return self.read_any(raw)
             reader = self._readers[keys] = self._reader_for(raw)
@@ -549,6 +571,8 @@ class RecordReader:
         repeat (dates, levels, yes/no, small integers), so each converter's results are memoised by cell
         text: (True, value) or (False, code, message). A memo is emptied when it reaches MEMO_CELLS entries,
         so memory stays bounded by the columns, not the rows (a column of unique amounts just misses)."""
+        if clashes := self._clashes(raw):
+            raise RecordError(clashes)
         record: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
         profile = self.profile

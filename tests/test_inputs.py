@@ -1,6 +1,8 @@
 """Awkward input files: every row becomes a decision or an error row naming row and column."""
 import csv
 import json
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -301,3 +303,23 @@ def test_a_title_row_above_the_header_is_said_even_when_every_row_is_refused(tmp
                            "--today", TODAY.isoformat()], capture_output=True, text=True, timeout=120)
     assert "no column for the required field 'id'" in done.stderr, done.stderr
     assert "'Project intake Q1 2027'" in done.stderr
+
+
+def test_a_row_error_names_the_column_as_the_file_writes_it(write_policy, tmp_path):
+    """Was: 'column 'budget': ...' for a file whose column is 'Capex (EUR)' (an alias) or 'Budget': the analyst
+    looked for a column the export does not have. The message names the export's column and the field; the
+    error's column stays the field's name, for programs."""
+    root = write_policy({"intake.yaml": "kind: intake\nfields:\n  id: string\n  budget: {type: money, aliases: ['Capex (EUR)']}\n"
+                         "  start: date\nrules:\n  - {id: big, when: budget > 1000, effect: reject, reason: too big}\n"})
+    path = tmp_path / "p.csv"
+    path.write_text("ID,Capex (EUR),Start\nA,abc,2027-01-01\nB,5,someday\n", encoding="utf-8")
+    for workers in (1, 2):
+        result = subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", str(path), "--policies", str(root),
+                                 "--no-log", "--format", "jsonl", "--workers", str(workers)],
+                                capture_output=True, text=True, cwd=ROOT, timeout=300)
+        errors = [json.loads(line)["errors"][0] for line in result.stdout.splitlines()]
+        assert [(e["column"], e["message"]) for e in errors] == [
+            ("budget", "column 'Capex (EUR)' (field 'budget'): 'abc' is not a number"),
+            ("start", "column 'Start' (field 'start'): " + errors[1]["message"].split("): ", 1)[1])], errors
+    decision = Engine.load(root, today=TODAY).evaluate({"id": "A", "budget": "abc"})
+    assert decision.errors[0].message == "column 'budget': 'abc' is not a number"

@@ -500,7 +500,24 @@ class RecordReader:
             if len(self._readers) >= 64 or raw.__class__ is not dict:  # JSON records with keys of their own
                 return self.read_any(raw)
             reader = self._readers[keys] = self._reader_for(raw)
-        return reader(raw)
+        try:
+            return reader(raw)
+        except RecordError as exc:
+            raise self._as_written(exc, raw) from None
+
+    def _as_written(self, error: RecordError, raw: Mapping[str, Any]) -> RecordError:
+        """``error`` with each problem's message naming the column as the file writes it, when that is not the
+        field's name ("column 'Kosten (EUR)' (field 'budget'): ..."): the analyst looks for it in the export.
+        The problem's column stays the field's name, for programs."""
+        written = dict(zip(self.names, self._columns_for(raw)))
+        problems = []
+        for name, code, message in error.problems:
+            column = written.get(name) if name is not None else None
+            prefix = f"column '{name}': "
+            if column is not None and column != name and message.startswith(prefix):
+                message = f"column '{column}' (field '{name}'): {message[len(prefix):]}"
+            problems.append((name, code, message))
+        return RecordError(problems)
 
     def _reader_for(self, raw: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
         """``read_any`` written out for records with ``raw``'s keys: each field's cell read straight from its
@@ -608,7 +625,7 @@ class RecordReader:
                 code = getattr(exc, "code", "bad_value")
                 problems.append((name, code, f"column '{name}': {exc}"))
         if problems:
-            raise RecordError(problems)
+            raise self._as_written(RecordError(problems), raw)
         return record
 
     @staticmethod

@@ -91,3 +91,27 @@ def test_error_rows_under_both_versions_are_said_not_passed_off_as_no_change(tmp
     code, out, _ = run("diff", str(ROOT / "policies"), str(new), str(tmp_path / "p.csv"), "--today", "2026-12-01",
                        "--format", "json")
     assert code == 1 and json.loads(out)["counts"]["errors"] == 2
+
+
+def test_diff_reads_an_export_through_its_input_profile(tmp_path):
+    """Was: pmo diff had no --columns: a German export could not be diffed (every row an error row, or amounts
+    misread), though pmo evaluate reads it with its profile. With --columns both versions read the rows as
+    pmo evaluate does."""
+    export, profile = ROOT / "examples" / "exports" / "servicenow-demands.csv", ROOT / "examples" / "exports" / "servicenow-de.yaml"
+    new = shutil.copytree(ROOT / "policies", tmp_path / "new")
+    intake = new / "intake.yaml"
+    text = intake.read_text()
+    old_cap = int(re.search(r"budget-cap\s+with: \{cap: ([\d_]+)\}", text)[1].replace("_", ""))
+    intake.write_text(text.replace(f"cap: {old_cap:_}", "cap: 1_000_000"))
+    code, out, err = run("diff", str(ROOT / "policies"), str(new), str(export), "--columns", str(profile),
+                         "--today", "2026-12-01", "--format", "json")
+    assert code in (0, 1), err
+    diff = json.loads(out)
+    evaluated = io.StringIO()
+    main(["evaluate", str(export), "--columns", str(profile), "--today", "2026-12-01", "--no-log", "--format", "json"],
+         stdout=evaluated, stderr=io.StringIO())
+    decided = {d["id"]: d for d in json.loads(evaluated.getvalue())}
+    errors = {i for i, d in decided.items() if d["decision"] == "error"}
+    assert diff["proposals"] == len(decided) and diff["counts"]["errors"] == len(errors) < len(decided) // 2
+    capped = {c["id"] for c in diff["changes"] if "budget-cap" in c["added"]}
+    assert capped and not capped & errors

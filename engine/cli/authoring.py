@@ -121,6 +121,9 @@ def register(sub: Subparsers) -> None:
                     help="the date today() means in policies (default: the current date)")
     df.add_argument("--format", choices=("table", "json"), default="table",
                     help="table (Markdown, for a pull request; default) or json (with the scores)")
+    df.add_argument("--columns", metavar="MAP", type=Path, help="input profile of the proposal files (column titles, "
+                    "locale, currency, dates, value maps), as for pmo evaluate; both versions read the rows with it")
+    sheet_option(df)
 
     it = command(sub, "init", init, "start your own policy set: a commented starter set that validates and passes "
                  "its tests", "Write a starter policy set for your organisation into a new folder: strategy, intake, "
@@ -369,15 +372,17 @@ def _below_min(report: Coverage, minimum: float | None, stderr: IO[str]) -> int:
 
 def diff(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
-    from engine.api import Engine
+    from dataclasses import replace
+
     from engine.authoring.diff import diff_policies
-    from engine.io.readers import read_proposals
+    from engine.tasks.evaluate import IntakeRound
     if missing_files(args.files, stderr):
         return EXIT_USAGE
-    old = Engine.load(args.old, rules=args.rules, today=args.today)
-    new = Engine.load(args.new, rules=args.rules, today=args.today)
-    inputs = [read_proposals(path) for path in args.files]
-    result = diff_policies(old, new, (row for rows in inputs for row in rows))
+    # both versions read the rows with the same profile, as pmo evaluate reads them (IntakeRound)
+    old_round = IntakeRound(args.files, sheet=args.sheet, columns=args.columns, workers=1, policies=args.old,
+                            rules=args.rules, today=args.today)
+    old, new = old_round.load(), replace(old_round, policies=args.new).load()
+    result = diff_policies(old, new, old_round.rows(old))
     if args.format == "json":
         dump_json(result.to_json(), stdout)
     else:

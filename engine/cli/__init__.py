@@ -41,8 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
     """Run one pmo command; return its exit code. A Ctrl-C at any point (while the command's stages load,
     or while it runs) exits 130 with one line, never a traceback."""
+    from engine.gcpause import no_gc_pauses
     try:
-        return _main(argv, stdout or sys.stdout, stderr or sys.stderr)
+        # Start-up allocates many objects and frees few (pydantic's models, the parsers), so the cyclic
+        # collector would only rescan them; a batch holds every row, which it would rescan often.
+        with no_gc_pauses():
+            return _main(argv, stdout or sys.stdout, stderr or sys.stderr)
     except KeyboardInterrupt:
         print("interrupted", file=stderr or sys.stderr)
         return EXIT_INTERRUPTED
@@ -52,7 +56,6 @@ def _main(argv: Sequence[str] | None, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
     from engine.cli.options import Run
-    from engine.gcpause import no_gc_pauses
     from engine.io.safe_text import TerminalText
     # messages quote proposal text: control characters shown, not sent (a TerminalText passes the rest of IO on)
     stderr = cast(IO[str], TerminalText(stderr))
@@ -67,9 +70,8 @@ def _main(argv: Sequence[str] | None, stdout: IO[str], stderr: IO[str]) -> int:
         parser.print_help(stdout)
         return EXIT_USAGE
     try:
-        with no_gc_pauses():  # a batch holds every row; the cyclic collector would rescan them all, often
-            run: Run = args.run  # set by the command's parser (engine.cli.options.command)
-            return run(args, stdout, stderr)
+        run: Run = args.run  # set by the command's parser (engine.cli.options.command)
+        return run(args, stdout, stderr)
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001
@@ -115,8 +117,19 @@ def _for_people(stdout: IO[str], args: argparse.Namespace) -> IO[str]:
     return cast(IO[str], TerminalText(stdout))  # it passes the rest of IO on to stdout
 
 
+# What the command line sets for its own process (and its workers) before any library loads; a value the user
+# exported wins. Measured on the 2-core machine (docs/benchmarks.md, start-up): OpenBLAS starts a thread per
+# core when numpy loads (0.2 s wall, 0.3 s CPU; 0.1 s with one thread), for matrices of a few criteria, and
+# pydantic scans every installed package's entry points for plugins before its first model (about 0.08 s).
+# Neither is a setting a library may take from its caller, so `import engine` sets nothing.
+PROCESS_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "PYDANTIC_DISABLE_PLUGINS": "__all__"}
+
+
 def main_exit() -> None:
     """Console-script entry point."""
+    import os
+    for name, value in PROCESS_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     sys.exit(main())
 
 

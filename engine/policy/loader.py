@@ -10,6 +10,7 @@ import hashlib
 import re
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from difflib import get_close_matches
@@ -85,14 +86,20 @@ class PolicySet:
                 return f.name
         return display
 
-    def hash(self, used_libraries: set[str]) -> str:
-        """The policy version: a digest of every policy file and every library file it uses."""
+    def hash(self, used_libraries: Iterable[str], folder: str | None = None) -> str:
+        """The policy version: a digest of every policy file and every library file it uses, by name
+        (folder/file). ``folder``: the digest of these files in a folder of that name instead (an import checks
+        them in a staging folder, then moves them)."""
         digest = hashlib.sha256()
         chosen = list(self.files) + [self.library_files[n] for n in sorted(used_libraries) if n in self.library_files]
         texts = [(f.name, f.document.text) for f in chosen] + [(d.name, d.text) for d in self.data_files.values()]
-        for name, text in sorted(texts):
+        here = f"{self.root.name}/"
+
+        def named(name: str) -> str:
+            return f"{folder}/{name[len(here):]}" if folder is not None and name.startswith(here) else name
+        for name, text in sorted((named(n), t) for n, t in texts):
             digest.update(name.encode() + b"\0" + text + b"\0")
-        for name, content in sorted(self.sheets.items()):  # a changed workbook is a changed policy
+        for name, content in sorted((named(n), c) for n, c in self.sheets.items()):  # a changed workbook is a changed policy
             digest.update(name.encode() + b"\0" + content + b"\0")
         return digest.hexdigest()[:16]
 

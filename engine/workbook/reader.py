@@ -771,9 +771,9 @@ def import_policies(workbook: Path, out: Path, *, rules=(), today: dt.date | Non
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    policy_hash = check_policies(out, rules=rules, today=today).policy
-    return Imported(out, sorted(files), policy_hash.policy_hash if policy_hash else "",
-                    [d for d in problems if d.severity != "error"])
+    compiled = checked.policy  # checked in the staging folder: its hash as the folder it now is (not compiled again)
+    policy_hash = compiled.source.hash(compiled.used_libraries, folder=out.name) if compiled.source else ""
+    return Imported(out, sorted(files), policy_hash, [d for d in problems if d.severity != "error"])
 
 
 

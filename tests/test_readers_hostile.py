@@ -536,7 +536,7 @@ def test_a_utf8_file_with_a_windows_1252_byte_is_refused_where_the_byte_is(tmp_p
 def _late_byte_file(tmp_path, kind):
     """Over a MB of clean UTF-8 rows (so the encoding check of the file's start passes), then a row whose title
     holds a Windows-1252 byte (0xE9, 'é'), then a clean row."""
-    rows = [{"id": f"P-{i:05d}", "title": f"Réseau {i}", "budget": 100_000 + i} for i in range(40_000)]
+    rows = [{"id": f"P-{i:05d}", "title": f"Réseau {i} " + "x" * 400, "budget": 100_000 + i} for i in range(3_000)]
     if kind == "csv":
         body = "id,title,budget\n" + "".join(f"{r['id']},{r['title']},{r['budget']}\n" for r in rows)
         late = b"P-LATE,Caf\xe9 Noir,5000\nP-AFTER,After,6000\n"
@@ -560,13 +560,13 @@ def test_a_byte_that_is_not_utf8_after_the_first_mb_is_an_error_row_not_a_replac
     assert late.error is not None and (late.error.code, late.error.column) == ("mixed_encoding", "title"), late.error
     assert "0xE9" in late.error.message and "UTF-8" in late.error.message
     assert rows[-1].error is None and rows[-1].data["title"] == "After"
-    assert all(r.error is None for r in rows[:-2]) and rows[0].data["title"] == "Réseau 0"
+    assert all(r.error is None for r in rows[:-2]) and rows[0].data["title"].startswith("Réseau 0 ")
     assert not any("\ufffd" in str(r.data) for r in rows)
     for workers in ("1", "2"):
         result = pmo(path, "--workers", workers)
         assert result.returncode == 1, result.stderr
         out = rows_out(result)
-        assert len(out) == 40_002 and out[-1]["id"] == "P-AFTER" and out[-1]["decision"] != "error"
+        assert len(out) == 3_002 and out[-1]["id"] == "P-AFTER" and out[-1]["decision"] != "error"
         bad = out[-2]
         assert bad["decision"] == "error" and bad["errors"][0]["code"] == "mixed_encoding", bad
         assert "\ufffd" not in result.stdout

@@ -3,6 +3,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import Engine
 from engine.expr.check import check
@@ -151,3 +153,18 @@ def test_text_numbers_that_read_one_way_still_read():
     from engine.expr.values import data_number
     assert [data_number(t) for t in ("1,250,000", "1,250,000.75", "-3.5", "12.5%")] == \
         [Decimal(1250000), Decimal("1250000.75"), Decimal("-3.5"), Decimal("0.125")]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["PRJ-[0-9]{4}", ".*(GmbH|Ltd|Inc)", "(a+)+$", "[A-Z][a-z]*", "é.*", "", "a|b|", "(x)(y)?z"]),
+       st.text(alphabet=st.sampled_from(["a", "b", "x", "y", "z", "P", "R", "J", "-", "1", "é", "€", "\ud800", "G",
+                                         "m", "b", "H", "L", "t", "d", "\n"]), max_size=12))
+def test_full_match_means_what_re_fullmatch_means(pattern, text):
+    """full_match asks RE2's binding directly for a match of the whole text (issue #19: 6 -> 0.9 us a call,
+    without google-re2's Match object); it must mean what re.fullmatch means, non-ASCII and lone surrogates
+    included (a surrogate is read as U+FFFD, as RE2 reads UTF-8 only)."""
+    import re
+
+    from engine.expr.regex import full_match
+    readable = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    assert full_match(text, pattern) == (re.fullmatch(pattern, readable) is not None)

@@ -183,3 +183,28 @@ def test_a_real_sigint_exits_130_with_one_line(tmp_path):
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=600)
     assert (process.returncode, err) == (130, "interrupted\n")
+
+
+def test_a_command_parses_and_helps_the_same_from_its_own_group():
+    """build_parser(argv) registers only the groups up to the command's (the rest were most of a short command's
+    parse): each command's --help and usage must be what the full parser gives, and an unknown command is
+    still told the whole list."""
+    import argparse
+    import contextlib
+    import io
+
+    from engine.cli import build_parser, main
+
+    def subparsers(parser):
+        [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return sub.choices
+    full = subparsers(build_parser())
+    for name, command in full.items():
+        own = subparsers(build_parser([name]))
+        assert name in own and len(own) <= len(full)
+        assert own[name].format_help() == command.format_help(), name
+    assert len(subparsers(build_parser(["validate"]))) < len(full)  # fewer built: the point of it
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["evaluat"], stdout=io.StringIO(), stderr=err) == 2
+    assert "invalid choice: 'evaluat'" in err.getvalue() and "serve" in err.getvalue()

@@ -16,26 +16,42 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Sequence
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from engine.cli.options import Subparsers
 
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process SIGINT ended
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; for an ``argv`` that names a command, of the commands up to that one's group
+    (searched most used first): a short command's own parse was mostly building the other 27 commands' parsers."""
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
-    from engine import __version__
     from engine.cli import authoring, governance, health, history, intake, lessons, policies, portfolio, ranking, serve
+    groups = (intake, ranking, portfolio, governance, policies, authoring, health, history, lessons, serve)  # the order of the commands in --help
+    wanted = argv[0] if argv and not argv[0].startswith("-") else None
+    if wanted is not None:
+        parser, sub = _top_parser()
+        for group in (policies, intake, authoring, ranking, health, history, governance, portfolio, lessons, serve):
+            group.register(sub)
+            if wanted in sub.choices:
+                return parser
+    parser, sub = _top_parser()  # every command, in --help's order (an unknown one: argparse lists them all)
+    for group in groups:
+        group.register(sub)
+    return parser
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, Subparsers]:
+    from engine import __version__
     from engine.cli.common import EPILOG
     from engine.cli.options import Parser
-    groups = (intake, ranking, portfolio, governance, policies, authoring, health, history, lessons, serve)  # the order of the commands in --help
     parser = Parser(prog="pmo", description="Rules-based governance for a Project Management Office: "
                     "screen project proposals against declarative policy files and explain every decision.",
                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"pmo-engine {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for group in groups:
-        group.register(sub)
-    return parser
+    return parser, parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
 
 def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
@@ -60,7 +76,7 @@ def _main(argv: Sequence[str] | None, stdout: IO[str], stderr: IO[str]) -> int:
     # messages quote proposal text: control characters shown, not sent (a TerminalText passes the rest of IO on)
     stderr = cast(IO[str], TerminalText(stderr))
     try:
-        parser = build_parser()
+        parser = build_parser(sys.argv[1:] if argv is None else argv)
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             args = parser.parse_args(argv)  # --help, --version and usage errors print and exit here
     except SystemExit as exc:

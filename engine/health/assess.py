@@ -13,6 +13,7 @@ AT = d - first day + 1.
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Iterable, Iterator
@@ -304,7 +305,6 @@ class SeriesSchedule:
         self.series = series
         self.planning = next((k for k, r in enumerate(series) if r.values["pv"]), None)  # the first with PV > 0
         self.curves: dict[dt.date, tuple[int, list[Fraction], list[Fraction], list[int]]] = {}
-        self.terms: dict[dt.date, tuple[list[int], list[int]]] = {}  # each curve's PVs: numerators, denominators
 
     def _first_day(self, i: int) -> dt.date | None:
         series, planning = self.series, self.planning
@@ -333,8 +333,6 @@ class SeriesSchedule:
                 fell += not isinstance(value, Fraction) or (k > 0 and value < values[k - 1])  # not a Fraction:
                 falls.append(fell)  # an application's Decimal goes to _schedule too
             found = self.curves[first_day] = (first, times, values, falls)
-            self.terms[first_day] = ([v.numerator if isinstance(v, Fraction) else 0 for v in values],
-                                     [v.denominator if isinstance(v, Fraction) else 1 for v in values])
         return found
 
     def at(self, i: int) -> Timed:
@@ -367,17 +365,7 @@ class SeriesSchedule:
         last = bac if extra else (values[count - 1] if count > 0 else None)
         if last is None or ev > last:
             return None
-        # bisect.bisect_left(values, ev, 0, count), on the PVs' integer terms (the curve's PVs are Fractions here:
-        # falls is 0), without Fraction comparisons: v < ev exactly when v.n * ev.d < ev.n * v.d (denominators > 0)
-        nums, dens = self.terms[first_day]
-        en, ed = ev.numerator, ev.denominator
-        m, hi = 0, max(count, 0)
-        while m < hi:
-            mid = (m + hi) // 2
-            if nums[mid] * ed < en * dens[mid]:
-                m = mid + 1
-            else:
-                hi = mid
+        m = bisect.bisect_left(values, ev, 0, count) if count > 0 else 0
         t1, p1 = (times[m], values[m]) if m < count else (pd, bac)
         t0, p0 = (times[m - 1], values[m - 1]) if m > 0 else (0, Fraction(0))
         at = (latest.status_date - first_day).days + 1
@@ -397,22 +385,7 @@ class SeriesSchedule:
 
 
 def _reason(text: str, record: dict[str, Any]) -> str:
-    """``PLACEHOLDER.sub(lambda m: display(record.get(m[1])), text)``, the text split at its placeholders once."""
-    parts = _TEMPLATES.get(text)
-    if parts is None:
-        if len(_TEMPLATES) >= 4096:  # a policy's reasons are few; bounded whatever calls this
-            _TEMPLATES.clear()
-        parts = _TEMPLATES[text] = PLACEHOLDER.split(text)  # literal, name, literal, ..., literal
-    if len(parts) == 1:
-        return text
-    out = [parts[0]]
-    for k in range(1, len(parts), 2):
-        out.append(display(record.get(parts[k])))
-        out.append(parts[k + 1])
-    return "".join(out)
-
-
-_TEMPLATES: dict[str, list[str]] = {}
+    return PLACEHOLDER.sub(lambda m: display(record.get(m[1])), text)
 
 
 def _rollup(level: str, key: str, members: Iterable[ProjectHealth], variant: str, excluded: list[str]) -> Rollup:

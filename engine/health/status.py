@@ -212,7 +212,7 @@ def _complete(record: dict[str, Any], calendar: Calendar) -> list[tuple[str, str
             record["pv"] = linear_pv(bac, start, finish, record["status_date"], calendar)
     share = record["percent_complete"]
     if share is not None and bac is not None:
-        earned = _exact(bac) * _exact(share)
+        earned = Fraction(bac) * Fraction(share)
         if record["ev"] is None:
             record["ev"] = earned
         elif Fraction(record["ev"]) != earned:
@@ -224,13 +224,9 @@ def _complete(record: dict[str, Any], calendar: Calendar) -> list[tuple[str, str
         if bac is not None and record[name] is not None and record[name] > bac:  # Decimal or Fraction: exact
             problems.append((name, "out_of_range", f"{name} {_text(Fraction(record[name]))} is above bac {bac}"))
     for name in MONEY:
-        if (value := record[name]) is not None and value.__class__ is not Fraction:  # Fraction(a Fraction): a copy
-            record[name] = Fraction(value)
+        if record[name] is not None:
+            record[name] = Fraction(record[name])
     return problems
-
-
-def _exact(value: Decimal | Fraction) -> Fraction:
-    return value if value.__class__ is Fraction else Fraction(value)
 
 
 def _text(value: Fraction) -> str:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Engine
+from engine import Engine, read_proposals
 from engine.api import validate
 from engine.cli import main
 from engine.compile.health import HEALTH_TYPES
@@ -444,3 +444,22 @@ def test_closed_and_killed_projects_are_not_escalated_for_steering():
             if project.record["state"] in ("closed", "killed"):
                 assert "Portfolio Board" not in project.escalate_to, (backend, project.project)
         assert year_end["PORTAL"].rating == "red" and "Portfolio Board" in year_end["PORTAL"].escalate_to
+
+
+def test_the_rete_back_end_rates_ordinary_reports_by_its_class_keys_not_its_fallback(monkeypatch):
+    """Was: the written-out fire function named a text slot's known values k1, the name of its second group's key:
+    Python read k1 as that local, unassigned yet, so every health record raised inside the key code and was
+    decided by the slow fallback (the whole fact to the core; right answers, several times the cost). Ordinary
+    values (text, Decimals, dates, missing) must take the keys; the same for the intake policy's proposals."""
+    from engine.backends.rete import backend as rete
+
+    slow = []
+    real = rete.ReteBackend._fire_slow
+    monkeypatch.setattr(rete.ReteBackend, "_fire_slow", lambda self, record: slow.append(1) or real(self, record))
+    data = read_status(sorted((ROOT / "examples" / "status").glob("*.csv")))
+    health = Engine.load(today=TODAY, backend="reference").policy.health
+    rated = assess(data, health, health_backend(health, "rete"), dt.date(2027, 8, 31))
+    assert rated.projects and slow == []
+    engine = Engine.load(today=TODAY)
+    decisions = list(engine.evaluate_many(read_proposals(ROOT / "examples" / "proposals.csv")))
+    assert len(decisions) == 53 and slow == []

@@ -159,7 +159,7 @@ def keys_source(groups: Sequence[tuple[Sequence[tuple[str, tuple[Any, ...]]], Se
                 parts.append(f"(ABSENT if {a} is None else ({a}.__class__, {a}) "
                              f"if {a}.__class__ is bool or {a}.__class__ is str else {fallback}({a}))")
             elif how == "text" and not encoded:
-                namespace[f"texts{count}"] = given[0]  # not k<n>: the groups' keys
+                namespace[f"texts{count}"] = given[0]  # not k<n>: the group keys below are k0, k1, ...
                 parts.append(f"(({a} if {a} in texts{count} else OTHER) if {a}.__class__ is str and len({a}) <= SAFE "
                              f"else itself({a}))")
             else:

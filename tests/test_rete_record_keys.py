@@ -223,23 +223,3 @@ def test_rules_that_read_no_value_and_no_rules_at_all():
     assert rete.fire({}) == [0] and rete.fire({"n": Decimal(2)}) == [0, 1]
     only = ReteBackend(Rules([rules[0]], types, "t.yaml"))  # one rule that always fires: a group without slots
     assert only.fire({}) == [0] and only.fire({"n": Decimal(5)}) == [0]
-
-
-def test_the_written_out_keys_decide_the_health_policy_without_the_general_way(engines, monkeypatch):
-    """A text's known values (``texts<n>``) are not the name of a group's key (``k<n>``): that name made the group's
-    key a local read before it was set (UnboundLocalError), so every health record went the general way."""
-    from pathlib import Path
-
-    from engine.health.assess import health_backend
-    from engine.health.status import read_status
-    from engine.io.profile import InputProfile
-    health = engines["rete"].policy.health
-    rete = health_backend(health, "rete")
-    calls = []
-    monkeypatch.setitem(rete._fire.__globals__, "slow", lambda record: calls.append(record) or rete._fire_slow(record))
-    files = sorted(Path(__file__).resolve().parent.parent.joinpath("examples", "status").glob("*.csv"))
-    report = engines["rete"].health(read_status(files, InputProfile(), None, health.calendar))
-    assert report.projects
-    for project in report.projects:
-        assert rete.fire(project.record) == asked_every_time(rete, project.record), project.project
-    assert calls == []

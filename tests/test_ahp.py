@@ -189,3 +189,51 @@ def test_pmo_validate_shows_the_derived_weights_and_cr(capsys):
     out = capsys.readouterr().out
     assert "objective weights (comparisons, eigen): customer-experience" in out and "CR 0.0" in out
     assert "criterion weights (stated): strategic-alignment 0.35" in out
+
+
+def test_remembered_weights_are_the_computed_ones_to_the_last_bit(tmp_path, monkeypatch):
+    """AHP results are remembered in the user's cache (numpy costs a start-up 0.1 s, and the weights appear at full
+    precision in every ranking): a ranking from remembered weights is byte for byte the ranking from computed ones,
+    with no cache, a cold one and a warm one; a damaged cache file is a miss; changed judgements are another key."""
+    import io
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    def ranking() -> str:
+        out = io.StringIO()
+        assert main(["rank", str(ROOT / "examples" / "proposals.csv"), "--format", "json", "--today", "2026-12-01"],
+                    stdout=out, stderr=io.StringIO()) == 0
+        return out.getvalue()
+    monkeypatch.setenv("PMO_CACHE_DIR", "")
+    computed = ranking()
+    monkeypatch.setenv("PMO_CACHE_DIR", str(tmp_path / "cache"))
+    assert ranking() == computed  # cold: computed and stored
+    (stored,) = (tmp_path / "cache" / "ahp").glob("*.json")
+    assert ranking() == computed  # warm: from the file
+    stored.write_text("{not json", encoding="utf-8")
+    assert ranking() == computed  # a damaged file: computed again (and stored again)
+    assert json.loads(stored.read_text(encoding="utf-8"))["answer"]
+    probe = ("import sys, io; from engine.cli import main; "
+             "main(['evaluate', 'examples/proposals.csv', '--no-log'], stdout=io.StringIO(), stderr=io.StringIO()); "
+             "main(['validate'], stdout=io.StringIO(), stderr=io.StringIO()); print('numpy' in sys.modules)")
+    env = {**__import__("os").environ, "PMO_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "False", done.stderr  # a warm cache: evaluate and validate load no numpy
+
+
+def test_changed_judgements_are_not_answered_from_the_cache(tmp_path, monkeypatch, write_policy):
+    from engine import Engine
+    monkeypatch.setenv("PMO_CACHE_DIR", str(tmp_path / "cache"))
+    base = ("kind: intake\nfields: {id: string}\nrules: []\n")
+    weights = []
+    for judged in ("3", "1/3"):
+        root = write_policy({"intake.yaml": base, "strategy.yaml": (
+            "kind: strategy\nobjectives:\n  - {id: a, name: A}\n  - {id: b, name: B}\n"
+            f"comparisons:\n  judgements: {{a: {{b: '{judged}'}}}}\n")}, folder=f"p{len(weights)}")
+        strategy = Engine.load(root).policy.strategy
+        weights.append(strategy.weights.values)
+    assert weights[0]["a"] == weights[1]["b"] == 0.75 and weights[0]["b"] == weights[1]["a"] == 0.25
+    assert len(list((tmp_path / "cache" / "ahp").glob("*.json"))) == 2

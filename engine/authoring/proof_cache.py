@@ -22,6 +22,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine import usercache
 from engine.authoring import proofs
 from engine.authoring.proofs import Counterexample, Result
 from engine.version import __version__
@@ -36,12 +37,8 @@ STATUSES = ("holds", "fails", "unknown")
 
 
 def cache_dir() -> Path | None:
-    """The folder proofs are remembered in, or None when PMO_CACHE_DIR is set empty."""
-    chosen = os.environ.get("PMO_CACHE_DIR")
-    if chosen is not None:
-        return Path(chosen) / "proofs" if chosen else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pmo" / "proofs"
+    """The folder proofs are remembered in, or None when PMO_CACHE_DIR is set empty (engine/usercache.py)."""
+    return usercache.cache_dir("proofs")
 
 
 def prove_cached(policy: CompiledPolicy) -> list[Result]:

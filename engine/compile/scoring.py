@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import Diagnostic, DiagnosticSink, Location, did_you_mean
 from engine.expr.check import check
@@ -35,10 +34,13 @@ from engine.policy.ahp import AhpResult
 from engine.policy.loader import scoring_id
 from engine.policy.models import BandRange, Bands, Criterion, Lookup, ScoringPolicy, Sensitivity
 
+if TYPE_CHECKING:  # numpy loads when a ranking first computes a column (engine/scoring), not at compile time
+    import numpy as np
+
 Extract = Callable[[Mapping[str, Any]], Any]  # one typed record -> a value
 MISSING = float("nan")
-ColumnCache = dict[str, np.ndarray]  # numeric fields as floats, converted once per ranking
-Column = Callable[[list[Mapping[str, Any]], ColumnCache], np.ndarray]  # (records, cache) -> floats, NaN: missing
+ColumnCache = dict[str, "np.ndarray"]  # numeric fields as floats, converted once per ranking
+Column = Callable[[list[Mapping[str, Any]], ColumnCache], "np.ndarray"]  # (records, cache) -> floats, NaN: missing
 Scale = tuple[Column, float, float]  # a criterion's raw values, and the lowest and highest it can take
 
 
@@ -193,13 +195,16 @@ class _Expressions:
 def _column_of(node: Node | None) -> Column:
     """Raw values of an expression for a list of records, as floats (NaN: null)."""
     if node is None:
-        return lambda records, cache: np.full(len(records), MISSING)
+        return lambda records, cache: _floats((), len(records), missing=True)
     if vectorisable(node):
         return lambda records, cache: vector_column(node, records, cache)
     return lambda records, cache: _floats(map(lambda r: evaluate(node, r), records), len(records))
 
 
-def _floats(values: Iterable[Any], n: int) -> np.ndarray:
+def _floats(values: Iterable[Any], n: int, missing: bool = False) -> np.ndarray:
+    import numpy as np
+    if missing:
+        return np.full(n, MISSING)
     return np.fromiter((MISSING if v is None else float(v) for v in values), float, n)
 
 
@@ -291,8 +296,7 @@ def _panel(crit: Criterion, sink: DiagnosticSink) -> PanelSpec | None:
 def _panel_column(criterion: str) -> Column:
     """A panel criterion's raw values: each record's combined score (put there by the ranking), NaN if none."""
     def column(records: list[Mapping[str, Any]], cache: ColumnCache) -> np.ndarray:
-        return np.fromiter((MISSING if (v := (r.get(PANEL_KEY) or {}).get(criterion)) is None else float(v)
-                            for r in records), float, len(records))
+        return _floats(((r.get(PANEL_KEY) or {}).get(criterion) for r in records), len(records))
     return column
 
 
@@ -325,18 +329,20 @@ def _bands(bands: Bands, expr: _Expressions, sink: DiagnosticSink) -> Scale | No
         sink.extend([Diagnostic("band_open_end", f"values {' and '.join(edges)} fall in no range and score as "
                                 "missing", bands.loc("ranges"), "leave out 'from' in the first range or 'below' in "
                                 "the last to cover every value", severity="warning")])
-    starts = np.array([float(r.from_) if r.from_ is not None else -np.inf for r in ranges])
-    ends = np.array([float(r.below) if r.below is not None else np.inf for r in ranges])
-    points = np.array([float(r.points) for r in ranges])
+    bounds = ([float(r.from_) if r.from_ is not None else -math.inf for r in ranges],
+             [float(r.below) if r.below is not None else math.inf for r in ranges])
+    points = [float(r.points) for r in ranges]
     values_of = _column_of(node)
 
     def column(records: list[Mapping[str, Any]], cache: ColumnCache) -> np.ndarray:
+        import numpy as np
+        starts, ends, scores = np.array(bounds[0]), np.array(bounds[1]), np.array(points)
         values = values_of(records, cache)
         k = np.clip(np.searchsorted(starts, values, side="right") - 1, 0, len(ranges) - 1)
         inside = (values >= starts[k]) & (values < ends[k])  # NaN (missing) is inside nothing
-        return np.where(inside, points[k], MISSING)
+        return np.where(inside, scores[k], MISSING)
 
-    return column, float(points.min()), float(points.max())
+    return column, min(points), max(points)
 
 
 def _span(r: BandRange) -> str:
@@ -352,8 +358,8 @@ def _lookup(lookup: Lookup, expr: _Expressions) -> Scale | None:
     text_of = _extractor(node)
 
     def column(records: list[Mapping[str, Any]], cache: ColumnCache) -> np.ndarray:
-        return np.fromiter((MISSING if (t := text_of(r)) is None else table.get(t.lower(), default)
-                            for r in records), float, len(records))
+        return _floats((None if (t := text_of(r)) is None else table.get(t.lower(), default) for r in records),
+                       len(records))
 
     values = list(table.values()) + ([default] if lookup.default is not None else [])
     return column, min(values), max(values)
@@ -363,7 +369,11 @@ def _tie_column(name: str, kind: str) -> Column:
     if kind == NUMBER:
         return lambda records, cache: field_column(name, records, cache)
     get = operator.itemgetter(name)
-    return lambda records, cache: np.array([_number(get(r)) for r in records], dtype=float)
+
+    def column(records: list[Mapping[str, Any]], cache: ColumnCache) -> np.ndarray:
+        import numpy as np
+        return np.array([_number(get(r)) for r in records], dtype=float)
+    return column
 
 
 def _extractor(node: Node) -> Extract:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from engine.expr.nodes import NUMBER, Arith, Const, Field, Node, Unary
 
-_OPS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
+if TYPE_CHECKING:  # numpy loads when a ranking first computes a column, not when a policy is compiled
+    import numpy as np
+
+_OPS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}  # numpy's ufuncs, by name
 
 
 def vectorisable(node: Node) -> bool:
@@ -31,6 +32,8 @@ def vectorisable(node: Node) -> bool:
 
 def field_column(name: str, records: Sequence[Mapping[str, Any]], cache: dict[str, np.ndarray]) -> np.ndarray:
     """A numeric field of every record as floats (NaN: missing), converted once per cache."""
+    import numpy as np
+
     found = cache.get(name)
     if found is None:
         found = cache[name] = np.fromiter((np.nan if (v := r[name]) is None else float(v) for r in records),
@@ -40,6 +43,7 @@ def field_column(name: str, records: Sequence[Mapping[str, Any]], cache: dict[st
 
 def column(node: Node, records: Sequence[Mapping[str, Any]], cache: dict[str, np.ndarray]) -> np.ndarray:
     """The expression's value for every record (call only when vectorisable(node))."""
+    import numpy as np
 
     def go(n: Node) -> np.ndarray | float:
         if isinstance(n, Field):
@@ -51,7 +55,7 @@ def column(node: Node, records: Sequence[Mapping[str, Any]], cache: dict[str, np
         assert isinstance(n, Arith)
         left, right = go(n.left), go(n.right)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = _OPS[n.op](left, right)
+            out = getattr(np, _OPS[n.op])(left, right)
         if n.op == "/":  # division by zero is null, as in the row-by-row evaluator
             out = np.where(np.asarray(right) == 0, np.nan, out)
         return np.where(np.isinf(out), np.nan, out)

@@ -5,12 +5,14 @@ lambda_max, CI = (lambda_max - n) / (n - 1) and CR = CI / RI, with Saaty's rando
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 # Saaty's random consistency index by matrix size (The Analytic Hierarchy Process, 1980; n > 10 from
 # Saaty's later tables). Matrices of size 1 and 2 are always consistent.
@@ -55,13 +57,15 @@ def judgement(value: Any) -> float:
         number = float(Fraction(value.strip())) if isinstance(value, str) else float(value)
     except (ValueError, ZeroDivisionError, TypeError):
         raise AhpError(f"{value!r} is not a comparison value; write a number such as 3 or 1/3") from None
-    if not np.isfinite(number) or number <= 0:
+    if not math.isfinite(number) or number <= 0:
         raise AhpError(f"{value!r} is not a comparison value; it must be a finite positive number")
     return number
 
 
 def matrix_from_rows(items: Sequence[str], rows: Sequence[Sequence[Any]]) -> np.ndarray:
     """A full matrix in the order of ``items``; the diagonal must be 1 and a[j][i] == 1 / a[i][j]."""
+    import numpy as np  # lazy: a policy's weights are remembered (engine/policy/weights.py), numpy is 0.1 s to load
+
     _distinct(items)
     n = len(items)
     if len(rows) != n or any(not isinstance(r, (list, tuple)) or len(r) != n for r in rows):
@@ -93,6 +97,8 @@ def _distinct(items: Sequence[str]) -> None:
 
 def matrix_from_judgements(items: Sequence[str], judgements: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
     """A matrix from ``{a: {b: value}}`` ("a is value times as important as b"); reciprocals are filled in."""
+    import numpy as np  # lazy, as in matrix_from_rows
+
     _distinct(items)
     index = {item: k for k, item in enumerate(items)}
     n = len(items)
@@ -125,6 +131,8 @@ def matrix_from_judgements(items: Sequence[str], judgements: Mapping[str, Mappin
 
 def weights(items: Sequence[str], matrix: np.ndarray, method: str = "eigen") -> AhpResult:
     """Priority weights (summing to 1) and consistency of a positive reciprocal matrix."""
+    import numpy as np  # lazy, as in matrix_from_rows
+
     n = len(items)
     if method == "eigen":
         values, vectors = np.linalg.eig(matrix)

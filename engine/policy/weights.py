@@ -1,15 +1,23 @@
 """Weights of objectives or criteria: stated, or from pairwise comparisons (AHP), normalised to sum to 1."""
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from engine import usercache
 from engine.errors import Diagnostic, DiagnosticSink, Location
 from engine.policy import ahp
 from engine.policy.ahp import Judgement
 from engine.policy.models import Comparisons
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -59,18 +67,18 @@ def resolve(items: Sequence[Weighted], comparisons: Comparisons | None, what: st
 
 def _from_comparisons(ids: list[str], comparisons: Comparisons, what: str, sink: DiagnosticSink) -> Weights | None:
     where = comparisons.loc()
+    key = _cache_key(ids, comparisons)
+    result, matrix = _remembered(key, ids, comparisons.method), None
     try:
-        if (comparisons.judgements is None) == (comparisons.matrix is None):
-            raise ahp.AhpError("give either 'judgements' or 'matrix'")
-        if comparisons.matrix is not None:
-            matrix = ahp.matrix_from_rows(ids, comparisons.matrix)
-        else:
-            matrix = ahp.matrix_from_judgements(ids, comparisons.judgements or {})
-        result = ahp.weights(ids, matrix, comparisons.method)
+        if result is None:
+            matrix = _matrix(ids, comparisons)
+            result = ahp.weights(ids, matrix, comparisons.method)
+            usercache.write(CACHE, key, [list(result.weights), result.lambda_max, result.ci, result.cr])
     except ahp.AhpError as exc:
         sink.add("bad_comparisons", f"{what} comparisons: {exc}", comparisons.loc(*exc.where) if exc.where else where)
         return None
     if result.cr > float(comparisons.max_cr):
+        matrix = _matrix(ids, comparisons) if matrix is None else matrix
         message = (f"{what} comparisons are inconsistent: CR = {result.cr:.3f} is above {comparisons.max_cr} "
                    f"(lambda_max {result.lambda_max:.3f}, CI {result.ci:.3f})")
         worst = [_as_written(j, comparisons, ids) for j in ahp.worst_judgements(ids, matrix, result)]
@@ -86,6 +94,52 @@ def _from_comparisons(ids: list[str], comparisons: Comparisons, what: str, sink:
             return None
         sink.extend([Diagnostic("inconsistent_comparisons", message, where, hint, severity="warning")])
     return Weights(dict(zip(ids, result.weights)), result)
+
+
+CACHE = "ahp"  # the user's cache folder of AHP results (engine/usercache.py)
+CACHE_FORMAT = 1
+
+
+def _matrix(ids: list[str], comparisons: Comparisons) -> np.ndarray:
+    if (comparisons.judgements is None) == (comparisons.matrix is None):
+        raise ahp.AhpError("give either 'judgements' or 'matrix'")
+    if comparisons.matrix is not None:
+        return ahp.matrix_from_rows(ids, comparisons.matrix)
+    return ahp.matrix_from_judgements(ids, comparisons.judgements or {})
+
+
+def _cache_key(ids: list[str], comparisons: Comparisons) -> str:
+    """What an AHP result depends on: the items, the comparisons as written, the method, the code that computes it
+    (engine/policy/ahp.py) and numpy's release (its LAPACK decides the last bits of an eigenvector). Loading
+    numpy costs a start-up 0.1 s, and the result appears at full precision in every ranking, so it is remembered
+    exactly (JSON floats round-trip) rather than computed another way."""
+    given = comparisons.matrix if comparisons.matrix is not None else comparisons.judgements
+    parts = json.dumps([CACHE_FORMAT, ids, given, comparisons.method], default=str)
+    digest = hashlib.sha256(parts.encode())
+    for source in (Path(ahp.__file__), _numpy_release()):
+        try:
+            digest.update(b"\0" + (source.read_bytes() if source is not None else b"?"))
+        except OSError:
+            digest.update(b"\0?")
+    return digest.hexdigest()[:32]
+
+
+def _numpy_release() -> Path | None:
+    """numpy's version file (found, not imported)."""
+    spec = find_spec("numpy")
+    return Path(spec.origin).with_name("version.py") if spec is not None and spec.origin else None
+
+
+def _remembered(key: str, ids: list[str], method: str) -> ahp.AhpResult | None:
+    """The result stored under ``key``, or None when there is none or it is not one of ours."""
+    stored = usercache.read(CACHE, key)
+    try:
+        values, lambda_max, ci, cr = stored
+        if len(values) != len(ids) or not all(type(v) is float for v in (*values, lambda_max, ci, cr)):
+            return None
+    except (TypeError, ValueError):
+        return None
+    return ahp.AhpResult(tuple(ids), tuple(values), lambda_max, ci, cr, method)
 
 
 def _as_written(judgement: ahp.Judgement, comparisons: Comparisons, ids: list[str]) -> tuple[ahp.Judgement, tuple[str | int, ...]]:

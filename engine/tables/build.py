@@ -16,9 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import DiagnosticSink, Location, cell_name, did_you_mean
 from engine.expr.check import BROKEN, check
@@ -29,6 +27,9 @@ from engine.policy.models import RULE_ID, Effect, FieldSpec, TableSpec, TablesPo
 from engine.tables.cells import Cell, CellError, cell_condition, check_cell, parse_cell
 from engine.tables.hits import HitGroup, Overlap, choose
 from engine.tables.sheet import Formula, Grid, SheetError, Workbooks
+
+if TYPE_CHECKING:
+    import numpy as np
 
 OUTPUTS = {"intake": ("effect", "route", "reason", "rule"), "scoring": ("points", "rule")}
 NOTES = ("note", "notes", "comment", "comments", "description")
@@ -114,7 +115,10 @@ class CompiledTable:
                 return float("nan")
             return _AGGREGATES.get(aggregate, _sum)(values) if len(values) > 1 else values[0]
 
-        return lambda records, cache: np.fromiter((points(r) for r in records), float, len(records))
+        def column(records: list[Mapping[str, Any]], cache: dict[str, np.ndarray]) -> np.ndarray:
+            import numpy as np  # lazy: compiling a policy needs no numpy, ranking does
+            return np.fromiter((points(r) for r in records), float, len(records))
+        return column
 
 
 def _sum(values: list[float]) -> float:

@@ -1,0 +1,46 @@
+"""The history's stored bytes for the same input do not change (issue #16): a report's digest is how a re-ingest
+finds it unchanged, so a new encoding would make every report of an old database a correction; the ratings'
+rules, reasons and figures are what ``pmo history`` shows. The example status files ingested into a new history
+give these digests (computed before the ingest's speed-ups; a deliberate change of the stored form updates them
+with a migration)."""
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+from engine.api import Engine
+from engine.store import DecisionLog
+from engine.tasks.history import ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+# every column but the clock's (ingested, rated), the row numbers and the file's path
+REPORTS = ("project, status_date, revision, in_force, digest, source_row, tasks, title, objective, state, note, "
+           "proposal, bac, pv, ev, ac, etc, benefits_planned, benefits_realised, percent_complete, milestones_planned, "
+           "milestones_reached, risks, issues, planned_start, planned_finish")
+RATINGS = "project, status_date, policy_hash, basis, in_force, rating, rule_id, rule_where, reason, rules, figures"
+ESCALATIONS = "project, status_date, policy_hash, basis, in_force, route, rule_id, reason"
+PINNED = {
+    "status_reports": (66, "eaa74ed23b2906973efa55aa6dd70d58"),
+    "health_ratings": (66, "709adc09947ca8a01bbbb8969de42940"),
+    "escalations": (77, "80d87f5b0123a7e63c29a06e5af99528"),
+}
+
+
+def stored(log: DecisionLog) -> dict[str, tuple[int, str]]:
+    out = {}
+    with log._using("read") as db:
+        for table, columns in (("status_reports", REPORTS), ("health_ratings", RATINGS), ("escalations", ESCALATIONS)):
+            rows = [list(r) for r in db.execute(f"SELECT {columns} FROM {table} ORDER BY seq")]
+            out[table] = (len(rows), hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:32])
+    return out
+
+
+def test_the_example_status_files_are_stored_as_they_always_were(tmp_path):
+    engine = Engine.load(today=dt.date(2027, 12, 31))
+    files = sorted((ROOT / "examples" / "status").glob("*.csv"))
+    with DecisionLog(tmp_path / "history.sqlite") as log:
+        ingest(engine, log, files)
+        assert stored(log) == PINNED
+        again = ingest(engine, log, files)
+        assert again.new == 0 and again.corrected == 0 and again.unchanged == 66
+        assert stored(log) == PINNED

@@ -171,7 +171,10 @@ def test_a_real_sigint_exits_130_with_one_line(tmp_path):
     data = write_round(tmp_path / "round.csv", 3_000, seed=3)
     child = ("import sys; print('ready', flush=True); sys.argv = ['pmo'] + sys.argv[1:]\n"
              "from engine.cli import main_exit\nmain_exit()\n")
-    with subprocess.Popen([sys.executable, "-c", child, "evaluate", str(data), "--workers", "1", "--format", "jsonl"],
+    # --policies: no note about the built-in example policies, which a start-up fast enough to be past before the
+    # signal prints ahead of "interrupted"
+    with subprocess.Popen([sys.executable, "-c", child, "evaluate", str(data), "--workers", "1", "--format", "jsonl",
+                           "--policies", str(ROOT / "policies")],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env=_env(tmp_path), preexec_fn=as_from_a_terminal) as process:
         assert process.stdout.readline() == "ready\n"

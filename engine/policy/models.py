@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from engine.decision import empty_dict, empty_list  # default factories pydantic reads cheaply
 from engine.errors import Location
 from engine.policy.source import Path_, SourceMap
 
@@ -29,7 +30,7 @@ class Node(BaseModel):
     _source: SourceMap | None = PrivateAttr(default=None)
     _path: Path_ = PrivateAttr(default=())
     # on a policy file's model: what validation set aside, by key (index or name -> raw value); see loader
-    _set_aside: dict[str, dict[int | str, Any]] = PrivateAttr(default_factory=dict)
+    _set_aside: dict[str, dict[int | str, Any]] = PrivateAttr(default_factory=empty_dict)
 
     def set_aside(self, key: str) -> dict[int | str, Any]:
         """Items under ``key`` that had errors of their own (already reported) and were left out of the model."""
@@ -79,7 +80,7 @@ class FieldSpec(Node):
     required: bool = Field(False, description="a row without this value is an error row, not a decision")
     default: Any = Field(None, description="the value a missing cell takes (otherwise it is null)")
     label: str | None = Field(None, description="column title in reports")
-    aliases: list[str] = Field(default_factory=list, description="other column titles that mean this field, "
+    aliases: list[str] = Field(default_factory=empty_list, description="other column titles that mean this field, "
                                "e.g. the header a PPM tool's export uses ('Total Cost (EUR)')")
     min: Decimal | dt.date | None = Field(None, description="smallest allowed value (number, money, integer or "
                                           "date fields); a smaller one makes the row an error row")
@@ -128,7 +129,7 @@ class Include(Node):
 
     use: str = Field(description="LIBRARY/RULE, e.g. governance/sponsor-required")
     id: str | None = Field(None, pattern=RULE_ID, description="rule id in this policy (default: the library rule's id)")
-    with_: dict[str, Any] = Field(default_factory=dict, alias="with", description="parameter values")
+    with_: dict[str, Any] = Field(default_factory=empty_dict, alias="with", description="parameter values")
     effect: Effect | None = Field(None, description="override the library rule's effect")
     route: str | None = Field(None, description="override the library rule's route")
     reason: str | None = Field(None, description="override the library rule's reason")
@@ -142,9 +143,9 @@ class IntakePolicy(Node):
     description: str | None = None
     id_field: str = Field("id", description="the field that identifies a proposal")
     fields: dict[str, FieldSpec] = Field(description="the proposal's columns and their types")
-    derived: dict[str, DerivedSpec] = Field(default_factory=dict)
-    include: list[Include] = Field(default_factory=list)
-    rules: list[RuleSpec] = Field(default_factory=list)
+    derived: dict[str, DerivedSpec] = Field(default_factory=empty_dict)
+    include: list[Include] = Field(default_factory=empty_list)
+    rules: list[RuleSpec] = Field(default_factory=empty_list)
 
 
 class Objective(Node):
@@ -219,7 +220,7 @@ class Panel(Node):
         "(by rater role: 'roles')")
     trim: Decimal = Field(Decimal("0.2"), ge=0, lt=Decimal("0.5"), description="trimmed-mean: the share of scores "
                           "cut at each end (0.2 of 5 raters: the highest and the lowest)")
-    roles: dict[str, Decimal] = Field(default_factory=dict, description="weighted: each rater role's weight, e.g. "
+    roles: dict[str, Decimal] = Field(default_factory=empty_dict, description="weighted: each rater role's weight, e.g. "
                                       "{finance: 2, pmo: 1}; a rating by a role not listed is an error row")
     min_raters: int = Field(1, ge=1, description="fewer ratings than this: the criterion is missing for the proposal")
     spread: Decimal | None = Field(None, ge=0, description="attention when the highest and lowest scores differ by "
@@ -277,7 +278,7 @@ class Wsjf(Node):
     risk_reduction: str = Field(description="risk reduction and/or opportunity enablement")
     job_size: str
     missing: dict[Literal["business_value", "time_criticality", "risk_reduction", "job_size"], Decimal] = Field(
-        default_factory=dict, description="the value a missing component takes: one number for all, or one per "
+        default_factory=empty_dict, description="the value a missing component takes: one number for all, or one per "
         "component (a proposal missing a component without one is not scored)")
     _one_for_all = _missing_for_all("business_value", "time_criticality", "risk_reduction", "job_size")
 
@@ -290,7 +291,7 @@ class Rice(Node):
     confidence: str = Field(description="0 to 1 (a percentage such as 80% reads as 0.8)")
     effort: str
     missing: dict[Literal["reach", "impact", "confidence", "effort"], Decimal] = Field(
-        default_factory=dict, description="the value a missing component takes: one number for all, or one per "
+        default_factory=empty_dict, description="the value a missing component takes: one number for all, or one per "
         "component (a proposal missing a component without one is not scored)")
     _one_for_all = _missing_for_all("reach", "impact", "confidence", "effort")
 
@@ -315,12 +316,12 @@ class ScoringPolicy(Node):
     method: Literal["weighted-sum", "wsjf", "rice", "formula"] = "weighted-sum"
     weights: Literal["normalise", "strict"] = Field(
         "normalise", description="weights not summing to 1: normalise them with a note, or refuse (strict)")
-    criteria: list[Criterion] = Field(default_factory=list)
+    criteria: list[Criterion] = Field(default_factory=empty_list)
     comparisons: Comparisons | None = Field(None, description="criteria weights from pairwise comparisons")
     wsjf: Wsjf | None = None
     rice: Rice | None = None
     formula: str | None = Field(None, description="the score, for method: formula")
-    tie_breaks: list[TieBreak] = Field(default_factory=list, description="after the score; the id breaks last ties")
+    tie_breaks: list[TieBreak] = Field(default_factory=empty_list, description="after the score; the id breaks last ties")
     top: int = Field(10, ge=1, description="how many proposals count as the top, for sensitivity")
     sensitivity: Sensitivity = Field(default_factory=Sensitivity)
 
@@ -335,7 +336,7 @@ class ParamSpec(Node):
 
 
 class LibraryRule(RuleSpec):
-    params: dict[str, ParamSpec] = Field(default_factory=dict, description="parameters, used as params.NAME")
+    params: dict[str, ParamSpec] = Field(default_factory=empty_dict, description="parameters, used as params.NAME")
 
 
 class Library(Node):
@@ -344,7 +345,7 @@ class Library(Node):
     kind: Literal["library"]
     name: str = Field(pattern=RULE_ID, description="the library's name, used in include: LIBRARY/RULE")
     description: str | None = None
-    rules: list[LibraryRule] = Field(default_factory=list, description="rules with params, used as params.NAME")
+    rules: list[LibraryRule] = Field(default_factory=empty_list, description="rules with params, used as params.NAME")
 
 
 class Tolerance(Node):
@@ -370,7 +371,7 @@ class WorkingCalendar(Node):
     working_days: list[Weekday] = Field(
         default_factory=lambda: list[Weekday](["mon", "tue", "wed", "thu", "fri"]), min_length=1,
         description="the weekdays people work, e.g. [mon, tue, wed, thu, fri]")
-    holidays: list[dt.date] = Field(default_factory=list, description="dates nobody works, e.g. 2027-12-25")
+    holidays: list[dt.date] = Field(default_factory=empty_list, description="dates nobody works, e.g. 2027-12-25")
 
 
 class PortfolioPolicy(Node):
@@ -379,15 +380,15 @@ class PortfolioPolicy(Node):
     kind: Literal["portfolio"]
     name: str = "portfolio"
     description: str | None = None
-    periods: list[str] = Field(default_factory=list, description="period labels in order, e.g. 2027-Q1")
+    periods: list[str] = Field(default_factory=empty_list, description="period labels in order, e.g. 2027-Q1")
     duration_unit: Literal["days", "weeks", "months"] = Field("days", description="unit of project durations")
     capacity: dict[str, Decimal | dict[str, Decimal]] = Field(
-        default_factory=dict, description="per role: one number for every period, or {period: number}")
+        default_factory=empty_dict, description="per role: one number for every period, or {period: number}")
     budget: Decimal | dict[str, Decimal] | None = Field(
         None, description="money per period: one number for every period, or {period: number}")
     tolerance: Tolerance = Field(default_factory=Tolerance)
     max_cycles: int = Field(20, ge=1, le=10_000, description="dependency cycles listed before the report stops")
-    balance: list[Balance] = Field(default_factory=list, description="selection: shares of cost by category")
+    balance: list[Balance] = Field(default_factory=empty_list, description="selection: shares of cost by category")
     calendar: WorkingCalendar | None = Field(
         None, description="schedule: working days and holidays (none declared: every day is a working day)")
 
@@ -404,7 +405,7 @@ class GateCriterion(Node):
 
 class ShouldMeet(Node):
     pass_mark: Decimal = Field(Decimal(60), ge=0, le=100, description="score (0-100) needed to go")
-    criteria: list[GateCriterion] = Field(default_factory=list)
+    criteria: list[GateCriterion] = Field(default_factory=empty_list)
 
 
 class DecisionRight(Node):
@@ -418,12 +419,12 @@ class Gate(Node):
     from_: str = Field(alias="from", description="the stage a project is in before the gate")
     to: str = Field(description="the stage a 'go' moves it to")
     recycle_to: str | None = Field(None, description="the stage a 'recycle' sends it back to (default: from)")
-    must_meet: list[GateCriterion] = Field(default_factory=list, description="knock-out criteria")
+    must_meet: list[GateCriterion] = Field(default_factory=empty_list, description="knock-out criteria")
     should_meet: ShouldMeet = Field(default_factory=ShouldMeet)
-    evidence: list[str] = Field(default_factory=list, description="artefacts the project must have")
-    approvals: list[str] = Field(default_factory=list, description="approvals the project must have recorded")
-    decision_rights: list[DecisionRight] = Field(default_factory=list)
-    overrides: list[str] = Field(default_factory=list, description="roles that may override a failed must-meet")
+    evidence: list[str] = Field(default_factory=empty_list, description="artefacts the project must have")
+    approvals: list[str] = Field(default_factory=empty_list, description="approvals the project must have recorded")
+    decision_rights: list[DecisionRight] = Field(default_factory=empty_list)
+    overrides: list[str] = Field(default_factory=empty_list, description="roles that may override a failed must-meet")
 
 
 class GatesPolicy(Node):
@@ -434,7 +435,7 @@ class GatesPolicy(Node):
     description: str | None = None
     stages: list[str] = Field(min_length=2, description="the lifecycle's stages, in order")
     metrics: dict[str, Literal["number", "date", "string", "bool"]] = Field(
-        default_factory=dict, description="delivery metrics a project record may carry, e.g. spi: number")
+        default_factory=empty_dict, description="delivery metrics a project record may carry, e.g. spi: number")
     gates: list[Gate] = Field(min_length=1)
 
 
@@ -450,7 +451,7 @@ class LookupPolicy(Node):
     description: str | None = None
     key: str = Field(description="the column whose values name the rows (each value once)")
     columns: dict[str, ColumnType] = Field(
-        default_factory=dict, description="column types; a column left out has the type its values show")
+        default_factory=empty_dict, description="column types; a column left out has the type its values show")
     rows: list[dict[str, Any]] | None = Field(None, description="the rows, e.g. - {vendor: Acme Ltd, tier: gold}")
     csv: str | None = Field(None, description="a CSV file (UTF-8, header row) in the same folder, instead of rows")
 
@@ -487,7 +488,7 @@ class HealthPolicy(Node):
     calendar: WorkingCalendar | None = Field(
         None, description="working days for PV spread from planned dates (default: the portfolio policy's, "
         "else Monday to Friday)")
-    rules: list[HealthRule] = Field(default_factory=list)
+    rules: list[HealthRule] = Field(default_factory=empty_list)
 
 
 class KpiSpec(Node):
@@ -538,7 +539,7 @@ class TableSpec(Node):
     applies_to: Literal["intake", "scoring"] = Field(
         description="intake: rows set effect, route and reason; scoring: rows give points")
     priority: dict[str, list[str | Decimal] | Literal["highest", "lowest"]] = Field(
-        default_factory=dict, description="for hit_policy: priority, each output's values, highest priority "
+        default_factory=empty_dict, description="for hit_policy: priority, each output's values, highest priority "
         "first (intake default: effect: [reject, review, flag]); points may say highest or lowest")
     aggregate: Literal["sum", "min", "max", "count"] | None = Field(
         None, description="scoring with collect: how the points of the matching rows combine (default: sum)")

@@ -13,17 +13,8 @@ from engine.expr.values import id_text, plain
 from engine.tables import hits
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
-REASONS = 8_192  # rendered findings kept (see Intake._finding)
 PLANS = 4_096  # plans kept (one per set of fired rules; see Intake._plan), then started afresh
 _BIG = 2**63
-
-
-def _cache_key(value: Any) -> Any:
-    """A value as the key of a rendered text: equal numbers written differently (1.0 and 1) and the same
-    number in a list are told apart, as the text shows them; True is not 1."""
-    if isinstance(value, (Decimal, tuple, bool)):
-        return (value.__class__, str(value))
-    return value
 
 
 class Intake:
@@ -37,15 +28,8 @@ class Intake:
                            source=rule.where, origin=rule.origin) if rule.effect != "none" else None)
             for rule in policy.rules
         ]
-        # A templated reason or route depends only on the values its placeholders name: rendered once per
-        # (rule, values) and kept (REASONS at most, then started afresh).
-        self._placeholders = [tuple(dict.fromkeys((rule.reason_template.names if rule.reason_template else [])
-                                                  + (rule.route_template.names if rule.route_template else [])))
-                              for rule in policy.rules]
-        self._rendered: dict[tuple[int, Any], Finding] = {}
         self._derived = [name for name, _ in policy.derived]
         self._derived_values = compiled_derived(policy.derived)
-        self._finders = [self._finder(index) for index in range(len(policy.rules))]
         self._plans: dict[tuple[int, ...], Plan] = {}
         # per rule: its reason and route renderers (None: fixed text), for plans
         self._renderers = [(rule.reason_template.renderer() if rule.reason_template is not None else None,
@@ -129,56 +113,6 @@ class Intake:
         ident = self.reader.raw(raw, self.policy.id_field) if isinstance(raw, Mapping) else None  # as read finds it
         return Verdict(id_text(ident), "error", [], [], {}, errors,
                        self.policy.policy_hash, self.as_of, source, row)
-
-    def _finding(self, index: int, record: Mapping[str, Any]) -> Finding:
-        found: Finding = self._finders[index](record)
-        return found
-
-    def _finder(self, index: int) -> Any:
-        """The function giving rule ``index``'s finding for a record: its one Finding, or, for a templated reason
-        or route, the Finding rendered for the values its placeholders name (kept in ``_rendered``)."""
-        rule, finding = self._findings[index]
-        if finding is None or (rule.reason_template is None and rule.route_template is None):
-            return lambda record: finding
-        names = self._placeholders[index]
-        rendered = self._rendered
-        reason = rule.reason_template.renderer() if rule.reason_template is not None else None
-        route = rule.route_template.renderer() if rule.route_template is not None else None
-        base, fields_set = dict(finding.__dict__), finding.model_fields_set
-
-        def render(record: Mapping[str, Any]) -> Finding:
-            fields = dict(base)
-            if reason is not None:
-                fields["reason"] = reason(record)
-            if route is not None:
-                fields["route"] = route(record)
-            # the fields are those of a validated Finding with text put in text fields: nothing to validate again
-            return _constructed(fields, fields_set)
-
-        if len(names) == 1:
-            name = names[0]
-
-            def find(record: Mapping[str, Any]) -> Finding:
-                cache_key = (index, _cache_key(record.get(name)))
-                found = rendered.get(cache_key)
-                if found is None:
-                    found = render(record)
-                    if len(rendered) >= REASONS:
-                        rendered.clear()
-                    rendered[cache_key] = found
-                return found
-            return find
-
-        def find_many(record: Mapping[str, Any]) -> Finding:
-            cache_key = (index, tuple([_cache_key(record.get(name)) for name in names]))
-            found = rendered.get(cache_key)
-            if found is None:
-                found = render(record)
-                if len(rendered) >= REASONS:
-                    rendered.clear()
-                rendered[cache_key] = found
-            return found
-        return find_many
 
 
 class Plan:

@@ -15,9 +15,7 @@ JSON file per policy key under ``proofs/``, the oldest removed beyond ``KEEP``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +29,7 @@ if TYPE_CHECKING:
     from engine.compile.assurances import CompiledAssurance
     from engine.compile.policy import CompiledPolicy
 
+CACHE = "proofs"  # the user's cache folder of proofs (engine/usercache.py)
 FORMAT = 1  # of the cache files; a file of another format is a miss
 KEEP = 64  # cache files kept (one per policy version proved)
 STATUSES = ("holds", "fails", "unknown")
@@ -38,22 +37,21 @@ STATUSES = ("holds", "fails", "unknown")
 
 def cache_dir() -> Path | None:
     """The folder proofs are remembered in, or None when PMO_CACHE_DIR is set empty (engine/usercache.py)."""
-    return usercache.cache_dir("proofs")
+    return usercache.cache_dir(CACHE)
 
 
 def prove_cached(policy: CompiledPolicy) -> list[Result]:
     """proofs.prove(policy), taking each assurance's answer from the cache when its key is there."""
-    folder = cache_dir()
-    if folder is None:
+    if cache_dir() is None:
         return proofs.prove(policy)
     key = proof_key(policy)
-    known = _read(folder / f"{key}.json", key, policy.assurances)
+    known = _read(key, policy.assurances)
     missing = tuple(a for a in policy.assurances if a.name not in known)
     if missing:
         new = proofs.prove(policy, missing)
         known.update((r.assurance.name, r) for r in new)
         if any(r.settled for r in new):
-            _write(folder, key, [r for r in known.values() if r.settled])
+            _write(key, [r for r in known.values() if r.settled])
     return [known[a.name] for a in policy.assurances]
 
 
@@ -87,15 +85,15 @@ def _files(folder: Path, digest: Any) -> None:
     digest.update("\n".join(sorted(entries)).encode() + b"\0")
 
 
-def _read(path: Path, key: str, assurances: tuple[CompiledAssurance, ...]) -> dict[str, Result]:
-    """The cached answers for this key, by assurance name; empty when the file is missing or unreadable."""
+def _read(key: str, assurances: tuple[CompiledAssurance, ...]) -> dict[str, Result]:
+    """The cached answers for this key, by assurance name; empty when there are none or they do not read."""
+    stored = usercache.read(CACHE, key)
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        if stored["format"] != FORMAT or stored["key"] != key:
+        if stored["format"] != FORMAT:
             return {}
         entries = stored["results"]
         return {a.name: _result(a, entries[a.name]) for a in assurances if a.name in entries}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
@@ -128,30 +126,10 @@ def _texts(value: Any) -> tuple[str, ...]:
     return tuple(_text(v) for v in value)
 
 
-def _write(folder: Path, key: str, results: list[Result]) -> None:
-    """Keep ``results`` under ``key``, atomically (two validates at once each write a whole file); on any
-    error (a read-only home, a full disk) the proofs are simply not kept."""
+def _write(key: str, results: list[Result]) -> None:
+    """Keep ``results`` under ``key`` (usercache.write: whole or not at all, the oldest beyond KEEP removed)."""
     entries = {r.assurance.name: {"status": r.status, "why": r.why, "rounds": r.rounds,
                                   "counterexamples": [{"proposal": c.proposal, "decision": c.decision,
                                                        "routes": list(c.routes), "fired": list(c.fired)}
                                                       for c in r.counterexamples]} for r in results}
-    text = json.dumps({"format": FORMAT, "key": key, "results": entries}, ensure_ascii=False)
-    partial = None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, suffix=".partial", delete=False) as f:
-            partial = f.name
-            f.write(text)
-        os.replace(partial, folder / f"{key}.json")
-        partial = None
-        _prune(folder)
-    except OSError:
-        if partial is not None:
-            Path(partial).unlink(missing_ok=True)
-
-
-def _prune(folder: Path) -> None:
-    """The oldest cache files beyond KEEP removed: one is written per policy version proved."""
-    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
-    for old in files[:-KEEP]:
-        old.unlink(missing_ok=True)
+    usercache.write(CACHE, key, {"format": FORMAT, "results": entries}, keep=KEEP)

@@ -4,8 +4,14 @@ three times: for the key, the hash and the column).
 
     python benchmarks/log_append.py                      # 20,000 entries, 3 interleaved repeats
     python benchmarks/log_append.py --before OLD_AUDIT.py   # e.g. `git show f23b949:engine/audit.py > old.py`
+    python benchmarks/log_append.py --held 0,300000,1000000 --repeat 1   # as the log grows
 
-CPU seconds (process time) per entry, medians; each run writes a new log in a temporary folder.
+``--held``: the database's cost (the entries encoded first, not timed) of appending ``--n`` entries to a log that
+already holds that many (filled first, not timed):
+each entry's key is a digest, so its place in the key index is at random, and a larger index means more of its
+pages changed by each transaction.
+
+CPU seconds (the thread's, the kernel's writes included) per entry, medians; each run writes a new log in a temporary folder.
 """
 from __future__ import annotations
 
@@ -35,14 +41,26 @@ def entries(module, n: int) -> list:
         ["Portfolio Board"], as_of="2026-12-01", backend="rete") for i in range(n)]
 
 
-def run(module, n: int, batch: int = 500) -> float:
+BATCH = 2_000  # entries a transaction, as engine/tasks/evaluate.py's LOG_BATCH
+
+
+def run(module, n: int, batch: int = BATCH, held: int = 0, stored_only: bool = False) -> float:
+    """CPU seconds to append ``n`` entries; ``stored_only``: the entries encoded first (not timed), so only the
+    database's part is (its thread's CPU, the kernel's writes included)."""
     items = entries(module, n)
+    rows = module.encoded(items) if stored_only else None
     with tempfile.TemporaryDirectory() as folder:
         with module.DecisionLog(Path(folder) / "log.sqlite") as log:
-            start = time.process_time()
+            for k in range(0, held, batch):  # other decisions (other days), already logged
+                log.append_encoded(module.encoded(module.Entry(**{**vars(e), "as_of": f"held-{k + i}"})
+                                                  for i, e in enumerate(entries(module, min(batch, held - k)))))
+            start = time.thread_time()
             for k in range(0, n, batch):
-                log.append(items[k:k + batch])
-            return time.process_time() - start
+                if rows is None:
+                    log.append(items[k:k + batch])
+                else:
+                    log.append_encoded(rows[k:k + batch])
+            return time.thread_time() - start
 
 
 def main() -> None:
@@ -50,7 +68,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--before", type=Path, help="an older engine/audit.py to compare with")
+    parser.add_argument("--batch", type=int, default=BATCH, help="entries a transaction (before issue #19: 500)")
+    parser.add_argument("--held", help="comma-separated: entries the log holds before the timed ones")
     args = parser.parse_args()
+    if args.held is not None:
+        sizes = [int(size) for size in args.held.split(",")]
+        print(f"DecisionLog.append, {args.n:,} entries in batches of {args.batch:,} to a log already holding N, "
+              f"median of {args.repeat}, python {sys.version.split()[0]}")
+        for size in sizes:
+            spent = statistics.median(run(audit, args.n, args.batch, size, True) for _ in range(args.repeat))
+            print(f"N = {size:>10,}  {spent / args.n * 1e6:>7.1f} us per entry", flush=True)
+        return
     modules = {"now": audit}
     if args.before:
         spec = importlib.util.spec_from_file_location("audit_before", args.before)
@@ -61,8 +89,8 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in modules}
     for _ in range(args.repeat):
         for name, module in modules.items():
-            times[name].append(run(module, args.n))
-    print(f"DecisionLog.append, {args.n:,} intake entries in batches of 500, median of {args.repeat}, "
+            times[name].append(run(module, args.n, args.batch))
+    print(f"DecisionLog.append, {args.n:,} intake entries in batches of {args.batch:,}, median of {args.repeat}, "
           f"python {sys.version.split()[0]}")
     for name, spent in times.items():
         print(f"{name:<8} {statistics.median(spent) / args.n * 1e6:>7.1f} us per entry")

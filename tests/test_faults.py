@@ -79,7 +79,7 @@ def test_a_full_disk_under_the_log_loses_nothing(big_round, tmp_path, monkeypatc
 
     def small_disk(self, path=store_log.DEFAULT_PATH):
         real_init(self, path)
-        self._db.execute("PRAGMA max_page_count = 400")  # about 1.6 MB: the log fills up part-way
+        self._db.execute("PRAGMA max_page_count = 1600")  # about 6.4 MB: the log fills up part-way (a few batches)
 
     monkeypatch.setattr(store_log.DecisionLog, "__init__", small_disk)
     assert evaluate(big_round, out, log) == 2

@@ -472,7 +472,9 @@ def test_a_list_or_mapping_in_a_key_cell_is_imported_or_refused_at_its_cell(tmp_
 @given(folder=st.sampled_from(sorted(FOLDERS)), names=st.lists(st.sampled_from(sorted(EDITS)), min_size=1, unique=True,
                                                                 max_size=3), seed=st.integers(0, 10**6))
 def test_random_edits_are_imported_or_refused_at_their_cells(tmp_path_factory, folder, names, seed):
-    edits = [EDITS[n] for n in names]
+    # Cells are merged last: no one types into a cell a merge covers (Excel refuses; openpyxl raises), and a
+    # value typed before the merge is dropped by it, as Excel drops it.
+    edits = [EDITS[n] for n in sorted(names, key=lambda n: n == "merge cells")]
 
     def apply(book, rng):
         for e in edits:

@@ -131,23 +131,25 @@ class IntakeEncoder:
         self.policy_hash, self.as_of, self.backend = engine.policy_hash, engine.today.isoformat(), engine.backend
         self._tail = f",{_encode(self.policy_hash)},null,{_encode(self.as_of)},{_encode(self.backend)}]"
         self._stored = (_storable(self.policy_hash), _storable(self.as_of), _storable(self.backend))
-        self._shapes: dict[tuple[Any, ...], tuple[Callable[[Any], Any], str, str] | None] = {}
+        self._shapes: dict[tuple[Any, ...], tuple[Callable[[Any], Any], list[str]] | None] = {}
         self._rules: dict[tuple[Any, ...], tuple[str, str]] = {}
-        self._plans: dict[Any, Any] = {}  # (list[tuple[str, str]] | False)  # a plan's findings' texts around their reasons
+        self._plans: dict[Any, Any] = {}  # a plan's findings' text (a str, a template and its slots, or False)
+        self._route_texts: dict[tuple[Any, ...], str] = {}
+        self._source: tuple[Any, str] = (object(), "")  # the last row's source, and its text
 
     def row(self, row: Any, decision: Any) -> tuple[Any, ...]:
         """The table row of a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row)."""
-        line, source = row.row, row.source
-        data = encodable(f'{{"line":{"null" if line is None else _encode(line)},"row":{self._cells(row.data)},'
-                         f'"source":{"null" if source is None else _encode(source)}}}')
+        line, source, project = row.row, row.source, decision.id
+        if source is not self._source[0]:  # one file's rows share their source: encoded once
+            self._source = (source, "null" if source is None else _encode(source))
+        data = encodable(f'{{"line":{"null" if line is None else line if line.__class__ is int else _encode(line)},'
+                         f'"row":{self._cells(row.data)},"source":{self._source[1]}}}')
         input_hash = _digest_of(data)
-        project = decision.id
         key = _digest_of(encodable(f'["intake",{"null" if project is None else _encode(project)},null,'
                                    f'"{input_hash}"{self._tail}'))
         policy_hash, as_of, backend = self._stored
-        routes = decision.routes
         return (key, None, "intake", _storable(project), None, input_hash, policy_hash, _storable(decision.decision),
-                self._findings_text(decision), self._routes_text(routes), None, data, as_of, backend)
+                self._findings_text(decision), self._routes_text(decision.routes), None, data, as_of, backend)
 
     def _cells(self, data: Any) -> str:
         """``_encode(data)`` of a row's cells: a dict of text by text through its columns' template."""
@@ -161,51 +163,83 @@ class IntakeEncoder:
             shape = self._shapes[names] = _template(names)
             if shape is None:
                 return _encode(data)
-        cells, quoted, bare = shape
+        cells, pieces = shape
         got = cells(data)
         values: tuple[str, ...] = got if len(names) > 1 else (got,)  # "".join raises TypeError for a cell not text
         try:
             joined = "".join(values)
-            if joined.isprintable() and '"' not in joined and "\\" not in joined:  # nothing JSON escapes: as it is
-                return quoted % values
-            return bare % tuple(map(_text_of, values))
+            if not joined.isprintable() or '"' in joined or "\\" in joined:  # what JSON escapes
+                values = tuple([_text_of(value)[1:-1] for value in values])
         except TypeError:  # a cell that is not text (a number, an empty cell read as None)
             return _encode(data)
+        filled = pieces.copy()
+        filled[1::2] = values
+        return "".join(filled)
 
-    def _arounds(self, findings: list[Any]) -> Any:
-        """The text around each finding's reason, a list of (before, after); False: a finding of another shape,
-        or a field not text."""
+    def _plan_text(self, plan: Any) -> Any:
+        """A plan's findings' text: a str when no reason is rendered per row; else the text cut at those reasons
+        (the positions in ``plan.rendered`` whose reason has placeholders), as the list to join with each row's
+        reasons put in its odd places, and those positions; False: a finding of another shape, or a field not
+        text."""
         try:
-            if any(len(finding.__dict__) != 6 for finding in findings):
+            if any(len(finding.__dict__) != 6 for finding in plan.findings):
                 return False
-            return [_around_reason(_RULE_FIELDS(finding.__dict__)) for finding in findings]
+            arounds = [_around_reason(_RULE_FIELDS(finding.__dict__)) for finding in plan.findings]
+            rendered = tuple(i for i, reason, _ in plan.rendered if reason is not None)
+            pieces: list[str] = []
+            text = "["
+            for i, ((before, after), reason) in enumerate(zip(arounds, plan.reason_list)):
+                text += ("," if i else "") + before
+                if i in rendered:  # the quotes are the text's, so a reason that needs no escape goes in as it is
+                    pieces += [text + '"', ""]
+                    text = '"' + after
+                else:
+                    text += encodable(_text_of(reason)) + after
         except (TypeError, KeyError):
             return False
+        pieces.append(text + "]")
+        return "".join(pieces) if not rendered else (pieces, rendered)
 
     def _routes_text(self, routes: Any) -> str:
         if type(routes) is list:
+            key = tuple(routes)
+            text = self._route_texts.get(key)
+            if text is not None:
+                return text
             try:
-                return encodable(f"[{','.join(map(_text_of, routes))}]")
+                text = encodable(f"[{','.join(map(_text_of, routes))}]")
             except TypeError:
-                pass
+                return canonical(routes)
+            if len(self._route_texts) >= RULES_KEPT:
+                self._route_texts.clear()
+            self._route_texts[key] = text
+            return text
         return canonical(routes)
 
     def _findings_text(self, decision: Any) -> str:
         plan = getattr(decision, "_plan", None)
         if plan is not None:  # a plain decision made from its fired rules' plan (engine.intake.decide.Plan)
             rendered = decision._texts
-            if rendered is None or rendered[1] is None:  # the routes are the rules' own: each finding's text is
-                # the text of its rule around its reason, without making the Finding
-                arounds = self._plans.get(plan)
-                if arounds is None:
+            if rendered is None or rendered[1] is None:  # the routes are the rules' own: the plan's text, with
+                # the row's rendered reasons put in, without making the Findings
+                text = self._plans.get(plan)
+                if text is None:
                     if len(self._plans) >= RULES_KEPT:
                         self._plans.clear()
-                    arounds = self._plans[plan] = self._arounds(plan.findings)
-                if arounds is not False:
+                    text = self._plans[plan] = self._plan_text(plan)
+                if text.__class__ is str:
+                    return text
+                if text is not False:
+                    pieces, positions = text
                     reasons = plan.reason_list if rendered is None else rendered[0]
+                    put = [reasons[i] for i in positions]
                     try:
-                        return encodable("[" + ",".join([f"{before}{_text_of(reason)}{after}" for (before, after),
-                                                         reason in zip(arounds, reasons)]) + "]")
+                        joined = "".join(put)
+                        if not joined.isprintable() or '"' in joined or "\\" in joined:  # what JSON escapes
+                            put = [encodable(_text_of(reason))[1:-1] for reason in put]
+                        pieces = pieces.copy()
+                        pieces[1::2] = put
+                        return "".join(pieces)  # the pieces are encodable, and so is a reason that is printable
                     except TypeError:  # a reason that is not text: as the findings are encoded below
                         pass
         findings = decision.findings
@@ -230,15 +264,18 @@ class IntakeEncoder:
         return encodable(f"[{','.join(texts)}]")
 
 
-def _template(names: tuple[Any, ...]) -> tuple[Callable[[Any], Any], str, str] | None:
-    """For a row with these columns: the cells in sorted column order, and the text with a ``%s`` for each cell:
-    in quotes (for cells that need no escape), and bare (for cells escaped by the JSON encoder)."""
+def _template(names: tuple[Any, ...]) -> tuple[Callable[[Any], Any], list[str]] | None:
+    """For a row with these columns: the cells in sorted column order, and the text cut at each cell's value (in
+    its quotes), as the list to join with the cells' escaped values put in its odd places."""
     if not all(type(name) is str for name in names):
         return None
-    order = sorted(names)
-    keys = [encodable(_text_of(name)).replace("%", "%%") for name in order]
-    return (operator.itemgetter(*order), "{" + ",".join(f'{key}:"%s"' for key in keys) + "}",
-            "{" + ",".join(f"{key}:%s" for key in keys) + "}")
+    pieces: list[str] = []
+    text = "{"
+    for i, name in enumerate(sorted(names)):
+        pieces += [f'{text}{"," if i else ""}{encodable(_text_of(name))}:"', ""]
+        text = '"'
+    pieces.append(text + "}")
+    return operator.itemgetter(*sorted(names)), pieces
 
 
 def _around_reason(rule: tuple[Any, ...]) -> tuple[str, str]:

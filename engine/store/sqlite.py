@@ -21,6 +21,8 @@ from typing import Any
 from engine.store.schema import insert_sql
 
 INSERT_ROWS = 500  # entries in one INSERT statement at most (fewer when the database takes fewer parameters)
+CACHE_KIB = 32_768  # SQLite's page cache, at most (it grows as pages are read)
+CHECKPOINT_PAGES = 10_000  # WAL pages (4 KiB) before a checkpoint; the last connection's close checkpoints too
 
 
 class SqliteStore:
@@ -35,6 +37,11 @@ class SqliteStore:
         try:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")  # durable against a crash of the process
+            # Each commit writes the pages it changed to the WAL, and a checkpoint copies them into the file: the
+            # key index's pages are changed at random, so a larger cache (read again less) and rarer checkpoints
+            # (a page copied once for many commits) cut the database's part of an entry by a fifth to a third (issue #19).
+            self.connection.execute(f"PRAGMA cache_size={-CACHE_KIB}")
+            self.connection.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
         except BaseException:
             self.connection.close()
             raise

@@ -36,7 +36,7 @@ from engine.report.roles import field_roles
 from engine.store import DecisionLog, LogError
 from engine.store.log import IntakeEncoder
 
-LOG_BATCH = 500  # decisions per log transaction
+LOG_BATCH = 2_000  # decisions per log transaction (fewer, larger commits: each rewrites the key index's pages)
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
 BYTES_PER_ROW = 200  # a rough size of one proposal, to estimate rows from a file's size
 SURVEY_ROWS = 200  # the first rows of a file that are looked at for amounts that read two ways
@@ -553,7 +553,7 @@ class LogSink:
         self.log, self.out, self.batch = log, out, batch
         self._entries: list[tuple] = []
         self._texts: list[str] = []
-        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._queue: queue.Queue = queue.Queue(maxsize=2)  # batches waiting: memory bounded
         self._failed: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pmo-log", daemon=True)
         self._thread.start()

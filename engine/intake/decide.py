@@ -14,7 +14,7 @@ from engine.tables import hits
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
 PLANS = 4_096  # plans kept (one per set of fired rules; see Intake._plan), then started afresh
-_BIG = 2**63
+_BIG = Decimal(2**63)  # a Decimal: a Decimal compared with an int converts the int, every time
 
 
 class Intake:

@@ -113,6 +113,9 @@ RULES_KEPT = 4096  # a finding's text around its reason, remembered by IntakeEnc
 _RULE_FIELDS = operator.itemgetter("rule", "effect", "route", "source", "origin")  # a finding's fields but its reason
 
 
+_OUTCOMES = frozenset(("accept", "review", "reject", "error"))  # stored as they are
+
+
 def _text_of(value: Any) -> str:
     """:data:`_encode` of a string (JSON's own escaping, ensure_ascii off); TypeError for anything else."""
     return encode_basestring(value)
@@ -145,10 +148,12 @@ class IntakeEncoder:
         data = encodable(f'{{"line":{"null" if line is None else line if line.__class__ is int else _encode(line)},'
                          f'"row":{self._cells(row.data)},"source":{self._source[1]}}}')
         input_hash = _digest_of(data)
-        key = _digest_of(encodable(f'["intake",{"null" if project is None else _encode(project)},null,'
-                                   f'"{input_hash}"{self._tail}'))
+        ident = "null" if project is None else _text_of(project) if project.__class__ is str else _encode(project)
+        key = _digest_of(encodable(f'["intake",{ident},null,"{input_hash}"{self._tail}'))
         policy_hash, as_of, backend = self._stored
-        return (key, None, "intake", _storable(project), None, input_hash, policy_hash, _storable(decision.decision),
+        outcome = decision.decision
+        return (key, None, "intake", _storable(project), None, input_hash, policy_hash,
+                outcome if outcome in _OUTCOMES else _storable(outcome),
                 self._findings_text(decision), self._routes_text(decision.routes), None, data, as_of, backend)
 
     def _cells(self, data: Any) -> str:

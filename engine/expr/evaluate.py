@@ -91,6 +91,25 @@ def _arith(op: str, left: Any, right: Any) -> Any:
         return None
 
 
+def _field_call(function: Any, name: str, constants: tuple[Any, ...]) -> Callable[[Mapping[str, Any]], Any] | None:
+    """``call`` of f(field) or f(field, constant) (matches(id, "PRJ-[0-9]+"), lower(name)), reading the field here:
+    one function a row instead of one per argument and a list (the rules' computed values run it on every row).
+    None when a constant is null and nulls propagate (the general way says None)."""
+    impl, propagates = function.impl, function.null_propagates
+    if propagates and None in constants:
+        return None
+
+    def field_call(record: Mapping[str, Any]) -> Any:
+        value = record.get(name)
+        if value is None and propagates:
+            return None
+        try:
+            return impl(value, *constants)
+        except ARITH_ERRORS:
+            return None
+    return field_call
+
+
 def compiled(node: Node) -> Callable[[Mapping[str, Any]], Any]:
     """``lambda record: evaluate(node, record)``, with the dispatch on node kinds done once, here: the same
     semantics (the same helpers, functions and null rules), for expressions evaluated on every row (derived
@@ -129,7 +148,12 @@ def compiled(node: Node) -> Callable[[Mapping[str, Any]], Any]:
         op, left, right = node.op, compiled(node.left), compiled(node.right)
         return lambda record: _arith(op, left(record), right(record))
     if type(node) is Call:
-        function, args = FUNCTIONS[node.name], [compiled(a) for a in node.args]
+        function = FUNCTIONS[node.name]
+        if tuple(map(type, node.args)) in ((Field,), (Field, Const)):
+            made = _field_call(function, node.args[0].name, tuple(a.value for a in node.args[1:]))  # type: ignore[attr-defined]
+            if made is not None:
+                return made
+        args = [compiled(a) for a in node.args]
         return lambda record: call(function, [a(record) for a in args])
     return lambda record: evaluate(node, record)  # the rest: not on any hot path
 

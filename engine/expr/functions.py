@@ -207,7 +207,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
 
 def call(function: Function, args: list[Any]) -> Any:
     """Apply a function with the language's null and arithmetic-error rules."""
-    if function.null_propagates and any(a is None for a in args):
+    if function.null_propagates and None in args:  # the values compare unequal to None: identity decides
         return None
     try:
         return function.impl(*args)

@@ -11,6 +11,7 @@ import pytest
 
 from engine.cli import main
 from engine.store import log as store_log
+from engine.tasks.evaluate import LOG_BATCH
 from tests.conftest import ROOT, ROWS
 
 
@@ -79,7 +80,9 @@ def test_a_full_disk_under_the_log_loses_nothing(big_round, tmp_path, monkeypatc
 
     def small_disk(self, path=store_log.DEFAULT_PATH):
         real_init(self, path)
-        self._db.execute("PRAGMA max_page_count = 1600")  # about 6.4 MB: the log fills up part-way (a few batches)
+        # 4 kB pages, 0.8 a decision of one transaction: room for about two transactions of entries of ~1.4 kB,
+        # so the log fills up part-way
+        self._db.execute(f"PRAGMA max_page_count = {LOG_BATCH * 4 // 5}")
 
     monkeypatch.setattr(store_log.DecisionLog, "__init__", small_disk)
     assert evaluate(big_round, out, log) == 2

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from engine.expr.functions import FUNCTIONS, call
+from engine.expr.functions import FUNCTIONS, call, field_call
 from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Logic, Node, Unary, fields_of
 from engine.expr.values import ARITH_ERRORS, CONTEXT
 
@@ -91,25 +91,6 @@ def _arith(op: str, left: Any, right: Any) -> Any:
         return None
 
 
-def _field_call(function: Any, name: str, constants: tuple[Any, ...]) -> Callable[[Mapping[str, Any]], Any] | None:
-    """``call`` of f(field) or f(field, constant) (matches(id, "PRJ-[0-9]+"), lower(name)), reading the field here:
-    one function a row instead of one per argument and a list (the rules' computed values run it on every row).
-    None when a constant is null and nulls propagate (the general way says None)."""
-    impl, propagates = function.impl, function.null_propagates
-    if propagates and None in constants:
-        return None
-
-    def field_call(record: Mapping[str, Any]) -> Any:
-        value = record.get(name)
-        if value is None and propagates:
-            return None
-        try:
-            return impl(value, *constants)
-        except ARITH_ERRORS:
-            return None
-    return field_call
-
-
 def compiled(node: Node) -> Callable[[Mapping[str, Any]], Any]:
     """``lambda record: evaluate(node, record)``, with the dispatch on node kinds done once, here: the same
     semantics (the same helpers, functions and null rules), for expressions evaluated on every row (derived
@@ -150,7 +131,7 @@ def compiled(node: Node) -> Callable[[Mapping[str, Any]], Any]:
     if type(node) is Call:
         function = FUNCTIONS[node.name]
         if tuple(map(type, node.args)) in ((Field,), (Field, Const)):
-            made = _field_call(function, node.args[0].name, tuple(a.value for a in node.args[1:]))  # type: ignore[attr-defined]
+            made = field_call(function, node.args[0].name, tuple(a.value for a in node.args[1:]))  # type: ignore[attr-defined]
             if made is not None:
                 return made
         args = [compiled(a) for a in node.args]

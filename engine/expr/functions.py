@@ -7,7 +7,7 @@ null (missing) argument makes the result null.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -213,3 +213,23 @@ def call(function: Function, args: list[Any]) -> Any:
         return function.impl(*args)
     except ARITH_ERRORS:
         return None
+
+
+def field_call(function: Function, name: str, constants: tuple[Any, ...]) -> Callable[[Mapping[str, Any]], Any] | None:
+    """``call`` of f(field) or f(field, constant) (matches(id, "PRJ-[0-9]+"), lower(name)) as one function of a
+    record, reading the field itself: no function per argument and no list (engine.expr.evaluate.compiled uses it
+    for the values computed on every row). None when a constant is null and nulls propagate (always null: the
+    general way says so)."""
+    impl, propagates = function.impl, function.null_propagates
+    if propagates and None in constants:
+        return None
+
+    def called(record: Mapping[str, Any]) -> Any:
+        value = record.get(name)
+        if value is None and propagates:
+            return None
+        try:
+            return impl(value, *constants)
+        except ARITH_ERRORS:
+            return None
+    return called

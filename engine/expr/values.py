@@ -162,13 +162,14 @@ def _clip(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-_BIG = Decimal(2**63)  # a Decimal: a Decimal compared with an int converts the int, every time
+INT64_BOUND = Decimal(2**63)  # plain() and display() make an int below it; a Decimal, not an int: a Decimal
+# compared with an int converts the int, every time
 
 
 def plain(value: Any) -> Any:
     """An expression value as plain JSON data: numbers as int or float, dates as ISO text."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < _BIG else float(value)
+        return int(value) if value == value.to_integral_value() and abs(value) < INT64_BOUND else float(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (tuple, list)):
@@ -198,7 +199,7 @@ def display(value: Any) -> str:
     """A value as a reason shows it to people: 1,250,000; 0.25; yes/no; (missing)."""
     kind = value.__class__
     if kind is Decimal:  # the usual value of a reason, first: as plain() and the lines below make it, shorter
-        if value == value.to_integral_value() and abs(value) < _BIG:
+        if value == value.to_integral_value() and abs(value) < INT64_BOUND:
             whole = int(value)
             if -EXACT_BELOW < whole < EXACT_BELOW:
                 return f"{whole:,}"

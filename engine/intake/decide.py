@@ -9,12 +9,11 @@ from engine.backends import Backend
 from engine.compile.policy import CompiledPolicy, CompiledRule
 from engine.compile.records import RecordError, RecordReader, compiled_derived
 from engine.decision import Decision, Finding, Outcome, RowError, Verdict
-from engine.expr.values import id_text, plain
+from engine.expr.values import INT64_BOUND, id_text, plain
 from engine.tables import hits
 
 _SEVERITY = {"reject": 2, "review": 1, "flag": 0}
 PLANS = 4_096  # plans kept (one per set of fired rules; see Intake._plan), then started afresh
-_BIG = Decimal(2**63)  # a Decimal: a Decimal compared with an int converts the int, every time
 
 
 class Intake:
@@ -75,8 +74,8 @@ class Intake:
             value = record[name]
             kind = value.__class__
             if kind is Decimal:
-                derived[name] = int(value) if value == value.to_integral_value() and -_BIG < value < _BIG \
-                    else float(value)
+                integral = value == value.to_integral_value() and -INT64_BOUND < value < INT64_BOUND
+                derived[name] = int(value) if integral else float(value)
             elif value is None or kind is str or kind is bool or kind is int or kind is float:
                 derived[name] = value
             else:

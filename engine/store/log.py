@@ -170,16 +170,10 @@ class IntakeEncoder:
                 return _encode(data)
         cells, pieces = shape
         got = cells(data)
-        values: tuple[str, ...] = got if len(names) > 1 else (got,)  # "".join raises TypeError for a cell not text
         try:
-            joined = "".join(values)
-            if not joined.isprintable() or '"' in joined or "\\" in joined:  # what JSON escapes
-                values = tuple([_text_of(value)[1:-1] for value in values])
+            return _filled(pieces, got if len(names) > 1 else (got,))
         except TypeError:  # a cell that is not text (a number, an empty cell read as None)
             return _encode(data)
-        filled = pieces.copy()
-        filled[1::2] = values
-        return "".join(filled)
 
     def _plan_text(self, plan: Any) -> Any:
         """A plan's findings' text: a str when no reason is rendered per row; else the text cut at those reasons
@@ -207,11 +201,11 @@ class IntakeEncoder:
 
     def _routes_text(self, routes: Any) -> str:
         if type(routes) is list:
-            key = tuple(routes)
-            text = self._route_texts.get(key)
-            if text is not None:
-                return text
             try:
+                key = tuple(routes)
+                text = self._route_texts.get(key)  # TypeError: a route that is no key (not text)
+                if text is not None:
+                    return text
                 text = encodable(f"[{','.join(map(_text_of, routes))}]")
             except TypeError:
                 return canonical(routes)
@@ -237,14 +231,8 @@ class IntakeEncoder:
                 if text is not False:
                     pieces, positions = text
                     reasons = plan.reason_list if rendered is None else rendered[0]
-                    put = [reasons[i] for i in positions]
                     try:
-                        joined = "".join(put)
-                        if not joined.isprintable() or '"' in joined or "\\" in joined:  # what JSON escapes
-                            put = [encodable(_text_of(reason))[1:-1] for reason in put]
-                        pieces = pieces.copy()
-                        pieces[1::2] = put
-                        return "".join(pieces)  # the pieces are encodable, and so is a reason that is printable
+                        return _filled(pieces, [reasons[i] for i in positions])
                     except TypeError:  # a reason that is not text: as the findings are encoded below
                         pass
         findings = decision.findings
@@ -267,6 +255,18 @@ class IntakeEncoder:
             except (TypeError, KeyError):  # another shape, or a field that is not text or None
                 texts.append(_encode(fields))
         return encodable(f"[{','.join(texts)}]")
+
+
+def _filled(pieces: list[str], values: Sequence[str]) -> str:
+    """A text cut into ``pieces`` (encodable, each value's quotes in them) joined with ``values`` in its odd
+    places, each escaped as JSON escapes it (as it is when nothing in it needs escaping: the usual case, without a
+    call a value). TypeError for a value that is not text."""
+    joined = "".join(values)
+    if not joined.isprintable() or '"' in joined or "\\" in joined:  # what JSON escapes (a surrogate is not printable)
+        values = [encodable(_text_of(value))[1:-1] for value in values]
+    filled = pieces.copy()
+    filled[1::2] = values
+    return "".join(filled)
 
 
 def _template(names: tuple[Any, ...]) -> tuple[Callable[[Any], Any], list[str]] | None:

@@ -181,3 +181,33 @@ def test_linear_pv_over_working_days_counts_the_status_date_whole():
     # thirds stay exact: three equal tasks planned a third each sum to the whole budget
     third = linear_pv(D("100"), monday, dt.date(2027, 1, 6), monday, WEEKDAYS)
     assert third == F(100, 3) and third * 3 == 100
+
+
+def test_earned_schedules_place_among_the_pv_points_is_exact_where_floats_tie():
+    """SeriesSchedule finds EV's place among a curve's PV points by their floats, then exactly: the same index
+    as bisecting the Fractions, also for values closer than a float tells apart (and beyond a float's range)."""
+    import bisect
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.health.assess import _place
+    base = 10 ** 17  # 10**17 + k: neighbours a float cannot tell apart
+
+    near_ties = st.integers(0, 40).map(lambda k: F(base + k, 3))
+    spread = st.fractions(min_value=0, max_value=10 ** 6, max_denominator=10 ** 6)
+    huge = st.integers(0, 5).map(lambda k: F(10 ** 400 + k))
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.one_of(st.lists(near_ties, max_size=12), st.lists(spread, max_size=12), st.lists(huge, max_size=6)),
+           st.one_of(near_ties, spread, huge), st.integers(0, 12))
+    def check(values, ev, count):
+        values = sorted(values)
+        count = min(count, len(values))
+        try:
+            near = [v.numerator / v.denominator for v in values]
+        except OverflowError:
+            near = None
+        assert _place(values, near, ev, count) == bisect.bisect_left(values, ev, 0, count)
+
+    check()

@@ -250,7 +250,11 @@ def _rated(project: str, known: list[Report], health: CompiledHealth, backend: B
     record.update(values)
     record.update(schedule_values)
     bac, ev = v["bac"], v["ev"]
-    record["percent_complete"] = rounded(ev / bac) if bac else None
+    if bac and isinstance(ev, Fraction) and isinstance(bac, Fraction):  # EV / BAC, as one exact quotient
+        record["percent_complete"] = _quotient(ev.numerator * bac.denominator, ev.denominator * bac.numerator) \
+            if bac.numerator > 0 else rounded(ev / bac)
+    else:
+        record["percent_complete"] = rounded(ev / bac) if bac else None
     if not bac:
         why["percent_complete"] = "BAC is 0"
     record["forecast_finish"] = first_day + dt.timedelta(days=math.ceil(ieac) - 1) \
@@ -304,7 +308,7 @@ class SeriesSchedule:
     def __init__(self, series: list[Report]):
         self.series = series
         self.planning = next((k for k, r in enumerate(series) if r.values["pv"]), None)  # the first with PV > 0
-        self.curves: dict[dt.date, tuple[int, list[Fraction], list[Fraction], list[int]]] = {}
+        self.curves: dict[dt.date, tuple[int, list[int], list[Fraction], list[int], list[float] | None]] = {}
 
     def _first_day(self, i: int) -> dt.date | None:
         series, planning = self.series, self.planning
@@ -320,9 +324,9 @@ class SeriesSchedule:
                 dt.timedelta(days=1)
         return None
 
-    def _curve(self, first_day: dt.date) -> tuple[int, list[int], list[Fraction], list[int]]:
+    def _curve(self, first_day: dt.date) -> tuple[int, list[int], list[Fraction], list[int], list[float] | None]:
         """(index of the first report on the curve, its times in days, its PVs, for each point the number of
-        places up to it where PV fell)."""
+        places up to it where PV fell, its PVs as floats: to find EV's place among them quickly, then exactly)."""
         found = self.curves.get(first_day)
         if found is None:
             first = next((j for j, r in enumerate(self.series) if r.status_date >= first_day), len(self.series))
@@ -332,7 +336,12 @@ class SeriesSchedule:
             for k, value in enumerate(values):
                 fell += not isinstance(value, Fraction) or (k > 0 and value < values[k - 1])  # not a Fraction:
                 falls.append(fell)  # an application's Decimal goes to _schedule too
-            found = self.curves[first_day] = (first, times, values, falls)
+            try:
+                near: list[float] | None = [v.numerator / v.denominator if isinstance(v, Fraction) else 0.0
+                                            for v in values]
+            except OverflowError:  # beyond a float's range: found exactly
+                near = None
+            found = self.curves[first_day] = (first, times, values, falls, near)
         return found
 
     def at(self, i: int) -> Timed:
@@ -349,7 +358,7 @@ class SeriesSchedule:
         finish, bac, ev = v["planned_finish"], v["bac"], v["ev"]
         if not isinstance(ev, Fraction) or not isinstance(bac, Fraction):
             return None
-        first, times, values, falls = self._curve(first_day)
+        first, times, values, falls, near = self._curve(first_day)
         count = i + 1 - first  # points of the curve known at date i
         if count > 0 and falls[count - 1]:
             return None  # PV falls between reports: _schedule says so
@@ -360,16 +369,16 @@ class SeriesSchedule:
         if pd is None or pd <= 0:
             return None
         extra = finish is not None and (count <= 0 or pd > times[count - 1])
-        if extra and count > 0 and bac < values[count - 1]:
+        if extra and count > 0 and _below(bac, values[count - 1]):
             return None  # PV falls to the last point
         last = bac if extra else (values[count - 1] if count > 0 else None)
-        if last is None or ev > last:
+        if last is None or _below(last, ev):
             return None
-        m = bisect.bisect_left(values, ev, 0, count) if count > 0 else 0
+        m = _place(values, near, ev, count)
         t1, p1 = (times[m], values[m]) if m < count else (pd, bac)
         t0, p0 = (times[m - 1], values[m - 1]) if m > 0 else (0, Fraction(0))
         at = (latest.status_date - first_day).days + 1
-        if p0 >= ev:
+        if not _below(p0, ev):
             es_n, es_d = t0, 1
         else:  # t0 + (t1 - t0) (EV - P0) / (P1 - P0), as one fraction
             en, ed, an, ad, bn, bd = ev.numerator, ev.denominator, p0.numerator, p0.denominator, p1.numerator, \
@@ -384,8 +393,42 @@ class SeriesSchedule:
         return figures, {}, first_day, Fraction(pd * at * es_d, es_n)
 
 
+def _below(a: Fraction, b: Fraction) -> bool:
+    """a < b, on their integers (Fraction's own comparison is several Python calls)."""
+    return a.numerator * b.denominator < b.numerator * a.denominator
+
+
+def _place(values: list[Fraction], near: list[float] | None, ev: Fraction, count: int) -> int:
+    """bisect.bisect_left(values, ev, 0, count) (values never fall): found among their floats, then moved right
+    to the exact place. Correctly rounded division is monotone, so the floats' place is never right of the exact
+    one; it is left of it where values tie as floats (closer than a float's precision): one exact comparison each."""
+    if count <= 0:
+        return 0
+    if near is None:
+        return bisect.bisect_left(values, ev, 0, count)
+    try:
+        m = bisect.bisect_left(near, ev.numerator / ev.denominator, 0, count)
+    except OverflowError:  # EV beyond a float's range
+        return bisect.bisect_left(values, ev, 0, count)
+    while m < count and values[m] < ev:
+        m += 1
+    return m
+
+
 def _reason(text: str, record: dict[str, Any]) -> str:
-    return PLACEHOLDER.sub(lambda m: display(record.get(m[1])), text)
+    pieces = _TEMPLATES.get(text)
+    if pieces is None:
+        if len(_TEMPLATES) >= 1_024:  # a policy's reasons are few; texts of many policies in one process are not
+            _TEMPLATES.clear()
+        pieces = _TEMPLATES[text] = PLACEHOLDER.split(text)  # text, name, text, ..., text
+    out = [pieces[0]]
+    for k in range(1, len(pieces), 2):
+        out.append(display(record.get(pieces[k])))
+        out.append(pieces[k + 1])
+    return "".join(out)
+
+
+_TEMPLATES: dict[str, list[str]] = {}  # a reason's text cut at its placeholders, once per text
 
 
 def _rollup(level: str, key: str, members: Iterable[ProjectHealth], variant: str, excluded: list[str]) -> Rollup:

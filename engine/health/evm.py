@@ -46,6 +46,8 @@ FIGURES = ("bac", "pv", "ev", "ac", "sv", "cv", "spi", "cpi", "eac", "etc", "vac
 SCHEDULE = ("es", "at", "pd", "sv_t", "spi_t", "ieac_t")
 
 Exact = Fraction
+_divide = CONTEXT.divide
+_ZERO = Decimal(0)
 
 
 # why TCPI to BAC, (BAC - EV) / (BAC - AC), has no figure when AC has reached BAC
@@ -63,8 +65,8 @@ def rounded(value: Fraction | None) -> Decimal | None:
     both rule back ends compare exactly these values. Decimal division is correctly rounded."""
     if value is None:
         return None
-    result = CONTEXT.divide(Decimal(value.numerator), Decimal(value.denominator))
-    return result + 0 if result else Decimal(0)  # never -0
+    result = _divide(Decimal(value.numerator), value.denominator)
+    return result + 0 if result else _ZERO  # never -0; + 0: an exponent above 0 written out (1.5E+7 as 15000000)
 
 
 @dataclass
@@ -247,8 +249,8 @@ def rollup(items: Iterable[Inputs], variant: str = "cpi") -> Figures:
 def _quotient(n: int, d: int) -> Decimal:
     """rounded(Fraction(n, d)) for d > 0, without building the Fraction: the quotient is the same rational
     whether or not n/d is in lowest terms, and Decimal division rounds it correctly once."""
-    result = CONTEXT.divide(Decimal(n), Decimal(d))
-    return result + 0 if result else Decimal(0)  # never -0
+    result = _divide(Decimal(n), d)  # (an int divisor is converted exactly, in C)
+    return result + 0 if result else _ZERO  # never -0
 
 
 def earned_value_rounded(bac: Fraction | None, pv: Fraction | None, ev: Fraction | None, ac: Fraction | None,

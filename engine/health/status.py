@@ -212,7 +212,9 @@ def _complete(record: dict[str, Any], calendar: Calendar) -> list[tuple[str, str
             record["pv"] = linear_pv(bac, start, finish, record["status_date"], calendar)
     share = record["percent_complete"]
     if share is not None and bac is not None:
-        earned = Fraction(bac) * Fraction(share)
+        bn, bd = bac.as_integer_ratio()
+        sn, sd = share.as_integer_ratio()
+        earned = Fraction(bn * sn, bd * sd)  # BAC x percent complete, exactly
         if record["ev"] is None:
             record["ev"] = earned
         elif Fraction(record["ev"]) != earned:
@@ -224,8 +226,9 @@ def _complete(record: dict[str, Any], calendar: Calendar) -> list[tuple[str, str
         if bac is not None and record[name] is not None and record[name] > bac:  # Decimal or Fraction: exact
             problems.append((name, "out_of_range", f"{name} {_text(Fraction(record[name]))} is above bac {bac}"))
     for name in MONEY:
-        if record[name] is not None:
-            record[name] = Fraction(record[name])
+        value = record[name]
+        if value is not None and value.__class__ is not Fraction:  # (PV and EV made here are already)
+            record[name] = Fraction(value)
     return problems
 
 
@@ -238,13 +241,30 @@ def linear_pv(bac: Decimal | Fraction, start: dt.date, finish: dt.date, status_d
     """BAC spread evenly over the working days from ``start`` to ``finish`` (both included), as planned by the
     end of ``status_date`` (the status date counts as a whole day of work). A plan with no working day in it
     is all planned on its finish."""
-    total = calendar.count(start, finish + dt.timedelta(days=1))
     if status_date >= finish:
         return Fraction(bac)
     if status_date < start:
         return Fraction(0)
+    total = _working_days(calendar, start, finish)
+    if not total:
+        return Fraction(0)
     done = calendar.count(start, status_date + dt.timedelta(days=1))
-    return Fraction(bac) * done / total if total else Fraction(0)
+    bn, bd = bac.as_integer_ratio()
+    return Fraction(bn * done, bd * total)
+
+
+def _working_days(calendar: Calendar, start: dt.date, finish: dt.date) -> int:
+    """Working days from ``start`` to ``finish``, both included; remembered (every report of a project asks)."""
+    key = (calendar, start, finish)
+    days = _PLAN_DAYS.get(key)
+    if days is None:
+        if len(_PLAN_DAYS) >= 65_536:
+            _PLAN_DAYS.clear()
+        days = _PLAN_DAYS[key] = calendar.count(start, finish + dt.timedelta(days=1))
+    return days
+
+
+_PLAN_DAYS: dict[tuple[Calendar, dt.date, dt.date], int] = {}
 
 
 def group_reports(typed: list[tuple[Row, dict[str, Any]]], data: StatusData) -> list[int]:

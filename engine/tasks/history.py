@@ -19,19 +19,15 @@ import datetime as dt
 import pickle
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.decision import RowError
-from engine.health.status import MONEY, STATUS_FIELDS, TEXTS, ErrorRow, Report, StatusData, group_reports, typed_rows
+from engine.health.status import STATUS_FIELDS, ErrorRow, Report, StatusData, group_reports, typed_rows
 from engine.io.profile import InputProfile
 from engine.io.readers import read_proposals
 from engine.io.rows import Row
 from engine.store.history import (
-    NUMBERS,
-    VALUES,
     Kept,
     Rated,
     _batches,
@@ -42,7 +38,6 @@ from engine.store.history import (
     write_ratings,
     write_reports,
 )
-from engine.store.history import encoded as encoded_of_row
 from engine.store.log import DecisionLog, _storable
 
 if TYPE_CHECKING:
@@ -142,13 +137,12 @@ def ingest(engine: Engine, log: DecisionLog, paths: Iterable[str | Path], profil
 
 
 GROUP = 500  # projects grouped, rated and written at a time
-STAGE = "pmo_ingest_rows"  # temporary: the typed rows of the file being ingested
+STAGE_ROWS = 20_000  # typed rows held before they go to the stage (bounded memory, few large pickles)
+STAGE = "pmo_ingest_rows"  # temporary: the typed rows of the file being ingested, by group of projects
 SEEN = "pmo_ingest_seen"  # temporary: the (project, status date) pairs earlier files of this run gave
-STAGE_COLUMNS = ("seq {int} PRIMARY KEY", "project TEXT NOT NULL", "typed {blob} NOT NULL")
+STAGE_COLUMNS = ("grp {int} NOT NULL", "seq {int} NOT NULL", "typed {blob} NOT NULL")
 SEEN_COLUMNS = ("project TEXT NOT NULL", "typed {blob} NOT NULL")
-_NUMBERS = frozenset(NUMBERS)
-_OTHERS = VALUES[len(TEXTS) + len(MONEY):]  # numbers and dates, read back from their encoded text
-assert VALUES[:len(TEXTS) + len(MONEY)] == TEXTS + MONEY
+_FIELDS = tuple(STATUS_FIELDS)
 
 
 def _create(db: Any, table: str, columns: tuple[str, ...]) -> None:
@@ -158,74 +152,76 @@ def _create(db: Any, table: str, columns: tuple[str, ...]) -> None:
     db.execute(f"CREATE TEMPORARY TABLE {table} ({', '.join(c.format(**kinds) for c in columns)})")
 
 
-def _staged(seq: int, row: Row, record: dict[str, Any]) -> tuple[int, str | None, bytes]:
-    """A typed row as the stage keeps it: its values encoded as the history stores them (so a report of one row
-    is encoded once), its texts as they are (the stored form of a text is not always reversible)."""
-    encoded = encoded_of_row(record)
-    texts = tuple(record[name] for name in TEXTS)
-    money = tuple(None if (m := record[name]) is None else (m.numerator, m.denominator) for name in MONEY)
-    return seq, _storable(record["project"]), pickle.dumps(
-        (record["project"], record["status_date"], record["task"], row.source, row.row, texts, money, encoded),
-        pickle.HIGHEST_PROTOCOL)
+class _Stage:
+    """The typed rows of a file, kept by group of projects (``group`` projects a group, in the order they were
+    first reported) in the stage table: rows are held until STAGE_ROWS, then each group's go in as one pickle
+    (typed values as they are: a Fraction pickles as its two integers), so memory stays bounded and a group is
+    read back in a few large pieces, in input order."""
 
+    def __init__(self, db: Any, group: int):
+        self.db, self.group = db, group
+        self.group_of: dict[str, int] = {}  # project -> its group
+        self.held: dict[int, list[tuple[int, int | None, str | None, tuple[Any, ...]]]] = {}
+        self.count = 0
+        _create(db, STAGE, STAGE_COLUMNS)
 
-def _unstaged(blob: bytes) -> tuple[Row, dict[str, Any], tuple[Any, ...]]:
-    """The row, its typed record (as the status reader typed it) and its encoded values, from the stage."""
-    project, day, task, source, line, texts, money, encoded = pickle.loads(blob)  # noqa: S301 - our own, this transaction's
-    record: dict[str, Any] = {"project": project, "status_date": day, "task": task}
-    record.update(zip(TEXTS, texts))
-    record.update((name, None if m is None else Fraction(*m)) for name, m in zip(MONEY, money))  # exact, no parsing
-    for name, text in zip(_OTHERS, encoded[len(TEXTS) + len(MONEY):]):
-        if text is None:
-            record[name] = None
-        elif name in _NUMBERS:
-            record[name] = Decimal(text)
-        else:
-            record[name] = dt.date.fromisoformat(text)
-    return Row(None, line, source), {name: record[name] for name in STATUS_FIELDS}, encoded
+    def add(self, seq: int, row: Row, record: dict[str, Any]) -> None:
+        project = record["project"]
+        group = self.group_of.get(project)
+        if group is None:
+            group = self.group_of[project] = len(self.group_of) // self.group
+        self.held.setdefault(group, []).append((seq, row.row, row.source, tuple(map(record.__getitem__, _FIELDS))))
+        self.count += 1
+        if self.count >= STAGE_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        pieces = [(group, rows[0][0], pickle.dumps(rows, pickle.HIGHEST_PROTOCOL)) for group, rows in self.held.items()]
+        if pieces:
+            self.db.executemany(f"INSERT INTO {STAGE} (grp, seq, typed) VALUES (?, ?, ?)", pieces)
+        self.held, self.count = {}, 0
+
+    @property
+    def groups(self) -> int:
+        return -(-len(self.group_of) // self.group)
+
+    def rows(self, group: int) -> Iterator[tuple[int, Row, dict[str, Any]]]:
+        """(seq, row, typed record) of one group, in input order."""
+        for blob, in self.db.execute(f"SELECT typed FROM {STAGE} WHERE grp = ? ORDER BY seq", [group]):
+            for seq, line, source, values in pickle.loads(blob):  # noqa: S301 - our own, this transaction's
+                yield seq, Row(None, line, source), dict(zip(_FIELDS, values))
 
 
 def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputProfile, calendar: Any,
                  across: bool, group: int) -> FileResult:
     data = StatusData()  # only its errors: the typing errors, in input order
     had_history = _has_history(db)
-    _create(db, STAGE, STAGE_COLUMNS)
-    insert = f"INSERT INTO {STAGE} (seq, project, typed) VALUES (?, ?, ?)"
-    staged = (_staged(seq, row, record) for seq, (row, record) in enumerate(typed_rows([rows], data, profile, calendar)))
-    for batch in _batches(staged):
-        db.executemany(insert, batch)
-    db.execute(f"CREATE INDEX {STAGE}_project ON {STAGE} (project, seq)")
+    stage = _Stage(db, group)
+    for seq, (row, record) in enumerate(typed_rows([rows], data, profile, calendar)):
+        stage.add(seq, row, record)
+    stage.flush()
     result = FileResult(path, empty_rows=rows.empty_count)
     held_by_typing = data.projects_in_error
     duplicates: list[tuple[int, ErrorRow]] = []
     repeated: list[ErrorRow] = []
     held: list[str] = []
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    projects = [p for p, in db.execute(f"SELECT project FROM {STAGE} GROUP BY project ORDER BY min(seq)")]
-    for start in range(0, len(projects), group):
-        chunk = projects[start:start + group]
-        marks = ", ".join("?" for _ in chunk)
+    for number in range(stage.groups):
         typed: list[tuple[Row, dict[str, Any]]] = []
         seqs: list[int] = []
-        encodings: list[tuple[tuple[str, dt.date], tuple[Any, ...]] | None] = []
-        for seq, blob in db.execute(f"SELECT seq, typed FROM {STAGE} WHERE project IN ({marks}) ORDER BY seq", chunk):
-            row, record, encoded = _unstaged(blob)
+        for seq, row, record in stage.rows(number):
             typed.append((row, record))
             seqs.append(seq)
-            encodings.append(((record["project"], record["status_date"]), encoded) if record["task"] is None else None)
         found = StatusData()
         rejected = group_reports(typed, found)
         duplicates += [(seqs[i], error) for i, error in zip(rejected, found.errors)]
-        skip = set(rejected)
-        encoded_of = dict(pair for i, pair in enumerate(encodings)  # a report of one row: its row's encoding
-                          if pair is not None and i not in skip)
-        del typed, encodings
+        del typed
         if across:
-            repeated += _repeated(db, found.reports, chunk)
+            repeated += _repeated(db, found.reports, [_storable(p) for p in found.reports])
         in_error = held_by_typing | {e.project for e in found.errors} | {e.project for e in repeated}
         held += [p for p in found.reports if p in in_error]
         reports = {p: series for p, series in found.reports.items() if p not in in_error}
-        _store(engine, db, reports, result, now, had_history, encoded_of)
+        _store(engine, db, reports, result, now, had_history)
     db.execute(f"DROP TABLE {STAGE}")
     duplicates.sort(key=lambda pair: pair[0])
     result.errors = data.errors + [error for _, error in duplicates] + repeated
@@ -272,16 +268,14 @@ def _duplicates_across_files(reports: dict[str, list[Report]], seen: dict[tuple[
 
 
 def _store(engine: Engine, db: Any, reports: dict[str, list[Report]], result: FileResult, now: str,
-           had_history: bool, encoded_of: dict[tuple[str, dt.date], tuple[Any, ...]]) -> None:
+           had_history: bool) -> None:
     """Compare a group of projects' reports with those in force, write the new and corrected ones, rate the
     projects that changed from their first changed date and write the ratings."""
     encoded: dict[str, list[tuple[tuple[Any, ...], str]]] = {}  # project -> (values, digest) of each report
     for project, series in reports.items():
         pairs = encoded[project] = []
         for r in series:
-            values = encoded_of.get((project, r.status_date)) if r.tasks == 0 else None
-            if values is None:
-                values = encoded_values(r)
+            values = encoded_values(r)
             pairs.append((values, report_digest(r, values)))
     stored: dict[str, list[Kept]] = {}
     in_force: dict[tuple[str | None, str], str] = {}

@@ -30,7 +30,7 @@ from engine.compile.health import DEFAULT_HEALTH  # noqa: E402
 from engine.health.status import StatusData, group_reports, typed_rows  # noqa: E402
 from engine.io.profile import InputProfile  # noqa: E402
 from engine.io.readers import read_proposals  # noqa: E402
-from engine.store.history import _rating_row, encoded_values, report_digest  # noqa: E402
+from engine.store.history import encoded_values, rating_row, report_digest  # noqa: E402
 from engine.tasks import history  # noqa: E402
 
 
@@ -101,7 +101,7 @@ def main() -> None:
         ratings = stage("rate (rate_series)", lambda: [h for project, series in found.reports.items()
                                                        for h in engine.rate_series(project, series)])
         made = stage("rating to record (rated)", lambda: [history.rated(h, history.ORIGIN) for h in ratings])
-        stage("rating rows (_rating_row)", lambda: [_rating_row(r, engine.policy_hash, "now") for r in made])
+        stage("rating rows (rating_row)", lambda: [rating_row(r, engine.policy_hash, "now") for r in made])
     total = sum(spent for _, spent in times)
     print(f"{n:,} rows, best of {args.repeat}, CPU microseconds per row")
     for name, spent in times:

@@ -211,3 +211,77 @@ def test_earned_schedules_place_among_the_pv_points_is_exact_where_floats_tie():
         assert _place(values, near, ev, count) == bisect.bisect_left(values, ev, 0, count)
 
     check()
+
+
+def _complete_as_written_first(record, calendar):
+    """engine/health/status.py's _complete as first written (one Fraction per operation), the reference for the
+    faster one: the same values and the same problems, message for message."""
+    from engine.health.status import MONEY
+    from engine.health.status import _text as text
+    problems = []
+    bac, start, finish = record["bac"], record["planned_start"], record["planned_finish"]
+    if bac is None:
+        problems.append(("bac", "missing_value", "column 'bac': a value is required (budget at completion)"))
+    if record["ac"] is None:
+        problems.append(("ac", "missing_value", "column 'ac': a value is required (actual cost to date)"))
+    if start is not None and finish is not None and start > finish:
+        problems.append(("planned_finish", "bad_value", f"planned_finish {finish} is before planned_start {start}"))
+        start = finish = None
+    if record["pv"] is None and bac is not None:
+        if start is None or finish is None:
+            problems.append(("pv", "missing_value", "column 'pv': give the planned value, or planned_start and "
+                             "planned_finish to spread BAC over the working days between them"))
+        else:
+            total = calendar.count(start, finish + dt.timedelta(days=1))
+            day = record["status_date"]
+            if day >= finish:
+                record["pv"] = F(bac)
+            elif day < start:
+                record["pv"] = F(0)
+            else:
+                done = calendar.count(start, day + dt.timedelta(days=1))
+                record["pv"] = F(bac) * done / total if total else F(0)
+    share = record["percent_complete"]
+    if share is not None and bac is not None:
+        earned = F(bac) * F(share)
+        if record["ev"] is None:
+            record["ev"] = earned
+        elif F(record["ev"]) != earned:
+            problems.append(("ev", "inconsistent", f"ev {record['ev']} is not bac x percent_complete ({bac} x "
+                             f"{share} = {text(earned)}); give one of them"))
+    elif record["ev"] is None:
+        problems.append(("ev", "missing_value", "column 'ev': give the earned value, or percent_complete"))
+    for name in ("pv", "ev"):
+        if bac is not None and record[name] is not None and record[name] > bac:
+            problems.append((name, "out_of_range", f"{name} {text(F(record[name]))} is above bac {bac}"))
+    for name in MONEY:
+        if record[name] is not None:
+            record[name] = F(record[name])
+    return problems
+
+
+def test_completing_a_status_row_gives_what_one_fraction_per_operation_gives():
+    """PV from the planned dates, EV from percent complete and the checks between columns, on random typed rows
+    (amounts with cents, PV and EV given or not, EV above BAC, dates either way round): the same record and the
+    same problems as the reference above."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.health.status import STATUS_FIELDS, _complete
+    money = st.one_of(st.none(), st.decimals(0, 10 ** 7, places=2), st.integers(0, 10 ** 7).map(Decimal))
+    share = st.one_of(st.none(), st.decimals(0, 1, places=4))
+    day = st.dates(dt.date(2026, 1, 1), dt.date(2028, 12, 31))
+    holidays = Calendar.of(frozenset(range(5)), (dt.date(2027, 1, 6), dt.date(2027, 5, 1)))
+
+    @settings(max_examples=500, deadline=None)
+    @given(money, money, money, money, share, st.one_of(st.none(), day), st.one_of(st.none(), day), day,
+           st.sampled_from([WEEKDAYS, holidays]))
+    def check(bac, pv, ev, ac, percent, start, finish, status_date, calendar):
+        record = dict.fromkeys(STATUS_FIELDS)
+        record.update(bac=bac, pv=pv, ev=ev, ac=ac, percent_complete=percent, planned_start=start,
+                      planned_finish=finish, status_date=status_date)
+        reference = dict(record)
+        assert _complete(record, calendar) == _complete_as_written_first(reference, calendar)
+        assert record == reference and all(type(record[k]) is type(reference[k]) for k in record)
+
+    check()

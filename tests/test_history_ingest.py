@@ -13,7 +13,7 @@ import pytest
 from engine.health.status import read_status
 from engine.store import DecisionLog
 from engine.store.history import status_data
-from engine.tasks.history import ingest
+from engine.tasks.history import ingest, rerate
 from tests.conftest import ROOT
 
 STATUS = sorted(str(p) for p in (ROOT / "examples" / "status").glob("status-*.csv"))
@@ -94,6 +94,51 @@ def test_what_is_stored_does_not_depend_on_how_many_projects_are_taken_at_a_time
     assert results[1][0][1] > 0 and results[2][0][1] > 0  # corrections were made
     assert results[0][0][6] and results[0][0][7]  # error rows, and projects held back for them
     assert tables["escalations"] and len(tables["health_ratings"]) > len(tables["status_reports"]) // 2
+
+
+def _three_ingests_and_a_rerate(engine, tmp_path, name, **options):
+    """New reports with error rows, corrections, corrections back beside new projects, then rating again."""
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    write_tricky(first, 1)
+    write_tricky(second, 2)
+    target = tmp_path / f"{name}.sqlite"
+    with DecisionLog(target) as log:
+        results = [ingest(engine, log, [first], **options), ingest(engine, log, [second], **options),
+                   ingest(engine, log, [first, *STATUS], **options)]
+        again = rerate(engine, log, group=options.get("group"))
+    return [outcome(r) for r in results], (again.projects, again.rated, again.ratings), stored(target)
+
+
+def test_rating_in_worker_processes_stores_what_one_process_stores(tmp_path, engines):
+    """Groups rated by 2 or 3 forked workers while the parent reads and compares the next: the same counts, error
+    rows and stored rows, in the same order, as rating in the parent."""
+    engine = engines["rete"]
+    alone = _three_ingests_and_a_rerate(engine, tmp_path, "one", group=7, workers=1)
+    assert alone[0][1][0][1] > 0 and alone[2]["escalations"]  # corrections, escalations
+    assert _three_ingests_and_a_rerate(engine, tmp_path, "two", group=7, workers=2) == alone
+    assert _three_ingests_and_a_rerate(engine, tmp_path, "three", group=3, workers=3) == alone
+
+
+def test_a_rating_worker_that_dies_loses_nothing(tmp_path, engines, monkeypatch):
+    """A worker killed while it rates a group (as a crash in the rules engine's C core would end it): that group
+    and the rest are rated in the parent; the history is what one process stores."""
+    import os
+
+    from engine.tasks import history
+    engine = engines["rete"]
+    alone = _three_ingests_and_a_rerate(engine, tmp_path, "one", group=5, workers=1)
+    marker = tmp_path / "died"
+    rating_rows = history._rating_rows
+
+    def dies_once(*args):
+        if history._worker_engine is not None and not marker.exists():  # in a worker, the first time
+            marker.write_text("x")
+            os._exit(1)
+        return rating_rows(*args)
+
+    monkeypatch.setattr(history, "_rating_rows", dies_once)
+    assert _three_ingests_and_a_rerate(engine, tmp_path, "two", group=5, workers=2) == alone
+    assert marker.exists()
 
 
 def test_a_file_ingested_gives_what_the_whole_file_reader_gives(tmp_path, engines):

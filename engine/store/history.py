@@ -31,6 +31,7 @@ from engine.store.log import DecisionLog, _storable, canonical, digest
 DATES = ("planned_start", "planned_finish")
 NUMBERS = ("percent_complete",) + COUNTS
 VALUES = TEXTS + MONEY + NUMBERS + DATES  # every value of a Report, in the table's column order
+_NUMBERED = MONEY + NUMBERS
 REPORT_COLUMNS = ("project", "status_date", "revision", "in_force", "digest", "ingested", "source", "source_row",
                   "sources", "tasks") + VALUES
 RATING_COLUMNS = ("project", "status_date", "policy_hash", "basis", "in_force", "rated", "rating", "rule_id",
@@ -42,24 +43,25 @@ CHUNK = 500  # projects per "project IN (...)" query (SQLite allows 999 paramete
 
 # ------------------------------------------------------------------------------------------ encoding
 
-def _number_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, Fraction):
-        return str(value)  # "1500000" or "4500000/7": exact, and read back by Fraction()
-    return str(value)
-
-
 def encoded_values(report: Report) -> tuple:
     """The report's values as the table stores them (VALUES order)."""
     return encoded(report.values)
 
 
 def encoded(v: Mapping[str, Any]) -> tuple:
-    """Values (a report's, or a typed status row's) as the table stores them (VALUES order)."""
-    return (tuple(_storable(v.get(name)) for name in TEXTS)
-            + tuple(_number_text(v.get(name)) for name in MONEY + NUMBERS)
-            + tuple(v[name].isoformat() if v.get(name) is not None else None for name in DATES))
+    """Values (a report's, or a typed status row's) as the table stores them (VALUES order): texts storable,
+    money as the text of its rational ("1500000", or "4500000/7": exact, and read back by Fraction()), other
+    numbers as decimals, dates in ISO 8601."""
+    get = v.get
+    out = [_storable_text(t) if (t := get(name)).__class__ is str else _storable(t) for name in TEXTS]
+    out += [None if (x := get(name)) is None else str(x) for name in _NUMBERED]
+    out += [None if (d := get(name)) is None else d.isoformat() for name in DATES]
+    return tuple(out)
+
+
+def _storable_text(text: str) -> str:
+    """_storable of a str: an ASCII text without NUL is stored as it is (most are)."""
+    return text if text.isascii() and "\x00" not in text else _storable(text)  # type: ignore[return-value]
 
 
 def report_digest(report: Report, values: tuple | None = None) -> str:
@@ -218,31 +220,42 @@ def write_reports(db: Any, reports: list[tuple[Kept, Kept | None]], now: str) ->
         db.executemany(insert, batch)
 
 
-def write_ratings(db: Any, ratings: Iterable[Rated], policy_hash: str, now: str,
-                  rerated: Iterable[tuple[str, dt.date]] = ()) -> tuple[int, int]:
-    """Record ratings and their escalations (``ratings`` may be a generator: written in batches as they come)
-    inside the caller's transaction. ``rerated``: (project, first date) of projects rated again from that date
-    on: their earlier ratings and escalations from then are taken out of force first. Returns how many ratings
-    and escalations were recorded."""
+def write_rating_rows(db: Any, ratings: list[tuple], escalations: list[tuple],
+                      rerated: Iterable[tuple[str, dt.date]] = ()) -> tuple[int, int]:
+    """Record ratings and their escalations, as rows made by :func:`rating_row` and :func:`escalation_rows`
+    (by the ingest's worker processes, or in this one), inside the caller's transaction. ``rerated``: (project,
+    first date) of projects rated again from that date on: their earlier ratings and escalations from then are
+    taken out of force first. Returns how many ratings and escalations were recorded."""
+    _out_of_force(db, rerated)
+    counts = [0, 0]
+    for start in range(0, max(len(ratings), len(escalations)), BATCH):
+        made, escalated = _insert_ratings(db, ratings[start:start + BATCH], escalations[start:start + BATCH])
+        counts[0] += made
+        counts[1] += escalated
+    return counts[0], counts[1]
+
+
+def _out_of_force(db: Any, rerated: Iterable[tuple[str, dt.date]]) -> None:
     stale = [(_storable(project), day.isoformat()) for project, day in rerated]
     for start in range(0, len(stale), BATCH):
         chunk = stale[start:start + BATCH]
         for table in ("health_ratings", "escalations"):
             db.executemany(f"UPDATE {table} SET in_force = 0 WHERE project = ? AND status_date >= ? AND in_force = 1",
                            chunk)
-    rating_sql = (f"INSERT INTO health_ratings ({', '.join(RATING_COLUMNS)}) VALUES "
-                  f"({', '.join('?' for _ in RATING_COLUMNS)}) ON CONFLICT (project, status_date, policy_hash, basis) "
-                  "DO UPDATE SET in_force = 1")
-    escalation_sql = (f"INSERT INTO escalations ({', '.join(ESCALATION_COLUMNS)}) VALUES "
-                      f"({', '.join('?' for _ in ESCALATION_COLUMNS)}) ON CONFLICT "
-                      "(project, status_date, policy_hash, basis, route) DO UPDATE SET in_force = 1")
-    counts = [0, 0]
-    for batch in _batches(iter(ratings), BATCH):
-        counts[0] += db.executemany(rating_sql, [_rating_row(r, policy_hash, now) for r in batch])
-        escalated = [row for r in batch for row in _escalation_rows(r, policy_hash)]
-        if escalated:
-            counts[1] += db.executemany(escalation_sql, escalated)
-    return counts[0], counts[1]
+
+
+_RATING_SQL = (f"INSERT INTO health_ratings ({', '.join(RATING_COLUMNS)}) VALUES "
+               f"({', '.join('?' for _ in RATING_COLUMNS)}) ON CONFLICT (project, status_date, policy_hash, basis) "
+               "DO UPDATE SET in_force = 1")
+_ESCALATION_SQL = (f"INSERT INTO escalations ({', '.join(ESCALATION_COLUMNS)}) VALUES "
+                   f"({', '.join('?' for _ in ESCALATION_COLUMNS)}) ON CONFLICT "
+                   "(project, status_date, policy_hash, basis, route) DO UPDATE SET in_force = 1")
+
+
+def _insert_ratings(db: Any, ratings: list[tuple], escalations: list[tuple]) -> tuple[int, int]:
+    made = db.executemany(_RATING_SQL, ratings) if ratings else 0
+    escalated = db.executemany(_ESCALATION_SQL, escalations) if escalations else 0
+    return made, escalated
 
 
 def _batches(rows: Iterator[Any], size: int = BATCH) -> Iterator[list[Any]]:
@@ -265,12 +278,12 @@ def _report_rows(reports: list[tuple[Kept, Kept | None]], now: str) -> Iterator[
                *(new.values if new.values is not None else encoded_values(r)))
 
 
-def _rating_row(r: Rated, policy_hash: str, now: str) -> tuple:
+def rating_row(r: Rated, policy_hash: str, now: str) -> tuple:
     return (_storable(r.project), r.status_date.isoformat(), policy_hash, r.basis, 1, now, r.rating, r.rule_id,
             r.rule_where, _storable(r.reason), canonical(r.rules), canonical(r.figures))
 
 
-def _escalation_rows(r: Rated, policy_hash: str) -> Iterator[tuple]:
+def escalation_rows(r: Rated, policy_hash: str) -> Iterator[tuple]:
     for route, rules, reason in r.escalations:
         yield (_storable(r.project), r.status_date.isoformat(), policy_hash, r.basis, 1, _storable(route), rules,
                _storable(reason))

@@ -64,7 +64,7 @@ def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: 
     global _engine, _fault
     _fault = fault
     if parent is not None:
-        _die_with(parent)
+        die_with(parent)
     if inherited is not None:  # the parent's engine, in a forked worker's copy of its memory: no second start-up
         _engine = inherited
         return
@@ -73,7 +73,7 @@ def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: 
         _engine = _engine.with_profile(profile)
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """Make this worker end when the process that started the batch ends."""
     if sys.platform.startswith("linux"):
         # The signal comes when the thread that started this worker ends: the batch's own thread, which

@@ -16,8 +16,13 @@ the rest is unchanged, the held-back reports are new.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
 import pickle
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,9 +38,11 @@ from engine.store.history import (
     _batches,
     chained,
     encoded_values,
+    escalation_rows,
+    rating_row,
     report_digest,
     reports_in_force,
-    write_ratings,
+    write_rating_rows,
     write_reports,
 )
 from engine.store.log import DecisionLog, _storable
@@ -108,7 +115,7 @@ class IngestResult:
 
 
 def ingest(engine: Engine, log: DecisionLog, paths: Iterable[str | Path], profile: InputProfile | None = None,
-           sheet: str | None = None, *, group: int | None = None) -> IngestResult:
+           sheet: str | None = None, *, group: int | None = None, workers: int | None = None) -> IngestResult:
     """Ingest ``paths`` in order, each file in one transaction. Raises InputError (nothing of that file is
     written) when a file as a whole is unusable; LogError when the log is.
 
@@ -116,7 +123,12 @@ def ingest(engine: Engine, log: DecisionLog, paths: Iterable[str | Path], profil
     in a temporary table inside the file's transaction; then the projects are taken ``group`` at a time (in the
     order they were first reported), their rows grouped into reports (duplicates found, task rows summed),
     compared with the reports in force, rated and written. Every decision about a report is within its project,
-    so this gives what reading the whole file at once gives (tests/test_history.py compares them)."""
+    so this gives what reading the whole file at once gives (tests/test_history.py compares them).
+
+    ``workers``: processes that rate the groups (forked from this one, so they rate with ``engine`` as it is)
+    while this one reads, compares and writes the next; the ratings are written here, in group order, so the
+    history is byte for byte what one process writes. None: one per core for a file of RATE_IN_PARALLEL_FROM rows
+    or more where processes fork (Linux), else 1."""
     from engine.compile.health import DEFAULT_HEALTH
     calendar = (engine.policy.health or DEFAULT_HEALTH).calendar
     paths = list(paths)
@@ -129,7 +141,7 @@ def ingest(engine: Engine, log: DecisionLog, paths: Iterable[str | Path], profil
         rows = read_proposals(path, sheet)
         with log.transaction() as db:
             results.append(_ingest_file(engine, db, rows, str(path), profile or InputProfile(), calendar, across,
-                                        group or GROUP))
+                                        group or GROUP, workers))
     if across:
         with log._using("write to") as db:
             db.execute(f"DROP TABLE {SEEN}")
@@ -162,7 +174,8 @@ class _Stage:
         self.db, self.group = db, group
         self.group_of: dict[str, int] = {}  # project -> its group
         self.held: dict[int, list[tuple[int, int | None, str | None, tuple[Any, ...]]]] = {}
-        self.count = 0
+        self.count = 0  # rows held
+        self.rows_in = 0  # rows staged in all
         _create(db, STAGE, STAGE_COLUMNS)
 
     def add(self, seq: int, row: Row, record: dict[str, Any]) -> None:
@@ -172,6 +185,7 @@ class _Stage:
             group = self.group_of[project] = len(self.group_of) // self.group
         self.held.setdefault(group, []).append((seq, row.row, row.source, tuple(map(record.__getitem__, _FIELDS))))
         self.count += 1
+        self.rows_in += 1
         if self.count >= STAGE_ROWS:
             self.flush()
 
@@ -193,7 +207,7 @@ class _Stage:
 
 
 def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputProfile, calendar: Any,
-                 across: bool, group: int) -> FileResult:
+                 across: bool, group: int, workers: int | None) -> FileResult:
     data = StatusData()  # only its errors: the typing errors, in input order
     had_history = _has_history(db)
     stage = _Stage(db, group)
@@ -206,22 +220,27 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
     repeated: list[ErrorRow] = []
     held: list[str] = []
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    for number in range(stage.groups):
-        typed: list[tuple[Row, dict[str, Any]]] = []
-        seqs: list[int] = []
-        for seq, row, record in stage.rows(number):
-            typed.append((row, record))
-            seqs.append(seq)
-        found = StatusData()
-        rejected = group_reports(typed, found)
-        duplicates += [(seqs[i], error) for i, error in zip(rejected, found.errors)]
-        del typed
-        if across:
-            repeated += _repeated(db, found.reports, [_storable(p) for p in found.reports])
-        in_error = held_by_typing | {e.project for e in found.errors} | {e.project for e in repeated}
-        held += [p for p in found.reports if p in in_error]
-        reports = {p: series for p, series in found.reports.items() if p not in in_error}
-        _store(engine, db, reports, result, now, had_history)
+    rater = _Rater(engine, db, now, _worker_count(workers, stage))
+    try:
+        for number in range(stage.groups):
+            typed: list[tuple[Row, dict[str, Any]]] = []
+            seqs: list[int] = []
+            for seq, row, record in stage.rows(number):
+                typed.append((row, record))
+                seqs.append(seq)
+            found = StatusData()
+            rejected = group_reports(typed, found)
+            duplicates += [(seqs[i], error) for i, error in zip(rejected, found.errors)]
+            del typed
+            if across:
+                repeated += _repeated(db, found.reports, [_storable(p) for p in found.reports])
+            in_error = held_by_typing | {e.project for e in found.errors} | {e.project for e in repeated}
+            held += [p for p in found.reports if p in in_error]
+            reports = {p: series for p, series in found.reports.items() if p not in in_error}
+            _store(engine, db, reports, result, now, had_history, rater)
+        rater.finish()
+    finally:
+        rater.close()
     db.execute(f"DROP TABLE {STAGE}")
     duplicates.sort(key=lambda pair: pair[0])
     result.errors = data.errors + [error for _, error in duplicates] + repeated
@@ -268,7 +287,7 @@ def _duplicates_across_files(reports: dict[str, list[Report]], seen: dict[tuple[
 
 
 def _store(engine: Engine, db: Any, reports: dict[str, list[Report]], result: FileResult, now: str,
-           had_history: bool) -> None:
+           had_history: bool, rater: _Rater) -> None:
     """Compare a group of projects' reports with those in force, write the new and corrected ones, rate the
     projects that changed from their first changed date and write the ratings."""
     encoded: dict[str, list[tuple[tuple[Any, ...], str]]] = {}  # project -> (values, digest) of each report
@@ -316,28 +335,124 @@ def _store(engine: Engine, db: Any, reports: dict[str, list[Report]], result: Fi
             to_rate.append((project, ordered, next(i for i, k in enumerate(ordered) if k.report.status_date == first)))
     write_reports(db, changed, now)
     rerated = [(project, series[start].report.status_date) for project, series, start in to_rate if project in stored]
-    ratings = _ratings(engine, to_rate, result)
-    made, escalated = write_ratings(db, ratings, engine.policy_hash, now, rerated)
-    result.ratings += made
-    result.escalations += escalated
+    rater.rate([(project, [k.report for k in series], [k.digest for k in series], start)
+                for project, series, start in to_rate], rerated, result)
+
+
+RATE_IN_PARALLEL_FROM = 20_000  # rows: below this, starting worker processes costs more than it saves
+TableRow = tuple[Any, ...]  # a row of a table, as written
+ToRate = list[tuple[str, list[Report], list[str], int]]  # (project, its reports in force, their digests, first changed)
+
+
+def _worker_count(workers: int | None, stage: _Stage) -> int:
+    if workers is not None:
+        return max(1, min(workers, stage.groups))
+    if stage.rows_in < RATE_IN_PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(os.cpu_count() or 1, stage.groups))
+
+
+class _Rater:
+    """Rates each group's changed projects and writes the ratings, group after group. With workers (processes
+    forked from this one: they rate with its engine as it is, nothing is loaded again), a group is rated there
+    while this process reads, compares and stores the next ones; the ratings are written here, in group order, so
+    the history is what one process writes. A worker that dies (a crash in the rules engine's C core, a kill)
+    loses nothing: its group and every one after it are rated here."""
+
+    def __init__(self, engine: Engine, db: Any, now: str, workers: int):
+        self.engine, self.db, self.now, self.workers = engine, db, now, workers
+        self.pending: deque[tuple[Future[Any], ToRate, list[tuple[str, dt.date]], FileResult]] = deque()
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            from engine.tasks.batch import die_with
+            self.pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _start_worker,
+                                            (engine, os.getpid(), die_with))
+
+    def rate(self, to_rate: ToRate, rerated: list[tuple[str, dt.date]], result: FileResult) -> None:
+        if self.pool is None:
+            self._write(_rating_rows(self.engine, to_rate, self.now), rerated, result)
+            return
+        try:
+            future = self.pool.submit(_rate_in_worker, to_rate, self.now)
+        except BrokenProcessPool:
+            self._broken()
+            return self.rate(to_rate, rerated, result)
+        self.pending.append((future, to_rate, rerated, result))
+        while len(self.pending) > self.workers:  # a bounded number of groups in flight
+            self._write_next()
+
+    def finish(self) -> None:
+        while self.pending:
+            self._write_next()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def _write_next(self) -> None:
+        future, to_rate, rerated, result = self.pending[0]
+        try:
+            rows = future.result()
+        except BrokenProcessPool:
+            self._broken()
+            return
+        self.pending.popleft()
+        self._write(rows, rerated, result)
+
+    def _broken(self) -> None:
+        """A worker died: no more workers; the groups not written yet are rated here, in order."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+        waiting, self.pending = list(self.pending), deque()
+        for _, to_rate, rerated, result in waiting:
+            self._write(_rating_rows(self.engine, to_rate, self.now), rerated, result)
+
+    def _write(self, rows: tuple[list[TableRow], list[TableRow], int], rerated: list[tuple[str, dt.date]],
+               result: FileResult) -> None:
+        ratings, escalations, rated = rows
+        made, escalated = write_rating_rows(self.db, ratings, escalations, rerated)
+        result.rated += rated
+        result.ratings += made
+        result.escalations += escalated
+
+
+_worker_engine: Engine | None = None  # in a rating worker: the parent's engine, as it was when the worker forked
+
+
+def _start_worker(engine: Engine, parent: int, die_with: Any) -> None:
+    global _worker_engine
+    _worker_engine = engine
+    die_with(parent)
+
+
+def _rate_in_worker(to_rate: ToRate, now: str) -> tuple[list[TableRow], list[TableRow], int]:
+    assert _worker_engine is not None
+    return _rating_rows(_worker_engine, to_rate, now)
+
+
+def _rating_rows(engine: Engine, to_rate: ToRate, now: str) -> tuple[list[TableRow], list[TableRow], int]:
+    """The rows of the ratings and escalations of each project at its own dates from the first that changed,
+    and how many (project, status date) pairs were rated."""
+    ratings: list[TableRow] = []
+    escalations: list[TableRow] = []
+    policy_hash = engine.policy_hash
+    for project, reports, digests, start in to_rate:
+        bases = []
+        basis = ORIGIN
+        for digest_ in digests:
+            basis = chained(basis, digest_)
+            bases.append(basis)
+        for i, health in enumerate(engine.rate_series(project, reports, start=start), start):
+            made = rated(health, bases[i])
+            ratings.append(rating_row(made, policy_hash, now))
+            escalations += escalation_rows(made, policy_hash)
+    return ratings, escalations, len(ratings)
 
 
 def _has_history(db: Any) -> bool:
     return bool(db.execute("SELECT 1 FROM status_reports LIMIT 1"))
-
-
-def _ratings(engine: Engine, to_rate: list[tuple[str, list[Kept], int]], result: FileResult) -> Iterator[Rated]:
-    """Each project rated at its own dates from the first that changed; a generator, so the ratings are written
-    in batches as they are made (bounded memory)."""
-    for project, series, start in to_rate:
-        bases = []
-        basis = ORIGIN
-        for kept in series:
-            basis = chained(basis, kept.digest)
-            bases.append(basis)
-        for i, health in enumerate(engine.rate_series(project, [k.report for k in series], start=start), start):
-            result.rated += 1
-            yield rated(health, bases[i])
 
 
 def rated(health: ProjectHealth, basis: str) -> Rated:
@@ -391,12 +506,12 @@ def rerate(engine: Engine, log: DecisionLog, *, group: int | None = None) -> Rer
         for start in range(0, len(projects), size):
             chunk = projects[start:start + size]
             stored = reports_in_force(db, chunk)
-            to_rate = [(p, stored[p], 0) for p in chunk if p in stored]
-            counts = FileResult("")
-            write_ratings(db, _ratings(engine, to_rate, counts), engine.policy_hash, now,
-                          [(p, series[0].report.status_date) for p, series, _ in to_rate])
+            to_rate = [(p, [k.report for k in stored[p]], [k.digest for k in stored[p]], 0) for p in chunk if p in stored]
+            rating_rows, escalation_rows_, count = _rating_rows(engine, to_rate, now)
+            write_rating_rows(db, rating_rows, escalation_rows_, [(p, reports[0].status_date)
+                                                                  for p, reports, _, _ in to_rate])
             result.projects += len(to_rate)
-            result.rated += counts.rated
+            result.rated += count
         [(after_ratings, after_escalations)] = db.execute(counted)
     result.ratings, result.escalations = int(after_ratings - ratings), int(after_escalations - escalations)
     return result

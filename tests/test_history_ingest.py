@@ -348,3 +348,38 @@ def test_a_changed_health_policy_rates_the_history_again_with_status_rerate(tmp_
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         finally:
             db.close()
+
+
+def test_status_ingest_takes_a_number_of_workers_and_refuses_none(tmp_path, capsys):
+    from engine.cli import main
+    target = tmp_path / "h.sqlite"
+    assert main(["status", "ingest", *map(str, STATUS), "--log", str(target), "--workers", "2"]) == 0
+    assert "new" in capsys.readouterr().out
+    for bad in ("0", "-1", "two"):
+        assert main(["status", "ingest", *map(str, STATUS), "--log", str(target), "--workers", bad]) == 2
+        assert "worker processes" in capsys.readouterr().err
+
+
+def test_a_stored_money_text_reads_back_as_fraction_reads_it():
+    """The history's reader of money texts ("1500000", "4500000/7") against Fraction's own parser, on the texts
+    it writes and on others (signs, decimals, spaces, other digits, a zero denominator): the same value or the
+    same exception."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.store.history import _rational
+    written = st.fractions(max_denominator=10 ** 9).map(str)
+    others = st.text(alphabet="0123456789-+/. e٣²x", max_size=8)
+
+    def read(parse, text):
+        try:
+            return parse(text)
+        except (ValueError, ZeroDivisionError) as exc:
+            return type(exc)
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.one_of(written, others, st.sampled_from(["3/0", "--5", "-", "/7", "7/", " 7", "٣", "²"])))
+    def check(text):
+        assert read(_rational, text) == read(Fraction, text)
+
+    check()

@@ -7,7 +7,17 @@ import argparse
 from pathlib import Path
 from typing import IO, Any
 
-from engine.cli.options import LOG_HELP, Run, Subparsers, command, default_log, log_arg, policy_options, sheet_option
+from engine.cli.options import (
+    LOG_HELP,
+    Run,
+    Subparsers,
+    command,
+    default_log,
+    log_arg,
+    policy_options,
+    sheet_option,
+    workers_arg,
+)
 
 INGEST_EXAMPLES = """\
 examples:
@@ -59,6 +69,9 @@ def register(sub: Subparsers) -> None:
     sheet_option(ig)
     ig.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end for the health rules (default rete; both give the same ratings)")
+    ig.add_argument("--workers", type=workers_arg, metavar="N", help="processes that rate the projects while this "
+                    "one reads and stores (default: one per core for 20,000 rows or more, else 1); the history is "
+                    "the same for any N")
 
     rr = command(inner, "rerate", rerate, "rate every project of the history again under the policy given",
                  "Rate every project in the history again at each of its status dates, on the reports in force, by "
@@ -100,7 +113,7 @@ def ingest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     warn(engine, stderr)
     profile = status_profile(args.columns)
     with open_log(args.log) as log:
-        result = ingest_files(engine, log, args.files, profile, args.sheet)
+        result = ingest_files(engine, log, args.files, profile, args.sheet, workers=args.workers)
     for file in result.files:
         for e in file.errors:
             for x in e.errors:

@@ -29,6 +29,7 @@ from engine.cli.options import (
     out_option,
     policy_options,
     sheet_option,
+    workers_arg,
 )
 from engine.io.writers import FORMATS
 
@@ -48,7 +49,7 @@ def register(sub: Subparsers) -> None:
                     "(with --out: Decisions and Findings sheets)")
     out_option(ev)
     sheet_option(ev)
-    ev.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core for "
+    ev.add_argument("--workers", type=workers_arg, metavar="N", help="worker processes (default: one per core for "
                     "5,000 rows or more, else 1); the output is the same for any N")
     backend_option(ev)
     ev.add_argument("--resume", action="store_true", help="continue an interrupted run: keep the complete rows "

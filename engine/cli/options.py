@@ -80,6 +80,17 @@ LOG_HELP = ("a SQLite file, or a PostgreSQL log shared by a team: postgresql://u
             f"(default: $PMO_LOG or ./{DEFAULT_PATH})")
 
 
+def workers_arg(text: str) -> int:
+    """--workers N: a whole number of processes, 1 or more (1: none started)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of worker processes") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count}: give 1 or more worker processes (1: no workers)")
+    return count
+
+
 def log_arg(text: str) -> str | Path:
     """argparse type for --log: a postgresql:// address as it is, anything else the path of a SQLite file."""
     return text if is_address(text) else Path(text)

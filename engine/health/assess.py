@@ -33,6 +33,7 @@ from engine.health.evm import (
     earned_schedule,
     earned_value,
     earned_value_rounded,
+    percent_complete,
     rollup,
     rounded,
 )
@@ -250,11 +251,7 @@ def _rated(project: str, known: list[Report], health: CompiledHealth, backend: B
     record.update(values)
     record.update(schedule_values)
     bac, ev = v["bac"], v["ev"]
-    if bac and isinstance(ev, Fraction) and isinstance(bac, Fraction):  # EV / BAC, as one exact quotient
-        record["percent_complete"] = _quotient(ev.numerator * bac.denominator, ev.denominator * bac.numerator) \
-            if bac.numerator > 0 else rounded(ev / bac)
-    else:
-        record["percent_complete"] = rounded(ev / bac) if bac else None
+    record["percent_complete"] = percent_complete(ev, bac)
     if not bac:
         why["percent_complete"] = "BAC is 0"
     record["forecast_finish"] = first_day + dt.timedelta(days=math.ceil(ieac) - 1) \

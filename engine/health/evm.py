@@ -253,6 +253,15 @@ def _quotient(n: int, d: int) -> Decimal:
     return result + 0 if result else _ZERO  # never -0
 
 
+def percent_complete(ev: Fraction | Decimal, bac: Fraction | Decimal | None) -> Decimal | None:
+    """EV / BAC, rounded once; None when BAC is 0 or missing."""
+    if not bac:
+        return None
+    if isinstance(ev, Fraction) and isinstance(bac, Fraction) and bac.numerator > 0:  # one exact quotient of ints
+        return _quotient(ev.numerator * bac.denominator, ev.denominator * bac.numerator)
+    return rounded(Fraction(ev) / Fraction(bac))
+
+
 def earned_value_rounded(bac: Fraction | None, pv: Fraction | None, ev: Fraction | None, ac: Fraction | None,
                          etc: Fraction | None = None,
                          variant: str = "cpi") -> tuple[dict[str, Decimal | None], dict[str, str]] | None:

@@ -31,7 +31,7 @@ from engine.errors import InputError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import fields_of
 from engine.health.assess import HealthReport, ProjectHealth, SeriesSchedule, _evm, _plain, assess
-from engine.health.evm import rounded
+from engine.health.evm import percent_complete, rounded
 from engine.health.status import Report, StatusData
 from engine.health.trend import Kpi
 
@@ -194,17 +194,28 @@ def _closed(history: History, end: dt.date) -> list[Record]:
     return out
 
 
-@dataclass(frozen=True)
 class _Forecast:
-    report: Report
-    eac: Decimal | None
-    percent: Decimal | None
+    """A report's percent complete, and its EAC when asked for: only the report nearest 50% complete of each
+    closed project needs one."""
+
+    __slots__ = ("report", "percent", "_variant", "_eac")
+
+    def __init__(self, report: Report, variant: str):
+        v = report.values
+        self.report, self._variant = report, variant
+        self.percent = percent_complete(v["ev"], v["bac"])
+        self._eac: tuple[Decimal | None] | None = None
+
+    @property
+    def eac(self) -> Decimal | None:
+        if self._eac is None:  # earned value as assess computes it (on integers where it can: the same figures)
+            figures, _ = _evm(self.report.values, self._variant)
+            self._eac = (figures.get("eac"),)
+        return self._eac[0]
 
 
 def _at_report(report: Report, variant: str) -> _Forecast:
-    v = report.values
-    figures, _ = _evm(v, variant)  # earned value as assess computes it (on integers where it can: the same figures)
-    return _Forecast(report, figures.get("eac"), rounded(v["ev"] / v["bac"]) if v["bac"] else None)
+    return _Forecast(report, variant)
 
 
 def _decision_record(entry: dict[str, Any]) -> Record:

@@ -77,7 +77,7 @@ def decoded_values(row: Sequence[Any]) -> dict[str, Any]:
         if text is None:
             out[name] = None
         elif name in MONEY:
-            out[name] = Fraction(text)
+            out[name] = _rational(text)
         elif name in NUMBERS:
             out[name] = Decimal(text)
         elif name in DATES:
@@ -85,6 +85,16 @@ def decoded_values(row: Sequence[Any]) -> dict[str, Any]:
         else:
             out[name] = text
     return out
+
+
+def _rational(text: str) -> Fraction:
+    """Fraction(text) of a stored money text ("1500000", "4500000/7"), without Fraction's general parser; any
+    other text (a history written otherwise) by that parser."""
+    numerator, slash, denominator = text.partition("/")
+    digits = numerator[1:] if numerator[:1] == "-" else numerator
+    if text.isascii() and digits.isdigit() and (not slash or denominator.isdigit()):
+        return Fraction(int(numerator), int(denominator) if slash else 1)
+    return Fraction(text)
 
 
 def chained(basis: str, report_digest_: str) -> str:

@@ -148,7 +148,7 @@ def ingest(engine: Engine, log: DecisionLog, paths: Iterable[str | Path], profil
     return IngestResult(results)
 
 
-GROUP = 500  # projects grouped, rated and written at a time
+GROUP = 100  # projects grouped, rated and written at a time (small: the workers take groups in turn)
 STAGE_ROWS = 20_000  # typed rows held before they go to the stage (bounded memory, few large pickles)
 STAGE = "pmo_ingest_rows"  # temporary: the typed rows of the file being ingested, by group of projects
 SEEN = "pmo_ingest_seen"  # temporary: the (project, status date) pairs earlier files of this run gave

@@ -285,3 +285,20 @@ def test_completing_a_status_row_gives_what_one_fraction_per_operation_gives():
         assert record == reference and all(type(record[k]) is type(reference[k]) for k in record)
 
     check()
+
+
+def test_an_exact_sum_is_the_sum_of_the_fractions():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.health.evm import exact_sum
+    value = st.one_of(st.fractions(max_denominator=10 ** 6), st.decimals(-10 ** 9, 10 ** 9, places=3),
+                      st.integers(-10 ** 30, 10 ** 30))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(value, max_size=30))
+    def check(values):
+        total = exact_sum(values)
+        assert type(total) is F and total == sum((F(v) for v in values), F(0))
+
+    check()

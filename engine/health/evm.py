@@ -235,7 +235,7 @@ def rollup(items: Iterable[Inputs], variant: str = "cpi") -> Figures:
             sums[name] = None
             why[name] = f"{name.upper()} is missing for {absent} of {len(values)}"
         else:
-            sums[name] = sum(values, Fraction(0))
+            sums[name] = exact_sum(values)
     figures = earned_value(sums["bac"], sums["pv"], sums["ev"], sums["ac"], sums["etc"], variant)
     for name, reason in why.items():  # say which items lack an input, in every figure that needed it
         for figure, text in list(figures.why.items()):
@@ -251,6 +251,19 @@ def _quotient(n: int, d: int) -> Decimal:
     whether or not n/d is in lowest terms, and Decimal division rounds it correctly once."""
     result = _divide(Decimal(n), d)  # (an int divisor is converted exactly, in C)
     return result + 0 if result else _ZERO  # never -0
+
+
+def exact_sum(values: Iterable[Fraction | Decimal | int]) -> Fraction:
+    """sum(values, Fraction(0)), exactly, adding numerators over each denominator as integers: one Fraction
+    per distinct denominator, not one per addition (money has few: 1, 100, a plan's working days)."""
+    over: dict[int, int] = {}
+    for value in values:
+        n, d = value.as_integer_ratio()
+        over[d] = over.get(d, 0) + n
+    total = Fraction(0)
+    for d, n in over.items():
+        total += Fraction(n, d)
+    return total
 
 
 def percent_complete(ev: Fraction | Decimal, bac: Fraction | Decimal | None) -> Decimal | None:

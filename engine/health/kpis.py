@@ -31,7 +31,7 @@ from engine.errors import InputError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import fields_of
 from engine.health.assess import HealthReport, ProjectHealth, SeriesSchedule, _evm, _plain, assess
-from engine.health.evm import percent_complete, rounded
+from engine.health.evm import exact_sum, percent_complete, rounded
 from engine.health.status import Report, StatusData
 from engine.health.trend import Kpi
 
@@ -101,6 +101,14 @@ class History:
     _assessed: dict[dt.date, HealthReport] = field(default_factory=dict, repr=False)
     _schedules: dict[str, SeriesSchedule] = field(default_factory=dict, repr=False)  # each project's, built once
     _forecasts: dict[tuple[str, dt.date], _Forecast] = field(default_factory=dict, repr=False)  # per report
+    _project_records: dict[dt.date, list[Record]] = field(default_factory=dict, repr=False)  # per date, once
+
+    def projects_at(self, day: dt.date) -> list[Record]:
+        """The projects population's records at ``day`` (read-only: every KPI over projects shares them)."""
+        found = self._project_records.get(day)
+        if found is None:
+            found = self._project_records[day] = [_project_record(p) for p in self.at(day).projects]
+        return found
 
     def at(self, day: dt.date) -> HealthReport:
         """Every project at its latest report on or before ``day`` (``pmo health --as-of DAY``), computed once."""
@@ -150,7 +158,7 @@ class Record:
 def records(history: History, over: str, start: dt.date, end: dt.date) -> list[Record]:
     """The records of one population in the window [start, end]: stocks at ``end``, flows within it."""
     if over == "projects":
-        return [_project_record(p) for p in history.at(end).projects]
+        return history.projects_at(end)
     if over == "closed":
         return _closed(history, end)
     if over in ("intake", "gates"):
@@ -435,19 +443,19 @@ def _aggregate(aggregate: Aggregate, members: list[Record], population: list[Rec
         return rounded(Fraction(sum(v is True for v in known), len(known))), None
     numbers = [Fraction(v) for v in known]
     if name == "total":
-        return rounded(sum(numbers, Fraction(0))), None
+        return rounded(exact_sum(numbers)), None
     if name == "mean":
-        return rounded(sum(numbers, Fraction(0)) / len(numbers)), None
+        return rounded(exact_sum(numbers) / len(numbers)), None
     if name == "median":
         ordered = sorted(numbers)
         middle = len(ordered) // 2
         return rounded(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2), None
     # share_of: the group's total over the whole population's total
     whole = [evaluate(argument, r.values) for r in population]
-    total = sum((Fraction(v) for v in whole if v is not None), Fraction(0))
+    total = exact_sum(Fraction(v) for v in whole if v is not None)
     if not total:
         return None, "the total over every group is 0"
-    return rounded(sum(numbers, Fraction(0)) / total), None
+    return rounded(exact_sum(numbers) / total), None
 
 
 def _selection_figure(kpi: CompiledKpi, history: History, label: str, start: dt.date, end: dt.date) -> Figure:

@@ -72,19 +72,7 @@ def report_digest(report: Report, values: tuple | None = None) -> str:
 
 def decoded_values(row: Sequence[Any]) -> dict[str, Any]:
     """The values of a Report from the table's VALUES columns, typed as the status reader types them."""
-    out: dict[str, Any] = {}
-    for name, text in zip(VALUES, row):
-        if text is None:
-            out[name] = None
-        elif name in MONEY:
-            out[name] = _rational(text)
-        elif name in NUMBERS:
-            out[name] = Decimal(text)
-        elif name in DATES:
-            out[name] = dt.date.fromisoformat(text)
-        else:
-            out[name] = text
-    return out
+    return {name: None if text is None else read(text) for name, read, text in zip(VALUES, _READERS, row)}
 
 
 def _rational(text: str) -> Fraction:
@@ -95,6 +83,14 @@ def _rational(text: str) -> Fraction:
     if text.isascii() and digits.isdigit() and (not slash or denominator.isdigit()):
         return Fraction(int(numerator), int(denominator) if slash else 1)
     return Fraction(text)
+
+
+def _text_as_is(text: str) -> str:
+    return text
+
+
+_READERS = tuple(_rational if name in MONEY else Decimal if name in NUMBERS else dt.date.fromisoformat
+                 if name in DATES else _text_as_is for name in VALUES)  # each VALUES column's text, typed
 
 
 def chained(basis: str, report_digest_: str) -> str:

@@ -95,11 +95,11 @@ def test_workers_die_with_a_killed_parent(tmp_path):
 
 WATCHED = """
 import os, sys, time
-from engine.tasks import batch
+from engine.tasks import processes
 parent = os.getpid()
 child = os.fork()
 if child == 0:  # no prctl here: only the watch can end this process
-    batch._watch(parent, os.getppid())
+    processes._watch(parent, os.getppid())
     time.sleep(120)  # the watch must end the process itself
 print(child, flush=True)
 time.sleep(120)

@@ -93,6 +93,7 @@ MAY_IMPORT = {
     "validate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine", "z3"},  # proves assurances
     "evaluate": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},
     "expr": set(),
+    "status ingest": {"numpy", "pydantic", "engine.policy.models", "durable_rules_engine"},  # no worker processes
     "export-policies": {"numpy", "pydantic", "engine.policy.models", "openpyxl", "engine.authoring.explain",
                         "engine.scoring.ranking"},  # through engine.authoring.explain
 }
@@ -100,6 +101,8 @@ RUNS = {
     "validate": ["validate"],
     "evaluate": ["evaluate", str(EXAMPLES / "proposals.csv"), "--today", "2026-12-01"],
     "expr": ["expr", "1+1"],
+    "status ingest": ["status", "ingest", *map(str, sorted((EXAMPLES / "status").glob("*.csv"))), "--log",
+                      "{tmp}/history.sqlite", "--today", "2026-12-01"],
     "export-policies": ["export-policies", "--out", "{tmp}/policies.xlsx", "--today", "2026-12-01"],
 }
 

@@ -9,20 +9,13 @@ money column, its empty rows, its first clean row for the header check) is taken
 (a crash in the C engine, a kill), its chunks are retried in a fresh pool; a chunk that fails twice is
 retried row by row; a row that kills a worker twice becomes an ``engine_error`` row. The batch finishes.
 
-Workers die with the batch, however it ends (a kill -9 included): on Linux the kernel sends them SIGKILL
-when the parent dies (PR_SET_PDEATHSIG), and everywhere a thread in each worker watches the parent and
-exits when it is gone.
+Workers die with the batch, however it ends (a kill -9 included): engine/tasks/processes.py.
 """
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import multiprocessing
 import os
-import signal
-import sys
-import threading
-import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +32,7 @@ from engine.io.readers import Row, one_currency_per_column, renamed
 from engine.io.rows import EmptyRows
 from engine.io.writers import format_rows
 from engine.store.log import IntakeEncoder
+from engine.tasks.processes import die_with
 
 
 @dataclass(frozen=True)
@@ -55,8 +49,6 @@ FAULT: Fault | None = None  # set by tests only (tests/test_batch.py); each pool
 
 _engine = None
 _fault: Fault | None = None  # in a worker: FAULT as the parent had it when the pool started
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-PARENT_WATCH_SECONDS = 0.5
 
 
 def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: int | None = None,
@@ -71,38 +63,6 @@ def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: 
     _engine = Engine.load(policies, rules=rules, today=today, backend=backend)
     if profile is not None:
         _engine = _engine.with_profile(profile)
-
-
-def die_with(parent: int) -> None:
-    """Make this worker end when the process that started the batch ends."""
-    if sys.platform.startswith("linux"):
-        # The signal comes when the thread that started this worker ends: the batch's own thread, which
-        # outlives the pool (decide_in_parallel shuts it down before returning).
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass  # no prctl: the watch below still ends this worker
-    if not _alive(parent):  # it died before the signal was armed
-        os._exit(0)
-    threading.Thread(target=_watch, args=(parent, os.getppid()), name="pmo-parent-watch", daemon=True).start()
-
-
-def _watch(parent: int, first_parent: int) -> None:
-    """The portable fallback: exit once the parent is gone (reparented, or no such process)."""
-    while True:
-        time.sleep(PARENT_WATCH_SECONDS)
-        if os.getppid() != first_parent or not _alive(parent):
-            os._exit(0)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # the pid now belongs to another user's process: ours is gone
-        return False
-    return True
 
 
 def _decide(rows: list[Row]) -> list[Verdict]:

@@ -16,13 +16,11 @@ the rest is unchanged, the held-back reports are new.
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import os
 import pickle
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +44,11 @@ from engine.store.history import (
     write_reports,
 )
 from engine.store.log import DecisionLog, _storable
+from engine.tasks.processes import die_with
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from engine.api import Engine
     from engine.health.assess import ProjectHealth
 
@@ -240,7 +241,7 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
             _store(engine, db, reports, result, now, had_history, rater)
         rater.finish()
     finally:
-        rater.close()
+        rater.close()  # (after an error or a Ctrl-C, without waiting for the groups still being rated)
     db.execute(f"DROP TABLE {STAGE}")
     duplicates.sort(key=lambda pair: pair[0])
     result.errors = data.errors + [error for _, error in duplicates] + repeated
@@ -347,7 +348,8 @@ ToRate = list[tuple[str, list[Report], list[str], int]]  # (project, its reports
 def _worker_count(workers: int | None, stage: _Stage) -> int:
     if workers is not None:
         return max(1, min(workers, stage.groups))
-    if stage.rows_in < RATE_IN_PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+    if stage.rows_in < RATE_IN_PARALLEL_FROM or not hasattr(os, "fork") \
+            or threading.active_count() > 1:  # forking a process whose other threads may hold locks is unsafe
         return 1
     return max(1, min(os.cpu_count() or 1, stage.groups))
 
@@ -363,15 +365,17 @@ class _Rater:
         self.engine, self.db, self.now, self.workers = engine, db, now, workers
         self.pending: deque[tuple[Future[Any], ToRate, list[tuple[str, dt.date]], FileResult]] = deque()
         self.pool: ProcessPoolExecutor | None = None
-        if workers > 1:
-            from engine.tasks.batch import die_with
+        if workers > 1:  # (multiprocessing loaded only then: pmo status ingest of a month's reports needs none)
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
             self.pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _start_worker,
-                                            (engine, os.getpid(), die_with))
+                                            (engine, os.getpid()))
 
     def rate(self, to_rate: ToRate, rerated: list[tuple[str, dt.date]], result: FileResult) -> None:
         if self.pool is None:
             self._write(_rating_rows(self.engine, to_rate, self.now), rerated, result)
             return
+        from concurrent.futures.process import BrokenProcessPool
         try:
             future = self.pool.submit(_rate_in_worker, to_rate, self.now)
         except BrokenProcessPool:
@@ -387,10 +391,11 @@ class _Rater:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.shutdown(wait=not self.pending, cancel_futures=True)  # pending: an error stopped the file
             self.pool = None
 
     def _write_next(self) -> None:
+        from concurrent.futures.process import BrokenProcessPool
         future, to_rate, rerated, result = self.pending[0]
         try:
             rows = future.result()
@@ -421,7 +426,7 @@ class _Rater:
 _worker_engine: Engine | None = None  # in a rating worker: the parent's engine, as it was when the worker forked
 
 
-def _start_worker(engine: Engine, parent: int, die_with: Any) -> None:
+def _start_worker(engine: Engine, parent: int) -> None:
     global _worker_engine
     _worker_engine = engine
     die_with(parent)

@@ -4,6 +4,7 @@ gives, and memory must not grow with the file."""
 import csv
 import datetime as dt
 import random
+import sys
 import tracemalloc
 from fractions import Fraction
 from pathlib import Path
@@ -109,14 +110,64 @@ def _three_ingests_and_a_rerate(engine, tmp_path, name, **options):
     return [outcome(r) for r in results], (again.projects, again.rated, again.ratings), stored(target)
 
 
-def test_rating_in_worker_processes_stores_what_one_process_stores(tmp_path, engines):
+def test_rating_in_worker_processes_stores_what_one_process_stores(tmp_path, engines, monkeypatch):
     """Groups rated by 2 or 3 forked workers while the parent reads and compares the next: the same counts, error
-    rows and stored rows, in the same order, as rating in the parent."""
+    rows and stored rows, in the same order, as rating in the parent (and the workers did rate: each marks it)."""
+    import os
+
+    from engine.tasks import history
     engine = engines["rete"]
     alone = _three_ingests_and_a_rerate(engine, tmp_path, "one", group=7, workers=1)
     assert alone[0][1][0][1] > 0 and alone[2]["escalations"]  # corrections, escalations
+    rating_rows = history._rating_rows
+    marks = tmp_path / "rated-in"
+    marks.mkdir()
+
+    def marked(*args):
+        if history._worker_engine is not None:  # in a worker
+            (marks / str(os.getpid())).touch()
+        return rating_rows(*args)
+
+    monkeypatch.setattr(history, "_rating_rows", marked)
     assert _three_ingests_and_a_rerate(engine, tmp_path, "two", group=7, workers=2) == alone
     assert _three_ingests_and_a_rerate(engine, tmp_path, "three", group=3, workers=3) == alone
+    assert len(list(marks.iterdir())) >= 2
+
+
+def test_an_error_in_a_rating_worker_is_the_error_one_process_raises(tmp_path, engines, monkeypatch):
+    """What a worker raises is not what the ingest reports: the group is rated again in the parent, which raises
+    its own error (here: none, so the file is stored as one process stores it)."""
+    from engine.tasks import history
+    engine = engines["rete"]
+    alone = _three_ingests_and_a_rerate(engine, tmp_path, "one", group=5, workers=1)
+    rating_rows = history._rating_rows
+
+    def fails_in_workers(*args):
+        if history._worker_engine is not None:
+            raise MemoryError("a worker's own trouble")
+        return rating_rows(*args)
+
+    monkeypatch.setattr(history, "_rating_rows", fails_in_workers)
+    assert _three_ingests_and_a_rerate(engine, tmp_path, "two", group=5, workers=2) == alone
+
+
+def test_no_worker_is_forked_from_a_process_with_other_threads(tmp_path, engines):
+    """A fork copies only the thread that calls it: a lock another thread holds would stay held in the child. With
+    a second thread running, the ingest rates in its own process (the same history)."""
+    import threading
+
+    from engine.tasks import history
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert not history._can_fork()
+        alone = _three_ingests_and_a_rerate(engines["rete"], tmp_path, "threads", group=5, workers=2)
+    finally:
+        stop.set()
+        other.join()
+    assert history._can_fork() == sys.platform.startswith("linux")
+    assert alone == _three_ingests_and_a_rerate(engines["rete"], tmp_path, "one", group=5, workers=1)
 
 
 def test_a_rating_worker_that_dies_loses_nothing(tmp_path, engines, monkeypatch):
@@ -351,6 +402,7 @@ def test_a_changed_health_policy_rates_the_history_again_with_status_rerate(tmp_
 
 
 def test_status_ingest_takes_a_number_of_workers_and_refuses_none(tmp_path, capsys):
+    """The option's parsing (the examples are one group of projects: no worker is started for them)."""
     from engine.cli import main
     target = tmp_path / "h.sqlite"
     assert main(["status", "ingest", *map(str, STATUS), "--log", str(target), "--workers", "2"]) == 0

@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pickle
+import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -215,6 +217,7 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
     for seq, (row, record) in enumerate(typed_rows([rows], data, profile, calendar)):
         stage.add(seq, row, record)
     stage.flush()
+    db.execute(f"CREATE INDEX {STAGE}_group ON {STAGE} (grp, seq)")  # each group read without a scan of all
     result = FileResult(path, empty_rows=rows.empty_count)
     held_by_typing = data.projects_in_error
     duplicates: list[tuple[int, ErrorRow]] = []
@@ -346,12 +349,21 @@ ToRate = list[tuple[str, list[Report], list[str], int]]  # (project, its reports
 
 
 def _worker_count(workers: int | None, stage: _Stage) -> int:
-    if workers is not None:
-        return max(1, min(workers, stage.groups))
-    if stage.rows_in < RATE_IN_PARALLEL_FROM or not hasattr(os, "fork") \
-            or threading.active_count() > 1:  # forking a process whose other threads may hold locks is unsafe
+    """``workers`` (None: one per core this process may use, for RATE_IN_PARALLEL_FROM rows or more), at most
+    one per group, and 1 where this process cannot fork safely (the history is the same either way)."""
+    if not _can_fork():
         return 1
-    return max(1, min(os.cpu_count() or 1, stage.groups))
+    if workers is None:
+        if stage.rows_in < RATE_IN_PARALLEL_FROM:
+            return 1
+        workers = len(os.sched_getaffinity(0))
+    return max(1, min(workers, stage.groups))
+
+
+def _can_fork() -> bool:
+    """Linux, and no other thread in this process: a fork copies only the calling thread, so a lock another
+    thread held (a log handler's, a database driver's) would stay held in the child for ever."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 class _Rater:
@@ -368,8 +380,11 @@ class _Rater:
         if workers > 1:  # (multiprocessing loaded only then: pmo status ingest of a month's reports needs none)
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
-            self.pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _start_worker,
-                                            (engine, os.getpid()))
+            try:
+                self.pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _start_worker,
+                                                (engine, os.getpid()))
+            except (OSError, ValueError):  # no semaphores, no fork: rated here
+                self.pool = None
 
     def rate(self, to_rate: ToRate, rerated: list[tuple[str, dt.date]], result: FileResult) -> None:
         if self.pool is None:
@@ -378,7 +393,7 @@ class _Rater:
         from concurrent.futures.process import BrokenProcessPool
         try:
             future = self.pool.submit(_rate_in_worker, to_rate, self.now)
-        except BrokenProcessPool:
+        except (BrokenProcessPool, OSError):  # a worker died, or none could be forked (memory, process limit)
             self._broken()
             return self.rate(to_rate, rerated, result)
         self.pending.append((future, to_rate, rerated, result))
@@ -402,6 +417,8 @@ class _Rater:
         except BrokenProcessPool:
             self._broken()
             return
+        except Exception:  # noqa: BLE001 - what the worker raised: rated here again, to raise (or not) as here
+            rows = _rating_rows(self.engine, to_rate, self.now)
         self.pending.popleft()
         self._write(rows, rerated, result)
 
@@ -429,6 +446,7 @@ _worker_engine: Engine | None = None  # in a rating worker: the parent's engine,
 def _start_worker(engine: Engine, parent: int) -> None:
     global _worker_engine
     _worker_engine = engine
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the parent's to handle: it stops the workers
     die_with(parent)
 
 

@@ -9,7 +9,8 @@ The steps, each timed (wall and CPU) with the peak memory of the process so far:
   generate   the CSV (not part of the figure the goal is about)
   ingest     `engine.tasks.history.ingest`: read and type the rows (the status readers), store them, and rate
              every project at each of its own status dates (the reference policies' health rules on the rete
-             back end), storing ratings and escalations, in one transaction
+             back end), storing ratings and escalations, in one transaction; the ratings by one forked worker
+             process per core (``--workers``; their CPU and peak memory are printed beside the parent's)
   rate       `engine.store.history.status_data(log)` then `Engine.health`: every project at its latest report
   kpi        `Engine.kpis(status_data(log), entries=log.query())`, as `pmo kpi --log`: every KPI of the reference
              policies (policies/kpis.yaml) for each of the 12 quarters the 36 months cover (``--periods``)
@@ -82,12 +83,19 @@ class Step:
 
     def __enter__(self) -> Step:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.children = children.ru_utime + children.ru_stime
         return self
 
     def __exit__(self, *exc: object) -> None:
         wall, cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
-        print(f"{self.name:<10} wall {wall:8.2f} s   cpu {cpu:8.2f} s   peak memory {peak:8.0f} MB", flush=True)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        workers = children.ru_utime + children.ru_stime - self.children
+        line = f"{self.name:<10} wall {wall:8.2f} s   cpu {cpu:8.2f} s   peak memory {peak:8.0f} MB"
+        if workers > 0:  # the ingest's rating workers (forked): their CPU, and the largest one's peak
+            line += f"   workers' cpu {workers:7.2f} s, peak {children.ru_maxrss / 1024:5.0f} MB each"
+        print(line, flush=True)
 
 
 def main() -> None:
@@ -95,6 +103,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="projects (each with 36 monthly reports)")
     parser.add_argument("--periods", type=int, default=12, help="quarters the KPIs are computed for (12: all 36 months)")
     parser.add_argument("--profile", action="store_true", help="profile the ingest (cProfile) and print the top 25")
+    parser.add_argument("--workers", type=int, default=None, help="the ingest's rating workers (default: one per "
+                        "core for a file this size; 1: none)")
     args = parser.parse_args()
     from engine.api import Engine
     from engine.store import DecisionLog
@@ -111,7 +121,7 @@ def main() -> None:
             with Step("ingest"):
                 if profiler:
                     profiler.enable()
-                result = ingest(engine, log, [source])
+                result = ingest(engine, log, [source], workers=args.workers)
                 if profiler:
                     profiler.disable()
             print(f"  {result.summary()}")

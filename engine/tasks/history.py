@@ -377,16 +377,23 @@ class _Rater:
         self.engine, self.db, self.now, self.workers = engine, db, now, workers
         self.pending: deque[tuple[Future[Any], ToRate, list[tuple[str, dt.date]], FileResult]] = deque()
         self.pool: ProcessPoolExecutor | None = None
-        if workers > 1:  # (multiprocessing loaded only then: pmo status ingest of a month's reports needs none)
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-            try:
-                self.pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _start_worker,
-                                                (engine, os.getpid()))
-            except (OSError, ValueError):  # no semaphores, no fork: rated here
-                self.pool = None
+
+    def _start(self) -> None:
+        """The workers, forked when the first group has something to rate (a file ingested again has nothing)."""
+        # (multiprocessing loaded only then: pmo status ingest of a month's reports needs none)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        try:
+            self.pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"), _start_worker,
+                                            (self.engine, os.getpid()))
+        except (OSError, ValueError):  # no semaphores, no fork: rated here
+            self.workers = 1
 
     def rate(self, to_rate: ToRate, rerated: list[tuple[str, dt.date]], result: FileResult) -> None:
+        if not to_rate and not rerated:
+            return
+        if self.pool is None and self.workers > 1:
+            self._start()
         if self.pool is None:
             self._write(_rating_rows(self.engine, to_rate, self.now), rerated, result)
             return
@@ -424,6 +431,7 @@ class _Rater:
 
     def _broken(self) -> None:
         """A worker died: no more workers; the groups not written yet are rated here, in order."""
+        self.workers = 1
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None

@@ -15,7 +15,6 @@ import datetime as dt
 import gc
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import best  # noqa: E402
 from history_throughput import write_status  # noqa: E402
 
 from engine.api import Engine  # noqa: E402
@@ -49,15 +49,6 @@ class _Table:
 
     def executemany(self, sql: str, rows: list[tuple[int, int, bytes]]) -> None:
         self.pieces += rows
-
-
-def best(stage: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    spent, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.process_time()
-        result = stage()
-        spent = min(spent, time.process_time() - start)
-    return spent, result
 
 
 def main() -> None:

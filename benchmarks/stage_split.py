@@ -17,8 +17,6 @@ import gc
 import io
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batch_throughput import TODAY, write_input  # noqa: E402
+from common import best  # noqa: E402
 
 from engine.api import Engine  # noqa: E402
 from engine.io.readers import one_currency_per_column, read_proposals  # noqa: E402
@@ -34,15 +33,6 @@ from engine.store.log import IntakeEncoder  # noqa: E402
 from engine.tasks.evaluate import money_fields  # noqa: E402
 
 CHUNK = 256  # rows typed together, as Engine.decide_plain types them
-
-
-def best(stage: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    spent, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.process_time()
-        result = stage()
-        spent = min(spent, time.process_time() - start)
-    return spent, result
 
 
 def main() -> None:

@@ -241,7 +241,7 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
             in_error = held_by_typing | {e.project for e in found.errors} | {e.project for e in repeated}
             held += [p for p in found.reports if p in in_error]
             reports = {p: series for p, series in found.reports.items() if p not in in_error}
-            _store(engine, db, reports, result, now, had_history, rater)
+            _store(db, reports, result, now, had_history, rater)
         rater.finish()
     finally:
         rater.close()  # (after an error or a Ctrl-C, without waiting for the groups still being rated)
@@ -290,8 +290,8 @@ def _duplicates_across_files(reports: dict[str, list[Report]], seen: dict[tuple[
 
 
 
-def _store(engine: Engine, db: Any, reports: dict[str, list[Report]], result: FileResult, now: str,
-           had_history: bool, rater: _Rater) -> None:
+def _store(db: Any, reports: dict[str, list[Report]], result: FileResult, now: str, had_history: bool,
+           rater: _Rater) -> None:
     """Compare a group of projects' reports with those in force, write the new and corrected ones, rate the
     projects that changed from their first changed date and write the ratings."""
     encoded: dict[str, list[tuple[tuple[Any, ...], str]]] = {}  # project -> (values, digest) of each report

@@ -63,10 +63,7 @@ def exact(value: Decimal | int | Fraction | None) -> Fraction | None:
 def rounded(value: Fraction | None) -> Decimal | None:
     """One correct rounding to 15 significant digits (half even), the numbers of the expression language, so
     both rule back ends compare exactly these values. Decimal division is correctly rounded."""
-    if value is None:
-        return None
-    result = _divide(Decimal(value.numerator), value.denominator)
-    return result + 0 if result else _ZERO  # never -0; + 0: an exponent above 0 written out (1.5E+7 as 15000000)
+    return None if value is None else _quotient(value.numerator, value.denominator)
 
 
 @dataclass
@@ -250,7 +247,7 @@ def _quotient(n: int, d: int) -> Decimal:
     """rounded(Fraction(n, d)) for d > 0, without building the Fraction: the quotient is the same rational
     whether or not n/d is in lowest terms, and Decimal division rounds it correctly once."""
     result = _divide(Decimal(n), d)  # (an int divisor is converted exactly, in C)
-    return result + 0 if result else _ZERO  # never -0
+    return result + 0 if result else _ZERO  # never -0; + 0: an exponent above 0 written out (1.5E+7 as 15000000)
 
 
 def exact_sum(values: Iterable[Fraction | Decimal | int]) -> Fraction:

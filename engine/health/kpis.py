@@ -117,12 +117,12 @@ class History:
         return self._assessed[day]
 
     def forecast(self, report: Report) -> _Forecast:
-        """A report's EAC and percent complete (:func:`_at_report`), computed once per report, not once per
+        """A report's EAC and percent complete (:class:`_Forecast`), computed once per report, not once per
         period it is looked at in."""
         key = (report.project, report.status_date)
         found = self._forecasts.get(key)
         if found is None or found.report is not report:
-            found = self._forecasts[key] = _at_report(report, self.health.eac)
+            found = self._forecasts[key] = _Forecast(report, self.health.eac)
         return found
 
     def latest(self) -> dt.date | None:
@@ -221,9 +221,6 @@ class _Forecast:
             self._eac = (figures.get("eac"),)
         return self._eac[0]
 
-
-def _at_report(report: Report, variant: str) -> _Forecast:
-    return _Forecast(report, variant)
 
 
 def _decision_record(entry: dict[str, Any]) -> Record:

@@ -45,7 +45,7 @@ from engine.io.readers import Row, read_proposals
 # imports this module.
 if TYPE_CHECKING:
     from engine.authoring.explain import Explanation
-    from engine.health.kpis import KpiReport, Period
+    from engine.health.kpis import KpiReport, Period, StatusGroups
     from engine.health.lessons import Lessons
     from engine.health.trend import HealthSeries
     from engine.portfolio.conflicts import ConflictReport
@@ -291,20 +291,21 @@ class Engine:
         from engine.health.kpis import History, tiles
         history = History(data, self.policy.health or DEFAULT_HEALTH, self._health,
                           [dict(e) for e in entries or ()], dict(selection) if selection else None, selection_source)
-        history._assessed.update(series.reports)  # the series rated every status date already
+        history.adopt(series.reports)  # the series rated every status date already
         return tiles(self.policy.kpis, history, series.dates, decisions=entries is not None)
 
-    def kpis(self, status: Iterable[PathLike] | StatusData = (), *, entries: Sequence[Mapping[str, Any]] = (),
+    def kpis(self, status: Iterable[PathLike] | StatusData | StatusGroups = (), *, entries: Sequence[Mapping[str, Any]] = (),
              selection: Mapping[str, Any] | None = None, selection_source: str = "selection",
              period: Period | None = None, periods: int = 4) -> KpiReport:
         """The policy set's KPIs (kind: kpis) at ``period`` (engine.health.kpis.Period; default: the quarter of the
-        latest report or decision) and the ``periods - 1`` before it, over the status reports (files or
-        StatusData), the decision log's ``entries`` (DecisionLog.query()) and a ``pmo select`` result."""
-        from engine.health.kpis import History, evaluate_kpis, period_of, periods_until
+        latest report or decision) and the ``periods - 1`` before it, over the status reports (files, StatusData,
+        or a group of projects at a time: engine.store.history.StoredStatus), the decision log's ``entries``
+        (DecisionLog.query()) and a ``pmo select`` result."""
+        from engine.health.kpis import History, StatusGroups, evaluate_kpis, period_of, periods_until
         if self.policy.kpis is None:
             raise PmoError([Diagnostic("no_kpis", "this policy set declares no KPIs", hint="add a file with 'kind: kpis'")])
         health = self.policy.health or DEFAULT_HEALTH
-        if not isinstance(status, StatusData):
+        if not isinstance(status, (StatusData, StatusGroups)):
             status = read_status(list(status), InputProfile(), None, health.calendar)
         history = History(status, health, self._health, list(entries), dict(selection) if selection else None,
                           selection_source)

@@ -517,3 +517,85 @@ def test_pmo_kpi_and_the_health_page_show_a_figure_through_the_one_owner(tmp_pat
     html = render_health(engine.health_page(data))
     shown = re.search(r'data-health-kpi="share_green" value="[^"]*">([^<]*)</data>', html)[1]
     assert shown == kpi_text(figure, "share", 0) == "33%"
+
+
+# ------------------------------------------------------------------------------------------------- a large history
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """examples/status/ ingested into a portfolio history."""
+    log = tmp_path_factory.mktemp("history") / "h.db"
+    code, _, err = run("status", "ingest", *STATUS, "--log", log)
+    assert code == 0, err
+    return log
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 500])
+def test_kpis_read_a_group_of_projects_at_a_time_equal_kpis_over_the_whole_history(stored, size):
+    """pmo kpi --log reads the history a group of projects at a time (StoredStatus): every figure and every trace
+    (records, their order, what each aggregate read) as from the whole history in memory (status_data)."""
+    from engine.store import DecisionLog
+    from engine.store.history import StoredStatus, status_data
+    engine = Engine.load(today=dt.date.fromisoformat(TODAY))
+    with DecisionLog(stored) as log:
+        whole = engine.kpis(status_data(log), entries=log.query(), period=parse_period("2027-Q4"), periods=4)
+        grouped = StoredStatus(log, size=size)
+        assert len(list(grouped.groups())) == -(-len(status_data(log).reports) // size)
+        assert grouped.latest() == History(status_data(log), engine.policy.health, engine._health).latest()
+        by_group = engine.kpis(grouped, entries=log.query(), period=parse_period("2027-Q4"), periods=4)
+    assert by_group.to_json() == whole.to_json()
+    assert sum(f.value is not None for r in whole.results for f in r.figures) >= 20
+
+
+def test_kpis_hold_one_group_of_reports_at_a_time_and_of_each_record_only_what_they_read(stored):
+    """Bounded memory: a group's reports are dropped once the next group is read (two groups at most), and each
+    period keeps of a project only the fields the KPIs read (not its whole record)."""
+    import gc
+    import weakref
+
+    from engine.health.kpis import read_fields
+    from engine.store import DecisionLog
+    from engine.store.history import StoredStatus
+    engine = Engine.load(today=dt.date.fromisoformat(TODAY))
+    alive: list[int] = []
+
+    class Watched(StoredStatus):
+        def groups(self):
+            seen: list[list[weakref.ref]] = []  # each group's reports
+            for data in super().groups():
+                gc.collect()  # the group before is still the reader's loop variable; none before it may be held
+                alive.append(sum(ref() is not None for group in seen[:-1] for ref in group))
+                seen.append([weakref.ref(r) for series in data.reports.values() for r in series])
+                yield data
+
+    with DecisionLog(stored) as log:
+        history = History(Watched(log, size=2), engine.policy.health, engine._health, log.query())
+        report = evaluate_kpis(engine.policy.kpis, history, periods_until(parse_period("2027-Q4"), 4))
+    assert len(alive) >= 4 and set(alive) == {0}, alive
+    fields = read_fields(k for k in engine.policy.kpis.kpis if k.over == "projects")
+    assert fields and "rating" in fields and len(fields) < 10
+    for standing in history._standings.values():
+        assert standing.projects and all(set(r.values) == fields for r in standing.projects)
+    assert any(f.value is not None for r in report.results for f in r.figures)
+
+
+def test_a_history_asked_for_more_fields_than_it_kept_rates_again_not_a_wrong_figure(tiny):
+    """One History, a KPI set that reads few fields, then one that reads others: the second's figures are as on a
+    new History (a standing is reused only when it kept every field asked for)."""
+    from engine.compile.kpis import compile_kpis
+    from engine.errors import DiagnosticSink
+    from engine.policy.models import KpisPolicy
+    engine, data, _ = tiny
+    periods = periods_until(parse_period("2027-02"), 2)
+
+    def kpis(measure, by=None):
+        policy = KpisPolicy.model_validate({"kind": "kpis", "kpis": [
+            {"id": "k", "title": "K", "over": "projects", "by": by, "measure": measure, "direction": "higher"}]})
+        return compile_kpis(policy, dt.date(2026, 12, 1), DiagnosticSink())
+
+    first, second = kpis('share(rating == "green")'), kpis("total(ac)", by="objective")
+    shared = History(data, engine.policy.health, engine._health)
+    evaluate_kpis(first, shared, periods)
+    again = evaluate_kpis(second, shared, periods).to_json()
+    assert again == evaluate_kpis(second, History(data, engine.policy.health, engine._health), periods).to_json()
+    assert {r["group"] for r in again["kpis"]} == {"x", "y"}
+    assert [f["value"] for r in again["kpis"] if r["group"] == "x" for f in r["periods"]] == [425, 650]

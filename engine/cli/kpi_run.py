@@ -13,6 +13,7 @@ from engine.health.kpis import KpiReport, KpiResult, parse_period, sparkline
 from engine.health.status import StatusData, read_status, status_profile
 from engine.io.profile import InputProfile
 from engine.store import open_log
+from engine.store.history import StoredStatus
 
 MAX_PERIODS = 120  # ten years of months: each period rates the portfolio once
 ARROWS = {"up": "↑", "down": "↓", "flat": "→", None: " "}
@@ -43,19 +44,20 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     profile = status_profile(args.columns) or InputProfile()
     data = read_status(args.status, profile, args.sheet, (engine.policy.health or DEFAULT_HEALTH).calendar) \
         if args.status else StatusData()
-    entries: list[dict[str, Any]] = []
-    if args.db is not None:
-        with open_log(args.db, existing=True) as log:
-            entries = log.query()
-            if not args.status:  # the status reports `pmo status ingest` stored in the same log
-                from engine.store.history import status_data
-                data = status_data(log)
     selection = None
     if args.selection:
         from engine.health.kpis import read_selection
         selection = read_selection(args.selection)
-    report = engine.kpis(data, entries=entries, selection=selection, selection_source=str(args.selection or ""),
-                         period=period, periods=args.periods)
+
+    def measured(status: StatusData | StoredStatus, entries: list[dict[str, Any]]) -> KpiReport:
+        return engine.kpis(status, entries=entries, selection=selection, selection_source=str(args.selection or ""),
+                           period=period, periods=args.periods)
+    if args.db is None:
+        report = measured(data, [])
+    else:
+        with open_log(args.db, existing=True) as log:
+            # without --status: the reports `pmo status ingest` stored in the same log, read a group at a time
+            report = measured(data if args.status else StoredStatus(log), log.query())
     if args.explain:
         chosen = [r for r in report.results if args.explain in (r.key, r.kpi.id)]
         if not chosen:

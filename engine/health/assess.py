@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 from engine.backends import Backend, make_backend
 from engine.backends.reference import Rules
@@ -428,7 +428,20 @@ def _reason(text: str, record: dict[str, Any]) -> str:
 _TEMPLATES: dict[str, list[str]] = {}  # a reason's text cut at its placeholders, once per text
 
 
-def _rollup(level: str, key: str, members: Iterable[ProjectHealth], variant: str, excluded: list[str]) -> Rollup:
+class Summed(Protocol):
+    """What a roll-up reads of a project: a ProjectHealth, or the KPIs' leaner note of one (engine/health/kpis.py)."""
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def rating(self) -> str | None: ...
+
+    @property
+    def inputs(self) -> Inputs: ...
+
+
+def _rollup(level: str, key: str, members: Iterable[Summed], variant: str, excluded: list[str]) -> Rollup:
     members = list(members)
     figures = rollup((p.inputs for p in members), variant)
     if excluded:

@@ -15,6 +15,7 @@ aggregate read from them, so ``pmo kpi --explain ID`` can show the records behin
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import os
 import re
@@ -22,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from engine.backends import Backend
 from engine.compile.health import CompiledHealth
@@ -30,8 +31,8 @@ from engine.compile.kpis import Aggregate, CompiledKpi, CompiledKpis
 from engine.errors import InputError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import fields_of
-from engine.health.assess import HealthReport, ProjectHealth, SeriesSchedule, _evm, _plain, assess
-from engine.health.evm import exact_sum, percent_complete, rounded
+from engine.health.assess import HealthReport, ProjectHealth, Rollup, SeriesSchedule, _evm, _plain, _rated, _rollup
+from engine.health.evm import Inputs, exact_sum, percent_complete, rounded
 from engine.health.status import Report, StatusData
 from engine.health.trend import Kpi
 
@@ -87,53 +88,187 @@ def periods_until(last: Period, count: int) -> list[Period]:
 
 
 # ---------------------------------------------------------------------------------------------------- history
+@runtime_checkable
+class StatusGroups(Protocol):
+    """Status reports a group of projects at a time, for a history too large to hold whole (the history store's:
+    engine.store.history.StoredStatus). The KPIs keep of each group only what they read."""
+
+    def groups(self) -> Iterable[StatusData]:
+        """Every project's reports, in groups of projects (a project's reports all in one group), in order."""
+        ...
+
+    def latest(self) -> dt.date | None:
+        """The latest status date of any report."""
+        ...
+
+
 @dataclass
 class History:
     """What KPIs are computed from, read-only: status reports (rated by the health policy on ``backend``),
-    decision log entries (as ``DecisionLog.query()`` gives them) and, optionally, a ``pmo select`` result."""
+    decision log entries (as ``DecisionLog.query()`` gives them) and, optionally, a ``pmo select`` result.
+    ``status``: the reports in memory (StatusData) or a group of projects at a time (:class:`StatusGroups`)."""
 
-    status: StatusData
+    status: StatusData | StatusGroups
     health: CompiledHealth
     backend: Backend
     entries: Sequence[dict[str, Any]] = ()
     selection: dict[str, Any] | None = None
     selection_source: str = "selection"
-    _assessed: dict[dt.date, HealthReport] = field(default_factory=dict, repr=False)
-    _schedules: dict[str, SeriesSchedule] = field(default_factory=dict, repr=False)  # each project's, built once
-    _forecasts: dict[tuple[str, dt.date], _Forecast] = field(default_factory=dict, repr=False)  # per report
-    _project_records: dict[dt.date, list[Record]] = field(default_factory=dict, repr=False)  # per date, once
+    _standings: dict[dt.date, Standing] = field(default_factory=dict, repr=False)
 
-    def projects_at(self, day: dt.date) -> list[Record]:
-        """The projects population's records at ``day`` (read-only: every KPI over projects shares them)."""
-        found = self._project_records.get(day)
-        if found is None:
-            found = self._project_records[day] = [_project_record(p) for p in self.at(day).projects]
-        return found
+    def prepare(self, days: Iterable[dt.date], fields: frozenset[str] | None = None) -> None:
+        """The portfolio's :class:`Standing` at each of ``days``, in one pass over the reports (a group of
+        projects at a time), keeping of each project's record only ``fields`` (None: all of it)."""
+        wanted = sorted({d for d in days if not self._has(d, fields)})
+        if not wanted:
+            return
+        tallies = [_Tally(day, fields) for day in wanted]
+        broken: set[str] = set()
+        groups = self.status.groups() if not isinstance(self.status, StatusData) else [self.status]
+        for group in groups:
+            in_error = group.projects_in_error
+            broken |= in_error
+            for project, series in group.reports.items():
+                if project not in in_error:
+                    _rate_at(project, series, tallies, self.health, self.backend)
+        for tally in tallies:
+            self._standings[tally.day] = tally.standing(self.health.eac, sorted(broken))
 
-    def at(self, day: dt.date) -> HealthReport:
-        """Every project at its latest report on or before ``day`` (``pmo health --as-of DAY``), computed once."""
-        if day not in self._assessed:
-            self._assessed[day] = assess(self.status, self.health, self.backend, day, self._schedules)
-        return self._assessed[day]
+    def adopt(self, reports: dict[dt.date, HealthReport]) -> None:
+        """Standings from health reports already rated from ``status`` (a HealthSeries'), not rated again."""
+        assert isinstance(self.status, StatusData)
+        for day, report in reports.items():
+            tally = _Tally(day, None)
+            for p in report.projects:
+                series = self.status.reports[p.project]
+                known = bisect.bisect_right([r.status_date for r in series], day)
+                tally.add(p, _Halfway(series, self.health.eac), known)
+            self._standings[day] = tally.standing(self.health.eac, [], report.portfolio)
 
-    def forecast(self, report: Report) -> _Forecast:
-        """A report's EAC and percent complete (:class:`_Forecast`), computed once per report, not once per
-        period it is looked at in."""
-        key = (report.project, report.status_date)
-        found = self._forecasts.get(key)
-        if found is None or found.report is not report:
-            found = self._forecasts[key] = _Forecast(report, self.health.eac)
-        return found
+    def standing(self, day: dt.date, fields: frozenset[str] | None = None) -> Standing:
+        """Every project at its latest report on or before ``day`` (as ``pmo health --as-of DAY`` rates it), as
+        the KPIs read it: computed once for every KPI that reads no more than the fields it kept."""
+        self.prepare([day], fields)
+        return self._standings[day]
+
+    def _has(self, day: dt.date, fields: frozenset[str] | None) -> bool:
+        found = self._standings.get(day)
+        return found is not None and (found.fields is None or (fields is not None and fields <= found.fields))
 
     def latest(self) -> dt.date | None:
         """The latest date anything in the history happened: a status report or a decision."""
-        dates = [r.status_date for series in self.status.reports.values() for r in series]
-        dates += [d for d in (decided_on(e) for e in self.entries) if d is not None]
-        return max(dates, default=None)
+        if isinstance(self.status, StatusData):
+            reported = max((r.status_date for series in self.status.reports.values() for r in series), default=None)
+        else:
+            reported = self.status.latest()
+        dates = [d for d in (decided_on(e) for e in self.entries) if d is not None]
+        return max(dates + ([reported] if reported is not None else []), default=None)
 
     def decisions(self, kind: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
         return [e for e in self.entries if e.get("kind") == kind and (d := decided_on(e)) is not None
                 and start <= d <= end]
+
+
+def _rate_at(project: str, series: list[Report], tallies: list[_Tally], health: CompiledHealth,
+             backend: Backend) -> None:
+    """The project rated at each tally's day (days in order) on its reports up to the day, as assess() rates it:
+    the PV curve built once, the report age as of the day."""
+    dates = [r.status_date for r in series]
+    schedule = SeriesSchedule(series)
+    halfway = _Halfway(series, health.eac)
+    for tally in tallies:
+        known = bisect.bisect_right(dates, tally.day)
+        if known:
+            tally.add(_rated(project, series[:known], health, backend, tally.day, schedule.at(known - 1)),
+                      halfway, known)
+
+
+class _Halfway:
+    """A project's report nearest 50% complete among its first reports (the earlier one of two as near), found
+    as the reports known grow, and that report's EAC (the health policy's variant, as assess computes it)."""
+
+    def __init__(self, series: list[Report], variant: str):
+        self.series, self.variant = series, variant
+        self.seen = 0
+        self.best: Report | None = None
+        self.percent: Decimal | None = None
+        self._key: tuple[Decimal, dt.date] | None = None
+        self._eac: tuple[Report, Decimal | None] | None = None
+
+    def upto(self, known: int) -> Report | None:
+        while self.seen < known:
+            report = self.series[self.seen]
+            percent = percent_complete(report.values["ev"], report.values["bac"])
+            if percent is not None and (self._key is None or (abs(percent - _HALF), report.status_date) < self._key):
+                self.best, self.percent, self._key = report, percent, (abs(percent - _HALF), report.status_date)
+            self.seen += 1
+        return self.best
+
+    def eac(self) -> Decimal | None:
+        assert self.best is not None
+        if self._eac is None or self._eac[0] is not self.best:
+            self._eac = (self.best, _evm(self.best.values, self.variant)[0].get("eac"))
+        return self._eac[1]
+
+
+_HALF = Decimal("0.5")
+
+
+class _Tally:
+    """One day's standing as it is built, a project at a time: each project's record (only ``fields``), and for
+    the closed ones the forecast at their report nearest 50% complete."""
+
+    def __init__(self, day: dt.date, fields: frozenset[str] | None):
+        self.day, self.fields = day, fields
+        self.projects: list[Record] = []
+        self.closed: list[Record] = []
+        self.members: list[_Member] = []
+        self.read: list[dict[str, Any]] = []  # each project's inputs, for the named measures' trace
+
+    def add(self, p: ProjectHealth, halfway: _Halfway, known: int) -> None:
+        """``halfway``: the project's reports, of which the first ``known`` are the ones up to the day."""
+        r = p.record
+        values = {**r, "rating": p.rating} if self.fields is None else \
+            {name: p.rating if name == "rating" else r.get(name) for name in self.fields}
+        source, row = p.sources[0] if p.sources else (None, None)
+        ref = {"project": p.project, "status_date": p.status_date.isoformat(), "source": source, "row": row}
+        self.projects.append(Record(values, ref))
+        self.members.append(_Member(p.project, p.rating, p.inputs))
+        self.read.append({k: _plain(r.get(k)) for k in ("bac", "pv", "ev", "ac")})
+        if (r.get("state") or "").lower() == "closed":
+            self.closed.append(_closed_record(p, halfway, known, ref))
+
+    def standing(self, variant: str, excluded: list[str], portfolio: Rollup | None = None) -> Standing:
+        return Standing(self.day, self.fields, self.projects, self.closed,
+                        portfolio or _rollup("portfolio", "portfolio", self.members, variant, excluded), self.read)
+
+
+class _Member(NamedTuple):
+    """What the portfolio's roll-up reads of a project."""
+
+    project: str
+    rating: str | None
+    inputs: Inputs
+
+
+@dataclass
+class Standing:
+    """The portfolio at the end of a day as the KPIs read it: the projects population's records (each project at
+    its latest report on or before the day), the closed projects' records and the portfolio's roll-up."""
+
+    day: dt.date
+    fields: frozenset[str] | None  # the fields each project's record kept (None: all)
+    projects: list[Record]
+    closed: list[Record]
+    portfolio: Rollup
+    read: list[dict[str, Any]]  # each project's bac, pv, ev and ac as the roll-up summed them
+    _trace: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    def inputs_trace(self) -> list[dict[str, Any]]:
+        """Each project in the roll-up with the inputs every roll-up figure is summed from (sums, then ratios)."""
+        if self._trace is None:
+            self._trace = [{**r.ref, "read": read} for r, read in zip(self.projects, self.read)]
+        return self._trace
 
 
 def decided_on(entry: dict[str, Any]) -> dt.date | None:
@@ -155,72 +290,50 @@ class Record:
     ref: dict[str, Any]  # what it is and where it came from: project + status date + file:row, or decision id
 
 
-def records(history: History, over: str, start: dt.date, end: dt.date) -> list[Record]:
-    """The records of one population in the window [start, end]: stocks at ``end``, flows within it."""
+def records(history: History, over: str, start: dt.date, end: dt.date,
+            fields: frozenset[str] | None = None) -> list[Record]:
+    """The records of one population in the window [start, end]: stocks at ``end``, flows within it.
+    ``fields``: the projects' fields the caller reads (None: all)."""
     if over == "projects":
-        return history.projects_at(end)
+        return history.standing(end, fields).projects
     if over == "closed":
-        return _closed(history, end)
+        return history.standing(end, fields).closed
     if over in ("intake", "gates"):
         return [_decision_record(e) for e in history.decisions("intake" if over == "intake" else "gate", start, end)]
     return []
 
 
-def _project_record(p: ProjectHealth) -> Record:
-    source, row = p.sources[0] if p.sources else (None, None)
-    return Record({**p.record, "rating": p.rating},
-                  {"project": p.project, "status_date": p.status_date.isoformat(), "source": source, "row": row})
+def read_fields(kpis: Iterable[CompiledKpi]) -> frozenset[str]:
+    """The fields of a project's record the KPIs read: in where:, by: and their aggregates."""
+    out: set[str] = set()
+    for kpi in kpis:
+        if kpi.condition is not None:
+            out |= fields_of(kpi.condition)
+        if kpi.by is not None:
+            out.add(kpi.by)
+        for aggregate in kpi.aggregates:
+            if aggregate.argument is not None:
+                out |= fields_of(aggregate.argument)
+    return frozenset(out)
 
 
-def _closed(history: History, end: dt.date) -> list[Record]:
-    """Each project closed by ``end``: its final cost (AC of the closing report) and the EAC of its report nearest
-    50% complete (the earlier one of two as near)."""
-    out = []
-    for p in history.at(end).projects:
-        if (p.record.get("state") or "").lower() != "closed":
-            continue
-        # EAC and percent complete depend on the project's own report only: computed as assess computes them
-        # (engine/health/evm.py, the health policy's EAC variant), without rating the portfolio at every date
-        forecasts = [history.forecast(r) for r in history.status.reports.get(p.project, []) if r.status_date <= end]
-        known = [(k.percent, k) for k in forecasts if k.percent is not None]
-        half = min(known, key=lambda pk: (abs(pk[0] - Decimal("0.5")), pk[1].report.status_date))[1] if known else None
-        r = p.record
-        values = {"project": p.project, "title": r.get("title"), "objective": r.get("objective"),
-                  "state": r.get("state"), "closed_on": p.status_date, "bac": r.get("bac"), "final_cost": r.get("ac"),
-                  "cpi": r.get("cpi"), "benefits_planned": r.get("benefits_planned"),
-                  "benefits_realised": r.get("benefits_realised"),
-                  "eac_at_half": half.eac if half else None,
-                  "percent_at_half": half.percent if half else None,
-                  "half_date": half.report.status_date if half else None}
-        source, row = p.sources[0] if p.sources else (None, None)
-        ref: dict[str, Any] = {"project": p.project, "status_date": p.status_date.isoformat(), "source": source,
-                               "row": row}
-        if half is not None:
-            half_source, half_row = half.report.rows[0] if half.report.rows else (None, None)
-            ref["half"] = {"status_date": half.report.status_date.isoformat(), "source": half_source, "row": half_row}
-        out.append(Record(values, ref))
-    return out
-
-
-class _Forecast:
-    """A report's percent complete, and its EAC when asked for: only the report nearest 50% complete of each
-    closed project needs one."""
-
-    __slots__ = ("report", "percent", "_variant", "_eac")
-
-    def __init__(self, report: Report, variant: str):
-        v = report.values
-        self.report, self._variant = report, variant
-        self.percent = percent_complete(v["ev"], v["bac"])
-        self._eac: tuple[Decimal | None] | None = None
-
-    @property
-    def eac(self) -> Decimal | None:
-        if self._eac is None:  # earned value as assess computes it (on integers where it can: the same figures)
-            figures, _ = _evm(self.report.values, self._variant)
-            self._eac = (figures.get("eac"),)
-        return self._eac[0]
-
+def _closed_record(p: ProjectHealth, halfway: _Halfway, known: int, ref: dict[str, Any]) -> Record:
+    """A closed project: its final cost (AC of the closing report) and the EAC of its report nearest 50% complete
+    among the ``known`` reports up to the day (its own report only: no need to rate the portfolio at its date)."""
+    half = halfway.upto(known)
+    r = p.record
+    values = {"project": p.project, "title": r.get("title"), "objective": r.get("objective"),
+              "state": r.get("state"), "closed_on": p.status_date, "bac": r.get("bac"), "final_cost": r.get("ac"),
+              "cpi": r.get("cpi"), "benefits_planned": r.get("benefits_planned"),
+              "benefits_realised": r.get("benefits_realised"),
+              "eac_at_half": halfway.eac() if half else None,
+              "percent_at_half": halfway.percent if half else None,
+              "half_date": half.status_date if half else None}
+    ref = dict(ref)
+    if half is not None:
+        half_source, half_row = half.rows[0] if half.rows else (None, None)
+        ref["half"] = {"status_date": half.status_date.isoformat(), "source": half_source, "row": half_row}
+    return Record(values, ref)
 
 
 def _decision_record(entry: dict[str, Any]) -> Record:
@@ -311,11 +424,19 @@ class KpiReport:
 
 def evaluate_kpis(kpis: CompiledKpis, history: History, periods: Sequence[Period]) -> KpiReport:
     """Every KPI at every period (oldest first); a KPI with by: gives one result per group seen in any period."""
+    _prepare(history, kpis.kpis, [p.end for p in periods])
     results = []
     for kpi in kpis.kpis:
         windows = [(p.label, p.start, p.end) for p in periods]
         results.extend(kpi_results(kpi, history, windows))
     return KpiReport(list(periods), results)
+
+
+def _prepare(history: History, kpis: Iterable[CompiledKpi], days: Sequence[dt.date]) -> None:
+    """The standings the KPIs over status reports read, at every day, in one pass over the reports."""
+    over_status = [k for k in kpis if k.over in ("projects", "closed") or k.named and k.over != "selection"]
+    if over_status:
+        history.prepare(days, read_fields(k for k in over_status if k.over == "projects"))
 
 
 def kpi_results(kpi: CompiledKpi, history: History,
@@ -348,7 +469,8 @@ def _figures(kpi: CompiledKpi, history: History, label: str, start: dt.date, end
             return {None: Figure(label, start, end, None, "a selection result is not dated: its figure is the "
                                  "latest period's")}
         return {None: _selection_figure(kpi, history, label, start, end)}
-    chosen = [r for r in records(history, kpi.over, start, end)
+    fields = read_fields([kpi]) if kpi.over == "projects" else frozenset()  # closed records are fixed
+    chosen = [r for r in records(history, kpi.over, start, end, fields)
               if kpi.condition is None or evaluate(kpi.condition, r.values) is True]
     groups: dict[str | None, list[Record]] = {}
     if kpi.by is None:
@@ -371,17 +493,13 @@ def _named(kpi: CompiledKpi, history: History, end: dt.date) -> dict[str, _Named
     out: dict[str, _Named] = {}
     if not kpi.named:
         return out
-    report = history.at(end)
-    rated = {p.project: p for p in report.projects}
-    # each project in the roll-up with the inputs every roll-up figure is summed from (sums, then ratios)
-    trace = [{**_project_record(rated[name]).ref,
-              "read": {k: _plain(rated[name].record.get(k)) for k in ("bac", "pv", "ev", "ac")}}
-             for name in report.portfolio.projects if name in rated]
+    standing = history.standing(end, frozenset())  # the roll-up: whichever fields the records kept
+    portfolio = standing.portfolio
     for slot, dotted in kpi.named:
         name = dotted.split(".", 1)[1]
-        value = report.portfolio.figures.get(name)
-        why = report.portfolio.why.get(name, "no project has reported by then") if value is None else None
-        out[slot] = (value, why, trace)
+        value = portfolio.figures.get(name)
+        why = portfolio.why.get(name, "no project has reported by then") if value is None else None
+        out[slot] = (value, why, standing.inputs_trace())
     return out
 
 
@@ -537,6 +655,7 @@ def tiles(kpis: CompiledKpis, history: History, dates: Sequence[dt.date], *, dec
                for k, d in enumerate(dates)]
     shown = {"projects", "closed"} | ({"intake", "gates"} if decisions else set()) \
         | ({"selection"} if history.selection is not None else set())
+    _prepare(history, [k for k in kpis.kpis if k.over in shown], dates)
     out = []
     for kpi in kpis.kpis:
         if kpi.over not in shown:

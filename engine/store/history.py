@@ -2,6 +2,7 @@
 
     engine/tasks/history.py (pmo status ingest) --write_file--> status_reports, health_ratings, escalations
     status_data(log, as_of) --> the StatusData engine/health/status.py reads from files, rebuilt from the store
+    StoredStatus(log, as_of) --> the same, a group of projects at a time (the KPIs read it so: bounded memory)
     project_history(log, project) --> reports, corrections, ratings, escalations and decisions of one project
 
 A report is kept exactly: money as the text of a rational (``1500000``, ``4500000/7`` for a PV spread over the
@@ -25,7 +26,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from engine.health.status import COUNTS, MONEY, TEXTS, Report, StatusData
+from engine.health.status import COUNTS, MONEY, TEXTS, ErrorRow, Report, StatusData
 from engine.store.log import DecisionLog, _storable, canonical, digest
 
 DATES = ("planned_start", "planned_finish")
@@ -184,6 +185,44 @@ def status_data(log: DecisionLog, as_of: dt.date | None = None) -> StatusData:
         if project in found:
             data.reports[project] = [k.report for k in found[project]]
     return data
+
+
+class StoredStatus:
+    """The status reports in force on or before ``as_of`` (all when None), as :func:`status_data` gives them but
+    ``size`` projects at a time (engine.health.kpis.StatusGroups): a reader of the whole history holds one group's
+    reports at once. Each group is read when it is reached, each in its own read, so an ingest that commits while
+    the groups are read shows in the groups read after it."""
+
+    def __init__(self, log: DecisionLog, as_of: dt.date | None = None, size: int = CHUNK):
+        if size < 1:
+            raise ValueError("a group holds one project or more")
+        self.log, self.as_of, self.size = log, as_of, size
+
+    @property
+    def errors(self) -> list[ErrorRow]:
+        """None: the history keeps no error rows (status_data's are empty too)."""
+        return []
+
+    def groups(self) -> Iterator[StatusData]:
+        order = first_seen(self.log)
+        for start in range(0, len(order), self.size):
+            chunk = order[start:start + self.size]
+            with self.log._using("read") as db:
+                found = reports_in_force(db, chunk, self.as_of)
+            data = StatusData()
+            for project in chunk:
+                if project in found:
+                    data.reports[project] = [k.report for k in found[project]]
+            yield data
+
+    def latest(self) -> dt.date | None:
+        where, args = "in_force = 1", []
+        if self.as_of is not None:
+            where += " AND status_date <= ?"
+            args.append(self.as_of.isoformat())
+        with self.log._using("read") as db:
+            [(day,)] = list(db.execute(f"SELECT max(status_date) FROM status_reports WHERE {where}", args))
+        return dt.date.fromisoformat(day) if day else None
 
 
 def unreported(log: DecisionLog, as_of: dt.date) -> list[str]:

@@ -35,7 +35,7 @@ from engine.gates.review import (
 )
 from engine.health.assess import HealthReport, ProjectHealth, assess, health_backend
 from engine.health.status import Report as StatusReport
-from engine.health.status import StatusData, read_status
+from engine.health.status import StatusData, StatusGroups, read_status
 from engine.intake.decide import Intake
 from engine.io.profile import InputProfile
 from engine.io.readers import Row, read_proposals
@@ -45,7 +45,7 @@ from engine.io.readers import Row, read_proposals
 # imports this module.
 if TYPE_CHECKING:
     from engine.authoring.explain import Explanation
-    from engine.health.kpis import KpiReport, Period, StatusGroups
+    from engine.health.kpis import KpiReport, Period
     from engine.health.lessons import Lessons
     from engine.health.trend import HealthSeries
     from engine.portfolio.conflicts import ConflictReport
@@ -221,15 +221,15 @@ class Engine:
         for number, item in enumerate(proposals, 1):
             yield self._decide_item(item, number)
 
-    def health(self, status: Iterable[PathLike] | StatusData, *, as_of: dt.date | None = None,
+    def health(self, status: Iterable[PathLike] | StatusData | StatusGroups, *, as_of: dt.date | None = None,
                profile: InputProfile | None = None, sheet: str | None = None) -> HealthReport:
         """Each project's earned value, earned schedule and RAG rating at its latest status date (on or before
         ``as_of``), from status report files (CSV, XLSX, JSON, YAML; read with ``profile``) or reports already
-        read (:func:`engine.health.read_status`), by the policy set's health policy (kind: health; without one,
-        EAC is BAC / CPI and nothing is rated). Bad rows are ``report.errors``; raises InputError only when a
-        file as a whole is unusable. See docs/health.md."""
+        read (:func:`engine.health.read_status`, or a group of projects at a time: engine.store.history.StoredStatus),
+        by the policy set's health policy (kind: health; without one, EAC is BAC / CPI and nothing is rated). Bad
+        rows are ``report.errors``; raises InputError only when a file as a whole is unusable. See docs/health.md."""
         health = self.policy.health or DEFAULT_HEALTH
-        if not isinstance(status, StatusData):
+        if not isinstance(status, (StatusData, StatusGroups)):
             status = read_status(list(status), profile or InputProfile(), sheet, health.calendar)
         return assess(status, health, self._health, as_of)
 
@@ -301,7 +301,7 @@ class Engine:
         latest report or decision) and the ``periods - 1`` before it, over the status reports (files, StatusData,
         or a group of projects at a time: engine.store.history.StoredStatus), the decision log's ``entries``
         (DecisionLog.query()) and a ``pmo select`` result."""
-        from engine.health.kpis import History, StatusGroups, evaluate_kpis, period_of, periods_until
+        from engine.health.kpis import History, evaluate_kpis, period_of, periods_until
         if self.policy.kpis is None:
             raise PmoError([Diagnostic("no_kpis", "this policy set declares no KPIs", hint="add a file with 'kind: kpis'")])
         health = self.policy.health or DEFAULT_HEALTH

@@ -83,6 +83,30 @@ def test_status_data_is_the_status_data_of_the_files(tmp_path):
                                   if any(r.status_date <= day for r in s)}
 
 
+@pytest.mark.parametrize("size", [1, 4, 500])
+def test_the_history_read_a_group_of_projects_at_a_time_is_status_data_and_rates_the_same(tmp_path, engines, size):
+    """StoredStatus (pmo health --log and pmo kpi --log read the history so: one group's reports in memory at a
+    time) gives status_data's reports, group by group, and assess() over the groups is assess() over the whole."""
+    from engine.health.assess import health_entries
+    from engine.store.history import StoredStatus
+    target = tmp_path / "h.sqlite"
+    assert run("status", "ingest", *STATUS, "--log", target)[0] == 0
+    engine = engines["rete"]
+    with DecisionLog(target) as log:
+        for as_of in (None, dt.date(2027, 3, 31), dt.date(2026, 1, 1)):
+            whole, grouped = status_data(log, as_of), StoredStatus(log, as_of, size=size)
+            groups = list(grouped.groups())
+            assert all(len(g.reports) <= size for g in groups)
+            assert [p for g in groups for p in g.reports] == list(whole.reports)
+            assert {p: s for g in groups for p, s in g.reports.items()} == whole.reports
+            assert grouped.latest() == max((r.status_date for s in whole.reports.values() for r in s), default=None)
+            for by in ("project", "objective", "portfolio"):
+                assert health_entries(engine.health(grouped, as_of=as_of), by) == \
+                    health_entries(engine.health(whole, as_of=as_of), by)
+        with pytest.raises(ValueError):
+            StoredStatus(log, size=0)
+
+
 def test_each_rating_is_the_rating_at_that_date(tmp_path, engines):
     """The ratings recorded as reports arrive are pmo health --as-of DATE's, date by date, project by project."""
     target = tmp_path / "h.sqlite"

@@ -156,17 +156,17 @@ def test_no_worker_is_forked_from_a_process_with_other_threads(tmp_path, engines
     a second thread running, the ingest rates in its own process (the same history)."""
     import threading
 
-    from engine.tasks import history
+    from engine.tasks import processes
     stop = threading.Event()
     other = threading.Thread(target=stop.wait, daemon=True)
     other.start()
     try:
-        assert not history._can_fork()
+        assert not processes.can_fork()
         alone = _three_ingests_and_a_rerate(engines["rete"], tmp_path, "threads", group=5, workers=2)
     finally:
         stop.set()
         other.join()
-    assert history._can_fork() == sys.platform.startswith("linux")
+    assert processes.can_fork() == sys.platform.startswith("linux")
     assert alone == _three_ingests_and_a_rerate(engines["rete"], tmp_path, "one", group=5, workers=1)
 
 

@@ -599,3 +599,73 @@ def test_a_history_asked_for_more_fields_than_it_kept_rates_again_not_a_wrong_fi
     assert again == evaluate_kpis(second, History(data, engine.policy.health, engine._health), periods).to_json()
     assert {r["group"] for r in again["kpis"]} == {"x", "y"}
     assert [f["value"] for r in again["kpis"] if r["group"] == "x" for f in r["periods"]] == [425, 650]
+
+
+def _kpis_by_workers(log_path, workers, size=2):
+    from engine.store import DecisionLog
+    from engine.tasks.kpis import ForkedStatus
+    engine = Engine.load(today=dt.date.fromisoformat(TODAY))
+    with DecisionLog(log_path) as log:
+        return engine.kpis(ForkedStatus(log, size=size, workers=workers), entries=log.query(),
+                           period=parse_period("2027-Q4"), periods=4).to_json()
+
+
+@pytest.mark.parametrize("workers, size", [(2, 1), (2, 2), (3, 4)])
+def test_kpis_measured_in_worker_processes_are_the_kpis_of_one_process(stored, workers, size):
+    """pmo kpi --log --workers N: each group read and measured in a worker process, the parts joined in group
+    order: every figure and trace as one process computes them."""
+    assert _kpis_by_workers(stored, workers, size) == _kpis_by_workers(stored, 1, size)
+
+
+@pytest.mark.parametrize("how", ["dies", "raises"])
+def test_a_kpi_worker_that_dies_or_raises_loses_nothing(stored, tmp_path, monkeypatch, how):
+    """A worker killed while it reads its group (as a crash in the rules engine's C core would end it): that group
+    and the rest are measured here. A group whose worker raised is measured here again (its error, if any, is
+    this process's). The figures are one process's either way."""
+    import os
+
+    from engine.tasks import kpis as task
+    alone = _kpis_by_workers(stored, 1)
+    marker = tmp_path / how
+    read = task.ForkedStatus.read
+
+    def once(self, projects, log=None):
+        if task._worker is not None and not marker.exists():  # in a worker, the first time
+            marker.write_text("x")
+            if how == "dies":
+                os._exit(1)
+            raise RuntimeError("a worker's own failure")
+        return read(self, projects, log)
+
+    monkeypatch.setattr(task.ForkedStatus, "read", once)
+    assert _kpis_by_workers(stored, 2) == alone
+    assert marker.exists()
+
+
+def test_kpi_workers_are_forked_only_when_they_can_and_pay(stored):
+    """None: one per core only for a history of MEASURE_IN_PARALLEL_FROM reports or more (examples/status/ has
+    66); never from a process with another thread (a fork copies one thread: another's lock would stay held)."""
+    import threading
+
+    from engine.store import DecisionLog
+    from engine.tasks import kpis as task
+    with DecisionLog(stored) as log:
+        assert task.ForkedStatus(log).worker_count(5) == 1
+        assert task.ForkedStatus(log, workers=4).worker_count(3) == 3  # at most one a group
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait, daemon=True)
+        other.start()
+        try:
+            assert task.ForkedStatus(log, workers=2).worker_count(5) == 1
+        finally:
+            stop.set()
+            other.join()
+
+
+def test_pmo_kpi_workers(stored):
+    args = ("kpi", "--log", stored, "--period", "2027-Q4", "--format", "json", "--today", TODAY)
+    code, one, err = run(*args, "--workers", "1")
+    assert code == 0, err
+    assert run(*args, "--workers", "2")[:2] == (0, one)
+    code, _, err = run(*args, "--workers", "0")
+    assert code == 2 and "1 or more" in err

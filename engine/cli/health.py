@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import IO
 
 from engine.cli.common import date_arg
-from engine.cli.options import Subparsers, command, log_arg, policy_options
+from engine.cli.options import Subparsers, command, log_arg, policy_options, workers_arg
 
 HEALTH_EXAMPLES = """\
 examples:
@@ -104,6 +104,9 @@ def register_kpi(sub: Subparsers) -> None:
     kp.add_argument("--format", choices=("table", "json"), default="table")
     kp.add_argument("--backend", choices=("rete", "reference"), default="rete",
                     help="rule back end for the health rules (both give the same ratings)")
+    kp.add_argument("--workers", type=workers_arg, metavar="N", help="with --log and no --status: processes that "
+                    "read and rate a group of projects each (default: one per core for a history of 20,000 "
+                    "reports or more, else 1); the figures are the same for any N")
     kp.add_argument("--out", metavar="PATH", type=Path, help="write here instead of standard output")
 
 

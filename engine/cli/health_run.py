@@ -38,16 +38,14 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
               "is rated", file=stderr)
     profile = status_profile(args.columns)
     if args.log is not None:
-        data, unreported = _from_history(args.log, args.as_of)
-        if not data.reports and not unreported:
+        report, data = _from_history(engine, args.log, args.as_of, whole=bool(args.report))
+        if not report.projects and not report.not_reported:
             print(f"pmo: note: the log {args.log} holds no status reports: 'pmo status ingest FILE... --log "
                   f"{args.log}' stores them", file=stderr)
     else:
         data = read_status(args.files, profile or InputProfile(), args.sheet,
                            (engine.policy.health or DEFAULT_HEALTH).calendar)
-    report = engine.health(data, as_of=args.as_of)
-    if args.log is not None and args.as_of is not None:
-        report.not_reported = unreported  # the history's reports after --as-of were not read at all
+        report = engine.health(data, as_of=args.as_of)
     if args.report:
         # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.io.safe_text import replacing
@@ -77,12 +75,19 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if report.errors else EXIT_OK
 
 
-def _from_history(target: str | Path, as_of: dt.date | None) -> tuple[StatusData, list[str]]:
-    """The reports in force on or before ``as_of`` (engine/store/history.py), and the projects with none by then."""
+def _from_history(engine: Engine, target: str | Path, as_of: dt.date | None,
+                  whole: bool) -> tuple[HealthReport, StatusData]:
+    """The projects rated on the reports in force on or before ``as_of`` (engine/store/history.py), read a group
+    of projects at a time; with ``whole`` (the health page rates every status date) also those reports, read
+    whole. Projects with no report by ``as_of`` are the report's ``not_reported``."""
     from engine.store import open_log
-    from engine.store.history import status_data, unreported
+    from engine.store.history import StoredStatus, status_data, unreported
     with open_log(target, existing=True) as log:
-        return status_data(log, as_of), (unreported(log, as_of) if as_of is not None else [])
+        data = status_data(log, as_of) if whole else StatusData()
+        report = engine.health(data if whole else StoredStatus(log, as_of), as_of=as_of)
+        if as_of is not None:
+            report.not_reported = unreported(log, as_of)  # the history's reports after as_of were not read at all
+    return report, data
 
 
 def _json(report: HealthReport, by: str, out: IO[str]) -> None:

@@ -13,7 +13,7 @@ from engine.health.kpis import KpiReport, KpiResult, parse_period, sparkline
 from engine.health.status import StatusData, read_status, status_profile
 from engine.io.profile import InputProfile
 from engine.store import open_log
-from engine.store.history import StoredStatus
+from engine.tasks.kpis import ForkedStatus
 
 MAX_PERIODS = 120  # ten years of months: each period rates the portfolio once
 ARROWS = {"up": "↑", "down": "↓", "flat": "→", None: " "}
@@ -49,15 +49,16 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         from engine.health.kpis import read_selection
         selection = read_selection(args.selection)
 
-    def measured(status: StatusData | StoredStatus, entries: list[dict[str, Any]]) -> KpiReport:
+    def measured(status: StatusData | ForkedStatus, entries: list[dict[str, Any]]) -> KpiReport:
         return engine.kpis(status, entries=entries, selection=selection, selection_source=str(args.selection or ""),
                            period=period, periods=args.periods)
     if args.db is None:
         report = measured(data, [])
     else:
         with open_log(args.db, existing=True) as log:
-            # without --status: the reports `pmo status ingest` stored in the same log, read a group at a time
-            report = measured(data if args.status else StoredStatus(log), log.query())
+            # without --status: the reports `pmo status ingest` stored in the same log, a group of projects at a
+            # time (in worker processes for a large history)
+            report = measured(data if args.status else ForkedStatus(log, workers=args.workers), log.query())
     if args.explain:
         chosen = [r for r in report.results if args.explain in (r.key, r.kpi.id)]
         if not chosen:

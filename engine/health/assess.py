@@ -37,7 +37,7 @@ from engine.health.evm import (
     rollup,
     rounded,
 )
-from engine.health.status import ErrorRow, Report, StatusData
+from engine.health.status import ErrorRow, Report, StatusData, StatusGroups
 
 COLUMNS = ("bac", "pv", "ev", "ac", "sv", "cv", "spi", "cpi", "eac", "etc", "vac", "tcpi", "tcpi_eac",
            "eac_cpi", "eac_remaining", "eac_cpi_spi", "eac_bottom_up", "percent_complete",
@@ -135,40 +135,53 @@ def health_backend(health: CompiledHealth, name: str) -> Backend:
     return make_backend(name, Rules(health.rules, HEALTH_TYPES, health.file))
 
 
-def assess(data: StatusData, health: CompiledHealth, backend: Backend, as_of: dt.date | None = None,
+def assess(data: StatusData | StatusGroups, health: CompiledHealth, backend: Backend, as_of: dt.date | None = None,
            schedules: dict[str, SeriesSchedule] | None = None) -> HealthReport:
     """Each project at its latest status date (on or before ``as_of`` when given), rated by ``backend``
     (health_backend(health, "rete") or "reference"). Projects with an error row are listed as errors only.
-    ``schedules``: a cache of each project's :class:`SeriesSchedule`, for a caller that assesses the same data
-    at many dates (the KPIs, period by period): the same figures, each project's PV curve built once."""
-    broken = data.projects_in_error
-    latest_date = max((r.status_date for series in data.reports.values() for r in series), default=None)
+    ``data``: the reports in memory, or a group of projects at a time (the history store's, which holds one
+    group's reports at once). ``schedules``: a cache of each project's :class:`SeriesSchedule`, for a caller that
+    assesses the same data at many dates (the health page, date by date): the same figures, each project's PV
+    curve built once."""
+    if isinstance(data, StatusData):
+        groups: Iterable[StatusData] = [data]
+        latest_date = max((r.status_date for series in data.reports.values() for r in series), default=None)
+    else:
+        groups, latest_date = data.groups(), data.latest()
     today = as_of or latest_date
     projects: list[ProjectHealth] = []
     not_reported: list[str] = []
-    for project, series in data.reports.items():
-        if project in broken:
-            continue
-        known = [r for r in series if as_of is None or r.status_date <= as_of]
-        if not known:
-            not_reported.append(project)
-            continue
-        timed = None
-        if schedules is not None:
-            schedule = schedules.get(project)
-            if schedule is None or schedule.series is not series:
-                schedule = schedules[project] = SeriesSchedule(series)
-            timed = schedule.at(len(known) - 1)  # known is the first reports of the series (it is in date order)
-        projects.append(_rated(project, known, health, backend, today, timed))
+    broken: set[str] = set()
+    errors: list[ErrorRow] = []
+    empty_rows = 0
+    for group in groups:
+        in_error = group.projects_in_error
+        broken |= in_error
+        errors += group.errors
+        empty_rows += group.empty_rows
+        for project, series in group.reports.items():
+            if project in in_error:
+                continue
+            known = [r for r in series if as_of is None or r.status_date <= as_of]
+            if not known:
+                not_reported.append(project)
+                continue
+            timed = None
+            if schedules is not None:
+                schedule = schedules.get(project)
+                if schedule is None or schedule.series is not series:
+                    schedule = schedules[project] = SeriesSchedule(series)
+                timed = schedule.at(len(known) - 1)  # known is the first reports of the series (in date order)
+            projects.append(_rated(project, known, health, backend, today, timed))
     rated = {p.project: p for p in projects}
     objectives: dict[str, list[ProjectHealth]] = {}
     for p in projects:
         objectives.setdefault(p.record.get("objective") or "(none)", []).append(p)
     excluded = sorted(broken)
-    return HealthReport(as_of, projects, list(data.errors),
+    return HealthReport(as_of, projects, errors,
                         [_rollup("objective", key, members, health.eac, []) for key, members in sorted(objectives.items())],
                         _rollup("portfolio", "portfolio", list(rated.values()), health.eac, excluded), not_reported,
-                        data.empty_rows)
+                        empty_rows)
 
 
 def _time(first_day: dt.date, day: dt.date) -> Fraction:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple
 
 from engine.backends import Backend
 from engine.compile.health import CompiledHealth
@@ -33,7 +34,7 @@ from engine.expr.evaluate import evaluate
 from engine.expr.nodes import fields_of
 from engine.health.assess import HealthReport, ProjectHealth, Rollup, SeriesSchedule, _evm, _plain, _rated, _rollup
 from engine.health.evm import Inputs, exact_sum, percent_complete, rounded
-from engine.health.status import Report, StatusData
+from engine.health.status import Report, StatusData, StatusGroups
 from engine.health.trend import Kpi
 
 _PERIOD = re.compile(r"^(\d{4})-(?:Q([1-4])|(0[1-9]|1[0-2]))$")
@@ -88,20 +89,6 @@ def periods_until(last: Period, count: int) -> list[Period]:
 
 
 # ---------------------------------------------------------------------------------------------------- history
-@runtime_checkable
-class StatusGroups(Protocol):
-    """Status reports a group of projects at a time, for a history too large to hold whole (the history store's:
-    engine.store.history.StoredStatus). The KPIs keep of each group only what they read."""
-
-    def groups(self) -> Iterable[StatusData]:
-        """Every project's reports, in groups of projects (a project's reports all in one group), in order."""
-        ...
-
-    def latest(self) -> dt.date | None:
-        """The latest status date of any report."""
-        ...
-
-
 @dataclass
 class History:
     """What KPIs are computed from, read-only: status reports (rated by the health policy on ``backend``),
@@ -124,13 +111,13 @@ class History:
             return
         tallies = [_Tally(day, fields) for day in wanted]
         broken: set[str] = set()
-        groups = self.status.groups() if not isinstance(self.status, StatusData) else [self.status]
-        for group in groups:
-            in_error = group.projects_in_error
+        measure = functools.partial(group_tallies, days=wanted, fields=fields, health=self.health,
+                                    backend=self.backend)
+        for in_error, parts in ([measure(self.status)] if isinstance(self.status, StatusData) else
+                                self.status.each(measure)):
             broken |= in_error
-            for project, series in group.reports.items():
-                if project not in in_error:
-                    _rate_at(project, series, tallies, self.health, self.backend)
+            for tally, part in zip(tallies, parts):
+                tally.extend(part)
         for tally in tallies:
             self._standings[tally.day] = tally.standing(self.health.eac, sorted(broken))
 
@@ -167,6 +154,19 @@ class History:
     def decisions(self, kind: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
         return [e for e in self.entries if e.get("kind") == kind and (d := decided_on(e)) is not None
                 and start <= d <= end]
+
+
+def group_tallies(group: StatusData, days: list[dt.date], fields: frozenset[str] | None, health: CompiledHealth,
+                  backend: Backend) -> tuple[set[str], list[_Tally]]:
+    """One group's part of the standings at ``days`` (in order): the projects with error rows, and a tally per
+    day of the others. Parts of groups in order, joined, are the standings of the whole (History.prepare); a
+    StatusGroups may compute them elsewhere (worker processes: engine/tasks/kpis.py)."""
+    tallies = [_Tally(day, fields) for day in days]
+    in_error = group.projects_in_error
+    for project, series in group.reports.items():
+        if project not in in_error:
+            _rate_at(project, series, tallies, health, backend)
+    return in_error, tallies
 
 
 def _rate_at(project: str, series: list[Report], tallies: list[_Tally], health: CompiledHealth,
@@ -237,6 +237,13 @@ class _Tally:
         self.read.append({k: _plain(r.get(k)) for k in ("bac", "pv", "ev", "ac")})
         if (r.get("state") or "").lower() == "closed":
             self.closed.append(_closed_record(p, halfway, known, ref))
+
+    def extend(self, part: _Tally) -> None:
+        """The projects of a later group's tally of the same day, after these."""
+        self.projects += part.projects
+        self.closed += part.closed
+        self.members += part.members
+        self.read += part.read
 
     def standing(self, variant: str, excluded: list[str], portfolio: Rollup | None = None) -> Standing:
         return Standing(self.day, self.fields, self.projects, self.closed,

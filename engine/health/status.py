@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from engine.compile.health import WEEKDAYS
 from engine.compile.portfolio import Calendar
@@ -110,6 +110,33 @@ class StatusData:
     @property
     def projects_in_error(self) -> set[str]:
         return {e.project for e in self.errors if e.project is not None}
+
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class StatusGroups(Protocol):
+    """Status reports a group of projects at a time, for a history too large to hold whole (the history store's:
+    engine.store.history.StoredStatus): assess and the KPIs keep of each group only what they read."""
+
+    def groups(self) -> Iterable[StatusData]:
+        """Every project's reports, in groups of projects (a project's reports all in one group), in order."""
+        ...
+
+    def each(self, measure: Callable[[StatusData], T]) -> Iterator[T]:
+        """``measure`` of each group, in group order (here, or in worker processes that read the groups
+        themselves: the caller holds only what ``measure`` returns)."""
+        ...
+
+    def latest(self) -> dt.date | None:
+        """The latest status date of any report."""
+        ...
+
+    @property
+    def errors(self) -> list[ErrorRow]:
+        """The error rows of every group."""
+        ...
 
 
 def status_profile(path: str | Path | None) -> InputProfile | None:

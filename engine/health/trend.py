@@ -23,7 +23,7 @@ from typing import Any
 
 from engine.backends import Backend
 from engine.compile.health import CompiledHealth
-from engine.health.assess import HealthReport, ProjectHealth, _plain, assess
+from engine.health.assess import HealthReport, ProjectHealth, SeriesSchedule, _plain, assess
 from engine.health.evm import rounded
 from engine.health.status import ErrorRow, StatusData
 
@@ -57,7 +57,8 @@ def health_series(data: StatusData, health: CompiledHealth, backend: Backend,
     """Every project rated at every status date (up to ``until`` when given)."""
     dates = sorted({r.status_date for series in data.reports.values() for r in series
                     if until is None or r.status_date <= until})
-    reports = {day: assess(data, health, backend, day) for day in dates}
+    schedules: dict[str, SeriesSchedule] = {}  # each project's PV curve, built once for every date
+    reports = {day: assess(data, health, backend, day, schedules) for day in dates}
     projects: list[str] = []
     for day in dates:
         for p in reports[day].projects:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.health.status import COUNTS, MONEY, TEXTS, ErrorRow, Report, StatusData
 from engine.store.log import DecisionLog, _storable, canonical, digest
@@ -40,6 +40,7 @@ RATING_COLUMNS = ("project", "status_date", "policy_hash", "basis", "in_force", 
 ESCALATION_COLUMNS = ("project", "status_date", "policy_hash", "basis", "in_force", "route", "rule_id", "reason")
 BATCH = 2_000  # rows per executemany call: bounded memory between the rows made and the rows written
 CHUNK = 500  # projects per "project IN (...)" query (SQLite allows 999 parameters)
+T = TypeVar("T")
 
 
 # ------------------------------------------------------------------------------------------ encoding
@@ -203,17 +204,26 @@ class StoredStatus:
         """None: the history keeps no error rows (status_data's are empty too)."""
         return []
 
-    def groups(self) -> Iterator[StatusData]:
+    def chunks(self) -> list[list[str]]:
+        """The groups' projects, in the order the history first heard of them."""
         order = first_seen(self.log)
-        for start in range(0, len(order), self.size):
-            chunk = order[start:start + self.size]
-            with self.log._using("read") as db:
-                found = reports_in_force(db, chunk, self.as_of)
-            data = StatusData()
-            for project in chunk:
-                if project in found:
-                    data.reports[project] = [k.report for k in found[project]]
-            yield data
+        return [order[start:start + self.size] for start in range(0, len(order), self.size)]
+
+    def read(self, projects: list[str], log: DecisionLog | None = None) -> StatusData:
+        """One group's reports (from ``log``: another connection to the same history, e.g. a worker's own)."""
+        with (log or self.log)._using("read") as db:
+            found = reports_in_force(db, projects, self.as_of)
+        data = StatusData()
+        for project in projects:
+            if project in found:
+                data.reports[project] = [k.report for k in found[project]]
+        return data
+
+    def groups(self) -> Iterator[StatusData]:
+        return (self.read(chunk) for chunk in self.chunks())
+
+    def each(self, measure: Callable[[StatusData], T]) -> Iterator[T]:
+        return (measure(group) for group in self.groups())
 
     def latest(self) -> dt.date | None:
         where, args = "in_force = 1", []

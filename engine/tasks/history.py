@@ -19,8 +19,6 @@ import datetime as dt
 import os
 import pickle
 import signal
-import sys
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -46,7 +44,7 @@ from engine.store.history import (
     write_reports,
 )
 from engine.store.log import DecisionLog, _storable
-from engine.tasks.processes import die_with
+from engine.tasks.processes import can_fork, cores, die_with
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -351,19 +349,13 @@ ToRate = list[tuple[str, list[Report], list[str], int]]  # (project, its reports
 def _worker_count(workers: int | None, stage: _Stage) -> int:
     """``workers`` (None: one per core this process may use, for RATE_IN_PARALLEL_FROM rows or more), at most
     one per group, and 1 where this process cannot fork safely (the history is the same either way)."""
-    if not _can_fork():
+    if not can_fork():
         return 1
     if workers is None:
         if stage.rows_in < RATE_IN_PARALLEL_FROM:
             return 1
-        workers = len(os.sched_getaffinity(0))
+        workers = cores()
     return max(1, min(workers, stage.groups))
-
-
-def _can_fork() -> bool:
-    """Linux, and no other thread in this process: a fork copies only the calling thread, so a lock another
-    thread held (a log handler's, a database driver's) would stay held in the child for ever."""
-    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 class _Rater:

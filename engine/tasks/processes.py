@@ -1,7 +1,7 @@
 """Worker processes that end with the process that started them, however it ends (a kill -9 included): on
 Linux the kernel sends them SIGKILL when the parent dies (PR_SET_PDEATHSIG), and everywhere a thread in each
-worker watches the parent and exits when it is gone. Used by a batch's workers (engine/tasks/batch.py) and the
-ingest's rating workers (engine/tasks/history.py)."""
+worker watches the parent and exits when it is gone. Used by a batch's workers (engine/tasks/batch.py), the
+ingest's rating workers (engine/tasks/history.py) and the KPIs' (engine/tasks/kpis.py)."""
 from __future__ import annotations
 
 import ctypes
@@ -13,6 +13,17 @@ import time
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PARENT_WATCH_SECONDS = 0.5
+
+
+def can_fork() -> bool:
+    """Linux, and no other thread in this process: a fork copies only the calling thread, so a lock another
+    thread held (a log handler's, a database driver's) would stay held in the child for ever."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def cores() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def die_with(parent: int) -> None:

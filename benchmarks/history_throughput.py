@@ -11,12 +11,16 @@ The steps, each timed (wall and CPU) with the peak memory of the process so far:
              every project at each of its own status dates (the reference policies' health rules on the rete
              back end), storing ratings and escalations, in one transaction; the ratings by one forked worker
              process per core (``--workers``; their CPU and peak memory are printed beside the parent's)
-  rate       `engine.store.history.status_data(log)` then `Engine.health`: every project at its latest report
-  kpi        `Engine.kpis(status_data(log), entries=log.query())`, as `pmo kpi --log`: every KPI of the reference
-             policies (policies/kpis.yaml) for each of the 12 quarters the 36 months cover (``--periods``)
+  rate       `Engine.health(StoredStatus(log))`, as `pmo health --log`: every project at its latest report, the
+             history read 500 projects at a time
+  kpi        `Engine.kpis(ForkedStatus(log), entries=log.query())`, as `pmo kpi --log`: every KPI of the reference
+             policies (policies/kpis.yaml) for each of the 12 quarters the 36 months cover (``--periods``), each
+             group of 500 projects read and measured by a worker process (``--workers``, as for the ingest)
   again      the same file ingested again: every report unchanged, nothing rated
-Peak memory is the process's (ru_maxrss) so far: ``rate`` and ``kpi`` read the whole history into memory
-(StatusData), as ``pmo health --log`` and ``pmo kpi --log`` do; the ingest's own memory is bounded.
+Peak memory is the process's (ru_maxrss) so far. ``rate`` and ``kpi`` hold one group's reports at a time (two at
+most), not the history; what they keep grows with projects x periods: each project's rating (rate), and each
+period's records of the fields the KPIs read and every figure's trace (kpi: one entry per record a figure
+counts, as ``pmo kpi --format json`` writes them).
 The checks: as many reports and ratings as rows, and a second ingest of the same file finds 0 new.
 """
 from __future__ import annotations
@@ -103,13 +107,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="projects (each with 36 monthly reports)")
     parser.add_argument("--periods", type=int, default=12, help="quarters the KPIs are computed for (12: all 36 months)")
     parser.add_argument("--profile", action="store_true", help="profile the ingest (cProfile) and print the top 25")
-    parser.add_argument("--workers", type=int, default=None, help="the ingest's rating workers (default: one per "
-                        "core for a file this size; 1: none)")
+    parser.add_argument("--workers", type=int, default=None, help="the ingest's rating workers and the KPIs' "
+                        "(default: one per core for a history this size; 1: none)")
     args = parser.parse_args()
     from engine.api import Engine
     from engine.store import DecisionLog
-    from engine.store.history import status_data
+    from engine.store.history import StoredStatus
     from engine.tasks.history import ingest
+    from engine.tasks.forked_status import ForkedStatus
     engine = Engine.load(today=dt.date(2027, 12, 31))
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "status.csv"
@@ -127,15 +132,16 @@ def main() -> None:
             print(f"  {result.summary()}")
             assert result.new == rows and result.rated == rows, (result.new, result.rated, rows)
             with Step("rate"):
-                report = engine.health(status_data(log))
+                report = engine.health(StoredStatus(log))
             print(f"  {len(report.projects):,} projects rated at {max(p.status_date for p in report.projects)}: "
                   + ", ".join(f"{sum(p.rating == r for p in report.projects):,} {r}" for r in ("red", "amber", "green")))
             with Step("kpi"):  # as `pmo kpi --log`: the reports from the history, the decisions from the log
-                kpis = engine.kpis(status_data(log), entries=log.query(), periods=args.periods)
+                kpis = engine.kpis(ForkedStatus(log, workers=args.workers), entries=log.query(), periods=args.periods)
             figures = [f for r in kpis.results for f in r.figures]
             print(f"  {len(kpis.results)} KPI results x {len(kpis.periods)} quarters "
                   f"({kpis.periods[0].label} to {kpis.periods[-1].label}): {len(figures)} figures, "
-                  f"{sum(f.value is not None for f in figures)} with a value")
+                  f"{sum(f.value is not None for f in figures)} with a value, "
+                  f"{sum(len(f.trace) for f in figures):,} trace entries")
             assert kpis.results and any(f.value is not None for f in figures)
             with Step("again"):
                 again = ingest(engine, log, [source])

@@ -107,6 +107,27 @@ def test_the_history_read_a_group_of_projects_at_a_time_is_status_data_and_rates
             StoredStatus(log, size=0)
 
 
+@pytest.mark.parametrize("workers, size", [(2, 1), (3, 4)])
+def test_health_rated_in_worker_processes_is_health_rated_here(tmp_path, engines, workers, size):
+    """pmo health --log --workers N: each group read and rated in a worker process (engine/tasks/forked_status.py),
+    the projects joined in group order: every figure, rating, rule and roll-up as one process gives them."""
+    from engine.health.assess import health_entries
+    from engine.store.history import StoredStatus
+    from engine.tasks.forked_status import ForkedStatus
+    target = tmp_path / "h.sqlite"
+    assert run("status", "ingest", *STATUS, "--log", target)[0] == 0
+    engine = engines["rete"]
+    with DecisionLog(target) as log:
+        for as_of in (None, dt.date(2027, 3, 31)):
+            here = engine.health(StoredStatus(log, as_of, size=size), as_of=as_of)
+            forked = engine.health(ForkedStatus(log, as_of, size=size, workers=workers), as_of=as_of)
+            assert forked.not_reported == here.not_reported
+            for by in ("project", "objective", "portfolio"):
+                assert health_entries(forked, by) == health_entries(here, by)
+    one = run("health", "--log", target, "--format", "json", "--workers", "1")
+    assert one[0] == 0 and run("health", "--log", target, "--format", "json", "--workers", "2") == one
+
+
 def test_each_rating_is_the_rating_at_that_date(tmp_path, engines):
     """The ratings recorded as reports arrive are pmo health --as-of DATE's, date by date, project by project."""
     target = tmp_path / "h.sqlite"

@@ -603,7 +603,7 @@ def test_a_history_asked_for_more_fields_than_it_kept_rates_again_not_a_wrong_fi
 
 def _kpis_by_workers(log_path, workers, size=2):
     from engine.store import DecisionLog
-    from engine.tasks.kpis import ForkedStatus
+    from engine.tasks.forked_status import ForkedStatus
     engine = Engine.load(today=dt.date.fromisoformat(TODAY))
     with DecisionLog(log_path) as log:
         return engine.kpis(ForkedStatus(log, size=size, workers=workers), entries=log.query(),
@@ -624,7 +624,7 @@ def test_a_kpi_worker_that_dies_or_raises_loses_nothing(stored, tmp_path, monkey
     this process's). The figures are one process's either way."""
     import os
 
-    from engine.tasks import kpis as task
+    from engine.tasks import forked_status as task
     alone = _kpis_by_workers(stored, 1)
     marker = tmp_path / how
     read = task.ForkedStatus.read
@@ -648,7 +648,7 @@ def test_kpi_workers_are_forked_only_when_they_can_and_pay(stored):
     import threading
 
     from engine.store import DecisionLog
-    from engine.tasks import kpis as task
+    from engine.tasks import forked_status as task
     with DecisionLog(stored) as log:
         assert task.ForkedStatus(log).worker_count(5) == 1
         assert task.ForkedStatus(log, workers=4).worker_count(3) == 3  # at most one a group

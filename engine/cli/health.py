@@ -40,6 +40,9 @@ def register(sub: Subparsers) -> None:
                     help="status report files (.csv .tsv .xlsx .json .jsonl .yaml); several are read together")
     hp.add_argument("--log", metavar="DB", type=log_arg, default=None, help="rate from the portfolio history in "
                     "this log (pmo status ingest) instead of FILES: a SQLite file or a postgresql:// address")
+    hp.add_argument("--workers", type=workers_arg, metavar="N", help="with --log: processes that read and rate a "
+                    "group of projects each (default: one per core for a history of 20,000 reports or more, else "
+                    "1); the ratings are the same for any N")
     hp.add_argument("--as-of", type=date_arg, metavar="YYYY-MM-DD",
                     help="rate each project at its latest report on or before this date (default: its latest)")
     hp.add_argument("--by", choices=("project", "objective", "portfolio"), default="project",

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
               "is rated", file=stderr)
     profile = status_profile(args.columns)
     if args.log is not None:
-        report, data = _from_history(engine, args.log, args.as_of, whole=bool(args.report))
+        report, data = _from_history(engine, args.log, args.as_of, whole=bool(args.report), workers=args.workers)
         if not report.projects and not report.not_reported:
             print(f"pmo: note: the log {args.log} holds no status reports: 'pmo status ingest FILE... --log "
                   f"{args.log}' stores them", file=stderr)
@@ -75,16 +75,18 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if report.errors else EXIT_OK
 
 
-def _from_history(engine: Engine, target: str | Path, as_of: dt.date | None,
-                  whole: bool) -> tuple[HealthReport, StatusData]:
+def _from_history(engine: Engine, target: str | Path, as_of: dt.date | None, whole: bool,
+                  workers: int | None) -> tuple[HealthReport, StatusData]:
     """The projects rated on the reports in force on or before ``as_of`` (engine/store/history.py), read a group
-    of projects at a time; with ``whole`` (the health page rates every status date) also those reports, read
-    whole. Projects with no report by ``as_of`` are the report's ``not_reported``."""
+    of projects at a time (by ``workers`` processes for a large history); with ``whole`` (the health page rates
+    every status date) also those reports, read whole. Projects with no report by ``as_of`` are the report's
+    ``not_reported``."""
     from engine.store import open_log
-    from engine.store.history import StoredStatus, status_data, unreported
+    from engine.store.history import status_data, unreported
+    from engine.tasks.forked_status import ForkedStatus
     with open_log(target, existing=True) as log:
         data = status_data(log, as_of) if whole else StatusData()
-        report = engine.health(data if whole else StoredStatus(log, as_of), as_of=as_of)
+        report = engine.health(data if whole else ForkedStatus(log, as_of, workers=workers), as_of=as_of)
         if as_of is not None:
             report.not_reported = unreported(log, as_of)  # the history's reports after as_of were not read at all
     return report, data

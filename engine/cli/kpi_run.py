@@ -13,7 +13,7 @@ from engine.health.kpis import KpiReport, KpiResult, parse_period, sparkline
 from engine.health.status import StatusData, read_status, status_profile
 from engine.io.profile import InputProfile
 from engine.store import open_log
-from engine.tasks.kpis import ForkedStatus
+from engine.tasks.forked_status import ForkedStatus
 
 MAX_PERIODS = 120  # ten years of months: each period rates the portfolio once
 ARROWS = {"up": "↑", "down": "↓", "flat": "→", None: " "}

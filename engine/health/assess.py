@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -144,35 +145,23 @@ def assess(data: StatusData | StatusGroups, health: CompiledHealth, backend: Bac
     assesses the same data at many dates (the health page, date by date): the same figures, each project's PV
     curve built once."""
     if isinstance(data, StatusData):
-        groups: Iterable[StatusData] = [data]
         latest_date = max((r.status_date for series in data.reports.values() for r in series), default=None)
     else:
-        groups, latest_date = data.groups(), data.latest()
+        latest_date = data.latest()
     today = as_of or latest_date
+    measure = functools.partial(_group_rated, health=health, backend=backend, as_of=as_of, today=today,
+                                schedules=schedules)
     projects: list[ProjectHealth] = []
     not_reported: list[str] = []
     broken: set[str] = set()
     errors: list[ErrorRow] = []
     empty_rows = 0
-    for group in groups:
-        in_error = group.projects_in_error
-        broken |= in_error
-        errors += group.errors
-        empty_rows += group.empty_rows
-        for project, series in group.reports.items():
-            if project in in_error:
-                continue
-            known = [r for r in series if as_of is None or r.status_date <= as_of]
-            if not known:
-                not_reported.append(project)
-                continue
-            timed = None
-            if schedules is not None:
-                schedule = schedules.get(project)
-                if schedule is None or schedule.series is not series:
-                    schedule = schedules[project] = SeriesSchedule(series)
-                timed = schedule.at(len(known) - 1)  # known is the first reports of the series (in date order)
-            projects.append(_rated(project, known, health, backend, today, timed))
+    for part in [measure(data)] if isinstance(data, StatusData) else data.each(measure):
+        broken |= part.broken
+        errors += part.errors
+        empty_rows += part.empty_rows
+        projects += part.projects
+        not_reported += part.not_reported
     rated = {p.project: p for p in projects}
     objectives: dict[str, list[ProjectHealth]] = {}
     for p in projects:
@@ -182,6 +171,40 @@ def assess(data: StatusData | StatusGroups, health: CompiledHealth, backend: Bac
                         [_rollup("objective", key, members, health.eac, []) for key, members in sorted(objectives.items())],
                         _rollup("portfolio", "portfolio", list(rated.values()), health.eac, excluded), not_reported,
                         empty_rows)
+
+
+@dataclass
+class _Part:
+    """One group's part of a HealthReport (assess joins the parts of the groups, in order)."""
+
+    broken: set[str]
+    errors: list[ErrorRow]
+    empty_rows: int
+    projects: list[ProjectHealth]
+    not_reported: list[str]
+
+
+def _group_rated(group: StatusData, health: CompiledHealth, backend: Backend, as_of: dt.date | None,
+                 today: dt.date | None, schedules: dict[str, SeriesSchedule] | None) -> _Part:
+    """Each project of one group rated at its latest report on or before ``as_of`` (here, or in a worker process
+    that read the group: engine/tasks/forked_status.py)."""
+    in_error = group.projects_in_error
+    part = _Part(in_error, list(group.errors), group.empty_rows, [], [])
+    for project, series in group.reports.items():
+        if project in in_error:
+            continue
+        known = [r for r in series if as_of is None or r.status_date <= as_of]
+        if not known:
+            part.not_reported.append(project)
+            continue
+        timed = None
+        if schedules is not None:
+            schedule = schedules.get(project)
+            if schedule is None or schedule.series is not series:
+                schedule = schedules[project] = SeriesSchedule(series)
+            timed = schedule.at(len(known) - 1)  # known is the first reports of the series (in date order)
+        part.projects.append(_rated(project, known, health, backend, today, timed))
+    return part
 
 
 def _time(first_day: dt.date, day: dt.date) -> Fraction:

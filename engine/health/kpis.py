@@ -1,13 +1,15 @@
 """The PMO's KPIs (``kind: kpis``, compiled in engine/compile/kpis.py), evaluated period by period over a history.
 
     History (status reports + decision log entries + a selection result, read-only)
+        --prepare(days)--> a Standing per period end: each project rated there, in one pass over the reports
         --records(population, window)--> the records of one population in one period, each with its reference
         --where: / by:--> the records a figure counts, in groups
         --aggregates--> numbers (exact fractions, rounded once) --formula--> the figure, with its trace
 
-A :class:`History` is a small read-only view: it works from status files and a decision log today
-(``pmo kpi --status FILES --log DB``) and from a history store that returns the same :class:`StatusData`
-(``History(status_data(log, as_of), ...)``). Populations are *stocks* or *flows*: ``projects`` and ``closed`` are
+A :class:`History` is a small read-only view: it works from status files and a decision log
+(``pmo kpi --status FILES --log DB``) and from the history store a group of projects at a time
+(``History(StoredStatus(log), ...)``: :class:`StatusGroups`), keeping of each project at each period end only
+the fields the KPIs read, so memory follows projects x periods, not the reports. Populations are *stocks* or *flows*: ``projects`` and ``closed`` are
 each project as it stood at the period's end (its latest report on or before it, as ``pmo health --as-of``);
 ``intake`` and ``gates`` are the decisions made within the period. Every figure carries its trace: the records it
 came from (project and status date, with the file and row; or the decision's id in the log) and what each
@@ -160,7 +162,7 @@ def group_tallies(group: StatusData, days: list[dt.date], fields: frozenset[str]
                   backend: Backend) -> tuple[set[str], list[_Tally]]:
     """One group's part of the standings at ``days`` (in order): the projects with error rows, and a tally per
     day of the others. Parts of groups in order, joined, are the standings of the whole (History.prepare); a
-    StatusGroups may compute them elsewhere (worker processes: engine/tasks/kpis.py)."""
+    StatusGroups may compute them elsewhere (worker processes: engine/tasks/forked_status.py)."""
     tallies = [_Tally(day, fields) for day in days]
     in_error = group.projects_in_error
     for project, series in group.reports.items():

@@ -1,7 +1,8 @@
 """Worker processes that end with the process that started them, however it ends (a kill -9 included): on
 Linux the kernel sends them SIGKILL when the parent dies (PR_SET_PDEATHSIG), and everywhere a thread in each
 worker watches the parent and exits when it is gone. Used by a batch's workers (engine/tasks/batch.py), the
-ingest's rating workers (engine/tasks/history.py) and the KPIs' (engine/tasks/kpis.py)."""
+ingest's rating workers (engine/tasks/history.py) and those that read and rate the history's groups
+(engine/tasks/forked_status.py)."""
 from __future__ import annotations
 
 import ctypes

@@ -1,9 +1,10 @@
-"""The KPIs over a large portfolio history, a group of projects per worker process.
+"""A large portfolio history measured a group of projects per worker process (pmo health --log, pmo kpi --log).
 
     StoredStatus.chunks() --each group's projects--> a worker (forked from this process: the engine as it is)
-        reads the group from the history itself, on its own connection, and measures it (engine.health.kpis
-        group_tallies: each project rated at each period's end, only the fields the KPIs read)
-        --the group's part, in group order--> History.prepare joins the parts
+        reads the group from the history itself, on its own connection, and measures it (engine.health.assess
+        _group_rated: each project at its latest report; engine.health.kpis group_tallies: each project rated at
+        each period's end, only the fields the KPIs read)
+        --the group's part, in group order--> assess / History.prepare joins the parts
 
 The parent reads nothing of the reports: it holds the parts only (bounded by projects x periods, not by the
 reports). A worker that dies (a crash in the rules engine's C core, a kill) loses nothing: its group and every

@@ -9,8 +9,9 @@
 A :class:`History` is a small read-only view: it works from status files and a decision log
 (``pmo kpi --status FILES --log DB``) and from the history store a group of projects at a time
 (``History(StoredStatus(log), ...)``: :class:`StatusGroups`), keeping of each project at each period end only
-the fields the KPIs read, so memory follows projects x periods, not the reports. Populations are *stocks* or *flows*: ``projects`` and ``closed`` are
-each project as it stood at the period's end (its latest report on or before it, as ``pmo health --as-of``);
+the fields the KPIs read, so memory follows projects x periods, not the reports. Populations are *stocks* or
+*flows*: ``projects`` and ``closed`` are each project as it stood at the period's end (its latest report on or
+before it, as ``pmo health --as-of``);
 ``intake`` and ``gates`` are the decisions made within the period. Every figure carries its trace: the records it
 came from (project and status date, with the file and row; or the decision's id in the log) and what each
 aggregate read from them, so ``pmo kpi --explain ID`` can show the records behind a figure.

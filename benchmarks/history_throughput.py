@@ -113,8 +113,8 @@ def main() -> None:
     from engine.api import Engine
     from engine.store import DecisionLog
     from engine.store.history import StoredStatus
-    from engine.tasks.history import ingest
     from engine.tasks.forked_status import ForkedStatus
+    from engine.tasks.history import ingest
     engine = Engine.load(today=dt.date(2027, 12, 31))
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "status.csv"

@@ -11,8 +11,8 @@ The steps, each timed (wall and CPU) with the peak memory of the process so far:
              every project at each of its own status dates (the reference policies' health rules on the rete
              back end), storing ratings and escalations, in one transaction; the ratings by one forked worker
              process per core (``--workers``; their CPU and peak memory are printed beside the parent's)
-  rate       `Engine.health(StoredStatus(log))`, as `pmo health --log`: every project at its latest report, the
-             history read 500 projects at a time
+  rate       `Engine.health(ForkedStatus(log))`, as `pmo health --log`: every project at its latest report, each
+             group of 500 projects read and rated by a worker process (``--workers``)
   kpi        `Engine.kpis(ForkedStatus(log), entries=log.query())`, as `pmo kpi --log`: every KPI of the reference
              policies (policies/kpis.yaml) for each of the 12 quarters the 36 months cover (``--periods``), each
              group of 500 projects read and measured by a worker process (``--workers``, as for the ingest)
@@ -107,12 +107,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="projects (each with 36 monthly reports)")
     parser.add_argument("--periods", type=int, default=12, help="quarters the KPIs are computed for (12: all 36 months)")
     parser.add_argument("--profile", action="store_true", help="profile the ingest (cProfile) and print the top 25")
-    parser.add_argument("--workers", type=int, default=None, help="the ingest's rating workers and the KPIs' "
+    parser.add_argument("--workers", type=int, default=None, help="the worker processes of the ingest, the rating and the KPIs "
                         "(default: one per core for a history this size; 1: none)")
     args = parser.parse_args()
     from engine.api import Engine
     from engine.store import DecisionLog
-    from engine.store.history import StoredStatus
     from engine.tasks.forked_status import ForkedStatus
     from engine.tasks.history import ingest
     engine = Engine.load(today=dt.date(2027, 12, 31))
@@ -132,7 +131,7 @@ def main() -> None:
             print(f"  {result.summary()}")
             assert result.new == rows and result.rated == rows, (result.new, result.rated, rows)
             with Step("rate"):
-                report = engine.health(StoredStatus(log))
+                report = engine.health(ForkedStatus(log, workers=args.workers))
             print(f"  {len(report.projects):,} projects rated at {max(p.status_date for p in report.projects)}: "
                   + ", ".join(f"{sum(p.rating == r for p in report.projects):,} {r}" for r in ("red", "amber", "green")))
             with Step("kpi"):  # as `pmo kpi --log`: the reports from the history, the decisions from the log

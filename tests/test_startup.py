@@ -214,3 +214,31 @@ def test_a_command_parses_and_helps_the_same_from_its_own_group():
     with contextlib.redirect_stderr(err):
         assert main(["evaluat"], stdout=io.StringIO(), stderr=err) == 2
     assert "invalid choice: 'evaluat'" in err.getvalue() and "serve" in err.getvalue()
+
+
+# ---------------------------------------------------------------------------- the collector at exit
+
+COLLECTOR_AT_EXIT = """\
+import atexit, gc, sys
+atexit.register(lambda: print("collector at exit:", "on" if gc.isenabled() else "off", file=sys.stderr))
+sys.argv = ["pmo"] + sys.argv[1:]
+if sys.argv[1:] == ["library"]:
+    from engine.cli import main
+    main(["expr", "1+1"])
+else:
+    from engine.cli import main_exit
+    main_exit()
+"""
+
+
+@pytest.mark.parametrize("argv, collector", [
+    (["expr", "1+1"], "off"),  # the console script: the exit would walk every object start-up made, to free nothing
+    (["validate"], "off"),
+    (["library"], "on"),  # main() called by a program that goes on: its collector is as it was
+])
+def test_the_console_script_ends_without_a_last_collection_and_main_restores_the_collector(argv, collector,
+                                                                                          tmp_path):
+    result = subprocess.run([sys.executable, "-c", COLLECTOR_AT_EXIT, *argv], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600, env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == f"collector at exit: {collector}"

@@ -143,9 +143,15 @@ PROCESS_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "PYDANTIC_DISABLE_PLUGINS": 
 
 def main_exit() -> None:
     """Console-script entry point."""
+    import gc
     import os
     for name, value in PROCESS_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
+    # The process ends with its command: the collector stays paused after main() (which restores it for a
+    # library caller), so neither the first allocation after main() nor the interpreter's exit walks every
+    # object start-up made (~30 ms after pmo validate) only to free what the exit frees anyway. pmo serve
+    # turns it back on for itself.
+    gc.disable()
     sys.exit(main())
 
 

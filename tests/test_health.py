@@ -328,7 +328,8 @@ status_row = st.fixed_dictionaries({
     "state": st.sampled_from(["", "active", "killed", "closed"]),
     "benefits_planned": st.sampled_from(["", "0", "100"]),
     "benefits_realised": st.sampled_from(["", "50", "100"]),
-    "note": st.text(max_size=20),
+    # a note is text: no run of control characters (16 in a file's first bytes refuse it as binary, rightly)
+    "note": st.text(st.characters(exclude_categories=("Cc", "Cs")) | st.sampled_from("\t\n\r"), max_size=20),
 })
 
 
@@ -463,3 +464,23 @@ def test_the_rete_back_end_rates_ordinary_reports_by_its_class_keys_not_its_fall
     engine = Engine.load(today=TODAY)
     decisions = list(engine.evaluate_many(read_proposals(ROOT / "examples" / "proposals.csv")))
     assert len(decisions) == 53 and slow == []
+
+
+def test_a_state_is_one_of_the_known_states_whatever_its_case_and_any_other_is_an_error_row(tmp_path):
+    """A state the health rules do not know must not rate a project green by matching no rule (an overrun project
+    with state 'actve' was green): it is an error row with the known states; 'Active' is active."""
+    status = write(tmp_path / "s.csv", "project,status_date,state,bac,pv,ev,ac\n"
+                   "TYPO,2027-01-31,actve,100000,50000,30000,60000\n"
+                   "CASE,2027-01-31,Active,100000,50000,30000,60000\n"
+                   "HOLD,2027-01-31,On-Hold,100000,50000,30000,60000\n"
+                   "NONE,2027-01-31,,100000,50000,30000,60000\n")
+    code, out, err = run("health", str(status), "--format", "json")
+    assert code == 1, err
+    entries = {e["project"]: e for e in json.loads(out)}
+    assert entries["TYPO"]["rating"] == "error"
+    problem = entries["TYPO"]["errors"][0]
+    assert (problem["column"], problem["code"]) == ("state", "bad_value")
+    assert "active" in problem["message"] and "killed" in problem["message"]
+    assert entries["CASE"]["rating"] == "red" and entries["CASE"]["state"] == "active"
+    assert entries["HOLD"]["state"] == "on-hold"
+    assert entries["NONE"]["rating"] == "red" and entries["NONE"]["state"] is None  # no state: active, as before

@@ -38,6 +38,7 @@ from engine.policy.models import FieldSpec, FieldType
 MONEY = ("bac", "pv", "ev", "ac", "etc", "benefits_planned", "benefits_realised")
 COUNTS = ("milestones_planned", "milestones_reached", "risks", "issues")
 TEXTS = ("proposal", "title", "objective", "state", "note")
+STATES = ("active", "on-hold", "closed", "killed")  # a report's state: the health rules compare with these
 
 
 def _spec(kind: FieldType, **extra: Any) -> FieldSpec:
@@ -52,7 +53,9 @@ STATUS_FIELDS: dict[str, FieldSpec] = {
                       "(its id in the intake round), for pmo lessons"),
     "title": _spec("string", aliases=["name"], description="the project's title, for tables"),
     "objective": _spec("string", description="the strategic objective the project serves, for the roll-up"),
-    "state": _spec("string", description="e.g. active, on-hold, closed, killed"),
+    # an enum, so that a state no rule knows ('actve', 'aktiv') is an error row, never a project no rule rates
+    "state": _spec("enum", values=list(STATES), description="active, on-hold, closed or killed (any case; a "
+                   "profile's values: map reads other words)"),
     "bac": _spec("money", min=Decimal(0), aliases=["budget"], description="budget at completion"),
     "pv": _spec("money", min=Decimal(0), aliases=["planned_value"], description="planned value, cumulative"),
     "ev": _spec("money", min=Decimal(0), aliases=["earned_value"], description="earned value, cumulative"),

@@ -168,3 +168,37 @@ def test_full_match_means_what_re_fullmatch_means(pattern, text):
     from engine.expr.regex import full_match
     readable = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     assert full_match(text, pattern) == (re.fullmatch(pattern, readable) is not None)
+
+
+# ---------------------------------------------------------------------------- a number at fixed places, for tables
+
+@given(st.one_of(st.fractions(max_denominator=10**6), st.decimals(allow_nan=False, allow_infinity=False, places=6),
+                 st.floats(allow_nan=False, allow_infinity=False, min_value=-1e14, max_value=1e14),
+                 st.integers(-10**14, 10**14)),
+       st.integers(0, 4))
+def test_fixed_rounds_the_exact_value_half_up(value, places):
+    from decimal import ROUND_HALF_UP, localcontext
+    from fractions import Fraction
+
+    from engine.expr.values import fixed
+    exact = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+    if abs(exact) >= 10**15:
+        return
+    with localcontext() as ctx:
+        ctx.prec = 60
+        expected = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal(1).scaleb(-places),
+                                                                                     rounding=ROUND_HALF_UP)
+    text = f"{expected:.{places}f}"
+    text = text[1:] if text.startswith("-") and not text.strip("-0.") else text
+    assert fixed(value, places) == text
+    assert fixed(value, places, grouped=True).replace(",", "") == text
+
+
+@pytest.mark.parametrize("value, places, grouped, text", [
+    (0.975, 2, False, "0.98"),  # the float's '{:.2f}' is 0.97: its binary value is 0.97499999...
+    (0.955, 2, False, "0.96"), (-0.005, 2, False, "-0.01"), (-0.004, 2, False, "0.00"), (-0.0, 2, False, "0.00"),
+    (1e30, 0, True, "1e+30"),  # not 1,000,000,000,000,000,019,884,624,838,656
+    (2754782.61, 0, True, "2,754,783"), (None, 2, False, "-"), (float("nan"), 2, False, "nan")])
+def test_fixed_shows_what_the_json_says(value, places, grouped, text):
+    from engine.expr.values import fixed
+    assert fixed(value, places, grouped) == text

@@ -484,3 +484,22 @@ def test_a_state_is_one_of_the_known_states_whatever_its_case_and_any_other_is_a
     assert entries["CASE"]["rating"] == "red" and entries["CASE"]["state"] == "active"
     assert entries["HOLD"]["state"] == "on-hold"
     assert entries["NONE"]["rating"] == "red" and entries["NONE"]["state"] is None  # no state: active, as before
+
+
+def test_the_table_shows_each_figure_as_its_json_rounded_half_up(tmp_path):
+    """SPI 39000/40000 = 0.975 exactly showed 0.97 (the binary float's rounding) and a BAC of 1e30 as a float's
+    31 digits; the table is the JSON's figure, rounded half up."""
+    status = write(tmp_path / "s.csv", "project,status_date,bac,pv,ev,ac\n"
+                   "R-1,2027-01-31,100000,40000,39000,40000\n"
+                   "R-2,2027-01-31,100000,40000,38200,40000\n"
+                   "HUGE,2027-01-31,1e30,40000,39000,40000\n")
+    code, out, err = run("health", str(status), "--format", "json")
+    assert code == 0, err
+    spi = {e["project"]: e["spi"] for e in json.loads(out)}
+    assert spi["R-1"] == 0.975 and spi["R-2"] == 0.955
+    code, table, err = run("health", str(status))
+    assert code == 0, err
+    lines = {line.split()[0]: line for line in table.splitlines() if line.split()}
+    assert " 0.98 " in lines["R-1"] and " 0.97 " not in lines["R-1"]
+    assert " 0.96 " in lines["R-2"]
+    assert "19884624838656" not in table.replace(",", "") and "1e+30" in table

@@ -492,12 +492,26 @@ def test_an_empty_history_is_said_not_a_crash(tmp_path):
     (Decimal("0.333333333333333"), "share", 1, "33.3%"), (Decimal("0.333333333333333"), "share", 0, "33%"),
     (0.333333333333333, "share", 0, "33%"), (Decimal("0.0862068965517241"), "share", 1, "8.6%"),
     (Decimal("0.954743195564516"), "index", 1, "0.95"), (0.954743195564516, "index", 0, "0.95"),
-    (Decimal("12.5"), "days", 1, "12.5 d"), (Decimal("30"), "days", 1, "30 d"), (12.5, "days", 0, "12 d"),
+    (Decimal("12.5"), "days", 1, "12.5 d"), (Decimal("30"), "days", 1, "30 d"), (12.5, "days", 0, "13 d"),  # half up
     (Decimal("1234567.4"), "money", 1, "1,234,567"), (7, "count", 0, "7"),
     (Decimal("3.14159"), "number", 1, "3.142"), (None, "share", 1, "–"), (None, "index", 0, "–")])
 def test_one_owner_shows_a_kpi_figure_by_its_unit(value, unit, decimals, text):
     from engine.compile.kpis import kpi_text
     assert kpi_text(value, unit, decimals) == text
+
+
+@pytest.mark.parametrize("value, target, unit, decimals, text", [
+    (Decimal("0.947"), Decimal("0.95"), "index", 1, "0.947"),  # not "0.95" against a target of 0.95, "not met"
+    (Decimal("0.9499999"), Decimal("0.95"), "index", 1, "0.9499999"),
+    (Decimal("0.93"), Decimal("0.95"), "index", 1, "0.93"),  # reads apart already
+    (Decimal("0.95"), Decimal("0.95"), "index", 1, "0.95"),  # on target
+    (Decimal("0.7996"), Decimal("0.8"), "share", 0, "79.96%"),
+    (Decimal("29.96"), Decimal("30"), "days", 1, "29.96 d"),  # not "30.0 d" against 30 d
+    (Decimal("999999.6"), Decimal("1000000"), "money", 1, "999,999.6"),
+    (None, Decimal("1"), "money", 1, "–")])
+def test_a_figure_off_its_target_never_reads_as_the_target(value, target, unit, decimals, text):
+    from engine.compile.kpis import kpi_text
+    assert kpi_text(value, unit, decimals, apart_from=target) == text
 
 
 def test_pmo_kpi_and_the_health_page_show_a_figure_through_the_one_owner(tmp_path):

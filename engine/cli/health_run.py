@@ -11,6 +11,7 @@ from typing import IO, Any
 from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, plural, warn
 from engine.compile.health import DEFAULT_HEALTH
+from engine.expr.values import fixed
 from engine.health import HealthReport
 from engine.health.assess import COLUMNS, health_entries
 from engine.health.status import StatusData, read_status, status_profile
@@ -124,8 +125,7 @@ def _csv(report: HealthReport, by: str, out: IO[str]) -> None:
 def _number(value: Any, places: int = 2) -> str:
     if value is None:
         return "-"
-    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{places}f}"
-    return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # -0.00 is 0.00
+    return fixed(value, 0, grouped=True) if abs(value) >= 1000 else fixed(value, places)
 
 
 def _table(report: HealthReport, by: str, out: IO[str]) -> None:

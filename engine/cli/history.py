@@ -4,6 +4,7 @@ rerate`` (every project rated again under the policy given) and
 from __future__ import annotations
 
 import argparse
+from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,6 +19,7 @@ from engine.cli.options import (
     sheet_option,
     workers_arg,
 )
+from engine.expr.values import fixed
 
 INGEST_EXAMPLES = """\
 examples:
@@ -153,15 +155,11 @@ def history(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def _money(text: str | None) -> str:
-    if text is None:
-        return "-"
-    from decimal import Decimal
-    value = Decimal(text)
-    return f"{value:,.0f}"
+    return "-" if text is None else fixed(Fraction(text), 0, grouped=True)  # the text of a rational: 4500000/7
 
 
 def _ratio(text: str | None) -> str:
-    return "-" if text is None else f"{float(text):.2f}"
+    return "-" if text is None else fixed(Fraction(text))
 
 
 def _table(found: dict[str, Any], out: IO[str]) -> None:

@@ -109,7 +109,7 @@ def table(report: KpiReport, source: str) -> str:
         target = "" if k.target is None else ("≥ " if k.direction == "higher" else "≤ ") + kpi_text(k.target, k.unit)
         met = {True: "met", False: "not met", None: "-"}[r.met]
         spark = sparkline(f.value for f in r.figures)
-        lines.append(f"{title[:width]:<{width}} {kpi_text(r.current.value, k.unit):>10} {target:>10}  {met:<7} "
+        lines.append(f"{title[:width]:<{width}} {kpi_text(r.current.value, k.unit, apart_from=k.target):>10} {target:>10}  {met:<7} "
                      f"{spark} {ARROWS[_arrow(r)]}")
         if r.current.value is None and r.current.why:
             notes.append(f"  {r.key}: {r.current.why}")
@@ -131,7 +131,7 @@ def explain(result: KpiResult) -> str:
              f"  measure  {k.measure}  over {k.over}" + (f" where {k.condition_text}" if k.condition_text else "")
              + (f", by {k.by}: {result.group}" if k.by else ""),
              f"  period   {f.period} ({f.start} to {f.end})",
-             f"  value    {kpi_text(f.value, k.unit)}" + (f"  ({f.value})" if f.value is not None else f"  ({f.why})"),
+             f"  value    {kpi_text(f.value, k.unit, apart_from=k.target)}" + (f"  ({f.value})" if f.value is not None else f"  ({f.why})"),
              "  target   " + ("none" if k.target is None else f"{'≥' if k.direction == 'higher' else '≤'} "
                                f"{kpi_text(k.target, k.unit)}: {({True: 'met', False: 'not met', None: '-'})[result.met]}")]
     for part, value in f.parts.items():

@@ -41,6 +41,7 @@ from engine.expr.nodes import (
     walk,
 )
 from engine.expr.parse import ExprError, parse
+from engine.expr.values import fixed
 from engine.policy.models import KpiSpec, KpisPolicy
 
 # The records a KPI can aggregate, and the fields each record has. Dates are dates, money and ratios numbers.
@@ -111,21 +112,36 @@ class CompiledKpi:
         return value >= self.target if self.direction == "higher" else value <= self.target
 
 
-def kpi_text(value: Decimal | float | None, unit: str, decimals: int = 1) -> str:
+def kpi_text(value: Decimal | float | None, unit: str, decimals: int = 1,
+             apart_from: Decimal | float | None = None) -> str:
     """A KPI's figure as its unit shows it, the one owner of that for ``pmo kpi`` (``decimals`` 1) and the health
     page's tiles (0): a share in percent and days to ``decimals`` places (whole days without decimals), an index
-    to 2, money and counts whole with thousands separators, any other number to 4 significant digits."""
-    if value is None:
+    to 2, money and counts whole with thousands separators, any other number to 4 significant digits; each
+    rounded half up from the exact figure. ``apart_from`` (the target): a figure that is not the target is shown
+    with as many more places as it takes not to read as the target (0.947 against 0.95, not 0.95 "not met")."""
+    text = _kpi_text(value, unit, decimals, 0, value)
+    if value is None or apart_from is None or value == apart_from:
+        return text
+    for extra in range(1, 7):  # the target at the figure's places (of a whole number of days too)
+        if text != _kpi_text(apart_from, unit, decimals, extra - 1, value):
+            break
+        text = _kpi_text(value, unit, decimals, extra, value)
+    return text
+
+
+def _kpi_text(value: Decimal | float | None, unit: str, decimals: int, extra: int,
+              figure: Decimal | float | None) -> str:
+    if value is None or figure is None:
         return "–"
     if unit == "share":
-        return f"{value * 100:.{decimals}f}%"
+        return f"{fixed(value * 100, decimals + extra)}%"
     if unit == "index":
-        return f"{value:.2f}"
+        return fixed(value, 2 + extra)
     if unit == "days":
-        return f"{value:.0f} d" if value == int(value) else f"{value:.{decimals}f} d"
+        return f"{fixed(value, (0 if figure == int(figure) and not extra else decimals + extra))} d"
     if unit in ("money", "count"):
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
+        return fixed(value, extra, grouped=True)
+    return f"{value:.{4 + extra}g}"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import re
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
+from fractions import Fraction
 from typing import Any
 
 DIGITS = 15
@@ -210,6 +211,24 @@ def display(value: Any) -> str:
     elif kind is str:
         return str(value)
     return _display(plain(value))
+
+
+def fixed(value: Any, places: int = 2, grouped: bool = False) -> str:
+    """A number (Decimal, Fraction, int or float) at ``places`` decimals for a table, rounded half up (away from
+    zero) from its exact value: a float from its shortest text, the one JSON writes, so 0.975 shows 0.98 (the
+    binary float's '{:.2f}' made it 0.97) and a figure equals its JSON. From 10**15 on, as :func:`display` shows
+    it (1e+30, not a binary float's 31 digits); -0.00 is 0.00; None is '-'."""
+    if value is None:
+        return "-"
+    if isinstance(value, float | Decimal) and not math.isfinite(value):
+        return str(value)
+    exact = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+    if abs(exact) >= EXACT_BELOW:
+        return _display(int(exact))
+    units = int(abs(exact) * 10 ** places + Fraction(1, 2))  # half up: floor(|x| * 10^places + 1/2)
+    whole, part = divmod(units, 10 ** places)
+    text = (f"{whole:,}" if grouped else str(whole)) + (f".{part:0{places}d}" if places else "")
+    return f"-{text}" if exact < 0 and units else text
 
 
 def _display(value: Any) -> str:

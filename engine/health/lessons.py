@@ -26,6 +26,7 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
+from engine.expr.values import fixed
 from engine.health.assess import HealthReport, _plain
 from engine.health.evm import rounded
 from engine.health.status import StatusData
@@ -255,12 +256,11 @@ def lessons(data: StatusData, health: HealthReport, ranking: Any | None = None,
 def _num(value: Any, places: int = 2) -> str:
     if value is None:
         return "-"
-    number = float(value)
-    return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.{places}f}"
+    return fixed(value, 0, grouped=True) if abs(value) >= 1000 else fixed(value, places)
 
 
 def _money(value: Any) -> str:
-    return "-" if value is None else f"{float(value):,.0f}"
+    return fixed(value, 0, grouped=True)
 
 
 def _benefits(o: Outcome) -> str:

@@ -250,7 +250,7 @@ def _tiles(kpis: list[dict[str, Any]]) -> str:
         verdict = "" if met is None else (" · on target" if met else " · below target" if k["direction"] == "up"
                                           else " · above target")
         out.append(f'<div class="kpi hk {"met" if met else "missed" if met is False else ""}" title="{e(k["source"])}">'
-                   f'<data data-health-kpi="{e(k["id"])}" value="{_j(k["latest"])}">{kpi_text(k["latest"], k["unit"], 0)}'
+                   f'<data data-health-kpi="{e(k["id"])}" value="{_j(k["latest"])}">{kpi_text(k["latest"], k["unit"], 0, apart_from=target)}'
                    f'</data><span>{e(k["label"])}'
                    + (f'; target {sign} {kpi_text(target, k["unit"], 0)}' if target is not None else "") + verdict
                    + f'</span>{_spark(values, target, k["id"], [v["date"] for v in k["values"]])}</div>')

@@ -167,7 +167,8 @@ US = "locale: en-US\n"
     ("", "1 234 567,89", Decimal("1234567.89")), ("", "1'234'567.89", Decimal("1234567.89")), ("", "1.5", 1.5),
     ("", "1,5", 1.5), ("", "0.500", 0.5), ("", "1.200.000", 1_200_000), ('numbers: {decimal: ",", grouping: "."}\n',
                                                                           "250.000", 250_000),
-    ('numbers: {decimal: ".", grouping: ","}\n', "250.000", 250), ("locale: fr-FR\n", "1 250 000,5", 1_250_000.5),
+    ('numbers: {decimal: ".", grouping: ","}\n', "250.00", 250),  # 250.000: three decimals, ambiguous (below)
+    ("locale: fr-FR\n", "1 250 000,5", 1_250_000.5),
     ("locale: de-CH\n", "1'250'000.5", 1_250_000.5),
 ])
 def test_money_as_exports_write_it(tmp_path, engines, profile, cell, budget):
@@ -495,3 +496,44 @@ def test_a_word_that_is_not_yes_or_no_says_how_to_map_it(engine):
     decision = engine.evaluate({"id": "A", "title": "T", "budget": 100, "regulatory": "erledigt"})
     [error] = decision.errors
     assert error.column == "regulatory" and "values:" in error.message
+
+
+# ---------------------------------------------------------------------------- three decimals on money
+
+@pytest.mark.parametrize("numbers, currency, text, read", [
+    ({"locale": "de_DE"}, "EUR", "12,000", None),  # 12 by the profile, 12000 as an English export wrote it
+    ({"locale": "de_DE"}, "EUR", "12,000 €", None), ({"locale": "de_DE"}, "EUR", "-12,000", None),
+    ({"locale": "de_DE"}, "EUR", "(12,000)", None), ({"locale": "de_DE"}, None, "250,000", None),
+    ({"decimal": ",", "grouping": "."}, None, "12,000", None), ({"decimal": ".", "grouping": ","}, None, "250.000", None),
+    ({"locale": "en_US"}, "USD", "12.000", None),  # the mirror: 12 by the profile, 12000 as a German export
+    ({"locale": "de_DE"}, "EUR", "12,00", Decimal("12")), ({"locale": "de_DE"}, "EUR", "12.000", Decimal("12000")),
+    ({"locale": "de_DE"}, "EUR", "1.012,000", Decimal("1012")),  # grouped: it reads one way
+    ({"locale": "de_DE"}, "EUR", "0,125", Decimal("0.125")),  # 0,125 is no grouped number in any locale
+    ({"locale": "de_DE"}, "EUR", "1234,567", Decimal("1234.567")),
+    ({"locale": "en_US"}, "USD", "12,000", Decimal("12000")),
+    ({"locale": "de_DE"}, "KWD", "12,000", Decimal("12")),  # dinars have three decimals
+])
+def test_money_with_three_decimals_that_read_as_thousands_is_ambiguous(numbers, currency, text, read):
+    from engine.io.profile import AmbiguousValue, InputProfile, NumberFormat
+    profile = InputProfile(numbers=NumberFormat(**numbers), currency=currency)
+    if read is None:
+        with pytest.raises(AmbiguousValue) as refused:
+            profile.number(text, money=True)
+        assert "reads one way" in str(refused.value)
+    else:
+        assert profile.number(text, money=True) == read
+    assert profile.number(text.replace(" €", ""), money=False) is not None  # a plain number: as declared
+
+
+def test_a_budget_of_12_000_under_a_german_profile_is_an_error_row_not_12_euros(tmp_path):
+    data = tmp_path / "round.csv"
+    data.write_text(HEADER + "PRJ-1;Grid upgrade;12,000;grid-resilience:strong;Jane Doe;30.000\n"
+                    "PRJ-2;Grid upgrade;12.000;grid-resilience:strong;Jane Doe;30.000\n", encoding="utf-8")
+    profile = tmp_path / "p.yaml"
+    profile.write_text("columns:\n" + "".join(f"  {line}\n" for line in MAP.splitlines()) + "locale: de-DE\n",
+                       encoding="utf-8")
+    code, out, err = decisions(data, "--columns", profile)
+    by_id = {d["id"]: d for d in out}
+    assert by_id["PRJ-1"]["decision"] == "error"
+    assert [(e["column"], e["code"]) for e in by_id["PRJ-1"]["errors"]] == [("budget", "ambiguous_value")]
+    assert by_id["PRJ-2"]["decision"] != "error"

@@ -46,6 +46,7 @@ _SUFFIX = re.compile(r"^(?P<rest>.*?\d)\s*(?P<suffix>[A-Za-z]{1,3})(?P<stop>\.?)
 ABBREVIATED = {"Mio", "Mrd"}  # German text writes them with a full stop (1,2 Mio.); after a scale it is no decimal mark
 _EXPONENT = re.compile(r"^\d+(\.\d+)?[eE][+-]?\d+$")
 _SIMPLE = re.compile(r"^[+-]?(\d+)(\.(\d+))?$")
+_THOUSANDS = re.compile(r"^\D*?([1-9]\d{0,2})([.,])(\d{3})\D*$")  # 12,000 or 12.000: one mark, three digits after
 SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "US$": "USD", "CHF": "CHF", "Fr.": "CHF"}
 DATE_TOKENS = {"YYYY": "%Y", "MM": "%m", "M": "%m", "DD": "%d", "D": "%d"}
 _DMY = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{2}|\d{4})$")
@@ -123,7 +124,29 @@ class InputProfile:
             if not money:
                 raise ValueProblem(f"'{value.strip()}' carries a currency ({currency}) but the field is not money")
             self.check_currency(value, currency)
+        if money and amount.as_tuple().exponent == -3:  # cheap first: three decimals, then the pattern
+            self._refuse_thousands_as_decimals(value, amount, currency or self.currency)
         return amount
+
+    def _refuse_thousands_as_decimals(self, text: str, amount: Decimal, currency: str | None) -> None:
+        """An amount like 12,000 read with the declared decimal comma is 12, but an export that wrote it the
+        other way meant 12000: a money amount has at most two decimals (in all but a few currencies), so the
+        text reads two ways and is an error, never a figure 1000x too small (or 12.000 under en-US)."""
+        found = _THOUSANDS.match(text.strip())
+        if found is None:
+            return
+        if currency is not None:
+            # lazy: Babel's currency data loads only for such a cell
+            from babel.numbers import get_currency_precision
+            if get_currency_precision(currency) >= 3:  # dinars (KWD, BHD, ...): three decimals are money
+                return
+        mark, other = found[2], "." if found[2] == "," else ","
+        thousands = f"{found[1]}{found[3]}"
+        raise AmbiguousValue(
+            f"'{_clip(text.strip())}' is {_digits(amount)} with '{mark}' as the decimal mark ({self.numbers.describe()}), "
+            f"but money has at most two decimals{f' in {currency}' if currency else ''}, so it may mean {thousands} "
+            f"('{mark}' grouping thousands); write {_digits(amount)}{mark}00 for {_digits(amount)} or "
+            f"{found[1]}{other}{found[3]} for {thousands}, so it reads one way")
 
     def check_currency(self, text: str, currency: str) -> None:
         if self.currency is not None and not same_currency(currency, self.currency, self.numbers.locale):

@@ -219,16 +219,26 @@ def test_a_file_ingested_gives_what_the_whole_file_reader_gives(tmp_path, engine
 
 def test_a_report_in_two_files_of_one_run_is_an_error_row_whatever_the_group(tmp_path, engines):
     engine = engines["rete"]
-    path = tmp_path / "a.csv"
+    path, other = tmp_path / "a.csv", tmp_path / "b.csv"
     write_tricky(path, 4, projects=12, months=2)
+    with path.open(encoding="utf-8", newline="") as f:  # the same rows, every actual cost a unit higher
+        rows = list(csv.reader(f))
+    ac = HEADER.index("ac")
+    for row in rows[1:]:
+        row[ac] = str(int(row[ac]) + 1) if row[ac].isdigit() else row[ac]
+    with other.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
     found = {}
     for group in (1, 5, 100):
         with DecisionLog(tmp_path / f"h{group}.sqlite") as log:
-            found[group] = outcome(ingest(engine, log, [path, path], group=group))
+            found[group] = outcome(ingest(engine, log, [path, other], group=group))
     assert found[1] == found[5] == found[100]
     second = found[1][1]
     assert second[0] == 0 and second[6] == sorted({e.project for e in second[7] if e.project})
     assert sum(e.errors[0].code == "duplicate_row" for e in second[7]) >= 12 * 2
+    with DecisionLog(tmp_path / "same.sqlite") as log:  # the same file again: the same reports, no error row
+        twice = outcome(ingest(engine, log, [path, path], group=5))
+    assert twice[1][0] == 0 and twice[1][2] == twice[0][0] and twice[1][7] == twice[0][7]
 
 
 def write_plain(path: Path, projects: int, months: int) -> int:

@@ -12,11 +12,13 @@ project (money and counts added, planned dates widened to the earliest start and
 from the first row that has them).
 
 Nothing is lost: a row that cannot be used is an error row naming its row, column and reason, and a second
-row for the same (project, status date[, task]) is an error row, never a silent last-wins. A project with
+row for the same (project, status date[, task]) with other figures is an error row, never a silent last-wins
+(the same row again, as from a file given twice, is the same report). A project with
 any error row is reported as an error, not rated from the rows that happened to be good.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -319,28 +321,37 @@ def group_reports(typed: list[tuple[Row, dict[str, Any]]], data: StatusData) -> 
     rows in input order) give the same reports and error rows. Returns the indices (in ``typed``) of the rows
     that became error rows, in order."""
     rejected: list[int] = []
-    seen: dict[tuple[str, dt.date, str | None], Row] = {}
+    seen: dict[tuple[str, dt.date, str | None], tuple[Row, dict[str, Any]]] = {}
     whole: dict[tuple[str, dt.date], bool] = {}  # (project, date) -> reported as one row (no task)?
     groups: dict[tuple[str, dt.date], list[tuple[Row, dict[str, Any]]]] = {}
+    repeats: dict[tuple[str, dt.date], list[Row]] = {}  # rows that said again what an earlier row said
     for index, (row, record) in enumerate(typed):
         key = (record["project"], record["status_date"], record["task"])
         first = seen.get(key)
         pair = key[:2]
+        if first is not None and first[1] == record:  # the same report again (a file given twice, a line
+            repeats.setdefault(pair, []).append(row)  # exported twice): one report, from both rows, never summed
+            continue
         if first is not None or whole.get(pair, record["task"] is None) != (record["task"] is None):
             what = (f"project {key[0]} at {key[1]}" + (f", task {key[2]}" if key[2] else ""))
             if first is not None:
-                message = f"a second row for {what} (first at {first.source} row {first.row}); one row each"
+                message = (f"a second row for {what} (first at {first[0].source} row {first[0].row}) with other "
+                           f"figures; one row each")
             else:
                 message = f"{what}: rows with and without a task for the same project and date; use one or the other"
             _error(row, data, [RowError(row=row.row, column="task" if first is None else "status_date",
                                         code="duplicate_row", message=message)], None, record)
             rejected.append(index)
             continue
-        seen[key] = row
+        seen[key] = (row, record)  # (compared before _summed, below, takes records apart)
         whole[pair] = record["task"] is None
         groups.setdefault(pair, []).append((row, record))
     for (project, date), members in groups.items():
-        data.reports.setdefault(project, []).append(_summed(project, date, members))
+        report = _summed(project, date, members)
+        again = repeats.get((project, date))
+        if again:
+            report = dataclasses.replace(report, rows=report.rows + tuple((r.source or "<input>", r.row) for r in again))
+        data.reports.setdefault(project, []).append(report)
     for reports in data.reports.values():
         reports.sort(key=lambda r: r.status_date)
     return rejected

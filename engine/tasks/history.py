@@ -111,7 +111,7 @@ class IngestResult:
         if errors:
             held = sorted({p for f in self.files for p in f.held})
             text += (f"; {len(errors):,} error row{'s' if len(errors) != 1 else ''}"
-                     + (f" (not stored: {', '.join(held)})" if held else ""))
+                     + (f" ({', '.join(held)}: nothing stored from the file with the error rows)" if held else ""))
         return text
 
 
@@ -254,34 +254,39 @@ def _repeated(db: Any, reports: dict[str, list[Report]], keys: list[str | None])
     """The reports of these projects an earlier file of this run gave too, as error rows; the others are
     remembered for the files after this one (in the run's temporary table, so memory does not grow with it)."""
     marks = ", ".join("?" for _ in keys)
-    seen: dict[tuple[str, dt.date], tuple[str, int | None]] = {}
+    seen: dict[tuple[str, dt.date], tuple[str, int | None, str]] = {}
     for blob, in db.execute(f"SELECT typed FROM {SEEN} WHERE project IN ({marks})", keys):
-        project, day, source, line = pickle.loads(blob)  # noqa: S301 - our own, this run's
-        seen[(project, day)] = (source, line)
+        project, day, source, line, digest = pickle.loads(blob)  # noqa: S301 - our own, this run's
+        seen[(project, day)] = (source, line, digest)
     before = set(seen)
     errors = FileResult("")
     _duplicates_across_files(reports, seen, errors)
-    added = [(_storable(project), pickle.dumps((project, day, source, line), pickle.HIGHEST_PROTOCOL))
-             for (project, day), (source, line) in seen.items() if (project, day) not in before]
+    added = [(_storable(project), pickle.dumps((project, day, *first), pickle.HIGHEST_PROTOCOL))
+             for (project, day), first in seen.items() if (project, day) not in before]
     for batch in _batches(iter(added)):
         db.executemany(f"INSERT INTO {SEEN} (project, typed) VALUES (?, ?)", batch)
     return errors.errors
 
 
-def _duplicates_across_files(reports: dict[str, list[Report]], seen: dict[tuple[str, dt.date], tuple[str, int | None]],
-                             result: FileResult) -> None:
-    """A report for a project and date an earlier file of this run gave too is an error row (as pmo health
-    reads several files together), never a correction of one file by the next."""
+def _duplicates_across_files(reports: dict[str, list[Report]],
+                             seen: dict[tuple[str, dt.date], tuple[str, int | None, str]], result: FileResult) -> None:
+    """A report for a project and date an earlier file of this run gave with other figures is an error row (as
+    pmo health reads several files together), never a correction of one file by the next; the same report again
+    (a file given twice) is that report, unchanged."""
     for project, series in reports.items():
         for r in series:
             key = (project, r.status_date)
             first = seen.get(key)
             source, line = r.rows[0] if r.rows else ("<input>", None)
+            digest = report_digest(r)
             if first is None:
-                seen[key] = (source, line)
+                seen[key] = (source, line, digest)
                 continue
-            message = (f"a second row for project {project} at {r.status_date} (first at {first[0]} row {first[1]}); "
-                       "one row each, or ingest the corrected file on its own to record a correction")
+            if first[2] == digest:
+                continue
+            message = (f"a second row for project {project} at {r.status_date} (first at {first[0]} row {first[1]}) "
+                       "with other figures; one row each, or ingest the corrected file on its own to record a "
+                       "correction")
             result.errors.append(ErrorRow(source, line, project, r.status_date,
                                           (RowError(row=line, column="status_date", code="duplicate_row",
                                                     message=message),)))

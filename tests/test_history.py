@@ -452,3 +452,27 @@ def test_the_same_report_given_twice_is_one_report_and_other_figures_are_an_erro
     assert out.startswith("pmo: 2 new, 2 unchanged"), out
     code, out, err = run("status", "ingest", first, other, "--log", tmp_path / "h2.sqlite")
     assert code == 1 and "other figures" in err and "A-1: nothing stored from the file with the error rows" in out
+
+
+def test_health_of_files_rates_a_project_from_its_other_files_as_the_history_does(tmp_path):
+    """One blank EV in March left a project out of `pmo health FILES` altogether, although its April report was
+    complete, while `pmo health --log` after ingesting the same files rated it at April: a project's reports
+    from the file with its error row are held back (in both), its other files' reports rated."""
+    files = []
+    for month, ev in (("2027-01-31", "90"), ("2027-02-28", "180"), ("2027-03-31", ""), ("2027-04-30", "360")):
+        path = tmp_path / f"status-{month}.csv"
+        path.write_text(f"project,status_date,bac,pv,ev,ac\nSM,{month},1000,{int(month[5:7]) * 100},{ev},"
+                        f"{int(month[5:7]) * 100}\nOK,{month},1000,100,100,100\n", encoding="utf-8")
+        files.append(path)
+    code, out, err = run("health", *files, "--format", "json")
+    assert code == 1, err
+    entries = json.loads(out)
+    rated = {e["project"]: e for e in entries if e["rating"] != "error"}
+    assert rated["SM"]["status_date"] == "2027-04-30" and rated["SM"]["spi"] == 0.9
+    assert [(e["project"], e["errors"][0]["column"]) for e in entries if e["rating"] == "error"] == [("SM", "ev")]
+    target = tmp_path / "h.sqlite"
+    assert run("status", "ingest", *files, "--log", target)[0] == 1
+    code, logged, err = run("health", "--log", target, "--format", "json")
+    assert code == 0, err
+    from_log = {e["project"]: e for e in json.loads(logged)}
+    assert from_log["SM"] == rated["SM"] and from_log["OK"] == rated["OK"]

@@ -13,8 +13,9 @@ from the first row that has them).
 
 Nothing is lost: a row that cannot be used is an error row naming its row, column and reason, and a second
 row for the same (project, status date[, task]) with other figures is an error row, never a silent last-wins
-(the same row again, as from a file given twice, is the same report). A project with
-any error row is reported as an error, not rated from the rows that happened to be good.
+(the same row again, as from a file given twice, is the same report). A project with an error row in a file
+has none of its reports from that file rated (as the history stores none of them): never rated from the rows
+of a file that happened to be good; its reports in other files are rated.
 """
 from __future__ import annotations
 
@@ -111,10 +112,17 @@ class StatusData:
     reports: dict[str, list[Report]] = field(default_factory=dict)
     errors: list[ErrorRow] = field(default_factory=list)
     empty_rows: int = 0
+    held: list[Report] = field(default_factory=list)  # reports from a file with an error row of their project
+
+    @property
+    def projects_with_errors(self) -> set[str]:
+        """The projects of the error rows."""
+        return {e.project for e in self.errors if e.project is not None}
 
     @property
     def projects_in_error(self) -> set[str]:
-        return {e.project for e in self.errors if e.project is not None}
+        """The projects with error rows and no report left to rate: shown as their error rows, not in the sums."""
+        return self.projects_with_errors - self.reports.keys()
 
 
 T = TypeVar("T")
@@ -177,7 +185,26 @@ def status_from_rows(inputs: Iterable[Iterable[Row]], profile: InputProfile = UN
     """Reports and error rows from rows already read (each iterable one file's rows, in order)."""
     data = StatusData()
     group_reports(list(typed_rows(inputs, data, profile, calendar)), data)
+    _held_by_file(data)
     return data
+
+
+def _held_by_file(data: StatusData) -> None:
+    """A project's reports from a file in which it has an error row are held back, as ``pmo status ingest`` stores
+    none of them: it is rated from its reports in the other files, if it has any, so that ``pmo health FILES``
+    and ``pmo health --log`` (after the files were ingested) give the same answer. One file with an error row for
+    a project therefore rates it from nothing: never from the rows that happened to be readable."""
+    bad = {(e.project, e.source) for e in data.errors if e.project is not None}
+    for project in {project for project, _ in bad}:
+        series = data.reports.get(project)
+        if series is None:
+            continue
+        kept = [r for r in series if not any((project, source) in bad for source, _ in r.rows)]
+        data.held += [r for r in series if r not in kept]
+        if kept:
+            data.reports[project] = kept
+        else:
+            del data.reports[project]
 
 
 def typed_rows(inputs: Iterable[Iterable[Row]], data: StatusData, profile: InputProfile = UNDECLARED,

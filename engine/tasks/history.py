@@ -217,7 +217,7 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
     stage.flush()
     db.execute(f"CREATE INDEX {STAGE}_group ON {STAGE} (grp, seq)")  # each group read without a scan of all
     result = FileResult(path, empty_rows=rows.empty_count)
-    held_by_typing = data.projects_in_error
+    held_by_typing = data.projects_with_errors
     duplicates: list[tuple[int, ErrorRow]] = []
     repeated: list[ErrorRow] = []
     held: list[str] = []

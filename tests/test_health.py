@@ -504,3 +504,28 @@ def test_the_table_shows_each_figure_as_its_json_rounded_half_up(tmp_path):
     assert " 0.98 " in lines["R-1"] and " 0.97 " not in lines["R-1"]
     assert " 0.96 " in lines["R-2"]
     assert "19884624838656" not in table.replace(",", "") and "1e+30" in table
+
+
+def test_a_status_file_without_a_needed_column_says_so_once_naming_its_columns(tmp_path):
+    """A profile heading that did not match the file's ('Istkosten' for 'Ist-Kosten') gave one error row per
+    row ('a value is required') and nothing said the column was absent or which headings the file has."""
+    status = write(tmp_path / "s.csv", "Projekt,status_date,bac,pv,ev,Ist-Kosten\nA,2027-01-31,100,50,50,40\n"
+                   "B,2027-01-31,100,50,50,40\n")
+    for argv in (["health", str(status)], ["status", "ingest", str(status), "--log", str(tmp_path / "h.db")]):
+        code, out, err = run(*argv)
+        assert code == 1
+        warnings = [line for line in err.splitlines() if line.startswith("pmo: warning:")]
+        assert len(warnings) == 2, err
+        assert "column 'Projekt' is not a field of a status report" in warnings[0] and "'project'" in warnings[0]
+        assert "there is no column for 'project', 'ac'" in warnings[1]
+        assert "the file's columns: 'Projekt', 'status_date', 'bac', 'pv', 'ev', 'Ist-Kosten'" in warnings[1]
+    example = sorted((ROOT / "examples" / "status").glob("*.csv"))
+    code, out, err = run("health", *map(str, example))
+    assert code == 0 and "warning" not in err, err
+
+
+def test_a_status_profile_naming_an_unknown_field_says_a_status_report(tmp_path):
+    profile = write(tmp_path / "p.yaml", "columns:\n  Kosten: actual_costs\n")
+    status = write(tmp_path / "s.csv", "project,status_date,bac,pv,ev,Kosten\nA,2027-01-31,100,50,50,40\n")
+    code, out, err = run("health", str(status), "--columns", str(profile))
+    assert code == 2 and "which is not a field of a status report" in err and "intake" not in err, err

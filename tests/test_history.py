@@ -476,3 +476,13 @@ def test_health_of_files_rates_a_project_from_its_other_files_as_the_history_doe
     assert code == 0, err
     from_log = {e["project"]: e for e in json.loads(logged)}
     assert from_log["SM"] == rated["SM"] and from_log["OK"] == rated["OK"]
+
+
+def test_a_log_that_cannot_be_opened_suggests_no_log_only_to_a_command_that_has_it(tmp_path):
+    bad = tmp_path / "no-such-folder" / "h.sqlite"
+    code, out, err = run("status", "ingest", STATUS[0], "--log", bad)
+    assert code == 2 and "error[log_unusable]" in err and "--no-log" not in err, err
+    code, out, err = run("gate", ROOT / "examples" / "projects" / "go.yaml", "--gate", "business-case", "--log", bad)
+    assert code == 2 and "or --no-log" in err, err
+    code, out, err = run("health", "--log", tmp_path / "missing.sqlite")
+    assert code == 2 and "status reports by 'pmo status ingest'" in err, err

@@ -54,7 +54,7 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         else None
     decision = engine.review_gate(args.project, args.gate, override=override)
     if not args.no_log:
-        with open_log(args.log) as log:
+        with open_log(args.log, skippable=True) as log:  # pmo gate --no-log
             log.append([Entry("gate", decision.project, decision.gate, read_project(args.project),
                               engine.policy_hash, decision.decision,
                               [m.model_dump(mode="json") for m in decision.must_meet], decision.approvers,

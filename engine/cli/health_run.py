@@ -46,6 +46,8 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     else:
         data = read_status(args.files, profile or InputProfile(), args.sheet,
                            (engine.policy.health or DEFAULT_HEALTH).calendar)
+        for warning in data.warnings:
+            print(f"pmo: warning: {warning}", file=stderr)
         report = engine.health(data, as_of=args.as_of)
     if args.report:
         # lazy: a command loads its stage when it runs (tests/test_startup.py)

@@ -117,6 +117,8 @@ def ingest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     with open_log(args.log) as log:
         result = ingest_files(engine, log, args.files, profile, args.sheet, workers=args.workers)
     for file in result.files:
+        for warning in file.warnings:
+            print(f"pmo: warning: {warning}", file=stderr)
         for e in file.errors:
             for x in e.errors:
                 print(f"{e.source}:{e.row}: error[{x.code}]: {x.message}" + (f" ({e.project})" if e.project else ""),

@@ -44,6 +44,8 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     profile = status_profile(args.columns) or InputProfile()
     data = read_status(args.status, profile, args.sheet, (engine.policy.health or DEFAULT_HEALTH).calendar) \
         if args.status else StatusData()
+    for warning in data.warnings:
+        print(f"pmo: warning: {warning}", file=stderr)
     selection = None
     if args.selection:
         from engine.health.kpis import read_selection

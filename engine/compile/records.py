@@ -343,9 +343,14 @@ class RecordReader:
         used = set(self._columns_for(raw))
         return [key for key in raw if key not in used]
 
-    def header_problems(self, keys: Iterable[Any], required: bool = True) -> list[str]:
+    def columns_of(self, keys: Iterable[Any]) -> list[Any]:
+        """The key of a file's columns (``keys``) that feeds each field, in the fields' order (None: no column)."""
+        return self._columns_for(dict.fromkeys(keys))
+
+    def header_problems(self, keys: Iterable[Any], required: bool = True, subject: str = "the policy") -> list[str]:
         """What is probably wrong with a file's columns, said once per file: a column that looks like a
-        misspelt field (it would be ignored), and a required field with no column at all."""
+        misspelt field (it would be ignored), and a required field with no column at all. ``subject``: whose
+        fields these are, as messages name it (the policy; a status report)."""
         keys = list(keys)
         columns = self._columns_for(dict.fromkeys(keys))
         found = {name for (name, *_), column in zip(self._fields, columns) if column is not None}
@@ -354,13 +359,13 @@ class RecordReader:
         for key in keys:
             hint = None if key in columns else did_you_mean(_normal(str(key)), missing)
             if hint:
-                problems.append(f"column '{key}' is not a field of the policy and is ignored; {hint} (rename it, or "
+                problems.append(f"column '{key}' is not a field of {subject} and is ignored; {hint} (rename it, or "
                                 "map it with --columns)")
             elif key not in columns and str(key).strip():
                 unknown.append(str(key))
         if unknown and missing:  # no close spelling, but a column the policy cannot place may hold a missing field
             one, few = len(unknown) == 1, len(missing) == 1
-            problems.append(f"{_listed('column', unknown)} {'matches' if one else 'match'} no field of the policy "
+            problems.append(f"{_listed('column', unknown)} {'matches' if one else 'match'} no field of {subject} "
                             f"and {'is' if one else 'are'} ignored, while {_listed('field', missing, shown=20)} "
                             f"{'has' if few else 'have'} no column; if a column holds "
                             f"{'it' if few else 'one of them'}, rename it or map it with --columns")

@@ -113,6 +113,7 @@ class StatusData:
     errors: list[ErrorRow] = field(default_factory=list)
     empty_rows: int = 0
     held: list[Report] = field(default_factory=list)  # reports from a file with an error row of their project
+    warnings: list[str] = field(default_factory=list)  # about a file's columns, once per file ("file: ...")
 
     @property
     def projects_with_errors(self) -> set[str]:
@@ -160,7 +161,7 @@ def status_profile(path: str | Path | None) -> InputProfile | None:
     from engine.errors import InputError
     from engine.io.profile import check_profile, load_profile
     profile = load_profile(path)
-    problems = check_profile(profile, STATUS_FIELDS, converter)
+    problems = check_profile(profile, STATUS_FIELDS, converter, subject="a status report")
     if problems:
         raise InputError(problems)
     return profile
@@ -216,8 +217,13 @@ def typed_rows(inputs: Iterable[Iterable[Row]], data: StatusData, profile: Input
         source_rows: Iterator[Row] = iter(rows)
         if profile.columns:
             source_rows = renamed(source_rows, profile.columns)
+        headed = False
         while chunk := list(itertools.islice(source_rows, CHUNK)):
             readable = [row for row in chunk if row.error is None and row.data is not None]
+            if readable and not headed:  # the file's columns, said once (as pmo evaluate says them)
+                headed = True
+                data.warnings += [f"{readable[0].source or '<input>'}: {problem}"
+                                  for problem in header_problems(reader, readable[0].data.keys())]
             typed = iter(reader.read_many([row.data for row in readable]))  # by columns, each field's cells at once
             for row in chunk:
                 read = next(typed) if row.error is None and row.data is not None else None
@@ -227,6 +233,26 @@ def typed_rows(inputs: Iterable[Iterable[Row]], data: StatusData, profile: Input
 
 
 CHUNK = 256  # rows typed together
+
+
+def header_problems(reader: RecordReader, keys: Iterable[Any]) -> list[str]:
+    """A status file's columns: a misspelt one (it would be ignored), and a figure every report needs with no
+    column for it (each row would be an error row), naming the columns the file has."""
+    keys = list(keys)
+    # the misspellings (did you mean ...); the columns nothing reads are named below when a needed one is missing
+    problems = [p for p in reader.header_problems(keys, required=False, subject="a status report")
+                if "did you mean" in p]
+    found = {name for name, column in zip(STATUS_FIELDS, reader.columns_of(keys)) if column is not None}
+    needed = [" or ".join(f"'{n}'" for n in names) for names in _NEEDED if not found & set(names)]
+    if needed:
+        shown = ", ".join(f"'{k}'" for k in keys[:12]) + (f" and {len(keys) - 12} more" if len(keys) > 12 else "")
+        problems.append(f"there is no column for {', '.join(needed)}, so every row is an error row; the file's "
+                        f"columns: {shown} (rename a column, or map it with --columns)")
+    return problems
+
+
+# the columns every report needs: one of each tuple (PV from the planned dates needs both; see read_status)
+_NEEDED = (("project",), ("status_date",), ("bac",), ("ac",), ("pv", "planned_finish"), ("ev", "percent_complete"))
 
 
 def _error(row: Row, data: StatusData, errors: list[RowError], raw: Mapping[str, Any] | None = None,

@@ -695,7 +695,7 @@ def _clip(text: str, width: int = 40) -> str:
 
 # -- against a policy --------------------------------------------------------------------------------------
 def check_profile(profile: InputProfile, fields: Mapping[str, Any], converter: Callable[..., Callable[[Any], Any]],
-                  strategy: Any = None) -> list[Diagnostic]:
+                  strategy: Any = None, subject: str = "the intake policy") -> list[Diagnostic]:
     """What in a profile does not fit the policy: a column mapped to an unknown field, a value map for one,
     a mapped value the field would refuse (Low: 7 for a 1-5 risk), an alignment strength that is no level.
     Each at its line and column in the profile file. ``converter(spec, strategy, profile)``: the function typing
@@ -704,8 +704,8 @@ def check_profile(profile: InputProfile, fields: Mapping[str, Any], converter: C
     found: list[Diagnostic] = []
 
     def unknown(name: str, where: Location) -> None:
-        found.append(Diagnostic("unknown_field", f"the input profile names '{name}', which is not a field of the "
-                                "intake policy", where, did_you_mean(name, fields) or f"fields: {', '.join(fields)}"))
+        found.append(Diagnostic("unknown_field", f"the input profile names '{name}', which is not a field of "
+                                f"{subject}", where, did_you_mean(name, fields) or f"fields: {', '.join(fields)}"))
 
     for key, name in profile.columns.items():
         if name not in fields:

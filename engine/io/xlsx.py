@@ -68,7 +68,7 @@ def xlsx_rows(path: str | os.PathLike[str], name: str, sheet: str | None,
             raise InputError([Diagnostic(
                 "empty_sheet", f"the first sheet, '{chosen}', has {'no rows' if not count else 'only one row'}, and "
                 f"the workbook has {len(sheets)} sheets", Location(name),
-                f"give the sheet of the proposals: --sheet '{others[0]}' (its sheets: {', '.join(sheets)})")])
+                f"give the sheet of the rows: --sheet '{others[0]}' (its sheets: {', '.join(sheets)})")])
         rows = _sheet_rows(book, part, _Cells(shared, dates, date1904))
         header, before = _header(rows, first)
     except InputError:

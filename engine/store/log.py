@@ -44,15 +44,20 @@ class LogError(PmoError):
     """The decision log cannot be opened or written (an unreachable server, a bad address, a full disk, a log
     written by a newer pmo). ``target`` is the log as shown to people; ``cause`` the database's own error."""
 
-    def __init__(self, action: str, target: str, cause: BaseException | str, raw_target: str | None = None):
-        self.target, self.cause = target, cause
+    def __init__(self, action: str, target: str, cause: BaseException | str, raw_target: str | None = None,
+                 skippable: bool = True):
+        self.action, self.target, self.cause = action, target, cause
         detail = " ".join(str(cause).split())  # psycopg's messages span lines
         if raw_target and raw_target != target:
             detail = detail.replace(raw_target, target)  # psycopg quotes a malformed address, password and all
         self.detail = detail
         super().__init__([Diagnostic("log_unusable", f"cannot {action} the decision log {target}: {detail}",
-                                     hint="name another log with --log (a SQLite file or a postgresql:// address), "
-                                          "or --no-log")])
+                                     hint="name another log with --log (a SQLite file or a postgresql:// address)"
+                                          + (", or --no-log" if skippable else ""))])
+
+    def unskippable(self) -> LogError:
+        """The same error for a command that needs its log (it has no --no-log to suggest)."""
+        return LogError(self.action, self.target, self.detail, skippable=False)
 
 
 def shown(target: str | Path) -> str:
@@ -64,13 +69,20 @@ def shown(target: str | Path) -> str:
     return str(target)
 
 
-def open_log(target: str | Path, existing: bool = False) -> DecisionLog:
+def open_log(target: str | Path, existing: bool = False, skippable: bool = False) -> DecisionLog:
     """The decision log (a LogError, exit 2, when it cannot be opened); ``existing``: a SQLite log must exist
-    already (for reading: a mistyped path is not a new empty log). Used by the command line and the service."""
+    already (for reading: a mistyped path is not a new empty log); ``skippable``: the command has --no-log (its
+    error suggests it). Used by the command line and the service."""
     if existing and not is_address(target) and not Path(target).is_file():
         raise PmoError([Diagnostic("no_file", f"no decision log at {shown(target)}", hint="decisions are logged by "
-                                   "'pmo evaluate' and 'pmo gate'; --log names another log")])
-    return DecisionLog(target)
+                                   "'pmo evaluate' and 'pmo gate', status reports by 'pmo status ingest'; --log "
+                                   "names another log")])
+    try:
+        return DecisionLog(target)
+    except LogError as exc:
+        if skippable:
+            raise
+        raise exc.unskippable() from None
 
 
 

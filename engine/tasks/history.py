@@ -70,6 +70,7 @@ class FileResult:
     rated: int = 0  # (project, status date) pairs rated
     errors: list[ErrorRow] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # projects with error rows: none of their rows stored
+    warnings: list[str] = field(default_factory=list)  # about the file's columns
     empty_rows: int = 0
 
 
@@ -247,6 +248,7 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
     duplicates.sort(key=lambda pair: pair[0])
     result.errors = data.errors + [error for _, error in duplicates] + repeated
     result.held = sorted(held)
+    result.warnings = data.warnings
     return result
 
 

@@ -221,9 +221,9 @@ def typed_rows(inputs: Iterable[Iterable[Row]], data: StatusData, profile: Input
         while chunk := list(itertools.islice(source_rows, CHUNK)):
             readable = [row for row in chunk if row.error is None and row.data is not None]
             if readable and not headed:  # the file's columns, said once (as pmo evaluate says them)
-                headed = True
-                data.warnings += [f"{readable[0].source or '<input>'}: {problem}"
-                                  for problem in header_problems(reader, readable[0].data.keys())]
+                headed, first = True, readable[0]
+                data.warnings += [f"{first.source or '<input>'}: {problem}"
+                                  for problem in header_problems(reader, (first.data or {}).keys())]
             typed = iter(reader.read_many([row.data for row in readable]))  # by columns, each field's cells at once
             for row in chunk:
                 read = next(typed) if row.error is None and row.data is not None else None

@@ -4,7 +4,6 @@ rerate`` (every project rated again under the policy given) and
 from __future__ import annotations
 
 import argparse
-from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,7 +18,6 @@ from engine.cli.options import (
     sheet_option,
     workers_arg,
 )
-from engine.expr.values import fixed
 
 INGEST_EXAMPLES = """\
 examples:
@@ -157,10 +155,18 @@ def history(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def _money(text: str | None) -> str:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
+    from fractions import Fraction
+
+    from engine.expr.values import fixed
     return "-" if text is None else fixed(Fraction(text), 0, grouped=True)  # the text of a rational: 4500000/7
 
 
 def _ratio(text: str | None) -> str:
+    # lazy: a command loads its stage when it runs (tests/test_startup.py)
+    from fractions import Fraction
+
+    from engine.expr.values import fixed
     return "-" if text is None else fixed(Fraction(text))
 
 

@@ -529,3 +529,23 @@ def test_a_status_profile_naming_an_unknown_field_says_a_status_report(tmp_path)
     status = write(tmp_path / "s.csv", "project,status_date,bac,pv,ev,Kosten\nA,2027-01-31,100,50,50,40\n")
     code, out, err = run("health", str(status), "--columns", str(profile))
     assert code == 2 and "which is not a field of a status report" in err and "intake" not in err, err
+
+
+def test_a_bare_1_percent_complete_reads_two_ways_and_is_an_error_row(tmp_path):
+    """In a column of whole percents (45 refused as above the maximum 1) a row with 1 (meaning 1%) was read as
+    100%: EV = BAC, rated green."""
+    status = write(tmp_path / "s.csv", "project,status_date,bac,pv,percent_complete,ac\n"
+                   "ONE,2027-01-31,1000,500,1,450\n"
+                   "FULL,2027-01-31,1000,500,100%,450\n"
+                   "HALF,2027-01-31,1000,500,0.5,450\n")
+    code, out, err = run("health", str(status), "--format", "json")
+    assert code == 1, err
+    entries = {e["project"]: e for e in json.loads(out)}
+    problem = entries["ONE"]["errors"][0]
+    assert (problem["column"], problem["code"]) == ("percent_complete", "ambiguous_value")
+    assert "write 100% or 1%" in problem["message"]
+    assert entries["FULL"]["ev"] == 1000 and entries["HALF"]["ev"] == 500
+    numbers = write(tmp_path / "s.json", json.dumps([{"project": "ONE", "status_date": "2027-01-31", "bac": 1000,
+                                                     "pv": 500, "percent_complete": 1, "ac": 450}]))
+    code, out, err = run("health", str(numbers), "--format", "json")  # a number, not text: a fraction
+    assert code == 0 and json.loads(out)[0]["ev"] == 1000, err

@@ -227,12 +227,24 @@ def typed_rows(inputs: Iterable[Iterable[Row]], data: StatusData, profile: Input
             typed = iter(reader.read_many([row.data for row in readable]))  # by columns, each field's cells at once
             for row in chunk:
                 read = next(typed) if row.error is None and row.data is not None else None
+                if read.__class__ is dict and read["percent_complete"] == 1 and _one_reads_two_ways(reader, row):
+                    read = RecordError([("percent_complete", "ambiguous_value", _ONE_PERCENT)])
                 record = _typed(row, read, calendar, data)
                 if record is not None:
                     yield Row(None, row.row, row.source), record  # the raw cells are no longer needed
 
 
 CHUNK = 256  # rows typed together
+_ONE_PERCENT = ("column 'percent_complete': '1' reads two ways: 100% (1 as a fraction, as 0.35 is 35%) or 1% (as an "
+                "export of whole percents writes it); write 100% or 1%")
+
+
+def _one_reads_two_ways(reader: RecordReader, row: Row) -> bool:
+    """A percent complete written as the bare text 1: whole (a fraction) or one percent? (45 is refused as above
+    the maximum 1, so a file of whole percents would have its 1% rows read as finished.) A number cell of a
+    workbook (1.0 from a cell formatted 100%) reads one way."""
+    raw = reader.raw(row.data or {}, "percent_complete")
+    return isinstance(raw, str) and raw.strip() in ("1", "1.0", "1,0")
 
 
 def header_problems(reader: RecordReader, keys: Iterable[Any]) -> list[str]:

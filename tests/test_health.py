@@ -549,3 +549,22 @@ def test_a_bare_1_percent_complete_reads_two_ways_and_is_an_error_row(tmp_path):
                                                      "pv": 500, "percent_complete": 1, "ac": 450}]))
     code, out, err = run("health", str(numbers), "--format", "json")  # a number, not text: a fraction
     assert code == 0 and json.loads(out)[0]["ev"] == 1000, err
+
+
+def test_a_cumulative_figure_that_falls_is_a_warning_in_pmo_health_and_in_the_ingest(tmp_path):
+    """AC 200 in February then 30 in March (a dropped digit) gave a CPI of 9.67 without a word."""
+    status = write(tmp_path / "s.csv", "project,status_date,bac,pv,ev,ac\nSM,2027-02-28,1000,200,190,200\n"
+                   "SM,2027-03-31,1000,300,290,30\nOK,2027-02-28,1000,200,190,200\nOK,2027-03-31,1000,300,290,300\n")
+    code, out, err = run("health", str(status))
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("pmo: warning:")]
+    assert warnings == ["pmo: warning: project SM: ac falls from 200 at 2027-02-28 to 30 at 2027-03-31, though it "
+                        "is cumulative (to date): check the later report"]
+    log = tmp_path / "h.db"
+    march = write(tmp_path / "march.csv", "project,status_date,bac,pv,ev,ac\nSM,2027-03-31,1000,300,290,30\n")
+    february = write(tmp_path / "feb.csv", "project,status_date,bac,pv,ev,ac\nSM,2027-02-28,1000,200,190,200\n")
+    assert run("status", "ingest", str(february), "--log", str(log))[0] == 0
+    code, out, err = run("status", "ingest", str(march), "--log", str(log))  # against the history's February
+    assert code == 0 and warnings[0] in err, err
+    examples = sorted((ROOT / "examples" / "status").glob("*.csv"))
+    assert "warning" not in run("health", *map(str, examples))[2]

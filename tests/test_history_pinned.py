@@ -19,10 +19,13 @@ REPORTS = ("project, status_date, revision, in_force, digest, source_row, tasks,
            "milestones_reached, risks, issues, planned_start, planned_finish")
 RATINGS = "project, status_date, policy_hash, basis, in_force, rating, rule_id, rule_where, reason, rules, figures"
 ESCALATIONS = "project, status_date, policy_hash, basis, in_force, route, rule_id, reason"
+# 2026-12-07: the example data changed (METERS' milestones reached no longer fall from 4 to 3 in August: one is
+# missed in July instead), not the stored form: with the earlier data the code of that day still gave the earlier
+# digests (eaa74ed2..., 709adc09..., 80d87f5b...).
 PINNED = {
-    "status_reports": (66, "eaa74ed23b2906973efa55aa6dd70d58"),
-    "health_ratings": (66, "709adc09947ca8a01bbbb8969de42940"),
-    "escalations": (77, "80d87f5b0123a7e63c29a06e5af99528"),
+    "status_reports": (66, "2119a1051b562972ae70b60bf7198ea8"),
+    "health_ratings": (66, "3affd1f74cefb5da764d30818d959c99"),
+    "escalations": (77, "721c87c742de2c68fa21f9142a1296f5"),
 }
 
 

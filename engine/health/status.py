@@ -33,6 +33,7 @@ from engine.compile.health import WEEKDAYS
 from engine.compile.portfolio import Calendar
 from engine.compile.records import RecordError, RecordReader
 from engine.decision import RowError
+from engine.expr.values import fixed
 from engine.health.evm import rounded
 from engine.io.profile import UNDECLARED, InputProfile
 from engine.io.readers import Row, read_proposals, renamed
@@ -187,7 +188,26 @@ def status_from_rows(inputs: Iterable[Iterable[Row]], profile: InputProfile = UN
     data = StatusData()
     group_reports(list(typed_rows(inputs, data, profile, calendar)), data)
     _held_by_file(data)
+    for project, series in data.reports.items():
+        data.warnings += falls(project, series)
     return data
+
+
+CUMULATIVE = ("ac", "ev", "benefits_realised", "milestones_reached")  # what happened to date: never less later
+
+
+def falls(project: str, series: list[Report], start: int = 0) -> list[str]:
+    """A figure that is cumulative to date and smaller at a later status date (a dropped digit: AC 200,000 then
+    30,000 gives a CPI of 9): a warning each, from the report at ``start`` on (the earlier ones were said)."""
+    out = []
+    for before, after in zip(series[max(start - 1, 0):], series[max(start, 1):]):
+        for name in CUMULATIVE:
+            was, now = before.values.get(name), after.values.get(name)
+            if was is not None and now is not None and now < was:
+                out.append(f"project {project}: {name} falls from {fixed(was, 0, grouped=True)} at "
+                           f"{before.status_date} to {fixed(now, 0, grouped=True)} at {after.status_date}, though it "
+                           f"is cumulative (to date): check the later report")
+    return out
 
 
 def _held_by_file(data: StatusData) -> None:

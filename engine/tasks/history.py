@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.decision import RowError
-from engine.health.status import STATUS_FIELDS, ErrorRow, Report, StatusData, group_reports, typed_rows
+from engine.health.status import STATUS_FIELDS, ErrorRow, Report, StatusData, falls, group_reports, typed_rows
 from engine.io.profile import InputProfile
 from engine.io.readers import read_proposals
 from engine.io.rows import Row
@@ -248,7 +248,7 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
     duplicates.sort(key=lambda pair: pair[0])
     result.errors = data.errors + [error for _, error in duplicates] + repeated
     result.held = sorted(held)
-    result.warnings = data.warnings
+    result.warnings = data.warnings + result.warnings  # the columns first, then the figures
     return result
 
 
@@ -343,6 +343,8 @@ def _store(db: Any, reports: dict[str, list[Report]], result: FileResult, now: s
             ordered = sorted(merged.values(), key=lambda k: k.report.status_date)
             to_rate.append((project, ordered, next(i for i, k in enumerate(ordered) if k.report.status_date == first)))
     write_reports(db, changed, now)
+    for project, ordered, start in to_rate:  # a cumulative figure smaller than the report before (a dropped digit)
+        result.warnings += falls(project, [k.report for k in ordered], start)
     rerated = [(project, series[start].report.status_date) for project, series, start in to_rate if project in stored]
     rater.rate([(project, [k.report for k in series], [k.digest for k in series], start)
                 for project, series, start in to_rate], rerated, result)

@@ -97,7 +97,7 @@ def story(pid: str, month: int, plan: float) -> dict | None:
                 "state": closed(1.03 * plan)}
     if pid == "METERS":
         milestones = max(0, month - 3)
-        reached = milestones - (2 if month >= 8 else 0)
+        reached = milestones - (1 if month == 7 else 2 if month >= 8 else 0)  # reached never falls: one missed, then two
         benefits = max(0, month - 9) * 30_000
         return {"complete": 0.95 * plan, "cpi": 0.97, "milestones": (milestones, reached),
                 "benefits": (benefits, benefits // 2)}

@@ -568,3 +568,23 @@ def test_a_cumulative_figure_that_falls_is_a_warning_in_pmo_health_and_in_the_in
     assert code == 0 and warnings[0] in err, err
     examples = sorted((ROOT / "examples" / "status").glob("*.csv"))
     assert "warning" not in run("health", *map(str, examples))[2]
+
+
+def test_two_ids_alike_with_one_title_are_a_warning_in_pmo_health_and_across_ingests(tmp_path):
+    """March's 'UW-2027-O1' (a letter O) was a new project with the title of 'UW-2027-01': its BAC counted twice
+    in the portfolio's sums, and nothing said so."""
+    january = write(tmp_path / "jan.csv", "project,title,status_date,bac,pv,ev,ac\n"
+                    "UW-2027-01,Umspannwerk Nord,2027-01-31,2400000,200000,190000,210000\n"
+                    "UW-2027-02,Umspannwerk Süd,2027-01-31,900000,100000,100000,90000\n"
+                    "NE-1,Office refresh,2027-01-31,100,10,10,10\n")
+    march = write(tmp_path / "mar.csv", "project,title,status_date,bac,pv,ev,ac\n"
+                  "UW-2027-O1,umspannwerk  nord,2027-03-31,2400000,600000,550000,650000\n"
+                  "IT-9,Office refresh,2027-03-31,100,30,30,30\n")  # another project, another id: no warning
+    code, out, err = run("health", str(january), str(march))
+    warnings = [line for line in err.splitlines() if line.startswith("pmo: warning:")]
+    assert len(warnings) == 1 and "projects UW-2027-01 and UW-2027-O1 have the same title" in warnings[0], err
+    log = tmp_path / "h.db"
+    assert run("status", "ingest", str(january), "--log", str(log))[2].count("warning") == 0
+    code, out, err = run("status", "ingest", str(march), "--log", str(log))
+    assert code == 0 and "UW-2027-01 and UW-2027-O1 have the same title" in err, err
+    assert run("status", "ingest", str(march), "--log", str(tmp_path / "new.db"))[2].count("warning") == 0

@@ -25,6 +25,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from difflib import SequenceMatcher
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -190,7 +191,30 @@ def status_from_rows(inputs: Iterable[Iterable[Row]], profile: InputProfile = UN
     _held_by_file(data)
     for project, series in data.reports.items():
         data.warnings += falls(project, series)
+    data.warnings += same_titles({p: series[-1].values.get("title") for p, series in data.reports.items()})
     return data
+
+
+def same_titles(titles: Mapping[str, str | None], known: Mapping[str, str | None] | None = None) -> list[str]:
+    """Two project ids, alike, with one title ('UW-2027-O1' and 'UW-2027-01', 'Umspannwerk Nord'): a typo in an
+    id starts a new project, whose figures then count twice in the sums. A warning each, for the projects of
+    ``titles`` (project -> title) against each other and against ``known`` (those already in a history)."""
+    by_title: dict[str, list[str]] = {}
+    for source in (known or {}, titles):
+        for project, title in source.items():
+            if title and title.strip():
+                ids = by_title.setdefault(" ".join(title.casefold().split()), [])
+                if project not in ids:
+                    ids.append(project)
+    out = []
+    for ids in by_title.values():
+        for i, one in enumerate(ids):
+            for other in ids[i + 1:]:
+                if (one in titles or other in titles) and SequenceMatcher(None, one, other).ratio() >= 0.8:
+                    out.append(f"projects {one} and {other} have the same title '{titles.get(other) or titles.get(one)}'"
+                               f" and ids that differ by a little: one project under two ids? (a typo in an id makes a "
+                               f"new project, counted twice in the sums)")
+    return out
 
 
 CUMULATIVE = ("ac", "ev", "benefits_realised", "milestones_reached")  # what happened to date: never less later

@@ -26,7 +26,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.decision import RowError
-from engine.health.status import STATUS_FIELDS, ErrorRow, Report, StatusData, falls, group_reports, typed_rows
+from engine.health.status import (
+    STATUS_FIELDS,
+    ErrorRow,
+    Report,
+    StatusData,
+    falls,
+    group_reports,
+    same_titles,
+    typed_rows,
+)
 from engine.io.profile import InputProfile
 from engine.io.readers import read_proposals
 from engine.io.rows import Row
@@ -70,7 +79,8 @@ class FileResult:
     rated: int = 0  # (project, status date) pairs rated
     errors: list[ErrorRow] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # projects with error rows: none of their rows stored
-    warnings: list[str] = field(default_factory=list)  # about the file's columns
+    warnings: list[str] = field(default_factory=list)  # about the file's columns and figures
+    new_projects: list[str] = field(default_factory=list)  # projects the history had no report of
     empty_rows: int = 0
 
 
@@ -223,6 +233,7 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
     repeated: list[ErrorRow] = []
     held: list[str] = []
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    titles: dict[str, str | None] = {}  # each stored project's title, for ids alike with one title
     rater = _Rater(engine, db, now, _worker_count(workers, stage))
     try:
         for number in range(stage.groups):
@@ -240,6 +251,7 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
             in_error = held_by_typing | {e.project for e in found.errors} | {e.project for e in repeated}
             held += [p for p in found.reports if p in in_error]
             reports = {p: series for p, series in found.reports.items() if p not in in_error}
+            titles.update((p, series[-1].values.get("title")) for p, series in reports.items())
             _store(db, reports, result, now, had_history, rater)
         rater.finish()
     finally:
@@ -248,8 +260,22 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
     duplicates.sort(key=lambda pair: pair[0])
     result.errors = data.errors + [error for _, error in duplicates] + repeated
     result.held = sorted(held)
-    result.warnings = data.warnings + result.warnings  # the columns first, then the figures
+    result.warnings = data.warnings + result.warnings + same_titles(titles, _titled_like(db, result.new_projects,
+                                                                                         titles, had_history))
     return result
+
+
+def _titled_like(db: Any, projects: list[str], titles: dict[str, str | None], had_history: bool) -> dict[str, Any]:
+    """The titles of the history's projects (other than this file's), when it has some and this file brings
+    projects new to it (``projects``): titles are compared without case and extra spaces, so all are read."""
+    if not had_history or not any(titles.get(p) for p in projects):
+        return {}
+    found: dict[str, Any] = {}
+    for project, title in db.execute("SELECT DISTINCT project, title FROM status_reports WHERE in_force = 1 AND "
+                                     "title IS NOT NULL"):
+        if project not in titles:
+            found.setdefault(project, title)
+    return found
 
 
 def _repeated(db: Any, reports: dict[str, list[Report]], keys: list[str | None]) -> list[ErrorRow]:
@@ -318,6 +344,8 @@ def _store(db: Any, reports: dict[str, list[Report]], result: FileResult, now: s
         stored = reports_in_force(db, touched) if touched else {}
     changed: list[tuple[Kept, Kept | None]] = []
     to_rate: list[tuple[str, list[Kept], int]] = []  # (project, its series in force after this file, first changed)
+    known = {project for project, _ in in_force}
+    result.new_projects += [p for p in reports if _storable(p) not in known]
     for project, series in reports.items():
         before = {k.report.status_date: k for k in stored.get(project, ())}
         merged = dict(before)

@@ -588,3 +588,10 @@ def test_two_ids_alike_with_one_title_are_a_warning_in_pmo_health_and_across_ing
     code, out, err = run("status", "ingest", str(march), "--log", str(log))
     assert code == 0 and "UW-2027-01 and UW-2027-O1 have the same title" in err, err
     assert run("status", "ingest", str(march), "--log", str(tmp_path / "new.db"))[2].count("warning") == 0
+
+
+def test_a_status_file_with_only_its_header_is_a_warning(tmp_path):
+    status = write(tmp_path / "s.csv", "project,status_date,bac,pv,ev,ac\n")
+    for argv in (["health", str(status)], ["status", "ingest", str(status), "--log", str(tmp_path / "h.db")]):
+        code, out, err = run(*argv)
+        assert code == 0 and f"pmo: warning: {status}: the file has no status rows (only its header: 'project'" in err

@@ -261,8 +261,9 @@ def typed_rows(inputs: Iterable[Iterable[Row]], data: StatusData, profile: Input
         source_rows: Iterator[Row] = iter(rows)
         if profile.columns:
             source_rows = renamed(source_rows, profile.columns)
-        headed = False
+        headed, seen = False, False
         while chunk := list(itertools.islice(source_rows, CHUNK)):
+            seen = True
             readable = [row for row in chunk if row.error is None and row.data is not None]
             if readable and not headed:  # the file's columns, said once (as pmo evaluate says them)
                 headed, first = True, readable[0]
@@ -276,6 +277,10 @@ def typed_rows(inputs: Iterable[Iterable[Row]], data: StatusData, profile: Input
                 record = _typed(row, read, calendar, data)
                 if record is not None:
                     yield Row(None, row.row, row.source), record  # the raw cells are no longer needed
+        source, header = getattr(rows, "source", None), getattr(rows, "header", None)  # a file's (ProposalRows)
+        if not seen and source:  # columns and no row: a wrong export, or the wrong file?
+            data.warnings.append(f"{source}: the file has no status rows"
+                                 + (f" (only its header: {', '.join(map(repr, header[:8]))})" if header else ""))
 
 
 CHUNK = 256  # rows typed together

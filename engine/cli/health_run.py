@@ -165,11 +165,14 @@ def _table(report: HealthReport, by: str, out: IO[str]) -> None:
         for who, projects in escalations.items():
             out.write(f"  {who}: {', '.join(projects)}\n")
     if report.errors:
-        out.write("\nerror rows (these projects are not rated):\n")
+        rated = {p.project for p in report.projects}
+        out.write("\nerror rows (a project's reports in the file of its error row are not rated; fix the rows and "
+                  "run again):\n")
         for e in report.errors:
             for x in e.errors:
                 out.write(f"  {e.source}:{e.row}: error[{x.code}]: {x.message}"
-                          + (f" ({e.project})" if e.project else "") + "\n")
+                          + (f" ({e.project}{', rated from its other files' if e.project in rated else ''})"
+                             if e.project else "") + "\n")
     totals = report.portfolio.to_json()
     out.write(f"\nportfolio: {plural(totals['projects'], 'project')}, BAC {_number(totals['bac'])}, "
               f"EV {_number(totals['ev'])}, AC {_number(totals['ac'])}, SPI {_number(totals['spi'])}, "

@@ -307,10 +307,13 @@ def test_lint_knows_health_rules(tmp_path):
     write(folder / "health.yaml", "kind: health\nrules:\n"
           "  - {id: neg, when: \"cpi < 0\", rating: red, reason: x}\n"
           "  - {id: a, when: \"spi < 0.9\", rating: amber, reason: x}\n"
-          "  - {id: b, when: \"0.9 > spi\", rating: red, reason: y}\n")
+          "  - {id: b, when: \"0.9 > spi\", rating: red, reason: y}\n"
+          "  - {id: c, when: \"state == 'Killed' or state == 'cancelled'\", rating: red, reason: z}\n")
     warnings = [d for d in validate(folder, today=TODAY, lint=True) if d.severity == "warning"
                 and d.location.file.endswith("health.yaml")]
-    assert [(d.code, d.location.line) for d in warnings] == [("never_fires", 3), ("duplicate_condition", 5)]
+    assert [(d.code, d.location.line) for d in warnings] == [("never_fires", 3), ("duplicate_condition", 5),
+                                                             ("unknown_enum_value", 6), ("unknown_enum_value", 6)]
+    assert "did you mean 'killed'" in warnings[2].hint and "compares state with \"cancelled\"" in warnings[3].message
     assert not [d for d in validate(ROOT / "policies", today=TODAY, lint=True)
                 if d.location and d.location.file.endswith("health.yaml")]  # the reference health policy is clean
 

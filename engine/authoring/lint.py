@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from engine.compile.health import AT_MOST, HEALTH_TYPES, NON_NEGATIVE
+from engine.compile.health import AT_MOST, HEALTH_TYPES, NON_NEGATIVE, STATES
 from engine.compile.policy import CompiledPolicy, CompiledRule
 from engine.errors import Diagnostic, Location, did_you_mean, display_path
 from engine.expr.domains import (
@@ -448,6 +448,11 @@ def check_health_rules(ctx: Context) -> Iterator[Diagnostic]:
             yield _warning("never_fires", f"health rule '{rule.id}' can never fire: its condition is never true for "
                            "the figures a status report can give (amounts, SPI and CPI are never below 0, percent "
                            "complete never above 1)", where, "fix the test, or remove the rule")
+        strangers = sorted({value for node in walk(rule.condition) for field, value in _enum_constants(node)
+                            if field == "state" and value not in STATES})
+        for value in strangers:  # a report's state is one of STATES: "Killed" or "cancelled" never matches
+            yield _warning("unknown_enum_value", f"health rule '{rule.id}' compares state with \"{value}\", which is "
+                           f"not one of its values", where, _enum_hint(value, list(STATES)))
         form = canonical(rule.condition)
         if form in first:
             yield _warning("duplicate_condition", f"health rule '{rule.id}' has the same condition as health rule "

@@ -24,6 +24,7 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # What a health rule can read: the status report's columns, the earned value and earned schedule figures, and
 # a few facts derived from them. Money and ratios are numbers; times (es, sv_t, ieac_t, ...) are in days.
+STATES = ("active", "on-hold", "closed", "killed")  # a status report's state (engine/health/status.py)
 HEALTH_TYPES: dict[str, str] = {
     **{name: STRING for name in ("project", "title", "objective", "state", "note")},
     **{name: DATE for name in ("status_date", "planned_start", "planned_finish", "forecast_finish")},

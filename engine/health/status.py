@@ -30,7 +30,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from engine.compile.health import WEEKDAYS
+from engine.compile.health import STATES, WEEKDAYS
 from engine.compile.portfolio import Calendar
 from engine.compile.records import RecordError, RecordReader
 from engine.decision import RowError
@@ -43,7 +43,6 @@ from engine.policy.models import FieldSpec, FieldType
 MONEY = ("bac", "pv", "ev", "ac", "etc", "benefits_planned", "benefits_realised")
 COUNTS = ("milestones_planned", "milestones_reached", "risks", "issues")
 TEXTS = ("proposal", "title", "objective", "state", "note")
-STATES = ("active", "on-hold", "closed", "killed")  # a report's state: the health rules compare with these
 
 
 def _spec(kind: FieldType, **extra: Any) -> FieldSpec:

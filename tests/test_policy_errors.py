@@ -216,3 +216,21 @@ def test_an_explicit_tag_the_value_does_not_fit_is_said_in_the_policys_words(wri
     [diagnostic] = validate(write_policy({"intake.yaml": text}), today=TODAY)
     assert diagnostic.code == "bad_value" and says in diagnostic.message, diagnostic
     assert not any(word in diagnostic.message for word in ("literal", "base 10", "int()", "KeyError")), diagnostic
+
+
+def test_a_yaml_bool_is_quoted_as_it_was_written(write_policy):
+    """values: [NO, SE] said 'YAML read false as a bool; put it in quotes: false', which would make the value
+    'false': the hint quotes the text in the file."""
+    root = write_policy({"intake.yaml": "kind: intake\nfields:\n  id: string\n"
+                                        "  site: {type: enum, values: [NO, SE, DK, on]}\nrules: []\n"})
+    found = [(d.location.column, d.message, d.hint) for d in validate(root, today=TODAY)]
+    assert found == [(31, "fields.site.values.0: expected text, but YAML read NO as a bool (false)", "put it in quotes: 'NO'"),
+                     (43, "fields.site.values.3: expected text, but YAML read on as a bool (true)", "put it in quotes: 'on'")]
+
+
+def test_enum_values_that_differ_only_in_case_are_refused(write_policy):
+    """values: ['on', 'On'] read a cell 'on' as 'On' (the last of the two), so a rule site == "on" never fired."""
+    root = write_policy({"intake.yaml": "kind: intake\nfields:\n  id: string\n"
+                                        "  site: {type: enum, values: ['NO', 'SE', 'on', 'On']}\nrules: []\n"})
+    [found] = validate(root, today=TODAY)
+    assert (found.code, found.location.line) == ("ambiguous_value", 4) and "'on' and 'On'" in found.message

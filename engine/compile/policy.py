@@ -320,6 +320,14 @@ def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None, sink: Diagn
             continue
         if spec.type == "enum" and not spec.values:
             sink.add("missing_key", f"enum field '{name}' needs 'values'", spec.loc())
+        seen_case: dict[str, str] = {}
+        for value in spec.values or []:
+            if value.lower() in seen_case and seen_case[value.lower()] != value:
+                sink.add("ambiguous_value", f"enum field '{name}' has the values '{seen_case[value.lower()]}' and "
+                         f"'{value}', which differ only in case: cells are read without case, so a cell "
+                         f"'{value.capitalize() if value.capitalize() not in (value, seen_case[value.lower()]) else value.upper()}' "
+                         "would read as either", spec.loc("values"), "keep one of them, or give them other names")
+            seen_case.setdefault(value.lower(), value)
         if spec.type == "list" and spec.items is None:
             sink.add("missing_key", f"list field '{name}' needs 'items' (number, money or string)", spec.loc())
         if spec.type != "enum" and spec.values is not None:

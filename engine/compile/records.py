@@ -133,10 +133,13 @@ def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputPro
     if kind == "date":
         return profile.date
     if kind == "enum":
-        allowed = {v.lower(): v for v in spec.values or []}
+        allowed = {v.lower(): v for v in reversed(spec.values or [])}  # the first of values alike in case
+        exact = frozenset(spec.values or [])  # (which the policy refuses: an exact value is never another's)
 
         def enum(value: Any) -> str:
             text = _text(value)
+            if text in exact:
+                return text
             found = allowed.get(text.lower())
             if found is None:
                 hint = did_you_mean(text, allowed.values())

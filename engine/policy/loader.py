@@ -366,14 +366,26 @@ def _report(error: ErrorDetails, model_type: type[Node], source: SourceMap, sink
     elif kind == "string_type" and isinstance(error.get("input"), (bool, int, float, Decimal, dt.date)):
         got = error["input"]
         shown = str(got).lower() if isinstance(got, bool) else str(got)
-        sink.add("schema", f"{name}: expected text, but YAML read {shown} as a {type(got).__name__}",
-                 source.value(path), f"put it in quotes: '{shown}'")
+        where = source.value(path)
+        written = _written(where) or shown  # NO, not false: the text to quote is the one in the file
+        sink.add("schema", f"{name}: expected text, but YAML read {written} as a {type(got).__name__}"
+                 + (f" ({shown})" if written != shown else ""), where, f"put it in quotes: '{written}'")
     else:
         message = error["msg"].replace("Value error, ", "")
         got = error.get("input")
         hint = (f"write decimals with a point: {got.replace(',', '.')}"
                 if isinstance(got, str) and re.fullmatch(r"-?\d+,\d+", got.strip()) else None)
         sink.add("schema", f"{name}: {message}", source.value(path), hint)
+
+
+def _written(where: Location) -> str | None:
+    """The plain scalar as written at ``where`` (up to a ',', ']', '}', ' #' or the line's end), or None."""
+    try:
+        line = Path(where.file).read_text(encoding="utf-8").splitlines()[where.line - 1]
+    except (OSError, ValueError, IndexError):
+        return None
+    found = re.match(r"[^,\]}\n]*?(?=\s+#|\s*[,\]}]|\s*$)", line[where.column - 1:]) if where.column else None
+    return found[0].strip() or None if found else None
 
 
 def _allowed_keys(model_type: Any, path: tuple[int | str, ...]) -> list[str]:

@@ -233,4 +233,4 @@ def test_enum_values_that_differ_only_in_case_are_refused(write_policy):
     root = write_policy({"intake.yaml": "kind: intake\nfields:\n  id: string\n"
                                         "  site: {type: enum, values: ['NO', 'SE', 'on', 'On']}\nrules: []\n"})
     [found] = validate(root, today=TODAY)
-    assert (found.code, found.location.line) == ("ambiguous_value", 4) and "'on' and 'On'" in found.message
+    assert (found.code, found.location.line) == ("enum_values_alike", 4) and "'on' and 'On'" in found.message

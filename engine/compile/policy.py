@@ -323,7 +323,7 @@ def _fields(intake: IntakePolicy, strategy: CompiledStrategy | None, sink: Diagn
         seen_case: dict[str, str] = {}
         for value in spec.values or []:
             if value.lower() in seen_case and seen_case[value.lower()] != value:
-                sink.add("ambiguous_value", f"enum field '{name}' has the values '{seen_case[value.lower()]}' and "
+                sink.add("enum_values_alike", f"enum field '{name}' has the values '{seen_case[value.lower()]}' and "
                          f"'{value}', which differ only in case: cells are read without case, so a cell "
                          f"'{value.capitalize() if value.capitalize() not in (value, seen_case[value.lower()]) else value.upper()}' "
                          "would read as either", spec.loc("values"), "keep one of them, or give them other names")

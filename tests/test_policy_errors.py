@@ -234,3 +234,23 @@ def test_enum_values_that_differ_only_in_case_are_refused(write_policy):
                                         "  site: {type: enum, values: ['NO', 'SE', 'on', 'On']}\nrules: []\n"})
     [found] = validate(root, today=TODAY)
     assert (found.code, found.location.line) == ("enum_values_alike", 4) and "'on' and 'On'" in found.message
+
+
+def test_an_enum_typo_in_a_derived_value_or_a_gate_criterion_is_a_lint_warning(tmp_path):
+    """'category != "reserch"' in a gate and 'category == "Growth"' in a derived value were silent (a rule with the
+    same mistake is a warning): the criterion was always met, the derived value always 0."""
+    import shutil
+    folder = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", folder)
+    intake = folder / "intake.yaml"
+    text = intake.read_text(encoding="utf-8")
+    intake.write_text(text.replace("derived:\n", "derived:\n  growth_bonus: 'if(category == \"Growth\", 1, 0)'\n", 1),
+                      encoding="utf-8")
+    gates = folder / "gates.yaml"
+    gates.write_text(gates.read_text(encoding="utf-8").replace('when: "sponsor != null"',
+                                                               'when: "sponsor != null and category != \\"reserch\\""', 1),
+                     encoding="utf-8")
+    found = [d for d in validate(folder, today=TODAY, lint=True) if d.code == "unknown_enum_value"]
+    assert sorted((d.location.file.split("/")[-1], d.message.split(" compares ")[0]) for d in found) == [
+        ("gates.yaml", "gate business-case's criterion 'sponsor-confirmed'"), ("intake.yaml", "derived value 'growth_bonus'")]
+    assert any("did you mean 'growth'" in (d.hint or "") for d in found)

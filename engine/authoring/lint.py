@@ -401,6 +401,21 @@ def check_enum_values(ctx: Context) -> Iterator[Diagnostic]:
                     yield _warning("unknown_enum_value", f"rule '{rule.id}' compares {field} with \"{value}\", which "
                                    f"is not one of its values", ctx.where(rule, node.offset),
                                    _enum_hint(value, enums[field]))
+    written: list[tuple[str, str, Location]] = [  # the other expressions that read the fields: derived values, gates
+        (f"derived value '{name}'", d.expr, d.loc("expr")) for name, d in ctx.intake.derived.items()]
+    gates = ctx.policy_set.gates
+    for gate in gates.gates if gates is not None else []:
+        written += [(f"gate {gate.id}'s criterion '{c.id}'", c.when, c.loc("when"))
+                    for c in [*gate.must_meet, *gate.should_meet.criteria]]
+    for what, text, where in written:
+        try:
+            node = parse(text)
+        except ExprError:  # said where it is compiled
+            continue
+        for value_field, value in sorted({pair for n in walk(node) for pair in _enum_constants(n)}):
+            if value_field in enums and value not in enums[value_field]:
+                yield _warning("unknown_enum_value", f"{what} compares {value_field} with \"{value}\", which is not one "
+                               f"of its values", where, _enum_hint(value, enums[value_field]))
     for criterion in (c for model in ctx.policy_set.scorings for c in model.criteria):
         lookup = criterion.lookup
         if lookup is not None and lookup.of.strip() in enums:

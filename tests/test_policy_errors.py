@@ -254,3 +254,22 @@ def test_an_enum_typo_in_a_derived_value_or_a_gate_criterion_is_a_lint_warning(t
     assert sorted((d.location.file.split("/")[-1], d.message.split(" compares ")[0]) for d in found) == [
         ("gates.yaml", "gate business-case's criterion 'sponsor-confirmed'"), ("intake.yaml", "derived value 'growth_bonus'")]
     assert any("did you mean 'growth'" in (d.hint or "") for d in found)
+
+
+@pytest.mark.parametrize("expression, given, expected", [
+    ("personal_data and not privacy_assessment", ["--set", "personal_data=yes"], "true\n"),  # was null
+    ("regulatory", [], "false\n"),  # a default, as a row without the cell reads
+    ("privacy_assessment", ["--set", "privacy_assessment=yes"], "true\n"),
+    ("sponsor", [], "null\n"),  # no default: missing
+])
+def test_pmo_expr_reads_a_field_not_given_as_the_engine_reads_a_missing_cell(expression, given, expected):
+    """A bool field with default: false was null in pmo expr but false in pmo evaluate, so a rule tried in the
+    calculator gave the opposite answer to the engine."""
+    from engine import Engine
+    code, out, err = _run("expr", expression, "--policies", str(ROOT / "policies"), "--today", "2026-12-01", *given)
+    assert (code, out, err) == (0, expected, "")
+    if " " not in expression:  # one field: what the engine's record of such a row holds
+        import json
+        engine = Engine.load(ROOT / "policies", today=TODAY)
+        record = engine.record_of({"id": "P-1", "title": "t", **dict(g.split("=", 1) for g in given[1::2])})
+        assert json.dumps(record[expression]) == out.strip()

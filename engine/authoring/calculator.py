@@ -53,7 +53,8 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
             raise PmoError([Diagnostic("unknown_field", f"'{name}' is not a field of the intake policy",
                                        hint="it is derived from the fields: --set those" if name in derived
                                        else did_you_mean(name, compiled.fields)) for name in unknown])
-        given = {name: spec for name, spec in compiled.fields.items() if name in values}
+        # the fields --set gives, and those with a default (a missing cell takes it, as the engine reads a row)
+        given = {name: spec for name, spec in compiled.fields.items() if name in values or spec.default is not None}
         try:
             # the policy's strategy reads alignment fields, as the engine's own reader does
             record = RecordReader(given, compiled.strategy).read_derived(values, compiled_derived(compiled.derived))

@@ -382,3 +382,31 @@ def test_junit_output_for_ci(tmp_path):
     assert first.get("file") == str(feature) and first.get("line") == str(line)
     assert first.find("failure").get("message") == "expected accept"
     assert "got:      reject (rules fired: sponsor-required" in first.find("failure").text
+
+
+# ---------------------------------------------------------------------------- a scenario that tests another proposal
+
+def test_an_examples_column_no_step_reads_is_a_usage_error(tmp_path):
+    """| budget | 999999999 | in an outline's Examples with no <budget> in its steps passed, on the steps' own
+    budget (found by a new policy author)."""
+    (tmp_path / "a.feature").write_text("Feature: f\n  Scenario Outline: o\n" + SOUND.replace("<budget>", "10000")
+                                        + '    Then rule "<rule>" does not fire\n\n    Examples:\n'
+                                        "      | budget    | rule             |\n"
+                                        "      | 999999999 | sponsor-required |\n", encoding="utf-8")
+    code, _, err = run("test", str(tmp_path))
+    assert code == 2 and "error[unused_column]" in err and "column budget is read by no step" in err, err
+
+
+def test_a_field_given_twice_or_a_second_proposal_fails_the_scenario(tmp_path):
+    twice = SOUND.replace("<budget>", "10000").replace("      | benefit   | 1300000                    |\n",
+                                                          "      | benefit   | 1300000                    |\n"
+                                                          "      | budget    | 20000000                   |\n")
+    second = SOUND.replace("<budget>", "400000").replace("    When it is evaluated\n", "") \
+        + SOUND.replace("    Given today is 2026-12-01\n    And", "    And").replace("<budget>", "10000")
+    (tmp_path / "a.feature").write_text("Feature: f\n  Scenario: twice\n" + twice + "    Then it is accepted\n\n"
+                                        "  Scenario: two proposals\n" + second + "    Then it is accepted\n",
+                                        encoding="utf-8")
+    code, out, err = run("test", str(tmp_path))
+    assert code == 1, out + err
+    assert "budget given twice (the last would win)" in out and "one 'Given a proposal' a scenario" in out, out
+    assert "2 failed" in out

@@ -218,15 +218,25 @@ def _placeholder_problems(path: Path, template: ScenarioTemplate, contexts: list
         return {}
     columns = {name for context in contexts for name in context}
     out = {}
+    used: set[str] = set()
     for step in template.steps:
         texts = [step.name] + [c.value for r in (step.datatable.rows if step.datatable else []) for c in r.cells]
         for name in dict.fromkeys(m for text in texts for m in PLACEHOLDER.findall(text)):
+            used.add(name)
             if name not in columns:
                 where = (display_path(path), step.line_number)
                 hint = did_you_mean(name, columns) or (f"the Examples columns are {', '.join(sorted(columns))}"
                                                        if columns else "add an Examples table below the outline")
                 out[where] = Diagnostic("unknown_placeholder", f"<{name}> is not a column of the outline's Examples",
                                         Location(*where), hint)
+    unused = sorted(columns - used)
+    if unused:  # a column no step reads: its scenarios all run on the steps' own values, and pass for nothing
+        where = (display_path(path), getattr(template, "line_number", 0))
+        out.setdefault(where, Diagnostic(
+            "unused_column", f"the outline's Examples column{'s' if len(unused) > 1 else ''} "
+            f"{', '.join(unused)} {'are' if len(unused) > 1 else 'is'} read by no step",
+            Location(*where), f"write <{unused[0]}> where the value belongs (in a step's text or table), or remove "
+                              "the column"))
     return out
 
 

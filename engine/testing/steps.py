@@ -188,6 +188,10 @@ def given_proposal(context, datatable):
     header, *rows = datatable
     expect([h.strip().lower() for h in header] == ["field", "value"], "a table with columns | field | value |",
            f"columns | {' | '.join(header)} |")
+    twice = sorted({field for i, (field, _) in enumerate(rows) if field in [f for f, _ in rows[:i]]})
+    expect(not twice, "each field once in the table", f"{', '.join(twice)} given twice (the last would win)")
+    # a second proposal would replace the first, and the scenario would test only the last
+    expect(not context["proposal"], "one 'Given a proposal' a scenario", "a second one")
     context["proposal"] = {field: value for field, value in rows}
 
 

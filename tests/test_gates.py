@@ -196,3 +196,16 @@ def test_a_record_key_of_the_wrong_shape_is_a_located_error(engine, tmp_path, ke
     assert problems and all(p.startswith(f"{path}:") and "error[bad_value]" in p for p in problems), problems
     assert any(p.startswith(f"{path}:{line}:") or p.startswith(f"{path}:{line + 1}:") for p in problems), problems
     assert any(key in p for p in problems), problems
+
+
+def test_a_must_meet_on_a_metric_not_given_says_so(engine, tmp_path):
+    """A delivery review without spi said only 'must-meet schedule-on-track failed', as if the SPI were low."""
+    text = (PROJECTS / "delivery.yaml").read_text(encoding="utf-8")
+    unreported = tmp_path / "no-spi.yaml"
+    unreported.write_text(text.replace("  spi: 0.97\n", ""), encoding="utf-8")
+    low = tmp_path / "low-spi.yaml"
+    low.write_text(text.replace("  spi: 0.97\n", "  spi: 0.5\n"), encoding="utf-8")
+    said = engine.review_gate(unreported, "delivery-review").reasons
+    assert "must-meet schedule-on-track failed: Schedule performance index at least 0.85 (not known: spi not given)" \
+        in said
+    assert not any("not known" in r for r in engine.review_gate(low, "delivery-review").reasons)

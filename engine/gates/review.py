@@ -30,7 +30,7 @@ from engine.compile.gates import CompiledGate, CompiledGates
 from engine.compile.records import RecordError, RecordReader, compiled_derived
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoError, did_you_mean
 from engine.expr.evaluate import evaluate
-from engine.expr.nodes import Node
+from engine.expr.nodes import Node, fields_of
 from engine.expr.values import ValueProblem, data_number, to_bool, to_date, to_text
 from engine.io.readers import load_text_dates, unparsable
 from engine.policy.source import SourceMap, load_document
@@ -251,6 +251,15 @@ class GateDecision(BaseModel):
         return self.model_dump(mode="json")
 
 
+def _not_given(condition: Node, values: Mapping[str, Any]) -> str:
+    """Why a criterion could not be shown to hold, when a value it reads is missing (a must-meet is met only when
+    it is shown to hold: an unknown is not a pass)."""
+    if evaluate(condition, values) is not None:  # false, not unknown (sponsor != null with no sponsor)
+        return ""
+    missing = sorted(name for name in fields_of(condition) if values.get(name) is None)
+    return f" (not known: {', '.join(missing)} not given)" if missing else " (not known)"
+
+
 def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy_hash: str, as_of: str,
            override: Mapping[str, Any] | None = None) -> GateDecision:
     """``must_meet``: the gate's must-meet criteria in a rules back end (must_meet_backends)."""
@@ -270,7 +279,9 @@ def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy
     missing_approvals = [a for a in gate.approvals if a not in record.approvals]
     approvers = next((roles for node, roles in gate.rights if node is None or evaluate(node, values) is True), [])
     failed = [m for m in must if not m.passed and not m.overridden]
-    reasons = [f"must-meet {m.criterion} failed: {m.reason}" for m in failed]
+    conditions = {c.id: c.condition for c in gate.must}
+    reasons = [f"must-meet {m.criterion} failed: {m.reason}" + _not_given(conditions[m.criterion], values)
+               for m in failed]
     reasons += [f"must-meet {m.criterion} overridden by {applied.role}: {m.reason}" for m in must if m.overridden] \
         if applied else []
     if any(m.on_fail == "kill" for m in failed):

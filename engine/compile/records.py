@@ -133,7 +133,9 @@ def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputPro
     if kind == "date":
         return profile.date
     if kind == "enum":
-        allowed = {v.lower(): v for v in reversed(spec.values or [])}  # the first of values alike in case
+        allowed: dict[str, str] = {}
+        for v in spec.values or []:  # in their order (messages list them); the first of values alike in case
+            allowed.setdefault(v.lower(), v)
         exact = frozenset(spec.values or [])  # (which the policy refuses: an exact value is never another's)
 
         def enum(value: Any) -> str:

@@ -179,6 +179,7 @@ def _run(*argv):
     ("budget > €5", "write amounts without a currency sign"),
     ("hour(start_date) > 1", "functions that take a date: year(date), month(date), day(date), weekday(date)"),
     ("todya() > start_date", "did you mean 'today'?"),
+    ("budget between 100_000 and 500_000", "write 100_000 <= budget <= 500_000"),  # was a bare 'invalid syntax'
 ])
 def test_expression_mistakes_get_a_hint_that_points_at_the_cause(expression, hint):
     """Found by a policy author: '10%' was 'invalid syntax' with no hint, '500,000' said "'and' joins conditions"

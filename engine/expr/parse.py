@@ -405,4 +405,10 @@ def _syntax_hint(text: str) -> str | None:
         return "compare with '==', not '='"
     if "&&" in text or "||" in text:
         return "write 'and' / 'or'"
+    found = BETWEEN.search(text)
+    if found:  # SQL's x BETWEEN a AND b
+        return f"write {found[2]} <= {found[1]} <= {found[3]} (both ends included, as SQL's between)"
     return None
+
+
+BETWEEN = re.compile(r"(\w+)\s+between\s+(\S+)\s+and\s+(\S+)", re.IGNORECASE)

@@ -1381,3 +1381,62 @@ def test_the_access_log_writes_whole_lines_in_groups_and_everything_at_shutdown(
     lines = [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
     assert [line["n"] for line in lines] == [*range(10 + AccessLog.FLUSH_LINES), "last"]
     assert lines[0]["text"] == "line\nbreak \u2028 é"
+
+
+def test_items_that_are_no_proposal_are_logged_each_under_its_own_id(site):
+    """Every error row without a readable id shared one decision_id (its input was only {"row": null}), so the log
+    kept the first and GET /v1/decisions/ID answered another request's error (found by an integrator)."""
+    answer = site.client.post("/v1/evaluate/batch", json=["a string", None, [1], "a string"])
+    ids = [d["decision_id"] for d in answer.json()["decisions"]]
+    assert len(set(ids[:3])) == 3 and ids[3] == ids[0]  # the same item again is the same decision
+    body = b'{not json\n{also not\n'
+    with site.client.stream("POST", "/v1/evaluate/batch", content=body,
+                            headers={"Content-Type": "application/x-ndjson"}) as streamed:
+        lines = [json.loads(line) for line in streamed.iter_lines() if line]
+    assert len({o["decision_id"] for o in lines} | set(ids)) == 5
+    keys = {k for k, *_ in logged(site)}
+    assert set(ids) | {o["decision_id"] for o in lines} <= keys
+    got = site.client.get(f"/v1/decisions/{ids[1]}").json()
+    assert got["input"]["sent"] is None and got["outcome"] == "error", got
+
+
+@pytest.mark.parametrize("body, says", [
+    (b'{"proposals": [], "proposals": [{"id": "A", "title": "t"}]}', "'proposals' appears twice"),
+])
+def test_a_batch_body_with_a_repeated_key_is_refused_not_last_wins(site, body, says):
+    answer = site.client.post("/v1/evaluate/batch", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and says in answer.json()["error"]["message"], answer.text
+
+
+@pytest.mark.parametrize("extra", [b'"top": 5, "top": 6', b'"top": true', b'"sensitivity": "yes"', b'"top": 1e308',
+                                   b'"top": 2.0'])
+def test_rank_options_are_json_integers_and_booleans_each_once(site, extra):
+    """"top": true was 1, "sensitivity": "yes" true, 1e308 a 309-digit count, and a repeated "top" the last."""
+    body = b'{"proposals": [{"id": "A", "title": "t"}], ' + extra + b"}"
+    answer = site.client.post("/v1/rank", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code in (400, 422), answer.text
+    assert site.client.post("/v1/rank", content=b'{"proposals": [{"id": "A", "title": "t"}], "top": 1}',
+                            headers={"Content-Type": "application/json"}).status_code == 200
+
+
+def test_an_ndjson_batch_over_the_limit_is_refused_with_or_without_its_last_newline(site):
+    line = json.dumps({"id": "A", "title": "t"}).encode()
+    for ending in (b"\n", b""):
+        body = b"\n".join([line] * 101) + ending  # the site takes --max-batch 100
+        answer = site.client.post("/v1/evaluate/batch", content=body, headers={"Content-Type": "application/x-ndjson"})
+        assert answer.status_code == 413, (ending, answer.text)
+    assert site.client.post("/v1/evaluate/batch", content=b"\n".join([line] * 100),
+                            headers={"Content-Type": "application/x-ndjson"}).status_code == 200
+
+
+def test_a_misspelt_field_is_a_warning_in_the_answer_as_pmo_evaluate_warns(site):
+    """'budjet' was dropped without a word over HTTP (the CLI warns): the proposal was rejected for a missing
+    budget and nothing said why the budget was missing (found by an integrator)."""
+    proposal = {"id": "PRJ-9003", "title": "T", "sponsor": "Ann", "alignment": "net-zero:strong", "budjet": 9000000}
+    answer = site.client.post("/v1/evaluate", json=proposal).json()
+    assert answer["warnings"] == ["field 'budjet' is not a field of the policy and is ignored; did you mean 'budget'?"]
+    batch = site.client.post("/v1/evaluate/batch", json=[proposal, {**proposal, "id": "PRJ-9004"}]).json()
+    assert batch["warnings"] == answer["warnings"]  # once for the batch
+    clean = {**proposal, "budget": 9000000, "sys_id": "a1b2"}  # a tool's own field: ignored, as the schema allows
+    del clean["budjet"]
+    assert "warnings" not in site.client.post("/v1/evaluate", json=clean).json()

@@ -33,7 +33,7 @@ endpoints (interactive docs at /docs, the API description at /openapi.json):
 tokens file (YAML): tokens: [{name: servicenow, role: evaluate, token: ...}, {name: pmo-lead, role: admin, ...}]
 roles: evaluate (every decision and read endpoint), admin (also gate overrides and policy reloads)
 
-exit codes: 0 stopped by SIGINT or SIGTERM, 2 usage error, a broken policy or an unusable log or tokens file
+exit codes: 130 after SIGINT; after SIGTERM it ends as killed by it (143 in a shell), requests in flight finished; 2 usage error, a broken policy or an unusable log or tokens file
 """
 
 

@@ -24,6 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -32,7 +33,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import __version__
@@ -41,7 +42,7 @@ from engine.decision import Decision, RowError, Verdict
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.health.assess import health_entries
 from engine.io.jsonstream import DECODER
-from engine.io.rows import MAX_DIGITS, Row, bounded_row
+from engine.io.rows import MAX_DIGITS, Duplicated, Row, bounded_row
 from engine.portfolio.model import portfolio_from, read_portfolio
 from engine.serve.access import OPEN, AccessLog, Caller, Tokens, masked
 from engine.serve.board import BoardState, HistorySource, PortfolioSource, StatusSource, page
@@ -114,8 +115,9 @@ class Strict(BaseModel):
 
 class RankRequest(Strict):
     proposals: list[Any] = Field(description="proposals, as for /v1/evaluate/batch")
-    top: int | None = Field(None, ge=1, description="how many count as the top (default: the scoring policy's)")
-    sensitivity: bool = Field(False, description="add top-N shares under random weights and the smallest "
+    # strict: true is no 1, "yes" no true, 1e308 no 309-digit count (JSON's own integers and booleans only)
+    top: StrictInt | None = Field(None, ge=1, description="how many count as the top (default: the scoring policy's)")
+    sensitivity: StrictBool = Field(False, description="add top-N shares under random weights and the smallest "
                               "single-weight change that drops each top proposal")
 
 
@@ -365,20 +367,31 @@ class Service:
             self.status = HistorySource(self.logs.get)
 
 
-def intake_entry(engine: Engine, decision: Decision | Verdict, data: Any) -> Entry:
+def intake_entry(engine: Engine, decision: Decision | Verdict, data: Any, sent: Any = None) -> Entry:
     """The log entry of an intake decision, as ``pmo evaluate`` writes it (input: the proposal as read; the
-    findings' fields are JSON values already, as engine/tasks/evaluate.py's log_entry reads them)."""
-    return Entry("intake", decision.id, None, {"row": data}, engine.policy_hash, decision.decision,
+    findings' fields are JSON values already, as engine/tasks/evaluate.py's log_entry reads them). An item that is
+    no proposal (``data`` None) is logged with what was ``sent`` (the JSON value, or the line's text), so that two
+    different ones are two entries, not one key shared by every error row without an id."""
+    given: dict[str, Any] = {"row": data} if data is not None else {"row": None, "sent": sent}
+    return Entry("intake", decision.id, None, given, engine.policy_hash, decision.decision,
                  [dict(f.__dict__) for f in decision.findings] or [dict(e.__dict__) for e in decision.errors],
                  decision.routes,
                  as_of=engine.today.isoformat(), backend=engine.backend)
 
 
+@dataclass(frozen=True)
+class _Unread(Row):
+    """An item of a batch that is no proposal, with what was sent (for its log entry)."""
+
+    sent: Any = None
+
+
 def _row(item: Any, number: int) -> Row:
     if isinstance(item, dict):
         return bounded_row(item, number, SOURCE)
-    return Row(None, number, SOURCE, RowError(row=number, code="not_an_object",
-                                              message=f"expected an object of fields, got {_json_type(item)}"))
+    return _Unread(None, number, SOURCE, RowError(row=number, code="not_an_object",
+                                                  message=f"expected an object of fields, got {_json_type(item)}"),
+                   sent=item)
 
 
 def _json_type(value: Any) -> str:
@@ -391,25 +404,42 @@ def _ndjson_rows(lines: Iterable[bytes]) -> Iterator[Row]:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield Row(None, number, SOURCE, RowError(row=number, code="bad_encoding",
-                                                     message=f"line is not UTF-8 (byte {exc.start + 1})"))
+            yield _Unread(None, number, SOURCE, RowError(row=number, code="bad_encoding",
+                                                         message=f"line is not UTF-8 (byte {exc.start + 1})"),
+                          sent=raw.decode("utf-8", "backslashreplace"))
             continue
         if not line.strip():
             continue
         try:
             data = DECODER.decode(line)
         except (ValueError, RecursionError) as exc:
-            yield Row(None, number, SOURCE, RowError(row=number, code="bad_json", message=f"line is not JSON: "
-                                                     f"{exc if isinstance(exc, ValueError) else 'nested too deeply'}"))
+            yield _Unread(None, number, SOURCE, RowError(
+                row=number, code="bad_json",
+                message=f"line is not JSON: {exc if isinstance(exc, ValueError) else 'nested too deeply'}"),
+                sent=line.rstrip("\r\n"))
             continue
         yield _row(data, number)
+
+
+def field_warnings(engine: Engine, rows: Iterable[Row]) -> list[str]:
+    """What ``pmo evaluate`` warns of a file's columns, for the proposals' fields: a field the policy does not
+    know that is spelt like one it does (a misspelt 'budjet' is ignored, and the decision is made without it).
+    Other fields a tool sends beside the policy's (its own ids, timestamps) are ignored without a word, as the
+    schema allows. Once for each set of keys."""
+    said: dict[str, None] = {}
+    for keys in dict.fromkeys(tuple(row.data) for row in rows if row.data is not None):
+        for problem in engine.header_problems(keys, required=False):
+            if "did you mean" in problem:
+                said.setdefault(problem.replace("column ", "field ", 1).replace(" (rename it, or map it with "
+                                                                                "--columns)", ""))
+    return list(said)
 
 
 def decided_and_logged(service: Service, engine: Engine, rows: list[Row]) -> list[dict]:
     """Decide rows, log them in one transaction, and return their answers (each with its decision_id)."""
     answers, entries = [], []
     for row, (decision, _record) in zip(rows, engine.decide_plain(rows)):
-        entry = intake_entry(engine, decision, row.data)
+        entry = intake_entry(engine, decision, row.data, getattr(row, "sent", None))
         entries.append(entry)
         answers.append({**decision.to_json(), "decision_id": entry.key})
     service.writer.append(entries)
@@ -554,6 +584,14 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         request.state.pmo_policy = served.engine.policy_hash
         request.state.pmo_decisions = ids
 
+    def envelope(data: Any) -> None:
+        """A body's own keys ("proposals", "top"), each once: JSON would keep the last one silently. (A proposal's
+        repeated key is its own error, named at its column.)"""
+        if isinstance(data, Duplicated):
+            raise ApiError(400, "bad_json", f"the body is not usable JSON: key {data.duplicate!r} appears twice",
+                           errors=[{"loc": ["body", str(data.duplicate)], "code": "duplicate_key",
+                                    "message": "appears twice"}])
+
     def proposal_of(data: Any) -> Row:
         if not isinstance(data, dict):
             raise ApiError(422, "not_an_object", f"a proposal is a JSON object of fields, got {_json_type(data)}",
@@ -564,6 +602,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         return row
 
     def options(model: type[BaseModel], data: Any) -> Any:
+        envelope(data)
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -596,7 +635,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         except LogUnavailable as exc:
             raise _log_unavailable(exc) from None
         noted(request, served, [entry.key])
-        return JSONResponse({**decision.to_json(), "decision_id": entry.key})
+        said = field_warnings(engine, [row])
+        return JSONResponse({**decision.to_json(), "decision_id": entry.key, **({"warnings": said} if said else {})})
     app.fast["POST", "/v1/evaluate"] = evaluate
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
@@ -613,6 +653,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         if kind in NDJSON_TYPES:
             return await ndjson_batch(request, served)
         data = await json_of(request)
+        envelope(data)
         items = data.get("proposals") if isinstance(data, dict) and set(data) == {"proposals"} else data
         if not isinstance(items, list):
             raise ApiError(422, "not_a_list", "a batch is a JSON array of proposals (or {\"proposals\": [...]})",
@@ -622,8 +663,10 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         rows = [_row(item, number) for number, item in enumerate(items, 1)]
         answers = await compute(decided_and_logged, service, served.engine, rows)
         noted(request, served, [a["decision_id"] for a in answers])
+        said = field_warnings(served.engine, rows)
         return JSONResponse({"policy_hash": served.engine.policy_hash, "as_of": served.engine.today.isoformat(),
-                             "counts": dict(Counter(a["decision"] for a in answers)), "decisions": answers})
+                             "counts": dict(Counter(a["decision"] for a in answers)), "decisions": answers,
+                             **({"warnings": said} if said else {})})
 
     async def ndjson_batch(request: Request, served: Served):
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
@@ -1024,6 +1067,8 @@ async def _spool(request: Request, spool, config: ServeConfig) -> None:
             _check_batch(lines, config.max_batch)
         line_bytes += len(chunk) - start
         _check_line(lines + 1, line_bytes, config.max_body)
+    if line_bytes:  # a last line without its newline is a line too (10,001 lines passed a limit of 10,000)
+        _check_batch(lines + 1, config.max_batch)
 
 
 def _check_line(number: int, size: int, limit: int) -> None:

@@ -598,3 +598,12 @@ def test_a_status_file_with_only_its_header_is_a_warning(tmp_path):
     for argv in (["health", str(status)], ["status", "ingest", str(status), "--log", str(tmp_path / "h.db")]):
         code, out, err = run(*argv)
         assert code == 0 and f"pmo: warning: {status}: the file has no status rows (only its header: 'project'" in err
+
+
+def test_a_title_many_projects_share_is_no_typo_and_is_not_compared_pairwise():
+    """'Office refresh' in every region is many projects, not one under two ids; comparing all their ids pairwise
+    would grow as the square of their number."""
+    from engine.health.status import ALIKE_AT_MOST, same_titles
+    shared = {f"P-{i:04d}": "Office refresh" for i in range(ALIKE_AT_MOST + 1)}
+    assert same_titles(shared) == []
+    assert len(same_titles({"P-0001": "Office refresh", "P-0011": "Office refresh"})) == 1  # a few: compared

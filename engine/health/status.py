@@ -207,6 +207,8 @@ def same_titles(titles: Mapping[str, str | None], known: Mapping[str, str | None
                     ids.append(project)
     out = []
     for ids in by_title.values():
+        if len(ids) > ALIKE_AT_MOST:  # a title many projects share ('Office refresh' in every region): no typo
+            continue
         for i, one in enumerate(ids):
             for other in ids[i + 1:]:
                 if (one in titles or other in titles) and SequenceMatcher(None, one, other).ratio() >= 0.8:
@@ -216,6 +218,7 @@ def same_titles(titles: Mapping[str, str | None], known: Mapping[str, str | None
     return out
 
 
+ALIKE_AT_MOST = 20  # projects with one title compared pairwise by id (bounded: the pairs grow as its square)
 CUMULATIVE = ("ac", "ev", "benefits_realised", "milestones_reached")  # what happened to date: never less later
 
 
@@ -243,8 +246,9 @@ def _held_by_file(data: StatusData) -> None:
         series = data.reports.get(project)
         if series is None:
             continue
-        kept = [r for r in series if not any((project, source) in bad for source, _ in r.rows)]
-        data.held += [r for r in series if r not in kept]
+        kept: list[Report] = []
+        for r in series:  # each report to the kept or the held, by the files of its rows
+            (data.held if any((project, source) in bad for source, _ in r.rows) else kept).append(r)
         if kept:
             data.reports[project] = kept
         else:

@@ -114,9 +114,20 @@ class Result:
 
 def prove(policy: CompiledPolicy, assurances: tuple[CompiledAssurance, ...] | None = None,
           timeout_ms: int = TIMEOUT_MS) -> list[Result]:
-    """Each assurance proved, refuted with verified counterexamples, or reported as undecided."""
+    """Each assurance proved, refuted with verified counterexamples, or reported as undecided. The same policy gives
+    the same counterexamples whatever was proved before in this process: each call has a z3 context of its own (in
+    z3's shared one, the terms made earlier steer which models it finds: three validates of one policy in one
+    process gave three sets of counterexamples)."""
+    # lazy: z3 loads only when an assurance is proved
+    import z3
     intake = Intake(policy, make_backend("reference", policy))
-    return [_prove_one(policy, intake, a, timeout_ms) for a in (policy.assurances if assurances is None else assurances)]
+    shared = z3.z3._main_ctx  # z3py's default context, which every term made without ctx= belongs to
+    z3.z3._main_ctx = z3.Context()
+    try:
+        return [_prove_one(policy, intake, a, timeout_ms)
+                for a in (policy.assurances if assurances is None else assurances)]
+    finally:
+        z3.z3._main_ctx = shared
 
 
 def _prove_one(policy: CompiledPolicy, intake: Any, assurance: CompiledAssurance, timeout_ms: int) -> Result:

@@ -1,6 +1,6 @@
 """The decision log of a batch: each entry encoded once (IntakeEncoder writes what Entry and append write, byte for
-byte), written from a thread with the output after it, so an output that stops part-way holds no row the log
-lacks; with one worker and with two."""
+byte, once its findings are put back together from the finding plan it names), written from a thread with the
+output after it, so an output that stops part-way holds no row the log lacks; with one worker and with two."""
 import csv
 import datetime as dt
 import json
@@ -16,7 +16,7 @@ from engine.cli import main
 from engine.decision import Finding, RowError, Verdict
 from engine.io.rows import Row
 from engine.store import log as store_log
-from engine.store.log import IntakeEncoder, encoded, intake_entry
+from engine.store.log import DecisionLog, IntakeEncoder, LogError, encoded, expanded, intake_entry
 from engine.tasks.evaluate import IntakeRound
 from tests.conftest import write_round
 from tests.test_faults import FullDisk
@@ -41,8 +41,47 @@ def test_the_encoder_writes_what_append_writes_for_a_round(tmp_path, monkeypatch
     intake = IntakeRound([path], today=dt.date(2026, 12, 1), workers=1)
     pairs = [(row, d) for row, d, _ in intake.decide(engine, intake.rows(engine), 400, plain=True)]
     encoder = IntakeEncoder(engine)
-    assert [encoder.row(row, d) for row, d in pairs] == reference_rows(monkeypatch, engine, pairs)
-    assert [encoder.row(row, d) for row, d in pairs] == reference_rows(monkeypatch, engine, pairs)  # texts kept
+    rows = [encoder.row(row, d) for row, d in pairs]
+    assert [expanded(r) for r in rows] == reference_rows(monkeypatch, engine, pairs)
+    assert [expanded(encoder.row(row, d)) for row, d in pairs] == reference_rows(monkeypatch, engine, pairs)  # kept
+    # the findings of a set of fired rules are stored once: an entry holds only the reasons its row renders
+    planned = [r for r in rows if r[15] is not None]
+    assert len(planned) == sum(d.decision != "error" for _, d in pairs) > 300
+    assert all('"rule"' not in r[8] and r[14] == r[15][0] for r in planned)
+    assert len({r[14] for r in planned}) == len({tuple(f.rule for f in d.findings) for _, d in pairs
+                                                  if d.decision != "error"})
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_logged_round_reads_back_with_its_findings_whole(tmp_path, log_target, workers):
+    """What `pmo evaluate` logs (the findings of each set of fired rules stored once) reads back as each decision's
+    findings, on SQLite and PostgreSQL, from one worker and from two (whose entries the parent writes)."""
+    path = write_round(tmp_path / "round.csv", 600, seed=14, line_breaks=True)
+    out = tmp_path / "out.jsonl"
+    assert main(["evaluate", str(path), "--format", "jsonl", "--out", str(out), "--log", str(log_target), "--today",
+                 "2026-12-01", "--workers", str(workers)]) in (0, 1)
+    decided = {d["row"]: d for d in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    with DecisionLog(log_target) as log:
+        entries = log.query()
+        (plans,), = log._db.execute("SELECT count(*) FROM finding_plans")
+        (whole,), = log._db.execute("SELECT count(*) FROM decisions WHERE plan IS NULL")
+    assert len(entries) == len(decided) == 600
+    for entry in entries:
+        want = decided[entry["input"]["line"]]
+        assert entry["findings"] == (want["findings"] or want["errors"]), entry["input"]["line"]
+        assert "plan" not in entry
+    assert 0 < plans < 100 and whole == sum(d["decision"] == "error" for d in decided.values())
+
+
+def test_an_entry_whose_finding_plan_is_missing_is_a_log_error_not_a_guess(tmp_path):
+    path = write_round(tmp_path / "round.csv", 50, seed=15)
+    log = tmp_path / "log.sqlite"
+    assert main(["evaluate", str(path), "--format", "csv", "--out", str(tmp_path / "o.csv"), "--log", str(log),
+                 "--today", "2026-12-01"]) in (0, 1)
+    with sqlite3.connect(log) as db:
+        db.execute("DELETE FROM finding_plans WHERE id = (SELECT plan FROM decisions WHERE plan IS NOT NULL LIMIT 1)")
+    with DecisionLog(log) as opened, pytest.raises(LogError, match="names the finding plan .* which does not fit it"):
+        opened.query()
 
 
 TEXT = st.text(alphabet=st.sampled_from(["a", "é", "\ud800", "\x00", '"', "\\", "😀", "\u2028", " "]), max_size=5)
@@ -62,7 +101,7 @@ def test_the_encoder_writes_what_append_writes_for_any_text(engine, data, ident,
     with pytest.MonkeyPatch.context() as m:
         m.setattr(store_log, "_encode", REFERENCE)
         expected = encoded([intake_entry(engine, row, decision)])
-    assert [IntakeEncoder(engine).row(row, decision)] == expected
+    assert [expanded(IntakeEncoder(engine).row(row, decision))] == expected
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +131,7 @@ def test_one_encoder_writes_what_append_writes_row_after_row(engine, shared, dat
     with pytest.MonkeyPatch.context() as m:
         m.setattr(store_log, "_encode", REFERENCE)
         expected = encoded([intake_entry(engine, row, decision)])
-    assert [shared.row(row, decision)] == expected
+    assert [expanded(shared.row(row, decision))] == expected
 
 
 def rows_out(path):

@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 
 MAX_PAGE = 1000  # entries in one page of DecisionLog.page (and of GET /v1/decisions)
 COLUMNS = ("key", "time", "kind", "project", "gate", "input_hash", "policy_hash", "outcome", "findings", "approvers",
-           "override", "input", "as_of", "backend")
+           "override", "input", "as_of", "backend", "plan")
+# An encoded entry is a row of COLUMNS and one more item: the finding plan its ``plan`` names, as (id, findings,
+# slots) to store in finding_plans (engine/store/schema.py, version 3), or None.
+PLANS_KEPT = 100_000  # finding plans a DecisionLog remembers having stored (so each batch sends only new ones)
 JSON_COLUMNS = ("findings", "approvers", "override", "input")
 __all__ = ["DEFAULT_PATH", "MAX_PAGE", "SCHEMA_VERSION", "DecisionLog", "Entry", "LogError", "Page", "canonical",
            "digest", "is_address", "shown"]
@@ -123,6 +126,7 @@ _encode: Callable[[Any], str] = _encoder()
 SHAPES_KEPT = 64  # key orders of rows remembered by IntakeEncoder (one a file, as a rule)
 RULES_KEPT = 4096  # a finding's text around its reason, remembered by IntakeEncoder for each rule that fired
 _RULE_FIELDS = operator.itemgetter("rule", "effect", "route", "source", "origin")  # a finding's fields but its reason
+_PLAN = operator.itemgetter(15)  # an encoded entry's finding plan
 
 
 _OUTCOMES = frozenset(("accept", "review", "reject", "error"))  # stored as they are
@@ -164,9 +168,11 @@ class IntakeEncoder:
         key = _digest_of(encodable(f'["intake",{ident},null,"{input_hash}"{self._tail}'))
         policy_hash, as_of, backend = self._stored
         outcome = decision.decision
+        findings, plan = self._findings_text(decision)
         return (key, None, "intake", _storable(project), None, input_hash, policy_hash,
                 outcome if outcome in _OUTCOMES else _storable(outcome),
-                self._findings_text(decision), self._routes_text(decision.routes), None, data, as_of, backend)
+                findings, self._routes_text(decision.routes), None, data, as_of, backend,
+                None if plan is None else plan[0], plan)
 
     def _cells(self, data: Any) -> str:
         """``_encode(data)`` of a row's cells: a dict of text by text through its columns' template."""
@@ -187,29 +193,21 @@ class IntakeEncoder:
         except TypeError:  # a cell that is not text (a number, an empty cell read as None)
             return _encode(data)
 
-    def _plan_text(self, plan: Any) -> Any:
-        """A plan's findings' text: a str when no reason is rendered per row; else the text cut at those reasons
-        (the positions in ``plan.rendered`` whose reason has placeholders), as the list to join with each row's
-        reasons put in its odd places, and those positions; False: a finding of another shape, or a field not
-        text."""
+    def _plan_of(self, plan: Any) -> Any:
+        """A plan's findings as stored once (finding_plans: id, findings, slots) and the positions of the reasons
+        each row renders itself (``plan.rendered``'s with a reason renderer); False: a finding of another shape,
+        or a field not text."""
         try:
             if any(len(finding.__dict__) != 6 for finding in plan.findings):
                 return False
-            arounds = [_around_reason(_RULE_FIELDS(finding.__dict__)) for finding in plan.findings]
-            rendered = tuple(i for i, reason, _ in plan.rendered if reason is not None)
-            pieces: list[str] = []
-            text = "["
-            for i, ((before, after), reason) in enumerate(zip(arounds, plan.reason_list)):
-                text += ("," if i else "") + before
-                if i in rendered:  # the quotes are the text's, so a reason that needs no escape goes in as it is
-                    pieces += [text + '"', ""]
-                    text = '"' + after
-                else:
-                    text += encodable(_text_of(reason)) + after
+            texts = [f"{before}{encodable(_text_of(reason))}{after}" for (before, after), reason in
+                     zip((_around_reason(_RULE_FIELDS(finding.__dict__)) for finding in plan.findings),
+                         plan.reason_list)]
         except (TypeError, KeyError):
             return False
-        pieces.append(text + "]")
-        return "".join(pieces) if not rendered else (pieces, rendered)
+        positions = tuple(i for i, reason, _ in plan.rendered if reason is not None)
+        findings, slots = f"[{','.join(texts)}]", f"[{','.join(map(str, positions))}]"
+        return (_digest_of(f"{findings}\n{slots}"), findings, slots), positions
 
     def _routes_text(self, routes: Any) -> str:
         if type(routes) is list:
@@ -227,29 +225,30 @@ class IntakeEncoder:
             return text
         return canonical(routes)
 
-    def _findings_text(self, decision: Any) -> str:
+    def _findings_text(self, decision: Any) -> tuple[str, tuple[str, str, str] | None]:
+        """A decision's findings column, and the finding plan it names (None: the findings are whole)."""
         plan = getattr(decision, "_plan", None)
         if plan is not None:  # a plain decision made from its fired rules' plan (engine.intake.decide.Plan)
             rendered = decision._texts
-            if rendered is None or rendered[1] is None:  # the routes are the rules' own: the plan's text, with
-                # the row's rendered reasons put in, without making the Findings
-                text = self._plans.get(plan)
-                if text is None:
+            if rendered is None or rendered[1] is None:  # the routes are the rules' own: the plan's findings,
+                # stored once, and the row's rendered reasons, without making the Findings
+                stored = self._plans.get(plan)
+                if stored is None:
                     if len(self._plans) >= RULES_KEPT:
                         self._plans.clear()
-                    text = self._plans[plan] = self._plan_text(plan)
-                if text.__class__ is str:
-                    return text
-                if text is not False:
-                    pieces, positions = text
+                    stored = self._plans[plan] = self._plan_of(plan)
+                if stored is not False:
+                    kept, positions = stored
+                    if not positions:
+                        return "[]", kept
                     reasons = plan.reason_list if rendered is None else rendered[0]
                     try:
-                        return _filled(pieces, [reasons[i] for i in positions])
+                        return _listed([reasons[i] for i in positions]), kept
                     except TypeError:  # a reason that is not text: as the findings are encoded below
                         pass
         findings = decision.findings
         if not findings:
-            return canonical([dict(e.__dict__) for e in decision.errors])
+            return canonical([dict(e.__dict__) for e in decision.errors]), None
         texts = []
         rules, get = self._rules, self._rules.get
         for finding in findings:
@@ -266,7 +265,37 @@ class IntakeEncoder:
                 texts.append(f"{around[0]}{_text_of(fields['reason'])}{around[1]}")
             except (TypeError, KeyError):  # another shape, or a field that is not text or None
                 texts.append(_encode(fields))
-        return encodable(f"[{','.join(texts)}]")
+        return encodable(f"[{','.join(texts)}]"), None
+
+
+def _listed(values: list[str]) -> str:
+    """The JSON list of these texts, each escaped as JSON escapes it (as it is when nothing in it needs escaping:
+    the usual case, without a call a value). TypeError for a value that is not text."""
+    joined = "".join(values)
+    if not joined.isprintable() or '"' in joined or "\\" in joined:  # what JSON escapes (a surrogate is not printable)
+        return f"[{','.join(encodable(_text_of(value)) for value in values)}]"
+    return '["' + '","'.join(values) + '"]'
+
+
+def expanded(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An encoded entry with its findings whole (the plan's, the row's reasons put in) and no plan: what the log
+    reads back, as :func:`encoded` encodes it."""
+    plan = row[15]
+    if plan is None:
+        return row
+    _, findings, slots = plan
+    merged = _merged(json.loads(findings), json.loads(slots), json.loads(row[8]))
+    return (*row[:8], canonical(merged), *row[9:14], None, None)
+
+
+def _merged(findings: list[Any], slots: list[int], reasons: list[Any]) -> list[Any]:
+    """A plan's findings with a decision's own reasons put in its slots."""
+    if len(slots) != len(reasons):
+        raise ValueError(f"{len(reasons)} reasons for the {len(slots)} slots of its finding plan")
+    merged = [dict(finding) for finding in findings]
+    for slot, reason in zip(slots, reasons):
+        merged[slot]["reason"] = reason
+    return merged
 
 
 def _filled(pieces: list[str], values: Sequence[str]) -> str:
@@ -372,12 +401,14 @@ class DecisionLog:
             raise self._failed("open", exc) from None
 
         self._lock = threading.Lock()  # one log may serve several threads (a server's): one statement at a time
+        self._plans_stored: set[str] = set()  # finding plans this log holds (committed)
+        self._plans_read: dict[str, tuple[list[Any], list[int]]] = {}  # finding plans read: findings, slots
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def _failed(self, action: str, cause: BaseException) -> LogError:
+    def _failed(self, action: str, cause: BaseException | str) -> LogError:
         return LogError(action, self.shown, cause, str(self.target))
 
     @contextlib.contextmanager
@@ -410,11 +441,17 @@ class DecisionLog:
         """``append`` of entries already encoded by :func:`encoded` (in another process: a batch's workers
         encode the entries of their rows); an entry without a time gets this transaction's."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        timed = [row if row[1] else (row[0], now, *row[2:]) for row in rows]
+        timed = [row[:15] if row[1] else (row[0], now, *row[2:15]) for row in rows]
         if not timed:
             return 0
+        named = {plan[0]: plan for plan in map(_PLAN, rows) if plan is not None}
+        plans = [plan for ident, plan in named.items() if ident not in self._plans_stored]
         with self._using("write to") as db:
-            return db.insert(COLUMNS, timed)
+            added = db.insert(COLUMNS, timed, plans)
+        if len(self._plans_stored) + len(plans) > PLANS_KEPT:
+            self._plans_stored.clear()
+        self._plans_stored.update(named)
+        return added
 
     def query(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
               until: dt.date | None = None, *, after: int | None = None,
@@ -468,15 +505,37 @@ class DecisionLog:
         return found[0] if found else None
 
     def _select(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        """The entries ``sql`` selects (every column of decisions), their JSON read and their findings whole."""
         with self._using("read") as db:
             names, rows = db.select(sql, args)
+            planned = {row[names.index("plan")] for row in rows} - {None} if "plan" in names else set()
+            if planned - self._plans_read.keys():
+                self._read_plans(db, planned - self._plans_read.keys())
         out = []
         for row in rows:
             item = dict(zip(names, row))
             for field in JSON_COLUMNS:
                 item[field] = json.loads(item[field]) if item[field] is not None else None
+            plan = item.pop("plan", None)
+            if plan is not None:
+                try:
+                    item["findings"] = _merged(*self._plans_read[plan], item["findings"])
+                except (KeyError, ValueError, TypeError, IndexError) as exc:
+                    raise self._failed("read", f"entry {item['seq']} names the finding plan {plan}, which "
+                                       f"does not fit it ({type(exc).__name__}: {exc})") from None
             out.append(item)
         return out
+
+    def _read_plans(self, db: SqliteStore | PostgresStore, wanted: set[str]) -> None:
+        ids = sorted(wanted)
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            _, found = db.select(f"SELECT id, findings, slots FROM finding_plans WHERE id IN "
+                                 f"({', '.join('?' for _ in part)})", part)
+            if len(self._plans_read) + len(found) > PLANS_KEPT:
+                self._plans_read.clear()
+            for ident, findings, slots in found:
+                self._plans_read[ident] = (json.loads(findings), json.loads(slots))
 
 
 def _open(target: str | Path) -> SqliteStore | PostgresStore:
@@ -507,7 +566,7 @@ def _row(e: Entry, now: str | None) -> tuple[Any, ...]:
     input_hash = _digest_of(data)
     return (e._key(input_hash), e.time or now, e.kind, text(e.project), text(e.gate), input_hash, text(e.policy_hash),
             text(e.outcome), canonical(e.findings), canonical(e.approvers),
-            canonical(e.override) if e.override else None, data, text(e.as_of), text(e.backend))
+            canonical(e.override) if e.override else None, data, text(e.as_of), text(e.backend), None, None)
 
 
 def _storable(text: str | None) -> str | None:

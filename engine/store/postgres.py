@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo
 
-from engine.store.schema import insert_sql
+from engine.store.schema import PLANS_SQL, insert_sql
 
 CONNECT_TIMEOUT = 10  # seconds, unless the address says otherwise: an unreachable server is an error, not a hang
 MIGRATION_LOCK = 0x706D6F6C6F67  # "pmolog": the advisory lock key the migrations take
@@ -54,9 +54,10 @@ class PostgresStore:
         cursor = self.connection.execute(_params(sql), args)
         return [c.name for c in cursor.description or ()], cursor.fetchall()
 
-    def insert(self, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
-        """Add the entries (``rows`` of ``columns``, the key first) in one transaction (pipelined); how many
-        were new.
+    def insert(self, columns: Sequence[str], rows: list[tuple[Any, ...]],
+               plans: Sequence[tuple[str, str, str]] = ()) -> int:
+        """Add the entries (``rows`` of ``columns``, the key first) in one transaction (pipelined), after the
+        finding plans they name (``plans``: id, findings, slots); how many entries were new.
 
         Writers are serialised by WRITE_LOCK (entry numbers in commit order). Beside it, a batch adds its
         entries in key order (two transactions adding the same keys in different orders deadlocked, each
@@ -65,6 +66,8 @@ class PostgresStore:
         assert columns[0] == "key"
         with self.connection.transaction(), self.connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))  # numbers in commit order
+            if plans:  # under WRITE_LOCK: two writers adding the same plans wait for each other, in turn
+                cursor.executemany(_params(PLANS_SQL), sorted(plans))
             if len(rows) == 1:  # one key cannot deadlock: no numbers drawn first
                 cursor.execute(_params(insert_sql(columns)), rows[0])
                 return cursor.rowcount

@@ -111,11 +111,27 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX escalations_project ON escalations(project, status_date)",
     )),
+    Migration(3, "the findings of a set of fired rules stored once, not with each decision", (
+        # A batch's decisions that fired the same rules share their findings but for the reasons each row
+        # renders itself (``Budget 3,903,987 is above ...``): the findings are stored once here, and such a
+        # decision names them in ``plan``, its ``findings`` then being the JSON list of its own reasons, one for
+        # each position in ``slots``. Its findings are the plan's with those reasons put in (DecisionLog reads
+        # them so). A decision without a plan (NULL) holds its findings whole, as before.
+        """CREATE TABLE finding_plans (
+            id TEXT PRIMARY KEY,           -- a digest of findings and slots
+            findings TEXT NOT NULL,        -- JSON: the findings, each reason as the rule writes it
+            slots TEXT NOT NULL            -- JSON: the positions of the findings whose reason is the decision's
+        )""",
+        "ALTER TABLE decisions ADD COLUMN plan TEXT",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS pmo_schema (version INTEGER PRIMARY KEY, description TEXT NOT NULL, " \
                    "applied TEXT)"
+
+
+PLANS_SQL = "INSERT INTO finding_plans (id, findings, slots) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING"
 
 
 def insert_sql(columns: Sequence[str], rows: int = 1) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.store.schema import insert_sql
+from engine.store.schema import PLANS_SQL, insert_sql
 
 INSERT_ROWS = 500  # entries in one INSERT statement at most (fewer when the database takes fewer parameters)
 CACHE_KIB = 32_768  # SQLite's page cache, at most (it grows as pages are read)
@@ -64,8 +64,10 @@ class SqliteStore:
         """A write transaction (the history's: a whole file's reports and ratings, or nothing of them)."""
         return self.exclusive()
 
-    def insert(self, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
-        """Add the entries (``rows`` of ``columns``, the key first) in one transaction; how many were new.
+    def insert(self, columns: Sequence[str], rows: list[tuple[Any, ...]],
+               plans: Sequence[tuple[str, str, str]] = ()) -> int:
+        """Add the entries (``rows`` of ``columns``, the key first) in one transaction, after the finding plans
+        they name (``plans``: id, findings, slots); how many entries were new.
 
         Up to INSERT_ROWS entries go in one statement of many rows (``VALUES (...), (...)``), in their order:
         the module binds them in C and SQLite runs the statement in one step, without the GIL (issue #19:
@@ -73,6 +75,8 @@ class SqliteStore:
         before = self.connection.total_changes
         per = max(1, min(INSERT_ROWS, self._variables // max(len(columns), 1)))
         with self.exclusive():
+            if plans:
+                self.connection.executemany(PLANS_SQL, plans)
             for start in range(0, len(rows), per):
                 part = rows[start:start + per]
                 self.connection.execute(insert_sql(columns, len(part)), [value for row in part for value in row])

@@ -412,6 +412,11 @@ class Engine:
         with ``required`` a required field with no column. Empty when the columns look right."""
         return self._intake.reader.header_problems(columns, required)
 
+    def misspelt(self, keys: Iterable[str]) -> dict[str, str]:
+        """The keys of a proposal that are no field of the policy but are spelt like one it lacks, each with its
+        hint (``{"budjet": "did you mean 'budget'?"}``): the decision is made without them."""
+        return self._intake.reader.misspelt(keys)
+
     def record_of(self, item: Mapping[str, Any] | Row) -> dict[str, Any] | None:
         """The typed record (fields and derived values) of a proposal; None if it is not a usable row."""
         data = item.data if isinstance(item, Row) else item

@@ -357,17 +357,10 @@ class RecordReader:
         misspelt field (it would be ignored), and a required field with no column at all. ``subject``: whose
         fields these are, as messages name it (the policy; a status report)."""
         keys = list(keys)
-        columns = self._columns_for(dict.fromkeys(keys))
-        found = {name for (name, *_), column in zip(self._fields, columns) if column is not None}
-        missing = [name for name, *_ in self._fields if name not in found]
-        problems, unknown = [], []
-        for key in keys:
-            hint = None if key in columns else did_you_mean(_normal(str(key)), missing)
-            if hint:
-                problems.append(f"column '{key}' is not a field of {subject} and is ignored; {hint} (rename it, or "
-                                "map it with --columns)")
-            elif key not in columns and str(key).strip():
-                unknown.append(str(key))
+        columns, found, missing, misspelt = self._placed(keys)
+        problems = [f"column '{key}' is not a field of {subject} and is ignored; {hint} (rename it, or map it with "
+                    "--columns)" for key, hint in misspelt.items()]
+        unknown = [str(key) for key in keys if key not in columns and key not in misspelt and str(key).strip()]
         if unknown and missing:  # no close spelling, but a column the policy cannot place may hold a missing field
             one, few = len(unknown) == 1, len(missing) == 1
             problems.append(f"{_listed('column', unknown)} {'matches' if one else 'match'} no field of {subject} "
@@ -377,6 +370,23 @@ class RecordReader:
         problems += [f"there is no column for the required field '{name}', so every row is an error row"
                      for name, needed, *_ in self._fields if required and needed and name not in found]
         return problems
+
+    def misspelt(self, keys: Iterable[Any]) -> dict[Any, str]:
+        """The keys that are no field but are spelt like a field no other key gives, each with its hint (did you
+        mean 'budget'?)."""
+        return self._placed(list(keys))[3]
+
+    def _placed(self, keys: list[Any]) -> tuple[Any, set[str], list[str], dict[Any, str]]:
+        """The fields' columns among ``keys``, the fields found, those missing, and the misspelt keys' hints."""
+        columns = self._columns_for(dict.fromkeys(keys))
+        found = {name for (name, *_), column in zip(self._fields, columns) if column is not None}
+        missing = [name for name, *_ in self._fields if name not in found]
+        misspelt = {}
+        for key in keys:
+            hint = None if key in columns else did_you_mean(_normal(str(key)), missing)
+            if hint:
+                misspelt[key] = hint
+        return columns, found, missing, misspelt
 
     def read_many(self, raws: Sequence[Any], derived: Derived | None = None) -> list[dict[str, Any] | Exception]:
         """``read_derived`` of each raw record: its typed record with the derived values, or the exception

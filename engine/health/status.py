@@ -303,9 +303,9 @@ def header_problems(reader: RecordReader, keys: Iterable[Any]) -> list[str]:
     """A status file's columns: a misspelt one (it would be ignored), and a figure every report needs with no
     column for it (each row would be an error row), naming the columns the file has."""
     keys = list(keys)
-    # the misspellings (did you mean ...); the columns nothing reads are named below when a needed one is missing
-    problems = [p for p in reader.header_problems(keys, required=False, subject="a status report")
-                if "did you mean" in p]
+    # the misspellings; the columns nothing reads are named below when a needed one is missing
+    problems = [f"column '{key}' is not a field of a status report and is ignored; {hint} (rename it, or map it "
+                "with --columns)" for key, hint in reader.misspelt(keys).items()]
     found = {name for name, column in zip(STATUS_FIELDS, reader.columns_of(keys)) if column is not None}
     needed = [" or ".join(f"'{n}'" for n in names) for names in _NEEDED if not found & set(names)]
     if needed:

@@ -428,10 +428,8 @@ def field_warnings(engine: Engine, rows: Iterable[Row]) -> list[str]:
     schema allows. Once for each set of keys."""
     said: dict[str, None] = {}
     for keys in dict.fromkeys(tuple(row.data) for row in rows if row.data is not None):
-        for problem in engine.header_problems(keys, required=False):
-            if "did you mean" in problem:
-                said.setdefault(problem.replace("column ", "field ", 1).replace(" (rename it, or map it with "
-                                                                                "--columns)", ""))
+        for key, hint in engine.misspelt(keys).items():
+            said.setdefault(f"field '{key}' is not a field of the policy and is ignored; {hint}")
     return list(said)
 
 

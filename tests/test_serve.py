@@ -385,6 +385,9 @@ def test_tokens_and_roles(site):
         wrong = bare.post("/v1/evaluate", json=proposals()[0], headers={"Authorization": "Bearer " + EVALUATOR + "x"})
         assert wrong.status_code == 401
         assert bare.get("/health").status_code == 200  # probes need no token
+        for probe in ("/health", "/ready"):  # a load balancer's probe may ask HEAD: the status, no body
+            head = bare.head(probe)
+            assert (head.status_code, head.content) == (200, b""), probe
         assert bare.get("/v1/policy").status_code == 401
     override = {"project": project("override.yaml"),
                 "override": {"role": "steering-committee", "justification": "strategic platform"}}

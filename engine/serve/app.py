@@ -942,13 +942,15 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                            errors=[{"loc": ["policy"], **d} for d in failure.diagnostics])
         return JSONResponse({"reloaded": True, **holder.current.describe()})
 
-    @app.get("/health", tags=["server"], summary="alive, the served policy, and a failed reload's diagnostics")
+    @app.api_route("/health", methods=["GET", "HEAD"], tags=["server"],
+                   summary="alive, the served policy, and a failed reload's diagnostics")
     async def health():
         failure = _failure(holder)
         return JSONResponse({"status": "degraded" if failure else "ok", "policy_hash":
                              holder.current.engine.policy_hash, "last_failure": failure})
 
-    @app.get("/ready", tags=["server"], summary="ready to decide: a policy is served and the log answers")
+    @app.api_route("/ready", methods=["GET", "HEAD"], tags=["server"],
+                   summary="ready to decide: a policy is served and the log answers")
     async def ready():
         try:
             await compute(lambda: service.logs.get().get(""))

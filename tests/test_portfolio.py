@@ -142,11 +142,26 @@ def test_millions_of_cycles_answer_at_once(engine):
     ({"projects": [{"id": "A", "start": "2027-02-30"}]}, "is not a valid date"),
     ({"projects": [{"id": "A", "budgett": 1}]}, "unknown field 'budgett'"),
     ({"projects": "A"}, 'expected {"projects": [...]}'),
+    # found by a new user: a typo in the status left the project out of every check; a huge duration crashed
+    # schedule and conflicts (OverflowError: no date that far)
+    ({"projects": [{"id": "A", "status": "aproved"}]}, "status 'aproved' is not a status pmo knows; did you mean"),
+    ({"projects": [{"id": "A", "status": "Rejectd"}]}, "did you mean 'rejected'?"),
+    ({"projects": [{"id": "A", "start": "2027-01-04", "duration": 10_000_000}]}, "duration: 1e+07 is more than 36,500"),
+    ({"projects": [{"id": "A", "duration": 1}, {"id": "B", "depends_on": [{"id": "A", "lag": 1e9}]}]}, "lag: 1e+09"),
+    ({"projects": [{"id": "A", "start": 0, "finish": 1e12}]}, "finish: 1e+12 is more than"),
 ])
 def test_bad_portfolios_are_refused_clearly(data, message):
     with pytest.raises(InputError) as info:
         portfolio_from(data)
     assert message in str(info.value)
+
+
+def test_statuses_as_exports_write_them_are_read(engine):
+    """'In Progress' (as exports write it) is in-progress: funded, so in the budget check (it was not)."""
+    data = {"projects": [{"id": s, "status": s, "budget": {"2027-Q1": 6_000_000}}
+                         for s in ("In Progress", "on hold", "In_Progress", "Paused")]}
+    overrun, = [c for c in engine.conflicts(data).conflicts if c.kind == "budget_overrun"]
+    assert overrun.projects == ["In Progress", "In_Progress"] and "12,000,000 planned" in overrun.message
 
 
 def test_schedule_needs_durations_and_no_cycles(engine):

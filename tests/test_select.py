@@ -1,5 +1,6 @@
 """Portfolio selection: exact optimum on published examples, never worse than the greedy baselines,
 dependencies, exclusions, inclusions, forced projects, balance, infeasibility explained."""
+import dataclasses
 import itertools
 import json
 import random
@@ -200,6 +201,19 @@ def test_bad_scenarios_are_refused(engine, tmp_path):
         engine.select({"budget": 1, "projects": []}, scenarios=[{"name": "x", "budget_cut": 0.1}])
     with pytest.raises(InputError, match="unknown project Z"):
         engine.select({"budget": 1, "projects": [{"id": "A", "cost": 1}]}, scenarios=[{"name": "x", "force_in": ["Z"]}])
+
+
+def test_a_scenario_that_leaves_out_a_prerequisite_says_why_its_dependants_go_too(engine):
+    """Found by a new user: forcing out A, which B depends on, crashed (KeyError) explaining why B was left out,
+    and A itself read "not worth it: it fits"."""
+    data = {"budget": 100, "projects": [{"id": "A", "value": 1, "cost": 10},
+                                        {"id": "B", "value": 5, "cost": 10, "depends_on": ["A"]}]}
+    report = engine.select(data, scenarios=[{"name": "no A", "force_out": ["A"]}])
+    assert report.scenarios[0]["left"] == ["A", "B"] and report.scenarios[0]["value"] == 0
+    prob = dataclasses.replace(problem(portfolio_from(data), Limits()), forced_out={0})
+    assert solve(prob).left_out == [
+        {"id": "A", "reason": "forced out", "detail": "left out by the scenario"},
+        {"id": "B", "reason": "infeasible alone", "detail": "needs A (left out by the scenario)"}]
 
 
 def test_start_periods_within_windows_respect_budget_and_dependencies(engine):

@@ -20,14 +20,20 @@ from typing import Any
 
 import yaml
 
-from engine.errors import Diagnostic, InputError, Location
+from engine.errors import Diagnostic, InputError, Location, did_you_mean
 from engine.expr.values import AmbiguousNumber, ValueProblem, data_number
 from engine.io.readers import load_text_dates, unparsable
 from engine.io.rows import csv_cell_limit
 
 OUT = {"rejected", "reject", "cancelled", "canceled", "unfunded", "killed", "kill"}
-SELECTED = {"approved", "accept", "funded", "selected", "active", "in-progress", "in_progress", "go", "completed"}
+SELECTED = {"approved", "accept", "funded", "selected", "active", "in-progress", "go", "completed"}
 UNIT_DAYS = {"days": 1, "weeks": 7, "months": 30}  # only to turn dates into durations
+# Other words a portfolio's status is written with (neither funded nor out): a status spelt like one of these or of
+# the above but not one of them is a typo, refused (an 'aproved' project was in no check at all)
+OTHER = {"proposed", "review", "hold", "on-hold", "recycle", "pending", "submitted", "draft", "candidate", "planned",
+         "closed", "done", "paused", "deferred", "error"}
+MAX_TIME = 36_500  # durations, lags and start/finish numbers, in the policy's unit: a schedule of longer than 100
+# years of days runs past the last date a calendar can write (year 9999 in months)
 
 
 @dataclass(frozen=True)
@@ -250,12 +256,17 @@ def _project(item: Any) -> Project:
         raise ValueError("'id' is required")
     p = Project(id=str(ident), name=str(item.get("name") or ident))
     status = item.get("status") or item.get("decision")
-    p.status = str(status).strip().lower() if status not in (None, "") else None
+    # as exports write it: 'In Progress', 'in_progress' and 'in-progress' are one status
+    p.status = "-".join(str(status).lower().replace("_", " ").split()) if status not in (None, "") else None
+    if p.status is not None and p.status not in SELECTED | OUT | OTHER:
+        hint = did_you_mean(p.status, sorted(SELECTED | OUT | OTHER), cutoff=0.8)
+        if hint:
+            raise ValueError(f"status '{status}' is not a status pmo knows; {hint}")
     p.rank = _int(item.get("rank") if item.get("rank") not in (None, "") else item.get("priority"), "rank")
     if item.get("funded") not in (None, ""):
         p.funded = _bool(item["funded"], "funded")
     p.start, p.finish = _time(item.get("start"), "start"), _time(item.get("finish"), "finish")
-    p.duration = _number(item.get("duration"), "duration")
+    p.duration = _bounded(_number(item.get("duration"), "duration"), "duration")
     if p.duration is not None and p.duration < 0:
         raise ValueError("duration must not be negative")
     dates, times = dates_of(p), times_of(p)
@@ -318,10 +329,10 @@ def _dependency(value: Any) -> Dependency:
     if isinstance(value, dict):
         if "id" not in value:
             raise ValueError("a dependency needs an 'id'")
-        return Dependency(str(value["id"]), _number(value.get("lag"), "lag") or 0.0)
+        return Dependency(str(value["id"]), _bounded(_number(value.get("lag"), "lag"), "lag") or 0.0)
     text = str(value)
     ident, sep, lag = text.partition(":")  # "B:5" in a CSV cell: B, with a lag of 5
-    return Dependency(ident.strip(), (_number(lag, "lag") or 0.0) if sep else 0.0)
+    return Dependency(ident.strip(), (_bounded(_number(lag, "lag"), "lag") or 0.0) if sep else 0.0)
 
 
 def dates_of(p: Project) -> tuple[dt.date, dt.date] | None:
@@ -389,7 +400,14 @@ def _time(value: Any, what: str) -> float | dt.date | None:
             return dt.date.fromisoformat(value.strip())
         except ValueError as exc:
             raise ValueError(f"{what}: '{value}' is not a valid date ({exc})") from None
-    return _number(value, what)
+    return _bounded(_number(value, what), what)
+
+
+def _bounded(number: float | None, what: str) -> float | None:
+    if number is not None and abs(number) > MAX_TIME:
+        raise ValueError(f"{what}: {number:g} is more than {MAX_TIME:,} (100 years of days); write it in a larger "
+                         "unit (the portfolio policy's unit: weeks, months)")
+    return number
 
 
 def _by_period(value: Any, what: str) -> dict[str, float]:

@@ -325,10 +325,12 @@ def _left_out_reason(prob: Problem, k: int, group: set[int], chosen: set[int], k
                      alone: np.ndarray, used: np.ndarray, extra: np.ndarray, status: str) -> tuple[str, str]:
     if k in prob.why_out:
         return prob.why_out[k]
+    if k in prob.forced_out:
+        return "forced out", "left out by the scenario"
     blocked = sorted(j for j in group - {k} if j in prob.forced_out)
     if blocked:
         return "infeasible alone", "needs " + ", ".join(
-            f"{prob.ids[j]} ({prob.why_out[j][0]}" + (f": {prob.why_out[j][1]})" if j in prob.why_out else ")")
+            f"{prob.ids[j]} ({': '.join(prob.why_out[j]) if j in prob.why_out else 'left out by the scenario'})"
             for j in blocked)
     clash = [(i, j) for i, j in prob.excludes if i in group and j in group]
     if clash:

@@ -26,7 +26,8 @@ FieldType = Literal["string", "number", "money", "integer", "bool", "date", "enu
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)  # built when first used: a
+    # command reads only some kinds of policy file (callgrind, pmo validate: 1,713 -> 1,589 M instructions)
     _source: SourceMap | None = PrivateAttr(default=None)
     _path: Path_ = PrivateAttr(default=())
     # on a policy file's model: what validation set aside, by key (index or name -> raw value); see loader

@@ -156,6 +156,16 @@ def test_bad_portfolios_are_refused_clearly(data, message):
     assert message in str(info.value)
 
 
+def test_a_key_given_twice_in_a_portfolio_file_is_refused(engine, tmp_path):
+    """Found by a new user: '"cost":90,"cost":10' costed the project at 10, and a second budget: in YAML won."""
+    (tmp_path / "p.json").write_text('{"projects": [{"id": "A", "cost": 90, "cost": 10}]}')
+    (tmp_path / "p.yaml").write_text("projects:\n  - id: A\n    budget: {2027-Q1: 7000000}\n    budget: {2027-Q1: 1000}\n")
+    for name, where in (("p.json", ""), ("p.yaml", ":4:5")):
+        with pytest.raises(InputError) as info:
+            engine.conflicts(tmp_path / name)
+        assert f"{name}{where}: error[bad_file]" in str(info.value) and "duplicate key" in str(info.value)
+
+
 def test_statuses_as_exports_write_them_are_read(engine):
     """'In Progress' (as exports write it) is in-progress: funded, so in the budget check (it was not)."""
     data = {"projects": [{"id": s, "status": s, "budget": {"2027-Q1": 6_000_000}}

@@ -46,8 +46,24 @@ def test_c_and_python_loaders_read_alike(text):
             return shape(yaml.load(text, Loader=loader))
         except ValueError as exc:  # TextDatesLoader converts every integer (projects and portfolios)
             return type(exc)
+        except yaml.YAMLError as exc:  # TextDatesLoader refuses a repeated key
+            return type(exc), str(exc).splitlines()[0]
     for c, python in ((CProposalsLoader, ProposalsLoader), (CTextDatesLoader, TextDatesLoader)):
         assert read(c) == read(python)
+
+
+@pytest.mark.parametrize("loader", [TextDatesLoader, CTextDatesLoader])
+def test_data_files_keep_numbers_yaml_alone_reads_as_text_and_refuse_a_repeated_key(loader):
+    """Found by new users in portfolio files and project records: 900.000 (a European 900,000) was 900, 0123 was 83
+    (octal), 1:30 was 90 (sexagesimal), and of a key given twice the later value silently won."""
+    data = yaml.load("a: 900.000\nb: 1.250.000\nc: 0123\nd: 010\ne: 1:30\nf: 0.125\ng: 1_000\nh: 12.5\ni: 0\n"
+                     "j: -2.000\nk: 1.5e3\n", Loader=loader)
+    assert data == {"a": "900.000", "b": "1.250.000", "c": "0123", "d": "010", "e": "1:30", "f": 0.125, "g": 1000,
+                    "h": 12.5, "i": 0, "j": "-2.000", "k": "1.5e3"}
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key 'budget': the later value would"):
+        yaml.load("id: A\nbudget: 2400000\nfields: {x: 1}\nbudget: 400000\n", Loader=loader)
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key 'spi'"):
+        yaml.load("metrics:\n  spi: 0.80\n  spi: 1.05\n", Loader=loader)
 
 
 def test_dates_stay_text():

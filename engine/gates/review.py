@@ -15,7 +15,6 @@ overridden, never as met.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, PmoE
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import Node, fields_of
 from engine.expr.values import ValueProblem, data_number, to_bool, to_date, to_text
-from engine.io.readers import load_text_dates, unparsable
+from engine.io.readers import json_data, load_text_dates, unparsable
 from engine.policy.source import SourceMap, load_document
 
 _CONVERT = {"number": data_number, "date": to_date, "string": to_text, "bool": to_bool}
@@ -60,7 +59,7 @@ def read_project(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else load_text_dates(text)
+        data = json_data(text) if path.suffix.lower() == ".json" else load_text_dates(text)
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         raise InputError([unparsable(exc, str(path), "cannot read project record")]) from None
     except RecursionError:

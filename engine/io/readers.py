@@ -243,12 +243,46 @@ def unparsable(exc: Exception, name: str, what: str = "file cannot be parsed") -
     return Diagnostic("bad_file", f"{what}: {str(exc).splitlines()[0]}", Location(name))
 
 
-class TextDatesLoader(yaml.SafeLoader):
+# YAML 1.1 reads these numbers its own way where people mean another: 0123 and 010 as octal (83, 8), 1:30 as
+# sexagesimal (90), 900.000 as 900 (a European 900,000). Data files keep them as the text written, so the reader
+# of the value applies the engine's rule for data (what reads two ways is refused, with both readings).
+_TWO_WAY_INT = re.compile(r"[-+]?0[0-9_]+|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+")
+_TWO_WAY_FLOAT = re.compile(r"[-+]?[1-9][0-9]{0,2}(\.[0-9]{3})+|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*")
+
+
+class _DataConstructors:
+    """For data files (portfolios, project records, proposals): a number written as YAML 1.1 alone reads it is
+    the text written (``_TWO_WAY_INT``, ``_TWO_WAY_FLOAT``), and a key given twice in one mapping is refused at
+    the second (the later value would silently win; proposal files make it an error row instead)."""
+
+    def construct_yaml_int(self, node):
+        if _TWO_WAY_INT.fullmatch(node.value or ""):
+            return node.value
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        if _TWO_WAY_FLOAT.fullmatch(node.value or ""):
+            return node.value
+        return super().construct_yaml_float(node)
+
+    def construct_yaml_map(self, node):
+        seen = set()
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                if key.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{key.value}': the later value would silently win; keep one",
+                        key.start_mark)
+                seen.add(key.value)
+        return super().construct_yaml_map(node)
+
+
+class TextDatesLoader(_DataConstructors, yaml.SafeLoader):
     """Safe YAML that leaves dates as text: the policy's field types decide, and a bad date is one bad cell.
     PyYAML's Python parser: see :func:`load_text_dates` for the faster libyaml one, tried first."""
 
 
-class CTextDatesLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+class CTextDatesLoader(_DataConstructors, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """TextDatesLoader on libyaml (C) where PyYAML was built with it: the same constructors and resolvers."""
 
 
@@ -257,6 +291,24 @@ for _loader in (TextDatesLoader, CTextDatesLoader):
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+    _loader.add_constructor("tag:yaml.org,2002:map", _loader.construct_yaml_map)
+    _loader.add_constructor("tag:yaml.org,2002:int", _loader.construct_yaml_int)
+    _loader.add_constructor("tag:yaml.org,2002:float", _loader.construct_yaml_float)
+
+
+def json_data(text: str) -> Any:
+    """A JSON data file (a portfolio, a project record): a key given twice in one object is a ValueError (the later
+    value would silently win)."""
+    return json.loads(text, object_pairs_hook=_once)
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen: set[str] = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"duplicate key '{repeated}': the later value would silently win; keep one")
+    return data
 
 # libyaml parses about five times faster. When it finds an error we parse again in Python (as
 # engine/policy/source.py does), for PyYAML's wording and for escapes libyaml refuses but a file may use (a

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ import yaml
 
 from engine.errors import Diagnostic, InputError, Location, did_you_mean
 from engine.expr.values import AmbiguousNumber, ValueProblem, data_number
-from engine.io.readers import load_text_dates, unparsable
+from engine.io.readers import json_data, load_text_dates, unparsable
 from engine.io.rows import csv_cell_limit
 
 OUT = {"rejected", "reject", "cancelled", "canceled", "unfunded", "killed", "kill"}
@@ -171,7 +170,7 @@ def read_portfolio(path: str | Path) -> Portfolio:
         if suffix == ".csv":
             items, locate = _csv_items(text, name)
         elif suffix == ".json":
-            items = json.loads(text)
+            items = json_data(text)
         elif suffix in (".yaml", ".yml"):
             items = load_text_dates(text)
         else:

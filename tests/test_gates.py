@@ -48,6 +48,15 @@ def test_overrides_need_the_right_and_a_justification(engine):
     assert failed.passed is False and failed.overridden is True  # recorded as overridden, never as met
 
 
+def test_an_override_when_nothing_failed_is_refused(engine):
+    """Found by a new user: an override of a project that met every must-meet criterion was a GO 'override by cio',
+    logged as one, and the override rate counted it."""
+    assert engine.review_gate(PROJECTS / "go.yaml", "business-case").decision == "go"
+    with pytest.raises(PmoError, match="nothing to override: every must-meet criterion of gate business-case is met"):
+        engine.review_gate(PROJECTS / "go.yaml", "business-case", override={
+            "role": "steering-committee", "justification": "Not needed really, but let us record it"})
+
+
 def test_gate_errors(engine):
     with pytest.raises(PmoError, match="'business-cse' is not a gate"):
         engine.review_gate(PROJECTS / "go.yaml", "business-cse")

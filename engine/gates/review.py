@@ -319,6 +319,10 @@ def _override(gate: CompiledGate, must: list[MustMeet], override: Mapping[str, A
         raise PmoError([Diagnostic("override_refused", "an override needs a written justification",
                                    hint="say why the board accepts the failed criterion (at least a sentence)")])
     failed = [m.criterion for m in must if not m.passed]
+    if not failed:  # else it is logged, and counted in the override rate, as an override of nothing
+        raise PmoError([Diagnostic("override_refused", f"nothing to override: every must-meet criterion of gate "
+                                   f"{gate.id} is met", hint="decide without the override (an override lifts failed "
+                                   "must-meet criteria only, not a should-meet score, evidence or approvals)")])
     wanted = [str(c) for c in override.get("criteria") or failed]
     unknown = [c for c in wanted if c not in failed]
     if unknown:

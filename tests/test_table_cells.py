@@ -220,3 +220,16 @@ def test_a_csv_table_is_located_as_file_cell(write_policy):
                          "  - {name: t, file: rules.csv, hit_policy: collect, applies_to: intake}\n"})
     errors = [str(d) for d in check_policies(root, today=TODAY).diagnostics if d.severity == "error"]
     assert len(errors) == 1 and errors[0].startswith(f"{root / 'rules.csv'}!B3: error[cell_value]"), errors
+
+
+@pytest.mark.parametrize("text", ["<= 100.000", "(100.000..1,000,000]", "> 1.000", "2.500", "-1.250"])
+def test_a_number_with_a_dot_before_three_digits_is_refused_not_read_as_the_smaller(text):
+    """Found by a new user: '> 100.000' (a Spanish 100,000) was > 100, so every 500 EUR proposal went to the board."""
+    with pytest.raises(CellError, match="reads two ways: .* nothing is guessed: write .*,"):
+        parse_cell(text)
+
+
+@pytest.mark.parametrize("text, number", [("0.125", "0.125"), ("1.5", "1.5"), ("100,000", "100000"),
+                                          ("12.50", "12.50"), ("1000.000", "1000.000")])
+def test_numbers_that_read_one_way_are_read(text, number):
+    assert parse_cell(text).tests[0].value == Decimal(number)

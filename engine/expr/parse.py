@@ -35,7 +35,7 @@ from engine.expr.nodes import (
     list_of,
     walk,
 )
-from engine.expr.values import ValueProblem, to_number
+from engine.expr.values import ValueProblem, to_number, written_two_ways
 
 Namespaces = Mapping[str, Mapping[str, Any]]  # a namespace's name (strategy) -> its names and their values
 
@@ -249,6 +249,8 @@ class _Translator:
             return const(value, self.offset(n))
         if isinstance(value, (int, float)):
             source = ast.get_source_segment(self.text, n) or repr(value)
+            if isinstance(value, float) and (problem := written_two_ways(source, "{}_{}", zero=True)):
+                raise self.fail(n, problem, code="bad_number")
             try:
                 return const(to_number(source) if isinstance(value, float) else to_number(value), self.offset(n))
             except ValueProblem as exc:

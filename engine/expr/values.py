@@ -106,6 +106,24 @@ def data_number(value: Any) -> Decimal:
     return to_number(value)
 
 
+_TWO_WAYS_DOT = re.compile(r"[+-]?[1-9]\d{0,2}\.\d{3}")
+_TWO_WAYS_ZERO = re.compile(r"[+-]?[1-9]\d{0,2}\.\d\d0")
+
+
+def written_two_ways(text: str, grouped: str, zero: bool = False) -> str | None:
+    """What is wrong with a number a policy author wrote as ``text`` (a literal in an expression, a table cell, a
+    YAML value) when it reads two ways: 100.000 is 100 to YAML, Python and Excel's English, and 100,000 to a
+    European author. None when it reads one way. ``grouped``: how this place writes thousands (100_000).
+    ``zero``: only a fraction that ends in 0 reads two ways (expressions and YAML, where 2.675 is a decimal: a
+    decimal is not written with a trailing zero, a thousands group often is); table cells refuse every one."""
+    body = text.strip()
+    if not (_TWO_WAYS_ZERO if zero else _TWO_WAYS_DOT).fullmatch(body):
+        return None
+    whole, frac = body[:-4].lstrip("+"), body[-3:]
+    return (f"'{body}' reads two ways: {whole}{frac} ('.' grouping thousands) or {whole}.{frac} ('.' as the decimal "
+            f"mark); nothing is guessed: write {grouped.format(whole, frac)} or {whole}.{frac.rstrip('0') or '0'}")
+
+
 def to_date(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()

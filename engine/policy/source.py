@@ -18,6 +18,7 @@ import yaml
 
 from engine.errors import DiagnosticSink, Location
 from engine.expr.parse import LoneSurrogate, join_surrogates
+from engine.expr.values import written_two_ways
 
 Path_ = tuple[str | int, ...]  # a path into the data: keys and list indexes
 
@@ -179,6 +180,9 @@ class _Builder:
         if node.tag == "tag:yaml.org,2002:float":
             # Exact decimals: thresholds such as 0.1 must not become binary floats.
             text = node.value.replace("_", "")
+            if not node.style and (problem := written_two_ways(node.value, "{}_{}", zero=True)):  # plain 500.000
+                self.sink.add("bad_number", problem, loc)
+                return None
             try:
                 value = Decimal(text)
             except InvalidOperation:

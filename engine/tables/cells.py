@@ -31,6 +31,7 @@ from typing import Any
 from engine.expr.domains import EVERY_NUMBER, Choice, Line, Span, Values
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING
 from engine.expr.parse import const_type
+from engine.expr.values import written_two_ways
 
 MAX_CELL_TEXT = 2000
 
@@ -242,6 +243,8 @@ class _Parser:
             raw = m[0]
             if "_" in raw and (raw.endswith("_") or "__" in raw):
                 raise self.fail(f"{raw!r} is not a number", "group digits as 1_000_000")
+            if (problem := written_two_ways(raw, "{},{}")) is not None:  # 100.000: 100, or a European 100,000
+                raise self.fail(problem, code="cell_value")
             try:
                 number = Decimal(raw.replace(",", "").replace("_", ""))
             except InvalidOperation:

@@ -166,6 +166,27 @@ def test_a_key_given_twice_in_a_portfolio_file_is_refused(engine, tmp_path):
         assert f"{name}{where}: error[bad_file]" in str(info.value) and "duplicate key" in str(info.value)
 
 
+def test_a_selection_file_is_checked_by_its_own_budget_and_its_projects_cost(engine, tmp_path):
+    """Found by a new user: `conflicts selection.yaml --funded ...`, the README's check after `pmo select`, said "no
+    conflicts" of a funded set costing 7 M against the file's 5 M (conflicts read `budget`, select reads `cost`)."""
+    data = {"budget": {"2027-Q1": 5_000_000}, "projects": [{"id": "A", "value": 5, "cost": {"2027-Q1": 4_000_000}},
+                                                           {"id": "B", "value": 4, "cost": {"2027-Q1": 3_000_000}}]}
+    overrun, = engine.conflicts(data).conflicts
+    assert overrun.kind == "budget_overrun" and "7,000,000 planned, 5,000,000 available" in overrun.message
+    data["projects"][1]["cost"] = {"2027-Q9": 3_000_000}
+    with pytest.raises(InputError, match="B: cost in '2027-Q9', a period the budget does not have"):
+        engine.conflicts(data)
+
+
+@pytest.mark.parametrize("key, message", [("budjet", "did you mean 'budget'?"), ("balanse", "did you mean 'balance'?"),
+                                          ("capacity", "capacity and tolerances come from the portfolio policy")])
+def test_a_misspelt_key_of_a_portfolio_file_is_refused(engine, key, message):
+    """Found by a new user: `budjet: 100` was ignored and every project selected against the policy's budget."""
+    with pytest.raises(InputError) as info:
+        engine.select({key: 100, "projects": [{"id": "A", "value": 1, "cost": 100_000}]})
+    assert f"unknown key '{key}'" in str(info.value) and message in str(info.value)
+
+
 def test_statuses_as_exports_write_them_are_read(engine):
     """'In Progress' (as exports write it) is in-progress: funded, so in the budget check (it was not)."""
     data = {"projects": [{"id": s, "status": s, "budget": {"2027-Q1": 6_000_000}}

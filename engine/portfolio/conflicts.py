@@ -4,13 +4,14 @@ Each conflict has a kind, the projects and periods involved, and a message a PMO
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.compile.portfolio import Limits
-from engine.errors import InputError, Location, did_you_mean
+from engine.errors import Diagnostic, InputError, Location, did_you_mean
 from engine.portfolio import graph as g
 from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
 from engine.portfolio.names import check_policy_names
@@ -57,6 +58,17 @@ def find_conflicts(portfolio: Portfolio, limits: Limits) -> ConflictReport:
         more = f"at least {found.found}" if not found.complete else str(found.found)
         conflicts.append(Conflict("cycle", [], [], f"{more} dependency cycles in all ({found.tangled} projects "
                                   f"caught in them); {len(found.listed)} are listed: break those first"))
+    # A selection file's own budget by period and its projects' cost (pmo select reads them) are checked as a
+    # portfolio's budget is: `conflicts FILE --funded selection.json` said "no conflicts" of a funded set over both
+    own = portfolio.budget if portfolio.budget and "total" not in portfolio.budget else None
+    if own is not None:
+        limits = dataclasses.replace(limits, budget=dict(own))
+    unplaced = [(p, period) for p in portfolio if p.selected and not p.budget for period in p.cost
+                if period != "total" and limits.budget and period not in limits.budget]
+    if unplaced:
+        raise InputError([Diagnostic("unknown_period", f"{p.id}: cost in '{period}', a period the budget does not "
+                                     f"have (its periods: {', '.join(limits.budget)})", portfolio.where_in(p, "cost"),
+                                     did_you_mean(period, limits.budget)) for p, period in unplaced])
     conflicts += _references(portfolio)
     conflicts += _prerequisites(portfolio, limits)
     conflicts += _schedule(portfolio, limits)
@@ -98,7 +110,7 @@ def _funding_line(portfolio: Portfolio, limits: Limits) -> set[str]:
     below: set[str] = set()
     spent = 0.0
     for p in ranked:
-        spent += sum(p.budget.values())
+        spent += sum(_spend(p).values())
         if spent > total * (1 + limits.budget_tolerance) + 1e-9:
             below.add(p.id)
     return below
@@ -214,7 +226,7 @@ def _budget(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
     spend: dict[str, dict[str, float]] = {}
     for p in portfolio:
         if p.selected:
-            for period, amount in p.budget.items():
+            for period, amount in _spend(p).items():
                 if amount:
                     spend.setdefault(period, {})[p.id] = amount
     out = []
@@ -228,6 +240,11 @@ def _budget(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
                             f"budget in {period}: {total:,.0f} planned, {available:,.0f} available; largest: "
                             + ", ".join(f"{pid} {amount:,.0f}" for pid, amount in top[:3])))
     return out
+
+
+def _spend(p: Project) -> dict[str, float]:
+    """What a project spends by period: its budget, else its cost (a selection file's) when that is by period."""
+    return p.budget or {period: amount for period, amount in p.cost.items() if period != "total"}
 
 
 def _order(limits: Limits, period: str) -> tuple[int, str]:

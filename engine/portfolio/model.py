@@ -188,6 +188,14 @@ def portfolio_from(data: Any, source: str = "<memory>", locate: Callable[..., Lo
     if not isinstance(items, list):
         raise InputError([Diagnostic("bad_file", 'expected {"projects": [...]}', Location(source))])
     problems: list[Diagnostic] = []
+    if isinstance(data, dict):  # a misspelt key (budjet, balanse) was ignored: the selection ran without it
+        for key in [k for k in data if k not in _TOP]:
+            hint = did_you_mean(str(key), sorted(_TOP))
+            problems.append(Diagnostic("bad_file", f"unknown key '{key}' (a portfolio file's keys: "
+                                       f"{', '.join(sorted(_TOP))}){'; ' + hint if hint else ''}",
+                                       locate((key,), key=True) if locate else Location(source),
+                                       "capacity and tolerances come from the portfolio policy (kind: portfolio)"
+                                       if str(key) in ("capacity", "tolerance") else None))
     projects: dict[str, Project] = {}
     prefix = ("projects",) if isinstance(data, dict) else ()
 
@@ -223,6 +231,9 @@ def portfolio_from(data: Any, source: str = "<memory>", locate: Callable[..., Lo
     if problems:
         raise InputError(problems)
     return Portfolio(projects, source, budget, balance if isinstance(balance, list) else [], spread, locate)
+
+
+_TOP = {"projects", "budget", "balance", "spread"}  # the keys of a portfolio file
 
 
 def _spread(value: Any) -> str | None:

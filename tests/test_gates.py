@@ -218,3 +218,14 @@ def test_a_must_meet_on_a_metric_not_given_says_so(engine, tmp_path):
     assert "must-meet schedule-on-track failed: Schedule performance index at least 0.85 (not known: spi not given)" \
         in said
     assert not any("not known" in r for r in engine.review_gate(low, "delivery-review").reasons)
+
+
+def test_a_project_id_with_spaces_around_it_is_the_project(engine, tmp_path):
+    """Found by a new user: id "VZ-101  " made a second project in the log, the KPIs and pmo history (intake trims
+    the same id in a CSV)."""
+    record = (PROJECTS / "go.yaml").read_text(encoding="utf-8")
+    ident = next(line.split(":", 1)[1].strip() for line in record.splitlines() if line.startswith("id:"))
+    spaced = tmp_path / "spaced.yaml"
+    spaced.write_text(record.replace(f"id: {ident}", f'id: "  {ident}  "'), encoding="utf-8")
+    assert engine.review_gate(spaced, "business-case").project == engine.review_gate(PROJECTS / "go.yaml",
+                                                                                      "business-case").project == ident

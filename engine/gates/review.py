@@ -102,6 +102,8 @@ def project_record(data: Mapping[str, Any], gates: CompiledGates, reader: Record
             problems.append(Diagnostic("unknown_key", f"unknown key '{key}'", at(key, key=True),
                                        did_you_mean(str(key), RECORD_KEYS) or f"keys: {', '.join(RECORD_KEYS)}"))
     ident, stage = data.get("id"), data.get("stage")
+    if isinstance(ident, str):  # as intake trims a proposal's id: 'VZ-101  ' is VZ-101 in the log and its history
+        ident = ident.strip()
     if not ident:
         problems.append(Diagnostic("missing_key", "a project record needs an 'id'", where))
     if stage not in gates.stages:

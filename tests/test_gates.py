@@ -229,3 +229,38 @@ def test_a_project_id_with_spaces_around_it_is_the_project(engine, tmp_path):
     spaced.write_text(record.replace(f"id: {ident}", f'id: "  {ident}  "'), encoding="utf-8")
     assert engine.review_gate(spaced, "business-case").project == engine.review_gate(PROJECTS / "go.yaml",
                                                                                       "business-case").project == ident
+
+
+def test_replay_decides_each_entry_at_its_own_date_and_reads_it_through_the_round_s_profile(tmp_path, capsys):
+    """Found by a new user: replay judged every entry at one date (the current one), and read the cells of a round
+    that came through an input profile (1.250.000,50, DD-MM-YYYY) without it: both gave changes under an unchanged
+    policy, which buried the real ones."""
+    dated = tmp_path / "dated"
+    dated.mkdir()
+    (dated / "intake.yaml").write_text("kind: intake\nfields: {id: string, start_date: date}\nrules:\n  - {id: started, "
+                                       "when: start_date < today(), effect: reject, reason: it has started}\n")
+    (tmp_path / "p.csv").write_text("id,start_date\nP-1,2027-06-01\n")
+    db = tmp_path / "log.sqlite"
+    assert main(["evaluate", str(tmp_path / "p.csv"), "--policies", str(dated), "--today", "2027-07-01", "--log",
+                 str(db)]) == 0
+    capsys.readouterr()
+    replay = ["replay", "--db", str(db), "--policies", str(dated), "--format", "json"]
+    assert main(replay) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] == []  # decided at 2027-07-01 again, not today
+    assert main([*replay, "--today", "2026-12-01"]) == 0
+    changed, = json.loads(capsys.readouterr().out)["changed"]  # one date for all: not started in 2026
+    assert (changed["logged"], changed["now"], changed["as_of"]) == ("reject", "accept", "2027-07-01")
+
+    assert main(["init", str(tmp_path / "pmo")]) == 0
+    starter = tmp_path / "pmo"
+    profiled = tmp_path / "profiled.sqlite"
+    assert main(["evaluate", str(starter / "proposals.csv"), "--policies", str(starter / "policies"), "--columns",
+                 str(starter / "profile.yaml"), "--today", "2027-01-10", "--log", str(profiled)]) in (0, 1)
+    capsys.readouterr()
+    replay = ["replay", "--db", str(profiled), "--policies", str(starter / "policies"), "--format", "json"]
+    assert main(replay) == 0
+    changed, err = json.loads((out := capsys.readouterr()).out)["changed"], out.err
+    assert changed and all(c["now"] == "error" and c["why"] for c in changed)
+    assert "give it here too (--columns FILE)" in err
+    assert main([*replay, "--columns", str(starter / "profile.yaml")]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] == []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 from typing import IO
 
@@ -32,8 +33,11 @@ def register(sub: Subparsers) -> None:
 
     rp = command(sub, "replay", replay, "re-decide logged decisions under the current policy",
                  "Re-evaluate every logged decision with the current policies and list those whose outcome would "
-                 "now differ.", wrapped=False)
+                 "now differ. Each is decided at the date today() meant when it was logged, unless --today gives "
+                 "one date for all.", wrapped=False)
     policy_options(rp)
+    rp.add_argument("--columns", metavar="MAP", type=Path, help="the input profile the logged intake rounds were "
+                    "read with (as for pmo evaluate): the log keeps their cells as written (1.250.000,50)")
     log_query_options(rp)
     rp.add_argument("--format", choices=("table", "json"), default="table")
 
@@ -103,14 +107,30 @@ def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.errors import PmoError
     from engine.store import open_log
+    from engine.tasks.evaluate import profiled
     with open_log(args.db, existing=True) as log:  # a missing log is said before the policies are loaded
         entries = log.query()
-    engine = Engine.load(args.policies, rules=args.rules, today=args.today)
+    engines: dict[dt.date | None, Engine] = {}
+
+    def engine_at(as_of: str | None) -> Engine:
+        """The policy at the date today() meant when the entry was decided (else a start date in the past, or
+        short notice, read as a change): one engine a date."""
+        day = args.today or (dt.date.fromisoformat(as_of) if as_of else None)
+        if day not in engines:
+            engines[day] = profiled(Engine.load(args.policies, rules=args.rules, today=day), args.columns)
+        return engines[day]
+
     changed = []
     for e in entries:
+        engine = engine_at(e.get("as_of"))
         now: str  # the outcome now, or why there is none
+        why = None
         if e["kind"] == "intake":
-            now = engine.evaluate(e["input"]["row"] or {}).decision if e["input"].get("row") is not None else "error"
+            row = e["input"].get("row")
+            decision = engine.evaluate(row or {}) if row is not None else None
+            now = decision.decision if decision is not None else "error"
+            if decision is not None and decision.errors:
+                why = decision.errors[0].message
         else:
             try:
                 now = engine.review_gate(e["input"], e["gate"], override=e["override"]).decision
@@ -118,13 +138,20 @@ def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                 now = f"error: {exc.diagnostics[0].message}"
         if now != e["outcome"]:
             changed.append({"seq": e["seq"], "kind": e["kind"], "project": e["project"], "gate": e["gate"],
-                            "logged": e["outcome"], "now": now, "logged_policy": e["policy_hash"]})
+                            "logged": e["outcome"], "now": now, "logged_policy": e["policy_hash"],
+                            "as_of": e.get("as_of"), **({"why": why} if why else {})})
+    engine = next(iter(engines.values()), None) or engine_at(None)
+    errors = sum(c["kind"] == "intake" and c["now"] == "error" for c in changed)
+    if errors and not args.columns:
+        stderr.write(f"pmo: {plural(errors, 'intake decision')} would now be error rows: if the round was read "
+                     "through an input profile (pmo evaluate --columns), give it here too (--columns FILE)\n")
     if args.format == "json":
         dump_json({"replayed": len(entries), "policy_hash": engine.policy_hash, "changed": changed}, stdout)
         return EXIT_OK
     for c in changed:
+        why = f" ({c['why']})" if "why" in c else ""
         stdout.write(f"#{c['seq']:<6} {c['kind']:<6} {c['project'] or '-':<14} {c['gate'] or '':<16} "
-                     f"{c['logged']} -> {c['now']}\n")
+                     f"{c['logged']} -> {c['now']}{why}\n")
     stdout.write(f"{plural(len(entries), 'decision')} replayed under policy {engine.policy_hash}: "
                  f"{len(changed)} would now differ\n")
     return EXIT_OK

@@ -216,6 +216,20 @@ def test_a_scenario_that_leaves_out_a_prerequisite_says_why_its_dependants_go_to
         {"id": "B", "reason": "infeasible alone", "detail": "needs A (left out by the scenario)"}]
 
 
+def test_projects_on_a_dependency_cycle_are_left_out_and_say_why(engine):
+    """Found by a new user: A -> B -> A and S -> S were all selected as "optimal" (the MILP lets a cycle in as a
+    whole), though no order can deliver them; pmo schedule refuses the same file."""
+    report = engine.select({"budget": 1000, "projects": [
+        {"id": "A", "value": 10, "cost": 100, "depends_on": ["B"]}, {"id": "B", "value": 10, "cost": 100,
+                                                                      "depends_on": ["A"]},
+        {"id": "S", "value": 10, "cost": 100, "depends_on": ["S"]}, {"id": "C", "value": 1, "cost": 100}]})
+    assert report.best.selected == ["C"]
+    left = {item["id"]: item["detail"] for item in report.best.left_out}
+    assert left == {"A": "on the dependency cycle A -> B -> A, which no order can deliver; break it (pmo conflicts "
+                         "lists the cycles)", "B": left["A"], "S": left["A"].replace("A -> B -> A", "S -> S")}
+    assert all(b.selected == ["C"] for b in report.baselines.values())
+
+
 def test_start_periods_within_windows_respect_budget_and_dependencies(engine):
     # Three one-per-quarter budgets of 100: A and B cost 100 in each of their two quarters, so they cannot
     # overlap; C needs A finished first. The optimiser staggers them; without windows none would fit together.

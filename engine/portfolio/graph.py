@@ -70,6 +70,18 @@ def _rotate(cycle: list[str]) -> list[str]:
     return cycle[k:] + cycle[:k]
 
 
+def on_cycles(graph: Graph) -> dict[str, list[str]]:
+    """Each project on a dependency cycle, with the members of its cycle (its strongly connected component, in
+    the order of the file; a project that depends on itself alone)."""
+    order = {node: i for i, node in enumerate(graph)}
+    found: dict[str, list[str]] = {}
+    for component in nx.strongly_connected_components(graph):
+        if len(component) > 1 or any(graph.has_edge(n, n) for n in component):
+            members = sorted(component, key=order.__getitem__)
+            found.update((member, members) for member in members)
+    return found
+
+
 def is_acyclic(graph: Graph) -> bool:
     return nx.is_directed_acyclic_graph(graph)
 

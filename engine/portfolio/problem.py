@@ -11,6 +11,7 @@ import numpy as np
 
 from engine.compile.portfolio import Limits
 from engine.errors import Diagnostic, InputError, did_you_mean
+from engine.portfolio import graph as g
 from engine.portfolio.model import Portfolio, Project
 from engine.portfolio.names import Names, check_policy_names, days_by_period, period_hint
 
@@ -188,6 +189,13 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
         notes += [_unknown(p.id, "excludes", o, index) + ": nothing to exclude" for o in p.excludes if o not in index]
         excludes += [(k, index[o]) for o in p.excludes if o in index and index[o] != k]
         together += [(k, index[o]) for o in p.requires_together if o in index and index[o] != k]
+    # Projects on a dependency cycle: each needs another finished first, so no order delivers them (the MILP's
+    # constraints would let them all in together, as "optimal")
+    for ident, members in g.on_cycles(g.build(portfolio)).items():
+        k = index[ident]
+        forced_out.add(k)
+        why_out.setdefault(k, ("infeasible alone", f"on the dependency cycle {' -> '.join(members + members[:1])}, which "
+                               "no order can deliver; break it (pmo conflicts lists the cycles)"))
     rules = [(rule, np.array([1.0 if getattr(p, rule.by, None) == rule.value else 0.0 for p in projects]))
              for rule in balance or []]
     total = np.array([sum(o[2].values()) for o in options], dtype=float)

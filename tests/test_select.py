@@ -230,6 +230,22 @@ def test_projects_on_a_dependency_cycle_are_left_out_and_say_why(engine):
     assert all(b.selected == ["C"] for b in report.baselines.values())
 
 
+@pytest.mark.parametrize("rule, message", [
+    ({"by": "category", "value": "Safety", "max_share": 0.3}, "did you mean 'safety'?"),
+    ({"by": "category", "value": "saftey", "min_share": 0.3}, "did you mean 'safety'?"),
+    ({"by": "category", "value": "growth", "min_share": 0.3}, "leaves only an empty selection")])
+def test_a_balance_rule_on_a_value_no_project_has_is_refused(engine, rule, message):
+    """Found by a new user: a 30% cap on 'Safety' (the projects say 'safety') was not applied, and a floor on
+    'saftey' gave "Selected 0 projects (optimal)"."""
+    data = {"budget": 1000, "balance": [rule], "projects": [
+        {"id": "A", "value": 9, "cost": 900, "category": "safety"}, {"id": "B", "value": 1, "cost": 100}]}
+    with pytest.raises(InputError, match=f"no project has that category.*{message}"):
+        engine.select(data)
+    rule = {**rule, "value": "growth", "max_share": 0.5}
+    rule.pop("min_share", None)
+    assert engine.select({**data, "balance": [rule]}).best.selected == ["A", "B"]  # a cap on nothing holds
+
+
 def test_start_periods_within_windows_respect_budget_and_dependencies(engine):
     # Three one-per-quarter budgets of 100: A and B cost 100 in each of their two quarters, so they cannot
     # overlap; C needs A finished first. The optimiser staggers them; without windows none would fit together.

@@ -196,6 +196,18 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
         forced_out.add(k)
         why_out.setdefault(k, ("infeasible alone", f"on the dependency cycle {' -> '.join(members + members[:1])}, which "
                                "no order can deliver; break it (pmo conflicts lists the cycles)"))
+    for rule in balance or []:  # a value no project has: a typo (Safety for safety) or a floor nothing can meet
+        present = sorted({str(v) for p in projects if (v := getattr(p, rule.by, None)) is not None})
+        if rule.value not in present:
+            hint = next((v for v in present if v.casefold() == rule.value.casefold()), None)
+            close = f"did you mean '{hint}'?" if hint else did_you_mean(rule.value, present)
+            if close or rule.min_share:
+                problems.append(Diagnostic(
+                    "bad_selection_input", f"balance rule on {rule.by} '{rule.value}': no project has that {rule.by}"
+                    + ("" if close else f", so its minimum share ({rule.min_share:g}) leaves only an empty selection"),
+                    None, close or f"the {rule.by} values of the projects: {', '.join(present) or 'none'}"))
+    if problems:
+        raise InputError(problems)
     rules = [(rule, np.array([1.0 if getattr(p, rule.by, None) == rule.value else 0.0 for p in projects]))
              for rule in balance or []]
     total = np.array([sum(o[2].values()) for o in options], dtype=float)

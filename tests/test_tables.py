@@ -125,6 +125,24 @@ def test_the_reference_workbook_validates_clean():
     assert [d for d in checked.diagnostics if d.code.startswith("table")] == []
 
 
+def test_merged_cells_in_a_table_are_refused_not_read_as_any_value(tmp_path):
+    """Found by a new user: `true` merged over two rows of a condition column read as true, then '-' (any value),
+    and rejected every proposal the second row was meant to spare; nothing was said."""
+    import shutil
+
+    import openpyxl
+    shutil.copytree(TABLES.parent, tmp_path / "tables")
+    book_path = tmp_path / "tables" / "Northwind.xlsx"
+    book = openpyxl.load_workbook(book_path)
+    sheet = book.worksheets[0]
+    sheet.merge_cells(start_row=2, start_column=1, end_row=3, end_column=1)
+    book.save(book_path)
+    errors = [d for d in check_policies(tmp_path / "tables" / "policies", today=TODAY).diagnostics
+              if d.severity == "error"]
+    assert errors and errors[0].code == "bad_table"
+    assert f"sheet '{sheet.title}': merged cells A2:A3: only the first cell of each holds its value" in errors[0].message
+
+
 # ---------------------------------------------------------------------------- the workbook with problems
 
 def _problems():

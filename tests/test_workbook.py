@@ -165,6 +165,18 @@ def test_decision_tables_and_reference_data_are_sheets_too(tmp_path):
     assert vendors[1] == ("Epic Systems", "strategic", "true", "2019-04-01", "policies/approved-vendors.csv:2")
 
 
+def test_merged_cells_in_an_exported_decision_table_are_refused_at_the_merge(tmp_path):
+    """Found by a new user: merged table cells imported cleanly, their other cells as '-' (any value), and only
+    pmo diff showed five decisions changing."""
+    book_path = export_to(TABLES, tmp_path / "t.xlsx")
+    book = openpyxl.load_workbook(book_path)
+    book["Budget"].merge_cells("A2:A3")
+    book.save(book_path)
+    with pytest.raises(PmoError) as refused:
+        import_policies(book_path, tmp_path / "new", today=TODAY)
+    assert "t.xlsx!Budget!A2: error[bad_table]: merged cells A2:A3 in a decision table" in str(refused.value)
+
+
 def test_a_broken_policy_is_not_exported():
     with pytest.raises(PmoError):
         export_policies(ROOT / "examples" / "broken-policies", today=TODAY)

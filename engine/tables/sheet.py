@@ -127,6 +127,11 @@ def _xlsx_cells(book: Any, sheet: str) -> dict[tuple[int, int], Any]:
         raise SheetError("unknown_sheet", f"the workbook has no sheet '{sheet}'",
                          f"its sheets: {', '.join(book.sheetnames)}")
     ws = book[sheet]
+    merged = [str(r) for r in ws.merged_cells.ranges if r.min_row != r.max_row or r.min_col != r.max_col]
+    if merged:  # Excel keeps the value in the first cell only: the others would read as empty, i.e. any value
+        raise SheetError("bad_table", f"sheet '{sheet}': merged cells {', '.join(merged[:5])}{' ...' if len(merged) > 5 else ''}: "
+                         f"only the first cell of each holds its value, the others would read as '-' (any value)",
+                         "unmerge them and write the value in every cell (Home > Merge & Center, then fill down)")
     cells: dict[tuple[int, int], Any] = {}
     for row in ws.iter_rows():
         for cell in row:

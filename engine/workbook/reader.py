@@ -713,6 +713,12 @@ def _csv_text(value: Any, ws, row: int, column: int, cells: _Cells) -> str:
 
 def _table_file(name: str, sheets: list, cells: _Cells) -> bytes:
     """The decision tables' grids back into their workbook (or CSV file), cell for cell, without 'source'."""
+    for _entry, ws in sheets:  # a merge keeps its value in the first cell only: the others would be '-' (any value)
+        for merged in ws.merged_cells.ranges:
+            if merged.min_row != merged.max_row or merged.min_col != merged.max_col:
+                cells.error(ws, merged.min_row, merged.min_col, "bad_table", f"merged cells {merged} in a decision "
+                            "table: only the first cell holds its value, the others would read as '-' (any value)",
+                            "unmerge them and write the value in every cell")
     if name.lower().endswith(".csv"):
         (entry, ws), *_ = sheets
         return _csv_sheet(ws, cells)

@@ -264,3 +264,17 @@ def test_replay_decides_each_entry_at_its_own_date_and_reads_it_through_the_roun
     assert "give it here too (--columns FILE)" in err
     assert main([*replay, "--columns", str(starter / "profile.yaml")]) == 0
     assert json.loads(capsys.readouterr().out)["changed"] == []
+
+
+def test_a_decision_right_not_known_to_hold_is_taken_and_said_not_passed_to_a_lower_authority(engine, tmp_path):
+    """Found by a new user: with no budget, 'budget > 1_000_000 or risk >= 4' was not true, so the PMO lead decided
+    (the lowest authority), and nothing said the budget was missing."""
+    record = (PROJECTS / "go.yaml").read_text(encoding="utf-8")
+    assert engine.review_gate(PROJECTS / "go.yaml", "business-case").approvers == ["pmo-lead"]
+    unknown = tmp_path / "no-budget.yaml"
+    unknown.write_text("".join(line for line in record.splitlines(keepends=True) if not line.startswith("  budget:")),
+                       encoding="utf-8")
+    decided = engine.review_gate(unknown, "business-case")
+    assert decided.approvers == ["steering-committee"]
+    assert "decision rights: steering-committee decides, as whether their decision right holds is not known (not " \
+           "known: budget not given)" in decided.reasons

@@ -261,6 +261,21 @@ def _not_given(condition: Node, values: Mapping[str, Any]) -> str:
     return f" (not known: {', '.join(missing)} not given)" if missing else " (not known)"
 
 
+def _decision_right(gate: CompiledGate, values: Mapping[str, Any]) -> tuple[list[str], str | None]:
+    """Who decides: the first decision right that holds. One that is not known to hold or not (budget > 1M with no
+    budget) is taken as holding, and said: falling through to the next, lower authority was a guess."""
+    for node, roles in gate.rights:
+        if node is None:
+            return list(roles), None
+        holds = evaluate(node, values)
+        if holds is True:
+            return list(roles), None
+        if holds is None:
+            return list(roles), (f"decision rights: {', '.join(roles)} decide{'s' if len(roles) == 1 else ''}, as "
+                                 f"whether their decision right holds is not known{_not_given(node, values)}")
+    return [], None
+
+
 def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy_hash: str, as_of: str,
            override: Mapping[str, Any] | None = None) -> GateDecision:
     """``must_meet``: the gate's must-meet criteria in a rules back end (must_meet_backends)."""
@@ -278,7 +293,7 @@ def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy
     score = 100.0 * sum(r.weight for r in should if r.met) / total if total else 100.0
     missing_evidence = [e for e in gate.evidence if e not in record.evidence]
     missing_approvals = [a for a in gate.approvals if a not in record.approvals]
-    approvers = next((roles for node, roles in gate.rights if node is None or evaluate(node, values) is True), [])
+    approvers, undecided = _decision_right(gate, values)
     failed = [m for m in must if not m.passed and not m.overridden]
     conditions = {c.id: c.condition for c in gate.must}
     reasons = [f"must-meet {m.criterion} failed: {m.reason}" + _not_given(conditions[m.criterion], values)
@@ -301,6 +316,8 @@ def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy
         decision = "go"
         reasons.append(f"every must-meet criterion met or overridden; should-meet score {score:.0f} "
                        f"(pass mark {gate.pass_mark:.0f})")
+    if undecided:
+        reasons.append(undecided)
     next_stage = {"go": gate.to_stage, "recycle": gate.recycle_to}.get(decision, record.stage)
     return GateDecision(project=record.id, gate=gate.id, decision=decision, from_stage=record.stage,
                         next_stage=next_stage, must_meet=must,

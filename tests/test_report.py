@@ -60,6 +60,20 @@ def test_report_from_rank_has_ranking_conflicts_graph_and_frontier(tmp_path):
     assert text.count("<details id=") == len(ranking["entries"])
 
 
+@pytest.mark.parametrize("portfolio", [{"projects": [{"id": "A", "value": 0, "cost": {"2027-Q1": 100}}]},
+                                       {"projects": []}])
+def test_a_frontier_of_one_value_or_none_draws(tmp_path, portfolio):
+    """Found by a new user: a portfolio whose frontier has one value (0), or none, crashed the report
+    (ZeroDivisionError in the chart's axis)."""
+    path = tmp_path / "portfolio.json"
+    path.write_text(json.dumps(portfolio))
+    report = tmp_path / "board.html"
+    code, _, err = run("rank", PROPOSALS, "--report", report, "--portfolio", path, "--frontier", "4", "--today",
+                       TODAY)
+    assert code == 0, err
+    assert "Efficient frontier" in report.read_text(encoding="utf-8")
+
+
 def test_report_is_deterministic_and_self_contained(tmp_path):
     engine = Engine.load(today=TODAY)
     first = render(engine.report(read_proposals(PROPOSALS)))

@@ -400,9 +400,16 @@ class _Plot:
 
 
 def _span(values: list[float], margin: float) -> tuple[float, float]:
+    """The axis from ``values``, widened by ``margin``; never of zero width (one value, or every value the same:
+    a frontier of zero value crashed the report), and from 0 up when every value is at least 0."""
+    if not values:
+        return 0.0, 1.0
     low, high = min(values), max(values)
-    width = (high - low) or abs(high) or 1.0
-    return low - width * margin, high + width * margin
+    if high > low:
+        width = high - low
+        return low - width * margin, high + width * margin
+    pad = (abs(high) or 1.0) * max(margin, 0.5)
+    return (max(0.0, low - pad) if low >= 0 else low - pad), high + pad
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:

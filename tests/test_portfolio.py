@@ -149,6 +149,9 @@ def test_millions_of_cycles_answer_at_once(engine):
     ({"projects": [{"id": "A", "start": "2027-01-04", "duration": 10_000_000}]}, "duration: 1e+07 is more than 36,500"),
     ({"projects": [{"id": "A", "duration": 1}, {"id": "B", "depends_on": [{"id": "A", "lag": 1e9}]}]}, "lag: 1e+09"),
     ({"projects": [{"id": "A", "start": 0, "finish": 1e12}]}, "finish: 1e+12 is more than"),
+    # a cost of 1e20 (the solver's infinity) made every selection infeasible: "solver stopped: Empty", exit 0
+    ({"projects": [{"id": "A", "cost": 1e20}]}, "cost: 1e+20 is more than pmo plans with"),
+    ({"projects": [{"id": "A", "budget": {"2027-Q1": "1e16"}}]}, "1e+16 is more than pmo plans with"),
 ])
 def test_bad_portfolios_are_refused_clearly(data, message):
     with pytest.raises(InputError) as info:

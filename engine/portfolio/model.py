@@ -366,7 +366,7 @@ def _number(value: Any, what: str) -> float | None:
         raise ValueError(f"{what}: expected a number, got {value}")
     if isinstance(value, str):  # text by the engine's one rule for data: what reads two ways is refused
         try:
-            return float(data_number(value))
+            return _sized(float(data_number(value)), what)
         except AmbiguousNumber as exc:
             raise ValueError(f"{what}: {exc}") from None
         except ValueProblem:
@@ -377,6 +377,16 @@ def _number(value: Any, what: str) -> float | None:
         raise ValueError(f"{what}: '{value}' is not a number") from None
     if number != number or number in (float("inf"), float("-inf")):
         raise ValueError(f"{what}: '{value}' is not a finite number")
+    return _sized(number, what)
+
+
+MAX_AMOUNT = 1e15  # costs, budgets, values: the solver takes 1e20 as infinite, and doubles lose cents past 1e15
+
+
+def _sized(number: float, what: str) -> float:
+    if abs(number) >= MAX_AMOUNT:
+        raise ValueError(f"{what}: {number:g} is more than pmo plans with (under 10^15); write it in a larger unit "
+                         "(thousands, millions)")
     return number
 
 

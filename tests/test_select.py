@@ -246,6 +246,13 @@ def test_a_balance_rule_on_a_value_no_project_has_is_refused(engine, rule, messa
     assert engine.select({**data, "balance": [rule]}).best.selected == ["A", "B"]  # a cap on nothing holds
 
 
+def test_one_period_written_twice_in_a_cost_is_refused_not_summed(engine):
+    """Found by a new user: cost {2027-Q1: 3M, 2027 q1: 4M} was 7M to pmo select; pmo conflicts refused it."""
+    with pytest.raises(InputError, match="cost of A in '2027 q1': '2027-Q1' is written twice"):
+        engine.select({"budget": {"2027-Q1": 5_000_000}, "projects": [
+            {"id": "A", "value": 10, "cost": {"2027-Q1": 3_000_000, "2027 q1": 4_000_000}}]})
+
+
 def test_start_periods_within_windows_respect_budget_and_dependencies(engine):
     # Three one-per-quarter budgets of 100: A and B cost 100 in each of their two quarters, so they cannot
     # overlap; C needs A finished first. The optimiser staggers them; without windows none would fit together.

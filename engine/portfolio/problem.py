@@ -236,6 +236,7 @@ def _cost(portfolio: Portfolio, p: Project, periods: Names, problems: list[Diagn
     if not periods or not written:
         return dict(written)
     out: dict[str, float] = {}
+    seen: dict[str, str] = {}  # a period of the budget -> the key it was written as
     for key, amount in written.items():
         if key == TOTAL:
             for period, part in _spread(portfolio, p, amount, periods, name, problems).items():
@@ -247,6 +248,11 @@ def _cost(portfolio: Portfolio, p: Project, periods: Names, problems: list[Diagn
                                        portfolio.where_in(p, name, key, key=True),
                                        period_hint(key, periods, "budget's periods")))
             continue
+        if known in out and known in seen:  # 2027-Q1 and '2027 q1': one period written twice (conflicts refuses it)
+            problems.append(Diagnostic("duplicate_name", f"{name} of {p.id} in '{key}': '{seen[known]}' is written "
+                                       "twice", portfolio.where_in(p, name, key, key=True), "keep one"))
+            continue
+        seen[known] = key
         out[known] = out.get(known, 0.0) + amount
     return out
 

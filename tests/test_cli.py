@@ -155,3 +155,11 @@ def test_an_internal_error_leaves_its_traceback_for_the_bug_report(tmp_path, mon
     assert str(crash) in said
     text = crash.read_text(encoding="utf-8")
     assert "pmo expr 1+1" in text and "Traceback (most recent call last)" in text and "ZeroDivisionError: a bug" in text
+
+
+@pytest.mark.parametrize("written", ["2027-W03", "20270115", "2027-01-15T10:00", "2027-1-5", "15.01.2027"])
+def test_today_is_a_day_written_yyyy_mm_dd_only(written, capsys):
+    """Found by a new user: --today 2027-W03 was taken as 2027-01-18, and 20270115 was accepted, though the help
+    says YYYY-MM-DD."""
+    assert main(["evaluate", str(ROOT / "examples" / "proposals.csv"), "--today", written, "--no-log"]) == 2
+    assert f"'{written}' is not a date; write YYYY-MM-DD" in capsys.readouterr().err

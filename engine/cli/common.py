@@ -132,8 +132,10 @@ def wrap(text: str) -> str:
 
 
 def date_arg(text: str) -> dt.date:
-    """argparse type for YYYY-MM-DD."""
+    """argparse type for YYYY-MM-DD, only (Python reads 2027-W03 and 20270115 as dates too: a week is no day)."""
     try:
+        if len(text) != 10 or text[4] != "-" or text[7] != "-":
+            raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date; write YYYY-MM-DD") from None

@@ -174,7 +174,7 @@ def test_merged_cells_in_an_exported_decision_table_are_refused_at_the_merge(tmp
     book.save(book_path)
     with pytest.raises(PmoError) as refused:
         import_policies(book_path, tmp_path / "new", today=TODAY)
-    assert "t.xlsx!Budget!A2: error[bad_table]: merged cells A2:A3 in a decision table" in str(refused.value)
+    assert "t.xlsx!Budget!A2: error[cell_value]: merged cells A2:A3 in a decision table" in str(refused.value)
 
 
 def test_a_broken_policy_is_not_exported():

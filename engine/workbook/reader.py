@@ -716,7 +716,7 @@ def _table_file(name: str, sheets: list, cells: _Cells) -> bytes:
     for _entry, ws in sheets:  # a merge keeps its value in the first cell only: the others would be '-' (any value)
         for merged in ws.merged_cells.ranges:
             if merged.min_row != merged.max_row or merged.min_col != merged.max_col:
-                cells.error(ws, merged.min_row, merged.min_col, "bad_table", f"merged cells {merged} in a decision "
+                cells.error(ws, merged.min_row, merged.min_col, "cell_value", f"merged cells {merged} in a decision "
                             "table: only the first cell holds its value, the others would read as '-' (any value)",
                             "unmerge them and write the value in every cell")
     if name.lower().endswith(".csv"):

@@ -143,6 +143,32 @@ def test_merged_cells_in_a_table_are_refused_not_read_as_any_value(tmp_path):
     assert f"sheet '{sheet.title}': merged cells A2:A3: only the first cell of each holds its value" in errors[0].message
 
 
+def test_a_route_with_a_non_breaking_or_doubled_space_is_the_same_approver(tmp_path):
+    """Found by a new user: 'Comité de\xa0Cartera' (as Excel keeps a pasted non-breaking space) was an approver
+    of its own beside 'Comité de Cartera'."""
+    import shutil
+
+    import openpyxl
+    shutil.copytree(TABLES.parent, tmp_path / "tables")
+    book_path = tmp_path / "tables" / "Northwind.xlsx"
+    book = openpyxl.load_workbook(book_path)
+    changed = 0
+    for sheet in book.worksheets:
+        header = [c.value for c in sheet[1]]
+        if "route" in header:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=header.index("route") + 1,
+                                           max_col=header.index("route") + 1):
+                if isinstance(cell.value, str) and " " in cell.value:
+                    cell.value = cell.value.replace(" ", "\xa0", 1).replace(" ", "  ") + " "
+                    changed += 1
+    assert changed
+    book.save(book_path)
+    with (ROOT / "examples" / "proposals.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    before, after = Engine.load(TABLES, today=TODAY), Engine.load(tmp_path / "tables" / "policies", today=TODAY)
+    assert [before.evaluate(r).routes for r in rows] == [after.evaluate(r).routes for r in rows]
+
+
 # ---------------------------------------------------------------------------- the workbook with problems
 
 def _problems():

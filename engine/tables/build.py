@@ -426,6 +426,8 @@ class _Reader:
                 self.error("cell_value", f"rule id {text!r} is not a valid id", where,
                            "use letters, digits, '-', '_' and '.', starting with a letter or digit")
                 return _BAD
+        if name == "route":  # 'Comité de\xa0Cartera' (a non-breaking space) was an approver of its own
+            return " ".join(text.split())
         return text
 
     def ranks(self, rows: list[Row]) -> list[tuple[float, ...]] | None:

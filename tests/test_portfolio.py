@@ -190,6 +190,14 @@ def test_a_misspelt_key_of_a_portfolio_file_is_refused(engine, key, message):
     assert f"unknown key '{key}'" in str(info.value) and message in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["empty.csv", "empty.yaml", "empty.json"])
+def test_an_empty_portfolio_file_is_an_error_not_a_clean_portfolio(engine, tmp_path, name):
+    """Found by a new user: a 0-byte export gave "0 projects: no conflicts", exit 0."""
+    (tmp_path / name).write_text(" \n")
+    with pytest.raises(InputError, match="error\\[empty_file\\]: the file is empty"):
+        engine.conflicts(tmp_path / name)
+
+
 def test_statuses_as_exports_write_them_are_read(engine):
     """'In Progress' (as exports write it) is in-progress: funded, so in the budget check (it was not)."""
     data = {"projects": [{"id": s, "status": s, "budget": {"2027-Q1": 6_000_000}}

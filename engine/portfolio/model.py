@@ -164,6 +164,9 @@ def read_portfolio(path: str | Path) -> Portfolio:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError([Diagnostic("unreadable", f"cannot read file: {exc}", Location(name))]) from None
+    if not text.strip():  # an export that wrote nothing: not a portfolio without conflicts
+        raise InputError([Diagnostic("empty_file", "the file is empty", Location(name),
+                                     'a portfolio lists its projects: {"projects": [...]}, or a CSV with an id column')])
     suffix = path.suffix.lower()
     locate: Callable[..., Location] = _TextLocator(name, text)
     try:

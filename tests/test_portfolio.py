@@ -198,6 +198,16 @@ def test_an_empty_portfolio_file_is_an_error_not_a_clean_portfolio(engine, tmp_p
         engine.conflicts(tmp_path / name)
 
 
+def test_ids_are_trimmed_in_every_relation(engine):
+    """Found by a new user: depends_on ['A '] matched A, but excludes and requires_together ['A '] were unknown
+    references, and id 'B ' kept its space."""
+    report = engine.conflicts({"projects": [{"id": "A ", "status": "approved"},
+                                            {"id": " B", "status": "approved", "excludes": ["A "]},
+                                            {"id": "C", "status": "approved", "requires_together": [" A"],
+                                             "depends_on": [{"id": "B "}]}]})
+    assert [(c.kind, sorted(c.projects)) for c in report.conflicts] == [("exclusion_violation", ["A", "B"])]
+
+
 def test_statuses_as_exports_write_them_are_read(engine):
     """'In Progress' (as exports write it) is in-progress: funded, so in the budget check (it was not)."""
     data = {"projects": [{"id": s, "status": s, "budget": {"2027-Q1": 6_000_000}}

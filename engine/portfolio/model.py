@@ -265,9 +265,9 @@ def _project(item: Any) -> Project:
     if unknown:
         raise ValueError(f"unknown field '{sorted(unknown)[0]}' (fields: {', '.join(sorted(_FIELDS))})")
     ident = item.get("id")
-    if ident in (None, ""):
+    if ident is None or not str(ident).strip():
         raise ValueError("'id' is required")
-    p = Project(id=str(ident), name=str(item.get("name") or ident))
+    p = Project(id=str(ident).strip(), name=str(item.get("name") or ident).strip())  # 'P6 ' is P6, as everywhere
     status = item.get("status") or item.get("decision")
     # as exports write it: 'In Progress', 'in_progress' and 'in-progress' are one status
     p.status = "-".join(str(status).lower().replace("_", " ").split()) if status not in (None, "") else None
@@ -318,8 +318,8 @@ def _project(item: Any) -> Project:
     p.category = str(item["category"]) if item.get("category") not in (None, "") else None
     p.objective = str(item["objective"]) if item.get("objective") not in (None, "") else None
     p.depends_on = [_dependency(d) for d in _list(item.get("depends_on"))]
-    p.excludes = [str(x) for x in _list(item.get("excludes"))]
-    p.requires_together = [str(x) for x in _list(item.get("requires_together"))]
+    p.excludes = [str(x).strip() for x in _list(item.get("excludes"))]
+    p.requires_together = [str(x).strip() for x in _list(item.get("requires_together"))]
     return p
 
 
@@ -342,7 +342,7 @@ def _dependency(value: Any) -> Dependency:
     if isinstance(value, dict):
         if "id" not in value:
             raise ValueError("a dependency needs an 'id'")
-        return Dependency(str(value["id"]), _bounded(_number(value.get("lag"), "lag"), "lag") or 0.0)
+        return Dependency(str(value["id"]).strip(), _bounded(_number(value.get("lag"), "lag"), "lag") or 0.0)
     text = str(value)
     ident, sep, lag = text.partition(":")  # "B:5" in a CSV cell: B, with a lag of 5
     return Dependency(ident.strip(), (_bounded(_number(lag, "lag"), "lag") or 0.0) if sep else 0.0)

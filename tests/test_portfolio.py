@@ -30,7 +30,7 @@ def test_every_conflict_kind_is_found_in_the_example(engine):
     assert by_kind["cycle"].projects == ["PLAN-A", "PLAN-B", "PLAN-C"]
     assert by_kind["broken_prerequisite"].projects == ["OUTAGE", "SENSORS"]
     assert by_kind["priority_inversion"].projects == ["TWIN", "GIS"]
-    assert by_kind["schedule_violation"].message.endswith("58 day(s) too early")
+    assert by_kind["schedule_violation"].message.endswith("59 day(s) too early")
     assert by_kind["exclusion_violation"].projects == ["CLOUD", "DATACENTRE"]
     over = by_kind["over_allocation"]
     assert over.periods == ["2027-Q2"] and over.projects[:2] == ["CRM", "BILLING"]
@@ -206,6 +206,18 @@ def test_ids_are_trimmed_in_every_relation(engine):
                                             {"id": "C", "status": "approved", "requires_together": [" A"],
                                              "depends_on": [{"id": "B "}]}]})
     assert [(c.kind, sorted(c.projects)) for c in report.conflicts] == [("exclusion_violation", ["A", "B"])]
+
+
+def test_a_prerequisite_s_finish_date_is_a_day_of_work_as_pmo_schedule_has_it(engine):
+    """Found by a new user: A finishing 2027-03-31 and B (after A) starting that day was no conflict, though pmo
+    schedule starts B on 2027-04-01; every 'N day(s) too early' was one less than schedule's shift."""
+    data = {"projects": [{"id": "A", "start": "2027-01-04", "finish": "2027-03-31"},
+                         {"id": "B", "start": "2027-03-31", "finish": "2027-06-30", "depends_on": ["A"]},
+                         {"id": "C", "start": "2027-04-01", "finish": "2027-06-30", "depends_on": ["A"]},
+                         {"id": "D", "start": "2027-01-04", "duration": 10, "depends_on": []},
+                         {"id": "E", "start": "2027-01-14", "duration": 5, "depends_on": ["D"]}]}
+    found = [c.message for c in engine.conflicts(data).conflicts if c.kind == "schedule_violation"]
+    assert found == ["B starts 2027-03-31 but A finishes 2027-03-31: 1 day(s) too early"]
 
 
 def test_statuses_as_exports_write_them_are_read(engine):

@@ -159,7 +159,11 @@ def _schedule(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
             finish = _finish(q, unit)
             early: float
             if isinstance(finish, dt.date) and isinstance(p.start, dt.date):
-                early = (finish + dt.timedelta(days=dep.lag * UNIT_DAYS[unit]) - p.start).days
+                # a finish date is a day of work (pmo schedule starts the next project the day after it); a finish
+                # from start + duration is the first day after the work
+                free = finish + dt.timedelta(days=1) if q.finish is not None else finish
+                finish = free - dt.timedelta(days=1)
+                early = (free + dt.timedelta(days=dep.lag * UNIT_DAYS[unit]) - p.start).days
                 short = f"{early} day(s)"
             elif isinstance(finish, (int, float)) and isinstance(p.start, (int, float)):
                 early = finish + dep.lag - p.start

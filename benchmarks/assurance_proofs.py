@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import timed  # noqa: E402
-from engine.api import check_policies  # noqa: E402
+from engine.authoring.check import check_policies  # noqa: E402
 from engine.authoring.proofs import _check, prove  # noqa: E402
 from engine.compile.assurances import CompiledAssurance  # noqa: E402
 from engine.expr.check import check  # noqa: E402

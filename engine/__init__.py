@@ -31,7 +31,7 @@ __all__ = [
 
 # name -> the module that owns it
 _OWNERS = {
-    "Engine": "engine.api", "validate": "engine.api",
+    "Engine": "engine.api", "validate": "engine.authoring.check",
     "Decision": "engine.decision", "Finding": "engine.decision", "RowError": "engine.decision",
     "Diagnostic": "engine.errors", "InputError": "engine.errors", "Location": "engine.errors",
     "PmoError": "engine.errors", "PolicyError": "engine.errors",
@@ -40,7 +40,8 @@ _OWNERS = {
 }
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
-    from engine.api import Engine, validate
+    from engine.api import Engine
+    from engine.authoring.check import validate
     from engine.decision import Decision, Finding, RowError
     from engine.errors import Diagnostic, InputError, Location, PmoError, PolicyError
     from engine.io.readers import Row, read_proposals

@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from engine.api import Engine, check_policies
+from engine.api import Engine
+from engine.authoring.check import check_policies
 from engine.authoring.proofs import prove
 from tests.conftest import ROOT
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from engine.api import Engine, check_policies
+from engine.api import Engine
+from engine.authoring.check import check_policies
 from engine.cli import main
 from engine.compile import policy as compiling
 from engine.errors import LIMIT_REACHED, MAX_ERRORS, PolicyError

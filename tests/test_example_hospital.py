@@ -3,7 +3,7 @@ clean under strict lint and pass its own scenarios, covering every rule, band an
 ends: it is the example a policy author at another organisation reads first."""
 import io
 
-from engine.api import check_policies
+from engine.authoring.check import check_policies
 from engine.cli import main
 from tests.conftest import ROOT
 

@@ -12,11 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import Engine, read_proposals
-from engine.api import validate
+from engine.authoring.check import validate
 from engine.cli import main
 from engine.compile.health import HEALTH_TYPES
-from engine.health import assess, earned_value, health_backend, read_status
-from engine.health.evm import rounded
+from engine.health.assess import assess
+from engine.health.evm import earned_value, rounded
+from engine.health.rules import health_backend
+from engine.health.status import read_status
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 12, 1)

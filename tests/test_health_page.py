@@ -13,8 +13,8 @@ import pytest
 
 from engine import Engine
 from engine.cli import main
-from engine.health import read_status
 from engine.health.evm import rounded
+from engine.health.status import read_status
 from engine.health.trend import health_series, status_kpis
 from engine.portfolio.model import read_portfolio
 from engine.report.build import render_health_page

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine import Engine
-from engine.api import validate
+from engine.authoring.check import validate
 from engine.cli import main
-from engine.health import read_status
 from engine.health.kpis import (
     History,
     evaluate_kpis,
@@ -23,6 +22,7 @@ from engine.health.kpis import (
     periods_until,
     sparkline,
 )
+from engine.health.status import read_status
 
 ROOT = Path(__file__).resolve().parent.parent
 STATUS = sorted((ROOT / "examples" / "status").glob("status-*.csv"))

@@ -213,7 +213,7 @@ def test_report_has_a_self_contained_disagreement_chart(tmp_path):
 def test_panel_policy_errors(tmp_path):
     import shutil
 
-    from engine.api import check_policies
+    from engine.authoring.check import check_policies
     folder = tmp_path / "policies"
     shutil.copytree(PANEL / "policies", folder)
     scoring = (folder / "scoring.yaml").read_text(encoding="utf-8")

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from engine.api import check_policies
+from engine.authoring.check import check_policies
 from engine.authoring.sarif import to_sarif
 from engine.errors import Diagnostic, Location
 from tests.conftest import ROOT

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from engine.api import check_policies
+from engine.authoring.check import check_policies
 from engine.cli import main
 from tests.conftest import ROOT
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import Workbook
 
-from engine.api import check_policies
+from engine.authoring.check import check_policies
 from engine.expr.check import check
 from engine.expr.evaluate import evaluate
 from engine.expr.parse import parse

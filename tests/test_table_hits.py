@@ -9,7 +9,7 @@ import json
 import pytest
 
 from engine import Engine, PolicyError
-from engine.api import check_policies
+from engine.authoring.check import check_policies
 from engine.compile.policy import compile_policy
 from engine.errors import DiagnosticSink
 from engine.policy.loader import load_policy_set

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from engine import Engine
-from engine.api import check_policies
+from engine.authoring.check import check_policies
 from engine.compile.policy import compile_policy
 from engine.errors import DiagnosticSink
 from engine.policy.loader import load_policy_set

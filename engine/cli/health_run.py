@@ -12,8 +12,7 @@ from engine.api import Engine
 from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, plural, warn
 from engine.compile.health import DEFAULT_HEALTH
 from engine.expr.values import fixed
-from engine.health import HealthReport
-from engine.health.assess import COLUMNS, health_entries
+from engine.health.assess import COLUMNS, HealthReport, health_entries
 from engine.health.status import StatusData, read_status, status_profile
 from engine.io.profile import InputProfile
 from engine.io.safe_text import json_text

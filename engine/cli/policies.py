@@ -156,7 +156,7 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     folder = args.folder or args.policies
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
-    from engine.api import check_policies
+    from engine.authoring.check import check_policies
     checked = check_policies(folder, rules=args.rules, today=args.today, lint=True,  # compiles once
                              max_errors=args.max_errors, cache_proofs=True)
     diagnostics = checked.diagnostics

@@ -23,8 +23,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Protocol
 
-from engine.backends import Backend, make_backend
-from engine.backends.reference import Rules
+from engine.backends import Backend
 from engine.compile.health import HEALTH_TYPES, PLACEHOLDER, RATINGS, CompiledHealth
 from engine.expr.values import display
 from engine.health.evm import (
@@ -128,12 +127,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
-
-
-def health_backend(health: CompiledHealth, name: str) -> Backend:
-    """The health rules built for a back end (rete or reference). The caller owns it: the compiled policy is
-    shared, as the gates' must-meet back ends are (engine/gates/review.py)."""
-    return make_backend(name, Rules(health.rules, HEALTH_TYPES, health.file))
 
 
 def assess(data: StatusData | StatusGroups, health: CompiledHealth, backend: Backend, as_of: dt.date | None = None,

@@ -62,7 +62,8 @@ from pytest_bdd import given, parsers, then, when
 from engine import Engine, PmoError
 from engine.compile.health import DEFAULT_HEALTH
 from engine.errors import did_you_mean
-from engine.health import assess, health_backend
+from engine.health.assess import assess
+from engine.health.rules import health_backend
 from engine.health.status import status_from_rows
 from engine.io.rows import Row
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from engine.api import check_policies
+from engine.authoring.check import check_policies
 from engine.errors import Diagnostic, DiagnosticSink, Location, PmoError, PolicyError, column_letters, display_path
 from engine.policy.source import _Builder
 from engine.workbook.export import _deterministic

@@ -91,23 +91,29 @@ class AmbiguousNumber(ValueProblem):
     code = "ambiguous_value"
 
 
+# [sign] 1-3 digits, one mark, three digits: 250.000, -1,250
 _TWO_WAYS = re.compile(r"[+-]?[1-9]\d{0,2}[.,]\d{3}")
+
+
+def _two_ways(body: str, marks: str, grouped: str, zero: bool = False, shown: str = "") -> str | None:
+    """Why ``body`` reads two ways (one of ``marks`` before three digits), or None. ``grouped``: how the place it
+    comes from writes the thousands (a format of the whole and the group); ``zero``: only a group ending in 0;
+    ``shown``: the text as written, when ``body`` is it cleaned."""
+    if not _TWO_WAYS.fullmatch(body) or body[-4] not in marks or (zero and body[-1] != "0"):
+        return None
+    whole, mark, frac = body[:-4].lstrip("+"), body[-4], body[-3:]
+    return (f"'{shown or body}' reads two ways: {whole}{frac} ('{mark}' grouping thousands) or {whole}.{frac} ('{mark}' as the "
+            f"decimal mark); nothing is guessed: write {grouped.format(whole, frac)} or "
+            f"{whole}.{frac.rstrip('0') or '0'}")
 
 
 def data_number(value: Any) -> Decimal:
     """to_number for values from data rather than policy text: what reads two ways is refused, never guessed."""
     if isinstance(value, str):
         body = value.strip().replace("_", "").removesuffix("%").strip()
-        if _TWO_WAYS.fullmatch(body):
-            whole, mark, frac = body[:-4].lstrip("+"), body[-4], body[-3:]
-            raise AmbiguousNumber(f"'{value.strip()}' reads two ways: {whole}{frac} ('{mark}' grouping thousands) or "
-                                  f"{whole}.{frac} ('{mark}' as the decimal mark); nothing is guessed: write "
-                                  f"{whole}{frac} or {whole}.{frac.rstrip('0') or '0'}")
+        if (problem := _two_ways(body, ".,", "{}{}", shown=value.strip())) is not None:
+            raise AmbiguousNumber(problem)
     return to_number(value)
-
-
-_TWO_WAYS_DOT = re.compile(r"[+-]?[1-9]\d{0,2}\.\d{3}")
-_TWO_WAYS_ZERO = re.compile(r"[+-]?[1-9]\d{0,2}\.\d\d0")
 
 
 def written_two_ways(text: str, grouped: str, zero: bool = False) -> str | None:
@@ -116,12 +122,7 @@ def written_two_ways(text: str, grouped: str, zero: bool = False) -> str | None:
     European author. None when it reads one way. ``grouped``: how this place writes thousands (100_000).
     ``zero``: only a fraction that ends in 0 reads two ways (expressions and YAML, where 2.675 is a decimal: a
     decimal is not written with a trailing zero, a thousands group often is); table cells refuse every one."""
-    body = text.strip()
-    if not (_TWO_WAYS_ZERO if zero else _TWO_WAYS_DOT).fullmatch(body):
-        return None
-    whole, frac = body[:-4].lstrip("+"), body[-3:]
-    return (f"'{body}' reads two ways: {whole}{frac} ('.' grouping thousands) or {whole}.{frac} ('.' as the decimal "
-            f"mark); nothing is guessed: write {grouped.format(whole, frac)} or {whole}.{frac.rstrip('0') or '0'}")
+    return _two_ways(text.strip(), ".", grouped, zero)
 
 
 def to_date(value: Any) -> dt.date:

@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine.api
+import engine.authoring.check
+import engine.authoring.lint
 from engine import Engine, validate
 from engine.cli import main
 from engine.expr.check import check
@@ -83,7 +85,8 @@ def test_lint_needs_a_usable_set_and_never_runs_in_engine_load(write_policy, mon
 
     def refuse(*args):
         raise AssertionError("lint ran in Engine.load")
-    monkeypatch.setattr(engine.api, "lint_policy", refuse)
+    monkeypatch.setattr(engine.authoring.check, "lint_policy", refuse)  # its only caller
+    monkeypatch.setattr(engine.authoring.lint, "lint_policy", refuse)
     Engine.load(today=TODAY)
 
 
@@ -111,8 +114,8 @@ def test_validate_json_has_the_codes_and_positions():
 
 def test_validate_compiles_the_policy_once(monkeypatch):
     calls = []
-    real = engine.api.compile_policy
-    monkeypatch.setattr(engine.api, "compile_policy", lambda *a: calls.append(1) or real(*a))
+    real = engine.authoring.check.compile_policy
+    monkeypatch.setattr(engine.authoring.check, "compile_policy", lambda *a: calls.append(1) or real(*a))
     code, out, _ = run("validate")
     assert code == 0 and "policy hash" in out and len(calls) == 1
 

@@ -285,12 +285,12 @@ def test_ctrl_c_stops_a_long_validate_with_exit_130_and_no_traceback(write_polic
     # The signal is sent from inside the work (when compiling starts), not after a delay that a fast or a
     # loaded machine may miss.
     script = ("import os, signal, sys\n"
-              "import engine.api\n"
-              "compile_policy = engine.api.compile_policy\n"
+              "import engine.authoring.check\n"
+              "compile_policy = engine.authoring.check.compile_policy\n"
               "def interrupted(*args):\n"
               "    os.kill(os.getpid(), signal.SIGINT)\n"
               "    return compile_policy(*args)\n"
-              "engine.api.compile_policy = interrupted\n"
+              "engine.authoring.check.compile_policy = interrupted\n"
               "from engine.cli import main\n"
               f"sys.exit(main(['validate', {str(root)!r}]))\n")
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,

@@ -149,6 +149,11 @@ def test_millions_of_cycles_answer_at_once(engine):
     ({"projects": [{"id": "A", "start": "2027-01-04", "duration": 10_000_000}]}, "duration: 1e+07 is more than 36,500"),
     ({"projects": [{"id": "A", "duration": 1}, {"id": "B", "depends_on": [{"id": "A", "lag": 1e9}]}]}, "lag: 1e+09"),
     ({"projects": [{"id": "A", "start": 0, "finish": 1e12}]}, "finish: 1e+12 is more than"),
+    # a start on a date and a finish in network time (or the other way round) was neither compared nor scheduled
+    ({"projects": [{"id": "A", "start": "2027-01-04", "finish": 30}]}, "start 2027-01-04 is a date but finish 30 is "
+     "a number"),
+    ({"projects": [{"id": "A", "start": 3, "finish": "2027-01-04"}]}, "start 3 is a number but finish 2027-01-04 is "
+     "a date"),
     # a cost of 1e20 (the solver's infinity) made every selection infeasible: "solver stopped: Empty", exit 0
     ({"projects": [{"id": "A", "cost": 1e20}]}, "cost: 1e+20 is more than pmo plans with"),
     ({"projects": [{"id": "A", "budget": {"2027-Q1": "1e16"}}]}, "1e+16 is more than pmo plans with"),
@@ -408,6 +413,38 @@ def test_calendar_dates_skip_weekends_and_declared_holidays(tmp_path, capsys):
     # Durations from dates count working days too: 29 March to 5 April is 5 working days.
     dated = engine.schedule({"projects": [{"id": "A", "start": "2027-03-29", "finish": "2027-04-05"}]})
     assert dated.duration == 5
+
+
+MON_FRI = "calendar:\n  working_days: [mon, tue, wed, thu, fri]\n  holidays: [2027-04-02]\n"
+
+
+@pytest.mark.parametrize("calendar, start, finish, duration, readings, fix", [
+    # found by a new user: conflicts took the finish (B 86 days too early), schedule the duration (A done in 10 days)
+    ("", "2027-01-04", "2027-03-31", 10, "10 days from its start 2027-01-04 end on 2027-01-13, but 2027-01-04 to "
+     "2027-03-31 is 87 days", "duration: 87, or finish: 2027-01-13"),
+    # working days, as pmo schedule counts them: Good Friday and the weekend are not
+    (MON_FRI, "2027-03-29", "2027-04-05", 6, "6 working days from its start 2027-03-29 end on 2027-04-06, but "
+     "2027-03-29 to 2027-04-05 is 5 working days", "duration: 5, or finish: 2027-04-06"),
+    ("", 0, 10, 8, "8 days from its start 0 end at 8, but 0 to 10 is 10 days", "duration: 10, or finish: 8"),
+])
+def test_a_finish_and_a_duration_that_disagree_are_a_located_error(tmp_path, calendar, start, finish, duration,
+                                                                    readings, fix):
+    engine = calendar_engine(tmp_path, calendar)
+    path = tmp_path / "p.yaml"
+    path.write_text(f"projects:\n  - {{id: A, status: approved, start: {start}, finish: {finish}, duration: {duration}}}\n"
+                    f"  - {{id: B, status: approved, duration: 1, depends_on: [A]}}\n")
+    runs = {"conflicts": engine.conflicts, "schedule": engine.schedule,
+            "impact": lambda p: engine.impact(p, delay=("A", 1)), "graph": lambda p: engine.write_graph(p, tmp_path / "g.dot")}
+    for name, run in runs.items():
+        with pytest.raises(InputError) as info:
+            run(path)
+        problem, = located(info, "bad_project")
+        assert problem.startswith(f"{path}:2:") and f"A: finish {finish} and duration {duration} disagree: " in problem
+        assert readings in problem and fix in problem, (name, problem)
+    # readings that agree, counted the same way, are no error
+    finish, agreed = {"2027-01-04": ("2027-01-13", 10), "2027-03-29": ("2027-04-05", 5), 0: (10, 10)}[start]
+    path.write_text(f"projects:\n  - {{id: A, status: approved, start: {start}, finish: {finish}, duration: {agreed}}}\n")
+    assert engine.conflicts(path).conflicts == [] and engine.schedule(path).duration == agreed
 
 
 def test_schedule_table_prints_dates_and_free_float(tmp_path, capsys):

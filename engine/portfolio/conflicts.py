@@ -14,6 +14,7 @@ from engine.errors import Diagnostic, InputError, Location, did_you_mean
 from engine.portfolio import graph as g
 from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
 from engine.portfolio.names import check_policy_names
+from engine.portfolio.timing import finish_of, timing_problems
 
 TOTAL = "total"  # a budget or cost given as one amount, not by period
 KINDS = ("cycle", "unknown_reference", "broken_prerequisite", "priority_inversion", "schedule_violation",
@@ -45,7 +46,7 @@ class ConflictReport:
 def find_conflicts(portfolio: Portfolio, limits: Limits) -> ConflictReport:
     """Raises InputError, located, for a period or role the portfolio policy does not know: a budget or a
     demand there could be neither checked nor ignored."""
-    problems = check_policy_names(portfolio, limits)
+    problems = check_policy_names(portfolio, limits) + timing_problems(portfolio, limits)
     if problems:
         raise InputError(problems)
     graph = g.build(portfolio)
@@ -136,16 +137,6 @@ def _prerequisites(portfolio: Portfolio, budget: Budget) -> list[Conflict]:
     return out
 
 
-def _finish(p: Project, unit: str) -> float | dt.date | None:
-    if p.finish is not None:
-        return p.finish
-    if p.start is not None and p.duration is not None:
-        if isinstance(p.start, dt.date):
-            return p.start + dt.timedelta(days=p.duration * UNIT_DAYS[unit])
-        return p.start + p.duration
-    return None
-
-
 def _schedule(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
     out = []
     unit = limits.duration_unit
@@ -156,13 +147,11 @@ def _schedule(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
             q = portfolio.projects.get(dep.id)
             if q is None or q.out or q.id == p.id:
                 continue
-            finish = _finish(q, unit)
+            finish = finish_of(q, unit, limits.calendar)  # as pmo schedule counts it
             early: float
             if isinstance(finish, dt.date) and isinstance(p.start, dt.date):
-                # a finish date is a day of work (pmo schedule starts the next project the day after it); a finish
-                # from start + duration is the first day after the work
-                free = finish + dt.timedelta(days=1) if q.finish is not None else finish
-                finish = free - dt.timedelta(days=1)
+                # a finish date is the last day of work: pmo schedule starts the next project the day after it
+                free = finish + dt.timedelta(days=1)
                 early = (free + dt.timedelta(days=dep.lag * UNIT_DAYS[unit]) - p.start).days
                 short = f"{early} day(s)"
             elif isinstance(finish, (int, float)) and isinstance(p.start, (int, float)):

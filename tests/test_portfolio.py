@@ -91,6 +91,40 @@ def test_impact_of_cancelling_and_delaying(engine):
         engine.impact(portfolio, cancel="Z")
 
 
+def test_impact_and_graph_follow_every_relation_that_select_follows(engine, tmp_path, capsys):
+    """Found by a new user: a project cancelled drags out its 'requires together' partner in pmo select (x_i = x_j),
+    and the partner's dependents, but pmo impact --cancel listed only its dependents; pmo graph drew no such
+    relation (and its SVG and GraphML no exclusion either)."""
+    data = {"projects": [{"id": "A", "duration": 1}, {"id": "B", "duration": 1, "depends_on": ["A"]},
+                         {"id": "C", "duration": 1, "requires_together": ["A"]},
+                         {"id": "D", "duration": 1, "depends_on": ["C"]},
+                         {"id": "E", "duration": 1, "requires_together": ["D"]},
+                         {"id": "F", "duration": 1, "excludes": ["A"]}, {"id": "G", "duration": 1}]}
+    cancel = engine.impact(data, cancel="A")
+    assert cancel.reasons == {"B": "depends on A", "C": "goes together with A", "D": "depends on C",
+                              "E": "goes together with D"}
+    assert sorted(cancel.affected) == ["B", "C", "D", "E"]
+    assert [a["why"] for a in cancel.to_json()["affected"]] == [cancel.reasons[k] for k in cancel.affected]
+    for ident in ("A", "C", "E"):  # what pmo select leaves out with the cancelled project forced out
+        forced = {"budget": 100, "projects": [{**p, "value": 1, "cost": 1, **({"force": "out"} if p["id"] == ident
+                                                                               else {})} for p in data["projects"]]}
+        out = {p["id"] for p in data["projects"]} - set(engine.select(forced).best.selected) - {ident, "F"}  # F: out for A
+        assert out == set(engine.impact(data, cancel=ident).affected), ident
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    assert main(["impact", str(path), "--cancel", "A"]) == 0
+    assert "  C                goes together with A\n" in capsys.readouterr().out
+    drawn = {}
+    for suffix in (".dot", ".graphml", ".svg"):
+        engine.write_graph(data, tmp_path / f"g{suffix}")
+        drawn[suffix] = (tmp_path / f"g{suffix}").read_text()
+    assert '"A" -> "C" [dir=none, style=dashed, color="#16a085", label="goes together"]' in drawn[".dot"]
+    assert '"D" -> "E" [dir=none' in drawn[".dot"] and '"A" -> "F" [dir=none' in drawn[".dot"]
+    assert drawn[".graphml"].count(">requires_together<") == 2 and drawn[".graphml"].count(">excludes<") == 1
+    assert "<title>A and C go together</title>" in drawn[".svg"]
+    assert "<title>A and F exclude each other</title>" in drawn[".svg"]
+
+
 def test_smallest_portfolio_works_with_every_command(tmp_path, capsys):
     small = {"projects": [{"id": "A", "duration": 3, "depends_on": []}, {"id": "B", "duration": 2, "depends_on": ["A"]}]}
     (tmp_path / "p.json").write_text(json.dumps(small))

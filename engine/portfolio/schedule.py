@@ -75,10 +75,12 @@ class Impact:
     duration_before: float | None = None
     duration_after: float | None = None
     unit: str = "days"
+    reasons: dict[str, str] = field(default_factory=dict)  # cancel: project -> why it goes too ("depends on X")
 
     def to_json(self) -> dict[str, Any]:
         return {"project": self.project, "action": self.action, "delay": self.delay, "unit": self.unit,
-                "affected": [{"id": k, "slip": v} for k, v in self.affected.items()],
+                "affected": [{"id": k, "slip": v, **({"why": self.reasons[k]} if k in self.reasons else {})}
+                             for k, v in self.affected.items()],
                 "duration_before": self.duration_before, "duration_after": self.duration_after}
 
 
@@ -154,9 +156,10 @@ def impact(portfolio: Portfolio, limits: Limits, cancel: str | None = None,
         raise InputError([Diagnostic("unknown_project", f"'{target}' is not a project in this portfolio",
                                      Location(portfolio.source), did_you_mean(str(target), portfolio.projects))])
     if cancel is not None:
-        graph = g.build(portfolio)
-        affected = sorted(g.dependents(graph, cancel))
-        return Impact(cancel, "cancel", affected={k: 0.0 for k in affected}, unit=limits.duration_unit)
+        # as pmo select has it: its dependents and its 'requires together' partners go too, and theirs
+        reasons = g.cancelled_with(g.build(portfolio), portfolio, cancel)
+        return Impact(cancel, "cancel", affected={k: 0.0 for k in sorted(reasons)},
+                      reasons={k: reasons[k] for k in sorted(reasons)}, unit=limits.duration_unit)
     assert delay is not None
     if not (0 <= delay[1] < float("inf")):
         raise InputError([Diagnostic("bad_delay", f"a delay must be a finite number of {limits.duration_unit} "

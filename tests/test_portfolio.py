@@ -216,8 +216,55 @@ def test_a_selection_file_is_checked_by_its_own_budget_and_its_projects_cost(eng
     overrun, = engine.conflicts(data).conflicts
     assert overrun.kind == "budget_overrun" and "7,000,000 planned, 5,000,000 available" in overrun.message
     data["projects"][1]["cost"] = {"2027-Q9": 3_000_000}
-    with pytest.raises(InputError, match="B: cost in '2027-Q9', a period the budget does not have"):
+    with pytest.raises(InputError, match="cost of B in '2027-Q9': the portfolio file's budget has no such period"):
         engine.conflicts(data)
+
+
+def spending(key, own, field="cost"):
+    """A and B in one period, 7,000,000 together: over the file's own 5,000,000 and over the policy's 3,000,000 + 5%."""
+    data = {"projects": [{"id": "A", "value": 5, field: {key: 4_000_000}}, {"id": "B", "value": 4, field: {
+        key.strip().upper().replace(" ", "-"): 3_000_000}}]}
+    return {**data, "budget": own} if own is not None else data
+
+
+@pytest.mark.parametrize("own", [{"2027-Q1": 5_000_000}, None, {"2028-Q1": 5_000_000}])
+@pytest.mark.parametrize("written", ["2027 q1", "2027-q1", " 2027-Q1 "])
+@pytest.mark.parametrize("field", ["cost", "budget"])
+def test_periods_written_another_way_are_resolved_alike_by_select_and_conflicts(engine, own, written, field):
+    """Review finding: conflicts checked a cost's period against a selection file's own budget exactly ('2027 q1'
+    was refused, select read it as 2027-Q1), and a project budget's periods against the policy's even when the
+    file's own budget was in force (2028-Q1 was refused by conflicts, read by select)."""
+    written = written.replace("2027", "2028") if own and "2028-Q1" in own else written
+    period = "2028-Q1" if own and "2028-Q1" in own else "2027-Q1"
+    overrun, = engine.conflicts(spending(written, own, field)).conflicts
+    assert overrun.kind == "budget_overrun" and overrun.periods == [period] and "7,000,000 planned" in overrun.message
+    assert engine.select(spending(written, own, field)).best.selected == (["A"] if own else ["B"])  # B: 3,000,000
+
+
+def refusals(run, data):
+    with pytest.raises(InputError) as info:
+        run(data)
+    return [str(d) for d in info.value.diagnostics]
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"budget": {"2027-Q1": 5}, "projects": [{"id": "A", "cost": {"2027-Q9": 1}}]},
+     "error[unknown_period]: cost of A in '2027-Q9': the portfolio file's budget has no such period; did you mean "
+     "'2027-Q1'?"),
+    ({"projects": [{"id": "A", "cost": {"2027-03": 1}}]},
+     "error[unknown_period]: cost of A in '2027-03': the portfolio policy has no such period; 2027-03 falls in 2027-Q1"),
+    # a budget in a period the file's own budget does not have was left out of conflicts' check without a word
+    ({"budget": {"2027-Q1": 5}, "projects": [{"id": "A", "budget": {"2027-Q2": 9}}]},
+     "error[unknown_period]: budget of A in '2027-Q2': the portfolio file's budget has no such period"),
+    ({"budget": {"2027-Q1": 5}, "projects": [{"id": "A", "cost": {"2027-Q1": 1, "2027 q1": 2}}]},
+     "error[duplicate_name]: cost of A in '2027 q1': '2027-Q1' is written twice"),
+    # conflicts read the budget and select the cost: one of them silently won
+    ({"projects": [{"id": "A", "budget": {"2027-Q1": 5}, "cost": {"2027 q1": 6}}]},
+     "error[bad_project]: A: its budget (2027-Q1 5) and its cost (2027-Q1 6) disagree"),
+])
+def test_periods_of_money_that_match_nothing_are_refused_alike_by_select_and_conflicts(engine, data, expected):
+    conflicts, select = refusals(engine.conflicts, data), refusals(engine.select, data)
+    assert conflicts == select and any(expected in line for line in conflicts), (conflicts, select)
 
 
 @pytest.mark.parametrize("key, message", [("budjet", "did you mean 'budget'?"), ("balanse", "did you mean 'balance'?"),

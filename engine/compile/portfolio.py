@@ -83,13 +83,13 @@ class Limits:
         capacity = self.capacity_of(role, period)
         return None if capacity is None else capacity * (1 + self.resource_tolerance)
 
-    def budget_for(self, own: dict[str, float] | None = None) -> Budget:
-        """The budget a portfolio is held to: ``own`` (given with the portfolio: its file's, or the call's) exactly,
-        else the policy's with the policy's tolerance. pmo conflicts and pmo select both read it here, so they
-        agree on whether a set fits."""
+    def budget_for(self, own: dict[str, float] | None = None, given: str = "the portfolio file's budget") -> Budget:
+        """The budget a portfolio is held to: ``own`` (given with the portfolio: its file's, or the call's, which
+        ``given`` names) exactly, else the policy's with the policy's tolerance. pmo conflicts and pmo select both
+        read it here, so they agree on whether a set fits."""
         if own is not None:
-            return Budget(dict(own), 0.0, "portfolio")
-        return Budget(dict(self.budget), self.budget_tolerance, "policy")
+            return Budget(dict(own), 0.0, given)
+        return Budget(dict(self.budget), self.budget_tolerance, "the portfolio policy")
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Budget:
 
     amounts: dict[str, float]
     tolerance: float = 0.0
-    source: str = "policy"  # policy | portfolio
+    source: str = "the portfolio policy"  # or the portfolio file's budget, the budget given (--budget)
 
     def ceiling(self, key: str) -> float | None:
         amount = self.amounts.get(key)

@@ -10,13 +10,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.compile.portfolio import Budget, Limits
-from engine.errors import Diagnostic, InputError, Location, did_you_mean
+from engine.errors import InputError, Location, did_you_mean
 from engine.portfolio import graph as g
-from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
+from engine.portfolio.model import TOTAL, UNIT_DAYS, Portfolio, Project
 from engine.portfolio.names import check_policy_names
 from engine.portfolio.timing import finish_of, timing_problems
 
-TOTAL = "total"  # a budget or cost given as one amount, not by period
 KINDS = ("cycle", "unknown_reference", "broken_prerequisite", "priority_inversion", "schedule_violation",
          "exclusion_violation", "inclusion_violation", "over_allocation", "budget_overrun")
 
@@ -46,7 +45,11 @@ class ConflictReport:
 def find_conflicts(portfolio: Portfolio, limits: Limits) -> ConflictReport:
     """Raises InputError, located, for a period or role the portfolio policy does not know: a budget or a
     demand there could be neither checked nor ignored."""
-    problems = check_policy_names(portfolio, limits) + timing_problems(portfolio, limits)
+    # A selection file's own budget (by period or in total) and its projects' cost (pmo select reads them) are
+    # checked as pmo select checks them: `conflicts FILE --funded selection.json` said "no conflicts" of a funded
+    # set over both. Its periods, and those of every budget and cost, are resolved as select resolves them.
+    budget = limits.budget_for(portfolio.budget)
+    problems = check_policy_names(portfolio, limits, budget) + timing_problems(portfolio, limits)
     if problems:
         raise InputError(problems)
     graph = g.build(portfolio)
@@ -59,17 +62,6 @@ def find_conflicts(portfolio: Portfolio, limits: Limits) -> ConflictReport:
         more = f"at least {found.found}" if not found.complete else str(found.found)
         conflicts.append(Conflict("cycle", [], [], f"{more} dependency cycles in all ({found.tangled} projects "
                                   f"caught in them); {len(found.listed)} are listed: break those first"))
-    # A selection file's own budget (by period or in total) and its projects' cost (pmo select reads them) are
-    # checked as pmo select checks them: `conflicts FILE --funded selection.json` said "no conflicts" of a funded
-    # set over both
-    budget = limits.budget_for(portfolio.budget)
-    periods = [k for k in budget.amounts if k != TOTAL]
-    unplaced = [(p, period) for p in portfolio if p.selected and not p.budget for period in p.cost
-                if period != TOTAL and periods and period not in periods]
-    if unplaced:
-        raise InputError([Diagnostic("unknown_period", f"{p.id}: cost in '{period}', a period the budget does not "
-                                     f"have (its periods: {', '.join(periods)})", portfolio.where_in(p, "cost"),
-                                     did_you_mean(period, periods)) for p, period in unplaced])
     conflicts += _references(portfolio)
     conflicts += _prerequisites(portfolio, budget)
     conflicts += _schedule(portfolio, limits)

@@ -26,6 +26,7 @@ from engine.io.rows import csv_cell_limit
 
 OUT = {"rejected", "reject", "cancelled", "canceled", "unfunded", "killed", "kill"}
 SELECTED = {"approved", "accept", "funded", "selected", "active", "in-progress", "go", "completed"}
+TOTAL = "total"  # a budget or a cost given as one amount, not by period
 UNIT_DAYS = {"days": 1, "weeks": 7, "months": 30}  # only to turn dates into durations
 # Other words a portfolio's status is written with (neither funded nor out): a status spelt like one of these or of
 # the above but not one of them is a typo, refused (an 'aproved' project was in no check at all)

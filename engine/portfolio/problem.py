@@ -12,10 +12,8 @@ import numpy as np
 from engine.compile.portfolio import Limits
 from engine.errors import Diagnostic, InputError, did_you_mean
 from engine.portfolio import graph as g
-from engine.portfolio.model import Portfolio, Project
+from engine.portfolio.model import TOTAL, Portfolio, Project
 from engine.portfolio.names import Names, check_policy_names, days_by_period, period_hint
-
-TOTAL = "total"
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,8 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     index = {p.id: k for k, p in enumerate(projects)}
     notes: list[str] = []
     own = budget if budget is not None else portfolio.budget
-    held = limits.budget_for(own)  # as pmo conflicts reads it: the policy's budget with its tolerance, else own
+    given = "the budget given" if budget is not None else "the portfolio file's budget"
+    held = limits.budget_for(own, given)  # as pmo conflicts reads it: the policy's, with its tolerance, else own
     budget = held.ceilings()
     # Periods in order: those of the budget given by the call, else by the portfolio file (also when the call
     # gives one total), else the policy's.
@@ -105,7 +104,7 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     # Options: (project, start index or None, cost by key, demand by (role, period)).
     options: list[tuple[int, int | None, dict[str, float], dict[tuple[str, str], float]]] = []
     length = []
-    problems = check_policy_names(portfolio, limits, budget=False)  # demand: roles and periods of the policy
+    problems = check_policy_names(portfolio, limits, held)  # every period and role, as pmo conflicts reads them
     by_period = Names(k for k in budget if k != TOTAL)
     window_names = Names(periods)
     for k, p in enumerate(projects):

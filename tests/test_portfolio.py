@@ -393,6 +393,24 @@ def test_a_similar_role_gets_did_you_mean(engine):
     assert located(info, "unknown_role")[0].endswith("did you mean 'engineer'?")
 
 
+def test_the_readmes_csv_portfolio_example_reads_as_it_says(engine, tmp_path):
+    """The README documents the CSV portfolio format with an example and what each command says of it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- portfolio-csv: tests/test_portfolio.py runs this example -->\n```csv\n", 1)[1]
+    path = tmp_path / "portfolio.csv"
+    path.write_text(block.split("```", 1)[0], encoding="utf-8")
+    assert engine.conflicts(path).conflicts == []
+    plan = engine.schedule(path)
+    assert plan.critical_path == ["CRM", "PORTAL", "APP"] and plan.duration == 192
+    assert plan.to_json()["finish"] == "2027-07-14" and plan.dates(plan.activities["PORTAL"])["start"] == "2027-04-06"
+    assert engine.impact(path, cancel="PORTAL").reasons == {"APP": "depends on PORTAL",
+                                                            "APP-OPS": "goes together with APP"}
+    best = engine.select(path).best
+    assert best.selected == ["CRM", "PORTAL", "APP", "APP-OPS"] and best.total_cost == 2_800_000
+    for claim in ("192 days, 2027-01-04 to 2027-07-14", "PORTAL starts 2027-04-06", "(2,800,000)"):
+        assert claim in " ".join(readme.split()), claim
+
+
 def test_csv_portfolio_problems_name_the_row_and_column(engine, tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("id,status,duration,budget,demand\n"

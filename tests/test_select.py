@@ -526,3 +526,32 @@ def test_a_project_without_a_cost_is_not_funded_for_free_without_a_word(engine):
                                         {"id": "D", "value": 8}, {"id": "E", "cost": "", "value": 8}]}
     notes = " ".join(engine.select(data).best.notes)
     assert "without a cost" in notes and "C, D, E" in notes and "A" not in notes.split("without a cost")[1]
+
+
+def pair(cost_a, cost_b, **extra):
+    return {**extra, "projects": [{"id": "A", "value": 1, **cost_a}, {"id": "B", "value": 1, **cost_b}]}
+
+
+def q1(amount, engineers=0):
+    return {"cost": {"2027-Q1": amount}, **({"demand": {"engineer": {"2027-Q1": engineers}}} if engineers else {})}
+
+
+# The reference policy: 3,000,000 a quarter with a 5% tolerance, 12 engineers with 10%. A tolerance is the policy's,
+# on the policy's budget and capacity; a budget the portfolio file (or the call) gives is that budget exactly.
+@pytest.mark.parametrize("data, fits", [
+    (pair(q1(1_600_000), q1(1_500_000)), True),  # 3,100,000: within 3,000,000 + 5%
+    (pair(q1(1_700_000), q1(1_500_000)), False),  # 3,200,000: over 3,150,000
+    (pair(q1(10, 7), q1(10, 6)), True),  # 13 engineers: within 12 + 10%
+    (pair(q1(10, 7), q1(10, 7)), False),  # 14: over 13.2
+    (pair(q1(1_600_000), q1(1_500_000), budget={"2027-Q1": 3_000_000}), False),  # the file's own budget, exactly
+    (pair(q1(1_600_000), q1(1_500_000), budget=3_000_000), False),  # the file's own total, exactly
+    (pair(q1(1_600_000), {"cost": {"2027-Q2": 1_500_000}}, budget=3_100_000), True),
+    (pair(q1(1_600_000), {"cost": {"2027-Q2": 1_600_000}}, budget=3_100_000), False),
+])
+def test_select_and_conflicts_agree_on_whether_a_set_fits(engine, data, fits):
+    """Found by a new user: the policy's budget tolerance was applied by `pmo conflicts` (6,200,000 against 6,000,000
+    + 5% was fine) but not by `pmo select` (which left one project out); conflicts applied it to a selection file's
+    own budget too, and did not check a file's total budget at all. Both now read the limits from one place."""
+    selected = engine.select(data).best.selected
+    over = [c for c in engine.conflicts(data).conflicts if c.kind in ("budget_overrun", "over_allocation")]
+    assert (selected == ["A", "B"], not over) == (fits, fits), (selected, over)

@@ -50,8 +50,10 @@ def register(sub: Subparsers) -> None:
                            "critical path(s), the portfolio duration and a delivery order.")
     sd.add_argument("--format", choices=("table", "json"), default="table")
     im = portfolio_command("impact", impact, "what cancelling or delaying a project does", "--cancel ID: every "
-                           "project that depends on it, directly or not. --delay ID=N: how far each dependent's "
-                           "finish slips (float absorbs some) and the new portfolio duration.")
+                           "project that cannot go ahead without it (as pmo select has it): those that depend on "
+                           "it and those that go together with it, directly or not, each with why. --delay ID=N: "
+                           "how far each dependent's finish slips (float absorbs some) and the new portfolio "
+                           "duration.")
     what = im.add_mutually_exclusive_group(required=True)
     what.add_argument("--cancel", metavar="ID")
     what.add_argument("--delay", metavar="ID=N", help="delay the project's finish by N duration units")
@@ -213,10 +215,10 @@ def impact(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         dump_json(result.to_json(), stdout)
         return EXIT_OK
     if result.action == "cancel":
-        stdout.write(f"cancelling {result.project} affects {plural(len(result.affected), 'project')} that depend "
-                     "on it:\n")
+        stdout.write(f"cancelling {result.project} affects {plural(len(result.affected), 'project')} that cannot "
+                     "go ahead without it:\n")
         for pid in result.affected:
-            stdout.write(f"  {pid}\n")
+            stdout.write(f"  {pid:<16} {result.reasons.get(pid, '')}".rstrip() + "\n")
     else:
         stdout.write(f"delaying {result.project} by {plural(result.delay, result.unit.rstrip('s'))}:\n")
         for pid, amount in result.affected.items():

@@ -78,6 +78,39 @@ class Limits:
     def capacity_of(self, role: str, period: str) -> float | None:
         return self.capacity.get(role, {}).get(period)
 
+    def capacity_ceiling(self, role: str, period: str) -> float | None:
+        """The most of a role a period may be given: its capacity plus the resource tolerance (None: no capacity)."""
+        capacity = self.capacity_of(role, period)
+        return None if capacity is None else capacity * (1 + self.resource_tolerance)
+
+    def budget_for(self, own: dict[str, float] | None = None, given: str = "the portfolio file's budget") -> Budget:
+        """The budget a portfolio is held to: ``own`` (given with the portfolio: its file's, or the call's, which
+        ``given`` names) exactly, else the policy's with the policy's tolerance. pmo conflicts and pmo select both
+        read it here, so they agree on whether a set fits."""
+        if own is not None:
+            return Budget(dict(own), 0.0, given)
+        return Budget(dict(self.budget), self.budget_tolerance, "the portfolio policy")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Money by period (or one 'total'), and the share above it that is still fine."""
+
+    amounts: dict[str, float]
+    tolerance: float = 0.0
+    source: str = "the portfolio policy"  # or the portfolio file's budget, the budget given (--budget)
+
+    def ceiling(self, key: str) -> float | None:
+        amount = self.amounts.get(key)
+        return None if amount is None else amount * (1 + self.tolerance)
+
+    def ceilings(self) -> dict[str, float]:
+        return {key: amount * (1 + self.tolerance) for key, amount in self.amounts.items()}
+
+    @property
+    def total(self) -> float:
+        return sum(self.amounts.values())
+
 
 def limits_from(policy: PortfolioPolicy | None) -> Limits:
     if policy is None:

@@ -4,17 +4,17 @@ Each conflict has a kind, the projects and periods involved, and a message a PMO
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from engine.compile.portfolio import Limits
-from engine.errors import Diagnostic, InputError, Location, did_you_mean
+from engine.compile.portfolio import Budget, Limits
+from engine.errors import InputError, Location, did_you_mean
 from engine.portfolio import graph as g
-from engine.portfolio.model import UNIT_DAYS, Portfolio, Project
+from engine.portfolio.model import TOTAL, UNIT_DAYS, Portfolio, Project
 from engine.portfolio.names import check_policy_names
+from engine.portfolio.timing import finish_of, timing_problems
 
 KINDS = ("cycle", "unknown_reference", "broken_prerequisite", "priority_inversion", "schedule_violation",
          "exclusion_violation", "inclusion_violation", "over_allocation", "budget_overrun")
@@ -45,7 +45,11 @@ class ConflictReport:
 def find_conflicts(portfolio: Portfolio, limits: Limits) -> ConflictReport:
     """Raises InputError, located, for a period or role the portfolio policy does not know: a budget or a
     demand there could be neither checked nor ignored."""
-    problems = check_policy_names(portfolio, limits)
+    # A selection file's own budget (by period or in total) and its projects' cost (pmo select reads them) are
+    # checked as pmo select checks them: `conflicts FILE --funded selection.json` said "no conflicts" of a funded
+    # set over both. Its periods, and those of every budget and cost, are resolved as select resolves them.
+    budget = limits.budget_for(portfolio.budget)
+    problems = check_policy_names(portfolio, limits, budget) + timing_problems(portfolio, limits)
     if problems:
         raise InputError(problems)
     graph = g.build(portfolio)
@@ -58,23 +62,12 @@ def find_conflicts(portfolio: Portfolio, limits: Limits) -> ConflictReport:
         more = f"at least {found.found}" if not found.complete else str(found.found)
         conflicts.append(Conflict("cycle", [], [], f"{more} dependency cycles in all ({found.tangled} projects "
                                   f"caught in them); {len(found.listed)} are listed: break those first"))
-    # A selection file's own budget by period and its projects' cost (pmo select reads them) are checked as a
-    # portfolio's budget is: `conflicts FILE --funded selection.json` said "no conflicts" of a funded set over both
-    own = portfolio.budget if portfolio.budget and "total" not in portfolio.budget else None
-    if own is not None:
-        limits = dataclasses.replace(limits, budget=dict(own))
-    unplaced = [(p, period) for p in portfolio if p.selected and not p.budget for period in p.cost
-                if period != "total" and limits.budget and period not in limits.budget]
-    if unplaced:
-        raise InputError([Diagnostic("unknown_period", f"{p.id}: cost in '{period}', a period the budget does not "
-                                     f"have (its periods: {', '.join(limits.budget)})", portfolio.where_in(p, "cost"),
-                                     did_you_mean(period, limits.budget)) for p, period in unplaced])
     conflicts += _references(portfolio)
-    conflicts += _prerequisites(portfolio, limits)
+    conflicts += _prerequisites(portfolio, budget)
     conflicts += _schedule(portfolio, limits)
     conflicts += _pairs(portfolio)
     conflicts += _resources(portfolio, limits)
-    conflicts += _budget(portfolio, limits)
+    conflicts += _budget(portfolio, limits, budget)
     counts = {kind: sum(1 for c in conflicts if c.kind == kind) for kind in KINDS}
     counts["cycle"] = found.found  # every cycle found, not only those listed
     return ConflictReport(conflicts, found.listed, found.found, found.complete, counts)
@@ -101,24 +94,24 @@ def unknown_references(portfolio: Portfolio, relations: tuple[tuple[str, str], .
                            did_you_mean(ident, portfolio.projects), portfolio.where_in(p, name, k, "id"))
 
 
-def _funding_line(portfolio: Portfolio, limits: Limits) -> set[str]:
+def _funding_line(portfolio: Portfolio, budget: Budget) -> set[str]:
     """Ranked projects that would not be funded: walking down the ranking, those past the total budget."""
-    total = sum(limits.budget.values())
+    total = budget.total
     if not total:
         return set()
     ranked = sorted((p for p in portfolio if p.rank is not None and not p.out), key=lambda p: (p.rank, p.id))
     below: set[str] = set()
     spent = 0.0
     for p in ranked:
-        spent += sum(_spend(p).values())
-        if spent > total * (1 + limits.budget_tolerance) + 1e-9:
+        spent += sum(_spend(p, total=True).values())
+        if spent > total * (1 + budget.tolerance) + 1e-9:
             below.add(p.id)
     return below
 
 
-def _prerequisites(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
+def _prerequisites(portfolio: Portfolio, budget: Budget) -> list[Conflict]:
     out = []
-    below = _funding_line(portfolio, limits)
+    below = _funding_line(portfolio, budget)
     for p in portfolio:
         for dep in p.depends_on:
             q = portfolio.projects.get(dep.id)
@@ -136,16 +129,6 @@ def _prerequisites(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
     return out
 
 
-def _finish(p: Project, unit: str) -> float | dt.date | None:
-    if p.finish is not None:
-        return p.finish
-    if p.start is not None and p.duration is not None:
-        if isinstance(p.start, dt.date):
-            return p.start + dt.timedelta(days=p.duration * UNIT_DAYS[unit])
-        return p.start + p.duration
-    return None
-
-
 def _schedule(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
     out = []
     unit = limits.duration_unit
@@ -156,13 +139,11 @@ def _schedule(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
             q = portfolio.projects.get(dep.id)
             if q is None or q.out or q.id == p.id:
                 continue
-            finish = _finish(q, unit)
+            finish = finish_of(q, unit, limits.calendar)  # as pmo schedule counts it
             early: float
             if isinstance(finish, dt.date) and isinstance(p.start, dt.date):
-                # a finish date is a day of work (pmo schedule starts the next project the day after it); a finish
-                # from start + duration is the first day after the work
-                free = finish + dt.timedelta(days=1) if q.finish is not None else finish
-                finish = free - dt.timedelta(days=1)
+                # a finish date is the last day of work: pmo schedule starts the next project the day after it
+                free = finish + dt.timedelta(days=1)
                 early = (free + dt.timedelta(days=dep.lag * UNIT_DAYS[unit]) - p.start).days
                 short = f"{early} day(s)"
             elif isinstance(finish, (int, float)) and isinstance(p.start, (int, float)):
@@ -213,9 +194,9 @@ def _resources(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
                     load.setdefault((role, period), {})[p.id] = amount
     out = []
     for (role, period), parts in sorted(load.items(), key=lambda kv: (_order(limits, kv[0][1]), kv[0][0])):
-        capacity = limits.capacity_of(role, period)
+        capacity, ceiling = limits.capacity_of(role, period), limits.capacity_ceiling(role, period)
         total = sum(parts.values())
-        if capacity is None or total <= capacity * (1 + limits.resource_tolerance) + 1e-9:
+        if capacity is None or ceiling is None or total <= ceiling + 1e-9:
             continue
         top = sorted(parts.items(), key=lambda kv: (-kv[1], kv[0]))
         names = ", ".join(f"{pid} {amount:g}" for pid, amount in top[:5]) + (" ..." if len(top) > 5 else "")
@@ -226,29 +207,34 @@ def _resources(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
     return out
 
 
-def _budget(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
+def _budget(portfolio: Portfolio, limits: Limits, budget: Budget) -> list[Conflict]:
     spend: dict[str, dict[str, float]] = {}
+    whole = TOTAL in budget.amounts  # one budget for everything: every project's spend counts against it
     for p in portfolio:
         if p.selected:
-            for period, amount in _spend(p).items():
+            for period, amount in _spend(p, total=whole).items():
                 if amount:
-                    spend.setdefault(period, {})[p.id] = amount
+                    parts = spend.setdefault(TOTAL if whole else period, {})
+                    parts[p.id] = parts.get(p.id, 0.0) + amount
     out = []
+    tolerance = f" (+{budget.tolerance:.0%} tolerance)" if budget.tolerance else ""
     for period, parts in sorted(spend.items(), key=lambda kv: _order(limits, kv[0])):
-        available = limits.budget.get(period)
+        available, ceiling = budget.amounts.get(period), budget.ceiling(period)
         total = sum(parts.values())
-        if available is None or total <= available * (1 + limits.budget_tolerance) + 1e-9:
+        if available is None or ceiling is None or total <= ceiling + 1e-9:
             continue
         top = sorted(parts.items(), key=lambda kv: (-kv[1], kv[0]))
+        what = "the total budget" if period == TOTAL else f"budget in {period}"
         out.append(Conflict("budget_overrun", [pid for pid, _ in top], [period],
-                            f"budget in {period}: {total:,.0f} planned, {available:,.0f} available; largest: "
+                            f"{what}: {total:,.0f} planned, {available:,.0f} available{tolerance}; largest: "
                             + ", ".join(f"{pid} {amount:,.0f}" for pid, amount in top[:3])))
     return out
 
 
-def _spend(p: Project) -> dict[str, float]:
-    """What a project spends by period: its budget, else its cost (a selection file's) when that is by period."""
-    return p.budget or {period: amount for period, amount in p.cost.items() if period != "total"}
+def _spend(p: Project, total: bool = False) -> dict[str, float]:
+    """What a project spends by period: its budget, else its cost (a selection file's) when that is by period;
+    with ``total``, also a cost given as one total."""
+    return p.budget or {period: amount for period, amount in p.cost.items() if total or period != TOTAL}
 
 
 def _order(limits: Limits, period: str) -> tuple[int, str]:

@@ -52,6 +52,9 @@ def _edges(portfolio: Portfolio) -> Iterator[tuple[str, str, float]]:
                 yield dep.id, p.id, dep.lag
 
 
+PAIR_STYLE = {"excludes": ("#8e44ad", "excludes"), "requires_together": ("#16a085", "goes together")}
+
+
 def _label(p: Project) -> str:
     return p.name if p.name and p.name != p.id else p.id
 
@@ -68,9 +71,10 @@ def _dot(portfolio: Portfolio, flagged: dict[str, list[str]]) -> str:
         style = ', color="#c0392b", penwidth=2' if a in flagged and b in flagged else ""
         label = f', label="+{lag:g}"' if lag else ""
         lines.append(f"  {q(a)} -> {q(b)} [{label.lstrip(', ')}{style}];".replace("[, ", "["))
-    pairs = {tuple(sorted((p.id, other))) for p in portfolio for other in p.excludes if other in portfolio.projects}
-    for a, b in sorted(pairs):
-        lines.append(f'  {q(a)} -> {q(b)} [dir=none, style=dashed, color="#8e44ad", label="excludes"];')
+    for relation, _words in g.PAIRED:  # the relations pmo select keeps beside dependencies, each pair once
+        colour, label = PAIR_STYLE[relation]
+        for a, b in g.pairs(portfolio, relation):
+            lines.append(f'  {q(a)} -> {q(b)} [dir=none, style=dashed, color="{colour}", label="{label}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -80,7 +84,7 @@ def _graphml(portfolio: Portfolio, flagged: dict[str, list[str]]) -> str:
     for p in portfolio:
         graph.nodes[p.id].update(name=_label(p), status=p.status or "", conflicts=",".join(flagged.get(p.id, [])))
     buffer = io.BytesIO()
-    g.write_graphml(graph, buffer)
+    g.write_graphml(graph, buffer, portfolio)
     return buffer.getvalue().decode("utf-8")
 
 
@@ -104,6 +108,13 @@ def _svg(portfolio: Portfolio, flagged: dict[str, list[str]]) -> str:
         colour = "#c0392b" if a in flagged and b in flagged else "#555"
         parts.append(f'<line x1="{x1 + w}" y1="{y1 + h / 2}" x2="{x2}" y2="{y2 + h / 2}" stroke="{colour}" '
                      f'marker-end="url(#arrow)"/>')
+    for relation, words in g.PAIRED:
+        colour, _label_text = PAIR_STYLE[relation]
+        for a, b in g.pairs(portfolio, relation):
+            (x1, y1), (x2, y2) = pos[a], pos[b]
+            parts.append(f'<line x1="{x1 + w / 2}" y1="{y1 + h / 2}" x2="{x2 + w / 2}" y2="{y2 + h / 2}" '
+                         f'stroke="{colour}" stroke-dasharray="5 4"><title>{html.escape(f"{a} and {b} {words}")}'
+                         '</title></line>')
     for p in portfolio:
         x, y = pos[p.id]
         fill = "#f8d7da" if p.id in flagged else ("#e2e3e5" if p.out else "#ffffff")
@@ -115,6 +126,7 @@ def _svg(portfolio: Portfolio, flagged: dict[str, list[str]]) -> str:
     parts.append(f'<text x="20" y="{height - 24}" fill="#555">red: part of a conflict between projects (hover for '
                  'which) · grey: not going ahead</text>')
     parts.append(f'<text x="20" y="{height - 8}" fill="#555">arrows run from a prerequisite to its dependent · '
-                 'budget and capacity over-runs are listed, not drawn</text>')
+                 'dashed: purple excludes, green goes together · budget and capacity over-runs are listed, not '
+                 'drawn</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

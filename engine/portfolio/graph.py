@@ -157,6 +157,34 @@ def dependents(graph: Graph, project: str) -> set[str]:
     return nx.descendants(graph, project)
 
 
+PAIRED = (("excludes", "exclude each other"), ("requires_together", "go together"))  # the symmetric relations
+
+
+def pairs(portfolio: Portfolio, relation: str) -> list[tuple[str, str]]:
+    """The pairs of known projects that ``relation`` (excludes, requires_together) joins, each once, in order."""
+    return sorted({(min(p.id, other), max(p.id, other)) for p in portfolio for other in getattr(p, relation)
+                   if other in portfolio.projects and other != p.id})
+
+
+def cancelled_with(graph: Graph, portfolio: Portfolio, project: str) -> dict[str, str]:
+    """Every project that cannot go ahead without ``project``, with why, as pmo select has it: its dependents
+    (x_i <= x_j) and its 'requires together' partners (x_i = x_j), and theirs, transitively."""
+    partners: dict[str, list[str]] = {}
+    for a, b in pairs(portfolio, "requires_together"):
+        partners.setdefault(a, []).append(b)
+        partners.setdefault(b, []).append(a)
+    why: dict[str, str] = {}
+    todo = [project]
+    while todo:
+        node = todo.pop(0)
+        for other, reason in [(d, "depends on") for d in sorted(graph.successors(node))] + [
+                (q, "goes together with") for q in partners.get(node, [])]:
+            if other != project and other not in why:
+                why[other] = f"{reason} {node}"
+                todo.append(other)
+    return why
+
+
 def slip(graph: Graph, activities: dict[str, Activity], duration: dict[str, float], project: str,
          delay: float) -> dict[str, float]:
     """How much each dependent's finish moves when ``project`` finishes ``delay`` later (float absorbs some)."""
@@ -180,5 +208,14 @@ def levels(graph: Graph) -> dict[str, int]:
     return {member: depth[c] for c, data in condensed.nodes(data=True) for member in data["members"]}
 
 
-def write_graphml(graph: Graph, target: str | Path | BinaryIO) -> None:
-    nx.write_graphml(graph, target)
+def write_graphml(graph: Graph, target: str | Path | BinaryIO, portfolio: Portfolio | None = None) -> None:
+    """Each edge with its ``relation``: depends_on (prerequisite -> dependent, with its lag), and, from
+    ``portfolio``, excludes and requires_together (one edge a pair, between two projects in order)."""
+    multi: nx.MultiDiGraph[str] = nx.MultiDiGraph()
+    multi.add_nodes_from(graph.nodes(data=True))
+    for a, b, data in graph.edges(data=True):
+        multi.add_edge(a, b, relation="depends_on", **data)
+    for relation, _words in PAIRED:
+        for a, b in pairs(portfolio, relation) if portfolio is not None else []:
+            multi.add_edge(a, b, relation=relation)
+    nx.write_graphml(multi, target)

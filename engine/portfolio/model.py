@@ -26,6 +26,7 @@ from engine.io.rows import csv_cell_limit
 
 OUT = {"rejected", "reject", "cancelled", "canceled", "unfunded", "killed", "kill"}
 SELECTED = {"approved", "accept", "funded", "selected", "active", "in-progress", "go", "completed"}
+TOTAL = "total"  # a budget or a cost given as one amount, not by period
 UNIT_DAYS = {"days": 1, "weeks": 7, "months": 30}  # only to turn dates into durations
 # Other words a portfolio's status is written with (neither funded nor out): a status spelt like one of these or of
 # the above but not one of them is a typo, refused (an 'aproved' project was in no check at all)
@@ -282,6 +283,10 @@ def _project(item: Any) -> Project:
     p.duration = _bounded(_number(item.get("duration"), "duration"), "duration")
     if p.duration is not None and p.duration < 0:
         raise ValueError("duration must not be negative")
+    if p.start is not None and p.finish is not None and isinstance(p.start, dt.date) != isinstance(p.finish, dt.date):
+        kinds = ("a date", "a number") if isinstance(p.start, dt.date) else ("a number", "a date")
+        raise ValueError(f"start {shown(p.start)} is {kinds[0]} but finish {shown(p.finish)} is {kinds[1]}: give both as dates, "
+                         "or both as numbers (network time in the portfolio policy's duration unit)")
     dates, times = dates_of(p), times_of(p)
     if dates and dates[1] < dates[0] or times and times[1] < times[0]:
         raise ValueError(f"finish {p.finish} is before start {p.start}")
@@ -346,6 +351,11 @@ def _dependency(value: Any) -> Dependency:
     text = str(value)
     ident, sep, lag = text.partition(":")  # "B:5" in a CSV cell: B, with a lag of 5
     return Dependency(ident.strip(), (_bounded(_number(lag, "lag"), "lag") or 0.0) if sep else 0.0)
+
+
+def shown(time: float | dt.date | None) -> str:
+    """A start or finish as the file would write it: 2027-01-04, 30 (not 30.0)."""
+    return f"{time:g}" if isinstance(time, float) else str(time)
 
 
 def dates_of(p: Project) -> tuple[dt.date, dt.date] | None:

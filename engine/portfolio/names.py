@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from engine.errors import Diagnostic, Location, did_you_mean
 from engine.io.profile import field_key as _normal  # the forgiving match that proposal fields get
+from engine.portfolio.model import TOTAL
 
 if TYPE_CHECKING:
-    from engine.compile.portfolio import Limits
+    from engine.compile.portfolio import Budget, Limits
     from engine.portfolio.model import Portfolio, Project
 
 
@@ -105,26 +106,58 @@ def days_by_period(first: dt.date, last: dt.date, periods: list[str]) -> dict[st
     return out
 
 
-def check_policy_names(portfolio: Portfolio, limits: Limits, budget: bool = True) -> list[Diagnostic]:
-    """Budget periods (with ``budget``) and demand roles and periods of every project, against the portfolio
-    policy. Names written another way ("Engineer") are rewritten to the policy's spelling in place; names
-    the policy does not know are returned as located diagnostics."""
+def check_policy_names(portfolio: Portfolio, limits: Limits, budget: Budget) -> list[Diagnostic]:
+    """The periods of every project's budget and cost (against ``budget``, the budget in force: see
+    check_money_names) and the roles and periods of its demand (against the portfolio policy). Names written
+    another way ("Engineer", "2027 q1") are rewritten to the known spelling in place; names nobody knows are
+    returned as located diagnostics. pmo conflicts and pmo select both read every name here."""
     problems: list[Diagnostic] = []
     periods = Names(limits.periods or limits.budget)
-    budgeted = Names(limits.budget)
     roles = Names(sorted(limits.capacity))
     by_role = {role: Names(amounts) for role, amounts in limits.capacity.items()}
     # The common case, every name as the policy writes it, is settled by set inclusion alone.
-    budget_ok = (periods._exact & budgeted._exact) if budgeted else periods._exact
     role_ok = {role: (periods._exact or names._exact) & names._exact for role, names in by_role.items()}
     for p in portfolio:
         if p.demand and roles and not (roles._exact.issuperset(p.demand) and all(
                 role_ok[role].issuperset(amounts) for role, amounts in p.demand.items())):
             p.demand = _demand(portfolio, p, roles, periods, by_role, problems)
-        if budget and p.budget and (periods or budgeted) and not budget_ok.issuperset(p.budget):
-            p.budget = _resolved(p.budget, periods, problems, partial(portfolio.where_in, p, "budget", key=True),
-                                 f"budget of {p.id} in", budgeted or None, "budget")
+    return check_money_names(portfolio, limits, budget) + problems
+
+
+def check_money_names(portfolio: Portfolio, limits: Limits, budget: Budget) -> list[Diagnostic]:
+    """The periods of every project's budget and cost against the budget in force: the policy's (its periods,
+    and only those it gives a budget for), or the one given with the portfolio (its own periods). A total
+    budget takes money in any period. A project whose budget and cost (once resolved) say two things is refused:
+    one of them would silently win."""
+    problems: list[Diagnostic] = []
+    own = budget.source != "the portfolio policy"
+    if TOTAL in budget.amounts:
+        periods, limited = Names(()), None
+    elif own:
+        periods, limited = Names(budget.amounts), None
+    else:
+        periods, limited = Names(limits.periods or budget.amounts), Names(budget.amounts) or None
+    ok = periods._exact & limited._exact if limited else periods._exact
+    for p in portfolio:
+        for name in ("budget", "cost"):
+            mapping: dict[str, float] = getattr(p, name)
+            dated = {k: v for k, v in mapping.items() if k != TOTAL}
+            if periods and not ok.issuperset(dated):
+                resolved = _resolved(dated, periods, problems, partial(portfolio.where_in, p, name, key=True),
+                                     f"{name} of {p.id} in", limited, "budget", budget.source,
+                                     "policy's periods" if not own else "budget's periods")
+                setattr(p, name, {**resolved, **({TOTAL: mapping[TOTAL]} if TOTAL in mapping else {})})
+        if p.budget and p.cost and p.budget != p.cost and not (
+                set(p.cost) == {TOTAL} and abs(sum(p.budget.values()) - p.cost[TOTAL]) <= 1e-9 * p.cost[TOTAL]):
+            problems.append(Diagnostic(
+                "bad_project", f"{p.id}: its budget ({_amounts(p.budget)}) and its cost ({_amounts(p.cost)}) disagree: "
+                "pmo conflicts would read one and pmo select the other", portfolio.where_in(p, "cost"),
+                "give one of them (both mean the money it spends), or the same amounts in both"))
     return problems
+
+
+def _amounts(money: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:,.0f}" for k, v in money.items())
 
 
 def _demand(portfolio: Portfolio, p: Project, roles: Names, periods: Names, by_role: dict[str, Names],
@@ -148,7 +181,8 @@ def _demand(portfolio: Portfolio, p: Project, roles: Names, periods: Names, by_r
 
 
 def _resolved(mapping: dict[str, float], names: Names, problems: list[Diagnostic], where: Callable[[str], Location],
-              what: str, limited: Names | None, limit: str) -> dict[str, float]:
+              what: str, limited: Names | None, limit: str, whose: str = "the portfolio policy",
+              known_as: str = "policy's periods") -> dict[str, float]:
     """``mapping`` with its keys in the known spelling; a key not known (or known but without a limit in
     ``limited``) adds a diagnostic."""
     if all(k in names._exact and (limited is None or k in limited._exact) for k in mapping):
@@ -157,11 +191,11 @@ def _resolved(mapping: dict[str, float], names: Names, problems: list[Diagnostic
     for key, value in mapping.items():
         known = names.match(key)
         if known is None:
-            problems.append(Diagnostic("unknown_period", f"{what} '{key}': the portfolio policy has no such period",
-                                       where(key), period_hint(key, names, "policy's periods")))
+            problems.append(Diagnostic("unknown_period", f"{what} '{key}': {whose} has no such period",
+                                       where(key), period_hint(key, names, known_as)))
             continue
         if limited is not None and limited.match(known) is None:
-            problems.append(Diagnostic("unknown_period", f"{what} '{key}': the portfolio policy gives no {limit} "
+            problems.append(Diagnostic("unknown_period", f"{what} '{key}': {whose} gives no {limit} "
                                        "in this period", where(key), f"{limit} is given for {limited.listed()}"))
             continue
         if known in out:

@@ -12,10 +12,8 @@ import numpy as np
 from engine.compile.portfolio import Limits
 from engine.errors import Diagnostic, InputError, did_you_mean
 from engine.portfolio import graph as g
-from engine.portfolio.model import Portfolio, Project
+from engine.portfolio.model import TOTAL, Portfolio, Project
 from engine.portfolio.names import Names, check_policy_names, days_by_period, period_hint
-
-TOTAL = "total"
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,9 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     index = {p.id: k for k, p in enumerate(projects)}
     notes: list[str] = []
     own = budget if budget is not None else portfolio.budget
-    budget = dict(own if own is not None else limits.budget)
+    given = "the budget given" if budget is not None else "the portfolio file's budget"
+    held = limits.budget_for(own, given)  # as pmo conflicts reads it: the policy's, with its tolerance, else own
+    budget = held.ceilings()
     # Periods in order: those of the budget given by the call, else by the portfolio file (also when the call
     # gives one total), else the policy's.
     def labels(money: dict[str, float] | None) -> list[str]:
@@ -104,7 +104,7 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     # Options: (project, start index or None, cost by key, demand by (role, period)).
     options: list[tuple[int, int | None, dict[str, float], dict[tuple[str, str], float]]] = []
     length = []
-    problems = check_policy_names(portfolio, limits, budget=False)  # demand: roles and periods of the policy
+    problems = check_policy_names(portfolio, limits, held)  # every period and role, as pmo conflicts reads them
     by_period = Names(k for k in budget if k != TOTAL)
     window_names = Names(periods)
     for k, p in enumerate(projects):
@@ -155,7 +155,7 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
         for key, amount in needs.items():
             if not amount:
                 continue
-            limit = limits.capacity_of(*key)
+            limit = limits.capacity_ceiling(*key)
             if limit is None:  # a window placed demand where the policy has no capacity
                 if limits.capacity and placed is not None:
                     problems.append(Diagnostic(
@@ -164,9 +164,14 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
                         f"{key[0]} capacity is given for {', '.join(limits.capacity.get(key[0], {})) or 'no period'}"))
                 continue
             demand.setdefault(key, np.zeros(len(options)))[j] = amount
-            capacity.setdefault(key, limit * (1 + limits.resource_tolerance))
+            capacity.setdefault(key, limit)
     if problems:
         raise InputError(problems)
+    allowed = [f"budget +{held.tolerance:.0%}" if held.tolerance and budget else "",
+               f"capacity +{limits.resource_tolerance:.0%}" if limits.resource_tolerance and demand else ""]
+    if any(allowed):  # the limits below (binding, no room, against a budget of) are the amounts plus the tolerance
+        notes.append("the portfolio policy's tolerance is allowed (" + ", ".join(a for a in allowed if a)
+                     + "): the limits shown include it")
     forced_in, forced_out = set(), set()
     depends, excludes, together = [], [], []
     why_out: dict[int, tuple[str, str]] = {}

@@ -16,7 +16,8 @@ from engine.compile.portfolio import Calendar, Limits
 from engine.errors import Diagnostic, InputError, Location, did_you_mean
 from engine.portfolio import graph as g
 from engine.portfolio.conflicts import unknown_references
-from engine.portfolio.model import UNIT_DAYS, Portfolio, Project, dates_of, times_of
+from engine.portfolio.model import Portfolio
+from engine.portfolio.timing import duration_of, timing_problems, unit_days
 
 
 @dataclass
@@ -74,30 +75,13 @@ class Impact:
     duration_before: float | None = None
     duration_after: float | None = None
     unit: str = "days"
+    reasons: dict[str, str] = field(default_factory=dict)  # cancel: project -> why it goes too ("depends on X")
 
     def to_json(self) -> dict[str, Any]:
         return {"project": self.project, "action": self.action, "delay": self.delay, "unit": self.unit,
-                "affected": [{"id": k, "slip": v} for k, v in self.affected.items()],
+                "affected": [{"id": k, "slip": v, **({"why": self.reasons[k]} if k in self.reasons else {})}
+                             for k, v in self.affected.items()],
                 "duration_before": self.duration_before, "duration_after": self.duration_after}
-
-
-def unit_days(unit: str, calendar: Calendar) -> float:
-    """Working days in one duration unit: a week is the calendar's working week, a month 52/12 of them."""
-    if calendar.week == 7:
-        return float(UNIT_DAYS[unit])
-    return {"days": 1.0, "weeks": float(calendar.week), "months": calendar.week * 52 / 12}[unit]
-
-
-def _duration(p: Project, unit: str, calendar: Calendar) -> float | None:
-    if p.duration is not None:
-        return p.duration
-    dates, times = dates_of(p), times_of(p)
-    if dates is not None:  # from the first to the last day of work, both included
-        days = calendar.count(dates[0], dates[1] + dt.timedelta(days=1))
-        return days / unit_days(unit, calendar)
-    if times is not None:
-        return times[1] - times[0]
-    return None
 
 
 def _starts(portfolio: Portfolio, live: Portfolio, limits: Limits) -> tuple[dict[str, float], dt.date | None]:
@@ -133,7 +117,10 @@ def _network(portfolio: Portfolio,
     starts (as network time) and day 0."""
     live = Portfolio({k: p for k, p in portfolio.projects.items() if not p.out}, portfolio.source)
     _unknown_prerequisites(portfolio, live)
-    given = {p.id: _duration(p, limits.duration_unit, limits.calendar) for p in live}
+    problems = timing_problems(portfolio, limits)
+    if problems:
+        raise InputError(problems)
+    given = {p.id: duration_of(p, limits.duration_unit, limits.calendar) for p in live}
     missing = sorted(k for k, d in given.items() if d is None)
     if missing:
         raise InputError([Diagnostic("missing_duration", f"no duration for {', '.join(missing[:10])}"
@@ -169,9 +156,10 @@ def impact(portfolio: Portfolio, limits: Limits, cancel: str | None = None,
         raise InputError([Diagnostic("unknown_project", f"'{target}' is not a project in this portfolio",
                                      Location(portfolio.source), did_you_mean(str(target), portfolio.projects))])
     if cancel is not None:
-        graph = g.build(portfolio)
-        affected = sorted(g.dependents(graph, cancel))
-        return Impact(cancel, "cancel", affected={k: 0.0 for k in affected}, unit=limits.duration_unit)
+        # as pmo select has it: its dependents and its 'requires together' partners go too, and theirs
+        reasons = g.cancelled_with(g.build(portfolio), portfolio, cancel)
+        return Impact(cancel, "cancel", affected={k: 0.0 for k in sorted(reasons)},
+                      reasons={k: reasons[k] for k in sorted(reasons)}, unit=limits.duration_unit)
     assert delay is not None
     if not (0 <= delay[1] < float("inf")):
         raise InputError([Diagnostic("bad_delay", f"a delay must be a finite number of {limits.duration_unit} "

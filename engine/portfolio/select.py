@@ -32,10 +32,9 @@ from scipy.sparse import coo_matrix
 from engine.compile.portfolio import Limits
 from engine.errors import did_you_mean
 from engine.portfolio.greedy import greedy, repair
-from engine.portfolio.model import Portfolio
+from engine.portfolio.model import TOTAL, Portfolio
 from engine.portfolio.names import Names
 from engine.portfolio.problem import (
-    TOTAL,
     Problem,
     Selection,
     cheapest,

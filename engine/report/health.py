@@ -142,7 +142,7 @@ def _capacity(portfolio: Portfolio, limits: Limits) -> dict[str, Any]:
             share = amount / ceiling if ceiling else None
             if ceiling is None:
                 state = "no-ceiling" if amount else "none"
-            elif amount > ceiling * (1 + limits.resource_tolerance) + 1e-9:
+            elif amount > (limits.capacity_ceiling(role, period) or ceiling) + 1e-9:  # as pmo conflicts has it
                 state = "over"
             elif amount > ceiling + 1e-9:
                 state = "tolerance"

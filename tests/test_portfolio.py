@@ -173,6 +173,10 @@ def test_millions_of_cycles_answer_at_once(engine):
     ({"projects": [{"name": "no id"}]}, "project 1: 'id' is required"),
     ({"projects": [{"id": "A"}, {"id": "A"}]}, "project id 'A' is used twice"),
     ({"projects": [{"id": "A", "duration": "long"}]}, "duration: 'long' is not a number"),
+    # a Swiss or French export's grouped numbers: refused, with the number written plain
+    ({"projects": [{"id": "A", "cost": "3'500'000"}]}, "'3'500'000' is not a number; a portfolio file's numbers are "
+                                                      "written plain, without grouping marks: 3500000"),
+    ({"projects": [{"id": "A", "cost": "1\u202f250\u202f000,50"}]}, "without grouping marks: 1250000.50"),
     ({"projects": [{"id": "A", "start": "2027-02-30"}]}, "is not a valid date"),
     ({"projects": [{"id": "A", "budgett": 1}]}, "unknown field 'budgett'"),
     ({"projects": "A"}, 'expected {"projects": [...]}'),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -372,6 +373,11 @@ def times_of(p: Project) -> tuple[float, float] | None:
     return p.start, p.finish
 
 
+# digits in groups of three, by an apostrophe or a space (1'250'000, 1 250 000), with or without a fraction
+_MARKS = "['\u2019 \u00a0\u202f]"
+_GROUPED = re.compile(rf"[+-]?\d{{1,3}}(?:{_MARKS}\d{{3}})+(?:[.,]\d+)?")
+
+
 def _number(value: Any, what: str) -> float | None:
     if value in (None, ""):
         return None
@@ -383,7 +389,10 @@ def _number(value: Any, what: str) -> float | None:
         except AmbiguousNumber as exc:
             raise ValueError(f"{what}: {exc}") from None
         except ValueProblem:
-            raise ValueError(f"{what}: '{value}' is not a number") from None
+            grouped = _GROUPED.fullmatch(value.strip())
+            hint = (f"; a portfolio file's numbers are written plain, without grouping marks: "
+                    f"{re.sub(_MARKS, '', grouped[0]).replace(',', '.')}" if grouped else "")
+            raise ValueError(f"{what}: '{value}' is not a number{hint}") from None
     try:
         number = float(value)
     except (TypeError, ValueError):

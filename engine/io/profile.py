@@ -140,13 +140,17 @@ class InputProfile:
             from babel.numbers import get_currency_precision
             if get_currency_precision(currency) >= 3:  # dinars (KWD, BHD, ...): three decimals are money
                 return
-        mark, other = found[2], "." if found[2] == "," else ","
-        thousands = f"{found[1]}{found[3]}"
+        mark = found[2]
+        thousands = f"{'-' if amount < 0 else ''}{found[1]}{found[3]}"
+        # the two ways written as this profile reads each one way: the decimal without its trailing zeros (12 or
+        # 1,25), the thousands without a grouping mark (12000); a mark of the other country is no fix (fr-FR
+        # refuses 1.250)
+        decimal = _digits(amount).replace(".", mark)
         raise AmbiguousValue(
             f"'{_clip(text.strip())}' is {_digits(amount)} with '{mark}' as the decimal mark ({self.numbers.describe()}), "
             f"but money has at most two decimals{f' in {currency}' if currency else ''}, so it may mean {thousands} "
-            f"('{mark}' grouping thousands); write {_digits(amount)}{mark}00 for {_digits(amount)} or "
-            f"{found[1]}{other}{found[3]} for {thousands}, so it reads one way")
+            f"('{mark}' grouping thousands); write {decimal} for {_digits(amount)} or {thousands} for {thousands}, "
+            f"so it reads one way")
 
     def check_currency(self, text: str, currency: str) -> None:
         if self.currency is not None and not same_currency(currency, self.currency, self.numbers.locale):

@@ -88,7 +88,7 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.store import open_log
-    with open_log(args.db, existing=True) as log:
+    with open_log(args.db, existing=True, reading=True) as log:
         entries = log.query(project=args.project, since=args.since)
     if args.format == "json":
         dump_json(entries, stdout)
@@ -108,7 +108,7 @@ def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.errors import PmoError
     from engine.store import open_log
     from engine.tasks.evaluate import profiled
-    with open_log(args.db, existing=True) as log:  # a missing log is said before the policies are loaded
+    with open_log(args.db, existing=True, reading=True) as log:  # a missing log is said before the policies are loaded
         entries = log.query()
     engines: dict[dt.date | None, Engine] = {}
 

@@ -278,3 +278,53 @@ def test_a_decision_right_not_known_to_hold_is_taken_and_said_not_passed_to_a_lo
     assert decided.approvers == ["steering-committee"]
     assert "decision rights: steering-committee decides, as whether their decision right holds is not known (not " \
            "known: budget not given)" in decided.reasons
+
+
+def _variants(tmp_path):
+    """examples/projects/go.yaml, and the same record written other ways the reader reads the same (the id in spaces,
+    a number as text and with a zero more, evidence in another order, keys in another order)."""
+    record = (PROJECTS / "go.yaml").read_text(encoding="utf-8")
+    spaced = record.replace("id: PRJ-1001", 'id: "PRJ-1001  "')
+    written = record.replace("  budget: 180000\n", "  budget: '180000.0'\n").replace(
+        "- business-case-document\n- risk-register\n", "- risk-register\n- business-case-document\n")
+    moved = record.replace("\nstage: business-case\n", "\n", 1) + "stage: business-case\n"
+    paths = []
+    for name, text in {"spaced": spaced, "written": written, "moved": moved}.items():
+        assert text != record, name
+        (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
+        paths.append(tmp_path / f"{name}.yaml")
+    return paths
+
+
+def test_a_project_record_written_another_way_is_the_same_decision_in_the_log(tmp_path, capsys):
+    """Found by a new user: 'VZ-101  ' was trimmed, but its review was a second entry beside the one of 'VZ-101', as
+    the key hashed the record as written. The key is computed from the record as read: one decision, one entry."""
+    db = tmp_path / "log.sqlite"
+    for path in [PROJECTS / "go.yaml", *_variants(tmp_path)]:
+        assert main(["gate", str(path), "--gate", "business-case", "--log", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["log", "--log", str(db), "--format", "json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [(e["project"], e["outcome"]) for e in entries] == [("PRJ-1001", "go")]
+    assert entries[0]["input"]["id"] == "PRJ-1001"  # the record as it was given is what the entry keeps
+
+
+def test_a_gate_entry_logged_by_an_earlier_pmo_is_still_recognised(tmp_path, capsys):
+    """Entries an earlier pmo logged have keys of the record as written: reviewing the same record again adds
+    nothing, whether it was written cleanly or not."""
+    from engine.gates.review import read_project
+    from engine.store import DecisionLog, Entry
+    engine = Engine.load(today=TODAY)
+    db = tmp_path / "log.sqlite"
+    spaced = _variants(tmp_path)[0]
+    with DecisionLog(db) as log:  # as pmo logged a review before its keys were of the record as read
+        for path in (PROJECTS / "go.yaml", spaced):
+            decision = engine.review_gate(path, "business-case")
+            assert log.append([Entry("gate", decision.project, decision.gate, read_project(path), engine.policy_hash,
+                                     decision.decision, [m.model_dump(mode="json") for m in decision.must_meet],
+                                     decision.approvers, None, as_of=engine.today.isoformat(),
+                                     backend=engine.backend)]) == 1
+    for path in (PROJECTS / "go.yaml", spaced):
+        assert main(["gate", str(path), "--gate", "business-case", "--log", str(db), "--today", TODAY.isoformat()]) == 0
+    with DecisionLog(db) as log:
+        assert log.count() == 2

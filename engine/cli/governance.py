@@ -47,7 +47,8 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.errors import Diagnostic, PmoError
     from engine.gates.review import read_project
-    from engine.store import Entry, open_log
+    from engine.store import open_log
+    from engine.store.log import gate_entry
     if not args.project.is_file():
         raise PmoError([Diagnostic("no_file", f"no such file: {args.project}")])
     if args.justification and not args.override_role:
@@ -59,11 +60,7 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     decision = engine.review_gate(args.project, args.gate, override=override)
     if not args.no_log:
         with open_log(args.log, skippable=True) as log:  # pmo gate --no-log
-            log.append([Entry("gate", decision.project, decision.gate, read_project(args.project),
-                              engine.policy_hash, decision.decision,
-                              [m.model_dump(mode="json") for m in decision.must_meet], decision.approvers,
-                              decision.override.model_dump(mode="json") if decision.override else None,
-                              as_of=engine.today.isoformat(), backend=engine.backend)])
+            log.append([gate_entry(engine, read_project(args.project), decision)])
     if args.format == "json":
         dump_json(decision.to_json(), stdout)
         return EXIT_OK

@@ -15,13 +15,15 @@ overridden, never as met.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from engine.backends import Backend, make_backend
 from engine.backends.reference import Rules
@@ -52,7 +54,42 @@ class ProjectRecord:
     evidence: list[str]
     approvals: list[str]
     history: list[dict[str, Any]]
-    raw: dict[str, Any]  # as read, for the decision log and replay
+    raw: dict[str, Any]  # as given, for the decision log and replay
+
+    def read_as(self) -> dict[str, Any]:
+        """The record as it was read, in one spelling: what the decision log's key is computed from, so a record
+        written another way that reads the same ('VZ-101  ', budget '180000.0', evidence in another order, keys in
+        another order) is the same decision, logged once. Typed values in one form each (a number by its
+        normalised digits, an alignment by its levels, a date in ISO 8601); evidence and approvals as sets; the
+        approvals' details and the history as given."""
+        given = self.raw.get("approvals")
+        approvals: list[Any] = given if isinstance(given, list) else []
+        return {"id": self.id, "stage": self.stage,
+                "fields": {name: _one_form(value) for name, value in self.fields.items()},
+                "metrics": {name: _one_form(value) for name, value in self.metrics.items()},
+                "evidence": sorted(set(self.evidence)), "approvals": sorted(set(self.approvals)),
+                "approval_details": sorted((_one_form(a) for a in approvals if isinstance(a, Mapping)), key=repr),
+                "history": [_one_form(item) for item in self.history]}
+
+
+def _one_form(value: Any) -> Any:
+    """A read value in one form for the log's key (JSON: text, numbers as text, lists, mappings)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    levels = getattr(value, "levels", None)
+    if isinstance(value, Decimal) and isinstance(levels, dict):  # an Alignment: its levels decide, not only its sum
+        return {"alignment": {name: _one_form(level) for name, level in sorted(levels.items())}}
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, int | float):
+        return _one_form(Decimal(str(value)))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_one_form(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _one_form(v) for k, v in value.items()}
+    return str(value).strip()
 
 
 def read_project(path: str | Path) -> dict[str, Any]:
@@ -247,9 +284,15 @@ class GateDecision(BaseModel):
     override: Override | None = None
     policy_hash: str
     as_of: str
+    _read_as: dict[str, Any] | None = PrivateAttr(default=None)  # the record as read (ProjectRecord.read_as)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    @property
+    def record_read(self) -> dict[str, Any] | None:
+        """The reviewed record as read, in one spelling: what the decision log's key is computed from."""
+        return self._read_as
 
 
 def _not_given(condition: Node, values: Mapping[str, Any]) -> str:
@@ -319,12 +362,14 @@ def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy
     if undecided:
         reasons.append(undecided)
     next_stage = {"go": gate.to_stage, "recycle": gate.recycle_to}.get(decision, record.stage)
-    return GateDecision(project=record.id, gate=gate.id, decision=decision, from_stage=record.stage,
+    result = GateDecision(project=record.id, gate=gate.id, decision=decision, from_stage=record.stage,
                         next_stage=next_stage, must_meet=must,
                         should_meet=ShouldMeetSummary(score=score, pass_mark=gate.pass_mark, criteria=should),
                         missing_evidence=missing_evidence, missing_approvals=missing_approvals, approvers=approvers,
                         recycle_to=gate.recycle_to if decision == "recycle" else None, reasons=reasons,
                         override=applied, policy_hash=policy_hash, as_of=as_of)
+    result._read_as = record.read_as()
+    return result
 
 
 def _override(gate: CompiledGate, must: list[MustMeet], override: Mapping[str, Any]) -> Override:

@@ -96,6 +96,16 @@ def open_log(target: str | Path, existing: bool = False, skippable: bool = False
 
 
 
+def gate_entry(engine: Any, given: Any, decision: Any) -> Entry:
+    """The log's entry for a gate review (``decision`` a GateDecision of the record ``given``, as given) by
+    ``engine`` (an Engine): its key from the record as read, so one decision is one entry however it was written.
+    Used by pmo gate and the service."""
+    return Entry("gate", decision.project, decision.gate, given, engine.policy_hash, decision.decision,
+                 [m.model_dump(mode="json") for m in decision.must_meet], decision.approvers,
+                 decision.override.model_dump(mode="json") if decision.override else None,
+                 as_of=engine.today.isoformat(), backend=engine.backend, read_as=decision.record_read)
+
+
 def intake_entry(engine: Any, row: Any, decision: Any) -> Entry:
     """The log's entry for a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row) by ``engine``
     (an Engine)'s policy, date and back end: the same whether a batch worker or the serial path writes it."""
@@ -365,6 +375,7 @@ class Entry:
     time: str | None = None
     as_of: str | None = None  # the date today() meant
     backend: str | None = None
+    read_as: Any = None  # the input as read, in one spelling (a gate's ProjectRecord.read_as); None: the input
 
     @property
     def input_hash(self) -> str:
@@ -374,7 +385,17 @@ class Entry:
     def key(self) -> str:
         return self._key(self.input_hash)
 
-    def _key(self, input_hash: str) -> str:
+    @property
+    def legacy_key(self) -> str | None:
+        """The key an earlier pmo gave this entry, from the input as written (None: it has no other): an entry
+        logged under it is this decision, so :meth:`DecisionLog.append` adds none."""
+        return None if self.read_as is None else self._key(self.input_hash, legacy=True)
+
+    def _key(self, input_hash: str, legacy: bool = False) -> str:
+        """The key: the digest of what decides the outcome, the input's part being the digest of the input as read
+        (``read_as``) when there is one, else of the input (``input_hash``)."""
+        if self.read_as is not None and not legacy:
+            input_hash = digest(self.read_as)
         decided_by = [self.kind, self.project, self.gate, input_hash, self.policy_hash, self.override]
         if self.as_of is None and self.backend is None:  # the version 0 key, so old entries stay idempotent
             return digest(decided_by)
@@ -472,7 +493,19 @@ class DecisionLog:
         self.close()
 
     def append(self, entries: Iterable[Entry]) -> int:
-        """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
+        """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped,
+        also when an earlier pmo logged it under its legacy key)."""
+        entries = list(entries)
+        legacy = [e.legacy_key for e in entries if e.legacy_key is not None]
+        if legacy:
+            found: set[str] = set()
+            with self._using("read") as db:
+                for start in range(0, len(legacy), 500):
+                    part = legacy[start:start + 500]
+                    _, rows = db.select(f"SELECT key FROM decisions WHERE key IN ({', '.join('?' for _ in part)})",
+                                        part)
+                    found.update(key for key, in rows)
+            entries = [e for e in entries if e.legacy_key not in found]
         return self.append_encoded(encoded(entries))
 
     def append_encoded(self, rows: Iterable[tuple[Any, ...]]) -> int:

@@ -328,3 +328,43 @@ def test_a_gate_entry_logged_by_an_earlier_pmo_is_still_recognised(tmp_path, cap
         assert main(["gate", str(path), "--gate", "business-case", "--log", str(db), "--today", TODAY.isoformat()]) == 0
     with DecisionLog(db) as log:
         assert log.count() == 2
+
+
+@pytest.mark.parametrize("item, problem", [
+    ("- stage: idea\n  at: '2026-09-01'\n  atr: x\n",
+     "3:3: error[unknown_key]: history 1: unknown key 'atr'; did you mean 'at'?"),
+    ("- stage: idea\n  at: '31-09-2026'\n",
+     "2:8: error[bad_value]: history 1: 'at': '31-09-2026' is not a date; write YYYY-MM-DD"),
+    ("- stage: idea\n  at: '2026-09-31'\n", "2:8: error[bad_value]: history 1: 'at': '2026-09-31' is not a valid date (day is out of range for month)"),
+    ("- stage: idea\n  at: '2030-01-01'\n",
+     "2:8: error[bad_value]: history 1: 'at': 2030-01-01 is after the date of the review (2026-12-01); a history "
+     "lists gates passed before (--today sets the review's date)"),
+    ("- stage: idae\n  at: '2026-09-01'\n",
+     "1:10: error[unknown_stage]: history 1: stage 'idae' is not a stage of the gate policy; did you mean 'idea'?"),
+    ("- at: '2026-09-01'\n", "1:3: error[missing_key]: history 1: an entry needs a 'stage'"),
+    ("- stage: idea\n", "1:3: error[missing_key]: history 1: an entry needs an 'at' (the date, YYYY-MM-DD)"),
+    ("- {stage: business-case, at: '2026-11-02', gate: busines-case, decision: go}\n",
+     "1:50: error[unknown_gate]: history 1: gate 'busines-case' is not a gate of the gate policy; did you mean "
+     "'business-case'?"),
+    ("- {stage: business-case, at: '2026-11-02', gate: business-case, decision: approved}\n",
+     "1:75: error[bad_value]: history 1: decision 'approved' is not one of: go, kill, hold, recycle"),
+    ("- idea\n", "1:3: error[bad_value]: history 1: an entry is a mapping, e.g. {stage: idea, at: 2026-09-01}"),
+])
+def test_every_history_entry_is_checked_like_the_rest_of_the_record(engine, tmp_path, item, problem):
+    """Found by a new user: the history's entries were taken as they were: unknown keys, impossible or future dates,
+    stages, gates and decisions the gate policy does not know. Each is a located error, with a did-you-mean."""
+    text = (PROJECTS / "go.yaml").read_text(encoding="utf-8")
+    head = text[:text.index("history:\n") + len("history:\n")]
+    path = tmp_path / "p.yaml"
+    path.write_text(head + item, encoding="utf-8")
+    line, rest = problem.split(":", 1)
+    problems = _record_problems(engine, path)
+    assert problems == [f"{path}:{int(line) + head.count(chr(10))}:{rest}"], problems
+
+
+def test_a_checked_history_is_the_same_decision_however_it_is_written(engine, tmp_path):
+    text = (PROJECTS / "go.yaml").read_text(encoding="utf-8")
+    written = tmp_path / "p.yaml"
+    written.write_text(text.replace("  at: '2026-09-01'", "  at: 2026-09-01"), encoding="utf-8")
+    assert engine.review_gate(written, "business-case").record_read == \
+        engine.review_gate(PROJECTS / "go.yaml", "business-case").record_read

@@ -120,12 +120,14 @@ RECORD_KEYS = ("id", "name", "stage", "fields", "metrics", "evidence", "approval
 
 def project_record(data: Mapping[str, Any], gates: CompiledGates, reader: RecordReader,
                    derived: Sequence[tuple[str, Node]], id_field: str = "id",
-                   source: str = "<memory>", positions: SourceMap | None = None) -> ProjectRecord:
+                   source: str = "<memory>", positions: SourceMap | None = None,
+                   today: dt.date | None = None) -> ProjectRecord:
     """Type a project record: its intake fields (with derived values), metrics, evidence and approvals.
 
     Checked against the intake schema and the gate policy as policies are: a key, field, metric, evidence or
     approval the policies do not know is an error at its file:line:col (from ``positions``) with a did-you-mean,
-    never ignored (an ignored 'sponser' would put the project on hold for a missing sponsor)."""
+    never ignored (an ignored 'sponser' would put the project on hold for a missing sponsor). ``today``: the
+    review's date (a history entry after it is an error)."""
     problems: list[Diagnostic] = []
     where = Location(source)
 
@@ -185,18 +187,77 @@ def project_record(data: Mapping[str, Any], gates: CompiledGates, reader: Record
     evidence = _names(data, "evidence", at, problems, "a list of evidence names, e.g. [risk-register]")
     approvals = _names(data, "approvals", at, problems, "a list of approvals, each a name or {name, by, at}, e.g. "
                        "[{name: finance-review, by: CFO}]", mappings=True)
-    history = data.get("history") or []
-    if not isinstance(history, list):
-        problems.append(Diagnostic("bad_value", "history: a list of earlier gate passes, e.g. [{stage: idea, at: "
-                                   "2026-09-01}]", at("history")))
-        history = []
+    history = _history(data.get("history"), gates, today, at, problems)
     problems += _unknown_names("evidence", evidence, {e for g in gates.gates.values() for e in g.evidence}, at)
     problems += _unknown_names("approval", approvals,
                                {a for g in gates.gates.values() for a in g.approvals}, at, "approvals")
     if problems:
         raise InputError(problems)
     return ProjectRecord(str(ident), str(stage), fields, {m: metrics.get(m) for m in gates.metrics},
-                         evidence, approvals, list(history), dict(data))
+                         evidence, approvals, history, dict(data))
+
+
+HISTORY_KEYS = ("stage", "at", "gate", "decision", "by", "note")
+DECISIONS = ("go", "kill", "hold", "recycle")
+
+
+def _history(given: Any, gates: CompiledGates, today: dt.date | None, at: Callable[..., Location],
+             problems: list[Diagnostic]) -> list[dict[str, Any]]:
+    """The history's entries checked as the rest of the record is: each a mapping of HISTORY_KEYS with a stage
+    and a date (YYYY-MM-DD, not after the review's date), a gate and a decision the gate policy knows; every
+    problem at its place, with a did-you-mean. Returns the entries as read (dates as dates, text trimmed)."""
+    if given is None:
+        return []
+    if not isinstance(given, list):
+        problems.append(Diagnostic("bad_value", "history: a list of earlier gate passes, e.g. [{stage: idea, at: "
+                                   "2026-09-01}]", at("history")))
+        return []
+    entries = []
+    for i, item in enumerate(given):
+        what = f"history {i + 1}"
+        if not isinstance(item, Mapping):
+            problems.append(Diagnostic("bad_value", f"{what}: an entry is a mapping, e.g. {{stage: idea, at: "
+                                       "2026-09-01}", at("history", i)))
+            continue
+        entry: dict[str, Any] = {}
+        for key, value in item.items():
+            if key not in HISTORY_KEYS:
+                problems.append(Diagnostic("unknown_key", f"{what}: unknown key '{key}'", at("history", i, key, key=True),
+                                           did_you_mean(str(key), HISTORY_KEYS) or f"keys: {', '.join(HISTORY_KEYS)}"))
+                continue
+            where = at("history", i, key)
+            if key == "at":
+                try:
+                    day = to_date(value)
+                except ValueProblem as exc:
+                    problems.append(Diagnostic("bad_value", f"{what}: 'at': {exc}", where))
+                    continue
+                if today is not None and day > today:
+                    problems.append(Diagnostic("bad_value", f"{what}: 'at': {day.isoformat()} is after the date of "
+                                               f"the review ({today.isoformat()})", where,
+                                               "a history lists gates passed before (--today sets the review's date)"))
+                entry[key] = day
+                continue
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not str(value).strip():
+                problems.append(Diagnostic("bad_value", f"{what}: '{key}' is a name or a text, not {value!r}", where))
+                continue
+            text = str(value).strip()
+            if key == "stage" and text not in gates.stages:
+                problems.append(Diagnostic("unknown_stage", f"{what}: stage '{text}' is not a stage of the gate "
+                                           "policy", where, did_you_mean(text, gates.stages)
+                                           or f"stages: {', '.join(gates.stages)}"))
+            elif key == "gate" and text not in gates.gates:
+                problems.append(Diagnostic("unknown_gate", f"{what}: gate '{text}' is not a gate of the gate policy",
+                                           where, did_you_mean(text, gates.gates) or _known("gates", gates.gates)))
+            elif key == "decision" and text not in DECISIONS:
+                problems.append(Diagnostic("bad_value", f"{what}: decision '{text}' is not one of: "
+                                           f"{', '.join(DECISIONS)}", where, did_you_mean(text, DECISIONS)))
+            entry[key] = text
+        for key, needed in (("stage", "a 'stage'"), ("at", "an 'at' (the date, YYYY-MM-DD)")):
+            if key not in item:
+                problems.append(Diagnostic("missing_key", f"{what}: an entry needs {needed}", at("history", i)))
+        entries.append(entry)
+    return entries
 
 
 def _names(data: Mapping[str, Any], key: str, at: Callable[..., Location], problems: list[Diagnostic],

@@ -368,3 +368,35 @@ def test_a_checked_history_is_the_same_decision_however_it_is_written(engine, tm
     written.write_text(text.replace("  at: '2026-09-01'", "  at: 2026-09-01"), encoding="utf-8")
     assert engine.review_gate(written, "business-case").record_read == \
         engine.review_gate(PROJECTS / "go.yaml", "business-case").record_read
+
+
+def test_the_log_filters_by_the_day_of_logging_or_by_the_date_decided(tmp_path, capsys):
+    """Found by a new user: pmo log --since filtered by when an entry was logged, pmo kpi counts a decision in the
+    period of its as-of date, and nothing said so. --since/--until are the day logged (UTC), --decided-since/
+    --decided-until the date decided (the date today() meant; for an entry without one, the day logged), as the
+    KPIs read it (engine.health.kpis.decided_on)."""
+    import datetime as dt
+
+    from engine.health.kpis import decided_on
+    from engine.store import DecisionLog, Entry
+    db = tmp_path / "log.sqlite"
+    for today in ("2027-03-01", "2027-06-30"):
+        assert main(["gate", str(PROJECTS / "go.yaml"), "--gate", "business-case", "--today", today, "--log",
+                     str(db)]) == 0
+    with DecisionLog(db) as log:  # an entry from before the log kept the date decided: its day logged counts
+        log.append([Entry("gate", "OLD", "business-case", {"id": "OLD"}, "h", "go", [], [], time="2027-04-02T10:00:00+00:00")])
+    capsys.readouterr()
+
+    def listed(*options):
+        assert main(["log", "--log", str(db), "--format", "json", *options]) == 0
+        return [(e["project"], decided_on(e)) for e in json.loads(capsys.readouterr().out)]
+
+    logged_today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert len(listed("--since", logged_today, "--until", logged_today)) == 2  # the gate reviews were logged today
+    assert listed("--decided-since", "2027-04-01") == [("PRJ-1001", dt.date(2027, 6, 30)), ("OLD", dt.date(2027, 4, 2))]
+    assert listed("--decided-until", "2027-04-02") == [("PRJ-1001", dt.date(2027, 3, 1)), ("OLD", dt.date(2027, 4, 2))]
+    assert listed("--decided-since", "2027-04-03", "--decided-until", "2027-06-29") == []
+    assert main(["log", "--help"]) == 0
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "--since YYYY-MM-DD entries logged on or after this day (UTC)" in usage
+    assert "--decided-since YYYY-MM-DD decisions made for this date or later" in usage

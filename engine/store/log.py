@@ -528,8 +528,11 @@ class DecisionLog:
 
     def query(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
               until: dt.date | None = None, *, after: int | None = None,
-              limit: int | None = None) -> list[dict[str, Any]]:
-        """Entries in the order they were logged; ``since`` and ``until`` are dates (UTC), both included.
+              limit: int | None = None, decided_since: dt.date | None = None,
+              decided_until: dt.date | None = None) -> list[dict[str, Any]]:
+        """Entries in the order they were logged; ``since`` and ``until`` are days of logging (the entry's time,
+        UTC), both included; ``decided_since`` and ``decided_until`` dates decided for (the date today() meant,
+        else the day logged: engine.health.kpis.decided_on, by which the KPIs count), both included.
         ``after``: only entries logged after the one with this ``seq``; ``limit``: at most this many (the first).
         A bounded read is :meth:`page`."""
         sql, args = "SELECT * FROM decisions WHERE 1=1", list[int | str | None]()
@@ -545,6 +548,13 @@ class DecisionLog:
         if until is not None:
             sql += " AND time < ?"
             args.append((until + dt.timedelta(days=1)).isoformat())
+        decided = "COALESCE(NULLIF(as_of, ''), substr(time, 1, 10))"  # ISO dates: compared as text
+        if decided_since is not None:
+            sql += f" AND {decided} >= ?"
+            args.append(decided_since.isoformat())
+        if decided_until is not None:
+            sql += f" AND {decided} <= ?"
+            args.append(decided_until.isoformat())
         if kind is not None:
             sql += " AND kind = ?"
             args.append(kind)

@@ -540,12 +540,12 @@ class Engine:
         data = read_project(project) if isinstance(project, (str, Path)) else project
         reading = (data, gates, self._intake.reader, self.policy.derived, self.policy.id_field, source)
         try:
-            record = project_record(*reading)
+            record = project_record(*reading, today=self.today)
         except InputError:
             if not isinstance(project, (str, Path)):
                 raise
             # positions cost a second parse of the file: only a record with problems needs them
-            record = project_record(*reading, project_positions(project))
+            record = project_record(*reading, project_positions(project), today=self.today)
         return review(gates.gates[gate], self._must_meet[gate], record, self.policy_hash, self.today.isoformat(),
                       override)
 

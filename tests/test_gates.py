@@ -278,3 +278,125 @@ def test_a_decision_right_not_known_to_hold_is_taken_and_said_not_passed_to_a_lo
     assert decided.approvers == ["steering-committee"]
     assert "decision rights: steering-committee decides, as whether their decision right holds is not known (not " \
            "known: budget not given)" in decided.reasons
+
+
+def _variants(tmp_path):
+    """examples/projects/go.yaml, and the same record written other ways the reader reads the same (the id in spaces,
+    a number as text and with a zero more, evidence in another order, keys in another order)."""
+    record = (PROJECTS / "go.yaml").read_text(encoding="utf-8")
+    spaced = record.replace("id: PRJ-1001", 'id: "PRJ-1001  "')
+    written = record.replace("  budget: 180000\n", "  budget: '180000.0'\n").replace(
+        "- business-case-document\n- risk-register\n", "- risk-register\n- business-case-document\n")
+    moved = record.replace("\nstage: business-case\n", "\n", 1) + "stage: business-case\n"
+    paths = []
+    for name, text in {"spaced": spaced, "written": written, "moved": moved}.items():
+        assert text != record, name
+        (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
+        paths.append(tmp_path / f"{name}.yaml")
+    return paths
+
+
+def test_a_project_record_written_another_way_is_the_same_decision_in_the_log(tmp_path, capsys):
+    """Found by a new user: 'VZ-101  ' was trimmed, but its review was a second entry beside the one of 'VZ-101', as
+    the key hashed the record as written. The key is computed from the record as read: one decision, one entry."""
+    db = tmp_path / "log.sqlite"
+    for path in [PROJECTS / "go.yaml", *_variants(tmp_path)]:
+        assert main(["gate", str(path), "--gate", "business-case", "--log", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["log", "--log", str(db), "--format", "json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [(e["project"], e["outcome"]) for e in entries] == [("PRJ-1001", "go")]
+    assert entries[0]["input"]["id"] == "PRJ-1001"  # the record as it was given is what the entry keeps
+
+
+def test_a_gate_entry_logged_by_an_earlier_pmo_is_still_recognised(tmp_path, capsys):
+    """Entries an earlier pmo logged have keys of the record as written: reviewing the same record again adds
+    nothing, whether it was written cleanly or not."""
+    from engine.gates.review import read_project
+    from engine.store import DecisionLog, Entry
+    engine = Engine.load(today=TODAY)
+    db = tmp_path / "log.sqlite"
+    spaced = _variants(tmp_path)[0]
+    with DecisionLog(db) as log:  # as pmo logged a review before its keys were of the record as read
+        for path in (PROJECTS / "go.yaml", spaced):
+            decision = engine.review_gate(path, "business-case")
+            assert log.append([Entry("gate", decision.project, decision.gate, read_project(path), engine.policy_hash,
+                                     decision.decision, [m.model_dump(mode="json") for m in decision.must_meet],
+                                     decision.approvers, None, as_of=engine.today.isoformat(),
+                                     backend=engine.backend)]) == 1
+    for path in (PROJECTS / "go.yaml", spaced):
+        assert main(["gate", str(path), "--gate", "business-case", "--log", str(db), "--today", TODAY.isoformat()]) == 0
+    with DecisionLog(db) as log:
+        assert log.count() == 2
+
+
+@pytest.mark.parametrize("item, problem", [
+    ("- stage: idea\n  at: '2026-09-01'\n  atr: x\n",
+     "3:3: error[unknown_key]: history 1: unknown key 'atr'; did you mean 'at'?"),
+    ("- stage: idea\n  at: '31-09-2026'\n",
+     "2:8: error[bad_value]: history 1: 'at': '31-09-2026' is not a date; write YYYY-MM-DD"),
+    ("- stage: idea\n  at: '2026-09-31'\n", "2:8: error[bad_value]: history 1: 'at': '2026-09-31' is not a valid date (day is out of range for month)"),
+    ("- stage: idea\n  at: '2030-01-01'\n",
+     "2:8: error[bad_value]: history 1: 'at': 2030-01-01 is after the date of the review (2026-12-01); a history "
+     "lists gates passed before (--today sets the review's date)"),
+    ("- stage: idae\n  at: '2026-09-01'\n",
+     "1:10: error[unknown_stage]: history 1: stage 'idae' is not a stage of the gate policy; did you mean 'idea'?"),
+    ("- at: '2026-09-01'\n", "1:3: error[missing_key]: history 1: an entry needs a 'stage'"),
+    ("- stage: idea\n", "1:3: error[missing_key]: history 1: an entry needs an 'at' (the date, YYYY-MM-DD)"),
+    ("- {stage: business-case, at: '2026-11-02', gate: busines-case, decision: go}\n",
+     "1:50: error[unknown_gate]: history 1: gate 'busines-case' is not a gate of the gate policy; did you mean "
+     "'business-case'?"),
+    ("- {stage: business-case, at: '2026-11-02', gate: business-case, decision: approved}\n",
+     "1:75: error[bad_value]: history 1: decision 'approved' is not one of: go, kill, hold, recycle"),
+    ("- idea\n", "1:3: error[bad_value]: history 1: an entry is a mapping, e.g. {stage: idea, at: 2026-09-01}"),
+])
+def test_every_history_entry_is_checked_like_the_rest_of_the_record(engine, tmp_path, item, problem):
+    """Found by a new user: the history's entries were taken as they were: unknown keys, impossible or future dates,
+    stages, gates and decisions the gate policy does not know. Each is a located error, with a did-you-mean."""
+    text = (PROJECTS / "go.yaml").read_text(encoding="utf-8")
+    head = text[:text.index("history:\n") + len("history:\n")]
+    path = tmp_path / "p.yaml"
+    path.write_text(head + item, encoding="utf-8")
+    line, rest = problem.split(":", 1)
+    problems = _record_problems(engine, path)
+    assert problems == [f"{path}:{int(line) + head.count(chr(10))}:{rest}"], problems
+
+
+def test_a_checked_history_is_the_same_decision_however_it_is_written(engine, tmp_path):
+    text = (PROJECTS / "go.yaml").read_text(encoding="utf-8")
+    written = tmp_path / "p.yaml"
+    written.write_text(text.replace("  at: '2026-09-01'", "  at: 2026-09-01"), encoding="utf-8")
+    assert engine.review_gate(written, "business-case").record_read == \
+        engine.review_gate(PROJECTS / "go.yaml", "business-case").record_read
+
+
+def test_the_log_filters_by_the_day_of_logging_or_by_the_date_decided(tmp_path, capsys):
+    """Found by a new user: pmo log --since filtered by when an entry was logged, pmo kpi counts a decision in the
+    period of its as-of date, and nothing said so. --since/--until are the day logged (UTC), --decided-since/
+    --decided-until the date decided (the date today() meant; for an entry without one, the day logged), as the
+    KPIs read it (engine.health.kpis.decided_on)."""
+    import datetime as dt
+
+    from engine.health.kpis import decided_on
+    from engine.store import DecisionLog, Entry
+    db = tmp_path / "log.sqlite"
+    for today in ("2027-03-01", "2027-06-30"):
+        assert main(["gate", str(PROJECTS / "go.yaml"), "--gate", "business-case", "--today", today, "--log",
+                     str(db)]) == 0
+    with DecisionLog(db) as log:  # an entry from before the log kept the date decided: its day logged counts
+        log.append([Entry("gate", "OLD", "business-case", {"id": "OLD"}, "h", "go", [], [], time="2027-04-02T10:00:00+00:00")])
+    capsys.readouterr()
+
+    def listed(*options):
+        assert main(["log", "--log", str(db), "--format", "json", *options]) == 0
+        return [(e["project"], decided_on(e)) for e in json.loads(capsys.readouterr().out)]
+
+    logged_today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert len(listed("--since", logged_today, "--until", logged_today)) == 2  # the gate reviews were logged today
+    assert listed("--decided-since", "2027-04-01") == [("PRJ-1001", dt.date(2027, 6, 30)), ("OLD", dt.date(2027, 4, 2))]
+    assert listed("--decided-until", "2027-04-02") == [("PRJ-1001", dt.date(2027, 3, 1)), ("OLD", dt.date(2027, 4, 2))]
+    assert listed("--decided-since", "2027-04-03", "--decided-until", "2027-06-29") == []
+    assert main(["log", "--help"]) == 0
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "--since YYYY-MM-DD entries logged on or after this day (UTC)" in usage
+    assert "--decided-since YYYY-MM-DD decisions made for this date or later" in usage

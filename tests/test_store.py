@@ -391,3 +391,94 @@ def test_paging_while_writers_commit_misses_and_repeats_nothing(log_target):
                 time.sleep(0.01)
         assert sum(finished(w) for w in writers) == 4_500
         assert len(seen) == len(set(seen)) == log.count() == 4_500
+
+
+def _read_only_run(locked, args: list[str]) -> subprocess.CompletedProcess:
+    """``pmo ARGS`` in a process for which ``locked`` (a folder or a file) cannot be written: a read-only bind mount
+    in a mount namespace of its own for root (whom permissions do not stop), the permission bits for anyone else."""
+    import os
+    import shlex
+    command = [sys.executable, "-m", "engine.cli", *args]
+    if os.geteuid() == 0:
+        if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
+            pytest.skip("root without mount namespaces: no way to make a folder read-only for this process")
+        where = shlex.quote(str(locked))
+        script = f"mount --bind {where} {where} && mount -o remount,bind,ro {where} && exec {shlex.join(command)}"
+        return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+    mode = locked.stat().st_mode
+    locked.chmod(0o555 if locked.is_dir() else 0o444)
+    try:
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        locked.chmod(mode)
+
+
+@pytest.fixture()
+def logged(tmp_path):
+    """A SQLite log holding a gate decision and an intake round, closed (its WAL moved into the file)."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    db = folder / "log.sqlite"
+    assert main(["gate", str(ROOT / "examples" / "projects" / "go.yaml"), "--gate", "business-case",
+                 "--log", str(db)], stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    assert main(["evaluate", PROPOSALS, "--log", str(db)], stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["log.sqlite"]
+    return db
+
+
+@pytest.mark.parametrize("locked", ["folder", "file"])
+def test_a_log_that_cannot_be_written_is_read_by_every_reading_command(logged, locked):
+    """WAL needs the -shm file beside the log: a log in a read-only folder (or a read-only log file) is still read
+    by pmo log, replay, kpi --log and status history, and left as it was."""
+    target = logged.parent if locked == "folder" else logged
+    before = logged.read_bytes()
+    done = _read_only_run(target, ["log", "--log", str(logged), "--format", "json"])
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 1 + PROPOSALS_DECIDED
+    done = _read_only_run(target, ["replay", "--log", str(logged), "--format", "json"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["replayed"] == 1 + PROPOSALS_DECIDED
+    done = _read_only_run(target, ["kpi", "--log", str(logged)])
+    assert done.returncode == 0, done.stderr
+    done = _read_only_run(target, ["status", "history", "PRJ-1001", "--log", str(logged)])
+    assert "Traceback" not in done.stderr
+    assert logged.read_bytes() == before
+    if locked == "folder":
+        assert sorted(p.name for p in logged.parent.iterdir()) == ["log.sqlite"]
+    else:  # read-only mode makes the -wal (empty) and -shm files beside the file, and cannot remove them
+        assert (logged.parent / "log.sqlite-wal").stat().st_size == 0
+
+
+@pytest.mark.parametrize("locked", ["folder", "file"])
+def test_writing_to_a_log_that_cannot_be_written_is_a_located_error(logged, locked):
+    target = logged.parent if locked == "folder" else logged
+    done = _read_only_run(target, ["gate", str(ROOT / "examples" / "projects" / "hold.yaml"), "--gate",
+                                   "business-case", "--log", str(logged)])
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    action = "open" if locked == "folder" else "write to"  # SQLite opens a read-only file, and refuses the write
+    assert f"error[log_unusable]: cannot {action} the decision log {logged}: " in done.stderr
+    assert ("its folder" if locked == "folder" else "the file is read-only") in done.stderr
+    assert "name a log you can write with --log" in done.stderr and "or --no-log" in done.stderr
+    assert "'pmo log', 'pmo replay' and 'pmo kpi --log' read this one as it is" in done.stderr
+
+
+def test_a_log_whose_wal_holds_transactions_is_not_read_without_them(tmp_path):
+    """Without a -shm file a read-only folder's log is read as an immutable file, which ignores the WAL: so a
+    -wal holding transactions (a writer killed before its checkpoint) is refused, never read stale."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    db = folder / "log.sqlite"
+    with DecisionLog(db) as log:
+        log.append([entry("P1")])
+    crashed = subprocess.run([sys.executable, "-c", "import os, sys\nfrom engine.store import DecisionLog, Entry\n"
+                              "log = DecisionLog(sys.argv[1])\nlog.append([Entry('gate', 'P2', 'g', {}, 'h', 'go', [], "
+                              "[], as_of='2026-12-01', backend='rete')])\nos._exit(0)", str(db)], cwd=ROOT)
+    assert crashed.returncode == 0
+    (folder / "log.sqlite-shm").unlink()
+    assert (folder / "log.sqlite-wal").stat().st_size > 0
+    done = _read_only_run(folder, ["log", "--log", str(db)])
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "log.sqlite-wal holds transactions that are not in the log file yet" in done.stderr
+    with DecisionLog(db) as log:  # where it can be written, both entries are there
+        assert [e["project"] for e in log.query()] == ["P1", "P2"]

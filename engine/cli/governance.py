@@ -24,11 +24,20 @@ def register(sub: Subparsers) -> None:
     gt.add_argument("--justification", metavar="TEXT", help="why the override is accepted (required with it)")
     gt.add_argument("--format", choices=("table", "json"), default="table")
 
-    lg = command(sub, "log", log, "query the decision log", "List logged intake and gate decisions, oldest first.",
-                 wrapped=False)
+    lg = command(sub, "log", log, "query the decision log",
+                 "List logged intake and gate decisions, oldest first. Two dates: the day an entry was logged (its "
+                 "time, UTC: --since, --until) and the date it was decided for (the date today() meant, --today; "
+                 "for an entry logged without one, the day logged: --decided-since, --decided-until). pmo kpi "
+                 "counts a decision in the period of the date it was decided for.", wrapped=False)
     log_query_options(lg)
     lg.add_argument("--project", metavar="ID")
-    lg.add_argument("--since", type=date_arg, metavar="YYYY-MM-DD")
+    lg.add_argument("--since", type=date_arg, metavar="YYYY-MM-DD",
+                    help="entries logged on or after this day (UTC), whatever date they were decided for")
+    lg.add_argument("--until", type=date_arg, metavar="YYYY-MM-DD", help="entries logged on or before this day (UTC)")
+    lg.add_argument("--decided-since", type=date_arg, metavar="YYYY-MM-DD",
+                    help="decisions made for this date or later (the date today() meant), as pmo kpi counts them")
+    lg.add_argument("--decided-until", type=date_arg, metavar="YYYY-MM-DD",
+                    help="decisions made for this date or earlier")
     lg.add_argument("--format", choices=("table", "json"), default="table")
 
     rp = command(sub, "replay", replay, "re-decide logged decisions under the current policy",
@@ -47,7 +56,8 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.api import Engine
     from engine.errors import Diagnostic, PmoError
     from engine.gates.review import read_project
-    from engine.store import Entry, open_log
+    from engine.store import open_log
+    from engine.store.log import gate_entry
     if not args.project.is_file():
         raise PmoError([Diagnostic("no_file", f"no such file: {args.project}")])
     if args.justification and not args.override_role:
@@ -59,11 +69,7 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     decision = engine.review_gate(args.project, args.gate, override=override)
     if not args.no_log:
         with open_log(args.log, skippable=True) as log:  # pmo gate --no-log
-            log.append([Entry("gate", decision.project, decision.gate, read_project(args.project),
-                              engine.policy_hash, decision.decision,
-                              [m.model_dump(mode="json") for m in decision.must_meet], decision.approvers,
-                              decision.override.model_dump(mode="json") if decision.override else None,
-                              as_of=engine.today.isoformat(), backend=engine.backend)])
+            log.append([gate_entry(engine, read_project(args.project), decision)])
     if args.format == "json":
         dump_json(decision.to_json(), stdout)
         return EXIT_OK
@@ -88,8 +94,9 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.store import open_log
-    with open_log(args.db, existing=True) as log:
-        entries = log.query(project=args.project, since=args.since)
+    with open_log(args.db, existing=True, reading=True) as log:
+        entries = log.query(project=args.project, since=args.since, until=args.until,
+                            decided_since=args.decided_since, decided_until=args.decided_until)
     if args.format == "json":
         dump_json(entries, stdout)
         return EXIT_OK
@@ -108,7 +115,7 @@ def replay(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.errors import PmoError
     from engine.store import open_log
     from engine.tasks.evaluate import profiled
-    with open_log(args.db, existing=True) as log:  # a missing log is said before the policies are loaded
+    with open_log(args.db, existing=True, reading=True) as log:  # a missing log is said before the policies are loaded
         entries = log.query()
     engines: dict[dt.date | None, Engine] = {}
 

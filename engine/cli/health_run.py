@@ -86,7 +86,7 @@ def _from_history(engine: Engine, target: str | Path, as_of: dt.date | None, who
     from engine.store import open_log
     from engine.store.history import status_data, unreported
     from engine.tasks.forked_status import ForkedStatus
-    with open_log(target, existing=True) as log:
+    with open_log(target, existing=True, reading=True) as log:
         data = status_data(log, as_of) if whole else StatusData()
         report = engine.health(data if whole else ForkedStatus(log, as_of, workers=workers), as_of=as_of)
         if as_of is not None:

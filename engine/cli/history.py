@@ -142,7 +142,7 @@ def history(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.cli.common import EXIT_OK, EXIT_USAGE, dump_json
     from engine.store import open_log
     from engine.store.history import project_history
-    with open_log(args.log, existing=True) as log:
+    with open_log(args.log, existing=True, reading=True) as log:
         found = project_history(log, args.project)
     if not found["reports"] and not found["decisions"]:
         print(f"pmo: error: no status report or decision for project {args.project!r} in {args.log}", file=stderr)

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.db is None:
         report = measured(data, [])
     else:
-        with open_log(args.db, existing=True) as log:
+        with open_log(args.db, existing=True, reading=True) as log:
             # without --status: the reports `pmo status ingest` stored in the same log, a group of projects at a
             # time (in worker processes for a large history)
             report = measured(data if args.status else ForkedStatus(log, workers=args.workers), log.query())

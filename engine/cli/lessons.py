@@ -50,7 +50,7 @@ def lessons(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return EXIT_USAGE
     gates = []
     if args.db is not None:
-        with open_log(args.db, existing=True) as log:
+        with open_log(args.db, existing=True, reading=True) as log:
             gates = log.query(kind="gate")
     engine = Engine.load(args.policies, rules=args.rules, today=args.today)
     warn(engine, stderr)

@@ -15,13 +15,15 @@ overridden, never as met.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from engine.backends import Backend, make_backend
 from engine.backends.reference import Rules
@@ -52,7 +54,42 @@ class ProjectRecord:
     evidence: list[str]
     approvals: list[str]
     history: list[dict[str, Any]]
-    raw: dict[str, Any]  # as read, for the decision log and replay
+    raw: dict[str, Any]  # as given, for the decision log and replay
+
+    def read_as(self) -> dict[str, Any]:
+        """The record as it was read, in one spelling: what the decision log's key is computed from, so a record
+        written another way that reads the same ('VZ-101  ', budget '180000.0', evidence in another order, keys in
+        another order) is the same decision, logged once. Typed values in one form each (a number by its
+        normalised digits, an alignment by its levels, a date in ISO 8601); evidence and approvals as sets; the
+        approvals' details and the history as given."""
+        given = self.raw.get("approvals")
+        approvals: list[Any] = given if isinstance(given, list) else []
+        return {"id": self.id, "stage": self.stage,
+                "fields": {name: _one_form(value) for name, value in self.fields.items()},
+                "metrics": {name: _one_form(value) for name, value in self.metrics.items()},
+                "evidence": sorted(set(self.evidence)), "approvals": sorted(set(self.approvals)),
+                "approval_details": sorted((_one_form(a) for a in approvals if isinstance(a, Mapping)), key=repr),
+                "history": [_one_form(item) for item in self.history]}
+
+
+def _one_form(value: Any) -> Any:
+    """A read value in one form for the log's key (JSON: text, numbers as text, lists, mappings)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    levels = getattr(value, "levels", None)
+    if isinstance(value, Decimal) and isinstance(levels, dict):  # an Alignment: its levels decide, not only its sum
+        return {"alignment": {name: _one_form(level) for name, level in sorted(levels.items())}}
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, int | float):
+        return _one_form(Decimal(str(value)))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_one_form(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _one_form(v) for k, v in value.items()}
+    return str(value).strip()
 
 
 def read_project(path: str | Path) -> dict[str, Any]:
@@ -83,12 +120,14 @@ RECORD_KEYS = ("id", "name", "stage", "fields", "metrics", "evidence", "approval
 
 def project_record(data: Mapping[str, Any], gates: CompiledGates, reader: RecordReader,
                    derived: Sequence[tuple[str, Node]], id_field: str = "id",
-                   source: str = "<memory>", positions: SourceMap | None = None) -> ProjectRecord:
+                   source: str = "<memory>", positions: SourceMap | None = None,
+                   today: dt.date | None = None) -> ProjectRecord:
     """Type a project record: its intake fields (with derived values), metrics, evidence and approvals.
 
     Checked against the intake schema and the gate policy as policies are: a key, field, metric, evidence or
     approval the policies do not know is an error at its file:line:col (from ``positions``) with a did-you-mean,
-    never ignored (an ignored 'sponser' would put the project on hold for a missing sponsor)."""
+    never ignored (an ignored 'sponser' would put the project on hold for a missing sponsor). ``today``: the
+    review's date (a history entry after it is an error)."""
     problems: list[Diagnostic] = []
     where = Location(source)
 
@@ -148,18 +187,77 @@ def project_record(data: Mapping[str, Any], gates: CompiledGates, reader: Record
     evidence = _names(data, "evidence", at, problems, "a list of evidence names, e.g. [risk-register]")
     approvals = _names(data, "approvals", at, problems, "a list of approvals, each a name or {name, by, at}, e.g. "
                        "[{name: finance-review, by: CFO}]", mappings=True)
-    history = data.get("history") or []
-    if not isinstance(history, list):
-        problems.append(Diagnostic("bad_value", "history: a list of earlier gate passes, e.g. [{stage: idea, at: "
-                                   "2026-09-01}]", at("history")))
-        history = []
+    history = _history(data.get("history"), gates, today, at, problems)
     problems += _unknown_names("evidence", evidence, {e for g in gates.gates.values() for e in g.evidence}, at)
     problems += _unknown_names("approval", approvals,
                                {a for g in gates.gates.values() for a in g.approvals}, at, "approvals")
     if problems:
         raise InputError(problems)
     return ProjectRecord(str(ident), str(stage), fields, {m: metrics.get(m) for m in gates.metrics},
-                         evidence, approvals, list(history), dict(data))
+                         evidence, approvals, history, dict(data))
+
+
+HISTORY_KEYS = ("stage", "at", "gate", "decision", "by", "note")
+DECISIONS = ("go", "kill", "hold", "recycle")
+
+
+def _history(given: Any, gates: CompiledGates, today: dt.date | None, at: Callable[..., Location],
+             problems: list[Diagnostic]) -> list[dict[str, Any]]:
+    """The history's entries checked as the rest of the record is: each a mapping of HISTORY_KEYS with a stage
+    and a date (YYYY-MM-DD, not after the review's date), a gate and a decision the gate policy knows; every
+    problem at its place, with a did-you-mean. Returns the entries as read (dates as dates, text trimmed)."""
+    if given is None:
+        return []
+    if not isinstance(given, list):
+        problems.append(Diagnostic("bad_value", "history: a list of earlier gate passes, e.g. [{stage: idea, at: "
+                                   "2026-09-01}]", at("history")))
+        return []
+    entries = []
+    for i, item in enumerate(given):
+        what = f"history {i + 1}"
+        if not isinstance(item, Mapping):
+            problems.append(Diagnostic("bad_value", f"{what}: an entry is a mapping, e.g. {{stage: idea, at: "
+                                       "2026-09-01}", at("history", i)))
+            continue
+        entry: dict[str, Any] = {}
+        for key, value in item.items():
+            if key not in HISTORY_KEYS:
+                problems.append(Diagnostic("unknown_key", f"{what}: unknown key '{key}'", at("history", i, key, key=True),
+                                           did_you_mean(str(key), HISTORY_KEYS) or f"keys: {', '.join(HISTORY_KEYS)}"))
+                continue
+            where = at("history", i, key)
+            if key == "at":
+                try:
+                    day = to_date(value)
+                except ValueProblem as exc:
+                    problems.append(Diagnostic("bad_value", f"{what}: 'at': {exc}", where))
+                    continue
+                if today is not None and day > today:
+                    problems.append(Diagnostic("bad_value", f"{what}: 'at': {day.isoformat()} is after the date of "
+                                               f"the review ({today.isoformat()})", where,
+                                               "a history lists gates passed before (--today sets the review's date)"))
+                entry[key] = day
+                continue
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not str(value).strip():
+                problems.append(Diagnostic("bad_value", f"{what}: '{key}' is a name or a text, not {value!r}", where))
+                continue
+            text = str(value).strip()
+            if key == "stage" and text not in gates.stages:
+                problems.append(Diagnostic("unknown_stage", f"{what}: stage '{text}' is not a stage of the gate "
+                                           "policy", where, did_you_mean(text, gates.stages)
+                                           or f"stages: {', '.join(gates.stages)}"))
+            elif key == "gate" and text not in gates.gates:
+                problems.append(Diagnostic("unknown_gate", f"{what}: gate '{text}' is not a gate of the gate policy",
+                                           where, did_you_mean(text, gates.gates) or _known("gates", gates.gates)))
+            elif key == "decision" and text not in DECISIONS:
+                problems.append(Diagnostic("bad_value", f"{what}: decision '{text}' is not one of: "
+                                           f"{', '.join(DECISIONS)}", where, did_you_mean(text, DECISIONS)))
+            entry[key] = text
+        for key, needed in (("stage", "a 'stage'"), ("at", "an 'at' (the date, YYYY-MM-DD)")):
+            if key not in item:
+                problems.append(Diagnostic("missing_key", f"{what}: an entry needs {needed}", at("history", i)))
+        entries.append(entry)
+    return entries
 
 
 def _names(data: Mapping[str, Any], key: str, at: Callable[..., Location], problems: list[Diagnostic],
@@ -247,9 +345,15 @@ class GateDecision(BaseModel):
     override: Override | None = None
     policy_hash: str
     as_of: str
+    _read_as: dict[str, Any] | None = PrivateAttr(default=None)  # the record as read (ProjectRecord.read_as)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    @property
+    def record_read(self) -> dict[str, Any] | None:
+        """The reviewed record as read, in one spelling: what the decision log's key is computed from."""
+        return self._read_as
 
 
 def _not_given(condition: Node, values: Mapping[str, Any]) -> str:
@@ -319,12 +423,14 @@ def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy
     if undecided:
         reasons.append(undecided)
     next_stage = {"go": gate.to_stage, "recycle": gate.recycle_to}.get(decision, record.stage)
-    return GateDecision(project=record.id, gate=gate.id, decision=decision, from_stage=record.stage,
+    result = GateDecision(project=record.id, gate=gate.id, decision=decision, from_stage=record.stage,
                         next_stage=next_stage, must_meet=must,
                         should_meet=ShouldMeetSummary(score=score, pass_mark=gate.pass_mark, criteria=should),
                         missing_evidence=missing_evidence, missing_approvals=missing_approvals, approvers=approvers,
                         recycle_to=gate.recycle_to if decision == "recycle" else None, reasons=reasons,
                         override=applied, policy_hash=policy_hash, as_of=as_of)
+    result._read_as = record.read_as()
+    return result
 
 
 def _override(gate: CompiledGate, must: list[MustMeet], override: Mapping[str, Any]) -> Override:

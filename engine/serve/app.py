@@ -50,6 +50,7 @@ from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 from engine.serve.schemas import policy_components
 from engine.store import MAX_PAGE, Entry, open_log
+from engine.store.log import gate_entry
 
 SOURCE = "request"
 CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
@@ -756,10 +757,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         def review():
             engine = served.engine
             decision = engine.review_gate(asked.project, gate, override=override)
-            entry = Entry("gate", decision.project, decision.gate, asked.project, engine.policy_hash,
-                          decision.decision, [m.model_dump(mode="json") for m in decision.must_meet],
-                          decision.approvers, decision.override.model_dump(mode="json") if decision.override else None,
-                          as_of=engine.today.isoformat(), backend=engine.backend)
+            entry = gate_entry(engine, asked.project, decision)
             service.writer.append([entry])
             return decision, entry.key
         decision, key = await compute(review)

@@ -16,6 +16,8 @@ import datetime as dt
 import hashlib
 import json
 import operator
+import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import encodable
 from engine.store.address import DEFAULT_PATH, is_address
-from engine.store.schema import SCHEMA_VERSION, SchemaError, migrate
+from engine.store.schema import SCHEMA_VERSION, SchemaError, migrate, version_of
 from engine.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -48,19 +50,22 @@ class LogError(PmoError):
     written by a newer pmo). ``target`` is the log as shown to people; ``cause`` the database's own error."""
 
     def __init__(self, action: str, target: str, cause: BaseException | str, raw_target: str | None = None,
-                 skippable: bool = True):
-        self.action, self.target, self.cause = action, target, cause
+                 skippable: bool = True, read_only: bool = False):
+        self.action, self.target, self.cause, self.read_only = action, target, cause, read_only
         detail = " ".join(str(cause).split())  # psycopg's messages span lines
         if raw_target and raw_target != target:
             detail = detail.replace(raw_target, target)  # psycopg quotes a malformed address, password and all
         self.detail = detail
+        hint = "name another log with --log (a SQLite file or a postgresql:// address)"
+        if read_only:  # a log that can be read but not written: say which commands read it
+            hint = ("name a log you can write with --log (a SQLite file or a postgresql:// address); 'pmo log', "
+                    "'pmo replay' and 'pmo kpi --log' read this one as it is")
         super().__init__([Diagnostic("log_unusable", f"cannot {action} the decision log {target}: {detail}",
-                                     hint="name another log with --log (a SQLite file or a postgresql:// address)"
-                                          + (", or --no-log" if skippable else ""))])
+                                     hint=hint + (", or --no-log" if skippable else ""))])
 
     def unskippable(self) -> LogError:
         """The same error for a command that needs its log (it has no --no-log to suggest)."""
-        return LogError(self.action, self.target, self.detail, skippable=False)
+        return LogError(self.action, self.target, self.detail, skippable=False, read_only=self.read_only)
 
 
 def shown(target: str | Path) -> str:
@@ -72,21 +77,33 @@ def shown(target: str | Path) -> str:
     return str(target)
 
 
-def open_log(target: str | Path, existing: bool = False, skippable: bool = False) -> DecisionLog:
+def open_log(target: str | Path, existing: bool = False, skippable: bool = False,
+             reading: bool = False) -> DecisionLog:
     """The decision log (a LogError, exit 2, when it cannot be opened); ``existing``: a SQLite log must exist
     already (for reading: a mistyped path is not a new empty log); ``skippable``: the command has --no-log (its
-    error suggests it). Used by the command line and the service."""
-    if existing and not is_address(target) and not Path(target).is_file():
+    error suggests it); ``reading``: the command only reads it, so a SQLite log that cannot be written (a read-only
+    file or folder) is read as it is (DecisionLog). Used by the command line and the service."""
+    if (existing or reading) and not is_address(target) and not Path(target).is_file():
         raise PmoError([Diagnostic("no_file", f"no decision log at {shown(target)}", hint="decisions are logged by "
                                    "'pmo evaluate' and 'pmo gate', status reports by 'pmo status ingest'; --log "
                                    "names another log")])
     try:
-        return DecisionLog(target)
+        return DecisionLog(target, reading=reading)
     except LogError as exc:
         if skippable:
             raise
         raise exc.unskippable() from None
 
+
+
+def gate_entry(engine: Any, given: Any, decision: Any) -> Entry:
+    """The log's entry for a gate review (``decision`` a GateDecision of the record ``given``, as given) by
+    ``engine`` (an Engine): its key from the record as read, so one decision is one entry however it was written.
+    Used by pmo gate and the service."""
+    return Entry("gate", decision.project, decision.gate, given, engine.policy_hash, decision.decision,
+                 [m.model_dump(mode="json") for m in decision.must_meet], decision.approvers,
+                 decision.override.model_dump(mode="json") if decision.override else None,
+                 as_of=engine.today.isoformat(), backend=engine.backend, read_as=decision.record_read)
 
 
 def intake_entry(engine: Any, row: Any, decision: Any) -> Entry:
@@ -358,6 +375,7 @@ class Entry:
     time: str | None = None
     as_of: str | None = None  # the date today() meant
     backend: str | None = None
+    read_as: Any = None  # the input as read, in one spelling (a gate's ProjectRecord.read_as); None: the input
 
     @property
     def input_hash(self) -> str:
@@ -367,7 +385,17 @@ class Entry:
     def key(self) -> str:
         return self._key(self.input_hash)
 
-    def _key(self, input_hash: str) -> str:
+    @property
+    def legacy_key(self) -> str | None:
+        """The key an earlier pmo gave this entry, from the input as written (None: it has no other): an entry
+        logged under it is this decision, so :meth:`DecisionLog.append` adds none."""
+        return None if self.read_as is None else self._key(self.input_hash, legacy=True)
+
+    def _key(self, input_hash: str, legacy: bool = False) -> str:
+        """The key: the digest of what decides the outcome, the input's part being the digest of the input as read
+        (``read_as``) when there is one, else of the input (``input_hash``)."""
+        if self.read_as is not None and not legacy:
+            input_hash = digest(self.read_as)
         decided_by = [self.kind, self.project, self.gate, input_hash, self.policy_hash, self.override]
         if self.as_of is None and self.backend is None:  # the version 0 key, so old entries stay idempotent
             return digest(decided_by)
@@ -384,31 +412,62 @@ class Page:
 
 
 class DecisionLog:
-    """The log at ``target``: a SQLite file path (default ./pmo-decisions.sqlite) or a ``postgresql://`` address."""
+    """The log at ``target``: a SQLite file path (default ./pmo-decisions.sqlite) or a ``postgresql://`` address.
 
-    def __init__(self, target: str | Path = DEFAULT_PATH):
+    ``reading``: for a command that only reads. The log is opened (and migrated) as usual when it can be; a SQLite
+    log that cannot be written (a read-only file, or a folder where SQLite cannot make its ``-wal`` and ``-shm``
+    files) is then read as it is (engine/store/sqlite.py says how, and when that is refused), and ``read_only`` is
+    set. Writing to a log that cannot be written is a LogError that says so."""
+
+    def __init__(self, target: str | Path = DEFAULT_PATH, reading: bool = False):
         self.target = target if is_address(target) else Path(target)
         self.shown = shown(self.target)
         self.errors = _store_type(self.target).errors
+        self.read_only = False
         try:
             self._db = _open(self.target)
-        except self.errors + (ValueError,) as exc:  # ValueError: psycopg's reading of a malformed address
-            raise self._failed("open", exc) from None
-        try:
             migrate(self._db)
-        except (SchemaError,) + self.errors as exc:
-            self._db.close()
-            raise self._failed("open", exc) from None
+        except (SchemaError, ValueError) + self.errors as exc:  # ValueError: psycopg's reading of a malformed address
+            if getattr(self, "_db", None) is not None:
+                self._db.close()
+            if not (reading and isinstance(self.target, Path) and _unwritable(self.target, exc)):
+                raise self._failed("open", exc) from None
+            self._open_read_only()
 
         self._lock = threading.Lock()  # one log may serve several threads (a server's): one statement at a time
         self._plans_stored: set[str] = set()  # finding plans this log holds (committed)
         self._plans_read: dict[str, tuple[list[Any], list[int]]] = {}  # finding plans read: findings, slots
+
+    def _open_read_only(self) -> None:
+        """The SQLite log read as it is (it cannot be written): never migrated, so refused when it is older."""
+        assert isinstance(self.target, Path)
+        try:
+            self._db = SqliteStore(self.target, read_only=True)
+        except self.errors as exc:
+            raise self._failed("read", exc) from None
+        self.read_only = True
+        try:
+            found = version_of(self._db)
+            if found > SCHEMA_VERSION:
+                raise SchemaError(f"it was written by a newer pmo (log version {found}; this pmo reads up to "
+                                  f"{SCHEMA_VERSION})")
+            if found < SCHEMA_VERSION:
+                raise SchemaError(f"it is at version {found} and this pmo reads it at version {SCHEMA_VERSION}, "
+                                  f"which means migrating it, and it cannot be written: open it once where it can "
+                                  f"be written (any pmo command that reads it migrates it), or read a copy")
+        except (SchemaError,) + self.errors as exc:
+            self._db.close()
+            raise self._failed("read", exc) from None
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def _failed(self, action: str, cause: BaseException | str) -> LogError:
+        if isinstance(self.target, Path) and isinstance(cause, BaseException) and _unwritable(self.target, cause):
+            return LogError(action, self.shown, _why_unwritable(self.target, cause), str(self.target), read_only=True)
+        if self.read_only and action != "read":
+            return LogError(action, self.shown, f"it is read-only ({cause})", str(self.target), read_only=True)
         return LogError(action, self.shown, cause, str(self.target))
 
     @contextlib.contextmanager
@@ -434,12 +493,26 @@ class DecisionLog:
         self.close()
 
     def append(self, entries: Iterable[Entry]) -> int:
-        """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped)."""
+        """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped,
+        also when an earlier pmo logged it under its legacy key)."""
+        entries = list(entries)
+        legacy = [e.legacy_key for e in entries if e.legacy_key is not None]
+        if legacy:
+            found: set[str] = set()
+            with self._using("read") as db:
+                for start in range(0, len(legacy), 500):
+                    part = legacy[start:start + 500]
+                    _, rows = db.select(f"SELECT key FROM decisions WHERE key IN ({', '.join('?' for _ in part)})",
+                                        part)
+                    found.update(key for key, in rows)
+            entries = [e for e in entries if e.legacy_key not in found]
         return self.append_encoded(encoded(entries))
 
     def append_encoded(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """``append`` of entries already encoded by :func:`encoded` (in another process: a batch's workers
         encode the entries of their rows); an entry without a time gets this transaction's."""
+        if self.read_only:
+            raise self._failed("write to", "it was opened for reading only, as it cannot be written")
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         timed = [row[:15] if row[1] else (row[0], now, *row[2:15]) for row in rows]
         if not timed:
@@ -455,8 +528,11 @@ class DecisionLog:
 
     def query(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
               until: dt.date | None = None, *, after: int | None = None,
-              limit: int | None = None) -> list[dict[str, Any]]:
-        """Entries in the order they were logged; ``since`` and ``until`` are dates (UTC), both included.
+              limit: int | None = None, decided_since: dt.date | None = None,
+              decided_until: dt.date | None = None) -> list[dict[str, Any]]:
+        """Entries in the order they were logged; ``since`` and ``until`` are days of logging (the entry's time,
+        UTC), both included; ``decided_since`` and ``decided_until`` dates decided for (the date today() meant,
+        else the day logged: engine.health.kpis.decided_on, by which the KPIs count), both included.
         ``after``: only entries logged after the one with this ``seq``; ``limit``: at most this many (the first).
         A bounded read is :meth:`page`."""
         sql, args = "SELECT * FROM decisions WHERE 1=1", list[int | str | None]()
@@ -472,6 +548,13 @@ class DecisionLog:
         if until is not None:
             sql += " AND time < ?"
             args.append((until + dt.timedelta(days=1)).isoformat())
+        decided = "COALESCE(NULLIF(as_of, ''), substr(time, 1, 10))"  # ISO dates: compared as text
+        if decided_since is not None:
+            sql += f" AND {decided} >= ?"
+            args.append(decided_since.isoformat())
+        if decided_until is not None:
+            sql += f" AND {decided} <= ?"
+            args.append(decided_until.isoformat())
         if kind is not None:
             sql += " AND kind = ?"
             args.append(kind)
@@ -536,6 +619,21 @@ class DecisionLog:
                 self._plans_read.clear()
             for ident, findings, slots in found:
                 self._plans_read[ident] = (json.loads(findings), json.loads(slots))
+
+
+def _unwritable(path: Path, exc: BaseException) -> bool:
+    """Whether ``exc`` (from SQLite) is the log's file or folder that cannot be written (read-only, or not ours)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+        return False
+    return path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def _why_unwritable(path: Path, exc: BaseException) -> str:
+    if os.access(path.parent, os.W_OK):
+        return f"the file is read-only ({exc})"
+    return (f"its folder {path.parent} cannot be written, and SQLite makes {path.name}-wal and {path.name}-shm "
+            f"beside it to write ({exc})")
 
 
 def _open(target: str | Path) -> SqliteStore | PostgresStore:

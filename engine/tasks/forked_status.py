@@ -104,7 +104,7 @@ def _start_worker(status: StoredStatus, measure: Callable[[StatusData], Any], pa
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the parent's to handle: it stops the workers
     die_with(parent)
     # the parent's connection was copied by the fork: a worker reads on its own, never on that one
-    _worker = (status, measure, DecisionLog(status.log.target))
+    _worker = (status, measure, DecisionLog(status.log.target, reading=True))
 
 
 def _measure_in_worker(projects: list[str]) -> Any:

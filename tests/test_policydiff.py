@@ -4,6 +4,8 @@ import json
 import re
 import shutil
 
+import pytest
+
 from engine.cli import main
 from tests.conftest import ROOT
 
@@ -51,7 +53,7 @@ def test_diff_reports_exactly_the_proposals_a_threshold_moves(tmp_path):
     rows = [line for line in table.splitlines() if line.startswith("| PRJ-")]
     assert [r.split("|")[1].strip() for r in rows if "-> **reject**" in r] == expected
     assert all("+ budget-cap" in r for r in rows if "-> **reject**" in r)
-    assert "| proposal | decision | rank | findings |" in table
+    assert "| proposal | decision | rank | score | findings |" in table
 
 
 def test_identical_policies_change_nothing():
@@ -115,3 +117,62 @@ def test_diff_reads_an_export_through_its_input_profile(tmp_path):
     assert diff["proposals"] == len(decided) and diff["counts"]["errors"] == len(errors) < len(decided) // 2
     capped = {c["id"] for c in diff["changes"] if "budget-cap" in c["added"]}
     assert capped and not capped & errors
+
+
+def _ranked(policies, proposals) -> dict[int, dict]:
+    """The oracle: per input position, everything a proposal's outcome is (decision, rank, score, and each
+    finding's rule, effect, route and reason), from pmo rank itself."""
+    out = io.StringIO()
+    main(["rank", str(proposals), "--policies", str(policies), "--today", "2026-12-01", "--format", "json"],
+         stdout=out, stderr=io.StringIO())
+    entries = json.loads(out.getvalue())["entries"]
+    return {e["id"]: {"decision": e["decision"], "rank": e["rank"], "score": e["score"],
+                      "findings": sorted((f["rule"], f["effect"], f["route"], f["reason"]) for f in e["findings"])}
+            for e in entries}
+
+
+EDITS = {  # one member of each class of change the diff used not to list (or to list in part)
+    "a reason text only": ("intake.yaml", '"Benefit/cost ratio {benefit_cost_ratio} is marginal (below 1.5)"',
+                           '"Benefit/cost ratio {benefit_cost_ratio} is below 1.5: marginal"'),
+    "a weight: scores move, most ranks do not": ("scoring.yaml", "weight: 0.35", "weight: 0.36"),
+    "an effect and a route together": ("intake.yaml", "    effect: review\n    route: Risk Committee\n",
+                                       "    effect: flag\n    route: Board\n"),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_diff_lists_every_proposal_whose_outcome_changes_with_before_and_after(tmp_path, edit):
+    """Was: a change of a reason text alone, or of a score that moves no rank, was not listed ('no decision
+    changes; 0 ranks move'); an effect and a route changed together showed the effect only."""
+    name, old_text, new_text = EDITS[edit]
+    new = shutil.copytree(ROOT / "policies", tmp_path / "new")
+    text = (new / name).read_text()
+    assert text.count(old_text) == 1
+    (new / name).write_text(text.replace(old_text, new_text))
+    proposals = ROOT / "examples" / "proposals.csv"
+    before, after = _ranked(ROOT / "policies", proposals), _ranked(new, proposals)
+    expected = sorted(i for i in before if before[i] != after[i])
+    assert expected  # the edit changes something on these proposals
+    code, out, _ = run("diff", str(ROOT / "policies"), str(new), str(proposals), "--today", "2026-12-01",
+                       "--format", "json")
+    changes = {c["id"]: c for c in json.loads(out)["changes"]}
+    assert sorted(changes) == expected
+    for i in expected:
+        c, old, now = changes[i], before[i], after[i]
+        assert (c["old"], c["new"], c["old_rank"], c["new_rank"]) == (old["decision"], now["decision"], old["rank"],
+                                                                      now["rank"])
+        if old["score"] != now["score"]:
+            assert c["old_score"] != c["new_score"]  # shown with the places that tell them apart
+            assert round(c["old_score"], 2) == round(old["score"], 2)
+        for (rule, effect, route, reason) in old["findings"]:
+            same = [f for f in now["findings"] if f[0] == rule]
+            if same and same[0] != (rule, effect, route, reason):
+                (line,) = [x for x in c["changed"] if x.startswith(f"{rule}: ")]
+                _, effect2, route2, reason2 = same[0]
+                for was, now_is in ((effect, effect2), (route, route2), (reason, reason2)):
+                    if was != now_is:
+                        assert f"{was}" in line and f"{now_is}" in line, line
+    code, table, _ = run("diff", str(ROOT / "policies"), str(new), str(proposals), "--today", "2026-12-01")
+    listed = [line.split("|")[1].strip() for line in table.splitlines()
+              if line.startswith("| ") and not line.startswith(("| proposal ", "| --- "))]
+    assert sorted(listed) == expected

@@ -10,6 +10,7 @@ import pytest
 
 from engine import Engine, PolicyError
 from engine.authoring.check import check_policies
+from engine.cli import main
 from engine.compile.policy import compile_policy
 from engine.errors import DiagnosticSink
 from engine.policy.loader import load_policy_set
@@ -243,6 +244,49 @@ def test_a_scoring_table_without_a_match_is_a_missing_value(policy):
     assert points(root, budget="5") == 10.0 and points(root, budget="500") == 1.0
     assert points(root) is None
     assert [d.code for d in problems(root)["table_gap"]] == ["table_gap"]
+
+
+def unchecked_engine(root, backend="reference") -> Engine:
+    """An engine of a policy whose analysis found errors (Engine.load refuses it): what the run time must catch
+    where the analysis cannot decide (rows over expressions whose overlap no example proposal was found for)."""
+    sink = DiagnosticSink()
+    return Engine(compile_policy(load_policy_set(root, [ROOT / "rules"], sink), TODAY, sink), backend)
+
+
+@pytest.mark.parametrize("hit_policy, csv", [
+    ("unique", "budget,points\n> 10,5\n> 100,3\n<= 10,1\n"),
+    ("any", "budget,points\n> 10,5\n> 100,3\n<= 10,1\n"),  # rows that match together give different points
+])
+def test_a_scoring_table_whose_rows_overlap_at_run_time_makes_an_error_row(policy, hit_policy, csv):
+    root = policy(hit_policy, csv, scoring=SCORING)
+    engine = unchecked_engine(root)
+    ranking = engine.rank([{"id": "P-1", "title": "t", "budget": "500"}, {"id": "P-2", "title": "t", "budget": "50"}])
+    ranked = [e.id for e in ranking.entries if e.rank is not None]
+    (bad,) = [e for e in ranking.entries if e.id == "P-1"]
+    assert ranked == ["P-2"] and bad.rank is None and bad.score is None  # never ranked as if size were missing
+    assert bad.decision == "error" and [e.code for e in bad.errors] == ["table_overlap"]
+    message = bad.errors[0].message
+    assert "table 't'" in message and "t.csv!A2 and t.csv!A3" in message  # the table and both rows, located
+    assert "narrow one of the rows" in message  # and the fix
+    assert bad.reason is not None and "t.csv!A2 and t.csv!A3" in bad.reason
+
+
+def test_a_scoring_overlap_the_analysis_could_not_prove_is_an_error_row_in_pmo_rank(write_policy, tmp_path):
+    # the analysis finds no proposal for budget [100000..1000000) with benefit / budget > 20 (a warning); one exists
+    root = write_policy({"intake.yaml": INTAKE + "  benefit: money\n", "tables.yaml": tables("unique", "", "scoring"),
+                         "t.csv": "budget,benefit / budget,points\n< 100000,-,10\n[100000..1000000),-,6\n"
+                                  ">= 1000000,-,2\nnull,-,0\n[100000..1000000),> 20,9\n",
+                         "scoring.yaml": SCORING})
+    proposals = tmp_path / "o.csv"
+    proposals.write_text("id,title,budget,benefit\nO-1,a,500000,20000000\nO-2,b,500000,2000000\n", encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["rank", str(proposals), "--policies", str(root), "--today", TODAY.isoformat(), "--format", "json"],
+                stdout=out, stderr=err)
+    entries = {e["id"]: e for e in json.loads(out.getvalue())["entries"]}
+    assert entries["O-2"]["rank"] == 1 and entries["O-1"]["rank"] is None
+    assert entries["O-1"]["decision"] == "error" and entries["O-1"]["errors"][0]["code"] == "table_overlap"
+    assert "t.csv!A3 and t.csv!A6" in entries["O-1"]["errors"][0]["message"]
+    assert code == 1 and "1 input row(s) could not be decided or scored" in err.getvalue()  # EXIT_BAD_ROWS
 
 
 def test_an_unknown_scoring_table_is_named(write_policy):

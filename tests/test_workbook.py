@@ -333,8 +333,8 @@ def test_the_readme_walk_through(tmp_path, capsys, monkeypatch):
     assert main(["diff", "policies", "new-policies", str(ROOT / "examples" / "proposals.csv"), "--today",
                  "2026-12-01"]) == 0
     out = capsys.readouterr().out
-    assert "1 decision changes: 1 reject -> review; 0 findings added, 1 removed; 30 ranks move" in out
-    assert "| PRJ-1006 | reject -> **review** | - -> 14 | - sponsor-required |" in out
+    assert "1 decision changes: 1 reject -> review; 0 findings added, 1 removed; 30 ranks move; 1 score changes" in out
+    assert "| PRJ-1006 | reject -> **review** | - -> 14 | - -> 49.74 | - sponsor-required |" in out
 
 
 # ---------------------------------------------------------------------------- cells it cannot read

@@ -4,10 +4,13 @@ over the same proposals. The review artefact for a policy pull request.
     diff = diff_policies(Engine.load("policies"), Engine.load("new-policies"), rows)
     diff.summary()   # "4 decisions change: 3 accept -> reject, 1 review -> accept; 7 findings added, ..."
     diff.changes     # one Change per proposal that differs: decision changes first, then findings, then ranks
+                     # and scores
 
 Both versions decide the same proposals; when both have a scoring policy they also rank them, and a
-proposal's rank "moves" when it differs (entering or leaving the ranking counts). Findings are compared by
-rule id: added, removed, or changed (same rule, another effect or route). Reason texts are not compared.
+proposal's rank "moves" when it differs (entering or leaving the ranking counts); its score changes when it
+differs to 12 significant digits (as the ranking compares scores), so a score that moves no rank is listed
+too. Findings are compared by rule id: added, removed, or changed (same rule, another effect, route or
+reason text as the proposal reads it), each change with its before and after.
 """
 from __future__ import annotations
 
@@ -28,11 +31,13 @@ class Change:
     new: str
     added: list[str] = field(default_factory=list)  # rules that fire only under the new policies
     removed: list[str] = field(default_factory=list)  # rules that fired only under the old ones
-    changed: list[str] = field(default_factory=list)  # "rule: review -> reject" (effect or route changed)
+    # "rule: review -> reject, route PMO -> Board, reason 'a' -> 'b'": what changed of a rule that fires under both
+    changed: list[str] = field(default_factory=list)
     old_rank: int | None = None
     new_rank: int | None = None
-    old_score: float | None = None
+    old_score: float | None = None  # rounded to 2 places, or to as many as tell two different scores apart
     new_score: float | None = None
+    score_changed: bool = False
 
     @property
     def decision_changed(self) -> bool:
@@ -44,7 +49,8 @@ class Change:
 
     @property
     def differs(self) -> bool:
-        return self.decision_changed or self.rank_moved or bool(self.added or self.removed or self.changed)
+        return self.decision_changed or self.rank_moved or self.score_changed or \
+            bool(self.added or self.removed or self.changed)
 
 
 @dataclass
@@ -66,7 +72,8 @@ class PolicyDiff:
                 "findings_added": sum(len(c.added) for c in self.changes),
                 "findings_removed": sum(len(c.removed) for c in self.changes),
                 "findings_changed": sum(len(c.changed) for c in self.changes),
-                "ranks": sum(1 for c in self.changes if c.rank_moved), "errors": self.errors}
+                "ranks": sum(1 for c in self.changes if c.rank_moved),
+                "scores": sum(1 for c in self.changes if c.score_changed), "errors": self.errors}
 
     def summary(self) -> str:
         """One line: what changes, with counts."""
@@ -80,6 +87,7 @@ class PolicyDiff:
         parts.append(findings + (f", {n['findings_changed']} changed" if n["findings_changed"] else ""))
         if self.ranked:
             parts.append(f"{_plural(n['ranks'], 'rank')} {'moves' if n['ranks'] == 1 else 'move'}")
+            parts.append(f"{_plural(n['scores'], 'score')} {'changes' if n['scores'] == 1 else 'change'}")
         if self.errors:  # else "no decision changes" would pass off proposals never decided as unchanged
             parts.append(f"{_plural(self.errors, 'error row')} under both versions, not compared (fix the rows, or "
                          "read the file with its input profile)")
@@ -106,12 +114,14 @@ def diff_policies(old, new, proposals: Iterable[Any]) -> PolicyDiff:
     for key in sorted(before):
         (decision, rank, score), (decision2, rank2, score2) = before[key], after[key]
         errors += decision.decision == decision2.decision == "error"
+        shown = _scores(score, score2)
         change = Change(_name(decision, key), decision.decision, decision2.decision, old_rank=rank, new_rank=rank2,
-                        old_score=_round(score), new_score=_round(score2))
+                        old_score=shown[0], new_score=shown[1], score_changed=_differ(score, score2))
         _compare_findings(decision.findings, decision2.findings, change)
         if change.differs:
             changes.append(change)
-    changes.sort(key=lambda c: (not c.decision_changed, not (c.added or c.removed or c.changed)))  # stable
+    changes.sort(key=lambda c: (not c.decision_changed, not (c.added or c.removed or c.changed),
+                                not c.rank_moved))  # stable
     return PolicyDiff(old.policy_hash, new.policy_hash, len(before), ranked, changes, errors)
 
 
@@ -129,8 +139,20 @@ def _name(decision, position: int) -> str:
     return f"{decision.source}:{decision.row}" if decision.source else f"row {position + 1}"
 
 
-def _round(score: float | None) -> float | None:
-    return None if score is None else round(score, 2)
+def _differ(a: float | None, b: float | None) -> bool:
+    """Two scores differ: one is missing, or they differ to 12 significant digits (float rounding aside)."""
+    if a is None or b is None:
+        return (a is None) != (b is None)
+    return float(f"{a:.12g}") != float(f"{b:.12g}")
+
+
+def _scores(a: float | None, b: float | None) -> tuple[float | None, float | None]:
+    """The two scores as shown: to 2 places, or to as many more as tell them apart when they differ."""
+    places = 2
+    if a is not None and b is not None and _differ(a, b):
+        while places < 12 and round(a, places) == round(b, places):
+            places += 1
+    return (None if a is None else round(a, places)), (None if b is None else round(b, places))
 
 
 def _compare_findings(old: list[Finding], new: list[Finding], change: Change) -> None:
@@ -140,7 +162,9 @@ def _compare_findings(old: list[Finding], new: list[Finding], change: Change) ->
     change.removed = [rule for rule in before if rule not in after]
     for rule in before.keys() & after.keys():
         a, b = before[rule], after[rule]
-        if (a.effect, a.route) != (b.effect, b.route):
-            what = f"{a.effect} -> {b.effect}" if a.effect != b.effect else f"route {a.route} -> {b.route}"
-            change.changed.append(f"{rule}: {what}")
+        what = ([f"{a.effect} -> {b.effect}"] if a.effect != b.effect else []) + \
+            ([f"route {a.route} -> {b.route}"] if a.route != b.route else []) + \
+            ([f"reason {a.reason!r} -> {b.reason!r}"] if a.reason != b.reason else [])
+        if what:
+            change.changed.append(f"{rule}: {', '.join(what)}")
     change.changed.sort()

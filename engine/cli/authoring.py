@@ -397,18 +397,23 @@ def _print_diff(result: PolicyDiff, old: Path, new: Path, out: IO[str]) -> None:
     print(result.summary(), file=out)
     if not result.changes:
         return
-    print("\n| proposal | decision | rank | findings |", file=out)
-    print("| --- | --- | --- | --- |", file=out)
+    print("\n| proposal | decision | rank | score | findings |", file=out)
+    print("| --- | --- | --- | --- | --- |", file=out)
     for c in result.changes:
         decision = f"{c.old} -> **{c.new}**" if c.decision_changed else c.old
         rank = f"{_rank(c.old_rank)} -> {_rank(c.new_rank)}" if c.rank_moved else _rank(c.old_rank)
-        findings = ", ".join([f"+ {r}" for r in c.added] + [f"- {r}" for r in c.removed] +
+        score = f"{_score(c.old_score)} -> {_score(c.new_score)}" if c.score_changed else _score(c.old_score)
+        findings = "; ".join([f"+ {r}" for r in c.added] + [f"- {r}" for r in c.removed] +
                              [f"~ {r}" for r in c.changed])
-        print(f"| {_cell(c.id)} | {decision} | {rank} | {_cell(findings)} |", file=out)
+        print(f"| {_cell(c.id)} | {decision} | {rank} | {score} | {_cell(findings)} |", file=out)
 
 
 def _rank(rank: int | None) -> str:
     return "-" if rank is None else str(rank)
+
+
+def _score(score: float | None) -> str:
+    return "-" if score is None else f"{score:.2f}" if round(score, 2) == score else repr(score)
 
 
 def _cell(text: str) -> str:

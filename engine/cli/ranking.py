@@ -134,7 +134,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print(f"pmo: report written to {args.report}", file=stderr)
     bad = sum(1 for e in ranking.entries if e.decision == "error")
     if bad:
-        print(f"pmo: {bad} input row(s) could not be decided; see the end of the list", file=stderr)
+        print(f"pmo: {bad} input row(s) could not be decided or scored; see the end of the list", file=stderr)
     if ranking.assessment_errors:
         print(f"pmo: {len(ranking.assessment_errors)} assessment row(s) could not be used; they are not combined",
               file=stderr)

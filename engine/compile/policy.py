@@ -186,7 +186,7 @@ def _scoring_stage(c: _Compiling) -> None:
     alignment_fields = {name for name, spec in c.fields.items() if spec.type == "alignment"}
     c.models = compile_models(c.policy_set.scorings, c.types, c.today, alignment_fields, c.sink,
                               c.policy_set.stable_name,
-                              tables={name: (t.column(), *t.points_range)
+                              tables={name: (t.column(), *t.points_range, t.overlap)
                                       for name, t in c.tables.named("scoring").items()}) or []
     c.scoring = next((m.scoring for m in c.models if m.condition is None), c.models[0].scoring if c.models else None)
 

@@ -42,6 +42,9 @@ MISSING = float("nan")
 ColumnCache = dict[str, "np.ndarray"]  # numeric fields as floats, converted once per ranking
 Column = Callable[[list[Mapping[str, Any]], ColumnCache], "np.ndarray"]  # (records, cache) -> floats, NaN: missing
 Scale = tuple[Column, float, float]  # a criterion's raw values, and the lowest and highest it can take
+# a record whose raw value is NaN -> the error that made it so, as (code, message), or None: simply missing
+ErrorOf = Callable[[Mapping[str, Any]], "tuple[str, str] | None"]
+TableScale = tuple[Column, float, float, ErrorOf]  # a scoring decision table: its Scale, and its run-time overlaps
 
 
 @dataclass
@@ -58,6 +61,7 @@ class ScoredCriterion:
     where: str
     alignment_field: str | None = None  # its breakdown shows the objectives
     panel: PanelSpec | None = None  # rated by several people: how the ratings combine (engine/scoring/panel.py)
+    error: ErrorOf | None = None  # a decision table's: a NaN that is an error (rows overlap), not a missing value
 
 
 PANEL_KEY = "__panel__"  # a record's combined panel scores, by criterion id (set by the ranking from assessments)
@@ -108,9 +112,10 @@ class ScoringModel:
 # ---------------------------------------------------------------------------- compile
 
 def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.date, alignment_fields: set[str],
-                    sink: DiagnosticSink, tables: Mapping[str, Scale] | None = None
+                    sink: DiagnosticSink, tables: Mapping[str, TableScale] | None = None
                     ) -> CompiledScoring | None:
-    """``tables``: the scoring decision tables by name, as (points column, lowest, highest points)."""
+    """``tables``: the scoring decision tables by name, as (points column, lowest, highest points, the error of a
+    record its rows cannot score)."""
     before = len(sink.errors)
     expr = _Expressions(types, today, sink)
     criteria: list[ScoredCriterion] = []
@@ -157,7 +162,7 @@ def compile_scoring(policy: ScoringPolicy, types: Mapping[str, str], today: dt.d
 
 def compile_models(policies: list[ScoringPolicy], types: Mapping[str, str], today: dt.date,
                    alignment_fields: set[str], sink: DiagnosticSink, name: Callable[[str], str] = str,
-                   tables: Mapping[str, Scale] | None = None) -> list[ScoringModel] | None:
+                   tables: Mapping[str, TableScale] | None = None) -> list[ScoringModel] | None:
     """Every scoring model with its condition (a bool expression over the fields and derived values).
     ``tables``: the scoring decision tables by name (see compile_scoring)."""
     before = len(sink.errors)
@@ -209,7 +214,7 @@ def _floats(values: Iterable[Any], n: int, missing: bool = False) -> np.ndarray:
 
 
 def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
-               sink: DiagnosticSink, tables: Mapping[str, Scale]) -> ScoredCriterion | None:
+               sink: DiagnosticSink, tables: Mapping[str, TableScale]) -> ScoredCriterion | None:
     sources = [name for name in ("field", "formula", "bands", "lookup", "table", "panel")
                if getattr(crit, name) is not None]
     if len(sources) != 1:
@@ -218,6 +223,7 @@ def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
         return None
     low = high = None
     panel = None
+    error = None
     if crit.panel is not None:
         panel = _panel(crit, sink)
         if panel is None:
@@ -247,7 +253,7 @@ def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
             sink.add("unknown_table", f"no scoring table named '{crit.table}'", crit.loc("table"),
                      did_you_mean(crit.table, tables) or "declare it in a tables file with applies_to: scoring")
             return None
-        column, low, high = tables[crit.table]
+        column, low, high, error = tables[crit.table]
     else:
         assert crit.lookup is not None
         found = _lookup(crit.lookup, expr)
@@ -269,7 +275,7 @@ def _criterion(crit: Criterion, expr: _Expressions, alignment_fields: set[str],
     where = crit.loc("id")
     return ScoredCriterion(crit.id, crit.name or crit.id, 0.0, column, crit.normalise, crit.direction, low, high,
                            float(crit.missing), f"{where.file}:{where.line}",
-                           crit.field if crit.field in alignment_fields else None, panel)
+                           crit.field if crit.field in alignment_fields else None, panel, error)
 
 
 def _panel(crit: Criterion, sink: DiagnosticSink) -> PanelSpec | None:

@@ -160,10 +160,17 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
             entry.top_probability = probability[n - 1]
             entry.weight_change = changes[n - 1] if n <= top else None
         entries.append(entry)
+    ranked = set(order.tolist())
     for i, (decision, _record) in enumerate(candidates):
-        if scores.unscored[i] is not None:
-            entries.append(_entry(decision, reason=f"not scored: {scores.unscored[i]}", position=passing[i],
-                                  panel=panels[i]))
+        if i in scores.errors:  # an error row, as intake makes one: the proposal's scoring failed, it is not ranked
+            errors = [RowError(row=decision.row, code=code, message=message) for code, message in scores.errors[i]]
+            entries.append(RankEntry(id=decision.id, decision="error", routes=decision.routes,
+                                     findings=decision.findings, errors=decision.errors + errors,
+                                     source=decision.source, row=decision.row, position=passing[i], panel=panels[i],
+                                     reason="error: " + "; ".join(e.message for e in errors)))
+        elif scores.unscored[i] is not None or i not in ranked:  # no proposal leaves the list without a reason
+            why = scores.unscored[i] or "its score is not a number"
+            entries.append(_entry(decision, reason=f"not scored: {why}", position=passing[i], panel=panels[i]))
     entries += _not_passing(decided)
     settings = None
     if sensitivity:

@@ -21,6 +21,9 @@ class Scores:
     contributions: np.ndarray
     total: np.ndarray
     unscored: list[str | None]  # why a proposal has no score
+    # proposals (by index) a criterion could not score, with (code, message): an error row, neither ranked nor
+    # scored as missing (a decision table's rows that overlap at run time)
+    errors: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # numeric fields as floats, for tie-breaks
 
 
@@ -35,8 +38,13 @@ def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]], ca
     n, k = len(records), len(scoring.criteria)
     raw = np.empty((n, k))
     normalised = np.empty((n, k))
+    errors: dict[int, list[tuple[str, str]]] = {}
     for j, c in enumerate(scoring.criteria):
         values = raw[:, j] = c.column(records, cache)
+        if c.error is not None:  # a NaN is missing, or an error the criterion names: only NaNs are asked
+            for i in np.flatnonzero(np.isnan(values)).tolist():
+                if (found := c.error(records[i])) is not None:
+                    errors.setdefault(i, []).append(found)
         if c.normalise == "fixed":
             low, high = c.low, c.high
             assert low is not None and high is not None  # compile_scoring gives a fixed criterion its scale
@@ -55,7 +63,9 @@ def _weighted_sum(scoring: CompiledScoring, records: list[Mapping[str, Any]], ca
     total = np.zeros(n)
     for j in range(k):  # left to right, so a breakdown's contributions add up to the score exactly
         total = total + contributions[:, j]
-    return Scores(raw, normalised, contributions, total, [None] * n, cache)
+    if errors:
+        total[list(errors)] = MISSING  # not ranked: ranking_order takes the scored proposals only
+    return Scores(raw, normalised, contributions, total, [None] * n, errors=errors, columns=cache)
 
 
 def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]], cache: ColumnCache) -> Scores:
@@ -90,7 +100,7 @@ def _components(scoring: CompiledScoring, records: list[Mapping[str, Any]], cach
     for j in range(contributions.shape[1]):
         total = total + contributions[:, j]
     total[bad] = MISSING
-    return Scores(raw, np.zeros((n, 0)), contributions, total, unscored, cache)
+    return Scores(raw, np.zeros((n, 0)), contributions, total, unscored, columns=cache)
 
 
 def _component_reasons(names: list[str], absent: np.ndarray, bad: np.ndarray, divisor: str) -> list[str | None]:

@@ -98,8 +98,19 @@ class CompiledTable:
             return 0.0, float(len(self.rows))
         return min(points), max(points)
 
+    def overlap(self, record: Mapping[str, Any]) -> tuple[str, str] | None:
+        """Scoring: ('table_overlap', message) when rows the hit policy forbids to match together match this
+        record (the analysis could not rule it out: rows over expressions), else None. ``column`` gives such a
+        record NaN; the ranking makes it an error row, never a missing value."""
+        try:
+            choose(self.group(list(range(len(self.rows)))), self.matches(record))
+        except Overlap as exc:
+            return "table_overlap", str(exc)
+        return None
+
     def column(self) -> Callable[[list[Mapping[str, Any]], dict[str, np.ndarray]], np.ndarray]:
-        """Scoring: the table's points for each record (NaN: no row matches, or rows overlap at run time)."""
+        """Scoring: the table's points for each record (NaN: no row matches, or rows overlap at run time: see
+        ``overlap``)."""
         group = self.group(list(range(len(self.rows))))
         aggregate = self.aggregate or "sum"
 

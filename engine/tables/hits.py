@@ -35,8 +35,10 @@ class Overlap(Exception):
 
     def __init__(self, group: HitGroup, rows: Sequence[int]):
         where = " and ".join(group.labels[r] for r in rows)
-        why = "a unique table allows one" if group.hit_policy == "unique" else \
-            "a table with hit policy any needs rows that match together to give the same outputs"
+        why = "a unique table allows one; narrow one of the rows, or choose hit_policy first or priority if the " \
+            "overlap is meant" if group.hit_policy == "unique" else \
+            "a table with hit policy any needs rows that match together to give the same outputs; narrow one of " \
+            "the rows, or give them the same outputs"
         super().__init__(f"table '{group.table}': rows {where} both match; {why}")
         self.group, self.rows = group, tuple(rows)
 

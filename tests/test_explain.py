@@ -297,3 +297,20 @@ def test_explain_takes_a_column_map_like_evaluate(tmp_path):
     assert main(["explain", str(tmp_path / "export.csv"), "--id", "X-1", "--columns", str(tmp_path / "map.yaml"),
                  "--format", "json", "--today", "2026-12-01"], out, err) == 0, err.getvalue()
     assert json.loads(out.getvalue())["decision"] == "reject"
+
+
+def test_an_id_on_two_rows_is_said_and_either_row_can_be_explained(tmp_path):
+    """Found by a new user: --id on a duplicated id explained the first row and said nothing of the second."""
+    lines = (EXAMPLES / "proposals.csv").read_text(encoding="utf-8").splitlines()
+    first = next(line for line in lines[1:] if line.startswith("PRJ-1006,"))
+    second = next(line for line in lines[1:] if line.startswith("PRJ-1003,")).replace("PRJ-1003,", "PRJ-1006,", 1)
+    path = tmp_path / "dup.csv"
+    path.write_text("\n".join([lines[0], first, lines[2], second]) + "\n", encoding="utf-8")
+    code, out, err = run("explain", str(path), "--id", "PRJ-1006", "--format", "json", "--today", "2026-12-01")
+    assert code == 0 and json.loads(out)["decision"] == "reject"
+    assert "id 'PRJ-1006' is also on row(s) 4" in err and "explains row 2" in err and "--row N" in err
+    code, out, err = run("explain", str(path), "--id", "PRJ-1006", "--row", "4", "--format", "json",
+                         "--today", "2026-12-01")
+    assert code == 0 and json.loads(out)["decision"] == "review" and "also on row(s) 2" in err
+    code, _, err = run("explain", str(path), "--id", "PRJ-1006", "--row", "3", "--today", "2026-12-01")
+    assert code == 2 and "is not on row 3" in err and "it is on row(s) 2, 4" in err

@@ -138,7 +138,10 @@ def register(sub: Subparsers) -> None:
                  EXPLAIN_EXAMPLES)
     policy_options(ex)
     ex.add_argument("file", type=Path, metavar="FILE", help="proposal file (.csv .tsv .xlsx .json .jsonl .yaml)")
-    ex.add_argument("--id", required=True, metavar="ID", help="the proposal to explain (the first row with this id)")
+    ex.add_argument("--id", required=True, metavar="ID", help="the proposal to explain (the first row with this id, "
+                    "unless --row says which)")
+    ex.add_argument("--row", type=int, metavar="N", help="when the id is on more than one row: the row to explain "
+                    "(its line in a CSV file, as pmo evaluate's 'row' and the warning name it)")
     sheet_option(ex)
     ex.add_argument("--columns", metavar="MAP", type=Path, help="YAML file mapping the input's column titles to "
                     "policy fields, or an input profile (locale, currency, dates, value maps), as for pmo evaluate")
@@ -438,7 +441,14 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     rows: Iterator[Row] = read_proposals(args.file, args.sheet)
     if args.columns:
         rows = renamed(rows, engine.profile.columns)
-    row, ids = _row_with_id(rows, args.id, engine)
+    row, ids, also = _row_with_id(rows, args.id, engine, args.row)
+    if args.row is not None and row is None and also:
+        print(f"pmo: error: id '{args.id}' is not on row {args.row} of {args.file}; it is on row(s) "
+              f"{', '.join(map(str, also))}", file=stderr)
+        return EXIT_USAGE
+    if also and row is not None:  # an id given twice: say which row this is, and how to ask for the others
+        print(f"pmo: warning: id '{args.id}' is also on row(s) {', '.join(map(str, also))} of {args.file}; this "
+              f"explains row {row.row} (give --row N for another)", file=stderr)
     if row is None:
         hint = did_you_mean(args.id, ids) or (f"ids in the file: {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}"
                                               if ids else "the file has no ids")
@@ -460,16 +470,24 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return EXIT_BAD_ROWS if explanation.decision.decision == "error" else EXIT_OK
 
 
-def _row_with_id(rows: Iterable[Row], wanted: str, engine: Engine) -> tuple[Row | None, list[str]]:
-    """The first row whose id is ``wanted`` (its id column found as evaluation finds it, aliases too), and the
-    ids seen before it, for a did-you-mean."""
+def _row_with_id(rows: Iterable[Row], wanted: str, engine: Engine,
+                 number: int | None = None) -> tuple[Row | None, list[str], list[int | None]]:
+    """The row whose id is ``wanted`` (its id column found as evaluation finds it, aliases too): the first one, or
+    the one on row ``number``; the ids seen before it, for a did-you-mean; and the other rows with that id (the
+    whole file is read, so a duplicate is never passed over in silence)."""
     from collections.abc import Mapping
     seen: list[str] = []
+    found: Row | None = None
+    also: list[int | None] = []
     for row in rows:
         text = engine.proposal_id(row.data) if isinstance(row.data, Mapping) else None
         if text is None:
             continue
         if text == wanted.strip():
-            return row, seen
-        seen.append(text)
-    return None, seen
+            if found is None and (number is None or row.row == number):
+                found = row
+            else:
+                also.append(row.row)
+        elif found is None:
+            seen.append(text)
+    return found, seen, also

@@ -192,3 +192,21 @@ def test_the_same_file_given_twice_is_reported_twice(tmp_path):
     code, out, _ = run("rank", PROPOSALS, PROPOSALS, "--format", "json", "--report", report, "--today", TODAY)
     ranked = sum(e["rank"] is not None for e in json.loads(out)["entries"])
     assert f"({ranked} ranked)" in report.read_text(encoding="utf-8") and ranked == 84
+
+
+def test_the_risk_chart_says_which_field_it_looks_for(tmp_path):
+    """Found by a new user: with her risk field named 'risque', the report told the board that no proposal has a
+    risk rating, when every one had."""
+    import dataclasses
+
+    from engine.report.build import build_report
+    engine = Engine.load(today=TODAY)
+    decided = [(d, None) for d in engine.evaluate_many(read_proposals(PROPOSALS))]
+    report = build_report(engine.policy, decided)
+    rated = dataclasses.replace(report, views=[dataclasses.replace(v, score=50.0, risk=3.0) for v in report.views])
+    assert report.fields["risk"] == "risk" and "no proposal has both" not in render(rated)
+    unnamed = render(dataclasses.replace(report, fields={**report.fields, "risk": None},
+                                         views=[dataclasses.replace(v, score=50.0) for v in report.views]))
+    assert "the policy has no risk field: the report plots a field named risk, risk_score or risk_rating" in unnamed
+    unrated = render(dataclasses.replace(report, views=[dataclasses.replace(v, score=50.0) for v in report.views]))
+    assert "no proposal has both a score and a risk rating (risk)" in unrated

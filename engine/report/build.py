@@ -277,7 +277,10 @@ def _bar_chart(items: list[tuple[str, float]], *, money: bool = False, colours: 
 def _bubble_chart(report: Report) -> str:
     points = [(v, v.risk, v.score) for v in report.views if v.score is not None and v.risk is not None]
     if not points:
-        return _empty("no proposal has both a score and a risk rating")
+        if report.fields.get("risk") is None:  # say what was looked for, not that nothing has a risk rating
+            return _empty("the policy has no risk field: the report plots a field named risk, risk_score or "
+                          "risk_rating against the score")
+        return _empty(f"no proposal has both a score and a risk rating ({report.fields['risk']})")
     big = max((v.budget or 0) for v, _, _ in points) or 1
     plot = _Plot(460, 300, 44, [risk for _, risk, _ in points], [score for _, _, score in points], margin=0.06)
     out = [f'<svg viewBox="0 0 {plot.width} {plot.height}" role="img" class="bubbles">',

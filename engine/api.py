@@ -36,7 +36,7 @@ from engine.health.rules import health_backend
 from engine.health.status import Report as StatusReport
 from engine.health.status import StatusData, StatusGroups, read_status
 from engine.intake.decide import Intake
-from engine.io.profile import InputProfile
+from engine.io.profile import NO_PROFILE, InputProfile
 from engine.io.readers import Row, read_proposals
 
 # The portfolio stages load with the first portfolio method: networkx and scipy.optimize cost about a second
@@ -525,6 +525,14 @@ class Engine:
             project.value = first.get(project.id, 0.0)
         return scores
 
+    def _record_reader(self) -> RecordReader:
+        """The reader of project records' fields: the intake fields, but no input profile (a record is YAML or
+        JSON, not an export: a value that reads two ways is to be written one way, and messages say so)."""
+        reader = self.__dict__.get("_records")
+        if reader is None:
+            reader = self.__dict__["_records"] = RecordReader(self.policy.fields, self.policy.strategy, NO_PROFILE)
+        return reader
+
     def review_gate(self, project: Mapping[str, Any] | PathLike, gate: str, *,
                     override: Mapping[str, Any] | None = None) -> GateDecision:
         """Decide a project at a gate: go, kill, hold or recycle, with the criteria that decided it, the
@@ -538,7 +546,7 @@ class Engine:
                                        hint=did_you_mean(gate, gates.gates) or f"gates: {', '.join(gates.gates)}")])
         source = str(project) if isinstance(project, (str, Path)) else "<memory>"
         data = read_project(project) if isinstance(project, (str, Path)) else project
-        reading = (data, gates, self._intake.reader, self.policy.derived, self.policy.id_field, source)
+        reading = (data, gates, self._record_reader(), self.policy.derived, self.policy.id_field, source)
         try:
             record = project_record(*reading, today=self.today)
         except InputError:

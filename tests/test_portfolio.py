@@ -348,7 +348,7 @@ def test_review_fixes_for_portfolio_input(engine, tmp_path, capsys):
     path = tmp_path / "dense.json"
     path.write_text(json.dumps({"projects": [{"id": i, "depends_on": [j for j in ids if j != i]} for i in ids]}))
     assert main(["conflicts", str(path)]) == 0
-    assert capsys.readouterr().out.rstrip().endswith("12 projects: at least 10000 cycles")
+    assert capsys.readouterr().out.rstrip().endswith("12 projects: at least 10,000 cycles")
 
 
 # ---------------------------------------------------------------- issue #13: nothing unknown is ignored

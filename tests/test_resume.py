@@ -47,7 +47,7 @@ def test_resume_after_a_kill_loses_and_duplicates_nothing(big_round, tmp_path, f
     assert 0 < len(partial) < len(whole.read_bytes())  # it really was interrupted half-way
     result = subprocess.run(command + ["--resume"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1, result.stderr
-    assert "resuming" in result.stderr and f"{ROWS} rows in" in result.stderr
+    assert "resuming" in result.stderr and f"{ROWS:,} rows in" in result.stderr
     assert out.read_bytes() == whole.read_bytes()  # every row once, in order
     with sqlite3.connect(log) as db:
         assert db.execute("select count(*) from decisions").fetchone()[0] == ROWS  # none lost, none twice

@@ -234,6 +234,9 @@ def test_the_reference_policy_round_trips(round_trips, backend):
     rng = random.Random(20261202)
     assert same_outcomes(old, new, [random_proposal(rng, i) for i in range(RANDOM)]) == {
         "accept", "review", "reject", "error"}
+    # the records at a date after every entry of their history (billing-kill.yaml's June 2027 delivery review)
+    old, new = (Engine.load(policies, today=dt.date(2027, 6, 30), backend=backend)
+                for policies in (None, round_trips["reference"]))
     for project in sorted((ROOT / "examples" / "projects").glob("*.yaml")):
         stage = yaml.safe_load(project.read_text(encoding="utf-8"))["stage"]  # each record at the gate of its stage
         gate = {"business-case": "business-case", "execution": "delivery-review"}[stage]

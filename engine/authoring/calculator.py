@@ -45,6 +45,7 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
     if policies is not None:
         from engine.compile.policy import usable_policy  # a policy folder is compiled only when one is given
         from engine.compile.records import RecordError, RecordReader, compiled_derived
+        from engine.io.profile import NO_PROFILE
         compiled = usable_policy(policies, rules, today, DiagnosticSink())
         types = dict(compiled.field_types)
         unknown = [n for n in values if n not in compiled.fields]
@@ -57,7 +58,8 @@ def calculate(expression: str, values: Mapping[str, str], *, policies: Path | No
         given = {name: spec for name, spec in compiled.fields.items() if name in values or spec.default is not None}
         try:
             # the policy's strategy reads alignment fields, as the engine's own reader does
-            record = RecordReader(given, compiled.strategy).read_derived(values, compiled_derived(compiled.derived))
+            record = RecordReader(given, compiled.strategy, NO_PROFILE).read_derived(
+                values, compiled_derived(compiled.derived))
         except RecordError as exc:
             raise PmoError([Diagnostic(code, message) for _, code, message in exc.problems]) from None
     else:

@@ -46,6 +46,8 @@ def register(sub: Subparsers) -> None:
     rk.add_argument("--workers", type=int, metavar="N", help="worker processes for intake (default: one per core for "
                     "5,000 rows or more, else 1); the ranking is the same for any N")
     batch_options(rk)
+    rk.add_argument("--no-log", action="store_true", help="accepted, and changes nothing: pmo rank logs no "
+                    "decisions (pmo evaluate logs an intake round), so a command line written for evaluate runs")
     rk.add_argument("--portfolio", type=Path, metavar="FILE", help="with --report or --format xlsx: add this "
                     "portfolio's conflicts (and, in the report, its dependency graph)")
     rk.add_argument("--frontier", type=int, default=0, metavar="K", help="with --report and --portfolio: the "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from engine.errors import did_you_mean
 from engine.expr.evaluate import MEMO_TRIAL, remembered
 from engine.expr.nodes import Node, fields_of
-from engine.expr.values import DIGITS, ValueProblem, display, to_bool, to_number, to_text
+from engine.expr.values import DIGITS, NotYesNo, ValueProblem, display, to_bool, to_number, to_text
 from engine.io.profile import UNDECLARED, InputProfile
 from engine.io.profile import field_key as _normal  # the forgiving match of headers to fields
 from engine.policy.models import FieldSpec
@@ -116,6 +116,17 @@ def converter(spec: FieldSpec, strategy: CompiledStrategy | None = None,
     return within
 
 
+def _yes_no(where: str) -> Callable[[Any], bool]:
+    """to_bool, saying that other words can be mapped in the input profile (``where``)."""
+    def read(value: Any) -> bool:
+        try:
+            return to_bool(value)
+        except NotYesNo as exc:
+            raise ValueProblem(f"{exc}, or map your words in the values: of {where} (see the README's input "
+                               "profiles)") from None
+    return read
+
+
 def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputProfile) -> Callable[[Any], Any]:
     kind = spec.type
     if kind == "alignment":
@@ -129,7 +140,7 @@ def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputPro
     if kind == "integer":
         return _integers(profile)
     if kind == "bool":
-        return to_bool
+        return to_bool if profile.where is None else _yes_no(profile.where)
     if kind == "date":
         return profile.date
     if kind == "enum":

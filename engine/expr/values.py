@@ -160,8 +160,11 @@ def to_bool(value: Any) -> bool:
             return True
         if text in _FALSE:
             return False
-    raise ValueProblem(f"'{_clip(str(value))}' is not yes/no; write true or false, or map your words in an input "
-                       "profile's values: (--columns; see the README's input profiles)")
+    raise NotYesNo(f"'{_clip(str(value))}' is not yes/no; write true or false")
+
+
+class NotYesNo(ValueProblem):
+    """A value that is not yes or no (a reader that takes an input profile adds how to map other words)."""
 
 
 def to_text(value: Any) -> str:

@@ -108,8 +108,14 @@ class InputProfile:
     file: str | None = None  # where it was declared
     places: Mapping[tuple[str, ...], Location] = field(default_factory=dict, compare=False)  # ("values", field, text) -> where
 
+    declarable: bool = True  # False: the values cannot come with a profile (a project record, pmo expr --set)
+
     @property
-    def where(self) -> str:
+    def where(self) -> str | None:
+        """Where a reader's convention is declared, as messages name it; None: nowhere (NO_PROFILE), so a message
+        says how to write the value instead of naming an option the command may not have."""
+        if not self.declarable:
+            return None
         return f"the input profile ({self.file})" if self.file else "an input profile (--columns FILE)"
 
     # -- typing one cell -------------------------------------------------------------------------------
@@ -169,10 +175,11 @@ class InputProfile:
 
 
 UNDECLARED = InputProfile()
+NO_PROFILE = InputProfile(declarable=False)  # values no profile can come with: written one way, or refused
 
 
 # -- numbers -----------------------------------------------------------------------------------------------
-def read_amount(text: str, numbers: NumberFormat = NumberFormat(), where: str = "an input profile") \
+def read_amount(text: str, numbers: NumberFormat = NumberFormat(), where: str | None = "an input profile") \
         -> tuple[Decimal, str | None]:
     """A number as exports write it: ``1,250,000``, ``1.234.567,89``, ``$900,000``, ``900.000 €``,
     ``(5,000)`` (negative), ``1.2M``, ``120K``, ``12.5%`` (0.125). Returns (value, currency or None).
@@ -242,7 +249,7 @@ def _currency(body: str) -> tuple[str, str | None]:
     return body, None
 
 
-def _body(body: str, raw: str, numbers: NumberFormat, where: str,
+def _body(body: str, raw: str, numbers: NumberFormat, where: str | None,
           finish: Callable[[Decimal], Decimal] = lambda value: value) -> Decimal:
     """The number part of a cell; ``finish`` (sign and scale) is for naming the readings of an ambiguous one."""
     if numbers.decimal is not None:
@@ -268,10 +275,15 @@ def _body(body: str, raw: str, numbers: NumberFormat, where: str,
     return next(iter(readings))
 
 
-def ambiguous_number(raw: str, readings: Mapping[Decimal, tuple[str, str]], where: str) -> str:
+def ambiguous_number(raw: str, readings: Mapping[Decimal, tuple[str, str]], where: str | None) -> str:
+    """Why ``raw`` reads as each of ``readings`` and how to settle it: in ``where`` (a profile), or, when it
+    cannot come with one (None), by writing it one way."""
     mark = next(c for c in raw if c in ".,")
     said = " or ".join(f"{_digits(v)} ('{mark}' " + ("as the decimal mark)" if d == mark else "grouping thousands)")
                        for v, (d, _g) in readings.items())
+    if where is None:
+        return (f"'{_clip(raw)}' reads two ways: {said}; nothing is guessed: write "
+                + " or ".join(_digits(v) for v in readings))
     lines = ", ".join(f"numbers: {{decimal: \"{d}\", grouping: \"{g}\"}} for {_digits(v)}"
                       for v, (d, g) in readings.items())
     return (f"'{_clip(raw)}' reads two ways: {said}; nothing is guessed: say which in {where}: {lines} "
@@ -400,6 +412,8 @@ def read_date(value: Any, profile: InputProfile = UNDECLARED) -> dt.date:
     if len(readings) > 1:
         said = " or ".join(f"{d.isoformat()} ({order})" for d, order in readings.items())
         lines = " or ".join(f"dates: [{order}]" for order in readings.values())
+        if profile.where is None:
+            raise AmbiguousValue(f"'{text}' reads two ways: {said}; nothing is guessed: write YYYY-MM-DD")
         raise AmbiguousValue(f"'{text}' reads two ways: {said}; nothing is guessed: say which in {profile.where} "
                              f"with {lines} (or write YYYY-MM-DD)")
     return next(iter(readings))
@@ -454,6 +468,8 @@ def _serial(value: Any, profile: InputProfile) -> dt.date:
     if number is None:
         return to_date(value)
     if "excel" not in profile.dates:
+        if profile.where is None:
+            raise ValueProblem(f"{display(number)} is not a date; write YYYY-MM-DD")
         raise ValueProblem(f"{display(number)} is not a date; if it is a spreadsheet serial date, add "
                            f"dates: [excel] to {profile.where}, or write YYYY-MM-DD")
     if number != number.to_integral_value() or not 61 <= number <= 2_958_465:

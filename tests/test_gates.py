@@ -215,8 +215,8 @@ def test_a_must_meet_on_a_metric_not_given_says_so(engine, tmp_path):
     low = tmp_path / "low-spi.yaml"
     low.write_text(text.replace("  spi: 0.97\n", "  spi: 0.5\n"), encoding="utf-8")
     said = engine.review_gate(unreported, "delivery-review").reasons
-    assert "must-meet schedule-on-track failed: Schedule performance index at least 0.85 (not known: spi not given)" \
-        in said
+    assert "must-meet schedule-on-track not known: Schedule performance index at least 0.85 (spi not given); the " \
+        "gate needs the data to decide" in said
     assert not any("not known" in r for r in engine.review_gate(low, "delivery-review").reasons)
 
 
@@ -400,3 +400,35 @@ def test_the_log_filters_by_the_day_of_logging_or_by_the_date_decided(tmp_path, 
     usage = " ".join(capsys.readouterr().out.split())
     assert "--since YYYY-MM-DD entries logged on or after this day (UTC)" in usage
     assert "--decided-since YYYY-MM-DD decisions made for this date or later" in usage
+
+
+@pytest.mark.parametrize("metric, criterion, on_fail", [
+    ("budget_variance", "cost-under-control", "kill"), ("spi", "schedule-on-track", "recycle"),
+    ("benefit_forecast", "benefits-still-there", "recycle"),
+])
+def test_a_must_meet_metric_not_given_holds_the_project_for_the_data_never_kills_it(engine, tmp_path, metric,
+                                                                                    criterion, on_fail):
+    """Found by a new user: a delivery review without budget_variance killed the project (cost-under-control says
+    on_fail: kill), reading a missing figure as a failed one. A must-meet criterion that cannot be shown to hold or
+    fail is not known: the project is held for the data, with the reason, whatever its on_fail says."""
+    text = (PROJECTS / "delivery.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "p.yaml"
+    path.write_text("".join(line for line in text.splitlines(keepends=True) if not line.startswith(f"  {metric}:")),
+                    encoding="utf-8")
+    decision = engine.review_gate(path, "delivery-review")
+    assert decision.decision == "hold" and decision.next_stage == "execution"
+    (unknown,) = [m for m in decision.must_meet if not m.passed]
+    assert (unknown.criterion, unknown.known, unknown.on_fail) == (criterion, False, on_fail)
+    assert any(r.startswith(f"must-meet {criterion} not known: ") and f"({metric} not given)" in r
+               for r in decision.reasons), decision.reasons
+    with pytest.raises(PmoError, match="nothing to override"):  # an override lifts a failure, not missing data
+        engine.review_gate(path, "delivery-review", override={"role": "steering-committee",
+                                                              "justification": "we know the figure is fine"})
+
+
+def test_a_known_failure_still_decides_beside_a_criterion_not_known(engine, tmp_path):
+    text = (PROJECTS / "delivery.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "p.yaml"
+    path.write_text(text.replace("  budget_variance: 0.04\n", "  budget_variance: 0.5\n").replace("  spi: 0.97\n", ""),
+                    encoding="utf-8")
+    assert engine.review_gate(path, "delivery-review").decision == "kill"  # a known kill is not waiting for spi

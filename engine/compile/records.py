@@ -116,15 +116,14 @@ def converter(spec: FieldSpec, strategy: CompiledStrategy | None = None,
     return within
 
 
-def _yes_no(where: str) -> Callable[[Any], bool]:
-    """to_bool, saying that other words can be mapped in the input profile (``where``)."""
-    def read(value: Any) -> bool:
-        try:
-            return to_bool(value)
-        except NotYesNo as exc:
-            raise ValueProblem(f"{exc}, or map your words in the values: of {where} (see the README's input "
-                               "profiles)") from None
-    return read
+def _yes_no(value: Any) -> bool:
+    """to_bool, for a reader that takes an input profile: saying that other words can be mapped in one (the text
+    of the outputs before NO_PROFILE, byte for byte: tests/test_output_golden.py)."""
+    try:
+        return to_bool(value)
+    except NotYesNo as exc:
+        raise ValueProblem(f"{exc}, or map your words in an input profile's values: (--columns; see the README's "
+                           "input profiles)") from None
 
 
 def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputProfile) -> Callable[[Any], Any]:
@@ -140,7 +139,7 @@ def _typed(spec: FieldSpec, strategy: CompiledStrategy | None, profile: InputPro
     if kind == "integer":
         return _integers(profile)
     if kind == "bool":
-        return to_bool if profile.where is None else _yes_no(profile.where)
+        return to_bool if profile.where is None else _yes_no
     if kind == "date":
         return profile.date
     if kind == "enum":

@@ -4,7 +4,9 @@ At a gate a project gets ``go`` (on to the next stage), ``kill``, ``hold`` (wait
 approvals) or ``recycle`` (back to an earlier stage):
 
     kill     a failed must-meet criterion says on_fail: kill
-    hold     required evidence or approvals are missing, or a failed must-meet says on_fail: hold
+    hold     required evidence or approvals are missing, a failed must-meet says on_fail: hold, or a must-meet
+             criterion is not known (a value it reads is not given: a missing figure is not a failed one, so
+             it never kills or recycles)
     recycle  a failed must-meet criterion (on_fail: recycle, the default), or the should-meet score is
              below the pass mark
     go       everything met
@@ -307,6 +309,8 @@ class MustMeet(BaseModel):
     source: str
     on_fail: str
     overridden: bool = False
+    known: bool = Field(default=True, description="false: not passed because a value it reads is not given (the "
+                        "project is held for the data; on_fail does not apply)")
 
 
 class ShouldMeetResult(BaseModel):
@@ -357,12 +361,9 @@ class GateDecision(BaseModel):
 
 
 def _not_given(condition: Node, values: Mapping[str, Any]) -> str:
-    """Why a criterion could not be shown to hold, when a value it reads is missing (a must-meet is met only when
-    it is shown to hold: an unknown is not a pass)."""
-    if evaluate(condition, values) is not None:  # false, not unknown (sponsor != null with no sponsor)
-        return ""
+    """Which values a criterion that is not known (neither shown to hold nor to fail) reads that are missing."""
     missing = sorted(name for name in fields_of(condition) if values.get(name) is None)
-    return f" (not known: {', '.join(missing)} not given)" if missing else " (not known)"
+    return f"{', '.join(missing)} not given" if missing else "a value it reads is not given"
 
 
 def _decision_right(gate: CompiledGate, values: Mapping[str, Any]) -> tuple[list[str], str | None]:
@@ -376,7 +377,7 @@ def _decision_right(gate: CompiledGate, values: Mapping[str, Any]) -> tuple[list
             return list(roles), None
         if holds is None:
             return list(roles), (f"decision rights: {', '.join(roles)} decide{'s' if len(roles) == 1 else ''}, as "
-                                 f"whether their decision right holds is not known{_not_given(node, values)}")
+                                 f"whether their decision right holds is not known (not known: {_not_given(node, values)})")
     return [], None
 
 
@@ -388,7 +389,10 @@ def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy
                                    f"is for projects in '{gate.from_stage}'")])
     values = {**record.fields, **record.metrics, "stage": record.stage}
     passed = set(must_meet.fire(values))
-    must = [MustMeet(criterion=c.id, passed=k in passed, reason=c.reason, source=c.source, on_fail=c.on_fail)
+    # A criterion that did not fire is failed when it is false, and not known when it is unknown (a value it reads
+    # is missing): a missing figure is not a failed measurement, so it holds the project for the data, never kills.
+    must = [MustMeet(criterion=c.id, passed=k in passed, reason=c.reason, source=c.source, on_fail=c.on_fail,
+                     known=k in passed or evaluate(c.condition, values) is not None)
             for k, c in enumerate(gate.must)]
     applied = _override(gate, must, override) if override else None
     should = [ShouldMeetResult(criterion=c.id, met=evaluate(c.condition, values) is True, weight=c.weight,
@@ -398,15 +402,17 @@ def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy
     missing_evidence = [e for e in gate.evidence if e not in record.evidence]
     missing_approvals = [a for a in gate.approvals if a not in record.approvals]
     approvers, undecided = _decision_right(gate, values)
-    failed = [m for m in must if not m.passed and not m.overridden]
+    failed = [m for m in must if not m.passed and not m.overridden and m.known]
+    unknown = [m for m in must if not m.known]
     conditions = {c.id: c.condition for c in gate.must}
-    reasons = [f"must-meet {m.criterion} failed: {m.reason}" + _not_given(conditions[m.criterion], values)
-               for m in failed]
+    reasons = [f"must-meet {m.criterion} failed: {m.reason}" for m in failed]
+    reasons += [f"must-meet {m.criterion} not known: {m.reason} ({_not_given(conditions[m.criterion], values)}); "
+                "the gate needs the data to decide" for m in unknown]
     reasons += [f"must-meet {m.criterion} overridden by {applied.role}: {m.reason}" for m in must if m.overridden] \
         if applied else []
     if any(m.on_fail == "kill" for m in failed):
         decision = "kill"
-    elif missing_evidence or missing_approvals or any(m.on_fail == "hold" for m in failed):
+    elif unknown or missing_evidence or missing_approvals or any(m.on_fail == "hold" for m in failed):
         decision = "hold"
         reasons += [f"missing evidence: {e}" for e in missing_evidence]
         reasons += [f"missing approval: {a}" for a in missing_approvals]
@@ -443,8 +449,14 @@ def _override(gate: CompiledGate, must: list[MustMeet], override: Mapping[str, A
     if len(justification) < 10:
         raise PmoError([Diagnostic("override_refused", "an override needs a written justification",
                                    hint="say why the board accepts the failed criterion (at least a sentence)")])
-    failed = [m.criterion for m in must if not m.passed]
+    failed = [m.criterion for m in must if not m.passed and m.known]
+    not_known = [m.criterion for m in must if not m.known]
     if not failed:  # else it is logged, and counted in the override rate, as an override of nothing
+        if not_known:
+            raise PmoError([Diagnostic("override_refused", f"nothing to override: no must-meet criterion of gate "
+                                       f"{gate.id} failed; {', '.join(not_known)} not known for want of data",
+                                       hint="give the data the criteria read (an override lifts failed must-meet "
+                                            "criteria, not missing data)")])
         raise PmoError([Diagnostic("override_refused", f"nothing to override: every must-meet criterion of gate "
                                    f"{gate.id} is met", hint="decide without the override (an override lifts failed "
                                    "must-meet criteria only, not a should-meet score, evidence or approvals)")])

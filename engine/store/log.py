@@ -495,17 +495,17 @@ class DecisionLog:
     def append(self, entries: Iterable[Entry]) -> int:
         """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped,
         also when an earlier pmo logged it under its legacy key)."""
-        entries = list(entries)
-        legacy = [e.legacy_key for e in entries if e.legacy_key is not None]
+        keyed = [(e, e.legacy_key) for e in entries]  # each key a digest: made once
+        legacy = [key for _, key in keyed if key is not None]
+        found: set[str] = set()
         if legacy:
-            found: set[str] = set()
             with self._using("read") as db:
                 for start in range(0, len(legacy), 500):
                     part = legacy[start:start + 500]
                     _, rows = db.select(f"SELECT key FROM decisions WHERE key IN ({', '.join('?' for _ in part)})",
                                         part)
                     found.update(key for key, in rows)
-            entries = [e for e in entries if e.legacy_key not in found]
+        entries = [e for e, key in keyed if key not in found]  # found holds no None
         return self.append_encoded(encoded(entries))
 
     def append_encoded(self, rows: Iterable[tuple[Any, ...]]) -> int:

@@ -10,6 +10,7 @@ by the same checker as the YAML rules, so both back ends run it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -85,6 +86,11 @@ class CompiledTable:
                         {p: self.rows[i].outputs for i, p in enumerate(positions)},
                         {p: self.rows[i].label for i, p in enumerate(positions)})
 
+    @functools.cached_property
+    def whole(self) -> HitGroup:
+        """The hit group of all its rows, built once: a scoring table's column and its overlap check use it."""
+        return self.group(list(range(len(self.rows))))
+
     def matches(self, record: Mapping[str, Any]) -> list[int]:
         """Rows (indexes) whose conditions are true for a typed record, by the reference evaluator."""
         return [i for i, row in enumerate(self.rows) if evaluate(row.condition, record) is True]
@@ -103,7 +109,7 @@ class CompiledTable:
         record (the analysis could not rule it out: rows over expressions), else None. ``column`` gives such a
         record NaN; the ranking makes it an error row, never a missing value."""
         try:
-            choose(self.group(list(range(len(self.rows)))), self.matches(record))
+            choose(self.whole, self.matches(record))
         except Overlap as exc:
             return "table_overlap", str(exc)
         return None
@@ -111,7 +117,7 @@ class CompiledTable:
     def column(self) -> Callable[[list[Mapping[str, Any]], dict[str, np.ndarray]], np.ndarray]:
         """Scoring: the table's points for each record (NaN: no row matches, or rows overlap at run time: see
         ``overlap``)."""
-        group = self.group(list(range(len(self.rows))))
+        group = self.whole
         aggregate = self.aggregate or "sum"
 
         def points(record: Mapping[str, Any]) -> float:

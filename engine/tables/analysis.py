@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Callable, Mapping
+from bisect import bisect_right, insort
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 from engine.errors import Diagnostic, Location
-from engine.expr.domains import Choice, Domain, Line, Values, domain_of
+from engine.expr.domains import Choice, Domain, Line, Span, Values, domain_of
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, Node, fields_of
 from engine.policy.models import FieldSpec
@@ -47,6 +49,7 @@ class TableAnalysis:
         self.boxes = [tuple(self.domains[k].fit(cell_values(cell, self.ordered[k])) for k, cell in enumerate(row.cells))
                       for row in table.rows]
         self.steps = 0
+        self._cut: dict[int, list[tuple[Values, tuple[int, ...]]]] = {}  # each column cut by all its cells
 
     # ------------------------------------------------------------------ domains and boxes
 
@@ -93,13 +96,14 @@ class TableAnalysis:
         if table.hit_policy not in ("unique", "any"):
             return []
         out: list[Diagnostic] = []
+        partners = self._partners()
         for j in range(len(self.boxes)):
-            for i in range(j):
+            for i in partners(j):
                 if len(out) >= MAX_FOUND:
                     return out
                 if table.hit_policy == "any" and table.rows[i].outputs == table.rows[j].outputs:
                     continue
-                both = tuple(self.domains[k].fit(a & b) for k, (a, b) in enumerate(zip(self.boxes[i], self.boxes[j])))
+                both = self._meet(i, j)
                 if self._empty(both):
                     continue
                 example = self.example(both, _with_both(i, j))
@@ -136,6 +140,7 @@ class TableAnalysis:
     def _covered(self) -> list[Diagnostic]:
         table = self.table
         out: list[Diagnostic] = []
+        partners = self._partners(every=True)
         for j, row in enumerate(table.rows):
             if self._empty(self.boxes[j]):
                 continue
@@ -144,7 +149,11 @@ class TableAnalysis:
             else:
                 better = [i for i in range(len(table.rows)) if table.ranks[i] < table.ranks[j]
                           or (table.ranks[i] == table.ranks[j] and i < j)]
-            if better and not self.uncovered(better, self.boxes[j], stop_at_first=True):
+            meeting = set(partners(j)) if better else set()  # only a row that meets this one covers any of it
+            better = [i for i in better if i in meeting and not self._empty(self._meet(i, j))]
+            if self.steps > MAX_STEPS:
+                break  # uncovered() would find nothing, and the row be called covered: table_too_large says so
+            if not self.uncovered(better, self.boxes[j], stop_at_first=True):
                 why = "earlier rows match every proposal it matches" if table.hit_policy == "first" else \
                     "rows with outputs of higher priority match every proposal it matches"
                 out.append(_warning("table_row_never", f"table '{table.name}': row {row.label} can never be the "
@@ -174,24 +183,84 @@ class TableAnalysis:
             if k == len(within):
                 return
             cells = list(dict.fromkeys(self.boxes[i][k] for i in candidates))
-            for atom in self._atoms(k, within[k], cells):
-                inside = [i for i in candidates if self.domains[k].fit(atom & ~self.boxes[i][k]).empty]
+            place = {cell: n for n, cell in enumerate(cells)}
+            rows_of: list[list[int]] = [[] for _ in cells]  # each cell's candidates, in their order
+            for i in candidates:
+                rows_of[place[self.boxes[i][k]]].append(i)
+            order = {i: n for n, i in enumerate(candidates)}
+            for atom, within_cells in self._atoms(k, within[k], cells):
+                # the candidates whose cell holds the whole atom (an atom lies in a cell or outside it)
+                inside = rows_of[within_cells[0]] if len(within_cells) == 1 else \
+                    sorted(chain.from_iterable(rows_of[c] for c in within_cells), key=order.__getitem__)
                 walk(k + 1, inside, prefix + (atom,))
 
         walk(0, [i for i in rows if not self._empty(self.boxes[i])], ())
         return _merged(found)
 
-    def _atoms(self, k: int, whole: Values, cells: list[Values]) -> list[Values]:
+    def _atoms(self, k: int, whole: Values, cells: list[Values]) -> list[tuple[Values, tuple[int, ...]]]:
+        """``whole`` cut by each of ``cells`` in turn (each piece into its part inside the cell and its part
+        outside), in that order: the pieces, each with the positions in ``cells`` of the cells it lies in.
+
+        A piece that does not meet a cell would be cut into nothing and itself (``fit(piece & ~cell)`` is the
+        piece, value for value), so only the pieces that meet a cell are cut: an index of the pieces' values
+        (intervals by their lower end, constants, null) finds them. Bands of a 5,000-row table meet one or two
+        pieces each, so cutting is linear in the cells, where cutting every piece by every cell was quadratic."""
         fit = self.domains[k].fit
-        atoms = [fit(whole)] if not fit(whole).empty else []
-        for cell in cells:
-            pieces = []
-            for atom in atoms:
-                for piece in (fit(atom & cell), fit(atom & ~cell)):
-                    if not piece.empty:
-                        pieces.append(piece)
-            atoms = pieces
-        return atoms
+        start = fit(whole)
+        if start.empty:
+            return []
+        pieces = _Pieces(_Piece(start, ()))
+        for n, cell in enumerate(cells):
+            outside = ~cell
+            for piece in pieces.meeting(cell):
+                inner, outer = fit(piece.values & cell), fit(piece.values & outside)
+                parts = ([_Piece(inner, piece.inside + (n,))] if not inner.empty else []) + \
+                    ([_Piece(outer, piece.inside)] if not outer.empty else [])
+                pieces.replace(piece, parts)
+        return [(p.values, p.inside) for p in pieces]
+
+    def _column_pieces(self, k: int) -> list[tuple[Values, tuple[int, ...]]]:
+        """Column k's domain cut by every row's cell (the rows that can match), with each piece's cells."""
+        if k not in self._cut:
+            self._cut[k] = self._atoms(k, self.domains[k].values, self._cells(k))
+        return self._cut[k]
+
+    def _cells(self, k: int) -> list[Values]:
+        return list(dict.fromkeys(box[k] for box in self.boxes if not self._empty(box)))
+
+    def _meet(self, i: int, j: int) -> Box:
+        return tuple(self.domains[k].fit(a & b) for k, (a, b) in enumerate(zip(self.boxes[i], self.boxes[j])))
+
+    def _partners(self, every: bool = False) -> Callable[[int], list[int]]:
+        """For row j, the rows (before it; ``every``: all but it) that may meet it in every column, ascending: the
+        rows that share a piece of one column (the column where that leaves the fewest pairs) with it. Two boxes
+        meet in a column exactly when a piece of its cut lies in both cells, so no meeting pair is left out."""
+        n = len(self.boxes)
+        live = [i for i in range(n) if not self._empty(self.boxes[i])]
+        if not self.table.inputs or len(live) < 2:
+            return lambda j: [i for i in live if i != j and (every or i < j)]
+        best: tuple[int, int, list[list[int]]] | None = None  # (pairs, column, each cell's rows)
+        for k in range(len(self.table.inputs)):
+            cells = self._cells(k)
+            place = {cell: c for c, cell in enumerate(cells)}
+            rows_of: list[list[int]] = [[] for _ in cells]
+            for i in live:
+                rows_of[place[self.boxes[i][k]]].append(i)
+            pairs = sum(sum(len(rows_of[c]) for c in inside) ** 2 for _, inside in self._column_pieces(k))
+            if best is None or pairs < best[0]:
+                best = (pairs, k, rows_of)
+        assert best is not None
+        _, column, rows_of = best
+        groups = [list(chain.from_iterable(rows_of[c] for c in inside)) for _, inside in self._column_pieces(column)]
+        where: dict[int, list[int]] = {}
+        for g, group in enumerate(groups):
+            for i in group:
+                where.setdefault(i, []).append(g)
+
+        def partners(j: int) -> list[int]:
+            found = {i for g in where.get(j, ()) for i in groups[g]}
+            return sorted(i for i in found if i != j and (every or i < j))
+        return partners
 
     # ------------------------------------------------------------------ examples, decided again
 
@@ -280,6 +349,141 @@ class TableAnalysis:
         if spec.type == "list":
             return nulls + ["-1000;200;300", "-1000;600;600", "-1000;100", "1000;-2000"]
         return nulls + ["Example", "Example Ltd"]
+
+
+class _Piece:
+    """A piece of a column's values, with the positions of the cells it lies in (the cells it was cut inside)."""
+
+    __slots__ = ("values", "inside", "before", "after")
+
+    def __init__(self, values: Values, inside: tuple[int, ...]):
+        self.values, self.inside = values, inside
+        self.before: _Piece | None = None
+        self.after: _Piece | None = None
+
+
+def _low(span: Span) -> tuple[Any, ...]:
+    """An interval's lower end as a sort key: unbounded first, then by value, a closed end before an open one."""
+    return (0,) if span.low is None else (1, span.low, 0 if span.low_in else 1)
+
+
+def _components(line: Line) -> list[Span]:
+    """The set of a union of intervals as disjoint, non-touching intervals (for the index only: the pieces keep
+    the spans their cutting made, which is how gaps and overlaps read)."""
+    out: list[Span] = []
+    for s in sorted((s for s in line.spans if not s.empty), key=_low):
+        if out:
+            last = out[-1]
+            if last.high is None:
+                continue
+            if s.low is None or s.low < last.high or (s.low == last.high and (s.low_in or last.high_in)):
+                if s.high is None or s.high > last.high or (s.high == last.high and s.high_in):
+                    out[-1] = Span(last.low, s.high, last.low_in, s.high_in)
+                continue
+        out.append(s)
+    return out
+
+
+class _Pieces:
+    """A column's pieces in their order (a linked list: cutting one puts its parts in its place), indexed by value:
+    intervals by their lower end (the pieces are disjoint, so their intervals sorted by lower end are sorted by
+    upper end too), constants of finite sets, the one co-finite set, and the one piece that holds null."""
+
+    def __init__(self, first: _Piece):
+        self.head: _Piece | None = None
+        self.lows: list[tuple[Any, ...]] = []  # sorted lower ends of every piece's intervals
+        self.spans: dict[tuple[Any, ...], tuple[Span, _Piece]] = {}
+        self.constants: dict[object, _Piece] = {}
+        self.cofinite: _Piece | None = None
+        self.null: _Piece | None = None
+        self.head = first
+        self._index(first)
+
+    def __iter__(self) -> Iterator[_Piece]:
+        piece = self.head
+        while piece is not None:
+            yield piece
+            piece = piece.after
+
+    def meeting(self, cell: Values) -> list[_Piece]:
+        """The pieces that may meet the cell (every piece that does, maybe a few that only touch it)."""
+        found: dict[int, _Piece] = {}
+        if cell.null and self.null is not None:
+            found[id(self.null)] = self.null
+        part = cell.part
+        if isinstance(part, Line):
+            for span in part.spans:
+                if span.empty:
+                    continue
+                end = len(self.lows) if span.high is None else bisect_right(self.lows, (1, span.high, 2))
+                for n in range(end - 1, -1, -1):
+                    have, holder = self.spans[self.lows[n]]
+                    if span.low is not None and have.high is not None and have.high < span.low:
+                        break  # below the cell, and so is every interval before it
+                    found[id(holder)] = holder
+        elif part.cofinite:  # not(...): it meets nearly every piece
+            return list(self)
+        else:
+            for value in part.values:
+                if (piece := self.constants.get(value)) is not None:
+                    found[id(piece)] = piece
+            if self.cofinite is not None:
+                found[id(self.cofinite)] = self.cofinite
+        return list(found.values())
+
+    def replace(self, piece: _Piece, parts: list[_Piece]) -> None:
+        if len(parts) == 1 and parts[0].values == piece.values and parts[0].inside == piece.inside:
+            return  # cut into itself: the cell only touched it
+        self._unindex(piece)
+        before, after = piece.before, piece.after
+        for part in parts:
+            part.before = before
+            if before is None:
+                self.head = part
+            else:
+                before.after = part
+            before = part
+            self._index(part)
+        if before is None:
+            self.head = after
+        else:
+            before.after = after
+        if after is not None:
+            after.before = before
+
+    def _index(self, piece: _Piece) -> None:
+        values = piece.values
+        if values.null:
+            self.null = piece
+        part = values.part
+        if isinstance(part, Line):
+            for span in _components(part):
+                key = _low(span)
+                insort(self.lows, key)
+                self.spans[key] = (span, piece)
+        elif part.cofinite:
+            self.cofinite = piece
+        else:
+            for value in part.values:
+                self.constants[value] = piece
+
+    def _unindex(self, piece: _Piece) -> None:
+        values = piece.values
+        if self.null is piece:
+            self.null = None
+        part = values.part
+        if isinstance(part, Line):
+            for span in _components(part):
+                key = _low(span)
+                del self.lows[bisect_right(self.lows, key) - 1]
+                del self.spans[key]
+        elif part.cofinite:
+            if self.cofinite is piece:
+                self.cofinite = None
+        else:
+            for value in part.values:
+                if self.constants.get(value) is piece:
+                    del self.constants[value]
 
 
 _NONE = object()

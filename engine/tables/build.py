@@ -228,7 +228,10 @@ class _Reader:
                        "write a header row (inputs, then outputs) and a row per rule")
             return None
         header_row = rows[0]
-        header = {c: v for (r, c), v in self.grid.cells.items() if r == header_row}
+        by_row: dict[int, dict[int, Any]] = {}  # the cells of each row, grouped once (not the grid scanned per row)
+        for (r, c), v in self.grid.cells.items():
+            by_row.setdefault(r, {})[c] = v
+        header = by_row.get(header_row, {})
         outputs, inputs, notes = self.header(header_row, header)
         if inputs is None:
             return None
@@ -242,7 +245,7 @@ class _Reader:
         compiled: list[Row] = []
         ids: dict[str, Row] = {}
         for number in rows[1:]:
-            values = {c: v for (r, c), v in self.grid.cells.items() if r == number}
+            values = by_row.get(number, {})
             beyond = [c for c in values if c > width or (c not in header)]
             if beyond:
                 self.error("extra_cells", "a cell outside the table's columns (its header cell is empty)",

@@ -37,12 +37,12 @@ GOLDEN = {
     'fixture.jsonl': '5cb83625a2f491b1cbb0b0f1653703657c589d5a5caf2e6dcb5117199428c07b',
     'bench.csv': '024f1eb7534b5f46673481e6968799eb9c23466e7b216cfe7e28f038186b8834',
     'bench.jsonl': '48fc9222044c819b6b1060e0dfcf6a0041b20cd81f4c0dc365da5a0aaa2b66dc',
-    'random11.csv': 'd9cce83d87b21500021307406891082b12f36559fda7fa19698bd312eb360efd',
-    'random11.jsonl': '563b6150f0f17186fbac0f857efaf917bd00d7e36fa0c6864c53b8c96867986c',
-    'random12.csv': 'efe019e91d3f0f6a9f58a3cf26140bef4488d5dcee9c53828256a04058ad172d',
-    'random12.jsonl': '873ed6bfa8f13f14a3d8c1020875a9e6cae24ab3dae13b1dd8db970db136ec03',
-    'random13.csv': '71cd3d253dcf2fde2b62f76b08a7e60c44dc77b815f82b34a0dad2ab18da619e',
-    'random13.jsonl': '4d2a22d201e3ee254f5513d96b4193b476b55f26b4603a975e8c40e6311e3784',
+    'random11.csv': 'f782e64356a703dea92c9e76a68f1967a6b29db55622a6b27ea0af90f214b77e',
+    'random11.jsonl': '65b6003a810fefdeff4df4e828fab840212c7b32fc100b0ea503939ac872cbc1',
+    'random12.csv': 'f03078102c24f9dfbbb7ad1d6ef44c0e880cf1cef103555e6bf1fbd94f210d21',
+    'random12.jsonl': 'c036b5449aa3a370c34a3c1ba6fcfbf134f265f3acc0e3227d3104c56e533788',
+    'random13.csv': 'ad06c00205cf7f1e9230925d99599e78164427e7258c837173e18b95897fae81',
+    'random13.jsonl': '268d2a9f208bf34f79440042a5b495894e282107c8eb53482463aedad9e54e16',
 }
 
 _TEXTS = ["Ann Lee", "Bo Chen", "", " ", "Zoë Ørsted", "=HYPERLINK(\"x\")", "+cmd", "@SUM(A1)", "-1",

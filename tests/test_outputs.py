@@ -147,7 +147,10 @@ def test_json_output_stays_exact_json(hostile_round, tmp_path):
                                           (1e300, "1e+300"), (Decimal("123456789012345678"), "1.23456789012346e+17"),
                                           (Decimal("-2.5e20"), "-2.5e+20"), (Decimal("999999999999999"),
                                                                               "999,999,999,999,999"),
-                                          (Decimal("1250000"), "1,250,000"), (Decimal("0.25"), "0.25")])
+                                          (Decimal("1250000"), "1,250,000"), (Decimal("0.25"), "0.25"),
+                                          # found by a new user: a reason said 1,250,000 of 1,250,000.50
+                                          (Decimal("1250000.50"), "1,250,000.50"), (1250000.5, "1,250,000.50"),
+                                          (Decimal("1234.5"), "1,234.50"), (1250000.0, "1,250,000")])
 def test_numbers_beyond_15_significant_digits_are_shown_in_scientific_notation(value, shown):
     assert display(value) == shown
 

@@ -229,7 +229,7 @@ def display(value: Any) -> str:
         else:
             number = float(value)
             if abs(number) < EXACT_BELOW:
-                return f"{number:,.4g}" if abs(number) < 1000 else f"{number:,.0f}"
+                return f"{number:,.4g}" if abs(number) < 1000 else f"{number:,.2f}"  # 1,250,000.50, not 1,250,000
     elif kind is str:
         return str(value)
     return _display(plain(value))
@@ -266,7 +266,8 @@ def _display(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        # from 1,000 on, to the cent: 1,250,000.50 shown as 1,250,000 read as "1,250,000 is above 1,250,000"
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
     if isinstance(value, list):
         return ", ".join(map(str, value))
     return str(value)

@@ -26,10 +26,10 @@ HEADER = ["id", "decision", "routes", "rules", "reasons", "errors", "source", "r
 
 
 def shown(v) -> str:
-    """A number in a reason, as pmo shows it: 1,250,000; 0.03944; 1.152."""
+    """A number in a reason, as pmo shows it: 1,250,000; 1,250,000.50; 0.03944; 1.152."""
     if isinstance(v, int):
         return f"{v:,}"
-    return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
 
 
 def _plain(v: Decimal):

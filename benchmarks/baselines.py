@@ -45,8 +45,7 @@ def rules_of(today: dt.date):
         ("sponsor-required", "reject", None, lambda r: some(r["budget"]) and r["budget"] > 250_000 and r["sponsor"] is None,
          lambda r: "Proposals above 250,000 need a named sponsor"),
         ("executive-sponsor", "review", "Executive Committee",
-         lambda r: some(r["budget"], r["sponsor"], r["sponsor_level"]) and r["budget"] > 1_000_000
-         and r["sponsor_level"] != "executive",
+         lambda r: some(r["budget"], r["sponsor"]) and r["budget"] > 1_000_000 and r["sponsor_level"] != "executive",
          lambda r: "Proposals above 1,000,000 need an executive sponsor; the Executive Committee must confirm the "
                    "sponsor"),
         ("route-portfolio-board", "review", "Portfolio Board",
@@ -116,7 +115,7 @@ def rules_of(today: dt.date):
          lambda r: (some(r["risk"]) and not 1 <= r["risk"] <= 5) or (some(r["complexity"]) and not 1 <= r["complexity"] <= 5),
          lambda r: "Risk and complexity are rated from 1 to 5"),
         ("regulatory-needs-compliance-category", "flag", None,
-         lambda r: r["regulatory"] and some(r["category"]) and r["category"] != "compliance",
+         lambda r: r["regulatory"] and r["category"] != "compliance",
          lambda r: "Regulatory projects are normally in the compliance category"),
         ("personal-data-vendor", "review", "Legal",
          lambda r: r["personal_data"] and r["vendor"] is not None

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from engine.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_round
 
 EXAMPLES = ROOT / "examples"
 
@@ -261,3 +261,15 @@ def test_every_command_that_logs_has_no_log():
             assert "--no-log" in sub._option_string_actions, name
     code, out, err = run("rank", str(EXAMPLES / "proposals.csv"), "--no-log", "--today", "2026-12-01")
     assert code == 0, err
+
+
+def test_the_summary_groups_every_count(tmp_path):
+    """Was: '12,000 rows in: 9036 decided (490 accept, 1867 review, 6679 reject), 2,964 error rows': the row count
+    and the error rows grouped, the decided and the outcomes not."""
+    source = write_round(tmp_path / "round.csv", 2_500, seed=4)
+    code, _, err = run("evaluate", str(source), "--format", "csv", "--out", str(tmp_path / "o.csv"), "--no-log",
+                       "--today", "2026-12-01")
+    summary = next(line for line in err.splitlines() if " rows in: " in line)
+    counts = re.findall(r"\d[\d,]*", summary.split(";")[0])
+    assert code == 1 and "2,500 rows in" in summary and any(int(c.replace(",", "")) >= 1000 for c in counts[1:])
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})*", c) for c in counts), summary

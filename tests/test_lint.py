@@ -46,14 +46,15 @@ def test_lint_example_gives_exactly_one_warning_of_each_kind(monkeypatch):
         ("unused_library_rule", library, 11, "warning"),
         ("unused_stage", policies + "gates.yaml", 4, "warning"),
         ("unused_metric", policies + "gates.yaml", 7, "warning"),
-        ("unused_field", policies + "intake.yaml", 20, "warning"),
-        ("unused_derived", policies + "intake.yaml", 23, "warning"),
-        ("include_outside_root", policies + "intake.yaml", 25, "warning"),
-        ("never_fires", policies + "intake.yaml", 28, "warning"),
-        ("always_fires", policies + "intake.yaml", 32, "warning"),
-        ("duplicate_condition", policies + "intake.yaml", 40, "warning"),
-        ("shadowed_rule", policies + "intake.yaml", 47, "warning"),
-        ("unknown_enum_value", policies + "intake.yaml", 53, "warning"),
+        ("unused_field", policies + "intake.yaml", 21, "warning"),
+        ("unused_derived", policies + "intake.yaml", 25, "warning"),
+        ("include_outside_root", policies + "intake.yaml", 27, "warning"),
+        ("never_fires", policies + "intake.yaml", 30, "warning"),
+        ("always_fires", policies + "intake.yaml", 34, "warning"),
+        ("duplicate_condition", policies + "intake.yaml", 42, "warning"),
+        ("shadowed_rule", policies + "intake.yaml", 49, "warning"),
+        ("unknown_enum_value", policies + "intake.yaml", 55, "warning"),
+        ("missing_skips_rule", policies + "intake.yaml", 59, "warning"),
         ("unknown_objective", policies + "portfolio.yaml", 6, "warning"),
         ("weights_normalised", policies + "scoring.yaml", 6, "warning"),
         ("band_open_end", policies + "scoring.yaml", 10, "warning"),
@@ -71,7 +72,7 @@ def test_every_lint_code_is_documented():
     found = {code for code, _ in lint(LINT_EXAMPLE)}
     assert found <= documented | {"band_open_end", "weights_normalised"}
     assert {"never_fires", "always_fires", "duplicate_condition", "shadowed_rule", "include_outside_root",
-            "unknown_enum_value"} <= documented
+            "unknown_enum_value", "missing_skips_rule"} <= documented
 
 
 def test_reference_policies_give_no_lint_warnings():
@@ -94,19 +95,19 @@ def test_lint_needs_a_usable_set_and_never_runs_in_engine_load(write_policy, mon
 
 def test_validate_prints_warnings_and_strict_makes_them_errors():
     code, out, err = run("validate", str(LINT_EXAMPLE), "--today", "2026-12-01")
-    assert code == 0 and out.count(": warning[") == 15 and "OK, 6 files, 8 rules" in out and "15 warnings" in out
+    assert code == 0 and out.count(": warning[") == 16 and "OK, 6 files, 9 rules" in out and "16 warnings" in out
     code, out, err = run("validate", str(LINT_EXAMPLE), "--strict")
-    assert code == 2 and out.count(": error[") == 15 and "warning[" not in out
-    assert "15 error(s); --strict counts warnings as errors" in err
+    assert code == 2 and out.count(": error[") == 16 and "warning[" not in out
+    assert "16 error(s); --strict counts warnings as errors" in err
     assert run("validate", "--strict")[0] == 0  # the reference policies are clean
 
 
 def test_validate_json_has_the_codes_and_positions():
     code, out, _ = run("validate", str(LINT_EXAMPLE), "--format", "json")
     items = json.loads(out)
-    assert code == 0 and len(items) == 15
+    assert code == 0 and len(items) == 16
     never = next(i for i in items if i["code"] == "never_fires")
-    assert never["severity"] == "warning" and never["line"] == 28 and never["column"] == 11
+    assert never["severity"] == "warning" and never["line"] == 30 and never["column"] == 11
     assert "risk > 5" in never["message"] and never["hint"]
     code, out, _ = run("validate", str(LINT_EXAMPLE), "--format", "json", "--strict")
     assert code == 2 and {i["severity"] for i in json.loads(out)} == {"error"}
@@ -392,6 +393,78 @@ def test_normal_form_examples():
         assert canonical(check(parse(left), types, TODAY)) == canonical(check(parse(right), types, TODAY))
     assert canonical(check(parse("a > 1"), types, TODAY)) != canonical(check(parse("a >= 1"), types, TODAY))
 
+
+
+# ---------------------------------------------------------------------------- a missing value gets around a rule
+
+LEVELS = """kind: intake
+fields:
+  id: {type: string, required: true}
+  budget: money
+  risk: integer
+  level: {type: enum, values: [executive, manager]}
+  known: {type: enum, values: [executive, manager], required: true}
+  given: {type: enum, values: [executive, manager], default: manager}
+  urgent: bool
+rules:
+"""
+
+
+@pytest.mark.parametrize("when, warned", [
+    ('budget > 10 and level != "executive"', "level"),  # found by an integrator: no level skipped the review
+    ('level not in ["executive"] and budget > 10', "level"),
+    ('not (level == "executive") and budget > 10', "level"),
+    ('not (level in ["executive"]) and budget > 10', "level"),
+    ("risk != 3", "risk"),
+    ("not urgent and budget > 10", "urgent"),
+    ('budget > 10 or level != "manager"', "level"),
+    # the author said what a missing value does, or it cannot be missing, or the test is not "anything but"
+    ('budget > 10 and (level == null or level != "executive")', None),
+    ('budget > 10 and level != null and level != "executive"', None),
+    ('coalesce(level, "manager") != "executive"', None),
+    ('known != "executive"', None),
+    ('given != "executive"', None),
+    ('level == "manager" and budget > 10', None),
+    ('not (level != "executive")', None),
+    ("budget != null and risk > 3", None),
+    ('level != "executive" and budget > 10 and budget < 5', None),  # never fires: never_fires says so
+])
+def test_anything_but_on_a_field_that_can_be_missing(write_policy, when, warned):
+    root = write_policy({"intake.yaml": LEVELS + f"  - {{id: r1, when: '{when}', effect: review, route: Board, "
+                                                  "reason: x}\n"})
+    found = [d for d in validate(root, today=TODAY, lint=True) if d.code == "missing_skips_rule"]
+    assert [d.message.split(" without ")[1].split(":")[0] for d in found] == ([warned] if warned else [])
+
+
+def test_missing_skips_rule_points_at_the_test_and_says_both_fixes(write_policy):
+    root = write_policy({"intake.yaml": LEVELS + "  - {id: exec, when: 'budget > 10 and level != \"executive\"', "
+                                                 "effect: review, route: Board, reason: x}\n"})
+    [d] = [d for d in validate(root, today=TODAY, lint=True) if d.code == "missing_skips_rule"]
+    assert (d.location.line, d.location.column) == (11, 39)  # at the test on level, not at the rule
+    assert d.message == ("rule 'exec' does not fire for a proposal without level: level != \"executive\" is unknown "
+                         "when level is missing, not true, so leaving level out gets around the rule")
+    assert d.hint.startswith('if a missing level should fire the rule, write (level == null or level != "executive")')
+    # and the rule really does not fire without the field (the warning is about real behaviour)
+    engine = Engine.load(root, today=TODAY)
+    assert engine.evaluate({"id": "A", "budget": 20, "known": "manager", "level": "manager"}).decision == "review"
+    assert engine.evaluate({"id": "B", "budget": 20, "known": "manager"}).decision == "accept"
+
+
+def test_the_shipped_rules_fire_for_a_missing_sponsor_level_and_category():
+    """The reference policies had the hole the lint finds: a sponsor of unknown level skipped the executive review,
+    a regulatory proposal without a category skipped its flag."""
+    engine = Engine.load(today=TODAY)
+    base = {"id": "PRJ-9001", "title": "t", "business_unit": "IT", "sponsor": "A B", "alignment": "net-zero:strong",
+            "category": "growth", "budget": 2_000_000, "benefit": 8_000_000, "start_date": "2027-06-01",
+            "end_date": "2027-12-01", "risk": 2, "complexity": 2, "regulatory": "no", "personal_data": "no"}
+    def rules(**change):
+        proposal = {k: v for k, v in {**base, **change}.items() if v is not None}
+        return [f.rule for f in engine.evaluate(proposal).findings]
+    assert "executive-sponsor" in rules(sponsor_level=None)
+    assert "executive-sponsor" in rules(sponsor_level="director")
+    assert "executive-sponsor" not in rules(sponsor_level="executive")
+    assert "regulatory-needs-compliance-category" in rules(regulatory="yes", category=None)
+    assert "regulatory-needs-compliance-category" not in rules(regulatory="yes", category="compliance")
 
 
 ENUMS = """kind: intake

@@ -33,16 +33,16 @@ RANDOM_ROWS = 1_500
 BENCH_ROWS = 3_000
 
 GOLDEN = {
-    'fixture.csv': 'ca6cf3d80c6fa801fc49b8cf187329ed77e38371ce853a9273c03bd197efd913',
-    'fixture.jsonl': '5cb83625a2f491b1cbb0b0f1653703657c589d5a5caf2e6dcb5117199428c07b',
-    'bench.csv': '024f1eb7534b5f46673481e6968799eb9c23466e7b216cfe7e28f038186b8834',
-    'bench.jsonl': '48fc9222044c819b6b1060e0dfcf6a0041b20cd81f4c0dc365da5a0aaa2b66dc',
-    'random11.csv': 'f782e64356a703dea92c9e76a68f1967a6b29db55622a6b27ea0af90f214b77e',
-    'random11.jsonl': '65b6003a810fefdeff4df4e828fab840212c7b32fc100b0ea503939ac872cbc1',
-    'random12.csv': 'f03078102c24f9dfbbb7ad1d6ef44c0e880cf1cef103555e6bf1fbd94f210d21',
-    'random12.jsonl': 'c036b5449aa3a370c34a3c1ba6fcfbf134f265f3acc0e3227d3104c56e533788',
-    'random13.csv': 'ad06c00205cf7f1e9230925d99599e78164427e7258c837173e18b95897fae81',
-    'random13.jsonl': '268d2a9f208bf34f79440042a5b495894e282107c8eb53482463aedad9e54e16',
+    'fixture.csv': '58310d66f805d36e52dbc33aefe7cb1bab10852b6b6a51e480ce4a3838190e93',
+    'fixture.jsonl': '21f58524c3210dbc400f300ea06c94529c7077d10b60ee47b2229f92ce889a20',
+    'bench.csv': 'a329a0503f48f5af6c4e8161da872caf9d600cc9e10d38f38c77c3972ef7a94b',
+    'bench.jsonl': 'e817520437b0894b68334e1ac6a5d0b824b5cd0de263a8c7e59284855a474dfa',
+    'random11.csv': '47c36b1dd04a50a55deea408abbc0ab408e557de78e1d7f9ee12252cf233a286',
+    'random11.jsonl': '24f3e8e675caf876eb1c607236210c4321f417d71309b4063ff9301d5d6fcb2a',
+    'random12.csv': 'f232b8aa4e1354c02bf40f8a6a684d4bfc6473bc7164079470facc3c1c72ad83',
+    'random12.jsonl': 'f5112393324105271eff645279e22e6ec9391402158e3cce0d62319e42e353b5',
+    'random13.csv': 'ea4824da2a426c538f9633dd182292376adc564ca941af584912f479929650f3',
+    'random13.jsonl': '9259126e6b69c2b126539b75f6bf407562b5ab53879f8595c8d99a49212b8f75',
 }
 
 _TEXTS = ["Ann Lee", "Bo Chen", "", " ", "Zoë Ørsted", "=HYPERLINK(\"x\")", "+cmd", "@SUM(A1)", "-1",

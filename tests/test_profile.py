@@ -63,7 +63,9 @@ def test_european_amounts_without_a_number_format_are_error_rows_not_a_thousandt
     code, rows, err = decisions(export, "--columns", write(tmp_path, "map.yaml", MAP))
     assert code == 1
     by_id = {r["id"]: r for r in rows}
-    assert by_id["P-3"]["decision"] == "review" and by_id["P-3"]["routes"] == ["Investment Committee"]
+    # a sponsor of no stated level above 1,000,000: the Executive Committee confirms the sponsor (missing_skips_rule)
+    assert by_id["P-3"]["decision"] == "review" and by_id["P-3"]["routes"] == ["Executive Committee",
+                                                                               "Investment Committee"]
     for ident, written, small in (("P-1", "900.000", "900"), ("P-2", "250.000", "250")):
         assert by_id[ident]["decision"] == "error", by_id[ident]  # never 900 or 250 without a word
         [error] = [e for e in by_id[ident]["errors"] if e["column"] == "budget"]
@@ -84,7 +86,7 @@ def test_the_same_export_with_a_profile_decides_the_amounts_as_written(tmp_path)
     by_id = {r["id"]: r for r in rows}
     assert by_id["P-1"]["decision"] == "review" and by_id["P-1"]["routes"] == ["Portfolio Board"]
     assert by_id["P-2"]["decision"] == "accept"  # 250.000 is 250,000: at the threshold, not above it
-    assert by_id["P-3"]["routes"] == ["Investment Committee"]
+    assert by_id["P-3"]["routes"] == ["Executive Committee", "Investment Committee"]
 
 
 def test_most_amounts_reading_two_ways_is_said_once_up_front_with_the_fix(tmp_path):

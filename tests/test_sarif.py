@@ -19,7 +19,7 @@ def test_every_lint_diagnostic_is_a_result_at_its_line_and_column(monkeypatch):
     assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
     (run,) = log["runs"]
     assert run["tool"]["driver"]["name"] == "pmo"
-    assert len(diagnostics) == 15 and len(run["results"]) == 15
+    assert len(diagnostics) == 16 and len(run["results"]) == 16
     rules = run["tool"]["driver"]["rules"]
     for d, result in zip(diagnostics, run["results"]):
         assert result["ruleId"] == d.code and rules[result["ruleIndex"]]["id"] == d.code

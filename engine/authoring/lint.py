@@ -13,6 +13,8 @@ when it is sure (the condition reasoning is in ``engine/expr/domains.py``). The 
     unused_library_rule            a rule in the policy folder's own rules/ that nothing includes
     unused_strategy                objectives that nothing can use (no alignment field, no strategy.*)
     unknown_objective              a balance rule naming an objective the strategy does not declare
+    missing_skips_rule             "x != 1" or "x not in [...]" on a field that can be missing: unknown when it
+                                   is, so a proposal that leaves the field out does not fire the rule
     include_outside_root           an include whose library lies outside the policy folder (a linked rules/)
     (health rules: never_fires and duplicate_condition too, over the figures a status report can give)
 
@@ -201,6 +203,44 @@ def _shown(value: Any) -> str:
     if isinstance(value, (int, Decimal)):
         return f"{int(value):_}" if value == int(value) else str(value)
     return f'date("{value}")'
+
+
+def check_missing_skips_rule(ctx: Context) -> Iterator[Diagnostic]:
+    """A rule that tests "anything but" on a field that may be missing (``sponsor_level != "executive"``, ``category
+    not in [...]``, ``not urgent``): the test is unknown on a missing value, as every test is, so the rule does not
+    fire, and leaving the field out is a way around the rule. Said unless the condition tests that field for null
+    itself (the author decided what a missing value does), the field is never missing (required, or a default),
+    or the rule never fires anyway (never_fires says so)."""
+    for rule in ctx.policy.rules:
+        if outcomes(rule.condition, ctx.domains)[0] is None:
+            continue
+        found = list(tests(rule.condition))
+        null_tested = {test.field for test, _ in found if isinstance(test.node, Compare) and _constant(test.node) is None}
+        said: set[str] = set()
+        for test, negate in found:
+            spec = ctx.policy.fields.get(test.field)
+            if (spec is None or spec.required or spec.default is not None or test.field in null_tested
+                    or test.field in said or not _anything_but(test.node, negate)):
+                continue
+            said.add(test.field)
+            shown, name = _shown_test(test, negate), test.field
+            yield _warning("missing_skips_rule", f"rule '{rule.id}' does not fire for a proposal without {name}: "
+                           f"{shown} is unknown when {name} is missing, not true, so leaving {name} out gets "
+                           "around the rule", ctx.where(rule, test.node.offset),
+                           f"if a missing {name} should fire the rule, write ({name} == null or {shown}); if it "
+                           f"should not, say so with {name} != null and ...; or make {name} required")
+
+
+def _anything_but(node: Node, negate: bool) -> bool:
+    """Whether a single-field test, with ``not`` pushed in, is true for every value but a few: != , not in, not b."""
+    if isinstance(node, Field):
+        return negate
+    if isinstance(node, In):
+        return node.negated != negate
+    if isinstance(node, Compare) and _constant(node) is not None:
+        op = node.op if isinstance(node.right, Const) else SWAP[node.op]
+        return (NEGATE[op] if negate else op) == "!="
+    return False
 
 
 # ---------------------------------------------------------------------------- duplicate and shadowed rules
@@ -479,5 +519,5 @@ def check_health_rules(ctx: Context) -> Iterator[Diagnostic]:
 CHECKS: list[Callable[[Context], Iterator[Diagnostic]]] = [
     check_firing, check_duplicates, check_shadowed, check_unused_values, check_unused_gates,
     check_unused_library_rules, check_outside_root, check_strategy_used, check_balance_objectives, check_enum_values,
-    check_health_rules, check_override_roles,
+    check_health_rules, check_override_roles, check_missing_skips_rule,
 ]

@@ -89,8 +89,8 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         say_refused(exc, stderr)
         return EXIT_USAGE
     counts, total = outcome.counts, outcome.rows
-    outcomes = ", ".join(f"{counts[k]} {k}" for k in ("accept", "review", "reject") if counts[k])
-    print(f"pmo: {plural(total, 'row')} in: {total - counts['error']} decided" + (f" ({outcomes})" if outcomes else "")
+    outcomes = ", ".join(f"{counts[k]:,} {k}" for k in ("accept", "review", "reject") if counts[k])
+    print(f"pmo: {plural(total, 'row')} in: {total - counts['error']:,} decided" + (f" ({outcomes})" if outcomes else "")
           + f", {plural(counts['error'], 'error row')}" + (f"; written to {args.out}" if args.out else "")
           + (f"; report {args.report}" if args.report else ""), file=stderr)
     _say_empty_rows(outcome.inputs, stderr)

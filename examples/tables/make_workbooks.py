@@ -21,7 +21,7 @@ INTAKE = ("effect", "route", "reason", "rule")
 NORTHWIND = {
     "Sponsorship": (["budget", "sponsor", "sponsor_level", *INTAKE], [
         ["> 250,000", "null", "-", "reject", "-", "Proposals above 250,000 need a named sponsor", "sponsor-required"],
-        ["> 1,000,000", "not(null)", 'not("executive")', "review", "Executive Committee",
+        ["> 1,000,000", "not(null)", 'not("executive"), null', "review", "Executive Committee",
          "Proposals above 1,000,000 need an executive sponsor; the Executive Committee must confirm the sponsor",
          "executive-sponsor"],
         ["<= 250,000", "null", "-", "flag", "-", "Small proposal without a named sponsor; the PMO will ask for one",
@@ -62,7 +62,7 @@ NORTHWIND = {
          "Serves the strategy only weakly (alignment {alignment}); scoring will rank it low", "weak-alignment"],
         ["-", "-", '"maintenance"', "> 2,000,000", "review", "CIO",
          "Large maintenance spend; the CIO confirms it is not a hidden replacement programme", "large-maintenance"],
-        ["-", "true", 'not("compliance")', "-", "flag", "-",
+        ["-", "true", 'not("compliance"), null', "-", "flag", "-",
          "Regulatory projects are normally in the compliance category", "regulatory-needs-compliance-category"],
     ]),
     # Two rows with one rule id: one rule that fires when either row matches (collect tables only).

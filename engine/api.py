@@ -21,7 +21,7 @@ from engine.compile.policy import CompiledPolicy, usable_policy
 from engine.compile.records import RecordReader
 from engine.compile.scoring import reweighted
 from engine.decision import Decision, RowError, Verdict
-from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, did_you_mean
+from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, UsageError, did_you_mean
 from engine.expr.values import id_text
 from engine.gates.review import (
     GateDecision,
@@ -67,7 +67,7 @@ class Engine:
 
     def __init__(self, policy: CompiledPolicy, backend: str = "rete"):
         if backend not in BACKENDS:
-            raise ValueError(f"unknown back end {backend!r}; choose one of {', '.join(BACKENDS)}")
+            raise UsageError(f"unknown back end {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.policy = policy
         self.backend = backend
         self.warnings: list[Diagnostic] = []  # e.g. weights that were normalised, a CR above the limit

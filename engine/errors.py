@@ -10,6 +10,7 @@ Every problem a user can cause is a :class:`Diagnostic` with a stable code and a
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -109,6 +110,27 @@ class PolicyError(PmoError):
 
 class InputError(PmoError):
     """A proposal or an input file is malformed. Batch APIs turn this into an error decision."""
+
+
+class UsageError(PmoError, ValueError):
+    """A call the API does not take: an unknown back end, a ``today`` that is not a date. A ValueError too, as
+    it was before it had a root of its own."""
+
+
+def as_day(today: object) -> dt.date | None:
+    """``today`` as the API takes it: a date, a datetime (its date) or the text YYYY-MM-DD; None stays None."""
+    if today is None or type(today) is dt.date:
+        return today
+    if isinstance(today, dt.datetime):
+        return today.date()
+    if isinstance(today, dt.date):
+        return dt.date(today.year, today.month, today.day)
+    if isinstance(today, str):
+        try:
+            return dt.date.fromisoformat(today.strip())
+        except ValueError:
+            pass
+    raise UsageError(f"{today!r} is not a date; give a datetime.date or YYYY-MM-DD")
 
 
 def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:

@@ -1,7 +1,11 @@
+import datetime as dt
 import json
 
+import pytest
+
 import engine
-from engine import Decision, Engine, PolicyError
+from engine import Decision, Engine, PmoError, PolicyError, validate
+from engine.errors import UsageError
 from tests.conftest import TODAY
 
 
@@ -96,3 +100,25 @@ def test_evaluate_plain_is_evaluate_without_the_model(engine):
         assert plain.to_json() == engine.evaluate(proposal).to_json() == plain.model().to_json()
     assert engine.evaluate_plain({"id": "X-3"}, row=7, source="s").to_json() == \
         engine.evaluate({"id": "X-3"}, row=7, source="s").to_json()
+
+
+def test_today_may_be_a_date_a_datetime_or_an_iso_text_and_nothing_else():
+    """Found by an integrator: Engine.load(today="2027-01-01") raised a bare AttributeError, and validate(today=
+    "2026-12-01") reported the reference policies' date rules as type errors (a text compared with dates)."""
+    day = dt.date(2027, 1, 1)
+    for given in (day, dt.datetime(2027, 1, 1, 15, 30), "2027-01-01"):
+        engine = Engine.load(today=given)
+        assert engine.today == day and type(engine.today) is dt.date
+    assert validate(today="2026-12-01") == [] and validate(today=dt.datetime(2026, 12, 1, 9)) == []
+    for bad, said in (("01/02/2027", "'01/02/2027' is not a date; give a datetime.date or YYYY-MM-DD"),
+                      (20270101, "20270101 is not a date; give a datetime.date or YYYY-MM-DD")):
+        for call in (Engine.load, validate):
+            with pytest.raises(UsageError) as raised:
+                call(today=bad)
+            assert str(raised.value).endswith(said) and isinstance(raised.value, (PmoError, TypeError, ValueError))
+
+
+def test_an_unknown_back_end_is_a_pmo_error_naming_the_choices():
+    with pytest.raises(PmoError) as raised:
+        Engine.load(backend="fast")
+    assert isinstance(raised.value, ValueError) and "unknown back end 'fast'; choose one of" in str(raised.value)

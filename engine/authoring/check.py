@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from engine.authoring.lint import lint_policy
 from engine.backends import make_backend
 from engine.compile.policy import CompiledPolicy, compile_policy, load_folder
-from engine.errors import Diagnostic, DiagnosticSink, PolicyError
+from engine.errors import Diagnostic, DiagnosticSink, PolicyError, as_day
 from engine.health.rules import health_backend
 from engine.limits import MAX_ERRORS
 
@@ -57,9 +57,10 @@ def check_policies(path: PathLike | None = None, *, rules: Sequence[PathLike] = 
 
     ``cache_proofs``: take the assurances' proofs from the user's cache when the policy is unchanged, and keep
     new ones there (engine/authoring/proof_cache.py; pmo validate does)."""
+    day = as_day(today) or dt.date.today()  # before anything loads: a bad date is the caller's mistake
     sink = DiagnosticSink(limit=max_errors)
     policy_set = load_folder(path, rules, sink)
-    policy = compile_policy(policy_set, today or dt.date.today(), sink)
+    policy = compile_policy(policy_set, day, sink)
     if policy is not None and not sink.errors:
         try:
             make_backend(backend, policy)

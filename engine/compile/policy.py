@@ -23,7 +23,7 @@ from engine.compile.portfolio import Limits, limits_from
 from engine.compile.records import RecordError, RecordReader, compiled_derived, converter
 from engine.compile.scoring import CompiledScoring, ScoringModel, compile_models
 from engine.compile.strategy import CompiledStrategy, compile_strategy
-from engine.errors import Diagnostic, DiagnosticSink, Location, PolicyError, did_you_mean
+from engine.errors import Diagnostic, DiagnosticSink, Location, PolicyError, as_day, did_you_mean
 from engine.expr.check import BROKEN, check
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING, AlignmentType, Logic, Node, TableType, fields_of, list_of
 from engine.expr.parse import ExprError, Namespaces, parse
@@ -97,7 +97,8 @@ def load_folder(path: str | Path | None, rules: Sequence[str | Path], sink: Diag
 
 def compile_folder(path: str | Path | None, rules: Sequence[str | Path], today: dt.date | None,
                    sink: DiagnosticSink) -> CompiledPolicy | None:
-    return compile_policy(load_folder(path, rules, sink), today or dt.date.today(), sink)
+    day = as_day(today)  # before anything loads: a bad date is the caller's mistake, not the policy's
+    return compile_policy(load_folder(path, rules, sink), day or dt.date.today(), sink)
 
 
 def usable_policy(path: str | Path | None, rules: Sequence[str | Path], today: dt.date | None,

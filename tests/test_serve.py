@@ -175,6 +175,23 @@ def test_the_same_proposal_again_is_the_same_decision_logged_once(site):
     assert len(logged(site)) == before
 
 
+def test_a_proposal_sent_another_way_that_reads_the_same_is_the_same_logged_decision(site):
+    """The log's key is made from the proposal as read: an id in blanks, a budget written 180000.0, keys in another
+    order are the same decision, logged once and answered with the same decision_id, in a batch too."""
+    proposal = {**proposals()[0], "id": "PRJ-7003"}
+    first = site.client.post("/v1/evaluate", json=proposal).json()
+    before = len(logged(site))
+    spelt = dict(reversed({**proposal, "id": "PRJ-7003  ", "budget": f"{proposal['budget']}.0"}.items()))
+    again = site.client.post("/v1/evaluate", json=spelt).json()
+    assert again["decision"] == first["decision"] and again["decision_id"] == first["decision_id"]
+    batch = site.client.post("/v1/evaluate/batch", json=[spelt])
+    assert batch.status_code == 200, batch.text
+    assert [a["decision_id"] for a in batch.json()["decisions"]] == [first["decision_id"]]
+    assert len(logged(site)) == before
+    other = site.client.post("/v1/evaluate", json={**proposal, "budget": "180001"}).json()
+    assert other["decision_id"] != first["decision_id"] and len(logged(site)) == before + 1
+
+
 def test_decisions_by_project_and_date(site):
     proposal = {**proposals()[2], "id": "PRJ-7002"}
     key = site.client.post("/v1/evaluate", json=proposal).json()["decision_id"]

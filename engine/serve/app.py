@@ -440,13 +440,18 @@ def field_warnings(engine: Engine, rows: Iterable[Row]) -> list[str]:
 
 def decided_and_logged(service: Service, engine: Engine, rows: list[Row]) -> list[dict]:
     """Decide rows, log them in one transaction, and return their answers (each with its decision_id)."""
-    answers, entries = [], []
+    decided, entries = [], []
     for row, (decision, record) in zip(rows, engine.decide_plain(rows)):
-        entry = intake_entry(engine, decision, row.data, getattr(row, "sent", None), record)
-        entries.append(entry)
-        answers.append({**decision.to_json(), "decision_id": entry.key})
+        entries.append(intake_entry(engine, decision, row.data, getattr(row, "sent", None), record))
+        decided.append(decision)
     service.writer.append(entries)
-    return answers
+    return [{**decision.to_json(), "decision_id": logged_key(entry)} for decision, entry in zip(decided, entries)]
+
+
+def logged_key(entry: Entry) -> str:
+    """The key of the entry the log holds for a decision, once appended: its own, or the legacy key an earlier pmo
+    logged it under (DecisionLog.append sets it), so a decision_id always names an entry GET /v1/decisions finds."""
+    return entry.logged_as or entry.key
 
 
 def _settled() -> None:
@@ -637,9 +642,10 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             raise ApiError(503, "timeout", f"the decision log did not answer within {config.timeout:g} s") from None
         except LogUnavailable as exc:
             raise _log_unavailable(exc) from None
-        noted(request, served, [entry.key])
+        key = logged_key(entry)
+        noted(request, served, [key])
         said = field_warnings(engine, [row])
-        return JSONResponse({**decision.to_json(), "decision_id": entry.key, **({"warnings": said} if said else {})})
+        return JSONResponse({**decision.to_json(), "decision_id": key, **({"warnings": said} if said else {})})
     app.fast["POST", "/v1/evaluate"] = evaluate
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
@@ -763,7 +769,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             decision = engine.review_gate(asked.project, gate, override=override)
             entry = gate_entry(engine, asked.project, decision)
             service.writer.append([entry])
-            return decision, entry.key
+            return decision, logged_key(entry)
         decision, key = await compute(review)
         noted(request, served, [key])
         return JSONResponse({**decision.to_json(), "decision_id": key})

@@ -21,6 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -479,7 +480,10 @@ class Entry:
     time: str | None = None
     as_of: str | None = None  # the date today() meant
     backend: str | None = None
-    read_as: Any = None  # the input as read, in one spelling (a gate's ProjectRecord.read_as); None: the input
+    read_as: Any = None  # the input as read, in one spelling (a gate's ProjectRecord.read_as, an intake row's
+    # intake_read_as); None: the input
+    logged_as: str | None = dataclass_field(default=None, compare=False)  # set by DecisionLog.append: the key of the entry
+    # the log holds for this decision (its key, or the legacy key an earlier pmo logged it under)
 
     @property
     def input_hash(self) -> str:
@@ -598,25 +602,33 @@ class DecisionLog:
 
     def append(self, entries: Iterable[Entry]) -> int:
         """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped,
-        also when an earlier pmo logged it under its legacy key)."""
-        return self.append_encoded(encoded(entries))
+        also when an earlier pmo logged it under its legacy key). Each entry's ``logged_as`` is then the key of
+        the entry the log holds for it: its own, or that legacy key (what a caller names as its decision id)."""
+        entries = list(entries)
+        rows = encoded(entries)
+        added, found = self._append_rows(rows)
+        for entry, row in zip(entries, rows):
+            entry.logged_as = row[16] if row[16] is not None and row[16] in found else row[0]
+        return added
 
     def append_encoded(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """``append`` of entries already encoded by :func:`encoded` or an :class:`IntakeEncoder` (in another
         process: a batch's workers encode the entries of their rows); an entry without a time gets this
         transaction's. An entry whose legacy key (the row's item after its plan) is logged is not added."""
+        return self._append_rows(list(rows))[0]
+
+    def _append_rows(self, rows: list[tuple[Any, ...]]) -> tuple[int, set[str]]:
+        """``append_encoded``: how many were added, and the legacy keys found logged (their entries not added)."""
         if self.read_only:
             raise self._failed("write to", "it was opened for reading only, as it cannot be written")
-        rows = list(rows)
         legacy = [row[16] for row in rows if len(row) > 16 and row[16] is not None]
-        if legacy:
-            found = self._logged_keys(legacy)
-            if found:
-                rows = [row for row in rows if len(row) <= 16 or row[16] not in found]
+        found = self._logged_keys(legacy) if legacy else set()
+        if found:
+            rows = [row for row in rows if len(row) <= 16 or row[16] not in found]
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         timed = [row[:15] if row[1] else (row[0], now, *row[2:15]) for row in rows]
         if not timed:
-            return 0
+            return 0, found
         named = {plan[0]: plan for plan in map(_PLAN, rows) if plan is not None}
         plans = [plan for ident, plan in named.items() if ident not in self._plans_stored]
         with self._using("write to") as db:
@@ -624,7 +636,7 @@ class DecisionLog:
         if len(self._plans_stored) + len(plans) > PLANS_KEPT:
             self._plans_stored.clear()
         self._plans_stored.update(named)
-        return added
+        return added, found
 
     def _logged_keys(self, keys: Sequence[str]) -> set[str]:
         """Which of these keys the log holds."""

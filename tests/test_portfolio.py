@@ -579,3 +579,41 @@ def test_json_portfolios_are_located_too_and_starts_do_not_mix(engine, tmp_path)
     with pytest.raises(InputError, match="B starts at 5 .network time. but A starts on a date"):
         engine.schedule({"projects": [{"id": "A", "start": "2027-01-04", "duration": 3},
                                       {"id": "B", "start": 5, "duration": 2}]})
+
+
+@pytest.mark.parametrize("start, early", [("2027-04-05", 2), ("2027-04-06", 1), ("2027-04-07", 0), ("2027-04-08", 0)])
+def test_a_lag_is_counted_in_working_days_by_conflicts_as_by_schedule(tmp_path, start, early):
+    """A lag is in the duration unit, counted in the calendar's working days by pmo conflicts as by pmo schedule: A
+    ends on Thursday 1 April 2027, Good Friday and the weekend are not working days, so a lag of 2 days is Monday and
+    Tuesday, and B may start on Wednesday 7 April (conflicts counted calendar days: Saturday and Sunday, and let B
+    start on Monday). A start is too early exactly when the schedule moves it later."""
+    engine = calendar_engine(tmp_path, MON_FRI)
+    portfolio = {"projects": [{"id": "A", "status": "approved", "start": "2027-03-29", "finish": "2027-04-01"},
+                              {"id": "B", "status": "approved", "start": start, "duration": 1,
+                               "depends_on": [{"id": "A", "lag": 2}]}]}
+    planned = engine.schedule(portfolio).to_json()["activities"]["B"]["start"]
+    found = [c for c in engine.conflicts(portfolio).conflicts if c.kind == "schedule_violation"]
+    assert (planned > start) == bool(early) and planned == max(start, "2027-04-07")
+    if early:
+        assert [c.message for c in found] == [f"B starts {start} but A finishes 2027-04-01 plus a lag of 2 days: "
+                                              f"{early} working day(s) too early"]
+    else:
+        assert found == []
+
+
+def test_a_lag_in_weeks_is_the_calendars_working_weeks_in_conflicts_too(tmp_path):
+    engine = calendar_engine(tmp_path, MON_FRI)
+    policy = tmp_path / "policies" / "portfolio.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace("duration_unit: days", "duration_unit: weeks"),
+                      encoding="utf-8")
+    engine = Engine.load(tmp_path / "policies", today=TODAY, backend="reference")
+    assert engine.policy.portfolio.duration_unit == "weeks"
+    portfolio = {"projects": [{"id": "A", "status": "approved", "start": "2027-03-01", "finish": "2027-03-05"},
+                              {"id": "B", "status": "approved", "start": "2027-03-15", "duration": 1,
+                               "depends_on": [{"id": "A", "lag": 1}]}]}
+    assert engine.schedule(portfolio).to_json()["activities"]["B"]["start"] == "2027-03-15"
+    assert [c for c in engine.conflicts(portfolio).conflicts if c.kind == "schedule_violation"] == []
+    portfolio["projects"][1]["start"] = "2027-03-12"
+    found = [c.message for c in engine.conflicts(portfolio).conflicts if c.kind == "schedule_violation"]
+    assert found == ["B starts 2027-03-12 but A finishes 2027-03-05 plus a lag of 1 weeks: 1 working day(s) too early"]
+

@@ -617,3 +617,25 @@ def test_a_lag_in_weeks_is_the_calendars_working_weeks_in_conflicts_too(tmp_path
     found = [c.message for c in engine.conflicts(portfolio).conflicts if c.kind == "schedule_violation"]
     assert found == ["B starts 2027-03-12 but A finishes 2027-03-05 plus a lag of 1 weeks: 1 working day(s) too early"]
 
+
+def test_a_total_cost_against_a_budget_by_period_is_refused_by_conflicts_as_by_select(engine, tmp_path):
+    """A project's single-number cost against a budget by period was left out of pmo conflicts' budget check
+    without a word (select refuses it, or spreads it as the file says): now conflicts does the same."""
+    path = tmp_path / "s.yaml"
+    path.write_text('budget: {2027: 100, 2028: 100}\nprojects:\n  - {id: BIG, status: approved, cost: 1000}\n'
+                    '  - {id: SMALL, status: approved, cost: {2027: 50}}\n')
+    for run in (engine.conflicts, engine.select):
+        with pytest.raises(InputError) as info:
+            run(path)
+        [problem] = info.value.diagnostics
+        assert str(problem).startswith(f"{path}:3:39: error[total_cost]: BIG: cost 1,000 is a total, but the budget "
+                                       "is by period (2027, 2028)"), run
+    spread = {"budget": {"2027": 100, "2028": 100}, "spread": "even",
+              "projects": [{"id": "BIG", "status": "approved", "cost": 1000},
+                           {"id": "SMALL", "status": "approved", "cost": {"2027": 50}}]}
+    overruns = [(c.periods, c.message) for c in engine.conflicts(spread).conflicts if c.kind == "budget_overrun"]
+    assert overruns == [(["2027"], "budget in 2027: 550 planned, 100 available; largest: BIG 500, SMALL 50"),
+                        (["2028"], "budget in 2028: 500 planned, 100 available; largest: BIG 500")]
+    # a project's budget given as one total is the same case
+    spread["projects"][0] = {"id": "BIG", "status": "approved", "budget": {"total": 1000}}
+    assert [c.periods for c in engine.conflicts(spread).conflicts if c.kind == "budget_overrun"] == [["2027"], ["2028"]]

@@ -244,7 +244,7 @@ def _cost(portfolio: Portfolio, p: Project, periods: Names, problems: list[Diagn
     seen: dict[str, str] = {}  # a period of the budget -> the key it was written as
     for key, amount in written.items():
         if key == TOTAL:
-            for period, part in _spread(portfolio, p, amount, periods, name, problems).items():
+            for period, part in spread_total(portfolio, p, amount, periods, name, problems).items():
                 out[period] = out.get(period, 0.0) + part
             continue
         known = periods.match(key)
@@ -262,8 +262,11 @@ def _cost(portfolio: Portfolio, p: Project, periods: Names, problems: list[Diagn
     return out
 
 
-def _spread(portfolio: Portfolio, p: Project, total: float, periods: Names, name: str,
-            problems: list[Diagnostic]) -> dict[str, float]:
+def spread_total(portfolio: Portfolio, p: Project, total: float, periods: Names, name: str,
+                 problems: list[Diagnostic]) -> dict[str, float]:
+    """A project's ``name`` (cost or budget) given as one ``total`` against a budget by ``periods``: spread as the
+    project or the file says (spread: even or window), else a located total_cost error in ``problems`` (and {}).
+    pmo select and pmo conflicts both spread totals here."""
     how = p.spread or portfolio.spread
     where = portfolio.where_in(p, name)
     if how is None:

@@ -639,3 +639,19 @@ def test_a_total_cost_against_a_budget_by_period_is_refused_by_conflicts_as_by_s
     # a project's budget given as one total is the same case
     spread["projects"][0] = {"id": "BIG", "status": "approved", "budget": {"total": 1000}}
     assert [c.periods for c in engine.conflicts(spread).conflicts if c.kind == "budget_overrun"] == [["2027"], ["2028"]]
+
+
+def test_a_budget_in_total_and_by_period_is_checked_both_ways_by_conflicts_as_by_select(engine):
+    """A file's budget with a total and amounts by period: pmo select holds a set to both; pmo conflicts checked
+    the total only, so 150 planned in 2027 against 100 there was no conflict. A period written another way
+    ('2027 ' for 2027) is matched as select matches it, not skipped."""
+    data = {"budget": {"total": 1000, "2027": 100, "2028": 100},
+            "projects": [{"id": "A", "status": "approved", "cost": {"2027 ": 150}, "value": 1},
+                         {"id": "B", "status": "approved", "cost": {"2028": 50}, "value": 1}]}
+    assert engine.select(data).best.selected == ["B"]
+    assert [(c.kind, c.periods, c.message) for c in engine.conflicts(data).conflicts] == [
+        ("budget_overrun", ["2027"], "budget in 2027: 150 planned, 100 available; largest: A 150")]
+    data["projects"][0]["cost"] = 150  # a total against amounts by period: spread, or refused, as select does
+    for run in (engine.conflicts, engine.select):
+        with pytest.raises(InputError, match="A: cost 150 is a total, but the budget is by period"):
+            run(data)

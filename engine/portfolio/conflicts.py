@@ -15,7 +15,7 @@ from engine.errors import Diagnostic, InputError, Location, did_you_mean
 from engine.portfolio import graph as g
 from engine.portfolio.model import TOTAL, Portfolio, Project
 from engine.portfolio.names import Names, check_policy_names
-from engine.portfolio.problem import spread_total
+from engine.portfolio.problem import cost_by_period
 from engine.portfolio.timing import finish_of, timing_problems, unit_days
 
 KINDS = ("cycle", "unknown_reference", "broken_prerequisite", "priority_inversion", "schedule_violation",
@@ -218,15 +218,20 @@ def _resources(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
 def _budget(portfolio: Portfolio, limits: Limits, budget: Budget) -> list[Conflict]:
     spend: dict[str, dict[str, float]] = {}
     whole = TOTAL in budget.amounts  # one budget for everything: every project's spend counts against it
-    periods = Names(()) if whole else Names(budget.amounts)
+    # and, beside it, amounts by period: each period's spend against its own, as pmo select holds a set to both
+    periods = Names(k for k in budget.amounts if k != TOTAL)
     problems: list[Diagnostic] = []
     for p in portfolio:
         if p.selected:
-            for period, amount in _spend_by(portfolio, p, whole, periods, problems).items():
-                if amount:
-                    parts = spend.setdefault(TOTAL if whole else period, {})
-                    parts[p.id] = parts.get(p.id, 0.0) + amount
-    if problems:  # a total against a budget by period that the file does not say how to spread: as pmo select
+            # by the budget's periods as select reads them: a total spread as the file says, or refused (it was
+            # left out of the check without a word), a period matched with case and spacing forgiven
+            costs = cost_by_period(portfolio, p, periods, problems) if periods else _spend(p, total=whole)
+            for period, amount in costs.items():
+                for key in ((period,) if period != TOTAL else ()) + ((TOTAL,) if whole else ()):
+                    if amount:
+                        parts = spend.setdefault(key, {})
+                        parts[p.id] = parts.get(p.id, 0.0) + amount
+    if problems:
         raise InputError(problems)
     out = []
     tolerance = f" (+{budget.tolerance:.0%} tolerance)" if budget.tolerance else ""
@@ -247,21 +252,6 @@ def _spend(p: Project, total: bool = False) -> dict[str, float]:
     """What a project spends by period: its budget, else its cost (a selection file's) when that is by period;
     with ``total``, also a cost given as one total."""
     return p.budget or {period: amount for period, amount in p.cost.items() if total or period != TOTAL}
-
-
-def _spend_by(portfolio: Portfolio, p: Project, whole: bool, periods: Names,
-              problems: list[Diagnostic]) -> dict[str, float]:
-    """What a project spends against the budget: as written against one total budget; against a budget by period,
-    by its periods, an amount given as one total spread as pmo select spreads it (spread: even or window), or a
-    located total_cost error (it was left out of the check without a word)."""
-    written = _spend(p, total=True)
-    if whole or TOTAL not in written:
-        return _spend(p, total=whole)
-    name = "budget" if p.budget else "cost"
-    out = {period: amount for period, amount in written.items() if period != TOTAL}
-    for period, part in spread_total(portfolio, p, written[TOTAL], periods, name, problems).items():
-        out[period] = out.get(period, 0.0) + part
-    return out
 
 
 def _order(limits: Limits, period: str) -> tuple[int, str]:

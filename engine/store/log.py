@@ -482,8 +482,9 @@ class Entry:
     backend: str | None = None
     read_as: Any = None  # the input as read, in one spelling (a gate's ProjectRecord.read_as, an intake row's
     # intake_read_as); None: the input
-    logged_as: str | None = dataclass_field(default=None, compare=False)  # set by DecisionLog.append: the key of the entry
-    # the log holds for this decision (its key, or the legacy key an earlier pmo logged it under)
+    # set by DecisionLog.append: the key of the entry the log holds for this decision (its key, or the legacy key
+    # an earlier pmo logged it under)
+    logged_as: str | None = dataclass_field(default=None, compare=False)
 
     @property
     def input_hash(self) -> str:

@@ -157,17 +157,17 @@ UNHIDE = ("unhide it and review what it holds (Excel: select the rows or columns
 
 
 def _refuse_hidden(ws: Any, sheet: str, cells: dict[tuple[int, int], Any]) -> None:
-    problem = hidden_problem(ws, sheet, cells)
+    problem = _hidden(ws, sheet, cells)
     if problem is not None:
         raise problem
 
 
-def hidden_problem(ws: Any, sheet: str, cells: Iterable[tuple[int, int]]) -> SheetError | None:
+def _hidden(ws: Any, sheet: str, cells: Iterable[tuple[int, int]]) -> SheetError | None:
     """A hidden sheet (openpyxl's worksheet ``ws``), or a hidden row or column of it that holds one of ``cells``
     ((row, column) of the cells with something in them), as the error to report (code hidden_cells; ``at`` its
     first cell for a row or column): every row of a table is a rule, and whoever reviews the sheet in Excel does
     not see it (a filter, a collapsed group and Hide all hide rows). A hidden row or column with nothing in it hides
-    nothing. Decision tables (here) and the policy workbook's sheets (engine/workbook/reader.py) are refused alike."""
+    nothing. (The policy workbook's import, engine/workbook/reader.py, does not check this: see docs/tables.md.)"""
     if ws.sheet_state != "visible":
         return SheetError("hidden_cells", f"sheet '{sheet}' is hidden ({ws.sheet_state}): whoever reviews the "
                           "workbook does not see what it holds", UNHIDE)

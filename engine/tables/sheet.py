@@ -169,15 +169,16 @@ def _hidden(ws: Any, sheet: str, cells: Iterable[tuple[int, int]]) -> SheetError
     not see it (a filter, a collapsed group and Hide all hide rows). A hidden row or column with nothing in it hides
     nothing. (The policy workbook's import, engine/workbook/reader.py, does not check this: see docs/tables.md.)"""
     if ws.sheet_state != "visible":
-        return SheetError("hidden_cells", f"sheet '{sheet}' is hidden ({ws.sheet_state}): whoever reviews the "
-                          "workbook does not see what it holds", UNHIDE)
+        return SheetError("hidden_cells", f"sheet '{sheet}' is hidden ({ws.sheet_state}), so whoever reviews the "
+                          "workbook does not see the table it holds", UNHIDE)
     held = set(cells)
     rows = sorted({r for r, dim in ws.row_dimensions.items() if dim.hidden} & {r for r, _ in held})
     if rows:
         first = min(c for r, c in held if r == rows[0])
         shown = ", ".join(map(str, rows[:5])) + (" ..." if len(rows) > 5 else "")
         return SheetError("hidden_cells", f"sheet '{sheet}': row{'s' if len(rows) > 1 else ''} {shown} "
-                          f"{'are' if len(rows) > 1 else 'is'} hidden: what whoever reviews the sheet does not see",
+                          f"{'are' if len(rows) > 1 else 'is'} hidden, so whoever reviews the sheet does not see the rules "
+                          "it holds",
                           UNHIDE, (rows[0], first))
     hidden: set[int] = set()
     for dim in ws.column_dimensions.values():
@@ -189,6 +190,6 @@ def _hidden(ws: Any, sheet: str, cells: Iterable[tuple[int, int]]) -> SheetError
         first = min(r for r, c in held if c == columns[0])
         shown = ", ".join(map(get_column_letter, columns[:5])) + (" ..." if len(columns) > 5 else "")
         return SheetError("hidden_cells", f"sheet '{sheet}': column{'s' if len(columns) > 1 else ''} {shown} "
-                          f"{'are' if len(columns) > 1 else 'is'} hidden: what whoever reviews the sheet does not "
-                          "see", UNHIDE, (first, columns[0]))
+                          f"{'are' if len(columns) > 1 else 'is'} hidden, so whoever reviews the sheet does not see the "
+                          "cells it holds", UNHIDE, (first, columns[0]))
     return None

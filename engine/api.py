@@ -129,6 +129,11 @@ class Engine:
         the Decision), for a caller that only sends the decision on, such as pmo serve: no pydantic model made."""
         return self._decide(proposal, row, source)[0]
 
+    def evaluate_read(self, proposal: Mapping[str, Any]) -> tuple[Verdict, dict[str, Any] | None]:
+        """``evaluate_plain`` and the typed record it was decided on (None for an error), for a caller that logs
+        the decision (pmo serve): the log's key is made from the record as read."""
+        return self._decide(proposal, None, None)
+
     def evaluate_many(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[Decision]:
         """Decide proposals lazily, one output per input, in order."""
         for number, item in enumerate(proposals, 1):

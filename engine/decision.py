@@ -78,15 +78,18 @@ class Verdict:
     templated finding's Finding is made only when ``findings`` is read."""
 
     __slots__ = ("id", "decision", "_findings", "routes", "derived", "errors", "policy_hash", "as_of", "source",
-                 "row", "carried", "title", "_plan", "_texts")
+                 "row", "carried", "title", "_plan", "_texts", "read_digest")
     _findings: list[Finding] | None
     _plan: Any  # engine.intake.decide.Plan, or None
     _texts: Any  # the row's rendered reasons and routes (Plan.texts), or None
+    read_digest: str | None  # the digest of the typed record it was made on, for the decision log's key, when a
+    # worker process made it (engine.store.log.read_digest; its record does not come back); else None
 
     def __init__(self, id: str | None, decision: Outcome, findings: list[Finding], routes: list[str],  # noqa: A002
                  derived: dict[str, Any], errors: list[RowError], policy_hash: str, as_of: str | None,
                  source: str | None, row: int | None, carried: dict[str, str] | None = None,
-                 title: str | None = None):
+                 title: str | None = None, read_digest: str | None = None):
+        self.read_digest = read_digest
         self.id, self.decision, self._findings, self.routes, self.derived = id, decision, findings, routes, derived
         self.errors, self.policy_hash, self.as_of, self.source, self.row = errors, policy_hash, as_of, source, row
         self.carried = {} if carried is None else carried
@@ -103,7 +106,7 @@ class Verdict:
         made.routes = plan.routes.copy() if texts is None or texts[1] is None else plan.routes_of(texts[1])
         made.policy_hash, made.as_of, made.source, made.row, made.carried, made.title = \
             policy_hash, as_of, source, row, {}, None
-        made._plan, made._texts = plan, texts
+        made._plan, made._texts, made.read_digest = plan, texts, None
         return made
 
     @property
@@ -148,7 +151,8 @@ class Verdict:
 
     def __reduce__(self) -> tuple[type[Verdict], tuple[Any, ...]]:  # sent between processes as its fields
         return (Verdict, (self.id, self.decision, self.findings, self.routes, self.derived, self.errors,
-                          self.policy_hash, self.as_of, self.source, self.row, self.carried, self.title))
+                          self.policy_hash, self.as_of, self.source, self.row, self.carried, self.title,
+                          self.read_digest))
 
     def __repr__(self) -> str:
         return f"Verdict(id={self.id!r}, decision={self.decision!r})"

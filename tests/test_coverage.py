@@ -79,3 +79,37 @@ def test_project_records_cover_gate_criteria():
 
 def test_a_missing_file_is_a_usage_error(tmp_path):
     assert run("coverage", str(tmp_path / "none.csv"))[0] == 2
+
+
+def test_the_rows_of_scoring_tables_are_targets_too(tmp_path):
+    """pmo coverage left scoring decision tables out (only intake tables' rows are rules): a row of the points
+    table no scored proposal matched was never reported. Each row is now a target, covered when a proposal that
+    passed intake is scored by it (the row the hit policy picks from the rows that match)."""
+    import datetime as dt
+
+    from engine import Engine
+    from engine.expr.evaluate import evaluate
+    from engine.io.readers import read_proposals
+    tables = ROOT / "examples" / "tables" / "policies"
+    proposals = ROOT / "examples" / "proposals.csv"
+    code, out, _ = run("coverage", str(proposals), "--policies", str(tables), "--today", "2026-12-01",
+                       "--format", "json")
+    report = json.loads(out)
+    engine = Engine.load(tables, today=dt.date(2026, 12, 1))
+    scoring = [t for t in engine.policy.tables if t.applies_to == "scoring"]
+    rows = [(t, r) for t in scoring for r in t.rows]
+    assert report["by_kind"]["table"]["total"] == len(rows) > 0
+    # the hits of each row, counted here by the rows' own conditions (each table here is single-hit: the one
+    # matching row is the one picked)
+    scored = [record for decision, record in engine.decide_all(read_proposals(proposals))
+              if decision.decision in ("accept", "review")]
+    expected = {r.label: sum(evaluate(r.condition, record) is True for record in scored) for _, r in rows}
+    got = {t["where"]: t["hits"] for t in report["targets"] if t["kind"] == "table"}
+    assert got == expected and any(expected.values())
+    assert {t["where"] for t in report["uncovered"] if t["kind"] == "table"} == \
+        {label for label, hits in expected.items() if not hits}
+    code, text, _ = run("coverage", str(proposals), "--policies", str(tables), "--today", "2026-12-01",
+                        "--only", "table")
+    assert text.splitlines()[1].split() == ["scoring", "tables", str(sum(v > 0 for v in expected.values())), "of",
+                                            str(len(rows))]
+    assert "no proposal was scored by (scoring tables):" in text

@@ -432,3 +432,16 @@ def test_a_known_failure_still_decides_beside_a_criterion_not_known(engine, tmp_
     path.write_text(text.replace("  budget_variance: 0.04\n", "  budget_variance: 0.5\n").replace("  spi: 0.97\n", ""),
                     encoding="utf-8")
     assert engine.review_gate(path, "delivery-review").decision == "kill"  # a known kill is not waiting for spi
+
+
+def test_the_record_as_read_is_a_field_of_the_decision_kept_out_of_its_json():
+    """GateDecision.record_read (what the log's key is made from) is a field by that name, set where the decision
+    is made (it was a private attribute the review function set from outside the model): a decision built by an
+    API user with it keeps it, and neither its JSON nor its repr shows it."""
+    from engine.gates.review import GateDecision, read_project
+    engine = Engine.load(today=TODAY)
+    decision = engine.review_gate(PROJECTS / "go.yaml", "business-case")
+    assert decision.record_read is not None and decision.record_read["id"] == read_project(PROJECTS / "go.yaml")["id"]
+    assert "record_read" not in decision.to_json() and "record_read" not in repr(decision)
+    rebuilt = GateDecision(**decision.to_json(), record_read=decision.record_read)
+    assert rebuilt.record_read == decision.record_read and rebuilt.to_json() == decision.to_json()

@@ -29,21 +29,30 @@ def engine():
     return Engine.load(today=dt.date(2026, 12, 1))
 
 
-def reference_rows(monkeypatch, engine, pairs):
+def reference_rows(monkeypatch, engine, pairs, records=None):
     """The rows append() writes, with the json module's own encoder (not the log's faster one)."""
     with monkeypatch.context() as m:
         m.setattr(store_log, "_encode", REFERENCE)
-        return encoded(intake_entry(engine, row, d) for row, d in pairs)
+        return encoded(intake_entry(engine, row, d, records[k] if records else None)
+                       for k, (row, d) in enumerate(pairs))
 
 
 def test_the_encoder_writes_what_append_writes_for_a_round(tmp_path, monkeypatch, engine):
     path = write_round(tmp_path / "round.csv", 400, seed=12, line_breaks=True)
     intake = IntakeRound([path], today=dt.date(2026, 12, 1), workers=1)
-    pairs = [(row, d) for row, d, _ in intake.decide(engine, intake.rows(engine), 400, plain=True)]
+    triples = list(intake.decide(engine, intake.rows(engine), 400, plain=True))
+    pairs, records = [(row, d) for row, d, _ in triples], [record for _, _, record in triples]
     encoder = IntakeEncoder(engine)
-    rows = [encoder.row(row, d) for row, d in pairs]
-    assert [expanded(r) for r in rows] == reference_rows(monkeypatch, engine, pairs)
-    assert [expanded(encoder.row(row, d)) for row, d in pairs] == reference_rows(monkeypatch, engine, pairs)  # kept
+    rows = [encoder.row(row, d, record) for (row, d), record in zip(pairs, records)]
+    assert [expanded(r) for r in rows] == reference_rows(monkeypatch, engine, pairs, records)
+    assert [expanded(encoder.row(row, d, record)) for (row, d), record in zip(pairs, records)] == \
+        reference_rows(monkeypatch, engine, pairs, records)  # kept
+    # keyed by the record as read (the error rows by their cells), with the key of the cells as written kept as the
+    # legacy key: the key an earlier pmo gave the entry
+    assert all((r[16] is None) == (d.decision == "error") for r, (_, d) in zip(rows, pairs))
+    assert [r[16] for r in rows if r[16] is not None] == [r[0] for r, (_, d) in
+                                                           zip(map(expanded, (encoder.row(row, d) for row, d in pairs)),
+                                                               pairs) if d.decision != "error"]
     # the findings of a set of fired rules are stored once: an entry holds only the reasons its row renders
     planned = [r for r in rows if r[15] is not None]
     assert len(planned) == sum(d.decision != "error" for _, d in pairs) > 300
@@ -163,3 +172,60 @@ def test_an_output_that_stops_part_way_holds_no_row_the_log_lacks(tmp_path, monk
     written = rows_out(out)
     assert len(written) > 100
     assert set(written) <= lines_logged(log)
+
+
+HEADER = "id,title,business_unit,sponsor,sponsor_level,alignment,category,budget,opex_per_year,benefit,cash_flows," \
+         "start_date,end_date,risk,complexity,regulatory,personal_data,privacy_assessment,vendor,vendor_approved,headcount"
+FILLER = 230  # rows before the one that changes: past the rows the parent reads itself, so with two workers a worker
+# decides it and makes its record's digest (the record itself does not come back)
+
+
+def proposal_line(ident="PRJ-1001", budget="180000", title="Smart meter data lake"):
+    return (f"{ident},{title},IT,Maria Jensen,director,operational-efficiency:strong;customer-experience:low,"
+            f"efficiency,{budget},20000,520000,-180000;90000;120000;140000;150000,2027-03-01,2027-11-30,2,2,no,no,,,,5")
+
+
+def round_with(path, last):
+    """A file of FILLER proposals, then ``last`` (at line FILLER + 2)."""
+    lines = [proposal_line(f"PRJ-{2000 + k}", str(100_000 + k)) for k in range(FILLER)]
+    path.write_text("\n".join([HEADER, *lines, last]) + "\n", encoding="utf-8")
+
+
+def evaluated(path, log, workers=1):
+    assert main(["evaluate", str(path), "--format", "csv", "--out", str(path.with_suffix(".out.csv")), "--log",
+                 str(log), "--today", "2026-12-01", "--workers", str(workers)]) == 0
+    with DecisionLog(log) as opened:
+        return opened.query(kind="intake")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_intake_row_written_another_way_that_reads_the_same_is_one_entry(tmp_path, workers):
+    """The key of an intake entry comes from the row as read (its typed values, with its file and line), not its
+    cells as written: an id in blanks and 180000.0 for 180000 is the same decision, logged once; a row that reads
+    differently is a new entry. The entry keeps the row as first given."""
+    path, log = tmp_path / "p.csv", tmp_path / "log.sqlite"
+    round_with(path, proposal_line())
+    assert len(evaluated(path, log, workers)) == FILLER + 1
+    round_with(path, proposal_line("PRJ-1001  ", "180000.0"))
+    entries = evaluated(path, log, workers)
+    assert len(entries) == FILLER + 1 and entries[-1]["input"]["row"]["id"] == "PRJ-1001"
+    round_with(path, proposal_line(budget="180001"))
+    entries = evaluated(path, log, workers)
+    assert len(entries) == FILLER + 2 and entries[-1]["input"]["row"]["budget"] == "180001"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_intake_entry_logged_by_an_earlier_pmo_is_still_recognised(tmp_path, engine, workers):
+    """An entry an earlier pmo keyed by the row as written (its legacy key) is the same decision: not logged again,
+    whether the parent or a worker encodes the row."""
+    path, log = tmp_path / "p.csv", tmp_path / "log.sqlite"
+    round_with(path, proposal_line())
+    with path.open(newline="", encoding="utf-8") as f:
+        raw = list(csv.DictReader(f))[-1]
+    earlier = store_log.Entry("intake", "PRJ-1001", None, {"row": raw, "source": str(path), "line": FILLER + 2},
+                              engine.policy_hash, "accept", [], [], as_of="2026-12-01", backend=engine.backend)
+    with DecisionLog(log) as opened:
+        assert opened.append([earlier]) == 1
+    entries = evaluated(path, log, workers)
+    assert len(entries) == FILLER + 1
+    assert [e["key"] for e in entries if e["project"] == "PRJ-1001"] == [earlier.key]

@@ -579,3 +579,79 @@ def test_json_portfolios_are_located_too_and_starts_do_not_mix(engine, tmp_path)
     with pytest.raises(InputError, match="B starts at 5 .network time. but A starts on a date"):
         engine.schedule({"projects": [{"id": "A", "start": "2027-01-04", "duration": 3},
                                       {"id": "B", "start": 5, "duration": 2}]})
+
+
+@pytest.mark.parametrize("start, early", [("2027-04-05", 2), ("2027-04-06", 1), ("2027-04-07", 0), ("2027-04-08", 0)])
+def test_a_lag_is_counted_in_working_days_by_conflicts_as_by_schedule(tmp_path, start, early):
+    """A lag is in the duration unit, counted in the calendar's working days by pmo conflicts as by pmo schedule: A
+    ends on Thursday 1 April 2027, Good Friday and the weekend are not working days, so a lag of 2 days is Monday and
+    Tuesday, and B may start on Wednesday 7 April (conflicts counted calendar days: Saturday and Sunday, and let B
+    start on Monday). A start is too early exactly when the schedule moves it later."""
+    engine = calendar_engine(tmp_path, MON_FRI)
+    portfolio = {"projects": [{"id": "A", "status": "approved", "start": "2027-03-29", "finish": "2027-04-01"},
+                              {"id": "B", "status": "approved", "start": start, "duration": 1,
+                               "depends_on": [{"id": "A", "lag": 2}]}]}
+    planned = engine.schedule(portfolio).to_json()["activities"]["B"]["start"]
+    found = [c for c in engine.conflicts(portfolio).conflicts if c.kind == "schedule_violation"]
+    assert (planned > start) == bool(early) and planned == max(start, "2027-04-07")
+    if early:
+        assert [c.message for c in found] == [f"B starts {start} but A finishes 2027-04-01 plus a lag of 2 days: "
+                                              f"{early} working day(s) too early"]
+    else:
+        assert found == []
+
+
+def test_a_lag_in_weeks_is_the_calendars_working_weeks_in_conflicts_too(tmp_path):
+    engine = calendar_engine(tmp_path, MON_FRI)
+    policy = tmp_path / "policies" / "portfolio.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace("duration_unit: days", "duration_unit: weeks"),
+                      encoding="utf-8")
+    engine = Engine.load(tmp_path / "policies", today=TODAY, backend="reference")
+    assert engine.policy.portfolio.duration_unit == "weeks"
+    portfolio = {"projects": [{"id": "A", "status": "approved", "start": "2027-03-01", "finish": "2027-03-05"},
+                              {"id": "B", "status": "approved", "start": "2027-03-15", "duration": 1,
+                               "depends_on": [{"id": "A", "lag": 1}]}]}
+    assert engine.schedule(portfolio).to_json()["activities"]["B"]["start"] == "2027-03-15"
+    assert [c for c in engine.conflicts(portfolio).conflicts if c.kind == "schedule_violation"] == []
+    portfolio["projects"][1]["start"] = "2027-03-12"
+    found = [c.message for c in engine.conflicts(portfolio).conflicts if c.kind == "schedule_violation"]
+    assert found == ["B starts 2027-03-12 but A finishes 2027-03-05 plus a lag of 1 weeks: 1 working day(s) too early"]
+
+
+def test_a_total_cost_against_a_budget_by_period_is_refused_by_conflicts_as_by_select(engine, tmp_path):
+    """A project's single-number cost against a budget by period was left out of pmo conflicts' budget check
+    without a word (select refuses it, or spreads it as the file says): now conflicts does the same."""
+    path = tmp_path / "s.yaml"
+    path.write_text('budget: {2027: 100, 2028: 100}\nprojects:\n  - {id: BIG, status: approved, cost: 1000}\n'
+                    '  - {id: SMALL, status: approved, cost: {2027: 50}}\n')
+    for run in (engine.conflicts, engine.select):
+        with pytest.raises(InputError) as info:
+            run(path)
+        [problem] = info.value.diagnostics
+        assert str(problem).startswith(f"{path}:3:39: error[total_cost]: BIG: cost 1,000 is a total, but the budget "
+                                       "is by period (2027, 2028)"), run
+    spread = {"budget": {"2027": 100, "2028": 100}, "spread": "even",
+              "projects": [{"id": "BIG", "status": "approved", "cost": 1000},
+                           {"id": "SMALL", "status": "approved", "cost": {"2027": 50}}]}
+    overruns = [(c.periods, c.message) for c in engine.conflicts(spread).conflicts if c.kind == "budget_overrun"]
+    assert overruns == [(["2027"], "budget in 2027: 550 planned, 100 available; largest: BIG 500, SMALL 50"),
+                        (["2028"], "budget in 2028: 500 planned, 100 available; largest: BIG 500")]
+    # a project's budget given as one total is the same case
+    spread["projects"][0] = {"id": "BIG", "status": "approved", "budget": {"total": 1000}}
+    assert [c.periods for c in engine.conflicts(spread).conflicts if c.kind == "budget_overrun"] == [["2027"], ["2028"]]
+
+
+def test_a_budget_in_total_and_by_period_is_checked_both_ways_by_conflicts_as_by_select(engine):
+    """A file's budget with a total and amounts by period: pmo select holds a set to both; pmo conflicts checked
+    the total only, so 150 planned in 2027 against 100 there was no conflict. A period written another way
+    ('2027 ' for 2027) is matched as select matches it, not skipped."""
+    data = {"budget": {"total": 1000, "2027": 100, "2028": 100},
+            "projects": [{"id": "A", "status": "approved", "cost": {"2027 ": 150}, "value": 1},
+                         {"id": "B", "status": "approved", "cost": {"2028": 50}, "value": 1}]}
+    assert engine.select(data).best.selected == ["B"]
+    assert [(c.kind, c.periods, c.message) for c in engine.conflicts(data).conflicts] == [
+        ("budget_overrun", ["2027"], "budget in 2027: 150 planned, 100 available; largest: A 150")]
+    data["projects"][0]["cost"] = 150  # a total against amounts by period: spread, or refused, as select does
+    for run in (engine.conflicts, engine.select):
+        with pytest.raises(InputError, match="A: cost 150 is a total, but the budget is by period"):
+            run(data)

@@ -419,3 +419,27 @@ tie_breaks:
     assert [(e.id, e.rank) for e in ranking.entries] == [("B", 1), ("A", 2)]
     for e in ranking.entries:
         assert sum(c.contribution for c in e.breakdown) == e.score
+
+
+def test_a_proposal_whose_total_is_not_a_number_without_a_reason_is_listed_not_dropped(monkeypatch):
+    """The guard in engine/scoring/ranking.py (``i not in ranked``): a passing proposal that ranking_order leaves
+    out (a NaN total) with no reason from its scorer is listed as not scored. With the value limits of today
+    (numbers at most 1e300, points and weights finite) no scorer gives such a total: a NaN total is an error row
+    (a table's overlap) or has its reason (a component missing). The guard is kept for the scorer that would, and
+    exercised here with one."""
+    import engine.scoring.ranking as ranking
+    engine = Engine.load(today=TODAY)
+    rows = list(read_proposals(ROOT / "examples" / "proposals.csv"))
+    real = ranking.score
+
+    def scorer(scoring, records):
+        found = real(scoring, records)
+        found.total[0] = float("nan")  # the first passing proposal: no score, no reason given
+        return found
+    monkeypatch.setattr(ranking, "score", scorer)
+    ranked = engine.rank(rows)
+    first = next(d for d in engine.decide_all(rows) if d[0].decision in ("accept", "review"))[0]
+    entries = [e for e in ranked.entries if e.id == first.id]
+    assert len(entries) == 1 and entries[0].rank is None
+    assert entries[0].reason == "not scored: its score is not a number"
+    assert len(ranked.entries) == len(rows)

@@ -175,6 +175,51 @@ def test_the_same_proposal_again_is_the_same_decision_logged_once(site):
     assert len(logged(site)) == before
 
 
+def test_a_proposal_sent_another_way_that_reads_the_same_is_the_same_logged_decision(site):
+    """The log's key is made from the proposal as read: an id in blanks, a budget written 180000.0, keys in another
+    order are the same decision, logged once and answered with the same decision_id, in a batch too."""
+    proposal = {**proposals()[0], "id": "PRJ-7103"}
+    first = site.client.post("/v1/evaluate", json=proposal).json()
+    before = len(logged(site))
+    spelt = dict(reversed({**proposal, "id": "PRJ-7103  ", "budget": f"{proposal['budget']}.0"}.items()))
+    again = site.client.post("/v1/evaluate", json=spelt).json()
+    assert again["decision"] == first["decision"] and again["decision_id"] == first["decision_id"]
+    batch = site.client.post("/v1/evaluate/batch", json=[spelt])
+    assert batch.status_code == 200, batch.text
+    assert [a["decision_id"] for a in batch.json()["decisions"]] == [first["decision_id"]]
+    assert len(logged(site)) == before
+    other = site.client.post("/v1/evaluate", json={**proposal, "budget": "180001"}).json()
+    assert other["decision_id"] != first["decision_id"] and len(logged(site)) == before + 1
+
+
+def test_a_decision_an_earlier_pmo_logged_is_the_entry_the_answer_names(site):
+    """An entry an earlier pmo keyed by the input as written is this decision: nothing is added, and the answer's
+    decision_id is that entry's key (the entry the log holds), for a proposal and for a gate review."""
+    from engine.store import DecisionLog, Entry
+    engine = site.engine
+    proposal = {**proposals()[0], "id": "PRJ-7104"}
+    decided = engine.evaluate(proposal)
+    record = {**project("go.yaml"), "id": "PRJ-7105"}
+    reviewed = engine.review_gate(record, "business-case")
+    earlier = [Entry("intake", "PRJ-7104", None, {"row": proposal}, engine.policy_hash, decided.decision, [], [],
+                     as_of=TODAY, backend="rete"),
+               Entry("gate", "PRJ-7105", "business-case", record, engine.policy_hash, reviewed.decision,
+                     [m.model_dump(mode="json") for m in reviewed.must_meet], reviewed.approvers, None, as_of=TODAY,
+                     backend="rete")]
+    with DecisionLog(site.log) as log:
+        assert log.append(earlier) == 2
+    before = len(logged(site))
+    answers = [site.client.post("/v1/evaluate", json=proposal), site.client.post("/v1/evaluate/batch", json=[proposal]),
+               site.client.post("/v1/gates/business-case/review", json={"project": record})]
+    assert [a.status_code for a in answers] == [200] * 3, [a.text for a in answers]
+    ids = [answers[0].json()["decision_id"], answers[1].json()["decisions"][0]["decision_id"],
+           answers[2].json()["decision_id"]]
+    assert ids == [earlier[0].key, earlier[0].key, earlier[1].key]
+    assert len(logged(site)) == before
+    for ident in ids:
+        assert site.client.get(f"/v1/decisions/{ident}").status_code == 200
+
+
 def test_decisions_by_project_and_date(site):
     proposal = {**proposals()[2], "id": "PRJ-7002"}
     key = site.client.post("/v1/evaluate", json=proposal).json()["decision_id"]

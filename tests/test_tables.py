@@ -143,6 +143,51 @@ def test_merged_cells_in_a_table_are_refused_not_read_as_any_value(tmp_path):
     assert f"sheet '{sheet.title}': merged cells A2:A3: only the first cell of each holds its value" in errors[0].message
 
 
+def _hidden(tmp_path, hide):
+    """The example workbook with ``hide(book)`` done to it: the errors pmo validate gives, and the first sheet."""
+    import shutil
+
+    import openpyxl
+    shutil.copytree(TABLES.parent, tmp_path / "tables")
+    book_path = tmp_path / "tables" / "Northwind.xlsx"
+    book = openpyxl.load_workbook(book_path)
+    hide(book)
+    book.save(book_path)
+    return [d for d in check_policies(tmp_path / "tables" / "policies", today=TODAY).diagnostics
+            if d.severity == "error"], book.worksheets[0].title
+
+
+def test_a_hidden_row_of_a_table_is_refused_at_its_first_cell(tmp_path):
+    """A hidden row is a rule the policy author reviewing the sheet does not see: it was read with no word. Now
+    refused, located at the row's first cell, as merged cells are."""
+    def hide(book):
+        book.worksheets[0].row_dimensions[3].hidden = True
+        book.worksheets[0].row_dimensions[40].hidden = True  # a hidden row with nothing in it hides nothing
+    errors, title = _hidden(tmp_path, hide)
+    assert [(e.code, str(e.location).rsplit("/", 1)[-1]) for e in errors] == [("hidden_cells",
+                                                                               f"Northwind.xlsx!{title}!A3")]
+    assert f"sheet '{title}': row 3 is hidden" in errors[0].message and "unhide" in errors[0].hint
+
+
+def test_a_hidden_column_of_a_table_is_refused(tmp_path):
+    def hide(book):
+        book.worksheets[1].column_dimensions["B"].hidden = True
+    errors, _ = _hidden(tmp_path, hide)
+    assert [(e.code, str(e.location).rsplit("/", 1)[-1]) for e in errors] == [("hidden_cells",
+                                                                               "Northwind.xlsx!Budget!B1")]
+    assert "sheet 'Budget': column B is hidden" in errors[0].message
+
+
+def test_a_hidden_table_sheet_is_refused_and_other_hidden_sheets_are_not_read(tmp_path):
+    def hide(book):
+        book["Risk"].sheet_state = "hidden"
+        book.create_sheet("Scratch").sheet_state = "veryHidden"  # no table names it: not read, nothing to say
+        book["Scratch"]["A1"] = "notes"
+    errors, _ = _hidden(tmp_path, hide)
+    assert [e.code for e in errors] == ["hidden_cells"]
+    assert "sheet 'Risk' is hidden" in errors[0].message
+
+
 def test_a_route_with_a_non_breaking_or_doubled_space_is_the_same_approver(tmp_path):
     """Found by a new user: 'Comité de\xa0Cartera' (as Excel keeps a pasted non-breaking space) was an approver
     of its own beside 'Comité de Cartera'."""

@@ -1,13 +1,17 @@
-"""Rule coverage: which intake rules, scoring bands and gate criteria a set of proposals (or scenarios) exercised.
+"""Rule coverage: which intake rules, scoring bands, scoring table rows and gate criteria a set of proposals (or
+scenarios) exercised.
 
 A target is covered when a test makes it happen at least once:
 
-    rule   an intake rule fired (a finding names it)
+    rule   an intake rule fired (a finding names it; an intake decision table's row is a rule)
     band   a proposal that passed intake, and so was scored, fell in the band's range
+    table  a proposal that passed intake was scored by the row of a scoring decision table (one of the rows the
+           table's hit policy picks from those that match)
     gate   a gate's must-meet or should-meet criterion was met
 
 Hits are counted from what the engine reports anyway (``Decision.findings``, ``GateDecision.must_meet``), so
-deciding is not slowed down; only bands need the typed records, and only while coverage is recorded.
+deciding is not slowed down; only bands and table rows need the typed records, and only while coverage is
+recorded.
 Decisions made under another policy version (another ``policy_hash``) are counted apart, never mixed in.
 
     targets = coverage_targets(engine)
@@ -36,14 +40,15 @@ from engine.policy.models import BandRange
 from engine.policy.resources import reference_policies
 from engine.scoring.ranking import model_for
 
-KINDS = ("rule", "band", "gate")
-KIND_NAMES = {"rule": "intake rules", "band": "scoring bands", "gate": "gate criteria"}
-NEVER = {"rule": "never fired", "band": "no proposal fell in", "gate": "never met"}
+KINDS = ("rule", "band", "table", "gate")
+KIND_NAMES = {"rule": "intake rules", "band": "scoring bands", "table": "scoring tables", "gate": "gate criteria"}
+NEVER = {"rule": "never fired", "band": "no proposal fell in", "table": "no proposal was scored by",
+         "gate": "never met"}
 
 
 @dataclass(frozen=True)
 class Target:
-    kind: str  # rule, band or gate
+    kind: str  # rule, band, table or gate
     key: str  # what a hit names: the rule id, "criterion#2" for a band, "gate/criterion"
     label: str  # how a report names it
     where: str  # file:line
@@ -74,6 +79,26 @@ class _Band:
 
 
 @dataclass
+class _Table:
+    """A scoring decision table a scoring model's criterion reads (``table: NAME``)."""
+
+    table: Any  # engine.tables.build.CompiledTable
+    model: str | None = None  # with several scoring models: the one whose criterion reads it
+
+    def key(self, row: Any) -> str:
+        return f"{self.model}/{self.table.name}:{row.number}" if self.model else f"{self.table.name}:{row.number}"
+
+    def chosen(self, record: Mapping[str, Any]) -> list[int]:
+        """The rows that score this record: those the hit policy picks from the rows that match (none when rows
+        the hit policy forbids to match together do: the ranking makes that record an error row)."""
+        from engine.tables.hits import Overlap, choose
+        try:
+            return list(choose(self.table.whole, self.table.matches(record)))
+        except Overlap:
+            return []
+
+
+@dataclass
 class Targets:
     """What a policy set offers to cover, and how to tell which band a record falls in."""
 
@@ -81,11 +106,13 @@ class Targets:
     items: list[Target]
     bands: list[_Band] = field(default_factory=list)
     models: tuple = ()  # the compiled scoring models, when there are several
+    tables: list[_Table] = field(default_factory=list)
 
     def only(self, kinds: Iterable[str]) -> Targets:
         wanted = set(kinds)
         return Targets(self.policy_hash, [t for t in self.items if t.kind in wanted],
-                       self.bands if "band" in wanted else [], self.models)
+                       self.bands if "band" in wanted else [], self.models,
+                       self.tables if "table" in wanted else [])
 
 
 def coverage_targets(engine) -> Targets:
@@ -97,9 +124,16 @@ def coverage_targets(engine) -> Targets:
     bands: list[_Band] = []
     policy_set = policy.source
     models = policy_set.scorings if policy_set is not None and policy.scoring is not None else []
+    scoring_tables = {t.name: t for t in policy.tables if t.applies_to == "scoring"}
+    tables: list[_Table] = []
     for model in models:
         model_id = scoring_id(model) if len(models) > 1 else None
         for criterion in model.criteria:
+            table = scoring_tables.get(criterion.table) if criterion.table is not None else None
+            if table is not None:
+                read = _Table(table, model_id)
+                tables.append(read)
+                items += [Target("table", read.key(row), _row_label(read, row), row.label) for row in table.rows]
             if criterion.bands is None:
                 continue
             try:
@@ -115,7 +149,12 @@ def coverage_targets(engine) -> Targets:
             items += [Target("gate", f"{gate.id}/{c.id}", f"{gate.id}/{c.id} ({what})", c.source)
                       for what, criteria in (("must-meet", gate.must), ("should-meet", gate.should))
                       for c in criteria]
-    return Targets(policy.policy_hash, items, bands, policy.scoring_models if len(models) > 1 else ())
+    return Targets(policy.policy_hash, items, bands, policy.scoring_models if len(models) > 1 else (), tables)
+
+
+def _row_label(table: _Table, row: Any) -> str:
+    points = "" if row.points is None else f" ({row.points:,} points)"
+    return f"{table.model + '/' if table.model else ''}{table.table.name} row {row.number}{points}"
 
 
 def _line(location: Location, name=lambda file: file) -> str:
@@ -185,7 +224,8 @@ class Hits:
         return True
 
     def decision(self, decision: Decision, record: Mapping[str, Any] | None = None) -> None:
-        """An intake decision; with its typed record, the bands it falls in count too (if it passed intake)."""
+        """An intake decision; with its typed record, the bands it falls in and the scoring table rows that score
+        it count too (if it passed intake)."""
         if not self._ours(decision.policy_hash):
             return
         self.counts.update(("rule", f.rule) for f in decision.findings)
@@ -200,9 +240,14 @@ class Hits:
                 index = band.index(record)
                 if index is not None:
                     self.counts[("band", f"{band.key}#{index}")] += 1
+            for table in self.targets.tables:
+                if table.model is not None and table.model != scored_by:
+                    continue
+                rows = table.table.rows
+                self.counts.update(("table", table.key(rows[i])) for i in table.chosen(record))
 
     def proposals(self, engine, proposals: Iterable[Any]) -> None:
-        """Decide proposals (mappings or reader rows) with ``engine`` and count rules and bands."""
+        """Decide proposals (mappings or reader rows) with ``engine`` and count rules, bands and table rows."""
         for decision, record in engine.decide_all(proposals):
             self.decision(decision, record)
 

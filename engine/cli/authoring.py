@@ -85,27 +85,28 @@ def register(sub: Subparsers) -> None:
                     help=".feature files or folders (default: features/)")
     ts.add_argument("--backend", choices=("rete", "reference", "both"), default="rete",
                     help="rule back end the scenarios run on (default: rete, as pmo evaluate)")
-    ts.add_argument("--coverage", action="store_true", help="also report the rules, bands and gate criteria that "
+    ts.add_argument("--coverage", action="store_true", help="also report the rules, bands, scoring table rows and gate criteria that "
                     "no scenario exercised, for each policy folder the scenarios ran under")
     ts.add_argument("--min", type=float, metavar="PCT", help="with --coverage: exit 1 when less is covered")
-    ts.add_argument("--only", action="append", choices=("rule", "band", "gate"), metavar="KIND",
-                    help="with --coverage: count only these: rule, band or gate (repeatable)")
+    ts.add_argument("--only", action="append", choices=("rule", "band", "table", "gate"), metavar="KIND",
+                    help="with --coverage: count only these: rule, band, table or gate (repeatable)")
     ts.add_argument("--steps", action="store_true", help="list the generic steps and exit")
     ts.add_argument("-v", "--verbose", action="store_true", help="list every scenario, passed or not")
     ts.add_argument("--format", choices=("text", "json", "junit"), default="text",
                     help="text (a summary for people, default), json (every scenario's outcome) or junit (JUnit "
                     "XML for CI: a testcase per scenario and back end)")
 
-    cv = command(sub, "coverage", coverage, "which rules, bands and gate criteria a test set never exercises",
+    cv = command(sub, "coverage", coverage, "which rules, bands, table rows and gate criteria a test set never exercises",
                  "Decide the proposals (and review the project records) and list, as file:line, the intake rules "
-                 "that never fired, the scoring bands no scored proposal fell in and the gate criteria never met, "
+                 "that never fired, the scoring bands no scored proposal fell in, the rows of scoring tables that "
+                 "scored no proposal and the gate criteria never met, "
                  "with the share covered.", COVERAGE_EXAMPLES)
     policy_options(cv)
     cv.add_argument("files", nargs="+", type=Path, metavar="FILE", help="proposal files (.csv .tsv .xlsx .json "
                     ".jsonl .yaml) and project records (.yaml .json)")
     cv.add_argument("--min", type=float, metavar="PCT", help="exit 1 when less than PCT percent is covered")
-    cv.add_argument("--only", action="append", choices=("rule", "band", "gate"), metavar="KIND",
-                    help="count only these: rule, band or gate (repeatable)")
+    cv.add_argument("--only", action="append", choices=("rule", "band", "table", "gate"), metavar="KIND",
+                    help="count only these: rule, band, table or gate (repeatable)")
     cv.add_argument("--format", choices=("table", "json"), default="table",
                     help="table (default) or json (every target with its hits)")
 

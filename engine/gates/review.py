@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field
 
 from engine.backends import Backend, make_backend
 from engine.backends.reference import Rules
@@ -349,15 +349,13 @@ class GateDecision(BaseModel):
     override: Override | None = None
     policy_hash: str
     as_of: str
-    _read_as: dict[str, Any] | None = PrivateAttr(default=None)  # the record as read (ProjectRecord.read_as)
+    record_read: dict[str, Any] | None = Field(
+        default=None, exclude=True, repr=False,
+        description="the reviewed record as read, in one spelling (ProjectRecord.read_as): what the decision log's "
+                    "key is made from; not in the decision's JSON")
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
-
-    @property
-    def record_read(self) -> dict[str, Any] | None:
-        """The reviewed record as read, in one spelling: what the decision log's key is computed from."""
-        return self._read_as
 
 
 def _not_given(condition: Node, values: Mapping[str, Any]) -> str:
@@ -434,8 +432,7 @@ def review(gate: CompiledGate, must_meet: Backend, record: ProjectRecord, policy
                         should_meet=ShouldMeetSummary(score=score, pass_mark=gate.pass_mark, criteria=should),
                         missing_evidence=missing_evidence, missing_approvals=missing_approvals, approvers=approvers,
                         recycle_to=gate.recycle_to if decision == "recycle" else None, reasons=reasons,
-                        override=applied, policy_hash=policy_hash, as_of=as_of)
-    result._read_as = record.read_as()
+                        override=applied, policy_hash=policy_hash, as_of=as_of, record_read=record.read_as())
     return result
 
 

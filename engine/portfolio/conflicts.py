@@ -5,16 +5,18 @@ Each conflict has a kind, the projects and periods involved, and a message a PMO
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.compile.portfolio import Budget, Limits
-from engine.errors import InputError, Location, did_you_mean
+from engine.errors import Diagnostic, InputError, Location, did_you_mean
 from engine.portfolio import graph as g
-from engine.portfolio.model import TOTAL, UNIT_DAYS, Portfolio, Project
-from engine.portfolio.names import check_policy_names
-from engine.portfolio.timing import finish_of, timing_problems
+from engine.portfolio.model import TOTAL, Portfolio, Project
+from engine.portfolio.names import Names, check_policy_names
+from engine.portfolio.problem import cost_by_period
+from engine.portfolio.timing import finish_of, timing_problems, unit_days
 
 KINDS = ("cycle", "unknown_reference", "broken_prerequisite", "priority_inversion", "schedule_violation",
          "exclusion_violation", "inclusion_violation", "over_allocation", "budget_overrun")
@@ -131,7 +133,9 @@ def _prerequisites(portfolio: Portfolio, budget: Budget) -> list[Conflict]:
 
 def _schedule(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
     out = []
-    unit = limits.duration_unit
+    unit, calendar = limits.duration_unit, limits.calendar
+    per_unit = unit_days(unit, calendar)
+    days = "day(s)" if calendar.week == 7 and not calendar.holidays else "working day(s)"
     for p in portfolio:
         if p.out or p.start is None:
             continue
@@ -139,13 +143,17 @@ def _schedule(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
             q = portfolio.projects.get(dep.id)
             if q is None or q.out or q.id == p.id:
                 continue
-            finish = finish_of(q, unit, limits.calendar)  # as pmo schedule counts it
+            finish = finish_of(q, unit, calendar)  # as pmo schedule counts it
             early: float
             if isinstance(finish, dt.date) and isinstance(p.start, dt.date):
-                # a finish date is the last day of work: pmo schedule starts the next project the day after it
+                # As pmo schedule counts: a finish date is the last day of work, the next project may start on the
+                # working day after it, and a lag is in the duration unit, counted in the calendar's working days
+                # (its start date: the working day the lag ends in, as Schedule.start_date rounds it)
                 free = finish + dt.timedelta(days=1)
-                early = (free + dt.timedelta(days=dep.lag * UNIT_DAYS[unit]) - p.start).days
-                short = f"{early} day(s)"
+                since = min(free, p.start)
+                allowed = math.floor(calendar.count(since, free) + dep.lag * per_unit + 1e-9)
+                early = allowed - calendar.count(since, p.start)
+                short = f"{early} {days}"
             elif isinstance(finish, (int, float)) and isinstance(p.start, (int, float)):
                 early = finish + dep.lag - p.start
                 short = f"{early:g} {unit}"
@@ -210,12 +218,21 @@ def _resources(portfolio: Portfolio, limits: Limits) -> list[Conflict]:
 def _budget(portfolio: Portfolio, limits: Limits, budget: Budget) -> list[Conflict]:
     spend: dict[str, dict[str, float]] = {}
     whole = TOTAL in budget.amounts  # one budget for everything: every project's spend counts against it
+    # and, beside it, amounts by period: each period's spend against its own, as pmo select holds a set to both
+    periods = Names(k for k in budget.amounts if k != TOTAL)
+    problems: list[Diagnostic] = []
     for p in portfolio:
         if p.selected:
-            for period, amount in _spend(p, total=whole).items():
-                if amount:
-                    parts = spend.setdefault(TOTAL if whole else period, {})
-                    parts[p.id] = parts.get(p.id, 0.0) + amount
+            # by the budget's periods as select reads them: a total spread as the file says, or refused (it was
+            # left out of the check without a word), a period matched with case and spacing forgiven
+            costs = cost_by_period(portfolio, p, periods, problems) if periods else _spend(p, total=whole)
+            for period, amount in costs.items():
+                for key in ((period,) if period != TOTAL else ()) + ((TOTAL,) if whole else ()):
+                    if amount:
+                        parts = spend.setdefault(key, {})
+                        parts[p.id] = parts.get(p.id, 0.0) + amount
+    if problems:
+        raise InputError(problems)
     out = []
     tolerance = f" (+{budget.tolerance:.0%} tolerance)" if budget.tolerance else ""
     for period, parts in sorted(spend.items(), key=lambda kv: _order(limits, kv[0])):

@@ -110,7 +110,7 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
     for k, p in enumerate(projects):
         if p.window is None:
             needs = {(role, period): amount for role, by in p.demand.items() for period, amount in by.items()}
-            options.append((k, None, _cost(portfolio, p, by_period, problems), needs))
+            options.append((k, None, cost_by_period(portfolio, p, by_period, problems), needs))
             length.append(0)
             continue
         first, last = (position.get(window_names.match(label) or "") for label in p.window)
@@ -234,9 +234,11 @@ def _unknown(pid: str, relation: str, other: str, index: dict[str, int]) -> str:
     return f"{relation} '{other}', which is not in the portfolio" + (f"; {close}" if close else "")
 
 
-def _cost(portfolio: Portfolio, p: Project, periods: Names, problems: list[Diagnostic]) -> dict[str, float]:
-    """A project's cost by the budget's periods, or as written when the budget is one total. A total against a
-    budget by period is spread as the file says, or refused; a period the budget does not have is refused."""
+def cost_by_period(portfolio: Portfolio, p: Project, periods: Names, problems: list[Diagnostic]) -> dict[str, float]:
+    """A project's cost (else its budget) by the budget's ``periods`` (its keys but 'total'), or as written when the
+    budget is one total (no periods). A total against a budget by period is spread as the file says, or refused; a
+    period the budget does not have is refused (``problems``, located). pmo select and pmo conflicts both read a
+    project's money here."""
     written, name = (p.cost, "cost") if p.cost else (p.budget, "budget")
     if not periods or not written:
         return dict(written)
@@ -244,7 +246,7 @@ def _cost(portfolio: Portfolio, p: Project, periods: Names, problems: list[Diagn
     seen: dict[str, str] = {}  # a period of the budget -> the key it was written as
     for key, amount in written.items():
         if key == TOTAL:
-            for period, part in _spread(portfolio, p, amount, periods, name, problems).items():
+            for period, part in spread_total(portfolio, p, amount, periods, name, problems).items():
                 out[period] = out.get(period, 0.0) + part
             continue
         known = periods.match(key)
@@ -262,8 +264,11 @@ def _cost(portfolio: Portfolio, p: Project, periods: Names, problems: list[Diagn
     return out
 
 
-def _spread(portfolio: Portfolio, p: Project, total: float, periods: Names, name: str,
-            problems: list[Diagnostic]) -> dict[str, float]:
+def spread_total(portfolio: Portfolio, p: Project, total: float, periods: Names, name: str,
+                 problems: list[Diagnostic]) -> dict[str, float]:
+    """A project's ``name`` (cost or budget) given as one ``total`` against a budget by ``periods``: spread as the
+    project or the file says (spread: even or window), else a located total_cost error in ``problems`` (and {}).
+    pmo select and pmo conflicts both spread totals here."""
     how = p.spread or portfolio.spread
     where = portfolio.where_in(p, name)
     if how is None:

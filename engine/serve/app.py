@@ -50,7 +50,7 @@ from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 from engine.serve.schemas import policy_components
 from engine.store import MAX_PAGE, Entry, open_log
-from engine.store.log import gate_entry
+from engine.store.log import gate_entry, intake_read_as, record_digest
 
 SOURCE = "request"
 CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
@@ -368,16 +368,20 @@ class Service:
             self.status = HistorySource(self.logs.get)
 
 
-def intake_entry(engine: Engine, decision: Decision | Verdict, data: Any, sent: Any = None) -> Entry:
-    """The log entry of an intake decision, as ``pmo evaluate`` writes it (input: the proposal as read; the
-    findings' fields are JSON values already, as engine/tasks/evaluate.py's log_entry reads them). An item that is
-    no proposal (``data`` None) is logged with what was ``sent`` (the JSON value, or the line's text), so that two
-    different ones are two entries, not one key shared by every error row without an id."""
+def intake_entry(engine: Engine, decision: Decision | Verdict, data: Any, sent: Any = None,
+                 record: Any = None) -> Entry:
+    """The log entry of an intake decision, as ``pmo evaluate`` writes it (input: the proposal as given; the
+    findings' fields are JSON values already, as engine/tasks/evaluate.py's log_entry reads them), its key made
+    from ``record``, the typed record the decision was made on (engine.store.log.intake_read_as): a proposal sent
+    another way that reads the same is one entry. An item that is no proposal (``data`` None) is logged with what
+    was ``sent`` (the JSON value, or the line's text), so that two different ones are two entries, not one key
+    shared by every error row without an id."""
     given: dict[str, Any] = {"row": data} if data is not None else {"row": None, "sent": sent}
     return Entry("intake", decision.id, None, given, engine.policy_hash, decision.decision,
                  [dict(f.__dict__) for f in decision.findings] or [dict(e.__dict__) for e in decision.errors],
                  decision.routes,
-                 as_of=engine.today.isoformat(), backend=engine.backend)
+                 as_of=engine.today.isoformat(), backend=engine.backend,
+                 read_as=intake_read_as(decision, record, None, None, record_digest(engine)))
 
 
 @dataclass(frozen=True)
@@ -436,13 +440,18 @@ def field_warnings(engine: Engine, rows: Iterable[Row]) -> list[str]:
 
 def decided_and_logged(service: Service, engine: Engine, rows: list[Row]) -> list[dict]:
     """Decide rows, log them in one transaction, and return their answers (each with its decision_id)."""
-    answers, entries = [], []
-    for row, (decision, _record) in zip(rows, engine.decide_plain(rows)):
-        entry = intake_entry(engine, decision, row.data, getattr(row, "sent", None))
-        entries.append(entry)
-        answers.append({**decision.to_json(), "decision_id": entry.key})
+    decided, entries = [], []
+    for row, (decision, record) in zip(rows, engine.decide_plain(rows)):
+        entries.append(intake_entry(engine, decision, row.data, getattr(row, "sent", None), record))
+        decided.append(decision)
     service.writer.append(entries)
-    return answers
+    return [{**decision.to_json(), "decision_id": logged_key(entry)} for decision, entry in zip(decided, entries)]
+
+
+def logged_key(entry: Entry) -> str:
+    """The key of the entry the log holds for a decision, once appended: its own, or the legacy key an earlier pmo
+    logged it under (DecisionLog.append sets it), so a decision_id always names an entry GET /v1/decisions finds."""
+    return entry.logged_as or entry.key
 
 
 def _settled() -> None:
@@ -620,12 +629,12 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         inputs(request, data)
         engine = served.engine
         if request.state.pmo_size <= INLINE:
-            decision = engine.evaluate_plain(row.data)
+            decision, record = engine.evaluate_read(row.data)
         else:
-            decision = await compute(engine.evaluate_plain, row.data)
+            decision, record = await compute(engine.evaluate_read, row.data)
         if decision.decision == "error":
             raise _refused(decision.errors)
-        entry = intake_entry(engine, decision, row.data)
+        entry = intake_entry(engine, decision, row.data, record=record)
         try:
             async with asyncio.timeout(config.timeout):
                 await service.writer.append_async([entry])
@@ -633,9 +642,10 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             raise ApiError(503, "timeout", f"the decision log did not answer within {config.timeout:g} s") from None
         except LogUnavailable as exc:
             raise _log_unavailable(exc) from None
-        noted(request, served, [entry.key])
+        key = logged_key(entry)
+        noted(request, served, [key])
         said = field_warnings(engine, [row])
-        return JSONResponse({**decision.to_json(), "decision_id": entry.key, **({"warnings": said} if said else {})})
+        return JSONResponse({**decision.to_json(), "decision_id": key, **({"warnings": said} if said else {})})
     app.fast["POST", "/v1/evaluate"] = evaluate
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
@@ -759,7 +769,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             decision = engine.review_gate(asked.project, gate, override=override)
             entry = gate_entry(engine, asked.project, decision)
             service.writer.append([entry])
-            return decision, entry.key
+            return decision, logged_key(entry)
         decision, key = await compute(review)
         noted(request, served, [key])
         return JSONResponse({**decision.to_json(), "decision_id": key})

@@ -21,10 +21,13 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from decimal import Decimal
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.compile.strategy import Alignment
 from engine.errors import Diagnostic, PmoError
 from engine.io.safe_text import encodable
 from engine.store.address import DEFAULT_PATH, is_address
@@ -106,13 +109,108 @@ def gate_entry(engine: Any, given: Any, decision: Any) -> Entry:
                  as_of=engine.today.isoformat(), backend=engine.backend, read_as=decision.record_read)
 
 
-def intake_entry(engine: Any, row: Any, decision: Any) -> Entry:
+def intake_entry(engine: Any, row: Any, decision: Any, record: Any = None) -> Entry:
     """The log's entry for a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row) by ``engine``
-    (an Engine)'s policy, date and back end: the same whether a batch worker or the serial path writes it."""
+    (an Engine)'s policy, date and back end: the same whether a batch worker or the serial path writes it.
+    ``record``: the typed record the decision was made on (None for an error row, or when the decision carries its
+    digest, ``Verdict.read_digest``): the key comes from it, with the row's file and line (:func:`intake_read_as`)."""
     return Entry("intake", decision.id, None, {"row": row.data, "source": row.source, "line": row.row},
                  engine.policy_hash, decision.decision, [dict(f.__dict__) for f in decision.findings]
                  or [dict(e.__dict__) for e in decision.errors], decision.routes,
-                 as_of=engine.today.isoformat(), backend=engine.backend)
+                 as_of=engine.today.isoformat(), backend=engine.backend,
+                 read_as=intake_read_as(decision, record, row.source, row.row, record_digest(engine)))
+
+
+def intake_read_as(decision: Any, record: Any, source: Any, line: Any,
+                   digest_of: RecordDigest) -> dict[str, Any] | None:
+    """What an intake entry's key is made from: the digest of the typed record the decision was made on
+    (``digest_of(record)`` when ``record`` is one, a dict, else the decision's own ``read_digest``), with the row's
+    file and line. None for a row that was not read (an error row): its key is made from its cells as written."""
+    if decision.decision == "error":
+        return None
+    made = digest_of(record) if record.__class__ is dict else getattr(decision, "read_digest", None)
+    if made is None:
+        return None
+    return {"line": line, "record": made, "source": source}
+
+
+class RecordDigest:
+    """The digest of a typed intake record as read, for the log's key: its fields (not its derived values, which
+    follow from them, the date and the policy, all in the key) in one form each: a number by its normalised
+    digits, an alignment by its levels, a date in ISO 8601, text as read. So a row written another way that reads
+    the same ('PRJ-1001  ' for PRJ-1001, 180000.0 for 180000) has one digest, and the decision log one entry;
+    columns the policy does not read are not in it (they decide nothing). Made once per engine (its derived
+    fields); the fields' order and text are kept once per shape of record."""
+
+    def __init__(self, engine: Any):
+        self._derived = frozenset(name for name, _ in engine.policy.derived)
+        self._shapes: dict[tuple[Any, ...], tuple[Callable[[Any], Any], str]] = {}
+
+    def __call__(self, record: dict[str, Any]) -> str:
+        names = tuple(record)
+        shape = self._shapes.get(names)
+        if shape is None:
+            if len(self._shapes) >= SHAPES_KEPT:
+                self._shapes.clear()
+            kept = [name for name in names if name not in self._derived]
+            shape = self._shapes[names] = (_values_of(kept), _encode([str(name) for name in kept]))
+        get, named = shape
+        forms = _FORMS
+        return _digest_of(canonical([named, [v if (f := forms.get(v.__class__)) is None else f(v)
+                                             for v in get(record)]]))
+
+
+def _values_of(names: list[Any]) -> Callable[[Any], Any]:
+    """The values of these keys of a mapping, as a tuple."""
+    if len(names) > 1:
+        return operator.itemgetter(*names)
+    return lambda record: tuple(record[name] for name in names)
+
+
+_digests: dict[int, tuple[Any, RecordDigest]] = {}
+
+
+def record_digest(engine: Any) -> RecordDigest:
+    """The RecordDigest of an engine, made once (a service's engines, one a policy version: the last few kept)."""
+    kept = _digests.get(id(engine))
+    if kept is None or kept[0] is not engine:
+        if len(_digests) >= 8:
+            _digests.clear()
+        kept = _digests[id(engine)] = (engine, RecordDigest(engine))
+    return kept[1]
+
+
+def _number_form(value: Decimal) -> str:
+    if not value.is_finite():
+        return str(value)
+    return str(value.normalize()) if value else "0"
+
+
+def _read_form(value: Any) -> Any:
+    """A typed value in one form (JSON): what :class:`RecordDigest` writes for it (through _FORMS, for the usual
+    classes)."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    levels = getattr(value, "levels", None)
+    if isinstance(value, Decimal) and isinstance(levels, dict):  # an Alignment: its levels decide, not its sum
+        return {"alignment": {str(name): _read_form(level) for name, level in sorted(levels.items())}}
+    if isinstance(value, Decimal):
+        return _number_form(value)
+    if isinstance(value, float):
+        return _number_form(Decimal(repr(value)))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_read_form(item) for item in value]
+    if isinstance(value, dict):
+        return {str(name): _read_form(item) for name, item in value.items()}
+    return str(value)
+
+
+_FORMS: dict[type, Callable[[Any], Any]] = {Decimal: _number_form, dt.date: dt.date.isoformat, tuple: _read_form,
+                                            list: _read_form, float: _read_form, Alignment: _read_form,
+                                            dict: _read_form, dt.datetime: _read_form}
+# (str, bool, None: as they are, without a call)
 
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))  # made once:
 # json.dumps with any option builds a new encoder per call
@@ -172,9 +270,11 @@ class IntakeEncoder:
         self._plans: dict[Any, Any] = {}  # a plan's findings' text (a str, a template and its slots, or False)
         self._route_texts: dict[tuple[Any, ...], str] = {}
         self._source: tuple[Any, str] = (object(), "")  # the last row's source, and its text
+        self.digest = record_digest(engine)  # of a row's typed record, for its key
 
-    def row(self, row: Any, decision: Any) -> tuple[Any, ...]:
-        """The table row of a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row)."""
+    def row(self, row: Any, decision: Any, record: Any = None) -> tuple[Any, ...]:
+        """The table row of a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row; ``record`` as
+        :func:`intake_entry` takes it)."""
         line, source, project = row.row, row.source, decision.id
         if source is not self._source[0]:  # one file's rows share their source: encoded once
             self._source = (source, "null" if source is None else _encode(source))
@@ -182,14 +282,19 @@ class IntakeEncoder:
                          f'"row":{self._cells(row.data)},"source":{self._source[1]}}}')
         input_hash = _digest_of(data)
         ident = "null" if project is None else _text_of(project) if project.__class__ is str else _encode(project)
-        key = _digest_of(encodable(f'["intake",{ident},null,"{input_hash}"{self._tail}'))
+        written = _digest_of(encodable(f'["intake",{ident},null,"{input_hash}"{self._tail}'))
+        read_as = intake_read_as(decision, record, source, line, self.digest)
+        if read_as is None:
+            key, legacy = written, None
+        else:
+            key, legacy = _digest_of(encodable(f'["intake",{ident},null,"{digest(read_as)}"{self._tail}')), written
         policy_hash, as_of, backend = self._stored
         outcome = decision.decision
         findings, plan = self._findings_text(decision)
         return (key, None, "intake", _storable(project), None, input_hash, policy_hash,
                 outcome if outcome in _OUTCOMES else _storable(outcome),
                 findings, self._routes_text(decision.routes), None, data, as_of, backend,
-                None if plan is None else plan[0], plan)
+                None if plan is None else plan[0], plan, legacy)
 
     def _cells(self, data: Any) -> str:
         """``_encode(data)`` of a row's cells: a dict of text by text through its columns' template."""
@@ -302,7 +407,7 @@ def expanded(row: tuple[Any, ...]) -> tuple[Any, ...]:
         return row
     _, findings, slots = plan
     merged = _merged(json.loads(findings), json.loads(slots), json.loads(row[8]))
-    return (*row[:8], canonical(merged), *row[9:14], None, None)
+    return (*row[:8], canonical(merged), *row[9:14], None, None, *row[16:])
 
 
 def _merged(findings: list[Any], slots: list[int], reasons: list[Any]) -> list[Any]:
@@ -375,7 +480,11 @@ class Entry:
     time: str | None = None
     as_of: str | None = None  # the date today() meant
     backend: str | None = None
-    read_as: Any = None  # the input as read, in one spelling (a gate's ProjectRecord.read_as); None: the input
+    read_as: Any = None  # the input as read, in one spelling (a gate's ProjectRecord.read_as, an intake row's
+    # intake_read_as); None: the input
+    # set by DecisionLog.append: the key of the entry the log holds for this decision (its key, or the legacy key
+    # an earlier pmo logged it under)
+    logged_as: str | None = dataclass_field(default=None, compare=False)
 
     @property
     def input_hash(self) -> str:
@@ -494,29 +603,33 @@ class DecisionLog:
 
     def append(self, entries: Iterable[Entry]) -> int:
         """Write entries in one transaction; returns how many were new (a repeat of a logged decision is skipped,
-        also when an earlier pmo logged it under its legacy key)."""
-        keyed = [(e, e.legacy_key) for e in entries]  # each key a digest: made once
-        legacy = [key for _, key in keyed if key is not None]
-        found: set[str] = set()
-        if legacy:
-            with self._using("read") as db:
-                for start in range(0, len(legacy), 500):
-                    part = legacy[start:start + 500]
-                    _, rows = db.select(f"SELECT key FROM decisions WHERE key IN ({', '.join('?' for _ in part)})",
-                                        part)
-                    found.update(key for key, in rows)
-        entries = [e for e, key in keyed if key not in found]  # found holds no None
-        return self.append_encoded(encoded(entries))
+        also when an earlier pmo logged it under its legacy key). Each entry's ``logged_as`` is then the key of
+        the entry the log holds for it: its own, or that legacy key (what a caller names as its decision id)."""
+        entries = list(entries)
+        rows = encoded(entries)
+        added, found = self._append_rows(rows)
+        for entry, row in zip(entries, rows):
+            entry.logged_as = row[16] if row[16] is not None and row[16] in found else row[0]
+        return added
 
     def append_encoded(self, rows: Iterable[tuple[Any, ...]]) -> int:
-        """``append`` of entries already encoded by :func:`encoded` (in another process: a batch's workers
-        encode the entries of their rows); an entry without a time gets this transaction's."""
+        """``append`` of entries already encoded by :func:`encoded` or an :class:`IntakeEncoder` (in another
+        process: a batch's workers encode the entries of their rows); an entry without a time gets this
+        transaction's. An entry whose legacy key (the row's item after its plan) is logged is not added."""
+        return self._append_rows(list(rows))[0]
+
+    def _append_rows(self, rows: list[tuple[Any, ...]]) -> tuple[int, set[str]]:
+        """``append_encoded``: how many were added, and the legacy keys found logged (their entries not added)."""
         if self.read_only:
             raise self._failed("write to", "it was opened for reading only, as it cannot be written")
+        legacy = [row[16] for row in rows if len(row) > 16 and row[16] is not None]
+        found = self._logged_keys(legacy) if legacy else set()
+        if found:
+            rows = [row for row in rows if len(row) <= 16 or row[16] not in found]
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         timed = [row[:15] if row[1] else (row[0], now, *row[2:15]) for row in rows]
         if not timed:
-            return 0
+            return 0, found
         named = {plan[0]: plan for plan in map(_PLAN, rows) if plan is not None}
         plans = [plan for ident, plan in named.items() if ident not in self._plans_stored]
         with self._using("write to") as db:
@@ -524,7 +637,17 @@ class DecisionLog:
         if len(self._plans_stored) + len(plans) > PLANS_KEPT:
             self._plans_stored.clear()
         self._plans_stored.update(named)
-        return added
+        return added, found
+
+    def _logged_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of these keys the log holds."""
+        found: set[str] = set()
+        with self._using("read") as db:
+            for start in range(0, len(keys), 500):
+                part = keys[start:start + 500]
+                _, got = db.select(f"SELECT key FROM decisions WHERE key IN ({', '.join('?' for _ in part)})", part)
+                found.update(key for key, in got)
+        return found
 
     def query(self, project: str | None = None, since: dt.date | None = None, kind: str | None = None,
               until: dt.date | None = None, *, after: int | None = None,
@@ -658,13 +781,15 @@ def encoded(entries: Iterable[Entry]) -> list[tuple[Any, ...]]:
 
 
 def _row(e: Entry, now: str | None) -> tuple[Any, ...]:
-    """An entry as a row of the table; its input is encoded once, for the column, its hash and its key."""
+    """An entry as a row of the table; its input is encoded once, for the column, its hash and its key. After the
+    table's 15 columns: the finding plan (None here) and the entry's legacy key (:attr:`Entry.legacy_key`)."""
     text = _storable
     data = canonical(e.input)
     input_hash = _digest_of(data)
+    legacy = None if e.read_as is None else e._key(input_hash, legacy=True)
     return (e._key(input_hash), e.time or now, e.kind, text(e.project), text(e.gate), input_hash, text(e.policy_hash),
             text(e.outcome), canonical(e.findings), canonical(e.approvers),
-            canonical(e.override) if e.override else None, data, text(e.as_of), text(e.backend), None, None)
+            canonical(e.override) if e.override else None, data, text(e.as_of), text(e.backend), None, None, legacy)
 
 
 def _storable(text: str | None) -> str | None:

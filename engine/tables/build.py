@@ -187,8 +187,12 @@ def _compile_table(document: TablesPolicy, spec: TableSpec, books: Workbooks, sh
     try:
         grid = books.grid(path, spec.sheet)
     except SheetError as exc:
-        sink.add(exc.code, exc.message, spec.loc("file") if spec.file else document.loc("workbook")
-                 if exc.code != "unknown_sheet" else spec.loc("sheet"), exc.hint)
+        if exc.at is not None:  # at a cell of the sheet, as a spreadsheet names it
+            where = Location(display, *exc.at, sheet=spec.sheet or "")
+        else:
+            where = spec.loc("file") if spec.file else document.loc("workbook") if exc.code != "unknown_sheet" \
+                else spec.loc("sheet")
+        sink.add(exc.code, exc.message, where, exc.hint)
         return None
     stable_file = _stable(path, stable_root)
     sheets[stable_file] = grid.content

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,11 @@ MAX_CELLS = 200_000
 
 
 class SheetError(Exception):
-    def __init__(self, code: str, message: str, hint: str | None = None):
+    """``at``: the (row, column) of the sheet the problem is at, when it is at a cell."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None, at: tuple[int, int] | None = None):
         super().__init__(message)
-        self.code, self.message, self.hint = code, message, hint
+        self.code, self.message, self.hint, self.at = code, message, hint, at
 
 
 @dataclass(frozen=True)
@@ -145,4 +148,48 @@ def _xlsx_cells(book: Any, sheet: str) -> dict[tuple[int, int], Any]:
             cells[(cell.row, cell.column)] = value
             if len(cells) > MAX_CELLS:
                 raise SheetError("bad_table", f"the sheet has more than {MAX_CELLS:,} cells")
+    _refuse_hidden(ws, sheet, cells)
     return cells
+
+
+UNHIDE = ("unhide it and review what it holds (Excel: select the rows or columns around it, right-click > Unhide; "
+          "a sheet: right-click a sheet tab > Unhide), or delete it")
+
+
+def _refuse_hidden(ws: Any, sheet: str, cells: dict[tuple[int, int], Any]) -> None:
+    problem = _hidden(ws, sheet, cells)
+    if problem is not None:
+        raise problem
+
+
+def _hidden(ws: Any, sheet: str, cells: Iterable[tuple[int, int]]) -> SheetError | None:
+    """A hidden sheet (openpyxl's worksheet ``ws``), or a hidden row or column of it that holds one of ``cells``
+    ((row, column) of the cells with something in them), as the error to report (code hidden_cells; ``at`` its
+    first cell for a row or column): every row of a table is a rule, and whoever reviews the sheet in Excel does
+    not see it (a filter, a collapsed group and Hide all hide rows). A hidden row or column with nothing in it hides
+    nothing. (The policy workbook's import, engine/workbook/reader.py, does not check this: see docs/tables.md.)"""
+    if ws.sheet_state != "visible":
+        return SheetError("hidden_cells", f"sheet '{sheet}' is hidden ({ws.sheet_state}), so whoever reviews the "
+                          "workbook does not see the table it holds", UNHIDE)
+    held = set(cells)
+    rows = sorted({r for r, dim in ws.row_dimensions.items() if dim.hidden} & {r for r, _ in held})
+    if rows:
+        first = min(c for r, c in held if r == rows[0])
+        shown = ", ".join(map(str, rows[:5])) + (" ..." if len(rows) > 5 else "")
+        return SheetError("hidden_cells", f"sheet '{sheet}': row{'s' if len(rows) > 1 else ''} {shown} "
+                          f"{'are' if len(rows) > 1 else 'is'} hidden, so whoever reviews the sheet does not see the rules "
+                          "it holds",
+                          UNHIDE, (rows[0], first))
+    hidden: set[int] = set()
+    for dim in ws.column_dimensions.values():
+        if dim.hidden and dim.min is not None:
+            hidden.update(range(dim.min, (dim.max or dim.min) + 1))
+    columns = sorted(hidden & {c for _, c in held})
+    if columns:
+        from openpyxl.utils import get_column_letter
+        first = min(r for r, c in held if c == columns[0])
+        shown = ", ".join(map(get_column_letter, columns[:5])) + (" ..." if len(columns) > 5 else "")
+        return SheetError("hidden_cells", f"sheet '{sheet}': column{'s' if len(columns) > 1 else ''} {shown} "
+                          f"{'are' if len(columns) > 1 else 'is'} hidden, so whoever reviews the sheet does not see the "
+                          "cells it holds", UNHIDE, (first, columns[0]))
+    return None

@@ -74,7 +74,13 @@ def _decide(rows: list[Row]) -> list[Verdict]:
                     if once:
                         open(once, "w").close()
                     os._exit(70)  # die like a crash: no cleanup, no exception
-    return [verdict for verdict, _ in _engine.decide_plain(rows)]  # type: ignore[union-attr]
+    decided = []
+    digest = _encoder_of(_engine).digest
+    for verdict, record in _engine.decide_plain(rows):  # type: ignore[union-attr]
+        if record is not None:  # the decision log's key is made from the record, which does not go back
+            verdict.read_digest = digest(record)
+        decided.append(verdict)
+    return decided
 
 
 @dataclass

@@ -612,7 +612,7 @@ def _logged(engine: Engine, triples, sink: LogSink | None):
         return
     encoder = IntakeEncoder(engine)
     for row, decision, record in triples:
-        sink.add(encoder.row(row, decision))
+        sink.add(encoder.row(row, decision, record))
         yield row, decision, record
 
 

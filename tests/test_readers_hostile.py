@@ -682,3 +682,58 @@ def _one_field_twice(engine):
         assert error.code == "duplicate_key" and error.column == "budget", error
         assert all(repr(key) in error.message for key in clash), error.message
     assert engine.evaluate({"id": "B", "Budget": 5_000_000}).decision == "reject"
+
+
+# --- a new user's hostile files (2026-12-07): a zip bomb of one cell --------------------------------------
+
+def _one_huge_cell_workbook(path, chars, shared):
+    """A workbook whose row 2 holds a title of ``chars`` characters (an inline string, or a shared string), written
+    a MB at a time: it zips to about a thousandth of its size, as /tmp/trial4/hostile/bomb.xlsx did (3 GB in 3 MB)."""
+    main = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    block = "x" * (1 << 20)
+
+    def huge(z, part, before, after):
+        with z.open(part, "w", force_zip64=True) as f:
+            f.write(before.encode())
+            for _ in range(chars // len(block)):
+                f.write(block.encode())
+            f.write(after.encode())
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", f'<workbook {main} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" '
+                   'r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", '<Relationships><Relationship Id="rId1" '
+                   'Target="worksheets/sheet1.xml"/></Relationships>')
+        start = (f'<worksheet {main}><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c>'
+                 '<c r="B1" t="inlineStr"><is><t>title</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>L1'
+                 '</t></is></c>')
+        end = ('</row><row r="3"><c r="A3" t="inlineStr"><is><t>L2</t></is></c><c r="B3" t="inlineStr"><is><t>Two'
+               '</t></is></c></row></sheetData></worksheet>')
+        if shared:
+            huge(z, "xl/sharedStrings.xml", f'<sst {main} count="1"><si><t>', "</t></si></sst>")
+            z.writestr("xl/worksheets/sheet1.xml", start + '<c r="B2" t="s"><v>0</v></c>' + end)
+        else:
+            huge(z, "xl/worksheets/sheet1.xml", start + '<c r="B2" t="inlineStr"><is><t>', "</t></is></c>" + end)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["inline", "shared"])
+def test_a_cell_of_64_mb_of_text_is_refused_in_bounded_memory(tmp_path, shared):
+    """Was: bomb.xlsx (one inline cell of 3 GB, zipped to 3 MB) peaked at 6.3 GB before its cell was refused: the
+    cell's text was gathered whole, then joined (twice its size), and only then measured. A shared string as large
+    was held whole too. Now the text is measured as it is read and kept only up to the cell limit (1 MB): the
+    reader's peak is bounded by that limit, not by the cell (64 MB here; before, a peak over 128 MB)."""
+    import tracemalloc
+    path = tmp_path / "bomb.xlsx"
+    _one_huge_cell_workbook(path, 64 << 20, shared)
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        rows = list(read_proposals(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert errors(rows) == [(2, "title", "too_large"), (3, None, None)]
+    assert rows[0].data == {"id": "L1"} and "67,108,864 characters" in rows[0].error.message
+    assert rows[1].data == {"id": "L2", "title": "Two"}
+    assert peak < 16 << 20, f"peak {peak:,} bytes for a cell of 64 MB"

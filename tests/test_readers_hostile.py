@@ -168,7 +168,8 @@ def test_a_malformed_multi_line_cell_is_one_error_row_and_no_phantom(tmp_path):
     path.write_text('id,title,budget\nA,"first line\nFAKE-1,Fake,1\nlast"oops,10\nB,Two,10\n', encoding="utf-8")
     rows = list(read_proposals(path))
     assert [(r.row, r.data and r.data.get("id"), r.error and r.error.code) for r in rows] == [
-        (2, None, "bad_csv"), (5, "B", None)]
+        (2, "A", "bad_csv"), (5, "B", None)]
+    assert rows[0].data == {"id": "A"}  # the cells before the one the csv module could not read
 
 
 def test_a_10_mb_cell_gives_one_error_row_and_no_phantoms(tmp_path):
@@ -177,8 +178,8 @@ def test_a_10_mb_cell_gives_one_error_row_and_no_phantoms(tmp_path):
     path.write_text(f'id,title,budget\nA,"{inner}",10\nB,Two,10\n', encoding="utf-8")
     rows = list(read_proposals(path))
     assert [(r.row, r.data and r.data.get("id"), r.error and r.error.code) for r in rows] == [
-        (2, None, "too_large"), (200_003, "B", None)]
-    assert rows[0].error.column == "title"
+        (2, "A", "too_large"), (200_003, "B", None)]
+    assert rows[0].error.column == "title" and rows[0].data == {"id": "A", "budget": "10"}
 
 
 def test_an_unterminated_quote_loses_no_other_row(tmp_path):
@@ -186,8 +187,8 @@ def test_an_unterminated_quote_loses_no_other_row(tmp_path):
     path.write_text('id,title,budget\nA,"unterminated,10\nB,Two,10\nC,Three,5\n', encoding="utf-8")
     rows = list(read_proposals(path))
     assert [(r.row, r.data and r.data.get("id"), r.error and r.error.code) for r in rows] == [
-        (2, None, "bad_csv"), (3, "B", None), (4, "C", None)]
-    assert "quote" in rows[0].error.message
+        (2, "A", "bad_csv"), (3, "B", None), (4, "C", None)]
+    assert "quote" in rows[0].error.message and rows[0].data == {"id": "A"}
 
 
 def test_broken_rows_are_recovered_without_reopening_the_file(tmp_path, monkeypatch):
@@ -758,3 +759,28 @@ def test_a_column_map_over_a_wide_file_compares_each_column_a_bounded_number_of_
     out = list(renamed(iter(rows), {"c0": "id"}))
     assert list(out[0].data)[:2] == ["id", "c1"] and len(out[0].data) == 2_000
     assert compared[0] <= 5 * len(keys), f"{compared[0]:,} comparisons for {len(keys):,} columns"
+
+
+def test_an_error_row_for_a_huge_cell_keeps_the_proposals_id_and_title(tmp_path):
+    """Was: longline.csv (a title of 5,000,000 characters on line 2) gave an error row with an empty id although
+    L1 was readable: a record the csv module could not read lost all its cells. Now the cells it would have read
+    as they are stay on the error row (not the one over the limit, nor any from a cell it could not read on)."""
+    path = tmp_path / "longline.csv"
+    path.write_text("id;title;budget\nL1;" + "A" * 5_000_000 + ';10\n"L""2";"Two; ""quoted""\r\nlines";7\n'
+                    'L3;"x"y;9\nL4;ok;5\n', encoding="utf-8")
+    rows = list(read_proposals(path))
+    assert [(r.row, r.data, r.error and (r.error.code, r.error.column)) for r in rows] == [
+        (2, {"id": "L1", "budget": "10"}, ("too_large", "title")),
+        (3, {"id": 'L"2', "title": 'Two; "quoted"\r\nlines', "budget": "7"}, None),
+        (5, {"id": "L3"}, ("bad_csv", None)),
+        (6, {"id": "L4", "title": "ok", "budget": "5"}, None)]
+    out = rows_out(pmo(path))
+    assert [(r["id"], r["decision"]) for r in out][:1] == [("L1", "error")]
+
+
+def test_an_xlsx_row_stored_twice_keeps_its_id_on_the_error_row(tmp_path):
+    path = _workbook(tmp_path, [["id", "title"], ["A", "One"], ["B", "Two"]])
+    _edit(path, SHEET, lambda xml: xml.replace('<row r="3"', '<row r="2"'))
+    rows = list(read_proposals(path))
+    assert [(r.row, r.data, r.error and r.error.code) for r in rows] == [
+        (2, {"id": "A", "title": "One"}, None), (2, {"id": "B", "title": "Two"}, "bad_xlsx")]

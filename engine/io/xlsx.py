@@ -433,13 +433,14 @@ def _data_row(number: int, values: dict[int, Any], header: list[str], name: str,
     if not any(not isinstance(v, str) or v.strip() for v in values.values()):
         empty.add(number)
         return
+    data = {h: _plain(values.get(i)) for i, h in enumerate(header) if h}
     if 0 < number <= _MAX_ROW:
-        if seen[number >> 3] & (1 << (number & 7)):
-            yield Row(None, number, name, RowError(row=number, code="bad_xlsx",
+        if seen[number >> 3] & (1 << (number & 7)):  # (its cells stay on the error row: they name the proposal)
+            kept = {k: v for k, v in data.items() if not (isinstance(v, str) and text_problem(v))}
+            yield Row(kept, number, name, RowError(row=number, code="bad_xlsx",
                                                    message=f"row {number} is stored twice in the sheet"))
             return
         seen[number >> 3] |= 1 << (number & 7)
-    data = {h: _plain(values.get(i)) for i, h in enumerate(header) if h}
     if any(i >= len(header) for i, v in values.items() if not isinstance(v, str) or v.strip()):
         yield Row(data, number, name, RowError(row=number, code="extra_cells",
                                                message="row has cells beyond the header's columns"))

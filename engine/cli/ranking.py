@@ -71,8 +71,10 @@ def register(sub: Subparsers) -> None:
 
 def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
+    from engine.io.carry import Carrier
     from engine.portfolio.model import read_portfolio
     from engine.report.build import write_report
+    from engine.report.roles import field_roles
     from engine.scoring.output import write_ranking, write_ranking_xlsx
     from engine.tasks.evaluate import count_rows, typed
     if missing_files(args.files + ([args.portfolio] if args.portfolio else []) + args.assessments
@@ -98,8 +100,12 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     note_example_policies(args, stderr)
     rows = intake.rows(engine, lambda line: print(line, file=stderr))
     estimate = count_rows(args.files)
+    triples = intake.decide(engine, rows, estimate)
+    carrier = Carrier(engine.profile, field_roles(engine.policy)["title"])
+    if carrier.names or carrier.shows_title:  # titles and carried columns, as pmo evaluate labels its decisions
+        triples = carrier.labelled(triples)
     decided = [(decision, typed(engine, row, decision, record))
-               for row, decision, record in Progress(stderr, estimate).wrap(intake.decide(engine, rows, estimate))]
+               for row, decision, record in Progress(stderr, estimate).wrap(triples)]
     _warn_repeated_ids(decided, stderr)
     assessments = None
     if args.assessments:

@@ -33,9 +33,11 @@ def _ranking_csv(ranking: Ranking, out: IO[str]) -> None:
     writer = csv_writer(out)
     by_model = ["model"] if ranking.models else []  # several scoring models: the rank is within the model's pool
     panels = list(dict.fromkeys(p.criterion for e in ranking.entries for p in e.panel))
+    carried = ranking.carried
     writer.writerow(["rank", "id", "decision"] + by_model + ["score", "top_probability", "weight_change", "reason",
                      "source", "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria]
-                    + [f"{c} ({what})" for c in panels for what in ("panel score", "spread", "disagreed")])
+                    + [f"{c} ({what})" for c in panels for what in ("panel score", "spread", "disagreed")]
+                    + carried)  # the input profile's carried columns, last (as in pmo evaluate's CSV)
     for e in ranking.entries:
         parts = {c.criterion: c.contribution for c in e.breakdown}
         rated = {p.criterion: p for p in e.panel}
@@ -45,7 +47,8 @@ def _ranking_csv(ranking: Ranking, out: IO[str]) -> None:
         model = [e.model or ""] if ranking.models else []
         writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, *model, _num(e.score), _num(e.top_probability),  # type: ignore[no-untyped-call]  # see _panel_cells
                                             change, e.reason or "", e.source, e.row, ranking.policy_hash]]
-                        + [_num(parts.get(c)) for c in criteria] + panel_cells)
+                        + [_num(parts.get(c)) for c in criteria] + panel_cells
+                        + [inert(e.carried.get(c, "")) for c in carried])  # type: ignore[no-untyped-call]  # see _panel_cells
 
 
 def _panel_cells(result: PanelResult | None) -> tuple[str, str, str]:
@@ -110,10 +113,12 @@ def write_ranking_xlsx(ranking: Ranking, path: str | os.PathLike[str], conflicts
     with workbook(path, names) as row:
         row("Findings", ["id", "rule", "effect", "reason", "route", "source"])
         criteria = list(dict.fromkeys(c.criterion for e in ranking.entries for c in e.breakdown))
-        row("Ranking", ["rank", "id", "decision", "score", "reason"] + criteria)
+        carried = ranking.carried
+        row("Ranking", ["rank", "id", "decision", "score", "reason"] + criteria + carried)
         for e in ranking.entries:
             parts = {c.criterion: c.contribution for c in e.breakdown}
-            row("Ranking", [e.rank, e.id, e.decision, e.score, e.reason] + [parts.get(c) for c in criteria])
+            row("Ranking", [e.rank, e.id, e.decision, e.score, e.reason] + [parts.get(c) for c in criteria]
+                + [e.carried.get(c, "") for c in carried])
             for f in e.findings:  # the ranking's entries carry the findings
                 row("Findings", [e.id, f.rule, f.effect, f.reason, f.route, f.source])
         row("Decisions", ["id", "decision", "routes", "errors", "source", "row"])

@@ -69,6 +69,7 @@ class RankEntry:
     position: int | None = None  # index of the proposal in the decided list the ranking was built from
     model: str | None = None  # the scoring model that scored it, when the policy set has several
     panel: list[PanelResult] = field(default_factory=list)  # engine.scoring.panel.PanelResult per panel criterion (assessments)
+    carried: dict[str, str] = field(default_factory=dict)  # the input profile's carried columns, as read (Decision.carried)
 
     @property
     def breakdown(self) -> list[Contribution]:
@@ -90,6 +91,7 @@ class RankEntry:
             "weight_change": asdict(self.weight_change) if self.weight_change else None,
             "source": self.source, "row": self.row,
             **({"panel": [p.to_json() for p in self.panel]} if self.panel else {}),
+            **({"carried": self.carried} if self.carried else {}),  # without a carry: as it was
         }
 
 
@@ -115,6 +117,11 @@ class Ranking:
         return {"method": self.method, "weights": self.weights, "top": self.top, "policy_hash": self.policy_hash,
                 "as_of": self.as_of, "sensitivity": self.sensitivity, "warnings": self.warnings, **models, **rated,
                 "entries": entries}
+
+    @property
+    def carried(self) -> list[str]:
+        """The names of the input profile's carried columns the entries have (each entry has them all)."""
+        return list(dict.fromkeys(name for e in self.entries for name in e.carried))
 
 
 def build_ranking(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, Any] | None]],
@@ -167,7 +174,8 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
             entries.append(RankEntry(id=decision.id, decision="error", routes=decision.routes,
                                      findings=decision.findings, errors=decision.errors + errors,
                                      source=decision.source, row=decision.row, position=passing[i], panel=panels[i],
-                                     reason="error: " + "; ".join(e.message for e in errors)))
+                                     reason="error: " + "; ".join(e.message for e in errors),
+                                     carried=decision.carried))
         elif scores.unscored[i] is not None or i not in ranked:  # no proposal leaves the list without a reason
             why = scores.unscored[i] or "its score is not a number"
             entries.append(_entry(decision, reason=f"not scored: {why}", position=passing[i], panel=panels[i]))
@@ -247,7 +255,8 @@ def _not_passing(decided: list[tuple[Decision, Mapping[str, Any] | None]]) -> li
 
 def _entry(decision: Decision, **fields: Any) -> RankEntry:
     return RankEntry(id=decision.id, decision=decision.decision, routes=decision.routes, findings=decision.findings,
-                     errors=decision.errors, source=decision.source, row=decision.row, **fields)
+                     errors=decision.errors, source=decision.source, row=decision.row, carried=decision.carried,
+                     **fields)
 
 
 def _value(x: float) -> float | int | None:

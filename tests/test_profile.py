@@ -544,3 +544,26 @@ def test_a_budget_of_12_000_under_a_german_profile_is_an_error_row_not_12_euros(
     assert by_id["PRJ-1"]["decision"] == "error"
     assert [(e["column"], e["code"]) for e in by_id["PRJ-1"]["errors"]] == [("budget", "ambiguous_value")]
     assert by_id["PRJ-2"]["decision"] != "error"
+
+
+@pytest.mark.parametrize("cell, budget", [
+    ("1,25 M€", 1_250_000), ("1,25 k€", 1_250), ("1,25 K€", 1_250), ("2 M€", 2_000_000), ("1,2 Md€", 1_200_000_000),
+    ("3 Mds €", 3_000_000_000), ("0,5 M €", 500_000), ("1 250 000 €", 1_250_000),
+])
+def test_french_scales_before_the_euro_sign_are_read_as_scales(tmp_path, engines, cell, budget):
+    """Was: under fr-FR '1,25 M€' was "in M€, but the profile declares EUR" (M€ read as a currency), while
+    '1,25 k€' was read as 1250 €: a scale before the currency symbol is a scale, as after a number (1,25 M)."""
+    from engine.io.profile import load_profile
+    prof = write(tmp_path, "profile.yaml", "columns: {}\nlocale: fr-FR\ncurrency: EUR\n")
+    engine = engines["rete"].with_profile(load_profile(prof))
+    assert engine.record_of({"id": "A", "title": "T", "budget": cell})["budget"] == Decimal(budget)
+
+
+@pytest.mark.parametrize("cell", ["1,25 M$", "2 B$"])
+def test_a_scale_before_a_dollar_sign_is_refused_saying_what_to_write(tmp_path, engines, cell):
+    # B$ is also the Brunei dollar's symbol: a letter before '$' is not read as a scale, and the message says so.
+    from engine.io.profile import load_profile
+    prof = write(tmp_path, "profile.yaml", "columns: {}\nlocale: fr-FR\ncurrency: USD\n")
+    engine = engines["rete"].with_profile(load_profile(prof))
+    message = engine.evaluate({"id": "A", "title": "T", "budget": cell}).errors[0].message
+    assert "not read as a scale" in message and "write the amount in full" in message, message

@@ -38,7 +38,8 @@ from engine.policy.source import load_document
 
 SPACES = " \u00a0\u202f"  # space, no-break space, narrow no-break space: grouping marks only
 GROUP_ONLY = SPACES + "'\u2019"  # marks that never stand for a decimal point (1'234.5, 1 234,5)
-SCALE = {"k": 3, "K": 3, "m": 6, "M": 6, "MM": 6, "mn": 6, "Mio": 6, "bn": 9, "B": 9, "Mrd": 9}
+SCALE = {"k": 3, "K": 3, "m": 6, "M": 6, "MM": 6, "mn": 6, "Mio": 6, "bn": 9, "B": 9, "Mrd": 9, "Md": 9, "Mds": 9}
+_SCALED_SYMBOL = re.compile(r"^(?P<scale>[A-Z]{1,2})(?P<symbol>[€£])$")  # 'M€', 'K£': no currency is written so
 CURRENCY = r"(?:[A-Z]{3}|[A-Z]{0,2}[$€£¥₹₩₪₫₦₱₲₴₵₸₺₼₽฿¢])"
 _FRONT = re.compile(rf"^(?P<cur>{CURRENCY})\s*(?P<rest>.*)$")
 _BACK = re.compile(rf"^(?P<rest>.*?)\s*(?P<cur>{CURRENCY})$")
@@ -160,6 +161,12 @@ class InputProfile:
 
     def check_currency(self, text: str, currency: str) -> None:
         if self.currency is not None and not same_currency(currency, self.currency, self.numbers.locale):
+            scale = scale_in_mark(currency)
+            if scale is not None:  # 'M$': million dollars, or a currency of its own (B$ is Brunei's dollar)?
+                raise CurrencyMismatch(
+                    f"'{text.strip()}' is in {currency}: the '{scale}' before '{currency[len(scale):]}' is not read as "
+                    f"a scale (some currencies are written so, such as B$); if it means a multiplier "
+                    f"({_SCALE_WORD[SCALE[scale]]}), write the amount in full, e.g. '{_in_full(text, scale)}'")
             raise CurrencyMismatch(f"'{text.strip()}' is in {currency}, but {self.where} declares currency "
                                    f"{self.currency}; convert it first (amounts are never summed across currencies)")
 
@@ -245,6 +252,9 @@ def _currency(body: str) -> tuple[str, str | None]:
             code = found["cur"]
             if code in SCALE:  # 1.2 MM is a scale, not a currency
                 continue
+            scaled = _SCALED_SYMBOL.match(code) if pattern is _BACK else None
+            if scaled and scaled["scale"] in SCALE:  # '1,25 M€': a scale, then the euro sign (as '1,25 k€' reads)
+                return f"{found['rest'].strip()} {scaled['scale']}", SYMBOLS[scaled["symbol"]]
             return found["rest"].strip(), SYMBOLS.get(code, code)
     return body, None
 
@@ -341,6 +351,26 @@ def _babel_number(body: str, raw: str, numbers: NumberFormat) -> Decimal:
         return parse_decimal(body, numbers.locale, strict=True)
     except (NumberFormatError, ValueError, ArithmeticError):
         raise ValueProblem(f"'{_clip(raw)}' is not a number in the declared format ({numbers.describe()})") from None
+
+
+_SCALE_WORD = {3: "thousand", 6: "million", 9: "billion"}
+
+
+def scale_in_mark(currency: str) -> str | None:
+    """The scale letters at the start of a currency mark read from a cell ('M' of 'M$'), or None."""
+    letters = currency.rstrip("$€£¥₹₩₪₫₦₱₲₴₵₸₺₼₽฿¢")
+    return letters if letters and letters != currency and letters in SCALE else None
+
+
+def _in_full(text: str, scale: str) -> str:
+    """A cell such as '1,25 M$' with its scale worked out and its currency after it (1250000 $), for a message."""
+    body = text.strip()
+    at = body.rfind(scale)
+    try:
+        amount = read_amount(body[:at] + scale)[0]
+    except ValueProblem:
+        return f"the amount {body[at + len(scale):].strip()}"
+    return f"{_digits(amount)} {body[at + len(scale):].strip()}"
 
 
 def same_currency(found: str, declared: str, locale: str | None) -> bool:

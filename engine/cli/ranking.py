@@ -165,17 +165,10 @@ def _sensitivity_note(ranking: Ranking, stderr: IO[str]) -> None:
 
 
 def _warn_repeated_ids(decided: Sequence[tuple[Decision, object]], stderr: IO[str], shown: int = 5) -> None:
-    """The same id twice is usually a copy-paste slip in the export: both are ranked; say so."""
-    rows: dict[str, list[int | None]] = {}
-    for decision, _ in decided:
-        if decision.id is not None:
-            rows.setdefault(decision.id, []).append(decision.row)
-    repeated = [(ident, where) for ident, where in rows.items() if len(where) > 1]
-    for ident, where in repeated[:shown]:
-        print(f"pmo: warning: id '{ident}' appears {len(where)} times (rows {', '.join(map(str, where))}); "
-              "each is decided and ranked on its own", file=stderr)
-    if len(repeated) > shown:
-        print(f"pmo: warning: {len(repeated) - shown} more ids appear more than once", file=stderr)
+    """The same id twice is usually a copy-paste slip in the export: both are ranked; say so (as pmo evaluate does)."""
+    from engine.tasks.repeats import repeated_in
+    for line in repeated_in(((d.id, d.source, d.row) for d, _ in decided), "decided and ranked", shown):
+        print(line, file=stderr)
 
 
 def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

@@ -108,6 +108,7 @@ class Formatted:
     learned: dict = field(default_factory=dict)
     empty: EmptyRows | None = None
     keys: tuple | None = None
+    ids: list[tuple] = field(default_factory=list)  # (id, source, row) of each row: the parent looks for repeats
 
 
 class Ledger:
@@ -164,7 +165,7 @@ def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engin
     if writing.log:
         encoder = _encoder_of(engine)
         entries = [encoder.row(row, d) for row, d in zip(rows, labelled)]
-    return Formatted(text, counts, len(rows), entries)
+    return Formatted(text, counts, len(rows), entries, ids=[(d.id, d.source, d.row) for d in labelled])
 
 
 _encoders: dict[int, tuple[Any, IntakeEncoder]] = {}

@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -90,6 +90,28 @@ class NumberFormat:
         return f"decimal '{self.decimal}', {grouping}: written like {_example(self.decimal, self.grouping or '')}"
 
 
+def _fraction(amount: Decimal) -> bool:
+    """Whether an amount is written with decimals (1250000,50 is; 1250000 is not)."""
+    exponent = amount.as_tuple().exponent
+    return isinstance(exponent, int) and exponent < 0
+
+
+@functools.lru_cache(maxsize=64)
+def _places(currency: str | None) -> int:
+    """The decimals of a currency's amounts (CLDR: 2 for EUR, 0 for JPY, 3 for KWD); 2 when it is not known."""
+    if currency is None or not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        return 2
+    # lazy: Babel's currency data loads only for such a cell
+    from babel.numbers import get_currency_precision
+    return get_currency_precision(currency)
+
+
+def _decimal_symbol(locale: str) -> str:
+    # lazy: Babel's locale data loads only when a profile needs it
+    from babel.numbers import get_decimal_symbol
+    return get_decimal_symbol(locale)
+
+
 def _example(decimal: str | None, group: str) -> str:
     return f"1{group}234{group}567{decimal}89"
 
@@ -133,7 +155,29 @@ class InputProfile:
             self.check_currency(value, currency)
         if money and amount.as_tuple().exponent == -3:  # cheap first: three decimals, then the pattern
             self._refuse_thousands_as_decimals(value, amount, currency or self.currency)
+        if money and _fraction(amount):  # cheap first: whole amounts fit every currency
+            self.check_places(value, amount, currency or self.currency)
         return amount
+
+    def check_places(self, value: Any, amount: Decimal, currency: str | None = None) -> None:
+        """Money has at most its currency's decimals (two when no currency is known, as ``1,250`` is judged): an
+        amount with more is an error row saying how to round it, never a figure taken with fractions of a cent."""
+        currency = currency or self.currency
+        exponent = amount.as_tuple().exponent
+        places = _places(currency)
+        if not isinstance(exponent, int) or -exponent <= places:
+            return
+        exponent = amount.normalize().as_tuple().exponent  # 1250000,500 is 1250000.5
+        if not isinstance(exponent, int) or -exponent <= places:
+            return
+        shown = value.strip() if isinstance(value, str) else _digits(amount)
+        rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        mark = self.numbers.decimal or (_decimal_symbol(self.numbers.locale) if self.numbers.locale else ".")
+        written = _digits(rounded).replace(".", mark) if places else _digits(rounded)
+        raise ValueProblem(
+            f"'{_clip(shown)}' has {-exponent} decimals, but money has at most {places} decimal"
+            f"{'s' if places != 1 else ''}{f' in {currency}' if currency else ''}; round it in the export (e.g. "
+            f"{written}){'' if currency or self.where is None else f', or declare its currency in {self.where} if it has more'}")
 
     def _refuse_thousands_as_decimals(self, text: str, amount: Decimal, currency: str | None) -> None:
         """An amount like 12,000 read with the declared decimal comma is 12, but an export that wrote it the

@@ -234,3 +234,22 @@ def test_workbooks_are_what_the_script_makes(tmp_path, monkeypatch):
             expected = {(r, c): v for r, row in enumerate([header, *rows], 1) for c, v in enumerate(row, 1)
                         if v is not None and v != ""}
             assert cells == expected, sheet
+
+
+def test_the_not_yet_list_of_docs_tables_names_nothing_that_exists():
+    """Was: docs/tables.md's "Not yet" listed pmo export-policies, rater panels and completeness proofs, which the
+    README describes as there (pmo export-policies/import-policies, panel criteria, kind: assurances)."""
+    import argparse
+    import re
+    import typing
+
+    from engine.cli import build_parser
+    from engine.policy.models import TableSpec
+    text = (ROOT / "docs" / "tables.md").read_text(encoding="utf-8").split("## Not yet", 1)[1].split("\n## ", 1)[0]
+    commands = {name for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)
+                for name in action.choices}
+    assert {"export-policies", "import-policies", "rank"} <= commands
+    assert [c for c in re.findall(r"`pmo ([a-z-]+)", text) if c in commands] == []
+    accepted = typing.get_args(TableSpec.model_fields["applies_to"].annotation)
+    assert [a for a in re.findall(r"applies_to: (\w+)", text) if a in accepted] == []
+    assert "panel" not in text.lower() and "completeness" not in text.lower()  # docs/scoring.md, kind: assurances

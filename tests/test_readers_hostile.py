@@ -784,3 +784,35 @@ def test_an_xlsx_row_stored_twice_keeps_its_id_on_the_error_row(tmp_path):
     rows = list(read_proposals(path))
     assert [(r.row, r.data, r.error and r.error.code) for r in rows] == [
         (2, {"id": "A", "title": "One"}, None), (2, {"id": "B", "title": "Two"}, "bad_xlsx")]
+
+
+def test_the_cells_an_error_row_keeps_are_those_the_csv_module_reads():
+    """The record-end scanner's cells (kept on an error row) against the csv module's own reading, for every record
+    the csv module reads: the same cells, quotes, doubled quotes and line ends inside quotes included."""
+    import csv as csv_module
+    import io
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.io.csvrows import _RecordEnd
+
+    @settings(max_examples=600, deadline=None)
+    @given(st.text(alphabet='ab;"\n\r', min_size=1, max_size=16))
+    def agree(text):
+        text = text if text.endswith("\n") else text + "\n"
+        lines = io.StringIO(text, newline="").readlines()
+        try:
+            rows = list(csv_module.reader(iter(lines), delimiter=";", strict=True))
+        except csv_module.Error:
+            return
+        if len(rows) != 1:
+            return
+        record, ended = _RecordEnd(";"), False
+        for line in lines:
+            ended = record.ends_with(line)
+            if ended:
+                break
+        assert ended and record.unread is None
+        assert [record.cells.get(k) for k in range(len(rows[0]))] == rows[0], text
+    agree()

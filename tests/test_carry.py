@@ -215,5 +215,13 @@ def test_rank_carries_the_profiles_columns_and_titles_as_evaluate_does(export, t
     sheet = load_workbook(book)["Ranking"]
     header = [c.value for c in sheet[1]]
     assert all(c in header for c in CARRIED)
+    code, out, _ = run("rank", path, "--columns", profile)  # the table: as pmo evaluate's names each proposal
+    lines = out.splitlines()
+    assert lines[0].split()[:6] == ["RANK", "PROPOSAL", "SHORT", "DESCRIPTI…", "BUSINESS", "UNIT"]
+    error = next(line for line in lines if line.split()[:1] == ["PRJ-1002"])
+    assert "Customer self-s…" in error and "CC-003" in error and "ERROR" in error
+    assert "\x1b" not in out
+    code, out, _ = run("rank", PROPOSALS)  # without a carry: the policy's title, as pmo evaluate's table
+    assert out.splitlines()[0].split()[:3] == ["RANK", "PROPOSAL", "TITLE"]
     code, out, _ = run("rank", PROPOSALS, "--format", "json")  # without a carry, as before
     assert all("carried" not in e for e in json.loads(out)["entries"])

@@ -113,6 +113,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         from engine.scoring.panel import read_assessments
         assessments = read_assessments(args.assessments, args.sheet)
     ranking = engine.rank_of(decided, top=args.top, sensitivity=args.sensitivity, assessments=assessments)
+    ranking.titled = carrier.shows_title  # the table names each proposal as pmo evaluate's does
     for error in ranking.assessment_errors or []:
         for line in error.lines():
             print(f"pmo: {line}", file=stderr)

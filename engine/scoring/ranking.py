@@ -70,6 +70,7 @@ class RankEntry:
     model: str | None = None  # the scoring model that scored it, when the policy set has several
     panel: list[PanelResult] = field(default_factory=list)  # engine.scoring.panel.PanelResult per panel criterion (assessments)
     carried: dict[str, str] = field(default_factory=dict)  # the input profile's carried columns, as read (Decision.carried)
+    title: str | None = None  # the proposal's title as read, for people (the table), as Decision.title: not in JSON
 
     @property
     def breakdown(self) -> list[Contribution]:
@@ -107,6 +108,7 @@ class Ranking:
     warnings: list[str] = field(default_factory=list)  # policy warnings, e.g. weights that were normalised
     models: list[dict[str, Any]] = field(default_factory=list)  # several scoring models: each one's id, method, ...
     assessment_errors: list[AssessmentError] | None = None  # ratings that could not be used (pmo rank --assessments), or None
+    titled: bool = False  # the table shows each proposal's title (pmo rank sets it as pmo evaluate's table does)
 
     def to_json(self) -> dict[str, Any]:
         with no_gc_pauses():
@@ -175,7 +177,7 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
                                      findings=decision.findings, errors=decision.errors + errors,
                                      source=decision.source, row=decision.row, position=passing[i], panel=panels[i],
                                      reason="error: " + "; ".join(e.message for e in errors),
-                                     carried=decision.carried))
+                                     carried=decision.carried, title=decision.title))
         elif scores.unscored[i] is not None or i not in ranked:  # no proposal leaves the list without a reason
             why = scores.unscored[i] or "its score is not a number"
             entries.append(_entry(decision, reason=f"not scored: {why}", position=passing[i], panel=panels[i]))
@@ -256,7 +258,7 @@ def _not_passing(decided: list[tuple[Decision, Mapping[str, Any] | None]]) -> li
 def _entry(decision: Decision, **fields: Any) -> RankEntry:
     return RankEntry(id=decision.id, decision=decision.decision, routes=decision.routes, findings=decision.findings,
                      errors=decision.errors, source=decision.source, row=decision.row, carried=decision.carried,
-                     **fields)
+                     title=decision.title, **fields)
 
 
 def _value(x: float) -> float | int | None:

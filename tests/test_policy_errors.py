@@ -278,3 +278,14 @@ def test_pmo_expr_reads_a_field_not_given_as_the_engine_reads_a_missing_cell(exp
         engine = Engine.load(ROOT / "policies", today=TODAY)
         record = engine.record_of({"id": "P-1", "title": "t", **dict(g.split("=", 1) for g in given[1::2])})
         assert json.dumps(record[expression]) == out.strip()
+
+
+def test_validate_locates_a_number_with_spaces_and_says_how_to_write_it(write_policy, capsys, monkeypatch):
+    """Was (a French author, 2026-12-07): 'intake.yaml:5:22: error[syntax]: invalid syntax' and nothing else."""
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, title: string, budget: money}\nrules:\n"
+                         "  - id: plafond\n    when: budget > 5 000 000\n    effect: reject\n    reason: trop\n"})
+    monkeypatch.chdir(root)
+    assert main(["validate", "."]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("intake.yaml:5:22: error[syntax]: "), out
+    assert "write 5 000 000 as 5_000_000 (or 5000000)" in out[0]

@@ -108,7 +108,7 @@ class Formatted:
     learned: dict = field(default_factory=dict)
     empty: EmptyRows | None = None
     keys: tuple | None = None
-    ids: list[tuple] = field(default_factory=list)  # (id, source, row) of each row: the parent looks for repeats
+    ids: tuple | None = None  # (ids, source, rows) of the chunk's rows: the parent looks for repeated ids
 
 
 class Ledger:
@@ -165,7 +165,8 @@ def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engin
     if writing.log:
         encoder = _encoder_of(engine)
         entries = [encoder.row(row, d) for row, d in zip(rows, labelled)]
-    return Formatted(text, counts, len(rows), entries, ids=[(d.id, d.source, d.row) for d in labelled])
+    ids = ([d.id for d in labelled], labelled[0].source, [d.row for d in labelled]) if labelled else None
+    return Formatted(text, counts, len(rows), entries, ids=ids)
 
 
 _encoders: dict[int, tuple[Any, IntakeEncoder]] = {}

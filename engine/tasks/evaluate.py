@@ -622,10 +622,19 @@ def _logged(engine: Engine, triples, sink: LogSink | None):
         yield row, decision, record
 
 
-def _ids_seen(decisions: Iterable[Any], repeats: RepeatedIds) -> Iterator[Any]:
+def _ids_seen(decisions: Iterable[Any], repeats: RepeatedIds, batch: int = 256) -> Iterator[Any]:
+    """The decisions as they come, their ids given to ``repeats`` a batch at a time (one source a call)."""
+    ids: list[str | None] = []
+    rows: list[int | None] = []
+    source: str | None = None
     for decision in decisions:
-        repeats.add(decision.id, decision.source, decision.row)
+        if decision.source != source or len(ids) >= batch:
+            repeats.add_many(ids, source, rows)
+            ids, rows, source = [], [], decision.source
+        ids.append(decision.id)
+        rows.append(decision.row)
         yield decision
+    repeats.add_many(ids, source, rows)
 
 
 def _written_by_workers(chunks: Iterator, out: IO[str], fmt: str, header: list[str] | None,
@@ -643,6 +652,6 @@ def _written_by_workers(chunks: Iterator, out: IO[str], fmt: str, header: list[s
             sink.extend(chunk.entries)
         target.write(chunk.text)
         counts.update(chunk.counts)
-        for ident, source, row in chunk.ids:
-            repeats.add(ident, source, row)
+        if chunk.ids:
+            repeats.add_many(*chunk.ids)
         yield from itertools.repeat(None, chunk.rows)

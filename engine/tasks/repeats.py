@@ -1,21 +1,22 @@
-"""Proposal ids that appear more than once in a round: said by pmo evaluate, rank and explain alike.
+"""Proposal ids that appear more than once in a round: said by pmo evaluate and rank alike (explain says its own).
 
 A repeated id is usually a copy-paste slip in the export; each row is decided on its own, but the reader of the
-outputs should know. pmo rank and explain hold their rows anyway; pmo evaluate streams millions of rows, so the
-ids it has seen are kept as 64-bit digests in an open-addressing table of two arrays (16 bytes a slot, at most
-twice the rows: about 32 MB for 1,000,000 rows, where a set of the ids was about 200 MB). Two different ids share
-a digest with a chance of about n^2 / 2^65 (one in ten million for 2,000,000 rows); the warning names the id of
-the later row as read.
+outputs should know. pmo rank holds its rows anyway; pmo evaluate streams millions of rows, so the ids it has seen
+are kept as their 64-bit hashes in an open-addressing table of two arrays (16 bytes a slot, at most twice the rows:
+32 MB for 1,000,000 rows, where a set of the ids was about 200 MB; about 2 s of the parent's time for them). The
+hashes are this process's (the workers send the ids themselves), so they agree; two different ids share one with
+a chance of about n^2 / 2^65 (one in ten million for 2,000,000 rows), and the warning names the later row's id.
 """
 from __future__ import annotations
 
-import hashlib
 from array import array
 from collections.abc import Iterable
 
 KEPT_PLACES = 10  # rows named per repeated id (all are counted)
 KEPT_IDS = 100  # repeated ids kept with their rows (all are counted)
 _EMPTY = 0
+_DIGEST = (1 << 64) - 1
+_ROW = (1 << 40) - 1
 
 
 class RepeatedIds:
@@ -32,29 +33,38 @@ class RepeatedIds:
         self.more = 0  # repeated ids beyond KEPT_IDS
 
     def add(self, ident: str | None, source: str | None, row: int | None) -> None:
-        if ident is None:
-            return
-        digest = int.from_bytes(hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                                "little") or 1  # 0 marks an empty slot
+        if ident is not None:
+            self.add_many((ident,), source, (row,))
+
+    def add_many(self, idents: Iterable[str | None], source: str | None, rows: Iterable[int | None]) -> None:
+        """The ids of rows of one source, in input order (the loop of a table insert, with its names local)."""
         file = self._source_index.get(source)
         if file is None:
             file = self._source_index[source] = len(self._sources)
             self._sources.append(source)
-        place = file << 40 | (row or 0) & ((1 << 40) - 1)
-        mask, digests = self._size - 1, self._digests
-        slot = digest & mask
-        while True:
+        base = file << 40
+        digests, first, mask = self._digests, self._first, self._size - 1
+        room = self._size // 2 - self._used
+        for ident, row in zip(idents, rows):
+            if ident is None:
+                continue
+            digest = hash(ident) & _DIGEST or 1  # 0 marks an empty slot (str hashes are SipHash, cached on the str)
+            slot = digest & mask
             found = digests[slot]
-            if found == _EMPTY:
-                digests[slot], self._first[slot] = digest, place
-                self._used += 1
-                if self._used * 2 > self._size:
-                    self._grow()
-                return
+            while found != _EMPTY and found != digest:
+                slot = (slot + 1) & mask
+                found = digests[slot]
             if found == digest:
-                self._again(ident, self._first[slot], place)
-                return
-            slot = (slot + 1) & mask
+                self._again(ident, first[slot], base | (row or 0) & _ROW)
+                continue
+            digests[slot], first[slot] = digest, base | (row or 0) & _ROW
+            room -= 1
+            if room <= 0:
+                self._used = self._size // 2
+                self._grow()
+                digests, first, mask = self._digests, self._first, self._size - 1
+                room = self._size // 2 - self._used
+        self._used = self._size // 2 - room
 
     def _again(self, ident: str, first: int, place: int) -> None:
         known = self.repeated.get(ident)
@@ -69,7 +79,7 @@ class RepeatedIds:
             places.append(self._place(place))
 
     def _place(self, place: int) -> tuple[str | None, int | None]:
-        return self._sources[place >> 40], (place & ((1 << 40) - 1)) or None
+        return self._sources[place >> 40], (place & _ROW) or None
 
     def _grow(self) -> None:
         old = zip(self._digests, self._first)

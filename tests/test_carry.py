@@ -185,3 +185,43 @@ def test_carry_errors_are_located(tmp_path, text, where, words):
     profile.write_text(text, encoding="utf-8")
     code, _, err = run("evaluate", PROPOSALS, "--columns", profile)
     assert code == 2 and f"{profile}{where} error[bad_profile]: " in err and words in err, err
+
+
+def test_rank_carries_the_profiles_columns_and_titles_as_evaluate_does(export, tmp_path):
+    """Was: pmo rank --report dropped the carried columns and the error rows' titles (pmo evaluate --report had
+    them), and pmo rank's CSV, JSON and workbook carried no column at all."""
+    path, profile = export
+    report = tmp_path / "r.html"
+    code, out, _ = run("rank", path, "--columns", profile, "--format", "csv", "--report", report)
+    assert code == 1  # the error row
+    page = report.read_text(encoding="utf-8")
+    head = page[page.index('<table id="proposals">'):]
+    assert all(f"<th>{c}</th>" in head[:head.index("</thead>")] for c in CARRIED)
+    error_row = next(r for r in page.split("<tr") if 'class="error"' in r and "PRJ-1002" in r)
+    assert "Customer self-service portal redesign" in error_row and "<td>CC-003</td>" in error_row
+    table = list(csv.reader(io.StringIO(out)))
+    assert table[0][-3:] == CARRIED  # after the ranking's own columns, as evaluate puts them after its own
+    by_id = {r[1]: dict(zip(table[0], r)) for r in table[1:]}
+    assert [by_id["PRJ-1001"][c] for c in CARRIED] == ["Smart meter data lake", "IT", "CC-002"]
+    assert by_id["PRJ-1002"]["decision"] == "error" and by_id["PRJ-1002"]["Cost Centre"] == "CC-003"
+    assert by_id["PRJ-1003"]["Cost Centre"] == "'=HYPERLINK(\"http://x\",\"y\")"  # neutralised like any cell
+    code, out, _ = run("rank", path, "--columns", profile, "--format", "json")
+    entries = {e["id"]: e for e in json.loads(out)["entries"]}
+    assert entries["PRJ-1001"]["carried"] == {"Short description": "Smart meter data lake", "Business Unit": "IT",
+                                              "Cost Centre": "CC-002"}
+    assert entries["PRJ-1002"]["carried"]["Cost Centre"] == "CC-003"
+    book = tmp_path / "r.xlsx"
+    run("rank", path, "--columns", profile, "--format", "xlsx", "--out", book)
+    sheet = load_workbook(book)["Ranking"]
+    header = [c.value for c in sheet[1]]
+    assert all(c in header for c in CARRIED)
+    code, out, _ = run("rank", path, "--columns", profile)  # the table: as pmo evaluate's names each proposal
+    lines = out.splitlines()
+    assert lines[0].split()[:6] == ["RANK", "PROPOSAL", "SHORT", "DESCRIPTI…", "BUSINESS", "UNIT"]
+    error = next(line for line in lines if line.split()[:1] == ["PRJ-1002"])
+    assert "Customer self-s…" in error and "CC-003" in error and "ERROR" in error
+    assert "\x1b" not in out
+    code, out, _ = run("rank", PROPOSALS)  # without a carry: the policy's title, as pmo evaluate's table
+    assert out.splitlines()[0].split()[:3] == ["RANK", "PROPOSAL", "TITLE"]
+    code, out, _ = run("rank", PROPOSALS, "--format", "json")  # without a carry, as before
+    assert all("carried" not in e for e in json.loads(out)["entries"])

@@ -96,7 +96,7 @@ def test_unterminated_quote_loses_no_other_row(engine, tmp_path):
     path.write_text('id,title,budget\nC,"multi\nline",5\nA,"unterminated,10\nB,Two,10\n', encoding="utf-8")
     decisions = decide_file(engine, path)
     assert [(d.id, d.decision == "error", d.row) for d in decisions] == [
-        ("C", False, 2), (None, True, 4), ("B", False, 5)]
+        ("C", False, 2), ("A", True, 4), ("B", False, 5)]  # the error row keeps the id it can read
     assert "row cannot be read" in decisions[1].errors[0].message
 
 

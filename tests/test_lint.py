@@ -507,3 +507,28 @@ def test_an_override_role_misspelt_from_a_deciding_role_is_a_warning(write_polic
     found = [(d.code, d.location.line, d.location.column, d.hint) for d in validate(root, today=TODAY, lint=True)]
     assert [f[:3] for f in found] == [("unknown_override_role", 11, 17)]  # a role of its own (chief-executive) is fine
     assert "did you mean 'executive-committee'" in found[0][3]
+
+
+def test_a_table_row_with_no_outcome_is_no_duplicate_of_a_rule(tmp_path):
+    """Was: a table row 'null | - | -' (README's fix for a table's gap: a row with '-' in its outputs when it needs
+    no outcome) beside a YAML rule 'budget == null' (reject) gave duplicate_condition, 'merge the two rules': a row
+    that makes no finding duplicates nothing, and the two cannot be merged. A row with an outcome still does."""
+    import io
+
+    from engine.cli import main
+    (tmp_path / "intake.yaml").write_text(
+        "kind: intake\nfields:\n  id: {type: string, required: true}\n  title: {type: string, required: true}\n"
+        "  budget: {type: money}\nrules:\n  - id: budget-absent\n    when: budget == null\n    effect: reject\n"
+        "    reason: A budget estimate is required\n", encoding="utf-8")
+    (tmp_path / "tables.yaml").write_text(
+        "kind: tables\ntables:\n  - {name: approvals, file: approvals.csv, hit_policy: unique, applies_to: intake}\n",
+        encoding="utf-8")
+    rows = ["budget,effect,route,reason,rule", "<= 250000,-,,,small", "> 250000,review,Board,Board approves,board"]
+
+    def warnings(last_row):
+        (tmp_path / "approvals.csv").write_text("\n".join(rows + [last_row]) + "\n", encoding="utf-8")
+        out, err = io.StringIO(), io.StringIO()
+        main(["validate", str(tmp_path)], stdout=out, stderr=err)
+        return [line for line in (out.getvalue() + err.getvalue()).splitlines() if "duplicate_condition" in line]
+    assert warnings("null,-,,,sans-budget") == []
+    assert len(warnings("null,flag,,No budget,sans-budget")) == 1

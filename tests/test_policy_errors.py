@@ -180,6 +180,10 @@ def _run(*argv):
     ("hour(start_date) > 1", "functions that take a date: year(date), month(date), day(date), weekday(date)"),
     ("todya() > start_date", "did you mean 'today'?"),
     ("budget between 100_000 and 500_000", "write 100_000 <= budget <= 500_000"),  # was a bare 'invalid syntax'
+    # a French author's thousands (2026-12-07: a bare 'invalid syntax'), with a space or a narrow no-break space
+    ("budget > 5 000 000", "write 5 000 000 as 5_000_000 (or 5000000): numbers are written without spaces"),
+    ("budget > 5\u202f000\u202f000", "write 5\u202f000\u202f000 as 5_000_000 (or 5000000)"),
+    ("budget > 1 250 000,50", "write 1 250 000,50 as 1_250_000.50 (or 1250000.50)"),
 ])
 def test_expression_mistakes_get_a_hint_that_points_at_the_cause(expression, hint):
     """Found by a policy author: '10%' was 'invalid syntax' with no hint, '500,000' said "'and' joins conditions"
@@ -274,3 +278,14 @@ def test_pmo_expr_reads_a_field_not_given_as_the_engine_reads_a_missing_cell(exp
         engine = Engine.load(ROOT / "policies", today=TODAY)
         record = engine.record_of({"id": "P-1", "title": "t", **dict(g.split("=", 1) for g in given[1::2])})
         assert json.dumps(record[expression]) == out.strip()
+
+
+def test_validate_locates_a_number_with_spaces_and_says_how_to_write_it(write_policy, capsys, monkeypatch):
+    """Was (a French author, 2026-12-07): 'intake.yaml:5:22: error[syntax]: invalid syntax' and nothing else."""
+    root = write_policy({"intake.yaml": "kind: intake\nfields: {id: string, title: string, budget: money}\nrules:\n"
+                         "  - id: plafond\n    when: budget > 5 000 000\n    effect: reject\n    reason: trop\n"})
+    monkeypatch.chdir(root)
+    assert main(["validate", "."]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("intake.yaml:5:22: error[syntax]: "), out
+    assert "write 5 000 000 as 5_000_000 (or 5000000)" in out[0]

@@ -168,7 +168,8 @@ def test_a_malformed_multi_line_cell_is_one_error_row_and_no_phantom(tmp_path):
     path.write_text('id,title,budget\nA,"first line\nFAKE-1,Fake,1\nlast"oops,10\nB,Two,10\n', encoding="utf-8")
     rows = list(read_proposals(path))
     assert [(r.row, r.data and r.data.get("id"), r.error and r.error.code) for r in rows] == [
-        (2, None, "bad_csv"), (5, "B", None)]
+        (2, "A", "bad_csv"), (5, "B", None)]
+    assert rows[0].data == {"id": "A"}  # the cells before the one the csv module could not read
 
 
 def test_a_10_mb_cell_gives_one_error_row_and_no_phantoms(tmp_path):
@@ -177,8 +178,8 @@ def test_a_10_mb_cell_gives_one_error_row_and_no_phantoms(tmp_path):
     path.write_text(f'id,title,budget\nA,"{inner}",10\nB,Two,10\n', encoding="utf-8")
     rows = list(read_proposals(path))
     assert [(r.row, r.data and r.data.get("id"), r.error and r.error.code) for r in rows] == [
-        (2, None, "too_large"), (200_003, "B", None)]
-    assert rows[0].error.column == "title"
+        (2, "A", "too_large"), (200_003, "B", None)]
+    assert rows[0].error.column == "title" and rows[0].data == {"id": "A", "budget": "10"}
 
 
 def test_an_unterminated_quote_loses_no_other_row(tmp_path):
@@ -186,8 +187,8 @@ def test_an_unterminated_quote_loses_no_other_row(tmp_path):
     path.write_text('id,title,budget\nA,"unterminated,10\nB,Two,10\nC,Three,5\n', encoding="utf-8")
     rows = list(read_proposals(path))
     assert [(r.row, r.data and r.data.get("id"), r.error and r.error.code) for r in rows] == [
-        (2, None, "bad_csv"), (3, "B", None), (4, "C", None)]
-    assert "quote" in rows[0].error.message
+        (2, "A", "bad_csv"), (3, "B", None), (4, "C", None)]
+    assert "quote" in rows[0].error.message and rows[0].data == {"id": "A"}
 
 
 def test_broken_rows_are_recovered_without_reopening_the_file(tmp_path, monkeypatch):
@@ -682,3 +683,136 @@ def _one_field_twice(engine):
         assert error.code == "duplicate_key" and error.column == "budget", error
         assert all(repr(key) in error.message for key in clash), error.message
     assert engine.evaluate({"id": "B", "Budget": 5_000_000}).decision == "reject"
+
+
+# --- a new user's hostile files (2026-12-07): a zip bomb of one cell --------------------------------------
+
+def _one_huge_cell_workbook(path, chars, shared):
+    """A workbook whose row 2 holds a title of ``chars`` characters (an inline string, or a shared string), written
+    a MB at a time: it zips to about a thousandth of its size, as /tmp/trial4/hostile/bomb.xlsx did (3 GB in 3 MB)."""
+    main = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    block = "x" * (1 << 20)
+
+    def huge(z, part, before, after):
+        with z.open(part, "w", force_zip64=True) as f:
+            f.write(before.encode())
+            for _ in range(chars // len(block)):
+                f.write(block.encode())
+            f.write(after.encode())
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", f'<workbook {main} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" '
+                   'r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", '<Relationships><Relationship Id="rId1" '
+                   'Target="worksheets/sheet1.xml"/></Relationships>')
+        start = (f'<worksheet {main}><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c>'
+                 '<c r="B1" t="inlineStr"><is><t>title</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>L1'
+                 '</t></is></c>')
+        end = ('</row><row r="3"><c r="A3" t="inlineStr"><is><t>L2</t></is></c><c r="B3" t="inlineStr"><is><t>Two'
+               '</t></is></c></row></sheetData></worksheet>')
+        if shared:
+            huge(z, "xl/sharedStrings.xml", f'<sst {main} count="1"><si><t>', "</t></si></sst>")
+            z.writestr("xl/worksheets/sheet1.xml", start + '<c r="B2" t="s"><v>0</v></c>' + end)
+        else:
+            huge(z, "xl/worksheets/sheet1.xml", start + '<c r="B2" t="inlineStr"><is><t>', "</t></is></c>" + end)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["inline", "shared"])
+def test_a_cell_of_64_mb_of_text_is_refused_in_bounded_memory(tmp_path, shared):
+    """Was: bomb.xlsx (one inline cell of 3 GB, zipped to 3 MB) peaked at 6.3 GB before its cell was refused: the
+    cell's text was gathered whole, then joined (twice its size), and only then measured. A shared string as large
+    was held whole too. Now the text is measured as it is read and kept only up to the cell limit (1 MB): the
+    reader's peak is bounded by that limit, not by the cell (64 MB here; before, a peak over 128 MB)."""
+    import tracemalloc
+    path = tmp_path / "bomb.xlsx"
+    _one_huge_cell_workbook(path, 64 << 20, shared)
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        rows = list(read_proposals(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert errors(rows) == [(2, "title", "too_large"), (3, None, None)]
+    assert rows[0].data == {"id": "L1"} and "67,108,864 characters" in rows[0].error.message
+    assert rows[1].data == {"id": "L2", "title": "Two"}
+    assert peak < 16 << 20, f"peak {peak:,} bytes for a cell of 64 MB"
+
+
+def test_a_column_map_over_a_wide_file_compares_each_column_a_bounded_number_of_times():
+    """Was: wide.csv (100,000 columns, one row) took 190 s with a --columns profile and 3.5 s without: renaming
+    looked for columns that would give one field twice by counting each new name in the whole list (n^2
+    comparisons). The titles here count their comparisons; there are at most a few per column now (4,000,000
+    for these 2,000 columns before)."""
+    from engine.io.readers import renamed
+    compared = [0]
+
+    class Title(str):
+        __hash__ = str.__hash__
+
+        def __eq__(self, other):
+            compared[0] += 1
+            return str.__eq__(self, other)
+    keys = [Title(f"c{i}") for i in range(2_000)]
+    rows = [rows_module.Row(dict.fromkeys(keys, "x"), 2, "wide.csv")]
+    out = list(renamed(iter(rows), {"c0": "id"}))
+    assert list(out[0].data)[:2] == ["id", "c1"] and len(out[0].data) == 2_000
+    assert compared[0] <= 5 * len(keys), f"{compared[0]:,} comparisons for {len(keys):,} columns"
+
+
+def test_an_error_row_for_a_huge_cell_keeps_the_proposals_id_and_title(tmp_path):
+    """Was: longline.csv (a title of 5,000,000 characters on line 2) gave an error row with an empty id although
+    L1 was readable: a record the csv module could not read lost all its cells. Now the cells it would have read
+    as they are stay on the error row (not the one over the limit, nor any from a cell it could not read on)."""
+    path = tmp_path / "longline.csv"
+    path.write_text("id;title;budget\nL1;" + "A" * 5_000_000 + ';10\n"L""2";"Two; ""quoted""\r\nlines";7\n'
+                    'L3;"x"y;9\nL4;ok;5\n', encoding="utf-8")
+    rows = list(read_proposals(path))
+    assert [(r.row, r.data, r.error and (r.error.code, r.error.column)) for r in rows] == [
+        (2, {"id": "L1", "budget": "10"}, ("too_large", "title")),
+        (3, {"id": 'L"2', "title": 'Two; "quoted"\r\nlines', "budget": "7"}, None),
+        (5, {"id": "L3"}, ("bad_csv", None)),
+        (6, {"id": "L4", "title": "ok", "budget": "5"}, None)]
+    out = rows_out(pmo(path))
+    assert [(r["id"], r["decision"]) for r in out][:1] == [("L1", "error")]
+
+
+def test_an_xlsx_row_stored_twice_keeps_its_id_on_the_error_row(tmp_path):
+    path = _workbook(tmp_path, [["id", "title"], ["A", "One"], ["B", "Two"]])
+    _edit(path, SHEET, lambda xml: xml.replace('<row r="3"', '<row r="2"'))
+    rows = list(read_proposals(path))
+    assert [(r.row, r.data, r.error and r.error.code) for r in rows] == [
+        (2, {"id": "A", "title": "One"}, None), (2, {"id": "B", "title": "Two"}, "bad_xlsx")]
+
+
+def test_the_cells_an_error_row_keeps_are_those_the_csv_module_reads():
+    """The record-end scanner's cells (kept on an error row) against the csv module's own reading, for every record
+    the csv module reads: the same cells, quotes, doubled quotes and line ends inside quotes included."""
+    import csv as csv_module
+    import io
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.io.csvrows import _RecordEnd
+
+    @settings(max_examples=600, deadline=None)
+    @given(st.text(alphabet='ab;"\n\r', min_size=1, max_size=16))
+    def agree(text):
+        text = text if text.endswith("\n") else text + "\n"
+        lines = io.StringIO(text, newline="").readlines()
+        try:
+            rows = list(csv_module.reader(iter(lines), delimiter=";", strict=True))
+        except csv_module.Error:
+            return
+        if len(rows) != 1:
+            return
+        record, ended = _RecordEnd(";"), False
+        for line in lines:
+            ended = record.ends_with(line)
+            if ended:
+                break
+        assert ended and record.unread is None
+        assert [record.cells.get(k) for k in range(len(rows[0]))] == rows[0], text
+    agree()

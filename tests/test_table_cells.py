@@ -121,6 +121,10 @@ ERRORS = [  # cell, input type, code, words in the message or hint
     ("5", "list[number]", "cell_type", "null, not(null) or -"),
     ("5 6", "number", "cell_syntax", "comma"),
     ("x" * 3000, "string", "cell_syntax", "at most"),
+    # a French author's thousands: the hint was "separate a list's items with a comma" (2026-12-07)
+    ("> 5 000 000", "number", "cell_syntax", "write 5 000 000 as 5_000_000 (or 5000000)"),
+    ("[1 000..5 000]", "number", "cell_syntax", "write 1 000 as 1_000 (or 1000)"),
+    ("< 1 250 000,50", "number", "cell_syntax", "write 1 250 000,50 as 1_250_000.50"),
 ]
 
 

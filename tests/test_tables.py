@@ -279,3 +279,58 @@ def test_workbooks_are_what_the_script_makes(tmp_path, monkeypatch):
             expected = {(r, c): v for r, row in enumerate([header, *rows], 1) for c, v in enumerate(row, 1)
                         if v is not None and v != ""}
             assert cells == expected, sheet
+
+
+def test_the_not_yet_list_of_docs_tables_names_nothing_that_exists():
+    """Was: docs/tables.md's "Not yet" listed pmo export-policies, rater panels and completeness proofs, which the
+    README describes as there (pmo export-policies/import-policies, panel criteria, kind: assurances)."""
+    import argparse
+    import re
+    import typing
+
+    from engine.cli import build_parser
+    from engine.policy.models import TableSpec
+    text = (ROOT / "docs" / "tables.md").read_text(encoding="utf-8").split("## Not yet", 1)[1].split("\n## ", 1)[0]
+    commands = {name for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)
+                for name in action.choices}
+    assert {"export-policies", "import-policies", "rank"} <= commands
+    assert [c for c in re.findall(r"`pmo ([a-z-]+)", text) if c in commands] == []
+    accepted = typing.get_args(TableSpec.model_fields["applies_to"].annotation)
+    assert [a for a in re.findall(r"applies_to: (\w+)", text) if a in accepted] == []
+    assert "panel" not in text.lower() and "completeness" not in text.lower()  # docs/scoring.md, kind: assurances
+
+
+def test_a_table_workbook_that_unzips_to_too_much_is_refused_before_it_is_read(tmp_path):
+    """A policy's decision-table workbook (openpyxl reads it whole) with one cell of 80 MB of text, zipped to under
+    1 MB, as /tmp/trial4/hostile/bomb.xlsx was a proposals file: refused by its zip directory's sizes, in bounded
+    memory (openpyxl held the cell, several times over), instead of being read."""
+    import re
+    import shutil
+    import tracemalloc
+    import zipfile
+    shutil.copytree(TABLES.parent, tmp_path / "tables")
+    book_path = tmp_path / "tables" / "Northwind.xlsx"
+    with zipfile.ZipFile(book_path) as z:
+        items = [(info.filename, z.read(info)) for info in z.infolist()]
+    sheet = next(name for name, _ in items if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", name))
+    with zipfile.ZipFile(book_path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in items:
+            if name != sheet:
+                z.writestr(name, data)
+                continue
+            head, tail = data.decode("utf-8").split("</sheetData>")
+            with z.open(name, "w", force_zip64=True) as f:
+                f.write((head + '<row r="999"><c r="A999" t="inlineStr"><is><t>').encode())
+                for _ in range(80):
+                    f.write(b"x" * (1 << 20))
+                f.write(("</t></is></c></row></sheetData>" + tail).encode())
+    assert book_path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        errors = [d for d in check_policies(tmp_path / "tables" / "policies", today=TODAY).diagnostics
+                  if d.severity == "error"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert any(e.code == "bad_table" and "unzips to 83," in e.message for e in errors), errors
+    assert peak < 40 << 20, f"peak {peak:,} bytes"

@@ -488,3 +488,20 @@ def test_random_edits_are_imported_or_refused_at_their_cells(tmp_path_factory, f
     check_edit(tmp_path_factory.mktemp("edit"), folder, combined, seed)
 
 
+
+
+def test_a_policy_workbook_that_unzips_to_too_much_is_refused_before_openpyxl_reads_it(tmp_path):
+    """The zip bomb of a proposals file (bomb.xlsx: 3 GB of XML in 3 MB), given to pmo import-policies: refused by
+    the sizes in its zip directory (openpyxl would hold the whole workbook)."""
+    from engine.errors import DiagnosticSink
+    from engine.workbook.reader import read_workbook
+    path = tmp_path / "policies.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as f:
+            for _ in range(70):
+                f.write(b" " * (1 << 20))
+    sink = DiagnosticSink()
+    assert read_workbook(path, "policies.xlsx", sink) == ({}, {})
+    [problem] = sink.items
+    assert problem.code == "bad_workbook" and "unzips to 73,400,328 bytes" in problem.message, problem

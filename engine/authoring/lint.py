@@ -246,8 +246,13 @@ def _anything_but(node: Node, negate: bool) -> bool:
 # ---------------------------------------------------------------------------- duplicate and shadowed rules
 
 def check_duplicates(ctx: Context) -> Iterator[Diagnostic]:
+    """Two rules with the same condition. A decision table's row with no outcome (effect "none") makes no finding,
+    so it duplicates nothing: it is how a table covers values that need no outcome (a gap's fix, README), and the
+    table's own analysis judges its rows against each other."""
     first: dict[tuple, CompiledRule] = {}
     for rule in ctx.policy.rules:
+        if rule.effect == "none":
+            continue
         form = ctx.forms[rule.id]
         if form in first:
             other = first[form]

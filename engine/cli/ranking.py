@@ -71,8 +71,10 @@ def register(sub: Subparsers) -> None:
 
 def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
+    from engine.io.carry import Carrier
     from engine.portfolio.model import read_portfolio
     from engine.report.build import write_report
+    from engine.report.roles import field_roles
     from engine.scoring.output import write_ranking, write_ranking_xlsx
     from engine.tasks.evaluate import count_rows, typed
     if missing_files(args.files + ([args.portfolio] if args.portfolio else []) + args.assessments
@@ -98,8 +100,12 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     note_example_policies(args, stderr)
     rows = intake.rows(engine, lambda line: print(line, file=stderr))
     estimate = count_rows(args.files)
+    triples = intake.decide(engine, rows, estimate)
+    carrier = Carrier(engine.profile, field_roles(engine.policy)["title"])
+    if carrier.names or carrier.shows_title:  # titles and carried columns, as pmo evaluate labels its decisions
+        triples = carrier.labelled(triples)
     decided = [(decision, typed(engine, row, decision, record))
-               for row, decision, record in Progress(stderr, estimate).wrap(intake.decide(engine, rows, estimate))]
+               for row, decision, record in Progress(stderr, estimate).wrap(triples)]
     _warn_repeated_ids(decided, stderr)
     assessments = None
     if args.assessments:
@@ -107,6 +113,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         from engine.scoring.panel import read_assessments
         assessments = read_assessments(args.assessments, args.sheet)
     ranking = engine.rank_of(decided, top=args.top, sensitivity=args.sensitivity, assessments=assessments)
+    ranking.titled = carrier.shows_title  # the table names each proposal as pmo evaluate's does
     for error in ranking.assessment_errors or []:
         for line in error.lines():
             print(f"pmo: {line}", file=stderr)
@@ -159,17 +166,10 @@ def _sensitivity_note(ranking: Ranking, stderr: IO[str]) -> None:
 
 
 def _warn_repeated_ids(decided: Sequence[tuple[Decision, object]], stderr: IO[str], shown: int = 5) -> None:
-    """The same id twice is usually a copy-paste slip in the export: both are ranked; say so."""
-    rows: dict[str, list[int | None]] = {}
-    for decision, _ in decided:
-        if decision.id is not None:
-            rows.setdefault(decision.id, []).append(decision.row)
-    repeated = [(ident, where) for ident, where in rows.items() if len(where) > 1]
-    for ident, where in repeated[:shown]:
-        print(f"pmo: warning: id '{ident}' appears {len(where)} times (rows {', '.join(map(str, where))}); "
-              "each is decided and ranked on its own", file=stderr)
-    if len(repeated) > shown:
-        print(f"pmo: warning: {len(repeated) - shown} more ids appear more than once", file=stderr)
+    """The same id twice is usually a copy-paste slip in the export: both are ranked; say so (as pmo evaluate does)."""
+    from engine.tasks.repeats import repeated_in
+    for line in repeated_in(((d.id, d.source, d.row) for d, _ in decided), "decided and ranked", shown):
+        print(line, file=stderr)
 
 
 def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

@@ -59,7 +59,10 @@ def _numbers(profile: InputProfile, money: bool = False) -> Callable[[Any], Deci
     def number(value: Any) -> Decimal:
         if value.__class__ is str and len(value) <= DIGITS and value.isdigit() and value.isascii():
             return Decimal(value)  # plain digits read one way in every format and fit the model: as the path below
-        return to_number(profile.number(value, money))
+        result = to_number(profile.number(value, money))
+        if money and value.__class__ is not str and result != result.to_integral_value():  # a workbook's or JSON's number
+            profile.check_places(value, result)  # (text was checked as it was read, with the currency it carries)
+        return result
     return number
 
 

@@ -401,6 +401,9 @@ def _syntax_hint(text: str) -> str | None:
     found = SUFFIXED.search(text)
     if found:
         return f"write {found[0]} as {int(Decimal(found[1]) * _SCALE[found[2].lower()]):_}"
+    spaced = spaced_number_hint(text)
+    if spaced:
+        return spaced
     if any(sign in text for sign in "€$£¥"):
         return "write amounts without a currency sign: budget > 5_000"
     if "=" in text.replace("==", "").replace("!=", "").replace("<=", "").replace(">=", ""):
@@ -413,4 +416,19 @@ def _syntax_hint(text: str) -> str | None:
     return None
 
 
+def spaced_number_hint(text: str) -> str | None:
+    """How to write a number grouped by spaces (5 000 000: a French or Swiss author's thousands, perhaps with a
+    decimal comma) so that it reads: in an expression and in a decision table's cell alike. None: there is none
+    (outside double quotes)."""
+    for found in SPACED_NUMBER.finditer(text):
+        if text.count('"', 0, found.start()) % 2:
+            continue  # inside a text
+        groups = re.split(r"[ \u00a0\u202f]", found[1])
+        decimals = f".{found[2]}" if found[2] else ""
+        return (f"write {found[0]} as {'_'.join(groups)}{decimals} (or {''.join(groups)}{decimals}): numbers are "
+                "written without spaces, with '_' to group digits and '.' for decimals")
+    return None
+
+
+SPACED_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:[ \u00a0\u202f]\d{3})+)(?:,(\d+))?(?!\w|\.(?!\.))")
 BETWEEN = re.compile(r"(\w+)\s+between\s+(\S+)\s+and\s+(\S+)", re.IGNORECASE)

@@ -86,7 +86,11 @@ class _Lines:
 
 class _RecordEnd:
     """Follows one record line by line as a lenient reader would: a quote opens a cell only at its start,
-    two quotes inside it are one, and text after a closing quote belongs to the cell."""
+    two quotes inside it are one, and text after a closing quote belongs to the cell.
+
+    On the way it keeps the cells the csv module would have read as they are (``cells``, by position): every cell
+    but one over MAX_CELL, up to the first cell the csv module could not read (text after a closing quote, a quote
+    that never closes), so an error row still names its proposal (its id and title) when they can be read."""
 
     def __init__(self, delimiter: str):
         self.delimiter = delimiter
@@ -94,30 +98,76 @@ class _RecordEnd:
         self.field = 0
         self.length = 0  # characters of the cell being read
         self.too_long: int | None = None  # index of the first cell over MAX_CELL
+        self.cells: dict[int, str] = {}  # the cells read as they are, by position
+        self.unread: int | None = None  # the first cell that cannot be read as it is (none after it are kept)
+        self._text: list[str] | None = []  # the cell being read (None: over MAX_CELL, or not kept)
+        self._kept = 0  # characters kept in cells, at most KEPT_CHARS
+        self._full = False  # KEPT_CHARS reached: no more cells are kept
 
     def ends_with(self, line: str) -> bool:
         """Read one more line of the record; True when the record ends with it."""
         i, at_start, n = 0, not self.quoted, len(line)
         while True:
             if self.quoted:
-                end = _QUOTED_BODY.match(line, i).end()
-                self._grow(end - i)
+                end = _QUOTED_BODY.match(line, i).end()  # type: ignore[union-attr]
+                self._grow(end - i, line, i, end, quoted=True)
                 if end >= n:
                     return False  # the quoted cell goes on past this line
                 self.quoted, i, at_start = False, end + 1, False
+                j = line.find(self.delimiter, i)
+                after = line[i:n if j < 0 else j]
+                if after and after not in ("\n", "\r\n", "\r") and self.unread is None:
+                    self.unread = self.field  # text after the closing quote: the csv module refused the record here
+                self._grow((n if j < 0 else j) - i, line, i, i)
+                if j < 0:
+                    self._end_cell()
+                    return True
+                self._end_cell()
+                self.field, self.length, i, at_start = self.field + 1, 0, j + 1, True
+                continue
             elif at_start and line.startswith('"', i):
                 self.quoted, i = True, i + 1
                 continue
             j = line.find(self.delimiter, i)
-            self._grow((n if j < 0 else j) - i)
+            stop = n if j < 0 else j
+            if j < 0:  # the record's last cell: its line end is not its text
+                stop_text = stop - (2 if line.endswith("\r\n") else 1 if line.endswith(("\n", "\r")) else 0)
+            else:
+                stop_text = stop
+            self._grow(stop - i, line, i, max(i, stop_text))
+            self._end_cell()
             if j < 0:
                 return True
             self.field, self.length, i, at_start = self.field + 1, 0, j + 1, True
 
-    def _grow(self, chars: int) -> None:
+    def _grow(self, chars: int, line: str, start: int, stop: int, quoted: bool = False) -> None:
         self.length += chars
         if self.length > MAX_CELL and self.too_long is None:
             self.too_long = self.field
+        if self._text is None:
+            return
+        if self.length > MAX_CELL or self.unread is not None:
+            self._kept -= sum(map(len, self._text))  # dropped
+            self._text = None
+        elif stop > start:
+            piece = line[start:stop]
+            piece = piece.replace('""', '"') if quoted else piece
+            self._kept += len(piece)
+            if self._kept > KEPT_CHARS:  # this cell and the ones after it are not kept
+                self._full, self._text = True, None
+            else:
+                self._text.append(piece)
+
+    def _end_cell(self) -> None:
+        if self._text is not None and self.unread is None:
+            self.cells[self.field] = "".join(self._text)
+        self._text = None if self._full or self.unread is not None else []
+
+    def readable(self, header: list[str]) -> dict[str, str] | None:
+        """The cells kept, under their columns' titles (None: none)."""
+        stop = self.unread  # (a cell whose quote never closes never ends, so it is not kept either)
+        data = {header[k]: v for k, v in self.cells.items() if k < len(header) and (stop is None or k < stop)}
+        return data or None
 
 
 def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], header: list[str], delimiter: str,
@@ -203,16 +253,17 @@ def _broken(source: _Lines, line: int, exc: csv.Error, header: list[str], delimi
         ended = record.ends_with(text)
     if not ended:
         source.again_after(line)
-        return Row(None, line, name, RowError(row=line, code="bad_csv", message=(
+        return Row(record.readable(header), line, name, RowError(row=line, code="bad_csv", message=(
             f"row cannot be read: the quote opened on line {line} is never closed; the lines after it are "
             "read as rows")))
     last = source.number
     lines = f"line {line}" if last == line else f"lines {line}-{last}"
     if record.too_long is not None:
         column = header[record.too_long] if record.too_long < len(header) else None
-        return Row(None, line, name, RowError(row=line, column=column, code="too_large", message=(
+        return Row(record.readable(header), line, name, RowError(row=line, column=column, code="too_large", message=(
             f"{f'column {column!r}: ' if column else ''}a cell ({lines}) holds more than {MAX_CELL:,} characters")))
-    return Row(None, line, name, RowError(row=line, code="bad_csv", message=f"row cannot be read ({lines}): {exc}"))
+    return Row(record.readable(header), line, name, RowError(row=line, code="bad_csv",
+                                                            message=f"row cannot be read ({lines}): {exc}"))
 
 
 CHUNK_BYTES = 1 << 16  # bytes a batch's parent reads at a time; a chunk is what of them ends with whole records

@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,7 +38,8 @@ from engine.policy.source import load_document
 
 SPACES = " \u00a0\u202f"  # space, no-break space, narrow no-break space: grouping marks only
 GROUP_ONLY = SPACES + "'\u2019"  # marks that never stand for a decimal point (1'234.5, 1 234,5)
-SCALE = {"k": 3, "K": 3, "m": 6, "M": 6, "MM": 6, "mn": 6, "Mio": 6, "bn": 9, "B": 9, "Mrd": 9}
+SCALE = {"k": 3, "K": 3, "m": 6, "M": 6, "MM": 6, "mn": 6, "Mio": 6, "bn": 9, "B": 9, "Mrd": 9, "Md": 9, "Mds": 9}
+_SCALED_SYMBOL = re.compile(r"^(?P<scale>[A-Z]{1,2})(?P<symbol>[€£])$")  # 'M€', 'K£': no currency is written so
 CURRENCY = r"(?:[A-Z]{3}|[A-Z]{0,2}[$€£¥₹₩₪₫₦₱₲₴₵₸₺₼₽฿¢])"
 _FRONT = re.compile(rf"^(?P<cur>{CURRENCY})\s*(?P<rest>.*)$")
 _BACK = re.compile(rf"^(?P<rest>.*?)\s*(?P<cur>{CURRENCY})$")
@@ -89,6 +90,28 @@ class NumberFormat:
         return f"decimal '{self.decimal}', {grouping}: written like {_example(self.decimal, self.grouping or '')}"
 
 
+def _fraction(amount: Decimal) -> bool:
+    """Whether an amount is written with decimals (1250000,50 is; 1250000 is not)."""
+    exponent = amount.as_tuple().exponent
+    return isinstance(exponent, int) and exponent < 0
+
+
+@functools.lru_cache(maxsize=64)
+def _places(currency: str | None) -> int:
+    """The decimals of a currency's amounts (CLDR: 2 for EUR, 0 for JPY, 3 for KWD); 2 when it is not known."""
+    if currency is None or not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        return 2
+    # lazy: Babel's currency data loads only for such a cell
+    from babel.numbers import get_currency_precision
+    return get_currency_precision(currency)
+
+
+def _decimal_symbol(locale: str) -> str:
+    # lazy: Babel's locale data loads only when a profile needs it
+    from babel.numbers import get_decimal_symbol
+    return get_decimal_symbol(locale)
+
+
 def _example(decimal: str | None, group: str) -> str:
     return f"1{group}234{group}567{decimal}89"
 
@@ -132,7 +155,29 @@ class InputProfile:
             self.check_currency(value, currency)
         if money and amount.as_tuple().exponent == -3:  # cheap first: three decimals, then the pattern
             self._refuse_thousands_as_decimals(value, amount, currency or self.currency)
+        if money and _fraction(amount):  # cheap first: whole amounts fit every currency
+            self.check_places(value, amount, currency or self.currency)
         return amount
+
+    def check_places(self, value: Any, amount: Decimal, currency: str | None = None) -> None:
+        """Money has at most its currency's decimals (two when no currency is known, as ``1,250`` is judged): an
+        amount with more is an error row saying how to round it, never a figure taken with fractions of a cent."""
+        currency = currency or self.currency
+        exponent = amount.as_tuple().exponent
+        places = _places(currency)
+        if not isinstance(exponent, int) or -exponent <= places:
+            return
+        exponent = amount.normalize().as_tuple().exponent  # 1250000,500 is 1250000.5
+        if not isinstance(exponent, int) or -exponent <= places:
+            return
+        shown = value.strip() if isinstance(value, str) else _digits(amount)
+        rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        mark = self.numbers.decimal or (_decimal_symbol(self.numbers.locale) if self.numbers.locale else ".")
+        written = _digits(rounded).replace(".", mark) if places else _digits(rounded)
+        raise ValueProblem(
+            f"'{_clip(shown)}' has {-exponent} decimals, but money has at most {places} decimal"
+            f"{'s' if places != 1 else ''}{f' in {currency}' if currency else ''}; round it in the export (e.g. "
+            f"{written}){'' if currency or self.where is None else f', or declare its currency in {self.where} if it has more'}")
 
     def _refuse_thousands_as_decimals(self, text: str, amount: Decimal, currency: str | None) -> None:
         """An amount like 12,000 read with the declared decimal comma is 12, but an export that wrote it the
@@ -160,6 +205,12 @@ class InputProfile:
 
     def check_currency(self, text: str, currency: str) -> None:
         if self.currency is not None and not same_currency(currency, self.currency, self.numbers.locale):
+            scale = scale_in_mark(currency)
+            if scale is not None:  # 'M$': million dollars, or a currency of its own (B$ is Brunei's dollar)?
+                raise CurrencyMismatch(
+                    f"'{text.strip()}' is in {currency}: the '{scale}' before '{currency[len(scale):]}' is not read as "
+                    f"a scale (some currencies are written so, such as B$); if it means a multiplier "
+                    f"({_SCALE_WORD[SCALE[scale]]}), write the amount in full, e.g. '{_in_full(text, scale)}'")
             raise CurrencyMismatch(f"'{text.strip()}' is in {currency}, but {self.where} declares currency "
                                    f"{self.currency}; convert it first (amounts are never summed across currencies)")
 
@@ -245,6 +296,9 @@ def _currency(body: str) -> tuple[str, str | None]:
             code = found["cur"]
             if code in SCALE:  # 1.2 MM is a scale, not a currency
                 continue
+            scaled = _SCALED_SYMBOL.match(code) if pattern is _BACK else None
+            if scaled and scaled["scale"] in SCALE:  # '1,25 M€': a scale, then the euro sign (as '1,25 k€' reads)
+                return f"{found['rest'].strip()} {scaled['scale']}", SYMBOLS[scaled["symbol"]]
             return found["rest"].strip(), SYMBOLS.get(code, code)
     return body, None
 
@@ -341,6 +395,26 @@ def _babel_number(body: str, raw: str, numbers: NumberFormat) -> Decimal:
         return parse_decimal(body, numbers.locale, strict=True)
     except (NumberFormatError, ValueError, ArithmeticError):
         raise ValueProblem(f"'{_clip(raw)}' is not a number in the declared format ({numbers.describe()})") from None
+
+
+_SCALE_WORD = {3: "thousand", 6: "million", 9: "billion"}
+
+
+def scale_in_mark(currency: str) -> str | None:
+    """The scale letters at the start of a currency mark read from a cell ('M' of 'M$'), or None."""
+    letters = currency.rstrip("$€£¥₹₩₪₫₦₱₲₴₵₸₺₼₽฿¢")
+    return letters if letters and letters != currency and letters in SCALE else None
+
+
+def _in_full(text: str, scale: str) -> str:
+    """A cell such as '1,25 M$' with its scale worked out and its currency after it (1250000 $), for a message."""
+    body = text.strip()
+    at = body.rfind(scale)
+    try:
+        amount = read_amount(body[:at] + scale)[0]
+    except ValueProblem:
+        return f"the amount {body[at + len(scale):].strip()}"
+    return f"{_digits(amount)} {body[at + len(scale):].strip()}"
 
 
 def same_currency(found: str, declared: str, locale: str | None) -> bool:

@@ -191,8 +191,8 @@ def _table(decisions: Iterable[Decision], out: IO[str], policy_hash: str, carrie
         else:
             why = ", ".join(f"{_MARK[f.effect]} {f.rule}" for f in d.findings) or "passed every rule"
         route = ", ".join(d.routes) if d.decision == "review" else ""
-        cells = (f"{clip(_one_line(d.title or ''), TITLE_WIDTH):<{TITLE_WIDTH}} " if titled else "") + "".join(
-            f"{clip(_one_line(d.carried.get(c, '')), CARRIED_WIDTH):<{CARRIED_WIDTH}} " for c in carried)
+        cells = (f"{clip(one_line(d.title or ''), TITLE_WIDTH):<{TITLE_WIDTH}} " if titled else "") + "".join(
+            f"{clip(one_line(d.carried.get(c, '')), CARRIED_WIDTH):<{CARRIED_WIDTH}} " for c in carried)
         out.write(f"{clip(d.id or '-', 14):<14} {cells}{d.decision.upper():<8}  {clip(route, 40):<40} "
                   f"{clip(why, 200)}\n")
     total = sum(counts.values())
@@ -207,7 +207,8 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """A cell on one line of a table (its line breaks and tabs as spaces)."""
     return " ".join(text.split()) if "\n" in text or "\r" in text or "\t" in text else text
 
 

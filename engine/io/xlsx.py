@@ -167,12 +167,12 @@ def _sheets(book: zipfile.ZipFile) -> tuple[dict[str, str], bool]:
     return {n: targets.get(r, f"xl/worksheets/sheet{i}.xml") for i, (n, r) in enumerate(names, 1)}, flags["date1904"]
 
 
-def _shared_strings(book: zipfile.ZipFile) -> list[str]:
+def _shared_strings(book: zipfile.ZipFile) -> list[str | _BadCell]:
     part = "xl/sharedStrings.xml"
     if part not in book.namelist():
         return []
-    strings: list[str] = []
-    parts: list[str] = []
+    strings: list[str | _BadCell] = []
+    parts = _Text()
     state = {"in_t": False, "phonetic": 0, "chars": 0}
 
     def start(tag: str, attrs: dict[str, str]) -> None:
@@ -189,15 +189,14 @@ def _shared_strings(book: zipfile.ZipFile) -> list[str]:
         elif local == "rPh":
             state["phonetic"] -= 1
         elif local == "si":
-            text = "".join(parts)
+            strings.append(parts.value())
             parts.clear()
-            state["chars"] += len(text)
-            if state["chars"] > MAX_SHARED_CHARS:
-                raise _Refused(f"the shared strings hold over {MAX_SHARED_CHARS:,} characters")
-            strings.append(text)
 
     def text(data: str) -> None:
         if state["in_t"]:
+            state["chars"] += len(data)
+            if state["chars"] > MAX_SHARED_CHARS:  # counted as read, so a huge string is never held whole
+                raise _Refused(f"the shared strings hold over {MAX_SHARED_CHARS:,} characters")
             parts.append(data)
     _read_all(book, part, start, end, text)
     return strings
@@ -260,7 +259,7 @@ def _check_sheet(book: zipfile.ZipFile, part: str) -> tuple[int | None, int]:
 class _Cells:
     """Turns a cell's XML (type, style, value text) into a value; a bad cell is a _BadCell."""
 
-    def __init__(self, shared: list[str], dates: list[bool], date1904: bool):
+    def __init__(self, shared: list[str | _BadCell], dates: list[bool], date1904: bool):
         self.shared, self.dates = shared, dates
         self.epoch = dt.date(1904, 1, 1) if date1904 else dt.date(1899, 12, 30)
 
@@ -306,6 +305,34 @@ class _BadCell:
         self.code, self.message = code, message
 
 
+class _Text:
+    """A cell's text as expat hands it over in pieces, kept up to MAX_CELL characters and counted beyond: a cell
+    of 3 GB of text (a few MB zipped) is measured as it streams past, never held (it was held twice, 6 GB)."""
+
+    __slots__ = ("parts", "length")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+
+    def append(self, data: str) -> None:
+        self.length += len(data)
+        if self.length <= MAX_CELL:
+            self.parts.append(data)
+
+    def clear(self) -> None:
+        self.parts.clear()
+        self.length = 0
+
+    def __bool__(self) -> bool:
+        return self.length > 0
+
+    def value(self) -> str | _BadCell:
+        if self.length > MAX_CELL:
+            return _BadCell("too_large", f"text is {self.length:,} characters long; the limit for a cell is {MAX_CELL:,}")
+        return "".join(self.parts)
+
+
 def _column(ref: str | None, previous: int) -> int:
     """0-based column of a cell reference such as ``C7``; the next column when there is none."""
     match = _REF.match(ref or "")
@@ -322,7 +349,7 @@ def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Generator[_S
     done: list[_SheetRow] = []
     state: dict[str, Any] = {"row": 0, "cells": None, "col": -1, "kind": "", "style": -1, "text": None,
                              "formula": None}
-    texts: list[str] = []
+    texts = _Text()
 
     def start(tag: str, attrs: dict[str, str]) -> None:
         local = _local(tag)
@@ -338,7 +365,7 @@ def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Generator[_S
         elif local in ("v", "t") and state["cells"] is not None:
             state["text"] = texts  # collect character data (a <t> of an inline string, or the <v>)
         elif local == "f" and state["cells"] is not None:
-            state["text"] = state["formula"] = []  # its text, for the message when no value was computed
+            state["text"] = state["formula"] = _Text()  # its text, for the message when no value was computed
         elif local == "rPh":
             state["text"] = None
 
@@ -348,16 +375,12 @@ def _sheet_rows(book: zipfile.ZipFile, part: str, cells: _Cells) -> Generator[_S
             state["text"] = None
         elif local == "c" and state["cells"] is not None:
             if texts:
-                text = "".join(texts)
-                if len(text) > MAX_CELL:
-                    value: Any = _BadCell("too_large", f"text is {len(text):,} characters long; the limit for a "
-                                          f"cell is {MAX_CELL:,}")
-                else:
-                    value = cells.value(state["kind"], state["style"], text)
+                text = texts.value()
+                value: Any = text if isinstance(text, _BadCell) else cells.value(state["kind"], state["style"], text)
             elif state["formula"] is not None and state["kind"] != "str":
                 # a formula without a value (no <v>, or openpyxl's empty <v/>) was never computed; only a text result
                 # (t="str") can be empty: Excel's ="" is an empty cell
-                shown = "".join(state["formula"]).strip()
+                shown = "".join(state["formula"].parts).strip()
                 value = _BadCell("formula_without_value", "the cell holds a formula"
                                  + (f" (={shown[:60]})" if shown else "") + " but no computed value (the workbook was "
                                  "written by a program that does not calculate); open and save it in Excel or "
@@ -410,13 +433,14 @@ def _data_row(number: int, values: dict[int, Any], header: list[str], name: str,
     if not any(not isinstance(v, str) or v.strip() for v in values.values()):
         empty.add(number)
         return
+    data = {h: _plain(values.get(i)) for i, h in enumerate(header) if h}
     if 0 < number <= _MAX_ROW:
-        if seen[number >> 3] & (1 << (number & 7)):
-            yield Row(None, number, name, RowError(row=number, code="bad_xlsx",
+        if seen[number >> 3] & (1 << (number & 7)):  # (its cells stay on the error row: they name the proposal)
+            kept = {k: v for k, v in data.items() if not (isinstance(v, str) and text_problem(v))}
+            yield Row(kept, number, name, RowError(row=number, code="bad_xlsx",
                                                    message=f"row {number} is stored twice in the sheet"))
             return
         seen[number >> 3] |= 1 << (number & 7)
-    data = {h: _plain(values.get(i)) for i, h in enumerate(header) if h}
     if any(i >= len(header) for i, v in values.items() if not isinstance(v, str) or v.strip()):
         yield Row(data, number, name, RowError(row=number, code="extra_cells",
                                                message="row has cells beyond the header's columns"))

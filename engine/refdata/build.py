@@ -8,6 +8,7 @@ name is still known, so expressions that read it get no follow-on "not a field")
 """
 from __future__ import annotations
 
+import collections
 import csv
 import hashlib
 import io
@@ -140,7 +141,7 @@ def _csv_rows(spec: LookupPolicy, data: DataFile | None, sink: DiagnosticSink) -
                      f"the first line names the columns, e.g. {spec.key},...")
             return None
         columns = [h.strip() for h in header]
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        repeated = sorted(c for c, times in collections.Counter(columns).items() if times > 1)
         if repeated:
             sink.add("duplicate_column", f"column '{repeated[0]}' is named twice", Location(data.display, 1, 1))
             return None

@@ -9,11 +9,11 @@ import os
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from engine.io.safe_text import EncodableText, TerminalText, json_text
-from engine.io.writers import clip, csv_writer, inert, workbook
+from engine.io.writers import CARRIED_WIDTH, TITLE_WIDTH, clip, csv_writer, inert, one_line, workbook
 
 if TYPE_CHECKING:  # annotations only: the command line reads RANKING_FORMATS without loading numpy
     from engine.scoring.panel import PanelResult
-    from engine.scoring.ranking import Ranking
+    from engine.scoring.ranking import RankEntry, Ranking
 
 RANKING_FORMATS = ("table", "json", "csv", "xlsx")
 
@@ -33,9 +33,11 @@ def _ranking_csv(ranking: Ranking, out: IO[str]) -> None:
     writer = csv_writer(out)
     by_model = ["model"] if ranking.models else []  # several scoring models: the rank is within the model's pool
     panels = list(dict.fromkeys(p.criterion for e in ranking.entries for p in e.panel))
+    carried = ranking.carried
     writer.writerow(["rank", "id", "decision"] + by_model + ["score", "top_probability", "weight_change", "reason",
                      "source", "row", "policy_hash"] + [f"{c} (contribution)" for c in criteria]
-                    + [f"{c} ({what})" for c in panels for what in ("panel score", "spread", "disagreed")])
+                    + [f"{c} ({what})" for c in panels for what in ("panel score", "spread", "disagreed")]
+                    + carried)  # the input profile's carried columns, last (as in pmo evaluate's CSV)
     for e in ranking.entries:
         parts = {c.criterion: c.contribution for c in e.breakdown}
         rated = {p.criterion: p for p in e.panel}
@@ -45,7 +47,8 @@ def _ranking_csv(ranking: Ranking, out: IO[str]) -> None:
         model = [e.model or ""] if ranking.models else []
         writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, *model, _num(e.score), _num(e.top_probability),  # type: ignore[no-untyped-call]  # see _panel_cells
                                             change, e.reason or "", e.source, e.row, ranking.policy_hash]]
-                        + [_num(parts.get(c)) for c in criteria] + panel_cells)
+                        + [_num(parts.get(c)) for c in criteria] + panel_cells
+                        + [inert(e.carried.get(c, "")) for c in carried])  # type: ignore[no-untyped-call]  # see _panel_cells
 
 
 def _panel_cells(result: PanelResult | None) -> tuple[str, str, str]:
@@ -63,7 +66,14 @@ def _num(value: float | None, places: int = 4) -> str:
 
 def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
     sens = ranking.sensitivity is not None and ranking.sensitivity.get("available")
-    head = f"{'RANK':>4}  {'PROPOSAL':<14} {'SCORE':>7}  {'DECISION':<8}"
+    carried, titled = ranking.carried, ranking.titled
+    named = (f"{'TITLE':<{TITLE_WIDTH}} " if titled else "") + "".join(
+        f"{clip(c.upper(), CARRIED_WIDTH):<{CARRIED_WIDTH}} " for c in carried)
+
+    def names(e: RankEntry) -> str:  # the title and the carried cells, as pmo evaluate's table shows them
+        return (f"{clip(one_line(e.title or ''), TITLE_WIDTH):<{TITLE_WIDTH}} " if titled else "") + "".join(
+            f"{clip(one_line(e.carried.get(c, '')), CARRIED_WIDTH):<{CARRIED_WIDTH}} " for c in carried)
+    head = f"{'RANK':>4}  {'PROPOSAL':<14} {named}{'SCORE':>7}  {'DECISION':<8}"
     if sens:
         head += f"  {'P(TOP ' + str(ranking.top) + ')':>10}  {'DROPS OUT IF':<34}"
     head += "  MAIN CONTRIBUTIONS"
@@ -75,7 +85,7 @@ def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
         if models and (k == 0 or ranked[k - 1].model != e.model):  # each model ranks its own pool
             m = models[e.model]
             out.write(f"model {m['id']}: {m['name']} ({m['method']}, {m['where']}): {m['ranked']} ranked\n")
-        line = f"{e.rank:>4}  {clip(e.id or '-', 14):<14} {e.score:>7.2f}  {e.decision.upper():<8}"
+        line = f"{e.rank:>4}  {clip(e.id or '-', 14):<14} {names(e)}{e.score:>7.2f}  {e.decision.upper():<8}"
         if sens and e.top_probability is None:  # a model without weights, beside one with them
             line += f"  {'-':>10}  {'(no weights to vary)':<34}"
         elif sens:
@@ -96,7 +106,7 @@ def _ranking_table(ranking: Ranking, out: IO[str]) -> None:
         out.write("─" * width + "\nNot ranked:\n")
         for e in others:
             reason = (e.reason or "").removeprefix(f"{e.decision}: ")  # the column already says it
-            out.write(f"{'':>4}  {clip(e.id or '-', 14):<14} {e.decision.upper():<8} {clip(reason, 240)}\n")
+            out.write(f"{'':>4}  {clip(e.id or '-', 14):<14} {names(e)}{e.decision.upper():<8} {clip(reason, 240)}\n")
     out.write("─" * width + "\n")
     weights = ", ".join(f"{k} {v:.2f}" for k, v in ranking.weights.items())
     out.write(f"{len(ranked)} ranked, {len(others)} not ranked   method {ranking.method}"
@@ -110,10 +120,12 @@ def write_ranking_xlsx(ranking: Ranking, path: str | os.PathLike[str], conflicts
     with workbook(path, names) as row:
         row("Findings", ["id", "rule", "effect", "reason", "route", "source"])
         criteria = list(dict.fromkeys(c.criterion for e in ranking.entries for c in e.breakdown))
-        row("Ranking", ["rank", "id", "decision", "score", "reason"] + criteria)
+        carried = ranking.carried
+        row("Ranking", ["rank", "id", "decision", "score", "reason"] + criteria + carried)
         for e in ranking.entries:
             parts = {c.criterion: c.contribution for c in e.breakdown}
-            row("Ranking", [e.rank, e.id, e.decision, e.score, e.reason] + [parts.get(c) for c in criteria])
+            row("Ranking", [e.rank, e.id, e.decision, e.score, e.reason] + [parts.get(c) for c in criteria]
+                + [e.carried.get(c, "") for c in carried])
             for f in e.findings:  # the ranking's entries carry the findings
                 row("Findings", [e.id, f.rule, f.effect, f.reason, f.route, f.source])
         row("Decisions", ["id", "decision", "routes", "errors", "source", "row"])

@@ -69,6 +69,8 @@ class RankEntry:
     position: int | None = None  # index of the proposal in the decided list the ranking was built from
     model: str | None = None  # the scoring model that scored it, when the policy set has several
     panel: list[PanelResult] = field(default_factory=list)  # engine.scoring.panel.PanelResult per panel criterion (assessments)
+    carried: dict[str, str] = field(default_factory=dict)  # the input profile's carried columns, as read (Decision.carried)
+    title: str | None = None  # the proposal's title as read, for people (the table), as Decision.title: not in JSON
 
     @property
     def breakdown(self) -> list[Contribution]:
@@ -90,6 +92,7 @@ class RankEntry:
             "weight_change": asdict(self.weight_change) if self.weight_change else None,
             "source": self.source, "row": self.row,
             **({"panel": [p.to_json() for p in self.panel]} if self.panel else {}),
+            **({"carried": self.carried} if self.carried else {}),  # without a carry: as it was
         }
 
 
@@ -105,6 +108,7 @@ class Ranking:
     warnings: list[str] = field(default_factory=list)  # policy warnings, e.g. weights that were normalised
     models: list[dict[str, Any]] = field(default_factory=list)  # several scoring models: each one's id, method, ...
     assessment_errors: list[AssessmentError] | None = None  # ratings that could not be used (pmo rank --assessments), or None
+    titled: bool = False  # the table shows each proposal's title (pmo rank sets it as pmo evaluate's table does)
 
     def to_json(self) -> dict[str, Any]:
         with no_gc_pauses():
@@ -115,6 +119,11 @@ class Ranking:
         return {"method": self.method, "weights": self.weights, "top": self.top, "policy_hash": self.policy_hash,
                 "as_of": self.as_of, "sensitivity": self.sensitivity, "warnings": self.warnings, **models, **rated,
                 "entries": entries}
+
+    @property
+    def carried(self) -> list[str]:
+        """The names of the input profile's carried columns the entries have (each entry has them all)."""
+        return list(dict.fromkeys(name for e in self.entries for name in e.carried))
 
 
 def build_ranking(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, Any] | None]],
@@ -167,7 +176,8 @@ def _build(scoring: CompiledScoring, decided: list[tuple[Decision, Mapping[str, 
             entries.append(RankEntry(id=decision.id, decision="error", routes=decision.routes,
                                      findings=decision.findings, errors=decision.errors + errors,
                                      source=decision.source, row=decision.row, position=passing[i], panel=panels[i],
-                                     reason="error: " + "; ".join(e.message for e in errors)))
+                                     reason="error: " + "; ".join(e.message for e in errors),
+                                     carried=decision.carried, title=decision.title))
         elif scores.unscored[i] is not None or i not in ranked:  # no proposal leaves the list without a reason
             why = scores.unscored[i] or "its score is not a number"
             entries.append(_entry(decision, reason=f"not scored: {why}", position=passing[i], panel=panels[i]))
@@ -247,7 +257,8 @@ def _not_passing(decided: list[tuple[Decision, Mapping[str, Any] | None]]) -> li
 
 def _entry(decision: Decision, **fields: Any) -> RankEntry:
     return RankEntry(id=decision.id, decision=decision.decision, routes=decision.routes, findings=decision.findings,
-                     errors=decision.errors, source=decision.source, row=decision.row, **fields)
+                     errors=decision.errors, source=decision.source, row=decision.row, carried=decision.carried,
+                     title=decision.title, **fields)
 
 
 def _value(x: float) -> float | int | None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from engine.expr.domains import EVERY_NUMBER, Choice, Line, Span, Values
 from engine.expr.nodes import BOOL, DATE, NUMBER, STRING
-from engine.expr.parse import const_type
+from engine.expr.parse import const_type, spaced_number_hint
 from engine.expr.values import written_two_ways
 
 MAX_CELL_TEXT = 2000
@@ -119,6 +119,8 @@ class _Parser:
         self.text, self.at = text, 0
 
     def fail(self, message: str, hint: str | None = None, code: str = "cell_syntax") -> CellError:
+        if code == "cell_syntax":  # '> 5 000 000': the spaces are the cause, whatever the parser met first
+            hint = spaced_number_hint(self.text) or hint
         return CellError(code, f"cannot read {self.text!r} at character {self.at + 1}: {message}", hint)
 
     def space(self) -> None:

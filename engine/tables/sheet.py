@@ -19,6 +19,10 @@ from engine.io.rows import csv_cell_limit
 
 MAX_BYTES = 20 << 20
 MAX_CELLS = 200_000
+# What a workbook's parts may unzip to, all told, before openpyxl reads them (it holds the whole workbook, many
+# times its XML): MAX_CELLS cells of a few hundred characters each are far below it, and a zip bomb (3 GB of XML
+# in 3 MB) is refused by its zip directory's sizes, which Python's zipfile never reads past.
+MAX_UNZIPPED = 64 << 20
 
 
 class SheetError(Exception):
@@ -116,8 +120,28 @@ def _csv_cells(content: bytes) -> dict[tuple[int, int], Any]:
     return cells
 
 
+def unzipped_size(source: bytes | str | Path) -> int | None:
+    """What a workbook's parts unzip to, as its zip directory says (None: not a zip; openpyxl says why)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as book:
+            return sum(info.file_size for info in book.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+
+
+def too_unzipped(source: bytes | str | Path) -> str | None:
+    """Why a workbook is not opened for its unzipped size, or None."""
+    size = unzipped_size(source)
+    if size is not None and size > MAX_UNZIPPED:
+        return f"the workbook unzips to {size:,} bytes; the limit is {MAX_UNZIPPED:,} (is it the file you meant?)"
+    return None
+
+
 def _open_xlsx(content: bytes) -> Any:
     import openpyxl  # only when a policy has workbook tables
+    problem = too_unzipped(content)
+    if problem:
+        raise SheetError("bad_table", problem, "a decision table's workbook holds tables, not data exports")
     try:
         return openpyxl.load_workbook(io.BytesIO(content))  # formulas as written: a table holds no formulas
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError, EOFError) as exc:

@@ -114,6 +114,7 @@ class Formatted:
     learned: dict = field(default_factory=dict)
     empty: EmptyRows | None = None
     keys: tuple | None = None
+    ids: tuple | None = None  # (ids, source, rows) of the chunk's rows: the parent looks for repeated ids
 
 
 class Ledger:
@@ -170,7 +171,8 @@ def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engin
     if writing.log:
         encoder = _encoder_of(engine)
         entries = [encoder.row(row, d) for row, d in zip(rows, labelled)]
-    return Formatted(text, counts, len(rows), entries)
+    ids = ([d.id for d in labelled], labelled[0].source, [d.row for d in labelled]) if labelled else None
+    return Formatted(text, counts, len(rows), entries, ids=ids)
 
 
 _encoders: dict[int, tuple[Any, IntakeEncoder]] = {}

@@ -35,6 +35,7 @@ from engine.io.writers import CHUNK_FORMATS, csv_header, csv_writer, write_decis
 from engine.report.roles import field_roles
 from engine.store import DecisionLog, LogError
 from engine.store.log import IntakeEncoder
+from engine.tasks.repeats import RepeatedIds
 
 LOG_BATCH = 2_000  # decisions per log transaction (fewer, larger commits: each rewrites the key index's pages)
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
@@ -316,6 +317,7 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
     log = None if output.log is None else DecisionLog(output.log)  # a LogError (exit 2) when it cannot open
     out = None
     sink: LogSink | None = None
+    repeats = RepeatedIds()  # the ids of the rows decided in this run (a resumed run: of the rows after the resume)
     try:
         if record is not None and not (point and point.rows):
             save_record(output.out, record)  # what this output is made from, for a resume
@@ -339,12 +341,12 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
                                         engine=engine, work=work, ledger=ledger)
             counts = Counter()
             header = csv_header(derived, carried) if point is None or point.keep == 0 else None
-            written = _written_by_workers(chunks, out, output.format, header, sink, counts)
+            written = _written_by_workers(chunks, out, output.format, header, sink, counts, repeats)
             for _ in (progress(written, estimate, done) if progress is not None else written):
                 pass
         else:
             counts = _decided_here(engine, intake, output, out, rows, left, sink, relog, report, carrier,
-                                   (estimate, done), progress, point)
+                                   (estimate, done), progress, point, repeats)
         if sink is not None:
             sink.close()  # the log's last batch, then the output's last rows
         if output.out and out is not None:
@@ -367,6 +369,8 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
                 out.close()
         if log is not None:
             log.close()
+    for line in repeats.warnings():  # as pmo rank and explain say them
+        say(line)
     if point is not None:
         counts.update(point.counts)
     return Outcome(counts, opened)
@@ -374,7 +378,8 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
 
 def _decided_here(engine: Engine, intake: IntakeRound, output: Output, out: IO[str] | None, rows: Iterator[Row],
                   left: int | None, sink: LogSink | None, relog: int, report: list | None, carrier: Carrier,
-                  progressed: tuple[int | None, int], progress: Progress | None, point: ResumePoint | None) -> Counter:
+                  progressed: tuple[int | None, int], progress: Progress | None, point: ResumePoint | None,
+                  repeats: RepeatedIds) -> Counter:
     """Decide in this process (or read the workers' decisions), label, log and write every decision (through
     ``sink`` when it writes the output: after the log)."""
     derived, carried = [name for name, _ in engine.policy.derived], carrier.names
@@ -389,6 +394,7 @@ def _decided_here(engine: Engine, intake: IntakeRound, output: Output, out: IO[s
     if relog:
         logged = _skip(logged, relog)
     decided = _kept(engine, logged, report) if report is not None else (d for _, d, _ in logged)
+    decided = _ids_seen(decided, repeats)
     if progress is not None:
         decided = progress(decided, *progressed)
     if output.format == "xlsx":
@@ -616,8 +622,23 @@ def _logged(engine: Engine, triples, sink: LogSink | None):
         yield row, decision, record
 
 
+def _ids_seen(decisions: Iterable[Any], repeats: RepeatedIds, batch: int = 256) -> Iterator[Any]:
+    """The decisions as they come, their ids given to ``repeats`` a batch at a time (one source a call)."""
+    ids: list[str | None] = []
+    rows: list[int | None] = []
+    source: str | None = None
+    for decision in decisions:
+        if decision.source != source or len(ids) >= batch:
+            repeats.add_many(ids, source, rows)
+            ids, rows, source = [], [], decision.source
+        ids.append(decision.id)
+        rows.append(decision.row)
+        yield decision
+    repeats.add_many(ids, source, rows)
+
+
 def _written_by_workers(chunks: Iterator, out: IO[str], fmt: str, header: list[str] | None,
-                        sink: LogSink | None, counts: Counter) -> Iterator[None]:
+                        sink: LogSink | None, counts: Counter, repeats: RepeatedIds) -> Iterator[None]:
     """Write the workers' Formatted chunks in order (the CSV header before the first row) and their log entries
     (through ``sink``, which writes the text after the log's transaction), count outcomes; one None per row, for
     the progress line."""
@@ -631,4 +652,6 @@ def _written_by_workers(chunks: Iterator, out: IO[str], fmt: str, header: list[s
             sink.extend(chunk.entries)
         target.write(chunk.text)
         counts.update(chunk.counts)
+        if chunk.ids:
+            repeats.add_many(*chunk.ids)
         yield from itertools.repeat(None, chunk.rows)

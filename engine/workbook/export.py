@@ -15,6 +15,7 @@ import hashlib
 import io
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,10 +109,11 @@ class Section:
         return list(out)
 
 
-def _selector(items: list[dict[str, Any]], index: int) -> Item:
+def _selector(items: list[dict[str, Any]], index: int, ids: Counter[Any]) -> Item:
+    """An item by its id when no other item of the list has it (``ids``: how many items have each id), else by its
+    position."""
     ident = items[index].get("id")
-    ids = [i.get("id") for i in items]
-    if isinstance(ident, str) and ident and ids.count(ident) == 1 and not ident.startswith("#"):
+    if isinstance(ident, str) and ident and ids[ident] == 1 and not ident.startswith("#"):
         return Item(id=ident)
     return Item(position=index + 1)
 
@@ -164,10 +166,11 @@ class Cutter:
     def items(self, items: list[dict[str, Any]], data_path: DataPath, path: SheetPath) -> None:
         section = Section(path, "list")
         self.sections.append(section)
+        ids = Counter(i.get("id") for i in items)  # once per list: counted per item, a list of n items cost n^2
         for i, item in enumerate(items):
             row = Row({}, self.line(data_path + (i,)), self.annotate(data_path + (i,), item))
             self.add(section, row)
-            self.cells(row, item, data_path + (i,), path + (_selector(items, i),), ())
+            self.cells(row, item, data_path + (i,), path + (_selector(items, i, ids),), ())
 
     def table(self, mapping: dict[str, Any], data_path: DataPath, path: SheetPath) -> None:
         section = Section(path, "map")

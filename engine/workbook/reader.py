@@ -27,6 +27,7 @@ import yaml
 from engine.authoring.check import check_policies
 from engine.errors import Diagnostic, DiagnosticSink, Location, PmoError, PolicyError, column_letters, display_path
 from engine.policy.source import _Builder
+from engine.tables.sheet import too_unzipped
 from engine.workbook.export import _deterministic
 from engine.workbook.layout import (
     COMMENT,
@@ -619,6 +620,10 @@ def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dic
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
     cells = _Cells(book_name, sink)
+    problem = too_unzipped(path)
+    if problem:  # before openpyxl, which would hold it all
+        sink.add("bad_workbook", problem, Location(book_name), "give the workbook pmo export-policies wrote")
+        return {}, {}
     try:
         book = openpyxl.load_workbook(path)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError, EOFError, InvalidFileException) as exc:

@@ -529,6 +529,41 @@ def test_the_policy_folder_is_watched(tmp_path):
         server.stop()
 
 
+def wait_for_health(server: Server, status: str) -> dict:
+    deadline = time.monotonic() + HANG_GUARD
+    while (health := server.client.get("/health").json())["status"] != status:
+        assert time.monotonic() < deadline, f"/health did not become {status}: {health}"
+        time.sleep(0.1)
+    return health
+
+
+def test_a_policy_folder_that_vanishes_and_comes_back_the_same_is_healthy_again(tmp_path):
+    """mv policies away; mv it back (a redeploy swapping the folder, an NFS blip): the files are the served ones
+    again (same size and time), so /health is ok again without a touch or a reload; back changed, it reloads."""
+    policies = policy_copy(tmp_path)
+    server = Server(tmp_path, "--policies", str(policies), "--watch", "0.2")
+    try:
+        first = server.client.get("/health").json()["policy_hash"]
+        aside = tmp_path / "aside"
+        policies.rename(aside)
+        assert "no_policies" in json.dumps(wait_for_health(server, "degraded")["last_failure"])
+        aside.rename(policies)
+        health = wait_for_health(server, "ok")
+        assert health == {"status": "ok", "policy_hash": first, "last_failure": None}
+        assert server.client.get("/v1/policy").json()["reloads"] == 0  # the served version was kept, not swapped
+        # away again, and back with a change: that version is loaded
+        policies.rename(aside)
+        wait_for_health(server, "degraded")
+        intake = aside / "intake.yaml"
+        intake.write_text(intake.read_text().replace("Proposals must serve", "Every proposal must serve", 1))
+        aside.rename(policies)
+        health = wait_for_health(server, "ok")
+        assert health["policy_hash"] != first and health["last_failure"] is None
+        assert server.client.post("/v1/evaluate", json=proposals()[0]).json()["policy_hash"] == health["policy_hash"]
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------------------- the access log
 
 def test_the_access_log_shows_no_proposal_contents_unless_asked(site, tmp_path):

@@ -7,6 +7,7 @@ from start to end. A broken version leaves the working one in place and is remem
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
@@ -95,9 +96,12 @@ class PolicyHolder:
         return Served(engine, _now(), fingerprint, frozenset(column_key(n) for n in names))
 
     def changed(self) -> bool:
-        """The files (or the date) differ from the served version and from the last version that failed."""
+        """The files (or the date) differ from the last version looked at: the served one, or the one that failed
+        after it. After a failure, files back as they were served are a change too (a folder moved away and back,
+        a redeploy that swaps it): they are loaded to be sure, and the served version stays if they are the same."""
         now = self.fingerprint()
-        return now != self.current.fingerprint and (self.failure is None or now != self.failure.fingerprint)
+        failure = self.failure
+        return now != (failure.fingerprint if failure is not None else self.current.fingerprint)
 
     def reload(self, reason: str) -> Failure | None:
         """Load the policy again; swap it in if it works. Returns the failure, or None when swapped in."""
@@ -111,6 +115,12 @@ class PolicyHolder:
                 failure = Failure(_now(), reason, fingerprint, [diagnostic_json(Diagnostic(
                     "internal_error", f"loading the policy failed: {type(exc).__name__}: {exc}; please report it"))])
             else:
+                current = self.current
+                if (served.engine.policy_hash, served.engine.today, served.masked) == \
+                        (current.engine.policy_hash, current.engine.today, current.masked):
+                    # the same version (the same files, the same date): it stays, and the failure is over
+                    self.current, self.failure = dataclasses.replace(current, fingerprint=fingerprint), None
+                    return None
                 self.current, self.failure = served, None
                 self.reloads += 1
                 return None

@@ -226,6 +226,84 @@ def test_openapi_and_the_docs_page(site):
     assert docs.status_code == 200 and "/openapi.json" in docs.text
 
 
+def test_openapi_is_a_valid_document_every_operation_id_once_every_ref_resolving(site):
+    """What a client generator checks: operationIds unique (GET and HEAD of /health shared one), every $ref
+    resolving, every operation answering with a described response."""
+    schema = site.client.get("/openapi.json").json()
+    assert schema["openapi"].startswith("3.") and schema["info"]["title"] and schema["info"]["version"]
+    ids = [(path, method, op.get("operationId")) for path, item in schema["paths"].items()
+           for method, op in item.items() if method in ("get", "head", "post", "put", "delete", "patch", "options")]
+    assert all(op_id for _, _, op_id in ids), [i for i in ids if not i[2]]
+    seen: dict[str, tuple] = {}
+    for path, method, op_id in ids:
+        assert op_id not in seen, f"operationId {op_id} of {method} {path} is also {seen[op_id]}"
+        seen[op_id] = (method, path)
+    assert ("/health", "head") in {(p, m) for p, m, _ in ids} and ("/ready", "head") in {(p, m) for p, m, _ in ids}
+    text = json.dumps(schema)
+    for ref in set(__import__("re").findall(r'"\$ref": "#/components/schemas/([^"]+)"', text)):
+        assert ref in schema["components"]["schemas"], ref
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            assert op.get("responses"), (method, path)
+
+
+def served_schema(document: dict, name: str):
+    import jsonschema
+    return jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{name}",
+                                            "components": document["components"]})
+
+
+def test_openapi_examples_are_proposals_of_the_served_policy_and_every_answer_is_described(tmp_path):
+    """The body examples are made from the served policy's fields (a policy of its own, not the reference one),
+    and decide; the answers of evaluate (with its warnings), batch, rank and explain validate against their
+    response schemas, which name every key the answers have."""
+    policies = policy_copy(tmp_path)
+    intake = policies / "intake.yaml"
+    intake.write_text(intake.read_text().replace("  business_unit:", "  funding_source: {type: enum, values: "
+                                                 "[capex, opex], required: true}\n  business_unit:", 1))
+    server = Server(tmp_path, "--policies", str(policies), "--watch", "0")
+    try:
+        document = server.client.get("/openapi.json").json()
+        paths = document["paths"]
+        example = paths["/v1/evaluate"]["post"]["requestBody"]["content"]["application/json"]["example"]
+        assert example["funding_source"] in ("capex", "opex")
+        fields = set(document["components"]["schemas"]["Proposal"]["properties"])
+        assert set(example) <= fields
+        assert paths["/v1/explain"]["post"]["requestBody"]["content"]["application/json"]["example"] == example
+        assert paths["/v1/evaluate/batch"]["post"]["requestBody"]["content"]["application/json"]["example"] == \
+            [example]
+        decided = server.client.post("/v1/evaluate", json=example)
+        assert decided.status_code == 200, decided.text
+        assert "Duplicate Operation ID" not in server.errors()
+        sent = {**{k: v for k, v in proposals()[0].items() if k != "sponsor"}, "funding_source": "opex",
+                "sponser": "Jane"}  # misspelt: a warning
+        cases = [("/v1/evaluate", sent, "EvaluateResponse"), ("/v1/evaluate/batch", [sent, {"id": "x"}],
+                                                              "BatchResponse"),
+                 ("/v1/rank", {"proposals": [{**p, "funding_source": "capex"} for p in proposals()[:8]],
+                               "sensitivity": True}, "RankResponse"),
+                 ("/v1/explain", sent, "ExplainResponse")]
+        for path, body, name in cases:
+            ok = paths[path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+            assert ok == {"$ref": f"#/components/schemas/{name}"}, path
+            answer = server.client.post(path, json=body).json()
+            check = served_schema(document, name)
+            assert not [e.message for e in check.iter_errors(answer)], path
+            described = document["components"]["schemas"][name]["properties"]
+            assert set(answer) <= set(described), (path, set(answer) - set(described))
+        answer = server.client.post("/v1/evaluate", json=sent).json()
+        assert answer["warnings"] and "warnings" in document["components"]["schemas"]["EvaluateResponse"][
+            "properties"]
+        batch = server.client.post("/v1/evaluate/batch", json=[sent]).json()
+        assert batch["warnings"] and "warnings" in document["components"]["schemas"]["BatchResponse"]["properties"]
+        ranked = server.client.post("/v1/rank", json={"proposals": [{**p, "funding_source": "capex"}
+                                                                     for p in proposals()[:8]]}).json()
+        entry = document["components"]["schemas"]["RankEntryResponse"]["properties"]
+        for item in ranked["entries"]:
+            assert set(item) <= set(entry), set(item) - set(entry)
+    finally:
+        server.stop()
+
+
 def test_openapi_describes_the_proposals_of_the_served_policy(site):
     """/openapi.json has a Proposal schema made from the intake policy's fields (types, enums, required), every
     proposal body refers to it, and the example proposals validate against it; a value it refuses is a 422 too."""

@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import __version__
 from engine.api import Engine
-from engine.decision import Decision, RowError, Verdict
+from engine.decision import Decision, Finding, RowError, Verdict
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.health.assess import health_entries
 from engine.io.jsonstream import DECODER
@@ -48,7 +48,7 @@ from engine.serve.access import OPEN, AccessLog, Caller, Tokens, masked
 from engine.serve.board import BoardState, HistorySource, PortfolioSource, StatusSource, page
 from engine.serve.config import ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
-from engine.serve.schemas import policy_components
+from engine.serve.schemas import example_proposal, policy_components
 from engine.store import MAX_PAGE, Entry, open_log
 from engine.store.log import gate_entry
 
@@ -167,6 +167,9 @@ class SelectRequest(PortfolioRequest):
 
 class EvaluateResponse(Decision):
     decision_id: str = Field(description="the decision log's key of this decision: GET /v1/decisions/{id}")
+    warnings: list[str] = Field(default_factory=list, description="POST /v1/evaluate only, and only when there are "
+                                "some: fields of the proposal the policy does not know that are spelt like one it "
+                                "does (ignored, so the decision was made without them)")
 
 
 class LoggedDecision(BaseModel):
@@ -200,6 +203,116 @@ class BatchResponse(BaseModel):
     as_of: str
     counts: dict[str, int]
     decisions: list[EvaluateResponse]
+    warnings: list[str] = Field(default_factory=list, description="only when there are some: the proposals' fields "
+                                "the policy does not know that are spelt like one it does (ignored), once for the "
+                                "batch (JSON batches; an NDJSON answer has no place for them)")
+
+
+class ContributionResponse(BaseModel):
+    criterion: str
+    raw: float | None = Field(description="the value the criterion read (null: missing)")
+    normalised: float | None = Field(description="0 to 1 after normalisation and direction")
+    weight: float | None = Field(description="the criterion's weight (the weights add up to 1)")
+    contribution: float | None = Field(description="its share of the score; the shares add up to the score")
+    detail: dict[str, float] | None = Field(description="for alignment: each objective's part")
+
+
+class WeightChangeResponse(BaseModel):
+    criterion: str
+    weight: float
+    new_weight: float
+
+
+class RankEntryResponse(BaseModel):
+    rank: int | None = Field(description="1 is best; null for a proposal that is not ranked")
+    id: str | None
+    decision: Literal["accept", "review", "reject", "error"] = Field(description="the intake decision")
+    model: str | None = Field(None, description="the scoring model that scored it (a policy set with several)")
+    score: float | None
+    breakdown: list[ContributionResponse]
+    routes: list[str]
+    findings: list[Finding]
+    errors: list[RowError]
+    reason: str | None = Field(description="why it is not ranked")
+    top_probability: float | None = Field(description="with sensitivity: the share of weight perturbations that "
+                                          "keep it in the top")
+    weight_change: WeightChangeResponse | None = Field(description="with sensitivity, the top only: the smallest "
+                                                       "single-weight change that drops it")
+    source: str | None
+    row: int | None
+    panel: list[dict[str, Any]] = Field(default_factory=list, description="rater panels' results, when scored by one")
+
+
+class RankResponse(BaseModel):
+    policy_hash: str
+    method: str
+    weights: dict[str, float]
+    top: int
+    as_of: str | None
+    sensitivity: dict[str, Any] | None = Field(description="the perturbation, samples and seed, when asked")
+    warnings: list[str]
+    models: list[dict[str, Any]] = Field(default_factory=list, description="several scoring models: each one")
+    assessment_errors: list[dict[str, Any]] = Field(default_factory=list)
+    entries: list[RankEntryResponse] = Field(description="the ranked first, then the rejected and the bad rows")
+
+
+class ConditionPart(BaseModel):
+    text: str = Field(description="the condition, or one part of it, with the proposal's values")
+    value: Literal["true", "false", "unknown"]
+    parts: list[ConditionPart] = Field(description="the items of an and / or, the operand of a not")
+
+
+class RuleTraceResponse(BaseModel):
+    rule: str
+    effect: str
+    source: str = Field(description="file:line")
+    origin: str | None = Field(description="LIBRARY/RULE for an included library rule")
+    route: str | None
+    fired: bool
+    value: Literal["true", "false", "unknown"]
+    condition: ConditionPart
+
+
+class ScoreExplanationResponse(BaseModel):
+    method: str
+    score: float | None
+    partial_score: float | None
+    breakdown: list[ContributionResponse]
+    left_out: list[str]
+    note: str | None
+    panel: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ChangeResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    field: str
+    from_: Any = Field(alias="from", description="the proposal's value (null: missing)")
+    to: Any
+    example: bool = Field(False, description="the field only needed a value: this one is an example")
+
+
+class CounterfactualResponse(BaseModel):
+    decision: str
+    changes: list[ChangeResponse]
+    fires: list[str]
+    sentence: str
+
+
+class ExplainResponse(BaseModel):
+    id: str | None
+    decision: Literal["accept", "review", "reject", "error"]
+    routes: list[str]
+    findings: list[Finding]
+    errors: list[RowError]
+    rules: list[RuleTraceResponse] = Field(description="every rule, in policy order")
+    derived: dict[str, Any]
+    score: ScoreExplanationResponse | None
+    counterfactuals: list[CounterfactualResponse] = Field(description="changes verified by deciding again")
+    notes: list[str]
+    policy_hash: str
+    as_of: str | None
+    source: str | None
+    row: int | None
 
 
 _SCHEMAS: dict[str, Any] = {}
@@ -229,9 +342,6 @@ def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: 
     return {"requestBody": {"required": True, "content": content}}
 
 
-EXAMPLE = {"id": "PRJ-1", "title": "CRM renewal", "business_unit": "IT", "sponsor": "Maria Jensen",
-           "sponsor_level": "director", "category": "efficiency", "budget": 300000, "benefit": 520000,
-           "start_date": "2027-03-01", "end_date": "2027-11-30", "risk": 2}
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 422, 503)}
 
 
@@ -609,7 +719,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     # ------------------------------------------------------------------ decisions
     @app.post("/v1/evaluate", tags=["decisions"], response_model=EvaluateResponse, responses=ERRORS,
-              openapi_extra=_body(example=EXAMPLE), summary="decide one proposal")
+              openapi_extra=_body(), summary="decide one proposal")
     async def evaluate(request: Request):
         """Accept, review (with the approvers to route to) or reject one proposal, logged. A proposal that cannot
         be decided (a missing required field, a value of the wrong type) is a 422 naming the fields, not logged."""
@@ -639,7 +749,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     app.fast["POST", "/v1/evaluate"] = evaluate
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
-              openapi_extra=_body(example=[EXAMPLE], ndjson=True, batch=True), summary="decide many proposals (JSON or NDJSON)")
+              openapi_extra=_body(ndjson=True, batch=True), summary="decide many proposals (JSON or NDJSON)")
     async def evaluate_batch(request: Request):
         """A JSON array of proposals (or {"proposals": [...]}): one answer per proposal, in order; a bad one is
         an error row (decision "error", logged like the others), the batch goes on. With Content-Type
@@ -708,7 +818,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         return StreamingResponse(lines(), media_type="application/x-ndjson",
                                  headers={"X-Policy-Hash": served.engine.policy_hash})
 
-    @app.post("/v1/rank", tags=["decisions"], responses=ERRORS, summary="screen, score and rank proposals",
+    @app.post("/v1/rank", tags=["decisions"], response_model=RankResponse, responses=ERRORS,
+              summary="screen, score and rank proposals",
               openapi_extra=_body(RankRequest))
     async def rank(request: Request):
         """Intake, then the ranking of the proposals that pass, with each one's breakdown; the rejected and the
@@ -725,7 +836,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         noted(request, served, [])
         return JSONResponse({"policy_hash": served.engine.policy_hash, **ranking.to_json()})
 
-    @app.post("/v1/explain", tags=["decisions"], responses=ERRORS, openapi_extra=_body(example=EXAMPLE),
+    @app.post("/v1/explain", tags=["decisions"], response_model=ExplainResponse, responses=ERRORS,
+              openapi_extra=_body(),
               summary="why this decision, and what would change it")
     async def explain(request: Request):
         """Every rule's condition evaluated on the proposal (fired or not, with its file:line), the derived values,
@@ -940,21 +1052,25 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                            errors=[{"loc": ["policy"], **d} for d in failure.diagnostics])
         return JSONResponse({"reloaded": True, **holder.current.describe()})
 
-    @app.api_route("/health", methods=["GET", "HEAD"], tags=["server"],
-                   summary="alive, the served policy, and a failed reload's diagnostics")
     async def health():
         failure = _failure(holder)
         return JSONResponse({"status": "degraded" if failure else "ok", "policy_hash":
                              holder.current.engine.policy_hash, "last_failure": failure})
 
-    @app.api_route("/ready", methods=["GET", "HEAD"], tags=["server"],
-                   summary="ready to decide: a policy is served and the log answers")
     async def ready():
         try:
             await compute(lambda: service.logs.get().get(""))
         except Exception as exc:  # noqa: BLE001 - a log that does not answer is "not ready", with why
             return ApiError(503, "not_ready", f"the decision log does not answer: {exc}").response()
         return JSONResponse({"ready": True, "policy_hash": holder.current.engine.policy_hash})
+
+    for path, endpoint, summary in (
+            ("/health", health, "alive, the served policy, and a failed reload's diagnostics"),
+            ("/ready", ready, "ready to decide: a policy is served and the log answers")):
+        for method in ("GET", "HEAD"):  # one route each: an operationId is the operation's alone (OpenAPI)
+            app.add_api_route(path, endpoint, methods=[method], tags=["server"], operation_id=
+                              f"{endpoint.__name__}_{method.lower()}", summary=summary + (
+                                  " (the status only, no body: a load balancer's probe)" if method == "HEAD" else ""))
 
     described: dict[str, Any] = {}  # the policy hash the document was made for, and the document
 
@@ -966,6 +1082,14 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             components = schema.setdefault("components", {})
             components["schemas"] = policy_components(engine, {**components.get("schemas", {}), **_SCHEMAS})
             schema["info"]["x-policy-hash"] = engine.policy_hash
+            example = example_proposal(engine)  # the served policy's, or none
+            for path, value in (("/v1/evaluate", example), ("/v1/explain", example),
+                                ("/v1/evaluate/batch", None if example is None else [example])):
+                content = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+                if value is None:
+                    content.pop("example", None)
+                else:
+                    content["example"] = value
             described.update(hash=engine.policy_hash, schema=schema)
             app.openapi_schema = schema
         return described["schema"]

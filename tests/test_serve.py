@@ -1092,6 +1092,24 @@ def test_usage_errors_and_a_bad_tokens_file_are_exit_2_before_listening(tmp_path
     assert done.returncode == 2 and "$PMO_TOKENS:1:1" in done.stderr
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_exit_2_with_one_line_and_no_serving_banner(tmp_path, workers):
+    """The port held by another program: exit 2 (it cannot start), one line naming the address and what to do;
+    no banner saying it serves, no uvicorn traceback, not exit 3 (a bug)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", workers,
+                               "--log", str(tmp_path / "d.sqlite"), "--watch", "0"], capture_output=True, text=True,
+                              timeout=HANG_GUARD, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "error" in line.lower()]
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "in use" in lines[0] and "--port" in lines[0], \
+        done.stderr
+    assert "(docs at /docs)" not in done.stderr and "Errno" not in done.stderr and "Traceback" not in done.stderr
+
+
 # ---------------------------------------------------------------------------- the health page and /v1/health
 
 STATUS = sorted((ROOT / "examples" / "status").glob("status-*.csv"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import ipaddress
 import os
@@ -98,7 +99,7 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.serve.app import Service
         from engine.serve.config import ServeConfig
-        from engine.serve.run import run
+        from engine.serve.run import listening_socket, run
     except ImportError as exc:  # pragma: no cover - the dependencies are in pyproject.toml
         if (exc.name or "").split(".")[0] not in ("fastapi", "uvicorn", "starlette", "anyio", "pydantic"):
             raise
@@ -126,6 +127,9 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                          status_sheet=args.sheet, history=args.history)
     gc.enable()  # main() pauses the collector for batch work; a long-running server must collect its cycles
     service = Service(config)  # a broken policy, log or tokens file stops here, before listening (exit 2)
+    sock = listening_socket(config.host, config.port)  # a port in use: exit 2 here, before any line says it serves
+    if config.port == 0:  # the port the system gave
+        config = dataclasses.replace(config, port=sock.getsockname()[1])
     warn(service.holder.current.engine, stderr)
     if not service.tokens.required and not _loopback(config.host):
         print(f"pmo serve: warning: no tokens, and listening on {config.host}: anyone who can reach it may decide, "
@@ -138,7 +142,7 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
           f"{'s' if config.workers > 1 else ''}, {len(service.tokens) or 'no'} token"
           f"{'' if len(service.tokens) == 1 else 's'}", file=stderr)
     stderr.flush()
-    run(config, service if config.workers == 1 else None)
+    run(config, service if config.workers == 1 else None, sock)
     return EXIT_OK
 
 

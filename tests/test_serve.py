@@ -642,6 +642,40 @@ def test_a_policy_folder_that_vanishes_and_comes_back_the_same_is_healthy_again(
         server.stop()
 
 
+def test_with_workers_a_reload_by_post_reloads_every_worker_and_says_so_only_as_asked(tmp_path):
+    """--workers 2 --watch 0: POST /v1/policy/reload loaded the new version in the worker that answered only (12
+    of 20 requests were then decided by the new version, 8 by the old). Now every worker reloads (the supervisor
+    is signalled, as by SIGHUP), and the answer (202) says that the others were asked, not that they reloaded."""
+    policies = policy_copy(tmp_path)
+    server = Server(tmp_path, "--policies", str(policies), "--watch", "0", "--workers", "2")
+    try:
+        first = server.client.get("/health").json()["policy_hash"]
+        assert "reloads only the worker" not in server.errors()
+        intake = policies / "intake.yaml"
+        intake.write_text(intake.read_text().replace("Proposals must serve", "Every proposal must serve", 1))
+        answer = server.client.post("/v1/policy/reload")
+        assert answer.status_code == 202, answer.text
+        said = answer.json()
+        assert said["reloaded"] is False and said["signalled"] is True and said["workers"] == 2
+        second = said["policy_hash"]
+        assert second != first
+        deadline = time.monotonic() + HANG_GUARD
+        while True:  # a new connection each time, so both workers answer; every one says the new version
+            hashes = [httpx.get(server.url + "/health", timeout=HANG_GUARD).json()["policy_hash"] for _ in range(20)]
+            if set(hashes) == {second}:
+                break
+            assert time.monotonic() < deadline, f"not every worker reloaded: {hashes}"
+            time.sleep(0.1)
+        # a broken version: refused (422) by the worker that answers, and nobody is asked to load it
+        intake.write_text(intake.read_text() + "\nnot yaml: [\n")
+        refused = server.client.post("/v1/policy/reload")
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "policy_invalid"
+        hashes = {httpx.get(server.url + "/health", timeout=HANG_GUARD).json()["policy_hash"] for _ in range(20)}
+        assert hashes == {second}
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------------------- the access log
 
 def test_the_access_log_shows_no_proposal_contents_unless_asked(site, tmp_path):

@@ -134,9 +134,6 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if not service.tokens.required and not _loopback(config.host):
         print(f"pmo serve: warning: no tokens, and listening on {config.host}: anyone who can reach it may decide, "
               "override and reload; give --tokens or $PMO_TOKENS", file=stderr)
-    if config.workers > 1 and config.watch == 0:
-        print("pmo serve: warning: with --workers and --watch 0, POST /v1/policy/reload reloads only the worker that "
-              "answers it; reload with SIGHUP (every worker), or keep --watch on", file=stderr)
     print(f"pmo serve: http://{config.host}:{config.port} (docs at /docs), policy "
           f"{service.holder.current.engine.policy_hash}, log {config.log}, {config.workers} worker"
           f"{'s' if config.workers > 1 else ''}, {len(service.tokens) or 'no'} token"

@@ -17,6 +17,7 @@ import datetime as dt
 import gc
 import itertools
 import json
+import os
 import queue
 import signal
 import tempfile
@@ -46,7 +47,7 @@ from engine.io.rows import MAX_DIGITS, Duplicated, Row, bounded_row
 from engine.portfolio.model import portfolio_from, read_portfolio
 from engine.serve.access import OPEN, AccessLog, Caller, Tokens, masked
 from engine.serve.board import BoardState, HistorySource, PortfolioSource, StatusSource, page
-from engine.serve.config import ServeConfig
+from engine.serve.config import SUPERVISOR_ENV, ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 from engine.serve.schemas import example_proposal, policy_components
 from engine.store import MAX_PAGE, Entry, open_log
@@ -1043,13 +1044,31 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     @app.post("/v1/policy/reload", tags=["policy"], responses=ERRORS, summary="load the policy files again")
     async def policy_reload(request: Request):
         """The new version is checked and compiled aside and swapped in between requests; a broken one is a 422
-        with its diagnostics (file:line:col), and the working version goes on serving. Needs the admin role."""
+        with its diagnostics (file:line:col), and the working version goes on serving. Needs the admin role.
+        With --workers N: the worker that answers loads it (a broken one is the same 422), then every worker is
+        asked to load it (SIGHUP to the supervisor), and the answer is 202 with ``reloaded: false, signalled:
+        true``: the others reload on their own, each /health says which version it serves."""
         caller_of(request, "admin")
         failure = await reload("POST /v1/policy/reload")
         if failure is not None:
             raise ApiError(422, "policy_invalid", f"the new policy version does not load ({len(failure.diagnostics)} "
                            f"problems); still serving {holder.current.engine.policy_hash}",
                            errors=[{"loc": ["policy"], **d} for d in failure.diagnostics])
+        if config.workers > 1:
+            # this worker has loaded it; each of the others loads it itself, when the supervisor passes SIGHUP on
+            # (engine/serve/run.py). This answer cannot know that they have: it says they were asked.
+            supervisor = os.environ.get(SUPERVISOR_ENV, "")
+            if not supervisor.isdigit() or int(supervisor) != os.getppid():
+                raise ApiError(503, "no_supervisor", "this worker loaded the new version, but its supervisor is gone, "
+                               "so the other workers cannot be asked to", hint="restart the service")
+            os.kill(int(supervisor), signal.SIGHUP)
+            return JSONResponse({"reloaded": False, "signalled": True, "workers": config.workers,
+                                 **holder.current.describe(),
+                                 "message": f"the worker that answers serves {holder.current.engine.policy_hash}; "
+                                 f"every one of the {config.workers} workers was asked to load the files again (SIGHUP "
+                                 "to the supervisor) and does so within moments; each /health answer names its "
+                                 "worker's policy_hash, and a worker that cannot load them keeps its version and says "
+                                 "degraded"}, 202)
         return JSONResponse({"reloaded": True, **holder.current.describe()})
 
     async def health():

@@ -17,7 +17,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from engine.errors import Diagnostic, PmoError
-from engine.serve.config import CONFIG_ENV, ServeConfig
+from engine.serve.config import CONFIG_ENV, SUPERVISOR_ENV, ServeConfig
 
 if TYPE_CHECKING:  # annotations only: a supervisor of N workers never loads FastAPI
     from fastapi import FastAPI
@@ -89,6 +89,7 @@ def run(config: ServeConfig, service: Service | None = None, sock: socket.socket
         uvicorn.Server(uvicorn.Config(create_app(config, service), **common)).run(sockets=[sock])
         return
     os.environ[CONFIG_ENV] = config.to_env()
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())  # POST /v1/policy/reload in a worker signals it (SIGHUP)
     settings = uvicorn.Config("engine.serve.run:app_from_environment", factory=True, workers=config.workers,
                               **common)
     _Workers(settings, sockets=[sock]).run()

@@ -539,6 +539,19 @@ def test_the_policy_endpoint(site):
     described = site.client.get("/v1/policy").json()
     assert described["policy_hash"] == site.engine.policy_hash
     assert "policies/intake.yaml" in described["files"] and isinstance(described["warnings"], list)
+    assert described["example"] is False and "example policies" not in site.errors()
+
+
+def test_without_policies_it_says_it_serves_the_built_in_example_policies(tmp_path):
+    """pmo serve without --policies decides by the example utility's policies: the start-up says so (as pmo
+    evaluate does), and so does /v1/policy, so a unit file that lost its --policies is noticed."""
+    server = Server(tmp_path, "--watch", "0")
+    try:
+        assert "built-in example policies" in server.errors() and "--policies" in server.errors()
+        described = server.client.get("/v1/policy").json()
+        assert described["example"] is True and described["policy_hash"] == Engine.load(today=_date(TODAY)).policy_hash
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------------------- safe policy changes

@@ -131,6 +131,10 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if config.port == 0:  # the port the system gave
         config = dataclasses.replace(config, port=sock.getsockname()[1])
     warn(service.holder.current.engine, stderr)
+    if config.policies is None:  # as pmo evaluate says it (engine/cli/common.py): someone else's governance
+        print("pmo serve: note: deciding by the built-in example policies of an example utility (Northwind "
+              "Utilities), as GET /v1/policy says (example: true); `pmo init DIR` starts your own set, then give "
+              "--policies DIR/policies", file=stderr)
     if not service.tokens.required and not _loopback(config.host):
         print(f"pmo serve: warning: no tokens, and listening on {config.host}: anyone who can reach it may decide, "
               "override and reload; give --tokens or $PMO_TOKENS", file=stderr)

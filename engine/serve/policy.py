@@ -42,10 +42,12 @@ class Served:
     loaded_at: str
     fingerprint: Fingerprint
     masked: frozenset[str]  # column keys of the fields (and their aliases) the access log must not show
+    example: bool = False  # the built-in example policies (no --policies): an example utility's, not the user's
 
     def describe(self) -> dict[str, Any]:
         engine = self.engine
-        return {"policy_hash": engine.policy_hash, "files": list(engine.policy.files), "today": engine.today.isoformat(),
+        return {"policy_hash": engine.policy_hash, "example": self.example,
+                "files": list(engine.policy.files), "today": engine.today.isoformat(),
                 "backend": engine.backend, "loaded_at": self.loaded_at,
                 "warnings": [diagnostic_json(w) for w in engine.warnings]}
 
@@ -93,7 +95,7 @@ class PolicyHolder:
         for name, spec in engine.policy.fields.items():
             if getattr(spec, "mask", False):
                 names.update([name, *spec.aliases])
-        return Served(engine, _now(), fingerprint, frozenset(column_key(n) for n in names))
+        return Served(engine, _now(), fingerprint, frozenset(column_key(n) for n in names), c.policies is None)
 
     def changed(self) -> bool:
         """The files (or the date) differ from the last version looked at: the served one, or the one that failed

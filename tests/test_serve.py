@@ -1603,9 +1603,16 @@ def test_rank_options_are_json_integers_and_booleans_each_once(site, extra):
 def test_an_ndjson_batch_over_the_limit_is_refused_with_or_without_its_last_newline(site):
     line = json.dumps({"id": "A", "title": "t"}).encode()
     for ending in (b"\n", b""):
-        body = b"\n".join([line] * 101) + ending  # the site takes --max-batch 100
-        answer = site.client.post("/v1/evaluate/batch", content=body, headers={"Content-Type": "application/x-ndjson"})
-        assert answer.status_code == 413, (ending, answer.text)
+        for count in (101, 150):
+            body = b"\n".join([line] * count) + ending  # the site takes --max-batch 100
+            answer = site.client.post("/v1/evaluate/batch", content=body,
+                                      headers={"Content-Type": "application/x-ndjson"})
+            assert answer.status_code == 413, (ending, answer.text)
+            # it stops reading at the 101st line: it says "more than", not a count it did not make
+            assert answer.json()["error"]["message"].startswith("the batch has more than 100 proposals;"), answer.text
+    many = [{"id": f"PRJ-{n}"} for n in range(150)]  # a JSON array is counted whole
+    assert site.client.post("/v1/evaluate/batch", json=many).json()["error"]["message"].startswith(
+        "the batch has 150 proposals;")
     assert site.client.post("/v1/evaluate/batch", content=b"\n".join([line] * 100),
                             headers={"Content-Type": "application/x-ndjson"}).status_code == 200
 

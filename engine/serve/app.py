@@ -1178,9 +1178,12 @@ def _too_large(size: int, limit: int) -> ApiError:
                     f"{limit:,}", hint="send it in parts, or as an NDJSON batch")
 
 
-def _check_batch(count: int, limit: int) -> None:
+def _check_batch(count: int, limit: int, *, counted: bool = True) -> None:
+    """``counted``: ``count`` is the whole batch (a JSON array); else the reading stopped there (NDJSON, which is
+    not read past the limit), so the answer says "more than" the limit, not a count it did not make."""
     if count > limit:
-        raise ApiError(413, "batch_too_large", f"the batch has {count:,} proposals; this server takes at most "
+        size = f"{count:,}" if counted else f"more than {limit:,}"
+        raise ApiError(413, "batch_too_large", f"the batch has {size} proposals; this server takes at most "
                        f"{limit:,} at a time", hint="send it in parts")
 
 
@@ -1205,11 +1208,11 @@ async def _spool(request: Request, spool, config: ServeConfig) -> None:
         while (end := chunk.find(b"\n", start)) != -1:
             _check_line(lines + 1, line_bytes + end - start, config.max_body)
             lines, line_bytes, start = lines + 1, 0, end + 1
-            _check_batch(lines, config.max_batch)
+            _check_batch(lines, config.max_batch, counted=False)
         line_bytes += len(chunk) - start
         _check_line(lines + 1, line_bytes, config.max_body)
     if line_bytes:  # a last line without its newline is a line too (10,001 lines passed a limit of 10,000)
-        _check_batch(lines + 1, config.max_batch)
+        _check_batch(lines + 1, config.max_batch, counted=False)
 
 
 def _check_line(number: int, size: int, limit: int) -> None:

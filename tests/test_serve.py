@@ -604,6 +604,38 @@ def test_reload_to_a_broken_policy_keeps_serving_and_back(tmp_path):
         server.stop()
 
 
+def wait_for_line(server: Server, text: str) -> str:
+    deadline = time.monotonic() + HANG_GUARD
+    while not (lines := [line for line in server.errors().splitlines() if text in line]):
+        assert time.monotonic() < deadline, f"no line with {text!r} on stderr: {server.errors()}"
+        time.sleep(0.1)
+    return lines[-1]
+
+
+def test_every_reload_and_every_refused_version_is_one_line_on_stderr(tmp_path):
+    """A watch-triggered reload, or a version the watch refused, was written nowhere (an operator only learnt of
+    it by polling /health): each is one line on stderr, the refused one with its first problem at file:line."""
+    policies = policy_copy(tmp_path)
+    server = Server(tmp_path, "--policies", str(policies), "--watch", "0.2")
+    try:
+        first = server.client.get("/health").json()["policy_hash"]
+        intake = policies / "intake.yaml"
+        original = intake.read_text()
+        intake.write_text(original + "\nnot yaml: [\n")
+        line = wait_for_line(server, "refused")
+        assert "policy files changed" in line and f"still serving {first}" in line and "intake.yaml:" in line, line
+        assert "1 problems" not in line
+        intake.write_text(original.replace("Proposals must serve", "Every proposal must serve", 1))
+        second = wait_for_health(server, "ok")["policy_hash"]
+        line = wait_for_line(server, "reloaded")
+        assert second != first and second in line and first in line and "policy files changed" in line, line
+        refused = server.client.post("/v1/policy/reload")  # the same files: reloaded again, and said so
+        assert refused.status_code == 200
+        assert "POST /v1/policy/reload" in wait_for_line(server, "POST /v1/policy/reload")
+    finally:
+        server.stop()
+
+
 def test_the_policy_folder_is_watched(tmp_path):
     policies = policy_copy(tmp_path)
     server = Server(tmp_path, "--policies", str(policies), "--watch", "0.2")

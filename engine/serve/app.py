@@ -20,6 +20,7 @@ import json
 import os
 import queue
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -571,10 +572,19 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     holder = service.holder
 
     async def reload(reason: str):
+        before = holder.current
+        failed_before = holder.failure is not None
         failure = await anyio.to_thread.run_sync(holder.reload, reason)
         if failure is None:
             await anyio.to_thread.run_sync(_settled)  # the new version's objects frozen too, the old one's freed
+        said(reload_line(reason, before, holder.current, failure, failed_before))
         return failure
+
+    def said(line: str) -> None:
+        """One line on standard error for the operator (the journal), beside the start-up lines."""
+        worker = f" (worker {os.getpid()})" if config.workers > 1 else ""
+        with contextlib.suppress(OSError, ValueError):
+            print(f"pmo serve: {line}{worker}", file=sys.stderr, flush=True)
 
     async def watch() -> None:
         while True:
@@ -1028,7 +1038,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             return health_entries(engine.health(data, as_of=as_of), by), []
         entries, errors = await compute(view)
         if entries is None:
-            raise ApiError(503, "status_unreadable", f"the status reports do not read ({len(errors)} problems)",
+            raise ApiError(503, "status_unreadable", f"the status reports do not read ({problems(len(errors))})",
                            errors=[{"loc": ["status"], "code": "status_unreadable", "message": e} for e in errors],
                            hint="fix the files named; the view comes back when they read")
         noted(request, holder.current, [])
@@ -1051,8 +1061,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         caller_of(request, "admin")
         failure = await reload("POST /v1/policy/reload")
         if failure is not None:
-            raise ApiError(422, "policy_invalid", f"the new policy version does not load ({len(failure.diagnostics)} "
-                           f"problems); still serving {holder.current.engine.policy_hash}",
+            raise ApiError(422, "policy_invalid", f"the new policy version does not load ({problems(len(failure.diagnostics))}"
+                           f"); still serving {holder.current.engine.policy_hash}",
                            errors=[{"loc": ["policy"], **d} for d in failure.diagnostics])
         if config.workers > 1:
             # this worker has loaded it; each of the others loads it itself, when the supervisor passes SIGHUP on
@@ -1114,6 +1124,25 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         return described["schema"]
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def reload_line(reason: str, before: Served, after: Served, failure: Any, failed_before: bool) -> str:
+    """What a reload did, in one line: reloaded (from which version to which), the same version kept, or a
+    version refused (with its first problem, at file:line:col)."""
+    was = before.engine.policy_hash
+    if failure is not None:
+        problems = failure.diagnostics
+        first = problems[0]["text"] if problems else "no diagnostics"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return f"policy reload refused ({reason}), still serving {was}: {first}{more}"
+    if after.engine is before.engine:
+        return (f"policy files are back as served ({reason}): {was}, healthy again" if failed_before else
+                f"policy reloaded ({reason}): unchanged, {was}")
+    return f"policy reloaded ({reason}): {after.engine.policy_hash}, was {was}"
+
+
+def problems(count: int) -> str:
+    return f"{count} problem{'' if count == 1 else 's'}"
 
 
 def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

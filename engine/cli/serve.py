@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import ipaddress
 import os
@@ -129,6 +128,7 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     service = Service(config)  # a broken policy, log or tokens file stops here, before listening (exit 2)
     sock = listening_socket(config.host, config.port)  # a port in use: exit 2 here, before any line says it serves
     if config.port == 0:  # the port the system gave
+        import dataclasses  # lazy: not for --help (tests/test_startup.py)
         config = dataclasses.replace(config, port=sock.getsockname()[1])
     warn(service.holder.current.engine, stderr)
     if config.policies is None:  # as pmo evaluate says it (engine/cli/common.py): someone else's governance

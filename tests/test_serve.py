@@ -636,6 +636,49 @@ def test_every_reload_and_every_refused_version_is_one_line_on_stderr(tmp_path):
         server.stop()
 
 
+def configmap_version(mount: Path, stamp: str, files: dict[str, str]) -> None:
+    """A new version of a ConfigMap volume, as the kubelet writes it: a timestamped folder, then ..data swapped
+    to it at once (rename of a new link over the old), then the old folder removed."""
+    folder = mount / f"..{stamp}"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    old = os.readlink(mount / "..data") if (mount / "..data").is_symlink() else None
+    os.symlink(folder.name, mount / "..data_tmp")
+    os.replace(mount / "..data_tmp", mount / "..data")
+    for name in files:
+        if not (mount / name).is_symlink():
+            os.symlink(f"..data/{name}", mount / name)
+    if old:
+        shutil.rmtree(mount / old)
+
+
+def test_a_kubernetes_configmap_mount_is_served_and_its_update_reloaded(tmp_path):
+    """The policy folder a ConfigMap volume makes (each file a link into ..data/): served, its hash that of the
+    same files in a plain folder of that name, and an update (..data swapped to a new folder) reloaded."""
+    files = {p.name: p.read_text() for p in (ROOT / "policies").glob("*.yaml")}
+    mount = tmp_path / "policies"
+    mount.mkdir()
+    configmap_version(mount, "2026_12_07_00_00_00.1", files)
+    server = Server(tmp_path, "--policies", str(mount), "--watch", "0.2")
+    try:
+        plain = tmp_path / "plain" / "policies"
+        shutil.copytree(ROOT / "policies", plain)
+        first = server.client.get("/health").json()["policy_hash"]
+        assert first == Engine.load(plain, today=_date(TODAY)).policy_hash
+        assert "policies/intake.yaml" in server.client.get("/v1/policy").json()["files"]
+        changed = {**files, "intake.yaml": files["intake.yaml"].replace("Proposals must serve",
+                                                                        "Every proposal must serve", 1)}
+        configmap_version(mount, "2026_12_07_00_05_00.2", changed)
+        deadline = time.monotonic() + HANG_GUARD
+        while (health := server.client.get("/health").json())["policy_hash"] == first:
+            assert time.monotonic() < deadline, f"the ConfigMap update was not reloaded: {health}"
+            time.sleep(0.1)
+        assert health["status"] == "ok"
+    finally:
+        server.stop()
+
+
 def test_the_policy_folder_is_watched(tmp_path):
     policies = policy_copy(tmp_path)
     server = Server(tmp_path, "--policies", str(policies), "--watch", "0.2")

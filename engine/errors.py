@@ -54,9 +54,12 @@ class Location:
 
 def display_path(path: str | Path) -> str:
     """A file as diagnostics and reports name it, as the user can open it: relative to the working directory when
-    it lies inside it (``.`` for the directory itself), else as given."""
+    it lies inside it (``.`` for the directory itself), else as given. A file that is a symbolic link keeps its own
+    name (its folder is resolved, not the link: a ConfigMap's intake.yaml is not its ..2026_12_07/intake.yaml)."""
+    given = Path(path)
     try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+        return str((given.parent.resolve() / given.name if given.name not in ("", "..") else given.resolve())
+                   .relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 

@@ -131,6 +131,36 @@ def test_symlinked_policy_files_are_refused(write_policy, tmp_path):
     assert [d.code for d in validate(root, today=TODAY)] == ["symlink"]
 
 
+def test_a_kubernetes_configmap_mount_loads_and_a_link_leading_outside_is_refused_named_as_in_the_folder(
+        write_policy, tmp_path, monkeypatch):
+    """A ConfigMap volume: each file a link into ..data/, itself a link to a timestamped folder, all inside the
+    mounted folder. Links that stay inside the policy folder read the folder's own files, so they load, with the
+    hash of the same files copied in; a link leading out of it is still refused, named as the folder has it."""
+    files = {"intake.yaml": "kind: intake\nfields: {id: string, budget: money}\nrules:\n"
+                            "  - {id: big, when: budget > 10, effect: review, reason: big, route: PMO}\n",
+             "strategy.yaml": "kind: strategy\nobjectives: [{id: x, name: X, weight: 1}]\n"}
+    plain = write_policy(files, "copied/cm")
+    mount = tmp_path / "cm"
+    (mount / "..2026_12_07_00_00_00.1").mkdir(parents=True)
+    for name, text in files.items():
+        (mount / "..2026_12_07_00_00_00.1" / name).write_text(text)
+    os.symlink("..2026_12_07_00_00_00.1", mount / "..data")
+    for name in files:
+        os.symlink(f"..data/{name}", mount / name)
+    assert validate(mount, today=TODAY) == []
+    assert Engine.load(mount, today=TODAY).policy_hash == Engine.load(plain, today=TODAY).policy_hash
+    assert Engine.load(mount, today=TODAY).evaluate({"id": "P", "budget": 20}).decision == "review"
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("kind: scoring\n")
+    os.symlink(outside, mount / "scoring.yaml")
+    monkeypatch.chdir(tmp_path)
+    found = validate(mount, today=TODAY)
+    assert [d.code for d in found] == ["symlink"]
+    assert found[0].location.file == "cm/scoring.yaml" and str(outside) in found[0].message
+    os.symlink("../copied/cm/intake.yaml", mount / "other.yaml")  # relative, but out of the folder too
+    assert sorted(d.location.file for d in validate(mount, today=TODAY)) == ["cm/other.yaml", "cm/scoring.yaml"]
+
+
 @pytest.mark.parametrize("value, code", [
     (float("nan"), "bad_value"), (float("inf"), "bad_value"), ("1" * 400, "bad_value"), ("9" * 20, "bad_value"),
     ("x" * 10_000_000, "bad_value"),

@@ -271,6 +271,84 @@ def test_openapi_and_the_docs_page(site):
     assert docs.status_code == 200 and "/openapi.json" in docs.text
 
 
+def test_openapi_is_a_valid_document_every_operation_id_once_every_ref_resolving(site):
+    """What a client generator checks: operationIds unique (GET and HEAD of /health shared one), every $ref
+    resolving, every operation answering with a described response."""
+    schema = site.client.get("/openapi.json").json()
+    assert schema["openapi"].startswith("3.") and schema["info"]["title"] and schema["info"]["version"]
+    ids = [(path, method, op.get("operationId")) for path, item in schema["paths"].items()
+           for method, op in item.items() if method in ("get", "head", "post", "put", "delete", "patch", "options")]
+    assert all(op_id for _, _, op_id in ids), [i for i in ids if not i[2]]
+    seen: dict[str, tuple] = {}
+    for path, method, op_id in ids:
+        assert op_id not in seen, f"operationId {op_id} of {method} {path} is also {seen[op_id]}"
+        seen[op_id] = (method, path)
+    assert ("/health", "head") in {(p, m) for p, m, _ in ids} and ("/ready", "head") in {(p, m) for p, m, _ in ids}
+    text = json.dumps(schema)
+    for ref in set(__import__("re").findall(r'"\$ref": "#/components/schemas/([^"]+)"', text)):
+        assert ref in schema["components"]["schemas"], ref
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            assert op.get("responses"), (method, path)
+
+
+def served_schema(document: dict, name: str):
+    import jsonschema
+    return jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{name}",
+                                            "components": document["components"]})
+
+
+def test_openapi_examples_are_proposals_of_the_served_policy_and_every_answer_is_described(tmp_path):
+    """The body examples are made from the served policy's fields (a policy of its own, not the reference one),
+    and decide; the answers of evaluate (with its warnings), batch, rank and explain validate against their
+    response schemas, which name every key the answers have."""
+    policies = policy_copy(tmp_path)
+    intake = policies / "intake.yaml"
+    intake.write_text(intake.read_text().replace("  business_unit:", "  funding_source: {type: enum, values: "
+                                                 "[capex, opex], required: true}\n  business_unit:", 1))
+    server = Server(tmp_path, "--policies", str(policies), "--watch", "0")
+    try:
+        document = server.client.get("/openapi.json").json()
+        paths = document["paths"]
+        example = paths["/v1/evaluate"]["post"]["requestBody"]["content"]["application/json"]["example"]
+        assert example["funding_source"] in ("capex", "opex")
+        fields = set(document["components"]["schemas"]["Proposal"]["properties"])
+        assert set(example) <= fields
+        assert paths["/v1/explain"]["post"]["requestBody"]["content"]["application/json"]["example"] == example
+        assert paths["/v1/evaluate/batch"]["post"]["requestBody"]["content"]["application/json"]["example"] == \
+            [example]
+        decided = server.client.post("/v1/evaluate", json=example)
+        assert decided.status_code == 200, decided.text
+        assert "Duplicate Operation ID" not in server.errors()
+        sent = {**{k: v for k, v in proposals()[0].items() if k != "sponsor"}, "funding_source": "opex",
+                "sponser": "Jane"}  # misspelt: a warning
+        cases = [("/v1/evaluate", sent, "EvaluateResponse"), ("/v1/evaluate/batch", [sent, {"id": "x"}],
+                                                              "BatchResponse"),
+                 ("/v1/rank", {"proposals": [{**p, "funding_source": "capex"} for p in proposals()[:8]],
+                               "sensitivity": True}, "RankResponse"),
+                 ("/v1/explain", sent, "ExplainResponse")]
+        for path, body, name in cases:
+            ok = paths[path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+            assert ok == {"$ref": f"#/components/schemas/{name}"}, path
+            answer = server.client.post(path, json=body).json()
+            check = served_schema(document, name)
+            assert not [e.message for e in check.iter_errors(answer)], path
+            described = document["components"]["schemas"][name]["properties"]
+            assert set(answer) <= set(described), (path, set(answer) - set(described))
+        answer = server.client.post("/v1/evaluate", json=sent).json()
+        assert answer["warnings"] and "warnings" in document["components"]["schemas"]["EvaluateResponse"][
+            "properties"]
+        batch = server.client.post("/v1/evaluate/batch", json=[sent]).json()
+        assert batch["warnings"] and "warnings" in document["components"]["schemas"]["BatchResponse"]["properties"]
+        ranked = server.client.post("/v1/rank", json={"proposals": [{**p, "funding_source": "capex"}
+                                                                     for p in proposals()[:8]]}).json()
+        entry = document["components"]["schemas"]["RankEntryResponse"]["properties"]
+        for item in ranked["entries"]:
+            assert set(item) <= set(entry), set(item) - set(entry)
+    finally:
+        server.stop()
+
+
 def test_openapi_describes_the_proposals_of_the_served_policy(site):
     """/openapi.json has a Proposal schema made from the intake policy's fields (types, enums, required), every
     proposal body refers to it, and the example proposals validate against it; a value it refuses is a 422 too."""
@@ -506,6 +584,19 @@ def test_the_policy_endpoint(site):
     described = site.client.get("/v1/policy").json()
     assert described["policy_hash"] == site.engine.policy_hash
     assert "policies/intake.yaml" in described["files"] and isinstance(described["warnings"], list)
+    assert described["example"] is False and "example policies" not in site.errors()
+
+
+def test_without_policies_it_says_it_serves_the_built_in_example_policies(tmp_path):
+    """pmo serve without --policies decides by the example utility's policies: the start-up says so (as pmo
+    evaluate does), and so does /v1/policy, so a unit file that lost its --policies is noticed."""
+    server = Server(tmp_path, "--watch", "0")
+    try:
+        assert "built-in example policies" in server.errors() and "--policies" in server.errors()
+        described = server.client.get("/v1/policy").json()
+        assert described["example"] is True and described["policy_hash"] == Engine.load(today=_date(TODAY)).policy_hash
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------------------- safe policy changes
@@ -558,6 +649,81 @@ def test_reload_to_a_broken_policy_keeps_serving_and_back(tmp_path):
         server.stop()
 
 
+def wait_for_line(server: Server, text: str) -> str:
+    deadline = time.monotonic() + HANG_GUARD
+    while not (lines := [line for line in server.errors().splitlines() if text in line]):
+        assert time.monotonic() < deadline, f"no line with {text!r} on stderr: {server.errors()}"
+        time.sleep(0.1)
+    return lines[-1]
+
+
+def test_every_reload_and_every_refused_version_is_one_line_on_stderr(tmp_path):
+    """A watch-triggered reload, or a version the watch refused, was written nowhere (an operator only learnt of
+    it by polling /health): each is one line on stderr, the refused one with its first problem at file:line."""
+    policies = policy_copy(tmp_path)
+    server = Server(tmp_path, "--policies", str(policies), "--watch", "0.2")
+    try:
+        first = server.client.get("/health").json()["policy_hash"]
+        intake = policies / "intake.yaml"
+        original = intake.read_text()
+        intake.write_text(original + "\nnot yaml: [\n")
+        line = wait_for_line(server, "refused")
+        assert "policy files changed" in line and f"still serving {first}" in line and "intake.yaml:" in line, line
+        assert "1 problems" not in line
+        intake.write_text(original.replace("Proposals must serve", "Every proposal must serve", 1))
+        second = wait_for_health(server, "ok")["policy_hash"]
+        line = wait_for_line(server, "reloaded")
+        assert second != first and second in line and first in line and "policy files changed" in line, line
+        refused = server.client.post("/v1/policy/reload")  # the same files: reloaded again, and said so
+        assert refused.status_code == 200
+        assert "POST /v1/policy/reload" in wait_for_line(server, "POST /v1/policy/reload")
+    finally:
+        server.stop()
+
+
+def configmap_version(mount: Path, stamp: str, files: dict[str, str]) -> None:
+    """A new version of a ConfigMap volume, as the kubelet writes it: a timestamped folder, then ..data swapped
+    to it at once (rename of a new link over the old), then the old folder removed."""
+    folder = mount / f"..{stamp}"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    old = os.readlink(mount / "..data") if (mount / "..data").is_symlink() else None
+    os.symlink(folder.name, mount / "..data_tmp")
+    os.replace(mount / "..data_tmp", mount / "..data")
+    for name in files:
+        if not (mount / name).is_symlink():
+            os.symlink(f"..data/{name}", mount / name)
+    if old:
+        shutil.rmtree(mount / old)
+
+
+def test_a_kubernetes_configmap_mount_is_served_and_its_update_reloaded(tmp_path):
+    """The policy folder a ConfigMap volume makes (each file a link into ..data/): served, its hash that of the
+    same files in a plain folder of that name, and an update (..data swapped to a new folder) reloaded."""
+    files = {p.name: p.read_text() for p in (ROOT / "policies").glob("*.yaml")}
+    mount = tmp_path / "policies"
+    mount.mkdir()
+    configmap_version(mount, "2026_12_07_00_00_00.1", files)
+    server = Server(tmp_path, "--policies", str(mount), "--watch", "0.2")
+    try:
+        plain = tmp_path / "plain" / "policies"
+        shutil.copytree(ROOT / "policies", plain)
+        first = server.client.get("/health").json()["policy_hash"]
+        assert first == Engine.load(plain, today=_date(TODAY)).policy_hash
+        assert "policies/intake.yaml" in server.client.get("/v1/policy").json()["files"]
+        changed = {**files, "intake.yaml": files["intake.yaml"].replace("Proposals must serve",
+                                                                        "Every proposal must serve", 1)}
+        configmap_version(mount, "2026_12_07_00_05_00.2", changed)
+        deadline = time.monotonic() + HANG_GUARD
+        while (health := server.client.get("/health").json())["policy_hash"] == first:
+            assert time.monotonic() < deadline, f"the ConfigMap update was not reloaded: {health}"
+            time.sleep(0.1)
+        assert health["status"] == "ok"
+    finally:
+        server.stop()
+
+
 def test_the_policy_folder_is_watched(tmp_path):
     policies = policy_copy(tmp_path)
     server = Server(tmp_path, "--policies", str(policies), "--watch", "0.2")
@@ -570,6 +736,75 @@ def test_the_policy_folder_is_watched(tmp_path):
             assert time.monotonic() < deadline, "the broken version was not noticed"
             time.sleep(0.1)
         assert server.client.get("/health").json()["policy_hash"] == first
+    finally:
+        server.stop()
+
+
+def wait_for_health(server: Server, status: str) -> dict:
+    deadline = time.monotonic() + HANG_GUARD
+    while (health := server.client.get("/health").json())["status"] != status:
+        assert time.monotonic() < deadline, f"/health did not become {status}: {health}"
+        time.sleep(0.1)
+    return health
+
+
+def test_a_policy_folder_that_vanishes_and_comes_back_the_same_is_healthy_again(tmp_path):
+    """mv policies away; mv it back (a redeploy swapping the folder, an NFS blip): the files are the served ones
+    again (same size and time), so /health is ok again without a touch or a reload; back changed, it reloads."""
+    policies = policy_copy(tmp_path)
+    server = Server(tmp_path, "--policies", str(policies), "--watch", "0.2")
+    try:
+        first = server.client.get("/health").json()["policy_hash"]
+        aside = tmp_path / "aside"
+        policies.rename(aside)
+        assert "no_policies" in json.dumps(wait_for_health(server, "degraded")["last_failure"])
+        aside.rename(policies)
+        health = wait_for_health(server, "ok")
+        assert health == {"status": "ok", "policy_hash": first, "last_failure": None}
+        assert server.client.get("/v1/policy").json()["reloads"] == 0  # the served version was kept, not swapped
+        # away again, and back with a change: that version is loaded
+        policies.rename(aside)
+        wait_for_health(server, "degraded")
+        intake = aside / "intake.yaml"
+        intake.write_text(intake.read_text().replace("Proposals must serve", "Every proposal must serve", 1))
+        aside.rename(policies)
+        health = wait_for_health(server, "ok")
+        assert health["policy_hash"] != first and health["last_failure"] is None
+        assert server.client.post("/v1/evaluate", json=proposals()[0]).json()["policy_hash"] == health["policy_hash"]
+    finally:
+        server.stop()
+
+
+def test_with_workers_a_reload_by_post_reloads_every_worker_and_says_so_only_as_asked(tmp_path):
+    """--workers 2 --watch 0: POST /v1/policy/reload loaded the new version in the worker that answered only (12
+    of 20 requests were then decided by the new version, 8 by the old). Now every worker reloads (the supervisor
+    is signalled, as by SIGHUP), and the answer (202) says that the others were asked, not that they reloaded."""
+    policies = policy_copy(tmp_path)
+    server = Server(tmp_path, "--policies", str(policies), "--watch", "0", "--workers", "2")
+    try:
+        first = server.client.get("/health").json()["policy_hash"]
+        assert "reloads only the worker" not in server.errors()
+        intake = policies / "intake.yaml"
+        intake.write_text(intake.read_text().replace("Proposals must serve", "Every proposal must serve", 1))
+        answer = server.client.post("/v1/policy/reload")
+        assert answer.status_code == 202, answer.text
+        said = answer.json()
+        assert said["reloaded"] is False and said["signalled"] is True and said["workers"] == 2
+        second = said["policy_hash"]
+        assert second != first
+        deadline = time.monotonic() + HANG_GUARD
+        while True:  # a new connection each time, so both workers answer; every one says the new version
+            hashes = [httpx.get(server.url + "/health", timeout=HANG_GUARD).json()["policy_hash"] for _ in range(20)]
+            if set(hashes) == {second}:
+                break
+            assert time.monotonic() < deadline, f"not every worker reloaded: {hashes}"
+            time.sleep(0.1)
+        # a broken version: refused (422) by the worker that answers, and nobody is asked to load it
+        intake.write_text(intake.read_text() + "\nnot yaml: [\n")
+        refused = server.client.post("/v1/policy/reload")
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "policy_invalid"
+        hashes = {httpx.get(server.url + "/health", timeout=HANG_GUARD).json()["policy_hash"] for _ in range(20)}
+        assert hashes == {second}
     finally:
         server.stop()
 
@@ -1024,6 +1259,24 @@ def test_usage_errors_and_a_bad_tokens_file_are_exit_2_before_listening(tmp_path
     assert done.returncode == 2 and "$PMO_TOKENS:1:1" in done.stderr
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_exit_2_with_one_line_and_no_serving_banner(tmp_path, workers):
+    """The port held by another program: exit 2 (it cannot start), one line naming the address and what to do;
+    no banner saying it serves, no uvicorn traceback, not exit 3 (a bug)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", workers,
+                               "--log", str(tmp_path / "d.sqlite"), "--watch", "0"], capture_output=True, text=True,
+                              timeout=HANG_GUARD, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "error" in line.lower()]
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "in use" in lines[0] and "--port" in lines[0], \
+        done.stderr
+    assert "(docs at /docs)" not in done.stderr and "Errno" not in done.stderr and "Traceback" not in done.stderr
+
+
 # ---------------------------------------------------------------------------- the health page and /v1/health
 
 STATUS = sorted((ROOT / "examples" / "status").glob("status-*.csv"))
@@ -1470,9 +1723,16 @@ def test_rank_options_are_json_integers_and_booleans_each_once(site, extra):
 def test_an_ndjson_batch_over_the_limit_is_refused_with_or_without_its_last_newline(site):
     line = json.dumps({"id": "A", "title": "t"}).encode()
     for ending in (b"\n", b""):
-        body = b"\n".join([line] * 101) + ending  # the site takes --max-batch 100
-        answer = site.client.post("/v1/evaluate/batch", content=body, headers={"Content-Type": "application/x-ndjson"})
-        assert answer.status_code == 413, (ending, answer.text)
+        for count in (101, 150):
+            body = b"\n".join([line] * count) + ending  # the site takes --max-batch 100
+            answer = site.client.post("/v1/evaluate/batch", content=body,
+                                      headers={"Content-Type": "application/x-ndjson"})
+            assert answer.status_code == 413, (ending, answer.text)
+            # it stops reading at the 101st line: it says "more than", not a count it did not make
+            assert answer.json()["error"]["message"].startswith("the batch has more than 100 proposals;"), answer.text
+    many = [{"id": f"PRJ-{n}"} for n in range(150)]  # a JSON array is counted whole
+    assert site.client.post("/v1/evaluate/batch", json=many).json()["error"]["message"].startswith(
+        "the batch has 150 proposals;")
     assert site.client.post("/v1/evaluate/batch", content=b"\n".join([line] * 100),
                             headers={"Content-Type": "application/x-ndjson"}).status_code == 200
 

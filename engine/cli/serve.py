@@ -98,7 +98,7 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         # lazy: a command loads its stage when it runs (tests/test_startup.py)
         from engine.serve.app import Service
         from engine.serve.config import ServeConfig
-        from engine.serve.run import run
+        from engine.serve.run import listening_socket, run
     except ImportError as exc:  # pragma: no cover - the dependencies are in pyproject.toml
         if (exc.name or "").split(".")[0] not in ("fastapi", "uvicorn", "starlette", "anyio", "pydantic"):
             raise
@@ -126,19 +126,24 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                          status_sheet=args.sheet, history=args.history)
     gc.enable()  # main() pauses the collector for batch work; a long-running server must collect its cycles
     service = Service(config)  # a broken policy, log or tokens file stops here, before listening (exit 2)
+    sock = listening_socket(config.host, config.port)  # a port in use: exit 2 here, before any line says it serves
+    if config.port == 0:  # the port the system gave
+        import dataclasses  # lazy: not for --help (tests/test_startup.py)
+        config = dataclasses.replace(config, port=sock.getsockname()[1])
     warn(service.holder.current.engine, stderr)
+    if config.policies is None:  # as pmo evaluate says it (engine/cli/common.py): someone else's governance
+        print("pmo serve: note: deciding by the built-in example policies of an example utility (Northwind "
+              "Utilities), as GET /v1/policy says (example: true); `pmo init DIR` starts your own set, then give "
+              "--policies DIR/policies", file=stderr)
     if not service.tokens.required and not _loopback(config.host):
         print(f"pmo serve: warning: no tokens, and listening on {config.host}: anyone who can reach it may decide, "
               "override and reload; give --tokens or $PMO_TOKENS", file=stderr)
-    if config.workers > 1 and config.watch == 0:
-        print("pmo serve: warning: with --workers and --watch 0, POST /v1/policy/reload reloads only the worker that "
-              "answers it; reload with SIGHUP (every worker), or keep --watch on", file=stderr)
     print(f"pmo serve: http://{config.host}:{config.port} (docs at /docs), policy "
           f"{service.holder.current.engine.policy_hash}, log {config.log}, {config.workers} worker"
           f"{'s' if config.workers > 1 else ''}, {len(service.tokens) or 'no'} token"
           f"{'' if len(service.tokens) == 1 else 's'}", file=stderr)
     stderr.flush()
-    run(config, service if config.workers == 1 else None)
+    run(config, service if config.workers == 1 else None, sock)
     return EXIT_OK
 
 

@@ -189,10 +189,12 @@ def _add_lookup(policy_set: PolicySet, table: LookupPolicy, sink: DiagnosticSink
             sink.add("bad_value", f"csv: '{table.csv}' must name a .csv file in the policy folder", table.loc("csv"),
                      "keep reference data beside the policy files, e.g. csv: vendors.csv")
             return
-        if path.is_symlink() or not path.is_file():
+        outside = leads_outside(path, policy_set.root)
+        if outside is not None or not path.is_file():
             near = did_you_mean(table.csv, [p.name for p in policy_set.root.glob("*.csv")])
-            sink.add("no_file", f"no file '{table.csv}' beside the policy files" if not path.is_symlink()
-                     else f"'{table.csv}' is a symbolic link", table.loc("csv"), near or "copy the CSV file into the policy folder")
+            sink.add("no_file", f"no file '{table.csv}' beside the policy files" if outside is None
+                     else f"'{table.csv}' is a symbolic link leading out of the policy folder (to {outside})",
+                     table.loc("csv"), near or "copy the CSV file into the policy folder")
             return
         policy_set.data_files[table.name] = DataFile(display_path(path), f"{policy_set.root.name}/{path.name}", path.read_bytes())
 
@@ -243,11 +245,26 @@ def _add_library(policy_set: PolicySet, loaded: LoadedFile, sink: DiagnosticSink
 
 
 
+def leads_outside(path: Path, folder: Path) -> Path | None:
+    """Where a symbolic link ``path`` leads when that is not a file inside ``folder`` (its links followed); None
+    for a plain file, or a link that stays inside. The folder is the policy (what is reviewed is what decides),
+    so a link out of it is refused: it could point anywhere, and the file could change with nobody looking at the
+    folder. A link inside reads one of the folder's own files, as a Kubernetes ConfigMap mount makes them (each
+    file a link into ..data/, itself a link to a timestamped folder beside it)."""
+    if not path.is_symlink():
+        return None
+    target = path.resolve()
+    return None if target.is_relative_to(folder.resolve()) and target.is_file() else target
+
+
 def _load_file(path: Path, display: str, name: str, sink: DiagnosticSink,
                unusable_kinds: set[str] | None = None, unusable_lookups: set[str] | None = None) -> LoadedFile | None:
-    if path.is_symlink():
-        sink.add("symlink", "policy files may not be symbolic links", Location(display),
-                 "copy the file into the policy folder; a link could point anywhere")
+    target = leads_outside(path, path.parent)
+    if target is not None:
+        sink.add("symlink", f"policy files may not be symbolic links leading out of their folder (this one leads to "
+                 f"{target})", Location(display),
+                 "copy the file into the policy folder; a link could point anywhere (links to files inside the "
+                 "folder, as a Kubernetes ConfigMap mount makes them, are read)")
         return None
     document = load_document(path, display, sink)
     if document is None:

@@ -17,8 +17,10 @@ import datetime as dt
 import gc
 import itertools
 import json
+import os
 import queue
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -38,7 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import __version__
 from engine.api import Engine
-from engine.decision import Decision, RowError, Verdict
+from engine.decision import Decision, Finding, RowError, Verdict
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.health.assess import health_entries
 from engine.io.jsonstream import DECODER
@@ -46,9 +48,9 @@ from engine.io.rows import MAX_DIGITS, Duplicated, Row, bounded_row
 from engine.portfolio.model import portfolio_from, read_portfolio
 from engine.serve.access import OPEN, AccessLog, Caller, Tokens, masked
 from engine.serve.board import BoardState, HistorySource, PortfolioSource, StatusSource, page
-from engine.serve.config import ServeConfig
+from engine.serve.config import SUPERVISOR_ENV, ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
-from engine.serve.schemas import policy_components
+from engine.serve.schemas import example_proposal, policy_components
 from engine.store import MAX_PAGE, Entry, open_log
 from engine.store.log import gate_entry, intake_read_as, record_digest
 
@@ -167,6 +169,9 @@ class SelectRequest(PortfolioRequest):
 
 class EvaluateResponse(Decision):
     decision_id: str = Field(description="the decision log's key of this decision: GET /v1/decisions/{id}")
+    warnings: list[str] = Field(default_factory=list, description="POST /v1/evaluate only, and only when there are "
+                                "some: fields of the proposal the policy does not know that are spelt like one it "
+                                "does (ignored, so the decision was made without them)")
 
 
 class LoggedDecision(BaseModel):
@@ -200,6 +205,116 @@ class BatchResponse(BaseModel):
     as_of: str
     counts: dict[str, int]
     decisions: list[EvaluateResponse]
+    warnings: list[str] = Field(default_factory=list, description="only when there are some: the proposals' fields "
+                                "the policy does not know that are spelt like one it does (ignored), once for the "
+                                "batch (JSON batches; an NDJSON answer has no place for them)")
+
+
+class ContributionResponse(BaseModel):
+    criterion: str
+    raw: float | None = Field(description="the value the criterion read (null: missing)")
+    normalised: float | None = Field(description="0 to 1 after normalisation and direction")
+    weight: float | None = Field(description="the criterion's weight (the weights add up to 1)")
+    contribution: float | None = Field(description="its share of the score; the shares add up to the score")
+    detail: dict[str, float] | None = Field(description="for alignment: each objective's part")
+
+
+class WeightChangeResponse(BaseModel):
+    criterion: str
+    weight: float
+    new_weight: float
+
+
+class RankEntryResponse(BaseModel):
+    rank: int | None = Field(description="1 is best; null for a proposal that is not ranked")
+    id: str | None
+    decision: Literal["accept", "review", "reject", "error"] = Field(description="the intake decision")
+    model: str | None = Field(None, description="the scoring model that scored it (a policy set with several)")
+    score: float | None
+    breakdown: list[ContributionResponse]
+    routes: list[str]
+    findings: list[Finding]
+    errors: list[RowError]
+    reason: str | None = Field(description="why it is not ranked")
+    top_probability: float | None = Field(description="with sensitivity: the share of weight perturbations that "
+                                          "keep it in the top")
+    weight_change: WeightChangeResponse | None = Field(description="with sensitivity, the top only: the smallest "
+                                                       "single-weight change that drops it")
+    source: str | None
+    row: int | None
+    panel: list[dict[str, Any]] = Field(default_factory=list, description="rater panels' results, when scored by one")
+
+
+class RankResponse(BaseModel):
+    policy_hash: str
+    method: str
+    weights: dict[str, float]
+    top: int
+    as_of: str | None
+    sensitivity: dict[str, Any] | None = Field(description="the perturbation, samples and seed, when asked")
+    warnings: list[str]
+    models: list[dict[str, Any]] = Field(default_factory=list, description="several scoring models: each one")
+    assessment_errors: list[dict[str, Any]] = Field(default_factory=list)
+    entries: list[RankEntryResponse] = Field(description="the ranked first, then the rejected and the bad rows")
+
+
+class ConditionPart(BaseModel):
+    text: str = Field(description="the condition, or one part of it, with the proposal's values")
+    value: Literal["true", "false", "unknown"]
+    parts: list[ConditionPart] = Field(description="the items of an and / or, the operand of a not")
+
+
+class RuleTraceResponse(BaseModel):
+    rule: str
+    effect: str
+    source: str = Field(description="file:line")
+    origin: str | None = Field(description="LIBRARY/RULE for an included library rule")
+    route: str | None
+    fired: bool
+    value: Literal["true", "false", "unknown"]
+    condition: ConditionPart
+
+
+class ScoreExplanationResponse(BaseModel):
+    method: str
+    score: float | None
+    partial_score: float | None
+    breakdown: list[ContributionResponse]
+    left_out: list[str]
+    note: str | None
+    panel: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ChangeResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    field: str
+    from_: Any = Field(alias="from", description="the proposal's value (null: missing)")
+    to: Any
+    example: bool = Field(False, description="the field only needed a value: this one is an example")
+
+
+class CounterfactualResponse(BaseModel):
+    decision: str
+    changes: list[ChangeResponse]
+    fires: list[str]
+    sentence: str
+
+
+class ExplainResponse(BaseModel):
+    id: str | None
+    decision: Literal["accept", "review", "reject", "error"]
+    routes: list[str]
+    findings: list[Finding]
+    errors: list[RowError]
+    rules: list[RuleTraceResponse] = Field(description="every rule, in policy order")
+    derived: dict[str, Any]
+    score: ScoreExplanationResponse | None
+    counterfactuals: list[CounterfactualResponse] = Field(description="changes verified by deciding again")
+    notes: list[str]
+    policy_hash: str
+    as_of: str | None
+    source: str | None
+    row: int | None
 
 
 _SCHEMAS: dict[str, Any] = {}
@@ -229,9 +344,6 @@ def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: 
     return {"requestBody": {"required": True, "content": content}}
 
 
-EXAMPLE = {"id": "PRJ-1", "title": "CRM renewal", "business_unit": "IT", "sponsor": "Maria Jensen",
-           "sponsor_level": "director", "category": "efficiency", "budget": 300000, "benefit": 520000,
-           "start_date": "2027-03-01", "end_date": "2027-11-30", "risk": 2}
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 422, 503)}
 
 
@@ -469,10 +581,19 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     holder = service.holder
 
     async def reload(reason: str):
+        before = holder.current
+        failed_before = holder.failure is not None
         failure = await anyio.to_thread.run_sync(holder.reload, reason)
         if failure is None:
             await anyio.to_thread.run_sync(_settled)  # the new version's objects frozen too, the old one's freed
+        said(reload_line(reason, before, holder.current, failure, failed_before))
         return failure
+
+    def said(line: str) -> None:
+        """One line on standard error for the operator (the journal), beside the start-up lines."""
+        worker = f" (worker {os.getpid()})" if config.workers > 1 else ""
+        with contextlib.suppress(OSError, ValueError):
+            print(f"pmo serve: {line}{worker}", file=sys.stderr, flush=True)
 
     async def watch() -> None:
         while True:
@@ -618,7 +739,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     # ------------------------------------------------------------------ decisions
     @app.post("/v1/evaluate", tags=["decisions"], response_model=EvaluateResponse, responses=ERRORS,
-              openapi_extra=_body(example=EXAMPLE), summary="decide one proposal")
+              openapi_extra=_body(), summary="decide one proposal")
     async def evaluate(request: Request):
         """Accept, review (with the approvers to route to) or reject one proposal, logged. A proposal that cannot
         be decided (a missing required field, a value of the wrong type) is a 422 naming the fields, not logged."""
@@ -649,7 +770,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     app.fast["POST", "/v1/evaluate"] = evaluate
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
-              openapi_extra=_body(example=[EXAMPLE], ndjson=True, batch=True), summary="decide many proposals (JSON or NDJSON)")
+              openapi_extra=_body(ndjson=True, batch=True), summary="decide many proposals (JSON or NDJSON)")
     async def evaluate_batch(request: Request):
         """A JSON array of proposals (or {"proposals": [...]}): one answer per proposal, in order; a bad one is
         an error row (decision "error", logged like the others), the batch goes on. With Content-Type
@@ -718,7 +839,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         return StreamingResponse(lines(), media_type="application/x-ndjson",
                                  headers={"X-Policy-Hash": served.engine.policy_hash})
 
-    @app.post("/v1/rank", tags=["decisions"], responses=ERRORS, summary="screen, score and rank proposals",
+    @app.post("/v1/rank", tags=["decisions"], response_model=RankResponse, responses=ERRORS,
+              summary="screen, score and rank proposals",
               openapi_extra=_body(RankRequest))
     async def rank(request: Request):
         """Intake, then the ranking of the proposals that pass, with each one's breakdown; the rejected and the
@@ -735,7 +857,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         noted(request, served, [])
         return JSONResponse({"policy_hash": served.engine.policy_hash, **ranking.to_json()})
 
-    @app.post("/v1/explain", tags=["decisions"], responses=ERRORS, openapi_extra=_body(example=EXAMPLE),
+    @app.post("/v1/explain", tags=["decisions"], response_model=ExplainResponse, responses=ERRORS,
+              openapi_extra=_body(),
               summary="why this decision, and what would change it")
     async def explain(request: Request):
         """Every rule's condition evaluated on the proposal (fired or not, with its file:line), the derived values,
@@ -925,7 +1048,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             return health_entries(engine.health(data, as_of=as_of), by), []
         entries, errors = await compute(view)
         if entries is None:
-            raise ApiError(503, "status_unreadable", f"the status reports do not read ({len(errors)} problems)",
+            raise ApiError(503, "status_unreadable", f"the status reports do not read ({problems(len(errors))})",
                            errors=[{"loc": ["status"], "code": "status_unreadable", "message": e} for e in errors],
                            hint="fix the files named; the view comes back when they read")
         noted(request, holder.current, [])
@@ -941,30 +1064,52 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     @app.post("/v1/policy/reload", tags=["policy"], responses=ERRORS, summary="load the policy files again")
     async def policy_reload(request: Request):
         """The new version is checked and compiled aside and swapped in between requests; a broken one is a 422
-        with its diagnostics (file:line:col), and the working version goes on serving. Needs the admin role."""
+        with its diagnostics (file:line:col), and the working version goes on serving. Needs the admin role.
+        With --workers N: the worker that answers loads it (a broken one is the same 422), then every worker is
+        asked to load it (SIGHUP to the supervisor), and the answer is 202 with ``reloaded: false, signalled:
+        true``: the others reload on their own, each /health says which version it serves."""
         caller_of(request, "admin")
         failure = await reload("POST /v1/policy/reload")
         if failure is not None:
-            raise ApiError(422, "policy_invalid", f"the new policy version does not load ({len(failure.diagnostics)} "
-                           f"problems); still serving {holder.current.engine.policy_hash}",
+            raise ApiError(422, "policy_invalid", f"the new policy version does not load ({problems(len(failure.diagnostics))}"
+                           f"); still serving {holder.current.engine.policy_hash}",
                            errors=[{"loc": ["policy"], **d} for d in failure.diagnostics])
+        if config.workers > 1:
+            # this worker has loaded it; each of the others loads it itself, when the supervisor passes SIGHUP on
+            # (engine/serve/run.py). This answer cannot know that they have: it says they were asked.
+            supervisor = os.environ.get(SUPERVISOR_ENV, "")
+            if not supervisor.isdigit() or int(supervisor) != os.getppid():
+                raise ApiError(503, "no_supervisor", "this worker loaded the new version, but its supervisor is gone, "
+                               "so the other workers cannot be asked to", hint="restart the service")
+            os.kill(int(supervisor), signal.SIGHUP)
+            return JSONResponse({"reloaded": False, "signalled": True, "workers": config.workers,
+                                 **holder.current.describe(),
+                                 "message": f"the worker that answers serves {holder.current.engine.policy_hash}; "
+                                 f"every one of the {config.workers} workers was asked to load the files again (SIGHUP "
+                                 "to the supervisor) and does so within moments; each /health answer names its "
+                                 "worker's policy_hash, and a worker that cannot load them keeps its version and says "
+                                 "degraded"}, 202)
         return JSONResponse({"reloaded": True, **holder.current.describe()})
 
-    @app.api_route("/health", methods=["GET", "HEAD"], tags=["server"],
-                   summary="alive, the served policy, and a failed reload's diagnostics")
     async def health():
         failure = _failure(holder)
         return JSONResponse({"status": "degraded" if failure else "ok", "policy_hash":
                              holder.current.engine.policy_hash, "last_failure": failure})
 
-    @app.api_route("/ready", methods=["GET", "HEAD"], tags=["server"],
-                   summary="ready to decide: a policy is served and the log answers")
     async def ready():
         try:
             await compute(lambda: service.logs.get().get(""))
         except Exception as exc:  # noqa: BLE001 - a log that does not answer is "not ready", with why
             return ApiError(503, "not_ready", f"the decision log does not answer: {exc}").response()
         return JSONResponse({"ready": True, "policy_hash": holder.current.engine.policy_hash})
+
+    for path, endpoint, summary in (
+            ("/health", health, "alive, the served policy, and a failed reload's diagnostics"),
+            ("/ready", ready, "ready to decide: a policy is served and the log answers")):
+        for method in ("GET", "HEAD"):  # one route each: an operationId is the operation's alone (OpenAPI)
+            app.add_api_route(path, endpoint, methods=[method], tags=["server"], operation_id=
+                              f"{endpoint.__name__}_{method.lower()}", summary=summary + (
+                                  " (the status only, no body: a load balancer's probe)" if method == "HEAD" else ""))
 
     described: dict[str, Any] = {}  # the policy hash the document was made for, and the document
 
@@ -976,11 +1121,38 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             components = schema.setdefault("components", {})
             components["schemas"] = policy_components(engine, {**components.get("schemas", {}), **_SCHEMAS})
             schema["info"]["x-policy-hash"] = engine.policy_hash
+            example = example_proposal(engine)  # the served policy's, or none
+            for path, value in (("/v1/evaluate", example), ("/v1/explain", example),
+                                ("/v1/evaluate/batch", None if example is None else [example])):
+                content = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+                if value is None:
+                    content.pop("example", None)
+                else:
+                    content["example"] = value
             described.update(hash=engine.policy_hash, schema=schema)
             app.openapi_schema = schema
         return described["schema"]
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def reload_line(reason: str, before: Served, after: Served, failure: Any, failed_before: bool) -> str:
+    """What a reload did, in one line: reloaded (from which version to which), the same version kept, or a
+    version refused (with its first problem, at file:line:col)."""
+    was = before.engine.policy_hash
+    if failure is not None:
+        problems = failure.diagnostics
+        first = problems[0]["text"] if problems else "no diagnostics"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return f"policy reload refused ({reason}), still serving {was}: {first}{more}"
+    if after.engine is before.engine:
+        return (f"policy files are back as served ({reason}): {was}, healthy again" if failed_before else
+                f"policy reloaded ({reason}): unchanged, {was}")
+    return f"policy reloaded ({reason}): {after.engine.policy_hash}, was {was}"
+
+
+def problems(count: int) -> str:
+    return f"{count} problem{'' if count == 1 else 's'}"
 
 
 def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -1045,9 +1217,12 @@ def _too_large(size: int, limit: int) -> ApiError:
                     f"{limit:,}", hint="send it in parts, or as an NDJSON batch")
 
 
-def _check_batch(count: int, limit: int) -> None:
+def _check_batch(count: int, limit: int, *, counted: bool = True) -> None:
+    """``counted``: ``count`` is the whole batch (a JSON array); else the reading stopped there (NDJSON, which is
+    not read past the limit), so the answer says "more than" the limit, not a count it did not make."""
     if count > limit:
-        raise ApiError(413, "batch_too_large", f"the batch has {count:,} proposals; this server takes at most "
+        size = f"{count:,}" if counted else f"more than {limit:,}"
+        raise ApiError(413, "batch_too_large", f"the batch has {size} proposals; this server takes at most "
                        f"{limit:,} at a time", hint="send it in parts")
 
 
@@ -1072,11 +1247,11 @@ async def _spool(request: Request, spool, config: ServeConfig) -> None:
         while (end := chunk.find(b"\n", start)) != -1:
             _check_line(lines + 1, line_bytes + end - start, config.max_body)
             lines, line_bytes, start = lines + 1, 0, end + 1
-            _check_batch(lines, config.max_batch)
+            _check_batch(lines, config.max_batch, counted=False)
         line_bytes += len(chunk) - start
         _check_line(lines + 1, line_bytes, config.max_body)
     if line_bytes:  # a last line without its newline is a line too (10,001 lines passed a limit of 10,000)
-        _check_batch(lines + 1, config.max_batch)
+        _check_batch(lines + 1, config.max_batch, counted=False)
 
 
 def _check_line(number: int, size: int, limit: int) -> None:

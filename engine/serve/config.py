@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from engine.store.address import DEFAULT_PATH as DEFAULT_LOG
 
 CONFIG_ENV = "PMO_SERVE_CONFIG"  # how the supervisor hands the options to each uvicorn worker
+SUPERVISOR_ENV = "PMO_SERVE_SUPERVISOR"  # the supervisor's pid, which a worker signals to have every worker reload
 
 
 @dataclass(frozen=True)

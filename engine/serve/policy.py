@@ -7,6 +7,7 @@ from start to end. A broken version leaves the working one in place and is remem
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
@@ -41,10 +42,12 @@ class Served:
     loaded_at: str
     fingerprint: Fingerprint
     masked: frozenset[str]  # column keys of the fields (and their aliases) the access log must not show
+    example: bool = False  # the built-in example policies (no --policies): an example utility's, not the user's
 
     def describe(self) -> dict[str, Any]:
         engine = self.engine
-        return {"policy_hash": engine.policy_hash, "files": list(engine.policy.files), "today": engine.today.isoformat(),
+        return {"policy_hash": engine.policy_hash, "example": self.example,
+                "files": list(engine.policy.files), "today": engine.today.isoformat(),
                 "backend": engine.backend, "loaded_at": self.loaded_at,
                 "warnings": [diagnostic_json(w) for w in engine.warnings]}
 
@@ -92,12 +95,15 @@ class PolicyHolder:
         for name, spec in engine.policy.fields.items():
             if getattr(spec, "mask", False):
                 names.update([name, *spec.aliases])
-        return Served(engine, _now(), fingerprint, frozenset(column_key(n) for n in names))
+        return Served(engine, _now(), fingerprint, frozenset(column_key(n) for n in names), c.policies is None)
 
     def changed(self) -> bool:
-        """The files (or the date) differ from the served version and from the last version that failed."""
+        """The files (or the date) differ from the last version looked at: the served one, or the one that failed
+        after it. After a failure, files back as they were served are a change too (a folder moved away and back,
+        a redeploy that swaps it): they are loaded to be sure, and the served version stays if they are the same."""
         now = self.fingerprint()
-        return now != self.current.fingerprint and (self.failure is None or now != self.failure.fingerprint)
+        failure = self.failure
+        return now != (failure.fingerprint if failure is not None else self.current.fingerprint)
 
     def reload(self, reason: str) -> Failure | None:
         """Load the policy again; swap it in if it works. Returns the failure, or None when swapped in."""
@@ -111,6 +117,12 @@ class PolicyHolder:
                 failure = Failure(_now(), reason, fingerprint, [diagnostic_json(Diagnostic(
                     "internal_error", f"loading the policy failed: {type(exc).__name__}: {exc}; please report it"))])
             else:
+                current = self.current
+                if (served.engine.policy_hash, served.engine.today, served.masked) == \
+                        (current.engine.policy_hash, current.engine.today, current.masked):
+                    # the same version (the same files, the same date): it stays, and the failure is over
+                    self.current, self.failure = dataclasses.replace(current, fingerprint=fingerprint), None
+                    return None
                 self.current, self.failure = served, None
                 self.reloads += 1
                 return None

@@ -10,6 +10,7 @@ schema describes it, and never accepts less (enum values are listed as written; 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -111,6 +112,58 @@ def policy_components(engine: Engine, components: dict[str, Any]) -> dict[str, A
     if batch:
         batch["properties"]["proposals"]["items"] = {"$ref": "#/components/schemas/Proposal"}
     return out
+
+
+def example_proposal(engine: Engine) -> dict[str, Any] | None:
+    """A proposal of the served policy for the request examples (/docs' "Try it out"): a value for each field
+    (its default, or one within its range, the first of its enum values), kept only if the engine decides it
+    (not an error row); else the required fields alone; else None (no example rather than a wrong one)."""
+    policy = engine.policy
+    objectives = policy.strategy.objectives if policy.strategy is not None else []
+    scale = policy.strategy.levels if policy.strategy is not None else {}
+    levels = sorted(scale, key=lambda level: scale[level])  # the strongest last
+    full: dict[str, Any] = {}
+    for name, spec in policy.fields.items():
+        value = _example_value(name, spec, policy.id_field, objectives, levels, engine.today)
+        if value is not None:
+            full[name] = value
+    required = {name: value for name, value in full.items() if policy.fields[name].required}
+    for example in (full, required):
+        try:
+            if engine.evaluate(example).decision != "error":
+                return example
+        except Exception:  # noqa: BLE001, S112 - an example is a courtesy: none rather than a crash
+            continue
+    return None
+
+
+def _example_value(name: str, spec: Any, id_field: str, objectives: list[str], levels: list[str],
+                   today: dt.date) -> Any:
+    if spec.default is not None:
+        return _plain(spec.default)
+    kind = spec.type
+    if kind == "enum":
+        return (spec.values or [None])[0]
+    if kind in ("money", "number", "integer"):
+        low = _plain(spec.min) if spec.min is not None else None
+        high = _plain(spec.max) if spec.max is not None else None
+        value = 1 if kind == "integer" else 100_000
+        if high is not None and value > high:
+            value = high
+        if low is not None and value < low:
+            value = low
+        return value
+    if kind == "bool":
+        return False
+    if kind == "date":
+        return _plain(spec.min) if spec.min is not None else (today + dt.timedelta(days=90)).isoformat()
+    if kind == "list":
+        return ["example"] if spec.items == "string" else [-100_000, 60_000, 60_000]
+    if kind == "alignment":
+        return {objectives[0]: levels[-1]} if objectives and levels else None
+    if name == id_field:
+        return "PRJ-1"
+    return "An example" if name == "title" else "example"
 
 
 def _plain(value: Any) -> Any:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from engine.report.health import HealthPage
     from engine.scoring.panel import Assessments
     from engine.scoring.ranking import Ranking
+    from engine.store.log import Entry
 
 PathLike = str | Path
 
@@ -133,6 +134,15 @@ class Engine:
         """``evaluate_plain`` and the typed record it was decided on (None for an error), for a caller that logs
         the decision (pmo serve): the log's key is made from the record as read."""
         return self._decide(proposal, None, None)
+
+    def evaluate_logged(self, proposal: Mapping[str, Any]) -> tuple[Decision, Entry]:
+        """``evaluate``, and the decision log's entry for it as ``pmo serve`` logs the same proposal: its key is the
+        service's ``decision_id``, and a proposal that reads the same (``" PRJ-1 "``, ``180000.0``) is the same entry.
+        ``engine.store.DecisionLog(path).append([entry])`` logs it; ``pmo log`` and ``GET /v1/decisions/{key}`` show
+        it, and appending it again adds nothing."""
+        from engine.store.log import proposal_entry  # lazy: the store loads for a caller that logs, not for every one
+        verdict, record = self._decide(proposal, None, None)
+        return verdict.model(), proposal_entry(self, verdict, proposal, record=record)
 
     def evaluate_many(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[Decision]:
         """Decide proposals lazily, one output per input, in order."""

@@ -40,7 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import __version__
 from engine.api import Engine
-from engine.decision import Decision, Finding, RowError, Verdict
+from engine.decision import Decision, Finding, RowError
 from engine.errors import Diagnostic, InputError, PmoError
 from engine.health.assess import health_entries
 from engine.io.jsonstream import DECODER
@@ -52,7 +52,7 @@ from engine.serve.config import SUPERVISOR_ENV, ServeConfig
 from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 from engine.serve.schemas import example_proposal, policy_components
 from engine.store import MAX_PAGE, Entry, open_log
-from engine.store.log import gate_entry, intake_read_as, record_digest
+from engine.store.log import gate_entry, proposal_entry
 
 SOURCE = "request"
 CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
@@ -480,22 +480,6 @@ class Service:
             self.status = HistorySource(self.logs.get)
 
 
-def intake_entry(engine: Engine, decision: Decision | Verdict, data: Any, sent: Any = None,
-                 record: Any = None) -> Entry:
-    """The log entry of an intake decision, as ``pmo evaluate`` writes it (input: the proposal as given; the
-    findings' fields are JSON values already, as engine/tasks/evaluate.py's log_entry reads them), its key made
-    from ``record``, the typed record the decision was made on (engine.store.log.intake_read_as): a proposal sent
-    another way that reads the same is one entry. An item that is no proposal (``data`` None) is logged with what
-    was ``sent`` (the JSON value, or the line's text), so that two different ones are two entries, not one key
-    shared by every error row without an id."""
-    given: dict[str, Any] = {"row": data} if data is not None else {"row": None, "sent": sent}
-    return Entry("intake", decision.id, None, given, engine.policy_hash, decision.decision,
-                 [dict(f.__dict__) for f in decision.findings] or [dict(e.__dict__) for e in decision.errors],
-                 decision.routes,
-                 as_of=engine.today.isoformat(), backend=engine.backend,
-                 read_as=intake_read_as(decision, record, None, None, record_digest(engine)))
-
-
 @dataclass(frozen=True)
 class _Unread(Row):
     """An item of a batch that is no proposal, with what was sent (for its log entry)."""
@@ -554,7 +538,7 @@ def decided_and_logged(service: Service, engine: Engine, rows: list[Row]) -> lis
     """Decide rows, log them in one transaction, and return their answers (each with its decision_id)."""
     decided, entries = [], []
     for row, (decision, record) in zip(rows, engine.decide_plain(rows)):
-        entries.append(intake_entry(engine, decision, row.data, getattr(row, "sent", None), record))
+        entries.append(proposal_entry(engine, decision, row.data, getattr(row, "sent", None), record))
         decided.append(decision)
     service.writer.append(entries)
     return [{**decision.to_json(), "decision_id": logged_key(entry)} for decision, entry in zip(decided, entries)]
@@ -755,7 +739,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             decision, record = await compute(engine.evaluate_read, row.data)
         if decision.decision == "error":
             raise _refused(decision.errors)
-        entry = intake_entry(engine, decision, row.data, record=record)
+        entry = proposal_entry(engine, decision, row.data, record=record)
         try:
             async with asyncio.timeout(config.timeout):
                 await service.writer.append_async([entry])

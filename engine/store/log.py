@@ -121,6 +121,21 @@ def intake_entry(engine: Any, row: Any, decision: Any, record: Any = None) -> En
                  read_as=intake_read_as(decision, record, row.source, row.row, record_digest(engine)))
 
 
+def proposal_entry(engine: Any, decision: Any, data: Any, sent: Any = None, record: Any = None) -> Entry:
+    """The log entry of an intake decision on one proposal (``data``: a mapping), as pmo serve and
+    ``Engine.evaluate_logged`` log it (input: the proposal as given; the findings' fields are JSON values already),
+    its key made from ``record``, the typed record the decision was made on (:func:`intake_read_as`): a proposal sent
+    another way that reads the same is one entry. An item that is no proposal (``data`` None) is logged with what
+    was ``sent`` (the JSON value, or the line's text), so that two different ones are two entries, not one key
+    shared by every error row without an id."""
+    given: dict[str, Any] = {"row": data} if data is not None else {"row": None, "sent": sent}
+    return Entry("intake", decision.id, None, given, engine.policy_hash, decision.decision,
+                 [dict(f.__dict__) for f in decision.findings] or [dict(e.__dict__) for e in decision.errors],
+                 decision.routes,
+                 as_of=engine.today.isoformat(), backend=engine.backend,
+                 read_as=intake_read_as(decision, record, None, None, record_digest(engine)))
+
+
 def intake_read_as(decision: Any, record: Any, source: Any, line: Any,
                    digest_of: RecordDigest) -> dict[str, Any] | None:
     """What an intake entry's key is made from: the digest of the typed record the decision was made on

@@ -445,3 +445,23 @@ def test_the_record_as_read_is_a_field_of_the_decision_kept_out_of_its_json():
     assert "record_read" not in decision.to_json() and "record_read" not in repr(decision)
     rebuilt = GateDecision(**decision.to_json(), record_read=decision.record_read)
     assert rebuilt.record_read == decision.record_read and rebuilt.to_json() == decision.to_json()
+
+
+def test_pmo_log_finds_one_entry_by_its_key(tmp_path, capsys):
+    """Found by an integrator: the key pmo serve answers as decision_id could be looked up over HTTP only."""
+    db = tmp_path / "log.sqlite"
+    assert main(["gate", str(PROJECTS / "go.yaml"), "--gate", "business-case", "--today", "2027-03-01", "--log",
+                 str(db)]) == 0
+    assert main(["evaluate", str(ROOT / "examples" / "proposals.csv"), "--log", str(db), "--today", "2027-03-01",
+                 "--format", "json"]) == 0
+    capsys.readouterr()
+    assert main(["log", "--log", str(db), "--format", "json"]) == 0
+    every = json.loads(capsys.readouterr().out)
+    wanted = every[7]
+    assert main(["log", "--log", str(db), "--format", "json", "--key", f" {wanted['key']} "]) == 0
+    assert json.loads(capsys.readouterr().out) == [wanted]
+    assert main(["log", "--log", str(db), "--key", "0" * 32]) == 0
+    out, err = capsys.readouterr()
+    assert out == "0 decisions\n" and f"no entry with key '{'0' * 32}'" in err
+    assert main(["log", "--log", str(db), "--key", wanted["key"], "--project", "PRJ-1001"]) == 2
+    assert "--key names one entry; it does not combine with --project" in capsys.readouterr().err

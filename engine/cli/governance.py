@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import IO
 
-from engine.cli.common import EPILOG, EXIT_OK, date_arg, dump_json, plural, warn
+from engine.cli.common import EPILOG, EXIT_OK, EXIT_USAGE, date_arg, dump_json, plural, warn
 from engine.cli.options import Subparsers, command, log_options, log_query_options, policy_options
 
 
@@ -31,6 +31,8 @@ def register(sub: Subparsers) -> None:
                  "counts a decision in the period of the date it was decided for.", wrapped=False)
     log_query_options(lg)
     lg.add_argument("--project", metavar="ID")
+    lg.add_argument("--key", metavar="KEY", help="the one entry with this key: the decision_id pmo serve answers "
+                    "(GET /v1/decisions/KEY), the key of pmo log --format json and of Engine.evaluate_logged's entry")
     lg.add_argument("--since", type=date_arg, metavar="YYYY-MM-DD",
                     help="entries logged on or after this day (UTC), whatever date they were decided for")
     lg.add_argument("--until", type=date_arg, metavar="YYYY-MM-DD", help="entries logged on or before this day (UTC)")
@@ -94,9 +96,20 @@ def gate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.store import open_log
+    filters = [f"--{name.replace('_', '-')}" for name in ("project", "since", "until", "decided_since", "decided_until")
+               if getattr(args, name) is not None]
+    if args.key is not None and filters:
+        stderr.write(f"pmo: error: --key names one entry; it does not combine with {', '.join(filters)}\n")
+        return EXIT_USAGE
     with open_log(args.db, existing=True, reading=True) as log:
-        entries = log.query(project=args.project, since=args.since, until=args.until,
-                            decided_since=args.decided_since, decided_until=args.decided_until)
+        if args.key is not None:
+            found = log.get(args.key.strip())
+            entries = [found] if found is not None else []
+            if found is None:
+                stderr.write(f"pmo: no entry with key {args.key.strip()!r} in {args.db}\n")
+        else:
+            entries = log.query(project=args.project, since=args.since, until=args.until,
+                                decided_since=args.decided_since, decided_until=args.decided_until)
     if args.format == "json":
         dump_json(entries, stdout)
         return EXIT_OK

@@ -65,6 +65,10 @@ def register(sub: Subparsers) -> None:
                     help="most proposals in one batch or ranking (default 10,000; beyond: 413)")
     sv.add_argument("--timeout", type=float, default=30.0, metavar="S",
                     help="seconds to receive a body (408) and to compute an answer (503) (default 30)")
+    sv.add_argument("--max-heavy", type=int, default=2, metavar="N",
+                    help="batches, rankings, explanations and portfolio answers computed at once by a worker "
+                    "(default 2); more wait for a turn, within --timeout, then 503 busy. A ranking of 10,000 with "
+                    "sensitivity takes ~300 MB: N bounds a worker's memory")
     sv.add_argument("--watch", type=float, default=2.0, metavar="S",
                     help="look at the policy files for a change every S seconds (default 2; 0: only on SIGHUP "
                     "or POST /v1/policy/reload)")
@@ -119,7 +123,7 @@ def serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                          policies=str(args.policies) if args.policies else None,
                          rules=tuple(str(r) for r in args.rules), today=args.today.isoformat() if args.today else None,
                          backend=args.backend, workers=args.workers, tokens=args.tokens, max_body=args.max_body,
-                         max_batch=args.max_batch, timeout=args.timeout, watch=args.watch, mask=tuple(args.mask),
+                         max_batch=args.max_batch, timeout=args.timeout, heavy=args.max_heavy, watch=args.watch, mask=tuple(args.mask),
                          log_inputs=args.log_inputs, access_log=args.access_log,
                          portfolio=str(args.portfolio) if args.portfolio else None, frontier=args.frontier,
                          status=tuple(str(s) for s in args.status), status_columns=args.columns,

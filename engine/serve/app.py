@@ -681,11 +681,45 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         if config.log_inputs:
             request.state.pmo_inputs = masked(data, holder.current.masked)
 
-    async def compute(fn: Callable, *args: Any) -> Any:
+    turns = threading.BoundedSemaphore(max(1, config.heavy))  # heavy computations running (threads release them)
+
+    async def compute(fn: Callable, *args: Any, heavy: bool = False) -> Any:
+        """``fn(*args)`` in a thread, within the timeout. ``heavy`` (a batch, a ranking, an explanation, a portfolio
+        answer): at most config.heavy at once; the rest wait for a turn. A computation past the timeout runs on
+        (a thread cannot be stopped) and keeps its turn until it ends, so retries queue instead of piling up in
+        memory: the thread gives the turn back, not the request."""
+        started = False
+        turn = [0]  # 0: not started, 1: the thread runs it (and gives the turn back), 2: given back unrun
+        lock = threading.Lock()
+
+        def run() -> Any:
+            with lock:
+                if turn[0] == 2:  # the request gave up before a thread took it: nothing to compute
+                    return None
+                turn[0] = 1
+            try:
+                return fn(*args)
+            finally:
+                if heavy:
+                    turns.release()
         try:
             with anyio.fail_after(config.timeout):
-                return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+                while heavy and not turns.acquire(blocking=False):
+                    await anyio.sleep(0.02)  # (a thread that blocked on the semaphore would hold a worker thread)
+                started = True
+                try:
+                    return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+                finally:
+                    with lock:  # cancelled before a thread took it (anyio may never start it): the turn back
+                        if heavy and turn[0] == 0:
+                            turn[0] = 2
+                            turns.release()
         except TimeoutError:
+            if heavy and not started:
+                raise ApiError(503, "busy", f"{config.heavy} heavy answers (batches, rankings, explanations, portfolio "
+                               f"answers) were being computed for {config.timeout:g} s", headers={"Retry-After": "5"},
+                               hint="try again later, send less at a time, or start the server with more "
+                               "--max-heavy (memory) or --workers") from None
             raise ApiError(503, "timeout", f"no answer within {config.timeout:g} s",
                            hint="send less at a time, or start the server with a longer --timeout") from None
         except PmoError as exc:
@@ -775,7 +809,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         _check_batch(len(items), config.max_batch)
         inputs(request, items)
         rows = [_row(item, number) for number, item in enumerate(items, 1)]
-        answers = await compute(decided_and_logged, service, served.engine, rows)
+        answers = await compute(decided_and_logged, service, served.engine, rows, heavy=True)
         noted(request, served, [a["decision_id"] for a in answers])
         said = field_warnings(served.engine, rows)
         return JSONResponse({"policy_hash": served.engine.policy_hash, "as_of": served.engine.today.isoformat(),
@@ -803,7 +837,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             return "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers).encode()
 
         try:  # the first chunk before the answer starts: a log that fails at once is a plain 503
-            first = await compute(next_chunk)
+            first = await compute(next_chunk, heavy=True)
         except BaseException:
             spool.close()
             raise
@@ -815,7 +849,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                 text = first
                 while text:
                     yield text
-                    text = await compute(next_chunk)
+                    text = await compute(next_chunk, heavy=True)
             except ApiError as exc:
                 yield json.dumps(json.loads(exc.response().body)).encode() + b"\n"
             finally:
@@ -837,7 +871,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         _check_batch(len(asked.proposals), config.max_batch)
         inputs(request, asked.proposals)
         rows = [_row(item, number) for number, item in enumerate(asked.proposals, 1)]
-        ranking = await compute(lambda: served.engine.rank(rows, top=asked.top, sensitivity=asked.sensitivity))
+        ranking = await compute(lambda: served.engine.rank(rows, top=asked.top, sensitivity=asked.sensitivity),
+                                heavy=True)
         noted(request, served, [])
         return JSONResponse({"policy_hash": served.engine.policy_hash, **ranking.to_json()})
 
@@ -852,7 +887,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         data = await json_of(request)
         row = proposal_of(data)
         inputs(request, data)
-        explanation = await compute(served.engine.explain, row)
+        explanation = await compute(served.engine.explain, row, heavy=True)
         if explanation.decision.decision == "error":
             raise _refused(explanation.decision.errors)
         noted(request, served, [])
@@ -898,7 +933,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                 for project in projects:
                     project.funded = project.id in asked.funded
             return served.engine.conflicts(projects)
-        report = await compute(find)
+        report = await compute(find, heavy=True)
         noted(request, served, [])
         return JSONResponse({"policy_hash": served.engine.policy_hash, **report.to_json()})
 
@@ -932,7 +967,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         limit = min(asked.time_limit, config.timeout / max(2 + asked.frontier, 2))  # every solve within --timeout
         report = await compute(lambda: served.engine.select(asked.portfolio, budget=asked.budget,
                                                             frontier=asked.frontier, scenarios=asked.scenarios,
-                                                            time_limit=limit))
+                                                            time_limit=limit), heavy=True)
         noted(request, served, [])
         return JSONResponse({"policy_hash": served.engine.policy_hash, **report.to_json()})
 

@@ -19,7 +19,7 @@ from engine.store.log import IntakeEncoder, expanded
 from engine.tasks import evaluate as evaluate_module
 from engine.tasks import logwriter
 from engine.tasks.evaluate import IntakeRound
-from engine.tasks.logwriter import LogProcess, PlanCopy, _entries
+from engine.tasks.logwriter import LogProcess, PlanCopy, _entries, _packed, _unpacked
 from tests.conftest import write_round
 from tests.test_log_sink import reference_rows
 
@@ -55,14 +55,14 @@ def sent_and_encoded(engine, pairs, batch=97):
     """What the writer encodes from what LogProcess.decided sends (pickled, as over the pipe), in batches."""
     sender = LogProcess.__new__(LogProcess)  # the sending half only: no writer started
     sender._plans, sender._new_plans, sender._restart, sender._next_plan = {}, [], False, 0
-    sender._items, sender._count, sender.batch = [], 0, 10**9
+    sender._items, sender._others, sender._count, sender.batch = [], [], 0, 10**9
     encoder, plans, rows = IntakeEncoder(engine), {}, []
     for start in range(0, len(pairs), batch):
         for row, decision in pairs[start:start + batch]:
             sender.decided(row, decision)
-        message = pickle.loads(pickle.dumps((sender._restart, sender._new_plans, sender._items, []), 5))
+        message = _unpacked(_packed(sender._items, (sender._restart, sender._new_plans, sender._others, [])))
         rows += _entries(message, encoder, plans)
-        sender._items, sender._new_plans, sender._restart = [], [], False
+        sender._items, sender._others, sender._new_plans, sender._restart = [], [], [], False
         if len(sender._plans) >= logwriter.PLANS_SENT:  # as LogProcess._send does
             sender._plans.clear()
             sender._restart = True
@@ -186,3 +186,12 @@ def test_a_writer_that_cannot_write_the_log_is_the_logs_error(tmp_path, monkeypa
     assert used and not calls  # the writer wrote, not this process
     written, logged = rows_out(out), lines_logged(log)
     assert len(logged) == 1000 and 0 < len(written) and set(written) <= set(logged)
+
+
+def test_a_batch_with_cells_marshal_cannot_write_goes_pickled():
+    """Rows are marshalled; a cell of another type (a date read from a workbook) has the batch pickled instead."""
+    items = [({"id": "P1", "start": dt.date(2027, 3, 1)}, 2, "in.xlsx", "P1", "accept", 0, None, None), None]
+    rest = (False, [], [({"id": "P2"}, 3, "in.xlsx", "P2", "error", None, None, [], [], [])], [])
+    assert _packed(items, rest)[:1] == b"p" and _unpacked(_packed(items, rest)) == (items, rest)
+    items[0][0]["start"] = "2027-03-01"
+    assert _packed(items, rest)[:1] == b"m" and _unpacked(_packed(items, rest)) == (items, rest)

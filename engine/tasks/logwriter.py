@@ -8,8 +8,8 @@ failure leaves the log ahead, and a resume's repeat of a logged decision adds no
 
 What the deciding process does per row is small: a tuple of what it already has (the row's cells, line and source;
 the decision's id, outcome and, for a decision made from its fired rules' plan, the plan's number and the row's
-rendered reasons). A plan is sent once, as the writer needs it (:class:`PlanCopy`); a batch is pickled once (one
-pickle a batch: the cells' names and the file's name are written once a batch) and sent over a pipe. With worker
+rendered reasons). A plan is sent once, as the writer needs it (:class:`PlanCopy`); a batch is marshalled once
+(a decision not made from a plan, with its findings and errors as models, pickled) and sent over a pipe. With worker
 processes, the workers encode the entries and send them pickled (``Formatted.entries``): this process passes the
 bytes on unread.
 
@@ -21,6 +21,7 @@ either case the batches it did not confirm are not written to the output. Used w
 """
 from __future__ import annotations
 
+import marshal
 import os
 import pickle
 import signal
@@ -84,7 +85,8 @@ class LogProcess:
 
     def __init__(self, log: DecisionLog, out: IO[str] | None, engine: Any, batch: int):
         self.log, self.out, self.batch = log, out, batch
-        self._items: list[tuple[Any, ...]] = []
+        self._items: list[tuple[Any, ...] | None] = []  # a planned decision's tuple, or None: the next of _others
+        self._others: list[tuple[Any, ...]] = []
         self._encoded: list[Any] = []  # workers' pickled entries (bytes) or lists of entries
         self._count = 0  # entries in this batch
         self._texts: list[str] = []
@@ -130,8 +132,10 @@ class LogProcess:
                 if self._count >= self.batch:
                     self._send()
                 return
-        self._items.append((row.data, row.row, row.source, decision.id, decision.decision, None, None,
-                            decision.routes, decision.findings, decision.errors))
+        # another decision: its findings and errors whole (models: pickled, apart from the marshalled rows)
+        self._others.append((row.data, row.row, row.source, decision.id, decision.decision, None, None,
+                             decision.routes, decision.findings, decision.errors))
+        self._items.append(None)
         self._count += 1
         if self._count >= self.batch:
             self._send()
@@ -189,7 +193,7 @@ class LogProcess:
             self._confirmed()
         if not (self._items or self._encoded or self._texts):
             return
-        blob = pickle.dumps((self._restart, self._new_plans, self._items, self._encoded), pickle.HIGHEST_PROTOCOL)
+        blob = _packed(self._items, (self._restart, self._new_plans, self._others, self._encoded))
         while len(self._waiting) >= IN_FLIGHT:
             self._confirmed()
         try:
@@ -197,7 +201,7 @@ class LogProcess:
         except OSError:  # the writer is gone (EPIPE)
             raise self._gone() from None
         self._waiting.append("".join(self._texts))
-        self._items, self._encoded, self._texts, self._new_plans = [], [], [], []
+        self._items, self._others, self._encoded, self._texts, self._new_plans = [], [], [], [], []
         self._count, self._restart = 0, False
         if len(self._plans) >= PLANS_SENT:  # the next batch numbers its plans afresh (the writer forgets these)
             self._plans.clear()
@@ -267,7 +271,7 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
         try:
             if log is None:
                 log = DecisionLog(target)  # its own connection: the parent's is not used across the fork
-            rows = _entries(pickle.loads(blob), encoder, plans)
+            rows = _entries(_unpacked(blob), encoder, plans)
             if rows:
                 log.append_encoded(rows)
             answer = _OK
@@ -285,13 +289,16 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
 
 def _entries(message: tuple[Any, ...], encoder: IntakeEncoder, plans: dict[int, PlanCopy]) -> list[tuple[Any, ...]]:
     """The encoded entries of a batch as sent by LogProcess._send."""
-    restart, new_plans, items, encoded = message
+    items, (restart, new_plans, others, encoded) = message
     if restart:
         plans.clear()
     plans.update(new_plans)
     row = encoder.row
     rows = []
+    other = iter(others)
     for item in items:
+        if item is None:
+            item = next(other)
         if len(item) == 8:
             data, line, source, ident, outcome, number, reasons, routes = item
             plan = plans[number]
@@ -304,6 +311,26 @@ def _entries(message: tuple[Any, ...], encoder: IntakeEncoder, plans: dict[int, 
     for part in encoded:
         rows += pickle.loads(part) if isinstance(part, bytes) else part
     return rows
+
+
+def _packed(items: list[Any], rest: tuple[Any, ...]) -> bytes:
+    """A batch as bytes: the planned rows' tuples marshalled (text, numbers, None, lists, dicts: ~2x faster than
+    pickle, measured), the rest pickled; all pickled when a cell is of another type (a date read from a
+    workbook)."""
+    head = pickle.dumps(rest, pickle.HIGHEST_PROTOCOL)
+    try:
+        body, kind = marshal.dumps(items), b"m"
+    except ValueError:
+        body, kind = pickle.dumps(items, pickle.HIGHEST_PROTOCOL), b"p"
+    return b"".join((kind, len(head).to_bytes(8, "little"), head, body))
+
+
+def _unpacked(blob: bytes | bytearray) -> tuple[list[Any], tuple[Any, ...]]:
+    view = memoryview(blob)
+    size = int.from_bytes(view[1:9], "little")
+    rest = pickle.loads(view[9:9 + size])
+    body = view[9 + size:]
+    return (marshal.loads(body) if view[0] == ord("m") else pickle.loads(body)), rest
 
 
 # --- length-prefixed messages over a pipe

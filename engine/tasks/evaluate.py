@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from engine.api import Engine
 from engine.compile.records import converter
@@ -35,8 +35,9 @@ from engine.io.writers import CHUNK_FORMATS, csv_header, csv_writer, write_decis
 from engine.report.roles import field_roles
 from engine.store import DecisionLog, LogError
 from engine.store.log import IntakeEncoder
-from engine.tasks.logwriter import LogProcess, entries_of
-from engine.tasks.processes import can_fork
+
+if TYPE_CHECKING:
+    from engine.tasks.logwriter import LogProcess
 
 LOG_BATCH = 2_000  # decisions per log transaction (fewer, larger commits: each rewrites the key index's pages)
 LOG_PROCESS = True  # the log written by a process of its own when this one can fork (engine/tasks/logwriter.py)
@@ -571,7 +572,11 @@ class LogSink:
 
     def extend(self, entries: bytes | list[tuple], count: int | None = None) -> None:
         """Entries encoded elsewhere: a list, or a list pickled (as a batch's workers send theirs)."""
-        self._entries += entries_of([entries])
+        if isinstance(entries, bytes):  # pickled by a batch's worker
+            import pickle
+
+            entries = pickle.loads(entries)
+        self._entries += entries
         if len(self._entries) >= self.batch:
             self._send()
 
@@ -614,7 +619,11 @@ class LogSink:
 
 def log_sink(log: DecisionLog, out: IO[str] | None, engine: Engine) -> LogSink | LogProcess:
     """The log's writer for a run: a process of its own when this process can fork (LOG_PROCESS), else a thread."""
+    from engine.tasks.processes import can_fork  # lazy: ctypes, for a logged batch only
+
     if LOG_PROCESS and can_fork():
+        from engine.tasks.logwriter import LogProcess
+
         return LogProcess(log, out, engine, LOG_BATCH)
     return LogSink(log, out)
 
@@ -625,8 +634,8 @@ def _logged(engine: Engine, triples, sink: LogSink | LogProcess | None):
     if sink is None:
         yield from triples
         return
-    if isinstance(sink, LogProcess):
-        decided = sink.decided
+    decided = getattr(sink, "decided", None)  # a LogProcess
+    if decided is not None:
         for row, decision, record in triples:
             decided(row, decision)
             yield row, decision, record

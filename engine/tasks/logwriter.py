@@ -27,7 +27,6 @@ import pickle
 import signal
 import threading
 from collections import deque
-from collections.abc import Iterable
 from typing import IO, Any
 
 from engine.io.rows import Row
@@ -97,7 +96,6 @@ class LogProcess:
         self._waiting: deque[str] = deque()  # the output's text of each batch sent and not confirmed
         self._failed: LogError | None = None
         self._stopped = False
-        self._batches = 0
         data_in, data_out = _pipe()
         acks_in, acks_out = _pipe()
         self._pid = os.fork()
@@ -382,10 +380,3 @@ def _readable(fd: int) -> bool:
 
     return bool(select.select([fd], [], [], 0)[0])
 
-
-def entries_of(parts: Iterable[Any]) -> list[tuple[Any, ...]]:
-    """Entries sent pickled (bytes) or as lists, as one list (the thread's LogSink takes them so)."""
-    rows: list[tuple[Any, ...]] = []
-    for part in parts:
-        rows += pickle.loads(part) if isinstance(part, bytes) else part
-    return rows

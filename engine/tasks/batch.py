@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import pickle
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -104,13 +105,14 @@ class Work:
 @dataclass
 class Formatted:
     """A chunk of rows decided and written by a worker: the output's text for them (``format_rows``), how many
-    of each outcome, and their decision log entries encoded (``engine.store.log.encoded``; None: not logged).
+    of each outcome, and their decision log entries encoded (``engine.store.log.encoded``, a pickled list; None: not
+    logged).
     What the chunk's rows found, for the Ledger: ``learned``, the first currency of money columns ``known`` did
     not have; ``empty``, the empty rows skipped reading raw records; ``keys``, the columns of its first clean row."""
     text: str
     counts: Counter
     rows: int
-    entries: list[tuple] | None = None
+    entries: bytes | None = None  # a pickled list
     learned: dict = field(default_factory=dict)
     empty: EmptyRows | None = None
     keys: tuple | None = None
@@ -170,7 +172,8 @@ def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engin
     entries = None
     if writing.log:
         encoder = _encoder_of(engine)
-        entries = [encoder.row(row, d) for row, d in zip(rows, labelled)]
+        # pickled here, once: the parent passes the bytes on to the log's writer process unread
+        entries = pickle.dumps([encoder.row(row, d) for row, d in zip(rows, labelled)], pickle.HIGHEST_PROTOCOL)
     ids = ([d.id for d in labelled], labelled[0].source, [d.row for d in labelled]) if labelled else None
     return Formatted(text, counts, len(rows), entries, ids=ids)
 

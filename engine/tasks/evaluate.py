@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from engine.api import Engine
 from engine.compile.records import converter
@@ -37,7 +37,11 @@ from engine.store import DecisionLog, LogError
 from engine.store.log import IntakeEncoder
 from engine.tasks.repeats import RepeatedIds
 
+if TYPE_CHECKING:
+    from engine.tasks.logwriter import LogProcess
+
 LOG_BATCH = 2_000  # decisions per log transaction (fewer, larger commits: each rewrites the key index's pages)
+LOG_PROCESS = True  # the log written by a process of its own when this one can fork (engine/tasks/logwriter.py)
 PARALLEL_FROM = 5_000  # below this many rows, starting worker processes costs more than it saves
 BYTES_PER_ROW = 200  # a rough size of one proposal, to estimate rows from a file's size
 SURVEY_ROWS = 200  # the first rows of a file that are looked at for amounts that read two ways
@@ -316,7 +320,8 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
     health = engine.health_page(list(output.status)) if output.status and output.report else None
     log = None if output.log is None else DecisionLog(output.log)  # a LogError (exit 2) when it cannot open
     out = None
-    sink: LogSink | None = None
+    sink: LogSink | LogProcess | None = None
+    chunks: Any = None
     repeats = RepeatedIds()  # the ids of the rows decided in this run (a resumed run: of the rows after the resume)
     try:
         if record is not None and not (point and point.rows):
@@ -330,7 +335,7 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
                if output.format != "xlsx" else None) if output.out else stdout
         report: list | None = [] if output.report else None
         if log is not None:
-            sink = LogSink(log, out if output.format in ("csv", "jsonl", "json") else None)
+            sink = log_sink(log, out if output.format in ("csv", "jsonl", "json") else None, engine)
         if parallel:
             # The workers read, decide, label, write and encode the log entries; here their chunks are joined.
             from engine.tasks.batch import Writing, decide_in_parallel
@@ -362,6 +367,8 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
     except LogError as exc:  # the database failed part-way (a full disk, a lost server)
         raise _cannot_write(OSError(0, exc.detail, exc.target), output) from None
     finally:
+        if chunks is not None:  # the workers' pool shut down now, also when the run stopped part-way
+            chunks.close()
         if sink is not None:
             sink.stop()
         if output.out and out is not None:
@@ -377,9 +384,9 @@ def _evaluate(intake: IntakeRound, output: Output, stdout: IO[str], say: Say, pr
 
 
 def _decided_here(engine: Engine, intake: IntakeRound, output: Output, out: IO[str] | None, rows: Iterator[Row],
-                  left: int | None, sink: LogSink | None, relog: int, report: list | None, carrier: Carrier,
-                  progressed: tuple[int | None, int], progress: Progress | None, point: ResumePoint | None,
-                  repeats: RepeatedIds) -> Counter:
+                  left: int | None, sink: LogSink | LogProcess | None, relog: int, report: list | None,
+                  carrier: Carrier, progressed: tuple[int | None, int], progress: Progress | None,
+                  point: ResumePoint | None, repeats: RepeatedIds) -> Counter:
     """Decide in this process (or read the workers' decisions), label, log and write every decision (through
     ``sink`` when it writes the output: after the log)."""
     derived, carried = [name for name, _ in engine.policy.derived], carrier.names
@@ -569,7 +576,12 @@ class LogSink:
         if len(self._entries) >= self.batch:
             self._send()
 
-    def extend(self, entries: list[tuple]) -> None:
+    def extend(self, entries: bytes | list[tuple], count: int | None = None) -> None:
+        """Entries encoded elsewhere: a list, or a list pickled (as a batch's workers send theirs)."""
+        if isinstance(entries, bytes):  # pickled by a batch's worker
+            import pickle
+
+            entries = pickle.loads(entries)
         self._entries += entries
         if len(self._entries) >= self.batch:
             self._send()
@@ -611,10 +623,28 @@ class LogSink:
                 self._failed = exc
 
 
-def _logged(engine: Engine, triples, sink: LogSink | None):
-    """Pass each (row, decision, record) on; add the decision to the log."""
+def log_sink(log: DecisionLog, out: IO[str] | None, engine: Engine) -> LogSink | LogProcess:
+    """The log's writer for a run: a process of its own when this process can fork (LOG_PROCESS), else a thread."""
+    from engine.tasks.processes import can_fork  # lazy: ctypes, for a logged batch only
+
+    if LOG_PROCESS and can_fork():
+        from engine.tasks.logwriter import LogProcess
+
+        return LogProcess(log, out, engine, LOG_BATCH)
+    return LogSink(log, out)
+
+
+def _logged(engine: Engine, triples, sink: LogSink | LogProcess | None):
+    """Pass each (row, decision, record) on; add the decision to the log (encoded here for the thread, by the
+    writer process for a LogProcess)."""
     if sink is None:
         yield from triples
+        return
+    decided = getattr(sink, "decided", None)  # a LogProcess
+    if decided is not None:
+        for row, decision, record in triples:
+            decided(row, decision)
+            yield row, decision, record
         return
     encoder = IntakeEncoder(engine)
     for row, decision, record in triples:
@@ -638,7 +668,7 @@ def _ids_seen(decisions: Iterable[Any], repeats: RepeatedIds, batch: int = 256) 
 
 
 def _written_by_workers(chunks: Iterator, out: IO[str], fmt: str, header: list[str] | None,
-                        sink: LogSink | None, counts: Counter, repeats: RepeatedIds) -> Iterator[None]:
+                        sink: LogSink | LogProcess | None, counts: Counter, repeats: RepeatedIds) -> Iterator[None]:
     """Write the workers' Formatted chunks in order (the CSV header before the first row) and their log entries
     (through ``sink``, which writes the text after the log's transaction), count outcomes; one None per row, for
     the progress line."""
@@ -649,7 +679,7 @@ def _written_by_workers(chunks: Iterator, out: IO[str], fmt: str, header: list[s
                 csv_writer(target).writerow(header)
             header = None
         if sink is not None and chunk.entries:
-            sink.extend(chunk.entries)
+            sink.extend(chunk.entries, chunk.rows)
         target.write(chunk.text)
         counts.update(chunk.counts)
         if chunk.ids:

@@ -127,15 +127,13 @@ def test_an_unknown_back_end_is_a_pmo_error_naming_the_choices():
 def test_an_embedded_decision_is_logged_as_the_service_logs_it(tmp_path):
     """Found by an integrator: there was no documented way to log a decision made in Python; an Entry had to be
     built by hand, guessing the input's shape that gives the service's decision_id."""
-    from engine.serve.app import proposal_entry
     from engine.store import DecisionLog
     engine = Engine.load(today=TODAY)
     proposal = {"id": "PRJ-0042", "title": "CRM", "budget": 300_000, "alignment": "customer-experience:strong",
                 "benefit": 900_000, "start_date": "2027-06-01", "end_date": "2027-12-01"}
     decision, entry = engine.evaluate_logged(proposal)
     assert decision == engine.evaluate(proposal) and entry.outcome == decision.decision == "reject"
-    verdict, record = engine.evaluate_read(proposal)
-    assert entry.key == proposal_entry(engine, verdict, proposal, record=record).key  # what pmo serve answers
+    # (that the key is the one pmo serve answers: tests/test_serve.py::test_smallest_use_health_evaluate_...)
     respelt = {**proposal, "id": " PRJ-0042 ", "budget": 300_000.0, "benefit": "900000"}
     assert engine.evaluate_logged(respelt)[1].key == entry.key  # reads the same: one decision
     with DecisionLog(tmp_path / "log.sqlite") as log:

@@ -164,6 +164,9 @@ def test_smallest_use_health_evaluate_and_the_logged_decision(site):
     assert (entry["decision_id"], entry["outcome"], entry["policy_hash"], entry["project"]) == \
         (body["decision_id"], body["decision"], body["policy_hash"], proposal["id"])
     assert entry["input"] == {"row": proposal} and entry["as_of"] == TODAY and entry["backend"] == "rete"
+    # a decision made in Python is logged as the service logs it: the same key (Engine.evaluate_logged)
+    decision, logged = site.engine.evaluate_logged(proposal)
+    assert logged.key == body["decision_id"] and decision.decision == body["decision"]
 
 
 def test_the_same_proposal_again_is_the_same_decision_logged_once(site):

@@ -229,7 +229,8 @@ def _work_and_write(work: Work, writing: Writing) -> Formatted:
 def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None, rules=(), today: dt.date,
                        backend: str = "rete", chunk: int = 256, policy_hash: str = "",
                        profile=None, writing: Writing | None = None, engine=None,
-                       work: Iterable[Work] | None = None, ledger: Ledger | None = None) -> Iterator:
+                       work: Iterable[Work] | None = None, ledger: Ledger | None = None,
+                       logged: bool = True) -> Iterator:
     """(row, decision) pairs in input order, each decision a plain record (``.model()``: the Decision).
     ``profile``: the input profile the workers read cells with. With ``writing``: Formatted chunks in input
     order instead (the workers decide, write and encode the log entries; ``engine``, the parent's, writes
@@ -262,7 +263,7 @@ def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None,
                     if entry[1] is None:
                         if ledger is not None and entry[0].check:
                             entry[0].known = ledger.known(entry[0])
-                        entry[1] = pool.submit(_decide, entry[0].rows) if writing is None else \
+                        entry[1] = pool.submit(_decide, entry[0].rows, logged) if writing is None else \
                             pool.submit(_work_and_write, entry[0], writing)
                 decisions = head[1].result()
             except BrokenProcessPool:  # a worker died: on submitting, or while we waited

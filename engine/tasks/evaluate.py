@@ -202,16 +202,18 @@ class IntakeRound:
                 yield piece(rows, check=True, empty=found)
 
     def decide(self, engine: Engine, rows: Iterable[Row], estimate: int | None,
-               plain: bool = False) -> Iterator[tuple[Row, Any, Any]]:
+               plain: bool = False, logged: bool = False) -> Iterator[tuple[Row, Any, Any]]:
         """(row, decision, typed record) in input order, with worker processes for large batches. Worker
         processes send decisions only: their record is NOT_TYPED, typed again when it is needed. ``plain``:
-        decisions as plain records (engine.decision.Verdict), as the batch path formats and logs them."""
+        decisions as plain records (engine.decision.Verdict), as the batch path formats and logs them.
+        ``logged``: the decisions go to the decision log, so a worker's carry the digest of their record (the
+        log's key; the record itself does not come back)."""
         workers = self.worker_count(estimate)
         if workers > 1:
             from engine.tasks.batch import decide_in_parallel  # lazy: multiprocessing, for large batches only
             pairs = decide_in_parallel(rows, workers=workers, policies=self.policies, rules=self.rules,
                                        today=engine.today, backend=self.backend, policy_hash=engine.policy_hash,
-                                       profile=engine.profile if self.columns else None)
+                                       profile=engine.profile if self.columns else None, logged=logged)
             if plain:
                 return ((row, decision, NOT_TYPED) for row, decision in pairs)
             return ((row, decision.model(), NOT_TYPED) for row, decision in pairs)
@@ -392,7 +394,7 @@ def _decided_here(engine: Engine, intake: IntakeRound, output: Output, out: IO[s
     derived, carried = [name for name, _ in engine.policy.derived], carrier.names
     if output.format != "table" and report is None:  # the title is shown in a table and a report only
         carrier = Carrier(engine.profile, None)
-    triples = intake.decide(engine, rows, left, plain=True)
+    triples = intake.decide(engine, rows, left, plain=True, logged=sink is not None)
     if carrier.names or carrier.shows_title:
         triples = carrier.labelled(triples)
     logged = _logged(engine, triples, sink) if sink is not None else triples

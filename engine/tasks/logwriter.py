@@ -8,7 +8,9 @@ failure leaves the log ahead, and a resume's repeat of a logged decision adds no
 
 What the deciding process does per row is small: a tuple of what it already has (the row's cells, line and source;
 the decision's id, outcome and, for a decision made from its fired rules' plan, the plan's number and the row's
-rendered reasons). A plan is sent once, as the writer needs it (:class:`PlanCopy`); a batch is marshalled once
+rendered reasons). The writer types the rows' cells again (the same engine, forked) for the entries' keys, which are
+made from the record as read; typing twice costs the writer's core, not this one. A plan is sent once, as the
+writer needs it (:class:`PlanCopy`); a batch is marshalled once
 (a decision not made from a plan, with its findings and errors as models, pickled) and sent over a pipe. With worker
 processes, the workers encode the entries and send them pickled (``Formatted.entries``): this process passes the
 bytes on unread.

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from engine.backends import Backend
 from engine.compile.health import HEALTH_TYPES, PLACEHOLDER, RATINGS, CompiledHealth
 from engine.expr.values import display
+from engine.gcpause import no_gc_pauses
 from engine.health.evm import (
     Figures,
     Inputs,
@@ -137,6 +138,12 @@ def assess(data: StatusData | StatusGroups, health: CompiledHealth, backend: Bac
     group's reports at once). ``schedules``: a cache of each project's :class:`SeriesSchedule`, for a caller that
     assesses the same data at many dates (the health page, date by date): the same figures, each project's PV
     curve built once."""
+    with no_gc_pauses():  # (the group workers fork with it paused: see ingest in engine/tasks/history.py)
+        return _assess(data, health, backend, as_of, schedules)
+
+
+def _assess(data: StatusData | StatusGroups, health: CompiledHealth, backend: Backend, as_of: dt.date | None,
+            schedules: dict[str, SeriesSchedule] | None) -> HealthReport:
     if isinstance(data, StatusData):
         latest_date = max((r.status_date for series in data.reports.values() for r in series), default=None)
     else:

@@ -35,6 +35,7 @@ from engine.compile.kpis import Aggregate, CompiledKpi, CompiledKpis
 from engine.errors import InputError
 from engine.expr.evaluate import evaluate
 from engine.expr.nodes import fields_of
+from engine.gcpause import no_gc_pauses
 from engine.health.assess import HealthReport, ProjectHealth, Rollup, SeriesSchedule, _evm, _plain, _rated, _rollup
 from engine.health.evm import Inputs, exact_sum, percent_complete, rounded
 from engine.health.status import Report, StatusData, StatusGroups
@@ -434,12 +435,15 @@ class KpiReport:
 
 def evaluate_kpis(kpis: CompiledKpis, history: History, periods: Sequence[Period]) -> KpiReport:
     """Every KPI at every period (oldest first); a KPI with by: gives one result per group seen in any period."""
-    _prepare(history, kpis.kpis, [p.end for p in periods])
-    results = []
-    for kpi in kpis.kpis:
-        windows = [(p.label, p.start, p.end) for p in periods]
-        results.extend(kpi_results(kpi, history, windows))
-    return KpiReport(list(periods), results)
+    # The collector paused (the group workers fork with it paused too): the standings and every figure's trace
+    # are many objects that live to the end, which each of its passes walked again.
+    with no_gc_pauses():
+        _prepare(history, kpis.kpis, [p.end for p in periods])
+        results = []
+        for kpi in kpis.kpis:
+            windows = [(p.label, p.start, p.end) for p in periods]
+            results.extend(kpi_results(kpi, history, windows))
+        return KpiReport(list(periods), results)
 
 
 def _prepare(history: History, kpis: Iterable[CompiledKpi], days: Sequence[dt.date]) -> None:

@@ -21,6 +21,23 @@ def pytest_configure(config):
     scale = config.getoption("--fuzz-scale", None)
     if scale:
         os.environ["PMO_FUZZ_SCALE"] = str(scale)  # read by tests/fuzz.py when the test modules are collected
+    if not hasattr(config, "workerinput"):
+        keep_bytecode_out_of_the_tree(config)
+
+
+def keep_bytecode_out_of_the_tree(config) -> None:
+    """With PYTHONDONTWRITEBYTECODE set (some machines set it for every process), each of the suite's `pmo`
+    processes and xdist workers compiled the engine from source again (~0.3 s a process) and each worker
+    rewrote every test module's asserts. The suite's processes (set here, before xdist starts its workers)
+    write their bytecode under pytest's own cache folder instead (PYTHONPYCACHEPREFIX), so the source tree
+    still gets none, which is what the setting asks for."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    cache = getattr(config, "cache", None)
+    if cache is None:  # -p no:cacheprovider
+        return
+    os.environ["PYTHONPYCACHEPREFIX"] = str(cache.mkdir("pycache"))
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
 
 
 # The tests that keep one worker busy longest (seconds of one worker, each parametrisation, measured with

@@ -2,6 +2,7 @@
 is told what happened, the run stops with exit 2, and --resume afterwards completes the output with every
 row exactly once, in order, and the log with every decision exactly once."""
 import errno
+import os
 import pathlib
 import sqlite3
 import subprocess
@@ -166,9 +167,12 @@ def test_an_output_that_fails_only_when_closed_is_an_error_not_a_success(tmp_pat
 
     def small_disk():
         resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+    # No bytecode written under the limit: CPython's writer ignores the short write and leaves a cut .pyc
+    # that the suite's next process then fails to read ("marshal data too short").
     result = subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", "--no-log", "--format", fmt,
                              "--out", str(out), str(small)],
-                            capture_output=True, text=True, timeout=60, cwd=tmp_path, preexec_fn=small_disk)
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path, preexec_fn=small_disk,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert result.returncode == 2, result.stderr
     assert f"cannot write {out}" in result.stderr and "written to" not in result.stderr
     assert "Traceback" not in result.stderr

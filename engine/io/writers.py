@@ -101,13 +101,18 @@ def csv_line(cells: list) -> str:
     made without the csv module: its writer tests every character of every cell against the dialect's
     characters, twice (once to size the row, once to copy it), which was a quarter of a batch's instructions
     per row (reasons run to hundreds of characters). Here a cell that is plain text is tested by four C-level
-    ``in`` scans and passed as it is; the rest go through ``_csv_text``. The same text, byte for byte:
+    ``in`` scans and passed as it is, None and numbers (str() of an int or a float holds no character to quote)
+    are written here, and the rest go through ``_csv_text``. The same text, byte for byte:
     tests/test_csv_line.py compares the two on random cells. (A row has two or more cells: csv alone quotes a
     row that is one empty cell.)"""
     leads = _LEADS
-    line = ",".join([v if v.__class__ is str and (not v or (
-        v[0] not in leads and "," not in v and '"' not in v and "\n" not in v and "\r" not in v))
-        else _csv_text(v) for v in cells])
+    line = ",".join([
+        v if kind is str and (not v or (
+            v[0] not in leads and "," not in v and '"' not in v and "\n" not in v and "\r" not in v))
+        else "" if v is None
+        else str(v) if kind is int or kind is float
+        else _csv_text(v)
+        for v in cells for kind in (v.__class__,)])
     return (line if line.isascii() else encodable(line)) + "\n"
 
 

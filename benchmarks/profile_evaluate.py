@@ -64,8 +64,10 @@ def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
     # (Plan.findings_of); earlier versions made a Finding per rule and row (_finding, find, find_many)
     reasons = c("intake/decide.py", "_finding") + c("intake/decide.py", "find") + c("intake/decide.py", "find_many") \
         + c("intake/decide.py", "texts") + c("intake/decide.py", "findings_of")
+    # the rows are made by csv_line since 2026-12-08 (before: inert_cells and csv's writerow)
     writing = c("io/writers.py", "decision_cells") + c("io/writers.py", "inert") + c("io/writers.py", "inert_cells") \
-        + c("~", "<method 'writerow' of '_csv.writer' objects>") + c("~", "<method 'writerows' of '_csv.writer' objects>")
+        + c("~", "<method 'writerow' of '_csv.writer' objects>") + c("~", "<method 'writerows' of '_csv.writer' objects>") \
+        + c("io/writers.py", "csv_line")
     log = c("store/log.py", "append")
     rows = [("CSV reading (csv_rows)", reading), ("typing values (RecordReader.read_many less _derive)", typing),
             ("derived values (RecordReader._derive, or Intake.record less typing)", derived),
@@ -76,7 +78,7 @@ def stages(stats: pstats.Stats, total: float) -> list[tuple[str, float]]:
             ("findings and the decision record (decide_plain less the rest)",
              decide - (0 if chunks else record) - fire - reasons),
             ("reason formatting (Plan.texts, Plan.findings_of)", reasons),
-            ("CSV writing (decision_cells, inert, writerow)", writing)]
+            ("CSV writing (decision_cells, csv_line)", writing)]
     if log:
         rows.append(("decision log: DecisionLog.append (SQLite, JSON)", log))
     counted = reading + chunks + decide + writing + log  # decide_plain holds the rules (and a row's typing)

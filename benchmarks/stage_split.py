@@ -28,7 +28,7 @@ from common import best  # noqa: E402
 
 from engine.api import Engine  # noqa: E402
 from engine.io.readers import one_currency_per_column, read_proposals  # noqa: E402
-from engine.io.writers import csv_writer, decision_cells, inert_cells  # noqa: E402
+from engine.io.writers import csv_line, decision_cells  # noqa: E402
 from engine.store.log import IntakeEncoder  # noqa: E402
 from engine.tasks.evaluate import money_fields  # noqa: E402
 
@@ -70,16 +70,16 @@ def main() -> None:
     plans = [verdict._plan for verdict in verdicts]
     times["  of it: the reasons rendered (Plan.texts)"], _ = best(
         lambda: [plan.texts(record) if plan.rendered else None for plan, record in zip(plans, records)], args.repeat)
-    times["CSV cells (decision_cells, inert_cells)"], cells = best(
-        lambda: [inert_cells(decision_cells(verdict, derived)) for verdict in verdicts], args.repeat)
+    times["CSV cells (decision_cells)"], cells = best(lambda: [decision_cells(verdict, derived) for verdict in verdicts],
+                                                      args.repeat)
 
     def written() -> int:
         out = io.StringIO()
-        write = csv_writer(out).writerow
+        write = out.write
         for row in cells:
-            write(row)
+            write(csv_line(row))
         return out.tell()
-    times["CSV writing (csv.writer)"], _ = best(written, args.repeat)
+    times["CSV rows (csv_line: inert cells, quoting)"], _ = best(written, args.repeat)
     times["the decision log's encoding (IntakeEncoder.row)"], _ = best(
         lambda: [encoder.row(row, verdict) for encoder in [IntakeEncoder(engine)]
                  for row, verdict in zip(rows, verdicts)], args.repeat)

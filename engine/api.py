@@ -410,7 +410,10 @@ class Engine:
             typed = self._typed(chunk)
             for item, record in zip(chunk, typed):
                 number += 1
-                yield self._plain_item(item, number, record)
+                if record.__class__ is dict and item.__class__ is Row:  # a clean row, typed: the usual one
+                    yield self._decide(item.data, item.row, item.source, record)  # type: ignore[union-attr]
+                else:
+                    yield self._plain_item(item, number, record)
             if failure is not None:
                 raise failure
             if len(chunk) < DECIDE_CHUNK:
@@ -434,7 +437,7 @@ class Engine:
         at, raws = [], []
         for index, item in enumerate(chunk):
             data = item.data if isinstance(item, Row) and item.error is None else item
-            if isinstance(data, Mapping):
+            if data.__class__ is dict or isinstance(data, Mapping):  # a read row's dict: no ABC check a row
                 at.append(index)
                 raws.append(data)
         typed: list[Any] = [None] * len(chunk)
@@ -458,7 +461,7 @@ class Engine:
     def _decide(self, proposal: Any, row: int | None, source: str | None,
                 typed: Any = None) -> tuple[Verdict, dict | None]:
         """The decision and the typed record it was made on (None for an error row). Never raises."""
-        if not isinstance(proposal, Mapping):
+        if proposal.__class__ is not dict and not isinstance(proposal, Mapping):  # a dict: no ABC check a row
             return self._intake.error_plain([RowError(row=row, code="not_an_object",
                                                       message=f"expected a mapping of fields, got "
                                                       f"{type(proposal).__name__}")], row=row, source=source), None

@@ -96,6 +96,41 @@ def inert_cells(cells: list) -> list:
             else inert(v) for v in cells]
 
 
+def csv_line(cells: list) -> str:
+    """One CSV row as ``csv_writer`` writes it (``inert`` cells, RFC 4180 minimal quoting, "\n" at the end),
+    made without the csv module: its writer tests every character of every cell against the dialect's
+    characters, twice (once to size the row, once to copy it), which was a quarter of a batch's instructions
+    per row (reasons run to hundreds of characters). Here a cell that is plain text is tested by four C-level
+    ``in`` scans and passed as it is, None and numbers (str() of an int or a float holds no character to quote)
+    are written here, and the rest go through ``_csv_text``. The same text, byte for byte:
+    tests/test_csv_line.py compares the two on random cells. (A row has two or more cells: csv alone quotes a
+    row that is one empty cell.)"""
+    leads = _LEADS
+    line = ",".join([
+        v if kind is str and (not v or (
+            v[0] not in leads and "," not in v and '"' not in v and "\n" not in v and "\r" not in v))
+        else "" if v is None
+        else str(v) if kind is int or kind is float
+        else _csv_text(v)
+        for v in cells for kind in (v.__class__,)])
+    return (line if line.isascii() else encodable(line)) + "\n"
+
+
+def _csv_text(value) -> str:
+    """A cell's text as csv's writer (QUOTE_MINIMAL, lineterminator "\r\n") writes it, after ``inert``: None as
+    nothing, text as it is (a str subclass by its characters), anything else as ``str()`` gives it; quoted, with
+    its quotes doubled, when it holds a comma, a quote, a CR or a LF."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = str.__str__(inert(value))
+    else:
+        text = str(value)
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def csv_writer(out: IO[str]):
     """RFC 4180 cells, rows ended by "\n". csv's minimal quoting quotes a cell holding a character of the
     line terminator, so with "\n" alone a cell holding a bare CR went out unquoted and Excel, LibreOffice
@@ -139,16 +174,15 @@ def decision_cells(d: Decision, derived: list[str], carried: list[str] = ()) -> 
 def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, derived: list[str] | None = None,
          carried: list[str] = (), counts: Counter | None = None) -> None:
     """``counts``: counted here, a generator less per row (write_decisions counts the other formats' rows)."""
-    writer = csv_writer(out)
-    writerow = writer.writerow
+    write = out.write
     counts = Counter() if counts is None else counts
     for n, d in enumerate(decisions):
         if n == 0:
             derived = list(d.derived) if derived is None else derived
             if header:
-                writerow(csv_header(derived, carried))
+                write(csv_line(csv_header(derived, carried)))
         counts[d.decision] += 1
-        writerow(inert_cells(decision_cells(d, derived, carried)))  # type: ignore[arg-type]
+        write(csv_line(decision_cells(d, derived, carried)))  # type: ignore[arg-type]
 
 
 CHUNK_FORMATS = ("csv", "jsonl")  # formats whose rows a batch's workers write (format_rows), the parent joins
@@ -157,15 +191,14 @@ CHUNK_FORMATS = ("csv", "jsonl")  # formats whose rows a batch's workers write (
 def format_rows(decisions: Iterable[Decision], fmt: str, derived: list[str], carried: list[str] = ()) -> str:
     """The text ``write_decisions`` writes for these decisions as rows of a CSV (no header) or JSONL output,
     byte for byte: a batch's workers format their chunks, and the parent writes the texts in order."""
-    buffer = io.StringIO(newline="")
     if fmt == "csv":
-        csv_writer(buffer).writerows([inert_cells(decision_cells(d, derived, carried)) for d in decisions])
-    elif fmt == "jsonl":
-        write = EncodableText(buffer).write
-        for d in decisions:
-            write(json_text(json.dumps(d.to_json(), ensure_ascii=False)) + "\n")
-    else:
+        return "".join([csv_line(decision_cells(d, derived, carried)) for d in decisions])
+    if fmt != "jsonl":
         raise ValueError(f"rows of {fmt!r} are not written in chunks; formats: {', '.join(CHUNK_FORMATS)}")
+    buffer = io.StringIO(newline="")
+    write = EncodableText(buffer).write
+    for d in decisions:
+        write(json_text(json.dumps(d.to_json(), ensure_ascii=False)) + "\n")
     return buffer.getvalue()
 
 

@@ -160,8 +160,9 @@ def keys_source(groups: Sequence[tuple[Sequence[tuple[str, tuple[Any, ...]]], Se
                              f"if {a}.__class__ is bool or {a}.__class__ is str else {fallback}({a}))")
             elif how == "text" and not encoded:
                 namespace[f"texts{count}"] = given[0]  # not k<n>: the group keys below are k0, k1, ...
-                parts.append(f"(({a} if {a} in texts{count} else OTHER) if {a}.__class__ is str and len({a}) <= SAFE "
-                             f"else itself({a}))")
+                # a missing text (an optional field's usual value) is ABSENT here, as itself() makes it, without a call
+                parts.append(f"(ABSENT if {a} is None else ({a} if {a} in texts{count} else OTHER) "
+                             f"if {a}.__class__ is str and len({a}) <= SAFE else itself({a}))")
             else:
                 parts.append(f"{fallback}({a})")
         for (left, right), guarded in pairs:

@@ -169,7 +169,7 @@ def test_today_is_a_day_written_yyyy_mm_dd_only(written, capsys):
 
 def test_a_count_is_written_with_its_digits_never_in_scientific_notation():
     """Found by a new user: the summary of a 2,010,000-row file said 'pmo: 2.01e+06 rows in'."""
-    from engine.cli.common import plural
+    from engine.text import plural
     assert (plural(2_010_000, "row"), plural(1, "row"), plural(0, "row"), plural(1.5, "day")) == (
         "2,010,000 rows", "1 row", "0 rows", "1.5 days")
 

@@ -8,7 +8,6 @@ from engine.backends.rete import driver
 from engine.backends.rete.driver import Ruleset
 from engine.compile.records import RecordError, RecordReader
 from engine.expr.values import _display, display, plain
-from engine.io.writers import inert, inert_cells
 from engine.policy.models import FieldSpec
 
 CONDITIONS = {
@@ -142,11 +141,6 @@ def test_the_written_out_reader_reads_as_the_general_one(raw):
                                    "text", None, True, 3, 2.5, (Decimal("1"), Decimal("2"))])
 def test_display_fast_paths_show_what_the_general_path_shows(value):
     assert display(value) == _display(plain(value))
-
-
-def test_inert_cells_equal_inert_per_cell():
-    cells = ["", "a", "=1", " =1", "\u3000+x", "a\nb", "a\n=b", "a\r-b", 1, 2.5, None, "-", "@", "\t", "x\r\n@y"]
-    assert inert_cells(cells) == [inert(v) for v in cells]
 
 
 @pytest.mark.parametrize("text", ["a / b", "a + 5 * coalesce(b, 0)", "days_between(d, e)", "npv(0.08, flows)",

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.decision import Finding
+from engine.text import plural
 
 
 @dataclass
@@ -80,16 +81,16 @@ class PolicyDiff:
         n = self.counts()
         if n["decisions"]:
             moves = ", ".join(f"{k} {old} -> {new}" for (old, new), k in self.decision_moves().most_common())
-            parts = [f"{_plural(n['decisions'], 'decision')} {'changes' if n['decisions'] == 1 else 'change'}: {moves}"]
+            parts = [f"{plural(n['decisions'], 'decision')} {'changes' if n['decisions'] == 1 else 'change'}: {moves}"]
         else:
             parts = ["no decision changes"]
-        findings = f"{_plural(n['findings_added'], 'finding')} added, {n['findings_removed']} removed"
+        findings = f"{plural(n['findings_added'], 'finding')} added, {n['findings_removed']} removed"
         parts.append(findings + (f", {n['findings_changed']} changed" if n["findings_changed"] else ""))
         if self.ranked:
-            parts.append(f"{_plural(n['ranks'], 'rank')} {'moves' if n['ranks'] == 1 else 'move'}")
-            parts.append(f"{_plural(n['scores'], 'score')} {'changes' if n['scores'] == 1 else 'change'}")
+            parts.append(f"{plural(n['ranks'], 'rank')} {'moves' if n['ranks'] == 1 else 'move'}")
+            parts.append(f"{plural(n['scores'], 'score')} {'changes' if n['scores'] == 1 else 'change'}")
         if self.errors:  # else "no decision changes" would pass off proposals never decided as unchanged
-            parts.append(f"{_plural(self.errors, 'error row')} under both versions, not compared (fix the rows, or "
+            parts.append(f"{plural(self.errors, 'error row')} under both versions, not compared (fix the rows, or "
                          "read the file with its input profile)")
         return "; ".join(parts)
 
@@ -99,10 +100,6 @@ class PolicyDiff:
                 "decision_moves": [{"from": old, "to": new, "count": k}
                                    for (old, new), k in self.decision_moves().most_common()],
                 "changes": [asdict(c) for c in self.changes]}
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def diff_policies(old, new, proposals: Iterable[Any]) -> PolicyDiff:

@@ -6,8 +6,9 @@ import datetime as dt
 from pathlib import Path
 from typing import IO
 
-from engine.cli.common import EPILOG, EXIT_OK, EXIT_USAGE, date_arg, dump_json, plural, warn
+from engine.cli.common import EPILOG, EXIT_OK, EXIT_USAGE, date_arg, dump_json, warn
 from engine.cli.options import Subparsers, command, log_options, log_query_options, policy_options
+from engine.text import plural
 
 
 def register(sub: Subparsers) -> None:

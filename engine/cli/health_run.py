@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from engine.api import Engine
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, plural, warn
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, missing_files, warn
 from engine.compile.health import DEFAULT_HEALTH
 from engine.expr.values import fixed
 from engine.health.assess import COLUMNS, HealthReport, health_entries
@@ -17,6 +17,7 @@ from engine.health.status import StatusData, read_status, status_profile
 from engine.io.profile import InputProfile
 from engine.io.safe_text import json_text
 from engine.io.writers import csv_writer, inert
+from engine.text import plural
 
 
 def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:

@@ -17,7 +17,6 @@ from engine.cli.common import (
     Progress,
     missing_files,
     note_example_policies,
-    plural,
 )
 from engine.cli.options import (
     FILES_HELP,
@@ -32,6 +31,7 @@ from engine.cli.options import (
     workers_arg,
 )
 from engine.io.writers import FORMATS
+from engine.text import plural
 
 if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
     from engine.io.rows import ProposalRows

@@ -5,7 +5,7 @@ import argparse
 from typing import IO, Any
 
 from engine.api import Engine
-from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, plural, warn
+from engine.cli.common import EXIT_BAD_ROWS, EXIT_OK, EXIT_USAGE, dump_json, missing_files, warn
 from engine.compile.health import DEFAULT_HEALTH
 from engine.compile.kpis import kpi_text
 from engine.errors import Diagnostic, PmoError
@@ -14,6 +14,7 @@ from engine.health.status import StatusData, read_status, status_profile
 from engine.io.profile import InputProfile
 from engine.store import open_log
 from engine.tasks.forked_status import ForkedStatus
+from engine.text import plural
 
 MAX_PERIODS = 120  # ten years of months: each period rates the portfolio once
 ARROWS = {"up": "↑", "down": "↓", "flat": "→", None: " "}

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from engine.cli.common import EXIT_OK, EXIT_USAGE, plural
+from engine.cli.common import EXIT_OK, EXIT_USAGE
 from engine.cli.common import date_arg as _date
 from engine.cli.options import Subparsers, command, out_option, policy_options
 from engine.limits import MAX_ERRORS
+from engine.text import plural
 
 if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
     from engine.compile.policy import CompiledPolicy

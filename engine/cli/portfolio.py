@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from engine.cli.common import EPILOG, EXIT_OK, EXIT_USAGE, dump_json, plural, solver_output_hidden, warn
+from engine.cli.common import EPILOG, EXIT_OK, EXIT_USAGE, dump_json, solver_output_hidden, warn
 from engine.cli.options import Run, Subparsers, command, policy_options
+from engine.text import plural
 
 if TYPE_CHECKING:  # annotations only: a command loads its stage when it runs (tests/test_startup.py)
     from engine.api import Engine

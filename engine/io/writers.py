@@ -87,15 +87,6 @@ def inert(value):
     return value
 
 
-def inert_cells(cells: list) -> list:
-    """``[inert(v) for v in cells]``, with the cells inert leaves as they are (not text, or text that neither
-    starts with a formula's first character nor holds a line break) passed over without a call: it runs for
-    every cell of every row."""
-    leads = _LEADS
-    return [v if v.__class__ is not str or not v or (v[0] not in leads and "\n" not in v and "\r" not in v)
-            else inert(v) for v in cells]
-
-
 def csv_line(cells: list) -> str:
     """One CSV row as ``csv_writer`` writes it (``inert`` cells, RFC 4180 minimal quoting, "\n" at the end),
     made without the csv module: its writer tests every character of every cell against the dialect's

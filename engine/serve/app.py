@@ -53,6 +53,7 @@ from engine.serve.policy import PolicyHolder, Served, diagnostic_json
 from engine.serve.schemas import example_proposal, policy_components
 from engine.store import MAX_PAGE, Entry, open_log
 from engine.store.log import gate_entry, proposal_entry
+from engine.text import plural
 
 SOURCE = "request"
 CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
@@ -1067,7 +1068,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             return health_entries(engine.health(data, as_of=as_of), by), []
         entries, errors = await compute(view)
         if entries is None:
-            raise ApiError(503, "status_unreadable", f"the status reports do not read ({problems(len(errors))})",
+            raise ApiError(503, "status_unreadable", f"the status reports do not read ({plural(len(errors), 'problem')})",
                            errors=[{"loc": ["status"], "code": "status_unreadable", "message": e} for e in errors],
                            hint="fix the files named; the view comes back when they read")
         noted(request, holder.current, [])
@@ -1090,7 +1091,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         caller_of(request, "admin")
         failure = await reload("POST /v1/policy/reload")
         if failure is not None:
-            raise ApiError(422, "policy_invalid", f"the new policy version does not load ({problems(len(failure.diagnostics))}"
+            raise ApiError(422, "policy_invalid", f"the new policy version does not load ({plural(len(failure.diagnostics), 'problem')}"
                            f"); still serving {holder.current.engine.policy_hash}",
                            errors=[{"loc": ["policy"], **d} for d in failure.diagnostics])
         if config.workers > 1:
@@ -1168,10 +1169,6 @@ def reload_line(reason: str, before: Served, after: Served, failure: Any, failed
         return (f"policy files are back as served ({reason}): {was}, healthy again" if failed_before else
                 f"policy reloaded ({reason}): unchanged, {was}")
     return f"policy reloaded ({reason}): {after.engine.policy_hash}, was {was}"
-
-
-def problems(count: int) -> str:
-    return f"{count} problem{'' if count == 1 else 's'}"
 
 
 def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -257,6 +257,7 @@ SHAPES_KEPT = 64  # key orders of rows remembered by IntakeEncoder (one a file, 
 RULES_KEPT = 4096  # a finding's text around its reason, remembered by IntakeEncoder for each rule that fired
 _RULE_FIELDS = operator.itemgetter("rule", "effect", "route", "source", "origin")  # a finding's fields but its reason
 _PLAN = operator.itemgetter(15)  # an encoded entry's finding plan
+_LEGACY = 16  # an encoded entry's legacy key (None, or absent from a row an older encoder made)
 
 
 _OUTCOMES = frozenset(("accept", "review", "reject", "error"))  # stored as they are
@@ -624,7 +625,7 @@ class DecisionLog:
         rows = encoded(entries)
         added, found = self._append_rows(rows)
         for entry, row in zip(entries, rows):
-            entry.logged_as = row[16] if row[16] is not None and row[16] in found else row[0]
+            entry.logged_as = row[_LEGACY] if row[_LEGACY] is not None and row[_LEGACY] in found else row[0]
         return added
 
     def append_encoded(self, rows: Iterable[tuple[Any, ...]]) -> int:
@@ -637,10 +638,10 @@ class DecisionLog:
         """``append_encoded``: how many were added, and the legacy keys found logged (their entries not added)."""
         if self.read_only:
             raise self._failed("write to", "it was opened for reading only, as it cannot be written")
-        legacy = [row[16] for row in rows if len(row) > 16 and row[16] is not None]
+        legacy = [row[_LEGACY] for row in rows if len(row) > _LEGACY and row[_LEGACY] is not None]
         found = self._logged_keys(legacy) if legacy else set()
         if found:
-            rows = [row for row in rows if len(row) <= 16 or row[16] not in found]
+            rows = [row for row in rows if len(row) <= _LEGACY or row[_LEGACY] not in found]
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         timed = [row[:15] if row[1] else (row[0], now, *row[2:15]) for row in rows]
         if not timed:

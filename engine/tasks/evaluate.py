@@ -554,8 +554,6 @@ def _cannot_write(exc: OSError, output: Output) -> RunError:
     return RunError(f"cannot write {target}: {exc.strerror or exc}", hint, code="cannot_write")
 
 
-
-
 class LogSink:
     """The decision log, and the output written after it, from a thread of their own: ``add`` takes a decision's
     encoded entry, ``write`` the output's text. Every LOG_BATCH entries (a transaction), the thread commits them

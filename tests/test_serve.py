@@ -1107,6 +1107,74 @@ def test_a_body_that_does_not_arrive_is_408(tmp_path):
         server.stop()
 
 
+def _trickled(client: socket.socket, head: bytes) -> bytes:
+    """``head`` sent a byte every 0.1 s, then header lines the same way, until the server answers or closes:
+    what the server sent (b"" if it closed without a word). Bounded by the hang guard only."""
+    client.settimeout(0.1)
+    started, answer = time.monotonic(), b""
+    pending = head + b"X-Slow: y\r\n" * 10_000
+    while time.monotonic() - started < HANG_GUARD:
+        try:
+            client.send(pending[:1])
+            pending = pending[1:]
+        except (BrokenPipeError, ConnectionResetError):
+            return answer
+        try:
+            chunk = client.recv(4096)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return answer
+        if not chunk:
+            return answer
+        answer += chunk
+    raise AssertionError(f"the server still waits for the head after {HANG_GUARD:g} s; it sent {answer[:200]!r}")
+
+
+def test_a_request_head_sent_a_byte_at_a_time_is_408_and_the_connection_closed(tmp_path):
+    """Slowloris: uvicorn has no deadline for a request's head (its keep-alive timer covers only the wait between
+    requests, and each byte that arrives resets it), so a client trickling its head held a connection, and its
+    file descriptor, for as long as it liked. The head must arrive within --timeout: of the connection opening,
+    and on a kept-alive connection of the previous answer; a connection that sends nothing is closed too. Other
+    clients are answered meanwhile."""
+    server = Server(tmp_path, "--watch", "0", "--timeout", "1")
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as client:
+            answer = _trickled(client, b"GET /ready HTTP/1.1\r\nHost: x\r\n")
+        assert answer.startswith(b"HTTP/1.1 408") and b"connection: close" in answer.lower(), answer
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "timeout"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as client:
+            client.sendall(b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n")  # a whole request, kept alive
+            first = b""
+            while b"\r\n\r\n" not in first:
+                first += client.recv(4096)
+            assert first.startswith(b"HTTP/1.1 200")
+            answer = _trickled(client, b"GET /ready HTTP/1.1\r\nHost: x\r\n")
+        assert b"HTTP/1.1 408" in answer, answer
+        with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as client:
+            client.settimeout(HANG_GUARD)
+            assert client.recv(4096) == b""  # nothing sent: closed without an answer
+        assert server.client.get("/ready").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_head_that_arrives_slowly_but_in_time_is_answered(tmp_path):
+    """The deadline is for the whole head, not each byte: a head sent in pieces within --timeout is served."""
+    server = Server(tmp_path, "--watch", "0", "--timeout", "30")
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as client:
+            for piece in (b"GET /ready HTTP/1.1\r\n", b"Host: x\r\n", b"X-A: b\r\n", b"\r\n"):
+                client.sendall(piece)
+                time.sleep(0.2)
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += client.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------------------- the live board
 
 def board_kpis(text: str) -> dict[str, int]:

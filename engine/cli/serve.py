@@ -64,7 +64,8 @@ def register(sub: Subparsers) -> None:
     sv.add_argument("--max-batch", type=int, default=10_000, metavar="N",
                     help="most proposals in one batch or ranking (default 10,000; beyond: 413)")
     sv.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                    help="seconds to receive a body (408) and to compute an answer (503) (default 30)")
+                    help="seconds to receive a request's head and its body (408 each) and to compute an answer (503) "
+                         "(default 30)")
     sv.add_argument("--max-heavy", type=int, default=2, metavar="N",
                     help="batches, rankings, explanations and portfolio answers computed at once by a worker "
                     "(default 2); more wait for a turn, within --timeout, then 503 busy. A ranking of 10,000 with "

@@ -26,7 +26,7 @@ class ServeConfig:
     tokens: str | None = None  # a tokens file; PMO_TOKENS adds tokens from the environment
     max_body: int = 16 << 20  # bytes in one request body (one NDJSON line)
     max_batch: int = 10_000  # proposals in one batch or ranking
-    timeout: float = 30.0  # seconds to receive a body, and to compute one answer (one NDJSON chunk)
+    timeout: float = 30.0  # seconds to receive a head, a body, and to compute one answer (one NDJSON chunk)
     heavy: int = 2  # batches, rankings, explanations and portfolio answers computed at once in a worker; more
     # wait for a turn (within timeout, then 503 busy): one answer's memory times this bounds a worker's
     watch: float = 2.0  # seconds between looks at the policy files for a change; 0: only SIGHUP and reload

@@ -18,6 +18,7 @@ from uvicorn.supervisors import Multiprocess
 
 from engine.errors import Diagnostic, PmoError
 from engine.serve.config import CONFIG_ENV, SUPERVISOR_ENV, ServeConfig
+from engine.serve.http import Config
 
 if TYPE_CHECKING:  # annotations only: a supervisor of N workers never loads FastAPI
     from fastapi import FastAPI
@@ -86,10 +87,10 @@ def run(config: ServeConfig, service: Service | None = None, sock: socket.socket
     if config.workers <= 1:
         # lazy: a supervisor of N workers never loads FastAPI; each worker does
         from engine.serve.app import create_app
-        uvicorn.Server(uvicorn.Config(create_app(config, service), **common)).run(sockets=[sock])
+        uvicorn.Server(Config(create_app(config, service), head_timeout=config.timeout, **common)).run(sockets=[sock])
         return
     os.environ[CONFIG_ENV] = config.to_env()
     os.environ[SUPERVISOR_ENV] = str(os.getpid())  # POST /v1/policy/reload in a worker signals it (SIGHUP)
-    settings = uvicorn.Config("engine.serve.run:app_from_environment", factory=True, workers=config.workers,
-                              **common)
+    settings = Config("engine.serve.run:app_from_environment", factory=True, workers=config.workers,
+                      head_timeout=config.timeout, **common)
     _Workers(settings, sockets=[sock]).run()

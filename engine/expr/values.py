@@ -24,6 +24,12 @@ class ValueProblem(ValueError):
     """A value that does not fit the model; the message is written for a PMO analyst."""
 
 
+class AmbiguousValue(ValueProblem):
+    """A cell that reads as two different values; the message names both and the profile line to add."""
+
+    code = "ambiguous_value"
+
+
 def to_number(value: Any) -> Decimal:
     """An exact Decimal from int, float, Decimal or numeric text; rejects what would lose digits."""
     if isinstance(value, bool):

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.errors import Diagnostic, DiagnosticSink, InputError, Location, did_you_mean
-from engine.expr.values import ValueProblem, display, to_date
+from engine.expr.values import AmbiguousValue, ValueProblem, display, to_date
 from engine.io.columns import OUTPUT_COLUMNS
+from engine.io.named_dates import read_named_date
 from engine.io.rows import column_key
 from engine.policy.source import load_document
 
@@ -55,12 +56,6 @@ _YMD = re.compile(r"^(\d{4})([./])(\d{1,2})\2(\d{1,2})$")
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 is 1900-01-01; Excel's phantom 1900-02-29 shifts the rest
 MAX_NUMBER_TEXT = 100  # a number or date cell longer than this is refused before any pattern looks at it
 KEYS = ("columns", "locale", "numbers", "currency", "dates", "values", "alignment_strength", "carry")
-
-
-class AmbiguousValue(ValueProblem):
-    """A cell that reads as two different values; the message names both and the profile line to add."""
-
-    code = "ambiguous_value"
 
 
 class CurrencyMismatch(ValueProblem):
@@ -464,6 +459,11 @@ def read_date(value: Any, profile: InputProfile = UNDECLARED) -> dt.date:
     timed = _TIME_OF_DAY.search(text)
     if timed:  # '01.03.2027 00:00', as Excel writes a date cell formatted with a time: the date, as in ISO
         text = text[:timed.start()]
+    if _LETTER.search(text):
+        if named := read_named_date(text, profile.numbers.locale, profile.where):
+            return named
+    elif " " in text:  # '1. 3. 2027', as Czech and Slovak write dates: the numbers are what counts
+        text = _SPACED.sub("", text)
     if profile.dates:
         return _declared_date(text, profile)
     found = _YMD.match(text)
@@ -493,6 +493,8 @@ def read_date(value: Any, profile: InputProfile = UNDECLARED) -> dt.date:
     return next(iter(readings))
 
 
+_LETTER = re.compile(r"[^\W\d_]")  # the text may name its month
+_SPACED = re.compile(r"(?<=\d[./])\s+(?=\d)")
 _TIME_OF_DAY = re.compile(r"(?<=\d)\s+(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?$")
 
 

@@ -17,6 +17,8 @@ from typing import Any, cast
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+LINGER = 2.0  # seconds a connection answered 408 still reads (and drops) what arrives, before it closes
+
 
 def _timeout_answer(seconds: float) -> bytes:
     """The 408, in the shape of every error the app answers (engine/serve/app.py ApiError)."""
@@ -39,6 +41,7 @@ class Config(uvicorn.Config):
 class HeadDeadline(HttpToolsProtocol):
     _head_timer: asyncio.TimerHandle | None = None
     _head_started = False  # a byte of the awaited request's head has arrived
+    _answered_late = False  # 408 sent: what still arrives is dropped
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -49,6 +52,8 @@ class HeadDeadline(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._answered_late:
+            return  # the rest of a head answered 408: read and dropped until the connection closes
         self._head_started = self._head_started or bool(data)
         super().data_received(data)
 
@@ -78,5 +83,11 @@ class HeadDeadline(HttpToolsProtocol):
         if not self._head_started:
             self.transport.close()
             return
+        # Closing a socket with bytes unread makes the kernel reset the connection, and the client may lose the
+        # 408 it was sent: so the answer, then the end of what is sent; what arrives after is read and dropped
+        # for a moment (a lingering close, as web servers do), then the connection closes.
+        self._answered_late = True
         self.transport.write(_timeout_answer(cast(Config, self.config).head_timeout))
-        self.transport.close()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER, self.transport.close)

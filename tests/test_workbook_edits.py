@@ -8,7 +8,7 @@ tables'), then imported in-process. What must hold:
 - on exit 2 every diagnostic names a cell (``Book.xlsx!Sheet!C7: error[code]: ...``) or the workbook, and nothing
   is written (no DIR, no staging folder);
 - on exit 0 the folder loads (`pmo validate`), and an edit that means nothing (a blank row inserted between rows,
-  a hidden sheet, what Excel does when it saves) gives the same decisions on examples/proposals.csv.
+  a hidden empty row, what Excel does when it saves) gives the same decisions on examples/proposals.csv.
 
 A fixed list of edits runs always; hypothesis draws random ones (marked slow).
 """
@@ -288,6 +288,23 @@ def hide_sheet(book, rng):
     rng.choice(book.worksheets[1:]).sheet_state = rng.choice(["hidden", "veryHidden"])
 
 
+def hide_row(book, rng):
+    """A row of a sheet hidden (a filter, a collapsed group or Hide do it): refused when it holds something."""
+    ws = rng.choice(book.worksheets[1:])
+    ws.row_dimensions[rng.randint(1, ws.max_row + 1)].hidden = True
+
+
+def hide_column(book, rng):
+    ws = rng.choice(book.worksheets[1:])
+    ws.column_dimensions[openpyxl.utils.get_column_letter(rng.randint(1, ws.max_column + 1))].hidden = True
+
+
+def hide_empty_row(book, rng):
+    """A row below everything hidden: it hides nothing."""
+    ws = rng.choice(book.worksheets[1:])
+    ws.row_dimensions[ws.max_row + rng.randint(2, 5)].hidden = True
+
+
 def rename_title(book, rng):
     ws, (title, header, rows) = a_section(book, rng)
     if ws is None:
@@ -419,7 +436,10 @@ EDITS: dict[str, Edit] = {e.name: e for e in [
     Edit("a blank column inside a policy sheet", blank_column_inside, noop=True),
     Edit("rename a sheet", rename_sheet),
     Edit("delete a sheet", delete_sheet),
-    Edit("hide a sheet", hide_sheet, noop=True),
+    Edit("hide a sheet", hide_sheet),
+    Edit("hide a row", hide_row),
+    Edit("hide a column", hide_column),
+    Edit("hide an empty row", hide_empty_row, noop=True),
     Edit("rename a section title", rename_title),
     Edit("rename a header cell", rename_header),
     Edit("merge cells", merge_cells),
@@ -445,6 +465,20 @@ FIXED = [("reference", name, 0) for name in EDITS] + [(folder, name, 0) for fold
 @pytest.mark.parametrize("folder, name, seed", FIXED, ids=[f"{f}-{n}-{s}" for f, n, s in FIXED])
 def test_an_edit_is_imported_or_refused_at_its_cell(tmp_path, folder, name, seed):
     check_edit(tmp_path, folder, EDITS[name], seed)
+
+
+@pytest.mark.parametrize("hide, at", [
+    (lambda book: setattr(book["intake"], "sheet_state", "hidden"), "policies.xlsx!intake: error[hidden_cells]"),
+    (lambda book: setattr(book["intake"], "sheet_state", "veryHidden"), "policies.xlsx!intake: error[hidden_cells]"),
+    (lambda book: setattr(book["intake"].row_dimensions[5], "hidden", True), "policies.xlsx!intake!A5: error[hidden_cells]"),
+    (lambda book: setattr(book["intake"].column_dimensions["B"], "hidden", True),
+     "policies.xlsx!intake!B1: error[hidden_cells]")])
+def test_what_a_reviewer_cannot_see_is_refused_at_its_place(tmp_path, hide, at):
+    """A hidden sheet, row or column of the policy workbook holds rules whoever reviews it in Excel does not see: it
+    is refused where it is, as in decision tables (it was imported as if it were shown)."""
+    code, _, err = import_edited(tmp_path, "reference", Edit("hide", lambda book, rng: hide(book)))
+    assert code == 2 and at in err and "unhide it" in err, err
+    assert not (tmp_path / "new").exists()
 
 
 def flow_in_a_key_cell(value):

@@ -181,20 +181,22 @@ UNHIDE = ("unhide it and review what it holds (Excel: select the rows or columns
 
 
 def _refuse_hidden(ws: Any, sheet: str, cells: dict[tuple[int, int], Any]) -> None:
-    problem = _hidden(ws, sheet, cells)
+    problem = hidden_cells(ws, sheet, cells)
     if problem is not None:
         raise problem
 
 
-def _hidden(ws: Any, sheet: str, cells: Iterable[tuple[int, int]]) -> SheetError | None:
+def hidden_cells(ws: Any, sheet: str, cells: Iterable[tuple[int, int]],
+                 what: str = "the table it holds") -> SheetError | None:
     """A hidden sheet (openpyxl's worksheet ``ws``), or a hidden row or column of it that holds one of ``cells``
     ((row, column) of the cells with something in them), as the error to report (code hidden_cells; ``at`` its
     first cell for a row or column): every row of a table is a rule, and whoever reviews the sheet in Excel does
     not see it (a filter, a collapsed group and Hide all hide rows). A hidden row or column with nothing in it hides
-    nothing. (The policy workbook's import, engine/workbook/reader.py, does not check this: see docs/tables.md.)"""
+    nothing. The policy workbook's import (engine/workbook/reader.py) checks its sheets the same way; ``what``: what
+    a hidden sheet holds, as the message says it."""
     if ws.sheet_state != "visible":
         return SheetError("hidden_cells", f"sheet '{sheet}' is hidden ({ws.sheet_state}), so whoever reviews the "
-                          "workbook does not see the table it holds", UNHIDE)
+                          f"workbook does not see {what}", UNHIDE)
     held = set(cells)
     rows = sorted({r for r, dim in ws.row_dimensions.items() if dim.hidden} & {r for r, _ in held})
     if rows:

@@ -27,7 +27,7 @@ import yaml
 from engine.authoring.check import check_policies
 from engine.errors import Diagnostic, DiagnosticSink, Location, PmoError, PolicyError, column_letters, display_path
 from engine.policy.source import _Builder
-from engine.tables.sheet import too_unzipped
+from engine.tables.sheet import hidden_cells, too_unzipped
 from engine.workbook.export import _deterministic
 from engine.workbook.layout import (
     COMMENT,
@@ -638,6 +638,7 @@ def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dic
     tables: dict[str, list[tuple[_Manifest, Any]]] = {}
     for entry in _manifest(book, cells):
         ws = book[entry.sheet]
+        _refuse_hidden(ws, entry, cells)
         name = PurePosixPath(entry.file.replace("\\", "/")).name if entry.kind == KIND_TABLE else entry.file
         sheets.setdefault(name, {})[entry.table_sheet or None] = entry.sheet
         if entry.kind == KIND_DATA:
@@ -666,6 +667,18 @@ def read_workbook(path: Path, book_name: str, sink: DiagnosticSink) -> tuple[dic
         files[name] = emitter.text().encode("utf-8")
         line_cells[name] = emitter.cells
     return files, line_cells
+
+
+def _refuse_hidden(ws, entry: _Manifest, cells: _Cells) -> None:
+    """A sheet the cover names, hidden, or a hidden row or column of it that holds something: an error at the sheet
+    or at the first cell it hides. Whoever reviews the workbook in Excel does not see what it holds, yet it would
+    be imported (as decision tables refuse it: engine/tables/sheet.py)."""
+    held = [(c.row, c.column) for row in ws.iter_rows() for c in row if c.value is not None]
+    what = {KIND_DATA: "the data it holds", KIND_TABLE: "the table it holds"}.get(entry.kind, "the policy it holds")
+    problem = hidden_cells(ws, entry.sheet, held, what)
+    if problem is not None:
+        where = cells.where(ws, *problem.at) if problem.at else Location(cells.book, sheet=entry.sheet)
+        cells.sink.add(problem.code, problem.message, where, problem.hint)
 
 
 def _strip_source(values: list[list[Any]], ws=None, cells: _Cells | None = None) -> list[list[Any]]:

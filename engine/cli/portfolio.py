@@ -77,15 +77,28 @@ def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]) -> tuple[Engine
     return engine, read_portfolio(args.portfolio)
 
 
+SELECTION_HINT = "give the file that 'pmo select PORTFOLIO --format json --out FILE' writes"
+
+
 def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.errors import Diagnostic, PmoError, did_you_mean  # lazy: not for --help (tests/test_startup.py)
     engine, portfolio = _portfolio_engine(args, stderr)
     if args.funded:
+        from engine.errors import Location
+        where = Location(str(args.funded))
         try:
-            chosen = set(json.loads(args.funded.read_text(encoding="utf-8"))["selected"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise PmoError([Diagnostic("bad_selection", f"{args.funded}: not a 'pmo select --format json' result "
-                                       f"({exc})")]) from None
+            data = json.loads(args.funded.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PmoError([Diagnostic("bad_selection", f"cannot read the selection result: {exc.strerror or exc}",
+                                       where)]) from None
+        except ValueError as exc:  # not JSON, or not UTF-8
+            raise PmoError([Diagnostic("bad_selection", f"the selection result is not JSON ({exc})", where,
+                                       SELECTION_HINT)]) from None
+        selected = data.get("selected") if isinstance(data, dict) else None
+        if not isinstance(selected, list) or not all(isinstance(p, str) for p in selected):
+            raise PmoError([Diagnostic("bad_selection", "not a 'pmo select --format json' result: it has no "
+                                       "'selected' list of project ids", where, SELECTION_HINT)])
+        chosen = set(selected)
         unknown = sorted(chosen - set(portfolio.projects))
         if unknown:  # a selection of another portfolio: checking it against this one would be wrong
             raise PmoError([Diagnostic("unknown_project", f"{args.funded}: selects {', '.join(unknown)}, not in "

@@ -99,7 +99,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def say_refused(exc: RunError, stderr: IO[str]) -> None:
     """A task's RunError: why, and how to carry on."""
-    print(f"pmo: error: {exc.message}", file=stderr)
+    print(f"pmo: error[{exc.diagnostics[0].code}]: {exc.message}", file=stderr)  # the code, as every error has
     if exc.hint:
         print(f"pmo: {exc.hint}", file=stderr)
 

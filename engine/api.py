@@ -21,8 +21,16 @@ from engine.compile.policy import CompiledPolicy, usable_policy
 from engine.compile.records import RecordReader
 from engine.compile.scoring import reweighted
 from engine.decision import Decision, RowError, Verdict
-from engine.errors import (Diagnostic, DiagnosticSink, InputError, Location, PmoError, UsageError, did_you_mean,
-                           display_path)
+from engine.errors import (
+    Diagnostic,
+    DiagnosticSink,
+    InputError,
+    Location,
+    PmoError,
+    UsageError,
+    did_you_mean,
+    display_path,
+)
 from engine.expr.values import id_text
 from engine.gates.review import (
     GateDecision,

@@ -85,19 +85,19 @@ def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
     engine, portfolio = _portfolio_engine(args, stderr)
     if args.funded:
         from engine.errors import Location
-        where = Location(str(args.funded))
+        funded_at = Location(str(args.funded))
         try:
             data = json.loads(args.funded.read_text(encoding="utf-8"))
         except OSError as exc:
             raise PmoError([Diagnostic("bad_selection", f"cannot read the selection result: {exc.strerror or exc}",
-                                       where)]) from None
+                                       funded_at)]) from None
         except ValueError as exc:  # not JSON, or not UTF-8
-            raise PmoError([Diagnostic("bad_selection", f"the selection result is not JSON ({exc})", where,
+            raise PmoError([Diagnostic("bad_selection", f"the selection result is not JSON ({exc})", funded_at,
                                        SELECTION_HINT)]) from None
         selected = data.get("selected") if isinstance(data, dict) else None
         if not isinstance(selected, list) or not all(isinstance(p, str) for p in selected):
             raise PmoError([Diagnostic("bad_selection", "not a 'pmo select --format json' result: it has no "
-                                       "'selected' list of project ids", where, SELECTION_HINT)])
+                                       "'selected' list of project ids", funded_at, SELECTION_HINT)])
         chosen = set(selected)
         unknown = sorted(chosen - set(portfolio.projects))
         if unknown:  # a selection of another portfolio: checking it against this one would be wrong

@@ -71,10 +71,39 @@ def _given(node, assigned: dict[str, list]) -> set[str]:
     return set()
 
 
+def _class_codes(node) -> list[tuple[str, int]]:
+    if not isinstance(node, ast.ClassDef):
+        return []
+    return [(code, n.lineno) for n in node.body if isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "code" for t in n.targets) for code in _given(n.value, {})]
+
+
+def _problem_triples(node) -> list[tuple[str, int]]:
+    """(column, "code", message) returned, or appended to a list of problems."""
+    if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
+        triples = [node.value]
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append":
+        triples = [a for a in node.args if isinstance(a, ast.Tuple)]
+    else:
+        return []
+    return [(code, t.lineno) for t in triples if len(t.elts) == 3 and _message(t.elts[2])
+            for code in _given(t.elts[1], {})]
+
+
+def _message(node) -> bool:
+    """Text for people: an f-string, or text with a space (not a name), or such text joined."""
+    if isinstance(node, ast.BinOp):
+        return _message(node.left) or _message(node.right)
+    return isinstance(node, ast.JoinedStr) or isinstance(node, ast.Constant) and isinstance(node.value, str) \
+        and " " in node.value
+
+
 def codes_in_the_engine() -> dict[str, str]:
     """code -> where it is first given, for every call in engine/ to something that takes a ``code`` (Diagnostic,
     a sink's add, PmoError's subclasses, SheetError, CellError, ExprError, RowError, ...), the code given as a
-    literal, a conditional of literals, or a local name assigned literals; and the ``code`` parameters' defaults."""
+    literal, a conditional of literals, or a local name assigned literals; the ``code`` parameters' defaults; a
+    class's ``code = "..."`` (ValueProblem's kinds); and the problem triples (column, code, message) that are
+    returned or appended, which RecordError and the panel's and status reports' readers turn into row errors."""
     params = _code_params()
     codes: dict[str, str] = {}
     for source in sorted((ROOT / "engine").rglob("*.py")):
@@ -84,6 +113,9 @@ def codes_in_the_engine() -> dict[str, str]:
             for _, defaults in entries:
                 for code in defaults:
                     codes.setdefault(code, f"{where} ({name}'s default)")
+        for node in ast.walk(tree):
+            for code, line in _class_codes(node) + _problem_triples(node):
+                codes.setdefault(code, f"{where}:{line}")
         for scope in ast.walk(tree):
             if not isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
@@ -126,7 +158,8 @@ def test_every_code_the_engine_gives_has_an_entry():
     codes = codes_in_the_engine()
     catalogued = set(yaml.safe_load((ROOT / "docs" / "errors.yaml").read_text(encoding="utf-8")))
     assert len(codes) > 150
-    assert {"hidden_cells", "table_gap", "unknown_step", "bad_csv", "usage", "log_unusable"} <= set(codes)
+    assert {"hidden_cells", "table_gap", "unknown_step", "bad_csv", "usage", "log_unusable",  # SheetError, ..., LogError
+            "out_of_range", "missing_value", "unknown_criterion"} <= set(codes)  # a class's code, problem triples
     assert set(NOT_CATALOGUED) <= set(codes), "an exclusion for a code the engine no longer gives"
     missing = {code: where for code, where in codes.items() if code not in catalogued and code not in NOT_CATALOGUED}
     assert missing == {}

@@ -184,7 +184,7 @@ def _cwd(path: Path):
         os.chdir(before)
 
 
-ROW_ERROR = r'\{"row": [^{}]*"code": "%s"[^{}]*\}'
+ROW_ERROR = r'\{"row": [^{}\n]*?"code": "%s", "message": "(?:[^"\\]|\\.)*"\}'
 
 
 def excerpt(output: str, code: str) -> list[str]:
@@ -195,7 +195,7 @@ def excerpt(output: str, code: str) -> list[str]:
         return [f'"errors": [{found.group(0)}]']
     for i, line in enumerate(lines):
         if f"[{code}]:" in line and not EXCERPT.match(line):
-            block = [line]
+            block = [line.strip()]  # a report may indent its problems under a heading
             for following in lines[i + 1:]:
                 if not EXCERPT.match(following):
                     break

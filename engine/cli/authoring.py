@@ -188,10 +188,10 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print("\n".join(runner.known_steps()), file=stdout)
         return EXIT_OK
     if (args.min is not None or args.only) and not args.coverage:
-        print("pmo: error: --min and --only go with --coverage", file=stderr)
+        print("pmo: error[usage]: --min and --only go with --coverage", file=stderr)
         return EXIT_USAGE
     if not args.paths and not Path("features").is_dir():
-        print("pmo: error: no features/ folder here; give .feature files or folders (pmo test --help)", file=stderr)
+        print("pmo: error[usage]: no features/ folder here; give .feature files or folders (pmo test --help)", file=stderr)
         return EXIT_USAGE
     features = runner.find_features(args.paths or [Path("features")])
     runner.check_steps(features)

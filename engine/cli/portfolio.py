@@ -222,7 +222,7 @@ def impact(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         except ValueError:
             delay = None
         if delay is None:
-            print(f"pmo: error: --delay needs ID=N, got '{args.delay}'", file=stderr)
+            print(f"pmo: error[usage]: --delay needs ID=N, got '{args.delay}'", file=stderr)
             return EXIT_USAGE
     result = engine.impact(portfolio, cancel=args.cancel, delay=delay)
     if args.format == "json":
@@ -249,7 +249,7 @@ def graph(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print(f"pmo: error: {exc}", file=stderr)
         return EXIT_USAGE
     except OSError as exc:
-        print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
+        print(f"pmo: error[cannot_write]: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
         return EXIT_USAGE
     print(f"{fmt} graph of {len(portfolio.projects)} projects written to {args.out}", file=stderr)
     return EXIT_OK

@@ -81,17 +81,17 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                      + (args.status or []), stderr):
         return EXIT_USAGE
     if args.status and not args.report:
-        print("pmo: error: --status goes with --report (the health page is a page of the board report)", file=stderr)
+        print("pmo: error[usage]: --status goes with --report (the health page is a page of the board report)", file=stderr)
         return EXIT_USAGE
     if args.top is not None and args.top < 1:
-        print("pmo: error: --top must be at least 1", file=stderr)
+        print("pmo: error[usage]: --top must be at least 1", file=stderr)
         return EXIT_USAGE
     if args.format == "xlsx" and not args.out:
-        print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
+        print("pmo: error[usage]: --format xlsx needs --out FILE.xlsx", file=stderr)
         return EXIT_USAGE
     if args.portfolio and not (args.report or args.format == "xlsx") or args.frontier and not args.portfolio \
             or args.frontier < 0:
-        print("pmo: error: --portfolio goes with --report or --format xlsx, and --frontier (0 or more) with --portfolio",
+        print("pmo: error[usage]: --portfolio goes with --report or --format xlsx, and --frontier (0 or more) with --portfolio",
               file=stderr)
         return EXIT_USAGE
     intake = intake_round(args)
@@ -135,7 +135,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     except BrokenPipeError:
         raise  # a reader such as `head` stopped reading: not an error (main exits 0)
     except OSError as exc:
-        print(f"pmo: error: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=stderr)
+        print(f"pmo: error[cannot_write]: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=stderr)
         return EXIT_USAGE
     if args.sensitivity:
         _sensitivity_note(ranking, stderr)

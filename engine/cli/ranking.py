@@ -5,7 +5,7 @@ import argparse
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from engine.cli.common import (
     EPILOG,
@@ -172,6 +172,13 @@ def _warn_repeated_ids(decided: Sequence[tuple[Decision, object]], stderr: IO[st
         print(line, file=stderr)
 
 
+def _bad_weights(path: Any, message: str) -> Any:
+    from engine.errors import Diagnostic, Location  # lazy: not for --help (tests/test_startup.py)
+    return Diagnostic("bad_weights", message, Location(str(path)),
+                      "a file of 'criteria: [...]' and 'matrix: [[...]]' (or 'judgements'), or a strategy or scoring "
+                      "policy (pmo weights --help)")
+
+
 def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     import yaml
 
@@ -180,14 +187,15 @@ def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     try:
         data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        print(f"pmo: error: cannot read {args.file}: {exc}", file=stderr)
+        first = exc.strerror if isinstance(exc, OSError) and exc.strerror else (str(exc).splitlines() or [""])[0]
+        print(f"pmo: {_bad_weights(args.file, f'cannot read the file: {first}')}", file=stderr)
         return EXIT_USAGE
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.policy.weights import WeightsFileError, weights_in_file
     try:
         found = weights_in_file(data, args.method)
     except WeightsFileError as exc:
-        print(f"pmo: error: {args.file}: {exc}", file=stderr)
+        print(f"pmo: {_bad_weights(args.file, str(exc))}", file=stderr)
         return EXIT_USAGE
     if args.format == "json":
         dump_json(found.as_dict(), stdout, 2)

@@ -158,6 +158,11 @@ def test_graph_highlights_conflicts(tmp_path):
     assert '"CLOUD" -> "DATACENTRE"' in dot.read_text() or '"DATACENTRE" -> "CLOUD"' in dot.read_text()
 
 
+def test_graph_to_a_format_it_cannot_draw_gives_its_code(tmp_path, capsys):
+    assert main(["graph", str(EXAMPLE), "--out", str(tmp_path / "g.png")]) == 2
+    assert "pmo: error[unknown_format]: cannot write '.png' graphs; use .dot, .graphml or .svg" in capsys.readouterr().err
+
+
 @pytest.mark.timeout(120)  # a hang guard
 def test_millions_of_cycles_answer_at_once(engine):
     # A complete digraph on 14 nodes has more than 10^10 simple cycles.

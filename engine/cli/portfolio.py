@@ -245,8 +245,8 @@ def graph(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     engine, portfolio = _portfolio_engine(args, stderr)
     try:
         fmt = engine.write_graph(portfolio, args.out)
-    except ValueError as exc:
-        print(f"pmo: error: {exc}", file=stderr)
+    except ValueError as exc:  # a suffix it cannot draw: the same code as an input it cannot read
+        print(f"pmo: error[unknown_format]: {exc}", file=stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"pmo: error[cannot_write]: cannot write {args.out}: {exc.strerror or exc}", file=stderr)

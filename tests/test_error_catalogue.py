@@ -154,6 +154,13 @@ def _generator():
     return module
 
 
+def test_the_catalogue_names_each_code_once():
+    """YAML keeps the last of two equal keys: a second entry for a code would silently replace the first."""
+    text = (ROOT / "docs" / "errors.yaml").read_text(encoding="utf-8")
+    keys = re.findall(r"^([a-z_]+):", text, re.M)
+    assert sorted(k for k in set(keys) if keys.count(k) > 1) == []
+
+
 def test_every_code_the_engine_gives_has_an_entry():
     codes = codes_in_the_engine()
     catalogued = set(yaml.safe_load((ROOT / "docs" / "errors.yaml").read_text(encoding="utf-8")))

@@ -21,7 +21,16 @@ from engine.compile.policy import CompiledPolicy, usable_policy
 from engine.compile.records import RecordReader
 from engine.compile.scoring import reweighted
 from engine.decision import Decision, RowError, Verdict
-from engine.errors import Diagnostic, DiagnosticSink, InputError, PmoError, UsageError, did_you_mean
+from engine.errors import (
+    Diagnostic,
+    DiagnosticSink,
+    InputError,
+    Location,
+    PmoError,
+    UsageError,
+    did_you_mean,
+    display_path,
+)
 from engine.expr.values import id_text
 from engine.gates.review import (
     GateDecision,
@@ -572,7 +581,15 @@ class Engine:
                 raise
             # positions cost a second parse of the file: only a record with problems needs them
             record = project_record(*reading, project_positions(project), today=self.today)
-        return review(gates.gates[gate], self._must_meet[gate], record, self.policy_hash, self.today.isoformat(),
+        compiled = gates.gates[gate]
+        if record.stage != compiled.from_stage:
+            fitting = [name for name, other in gates.gates.items() if other.from_stage == record.stage]
+            raise PmoError([Diagnostic(
+                "wrong_stage", f"{record.id} is in stage '{record.stage}', but gate {gate} is for projects in "
+                f"'{compiled.from_stage}'", Location(display_path(source)) if source != "<memory>" else None,
+                f"review it at gate {' or '.join(fitting)}" if fitting
+                else f"no gate takes projects in '{record.stage}'; check the record's stage")])
+        return review(compiled, self._must_meet[gate], record, self.policy_hash, self.today.isoformat(),
                       override)
 
     def write_graph(self, portfolio: Portfolio | PathLike | Mapping[str, Any], path: PathLike) -> str:

@@ -237,3 +237,16 @@ def test_changed_judgements_are_not_answered_from_the_cache(tmp_path, monkeypatc
         weights.append(strategy.weights.values)
     assert weights[0]["a"] == weights[1]["b"] == 0.75 and weights[0]["b"] == weights[1]["a"] == 0.25
     assert len(list((tmp_path / "cache" / "ahp").glob("*.json"))) == 2
+
+
+def test_pmo_weights_on_a_file_it_cannot_use_gives_a_code_the_file_and_what_to_give(tmp_path, capsys):
+    # it printed "pmo: error: FILE: message" (no code), and a missing file as Python's "[Errno 2] ...: 'FILE'"
+    path = tmp_path / "weights.yaml"
+    path.write_text("criteria: [cost, value]\nmatrix: [[1, 3], [1/3]]\n", encoding="utf-8")
+    assert main(["weights", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"pmo: {path}: error[bad_weights]: the matrix must be 2 x 2" in err, err
+    assert "; a file of 'criteria: [...]' and 'matrix: [[...]]'" in err
+    assert main(["weights", str(tmp_path / "missing.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "error[bad_weights]: cannot read the file: No such file or directory;" in err and "Errno" not in err

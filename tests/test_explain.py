@@ -270,7 +270,8 @@ def test_cli_json():
 
 def test_cli_unknown_id_and_missing_file_exit_2(tmp_path):
     code, out, err = run("explain", str(EXAMPLES / "proposals.csv"), "--id", "PRJ1006")
-    assert code == 2 and out == "" and "no proposal with id 'PRJ1006'" in err and "did you mean 'PRJ-1006'?" in err
+    assert code == 2 and out == "" and "error[unknown_proposal]: no proposal with id 'PRJ1006'" in err \
+        and "did you mean 'PRJ-1006'?" in err
     assert run("explain", str(tmp_path / "none.csv"), "--id", "X")[0] == 2
     assert run("explain", str(EXAMPLES / "proposals.csv"))[0] == 2  # --id is required
 

@@ -176,3 +176,32 @@ def test_an_output_that_fails_only_when_closed_is_an_error_not_a_success(tmp_pat
     assert result.returncode == 2, result.stderr
     assert f"cannot write {out}" in result.stderr and "written to" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_refused_run_gives_its_code_and_names_the_output_the_user_gave(tmp_path, capsys, monkeypatch):
+    # Was: "pmo: error: cannot write out/.decisions.csv.pmo-run: No such file or directory" (no code; the run's
+    # own record beside the output, not the output; and "the rows already in out/decisions.csv are kept": none were)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.csv").write_text("id,title\nPRJ-0001,Invoice OCR\n", encoding="utf-8")
+    assert main(["evaluate", "p.csv", "--no-log", "--format", "xlsx"]) == 2
+    assert "pmo: error[usage]: --format xlsx needs --out FILE.xlsx" in capsys.readouterr().err
+    assert main(["evaluate", "p.csv", "--no-log", "--format", "csv", "--out", "out/decisions.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "pmo: error[cannot_write]: cannot write out/decisions.csv: No such file or directory" in err, err
+    assert "pmo: the folder out does not exist: create it, or give another path" in err
+    assert ".pmo-run" not in err and "are kept" not in err
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["rank", "p.csv", "--top", "0"], "pmo: error[usage]: --top must be at least 1"),
+    (["evaluate", "missing.csv", "--no-log"], "pmo: error[no_file]: no such file: missing.csv"),
+    (["kpi"], "pmo: error[usage]: give --status FILES, --log DB or --selection JSON"),
+    (["impact", "p.yaml", "--delay", "CRM"], "pmo: error[usage]: --delay needs ID=N, got 'CRM'"),
+])
+def test_a_command_line_error_gives_its_code(argv, line, tmp_path, capsys, monkeypatch):
+    # they printed "pmo: error: ...", the one kind of error without a code to look up in docs/errors.md
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.csv").write_text("id,title\nPRJ-0001,Invoice OCR\n", encoding="utf-8")
+    (tmp_path / "p.yaml").write_text("projects:\n- {id: CRM, name: CRM replacement}\n", encoding="utf-8")
+    assert main(argv) == 2
+    assert line in capsys.readouterr().err

@@ -60,8 +60,10 @@ def test_an_override_when_nothing_failed_is_refused(engine):
 def test_gate_errors(engine):
     with pytest.raises(PmoError, match="'business-cse' is not a gate"):
         engine.review_gate(PROJECTS / "go.yaml", "business-cse")
-    with pytest.raises(PmoError, match="is in stage 'business-case', but gate delivery-review"):
+    with pytest.raises(PmoError, match="is in stage 'business-case', but gate delivery-review") as raised:
         engine.review_gate(PROJECTS / "go.yaml", "delivery-review")
+    (wrong,) = raised.value.diagnostics  # the record's file, and the gate that takes it
+    assert str(wrong.location).endswith("go.yaml") and wrong.hint == "review it at gate business-case"
     with pytest.raises(PmoError, match="metric 'spii' is not declared"):
         engine.review_gate({"id": "X", "stage": "execution", "fields": {"title": "t"}, "metrics": {"spii": 1}},
                            "delivery-review")

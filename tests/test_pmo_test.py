@@ -125,13 +125,26 @@ def test_no_feature_files_is_a_usage_error(tmp_path):
     code, _, err = run("test", str(tmp_path))
     assert code == 2 and "no .feature files" in err
     code, _, err = run("test", str(tmp_path / "missing"))
-    assert code == 2 and "no such file or folder" in err
+    assert code == 2 and "no such file or folder; give .feature files or folders that hold them" in err
+    (tmp_path / "features").mkdir()
+    code, _, err = run("test", str(tmp_path / "feature"))
+    assert code == 2 and "error[no_such_file]: no such file or folder; did you mean 'features'?" in err
 
 
 def test_a_gherkin_syntax_error_is_a_usage_error(tmp_path):
     (tmp_path / "bad.feature").write_text("Feature: x\n  Scenario: a\n    Given a proposal\n  Nonsense: here\n")
     code, _, err = run("test", str(tmp_path))
     assert code == 2 and "bad.feature:4: error[bad_feature]" in err
+
+
+def test_a_gherkin_error_is_gherkins_own_message_at_its_line_and_column(tmp_path):
+    # pytest-bdd wraps it as "Unknown parsing error: Parser errors:\n(5:7): ...": only the first line was shown
+    (tmp_path / "bad.feature").write_text("Feature: x\n  Scenario: a\n    Given a proposal\n      | field | value |\n"
+                                          "      | id    | P-1   | x |\n    When it is evaluated\n")
+    code, _, err = run("test", str(tmp_path))
+    assert code == 2
+    assert "bad.feature:5:7: error[bad_feature]: inconsistent cell count within the table; see https://" in err
+    assert "Unknown parsing error" not in err and "Parser errors" not in err
 
 
 def test_steps_lists_every_generic_step():

@@ -289,3 +289,12 @@ def test_validate_locates_a_number_with_spaces_and_says_how_to_write_it(write_po
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("intake.yaml:5:22: error[syntax]: "), out
     assert "write 5 000 000 as 5_000_000 (or 5000000)" in out[0]
+
+
+def test_a_policy_file_that_is_not_utf8_names_the_line_and_column_of_the_byte(tmp_path):
+    # it said "file is not UTF-8 (byte 53)": an offset into the file, and no fix
+    (tmp_path / "intake.yaml").write_bytes(b"kind: intake\nfields: {id: string}\n# Zo\xc3\xab and Zo\xeb\n")
+    (found,) = [d for d in validate(tmp_path, today=TODAY) if d.code == "encoding"]
+    assert (found.location.line, found.location.column) == (3, 13)  # in characters: the UTF-8 ë is one column
+    assert found.message == "file is not UTF-8: byte 0xEB is not a UTF-8 character"
+    assert found.hint == "save the file as UTF-8 (an editor's 'Save with encoding')"

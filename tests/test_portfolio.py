@@ -158,6 +158,11 @@ def test_graph_highlights_conflicts(tmp_path):
     assert '"CLOUD" -> "DATACENTRE"' in dot.read_text() or '"DATACENTRE" -> "CLOUD"' in dot.read_text()
 
 
+def test_graph_to_a_format_it_cannot_draw_gives_its_code(tmp_path, capsys):
+    assert main(["graph", str(EXAMPLE), "--out", str(tmp_path / "g.png")]) == 2
+    assert "pmo: error[unknown_format]: cannot write '.png' graphs; use .dot, .graphml or .svg" in capsys.readouterr().err
+
+
 @pytest.mark.timeout(120)  # a hang guard
 def test_millions_of_cycles_answer_at_once(engine):
     # A complete digraph on 14 nodes has more than 10^10 simple cycles.
@@ -655,3 +660,25 @@ def test_a_budget_in_total_and_by_period_is_checked_both_ways_by_conflicts_as_by
     for run in (engine.conflicts, engine.select):
         with pytest.raises(InputError, match="A: cost 150 is a total, but the budget is by period"):
             run(data)
+
+
+def test_a_funded_file_that_is_not_a_selection_is_named_with_what_to_give(tmp_path, capsys):
+    # it said "(list indices must be integers or slices, not str)": Python's words, not what to give
+    portfolio = tmp_path / "portfolio.yaml"
+    portfolio.write_text("projects:\n- {id: CRM, name: CRM replacement}\n", encoding="utf-8")
+    funded = tmp_path / "funded.json"
+    for text in ('["CRM"]', '{"selected": "CRM"}', "not json"):
+        funded.write_text(text, encoding="utf-8")
+        assert main(["conflicts", str(portfolio), "--funded", str(funded)]) == 2
+        err = capsys.readouterr().err
+        assert f"{funded}: error[bad_selection]: " in err, err
+        assert "give the file that 'pmo select PORTFOLIO --format json --out FILE' writes" in err
+        assert "indices" not in err and "Expecting" not in err.split("bad_selection]")[0]
+
+
+def test_a_portfolio_budget_that_is_not_an_amount_is_located(tmp_path, capsys):
+    portfolio = tmp_path / "portfolio.yaml"
+    portfolio.write_text("budget: two million\nprojects:\n- {id: CRM, name: CRM replacement}\n", encoding="utf-8")
+    assert main(["conflicts", str(portfolio)]) == 2
+    err = capsys.readouterr().err
+    assert f"{portfolio}:1:9: error[bad_budget]: budget: 'two million' is not a number; write an amount" in err, err

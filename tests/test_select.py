@@ -283,6 +283,10 @@ def test_windows_that_cannot_fit_are_refused(engine):
         engine.select({"budget": {"Q1": 1, "Q2": 1}, "projects": [{"id": "A", "window": ["Q2", "Q2"], "cost": [1, 1]}]})
     with pytest.raises(InputError, match="must name two periods"):
         engine.select({"budget": {"Q1": 1}, "projects": [{"id": "A", "window": ["Q9", "Q1"], "cost": [1]}]})
+    with pytest.raises(InputError) as raised:  # the periods as written, not Python lists ("['Q2', 'Q1']")
+        engine.select({"budget": {"Q1": 1, "Q2": 1}, "projects": [{"id": "A", "window": ["Q2", "Q1"], "cost": [1]}]})
+    assert raised.value.diagnostics[0].message == \
+        "A: window [Q2, Q1] must name two periods of the budget (Q1, Q2), the earliest first"
 
 
 def brute_force_windows(prob):

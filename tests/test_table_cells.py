@@ -216,6 +216,10 @@ def test_a_missing_sheet_or_file_is_an_error_on_the_tables_file(write_policy):
     errors = {d.code: d for d in check_policies(root, today=TODAY).diagnostics}
     assert errors["unknown_sheet"].location.file.endswith("tables.yaml") and "Rules" in errors["unknown_sheet"].hint
     assert errors["no_table"].location.line == 5
+    # the file as the user can open it (display_path), not a Python string's repr in quotes
+    from engine.errors import display_path
+    assert errors["no_table"].message == \
+        f"cannot read the table's file {display_path(root / 'nowhere.csv')}: No such file or directory"
 
 
 def test_a_csv_table_is_located_as_file_cell(write_policy):

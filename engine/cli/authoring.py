@@ -188,10 +188,10 @@ def test(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         print("\n".join(runner.known_steps()), file=stdout)
         return EXIT_OK
     if (args.min is not None or args.only) and not args.coverage:
-        print("pmo: error: --min and --only go with --coverage", file=stderr)
+        print("pmo: error[usage]: --min and --only go with --coverage", file=stderr)
         return EXIT_USAGE
     if not args.paths and not Path("features").is_dir():
-        print("pmo: error: no features/ folder here; give .feature files or folders (pmo test --help)", file=stderr)
+        print("pmo: error[usage]: no features/ folder here; give .feature files or folders (pmo test --help)", file=stderr)
         return EXIT_USAGE
     features = runner.find_features(args.paths or [Path("features")])
     runner.check_steps(features)
@@ -444,8 +444,8 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         rows = renamed(rows, engine.profile.columns)
     row, ids, also = _row_with_id(rows, args.id, engine, args.row)
     if args.row is not None and row is None and also:
-        print(f"pmo: error: id '{args.id}' is not on row {args.row} of {args.file}; it is on row(s) "
-              f"{', '.join(map(str, also))}", file=stderr)
+        print(f"pmo: error[unknown_proposal]: id '{args.id}' is not on row {args.row} of {args.file}; it is on "
+              f"row(s) {', '.join(map(str, also))}", file=stderr)
         return EXIT_USAGE
     if also and row is not None:  # an id given twice: say which row this is, and how to ask for the others
         print(f"pmo: warning: id '{args.id}' is also on row(s) {', '.join(map(str, also))} of {args.file}; this "
@@ -453,7 +453,7 @@ def explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if row is None:
         hint = did_you_mean(args.id, ids) or (f"ids in the file: {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}"
                                               if ids else "the file has no ids")
-        print(f"pmo: error: no proposal with id '{args.id}' in {args.file}; {hint}", file=stderr)
+        print(f"pmo: error[unknown_proposal]: no proposal with id '{args.id}' in {args.file}; {hint}", file=stderr)
         return EXIT_USAGE
     assessments = None
     if args.assessments:

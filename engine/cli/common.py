@@ -158,5 +158,5 @@ def missing_files(paths: Iterable[str | os.PathLike[str]], stderr: IO[str]) -> b
     """Say which input files do not exist (every command checks before loading anything)."""
     missing = [str(p) for p in paths if not Path(p).is_file()]
     if missing:
-        print(f"pmo: error: no such file: {', '.join(missing)}", file=stderr)
+        print(f"pmo: error[no_file]: no such file: {', '.join(missing)}", file=stderr)
     return bool(missing)

@@ -100,7 +100,7 @@ def log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     filters = [f"--{name.replace('_', '-')}" for name in ("project", "since", "until", "decided_since", "decided_until")
                if getattr(args, name) is not None]
     if args.key is not None and filters:
-        stderr.write(f"pmo: error: --key names one entry; it does not combine with {', '.join(filters)}\n")
+        stderr.write(f"pmo: error[usage]: --key names one entry; it does not combine with {', '.join(filters)}\n")
         return EXIT_USAGE
     with open_log(args.db, existing=True, reading=True) as log:
         if args.key is not None:

@@ -24,13 +24,13 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if missing_files(args.files + ([args.portfolio] if args.portfolio else []), stderr):
         return EXIT_USAGE
     if bool(args.files) == (args.log is not None):
-        print("pmo: error: give status FILES, or --log DB to rate from the portfolio history (not both)", file=stderr)
+        print("pmo: error[usage]: give status FILES, or --log DB to rate from the portfolio history (not both)", file=stderr)
         return EXIT_USAGE
     if args.log is not None and (args.columns or args.sheet):
-        print("pmo: error: --columns and --sheet read FILES; the history's reports are typed already", file=stderr)
+        print("pmo: error[usage]: --columns and --sheet read FILES; the history's reports are typed already", file=stderr)
         return EXIT_USAGE
     if (args.portfolio or args.title) and not args.report:
-        print("pmo: error: --portfolio and --title go with --report", file=stderr)
+        print("pmo: error[usage]: --portfolio and --title go with --report", file=stderr)
         return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     warn(engine, stderr)
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             with replacing(args.report) as target:
                 target.write(render_health_page(page, args.title or "Portfolio health"))
         except OSError as exc:
-            print(f"pmo: error: cannot write {exc.filename or args.report}: {exc.strerror or exc}", file=stderr)
+            print(f"pmo: error[cannot_write]: cannot write {exc.filename or args.report}: {exc.strerror or exc}", file=stderr)
             return EXIT_USAGE
     out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout
     try:

@@ -145,7 +145,7 @@ def history(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     with open_log(args.log, existing=True, reading=True) as log:
         found = project_history(log, args.project)
     if not found["reports"] and not found["decisions"]:
-        print(f"pmo: error: no status report or decision for project {args.project!r} in {args.log}", file=stderr)
+        print(f"pmo: error[unknown_project]: no status report or decision for project {args.project!r} in {args.log}", file=stderr)
         return EXIT_USAGE
     if args.format == "json":
         dump_json(found, stdout)

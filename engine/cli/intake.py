@@ -73,7 +73,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.tasks.evaluate import Output, RunError
     from engine.tasks.evaluate import evaluate as run
     if args.status and not args.report:
-        print("pmo: error: --status goes with --report (the health page is a page of the board report)", file=stderr)
+        print("pmo: error[usage]: --status goes with --report (the health page is a page of the board report)", file=stderr)
         return EXIT_USAGE
     if args.status and missing_files(args.status, stderr):
         return EXIT_USAGE
@@ -99,7 +99,7 @@ def evaluate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def say_refused(exc: RunError, stderr: IO[str]) -> None:
     """A task's RunError: why, and how to carry on."""
-    print(f"pmo: error: {exc.message}", file=stderr)
+    print(f"pmo: error[{exc.diagnostics[0].code}]: {exc.message}", file=stderr)  # the code, as every error has
     if exc.hint:
         print(f"pmo: {exc.hint}", file=stderr)
 

@@ -24,18 +24,18 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if missing_files(list(args.status) + ([args.selection] if args.selection else []), stderr):
         return EXIT_USAGE
     if not args.status and args.db is None and args.selection is None:
-        print("pmo: error: give --status FILES, --log DB or --selection JSON: the history the KPIs are computed "
+        print("pmo: error[usage]: give --status FILES, --log DB or --selection JSON: the history the KPIs are computed "
               "from", file=stderr)
         return EXIT_USAGE
     if not 1 <= args.periods <= MAX_PERIODS:
-        print(f"pmo: error: --periods is 1 to {MAX_PERIODS}", file=stderr)
+        print(f"pmo: error[usage]: --periods is 1 to {MAX_PERIODS}", file=stderr)
         return EXIT_USAGE
     period = None
     if args.period:
         try:
             period = parse_period(args.period)
         except ValueError as exc:
-            print(f"pmo: error: --period: {exc}", file=stderr)
+            print(f"pmo: error[usage]: --period: {exc}", file=stderr)
             return EXIT_USAGE
     engine = Engine.load(args.policies, rules=args.rules, today=args.today, backend=args.backend)
     warn(engine, stderr)
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         if not chosen:
             from engine.errors import did_you_mean
             keys = [r.key for r in report.results]
-            print(f"pmo: error: --explain: no KPI '{args.explain}'; "
+            print(f"pmo: error[usage]: --explain: no KPI '{args.explain}'; "
                   + (did_you_mean(args.explain, keys) or "KPIs: " + ", ".join(keys)), file=stderr)
             return EXIT_USAGE
     out = args.out.open("w", encoding="utf-8", newline="") if args.out else stdout

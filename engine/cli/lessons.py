@@ -73,7 +73,7 @@ def lessons(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             with replacing(args.chart) as out:
                 out.write(chart(found))
     except OSError as exc:
-        print(f"pmo: error: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=stderr)
+        print(f"pmo: error[cannot_write]: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=stderr)
         return EXIT_USAGE
     scored = max((c.n for c in found.correlations), default=0)
     print(f"pmo: {len(found.outcomes)} finished project(s), {scored} with an intake score and an outcome"

@@ -105,7 +105,7 @@ def export_policies(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) 
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.workbook.export import export_policies as export
     if args.out.suffix.lower() != ".xlsx":
-        print(f"pmo: error: --out {args.out}: a policy workbook is an .xlsx file", file=stderr)
+        print(f"pmo: error[usage]: --out {args.out}: a policy workbook is an .xlsx file", file=stderr)
         return EXIT_USAGE
     content = export(args.folder, rules=args.rules, today=args.today)
     partial = args.out.with_name(f".{args.out.name}.partial")
@@ -152,7 +152,7 @@ def validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
     from engine.errors import LIMIT_REACHED
     if args.folder and args.policies and args.folder != args.policies:
-        print(f"pmo: error: two policy folders given ({args.folder} and --policies {args.policies}); give one",
+        print(f"pmo: error[usage]: two policy folders given ({args.folder} and --policies {args.policies}); give one",
               file=stderr)
         return EXIT_USAGE
     folder = args.folder or args.policies
@@ -274,7 +274,7 @@ def expr(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     for item in args.values:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            print(f"pmo: error: --set needs FIELD=VALUE, got '{item}'", file=stderr)
+            print(f"pmo: error[usage]: --set needs FIELD=VALUE, got '{item}'", file=stderr)
             return EXIT_USAGE
         values[name.strip()] = value
     try:

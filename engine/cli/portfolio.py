@@ -77,15 +77,28 @@ def _portfolio_engine(args: argparse.Namespace, stderr: IO[str]) -> tuple[Engine
     return engine, read_portfolio(args.portfolio)
 
 
+SELECTION_HINT = "give the file that 'pmo select PORTFOLIO --format json --out FILE' writes"
+
+
 def conflicts(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from engine.errors import Diagnostic, PmoError, did_you_mean  # lazy: not for --help (tests/test_startup.py)
     engine, portfolio = _portfolio_engine(args, stderr)
     if args.funded:
+        from engine.errors import Location
+        funded_at = Location(str(args.funded))
         try:
-            chosen = set(json.loads(args.funded.read_text(encoding="utf-8"))["selected"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise PmoError([Diagnostic("bad_selection", f"{args.funded}: not a 'pmo select --format json' result "
-                                       f"({exc})")]) from None
+            data = json.loads(args.funded.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PmoError([Diagnostic("bad_selection", f"cannot read the selection result: {exc.strerror or exc}",
+                                       funded_at)]) from None
+        except ValueError as exc:  # not JSON, or not UTF-8
+            raise PmoError([Diagnostic("bad_selection", f"the selection result is not JSON ({exc})", funded_at,
+                                       SELECTION_HINT)]) from None
+        selected = data.get("selected") if isinstance(data, dict) else None
+        if not isinstance(selected, list) or not all(isinstance(p, str) for p in selected):
+            raise PmoError([Diagnostic("bad_selection", "not a 'pmo select --format json' result: it has no "
+                                       "'selected' list of project ids", funded_at, SELECTION_HINT)])
+        chosen = set(selected)
         unknown = sorted(chosen - set(portfolio.projects))
         if unknown:  # a selection of another portfolio: checking it against this one would be wrong
             raise PmoError([Diagnostic("unknown_project", f"{args.funded}: selects {', '.join(unknown)}, not in "
@@ -209,7 +222,7 @@ def impact(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         except ValueError:
             delay = None
         if delay is None:
-            print(f"pmo: error: --delay needs ID=N, got '{args.delay}'", file=stderr)
+            print(f"pmo: error[usage]: --delay needs ID=N, got '{args.delay}'", file=stderr)
             return EXIT_USAGE
     result = engine.impact(portfolio, cancel=args.cancel, delay=delay)
     if args.format == "json":
@@ -232,11 +245,11 @@ def graph(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     engine, portfolio = _portfolio_engine(args, stderr)
     try:
         fmt = engine.write_graph(portfolio, args.out)
-    except ValueError as exc:
-        print(f"pmo: error: {exc}", file=stderr)
+    except ValueError as exc:  # a suffix it cannot draw: the same code as an input it cannot read
+        print(f"pmo: error[unknown_format]: {exc}", file=stderr)
         return EXIT_USAGE
     except OSError as exc:
-        print(f"pmo: error: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
+        print(f"pmo: error[cannot_write]: cannot write {args.out}: {exc.strerror or exc}", file=stderr)
         return EXIT_USAGE
     print(f"{fmt} graph of {len(portfolio.projects)} projects written to {args.out}", file=stderr)
     return EXIT_OK

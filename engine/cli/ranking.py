@@ -5,7 +5,7 @@ import argparse
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from engine.cli.common import (
     EPILOG,
@@ -81,17 +81,17 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                      + (args.status or []), stderr):
         return EXIT_USAGE
     if args.status and not args.report:
-        print("pmo: error: --status goes with --report (the health page is a page of the board report)", file=stderr)
+        print("pmo: error[usage]: --status goes with --report (the health page is a page of the board report)", file=stderr)
         return EXIT_USAGE
     if args.top is not None and args.top < 1:
-        print("pmo: error: --top must be at least 1", file=stderr)
+        print("pmo: error[usage]: --top must be at least 1", file=stderr)
         return EXIT_USAGE
     if args.format == "xlsx" and not args.out:
-        print("pmo: error: --format xlsx needs --out FILE.xlsx", file=stderr)
+        print("pmo: error[usage]: --format xlsx needs --out FILE.xlsx", file=stderr)
         return EXIT_USAGE
     if args.portfolio and not (args.report or args.format == "xlsx") or args.frontier and not args.portfolio \
             or args.frontier < 0:
-        print("pmo: error: --portfolio goes with --report or --format xlsx, and --frontier (0 or more) with --portfolio",
+        print("pmo: error[usage]: --portfolio goes with --report or --format xlsx, and --frontier (0 or more) with --portfolio",
               file=stderr)
         return EXIT_USAGE
     intake = intake_round(args)
@@ -135,7 +135,7 @@ def rank(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     except BrokenPipeError:
         raise  # a reader such as `head` stopped reading: not an error (main exits 0)
     except OSError as exc:
-        print(f"pmo: error: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=stderr)
+        print(f"pmo: error[cannot_write]: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=stderr)
         return EXIT_USAGE
     if args.sensitivity:
         _sensitivity_note(ranking, stderr)
@@ -172,6 +172,13 @@ def _warn_repeated_ids(decided: Sequence[tuple[Decision, object]], stderr: IO[st
         print(line, file=stderr)
 
 
+def _bad_weights(path: Any, message: str) -> Any:
+    from engine.errors import Diagnostic, Location  # lazy: not for --help (tests/test_startup.py)
+    return Diagnostic("bad_weights", message, Location(str(path)),
+                      "a file of 'criteria: [...]' and 'matrix: [[...]]' (or 'judgements'), or a strategy or scoring "
+                      "policy (pmo weights --help)")
+
+
 def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     import yaml
 
@@ -180,14 +187,15 @@ def weights(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     try:
         data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        print(f"pmo: error: cannot read {args.file}: {exc}", file=stderr)
+        first = exc.strerror if isinstance(exc, OSError) and exc.strerror else (str(exc).splitlines() or [""])[0]
+        print(f"pmo: {_bad_weights(args.file, f'cannot read the file: {first}')}", file=stderr)
         return EXIT_USAGE
     # lazy: a command loads its stage when it runs (tests/test_startup.py)
     from engine.policy.weights import WeightsFileError, weights_in_file
     try:
         found = weights_in_file(data, args.method)
     except WeightsFileError as exc:
-        print(f"pmo: error: {args.file}: {exc}", file=stderr)
+        print(f"pmo: {_bad_weights(args.file, str(exc))}", file=stderr)
         return EXIT_USAGE
     if args.format == "json":
         dump_json(found.as_dict(), stdout, 2)

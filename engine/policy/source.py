@@ -285,7 +285,10 @@ def load_document(path: Path, display: str, sink: DiagnosticSink) -> Document | 
         _too_large(display, big, sink)
         return None
     except UnicodeDecodeError as exc:
-        sink.add("encoding", f"file is not UTF-8 (byte {exc.start})", Location(display))
+        line = text.count(b"\n", 0, exc.start) + 1
+        column = len(text[text.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8", "replace")) + 1
+        sink.add("encoding", f"file is not UTF-8: byte 0x{text[exc.start]:02X} is not a UTF-8 character",
+                 Location(display, line, column), "save the file as UTF-8 (an editor's 'Save with encoding')")
         return None
     except _Unparsed as unparsed:
         _unparsed(display, decoded, unparsed, sink)

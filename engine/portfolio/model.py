@@ -226,7 +226,9 @@ def portfolio_from(data: Any, source: str = "<memory>", locate: Callable[..., Lo
             total = _number(raw, "budget") if not isinstance(raw, dict) else None  # a number: raw is not empty
             budget = {"total": total} if total is not None else _by_period(raw, "budget")
         except ValueError as exc:
-            problems.append(Diagnostic("bad_budget", str(exc), Location(source)))
+            problems.append(Diagnostic("bad_budget", str(exc), locate(("budget",)) if locate else Location(source),
+                                       "write an amount (budget: 2000000), or amounts by period "
+                                       "(budget: {2027-Q1: 800000, 2027-Q2: 700000})"))
     balance = data.get("balance", []) if isinstance(data, dict) else []
     spread = data.get("spread") if isinstance(data, dict) else None
     try:

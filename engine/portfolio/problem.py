@@ -86,6 +86,12 @@ class Problem:
         return np.nonzero(self.owner == project)[0]
 
 
+def _listed(periods: Any) -> str:
+    """The budget's periods as a message names them: 'the budget (2027-Q1, 2027-Q2)', not a Python list."""
+    names = [str(period) for period in periods or ()]
+    return f"the budget ({', '.join(names)})" if names else "the budget"
+
+
 def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = None,
             budget: dict[str, float] | None = None) -> Problem:
     projects = list(portfolio)
@@ -115,8 +121,8 @@ def problem(portfolio: Portfolio, limits: Limits, balance: list[Rule] | None = N
             continue
         first, last = (position.get(window_names.match(label) or "") for label in p.window)
         if first is None or last is None or first > last:
-            problems.append(Diagnostic("bad_window", f"{p.id}: window {list(p.window)} must name two periods of "
-                                       f"{periods or 'the budget'}, the earliest first", portfolio.where_in(p, "window"),
+            problems.append(Diagnostic("bad_window", f"{p.id}: window [{', '.join(map(str, p.window))}] must name two "
+                                       f"periods of {_listed(periods)}, the earliest first", portfolio.where_in(p, "window"),
                                        next((period_hint(label, window_names, "periods") for label in p.window
                                              if window_names.match(label) is None), None)))
             length.append(0)

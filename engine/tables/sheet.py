@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.errors import display_path
 from engine.io.rows import csv_cell_limit
 
 MAX_BYTES = 20 << 20
@@ -95,7 +96,7 @@ def _content(path: Path) -> bytes:
             raise SheetError("bad_table", f"the file is {size:,} bytes; a policy workbook is at most {MAX_BYTES:,}")
         return path.read_bytes()
     except OSError as exc:
-        raise SheetError("no_table", f"cannot read the table's file {str(path)!r}: {exc.strerror or exc}",
+        raise SheetError("no_table", f"cannot read the table's file {display_path(path)}: {exc.strerror or exc}",
                          "the path is relative to the tables file") from None
 
 

@@ -547,8 +547,13 @@ def _cannot_write(exc: OSError, output: Output) -> RunError:
     """A full disk, a lost share, a read-only folder: say what stopped, and how to carry on without losing
     or repeating a row."""
     target = exc.filename or output.out or output.report or "the output"
+    if output.out and exc.filename and Path(str(exc.filename)).name == f".{Path(output.out).name}.pmo-run":
+        target = output.out  # the run's record beside the output: the user named the output, not it
     hint = None
-    if output.out and output.format in RESUMABLE and str(target) != str(output.report):
+    folder = Path(str(target)).parent
+    if not folder.is_dir():  # nothing was written: there is no folder to write in
+        hint = f"the folder {folder} does not exist: create it, or give another path"
+    elif output.out and output.format in RESUMABLE and str(target) != str(output.report):
         hint = (f"the rows already in {output.out} are kept; when the problem is fixed, run the same command "
                 "with --resume to decide the rest")
     return RunError(f"cannot write {target}: {exc.strerror or exc}", hint, code="cannot_write")

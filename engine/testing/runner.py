@@ -80,7 +80,10 @@ def find_features(paths: Sequence[Path]) -> list[Path]:
             problems.append(Diagnostic("not_a_feature", "not a .feature file", Location(str(path)),
                                        "give .feature files or folders that hold them"))
         else:
-            problems.append(Diagnostic("no_such_file", "no such file or folder", Location(str(path))))
+            near = [c.name for c in path.parent.iterdir() if c.is_dir() or c.suffix == ".feature"] \
+                if path.parent.is_dir() else []
+            problems.append(Diagnostic("no_such_file", "no such file or folder", Location(str(path)),
+                                       did_you_mean(path.name, near) or "give .feature files or folders that hold them"))
     if problems:
         raise PmoError(problems)
     if not found:
@@ -95,8 +98,22 @@ def parse_feature(path: Path) -> Feature:
     try:
         return FeatureParser(str(path.parent), path.name).parse()
     except GherkinParseError as exc:
-        raise PmoError([Diagnostic("bad_feature", exc.message, Location(display_path(path), exc.line),
-                                   "see https://cucumber.io/docs/gherkin/reference/")]) from None
+        raise PmoError(_parse_errors(exc, display_path(path))) from None
+
+
+_PARSER_ERROR = re.compile(r"^\((\d+):(\d+)\): (.+)$", re.M)
+
+
+def _parse_errors(exc: GherkinParseError, shown: str) -> list[Diagnostic]:
+    """Gherkin's errors, one diagnostic each at its line and column: pytest-bdd wraps them as 'Unknown parsing error:
+    Parser errors:' and a line '(5:7): message' per error."""
+    hint = "see https://cucumber.io/docs/gherkin/reference/"
+    found = [Diagnostic("bad_feature", message.strip(), Location(shown, int(line), int(column)), hint)
+             for line, column, message in _PARSER_ERROR.findall(exc.message)]
+    if found:
+        return found
+    message = exc.message.removeprefix("Unknown parsing error: ").strip()
+    return [Diagnostic("bad_feature", " ".join(message.split()), Location(shown, exc.line), hint)]
 
 
 def check_steps(features: Iterable[Path]) -> int:

@@ -65,11 +65,12 @@ class _Sent:
     """A decision as the writer gets it: the fields IntakeEncoder.row reads (``findings`` made from the plan, as
     a Verdict makes them, when the encoder asks: a finding of a shape it does not write from the plan)."""
 
-    __slots__ = ("id", "decision", "routes", "_findings", "errors", "_plan", "_texts")
+    __slots__ = ("id", "decision", "routes", "_findings", "errors", "_plan", "_texts", "read_digest")
 
-    def __init__(self, ident: Any, outcome: Any, routes: Any, findings: Any, errors: Any, plan: Any, texts: Any):
+    def __init__(self, ident: Any, outcome: Any, routes: Any, findings: Any, errors: Any, plan: Any, texts: Any,
+                 read_digest: str | None = None):
         self.id, self.decision, self.routes, self._findings, self.errors = ident, outcome, routes, findings, errors
-        self._plan, self._texts = plan, texts
+        self._plan, self._texts, self.read_digest = plan, texts, read_digest
 
     @property
     def findings(self) -> Any:
@@ -272,7 +273,7 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
         try:
             if log is None:
                 log = DecisionLog(target)  # its own connection: the parent's is not used across the fork
-            rows = _entries(_unpacked(blob), encoder, plans, engine._intake.records)
+            rows = _entries(_unpacked(blob), encoder, plans, typer(engine))
             if rows:
                 log.append_encoded(rows)
             answer = _OK
@@ -288,11 +289,20 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
         log.close()
 
 
+def typer(engine: Any) -> Callable[[list[Any]], list[Any]]:
+    """How the writer types a batch's rows again for their keys: as the deciding process typed them, without the
+    derived values (the record's digest leaves them out; a row whose derived value raised was an error row, never
+    typed here)."""
+    reader = engine._intake.reader
+    return lambda raws: reader.read_many(raws)
+
+
 def _entries(message: tuple[Any, ...], encoder: IntakeEncoder, plans: dict[int, PlanCopy],
              typed: Callable[[list[Any]], list[Any]]) -> list[tuple[Any, ...]]:
     """The encoded entries of a batch as sent by LogProcess._send. An entry's key is made from the record as read
-    (engine.store.log.intake_read_as): the decided rows' cells are typed again here, by the same engine (forked),
-    so that the deciding process sends only what it has and the typing's cost is this process's."""
+    (engine.store.log.intake_read_as): the decided rows' cells are typed again here (``typed``: :func:`typer`), by
+    the same engine (forked), and their digests made by columns (``RecordDigest.many``), so that the deciding
+    process sends only what it has and the typing's cost is this process's."""
     items, (restart, new_plans, others, encoded) = message
     if restart:
         plans.clear()
@@ -302,19 +312,19 @@ def _entries(message: tuple[Any, ...], encoder: IntakeEncoder, plans: dict[int, 
     other = iter(others)
     sent = [next(other) if item is None else item for item in items]
     read = [i for i, item in enumerate(sent) if item[4] != "error" and isinstance(item[0], dict)]
-    records: list[Any] = [None] * len(sent)
-    for i, record in zip(read, typed([sent[i][0] for i in read]) if read else ()):
-        records[i] = record if record.__class__ is dict else None  # (typed the same way it was decided)
-    for item, record in zip(sent, records):
+    digests: list[str | None] = [None] * len(sent)
+    for i, made in zip(read, encoder.digest.many(typed([sent[i][0] for i in read])) if read else ()):
+        digests[i] = made  # None: typing raised (typed the same way it was decided)
+    for item, made in zip(sent, digests):
         if len(item) == 8:
             data, line, source, ident, outcome, number, reasons, routes = item
             plan = plans[number]
             decision = _Sent(ident, outcome, plan.routes if routes is None else routes, None, [], plan,
-                             None if reasons is None else (reasons, None))
+                             None if reasons is None else (reasons, None), made)
         else:
             data, line, source, ident, outcome, _, _, routes, findings, errors = item
-            decision = _Sent(ident, outcome, routes, findings, errors, None, None)
-        rows.append(row(Row(data, line, source), decision, record))
+            decision = _Sent(ident, outcome, routes, findings, errors, None, None, made)
+        rows.append(row(Row(data, line, source), decision))
     for part in encoded:
         rows += pickle.loads(part) if isinstance(part, bytes) else part
     return rows

@@ -16,7 +16,8 @@ processes, the workers encode the entries and send them pickled (``Formatted.ent
 bytes on unread.
 
 Memory is bounded: at most ``IN_FLIGHT`` batches sent and not yet committed (their output's text held here), and
-two more read by the writer. A failure of the log (a full disk, a read-only file, a lost server) is sent back and
+``GROUPED`` read by the writer, which commits the batches it has received in one transaction (up to ``GROUPED``,
+each confirmed after that commit). A failure of the log (a full disk, a read-only file, a lost server) is sent back and
 raised here as the same LogError as from the thread; a writer that dies (a kill) is a LogError that says so; in
 either case the batches it did not confirm are not written to the output. Used when this process can fork
 (``engine.tasks.processes.can_fork``: Linux, one thread), else the thread (LogSink).
@@ -37,7 +38,9 @@ from engine.store import DecisionLog, LogError
 from engine.store.log import IntakeEncoder
 from engine.tasks.processes import die_with
 
-IN_FLIGHT = 2  # batches sent to the writer and not yet confirmed
+IN_FLIGHT = 4  # batches sent to the writer and not yet confirmed
+GROUPED = 4  # batches committed in one transaction at most, when the writer is behind (those already received):
+# each commit writes the key index's pages it changed (random keys: most of them), so fewer commits write less
 PLANS_SENT = 4096  # plans numbered for the writer before the numbering starts again
 KILL_AT: int | None = None  # tests only: the writer kills itself on receiving this batch (1-based), not committing it
 _OK = b""
@@ -248,7 +251,8 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
     die_with(os.getppid())
     import queue
 
-    batches: queue.Queue[bytes | bytearray | None] = queue.Queue(maxsize=2)  # read ahead while committing: memory bounded
+    batches: queue.Queue[bytes | bytearray | None] = queue.Queue(maxsize=GROUPED - 1)  # read ahead while committing:
+    # memory bounded
 
     def read() -> None:
         try:
@@ -262,10 +266,21 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
     log: DecisionLog | None = None
     encoder = IntakeEncoder(engine)
     plans: dict[int, PlanCopy] = {}
-    failed = False
+    failed = ended = False
     received = 0
-    while (blob := batches.get()) is not None:
-        received += 1
+    typed = typer(engine)
+    while not ended and (blob := batches.get()) is not None:
+        group = [blob]  # and the batches that arrived meanwhile: one transaction (fewer, larger commits)
+        while len(group) < GROUPED:
+            try:
+                more = batches.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                ended = True
+                break
+            group.append(more)
+        received += len(group)
         if failed:
             continue  # drained, not written: the deciding process raises the failure
         if KILL_AT is not None and received >= KILL_AT:
@@ -273,7 +288,9 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
         try:
             if log is None:
                 log = DecisionLog(target)  # its own connection: the parent's is not used across the fork
-            rows = _entries(_unpacked(blob), encoder, plans, typer(engine))
+            rows = []
+            for blob in group:
+                rows += _entries(_unpacked(blob), encoder, plans, typed)
             if rows:
                 log.append_encoded(rows)
             answer = _OK
@@ -284,7 +301,8 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
             answer = pickle.dumps(("write to", str(target), f"its writer process failed: {type(exc).__name__}: "
                                    f"{exc}", False))
             failed = True
-        _send_bytes(acks, answer)
+        for _ in group:  # one answer a batch
+            _send_bytes(acks, answer)
     if log is not None:
         log.close()
 

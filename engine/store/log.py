@@ -318,7 +318,7 @@ class IntakeEncoder:
 
     def __init__(self, engine: Any):
         self.policy_hash, self.as_of, self.backend = engine.policy_hash, engine.today.isoformat(), engine.backend
-        self._tail = f",{_encode(self.policy_hash)},null,{_encode(self.as_of)},{_encode(self.backend)}]"
+        self._tail = encodable(f",{_encode(self.policy_hash)},null,{_encode(self.as_of)},{_encode(self.backend)}]")
         self._stored = (_storable(self.policy_hash), _storable(self.as_of), _storable(self.backend))
         self._shapes: dict[tuple[Any, ...], tuple[Callable[[Any], Any], list[str]] | None] = {}
         self._rules: dict[tuple[Any, ...], tuple[str, str]] = {}
@@ -331,22 +331,24 @@ class IntakeEncoder:
         """The table row of a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row; ``record`` as
         :func:`intake_entry` takes it)."""
         line, source, project = row.row, row.source, decision.id
+        # Each text below is made of pieces made encodable one by one (a surrogate is one character: escaping the
+        # pieces is escaping their concatenation), the digests and the tail ASCII.
         if source is not self._source[0]:  # one file's rows share their source: encoded once
-            self._source = (source, "null" if source is None else _encode(source))
-        line_text = "null" if line is None else line if line.__class__ is int else _encode(line)
-        data = encodable(f'{{"line":{line_text},"row":{self._cells(row.data)},"source":{self._source[1]}}}')
+            self._source = (source, "null" if source is None else encodable(_encode(source)))
+        line_text = "null" if line is None else line if line.__class__ is int else encodable(_encode(line))
+        data = f'{{"line":{line_text},"row":{encodable(self._cells(row.data))},"source":{self._source[1]}}}'
         input_hash = _digest_of(data)
-        ident = "null" if project is None else _text_of(project) if project.__class__ is str else _encode(project)
-        written = _digest_of(encodable(f'["intake",{ident},null,"{input_hash}"{self._tail}'))
+        ident = "null" if project is None else encodable(_text_of(project) if project.__class__ is str
+                                                         else _encode(project))
+        written = _digest_of(f'["intake",{ident},null,"{input_hash}"{self._tail}')
         # intake_read_as, and digest() of it, written as canonical() writes the dict (its keys in order)
         made = None if decision.decision == "error" else self.digest(record) if record.__class__ is dict else \
             getattr(decision, "read_digest", None)
         if made is None:
             key, legacy = written, None
         else:
-            read_as = _digest_of(encodable(f'{{"line":{line_text},"record":{_encode(made)},'
-                                           f'"source":{self._source[1]}}}'))
-            key, legacy = _digest_of(encodable(f'["intake",{ident},null,"{read_as}"{self._tail}')), written
+            read_as = _digest_of(f'{{"line":{line_text},"record":{encodable(_encode(made))},"source":{self._source[1]}}}')
+            key, legacy = _digest_of(f'["intake",{ident},null,"{read_as}"{self._tail}'), written
         policy_hash, as_of, backend = self._stored
         outcome = decision.decision
         findings, plan = self._findings_text(decision)

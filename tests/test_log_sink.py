@@ -99,13 +99,15 @@ TEXT = st.text(alphabet=st.sampled_from(["a", "é", "\ud800", "\x00", '"', "\\",
 @settings(max_examples=200, deadline=None)
 @given(data=st.one_of(st.none(), st.dictionaries(TEXT, st.one_of(TEXT, st.integers(), st.none()), max_size=4)),
        ident=st.one_of(st.none(), TEXT), line=st.one_of(st.none(), st.integers(0, 10**6)),
-       reasons=st.lists(TEXT, max_size=3), routes=st.lists(TEXT, max_size=2), source=st.one_of(st.none(), TEXT))
-def test_the_encoder_writes_what_append_writes_for_any_text(engine, data, ident, line, reasons, routes, source):
+       reasons=st.lists(TEXT, max_size=3), routes=st.lists(TEXT, max_size=2), source=st.one_of(st.none(), TEXT),
+       read_digest=st.one_of(st.none(), TEXT))
+def test_the_encoder_writes_what_append_writes_for_any_text(engine, data, ident, line, reasons, routes, source,
+                                                            read_digest):
     findings = [Finding(rule=f"r{k}", effect="review", reason=r, route=None, source="x.yaml:1") for k, r in
                 enumerate(reasons)]
     errors = [] if findings else [RowError(row=line, code="bad_value", message="".join(reasons) or "bad")]
     decision = Verdict(ident, "review" if findings else "error", findings, routes, {}, errors, engine.policy_hash,
-                       "2026-12-01", source, line)
+                       "2026-12-01", source, line, read_digest=read_digest)  # keyed by it (a worker's) when given
     row = Row(data, line, source)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(store_log, "_encode", REFERENCE)

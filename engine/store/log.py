@@ -174,6 +174,45 @@ class RecordDigest:
         return _digest_of(canonical([named, [v if (f := forms.get(v.__class__)) is None else f(v)
                                              for v in get(record)]]))
 
+    def many(self, records: Sequence[Any]) -> list[str | None]:
+        """The digest of each typed record (a dict; None for anything else: an exception typing raised), the same
+        as one at a time, made by columns when the records share their keys (a batch's rows of one file): the
+        text around the values (the fields' names) is made once; a column's values are written each by the C
+        encoder, and a value that repeats as one object (the reader types each cell's text once: its memo) once
+        a batch (the records and their values are alive meanwhile, so an ``id`` names one object throughout).
+        Issue #19: the log's writer types a batch's rows again for their keys."""
+        if not records:
+            return []
+        first = records[0]
+        names = tuple(first) if first.__class__ is dict else None
+        if names is None or not all(r.__class__ is dict and tuple(r) == names for r in records):
+            return [self(r) if r.__class__ is dict else None for r in records]
+        if names not in self._shapes:
+            self(first)  # its shape made and kept
+        get, named = self._shapes[names]
+        head = f"[{canonical(named)},["  # canonical([named, values]) is this, the values' texts, "]]"
+        texts = [_column_texts(column) for column in zip(*map(get, records))]
+        if not texts:  # no field but derived ones
+            return [_digest_of(f"{head}]]")] * len(records)
+        return [_digest_of(encodable(f"{head}{','.join(values)}]]")) for values in zip(*texts)]
+
+
+def _column_texts(column: Sequence[Any]) -> list[str]:
+    """The JSON text (``_encode``) of :class:`RecordDigest`'s form of each value of a column (text, booleans and
+    None as they are); a value that repeats as one object made once (while all are alive: ``id`` names one)."""
+    kinds = set(map(type, column))
+    if kinds == {str}:
+        return list(map(encode_basestring, column))
+    forms, encode = _FORMS, _encode
+    ids = list(map(id, column))
+    distinct = dict(zip(ids, column))
+    if len(distinct) * 2 > len(column):  # values that hardly repeat (amounts): each made
+        if kinds == {Decimal}:  # no Alignment among them (a class of its own): numbers, each its digits' text
+            return list(map(encode_basestring, map(_number_form, column)))
+        return [encode(v if (f := forms.get(v.__class__)) is None else f(v)) for v in column]
+    made = {key: encode(v if (f := forms.get(v.__class__)) is None else f(v)) for key, v in distinct.items()}
+    return list(map(made.__getitem__, ids))
+
 
 def _values_of(names: list[Any]) -> Callable[[Any], Any]:
     """The values of these keys of a mapping, as a tuple."""
@@ -279,7 +318,7 @@ class IntakeEncoder:
 
     def __init__(self, engine: Any):
         self.policy_hash, self.as_of, self.backend = engine.policy_hash, engine.today.isoformat(), engine.backend
-        self._tail = f",{_encode(self.policy_hash)},null,{_encode(self.as_of)},{_encode(self.backend)}]"
+        self._tail = encodable(f",{_encode(self.policy_hash)},null,{_encode(self.as_of)},{_encode(self.backend)}]")
         self._stored = (_storable(self.policy_hash), _storable(self.as_of), _storable(self.backend))
         self._shapes: dict[tuple[Any, ...], tuple[Callable[[Any], Any], list[str]] | None] = {}
         self._rules: dict[tuple[Any, ...], tuple[str, str]] = {}
@@ -292,18 +331,24 @@ class IntakeEncoder:
         """The table row of a decided row (a Decision or a Verdict; ``row`` an engine.io.rows.Row; ``record`` as
         :func:`intake_entry` takes it)."""
         line, source, project = row.row, row.source, decision.id
+        # Each text below is made of pieces made encodable one by one (a surrogate is one character: escaping the
+        # pieces is escaping their concatenation), the digests and the tail ASCII.
         if source is not self._source[0]:  # one file's rows share their source: encoded once
-            self._source = (source, "null" if source is None else _encode(source))
-        data = encodable(f'{{"line":{"null" if line is None else line if line.__class__ is int else _encode(line)},'
-                         f'"row":{self._cells(row.data)},"source":{self._source[1]}}}')
+            self._source = (source, "null" if source is None else encodable(_encode(source)))
+        line_text = "null" if line is None else line if line.__class__ is int else encodable(_encode(line))
+        data = f'{{"line":{line_text},"row":{encodable(self._cells(row.data))},"source":{self._source[1]}}}'
         input_hash = _digest_of(data)
-        ident = "null" if project is None else _text_of(project) if project.__class__ is str else _encode(project)
-        written = _digest_of(encodable(f'["intake",{ident},null,"{input_hash}"{self._tail}'))
-        read_as = intake_read_as(decision, record, source, line, self.digest)
-        if read_as is None:
+        ident = "null" if project is None else encodable(_text_of(project) if project.__class__ is str
+                                                         else _encode(project))
+        written = _digest_of(f'["intake",{ident},null,"{input_hash}"{self._tail}')
+        # intake_read_as, and digest() of it, written as canonical() writes the dict (its keys in order)
+        made = None if decision.decision == "error" else self.digest(record) if record.__class__ is dict else \
+            getattr(decision, "read_digest", None)
+        if made is None:
             key, legacy = written, None
         else:
-            key, legacy = _digest_of(encodable(f'["intake",{ident},null,"{digest(read_as)}"{self._tail}')), written
+            read_as = _digest_of(f'{{"line":{line_text},"record":{encodable(_encode(made))},"source":{self._source[1]}}}')
+            key, legacy = _digest_of(f'["intake",{ident},null,"{read_as}"{self._tail}'), written
         policy_hash, as_of, backend = self._stored
         outcome = decision.decision
         findings, plan = self._findings_text(decision)

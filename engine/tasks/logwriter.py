@@ -16,7 +16,8 @@ processes, the workers encode the entries and send them pickled (``Formatted.ent
 bytes on unread.
 
 Memory is bounded: at most ``IN_FLIGHT`` batches sent and not yet committed (their output's text held here), and
-two more read by the writer. A failure of the log (a full disk, a read-only file, a lost server) is sent back and
+``GROUPED`` read by the writer, which commits the batches it has received in one transaction (up to ``GROUPED``,
+each confirmed after that commit). A failure of the log (a full disk, a read-only file, a lost server) is sent back and
 raised here as the same LogError as from the thread; a writer that dies (a kill) is a LogError that says so; in
 either case the batches it did not confirm are not written to the output. Used when this process can fork
 (``engine.tasks.processes.can_fork``: Linux, one thread), else the thread (LogSink).
@@ -37,7 +38,9 @@ from engine.store import DecisionLog, LogError
 from engine.store.log import IntakeEncoder
 from engine.tasks.processes import die_with
 
-IN_FLIGHT = 2  # batches sent to the writer and not yet confirmed
+IN_FLIGHT = 4  # batches sent to the writer and not yet confirmed
+GROUPED = 4  # batches committed in one transaction at most, when the writer is behind (those already received):
+# each commit writes the key index's pages it changed (random keys: most of them), so fewer commits write less
 PLANS_SENT = 4096  # plans numbered for the writer before the numbering starts again
 KILL_AT: int | None = None  # tests only: the writer kills itself on receiving this batch (1-based), not committing it
 _OK = b""
@@ -65,11 +68,12 @@ class _Sent:
     """A decision as the writer gets it: the fields IntakeEncoder.row reads (``findings`` made from the plan, as
     a Verdict makes them, when the encoder asks: a finding of a shape it does not write from the plan)."""
 
-    __slots__ = ("id", "decision", "routes", "_findings", "errors", "_plan", "_texts")
+    __slots__ = ("id", "decision", "routes", "_findings", "errors", "_plan", "_texts", "read_digest")
 
-    def __init__(self, ident: Any, outcome: Any, routes: Any, findings: Any, errors: Any, plan: Any, texts: Any):
+    def __init__(self, ident: Any, outcome: Any, routes: Any, findings: Any, errors: Any, plan: Any, texts: Any,
+                 read_digest: str | None = None):
         self.id, self.decision, self.routes, self._findings, self.errors = ident, outcome, routes, findings, errors
-        self._plan, self._texts = plan, texts
+        self._plan, self._texts, self.read_digest = plan, texts, read_digest
 
     @property
     def findings(self) -> Any:
@@ -247,7 +251,8 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
     die_with(os.getppid())
     import queue
 
-    batches: queue.Queue[bytes | bytearray | None] = queue.Queue(maxsize=2)  # read ahead while committing: memory bounded
+    batches: queue.Queue[bytes | bytearray | None] = queue.Queue(maxsize=GROUPED - 1)  # read ahead while committing:
+    # memory bounded
 
     def read() -> None:
         try:
@@ -261,10 +266,21 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
     log: DecisionLog | None = None
     encoder = IntakeEncoder(engine)
     plans: dict[int, PlanCopy] = {}
-    failed = False
+    failed = ended = False
     received = 0
-    while (blob := batches.get()) is not None:
-        received += 1
+    typed = typer(engine)
+    while not ended and (blob := batches.get()) is not None:
+        group = [blob]  # and the batches that arrived meanwhile: one transaction (fewer, larger commits)
+        while len(group) < GROUPED:
+            try:
+                more = batches.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                ended = True
+                break
+            group.append(more)
+        received += len(group)
         if failed:
             continue  # drained, not written: the deciding process raises the failure
         if KILL_AT is not None and received >= KILL_AT:
@@ -272,7 +288,9 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
         try:
             if log is None:
                 log = DecisionLog(target)  # its own connection: the parent's is not used across the fork
-            rows = _entries(_unpacked(blob), encoder, plans, engine._intake.records)
+            rows = []
+            for blob in group:
+                rows += _entries(_unpacked(blob), encoder, plans, typed)
             if rows:
                 log.append_encoded(rows)
             answer = _OK
@@ -283,16 +301,26 @@ def _writer(target: Any, engine: Any, data: int, acks: int) -> None:
             answer = pickle.dumps(("write to", str(target), f"its writer process failed: {type(exc).__name__}: "
                                    f"{exc}", False))
             failed = True
-        _send_bytes(acks, answer)
+        for _ in group:  # one answer a batch
+            _send_bytes(acks, answer)
     if log is not None:
         log.close()
+
+
+def typer(engine: Any) -> Callable[[list[Any]], list[Any]]:
+    """How the writer types a batch's rows again for their keys: as the deciding process typed them, without the
+    derived values (the record's digest leaves them out; a row whose derived value raised was an error row, never
+    typed here)."""
+    reader = engine._intake.reader
+    return lambda raws: reader.read_many(raws)
 
 
 def _entries(message: tuple[Any, ...], encoder: IntakeEncoder, plans: dict[int, PlanCopy],
              typed: Callable[[list[Any]], list[Any]]) -> list[tuple[Any, ...]]:
     """The encoded entries of a batch as sent by LogProcess._send. An entry's key is made from the record as read
-    (engine.store.log.intake_read_as): the decided rows' cells are typed again here, by the same engine (forked),
-    so that the deciding process sends only what it has and the typing's cost is this process's."""
+    (engine.store.log.intake_read_as): the decided rows' cells are typed again here (``typed``: :func:`typer`), by
+    the same engine (forked), and their digests made by columns (``RecordDigest.many``), so that the deciding
+    process sends only what it has and the typing's cost is this process's."""
     items, (restart, new_plans, others, encoded) = message
     if restart:
         plans.clear()
@@ -302,19 +330,19 @@ def _entries(message: tuple[Any, ...], encoder: IntakeEncoder, plans: dict[int, 
     other = iter(others)
     sent = [next(other) if item is None else item for item in items]
     read = [i for i, item in enumerate(sent) if item[4] != "error" and isinstance(item[0], dict)]
-    records: list[Any] = [None] * len(sent)
-    for i, record in zip(read, typed([sent[i][0] for i in read]) if read else ()):
-        records[i] = record if record.__class__ is dict else None  # (typed the same way it was decided)
-    for item, record in zip(sent, records):
+    digests: list[str | None] = [None] * len(sent)
+    for i, made in zip(read, encoder.digest.many(typed([sent[i][0] for i in read])) if read else ()):
+        digests[i] = made  # None: typing raised (typed the same way it was decided)
+    for item, made in zip(sent, digests):
         if len(item) == 8:
             data, line, source, ident, outcome, number, reasons, routes = item
             plan = plans[number]
             decision = _Sent(ident, outcome, plan.routes if routes is None else routes, None, [], plan,
-                             None if reasons is None else (reasons, None))
+                             None if reasons is None else (reasons, None), made)
         else:
             data, line, source, ident, outcome, _, _, routes, findings, errors = item
-            decision = _Sent(ident, outcome, routes, findings, errors, None, None)
-        rows.append(row(Row(data, line, source), decision, record))
+            decision = _Sent(ident, outcome, routes, findings, errors, None, None, made)
+        rows.append(row(Row(data, line, source), decision))
     for part in encoded:
         rows += pickle.loads(part) if isinstance(part, bytes) else part
     return rows

@@ -139,16 +139,18 @@ def ingest(engine: Engine, log: DecisionLog, paths: Iterable[str | Path], profil
     """Ingest ``paths`` in order, each file in one transaction. Raises InputError (nothing of that file is
     written) when a file as a whole is unusable; LogError when the log is.
 
-    Memory is bounded by ``group`` projects (GROUP), not by the file: each row is typed as it is read and staged
-    in a temporary table inside the file's transaction; then the projects are taken ``group`` at a time (in the
-    order they were first reported), their rows grouped into reports (duplicates found, task rows summed),
-    compared with the reports in force, rated and written. Every decision about a report is within its project,
-    so this gives what reading the whole file at once gives (tests/test_history.py compares them).
+    Memory is bounded by ``group`` projects (GROUP), not by the file: each row is staged as it is read (its
+    cells, by the group of its project's id) in a temporary table inside the file's transaction; then the
+    projects are taken ``group`` at a time (in the order they were first reported), their rows typed, grouped
+    into reports (duplicates found, task rows summed), compared with the reports in force, rated and written.
+    Every decision about a report is within its project, so this gives what reading the whole file at once
+    gives (tests/test_history_ingest.py compares them); the error rows are merged back in input order.
 
-    ``workers``: processes that rate the groups (forked from this one, so they rate with ``engine`` as it is)
-    while this one reads, compares and writes the next; the ratings are written here, in group order, so the
-    history is byte for byte what one process writes. None: one per core for a file of RATE_IN_PARALLEL_FROM rows
-    or more where processes fork (Linux), else 1."""
+    ``workers``: processes (forked from this one, so they type and rate with ``engine`` as it is) that type,
+    group and digest the groups, and rate them, while this one reads, compares and writes; into a history with
+    no report yet (one file), a group is rated where it was typed. Everything is written here, in group order,
+    so the history is byte for byte what one process writes. None: one per core for a file of
+    RATE_IN_PARALLEL_FROM rows or more where processes fork (Linux), else 1."""
     # The collector paused (the rating workers fork with it paused too): a file's rows, reports and ratings are
     # millions of short-lived objects with no cycle among them, and each of its passes walked the engine's
     # long-lived heap (a third of the ingest's CPU at 36,000 rows).
@@ -180,7 +182,7 @@ GROUP = 100  # projects grouped, rated and written at a time (small: the workers
 STAGE_ROWS = 20_000  # rows held before they go to the stage (bounded memory, few large pickles)
 STAGE = "pmo_ingest_rows"  # temporary: the rows of the file being ingested, as read, by group of projects
 SEEN = "pmo_ingest_seen"  # temporary: the (project, status date) pairs earlier files of this run gave
-STAGE_COLUMNS = ("grp {int} NOT NULL", "seq {int} NOT NULL", "rows {blob} NOT NULL")
+STAGE_COLUMNS = ("grp {int} NOT NULL", "seq {int} NOT NULL", "cells {blob} NOT NULL")
 SEEN_COLUMNS = ("project TEXT NOT NULL", "typed {blob} NOT NULL")
 _PROJECT = {"project": STATUS_FIELDS["project"]}  # a reader of the project's id alone: each row's group
 
@@ -222,7 +224,7 @@ class _Stage:
     def flush(self) -> None:
         pieces = [(group, rows[0][0], pickle.dumps(rows, pickle.HIGHEST_PROTOCOL)) for group, rows in self.held.items()]
         if pieces:
-            self.db.executemany(f"INSERT INTO {STAGE} (grp, seq, rows) VALUES (?, ?, ?)", pieces)
+            self.db.executemany(f"INSERT INTO {STAGE} (grp, seq, cells) VALUES (?, ?, ?)", pieces)
         self.held, self.count = {}, 0
 
     @property
@@ -231,7 +233,7 @@ class _Stage:
 
     def blobs(self, group: int) -> list[bytes]:
         """One group's pickles, in input order (each a list of StagedRow)."""
-        return [bytes(blob) for blob, in self.db.execute(f"SELECT rows FROM {STAGE} WHERE grp = ? ORDER BY seq",
+        return [bytes(blob) for blob, in self.db.execute(f"SELECT cells FROM {STAGE} WHERE grp = ? ORDER BY seq",
                                                           [group])]
 
 

@@ -581,13 +581,13 @@ class _Rater:
         """Each group's job (its staged pickles, the projects held already, fresh) prepared (_prepare), in order:
         with workers, up to one a worker ahead of the group being stored; a worker that dies or raises loses
         nothing: the group is prepared here (to raise, or not, as here)."""
-        from concurrent.futures.process import BrokenProcessPool
         ahead: deque[tuple[Future[Any] | None, tuple[list[bytes], frozenset[str], bool]]] = deque()
         for job in jobs:
             if self.pool is None and self.workers > 1:
                 self._start()
             future = None
             if self.pool is not None:
+                from concurrent.futures.process import BrokenProcessPool  # (multiprocessing: only with workers)
                 try:
                     future = self.pool.submit(_prepare_in_worker, self.now, *job)
                 except (BrokenProcessPool, OSError):
@@ -599,8 +599,8 @@ class _Rater:
             yield self._prepared(*ahead.popleft())
 
     def _prepared(self, future: Future[Any] | None, job: tuple[list[bytes], frozenset[str], bool]) -> _Prepared:
-        from concurrent.futures.process import BrokenProcessPool
         if future is not None:
+            from concurrent.futures.process import BrokenProcessPool
             try:
                 return future.result()  # type: ignore[no-any-return]
             except BrokenProcessPool:

@@ -323,15 +323,15 @@ def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputPr
                 held += part.stored.held
                 titles.update(part.stored.titles)
                 continue
-            found = part.reports
-            if across:
-                repeated += _repeated(db, found, [_storable(p) for p in found])
+            found = part.projects()
+            if across:  # (every report of the group read)
+                repeated += _repeated(db, {p: part.series(p) for p in found}, [_storable(p) for p in found])
             in_error = (held_by_typing | {e.project for _, e in part.failed} | {e.project for _, e in part.duplicates}
                         | {e.project for e in repeated})
             held += [p for p in found if p in in_error]
-            reports = {p: series for p, series in found.items() if p not in in_error}
-            titles.update((p, series[-1].values.get("title")) for p, series in reports.items())
-            _store(db, reports, part.encoded, result, now, had_history, rater)
+            kept = [p for p in found if p not in in_error]
+            titles.update((p, part.title(p)) for p in kept)
+            _store(db, kept, part, result, now, had_history, rater)
         rater.finish()
     finally:
         rater.close()  # (after an error or a Ctrl-C, without waiting for the groups still being rated)
@@ -371,6 +371,37 @@ class _Prepared:
     reports: dict[str, list[Report]] = field(default_factory=dict)
     encoded: dict[str, list[tuple[tuple[Any, ...], str]]] = field(default_factory=dict)
     stored: _Fresh | None = None
+    pickled: dict[str, bytes] | None = None  # from a worker: each project's reports, unpickled when they are needed
+    dates: dict[str, list[dt.date]] = field(default_factory=dict)  # (then) each project's status dates
+    titles: dict[str, str | None] = field(default_factory=dict)  # and its latest report's title
+
+    def series(self, project: str) -> list[Report]:
+        if self.pickled is None:
+            return self.reports[project]
+        return pickle.loads(self.pickled[project])  # type: ignore[no-any-return]  # noqa: S301 - our worker's
+
+    def projects(self) -> list[str]:
+        return list(self.reports if self.pickled is None else self.pickled)
+
+    def status_dates(self, project: str) -> list[dt.date]:
+        if self.pickled is None:
+            return [r.status_date for r in self.reports[project]]
+        return self.dates[project]
+
+    def title(self, project: str) -> str | None:
+        if self.pickled is None:
+            return self.reports[project][-1].values.get("title")
+        return self.titles[project]
+
+    def sent(self) -> _Prepared:
+        """As a worker sends it back: the reports pickled by project, so that the unchanged are never unpickled."""
+        if self.stored is not None or self.pickled is not None:
+            return self
+        self.pickled = {p: pickle.dumps(series, pickle.HIGHEST_PROTOCOL) for p, series in self.reports.items()}
+        self.dates = {p: [r.status_date for r in series] for p, series in self.reports.items()}
+        self.titles = {p: series[-1].values.get("title") for p, series in self.reports.items()}
+        self.reports = {}
+        return self
 
 
 def _prepare(engine: Engine, reader: RecordReader, calendar: Any, now: str, blobs: list[bytes],
@@ -484,11 +515,14 @@ def _duplicates_across_files(reports: dict[str, list[Report]],
 
 
 
-def _store(db: Any, reports: dict[str, list[Report]], encoded: dict[str, list[tuple[tuple[Any, ...], str]]],
-           result: FileResult, now: str, had_history: bool, rater: _Rater) -> None:
-    """Compare a group of projects' reports (``encoded``: project -> (values, digest) of each report) with those in
-    force, write the new and corrected ones, rate the projects that changed from their first changed date and
-    write the ratings."""
+def _store(db: Any, reports: list[str], part: _Prepared, result: FileResult, now: str, had_history: bool,
+           rater: _Rater) -> None:
+    """Compare a group's reports of the projects ``reports`` (``part``: their status dates, (values, digest) of
+    each report, and the reports themselves, read only for a project with a change) with those in force, write
+    the new and corrected ones, rate the projects that changed from their first changed date and write the
+    ratings."""
+    encoded = part.encoded
+    dates = {p: part.status_dates(p) for p in reports}
     stored: dict[str, list[Kept]] = {}
     in_force: dict[tuple[str | None, str], str] = {}
     if had_history and reports:  # the digests in force first: only a project with a change is read in full
@@ -496,27 +530,31 @@ def _store(db: Any, reports: dict[str, list[Report]], encoded: dict[str, list[tu
         in_force = {(project, day): digest for project, day, digest in db.execute(
             f"SELECT project, status_date, digest FROM status_reports WHERE in_force = 1 AND project IN ({marks})",
             [_storable(p) for p in reports])}
-        touched = [p for p, series in reports.items()
-                   if any(in_force.get((_storable(p), r.status_date.isoformat())) != digest
-                          for r, (_, digest) in zip(series, encoded[p]))]
+        touched = [p for p in reports
+                   if any(in_force.get((_storable(p), day.isoformat())) != digest
+                          for day, (_, digest) in zip(dates[p], encoded[p]))]
         stored = reports_in_force(db, touched) if touched else {}
     changed: list[tuple[Kept, Kept | None]] = []
     to_rate: list[tuple[str, list[Kept], int]] = []  # (project, its series in force after this file, first changed)
     known = {project for project, _ in in_force}
     result.new_projects += [p for p in reports if _storable(p) not in known]
-    for project, series in reports.items():
+    for project in reports:
         before = {k.report.status_date: k for k in stored.get(project, ())}
         merged = dict(before)
         first: dt.date | None = None
-        for r, (values, digest) in zip(series, encoded[project]):
-            old = before.get(r.status_date)
+        series: list[Report] | None = None  # read when a report of the project is new or corrected
+        for i, (day, (values, digest)) in enumerate(zip(dates[project], encoded[project])):
+            old = before.get(day)
             if old is None and had_history and project not in stored and in_force.get(
-                    (_storable(project), r.status_date.isoformat())) == digest:
+                    (_storable(project), day.isoformat())) == digest:
                 result.unchanged += 1  # a project with no change is not read in full
                 continue
             if old is not None and old.digest == digest:
                 result.unchanged += 1
                 continue
+            if series is None:
+                series = part.series(project)
+            r = series[i]
             kept = Kept(r, old.revision + 1 if old else 1, digest, now, values)
             changed.append((kept, old))
             if old is None:
@@ -682,7 +720,7 @@ def _start_worker(engine: Engine, parent: int, reader: RecordReader | None = Non
 
 def _prepare_in_worker(now: str, blobs: list[bytes], held: frozenset[str], fresh: bool) -> _Prepared:
     assert _worker_engine is not None and _worker_typing is not None
-    return _prepare(_worker_engine, *_worker_typing, now, blobs, held, fresh)
+    return _prepare(_worker_engine, *_worker_typing, now, blobs, held, fresh).sent()
 
 
 def _rate_in_worker(to_rate: ToRate, now: str) -> tuple[list[TableRow], list[TableRow], int]:

@@ -5,8 +5,9 @@
 
 As benchmarks/stage_split.py does for `pmo evaluate`: the rows are read once, then each stage runs alone over the
 previous stage's results, in one process, the cyclic collector off, the best of ``--repeat`` runs kept (CPU
-time). The stages are those of engine/tasks/history.py's ingest of a new file into an empty history (SQLite's
-inserts are not here: the whole ingest is timed by benchmarks/history_throughput.py). Microseconds per row.
+time). The stages are those of engine/tasks/history.py's ingest of a new file into an empty history (from the
+stage read back on, in the ingest's workers; SQLite's inserts are not here: the whole ingest is timed by
+benchmarks/history_throughput.py). Microseconds per row.
 """
 from __future__ import annotations
 
@@ -70,21 +71,20 @@ def main() -> None:
             return result
 
         rows = stage("read CSV rows", lambda: list(read_proposals(path, None)))
-        typed = stage("type rows (typed_rows)", lambda: list(typed_rows([rows], StatusData(), InputProfile(),
-                                                                          calendar)))
         def staged() -> history._Stage:
             kept = history._Stage(_Table(), history.GROUP)
-            for seq, (row, record) in enumerate(typed):
-                kept.add(seq, row, record)
+            history._read_file(rows, InputProfile(), calendar, kept, StatusData())
             kept.flush()
             return kept
-        kept = stage("stage (by group, pickled)", staged)
-        again = stage("read the stage back", lambda: [(row, record) for number in range(kept.groups)
-                                                      for _, row, record in kept.rows(number)])
+        kept = stage("project ids, stage (by group, pickled)", staged)
+        again = stage("read the stage back", lambda: [row for number in range(kept.groups)
+                                                      for _, row in history._staged(kept.blobs(number))])
+        typed = stage("type rows (typed_rows)", lambda: list(typed_rows([again], StatusData(), InputProfile(),
+                                                                          calendar)))
 
         def grouped() -> StatusData:
             found = StatusData()
-            group_reports([(row, dict(record)) for row, record in again], found)
+            group_reports([(row, dict(record)) for row, record in typed], found)
             return found
         found = stage("group into reports", grouped)
         stage("digest reports", lambda: [report_digest(r, encoded_values(r))
@@ -96,8 +96,8 @@ def main() -> None:
     total = sum(spent for _, spent in times)
     print(f"{n:,} rows, best of {args.repeat}, CPU microseconds per row")
     for name, spent in times:
-        print(f"  {name:<34} {spent / n * 1e6:8.1f}")
-    print(f"  {'total':<34} {total / n * 1e6:8.1f}")
+        print(f"  {name:<40} {spent / n * 1e6:8.1f}")
+    print(f"  {'total':<40} {total / n * 1e6:8.1f}")
 
 
 if __name__ == "__main__":

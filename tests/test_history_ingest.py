@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.health.status import read_status
+from engine.io.profile import InputProfile
 from engine.store import DecisionLog
 from engine.store.history import status_data
 from engine.tasks.history import ingest, rerate
@@ -222,6 +223,36 @@ def test_a_file_ingested_gives_what_the_whole_file_reader_gives(tmp_path, engine
     assert recorded == ratings
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("swapped", [False, True])
+def test_rows_typed_by_group_give_the_whole_file_readers_error_rows_and_held_projects(tmp_path, engines, workers,
+                                                                                      swapped):
+    """Each group's rows are typed where the group is prepared (a worker process, or here): the error rows are
+    merged back in input order, and the projects held back are those the whole-file reader holds back. With a
+    profile that maps one project's cell to another's id (and back), an error row names its cell's text, the id
+    of a project in another group: the file is typed once for its error rows before any group is stored."""
+    engine = engines["rete"]
+    path = tmp_path / "a.csv"
+    write_tricky(path, 3)
+    profile = InputProfile()
+    if swapped:
+        plain = read_status([path])
+        misread = next(e.project for e in plain.errors if e.project and e.errors[0].code != "missing_value"
+                       and e.errors[0].code != "duplicate_row")
+        other = next(p for p in plain.reports if p != misread)
+        profile = InputProfile(values={"project": {misread.casefold(): other, other.casefold(): misread}})
+    whole = read_status([path], profile)
+    with DecisionLog(tmp_path / "h.sqlite") as log:
+        result = ingest(engine, log, [path], profile, group=1, workers=workers)
+        got = status_data(log)
+    [file] = result.files
+    assert file.errors == whole.errors and len(file.errors) > 3
+    held = whole.projects_with_errors
+    assert set(file.held) <= held and got.reports == whole.reports and list(got.reports) == list(whole.reports)
+    if swapped:
+        assert misread in file.held and misread in whole.projects_with_errors
+
+
 def test_a_report_in_two_files_of_one_run_is_an_error_row_whatever_the_group(tmp_path, engines):
     engine = engines["rete"]
     path, other = tmp_path / "a.csv", tmp_path / "b.csv"
@@ -285,8 +316,8 @@ def test_memory_does_not_grow_with_the_file(tmp_path, engines, monkeypatch):
 
 
 def test_the_stage_holds_a_bounded_number_of_rows_and_gives_each_group_back_in_order(monkeypatch):
-    """The typed rows wait in memory until STAGE_ROWS, then go to the stage table, a pickle per group; each
-    group comes back whole and in input order, whatever the rows' order in the file."""
+    """The rows as read (their cells) wait in memory until STAGE_ROWS, then go to the stage table, a pickle per
+    group; each group comes back whole and in input order, whatever the rows' order in the file."""
     from engine.io.rows import Row
     from engine.tasks import history
     monkeypatch.setattr(history, "STAGE_ROWS", 50)
@@ -310,20 +341,20 @@ def test_the_stage_holds_a_bounded_number_of_rows_and_gives_each_group_back_in_o
     sent = []
     most = 0
     for seq in range(1_000):
-        record = dict.fromkeys(history._FIELDS)
-        record.update(project=f"P{rng.randint(0, 40)}", bac=Fraction(rng.randint(1, 10**6), rng.randint(1, 9)))
-        stage.add(seq, Row(None, seq + 2, "s.csv"), record)
-        sent.append((seq, record))
+        project = f"P{rng.randint(0, 40)}"
+        cells = {"project": f" {project}", "bac": str(rng.randint(1, 10**6)), "ac": ""}
+        stage.add(seq, Row(cells, seq + 2, "s.csv"), project)
+        sent.append((seq, project, cells))
         most = max(most, stage.count)
     stage.flush()
     assert most < 50 and stage.count == 0
     order = list(stage.group_of)  # projects in the order first reported, 7 to a group
-    back = [(seq, row.row, record) for g in range(stage.groups) for seq, row, record in stage.rows(g)]
+    back = [pair for g in range(stage.groups) for pair in history._staged(stage.blobs(g))]
     assert stage.groups == 6 and len(back) == 1_000
     for g in range(stage.groups):
         members = set(order[7 * g:7 * g + 7])
-        got = [(seq, record) for seq, row, record in stage.rows(g)]
-        assert got == [(seq, record) for seq, record in sent if record["project"] in members]
+        got = [(seq, row.row, row.source, row.data) for seq, row in history._staged(stage.blobs(g))]
+        assert got == [(seq, seq + 2, "s.csv", cells) for seq, project, cells in sent if project in members]
 
 
 @pytest.mark.parametrize("group", [1, 3])

@@ -272,12 +272,7 @@ def typed_rows(inputs: Iterable[Iterable[Row]], data: StatusData, profile: Input
                 headed, first = True, readable[0]
                 data.warnings += [f"{first.source or '<input>'}: {problem}"
                                   for problem in header_problems(reader, (first.data or {}).keys())]
-            typed = iter(reader.read_many([row.data for row in readable]))  # by columns, each field's cells at once
-            for row in chunk:
-                read = next(typed) if row.error is None and row.data is not None else None
-                if read.__class__ is dict and read["percent_complete"] == 1 and _one_reads_two_ways(reader, row):
-                    read = RecordError([("percent_complete", "ambiguous_value", _ONE_PERCENT)])
-                record = _typed(row, read, calendar, data)
+            for row, record in zip(chunk, typed_chunk(reader, chunk, calendar, data, readable)):
                 if record is not None:
                     yield Row(None, row.row, row.source), record  # the raw cells are no longer needed
         source, header = getattr(rows, "source", None), getattr(rows, "header", None)  # a file's (ProposalRows)
@@ -287,6 +282,23 @@ def typed_rows(inputs: Iterable[Iterable[Row]], data: StatusData, profile: Input
 
 
 CHUNK = 256  # rows typed together
+
+
+def typed_chunk(reader: RecordReader, chunk: list[Row], calendar: Calendar, data: StatusData,
+                readable: list[Row] | None = None) -> list[dict[str, Any] | None]:
+    """Each row of ``chunk`` typed (PV and EV completed), or None for an error row, which is added to
+    ``data.errors`` (one each, in order). ``readable``: the rows of the chunk with cells and no read error, when
+    the caller has them already."""
+    if readable is None:
+        readable = [row for row in chunk if row.error is None and row.data is not None]
+    typed = iter(reader.read_many([row.data for row in readable]))  # by columns, each field's cells at once
+    out = []
+    for row in chunk:
+        read = next(typed) if row.error is None and row.data is not None else None
+        if read.__class__ is dict and read["percent_complete"] == 1 and _one_reads_two_ways(reader, row):
+            read = RecordError([("percent_complete", "ambiguous_value", _ONE_PERCENT)])
+        out.append(_typed(row, read, calendar, data))
+    return out
 _ONE_PERCENT = ("column 'percent_complete': '1' reads two ways: 100% (1 as a fraction, as 0.35 is 35%) or 1% (as an "
                 "export of whole percents writes it); write 100% or 1%")
 

@@ -270,9 +270,16 @@ def write_reports(db: Any, reports: list[tuple[Kept, Kept | None]], now: str) ->
     for start in range(0, len(corrected), BATCH):
         db.executemany("UPDATE status_reports SET in_force = 0 WHERE project = ? AND status_date = ? AND revision = ?",
                        corrected[start:start + BATCH])
-    insert = f"INSERT INTO status_reports ({', '.join(REPORT_COLUMNS)}) VALUES ({', '.join('?' for _ in REPORT_COLUMNS)})"
-    for batch in _batches(_report_rows(reports, now)):
-        db.executemany(insert, batch)
+    insert_report_rows(db, report_rows(reports, now))
+
+
+_REPORT_SQL = f"INSERT INTO status_reports ({', '.join(REPORT_COLUMNS)}) VALUES ({', '.join('?' for _ in REPORT_COLUMNS)})"
+
+
+def insert_report_rows(db: Any, rows: Iterable[tuple]) -> None:
+    """Insert reports as rows made by :func:`report_rows` (by the ingest's worker processes, or in this one)."""
+    for batch in _batches(iter(rows)):
+        db.executemany(_REPORT_SQL, batch)
 
 
 def write_rating_rows(db: Any, ratings: list[tuple], escalations: list[tuple],
@@ -324,7 +331,8 @@ def _batches(rows: Iterator[Any], size: int = BATCH) -> Iterator[list[Any]]:
         yield batch
 
 
-def _report_rows(reports: list[tuple[Kept, Kept | None]], now: str) -> Iterator[tuple]:
+def report_rows(reports: Sequence[tuple[Kept, Kept | None]], now: str) -> Iterator[tuple]:
+    """The status_reports rows of new reports and corrections (each with the revision it corrects, or None)."""
     for new, _ in reports:
         r = new.report
         source, line = r.rows[0] if r.rows else ("<input>", None)

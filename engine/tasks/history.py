@@ -16,6 +16,7 @@ the rest is unchanged, the held-back reports are new.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import pickle
 import signal
@@ -25,20 +26,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.compile.records import RecordReader
 from engine.decision import RowError
 from engine.gcpause import no_gc_pauses
 from engine.health.status import (
+    CHUNK,
     STATUS_FIELDS,
     ErrorRow,
     Report,
     StatusData,
     falls,
     group_reports,
+    header_problems,
     same_titles,
-    typed_rows,
+    status_reader,
+    typed_chunk,
 )
 from engine.io.profile import InputProfile
-from engine.io.readers import read_proposals
+from engine.io.readers import read_proposals, renamed
 from engine.io.rows import Row
 from engine.store.history import (
     Kept,
@@ -47,8 +52,10 @@ from engine.store.history import (
     chained,
     encoded_values,
     escalation_rows,
+    insert_report_rows,
     rating_row,
     report_digest,
+    report_rows,
     reports_in_force,
     write_rating_rows,
     write_reports,
@@ -132,16 +139,18 @@ def ingest(engine: Engine, log: DecisionLog, paths: Iterable[str | Path], profil
     """Ingest ``paths`` in order, each file in one transaction. Raises InputError (nothing of that file is
     written) when a file as a whole is unusable; LogError when the log is.
 
-    Memory is bounded by ``group`` projects (GROUP), not by the file: each row is typed as it is read and staged
-    in a temporary table inside the file's transaction; then the projects are taken ``group`` at a time (in the
-    order they were first reported), their rows grouped into reports (duplicates found, task rows summed),
-    compared with the reports in force, rated and written. Every decision about a report is within its project,
-    so this gives what reading the whole file at once gives (tests/test_history.py compares them).
+    Memory is bounded by ``group`` projects (GROUP), not by the file: each row is staged as it is read (its
+    cells, by the group of its project's id) in a temporary table inside the file's transaction; then the
+    projects are taken ``group`` at a time (in the order they were first reported), their rows typed, grouped
+    into reports (duplicates found, task rows summed), compared with the reports in force, rated and written.
+    Every decision about a report is within its project, so this gives what reading the whole file at once
+    gives (tests/test_history_ingest.py compares them); the error rows are merged back in input order.
 
-    ``workers``: processes that rate the groups (forked from this one, so they rate with ``engine`` as it is)
-    while this one reads, compares and writes the next; the ratings are written here, in group order, so the
-    history is byte for byte what one process writes. None: one per core for a file of RATE_IN_PARALLEL_FROM rows
-    or more where processes fork (Linux), else 1."""
+    ``workers``: processes (forked from this one, so they type and rate with ``engine`` as it is) that type,
+    group and digest the groups, and rate them, while this one reads, compares and writes; into a history with
+    no report yet (one file), a group is rated where it was typed. Everything is written here, in group order,
+    so the history is byte for byte what one process writes. None: one per core for a file of
+    RATE_IN_PARALLEL_FROM rows or more where processes fork (Linux), else 1."""
     # The collector paused (the rating workers fork with it paused too): a file's rows, reports and ratings are
     # millions of short-lived objects with no cycle among them, and each of its passes walked the engine's
     # long-lived heap (a third of the ingest's CPU at 36,000 rows).
@@ -170,12 +179,12 @@ def _ingest(engine: Engine, log: DecisionLog, paths: list[str | Path], profile: 
 
 
 GROUP = 100  # projects grouped, rated and written at a time (small: the workers take groups in turn)
-STAGE_ROWS = 20_000  # typed rows held before they go to the stage (bounded memory, few large pickles)
-STAGE = "pmo_ingest_rows"  # temporary: the typed rows of the file being ingested, by group of projects
+STAGE_ROWS = 20_000  # rows held before they go to the stage (bounded memory, few large pickles)
+STAGE = "pmo_ingest_rows"  # temporary: the rows of the file being ingested, as read, by group of projects
 SEEN = "pmo_ingest_seen"  # temporary: the (project, status date) pairs earlier files of this run gave
-STAGE_COLUMNS = ("grp {int} NOT NULL", "seq {int} NOT NULL", "typed {blob} NOT NULL")
+STAGE_COLUMNS = ("grp {int} NOT NULL", "seq {int} NOT NULL", "cells {blob} NOT NULL")
 SEEN_COLUMNS = ("project TEXT NOT NULL", "typed {blob} NOT NULL")
-_FIELDS = tuple(STATUS_FIELDS)
+_PROJECT = {"project": STATUS_FIELDS["project"]}  # a reader of the project's id alone: each row's group
 
 
 def _create(db: Any, table: str, columns: tuple[str, ...]) -> None:
@@ -185,26 +194,28 @@ def _create(db: Any, table: str, columns: tuple[str, ...]) -> None:
     db.execute(f"CREATE TEMPORARY TABLE {table} ({', '.join(c.format(**kinds) for c in columns)})")
 
 
+StagedRow = tuple[int, int | None, str | None, Any]  # (seq: the row's place in the file, its line, file, raw cells)
+
+
 class _Stage:
-    """The typed rows of a file, kept by group of projects (``group`` projects a group, in the order they were
-    first reported) in the stage table: rows are held until STAGE_ROWS, then each group's go in as one pickle
-    (typed values as they are: a Fraction pickles as its two integers), so memory stays bounded and a group is
-    read back in a few large pieces, in input order."""
+    """The rows of a file as read (their cells, texts from a CSV file: they pickle fast), kept by group of
+    projects (``group`` projects a group, in the order they were first reported) in the stage table: rows are
+    held until STAGE_ROWS, then each group's go in as one pickle, so memory stays bounded and a group is read
+    back in a few large pieces, in input order. Each group is typed where it is prepared (a worker process)."""
 
     def __init__(self, db: Any, group: int):
         self.db, self.group = db, group
         self.group_of: dict[str, int] = {}  # project -> its group
-        self.held: dict[int, list[tuple[int, int | None, str | None, tuple[Any, ...]]]] = {}
+        self.held: dict[int, list[StagedRow]] = {}
         self.count = 0  # rows held
         self.rows_in = 0  # rows staged in all
         _create(db, STAGE, STAGE_COLUMNS)
 
-    def add(self, seq: int, row: Row, record: dict[str, Any]) -> None:
-        project = record["project"]
+    def add(self, seq: int, row: Row, project: str) -> None:
         group = self.group_of.get(project)
         if group is None:
             group = self.group_of[project] = len(self.group_of) // self.group
-        self.held.setdefault(group, []).append((seq, row.row, row.source, tuple(map(record.__getitem__, _FIELDS))))
+        self.held.setdefault(group, []).append((seq, row.row, row.source, row.data))
         self.count += 1
         self.rows_in += 1
         if self.count >= STAGE_ROWS:
@@ -213,65 +224,239 @@ class _Stage:
     def flush(self) -> None:
         pieces = [(group, rows[0][0], pickle.dumps(rows, pickle.HIGHEST_PROTOCOL)) for group, rows in self.held.items()]
         if pieces:
-            self.db.executemany(f"INSERT INTO {STAGE} (grp, seq, typed) VALUES (?, ?, ?)", pieces)
+            self.db.executemany(f"INSERT INTO {STAGE} (grp, seq, cells) VALUES (?, ?, ?)", pieces)
         self.held, self.count = {}, 0
 
     @property
     def groups(self) -> int:
         return -(-len(self.group_of) // self.group)
 
-    def rows(self, group: int) -> Iterator[tuple[int, Row, dict[str, Any]]]:
-        """(seq, row, typed record) of one group, in input order."""
-        for blob, in self.db.execute(f"SELECT typed FROM {STAGE} WHERE grp = ? ORDER BY seq", [group]):
-            for seq, line, source, values in pickle.loads(blob):  # noqa: S301 - our own, this transaction's
-                yield seq, Row(None, line, source), dict(zip(_FIELDS, values))
+    def blobs(self, group: int) -> list[bytes]:
+        """One group's pickles, in input order (each a list of StagedRow)."""
+        return [bytes(blob) for blob, in self.db.execute(f"SELECT cells FROM {STAGE} WHERE grp = ? ORDER BY seq",
+                                                          [group])]
+
+
+def _staged(blobs: list[bytes]) -> list[tuple[int, Row]]:
+    """(seq, row with its cells) of a group's pickles, in input order."""
+    return [(seq, Row(cells, line, source)) for blob in blobs
+            for seq, line, source, cells in pickle.loads(blob)]  # noqa: S301 - our own, this transaction's
+
+
+def _read_file(rows: Iterable[Row], profile: InputProfile, calendar: Any, stage: _Stage,
+               data: StatusData) -> tuple[list[tuple[int, ErrorRow]], bool]:
+    """Each row of the file staged by the group of its project's id (only that cell typed here); a row with no
+    usable id (or no cells) is typed here, as the error row it is. Returns those error rows with their seq, and
+    whether every row's project cell names its typed id (what an error row names: then every error row of a
+    group names a project of that group or none, so a group's projects held by the typing are known from that
+    group's rows and the error rows typed here). The file's column warnings go to ``data.warnings``."""
+    reader = status_reader(profile)
+    ids = RecordReader(_PROJECT, None, profile)
+    source_rows: Iterator[Row] = iter(rows)
+    if profile.columns:
+        source_rows = renamed(source_rows, profile.columns)
+    early: list[tuple[int, ErrorRow]] = []
+    named = True
+    headed, seen, seq = False, False, 0
+    while chunk := list(itertools.islice(source_rows, CHUNK)):
+        seen = True
+        readable = [row for row in chunk if row.error is None and row.data is not None]
+        if readable and not headed:  # the file's columns, said once (as typed_rows says them)
+            headed, first = True, readable[0]
+            data.warnings += [f"{first.source or '<input>'}: {problem}"
+                              for problem in header_problems(reader, (first.data or {}).keys())]
+        projects = iter(ids.read_many([row.data for row in readable]))
+        for row in chunk:
+            project = None
+            if row.error is None and row.data is not None:
+                read = next(projects)
+                project = read["project"] if read.__class__ is dict else None
+            if project is None:  # an error row whatever its other cells: typed here, as typed_rows types it
+                before = len(data.errors)
+                [record] = typed_chunk(reader, [row], calendar, data)
+                if record is not None or len(data.errors) != before + 1:
+                    raise AssertionError(f"row {row.row}: a status row without a project id was typed")
+                early.append((seq, data.errors.pop()))
+            else:
+                cell = row.data.get("project")  # type: ignore[union-attr]
+                said = cell.strip() or None if isinstance(cell, str) else None  # as an error row names it
+                if said is not None and said != project:
+                    named = False
+                stage.add(seq, row, project)
+            seq += 1
+    source, header = getattr(rows, "source", None), getattr(rows, "header", None)
+    if not seen and source:  # columns and no row: a wrong export, or the wrong file?
+        data.warnings.append(f"{source}: the file has no status rows"
+                             + (f" (only its header: {', '.join(map(repr, header[:8]))})" if header else ""))
+    return early, named
 
 
 def _ingest_file(engine: Engine, db: Any, rows: Any, path: str, profile: InputProfile, calendar: Any,
                  across: bool, group: int, workers: int | None) -> FileResult:
-    data = StatusData()  # only its errors: the typing errors, in input order
+    data = StatusData()  # its warnings about the file's columns
     had_history = _has_history(db)
     stage = _Stage(db, group)
-    for seq, (row, record) in enumerate(typed_rows([rows], data, profile, calendar)):
-        stage.add(seq, row, record)
+    early, named = _read_file(rows, profile, calendar, stage, data)
     stage.flush()
     db.execute(f"CREATE INDEX {STAGE}_group ON {STAGE} (grp, seq)")  # each group read without a scan of all
     result = FileResult(path, empty_rows=rows.empty_count)
-    held_by_typing = data.projects_with_errors
+    typing: list[tuple[int, ErrorRow]] = list(early)  # the typing's error rows, with their seq
+    held_by_typing = frozenset(e.project for _, e in early if e.project is not None)
     duplicates: list[tuple[int, ErrorRow]] = []
     repeated: list[ErrorRow] = []
     held: list[str] = []
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     titles: dict[str, str | None] = {}  # each stored project's title, for ids alike with one title
-    rater = _Rater(engine, db, now, _worker_count(workers, stage))
+    rater = _Rater(engine, db, now, _worker_count(workers, stage), status_reader(profile), calendar)
+    fresh = not had_history and not across  # every report new: each group rated where it is prepared
     try:
-        for number in range(stage.groups):
-            typed: list[tuple[Row, dict[str, Any]]] = []
-            seqs: list[int] = []
-            for seq, row, record in stage.rows(number):
-                typed.append((row, record))
-                seqs.append(seq)
-            found = StatusData()
-            rejected = group_reports(typed, found)
-            duplicates += [(seqs[i], error) for i, error in zip(rejected, found.errors)]
-            del typed
-            if across:
-                repeated += _repeated(db, found.reports, [_storable(p) for p in found.reports])
-            in_error = held_by_typing | {e.project for e in found.errors} | {e.project for e in repeated}
-            held += [p for p in found.reports if p in in_error]
-            reports = {p: series for p, series in found.reports.items() if p not in in_error}
-            titles.update((p, series[-1].values.get("title")) for p, series in reports.items())
-            _store(db, reports, result, now, had_history, rater)
+        if not named:  # an error row may name a project of another group: the whole file typed first for them
+            held_by_typing |= {e.project for part in rater.prepared(
+                (stage.blobs(number), frozenset(), False) for number in range(stage.groups))
+                for _, e in part.failed if e.project is not None}
+        jobs = ((stage.blobs(number), held_by_typing, fresh) for number in range(stage.groups))
+        for part in rater.prepared(jobs):
+            typing += part.failed
+            duplicates += part.duplicates
+            if part.stored is not None:  # rated already: written as it is
+                _write_prepared(db, part.stored, result, rater)
+                held += part.stored.held
+                titles.update(part.stored.titles)
+                continue
+            found = part.projects()
+            if across:  # (every report of the group read)
+                repeated += _repeated(db, {p: part.series(p) for p in found}, [_storable(p) for p in found])
+            in_error = (held_by_typing | {e.project for _, e in part.failed} | {e.project for _, e in part.duplicates}
+                        | {e.project for e in repeated})
+            held += [p for p in found if p in in_error]
+            kept = [p for p in found if p not in in_error]
+            titles.update((p, part.title(p)) for p in kept)
+            _store(db, kept, part, result, now, had_history, rater)
         rater.finish()
     finally:
         rater.close()  # (after an error or a Ctrl-C, without waiting for the groups still being rated)
     db.execute(f"DROP TABLE {STAGE}")
+    typing.sort(key=lambda pair: pair[0])
     duplicates.sort(key=lambda pair: pair[0])
-    result.errors = data.errors + [error for _, error in duplicates] + repeated
+    result.errors = [error for _, error in typing] + [error for _, error in duplicates] + repeated
     result.held = sorted(held)
     result.warnings = data.warnings + result.warnings + same_titles(titles, _titled_like(db, result.new_projects,
                                                                                          titles, had_history))
     return result
+
+
+@dataclass
+class _Fresh:
+    """A group of a file ingested into a history with no report yet, prepared to the rows it writes: every
+    report of a project not held is new (revision 1), and each such project is rated at all of its dates."""
+
+    reports: list[TableRow]
+    ratings: list[TableRow]
+    escalations: list[TableRow]
+    rated: int
+    held: list[str]
+    titles: list[tuple[str, str | None]]
+    new_projects: list[str]
+    warnings: list[str]
+
+
+@dataclass
+class _Prepared:
+    """A group's rows typed, grouped into reports and encoded (their digests): its typing's error rows and its
+    duplicate rows (each with its seq); its reports and their (encoded values, digest) by project; or, when the
+    history had no report (``stored``), what the group writes."""
+
+    failed: list[tuple[int, ErrorRow]]
+    duplicates: list[tuple[int, ErrorRow]]
+    reports: dict[str, list[Report]] = field(default_factory=dict)
+    encoded: dict[str, list[tuple[tuple[Any, ...], str]]] = field(default_factory=dict)
+    stored: _Fresh | None = None
+    pickled: dict[str, bytes] | None = None  # from a worker: each project's reports, unpickled when they are needed
+    dates: dict[str, list[dt.date]] = field(default_factory=dict)  # (then) each project's status dates
+    titles: dict[str, str | None] = field(default_factory=dict)  # and its latest report's title
+
+    def series(self, project: str) -> list[Report]:
+        if self.pickled is None:
+            return self.reports[project]
+        return pickle.loads(self.pickled[project])  # type: ignore[no-any-return]  # noqa: S301 - our worker's
+
+    def projects(self) -> list[str]:
+        return list(self.reports if self.pickled is None else self.pickled)
+
+    def status_dates(self, project: str) -> list[dt.date]:
+        if self.pickled is None:
+            return [r.status_date for r in self.reports[project]]
+        return self.dates[project]
+
+    def title(self, project: str) -> str | None:
+        if self.pickled is None:
+            return self.reports[project][-1].values.get("title")
+        return self.titles[project]
+
+    def sent(self) -> _Prepared:
+        """As a worker sends it back: the reports pickled by project, so that the unchanged are never unpickled."""
+        if self.stored is not None or self.pickled is not None:
+            return self
+        self.pickled = {p: pickle.dumps(series, pickle.HIGHEST_PROTOCOL) for p, series in self.reports.items()}
+        self.dates = {p: [r.status_date for r in series] for p, series in self.reports.items()}
+        self.titles = {p: series[-1].values.get("title") for p, series in self.reports.items()}
+        self.reports = {}
+        return self
+
+
+def _prepare(engine: Engine, reader: RecordReader, calendar: Any, now: str, blobs: list[bytes],
+             held: frozenset[str], fresh: bool) -> _Prepared:
+    """A group prepared (in a worker process, or here): its rows typed as typed_rows types them, grouped into
+    reports, each report encoded and digested; when ``fresh`` (no report in the history, one file), the
+    projects with no error row (none in ``held``, the projects of error rows typed elsewhere) are rated too."""
+    rows = _staged(blobs)
+    data = StatusData()
+    typed: list[tuple[Row, dict[str, Any]]] = []
+    seqs: list[int] = []
+    failed: list[tuple[int, ErrorRow]] = []
+    for start in range(0, len(rows), CHUNK):
+        part = rows[start:start + CHUNK]
+        records = typed_chunk(reader, [row for _, row in part], calendar, data)
+        errors = iter(data.errors)
+        for (seq, row), record in zip(part, records):
+            if record is None:  # one error row each, in order
+                failed.append((seq, next(errors)))
+            else:
+                typed.append((Row(None, row.row, row.source), record))  # the raw cells are no longer needed
+                seqs.append(seq)
+        data.errors.clear()
+    del rows
+    found = StatusData()
+    rejected = group_reports(typed, found)
+    duplicates = [(seqs[i], error) for i, error in zip(rejected, found.errors)]
+    del typed
+    encoded: dict[str, list[tuple[tuple[Any, ...], str]]] = {}
+    for project, series in found.reports.items():
+        pairs = encoded[project] = []
+        for r in series:
+            values = encoded_values(r)
+            pairs.append((values, report_digest(r, values)))
+    if not fresh:
+        return _Prepared(failed, duplicates, found.reports, encoded)
+    in_error = held | {e.project for _, e in failed} | {e.project for e in found.errors}
+    reports = {p: series for p, series in found.reports.items() if p not in in_error}
+    made = [(Kept(r, 1, digest, now, values), None) for p, series in reports.items()
+            for r, (values, digest) in zip(series, encoded[p])]
+    warnings = [w for p, series in reports.items() for w in falls(p, series, 0)]
+    ratings, escalations, rated = _rating_rows(engine, [(p, series, [d for _, d in encoded[p]], 0)
+                                                        for p, series in reports.items()], now)
+    return _Prepared(failed, duplicates, stored=_Fresh(
+        list(report_rows(made, now)), ratings, escalations, rated, [p for p in found.reports if p in in_error],
+        [(p, series[-1].values.get("title")) for p, series in reports.items()], list(reports), warnings))
+
+
+def _write_prepared(db: Any, fresh: _Fresh, result: FileResult, rater: _Rater) -> None:
+    """A fresh group's reports and ratings written, as _store and the rater write them."""
+    insert_report_rows(db, fresh.reports)
+    result.new += len(fresh.reports)
+    result.new_projects += fresh.new_projects
+    result.warnings += fresh.warnings
+    rater._write((fresh.ratings, fresh.escalations, fresh.rated), [], result)
 
 
 def _titled_like(db: Any, projects: list[str], titles: dict[str, str | None], had_history: bool) -> dict[str, Any]:
@@ -330,16 +515,14 @@ def _duplicates_across_files(reports: dict[str, list[Report]],
 
 
 
-def _store(db: Any, reports: dict[str, list[Report]], result: FileResult, now: str, had_history: bool,
+def _store(db: Any, reports: list[str], part: _Prepared, result: FileResult, now: str, had_history: bool,
            rater: _Rater) -> None:
-    """Compare a group of projects' reports with those in force, write the new and corrected ones, rate the
-    projects that changed from their first changed date and write the ratings."""
-    encoded: dict[str, list[tuple[tuple[Any, ...], str]]] = {}  # project -> (values, digest) of each report
-    for project, series in reports.items():
-        pairs = encoded[project] = []
-        for r in series:
-            values = encoded_values(r)
-            pairs.append((values, report_digest(r, values)))
+    """Compare a group's reports of the projects ``reports`` (``part``: their status dates, (values, digest) of
+    each report, and the reports themselves, read only for a project with a change) with those in force, write
+    the new and corrected ones, rate the projects that changed from their first changed date and write the
+    ratings."""
+    encoded = part.encoded
+    dates = {p: part.status_dates(p) for p in reports}
     stored: dict[str, list[Kept]] = {}
     in_force: dict[tuple[str | None, str], str] = {}
     if had_history and reports:  # the digests in force first: only a project with a change is read in full
@@ -347,27 +530,31 @@ def _store(db: Any, reports: dict[str, list[Report]], result: FileResult, now: s
         in_force = {(project, day): digest for project, day, digest in db.execute(
             f"SELECT project, status_date, digest FROM status_reports WHERE in_force = 1 AND project IN ({marks})",
             [_storable(p) for p in reports])}
-        touched = [p for p, series in reports.items()
-                   if any(in_force.get((_storable(p), r.status_date.isoformat())) != digest
-                          for r, (_, digest) in zip(series, encoded[p]))]
+        touched = [p for p in reports
+                   if any(in_force.get((_storable(p), day.isoformat())) != digest
+                          for day, (_, digest) in zip(dates[p], encoded[p]))]
         stored = reports_in_force(db, touched) if touched else {}
     changed: list[tuple[Kept, Kept | None]] = []
     to_rate: list[tuple[str, list[Kept], int]] = []  # (project, its series in force after this file, first changed)
     known = {project for project, _ in in_force}
     result.new_projects += [p for p in reports if _storable(p) not in known]
-    for project, series in reports.items():
+    for project in reports:
         before = {k.report.status_date: k for k in stored.get(project, ())}
         merged = dict(before)
         first: dt.date | None = None
-        for r, (values, digest) in zip(series, encoded[project]):
-            old = before.get(r.status_date)
+        series: list[Report] | None = None  # read when a report of the project is new or corrected
+        for i, (day, (values, digest)) in enumerate(zip(dates[project], encoded[project])):
+            old = before.get(day)
             if old is None and had_history and project not in stored and in_force.get(
-                    (_storable(project), r.status_date.isoformat())) == digest:
+                    (_storable(project), day.isoformat())) == digest:
                 result.unchanged += 1  # a project with no change is not read in full
                 continue
             if old is not None and old.digest == digest:
                 result.unchanged += 1
                 continue
+            if series is None:
+                series = part.series(project)
+            r = series[i]
             kept = Kept(r, old.revision + 1 if old else 1, digest, now, values)
             changed.append((kept, old))
             if old is None:
@@ -411,21 +598,54 @@ class _Rater:
     the history is what one process writes. A worker that dies (a crash in the rules engine's C core, a kill)
     loses nothing: its group and every one after it are rated here."""
 
-    def __init__(self, engine: Engine, db: Any, now: str, workers: int):
+    def __init__(self, engine: Engine, db: Any, now: str, workers: int, reader: RecordReader, calendar: Any):
         self.engine, self.db, self.now, self.workers = engine, db, now, workers
+        self.reader, self.calendar = reader, calendar  # the status rows' typing, for the groups prepared here
         self.pending: deque[tuple[Future[Any], ToRate, list[tuple[str, dt.date]], FileResult]] = deque()
         self.pool: ProcessPoolExecutor | None = None
 
     def _start(self) -> None:
-        """The workers, forked when the first group has something to rate (a file ingested again has nothing)."""
+        """The workers, forked when the first group is prepared."""
         # (multiprocessing loaded only then: pmo status ingest of a month's reports needs none)
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         try:
             self.pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"), _start_worker,
-                                            (self.engine, os.getpid()))
+                                            (self.engine, os.getpid(), self.reader, self.calendar))
         except (OSError, ValueError):  # no semaphores, no fork: rated here
             self.workers = 1
+
+    def prepared(self, jobs: Iterable[tuple[list[bytes], frozenset[str], bool]]) -> Iterator[_Prepared]:
+        """Each group's job (its staged pickles, the projects held already, fresh) prepared (_prepare), in order:
+        with workers, up to one a worker ahead of the group being stored; a worker that dies or raises loses
+        nothing: the group is prepared here (to raise, or not, as here)."""
+        ahead: deque[tuple[Future[Any] | None, tuple[list[bytes], frozenset[str], bool]]] = deque()
+        for job in jobs:
+            if self.pool is None and self.workers > 1:
+                self._start()
+            future = None
+            if self.pool is not None:
+                from concurrent.futures.process import BrokenProcessPool  # (multiprocessing: only with workers)
+                try:
+                    future = self.pool.submit(_prepare_in_worker, self.now, *job)
+                except (BrokenProcessPool, OSError):
+                    self._broken()
+            ahead.append((future, job))
+            while len(ahead) > self.workers:
+                yield self._prepared(*ahead.popleft())
+        while ahead:
+            yield self._prepared(*ahead.popleft())
+
+    def _prepared(self, future: Future[Any] | None, job: tuple[list[bytes], frozenset[str], bool]) -> _Prepared:
+        if future is not None:
+            from concurrent.futures.process import BrokenProcessPool
+            try:
+                return future.result()  # type: ignore[no-any-return]
+            except BrokenProcessPool:
+                self._broken()
+            except Exception:  # noqa: BLE001,S110 - what the worker raised: prepared here again, to raise (or not)
+                pass
+        return _prepare(self.engine, self.reader, self.calendar, self.now, *job)
 
     def rate(self, to_rate: ToRate, rerated: list[tuple[str, dt.date]], result: FileResult) -> None:
         if not to_rate and not rerated:
@@ -487,13 +707,20 @@ class _Rater:
 
 
 _worker_engine: Engine | None = None  # in a rating worker: the parent's engine, as it was when the worker forked
+_worker_typing: tuple[RecordReader, Any] | None = None  # and the file's status reader and calendar
 
 
-def _start_worker(engine: Engine, parent: int) -> None:
-    global _worker_engine
+def _start_worker(engine: Engine, parent: int, reader: RecordReader | None = None, calendar: Any = None) -> None:
+    global _worker_engine, _worker_typing
     _worker_engine = engine
+    _worker_typing = (reader, calendar) if reader is not None else None
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the parent's to handle: it stops the workers
     die_with(parent)
+
+
+def _prepare_in_worker(now: str, blobs: list[bytes], held: frozenset[str], fresh: bool) -> _Prepared:
+    assert _worker_engine is not None and _worker_typing is not None
+    return _prepare(_worker_engine, *_worker_typing, now, blobs, held, fresh).sent()
 
 
 def _rate_in_worker(to_rate: ToRate, now: str) -> tuple[list[TableRow], list[TableRow], int]:

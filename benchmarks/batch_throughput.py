@@ -6,7 +6,8 @@
 
 Each run is a separate process: `pmo evaluate --format csv --out` with 1 and 2 workers (and 1 worker with
 `--backend reference`, mode 'pmo 1w ref'), the plain-Python
-loop (csv.DictReader, the reference policy's 33 rules as lambdas, csv.writer; benchmarks/baselines.py) and
+loop (csv.DictReader, the reference policy's 33 rules as lambdas, csv.writer; benchmarks/baselines.py; mode
+'loop csv_line': the same loop writing its rows with pmo's csv_line, the same bytes) and
 polars (the same rules as column expressions). CPU seconds are the user + system time of the process and its
 workers (getrusage of the children); rows per CPU-second is the figure that holds on a shared machine, where
 wall time depends on the neighbours. Peak memory is the largest total resident memory of the process and its
@@ -120,6 +121,9 @@ def baseline(kind: str, source: Path, out: Path, facts: dict) -> None:
     today, levels = dt.date.fromisoformat(TODAY), {k: Decimal(v) for k, v in facts["levels"].items()}
     if kind == "loop":
         plain_loop(source, out, str(source), facts["policy_hash"], today, facts["weights"], levels)
+    elif kind == "loop-line":  # the loop writing its rows as pmo does (csv_line), to tell the writer's share
+        from engine.io.writers import csv_line
+        plain_loop(source, out, str(source), facts["policy_hash"], today, facts["weights"], levels, csv_line)
     else:
         polars_rules(source, out, today, facts["weights"], levels)
 
@@ -154,6 +158,7 @@ def main() -> None:
     modes = {"pmo 1 worker": lambda out: pmo_command(source, out, 1),
              "pmo 2 workers": lambda out: pmo_command(source, out, 2),
              "plain loop": lambda out: baseline_command("loop", source, out, facts),
+             "loop csv_line": lambda out: baseline_command("loop-line", source, out, facts),
              "pmo 1w ref": lambda out: pmo_command(source, out, 1, backend="reference")}
     if args.with_log:
         logs = (folder / f"log-{k}.sqlite" for k in itertools.count())
@@ -189,6 +194,10 @@ def main() -> None:
             print(f"{logged}: the decision log adds {rate[plain] / rate[logged] - 1:+.1%} CPU per row "
                   f"and {statistics.median(walls_log) / statistics.median(r[0] for r in runs[plain]) - 1:+.1%} "
                   f"wall (same output: {digest[logged] == digest[plain]})")
+    if {"loop csv_line", "plain loop"} <= set(runs):
+        print(f"loop csv_line: the plain loop with its rows made by pmo's csv_line, not csv.writer (byte-identical: "
+              f"{digest['loop csv_line'] == digest['plain loop']}): the writer's share of the loop's CPU is "
+              f"{1 - rate['plain loop'] / rate['loop csv_line']:.1%}")
     if not {"pmo 1 worker", "pmo 2 workers", "plain loop"} <= set(runs):
         return
     has_polars = "polars" in runs

@@ -11,7 +11,7 @@ import datetime as dt
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
@@ -55,11 +55,11 @@ if TYPE_CHECKING:
     from engine.authoring.explain import Explanation
     from engine.health.kpis import KpiReport, Period
     from engine.health.lessons import Lessons
-    from engine.health.trend import HealthSeries
+    from engine.health.trend import HealthSeries, Kpi
     from engine.portfolio.conflicts import ConflictReport
     from engine.portfolio.model import Portfolio
     from engine.portfolio.schedule import Impact, Schedule
-    from engine.portfolio.select import SelectionReport
+    from engine.portfolio.select import Revalue, SelectionReport
     from engine.report.build import Report
     from engine.report.health import HealthPage
     from engine.scoring.panel import Assessments
@@ -165,7 +165,8 @@ class Engine:
         ``assessments``: raters' scores; the proposal's panel criteria are combined and listed rater by rater."""
         ratings = None
         if assessments is not None:
-            ident = self.proposal_id(proposal.data if isinstance(proposal, Row) else proposal)
+            fields = proposal.data if isinstance(proposal, Row) else proposal
+            ident = self.proposal_id(fields) if isinstance(fields, Mapping) else None  # an error row has none
             ratings = self.check_assessments(assessments).by_proposal().get(ident or "", {})
         from engine.authoring.explain import explain  # lazy: evaluate and validate never explain
         # the engine's own intake and back end: the same decision as evaluate()
@@ -182,7 +183,7 @@ class Engine:
         """
         return self.rank_of(list(self.decide_all(proposals)), top=top, sensitivity=sensitivity)
 
-    def decide_all(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[tuple[Decision, dict | None]]:
+    def decide_all(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[tuple[Decision, dict[str, Any] | None]]:
         """Each decision with the typed record it was made on (None for an error row), lazily, in order:
         the input of ``rank_of`` and ``report_of``."""
         for number, item in enumerate(proposals, 1):
@@ -247,7 +248,7 @@ class Engine:
 
     def health_tiles(self, series: HealthSeries, data: StatusData | None, *,
                      entries: Sequence[Mapping[str, Any]] | None = None, selection: Mapping[str, Any] | None = None,
-                     selection_source: str = "selection") -> list:
+                     selection_source: str = "selection") -> list[Kpi]:
         """The health page's KPI tiles (:meth:`health_page`'s ``kpis`` default) of a series already rated from
         ``data``: the declared KPIs over the status reports (and the decisions and selection given), at each status
         date (without a KPI policy, or without ``data``, the status reports' own: engine.health.trend.status_kpis).
@@ -274,7 +275,8 @@ class Engine:
         health = self.policy.health or DEFAULT_HEALTH
         if not isinstance(status, (StatusData, StatusGroups)):
             status = read_status(list(status), InputProfile(), None, health.calendar)
-        history = History(status, health, self._health, list(entries), dict(selection) if selection else None,
+        logged = cast("list[dict[str, Any]]", list(entries))  # History only reads them (.get), as Mappings
+        history = History(status, health, self._health, logged, dict(selection) if selection else None,
                           selection_source)
         if period is None:
             latest = history.latest()
@@ -342,7 +344,7 @@ class Engine:
         KPIs, shares by objective, rule hits, the ranking (when there is a scoring policy) and each decision.
         With a ``portfolio``: its conflicts, its dependency graph and, with ``frontier`` > 0, the efficient
         frontier at that many budget levels."""
-        decided = list(self.decide_all(proposals))
+        decided: list[tuple[Decision, Mapping[str, Any] | None]] = list(self.decide_all(proposals))
         return self.report_of(decided, top=top, title=title, portfolio=portfolio, frontier=frontier)
 
     def report_of(self, decided: list[tuple[Decision, Mapping[str, Any] | None]], *, top: int | None = None,
@@ -394,12 +396,12 @@ class Engine:
         except Exception:  # noqa: BLE001 - the decision already says what is wrong with the row
             return None
 
-    def _decide_item(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Decision, dict | None]:
+    def _decide_item(self, item: Mapping[str, Any] | Row, number: int) -> tuple[Decision, dict[str, Any] | None]:
         """A proposal, or a Row from a reader (which may already be an error row)."""
         verdict, record = self._plain_item(item, number)
         return verdict.model(), record
 
-    def decide_plain(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[tuple[Verdict, dict | None]]:
+    def decide_plain(self, proposals: Iterable[Mapping[str, Any] | Row]) -> Iterator[tuple[Verdict, dict[str, Any] | None]]:
         """``decide_all`` with each decision as a plain record (engine.decision.Verdict; ``.model()`` is the
         Decision): the batch path, which formats and logs decisions without a pydantic model per row.
         The proposals are typed DECIDE_CHUNK at a time (RecordReader.read_many: by columns, the same records
@@ -420,7 +422,7 @@ class Engine:
             for item, record in zip(chunk, typed):
                 number += 1
                 if record.__class__ is dict and item.__class__ is Row:  # a clean row, typed: the usual one
-                    yield self._decide(item.data, item.row, item.source, record)  # type: ignore[union-attr]
+                    yield self._decide(item.data, item.row, item.source, record)
                 else:
                     yield self._plain_item(item, number, record)
             if failure is not None:
@@ -428,7 +430,7 @@ class Engine:
             if len(chunk) < DECIDE_CHUNK:
                 return
 
-    def _plain_rows(self, rows: Iterable[Row]) -> Iterator[tuple[Row, Verdict, dict | None]]:
+    def _plain_rows(self, rows: Iterable[Row]) -> Iterator[tuple[Row, Verdict, dict[str, Any] | None]]:
         """(row, decision, typed record) of each row read, as ``decide_plain`` gives them (typed DECIDE_CHUNK at a
         time): the batch path of one process (engine.tasks.evaluate)."""
         read: deque[Row] = deque()
@@ -459,7 +461,7 @@ class Engine:
         return typed
 
     def _plain_item(self, item: Mapping[str, Any] | Row, number: int,
-                    typed: Any = None) -> tuple[Verdict, dict | None]:
+                    typed: Any = None) -> tuple[Verdict, dict[str, Any] | None]:
         """``typed``: the item's typed record, or the exception typing it raised (None: typed here)."""
         if not isinstance(item, Row):
             return self._decide(item, number, None, typed)
@@ -468,7 +470,7 @@ class Engine:
         return self._decide(item.data, item.row, item.source, typed)
 
     def _decide(self, proposal: Any, row: int | None, source: str | None,
-                typed: Any = None) -> tuple[Verdict, dict | None]:
+                typed: Any = None) -> tuple[Verdict, dict[str, Any] | None]:
         """The decision and the typed record it was made on (None for an error row). Never raises."""
         if proposal.__class__ is not dict and not isinstance(proposal, Mapping):  # a dict: no ABC check a row
             return self._intake.error_plain([RowError(row=row, code="not_an_object",
@@ -524,7 +526,7 @@ class Engine:
         except ValueError as exc:
             raise InputError([Diagnostic("bad_selection_input", str(exc))]) from None
 
-    def _score_proposals(self, projects: Portfolio):
+    def _score_proposals(self, projects: Portfolio) -> Revalue | None:
         """Projects (select's copy of the caller's) that carry their proposal's fields and no value get their
         priority score as value (and are out if intake rejects them). Returns the function that re-scores them
         with other weights."""
@@ -535,7 +537,7 @@ class Engine:
         # lazy: the portfolio stages load with the first portfolio method
         from engine.portfolio.model import intake_rejection
         from engine.scoring.ranking import build_ranking
-        decided = [(verdict.model(), record) for verdict, record in
+        decided: list[tuple[Decision, Mapping[str, Any] | None]] = [(verdict.model(), record) for verdict, record in
                    (self._decide({self.policy.id_field: p.id, **(p.proposal or {})}, None, None) for p in carriers)]
         for project, (decision, _record) in zip(carriers, decided):
             if decision.decision in ("reject", "error"):
@@ -545,7 +547,7 @@ class Engine:
         def scores(weights: Mapping[str, float] | None = None) -> dict[str, float]:
             compiled = scoring if not weights else reweighted(scoring, weights)
             ranking = build_ranking(compiled, decided, self.policy_hash, self.today.isoformat())
-            return {e.id: e.score for e in ranking.entries if e.score is not None}
+            return {e.id: e.score for e in ranking.entries if e.score is not None and e.id is not None}  # by project id
 
         first = scores()
         for project in carriers:

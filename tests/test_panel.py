@@ -196,6 +196,17 @@ def test_explain_lists_each_raters_score(capsys):
     assert [r["score"] for r in explained["score"]["panel"][0]["ratings"]] == [4, 1, 5, 4]
 
 
+def test_explain_with_assessments_of_an_unreadable_row_is_its_error():
+    """A reader's error row has no fields (a JSONL line that is no object): explained with the ratings given, it is
+    the error decision, as without them (it raised TypeError looking for the row's id)."""
+    from engine.decision import RowError
+    from engine.io.readers import Row
+    bad = Row(None, 3, "proposals.jsonl", RowError(row=3, code="not_an_object", message="expected an object"))
+    explained = _engine().explain(bad, assessments=read_assessments([PANEL / "assessments.csv"]))
+    assert explained.decision.decision == "error"
+    assert [e.code for e in explained.decision.errors] == ["not_an_object"]
+
+
 def test_report_has_a_self_contained_disagreement_chart(tmp_path):
     from engine.report.build import render
     engine = _engine()

@@ -30,7 +30,7 @@ import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.decision import Decision, RowError
 from engine.expr.domains import Span
@@ -39,7 +39,12 @@ from engine.expr.nodes import BOOL, NEGATE, SWAP, Compare, Const, Field, In, Log
 from engine.expr.values import display, plain
 from engine.intake.decide import Intake
 
+if TYPE_CHECKING:
+    from engine.compile.policy import CompiledRule
+
 ChangeSet = dict[str, "Need"]  # field -> what it must satisfy
+# (counterfactual, None, None) when a change reaches the goal, (None, decision, typed record) when it does not
+Verified = tuple["Counterfactual | None", Decision | None, dict[str, Any] | None]
 
 _SEVERITY = {"accept": 0, "review": 1, "reject": 2, "error": 3}
 _ORDERED = {"number": "number", "money": "money", "integer": "integer", "date": "date"}
@@ -64,8 +69,8 @@ class Need:
 
     present: bool = True
     span: Span = Span()
-    among: frozenset | None = None
-    outside: frozenset = frozenset()
+    among: frozenset[Any] | None = None
+    outside: frozenset[Any] = frozenset()
 
     @property
     def low(self) -> Any:
@@ -227,7 +232,7 @@ class Search:
         self.derived = dict(self.policy.derived)
         self._inputs: dict[str, frozenset[str]] = {}
         self._thresholds = _thresholds(self.policy.rules, self.kinds)
-        self._decided: dict[tuple, tuple[Decision, dict | None]] = {}
+        self._decided: dict[tuple[tuple[str, str], ...], tuple[Decision, dict[str, Any] | None]] = {}
         self.unreachable: list[str] = []  # rules that no change within reach stops
         self.more = 0  # verified counterfactuals found beyond the ones shown
 
@@ -258,7 +263,7 @@ class Search:
                     candidates += self.make_true(rule.condition, self.record)
         else:
             candidates = self._stop_all(self.blocking(self.decision), self.record, rules)
-        found: dict[tuple, Counterfactual] = {}
+        found: dict[tuple[tuple[str, str], ...], Counterfactual] = {}
         for _ in range(ROUNDS):
             extended: list[ChangeSet] = []
             for changes in self._cheapest(candidates, self.record, 4 * MAX_ALTERNATIVES):
@@ -281,7 +286,8 @@ class Search:
         self.more = max(0, len(kept) - limit)
         return kept[:limit]
 
-    def _stop_all(self, rule_ids: list[str], record: Mapping[str, Any], rules: Mapping) -> list[ChangeSet]:
+    def _stop_all(self, rule_ids: list[str], record: Mapping[str, Any],
+                  rules: Mapping[str, CompiledRule]) -> list[ChangeSet]:
         combined: list[ChangeSet] = [{}]
         for rule_id in rule_ids:
             ways = self.make_true(negated(rules[rule_id].condition), record, lenient=True)
@@ -415,7 +421,7 @@ class Search:
 
     # -- concrete values, verified
 
-    def _verify(self, changes: ChangeSet):
+    def _verify(self, changes: ChangeSet) -> Verified | None:
         """(counterfactual, None, None) when the change reaches the goal; (None, decision, record) when it does not;
         None when no value satisfies the needs or nothing would change."""
         options = []
@@ -441,7 +447,7 @@ class Search:
         fires = tuple(dict.fromkeys(f.rule for f in decision.findings if f.effect in ("reject", "review")))
         return Counterfactual(made, decision.decision, fires), None, None
 
-    def _decide(self, assignment: list[tuple[str, Any]]) -> tuple[Decision, dict | None]:
+    def _decide(self, assignment: list[tuple[str, Any]]) -> tuple[Decision, dict[str, Any] | None]:
         key = tuple((n, repr(v)) for n, v in assignment)
         if key not in self._decided:
             changed = dict(self.raw)
@@ -489,7 +495,7 @@ class Search:
 
 
 def decide_safely(intake: Intake, raw: Mapping[str, Any], row: int | None = None,
-                  source: str | None = None) -> tuple[Decision, dict | None]:
+                  source: str | None = None) -> tuple[Decision, dict[str, Any] | None]:
     """The engine's decision and typed record; an internal error becomes an error decision, as in a batch."""
     try:
         return intake.decide_record(raw, row, source)
@@ -530,7 +536,7 @@ def _product(left: list[ChangeSet], right: list[ChangeSet]) -> list[ChangeSet]:
     return out
 
 
-def _key(changes: ChangeSet) -> tuple:
+def _key(changes: ChangeSet) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((name, repr(need)) for name, need in changes.items()))
 
 
@@ -619,9 +625,9 @@ def _down(bound: Any, is_open: bool, step: Any) -> Any:
     return value - step if is_open and value == bound else value
 
 
-def _thresholds(rules, kinds: Mapping[str, str]) -> dict[str, list[Any]]:
+def _thresholds(rules: Iterable[CompiledRule], kinds: Mapping[str, str]) -> dict[str, list[Any]]:
     """Per number or date field, the constants the rules compare it with (ascending)."""
-    out: dict[str, set] = {}
+    out: dict[str, set[Any]] = {}
     for rule in rules:
         for node in walk(rule.condition):
             if isinstance(node, Compare):

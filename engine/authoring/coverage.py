@@ -22,11 +22,11 @@ Decisions made under another policy version (another ``policy_hash``) are counte
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.decision import Decision
 from engine.errors import Location, display_path
@@ -39,6 +39,22 @@ from engine.policy.loader import scoring_id
 from engine.policy.models import BandRange
 from engine.policy.resources import reference_policies
 from engine.scoring.ranking import model_for
+
+if TYPE_CHECKING:
+    from engine.compile.policy import CompiledPolicy
+    from engine.compile.scoring import ScoringModel
+
+
+class Loaded(Protocol):
+    """An engine.api.Engine, as coverage reads it (authoring sits below the api)."""
+
+    @property
+    def policy(self) -> CompiledPolicy: ...
+
+    @property
+    def policy_hash(self) -> str: ...
+
+    def decide_all(self, proposals: Iterable[Any]) -> Iterator[tuple[Decision, Mapping[str, Any] | None]]: ...
 
 KINDS = ("rule", "band", "table", "gate")
 KIND_NAMES = {"rule": "intake rules", "band": "scoring bands", "table": "scoring tables", "gate": "gate criteria"}
@@ -105,7 +121,7 @@ class Targets:
     policy_hash: str
     items: list[Target]
     bands: list[_Band] = field(default_factory=list)
-    models: tuple = ()  # the compiled scoring models, when there are several
+    models: tuple[ScoringModel, ...] = ()  # the compiled scoring models, when there are several
     tables: list[_Table] = field(default_factory=list)
 
     def only(self, kinds: Iterable[str]) -> Targets:
@@ -115,7 +131,7 @@ class Targets:
                        self.tables if "table" in wanted else [])
 
 
-def coverage_targets(engine) -> Targets:
+def coverage_targets(engine: Loaded) -> Targets:
     """Every intake rule, scoring band and gate criterion of the engine's policy set, with its file:line
     (the bands' positions come from the scoring policy as loaded)."""
     policy = engine.policy
@@ -127,6 +143,7 @@ def coverage_targets(engine) -> Targets:
     scoring_tables = {t.name: t for t in policy.tables if t.applies_to == "scoring"}
     tables: list[_Table] = []
     for model in models:
+        assert policy_set is not None  # the models are its scorings
         model_id = scoring_id(model) if len(models) > 1 else None
         for criterion in model.criteria:
             table = scoring_tables.get(criterion.table) if criterion.table is not None else None
@@ -157,7 +174,7 @@ def _row_label(table: _Table, row: Any) -> str:
     return f"{table.model + '/' if table.model else ''}{table.table.name} row {row.number}{points}"
 
 
-def _line(location: Location, name=lambda file: file) -> str:
+def _line(location: Location, name: Callable[[str], str] = lambda file: file) -> str:
     return f"{name(location.file)}:{location.line}"
 
 
@@ -173,7 +190,7 @@ class Coverage:
 
     policy_hash: str
     targets: list[Target]
-    counts: Counter
+    counts: Counter[tuple[str, str]]  # (kind, key) -> hits
     decisions: int  # decisions counted (intake and gate)
     foreign: int  # decisions made under another policy version, not counted
     policies: str | None = None  # the policy folder, as the user names it (pmo test: one report per version)
@@ -212,7 +229,7 @@ class Hits:
 
     def __init__(self, targets: Targets):
         self.targets = targets
-        self.counts: Counter = Counter()
+        self.counts: Counter[tuple[str, str]] = Counter()
         self.decisions = 0
         self.foreign = 0
 
@@ -246,7 +263,7 @@ class Hits:
                 rows = table.table.rows
                 self.counts.update(("table", table.key(rows[i])) for i in table.chosen(record))
 
-    def proposals(self, engine, proposals: Iterable[Any]) -> None:
+    def proposals(self, engine: Loaded, proposals: Iterable[Any]) -> None:
         """Decide proposals (mappings or reader rows) with ``engine`` and count rules, bands and table rows."""
         for decision, record in engine.decide_all(proposals):
             self.decision(decision, record)
@@ -272,12 +289,12 @@ class CoverageByPolicy:
         seen.reports()                              # one Coverage per policy version, in the order first seen
     """
 
-    def __init__(self, only: Iterable[str] | None = None, name: Any = None):
+    def __init__(self, only: Iterable[str] | None = None, name: Callable[[Loaded], str] | None = None):
         self.only = tuple(only) if only else None
         self.name = name or _folder_name
         self._hits: dict[str, tuple[str, Hits]] = {}  # policy hash -> (folder, hits)
 
-    def include(self, engine) -> Hits:
+    def include(self, engine: Loaded) -> Hits:
         """The hits of the engine's policy version (its targets listed even if nothing is ever decided)."""
         found = self._hits.get(engine.policy_hash)
         if found is None:
@@ -286,13 +303,13 @@ class CoverageByPolicy:
                                                                               if self.only else targets))
         return found[1]
 
-    def decision(self, engine, decision: Decision, record: Mapping[str, Any] | None = None) -> None:
+    def decision(self, engine: Loaded, decision: Decision, record: Mapping[str, Any] | None = None) -> None:
         self.include(engine).decision(decision, record)
 
-    def proposals(self, engine, proposals: Iterable[Any]) -> None:
+    def proposals(self, engine: Loaded, proposals: Iterable[Any]) -> None:
         self.include(engine).proposals(engine, proposals)
 
-    def gate(self, engine, decision: GateDecision) -> None:
+    def gate(self, engine: Loaded, decision: GateDecision) -> None:
         self.include(engine).gate(decision)
 
     def reports(self) -> list[Coverage]:
@@ -304,7 +321,7 @@ class CoverageByPolicy:
         return out
 
 
-def _folder_name(engine) -> str:
+def _folder_name(engine: Loaded) -> str:
     """The policy folder an engine was loaded from, relative to the current folder when inside it."""
 
     source = engine.policy.source

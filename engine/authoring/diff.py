@@ -15,12 +15,30 @@ reason text as the proposal reads it), each change with its before and after.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.decision import Finding
+from engine.decision import Decision, Finding
 from engine.text import plural
+
+if TYPE_CHECKING:  # the ranking loads only when a diff runs
+    from engine.compile.policy import CompiledPolicy
+    from engine.scoring.ranking import RankEntry, Ranking
+
+
+class Version(Protocol):
+    """One policy version as a diff uses it: an engine.api.Engine (authoring sits below the api)."""
+
+    @property
+    def policy(self) -> CompiledPolicy: ...
+
+    @property
+    def policy_hash(self) -> str: ...
+
+    def evaluate_many(self, proposals: Iterable[Any]) -> Iterator[Decision]: ...
+
+    def rank(self, proposals: Iterable[Any]) -> Ranking: ...
 
 
 @dataclass
@@ -64,7 +82,7 @@ class PolicyDiff:
     errors: int = 0  # error rows under both versions: nothing of theirs is compared
 
 
-    def decision_moves(self) -> Counter:
+    def decision_moves(self) -> Counter[tuple[str, str]]:
         """(old, new) -> how many proposals moved so, most frequent first."""
         return Counter((c.old, c.new) for c in self.changes if c.decision_changed)
 
@@ -102,12 +120,13 @@ class PolicyDiff:
                 "changes": [asdict(c) for c in self.changes]}
 
 
-def diff_policies(old, new, proposals: Iterable[Any]) -> PolicyDiff:
+def diff_policies(old: Version, new: Version, proposals: Iterable[Any]) -> PolicyDiff:
     """Decide (and, when both can, rank) the same proposals under two engines and compare, proposal by proposal."""
     rows = list(proposals)  # read once, decided twice
     ranked = old.policy.scoring is not None and new.policy.scoring is not None
     before, after = _outcomes(old, rows, ranked), _outcomes(new, rows, ranked)
-    changes, errors = [], 0
+    changes: list[Change] = []
+    errors = 0
     for key in sorted(before):
         (decision, rank, score), (decision2, rank2, score2) = before[key], after[key]
         errors += decision.decision == decision2.decision == "error"
@@ -122,15 +141,22 @@ def diff_policies(old, new, proposals: Iterable[Any]) -> PolicyDiff:
     return PolicyDiff(old.policy_hash, new.policy_hash, len(before), ranked, changes, errors)
 
 
-def _outcomes(engine, rows: list, ranked: bool) -> dict[int, tuple[Any, int | None, float | None]]:
+Compared = tuple["Decision | RankEntry", int | None, float | None]  # decision or rank entry, rank, score
+
+
+def _outcomes(engine: Version, rows: list[Any], ranked: bool) -> dict[int, Compared]:
     """Input position -> (decision or rank entry, rank, score). By position, not by file and line: the
     same file given twice is two sets of proposals."""
     if ranked:
-        return {e.position: (e, e.rank, e.score) for e in engine.rank(rows).entries}
+        outcomes: dict[int, Compared] = {}
+        for e in engine.rank(rows).entries:
+            assert e.position is not None  # a ranking names each entry's place in the list it was made from
+            outcomes[e.position] = (e, e.rank, e.score)
+        return outcomes
     return {i: (d, None, None) for i, d in enumerate(engine.evaluate_many(rows))}
 
 
-def _name(decision, position: int) -> str:
+def _name(decision: Decision | RankEntry, position: int) -> str:
     if decision.id:
         return decision.id
     return f"{decision.source}:{decision.row}" if decision.source else f"row {position + 1}"

@@ -22,18 +22,22 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from engine.authoring.counterfactuals import Counterfactual, decide_safely, exact, find_counterfactuals
 from engine.backends import make_backend
 from engine.compile.policy import CompiledPolicy
 from engine.decision import Decision, RowError
 from engine.expr.evaluate import evaluate
+from engine.expr.lookup import LookupTable
 from engine.expr.nodes import Arith, Call, Compare, Const, Field, In, ListOf, Logic, Node, Unary
 from engine.expr.values import display
 from engine.intake.decide import Intake
 from engine.io.readers import Row
 from engine.scoring.ranking import Contribution, build_ranking, model_for
+
+if TYPE_CHECKING:
+    from engine.scoring.panel import PanelResult, Rating
 
 _MARK = {"reject": "✗", "review": "?", "flag": "!"}
 
@@ -80,7 +84,7 @@ class ScoreExplanation:
     breakdown: list[Contribution]
     left_out: list[str] = field(default_factory=list)  # minmax criteria: relative to a round
     note: str | None = None
-    panel: list = field(default_factory=list)  # engine.scoring.panel.PanelResult per panel criterion (with ratings)
+    panel: list[PanelResult] = field(default_factory=list)  # one per panel criterion (with ratings)
 
     def to_json(self) -> dict[str, Any]:
         rated = {"panel": [p.to_json() for p in self.panel]} if self.panel else {}
@@ -147,7 +151,7 @@ class Explanation:
 
 def explain(target: CompiledPolicy | Intake, proposal: Mapping[str, Any] | Row, *,
             row: int | None = None, source: str | None = None,
-            ratings: Mapping[str, list] | None = None) -> Explanation:
+            ratings: Mapping[str, list[Rating]] | None = None) -> Explanation:
     """Explain the decision on one proposal (a mapping of fields, or a Row from a reader).
 
     ``target``: an Intake (its own back end decides; ``Engine.explain`` passes its own) or a CompiledPolicy
@@ -160,9 +164,10 @@ def explain(target: CompiledPolicy | Intake, proposal: Mapping[str, Any] | Row, 
         if proposal.error is not None:
             return Explanation(intake.error([proposal.error], proposal.data, row, source), [], None, [])
         proposal = proposal.data or {}
-    if not isinstance(proposal, Mapping):
+    given: object = proposal  # an application may pass anything: not a mapping is an error decision
+    if not isinstance(given, Mapping):
         error = RowError(row=row, code="not_an_object", message=f"expected a mapping of fields, got "
-                         f"{type(proposal).__name__}")
+                         f"{type(given).__name__}")
         return Explanation(intake.error([error], row=row, source=source), [], None, [])
     decision, record = decide_safely(intake, proposal, row, source)
     if record is None:
@@ -205,11 +210,11 @@ def _leaf_text(node: Node, record: Mapping[str, Any]) -> str:
         return f"{_side(node.item, record)} {'not in' if node.negated else 'in'} {_side(node.container, record)}"
     if isinstance(node, Unary) and node.op == "not":
         if _is_call(node.operand, "in_table"):
-            return f"{_side(node.operand.args[1], record)} not in {node.operand.args[0].value}"
+            return f"{_side(node.operand.args[1], record)} not in {_table(node.operand)}"
         inner = _leaf_text(node.operand, record)
         return f"not {inner}" if isinstance(node.operand, (Call, Field, Const)) else f"not ({inner})"
     if _is_call(node, "in_table"):
-        return f"{_side(node.args[1], record)} in {node.args[0].value}"
+        return f"{_side(node.args[1], record)} in {_table(node)}"
     if isinstance(node, Call):
         return f"{node.name}({', '.join(_side(a, record) if isinstance(a, Field) else expression_text(a) for a in node.args)})"
     return _side(node, record)
@@ -258,7 +263,7 @@ def expression_text(node: Node) -> str:
         if node.op == "not":  # "not (risk > 1)": the parentheses Python does not need, people do
             operand = node.operand
             if _is_call(operand, "in_table"):
-                return f"{_wrapped(operand.args[1], _PRECEDENCE['compare'], strict=True)} not in {operand.args[0].value}"
+                return f"{_wrapped(operand.args[1], _PRECEDENCE['compare'], strict=True)} not in {_table(operand)}"
             return "not " + (f"({expression_text(operand)})" if isinstance(operand, (Logic, Compare, In))
                              else _wrapped(operand, _PRECEDENCE["not"]))
         return "-" + _wrapped(node.operand, _PRECEDENCE["neg"])
@@ -276,7 +281,7 @@ def expression_text(node: Node) -> str:
     if isinstance(node, ListOf):
         return "[" + ", ".join(expression_text(i) for i in node.items) + "]"
     if _is_call(node, "in_table"):  # written "key in table"
-        return f"{_wrapped(node.args[1], _PRECEDENCE['compare'], strict=True)} in {node.args[0].value}"
+        return f"{_wrapped(node.args[1], _PRECEDENCE['compare'], strict=True)} in {_table(node)}"
     if _is_call(node, "level") and isinstance(node.args[0], Field):  # written alignment["objective"]
         return f"{node.args[0].name}[{expression_text(node.args[1])}]"
     if isinstance(node, Call):
@@ -284,8 +289,15 @@ def expression_text(node: Node) -> str:
     return type(node).__name__
 
 
-def _is_call(node: Node, name: str) -> bool:
+def _is_call(node: Node, name: str) -> TypeGuard[Call]:
     return isinstance(node, Call) and node.name == name
+
+
+def _table(call: Call) -> LookupTable:
+    """The table of ``key in table``, compiled to ``in_table(table, key)`` with the table a constant (expr.check)."""
+    table = call.args[0]
+    assert isinstance(table, Const) and isinstance(table.value, LookupTable)
+    return table.value
 
 
 def _level(node: Node) -> int:
@@ -326,7 +338,7 @@ def _const_text(value: Any) -> str:
 # ---------------------------------------------------------------------------- score
 
 def _score(policy: CompiledPolicy, decision: Decision, record: Mapping[str, Any],
-           ratings: Mapping[str, list] | None = None) -> ScoreExplanation | None:
+           ratings: Mapping[str, list[Rating]] | None = None) -> ScoreExplanation | None:
     scoring = policy.scoring
     if scoring is None:
         return None

@@ -44,6 +44,7 @@ from engine.expr.domains import (
     outcomes,
     tests,
 )
+from engine.expr.lookup import LookupTable
 from engine.expr.nodes import NEGATE, SWAP, Call, Compare, Const, Field, In, ListOf, Node, fields_of, walk
 from engine.expr.parse import ExprError, parse
 from engine.policy.loader import LoadedFile, PolicySet
@@ -59,7 +60,7 @@ class Context:
     own_rules: dict[str, RuleSpec]  # rules written in the intake policy itself, by id
 
     @cached_property
-    def forms(self) -> dict[str, tuple]:
+    def forms(self) -> dict[str, tuple[object, ...]]:
         """Each rule's condition in normal form, by rule id."""
         return {rule.id: canonical(rule.condition) for rule in self.policy.rules}
 
@@ -146,7 +147,7 @@ def _never_fires(ctx: Context, rule: CompiledRule) -> Diagnostic:
 def _impossible_hint(ctx: Context, test: Test) -> str:
     spec = ctx.policy.fields.get(test.field)
     if isinstance(test.node, Call):  # key in table
-        return (f"no value {test.field} can hold is a key of table '{test.node.args[0].value}'; add rows for them, "
+        return (f"no value {test.field} can hold is a key of table '{_table(test.node)}'; add rows for them, "
                 "or check the table's key column")
     value = _constant(test.node)
     if spec is not None and spec.type == "enum":
@@ -161,8 +162,17 @@ def _impossible_hint(ctx: Context, test: Test) -> str:
 
 def _constant(node: Node) -> Any:
     if isinstance(node, Compare):
-        return (node.right if isinstance(node.right, Const) else node.left).value
+        constant = node.right if isinstance(node.right, Const) else node.left
+        assert isinstance(constant, Const)  # a test's comparison has a constant on one side (domains.as_test)
+        return constant.value
     return None
+
+
+def _table(node: Call) -> LookupTable:
+    """The table of a test ``key in table``: ``in_table(table, key)``, its table a constant (domains.as_test)."""
+    table = node.args[0]
+    assert isinstance(table, Const) and isinstance(table.value, LookupTable)
+    return table.value
 
 
 def _declared(ctx: Context, name: str) -> str:
@@ -186,7 +196,7 @@ def _shown_test(test: Test, negate: bool) -> str:
         word = "not in" if node.negated != negate else "in"
         return f"{test.field} {word} [{', '.join(_shown(v) for v in node.container.value)}]"
     if isinstance(node, Call):  # key in table (engine/expr/domains.py reads it as a test on the table's keys)
-        return f"{test.field} {'not in' if negate else 'in'} {node.args[0].value}"
+        return f"{test.field} {'not in' if negate else 'in'} {_table(node)}"
     assert isinstance(node, Compare)
     constant, op = (node.right, node.op) if isinstance(node.right, Const) else (node.left, SWAP[node.op])
     assert isinstance(constant, Const)
@@ -249,7 +259,7 @@ def check_duplicates(ctx: Context) -> Iterator[Diagnostic]:
     """Two rules with the same condition. A decision table's row with no outcome (effect "none") makes no finding,
     so it duplicates nothing: it is how a table covers values that need no outcome (a gap's fix, README), and the
     table's own analysis judges its rows against each other."""
-    first: dict[tuple, CompiledRule] = {}
+    first: dict[tuple[object, ...], CompiledRule] = {}
     for rule in ctx.policy.rules:
         if rule.effect == "none":
             continue
@@ -501,7 +511,7 @@ def check_health_rules(ctx: Context) -> Iterator[Diagnostic]:
                                high=Decimal(AT_MOST[name]) if name in AT_MOST else None)
                for name, kind in HEALTH_TYPES.items()}
     specs = {rule.id: rule for rule in model.rules}
-    first: dict[tuple, str] = {}
+    first: dict[tuple[object, ...], str] = {}
     for rule in health.rules:
         where = specs[rule.id].loc("when") if rule.id in specs else rule.source
         if outcomes(rule.condition, domains)[0] is None:

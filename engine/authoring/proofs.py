@@ -144,7 +144,7 @@ def _prove_one(policy: CompiledPolicy, intake: Any, assurance: CompiledAssurance
     solver.add(*encoder.constraints)
     solver.add(applies, z3.Not(holds))
     found: list[Counterexample] = []
-    patterns: set[tuple] = set()
+    patterns: set[tuple[bool, ...]] = set()
     rounds = 0
     spurious = 0
     while rounds < MAX_ROUNDS and len(found) < MAX_CLASSES:
@@ -187,7 +187,7 @@ class Encoder:
         self.derived = dict(policy.derived)
         self.constraints: list[Any] = []
         self.variables: dict[str, tuple[Any, Any]] = {}  # field -> (value term, known term)
-        self.opaque: dict[tuple, tuple[Any, Any]] = {}
+        self.opaque: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # key(node) -> terms
         self.opaque_fields: set[str] = set()  # fields an opaque expression reads: searched around a model
         self.opaque_text: set[str] = set()
         self.memo: dict[str, tuple[Any, Any]] = {}
@@ -251,7 +251,7 @@ class Encoder:
     def _decision(self) -> None:
         z3 = self.z3
         policy = self.policy
-        self.decision_terms: dict[str, Any] = {}
+        self.decision_terms = {}
         fired = [self.truth(rule.condition)[0] for rule in policy.rules]
         self.matched = fired  # every rule and table row that matches: a class of proposals, for the search
         effective = list(fired)

@@ -345,7 +345,7 @@ class SeriesSchedule:
 
     def _first_day(self, i: int) -> dt.date | None:
         series, planning = self.series, self.planning
-        start = series[i].values["planned_start"]
+        start: dt.date | None = series[i].values["planned_start"]  # a date column: a date or missing
         if start is not None:
             return start
         if planning is None or planning > i:
@@ -421,8 +421,9 @@ class SeriesSchedule:
         if es_n == 0 or at <= 0:
             return None
         q = _quotient
-        figures = {"at": q(at, 1), "pd": q(pd, 1), "es": q(es_n, es_d), "sv_t": q(es_n - at * es_d, es_d),
-                   "spi_t": q(es_n, es_d * at), "ieac_t": q(pd * at * es_d, es_n)}
+        figures: dict[str, Decimal | None] = {
+            "at": q(at, 1), "pd": q(pd, 1), "es": q(es_n, es_d), "sv_t": q(es_n - at * es_d, es_d),
+            "spi_t": q(es_n, es_d * at), "ieac_t": q(pd * at * es_d, es_n)}
         return figures, {}, first_day, Fraction(pd * at * es_d, es_n)
 
 

@@ -185,6 +185,7 @@ def csv_rows(lines: Iterator[str], reopen: Callable[[int], Iterator[str]], heade
             source.complete, source.chars = True, None
         line = source.base + 1  # the file line where the next row begins
         previous = limit(MAX_CELL)  # for this record only (engine.io.rows.csv_cell_limit says why)
+        broken: csv.Error | None
         try:
             cells = next(reader)
         except StopIteration:
@@ -242,6 +243,7 @@ def _broken(source: _Lines, line: int, exc: csv.Error, header: list[str], delimi
     """The error row for a record the csv module could not read; reading goes on after the record's end."""
     record = _RecordEnd(delimiter)
     ended = False
+    text: str | None
     for text in list(source.kept):
         ended = record.ends_with(text)
         if ended:

@@ -15,9 +15,9 @@ import csv
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
@@ -78,6 +78,7 @@ def read_proposals(path: str | Path, sheet: str | None = None) -> ProposalRows:
     except OSError as exc:
         raise InputError([Diagnostic("unreadable", f"cannot read file: {exc.strerror or exc}", Location(name))]) from None
     empty = EmptyRows()
+    header: list[str] | None
     if kind == "xlsx":
         header, rows = xlsx_rows(path, name, sheet, empty)
         return ProposalRows(rows, name, empty, header)
@@ -161,7 +162,7 @@ def _encoding(head: bytes, name: str) -> str:
         f"Windows-1252, line {line} says '{shown}'")])
 
 
-def _open(path: Path, encoding: str):
+def _open(path: Path, encoding: str) -> TextIO:
     return path.open(encoding=encoding, errors=UNREAD_BYTES, newline="")
 
 
@@ -251,22 +252,30 @@ _TWO_WAY_INT = re.compile(r"[-+]?0[0-9_]+|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+")
 _TWO_WAY_FLOAT = re.compile(r"[-+]?[1-9][0-9]{0,2}(\.[0-9]{3})+|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*")
 
 
-class _DataConstructors:
+if TYPE_CHECKING:  # the constructors below are mixed into PyYAML's safe loaders (Python or libyaml)
+    _SafeLoader = yaml.SafeLoader
+    _CSafeLoader = yaml.SafeLoader
+else:
+    _SafeLoader = object
+    _CSafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DataConstructors(_SafeLoader):
     """For data files (portfolios, project records, proposals): a number written as YAML 1.1 alone reads it is
     the text written (``_TWO_WAY_INT``, ``_TWO_WAY_FLOAT``), and a key given twice in one mapping is refused at
     the second (the later value would silently win; proposal files make it an error row instead)."""
 
-    def construct_yaml_int(self, node):
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:  # the number, or the text written
         if _TWO_WAY_INT.fullmatch(node.value or ""):
             return node.value
         return super().construct_yaml_int(node)
 
-    def construct_yaml_float(self, node):
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:  # the number, or the text written
         if _TWO_WAY_FLOAT.fullmatch(node.value or ""):
             return node.value
         return super().construct_yaml_float(node)
 
-    def construct_yaml_map(self, node):
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Generator[dict[Any, Any], None, None]:
         seen = set()
         for key, _ in node.value:
             if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
@@ -283,7 +292,7 @@ class TextDatesLoader(_DataConstructors, yaml.SafeLoader):
     PyYAML's Python parser: see :func:`load_text_dates` for the faster libyaml one, tried first."""
 
 
-class CTextDatesLoader(_DataConstructors, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+class CTextDatesLoader(_DataConstructors, _CSafeLoader):
     """TextDatesLoader on libyaml (C) where PyYAML was built with it: the same constructors and resolvers."""
 
 
@@ -329,22 +338,22 @@ def load_text_dates(text: str, loaders: tuple[type, type] = (CTextDatesLoader, T
     return yaml.load(text, Loader=python)
 
 
-class _ProposalConstructors:
+class _ProposalConstructors(_SafeLoader):
     """For proposal files: a repeated key marks its mapping (Duplicated) and an integer of more than
     MAX_DIGITS characters (or such a float) is not converted (TooLong), so each is an error row, not a refusal."""
 
-    def construct_yaml_map(self, node):
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Generator[dict[Any, Any], None, None]:
         keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge"]
         repeated = next((k for i, k in enumerate(keys) if k in keys[:i]), None) if len(set(keys)) < len(keys) else None
         data = Duplicated(repeated) if repeated is not None else {}
         yield data
         data.update(self.construct_mapping(node))
 
-    def construct_yaml_int(self, node):
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:  # the number, or TooLong
         text = self.construct_scalar(node)
         return TooLong(text) if len(text) > MAX_DIGITS else super().construct_yaml_int(node)
 
-    def construct_yaml_float(self, node):
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:  # the number, or TooLong
         text = self.construct_scalar(node)
         return TooLong(text) if len(text) > MAX_DIGITS else super().construct_yaml_float(node)
 
@@ -369,12 +378,17 @@ _TAG_MEANS = {"int": "a whole number", "float": "a number", "bool": "true or fal
               "timestamp": "a day of the calendar (YYYY-MM-DD)"}
 
 
-def _strict(construct, means):
-    def construct_checked(loader, node):
+Constructor = Callable[[Any, yaml.ScalarNode], Any]  # (loader, node) -> value
+
+
+def _strict(construct: Constructor, means: str) -> Constructor:
+    def construct_checked(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
         try:
             return construct(loader, node)
         except (ValueError, KeyError, TypeError):
-            if loader.resolve(yaml.ScalarNode, node.value, (True, False)) == node.tag:
+            # types-PyYAML leaves BaseResolver.resolve unannotated
+            implicit = loader.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+            if implicit == node.tag:
                 raise  # no tag written: the callers handle an implicit value's limits (too many digits)
             raise yaml.constructor.ConstructorError(
                 None, None, f"'{node.value}' is not {means}: write the value its tag names, or drop the tag",
@@ -398,7 +412,7 @@ def _mapping_row(data: Any, number: int, name: str) -> Row:
 def renamed(rows: Iterator[Row], column_map: Mapping[str, str]) -> Iterator[Row]:
     """Rows whose columns are renamed by a column map (titles compared without case, spaces or dashes).
     The new names are worked out once per set of columns (a file's rows all have the same ones)."""
-    names: dict[tuple, list] = {}
+    names: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
         if row.data is not None:
             keys = tuple(row.data)
@@ -428,7 +442,7 @@ def one_currency_per_column(rows: Iterable[Any], money: Iterable[str], value_of:
     gains the ones these rows find first, so the result does not depend on --workers."""
     money = list(money) if profile.currency is None else []  # a declared currency is checked cell by cell
     seen = {} if seen is None else seen
-    keys_of: dict[tuple, list] = {}  # a file's rows share their keys: which key holds each money field
+    keys_of: dict[tuple[Any, ...], list[tuple[str, Any]]] = {}  # a file's rows share their keys: which key holds each money field
     for row in rows:
         if money and row.data is not None and row.error is None:
             keys = keys_of.get(tuple(row.data))

@@ -32,10 +32,10 @@ RESUMABLE = ("csv", "jsonl")
 @dataclass(frozen=True)
 class ResumePoint:
     rows: int  # complete output rows, i.e. input rows already decided
-    counts: Counter  # their decisions
+    counts: Counter[str]  # their decisions
     keep: int  # bytes of the output to keep; anything after is a partial row
     size: int  # bytes the output had
-    last: dict | None = None  # the last complete row: its source, row, policy_hash and as_of
+    last: dict[str, Any] | None = None  # the last complete row: its source, row, policy_hash and as_of
     header: list[str] = field(default_factory=list)  # CSV: the file's header
 
     @property
@@ -95,7 +95,7 @@ def _not_ours(name: str, line: int) -> InputError:
 
 
 def _jsonl(lines: Iterator[bytes], name: str) -> dict[str, Any]:
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     keep = rows = 0
     last = None
     for line in lines:
@@ -131,7 +131,7 @@ def _csv(lines: Iterator[bytes], name: str) -> dict[str, Any]:
         return {"rows": 0, "counts": Counter(), "keep": 0}
     if header[:2] != ["id", "decision"] or not ended:
         raise _not_ours(name, 1)
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     rows, keep, last = 0, consumed, None
     while True:
         try:

@@ -40,7 +40,7 @@ class csv_cell_limit(contextlib.ContextDecorator):  # noqa: N801 (used as a deco
     def __enter__(self) -> None:
         self._previous = csv.field_size_limit(MAX_CELL)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         csv.field_size_limit(self._previous)
 
 
@@ -62,7 +62,7 @@ class TooLong:
         self.length = len(text)
 
 
-class Duplicated(dict):
+class Duplicated(dict[Any, Any]):  # a YAML mapping's keys need not be strings
     """A mapping in which a key appeared twice (JSON and YAML parsers keep the last value silently)."""
 
     def __init__(self, key: Any):
@@ -83,8 +83,11 @@ def pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data = dict(pairs)
     if len(data) == len(pairs):
         return data
-    seen: set = set()
-    repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+    seen: set[str] = set()
+    for repeated, _ in pairs:  # a key repeats (the lengths differ): the loop stops at its second time
+        if repeated in seen:
+            break
+        seen.add(repeated)
     marked = Duplicated(repeated)
     marked.update(data)
     return marked
@@ -181,7 +184,7 @@ def bounded_row(data: Mapping[str, Any], number: int, source: str) -> Row:
 
 def _bounded_row(data: Mapping[str, Any], number: int, source: str) -> Row:
     first: tuple[str, str, str] | None = None
-    bad: list = []
+    bad: list[Any] = []  # keys: a YAML mapping's need not be strings
     if isinstance(data, Duplicated):
         first = (_shown(data.duplicate), "duplicate_key", f"column {_shown(data.duplicate)!r} appears twice")
     for key, value in data.items():

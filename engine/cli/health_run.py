@@ -120,7 +120,7 @@ def _csv(report: HealthReport, by: str, out: IO[str]) -> None:
                 value = ";".join(value)
             elif name in ("green", "amber", "red", "unrated"):
                 value = entry["ratings"][name]
-            cells.append("" if value is None else inert(value))  # type: ignore[no-untyped-call]  # engine.io.writers is unannotated (on the list of issue #15)
+            cells.append("" if value is None else inert(value))
         writer.writerow(cells)
 
 

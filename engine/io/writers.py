@@ -9,7 +9,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from engine.io.columns import OUTPUT_COLUMNS
 from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
@@ -20,17 +20,23 @@ if TYPE_CHECKING:  # annotations only: the command line reads FORMATS without lo
 FORMATS = ("table", "json", "jsonl", "csv", "xlsx")
 
 
+class Text(Protocol):
+    """Where text is written: a file, or one of engine/io/safe_text.py's wrappers around one."""
+
+    def write(self, text: str, /) -> int: ...
+
+
 def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, policy_hash: str = "",
-                    header: bool = True, derived: list[str] | None = None, carried: list[str] = (),
-                    titled: bool = False) -> Counter:
+                    header: bool = True, derived: list[str] | None = None, carried: Sequence[str] = (),
+                    titled: bool = False) -> Counter[str]:
     """Write every decision; return how many of each outcome were written. ``header=False``: appending to
     an earlier CSV output (resuming). ``derived``: the policy's derived values, the CSV's columns after the
     fixed ones (default: those of the first decision; an error row has none). ``carried``: the profile's
     carried columns, the CSV's last columns (a decision's ``carried`` cells). ``titled``: the table shows
     each proposal's title."""
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     # No str makes a writer fail; a table is for people: control characters shown (engine/io/safe_text.py).
-    out = TerminalText(out) if fmt == "table" else out if fmt == "csv" else EncodableText(out)
+    text: Text = TerminalText(out) if fmt == "table" else out if fmt == "csv" else EncodableText(out)
 
     def counted(items: Iterable[Decision]) -> Iterable[Decision]:
         for d in items:
@@ -38,15 +44,17 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, polic
             yield d
 
     if fmt == "table":
-        _table(counted(decisions), out, policy_hash, list(carried), titled)
+        _table(counted(decisions), text, policy_hash, list(carried), titled)
     elif fmt == "csv":
-        _csv(decisions, out, header, derived, list(carried), counts)
+        _csv(decisions, text, header, derived, list(carried), counts)
+    elif fmt == "json":
+        _json(counted(decisions), text)
     else:
-        {"json": _json, "jsonl": _jsonl, "csv": _csv}[fmt](counted(decisions), out)
+        _jsonl(counted(decisions), text)
     return counts
 
 
-def _json(decisions: Iterable[Decision], out: IO[str]) -> None:
+def _json(decisions: Iterable[Decision], out: Text) -> None:
     out.write("[")
     for i, d in enumerate(decisions):
         out.write(",\n" if i else "\n")
@@ -54,7 +62,7 @@ def _json(decisions: Iterable[Decision], out: IO[str]) -> None:
     out.write("\n]\n")
 
 
-def _jsonl(decisions: Iterable[Decision], out: IO[str]) -> None:
+def _jsonl(decisions: Iterable[Decision], out: Text) -> None:
     for d in decisions:
         out.write(json_text(json.dumps(d.to_json(), ensure_ascii=False)) + "\n")
 
@@ -75,7 +83,7 @@ _LEADS = frozenset(" \u00a0\u1680\u2028\u2029\u202f\u205f\u2060\u3000\ufeff=+-@\
 _FORMULA_AFTER_BREAK = re.compile(f"(\r\n|[\r\n])(?=[{_BLANKS}]*[{_SIGNS}\t])")
 
 
-def inert(value):
+def inert(value: Any) -> Any:
     """A text cell that a spreadsheet will not run as a formula (=HYPERLINK(...), +cmd, @SUM, ...), even
     after blanks or a line break. Numbers are left alone: a negative number is data, not a formula."""
     if not isinstance(value, str) or not value:
@@ -87,7 +95,7 @@ def inert(value):
     return value
 
 
-def csv_line(cells: list) -> str:
+def csv_line(cells: Sequence[Any]) -> str:
     """One CSV row as ``csv_writer`` writes it (``inert`` cells, RFC 4180 minimal quoting, "\n" at the end),
     made without the csv module: its writer tests every character of every cell against the dialect's
     characters, twice (once to size the row, once to copy it), which was a quarter of a batch's instructions
@@ -107,7 +115,7 @@ def csv_line(cells: list) -> str:
     return (line if line.isascii() else encodable(line)) + "\n"
 
 
-def _csv_text(value) -> str:
+def _csv_text(value: Any) -> str:
     """A cell's text as csv's writer (QUOTE_MINIMAL, lineterminator "\r\n") writes it, after ``inert``: None as
     nothing, text as it is (a str subclass by its characters), anything else as ``str()`` gives it; quoted, with
     its quotes doubled, when it holds a comma, a quote, a CR or a LF."""
@@ -122,7 +130,7 @@ def _csv_text(value) -> str:
     return text
 
 
-def csv_writer(out: IO[str]):
+def csv_writer(out: IO[str]) -> Any:  # csv's writer object (its type is private to _csv)
     """RFC 4180 cells, rows ended by "\n". csv's minimal quoting quotes a cell holding a character of the
     line terminator, so with "\n" alone a cell holding a bare CR went out unquoted and Excel, LibreOffice
     and Python's csv all read a new row there: rows are made with "\r\n" and written with "\n"."""
@@ -139,13 +147,13 @@ class _NewlineRows:
         return self.write_out(encodable(row[:-2]) + "\n")
 
 
-def csv_header(derived: list[str], carried: list[str] = ()) -> list[str]:
+def csv_header(derived: Sequence[str], carried: Sequence[str] = ()) -> list[str]:
     """Made from the policy and the profile, never from a row: an error row first drops no column, and
     --resume compares it with the header of the output it appends to."""
-    return CSV_COLUMNS + derived + list(carried)
+    return CSV_COLUMNS + list(derived) + list(carried)
 
 
-def decision_cells(d: Decision, derived: list[str], carried: list[str] = ()) -> list:
+def decision_cells(d: Decision, derived: Sequence[str], carried: Sequence[str] = ()) -> list[Any]:
     """One decision as the cells of a CSV row or a Decisions sheet row, in ``csv_header`` order."""
     if hasattr(d.__class__, "rule_ids"):  # a plain record (engine.decision.Verdict): texts joined once per plan
         cells = [d.id, d.decision, "; ".join(d.routes), d.rule_ids, d.reasons_text,  # type: ignore[attr-defined]
@@ -162,8 +170,8 @@ def decision_cells(d: Decision, derived: list[str], carried: list[str] = ()) -> 
     return cells
 
 
-def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, derived: list[str] | None = None,
-         carried: list[str] = (), counts: Counter | None = None) -> None:
+def _csv(decisions: Iterable[Decision], out: Text, header: bool = True, derived: list[str] | None = None,
+         carried: Sequence[str] = (), counts: Counter[str] | None = None) -> None:
     """``counts``: counted here, a generator less per row (write_decisions counts the other formats' rows)."""
     write = out.write
     counts = Counter() if counts is None else counts
@@ -179,7 +187,7 @@ def _csv(decisions: Iterable[Decision], out: IO[str], header: bool = True, deriv
 CHUNK_FORMATS = ("csv", "jsonl")  # formats whose rows a batch's workers write (format_rows), the parent joins
 
 
-def format_rows(decisions: Iterable[Decision], fmt: str, derived: list[str], carried: list[str] = ()) -> str:
+def format_rows(decisions: Iterable[Decision], fmt: str, derived: Sequence[str], carried: Sequence[str] = ()) -> str:
     """The text ``write_decisions`` writes for these decisions as rows of a CSV (no header) or JSONL output,
     byte for byte: a batch's workers format their chunks, and the parent writes the texts in order."""
     if fmt == "csv":
@@ -199,7 +207,7 @@ _MARK = {"reject": "✗", "review": "?", "flag": "!"}
 TITLE_WIDTH, CARRIED_WIDTH = 30, 16
 
 
-def _table(decisions: Iterable[Decision], out: IO[str], policy_hash: str, carried: list[str] = (),
+def _table(decisions: Iterable[Decision], out: Text, policy_hash: str, carried: Sequence[str] = (),
            titled: bool = False) -> None:
     """A table a PMO analyst reads: one proposal per line (its id, its title, the carried columns), then
     the totals. Widths are fixed, so the table streams; a longer cell is clipped with '…'."""
@@ -207,7 +215,7 @@ def _table(decisions: Iterable[Decision], out: IO[str], policy_hash: str, carrie
         f"{clip(c.upper(), CARRIED_WIDTH):<{CARRIED_WIDTH}} " for c in carried)
     header = f"{'PROPOSAL':<14} {named}{'DECISION':<8}  {'APPROVERS':<40} WHY"
     out.write(header + "\n" + "─" * 110 + "\n")
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     for d in decisions:
         counts[d.decision] += 1
         if d.decision == "error":
@@ -236,11 +244,11 @@ def one_line(text: str) -> str:
     return " ".join(text.split()) if "\n" in text or "\r" in text or "\t" in text else text
 
 
-def write_xlsx(decisions: Iterable[Decision], path, derived: list[str] | None = None,
-               carried: list[str] = ()) -> Counter:
+def write_xlsx(decisions: Iterable[Decision], path: Any, derived: list[str] | None = None,
+               carried: Sequence[str] = ()) -> Counter[str]:
     """A workbook with a Decisions sheet and a Findings sheet, written as a stream. Text is stored as text, so a
     proposal named =HYPERLINK(...) stays inert."""
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     with workbook(path, ["Decisions", "Findings"]) as row:
         derived_names: list[str] | None = None
         row("Findings", ["id", "rule", "effect", "reason", "route", "source"])
@@ -256,7 +264,7 @@ def write_xlsx(decisions: Iterable[Decision], path, derived: list[str] | None = 
 
 
 @contextlib.contextmanager
-def workbook(path, names: Sequence[str]) -> Iterator[Callable[[str, Sequence], None]]:
+def workbook(path: Any, names: Sequence[str]) -> Iterator[Callable[[str, Sequence[Any]], None]]:
     """A workbook of the named sheets (in this order), written as a stream: the body adds rows with
     ``row(sheet, values)``, in any order of sheets. Text is stored as text (never a formula), lists and mappings
     as their text, control characters as U+FFFD (a workbook allows none). Saved whole when the body ends,
@@ -268,7 +276,7 @@ def workbook(path, names: Sequence[str]) -> Iterator[Callable[[str, Sequence], N
     book = Workbook(write_only=True)
     sheets = {name: book.create_sheet(name) for name in names}
 
-    def row(sheet, values):
+    def row(sheet: str, values: Sequence[Any]) -> None:
         cells = []
         for value in values:
             if isinstance(value, (list, dict)):
@@ -290,7 +298,7 @@ def workbook(path, names: Sequence[str]) -> Iterator[Callable[[str, Sequence], N
         raise
 
 
-def _save(book, f) -> None:
+def _save(book: Any, f: IO[bytes]) -> None:
     """openpyxl's save_workbook, but a zip archive that fails part-way is closed here (its __del__ would
     write to the broken file again, and Python prints that traceback at exit)."""
 
@@ -309,7 +317,7 @@ def _save(book, f) -> None:
         raise
 
 
-def _discard(book) -> None:
+def _discard(book: Any) -> None:
     """Close the sheets of a workbook that was not saved: left open, each writes its end into a closed file
     when it is collected, and Python prints that traceback at exit."""
     for sheet in book.worksheets:

@@ -45,10 +45,10 @@ def _ranking_csv(ranking: Ranking, out: IO[str]) -> None:
         change = (f"{e.weight_change.criterion}: {e.weight_change.weight:.3f} -> {e.weight_change.new_weight:.3f}"
                   if e.weight_change else "")
         model = [e.model or ""] if ranking.models else []
-        writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, *model, _num(e.score), _num(e.top_probability),  # type: ignore[no-untyped-call]  # see _panel_cells
+        writer.writerow([inert(v) for v in [e.rank, e.id, e.decision, *model, _num(e.score), _num(e.top_probability),
                                             change, e.reason or "", e.source, e.row, ranking.policy_hash]]
                         + [_num(parts.get(c)) for c in criteria] + panel_cells
-                        + [inert(e.carried.get(c, "")) for c in carried])  # type: ignore[no-untyped-call]  # see _panel_cells
+                        + [inert(e.carried.get(c, "")) for c in carried])
 
 
 def _panel_cells(result: PanelResult | None) -> tuple[str, str, str]:
@@ -57,7 +57,7 @@ def _panel_cells(result: PanelResult | None) -> tuple[str, str, str]:
         return "", "", ""
     return (_num(float(result.score)) if result.score is not None else "",
             _num(float(result.spread)) if result.spread is not None else "",
-            inert("; ".join(result.disagreed)))  # type: ignore[no-untyped-call]  # engine.io.writers is unannotated (issue #15's list)
+            inert("; ".join(result.disagreed)))
 
 
 def _num(value: float | None, places: int = 4) -> str:

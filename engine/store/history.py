@@ -45,12 +45,12 @@ T = TypeVar("T")
 
 # ------------------------------------------------------------------------------------------ encoding
 
-def encoded_values(report: Report) -> tuple:
+def encoded_values(report: Report) -> tuple[Any, ...]:
     """The report's values as the table stores them (VALUES order)."""
     return encoded(report.values)
 
 
-def encoded(v: Mapping[str, Any]) -> tuple:
+def encoded(v: Mapping[str, Any]) -> tuple[Any, ...]:
     """Values (a report's, or a typed status row's) as the table stores them (VALUES order): texts storable,
     money as the text of its rational ("1500000", or "4500000/7": exact, and read back by Fraction()), other
     numbers as decimals, dates in ISO 8601."""
@@ -66,7 +66,7 @@ def _storable_text(text: str) -> str:
     return text if text.isascii() and "\x00" not in text else _storable(text)  # type: ignore[return-value]
 
 
-def report_digest(report: Report, values: tuple | None = None) -> str:
+def report_digest(report: Report, values: tuple[Any, ...] | None = None) -> str:
     """What was reported (not where from): equal digests, equal reports."""
     return digest([report.project, report.status_date.isoformat(), report.tasks,
                    list(encoded_values(report) if values is None else values)])
@@ -110,7 +110,7 @@ class Kept:
     revision: int
     digest: str
     ingested: str
-    values: tuple | None = None  # encoded_values(report), when they were computed already
+    values: tuple[Any, ...] | None = None  # encoded_values(report), when they were computed already
 
 
 _SELECT = f"SELECT {', '.join(REPORT_COLUMNS)} FROM status_reports"
@@ -276,13 +276,13 @@ def write_reports(db: Any, reports: list[tuple[Kept, Kept | None]], now: str) ->
 _REPORT_SQL = f"INSERT INTO status_reports ({', '.join(REPORT_COLUMNS)}) VALUES ({', '.join('?' for _ in REPORT_COLUMNS)})"
 
 
-def insert_report_rows(db: Any, rows: Iterable[tuple]) -> None:
+def insert_report_rows(db: Any, rows: Iterable[tuple[Any, ...]]) -> None:
     """Insert reports as rows made by :func:`report_rows` (by the ingest's worker processes, or in this one)."""
     for batch in _batches(iter(rows)):
         db.executemany(_REPORT_SQL, batch)
 
 
-def write_rating_rows(db: Any, ratings: list[tuple], escalations: list[tuple],
+def write_rating_rows(db: Any, ratings: list[tuple[Any, ...]], escalations: list[tuple[Any, ...]],
                       rerated: Iterable[tuple[str, dt.date]] = ()) -> tuple[int, int]:
     """Record ratings and their escalations, as rows made by :func:`rating_row` and :func:`escalation_rows`
     (by the ingest's worker processes, or in this one), inside the caller's transaction. ``rerated``: (project,
@@ -314,7 +314,7 @@ _ESCALATION_SQL = (f"INSERT INTO escalations ({', '.join(ESCALATION_COLUMNS)}) V
                    "(project, status_date, policy_hash, basis, route) DO UPDATE SET in_force = 1")
 
 
-def _insert_ratings(db: Any, ratings: list[tuple], escalations: list[tuple]) -> tuple[int, int]:
+def _insert_ratings(db: Any, ratings: list[tuple[Any, ...]], escalations: list[tuple[Any, ...]]) -> tuple[int, int]:
     made = db.executemany(_RATING_SQL, ratings) if ratings else 0
     escalated = db.executemany(_ESCALATION_SQL, escalations) if escalations else 0
     return made, escalated
@@ -331,7 +331,7 @@ def _batches(rows: Iterator[Any], size: int = BATCH) -> Iterator[list[Any]]:
         yield batch
 
 
-def report_rows(reports: Sequence[tuple[Kept, Kept | None]], now: str) -> Iterator[tuple]:
+def report_rows(reports: Sequence[tuple[Kept, Kept | None]], now: str) -> Iterator[tuple[Any, ...]]:
     """The status_reports rows of new reports and corrections (each with the revision it corrects, or None)."""
     for new, _ in reports:
         r = new.report
@@ -341,12 +341,12 @@ def report_rows(reports: Sequence[tuple[Kept, Kept | None]], now: str) -> Iterat
                *(new.values if new.values is not None else encoded_values(r)))
 
 
-def rating_row(r: Rated, policy_hash: str, now: str) -> tuple:
+def rating_row(r: Rated, policy_hash: str, now: str) -> tuple[Any, ...]:
     return (_storable(r.project), r.status_date.isoformat(), policy_hash, r.basis, 1, now, r.rating, r.rule_id,
             r.rule_where, _storable(r.reason), canonical(r.rules), canonical(r.figures))
 
 
-def escalation_rows(r: Rated, policy_hash: str) -> Iterator[tuple]:
+def escalation_rows(r: Rated, policy_hash: str) -> Iterator[tuple[Any, ...]]:
     for route, rules, reason in r.escalations:
         yield (_storable(r.project), r.status_date.isoformat(), policy_hash, r.basis, 1, _storable(route), rules,
                _storable(reason))
@@ -379,8 +379,8 @@ def project_history(log: DecisionLog, project: str) -> dict[str, Any]:
         escalated.setdefault(day, []).append({"route": route, "rules": rule, "reason": reason})
     reports = []
     title = proposal = objective = None
-    for day, kept in sorted(revisions.items()):
-        current = kept[-1]
+    for day, revised in sorted(revisions.items()):
+        current = revised[-1]
         values = current.report.values
         title, proposal, objective = values["title"] or title, values["proposal"] or proposal, \
             values["objective"] or objective
@@ -388,7 +388,7 @@ def project_history(log: DecisionLog, project: str) -> dict[str, Any]:
         reports.append({"status_date": day, "revision": current.revision, "ingested": current.ingested,
                         "source": source, "row": line, "tasks": current.report.tasks,
                         "values": {name: _shown(values[name]) for name in VALUES},
-                        "corrections": _corrections(kept), "rating": rating_of.get(day),
+                        "corrections": _corrections(revised), "rating": rating_of.get(day),
                         "escalations": escalated.get(day, [])})
     ids = [name] + ([proposal] if proposal and proposal != name else [])
     decisions = []
@@ -425,9 +425,9 @@ def _corrections(revisions: list[Kept]) -> list[dict[str, Any]]:
 
 
 def _title_of(entry: dict[str, Any]) -> str | None:
-    data = entry.get("input") or {}
-    row = data.get("row") if isinstance(data.get("row"), dict) else data
-    fields = row.get("fields") if isinstance(row.get("fields"), dict) else {}
+    data: dict[str, Any] = entry.get("input") or {}
+    row: dict[str, Any] = data["row"] if isinstance(data.get("row"), dict) else data
+    fields: dict[str, Any] = row["fields"] if isinstance(row.get("fields"), dict) else {}
     title = row.get("title") or fields.get("title")
     return title if isinstance(title, str) else None
 

@@ -9,13 +9,17 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from engine.io.columns import OUTPUT_COLUMNS
 from engine.io.safe_text import EncodableText, TerminalText, encodable, json_text, replacing
 
 if TYPE_CHECKING:  # annotations only: the command line reads FORMATS without loading pydantic
-    from engine.decision import Decision
+    from typing import TypeAlias
+
+    from engine.decision import Decision, Verdict
+
+    Written: TypeAlias = Decision | Verdict  # a pydantic Decision, or the batch path's plain record of one
 
 FORMATS = ("table", "json", "jsonl", "csv", "xlsx")
 
@@ -26,7 +30,7 @@ class Text(Protocol):
     def write(self, text: str, /) -> int: ...
 
 
-def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, policy_hash: str = "",
+def write_decisions(decisions: Iterable[Written], out: IO[str], fmt: str, policy_hash: str = "",
                     header: bool = True, derived: list[str] | None = None, carried: Sequence[str] = (),
                     titled: bool = False) -> Counter[str]:
     """Write every decision; return how many of each outcome were written. ``header=False``: appending to
@@ -38,7 +42,7 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, polic
     # No str makes a writer fail; a table is for people: control characters shown (engine/io/safe_text.py).
     text: Text = TerminalText(out) if fmt == "table" else out if fmt == "csv" else EncodableText(out)
 
-    def counted(items: Iterable[Decision]) -> Iterable[Decision]:
+    def counted(items: Iterable[Written]) -> Iterable[Written]:
         for d in items:
             counts[d.decision] += 1
             yield d
@@ -54,7 +58,7 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str], fmt: str, polic
     return counts
 
 
-def _json(decisions: Iterable[Decision], out: Text) -> None:
+def _json(decisions: Iterable[Written], out: Text) -> None:
     out.write("[")
     for i, d in enumerate(decisions):
         out.write(",\n" if i else "\n")
@@ -62,7 +66,7 @@ def _json(decisions: Iterable[Decision], out: Text) -> None:
     out.write("\n]\n")
 
 
-def _jsonl(decisions: Iterable[Decision], out: Text) -> None:
+def _jsonl(decisions: Iterable[Written], out: Text) -> None:
     for d in decisions:
         out.write(json_text(json.dumps(d.to_json(), ensure_ascii=False)) + "\n")
 
@@ -153,12 +157,13 @@ def csv_header(derived: Sequence[str], carried: Sequence[str] = ()) -> list[str]
     return CSV_COLUMNS + list(derived) + list(carried)
 
 
-def decision_cells(d: Decision, derived: Sequence[str], carried: Sequence[str] = ()) -> list[Any]:
+def decision_cells(d: Written, derived: Sequence[str], carried: Sequence[str] = ()) -> list[Any]:
     """One decision as the cells of a CSV row or a Decisions sheet row, in ``csv_header`` order."""
     if hasattr(d.__class__, "rule_ids"):  # a plain record (engine.decision.Verdict): texts joined once per plan
-        cells = [d.id, d.decision, "; ".join(d.routes), d.rule_ids, d.reasons_text,  # type: ignore[attr-defined]
-                 "; ".join([e.message for e in d.errors]) if d.errors else "", d.source, d.row, d.policy_hash,
-                 d.as_of]
+        v = cast("Verdict", d)  # (not isinstance: this module does not load engine.decision)
+        cells = [v.id, v.decision, "; ".join(v.routes), v.rule_ids, v.reasons_text,
+                 "; ".join([e.message for e in v.errors]) if v.errors else "", v.source, v.row, v.policy_hash,
+                 v.as_of]
     else:
         cells = [d.id, d.decision, "; ".join(d.routes), "; ".join(f.rule for f in d.findings),
                  "; ".join(f.reason for f in d.findings), "; ".join(e.message for e in d.errors), d.source, d.row,
@@ -170,7 +175,7 @@ def decision_cells(d: Decision, derived: Sequence[str], carried: Sequence[str] =
     return cells
 
 
-def _csv(decisions: Iterable[Decision], out: Text, header: bool = True, derived: list[str] | None = None,
+def _csv(decisions: Iterable[Written], out: Text, header: bool = True, derived: list[str] | None = None,
          carried: Sequence[str] = (), counts: Counter[str] | None = None) -> None:
     """``counts``: counted here, a generator less per row (write_decisions counts the other formats' rows)."""
     write = out.write
@@ -187,7 +192,7 @@ def _csv(decisions: Iterable[Decision], out: Text, header: bool = True, derived:
 CHUNK_FORMATS = ("csv", "jsonl")  # formats whose rows a batch's workers write (format_rows), the parent joins
 
 
-def format_rows(decisions: Iterable[Decision], fmt: str, derived: Sequence[str], carried: Sequence[str] = ()) -> str:
+def format_rows(decisions: Iterable[Written], fmt: str, derived: Sequence[str], carried: Sequence[str] = ()) -> str:
     """The text ``write_decisions`` writes for these decisions as rows of a CSV (no header) or JSONL output,
     byte for byte: a batch's workers format their chunks, and the parent writes the texts in order."""
     if fmt == "csv":
@@ -207,7 +212,7 @@ _MARK = {"reject": "✗", "review": "?", "flag": "!"}
 TITLE_WIDTH, CARRIED_WIDTH = 30, 16
 
 
-def _table(decisions: Iterable[Decision], out: Text, policy_hash: str, carried: Sequence[str] = (),
+def _table(decisions: Iterable[Written], out: Text, policy_hash: str, carried: Sequence[str] = (),
            titled: bool = False) -> None:
     """A table a PMO analyst reads: one proposal per line (its id, its title, the carried columns), then
     the totals. Widths are fixed, so the table streams; a longer cell is clipped with '…'."""
@@ -244,7 +249,7 @@ def one_line(text: str) -> str:
     return " ".join(text.split()) if "\n" in text or "\r" in text or "\t" in text else text
 
 
-def write_xlsx(decisions: Iterable[Decision], path: Any, derived: list[str] | None = None,
+def write_xlsx(decisions: Iterable[Written], path: Any, derived: list[str] | None = None,
                carried: Sequence[str] = ()) -> Counter[str]:
     """A workbook with a Decisions sheet and a Findings sheet, written as a stream. Text is stored as text, so a
     proposal named =HYPERLINK(...) stays inert."""

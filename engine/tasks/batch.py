@@ -48,12 +48,12 @@ class Fault:
 
 FAULT: Fault | None = None  # set by tests only (tests/test_batch.py); each pool hands it to its workers at start
 
-_engine = None
+_engine: Engine | None = None  # in a worker: the engine it decides with (set by _start)
 _fault: Fault | None = None  # in a worker: FAULT as the parent had it when the pool started
 
 
-def _start(policies, rules, today: dt.date, backend: str, profile=None, parent: int | None = None,
-           fault: Fault | None = None, inherited: Engine | None = None) -> None:
+def _start(policies: Any, rules: list[Any], today: dt.date, backend: str, profile: Any = None,
+           parent: int | None = None, fault: Fault | None = None, inherited: Engine | None = None) -> None:
     global _engine, _fault
     _fault = fault
     if parent is not None:
@@ -75,11 +75,12 @@ def _decide(rows: list[Row], logged: bool = True) -> list[Verdict]:
                     if once:
                         open(once, "w").close()
                     os._exit(70)  # die like a crash: no cleanup, no exception
+    engine = _worker_engine()
     if not logged:  # (the digest is ~19 us a row: only for a run that logs)
-        return [verdict for verdict, _ in _engine.decide_plain(rows)]  # type: ignore[union-attr]
+        return [verdict for verdict, _ in engine.decide_plain(rows)]
     decided = []
-    digest = _encoder_of(_engine).digest
-    for verdict, record in _engine.decide_plain(rows):  # type: ignore[union-attr]
+    digest = _encoder_of(engine).digest
+    for verdict, record in engine.decide_plain(rows):
         if record is not None:  # the decision log's key is made from the record, which does not go back
             verdict.read_digest = digest(record)
         decided.append(verdict)
@@ -100,7 +101,7 @@ class Work:
     check: bool = False
     money: tuple[str, ...] = ()
     rename: bool = False
-    known: dict | None = None
+    known: dict[Any, Any] | None = None
     empty: EmptyRows | None = None
 
 
@@ -112,13 +113,13 @@ class Formatted:
     What the chunk's rows found, for the Ledger: ``learned``, the first currency of money columns ``known`` did
     not have; ``empty``, the empty rows skipped reading raw records; ``keys``, the columns of its first clean row."""
     text: str
-    counts: Counter
+    counts: Counter[str]
     rows: int
     entries: bytes | None = None  # a pickled list
-    learned: dict = field(default_factory=dict)
+    learned: dict[Any, Any] = field(default_factory=dict)
     empty: EmptyRows | None = None
-    keys: tuple | None = None
-    ids: tuple | None = None  # (ids, source, rows) of the chunk's rows: the parent looks for repeated ids
+    keys: tuple[str, ...] | None = None
+    ids: tuple[Any, ...] | None = None  # (ids, source, rows) of the chunk's rows: the parent looks for repeated ids
 
 
 class Ledger:
@@ -127,13 +128,13 @@ class Ledger:
     and the header check of a file whose first rows had no clean row (``header(source, keys)``, once per
     source in ``checked``)."""
 
-    def __init__(self, files: int, header: Callable[[str, tuple], None]):
-        self.firsts: list[dict] = [{} for _ in range(files)]
+    def __init__(self, files: int, header: Callable[[str, tuple[str, ...]], None]):
+        self.firsts: list[dict[Any, Any]] = [{} for _ in range(files)]
         self.empties: dict[int, EmptyRows] = {}
-        self.checked: set = set()
+        self.checked: set[str | None] = set()
         self._header = header
 
-    def known(self, work: Work) -> dict:
+    def known(self, work: Work) -> dict[Any, Any]:
         return dict(self.firsts[work.file])
 
     def take(self, work: Work, result: Formatted) -> bool:
@@ -164,7 +165,7 @@ class Writing:
     log: bool = False
 
 
-def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engine) -> Formatted:
+def formatted(rows: list[Row], decisions: list[Verdict], writing: Writing, engine: Any) -> Formatted:
     """Decided rows as a Formatted chunk: labelled with the profile's carried columns, written, logged."""
     carrier = Carrier(engine.profile, None)  # csv and jsonl carry the profile's columns; the title is not in them
     labelled = [carrier.label(decision, row.data) for row, decision in zip(rows, decisions)] if carrier.names \
@@ -204,7 +205,7 @@ def read_work(work: Work, engine: Any) -> tuple[list[Row], EmptyRows | None]:
     return list(rows), empty
 
 
-def checked_work(work: Work, rows: list[Row], engine: Any) -> tuple[list[Row], dict]:
+def checked_work(work: Work, rows: list[Row], engine: Any) -> tuple[list[Row], dict[Any, Any]]:
     """The rows with one currency per money column checked (``work.check``), and the firsts they found."""
     if not work.check:
         return rows, {}
@@ -214,23 +215,30 @@ def checked_work(work: Work, rows: list[Row], engine: Any) -> tuple[list[Row], d
     return rows, {key: first for key, first in seen.items() if key not in known}
 
 
-def _clean_keys(rows: list[Row]) -> tuple | None:
+def _clean_keys(rows: list[Row]) -> tuple[str, ...] | None:
     return next((tuple(row.data) for row in rows if row.data is not None and row.error is None), None)
 
 
+def _worker_engine() -> Engine:
+    if _engine is None:
+        raise RuntimeError("a batch worker decides only after _start")
+    return _engine
+
+
 def _work_and_write(work: Work, writing: Writing) -> Formatted:
-    rows, empty = read_work(work, _engine)
-    rows, learned = checked_work(work, rows, _engine)
-    result = formatted(rows, _decide(rows, writing.log), writing, _engine)
+    engine = _worker_engine()
+    rows, empty = read_work(work, engine)
+    rows, learned = checked_work(work, rows, engine)
+    result = formatted(rows, _decide(rows, writing.log), writing, engine)
     result.learned, result.empty, result.keys = learned, empty, _clean_keys(rows)
     return result
 
 
-def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None, rules=(), today: dt.date,
-                       backend: str = "rete", chunk: int = 256, policy_hash: str = "",
-                       profile=None, writing: Writing | None = None, engine=None,
+def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies: Any = None, rules: Iterable[Any] = (),
+                       today: dt.date, backend: str = "rete", chunk: int = 256, policy_hash: str = "",
+                       profile: Any = None, writing: Writing | None = None, engine: Any = None,
                        work: Iterable[Work] | None = None, ledger: Ledger | None = None,
-                       logged: bool = True) -> Iterator:
+                       logged: bool = True) -> Iterator[Any]:
     """(row, decision) pairs in input order, each decision a plain record (``.model()``: the Decision).
     ``profile``: the input profile the workers read cells with. With ``writing``: Formatted chunks in input
     order instead (the workers decide, write and encode the log entries; ``engine``, the parent's, writes
@@ -245,7 +253,7 @@ def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None,
         source = iter(rows)
         work = (Work(rows=batch) for batch in iter(lambda: [row for _, row in zip(range(chunk), source)], []))
     items = iter(work)
-    pending: deque = deque()  # entries [work, future or None, failures]
+    pending: deque[list[Any]] = deque()  # entries [work, future or None, failures]
     careful = 0  # after a crash, run this many chunks one at a time, so a crash names its chunk
     pool = ProcessPoolExecutor(workers, context, _start, setup)
     try:
@@ -293,7 +301,7 @@ def decide_in_parallel(rows: Iterable[Row] = (), *, workers: int, policies=None,
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _after_crash(pending: deque, policy_hash: str, as_of: str, engine: Any = None, ledger: Ledger | None = None) -> None:
+def _after_crash(pending: deque[list[Any]], policy_hash: str, as_of: str, engine: Any = None, ledger: Ledger | None = None) -> None:
     """Every unfinished chunk is sent again. The head failed once more: after two failures a chunk is tried
     row by row (a raw chunk is read here first), and a single row that fails twice is reported as an engine
     error."""
@@ -324,10 +332,10 @@ def _after_crash(pending: deque, policy_hash: str, as_of: str, engine: Any = Non
 class _Done:
     """A finished 'future' holding a result made here."""
 
-    def __init__(self, value):
+    def __init__(self, value: Any):
         self.value = value
 
-    def result(self):
+    def result(self) -> Any:
         return self.value
 
 

@@ -54,18 +54,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pytest
 from pytest_bdd import given, parsers, then, when
+from pytest_bdd.parsers import StepParser
 
 from engine import Engine, PmoError
 from engine.compile.health import DEFAULT_HEALTH
+from engine.decision import Decision, Finding
 from engine.errors import did_you_mean
-from engine.health.assess import assess
+from engine.gates.review import GateDecision
+from engine.health.assess import HealthReport, ProjectHealth, assess
 from engine.health.rules import health_backend
 from engine.health.status import status_from_rows
 from engine.io.rows import Row
+
+if TYPE_CHECKING:  # as engine.api: the portfolio and scoring stages load with the first call that needs them
+    from engine.portfolio.conflicts import Conflict, ConflictReport
+    from engine.scoring.ranking import RankEntry, Ranking
+
+P = ParamSpec("P")
+T = TypeVar("T")
+# the engines a run has loaded, by (policies, rules, today, back end)
+Engines = dict[tuple[Path | None, tuple[Path, ...], dt.date, str], Engine]
 
 
 @dataclass(frozen=True)
@@ -109,7 +121,7 @@ KNOWN_STEPS: list[KnownStep] = []
 _DECORATORS = {"given": given, "when": when, "then": then}
 
 
-def _step(kind: str, text: str, parser: Any = None):
+def _step(kind: str, text: str, parser: str | StepParser | None = None) -> Callable[[Callable[P, T]], Callable[P, T]]:
     """Register a generic step; ``text`` is how it reads, listed when a feature's step matches none."""
     parser = parser or text
     KNOWN_STEPS.append(KnownStep(kind, text, parsers.string(parser) if isinstance(parser, str) else parser))
@@ -119,24 +131,25 @@ def _step(kind: str, text: str, parser: Any = None):
 # ---------------------------------------------------------------------------- fixtures
 
 @pytest.fixture
-def scenario_defaults(request) -> Defaults:
+def scenario_defaults(request: pytest.FixtureRequest) -> Defaults:
     return request.config.stash.get(DEFAULTS, Defaults())
 
 
 @pytest.fixture(autouse=True)
-def backend(request) -> str:
+def backend(request: pytest.FixtureRequest) -> str:
     # autouse: steps ask for it at run time, which is too late for pytest to parametrize on it
-    return getattr(request, "param", "rete")
+    name: str = getattr(request, "param", "rete")  # a parametrized conftest's values are back-end names
+    return name
 
 
 @pytest.fixture
-def observer(request):
+def observer(request: pytest.FixtureRequest) -> Any:
     """Where decisions are recorded for coverage (None: not recording)."""
     return request.config.stash.get(OBSERVER, None)
 
 
 @pytest.fixture(scope="session")
-def policy_engines() -> dict[str, Any]:
+def policy_engines() -> Engines:
     """Engines loaded in this run, by (policies, rules, today, back end): scenarios share them."""
     return {}
 
@@ -147,13 +160,13 @@ def context(scenario_defaults: Defaults) -> dict[str, Any]:
             "proposal": {}, "defaults": scenario_defaults}
 
 
-def _path(context, text: str) -> Path:
+def _path(context: dict[str, Any], text: str) -> Path:
     base = context["defaults"].base
     path = Path(text)
     return path if path.is_absolute() or base is None else base / path
 
 
-def _engine(context, backend: str, engines: dict) -> Engine:
+def _engine(context: dict[str, Any], backend: str, engines: Engines) -> Engine:
     defaults: Defaults = context["defaults"]
     key = (context["policies"], defaults.rules, context["today"], backend)
     if key not in engines:
@@ -162,8 +175,11 @@ def _engine(context, backend: str, engines: dict) -> Engine:
     return engines[key]
 
 
-def _needs(context, key: str, step: str):
-    """A value an earlier step makes; a clear failure when the scenario lacks that step."""
+def _needs(context: dict[str, Any], key: str, step: str) -> Any:
+    """A value an earlier step makes; a clear failure when the scenario lacks that step.
+
+    Any: ``context`` holds a value of a different type under each key. The helpers below that read one
+    declare its type, the type of what the step that makes it (named in ``step``) stores there."""
     if key not in context:
         raise StepFailed(f'a "{step}" step before this one', "none")
     return context[key]
@@ -172,7 +188,7 @@ def _needs(context, key: str, step: str):
 # ---------------------------------------------------------------------------- intake
 
 @_step("given", "today is YYYY-MM-DD", parsers.parse("today is {day}"))
-def given_today(context, day):
+def given_today(context: dict[str, Any], day: str) -> None:
     try:
         context["today"] = dt.date.fromisoformat(day)
     except ValueError:
@@ -180,12 +196,12 @@ def given_today(context, day):
 
 
 @_step("given", 'the policies in "FOLDER"', parsers.parse('the policies in "{folder}"'))
-def given_policies(context, folder):
+def given_policies(context: dict[str, Any], folder: str) -> None:
     context["policies"] = _path(context, folder)
 
 
 @_step("given", "a proposal")
-def given_proposal(context, datatable):
+def given_proposal(context: dict[str, Any], datatable: list[list[str]]) -> None:
     header, *rows = datatable
     expect([h.strip().lower() for h in header] == ["field", "value"], "a table with columns | field | value |",
            f"columns | {' | '.join(header)} |")
@@ -197,7 +213,7 @@ def given_proposal(context, datatable):
 
 
 @_step("when", "it is evaluated")
-def evaluated(context, backend, policy_engines, observer):
+def evaluated(context: dict[str, Any], backend: str, policy_engines: Engines, observer: Any) -> None:
     engine = context["engine"] = _engine(context, backend, policy_engines)
     _known_fields(engine, context["proposal"])
     context["decision"] = engine.evaluate(context["proposal"])
@@ -205,13 +221,13 @@ def evaluated(context, backend, policy_engines, observer):
         observer.decision(engine, context["decision"], engine.record_of(context["proposal"]))
 
 
-def _known_fields(engine: Engine, proposal: dict) -> None:
+def _known_fields(engine: Engine, proposal: dict[str, Any]) -> None:
     """A misspelt field in a scenario's table would be ignored, and the scenario would test something else."""
     problems = engine.header_problems(proposal, required=False)
     expect(not problems, "fields the policy declares", "; ".join(problems))
 
 
-def _known_rule(context, rule: str) -> None:
+def _known_rule(context: dict[str, Any], rule: str) -> None:
     """A rule id the policy does not have would make 'does not fire' pass for nothing."""
     engine = context.get("engine")
     if engine is not None and rule not in engine.rule_ids:
@@ -219,18 +235,19 @@ def _known_rule(context, rule: str) -> None:
         expect(False, f"a rule of the policy named {rule}", "no such rule" + (f"; {hint}" if hint else ""))
 
 
-def _decision(context):
-    return _needs(context, "decision", "When it is evaluated")
+def _decision(context: dict[str, Any]) -> Decision:
+    decision: Decision = _needs(context, "decision", "When it is evaluated")
+    return decision
 
 
-def _outcome(decision) -> str:
+def _outcome(decision: Decision) -> str:
     """'reject (rules fired: a, b)' or 'error (budget: not a number)'."""
     if decision.decision == "error":
         return "error (" + "; ".join(f"{e.column + ': ' if e.column else ''}{e.message}" for e in decision.errors) + ")"
     return f"{decision.decision} (rules fired: {', '.join(f.rule for f in decision.findings) or 'none'})"
 
 
-def _finding(context, rule):
+def _finding(context: dict[str, Any], rule: str) -> Finding:
     decision = _decision(context)
     _known_rule(context, rule)
     found = [f for f in decision.findings if f.rule == rule]
@@ -243,13 +260,13 @@ _OUTCOMES = {"accepted": "accept", "rejected": "reject", "sent to review": "revi
 
 @_step("then", "it is accepted | it is rejected | it is sent to review | it is an error row",
        parsers.re(r"it is (?P<outcome>accepted|rejected|sent to review|an error row)$"))
-def outcome_is(context, outcome):
+def outcome_is(context: dict[str, Any], outcome: str) -> None:
     decision = _decision(context)
     expect(decision.decision == _OUTCOMES[outcome], _OUTCOMES[outcome], lambda: _outcome(decision))
 
 
 @_step("then", 'it is rejected by rule "ID"', parsers.parse('it is rejected by rule "{rule}"'))
-def rejected_by(context, rule):
+def rejected_by(context: dict[str, Any], rule: str) -> None:
     decision = _decision(context)
     expect(decision.decision == "reject", f"reject by rule {rule}", lambda: _outcome(decision))
     finding = _finding(context, rule)
@@ -257,7 +274,7 @@ def rejected_by(context, rule):
 
 
 @_step("then", 'it is sent to review by rule "ID"', parsers.parse('it is sent to review by rule "{rule}"'))
-def reviewed_by(context, rule):
+def reviewed_by(context: dict[str, Any], rule: str) -> None:
     # The whole decision: a proposal another rule rejects is not "sent to review", whatever this rule says.
     decision = _decision(context)
     expect(decision.decision == "review", f"review by rule {rule}", lambda: _outcome(decision))
@@ -266,20 +283,20 @@ def reviewed_by(context, rule):
 
 
 @_step("then", 'rule "ID" flags it', parsers.parse('rule "{rule}" flags it'))
-def flagged_by(context, rule):
+def flagged_by(context: dict[str, Any], rule: str) -> None:
     finding = _finding(context, rule)
     expect(finding.effect == "flag", f"rule {rule} to flag", f"rule {rule} with effect {finding.effect}")
 
 
 @_step("then", 'rule "ID" does not fire', parsers.parse('rule "{rule}" does not fire'))
-def does_not_fire(context, rule):
+def does_not_fire(context: dict[str, Any], rule: str) -> None:
     decision = _decision(context)
     _known_rule(context, rule)
     expect(rule not in [f.rule for f in decision.findings], f"rule {rule} not to fire", lambda: _outcome(decision))
 
 
 @_step("then", 'it is routed to "APPROVER"', parsers.parse('it is routed to "{approver}"'))
-def routed_to(context, approver):
+def routed_to(context: dict[str, Any], approver: str) -> None:
     # A route means someone must approve: only a proposal sent to review goes to an approver.
     decision = _decision(context)
     expect(decision.decision == "review" and approver in decision.routes, f"review, routed to {approver}",
@@ -287,13 +304,13 @@ def routed_to(context, approver):
 
 
 @_step("then", 'the reason of rule "ID" says "TEXT"', parsers.parse('the reason of rule "{rule}" says "{text}"'))
-def reason_says(context, rule, text):
+def reason_says(context: dict[str, Any], rule: str, text: str) -> None:
     reason = _finding(context, rule).reason
     expect(text in reason, f'the reason of {rule} to say "{text}"', f'"{reason}"')
 
 
 @_step("then", 'the error names column "COLUMN"', parsers.parse('the error names column "{column}"'))
-def error_names_column(context, column):
+def error_names_column(context: dict[str, Any], column: str) -> None:
     decision = _decision(context)
     expect(column in [e.column for e in decision.errors], f"an error in column {column}", lambda: _outcome(decision))
 
@@ -301,13 +318,13 @@ def error_names_column(context, column):
 # ---------------------------------------------------------------------------- ranking
 
 @_step("given", "proposals")
-def given_proposals(context, datatable):
+def given_proposals(context: dict[str, Any], datatable: list[list[str]]) -> None:
     header, *rows = datatable
     context["proposals"] = [{h.strip(): v for h, v in zip(header, row)} for row in rows]
 
 
 @_step("when", "they are ranked")
-def ranked(context, backend, policy_engines, observer):
+def ranked(context: dict[str, Any], backend: str, policy_engines: Engines, observer: Any) -> None:
     engine = context["engine"] = _engine(context, backend, policy_engines)
     proposals = _needs(context, "proposals", "Given proposals")
     if proposals:
@@ -317,15 +334,16 @@ def ranked(context, backend, policy_engines, observer):
         observer.proposals(engine, proposals)  # rules, and the bands of the scored ones
 
 
-def _ranking(context):
-    return _needs(context, "ranking", "When they are ranked")
+def _ranking(context: dict[str, Any]) -> Ranking:
+    ranking: Ranking = _needs(context, "ranking", "When they are ranked")
+    return ranking
 
 
-def _ranked_ids(context) -> list[str]:
+def _ranked_ids(context: dict[str, Any]) -> list[str | None]:
     return [e.id for e in _ranking(context).entries if e.rank is not None]
 
 
-def _entry(context, ident):
+def _entry(context: dict[str, Any], ident: str) -> RankEntry:
     found = [e for e in _ranking(context).entries if e.id == ident]
     expect(bool(found), f"{ident} in the ranking",
            lambda: f"ids {', '.join(str(e.id) for e in _ranking(context).entries)}")
@@ -337,13 +355,13 @@ def _ids(text: str) -> list[str]:
 
 
 @_step("then", 'the ranking is "A, B, C"', parsers.parse('the ranking is "{ids}"'))
-def ranking_is(context, ids):
+def ranking_is(context: dict[str, Any], ids: str) -> None:
     actual = _ranked_ids(context)
     expect(actual == _ids(ids), f'the ranking "{", ".join(_ids(ids))}"', f'"{", ".join(map(str, actual))}"')
 
 
 @_step("then", 'model "MODEL" ranks "A, B"', parsers.parse('model "{model}" ranks "{ids}"'))
-def model_ranks(context, model, ids):
+def model_ranks(context: dict[str, Any], model: str, ids: str) -> None:
     ranking = _ranking(context)
     known = [m["id"] for m in ranking.models]
     expect(model in known, "a scoring model of the policy set",
@@ -353,14 +371,14 @@ def model_ranks(context, model, ids):
 
 
 @_step("then", '"ID" is scored by model "MODEL"', parsers.parse('"{ident}" is scored by model "{model}"'))
-def scored_by(context, ident, model):
+def scored_by(context: dict[str, Any], ident: str, model: str) -> None:
     entry = _entry(context, ident)
     expect(entry.model == model and entry.rank is not None, f"{ident} scored by model {model}",
            f"model {entry.model}, rank {entry.rank}" if entry.rank is not None else f"not ranked ({entry.reason})")
 
 
 @_step("then", '"ID" is ranked N', parsers.parse('"{ident}" is ranked {rank:d}'))
-def ranked_at(context, ident, rank):
+def ranked_at(context: dict[str, Any], ident: str, rank: int) -> None:
     entry = _entry(context, ident)
     expect(entry.rank == rank, f"{ident} ranked {rank}",
            f"rank {entry.rank}" if entry.rank is not None else f"not ranked ({entry.reason})")
@@ -368,7 +386,7 @@ def ranked_at(context, ident, rank):
 
 @_step("then", '"ID" is not ranked, as it is rejected | "ID" is not ranked, as it is an error row',
        parsers.re(r'"(?P<ident>[^"]+)" is not ranked, as it is (?P<what>rejected|an error row)$'))
-def not_ranked(context, ident, what):
+def not_ranked(context: dict[str, Any], ident: str, what: str) -> None:
     entry = _entry(context, ident)
     wanted = "reject" if what == "rejected" else "error"
     expect(entry.rank is None and entry.decision == wanted, f"{ident} not ranked ({wanted})",
@@ -380,14 +398,14 @@ def not_ranked(context, ident, what):
 
 
 @_step("then", 'the score of "ID" is 61.25', parsers.parse('the score of "{ident}" is {value:g}'))
-def score_is(context, ident, value):
+def score_is(context: dict[str, Any], ident: str, value: float) -> None:
     score = _entry(context, ident).score
     expect(score is not None and round(score, 2) == value, f"score {value:g} for {ident}",
            "no score" if score is None else f"{round(score, 2):g}")
 
 
 @_step("then", '"ID" gets 20.5 from "CRITERION"', parsers.parse('"{ident}" gets {value:g} from "{criterion}"'))
-def contribution_is(context, ident, value, criterion):
+def contribution_is(context: dict[str, Any], ident: str, value: float, criterion: str) -> None:
     parts = {c.criterion: c.contribution for c in _entry(context, ident).breakdown}
     expect(criterion in parts, f"a criterion {criterion}", f"criteria {', '.join(parts) or 'none'}")
     got = parts[criterion]
@@ -396,7 +414,7 @@ def contribution_is(context, ident, value, criterion):
 
 
 @_step("then", 'the alignment of "ID" is 0.2234', parsers.parse('the alignment of "{ident}" is {value:g}'))
-def alignment_is(context, ident, value):
+def alignment_is(context: dict[str, Any], ident: str, value: float) -> None:
     proposal = next((p for p in _needs(context, "proposals", "Given proposals") if p.get("id") == ident), None)
     expect(proposal is not None, f"a proposal {ident}", "no such id")
     record = context["engine"].record_of(proposal)
@@ -409,18 +427,19 @@ def alignment_is(context, ident, value):
 # ---------------------------------------------------------------------------- portfolio
 
 @_step("given", 'the portfolio "FILE"', parsers.parse('the portfolio "{path}"'))
-def given_portfolio(context, path):
+def given_portfolio(context: dict[str, Any], path: str) -> None:
     context["portfolio"] = _path(context, path)
 
 
 @_step("when", "its conflicts are checked")
-def conflicts_checked(context, backend, policy_engines):
+def conflicts_checked(context: dict[str, Any], backend: str, policy_engines: Engines) -> None:
     portfolio = _needs(context, "portfolio", 'Given the portfolio "FILE"')
     context["report"] = _engine(context, backend, policy_engines).conflicts(portfolio)
 
 
-def _conflicts_of(context, kind):
-    conflicts = _needs(context, "report", "When its conflicts are checked").conflicts
+def _conflicts_of(context: dict[str, Any], kind: str) -> list[Conflict]:
+    report: ConflictReport = _needs(context, "report", "When its conflicts are checked")
+    conflicts = report.conflicts
     found = [c for c in conflicts if c.kind == kind]
     expect(bool(found), f"a {kind} conflict", f"conflicts: {', '.join(c.kind for c in conflicts) or 'none'}")
     return found
@@ -428,7 +447,7 @@ def _conflicts_of(context, kind):
 
 @_step("then", 'there is a "KIND" conflict between "A, B"',
        parsers.parse('there is a "{kind}" conflict between "{ids}"'))
-def conflict_between(context, kind, ids):
+def conflict_between(context: dict[str, Any], kind: str, ids: str) -> None:
     wanted = sorted(_ids(ids))
     found = _conflicts_of(context, kind)
     expect(any(sorted(c.projects) == wanted for c in found), f"a {kind} conflict between {', '.join(wanted)}",
@@ -436,64 +455,64 @@ def conflict_between(context, kind, ids):
 
 
 @_step("then", 'there is a "KIND" conflict in "PERIOD"', parsers.parse('there is a "{kind}" conflict in "{period}"'))
-def conflict_in(context, kind, period):
+def conflict_in(context: dict[str, Any], kind: str, period: str) -> None:
     found = _conflicts_of(context, kind)
     expect(any(period in c.periods for c in found), f"a {kind} conflict in {period}",
            lambda: f"periods {', '.join(sorted({p for c in found for p in c.periods}))}")
 
 
 @_step("then", "there are no conflicts")
-def no_conflicts(context):
-    conflicts = _needs(context, "report", "When its conflicts are checked").conflicts
+def no_conflicts(context: dict[str, Any]) -> None:
+    report: ConflictReport = _needs(context, "report", "When its conflicts are checked")
+    conflicts = report.conflicts
     expect(conflicts == [], "no conflicts", lambda: "; ".join(c.message for c in conflicts))
 
 
 # ---------------------------------------------------------------------------- selection
 
 @_step("given", "candidate projects")
-def candidates(context, datatable):
+def candidates(context: dict[str, Any], datatable: list[list[str]]) -> None:
     header, *rows = datatable
-    projects = []
+    projects: list[dict[str, str | list[str]]] = []
     for row in rows:
-        item = {h.strip(): v.strip() for h, v in zip(header, row) if v.strip()}
-        for key in ("depends_on", "excludes", "requires_together"):
-            if key in item:
-                item[key] = _ids(item[key])
-        projects.append(item)
+        cells = {h.strip(): v.strip() for h, v in zip(header, row) if v.strip()}
+        lists = ("depends_on", "excludes", "requires_together")
+        projects.append({key: _ids(cell) if key in lists else cell for key, cell in cells.items()})
     context["selection_input"] = {"projects": projects, "balance": []}
 
 
-def _selection_input(context):
-    return _needs(context, "selection_input", "Given candidate projects")
+def _selection_input(context: dict[str, Any]) -> dict[str, Any]:
+    selection_input: dict[str, Any] = _needs(context, "selection_input", "Given candidate projects")
+    return selection_input
 
 
 @_step("given", "a budget of 100", parsers.parse("a budget of {amount:g}"))
-def a_budget(context, amount):
+def a_budget(context: dict[str, Any], amount: float) -> None:
     _selection_input(context)["budget"] = amount
 
 
 @_step("given", 'at least 30% of the cost goes to category "VALUE" | at most ... objective "VALUE"',
        parsers.re(r'(?P<bound>at least|at most) (?P<share>\d+)% of the cost goes to (?P<by>category|objective) '
                   r'"(?P<value>[^"]+)"'))
-def balance_rule(context, bound, share, by, value):
+def balance_rule(context: dict[str, Any], bound: str, share: str, by: str, value: str) -> None:
     key = "min_share" if bound == "at least" else "max_share"
     _selection_input(context)["balance"].append({"by": by, "value": value, key: int(share) / 100})
 
 
 @_step("when", "the portfolio is selected")
-def selected(context, backend, policy_engines):
+def selected(context: dict[str, Any], backend: str, policy_engines: Engines) -> None:
     context["selection"] = _engine(context, backend, policy_engines).select(_selection_input(context)).best
 
 
 @_step("then", 'the selection is "A, C"', parsers.parse('the selection is "{ids}"'))
-def selection_is(context, ids):
+def selection_is(context: dict[str, Any], ids: str) -> None:
     selection = _needs(context, "selection", "When the portfolio is selected")
     expect(selection.selected == _ids(ids), f'the selection "{", ".join(_ids(ids))}"',
            lambda: f'"{", ".join(selection.selected)}" ({selection.status})')
 
 
 @_step("then", 'no selection is possible, because "TEXT"', parsers.parse('no selection is possible, because "{text}"'))
-def infeasible(context, text):
+def infeasible(context: dict[str, Any], text: str) -> None:
     selection = _needs(context, "selection", "When the portfolio is selected")
     expect(selection.status == "infeasible" and any(text in r for r in selection.reasons),
            f'no selection, because "{text}"', lambda: f"{selection.status}: {'; '.join(selection.reasons) or '-'}")
@@ -502,12 +521,12 @@ def infeasible(context, text):
 # ---------------------------------------------------------------------------- gates
 
 @_step("given", 'the project record "FILE"', parsers.parse('the project record "{path}"'))
-def given_project(context, path):
+def given_project(context: dict[str, Any], path: str) -> None:
     context["project"] = _path(context, path)
 
 
 @_step("when", 'it is reviewed at gate "GATE"', parsers.parse('it is reviewed at gate "{gate}"'))
-def reviewed(context, backend, policy_engines, observer, gate):
+def reviewed(context: dict[str, Any], backend: str, policy_engines: Engines, observer: Any, gate: str) -> None:
     project = _needs(context, "project", 'Given the project record "FILE"')
     engine = _engine(context, backend, policy_engines)
     context["gate_decision"] = engine.review_gate(project, gate)
@@ -517,7 +536,7 @@ def reviewed(context, backend, policy_engines, observer, gate):
 
 @_step("when", 'it is reviewed at gate "GATE" by "ROLE" overriding, because "JUSTIFICATION"',
        parsers.parse('it is reviewed at gate "{gate}" by "{role}" overriding, because "{why}"'))
-def reviewed_with_override(context, backend, policy_engines, observer, gate, role, why):
+def reviewed_with_override(context: dict[str, Any], backend: str, policy_engines: Engines, observer: Any, gate: str, role: str, why: str) -> None:
     project = _needs(context, "project", 'Given the project record "FILE"')
     engine = _engine(context, backend, policy_engines)
     try:
@@ -532,46 +551,47 @@ def reviewed_with_override(context, backend, policy_engines, observer, gate, rol
         observer.gate(engine, context["gate_decision"])
 
 
-def _gate_decision(context):
-    return _needs(context, "gate_decision", 'When it is reviewed at gate "GATE"')
+def _gate_decision(context: dict[str, Any]) -> GateDecision:
+    decision: GateDecision = _needs(context, "gate_decision", 'When it is reviewed at gate "GATE"')
+    return decision
 
 
 @_step("then", 'the gate decision is "DECISION"', parsers.parse('the gate decision is "{decision}"'))
-def gate_decision_is(context, decision):
+def gate_decision_is(context: dict[str, Any], decision: str) -> None:
     got = _gate_decision(context)
     expect(got.decision == decision, decision, lambda: f"{got.decision} ({'; '.join(got.reasons)})")
 
 
 @_step("then", 'the reasons mention "TEXT"', parsers.parse('the reasons mention "{text}"'))
-def reasons_mention(context, text):
+def reasons_mention(context: dict[str, Any], text: str) -> None:
     got = _gate_decision(context)
     expect(any(text in r for r in got.reasons), f'a reason mentioning "{text}"', lambda: "; ".join(got.reasons))
 
 
 @_step("then", '"ROLE" decides', parsers.parse('"{role}" decides'))
-def role_decides(context, role):
+def role_decides(context: dict[str, Any], role: str) -> None:
     got = _gate_decision(context)
     expect(role in got.approvers, f"{role} among the approvers", f"approvers {', '.join(got.approvers) or 'none'}")
 
 
 @_step("then", 'the override is refused, because "TEXT"', parsers.parse('the override is refused, because "{text}"'))
-def override_refused(context, text):
-    refusal = context.get("refusal")
-    expect(bool(refusal) and text in refusal, f'the override refused, because "{text}"',
+def override_refused(context: dict[str, Any], text: str) -> None:
+    refusal: str | None = context.get("refusal")
+    expect(bool(refusal and text in refusal), f'the override refused, because "{text}"',
            refusal or "the override was accepted")
 
 
 # ---------------------------------------------------------------------------- project health
 
 @_step("given", "status reports")
-def given_status_reports(context, datatable):
+def given_status_reports(context: dict[str, Any], datatable: list[list[str]]) -> None:
     header, *rows = datatable
     context["status"] = [{h.strip(): v for h, v in zip(header, row)} for row in rows]
 
 
 @_step("when", "their health is rated | their health is rated as of YYYY-MM-DD",
        parsers.re(r"their health is rated(?: as of (?P<day>\d{4}-\d{2}-\d{2}))?$"))
-def health_rated(context, backend, policy_engines, day=None):
+def health_rated(context: dict[str, Any], backend: str, policy_engines: Engines, day: str | None = None) -> None:
     rows = _needs(context, "status", "Given status reports")
     health = _engine(context, backend, policy_engines).policy.health or DEFAULT_HEALTH
     data = status_from_rows([[Row(row, line, "<scenario>") for line, row in enumerate(rows, 2)]],
@@ -581,16 +601,16 @@ def health_rated(context, backend, policy_engines, day=None):
     context["health_rules"] = [rule.id for rule in health.rules]
 
 
-def _health_of(context, ident):
-    report = _needs(context, "health", "When their health is rated")
+def _health_of(context: dict[str, Any], ident: str) -> ProjectHealth:
+    report: HealthReport = _needs(context, "health", "When their health is rated")
     found = next((p for p in report.projects if p.project == ident), None)
     if found is None:
         errors = [x.message for e in report.errors if e.project == ident for x in e.errors]
-        expect(False, f"a rated project {ident}", "an error row: " + "; ".join(errors) if errors else "no such project")
+        raise StepFailed(f"a rated project {ident}", "an error row: " + "; ".join(errors) if errors else "no such project")
     return found
 
 
-def _rating(project) -> str:
+def _rating(project: ProjectHealth) -> str:
     fired = ", ".join(f"{r.id} ({r.rating})" for r in project.rules) or "no rule fired"
     return f"{project.rating or 'unrated'} ({fired})"
 
@@ -598,7 +618,7 @@ def _rating(project) -> str:
 @_step("then", '"ID" is rated "red" | "ID" is rated "red" by health rule "RULE"',
        parsers.re(r'"(?P<ident>[^"]+)" is rated "(?P<rating>red|amber|green|unrated)"'
                   r'(?: by health rule "(?P<rule>[^"]+)")?$'))
-def rated(context, ident, rating, rule=None):
+def rated(context: dict[str, Any], ident: str, rating: str, rule: str | None = None) -> None:
     project = _health_of(context, ident)
     expect((project.rating or "unrated") == rating, rating, lambda: _rating(project))
     if rule is not None:
@@ -608,20 +628,20 @@ def rated(context, ident, rating, rule=None):
 
 
 @_step("then", 'health rule "RULE" does not fire for "ID"', parsers.parse('health rule "{rule}" does not fire for "{ident}"'))
-def health_rule_silent(context, rule, ident):
+def health_rule_silent(context: dict[str, Any], rule: str, ident: str) -> None:
     _known_health_rule(context, rule)
     project = _health_of(context, ident)
     expect(all(r.id != rule for r in project.rules), f"{rule} not firing", lambda: _rating(project))
 
 
 @_step("then", '"ID" is escalated to "WHO"', parsers.parse('"{ident}" is escalated to "{who}"'))
-def escalated(context, ident, who):
+def escalated(context: dict[str, Any], ident: str, who: str) -> None:
     project = _health_of(context, ident)
     expect(who in project.escalate_to, f"escalated to {who}", f"escalated to {', '.join(project.escalate_to) or 'nobody'}")
 
 
 @_step("then", 'the "FIGURE" of "ID" is 0.875', parsers.parse('the "{figure}" of "{ident}" is {value}'))
-def figure_is(context, figure, ident, value):
+def figure_is(context: dict[str, Any], figure: str, ident: str, value: str) -> None:
     project = _health_of(context, ident)
     expect(figure in project.record, f"a health figure named {figure}", did_you_mean(figure, project.record) or "none")
     got = project.record[figure]
@@ -629,13 +649,14 @@ def figure_is(context, figure, ident, value):
         wanted = Decimal(value)
     except InvalidOperation:
         raise StepFailed("a number such as 0.875", repr(value)) from None
-    places = -wanted.as_tuple().exponent if isinstance(wanted.as_tuple().exponent, int) else 0
+    exponent = wanted.as_tuple().exponent  # "n", "N" or "F" for NaN and infinity
+    places = -exponent if isinstance(exponent, int) else 0
     shown = None if got is None else round(Decimal(got), max(places, 0))
     expect(shown == wanted, f"{figure} {value} (to {max(places, 0)} places)",
            f"{got} ({project.why.get(figure, '')})" if got is None else str(got))
 
 
-def _known_health_rule(context, rule: str) -> None:
+def _known_health_rule(context: dict[str, Any], rule: str) -> None:
     known = context.get("health_rules", [])
     if rule not in known:
         hint = did_you_mean(rule, known)

@@ -25,18 +25,19 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import IO, TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar, TypeVarTuple, cast
 
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Receive, Scope, Send
 
 from engine import __version__
 from engine.api import Engine
@@ -55,6 +56,12 @@ from engine.store import MAX_PAGE, Entry, open_log
 from engine.store.log import gate_entry, proposal_entry
 from engine.text import plural
 
+if TYPE_CHECKING:  # annotations only (engine.store loads DecisionLog lazily)
+    from engine.gates.review import GateDecision
+    from engine.portfolio.conflicts import ConflictReport
+    from engine.serve.policy import Failure
+    from engine.store import DecisionLog
+
 SOURCE = "request"
 CHUNK = 500  # NDJSON rows decided and logged per transaction, then sent
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
@@ -62,11 +69,15 @@ SPOOL_IN_MEMORY = 8 << 20  # an NDJSON body is spooled to a temporary file beyon
 INLINE = 64 << 10  # a proposal this small is decided on the event loop (well under a millisecond); larger in a thread
 NOT_FOUND = {"unknown_gate", "no_gates", "no_scoring"}
 
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+Endpoint: TypeAlias = "Callable[[Request], Awaitable[Response]]"  # a route answered before the router (DecisionApp.fast)
+
 
 # ---------------------------------------------------------------------------- errors
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, *, errors: Iterable[dict] = (), hint: str | None = None,
+    def __init__(self, status: int, code: str, message: str, *, errors: Iterable[dict[str, Any]] = (), hint: str | None = None,
                  headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.hint = status, code, message, hint
@@ -85,7 +96,7 @@ def _from_pmo(exc: PmoError) -> ApiError:
     return ApiError(status, first.code, first.message, errors=errors, hint=first.hint)
 
 
-def _from_validation(errors: list[dict], prefix: tuple = ("body",)) -> ApiError:
+def _from_validation(errors: Iterable[Mapping[str, Any]], prefix: tuple[str, ...] = ("body",)) -> ApiError:
     located = [{"loc": [*prefix, *e["loc"]], "code": e["type"], "message": e["msg"]} for e in errors]
     where = ".".join(str(p) for p in located[0]["loc"]) if located else "body"
     return ApiError(422, "invalid_request", f"{where}: {located[0]['message']}" if located else "invalid request",
@@ -329,7 +340,7 @@ def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: 
     """openapi_extra for a body this module reads itself (so FastAPI does not parse it); no model: a proposal
     (``batch``: a list of them, or {"proposals": [...]})."""
     if model is None and batch:
-        schema: dict = {"oneOf": [{"type": "array", "items": PROPOSAL},
+        schema: dict[str, Any] = {"oneOf": [{"type": "array", "items": PROPOSAL},
                                   {"type": "object", "properties": {"proposals": {"type": "array", "items": PROPOSAL}},
                                    "required": ["proposals"], "additionalProperties": False}]}
     elif model is None:
@@ -345,7 +356,7 @@ def _body(model: type[BaseModel] | None = None, *, example: Any = None, ndjson: 
     return {"requestBody": {"required": True, "content": content}}
 
 
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 422, 503)}
 
 
 # ---------------------------------------------------------------------------- the service
@@ -358,8 +369,8 @@ class LogPool:
         self._local = threading.local()
         self.get()  # fail at start-up, not at the first decision
 
-    def get(self):
-        log = getattr(self._local, "log", None)
+    def get(self) -> DecisionLog:
+        log: DecisionLog | None = getattr(self._local, "log", None)
         if log is None:
             log = self._local.log = open_log(self.target)
         return log
@@ -381,10 +392,10 @@ class LogWriter:
     GROUP = 2_000  # entries per transaction at most
 
     def __init__(self, target: str):
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[list[Entry], _Done]] = queue.SimpleQueue()
         self.commits = 0
-        self._gathering: dict[asyncio.AbstractEventLoop, list[tuple[list[Entry], asyncio.Future]]] = {}
-        opened: queue.SimpleQueue = queue.SimpleQueue()
+        self._gathering: dict[asyncio.AbstractEventLoop, list[tuple[list[Entry], asyncio.Future[BaseException | None]]]] = {}
+        opened: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         threading.Thread(target=self._run, args=(target, opened), name="pmo-log-writer", daemon=True).start()
         failure = opened.get()
         if failure is not None:
@@ -392,7 +403,7 @@ class LogWriter:
 
     def append(self, entries: list[Entry]) -> None:
         """Write the entries; returns when they are committed. Raises LogUnavailable if they could not be."""
-        done: queue.SimpleQueue = queue.SimpleQueue()
+        done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         self._queue.put((entries, done))
         failure = done.get()
         if failure is not None:
@@ -401,7 +412,7 @@ class LogWriter:
     async def append_async(self, entries: list[Entry]) -> None:
         """append() for the event loop: no thread waits, the loop is told when the entries are committed."""
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future: asyncio.Future[BaseException | None] = loop.create_future()
         gathering = self._gathering.get(loop)
         if gathering is None:
             gathering = self._gathering[loop] = []
@@ -416,7 +427,7 @@ class LogWriter:
         self._queue.put(([entry for entries, _ in gathered for entry in entries],
                          _Answer(loop, [future for _, future in gathered])))
 
-    def _run(self, target: str, opened: queue.SimpleQueue) -> None:
+    def _run(self, target: str, opened: queue.SimpleQueue[BaseException | None]) -> None:
         try:
             log = open_log(target)
         except BaseException as exc:  # noqa: BLE001 - handed to the thread that started us
@@ -432,6 +443,7 @@ class LogWriter:
                 except queue.Empty:
                     break
                 size += len(group[-1][0])
+            failure: Exception | None
             try:
                 log.append([entry for entries, _ in group for entry in entries])
                 failure = None
@@ -445,7 +457,7 @@ class LogWriter:
 class _Answer:
     """The writer's "committed" (or its failure) for the requests of one hand-over, waiting on the event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, futures: list[asyncio.Future]):
+    def __init__(self, loop: asyncio.AbstractEventLoop, futures: list[asyncio.Future[BaseException | None]]):
         self.loop, self.futures = loop, futures
 
     def put(self, failure: BaseException | None) -> None:  # called by the writer thread
@@ -456,6 +468,9 @@ class _Answer:
         for future in self.futures:
             if not future.done():  # a request cancelled meanwhile (the client went away) is simply not told
                 future.set_result(failure)
+
+
+_Done: TypeAlias = "queue.SimpleQueue[BaseException | None] | _Answer"  # told the writer's outcome of an item
 
 
 class Service:
@@ -535,7 +550,7 @@ def field_warnings(engine: Engine, rows: Iterable[Row]) -> list[str]:
     return list(said)
 
 
-def decided_and_logged(service: Service, engine: Engine, rows: list[Row]) -> list[dict]:
+def decided_and_logged(service: Service, engine: Engine, rows: list[Row]) -> list[dict[str, Any]]:
     """Decide rows, log them in one transaction, and return their answers (each with its decision_id)."""
     decided, entries = [], []
     for row, (decision, record) in zip(rows, engine.decide_plain(rows)):
@@ -565,7 +580,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     service = service or Service(config)
     holder = service.holder
 
-    async def reload(reason: str):
+    async def reload(reason: str) -> Failure | None:
         before = holder.current
         failed_before = holder.failure is not None
         failure = await anyio.to_thread.run_sync(holder.reload, reason)
@@ -588,9 +603,10 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                     await reload("policy files changed")
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        hup, running = False, set()
+        hup = False
+        running: set[asyncio.Task[Failure | None]] = set()
 
         def on_hup() -> None:
             task = loop.create_task(reload("SIGHUP"))
@@ -617,20 +633,20 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     # ------------------------------------------------------------------ plumbing
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError):
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return exc.response()
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError):
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return _from_validation(list(exc.errors()), prefix=()).response()
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException):
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return ApiError(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)).response()
 
     @app.exception_handler(Exception)
-    async def _bug(_request: Request, exc: Exception):
+    async def _bug(_request: Request, exc: Exception) -> JSONResponse:
         return ApiError(500, "internal_error", f"internal error ({type(exc).__name__}); please report it").response()
 
 
@@ -684,7 +700,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     turns = threading.BoundedSemaphore(max(1, config.heavy))  # heavy computations running (threads release them)
 
-    async def compute(fn: Callable, *args: Any, heavy: bool = False) -> Any:
+    async def compute(fn: Callable[[*Ts], T], *args: *Ts, heavy: bool = False) -> T:
         """``fn(*args)`` in a thread, within the timeout. ``heavy`` (a batch, a ranking, an explanation, a portfolio
         answer): at most config.heavy at once; the rest wait for a turn. A computation past the timeout runs on
         (a thread cannot be stopped) and keeps its turn until it ends, so retries queue instead of piling up in
@@ -693,10 +709,12 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         turn = [0]  # 0: not started, 1: the thread runs it (and gives the turn back), 2: given back unrun
         lock = threading.Lock()
 
-        def run() -> Any:
+        def run() -> T:
             with lock:
                 if turn[0] == 2:  # the request gave up before a thread took it: nothing to compute
-                    return None
+                    # never received: turn 2 is set only once run_sync has raised (cancelled) without a thread
+                    # having taken this, so the result is abandoned unread
+                    return cast(T, None)
                 turn[0] = 1
             try:
                 return fn(*args)
@@ -759,19 +777,21 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     # ------------------------------------------------------------------ decisions
     @app.post("/v1/evaluate", tags=["decisions"], response_model=EvaluateResponse, responses=ERRORS,
               openapi_extra=_body(), summary="decide one proposal")
-    async def evaluate(request: Request):
+    async def evaluate(request: Request) -> Response:
         """Accept, review (with the approvers to route to) or reject one proposal, logged. A proposal that cannot
         be decided (a missing required field, a value of the wrong type) is a 422 naming the fields, not logged."""
         caller_of(request)
         served = holder.current
         data = await json_of(request)
         row = proposal_of(data)
+        proposal = row.data
+        assert proposal is not None  # bounded_row keeps an object's data (less any bad values) in every Row
         inputs(request, data)
         engine = served.engine
         if request.state.pmo_size <= INLINE:
-            decision, record = engine.evaluate_read(row.data)
+            decision, record = engine.evaluate_read(proposal)
         else:
-            decision, record = await compute(engine.evaluate_read, row.data)
+            decision, record = await compute(engine.evaluate_read, proposal)
         if decision.decision == "error":
             raise _refused(decision.errors)
         entry = proposal_entry(engine, decision, row.data, record=record)
@@ -790,7 +810,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     @app.post("/v1/evaluate/batch", tags=["decisions"], response_model=BatchResponse, responses=ERRORS,
               openapi_extra=_body(ndjson=True, batch=True), summary="decide many proposals (JSON or NDJSON)")
-    async def evaluate_batch(request: Request):
+    async def evaluate_batch(request: Request) -> Response:
         """A JSON array of proposals (or {"proposals": [...]}): one answer per proposal, in order; a bad one is
         an error row (decision "error", logged like the others), the batch goes on. With Content-Type
         application/x-ndjson: one proposal a line in, one answer a line out, decided and logged 500 lines at a
@@ -817,7 +837,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                              "counts": dict(Counter(a["decision"] for a in answers)), "decisions": answers,
                              **({"warnings": said} if said else {})})
 
-    async def ndjson_batch(request: Request, served: Served):
+    async def ndjson_batch(request: Request, served: Served) -> StreamingResponse:
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         try:
             await _spool(request, spool, config)
@@ -843,7 +863,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
             spool.close()
             raise
 
-        async def lines():
+        async def lines() -> AsyncIterator[bytes]:
             """The answers; once they have started, a failure can only be said in the stream: it ends with one
             line {"error": {...}} instead of the remaining answers (those sent are logged)."""
             try:
@@ -852,7 +872,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                     yield text
                     text = await compute(next_chunk, heavy=True)
             except ApiError as exc:
-                yield json.dumps(json.loads(exc.response().body)).encode() + b"\n"
+                yield json.dumps(json.loads(bytes(exc.response().body))).encode() + b"\n"
             finally:
                 spool.close()
         return StreamingResponse(lines(), media_type="application/x-ndjson",
@@ -861,7 +881,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     @app.post("/v1/rank", tags=["decisions"], response_model=RankResponse, responses=ERRORS,
               summary="screen, score and rank proposals",
               openapi_extra=_body(RankRequest))
-    async def rank(request: Request):
+    async def rank(request: Request) -> Response:
         """Intake, then the ranking of the proposals that pass, with each one's breakdown; the rejected and the
         bad rows follow with their reasons. Not logged (rank decides nothing new); ``policy_hash`` names the
         version."""
@@ -880,7 +900,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     @app.post("/v1/explain", tags=["decisions"], response_model=ExplainResponse, responses=ERRORS,
               openapi_extra=_body(),
               summary="why this decision, and what would change it")
-    async def explain(request: Request):
+    async def explain(request: Request) -> Response:
         """Every rule's condition evaluated on the proposal (fired or not, with its file:line), the derived values,
         the score breakdown, and counterfactuals: changes verified by deciding the changed proposal again."""
         caller_of(request)
@@ -896,7 +916,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     @app.post("/v1/gates/{gate}/review", tags=["decisions"], responses={**ERRORS, 404: {"model": ErrorResponse}},
               openapi_extra=_body(GateRequest), summary="decide a project at a stage gate")
-    async def review_gate(gate: str, request: Request):
+    async def review_gate(gate: str, request: Request) -> Response:
         """go, kill, hold or recycle, with the criteria that decided it and who decides; logged. An override of
         failed must-meet criteria needs a token with the admin role, and a role the gate allows."""
         caller_of(request)
@@ -907,7 +927,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         inputs(request, asked.project)
         override = asked.override.model_dump() if asked.override else None
 
-        def review():
+        def review() -> tuple[GateDecision, str]:
             engine = served.engine
             decision = engine.review_gate(asked.project, gate, override=override)
             entry = gate_entry(engine, asked.project, decision)
@@ -920,12 +940,12 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     # ------------------------------------------------------------------ the portfolio
     @app.post("/v1/conflicts", tags=["portfolio"], responses=ERRORS, openapi_extra=_body(ConflictsRequest),
               summary="every conflict in a portfolio")
-    async def conflicts(request: Request):
+    async def conflicts(request: Request) -> Response:
         caller_of(request)
         served = holder.current
         asked = options(ConflictsRequest, await json_of(request, PLAIN))
 
-        def find():
+        def find() -> ConflictReport:
             projects = portfolio_from(asked.portfolio, SOURCE)
             if asked.funded is not None:
                 unknown = sorted(set(asked.funded) - set(projects.projects))
@@ -940,7 +960,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     @app.post("/v1/schedule", tags=["portfolio"], responses=ERRORS, openapi_extra=_body(PortfolioRequest),
               summary="critical path, floats and delivery order")
-    async def schedule(request: Request):
+    async def schedule(request: Request) -> Response:
         caller_of(request)
         served = holder.current
         asked = options(PortfolioRequest, await json_of(request, PLAIN))
@@ -950,7 +970,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     @app.post("/v1/impact", tags=["portfolio"], responses=ERRORS, openapi_extra=_body(ImpactRequest),
               summary="what cancelling or delaying a project does")
-    async def impact(request: Request):
+    async def impact(request: Request) -> Response:
         caller_of(request)
         served = holder.current
         asked = options(ImpactRequest, await json_of(request, PLAIN))
@@ -961,7 +981,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     @app.post("/v1/select", tags=["portfolio"], responses=ERRORS, openapi_extra=_body(SelectRequest),
               summary="the most valuable fundable set of projects, with a frontier and scenarios")
-    async def select(request: Request):
+    async def select(request: Request) -> Response:
         caller_of(request)
         served = holder.current
         asked = options(SelectRequest, await json_of(request, PLAIN))
@@ -976,7 +996,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     @app.get("/v1/decisions/{decision_id}", tags=["log"], responses={**ERRORS, 404: {"model": ErrorResponse}},
              response_model=LoggedDecision,
              summary="a logged decision, by the id its answer gave")
-    async def decision(decision_id: str, request: Request):
+    async def decision(decision_id: str, request: Request) -> Response:
         caller_of(request)
         found = await compute(lambda: service.logs.get().get(decision_id))
         if found is None:
@@ -997,7 +1017,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"at most this many in a page, "
                                                     f"oldest first (1 to {MAX_PAGE:,})")] = 100,
                         cursor: Annotated[int | None, Query(ge=0, description="where the page starts: the `cursor` "
-                                                            "of the previous page (its `next` link has it)")] = None):
+                                                            "of the previous page (its `next` link has it)")] = None
+                        ) -> JSONResponse:
         """One page of the matching decisions, oldest first. When there are more, ``next`` is the link to the
         following page (the same query, with ``cursor``); it is null on the last page. Paging while decisions
         are being logged misses none and repeats none."""
@@ -1022,7 +1043,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     board = BoardState(service.logs, holder, lambda: service.writer.commits, service.portfolio, service.status)
 
     @app.get("/", include_in_schema=False)
-    async def board_page(request: Request):
+    async def board_page(request: Request) -> HTMLResponse:
         """The board report of the log's latest intake decisions; it reloads itself when a decision arrives.
         With tokens, open it as /?token=TOKEN (an evaluate token: the page shows proposals)."""
         caller_of(request, query_token=True)
@@ -1031,13 +1052,13 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
     @app.get("/v1/board", tags=["board"], responses=ERRORS, summary="the board's figures, as the page shows them")
-    async def board_figures(request: Request):
+    async def board_figures(request: Request) -> Response:
         caller_of(request, query_token=True)
         found = await compute(board.current)
         return JSONResponse(found.to_json())
 
     @app.get("/v1/board/version", tags=["board"], responses=ERRORS, summary="changes when a decision is logged")
-    async def board_version(request: Request):
+    async def board_version(request: Request) -> Response:
         caller_of(request, query_token=True)
         found = await compute(board.current)
         return JSONResponse({"version": found.version})
@@ -1049,7 +1070,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                                                                  "or before this date (YYYY-MM-DD)")] = None,
                           by: Annotated[Literal["project", "objective", "portfolio"], Query(
                               description="one entry per project (error rows last), per objective, or the "
-                              "portfolio")] = "project"):
+                              "portfolio")] = "project") -> JSONResponse:
         """What ``pmo health FILES --format json [--as-of DATE] [--by ...]`` prints for the server's status report
         files, read again when they change. 404 when the server was started without ``--status``."""
         caller_of(request)
@@ -1061,7 +1082,7 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                            "the portfolio health page too")
         engine = holder.current.engine
 
-        def view():
+        def view() -> tuple[list[dict[str, Any]] | None, list[str]]:
             data, errors = status.data(engine)
             if data is None:
                 return None, errors
@@ -1076,13 +1097,13 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     # ------------------------------------------------------------------ the policy and the server
     @app.get("/v1/policy", tags=["policy"], responses=ERRORS, summary="the served policy: hash, files, warnings")
-    async def policy(request: Request):
+    async def policy(request: Request) -> Response:
         caller_of(request)
         return JSONResponse({**holder.current.describe(), "reloads": holder.reloads,
                              "last_failure": _failure(holder)})
 
     @app.post("/v1/policy/reload", tags=["policy"], responses=ERRORS, summary="load the policy files again")
-    async def policy_reload(request: Request):
+    async def policy_reload(request: Request) -> Response:
         """The new version is checked and compiled aside and swapped in between requests; a broken one is a 422
         with its diagnostics (file:line:col), and the working version goes on serving. Needs the admin role.
         With --workers N: the worker that answers loads it (a broken one is the same 422), then every worker is
@@ -1111,12 +1132,12 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                                  "degraded"}, 202)
         return JSONResponse({"reloaded": True, **holder.current.describe()})
 
-    async def health():
+    async def health() -> JSONResponse:
         failure = _failure(holder)
         return JSONResponse({"status": "degraded" if failure else "ok", "policy_hash":
                              holder.current.engine.policy_hash, "last_failure": failure})
 
-    async def ready():
+    async def ready() -> JSONResponse:
         try:
             await compute(lambda: service.logs.get().get(""))
         except Exception as exc:  # noqa: BLE001 - a log that does not answer is "not ready", with why
@@ -1151,7 +1172,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
                     content["example"] = value
             described.update(hash=engine.policy_hash, schema=schema)
             app.openapi_schema = schema
-        return described["schema"]
+        made: dict[str, Any] = described["schema"]
+        return made
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 
@@ -1174,9 +1196,11 @@ def reload_line(reason: str, before: Served, after: Served, failure: Any, failed
 def _plain_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data = dict(pairs)
     if len(data) != len(pairs):
-        seen: set = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"key {twice!r} appears twice")
+        seen: set[str] = set()
+        for key, _ in pairs:  # the first key that comes again
+            if key in seen:
+                raise ValueError(f"key {key!r} appears twice")
+            seen.add(key)
     return data
 
 
@@ -1242,11 +1266,11 @@ def _check_batch(count: int, limit: int, *, counted: bool = True) -> None:
                        f"{limit:,} at a time", hint="send it in parts")
 
 
-def _unknown_projects(unknown: list[str]):
+def _unknown_projects(unknown: list[str]) -> Diagnostic:
     return Diagnostic("unknown_project", f"funded names projects not in the portfolio: {', '.join(unknown)}")
 
 
-async def _spool(request: Request, spool, config: ServeConfig) -> None:
+async def _spool(request: Request, spool: IO[bytes], config: ServeConfig) -> None:
     """Copy an NDJSON body to ``spool``, refusing (413) more than --max-batch lines or a line over --max-body."""
     lines, line_bytes = 0, 0
     stream = request.stream().__aiter__()
@@ -1276,11 +1300,11 @@ def _check_line(number: int, size: int, limit: int) -> None:
                        f"{limit:,} in one line", hint="a proposal that large is not one; is the body NDJSON?")
 
 
-def _logged(entry: dict) -> dict[str, Any]:
+def _logged(entry: dict[str, Any]) -> dict[str, Any]:
     return {"decision_id": entry["key"], **{k: v for k, v in entry.items() if k != "key"}}
 
 
-def _failure(holder: PolicyHolder) -> dict | None:
+def _failure(holder: PolicyHolder) -> dict[str, Any] | None:
     failure = holder.failure
     if failure is None:
         return None
@@ -1288,7 +1312,7 @@ def _failure(holder: PolicyHolder) -> dict | None:
             "serving": holder.current.engine.policy_hash}
 
 
-async def _answer_fast(endpoint: Callable, scope, receive, send) -> None:
+async def _answer_fast(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
     """An endpoint answered as the router would: its result sent, an ApiError as its JSON, anything else a 500."""
     try:
         response = await endpoint(Request(scope, receive))
@@ -1309,27 +1333,27 @@ class DecisionApp(FastAPI):
     def __init__(self, service: Service, **options: Any):
         super().__init__(**options)
         self.pmo_service = service
-        self.fast: dict[tuple[str, str], Callable] = {}
+        self.fast: dict[tuple[str, str], Endpoint] = {}
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         start, seen = time.perf_counter(), {"status": 500, "sent": 0, "received": 0}
         state = scope.setdefault("state", {})
 
-        async def counted_receive():
+        async def counted_receive() -> Message:
             message = await receive()
             seen["received"] += len(message.get("body", b""))
             return message
 
-        async def counted_send(message):
+        async def counted_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
             elif message["type"] == "http.response.body":
                 seen["sent"] += len(message.get("body", b""))
             await send(message)
         try:
-            endpoint = self.fast.get((scope.get("method"), scope.get("path")))
+            endpoint = self.fast.get((scope["method"], scope["path"]))  # an http scope has both (ASGI)
             if endpoint is None:
                 await super().__call__(scope, counted_receive, counted_send)
             else:

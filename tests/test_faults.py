@@ -205,3 +205,15 @@ def test_a_command_line_error_gives_its_code(argv, line, tmp_path, capsys, monke
     (tmp_path / "p.yaml").write_text("projects:\n- {id: CRM, name: CRM replacement}\n", encoding="utf-8")
     assert main(argv) == 2
     assert line in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["postgresql://pmo@db.example:5432/pmo", "postgres://pmo@db.example/pmo"])
+def test_a_log_server_that_fails_mid_run_says_resume_not_a_missing_folder(tmp_path, target):
+    """A decision log on a server is an address, not a path: its failure part-way (a lost server) says the rows
+    written are kept and --resume decides the rest. It said "the folder postgresql:/pmo@db.example:5432 does not
+    exist", reading the address as a file's path (seen in CI, on PostgreSQL)."""
+    from engine.tasks.evaluate import Output, _cannot_write
+    output = Output(format="csv", out=tmp_path / "out.csv", log=target)
+    error = _cannot_write(OSError(0, "server closed the connection unexpectedly", target), output)
+    text = str(error) + " " + (error.hint or "")
+    assert f"cannot write {target}" in text and "--resume" in text and "does not exist" not in text, text

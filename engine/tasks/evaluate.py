@@ -34,6 +34,7 @@ from engine.io.rows import EmptyRows, column_key
 from engine.io.writers import CHUNK_FORMATS, csv_header, csv_writer, write_decisions, write_xlsx
 from engine.report.roles import field_roles
 from engine.store import DecisionLog, LogError
+from engine.store.address import is_address
 from engine.store.log import IntakeEncoder
 from engine.tasks.repeats import RepeatedIds
 
@@ -550,8 +551,8 @@ def _cannot_write(exc: OSError, output: Output) -> RunError:
     if output.out and exc.filename and Path(str(exc.filename)).name == f".{Path(output.out).name}.pmo-run":
         target = output.out  # the run's record beside the output: the user named the output, not it
     hint = None
-    folder = Path(str(target)).parent
-    if not folder.is_dir():  # nothing was written: there is no folder to write in
+    folder = None if is_address(target) else Path(str(target)).parent  # a log's server has no folder
+    if folder is not None and not folder.is_dir():  # nothing was written: there is no folder to write in
         hint = f"the folder {folder} does not exist: create it, or give another path"
     elif output.out and output.format in RESUMABLE and str(target) != str(output.report):
         hint = (f"the rows already in {output.out} are kept; when the problem is fixed, run the same command "

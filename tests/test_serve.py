@@ -1093,15 +1093,24 @@ def test_a_log_that_refuses_entries_is_503_and_nothing_is_half_logged(tmp_path):
         server.stop()
 
 
+def _head(client: socket.socket) -> bytes:
+    """What the server sent until the end of an answer's head (at least), or until it closed."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = client.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
 def test_a_body_that_does_not_arrive_is_408(tmp_path):
     server = Server(tmp_path, "--watch", "0", "--timeout", "1")
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as client:
             client.sendall(b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                            b"Content-Length: 100\r\n\r\n{\"id\": ")  # and then nothing
-            answer = b""
-            while b"\r\n\r\n" not in answer:
-                answer += client.recv(4096)
+            answer = _head(client)
         assert answer.startswith(b"HTTP/1.1 408")
     finally:
         server.stop()
@@ -1145,10 +1154,7 @@ def test_a_request_head_sent_a_byte_at_a_time_is_408_and_the_connection_closed(t
         assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "timeout"
         with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as client:
             client.sendall(b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n")  # a whole request, kept alive
-            first = b""
-            while b"\r\n\r\n" not in first:
-                first += client.recv(4096)
-            assert first.startswith(b"HTTP/1.1 200")
+            assert _head(client).startswith(b"HTTP/1.1 200")
             answer = _trickled(client, b"GET /ready HTTP/1.1\r\nHost: x\r\n")
         assert b"HTTP/1.1 408" in answer, answer
         with socket.create_connection(("127.0.0.1", server.port), timeout=HANG_GUARD) as client:
@@ -1167,9 +1173,7 @@ def test_a_head_that_arrives_slowly_but_in_time_is_answered(tmp_path):
             for piece in (b"GET /ready HTTP/1.1\r\n", b"Host: x\r\n", b"X-A: b\r\n", b"\r\n"):
                 client.sendall(piece)
                 time.sleep(0.2)
-            answer = b""
-            while b"\r\n\r\n" not in answer:
-                answer += client.recv(4096)
+            answer = _head(client)
         assert answer.startswith(b"HTTP/1.1 200"), answer
     finally:
         server.stop()

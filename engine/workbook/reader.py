@@ -673,6 +673,9 @@ def _refuse_hidden(ws, entry: _Manifest, cells: _Cells) -> None:
     """A sheet the cover names, hidden, or a hidden row or column of it that holds something: an error at the sheet
     or at the first cell it hides. Whoever reviews the workbook in Excel does not see what it holds, yet it would
     be imported (as decision tables refuse it: engine/tables/sheet.py)."""
+    if ws.sheet_state == "visible" and not any(d.hidden for d in ws.row_dimensions.values()) \
+            and not any(d.hidden for d in ws.column_dimensions.values()):
+        return  # nothing is hidden: the sheet's cells are not walked a second time
     held = [(c.row, c.column) for row in ws.iter_rows() for c in row if c.value is not None]
     what = {KIND_DATA: "the data it holds", KIND_TABLE: "the table it holds"}.get(entry.kind, "the policy it holds")
     problem = hidden_cells(ws, entry.sheet, held, what)

@@ -204,12 +204,16 @@ def test_a_writer_that_cannot_write_the_log_is_the_logs_error(tmp_path, monkeypa
     monkeypatch.setattr(evaluate_module, "LOG_BATCH", 500)
     real = store_log.DecisionLog.append_encoded
     calls = []
+    committed = tmp_path / "committed.txt"  # what the writer (a forked process) committed: a line a transaction
 
     def refusing(self, rows):
         calls.append(1)
         if len(calls) == 3:
             raise self._failed("write to", sqlite3.OperationalError("database or disk is full"))
-        return real(self, rows)
+        answer = real(self, rows)
+        with committed.open("a") as f:
+            f.write(f"{len(rows)}\n")
+        return answer
 
     monkeypatch.setattr(store_log.DecisionLog, "append_encoded", refusing)  # in the writer too: a fork's copy
     assert main(["evaluate", str(path), "--format", "csv", "--out", str(out), "--log", str(log),
@@ -218,9 +222,11 @@ def test_a_writer_that_cannot_write_the_log_is_the_logs_error(tmp_path, monkeypa
     assert f"cannot write {log}: database or disk is full" in err and "--resume" in err
     assert used and not calls  # the writer wrote, not this process
     written, logged = rows_out(out), lines_logged(log)
-    # the two transactions before the refused one: whole batches of 500, one to GROUPED each (the writer commits
-    # the batches it has received together)
-    assert len(logged) % 500 == 0 and 1000 <= len(logged) <= 2 * 500 * logwriter.GROUPED, len(logged)
+    # exactly the two transactions before the refused one, each of whole batches (the writer commits the batches
+    # it has received together: one to GROUPED of them)
+    sizes = [int(n) for n in committed.read_text().split()]
+    assert len(sizes) == 2 and all(n % 500 == 0 and 500 <= n <= 500 * logwriter.GROUPED for n in sizes), sizes
+    assert len(logged) == sum(sizes)
     assert 0 < len(written) and set(written) <= set(logged)
 
 

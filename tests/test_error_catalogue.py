@@ -170,6 +170,7 @@ def test_every_code_the_engine_gives_has_an_entry():
     assert set(NOT_CATALOGUED) <= set(codes), "an exclusion for a code the engine no longer gives"
     missing = {code: where for code, where in codes.items() if code not in catalogued and code not in NOT_CATALOGUED}
     assert missing == {}
+    assert sorted(catalogued - set(codes)) == [], "an entry for a code the engine no longer gives"
 
 
 def test_every_entry_has_a_real_example_or_says_why_not():
